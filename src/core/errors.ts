@@ -1,0 +1,74 @@
+// Every error the user can see is one of these classes, so the UI and CLI can say
+// what went wrong and where without parsing messages.
+
+export class WebtuneError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A safetensors file that cannot be read: names the file and, where known, the tensor. */
+export class SafetensorsError extends WebtuneError {
+  constructor(readonly file: string, message: string, readonly tensor?: string) {
+    super(`${file}${tensor ? ` [${tensor}]` : ''}: ${message}`);
+  }
+}
+
+/** config.json that is not a Qwen2 model we can run, or weights that do not fit it. */
+export class ModelConfigError extends WebtuneError {
+  constructor(readonly field: string, message: string) {
+    super(`${field}: ${message}`);
+  }
+}
+
+export interface DatasetIssue {
+  /** 1-based line for JSONL, 0-based array index for JSON arrays. */
+  line?: number;
+  index?: number;
+  field?: string;
+  message: string;
+}
+
+/** Raised when an import has no usable rows; the individual problems travel with it. */
+export class DatasetError extends WebtuneError {
+  constructor(readonly file: string, readonly issues: DatasetIssue[]) {
+    super(`${file}: ${issues.length} problem(s): ` + issues.slice(0, 5).map(formatIssue).join('; '));
+  }
+}
+
+export function formatIssue(i: DatasetIssue): string {
+  const where = i.line !== undefined ? `line ${i.line}` : i.index !== undefined ? `row ${i.index}` : '';
+  return [where, i.field ? `field "${i.field}"` : '', i.message].filter(Boolean).join(', ');
+}
+
+export class TokenizerError extends WebtuneError {}
+
+/** Engine failures: bad shapes, NaN/Inf, device lost, out of memory. */
+export class EngineError extends WebtuneError {}
+export class NonFiniteError extends EngineError {
+  constructor(readonly what: string, readonly step: number) {
+    super(`non-finite ${what} at step ${step}: the step was skipped and the adapter left as it was; lower the learning rate`);
+  }
+}
+export class DeviceLostError extends EngineError {}
+export class OutOfMemoryError extends EngineError {
+  constructor(message: string, readonly plannedBytes: number, readonly availableBytes: number) {
+    super(message);
+  }
+}
+export class GpuValidationError extends EngineError {}
+
+/** Network and cache failures while fetching model files. */
+export class DownloadError extends WebtuneError {
+  constructor(
+    readonly url: string,
+    readonly kind: 'http' | 'not-found' | 'cors' | 'network' | 'integrity' | 'size' | 'quota' | 'aborted',
+    message: string,
+  ) {
+    super(`${url}: ${message}`);
+  }
+}
+
+export class AdapterError extends WebtuneError {}
+export class CheckpointError extends WebtuneError {}

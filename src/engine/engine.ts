@@ -1,0 +1,149 @@
+// The one engine interface. CPU and WebGPU engines implement it (both are LoraEngine over a
+// different Ops backend); the worker exposes it through Comlink, so callers cannot tell which
+// they talk to. All tensors cross it as plain typed arrays (structured-clone friendly).
+
+import type { Qwen2Config, LoraTarget } from '../core/config.ts';
+import type { WeightDType } from '../core/dtype.ts';
+
+export interface LoraSettings {
+  r: number;
+  alpha: number;
+  dropout: number;
+  targets: LoraTarget[];
+  /** rsLoRA: scale = alpha / sqrt(r) instead of alpha / r. */
+  rslora: boolean;
+}
+
+export const DEFAULT_LORA: LoraSettings = {
+  r: 8,
+  alpha: 32,
+  dropout: 0.1,
+  targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  rslora: false,
+};
+
+export function loraScale(s: LoraSettings): number {
+  return s.rslora ? s.alpha / Math.sqrt(s.r) : s.alpha / s.r;
+}
+
+/** One micro-batch, right padded: (B, T) row-major. Labels are -100 on prompt and padding. */
+export interface MicroBatch {
+  B: number;
+  T: number;
+  inputIds: Int32Array; // (B,T)
+  attentionMask: Int32Array; // (B,T) 1 real, 0 pad
+  labels: Int32Array; // (B,T), unshifted: logits at t predict labels[t+1]
+}
+
+/** One tokenized training row. */
+export interface TrainExample {
+  ids: Int32Array;
+  labels: Int32Array; // -100 on the prompt
+  truncated: number; // tokens cut by max length
+}
+
+export interface OptimizerSettings {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  maxGradNorm: number;
+}
+
+export const DEFAULT_OPTIMIZER: OptimizerSettings = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
+
+export interface StepOptions extends OptimizerSettings {
+  lr: number;
+  /** Seeds the LoRA dropout masks of this step (ignored when dropout is 0). */
+  dropoutSeed: number;
+}
+
+export interface StepResult {
+  /** Mean token loss over all micro-batches of the step (the objective, before the update). */
+  loss: number;
+  /** Global L2 norm of the accumulated gradient, before clipping. */
+  gradNorm: number;
+  /** Label tokens in the step. */
+  tokens: number;
+  /** Tokens processed (real, unpadded). */
+  inputTokens: number;
+}
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  topK: number; // 0 = off
+  topP: number; // 1 = off
+  stopTokens: number[];
+  seed: number;
+}
+
+export const GREEDY: GenerateOptions = { maxNewTokens: 128, temperature: 0, topK: 0, topP: 1, stopTokens: [151645, 151643], seed: 0 };
+
+export interface EngineInfo {
+  kind: 'cpu' | 'webgpu';
+  /** Adapter or CPU description shown to the user. */
+  device: string;
+  features: string[];
+  /** Largest single buffer / binding the device allows (bytes); Infinity on CPU. */
+  maxBufferSize: number;
+  maxBindingSize: number;
+  threads: number;
+}
+
+export interface MemoryPlan {
+  /** Bytes by purpose: weights, lora (params+grads+adam), activations, scratch. */
+  parts: Record<string, number>;
+  total: number;
+  /** Bytes actually allocated once loaded (GPU buffers or typed arrays). */
+  allocated: number;
+}
+
+export interface LoadOptions {
+  /** Largest micro-batch the engine must hold: batch size x max length. */
+  maxBatch: number;
+  maxSeq: number;
+  lora: LoraSettings;
+}
+
+/** Base weights: names as in model.safetensors, raw arrays (16-bit kept as Uint16Array bits). */
+export interface WeightReader {
+  dtype: WeightDType;
+  read(name: string): Promise<Float32Array | Uint16Array>;
+}
+
+export interface OptimizerState {
+  step: number;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+export interface Engine {
+  info(): Promise<EngineInfo>;
+  /** Plans memory, refuses with OutOfMemoryError when it cannot fit, uploads weights. */
+  load(config: Qwen2Config, weights: WeightReader, opts: LoadOptions): Promise<MemoryPlan>;
+  /** PEFT init: A kaiming-uniform(a=sqrt 5), B zeros, from a seed. Resets the optimizer. */
+  initLora(seed: number): Promise<void>;
+  /** PEFT tensor names (base_model.model.model.layers.N....lora_A.weight). Resets the optimizer. */
+  setLora(tensors: Record<string, Float32Array>): Promise<void>;
+  getLora(): Promise<Record<string, Float32Array>>;
+  getOptimizerState(): Promise<OptimizerState>;
+  setOptimizerState(s: OptimizerState): Promise<void>;
+  /** Loss of one micro-batch (mean over its label tokens), optionally the full logits (B,T,V). */
+  forward(batch: MicroBatch, wantLogits: boolean): Promise<{ loss: number; tokens: number; logits?: Float32Array }>;
+  /** Gradient of the mean loss of one batch, by PEFT name (no update). */
+  gradients(batch: MicroBatch): Promise<{ loss: number; grads: Record<string, Float32Array> }>;
+  /** One optimizer step over its micro-batches (gradient accumulation), clip, AdamW. */
+  step(micros: MicroBatch[], opts: StepOptions): Promise<StepResult>;
+  /** Generates with a KV cache; onToken is called for each new id (for streaming). */
+  generate(prompt: Int32Array, opts: GenerateOptions, onToken?: (id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }>;
+  /** W + scale * B @ A for one projection, e.g. "model.layers.0.self_attn.q_proj.weight". */
+  merged(name: string): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+export function peftName(layer: number, target: LoraTarget, ab: 'A' | 'B'): string {
+  const mod = ['q_proj', 'k_proj', 'v_proj', 'o_proj'].includes(target) ? 'self_attn' : 'mlp';
+  return `base_model.model.model.layers.${layer}.${mod}.${target}.lora_${ab}.weight`;
+}

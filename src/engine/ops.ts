@@ -1,0 +1,132 @@
+// The kernel interface. The Qwen2 + LoRA model (model.ts) is written once against it; the CPU
+// backend runs each call at once on typed arrays, the WebGPU backend encodes a compute pass.
+// So both backends make the same calls in the same order, and each CPU kernel is the test
+// oracle of its WGSL twin.
+//
+// Shape letters: N tokens (= B*T), B batch, T query length, S key length (cache), C hidden,
+// I intermediate, V vocab, NH query heads, NKV key/value heads, HD head dim, R LoRA rank,
+// M label positions, P LoRA parameter count.
+// Comments give each tensor's shape; "+=" marks an output that is accumulated into.
+
+import type { WeightDType } from '../core/dtype.ts';
+
+/** Dropout on the LoRA input: keep element e (flat index into inp) iff hash32(seed, e) >= dropoutThreshold(p); kept values scale by 1/(1-p). */
+export interface Dropout {
+  p: number;
+  seed: number;
+}
+
+export interface AdamWParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step number for bias correction. */
+  step: number;
+  /** Global norm clip; 0 disables. The norm is read from `norm` on the device. */
+  maxGradNorm: number;
+}
+
+export interface Ops<T, W> {
+  readonly kind: 'cpu' | 'webgpu';
+
+  // ---- memory
+  /** A zeroed f32 or i32 buffer of n elements. */
+  alloc(dtype: 'f32' | 'i32', n: number, label: string): T;
+  /** Carve one allocation into named tensors by a size table (elements). */
+  arena(dtype: 'f32' | 'i32', sizes: Record<string, number>, label: string): Record<string, T>;
+  /** A frozen base weight (O, In) or (V, C) kept in its stored dtype. */
+  weight(data: Float32Array | Uint16Array, dtype: WeightDType, rows: number, cols: number, label: string): W;
+  upload(dst: T, src: Float32Array | Int32Array, dstOffset?: number): void;
+  read(src: T, n?: number, offset?: number): Promise<Float32Array>;
+  readInt(src: T, n?: number, offset?: number): Promise<Int32Array>;
+  zero(t: T, n: number): void;
+  copy(dst: T, dstOffset: number, src: T, srcOffset: number, n: number): void;
+  /** Wait for queued work (no-op on CPU). */
+  flush(): Promise<void>;
+  dispose(): void;
+
+  // ---- layers, forward/backward pairs
+  embeddingForward(out: T /* (N,C) */, ids: T /* (N) i32 */, wte: W /* (V,C) */, N: number, C: number): void;
+
+  rmsnormForward(out: T /* (N,C) */, rstd: T /* (N) */, inp: T /* (N,C) */, weight: T /* (C) */, N: number, C: number, eps: number): void;
+  rmsnormBackward(dinp: T /* (N,C) += */, dout: T /* (N,C) */, inp: T /* (N,C) */, weight: T /* (C) */, rstd: T /* (N) */, N: number, C: number): void;
+
+  /** out = inp @ wᵀ + bias */
+  matmulForward(out: T /* (N,O) */, inp: T /* (N,In) */, w: W /* (O,In) */, bias: T | null /* (O) */, N: number, In: number, O: number): void;
+  /** dinp += dout @ w (w frozen: no weight gradient) */
+  matmulBackward(dinp: T /* (N,In) += */, dout: T /* (N,O) */, w: W /* (O,In) */, N: number, In: number, O: number): void;
+
+  /** xa = dropout(inp) @ aᵀ; out += scale * xa @ bᵀ */
+  loraForward(out: T /* (N,O) += */, xa: T /* (N,R) */, inp: T /* (N,In) */, a: T /* (R,In) */, b: T /* (O,R) */,
+    N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void;
+  /** dxa = scale * dout @ b; db += scale * doutᵀ @ xa; da += dxaᵀ @ dropout(inp); dinp += dropout'(dxa @ a) */
+  loraBackward(dinp: T /* (N,In) += */, da: T /* (R,In) += */, db: T /* (O,R) += */, dxa: T /* (N,R) scratch */,
+    dout: T /* (N,O) */, inp: T /* (N,In) */, xa: T /* (N,R) */, a: T /* (R,In) */, b: T /* (O,R) */,
+    N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void;
+
+  /** Rotate-half RoPE in place; token (b, t) has position t + posOffset. */
+  ropeForward(x: T /* (B,T,H,HD) */, B: number, T: number, H: number, HD: number, theta: number, posOffset: number): void;
+  ropeBackward(dx: T /* (B,T,H,HD) */, B: number, T: number, H: number, HD: number, theta: number, posOffset: number): void;
+
+  /**
+   * Causal GQA attention with a key padding mask. Query t sits at position S - T + t and sees
+   * keys 0..S-T+t whose mask is 1; query head h reads KV head h / (NH/NKV). k, v and mask rows
+   * have stride SMAX (the KV-cache capacity; SMAX = S = T in training). Fully masked rows give 0.
+   */
+  attentionForward(out: T /* (B,T,NH*HD) */, att: T /* (B,NH,T,S) */, q: T /* (B,T,NH,HD) */,
+    k: T /* (B,SMAX,NKV,HD) */, v: T /* (B,SMAX,NKV,HD) */, mask: T /* (B,SMAX) i32 */,
+    B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void;
+  /** Training only (S = SMAX = T). dq, dk, dv are overwritten. */
+  attentionBackward(dq: T /* (B,T,NH,HD) */, dk: T /* (B,T,NKV,HD) */, dv: T /* (B,T,NKV,HD) */, datt: T /* (B,NH,T,T) scratch */,
+    dout: T /* (B,T,NH*HD) */, q: T, k: T, v: T, att: T /* (B,NH,T,T) */,
+    B: number, T: number, NH: number, NKV: number, HD: number): void;
+
+  /** out = silu(gate) * up */
+  swigluForward(out: T /* (N,I) */, gate: T /* (N,I) */, up: T /* (N,I) */, n: number): void;
+  swigluBackward(dgate: T /* (N,I) */, dup: T /* (N,I) */, dout: T /* (N,I) */, gate: T, up: T, n: number): void;
+
+  /** x += y */
+  addInPlace(x: T /* (n) */, y: T /* (n) */, n: number): void;
+
+  /** out[m] = inp[idx[m]] */
+  gatherRows(out: T /* (M,C) */, inp: T /* (N,C) */, idx: T /* (M) i32 */, M: number, C: number): void;
+  /** dinp[idx[m]] += dout[m] (idx distinct) */
+  scatterAddRows(dinp: T /* (N,C) += */, dout: T /* (M,C) */, idx: T /* (M) i32 */, M: number, C: number): void;
+
+  /**
+   * Cross-entropy of logits h @ wᵀ against targets, over the vocabulary in chunks (never an
+   * (M,V) buffer): losses[m] = logsumexp - logit[target]; dh = gradScale * (softmax - onehot) @ w.
+   */
+  crossEntropyForwardBackward(losses: T /* (M) */, dh: T /* (M,C) */, h: T /* (M,C) */, w: W /* (V,C) */,
+    targets: T /* (M) i32 */, M: number, C: number, V: number, gradScale: number): void;
+
+  // ---- optimizer
+  /** out[0] = sqrt(sum(x^2)) */
+  globalNorm(out: T /* (1) */, x: T /* (P) */, P: number): void;
+  /** Torch AdamW with grads scaled by min(1, maxGradNorm / (norm + 1e-6)). */
+  adamw(param: T /* (P) */, grad: T /* (P) */, m: T /* (P) */, v: T /* (P) */, norm: T /* (1) */, P: number, h: AdamWParams): void;
+  /** w (O,In) 16-bit or f32 + scale * b @ a, written as f32 for export. */
+  mergeLora(out: T /* (O,In) */, w: W /* (O,In) */, a: T /* (R,In) */, b: T /* (O,R) */, O: number, In: number, R: number, scale: number): void;
+}
+
+/** Counter-based hash shared by CPU and WGSL (shaders/common.wgsl) so dropout masks agree. */
+export function hash32(a: number, b: number): number {
+  let h = (Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d) >>> 0;
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Elements whose hash is below this are dropped; an integer so WGSL compares the same u32. */
+export function dropoutThreshold(p: number): number {
+  return Math.min(4294967295, Math.floor(p * 4294967296));
+}
+
+export function dropoutKeep(d: Dropout, e: number): boolean {
+  return hash32(d.seed, e) >= dropoutThreshold(d.p);
+}
