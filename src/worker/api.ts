@@ -1,0 +1,243 @@
+// The contract between the page and the training worker. The page only ever holds a
+// Comlink.Remote<WorkerApi>; everything that touches the model runs behind it, so the main
+// thread stays responsive. Every type here must survive structured clone (no class instances
+// except File/Blob/typed arrays), and every callback argument is passed as Comlink.proxy(fn).
+// Extend compatibly: add optional fields and new methods, never change existing ones.
+
+import type { Qwen2Config } from '../core/config.ts';
+import type {
+  EngineInfo,
+  GenerateOptions,
+  LoraSettings,
+  MemoryPlan,
+  OptimizerSettings,
+  TrainExample,
+} from '../engine/engine.ts';
+
+export const DEFAULT_REPO = 'Qwen/Qwen2.5-0.5B-Instruct';
+
+/** Where model files come from. Cached sources are keyed by kind + repo/baseUrl + revision. */
+export type ModelSource =
+  /** The tiny model the app serves at `${BASE_URL}models/tiny/` (`npm run tiny`). */
+  | { kind: 'builtin' }
+  | { kind: 'hf'; repo: string; revision: string }
+  | { kind: 'modelscope'; repo: string; revision: string }
+  /** Any server with the Hugging Face file layout under baseUrl (config.json next to the weights). */
+  | { kind: 'url'; baseUrl: string }
+  /** A picked or dropped folder: what `huggingface-cli download` / `modelscope download` left. */
+  | { kind: 'local'; files: File[] };
+
+export type EngineChoice = 'auto' | 'webgpu' | 'cpu';
+
+export interface ProbeResult {
+  webgpu: boolean;
+  /** Adapter description (vendor, architecture) when WebGPU is available. */
+  adapter?: string;
+  /** Why WebGPU is not usable, for the user. */
+  reason?: string;
+  features: string[];
+  shaderF16: boolean;
+  maxBufferSize?: number;
+  maxStorageBufferBindingSize?: number;
+  cores: number;
+  /** navigator.storage.estimate(), when the browser offers it. */
+  storage?: StorageInfo;
+}
+
+export interface StorageInfo {
+  usage: number;
+  quota: number;
+  persisted: boolean;
+}
+
+export interface LoadSettings {
+  /** What the engine must be able to hold: batch size x max length, plus the LoRA shape. */
+  maxBatch: number;
+  maxSeq: number;
+  lora: LoraSettings;
+  /** Default true: keep downloaded files in IndexedDB and read them from there next time. */
+  useCache?: boolean;
+}
+
+export type LoadPhase = 'check' | 'download' | 'cache' | 'verify' | 'load' | 'done';
+
+export interface LoadProgress {
+  phase: LoadPhase;
+  /** File being fetched or read, e.g. "model.safetensors". */
+  file?: string;
+  /** Bytes of `file` done / total (total 0 when unknown). */
+  fileBytes: number;
+  fileTotal: number;
+  /** Over all files of the model. */
+  loadedBytes: number;
+  totalBytes: number;
+  bytesPerSec: number;
+  etaSec: number;
+  fromCache: boolean;
+  message: string;
+}
+
+export interface ModelFileInfo {
+  name: string;
+  size: number;
+  fromCache: boolean;
+  sha256?: string;
+}
+
+export interface ModelSummary {
+  /** Display name: repo, URL or folder name. */
+  name: string;
+  /** Cache key of the source ('' for local folders, which are not cached). */
+  sourceKey: string;
+  config: Qwen2Config;
+  paramCount: number;
+  loraParamCount: number;
+  weightDType: 'f32' | 'bf16' | 'f16';
+  engine: EngineInfo;
+  memory: MemoryPlan;
+  files: ModelFileInfo[];
+  /** tokenizer.json and tokenizer_config.json text, so the page can tokenize without the worker. */
+  tokenizerJson: string;
+  tokenizerConfigJson?: string;
+  generationConfigJson?: string;
+}
+
+export type LrSchedule = 'linear' | 'cosine' | 'constant';
+
+export interface TrainSettings {
+  epochs: number;
+  /** Examples per micro-batch. */
+  batchSize: number;
+  gradAccum: number;
+  lr: number;
+  schedule: LrSchedule;
+  warmupSteps: number;
+  optimizer: OptimizerSettings;
+  /** Seeds the LoRA init, the data order and the dropout masks. */
+  seed: number;
+  /** Evaluate on the eval set every N optimizer steps (0: only at the end). */
+  evalEvery: number;
+  /** Save a checkpoint to IndexedDB every N optimizer steps (0: only on pause/stop). */
+  checkpointEvery: number;
+  /**
+   * Resume from the stored checkpoint of this run when one matches (same model, data and
+   * settings). Default true; false starts over and replaces the old checkpoint.
+   */
+  resume?: boolean;
+  /** Names the run (and its checkpoint); default derived from model + data + settings. */
+  runId?: string;
+}
+
+export type TrainState = 'running' | 'paused' | 'stopped' | 'done' | 'error';
+
+export interface TrainProgress {
+  step: number; // optimizer steps completed
+  totalSteps: number;
+  epoch: number; // fractional: 1.5 = half way through the second epoch
+  loss: number; // of the last step
+  evalLoss?: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSec: number;
+  etaSec: number;
+  memoryBytes: number;
+  state: TrainState;
+  /** Set on the progress event that reports a checkpoint write. */
+  checkpointedAt?: number;
+  /** The step the run resumed from, when it did. */
+  resumedFrom?: number;
+  message?: string;
+}
+
+export interface StepRecord {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  evalLoss?: number;
+}
+
+export interface TrainOutcome {
+  state: Exclude<TrainState, 'running' | 'paused'>;
+  steps: number;
+  totalSteps: number;
+  /** Every step of this session (and, when resumed, of the sessions before it). */
+  history: StepRecord[];
+  finalLoss?: number;
+  evalLoss?: number;
+  resumedFrom?: number;
+  /** Error message when state is 'error'. */
+  error?: string;
+  errorName?: string;
+}
+
+export interface EvalResult {
+  /** Mean token loss over all label tokens. */
+  loss: number;
+  tokens: number;
+  examples: number;
+}
+
+export interface GenerateResult {
+  tokens: Int32Array;
+  margins: Float32Array;
+}
+
+export interface AdapterData {
+  lora: LoraSettings;
+  /** PEFT names (base_model.model.model.layers.N....lora_A.weight). */
+  tensors: Record<string, Float32Array>;
+}
+
+export interface CheckpointInfo {
+  runId: string;
+  modelKey: string;
+  step: number;
+  totalSteps: number;
+  savedAt: number; // ms since epoch
+  bytes: number;
+  lastLoss?: number;
+}
+
+export interface CachedModelInfo {
+  sourceKey: string;
+  name: string;
+  files: { name: string; size: number; complete: boolean }[];
+  bytes: number;
+  complete: boolean;
+  updatedAt: number;
+}
+
+export type ExportKind = 'adapter' | 'merged';
+
+export interface ExportedFile {
+  name: string;
+  blob: Blob;
+}
+
+export interface WorkerApi {
+  /** What this browser offers (WebGPU adapter, storage); loads nothing. */
+  probe(): Promise<ProbeResult>;
+  /** Fetches (or reads from cache / folder), validates and loads the model into the chosen engine. */
+  loadModel(source: ModelSource, engine: EngineChoice, settings: LoadSettings, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary>;
+  setDataset(train: TrainExample[], evalSet: TrainExample[]): Promise<{ train: number; eval: number }>;
+  /** Runs to the end (or stop/error); resolves then. pause() holds it without resolving. */
+  startTraining(settings: TrainSettings, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome>;
+  /** Take effect before the next optimizer step; pause also writes a checkpoint. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  stop(): Promise<void>;
+  generate(promptIds: Int32Array, options: GenerateOptions, onToken?: (id: number) => void): Promise<GenerateResult>;
+  /** Loss over the given examples, or the eval set given to setDataset when omitted. */
+  evaluate(examples?: TrainExample[]): Promise<EvalResult>;
+  getAdapter(): Promise<AdapterData>;
+  setAdapter(tensors: Record<string, Float32Array>): Promise<void>;
+  listCheckpoints(): Promise<CheckpointInfo[]>;
+  deleteCheckpoint(runId: string): Promise<void>;
+  /** PEFT adapter (adapter_model.safetensors + adapter_config.json) or the merged model files. */
+  exportFiles(kind: ExportKind): Promise<ExportedFile[]>;
+  listCachedModels(): Promise<CachedModelInfo[]>;
+  deleteCachedModel(sourceKey: string): Promise<void>;
+  storage(): Promise<StorageInfo | undefined>;
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,46 @@
+// The page's handle on the training worker. It implements WorkerApi itself and wraps each
+// callback in Comlink.proxy, so UI code calls plain async methods with plain functions and
+// cannot forget the proxy (a forgotten one fails structured clone with a confusing error).
+
+import * as Comlink from 'comlink';
+import type { WorkerApi } from './api.ts';
+
+export interface TrainingWorker extends WorkerApi {
+  /** Kills the worker at once (the engine's GPU memory goes with it). */
+  terminate(): void;
+}
+
+export function createTrainingWorker(): TrainingWorker {
+  const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'webtune-trainer' });
+  return wrapWorker(worker);
+}
+
+/** Wraps any endpoint running exposeWorkerApi (tests pass their own Worker). */
+export function wrapWorker(worker: Worker): TrainingWorker {
+  const remote = Comlink.wrap<WorkerApi>(worker);
+  const cb = <F extends (...a: never[]) => unknown>(f?: F) => (f ? Comlink.proxy(f) : undefined);
+  return {
+    probe: () => remote.probe(),
+    loadModel: (source, engine, settings, onProgress) => remote.loadModel(source, engine, settings, cb(onProgress)),
+    setDataset: (train, evalSet) => remote.setDataset(train, evalSet),
+    startTraining: (settings, onProgress) => remote.startTraining(settings, cb(onProgress)),
+    pause: () => remote.pause(),
+    resume: () => remote.resume(),
+    stop: () => remote.stop(),
+    generate: (ids, options, onToken) => remote.generate(ids, options, cb(onToken)),
+    evaluate: (examples) => remote.evaluate(examples),
+    getAdapter: () => remote.getAdapter(),
+    setAdapter: (tensors) => remote.setAdapter(tensors),
+    listCheckpoints: () => remote.listCheckpoints(),
+    deleteCheckpoint: (runId) => remote.deleteCheckpoint(runId),
+    exportFiles: (kind) => remote.exportFiles(kind),
+    listCachedModels: () => remote.listCachedModels(),
+    deleteCachedModel: (key) => remote.deleteCachedModel(key),
+    storage: () => remote.storage(),
+    dispose: () => remote.dispose(),
+    terminate: () => {
+      remote[Comlink.releaseProxy]();
+      worker.terminate();
+    },
+  };
+}
