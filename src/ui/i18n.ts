@@ -1,0 +1,630 @@
+// Every string the page shows, in English and Chinese. The two dictionaries must have the same
+// keys and the same {placeholders} (test/ui-i18n.test.ts checks both), so a missing translation
+// is a failing test rather than a blank label.
+
+export type Lang = 'en' | 'zh';
+export const LANGS: Lang[] = ['en', 'zh'];
+
+const en = {
+  'app.title': 'Webtune',
+  'app.tagline': 'Fine-tune Qwen2.5 with LoRA on your own GPU, in this page',
+  'app.language': 'Language',
+  'app.steps': 'Steps',
+  'app.offlineReady': 'Works offline',
+  'app.workerFailed': 'The training worker could not start: {message}',
+
+  'screen.model': 'Model',
+  'screen.data': 'Data',
+  'screen.train': 'Train',
+  'screen.eval': 'Evaluate',
+  'screen.chat': 'Playground',
+  'screen.export': 'Export',
+
+  'status.ready': 'ready',
+  'status.loading': 'loading',
+  'status.none': 'not loaded',
+  'status.error': 'error',
+
+  'engine.title': 'Engine',
+  'engine.auto': 'Automatic',
+  'engine.webgpu': 'WebGPU',
+  'engine.cpu': 'CPU',
+  'engine.probing': 'Looking for a GPU…',
+  'engine.gpuFound': 'WebGPU available: {adapter}',
+  'engine.gpuMissing': 'WebGPU is not available here ({reason}); training runs on the CPU, slowly.',
+  'engine.gpuMissingNoReason': 'WebGPU is not available here; training runs on the CPU, slowly.',
+  'engine.using': 'Running on {kind}: {device}',
+  'engine.help': 'Automatic uses WebGPU when this browser offers it. Force CPU to compare or when the GPU misbehaves.',
+  'engine.reloadNeeded': 'Reload the model to switch engines.',
+
+  'model.title': 'Base model',
+  'model.source': 'Source',
+  'model.source.builtin': 'Built-in tiny model',
+  'model.source.hf': 'Hugging Face',
+  'model.source.modelscope': 'ModelScope',
+  'model.source.url': 'URL',
+  'model.source.local': 'Local folder',
+  'model.builtinHelp': 'A tiny random Qwen2-shaped model shipped with the page: it trains in seconds and shows the whole flow. Its answers are only as good as a few minutes of training make them.',
+  'model.repo': 'Repository',
+  'model.revision': 'Revision',
+  'model.baseUrl': 'Base URL (folder with config.json)',
+  'model.folder': 'Model folder',
+  'model.folderHelp': 'Pick or drop the folder that huggingface-cli or modelscope download wrote: config.json, tokenizer.json, model.safetensors.',
+  'model.dropHere': 'Drop a model folder here',
+  'model.filesPicked': '{count} files picked from {name}',
+  'model.load': 'Load model',
+  'model.reload': 'Load again',
+  'model.loading': 'Loading…',
+  'model.phase.check': 'Checking files',
+  'model.phase.download': 'Downloading',
+  'model.phase.cache': 'Reading from cache',
+  'model.phase.verify': 'Verifying',
+  'model.phase.load': 'Loading into the engine',
+  'model.phase.done': 'Done',
+  'model.progress': '{file}: {done} of {total}',
+  'model.speed': '{speed}/s, {eta} left',
+  'model.loaded': '{name} loaded',
+  'model.params': '{count} parameters, {lora} trainable (LoRA)',
+  'model.shape': '{layers} layers, hidden {hidden}, {heads} heads, vocabulary {vocab}',
+  'model.fromCache': 'from cache',
+  'model.cached': 'Cached models',
+  'model.cachedNone': 'Nothing cached yet.',
+  'model.delete': 'Delete',
+  'model.failed': 'The model could not be loaded: {message}',
+  'model.needRepo': 'Enter a repository such as {example}.',
+  'model.needUrl': 'Enter a base URL.',
+  'model.needFolder': 'Pick a model folder first.',
+
+  'memory.title': 'Memory estimate',
+  'memory.weights': 'Base weights',
+  'memory.lora': 'LoRA (weights, gradients, Adam)',
+  'memory.activations': 'Activations (batch {batch} × {seq} tokens)',
+  'memory.logits': 'Logits (vocabulary × tokens)',
+  'memory.total': 'Total',
+  'memory.limit': 'Largest GPU buffer this adapter allows: {size}',
+  'memory.fits': 'Fits',
+  'memory.tooBig': 'The logits buffer ({size}) exceeds the adapter’s largest buffer; lower the batch size or max length.',
+  'memory.noModel': 'Load a model to see how much memory these settings need.',
+  'memory.storage': 'Browser storage: {used} used of {quota}',
+
+  'data.title': 'Dataset',
+  'data.help': 'JSON array or JSONL of {"instruct", "input", "output"} rows (the meeting assistant format), Alpaca, chat "messages" or ShareGPT "conversations". The format is detected.',
+  'data.pick': 'Choose file',
+  'data.drop': 'Drop a .json or .jsonl file here',
+  'data.paste': 'Paste data',
+  'data.pasteLabel': 'Dataset text',
+  'data.importPasted': 'Import pasted text',
+  'data.sample': 'Use sample meeting data',
+  'data.loadedFrom': '{name}: {rows} rows ({format})',
+  'data.none': 'No dataset yet.',
+  'data.issues': '{count} problems in {name}',
+  'data.issuesKept': 'Rows with problems were skipped; the other {rows} rows were imported.',
+  'data.failedKept': 'Nothing was imported from {name}; the previous dataset is kept.',
+  'data.failed': 'Nothing was imported from {name}.',
+  'data.issueLine': 'line {line}',
+  'data.issueRow': 'row {index}',
+  'data.issueField': 'field “{field}”',
+  'data.preview': 'Preview',
+  'data.col.index': '#',
+  'data.col.user': 'Input',
+  'data.col.answer': 'Expected output',
+  'data.col.tokens': 'Tokens',
+  'data.moreRows': '… and {count} more rows',
+  'data.split': 'Train / eval split',
+  'data.evalFraction': 'Held out for evaluation',
+  'data.evalFile': 'Or import a separate evaluation file',
+  'data.evalFromFile': 'Evaluation rows come from {name} ({rows} rows).',
+  'data.useSplit': 'Use split instead',
+  'data.splitCounts': '{train} training rows, {eval} evaluation rows',
+  'data.histogram': 'Token lengths',
+  'data.histogramLabel': 'Histogram of token lengths per example; the red line is the max length {max}',
+  'data.truncated': '{count} examples are longer than the max length ({max}) and will be truncated.',
+  'data.noneTruncated': 'Every example fits in the max length ({max}).',
+  'data.meanTokens': 'mean {mean} tokens, longest {max}',
+  'data.needModel': 'Load a model first: its tokenizer counts the tokens.',
+  'data.system': 'System prompt',
+  'data.systemHelp': 'Put before every example, as in training with PEFT: the model learns to answer after it.',
+
+  'train.title': 'Training',
+  'train.hyper': 'Hyperparameters',
+  'train.r': 'LoRA rank r',
+  'train.r.help': 'Size of the low-rank update; more rank, more capacity and memory.',
+  'train.alpha': 'LoRA alpha',
+  'train.alpha.help': 'The update is scaled by alpha / r.',
+  'train.dropout': 'LoRA dropout',
+  'train.dropout.help': 'Randomly drops inputs of the LoRA path during training, against overfitting.',
+  'train.targets': 'Target modules',
+  'train.targets.help': 'Projections that get a LoRA adapter; all seven is what the PEFT recipe uses.',
+  'train.batch': 'Batch size',
+  'train.batch.help': 'Examples per micro-batch; limited by memory.',
+  'train.accum': 'Gradient accumulation',
+  'train.accum.help': 'Micro-batches summed per optimizer step; effective batch = batch × accumulation.',
+  'train.lr': 'Learning rate',
+  'train.lr.help': 'AdamW step size at the peak of the schedule.',
+  'train.epochs': 'Epochs',
+  'train.epochs.help': 'Passes over the training rows.',
+  'train.maxLength': 'Max length',
+  'train.maxLength.help': 'Tokens per example (prompt + answer); longer ones are cut.',
+  'train.schedule': 'Learning-rate schedule',
+  'train.schedule.help': 'Linear decays to zero over the run, as the Hugging Face Trainer does.',
+  'train.schedule.linear': 'Linear',
+  'train.schedule.cosine': 'Cosine',
+  'train.schedule.constant': 'Constant',
+  'train.warmup': 'Warmup steps',
+  'train.warmup.help': 'Steps that ramp the learning rate up from zero.',
+  'train.weightDecay': 'Weight decay',
+  'train.weightDecay.help': 'Decoupled AdamW decay of the LoRA weights.',
+  'train.maxGradNorm': 'Max gradient norm',
+  'train.maxGradNorm.help': 'Gradients are scaled down when their global norm exceeds this.',
+  'train.seed': 'Seed',
+  'train.seed.help': 'Fixes the LoRA initialisation, the data order and the dropout masks.',
+  'train.evalEvery': 'Evaluate every',
+  'train.evalEvery.help': 'Eval loss every N optimizer steps (0: at the end only).',
+  'train.reset': 'Restore defaults',
+  'train.start': 'Start training',
+  'train.pause': 'Pause',
+  'train.resume': 'Resume',
+  'train.stop': 'Stop',
+  'train.restart': 'Train again from scratch',
+  'train.needModel': 'Load a model first.',
+  'train.needData': 'Import a dataset first.',
+  'train.state.idle': 'Not started',
+  'train.state.starting': 'Starting…',
+  'train.state.running': 'Training',
+  'train.state.paused': 'Paused',
+  'train.state.stopped': 'Stopped',
+  'train.state.done': 'Finished',
+  'train.state.error': 'Failed',
+  'train.step': 'Step {step} of {total}',
+  'train.epoch': 'Epoch {epoch} of {total}',
+  'train.loss': 'Loss',
+  'train.evalLoss': 'Eval loss',
+  'train.trainLoss': 'Train loss',
+  'train.tokensPerSec': 'Tokens per second',
+  'train.eta': 'Time left',
+  'train.lrNow': 'Learning rate',
+  'train.gradNorm': 'Gradient norm',
+  'train.resumedFrom': 'Resumed from the checkpoint at step {step}.',
+  'train.checkpointFound': 'A saved run was found at step {step} of {total} ({when}); Start continues it.',
+  'train.checkpointSaved': 'Checkpoint saved at step {step}.',
+  'train.failed': 'Training failed: {message}',
+  'train.chartLabel': 'Loss per optimizer step: train loss {train}, eval loss {eval}',
+  'train.chartEmpty': 'The loss curve appears here once training starts.',
+  'train.stepsPlanned': '{steps} optimizer steps: {rows} rows × {epochs} epochs ÷ (batch {batch} × accumulation {accum})',
+
+  'eval.title': 'Accuracy on the evaluation rows',
+  'eval.run': 'Evaluate',
+  'eval.running': 'Evaluating {done} of {total}…',
+  'eval.needModel': 'Load a model and import data first.',
+  'eval.noRows': 'There are no evaluation rows; hold some out on the Data screen.',
+  'eval.exact': 'Exact match',
+  'eval.intent': 'Intent accuracy',
+  'eval.slotF1': 'Slot F1',
+  'eval.slotPrecision': 'Slot precision',
+  'eval.slotRecall': 'Slot recall',
+  'eval.invalidJson': 'Invalid JSON',
+  'eval.loss': 'Eval loss',
+  'eval.perIntent': 'Per intent',
+  'eval.col.intent': 'Intent',
+  'eval.col.count': 'Rows',
+  'eval.wrong': 'Wrong answers ({count})',
+  'eval.noneWrong': 'Every answer was right.',
+  'eval.col.input': 'Input',
+  'eval.col.expected': 'Expected',
+  'eval.col.got': 'Generated',
+  'eval.failed': 'Evaluation failed: {message}',
+  'eval.adapterNote': 'Evaluates the current adapter with greedy decoding and the training prompt.',
+
+  'chat.title': 'Playground',
+  'chat.prompt': 'Message',
+  'chat.placeholder': 'e.g. 创建汇报会会议',
+  'chat.send': 'Send to both',
+  'chat.stop': 'Stop',
+  'chat.base': 'Base model',
+  'chat.tuned': 'Tuned model (with the adapter)',
+  'chat.waiting': 'Waiting…',
+  'chat.empty': 'Nothing generated yet.',
+  'chat.maxTokens': 'Max new tokens',
+  'chat.temperature': 'Temperature (0 = greedy)',
+  'chat.failed': 'Generation failed: {message}',
+  'chat.tokens': '{count} tokens',
+  'chat.needModel': 'Load a model first.',
+
+  'export.title': 'Export',
+  'export.help': 'Download the result to use it elsewhere. Nothing is uploaded.',
+  'export.peft': 'PEFT adapter',
+  'export.peft.help': 'adapter_config.json + adapter_model.safetensors: PeftModel.from_pretrained, vLLM.',
+  'export.merged': 'Merged model',
+  'export.merged.help': 'A full Hugging Face folder with W + BA folded in (BF16).',
+  'export.gguf': 'GGUF adapter',
+  'export.gguf.help': 'A LoRA adapter for llama.cpp (--lora).',
+  'export.job': 'Training job',
+  'export.job.help': 'A zip with the dataset and a PyTorch + PEFT script with the same settings.',
+  'export.download': 'Download',
+  'export.working': 'Preparing…',
+  'export.done': 'Downloaded {files}',
+  'export.failed': 'Export failed: {message}',
+  'export.needModel': 'Load a model first.',
+  'export.notTrained': 'The adapter has not been trained yet: these files hold its initial weights.',
+
+  'error.where.model': 'Model',
+  'error.where.data': 'Data',
+  'error.where.train': 'Training',
+  'error.where.eval': 'Evaluation',
+  'error.where.chat': 'Playground',
+  'error.where.export': 'Export',
+  'error.dismiss': 'Dismiss',
+
+  'unit.bytes': '{value} B',
+  'unit.kb': '{value} KB',
+  'unit.mb': '{value} MB',
+  'unit.gb': '{value} GB',
+} as const;
+
+export type MessageKey = keyof typeof en;
+export type Dictionary = Record<MessageKey, string>;
+
+const zh: Dictionary = {
+  'app.title': 'Webtune',
+  'app.tagline': '在本页面内，用你自己的 GPU 对 Qwen2.5 做 LoRA 微调',
+  'app.language': '语言',
+  'app.steps': '步骤',
+  'app.offlineReady': '可离线使用',
+  'app.workerFailed': '训练线程无法启动：{message}',
+
+  'screen.model': '模型',
+  'screen.data': '数据',
+  'screen.train': '训练',
+  'screen.eval': '评估',
+  'screen.chat': '试用',
+  'screen.export': '导出',
+
+  'status.ready': '就绪',
+  'status.loading': '加载中',
+  'status.none': '未加载',
+  'status.error': '出错',
+
+  'engine.title': '计算引擎',
+  'engine.auto': '自动',
+  'engine.webgpu': 'WebGPU',
+  'engine.cpu': 'CPU',
+  'engine.probing': '正在查找 GPU…',
+  'engine.gpuFound': '可用 WebGPU：{adapter}',
+  'engine.gpuMissing': '此处无法使用 WebGPU（{reason}）；训练将在 CPU 上运行，速度较慢。',
+  'engine.gpuMissingNoReason': '此处无法使用 WebGPU；训练将在 CPU 上运行，速度较慢。',
+  'engine.using': '运行于 {kind}：{device}',
+  'engine.help': '“自动”在浏览器支持时使用 WebGPU。需要对比或 GPU 异常时可强制使用 CPU。',
+  'engine.reloadNeeded': '重新加载模型以切换引擎。',
+
+  'model.title': '基础模型',
+  'model.source': '来源',
+  'model.source.builtin': '内置微型模型',
+  'model.source.hf': 'Hugging Face',
+  'model.source.modelscope': '魔搭 ModelScope',
+  'model.source.url': '网址',
+  'model.source.local': '本地文件夹',
+  'model.builtinHelp': '随页面提供的随机初始化 Qwen2 结构微型模型：几秒即可训练，用于演示完整流程。它的回答只能达到几分钟训练所能达到的水平。',
+  'model.repo': '仓库',
+  'model.revision': '版本',
+  'model.baseUrl': '基础网址（包含 config.json 的目录）',
+  'model.folder': '模型文件夹',
+  'model.folderHelp': '选择或拖入 huggingface-cli 或 modelscope download 下载的文件夹：config.json、tokenizer.json、model.safetensors。',
+  'model.dropHere': '将模型文件夹拖到这里',
+  'model.filesPicked': '已从 {name} 选择 {count} 个文件',
+  'model.load': '加载模型',
+  'model.reload': '重新加载',
+  'model.loading': '加载中…',
+  'model.phase.check': '检查文件',
+  'model.phase.download': '下载中',
+  'model.phase.cache': '从缓存读取',
+  'model.phase.verify': '校验中',
+  'model.phase.load': '载入引擎',
+  'model.phase.done': '完成',
+  'model.progress': '{file}：{done} / {total}',
+  'model.speed': '{speed}/秒，剩余 {eta}',
+  'model.loaded': '已加载 {name}',
+  'model.params': '{count} 个参数，其中 {lora} 个可训练（LoRA）',
+  'model.shape': '{layers} 层，隐藏维度 {hidden}，{heads} 个注意力头，词表 {vocab}',
+  'model.fromCache': '来自缓存',
+  'model.cached': '已缓存的模型',
+  'model.cachedNone': '尚无缓存。',
+  'model.delete': '删除',
+  'model.failed': '无法加载模型：{message}',
+  'model.needRepo': '请输入仓库名，例如 {example}。',
+  'model.needUrl': '请输入基础网址。',
+  'model.needFolder': '请先选择模型文件夹。',
+
+  'memory.title': '内存估算',
+  'memory.weights': '基础权重',
+  'memory.lora': 'LoRA（权重、梯度、Adam 状态）',
+  'memory.activations': '激活值（批大小 {batch} × {seq} 个词元）',
+  'memory.logits': 'Logits（词表 × 词元数）',
+  'memory.total': '合计',
+  'memory.limit': '此适配器允许的最大 GPU 缓冲区：{size}',
+  'memory.fits': '可以容纳',
+  'memory.tooBig': 'Logits 缓冲区（{size}）超过适配器的最大缓冲区；请减小批大小或最大长度。',
+  'memory.noModel': '加载模型后即可查看这些设置所需的内存。',
+  'memory.storage': '浏览器存储：已用 {used} / 共 {quota}',
+
+  'data.title': '数据集',
+  'data.help': '支持 {"instruct", "input", "output"} 行组成的 JSON 数组或 JSONL（会议助手格式）、Alpaca、对话 "messages" 或 ShareGPT "conversations"，格式自动识别。',
+  'data.pick': '选择文件',
+  'data.drop': '将 .json 或 .jsonl 文件拖到这里',
+  'data.paste': '粘贴数据',
+  'data.pasteLabel': '数据集文本',
+  'data.importPasted': '导入粘贴的文本',
+  'data.sample': '使用会议示例数据',
+  'data.loadedFrom': '{name}：{rows} 行（{format}）',
+  'data.none': '尚无数据集。',
+  'data.issues': '{name} 中有 {count} 个问题',
+  'data.issuesKept': '有问题的行已跳过；其余 {rows} 行已导入。',
+  'data.failedKept': '{name} 未导入任何内容；保留之前的数据集。',
+  'data.failed': '{name} 未导入任何内容。',
+  'data.issueLine': '第 {line} 行',
+  'data.issueRow': '第 {index} 条',
+  'data.issueField': '字段“{field}”',
+  'data.preview': '预览',
+  'data.col.index': '#',
+  'data.col.user': '输入',
+  'data.col.answer': '期望输出',
+  'data.col.tokens': '词元数',
+  'data.moreRows': '… 另有 {count} 行',
+  'data.split': '训练 / 评估划分',
+  'data.evalFraction': '留作评估的比例',
+  'data.evalFile': '或导入单独的评估文件',
+  'data.evalFromFile': '评估数据来自 {name}（{rows} 行）。',
+  'data.useSplit': '改用划分',
+  'data.splitCounts': '训练 {train} 行，评估 {eval} 行',
+  'data.histogram': '词元长度',
+  'data.histogramLabel': '每条样本词元长度的直方图；红线为最大长度 {max}',
+  'data.truncated': '有 {count} 条样本超过最大长度（{max}），将被截断。',
+  'data.noneTruncated': '所有样本都在最大长度（{max}）以内。',
+  'data.meanTokens': '平均 {mean} 个词元，最长 {max}',
+  'data.needModel': '请先加载模型：需要用它的分词器统计词元。',
+  'data.system': '系统提示词',
+  'data.systemHelp': '放在每条样本之前，与 PEFT 训练一致：模型学习在其后作答。',
+
+  'train.title': '训练',
+  'train.hyper': '超参数',
+  'train.r': 'LoRA 秩 r',
+  'train.r.help': '低秩更新的大小；秩越大，容量和内存越多。',
+  'train.alpha': 'LoRA alpha',
+  'train.alpha.help': '更新量按 alpha / r 缩放。',
+  'train.dropout': 'LoRA dropout',
+  'train.dropout.help': '训练时随机丢弃 LoRA 支路的输入，防止过拟合。',
+  'train.targets': '目标模块',
+  'train.targets.help': '加 LoRA 适配器的投影层；PEFT 配方使用全部七个。',
+  'train.batch': '批大小',
+  'train.batch.help': '每个微批的样本数；受内存限制。',
+  'train.accum': '梯度累积',
+  'train.accum.help': '每次优化步累加的微批数；等效批大小 = 批大小 × 累积数。',
+  'train.lr': '学习率',
+  'train.lr.help': '调度峰值处的 AdamW 步长。',
+  'train.epochs': '轮数',
+  'train.epochs.help': '遍历训练数据的次数。',
+  'train.maxLength': '最大长度',
+  'train.maxLength.help': '每条样本（提示 + 回答）的词元数；更长的会被截断。',
+  'train.schedule': '学习率调度',
+  'train.schedule.help': '线性调度在训练过程中降到零，与 Hugging Face Trainer 相同。',
+  'train.schedule.linear': '线性',
+  'train.schedule.cosine': '余弦',
+  'train.schedule.constant': '恒定',
+  'train.warmup': '预热步数',
+  'train.warmup.help': '学习率从零升到峰值所用的步数。',
+  'train.weightDecay': '权重衰减',
+  'train.weightDecay.help': '对 LoRA 权重的 AdamW 解耦衰减。',
+  'train.maxGradNorm': '最大梯度范数',
+  'train.maxGradNorm.help': '梯度全局范数超过该值时按比例缩小。',
+  'train.seed': '随机种子',
+  'train.seed.help': '固定 LoRA 初始化、数据顺序和 dropout 掩码。',
+  'train.evalEvery': '评估间隔',
+  'train.evalEvery.help': '每 N 个优化步计算一次评估损失（0：仅在结束时）。',
+  'train.reset': '恢复默认值',
+  'train.start': '开始训练',
+  'train.pause': '暂停',
+  'train.resume': '继续',
+  'train.stop': '停止',
+  'train.restart': '从头重新训练',
+  'train.needModel': '请先加载模型。',
+  'train.needData': '请先导入数据集。',
+  'train.state.idle': '未开始',
+  'train.state.starting': '正在启动…',
+  'train.state.running': '训练中',
+  'train.state.paused': '已暂停',
+  'train.state.stopped': '已停止',
+  'train.state.done': '已完成',
+  'train.state.error': '失败',
+  'train.step': '第 {step} / {total} 步',
+  'train.epoch': '第 {epoch} / {total} 轮',
+  'train.loss': '损失',
+  'train.evalLoss': '评估损失',
+  'train.trainLoss': '训练损失',
+  'train.tokensPerSec': '每秒词元数',
+  'train.eta': '剩余时间',
+  'train.lrNow': '学习率',
+  'train.gradNorm': '梯度范数',
+  'train.resumedFrom': '已从第 {step} 步的检查点继续。',
+  'train.checkpointFound': '发现已保存的训练（第 {step} / {total} 步，{when}）；点击开始即可继续。',
+  'train.checkpointSaved': '已在第 {step} 步保存检查点。',
+  'train.failed': '训练失败：{message}',
+  'train.chartLabel': '每个优化步的损失：训练损失 {train}，评估损失 {eval}',
+  'train.chartEmpty': '开始训练后，这里会显示损失曲线。',
+  'train.stepsPlanned': '共 {steps} 个优化步：{rows} 行 × {epochs} 轮 ÷（批大小 {batch} × 累积 {accum}）',
+
+  'eval.title': '评估集上的准确率',
+  'eval.run': '开始评估',
+  'eval.running': '正在评估 {done} / {total}…',
+  'eval.needModel': '请先加载模型并导入数据。',
+  'eval.noRows': '没有评估数据；请在“数据”页留出一部分。',
+  'eval.exact': '完全匹配',
+  'eval.intent': '意图准确率',
+  'eval.slotF1': '槽位 F1',
+  'eval.slotPrecision': '槽位精确率',
+  'eval.slotRecall': '槽位召回率',
+  'eval.invalidJson': '无效 JSON',
+  'eval.loss': '评估损失',
+  'eval.perIntent': '按意图',
+  'eval.col.intent': '意图',
+  'eval.col.count': '行数',
+  'eval.wrong': '错误回答（{count}）',
+  'eval.noneWrong': '全部回答正确。',
+  'eval.col.input': '输入',
+  'eval.col.expected': '期望',
+  'eval.col.got': '生成',
+  'eval.failed': '评估失败：{message}',
+  'eval.adapterNote': '用当前适配器、贪心解码和训练时的提示模板进行评估。',
+
+  'chat.title': '试用',
+  'chat.prompt': '消息',
+  'chat.placeholder': '例如：创建汇报会会议',
+  'chat.send': '同时发送给两个模型',
+  'chat.stop': '停止',
+  'chat.base': '基础模型',
+  'chat.tuned': '微调后的模型（带适配器）',
+  'chat.waiting': '等待中…',
+  'chat.empty': '尚未生成内容。',
+  'chat.maxTokens': '最多生成词元数',
+  'chat.temperature': '温度（0 = 贪心）',
+  'chat.failed': '生成失败：{message}',
+  'chat.tokens': '{count} 个词元',
+  'chat.needModel': '请先加载模型。',
+
+  'export.title': '导出',
+  'export.help': '下载结果以便在其他地方使用。不会上传任何内容。',
+  'export.peft': 'PEFT 适配器',
+  'export.peft.help': 'adapter_config.json + adapter_model.safetensors：可用于 PeftModel.from_pretrained、vLLM。',
+  'export.merged': '合并后的模型',
+  'export.merged.help': '完整的 Hugging Face 模型文件夹，已并入 W + BA（BF16）。',
+  'export.gguf': 'GGUF 适配器',
+  'export.gguf.help': '供 llama.cpp 使用的 LoRA 适配器（--lora）。',
+  'export.job': '训练任务包',
+  'export.job.help': '包含数据集和相同设置的 PyTorch + PEFT 脚本的 zip。',
+  'export.download': '下载',
+  'export.working': '准备中…',
+  'export.done': '已下载 {files}',
+  'export.failed': '导出失败：{message}',
+  'export.needModel': '请先加载模型。',
+  'export.notTrained': '适配器尚未训练：这些文件包含的是初始权重。',
+
+  'error.where.model': '模型',
+  'error.where.data': '数据',
+  'error.where.train': '训练',
+  'error.where.eval': '评估',
+  'error.where.chat': '试用',
+  'error.where.export': '导出',
+  'error.dismiss': '关闭',
+
+  'unit.bytes': '{value} B',
+  'unit.kb': '{value} KB',
+  'unit.mb': '{value} MB',
+  'unit.gb': '{value} GB',
+};
+
+export const messages: Record<Lang, Dictionary> = { en, zh };
+
+export type Params = Record<string, string | number>;
+
+/** A placeholder the caller forgot stays visible as {name}, which a test and a reader both notice. */
+export function translate(lang: Lang, key: MessageKey, params?: Params): string {
+  const text = messages[lang][key];
+  if (!params) return text;
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+}
+
+export function placeholders(text: string): string[] {
+  return [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+}
+
+const STORAGE_KEY = 'webtune.lang';
+
+/** The stored choice wins; otherwise the browser's first language decides (zh-* -> zh, else en). */
+export function detectLang(stored: string | null | undefined, browserLanguages: readonly string[]): Lang {
+  if (stored === 'en' || stored === 'zh') return stored;
+  for (const l of browserLanguages) {
+    const base = l.toLowerCase().split('-')[0];
+    if (base === 'zh') return 'zh';
+    if (base === 'en') return 'en';
+  }
+  return 'en';
+}
+
+export function loadLang(): Lang {
+  let stored: string | null = null;
+  try {
+    stored = localStorage.getItem(STORAGE_KEY);
+  } catch {
+    // Storage can be blocked (privacy mode); the browser language still works.
+  }
+  const langs = navigator.languages?.length ? navigator.languages : [navigator.language];
+  return detectLang(stored, langs);
+}
+
+export function saveLang(lang: Lang): void {
+  try {
+    localStorage.setItem(STORAGE_KEY, lang);
+  } catch {
+    // Not persisted; the choice still holds for this visit.
+  }
+}
+
+export function locale(lang: Lang): string {
+  return lang === 'zh' ? 'zh-CN' : 'en-US';
+}
+
+export function formatNumber(lang: Lang, n: number, digits = 0): string {
+  return new Intl.NumberFormat(locale(lang), { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(n);
+}
+
+/** Losses need significant digits, not fixed decimals: 10.4 and 0.0123 both stay readable. */
+export function formatLoss(lang: Lang, n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  return new Intl.NumberFormat(locale(lang), { maximumSignificantDigits: 4 }).format(n);
+}
+
+export function formatPercent(lang: Lang, fraction: number): string {
+  return new Intl.NumberFormat(locale(lang), { style: 'percent', maximumFractionDigits: 1 }).format(fraction);
+}
+
+/** Binary-free decimal units, as disk and download tools show them. */
+export function formatBytes(lang: Lang, bytes: number): string {
+  const units: [MessageKey, number][] = [
+    ['unit.gb', 1e9],
+    ['unit.mb', 1e6],
+    ['unit.kb', 1e3],
+  ];
+  for (const [key, size] of units) {
+    if (bytes >= size) return translate(lang, key, { value: formatNumber(lang, bytes / size, bytes / size < 10 ? 1 : 0) });
+  }
+  return translate(lang, 'unit.bytes', { value: formatNumber(lang, bytes) });
+}
+
+/** A duration such as "2 min 5 s" / "2分钟5秒", built from Intl unit formatting. */
+export function formatDuration(lang: Lang, seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '–';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const unit = (value: number, u: 'hour' | 'minute' | 'second') =>
+    new Intl.NumberFormat(locale(lang), { style: 'unit', unit: u, unitDisplay: 'short' }).format(value);
+  const parts: string[] = [];
+  if (h) parts.push(unit(h, 'hour'));
+  if (m) parts.push(unit(m, 'minute'));
+  if (sec || parts.length === 0) parts.push(unit(sec, 'second'));
+  return parts.slice(0, 2).join(lang === 'zh' ? '' : ' ');
+}
+
+/** "3 minutes ago" from a timestamp, for saved checkpoints. */
+export function formatRelativeTime(lang: Lang, thenMs: number, nowMs: number): string {
+  const rtf = new Intl.RelativeTimeFormat(locale(lang), { numeric: 'auto' });
+  const diff = (thenMs - nowMs) / 1000;
+  const abs = Math.abs(diff);
+  if (abs < 60) return rtf.format(Math.round(diff), 'second');
+  if (abs < 3600) return rtf.format(Math.round(diff / 60), 'minute');
+  if (abs < 86400) return rtf.format(Math.round(diff / 3600), 'hour');
+  return rtf.format(Math.round(diff / 86400), 'day');
+}
+
+export function formatDateTime(lang: Lang, ms: number): string {
+  return new Intl.DateTimeFormat(locale(lang), { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
+}
