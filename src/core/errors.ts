@@ -72,3 +72,17 @@ export class DownloadError extends WebtuneError {
 
 export class AdapterError extends WebtuneError {}
 export class CheckpointError extends WebtuneError {}
+
+/** A model source the user typed that cannot be used (repo name, revision, URL). */
+export class ModelSourceError extends WebtuneError {
+  constructor(readonly field: string, message: string) {
+    super(`${field}: ${message}`);
+  }
+}
+
+/** A model folder or cached model that lacks a file or holds one that is not what its name says. */
+export class ModelFilesError extends WebtuneError {
+  constructor(readonly file: string, message: string) {
+    super(`${file}: ${message}`);
+  }
+}
