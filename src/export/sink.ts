@@ -1,0 +1,76 @@
+// Where exported files go. Exporters write tensor by tensor into a ByteSink, so a merged model
+// is never held twice: the CLI streams to disk (src/cli/node-sink.ts), the browser collects
+// parts into a Blob (which the browser may keep on disk) or writes through File System Access.
+
+export interface ByteSink {
+  write(chunk: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface FolderSink {
+  /** A new file in the folder (replacing one of the same name). */
+  create(name: string): Promise<ByteSink>;
+}
+
+export async function writeFile(folder: FolderSink, name: string, content: string | Uint8Array | Uint8Array[]): Promise<void> {
+  const sink = await folder.create(name);
+  const parts = typeof content === 'string' ? [new TextEncoder().encode(content)] : Array.isArray(content) ? content : [content];
+  for (const p of parts) await sink.write(p);
+  await sink.close();
+}
+
+/** Files as Blobs, for downloads and tests. Each part is handed to the Blob on close and dropped. */
+export class BlobFolder implements FolderSink {
+  readonly files = new Map<string, Blob>();
+
+  async create(name: string): Promise<ByteSink> {
+    let parts: BlobPart[] = [];
+    return {
+      write: async (chunk) => {
+        // Copy: callers may reuse their buffer for the next tensor.
+        parts.push(chunk.slice());
+      },
+      close: async () => {
+        this.files.set(name, new Blob(parts));
+        parts = [];
+      },
+    };
+  }
+
+  async bytes(name: string): Promise<Uint8Array> {
+    const b = this.files.get(name);
+    if (!b) throw new Error(`no file ${name} was written`);
+    return new Uint8Array(await b.arrayBuffer());
+  }
+
+  async text(name: string): Promise<string> {
+    return new TextDecoder().decode(await this.bytes(name));
+  }
+}
+
+/** A folder the user picked with showDirectoryPicker(); each file is written in place. */
+export class FileSystemAccessFolder implements FolderSink {
+  constructor(private readonly dir: FileSystemDirectoryHandle) {}
+
+  async create(name: string): Promise<ByteSink> {
+    const handle = await this.dir.getFileHandle(name, { create: true });
+    const stream = await handle.createWritable();
+    return {
+      write: (chunk) => stream.write(chunk as Uint8Array<ArrayBuffer>),
+      close: () => stream.close(),
+    };
+  }
+}
+
+/** Writes through to one ByteSink, counting bytes (for progress and for offsets). */
+export class CountingSink implements ByteSink {
+  bytes = 0;
+  constructor(private readonly inner: ByteSink) {}
+  async write(chunk: Uint8Array): Promise<void> {
+    this.bytes += chunk.byteLength;
+    await this.inner.write(chunk);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
