@@ -28,12 +28,25 @@ export interface AdamWParams {
   maxGradNorm: number;
 }
 
+/** Elements (f32/i32) between view offsets: 64 * 4 bytes = 256 bytes. */
+export const VIEW_ALIGN = 64;
+
+export function alignUp(n: number, a = VIEW_ALIGN): number {
+  return Math.ceil(n / a) * a;
+}
+
 export interface Ops<T, W> {
   readonly kind: 'cpu' | 'webgpu';
 
   // ---- memory
   /** A zeroed f32 or i32 buffer of n elements. */
   alloc(dtype: 'f32' | 'i32', n: number, label: string): T;
+  /**
+   * A view of n elements of t starting at element `offset`. The model carves its big buffers
+   * (LoRA params, grads, Adam moments) with views; offsets are always multiples of VIEW_ALIGN
+   * so GPU bindings meet minStorageBufferOffsetAlignment (256 bytes).
+   */
+  view(t: T, offset: number, n: number): T;
   /** Carve one allocation into named tensors by a size table (elements). */
   arena(dtype: 'f32' | 'i32', sizes: Record<string, number>, label: string): Record<string, T>;
   /** A frozen base weight (O, In) or (V, C) kept in its stored dtype. */

@@ -1,0 +1,175 @@
+// `golden <case-dir> --engine cpu|webgpu [--dump file]`: replays a PyTorch golden case
+// (../shared/golden/README.md) and checks every number it holds. One line per check, then a
+// JSON summary; exit code 1 when any check fails.
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SafetensorsFile, encodeSafetensors, concatParts, type TensorToWrite } from '../core/safetensors.ts';
+import { parseQwen2Config, validateWeights, LORA_TARGETS, type LoraTarget } from '../core/config.ts';
+import { createEngine, type EngineKind } from '../engine/create.ts';
+import type { LoraSettings, MicroBatch } from '../engine/engine.ts';
+
+export interface Check {
+  name: string;
+  maxAbs: number;
+  relL2: number;
+  bound: number;
+  /** Which error the bound applies to. */
+  metric: 'maxAbs' | 'relL2' | 'exact';
+  ok: boolean;
+}
+
+export function compare(name: string, got: ArrayLike<number>, want: ArrayLike<number>, metric: Check['metric'], bound: number, mask?: (i: number) => boolean): Check {
+  let maxAbs = 0, num = 0, den = 0, same = got.length === want.length;
+  for (let i = 0; i < want.length; i++) {
+    if (mask && !mask(i)) continue;
+    const d = Math.abs(got[i] - want[i]);
+    if (!(d <= maxAbs)) maxAbs = d; // NaN propagates
+    num += d * d;
+    den += want[i] * want[i];
+    if (got[i] !== want[i]) same = false;
+  }
+  const relL2 = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+  const err = metric === 'maxAbs' ? maxAbs : metric === 'relL2' ? relL2 : same ? 0 : 1;
+  return { name, maxAbs, relL2, bound, metric, ok: err <= bound };
+}
+
+interface Case {
+  dir: string;
+  files: Record<string, SafetensorsFile>;
+  caseJson: { micro_batches: number; optimizer_steps: number; lr: number; adamw: { beta1: number; beta2: number; eps: number; weight_decay: number }; max_grad_norm: number; lora_scaling: number; generate: { new_tokens: number } };
+  adapterConfig: { r: number; lora_alpha: number; target_modules: string[]; use_rslora?: boolean };
+}
+
+async function openCase(dir: string): Promise<Case> {
+  const files: Record<string, SafetensorsFile> = {};
+  for (const f of ['model', 'adapter_model', 'batches', 'expected']) {
+    const bytes = new Uint8Array(await readFile(join(dir, `${f}.safetensors`)));
+    files[f] = await SafetensorsFile.open(bytes, join(dir, `${f}.safetensors`));
+  }
+  return {
+    dir, files,
+    caseJson: JSON.parse(await readFile(join(dir, 'case.json'), 'utf8')),
+    adapterConfig: JSON.parse(await readFile(join(dir, 'adapter_config.json'), 'utf8')),
+  };
+}
+
+async function f32(file: SafetensorsFile, name: string): Promise<Float32Array> {
+  return (await file.read(name)) as Float32Array;
+}
+
+async function microBatch(c: Case, k: number): Promise<MicroBatch> {
+  const b = c.files.batches;
+  const ids = (await b.read(`micro${k}.input_ids`)) as Int32Array;
+  const [B, T] = b.info(`micro${k}.input_ids`).shape;
+  return { B, T, inputIds: ids, attentionMask: (await b.read(`micro${k}.attention_mask`)) as Int32Array, labels: (await b.read(`micro${k}.labels`)) as Int32Array };
+}
+
+export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (line: string) => void = console.log): Promise<{ checks: Check[]; dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }> {
+  const c = await openCase(dir);
+  const cfg = parseQwen2Config(await readFile(join(dir, 'config.json'), 'utf8'));
+  const model = c.files.model;
+  const dtype = validateWeights(cfg, model);
+  const lora: LoraSettings = {
+    r: c.adapterConfig.r, alpha: c.adapterConfig.lora_alpha, dropout: 0,
+    targets: c.adapterConfig.target_modules.filter((t): t is LoraTarget => (LORA_TARGETS as readonly string[]).includes(t)),
+    rslora: !!c.adapterConfig.use_rslora,
+  };
+  const micros: MicroBatch[] = [];
+  for (let k = 0; k < c.caseJson.micro_batches; k++) micros.push(await microBatch(c, k));
+  const engine = await createEngine(engineKind);
+  const exp = c.files.expected;
+  const checks: Check[] = [];
+  const dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> = {};
+  const add = (ch: Check) => {
+    checks.push(ch);
+    log(`${ch.ok ? 'ok  ' : 'FAIL'} ${ch.name.padEnd(72)} maxAbs=${ch.maxAbs.toExponential(2)} relL2=${ch.relL2.toExponential(2)} bound(${ch.metric})=${ch.bound}`);
+  };
+  try {
+    const maxB = Math.max(...micros.map((m) => m.B)), maxT = Math.max(...micros.map((m) => m.T), 5 + c.caseJson.generate.new_tokens);
+    await engine.load(cfg, { dtype, read: async (n) => (await model.read(n)) as Float32Array | Uint16Array }, { maxBatch: maxB, maxSeq: maxT, lora });
+    const initial: Record<string, Float32Array> = {};
+    for (const name of c.files.adapter_model.tensors.keys()) initial[name] = await f32(c.files.adapter_model, name);
+    await engine.setLora(initial);
+
+    // forward: logits where attention_mask is 1, then loss
+    const m0 = micros[0];
+    const fwd = await engine.forward(m0, true);
+    const V = cfg.vocabSize;
+    add(compare('logits', fwd.logits!, await f32(exp, 'logits'), 'maxAbs', 1e-4, (i) => m0.attentionMask[Math.floor(i / V)] === 1));
+    dump.logits = { data: fwd.logits!, shape: [m0.B, m0.T, V] };
+    const wantLoss = (await f32(exp, 'loss'))[0];
+    add(compare('loss', [fwd.loss], [wantLoss], 'relL2', 1e-5));
+    dump.loss = { data: Float32Array.of(fwd.loss), shape: [1] };
+
+    // every LoRA gradient of micro-batch 0's mean loss
+    const g = await engine.gradients(m0);
+    for (const name of [...c.files.adapter_model.tensors.keys()].sort()) {
+      add(compare(`grad.${name}`, g.grads[name], await f32(exp, `grad.${name}`), 'relL2', 1e-4));
+      dump[`grad.${name}`] = { data: g.grads[name], shape: exp.info(`grad.${name}`).shape };
+    }
+
+    // optimizer steps: accumulation over all micro-batches, clip, AdamW, linear decay
+    const steps = c.caseJson.optimizer_steps, lr0 = c.caseJson.lr, ad = c.caseJson.adamw;
+    const losses: number[] = [], norms: number[] = [], lrs: number[] = [];
+    let prev = initial;
+    for (let k = 0; k < steps; k++) {
+      const lr = lr0 * (1 - k / steps);
+      const r = await engine.step(micros, { lr, beta1: ad.beta1, beta2: ad.beta2, eps: ad.eps, weightDecay: ad.weight_decay, maxGradNorm: c.caseJson.max_grad_norm, dropoutSeed: 0 });
+      losses.push(r.loss); norms.push(r.gradNorm); lrs.push(lr);
+      const now = await engine.getLora();
+      for (const name of Object.keys(now).sort()) {
+        const want = await f32(exp, `step${k + 1}.${name}`);
+        const dGot = now[name].map((x, i) => x - prev[name][i]);
+        const dWant = want.map((x, i) => x - prev[name][i]);
+        add(compare(`step${k + 1}.${name} (update)`, dGot, dWant, 'relL2', 1e-2));
+        dump[`step${k + 1}.${name}`] = { data: now[name], shape: exp.info(`step${k + 1}.${name}`).shape };
+      }
+      prev = now;
+    }
+    add(compare('train.loss', losses, await f32(exp, 'train.loss'), 'relL2', 1e-4));
+    add(compare('train.grad_norm', norms, await f32(exp, 'train.grad_norm'), 'relL2', 1e-4));
+    add(compare('train.lr', lrs, await f32(exp, 'train.lr'), 'relL2', 1e-6));
+    dump['train.loss'] = { data: Float32Array.from(losses), shape: [steps] };
+    dump['train.grad_norm'] = { data: Float32Array.from(norms), shape: [steps] };
+    dump['train.lr'] = { data: Float32Array.from(lrs), shape: [steps] };
+
+    // greedy generation with the KV cache after training
+    const prompt = (await exp.read('generate.prompt')) as Int32Array;
+    const want = (await exp.read('generate.tokens')) as Int32Array;
+    const gen = await engine.generate(prompt, { maxNewTokens: want.length, temperature: 0, topK: 0, topP: 1, stopTokens: [], seed: 0 });
+    add(compare('generate.tokens', gen.tokens, want, 'exact', 0));
+    add(compare('generate.margins', gen.margins, await f32(exp, 'generate.margins'), 'maxAbs', 1e-3));
+    dump['generate.prompt'] = { data: prompt, shape: [prompt.length] };
+    dump['generate.tokens'] = { data: gen.tokens, shape: [gen.tokens.length] };
+    dump['generate.margins'] = { data: gen.margins, shape: [gen.margins.length] };
+
+    const mergedName = 'model.layers.0.self_attn.q_proj.weight';
+    const merged = await engine.merged(mergedName);
+    add(compare(`merged.${mergedName}`, merged, await f32(exp, `merged.${mergedName}`), 'maxAbs', 1e-4));
+    dump[`merged.${mergedName}`] = { data: merged, shape: exp.info(`merged.${mergedName}`).shape };
+  } finally {
+    await engine.dispose();
+  }
+  return { checks, dump };
+}
+
+export async function runGolden(args: string[]): Promise<number> {
+  const dir = args.find((a, i) => !a.startsWith('--') && !['--engine', '--dump'].includes(args[i - 1]));
+  const opt = (k: string) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
+  if (!dir) {
+    console.error('usage: golden <case-dir> [--engine cpu|webgpu] [--dump out.safetensors]');
+    return 2;
+  }
+  const engine = (opt('--engine') ?? 'cpu') as EngineKind;
+  const t0 = performance.now();
+  const { checks, dump } = await runGoldenCase(dir, engine);
+  const failed = checks.filter((c) => !c.ok);
+  const dumpFile = opt('--dump');
+  if (dumpFile) {
+    const tensors: TensorToWrite[] = Object.entries(dump).map(([name, t]) => ({ name, dtype: t.data instanceof Int32Array ? 'I32' : 'F32', shape: t.shape, data: t.data }));
+    await writeFile(dumpFile, concatParts(encodeSafetensors(tensors)));
+  }
+  console.log(JSON.stringify({ case: dir, engine, checks: checks.length, failed: failed.map((c) => c.name), ok: failed.length === 0, seconds: +((performance.now() - t0) / 1000).toFixed(2) }));
+  return failed.length ? 1 : 0;
+}

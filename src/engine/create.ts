@@ -1,0 +1,43 @@
+// The one place that picks a backend. Callers get an Engine and cannot tell which it is.
+
+import { EngineError } from '../core/errors.ts';
+import type { Engine } from './engine.ts';
+import { LoraEngine } from './lora-engine.ts';
+import { CpuBackend } from './cpu/backend.ts';
+
+export type EngineKind = 'cpu' | 'webgpu';
+
+export interface CreateEngineOptions {
+  /** CPU threads for the fast CPU backend (default: all cores where shared memory allows). */
+  threads?: number;
+  /** Use the scalar reference kernels (tests). */
+  scalar?: boolean;
+}
+
+export async function createEngine(kind: EngineKind, opts: CreateEngineOptions = {}): Promise<Engine & LoraEngine<unknown, unknown>> {
+  if (kind === 'cpu') {
+    if (!opts.scalar) {
+      const fast = await loadFastCpu(opts.threads);
+      if (fast) return new LoraEngine(fast) as LoraEngine<unknown, unknown>;
+    }
+    return new LoraEngine(new CpuBackend()) as LoraEngine<unknown, unknown>;
+  }
+  if (kind === 'webgpu') {
+    const gpu = await import('./gpu/backend.ts').catch((e) => {
+      throw new EngineError(`the WebGPU backend failed to load: ${(e as Error).message}`);
+    });
+    return new LoraEngine(await gpu.createWebGpuBackend()) as LoraEngine<unknown, unknown>;
+  }
+  throw new EngineError(`unknown engine "${kind}" (cpu or webgpu)`);
+}
+
+/** The SIMD/threaded CPU backend, when it is built; null falls back to the scalar kernels. */
+async function loadFastCpu(threads?: number) {
+  try {
+    const mod = await import('./cpu/fast/backend.ts');
+    return await mod.createFastCpuBackend({ threads });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' || /Cannot find module|Failed to resolve|Failed to fetch/.test(String(e))) return null;
+    throw e;
+  }
+}

@@ -1,0 +1,300 @@
+// Engine over any Ops backend: loads weights, owns the model, runs optimizer steps and
+// generation. new LoraEngine(new CpuOps()) is the CPU engine; over WebGpuOps, the GPU engine.
+
+import type { Qwen2Config } from '../core/config.ts';
+import { EngineError, NonFiniteError } from '../core/errors.ts';
+import { widen } from '../core/dtype.ts';
+import type { Ops } from './ops.ts';
+import { hash32 } from './ops.ts';
+import { Qwen2LoraModel, type BaseWeights, type Batch } from './model.ts';
+import type {
+  Engine, EngineInfo, GenerateOptions, LoadOptions, MemoryPlan, MicroBatch, OptimizerState, StepOptions, StepResult, WeightReader,
+  LoraSettings,
+} from './engine.ts';
+import { sampleToken } from './sampling.ts';
+import { LORA_TARGETS, moduleOf, projShape } from '../core/config.ts';
+
+/** Ops plus what the engine needs to describe the device. */
+export interface Backend<T, W> extends Ops<T, W> {
+  describe(): EngineInfo;
+  allocatedBytes(): number;
+}
+
+export class LoraEngine<T, W> implements Engine {
+  private model: Qwen2LoraModel<T, W> | null = null;
+  private batchBufs: { ids: T; mask: T; labelIdx: T; targets: T; genIds: T } | null = null;
+  private optStep = 0;
+  private plan: MemoryPlan | null = null;
+
+  constructor(readonly ops: Backend<T, W>) {}
+
+  async info(): Promise<EngineInfo> {
+    return this.ops.describe();
+  }
+
+  private get m(): Qwen2LoraModel<T, W> {
+    if (!this.model) throw new EngineError('no model loaded');
+    return this.model;
+  }
+
+  async load(cfg: Qwen2Config, weights: WeightReader, opts: LoadOptions): Promise<MemoryPlan> {
+    const ops = this.ops;
+    const bytesPer = weights.dtype === 'f32' ? 4 : 2;
+    const C = cfg.hiddenSize;
+    let weightElems = cfg.vocabSize * C * (cfg.tieWordEmbeddings ? 1 : 2) + C;
+    for (const t of LORA_TARGETS) {
+      const [o, i] = projShape(cfg, t);
+      weightElems += cfg.numLayers * o * i;
+    }
+    const parts = Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, weightElems * bytesPer);
+    const total = Object.values(parts).reduce((a, b) => a + b, 0);
+    const before = ops.allocatedBytes();
+
+    const mat = async (name: string, rows: number, cols: number): Promise<W> => ops.weight(await weights.read(name), weights.dtype, rows, cols, name);
+    const vec = async (name: string): Promise<T> => {
+      const raw = await weights.read(name);
+      const data = raw instanceof Float32Array ? raw : widen(raw, weights.dtype as 'bf16' | 'f16');
+      const t = ops.alloc('f32', data.length, name);
+      ops.upload(t, data);
+      return t;
+    };
+    const wte = await mat('model.embed_tokens.weight', cfg.vocabSize, C);
+    const layers: BaseWeights<T, W>['layers'] = [];
+    for (let l = 0; l < cfg.numLayers; l++) {
+      const p = `model.layers.${l}`;
+      const proj = {} as BaseWeights<T, W>['layers'][number]['proj'];
+      for (const t of LORA_TARGETS) {
+        const [o, i] = projShape(cfg, t);
+        proj[t] = await mat(`${p}.${moduleOf(t)}.${t}.weight`, o, i);
+      }
+      layers.push({
+        ln1: await vec(`${p}.input_layernorm.weight`),
+        ln2: await vec(`${p}.post_attention_layernorm.weight`),
+        proj,
+        bias: { q_proj: await vec(`${p}.self_attn.q_proj.bias`), k_proj: await vec(`${p}.self_attn.k_proj.bias`), v_proj: await vec(`${p}.self_attn.v_proj.bias`) },
+      });
+    }
+    const normF = await vec('model.norm.weight');
+    const lmHead = cfg.tieWordEmbeddings ? wte : await mat('lm_head.weight', cfg.vocabSize, C);
+    this.model = new Qwen2LoraModel(ops, cfg, { wte, lmHead, normF, layers }, opts.lora, opts.maxBatch, opts.maxSeq);
+    const N = opts.maxBatch * opts.maxSeq;
+    this.batchBufs = {
+      ids: ops.alloc('i32', N, 'batch.ids'), mask: ops.alloc('i32', N, 'batch.mask'),
+      labelIdx: ops.alloc('i32', N, 'batch.labelIdx'), targets: ops.alloc('i32', N, 'batch.targets'),
+      genIds: ops.alloc('i32', 64, 'gen.ids'),
+    };
+    await ops.flush();
+    this.plan = { parts, total, allocated: ops.allocatedBytes() - before };
+    return this.plan;
+  }
+
+  async initLora(seed: number): Promise<void> {
+    const m = this.m;
+    const data = new Float32Array(m.P);
+    // PEFT: A ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0.
+    m.slots.forEach((s, k) => {
+      const bound = 1 / Math.sqrt(s.In);
+      const n = m.lora.r * s.In;
+      const key = hash32(seed, k);
+      for (let i = 0; i < n; i++) data[s.aOffset + i] = (hash32(key, i) / 4294967296) * 2 * bound - bound;
+    });
+    this.ops.upload(m.params, data);
+    this.resetOptimizer();
+  }
+
+  private resetOptimizer(): void {
+    const m = this.m;
+    this.ops.zero(m.adamM, m.P);
+    this.ops.zero(m.adamV, m.P);
+    this.optStep = 0;
+  }
+
+  async setLora(tensors: Record<string, Float32Array>): Promise<void> {
+    const m = this.m;
+    const data = new Float32Array(m.P);
+    for (const p of m.tensorPlaces()) {
+      const t = tensors[p.name];
+      if (!t) throw new EngineError(`adapter tensor ${p.name} is missing`);
+      if (t.length !== p.length) throw new EngineError(`adapter tensor ${p.name} has ${t.length} values, expected ${p.shape.join('x')}`);
+      data.set(t, p.offset);
+    }
+    this.ops.upload(m.params, data);
+    this.resetOptimizer();
+  }
+
+  private async readFlat(t: T): Promise<Record<string, Float32Array>> {
+    const flat = await this.ops.read(t, this.m.P);
+    const out: Record<string, Float32Array> = {};
+    for (const p of this.m.tensorPlaces()) out[p.name] = flat.slice(p.offset, p.offset + p.length);
+    return out;
+  }
+
+  getLora(): Promise<Record<string, Float32Array>> {
+    return this.readFlat(this.m.params);
+  }
+
+  async getOptimizerState(): Promise<OptimizerState> {
+    const m = this.m;
+    return { step: this.optStep, m: await this.ops.read(m.adamM, m.P), v: await this.ops.read(m.adamV, m.P) };
+  }
+
+  async setOptimizerState(s: OptimizerState): Promise<void> {
+    const m = this.m;
+    if (s.m.length !== m.P || s.v.length !== m.P) throw new EngineError(`optimizer state has ${s.m.length} values, the adapter ${m.P}`);
+    this.ops.upload(m.adamM, s.m);
+    this.ops.upload(m.adamV, s.v);
+    this.optStep = s.step;
+  }
+
+  /** Uploads a micro-batch; label positions are where the next token has a label. */
+  private prepare(mb: MicroBatch): Batch<T> {
+    const { B, T } = mb;
+    if (mb.inputIds.length !== B * T || mb.labels.length !== B * T || mb.attentionMask.length !== B * T)
+      throw new EngineError(`micro-batch arrays must hold B*T = ${B * T} values`);
+    const idx: number[] = [], tg: number[] = [];
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t + 1 < T; t++) {
+        const y = mb.labels[b * T + t + 1];
+        if (y !== -100) {
+          idx.push(b * T + t);
+          tg.push(y);
+        }
+      }
+    const bb = this.batchBufs!;
+    this.ops.upload(bb.ids, mb.inputIds);
+    this.ops.upload(bb.mask, mb.attentionMask);
+    if (idx.length) {
+      this.ops.upload(bb.labelIdx, Int32Array.from(idx));
+      this.ops.upload(bb.targets, Int32Array.from(tg));
+    }
+    return { B, T, ids: bb.ids, mask: bb.mask, labelIdx: bb.labelIdx, targets: bb.targets, M: idx.length };
+  }
+
+  private async lossSum(b: Batch<T>): Promise<number> {
+    if (!b.M) return 0;
+    const l = await this.ops.read(this.m.lossBuffer, b.M);
+    let s = 0;
+    for (const x of l) s += x;
+    return s;
+  }
+
+  async forward(mb: MicroBatch, wantLogits: boolean): Promise<{ loss: number; tokens: number; logits?: Float32Array }> {
+    const m = this.m;
+    m.dropout = 0;
+    const b = this.prepare(mb);
+    m.forwardHidden(b, 0);
+    m.lossAndHeadGrad(b, 0);
+    const loss = (await this.lossSum(b)) / Math.max(1, b.M);
+    let logits: Float32Array | undefined;
+    if (wantLogits) {
+      const out = this.ops.alloc('f32', b.B * b.T * m.V, 'logits');
+      m.logits(out, b);
+      logits = await this.ops.read(out);
+    }
+    return { loss, tokens: b.M, logits };
+  }
+
+  async gradients(mb: MicroBatch): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+    const m = this.m;
+    m.dropout = 0;
+    this.ops.zero(m.grads, m.P);
+    const b = this.prepare(mb);
+    m.forwardHidden(b, 0);
+    m.lossAndHeadGrad(b, 1 / Math.max(1, b.M));
+    const loss = (await this.lossSum(b)) / Math.max(1, b.M);
+    m.backward(b, 0);
+    return { loss, grads: await this.readFlat(m.grads) };
+  }
+
+  async step(micros: MicroBatch[], opts: StepOptions): Promise<StepResult> {
+    const m = this.m;
+    m.dropout = m.lora.dropout;
+    let tokens = 0, inputTokens = 0;
+    for (const mb of micros) {
+      for (let i = 0; i < mb.labels.length; i++) {
+        if (mb.attentionMask[i]) inputTokens++;
+        if (i % mb.T > 0 && mb.labels[i] !== -100) tokens++;
+      }
+    }
+    this.ops.zero(m.grads, m.P);
+    let lossSum = 0;
+    try {
+      for (let k = 0; k < micros.length; k++) {
+        const seed = hash32(opts.dropoutSeed, k);
+        const b = this.prepare(micros[k]);
+        m.forwardHidden(b, seed);
+        m.lossAndHeadGrad(b, 1 / Math.max(1, tokens));
+        lossSum += await this.lossSum(b);
+        m.backward(b, seed);
+      }
+    } finally {
+      m.dropout = 0;
+    }
+    m.gradNorm();
+    const gradNorm = (await this.ops.read(m.normBuf, 1))[0];
+    const loss = lossSum / Math.max(1, tokens);
+    if (!Number.isFinite(loss)) throw new NonFiniteError('loss', this.optStep + 1);
+    if (!Number.isFinite(gradNorm)) throw new NonFiniteError('gradient norm', this.optStep + 1);
+    this.optStep++;
+    m.adamStep({ lr: opts.lr, beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weightDecay, step: this.optStep, maxGradNorm: opts.maxGradNorm });
+    await this.ops.flush();
+    return { loss, gradNorm, tokens, inputTokens };
+  }
+
+  async generate(prompt: Int32Array, opts: GenerateOptions, onToken?: (id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }> {
+    const m = this.m;
+    m.dropout = 0;
+    if (prompt.length === 0) throw new EngineError('empty prompt');
+    const SMAX = prompt.length + opts.maxNewTokens;
+    if (SMAX > m.cfg.maxPositionEmbeddings) throw new EngineError(`prompt + new tokens (${SMAX}) exceed the model's ${m.cfg.maxPositionEmbeddings} positions`);
+    const ids = this.ops.alloc('i32', prompt.length, 'gen.prompt');
+    this.ops.upload(ids, prompt);
+    const logitsBuf = this.ops.alloc('f32', m.V, 'gen.logits');
+    const one = new Int32Array(1);
+    const bb = this.batchBufs!;
+    const out: number[] = [], margins: number[] = [];
+    let rng = opts.seed >>> 0;
+    m.prefill(ids, 0, prompt.length, 0, SMAX, bb.genIds);
+    for (let i = 0; i < opts.maxNewTokens; i++) {
+      m.lastLogits(logitsBuf);
+      const logits = await this.ops.read(logitsBuf);
+      const { token, margin } = sampleToken(logits, opts, (rng = hash32(rng, i)));
+      out.push(token);
+      margins.push(margin);
+      onToken?.(token);
+      if (opts.stopTokens.includes(token) || i + 1 === opts.maxNewTokens) break;
+      one[0] = token;
+      this.ops.upload(ids, one);
+      m.prefill(ids, 0, 1, prompt.length + i, SMAX, bb.genIds);
+    }
+    return { tokens: Int32Array.from(out), margins: Float32Array.from(margins) };
+  }
+
+  async merged(name: string): Promise<Float32Array> {
+    const m = this.m;
+    const match = /^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.weight$/.exec(name);
+    const layer = match ? Number(match[1]) : -1;
+    const target = match?.[3] as (typeof LORA_TARGETS)[number];
+    if (!match || !m.weights.layers[layer] || !LORA_TARGETS.includes(target)) throw new EngineError(`${name} is not a LoRA-adapted projection`);
+    const [O, In] = projShape(m.cfg, target);
+    const out = this.ops.alloc('f32', O * In, 'merged');
+    const s = m.slot(layer, target);
+    if (!s) {
+      this.ops.mergeLora(out, m.weights.layers[layer].proj[target], m.params, m.params, O, In, 0, 0);
+    } else this.ops.mergeLora(out, m.weights.layers[layer].proj[target], s.a, s.b, O, In, m.lora.r, m.scale);
+    return this.ops.read(out);
+  }
+
+  memoryPlan(): MemoryPlan | null {
+    return this.plan;
+  }
+
+  loraSettings(): LoraSettings {
+    return this.m.lora;
+  }
+
+  async dispose(): Promise<void> {
+    this.ops.dispose();
+    this.model = null;
+  }
+}

@@ -1,0 +1,345 @@
+// Qwen2 + LoRA, written once against Ops: the CPU and WebGPU backends run exactly these calls
+// in this order. Memory follows llm.c: LoRA parameters, gradients and Adam moments live in four
+// flat buffers carved by one size table; activations are one scratch arena for a single layer,
+// because backward recomputes each layer from its saved input (gradient checkpointing), so the
+// only activations kept across layers are the L+1 residual-stream inputs (N, C).
+
+import { LORA_TARGETS, type LoraTarget, type Qwen2Config, projShape } from '../core/config.ts';
+import { EngineError } from '../core/errors.ts';
+import { hash32, alignUp, type Ops, type Dropout, type AdamWParams } from './ops.ts';
+import { peftName, type LoraSettings, loraScale } from './engine.ts';
+
+export interface LayerWeights<T, W> {
+  ln1: T; // (C)
+  ln2: T; // (C)
+  proj: Record<LoraTarget, W>; // (O, In) each
+  bias: { q_proj: T; k_proj: T; v_proj: T }; // (C), (KVD), (KVD)
+}
+
+export interface BaseWeights<T, W> {
+  wte: W; // (V, C)
+  lmHead: W; // (V, C), the same handle as wte when tied
+  normF: T; // (C)
+  layers: LayerWeights<T, W>[];
+}
+
+/** One LoRA pair's place in the flat parameter buffer. */
+export interface LoraSlot {
+  layer: number;
+  target: LoraTarget;
+  In: number;
+  O: number;
+  aOffset: number; // (R, In) at this element offset
+  bOffset: number; // (O, R)
+}
+
+export function loraLayout(cfg: Qwen2Config, lora: LoraSettings): { slots: LoraSlot[]; size: number } {
+  const slots: LoraSlot[] = [];
+  let off = 0;
+  for (let layer = 0; layer < cfg.numLayers; layer++) {
+    for (const target of LORA_TARGETS) {
+      if (!lora.targets.includes(target)) continue;
+      const [O, In] = projShape(cfg, target);
+      const aOffset = off;
+      off = alignUp(off + lora.r * In);
+      const bOffset = off;
+      off = alignUp(off + O * lora.r);
+      slots.push({ layer, target, In, O, aOffset, bOffset });
+    }
+  }
+  return { slots, size: off };
+}
+
+/** Element counts of the per-layer scratch arena for N = B*T tokens. */
+export function activationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number): Record<string, number> {
+  const N = B * T, C = cfg.hiddenSize, I = cfg.intermediateSize, KVD = cfg.numKvHeads * cfg.headDim;
+  const att = B * cfg.numHeads * T * T;
+  const sizes: Record<string, number> = {
+    ln1: N * C, rstd1: N, q: N * C, k: N * KVD, v: N * KVD, att, attOut: N * C, xMid: N * C,
+    ln2: N * C, rstd2: N, gate: N * I, up: N * I, act: N * I, proj: N * C, xOut: N * C,
+    lnf: N * C, rstdf: N, hLab: N * C, dhLab: N * C, losses: N,
+    dResid: N * C, dLn: N * C, dAttOut: N * C, dq: N * C, dk: N * KVD, dv: N * KVD, dAtt: att,
+    dAct: N * I, dGate: N * I, dUp: N * I, dxa: N * lora.r,
+  };
+  for (const t of lora.targets) sizes[`xa.${t}`] = N * lora.r;
+  return sizes;
+}
+
+export interface Batch<T> {
+  B: number;
+  T: number;
+  ids: T; // (B*T) i32
+  mask: T; // (B*T) i32
+  labelIdx: T; // (M) i32: flat positions b*T+t whose next label is real
+  targets: T; // (M) i32: labels[b*T+t+1]
+  M: number;
+}
+
+export class Qwen2LoraModel<T, W> {
+  readonly C: number; readonly I: number; readonly L: number; readonly NH: number;
+  readonly NKV: number; readonly HD: number; readonly KVD: number; readonly V: number;
+  readonly slots: LoraSlot[];
+  readonly P: number;
+  readonly scale: number;
+  readonly params: T; // (P)
+  readonly grads: T; // (P)
+  readonly adamM: T; // (P)
+  readonly adamV: T; // (P)
+  readonly normBuf: T; // (1)
+  private readonly acts: Record<string, T>;
+  private readonly resid: T[]; // L+1 x (N, C)
+  private readonly slotOf = new Map<string, { a: T; b: T; da: T; db: T; slot: LoraSlot }>();
+  dropout = 0;
+
+  constructor(
+    readonly ops: Ops<T, W>,
+    readonly cfg: Qwen2Config,
+    readonly weights: BaseWeights<T, W>,
+    readonly lora: LoraSettings,
+    readonly maxB: number,
+    readonly maxT: number,
+  ) {
+    this.C = cfg.hiddenSize; this.I = cfg.intermediateSize; this.L = cfg.numLayers;
+    this.NH = cfg.numHeads; this.NKV = cfg.numKvHeads; this.HD = cfg.headDim;
+    this.KVD = this.NKV * this.HD; this.V = cfg.vocabSize;
+    const layout = loraLayout(cfg, lora);
+    this.slots = layout.slots;
+    this.P = layout.size;
+    this.scale = loraScale(lora);
+    this.params = ops.alloc('f32', this.P, 'lora.params');
+    this.grads = ops.alloc('f32', this.P, 'lora.grads');
+    this.adamM = ops.alloc('f32', this.P, 'adam.m');
+    this.adamV = ops.alloc('f32', this.P, 'adam.v');
+    this.normBuf = ops.alloc('f32', 1, 'grad.norm');
+    for (const s of this.slots) {
+      const R = lora.r;
+      this.slotOf.set(`${s.layer}.${s.target}`, {
+        slot: s,
+        a: ops.view(this.params, s.aOffset, R * s.In), b: ops.view(this.params, s.bOffset, s.O * R),
+        da: ops.view(this.grads, s.aOffset, R * s.In), db: ops.view(this.grads, s.bOffset, s.O * R),
+      });
+    }
+    this.acts = ops.arena('f32', activationSizes(cfg, lora, maxB, maxT), 'activations');
+    const N = maxB * maxT;
+    this.resid = Array.from({ length: this.L + 1 }, (_, l) => ops.alloc('f32', N * this.C, `resid.${l}`));
+  }
+
+  slot(layer: number, target: LoraTarget) {
+    return this.slotOf.get(`${layer}.${target}`);
+  }
+
+  /** PEFT name -> (offset, length) in the flat parameter buffer. */
+  tensorPlaces(): { name: string; offset: number; length: number; shape: [number, number] }[] {
+    const R = this.lora.r;
+    return this.slots.flatMap((s) => [
+      { name: peftName(s.layer, s.target, 'A'), offset: s.aOffset, length: R * s.In, shape: [R, s.In] as [number, number] },
+      { name: peftName(s.layer, s.target, 'B'), offset: s.bOffset, length: s.O * R, shape: [s.O, R] as [number, number] },
+    ]);
+  }
+
+  // ---------------------------------------------------------------- layers
+
+  private dropoutFor(seed: number, layer: number, t: number): Dropout {
+    return { p: this.dropout, seed: hash32(seed, layer * 16 + t) };
+  }
+
+  /** out (N,O) = inp @ Wᵀ + b + s·dropout(inp)Aᵀ Bᵀ */
+  private linearForward(out: T, inp: T, layer: number, target: LoraTarget, N: number, seed: number): void {
+    const w = this.weights.layers[layer];
+    const bias = target === 'q_proj' || target === 'k_proj' || target === 'v_proj' ? w.bias[target] : null;
+    const [O, In] = projShape(this.cfg, target);
+    this.ops.matmulForward(out, inp, w.proj[target], bias, N, In, O);
+    const s = this.slot(layer, target);
+    if (s) this.ops.loraForward(out, this.acts[`xa.${target}`], inp, s.a, s.b, N, In, O, this.lora.r, this.scale,
+      this.dropoutFor(seed, layer, LORA_TARGETS.indexOf(target)));
+  }
+
+  /** dinp (N,In) += dout @ W (+ LoRA path); LoRA grads accumulate. */
+  private linearBackward(dinp: T, dout: T, inp: T, layer: number, target: LoraTarget, N: number, seed: number): void {
+    const [O, In] = projShape(this.cfg, target);
+    this.ops.matmulBackward(dinp, dout, this.weights.layers[layer].proj[target], N, In, O);
+    const s = this.slot(layer, target);
+    if (s) this.ops.loraBackward(dinp, s.da, s.db, this.acts.dxa, dout, inp, this.acts[`xa.${target}`], s.a, s.b,
+      N, In, O, this.lora.r, this.scale, this.dropoutFor(seed, layer, LORA_TARGETS.indexOf(target)));
+  }
+
+  /** One decoder layer on (B, T) tokens: xOut = block(xIn). Leaves its activations in the arena. */
+  private layerForward(l: number, xIn: T, xOut: T, b: Batch<T>, seed: number): void {
+    const { ops, acts: a, C, I, KVD, NH, NKV, HD } = this;
+    const N = b.B * b.T, w = this.weights.layers[l], eps = this.cfg.rmsNormEps, theta = this.cfg.ropeTheta;
+    ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, eps);
+    this.linearForward(a.q, a.ln1, l, 'q_proj', N, seed); // (N, C)
+    this.linearForward(a.k, a.ln1, l, 'k_proj', N, seed); // (N, KVD)
+    this.linearForward(a.v, a.ln1, l, 'v_proj', N, seed); // (N, KVD)
+    ops.ropeForward(a.q, b.B, b.T, NH, HD, theta, 0);
+    ops.ropeForward(a.k, b.B, b.T, NKV, HD, theta, 0);
+    ops.attentionForward(a.attOut, a.att, a.q, a.k, a.v, b.mask, b.B, b.T, b.T, b.T, NH, NKV, HD);
+    this.linearForward(a.proj, a.attOut, l, 'o_proj', N, seed);
+    ops.copy(a.xMid, 0, xIn, 0, N * C);
+    ops.addInPlace(a.xMid, a.proj, N * C);
+    ops.rmsnormForward(a.ln2, a.rstd2, a.xMid, w.ln2, N, C, eps);
+    this.linearForward(a.gate, a.ln2, l, 'gate_proj', N, seed); // (N, I)
+    this.linearForward(a.up, a.ln2, l, 'up_proj', N, seed); // (N, I)
+    ops.swigluForward(a.act, a.gate, a.up, N * I);
+    this.linearForward(a.proj, a.act, l, 'down_proj', N, seed);
+    ops.copy(xOut, 0, a.xMid, 0, N * C);
+    ops.addInPlace(xOut, a.proj, N * C);
+    void KVD;
+  }
+
+  /** dResid (N,C) holds dL/dxOut on entry and dL/dxIn on exit. Needs layerForward(l) just before. */
+  private layerBackward(l: number, xIn: T, b: Batch<T>, seed: number): void {
+    const { ops, acts: a, C, I, KVD, NH, NKV, HD } = this;
+    const N = b.B * b.T, w = this.weights.layers[l], theta = this.cfg.ropeTheta;
+    // MLP: xOut = xMid + down(swiglu(gate(ln2), up(ln2)))
+    ops.zero(a.dAct, N * I);
+    this.linearBackward(a.dAct, a.dResid, a.act, l, 'down_proj', N, seed);
+    ops.swigluBackward(a.dGate, a.dUp, a.dAct, a.gate, a.up, N * I);
+    ops.zero(a.dLn, N * C);
+    this.linearBackward(a.dLn, a.dGate, a.ln2, l, 'gate_proj', N, seed);
+    this.linearBackward(a.dLn, a.dUp, a.ln2, l, 'up_proj', N, seed);
+    ops.rmsnormBackward(a.dResid, a.dLn, a.xMid, w.ln2, a.rstd2, N, C);
+    // attention: xMid = xIn + o(attn(rope(q(ln1)), rope(k(ln1)), v(ln1)))
+    ops.zero(a.dAttOut, N * C);
+    this.linearBackward(a.dAttOut, a.dResid, a.attOut, l, 'o_proj', N, seed);
+    ops.attentionBackward(a.dq, a.dk, a.dv, a.dAtt, a.dAttOut, a.q, a.k, a.v, a.att, b.B, b.T, NH, NKV, HD);
+    ops.ropeBackward(a.dq, b.B, b.T, NH, HD, theta, 0);
+    ops.ropeBackward(a.dk, b.B, b.T, NKV, HD, theta, 0);
+    ops.zero(a.dLn, N * C);
+    this.linearBackward(a.dLn, a.dq, a.ln1, l, 'q_proj', N, seed);
+    this.linearBackward(a.dLn, a.dk, a.ln1, l, 'k_proj', N, seed);
+    this.linearBackward(a.dLn, a.dv, a.ln1, l, 'v_proj', N, seed);
+    ops.rmsnormBackward(a.dResid, a.dLn, xIn, w.ln1, a.rstd1, N, C);
+    void KVD;
+  }
+
+  // ---------------------------------------------------------------- passes
+
+  private checkBatch(b: Batch<T>): void {
+    if (b.B > this.maxB || b.T > this.maxT || b.B * b.T > this.maxB * this.maxT)
+      throw new EngineError(`batch (${b.B}, ${b.T}) exceeds the planned (${this.maxB}, ${this.maxT})`);
+  }
+
+  /** Embedding, all layers (saving each layer's input), final norm. Leaves lnf (N,C). */
+  forwardHidden(b: Batch<T>, seed: number): void {
+    this.checkBatch(b);
+    const N = b.B * b.T;
+    this.ops.embeddingForward(this.resid[0], b.ids, this.weights.wte, N, this.C);
+    for (let l = 0; l < this.L; l++) this.layerForward(l, this.resid[l], this.resid[l + 1], b, seed);
+    this.ops.rmsnormForward(this.acts.lnf, this.acts.rstdf, this.resid[this.L], this.weights.normF, N, this.C, this.cfg.rmsNormEps);
+  }
+
+  /** Per-label-token losses into acts.losses (M) and dL/dh at label rows (scaled by gradScale). */
+  lossAndHeadGrad(b: Batch<T>, gradScale: number): void {
+    const { ops, acts: a, C, V } = this;
+    if (b.M === 0) return;
+    ops.gatherRows(a.hLab, a.lnf, b.labelIdx, b.M, C);
+    ops.crossEntropyForwardBackward(a.losses, a.dhLab, a.hLab, this.weights.lmHead, b.targets, b.M, C, V, gradScale);
+  }
+
+  /** Backward from dhLab through every layer (recomputed), accumulating LoRA grads. */
+  backward(b: Batch<T>, seed: number): void {
+    const { ops, acts: a, C } = this;
+    const N = b.B * b.T;
+    if (b.M === 0) return;
+    ops.zero(a.dLn, N * C);
+    ops.scatterAddRows(a.dLn, a.dhLab, b.labelIdx, b.M, C);
+    ops.zero(a.dResid, N * C);
+    ops.rmsnormBackward(a.dResid, a.dLn, this.resid[this.L], this.weights.normF, a.rstdf, N, C);
+    for (let l = this.L - 1; l >= 0; l--) {
+      this.layerForward(l, this.resid[l], a.xOut, b, seed);
+      this.layerBackward(l, this.resid[l], b, seed);
+    }
+  }
+
+  /** Full logits (N, V) of the last forwardHidden, into a caller-owned buffer. */
+  logits(out: T, b: Batch<T>): void {
+    this.ops.matmulForward(out, this.acts.lnf, this.weights.lmHead, null, b.B * b.T, this.C, this.V);
+  }
+
+  get lossBuffer(): T {
+    return this.acts.losses;
+  }
+
+  adamStep(h: AdamWParams): void {
+    this.ops.adamw(this.params, this.grads, this.adamM, this.adamV, this.normBuf, this.P, h);
+  }
+
+  gradNorm(): void {
+    this.ops.globalNorm(this.normBuf, this.grads, this.P);
+  }
+
+  // ---------------------------------------------------------------- generation (B = 1, KV cache)
+
+  private kv: { k: T[]; v: T[]; mask: T; SMAX: number; att: T; chunk: number } | null = null;
+
+  private ensureCache(SMAX: number): NonNullable<typeof this.kv> {
+    if (this.kv && this.kv.SMAX >= SMAX) return this.kv;
+    const cap = alignUp(SMAX, 64);
+    const chunk = Math.min(64, this.maxB * this.maxT);
+    const { ops, L, KVD, NH } = this;
+    const mk = (n: string) => Array.from({ length: L }, (_, l) => ops.alloc('f32', cap * KVD, `kv.${n}.${l}`));
+    this.kv = { k: mk('k'), v: mk('v'), mask: ops.alloc('i32', cap, 'kv.mask'), SMAX: cap, att: ops.alloc('f32', NH * chunk * cap, 'kv.att'), chunk };
+    return this.kv;
+  }
+
+  /**
+   * Feeds tokens at positions pos0.. into the cache in chunks; returns the last position's
+   * hidden state in acts.lnf row 0 after the final norm. Base + LoRA, no dropout.
+   */
+  prefill(ids: T, idsOffset: number, count: number, pos0: number, SMAX: number, scratchIds: T): void {
+    const kv = this.ensureCache(SMAX);
+    const { ops, acts: a, C, I, KVD, NH, NKV, HD, L } = this;
+    const eps = this.cfg.rmsNormEps, theta = this.cfg.ropeTheta;
+    const ones = new Int32Array(count).fill(1);
+    ops.upload(kv.mask, ones, pos0);
+    let done = 0;
+    while (done < count) {
+      const T = Math.min(kv.chunk, count - done), pos = pos0 + done, S = pos + T;
+      ops.copy(scratchIds, 0, ids, idsOffset + done, T);
+      ops.embeddingForward(a.xOut, scratchIds, this.weights.wte, T, C);
+      for (let l = 0; l < L; l++) {
+        const w = this.weights.layers[l];
+        ops.rmsnormForward(a.ln1, a.rstd1, a.xOut, w.ln1, T, C, eps);
+        this.linearForward(a.q, a.ln1, l, 'q_proj', T, 0);
+        this.linearForward(a.k, a.ln1, l, 'k_proj', T, 0);
+        this.linearForward(a.v, a.ln1, l, 'v_proj', T, 0);
+        ops.ropeForward(a.q, 1, T, NH, HD, theta, pos);
+        ops.ropeForward(a.k, 1, T, NKV, HD, theta, pos);
+        ops.copy(kv.k[l], pos * KVD, a.k, 0, T * KVD);
+        ops.copy(kv.v[l], pos * KVD, a.v, 0, T * KVD);
+        ops.attentionForward(a.attOut, kv.att, a.q, kv.k[l], kv.v[l], kv.mask, 1, T, S, kv.SMAX, NH, NKV, HD);
+        this.linearForward(a.proj, a.attOut, l, 'o_proj', T, 0);
+        ops.addInPlace(a.xOut, a.proj, T * C);
+        ops.rmsnormForward(a.ln2, a.rstd2, a.xOut, w.ln2, T, C, eps);
+        this.linearForward(a.gate, a.ln2, l, 'gate_proj', T, 0);
+        this.linearForward(a.up, a.ln2, l, 'up_proj', T, 0);
+        ops.swigluForward(a.act, a.gate, a.up, T * I);
+        this.linearForward(a.proj, a.act, l, 'down_proj', T, 0);
+        ops.addInPlace(a.xOut, a.proj, T * C);
+      }
+      done += T;
+      if (done === count) {
+        ops.copy(a.xMid, 0, a.xOut, (T - 1) * C, C);
+        ops.rmsnormForward(a.lnf, a.rstdf, a.xMid, this.weights.normF, 1, C, eps);
+      }
+    }
+  }
+
+  /** Logits (V) of the hidden state prefill left in lnf row 0. */
+  lastLogits(out: T): void {
+    this.ops.matmulForward(out, this.acts.lnf, this.weights.lmHead, null, 1, this.C, this.V);
+  }
+
+  /** Elements in each buffer group, for the memory plan. */
+  static plan(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number, weightBytes: number): Record<string, number> {
+    const P = loraLayout(cfg, lora).size;
+    const acts = Object.values(activationSizes(cfg, lora, B, T)).reduce((x, y) => x + y, 0);
+    return {
+      weights: weightBytes,
+      lora: P * 4 * 4 + 4,
+      activations: acts * 4,
+      residuals: (cfg.numLayers + 1) * B * T * cfg.hiddenSize * 4,
+    };
+  }
+}
