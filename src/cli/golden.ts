@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsFile, encodeSafetensors, concatParts, type TensorToWrite } from '../core/safetensors.ts';
 import { parseQwen2Config, validateWeights, LORA_TARGETS, type LoraTarget } from '../core/config.ts';
-import { createEngine, type EngineKind } from '../engine/create.ts';
+import { createEngine, type EngineKind, type CreateEngineOptions } from '../engine/create.ts';
 import type { LoraSettings, MicroBatch } from '../engine/engine.ts';
 
 export interface Check {
@@ -65,7 +65,7 @@ async function microBatch(c: Case, k: number): Promise<MicroBatch> {
   return { B, T, inputIds: ids, attentionMask: (await b.read(`micro${k}.attention_mask`)) as Int32Array, labels: (await b.read(`micro${k}.labels`)) as Int32Array };
 }
 
-export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (line: string) => void = console.log): Promise<{ checks: Check[]; dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }> {
+export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (line: string) => void = console.log, engineOpts: CreateEngineOptions = {}): Promise<{ checks: Check[]; dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }> {
   const c = await openCase(dir);
   const cfg = parseQwen2Config(await readFile(join(dir, 'config.json'), 'utf8'));
   const model = c.files.model;
@@ -77,7 +77,7 @@ export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (l
   };
   const micros: MicroBatch[] = [];
   for (let k = 0; k < c.caseJson.micro_batches; k++) micros.push(await microBatch(c, k));
-  const engine = await createEngine(engineKind);
+  const engine = await createEngine(engineKind, engineOpts);
   const exp = c.files.expected;
   const checks: Check[] = [];
   const dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> = {};

@@ -1,0 +1,164 @@
+// The training loop with the HF Trainer's semantics: a seeded shuffle per epoch, micro-batches
+// padded to their longest row, gradient accumulation where one optimizer step minimizes the mean
+// token loss over all its micro-batches, a partial last group at the end of an epoch, warmup
+// then linear (or cosine/constant) decay, clipping and AdamW inside Engine.step.
+// The whole position is three counters, so a checkpoint resumes to the identical next loss.
+
+import { EngineError } from '../core/errors.ts';
+import { hash32 } from '../engine/ops.ts';
+import { DEFAULT_OPTIMIZER, type Engine, type MicroBatch, type OptimizerSettings, type TrainExample } from '../engine/engine.ts';
+
+export interface TrainSettings extends OptimizerSettings {
+  epochs: number;
+  batchSize: number;
+  gradAccum: number;
+  lr: number;
+  schedule: 'linear' | 'cosine' | 'constant';
+  warmupSteps: number;
+  seed: number;
+  /** Token used to pad input ids (masked out; any id in the vocabulary works). */
+  padId: number;
+}
+
+export const DEFAULT_TRAIN: TrainSettings = {
+  ...DEFAULT_OPTIMIZER,
+  epochs: 8,
+  batchSize: 4,
+  gradAccum: 4,
+  lr: 1e-4,
+  schedule: 'linear',
+  warmupSteps: 0,
+  seed: 42,
+  padId: 151643,
+};
+
+/** Where the run stands; with the LoRA weights and optimizer state it is a full checkpoint. */
+export interface TrainerPosition {
+  /** Optimizer steps done. */
+  step: number;
+  /** Epoch of the next micro-batch, and its index in that epoch's order. */
+  epoch: number;
+  microInEpoch: number;
+}
+
+export interface StepReport {
+  step: number; // 1-based, after this step
+  totalSteps: number;
+  epoch: number; // fractional progress in epochs
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokens: number; // label tokens
+  inputTokens: number;
+  ms: number;
+}
+
+/** Fisher-Yates with a counter hash, so the order of epoch e depends only on (seed, e). */
+export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  const key = hash32(seed, epoch);
+  for (let i = n - 1; i > 0; i--) {
+    const j = hash32(key, i) % (i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/** HF's schedules: lr_lambda(step) for step = 0, 1, ... (the value used by that step). */
+export function lrAt(step: number, total: number, s: Pick<TrainSettings, 'lr' | 'schedule' | 'warmupSteps'>): number {
+  if (step < s.warmupSteps) return (s.lr * step) / Math.max(1, s.warmupSteps);
+  const progress = (step - s.warmupSteps) / Math.max(1, total - s.warmupSteps);
+  if (s.schedule === 'constant') return s.lr;
+  if (s.schedule === 'cosine') return s.lr * Math.max(0, 0.5 * (1 + Math.cos(Math.PI * progress)));
+  return s.lr * Math.max(0, 1 - progress);
+}
+
+/** Right-pads rows to the longest one; labels -100 and mask 0 on padding. */
+export function makeMicroBatch(rows: TrainExample[], padId: number): MicroBatch {
+  const B = rows.length;
+  const T = Math.max(...rows.map((r) => r.ids.length));
+  const inputIds = new Int32Array(B * T).fill(padId);
+  const attentionMask = new Int32Array(B * T);
+  const labels = new Int32Array(B * T).fill(-100);
+  rows.forEach((r, b) => {
+    inputIds.set(r.ids, b * T);
+    attentionMask.fill(1, b * T, b * T + r.ids.length);
+    labels.set(r.labels, b * T);
+  });
+  return { B, T, inputIds, attentionMask, labels };
+}
+
+export class Trainer {
+  readonly microPerEpoch: number;
+  readonly stepsPerEpoch: number;
+  readonly totalSteps: number;
+  private pos: TrainerPosition;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly data: TrainExample[],
+    readonly settings: TrainSettings,
+    resume?: TrainerPosition,
+  ) {
+    if (!data.length) throw new EngineError('no training examples');
+    if (settings.batchSize < 1 || settings.gradAccum < 1 || settings.epochs <= 0) throw new EngineError('batch size, accumulation and epochs must be positive');
+    this.microPerEpoch = Math.ceil(data.length / settings.batchSize);
+    this.stepsPerEpoch = Math.ceil(this.microPerEpoch / settings.gradAccum);
+    this.totalSteps = Math.ceil(settings.epochs * this.stepsPerEpoch);
+    this.pos = resume ? { ...resume } : { step: 0, epoch: 0, microInEpoch: 0 };
+  }
+
+  position(): TrainerPosition {
+    return { ...this.pos };
+  }
+
+  get done(): boolean {
+    return this.pos.step >= this.totalSteps;
+  }
+
+  /** The micro-batches of the next optimizer step, and where the run stands after them. */
+  private nextGroup(): { micros: MicroBatch[]; after: TrainerPosition } {
+    let { epoch, microInEpoch } = this.pos;
+    const order = epochOrder(this.data.length, this.settings.seed, epoch);
+    const micros: MicroBatch[] = [];
+    const bs = this.settings.batchSize;
+    while (micros.length < this.settings.gradAccum && microInEpoch < this.microPerEpoch) {
+      const rows = order.slice(microInEpoch * bs, (microInEpoch + 1) * bs).map((i) => this.data[i]);
+      micros.push(makeMicroBatch(rows, this.settings.padId));
+      microInEpoch++;
+    }
+    if (microInEpoch >= this.microPerEpoch) {
+      epoch++;
+      microInEpoch = 0;
+    }
+    return { micros, after: { step: this.pos.step + 1, epoch, microInEpoch } };
+  }
+
+  async step(): Promise<StepReport> {
+    if (this.done) throw new EngineError('training is finished');
+    const t0 = performance.now();
+    const { micros, after } = this.nextGroup();
+    const lr = lrAt(this.pos.step, this.totalSteps, this.settings);
+    const s = this.settings;
+    const r = await this.engine.step(micros, {
+      lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm,
+      dropoutSeed: hash32(s.seed ^ 0x5eed, this.pos.step),
+    });
+    this.pos = after;
+    return {
+      step: after.step, totalSteps: this.totalSteps, epoch: after.step / this.stepsPerEpoch,
+      loss: r.loss, lr, gradNorm: r.gradNorm, tokens: r.tokens, inputTokens: r.inputTokens, ms: performance.now() - t0,
+    };
+  }
+}
+
+/** Mean token loss over examples (no dropout, no update), in micro-batches of batchSize. */
+export async function evaluateLoss(engine: Engine, data: TrainExample[], batchSize: number, padId: number): Promise<number> {
+  let sum = 0, tokens = 0;
+  for (let i = 0; i < data.length; i += batchSize) {
+    const r = await engine.forward(makeMicroBatch(data.slice(i, i + batchSize), padId), false);
+    sum += r.loss * r.tokens;
+    tokens += r.tokens;
+  }
+  return tokens ? sum / tokens : NaN;
+}

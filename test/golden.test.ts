@@ -1,0 +1,20 @@
+// The CPU engine against PyTorch: every check of each golden case (logits, loss, every LoRA
+// gradient, each AdamW step, train loss/grad-norm/lr, greedy generation, merge).
+import { describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { runGoldenCase } from '../src/cli/golden.ts';
+
+const root = 'test/fixtures/golden';
+const cases = readdirSync(root);
+
+describe.each(cases)('golden %s', (name) => {
+  for (const scalar of [true, false]) {
+    it(`${scalar ? 'scalar' : 'default'} CPU kernels reproduce PyTorch`, async () => {
+      const lines: string[] = [];
+      const { checks } = await runGoldenCase(`${root}/${name}`, 'cpu', (l) => lines.push(l), { scalar });
+      expect(checks.length).toBeGreaterThan(40);
+      const failed = checks.filter((c) => !c.ok).map((c) => `${c.name}: maxAbs ${c.maxAbs} relL2 ${c.relL2}`);
+      expect(failed).toEqual([]);
+    });
+  }
+});
