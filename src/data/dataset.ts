@@ -1,0 +1,310 @@
+// Dataset import: the seed format ({instruct, input, output}) as a JSON array or JSON lines,
+// Alpaca, chat {messages} and ShareGPT {conversations}, all normalised to one row type.
+// importDataset is pure: it returns a new result or throws, so a failed import can never
+// disturb the dataset the caller already holds. Every problem is reported, not only the first.
+
+import { DatasetError, type DatasetIssue } from '../core/errors.ts';
+import { seededShuffle } from '../core/rng.ts';
+
+export type DatasetFormat = 'seed' | 'alpaca' | 'chat' | 'sharegpt';
+export const DATASET_FORMATS: readonly DatasetFormat[] = ['seed', 'alpaca', 'chat', 'sharegpt'];
+
+export interface ToolCall {
+  tool_name: string;
+  parameters: Record<string, unknown>;
+}
+
+export interface DatasetRow {
+  /** A system prompt the row brings with it; without one the trainer's default is used. */
+  system?: string;
+  user: string;
+  /** The exact text the model must learn to produce. */
+  answer: string;
+  /** The answer parsed as a tool call, for evaluation; null when it is not one. */
+  expected: ToolCall | null;
+  /** Where the row came from: 1-based line (JSONL) or 0-based index (JSON array). */
+  origin: { line?: number; index?: number };
+}
+
+export interface ImportOptions {
+  /** Name used in messages. */
+  file?: string;
+  format?: DatasetFormat | 'auto';
+}
+
+export interface ImportResult {
+  file: string;
+  format: DatasetFormat;
+  container: 'json' | 'jsonl';
+  rows: DatasetRow[];
+  /** Problems of the rows that were left out; the other rows are usable. */
+  issues: DatasetIssue[];
+  /** Rows in the file, usable or not. */
+  total: number;
+}
+
+interface Item {
+  value: unknown;
+  where: { line?: number; index?: number };
+}
+
+type Obj = Record<string, unknown>;
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Line of a character offset, for JSON.parse errors that only give a position. */
+function lineAt(text: string, pos: number): number {
+  let line = 1;
+  for (let i = 0; i < pos && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function jsonProblem(text: string, e: unknown): DatasetIssue {
+  const msg = (e as Error).message;
+  const pos = /position (\d+)/.exec(msg);
+  return { ...(pos ? { line: lineAt(text, Number(pos[1])) } : {}), message: `not valid JSON (${msg})` };
+}
+
+function readItems(text: string, file: string): { container: 'json' | 'jsonl'; items: Item[]; issues: DatasetIssue[] } {
+  const body = text.replace(/^\uFEFF/, '');
+  const first = body.trimStart()[0];
+  if (first === undefined) throw new DatasetError(file, [{ message: 'the file is empty' }]);
+  if (first === '[') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch (e) {
+      throw new DatasetError(file, [jsonProblem(body, e)]);
+    }
+    return { container: 'json', items: (parsed as unknown[]).map((value, index) => ({ value, where: { index } })), issues: [] };
+  }
+  if (first !== '{') throw new DatasetError(file, [{ line: lineAt(body, body.length - body.trimStart().length), message: 'expected a JSON array ([...]) or JSON lines ({...} per line)' }]);
+  const lines = body.split('\n');
+  const nonBlank = lines.filter((l) => l.trim()).length;
+  if (nonBlank > 1) {
+    // One pretty-printed object spans several lines; JSON lines have one object per line.
+    try {
+      return { container: 'json', items: [{ value: JSON.parse(body), where: { index: 0 } }], issues: [] };
+    } catch {
+      /* JSON lines, read below */
+    }
+  }
+  const items: Item[] = [];
+  const issues: DatasetIssue[] = [];
+  lines.forEach((raw, i) => {
+    if (!raw.trim()) return;
+    try {
+      items.push({ value: JSON.parse(raw), where: { line: i + 1 } });
+    } catch (e) {
+      issues.push({ line: i + 1, message: `not valid JSON (${(e as Error).message})` });
+    }
+  });
+  return { container: 'jsonl', items, issues };
+}
+
+function formatOf(v: unknown): DatasetFormat | undefined {
+  if (!isObject(v)) return undefined;
+  if ('messages' in v) return 'chat';
+  if ('conversations' in v) return 'sharegpt';
+  if ('instruction' in v) return 'alpaca';
+  if ('instruct' in v) return 'seed';
+  return undefined;
+}
+
+/** The format most rows have; ties go to the order of DATASET_FORMATS. */
+function detectFormat(items: Item[], file: string): DatasetFormat {
+  const votes = new Map<DatasetFormat, number>();
+  for (const it of items) {
+    const f = formatOf(it.value);
+    if (f) votes.set(f, (votes.get(f) ?? 0) + 1);
+  }
+  let best: DatasetFormat | undefined;
+  for (const f of DATASET_FORMATS) if ((votes.get(f) ?? 0) > (best ? votes.get(best)! : 0)) best = f;
+  if (!best)
+    throw new DatasetError(file, [{ message: 'no row has the fields of a known format: {"instruct","input","output"}, {"instruction","input","output"}, {"messages":[...]} or {"conversations":[...]}' }]);
+  return best;
+}
+
+/** A tool call is a JSON object with a string "tool_name" and, if present, an object "parameters". */
+export function parseToolCall(text: string): ToolCall | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return toolCallOf(v);
+}
+
+function toolCallOf(v: unknown): ToolCall | null {
+  if (!isObject(v) || typeof v.tool_name !== 'string') return null;
+  if (v.parameters !== undefined && !isObject(v.parameters)) return null;
+  return { tool_name: v.tool_name, parameters: (v.parameters as Obj | undefined) ?? {} };
+}
+
+/** Collects a row's problems, each tagged with the row's place and the field. */
+class RowCheck {
+  readonly issues: DatasetIssue[] = [];
+  constructor(private readonly where: Item['where']) {}
+
+  add(field: string | undefined, message: string): void {
+    this.issues.push({ ...this.where, ...(field ? { field } : {}), message });
+  }
+
+  /** A string field; absent is allowed only when `optional`. */
+  text(o: Obj, field: string, optional: boolean): string | undefined {
+    const v = o[field];
+    if (v === undefined || v === null) {
+      if (!optional) this.add(field, 'is missing');
+      return undefined;
+    }
+    if (typeof v !== 'string') {
+      this.add(field, `must be a string, got ${Array.isArray(v) ? 'an array' : typeof v}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  /** The answer: an object (serialised as compact JSON, non-ASCII kept) or a non-empty string. */
+  answer(o: Obj, field: string): { answer: string; expected: ToolCall | null } | undefined {
+    const v = o[field];
+    if (v === undefined || v === null) return void this.add(field, 'is missing');
+    if (isObject(v)) return { answer: JSON.stringify(v), expected: toolCallOf(v) };
+    if (typeof v !== 'string') return void this.add(field, `must be an object or a string, got ${Array.isArray(v) ? 'an array' : typeof v}`);
+    if (!v.trim()) return void this.add(field, 'is empty');
+    return { answer: v, expected: parseToolCall(v) };
+  }
+}
+
+interface Turn {
+  role: string;
+  content: string;
+}
+
+const SHAREGPT_ROLES: Record<string, string> = { system: 'system', human: 'user', user: 'user', gpt: 'assistant', assistant: 'assistant' };
+
+/** Chat turns must be [system?] user assistant: one exchange per row. */
+function exchange(turns: Turn[], field: string, check: RowCheck): { system?: string; user: string; answer: string } | undefined {
+  const body = turns[0]?.role === 'system' ? turns.slice(1) : turns;
+  const offset = turns.length - body.length;
+  if (body.length !== 2) {
+    check.add(field, body.length > 2
+      ? `has ${body.length} turns after the system message; only one user turn followed by one assistant turn is supported`
+      : 'needs a user turn followed by an assistant turn');
+    return undefined;
+  }
+  let ok = true;
+  (['user', 'assistant'] as const).forEach((role, i) => {
+    if (body[i].role !== role) {
+      check.add(`${field}[${i + offset}]`, `expected the ${role} turn here, found "${body[i].role}"`);
+      ok = false;
+    }
+  });
+  if (!ok) return undefined;
+  if (!body[1].content.trim()) return void check.add(`${field}[${offset + 1}]`, 'the assistant answer is empty');
+  return { system: offset ? turns[0].content : undefined, user: body[0].content, answer: body[1].content };
+}
+
+function turnsOf(o: Obj, field: string, roleKey: string, textKey: string, check: RowCheck, mapRole: (r: string) => string | undefined): Turn[] | undefined {
+  const list = o[field];
+  if (!Array.isArray(list)) return void check.add(field, list === undefined ? 'is missing' : 'must be an array of turns');
+  const turns: Turn[] = [];
+  let ok = true;
+  list.forEach((t, i) => {
+    const f = `${field}[${i}]`;
+    if (!isObject(t)) return void ((ok = false), check.add(f, 'must be an object'));
+    const role = typeof t[roleKey] === 'string' ? mapRole(t[roleKey] as string) : undefined;
+    if (!role) {
+      ok = false;
+      check.add(`${f}.${roleKey}`, `unknown role ${JSON.stringify(t[roleKey])}`);
+    }
+    if (typeof t[textKey] !== 'string') {
+      ok = false;
+      check.add(`${f}.${textKey}`, 'must be a string');
+    }
+    if (role && typeof t[textKey] === 'string') turns.push({ role, content: t[textKey] as string });
+  });
+  return ok ? turns : undefined;
+}
+
+function toRow(format: DatasetFormat, it: Item, check: RowCheck): DatasetRow | undefined {
+  const o = it.value;
+  if (!isObject(o)) return void check.add(undefined, 'row is not a JSON object');
+  const origin = { ...it.where };
+  let system: string | undefined, user: string | undefined, ans: { answer: string; expected: ToolCall | null } | undefined;
+  switch (format) {
+    case 'seed':
+    case 'alpaca': {
+      const instrField = format === 'seed' ? 'instruct' : 'instruction';
+      const instr = check.text(o, instrField, false);
+      const input = check.text(o, 'input', true) ?? '';
+      system = check.text(o, 'system', true);
+      ans = check.answer(o, 'output');
+      if (instr === undefined) break;
+      // The seed script concatenates instruct and input as they are; Alpaca joins them with a newline.
+      user = format === 'seed' ? instr + input : input ? `${instr}\n${input}` : instr;
+      if (!user.trim()) {
+        check.add(instrField, 'the user text (instruction and input) is empty');
+        user = undefined;
+      }
+      break;
+    }
+    case 'chat':
+    case 'sharegpt': {
+      const sharegpt = format === 'sharegpt';
+      const field = sharegpt ? 'conversations' : 'messages';
+      const turns = sharegpt
+        ? turnsOf(o, field, 'from', 'value', check, (r) => SHAREGPT_ROLES[r])
+        : turnsOf(o, field, 'role', 'content', check, (r) => (['system', 'user', 'assistant'].includes(r) ? r : undefined));
+      const topSystem = sharegpt ? check.text(o, 'system', true) : undefined;
+      const ex = turns && exchange(turns, field, check);
+      if (!ex) break;
+      system = ex.system ?? topSystem;
+      user = ex.user;
+      ans = { answer: ex.answer, expected: parseToolCall(ex.answer) };
+      break;
+    }
+  }
+  if (check.issues.length || user === undefined || ans === undefined) return undefined;
+  return { ...(system !== undefined ? { system } : {}), user, answer: ans.answer, expected: ans.expected, origin };
+}
+
+export function importDataset(text: string, opts: ImportOptions = {}): ImportResult {
+  const file = opts.file ?? 'dataset';
+  const { container, items, issues } = readItems(text, file);
+  if (items.length === 0) throw new DatasetError(file, issues.length ? issues : [{ message: 'no rows' }]);
+  const total = items.length + issues.length;
+  const format = !opts.format || opts.format === 'auto' ? detectFormat(items, file) : opts.format;
+  const rows: DatasetRow[] = [];
+  for (const it of items) {
+    const check = new RowCheck(it.where);
+    const row = toRow(format, it, check);
+    if (row) rows.push(row);
+    else issues.push(...check.issues);
+  }
+  // Lines that were not JSON were found first; report everything in file order.
+  issues.sort((a, b) => (a.line ?? a.index ?? 0) - (b.line ?? b.index ?? 0));
+  if (rows.length === 0) throw new DatasetError(file, issues);
+  return { file, format, container, rows, issues, total };
+}
+
+export interface SplitOptions {
+  /** Share of the rows held out for evaluation, 0..1. */
+  evalFraction: number;
+  seed: number;
+}
+
+/**
+ * A seed-determined train/eval split. At least one row lands on each side when there are two
+ * or more rows and evalFraction > 0; each side keeps the rows' original order.
+ */
+export function splitDataset<T>(rows: readonly T[], opts: SplitOptions): { train: T[]; eval: T[] } {
+  if (!(opts.evalFraction >= 0 && opts.evalFraction < 1)) throw new RangeError(`evalFraction must be in [0, 1), got ${opts.evalFraction}`);
+  const n = rows.length;
+  let k = Math.round(n * opts.evalFraction);
+  if (opts.evalFraction > 0 && n >= 2) k = Math.min(Math.max(k, 1), n - 1);
+  const held = new Set(seededShuffle([...rows.keys()], opts.seed).slice(0, k));
+  return { train: rows.filter((_, i) => !held.has(i)), eval: rows.filter((_, i) => held.has(i)) };
+}
