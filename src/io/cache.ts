@@ -1,0 +1,129 @@
+// The model cache layout in IndexedDB. A file is a record plus numbered chunk Blobs (never one
+// 1 GB value: browsers refuse or copy such values, and a chunk is the unit a download resumes
+// from). Reading a cached file assembles a Blob from the chunk Blobs, which Chrome keeps on disk,
+// so the weights are not held in memory twice.
+
+import { DownloadError, ModelFilesError } from '../core/errors.ts';
+import type { CachedModelInfo, StorageInfo } from '../worker/api.ts';
+import type { Sha256State } from './sha256.ts';
+import { hasPrefix, type Key, type KeyValueStore } from './store.ts';
+
+/** Big enough that a 1 GB model is ~32 values, small enough to lose little on an interruption. */
+export const DEFAULT_CHUNK_SIZE = 32 << 20;
+
+export const MODEL_DB = 'webtune-models';
+export const MODEL_STORE = 'files';
+
+/** Progress of one file; complete once size and hash were checked. */
+export interface FileRecord {
+  url: string;
+  /** Full size when the server or hub told it. */
+  size?: number;
+  /** Expected sha256 (hub listing or X-Linked-Etag), when published. */
+  sha256?: string;
+  etag?: string;
+  chunkSize: number;
+  /** Chunks 0..chunks-1 are stored; every one but the last of a complete file is chunkSize long. */
+  chunks: number;
+  bytes: number;
+  /** Hash state after the stored chunks, so a resumed download need not re-read them. */
+  hash: Sha256State;
+  complete: boolean;
+  /** sha256 of the stored content, once complete. */
+  actualSha256?: string;
+  verified: 'sha256' | 'size' | 'none';
+  updatedAt: number;
+}
+
+export interface ModelManifest {
+  sourceKey: string;
+  name: string;
+  /** Every file the model needs, weights last. */
+  files: string[];
+  complete: boolean;
+  updatedAt: number;
+}
+
+export const fileKey = (source: string, file: string): Key => ['file', source, file];
+export const chunkKey = (source: string, file: string, i: number): Key => ['chunk', source, file, i];
+export const manifestKey = (source: string): Key => ['model', source];
+
+export function freshRecord(url: string, chunkSize: number): FileRecord {
+  return { url, chunkSize, chunks: 0, bytes: 0, hash: { h: [], length: 0, pending: [] }, complete: false, verified: 'none', updatedAt: Date.now() };
+}
+
+/** Drops a file's chunks and record (a corrupt or changed file). */
+export async function deleteFile(store: KeyValueStore, source: string, file: string): Promise<void> {
+  const all = await store.keys();
+  await store.delMany(all.filter((k) => hasPrefix(k, ['chunk', source, file]) || hasPrefix(k, fileKey(source, file))));
+}
+
+export async function getRecord(store: KeyValueStore, source: string, file: string): Promise<FileRecord | undefined> {
+  return store.get<FileRecord>(fileKey(source, file));
+}
+
+/** The file as one Blob over its chunk Blobs; refuses incomplete or damaged entries. */
+export async function readCachedFile(store: KeyValueStore, source: string, file: string): Promise<Blob> {
+  const rec = await getRecord(store, source, file);
+  if (!rec?.complete) throw new ModelFilesError(file, `not fully in the cache of ${source}`);
+  const chunks = await store.getMany<Blob>(Array.from({ length: rec.chunks }, (_, i) => chunkKey(source, file, i)));
+  const missing = chunks.findIndex((c) => !(c instanceof Blob));
+  if (missing >= 0) throw new ModelFilesError(file, `chunk ${missing} is missing from the cache of ${source}; delete the cached model and download again`);
+  const blob = new Blob(chunks as Blob[]);
+  if (blob.size !== rec.bytes) throw new ModelFilesError(file, `cached size ${blob.size} differs from the recorded ${rec.bytes}; delete the cached model and download again`);
+  return blob;
+}
+
+export async function listCachedModels(store: KeyValueStore): Promise<CachedModelInfo[]> {
+  const keys = await store.keys();
+  const manifests = await store.getMany<ModelManifest>(keys.filter((k) => k[0] === 'model'));
+  const out: CachedModelInfo[] = [];
+  for (const m of manifests) {
+    if (!m) continue;
+    const recs = await store.getMany<FileRecord>(m.files.map((f) => fileKey(m.sourceKey, f)));
+    const files = m.files.map((name, i) => ({ name, size: recs[i]?.bytes ?? 0, complete: recs[i]?.complete ?? false }));
+    out.push({
+      sourceKey: m.sourceKey,
+      name: m.name,
+      files,
+      bytes: files.reduce((a, f) => a + f.size, 0),
+      complete: m.complete && files.every((f) => f.complete),
+      updatedAt: m.updatedAt,
+    });
+  }
+  return out.sort((a, b) => b.updatedAt - a.updatedAt);
+}
+
+export async function deleteCachedModel(store: KeyValueStore, source: string): Promise<void> {
+  const keys = await store.keys();
+  await store.delMany(keys.filter((k) => (k[0] === 'file' || k[0] === 'chunk' || k[0] === 'model') && k[1] === source));
+}
+
+export async function storageInfo(): Promise<StorageInfo | undefined> {
+  const sm = (globalThis.navigator as Navigator | undefined)?.storage;
+  if (!sm?.estimate) return undefined;
+  const e = await sm.estimate();
+  const persisted = sm.persisted ? await sm.persisted() : false;
+  return { usage: e.usage ?? 0, quota: e.quota ?? 0, persisted };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024, u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+
+/** Refuses before a transfer the browser could not store, rather than failing at 90%. */
+export async function ensureSpace(needed: number, what: string, info?: StorageInfo): Promise<void> {
+  const s = info ?? (await storageInfo());
+  if (!s || !s.quota) return;
+  const free = s.quota - s.usage;
+  // Some slack: IndexedDB stores a little more than the raw bytes.
+  if (needed * 1.05 + (8 << 20) > free)
+    throw new DownloadError(what, 'quota', `needs ${formatBytes(needed)} of browser storage but only ${formatBytes(Math.max(0, free))} is free for this site (quota ${formatBytes(s.quota)}); delete cached models or free disk space`);
+}

@@ -1,0 +1,227 @@
+// A model's files from any source, as the engine and tokenizer need them: the JSON files as
+// text, the weights as a TensorSource over Blobs (cache chunks or the picked File), so nothing
+// large is read before the engine asks for a tensor.
+
+import { DownloadError, ModelFilesError } from '../core/errors.ts';
+import { SafetensorsFile, ShardedSafetensors, type TensorSource } from '../core/safetensors.ts';
+import type { ModelFileInfo, ModelSource } from '../worker/api.ts';
+import { ensureSpace, getRecord, manifestKey, readCachedFile, type ModelManifest } from './cache.ts';
+import { downloadFile, type FetchFn, type FileProgress } from './download.ts';
+import {
+  fileUrl,
+  listingUrl,
+  OPTIONAL_FILES,
+  parseListing,
+  REQUIRED_FILES,
+  SHARD_INDEX,
+  shardNames,
+  SINGLE_WEIGHTS,
+  sourceKey,
+  sourceName,
+  validateSource,
+  type RemoteFileInfo,
+  type RemoteSource,
+} from './sources.ts';
+import type { KeyValueStore } from './store.ts';
+
+export interface ModelFiles {
+  name: string;
+  /** '' for local folders (not cached). */
+  sourceKey: string;
+  configJson: string;
+  tokenizerJson: string;
+  tokenizerConfigJson?: string;
+  generationConfigJson?: string;
+  weights: TensorSource;
+  files: ModelFileInfo[];
+}
+
+export interface OpenProgress {
+  phase: 'check' | 'download' | 'cache';
+  file: FileProgress;
+  /** Over all files, when their sizes are known (0 otherwise). */
+  loadedBytes: number;
+  totalBytes: number;
+  fromCache: boolean;
+}
+
+export interface OpenOptions {
+  store: KeyValueStore;
+  fetchFn?: FetchFn;
+  chunkSize?: number;
+  retries?: number;
+  retryDelayMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: OpenProgress) => void;
+  /** Skip the storage estimate (tests, or an in-memory store). */
+  skipSpaceCheck?: boolean;
+}
+
+export async function openModel(source: ModelSource, opts: OpenOptions): Promise<ModelFiles> {
+  if (source.kind === 'local') return openLocal(source.files);
+  return openRemote(source, opts);
+}
+
+async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<ModelFiles> {
+  validateSource(source);
+  const key = sourceKey(source);
+  const name = sourceName(source);
+  const manifest = await opts.store.get<ModelManifest>(manifestKey(key));
+  if (manifest?.complete) {
+    const recs = await Promise.all(manifest.files.map((f) => getRecord(opts.store, key, f)));
+    // A second visit: everything is read from IndexedDB, no request is made.
+    if (recs.every((r) => r?.complete)) return fromCache(key, name, manifest.files, opts);
+  }
+
+  const listing = await fetchListing(source, opts);
+  const sizes = new Map<string, { bytes: number; total: number }>();
+  if (listing) for (const [f, info] of listing) sizes.set(f, { bytes: 0, total: info.size });
+  const sum = (k: 'bytes' | 'total') => [...sizes.values()].reduce((a, s) => a + s[k], 0);
+  const fetchOne = async (file: string, expect: 'json' | 'safetensors', optional = false) => {
+    try {
+      return await downloadFile({
+        store: opts.store,
+        sourceKey: key,
+        file,
+        url: fileUrl(source, file),
+        expected: listing?.get(file),
+        expect,
+        chunkSize: opts.chunkSize,
+        retries: opts.retries,
+        retryDelayMs: opts.retryDelayMs,
+        signal: opts.signal,
+        fetchFn: opts.fetchFn,
+        ensureSpace: opts.skipSpaceCheck ? undefined : (n) => ensureSpace(n, file),
+        onProgress: (p) => {
+          sizes.set(file, { bytes: p.bytes, total: p.total });
+          opts.onProgress?.({ phase: 'download', file: p, loadedBytes: sum('bytes'), totalBytes: sum('total'), fromCache: false });
+        },
+      });
+    } catch (e) {
+      if (optional && e instanceof DownloadError && e.kind === 'not-found') return undefined;
+      throw e;
+    }
+  };
+
+  const files: string[] = [];
+  for (const f of REQUIRED_FILES) {
+    await fetchOne(f, 'json');
+    files.push(f);
+  }
+  for (const f of OPTIONAL_FILES) {
+    if (listing && !listing.has(f)) continue;
+    if (await fetchOne(f, 'json', true)) files.push(f);
+  }
+
+  const sharded = listing ? !listing.has(SINGLE_WEIGHTS) && listing.has(SHARD_INDEX) : false;
+  if (listing && !sharded && !listing.has(SINGLE_WEIGHTS))
+    throw new DownloadError(listingUrl(source) ?? name, 'not-found', `the repository has neither ${SINGLE_WEIGHTS} nor ${SHARD_INDEX}; Webtune needs safetensors weights`);
+  if (listing && !opts.skipSpaceCheck) {
+    const weightNames = sharded ? [...listing.keys()].filter((f) => /\.safetensors$/.test(f)) : [SINGLE_WEIGHTS];
+    const need = weightNames.reduce((a, f) => a + (listing.get(f)?.size ?? 0), 0);
+    const have = (await Promise.all(weightNames.map((f) => getRecord(opts.store, key, f)))).reduce((a, r) => a + (r?.bytes ?? 0), 0);
+    await ensureSpace(need - have, name);
+  }
+
+  let weightFiles: string[];
+  if (!sharded && (await fetchOne(SINGLE_WEIGHTS, 'safetensors', !listing))) weightFiles = [SINGLE_WEIGHTS];
+  else {
+    if (!(await fetchOne(SHARD_INDEX, 'json', true)))
+      throw new DownloadError(name, 'not-found', `found neither ${SINGLE_WEIGHTS} nor ${SHARD_INDEX}; Webtune needs safetensors weights`);
+    const shards = shardNames(await (await readCachedFile(opts.store, key, SHARD_INDEX)).text());
+    for (const s of shards) await fetchOne(s, 'safetensors');
+    weightFiles = [SHARD_INDEX, ...shards];
+  }
+  files.push(...weightFiles);
+  const done: ModelManifest = { sourceKey: key, name, files, complete: true, updatedAt: Date.now() };
+  await opts.store.setMany([[manifestKey(key), done]]);
+  return fromCache(key, name, files, opts);
+}
+
+/** Sizes and hashes from the hub API; a missing listing only loses the hash check. */
+async function fetchListing(source: RemoteSource, opts: OpenOptions): Promise<Map<string, RemoteFileInfo> | undefined> {
+  const url = listingUrl(source);
+  if (!url || (source.kind !== 'hf' && source.kind !== 'modelscope')) return undefined;
+  const fetchFn = opts.fetchFn ?? ((u: string, i?: RequestInit) => fetch(u, i));
+  let res: Response;
+  try {
+    res = await fetchFn(url, { signal: opts.signal, cache: 'no-store' });
+  } catch {
+    return undefined;
+  }
+  if (res.status === 404 || res.status === 401)
+    throw new DownloadError(url, 'not-found', `repository ${source.repo} at revision ${source.revision} not found (HTTP ${res.status}): check the name, or it is private or gated`);
+  if (!res.ok) return undefined;
+  try {
+    return parseListing(source.kind, await res.json());
+  } catch {
+    return undefined;
+  }
+}
+
+async function fromCache(key: string, name: string, files: string[], opts: OpenOptions): Promise<ModelFiles> {
+  const blobs = new Map<string, Blob>();
+  const infos: ModelFileInfo[] = [];
+  for (const f of files) {
+    const b = await readCachedFile(opts.store, key, f);
+    const rec = await getRecord(opts.store, key, f);
+    blobs.set(f, b);
+    infos.push({ name: f, size: b.size, fromCache: true, sha256: rec?.actualSha256 });
+    const done = infos.reduce((a, i) => a + i.size, 0);
+    opts.onProgress?.({ phase: 'cache', file: { file: f, bytes: b.size, total: b.size, bytesPerSec: 0, etaSec: 0 }, loadedBytes: done, totalBytes: 0, fromCache: true });
+  }
+  return assemble(name, key, blobs, infos);
+}
+
+/** Picks the model files out of a folder by base name (the picker gives nested paths). */
+async function openLocal(files: File[]): Promise<ModelFiles> {
+  const byName = new Map<string, File>();
+  const depth = (f: File) => ((f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name).split('/').length;
+  for (const f of [...files].sort((a, b) => depth(a) - depth(b))) if (!byName.has(f.name)) byName.set(f.name, f);
+  const name = sourceName({ kind: 'local', files });
+  for (const f of REQUIRED_FILES) if (!byName.has(f)) throw new ModelFilesError(f, `missing from the folder "${name}" (it needs config.json, tokenizer.json and the safetensors weights)`);
+  let weightFiles: string[];
+  if (byName.has(SINGLE_WEIGHTS)) weightFiles = [SINGLE_WEIGHTS];
+  else if (byName.has(SHARD_INDEX)) {
+    const shards = shardNames(await byName.get(SHARD_INDEX)!.text());
+    for (const s of shards) if (!byName.has(s.split('/').pop()!)) throw new ModelFilesError(s, `listed in ${SHARD_INDEX} but missing from the folder "${name}"`);
+    weightFiles = [SHARD_INDEX, ...shards];
+  } else throw new ModelFilesError(SINGLE_WEIGHTS, `the folder "${name}" has neither ${SINGLE_WEIGHTS} nor ${SHARD_INDEX}`);
+  const blobs = new Map<string, Blob>();
+  const infos: ModelFileInfo[] = [];
+  for (const f of [...REQUIRED_FILES, ...OPTIONAL_FILES, ...weightFiles]) {
+    const file = byName.get(f.split('/').pop()!);
+    if (!file) continue;
+    blobs.set(f, file);
+    infos.push({ name: f, size: file.size, fromCache: false });
+  }
+  return assemble(name, '', blobs, infos);
+}
+
+async function assemble(name: string, key: string, blobs: Map<string, Blob>, files: ModelFileInfo[]): Promise<ModelFiles> {
+  const text = async (f: string) => {
+    const b = blobs.get(f);
+    return b ? b.text() : undefined;
+  };
+  let weights: TensorSource;
+  if (blobs.has(SINGLE_WEIGHTS)) weights = await SafetensorsFile.open(blobs.get(SINGLE_WEIGHTS)!, SINGLE_WEIGHTS);
+  else {
+    weights = await ShardedSafetensors.open((await text(SHARD_INDEX))!, async (shard) => {
+      const b = blobs.get(shard);
+      if (!b) throw new ModelFilesError(shard, 'shard missing');
+      return b;
+    });
+  }
+  const configJson = (await text('config.json'))!;
+  const tokenizerJson = (await text('tokenizer.json'))!;
+  return {
+    name,
+    sourceKey: key,
+    configJson,
+    tokenizerJson,
+    tokenizerConfigJson: await text('tokenizer_config.json'),
+    generationConfigJson: await text('generation_config.json'),
+    weights,
+    files,
+  };
+}
