@@ -102,3 +102,22 @@ describe('training on the CPU engine', () => {
     }
   });
 });
+
+describe('memory plan', () => {
+  it('refuses a plan over the device budget and says what would fit', async () => {
+    const { CpuBackend } = await import('../src/engine/cpu/backend.ts');
+    const { LoraEngine } = await import('../src/engine/lora-engine.ts');
+    const { OutOfMemoryError } = await import('../src/core/errors.ts');
+    const { cfg, weights } = randomModel();
+    const lora = { ...DEFAULT_LORA, r: 4, alpha: 16 };
+    const probe = new LoraEngine(new CpuBackend());
+    const small = await probe.load(cfg, weights, { maxBatch: 1, maxSeq: 16, lora });
+    const budgeted = new (class extends CpuBackend { memoryBudget() { return small.total + 1; } })();
+    const engine = new LoraEngine(budgeted);
+    const err = await engine.load(cfg, weights, { maxBatch: 8, maxSeq: 256, lora }).catch((e) => e);
+    expect(err).toBeInstanceOf(OutOfMemoryError);
+    expect(err.message).toMatch(/would fit/);
+    // the plan is what gets allocated (batch id buffers and f32 norm vectors aside)
+    expect(Math.abs(small.allocated - small.total) / small.total).toBeLessThan(0.05);
+  });
+});

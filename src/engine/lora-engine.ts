@@ -2,7 +2,7 @@
 // generation. new LoraEngine(new CpuOps()) is the CPU engine; over WebGpuOps, the GPU engine.
 
 import type { Qwen2Config } from '../core/config.ts';
-import { EngineError, NonFiniteError } from '../core/errors.ts';
+import { EngineError, NonFiniteError, OutOfMemoryError } from '../core/errors.ts';
 import { widen } from '../core/dtype.ts';
 import type { Ops } from './ops.ts';
 import { hash32 } from './ops.ts';
@@ -18,6 +18,23 @@ import { LORA_TARGETS, moduleOf, projShape } from '../core/config.ts';
 export interface Backend<T, W> extends Ops<T, W> {
   describe(): EngineInfo;
   allocatedBytes(): number;
+  /** Bytes the device can give this engine, when known (a GPU budget); undefined = unknown. */
+  memoryBudget?(): number | undefined;
+}
+
+/** The plan's total for a batch shape (bytes). */
+function planTotal(cfg: Qwen2Config, opts: LoadOptions, B: number, T: number, weightBytes: number): number {
+  return Object.values(Qwen2LoraModel.plan(cfg, opts.lora, B, T, weightBytes)).reduce((a, b) => a + b, 0);
+}
+
+/** What would fit instead: halve the max length, then the batch, until it does. */
+function suggestFit(cfg: Qwen2Config, opts: LoadOptions, weightBytes: number, budget: number): string {
+  for (let B = opts.maxBatch; B >= 1; B = Math.floor(B / 2)) {
+    for (let T = opts.maxSeq; T >= 16; T = Math.floor(T / 2)) {
+      if (planTotal(cfg, opts, B, T, weightBytes) <= budget) return `batch ${B} x max length ${T} would fit`;
+    }
+  }
+  return 'even batch 1 x max length 16 does not fit: the weights alone need ' + (weightBytes / 2 ** 20).toFixed(0) + ' MiB';
 }
 
 export class LoraEngine<T, W> implements Engine {
@@ -48,6 +65,12 @@ export class LoraEngine<T, W> implements Engine {
     }
     const parts = Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, weightElems * bytesPer);
     const total = Object.values(parts).reduce((a, b) => a + b, 0);
+    const budget = ops.memoryBudget?.();
+    if (budget !== undefined && total > budget) {
+      throw new OutOfMemoryError(
+        `training needs ${(total / 2 ** 20).toFixed(0)} MiB (batch ${opts.maxBatch} x max length ${opts.maxSeq}), the device offers ${(budget / 2 ** 20).toFixed(0)} MiB; ${suggestFit(cfg, opts, parts.weights, budget)}`,
+        total, budget);
+    }
     const before = ops.allocatedBytes();
 
     const mat = async (name: string, rows: number, cols: number): Promise<W> => ops.weight(await weights.read(name), weights.dtype, rows, cols, name);
