@@ -135,6 +135,7 @@ export class ShardedSafetensors implements TensorSource {
     readonly tensors: Map<string, TensorInfo>,
     readonly metadata: Record<string, string>,
     private readonly byFile: Map<string, SafetensorsFile>,
+    private readonly indexName: string,
   ) {}
 
   static async open(indexJson: string, openShard: (file: string) => Promise<Bytes>, indexName = 'model.safetensors.index.json'): Promise<ShardedSafetensors> {
@@ -153,12 +154,12 @@ export class ShardedSafetensors implements TensorSource {
       if (!t) throw new SafetensorsError(f, `listed in ${indexName} but not in the shard`, name);
       tensors.set(name, t);
     }
-    return new ShardedSafetensors(tensors, index.metadata ?? {}, byFile);
+    return new ShardedSafetensors(tensors, index.metadata ?? {}, byFile, indexName);
   }
 
-  read(name: string): Promise<TensorArray> {
+  async read(name: string): Promise<TensorArray> {
     const t = this.tensors.get(name);
-    if (!t) throw new SafetensorsError('model.safetensors.index.json', 'no such tensor', name);
+    if (!t) throw new SafetensorsError(this.indexName, 'no such tensor', name);
     return this.byFile.get(t.file)!.read(name);
   }
 }
