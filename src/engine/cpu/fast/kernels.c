@@ -1,0 +1,361 @@
+// WebAssembly SIMD kernels of the fast CPU backend (built by scripts/wasm/build.sh into
+// kernels.wasm.ts). One generic blocked GEMM serves every matmul of a LoRA step, plus the
+// dropout mask kernels. Every job is split between threads by (tid, nthreads) read from the
+// job block, so the same call runs on the caller and on each pool worker.
+//
+// Rules that keep the module safe to instantiate once per thread over one shared memory:
+// no static data (no data segments to re-copy), no stack arrays (no shadow stack use): all
+// scratch comes from the job block's per-thread scratch pointer.
+
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+typedef uint32_t u32;
+typedef uint16_t u16;
+
+#ifdef RELAXED
+#define MADD(a, b, c) wasm_f32x4_relaxed_madd((a), (b), (c))
+#else
+#define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul((a), (b)), (c))
+#endif
+
+// Micro-tile: MR rows of C by NR = 8 columns (two f32x4), accumulated over a K block.
+#define MR 4
+#define NR 8
+// K block and column block of the packed B panel: KC*JB*4 bytes = 128 KiB, sized for L2;
+// one NR-wide panel (KC*NR*4 = 8 KiB) stays in L1 while MR rows of A stream past it.
+#define KC 256
+#define JB 128
+
+enum { JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3 };
+enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2 };
+enum { SPLIT_J = 0, SPLIT_M = 1 };
+
+// C[m, j] = (accumulate ? C[m, j] : bias[j]) + alpha * sum_k A(m, k) * B(k, j)
+// A(m, k) = A[m*sAm + k*sAk] (f32), B(k, j) = B[k*sBk + j*sBj] (f32, bf16 or f16), C row stride ldc.
+typedef struct {
+  int kind;
+  int nthreads;
+  u32 scratch;       // byte address of thread 0's pack scratch
+  int scratchStride; // bytes between threads' scratch
+  int M, J, K;
+  u32 A;
+  int sAm, sAk;
+  u32 B;
+  int bdtype, sBk, sBj;
+  u32 C;
+  int ldc;
+  float alpha;
+  int accumulate;
+  u32 bias; // 0: none
+  int split;
+} GemmJob;
+
+// dst[e] = src[e] * (hash32(seed, e0 + e) >= threshold ? keep : 0), or dst[e] += ... for the masked add.
+typedef struct {
+  int kind;
+  int nthreads;
+  u32 scratch;
+  int scratchStride;
+  u32 dst, src;
+  int n;
+  u32 seed, e0, threshold;
+  float keep;
+} DropoutJob;
+
+// ---- 16-bit widening
+
+static inline float bf16_to_f32(u16 h) { return __builtin_bit_cast(float, (u32)h << 16); }
+
+static inline float f16_to_f32(u16 h) {
+  u32 sign = (u32)(h & 0x8000) << 16;
+  u32 em = h & 0x7fff;
+  u32 bits;
+  if (em >= 0x7c00) bits = 0x7f800000 | ((em & 0x3ff) << 13); // inf, nan
+  else if (em >= 0x0400) bits = (em << 13) + ((127 - 15) << 23);
+  else {
+    float v = (float)em * 5.9604644775390625e-8f; // subnormal: em * 2^-24 exactly
+    return sign ? -v : v;
+  }
+  return __builtin_bit_cast(float, sign | bits);
+}
+
+static inline float load_b(u32 B, int dtype, long idx) {
+  if (dtype == DT_F32) return ((const float *)B)[idx];
+  u16 h = ((const u16 *)B)[idx];
+  return dtype == DT_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
+}
+
+static inline void widen_bf16x8(v128_t h, v128_t *lo, v128_t *hi) {
+  v128_t z = wasm_i32x4_const_splat(0);
+  *lo = wasm_i16x8_shuffle(z, h, 0, 8, 0, 9, 0, 10, 0, 11);
+  *hi = wasm_i16x8_shuffle(z, h, 0, 12, 0, 13, 0, 14, 0, 15);
+}
+
+// f16 -> f32 on four lanes holding the 16-bit pattern in their low half.
+static inline v128_t widen_f16x4(v128_t h) {
+  v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_const_splat(0x8000)), 16);
+  v128_t em = wasm_v128_and(h, wasm_i32x4_const_splat(0x7fff));
+  v128_t normal = wasm_i32x4_add(wasm_i32x4_shl(em, 13), wasm_i32x4_const_splat((127 - 15) << 23));
+  v128_t special = wasm_v128_or(wasm_i32x4_const_splat(0x7f800000), wasm_i32x4_shl(wasm_v128_and(em, wasm_i32x4_const_splat(0x3ff)), 13));
+  // subnormals: em * 2^-24 exactly (em < 1024 converts exactly)
+  v128_t sub = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(em), wasm_f32x4_const_splat(5.9604644775390625e-8f));
+  v128_t isSpecial = wasm_i32x4_ge(em, wasm_i32x4_const_splat(0x7c00));
+  v128_t isSub = wasm_i32x4_lt(em, wasm_i32x4_const_splat(0x0400));
+  v128_t bits = wasm_v128_bitselect(special, normal, isSpecial);
+  bits = wasm_v128_bitselect(sub, bits, isSub);
+  return wasm_v128_or(bits, sign);
+}
+
+static inline void widen_f16x8(v128_t h, v128_t *lo, v128_t *hi) {
+  *lo = widen_f16x4(wasm_u32x4_extend_low_u16x8(h));
+  *hi = widen_f16x4(wasm_u32x4_extend_high_u16x8(h));
+}
+
+static inline void load8(u32 B, int dtype, long idx, v128_t *lo, v128_t *hi) {
+  if (dtype == DT_F32) {
+    const float *p = (const float *)B + idx;
+    *lo = wasm_v128_load(p);
+    *hi = wasm_v128_load(p + 4);
+  } else {
+    v128_t h = wasm_v128_load((const u16 *)B + idx);
+    if (dtype == DT_BF16) widen_bf16x8(h, lo, hi);
+    else widen_f16x8(h, lo, hi);
+  }
+}
+
+// four consecutive B values along k as f32x4
+static inline v128_t load4(u32 B, int dtype, long idx) {
+  if (dtype == DT_F32) return wasm_v128_load((const float *)B + idx);
+  v128_t h = wasm_u32x4_load16x4((const u16 *)B + idx);
+  if (dtype == DT_BF16) return wasm_i32x4_shl(h, 16);
+  return widen_f16x4(h);
+}
+
+static inline void transpose4(v128_t *a, v128_t *b, v128_t *c, v128_t *d) {
+  v128_t t0 = wasm_i32x4_shuffle(*a, *b, 0, 4, 1, 5);
+  v128_t t1 = wasm_i32x4_shuffle(*a, *b, 2, 6, 3, 7);
+  v128_t t2 = wasm_i32x4_shuffle(*c, *d, 0, 4, 1, 5);
+  v128_t t3 = wasm_i32x4_shuffle(*c, *d, 2, 6, 3, 7);
+  *a = wasm_i64x2_shuffle(t0, t2, 0, 2);
+  *b = wasm_i64x2_shuffle(t0, t2, 1, 3);
+  *c = wasm_i64x2_shuffle(t1, t3, 0, 2);
+  *d = wasm_i64x2_shuffle(t1, t3, 1, 3);
+}
+
+// ---- packing: B[k0:k0+kc, j0:j0+jn] -> NR-wide panels, panel p at dst + p*kc*NR, zero padded
+static void pack_b(float *dst, const GemmJob *g, int k0, int kc, int j0, int jn) {
+  for (int p = 0; p * NR < jn; p++) {
+    float *d = dst + (long)p * kc * NR;
+    int jp = j0 + p * NR, nj = jn - p * NR < NR ? jn - p * NR : NR;
+    if (nj == NR && g->sBj == 1) {
+      // rows of B along j are contiguous: widen eight at a time
+      for (int k = 0; k < kc; k++) {
+        v128_t lo, hi;
+        load8(g->B, g->bdtype, (long)(k0 + k) * g->sBk + jp, &lo, &hi);
+        wasm_v128_store(d + k * NR, lo);
+        wasm_v128_store(d + k * NR + 4, hi);
+      }
+    } else if (nj == NR && g->sBk == 1) {
+      // columns of B are contiguous along k (a weight row): 4x4 transposes
+      int k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        long base = (long)(k0 + k) + (long)jp * g->sBj;
+        v128_t r0 = load4(g->B, g->bdtype, base), r1 = load4(g->B, g->bdtype, base + g->sBj);
+        v128_t r2 = load4(g->B, g->bdtype, base + 2L * g->sBj), r3 = load4(g->B, g->bdtype, base + 3L * g->sBj);
+        v128_t r4 = load4(g->B, g->bdtype, base + 4L * g->sBj), r5 = load4(g->B, g->bdtype, base + 5L * g->sBj);
+        v128_t r6 = load4(g->B, g->bdtype, base + 6L * g->sBj), r7 = load4(g->B, g->bdtype, base + 7L * g->sBj);
+        transpose4(&r0, &r1, &r2, &r3);
+        transpose4(&r4, &r5, &r6, &r7);
+        wasm_v128_store(d + (k + 0) * NR, r0);
+        wasm_v128_store(d + (k + 0) * NR + 4, r4);
+        wasm_v128_store(d + (k + 1) * NR, r1);
+        wasm_v128_store(d + (k + 1) * NR + 4, r5);
+        wasm_v128_store(d + (k + 2) * NR, r2);
+        wasm_v128_store(d + (k + 2) * NR + 4, r6);
+        wasm_v128_store(d + (k + 3) * NR, r3);
+        wasm_v128_store(d + (k + 3) * NR + 4, r7);
+      }
+      for (; k < kc; k++)
+        for (int j = 0; j < NR; j++) d[k * NR + j] = load_b(g->B, g->bdtype, (long)(k0 + k) * g->sBk + (long)(jp + j) * g->sBj);
+    } else {
+      for (int k = 0; k < kc; k++)
+        for (int j = 0; j < NR; j++)
+          d[k * NR + j] = j < nj ? load_b(g->B, g->bdtype, (long)(k0 + k) * g->sBk + (long)(jp + j) * g->sBj) : 0.f;
+    }
+  }
+}
+
+// ---- micro-kernels over one packed panel (kc, NR)
+
+static inline void store_row(float *c, v128_t lo, v128_t hi, int nj, int first, const GemmJob *g, int j) {
+  // first K block of a non-accumulating call: C = bias + alpha*acc; later: C += alpha*acc
+  v128_t alpha = wasm_f32x4_splat(g->alpha);
+  lo = wasm_f32x4_mul(lo, alpha);
+  hi = wasm_f32x4_mul(hi, alpha);
+  if (nj == NR) {
+    v128_t c0, c1;
+    if (first && !g->accumulate) {
+      if (g->bias) {
+        c0 = wasm_v128_load((const float *)g->bias + j);
+        c1 = wasm_v128_load((const float *)g->bias + j + 4);
+      } else {
+        c0 = c1 = wasm_f32x4_const_splat(0.f);
+      }
+    } else {
+      c0 = wasm_v128_load(c);
+      c1 = wasm_v128_load(c + 4);
+    }
+    wasm_v128_store(c, wasm_f32x4_add(c0, lo));
+    wasm_v128_store(c + 4, wasm_f32x4_add(c1, hi));
+    return;
+  }
+  for (int x = 0; x < nj; x++) {
+    float v;
+    switch (x) {
+      case 0: v = wasm_f32x4_extract_lane(lo, 0); break;
+      case 1: v = wasm_f32x4_extract_lane(lo, 1); break;
+      case 2: v = wasm_f32x4_extract_lane(lo, 2); break;
+      case 3: v = wasm_f32x4_extract_lane(lo, 3); break;
+      case 4: v = wasm_f32x4_extract_lane(hi, 0); break;
+      case 5: v = wasm_f32x4_extract_lane(hi, 1); break;
+      case 6: v = wasm_f32x4_extract_lane(hi, 2); break;
+      default: v = wasm_f32x4_extract_lane(hi, 3); break;
+    }
+    float base = first && !g->accumulate ? (g->bias ? ((const float *)g->bias)[j + x] : 0.f) : c[x];
+    c[x] = base + v;
+  }
+}
+
+static void kernel_4x8(const float *a, int sAm, int sAk, const float *b, int kc, float *c, int ldc, int nj, int first,
+                       const GemmJob *g, int j) {
+  v128_t c00 = wasm_f32x4_const_splat(0.f), c01 = c00, c10 = c00, c11 = c00;
+  v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  const float *a0 = a, *a1 = a + sAm, *a2 = a + 2 * sAm, *a3 = a + 3 * sAm;
+  for (int k = 0; k < kc; k++) {
+    v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+    v128_t x;
+    x = wasm_v128_load32_splat(a0);
+    c00 = MADD(x, b0, c00);
+    c01 = MADD(x, b1, c01);
+    x = wasm_v128_load32_splat(a1);
+    c10 = MADD(x, b0, c10);
+    c11 = MADD(x, b1, c11);
+    x = wasm_v128_load32_splat(a2);
+    c20 = MADD(x, b0, c20);
+    c21 = MADD(x, b1, c21);
+    x = wasm_v128_load32_splat(a3);
+    c30 = MADD(x, b0, c30);
+    c31 = MADD(x, b1, c31);
+    a0 += sAk, a1 += sAk, a2 += sAk, a3 += sAk;
+    b += NR;
+  }
+  store_row(c, c00, c01, nj, first, g, j);
+  store_row(c + ldc, c10, c11, nj, first, g, j);
+  store_row(c + 2 * ldc, c20, c21, nj, first, g, j);
+  store_row(c + 3 * ldc, c30, c31, nj, first, g, j);
+}
+
+static void kernel_1x8(const float *a, int sAk, const float *b, int kc, float *c, int nj, int first, const GemmJob *g, int j) {
+  v128_t c0 = wasm_f32x4_const_splat(0.f), c1 = c0;
+  for (int k = 0; k < kc; k++) {
+    v128_t x = wasm_v128_load32_splat(a);
+    c0 = MADD(x, wasm_v128_load(b), c0);
+    c1 = MADD(x, wasm_v128_load(b + 4), c1);
+    a += sAk;
+    b += NR;
+  }
+  store_row(c, c0, c1, nj, first, g, j);
+}
+
+static void gemm(const GemmJob *g, int tid) {
+  int m0 = 0, m1 = g->M, j0 = 0, j1 = g->J;
+  if (g->split == SPLIT_J) {
+    int panels = (g->J + NR - 1) / NR, per = (panels + g->nthreads - 1) / g->nthreads;
+    j0 = tid * per * NR;
+    j1 = j0 + per * NR < g->J ? j0 + per * NR : g->J;
+  } else {
+    int blocks = (g->M + MR - 1) / MR, per = (blocks + g->nthreads - 1) / g->nthreads;
+    m0 = tid * per * MR;
+    m1 = m0 + per * MR < g->M ? m0 + per * MR : g->M;
+  }
+  if (m0 >= m1 || j0 >= j1) return;
+  float *pack = (float *)(g->scratch + (u32)tid * (u32)g->scratchStride);
+  const float *A = (const float *)g->A;
+  float *C = (float *)g->C;
+  for (int jc = j0; jc < j1; jc += JB) {
+    int jn = j1 - jc < JB ? j1 - jc : JB;
+    for (int kc0 = 0; kc0 < g->K; kc0 += KC) {
+      int kc = g->K - kc0 < KC ? g->K - kc0 : KC;
+      int first = kc0 == 0;
+      pack_b(pack, g, kc0, kc, jc, jn);
+      int m = m0;
+      for (; m + MR <= m1; m += MR) {
+        const float *a = A + (long)m * g->sAm + (long)kc0 * g->sAk;
+        for (int p = 0; p * NR < jn; p++) {
+          int nj = jn - p * NR < NR ? jn - p * NR : NR;
+          kernel_4x8(a, g->sAm, g->sAk, pack + (long)p * kc * NR, kc, C + (long)m * g->ldc + jc + p * NR, g->ldc, nj, first, g,
+                     jc + p * NR);
+        }
+      }
+      for (; m < m1; m++) {
+        const float *a = A + (long)m * g->sAm + (long)kc0 * g->sAk;
+        for (int p = 0; p * NR < jn; p++) {
+          int nj = jn - p * NR < NR ? jn - p * NR : NR;
+          kernel_1x8(a, g->sAk, pack + (long)p * kc * NR, kc, C + (long)m * g->ldc + jc + p * NR, nj, first, g, jc + p * NR);
+        }
+      }
+    }
+  }
+}
+
+// ---- dropout: the same counter hash as ops.ts hash32, four lanes at a time
+
+static inline u32 hash32(u32 a, u32 b) {
+  u32 h = ((a ^ 0x9e3779b9u) * 0x85ebca6bu) ^ ((b + 0x7f4a7c15u) * 0xc2b2ae35u);
+  h ^= h >> 16;
+  h *= 0x7feb352du;
+  h ^= h >> 15;
+  h *= 0x846ca68bu;
+  h ^= h >> 16;
+  return h;
+}
+
+static inline v128_t hash32x4(u32 seedTerm, v128_t b) {
+  v128_t h = wasm_v128_xor(wasm_i32x4_splat(seedTerm), wasm_i32x4_mul(wasm_i32x4_add(b, wasm_i32x4_const_splat(0x7f4a7c15)),
+                                                                        wasm_i32x4_const_splat((int)0xc2b2ae35u)));
+  h = wasm_v128_xor(h, wasm_u32x4_shr(h, 16));
+  h = wasm_i32x4_mul(h, wasm_i32x4_const_splat(0x7feb352d));
+  h = wasm_v128_xor(h, wasm_u32x4_shr(h, 15));
+  h = wasm_i32x4_mul(h, wasm_i32x4_const_splat((int)0x846ca68bu));
+  return wasm_v128_xor(h, wasm_u32x4_shr(h, 16));
+}
+
+static void dropout(const DropoutJob *d, int tid, int add) {
+  int per = ((d->n + 3) / 4 + d->nthreads - 1) / d->nthreads * 4;
+  int e0 = tid * per, e1 = e0 + per < d->n ? e0 + per : d->n;
+  float *dst = (float *)d->dst;
+  const float *src = (const float *)d->src;
+  u32 seedTerm = (d->seed ^ 0x9e3779b9u) * 0x85ebca6bu;
+  v128_t thr = wasm_i32x4_splat((int)d->threshold), keep = wasm_f32x4_splat(d->keep);
+  int e = e0;
+  for (; e + 4 <= e1; e += 4) {
+    u32 c = d->e0 + (u32)e;
+    v128_t idx = wasm_i32x4_make((int)c, (int)(c + 1), (int)(c + 2), (int)(c + 3));
+    v128_t kept = wasm_u32x4_ge(hash32x4(seedTerm, idx), thr);
+    v128_t v = wasm_v128_and(wasm_f32x4_mul(wasm_v128_load(src + e), keep), kept);
+    if (add) v = wasm_f32x4_add(wasm_v128_load(dst + e), v);
+    wasm_v128_store(dst + e, v);
+  }
+  for (; e < e1; e++) {
+    float v = hash32(d->seed, d->e0 + (u32)e) >= d->threshold ? src[e] * d->keep : 0.f;
+    dst[e] = add ? dst[e] + v : v;
+  }
+}
+
+__attribute__((export_name("run_job"))) void run_job(u32 job, int tid) {
+  int kind = *(const int *)job;
+  if (kind == JOB_GEMM) gemm((const GemmJob *)job, tid);
+  else if (kind == JOB_DROPOUT) dropout((const DropoutJob *)job, tid, 0);
+  else if (kind == JOB_MASKED_ADD) dropout((const DropoutJob *)job, tid, 1);
+}

@@ -1,0 +1,162 @@
+// The fast kernels at the level of addresses: writes a job block (layout = the structs in
+// kernels.c) and runs it on one thread or on the pool. FastCpuOps maps tensors to addresses.
+
+import type { WeightDType } from '../../../core/dtype.ts';
+import { EngineError } from '../../../core/errors.ts';
+import { dropoutThreshold } from '../../ops.ts';
+import { WasmHeap } from './heap.ts';
+import { CONTROL_BYTES, ThreadPool } from './pool.ts';
+import { enableRelaxedSimdInNode, loadKernels, relaxedSimdSupported, sharedMemorySupported } from './wasm.ts';
+
+/** Below this many multiply-adds a job runs on the caller alone: waking a worker costs more. */
+const THREAD_MIN_MACS = 1 << 18;
+/** Per-thread packing scratch: KC * JB * 4 bytes in kernels.c. */
+const PACK_BYTES = 256 * 128 * 4;
+const NR = 8, MR = 4;
+const JOB_BYTES = 128;
+/** The module's shadow stack sits in [0, 64 KiB) (--stack-first); the heap starts above it. */
+const HEAP_BASE = 65536;
+
+const JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3;
+const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, bf16: 1, f16: 2 };
+
+/** C[m, j] = (accumulate ? C[m, j] : bias[j] or 0) + alpha * sum_k A(m, k) B(k, j); addresses in bytes, strides in elements. */
+export interface GemmArgs {
+  M: number;
+  J: number;
+  K: number;
+  /** A(m, k) = f32 at A + 4 * (m * sAm + k * sAk) */
+  A: number;
+  sAm: number;
+  sAk: number;
+  /** B(k, j) at B + size * (k * sBk + j * sBj) */
+  B: number;
+  bdtype: WeightDType;
+  sBk: number;
+  sBj: number;
+  C: number;
+  ldc: number;
+  alpha: number;
+  accumulate: boolean;
+  /** Address of J f32 added on a non-accumulating call; 0 for none. */
+  bias: number;
+}
+
+export interface FastKernelOptions {
+  /** Threads including the caller; default 2 (this project targets two cores). Forced to 1 without shared memory. */
+  threads?: number;
+  /** Default: relaxed SIMD when the engine has it (Node 20: turned on by its V8 flag). */
+  relaxed?: boolean;
+  /** Default: shared when SharedArrayBuffer is available. */
+  shared?: boolean;
+}
+
+export class FastKernels {
+  private readonly job: number;
+  private jobI: Int32Array;
+  private jobF: Float32Array;
+  private readonly scratch: number;
+
+  private constructor(
+    readonly heap: WasmHeap,
+    private readonly runJob: (job: number, tid: number) => void,
+    private readonly pool: ThreadPool | null,
+    readonly shared: boolean,
+    readonly relaxed: boolean,
+    readonly threads: number,
+  ) {
+    this.job = heap.allocBytes(JOB_BYTES, 'job block');
+    this.jobI = heap.i32(this.job, JOB_BYTES / 4);
+    this.jobF = heap.f32(this.job, JOB_BYTES / 4);
+    this.scratch = heap.allocBytes(PACK_BYTES * threads, 'packing scratch');
+  }
+
+  static async create(opts: FastKernelOptions = {}): Promise<FastKernels> {
+    const shared = opts.shared ?? sharedMemorySupported();
+    const relaxed = opts.relaxed === false ? false : relaxedSimdSupported() || (await enableRelaxedSimdInNode());
+    if (opts.relaxed && !relaxed) throw new EngineError('fast CPU kernels: relaxed SIMD was asked for but this WebAssembly engine lacks it');
+    const threads = shared ? Math.max(1, Math.floor(opts.threads ?? 2)) : 1;
+    const rt = await loadKernels({ shared, relaxed });
+    const heap = new WasmHeap(rt.memory, HEAP_BASE);
+    const ctrl = heap.allocBytes(CONTROL_BYTES, 'thread control block');
+    const instance = await WebAssembly.instantiate(rt.module, { env: { memory: rt.memory } });
+    const runJob = instance.exports.run_job as (job: number, tid: number) => void;
+    const pool = threads > 1 ? await ThreadPool.create(rt.module, rt.memory, ctrl, runJob, threads) : null;
+    return new FastKernels(heap, runJob, pool, shared, relaxed, threads);
+  }
+
+  /** Job views are re-made when a private memory grew (growing detaches its old buffer). */
+  private jobViews(): { i: Int32Array; f: Float32Array } {
+    if (this.jobI.byteLength === 0) {
+      this.jobI = this.heap.i32(this.job, JOB_BYTES / 4);
+      this.jobF = this.heap.f32(this.job, JOB_BYTES / 4);
+    }
+    return { i: this.jobI, f: this.jobF };
+  }
+
+  private dispatch(nthreads: number): void {
+    if (nthreads > 1 && this.pool) this.pool.run(this.job);
+    else this.runJob(this.job, 0);
+  }
+
+  gemm(g: GemmArgs): void {
+    if (g.M <= 0 || g.J <= 0) return;
+    if (g.K <= 0) throw new EngineError(`gemm: K must be positive (M ${g.M}, J ${g.J}, K ${g.K})`);
+    const macs = g.M * g.J * g.K;
+    let nthreads = macs >= THREAD_MIN_MACS ? this.threads : 1;
+    // split the columns when there are enough panels for every thread, else the rows
+    let split = 0;
+    if (nthreads > 1 && Math.ceil(g.J / NR) < 2 * nthreads) {
+      if (Math.ceil(g.M / MR) >= 2 * nthreads) split = 1;
+      else nthreads = 1;
+    }
+    const { i, f } = this.jobViews();
+    i[0] = JOB_GEMM;
+    i[1] = nthreads;
+    i[2] = this.scratch;
+    i[3] = PACK_BYTES;
+    i[4] = g.M;
+    i[5] = g.J;
+    i[6] = g.K;
+    i[7] = g.A;
+    i[8] = g.sAm;
+    i[9] = g.sAk;
+    i[10] = g.B;
+    i[11] = DTYPE_CODE[g.bdtype];
+    i[12] = g.sBk;
+    i[13] = g.sBj;
+    i[14] = g.C;
+    i[15] = g.ldc;
+    f[16] = g.alpha;
+    i[17] = g.accumulate ? 1 : 0;
+    i[18] = g.bias;
+    i[19] = split;
+    this.dispatch(nthreads);
+  }
+
+  /**
+   * dst[e] = src[e] * (kept ? 1/(1-p) : 0) for e < n, element e being flat index e0 + e of the
+   * dropout call (ops.ts dropoutKeep); with `add`, dst[e] += that instead.
+   */
+  dropout(dst: number, src: number, n: number, seed: number, e0: number, p: number, add: boolean): void {
+    if (n <= 0) return;
+    const { i, f } = this.jobViews();
+    const nthreads = n >= 1 << 16 ? this.threads : 1;
+    i[0] = add ? JOB_MASKED_ADD : JOB_DROPOUT;
+    i[1] = nthreads;
+    i[2] = this.scratch;
+    i[3] = PACK_BYTES;
+    i[4] = dst;
+    i[5] = src;
+    i[6] = n;
+    i[7] = seed | 0;
+    i[8] = e0 | 0;
+    i[9] = dropoutThreshold(p) | 0;
+    f[10] = 1 / (1 - p);
+    this.dispatch(nthreads);
+  }
+
+  dispose(): void {
+    this.pool?.dispose();
+  }
+}

@@ -1,0 +1,271 @@
+// The fast CPU backend: CpuOps with the hot kernels (base and LoRA matmuls, the vocabulary
+// cross-entropy) run as WebAssembly SIMD over several threads. Tensors and weights live in
+// the kernels' shared memory so kernels read them in place; with a private memory (no
+// SharedArrayBuffer) they stay ordinary arrays and each call stages its operands.
+
+import type { WeightDType } from '../../../core/dtype.ts';
+import { EngineError } from '../../../core/errors.ts';
+import type { Dropout } from '../../ops.ts';
+import { CpuOps, type CpuTensor, type CpuWeight, weightRow } from '../ops.ts';
+import { FastKernels, type FastKernelOptions } from './kernels.ts';
+
+/** Vocabulary rows per cross-entropy chunk: bounds the (M, chunk) logits scratch. */
+const CE_CHUNK = 4096;
+
+type View = Float32Array | Int32Array | Uint16Array;
+
+/** Operand addresses for one call; copies foreign arrays in and outputs back out. */
+class Staging {
+  private readonly mark: number;
+  private readonly writeBack: Array<{ ptr: number; t: View }> = [];
+
+  constructor(private readonly k: FastKernels) {
+    this.mark = k.heap.mark();
+  }
+
+  private place(t: View, copyIn: boolean): number {
+    const own = this.k.heap.addressOf(t);
+    if (own >= 0) return own;
+    const ptr = this.k.heap.allocBytes(t.byteLength, 'staging');
+    if (copyIn) new Uint8Array(this.k.heap.memory.buffer, ptr, t.byteLength).set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+    return ptr;
+  }
+
+  in(t: View): number {
+    return this.place(t, true);
+  }
+
+  /** An output (possibly accumulated into): copied in, and back out by done(). */
+  out(t: View): number {
+    const own = this.k.heap.addressOf(t);
+    if (own >= 0) return own;
+    const ptr = this.place(t, true);
+    this.writeBack.push({ ptr, t });
+    return ptr;
+  }
+
+  done(): void {
+    for (const { ptr, t } of this.writeBack) {
+      new Uint8Array(t.buffer, t.byteOffset, t.byteLength).set(new Uint8Array(this.k.heap.memory.buffer, ptr, t.byteLength));
+    }
+    this.k.heap.reset(this.mark);
+  }
+}
+
+export class FastCpuOps extends CpuOps {
+  /** Grow-only scratch blocks by purpose (dropped inputs, LoRA input gradient, CE logits). */
+  private readonly scratchBlocks = new Map<string, { ptr: number; bytes: number }>();
+
+  constructor(readonly kernels: FastKernels) {
+    super();
+  }
+
+  static async create(opts: FastKernelOptions = {}): Promise<FastCpuOps> {
+    return new FastCpuOps(await FastKernels.create(opts));
+  }
+
+  get threads(): number {
+    return this.kernels.threads;
+  }
+
+  /** Whether tensors live in the kernels' memory (shared) or are staged per call (private). */
+  private get inPlace(): boolean {
+    return this.kernels.shared;
+  }
+
+  // ---- memory
+
+  override alloc(dtype: 'f32' | 'i32', n: number, label = 'tensor'): CpuTensor {
+    if (!this.inPlace) return super.alloc(dtype, n);
+    this.allocated += n * 4;
+    const ptr = this.kernels.heap.allocBytes(n * 4, label);
+    return dtype === 'f32' ? this.kernels.heap.f32(ptr, n) : this.kernels.heap.i32(ptr, n);
+  }
+
+  override arena(dtype: 'f32' | 'i32', sizes: Record<string, number>, label = 'arena'): Record<string, CpuTensor> {
+    if (!this.inPlace) return super.arena(dtype, sizes);
+    const out: Record<string, CpuTensor> = {};
+    // each tensor on its own cache line: the SIMD kernels split rows across threads
+    for (const [name, n] of Object.entries(sizes)) out[name] = this.alloc(dtype, n, `${label}.${name}`);
+    return out;
+  }
+
+  override weight(data: Float32Array | Uint16Array, dtype: WeightDType, rows: number, cols: number, label: string): CpuWeight {
+    if (!this.inPlace) return super.weight(data, dtype, rows, cols, label);
+    if (data.length !== rows * cols) throw new EngineError(`${label}: ${data.length} values for a (${rows}, ${cols}) weight`);
+    if ((dtype === 'f32') !== data instanceof Float32Array) throw new EngineError(`${label}: ${dtype} weight given as ${data.constructor.name}`);
+    const ptr = this.kernels.heap.allocBytes(data.byteLength, label);
+    const copy = dtype === 'f32' ? this.kernels.heap.f32(ptr, data.length) : this.kernels.heap.u16(ptr, data.length);
+    copy.set(data);
+    this.allocated += data.byteLength;
+    return { data: copy, dtype, rows, cols };
+  }
+
+  override dispose(): void {
+    this.kernels.dispose();
+  }
+
+  private scratch(name: string, bytes: number): number {
+    const have = this.scratchBlocks.get(name);
+    if (have && have.bytes >= bytes) return have.ptr;
+    const ptr = this.kernels.heap.allocBytes(bytes, `scratch.${name}`);
+    this.scratchBlocks.set(name, { ptr, bytes });
+    return ptr;
+  }
+
+  // ---- base matmuls
+
+  override matmulForward(out: CpuTensor, inp: CpuTensor, w: CpuWeight, bias: CpuTensor | null, N: number, In: number, O: number): void {
+    checkWeight(w, O, In, 'matmulForward');
+    const s = new Staging(this.kernels);
+    try {
+      this.kernels.gemm({
+        M: N, J: O, K: In, A: s.in(inp), sAm: In, sAk: 1, B: s.in(w.data), bdtype: w.dtype, sBk: 1, sBj: In,
+        C: s.out(out), ldc: O, alpha: 1, accumulate: false, bias: bias ? s.in(bias) : 0,
+      });
+    } finally {
+      s.done();
+    }
+  }
+
+  override matmulBackward(dinp: CpuTensor, dout: CpuTensor, w: CpuWeight, N: number, In: number, O: number): void {
+    checkWeight(w, O, In, 'matmulBackward');
+    const s = new Staging(this.kernels);
+    try {
+      this.kernels.gemm({
+        M: N, J: In, K: O, A: s.in(dout), sAm: O, sAk: 1, B: s.in(w.data), bdtype: w.dtype, sBk: In, sBj: 1,
+        C: s.out(dinp), ldc: In, alpha: 1, accumulate: true, bias: 0,
+      });
+    } finally {
+      s.done();
+    }
+  }
+
+  // ---- LoRA
+
+  override loraForward(out: CpuTensor, xa: CpuTensor, inp: CpuTensor, a: CpuTensor, b: CpuTensor,
+    N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void {
+    const k = this.kernels;
+    const dropped = dropout.p > 0 ? this.scratch('dropped', N * In * 4) : 0;
+    const s = new Staging(k);
+    try {
+      let x = s.in(inp);
+      if (dropped) {
+        k.dropout(dropped, x, N * In, dropout.seed, 0, dropout.p, false);
+        x = dropped;
+      }
+      const pxa = s.out(xa);
+      // xa (N,R) = x (N,In) @ aᵀ
+      k.gemm({ M: N, J: R, K: In, A: x, sAm: In, sAk: 1, B: s.in(a), bdtype: 'f32', sBk: 1, sBj: In, C: pxa, ldc: R, alpha: 1, accumulate: false, bias: 0 });
+      // out (N,O) += scale * xa @ bᵀ
+      k.gemm({ M: N, J: O, K: R, A: pxa, sAm: R, sAk: 1, B: s.in(b), bdtype: 'f32', sBk: 1, sBj: R, C: s.out(out), ldc: O, alpha: scale, accumulate: true, bias: 0 });
+    } finally {
+      s.done();
+    }
+  }
+
+  override loraBackward(dinp: CpuTensor, da: CpuTensor, db: CpuTensor, dxa: CpuTensor, dout: CpuTensor, inp: CpuTensor, xa: CpuTensor,
+    a: CpuTensor, b: CpuTensor, N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void {
+    const k = this.kernels;
+    const drop = dropout.p > 0;
+    const dropped = drop ? this.scratch('dropped', N * In * 4) : 0;
+    const dx = drop ? this.scratch('loraDinp', N * In * 4) : 0;
+    const s = new Staging(k);
+    try {
+      const pdout = s.in(dout), pdxa = s.out(dxa);
+      // dxa (N,R) = scale * dout (N,O) @ b (O,R)
+      k.gemm({ M: N, J: R, K: O, A: pdout, sAm: O, sAk: 1, B: s.in(b), bdtype: 'f32', sBk: R, sBj: 1, C: pdxa, ldc: R, alpha: scale, accumulate: false, bias: 0 });
+      // db (O,R) += scale * doutᵀ @ xa (N,R)
+      k.gemm({ M: O, J: R, K: N, A: pdout, sAm: 1, sAk: O, B: s.in(xa), bdtype: 'f32', sBk: R, sBj: 1, C: s.out(db), ldc: R, alpha: scale, accumulate: true, bias: 0 });
+      let x = s.in(inp);
+      if (drop) {
+        k.dropout(dropped, x, N * In, dropout.seed, 0, dropout.p, false);
+        x = dropped;
+      }
+      // da (R,In) += dxaᵀ @ dropout(inp)
+      k.gemm({ M: R, J: In, K: N, A: pdxa, sAm: 1, sAk: R, B: x, bdtype: 'f32', sBk: In, sBj: 1, C: s.out(da), ldc: In, alpha: 1, accumulate: true, bias: 0 });
+      // dinp (N,In) += dropout'(dxa @ a)
+      const pa = s.in(a), pdinp = s.out(dinp);
+      if (drop) {
+        k.gemm({ M: N, J: In, K: R, A: pdxa, sAm: R, sAk: 1, B: pa, bdtype: 'f32', sBk: In, sBj: 1, C: dx, ldc: In, alpha: 1, accumulate: false, bias: 0 });
+        k.dropout(pdinp, dx, N * In, dropout.seed, 0, dropout.p, true);
+      } else {
+        k.gemm({ M: N, J: In, K: R, A: pdxa, sAm: R, sAk: 1, B: pa, bdtype: 'f32', sBk: In, sBj: 1, C: pdinp, ldc: In, alpha: 1, accumulate: true, bias: 0 });
+      }
+    } finally {
+      s.done();
+    }
+  }
+
+  // ---- cross-entropy over the vocabulary
+
+  /**
+   * One pass over the vocabulary with an online softmax: per chunk, logits = h @ wᵀ, the
+   * running max/sum are updated, and dh accumulates exp(logit - max) @ w, rescaled whenever
+   * the max moves. At the end dh = gradScale * (dh / sum - w[target]). Two matmuls per
+   * chunk instead of the scalar twin's three.
+   */
+  override crossEntropyForwardBackward(losses: CpuTensor, dh: CpuTensor, h: CpuTensor, w: CpuWeight, targets: CpuTensor,
+    M: number, C: number, V: number, gradScale: number): void {
+    checkWeight(w, V, C, 'crossEntropyForwardBackward');
+    const tg = targets as Int32Array;
+    for (let m = 0; m < M; m++) {
+      if (tg[m] < 0 || tg[m] >= V) throw new EngineError(`label ${tg[m]} is outside the vocabulary (${V})`);
+    }
+    const k = this.kernels;
+    const chunk = Math.min(CE_CHUNK, V);
+    const pl = this.scratch('ceLogits', M * chunk * 4);
+    const bytesPer = w.dtype === 'f32' ? 4 : 2;
+    const max = new Float64Array(M).fill(-Infinity), sum = new Float64Array(M), target = new Float64Array(M);
+    const s = new Staging(k);
+    try {
+      const ph = s.in(h), pw = s.in(w.data), pdh = s.out(dh);
+      const dH = k.heap.f32(pdh, M * C);
+      dH.fill(0);
+      for (let v0 = 0; v0 < V; v0 += chunk) {
+        const nv = Math.min(chunk, V - v0);
+        const wChunk = pw + v0 * C * bytesPer;
+        k.gemm({ M, J: nv, K: C, A: ph, sAm: C, sAk: 1, B: wChunk, bdtype: w.dtype, sBk: 1, sBj: C, C: pl, ldc: chunk, alpha: 1, accumulate: false, bias: 0 });
+        const L = k.heap.f32(pl, M * chunk);
+        for (let m = 0; m < M; m++) {
+          const row = m * chunk;
+          let cmax = -Infinity;
+          for (let j = 0; j < nv; j++) if (L[row + j] > cmax) cmax = L[row + j];
+          const t = tg[m];
+          if (t >= v0 && t < v0 + nv) target[m] = L[row + t - v0];
+          const nmax = Math.max(max[m], cmax);
+          if (nmax !== max[m] && v0 > 0) {
+            const f = Math.exp(max[m] - nmax);
+            for (let c = 0; c < C; c++) dH[m * C + c] *= f;
+            sum[m] *= f;
+          }
+          max[m] = nmax;
+          let acc = 0;
+          for (let j = 0; j < nv; j++) {
+            const e = Math.exp(L[row + j] - nmax);
+            L[row + j] = e;
+            acc += e;
+          }
+          sum[m] += acc;
+        }
+        // dh (M,C) += P (M,nv) @ w[v0:v0+nv] (nv,C)
+        k.gemm({ M, J: C, K: nv, A: pl, sAm: chunk, sAk: 1, B: wChunk, bdtype: w.dtype, sBk: C, sBj: 1, C: pdh, ldc: C, alpha: 1, accumulate: true, bias: 0 });
+      }
+      const L = losses as Float32Array;
+      const wt = new Float32Array(C);
+      const dH2 = k.heap.f32(pdh, M * C);
+      for (let m = 0; m < M; m++) {
+        L[m] = max[m] + Math.log(sum[m]) - target[m];
+        weightRow(w, tg[m], wt);
+        const inv = 1 / sum[m];
+        for (let c = 0; c < C; c++) dH2[m * C + c] = gradScale * (dH2[m * C + c] * inv - wt[c]);
+      }
+    } finally {
+      s.done();
+    }
+  }
+}
+
+function checkWeight(w: CpuWeight, rows: number, cols: number, op: string): void {
+  if (w.rows !== rows || w.cols !== cols) throw new EngineError(`${op}: weight is (${w.rows}, ${w.cols}), the call expects (${rows}, ${cols})`);
+}

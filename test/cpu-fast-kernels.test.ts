@@ -1,0 +1,165 @@
+// The WebAssembly SIMD kernels against their scalar twins (src/engine/cpu/fast/scalar.ts):
+// sizes that are not multiples of the SIMD width, the micro-tile or the cache blocks; f32,
+// bf16 and f16 operands; one and two threads; plain and relaxed SIMD.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { f32ToBf16, f32ToF16, type WeightDType } from '../src/core/dtype.ts';
+import { SeededRng } from '../src/core/rng.ts';
+import { FastKernels } from '../src/engine/cpu/fast/kernels.ts';
+import { dropoutScalar, gemmScalar } from '../src/engine/cpu/fast/scalar.ts';
+import { dropoutKeep } from '../src/engine/ops.ts';
+
+function maxRelErr(actual: Float32Array, expected: Float32Array): number {
+  let scale = 1e-6, err = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  for (let i = 0; i < expected.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    if (!(d <= err)) err = d; // NaN propagates
+  }
+  return err / scale;
+}
+
+function randomWeights(rng: SeededRng, n: number, dtype: WeightDType): Float32Array | Uint16Array {
+  const f = rng.fillNormal(new Float32Array(n), 0.5);
+  if (dtype === 'f32') return f;
+  const out = new Uint16Array(n);
+  for (let i = 0; i < n; i++) out[i] = dtype === 'bf16' ? f32ToBf16(f[i]) : f32ToF16(f[i]);
+  if (dtype === 'f16') {
+    // subnormal halves take their own path in the widening
+    out[3] = 0x0001;
+    out[7] = 0x83ff;
+    out[11] = 0x0200;
+  }
+  return out;
+}
+
+interface Config {
+  name: string;
+  threads: number;
+  relaxed: boolean;
+  shared: boolean;
+}
+
+const CONFIGS: Config[] = [
+  { name: '1 thread, SIMD128, private memory', threads: 1, relaxed: false, shared: false },
+  { name: '1 thread, relaxed SIMD', threads: 1, relaxed: true, shared: true },
+  { name: '2 threads, SIMD128', threads: 2, relaxed: false, shared: true },
+  { name: '2 threads, relaxed SIMD', threads: 2, relaxed: true, shared: true },
+];
+
+// (M, J, K) with the layouts the backend uses; odd sizes, K across several 256-blocks,
+// J across several 128-column blocks and a partial 8-wide panel.
+const SHAPES = [
+  { M: 37, J: 151, K: 301 },
+  { M: 5, J: 9, K: 3 },
+  { M: 70, J: 8, K: 517 },
+  { M: 8, J: 203, K: 67 },
+];
+
+type Layout = 'forward' | 'backward' | 'transposedA';
+
+for (const cfg of CONFIGS) {
+  describe(`fast kernels: ${cfg.name}`, () => {
+    let k: FastKernels;
+    beforeAll(async () => {
+      k = await FastKernels.create({ threads: cfg.threads, relaxed: cfg.relaxed, shared: cfg.shared });
+    });
+    afterAll(() => k.dispose());
+
+    it('reports what it runs', () => {
+      expect(k.threads).toBe(cfg.threads);
+      expect(k.relaxed).toBe(cfg.relaxed);
+      expect(k.shared).toBe(cfg.shared);
+    });
+
+    for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+      for (const layout of ['forward', 'backward', 'transposedA'] as Layout[]) {
+        it(`gemm ${layout}, ${dtype} B, matches the scalar twin`, () => {
+          const rng = new SeededRng(7);
+          for (const { M, J, K } of SHAPES) {
+            for (const accumulate of [false, true]) {
+              const a = rng.fillNormal(new Float32Array(M * K), 1);
+              const b = randomWeights(rng, J * K, dtype);
+              const c0 = rng.fillNormal(new Float32Array(M * J), 1);
+              const bias = rng.fillNormal(new Float32Array(J), 1);
+              const alpha = accumulate ? 0.75 : 1;
+              // forward: B(k, j) = W[j, k] (weight rows along k); backward: B(k, j) = W[k, j]
+              const [sBk, sBj] = layout === 'forward' ? [1, K] : [J, 1];
+              const [sAm, sAk] = layout === 'transposedA' ? [1, M] : [K, 1];
+              const h = k.heap, mark = h.mark();
+              const pa = h.allocBytes(a.byteLength, 'a'), pb = h.allocBytes(b.byteLength, 'b');
+              const pc = h.allocBytes(c0.byteLength, 'c'), pbias = h.allocBytes(bias.byteLength, 'bias');
+              h.f32(pa, a.length).set(a);
+              (dtype === 'f32' ? h.f32(pb, b.length) : h.u16(pb, b.length)).set(b);
+              h.f32(pc, c0.length).set(c0);
+              h.f32(pbias, bias.length).set(bias);
+              k.gemm({ M, J, K, A: pa, sAm, sAk, B: pb, bdtype: dtype, sBk, sBj, C: pc, ldc: J, alpha, accumulate, bias: accumulate ? 0 : pbias });
+              const got = h.f32(pc, M * J).slice();
+              h.reset(mark);
+              const want = c0.slice();
+              gemmScalar({ M, J, K, A: a, sAm, sAk, B: b, bdtype: dtype, sBk, sBj, C: want, ldc: J, alpha, accumulate, bias: accumulate ? null : bias });
+              expect(maxRelErr(got, want), `${M}x${J}x${K} accumulate=${accumulate}`).toBeLessThan(2e-6 * Math.sqrt(K) + 1e-6);
+            }
+          }
+        });
+      }
+    }
+
+    it('gemm writes only its (M, J) block of a wider C', () => {
+      const M = 13, J = 21, K = 40, ldc = 29;
+      const rng = new SeededRng(3);
+      const a = rng.fillNormal(new Float32Array(M * K), 1), b = rng.fillNormal(new Float32Array(J * K), 1);
+      const h = k.heap, mark = h.mark();
+      const pa = h.allocBytes(a.byteLength, 'a'), pb = h.allocBytes(b.byteLength, 'b'), pc = h.allocBytes(M * ldc * 4, 'c');
+      h.f32(pa, a.length).set(a);
+      h.f32(pb, b.length).set(b);
+      h.f32(pc, M * ldc).fill(-7);
+      k.gemm({ M, J, K, A: pa, sAm: K, sAk: 1, B: pb, bdtype: 'f32', sBk: 1, sBj: K, C: pc, ldc, alpha: 1, accumulate: false, bias: 0 });
+      const got = h.f32(pc, M * ldc).slice();
+      h.reset(mark);
+      const want = new Float32Array(M * ldc).fill(-7);
+      gemmScalar({ M, J, K, A: a, sAm: K, sAk: 1, B: b, bdtype: 'f32', sBk: 1, sBj: K, C: want, ldc, alpha: 1, accumulate: false, bias: null });
+      expect(maxRelErr(got, want)).toBeLessThan(1e-5);
+      for (let m = 0; m < M; m++) for (let j = J; j < ldc; j++) expect(got[m * ldc + j]).toBe(-7);
+    });
+
+    for (const add of [false, true]) {
+      it(`dropout ${add ? 'masked add' : 'mask'} keeps exactly the elements ops.ts keeps`, () => {
+        const rng = new SeededRng(11);
+        const n = 100_003, e0 = 12_345, seed = 0xdeadbeef, p = 0.1;
+        const src = rng.fillNormal(new Float32Array(n), 1), dst0 = rng.fillNormal(new Float32Array(n), 1);
+        const h = k.heap, mark = h.mark();
+        const ps = h.allocBytes(n * 4, 'src'), pd = h.allocBytes(n * 4, 'dst');
+        h.f32(ps, n).set(src);
+        h.f32(pd, n).set(dst0);
+        k.dropout(pd, ps, n, seed, e0, p, add);
+        const got = h.f32(pd, n).slice();
+        h.reset(mark);
+        const want = dst0.slice();
+        dropoutScalar(want, src, n, seed, e0, p, add);
+        expect(maxRelErr(got, want)).toBeLessThan(1e-6);
+        // the mask itself, independently of the twin: dropped elements are exactly zero (mask mode)
+        if (!add) {
+          let dropped = 0;
+          for (let e = 0; e < n; e++) {
+            const kept = dropoutKeep({ p, seed }, e0 + e);
+            if (!kept) {
+              dropped++;
+              expect(got[e]).toBe(0);
+            }
+          }
+          expect(dropped / n).toBeGreaterThan(0.09);
+          expect(dropped / n).toBeLessThan(0.11);
+        }
+      });
+    }
+  });
+}
+
+it('a disposed pool refuses work instead of hanging', async () => {
+  const k = await FastKernels.create({ threads: 2, shared: true });
+  k.dispose();
+  const p = k.heap.allocBytes(1 << 20, 'x');
+  expect(() => k.gemm({ M: 128, J: 128, K: 64, A: p, sAm: 64, sAk: 1, B: p, bdtype: 'f32', sBk: 1, sBj: 64, C: p + 65536, ldc: 128, alpha: 1, accumulate: false, bias: 0 }))
+    .toThrow(/after dispose/);
+});
