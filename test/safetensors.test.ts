@@ -10,7 +10,7 @@ import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/core/dtype.ts';
 const GOLDEN = new URL('./fixtures/golden/', import.meta.url);
 
 /** A safetensors file from a header object (or raw header text) and the data bytes. */
-function build(header: unknown, data: Uint8Array, headerLen?: number): Uint8Array {
+function build(header: unknown, data: Uint8Array, headerLen?: number): Uint8Array<ArrayBuffer> {
   const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
   const out = new Uint8Array(8 + json.length + data.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerLen ?? json.length), true);
@@ -19,7 +19,7 @@ function build(header: unknown, data: Uint8Array, headerLen?: number): Uint8Arra
   return out;
 }
 
-function bytes(n: number, fill: (dv: DataView) => void): Uint8Array {
+function bytes(n: number, fill: (dv: DataView) => void): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(n);
   fill(new DataView(b.buffer));
   return b;
@@ -32,7 +32,7 @@ const BF16_BITS = [0x3f80, 0xc000, 0x3f00, 0x4049]; // 1, -2, 0.5, 3.140625
 const I32_VALUES = [-100, 0, 151645, 2147483647];
 const I64_VALUES = [-100n, 1n << 40n, 151643n];
 
-function mixedFile(): Uint8Array {
+function mixedFile(): Uint8Array<ArrayBuffer> {
   const data = bytes(24 + 8 + 8 + 16 + 24, (dv) => {
     F32_VALUES.forEach((v, i) => dv.setFloat32(i * 4, v, true));
     F16_BITS.forEach((v, i) => dv.setUint16(24 + i * 2, v, true));
@@ -105,10 +105,10 @@ describe('reading hand-built files', () => {
 });
 
 describe('sharded models', () => {
-  function shard(name: string, value: number): Uint8Array {
+  function shard(name: string, value: number): Uint8Array<ArrayBuffer> {
     return build({ [name]: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, bytes(4, (dv) => dv.setFloat32(0, value, true)));
   }
-  const shards: Record<string, Uint8Array> = {
+  const shards: Record<string, Uint8Array<ArrayBuffer>> = {
     'model-00001-of-00002.safetensors': shard('a.weight', 1.25),
     'model-00002-of-00002.safetensors': shard('b.weight', -4),
   };
@@ -153,7 +153,7 @@ describe('writing', () => {
       ],
       { format: 'pt' },
     );
-    const file = concatParts(parts);
+    const file = concatParts(parts) as Uint8Array<ArrayBuffer>;
     // The header is padded so tensor data starts 8-aligned, as the Rust writer does.
     const headerLen = Number(new DataView(file.buffer).getBigUint64(0, true));
     expect(headerLen % 8).toBe(0);
@@ -164,7 +164,8 @@ describe('writing', () => {
     // Data bytes by hand: the first F32 value little-endian.
     expect(new DataView(file.buffer).getFloat32(8 + headerLen, true)).toBe(Math.fround(0.1));
 
-    for (const src of [file.buffer, new Blob(parts)]) {
+    // encodeSafetensors views the callers' buffers, typed ArrayBufferLike; these are plain ArrayBuffers.
+    for (const src of [file.buffer, new Blob(parts as Uint8Array<ArrayBuffer>[])]) {
       const st = await SafetensorsFile.open(src, 'written.safetensors');
       expect(st.metadata).toEqual({ format: 'pt' });
       expect(Array.from((await st.read('w.f32')) as Float32Array)).toEqual(Array.from(f32));
@@ -194,7 +195,7 @@ describe('bad files name the file and the tensor', () => {
   const ok = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
   const eight = new Uint8Array(8);
 
-  async function failure(file: Uint8Array): Promise<SafetensorsError> {
+  async function failure(file: Uint8Array<ArrayBuffer>): Promise<SafetensorsError> {
     const err = await SafetensorsFile.open(new Blob([file]), 'bad.safetensors').catch((e) => e);
     expect(err).toBeInstanceOf(SafetensorsError);
     expect(err.file).toBe('bad.safetensors');
