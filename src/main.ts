@@ -1,0 +1,34 @@
+// Page entry: starts the training worker, builds the store and controller, mounts the app and
+// registers the offline service worker in production builds.
+
+import { createTrainingWorker } from './worker/client.ts';
+import { Controller, type PageOptions } from './ui/controller.ts';
+import { loadLang } from './ui/i18n.ts';
+import { initialState } from './ui/state.ts';
+import { Store } from './ui/store.ts';
+import type { WebtuneApp } from './ui/app.ts';
+import './ui/app.ts';
+
+function pageOptions(): PageOptions {
+  const q = new URLSearchParams(location.search);
+  const engine = q.get('engine');
+  return {
+    engine: engine === 'cpu' || engine === 'webgpu' ? engine : undefined,
+    preset: q.get('preset') === 'e2e' ? 'e2e' : undefined,
+  };
+}
+
+const lang = loadLang();
+document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+const store = new Store(initialState(lang));
+const controller = new Controller(store, createTrainingWorker(), pageOptions());
+const app = document.createElement('webtune-app') as WebtuneApp;
+app.controller = controller;
+document.body.append(app);
+void controller.init();
+
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  navigator.serviceWorker.register('./sw.js').catch(() => {
+    // Without a service worker the app still works online; offline use is what is lost.
+  });
+}

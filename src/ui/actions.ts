@@ -1,0 +1,42 @@
+// What a component may ask for. Components dispatch one `wt-action` event carrying an Action;
+// the app root hands it to the controller, so no component holds the worker or the store.
+
+import type { EngineChoice } from '../worker/api.ts';
+import type { Lang } from './i18n.ts';
+import type { Screen, SourceForm, TrainForm } from './state.ts';
+
+export type Action =
+  | { type: 'setLang'; lang: Lang }
+  | { type: 'go'; screen: Screen }
+  | { type: 'setEngine'; engine: EngineChoice }
+  | { type: 'setSource'; patch: Partial<SourceForm> }
+  | { type: 'loadModel' }
+  | { type: 'deleteCachedModel'; sourceKey: string }
+  | { type: 'importData'; name: string; text: string; role: 'train' | 'eval' }
+  | { type: 'importSample' }
+  | { type: 'useSplit' }
+  | { type: 'setSplit'; evalFraction: number }
+  | { type: 'setSystemPrompt'; text: string }
+  | { type: 'setTrain'; patch: Partial<TrainForm> }
+  | { type: 'resetTrain' }
+  | { type: 'startTraining'; fresh: boolean }
+  | { type: 'pauseTraining' }
+  | { type: 'resumeTraining' }
+  | { type: 'stopTraining' }
+  | { type: 'evaluate' }
+  | { type: 'setChat'; patch: { prompt?: string; maxNewTokens?: number; temperature?: number } }
+  | { type: 'sendChat' }
+  | { type: 'export'; kind: 'peft' | 'merged' | 'gguf' | 'job' }
+  | { type: 'dismissError'; where: Screen };
+
+export const ACTION_EVENT = 'wt-action';
+
+export function emit(from: EventTarget, action: Action): void {
+  from.dispatchEvent(new CustomEvent<Action>(ACTION_EVENT, { detail: action, bubbles: true, composed: true }));
+}
+
+declare global {
+  interface HTMLElementEventMap {
+    [ACTION_EVENT]: CustomEvent<Action>;
+  }
+}

@@ -1,0 +1,212 @@
+// The page shell: header with language and engine, the six steps as a side navigation, and the
+// current step's panel. The only element that knows the controller; panels get plain state.
+
+import { LitElement, css, html, nothing } from 'lit';
+import { customElement, property } from 'lit/decorators.js';
+import { ACTION_EVENT, type Action } from './actions.ts';
+import './chat-panel.ts';
+import type { Controller } from './controller.ts';
+import './data-panel.ts';
+import './eval-panel.ts';
+import './export-panel.ts';
+import { LANGS, translator, type Translate } from './i18n.ts';
+import './model-panel.ts';
+import { SCREENS, type AppState, type Screen } from './state.ts';
+import { StoreController } from './store.ts';
+import { panelStyles } from './styles.ts';
+import './train-panel.ts';
+
+@customElement('webtune-app')
+export class WebtuneApp extends LitElement {
+  static override styles = [
+    panelStyles,
+    css`
+      :host {
+        display: grid;
+        grid-template-rows: auto 1fr;
+        min-height: 100vh;
+      }
+      header {
+        display: flex;
+        align-items: center;
+        gap: 16px;
+        padding: 10px 20px;
+        background: var(--wt-header);
+        color: #fff;
+      }
+      header h1 {
+        font-size: 18px;
+        margin: 0;
+        letter-spacing: 0.2px;
+      }
+      header .tag {
+        color: #b8c4d9;
+        font-size: 13px;
+        flex: 1;
+      }
+      header select {
+        background: #24324a;
+        color: #fff;
+        border-color: #3b4c69;
+      }
+      header label {
+        font-weight: 400;
+        color: #b8c4d9;
+        font-size: 13px;
+      }
+      .engine {
+        font-size: 12px;
+        border: 1px solid #3b4c69;
+        border-radius: 999px;
+        padding: 2px 10px;
+        color: #dbe4f3;
+        max-width: 360px;
+        white-space: nowrap;
+        overflow: hidden;
+        text-overflow: ellipsis;
+      }
+      .body {
+        display: grid;
+        grid-template-columns: 190px minmax(0, 1fr);
+      }
+      nav {
+        border-right: 1px solid var(--wt-border);
+        padding: 16px 10px;
+        background: var(--wt-surface);
+      }
+      nav ol {
+        list-style: none;
+        padding: 0;
+        margin: 0;
+        counter-reset: step;
+      }
+      nav button {
+        display: flex;
+        align-items: center;
+        gap: 10px;
+        width: 100%;
+        text-align: left;
+        border: none;
+        background: none;
+        padding: 8px 10px;
+        margin-bottom: 2px;
+        border-radius: 8px;
+        color: var(--wt-text);
+      }
+      nav button[aria-current='step'] {
+        background: #e6edfb;
+        color: var(--wt-accent-dark);
+        font-weight: 600;
+      }
+      .num {
+        display: inline-grid;
+        place-items: center;
+        width: 22px;
+        height: 22px;
+        border-radius: 50%;
+        border: 1.5px solid var(--wt-border-strong);
+        font-size: 12px;
+        font-weight: 600;
+        flex: none;
+      }
+      button[aria-current='step'] .num {
+        border-color: var(--wt-accent);
+      }
+      .num.done {
+        background: var(--wt-ok);
+        border-color: var(--wt-ok);
+        color: #fff;
+      }
+      main {
+        padding: 18px 24px 40px;
+        min-width: 0;
+        background: var(--wt-bg);
+      }
+    `,
+  ];
+
+  @property({ attribute: false }) controller!: Controller;
+  private store?: StoreController;
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.store ??= new StoreController(this, this.controller.store);
+    this.addEventListener(ACTION_EVENT, (e: CustomEvent<Action>) => {
+      e.stopPropagation();
+      void this.controller.handle(e.detail);
+    });
+  }
+
+  private done(s: AppState, screen: Screen): boolean {
+    switch (screen) {
+      case 'model':
+        return s.model.status === 'ready';
+      case 'data':
+        return !!s.dataset;
+      case 'train':
+        return s.training.trained;
+      case 'eval':
+        return !!s.evaluation.report;
+      case 'chat':
+        return !!s.chat.tuned.text;
+      case 'export':
+        return Object.values(s.exports).some((e) => e.files);
+    }
+  }
+
+  private panel(s: AppState) {
+    switch (s.screen) {
+      case 'model':
+        return html`<wt-model-panel .state=${s}></wt-model-panel>`;
+      case 'data':
+        return html`<wt-data-panel .state=${s}></wt-data-panel>`;
+      case 'train':
+        return html`<wt-train-panel .state=${s}></wt-train-panel>`;
+      case 'eval':
+        return html`<wt-eval-panel .state=${s}></wt-eval-panel>`;
+      case 'chat':
+        return html`<wt-chat-panel .state=${s}></wt-chat-panel>`;
+      case 'export':
+        return html`<wt-export-panel .state=${s}></wt-export-panel>`;
+    }
+  }
+
+  private engineBadge(t: Translate, s: AppState) {
+    const e = s.model.summary?.engine;
+    if (e) return html`<span class="engine" data-testid="engine-badge" title=${e.device}>${e.kind === 'webgpu' ? 'WebGPU' : 'CPU'} · ${e.device}</span>`;
+    if (!s.probe) return nothing;
+    return html`<span class="engine" data-testid="engine-badge">${s.probe.webgpu ? `WebGPU · ${s.probe.adapter ?? ''}` : t('engine.cpu')}</span>`;
+  }
+
+  override render() {
+    const s = this.controller.store.state;
+    const t = translator(s.lang);
+    return html`<header>
+        <h1>${t('app.title')}</h1>
+        <span class="tag">${t('app.tagline')}</span>
+        ${this.engineBadge(t, s)}
+        <label for="lang">${t('app.language')}</label>
+        <select id="lang" @change=${(e: Event) => this.controller.handle({ type: 'setLang', lang: (e.target as HTMLSelectElement).value as 'en' | 'zh' })}>
+          ${LANGS.map((l) => html`<option value=${l} ?selected=${s.lang === l}>${l === 'zh' ? '中文' : 'English'}</option>`)}
+        </select>
+      </header>
+      <div class="body">
+        <nav aria-label=${t('app.steps')}>
+          <ol>
+            ${SCREENS.map(
+              (screen, i) => html`<li>
+                <button aria-current=${s.screen === screen ? 'step' : 'false'} data-screen=${screen} @click=${() => this.controller.handle({ type: 'go', screen })}>
+                  <span class="num ${this.done(s, screen) ? 'done' : ''}" aria-hidden="true">${this.done(s, screen) ? '✓' : i + 1}</span>
+                  ${t(`screen.${screen}`)}
+                </button>
+              </li>`,
+            )}
+          </ol>
+        </nav>
+        <main>
+          ${s.workerError ? html`<p class="error" role="alert">${t('app.workerFailed', { message: s.workerError })}</p>` : nothing}
+          ${this.panel(s)}
+        </main>
+      </div>`;
+  }
+}

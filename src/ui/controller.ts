@@ -1,0 +1,480 @@
+// The one writer of the store: turns component actions into worker calls and state updates.
+// Model math stays in the worker; here live only tokenization (fast, needed for the
+// histogram) and bookkeeping. Every failure lands as a UiError on the screen where it happened.
+
+import { ChatTokenizer } from '../tokenizer/tokenizer.ts';
+import { DatasetError } from '../core/errors.ts';
+import type { TrainExample } from '../engine/engine.ts';
+import type { LoadSettings, ModelSource, TrainProgress, TrainSettings } from '../worker/api.ts';
+import type { TrainingWorker } from '../worker/client.ts';
+import type { Action } from './actions.ts';
+import { importDataset, splitDataset, type DatasetRow, type ImportResult as Dataset } from '../data/dataset.ts';
+import { toTrainExample } from '../data/examples.ts';
+import { saveLang, type MessageKey } from './i18n.ts';
+import { loadDataset, loadLosses, loadSession, saveDataset, saveLosses, saveSession, type SavedSession } from './persist.ts';
+import { ResultsController } from './results.ts';
+import { DEFAULT_TRAIN, type AppState, type LoadedDataset, type Screen, type TrainForm, type UiError } from './state.ts';
+import type { Store } from './store.ts';
+
+export interface PageOptions {
+  /** ?engine=cpu|webgpu forces an engine (tests without WebGPU use it). */
+  engine?: 'cpu' | 'webgpu';
+  /** ?preset=e2e: a few fast steps for the browser tests. */
+  preset?: 'e2e';
+}
+
+/** Short training that still shows a falling loss on the tiny model in a software-GPU browser. */
+export const E2E_TRAIN: Partial<TrainForm> = { epochs: 1, batchSize: 2, gradAccum: 1, lr: 3e-3, maxLength: 64, evalEvery: 4, dropout: 0 };
+
+export function uiError(where: Screen, key: MessageKey, e: unknown): UiError {
+  return { where, key, detail: e instanceof Error ? e.message : String(e) };
+}
+
+export class Controller {
+  tokenizer?: ChatTokenizer;
+  /** Parsed datasets; the state holds only their views. */
+  trainSet?: Dataset;
+  evalSet?: Dataset;
+  private texts: { train?: { name: string; text: string }; eval?: { name: string; text: string } } = {};
+  readonly results: ResultsController;
+  private lossSaveTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(
+    readonly store: Store,
+    readonly worker: TrainingWorker,
+    readonly options: PageOptions = {},
+  ) {
+    this.results = new ResultsController(this);
+  }
+
+  get state(): AppState {
+    return this.store.state;
+  }
+
+  patch(fn: (s: AppState) => Partial<AppState>): void {
+    this.store.update((s) => ({ ...s, ...fn(s) }));
+  }
+
+  async init(): Promise<void> {
+    await this.restoreSession();
+    if (this.options.engine) this.patch(() => ({ engineChoice: this.options.engine! }));
+    if (this.options.preset === 'e2e') this.patch((s) => ({ train: { ...s.train, ...E2E_TRAIN }, chat: { ...s.chat, maxNewTokens: 16 } }));
+    try {
+      const probe = await this.worker.probe();
+      this.patch(() => ({ probe }));
+    } catch (e) {
+      this.patch(() => ({ workerError: e instanceof Error ? e.message : String(e) }));
+      return;
+    }
+    await this.refreshCachedModels();
+    // The first screen is ready to train: the built-in model loads itself, and the sample data
+    // comes in when nothing was imported before.
+    if (!this.trainSet) await this.importSample();
+    if (this.state.source.kind === 'builtin') await this.loadModel();
+  }
+
+  async handle(a: Action): Promise<void> {
+    switch (a.type) {
+      case 'setLang':
+        saveLang(a.lang);
+        this.patch(() => ({ lang: a.lang }));
+        document.documentElement.lang = a.lang === 'zh' ? 'zh-CN' : 'en';
+        return;
+      case 'go':
+        this.patch(() => ({ screen: a.screen }));
+        return;
+      case 'setEngine':
+        this.patch(() => ({ engineChoice: a.engine }));
+        return this.persist();
+      case 'setSource':
+        this.patch((s) => ({ source: { ...s.source, ...a.patch } }));
+        return this.persist();
+      case 'loadModel':
+        await this.loadModel();
+        return;
+      case 'deleteCachedModel':
+        await this.worker.deleteCachedModel(a.sourceKey);
+        return this.refreshCachedModels();
+      case 'importData':
+        return this.importData(a.name, a.text, a.role);
+      case 'importSample':
+        return this.importSample();
+      case 'useSplit':
+        this.evalSet = undefined;
+        this.texts.eval = undefined;
+        await saveDataset('eval', undefined);
+        this.patch(() => ({ evalDataset: undefined }));
+        return this.recountTokens();
+      case 'setSplit':
+        this.patch(() => ({ evalFraction: a.evalFraction }));
+        await this.persist();
+        return this.recountTokens();
+      case 'setSystemPrompt':
+        this.patch(() => ({ systemPrompt: a.text }));
+        await this.persist();
+        return this.recountTokens();
+      case 'setTrain':
+        this.patch((s) => ({ train: { ...s.train, ...a.patch } }));
+        await this.persist();
+        if (a.patch.maxLength !== undefined) await this.recountTokens();
+        return;
+      case 'resetTrain':
+        this.patch(() => ({ train: { ...DEFAULT_TRAIN, targets: [...DEFAULT_TRAIN.targets] } }));
+        return this.persist();
+      case 'startTraining':
+        return this.startTraining(a.fresh);
+      case 'pauseTraining':
+        return this.worker.pause();
+      case 'resumeTraining':
+        this.patch((s) => ({ training: { ...s.training, state: 'running' } }));
+        return this.worker.resume();
+      case 'stopTraining':
+        return this.worker.stop();
+      case 'evaluate':
+        return this.results.evaluate();
+      case 'setChat':
+        this.patch((s) => ({ chat: { ...s.chat, ...a.patch } }));
+        return this.persist();
+      case 'sendChat':
+        return this.results.chat();
+      case 'export':
+        return this.results.export(a.kind);
+      case 'dismissError':
+        return this.dismissError(a.where);
+    }
+  }
+
+  // ---- session ---------------------------------------------------------------------------
+
+  private async restoreSession(): Promise<void> {
+    const saved = await loadSession();
+    if (saved) {
+      this.patch((s) => ({
+        engineChoice: saved.engineChoice,
+        source: { ...s.source, ...saved.source, files: [], folderName: '' },
+        train: { ...DEFAULT_TRAIN, ...saved.train },
+        evalFraction: saved.evalFraction,
+        splitSeed: saved.splitSeed,
+        systemPrompt: saved.systemPrompt,
+        chat: { ...s.chat, ...saved.chat },
+      }));
+    }
+    for (const role of ['train', 'eval'] as const) {
+      const d = await loadDataset(role);
+      if (d) await this.importData(d.name, d.text, role);
+    }
+    // A restored local folder cannot be reloaded (its File handles are gone): fall back.
+    if (this.state.source.kind === 'local') this.patch((s) => ({ source: { ...s.source, kind: 'builtin' } }));
+  }
+
+  async persist(): Promise<void> {
+    const s = this.state;
+    const session: SavedSession = {
+      engineChoice: s.engineChoice,
+      source: { kind: s.source.kind, repo: s.source.repo, revision: s.source.revision, baseUrl: s.source.baseUrl },
+      train: s.train,
+      evalFraction: s.evalFraction,
+      splitSeed: s.splitSeed,
+      systemPrompt: s.systemPrompt,
+      chat: { prompt: s.chat.prompt, maxNewTokens: s.chat.maxNewTokens, temperature: s.chat.temperature },
+    };
+    await saveSession(session);
+  }
+
+  private dismissError(where: Screen): void {
+    this.patch((s) => ({
+      model: where === 'model' ? { ...s.model, error: undefined } : s.model,
+      lastImport: where === 'data' ? undefined : s.lastImport,
+      training: where === 'train' ? { ...s.training, error: undefined } : s.training,
+      evaluation: where === 'eval' ? { ...s.evaluation, error: undefined } : s.evaluation,
+    }));
+  }
+
+  // ---- model -----------------------------------------------------------------------------
+
+  modelSource(): ModelSource | UiError {
+    const f = this.state.source;
+    switch (f.kind) {
+      case 'builtin':
+        return { kind: 'builtin', baseUrl: new URL('models/tiny/', document.baseURI).href };
+      case 'hf':
+      case 'modelscope':
+        if (!f.repo.trim()) return { where: 'model', key: 'model.needRepo', detail: '' };
+        return { kind: f.kind, repo: f.repo.trim(), revision: f.revision.trim() || (f.kind === 'hf' ? 'main' : 'master') };
+      case 'url':
+        if (!f.baseUrl.trim()) return { where: 'model', key: 'model.needUrl', detail: '' };
+        return { kind: 'url', baseUrl: f.baseUrl.trim() };
+      case 'local':
+        if (f.files.length === 0) return { where: 'model', key: 'model.needFolder', detail: '' };
+        return { kind: 'local', files: f.files };
+    }
+  }
+
+  loadSettings(): LoadSettings {
+    const t = this.state.train;
+    return {
+      maxBatch: t.batchSize,
+      maxSeq: t.maxLength,
+      lora: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: [...t.targets], rslora: false },
+    };
+  }
+
+  async loadModel(): Promise<boolean> {
+    const source = this.modelSource();
+    if (!('kind' in source)) {
+      this.patch((s) => ({ model: { ...s.model, error: source } }));
+      return false;
+    }
+    const settings = this.loadSettings();
+    const engine = this.state.engineChoice;
+    this.patch(() => ({ model: { status: 'loading' } }));
+    try {
+      const summary = await this.worker.loadModel(source, engine, settings, (progress) =>
+        this.patch((s) => ({ model: { ...s.model, progress } })),
+      );
+      this.tokenizer = ChatTokenizer.fromJson(summary.tokenizerJson, summary.tokenizerConfigJson ?? {});
+      const t = this.state.train;
+      this.patch(() => ({
+        model: {
+          status: 'ready',
+          summary,
+          loadedWith: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: [...t.targets], batch: t.batchSize, seq: t.maxLength, engine },
+        },
+        training: { state: 'idle', losses: [], evalLosses: [], trained: false },
+      }));
+    } catch (e) {
+      this.tokenizer = undefined;
+      this.patch(() => ({ model: { status: 'error', error: uiError('model', 'model.failed', e) } }));
+      return false;
+    }
+    await this.persist();
+    await Promise.all([this.refreshCachedModels(), this.recountTokens(), this.findCheckpoint()]);
+    return true;
+  }
+
+  private async refreshCachedModels(): Promise<void> {
+    try {
+      const cachedModels = await this.worker.listCachedModels();
+      this.patch(() => ({ cachedModels }));
+    } catch {
+      // A browser without IndexedDB has no cache to list; loading still works.
+    }
+  }
+
+  /** Does the loaded engine hold what the current settings need? */
+  private loadedMatches(): boolean {
+    const m = this.state.model;
+    const t = this.state.train;
+    const w = m.loadedWith;
+    if (m.status !== 'ready' || !w) return false;
+    return (
+      w.r === t.r &&
+      w.alpha === t.alpha &&
+      w.dropout === t.dropout &&
+      w.targets.join() === t.targets.join() &&
+      w.batch >= t.batchSize &&
+      w.seq >= t.maxLength &&
+      w.engine === this.state.engineChoice
+    );
+  }
+
+  // ---- data ------------------------------------------------------------------------------
+
+  async importSample(): Promise<void> {
+    for (const [role, file] of [
+      ['train', 'meeting-train.json'],
+      ['eval', 'meeting-eval.json'],
+    ] as const) {
+      try {
+        const res = await fetch(new URL(`samples/${file}`, document.baseURI));
+        if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
+        await this.importData(file, await res.text(), role);
+      } catch (e) {
+        this.patch(() => ({ lastImport: { name: file, issues: [], failed: true, message: e instanceof Error ? e.message : String(e) } }));
+        return;
+      }
+    }
+  }
+
+  /** A failed import changes nothing but the report of the attempt: the old dataset stays. */
+  async importData(name: string, text: string, role: 'train' | 'eval'): Promise<void> {
+    let parsed: Dataset;
+    try {
+      parsed = importDataset(text, { file: name });
+    } catch (e) {
+      const issues = e instanceof DatasetError ? e.issues : [];
+      this.patch(() => ({ lastImport: { name, issues, failed: true, message: e instanceof DatasetError ? undefined : String((e as Error).message ?? e) } }));
+      return;
+    }
+    const view: LoadedDataset = { name, format: parsed.format, rows: parsed.rows.map((r) => ({ user: r.user, answer: r.answer, system: r.system })), issues: parsed.issues };
+    if (role === 'train') this.trainSet = parsed;
+    else this.evalSet = parsed;
+    this.texts[role] = { name, text };
+    await saveDataset(role, { name, text });
+    this.patch(() => ({
+      ...(role === 'train' ? { dataset: view } : { evalDataset: view }),
+      lastImport: { name, issues: parsed.issues, failed: false },
+    }));
+    await this.recountTokens();
+  }
+
+  datasetText(role: 'train' | 'eval'): { name: string; text: string } | undefined {
+    return this.texts[role];
+  }
+
+  /** Rows used for training and evaluation: a separate eval file wins over the split. */
+  splitRows(): { train: DatasetRow[]; eval: DatasetRow[] } {
+    if (!this.trainSet) return { train: [], eval: [] };
+    if (this.evalSet) return { train: this.trainSet.rows, eval: this.evalSet.rows };
+    return splitDataset(this.trainSet.rows, { evalFraction: this.state.evalFraction, seed: this.state.splitSeed });
+  }
+
+  examples(rows: DatasetRow[]): TrainExample[] {
+    const tok = this.tokenizer;
+    if (!tok) return [];
+    return rows.map((r) => toTrainExample(tok, r, { system: this.state.systemPrompt, maxLength: this.state.train.maxLength }));
+  }
+
+  private async recountTokens(): Promise<void> {
+    if (!this.tokenizer || !this.trainSet) {
+      this.patch(() => ({ tokenLengths: [] }));
+      return;
+    }
+    // Untruncated lengths, so the histogram shows what the max length cuts off.
+    const tok = this.tokenizer;
+    // In dataset order, so the preview table can show each row's count.
+    const lengths = this.trainSet.rows.map((r) => {
+      const ex = toTrainExample(tok, r, { system: this.state.systemPrompt, maxLength: Number.MAX_SAFE_INTEGER });
+      return ex.ids.length;
+    });
+    this.patch(() => ({ tokenLengths: lengths }));
+  }
+
+  // ---- training --------------------------------------------------------------------------
+
+  trainSettings(fresh: boolean): TrainSettings {
+    const t = this.state.train;
+    return {
+      epochs: t.epochs,
+      batchSize: t.batchSize,
+      gradAccum: t.gradAccum,
+      lr: t.lr,
+      schedule: t.schedule,
+      warmupSteps: t.warmupSteps,
+      optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm },
+      seed: t.seed,
+      evalEvery: t.evalEvery,
+      checkpointEvery: this.options.preset === 'e2e' ? 2 : 10,
+      resume: !fresh,
+    };
+  }
+
+  /** Names the run for the saved loss curve: same model, data and settings, same curve. */
+  private runKey(): string {
+    const s = this.state;
+    return JSON.stringify([s.model.summary?.sourceKey, s.model.summary?.name, this.texts.train?.name, this.trainSet?.rows.length, s.train, s.evalFraction, s.systemPrompt]);
+  }
+
+  async findCheckpoint(): Promise<void> {
+    const key = this.state.model.summary?.sourceKey;
+    if (key === undefined) return;
+    try {
+      const all = await this.worker.listCheckpoints();
+      const mine = all.filter((c) => c.modelKey === key && c.step < c.totalSteps).sort((a, b) => b.savedAt - a.savedAt);
+      const checkpoint = mine[0];
+      if (!checkpoint) return;
+      const saved = await loadLosses();
+      const losses = saved?.runKey === this.runKey() ? saved : undefined;
+      this.patch((s) => ({
+        training: {
+          ...s.training,
+          checkpoint,
+          losses: losses?.losses.filter((p) => p.step <= checkpoint.step) ?? [],
+          evalLosses: losses?.evalLosses.filter((p) => p.step <= checkpoint.step) ?? [],
+          progress: {
+            step: checkpoint.step,
+            totalSteps: checkpoint.totalSteps,
+            epoch: 0,
+            loss: checkpoint.lastLoss ?? NaN,
+            lr: 0,
+            gradNorm: NaN,
+            tokensPerSec: 0,
+            etaSec: NaN,
+            memoryBytes: 0,
+            state: 'paused',
+          },
+        },
+      }));
+    } catch {
+      // No checkpoint store: training simply starts over.
+    }
+  }
+
+  async startTraining(fresh: boolean): Promise<void> {
+    const s = this.state;
+    if (s.training.state === 'running' || s.training.state === 'starting' || s.training.state === 'paused') return;
+    const keep = !fresh && s.training.checkpoint ? { losses: s.training.losses, evalLosses: s.training.evalLosses } : { losses: [], evalLosses: [] };
+    this.patch((st) => ({ training: { ...st.training, state: 'starting', error: undefined, resumedFrom: undefined, ...keep } }));
+    try {
+      if (!this.loadedMatches() && !(await this.loadModel())) {
+        this.patch((st) => ({ training: { ...st.training, state: 'error', error: st.model.error ?? { where: 'train', key: 'train.needModel', detail: '' } } }));
+        return;
+      }
+      const { train, eval: evalRows } = this.splitRows();
+      if (train.length === 0) {
+        this.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.needData', detail: '' } } }));
+        return;
+      }
+      await this.worker.setDataset(this.examples(train), this.examples(evalRows));
+      if (fresh && s.training.checkpoint) await this.worker.deleteCheckpoint(s.training.checkpoint.runId).catch(() => undefined);
+      this.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined } }));
+      const outcome = await this.worker.startTraining(this.trainSettings(fresh), (p) => this.onProgress(p));
+      this.patch((st) => ({
+        training: {
+          ...st.training,
+          state: outcome.state,
+          error: outcome.state === 'error' ? { where: 'train', key: 'train.failed', detail: outcome.error ?? '' } : undefined,
+        },
+      }));
+    } catch (e) {
+      this.patch((st) => ({ training: { ...st.training, state: 'error', error: uiError('train', 'train.failed', e) } }));
+    }
+    this.saveLossesSoon(0);
+  }
+
+  private onProgress(p: TrainProgress): void {
+    this.patch((s) => {
+      const tr = s.training;
+      let losses = tr.losses;
+      let evalLosses = tr.evalLosses;
+      if (p.resumedFrom !== undefined && tr.resumedFrom === undefined) {
+        losses = losses.filter((x) => x.step <= p.resumedFrom!);
+        evalLosses = evalLosses.filter((x) => x.step <= p.resumedFrom!);
+      }
+      // Progress also arrives for pauses and checkpoints; plot each step once.
+      if (p.step > 0 && Number.isFinite(p.loss) && losses.at(-1)?.step !== p.step) losses = [...losses, { step: p.step, loss: p.loss }];
+      if (p.evalLoss !== undefined && evalLosses.at(-1)?.step !== p.step) evalLosses = [...evalLosses, { step: p.step, loss: p.evalLoss }];
+      return {
+        training: {
+          ...tr,
+          state: p.state,
+          progress: p,
+          losses,
+          evalLosses,
+          resumedFrom: p.resumedFrom ?? tr.resumedFrom,
+          checkpointSavedAt: p.checkpointedAt !== undefined ? p.step : tr.checkpointSavedAt,
+          trained: tr.trained || p.step > 0,
+        },
+      };
+    });
+    this.saveLossesSoon(1000);
+  }
+
+  private saveLossesSoon(delayMs: number): void {
+    clearTimeout(this.lossSaveTimer);
+    this.lossSaveTimer = setTimeout(() => {
+      const t = this.state.training;
+      void saveLosses({ runKey: this.runKey(), losses: t.losses, evalLosses: t.evalLosses });
+    }, delayMs);
+  }
+}

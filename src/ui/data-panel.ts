@@ -1,0 +1,218 @@
+// Screen 2: import a dataset (file, drop, paste), see every problem with its line and field,
+// preview the rows as plain text, check token lengths against the max length, split.
+
+import { LitElement, css, html, nothing } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { DatasetIssue } from '../core/errors.ts';
+import { emit } from './actions.ts';
+import type { FilesDetail } from './drop-zone.ts';
+import './drop-zone.ts';
+import './histogram.ts';
+import { formatNumber, formatPercent, translator, type Translate } from './i18n.ts';
+import type { AppState } from './state.ts';
+import { panelStyles } from './styles.ts';
+
+const PREVIEW_ROWS = 12;
+const MAX_ISSUES = 200;
+
+@customElement('wt-data-panel')
+export class DataPanel extends LitElement {
+  static override styles = [
+    panelStyles,
+    css`
+      .issues {
+        max-height: 220px;
+        overflow: auto;
+        margin: 6px 0 0;
+        padding-left: 20px;
+      }
+      .issues li {
+        margin: 2px 0;
+      }
+      .where {
+        font-weight: 600;
+      }
+      td.text {
+        white-space: pre-wrap;
+        word-break: break-word;
+      }
+      td.answer {
+        font-family: var(--wt-mono);
+        font-size: 12px;
+      }
+      .preview {
+        max-height: 330px;
+        overflow: auto;
+      }
+      .layout {
+        display: grid;
+        grid-template-columns: minmax(0, 1.35fr) minmax(0, 1fr);
+        gap: 14px;
+        align-items: start;
+      }
+    `,
+  ];
+
+  @property({ attribute: false }) state!: AppState;
+  @state() private pasting = false;
+  @state() private pasted = '';
+
+  private async importFiles(e: CustomEvent<FilesDetail>, role: 'train' | 'eval') {
+    const file = e.detail.files[0];
+    emit(this, { type: 'importData', name: file.name, text: await file.text(), role });
+  }
+
+  private issueText(t: Translate, i: DatasetIssue) {
+    const where = [
+      i.line !== undefined ? t('data.issueLine', { line: i.line }) : i.index !== undefined ? t('data.issueRow', { index: i.index }) : '',
+      i.field ? t('data.issueField', { field: i.field }) : '',
+    ].filter(Boolean);
+    return html`${where.length ? html`<span class="where">${where.join(', ')}</span>: ` : nothing}${i.message}`;
+  }
+
+  private importReport(t: Translate) {
+    const imp = this.state.lastImport;
+    if (!imp || (!imp.failed && imp.issues.length === 0)) return nothing;
+    const rowsKept = this.state.dataset?.name === imp.name ? this.state.dataset.rows.length : (this.state.evalDataset?.rows.length ?? 0);
+    const headline = imp.failed
+      ? this.state.dataset
+        ? t('data.failedKept', { name: imp.name })
+        : t('data.failed', { name: imp.name })
+      : t('data.issuesKept', { rows: rowsKept });
+    return html`<div class=${imp.failed ? 'error' : 'notice'} role=${imp.failed ? 'alert' : 'status'} data-testid="import-issues">
+      <strong>${headline}</strong>
+      ${imp.issues.length ? html`<div>${t('data.issues', { count: imp.issues.length, name: imp.name })}</div>` : nothing}
+      ${imp.message ? html`<div>${imp.message}</div>` : nothing}
+      <ol class="issues">
+        ${imp.issues.slice(0, MAX_ISSUES).map((i) => html`<li>${this.issueText(t, i)}</li>`)}
+      </ol>
+      <button class="small" @click=${() => emit(this, { type: 'dismissError', where: 'data' })}>${t('error.dismiss')}</button>
+    </div>`;
+  }
+
+  private importCard(t: Translate) {
+    return html`<section class="card" aria-labelledby="import-h">
+      <h3 id="import-h">${t('data.title')}</h3>
+      <p class="muted small">${t('data.help')}</p>
+      <wt-drop-zone label=${t('data.pick')} hint=${t('data.drop')} accept=".json,.jsonl,application/json" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'train')}></wt-drop-zone>
+      <div class="row" style="margin-top:10px">
+        <button @click=${() => (this.pasting = !this.pasting)} aria-expanded=${this.pasting}>${t('data.paste')}</button>
+        <button @click=${() => emit(this, { type: 'importSample' })}>${t('data.sample')}</button>
+      </div>
+      ${this.pasting
+        ? html`<div style="margin-top:10px">
+            <label for="paste">${t('data.pasteLabel')}</label>
+            <textarea id="paste" rows="6" spellcheck="false" .value=${this.pasted} @input=${(e: Event) => (this.pasted = (e.target as HTMLTextAreaElement).value)}></textarea>
+            <button class="primary" ?disabled=${!this.pasted.trim()} @click=${() => emit(this, { type: 'importData', name: 'pasted', text: this.pasted, role: 'train' })}>
+              ${t('data.importPasted')}
+            </button>
+          </div>`
+        : nothing}
+      ${this.importReport(t)}
+    </section>`;
+  }
+
+  private previewCard(t: Translate) {
+    const s = this.state;
+    const d = s.dataset;
+    if (!d) return html`<section class="card"><p class="muted">${t('data.none')}</p></section>`;
+    const lengths = s.tokenLengths;
+    return html`<section class="card" aria-labelledby="preview-h">
+      <h3 id="preview-h">${t('data.preview')}</h3>
+      <p class="small" data-testid="dataset-summary">${t('data.loadedFrom', { name: d.name, rows: formatNumber(s.lang, d.rows.length), format: d.format })}</p>
+      <div class="preview">
+        <table>
+          <thead>
+            <tr>
+              <th class="num">${t('data.col.index')}</th>
+              <th>${t('data.col.user')}</th>
+              <th>${t('data.col.answer')}</th>
+              <th class="num">${t('data.col.tokens')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${d.rows.slice(0, PREVIEW_ROWS).map(
+              (r, i) => html`<tr>
+                <td class="num">${i + 1}</td>
+                <td class="text">${r.user}</td>
+                <td class="text answer">${r.answer}</td>
+                <td class="num">${lengths[i] ?? ''}</td>
+              </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
+      ${d.rows.length > PREVIEW_ROWS ? html`<p class="muted small">${t('data.moreRows', { count: formatNumber(s.lang, d.rows.length - PREVIEW_ROWS) })}</p>` : nothing}
+    </section>`;
+  }
+
+  private splitCard(t: Translate) {
+    const s = this.state;
+    if (!s.dataset) return nothing;
+    const total = s.dataset.rows.length;
+    const evalRows = s.evalDataset ? s.evalDataset.rows.length : Math.round(total * s.evalFraction);
+    const trainRows = s.evalDataset ? total : total - evalRows;
+    return html`<section class="card" aria-labelledby="split-h">
+      <h3 id="split-h">${t('data.split')}</h3>
+      ${s.evalDataset
+        ? html`<p class="small">${t('data.evalFromFile', { name: s.evalDataset.name, rows: s.evalDataset.rows.length })}</p>
+            <button class="small" @click=${() => emit(this, { type: 'useSplit' })}>${t('data.useSplit')}</button>`
+        : html`<div class="row">
+            <label for="evalfrac">${t('data.evalFraction')}</label>
+            <input
+              id="evalfrac"
+              type="range"
+              min="0"
+              max="0.5"
+              step="0.05"
+              .value=${String(s.evalFraction)}
+              @change=${(e: Event) => emit(this, { type: 'setSplit', evalFraction: Number((e.target as HTMLInputElement).value) })}
+            />
+            <span>${formatPercent(s.lang, s.evalFraction)}</span>
+          </div>`}
+      <p class="small" data-testid="split-counts" style="margin-top:6px">${t('data.splitCounts', { train: trainRows, eval: evalRows })}</p>
+      <p class="muted small">${t('data.evalFile')}</p>
+      <wt-drop-zone label=${t('data.pick')} hint="" accept=".json,.jsonl,application/json" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'eval')}></wt-drop-zone>
+    </section>`;
+  }
+
+  private lengthsCard(t: Translate) {
+    const s = this.state;
+    if (!s.dataset) return nothing;
+    const lengths = s.tokenLengths;
+    const max = s.train.maxLength;
+    if (lengths.length === 0) return html`<section class="card"><h3>${t('data.histogram')}</h3><p class="muted small">${t('data.needModel')}</p></section>`;
+    const over = lengths.filter((n) => n > max).length;
+    const mean = lengths.reduce((a, b) => a + b, 0) / lengths.length;
+    return html`<section class="card" aria-labelledby="hist-h">
+      <h3 id="hist-h">${t('data.histogram')}</h3>
+      <wt-histogram .lengths=${lengths} max=${max} language=${s.lang} label=${t('data.histogramLabel', { max })}></wt-histogram>
+      <p class="small muted">${t('data.meanTokens', { mean: formatNumber(s.lang, mean, 1), max: Math.max(...lengths) })}</p>
+      <p class="small" data-testid="truncation">${over ? t('data.truncated', { count: over, max }) : t('data.noneTruncated', { max })}</p>
+    </section>`;
+  }
+
+  private systemCard(t: Translate) {
+    const s = this.state;
+    return html`<section class="card">
+      <label for="system">${t('data.system')}</label>
+      <input
+        id="system"
+        type="text"
+        style="width:100%;margin:4px 0"
+        .value=${s.systemPrompt}
+        @change=${(e: Event) => emit(this, { type: 'setSystemPrompt', text: (e.target as HTMLInputElement).value })}
+      />
+      <p class="muted small">${t('data.systemHelp')}</p>
+    </section>`;
+  }
+
+  override render() {
+    const t = translator(this.state.lang);
+    return html`<h2>${t('data.title')}</h2>
+      <div class="layout">
+        <div>${this.importCard(t)} ${this.previewCard(t)}</div>
+        <div>${this.lengthsCard(t)} ${this.splitCard(t)} ${this.systemCard(t)}</div>
+      </div>`;
+  }
+}

@@ -1,0 +1,28 @@
+// An error where it happened: the localized sentence, then the typed error's own detail
+// (file, line, tensor), announced to screen readers.
+
+import { LitElement, html, nothing } from 'lit';
+import { customElement, property } from 'lit/decorators.js';
+import { emit } from './actions.ts';
+import { translate, type Lang } from './i18n.ts';
+import type { UiError } from './state.ts';
+import { panelStyles } from './styles.ts';
+
+@customElement('wt-error')
+export class ErrorBox extends LitElement {
+  static override styles = panelStyles;
+  @property({ attribute: false }) error?: UiError;
+  @property() language: Lang = 'en';
+
+  override render() {
+    const e = this.error;
+    if (!e) return nothing;
+    const where = translate(this.language, `error.where.${e.where}`);
+    return html`<div class="error" role="alert">
+      <div class="row" style="justify-content: space-between; flex-wrap: nowrap">
+        <strong>${where}: ${translate(this.language, e.key, { message: e.detail, example: 'Qwen/Qwen2.5-0.5B-Instruct' })}</strong>
+        <button class="small" @click=${() => emit(this, { type: 'dismissError', where: e.where })}>${translate(this.language, 'error.dismiss')}</button>
+      </div>
+    </div>`;
+  }
+}

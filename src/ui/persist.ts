@@ -1,0 +1,53 @@
+// What survives a reload: the choices on each screen, the imported dataset text and the loss
+// curve of the current run. Kept in IndexedDB (idb-keyval) because datasets can be megabytes;
+// the worker keeps model files and checkpoints in its own keys.
+
+import { createStore, get, set, del, type UseStore } from 'idb-keyval';
+import type { EngineChoice } from '../worker/api.ts';
+import type { LossPoint, SourceForm, TrainForm } from './state.ts';
+
+export interface SavedSession {
+  engineChoice: EngineChoice;
+  source: Omit<SourceForm, 'files' | 'folderName'>;
+  train: TrainForm;
+  evalFraction: number;
+  splitSeed: number;
+  systemPrompt: string;
+  chat: { prompt: string; maxNewTokens: number; temperature: number };
+}
+
+export interface SavedDataset {
+  name: string;
+  text: string;
+}
+
+export interface SavedLosses {
+  runKey: string;
+  losses: LossPoint[];
+  evalLosses: LossPoint[];
+}
+
+let db: UseStore | undefined;
+function store(): UseStore {
+  db ??= createStore('webtune-ui', 'session');
+  return db;
+}
+
+/** IndexedDB can be missing (some private modes); the page then simply forgets on reload. */
+async function safely<T>(op: () => Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await op();
+  } catch {
+    return fallback;
+  }
+}
+
+export const loadSession = () => safely(() => get<SavedSession>('session', store()), undefined);
+export const saveSession = (s: SavedSession) => safely(() => set('session', s, store()), undefined);
+
+export const loadDataset = (role: 'train' | 'eval') => safely(() => get<SavedDataset>(`dataset.${role}`, store()), undefined);
+export const saveDataset = (role: 'train' | 'eval', d: SavedDataset | undefined) =>
+  safely(() => (d ? set(`dataset.${role}`, d, store()) : del(`dataset.${role}`, store())), undefined);
+
+export const loadLosses = () => safely(() => get<SavedLosses>('losses', store()), undefined);
+export const saveLosses = (l: SavedLosses) => safely(() => set('losses', l, store()), undefined);

@@ -1,0 +1,120 @@
+// Everything done with a (trained) adapter: accuracy on the eval rows, the base-vs-tuned
+// playground and the downloads. All model work goes through the worker; here the text is
+// tokenized, decoded and scored.
+
+import { encodePrompt } from '../data/examples.ts';
+import type { GenerateOptions } from '../engine/engine.ts';
+import { evaluateRows } from '../eval/evaluate.ts';
+import type { Controller } from './controller.ts';
+import { uiError } from './controller.ts';
+import { saveBlob, zipFiles } from './download.ts';
+import { buildJobZip } from './job.ts';
+import type { AppState, ChatSide } from './state.ts';
+
+type ExportKind = keyof AppState['exports'];
+
+export class ResultsController {
+  constructor(private readonly c: Controller) {}
+
+  private busyTraining(): boolean {
+    const st = this.c.state.training.state;
+    return st === 'running' || st === 'starting' || st === 'paused';
+  }
+
+  async evaluate(): Promise<void> {
+    const c = this.c;
+    const tok = c.tokenizer;
+    const { eval: rows } = c.splitRows();
+    if (!tok || c.state.model.status !== 'ready' || this.busyTraining()) return;
+    if (rows.length === 0) {
+      c.patch((s) => ({ evaluation: { ...s.evaluation, error: { where: 'eval', key: 'eval.noRows', detail: '' } } }));
+      return;
+    }
+    c.patch(() => ({ evaluation: { busy: true, done: 0, total: rows.length, inputs: rows.map((r) => r.user) } }));
+    try {
+      const system = c.state.systemPrompt;
+      // Room for the longest expected answer plus its end token and a little slack.
+      const longest = Math.max(...rows.map((r) => tok.encode(r.answer).length));
+      const { report } = await evaluateRows(c.worker, rows, {
+        encodePrompt: (row) => encodePrompt(tok, row, { system }),
+        decode: (ids) => tok.decode(ids, { skipSpecial: true }),
+        stopTokens: tok.eosTokenIds,
+        maxNewTokens: Math.min(256, longest + 8),
+        onProgress: (done) => c.patch((s) => ({ evaluation: { ...s.evaluation, done } })),
+      });
+      await c.worker.setDataset(c.examples(c.splitRows().train), c.examples(rows));
+      const loss = (await c.worker.evaluate()).loss;
+      c.patch((s) => ({ evaluation: { ...s.evaluation, busy: false, report, loss } }));
+    } catch (e) {
+      c.patch((s) => ({ evaluation: { ...s.evaluation, busy: false, error: uiError('eval', 'eval.failed', e) } }));
+    }
+  }
+
+  /**
+   * The base model is the tuned one with every lora_B zeroed (B·A = 0 exactly), so one engine
+   * answers both; the trained adapter is put back afterwards.
+   */
+  async chat(): Promise<void> {
+    const c = this.c;
+    const tok = c.tokenizer;
+    if (!tok || c.state.model.status !== 'ready' || this.busyTraining()) return;
+    const { prompt, maxNewTokens, temperature } = c.state.chat;
+    const ids = encodePrompt(tok, { user: prompt }, { system: c.state.systemPrompt });
+    const opts: GenerateOptions = { maxNewTokens, temperature, topK: 0, topP: 1, stopTokens: tok.eosTokenIds, seed: c.state.train.seed };
+    const side = (which: 'base' | 'tuned', v: Partial<ChatSide>) => c.patch((s) => ({ chat: { ...s.chat, [which]: { ...s.chat[which], ...v } } }));
+    const empty: ChatSide = { text: '', tokens: 0, busy: true };
+    c.patch((s) => ({ chat: { ...s.chat, base: empty, tuned: { ...empty } } }));
+    let adapter: Record<string, Float32Array> | undefined;
+    try {
+      adapter = (await c.worker.getAdapter()).tensors;
+      const zeroB: Record<string, Float32Array> = {};
+      for (const [name, t] of Object.entries(adapter)) zeroB[name] = name.includes('lora_B') ? new Float32Array(t.length) : t;
+      await c.worker.setAdapter(zeroB);
+      for (const which of ['base', 'tuned'] as const) {
+        if (which === 'tuned') await c.worker.setAdapter(adapter);
+        const got: number[] = [];
+        // Decoding the whole prefix each time keeps multi-byte characters split across tokens intact.
+        await c.worker.generate(ids, opts, (id) => {
+          got.push(id);
+          side(which, { text: tok.decode(got, { skipSpecial: true }), tokens: got.length });
+        });
+        side(which, { busy: false });
+      }
+    } catch (e) {
+      if (adapter) await c.worker.setAdapter(adapter).catch(() => undefined);
+      const msg = e instanceof Error ? e.message : String(e);
+      c.patch((s) => ({ chat: { ...s.chat, base: { ...s.chat.base, busy: false, error: msg }, tuned: { ...s.chat.tuned, busy: false, error: msg } } }));
+    }
+  }
+
+  async export(kind: ExportKind): Promise<void> {
+    const c = this.c;
+    const summary = c.state.model.summary;
+    if (!summary || this.busyTraining()) return;
+    const set = (v: AppState['exports'][ExportKind]) => c.patch((s) => ({ exports: { ...s.exports, [kind]: v } }));
+    set({ busy: true });
+    try {
+      const base = summary.name.split('/').pop()!.replace(/[^\w.-]+/g, '-') || 'model';
+      let blob: Blob;
+      let name: string;
+      if (kind === 'job') {
+        blob = await buildJobZip(c, summary);
+        name = `${base}-training-job.zip`;
+      } else {
+        const files = await c.worker.exportFiles(kind === 'peft' ? 'adapter' : kind);
+        if (files.length === 1) {
+          blob = files[0].blob;
+          name = files[0].name;
+        } else {
+          const folder = kind === 'peft' ? `${base}-lora-adapter` : `${base}-merged`;
+          blob = await zipFiles(files, folder);
+          name = `${folder}.zip`;
+        }
+      }
+      saveBlob(blob, name);
+      set({ busy: false, files: [name] });
+    } catch (e) {
+      set({ busy: false, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+}

@@ -1,0 +1,222 @@
+// The whole page state as plain data. Components read it and never change it; the controller
+// (controller.ts) is the one writer. Defaults mirror the PyTorch + PEFT + HF Trainer recipe.
+
+import type { LoraTarget } from '../core/config.ts';
+import { LORA_TARGETS } from '../core/config.ts';
+import type { DatasetIssue } from '../core/errors.ts';
+import type { EvalReport } from '../eval/metrics.ts';
+import type {
+  CachedModelInfo,
+  CheckpointInfo,
+  EngineChoice,
+  LoadProgress,
+  LrSchedule,
+  ModelSummary,
+  ProbeResult,
+  TrainProgress,
+} from '../worker/api.ts';
+import type { Lang, MessageKey, Params } from './i18n.ts';
+
+export type Screen = 'model' | 'data' | 'train' | 'eval' | 'chat' | 'export';
+export const SCREENS: Screen[] = ['model', 'data', 'train', 'eval', 'chat', 'export'];
+
+export type SourceKind = 'builtin' | 'hf' | 'modelscope' | 'url' | 'local';
+
+export interface SourceForm {
+  kind: SourceKind;
+  repo: string;
+  revision: string;
+  baseUrl: string;
+  /** Picked or dropped folder; not persisted (File objects do not survive a reload). */
+  files: File[];
+  folderName: string;
+}
+
+export interface TrainForm {
+  r: number;
+  alpha: number;
+  dropout: number;
+  targets: LoraTarget[];
+  batchSize: number;
+  gradAccum: number;
+  lr: number;
+  epochs: number;
+  maxLength: number;
+  schedule: LrSchedule;
+  warmupSteps: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  seed: number;
+  evalEvery: number;
+}
+
+export const DEFAULT_TRAIN: TrainForm = {
+  r: 8,
+  alpha: 32,
+  dropout: 0.1,
+  targets: [...LORA_TARGETS],
+  batchSize: 4,
+  gradAccum: 4,
+  lr: 1e-4,
+  epochs: 8,
+  maxLength: 384,
+  schedule: 'linear',
+  warmupSteps: 0,
+  weightDecay: 0,
+  maxGradNorm: 1,
+  seed: 42,
+  evalEvery: 0,
+};
+
+export const DEFAULT_SYSTEM = '现在你要扮演会议语音助手';
+
+/** A message the user sees, kept as a key so it follows a language switch. */
+export interface UiMessage {
+  key: MessageKey;
+  params?: Params;
+}
+
+/** An error shown where it happened; `detail` is the typed error's own message (file, line, tensor). */
+export interface UiError {
+  where: Screen;
+  key: MessageKey;
+  detail: string;
+}
+
+export interface DatasetRowView {
+  user: string;
+  answer: string;
+  system?: string;
+}
+
+export interface LoadedDataset {
+  name: string;
+  format: string;
+  rows: DatasetRowView[];
+  /** Problems of rows that were skipped while the rest imported. */
+  issues: DatasetIssue[];
+}
+
+export interface ImportAttempt {
+  name: string;
+  issues: DatasetIssue[];
+  /** True when nothing was imported (the previous dataset stays). */
+  failed: boolean;
+  message?: string;
+}
+
+export type ModelStatus = 'none' | 'loading' | 'ready' | 'error';
+export type TrainUiState = 'idle' | 'starting' | TrainProgress['state'];
+
+export interface LossPoint {
+  step: number;
+  loss: number;
+}
+
+export interface ChatSide {
+  text: string;
+  tokens: number;
+  busy: boolean;
+  error?: string;
+}
+
+export interface ExportStatus {
+  busy: boolean;
+  files?: string[];
+  error?: string;
+}
+
+export interface AppState {
+  lang: Lang;
+  screen: Screen;
+  workerError?: string;
+
+  probe?: ProbeResult;
+  engineChoice: EngineChoice;
+  source: SourceForm;
+  model: {
+    status: ModelStatus;
+    progress?: LoadProgress;
+    summary?: ModelSummary;
+    /** The settings the engine was loaded with; training with others reloads it. */
+    loadedWith?: { r: number; targets: LoraTarget[]; dropout: number; alpha: number; batch: number; seq: number; engine: EngineChoice };
+    error?: UiError;
+  };
+  cachedModels: CachedModelInfo[];
+
+  dataset?: LoadedDataset;
+  evalDataset?: LoadedDataset;
+  lastImport?: ImportAttempt;
+  evalFraction: number;
+  splitSeed: number;
+  systemPrompt: string;
+  /** Token count per training example with the loaded tokenizer (empty until one is loaded). */
+  tokenLengths: number[];
+
+  train: TrainForm;
+  training: {
+    state: TrainUiState;
+    progress?: TrainProgress;
+    losses: LossPoint[];
+    evalLosses: LossPoint[];
+    resumedFrom?: number;
+    checkpoint?: CheckpointInfo;
+    checkpointSavedAt?: number;
+    error?: UiError;
+    /** The adapter has been trained at least one step in this page. */
+    trained: boolean;
+  };
+
+  evaluation: {
+    busy: boolean;
+    done: number;
+    total: number;
+    report?: EvalReport;
+    /** Input text of each evaluated row, by report index. */
+    inputs: string[];
+    loss?: number;
+    error?: UiError;
+  };
+
+  chat: {
+    prompt: string;
+    maxNewTokens: number;
+    temperature: number;
+    base: ChatSide;
+    tuned: ChatSide;
+  };
+
+  exports: Record<'peft' | 'merged' | 'gguf' | 'job', ExportStatus>;
+}
+
+export function initialState(lang: Lang): AppState {
+  return {
+    lang,
+    screen: 'model',
+    engineChoice: 'auto',
+    source: { kind: 'builtin', repo: 'Qwen/Qwen2.5-0.5B-Instruct', revision: 'main', baseUrl: '', files: [], folderName: '' },
+    model: { status: 'none' },
+    cachedModels: [],
+    evalFraction: 0.1,
+    splitSeed: 42,
+    systemPrompt: DEFAULT_SYSTEM,
+    tokenLengths: [],
+    train: { ...DEFAULT_TRAIN, targets: [...DEFAULT_TRAIN.targets] },
+    training: { state: 'idle', losses: [], evalLosses: [], trained: false },
+    evaluation: { busy: false, done: 0, total: 0, inputs: [] },
+    chat: {
+      prompt: '创建汇报会会议',
+      maxNewTokens: 64,
+      temperature: 0,
+      base: { text: '', tokens: 0, busy: false },
+      tuned: { text: '', tokens: 0, busy: false },
+    },
+    exports: { peft: { busy: false }, merged: { busy: false }, gguf: { busy: false }, job: { busy: false } },
+  };
+}
+
+/** Optimizer steps of a run, as the HF Trainer counts them (a last partial accumulation still steps). */
+export function plannedSteps(trainRows: number, f: Pick<TrainForm, 'batchSize' | 'gradAccum' | 'epochs'>): number {
+  const microPerEpoch = Math.ceil(trainRows / f.batchSize);
+  return Math.ceil(microPerEpoch / f.gradAccum) * f.epochs;
+}

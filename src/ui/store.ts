@@ -1,0 +1,52 @@
+// A minimal observable holder for AppState: immutable updates, synchronous notification.
+// Lit components subscribe through StoreController and re-render; nothing else is needed.
+
+import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import type { AppState } from './state.ts';
+
+type Listener = (state: AppState) => void;
+
+export class Store {
+  private listeners = new Set<Listener>();
+
+  constructor(private current: AppState) {}
+
+  get state(): AppState {
+    return this.current;
+  }
+
+  /** Replace the state with `fn(state)`'s result; fn must not mutate its argument. */
+  update(fn: (s: AppState) => AppState): void {
+    this.current = fn(this.current);
+    for (const l of this.listeners) l(this.current);
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+/** Re-renders its host on every store change. */
+export class StoreController implements ReactiveController {
+  private unsubscribe?: () => void;
+
+  constructor(
+    private readonly host: ReactiveControllerHost,
+    private readonly store: Store,
+  ) {
+    host.addController(this);
+  }
+
+  get state(): AppState {
+    return this.store.state;
+  }
+
+  hostConnected(): void {
+    this.unsubscribe = this.store.subscribe(() => this.host.requestUpdate());
+  }
+
+  hostDisconnected(): void {
+    this.unsubscribe?.();
+  }
+}
