@@ -59,6 +59,8 @@ export interface LoadSettings {
   lora: LoraSettings;
   /** Default true: keep downloaded files in IndexedDB and read them from there next time. */
   useCache?: boolean;
+  /** Bytes per stored download chunk (default 32 MiB); the unit a download resumes from. */
+  downloadChunkSize?: number;
 }
 
 export type LoadPhase = 'check' | 'download' | 'cache' | 'verify' | 'load' | 'done';
@@ -128,6 +130,8 @@ export interface TrainSettings {
   resume?: boolean;
   /** Names the run (and its checkpoint); default derived from model + data + settings. */
   runId?: string;
+  /** Id written into padding (masked out). Default: generation_config's pad_token_id, else 0. */
+  padId?: number;
 }
 
 export type TrainState = 'running' | 'paused' | 'stopped' | 'done' | 'error';
@@ -210,7 +214,8 @@ export interface CachedModelInfo {
   updatedAt: number;
 }
 
-export type ExportKind = 'adapter' | 'merged';
+/** adapter: PEFT folder; merged: HF model folder with W + s·BA; gguf: llama.cpp LoRA adapter. */
+export type ExportKind = 'adapter' | 'merged' | 'gguf';
 
 export interface ExportedFile {
   name: string;

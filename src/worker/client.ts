@@ -3,7 +3,8 @@
 // cannot forget the proxy (a forgotten one fails structured clone with a confusing error).
 
 import * as Comlink from 'comlink';
-import type { WorkerApi } from './api.ts';
+import type { ModelSource, WorkerApi } from './api.ts';
+import { installErrorTransfer } from './error-transfer.ts';
 
 export interface TrainingWorker extends WorkerApi {
   /** Kills the worker at once (the engine's GPU memory goes with it). */
@@ -17,11 +18,17 @@ export function createTrainingWorker(): TrainingWorker {
 
 /** Wraps any endpoint running exposeWorkerApi (tests pass their own Worker). */
 export function wrapWorker(worker: Worker): TrainingWorker {
+  installErrorTransfer();
   const remote = Comlink.wrap<WorkerApi>(worker);
   const cb = <F extends (...a: never[]) => unknown>(f?: F) => (f ? Comlink.proxy(f) : undefined);
   return {
     probe: () => remote.probe(),
-    loadModel: (source, engine, settings, onProgress) => remote.loadModel(source, engine, settings, cb(onProgress)),
+    loadModel: async (source, engine, settings, onProgress) => {
+      // persist() exists only on the page (not in workers): ask before files land in IndexedDB,
+      // so the browser does not evict a 1 GB model under storage pressure.
+      if (settings.useCache !== false) await navigator.storage?.persist?.().catch(() => false);
+      return remote.loadModel(resolveBuiltin(source), engine, settings, cb(onProgress));
+    },
     setDataset: (train, evalSet) => remote.setDataset(train, evalSet),
     startTraining: (settings, onProgress) => remote.startTraining(settings, cb(onProgress)),
     pause: () => remote.pause(),
@@ -43,4 +50,10 @@ export function wrapWorker(worker: Worker): TrainingWorker {
       worker.terminate();
     },
   };
+}
+
+/** The builtin model lives next to the page; only the page knows its base URL. */
+export function resolveBuiltin(source: ModelSource): ModelSource {
+  if (source.kind !== 'builtin' || source.baseUrl) return source;
+  return { kind: 'builtin', baseUrl: new URL(`${import.meta.env.BASE_URL}models/tiny/`, document.baseURI).href };
 }

@@ -1,0 +1,428 @@
+// Everything the training worker does, without the transport: worker.ts exposes one of these
+// through Comlink, and tests drive it directly in Node. One session holds one engine, one
+// dataset and at most one training run.
+
+import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
+import { DatasetError, EngineError, WebtuneError, type DatasetIssue } from '../core/errors.ts';
+import type { Engine, GenerateOptions, TrainExample } from '../engine/engine.ts';
+import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts';
+import type { FetchFn } from '../io/download.ts';
+import { openModel, type ModelFiles } from '../io/model-files.ts';
+import { memoryStore, type KeyValueStore } from '../io/store.ts';
+import { BlobFolder } from '../export/sink.ts';
+import { writePeftAdapter } from '../export/peft.ts';
+import { writeMergedModel, PASSTHROUGH_FILES } from '../export/merged.ts';
+import { writeLoraGguf } from '../export/gguf.ts';
+import { CheckpointStore, runFingerprint, type Checkpoint } from '../train/checkpoint.ts';
+import { makeMicroBatch, Trainer, type TrainSettings as TrainerSettings } from '../train/trainer.ts';
+import type {
+  AdapterData, CachedModelInfo, CheckpointInfo, EngineChoice, EvalResult, ExportedFile, ExportKind, GenerateResult,
+  LoadProgress, LoadSettings, ModelSource, ModelSummary, ProbeResult, StepRecord, StorageInfo, TrainOutcome,
+  TrainProgress, TrainSettings, WorkerApi,
+} from './api.ts';
+
+export interface SessionDeps {
+  modelStore: KeyValueStore;
+  checkpointStore: KeyValueStore;
+  createEngine: (kind: 'cpu' | 'webgpu') => Promise<Engine>;
+  fetchFn?: FetchFn;
+  /** Download retry pause (tests shorten it). */
+  retryDelayMs?: number;
+}
+
+interface Loaded {
+  files: ModelFiles;
+  config: Qwen2Config;
+  engine: Engine;
+  settings: LoadSettings;
+  summary: ModelSummary;
+}
+
+type Control = 'idle' | 'running' | 'paused' | 'stopping';
+
+export class TrainingSession implements WorkerApi {
+  private model: Loaded | null = null;
+  private train: TrainExample[] = [];
+  private evalSet: TrainExample[] = [];
+  private control: Control = 'idle';
+  private wake: (() => void) | null = null;
+  private lastTrain: TrainerSettings | null = null;
+  private readonly checkpoints: CheckpointStore;
+
+  constructor(private readonly deps: SessionDeps) {
+    this.checkpoints = new CheckpointStore(deps.checkpointStore);
+  }
+
+  async probe(): Promise<ProbeResult> {
+    const nav = globalThis.navigator as (Navigator & { gpu?: GPU }) | undefined;
+    const base = { features: [] as string[], shaderF16: false, cores: nav?.hardwareConcurrency ?? 1, storage: await storageInfo().catch(() => undefined) };
+    if (!nav?.gpu) return { ...base, webgpu: false, reason: 'this browser has no WebGPU (navigator.gpu is missing); training runs on the CPU' };
+    let adapter: GPUAdapter | null = null;
+    try {
+      adapter = await nav.gpu.requestAdapter({ powerPreference: 'high-performance' });
+    } catch (e) {
+      return { ...base, webgpu: false, reason: `requesting a WebGPU adapter failed: ${(e as Error).message}` };
+    }
+    if (!adapter) return { ...base, webgpu: false, reason: 'WebGPU is present but offers no adapter (GPU disabled or blocklisted); training runs on the CPU' };
+    const info = adapter.info;
+    const features = [...adapter.features].map(String).sort();
+    return {
+      ...base,
+      webgpu: true,
+      adapter: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter',
+      features,
+      shaderF16: features.includes('shader-f16'),
+      maxBufferSize: adapter.limits.maxBufferSize,
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+    };
+  }
+
+  async loadModel(source: ModelSource, choice: EngineChoice, settings: LoadSettings, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary> {
+    if (this.control !== 'idle') throw new EngineError('stop training before loading another model');
+    const t0 = performance.now();
+    const report = (p: Partial<LoadProgress> & Pick<LoadProgress, 'phase' | 'message'>) =>
+      onProgress?.({ fileBytes: 0, fileTotal: 0, loadedBytes: 0, totalBytes: 0, bytesPerSec: 0, etaSec: 0, fromCache: false, ...p });
+    report({ phase: 'check', message: 'looking for the model files' });
+    const store = settings.useCache === false ? memoryStore() : this.deps.modelStore;
+    const files = await openModel(source, {
+      store,
+      fetchFn: this.deps.fetchFn,
+      chunkSize: settings.downloadChunkSize,
+      retryDelayMs: this.deps.retryDelayMs,
+      skipSpaceCheck: settings.useCache === false,
+      onProgress: (p) =>
+        report({
+          phase: p.phase === 'cache' ? 'cache' : 'download',
+          file: p.file.file,
+          fileBytes: p.file.bytes,
+          fileTotal: p.file.total,
+          loadedBytes: p.loadedBytes,
+          totalBytes: p.totalBytes,
+          bytesPerSec: p.file.bytesPerSec,
+          etaSec: p.file.etaSec,
+          fromCache: p.fromCache,
+          message: p.fromCache ? `reading ${p.file.file} from the cache` : `downloading ${p.file.file}`,
+        }),
+    });
+    report({ phase: 'verify', message: 'checking config.json against the weights' });
+    const config = parseQwen2Config(files.configJson);
+    const dtype = validateWeights(config, files.weights);
+
+    if (this.model) {
+      await this.model.engine.dispose();
+      this.model = null;
+    }
+    const engine = await this.pickEngine(choice);
+    report({ phase: 'load', message: 'loading the weights into the engine' });
+    const memory = await engine.load(config, { dtype, read: (n) => files.weights.read(n) as Promise<Float32Array | Uint16Array> }, {
+      maxBatch: settings.maxBatch,
+      maxSeq: settings.maxSeq,
+      lora: settings.lora,
+    });
+    // A fresh adapter (B = 0) so generation works before any training: it is the base model.
+    await engine.initLora(0);
+    const lora = await engine.getLora();
+    const summary: ModelSummary = {
+      name: files.name,
+      sourceKey: files.sourceKey,
+      config,
+      paramCount: paramCount(config),
+      loraParamCount: Object.values(lora).reduce((a, t) => a + t.length, 0),
+      weightDType: dtype,
+      engine: await engine.info(),
+      memory,
+      files: files.files,
+      tokenizerJson: files.tokenizerJson,
+      tokenizerConfigJson: files.tokenizerConfigJson,
+      generationConfigJson: files.generationConfigJson,
+    };
+    this.model = { files, config, engine, settings, summary };
+    report({ phase: 'done', message: `loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s` });
+    return summary;
+  }
+
+  private async pickEngine(choice: EngineChoice): Promise<Engine> {
+    if (choice === 'cpu') return this.deps.createEngine('cpu');
+    if (choice === 'webgpu') {
+      const p = await this.probe();
+      if (!p.webgpu) throw new EngineError(`WebGPU was asked for but is not available: ${p.reason}`);
+      return this.deps.createEngine('webgpu');
+    }
+    const p = await this.probe();
+    if (p.webgpu) {
+      try {
+        return await this.deps.createEngine('webgpu');
+      } catch {
+        // 'auto' means the CPU is an acceptable answer when the GPU backend cannot start.
+      }
+    }
+    return this.deps.createEngine('cpu');
+  }
+
+  private get loaded(): Loaded {
+    if (!this.model) throw new EngineError('no model loaded: call loadModel first');
+    return this.model;
+  }
+
+  async setDataset(train: TrainExample[], evalSet: TrainExample[]): Promise<{ train: number; eval: number }> {
+    const { config, settings } = this.loaded;
+    const issues: DatasetIssue[] = [];
+    const check = (rows: TrainExample[], which: string) =>
+      rows.forEach((ex, index) => {
+        const at = (message: string) => issues.push({ index, field: which, message });
+        if (!(ex.ids instanceof Int32Array) || !(ex.labels instanceof Int32Array)) return at('ids and labels must be Int32Array');
+        if (ex.ids.length === 0) return at('no tokens');
+        if (ex.labels.length !== ex.ids.length) return at(`${ex.labels.length} labels for ${ex.ids.length} tokens`);
+        if (ex.ids.length > settings.maxSeq) return at(`${ex.ids.length} tokens, more than the max length ${settings.maxSeq} the model was loaded for`);
+        const bad = ex.ids.findIndex((id) => id < 0 || id >= config.vocabSize);
+        if (bad >= 0) return at(`token ${ex.ids[bad]} at position ${bad} is outside the vocabulary (${config.vocabSize})`);
+        const badLabel = ex.labels.findIndex((l) => l !== -100 && (l < 0 || l >= config.vocabSize));
+        if (badLabel >= 0) return at(`label ${ex.labels[badLabel]} at position ${badLabel} is outside the vocabulary`);
+      });
+    check(train, 'train');
+    check(evalSet, 'eval');
+    if (issues.length) throw new DatasetError('dataset', issues);
+    if (this.control !== 'idle') throw new EngineError('stop training before changing the dataset');
+    this.train = train;
+    this.evalSet = evalSet;
+    return { train: train.length, eval: evalSet.length };
+  }
+
+  private padId(s: TrainSettings): number {
+    if (s.padId !== undefined) return s.padId;
+    try {
+      const g = JSON.parse(this.loaded.files.generationConfigJson ?? '{}') as { pad_token_id?: unknown };
+      if (typeof g.pad_token_id === 'number' && g.pad_token_id < this.loaded.config.vocabSize) return g.pad_token_id;
+    } catch {
+      // Padding is masked; any id in the vocabulary will do.
+    }
+    return 0;
+  }
+
+  async startTraining(settings: TrainSettings, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome> {
+    const { engine, summary, settings: loadSettings } = this.loaded;
+    if (this.control !== 'idle') throw new EngineError('training is already running');
+    if (!this.train.length) throw new EngineError('no training examples: call setDataset first');
+    if (settings.batchSize > loadSettings.maxBatch)
+      throw new EngineError(`batch size ${settings.batchSize} is larger than the ${loadSettings.maxBatch} the model was loaded for`);
+    const ts: TrainerSettings = {
+      ...settings.optimizer,
+      epochs: settings.epochs,
+      batchSize: settings.batchSize,
+      gradAccum: settings.gradAccum,
+      lr: settings.lr,
+      schedule: settings.schedule,
+      warmupSteps: settings.warmupSteps,
+      seed: settings.seed,
+      padId: this.padId(settings),
+    };
+    const lora = loadSettings.lora;
+    const modelKey = summary.sourceKey || `${summary.name}:${JSON.stringify(summary.config)}`;
+    const fingerprint = runFingerprint({ modelKey, settings: ts, lora, data: this.train });
+    const runId = settings.runId ?? fingerprint.slice(0, 16);
+
+    let ck: Checkpoint | undefined;
+    if (settings.resume !== false) {
+      ck = await this.checkpoints.load(runId).catch(() => undefined);
+      if (ck && ck.meta.fingerprint !== fingerprint) ck = undefined;
+    } else await this.checkpoints.delete(runId);
+    if (ck) {
+      await engine.setLora(ck.lora);
+      await engine.setOptimizerState(ck.optimizer);
+    } else await engine.initLora(ts.seed);
+
+    const trainer = new Trainer(engine, this.train, ts, ck?.meta.position);
+    this.lastTrain = ts;
+    const history: StepRecord[] = ck ? [...ck.meta.history] : [];
+    const resumedFrom = ck ? ck.meta.position.step : undefined;
+    const memoryBytes = summary.memory.allocated || summary.memory.total;
+    let recentMs: number[] = [], recentTokens: number[] = [];
+    let last: TrainProgress = {
+      step: trainer.position().step, totalSteps: trainer.totalSteps, epoch: trainer.position().step / trainer.stepsPerEpoch,
+      loss: history.at(-1)?.loss ?? NaN, lr: 0, gradNorm: 0, tokensPerSec: 0, etaSec: 0, memoryBytes, state: 'running', resumedFrom,
+    };
+    const emit = (patch: Partial<TrainProgress>) => {
+      last = { ...last, checkpointedAt: undefined, message: undefined, ...patch };
+      onProgress?.(last);
+    };
+    const save = async () => {
+      const pos = trainer.position();
+      await this.checkpoints.save({
+        meta: { runId, fingerprint, modelKey, position: pos, totalSteps: trainer.totalSteps, optimizerStep: 0, lora, history, savedAt: Date.now() },
+        lora: await engine.getLora(),
+        optimizer: await engine.getOptimizerState(),
+      });
+      return pos.step;
+    };
+
+    this.control = 'running';
+    emit({ state: 'running', message: ck ? `resumed from the checkpoint at step ${resumedFrom}` : undefined });
+    let evalLoss: number | undefined;
+    try {
+      while (!trainer.done) {
+        // Let pause/stop messages queued during the step run before the next one starts.
+        await yieldToEvents();
+        if (this.current() === 'paused') {
+          const at = await save();
+          emit({ state: 'paused', checkpointedAt: at });
+          await new Promise<void>((resolve) => (this.wake = resolve));
+          this.wake = null;
+          if (this.current() === 'running') emit({ state: 'running' });
+        }
+        if (this.current() === 'stopping') break;
+        const r = await trainer.step();
+        recentMs = [...recentMs, r.ms].slice(-20);
+        recentTokens = [...recentTokens, r.inputTokens].slice(-20);
+        const msPerStep = recentMs.reduce((a, b) => a + b, 0) / recentMs.length;
+        const rec: StepRecord = { step: r.step, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr };
+        if (settings.evalEvery > 0 && this.evalSet.length && r.step % settings.evalEvery === 0) rec.evalLoss = evalLoss = (await this.evaluate()).loss;
+        history.push(rec);
+        let checkpointedAt: number | undefined;
+        if (settings.checkpointEvery > 0 && r.step % settings.checkpointEvery === 0 && r.step < r.totalSteps) checkpointedAt = await save();
+        emit({
+          step: r.step, totalSteps: r.totalSteps, epoch: r.epoch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, evalLoss: rec.evalLoss ?? evalLoss,
+          tokensPerSec: (recentTokens.reduce((a, b) => a + b, 0) * 1000) / recentMs.reduce((a, b) => a + b, 0),
+          etaSec: ((r.totalSteps - r.step) * msPerStep) / 1000, state: 'running', checkpointedAt,
+        });
+      }
+      const done = trainer.done;
+      if (done && this.evalSet.length && history.at(-1)?.evalLoss === undefined) {
+        evalLoss = (await this.evaluate()).loss;
+        if (history.length) history[history.length - 1].evalLoss = evalLoss;
+      }
+      // Kept on stop too: the adapter so far survives a reload, and a later start continues it.
+      const at = await save();
+      const state = done ? 'done' : 'stopped';
+      emit({ state, evalLoss, checkpointedAt: at });
+      return { state, steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, evalLoss, resumedFrom };
+    } catch (e) {
+      const err = e as Error;
+      emit({ state: 'error', message: err.message });
+      return {
+        state: 'error', steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, resumedFrom,
+        error: err.message, errorName: err instanceof WebtuneError ? err.name : err.name || 'Error',
+      };
+    } finally {
+      this.control = 'idle';
+      this.wake = null;
+    }
+  }
+
+  /** Read through a method: pause/stop change it while startTraining awaits, which narrowing cannot see. */
+  private current(): Control {
+    return this.control;
+  }
+
+  async pause(): Promise<void> {
+    if (this.control === 'running') this.control = 'paused';
+  }
+
+  async resume(): Promise<void> {
+    if (this.control === 'paused') {
+      this.control = 'running';
+      this.wake?.();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.control === 'running' || this.control === 'paused') {
+      this.control = 'stopping';
+      this.wake?.();
+    }
+  }
+
+  private assertNotTraining(what: string): void {
+    if (this.control === 'running') throw new EngineError(`pause or stop training before ${what}`);
+  }
+
+  async generate(promptIds: Int32Array, options: GenerateOptions, onToken?: (id: number) => void): Promise<GenerateResult> {
+    this.assertNotTraining('generating');
+    const { engine, config } = this.loaded;
+    const bad = promptIds.findIndex((id) => id < 0 || id >= config.vocabSize);
+    if (bad >= 0) throw new EngineError(`prompt token ${promptIds[bad]} at position ${bad} is outside the vocabulary (${config.vocabSize})`);
+    // Fire and forget: awaiting each token's round trip to the page would slow generation down.
+    return engine.generate(promptIds, options, onToken ? (id) => void onToken(id) : undefined);
+  }
+
+  async evaluate(examples?: TrainExample[]): Promise<EvalResult> {
+    const { engine, settings } = this.loaded;
+    const data = examples ?? this.evalSet;
+    const bs = Math.max(1, Math.min(this.lastTrain?.batchSize ?? settings.maxBatch, settings.maxBatch));
+    const padId = this.lastTrain?.padId ?? this.padId({} as TrainSettings);
+    let sum = 0, tokens = 0;
+    for (let i = 0; i < data.length; i += bs) {
+      const r = await engine.forward(makeMicroBatch(data.slice(i, i + bs), padId), false);
+      if (r.tokens > 0) {
+        sum += r.loss * r.tokens;
+        tokens += r.tokens;
+      }
+    }
+    return { loss: tokens ? sum / tokens : NaN, tokens, examples: data.length };
+  }
+
+  async getAdapter(): Promise<AdapterData> {
+    const { engine, settings } = this.loaded;
+    return { lora: settings.lora, tensors: await engine.getLora() };
+  }
+
+  async setAdapter(tensors: Record<string, Float32Array>): Promise<void> {
+    this.assertNotTraining('replacing the adapter');
+    await this.loaded.engine.setLora(tensors);
+  }
+
+  async listCheckpoints(): Promise<CheckpointInfo[]> {
+    return this.checkpoints.list();
+  }
+
+  async deleteCheckpoint(runId: string): Promise<void> {
+    await this.checkpoints.delete(runId);
+  }
+
+  async exportFiles(kind: ExportKind): Promise<ExportedFile[]> {
+    this.assertNotTraining('exporting');
+    const { engine, config, files, settings, summary } = this.loaded;
+    const tensors = await engine.getLora();
+    const folder = new BlobFolder();
+    if (kind === 'adapter') await writePeftAdapter(folder, config, settings.lora, tensors, baseModelName(summary.name));
+    else if (kind === 'gguf') await writeLoraGguf(await folder.create('adapter.gguf'), config, settings.lora, tensors);
+    else {
+      const extraFiles: Record<string, string> = {};
+      const texts: Record<string, string | undefined> = {
+        'tokenizer.json': files.tokenizerJson,
+        'tokenizer_config.json': files.tokenizerConfigJson,
+        'generation_config.json': files.generationConfigJson,
+      };
+      for (const f of PASSTHROUGH_FILES) if (texts[f] !== undefined) extraFiles[f] = texts[f]!;
+      await writeMergedModel(folder, { rawConfig: JSON.parse(files.configJson), config, weights: files.weights, extraFiles }, { settings: settings.lora, tensors });
+    }
+    return [...folder.files].map(([name, blob]) => ({ name, blob }));
+  }
+
+  listCachedModels(): Promise<CachedModelInfo[]> {
+    return listCachedModels(this.deps.modelStore);
+  }
+
+  async deleteCachedModel(sourceKey: string): Promise<void> {
+    await deleteCachedModel(this.deps.modelStore, sourceKey);
+  }
+
+  storage(): Promise<StorageInfo | undefined> {
+    return storageInfo();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    await this.model?.engine.dispose();
+    this.model = null;
+  }
+}
+
+/** PEFT's base_model_name_or_path: the repo id where there is one. */
+function baseModelName(name: string): string {
+  return name.replace(/@(main|master)$/, '');
+}
+
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+

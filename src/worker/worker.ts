@@ -1,0 +1,22 @@
+// The dedicated module worker that owns the engine. The page talks to it only through
+// WorkerApi (client.ts); no model math ever runs on the main thread.
+
+import * as Comlink from 'comlink';
+import { createEngine } from '../engine/create.ts';
+import { MODEL_DB, MODEL_STORE } from '../io/cache.ts';
+import { idbStore, memoryStore } from '../io/store.ts';
+import { CHECKPOINT_DB, CHECKPOINT_STORE } from '../train/checkpoint.ts';
+import { installErrorTransfer } from './error-transfer.ts';
+import { TrainingSession } from './session.ts';
+
+installErrorTransfer();
+
+// Without IndexedDB (some private windows) everything still works, only nothing survives a reload.
+const hasIdb = typeof indexedDB !== 'undefined';
+const session = new TrainingSession({
+  modelStore: hasIdb ? idbStore(MODEL_DB, MODEL_STORE) : memoryStore(),
+  checkpointStore: hasIdb ? idbStore(CHECKPOINT_DB, CHECKPOINT_STORE) : memoryStore(),
+  createEngine: (kind) => createEngine(kind),
+});
+
+Comlink.expose(session);
