@@ -1,0 +1,68 @@
+// `eval`: greedy answers for every row of a dataset, scored as tool calls (intent, slots,
+// exact match, invalid JSON) or as text; the report, then one JSON line with the numbers.
+
+import { DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
+import type { EngineKind } from '../../engine/create.ts';
+import { DEFAULT_LORA } from '../../engine/engine.ts';
+import { evaluateWithTokenizer } from '../../eval/evaluate.ts';
+import type { EvalReport } from '../../eval/metrics.ts';
+import { formatReport } from '../../eval/report.ts';
+import { parseFlags, type FlagSpec } from '../args.ts';
+import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
+import { progressBar } from '../progress.ts';
+import { ENGINE_FLAG, QUIET_FLAG, line, loadEngine, loadRows, type CliIo } from './common.ts';
+
+export const EVAL_SUMMARY = 'accuracy of a model (+ adapter) on a dataset: intent, slots, exact call, invalid JSON';
+
+export const EVAL_FLAGS: Record<string, FlagSpec> = {
+  model: { kind: 'string', required: true, help: 'Hugging Face model folder' },
+  adapter: { kind: 'string', help: 'PEFT adapter folder (omit to evaluate the base model)' },
+  data: { kind: 'string', required: true, help: 'dataset file with the expected answers' },
+  engine: ENGINE_FLAG,
+  system: { kind: 'string', help: `system prompt used in training (default "${DEFAULT_SYSTEM_PROMPT}")` },
+  'max-new-tokens': { kind: 'int', min: 1, help: 'longest answer generated (default 128)' },
+  limit: { kind: 'int', min: 1, help: 'evaluate only the first N rows' },
+  quiet: QUIET_FLAG,
+};
+
+/** The numbers of a report as one flat JSON object (snake_case, as scripts expect). */
+export function reportSummary(r: EvalReport): Record<string, number | null> {
+  return {
+    rows: r.rows,
+    accuracy: r.accuracy,
+    intent_accuracy: r.tool?.intentAccuracy ?? null,
+    slot_precision: r.tool?.slotPrecision ?? null,
+    slot_recall: r.tool?.slotRecall ?? null,
+    slot_f1: r.tool?.slotF1 ?? null,
+    exact_match: r.tool?.exactMatch ?? null,
+    invalid_json_rate: r.tool?.invalidJsonRate ?? null,
+    text_exact_match: r.textExactMatch ?? null,
+    wrong: r.wrong.length,
+  };
+}
+
+export async function runEval(argv: string[], io: CliIo): Promise<number> {
+  const f = parseFlags('eval', argv, EVAL_FLAGS);
+  const model = await openModelFolder(f.model as string);
+  const tok = await folderTokenizer(model);
+  const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
+  let rows = await loadRows(f.data as string);
+  if (f.limit) rows = rows.slice(0, f.limit as number);
+  const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64);
+  try {
+    if (adapter) await engine.setLora(adapter.tensors);
+    else await engine.initLora(0); // B = 0: exactly the base model
+    const bar = progressBar('eval', rows.length, io.stderr, Boolean(f.quiet));
+    const { report } = await evaluateWithTokenizer(engine, tok, rows, {
+      system: f.system as string | undefined,
+      maxNewTokens: f['max-new-tokens'] as number | undefined,
+      onProgress: (done) => bar.update(done),
+    });
+    bar.finish();
+    line(io.stdout, formatReport(report));
+    line(io.stdout, JSON.stringify({ command: 'eval', ...reportSummary(report) }));
+    return 0;
+  } finally {
+    await engine.dispose();
+  }
+}

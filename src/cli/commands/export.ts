@@ -1,0 +1,52 @@
+// `export`: an adapter folder as a PEFT folder (canonical names), a merged BF16 model folder,
+// or a GGUF LoRA adapter for llama.cpp. No engine needed: the merge is done tensor by tensor.
+
+import { writeMergedModel } from '../../export/merged.ts';
+import { writeLoraGguf } from '../../export/gguf.ts';
+import { writePeftAdapter } from '../../export/peft.ts';
+import { parseFlags, type FlagSpec } from '../args.ts';
+import { openAdapterFolder, openModelFolder } from '../model-folder.ts';
+import { NodeFolder, nodeFileSink } from '../node-sink.ts';
+import { progressBar } from '../progress.ts';
+import { QUIET_FLAG, line, type CliIo } from './common.ts';
+
+export const EXPORT_SUMMARY = 'write an adapter as PEFT, as a merged model folder, or as a GGUF LoRA adapter';
+
+export const EXPORT_FLAGS: Record<string, FlagSpec> = {
+  model: { kind: 'string', required: true, help: 'base model folder the adapter was trained on' },
+  adapter: { kind: 'string', required: true, help: 'PEFT adapter folder' },
+  format: { kind: 'choice', choices: ['peft', 'merged', 'gguf'], required: true, help: 'what to write' },
+  out: { kind: 'string', required: true, help: 'folder (peft, merged) or file (gguf)' },
+  dtype: { kind: 'choice', choices: ['bf16', 'f32'], help: 'merged: dtype of the merged projections (default bf16)' },
+  quiet: QUIET_FLAG,
+};
+
+export async function runExport(argv: string[], io: CliIo): Promise<number> {
+  const f = parseFlags('export', argv, EXPORT_FLAGS);
+  const model = await openModelFolder(f.model as string);
+  const adapter = await openAdapterFolder(f.adapter as string, model.config);
+  const out = f.out as string;
+  switch (f.format) {
+    case 'peft':
+      await writePeftAdapter(new NodeFolder(out), model.config, adapter.settings, adapter.tensors, adapter.baseModel ?? model.name);
+      break;
+    case 'gguf':
+      await writeLoraGguf(await nodeFileSink(out), model.config, adapter.settings, adapter.tensors);
+      break;
+    case 'merged': {
+      const MB = 1024 * 1024;
+      let bar: ReturnType<typeof progressBar> | null = null;
+      await writeMergedModel(new NodeFolder(out), model, adapter, {
+        dtype: f.dtype === 'f32' ? 'F32' : 'BF16',
+        onProgress: (done, total) => {
+          bar ??= progressBar('merge (MB)', Math.ceil(total / MB), io.stderr, Boolean(f.quiet));
+          bar.update(Math.floor(done / MB));
+        },
+      });
+      (bar as ReturnType<typeof progressBar> | null)?.finish();
+      break;
+    }
+  }
+  line(io.stdout, JSON.stringify({ command: 'export', format: f.format, out }));
+  return 0;
+}

@@ -1,0 +1,49 @@
+// `generate`: one answer to one prompt, streamed to stdout as it is decoded.
+
+import { DEFAULT_SYSTEM_PROMPT, encodePrompt } from '../../data/examples.ts';
+import type { EngineKind } from '../../engine/create.ts';
+import { DEFAULT_LORA, GREEDY } from '../../engine/engine.ts';
+import { parseFlags, type FlagSpec } from '../args.ts';
+import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
+import { ENGINE_FLAG, line, loadEngine, type CliIo } from './common.ts';
+
+export const GENERATE_SUMMARY = 'greedy answer to one prompt, with the training prompt template';
+
+export const GENERATE_FLAGS: Record<string, FlagSpec> = {
+  model: { kind: 'string', required: true, help: 'Hugging Face model folder' },
+  adapter: { kind: 'string', help: 'PEFT adapter folder' },
+  prompt: { kind: 'string', required: true, help: 'the user turn' },
+  system: { kind: 'string', help: `system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
+  'max-new-tokens': { kind: 'int', min: 1, help: 'longest answer (default 128)' },
+  engine: ENGINE_FLAG,
+};
+
+export async function runGenerate(argv: string[], io: CliIo): Promise<number> {
+  const f = parseFlags('generate', argv, GENERATE_FLAGS);
+  const model = await openModelFolder(f.model as string);
+  const tok = await folderTokenizer(model);
+  const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
+  const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64);
+  try {
+    if (adapter) await engine.setLora(adapter.tensors);
+    else await engine.initLora(0);
+    const prompt = encodePrompt(tok, { user: f.prompt as string }, { system: f.system as string | undefined });
+    const ids: number[] = [];
+    let shown = '';
+    const stop = tok.eosTokenIds;
+    await engine.generate(prompt, { ...GREEDY, maxNewTokens: (f['max-new-tokens'] as number) ?? GREEDY.maxNewTokens, stopTokens: stop }, (id) => {
+      if (stop.includes(id)) return;
+      ids.push(id);
+      const text = tok.decode(ids, { skipSpecial: true });
+      // A character split across tokens decodes to U+FFFD until its last byte arrives.
+      if (text.endsWith('\uFFFD')) return;
+      io.stdout.write(text.slice(shown.length));
+      shown = text;
+    });
+    const text = tok.decode(ids, { skipSpecial: true });
+    line(io.stdout, text.slice(shown.length));
+    return 0;
+  } finally {
+    await engine.dispose();
+  }
+}

@@ -1,0 +1,100 @@
+// `train`: LoRA fine-tuning of a model folder on a dataset file, writing a PEFT adapter folder.
+// Defaults are the seed's PyTorch run (r 8, alpha 32, dropout 0.1, all seven projections,
+// batch 4 x accumulation 4, lr 1e-4, 8 epochs, max length 384).
+
+import { LORA_TARGETS, type LoraTarget } from '../../core/config.ts';
+import { DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT, toTrainExamples } from '../../data/examples.ts';
+import type { EngineKind } from '../../engine/create.ts';
+import { DEFAULT_LORA, type LoraSettings } from '../../engine/engine.ts';
+import { writePeftAdapter } from '../../export/peft.ts';
+import { DEFAULT_TRAIN, Trainer } from '../../train/trainer.ts';
+import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
+import { folderTokenizer, openModelFolder } from '../model-folder.ts';
+import { NodeFolder } from '../node-sink.ts';
+import { progressBar } from '../progress.ts';
+import { ENGINE_FLAG, QUIET_FLAG, line, loadEngine, loadRows, type CliIo } from './common.ts';
+
+export const TRAIN_SUMMARY = 'fine-tune a model folder with LoRA on a dataset; writes a PEFT adapter folder';
+
+export const TRAIN_FLAGS: Record<string, FlagSpec> = {
+  model: { kind: 'string', required: true, help: 'Hugging Face model folder (config.json, model.safetensors, tokenizer.json)' },
+  data: { kind: 'string', required: true, help: 'dataset: seed JSON/JSONL, Alpaca, chat or ShareGPT' },
+  out: { kind: 'string', required: true, help: 'adapter folder to write' },
+  engine: ENGINE_FLAG,
+  epochs: { kind: 'number', min: 0.001, help: `epochs (default ${DEFAULT_TRAIN.epochs})` },
+  lr: { kind: 'number', min: 0, help: `peak learning rate, linear decay (default ${DEFAULT_TRAIN.lr})` },
+  batch: { kind: 'int', min: 1, help: `rows per micro-batch (default ${DEFAULT_TRAIN.batchSize})` },
+  accum: { kind: 'int', min: 1, help: `gradient accumulation steps (default ${DEFAULT_TRAIN.gradAccum})` },
+  r: { kind: 'int', min: 1, help: `LoRA rank (default ${DEFAULT_LORA.r})` },
+  alpha: { kind: 'number', min: 0, help: `LoRA alpha (default ${DEFAULT_LORA.alpha})` },
+  dropout: { kind: 'number', min: 0, below: 1, help: `LoRA dropout (default ${DEFAULT_LORA.dropout})` },
+  targets: { kind: 'string', help: 'comma-separated projections (default all seven)' },
+  'max-length': { kind: 'int', min: 2, help: `longest example in tokens (default ${DEFAULT_MAX_LENGTH})` },
+  seed: { kind: 'int', min: 0, help: `seed of the LoRA init, data order and dropout (default ${DEFAULT_TRAIN.seed})` },
+  system: { kind: 'string', help: `system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
+  'stop-after': { kind: 'int', min: 1, help: 'stop after this many optimizer steps (the schedule still spans all epochs)' },
+  quiet: QUIET_FLAG,
+};
+
+function parseTargets(raw: string | undefined): LoraTarget[] {
+  if (raw === undefined) return [...DEFAULT_LORA.targets];
+  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) if (!(LORA_TARGETS as readonly string[]).includes(n)) throw new UsageError(`train: --targets: "${n}" is not one of ${LORA_TARGETS.join(', ')}`);
+  if (!names.length) throw new UsageError('train: --targets is empty');
+  return LORA_TARGETS.filter((t) => names.includes(t));
+}
+
+export async function runTrain(argv: string[], io: CliIo): Promise<number> {
+  const f = parseFlags('train', argv, TRAIN_FLAGS);
+  const t0 = performance.now();
+  const lora: LoraSettings = {
+    r: (f.r as number) ?? DEFAULT_LORA.r,
+    alpha: (f.alpha as number) ?? DEFAULT_LORA.alpha,
+    dropout: (f.dropout as number) ?? DEFAULT_LORA.dropout,
+    targets: parseTargets(f.targets as string | undefined),
+    rslora: false,
+  };
+  const model = await openModelFolder(f.model as string);
+  const tok = await folderTokenizer(model);
+  // The data is checked before the engine loads: a bad file costs nothing.
+  const rows = await loadRows(f.data as string);
+  const system = (f.system as string) ?? DEFAULT_SYSTEM_PROMPT;
+  const maxLength = (f['max-length'] as number) ?? DEFAULT_MAX_LENGTH;
+  const examples = toTrainExamples(tok, rows, { system, maxLength });
+  const cut = examples.filter((e) => e.truncated > 0).length;
+  if (cut) line(io.stderr, `note: ${cut} of ${examples.length} examples are longer than --max-length ${maxLength} and were cut`);
+  const settings = {
+    ...DEFAULT_TRAIN,
+    epochs: (f.epochs as number) ?? DEFAULT_TRAIN.epochs,
+    lr: (f.lr as number) ?? DEFAULT_TRAIN.lr,
+    batchSize: (f.batch as number) ?? DEFAULT_TRAIN.batchSize,
+    gradAccum: (f.accum as number) ?? DEFAULT_TRAIN.gradAccum,
+    seed: (f.seed as number) ?? DEFAULT_TRAIN.seed,
+    padId: tok.endOfTextId,
+  };
+  const maxSeq = Math.max(...examples.map((e) => e.ids.length));
+  const engine = await loadEngine(((f.engine as EngineKind) ?? 'cpu'), model, lora, settings.batchSize, maxSeq);
+  try {
+    await engine.initLora(settings.seed);
+    const trainer = new Trainer(engine, examples, settings);
+    const stopAt = Math.min(trainer.totalSteps, (f['stop-after'] as number) ?? Infinity);
+    line(io.stderr, `training ${examples.length} examples, ${trainer.totalSteps} optimizer steps (${trainer.stepsPerEpoch} per epoch)${stopAt < trainer.totalSteps ? `, stopping after ${stopAt}` : ''}`);
+    const bar = progressBar('train', stopAt, io.stderr, Boolean(f.quiet));
+    const losses: number[] = [];
+    while (losses.length < stopAt) {
+      const r = await trainer.step();
+      losses.push(r.loss);
+      bar.update(r.step, `loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)}`);
+    }
+    bar.finish(`loss ${losses[losses.length - 1].toFixed(4)}`);
+    await writePeftAdapter(new NodeFolder(f.out as string), model.config, lora, await engine.getLora(), model.name);
+    line(io.stderr, `adapter written to ${f.out}`);
+    line(io.stdout, JSON.stringify({
+      command: 'train', out: f.out, examples: examples.length, steps: losses.length, total_steps: trainer.totalSteps,
+      first_loss: losses[0], last_loss: losses[losses.length - 1], seconds: +((performance.now() - t0) / 1000).toFixed(2),
+    }));
+    return 0;
+  } finally {
+    await engine.dispose();
+  }
+}

@@ -1,0 +1,86 @@
+// Headless Webtune: `npm run cli -- <command> [flags]`. Results go to stdout (the last line is
+// JSON), progress and errors to stderr. Exit codes: 0 done, 1 failed, 2 bad arguments, 3 bad data.
+
+import { pathToFileURL } from 'node:url';
+import { DatasetError, WebtuneError, formatIssue } from '../core/errors.ts';
+import { UsageError, usage, type FlagSpec } from './args.ts';
+import { line, type CliIo } from './commands/common.ts';
+import { EVAL_FLAGS, EVAL_SUMMARY, runEval } from './commands/eval.ts';
+import { EXPORT_FLAGS, EXPORT_SUMMARY, runExport } from './commands/export.ts';
+import { GENERATE_FLAGS, GENERATE_SUMMARY, runGenerate } from './commands/generate.ts';
+import { TRAIN_FLAGS, TRAIN_SUMMARY, runTrain } from './commands/train.ts';
+
+interface Command {
+  summary: string;
+  flags?: Record<string, FlagSpec>;
+  run(argv: string[], io: CliIo): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  train: { summary: TRAIN_SUMMARY, flags: TRAIN_FLAGS, run: runTrain },
+  eval: { summary: EVAL_SUMMARY, flags: EVAL_FLAGS, run: runEval },
+  generate: { summary: GENERATE_SUMMARY, flags: GENERATE_FLAGS, run: runGenerate },
+  export: { summary: EXPORT_SUMMARY, flags: EXPORT_FLAGS, run: runExport },
+  golden: {
+    summary: 'replay a PyTorch golden case: golden <case-dir> [--engine cpu|webgpu] [--dump file]',
+    // Loaded on demand: the lead's module pulls in the engine for every check it runs.
+    run: async (argv) => (await import('./golden.ts')).runGolden(argv),
+  },
+};
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, data: 3 } as const;
+
+function help(): string {
+  const lines = ['usage: npm run cli -- <command> [flags]   (add --verbose for stack traces)', ''];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  lines.push('', 'npm run cli -- <command> --help lists its flags');
+  return lines.join('\n');
+}
+
+const processIo: CliIo = { stdout: process.stdout, stderr: process.stderr };
+
+export async function main(argvIn: string[], io: CliIo = processIo): Promise<number> {
+  const verbose = argvIn.includes('--verbose');
+  const argv = argvIn.filter((a) => a !== '--verbose');
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === 'help') {
+    line(name ? io.stdout : io.stderr, help());
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    line(io.stderr, `error: unknown command "${name}"\n\n${help()}`);
+    return EXIT.usage;
+  }
+  if (rest.includes('--help')) {
+    line(io.stdout, cmd.flags ? usage(name, cmd.summary, cmd.flags) : `${name}: ${cmd.summary}`);
+    return EXIT.ok;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (e) {
+    if (verbose && e instanceof Error) line(io.stderr, e.stack ?? String(e));
+    if (e instanceof UsageError) {
+      line(io.stderr, `error: ${e.message}`);
+      if (cmd.flags) line(io.stderr, '\n' + usage(name, cmd.summary, cmd.flags));
+      return EXIT.usage;
+    }
+    if (e instanceof DatasetError) {
+      line(io.stderr, `error: ${e.file}: ${e.issues.length} problem(s), nothing was trained or evaluated:`);
+      for (const i of e.issues) line(io.stderr, `  ${e.file}: ${formatIssue(i)}`);
+      return EXIT.data;
+    }
+    if (e instanceof WebtuneError) {
+      line(io.stderr, `error: ${e.name}: ${e.message}`);
+      return EXIT.failed;
+    }
+    line(io.stderr, `error: ${e instanceof Error ? e.message : String(e)}${verbose ? '' : ' (run with --verbose for the stack trace)'}`);
+    return EXIT.failed;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const code = await main(process.argv.slice(2));
+  // Engine worker threads may linger; the command is over, so leave with its code.
+  process.exit(code);
+}

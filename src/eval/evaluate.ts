@@ -1,0 +1,63 @@
+// Runs greedy decoding over evaluation rows with the training prompt template and scores the
+// answers. The engine and tokenizer are passed in, so the worker, the CLI and tests share it.
+
+import type { Engine, GenerateOptions } from '../engine/engine.ts';
+import { GREEDY } from '../engine/engine.ts';
+import type { DatasetRow } from '../data/dataset.ts';
+import { encodePrompt, type ExampleOptions } from '../data/examples.ts';
+import type { ChatTokenizer } from '../tokenizer/tokenizer.ts';
+import { scorePredictions, type EvalReport, type Prediction } from './metrics.ts';
+
+export type EvalRow = Pick<DatasetRow, 'user' | 'system' | 'answer' | 'expected'>;
+
+export interface EvalPrediction extends Prediction {
+  user: string;
+}
+
+export interface EvaluateOptions {
+  encodePrompt: (row: EvalRow) => Int32Array;
+  decode: (ids: Int32Array) => string;
+  /** Ids that end an answer (not part of it). */
+  stopTokens: number[];
+  maxNewTokens?: number;
+  onProgress?: (done: number, total: number, last: EvalPrediction) => void;
+  signal?: AbortSignal;
+}
+
+export interface EvaluateResult {
+  report: EvalReport;
+  predictions: EvalPrediction[];
+}
+
+/** Greedy answers for each row, then the metrics. Tool rows are scored as calls, others as text. */
+export async function evaluateRows(engine: Pick<Engine, 'generate'>, rows: readonly EvalRow[], opts: EvaluateOptions): Promise<EvaluateResult> {
+  const gen: GenerateOptions = { ...GREEDY, maxNewTokens: opts.maxNewTokens ?? GREEDY.maxNewTokens, stopTokens: opts.stopTokens };
+  const predictions: EvalPrediction[] = [];
+  for (const row of rows) {
+    opts.signal?.throwIfAborted();
+    const { tokens } = await engine.generate(opts.encodePrompt(row), gen);
+    let n = tokens.length;
+    while (n > 0 && opts.stopTokens.includes(tokens[n - 1])) n--;
+    const p: EvalPrediction = { user: row.user, expected: row.expected ?? row.answer, generated: opts.decode(tokens.subarray(0, n)) };
+    predictions.push(p);
+    opts.onProgress?.(predictions.length, rows.length, p);
+  }
+  return { report: scorePredictions(predictions), predictions };
+}
+
+/** evaluateRows with a model folder's tokenizer and the training prompt settings. */
+export function evaluateWithTokenizer(
+  engine: Pick<Engine, 'generate'>,
+  tok: ChatTokenizer,
+  rows: readonly EvalRow[],
+  opts: Partial<Pick<ExampleOptions, 'system'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'onProgress' | 'signal'> = {},
+): Promise<EvaluateResult> {
+  return evaluateRows(engine, rows, {
+    encodePrompt: (row) => encodePrompt(tok, row, { system: opts.system }),
+    decode: (ids) => tok.decode(ids, { skipSpecial: true }),
+    stopTokens: tok.eosTokenIds,
+    maxNewTokens: opts.maxNewTokens,
+    onProgress: opts.onProgress,
+    signal: opts.signal,
+  });
+}
