@@ -62,7 +62,7 @@ for (const cfg of CONFIGS) {
   describe(`fast kernels: ${cfg.name}`, () => {
     let k: FastKernels;
     beforeAll(async () => {
-      k = await FastKernels.create({ threads: cfg.threads, relaxed: cfg.relaxed, shared: cfg.shared });
+      k = await FastKernels.create({ threads: cfg.threads, relaxed: cfg.relaxed, shared: cfg.shared, parallelMin: 0 });
     });
     afterAll(() => k.dispose());
 

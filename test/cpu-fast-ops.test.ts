@@ -39,7 +39,8 @@ function tensor(ops: CpuOps, data: Float32Array | Int32Array): CpuTensor {
 
 const FAST = [
   { name: '1 thread, shared memory', threads: 1, shared: true },
-  { name: '2 threads, shared memory', threads: 2, shared: true },
+  // parallelMin 0: even these small calls are split between the threads
+  { name: '2 threads, shared memory', threads: 2, shared: true, parallelMin: 0 },
   { name: 'private memory (no SharedArrayBuffer)', threads: 1, shared: false },
 ];
 
@@ -48,7 +49,7 @@ for (const cfg of FAST) {
     let fast: FastCpuOps;
     const ref = new CpuOps();
     beforeAll(async () => {
-      fast = await FastCpuOps.create({ threads: cfg.threads, shared: cfg.shared });
+      fast = await FastCpuOps.create({ threads: cfg.threads, shared: cfg.shared, parallelMin: cfg.parallelMin });
     });
     afterAll(() => fast.dispose());
 
@@ -121,6 +122,50 @@ for (const cfg of FAST) {
         ref.crossEntropyForwardBackward(lossR, dhR, h, wr, targets, M, C, V, 0.25);
         expect(relErr(lossF, lossR)).toBeLessThan(1e-5);
         expect(relErr(dhF, dhR)).toBeLessThan(1e-4);
+      });
+    }
+
+    for (const HD of [8, 10]) {
+      it(`attentionForward with padding and a KV cache, and attentionBackward, head dim ${HD}`, () => {
+        const rng = new SeededRng(HD);
+        const NH = 6, NKV = 2;
+        // generation-like call: T new queries over S cached keys in rows of capacity SMAX; batch row 2 fully masked
+        {
+          const B = 3, T = 3, S = 7, SMAX = 9;
+          const q = rng.fillNormal(new Float32Array(B * T * NH * HD), 1);
+          const k = rng.fillNormal(new Float32Array(B * SMAX * NKV * HD), 1), v = rng.fillNormal(new Float32Array(B * SMAX * NKV * HD), 1);
+          const mask = Int32Array.from({ length: B * SMAX }, (_, i) => (i >= 2 * SMAX ? 0 : i % SMAX === 1 ? 0 : 1));
+          const outF = fast.alloc('f32', B * T * NH * HD), attF = fast.alloc('f32', B * NH * T * S);
+          fast.attentionForward(outF, attF, tensor(fast, q), tensor(fast, k), tensor(fast, v), tensor(fast, mask), B, T, S, SMAX, NH, NKV, HD);
+          const outR = new Float32Array(B * T * NH * HD), attR = new Float32Array(B * NH * T * S);
+          ref.attentionForward(outR, attR, q, k, v, mask, B, T, S, SMAX, NH, NKV, HD);
+          expect(relErr(attF, attR)).toBeLessThan(1e-5);
+          expect(relErr(outF, outR)).toBeLessThan(1e-5);
+          expect(Array.from(outF.subarray(2 * T * NH * HD)).every((x) => x === 0)).toBe(true);
+        }
+        // training call: S = SMAX = T, right padding on one row
+        {
+          const B = 2, T = 13;
+          const n = B * T * NH * HD, nkv = B * T * NKV * HD;
+          const q = rng.fillNormal(new Float32Array(n), 1), k = rng.fillNormal(new Float32Array(nkv), 1), v = rng.fillNormal(new Float32Array(nkv), 1);
+          const mask = Int32Array.from({ length: B * T }, (_, i) => (i >= T && i % T >= 9 ? 0 : 1));
+          const dy = rng.fillNormal(new Float32Array(n), 1);
+          const tq = tensor(fast, q), tk = tensor(fast, k), tv = tensor(fast, v);
+          const outF = fast.alloc('f32', n), attF = fast.alloc('f32', B * NH * T * T);
+          fast.attentionForward(outF, attF, tq, tk, tv, tensor(fast, mask), B, T, T, T, NH, NKV, HD);
+          const outR = new Float32Array(n), attR = new Float32Array(B * NH * T * T);
+          ref.attentionForward(outR, attR, q, k, v, mask, B, T, T, T, NH, NKV, HD);
+          expect(relErr(outF, outR)).toBeLessThan(1e-5);
+          // dq/dk/dv are overwritten: start them dirty
+          const dqF = tensor(fast, rng.fillNormal(new Float32Array(n), 1)), dkF = tensor(fast, rng.fillNormal(new Float32Array(nkv), 1));
+          const dvF = tensor(fast, rng.fillNormal(new Float32Array(nkv), 1)), dattF = fast.alloc('f32', B * NH * T * T);
+          fast.attentionBackward(dqF, dkF, dvF, dattF, tensor(fast, dy), tq, tk, tv, attF, B, T, NH, NKV, HD);
+          const dqR = new Float32Array(n), dkR = new Float32Array(nkv), dvR = new Float32Array(nkv), dattR = new Float32Array(B * NH * T * T);
+          ref.attentionBackward(dqR, dkR, dvR, dattR, dy, q, k, v, attR, B, T, NH, NKV, HD);
+          expect(relErr(dqF, dqR)).toBeLessThan(1e-5);
+          expect(relErr(dkF, dkR)).toBeLessThan(1e-5);
+          expect(relErr(dvF, dvR)).toBeLessThan(1e-5);
+        }
       });
     }
 

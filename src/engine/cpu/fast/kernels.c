@@ -27,7 +27,7 @@ typedef uint16_t u16;
 #define KC 256
 #define JB 128
 
-enum { JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3 };
+enum { JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5 };
 enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2 };
 enum { SPLIT_J = 0, SPLIT_M = 1 };
 
@@ -62,6 +62,25 @@ typedef struct {
   u32 seed, e0, threshold;
   float keep;
 } DropoutJob;
+
+// Causal GQA attention, as CpuOps.attentionForward / attentionBackward (shapes in ops.ts).
+typedef struct {
+  int kind;
+  int nthreads;
+  u32 scratch;
+  int scratchStride;
+  u32 out, att, q, k, v, mask;
+  int B, T, S, SMAX, NH, NKV, HD;
+} AttnFwdJob;
+
+typedef struct {
+  int kind;
+  int nthreads;
+  u32 scratch;
+  int scratchStride;
+  u32 dq, dk, dv, datt, dout, q, k, v, att;
+  int B, T, NH, NKV, HD;
+} AttnBwdJob;
 
 // ---- 16-bit widening
 
@@ -353,9 +372,154 @@ static void dropout(const DropoutJob *d, int tid, int add) {
   }
 }
 
+// ---- attention
+
+// exp on four lanes: Cephes' expf polynomial after reduction by ln 2 (about 1 ulp);
+// lanes at -inf give exactly 0 (masked scores).
+static inline v128_t exp4(v128_t x) {
+  v128_t isNegInf = wasm_f32x4_eq(x, wasm_f32x4_splat(-__builtin_inff()));
+  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-87.3f)), wasm_f32x4_splat(88.3f));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), wasm_f32x4_add(r, wasm_f32x4_splat(1.f)));
+  v128_t pow2n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_v128_andnot(wasm_f32x4_mul(p, pow2n), isNegInf);
+}
+
+static inline float hsum(v128_t v) {
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+static inline float dot(const float *a, const float *b, int n) {
+  v128_t acc = wasm_f32x4_const_splat(0.f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) acc = MADD(wasm_v128_load(a + i), wasm_v128_load(b + i), acc);
+  float s = hsum(acc);
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+// y += alpha * x
+static inline void axpy(float *y, const float *x, float alpha, int n) {
+  v128_t a = wasm_f32x4_splat(alpha);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, MADD(a, wasm_v128_load(x + i), wasm_v128_load(y + i)));
+  for (; i < n; i++) y[i] += alpha * x[i];
+}
+
+// threads take whole (b, h) rows of the output
+static void attention_forward(const AttnFwdJob *j, int tid) {
+  int units = j->B * j->NH, per = (units + j->nthreads - 1) / j->nthreads;
+  int u0 = tid * per, u1 = u0 + per < units ? u0 + per : units;
+  int group = j->NH / j->NKV, HD = j->HD, S = j->S, T = j->T;
+  float scale = 1.f / __builtin_sqrtf((float)HD);
+  const float *Q = (const float *)j->q, *K = (const float *)j->k, *V = (const float *)j->v;
+  const int *mask = (const int *)j->mask;
+  float *P = (float *)j->att, *Y = (float *)j->out;
+  for (int u = u0; u < u1; u++) {
+    int b = u / j->NH, h = u % j->NH, kvh = h / group;
+    for (int t = 0; t < T; t++) {
+      const float *q = Q + ((long)(b * T + t) * j->NH + h) * HD;
+      float *p = P + ((long)(b * j->NH + h) * T + t) * S;
+      int last = S - T + t;
+      float mx = -__builtin_inff();
+      for (int s = 0; s < S; s++) {
+        if (s > last || !mask[b * j->SMAX + s]) {
+          p[s] = -__builtin_inff();
+          continue;
+        }
+        float d = dot(q, K + ((long)(b * j->SMAX + s) * j->NKV + kvh) * HD, HD) * scale;
+        p[s] = d;
+        if (d > mx) mx = d;
+      }
+      float sum = 0.f;
+      if (mx != -__builtin_inff()) {
+        v128_t vmx = wasm_f32x4_splat(mx), vs = wasm_f32x4_const_splat(0.f);
+        int s = 0;
+        for (; s + 4 <= S; s += 4) {
+          v128_t e = exp4(wasm_f32x4_sub(wasm_v128_load(p + s), vmx));
+          wasm_v128_store(p + s, e);
+          vs = wasm_f32x4_add(vs, e);
+        }
+        sum = hsum(vs);
+        for (; s < S; s++) {
+          v128_t e = exp4(wasm_f32x4_splat(p[s] - mx));
+          p[s] = wasm_f32x4_extract_lane(e, 0);
+          sum += p[s];
+        }
+      }
+      float inv = sum > 0.f ? 1.f / sum : 0.f;
+      for (int s = 0; s < S; s++) p[s] = sum > 0.f ? p[s] * inv : 0.f;
+      float *y = Y + (long)(b * T + t) * j->NH * HD + h * HD;
+      for (int d = 0; d < HD; d++) y[d] = 0.f;
+      int end = last < S - 1 ? last : S - 1;
+      for (int s = 0; s <= end; s++) {
+        if (p[s] == 0.f) continue;
+        axpy(y, V + ((long)(b * j->SMAX + s) * j->NKV + kvh) * HD, p[s], HD);
+      }
+    }
+  }
+}
+
+// threads take whole (b, kv head) groups: dk and dv sum over the query heads of a group
+static void attention_backward(const AttnBwdJob *j, int tid) {
+  int units = j->B * j->NKV, per = (units + j->nthreads - 1) / j->nthreads;
+  int u0 = tid * per, u1 = u0 + per < units ? u0 + per : units;
+  int group = j->NH / j->NKV, HD = j->HD, T = j->T;
+  float scale = 1.f / __builtin_sqrtf((float)HD);
+  const float *Q = (const float *)j->q, *K = (const float *)j->k, *V = (const float *)j->v;
+  const float *P = (const float *)j->att, *dY = (const float *)j->dout;
+  float *dQ = (float *)j->dq, *dK = (float *)j->dk, *dV = (float *)j->dv, *dP = (float *)j->datt;
+  for (int u = u0; u < u1; u++) {
+    int b = u / j->NKV, kvh = u % j->NKV;
+    for (int t = 0; t < T; t++) {
+      float *dk = dK + ((long)(b * T + t) * j->NKV + kvh) * HD, *dv = dV + ((long)(b * T + t) * j->NKV + kvh) * HD;
+      for (int d = 0; d < HD; d++) dk[d] = dv[d] = 0.f;
+    }
+    for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+      for (int t = 0; t < T; t++) {
+        float *dq = dQ + ((long)(b * T + t) * j->NH + h) * HD;
+        for (int d = 0; d < HD; d++) dq[d] = 0.f;
+      }
+      for (int t = 0; t < T; t++) {
+        long po = ((long)(b * j->NH + h) * T + t) * T;
+        const float *dy = dY + (long)(b * T + t) * j->NH * HD + h * HD;
+        const float *q = Q + ((long)(b * T + t) * j->NH + h) * HD;
+        float *dq = dQ + ((long)(b * T + t) * j->NH + h) * HD;
+        float dotp = 0.f;
+        for (int s = 0; s <= t; s++) {
+          long vo = ((long)(b * T + s) * j->NKV + kvh) * HD;
+          float g = dot(dy, V + vo, HD);
+          axpy(dV + vo, dy, P[po + s], HD);
+          dP[po + s] = g;
+          dotp += g * P[po + s];
+        }
+        for (int s = 0; s <= t; s++) {
+          float ds = P[po + s] * (dP[po + s] - dotp) * scale;
+          if (ds == 0.f) continue;
+          long ko = ((long)(b * T + s) * j->NKV + kvh) * HD;
+          axpy(dq, K + ko, ds, HD);
+          axpy(dK + ko, q, ds, HD);
+        }
+      }
+    }
+  }
+}
+
 __attribute__((export_name("run_job"))) void run_job(u32 job, int tid) {
   int kind = *(const int *)job;
   if (kind == JOB_GEMM) gemm((const GemmJob *)job, tid);
   else if (kind == JOB_DROPOUT) dropout((const DropoutJob *)job, tid, 0);
   else if (kind == JOB_MASKED_ADD) dropout((const DropoutJob *)job, tid, 1);
+  else if (kind == JOB_ATTN_FWD) attention_forward((const AttnFwdJob *)job, tid);
+  else if (kind == JOB_ATTN_BWD) attention_backward((const AttnBwdJob *)job, tid);
 }

@@ -9,7 +9,7 @@ import { CONTROL_BYTES, ThreadPool } from './pool.ts';
 import { enableRelaxedSimdInNode, loadKernels, relaxedSimdSupported, sharedMemorySupported } from './wasm.ts';
 
 /** Below this many multiply-adds a job runs on the caller alone: waking a worker costs more. */
-const THREAD_MIN_MACS = 1 << 18;
+const DEFAULT_PARALLEL_MIN = 1 << 18;
 /** Per-thread packing scratch: KC * JB * 4 bytes in kernels.c. */
 const PACK_BYTES = 256 * 128 * 4;
 const NR = 8, MR = 4;
@@ -17,7 +17,7 @@ const JOB_BYTES = 128;
 /** The module's shadow stack sits in [0, 64 KiB) (--stack-first); the heap starts above it. */
 const HEAP_BASE = 65536;
 
-const JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3;
+const JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5;
 const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, bf16: 1, f16: 2 };
 
 /** C[m, j] = (accumulate ? C[m, j] : bias[j] or 0) + alpha * sum_k A(m, k) B(k, j); addresses in bytes, strides in elements. */
@@ -49,6 +49,8 @@ export interface FastKernelOptions {
   relaxed?: boolean;
   /** Default: shared when SharedArrayBuffer is available. */
   shared?: boolean;
+  /** Smallest job (multiply-adds, or elements for dropout) worth splitting; tests pass 0 to split every job. */
+  parallelMin?: number;
 }
 
 export class FastKernels {
@@ -64,6 +66,7 @@ export class FastKernels {
     readonly shared: boolean,
     readonly relaxed: boolean,
     readonly threads: number,
+    private readonly parallelMin: number,
   ) {
     this.job = heap.allocBytes(JOB_BYTES, 'job block');
     this.jobI = heap.i32(this.job, JOB_BYTES / 4);
@@ -82,7 +85,7 @@ export class FastKernels {
     const instance = await WebAssembly.instantiate(rt.module, { env: { memory: rt.memory } });
     const runJob = instance.exports.run_job as (job: number, tid: number) => void;
     const pool = threads > 1 ? await ThreadPool.create(rt.module, rt.memory, ctrl, runJob, threads) : null;
-    return new FastKernels(heap, runJob, pool, shared, relaxed, threads);
+    return new FastKernels(heap, runJob, pool, shared, relaxed, threads, opts.parallelMin ?? DEFAULT_PARALLEL_MIN);
   }
 
   /** Job views are re-made when a private memory grew (growing detaches its old buffer). */
@@ -103,7 +106,7 @@ export class FastKernels {
     if (g.M <= 0 || g.J <= 0) return;
     if (g.K <= 0) throw new EngineError(`gemm: K must be positive (M ${g.M}, J ${g.J}, K ${g.K})`);
     const macs = g.M * g.J * g.K;
-    let nthreads = macs >= THREAD_MIN_MACS ? this.threads : 1;
+    let nthreads = macs >= this.parallelMin ? this.threads : 1;
     // split the columns when there are enough panels for every thread, else the rows
     let split = 0;
     if (nthreads > 1 && Math.ceil(g.J / NR) < 2 * nthreads) {
@@ -141,7 +144,7 @@ export class FastKernels {
   dropout(dst: number, src: number, n: number, seed: number, e0: number, p: number, add: boolean): void {
     if (n <= 0) return;
     const { i, f } = this.jobViews();
-    const nthreads = n >= 1 << 16 ? this.threads : 1;
+    const nthreads = n >= this.parallelMin / 4 ? this.threads : 1;
     i[0] = add ? JOB_MASKED_ADD : JOB_DROPOUT;
     i[1] = nthreads;
     i[2] = this.scratch;
@@ -153,6 +156,24 @@ export class FastKernels {
     i[8] = e0 | 0;
     i[9] = dropoutThreshold(p) | 0;
     f[10] = 1 / (1 - p);
+    this.dispatch(nthreads);
+  }
+
+  /** CpuOps.attentionForward on addresses; threads take (b, head) pairs. */
+  attentionForward(out: number, att: number, q: number, k: number, v: number, mask: number,
+    B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
+    const { i } = this.jobViews();
+    const nthreads = T * S * HD * B * NH >= this.parallelMin ? Math.min(this.threads, B * NH) : 1;
+    i.set([JOB_ATTN_FWD, nthreads, this.scratch, PACK_BYTES, out, att, q, k, v, mask, B, T, S, SMAX, NH, NKV, HD]);
+    this.dispatch(nthreads);
+  }
+
+  /** CpuOps.attentionBackward on addresses; threads take (b, kv head) groups, which own their dk/dv rows. */
+  attentionBackward(dq: number, dk: number, dv: number, datt: number, dout: number, q: number, k: number, v: number, att: number,
+    B: number, T: number, NH: number, NKV: number, HD: number): void {
+    const { i } = this.jobViews();
+    const nthreads = T * T * HD * B * NH >= this.parallelMin ? Math.min(this.threads, B * NKV) : 1;
+    i.set([JOB_ATTN_BWD, nthreads, this.scratch, PACK_BYTES, dq, dk, dv, datt, dout, q, k, v, att, B, T, NH, NKV, HD]);
     this.dispatch(nthreads);
   }
 

@@ -197,6 +197,31 @@ export class FastCpuOps extends CpuOps {
     }
   }
 
+  // ---- attention
+
+  override attentionForward(out: CpuTensor, att: CpuTensor, q: CpuTensor, k: CpuTensor, v: CpuTensor, mask: CpuTensor,
+    B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
+    if (NH % NKV !== 0) throw new EngineError(`attention: ${NH} query heads do not split into ${NKV} key/value heads`);
+    const s = new Staging(this.kernels);
+    try {
+      this.kernels.attentionForward(s.out(out), s.out(att), s.in(q), s.in(k), s.in(v), s.in(mask), B, T, S, SMAX, NH, NKV, HD);
+    } finally {
+      s.done();
+    }
+  }
+
+  override attentionBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor,
+    q: CpuTensor, k: CpuTensor, v: CpuTensor, att: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
+    if (NH % NKV !== 0) throw new EngineError(`attention: ${NH} query heads do not split into ${NKV} key/value heads`);
+    const s = new Staging(this.kernels);
+    try {
+      this.kernels.attentionBackward(s.out(dq), s.out(dk), s.out(dv), s.out(datt), s.in(dout), s.in(q), s.in(k), s.in(v), s.in(att),
+        B, T, NH, NKV, HD);
+    } finally {
+      s.done();
+    }
+  }
+
   // ---- cross-entropy over the vocabulary
 
   /**
