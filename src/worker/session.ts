@@ -205,6 +205,18 @@ export class TrainingSession implements WorkerApi {
     if (!this.train.length) throw new EngineError('no training examples: call setDataset first');
     if (settings.batchSize > loadSettings.maxBatch)
       throw new EngineError(`batch size ${settings.batchSize} is larger than the ${loadSettings.maxBatch} the model was loaded for`);
+    // Claimed before the first await, so a second call made meanwhile is refused.
+    this.control = 'running';
+    try {
+      return await this.run(settings, onProgress);
+    } finally {
+      this.control = 'idle';
+      this.wake = null;
+    }
+  }
+
+  private async run(settings: TrainSettings, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome> {
+    const { engine, summary, settings: loadSettings } = this.loaded;
     const ts: TrainerSettings = {
       ...settings.optimizer,
       epochs: settings.epochs,
@@ -255,7 +267,6 @@ export class TrainingSession implements WorkerApi {
       return pos.step;
     };
 
-    this.control = 'running';
     emit({ state: 'running', message: ck ? `resumed from the checkpoint at step ${resumedFrom}` : undefined });
     let evalLoss: number | undefined;
     try {
@@ -302,9 +313,6 @@ export class TrainingSession implements WorkerApi {
         state: 'error', steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, resumedFrom,
         error: err.message, errorName: err instanceof WebtuneError ? err.name : err.name || 'Error',
       };
-    } finally {
-      this.control = 'idle';
-      this.wake = null;
     }
   }
 
