@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseQwen2Config, validateWeights } from '../src/core/config.ts';
-import { bf16ToF32, f32ToBf16 } from '../src/core/dtype.ts';
+import { bf16ToF32, f32ToBf16, widen } from '../src/core/dtype.ts';
 import { SafetensorsFile, type TensorSource } from '../src/core/safetensors.ts';
 import { createEngine } from '../src/engine/create.ts';
 import type { LoraSettings, MicroBatch } from '../src/engine/engine.ts';
@@ -42,7 +42,7 @@ class RecordingFolder implements FolderSink {
 
 for (const c of ['tiny-f32', 'tiny-bf16-untied']) {
   describe(`merged model ${c}`, () => {
-    it('matches PyTorch\'s merged projection (F32 output) and keeps the rest as stored', async () => {
+    it('matches PyTorch\'s merged projection (F32 output); other tensors copied, or widened when stored as BF16', async () => {
       const k = await openCase(c);
       const folder = new RecordingFolder();
       await writeMergedModel(folder, { rawConfig: k.rawConfig, config: k.config, weights: k.weights, extraFiles: { 'generation_config.json': '{"eos_token_id": 301}' } }, k, { dtype: 'F32' });
@@ -56,10 +56,10 @@ for (const c of ['tiny-f32', 'tiny-bf16-untied']) {
       expect(maxAbs).toBeLessThan(1e-6);
       for (const [n, info] of k.weights.tensors) {
         expect(out.tensors.get(n)!.shape).toEqual(info.shape);
-        if (!/_proj\.weight$/.test(n)) {
-          expect(out.tensors.get(n)!.dtype).toBe(info.dtype);
-          expect(await out.readBytes(n)).toEqual(await k.weights.readBytes(n));
-        }
+        if (/_proj\.weight$/.test(n)) continue;
+        expect(out.tensors.get(n)!.dtype).toBe('F32');
+        if (info.dtype === 'F32') expect(await out.readBytes(n)).toEqual(await k.weights.readBytes(n));
+        else expect(await out.read(n)).toEqual(widen((await k.weights.read(n)) as Uint16Array, 'bf16')); // exact: bf16 -> f32
       }
       // streamed: the header alone first, then one write per tensor
       const sizes = folder.writes.get('model.safetensors')!;

@@ -1,5 +1,6 @@
 // A merged Hugging Face model folder: every adapted projection becomes W + s·B·A, everything
-// else is copied as stored. model.safetensors is written as a stream — the header first (all
+// else is copied as stored when it already has the output dtype (converted otherwise, since
+// loaders want one dtype for all weights). model.safetensors is written as a stream — the header first (all
 // shapes are known up front), then one tensor at a time — so at most one tensor is held beyond
 // what the source already keeps.
 
@@ -37,7 +38,7 @@ export interface MergeAdapter {
 }
 
 export interface MergeOptions {
-  /** Dtype of the merged projections; other tensors keep theirs. */
+  /** Dtype of every float tensor written; those already in it are copied byte for byte. */
   dtype?: 'BF16' | 'F32';
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
@@ -91,9 +92,10 @@ export async function writeMergedModel(folder: FolderSink, src: MergeSource, ada
       }
 
   const order: TensorInfo[] = [...src.weights.tensors.values()].sort((x, y) => (x.file === y.file ? x.start - y.start : x.file < y.file ? -1 : 1));
+  const isFloat = (d: string) => d === 'F32' || d === 'F16' || d === 'BF16';
   const entries = order.map((t) => ({
     name: t.name,
-    dtype: (adaptedTarget(t.name, settings) ? outDtype : t.dtype) as 'F32' | 'F16' | 'BF16' | 'I32',
+    dtype: (isFloat(t.dtype) ? outDtype : t.dtype) as 'F32' | 'F16' | 'BF16' | 'I32',
     shape: t.shape,
   }));
   const header = encodeHeader(entries, { format: 'pt' });
@@ -113,7 +115,11 @@ export async function writeMergedModel(folder: FolderSink, src: MergeSource, ada
     const raw = await src.weights.read(t.name);
     const hit = adaptedTarget(t.name, settings);
     if (!hit) {
-      await sink.write(bytesOf(raw));
+      if (!isFloat(t.dtype) || t.dtype === outDtype) await sink.write(bytesOf(raw));
+      else {
+        const f = asF32(raw, t.dtype, t.name);
+        await sink.write(bytesOf(outDtype === 'BF16' ? narrow(f, 'bf16') : f));
+      }
     } else {
       const [O, In] = projShape(src.config, hit.target);
       const w = asF32(raw, t.dtype, t.name);
