@@ -8,7 +8,7 @@
 //                                               weight byte, "gated" answers 401
 //   /plain/{file}                               plain layout, no hashes published
 //   /drop/{file}                                first request of each file is cut half way
-//   /stall/{file}                               first request of each file stops half way (until close)
+//   /stall/{file}                               first request of each weights file stops half way (until close)
 //   /html/{file}, /error/{file}                 a 200 HTML page, a 500
 // Anything else answers 404. The same routes on `other` send no Access-Control-Allow-Origin.
 
@@ -105,9 +105,10 @@ export async function startIoServer(modelDir: string): Promise<IoServer> {
       if (mode === 'html') return send(200, { 'Content-Type': 'text/html' }, '<!doctype html><html><body>Sign in</body></html>');
       if (mode === 'error') return send(500, { 'Content-Type': 'text/plain' }, 'Internal Server Error');
       let fault: 'drop' | 'stall' | undefined;
-      if ((mode === 'drop' || mode === 'stall') && !faulted.has(`${mode}/${name}`) && f.bytes.length > 1024) {
+      const faulty = mode === 'drop' ? f.bytes.length > 1024 : mode === 'stall' && name.endsWith('.safetensors');
+      if (faulty && !faulted.has(`${mode}/${name}`)) {
         faulted.add(`${mode}/${name}`);
-        fault = mode;
+        fault = mode as 'drop' | 'stall';
       }
       return serveBytes(req, res, send, record, f.bytes, contentType(name), { ETag: `W/"${f.bytes.length}"` }, fault);
     }
