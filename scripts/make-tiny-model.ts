@@ -140,6 +140,9 @@ async function alreadyThere(dir: string, configText: string, metadata: Record<st
   }
 }
 
+/** Bump when the weights a seed produces change. */
+export const GENERATOR_VERSION = '2';
+
 export async function makeTinyModel(opts: MakeTinyModelOptions): Promise<MadeModel> {
   const preset = PRESETS[opts.preset];
   if (!preset) throw new WebtuneError(`unknown preset "${opts.preset}" (known: ${Object.keys(PRESETS).join(', ')})`);
@@ -152,7 +155,8 @@ export async function makeTinyModel(opts: MakeTinyModelOptions): Promise<MadeMod
   const raw = configJson(preset, endOfText, imEnd);
   const config = parseQwen2Config(raw);
   const configText = JSON.stringify(raw, null, 2) + '\n';
-  const metadata = { format: 'pt', webtune_preset: opts.preset, webtune_seed: String(seed) };
+  // The generator version is part of the identity, so --if-missing replaces folders from an older init.
+  const metadata = { format: 'pt', webtune_preset: opts.preset, webtune_seed: String(seed), webtune_init: GENERATOR_VERSION };
   const expectedBytes = weightBytes(config, metadata);
   const params = [...expectedTensors(config).values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
 

@@ -12,8 +12,17 @@ const CHUNK = 1 << 20;
 /** HF's initializer_range for Qwen2. */
 export const INIT_STD = 0.02;
 
-/** RMSNorm gains start at 1 as in HF; projections, embeddings and biases are N(0, 0.02). */
-function initValue(name: string): 'ones' | 'normal' {
+/**
+ * The final norm's gain. With HF's gain of 1 and N(0, 0.02) tied embeddings, a logit is at most
+ * |rmsnorm(x)| * |e_v| = sqrt(C) * 0.02 * sqrt(C): about 1.3 at C = 64, so a tiny model could never
+ * become confident and fine-tuning it would barely lower the loss. Trained Qwen checkpoints have
+ * final-norm gains of this order too.
+ */
+export const FINAL_NORM_GAIN = 8;
+
+/** Layer RMSNorm gains start at 1 as in HF; projections, embeddings and biases are N(0, 0.02). */
+function initValue(name: string): 'ones' | 'final-norm' | 'normal' {
+  if (name === 'model.norm.weight') return 'final-norm';
   return name.endsWith('norm.weight') ? 'ones' : 'normal';
 }
 
@@ -36,6 +45,7 @@ export async function writeRandomWeights(path: string, cfg: Qwen2Config, seed: n
         const m = Math.min(CHUNK, n - done);
         const vals = f32.subarray(0, m);
         if (kind === 'ones') vals.fill(1);
+        else if (kind === 'final-norm') vals.fill(FINAL_NORM_GAIN);
         else rng.fillNormal(vals, INIT_STD);
         const out = narrow(vals, 'bf16', bf16.subarray(0, m));
         await fh.write(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
