@@ -1,0 +1,81 @@
+// The training-job zip: the dataset in the seed's format, config.json with every setting, a
+// PyTorch + PEFT + HF Trainer script, requirements.txt and a README — for running the same
+// fine-tune on a machine with a CUDA GPU, whose adapter folder Webtune imports back.
+
+import { zipSync, strToU8 } from 'fflate';
+import type { DatasetRow } from '../data/dataset.ts';
+import type { LoraSettings } from '../engine/engine.ts';
+import { TRAIN_PY } from './job/train-py.ts';
+import { jobReadme, REQUIREMENTS_TXT } from './job/readme.ts';
+
+export interface JobTrainSettings {
+  epochs: number;
+  batchSize: number;
+  gradAccum: number;
+  lr: number;
+  schedule: 'linear' | 'cosine' | 'constant';
+  warmupSteps: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  seed: number;
+}
+
+export interface JobSpec {
+  /** Repo id or path the script loads, e.g. Qwen/Qwen2.5-0.5B-Instruct. */
+  baseModel: string;
+  system: string;
+  maxLength: number;
+  /** Token learned after every answer. */
+  endToken: string;
+  lora: LoraSettings;
+  train: JobTrainSettings;
+  rows: readonly Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expected'>[];
+  evalRows?: readonly Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expected'>[];
+}
+
+/** Seed-format row; the answer stays the exact text Webtune trained on. */
+export function seedRow(r: Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expected'>): Record<string, unknown> {
+  // An object output is re-serialized compactly by train.py; keep it an object only when that
+  // gives back the same text, else the string itself.
+  const output = r.expected && JSON.stringify(r.expected) === r.answer ? r.expected : r.answer;
+  return { ...(r.system !== undefined ? { system: r.system } : {}), instruct: '', input: r.user, output };
+}
+
+export function jobConfig(spec: JobSpec): Record<string, unknown> {
+  const t = spec.train;
+  return {
+    base_model: spec.baseModel,
+    system_prompt: spec.system,
+    max_length: spec.maxLength,
+    end_token: spec.endToken,
+    lora: { r: spec.lora.r, alpha: spec.lora.alpha, dropout: spec.lora.dropout, target_modules: spec.lora.targets, use_rslora: spec.lora.rslora },
+    train: {
+      epochs: t.epochs, batch_size: t.batchSize, grad_accum: t.gradAccum, lr: t.lr, schedule: t.schedule, warmup_steps: t.warmupSteps,
+      weight_decay: t.weightDecay, max_grad_norm: t.maxGradNorm, beta1: t.beta1, beta2: t.beta2, eps: t.eps, seed: t.seed,
+    },
+  };
+}
+
+const rowsJson = (rows: JobSpec['rows']) => '[\n' + rows.map((r) => '  ' + JSON.stringify(seedRow(r))).join(',\n') + '\n]\n';
+
+/** File name -> text, all under one folder so the zip unpacks tidily. */
+export function jobFiles(spec: JobSpec, folder = 'webtune-job'): Record<string, string> {
+  const files: Record<string, string> = {
+    'README.md': jobReadme(spec),
+    'requirements.txt': REQUIREMENTS_TXT,
+    'train.py': TRAIN_PY,
+    'config.json': JSON.stringify(jobConfig(spec), null, 2) + '\n',
+    'data/train.json': rowsJson(spec.rows),
+  };
+  if (spec.evalRows?.length) files['data/eval.json'] = rowsJson(spec.evalRows);
+  return Object.fromEntries(Object.entries(files).map(([k, v]) => [`${folder}/${k}`, v]));
+}
+
+export function buildJobZip(spec: JobSpec): Uint8Array {
+  const entries: Record<string, Uint8Array> = {};
+  for (const [name, text] of Object.entries(jobFiles(spec))) entries[name] = strToU8(text);
+  return zipSync(entries, { level: 6 });
+}

@@ -1,0 +1,49 @@
+// README.md and requirements.txt of the training-job zip.
+
+import type { JobSpec } from '../job.ts';
+
+// transformers 4.46 is the first whose Trainer normalizes the accumulated loss by the label
+// tokens of the whole optimizer step, which is what Webtune's step minimizes.
+export const REQUIREMENTS_TXT = `torch>=2.1
+transformers>=4.46
+peft>=0.13
+accelerate>=0.34
+safetensors>=0.4
+`;
+
+export function jobReadme(spec: JobSpec): string {
+  const t = spec.train, l = spec.lora;
+  return `# Webtune training job
+
+The fine-tune configured in Webtune, as a PyTorch script (PEFT LoRA + Hugging Face Trainer)
+for a machine with a CUDA GPU.
+
+## Run
+
+\`\`\`sh
+pip install -r requirements.txt
+python train.py                                   # base model: ${spec.baseModel}
+python train.py --model /path/to/local/model --out adapter
+\`\`\`
+
+The script writes a PEFT adapter folder (\`adapter/adapter_config.json\` and
+\`adapter/adapter_model.safetensors\`). Import that folder in Webtune (Evaluate, Playground or
+continue training), or use it with \`PeftModel.from_pretrained\` or vLLM's LoRA support.
+
+## What it does
+
+- Data: \`data/train.json\` (${spec.rows.length} rows${spec.evalRows?.length ? `; \`data/eval.json\` holds ${spec.evalRows.length} held-out rows` : ''}) in the seed format
+  \`{"instruct", "input", "output"}\`; the user turn is instruct + input, an object output is
+  learned as compact JSON.
+- Prompt: \`<|im_start|>system\\n{system}<|im_end|>\\n<|im_start|>user\\n{user}<|im_end|>\\n<|im_start|>assistant\\n\`
+  with system prompt "${spec.system}"; then the answer and \`${spec.endToken}\`. Prompt tokens are
+  masked with -100, examples cut at ${spec.maxLength} tokens.
+- LoRA: r ${l.r}, alpha ${l.alpha}, dropout ${l.dropout}, on ${l.targets.join(', ')}${l.rslora ? ', rsLoRA' : ''}.
+- Trainer: batch ${t.batchSize} x accumulation ${t.gradAccum}, lr ${t.lr} (${t.schedule}, ${t.warmupSteps} warmup steps),
+  ${t.epochs} epochs, weight decay ${t.weightDecay}, max grad norm ${t.maxGradNorm}, AdamW (${t.beta1}, ${t.beta2}, ${t.eps}), seed ${t.seed}.
+
+All settings live in \`config.json\`. The HF Trainer shuffles with its own generator and LoRA
+dropout draws its own masks, so losses follow the same course as in Webtune but are not
+identical step by step.
+`;
+}

@@ -1,0 +1,123 @@
+// train.py of the training-job zip: the same run in PyTorch + PEFT + the HF Trainer, reading
+// config.json and data/train.json written beside it. The pure helpers (prompt, answer text,
+// example) import nothing heavy, so they can be checked without torch installed.
+
+export const TRAIN_PY = String.raw`#!/usr/bin/env python3
+"""LoRA fine-tuning exported by Webtune: the same data, prompt and hyperparameters, in PyTorch.
+
+    pip install -r requirements.txt
+    python train.py                      # settings from config.json
+    python train.py --model /path/to/Qwen2.5-0.5B-Instruct --out adapter
+
+The adapter folder it writes (adapter_config.json + adapter_model.safetensors) can be
+imported back into Webtune or loaded with PeftModel.from_pretrained / vLLM.
+"""
+import argparse
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IGNORE_INDEX = -100
+
+
+def build_prompt(system, user):
+    """The Qwen2.5 chat template for [system, user] plus the generation prompt, as Webtune renders it."""
+    return (
+        "<|im_start|>system\n" + system + "<|im_end|>\n"
+        "<|im_start|>user\n" + user + "<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+
+
+def answer_text(output):
+    """Tool calls are learned as compact JSON with non-ASCII kept; text answers as they are."""
+    if isinstance(output, str):
+        return output
+    return json.dumps(output, ensure_ascii=False, separators=(",", ":"))
+
+
+def build_example(tokenizer, row, config):
+    """input_ids / attention_mask / labels: prompt tokens masked with -100, answer + end token learned."""
+    system = row.get("system", config["system_prompt"])
+    prompt = tokenizer(build_prompt(system, row["instruct"] + row["input"]), add_special_tokens=False)["input_ids"]
+    answer = tokenizer(answer_text(row["output"]), add_special_tokens=False)["input_ids"]
+    end = tokenizer.convert_tokens_to_ids(config["end_token"])
+    input_ids = (prompt + answer + [end])[: config["max_length"]]
+    labels = ([IGNORE_INDEX] * len(prompt) + answer + [end])[: config["max_length"]]
+    return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
+
+
+def load_config(path=os.path.join(HERE, "config.json")):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def main():
+    config = load_config()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=config["base_model"], help="Hugging Face repo id or local folder of the base model")
+    parser.add_argument("--data", default=os.path.join(HERE, "data", "train.json"))
+    parser.add_argument("--out", default=os.path.join(HERE, "adapter"))
+    args = parser.parse_args()
+
+    import torch
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer,
+                              TrainingArguments)
+
+    t = config["train"]
+    lora = config["lora"]
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    with open(args.data, encoding="utf-8") as f:
+        rows = json.load(f)
+    examples = [build_example(tokenizer, r, config) for r in rows]
+
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    model = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.bfloat16 if bf16 else torch.float32)
+    model.enable_input_require_grads()  # needed with gradient checkpointing
+    model = get_peft_model(model, LoraConfig(
+        task_type=TaskType.CAUSAL_LM,
+        r=lora["r"],
+        lora_alpha=lora["alpha"],
+        lora_dropout=lora["dropout"],
+        target_modules=lora["target_modules"],
+        use_rslora=lora["use_rslora"],
+        bias="none",
+        inference_mode=False,
+    ))
+    model.print_trainable_parameters()
+
+    training_args = TrainingArguments(
+        output_dir=os.path.join(HERE, "checkpoints"),
+        per_device_train_batch_size=t["batch_size"],
+        gradient_accumulation_steps=t["grad_accum"],
+        learning_rate=t["lr"],
+        num_train_epochs=t["epochs"],
+        lr_scheduler_type=t["schedule"],
+        warmup_steps=t["warmup_steps"],
+        weight_decay=t["weight_decay"],
+        max_grad_norm=t["max_grad_norm"],
+        adam_beta1=t["beta1"],
+        adam_beta2=t["beta2"],
+        adam_epsilon=t["eps"],
+        seed=t["seed"],
+        logging_steps=1,
+        save_strategy="no",
+        gradient_checkpointing=True,
+        bf16=bf16,
+        report_to="none",
+    )
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=examples,  # a list works: the collator pads each batch
+        data_collator=DataCollatorForSeq2Seq(tokenizer=tokenizer, padding=True),  # pads labels with -100
+    )
+    trainer.train()
+    model.save_pretrained(args.out)
+    print("adapter written to", args.out)
+
+
+if __name__ == "__main__":
+    main()
+`;

@@ -1,0 +1,122 @@
+// The training-job zip: unpacked with fflate, its dataset re-imported, its settings read back,
+// and train.py's prompt/answer/masking code run by Python against Webtune's own encoding.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { strFromU8, unzipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { importDataset, type DatasetRow } from '../src/data/dataset.ts';
+import { DEFAULT_SYSTEM_PROMPT, renderPrompt, toTrainExample } from '../src/data/examples.ts';
+import { DEFAULT_LORA } from '../src/engine/engine.ts';
+import { buildJobZip, type JobSpec } from '../src/export/job.ts';
+import { ChatTokenizer } from '../src/tokenizer/tokenizer.ts';
+import { DEFAULT_TRAIN } from '../src/train/trainer.ts';
+
+const rows = importDataset(readFileSync(new URL('../public/samples/meeting-eval.json', import.meta.url), 'utf8')).rows;
+const textRow: DatasetRow = { user: '你好', answer: '你好！我是会议助手。', expected: null, origin: {} };
+const spacedRow: DatasetRow = { system: '另一个系统提示', user: '静音', answer: '{"tool_name": "MUTE_MICROPHONE", "parameters": {}}', expected: { tool_name: 'MUTE_MICROPHONE', parameters: {} }, origin: {} };
+const trainRows = [...rows.slice(0, 8), textRow, spacedRow];
+
+const spec: JobSpec = {
+  baseModel: 'Qwen/Qwen2.5-0.5B-Instruct',
+  system: DEFAULT_SYSTEM_PROMPT,
+  maxLength: 384,
+  endToken: '<|im_end|>',
+  lora: DEFAULT_LORA,
+  train: { ...DEFAULT_TRAIN },
+  rows: trainRows,
+  evalRows: rows.slice(8, 12),
+};
+
+let tmp: string;
+let files: Record<string, string>;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'webtune-job-'));
+  files = Object.fromEntries(Object.entries(unzipSync(buildJobZip(spec))).map(([k, v]) => [k, strFromU8(v)]));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('training job zip', () => {
+  it('holds the script, config, requirements, README and data', () => {
+    expect(Object.keys(files).sort()).toEqual(['README.md', 'config.json', 'data/eval.json', 'data/train.json', 'requirements.txt', 'train.py'].map((f) => `webtune-job/${f}`));
+    expect(files['webtune-job/requirements.txt']).toMatch(/^peft>=/m);
+    expect(files['webtune-job/README.md']).toMatch(/r 8, alpha 32, dropout 0\.1/);
+  });
+
+  it('carries the seed hyperparameters', () => {
+    expect(JSON.parse(files['webtune-job/config.json'])).toEqual({
+      base_model: 'Qwen/Qwen2.5-0.5B-Instruct', system_prompt: '现在你要扮演会议语音助手', max_length: 384, end_token: '<|im_end|>',
+      lora: { r: 8, alpha: 32, dropout: 0.1, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], use_rslora: false },
+      train: { epochs: 8, batch_size: 4, grad_accum: 4, lr: 1e-4, schedule: 'linear', warmup_steps: 0, weight_decay: 0, max_grad_norm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, seed: 42 },
+    });
+  });
+
+  it('writes data in the seed format that imports back to the same rows', () => {
+    const back = importDataset(files['webtune-job/data/train.json']);
+    expect(back.format).toBe('seed');
+    expect(back.issues).toEqual([]);
+    expect(back.rows.map((r) => [r.system, r.user, r.answer])).toEqual(trainRows.map((r) => [r.system, r.user, r.answer]));
+    const raw = JSON.parse(files['webtune-job/data/train.json']);
+    expect(raw[0].output).toEqual(rows[0].expected); // tool calls stay objects
+    expect(raw[9].output).toBe(spacedRow.answer); // unless that would change the learned text
+    expect(importDataset(files['webtune-job/data/eval.json']).rows).toHaveLength(4);
+  });
+
+  const python = (() => {
+    try {
+      execFileSync('python3', ['--version']);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  it.skipIf(!python)('train.py builds the prompt, answer and labels exactly as Webtune does', async () => {
+    const dir = join(tmp, 'job');
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(join(dir, name, '..'), { recursive: true });
+      writeFileSync(join(dir, name), text);
+    }
+    execFileSync('python3', ['-m', 'py_compile', join(dir, 'webtune-job/train.py')]);
+    // A character-level stand-in tokenizer: labels can then be checked position by position.
+    const probe = `
+import json, sys
+sys.path.insert(0, ${JSON.stringify(join(dir, 'webtune-job'))})
+import train
+config = train.load_config()
+class CharTok:
+    def __call__(self, text, add_special_tokens=True):
+        assert add_special_tokens is False
+        return {"input_ids": [ord(c) for c in text]}
+    def convert_tokens_to_ids(self, tok):
+        return {"<|im_end|>": 7}[tok]
+rows = json.load(open(${JSON.stringify(join(dir, 'webtune-job/data/train.json'))}, encoding="utf-8"))
+out = []
+for r in rows:
+    ex = train.build_example(CharTok(), r, config)
+    out.append({"prompt": train.build_prompt(r.get("system", config["system_prompt"]), r["instruct"] + r["input"]),
+                "answer": train.answer_text(r["output"]), "masked": ex["labels"].count(-100), "n": len(ex["input_ids"]),
+                "last": ex["labels"][-1]})
+print(json.dumps(out, ensure_ascii=False))
+`;
+    const got = JSON.parse(execFileSync('python3', ['-c', probe], { encoding: 'utf8' })) as { prompt: string; answer: string; masked: number; n: number; last: number }[];
+    await makeTinyModel({ preset: 'tiny', out: join(tmp, 'model') });
+    const tok = ChatTokenizer.fromJson(readFileSync(join(tmp, 'model', 'tokenizer.json'), 'utf8'), readFileSync(join(tmp, 'model', 'tokenizer_config.json'), 'utf8'));
+    trainRows.forEach((row, i) => {
+      const prompt = renderPrompt(tok, row, { system: spec.system });
+      expect(got[i].prompt).toBe(prompt);
+      expect(got[i].answer).toBe(row.answer);
+      expect(got[i].masked).toBe([...prompt].length);
+      expect(got[i].n).toBe([...prompt].length + [...row.answer].length + 1);
+      expect(got[i].last).toBe(7);
+      // Webtune's own example masks the same prompt (in its tokens) and ends with <|im_end|>.
+      const ex = toTrainExample(tok, row, { system: spec.system });
+      expect(ex.labels[ex.labels.length - 1]).toBe(tok.imEndId);
+    });
+  });
+});
