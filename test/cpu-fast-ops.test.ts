@@ -32,7 +32,7 @@ function weightData(rng: SeededRng, n: number, dtype: WeightDType, std = 0.3): F
 
 /** A tensor of `ops` holding `data` (so fast ops get memory-resident tensors, like the model's). */
 function tensor(ops: CpuOps, data: Float32Array | Int32Array): CpuTensor {
-  const t = ops.alloc(data instanceof Int32Array ? 'i32' : 'f32', data.length, 'test');
+  const t = ops.alloc(data instanceof Int32Array ? 'i32' : 'f32', data.length);
   ops.upload(t, data);
   return t;
 }
@@ -168,6 +168,23 @@ for (const cfg of FAST) {
         }
       });
     }
+
+    it('swigluForward and swigluBackward, including saturated gates', () => {
+      const rng = new SeededRng(4);
+      const n = 1003;
+      const gate = rng.fillNormal(new Float32Array(n), 3), up = rng.fillNormal(new Float32Array(n), 1), dy = rng.fillNormal(new Float32Array(n), 1);
+      gate.set([-100, -90, -20, 0, 20, 90, 100], 0);
+      const tg = tensor(fast, gate), tu = tensor(fast, up);
+      const outF = fast.alloc('f32', n), outR = new Float32Array(n);
+      fast.swigluForward(outF, tg, tu, n);
+      ref.swigluForward(outR, gate, up, n);
+      expect(relErr(outF, outR)).toBeLessThan(1e-6);
+      const dgF = fast.alloc('f32', n), duF = fast.alloc('f32', n), dgR = new Float32Array(n), duR = new Float32Array(n);
+      fast.swigluBackward(dgF, duF, tensor(fast, dy), tg, tu, n);
+      ref.swigluBackward(dgR, duR, dy, gate, up, n);
+      expect(relErr(dgF, dgR)).toBeLessThan(1e-6);
+      expect(relErr(duF, duR)).toBeLessThan(1e-6);
+    });
 
     it('refuses a label outside the vocabulary, naming it', () => {
       const w = fast.weight(new Float32Array(10 * 4), 'f32', 10, 4, 'lm_head');

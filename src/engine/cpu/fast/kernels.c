@@ -27,7 +27,8 @@ typedef uint16_t u16;
 #define KC 256
 #define JB 128
 
-enum { JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5 };
+enum { JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5, JOB_SOFTMAX_CHUNK = 6,
+       JOB_SWIGLU_FWD = 7, JOB_SWIGLU_BWD = 8 };
 enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2 };
 enum { SPLIT_J = 0, SPLIT_M = 1 };
 
@@ -81,6 +82,31 @@ typedef struct {
   u32 dq, dk, dv, datt, dout, q, k, v, att;
   int B, T, NH, NKV, HD;
 } AttnBwdJob;
+
+// One vocabulary chunk of the online softmax in the cross-entropy: per row m, the running
+// max and sum absorb logits L[m, 0:nv], L becomes exp(L - max), and the accumulated
+// gradient row dh[m, 0:C] is rescaled when the max moved.
+typedef struct {
+  int kind;
+  int nthreads;
+  u32 scratch;
+  int scratchStride;
+  u32 L;
+  int ldl, nv, M;
+  u32 rowMax, rowSum, dh;
+  int C;
+} SoftmaxChunkJob;
+
+// out = silu(gate) * up, and its backward (CpuOps.swigluForward / swigluBackward)
+typedef struct {
+  int kind;
+  int nthreads;
+  u32 scratch;
+  int scratchStride;
+  u32 out, gate, up;
+  int n;
+  u32 dgate, dup; // backward: out is dout
+} SwigluJob;
 
 // ---- 16-bit widening
 
@@ -515,6 +541,86 @@ static void attention_backward(const AttnBwdJob *j, int tid) {
   }
 }
 
+// ---- cross-entropy chunk and SwiGLU
+
+static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x)), 0); }
+
+static void softmax_chunk(const SoftmaxChunkJob *j, int tid) {
+  int per = (j->M + j->nthreads - 1) / j->nthreads;
+  int m0 = tid * per, m1 = m0 + per < j->M ? m0 + per : j->M;
+  float *rowMax = (float *)j->rowMax, *rowSum = (float *)j->rowSum;
+  for (int m = m0; m < m1; m++) {
+    float *l = (float *)j->L + (long)m * j->ldl;
+    v128_t vmax = wasm_f32x4_splat(-__builtin_inff());
+    int v = 0;
+    for (; v + 4 <= j->nv; v += 4) vmax = wasm_f32x4_max(vmax, wasm_v128_load(l + v));
+    float cmax = wasm_f32x4_extract_lane(vmax, 0);
+    for (int x = 1; x < 4; x++) {
+      float e = x == 1 ? wasm_f32x4_extract_lane(vmax, 1) : x == 2 ? wasm_f32x4_extract_lane(vmax, 2) : wasm_f32x4_extract_lane(vmax, 3);
+      if (e > cmax) cmax = e;
+    }
+    for (; v < j->nv; v++)
+      if (l[v] > cmax) cmax = l[v];
+    float old = rowMax[m], nmax = cmax > old ? cmax : old;
+    float sum = rowSum[m];
+    if (nmax > old && old != -__builtin_inff()) {
+      float f = exp1(old - nmax);
+      sum *= f;
+      float *dh = (float *)j->dh + (long)m * j->C;
+      v128_t vf = wasm_f32x4_splat(f);
+      int c = 0;
+      for (; c + 4 <= j->C; c += 4) wasm_v128_store(dh + c, wasm_f32x4_mul(wasm_v128_load(dh + c), vf));
+      for (; c < j->C; c++) dh[c] *= f;
+    }
+    v128_t vn = wasm_f32x4_splat(nmax), acc = wasm_f32x4_const_splat(0.f);
+    for (v = 0; v + 4 <= j->nv; v += 4) {
+      v128_t e = exp4(wasm_f32x4_sub(wasm_v128_load(l + v), vn));
+      wasm_v128_store(l + v, e);
+      acc = wasm_f32x4_add(acc, e);
+    }
+    float s = hsum(acc);
+    for (; v < j->nv; v++) {
+      l[v] = exp1(l[v] - nmax);
+      s += l[v];
+    }
+    rowMax[m] = nmax;
+    rowSum[m] = sum + s;
+  }
+}
+
+static inline v128_t sigmoid4(v128_t g) {
+  return wasm_f32x4_div(wasm_f32x4_const_splat(1.f), wasm_f32x4_add(wasm_f32x4_const_splat(1.f), exp4(wasm_f32x4_neg(g))));
+}
+
+static void swiglu(const SwigluJob *j, int tid, int backward) {
+  int per = ((j->n + 3) / 4 + j->nthreads - 1) / j->nthreads * 4;
+  int e0 = tid * per, e1 = e0 + per < j->n ? e0 + per : j->n;
+  const float *G = (const float *)j->gate, *U = (const float *)j->up;
+  float *O = (float *)j->out, *dG = (float *)j->dgate, *dU = (float *)j->dup;
+  v128_t one = wasm_f32x4_const_splat(1.f);
+  int e = e0;
+  for (; e + 4 <= e1; e += 4) {
+    v128_t g = wasm_v128_load(G + e), u = wasm_v128_load(U + e), sig = sigmoid4(g);
+    if (!backward) {
+      wasm_v128_store(O + e, wasm_f32x4_mul(wasm_f32x4_mul(g, sig), u));
+    } else {
+      v128_t dy = wasm_v128_load(O + e);
+      wasm_v128_store(dU + e, wasm_f32x4_mul(wasm_f32x4_mul(dy, g), sig));
+      v128_t dsilu = wasm_f32x4_mul(sig, wasm_f32x4_add(one, wasm_f32x4_mul(g, wasm_f32x4_sub(one, sig))));
+      wasm_v128_store(dG + e, wasm_f32x4_mul(wasm_f32x4_mul(dy, u), dsilu));
+    }
+  }
+  for (; e < e1; e++) {
+    float g = G[e], sig = 1.f / (1.f + exp1(-g));
+    if (!backward) {
+      O[e] = g * sig * U[e];
+    } else {
+      dU[e] = O[e] * g * sig;
+      dG[e] = O[e] * U[e] * sig * (1.f + g * (1.f - sig));
+    }
+  }
+}
+
 __attribute__((export_name("run_job"))) void run_job(u32 job, int tid) {
   int kind = *(const int *)job;
   if (kind == JOB_GEMM) gemm((const GemmJob *)job, tid);
@@ -522,4 +628,7 @@ __attribute__((export_name("run_job"))) void run_job(u32 job, int tid) {
   else if (kind == JOB_MASKED_ADD) dropout((const DropoutJob *)job, tid, 1);
   else if (kind == JOB_ATTN_FWD) attention_forward((const AttnFwdJob *)job, tid);
   else if (kind == JOB_ATTN_BWD) attention_backward((const AttnBwdJob *)job, tid);
+  else if (kind == JOB_SOFTMAX_CHUNK) softmax_chunk((const SoftmaxChunkJob *)job, tid);
+  else if (kind == JOB_SWIGLU_FWD) swiglu((const SwigluJob *)job, tid, 0);
+  else if (kind == JOB_SWIGLU_BWD) swiglu((const SwigluJob *)job, tid, 1);
 }

@@ -17,7 +17,8 @@ const JOB_BYTES = 128;
 /** The module's shadow stack sits in [0, 64 KiB) (--stack-first); the heap starts above it. */
 const HEAP_BASE = 65536;
 
-const JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5;
+const JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5, JOB_SOFTMAX_CHUNK = 6;
+const JOB_SWIGLU_FWD = 7, JOB_SWIGLU_BWD = 8;
 const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, bf16: 1, f16: 2 };
 
 /** C[m, j] = (accumulate ? C[m, j] : bias[j] or 0) + alpha * sum_k A(m, k) B(k, j); addresses in bytes, strides in elements. */
@@ -174,6 +175,36 @@ export class FastKernels {
     const { i } = this.jobViews();
     const nthreads = T * T * HD * B * NH >= this.parallelMin ? Math.min(this.threads, B * NKV) : 1;
     i.set([JOB_ATTN_BWD, nthreads, this.scratch, PACK_BYTES, dq, dk, dv, datt, dout, q, k, v, att, B, T, NH, NKV, HD]);
+    this.dispatch(nthreads);
+  }
+
+  /**
+   * One vocabulary chunk of an online softmax: for each of M rows, folds logits L[m, 0:nv]
+   * (row stride ldl) into the running rowMax/rowSum (f32), replaces them by exp(L - max)
+   * and rescales the accumulated gradient row dh[m, 0:C] when the max moved.
+   */
+  softmaxChunk(L: number, ldl: number, nv: number, M: number, rowMax: number, rowSum: number, dh: number, C: number): void {
+    const { i } = this.jobViews();
+    const nthreads = M * nv * 8 >= this.parallelMin ? Math.min(this.threads, M) : 1;
+    i.set([JOB_SOFTMAX_CHUNK, nthreads, this.scratch, PACK_BYTES, L, ldl, nv, M, rowMax, rowSum, dh, C]);
+    this.dispatch(nthreads);
+  }
+
+  /** out = silu(gate) * up over n elements. */
+  swigluForward(out: number, gate: number, up: number, n: number): void {
+    this.swiglu(JOB_SWIGLU_FWD, out, gate, up, n, 0, 0);
+  }
+
+  /** dgate, dup from dout (n elements). */
+  swigluBackward(dgate: number, dup: number, dout: number, gate: number, up: number, n: number): void {
+    this.swiglu(JOB_SWIGLU_BWD, dout, gate, up, n, dgate, dup);
+  }
+
+  private swiglu(kind: number, out: number, gate: number, up: number, n: number, dgate: number, dup: number): void {
+    if (n <= 0) return;
+    const { i } = this.jobViews();
+    const nthreads = n * 8 >= this.parallelMin ? this.threads : 1;
+    i.set([kind, nthreads, this.scratch, PACK_BYTES, out, gate, up, n, dgate, dup]);
     this.dispatch(nthreads);
   }
 

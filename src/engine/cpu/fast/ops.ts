@@ -226,9 +226,9 @@ export class FastCpuOps extends CpuOps {
 
   /**
    * One pass over the vocabulary with an online softmax: per chunk, logits = h @ wᵀ, the
-   * running max/sum are updated, and dh accumulates exp(logit - max) @ w, rescaled whenever
-   * the max moves. At the end dh = gradScale * (dh / sum - w[target]). Two matmuls per
-   * chunk instead of the scalar twin's three.
+   * running max/sum absorb them (in WebAssembly), and dh accumulates exp(logit - max) @ w,
+   * rescaled whenever the max moves. At the end dh = gradScale * (dh / sum - w[target]).
+   * Two matmuls per chunk instead of the scalar twin's three.
    */
   override crossEntropyForwardBackward(losses: CpuTensor, dh: CpuTensor, h: CpuTensor, w: CpuWeight, targets: CpuTensor,
     M: number, C: number, V: number, gradScale: number): void {
@@ -240,51 +240,54 @@ export class FastCpuOps extends CpuOps {
     const k = this.kernels;
     const chunk = Math.min(CE_CHUNK, V);
     const pl = this.scratch('ceLogits', M * chunk * 4);
+    const prow = this.scratch('ceRows', M * 2 * 4);
     const bytesPer = w.dtype === 'f32' ? 4 : 2;
-    const max = new Float64Array(M).fill(-Infinity), sum = new Float64Array(M), target = new Float64Array(M);
+    const target = new Float64Array(M);
     const s = new Staging(k);
     try {
       const ph = s.in(h), pw = s.in(w.data), pdh = s.out(dh);
-      const dH = k.heap.f32(pdh, M * C);
-      dH.fill(0);
+      k.heap.f32(pdh, M * C).fill(0);
+      k.heap.f32(prow, M).fill(-Infinity);
+      k.heap.f32(prow + M * 4, M).fill(0);
       for (let v0 = 0; v0 < V; v0 += chunk) {
         const nv = Math.min(chunk, V - v0);
         const wChunk = pw + v0 * C * bytesPer;
         k.gemm({ M, J: nv, K: C, A: ph, sAm: C, sAk: 1, B: wChunk, bdtype: w.dtype, sBk: 1, sBj: C, C: pl, ldc: chunk, alpha: 1, accumulate: false, bias: 0 });
         const L = k.heap.f32(pl, M * chunk);
-        for (let m = 0; m < M; m++) {
-          const row = m * chunk;
-          let cmax = -Infinity;
-          for (let j = 0; j < nv; j++) if (L[row + j] > cmax) cmax = L[row + j];
-          const t = tg[m];
-          if (t >= v0 && t < v0 + nv) target[m] = L[row + t - v0];
-          const nmax = Math.max(max[m], cmax);
-          if (nmax !== max[m] && v0 > 0) {
-            const f = Math.exp(max[m] - nmax);
-            for (let c = 0; c < C; c++) dH[m * C + c] *= f;
-            sum[m] *= f;
-          }
-          max[m] = nmax;
-          let acc = 0;
-          for (let j = 0; j < nv; j++) {
-            const e = Math.exp(L[row + j] - nmax);
-            L[row + j] = e;
-            acc += e;
-          }
-          sum[m] += acc;
-        }
-        // dh (M,C) += P (M,nv) @ w[v0:v0+nv] (nv,C)
+        for (let m = 0; m < M; m++) if (tg[m] >= v0 && tg[m] < v0 + nv) target[m] = L[m * chunk + tg[m] - v0];
+        k.softmaxChunk(pl, chunk, nv, M, prow, prow + M * 4, pdh, C);
+        // dh (M,C) += exp(L - max) (M,nv) @ w[v0:v0+nv] (nv,C)
         k.gemm({ M, J: C, K: nv, A: pl, sAm: chunk, sAk: 1, B: wChunk, bdtype: w.dtype, sBk: C, sBj: 1, C: pdh, ldc: C, alpha: 1, accumulate: true, bias: 0 });
       }
-      const L = losses as Float32Array;
+      const L = losses as Float32Array, dH = k.heap.f32(pdh, M * C);
+      const rowMax = k.heap.f32(prow, M), rowSum = k.heap.f32(prow + M * 4, M);
       const wt = new Float32Array(C);
-      const dH2 = k.heap.f32(pdh, M * C);
       for (let m = 0; m < M; m++) {
-        L[m] = max[m] + Math.log(sum[m]) - target[m];
+        L[m] = rowMax[m] + Math.log(rowSum[m]) - target[m];
         weightRow(w, tg[m], wt);
-        const inv = 1 / sum[m];
-        for (let c = 0; c < C; c++) dH2[m * C + c] = gradScale * (dH2[m * C + c] * inv - wt[c]);
+        const inv = 1 / rowSum[m];
+        for (let c = 0; c < C; c++) dH[m * C + c] = gradScale * (dH[m * C + c] * inv - wt[c]);
       }
+    } finally {
+      s.done();
+    }
+  }
+
+  // ---- SwiGLU
+
+  override swigluForward(out: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number): void {
+    const s = new Staging(this.kernels);
+    try {
+      this.kernels.swigluForward(s.out(out), s.in(gate), s.in(up), n);
+    } finally {
+      s.done();
+    }
+  }
+
+  override swigluBackward(dgate: CpuTensor, dup: CpuTensor, dout: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number): void {
+    const s = new Staging(this.kernels);
+    try {
+      this.kernels.swigluBackward(s.out(dgate), s.out(dup), s.in(dout), s.in(gate), s.in(up), n);
     } finally {
       s.done();
     }
