@@ -1,0 +1,56 @@
+// evaluateRows' own work: prompts in, stop tokens cut, answers decoded and scored. The engine is
+// a scripted stand-in whose answers are chosen here, so the expected scores are known by hand.
+import { describe, expect, it } from 'vitest';
+import type { GenerateOptions } from '../src/engine/engine.ts';
+import { evaluateRows, type EvalRow } from '../src/eval/evaluate.ts';
+
+const STOP = [90, 91];
+// "Tokens" are character codes; the prompt's first code picks the scripted answer.
+const answers: Record<string, string> = {
+  a: '{"tool_name":"END_MEETING","parameters":{}}',
+  b: '{"tool_name":"MUTE_MICROPHONE","parameters":{}}',
+  c: 'hello',
+};
+const engine = {
+  prompts: [] as string[],
+  options: [] as GenerateOptions[],
+  async generate(prompt: Int32Array, opts: GenerateOptions) {
+    const p = String.fromCharCode(...prompt);
+    this.prompts.push(p);
+    this.options.push(opts);
+    const text = answers[p[0]];
+    return { tokens: Int32Array.from([...[...text].map((ch) => ch.charCodeAt(0)), STOP[0]]), margins: new Float32Array(text.length + 1) };
+  },
+};
+
+describe('evaluateRows', () => {
+  it('generates greedily for each prompt, cuts the stop token, and scores the answers', async () => {
+    const rows: EvalRow[] = [
+      { user: 'a1', answer: '{"tool_name":"END_MEETING","parameters":{}}', expected: { tool_name: 'END_MEETING', parameters: {} } },
+      { user: 'b1', answer: '{"tool_name":"END_MEETING","parameters":{}}', expected: { tool_name: 'END_MEETING', parameters: {} } },
+      { user: 'c1', answer: 'hello', expected: null },
+    ];
+    const seen: number[] = [];
+    const { report, predictions } = await evaluateRows(engine, rows, {
+      encodePrompt: (r) => Int32Array.from([...r.user].map((c) => c.charCodeAt(0))),
+      decode: (ids) => String.fromCharCode(...ids),
+      stopTokens: STOP,
+      maxNewTokens: 40,
+      onProgress: (done) => seen.push(done),
+    });
+    expect(engine.prompts).toEqual(['a1', 'b1', 'c1']);
+    expect(engine.options[0]).toMatchObject({ temperature: 0, maxNewTokens: 40, stopTokens: STOP });
+    expect(predictions.map((p) => p.generated)).toEqual([answers.a, answers.b, 'hello']);
+    expect(seen).toEqual([1, 2, 3]);
+    expect(report.tool!.intentAccuracy).toBe(0.5);
+    expect(report.textExactMatch).toBe(1);
+    expect(report.accuracy).toBeCloseTo(2 / 3, 12);
+    expect(report.wrong).toEqual([{ index: 1, expected: answers.a, generated: answers.b, reason: 'wrong-intent' }]);
+  });
+
+  it('stops when aborted', async () => {
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(evaluateRows(engine, [{ user: 'a', answer: 'x', expected: null }], { encodePrompt: () => new Int32Array(1), decode: () => '', stopTokens: [], signal: ctl.signal })).rejects.toThrow();
+  });
+});
