@@ -11,6 +11,7 @@ import { openModel } from '../src/io/model-files.ts';
 import { downloadFile } from '../src/io/download.ts';
 import { deleteCachedModel, getRecord, listCachedModels, readCachedFile } from '../src/io/cache.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
+import { sourceKey } from '../src/io/sources.ts';
 import { DownloadError, ModelFilesError } from '../src/core/errors.ts';
 
 let dir: string;
@@ -105,6 +106,35 @@ describe('model download into the chunk cache', () => {
     const ranges = hub.log.filter((r) => r.path === '/drop/model.safetensors').map((r) => r.range);
     expect(ranges.slice(-2)).toEqual([undefined, `bytes=${Math.floor(size / 2 / CHUNK) * CHUNK}-`]);
     expect((await bytesOf(await readCachedFile(store, m!.sourceKey, 'model.safetensors'))).equals(await disk('model.safetensors'))).toBe(true);
+  });
+
+  it('treats a stalled body as a dropped connection and resumes it', async () => {
+    hub.resetFaults();
+    const store = memoryStore();
+    const n = hub.log.length;
+    const m = await openModel({ kind: 'url', baseUrl: `${hub.url}/stall/` }, { store, ...fast, stallTimeoutMs: 300 });
+    const size = hub.files.get('model.safetensors')!.bytes.length;
+    const ranges = requestsSince(n).filter((r) => r.path === '/stall/model.safetensors').map((r) => r.range);
+    expect(ranges).toEqual([undefined, `bytes=${Math.floor(size / 2 / CHUNK) * CHUNK}-`]);
+    expect((await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(await disk('model.safetensors'))).toBe(true);
+  });
+
+  it('a cancelled download keeps its whole chunks and the next one resumes from them', async () => {
+    hub.resetFaults();
+    const store = memoryStore();
+    const ctrl = new AbortController();
+    const src = { kind: 'url' as const, baseUrl: `${hub.url}/stall/` };
+    const kept = Math.floor(hub.files.get('model.safetensors')!.bytes.length / 2 / CHUNK);
+    const run = openModel(src, { store, ...fast, signal: ctrl.signal });
+    // Cancel while the body hangs half way, as a user pressing Cancel would.
+    while ((await getRecord(store, sourceKey(src), 'model.safetensors'))?.chunks !== kept) await new Promise((r) => setTimeout(r, 10));
+    ctrl.abort();
+    const e = await failure(run);
+    expect(e.kind).toBe('aborted');
+    const n = hub.log.length;
+    const m = await openModel(src, { store, ...fast });
+    expect(requestsSince(n).map((r) => [r.path, r.range])).toEqual([['/stall/model.safetensors', `bytes=${kept * CHUNK}-`]]);
+    expect((await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(await disk('model.safetensors'))).toBe(true);
   });
 
   it('refuses a corrupted file whose sha256 differs from the hub and keeps none of it', async () => {

@@ -11,7 +11,7 @@ describe('model source URLs', () => {
   it('builds Hugging Face, ModelScope and plain URLs in their documented layouts', () => {
     const hf = { kind: 'hf', repo: 'Qwen/Qwen2.5-0.5B-Instruct', revision: 'main' } as const;
     expect(fileUrl(hf, 'model.safetensors')).toBe('https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct/resolve/main/model.safetensors');
-    expect(listingUrl(hf)).toBe('https://huggingface.co/api/models/Qwen/Qwen2.5-0.5B-Instruct/tree/main?recursive=1');
+    expect(listingUrl(hf)).toBe('https://huggingface.co/api/models/Qwen/Qwen2.5-0.5B-Instruct/tree/main?recursive=true');
     expect(fileUrl({ ...hf, revision: 'refs/pr/1' }, 'config.json')).toBe('https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct/resolve/refs%2Fpr%2F1/config.json');
     expect(fileUrl({ ...hf, endpoint: 'https://hf-mirror.com/' }, 'config.json')).toBe('https://hf-mirror.com/Qwen/Qwen2.5-0.5B-Instruct/resolve/main/config.json');
     const ms = { kind: 'modelscope', repo: 'Qwen/Qwen2.5-0.5B-Instruct', revision: 'master' } as const;

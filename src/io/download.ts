@@ -34,6 +34,8 @@ export interface DownloadRequest {
   retries?: number;
   retryDelayMs?: number;
   signal?: AbortSignal;
+  /** No byte for this long counts as a dropped connection (default 60 s): a stalled socket may never error. */
+  stallTimeoutMs?: number;
   fetchFn?: FetchFn;
   onProgress?: (p: FileProgress) => void;
   /** Called with the bytes still to come before any are stored (quota check). */
@@ -71,9 +73,18 @@ export async function downloadFile(req: DownloadRequest): Promise<FileRecord> {
 }
 
 async function attempt1(req: DownloadRequest, rec: FileRecord, meter: RateMeter): Promise<FileRecord> {
+  const watchdog = new Watchdog(req.stallTimeoutMs ?? 60_000, req.signal);
+  try {
+    return await transfer(req, rec, meter, watchdog);
+  } finally {
+    watchdog.dispose();
+  }
+}
+
+async function transfer(req: DownloadRequest, rec: FileRecord, meter: RateMeter, watchdog: Watchdog): Promise<FileRecord> {
   const { url, file } = req;
   const start = rec.chunks * rec.chunkSize;
-  const res = await open(req, start);
+  const res = await open(req, start, watchdog);
 
   if (start > 0 && res.status === 200) {
     // The server ignored Range: take the whole body from byte 0.
@@ -135,9 +146,12 @@ async function attempt1(req: DownloadRequest, rec: FileRecord, meter: RateMeter)
   for (;;) {
     let r: ReadableStreamReadResult<Uint8Array>;
     try {
+      // Timed from here: a slow IndexedDB write of the previous chunk is not a stalled server.
+      watchdog.kick();
       r = await reader.read();
     } catch (e) {
       if (req.signal?.aborted) throw aborted(url, file);
+      if (watchdog.fired) throw new Retry(new DownloadError(url, 'network', `no data for ${watchdog.ms / 1000} s after ${rec.bytes + fill} bytes of ${file}; run again to resume from byte ${rec.bytes}`));
       throw new Retry(new DownloadError(url, 'network', `the connection dropped after ${rec.bytes + fill} of ${size ?? '?'} bytes of ${file} (${(e as Error).message}); run again to resume from byte ${rec.bytes}`));
     }
     if (r.done) break;
@@ -170,7 +184,7 @@ async function attempt1(req: DownloadRequest, rec: FileRecord, meter: RateMeter)
 }
 
 /** fetch with every failure before the body turned into its own DownloadError. */
-async function open(req: DownloadRequest, start: number): Promise<Response> {
+async function open(req: DownloadRequest, start: number, watchdog: Watchdog): Promise<Response> {
   const { url, file } = req;
   const fetchFn = req.fetchFn ?? ((u, i) => fetch(u, i));
   const headers: Record<string, string> = {};
@@ -178,9 +192,10 @@ async function open(req: DownloadRequest, start: number): Promise<Response> {
   let res: Response;
   try {
     // no-store: the HTTP cache would keep a second copy of a 1 GB file next to IndexedDB.
-    res = await fetchFn(url, { headers, signal: req.signal, cache: 'no-store' });
+    res = await fetchFn(url, { headers, signal: watchdog.signal, cache: 'no-store' });
   } catch (e) {
     if (req.signal?.aborted) throw aborted(url, file);
+    if (watchdog.fired) throw new Retry(new DownloadError(url, 'network', `the server sent no answer for ${file} within ${watchdog.ms / 1000} s`));
     if (await isCorsRefusal(url, fetchFn))
       throw new DownloadError(url, 'cors', `the server refused this page's cross-origin request for ${file} (no Access-Control-Allow-Origin); use a host that allows CORS, or download the folder and pick it as a local model`);
     throw new Retry(new DownloadError(url, 'network', `could not reach the server for ${file} (${(e as Error).message}); check the connection`));
@@ -254,6 +269,37 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       reject(new DownloadError('(download)', 'aborted', 'cancelled while waiting to retry'));
     }, { once: true });
   });
+}
+
+/** Aborts the request when no data came for `ms`, or when the caller's signal aborts. */
+class Watchdog {
+  private readonly ctrl = new AbortController();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onAbort = () => this.ctrl.abort();
+  fired = false;
+
+  constructor(readonly ms: number, private readonly outer?: AbortSignal) {
+    if (outer?.aborted) this.ctrl.abort();
+    outer?.addEventListener('abort', this.onAbort);
+    this.kick();
+  }
+
+  get signal(): AbortSignal {
+    return this.ctrl.signal;
+  }
+
+  kick(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.ctrl.abort();
+    }, this.ms);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.outer?.removeEventListener('abort', this.onAbort);
+  }
 }
 
 /** Bytes per second over the last few seconds (a whole-run average hides a stall). */

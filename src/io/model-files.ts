@@ -42,6 +42,8 @@ export interface OpenProgress {
   /** Over all files, when their sizes are known (0 otherwise). */
   loadedBytes: number;
   totalBytes: number;
+  /** Over all files when the hub listed them, else for the current file. */
+  etaSec: number;
   fromCache: boolean;
 }
 
@@ -52,6 +54,7 @@ export interface OpenOptions {
   retries?: number;
   retryDelayMs?: number;
   signal?: AbortSignal;
+  stallTimeoutMs?: number;
   onProgress?: (p: OpenProgress) => void;
   /** Skip the storage estimate (tests, or an in-memory store). */
   skipSpaceCheck?: boolean;
@@ -74,8 +77,13 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
   }
 
   const listing = await fetchListing(source, opts);
+  const sharded = listing ? !listing.has(SINGLE_WEIGHTS) && listing.has(SHARD_INDEX) : false;
+  // Totals count only what will be fetched: repos also carry READMEs, vocab.json, ONNX or .bin copies.
+  const wanted = (f: string) =>
+    (REQUIRED_FILES as readonly string[]).includes(f) || (OPTIONAL_FILES as readonly string[]).includes(f) ||
+    (sharded ? f === SHARD_INDEX || (/\.safetensors$/.test(f) && !f.includes('/')) : f === SINGLE_WEIGHTS);
   const sizes = new Map<string, { bytes: number; total: number }>();
-  if (listing) for (const [f, info] of listing) sizes.set(f, { bytes: 0, total: info.size });
+  if (listing) for (const [f, info] of listing) if (wanted(f)) sizes.set(f, { bytes: 0, total: info.size });
   const sum = (k: 'bytes' | 'total') => [...sizes.values()].reduce((a, s) => a + s[k], 0);
   const fetchOne = async (file: string, expect: 'json' | 'safetensors', optional = false) => {
     try {
@@ -90,15 +98,20 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
         retries: opts.retries,
         retryDelayMs: opts.retryDelayMs,
         signal: opts.signal,
+        stallTimeoutMs: opts.stallTimeoutMs,
         fetchFn: opts.fetchFn,
         ensureSpace: opts.skipSpaceCheck ? undefined : (n) => ensureSpace(n, file),
         onProgress: (p) => {
           sizes.set(file, { bytes: p.bytes, total: p.total });
-          opts.onProgress?.({ phase: 'download', file: p, loadedBytes: sum('bytes'), totalBytes: sum('total'), fromCache: false });
+          const loadedBytes = sum('bytes'), totalBytes = sum('total');
+          const etaSec = listing && p.bytesPerSec > 0 ? Math.max(0, totalBytes - loadedBytes) / p.bytesPerSec : p.etaSec;
+          opts.onProgress?.({ phase: 'download', file: p, loadedBytes, totalBytes, etaSec, fromCache: false });
         },
       });
     } catch (e) {
       if (optional && e instanceof DownloadError && e.kind === 'not-found') return undefined;
+      if (source.kind === 'builtin' && e instanceof DownloadError && e.kind === 'not-found')
+        throw new DownloadError(e.url, 'not-found', `the built-in tiny model is not served here (${file} missing); run \`npm run tiny\` before \`vite\`, or pick another model`);
       throw e;
     }
   };
@@ -113,7 +126,6 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
     if (await fetchOne(f, 'json', true)) files.push(f);
   }
 
-  const sharded = listing ? !listing.has(SINGLE_WEIGHTS) && listing.has(SHARD_INDEX) : false;
   if (listing && !sharded && !listing.has(SINGLE_WEIGHTS))
     throw new DownloadError(listingUrl(source) ?? name, 'not-found', `the repository has neither ${SINGLE_WEIGHTS} nor ${SHARD_INDEX}; Webtune needs safetensors weights`);
   if (listing && !opts.skipSpaceCheck) {
@@ -168,7 +180,7 @@ async function fromCache(key: string, name: string, files: string[], opts: OpenO
     blobs.set(f, b);
     infos.push({ name: f, size: b.size, fromCache: true, sha256: rec?.actualSha256 });
     const done = infos.reduce((a, i) => a + i.size, 0);
-    opts.onProgress?.({ phase: 'cache', file: { file: f, bytes: b.size, total: b.size, bytesPerSec: 0, etaSec: 0 }, loadedBytes: done, totalBytes: 0, fromCache: true });
+    opts.onProgress?.({ phase: 'cache', file: { file: f, bytes: b.size, total: b.size, bytesPerSec: 0, etaSec: 0 }, loadedBytes: done, totalBytes: 0, etaSec: 0, fromCache: true });
   }
   return assemble(name, key, blobs, infos);
 }

@@ -126,7 +126,7 @@ export function fileUrl(s: RemoteSource, file: string): string {
 export function listingUrl(s: RemoteSource): string | undefined {
   switch (s.kind) {
     case 'hf':
-      return `${endpointOf(s)}/api/models/${s.repo}/tree/${encodeURIComponent(s.revision)}?recursive=1`;
+      return `${endpointOf(s)}/api/models/${s.repo}/tree/${encodeURIComponent(s.revision)}?recursive=true`;
     case 'modelscope':
       return `${endpointOf(s)}/api/v1/models/${s.repo}/repo/files?Revision=${encodeURIComponent(s.revision)}&Recursive=true`;
     default:

@@ -227,6 +227,8 @@ export interface WorkerApi {
   probe(): Promise<ProbeResult>;
   /** Fetches (or reads from cache / folder), validates and loads the model into the chosen engine. */
   loadModel(source: ModelSource, engine: EngineChoice, settings: LoadSettings, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary>;
+  /** Cancels a loadModel that is still downloading: it rejects with DownloadError kind 'aborted'; stored chunks are kept. */
+  cancelLoad(): Promise<void>;
   setDataset(train: TrainExample[], evalSet: TrainExample[]): Promise<{ train: number; eval: number }>;
   /** Runs to the end (or stop/error); resolves then. pause() holds it without resolving. */
   startTraining(settings: TrainSettings, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome>;

@@ -29,6 +29,7 @@ export function wrapWorker(worker: Worker): TrainingWorker {
       if (settings.useCache !== false) await navigator.storage?.persist?.().catch(() => false);
       return remote.loadModel(resolveBuiltin(source), engine, settings, cb(onProgress));
     },
+    cancelLoad: () => remote.cancelLoad(),
     setDataset: (train, evalSet) => remote.setDataset(train, evalSet),
     startTraining: (settings, onProgress) => remote.startTraining(settings, cb(onProgress)),
     pause: () => remote.pause(),

@@ -47,6 +47,7 @@ export class TrainingSession implements WorkerApi {
   private control: Control = 'idle';
   private wake: (() => void) | null = null;
   private lastTrain: TrainerSettings | null = null;
+  private loadAbort: AbortController | null = null;
   private readonly checkpoints: CheckpointStore;
 
   constructor(private readonly deps: SessionDeps) {
@@ -84,7 +85,10 @@ export class TrainingSession implements WorkerApi {
       onProgress?.({ fileBytes: 0, fileTotal: 0, loadedBytes: 0, totalBytes: 0, bytesPerSec: 0, etaSec: 0, fromCache: false, ...p });
     report({ phase: 'check', message: 'looking for the model files' });
     const store = settings.useCache === false ? memoryStore() : this.deps.modelStore;
+    this.loadAbort?.abort();
+    const abort = (this.loadAbort = new AbortController());
     const files = await openModel(source, {
+      signal: abort.signal,
       store,
       fetchFn: this.deps.fetchFn,
       chunkSize: settings.downloadChunkSize,
@@ -99,7 +103,7 @@ export class TrainingSession implements WorkerApi {
           loadedBytes: p.loadedBytes,
           totalBytes: p.totalBytes,
           bytesPerSec: p.file.bytesPerSec,
-          etaSec: p.file.etaSec,
+          etaSec: p.etaSec,
           fromCache: p.fromCache,
           message: p.fromCache ? `reading ${p.file.file} from the cache` : `downloading ${p.file.file}`,
         }),
@@ -139,6 +143,10 @@ export class TrainingSession implements WorkerApi {
     this.model = { files, config, engine, settings, summary };
     report({ phase: 'done', message: `loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s` });
     return summary;
+  }
+
+  async cancelLoad(): Promise<void> {
+    this.loadAbort?.abort();
   }
 
   private async pickEngine(choice: EngineChoice): Promise<Engine> {
