@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
@@ -168,6 +169,13 @@ describe('cli export', () => {
     const p = await cli('export', '--model', modelDir, '--adapter', join(tmp, 'adapter'), '--format', 'peft', '--out', join(tmp, 'peft'));
     expect(p.code).toBe(0);
     expect(readFileSync(join(tmp, 'peft', 'adapter_model.safetensors'))).toEqual(readFileSync(join(tmp, 'adapter', 'adapter_model.safetensors')));
+
+    const j = await cli('export', '--model', modelDir, '--adapter', join(tmp, 'adapter'), '--format', 'job', '--data', join(tmp, 'six.json'), '--out', join(tmp, 'job.zip'));
+    expect(j.code).toBe(0);
+    const zip = unzipSync(new Uint8Array(readFileSync(join(tmp, 'job.zip'))));
+    expect(JSON.parse(strFromU8(zip['webtune-job/config.json'])).lora).toEqual({ r: 4, alpha: 8, dropout: 0.05, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], use_rslora: false });
+    expect(JSON.parse(strFromU8(zip['webtune-job/data/train.json']))).toHaveLength(6);
+    expect((await cli('export', '--model', modelDir, '--adapter', join(tmp, 'adapter'), '--format', 'job', '--out', join(tmp, 'j2.zip'))).err).toMatch(/needs --data/);
   });
 
   it('merges a golden case folder, which has no tokenizer files', async () => {

@@ -1,22 +1,30 @@
 // `export`: an adapter folder as a PEFT folder (canonical names), a merged BF16 model folder,
-// or a GGUF LoRA adapter for llama.cpp. No engine needed: the merge is done tensor by tensor.
+// a GGUF LoRA adapter for llama.cpp, or a PyTorch training-job zip with the adapter's LoRA
+// settings. No engine needed: the merge is done tensor by tensor.
 
+import { writeFile } from 'node:fs/promises';
+import { DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
+import { buildJobZip } from '../../export/job.ts';
 import { writeMergedModel } from '../../export/merged.ts';
+import { DEFAULT_TRAIN } from '../../train/trainer.ts';
+import { IM_END } from '../../tokenizer/tokenizer.ts';
 import { writeLoraGguf } from '../../export/gguf.ts';
 import { writePeftAdapter } from '../../export/peft.ts';
-import { parseFlags, type FlagSpec } from '../args.ts';
+import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import { NodeFolder, nodeFileSink } from '../node-sink.ts';
 import { progressBar } from '../progress.ts';
-import { QUIET_FLAG, line, type CliIo } from './common.ts';
+import { QUIET_FLAG, line, loadRows, type CliIo } from './common.ts';
 
-export const EXPORT_SUMMARY = 'write an adapter as PEFT, as a merged model folder, or as a GGUF LoRA adapter';
+export const EXPORT_SUMMARY = 'write an adapter as PEFT, a merged model folder, a GGUF LoRA adapter, or a PyTorch job zip';
 
 export const EXPORT_FLAGS: Record<string, FlagSpec> = {
   model: { kind: 'string', required: true, help: 'base model folder the adapter was trained on' },
   adapter: { kind: 'string', required: true, help: 'PEFT adapter folder' },
-  format: { kind: 'choice', choices: ['peft', 'merged', 'gguf'], required: true, help: 'what to write' },
-  out: { kind: 'string', required: true, help: 'folder (peft, merged) or file (gguf)' },
+  format: { kind: 'choice', choices: ['peft', 'merged', 'gguf', 'job'], required: true, help: 'what to write' },
+  out: { kind: 'string', required: true, help: 'folder (peft, merged) or file (gguf, job)' },
+  data: { kind: 'string', help: 'job: the dataset the script trains on' },
+  system: { kind: 'string', help: `job: system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
   dtype: { kind: 'choice', choices: ['bf16', 'f32'], help: 'merged: dtype of the merged projections (default bf16)' },
   quiet: QUIET_FLAG,
 };
@@ -33,6 +41,21 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
     case 'gguf':
       await writeLoraGguf(await nodeFileSink(out), model.config, adapter.settings, adapter.tensors);
       break;
+    case 'job': {
+      if (!f.data) throw new UsageError('export: --format job needs --data (the dataset the script trains on)');
+      const rows = await loadRows(f.data as string);
+      const { padId: _pad, ...train } = DEFAULT_TRAIN;
+      await writeFile(out, buildJobZip({
+        baseModel: adapter.baseModel ?? model.name,
+        system: (f.system as string) ?? DEFAULT_SYSTEM_PROMPT,
+        maxLength: DEFAULT_MAX_LENGTH,
+        endToken: IM_END,
+        lora: adapter.settings,
+        train,
+        rows,
+      }));
+      break;
+    }
     case 'merged': {
       const MB = 1024 * 1024;
       let bar: ReturnType<typeof progressBar> | null = null;
