@@ -191,6 +191,25 @@ try {
     assert.deepEqual(r.outcome.history.map((h: { loss: number }) => h.loss), reference);
   });
 
+  await check('in a worker, WebGPU is found and trains the same losses as the CPU', async () => {
+    const probe = await call('probe');
+    assert.equal(probe.webgpu, true, probe.reason);
+    assert.ok(probe.adapter.length > 0);
+    const r = await call('load', hf('tiny'), LOAD, 'webgpu');
+    assert.equal(r.ok, true, JSON.stringify(r.error));
+    assert.equal(r.engine, 'webgpu');
+    await call('setData', 8, 3, 8192);
+    const t = await call('train', { ...TRAIN, epochs: 1, runId: 'gpu', checkpointEvery: 0, resume: false });
+    assert.equal(t.ok, true, JSON.stringify(t.error));
+    assert.equal(t.outcome.state, 'done', t.outcome.error);
+    assert.equal((await call('load', hf('tiny'), LOAD, 'cpu')).ok, true);
+    await call('setData', 8, 3, 8192);
+    const ref = await call('train', { ...TRAIN, epochs: 1, runId: 'cpu-ref', checkpointEvery: 0, resume: false });
+    const g = t.outcome.history.map((h: { loss: number }) => h.loss);
+    const c = ref.outcome.history.map((h: { loss: number }) => h.loss);
+    g.forEach((v: number, i: number) => assert.ok(Math.abs(v - c[i]) <= 1e-3 * Math.abs(c[i]), `step ${i + 1}: webgpu ${v}, cpu ${c[i]}`));
+  });
+
   await check('no request left 127.0.0.1', async () => {
     const outside = requested.filter((u) => !/^(http:\/\/127\.0\.0\.1[:/]|blob:|data:)/.test(u));
     assert.deepEqual(outside, []);

@@ -5,7 +5,7 @@ import { createTrainingWorker } from '../src/worker/client.ts';
 import { getRecord, MODEL_DB, MODEL_STORE } from '../src/io/cache.ts';
 import { idbStore } from '../src/io/store.ts';
 import { DownloadError, WebtuneError } from '../src/core/errors.ts';
-import type { LoadProgress, LoadSettings, ModelSource, TrainProgress, TrainSettings } from '../src/worker/api.ts';
+import type { EngineChoice, LoadProgress, LoadSettings, ModelSource, TrainProgress, TrainSettings } from '../src/worker/api.ts';
 import type { TrainExample } from '../src/engine/engine.ts';
 
 const worker = createTrainingWorker();
@@ -48,9 +48,9 @@ function examples(n: number, seed: number, vocab: number): TrainExample[] {
 }
 
 const api = {
-  async load(source: ModelSource, settings: LoadSettings) {
+  async load(source: ModelSource, settings: LoadSettings, engine: EngineChoice = 'cpu') {
     try {
-      const s = await worker.loadModel(source, 'cpu', settings, (p) => void loadEvents.push(p));
+      const s = await worker.loadModel(source, engine, settings, (p) => void loadEvents.push(p));
       return { ok: true, name: s.name, sourceKey: s.sourceKey, files: s.files, vocab: s.config.vocabSize, engine: s.engine.kind };
     } catch (e) {
       return { ok: false, error: plainError(e) };
