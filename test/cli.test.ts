@@ -82,6 +82,14 @@ describe('cli train', () => {
     expect(existsSync(join(tmp, 'never'))).toBe(false);
   });
 
+  it('--eval-fraction trains on one side of the seeded split and evaluates the other', async () => {
+    const t = await cli('train', '--model', modelDir, '--data', join(tmp, 'six.json'), '--out', join(tmp, 'split'), '--eval-fraction', '0.5', '--seed', '3',
+      '--batch', '3', '--accum', '1', '--epochs', '1', '--quiet');
+    expect(t.json()).toMatchObject({ examples: 3, steps: 1 });
+    const e = await cli('eval', '--model', modelDir, '--adapter', join(tmp, 'split'), '--data', join(tmp, 'six.json'), '--eval-fraction', '0.5', '--seed', '3', '--max-new-tokens', '4', '--quiet');
+    expect(e.json()).toMatchObject({ rows: 3 });
+  });
+
   it('refuses bad flags with exit code 2 and the flag named', async () => {
     expect((await cli('train', '--model', modelDir)).err).toMatch(/--data is required/);
     const r = await cli('train', '--model', modelDir, '--data', evalFile, '--out', join(tmp, 'x'), '--lr', 'fast');

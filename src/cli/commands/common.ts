@@ -3,7 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { DatasetError, ModelFilesError } from '../../core/errors.ts';
-import { importDataset, type DatasetRow } from '../../data/dataset.ts';
+import { importDataset, splitDataset, type DatasetRow } from '../../data/dataset.ts';
 import { createEngine, type EngineKind } from '../../engine/create.ts';
 import type { Engine, LoraSettings } from '../../engine/engine.ts';
 import type { ModelFolder } from '../model-folder.ts';
@@ -35,6 +35,14 @@ export async function loadRows(path: string): Promise<DatasetRow[]> {
   // Training on the rows that happen to parse would hide the broken ones: stop instead.
   if (result.issues.length) throw new DatasetError(path, result.issues);
   return result.rows;
+}
+
+export const SPLIT_FLAG: FlagSpec = { kind: 'number', min: 0, below: 1, help: 'hold out this share of the rows for evaluation (same --seed in train and eval picks the same rows)' };
+
+/** The train or eval side of a seeded split; the whole file when no fraction is given. */
+export function splitRows(rows: DatasetRow[], fraction: number | undefined, seed: number, side: 'train' | 'eval'): DatasetRow[] {
+  if (!fraction) return rows;
+  return splitDataset(rows, { evalFraction: fraction, seed })[side];
 }
 
 export async function loadEngine(kind: EngineKind, model: ModelFolder, lora: LoraSettings, maxBatch: number, maxSeq: number): Promise<Engine> {

@@ -10,7 +10,7 @@ import { formatReport } from '../../eval/report.ts';
 import { parseFlags, type FlagSpec } from '../args.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import { progressBar } from '../progress.ts';
-import { ENGINE_FLAG, QUIET_FLAG, line, loadEngine, loadRows, type CliIo } from './common.ts';
+import { ENGINE_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
 
 export const EVAL_SUMMARY = 'accuracy of a model (+ adapter) on a dataset: intent, slots, exact call, invalid JSON';
 
@@ -21,6 +21,8 @@ export const EVAL_FLAGS: Record<string, FlagSpec> = {
   engine: ENGINE_FLAG,
   system: { kind: 'string', help: `system prompt used in training (default "${DEFAULT_SYSTEM_PROMPT}")` },
   'max-new-tokens': { kind: 'int', min: 1, help: 'longest answer generated (default 128)' },
+  'eval-fraction': SPLIT_FLAG,
+  seed: { kind: 'int', min: 0, help: 'seed of the split (default 42, as in train)' },
   limit: { kind: 'int', min: 1, help: 'evaluate only the first N rows' },
   quiet: QUIET_FLAG,
 };
@@ -46,7 +48,7 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
-  let rows = await loadRows(f.data as string);
+  let rows = splitRows(await loadRows(f.data as string), f['eval-fraction'] as number | undefined, (f.seed as number) ?? 42, 'eval');
   if (f.limit) rows = rows.slice(0, f.limit as number);
   const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64);
   try {

@@ -12,7 +12,7 @@ import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { folderTokenizer, openModelFolder } from '../model-folder.ts';
 import { NodeFolder } from '../node-sink.ts';
 import { progressBar } from '../progress.ts';
-import { ENGINE_FLAG, QUIET_FLAG, line, loadEngine, loadRows, type CliIo } from './common.ts';
+import { ENGINE_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
 
 export const TRAIN_SUMMARY = 'fine-tune a model folder with LoRA on a dataset; writes a PEFT adapter folder';
 
@@ -32,6 +32,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'max-length': { kind: 'int', min: 2, help: `longest example in tokens (default ${DEFAULT_MAX_LENGTH})` },
   seed: { kind: 'int', min: 0, help: `seed of the LoRA init, data order and dropout (default ${DEFAULT_TRAIN.seed})` },
   system: { kind: 'string', help: `system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
+  'eval-fraction': SPLIT_FLAG,
   'stop-after': { kind: 'int', min: 1, help: 'stop after this many optimizer steps (the schedule still spans all epochs)' },
   quiet: QUIET_FLAG,
 };
@@ -57,7 +58,8 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
   // The data is checked before the engine loads: a bad file costs nothing.
-  const rows = await loadRows(f.data as string);
+  const seed = (f.seed as number) ?? DEFAULT_TRAIN.seed;
+  const rows = splitRows(await loadRows(f.data as string), f['eval-fraction'] as number | undefined, seed, 'train');
   const system = (f.system as string) ?? DEFAULT_SYSTEM_PROMPT;
   const maxLength = (f['max-length'] as number) ?? DEFAULT_MAX_LENGTH;
   const examples = toTrainExamples(tok, rows, { system, maxLength });
@@ -69,7 +71,7 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
     lr: (f.lr as number) ?? DEFAULT_TRAIN.lr,
     batchSize: (f.batch as number) ?? DEFAULT_TRAIN.batchSize,
     gradAccum: (f.accum as number) ?? DEFAULT_TRAIN.gradAccum,
-    seed: (f.seed as number) ?? DEFAULT_TRAIN.seed,
+    seed,
     padId: tok.endOfTextId,
   };
   const maxSeq = Math.max(...examples.map((e) => e.ids.length));
