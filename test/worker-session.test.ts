@@ -123,7 +123,7 @@ describe('training session', () => {
     for (const k of Object.keys(ref.lora)) expect(bits(lora[k]), k).toEqual(bits(ref.lora[k]));
   });
 
-  it('pause takes effect before the next step and checkpoints; resume continues the same run', async () => {
+  it('pause takes effect before the next step and checkpoints; swapping adapters while paused and resuming continues the same run', async () => {
     const ref = await uninterrupted();
     const s = await session();
     const events: TrainProgress[] = [];
@@ -134,7 +134,17 @@ describe('training session', () => {
         paused = true;
         void s.pause();
       }
-      if (p.state === 'paused') setTimeout(() => void s.resume(), 20);
+      if (p.state === 'paused') {
+        // What the playground does while paused: compare with the base model, restore, go on.
+        void (async () => {
+          const tuned = (await s.getAdapter()).tensors;
+          const base = Object.fromEntries(Object.entries(tuned).map(([k, v]) => [k, k.includes('lora_B') ? new Float32Array(v.length) : v]));
+          await s.setAdapter(base);
+          await s.generate(data[0].ids.slice(0, 4), { maxNewTokens: 2, temperature: 0, topK: 0, topP: 1, stopTokens: [], seed: 0 });
+          await s.setAdapter(tuned);
+          await s.resume();
+        })();
+      }
     });
     const out = await run;
     const pausedAt = events.filter((e) => e.state === 'paused');

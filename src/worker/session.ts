@@ -294,7 +294,7 @@ export class TrainingSession implements WorkerApi {
         recentTokens = [...recentTokens, r.inputTokens].slice(-20);
         const msPerStep = recentMs.reduce((a, b) => a + b, 0) / recentMs.length;
         const rec: StepRecord = { step: r.step, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr };
-        if (settings.evalEvery > 0 && this.evalSet.length && r.step % settings.evalEvery === 0) rec.evalLoss = evalLoss = (await this.evaluate()).loss;
+        if (settings.evalEvery > 0 && this.evalSet.length && r.step % settings.evalEvery === 0) rec.evalLoss = evalLoss = (await this.evalLoss(this.evalSet)).loss;
         history.push(rec);
         let checkpointedAt: number | undefined;
         if (settings.checkpointEvery > 0 && r.step % settings.checkpointEvery === 0 && r.step < r.totalSteps) checkpointedAt = await save();
@@ -306,7 +306,7 @@ export class TrainingSession implements WorkerApi {
       }
       const done = trainer.done;
       if (done && this.evalSet.length && history.at(-1)?.evalLoss === undefined) {
-        evalLoss = (await this.evaluate()).loss;
+        evalLoss = (await this.evalLoss(this.evalSet)).loss;
         if (history.length) history[history.length - 1].evalLoss = evalLoss;
       }
       // Kept on stop too: the adapter so far survives a reload, and a later start continues it.
@@ -361,8 +361,12 @@ export class TrainingSession implements WorkerApi {
   }
 
   async evaluate(examples?: TrainExample[]): Promise<EvalResult> {
+    this.assertNotTraining('evaluating');
+    return this.evalLoss(examples ?? this.evalSet);
+  }
+
+  private async evalLoss(data: TrainExample[]): Promise<EvalResult> {
     const { engine, settings } = this.loaded;
-    const data = examples ?? this.evalSet;
     const bs = Math.max(1, Math.min(this.lastTrain?.batchSize ?? settings.maxBatch, settings.maxBatch));
     const padId = this.lastTrain?.padId ?? this.padId({} as TrainSettings);
     let sum = 0, tokens = 0;
@@ -383,7 +387,13 @@ export class TrainingSession implements WorkerApi {
 
   async setAdapter(tensors: Record<string, Float32Array>): Promise<void> {
     this.assertNotTraining('replacing the adapter');
-    await this.loaded.engine.setLora(tensors);
+    const engine = this.loaded.engine;
+    if (this.control !== 'paused') return engine.setLora(tensors);
+    // A paused run keeps its AdamW moments (setLora resets them): the page may swap adapters to
+    // compare base and tuned, put the trained one back, and resume the identical run.
+    const opt = await engine.getOptimizerState();
+    await engine.setLora(tensors);
+    await engine.setOptimizerState(opt);
   }
 
   async listCheckpoints(): Promise<CheckpointInfo[]> {
