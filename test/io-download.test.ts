@@ -146,6 +146,16 @@ describe('model download into the chunk cache', () => {
     expect((await store.keys()).filter((k) => k[2] === 'model.safetensors')).toEqual([]);
   });
 
+  it('without a listing, checks the sha256 a strong ETag vouches for', async () => {
+    const store = memoryStore();
+    const src = { kind: 'url' as const, baseUrl: `${hub.url}/hf/test/corrupt/resolve/main/` };
+    const e = await failure(openModel(src, { store, ...fast }));
+    expect(e.kind).toBe('integrity');
+    expect(e.message).toContain(hub.files.get('model.safetensors')!.sha256);
+    const good = await openModel({ kind: 'url', baseUrl: `${hub.url}/hf/test/tiny/resolve/main/` }, { store, ...fast });
+    expect((await getRecord(store, good.sourceKey, 'model.safetensors'))!.verified).toBe('sha256');
+  });
+
   it('names a missing repository, a missing file, a gated repo, an HTML page and a server error', async () => {
     const store = memoryStore();
     let e = await failure(openModel(hf('nope'), { store, ...fast }));

@@ -77,6 +77,8 @@ describe('hub listings and headers', () => {
     expect(sha256FromHeaders(new Headers({ etag: `"${SHA}"` }))).toBe(SHA);
     expect(sha256FromHeaders(new Headers({ 'x-linked-etag': `"${SHA}"`, etag: '"abc"' }))).toBe(SHA);
     expect(sha256FromHeaders(new Headers({ etag: `W/"${SHA}"` }))).toBeUndefined();
+    expect(sha256FromHeaders(new Headers({ etag: `"${SHA}"` }), 'x-linked')).toBeUndefined();
+    expect(sha256FromHeaders(new Headers({ 'x-linked-etag': `"${SHA}"` }), 'x-linked')).toBe(SHA);
     expect(sha256FromHeaders(new Headers({ etag: `"${'f'.repeat(40)}"` }))).toBeUndefined();
     expect(sizeFromHeaders(new Headers({ 'content-range': 'bytes 100-999/1000', 'content-length': '900' }), 206)).toBe(1000);
     expect(sizeFromHeaders(new Headers({ 'x-linked-size': '5000', 'content-length': '10' }), 200)).toBe(5000);

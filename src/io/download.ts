@@ -27,6 +27,12 @@ export interface DownloadRequest {
   url: string;
   /** From the hub listing; overrides what headers say. */
   expected?: RemoteFileInfo;
+  /**
+   * Which response headers may vouch for a sha256 when `expected` has none: a hub listing is
+   * authoritative ('none'); behind a hub's CDN only X-Linked-Etag is ('x-linked'); a plain server's
+   * strong 64-hex ETag too ('any', the default).
+   */
+  headerHash?: 'none' | 'x-linked' | 'any';
   /** What the content must look like; catches login pages and error pages served as 200. */
   expect: 'json' | 'safetensors' | 'any';
   chunkSize?: number;
@@ -112,7 +118,7 @@ async function transfer(req: DownloadRequest, rec: FileRecord, meter: RateMeter,
     throw new DownloadError(url, 'integrity', `got an HTML page instead of ${file} (an error or login page? check the URL)`);
   }
   const size = req.expected?.size ?? total;
-  rec = { ...rec, url, size, etag, sha256: req.expected?.sha256 ?? sha256FromHeaders(res.headers) ?? rec.sha256 };
+  rec = { ...rec, url, size, etag, sha256: req.expected?.sha256 ?? headerSha(req, res.headers) ?? rec.sha256 };
   if (size !== undefined && req.ensureSpace) await req.ensureSpace(size - from);
   await save(req, [[fileKey(req.sourceKey, file), rec]]);
 
@@ -181,6 +187,11 @@ async function transfer(req: DownloadRequest, rec: FileRecord, meter: RateMeter,
   rec = { ...rec, complete: true, actualSha256: actual, verified: rec.sha256 ? 'sha256' : size !== undefined ? 'size' : 'none', updatedAt: Date.now() };
   await save(req, [[fileKey(req.sourceKey, file), rec]]);
   return rec;
+}
+
+function headerSha(req: DownloadRequest, h: Headers): string | undefined {
+  const which = req.headerHash ?? 'any';
+  return which === 'none' ? undefined : sha256FromHeaders(h, which);
 }
 
 /** fetch with every failure before the body turned into its own DownloadError. */

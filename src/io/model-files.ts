@@ -93,6 +93,7 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
         file,
         url: fileUrl(source, file),
         expected: listing?.get(file),
+        headerHash: listing ? 'none' : source.kind === 'hf' || source.kind === 'modelscope' ? 'x-linked' : 'any',
         expect,
         chunkSize: opts.chunkSize,
         retries: opts.retries,

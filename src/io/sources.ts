@@ -167,10 +167,11 @@ export function parseListing(kind: 'hf' | 'modelscope', json: unknown): Map<stri
 
 /**
  * The sha256 a response vouches for: HF sends it as X-Linked-Etag (or ETag) of LFS files. Git
- * blob ids (40 hex) and weak or opaque ETags are not content hashes and give undefined.
+ * blob ids (40 hex) and weak or opaque ETags are not content hashes and give undefined. 'x-linked'
+ * ignores ETag: behind a hub redirect, a CDN's 64-hex ETag may be another hash (Xet's).
  */
-export function sha256FromHeaders(h: Headers): string | undefined {
-  for (const name of ['x-linked-etag', 'etag']) {
+export function sha256FromHeaders(h: Headers, which: 'x-linked' | 'any' = 'any'): string | undefined {
+  for (const name of which === 'any' ? ['x-linked-etag', 'etag'] : ['x-linked-etag']) {
     const v = h.get(name);
     if (!v || v.startsWith('W/')) continue;
     const bare = v.replace(/"/g, '').replace(/^sha256:/, '').toLowerCase();
