@@ -40,6 +40,8 @@ async function check(name: string, fn: () => Promise<void>) {
 const dir = await mkdtemp(join(tmpdir(), 'io-browser-'));
 await makeTinyModel({ preset: 'tiny', out: dir });
 const hub = await startIoServer(dir);
+// What `npm run tiny` does before `vite`: the app serves this folder as the built-in model.
+await makeTinyModel({ preset: 'tiny', out: join(root, 'public/models/tiny'), ifMissing: true });
 const vite = await createVite({
   configFile: false,
   root,
@@ -89,6 +91,14 @@ try {
     assert.equal(rec.chunks, Math.ceil(weightsSize / CHUNK));
     const events = await call<{ phase: string; loadedBytes: number; bytesPerSec: number }[]>('loadEvents');
     assert.ok(events.some((e) => e.phase === 'download' && e.loadedBytes > 0), 'download progress reported');
+  });
+
+  await check('the built-in model loads from the folder next to the page', async () => {
+    const r = await call('load', { kind: 'builtin' }, LOAD);
+    assert.equal(r.ok, true, JSON.stringify(r.error));
+    assert.equal(r.name, 'tiny (built in)');
+    assert.equal(r.sourceKey, `builtin:${new URL('models/tiny/', pageUrl.replace(/e2e\/io-page\.html$/, '')).href}`);
+    assert.equal(r.vocab, 8192);
   });
 
   await check('a second visit loads from the cache without any request', async () => {
