@@ -47,7 +47,7 @@ export class ChatPanel extends LitElement {
         <h3 id=${`${which}-h`}>${title}</h3>
         <span class="muted small">${v.tokens ? t('chat.tokens', { count: v.tokens }) : ''}</span>
       </div>
-      <div class="answer" data-testid=${`answer-${which}`} aria-live="polite" aria-busy=${v.busy}>${v.text || (v.busy ? t('chat.waiting') : t('chat.empty'))}</div>
+      <div class="answer" data-testid=${`answer-${which}`} aria-live="polite" aria-busy=${v.busy}>${v.text || (v.busy ? t('chat.waiting') : v.tokens ? t('chat.emptyAnswer') : t('chat.empty'))}</div>
       ${v.error ? html`<p class="error" role="alert">${t('chat.failed', { message: v.error })}</p>` : nothing}
     </section>`;
   }

@@ -17,10 +17,11 @@ export class ErrorBox extends LitElement {
   override render() {
     const e = this.error;
     if (!e) return nothing;
-    const where = translate(this.language, `error.where.${e.where}`);
-    return html`<div class="error" role="alert">
-      <div class="row" style="justify-content: space-between; flex-wrap: nowrap">
-        <strong>${where}: ${translate(this.language, e.key, { message: e.detail, example: 'Qwen/Qwen2.5-0.5B-Instruct' })}</strong>
+    // The sentence names the step ("Training failed: …"); the detail is the typed error's own
+    // message, which says which file, line or tensor.
+    return html`<div class="error" role="alert" aria-label=${translate(this.language, `error.where.${e.where}`)}>
+      <div class="row" style="justify-content: space-between; flex-wrap: nowrap; align-items: flex-start">
+        <span>${translate(this.language, e.key, { message: e.detail, example: 'Qwen/Qwen2.5-0.5B-Instruct' })}</span>
         <button class="small" @click=${() => emit(this, { type: 'dismissError', where: e.where })}>${translate(this.language, 'error.dismiss')}</button>
       </div>
     </div>`;

@@ -51,16 +51,15 @@ export class TrainPanel extends LitElement {
       }
       .field {
         display: grid;
-        grid-template-columns: 1fr 110px;
-        gap: 2px 10px;
-        align-items: center;
+        grid-template-rows: auto auto 1fr;
+        gap: 3px;
+        align-content: start;
       }
       .field input,
       .field select {
-        width: 110px;
+        width: 100%;
       }
       .field .help {
-        grid-column: 1 / -1;
         color: var(--wt-muted);
         font-size: 12px;
         line-height: 1.35;
@@ -172,9 +171,12 @@ export class TrainPanel extends LitElement {
     const s = this.state;
     const st = s.training.state;
     const ready = s.model.status === 'ready' && !!s.dataset;
-    const resumable = !!s.training.checkpoint && (st === 'idle' || st === 'stopped' || st === 'error');
+    // A stopped run keeps its checkpoint in the worker, so Start continues it as after a reload.
+    const resumable = (!!s.training.checkpoint && (st === 'idle' || st === 'error')) || st === 'stopped';
     return html`<div class="row" role="group" aria-label=${t('train.title')}>
-      ${st === 'running'
+      ${st === 'done'
+        ? nothing
+        : st === 'running'
         ? html`<button data-action="pause" @click=${() => emit(this, { type: 'pauseTraining' })}>${t('train.pause')}</button>`
         : st === 'paused'
           ? html`<button class="primary" data-action="resume" @click=${() => emit(this, { type: 'resumeTraining' })}>${t('train.resume')}</button>`
@@ -182,8 +184,8 @@ export class TrainPanel extends LitElement {
               ${resumable ? t('train.resume') : t('train.start')}
             </button>`}
       ${st === 'running' || st === 'paused' ? html`<button data-action="stop" @click=${() => emit(this, { type: 'stopTraining' })}>${t('train.stop')}</button>` : nothing}
-      ${resumable || st === 'done' || st === 'stopped'
-        ? html`<button data-action="restart" ?disabled=${!ready} @click=${() => emit(this, { type: 'startTraining', fresh: true })}>${t('train.restart')}</button>`
+      ${resumable || st === 'done'
+        ? html`<button data-action="restart" class=${st === 'done' ? 'primary' : ''} ?disabled=${!ready} @click=${() => emit(this, { type: 'startTraining', fresh: true })}>${t('train.restart')}</button>`
         : nothing}
       <span class="state" data-testid="train-state" aria-live="polite">${t(`train.state.${st}`)}</span>
     </div>`;

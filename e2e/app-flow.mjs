@@ -1,0 +1,171 @@
+// The whole flow on the built-in tiny model: import data, train until the loss falls, evaluate,
+// chat, export and check every downloaded file. Once on SwiftShader WebGPU, once in a browser
+// that offers no WebGPU adapter (the app must fall back to the CPU engine by itself).
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  assert,
+  chartPoints,
+  downloadOf,
+  ggufHeader,
+  go,
+  safetensorsHeader,
+  text,
+  tinyConfig,
+  tinyModelHeader,
+  until,
+  unzip,
+  waitForModel,
+} from './lib-app.mjs';
+
+const TRAIN_ROWS = 12;
+const EVAL_ROWS = 4;
+
+/** A small slice of the shipped samples, written as files the test picks like a user would. */
+export function sampleFiles(distDir) {
+  const dir = mkdtempSync(join(tmpdir(), 'webtune-e2e-'));
+  const train = JSON.parse(readFileSync(join(distDir, 'samples/meeting-train.json'), 'utf8'));
+  const evalRows = JSON.parse(readFileSync(join(distDir, 'samples/meeting-eval.json'), 'utf8'));
+  // Every 10th row, so several intents are in the slice.
+  const pick = (rows, n) => rows.filter((_, i) => i % Math.floor(rows.length / n) === 0).slice(0, n);
+  const trainPath = join(dir, 'meeting-train-small.json');
+  const evalPath = join(dir, 'meeting-eval-small.jsonl');
+  writeFileSync(trainPath, JSON.stringify(pick(train, TRAIN_ROWS), null, 1));
+  writeFileSync(evalPath, pick(evalRows, EVAL_ROWS).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return { trainPath, evalPath };
+}
+
+export async function importSmallData(page, distDir) {
+  const { trainPath, evalPath } = sampleFiles(distDir);
+  await go(page, 'data');
+  const pickers = page.locator('wt-drop-zone input[type="file"]');
+  await pickers.nth(0).setInputFiles(trainPath);
+  await until('the training file', async () => (await text(page, 'dataset-summary')).includes(`meeting-train-small.json: ${TRAIN_ROWS} rows`));
+  await pickers.nth(1).setInputFiles(evalPath);
+  await until('the eval file', async () => (await text(page, 'split-counts')).includes(`${TRAIN_ROWS} training rows, ${EVAL_ROWS} evaluation rows`));
+  // Token counts come from the loaded model's tokenizer.
+  await until('token counts', async () => (await text(page, 'truncation')).includes('Every example fits'));
+}
+
+async function trainUntilDone(page, ctx, screen) {
+  await go(page, 'train');
+  const start = page.locator('wt-train-panel button[data-action="start"]');
+  await start.click();
+  await until('training to finish', async () => (await text(page, 'train-state')) === 'Finished', 240_000, 500);
+  const steps = await text(page, 'train-step');
+  ctx.log(`train: ${steps}, last loss ${await text(page, 'stat-loss')}, eval ${await text(page, 'stat-eval')}`);
+  const pts = await chartPoints(page);
+  // 12 rows, batch 2, 2 epochs: 12 optimizer steps, each drawn.
+  assert.equal(pts.length, 12, `the chart should show 12 steps, it shows ${pts.length}`);
+  // Pixel y grows downwards: a falling loss ends lower on screen than it started.
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const first = mean(pts.slice(0, 3).map((p) => p.y));
+  const last = mean(pts.slice(-3).map((p) => p.y));
+  assert.ok(last > first + 10, `the loss curve should fall: first steps at y=${first.toFixed(1)}, last at y=${last.toFixed(1)}`);
+  assert.ok((await page.locator('wt-loss-chart circle.eval-dot').count()) >= 1, 'eval loss points are drawn');
+  await ctx.screenshot(page, `${screen}-train`);
+}
+
+async function evaluate(page, ctx, screen) {
+  await go(page, 'eval');
+  await page.locator('wt-eval-panel button[data-action="evaluate"]').click();
+  await page.locator('[data-testid="eval-report"]').waitFor({ timeout: 180_000 });
+  const exact = await text(page, 'eval-exact');
+  assert.match(exact, /^\d+(\.\d)?%$/, `exact match is a percentage, got "${exact}"`);
+  const wrongRows = await page.locator('[data-testid="wrong-answers"] tbody tr').count();
+  const right = Math.round((Number(exact.replace('%', '')) / 100) * EVAL_ROWS);
+  assert.equal(wrongRows + right, EVAL_ROWS, `wrong answers listed (${wrongRows}) + right ones (${right}) = eval rows`);
+  ctx.log(`eval: exact ${exact}, ${wrongRows} wrong answers listed`);
+  await ctx.screenshot(page, `${screen}-eval`);
+}
+
+async function chat(page, ctx, screen) {
+  await go(page, 'chat');
+  await page.locator('#prompt').fill('创建汇报会会议');
+  await page.locator('#prompt').dispatchEvent('change');
+  await page.locator('wt-chat-panel button[type="submit"]').click();
+  for (const side of ['base', 'tuned']) {
+    const answer = page.locator(`[data-testid="answer-${side}"]`);
+    await until(`the ${side} answer`, async () => (await answer.getAttribute('aria-busy')) === 'false' && !(await answer.textContent()).includes('…'), 120_000);
+  }
+  const base = await text(page, 'answer-base');
+  const tuned = await text(page, 'answer-tuned');
+  ctx.log(`chat: base "${base.slice(0, 40)}", tuned "${tuned.slice(0, 40)}"`);
+  // A random tiny base model may end at once (an empty reply is shown as such); the tuned one
+  // has learned to open a JSON answer.
+  assert.ok(tuned.length > 0, 'the tuned model answered');
+  assert.notEqual(base, tuned, 'the trained adapter changes the answer');
+  await ctx.screenshot(page, `${screen}-chat`);
+}
+
+async function exportAll(page, ctx, screen) {
+  await go(page, 'export');
+  const cfg = tinyConfig(ctx.distDir);
+  const layers = cfg.num_hidden_layers;
+  const click = (kind) => () => page.locator(`button[data-export="${kind}"]`).click();
+
+  const peft = await downloadOf(page, click('peft'));
+  const peftFiles = unzip(peft.bytes);
+  const names = Object.keys(peftFiles);
+  const cfgFile = names.find((n) => n.endsWith('/adapter_config.json'));
+  const weightsFile = names.find((n) => n.endsWith('/adapter_model.safetensors'));
+  assert.ok(cfgFile && weightsFile, `PEFT zip holds the adapter files: ${names.join(', ')}`);
+  const adapterConfig = JSON.parse(new TextDecoder().decode(peftFiles[cfgFile]));
+  assert.equal(adapterConfig.peft_type, 'LORA');
+  assert.equal(adapterConfig.r, 8);
+  assert.equal(adapterConfig.lora_alpha, 32);
+  const header = safetensorsHeader(peftFiles[weightsFile]);
+  const q = header['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight'];
+  assert.deepEqual(q?.shape, [8, cfg.hidden_size], 'q_proj lora_A is [r, hidden]');
+  const down = header[`base_model.model.model.layers.${layers - 1}.mlp.down_proj.lora_B.weight`];
+  assert.deepEqual(down?.shape, [cfg.hidden_size, 8], 'down_proj lora_B is [hidden, r]');
+  assert.equal(Object.keys(header).filter((k) => k !== '__metadata__').length, layers * 7 * 2, 'A and B for 7 projections per layer');
+
+  const merged = await downloadOf(page, click('merged'));
+  const mergedFiles = unzip(merged.bytes);
+  const modelFile = Object.keys(mergedFiles).find((n) => n.endsWith('/model.safetensors'));
+  assert.ok(modelFile, 'merged zip holds model.safetensors');
+  const mergedHeader = safetensorsHeader(mergedFiles[modelFile]);
+  const base = tinyModelHeader(ctx.distDir);
+  const tensorNames = (h) => Object.keys(h).filter((k) => k !== '__metadata__').sort();
+  assert.deepEqual(tensorNames(mergedHeader), tensorNames(base), 'the merged model has the base model’s tensors');
+  assert.deepEqual(mergedHeader['model.layers.0.self_attn.q_proj.weight'].shape, base['model.layers.0.self_attn.q_proj.weight'].shape);
+
+  const gguf = await downloadOf(page, click('gguf'));
+  const gh = ggufHeader(gguf.bytes);
+  assert.equal(gh.magic, 'GGUF');
+  assert.equal(gh.version, 3);
+  assert.equal(gh.tensors, layers * 7 * 2, 'lora_a and lora_b per projection and layer');
+
+  const job = await downloadOf(page, click('job'));
+  const jobFiles = Object.keys(unzip(job.bytes));
+  assert.ok(jobFiles.some((n) => /\.py$/.test(n)), `the job zip holds a training script: ${jobFiles.join(', ')}`);
+  assert.ok(jobFiles.some((n) => /requirements\.txt$/.test(n)), 'the job zip holds requirements.txt');
+  ctx.log(`export: ${peft.name}, ${merged.name}, ${gguf.name}, ${job.name}`);
+  await ctx.screenshot(page, `${screen}-export`);
+}
+
+function flow(name, webgpu) {
+  return {
+    name,
+    timeoutMs: 600_000,
+    async run(ctx) {
+      const page = await ctx.newPage({ webgpu, query: 'preset=e2e' });
+      await waitForModel(page);
+      const badge = await text(page, 'engine-badge');
+      assert.ok(webgpu ? badge.startsWith('WebGPU') : badge.startsWith('CPU'), `engine badge: ${badge}`);
+      if (!webgpu) assert.match(await text(page, 'probe'), /not available/, 'the page says WebGPU is missing');
+      await ctx.screenshot(page, `${name}-model`);
+      await importSmallData(page, ctx.distDir);
+      await ctx.screenshot(page, `${name}-data`);
+      await trainUntilDone(page, ctx, name);
+      await evaluate(page, ctx, name);
+      await chat(page, ctx, name);
+      await exportAll(page, ctx, name);
+    },
+  };
+}
+
+export const tests = [flow('webgpu', true), flow('cpu', false)];

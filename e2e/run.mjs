@@ -1,0 +1,223 @@
+// Browser test runner: builds the app, serves dist/ from 127.0.0.1, and runs every flow module
+// in e2e/ (app-*.mjs, io-*.mjs, ...) in Debian's headless Chromium with SwiftShader WebGPU.
+//
+// A flow module exports `tests`: [{ name, run(ctx) }]. ctx (see makeContext):
+//   baseUrl            the served build, ending in '/'
+//   distDir            its folder on disk
+//   newPage(options)   a fresh browser context + page at baseUrl; options: { webgpu = true, serviceWorkers = 'block', query, path, goto = true }
+//                      every request must stay on 127.0.0.1/localhost (checked after the test)
+//   screenshot(page, name)  writes test-results/screens/<name>.png
+//   log(...)           progress lines, indented under the test
+// Usage: node e2e/run.mjs [--no-build] [name filter ...]
+// Prints one line per test and a closing "N passed, N failed"; exit code 1 on any failure.
+
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const distDir = join(root, 'dist');
+const screensDir = join(root, 'test-results', 'screens');
+
+const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--disable-gpu',
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.wasm': 'application/wasm',
+  '.wgsl': 'text/plain; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** A plain static server, as any static host would be: no special headers, single Range support. */
+export function serveStatic(dir) {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    let path = normalize(join(dir, decodeURIComponent(url.pathname)));
+    if (!path.startsWith(dir)) {
+      res.writeHead(403).end();
+      return;
+    }
+    if (existsSync(path) && statSync(path).isDirectory()) path = join(path, 'index.html');
+    if (!existsSync(path)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    const size = statSync(path).size;
+    const type = MIME[extname(path)] ?? 'application/octet-stream';
+    const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
+    if (range && (range[1] || range[2])) {
+      const start = range[1] ? Number(range[1]) : size - Number(range[2]);
+      const end = range[1] && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+      if (start >= size || start > end) {
+        res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+        return;
+      }
+      res.writeHead(206, { 'content-type': type, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${size}`, 'accept-ranges': 'bytes' });
+      if (req.method === 'HEAD') res.end();
+      else createReadStream(path, { start, end }).pipe(res);
+      return;
+    }
+    res.writeHead(200, { 'content-type': type, 'content-length': size, 'accept-ranges': 'bytes' });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(path).pipe(res);
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+function isLocal(url) {
+  if (!/^https?:/.test(url)) return true; // data:, blob:, about:
+  return LOCAL_HOSTS.has(new URL(url).hostname);
+}
+
+function makeContext(browsers, baseUrl, log) {
+  const opened = [];
+  const pages = [];
+  const outside = [];
+  return {
+    baseUrl,
+    distDir,
+    log,
+    outside,
+    async newPage({ webgpu = true, serviceWorkers = 'block', query = '', path = '', goto = true } = {}) {
+      const browser = await browsers.get(webgpu);
+      const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true, serviceWorkers, locale: 'en-US' });
+      opened.push(context);
+      // Every request of the page, its workers and service worker: anything not local fails the test.
+      await context.route('**/*', (route) => {
+        const url = route.request().url();
+        if (isLocal(url)) return route.continue();
+        outside.push(url);
+        return route.abort('blockedbyclient');
+      });
+      context.on('request', (r) => {
+        if (!isLocal(r.url())) outside.push(r.url());
+      });
+      const page = await context.newPage();
+      pages.push(page);
+      page.on('pageerror', (e) => log(`page error: ${e.message}`));
+      page.on('console', (m) => {
+        if (m.type() === 'error') log(`console error: ${m.text()}`);
+      });
+      if (goto) await page.goto(baseUrl + path + (query ? `?${query}` : ''));
+      return page;
+    },
+    async screenshot(page, name) {
+      mkdirSync(screensDir, { recursive: true });
+      await page.screenshot({ path: join(screensDir, `${name}.png`) });
+    },
+    /** What the pages looked like when a test failed. */
+    async failureShots(testName) {
+      let i = 0;
+      for (const p of pages) {
+        if (p.isClosed()) continue;
+        await this.screenshot(p, `FAILED-${testName.replace(/[^\w-]+/g, '_')}-${i++}`).catch(() => undefined);
+      }
+    },
+    async close() {
+      for (const c of opened) await c.close().catch(() => undefined);
+    },
+  };
+}
+
+/** One Chromium with SwiftShader WebGPU and, on demand, one without WebGPU. */
+function browserPool() {
+  const launched = new Map();
+  return {
+    get(webgpu) {
+      if (!launched.has(webgpu)) {
+        // Without the flag this Chromium has navigator.gpu but no adapter, as on a blocklisted GPU.
+        const args = webgpu ? [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'] : CHROMIUM_ARGS;
+        launched.set(webgpu, chromium.launch({ executablePath: '/usr/bin/chromium', args }));
+      }
+      return launched.get(webgpu);
+    },
+    async close() {
+      for (const b of launched.values()) await (await b).close().catch(() => undefined);
+    },
+  };
+}
+
+async function loadFlows(filters) {
+  const files = readdirSync(here)
+    .filter((f) => /^[a-z][\w-]*\.mjs$/.test(f) && f !== 'run.mjs' && !f.startsWith('lib'))
+    .sort();
+  const tests = [];
+  for (const f of files) {
+    const mod = await import(pathToFileURL(join(here, f)).href);
+    if (!Array.isArray(mod.tests)) continue;
+    for (const t of mod.tests) {
+      const name = `${f.replace(/\.mjs$/, '')} › ${t.name}`;
+      if (filters.length === 0 || filters.some((x) => name.includes(x))) tests.push({ ...t, name });
+    }
+  }
+  return tests;
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const build = !args.includes('--no-build');
+  const filters = args.filter((a) => !a.startsWith('--'));
+  if (build) {
+    const r = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) {
+      console.log('build failed\n0 passed, 1 failed');
+      process.exit(1);
+    }
+  }
+  const server = await serveStatic(distDir);
+  const baseUrl = `http://127.0.0.1:${server.address().port}/`;
+  const browsers = browserPool();
+  const tests = await loadFlows(filters);
+  let passed = 0;
+  let failed = 0;
+  for (const t of tests) {
+    const started = Date.now();
+    const lines = [];
+    const log = (...a) => lines.push(a.join(' '));
+    const ctx = makeContext(browsers, baseUrl, log);
+    let error;
+    try {
+      await Promise.race([
+        t.run(ctx),
+        new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out after ${(t.timeoutMs ?? 300_000) / 1000} s`)), t.timeoutMs ?? 300_000)),
+      ]);
+      if (ctx.outside.length) throw new Error(`requests left localhost: ${[...new Set(ctx.outside)].join(', ')}`);
+    } catch (e) {
+      error = e;
+    }
+    if (error) await ctx.failureShots(t.name);
+    await ctx.close();
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    if (error) failed++;
+    else passed++;
+    console.log(`${error ? '✗' : '✓'} ${t.name} (${secs} s)`);
+    if (error || process.env.E2E_VERBOSE) for (const l of lines) console.log(`    ${l}`);
+    if (error) console.log(`    ${(error.stack ?? String(error)).split('\n').slice(0, 6).join('\n    ')}`);
+  }
+  await browsers.close();
+  server.close();
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed || tests.length === 0 ? 1 : 0);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) await main();
