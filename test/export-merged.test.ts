@@ -138,3 +138,16 @@ describe('merged model logits', () => {
     expect(folder.files.size).toBe(0);
   });
 });
+
+describe('BlobFolder', () => {
+  it('keeps what was written even when the caller reuses its buffer', async () => {
+    const folder = new BlobFolder();
+    const sink = await folder.create('f.bin');
+    const buf = Uint8Array.of(1, 2, 3);
+    await sink.write(buf);
+    buf.fill(9);
+    await sink.write(buf.subarray(0, 2));
+    await sink.close();
+    expect([...(await folder.bytes('f.bin'))]).toEqual([1, 2, 3, 9, 9]);
+  });
+});

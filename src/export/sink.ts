@@ -19,16 +19,17 @@ export async function writeFile(folder: FolderSink, name: string, content: strin
   await sink.close();
 }
 
-/** Files as Blobs, for downloads and tests. Each part is handed to the Blob on close and dropped. */
+/** Files as Blobs, for downloads and tests. */
 export class BlobFolder implements FolderSink {
   readonly files = new Map<string, Blob>();
 
   async create(name: string): Promise<ByteSink> {
-    let parts: BlobPart[] = [];
+    let parts: Blob[] = [];
     return {
       write: async (chunk) => {
-        // Copy: callers may reuse their buffer for the next tensor.
-        parts.push(chunk.slice());
+        // Each chunk becomes a Blob at once: the bytes move to the browser's blob store (which
+        // may spill to disk) and the caller's array can be freed or reused for the next tensor.
+        parts.push(new Blob([chunk as Uint8Array<ArrayBuffer>]));
       },
       close: async () => {
         this.files.set(name, new Blob(parts));
