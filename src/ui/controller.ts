@@ -472,11 +472,15 @@ export class Controller {
     this.saveLossesSoon(1000);
   }
 
+  /** Throttled, not debounced: progress arrives every step, and a reload mid-run must find a recent curve. */
   private saveLossesSoon(delayMs: number): void {
+    if (this.lossSaveTimer !== undefined && delayMs > 0) return;
     clearTimeout(this.lossSaveTimer);
     this.lossSaveTimer = setTimeout(() => {
+      this.lossSaveTimer = undefined;
       const t = this.state.training;
       void saveLosses({ runKey: this.runKey(), losses: t.losses, evalLosses: t.evalLosses });
     }, delayMs);
   }
+
 }

@@ -1,0 +1,55 @@
+// A reload in the middle of training: the page comes back with the same model, data and
+// settings, offers the saved run, and continues it from its checkpoint with the curve so far.
+
+import { assert, chartPoints, go, text, until, waitForModel } from './lib-app.mjs';
+
+const stepOf = async (page) => Number(/Step (\d+) of/.exec(await text(page, 'train-step'))?.[1] ?? NaN);
+
+export const tests = [
+  {
+    name: 'reload mid-training and resume from the checkpoint',
+    timeoutMs: 300_000,
+    async run(ctx) {
+      // The sample data as shipped (200 rows, 2 epochs at batch 2): long enough to interrupt.
+      const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu' });
+      await waitForModel(page);
+      await go(page, 'train');
+      await page.locator('wt-train-panel button[data-action="start"]').click();
+      // The e2e preset checkpoints every 2 steps; wait for a few.
+      const saved = page.getByText(/Checkpoint saved at step (\d+)/);
+      await until('a few checkpoints', async () => {
+        const m = /step (\d+)/.exec((await saved.textContent({ timeout: 1000 }).catch(() => '')) ?? '');
+        return m && Number(m[1]) >= 6;
+      }, 180_000);
+      // Let the throttled loss-curve save catch up with the run, then pull the plug.
+      await page.waitForTimeout(1500);
+      const before = await stepOf(page);
+      ctx.log(`reloading at step ${before}`);
+      await page.reload();
+
+      await waitForModel(page);
+      await go(page, 'train');
+      const found = page.locator('[data-testid="checkpoint-found"]');
+      await found.waitFor({ timeout: 60_000 });
+      const ckStep = Number(/step (\d+) of/.exec(await found.textContent())?.[1]);
+      assert.ok(ckStep >= 6 && ckStep <= before, `the saved run is at step ${ckStep} (reloaded at ${before})`);
+      const restored = await chartPoints(page);
+      assert.ok(restored.length >= 2 && restored.length <= ckStep, `the curve up to the checkpoint is back (${restored.length} points)`);
+      await ctx.screenshot(page, 'resume-found');
+
+      const resume = page.locator('wt-train-panel button[data-action="start"]');
+      assert.equal((await resume.innerText()).trim(), 'Resume');
+      await resume.click();
+      await page.locator('[data-testid="resumed"]').waitFor({ timeout: 60_000 });
+      assert.match(await text(page, 'resumed'), new RegExp(`Resumed from the checkpoint at step ${ckStep}\\.`));
+      await until('steps after the checkpoint', async () => (await stepOf(page)) >= ckStep + 3, 120_000);
+      await page.locator('wt-train-panel button[data-action="stop"]').click();
+      await until('the run to stop', async () => (await text(page, 'train-state')) === 'Stopped', 60_000);
+      const after = await chartPoints(page);
+      const x = after.map((p) => p.x);
+      assert.ok(after.length > restored.length, 'new steps were added to the restored curve');
+      assert.ok(x.every((v, i) => i === 0 || v > x[i - 1]), 'each step is drawn once, in order');
+      await ctx.screenshot(page, 'resume-continued');
+    },
+  },
+];
