@@ -1,7 +1,7 @@
 // WebAssembly SIMD kernels of the fast CPU backend (built by scripts/wasm/build.sh into
-// kernels.wasm.ts). One generic blocked GEMM serves every matmul of a LoRA step, plus the
-// dropout mask kernels. Every job is split between threads by (tid, nthreads) read from the
-// job block, so the same call runs on the caller and on each pool worker.
+// kernels.wasm.ts). One generic blocked GEMM serves every matmul of a LoRA step, plus
+// dropout masks, attention, the cross-entropy softmax and SwiGLU. The caller and each pool
+// worker run the same job block, claiming units of it (see JobHeader).
 //
 // Rules that keep the module safe to instantiate once per thread over one shared memory:
 // no static data (no data segments to re-copy), no stack arrays (no shadow stack use): all
@@ -22,23 +22,40 @@ typedef uint16_t u16;
 // Micro-tile: MR rows of C by NR = 8 columns (two f32x4), accumulated over a K block.
 #define MR 4
 #define NR 8
-// K block and column block of the packed B panel: KC*JB*4 bytes = 128 KiB, sized for L2;
+// K block and column block of the packed B panel: KC*JB*4 bytes = 64 KiB, sized for L2;
 // one NR-wide panel (KC*NR*4 = 8 KiB) stays in L1 while MR rows of A stream past it.
+// A column block is also the unit threads claim when they split the columns.
 #define KC 256
-#define JB 128
+#define JB 64
+// rows per claimed unit when threads split the rows (a multiple of MR)
+#define MB 32
+// elements per claimed unit of the elementwise jobs (a multiple of 4)
+#define EB 4096
 
 enum { JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5, JOB_SOFTMAX_CHUNK = 6,
        JOB_SWIGLU_FWD = 7, JOB_SWIGLU_BWD = 8 };
 enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2 };
 enum { SPLIT_J = 0, SPLIT_M = 1 };
 
-// C[m, j] = (accumulate ? C[m, j] : bias[j]) + alpha * sum_k A(m, k) * B(k, j)
-// A(m, k) = A[m*sAm + k*sAk] (f32), B(k, j) = B[k*sBk + j*sBj] (f32, bf16 or f16), C row stride ldc.
+// Every job starts with this header. Threads claim units of work (column blocks, row
+// blocks, heads, element ranges) from the shared `next` counter, so a thread the OS
+// descheduled on a busy machine does not hold the others up: who computes a unit never
+// changes its result, only who finishes first.
 typedef struct {
   int kind;
   int nthreads;
   u32 scratch;       // byte address of thread 0's pack scratch
   int scratchStride; // bytes between threads' scratch
+  int next;          // next unclaimed unit, zeroed by the caller
+} JobHeader;
+
+// Without the atomics feature (the single-thread build) LLVM lowers this to a plain add.
+static inline int claim(JobHeader *h) { return __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED); }
+
+// C[m, j] = (accumulate ? C[m, j] : bias[j]) + alpha * sum_k A(m, k) * B(k, j)
+// A(m, k) = A[m*sAm + k*sAk] (f32), B(k, j) = B[k*sBk + j*sBj] (f32, bf16 or f16), C row stride ldc.
+typedef struct {
+  JobHeader h;
   int M, J, K;
   u32 A;
   int sAm, sAk;
@@ -54,10 +71,7 @@ typedef struct {
 
 // dst[e] = src[e] * (hash32(seed, e0 + e) >= threshold ? keep : 0), or dst[e] += ... for the masked add.
 typedef struct {
-  int kind;
-  int nthreads;
-  u32 scratch;
-  int scratchStride;
+  JobHeader h;
   u32 dst, src;
   int n;
   u32 seed, e0, threshold;
@@ -66,19 +80,13 @@ typedef struct {
 
 // Causal GQA attention, as CpuOps.attentionForward / attentionBackward (shapes in ops.ts).
 typedef struct {
-  int kind;
-  int nthreads;
-  u32 scratch;
-  int scratchStride;
+  JobHeader h;
   u32 out, att, q, k, v, mask;
   int B, T, S, SMAX, NH, NKV, HD;
 } AttnFwdJob;
 
 typedef struct {
-  int kind;
-  int nthreads;
-  u32 scratch;
-  int scratchStride;
+  JobHeader h;
   u32 dq, dk, dv, datt, dout, q, k, v, att;
   int B, T, NH, NKV, HD;
 } AttnBwdJob;
@@ -87,10 +95,7 @@ typedef struct {
 // max and sum absorb logits L[m, 0:nv], L becomes exp(L - max), and the accumulated
 // gradient row dh[m, 0:C] is rescaled when the max moved.
 typedef struct {
-  int kind;
-  int nthreads;
-  u32 scratch;
-  int scratchStride;
+  JobHeader h;
   u32 L;
   int ldl, nv, M;
   u32 rowMax, rowSum, dh;
@@ -99,10 +104,7 @@ typedef struct {
 
 // out = silu(gate) * up, and its backward (CpuOps.swigluForward / swigluBackward)
 typedef struct {
-  int kind;
-  int nthreads;
-  u32 scratch;
-  int scratchStride;
+  JobHeader h;
   u32 out, gate, up;
   int n;
   u32 dgate, dup; // backward: out is dout
@@ -313,19 +315,8 @@ static void kernel_1x8(const float *a, int sAk, const float *b, int kc, float *c
   store_row(c, c0, c1, nj, first, g, j);
 }
 
-static void gemm(const GemmJob *g, int tid) {
-  int m0 = 0, m1 = g->M, j0 = 0, j1 = g->J;
-  if (g->split == SPLIT_J) {
-    int panels = (g->J + NR - 1) / NR, per = (panels + g->nthreads - 1) / g->nthreads;
-    j0 = tid * per * NR;
-    j1 = j0 + per * NR < g->J ? j0 + per * NR : g->J;
-  } else {
-    int blocks = (g->M + MR - 1) / MR, per = (blocks + g->nthreads - 1) / g->nthreads;
-    m0 = tid * per * MR;
-    m1 = m0 + per * MR < g->M ? m0 + per * MR : g->M;
-  }
-  if (m0 >= m1 || j0 >= j1) return;
-  float *pack = (float *)(g->scratch + (u32)tid * (u32)g->scratchStride);
+// C[m0:m1, j0:j1] of the product, B packed block by block into this thread's scratch
+static void gemm_block(const GemmJob *g, float *pack, int m0, int m1, int j0, int j1) {
   const float *A = (const float *)g->A;
   float *C = (float *)g->C;
   for (int jc = j0; jc < j1; jc += JB) {
@@ -354,6 +345,19 @@ static void gemm(const GemmJob *g, int tid) {
   }
 }
 
+static void gemm(GemmJob *g, int tid) {
+  float *pack = (float *)(g->h.scratch + (u32)tid * (u32)g->h.scratchStride);
+  if (g->split == SPLIT_J) {
+    int units = (g->J + JB - 1) / JB;
+    for (int u = claim(&g->h); u < units; u = claim(&g->h))
+      gemm_block(g, pack, 0, g->M, u * JB, (u + 1) * JB < g->J ? (u + 1) * JB : g->J);
+  } else {
+    int units = (g->M + MB - 1) / MB;
+    for (int u = claim(&g->h); u < units; u = claim(&g->h))
+      gemm_block(g, pack, u * MB, (u + 1) * MB < g->M ? (u + 1) * MB : g->M, 0, g->J);
+  }
+}
+
 // ---- dropout: the same counter hash as ops.ts hash32, four lanes at a time
 
 static inline u32 hash32(u32 a, u32 b) {
@@ -376,9 +380,7 @@ static inline v128_t hash32x4(u32 seedTerm, v128_t b) {
   return wasm_v128_xor(h, wasm_u32x4_shr(h, 16));
 }
 
-static void dropout(const DropoutJob *d, int tid, int add) {
-  int per = ((d->n + 3) / 4 + d->nthreads - 1) / d->nthreads * 4;
-  int e0 = tid * per, e1 = e0 + per < d->n ? e0 + per : d->n;
+static void dropout_range(const DropoutJob *d, int e0, int e1, int add) {
   float *dst = (float *)d->dst;
   const float *src = (const float *)d->src;
   u32 seedTerm = (d->seed ^ 0x9e3779b9u) * 0x85ebca6bu;
@@ -396,6 +398,11 @@ static void dropout(const DropoutJob *d, int tid, int add) {
     float v = hash32(d->seed, d->e0 + (u32)e) >= d->threshold ? src[e] * d->keep : 0.f;
     dst[e] = add ? dst[e] + v : v;
   }
+}
+
+static void dropout(DropoutJob *d, int add) {
+  int units = (d->n + EB - 1) / EB;
+  for (int u = claim(&d->h); u < units; u = claim(&d->h)) dropout_range(d, u * EB, (u + 1) * EB < d->n ? (u + 1) * EB : d->n, add);
 }
 
 // ---- attention
@@ -443,15 +450,14 @@ static inline void axpy(float *y, const float *x, float alpha, int n) {
 }
 
 // threads take whole (b, h) rows of the output
-static void attention_forward(const AttnFwdJob *j, int tid) {
-  int units = j->B * j->NH, per = (units + j->nthreads - 1) / j->nthreads;
-  int u0 = tid * per, u1 = u0 + per < units ? u0 + per : units;
+static void attention_forward(AttnFwdJob *j) {
+  int units = j->B * j->NH;
   int group = j->NH / j->NKV, HD = j->HD, S = j->S, T = j->T;
   float scale = 1.f / __builtin_sqrtf((float)HD);
   const float *Q = (const float *)j->q, *K = (const float *)j->k, *V = (const float *)j->v;
   const int *mask = (const int *)j->mask;
   float *P = (float *)j->att, *Y = (float *)j->out;
-  for (int u = u0; u < u1; u++) {
+  for (int u = claim(&j->h); u < units; u = claim(&j->h)) {
     int b = u / j->NH, h = u % j->NH, kvh = h / group;
     for (int t = 0; t < T; t++) {
       const float *q = Q + ((long)(b * T + t) * j->NH + h) * HD;
@@ -497,15 +503,14 @@ static void attention_forward(const AttnFwdJob *j, int tid) {
 }
 
 // threads take whole (b, kv head) groups: dk and dv sum over the query heads of a group
-static void attention_backward(const AttnBwdJob *j, int tid) {
-  int units = j->B * j->NKV, per = (units + j->nthreads - 1) / j->nthreads;
-  int u0 = tid * per, u1 = u0 + per < units ? u0 + per : units;
+static void attention_backward(AttnBwdJob *j) {
+  int units = j->B * j->NKV;
   int group = j->NH / j->NKV, HD = j->HD, T = j->T;
   float scale = 1.f / __builtin_sqrtf((float)HD);
   const float *Q = (const float *)j->q, *K = (const float *)j->k, *V = (const float *)j->v;
   const float *P = (const float *)j->att, *dY = (const float *)j->dout;
   float *dQ = (float *)j->dq, *dK = (float *)j->dk, *dV = (float *)j->dv, *dP = (float *)j->datt;
-  for (int u = u0; u < u1; u++) {
+  for (int u = claim(&j->h); u < units; u = claim(&j->h)) {
     int b = u / j->NKV, kvh = u % j->NKV;
     for (int t = 0; t < T; t++) {
       float *dk = dK + ((long)(b * T + t) * j->NKV + kvh) * HD, *dv = dV + ((long)(b * T + t) * j->NKV + kvh) * HD;
@@ -545,11 +550,9 @@ static void attention_backward(const AttnBwdJob *j, int tid) {
 
 static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x)), 0); }
 
-static void softmax_chunk(const SoftmaxChunkJob *j, int tid) {
-  int per = (j->M + j->nthreads - 1) / j->nthreads;
-  int m0 = tid * per, m1 = m0 + per < j->M ? m0 + per : j->M;
+static void softmax_chunk(SoftmaxChunkJob *j) {
   float *rowMax = (float *)j->rowMax, *rowSum = (float *)j->rowSum;
-  for (int m = m0; m < m1; m++) {
+  for (int m = claim(&j->h); m < j->M; m = claim(&j->h)) {
     float *l = (float *)j->L + (long)m * j->ldl;
     v128_t vmax = wasm_f32x4_splat(-__builtin_inff());
     int v = 0;
@@ -592,9 +595,7 @@ static inline v128_t sigmoid4(v128_t g) {
   return wasm_f32x4_div(wasm_f32x4_const_splat(1.f), wasm_f32x4_add(wasm_f32x4_const_splat(1.f), exp4(wasm_f32x4_neg(g))));
 }
 
-static void swiglu(const SwigluJob *j, int tid, int backward) {
-  int per = ((j->n + 3) / 4 + j->nthreads - 1) / j->nthreads * 4;
-  int e0 = tid * per, e1 = e0 + per < j->n ? e0 + per : j->n;
+static void swiglu_range(const SwigluJob *j, int e0, int e1, int backward) {
   const float *G = (const float *)j->gate, *U = (const float *)j->up;
   float *O = (float *)j->out, *dG = (float *)j->dgate, *dU = (float *)j->dup;
   v128_t one = wasm_f32x4_const_splat(1.f);
@@ -621,14 +622,19 @@ static void swiglu(const SwigluJob *j, int tid, int backward) {
   }
 }
 
+static void swiglu(SwigluJob *j, int backward) {
+  int units = (j->n + EB - 1) / EB;
+  for (int u = claim(&j->h); u < units; u = claim(&j->h)) swiglu_range(j, u * EB, (u + 1) * EB < j->n ? (u + 1) * EB : j->n, backward);
+}
+
 __attribute__((export_name("run_job"))) void run_job(u32 job, int tid) {
   int kind = *(const int *)job;
-  if (kind == JOB_GEMM) gemm((const GemmJob *)job, tid);
-  else if (kind == JOB_DROPOUT) dropout((const DropoutJob *)job, tid, 0);
-  else if (kind == JOB_MASKED_ADD) dropout((const DropoutJob *)job, tid, 1);
-  else if (kind == JOB_ATTN_FWD) attention_forward((const AttnFwdJob *)job, tid);
-  else if (kind == JOB_ATTN_BWD) attention_backward((const AttnBwdJob *)job, tid);
-  else if (kind == JOB_SOFTMAX_CHUNK) softmax_chunk((const SoftmaxChunkJob *)job, tid);
-  else if (kind == JOB_SWIGLU_FWD) swiglu((const SwigluJob *)job, tid, 0);
-  else if (kind == JOB_SWIGLU_BWD) swiglu((const SwigluJob *)job, tid, 1);
+  if (kind == JOB_GEMM) gemm((GemmJob *)job, tid);
+  else if (kind == JOB_DROPOUT) dropout((DropoutJob *)job, 0);
+  else if (kind == JOB_MASKED_ADD) dropout((DropoutJob *)job, 1);
+  else if (kind == JOB_ATTN_FWD) attention_forward((AttnFwdJob *)job);
+  else if (kind == JOB_ATTN_BWD) attention_backward((AttnBwdJob *)job);
+  else if (kind == JOB_SOFTMAX_CHUNK) softmax_chunk((SoftmaxChunkJob *)job);
+  else if (kind == JOB_SWIGLU_FWD) swiglu((SwigluJob *)job, 0);
+  else if (kind == JOB_SWIGLU_BWD) swiglu((SwigluJob *)job, 1);
 }

@@ -11,8 +11,12 @@ import { enableRelaxedSimdInNode, loadKernels, relaxedSimdSupported, sharedMemor
 /** Below this many multiply-adds a job runs on the caller alone: waking a worker costs more. */
 const DEFAULT_PARALLEL_MIN = 1 << 18;
 /** Per-thread packing scratch: KC * JB * 4 bytes in kernels.c. */
-const PACK_BYTES = 256 * 128 * 4;
-const NR = 8, MR = 4;
+const PACK_BYTES = 256 * 64 * 4;
+/** Int32 words of the JobHeader in kernels.c: kind, nthreads, scratch, scratchStride, next. */
+const HEADER_WORDS = 5;
+/** Units the threads claim in kernels.c: JB columns or MB rows of a GEMM. */
+const JB = 64, MB = 32;
+const SPLIT_J = 0, SPLIT_M = 1;
 const JOB_BYTES = 128;
 /** The module's shadow stack sits in [0, 64 KiB) (--stack-first); the heap starts above it. */
 const HEAP_BASE = 65536;
@@ -98,7 +102,21 @@ export class FastKernels {
     return { i: this.jobI, f: this.jobF };
   }
 
-  private dispatch(nthreads: number): void {
+  /**
+   * Writes the header and the job's fields (i32, or f32 where given as { f32 }) in struct
+   * order, then runs it; `next` starts at 0 so the threads claim units from the first.
+   */
+  private run(kind: number, nthreads: number, fields: Array<number | { f32: number }>): void {
+    const { i, f } = this.jobViews();
+    i[0] = kind;
+    i[1] = nthreads;
+    i[2] = this.scratch;
+    i[3] = PACK_BYTES;
+    i[4] = 0;
+    fields.forEach((v, n) => {
+      if (typeof v === 'number') i[HEADER_WORDS + n] = v;
+      else f[HEADER_WORDS + n] = v.f32;
+    });
     if (nthreads > 1 && this.pool) this.pool.run(this.job);
     else this.runJob(this.job, 0);
   }
@@ -108,34 +126,15 @@ export class FastKernels {
     if (g.K <= 0) throw new EngineError(`gemm: K must be positive (M ${g.M}, J ${g.J}, K ${g.K})`);
     const macs = g.M * g.J * g.K;
     let nthreads = macs >= this.parallelMin ? this.threads : 1;
-    // split the columns when there are enough panels for every thread, else the rows
-    let split = 0;
-    if (nthreads > 1 && Math.ceil(g.J / NR) < 2 * nthreads) {
-      if (Math.ceil(g.M / MR) >= 2 * nthreads) split = 1;
-      else nthreads = 1;
+    // split the columns when each thread gets two blocks or more, else the longer side
+    const unitsJ = Math.ceil(g.J / JB), unitsM = Math.ceil(g.M / MB);
+    let split = SPLIT_J;
+    if (unitsJ < 2 * nthreads) {
+      if (unitsM >= unitsJ && unitsM >= 2) split = SPLIT_M;
+      else if (unitsJ < 2) nthreads = 1;
     }
-    const { i, f } = this.jobViews();
-    i[0] = JOB_GEMM;
-    i[1] = nthreads;
-    i[2] = this.scratch;
-    i[3] = PACK_BYTES;
-    i[4] = g.M;
-    i[5] = g.J;
-    i[6] = g.K;
-    i[7] = g.A;
-    i[8] = g.sAm;
-    i[9] = g.sAk;
-    i[10] = g.B;
-    i[11] = DTYPE_CODE[g.bdtype];
-    i[12] = g.sBk;
-    i[13] = g.sBj;
-    i[14] = g.C;
-    i[15] = g.ldc;
-    f[16] = g.alpha;
-    i[17] = g.accumulate ? 1 : 0;
-    i[18] = g.bias;
-    i[19] = split;
-    this.dispatch(nthreads);
+    this.run(JOB_GEMM, nthreads, [g.M, g.J, g.K, g.A, g.sAm, g.sAk, g.B, DTYPE_CODE[g.bdtype], g.sBk, g.sBj, g.C, g.ldc,
+      { f32: g.alpha }, g.accumulate ? 1 : 0, g.bias, split]);
   }
 
   /**
@@ -144,38 +143,22 @@ export class FastKernels {
    */
   dropout(dst: number, src: number, n: number, seed: number, e0: number, p: number, add: boolean): void {
     if (n <= 0) return;
-    const { i, f } = this.jobViews();
     const nthreads = n >= this.parallelMin / 4 ? this.threads : 1;
-    i[0] = add ? JOB_MASKED_ADD : JOB_DROPOUT;
-    i[1] = nthreads;
-    i[2] = this.scratch;
-    i[3] = PACK_BYTES;
-    i[4] = dst;
-    i[5] = src;
-    i[6] = n;
-    i[7] = seed | 0;
-    i[8] = e0 | 0;
-    i[9] = dropoutThreshold(p) | 0;
-    f[10] = 1 / (1 - p);
-    this.dispatch(nthreads);
+    this.run(add ? JOB_MASKED_ADD : JOB_DROPOUT, nthreads, [dst, src, n, seed | 0, e0 | 0, dropoutThreshold(p) | 0, { f32: 1 / (1 - p) }]);
   }
 
   /** CpuOps.attentionForward on addresses; threads take (b, head) pairs. */
   attentionForward(out: number, att: number, q: number, k: number, v: number, mask: number,
     B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
-    const { i } = this.jobViews();
     const nthreads = T * S * HD * B * NH >= this.parallelMin ? Math.min(this.threads, B * NH) : 1;
-    i.set([JOB_ATTN_FWD, nthreads, this.scratch, PACK_BYTES, out, att, q, k, v, mask, B, T, S, SMAX, NH, NKV, HD]);
-    this.dispatch(nthreads);
+    this.run(JOB_ATTN_FWD, nthreads, [out, att, q, k, v, mask, B, T, S, SMAX, NH, NKV, HD]);
   }
 
   /** CpuOps.attentionBackward on addresses; threads take (b, kv head) groups, which own their dk/dv rows. */
   attentionBackward(dq: number, dk: number, dv: number, datt: number, dout: number, q: number, k: number, v: number, att: number,
     B: number, T: number, NH: number, NKV: number, HD: number): void {
-    const { i } = this.jobViews();
     const nthreads = T * T * HD * B * NH >= this.parallelMin ? Math.min(this.threads, B * NKV) : 1;
-    i.set([JOB_ATTN_BWD, nthreads, this.scratch, PACK_BYTES, dq, dk, dv, datt, dout, q, k, v, att, B, T, NH, NKV, HD]);
-    this.dispatch(nthreads);
+    this.run(JOB_ATTN_BWD, nthreads, [dq, dk, dv, datt, dout, q, k, v, att, B, T, NH, NKV, HD]);
   }
 
   /**
@@ -184,10 +167,8 @@ export class FastKernels {
    * and rescales the accumulated gradient row dh[m, 0:C] when the max moved.
    */
   softmaxChunk(L: number, ldl: number, nv: number, M: number, rowMax: number, rowSum: number, dh: number, C: number): void {
-    const { i } = this.jobViews();
     const nthreads = M * nv * 8 >= this.parallelMin ? Math.min(this.threads, M) : 1;
-    i.set([JOB_SOFTMAX_CHUNK, nthreads, this.scratch, PACK_BYTES, L, ldl, nv, M, rowMax, rowSum, dh, C]);
-    this.dispatch(nthreads);
+    this.run(JOB_SOFTMAX_CHUNK, nthreads, [L, ldl, nv, M, rowMax, rowSum, dh, C]);
   }
 
   /** out = silu(gate) * up over n elements. */
@@ -202,10 +183,8 @@ export class FastKernels {
 
   private swiglu(kind: number, out: number, gate: number, up: number, n: number, dgate: number, dup: number): void {
     if (n <= 0) return;
-    const { i } = this.jobViews();
     const nthreads = n * 8 >= this.parallelMin ? this.threads : 1;
-    i.set([kind, nthreads, this.scratch, PACK_BYTES, out, gate, up, n, dgate, dup]);
-    this.dispatch(nthreads);
+    this.run(kind, nthreads, [out, gate, up, n, dgate, dup]);
   }
 
   dispose(): void {

@@ -29,10 +29,11 @@ function bValue(B: Float32Array | Uint16Array, dtype: WeightDType, idx: number):
 
 /** C[m, j] = (accumulate ? C[m, j] : bias[j] or 0) + alpha * sum_k A[m*sAm + k*sAk] * B[k*sBk + j*sBj] */
 export function gemmScalar(g: ScalarGemm): void {
+  const B = Float64Array.from(g.B, (_, idx) => bValue(g.B, g.bdtype, idx));
   for (let m = 0; m < g.M; m++) {
     for (let j = 0; j < g.J; j++) {
       let s = 0;
-      for (let k = 0; k < g.K; k++) s += g.A[m * g.sAm + k * g.sAk] * bValue(g.B, g.bdtype, k * g.sBk + j * g.sBj);
+      for (let k = 0; k < g.K; k++) s += g.A[m * g.sAm + k * g.sAk] * B[k * g.sBk + j * g.sBj];
       const base = g.accumulate ? g.C[m * g.ldc + j] : g.bias ? g.bias[j] : 0;
       g.C[m * g.ldc + j] = base + g.alpha * s;
     }
