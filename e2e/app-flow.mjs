@@ -53,7 +53,11 @@ async function trainUntilDone(page, ctx, screen) {
   await go(page, 'train');
   const start = page.locator('wt-train-panel button[data-action="start"]');
   await start.click();
-  await until('training to finish', async () => (await text(page, 'train-state')) === 'Finished', 240_000, 500);
+  const outcome = await until('training to end', async () => {
+    const state = await text(page, 'train-state');
+    return state === 'Finished' || state === 'Failed' ? state : '';
+  }, 240_000, 500);
+  if (outcome === 'Failed') throw new Error(`training failed: ${await page.locator('wt-train-panel wt-error .error').innerText().catch(() => '?')}`);
   const steps = await text(page, 'train-step');
   ctx.log(`train: ${steps}, last loss ${await text(page, 'stat-loss')}, eval ${await text(page, 'stat-eval')}`);
   const pts = await chartPoints(page);
