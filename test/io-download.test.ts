@@ -131,10 +131,34 @@ describe('model download into the chunk cache', () => {
     ctrl.abort();
     const e = await failure(run);
     expect(e.kind).toBe('aborted');
+    // The partial download is listed (so the user can find and delete it) with what it holds.
+    const smallFiles = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
+    const partial = (await listCachedModels(store)).find((c) => c.sourceKey === sourceKey(src));
+    expect(partial).toMatchObject({ name: `${hub.url}/stall/`, complete: false });
+    expect(partial!.files.find((f) => f.name === 'model.safetensors')).toEqual({ name: 'model.safetensors', size: kept * CHUNK, complete: false });
+    const smallBytes = smallFiles.reduce((a, f) => a + hub.files.get(f)!.bytes.length, 0);
+    expect(partial!.bytes).toBe(smallBytes + kept * CHUNK);
     const n = hub.log.length;
     const m = await openModel(src, { store, ...fast });
     expect(requestsSince(n).map((r) => [r.path, r.range])).toEqual([['/stall/model.safetensors', `bytes=${kept * CHUNK}-`]]);
     expect((await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(await disk('model.safetensors'))).toBe(true);
+    expect((await listCachedModels(store)).map((c) => [c.sourceKey, c.complete])).toEqual([[sourceKey(src), true]]);
+  });
+
+  it('lists and deletes a download cut short before any manifest, and hides sources with nothing stored', async () => {
+    hub.resetFaults();
+    const store = memoryStore();
+    const src = { kind: 'url' as const, baseUrl: `${hub.url}/drop/` };
+    await failure(openModel(src, { store, ...fast, retries: 0 }));
+    const [entry] = await listCachedModels(store);
+    expect(entry.sourceKey).toBe(sourceKey(src));
+    expect(entry.complete).toBe(false);
+    expect(entry.bytes).toBeGreaterThan(0);
+    await deleteCachedModel(store, entry.sourceKey);
+    expect(await store.keys()).toEqual([]);
+    // A missing repository stores nothing and lists nothing.
+    await failure(openModel({ kind: 'url', baseUrl: `${hub.url}/missing/` }, { store, ...fast }));
+    expect(await listCachedModels(store)).toEqual([]);
   });
 
   it('refuses a corrupted file whose sha256 differs from the hub and keeps none of it', async () => {

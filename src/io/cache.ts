@@ -74,21 +74,31 @@ export async function readCachedFile(store: KeyValueStore, source: string, file:
   return blob;
 }
 
+/**
+ * Every model with anything stored, complete or not: an interrupted download keeps its chunks
+ * (to resume), and the user must see them to be able to delete them.
+ */
 export async function listCachedModels(store: KeyValueStore): Promise<CachedModelInfo[]> {
   const keys = await store.keys();
-  const manifests = await store.getMany<ModelManifest>(keys.filter((k) => k[0] === 'model'));
+  const manifestKeys = keys.filter((k) => k[0] === 'model');
+  const manifests = new Map<string, ModelManifest>();
+  for (const m of await store.getMany<ModelManifest>(manifestKeys)) if (m) manifests.set(m.sourceKey, m);
+  const stored = new Map<string, string[]>();
+  for (const k of keys) if (k[0] === 'file') stored.set(String(k[1]), [...(stored.get(String(k[1])) ?? []), String(k[2])]);
   const out: CachedModelInfo[] = [];
-  for (const m of manifests) {
-    if (!m) continue;
-    const recs = await store.getMany<FileRecord>(m.files.map((f) => fileKey(m.sourceKey, f)));
-    const files = m.files.map((name, i) => ({ name, size: recs[i]?.bytes ?? 0, complete: recs[i]?.complete ?? false }));
+  for (const source of new Set([...manifests.keys(), ...stored.keys()])) {
+    const m = manifests.get(source);
+    if (!m?.complete && !stored.has(source)) continue;
+    const names = m?.complete ? m.files : [...new Set([...(m?.files ?? []), ...(stored.get(source) ?? [])])];
+    const recs = await store.getMany<FileRecord>(names.map((f) => fileKey(source, f)));
+    const files = names.map((name, i) => ({ name, size: recs[i]?.bytes ?? 0, complete: recs[i]?.complete ?? false }));
     out.push({
-      sourceKey: m.sourceKey,
-      name: m.name,
+      sourceKey: source,
+      name: m?.name ?? source,
       files,
       bytes: files.reduce((a, f) => a + f.size, 0),
-      complete: m.complete && files.every((f) => f.complete),
-      updatedAt: m.updatedAt,
+      complete: Boolean(m?.complete) && files.every((f) => f.complete),
+      updatedAt: Math.max(m?.updatedAt ?? 0, ...recs.map((r) => r?.updatedAt ?? 0)),
     });
   }
   return out.sort((a, b) => b.updatedAt - a.updatedAt);

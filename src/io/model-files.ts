@@ -121,6 +121,8 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
   for (const f of REQUIRED_FILES) {
     await fetchOne(f, 'json');
     files.push(f);
+    // Named in the cache list from the first stored file on, so a download cut short can be found and deleted.
+    if (!manifest && f === REQUIRED_FILES[0]) await opts.store.setMany([[manifestKey(key), { sourceKey: key, name, files: [], complete: false, updatedAt: Date.now() } satisfies ModelManifest]]);
   }
   for (const f of OPTIONAL_FILES) {
     if (listing && !listing.has(f)) continue;
