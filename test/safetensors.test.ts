@@ -98,6 +98,25 @@ describe('reading hand-built files', () => {
     expect(Array.from((await st.read('x')) as Float32Array)).toEqual([1.5, -3]);
   });
 
+  it('reads a Blob a tensor at a time, never the whole file', async () => {
+    // What keeps a 988 MB model from being held twice: every read is a slice no larger than the
+    // header or the one tensor asked for.
+    const slices: [number, number][] = [];
+    class SpyBlob extends Blob {
+      override slice(start?: number, end?: number, type?: string): Blob {
+        slices.push([start ?? 0, end ?? this.size]);
+        return super.slice(start, end, type);
+      }
+    }
+    const file = mixedFile();
+    const headerLen = Number(new DataView(file.buffer).getBigUint64(0, true));
+    const st = await SafetensorsFile.open(new SpyBlob([file]), 'mixed.safetensors');
+    expect(slices).toEqual([[0, 8], [8, 8 + headerLen]]);
+    slices.length = 0;
+    await st.read('bf16');
+    expect(slices).toEqual([[8 + headerLen + 32, 8 + headerLen + 40]]);
+  });
+
   it('takes the File name as the file name in messages', async () => {
     const f = new File([new Uint8Array(3)], 'shard-7.safetensors');
     await expect(SafetensorsFile.open(f)).rejects.toThrow(/shard-7\.safetensors/);
@@ -252,6 +271,14 @@ describe('bad files name the file and the tensor', () => {
     expect((await failure(build({ s: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, eight))).tensor).toBe('s');
     expect((await failure(build({ o: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }, eight))).tensor).toBe('o');
     expect((await failure(build({ e: 5 }, eight))).tensor).toBe('e');
+  });
+
+  it('metadata that is not a map of strings', async () => {
+    for (const meta of [5, ['pt'], { format: 1 }]) {
+      const err = await failure(build({ __metadata__: meta, x: ok }, eight));
+      expect(err.tensor).toBe('__metadata__');
+      expect(err.message).toMatch(/string/);
+    }
   });
 
   it('asking for a tensor the file does not have', async () => {

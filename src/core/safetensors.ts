@@ -67,7 +67,7 @@ export class SafetensorsFile implements TensorSource {
     let metadata: Record<string, string> = {};
     for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
       if (name === '__metadata__') {
-        metadata = (raw ?? {}) as Record<string, string>;
+        metadata = parseMetadata(file, raw);
         continue;
       }
       tensors.set(name, parseEntry(file, name, raw, dataStart, size));
@@ -95,6 +95,16 @@ export class SafetensorsFile implements TensorSource {
     const t = this.info(name);
     return toTyped(t.dtype, await this.readBytes(name));
   }
+}
+
+/** The format allows only string values; callers read fields like `format` as strings. */
+function parseMetadata(file: string, raw: unknown): Record<string, string> {
+  if (raw === null || raw === undefined) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new SafetensorsError(file, 'must be a JSON object of string values', '__metadata__');
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== 'string') throw new SafetensorsError(file, `value of "${k}" must be a string, got ${JSON.stringify(v)}`, '__metadata__');
+  }
+  return raw as Record<string, string>;
 }
 
 function parseEntry(file: string, name: string, raw: unknown, dataStart: number, size: number): TensorInfo {
