@@ -338,6 +338,8 @@ export class Controller {
   }
 
   private async recountTokens(): Promise<void> {
+    const split = this.splitRows();
+    this.patch(() => ({ splitCounts: { train: split.train.length, eval: split.eval.length } }));
     if (!this.tokenizer || !this.trainSet) {
       this.patch(() => ({ tokenLengths: [] }));
       return;

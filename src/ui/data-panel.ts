@@ -149,9 +149,7 @@ export class DataPanel extends LitElement {
   private splitCard(t: Translate) {
     const s = this.state;
     if (!s.dataset) return nothing;
-    const total = s.dataset.rows.length;
-    const evalRows = s.evalDataset ? s.evalDataset.rows.length : Math.round(total * s.evalFraction);
-    const trainRows = s.evalDataset ? total : total - evalRows;
+    const { train: trainRows, eval: evalRows } = s.splitCounts;
     return html`<section class="card" aria-labelledby="split-h">
       <h3 id="split-h">${t('data.split')}</h3>
       ${s.evalDataset

@@ -152,6 +152,8 @@ export interface AppState {
   systemPrompt: string;
   /** Token count per training example with the loaded tokenizer (empty until one is loaded). */
   tokenLengths: number[];
+  /** Rows on each side of the split (or the separate eval file), as training will see them. */
+  splitCounts: { train: number; eval: number };
 
   train: TrainForm;
   training: {
@@ -201,6 +203,7 @@ export function initialState(lang: Lang): AppState {
     splitSeed: 42,
     systemPrompt: DEFAULT_SYSTEM,
     tokenLengths: [],
+    splitCounts: { train: 0, eval: 0 },
     train: { ...DEFAULT_TRAIN, targets: [...DEFAULT_TRAIN.targets] },
     training: { state: 'idle', losses: [], evalLosses: [], trained: false },
     evaluation: { busy: false, done: 0, total: 0, inputs: [] },

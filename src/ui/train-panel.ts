@@ -212,7 +212,7 @@ export class TrainPanel extends LitElement {
     const s = this.state;
     const tr = s.training;
     const p = tr.progress;
-    const rows = s.dataset ? (s.evalDataset ? s.dataset.rows.length : s.dataset.rows.length - Math.round(s.dataset.rows.length * s.evalFraction)) : 0;
+    const rows = s.splitCounts.train;
     const planned = plannedSteps(rows, s.train);
     const total = p?.totalSteps ?? planned;
     return html`<section class="card" aria-labelledby="run-h">

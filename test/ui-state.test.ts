@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { Trainer, DEFAULT_TRAIN as TRAINER_DEFAULTS } from '../src/train/trainer.ts';
+import type { Engine, TrainExample } from '../src/engine/engine.ts';
+import { DEFAULT_TRAIN, initialState, plannedSteps } from '../src/ui/state.ts';
+import { DEFAULT_LORA } from '../src/engine/engine.ts';
+
+const rows = (n: number): TrainExample[] =>
+  Array.from({ length: n }, () => ({ ids: new Int32Array([1, 2]), labels: new Int32Array([-100, 2]), truncated: 0 }));
+
+describe('plannedSteps', () => {
+  // The trainer is the authority on how many optimizer steps a run has; the page announces the
+  // same number before anything is loaded.
+  for (const [n, batchSize, gradAccum, epochs] of [
+    [200, 4, 4, 8],
+    [12, 2, 1, 2],
+    [13, 4, 4, 3],
+    [1, 4, 4, 1],
+    [17, 3, 2, 5],
+  ]) {
+    it(`${n} rows, batch ${batchSize}, accumulation ${gradAccum}, ${epochs} epochs`, () => {
+      const trainer = new Trainer({} as Engine, rows(n), { ...TRAINER_DEFAULTS, batchSize, gradAccum, epochs });
+      expect(plannedSteps(n, { batchSize, gradAccum, epochs })).toBe(trainer.totalSteps);
+    });
+  }
+  it('is 13 steps per epoch for the seed recipe on 200 rows (ceil(ceil(200/4)/4))', () => {
+    expect(plannedSteps(200, DEFAULT_TRAIN)).toBe(13 * 8);
+  });
+});
+
+describe('defaults', () => {
+  it('are the PyTorch + PEFT seed recipe', () => {
+    expect(DEFAULT_TRAIN).toMatchObject({
+      r: 8, alpha: 32, dropout: 0.1, batchSize: 4, gradAccum: 4, lr: 1e-4, epochs: 8, maxLength: 384,
+      schedule: 'linear', warmupSteps: 0, weightDecay: 0, maxGradNorm: 1, seed: 42,
+    });
+    expect(DEFAULT_TRAIN.targets).toEqual(DEFAULT_LORA.targets);
+    expect(initialState('zh').systemPrompt).toBe('现在你要扮演会议语音助手');
+  });
+});
