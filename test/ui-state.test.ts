@@ -37,3 +37,13 @@ describe('defaults', () => {
     expect(initialState('zh').systemPrompt).toBe('现在你要扮演会议语音助手');
   });
 });
+
+describe('fileStem', () => {
+  it('names downloads after the model', async () => {
+    const { fileStem } = await import('../src/ui/results.ts');
+    expect(fileStem('Qwen/Qwen2.5-0.5B-Instruct')).toBe('Qwen2.5-0.5B-Instruct');
+    expect(fileStem('tiny (built in)')).toBe('tiny-built-in');
+    expect(fileStem('我的 模型/')).toBe('我的-模型');
+    expect(fileStem('(())')).toBe('model');
+  });
+});

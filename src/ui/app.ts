@@ -173,7 +173,11 @@ export class WebtuneApp extends LitElement {
 
   private engineBadge(t: Translate, s: AppState) {
     const e = s.model.summary?.engine;
-    if (e) return html`<span class="engine" data-testid="engine-badge" title=${e.device}>${e.kind === 'webgpu' ? 'WebGPU' : 'CPU'} · ${e.device}</span>`;
+    if (e) {
+      const kind = e.kind === 'webgpu' ? 'WebGPU' : 'CPU';
+      const label = e.device.startsWith(kind) ? e.device : `${kind} · ${e.device}`;
+      return html`<span class="engine" data-testid="engine-badge" title=${e.device}>${label}</span>`;
+    }
     if (!s.probe) return nothing;
     return html`<span class="engine" data-testid="engine-badge">${s.probe.webgpu ? `WebGPU · ${s.probe.adapter ?? ''}` : t('engine.cpu')}</span>`;
   }

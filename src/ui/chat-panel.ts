@@ -14,6 +14,8 @@ export class ChatPanel extends LitElement {
     css`
       .answer {
         min-height: 120px;
+        max-height: 360px;
+        overflow: auto;
         white-space: pre-wrap;
         word-break: break-word;
         font-family: var(--wt-mono);
@@ -97,6 +99,6 @@ export class ChatPanel extends LitElement {
         </div>
         ${s.model.status !== 'ready' ? html`<p class="notice">${t('chat.needModel')}</p>` : nothing}
       </section>
-      <div class="grid2">${this.side(t, 'base', c.base)} ${this.side(t, 'tuned', c.tuned)}</div>`;
+      <div class="grid2" style="align-items:start">${this.side(t, 'base', c.base)} ${this.side(t, 'tuned', c.tuned)}</div>`;
   }
 }

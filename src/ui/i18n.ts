@@ -38,6 +38,7 @@ const en = {
   'engine.reloadNeeded': 'Reload the model to switch engines.',
 
   'model.title': 'Base model',
+  'model.lead': 'Choose the model to fine-tune. The built-in tiny model is ready at once; hub models download once and stay cached in this browser.',
   'model.source': 'Source',
   'model.source.builtin': 'Built-in tiny model',
   'model.source.hf': 'Hugging Face',
@@ -298,6 +299,7 @@ const zh: Dictionary = {
   'engine.reloadNeeded': '重新加载模型以切换引擎。',
 
   'model.title': '基础模型',
+  'model.lead': '选择要微调的模型。内置微型模型可立即使用；模型库中的模型只需下载一次，之后缓存在本浏览器中。',
   'model.source': '来源',
   'model.source.builtin': '内置微型模型',
   'model.source.hf': 'Hugging Face',

@@ -189,7 +189,7 @@ export class ModelPanel extends LitElement {
     const t = translator(s.lang);
     const loading = s.model.status === 'loading';
     return html`<h2>${t('model.title')}</h2>
-      <p class="lead">${t('app.tagline')}</p>
+      <p class="lead">${t('model.lead')}</p>
       <div class="layout">
         <div>
           <section class="card" aria-labelledby="source-h">

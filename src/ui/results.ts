@@ -13,6 +13,12 @@ import type { AppState, ChatSide } from './state.ts';
 
 type ExportKind = keyof AppState['exports'];
 
+/** "Qwen/Qwen2.5-0.5B-Instruct" -> "Qwen2.5-0.5B-Instruct", "tiny (built in)" -> "tiny-built-in". */
+export function fileStem(modelName: string): string {
+  const last = modelName.split('/').filter(Boolean).pop() ?? '';
+  return last.replace(/[^\p{L}\p{N}_.-]+/gu, '-').replace(/-+/g, '-').replace(/^-|-$/g, '') || 'model';
+}
+
 export class ResultsController {
   constructor(private readonly c: Controller) {}
 
@@ -94,7 +100,7 @@ export class ResultsController {
     const set = (v: AppState['exports'][ExportKind]) => c.patch((s) => ({ exports: { ...s.exports, [kind]: v } }));
     set({ busy: true });
     try {
-      const base = summary.name.split('/').pop()!.replace(/[^\w.-]+/g, '-') || 'model';
+      const base = fileStem(summary.name);
       let blob: Blob;
       let name: string;
       if (kind === 'job') {
@@ -104,7 +110,7 @@ export class ResultsController {
         const files = await c.worker.exportFiles(kind === 'peft' ? 'adapter' : kind);
         if (files.length === 1) {
           blob = files[0].blob;
-          name = files[0].name;
+          name = `${base}-${files[0].name}`;
         } else {
           const folder = kind === 'peft' ? `${base}-lora-adapter` : `${base}-merged`;
           blob = await zipFiles(files, folder);
