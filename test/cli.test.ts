@@ -13,11 +13,12 @@ import { makeTinyModel } from '../scripts/make-tiny-model.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
 import { widen } from '../src/core/dtype.ts';
 import { importDataset } from '../src/data/dataset.ts';
-import { encodePrompt } from '../src/data/examples.ts';
+import { encodePrompt, toTrainExamples } from '../src/data/examples.ts';
 import { createEngine } from '../src/engine/create.ts';
 import { GREEDY } from '../src/engine/engine.ts';
 import { readGguf } from '../src/export/gguf-reader.ts';
 import { main } from '../src/cli/main.ts';
+import { epochOrder, makeMicroBatch } from '../src/train/trainer.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder, weightReader } from '../src/cli/model-folder.ts';
 
 class Capture {
@@ -63,6 +64,32 @@ describe('cli train', () => {
     const w = await SafetensorsFile.open(new Uint8Array(readFileSync(join(tmp, 'adapter', 'adapter_model.safetensors'))));
     expect(w.info('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight').shape).toEqual([4, 64]);
     expect(w.tensors.size).toBe(2 * 7 * 2);
+  });
+
+  it('continues training from an imported adapter (--adapter), keeping its shape', async () => {
+    // lr 0 and no weight decay: AdamW moves nothing, so the output must be the input adapter
+    // bit for bit; a fresh init (B = 0, new A) could not produce it.
+    const r = await cli('train', '--model', modelDir, '--data', join(tmp, 'six.json'), '--out', join(tmp, 'continued'), '--adapter', join(tmp, 'adapter'),
+      '--batch', '3', '--accum', '1', '--epochs', '1', '--lr', '0', '--dropout', '0', '--quiet');
+    expect(r.code).toBe(0);
+    expect(r.json()).toMatchObject({ command: 'train', from_adapter: join(tmp, 'adapter'), steps: 2 });
+    expect(JSON.parse(readFileSync(join(tmp, 'continued', 'adapter_config.json'), 'utf8'))).toMatchObject({ r: 4, lora_alpha: 8, lora_dropout: 0 }); // --dropout overrides the adapter's 0.05
+    expect(readFileSync(join(tmp, 'continued', 'adapter_model.safetensors'))).toEqual(readFileSync(join(tmp, 'adapter', 'adapter_model.safetensors')));
+    // The adapter's loss, not a fresh one: the first step's loss (no dropout) equals a forward pass with it.
+    const model = await openModelFolder(modelDir);
+    const tok = await folderTokenizer(model);
+    const adapter = await openAdapterFolder(join(tmp, 'adapter'), model.config);
+    const examples = toTrainExamples(tok, importDataset(readFileSync(join(tmp, 'six.json'), 'utf8')).rows);
+    const engine = await createEngine('cpu');
+    await engine.load(model.config, weightReader(model), { maxBatch: 3, maxSeq: Math.max(...examples.map((e) => e.ids.length)), lora: adapter.settings });
+    await engine.setLora(adapter.tensors);
+    const first = epochOrder(6, 42, 0).slice(0, 3).map((i) => examples[i]);
+    const { loss } = await engine.forward(makeMicroBatch(first, tok.endOfTextId), false);
+    await engine.dispose();
+    expect(r.json().first_loss).toBeCloseTo(loss, 5);
+    const clash = await cli('train', '--model', modelDir, '--data', join(tmp, 'six.json'), '--out', join(tmp, 'x'), '--adapter', join(tmp, 'adapter'), '--r', '8');
+    expect(clash.code).toBe(2);
+    expect(clash.err).toMatch(/--r 8 conflicts with --adapter, whose r is 4/);
   });
 
   it('stops on bad data before training, listing every problem, exit code 3', async () => {

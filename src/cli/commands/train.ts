@@ -9,7 +9,8 @@ import { DEFAULT_LORA, type LoraSettings } from '../../engine/engine.ts';
 import { writePeftAdapter } from '../../export/peft.ts';
 import { DEFAULT_TRAIN, Trainer } from '../../train/trainer.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
-import { folderTokenizer, openModelFolder } from '../model-folder.ts';
+import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
+import type { ImportedAdapter } from '../../export/peft-import.ts';
 import { NodeFolder } from '../node-sink.ts';
 import { progressBar } from '../progress.ts';
 import { ENGINE_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
@@ -20,6 +21,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   model: { kind: 'string', required: true, help: 'Hugging Face model folder (config.json, model.safetensors, tokenizer.json)' },
   data: { kind: 'string', required: true, help: 'dataset: seed JSON/JSONL, Alpaca, chat or ShareGPT' },
   out: { kind: 'string', required: true, help: 'adapter folder to write' },
+  adapter: { kind: 'string', help: 'PEFT adapter folder to continue training from (its r, alpha and targets are kept; fresh optimizer)' },
   engine: ENGINE_FLAG,
   epochs: { kind: 'number', min: 0.001, help: `epochs (default ${DEFAULT_TRAIN.epochs})` },
   lr: { kind: 'number', min: 0, help: `peak learning rate, linear decay (default ${DEFAULT_TRAIN.lr})` },
@@ -45,17 +47,33 @@ function parseTargets(raw: string | undefined): LoraTarget[] {
   return LORA_TARGETS.filter((t) => names.includes(t));
 }
 
+/** A continued adapter keeps its shape: flags that would change it are refused, not ignored. */
+function adapterLora(adapter: ImportedAdapter, f: Record<string, unknown>): LoraSettings {
+  const a = adapter.settings;
+  const clash = (flag: string, mine: unknown, theirs: unknown) => {
+    if (f[flag] !== undefined && JSON.stringify(mine) !== JSON.stringify(theirs))
+      throw new UsageError(`train: --${flag} ${f[flag]} conflicts with --adapter, whose ${flag} is ${Array.isArray(theirs) ? theirs.join(',') : theirs}`);
+  };
+  clash('r', f.r, a.r);
+  clash('alpha', f.alpha, a.alpha);
+  if (f.targets !== undefined) clash('targets', parseTargets(f.targets as string), a.targets);
+  return { ...a, dropout: (f.dropout as number) ?? a.dropout };
+}
+
 export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('train', argv, TRAIN_FLAGS);
   const t0 = performance.now();
-  const lora: LoraSettings = {
-    r: (f.r as number) ?? DEFAULT_LORA.r,
-    alpha: (f.alpha as number) ?? DEFAULT_LORA.alpha,
-    dropout: (f.dropout as number) ?? DEFAULT_LORA.dropout,
-    targets: parseTargets(f.targets as string | undefined),
-    rslora: false,
-  };
   const model = await openModelFolder(f.model as string);
+  const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
+  const lora: LoraSettings = adapter
+    ? adapterLora(adapter, f)
+    : {
+        r: (f.r as number) ?? DEFAULT_LORA.r,
+        alpha: (f.alpha as number) ?? DEFAULT_LORA.alpha,
+        dropout: (f.dropout as number) ?? DEFAULT_LORA.dropout,
+        targets: parseTargets(f.targets as string | undefined),
+        rslora: false,
+      };
   const tok = await folderTokenizer(model);
   // The data is checked before the engine loads: a bad file costs nothing.
   const seed = (f.seed as number) ?? DEFAULT_TRAIN.seed;
@@ -77,7 +95,8 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const maxSeq = Math.max(...examples.map((e) => e.ids.length));
   const engine = await loadEngine(((f.engine as EngineKind) ?? 'cpu'), model, lora, settings.batchSize, maxSeq);
   try {
-    await engine.initLora(settings.seed);
+    if (adapter) await engine.setLora(adapter.tensors);
+    else await engine.initLora(settings.seed);
     const trainer = new Trainer(engine, examples, settings);
     const stopAt = Math.min(trainer.totalSteps, (f['stop-after'] as number) ?? Infinity);
     line(io.stderr, `training ${examples.length} examples, ${trainer.totalSteps} optimizer steps (${trainer.stepsPerEpoch} per epoch)${stopAt < trainer.totalSteps ? `, stopping after ${stopAt}` : ''}`);
@@ -92,7 +111,7 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
     await writePeftAdapter(new NodeFolder(f.out as string), model.config, lora, await engine.getLora(), model.name);
     line(io.stderr, `adapter written to ${f.out}`);
     line(io.stdout, JSON.stringify({
-      command: 'train', out: f.out, examples: examples.length, steps: losses.length, total_steps: trainer.totalSteps,
+      command: 'train', out: f.out, ...(adapter ? { from_adapter: f.adapter } : {}), examples: examples.length, steps: losses.length, total_steps: trainer.totalSteps,
       first_loss: losses[0], last_loss: losses[losses.length - 1], seconds: +((performance.now() - t0) / 1000).toFixed(2),
     }));
     return 0;
