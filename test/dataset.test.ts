@@ -153,6 +153,15 @@ describe('problems are all reported, with line or index and field', () => {
     expect(r.issues[5].message).toMatch(/not a JSON object/);
   });
 
+  it('JSON lines whose first line is broken still give the good lines and every bad one', () => {
+    const text = ['instruct: oops', '{"instruct":"a","input":"b","output":"c"}', '// note', '{"instruct":"d","input":"e","output":"f"}'].join('\n');
+    const r = importDataset(text, { file: 'x.jsonl' });
+    expect(r.container).toBe('jsonl');
+    expect(r.rows.map((x) => x.origin.line)).toEqual([2, 4]);
+    expect(r.issues.map((i) => i.line)).toEqual([1, 3]);
+    expect(r.issues[0].message).toMatch(/not valid JSON/);
+  });
+
   it('JSON arrays locate rows by 0-based index, chat turns by their field path', () => {
     const e = failure(() =>
       importDataset(

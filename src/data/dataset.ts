@@ -80,8 +80,10 @@ function readItems(text: string, file: string): { container: 'json' | 'jsonl'; i
     }
     return { container: 'json', items: (parsed as unknown[]).map((value, index) => ({ value, where: { index } })), issues: [] };
   }
-  if (first !== '{') throw new DatasetError(file, [{ line: lineAt(body, body.length - body.trimStart().length), message: 'expected a JSON array ([...]) or JSON lines ({...} per line)' }]);
   const lines = body.split('\n');
+  // A broken first line of a JSON lines file must not hide the good lines after it.
+  if (first !== '{' && !lines.some((l) => l.trimStart().startsWith('{')))
+    throw new DatasetError(file, [{ line: lineAt(body, body.length - body.trimStart().length), message: 'expected a JSON array ([...]) or JSON lines ({...} per line)' }]);
   const nonBlank = lines.filter((l) => l.trim()).length;
   if (nonBlank > 1) {
     // One pretty-printed object spans several lines; JSON lines have one object per line.
