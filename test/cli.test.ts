@@ -2,7 +2,7 @@
 // the `npx tsx src/cli/main.ts` entry). Oracles: the engine and tokenizer driven directly, the
 // exported files parsed back, and hand-written bad data with known problems.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +126,17 @@ describe('cli train', () => {
     expect((await cli('train', '--bogus')).err).toMatch(/unknown flag --bogus/);
     expect((await cli('nope')).code).toBe(2);
     expect((await cli('export', '--help')).out).toMatch(/--format peft\|merged\|gguf/);
+  });
+
+  it('refuses a tokenizer with more ids than the model embeds, naming vocab_size', async () => {
+    // The golden case embeds 320 ids; the tiny model's tokenizer has 8192.
+    const mixed = join(tmp, 'mixed');
+    mkdirSync(mixed);
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(golden, f), join(mixed, f));
+    copyFileSync(join(modelDir, 'tokenizer.json'), join(mixed, 'tokenizer.json'));
+    const r = await cli('generate', '--model', mixed, '--prompt', 'hi');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/ModelConfigError: vocab_size: 320 in .*config\.json is smaller than the 8192 ids of .*tokenizer\.json/);
   });
 
   it('prints a typed error as one line, the stack only with --verbose', async () => {

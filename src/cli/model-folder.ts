@@ -7,7 +7,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
 import type { WeightDType } from '../core/dtype.ts';
-import { ModelFilesError } from '../core/errors.ts';
+import { ModelConfigError, ModelFilesError } from '../core/errors.ts';
 import { SafetensorsFile, ShardedSafetensors, type TensorSource } from '../core/safetensors.ts';
 import type { WeightReader } from '../engine/engine.ts';
 import { PASSTHROUGH_FILES } from '../export/merged.ts';
@@ -79,7 +79,11 @@ export function weightReader(m: ModelFolder): WeightReader {
 
 export async function folderTokenizer(m: ModelFolder): Promise<ChatTokenizer> {
   if (!m.hasTokenizer) throw new ModelFilesError(join(m.dir, 'tokenizer.json'), 'not found: this command needs the model\'s tokenizer');
-  return ChatTokenizer.fromJson(m.extraFiles['tokenizer.json'], m.extraFiles['tokenizer_config.json'] ?? {});
+  const tok = ChatTokenizer.fromJson(m.extraFiles['tokenizer.json'], m.extraFiles['tokenizer_config.json'] ?? {});
+  // Ids past the embedding table would be read out of bounds by the engine, not refused by it.
+  if (tok.vocabSize > m.config.vocabSize)
+    throw new ModelConfigError('vocab_size', `${m.config.vocabSize} in ${join(m.dir, 'config.json')} is smaller than the ${tok.vocabSize} ids of ${join(m.dir, 'tokenizer.json')}: the tokenizer belongs to another model`);
+  return tok;
 }
 
 export async function openAdapterFolder(dirArg: string, cfg: Qwen2Config): Promise<ImportedAdapter> {
