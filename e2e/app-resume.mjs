@@ -7,7 +7,7 @@ const stepOf = async (page) => Number(/Step (\d+) of/.exec(await text(page, 'tra
 
 export const tests = [
   {
-    name: 'reload mid-training and resume from the checkpoint',
+    name: 'pause and resume, then reload mid-training and resume from the checkpoint',
     timeoutMs: 300_000,
     async run(ctx) {
       // The sample data as shipped (200 rows, 2 epochs at batch 2): long enough to interrupt.
@@ -15,6 +15,16 @@ export const tests = [
       await waitForModel(page);
       await go(page, 'train');
       await page.locator('wt-train-panel button[data-action="start"]').click();
+      // Pause holds the run where it is; resume continues it.
+      await until('a first step', async () => (await stepOf(page)) >= 2, 120_000);
+      await page.locator('wt-train-panel button[data-action="pause"]').click();
+      await until('the pause', async () => (await text(page, 'train-state')) === 'Paused', 60_000);
+      const paused = await stepOf(page);
+      await page.waitForTimeout(1500);
+      assert.equal(await stepOf(page), paused, 'no step while paused');
+      await ctx.screenshot(page, 'train-paused');
+      await page.locator('wt-train-panel button[data-action="resume"]').click();
+      await until('steps after the pause', async () => (await stepOf(page)) > paused, 60_000);
       // The e2e preset checkpoints every 2 steps; wait for a few.
       const saved = page.getByText(/Checkpoint saved at step (\d+)/);
       await until('a few checkpoints', async () => {

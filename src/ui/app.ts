@@ -10,7 +10,7 @@ import './data-panel.ts';
 import './eval-panel.ts';
 import './export-panel.ts';
 import { LANGS, translator, type Translate } from './i18n.ts';
-import './model-panel.ts';
+import { engineLabel } from './model-panel.ts';
 import { SCREENS, type AppState, type Screen } from './state.ts';
 import { StoreController } from './store.ts';
 import { panelStyles } from './styles.ts';
@@ -173,11 +173,7 @@ export class WebtuneApp extends LitElement {
 
   private engineBadge(t: Translate, s: AppState) {
     const e = s.model.summary?.engine;
-    if (e) {
-      const kind = e.kind === 'webgpu' ? 'WebGPU' : 'CPU';
-      const label = e.device.startsWith(kind) ? e.device : `${kind} · ${e.device}`;
-      return html`<span class="engine" data-testid="engine-badge" title=${e.device}>${label}</span>`;
-    }
+    if (e) return html`<span class="engine" data-testid="engine-badge" title=${e.device}>${engineLabel(e)}</span>`;
     if (!s.probe) return nothing;
     return html`<span class="engine" data-testid="engine-badge">${s.probe.webgpu ? `WebGPU · ${s.probe.adapter ?? ''}` : t('engine.cpu')}</span>`;
   }

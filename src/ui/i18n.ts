@@ -31,9 +31,8 @@ const en = {
   'engine.cpu': 'CPU',
   'engine.probing': 'Looking for a GPU…',
   'engine.gpuFound': 'WebGPU available: {adapter}',
-  'engine.gpuMissing': 'WebGPU is not available here ({reason}); training runs on the CPU, slowly.',
-  'engine.gpuMissingNoReason': 'WebGPU is not available here; training runs on the CPU, slowly.',
-  'engine.using': 'Running on {kind}: {device}',
+  'engine.gpuMissing': 'WebGPU is not available here; training runs on the CPU, slowly.',
+  'engine.using': 'Runs on {device}',
   'engine.help': 'Automatic uses WebGPU when this browser offers it. Force CPU to compare or when the GPU misbehaves.',
   'engine.reloadNeeded': 'Reload the model to switch engines.',
 
@@ -292,9 +291,8 @@ const zh: Dictionary = {
   'engine.cpu': 'CPU',
   'engine.probing': '正在查找 GPU…',
   'engine.gpuFound': '可用 WebGPU：{adapter}',
-  'engine.gpuMissing': '此处无法使用 WebGPU（{reason}）；训练将在 CPU 上运行，速度较慢。',
-  'engine.gpuMissingNoReason': '此处无法使用 WebGPU；训练将在 CPU 上运行，速度较慢。',
-  'engine.using': '运行于 {kind}：{device}',
+  'engine.gpuMissing': '此处无法使用 WebGPU；训练将在 CPU 上运行，速度较慢。',
+  'engine.using': '运行于 {device}',
   'engine.help': '“自动”在浏览器支持时使用 WebGPU。需要对比或 GPU 异常时可强制使用 CPU。',
   'engine.reloadNeeded': '重新加载模型以切换引擎。',
 

@@ -12,6 +12,12 @@ import './memory-card.ts';
 import type { AppState, SourceKind } from './state.ts';
 import { panelStyles } from './styles.ts';
 
+/** "WebGPU · SwiftShader", or the CPU engine's own description when it already names itself. */
+export function engineLabel(e: { kind: 'cpu' | 'webgpu'; device: string }): string {
+  const kind = e.kind === 'webgpu' ? 'WebGPU' : 'CPU';
+  return e.device.startsWith(kind) ? e.device : `${kind} · ${e.device}`;
+}
+
 const SOURCES: SourceKind[] = ['builtin', 'hf', 'modelscope', 'url', 'local'];
 const ENGINES: EngineChoice[] = ['auto', 'webgpu', 'cpu'];
 
@@ -126,7 +132,7 @@ export class ModelPanel extends LitElement {
       <strong>✓ ${t('model.loaded', { name: sm.name })}</strong>
       <div class="small">${t('model.params', { count: formatNumber(lang, sm.paramCount), lora: formatNumber(lang, sm.loraParamCount) })}</div>
       <div class="small muted">${t('model.shape', { layers: c.numLayers, hidden: c.hiddenSize, heads: c.numHeads, vocab: formatNumber(lang, c.vocabSize) })}</div>
-      <div class="small muted">${t('engine.using', { kind: sm.engine.kind === 'webgpu' ? 'WebGPU' : 'CPU', device: sm.engine.device })}</div>
+      <div class="small muted">${t('engine.using', { device: engineLabel(sm.engine) })}</div>
     </div>`;
   }
 
@@ -151,14 +157,9 @@ export class ModelPanel extends LitElement {
         )}
       </div>
       <p class="small" data-testid="probe">
-        ${!probe
-          ? t('engine.probing')
-          : probe.webgpu
-            ? t('engine.gpuFound', { adapter: probe.adapter ?? '?' })
-            : probe.reason
-              ? t('engine.gpuMissing', { reason: probe.reason })
-              : t('engine.gpuMissingNoReason')}
+        ${!probe ? t('engine.probing') : probe.webgpu ? t('engine.gpuFound', { adapter: probe.adapter ?? '?' }) : t('engine.gpuMissing')}
       </p>
+      ${probe && !probe.webgpu && probe.reason ? html`<p class="muted small">${probe.reason}</p>` : nothing}
       <p class="muted small">${t('engine.help')}</p>
       ${loadedEngine && loadedEngine !== s.engineChoice ? html`<p class="small">${t('engine.reloadNeeded')}</p>` : nothing}
     </section>`;

@@ -141,6 +141,10 @@ export const panelStyles = css`
     color: var(--wt-muted);
     font-size: 12.5px;
   }
+  tbody th {
+    color: var(--wt-text);
+    font-size: inherit;
+  }
   td.num,
   th.num {
     text-align: right;
