@@ -46,6 +46,9 @@ describe('training job zip', () => {
     expect(Object.keys(files).sort()).toEqual(['README.md', 'config.json', 'data/eval.json', 'data/train.json', 'requirements.txt', 'train.py'].map((f) => `webtune-job/${f}`));
     expect(files['webtune-job/requirements.txt']).toMatch(/^peft>=/m);
     expect(files['webtune-job/README.md']).toMatch(/r 8, alpha 32, dropout 0\.1/);
+    // Several GPUs: launched through accelerate/torchrun, the effective batch named (4 x 4), one process saves.
+    expect(files['webtune-job/README.md']).toMatch(/accelerate launch train\.py[\s\S]*effective batch of 16|effective batch of 16[\s\S]*accelerate launch train\.py/);
+    expect(files['webtune-job/train.py']).toMatch(/if trainer\.is_world_process_zero\(\):\n\s+model\.save_pretrained\(args\.out\)/);
   });
 
   it('carries the seed hyperparameters', () => {

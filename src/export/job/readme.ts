@@ -26,9 +26,19 @@ python train.py                                   # base model: ${spec.baseModel
 python train.py --model /path/to/local/model --out adapter
 \`\`\`
 
+On several GPUs, or several machines, start the same script through Accelerate or torchrun
+(the Trainer handles the distribution). The batch size is per GPU, so divide \`train.grad_accum\`
+in \`config.json\` by the number of GPUs to keep the effective batch of ${spec.train.batchSize * spec.train.gradAccum}:
+
+\`\`\`sh
+accelerate launch train.py                        # after \`accelerate config\`
+torchrun --nproc_per_node 4 train.py
+\`\`\`
+
 The script writes a PEFT adapter folder (\`adapter/adapter_config.json\` and
-\`adapter/adapter_model.safetensors\`). Import that folder in Webtune (Evaluate, Playground or
-continue training), or use it with \`PeftModel.from_pretrained\` or vLLM's LoRA support.
+\`adapter/adapter_model.safetensors\`). Webtune's command line takes it back with
+\`--adapter adapter\` (\`eval\` to score it, \`generate\` to try it, \`train\` to continue
+training it); \`PeftModel.from_pretrained\` and vLLM's LoRA support load it unchanged.
 
 ## What it does
 

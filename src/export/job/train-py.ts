@@ -114,8 +114,10 @@ def main():
         data_collator=DataCollatorForSeq2Seq(tokenizer=tokenizer, padding=True),  # pads labels with -100
     )
     trainer.train()
-    model.save_pretrained(args.out)
-    print("adapter written to", args.out)
+    # Under accelerate/torchrun every process gets here; one writes the adapter.
+    if trainer.is_world_process_zero():
+        model.save_pretrained(args.out)
+        print("adapter written to", args.out)
 
 
 if __name__ == "__main__":
