@@ -1,0 +1,55 @@
+// Model sources the page can reach without the internet: a local folder picked like
+// `huggingface-cli download` left it, a folder with a file missing (the error names it), and a
+// hub source with no repository (refused before any request).
+
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assert, until, waitForModel } from './lib-app.mjs';
+
+function folders(distDir) {
+  const root = mkdtempSync(join(tmpdir(), 'webtune-folder-'));
+  const good = join(root, 'my-tiny-qwen');
+  cpSync(join(distDir, 'models/tiny'), good, { recursive: true });
+  const broken = join(root, 'no-weights');
+  cpSync(join(distDir, 'models/tiny'), broken, { recursive: true });
+  rmSync(join(broken, 'model.safetensors'));
+  return { good, broken };
+}
+
+export const tests = [
+  {
+    name: 'load a local model folder; a folder without weights says what is missing',
+    async run(ctx) {
+      const { good, broken } = folders(ctx.distDir);
+      const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu' });
+      await waitForModel(page);
+      const panel = page.locator('wt-model-panel');
+      const ready = panel.locator('[data-testid="model-ready"]');
+      const error = panel.locator('wt-error .error');
+
+      await panel.getByLabel('Hugging Face').check();
+      await panel.locator('#repo').fill('');
+      await panel.locator('#repo').dispatchEvent('change');
+      await panel.getByRole('button', { name: 'Load again' }).click();
+      await error.waitFor();
+      assert.match(await error.innerText(), /Enter a repository such as Qwen\/Qwen2\.5-0\.5B-Instruct/);
+
+      await panel.getByLabel('Local folder').check();
+      const picker = panel.locator('wt-drop-zone input[type="file"]');
+      await picker.setInputFiles(broken);
+      await panel.getByText(/files picked from no-weights/).waitFor();
+      await panel.getByRole('button', { name: 'Load again' }).click();
+      await until('the missing-weights error', async () => /model\.safetensors/.test(await error.innerText().catch(() => '')), 60_000);
+      ctx.log(`broken folder: ${await error.innerText()}`);
+      await ctx.screenshot(page, 'model-folder-error');
+
+      await picker.setInputFiles(good);
+      await panel.getByText(/5 files picked from my-tiny-qwen/).waitFor();
+      await panel.getByRole('button', { name: /Load/ }).first().click();
+      await until('the folder model', async () => /my-tiny-qwen/.test(await ready.innerText().catch(() => '')), 60_000);
+      assert.match(await ready.innerText(), /617,024 parameters/);
+      await ctx.screenshot(page, 'model-folder');
+    },
+  },
+];
