@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { f32ToBf16, f32ToF16, type WeightDType } from '../src/core/dtype.ts';
 import { SeededRng } from '../src/core/rng.ts';
+import { EngineError } from '../src/core/errors.ts';
 import { FastKernels } from '../src/engine/cpu/fast/kernels.ts';
 import { dropoutScalar, gemmScalar } from '../src/engine/cpu/fast/scalar.ts';
 import { dropoutKeep } from '../src/engine/ops.ts';
@@ -162,4 +163,21 @@ it('a disposed pool refuses work instead of hanging', async () => {
   const p = k.heap.allocBytes(1 << 20, 'x');
   expect(() => k.gemm({ M: 128, J: 128, K: 64, A: p, sAm: 64, sAk: 1, B: p, bdtype: 'f32', sBk: 1, sBj: 64, C: p + 65536, ldc: 128, alpha: 1, accumulate: false, bias: 0 }))
     .toThrow(/after dispose/);
+});
+
+it('a kernel that traps (address outside the memory) raises EngineError and leaves the pool usable', async () => {
+  const k = await FastKernels.create({ threads: 2, shared: true, parallelMin: 0 });
+  try {
+    const M = 64, J = 256, K = 32;
+    const pa = k.heap.allocBytes(M * K * 4, 'a'), pb = k.heap.allocBytes(J * K * 4, 'b'), pc = k.heap.allocBytes(M * J * 4, 'c');
+    const outside = 0xfff00000; // far above the memory's current size
+    const call = (C: number) => k.gemm({ M, J, K, A: pa, sAm: K, sAk: 1, B: pb, bdtype: 'f32', sBk: 1, sBj: K, C, ldc: J, alpha: 1, accumulate: false, bias: 0 });
+    expect(() => call(outside)).toThrow(EngineError);
+    k.heap.f32(pa, M * K).fill(1);
+    k.heap.f32(pb, J * K).fill(0.5);
+    call(pc);
+    expect(Array.from(k.heap.f32(pc, M * J)).every((x) => x === K * 0.5)).toBe(true);
+  } finally {
+    k.dispose();
+  }
 });

@@ -117,8 +117,13 @@ export class FastKernels {
       if (typeof v === 'number') i[HEADER_WORDS + n] = v;
       else f[HEADER_WORDS + n] = v.f32;
     });
-    if (nthreads > 1 && this.pool) this.pool.run(this.job);
-    else this.runJob(this.job, 0);
+    try {
+      if (nthreads > 1 && this.pool) this.pool.run(this.job);
+      else this.runJob(this.job, 0);
+    } catch (e) {
+      if (e instanceof EngineError) throw e;
+      throw new EngineError(`fast CPU engine: job ${kind} trapped (${(e as Error).message}): an address or size outside the kernels' memory`);
+    }
   }
 
   gemm(g: GemmArgs): void {

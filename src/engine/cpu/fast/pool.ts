@@ -87,12 +87,17 @@ export class ThreadPool {
     Atomics.store(f, PENDING, this.workers.length);
     Atomics.add(f, GEN, 1);
     Atomics.notify(f, GEN);
+    let callerError: unknown = null;
     try {
       this.runOnCaller(job, 0);
-    } finally {
-      for (let p = Atomics.load(f, PENDING); p !== 0; p = Atomics.load(f, PENDING)) Atomics.wait(f, PENDING, p);
+    } catch (e) {
+      callerError = e;
     }
-    if (Atomics.exchange(f, FAILED, 0)) throw new EngineError('fast CPU engine: a kernel trapped in a worker thread (out-of-bounds address?)');
+    // the workers must be idle before the job block is reused, whatever happened here
+    for (let p = Atomics.load(f, PENDING); p !== 0; p = Atomics.load(f, PENDING)) Atomics.wait(f, PENDING, p);
+    const workerFailed = Atomics.exchange(f, FAILED, 0) !== 0;
+    if (callerError) throw callerError;
+    if (workerFailed) throw new EngineError('fast CPU engine: a kernel trapped in a worker thread (out-of-bounds address?)');
   }
 
   dispose(): void {
