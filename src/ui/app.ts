@@ -118,6 +118,7 @@ export class WebtuneApp extends LitElement {
         color: #fff;
       }
       main {
+        outline: none;
         padding: 18px 24px 40px;
         min-width: 0;
         background: var(--wt-bg);
@@ -135,6 +136,15 @@ export class WebtuneApp extends LitElement {
       e.stopPropagation();
       void this.controller.handle(e.detail);
     });
+  }
+
+  private shownScreen?: Screen;
+
+  /** A new step's content is announced from its top, as a new page would be. */
+  override updated(): void {
+    const screen = this.controller.store.state.screen;
+    if (this.shownScreen !== undefined && screen !== this.shownScreen) this.renderRoot.querySelector<HTMLElement>('main')?.focus();
+    this.shownScreen = screen;
   }
 
   private done(s: AppState, screen: Screen): boolean {
@@ -203,7 +213,7 @@ export class WebtuneApp extends LitElement {
             )}
           </ol>
         </nav>
-        <main>
+        <main tabindex="-1">
           ${s.workerError ? html`<p class="error" role="alert">${t('app.workerFailed', { message: s.workerError })}</p>` : nothing}
           ${this.panel(s)}
         </main>

@@ -92,7 +92,7 @@ export class DataPanel extends LitElement {
 
   private importCard(t: Translate) {
     return html`<section class="card" aria-labelledby="import-h">
-      <h3 id="import-h">${t('data.title')}</h3>
+      <h3 id="import-h">${t('data.import')}</h3>
       <p class="muted small">${t('data.help')}</p>
       <wt-drop-zone label=${t('data.pick')} hint=${t('data.drop')} accept=".json,.jsonl,application/json" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'train')}></wt-drop-zone>
       <div class="row" style="margin-top:10px">

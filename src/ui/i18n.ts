@@ -88,6 +88,7 @@ const en = {
   'memory.storage': 'Browser storage: {used} used of {quota}',
 
   'data.title': 'Dataset',
+  'data.import': 'Import',
   'data.help': 'JSON array or JSONL of {"instruct", "input", "output"} rows (the meeting assistant format), Alpaca, chat "messages" or ShareGPT "conversations". The format is detected.',
   'data.pick': 'Choose file',
   'data.drop': 'Drop a .json or .jsonl file here',
@@ -348,6 +349,7 @@ const zh: Dictionary = {
   'memory.storage': '浏览器存储：已用 {used} / 共 {quota}',
 
   'data.title': '数据集',
+  'data.import': '导入',
   'data.help': '支持 {"instruct", "input", "output"} 行组成的 JSON 数组或 JSONL（会议助手格式）、Alpaca、对话 "messages" 或 ShareGPT "conversations"，格式自动识别。',
   'data.pick': '选择文件',
   'data.drop': '将 .json 或 .jsonl 文件拖到这里',

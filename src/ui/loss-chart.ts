@@ -8,7 +8,7 @@ import { formatLoss, formatNumber, translator, type Lang } from './i18n.ts';
 import type { LossPoint } from './state.ts';
 
 const W = 640;
-const H = 260;
+const H = 230;
 const M = { left: 46, right: 14, top: 12, bottom: 30 };
 
 @customElement('wt-loss-chart')

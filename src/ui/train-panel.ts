@@ -198,7 +198,7 @@ export class TrainPanel extends LitElement {
     const lastEval = s.training.evalLosses.at(-1);
     const stat = (label: string, value: string, id: string) =>
       html`<div class="stat"><div class="label">${label}</div><div class="value" data-testid=${id}>${value}</div></div>`;
-    return html`<div class="stats" style="margin:12px 0">
+    return html`<div class="stats" style="margin:10px 0">
       ${stat(t('train.loss'), p && Number.isFinite(p.loss) ? formatLoss(lang, p.loss) : '–', 'stat-loss')}
       ${stat(t('train.evalLoss'), lastEval ? formatLoss(lang, lastEval.loss) : '–', 'stat-eval')}
       ${stat(t('train.tokensPerSec'), p?.tokensPerSec ? formatNumber(lang, p.tokensPerSec) : '–', 'stat-tps')}
@@ -234,8 +234,8 @@ export class TrainPanel extends LitElement {
         <span>${t('train.epoch', { epoch: formatNumber(s.lang, p?.epoch ?? 0, 2), total: s.train.epochs })}</span>
       </div>
       <progress max=${Math.max(1, total)} .value=${p?.step ?? 0} aria-label=${t('train.step', { step: p?.step ?? 0, total })}></progress>
-      ${this.stats(t)}
       <wt-loss-chart .losses=${tr.losses} .evalLosses=${tr.evalLosses} totalSteps=${total} language=${s.lang}></wt-loss-chart>
+      ${this.stats(t)}
       ${tr.checkpointSavedAt !== undefined ? html`<p class="muted small">${t('train.checkpointSaved', { step: tr.checkpointSavedAt })}</p>` : nothing}
     </section>`;
   }
