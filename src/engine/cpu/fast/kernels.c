@@ -345,17 +345,19 @@ static void gemm_block(const GemmJob *g, float *pack, int m0, int m1, int j0, in
   }
 }
 
-static void gemm(GemmJob *g, int tid) {
+static int gemm(GemmJob *g, int tid) {
   float *pack = (float *)(g->h.scratch + (u32)tid * (u32)g->h.scratchStride);
+  int done = 0;
   if (g->split == SPLIT_J) {
     int units = (g->J + JB - 1) / JB;
-    for (int u = claim(&g->h); u < units; u = claim(&g->h))
+    for (int u = claim(&g->h); u < units; u = claim(&g->h), done++)
       gemm_block(g, pack, 0, g->M, u * JB, (u + 1) * JB < g->J ? (u + 1) * JB : g->J);
   } else {
     int units = (g->M + MB - 1) / MB;
-    for (int u = claim(&g->h); u < units; u = claim(&g->h))
+    for (int u = claim(&g->h); u < units; u = claim(&g->h), done++)
       gemm_block(g, pack, u * MB, (u + 1) * MB < g->M ? (u + 1) * MB : g->M, 0, g->J);
   }
+  return done;
 }
 
 // ---- dropout: the same counter hash as ops.ts hash32, four lanes at a time
@@ -400,9 +402,10 @@ static void dropout_range(const DropoutJob *d, int e0, int e1, int add) {
   }
 }
 
-static void dropout(DropoutJob *d, int add) {
-  int units = (d->n + EB - 1) / EB;
-  for (int u = claim(&d->h); u < units; u = claim(&d->h)) dropout_range(d, u * EB, (u + 1) * EB < d->n ? (u + 1) * EB : d->n, add);
+static int dropout(DropoutJob *d, int add) {
+  int units = (d->n + EB - 1) / EB, done = 0;
+  for (int u = claim(&d->h); u < units; u = claim(&d->h), done++) dropout_range(d, u * EB, (u + 1) * EB < d->n ? (u + 1) * EB : d->n, add);
+  return done;
 }
 
 // ---- attention
@@ -450,14 +453,15 @@ static inline void axpy(float *y, const float *x, float alpha, int n) {
 }
 
 // threads take whole (b, h) rows of the output
-static void attention_forward(AttnFwdJob *j) {
+static int attention_forward(AttnFwdJob *j) {
+  int done = 0;
   int units = j->B * j->NH;
   int group = j->NH / j->NKV, HD = j->HD, S = j->S, T = j->T;
   float scale = 1.f / __builtin_sqrtf((float)HD);
   const float *Q = (const float *)j->q, *K = (const float *)j->k, *V = (const float *)j->v;
   const int *mask = (const int *)j->mask;
   float *P = (float *)j->att, *Y = (float *)j->out;
-  for (int u = claim(&j->h); u < units; u = claim(&j->h)) {
+  for (int u = claim(&j->h); u < units; u = claim(&j->h), done++) {
     int b = u / j->NH, h = u % j->NH, kvh = h / group;
     for (int t = 0; t < T; t++) {
       const float *q = Q + ((long)(b * T + t) * j->NH + h) * HD;
@@ -500,17 +504,19 @@ static void attention_forward(AttnFwdJob *j) {
       }
     }
   }
+  return done;
 }
 
 // threads take whole (b, kv head) groups: dk and dv sum over the query heads of a group
-static void attention_backward(AttnBwdJob *j) {
+static int attention_backward(AttnBwdJob *j) {
+  int done = 0;
   int units = j->B * j->NKV;
   int group = j->NH / j->NKV, HD = j->HD, T = j->T;
   float scale = 1.f / __builtin_sqrtf((float)HD);
   const float *Q = (const float *)j->q, *K = (const float *)j->k, *V = (const float *)j->v;
   const float *P = (const float *)j->att, *dY = (const float *)j->dout;
   float *dQ = (float *)j->dq, *dK = (float *)j->dk, *dV = (float *)j->dv, *dP = (float *)j->datt;
-  for (int u = claim(&j->h); u < units; u = claim(&j->h)) {
+  for (int u = claim(&j->h); u < units; u = claim(&j->h), done++) {
     int b = u / j->NKV, kvh = u % j->NKV;
     for (int t = 0; t < T; t++) {
       float *dk = dK + ((long)(b * T + t) * j->NKV + kvh) * HD, *dv = dV + ((long)(b * T + t) * j->NKV + kvh) * HD;
@@ -544,15 +550,17 @@ static void attention_backward(AttnBwdJob *j) {
       }
     }
   }
+  return done;
 }
 
 // ---- cross-entropy chunk and SwiGLU
 
 static inline float exp1(float x) { return wasm_f32x4_extract_lane(exp4(wasm_f32x4_splat(x)), 0); }
 
-static void softmax_chunk(SoftmaxChunkJob *j) {
+static int softmax_chunk(SoftmaxChunkJob *j) {
+  int done = 0;
   float *rowMax = (float *)j->rowMax, *rowSum = (float *)j->rowSum;
-  for (int m = claim(&j->h); m < j->M; m = claim(&j->h)) {
+  for (int m = claim(&j->h); m < j->M; m = claim(&j->h), done++) {
     float *l = (float *)j->L + (long)m * j->ldl;
     v128_t vmax = wasm_f32x4_splat(-__builtin_inff());
     int v = 0;
@@ -589,6 +597,7 @@ static void softmax_chunk(SoftmaxChunkJob *j) {
     rowMax[m] = nmax;
     rowSum[m] = sum + s;
   }
+  return done;
 }
 
 static inline v128_t sigmoid4(v128_t g) {
@@ -622,19 +631,22 @@ static void swiglu_range(const SwigluJob *j, int e0, int e1, int backward) {
   }
 }
 
-static void swiglu(SwigluJob *j, int backward) {
-  int units = (j->n + EB - 1) / EB;
-  for (int u = claim(&j->h); u < units; u = claim(&j->h)) swiglu_range(j, u * EB, (u + 1) * EB < j->n ? (u + 1) * EB : j->n, backward);
+static int swiglu(SwigluJob *j, int backward) {
+  int units = (j->n + EB - 1) / EB, done = 0;
+  for (int u = claim(&j->h); u < units; u = claim(&j->h), done++) swiglu_range(j, u * EB, (u + 1) * EB < j->n ? (u + 1) * EB : j->n, backward);
+  return done;
 }
 
-__attribute__((export_name("run_job"))) void run_job(u32 job, int tid) {
+// Returns the units this thread computed (the pool counts the workers' share).
+__attribute__((export_name("run_job"))) int run_job(u32 job, int tid) {
   int kind = *(const int *)job;
-  if (kind == JOB_GEMM) gemm((GemmJob *)job, tid);
-  else if (kind == JOB_DROPOUT) dropout((DropoutJob *)job, 0);
-  else if (kind == JOB_MASKED_ADD) dropout((DropoutJob *)job, 1);
-  else if (kind == JOB_ATTN_FWD) attention_forward((AttnFwdJob *)job);
-  else if (kind == JOB_ATTN_BWD) attention_backward((AttnBwdJob *)job);
-  else if (kind == JOB_SOFTMAX_CHUNK) softmax_chunk((SoftmaxChunkJob *)job);
-  else if (kind == JOB_SWIGLU_FWD) swiglu((SwigluJob *)job, 0);
-  else if (kind == JOB_SWIGLU_BWD) swiglu((SwigluJob *)job, 1);
+  if (kind == JOB_GEMM) return gemm((GemmJob *)job, tid);
+  if (kind == JOB_DROPOUT) return dropout((DropoutJob *)job, 0);
+  if (kind == JOB_MASKED_ADD) return dropout((DropoutJob *)job, 1);
+  if (kind == JOB_ATTN_FWD) return attention_forward((AttnFwdJob *)job);
+  if (kind == JOB_ATTN_BWD) return attention_backward((AttnBwdJob *)job);
+  if (kind == JOB_SOFTMAX_CHUNK) return softmax_chunk((SoftmaxChunkJob *)job);
+  if (kind == JOB_SWIGLU_FWD) return swiglu((SwigluJob *)job, 0);
+  if (kind == JOB_SWIGLU_BWD) return swiglu((SwigluJob *)job, 1);
+  return 0;
 }

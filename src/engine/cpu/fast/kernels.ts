@@ -66,7 +66,7 @@ export class FastKernels {
 
   private constructor(
     readonly heap: WasmHeap,
-    private readonly runJob: (job: number, tid: number) => void,
+    private readonly runJob: (job: number, tid: number) => number,
     private readonly pool: ThreadPool | null,
     readonly shared: boolean,
     readonly relaxed: boolean,
@@ -88,7 +88,7 @@ export class FastKernels {
     const heap = new WasmHeap(rt.memory, HEAP_BASE);
     const ctrl = heap.allocBytes(CONTROL_BYTES, 'thread control block');
     const instance = await WebAssembly.instantiate(rt.module, { env: { memory: rt.memory } });
-    const runJob = instance.exports.run_job as (job: number, tid: number) => void;
+    const runJob = instance.exports.run_job as (job: number, tid: number) => number;
     const pool = threads > 1 ? await ThreadPool.create(rt.module, rt.memory, ctrl, runJob, threads) : null;
     return new FastKernels(heap, runJob, pool, shared, relaxed, threads, opts.parallelMin ?? DEFAULT_PARALLEL_MIN);
   }
@@ -190,6 +190,11 @@ export class FastKernels {
     if (n <= 0) return;
     const nthreads = n * 8 >= this.parallelMin ? this.threads : 1;
     this.run(kind, nthreads, [out, gate, up, n, dgate, dup]);
+  }
+
+  /** Work units the pool's workers computed so far (0 without a pool). */
+  get unitsByWorkers(): number {
+    return this.pool?.unitsByWorkers ?? 0;
   }
 
   dispose(): void {

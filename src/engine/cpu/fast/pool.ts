@@ -1,13 +1,22 @@
-// A few workers that instantiate the kernel module over the same shared memory and run
-// their share of each job. Synchronous from the caller's view: the caller bumps a
-// generation word, runs share 0 itself, then Atomics.waits until every worker is done
-// (allowed in Node's main thread and inside the training Web Worker).
+// A few workers that instantiate the kernel module over the same shared memory and help
+// with each job. Synchronous from the caller's view: the caller opens a job and works on
+// it itself (threads claim units of a job, see kernels.c); when no unit is left it closes
+// the job and waits only for workers that are inside it. A worker the OS has not
+// scheduled yet finds the job closed and skips it, so on a busy machine the caller never
+// waits for a sleeping thread, only for one in the middle of a unit. Atomics.wait is
+// allowed in Node's main thread and inside the training Web Worker.
 //
-// Control block (Int32 words at `ctrl`): GEN, PENDING, QUIT, JOB (address), FAILED.
+// Control block (Int32 words at `ctrl`): GEN (bumped per job; workers sleep on it),
+// ACTIVE (workers inside a job), QUIT, JOB (address), FAILED, OPEN (GEN of the open job, -1),
+// HELPED (units the workers computed, for tests and tuning).
+// A worker counts itself ACTIVE before it checks OPEN and the caller closes OPEN before it
+// reads ACTIVE, so (all accesses sequentially consistent) either the worker sees the job
+// closed or the caller sees the worker and waits for it.
 
 import { EngineError } from '../../../core/errors.ts';
 
-const GEN = 0, PENDING = 1, QUIT = 2, JOB = 3, FAILED = 4;
+const GEN = 0, ACTIVE = 1, QUIT = 2, JOB = 3, FAILED = 4, OPEN = 5, HELPED = 6;
+const CLOSED = -1;
 export const CONTROL_BYTES = 64;
 
 /**
@@ -25,12 +34,15 @@ function start(data, ready) {
     Atomics.wait(flags, ${GEN}, gen);
     gen = Atomics.load(flags, ${GEN});
     if (Atomics.load(flags, ${QUIT})) break;
-    try {
-      run(Atomics.load(flags, ${JOB}), tid);
-    } catch (e) {
-      Atomics.store(flags, ${FAILED}, 1);
+    Atomics.add(flags, ${ACTIVE}, 1);
+    if (Atomics.load(flags, ${OPEN}) === gen) {
+      try {
+        Atomics.add(flags, ${HELPED}, run(Atomics.load(flags, ${JOB}), tid));
+      } catch (e) {
+        Atomics.store(flags, ${FAILED}, 1);
+      }
     }
-    if (Atomics.sub(flags, ${PENDING}, 1) === 1) Atomics.notify(flags, ${PENDING});
+    if (Atomics.sub(flags, ${ACTIVE}, 1) === 1) Atomics.notify(flags, ${ACTIVE});
   }
 }
 if (typeof require === 'function') {
@@ -45,7 +57,7 @@ interface PoolWorker {
   terminate(): unknown;
 }
 
-type RunJob = (job: number, tid: number) => void;
+type RunJob = (job: number, tid: number) => unknown;
 
 export class ThreadPool {
   private disposed = false;
@@ -56,6 +68,11 @@ export class ThreadPool {
     private readonly workers: PoolWorker[],
   ) {}
 
+  /** Work units computed by the workers so far (the caller computes the rest). */
+  get unitsByWorkers(): number {
+    return Atomics.load(this.flags, HELPED);
+  }
+
   /** Threads that run each job: the caller plus the workers. */
   get threads(): number {
     return this.workers.length + 1;
@@ -64,6 +81,7 @@ export class ThreadPool {
   /** Starts `threads - 1` workers and waits until each has instantiated the module. */
   static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, ctrl: number, runOnCaller: RunJob, threads: number): Promise<ThreadPool> {
     const flags = new Int32Array(memory.buffer, ctrl, CONTROL_BYTES / 4);
+    Atomics.store(flags, OPEN, CLOSED);
     const gen = Atomics.load(flags, GEN);
     const workers: PoolWorker[] = [];
     try {
@@ -83,9 +101,10 @@ export class ThreadPool {
       this.runOnCaller(job, 0);
       return;
     }
+    const gen = (Atomics.load(f, GEN) + 1) & 0x7fffffff;
     Atomics.store(f, JOB, job);
-    Atomics.store(f, PENDING, this.workers.length);
-    Atomics.add(f, GEN, 1);
+    Atomics.store(f, OPEN, gen);
+    Atomics.store(f, GEN, gen);
     Atomics.notify(f, GEN);
     let callerError: unknown = null;
     try {
@@ -93,8 +112,10 @@ export class ThreadPool {
     } catch (e) {
       callerError = e;
     }
-    // the workers must be idle before the job block is reused, whatever happened here
-    for (let p = Atomics.load(f, PENDING); p !== 0; p = Atomics.load(f, PENDING)) Atomics.wait(f, PENDING, p);
+    // no unit is left: late workers must not start, and the job block is reused only once
+    // the workers inside it are out, whatever happened here
+    Atomics.store(f, OPEN, CLOSED);
+    for (let a = Atomics.load(f, ACTIVE); a !== 0; a = Atomics.load(f, ACTIVE)) Atomics.wait(f, ACTIVE, a);
     const workerFailed = Atomics.exchange(f, FAILED, 0) !== 0;
     if (callerError) throw callerError;
     if (workerFailed) throw new EngineError('fast CPU engine: a kernel trapped in a worker thread (out-of-bounds address?)');
