@@ -6,6 +6,7 @@ import {
   formatLoss,
   formatNumber,
   formatRelativeTime,
+  formatScientific,
   messages,
   placeholders,
   translate,
@@ -79,6 +80,11 @@ describe('locale formatting', () => {
   it('keeps four significant digits of a loss', () => {
     expect(formatLoss('en', 10.41234)).toBe('10.41');
     expect(formatLoss('en', 0.0123456)).toBe('0.01235');
+  });
+
+  it('writes learning rates in scientific notation', () => {
+    expect(formatScientific('en', 1e-4)).toBe('1E-4');
+    expect(formatScientific('en', 0.00025)).toBe('2.5E-4');
   });
 
   it('formats bytes in decimal units', () => {

@@ -591,6 +591,11 @@ export function formatLoss(lang: Lang, n: number): string {
   return new Intl.NumberFormat(locale(lang), { maximumSignificantDigits: 4 }).format(n);
 }
 
+/** Learning rates: 0.0001 reads better as 1E-4. */
+export function formatScientific(lang: Lang, n: number): string {
+  return new Intl.NumberFormat(locale(lang), { notation: 'scientific', maximumSignificantDigits: 3 }).format(n);
+}
+
 export function formatPercent(lang: Lang, fraction: number): string {
   return new Intl.NumberFormat(locale(lang), { style: 'percent', maximumFractionDigits: 1 }).format(fraction);
 }

@@ -7,7 +7,7 @@ import { emit } from './actions.ts';
 import type { FilesDetail } from './drop-zone.ts';
 import './drop-zone.ts';
 import './error-box.ts';
-import { formatBytes, formatDuration, formatNumber, translator, type Translate } from './i18n.ts';
+import { formatBytes, formatDateTime, formatDuration, formatNumber, translator, type Translate } from './i18n.ts';
 import './memory-card.ts';
 import type { AppState, SourceKind } from './state.ts';
 import { panelStyles } from './styles.ts';
@@ -176,6 +176,7 @@ export class ModelPanel extends LitElement {
               ${s.cachedModels.map(
                 (m) => html`<tr>
                   <td>${m.name}</td>
+                  <td class="muted small">${formatDateTime(s.lang, m.updatedAt)}</td>
                   <td class="num">${formatBytes(s.lang, m.bytes)}</td>
                   <td class="num"><button class="small" @click=${() => emit(this, { type: 'deleteCachedModel', sourceKey: m.sourceKey })}>${t('model.delete')}</button></td>
                 </tr>`,

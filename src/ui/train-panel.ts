@@ -6,7 +6,7 @@ import { customElement, property } from 'lit/decorators.js';
 import { LORA_TARGETS, type LoraTarget } from '../core/config.ts';
 import { emit } from './actions.ts';
 import './error-box.ts';
-import { formatDuration, formatLoss, formatNumber, formatRelativeTime, translator, type MessageKey, type Translate } from './i18n.ts';
+import { formatDuration, formatLoss, formatNumber, formatRelativeTime, formatScientific, translator, type MessageKey, type Translate } from './i18n.ts';
 import './loss-chart.ts';
 import { plannedSteps, type AppState, type TrainForm } from './state.ts';
 import { panelStyles } from './styles.ts';
@@ -203,7 +203,7 @@ export class TrainPanel extends LitElement {
       ${stat(t('train.evalLoss'), lastEval ? formatLoss(lang, lastEval.loss) : '–', 'stat-eval')}
       ${stat(t('train.tokensPerSec'), p?.tokensPerSec ? formatNumber(lang, p.tokensPerSec) : '–', 'stat-tps')}
       ${stat(t('train.eta'), p && s.training.state === 'running' ? formatDuration(lang, p.etaSec) : '–', 'stat-eta')}
-      ${stat(t('train.lrNow'), p?.lr ? p.lr.toExponential(2) : '–', 'stat-lr')}
+      ${stat(t('train.lrNow'), p?.lr ? formatScientific(lang, p.lr) : '–', 'stat-lr')}
       ${stat(t('train.gradNorm'), p && Number.isFinite(p.gradNorm) ? formatLoss(lang, p.gradNorm) : '–', 'stat-grad')}
     </div>`;
   }
