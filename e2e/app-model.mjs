@@ -19,6 +19,30 @@ function folders(distDir) {
 
 export const tests = [
   {
+    name: 'download a model from a URL into the cache, then load it from there',
+    async run(ctx) {
+      const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu' });
+      await waitForModel(page);
+      const panel = page.locator('wt-model-panel');
+      const url = `${ctx.baseUrl}models/tiny/`;
+      await panel.getByLabel('URL', { exact: true }).check();
+      await panel.locator('#url').fill(url);
+      await panel.locator('#url').dispatchEvent('change');
+      await panel.getByRole('button', { name: 'Load again' }).click();
+      const ready = panel.locator('[data-testid="model-ready"]');
+      await until('the downloaded model', async () => (await ready.innerText().catch(() => '')).includes('617,024 parameters') && !(await ready.innerText()).includes('built in'), 60_000);
+      const cache = panel.locator('section', { hasText: 'Cached models' });
+      await until('the cache entry', async () => (await cache.innerText()).includes('models/tiny'), 30_000);
+      await ctx.screenshot(page, 'model-url');
+      // The choice is remembered; a second load reads the cache.
+      await page.reload();
+      await panel.locator('#url').waitFor();
+      assert.equal(await panel.locator('#url').inputValue(), url);
+      await panel.getByRole('button', { name: 'Load model' }).click();
+      await ready.waitFor({ timeout: 60_000 });
+    },
+  },
+  {
     name: 'load a local model folder; a folder without weights says what is missing',
     async run(ctx) {
       const { good, broken } = folders(ctx.distDir);

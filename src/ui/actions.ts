@@ -11,6 +11,7 @@ export type Action =
   | { type: 'setEngine'; engine: EngineChoice }
   | { type: 'setSource'; patch: Partial<SourceForm> }
   | { type: 'loadModel' }
+  | { type: 'cancelLoad' }
   | { type: 'deleteCachedModel'; sourceKey: string }
   | { type: 'importData'; name: string; text: string; role: 'train' | 'eval' }
   | { type: 'importSample' }

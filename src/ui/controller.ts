@@ -94,6 +94,9 @@ export class Controller {
       case 'loadModel':
         await this.loadModel();
         return;
+      case 'cancelLoad':
+        // The pending loadModel rejects with an 'aborted' DownloadError, shown like any failure.
+        return this.worker.cancelLoad();
       case 'deleteCachedModel':
         await this.worker.deleteCachedModel(a.sourceKey);
         return this.refreshCachedModels();
@@ -256,8 +259,8 @@ export class Controller {
 
   private async refreshCachedModels(): Promise<void> {
     try {
-      const cachedModels = await this.worker.listCachedModels();
-      this.patch(() => ({ cachedModels }));
+      const [cachedModels, storage] = await Promise.all([this.worker.listCachedModels(), this.worker.storage()]);
+      this.patch((s) => ({ cachedModels, probe: s.probe && storage ? { ...s.probe, storage } : s.probe }));
     } catch {
       // A browser without IndexedDB has no cache to list; loading still works.
     }

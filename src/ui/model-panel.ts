@@ -208,6 +208,9 @@ export class ModelPanel extends LitElement {
               <button class="primary" ?disabled=${loading} @click=${() => emit(this, { type: 'loadModel' })}>
                 ${loading ? t('model.loading') : s.model.status === 'ready' ? t('model.reload') : t('model.load')}
               </button>
+              ${loading && s.model.progress?.phase === 'download'
+                ? html`<button data-action="cancel-load" @click=${() => emit(this, { type: 'cancelLoad' })}>${t('model.cancel')}</button>`
+                : nothing}
             </div>
             ${this.progress(t)}
             <wt-error .error=${s.model.error} language=${s.lang}></wt-error>
