@@ -96,7 +96,8 @@ export class DropZone extends LitElement {
       <input
         type="file"
         class="visually-hidden"
-        aria-label=${this.label}
+        tabindex="-1"
+        aria-hidden="true"
         accept=${this.accept}
         ?webkitdirectory=${this.directory}
         ?multiple=${this.directory}

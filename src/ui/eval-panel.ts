@@ -115,7 +115,7 @@ export class EvalPanel extends LitElement {
           <button class="primary" data-action="evaluate" ?disabled=${blocked || ev.busy} @click=${() => emit(this, { type: 'evaluate' })}>${t('eval.run')}</button>
           ${ev.busy
             ? html`<span role="status" aria-live="polite">${t('eval.running', { done: ev.done, total: ev.total })}</span>
-                <progress style="max-width:240px" max=${ev.total} .value=${ev.done}></progress>`
+                <progress style="max-width:240px" max=${ev.total} .value=${ev.done} aria-label=${t('eval.running', { done: ev.done, total: ev.total })}></progress>`
             : nothing}
         </div>
         ${s.model.status !== 'ready' || !s.dataset ? html`<p class="notice">${t('eval.needModel')}</p>` : nothing}
