@@ -5,14 +5,15 @@
 import { ChatTokenizer } from '../tokenizer/tokenizer.ts';
 import { DatasetError } from '../core/errors.ts';
 import type { TrainExample } from '../engine/engine.ts';
-import type { LoadSettings, ModelSource, TrainProgress, TrainSettings } from '../worker/api.ts';
+import type { LoadSettings, ModelSource } from '../worker/api.ts';
 import type { TrainingWorker } from '../worker/client.ts';
 import type { Action } from './actions.ts';
 import { importDataset, splitDataset, type DatasetRow, type ImportResult as Dataset } from '../data/dataset.ts';
 import { toTrainExample } from '../data/examples.ts';
 import { saveLang, type MessageKey } from './i18n.ts';
-import { loadDataset, loadLosses, loadSession, saveDataset, saveLosses, saveSession, type SavedSession } from './persist.ts';
+import { loadDataset, loadSession, saveDataset, saveSession, type SavedSession } from './persist.ts';
 import { ResultsController } from './results.ts';
+import { TrainingController } from './training.ts';
 import { DEFAULT_TRAIN, type AppState, type LoadedDataset, type Screen, type TrainForm, type UiError } from './state.ts';
 import type { Store } from './store.ts';
 
@@ -39,7 +40,7 @@ export class Controller {
   evalSet?: Dataset;
   private texts: { train?: { name: string; text: string }; eval?: { name: string; text: string } } = {};
   readonly results: ResultsController;
-  private lossSaveTimer?: ReturnType<typeof setTimeout>;
+  readonly training: TrainingController;
 
   constructor(
     readonly store: Store,
@@ -47,6 +48,7 @@ export class Controller {
     readonly options: PageOptions = {},
   ) {
     this.results = new ResultsController(this);
+    this.training = new TrainingController(this);
   }
 
   get state(): AppState {
@@ -127,7 +129,7 @@ export class Controller {
         this.patch(() => ({ train: { ...DEFAULT_TRAIN, targets: [...DEFAULT_TRAIN.targets] } }));
         return this.persist();
       case 'startTraining':
-        return this.startTraining(a.fresh);
+        return this.training.start(a.fresh);
       case 'pauseTraining':
         return this.worker.pause();
       case 'resumeTraining':
@@ -253,7 +255,7 @@ export class Controller {
       return false;
     }
     await this.persist();
-    await Promise.all([this.refreshCachedModels(), this.recountTokens(), this.findCheckpoint()]);
+    await Promise.all([this.refreshCachedModels(), this.recountTokens(), this.training.findCheckpoint()]);
     return true;
   }
 
@@ -267,7 +269,7 @@ export class Controller {
   }
 
   /** Does the loaded engine hold what the current settings need? */
-  private loadedMatches(): boolean {
+  loadedMatches(): boolean {
     const m = this.state.model;
     const t = this.state.train;
     const w = m.loadedWith;
@@ -356,136 +358,4 @@ export class Controller {
     });
     this.patch(() => ({ tokenLengths: lengths }));
   }
-
-  // ---- training --------------------------------------------------------------------------
-
-  trainSettings(fresh: boolean): TrainSettings {
-    const t = this.state.train;
-    return {
-      epochs: t.epochs,
-      batchSize: t.batchSize,
-      gradAccum: t.gradAccum,
-      lr: t.lr,
-      schedule: t.schedule,
-      warmupSteps: t.warmupSteps,
-      optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm },
-      seed: t.seed,
-      evalEvery: t.evalEvery,
-      checkpointEvery: this.options.preset === 'e2e' ? 2 : 10,
-      resume: !fresh,
-    };
-  }
-
-  /** Names the run for the saved loss curve: same model, data and settings, same curve. */
-  private runKey(): string {
-    const s = this.state;
-    return JSON.stringify([s.model.summary?.sourceKey, s.model.summary?.name, this.texts.train?.name, this.trainSet?.rows.length, s.train, s.evalFraction, s.systemPrompt]);
-  }
-
-  async findCheckpoint(): Promise<void> {
-    const key = this.state.model.summary?.sourceKey;
-    if (key === undefined) return;
-    try {
-      const all = await this.worker.listCheckpoints();
-      const mine = all.filter((c) => c.modelKey === key && c.step < c.totalSteps).sort((a, b) => b.savedAt - a.savedAt);
-      const checkpoint = mine[0];
-      if (!checkpoint) return;
-      const saved = await loadLosses();
-      const losses = saved?.runKey === this.runKey() ? saved : undefined;
-      this.patch((s) => ({
-        training: {
-          ...s.training,
-          checkpoint,
-          losses: losses?.losses.filter((p) => p.step <= checkpoint.step) ?? [],
-          evalLosses: losses?.evalLosses.filter((p) => p.step <= checkpoint.step) ?? [],
-          progress: {
-            step: checkpoint.step,
-            totalSteps: checkpoint.totalSteps,
-            epoch: 0,
-            loss: checkpoint.lastLoss ?? NaN,
-            lr: 0,
-            gradNorm: NaN,
-            tokensPerSec: 0,
-            etaSec: NaN,
-            memoryBytes: 0,
-            state: 'paused',
-          },
-        },
-      }));
-    } catch {
-      // No checkpoint store: training simply starts over.
-    }
-  }
-
-  async startTraining(fresh: boolean): Promise<void> {
-    const s = this.state;
-    if (s.training.state === 'running' || s.training.state === 'starting' || s.training.state === 'paused') return;
-    const keep = !fresh && s.training.checkpoint ? { losses: s.training.losses, evalLosses: s.training.evalLosses } : { losses: [], evalLosses: [] };
-    this.patch((st) => ({ training: { ...st.training, state: 'starting', error: undefined, resumedFrom: undefined, ...keep } }));
-    try {
-      if (!this.loadedMatches() && !(await this.loadModel())) {
-        this.patch((st) => ({ training: { ...st.training, state: 'error', error: st.model.error ?? { where: 'train', key: 'train.needModel', detail: '' } } }));
-        return;
-      }
-      const { train, eval: evalRows } = this.splitRows();
-      if (train.length === 0) {
-        this.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.needData', detail: '' } } }));
-        return;
-      }
-      await this.worker.setDataset(this.examples(train), this.examples(evalRows));
-      if (fresh && s.training.checkpoint) await this.worker.deleteCheckpoint(s.training.checkpoint.runId).catch(() => undefined);
-      this.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined } }));
-      const outcome = await this.worker.startTraining(this.trainSettings(fresh), (p) => this.onProgress(p));
-      this.patch((st) => ({
-        training: {
-          ...st.training,
-          state: outcome.state,
-          error: outcome.state === 'error' ? { where: 'train', key: 'train.failed', detail: outcome.error ?? '' } : undefined,
-        },
-      }));
-    } catch (e) {
-      this.patch((st) => ({ training: { ...st.training, state: 'error', error: uiError('train', 'train.failed', e) } }));
-    }
-    this.saveLossesSoon(0);
-  }
-
-  private onProgress(p: TrainProgress): void {
-    this.patch((s) => {
-      const tr = s.training;
-      let losses = tr.losses;
-      let evalLosses = tr.evalLosses;
-      if (p.resumedFrom !== undefined && tr.resumedFrom === undefined) {
-        losses = losses.filter((x) => x.step <= p.resumedFrom!);
-        evalLosses = evalLosses.filter((x) => x.step <= p.resumedFrom!);
-      }
-      // Progress also arrives for pauses and checkpoints; plot each step once.
-      if (p.step > 0 && Number.isFinite(p.loss) && losses.at(-1)?.step !== p.step) losses = [...losses, { step: p.step, loss: p.loss }];
-      if (p.evalLoss !== undefined && evalLosses.at(-1)?.step !== p.step) evalLosses = [...evalLosses, { step: p.step, loss: p.evalLoss }];
-      return {
-        training: {
-          ...tr,
-          state: p.state,
-          progress: p,
-          losses,
-          evalLosses,
-          resumedFrom: p.resumedFrom ?? tr.resumedFrom,
-          checkpointSavedAt: p.checkpointedAt !== undefined ? p.step : tr.checkpointSavedAt,
-          trained: tr.trained || p.step > 0,
-        },
-      };
-    });
-    this.saveLossesSoon(1000);
-  }
-
-  /** Throttled, not debounced: progress arrives every step, and a reload mid-run must find a recent curve. */
-  private saveLossesSoon(delayMs: number): void {
-    if (this.lossSaveTimer !== undefined && delayMs > 0) return;
-    clearTimeout(this.lossSaveTimer);
-    this.lossSaveTimer = setTimeout(() => {
-      this.lossSaveTimer = undefined;
-      const t = this.state.training;
-      void saveLosses({ runKey: this.runKey(), losses: t.losses, evalLosses: t.evalLosses });
-    }, delayMs);
-  }
-
 }

@@ -1,0 +1,142 @@
+// Training runs from the page's side: settings for the worker, the live curve from its progress
+// events, the curve saved across reloads, and the offer to continue a saved run.
+
+import type { TrainProgress, TrainSettings } from '../worker/api.ts';
+import type { Controller } from './controller.ts';
+import { uiError } from './controller.ts';
+import { loadLosses, saveLosses } from './persist.ts';
+
+export class TrainingController {
+  private lossSaveTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(private readonly c: Controller) {}
+
+  trainSettings(fresh: boolean): TrainSettings {
+    const t = this.c.state.train;
+    return {
+      epochs: t.epochs,
+      batchSize: t.batchSize,
+      gradAccum: t.gradAccum,
+      lr: t.lr,
+      schedule: t.schedule,
+      warmupSteps: t.warmupSteps,
+      optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm },
+      seed: t.seed,
+      evalEvery: t.evalEvery,
+      checkpointEvery: this.c.options.preset === 'e2e' ? 2 : 10,
+      resume: !fresh,
+    };
+  }
+
+  /** Names the run for the saved loss curve: same model, data and settings, same curve. */
+  private runKey(): string {
+    const s = this.c.state;
+    return JSON.stringify([s.model.summary?.sourceKey, s.model.summary?.name, this.c.datasetText('train')?.name, this.c.trainSet?.rows.length, s.train, s.evalFraction, s.systemPrompt]);
+  }
+
+  async findCheckpoint(): Promise<void> {
+    const key = this.c.state.model.summary?.sourceKey;
+    if (key === undefined) return;
+    try {
+      const all = await this.c.worker.listCheckpoints();
+      const mine = all.filter((c) => c.modelKey === key && c.step < c.totalSteps).sort((a, b) => b.savedAt - a.savedAt);
+      const checkpoint = mine[0];
+      if (!checkpoint) return;
+      const saved = await loadLosses();
+      const losses = saved?.runKey === this.runKey() ? saved : undefined;
+      this.c.patch((s) => ({
+        training: {
+          ...s.training,
+          checkpoint,
+          losses: losses?.losses.filter((p) => p.step <= checkpoint.step) ?? [],
+          evalLosses: losses?.evalLosses.filter((p) => p.step <= checkpoint.step) ?? [],
+          progress: {
+            step: checkpoint.step,
+            totalSteps: checkpoint.totalSteps,
+            epoch: 0,
+            loss: checkpoint.lastLoss ?? NaN,
+            lr: 0,
+            gradNorm: NaN,
+            tokensPerSec: 0,
+            etaSec: NaN,
+            memoryBytes: 0,
+            state: 'paused',
+          },
+        },
+      }));
+    } catch {
+      // No checkpoint store: training simply starts over.
+    }
+  }
+
+  async start(fresh: boolean): Promise<void> {
+    const s = this.c.state;
+    if (s.training.state === 'running' || s.training.state === 'starting' || s.training.state === 'paused') return;
+    const keep = !fresh && s.training.checkpoint ? { losses: s.training.losses, evalLosses: s.training.evalLosses } : { losses: [], evalLosses: [] };
+    this.c.patch((st) => ({ training: { ...st.training, state: 'starting', error: undefined, resumedFrom: undefined, ...keep } }));
+    try {
+      if (!this.c.loadedMatches() && !(await this.c.loadModel())) {
+        this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: st.model.error ?? { where: 'train', key: 'train.needModel', detail: '' } } }));
+        return;
+      }
+      const { train, eval: evalRows } = this.c.splitRows();
+      if (train.length === 0) {
+        this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.needData', detail: '' } } }));
+        return;
+      }
+      await this.c.worker.setDataset(this.c.examples(train), this.c.examples(evalRows));
+      if (fresh && s.training.checkpoint) await this.c.worker.deleteCheckpoint(s.training.checkpoint.runId).catch(() => undefined);
+      this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined } }));
+      const outcome = await this.c.worker.startTraining(this.trainSettings(fresh), (p) => this.onProgress(p));
+      this.c.patch((st) => ({
+        training: {
+          ...st.training,
+          state: outcome.state,
+          error: outcome.state === 'error' ? { where: 'train', key: 'train.failed', detail: outcome.error ?? '' } : undefined,
+        },
+      }));
+    } catch (e) {
+      this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: uiError('train', 'train.failed', e) } }));
+    }
+    this.saveLossesSoon(0);
+  }
+
+  private onProgress(p: TrainProgress): void {
+    this.c.patch((s) => {
+      const tr = s.training;
+      let losses = tr.losses;
+      let evalLosses = tr.evalLosses;
+      if (p.resumedFrom !== undefined && tr.resumedFrom === undefined) {
+        losses = losses.filter((x) => x.step <= p.resumedFrom!);
+        evalLosses = evalLosses.filter((x) => x.step <= p.resumedFrom!);
+      }
+      // Progress also arrives for pauses and checkpoints; plot each step once.
+      if (p.step > 0 && Number.isFinite(p.loss) && losses.at(-1)?.step !== p.step) losses = [...losses, { step: p.step, loss: p.loss }];
+      if (p.evalLoss !== undefined && evalLosses.at(-1)?.step !== p.step) evalLosses = [...evalLosses, { step: p.step, loss: p.evalLoss }];
+      return {
+        training: {
+          ...tr,
+          state: p.state,
+          progress: p,
+          losses,
+          evalLosses,
+          resumedFrom: p.resumedFrom ?? tr.resumedFrom,
+          checkpointSavedAt: p.checkpointedAt !== undefined ? p.step : tr.checkpointSavedAt,
+          trained: tr.trained || p.step > 0,
+        },
+      };
+    });
+    this.saveLossesSoon(1000);
+  }
+
+  /** Throttled, not debounced: progress arrives every step, and a reload mid-run must find a recent curve. */
+  private saveLossesSoon(delayMs: number): void {
+    if (this.lossSaveTimer !== undefined && delayMs > 0) return;
+    clearTimeout(this.lossSaveTimer);
+    this.lossSaveTimer = setTimeout(() => {
+      this.lossSaveTimer = undefined;
+      const t = this.c.state.training;
+      void saveLosses({ runKey: this.runKey(), losses: t.losses, evalLosses: t.evalLosses });
+    }, delayMs);
+  }
+}
