@@ -47,3 +47,17 @@ describe('fileStem', () => {
     expect(fileStem('(())')).toBe('model');
   });
 });
+
+describe('mapInSlices', () => {
+  it('maps like Array.map and lets other tasks run between slices', async () => {
+    const { mapInSlices } = await import('../src/ui/controller.ts');
+    const items = Array.from({ length: 130 }, (_, i) => i);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const out = await mapInSlices(items, (x) => x * x, 50);
+    clearInterval(timer);
+    expect(out).toEqual(items.map((x) => x * x));
+    // 130 items in slices of 50: two yields, so the interval got at least one turn.
+    expect(ticks).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -48,7 +48,7 @@ export class ResultsController {
         maxNewTokens: Math.min(256, longest + 8),
         onProgress: (done) => c.patch((s) => ({ evaluation: { ...s.evaluation, done } })),
       });
-      await c.worker.setDataset(c.examples(c.splitRows().train), c.examples(rows));
+      await c.worker.setDataset(await c.examples(c.splitRows().train), await c.examples(rows));
       const loss = (await c.worker.evaluate()).loss;
       c.patch((s) => ({ evaluation: { ...s.evaluation, busy: false, report, loss } }));
     } catch (e) {

@@ -84,7 +84,7 @@ export class TrainingController {
         this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.needData', detail: '' } } }));
         return;
       }
-      await this.c.worker.setDataset(this.c.examples(train), this.c.examples(evalRows));
+      await this.c.worker.setDataset(await this.c.examples(train), await this.c.examples(evalRows));
       if (fresh && s.training.checkpoint) await this.c.worker.deleteCheckpoint(s.training.checkpoint.runId).catch(() => undefined);
       this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined } }));
       const outcome = await this.c.worker.startTraining(this.trainSettings(fresh), (p) => this.onProgress(p));
