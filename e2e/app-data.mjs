@@ -71,6 +71,33 @@ export const tests = [
     },
   },
   {
+    name: 'import by drag and drop and by paste',
+    async run(ctx) {
+      const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu' });
+      await waitForModel(page);
+      await go(page, 'data');
+      const jsonl = [row('静音', call('MUTE_MICROPHONE')), row('开始录制', call('START_RECORDING')), row('结束会议', call('END_MEETING'))].join('\n');
+      const dt = await page.evaluateHandle((text) => {
+        const d = new DataTransfer();
+        d.items.add(new File([text], 'dropped.jsonl', { type: 'application/json' }));
+        return d;
+      }, jsonl);
+      await page.locator('wt-data-panel wt-drop-zone .zone').first().dispatchEvent('drop', { dataTransfer: dt });
+      await until('the dropped file', async () => (await text(page, 'dataset-summary')).startsWith('dropped.jsonl: 3 rows'));
+
+      await page.getByRole('button', { name: 'Paste data' }).click();
+      // Alpaca rows this time: the format is detected.
+      const alpaca = JSON.stringify([
+        { instruction: '把指令转成JSON', input: '取消静音', output: '{"tool_name":"UNMUTE_MICROPHONE","parameters":{}}' },
+        { instruction: '把指令转成JSON', input: '共享屏幕', output: '{"tool_name":"SHARE_SCREEN","parameters":{}}' },
+      ]);
+      await page.locator('#paste').fill(alpaca);
+      await page.getByRole('button', { name: 'Import pasted text' }).click();
+      await until('the pasted rows', async () => (await text(page, 'dataset-summary')) === 'pasted: 2 rows (alpaca)');
+      await ctx.screenshot(page, 'data-pasted');
+    },
+  },
+  {
     name: 'language follows the browser, switches, and is kept after a reload',
     async run(ctx) {
       const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu', goto: false });
