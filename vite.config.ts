@@ -35,6 +35,4 @@ export default defineConfig({
   plugins: [precacheList()],
   worker: { format: 'es' },
   build: { target: 'es2022', chunkSizeWarningLimit: 2000 },
-  server: { host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
 });
