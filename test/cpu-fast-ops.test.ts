@@ -169,6 +169,24 @@ for (const cfg of FAST) {
       });
     }
 
+    it('rmsnormForward and rmsnormBackward (dinp accumulated)', () => {
+      const rng = new SeededRng(8);
+      const C = In; // 77: not a multiple of the SIMD width
+      const x = rng.fillNormal(new Float32Array(N * C), 2), w = rng.fillNormal(new Float32Array(C), 1);
+      const dy = rng.fillNormal(new Float32Array(N * C), 1), dx0 = rng.fillNormal(new Float32Array(N * C), 1);
+      const tx = tensor(fast, x), tw = tensor(fast, w);
+      const outF = fast.alloc('f32', N * C), rstdF = fast.alloc('f32', N);
+      fast.rmsnormForward(outF, rstdF, tx, tw, N, C, 1e-6);
+      const outR = new Float32Array(N * C), rstdR = new Float32Array(N);
+      ref.rmsnormForward(outR, rstdR, x, w, N, C, 1e-6);
+      expect(relErr(rstdF, rstdR)).toBeLessThan(1e-6);
+      expect(relErr(outF, outR)).toBeLessThan(1e-6);
+      const dxF = tensor(fast, dx0), dxR = dx0.slice();
+      fast.rmsnormBackward(dxF, tensor(fast, dy), tx, tw, rstdF, N, C);
+      ref.rmsnormBackward(dxR, dy, x, w, rstdR, N, C);
+      expect(relErr(dxF, dxR)).toBeLessThan(1e-5);
+    });
+
     it('swigluForward and swigluBackward, including saturated gates', () => {
       const rng = new SeededRng(4);
       const n = 1003;

@@ -33,7 +33,7 @@ typedef uint16_t u16;
 #define EB 4096
 
 enum { JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5, JOB_SOFTMAX_CHUNK = 6,
-       JOB_SWIGLU_FWD = 7, JOB_SWIGLU_BWD = 8 };
+       JOB_SWIGLU_FWD = 7, JOB_SWIGLU_BWD = 8, JOB_RMSNORM_FWD = 9, JOB_RMSNORM_BWD = 10 };
 enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2 };
 enum { SPLIT_J = 0, SPLIT_M = 1 };
 
@@ -109,6 +109,18 @@ typedef struct {
   int n;
   u32 dgate, dup; // backward: out is dout
 } SwigluJob;
+
+// CpuOps.rmsnormForward (out, rstd from inp) and rmsnormBackward (dinp += from dout)
+typedef struct {
+  JobHeader h;
+  u32 out, rstd, inp, weight;
+  int N, C;
+  float eps;
+  u32 dout; // backward: out is dinp
+} RmsnormJob;
+
+// rows per claimed unit of the row-wise jobs
+#define RB 8
 
 // ---- 16-bit widening
 
@@ -637,6 +649,47 @@ static int swiglu(SwigluJob *j, int backward) {
   return done;
 }
 
+// ---- RMSNorm
+
+static int rmsnorm(RmsnormJob *j, int backward) {
+  int units = (j->N + RB - 1) / RB, done = 0, C = j->C;
+  const float *w = (const float *)j->weight;
+  float *rstd = (float *)j->rstd;
+  for (int u = claim(&j->h); u < units; u = claim(&j->h), done++) {
+    int n1 = (u + 1) * RB < j->N ? (u + 1) * RB : j->N;
+    for (int n = u * RB; n < n1; n++) {
+      const float *x = (const float *)j->inp + (long)n * C;
+      float *y = (float *)j->out + (long)n * C;
+      if (!backward) {
+        float r = 1.f / __builtin_sqrtf(dot(x, x, C) / (float)C + j->eps);
+        rstd[n] = r;
+        v128_t vr = wasm_f32x4_splat(r);
+        int c = 0;
+        for (; c + 4 <= C; c += 4) wasm_v128_store(y + c, wasm_f32x4_mul(wasm_v128_load(w + c), wasm_f32x4_mul(wasm_v128_load(x + c), vr)));
+        for (; c < C; c++) y[c] = w[c] * (x[c] * r);
+      } else {
+        // y is dinp (+=); dy = dout
+        const float *dy = (const float *)j->dout + (long)n * C;
+        float r = rstd[n];
+        v128_t acc = wasm_f32x4_const_splat(0.f);
+        int c = 0;
+        for (; c + 4 <= C; c += 4) acc = MADD(wasm_f32x4_mul(wasm_v128_load(w + c), wasm_v128_load(dy + c)), wasm_v128_load(x + c), acc);
+        float d = hsum(acc);
+        for (; c < C; c++) d += w[c] * dy[c] * x[c];
+        float k = d * r * r * r / (float)C;
+        v128_t vr = wasm_f32x4_splat(r), vk = wasm_f32x4_splat(k);
+        for (c = 0; c + 4 <= C; c += 4) {
+          v128_t g = wasm_f32x4_sub(wasm_f32x4_mul(vr, wasm_f32x4_mul(wasm_v128_load(w + c), wasm_v128_load(dy + c))),
+                                    wasm_f32x4_mul(vk, wasm_v128_load(x + c)));
+          wasm_v128_store(y + c, wasm_f32x4_add(wasm_v128_load(y + c), g));
+        }
+        for (; c < C; c++) y[c] += r * w[c] * dy[c] - k * x[c];
+      }
+    }
+  }
+  return done;
+}
+
 // Returns the units this thread computed (the pool counts the workers' share).
 __attribute__((export_name("run_job"))) int run_job(u32 job, int tid) {
   int kind = *(const int *)job;
@@ -648,5 +701,7 @@ __attribute__((export_name("run_job"))) int run_job(u32 job, int tid) {
   if (kind == JOB_SOFTMAX_CHUNK) return softmax_chunk((SoftmaxChunkJob *)job);
   if (kind == JOB_SWIGLU_FWD) return swiglu((SwigluJob *)job, 0);
   if (kind == JOB_SWIGLU_BWD) return swiglu((SwigluJob *)job, 1);
+  if (kind == JOB_RMSNORM_FWD) return rmsnorm((RmsnormJob *)job, 0);
+  if (kind == JOB_RMSNORM_BWD) return rmsnorm((RmsnormJob *)job, 1);
   return 0;
 }

@@ -22,7 +22,7 @@ const JOB_BYTES = 128;
 const HEAP_BASE = 65536;
 
 const JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5, JOB_SOFTMAX_CHUNK = 6;
-const JOB_SWIGLU_FWD = 7, JOB_SWIGLU_BWD = 8;
+const JOB_SWIGLU_FWD = 7, JOB_SWIGLU_BWD = 8, JOB_RMSNORM_FWD = 9, JOB_RMSNORM_BWD = 10;
 const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, bf16: 1, f16: 2 };
 
 /** C[m, j] = (accumulate ? C[m, j] : bias[j] or 0) + alpha * sum_k A(m, k) B(k, j); addresses in bytes, strides in elements. */
@@ -190,6 +190,18 @@ export class FastKernels {
     if (n <= 0) return;
     const nthreads = n * 8 >= this.parallelMin ? this.threads : 1;
     this.run(kind, nthreads, [out, gate, up, n, dgate, dup]);
+  }
+
+  /** out (N,C) = weight * inp * rstd, rstd (N) = 1/sqrt(mean(inp²) + eps). */
+  rmsnormForward(out: number, rstd: number, inp: number, weight: number, N: number, C: number, eps: number): void {
+    const nthreads = N * C * 4 >= this.parallelMin ? this.threads : 1;
+    this.run(JOB_RMSNORM_FWD, nthreads, [out, rstd, inp, weight, N, C, { f32: eps }, 0]);
+  }
+
+  /** dinp (N,C) += the RMSNorm input gradient from dout, given the forward's rstd. */
+  rmsnormBackward(dinp: number, dout: number, inp: number, weight: number, rstd: number, N: number, C: number): void {
+    const nthreads = N * C * 8 >= this.parallelMin ? this.threads : 1;
+    this.run(JOB_RMSNORM_BWD, nthreads, [dinp, rstd, inp, weight, N, C, { f32: 0 }, dout]);
   }
 
   /** Work units the pool's workers computed so far (0 without a pool). */

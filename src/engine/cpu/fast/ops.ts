@@ -113,6 +113,26 @@ export class FastCpuOps extends CpuOps {
     return ptr;
   }
 
+  // ---- RMSNorm
+
+  override rmsnormForward(out: CpuTensor, rstd: CpuTensor, inp: CpuTensor, weight: CpuTensor, N: number, C: number, eps: number): void {
+    const s = new Staging(this.kernels);
+    try {
+      this.kernels.rmsnormForward(s.out(out), s.out(rstd), s.in(inp), s.in(weight), N, C, eps);
+    } finally {
+      s.done();
+    }
+  }
+
+  override rmsnormBackward(dinp: CpuTensor, dout: CpuTensor, inp: CpuTensor, weight: CpuTensor, rstd: CpuTensor, N: number, C: number): void {
+    const s = new Staging(this.kernels);
+    try {
+      this.kernels.rmsnormBackward(s.out(dinp), s.in(dout), s.in(inp), s.in(weight), s.in(rstd), N, C);
+    } finally {
+      s.done();
+    }
+  }
+
   // ---- base matmuls
 
   override matmulForward(out: CpuTensor, inp: CpuTensor, w: CpuWeight, bias: CpuTensor | null, N: number, In: number, O: number): void {
