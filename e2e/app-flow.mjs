@@ -2,7 +2,7 @@
 // chat, export and check every downloaded file. Once on SwiftShader WebGPU, once in a browser
 // that offers no WebGPU adapter (the app must fall back to the CPU engine by itself).
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -102,6 +102,7 @@ async function chat(page, ctx, screen) {
   assert.ok(tuned.length > 0, 'the tuned model answered');
   assert.notEqual(base, tuned, 'the trained adapter changes the answer');
   await ctx.screenshot(page, `${screen}-chat`);
+  return tuned;
 }
 
 async function exportAll(page, ctx, screen) {
@@ -149,6 +150,26 @@ async function exportAll(page, ctx, screen) {
   assert.ok(jobFiles.some((n) => /requirements\.txt$/.test(n)), 'the job zip holds requirements.txt');
   ctx.log(`export: ${peft.name}, ${merged.name}, ${gguf.name}, ${job.name}`);
   await ctx.screenshot(page, `${screen}-export`);
+  return peftFiles;
+}
+
+/** The exported PEFT folder, applied in a fresh browser profile, answers exactly as the trained adapter did. */
+async function reimportAdapter(ctx, webgpu, peftFiles, tunedAnswer, screen) {
+  const dir = mkdtempSync(join(tmpdir(), 'webtune-adapter-'));
+  let folder = '';
+  for (const [name, bytes] of Object.entries(peftFiles)) {
+    folder = join(dir, name.split('/')[0]);
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(dir, name), bytes);
+  }
+  const page = await ctx.newPage({ webgpu, query: 'preset=e2e' });
+  await waitForModel(page);
+  await page.locator('wt-drop-zone[data-testid="adapter-picker"] input[type="file"]').setInputFiles(folder);
+  await page.locator('[data-testid="adapter-applied"]').waitFor({ timeout: 60_000 });
+  assert.match(await text(page, 'adapter-applied'), /r 8, alpha 32, 7 projection types/);
+  await ctx.screenshot(page, `${screen}-adapter`);
+  const again = await chat(page, ctx, `${screen}-reimported`);
+  assert.equal(again, tunedAnswer, 'the re-imported adapter gives the same greedy answer');
 }
 
 function flow(name, webgpu) {
@@ -166,8 +187,9 @@ function flow(name, webgpu) {
       await ctx.screenshot(page, `${name}-data`);
       await trainUntilDone(page, ctx, name);
       await evaluate(page, ctx, name);
-      await chat(page, ctx, name);
-      await exportAll(page, ctx, name);
+      const tuned = await chat(page, ctx, name);
+      const peftFiles = await exportAll(page, ctx, name);
+      await reimportAdapter(ctx, webgpu, peftFiles, tuned, name);
     },
   };
 }

@@ -60,7 +60,7 @@ export const tests = [
       assert.match(await error.innerText(), /Enter a repository such as Qwen\/Qwen2\.5-0\.5B-Instruct/);
 
       await panel.getByLabel('Local folder').check();
-      const picker = panel.locator('wt-drop-zone input[type="file"]');
+      const picker = panel.locator('wt-drop-zone:not([data-testid]) input[type="file"]');
       await picker.setInputFiles(broken);
       await panel.getByText(/files picked from no-weights/).waitFor();
       await panel.getByRole('button', { name: 'Load again' }).click();

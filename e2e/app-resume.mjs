@@ -42,7 +42,8 @@ export const tests = [
       const found = page.locator('[data-testid="checkpoint-found"]');
       await found.waitFor({ timeout: 60_000 });
       const ckStep = Number(/step (\d+) of/.exec(await found.textContent())?.[1]);
-      assert.ok(ckStep >= 6 && ckStep <= before, `the saved run is at step ${ckStep} (reloaded at ${before})`);
+      // The worker may finish a step or two between our last look and the page going away.
+      assert.ok(ckStep >= 6 && ckStep <= before + 4, `the saved run is at step ${ckStep} (reloaded at ${before})`);
       const restored = await chartPoints(page);
       assert.ok(restored.length >= 2 && restored.length <= ckStep, `the curve up to the checkpoint is back (${restored.length} points)`);
       await ctx.screenshot(page, 'resume-found');

@@ -24,6 +24,7 @@ export type Action =
   | { type: 'pauseTraining' }
   | { type: 'resumeTraining' }
   | { type: 'stopTraining' }
+  | { type: 'importAdapter'; files: File[]; folder?: string }
   | { type: 'evaluate' }
   | { type: 'setChat'; patch: { prompt?: string; maxNewTokens?: number; temperature?: number } }
   | { type: 'sendChat' }

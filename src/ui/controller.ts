@@ -10,6 +10,7 @@ import type { TrainingWorker } from '../worker/client.ts';
 import type { Action } from './actions.ts';
 import { importDataset, splitDataset, type DatasetRow, type ImportResult as Dataset } from '../data/dataset.ts';
 import { toTrainExample } from '../data/examples.ts';
+import { importPeftAdapter, pickAdapterFiles } from '../export/peft-import.ts';
 import { saveLang, type MessageKey } from './i18n.ts';
 import { loadDataset, loadSession, saveDataset, saveSession, type SavedSession } from './persist.ts';
 import { ResultsController } from './results.ts';
@@ -147,6 +148,8 @@ export class Controller {
         return this.worker.resume();
       case 'stopTraining':
         return this.worker.stop();
+      case 'importAdapter':
+        return this.importAdapter(a.files, a.folder);
       case 'evaluate':
         return this.results.evaluate();
       case 'setChat':
@@ -201,6 +204,7 @@ export class Controller {
   private dismissError(where: Screen): void {
     this.patch((s) => ({
       model: where === 'model' ? { ...s.model, error: undefined } : s.model,
+      adapter: where === 'model' ? { ...s.adapter, error: undefined } : s.adapter,
       lastImport: where === 'data' ? undefined : s.lastImport,
       training: where === 'train' ? { ...s.training, error: undefined } : s.training,
       evaluation: where === 'eval' ? { ...s.evaluation, error: undefined } : s.evaluation,
@@ -232,7 +236,7 @@ export class Controller {
     return {
       maxBatch: t.batchSize,
       maxSeq: t.maxLength,
-      lora: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: [...t.targets], rslora: false },
+      lora: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: [...t.targets], rslora: t.rslora },
     };
   }
 
@@ -255,9 +259,11 @@ export class Controller {
         model: {
           status: 'ready',
           summary,
-          loadedWith: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: [...t.targets], batch: t.batchSize, seq: t.maxLength, engine },
+          loadedWith: { r: t.r, alpha: t.alpha, dropout: t.dropout, rslora: t.rslora, targets: [...t.targets], batch: t.batchSize, seq: t.maxLength, engine },
         },
         training: { state: 'idle', losses: [], evalLosses: [], trained: false },
+        // A new engine starts from a fresh LoRA init: any applied adapter is gone.
+        adapter: { busy: this.state.adapter.busy },
       }));
     } catch (e) {
       this.tokenizer = undefined;
@@ -288,11 +294,39 @@ export class Controller {
       w.r === t.r &&
       w.alpha === t.alpha &&
       w.dropout === t.dropout &&
+      w.rslora === t.rslora &&
       w.targets.join() === t.targets.join() &&
       w.batch >= t.batchSize &&
       w.seq >= t.maxLength &&
       w.engine === this.state.engineChoice
     );
+  }
+
+  /**
+   * A PEFT adapter folder replaces the engine's LoRA weights. Its shape (r, targets, scaling)
+   * becomes the page's settings, and the engine is reloaded for it when it was built otherwise.
+   */
+  async importAdapter(files: File[], folder = ''): Promise<void> {
+    const summary = this.state.model.summary;
+    if (!summary || this.state.model.status !== 'ready') return;
+    this.patch(() => ({ adapter: { busy: true } }));
+    try {
+      const path = (f: File) => f.webkitRelativePath || f.name;
+      const picked = pickAdapterFiles(files.map(path));
+      const file = (name: string) => files.find((f) => path(f) === name)!;
+      const imported = await importPeftAdapter(await file(picked.config).text(), file(picked.weights), summary.config);
+      const l = imported.settings;
+      this.patch((s) => ({ train: { ...s.train, r: l.r, alpha: l.alpha, dropout: l.dropout, rslora: l.rslora, targets: [...l.targets] } }));
+      await this.persist();
+      if (!this.loadedMatches() && !(await this.loadModel())) throw new Error(this.state.model.error?.detail ?? 'the model did not reload');
+      await this.worker.setAdapter(imported.tensors);
+      this.patch((s) => ({
+        adapter: { busy: false, name: folder || picked.config.split('/')[0], r: l.r, alpha: l.alpha, targets: l.targets.length },
+        training: { ...s.training, trained: true },
+      }));
+    } catch (e) {
+      this.patch(() => ({ adapter: { busy: false, error: uiError('model', 'adapter.failed', e) } }));
+    }
   }
 
   // ---- data ------------------------------------------------------------------------------

@@ -76,6 +76,14 @@ const en = {
   'model.needUrl': 'Enter a base URL.',
   'model.needFolder': 'Pick a model folder first.',
 
+  'adapter.title': 'Adapter (optional)',
+  'adapter.help': 'Apply a PEFT adapter folder (adapter_config.json + adapter_model.safetensors), for example one the training-job script produced, to evaluate it, chat with it or export it.',
+  'adapter.pick': 'Adapter folder',
+  'adapter.drop': 'Drop an adapter folder here',
+  'adapter.applied': 'Adapter {name} applied: r {r}, alpha {alpha}, {targets} projection types',
+  'adapter.failed': 'The adapter could not be applied: {message}',
+  'adapter.needModel': 'Load a base model first.',
+
   'memory.title': 'Memory estimate',
   'memory.weights': 'Base weights',
   'memory.lora': 'LoRA (weights, gradients, Adam)',
@@ -337,6 +345,14 @@ const zh: Dictionary = {
   'model.needRepo': '请输入仓库名，例如 {example}。',
   'model.needUrl': '请输入基础网址。',
   'model.needFolder': '请先选择模型文件夹。',
+
+  'adapter.title': '适配器（可选）',
+  'adapter.help': '应用一个 PEFT 适配器文件夹（adapter_config.json + adapter_model.safetensors），例如训练任务包脚本产出的适配器，以便评估、试用或导出。',
+  'adapter.pick': '适配器文件夹',
+  'adapter.drop': '将适配器文件夹拖到这里',
+  'adapter.applied': '已应用适配器 {name}：r {r}，alpha {alpha}，{targets} 类投影层',
+  'adapter.failed': '无法应用适配器：{message}',
+  'adapter.needModel': '请先加载基础模型。',
 
   'memory.title': '内存估算',
   'memory.weights': '基础权重',

@@ -15,7 +15,7 @@ export async function buildJobZip(c: Controller, summary: ModelSummary): Promise
     system: c.state.systemPrompt,
     maxLength: t.maxLength,
     endToken: IM_END,
-    lora: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: [...t.targets], rslora: false },
+    lora: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: [...t.targets], rslora: t.rslora },
     train: {
       epochs: t.epochs,
       batchSize: t.batchSize,

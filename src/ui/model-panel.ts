@@ -165,6 +165,30 @@ export class ModelPanel extends LitElement {
     </section>`;
   }
 
+  private adapterCard(t: Translate) {
+    const s = this.state;
+    const a = s.adapter;
+    const ready = s.model.status === 'ready';
+    return html`<section class="card" aria-labelledby="adapter-h">
+      <h3 id="adapter-h">${t('adapter.title')}</h3>
+      <p class="muted small">${t('adapter.help')}</p>
+      ${ready
+        ? html`<wt-drop-zone
+            directory
+            data-testid="adapter-picker"
+            label=${t('adapter.pick')}
+            hint=${t('adapter.drop')}
+            @wt-files=${(e: CustomEvent<FilesDetail>) => emit(this, { type: 'importAdapter', files: e.detail.files, folder: e.detail.folder })}
+          ></wt-drop-zone>`
+        : html`<p class="small">${t('adapter.needModel')}</p>`}
+      ${a.busy ? html`<p class="small" role="status">${t('model.loading')}</p>` : nothing}
+      ${a.name && !a.busy
+        ? html`<p class="ok small" role="status" data-testid="adapter-applied">✓ ${t('adapter.applied', { name: a.name, r: a.r ?? '', alpha: a.alpha ?? '', targets: a.targets ?? '' })}</p>`
+        : nothing}
+      <wt-error .error=${a.error} language=${s.lang}></wt-error>
+    </section>`;
+  }
+
   private cacheCard(t: Translate) {
     const s = this.state;
     return html`<section class="card" aria-labelledby="cache-h">
@@ -216,7 +240,7 @@ export class ModelPanel extends LitElement {
             <wt-error .error=${s.model.error} language=${s.lang}></wt-error>
             ${this.summary(t)}
           </section>
-          ${this.cacheCard(t)}
+          ${this.adapterCard(t)} ${this.cacheCard(t)}
         </div>
         <div>
           ${this.engineCard(t)}

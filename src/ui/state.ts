@@ -37,6 +37,8 @@ export interface TrainForm {
   alpha: number;
   dropout: number;
   targets: LoraTarget[];
+  /** rsLoRA scaling (alpha / sqrt r); off in the recipe, on when an imported adapter says so. */
+  rslora: boolean;
   batchSize: number;
   gradAccum: number;
   lr: number;
@@ -55,6 +57,7 @@ export const DEFAULT_TRAIN: TrainForm = {
   alpha: 32,
   dropout: 0.1,
   targets: [...LORA_TARGETS],
+  rslora: false,
   batchSize: 4,
   gradAccum: 4,
   lr: 1e-4,
@@ -139,7 +142,7 @@ export interface AppState {
     progress?: LoadProgress;
     summary?: ModelSummary;
     /** The settings the engine was loaded with; training with others reloads it. */
-    loadedWith?: { r: number; targets: LoraTarget[]; dropout: number; alpha: number; batch: number; seq: number; engine: EngineChoice };
+    loadedWith?: { r: number; targets: LoraTarget[]; dropout: number; alpha: number; rslora: boolean; batch: number; seq: number; engine: EngineChoice };
     error?: UiError;
   };
   cachedModels: CachedModelInfo[];
@@ -189,6 +192,9 @@ export interface AppState {
   };
 
   exports: Record<'peft' | 'merged' | 'gguf' | 'job', ExportStatus>;
+
+  /** A PEFT adapter folder applied to the loaded model instead of a trained one. */
+  adapter: { busy: boolean; name?: string; r?: number; alpha?: number; targets?: number; error?: UiError };
 }
 
 export function initialState(lang: Lang): AppState {
@@ -215,6 +221,7 @@ export function initialState(lang: Lang): AppState {
       tuned: { text: '', tokens: 0, busy: false },
     },
     exports: { peft: { busy: false }, merged: { busy: false }, gguf: { busy: false }, job: { busy: false } },
+    adapter: { busy: false },
   };
 }
 

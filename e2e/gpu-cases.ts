@@ -1,0 +1,234 @@
+// Kernel parity cases: each runs one Ops call (or a forward/backward pair) on seeded random
+// inputs with odd sizes (not multiples of any workgroup size) and returns what it wrote. The
+// same case runs on the scalar CpuOps (the oracle) and on WebGpuOps; both in Node's Dawn
+// (test/gpu-ops.test.ts) and in headless Chromium (test/gpu-chromium.test.ts via gpu-page.ts).
+
+import { narrow, type WeightDType } from '../src/core/dtype.ts';
+import type { Ops } from '../src/engine/ops.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyOps = Ops<any, any>;
+type Outputs = Record<string, Float32Array>;
+
+export interface ParityCase {
+  name: string;
+  /** Largest allowed |gpu - cpu| relative to max |cpu| of each output. */
+  tol: number;
+  run(ops: AnyOps): Promise<Outputs>;
+}
+
+export interface ParityResult {
+  name: string;
+  ok: boolean;
+  worst: number; // largest relative error over the outputs
+  detail: string;
+}
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randn(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
+  return out;
+}
+
+/** Uploads inputs into one arena per dtype, so kernels also see tensors sharing a buffer. */
+function tensors(ops: AnyOps, spec: Record<string, Float32Array | Int32Array | number>, label: string) {
+  const f32: Record<string, number> = {}, i32: Record<string, number> = {};
+  for (const [k, v] of Object.entries(spec)) (v instanceof Int32Array ? i32 : f32)[k] = typeof v === 'number' ? v : v.length;
+  const out = { ...ops.arena('f32', f32, `${label}.f32`), ...(Object.keys(i32).length ? ops.arena('i32', i32, `${label}.i32`) : {}) };
+  for (const [k, v] of Object.entries(spec)) if (typeof v !== 'number') ops.upload(out[k], v);
+  return out;
+}
+
+function weight(ops: AnyOps, dtype: WeightDType, rows: number, cols: number, seed: number, scale = 1) {
+  const data = randn(rows * cols, seed, scale);
+  return ops.weight(dtype === 'f32' ? data : narrow(data, dtype), dtype, rows, cols, `w.${dtype}`);
+}
+
+async function readAll(ops: AnyOps, t: Record<string, unknown>, names: string[]): Promise<Outputs> {
+  const out: Outputs = {};
+  for (const n of names) out[n] = await ops.read(t[n]);
+  return out;
+}
+
+const DTYPES: WeightDType[] = ['bf16', 'f16', 'f32'];
+
+export function parityCases(): ParityCase[] {
+  const cases: ParityCase[] = [];
+  const add = (name: string, tol: number, run: (ops: AnyOps) => Promise<Outputs>) => cases.push({ name, tol, run });
+
+  for (const dtype of DTYPES) {
+    add(`embedding ${dtype}`, 0, async (ops) => {
+      const N = 11, C = 13, V = 37;
+      const ids = Int32Array.from({ length: N }, (_, i) => (i * 17 + 3) % V);
+      const t = tensors(ops, { out: N * C, ids }, 'emb');
+      ops.embeddingForward(t.out, t.ids, weight(ops, dtype, V, C, 1), N, C);
+      return readAll(ops, t, ['out']);
+    });
+    add(`matmul ${dtype}`, 1e-5, async (ops) => {
+      const N = 19, In = 37, O = 23;
+      const t = tensors(ops, { out: N * O, out2: N * O, inp: randn(N * In, 2), bias: randn(O, 3), dout: randn(N * O, 4), dinp: randn(N * In, 5) }, 'mm');
+      const w = weight(ops, dtype, O, In, 6);
+      ops.matmulForward(t.out, t.inp, w, t.bias, N, In, O);
+      ops.matmulForward(t.out2, t.inp, w, null, N, In, O);
+      ops.matmulBackward(t.dinp, t.dout, w, N, In, O);
+      return readAll(ops, t, ['out', 'out2', 'dinp']);
+    });
+    add(`cross-entropy ${dtype}`, 1e-5, async (ops) => {
+      const M = 7, C = 13, V = 101;
+      const targets = Int32Array.from({ length: M }, (_, i) => (i * 29 + 5) % V);
+      const t = tensors(ops, { losses: M, dh: randn(M * C, 7), h: randn(M * C, 8, 2), targets }, 'ce');
+      ops.crossEntropyForwardBackward(t.losses, t.dh, t.h, weight(ops, dtype, V, C, 9), t.targets, M, C, V, 0.37);
+      return readAll(ops, t, ['losses', 'dh']);
+    });
+    add(`mergeLora ${dtype}`, 1e-6, async (ops) => {
+      const O = 13, In = 11, R = 3;
+      const t = tensors(ops, { out: O * In, a: randn(R * In, 10), b: randn(O * R, 11) }, 'merge');
+      ops.mergeLora(t.out, weight(ops, dtype, O, In, 12), t.a, t.b, O, In, R, 4);
+      return readAll(ops, t, ['out']);
+    });
+  }
+
+  add('rmsnorm forward+backward', 1e-5, async (ops) => {
+    const N = 7, C = 300;
+    const t = tensors(ops, { out: N * C, rstd: N, inp: randn(N * C, 13), weight: randn(C, 14), dout: randn(N * C, 15), dinp: randn(N * C, 16) }, 'rms');
+    ops.rmsnormForward(t.out, t.rstd, t.inp, t.weight, N, C, 1e-6);
+    ops.rmsnormBackward(t.dinp, t.dout, t.inp, t.weight, t.rstd, N, C);
+    return readAll(ops, t, ['out', 'rstd', 'dinp']);
+  });
+
+  for (const p of [0, 0.1]) {
+    add(`lora forward+backward dropout ${p}`, 1e-5, async (ops) => {
+      const N = 9, In = 21, O = 17, R = 3, scale = 4;
+      // a and b are views into one parameter buffer, as the model carves them
+      const t = tensors(ops, {
+        out: randn(N * O, 20), xa: N * R, inp: randn(N * In, 21), dinp: randn(N * In, 22), dxa: N * R, dout: randn(N * O, 23),
+        params: 64 + 128, grads: randn(64 + 128, 24),
+      }, 'lora');
+      ops.upload(t.params, randn(R * In, 25), 0);
+      ops.upload(t.params, randn(O * R, 26), 64);
+      const a = ops.view(t.params, 0, R * In), b = ops.view(t.params, 64, O * R);
+      const da = ops.view(t.grads, 0, R * In), db = ops.view(t.grads, 64, O * R);
+      const dropout = { p, seed: 0xdeadbeef };
+      ops.loraForward(t.out, t.xa, t.inp, a, b, N, In, O, R, scale, dropout);
+      ops.loraBackward(t.dinp, da, db, t.dxa, t.dout, t.inp, t.xa, a, b, N, In, O, R, scale, dropout);
+      return readAll(ops, t, ['out', 'xa', 'dinp', 'dxa', 'grads']);
+    });
+  }
+
+  add('rope forward, backward', 1e-5, async (ops) => {
+    const B = 2, T = 5, H = 3, HD = 8;
+    const t = tensors(ops, { x: randn(B * T * H * HD, 30), dx: randn(B * T * H * HD, 31) }, 'rope');
+    ops.ropeForward(t.x, B, T, H, HD, 10000, 3);
+    ops.ropeBackward(t.dx, B, T, H, HD, 1000000, 300);
+    return readAll(ops, t, ['x', 'dx']);
+  });
+
+  add('attention forward+backward, padding', 1e-5, async (ops) => {
+    const B = 3, T = 6, NH = 4, NKV = 2, HD = 8;
+    // batch 1 is right padded; batch 2 masks key 0, so its first query sees nothing
+    const mask = Int32Array.from({ length: B * T }, (_, i) => (i >= T + 4 || i === 2 * T ? 0 : 1));
+    const t = tensors(ops, {
+      out: B * T * NH * HD, att: B * NH * T * T, q: randn(B * T * NH * HD, 40), k: randn(B * T * NKV * HD, 41), v: randn(B * T * NKV * HD, 42),
+      dq: B * T * NH * HD, dk: B * T * NKV * HD, dv: B * T * NKV * HD, datt: B * NH * T * T, dout: randn(B * T * NH * HD, 43), mask,
+    }, 'att');
+    ops.attentionForward(t.out, t.att, t.q, t.k, t.v, t.mask, B, T, T, T, NH, NKV, HD);
+    ops.attentionBackward(t.dq, t.dk, t.dv, t.datt, t.dout, t.q, t.k, t.v, t.att, B, T, NH, NKV, HD);
+    return readAll(ops, t, ['out', 'att', 'dq', 'dk', 'dv']);
+  });
+
+  add('attention KV-cache decode', 1e-5, async (ops) => {
+    const B = 2, T = 2, S = 6, SMAX = 9, NH = 6, NKV = 3, HD = 4;
+    const mask = Int32Array.from({ length: B * SMAX }, (_, i) => (i % SMAX === 1 ? 0 : 1));
+    const t = tensors(ops, { out: B * T * NH * HD, att: B * NH * T * S, q: randn(B * T * NH * HD, 50), k: randn(B * SMAX * NKV * HD, 51), v: randn(B * SMAX * NKV * HD, 52), mask }, 'kv');
+    ops.attentionForward(t.out, t.att, t.q, t.k, t.v, t.mask, B, T, S, SMAX, NH, NKV, HD);
+    return readAll(ops, t, ['out', 'att']);
+  });
+
+  add('swiglu forward+backward', 1e-6, async (ops) => {
+    const n = 1001;
+    const t = tensors(ops, { out: n, gate: randn(n, 60, 6), up: randn(n, 61), dgate: n, dup: n, dout: randn(n, 62) }, 'swiglu');
+    ops.swigluForward(t.out, t.gate, t.up, n);
+    ops.swigluBackward(t.dgate, t.dup, t.dout, t.gate, t.up, n);
+    return readAll(ops, t, ['out', 'dgate', 'dup']);
+  });
+
+  add('add, copy, zero', 0, async (ops) => {
+    const n = 517;
+    const t = tensors(ops, { x: randn(n, 70), y: randn(n, 71), z: randn(n, 72) }, 'res');
+    ops.addInPlace(t.x, t.y, n);
+    ops.copy(t.y, 5, t.x, 100, 300); // across tensors of one arena
+    ops.copy(t.z, 0, t.z, 200, 100); // within one tensor
+    ops.zero(t.x, 33);
+    return readAll(ops, t, ['x', 'y', 'z']);
+  });
+
+  add('gather, scatter-add rows', 0, async (ops) => {
+    const N = 13, M = 5, C = 7;
+    const idx = Int32Array.from([12, 0, 7, 3, 8]);
+    const t = tensors(ops, { out: M * C, inp: randn(N * C, 80), dinp: randn(N * C, 81), dout: randn(M * C, 82), idx }, 'rows');
+    ops.gatherRows(t.out, t.inp, t.idx, M, C);
+    ops.scatterAddRows(t.dinp, t.dout, t.idx, M, C);
+    return readAll(ops, t, ['out', 'dinp']);
+  });
+
+  add('globalNorm + adamw (clipped, weight decay)', 1e-5, async (ops) => {
+    const P = 70001; // more than one pass of the fixed norm grid
+    const t = tensors(ops, { norm: 1, param: randn(P, 90), grad: randn(P, 91, 0.01), m: randn(P, 92, 0.001), v: randn(P, 93, 0.0001).map(Math.abs) }, 'opt');
+    ops.globalNorm(t.norm, t.grad, P);
+    ops.adamw(t.param, t.grad, t.m, t.v, t.norm, P, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 3, maxGradNorm: 1 });
+    return readAll(ops, t, ['norm', 'param', 'm', 'v']);
+  });
+
+  return cases;
+}
+
+export function compareOutputs(c: ParityCase, want: Outputs, got: Outputs): ParityResult {
+  let worst = 0;
+  const notes: string[] = [];
+  for (const [name, ref] of Object.entries(want)) {
+    const g = got[name];
+    if (!g || g.length !== ref.length) {
+      notes.push(`${name}: length ${g?.length} vs ${ref.length}`);
+      worst = Infinity;
+      continue;
+    }
+    let scale = 0, err = 0, at = 0;
+    for (let i = 0; i < ref.length; i++) {
+      scale = Math.max(scale, Math.abs(ref[i]));
+      const e = Number.isNaN(g[i]) !== Number.isNaN(ref[i]) ? Infinity : Math.abs(g[i] - ref[i]);
+      if (e > err) { err = e; at = i; }
+    }
+    const rel = err / (scale || 1);
+    if (rel > worst) worst = rel;
+    if (rel > c.tol) notes.push(`${name}[${at}]: gpu ${g[at]} cpu ${ref[at]} (rel ${rel.toExponential(2)})`);
+  }
+  return { name: c.name, ok: worst <= c.tol, worst, detail: notes.join('; ') };
+}
+
+/** Every case on the oracle and on the GPU backend. */
+export async function runParity(cpu: AnyOps, gpu: AnyOps, filter?: (c: ParityCase) => boolean): Promise<ParityResult[]> {
+  const results: ParityResult[] = [];
+  for (const c of parityCases()) {
+    if (filter && !filter(c)) continue;
+    try {
+      const want = await c.run(cpu);
+      const got = await c.run(gpu);
+      await gpu.flush();
+      results.push(compareOutputs(c, want, got));
+    } catch (e) {
+      results.push({ name: c.name, ok: false, worst: Infinity, detail: `${(e as Error).name}: ${(e as Error).message}` });
+    }
+  }
+  return results;
+}
