@@ -1,0 +1,25 @@
+// The WebGPU backend as the engine sees it (lora-engine.ts Backend): the kernels plus a
+// description of the device and its memory budget.
+
+import type { EngineInfo } from '../engine.ts';
+import { createWebGpuOps, type WebGpuOptions } from './create.ts';
+import type { WebGpuOps } from './webgpu-ops.ts';
+
+export interface WebGpuBackendOptions extends WebGpuOptions {
+  /** Bytes the engine may plan for; WebGPU cannot tell how much video memory is free. */
+  memoryBudgetBytes?: number;
+}
+
+export type WebGpuBackend = WebGpuOps & { describe(): EngineInfo; memoryBudget(): number | undefined };
+
+export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+  const ops = await createWebGpuOps(opts);
+  return Object.assign(ops, {
+    describe(): EngineInfo {
+      return { kind: 'webgpu', device: ops.info.device, features: ops.info.features, maxBufferSize: ops.info.maxBufferSize, maxBindingSize: ops.info.maxBindingSize, threads: 1 };
+    },
+    memoryBudget(): number | undefined {
+      return opts.memoryBudgetBytes;
+    },
+  });
+}

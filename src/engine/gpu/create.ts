@@ -1,0 +1,91 @@
+// Finds a WebGPU device (navigator.gpu in a page or worker, the `webgpu` package's Dawn in
+// Node), asks for the adapter's real limits rather than WebGPU's small defaults, and compiles
+// every kernel before returning.
+
+import { EngineError, GpuValidationError } from '../../core/errors.ts';
+import { loadShaderSources, type ShaderSources } from './shader-sources.ts';
+import { PipelineCache } from './pipelines.ts';
+import { WebGpuOps } from './webgpu-ops.ts';
+
+/** No usable WebGPU here (no API, no adapter, or the device request failed). */
+export class WebGpuUnavailableError extends EngineError {}
+
+export interface WebGpuOptions {
+  /** Defaults to navigator.gpu, else Dawn from the `webgpu` package (Node). */
+  gpu?: GPU;
+  powerPreference?: GPUPowerPreference;
+  /** Caps one storage binding below the adapter's limit (tests use it to force weight chunking). */
+  maxBindingBytes?: number;
+  /** Caps one weight chunk (tests force row splitting with it). */
+  maxWeightChunkBytes?: number;
+  /** Logits held at once by the cross-entropy (M x slice); tests force many slices with it. */
+  ceSliceElements?: number;
+  shaders?: ShaderSources;
+}
+
+const LIMITS_WE_USE = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxBindGroups',
+] as const;
+
+async function findGpu(): Promise<GPU> {
+  if (typeof navigator !== 'undefined' && navigator.gpu) return navigator.gpu;
+  if (typeof process !== 'undefined' && process.versions?.node) {
+    try {
+      const pkg = 'webgpu'; // not bundled: the browser never reaches this line
+      const { create } = (await import(/* @vite-ignore */ pkg)) as { create(flags: string[]): GPU };
+      return create([]);
+    } catch (e) {
+      throw new WebGpuUnavailableError(`WebGPU for Node (the "webgpu" package) could not start: ${(e as Error).message}`);
+    }
+  }
+  throw new WebGpuUnavailableError('this browser has no WebGPU (navigator.gpu is missing); use the CPU engine or a WebGPU browser');
+}
+
+export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuOps> {
+  const gpu = opts.gpu ?? (await findGpu());
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new WebGpuUnavailableError('no WebGPU adapter: the GPU is blocked, busy or unsupported here');
+  const requiredLimits: Record<string, number> = {};
+  for (const name of LIMITS_WE_USE) requiredLimits[name] = adapter.limits[name];
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ label: 'webtune', requiredLimits });
+  } catch (e) {
+    throw new WebGpuUnavailableError(`the WebGPU device request failed: ${(e as Error).message}`);
+  }
+  const limits = device.limits;
+  if (limits.maxStorageBuffersPerShaderStage < 6)
+    throw new WebGpuUnavailableError(`the GPU allows ${limits.maxStorageBuffersPerShaderStage} storage buffers per shader stage; the kernels need 6`);
+  const maxBindingSize = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, opts.maxBindingBytes ?? Infinity);
+  let pipelines: PipelineCache;
+  try {
+    pipelines = await PipelineCache.build(device, opts.shaders ?? (await loadShaderSources()));
+  } catch (e) {
+    device.destroy();
+    throw e instanceof EngineError ? e : new GpuValidationError(`compiling the WGSL kernels failed: ${(e as Error).message}`);
+  }
+  const info = adapter.info;
+  const memoryLimits = {
+    maxBufferSize: limits.maxBufferSize,
+    maxBindingSize,
+    maxWeightChunkBytes: Math.min(maxBindingSize, opts.maxWeightChunkBytes ?? Infinity),
+    alignment: limits.minStorageBufferOffsetAlignment,
+  };
+  const ops = new WebGpuOps(device, pipelines, memoryLimits, opts.ceSliceElements ?? 4 << 20, {
+    device: [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'WebGPU device',
+    features: [...adapter.features],
+    maxBufferSize: limits.maxBufferSize,
+    maxBindingSize,
+  });
+  // Node's Dawn destroys its instance when the GPU object is collected, under a live device
+  ops.keepAlive = [gpu, adapter];
+  return ops;
+}

@@ -1,0 +1,139 @@
+// GPU memory: every buffer is created here so the bytes can be counted, tensors are carved
+// from arenas at binding-aligned offsets, and frozen weights are split by rows into chunks no
+// larger than one storage binding (the bf16 embedding of Qwen2.5-0.5B is 272 MB).
+
+import type { WeightDType } from '../../core/dtype.ts';
+import { EngineError, OutOfMemoryError } from '../../core/errors.ts';
+
+// GPUBufferUsage values, spelled out because Node's webgpu package does not define the globals.
+export const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const STORAGE_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
+
+/** A bindable byte range of one buffer. */
+export interface Region {
+  buffer: GPUBuffer;
+  offset: number; // bytes, a multiple of minStorageBufferOffsetAlignment
+  size: number; // bytes
+}
+
+export interface GpuTensor extends Region {
+  dtype: 'f32' | 'i32';
+  n: number; // elements
+  label: string;
+}
+
+/** Rows row0 .. row0+rows of a weight, packed (two 16-bit values per u32, or f32). */
+export interface WeightChunk extends Region {
+  row0: number;
+  rows: number;
+}
+
+export interface GpuWeight {
+  dtype: WeightDType;
+  rows: number;
+  cols: number;
+  label: string;
+  chunks: WeightChunk[];
+}
+
+export interface MemoryLimits {
+  maxBufferSize: number;
+  maxBindingSize: number;
+  maxWeightChunkBytes: number;
+  alignment: number;
+}
+
+const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
+
+export class GpuMemory {
+  private live = new Set<GPUBuffer>();
+  private bytes = 0;
+  /** Set when the device refused an allocation; reported at the next flush. */
+  failure: Error | null = null;
+
+  constructor(private device: GPUDevice, readonly limits: MemoryLimits) {}
+
+  allocatedBytes(): number {
+    return this.bytes;
+  }
+
+  createBuffer(size: number, usage: number, label: string): GPUBuffer {
+    const bytes = alignUp(Math.max(size, 4), 4);
+    if (bytes > this.limits.maxBufferSize)
+      throw new OutOfMemoryError(`${label}: ${bytes} bytes exceed the largest GPU buffer (${this.limits.maxBufferSize})`, bytes, this.limits.maxBufferSize);
+    this.device.pushErrorScope('out-of-memory');
+    const buffer = this.device.createBuffer({ size: bytes, usage, label });
+    const allocatedSoFar = this.bytes + bytes;
+    void this.device.popErrorScope().then((err) => {
+      if (err && !this.failure) this.failure = new OutOfMemoryError(`${label}: the GPU could not allocate ${bytes} bytes (${err.message})`, allocatedSoFar, 0);
+    });
+    this.live.add(buffer);
+    this.bytes += bytes;
+    return buffer;
+  }
+
+  destroy(buffer: GPUBuffer): void {
+    if (!this.live.delete(buffer)) return;
+    this.bytes -= buffer.size;
+    buffer.destroy();
+  }
+
+  destroyAll(): void {
+    for (const b of [...this.live]) this.destroy(b);
+  }
+
+  /** Tensors packed into as few buffers as the buffer limit allows, each at an aligned offset. */
+  arena(dtype: 'f32' | 'i32', sizes: Record<string, number>, label: string): Record<string, GpuTensor> {
+    const { maxBufferSize, maxBindingSize, alignment } = this.limits;
+    const groups: { name: string; n: number; bytes: number; offset: number }[][] = [];
+    let current: { name: string; n: number; bytes: number; offset: number }[] = [];
+    let used = 0;
+    for (const [name, n] of Object.entries(sizes)) {
+      if (!Number.isInteger(n) || n < 0) throw new EngineError(`${label}.${name}: size ${n} is not a non-negative integer`);
+      const bytes = Math.max(4, n * 4);
+      if (bytes > maxBindingSize)
+        throw new OutOfMemoryError(`${label}.${name}: ${bytes} bytes exceed the largest GPU storage binding (${maxBindingSize}); use a smaller batch or sequence`, bytes, maxBindingSize);
+      let offset = alignUp(used, alignment);
+      if (offset + bytes > maxBufferSize && current.length) {
+        groups.push(current);
+        current = [];
+        offset = 0;
+      }
+      current.push({ name, n, bytes, offset });
+      used = offset + bytes;
+    }
+    if (current.length) groups.push(current);
+    const out: Record<string, GpuTensor> = {};
+    groups.forEach((group, gi) => {
+      const last = group[group.length - 1];
+      const buffer = this.createBuffer(last.offset + last.bytes, STORAGE_USAGE, groups.length > 1 ? `${label}#${gi}` : label);
+      for (const t of group) out[t.name] = { buffer, offset: t.offset, size: t.bytes, dtype, n: t.n, label: `${label}.${t.name}` };
+    });
+    return out;
+  }
+
+  weight(queue: GPUQueue, data: Float32Array | Uint16Array, dtype: WeightDType, rows: number, cols: number, label: string): GpuWeight {
+    if (data.length !== rows * cols) throw new EngineError(`${label}: ${data.length} values do not fill (${rows}, ${cols})`);
+    if ((dtype === 'f32') !== data instanceof Float32Array)
+      throw new EngineError(`${label}: ${dtype} weights need a ${dtype === 'f32' ? 'Float32Array' : 'Uint16Array'}`);
+    const elemBytes = dtype === 'f32' ? 4 : 2;
+    // a chunk of 16-bit values must end on a whole u32, and fit one binding
+    const bindingRows = Math.floor(this.limits.maxWeightChunkBytes / (cols * elemBytes));
+    if (bindingRows < 1) throw new OutOfMemoryError(`${label}: one row of ${cols} values exceeds a GPU storage binding`, cols * elemBytes, this.limits.maxWeightChunkBytes);
+    const chunks: WeightChunk[] = [];
+    for (let row0 = 0; row0 < rows; row0 += bindingRows) {
+      const n = Math.min(bindingRows, rows - row0) * cols;
+      const size = alignUp(n * elemBytes, 4);
+      const buffer = this.createBuffer(size, STORAGE_USAGE, `${label}[${row0}..]`);
+      let src = data.subarray(row0 * cols, row0 * cols + n);
+      if (src.byteLength !== size) {
+        const padded = new Uint16Array(size / 2);
+        padded.set(src);
+        src = padded;
+      }
+      queue.writeBuffer(buffer, 0, src.buffer, src.byteOffset, src.byteLength);
+      chunks.push({ buffer, offset: 0, size, row0, rows: n / cols });
+    }
+    return { dtype, rows, cols, label, chunks };
+  }
+}

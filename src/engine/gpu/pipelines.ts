@@ -1,0 +1,110 @@
+// Compiles every WGSL entry point once, at load time, and reads from the WGSL text what the
+// host needs to call it: the uniform struct `Params` (field order and types) and the storage
+// bindings by name. So a kernel call names its buffers and parameters, and a mismatch with the
+// shader is an error that says which kernel and which name.
+
+import type { WeightDType } from '../../core/dtype.ts';
+import { EngineError, GpuValidationError } from '../../core/errors.ts';
+import type { ShaderSources } from './shader-sources.ts';
+
+export interface ParamField {
+  name: string;
+  type: 'u32' | 'i32' | 'f32';
+}
+
+export interface Kernel {
+  name: string; // "file.entry"
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  params: ParamField[];
+  bindings: Map<string, number>; // storage binding name -> binding index
+}
+
+const WEIGHT_DTYPES: WeightDType[] = ['bf16', 'f16', 'f32'];
+const WDTYPE_CODE: Record<WeightDType, number> = { bf16: 0, f16: 1, f32: 2 };
+const INCLUDES = new Set(['common', 'weights']);
+
+export function parseParams(file: string, text: string): ParamField[] {
+  const m = /struct\s+Params\s*\{([^}]*)\}/.exec(text);
+  if (!m) throw new EngineError(`shaders/${file}.wgsl: no "struct Params"`);
+  return m[1]
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean)
+    .map((f) => {
+      const [name, type] = f.split(':').map((s) => s.trim());
+      if (type !== 'u32' && type !== 'i32' && type !== 'f32') throw new EngineError(`shaders/${file}.wgsl: Params.${name} has type ${type}; only u32, i32, f32 are packed`);
+      return { name, type };
+    });
+}
+
+export function parseBindings(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/@group\(0\)\s*@binding\((\d+)\)\s*var<storage,\s*read_write>\s*(\w+)/g)) out.set(m[2], Number(m[1]));
+  return out;
+}
+
+function entryPoints(text: string): string[] {
+  return [...text.matchAll(/@compute\s+@workgroup_size\([^)]*\)\s*fn\s+(\w+)/g)].map((m) => m[1]);
+}
+
+export class PipelineCache {
+  private kernels = new Map<string, Kernel>();
+  /** Held for the cache's lifetime: Node's Dawn binding crashes when a module is collected while its pipelines live. */
+  private modules: GPUShaderModule[] = [];
+
+  private constructor(private device: GPUDevice) {}
+
+  static async build(device: GPUDevice, sources: ShaderSources): Promise<PipelineCache> {
+    const cache = new PipelineCache(device);
+    for (const need of INCLUDES) if (!(need in sources)) throw new EngineError(`shaders/${need}.wgsl is missing`);
+    const jobs: Promise<void>[] = [];
+    for (const [file, text] of Object.entries(sources)) {
+      if (INCLUDES.has(file)) continue;
+      const usesWeights = /\bwload\(/.test(text);
+      const code = sources.common + '\n' + (usesWeights ? sources.weights + '\n' : '') + text;
+      const module = device.createShaderModule({ label: file, code });
+      cache.modules.push(module);
+      const params = parseParams(file, text);
+      const bindings = parseBindings(text);
+      for (const entry of entryPoints(text)) {
+        const variants: (WeightDType | null)[] = usesWeights ? WEIGHT_DTYPES : [null];
+        for (const dtype of variants) jobs.push(cache.compile(file, entry, module, params, bindings, dtype));
+      }
+    }
+    await Promise.all(jobs);
+    return cache;
+  }
+
+  private async compile(file: string, entry: string, module: GPUShaderModule, params: ParamField[],
+    bindings: Map<string, number>, dtype: WeightDType | null): Promise<void> {
+    const name = `${file}.${entry}`;
+    let pipeline: GPUComputePipeline;
+    try {
+      pipeline = await this.device.createComputePipelineAsync({
+        label: dtype ? `${name}:${dtype}` : name,
+        layout: 'auto',
+        compute: { module, entryPoint: entry, constants: dtype ? { WDTYPE: WDTYPE_CODE[dtype] } : {} },
+      });
+    } catch (e) {
+      const info = await module.getCompilationInfo();
+      const messages = info.messages.map((m) => `line ${m.lineNum}: ${m.message}`).join('; ');
+      throw new GpuValidationError(`shaders/${file}.wgsl, entry ${entry}${dtype ? ` (${dtype})` : ''}: ${(e as Error).message}${messages ? ` [${messages}]` : ''}`);
+    }
+    this.kernels.set(PipelineCache.key(name, dtype), { name, pipeline, layout: pipeline.getBindGroupLayout(0), params, bindings });
+  }
+
+  private static key(name: string, dtype: WeightDType | null): string {
+    return dtype ? `${name}:${dtype}` : name;
+  }
+
+  get(name: string, dtype: WeightDType | null = null): Kernel {
+    const k = this.kernels.get(PipelineCache.key(name, dtype));
+    if (!k) throw new EngineError(`no WGSL kernel ${name}${dtype ? ` for ${dtype} weights` : ''}`);
+    return k;
+  }
+
+  get size(): number {
+    return this.kernels.size;
+  }
+}
