@@ -15,7 +15,7 @@ import { saveLang, type MessageKey } from './i18n.ts';
 import { loadDataset, loadSession, saveDataset, saveSession, type SavedSession } from './persist.ts';
 import { ResultsController } from './results.ts';
 import { TrainingController } from './training.ts';
-import { DEFAULT_TRAIN, type AppState, type LoadedDataset, type Screen, type TrainForm, type UiError } from './state.ts';
+import { DEFAULT_TRAIN, initialState, type AppState, type LoadedDataset, type Screen, type TrainForm, type UiError } from './state.ts';
 import type { Store } from './store.ts';
 
 export interface PageOptions {
@@ -262,8 +262,12 @@ export class Controller {
           loadedWith: { r: t.r, alpha: t.alpha, dropout: t.dropout, rslora: t.rslora, targets: [...t.targets], batch: t.batchSize, seq: t.maxLength, engine },
         },
         training: { state: 'idle', losses: [], evalLosses: [], trained: false },
-        // A new engine starts from a fresh LoRA init: any applied adapter is gone.
+        // A new engine starts from a fresh LoRA init: any applied adapter is gone, and results of
+        // the previous model would mislead.
         adapter: { busy: this.state.adapter.busy },
+        evaluation: { busy: false, done: 0, total: 0, inputs: [] },
+        chat: { ...this.state.chat, base: { text: '', tokens: 0, busy: false }, tuned: { text: '', tokens: 0, busy: false } },
+        exports: initialState(this.state.lang).exports,
       }));
     } catch (e) {
       this.tokenizer = undefined;

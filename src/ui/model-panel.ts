@@ -214,6 +214,7 @@ export class ModelPanel extends LitElement {
     const s = this.state;
     const t = translator(s.lang);
     const loading = s.model.status === 'loading';
+    const training = ['starting', 'running', 'paused'].includes(s.training.state);
     return html`<h2>${t('model.title')}</h2>
       <p class="lead">${t('model.lead')}</p>
       <div class="layout">
@@ -229,7 +230,7 @@ export class ModelPanel extends LitElement {
             </div>
             ${this.sourceFields(t)}
             <div class="row" style="margin-top:8px">
-              <button class="primary" ?disabled=${loading} @click=${() => emit(this, { type: 'loadModel' })}>
+              <button class="primary" ?disabled=${loading || training} @click=${() => emit(this, { type: 'loadModel' })}>
                 ${loading ? t('model.loading') : s.model.status === 'ready' ? t('model.reload') : t('model.load')}
               </button>
               ${loading && s.model.progress?.phase === 'download'
