@@ -21,6 +21,11 @@ const engine = {
     const text = answers[p[0]];
     return { tokens: Int32Array.from([...[...text].map((ch) => ch.charCodeAt(0)), STOP[0]]), margins: new Float32Array(text.length + 1) };
   },
+  batches: [] as number[],
+  async generateBatch(prompts: Int32Array[], opts: GenerateOptions) {
+    this.batches.push(prompts.length);
+    return Promise.all(prompts.map((p) => this.generate(p, opts)));
+  },
 };
 
 describe('evaluateRows', () => {
@@ -36,8 +41,10 @@ describe('evaluateRows', () => {
       decode: (ids) => String.fromCharCode(...ids),
       stopTokens: STOP,
       maxNewTokens: 40,
+      batchSize: 2,
       onProgress: (done) => seen.push(done),
     });
+    expect(engine.batches).toEqual([2, 1]);
     expect(engine.prompts).toEqual(['a1', 'b1', 'c1']);
     expect(engine.options[0]).toMatchObject({ temperature: 0, maxNewTokens: 40, stopTokens: STOP });
     expect(predictions.map((p) => p.generated)).toEqual([answers.a, answers.b, 'hello']);

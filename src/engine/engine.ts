@@ -138,6 +138,11 @@ export interface Engine {
   step(micros: MicroBatch[], opts: StepOptions): Promise<StepResult>;
   /** Generates with a KV cache; onToken is called for each new id (for streaming). */
   generate(prompt: Int32Array, opts: GenerateOptions, onToken?: (id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }>;
+  /**
+   * Decodes several prompts together (left padded, pads masked; each row stops at its own stop
+   * token). Row b's result equals generate(prompts[b]) up to float rounding.
+   */
+  generateBatch(prompts: Int32Array[], opts: GenerateOptions, onToken?: (row: number, id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }[]>;
   /** W + scale * B @ A for one projection, e.g. "model.layers.0.self_attn.q_proj.weight". */
   merged(name: string): Promise<Float32Array>;
   dispose(): Promise<void>;

@@ -39,7 +39,7 @@ function suggestFit(cfg: Qwen2Config, opts: LoadOptions, weightBytes: number, bu
 
 export class LoraEngine<T, W> implements Engine {
   private model: Qwen2LoraModel<T, W> | null = null;
-  private batchBufs: { ids: T; mask: T; labelIdx: T; targets: T; genIds: T } | null = null;
+  private batchBufs: { ids: T; mask: T; labelIdx: T; targets: T } | null = null;
   private optStep = 0;
   private plan: MemoryPlan | null = null;
 
@@ -104,7 +104,6 @@ export class LoraEngine<T, W> implements Engine {
     this.batchBufs = {
       ids: ops.alloc('i32', N, 'batch.ids'), mask: ops.alloc('i32', N, 'batch.mask'),
       labelIdx: ops.alloc('i32', N, 'batch.labelIdx'), targets: ops.alloc('i32', N, 'batch.targets'),
-      genIds: ops.alloc('i32', 64, 'gen.ids'),
     };
     await ops.flush();
     this.plan = { parts, total, allocated: ops.allocatedBytes() - before };
@@ -213,6 +212,7 @@ export class LoraEngine<T, W> implements Engine {
       const out = this.ops.alloc('f32', b.B * b.T * m.V, 'logits');
       m.logits(out, b);
       logits = await this.ops.read(out);
+      this.ops.free?.(out);
     }
     return { loss, tokens: b.M, logits };
   }
@@ -265,32 +265,56 @@ export class LoraEngine<T, W> implements Engine {
   }
 
   async generate(prompt: Int32Array, opts: GenerateOptions, onToken?: (id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }> {
+    const [r] = await this.generateBatch([prompt], opts, onToken ? (_, id) => onToken(id) : undefined);
+    return r;
+  }
+
+  async generateBatch(prompts: Int32Array[], opts: GenerateOptions, onToken?: (row: number, id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }[]> {
     const m = this.m;
     m.dropout = 0;
-    if (prompt.length === 0) throw new EngineError('empty prompt');
-    const SMAX = prompt.length + opts.maxNewTokens;
+    const B = prompts.length;
+    if (!B || prompts.some((p) => p.length === 0)) throw new EngineError('empty prompt');
+    const T0 = Math.max(...prompts.map((p) => p.length));
+    const SMAX = T0 + opts.maxNewTokens;
     if (SMAX > m.cfg.maxPositionEmbeddings) throw new EngineError(`prompt + new tokens (${SMAX}) exceed the model's ${m.cfg.maxPositionEmbeddings} positions`);
-    const ids = this.ops.alloc('i32', prompt.length, 'gen.prompt');
-    this.ops.upload(ids, prompt);
-    const logitsBuf = this.ops.alloc('f32', m.V, 'gen.logits');
-    const one = new Int32Array(1);
-    const bb = this.batchBufs!;
-    const out: number[] = [], margins: number[] = [];
+    // left padded: (B, T0), pads masked
+    const ids = new Int32Array(B * T0), mask = new Int32Array(B * T0);
+    prompts.forEach((p, b) => {
+      ids.set(p, b * T0 + T0 - p.length);
+      mask.fill(1, b * T0 + T0 - p.length, (b + 1) * T0);
+    });
+    const idsBuf = this.ops.alloc('i32', B * T0, 'gen.prompt');
+    this.ops.upload(idsBuf, ids);
+    const scratch = this.ops.alloc('i32', B * 64, 'gen.ids');
+    const logitsBuf = this.ops.alloc('f32', B * m.V, 'gen.logits');
+    const out: number[][] = prompts.map(() => []), margins: number[][] = prompts.map(() => []);
+    const finished = new Array<boolean>(B).fill(false);
+    const next = new Int32Array(B);
     let rng = opts.seed >>> 0;
-    m.prefill(ids, 0, prompt.length, 0, SMAX, bb.genIds);
-    for (let i = 0; i < opts.maxNewTokens; i++) {
-      m.lastLogits(logitsBuf);
-      const logits = await this.ops.read(logitsBuf);
-      const { token, margin } = sampleToken(logits, opts, (rng = hash32(rng, i)));
-      out.push(token);
-      margins.push(margin);
-      onToken?.(token);
-      if (opts.stopTokens.includes(token) || i + 1 === opts.maxNewTokens) break;
-      one[0] = token;
-      this.ops.upload(ids, one);
-      m.prefill(ids, 0, 1, prompt.length + i, SMAX, bb.genIds);
+    try {
+      m.startDecode(B, SMAX, mask, T0);
+      m.prefill(idsBuf, T0, 0, scratch);
+      for (let i = 0; i < opts.maxNewTokens; i++) {
+        m.lastLogits(logitsBuf, B);
+        const logits = await this.ops.read(logitsBuf, B * m.V);
+        for (let b = 0; b < B; b++) {
+          if (finished[b]) continue;
+          const { token, margin } = sampleToken(logits.subarray(b * m.V, (b + 1) * m.V), opts, (rng = hash32(rng, i * B + b)));
+          out[b].push(token);
+          margins[b].push(margin);
+          next[b] = token;
+          onToken?.(b, token);
+          if (opts.stopTokens.includes(token)) finished[b] = true;
+        }
+        if (finished.every(Boolean) || i + 1 === opts.maxNewTokens) break;
+        this.ops.upload(idsBuf, next);
+        m.extendMask(T0 + i);
+        m.prefill(idsBuf, 1, T0 + i, scratch);
+      }
+    } finally {
+      for (const t of [idsBuf, scratch, logitsBuf]) this.ops.free?.(t);
     }
-    return { tokens: Int32Array.from(out), margins: Float32Array.from(margins) };
+    return out.map((t, b) => ({ tokens: Int32Array.from(t), margins: Float32Array.from(margins[b]) }));
   }
 
   async merged(name: string): Promise<Float32Array> {
@@ -305,7 +329,9 @@ export class LoraEngine<T, W> implements Engine {
     if (!s) {
       this.ops.mergeLora(out, m.weights.layers[layer].proj[target], m.params, m.params, O, In, 0, 0);
     } else this.ops.mergeLora(out, m.weights.layers[layer].proj[target], s.a, s.b, O, In, m.lora.r, m.scale);
-    return this.ops.read(out);
+    const merged = await this.ops.read(out);
+    this.ops.free?.(out);
+    return merged;
   }
 
   memoryPlan(): MemoryPlan | null {

@@ -269,66 +269,89 @@ export class Qwen2LoraModel<T, W> {
     this.ops.globalNorm(this.normBuf, this.grads, this.P);
   }
 
-  // ---------------------------------------------------------------- generation (B = 1, KV cache)
+  // ---------------------------------------------------------------- generation (KV cache)
+  //
+  // B prompts decode together: they are left padded to one length and the pads are masked keys.
+  // RoPE makes attention depend only on q_pos - k_pos, so shifting a whole row by its pad count
+  // leaves its scores unchanged; the pad queries see no unmasked key and produce zeros.
 
-  private kv: { k: T[]; v: T[]; mask: T; SMAX: number; att: T; chunk: number } | null = null;
+  private kv: { k: T[]; v: T[]; mask: T; B: number; SMAX: number; att: T; chunk: number } | null = null;
 
-  private ensureCache(SMAX: number): NonNullable<typeof this.kv> {
-    if (this.kv && this.kv.SMAX >= SMAX) return this.kv;
+  private ensureCache(B: number, SMAX: number): NonNullable<typeof this.kv> {
+    const rows = this.maxB * this.maxT;
+    if (B > rows) throw new EngineError(`cannot decode ${B} prompts at once: the engine holds ${rows} tokens`);
+    if (this.kv && this.kv.B === B && this.kv.SMAX >= SMAX) return this.kv;
     const cap = alignUp(SMAX, 64);
-    const chunk = Math.min(64, this.maxB * this.maxT);
+    const chunk = Math.max(1, Math.min(64, Math.floor(rows / B)));
     const { ops, L, KVD, NH } = this;
-    const mk = (n: string) => Array.from({ length: L }, (_, l) => ops.alloc('f32', cap * KVD, `kv.${n}.${l}`));
-    this.kv = { k: mk('k'), v: mk('v'), mask: ops.alloc('i32', cap, 'kv.mask'), SMAX: cap, att: ops.alloc('f32', NH * chunk * cap, 'kv.att'), chunk };
+    if (this.kv) for (const t of [...this.kv.k, ...this.kv.v, this.kv.mask, this.kv.att]) ops.free?.(t);
+    const mk = (n: string) => Array.from({ length: L }, (_, l) => ops.alloc('f32', B * cap * KVD, `kv.${n}.${l}`));
+    this.kv = { k: mk('k'), v: mk('v'), mask: ops.alloc('i32', B * cap, 'kv.mask'), B, SMAX: cap, att: ops.alloc('f32', B * NH * chunk * cap, 'kv.att'), chunk };
     return this.kv;
   }
 
+  /** Starts a decode of B rows with room for SMAX positions; mask (B, T0) marks real prompt tokens. */
+  startDecode(B: number, SMAX: number, mask: Int32Array, T0: number): void {
+    const kv = this.ensureCache(B, SMAX);
+    const full = new Int32Array(B * kv.SMAX);
+    for (let b = 0; b < B; b++) full.set(mask.subarray(b * T0, (b + 1) * T0), b * kv.SMAX);
+    this.ops.upload(kv.mask, full);
+  }
+
+  /** Marks position pos real in every row (a decoded token). */
+  extendMask(pos: number): void {
+    const kv = this.kv!;
+    const one = Int32Array.of(1);
+    for (let b = 0; b < kv.B; b++) this.ops.upload(kv.mask, one, b * kv.SMAX + pos);
+  }
+
   /**
-   * Feeds tokens at positions pos0.. into the cache in chunks; returns the last position's
-   * hidden state in acts.lnf row 0 after the final norm. Base + LoRA, no dropout.
+   * Feeds `count` tokens per row at positions pos0.. into the cache in chunks (ids (B, count) at
+   * idsOffset rows of stride `count`); leaves each row's last hidden state, after the final norm,
+   * in lnf (B, C). Base + LoRA, no dropout.
    */
-  prefill(ids: T, idsOffset: number, count: number, pos0: number, SMAX: number, scratchIds: T): void {
-    const kv = this.ensureCache(SMAX);
+  prefill(ids: T, count: number, pos0: number, scratchIds: T): void {
+    const kv = this.kv!;
     const { ops, acts: a, C, I, KVD, NH, NKV, HD, L } = this;
-    const eps = this.cfg.rmsNormEps, theta = this.cfg.ropeTheta;
-    const ones = new Int32Array(count).fill(1);
-    ops.upload(kv.mask, ones, pos0);
+    const B = kv.B, eps = this.cfg.rmsNormEps, theta = this.cfg.ropeTheta;
     let done = 0;
     while (done < count) {
-      const T = Math.min(kv.chunk, count - done), pos = pos0 + done, S = pos + T;
-      ops.copy(scratchIds, 0, ids, idsOffset + done, T);
-      ops.embeddingForward(a.xOut, scratchIds, this.weights.wte, T, C);
+      const T = Math.min(kv.chunk, count - done), pos = pos0 + done, S = pos + T, N = B * T;
+      for (let b = 0; b < B; b++) ops.copy(scratchIds, b * T, ids, b * count + done, T);
+      ops.embeddingForward(a.xOut, scratchIds, this.weights.wte, N, C);
       for (let l = 0; l < L; l++) {
         const w = this.weights.layers[l];
-        ops.rmsnormForward(a.ln1, a.rstd1, a.xOut, w.ln1, T, C, eps);
-        this.linearForward(a.q, a.ln1, l, 'q_proj', T, 0);
-        this.linearForward(a.k, a.ln1, l, 'k_proj', T, 0);
-        this.linearForward(a.v, a.ln1, l, 'v_proj', T, 0);
-        ops.ropeForward(a.q, 1, T, NH, HD, theta, pos);
-        ops.ropeForward(a.k, 1, T, NKV, HD, theta, pos);
-        ops.copy(kv.k[l], pos * KVD, a.k, 0, T * KVD);
-        ops.copy(kv.v[l], pos * KVD, a.v, 0, T * KVD);
-        ops.attentionForward(a.attOut, kv.att, a.q, kv.k[l], kv.v[l], kv.mask, 1, T, S, kv.SMAX, NH, NKV, HD);
-        this.linearForward(a.proj, a.attOut, l, 'o_proj', T, 0);
-        ops.addInPlace(a.xOut, a.proj, T * C);
-        ops.rmsnormForward(a.ln2, a.rstd2, a.xOut, w.ln2, T, C, eps);
-        this.linearForward(a.gate, a.ln2, l, 'gate_proj', T, 0);
-        this.linearForward(a.up, a.ln2, l, 'up_proj', T, 0);
-        ops.swigluForward(a.act, a.gate, a.up, T * I);
-        this.linearForward(a.proj, a.act, l, 'down_proj', T, 0);
-        ops.addInPlace(a.xOut, a.proj, T * C);
+        ops.rmsnormForward(a.ln1, a.rstd1, a.xOut, w.ln1, N, C, eps);
+        this.linearForward(a.q, a.ln1, l, 'q_proj', N, 0);
+        this.linearForward(a.k, a.ln1, l, 'k_proj', N, 0);
+        this.linearForward(a.v, a.ln1, l, 'v_proj', N, 0);
+        ops.ropeForward(a.q, B, T, NH, HD, theta, pos);
+        ops.ropeForward(a.k, B, T, NKV, HD, theta, pos);
+        for (let b = 0; b < B; b++) {
+          ops.copy(kv.k[l], (b * kv.SMAX + pos) * KVD, a.k, b * T * KVD, T * KVD);
+          ops.copy(kv.v[l], (b * kv.SMAX + pos) * KVD, a.v, b * T * KVD, T * KVD);
+        }
+        ops.attentionForward(a.attOut, kv.att, a.q, kv.k[l], kv.v[l], kv.mask, B, T, S, kv.SMAX, NH, NKV, HD);
+        this.linearForward(a.proj, a.attOut, l, 'o_proj', N, 0);
+        ops.addInPlace(a.xOut, a.proj, N * C);
+        ops.rmsnormForward(a.ln2, a.rstd2, a.xOut, w.ln2, N, C, eps);
+        this.linearForward(a.gate, a.ln2, l, 'gate_proj', N, 0);
+        this.linearForward(a.up, a.ln2, l, 'up_proj', N, 0);
+        ops.swigluForward(a.act, a.gate, a.up, N * I);
+        this.linearForward(a.proj, a.act, l, 'down_proj', N, 0);
+        ops.addInPlace(a.xOut, a.proj, N * C);
       }
       done += T;
       if (done === count) {
-        ops.copy(a.xMid, 0, a.xOut, (T - 1) * C, C);
-        ops.rmsnormForward(a.lnf, a.rstdf, a.xMid, this.weights.normF, 1, C, eps);
+        for (let b = 0; b < B; b++) ops.copy(a.xMid, b * C, a.xOut, (b * T + T - 1) * C, C);
+        ops.rmsnormForward(a.lnf, a.rstdf, a.xMid, this.weights.normF, B, C, eps);
       }
     }
   }
 
-  /** Logits (V) of the hidden state prefill left in lnf row 0. */
-  lastLogits(out: T): void {
-    this.ops.matmulForward(out, this.acts.lnf, this.weights.lmHead, null, 1, this.C, this.V);
+  /** Logits (B, V) of the hidden states prefill left in lnf. */
+  lastLogits(out: T, B: number): void {
+    this.ops.matmulForward(out, this.acts.lnf, this.weights.lmHead, null, B, this.C, this.V);
   }
 
   /** Elements in each buffer group, for the memory plan. */

@@ -55,6 +55,8 @@ export interface Ops<T, W> {
   read(src: T, n?: number, offset?: number): Promise<Float32Array>;
   readInt(src: T, n?: number, offset?: number): Promise<Int32Array>;
   zero(t: T, n: number): void;
+  /** Gives back a buffer from alloc (not a view or arena part); GPU memory is not garbage collected. */
+  free?(t: T): void;
   copy(dst: T, dstOffset: number, src: T, srcOffset: number, n: number): void;
   /** Wait for queued work (no-op on CPU). */
   flush(): Promise<void>;

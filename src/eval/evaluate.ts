@@ -20,6 +20,8 @@ export interface EvaluateOptions {
   /** Ids that end an answer (not part of it). */
   stopTokens: number[];
   maxNewTokens?: number;
+  /** Prompts decoded together (default 8): one weight pass serves the whole batch. */
+  batchSize?: number;
   onProgress?: (done: number, total: number, last: EvalPrediction) => void;
   signal?: AbortSignal;
 }
@@ -29,34 +31,40 @@ export interface EvaluateResult {
   predictions: EvalPrediction[];
 }
 
-/** Greedy answers for each row, then the metrics. Tool rows are scored as calls, others as text. */
-export async function evaluateRows(engine: Pick<Engine, 'generate'>, rows: readonly EvalRow[], opts: EvaluateOptions): Promise<EvaluateResult> {
+/** Greedy answers for each row, decoded in batches, then the metrics. Tool rows are scored as calls, others as text. */
+export async function evaluateRows(engine: Pick<Engine, 'generateBatch'>, rows: readonly EvalRow[], opts: EvaluateOptions): Promise<EvaluateResult> {
   const gen: GenerateOptions = { ...GREEDY, maxNewTokens: opts.maxNewTokens ?? GREEDY.maxNewTokens, stopTokens: opts.stopTokens };
+  const batchSize = Math.max(1, opts.batchSize ?? 8);
   const predictions: EvalPrediction[] = [];
-  for (const row of rows) {
+  for (let i = 0; i < rows.length; i += batchSize) {
     opts.signal?.throwIfAborted();
-    const { tokens } = await engine.generate(opts.encodePrompt(row), gen);
-    let n = tokens.length;
-    while (n > 0 && opts.stopTokens.includes(tokens[n - 1])) n--;
-    const p: EvalPrediction = { user: row.user, expected: row.expected ?? row.answer, generated: opts.decode(tokens.subarray(0, n)) };
-    predictions.push(p);
-    opts.onProgress?.(predictions.length, rows.length, p);
+    const batch = rows.slice(i, i + batchSize);
+    const results = await engine.generateBatch(batch.map((row) => opts.encodePrompt(row)), gen);
+    batch.forEach((row, b) => {
+      const { tokens } = results[b];
+      let n = tokens.length;
+      while (n > 0 && opts.stopTokens.includes(tokens[n - 1])) n--;
+      const p: EvalPrediction = { user: row.user, expected: row.expected ?? row.answer, generated: opts.decode(tokens.subarray(0, n)) };
+      predictions.push(p);
+      opts.onProgress?.(predictions.length, rows.length, p);
+    });
   }
   return { report: scorePredictions(predictions), predictions };
 }
 
 /** evaluateRows with a model folder's tokenizer and the training prompt settings. */
 export function evaluateWithTokenizer(
-  engine: Pick<Engine, 'generate'>,
+  engine: Pick<Engine, 'generateBatch'>,
   tok: ChatTokenizer,
   rows: readonly EvalRow[],
-  opts: Partial<Pick<ExampleOptions, 'system'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'onProgress' | 'signal'> = {},
+  opts: Partial<Pick<ExampleOptions, 'system'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal'> = {},
 ): Promise<EvaluateResult> {
   return evaluateRows(engine, rows, {
     encodePrompt: (row) => encodePrompt(tok, row, { system: opts.system }),
     decode: (ids) => tok.decode(ids, { skipSpecial: true }),
     stopTokens: tok.eosTokenIds,
     maxNewTokens: opts.maxNewTokens,
+    batchSize: opts.batchSize,
     onProgress: opts.onProgress,
     signal: opts.signal,
   });

@@ -237,6 +237,8 @@ export interface WorkerApi {
   resume(): Promise<void>;
   stop(): Promise<void>;
   generate(promptIds: Int32Array, options: GenerateOptions, onToken?: (id: number) => void): Promise<GenerateResult>;
+  /** Several prompts decoded together (evaluation); onToken gets the row index. */
+  generateBatch(prompts: Int32Array[], options: GenerateOptions, onToken?: (row: number, id: number) => void): Promise<GenerateResult[]>;
   /** Loss over the given examples, or the eval set given to setDataset when omitted. */
   evaluate(examples?: TrainExample[]): Promise<EvalResult>;
   getAdapter(): Promise<AdapterData>;

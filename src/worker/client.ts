@@ -36,6 +36,7 @@ export function wrapWorker(worker: Worker): TrainingWorker {
     resume: () => remote.resume(),
     stop: () => remote.stop(),
     generate: (ids, options, onToken) => remote.generate(ids, options, cb(onToken)),
+    generateBatch: (prompts, options, onToken) => remote.generateBatch(prompts, options, cb(onToken)),
     evaluate: (examples) => remote.evaluate(examples),
     getAdapter: () => remote.getAdapter(),
     setAdapter: (tensors) => remote.setAdapter(tensors),

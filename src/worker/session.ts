@@ -360,6 +360,16 @@ export class TrainingSession implements WorkerApi {
     return engine.generate(promptIds, options, onToken ? (id) => void onToken(id) : undefined);
   }
 
+  async generateBatch(prompts: Int32Array[], options: GenerateOptions, onToken?: (row: number, id: number) => void): Promise<GenerateResult[]> {
+    this.assertNotTraining('generating');
+    const { engine, config } = this.loaded;
+    prompts.forEach((p, row) => {
+      const bad = p.findIndex((id) => id < 0 || id >= config.vocabSize);
+      if (bad >= 0) throw new EngineError(`prompt ${row}: token ${p[bad]} at position ${bad} is outside the vocabulary (${config.vocabSize})`);
+    });
+    return engine.generateBatch(prompts, options, onToken ? (row, id) => void onToken(row, id) : undefined);
+  }
+
   async evaluate(examples?: TrainExample[]): Promise<EvalResult> {
     this.assertNotTraining('evaluating');
     return this.evalLoss(examples ?? this.evalSet);
