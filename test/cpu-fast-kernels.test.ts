@@ -55,6 +55,9 @@ const SHAPES = [
   { M: 5, J: 9, K: 3 },
   { M: 70, J: 8, K: 517 },
   { M: 8, J: 203, K: 67 },
+  // fewer rows than a micro-tile (generation): dot products straight from the weight rows
+  { M: 1, J: 300, K: 517 },
+  { M: 3, J: 70, K: 33 },
 ];
 
 type Layout = 'forward' | 'backward' | 'transposedA';

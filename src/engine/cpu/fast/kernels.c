@@ -171,6 +171,12 @@ static inline void widen_f16x8(v128_t h, v128_t *lo, v128_t *hi) {
   *hi = widen_f16x4(wasm_u32x4_extend_high_u16x8(h));
 }
 
+static inline float hsum(v128_t v) {
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
 static inline void load8(u32 B, int dtype, long idx, v128_t *lo, v128_t *hi) {
   if (dtype == DT_F32) {
     const float *p = (const float *)B + idx;
@@ -327,10 +333,63 @@ static void kernel_1x8(const float *a, int sAk, const float *b, int kc, float *c
   store_row(c, c0, c1, nj, first, g, j);
 }
 
+// Fewer rows than a micro-tile (token-by-token generation): packing B would cost as much
+// as the product, so outputs are dot products straight from the weight rows, four rows of
+// B at a time so each load of A serves four of them.
+static inline void gemv_store(const GemmJob *g, int m, int j, float v) {
+  float *c = (float *)g->C + (long)m * g->ldc + j;
+  const float *bias = (const float *)g->bias;
+  *c = (g->accumulate ? *c : bias ? bias[j] : 0.f) + g->alpha * v;
+}
+
+static void gemv_block(const GemmJob *g, int m0, int m1, int j0, int j1) {
+  int K = g->K, dt = g->bdtype;
+  for (int m = m0; m < m1; m++) {
+    const float *a = (const float *)g->A + (long)m * g->sAm;
+    int j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      long c0 = (long)j * g->sBj, c1 = c0 + g->sBj, c2 = c1 + g->sBj, c3 = c2 + g->sBj;
+      v128_t s0 = wasm_f32x4_const_splat(0.f), s1 = s0, s2 = s0, s3 = s0;
+      int k = 0;
+      for (; k + 4 <= K; k += 4) {
+        v128_t x = wasm_v128_load(a + k);
+        s0 = MADD(x, load4(g->B, dt, c0 + k), s0);
+        s1 = MADD(x, load4(g->B, dt, c1 + k), s1);
+        s2 = MADD(x, load4(g->B, dt, c2 + k), s2);
+        s3 = MADD(x, load4(g->B, dt, c3 + k), s3);
+      }
+      float r0 = hsum(s0), r1 = hsum(s1), r2 = hsum(s2), r3 = hsum(s3);
+      for (; k < K; k++) {
+        r0 += a[k] * load_b(g->B, dt, c0 + k);
+        r1 += a[k] * load_b(g->B, dt, c1 + k);
+        r2 += a[k] * load_b(g->B, dt, c2 + k);
+        r3 += a[k] * load_b(g->B, dt, c3 + k);
+      }
+      gemv_store(g, m, j, r0);
+      gemv_store(g, m, j + 1, r1);
+      gemv_store(g, m, j + 2, r2);
+      gemv_store(g, m, j + 3, r3);
+    }
+    for (; j < j1; j++) {
+      long c0 = (long)j * g->sBj;
+      v128_t s0 = wasm_f32x4_const_splat(0.f);
+      int k = 0;
+      for (; k + 4 <= K; k += 4) s0 = MADD(wasm_v128_load(a + k), load4(g->B, dt, c0 + k), s0);
+      float r0 = hsum(s0);
+      for (; k < K; k++) r0 += a[k] * load_b(g->B, dt, c0 + k);
+      gemv_store(g, m, j, r0);
+    }
+  }
+}
+
 // C[m0:m1, j0:j1] of the product, B packed block by block into this thread's scratch
 static void gemm_block(const GemmJob *g, float *pack, int m0, int m1, int j0, int j1) {
   const float *A = (const float *)g->A;
   float *C = (float *)g->C;
+  if (m1 - m0 < MR && g->sBk == 1 && g->sAk == 1) {
+    gemv_block(g, m0, m1, j0, j1);
+    return;
+  }
   for (int jc = j0; jc < j1; jc += JB) {
     int jn = j1 - jc < JB ? j1 - jc : JB;
     for (int kc0 = 0; kc0 < g->K; kc0 += KC) {
@@ -439,12 +498,6 @@ static inline v128_t exp4(v128_t x) {
   p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), wasm_f32x4_add(r, wasm_f32x4_splat(1.f)));
   v128_t pow2n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
   return wasm_v128_andnot(wasm_f32x4_mul(p, pow2n), isNegInf);
-}
-
-static inline float hsum(v128_t v) {
-  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
-  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
-  return wasm_f32x4_extract_lane(v, 0);
 }
 
 static inline float dot(const float *a, const float *b, int n) {
