@@ -254,3 +254,16 @@ describe('a LoRA engine over the fast backend', () => {
     for (const [name, t] of Object.entries(scalar.lora)) expect(relErr(fastRes.lora[name], t), name).toBeLessThan(1e-3);
   });
 });
+
+it('createEngine("cpu") picks the fast backend (so the golden tests of the default CPU engine run these kernels)', async () => {
+  const { createEngine } = await import('../src/engine/create.ts');
+  const e = await createEngine('cpu', { threads: 2 });
+  try {
+    const info = await e.info();
+    expect(info.device).toMatch(/WebAssembly SIMD/);
+    expect(info.threads).toBe(2);
+    expect(info.features).toContain('wasm-simd128');
+  } finally {
+    await e.dispose();
+  }
+});
