@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { f32ToBf16, f32ToF16, type WeightDType } from '../src/core/dtype.ts';
 import { SeededRng } from '../src/core/rng.ts';
 import { CpuBackend } from '../src/engine/cpu/backend.ts';
-import { createFastCpuBackend, FastCpuBackend } from '../src/engine/cpu/fast/backend.ts';
+import { createFastCpuBackend, FastCpuBackend, fastCpuSupported } from '../src/engine/cpu/fast/backend.ts';
 import { FastCpuOps } from '../src/engine/cpu/fast/ops.ts';
 import { CpuOps, type CpuTensor, type CpuWeight } from '../src/engine/cpu/ops.ts';
 import { DEFAULT_LORA, type MicroBatch } from '../src/engine/engine.ts';
@@ -263,6 +263,7 @@ it('createEngine("cpu") picks the fast backend (so the golden tests of the defau
     expect(info.device).toMatch(/WebAssembly SIMD/);
     expect(info.threads).toBe(2);
     expect(info.features).toContain('wasm-simd128');
+    expect(fastCpuSupported()).toBe(true);
   } finally {
     await e.dispose();
   }

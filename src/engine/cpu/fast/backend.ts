@@ -33,6 +33,9 @@ async function coreCount(): Promise<number> {
   }
 }
 
+/** False where WebAssembly SIMD is missing (very old browsers): use the scalar CpuBackend there. */
+export { simdSupported as fastCpuSupported } from './wasm.ts';
+
 /** threads: default all cores (at most 8); one thread where shared memory is unavailable. */
 export async function createFastCpuBackend(opts: { threads?: number; relaxed?: boolean } = {}): Promise<FastCpuBackend> {
   const threads = opts.threads ?? Math.min(8, await coreCount());

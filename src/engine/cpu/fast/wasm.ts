@@ -51,6 +51,15 @@ export async function enableRelaxedSimdInNode(): Promise<boolean> {
   return relaxedSimdSupported();
 }
 
+/** Whether this runtime can run the kernels at all (WebAssembly SIMD128); else use the scalar CpuOps. */
+export function simdSupported(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(decode(builds.privateSimd));
+  } catch {
+    return false;
+  }
+}
+
 export function sharedMemorySupported(): boolean {
   if (typeof SharedArrayBuffer === 'undefined') return false;
   const g = globalThis as { crossOriginIsolated?: boolean };
