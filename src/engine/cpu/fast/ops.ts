@@ -1,6 +1,7 @@
 // The fast CPU backend: CpuOps with the hot kernels (base and LoRA matmuls, the vocabulary
-// cross-entropy) run as WebAssembly SIMD over several threads. Tensors and weights live in
-// the kernels' shared memory so kernels read them in place; with a private memory (no
+// cross-entropy, attention, SwiGLU, RMSNorm) run as WebAssembly SIMD over several threads;
+// the cheap ones (RoPE, adds, AdamW...) stay CpuOps' scalar code. Tensors and weights live
+// in the kernels' shared memory so kernels read them in place; with a private memory (no
 // SharedArrayBuffer) they stay ordinary arrays and each call stages its operands.
 
 import type { WeightDType } from '../../../core/dtype.ts';
