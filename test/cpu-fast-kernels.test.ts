@@ -2,6 +2,10 @@
 // sizes that are not multiples of the SIMD width, the micro-tile or the cache blocks; f32,
 // bf16 and f16 operands; one and two threads; plain and relaxed SIMD.
 
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { f32ToBf16, f32ToF16, type WeightDType } from '../src/core/dtype.ts';
 import { SeededRng } from '../src/core/rng.ts';
@@ -212,3 +216,17 @@ it('the pool worker computes units of large jobs, with results equal to the sing
     single.dispose();
   }
 });
+
+// The committed builds must be what kernels.c compiles to; runs where the C toolchain is installed.
+const hasClang = spawnSync('clang-19', ['--version']).status === 0;
+it.skipIf(!hasClang)('kernels.wasm.ts is the build of kernels.c (rebuild: bash scripts/wasm/build.sh)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kernels-'));
+  try {
+    const out = join(dir, 'kernels.wasm.ts');
+    const r = spawnSync('bash', ['scripts/wasm/build.sh', out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8') === readFileSync('src/engine/cpu/fast/kernels.wasm.ts', 'utf8')).toBe(true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);

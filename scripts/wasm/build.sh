@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Rebuilds src/engine/cpu/fast/kernels.wasm.ts from kernels.c. Needs Debian's clang-19 and
-# lld-19 (apt-get install -y clang-19 lld-19); the generated file is committed, so `npm ci`
-# alone never needs a C toolchain.
+# Rebuilds src/engine/cpu/fast/kernels.wasm.ts from kernels.c (or writes the given path
+# instead). Needs Debian's clang-19 and lld-19 (apt-get install -y clang-19 lld-19); the
+# generated file is committed, so `npm ci` alone never needs a C toolchain.
 # Four variants: {shared memory for the thread pool, private memory for one thread} x
 # {relaxed SIMD (fused multiply-add), plain SIMD128}; the loader picks by feature detection.
 set -euo pipefail
@@ -19,4 +19,4 @@ RELAXED=(-mrelaxed-simd -DRELAXED)
 "$CLANG" "${COMMON[@]}" "${SHARED[@]}" -o "$OUT/shared-simd.wasm" "$SRC"
 "$CLANG" "${COMMON[@]}" "${PRIVATE[@]}" "${RELAXED[@]}" -o "$OUT/private-relaxed.wasm" "$SRC"
 "$CLANG" "${COMMON[@]}" "${PRIVATE[@]}" -o "$OUT/private-simd.wasm" "$SRC"
-node scripts/wasm/embed.mjs "$OUT" src/engine/cpu/fast/kernels.wasm.ts
+node scripts/wasm/embed.mjs "$OUT" "${1:-src/engine/cpu/fast/kernels.wasm.ts}"
