@@ -1,0 +1,16 @@
+// The whole engine on WebGPU (Node Dawn, SwiftShader) against PyTorch: the f32 golden case
+// (logits, loss, every LoRA gradient, three AdamW steps, greedy generation, merge) through
+// the same model code the CPU engine runs. The bf16 case passes too but takes about a minute
+// under SwiftShader: `npx tsx src/cli/main.ts golden test/fixtures/golden/tiny-bf16-untied --engine webgpu`.
+
+process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+import { expect, it } from 'vitest';
+import { runGoldenCase } from '../src/cli/golden.ts';
+
+it('WebGPU engine reproduces the PyTorch f32 golden case', async () => {
+  const { checks } = await runGoldenCase('test/fixtures/golden/tiny-f32', 'webgpu', () => {});
+  expect(checks.length).toBeGreaterThan(40);
+  const failed = checks.filter((c) => !c.ok).map((c) => `${c.name}: maxAbs ${c.maxAbs} relL2 ${c.relL2}`);
+  expect(failed).toEqual([]);
+});
