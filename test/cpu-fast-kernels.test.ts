@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { f32ToBf16, f32ToF16, type WeightDType } from '../src/core/dtype.ts';
 import { SeededRng } from '../src/core/rng.ts';
-import { EngineError } from '../src/core/errors.ts';
+import { EngineError, OutOfMemoryError } from '../src/core/errors.ts';
+import { WasmHeap } from '../src/engine/cpu/fast/heap.ts';
 import { FastKernels } from '../src/engine/cpu/fast/kernels.ts';
 import { dropoutScalar, gemmScalar } from '../src/engine/cpu/fast/scalar.ts';
 import { dropoutKeep } from '../src/engine/ops.ts';
@@ -230,3 +231,14 @@ it.skipIf(!hasClang)('kernels.wasm.ts is the build of kernels.c (rebuild: bash s
     rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
+
+it('the heap refuses an allocation past its memory maximum with OutOfMemoryError naming the tensor', () => {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 16 });
+  const heap = new WasmHeap(memory, 1024, 16);
+  const p = heap.allocBytes(100, 'small');
+  expect(p % 64).toBe(0);
+  expect(heap.allocBytes(65536 * 4, 'grows the memory')).toBeGreaterThan(p);
+  expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(65536 * 5);
+  expect(() => heap.allocBytes(65536 * 16, 'model.layers.3.mlp.up_proj.weight')).toThrow(OutOfMemoryError);
+  expect(() => heap.allocBytes(65536 * 16, 'model.layers.3.mlp.up_proj.weight')).toThrow(/up_proj\.weight.*1 MiB/);
+});

@@ -3,14 +3,14 @@
 // private one detaches them, so with a private memory only per-call staging lives here.
 
 import { OutOfMemoryError } from '../../../core/errors.ts';
-import { MAX_PAGES, PAGE } from './wasm.ts';
+import { PAGE } from './wasm.ts';
 
 export class WasmHeap {
   private top: number;
   /** Every buffer object the memory has exposed: views on any of them are "in" the heap. */
   private readonly buffers = new Set<ArrayBufferLike>();
 
-  constructor(readonly memory: WebAssembly.Memory, base: number) {
+  constructor(readonly memory: WebAssembly.Memory, base: number, private readonly maxPages: number) {
     this.top = base;
     this.buffers.add(memory.buffer);
   }
@@ -23,14 +23,14 @@ export class WasmHeap {
   allocBytes(bytes: number, label: string): number {
     const ptr = Math.ceil(this.top / 64) * 64;
     const end = ptr + bytes;
-    if (end > MAX_PAGES * PAGE) {
-      throw new OutOfMemoryError(`${label}: the fast CPU engine's 4 GiB WebAssembly memory is full`, end, MAX_PAGES * PAGE);
+    if (end > this.maxPages * PAGE) {
+      throw new OutOfMemoryError(`${label}: the fast CPU engine's ${this.maxPages / 16} MiB WebAssembly memory is full`, end, this.maxPages * PAGE);
     }
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       // grow by at least 1/8 so a model's many allocations do not grow page by page
       const need = Math.ceil((end - have) / PAGE);
-      const pages = Math.min(MAX_PAGES - have / PAGE, Math.max(need, Math.ceil(have / PAGE / 8)));
+      const pages = Math.min(this.maxPages - have / PAGE, Math.max(need, Math.ceil(have / PAGE / 8)));
       try {
         this.memory.grow(pages);
       } catch {

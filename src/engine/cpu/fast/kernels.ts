@@ -85,7 +85,7 @@ export class FastKernels {
     if (opts.relaxed && !relaxed) throw new EngineError('fast CPU kernels: relaxed SIMD was asked for but this WebAssembly engine lacks it');
     const threads = shared ? Math.max(1, Math.floor(opts.threads ?? 2)) : 1;
     const rt = await loadKernels({ shared, relaxed });
-    const heap = new WasmHeap(rt.memory, HEAP_BASE);
+    const heap = new WasmHeap(rt.memory, HEAP_BASE, rt.maxPages);
     const ctrl = heap.allocBytes(CONTROL_BYTES, 'thread control block');
     const instance = await WebAssembly.instantiate(rt.module, { env: { memory: rt.memory } });
     const runJob = instance.exports.run_job as (job: number, tid: number) => number;

@@ -21,6 +21,8 @@ const RELAXED_PROBE = new Uint8Array([
 export interface KernelRuntime {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
+  /** The memory's maximum in 64 KiB pages (4 GiB, or less where the address space is tight). */
+  maxPages: number;
   shared: boolean;
   relaxed: boolean;
 }
@@ -95,8 +97,17 @@ export async function loadKernels(opts: { shared?: boolean; relaxed?: boolean } 
   } catch (e) {
     throw new EngineError(`fast CPU kernels: this browser cannot compile WebAssembly SIMD (${(e as Error).message})`);
   }
-  const memory = new WebAssembly.Memory({ initial: 4, maximum: MAX_PAGES, shared });
-  return { module, memory, shared, relaxed };
+  // a shared memory reserves its maximum up front: where 4 GiB of address space is refused
+  // (32-bit or constrained devices), settle for less rather than no fast engine
+  for (const maxPages of [MAX_PAGES, MAX_PAGES / 4, MAX_PAGES / 16]) {
+    try {
+      const memory = new WebAssembly.Memory({ initial: 4, maximum: maxPages, shared });
+      return { module, memory, maxPages, shared, relaxed };
+    } catch {
+      // try a smaller reservation
+    }
+  }
+  throw new EngineError('fast CPU kernels: could not reserve even 256 MiB of WebAssembly memory');
 }
 
 export { PAGE, MAX_PAGES };
