@@ -1,7 +1,9 @@
 // WebAssembly SIMD kernels of the fast CPU backend (built by scripts/wasm/build.sh into
 // kernels.wasm.ts). One generic blocked GEMM serves every matmul of a LoRA step, plus
-// dropout masks, attention, the cross-entropy softmax and SwiGLU. The caller and each pool
-// worker run the same job block, claiming units of it (see JobHeader).
+// dropout masks, attention, the cross-entropy softmax, SwiGLU and RMSNorm. The caller and
+// each pool worker run the same job block, claiming units of it (see JobHeader).
+// With RELAXED the multiply-adds are relaxed_madd: fused where the CPU has FMA, so results
+// may differ from the plain build in the last bit, never by more than f32 rounding.
 //
 // Rules that keep the module safe to instantiate once per thread over one shared memory:
 // no static data (no data segments to re-copy), no stack arrays (no shadow stack use): all
