@@ -123,6 +123,8 @@ function makeContext(browsers, baseUrl, log) {
     },
     async screenshot(page, name) {
       mkdirSync(screensDir, { recursive: true });
+      // Each screen as it first appears, not wherever the last click scrolled it.
+      await page.evaluate(() => window.scrollTo(0, 0)).catch(() => undefined);
       await page.screenshot({ path: join(screensDir, `${name}.png`) });
     },
     /** What the pages looked like when a test failed. */

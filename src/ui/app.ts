@@ -27,6 +27,10 @@ export class WebtuneApp extends LitElement {
         min-height: 100vh;
       }
       header {
+        position: sticky;
+        top: 0;
+        z-index: 2;
+        height: 50px;
         display: flex;
         align-items: center;
         gap: 16px;
@@ -70,6 +74,10 @@ export class WebtuneApp extends LitElement {
         grid-template-columns: 190px minmax(0, 1fr);
       }
       nav {
+        position: sticky;
+        top: 50px;
+        align-self: start;
+        height: calc(100vh - 50px);
         border-right: 1px solid var(--wt-border);
         padding: 16px 10px;
         background: var(--wt-surface);
