@@ -99,6 +99,15 @@ export function parityCases(): ParityCase[] {
     });
   }
 
+  add('matmul bf16, several 64x64 tiles', 1e-5, async (ops) => {
+    const N = 70, In = 45, O = 131;
+    const t = tensors(ops, { out: N * O, inp: randn(N * In, 17), bias: randn(O, 18), dout: randn(N * O, 19), dinp: randn(N * In, 20) }, 'mm2');
+    const w = weight(ops, 'bf16', O, In, 21);
+    ops.matmulForward(t.out, t.inp, w, t.bias, N, In, O);
+    ops.matmulBackward(t.dinp, t.dout, w, N, In, O);
+    return readAll(ops, t, ['out', 'dinp']);
+  });
+
   add('rmsnorm forward+backward', 1e-5, async (ops) => {
     const N = 7, C = 300;
     const t = tensors(ops, { out: N * C, rstd: N, inp: randn(N * C, 13), weight: randn(C, 14), dout: randn(N * C, 15), dinp: randn(N * C, 16) }, 'rms');

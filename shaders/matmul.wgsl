@@ -2,7 +2,8 @@
 // One dispatch per weight chunk: wt holds rows w0 .. w0+rows of the chunk, which are output
 // columns o0 .. o0+rows. O is the row stride of out/dout (a vocab slice in cross-entropy).
 //   out, dout (N, O); inp, dinp (N, In); wt (rows, In) packed; bias (O) when hasBias = 1.
-// Plain 16x16 tiles staged through workgroup memory, f32 accumulation.
+// 64x64 output tiles per workgroup of 16x16 threads, each thread a 4x4 block, K staged 16 at a
+// time through workgroup memory; f32 accumulation.
 
 struct Params { N: u32, In: u32, O: u32, o0: u32, w0: u32, rows: u32, hasBias: u32 }
 
@@ -14,56 +15,95 @@ struct Params { N: u32, In: u32, O: u32, o0: u32, w0: u32, rows: u32, hasBias: u
 @group(0) @binding(5) var<storage, read_write> dinp: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dout: array<f32>;
 
-const TS: u32 = 16u;
-var<workgroup> tile_a: array<array<f32, 16>, 16>;
-var<workgroup> tile_b: array<array<f32, 16>, 16>;
+const TM: u32 = 64u; // tile rows (tokens) and columns per workgroup
+const TK: u32 = 16u; // reduction depth staged per barrier
+var<workgroup> tile_a: array<f32, 1024>; // (TK, TM): tile_a[k * TM + row]
+var<workgroup> tile_b: array<f32, 1024>; // (TK, TM): tile_b[k * TM + col]
 
-// workgroup (x: column block of the chunk, y: row block of inp)
-@compute @workgroup_size(16, 16)
-fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let n = wid.y * TS + lid.y;
-  let j = wid.x * TS + lid.x;
-  let wrow = wid.x * TS + lid.y; // the weight row this thread stages
-  var acc = 0.0;
-  for (var k0 = 0u; k0 < P.In; k0 += TS) {
-    let k = k0 + lid.x;
-    var a = 0.0;
-    if (n < P.N && k < P.In) { a = inp[n * P.In + k]; }
-    tile_a[lid.y][lid.x] = a;
-    var w = 0.0;
-    if (wrow < P.rows && k < P.In) { w = wload((P.w0 + wrow) * P.In + k); }
-    tile_b[lid.y][lid.x] = w;
-    workgroupBarrier();
-    for (var kk = 0u; kk < TS; kk++) { acc += tile_a[lid.y][kk] * tile_b[lid.x][kk]; }
-    workgroupBarrier();
-  }
-  if (n < P.N && j < P.rows) {
-    let o = P.o0 + j;
-    if (P.hasBias == 1u) { acc += bias[o]; }
-    out[n * P.O + o] = acc;
+// the 4x4 products of one staged depth slice, accumulated into acc (row-major 4x4)
+fn accumulate_tile(ty: u32, tx: u32, acc: ptr<function, array<f32, 16>>) {
+  for (var kk = 0u; kk < TK; kk++) {
+    var a: array<f32, 4>;
+    var b: array<f32, 4>;
+    for (var i = 0u; i < 4u; i++) {
+      a[i] = tile_a[kk * TM + ty * 4u + i];
+      b[i] = tile_b[kk * TM + tx * 4u + i];
+    }
+    for (var i = 0u; i < 4u; i++) {
+      for (var j = 0u; j < 4u; j++) { (*acc)[i * 4u + j] += a[i] * b[j]; }
+    }
   }
 }
 
-// workgroup (x: column block of dinp, y: row block)
+// workgroup (x: 64-column block of the chunk, y: 64-row block of inp)
 @compute @workgroup_size(16, 16)
-fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let n = wid.y * TS + lid.y;
-  let i = wid.x * TS + lid.x;
-  var acc = 0.0;
-  for (var j0 = 0u; j0 < P.rows; j0 += TS) {
-    let ja = j0 + lid.x;
-    var d = 0.0;
-    if (n < P.N && ja < P.rows) { d = dout[n * P.O + P.o0 + ja]; }
-    tile_a[lid.y][lid.x] = d;
-    let jb = j0 + lid.y;
-    var w = 0.0;
-    if (jb < P.rows && i < P.In) { w = wload((P.w0 + jb) * P.In + i); }
-    tile_b[lid.y][lid.x] = w;
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+           @builtin(local_invocation_index) li: u32) {
+  let n0 = wid.y * TM;
+  let j0 = wid.x * TM;
+  var acc: array<f32, 16>;
+  for (var k0 = 0u; k0 < P.In; k0 += TK) {
+    for (var s = 0u; s < 4u; s++) {
+      let e = li + s * 256u;
+      let r = e / TK; // row of the tile (token for inp, output column for w)
+      let k = k0 + e % TK;
+      var x = 0.0;
+      if (n0 + r < P.N && k < P.In) { x = inp[(n0 + r) * P.In + k]; }
+      tile_a[(e % TK) * TM + r] = x;
+      var w = 0.0;
+      if (j0 + r < P.rows && k < P.In) { w = wload((P.w0 + j0 + r) * P.In + k); }
+      tile_b[(e % TK) * TM + r] = w;
+    }
     workgroupBarrier();
-    for (var kk = 0u; kk < TS; kk++) { acc += tile_a[lid.y][kk] * tile_b[kk][lid.x]; }
+    accumulate_tile(lid.y, lid.x, &acc);
     workgroupBarrier();
   }
-  if (n < P.N && i < P.In) {
-    dinp[n * P.In + i] += acc;
+  for (var i = 0u; i < 4u; i++) {
+    let n = n0 + lid.y * 4u + i;
+    for (var jj = 0u; jj < 4u; jj++) {
+      let j = j0 + lid.x * 4u + jj;
+      if (n < P.N && j < P.rows) {
+        let o = P.o0 + j;
+        var y = acc[i * 4u + jj];
+        if (P.hasBias == 1u) { y += bias[o]; }
+        out[n * P.O + o] = y;
+      }
+    }
+  }
+}
+
+// workgroup (x: 64-column block of dinp, y: 64-row block); the reduction runs over the chunk's rows
+@compute @workgroup_size(16, 16)
+fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+            @builtin(local_invocation_index) li: u32) {
+  let n0 = wid.y * TM;
+  let i0 = wid.x * TM;
+  var acc: array<f32, 16>;
+  for (var j0 = 0u; j0 < P.rows; j0 += TK) {
+    for (var s = 0u; s < 4u; s++) {
+      let e = li + s * 256u;
+      // dout tile: consecutive threads walk consecutive output columns j
+      let r = e / TK;
+      let ja = j0 + e % TK;
+      var d = 0.0;
+      if (n0 + r < P.N && ja < P.rows) { d = dout[(n0 + r) * P.O + P.o0 + ja]; }
+      tile_a[(e % TK) * TM + r] = d;
+      // weight tile: consecutive threads walk consecutive input columns i
+      let kk = e / TM;
+      let c = e % TM;
+      var w = 0.0;
+      if (j0 + kk < P.rows && i0 + c < P.In) { w = wload((P.w0 + j0 + kk) * P.In + i0 + c); }
+      tile_b[kk * TM + c] = w;
+    }
+    workgroupBarrier();
+    accumulate_tile(lid.y, lid.x, &acc);
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let n = n0 + lid.y * 4u + i;
+    for (var jj = 0u; jj < 4u; jj++) {
+      let c = i0 + lid.x * 4u + jj;
+      if (n < P.N && c < P.In) { dinp[n * P.In + c] += acc[i * 4u + jj]; }
+    }
   }
 }

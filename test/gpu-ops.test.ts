@@ -44,7 +44,7 @@ describe('WebGPU kernels match CpuOps (Dawn, SwiftShader)', () => {
   it('weights split across bindings and sliced vocabularies give the same results', async () => {
     const weighted = (name: string) => /embedding|matmul|cross-entropy|mergeLora/.test(name);
     const results = await runParity(new CpuOps(), tight, (c) => weighted(c.name));
-    expect(results.length).toBe(12);
+    expect(results.length).toBe(13);
     for (const r of results) expect(r, r.detail).toMatchObject({ ok: true });
   });
 });

@@ -33,6 +33,7 @@ async function keepAlive<R>(p: Promise<R>): Promise<R> {
 
 /** Workgroups of the first globalNorm pass: enough to fill a GPU, few enough for one to add up. */
 const NORM_PARTS = 256;
+const MM_TILE = 64; // TM in shaders/matmul.wgsl: output rows and columns per workgroup
 const MAP_READ = 1; // GPUMapMode.READ
 
 export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
@@ -223,14 +224,14 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   matmulForward(out: GpuTensor, inp: GpuTensor, w: GpuWeight, bias: GpuTensor | null, N: number, In: number, O: number): void {
     for (const chunk of w.chunks) {
       const params = { N, In, O, o0: chunk.row0, w0: 0, rows: chunk.rows, hasBias: bias ? 1 : 0 };
-      this.run('matmul.forward', { out, inp, wt: chunk, bias: bias ?? this.dummy }, params, [Math.ceil(chunk.rows / 16), Math.ceil(N / 16)], w.dtype);
+      this.run('matmul.forward', { out, inp, wt: chunk, bias: bias ?? this.dummy }, params, [Math.ceil(chunk.rows / MM_TILE), Math.ceil(N / MM_TILE)], w.dtype);
     }
   }
 
   matmulBackward(dinp: GpuTensor, dout: GpuTensor, w: GpuWeight, N: number, In: number, O: number): void {
     for (const chunk of w.chunks) {
       const params = { N, In, O, o0: chunk.row0, w0: 0, rows: chunk.rows, hasBias: 0 };
-      this.run('matmul.backward', { dinp, dout, wt: chunk }, params, [Math.ceil(In / 16), Math.ceil(N / 16)], w.dtype);
+      this.run('matmul.backward', { dinp, dout, wt: chunk }, params, [Math.ceil(In / MM_TILE), Math.ceil(N / MM_TILE)], w.dtype);
     }
   }
 
@@ -345,10 +346,10 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
       for (let r = 0; r < chunk.rows; r += slice) {
         const vc = Math.min(slice, chunk.rows - r);
         const mm = { N: M, In: C, O: vc, o0: 0, w0: r, rows: vc, hasBias: 0 };
-        this.run('matmul.forward', { out: logits, inp: h, wt: chunk, bias: this.dummy }, mm, [Math.ceil(vc / 16), Math.ceil(M / 16)], w.dtype);
+        this.run('matmul.forward', { out: logits, inp: h, wt: chunk, bias: this.dummy }, mm, [Math.ceil(vc / MM_TILE), Math.ceil(M / MM_TILE)], w.dtype);
         this.run('crossentropy.update', { logits, stats, targets }, { ...base, vc, v0: chunk.row0 + r }, rowsGrid(M), w.dtype);
         if (!first) this.run('crossentropy.rescale', { dh, stats }, base, grid1d(M * C), w.dtype);
-        this.run('matmul.backward', { dinp: dh, dout: logits, wt: chunk }, mm, [Math.ceil(C / 16), Math.ceil(M / 16)], w.dtype);
+        this.run('matmul.backward', { dinp: dh, dout: logits, wt: chunk }, mm, [Math.ceil(C / MM_TILE), Math.ceil(M / MM_TILE)], w.dtype);
         first = false;
       }
     }

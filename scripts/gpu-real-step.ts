@@ -1,0 +1,81 @@
+// One full training step (forward, backward with gradient checkpointing, AdamW) of the real
+// Qwen2.5-0.5B shape with random bf16 weights on WebGPU, printing loss, time and planned versus
+// allocated GPU memory, plus the plan for the target shape (batch 4 x seq 384, at most 2 GB).
+//   npx tsx scripts/gpu-real-step.ts [--seq 64] [--batch 1] [--layers 24]
+// In Node it runs on Dawn; without a GPU, VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
+// selects SwiftShader (minutes per step: it is a correctness and memory check, not a benchmark).
+
+process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+import { parseQwen2Config, type Qwen2Config } from '../src/core/config.ts';
+import { DEFAULT_LORA, DEFAULT_OPTIMIZER, type MicroBatch, type WeightReader } from '../src/engine/engine.ts';
+import { LoraEngine } from '../src/engine/lora-engine.ts';
+import { Qwen2LoraModel } from '../src/engine/model.ts';
+import { createWebGpuBackend } from '../src/engine/gpu/backend.ts';
+
+const QWEN25_05B = {
+  model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14,
+  num_key_value_heads: 2, vocab_size: 151936, rope_theta: 1000000, rms_norm_eps: 1e-6, tie_word_embeddings: true,
+  torch_dtype: 'bfloat16', max_position_embeddings: 32768, hidden_act: 'silu',
+};
+const TARGET = { B: 4, T: 384, bytes: 2 * 2 ** 30 };
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** Random bf16 weights (uniform, std ~0.02 like the real checkpoint), made one tensor at a time. */
+function randomWeights(seed: number): WeightReader {
+  let s = seed >>> 0;
+  const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+  return {
+    dtype: 'bf16',
+    async read(name: string) {
+      const shape = expected.get(name);
+      if (!shape) throw new Error(`unexpected tensor ${name}`);
+      const n = shape.reduce((a, b) => a * b, 1);
+      const out = new Uint16Array(n);
+      if (name.endsWith('layernorm.weight') || name === 'model.norm.weight') return out.fill(0x3f80); // 1.0
+      for (let i = 0; i < n; i++) {
+        s ^= s << 13; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+        f[0] = (s / 4294967296 - 0.5) * 0.07;
+        out[i] = u[0] >>> 16;
+      }
+      return out;
+    },
+  };
+}
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+const cfg: Qwen2Config = parseQwen2Config({ ...QWEN25_05B, num_hidden_layers: arg('layers', 24) });
+const B = arg('batch', 1), T = arg('seq', 64);
+const { expectedTensors } = await import('../src/core/config.ts');
+const expected = expectedTensors(cfg);
+const lora = DEFAULT_LORA;
+
+const backend = await createWebGpuBackend();
+console.log(`device: ${backend.info.device}; max buffer ${mib(backend.info.maxBufferSize)}, max binding ${mib(backend.info.maxBindingSize)}`);
+const engine = new LoraEngine(backend);
+let t0 = performance.now();
+const plan = await engine.load(cfg, randomWeights(7), { maxBatch: B, maxSeq: T, lora });
+console.log(`load: ${((performance.now() - t0) / 1000).toFixed(1)} s; ${cfg.numLayers} layers, batch ${B} x seq ${T}`);
+console.log(`planned ${mib(plan.total)} (${Object.entries(plan.parts).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}); allocated by load ${mib(plan.allocated)}`);
+await engine.initLora(1);
+
+const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919 + 13) % cfg.vocabSize);
+const labels = Int32Array.from(ids, (id, i) => (i % T < T / 4 ? -100 : id)); // first quarter is the prompt
+const micro: MicroBatch = { B, T, inputIds: ids, attentionMask: new Int32Array(B * T).fill(1), labels };
+t0 = performance.now();
+const r = await engine.step([micro], { ...DEFAULT_OPTIMIZER, lr: 1e-4, dropoutSeed: 3 });
+const stepSeconds = (performance.now() - t0) / 1000;
+console.log(`step: loss ${r.loss.toFixed(4)} (ln V = ${Math.log(cfg.vocabSize).toFixed(4)}), grad norm ${r.gradNorm.toExponential(3)}, ${r.tokens} label tokens, ${stepSeconds.toFixed(1)} s`);
+console.log(`GPU memory allocated now: ${mib(backend.allocatedBytes())} (plan ${mib(plan.total)}; the rest is kernel scratch, rope tables, uniform ring, read-back)`);
+if (!Number.isFinite(r.loss)) process.exitCode = 1;
+
+const weightBytes = plan.parts.weights;
+const target = Qwen2LoraModel.plan(parseQwen2Config(QWEN25_05B), lora, TARGET.B, TARGET.T, weightBytes * (24 / cfg.numLayers));
+const targetTotal = Object.values(target).reduce((a, b) => a + b, 0);
+console.log(`target batch ${TARGET.B} x seq ${TARGET.T}, 24 layers: planned ${mib(targetTotal)} (${Object.entries(target).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}) ${targetTotal <= TARGET.bytes ? '<=' : '>'} 2 GiB`);
+await engine.dispose();
