@@ -165,12 +165,14 @@ for (const cfg of CONFIGS) {
   });
 }
 
-it('a disposed pool refuses work instead of hanging', async () => {
+it('disposed kernels refuse work instead of hanging, on the caller and on the pool', async () => {
   const k = await FastKernels.create({ threads: 2, shared: true });
   k.dispose();
-  const p = k.heap.allocBytes(1 << 20, 'x');
-  expect(() => k.gemm({ M: 128, J: 128, K: 64, A: p, sAm: 64, sAk: 1, B: p, bdtype: 'f32', sBk: 1, sBj: 64, C: p + 65536, ldc: 128, alpha: 1, accumulate: false, bias: 0 }))
-    .toThrow(/after dispose/);
+  const p = k.heap.allocBytes(1 << 22, 'x');
+  const call = (M: number, J: number, K: number) => () =>
+    k.gemm({ M, J, K, A: p, sAm: K, sAk: 1, B: p, bdtype: 'f32', sBk: 1, sBj: K, C: p + (1 << 21), ldc: J, alpha: 1, accumulate: false, bias: 0 });
+  expect(call(16, 16, 16)).toThrow(/after dispose/); // small: would run on the caller alone
+  expect(call(256, 256, 256)).toThrow(/after dispose/); // large: would use the pool
 });
 
 it('a kernel that traps (address outside the memory) raises EngineError and leaves the pool usable', async () => {

@@ -68,6 +68,7 @@ export class FastKernels {
   private jobI: Int32Array;
   private jobF: Float32Array;
   private readonly scratch: number;
+  private disposed = false;
 
   private constructor(
     readonly heap: WasmHeap,
@@ -112,6 +113,7 @@ export class FastKernels {
    * order, then runs it; `next` starts at 0 so the threads claim units from the first.
    */
   private run(kind: number, nthreads: number, fields: Array<number | { f32: number }>): void {
+    if (this.disposed) throw new EngineError('fast CPU engine: used after dispose()');
     const { i, f } = this.jobViews();
     i[0] = kind;
     i[1] = nthreads;
@@ -215,6 +217,7 @@ export class FastKernels {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.pool?.dispose();
   }
 }
