@@ -31,13 +31,12 @@ export async function createEngine(kind: EngineKind, opts: CreateEngineOptions =
   throw new EngineError(`unknown engine "${kind}" (cpu or webgpu)`);
 }
 
-/** The SIMD/threaded CPU backend, when it is built; null falls back to the scalar kernels. */
+/**
+ * The SIMD/threaded CPU backend; null (the scalar kernels) where this runtime has no WebAssembly
+ * SIMD. Other failures surface: a silent fallback would hide a 50x slowdown.
+ */
 async function loadFastCpu(threads?: number) {
-  try {
-    const mod = await import('./cpu/fast/backend.ts');
-    return await mod.createFastCpuBackend({ threads });
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' || /Cannot find module|Failed to resolve|Failed to fetch/.test(String(e))) return null;
-    throw e;
-  }
+  const mod = await import('./cpu/fast/backend.ts');
+  if (!mod.fastCpuSupported()) return null;
+  return mod.createFastCpuBackend({ threads });
 }
