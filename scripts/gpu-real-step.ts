@@ -7,7 +7,7 @@
 
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
 
-import { parseQwen2Config, type Qwen2Config } from '../src/core/config.ts';
+import { expectedTensors, parseQwen2Config, type Qwen2Config } from '../src/core/config.ts';
 import { DEFAULT_LORA, DEFAULT_OPTIMIZER, type MicroBatch, type WeightReader } from '../src/engine/engine.ts';
 import { LoraEngine } from '../src/engine/lora-engine.ts';
 import { Qwen2LoraModel } from '../src/engine/model.ts';
@@ -47,11 +47,17 @@ function randomWeights(seed: number): WeightReader {
   };
 }
 
+/** What the GPU holds for the base model: 16-bit matrices, f32 norm and bias vectors. */
+function weightBytes(c: Qwen2Config): number {
+  let bytes = 0;
+  for (const shape of expectedTensors(c).values()) bytes += shape.reduce((a, b) => a * b, 1) * (shape.length === 2 ? 2 : 4);
+  return bytes;
+}
+
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 const cfg: Qwen2Config = parseQwen2Config({ ...QWEN25_05B, num_hidden_layers: arg('layers', 24) });
 const B = arg('batch', 1), T = arg('seq', 64);
-const { expectedTensors } = await import('../src/core/config.ts');
 const expected = expectedTensors(cfg);
 const lora = DEFAULT_LORA;
 
@@ -74,8 +80,8 @@ console.log(`step: loss ${r.loss.toFixed(4)} (ln V = ${Math.log(cfg.vocabSize).t
 console.log(`GPU memory allocated now: ${mib(backend.allocatedBytes())} (plan ${mib(plan.total)}; the rest is kernel scratch, rope tables, uniform ring, read-back)`);
 if (!Number.isFinite(r.loss)) process.exitCode = 1;
 
-const weightBytes = plan.parts.weights;
-const target = Qwen2LoraModel.plan(parseQwen2Config(QWEN25_05B), lora, TARGET.B, TARGET.T, weightBytes * (24 / cfg.numLayers));
+const full = parseQwen2Config(QWEN25_05B);
+const target = Qwen2LoraModel.plan(full, lora, TARGET.B, TARGET.T, weightBytes(full));
 const targetTotal = Object.values(target).reduce((a, b) => a + b, 0);
 console.log(`target batch ${TARGET.B} x seq ${TARGET.T}, 24 layers: planned ${mib(targetTotal)} (${Object.entries(target).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}) ${targetTotal <= TARGET.bytes ? '<=' : '>'} 2 GiB`);
 await engine.dispose();

@@ -35,23 +35,41 @@ const LIMITS_WE_USE = [
   'maxBindGroups',
 ] as const;
 
-async function findGpu(): Promise<GPU> {
-  if (typeof navigator !== 'undefined' && navigator.gpu) return navigator.gpu;
-  if (typeof process !== 'undefined' && process.versions?.node) {
-    try {
-      const pkg = 'webgpu'; // not bundled: the browser never reaches this line
-      const { create } = (await import(/* @vite-ignore */ pkg)) as { create(flags: string[]): GPU };
-      return create([]);
-    } catch (e) {
-      throw new WebGpuUnavailableError(`WebGPU for Node (the "webgpu" package) could not start: ${(e as Error).message}`);
+/** Chromium's SwiftShader Vulkan driver: Node's Dawn falls back to it when no GPU driver answers. */
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+async function nodeAdapter(powerPreference: GPUPowerPreference): Promise<{ gpu: GPU; adapter: GPUAdapter | null }> {
+  let create: (flags: string[]) => GPU;
+  try {
+    const pkg = 'webgpu'; // not bundled: the browser never reaches this line
+    ({ create } = (await import(/* @vite-ignore */ pkg)) as { create(flags: string[]): GPU });
+  } catch (e) {
+    throw new WebGpuUnavailableError(`WebGPU for Node (the "webgpu" package) could not start: ${(e as Error).message}`);
+  }
+  let gpu = create([]);
+  let adapter = await gpu.requestAdapter({ powerPreference });
+  if (!adapter && !process.env.VK_ICD_FILENAMES) {
+    const fsModule = 'node:fs';
+    const { existsSync } = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs');
+    if (existsSync(SWIFTSHADER_ICD)) {
+      process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+      gpu = create([]);
+      adapter = await gpu.requestAdapter({ powerPreference });
     }
   }
+  return { gpu, adapter };
+}
+
+async function findAdapter(opts: WebGpuOptions): Promise<{ gpu: GPU; adapter: GPUAdapter | null }> {
+  const powerPreference = opts.powerPreference ?? 'high-performance';
+  const gpu = opts.gpu ?? (typeof navigator !== 'undefined' ? navigator.gpu : undefined);
+  if (gpu) return { gpu, adapter: await gpu.requestAdapter({ powerPreference }) };
+  if (typeof process !== 'undefined' && process.versions?.node) return nodeAdapter(powerPreference);
   throw new WebGpuUnavailableError('this browser has no WebGPU (navigator.gpu is missing); use the CPU engine or a WebGPU browser');
 }
 
 export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuOps> {
-  const gpu = opts.gpu ?? (await findGpu());
-  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  const { gpu, adapter } = await findAdapter(opts);
   if (!adapter) throw new WebGpuUnavailableError('no WebGPU adapter: the GPU is blocked, busy or unsupported here');
   const requiredLimits: Record<string, number> = {};
   for (const name of LIMITS_WE_USE) requiredLimits[name] = adapter.limits[name];
