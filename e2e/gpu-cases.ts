@@ -178,6 +178,7 @@ export function parityCases(): ParityCase[] {
     ops.addInPlace(t.x, t.y, n);
     ops.copy(t.y, 5, t.x, 100, 300); // across tensors of one arena
     ops.copy(t.z, 0, t.z, 200, 100); // within one tensor
+    ops.copy(ops.view(t.x, 64, 300), 0, ops.view(t.x, 0, 300), 10, 200); // overlapping views
     ops.zero(t.x, 33);
     return readAll(ops, t, ['x', 'y', 'z']);
   });

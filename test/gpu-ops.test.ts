@@ -70,6 +70,14 @@ describe('WebGPU memory and errors', () => {
     expect(() => gpu.upload(t, new Float32Array(10), 195)).toThrow(EngineError);
   });
 
+  it('names the file, entry point and line of a WGSL compile error', async () => {
+    const { common, weights, residual } = await loadShaderSources();
+    const broken = residual.replace('x[i] += y[i];', 'x[i] += missing_name;');
+    const line = residual.split('\n').findIndex((l) => l.includes('x[i] += y[i];')) + 1;
+    await expect(createWebGpuOps({ shaders: { common, weights, residual: broken } })).rejects.toThrow(
+      new RegExp(`shaders/residual.wgsl, entry add.*line ${line}: unresolved value 'missing_name'`, 's'));
+  });
+
   it('reports a WebGPU validation error at the next flush', async () => {
     const ops = await smallOps();
     ops.device.createBuffer({ size: 4, usage: 0x1 | 0x80 }); // MAP_READ with STORAGE is invalid

@@ -62,14 +62,16 @@ export class PipelineCache {
     for (const [file, text] of Object.entries(sources)) {
       if (INCLUDES.has(file)) continue;
       const usesWeights = /\bwload\(/.test(text);
-      const code = sources.common + '\n' + (usesWeights ? sources.weights + '\n' : '') + text;
+      const prelude = sources.common + '\n' + (usesWeights ? sources.weights + '\n' : '');
+      const code = prelude + text;
       const module = device.createShaderModule({ label: file, code });
       cache.modules.push(module);
       const params = parseParams(file, text);
       const bindings = parseBindings(text);
+      const preludeLines = prelude.split('\n').length - 1;
       for (const entry of entryPoints(text)) {
         const variants: (WeightDType | null)[] = usesWeights ? WEIGHT_DTYPES : [null];
-        for (const dtype of variants) jobs.push(cache.compile(file, entry, module, params, bindings, dtype));
+        for (const dtype of variants) jobs.push(cache.compile(file, entry, module, params, bindings, dtype, preludeLines));
       }
     }
     await Promise.all(jobs);
@@ -77,7 +79,7 @@ export class PipelineCache {
   }
 
   private async compile(file: string, entry: string, module: GPUShaderModule, params: ParamField[],
-    bindings: Map<string, number>, dtype: WeightDType | null): Promise<void> {
+    bindings: Map<string, number>, dtype: WeightDType | null, preludeLines: number): Promise<void> {
     const name = `${file}.${entry}`;
     let pipeline: GPUComputePipeline;
     try {
@@ -88,7 +90,8 @@ export class PipelineCache {
       });
     } catch (e) {
       const info = await module.getCompilationInfo();
-      const messages = info.messages.map((m) => `line ${m.lineNum}: ${m.message}`).join('; ');
+      // line numbers of the .wgsl file itself, not of the text with common/weights prepended
+      const messages = info.messages.map((m) => `line ${m.lineNum - preludeLines}: ${m.message}`).join('; ');
       throw new GpuValidationError(`shaders/${file}.wgsl, entry ${entry}${dtype ? ` (${dtype})` : ''}: ${(e as Error).message}${messages ? ` [${messages}]` : ''}`);
     }
     this.kernels.set(PipelineCache.key(name, dtype), { name, pipeline, layout: pipeline.getBindGroupLayout(0), params, bindings });

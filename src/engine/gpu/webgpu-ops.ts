@@ -182,8 +182,9 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
 
   copy(dst: GpuTensor, dstOffset: number, src: GpuTensor, srcOffset: number, n: number): void {
     if (dstOffset + n > dst.n || srcOffset + n > src.n) throw new EngineError(`copy ${src.label} -> ${dst.label}: ${n} values overrun a tensor`);
-    if (dst.buffer === src.buffer && dst.offset === src.offset) {
-      // one tensor cannot be bound twice for writing: bounce through scratch
+    const overlapping = dst.buffer === src.buffer && dst.offset < src.offset + src.size && src.offset < dst.offset + dst.size;
+    if (overlapping) {
+      // overlapping ranges of one buffer cannot both be bound for writing: bounce through scratch
       const tmp = this.scratchTensor('copy', n);
       this.run('residual.copy', { dst: tmp, src }, { n, dstOffset: 0, srcOffset }, grid1d(n));
       this.run('residual.copy', { dst, src: tmp }, { n, dstOffset, srcOffset: 0 }, grid1d(n));
