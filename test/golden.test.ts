@@ -17,4 +17,8 @@ describe.each(cases)('golden %s', (name) => {
       expect(failed).toEqual([]);
     });
   }
+  it('with gradient checkpointing (the WebGPU memory plan) on the CPU too', async () => {
+    const { checks } = await runGoldenCase(`${root}/${name}`, 'cpu', () => {}, {}, true);
+    expect(checks.filter((c) => !c.ok).map((c) => c.name)).toEqual([]);
+  });
 });

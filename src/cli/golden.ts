@@ -65,7 +65,7 @@ async function microBatch(c: Case, k: number): Promise<MicroBatch> {
   return { B, T, inputIds: ids, attentionMask: (await b.read(`micro${k}.attention_mask`)) as Int32Array, labels: (await b.read(`micro${k}.labels`)) as Int32Array };
 }
 
-export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (line: string) => void = console.log, engineOpts: CreateEngineOptions = {}): Promise<{ checks: Check[]; dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }> {
+export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (line: string) => void = console.log, engineOpts: CreateEngineOptions = {}, recompute?: boolean): Promise<{ checks: Check[]; dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }> {
   const c = await openCase(dir);
   const cfg = parseQwen2Config(await readFile(join(dir, 'config.json'), 'utf8'));
   const model = c.files.model;
@@ -87,7 +87,7 @@ export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (l
   };
   try {
     const maxB = Math.max(...micros.map((m) => m.B)), maxT = Math.max(...micros.map((m) => m.T), 5 + c.caseJson.generate.new_tokens);
-    await engine.load(cfg, { dtype, read: async (n) => (await model.read(n)) as Float32Array | Uint16Array }, { maxBatch: maxB, maxSeq: maxT, lora });
+    await engine.load(cfg, { dtype, read: async (n) => (await model.read(n)) as Float32Array | Uint16Array }, { maxBatch: maxB, maxSeq: maxT, lora, recompute });
     const initial: Record<string, Float32Array> = {};
     for (const name of c.files.adapter_model.tensors.keys()) initial[name] = await f32(c.files.adapter_model, name);
     await engine.setLora(initial);

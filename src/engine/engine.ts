@@ -105,6 +105,11 @@ export interface LoadOptions {
   maxBatch: number;
   maxSeq: number;
   lora: LoraSettings;
+  /**
+   * Gradient checkpointing. Default: on for WebGPU (GPU memory is the limit); on the CPU, off
+   * while keeping every layer's activations costs under 1 GiB (a third fewer matmuls).
+   */
+  recompute?: boolean;
 }
 
 /** Base weights: names as in model.safetensors, raw arrays (16-bit kept as Uint16Array bits). */

@@ -22,9 +22,17 @@ export interface Backend<T, W> extends Ops<T, W> {
   memoryBudget?(): number | undefined;
 }
 
-/** The plan's total for a batch shape (bytes). */
+/** The plan's total for a batch shape (bytes), with gradient checkpointing (the smallest plan). */
 function planTotal(cfg: Qwen2Config, opts: LoadOptions, B: number, T: number, weightBytes: number): number {
   return Object.values(Qwen2LoraModel.plan(cfg, opts.lora, B, T, weightBytes)).reduce((a, b) => a + b, 0);
+}
+
+const KEEP_ACTIVATIONS_BUDGET = 2 ** 30;
+
+function chooseRecompute(kind: 'cpu' | 'webgpu', cfg: Qwen2Config, opts: LoadOptions): boolean {
+  if (opts.recompute !== undefined) return opts.recompute;
+  if (kind !== 'cpu') return true;
+  return Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, 0, false).savedActivations > KEEP_ACTIVATIONS_BUDGET;
 }
 
 /** What would fit instead: halve the max length, then the batch, until it does. */
@@ -63,7 +71,8 @@ export class LoraEngine<T, W> implements Engine {
       const [o, i] = projShape(cfg, t);
       weightElems += cfg.numLayers * o * i;
     }
-    const parts = Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, weightElems * bytesPer);
+    const recompute = chooseRecompute(ops.kind, cfg, opts);
+    const parts = Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, weightElems * bytesPer, recompute);
     const total = Object.values(parts).reduce((a, b) => a + b, 0);
     const budget = ops.memoryBudget?.();
     if (budget !== undefined && total > budget) {
@@ -99,7 +108,7 @@ export class LoraEngine<T, W> implements Engine {
     }
     const normF = await vec('model.norm.weight');
     const lmHead = cfg.tieWordEmbeddings ? wte : await mat('lm_head.weight', cfg.vocabSize, C);
-    this.model = new Qwen2LoraModel(ops, cfg, { wte, lmHead, normF, layers }, opts.lora, opts.maxBatch, opts.maxSeq);
+    this.model = new Qwen2LoraModel(ops, cfg, { wte, lmHead, normF, layers }, opts.lora, opts.maxBatch, opts.maxSeq, recompute);
     const N = opts.maxBatch * opts.maxSeq;
     this.batchBufs = {
       ids: ops.alloc('i32', N, 'batch.ids'), mask: ops.alloc('i32', N, 'batch.mask'),

@@ -50,6 +50,13 @@ export function loraLayout(cfg: Qwen2Config, lora: LoraSettings): { slots: LoraS
   return { slots, size: off };
 }
 
+/** What backward reads of a layer's forward: kept per layer when recompute is off. */
+export function savedActivationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number): Record<string, number> {
+  const all = activationSizes(cfg, lora, B, T);
+  const keep = ['ln1', 'rstd1', 'q', 'k', 'v', 'att', 'attOut', 'xMid', 'ln2', 'rstd2', 'gate', 'up', 'act', ...lora.targets.map((t) => `xa.${t}`)];
+  return Object.fromEntries(keep.map((k) => [k, all[k]]));
+}
+
 /** Element counts of the per-layer scratch arena for N = B*T tokens. */
 export function activationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number): Record<string, number> {
   const N = B * T, C = cfg.hiddenSize, I = cfg.intermediateSize, KVD = cfg.numKvHeads * cfg.headDim;
@@ -87,6 +94,8 @@ export class Qwen2LoraModel<T, W> {
   readonly adamV: T; // (P)
   readonly normBuf: T; // (1)
   private readonly acts: Record<string, T>;
+  /** Per layer: the arena, with the saved activations of that layer when recompute is off. */
+  private readonly layerActs: Record<string, T>[];
   private readonly resid: T[]; // L+1 x (N, C)
   private readonly slotOf = new Map<string, { a: T; b: T; da: T; db: T; slot: LoraSlot }>();
   dropout = 0;
@@ -98,6 +107,11 @@ export class Qwen2LoraModel<T, W> {
     readonly lora: LoraSettings,
     readonly maxB: number,
     readonly maxT: number,
+    /**
+     * Gradient checkpointing: backward recomputes each layer from its saved input, so only one
+     * layer's activations exist at a time. Off keeps every layer's (faster, L times the memory).
+     */
+    readonly recompute = true,
   ) {
     this.C = cfg.hiddenSize; this.I = cfg.intermediateSize; this.L = cfg.numLayers;
     this.NH = cfg.numHeads; this.NKV = cfg.numKvHeads; this.HD = cfg.headDim;
@@ -120,6 +134,8 @@ export class Qwen2LoraModel<T, W> {
       });
     }
     this.acts = ops.arena('f32', activationSizes(cfg, lora, maxB, maxT), 'activations');
+    this.layerActs = Array.from({ length: cfg.numLayers }, (_, l) =>
+      recompute ? this.acts : { ...this.acts, ...ops.arena('f32', savedActivationSizes(cfg, lora, maxB, maxT), `activations.${l}`) });
     const N = maxB * maxT;
     this.resid = Array.from({ length: this.L + 1 }, (_, l) => ops.alloc('f32', N * this.C, `resid.${l}`));
   }
@@ -144,71 +160,73 @@ export class Qwen2LoraModel<T, W> {
   }
 
   /** out (N,O) = inp @ Wᵀ + b + s·dropout(inp)Aᵀ Bᵀ */
-  private linearForward(out: T, inp: T, layer: number, target: LoraTarget, N: number, seed: number): void {
+  private linearForward(a: Record<string, T>, out: T, inp: T, layer: number, target: LoraTarget, N: number, seed: number): void {
     const w = this.weights.layers[layer];
     const bias = target === 'q_proj' || target === 'k_proj' || target === 'v_proj' ? w.bias[target] : null;
     const [O, In] = projShape(this.cfg, target);
     this.ops.matmulForward(out, inp, w.proj[target], bias, N, In, O);
     const s = this.slot(layer, target);
-    if (s) this.ops.loraForward(out, this.acts[`xa.${target}`], inp, s.a, s.b, N, In, O, this.lora.r, this.scale,
+    if (s) this.ops.loraForward(out, a[`xa.${target}`], inp, s.a, s.b, N, In, O, this.lora.r, this.scale,
       this.dropoutFor(seed, layer, LORA_TARGETS.indexOf(target)));
   }
 
   /** dinp (N,In) += dout @ W (+ LoRA path); LoRA grads accumulate. */
-  private linearBackward(dinp: T, dout: T, inp: T, layer: number, target: LoraTarget, N: number, seed: number): void {
+  private linearBackward(a: Record<string, T>, dinp: T, dout: T, inp: T, layer: number, target: LoraTarget, N: number, seed: number): void {
     const [O, In] = projShape(this.cfg, target);
     this.ops.matmulBackward(dinp, dout, this.weights.layers[layer].proj[target], N, In, O);
     const s = this.slot(layer, target);
-    if (s) this.ops.loraBackward(dinp, s.da, s.db, this.acts.dxa, dout, inp, this.acts[`xa.${target}`], s.a, s.b,
+    if (s) this.ops.loraBackward(dinp, s.da, s.db, a.dxa, dout, inp, a[`xa.${target}`], s.a, s.b,
       N, In, O, this.lora.r, this.scale, this.dropoutFor(seed, layer, LORA_TARGETS.indexOf(target)));
   }
 
   /** One decoder layer on (B, T) tokens: xOut = block(xIn). Leaves its activations in the arena. */
   private layerForward(l: number, xIn: T, xOut: T, b: Batch<T>, seed: number): void {
-    const { ops, acts: a, C, I, KVD, NH, NKV, HD } = this;
+    const { ops, C, I, KVD, NH, NKV, HD } = this;
+    const a = this.layerActs[l];
     const N = b.B * b.T, w = this.weights.layers[l], eps = this.cfg.rmsNormEps, theta = this.cfg.ropeTheta;
     ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, eps);
-    this.linearForward(a.q, a.ln1, l, 'q_proj', N, seed); // (N, C)
-    this.linearForward(a.k, a.ln1, l, 'k_proj', N, seed); // (N, KVD)
-    this.linearForward(a.v, a.ln1, l, 'v_proj', N, seed); // (N, KVD)
+    this.linearForward(a, a.q, a.ln1, l, 'q_proj', N, seed); // (N, C)
+    this.linearForward(a, a.k, a.ln1, l, 'k_proj', N, seed); // (N, KVD)
+    this.linearForward(a, a.v, a.ln1, l, 'v_proj', N, seed); // (N, KVD)
     ops.ropeForward(a.q, b.B, b.T, NH, HD, theta, 0);
     ops.ropeForward(a.k, b.B, b.T, NKV, HD, theta, 0);
     ops.attentionForward(a.attOut, a.att, a.q, a.k, a.v, b.mask, b.B, b.T, b.T, b.T, NH, NKV, HD);
-    this.linearForward(a.proj, a.attOut, l, 'o_proj', N, seed);
+    this.linearForward(a, a.proj, a.attOut, l, 'o_proj', N, seed);
     ops.copy(a.xMid, 0, xIn, 0, N * C);
     ops.addInPlace(a.xMid, a.proj, N * C);
     ops.rmsnormForward(a.ln2, a.rstd2, a.xMid, w.ln2, N, C, eps);
-    this.linearForward(a.gate, a.ln2, l, 'gate_proj', N, seed); // (N, I)
-    this.linearForward(a.up, a.ln2, l, 'up_proj', N, seed); // (N, I)
+    this.linearForward(a, a.gate, a.ln2, l, 'gate_proj', N, seed); // (N, I)
+    this.linearForward(a, a.up, a.ln2, l, 'up_proj', N, seed); // (N, I)
     ops.swigluForward(a.act, a.gate, a.up, N * I);
-    this.linearForward(a.proj, a.act, l, 'down_proj', N, seed);
+    this.linearForward(a, a.proj, a.act, l, 'down_proj', N, seed);
     ops.copy(xOut, 0, a.xMid, 0, N * C);
     ops.addInPlace(xOut, a.proj, N * C);
     void KVD;
   }
 
-  /** dResid (N,C) holds dL/dxOut on entry and dL/dxIn on exit. Needs layerForward(l) just before. */
+  /** dResid (N,C) holds dL/dxOut on entry and dL/dxIn on exit. Needs layerForward(l)'s activations. */
   private layerBackward(l: number, xIn: T, b: Batch<T>, seed: number): void {
-    const { ops, acts: a, C, I, KVD, NH, NKV, HD } = this;
+    const { ops, C, I, KVD, NH, NKV, HD } = this;
+    const a = this.layerActs[l];
     const N = b.B * b.T, w = this.weights.layers[l], theta = this.cfg.ropeTheta;
     // MLP: xOut = xMid + down(swiglu(gate(ln2), up(ln2)))
     ops.zero(a.dAct, N * I);
-    this.linearBackward(a.dAct, a.dResid, a.act, l, 'down_proj', N, seed);
+    this.linearBackward(a, a.dAct, a.dResid, a.act, l, 'down_proj', N, seed);
     ops.swigluBackward(a.dGate, a.dUp, a.dAct, a.gate, a.up, N * I);
     ops.zero(a.dLn, N * C);
-    this.linearBackward(a.dLn, a.dGate, a.ln2, l, 'gate_proj', N, seed);
-    this.linearBackward(a.dLn, a.dUp, a.ln2, l, 'up_proj', N, seed);
+    this.linearBackward(a, a.dLn, a.dGate, a.ln2, l, 'gate_proj', N, seed);
+    this.linearBackward(a, a.dLn, a.dUp, a.ln2, l, 'up_proj', N, seed);
     ops.rmsnormBackward(a.dResid, a.dLn, a.xMid, w.ln2, a.rstd2, N, C);
     // attention: xMid = xIn + o(attn(rope(q(ln1)), rope(k(ln1)), v(ln1)))
     ops.zero(a.dAttOut, N * C);
-    this.linearBackward(a.dAttOut, a.dResid, a.attOut, l, 'o_proj', N, seed);
+    this.linearBackward(a, a.dAttOut, a.dResid, a.attOut, l, 'o_proj', N, seed);
     ops.attentionBackward(a.dq, a.dk, a.dv, a.dAtt, a.dAttOut, a.q, a.k, a.v, a.att, b.B, b.T, NH, NKV, HD);
     ops.ropeBackward(a.dq, b.B, b.T, NH, HD, theta, 0);
     ops.ropeBackward(a.dk, b.B, b.T, NKV, HD, theta, 0);
     ops.zero(a.dLn, N * C);
-    this.linearBackward(a.dLn, a.dq, a.ln1, l, 'q_proj', N, seed);
-    this.linearBackward(a.dLn, a.dk, a.ln1, l, 'k_proj', N, seed);
-    this.linearBackward(a.dLn, a.dv, a.ln1, l, 'v_proj', N, seed);
+    this.linearBackward(a, a.dLn, a.dq, a.ln1, l, 'q_proj', N, seed);
+    this.linearBackward(a, a.dLn, a.dk, a.ln1, l, 'k_proj', N, seed);
+    this.linearBackward(a, a.dLn, a.dv, a.ln1, l, 'v_proj', N, seed);
     ops.rmsnormBackward(a.dResid, a.dLn, xIn, w.ln1, a.rstd1, N, C);
     void KVD;
   }
@@ -247,7 +265,7 @@ export class Qwen2LoraModel<T, W> {
     ops.zero(a.dResid, N * C);
     ops.rmsnormBackward(a.dResid, a.dLn, this.resid[this.L], this.weights.normF, a.rstdf, N, C);
     for (let l = this.L - 1; l >= 0; l--) {
-      this.layerForward(l, this.resid[l], a.xOut, b, seed);
+      if (this.recompute) this.layerForward(l, this.resid[l], a.xOut, b, seed);
       this.layerBackward(l, this.resid[l], b, seed);
     }
   }
@@ -322,9 +340,9 @@ export class Qwen2LoraModel<T, W> {
       for (let l = 0; l < L; l++) {
         const w = this.weights.layers[l];
         ops.rmsnormForward(a.ln1, a.rstd1, a.xOut, w.ln1, N, C, eps);
-        this.linearForward(a.q, a.ln1, l, 'q_proj', N, 0);
-        this.linearForward(a.k, a.ln1, l, 'k_proj', N, 0);
-        this.linearForward(a.v, a.ln1, l, 'v_proj', N, 0);
+        this.linearForward(a, a.q, a.ln1, l, 'q_proj', N, 0);
+        this.linearForward(a, a.k, a.ln1, l, 'k_proj', N, 0);
+        this.linearForward(a, a.v, a.ln1, l, 'v_proj', N, 0);
         ops.ropeForward(a.q, B, T, NH, HD, theta, pos);
         ops.ropeForward(a.k, B, T, NKV, HD, theta, pos);
         for (let b = 0; b < B; b++) {
@@ -332,13 +350,13 @@ export class Qwen2LoraModel<T, W> {
           ops.copy(kv.v[l], (b * kv.SMAX + pos) * KVD, a.v, b * T * KVD, T * KVD);
         }
         ops.attentionForward(a.attOut, kv.att, a.q, kv.k[l], kv.v[l], kv.mask, B, T, S, kv.SMAX, NH, NKV, HD);
-        this.linearForward(a.proj, a.attOut, l, 'o_proj', N, 0);
+        this.linearForward(a, a.proj, a.attOut, l, 'o_proj', N, 0);
         ops.addInPlace(a.xOut, a.proj, N * C);
         ops.rmsnormForward(a.ln2, a.rstd2, a.xOut, w.ln2, N, C, eps);
-        this.linearForward(a.gate, a.ln2, l, 'gate_proj', N, 0);
-        this.linearForward(a.up, a.ln2, l, 'up_proj', N, 0);
+        this.linearForward(a, a.gate, a.ln2, l, 'gate_proj', N, 0);
+        this.linearForward(a, a.up, a.ln2, l, 'up_proj', N, 0);
         ops.swigluForward(a.act, a.gate, a.up, N * I);
-        this.linearForward(a.proj, a.act, l, 'down_proj', N, 0);
+        this.linearForward(a, a.proj, a.act, l, 'down_proj', N, 0);
         ops.addInPlace(a.xOut, a.proj, N * C);
       }
       done += T;
@@ -355,14 +373,15 @@ export class Qwen2LoraModel<T, W> {
   }
 
   /** Elements in each buffer group, for the memory plan. */
-  static plan(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number, weightBytes: number): Record<string, number> {
+  static plan(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number, weightBytes: number, recompute = true): Record<string, number> {
     const P = loraLayout(cfg, lora).size;
-    const acts = Object.values(activationSizes(cfg, lora, B, T)).reduce((x, y) => x + y, 0);
+    const sum = (r: Record<string, number>) => Object.values(r).reduce((x, y) => x + y, 0);
     return {
       weights: weightBytes,
       lora: P * 4 * 4 + 4,
-      activations: acts * 4,
+      activations: sum(activationSizes(cfg, lora, B, T)) * 4,
       residuals: (cfg.numLayers + 1) * B * T * cfg.hiddenSize * 4,
+      ...(recompute ? {} : { savedActivations: cfg.numLayers * sum(savedActivationSizes(cfg, lora, B, T)) * 4 }),
     };
   }
 }
