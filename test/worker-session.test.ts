@@ -11,7 +11,7 @@ import { memoryStore, type KeyValueStore } from '../src/io/store.ts';
 import { TrainingSession } from '../src/worker/session.ts';
 import type { TrainExample } from '../src/engine/engine.ts';
 import type { LoadSettings, TrainOutcome, TrainProgress, TrainSettings } from '../src/worker/api.ts';
-import { DatasetError, EngineError } from '../src/core/errors.ts';
+import { DatasetError, DeviceLostError, EngineError } from '../src/core/errors.ts';
 import { DEFAULT_OPTIMIZER } from '../src/engine/engine.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
 
@@ -121,6 +121,37 @@ describe('training session', () => {
     expectSameRun(out, ref.outcome);
     const lora = (await fresh.getAdapter()).tensors;
     for (const k of Object.keys(ref.lora)) expect(bits(lora[k]), k).toEqual(bits(ref.lora[k]));
+  });
+
+  it('a lost GPU device mid-run reloads the model on a fresh engine and resumes from the last checkpoint', async () => {
+    const ref = await uninterrupted();
+    let engines = 0;
+    const s = new TrainingSession({
+      modelStore: memoryStore(),
+      checkpointStore: memoryStore(),
+      createEngine: async (k) => {
+        const engine = await createEngine(k, { threads: 1 });
+        // The first engine's device is "lost" during its 4th optimizer step (after the checkpoint of step 2).
+        if (engines++ === 0) {
+          let steps = 0;
+          const step = engine.step.bind(engine);
+          engine.step = async (...args) => {
+            if (++steps === 4) throw new DeviceLostError('GPU device lost: test');
+            return step(...args);
+          };
+        }
+        return engine;
+      },
+    });
+    await s.loadModel({ kind: 'local', files }, 'cpu', LOAD);
+    await s.setDataset(data, evalData);
+    const events: TrainProgress[] = [];
+    const out = await s.startTraining(TRAIN, (p) => events.push(p));
+    expect(engines).toBe(2);
+    expect(events.some((e) => e.state === 'error')).toBe(false);
+    expect(events.some((e) => /device was lost/.test(e.message ?? ''))).toBe(true);
+    expect(out.resumedFrom).toBe(2);
+    expectSameRun(out, ref.outcome);
   });
 
   it('pause takes effect before the next step and checkpoints; swapping adapters while paused and resuming continues the same run', async () => {

@@ -3,7 +3,7 @@
 // dataset and at most one training run.
 
 import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
-import { DatasetError, EngineError, WebtuneError, type DatasetIssue } from '../core/errors.ts';
+import { DatasetError, DeviceLostError, EngineError, WebtuneError, type DatasetIssue } from '../core/errors.ts';
 import type { Engine, GenerateOptions, TrainExample } from '../engine/engine.ts';
 import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts';
 import type { FetchFn } from '../io/download.ts';
@@ -39,6 +39,16 @@ interface Loaded {
 }
 
 type Control = 'idle' | 'running' | 'paused' | 'stopping';
+
+const MAX_DEVICE_RECOVERIES = 2;
+
+function lastProgress(o: TrainOutcome): TrainProgress {
+  const last = o.history.at(-1);
+  return {
+    step: o.steps, totalSteps: o.totalSteps, epoch: 0, loss: last?.loss ?? NaN, lr: last?.lr ?? 0, gradNorm: last?.gradNorm ?? 0,
+    tokensPerSec: 0, etaSec: 0, memoryBytes: 0, state: 'running',
+  };
+}
 
 export class TrainingSession implements WorkerApi {
   private model: Loaded | null = null;
@@ -145,6 +155,21 @@ export class TrainingSession implements WorkerApi {
     return summary;
   }
 
+  /** The same model on a new engine of the same kind (a fresh GPU device after a loss). */
+  private async reloadEngine(): Promise<void> {
+    const m = this.loaded;
+    await m.engine.dispose().catch(() => undefined);
+    const engine = await this.deps.createEngine(m.summary.engine.kind);
+    const dtype = validateWeights(m.config, m.files.weights);
+    await engine.load(m.config, { dtype, read: (n) => m.files.weights.read(n) as Promise<Float32Array | Uint16Array> }, {
+      maxBatch: m.settings.maxBatch,
+      maxSeq: m.settings.maxSeq,
+      lora: m.settings.lora,
+    });
+    await engine.initLora(0);
+    this.model = { ...m, engine };
+  }
+
   async cancelLoad(): Promise<void> {
     this.loadAbort?.abort();
   }
@@ -216,14 +241,22 @@ export class TrainingSession implements WorkerApi {
     // Claimed before the first await, so a second call made meanwhile is refused.
     this.control = 'running';
     try {
-      return await this.run(settings, onProgress);
+      let outcome = await this.run(settings, onProgress, MAX_DEVICE_RECOVERIES > 0);
+      // A GPU reset (driver crash, tab backgrounded too long) loses every buffer: reload the
+      // weights on a fresh device and continue from the last checkpoint, a bounded number of times.
+      for (let retry = 1; outcome.state === 'error' && outcome.errorName === 'DeviceLostError' && retry <= MAX_DEVICE_RECOVERIES; retry++) {
+        onProgress?.({ ...lastProgress(outcome), state: 'running', message: `the GPU device was lost; reloading the model and resuming from the last checkpoint (attempt ${retry})` });
+        await this.reloadEngine();
+        outcome = await this.run({ ...settings, resume: true }, onProgress, retry < MAX_DEVICE_RECOVERIES);
+      }
+      return outcome;
     } finally {
       this.control = 'idle';
       this.wake = null;
     }
   }
 
-  private async run(settings: TrainSettings, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome> {
+  private async run(settings: TrainSettings, onProgress?: (p: TrainProgress) => void, deviceLossRecoverable = false): Promise<TrainOutcome> {
     const { engine, summary, settings: loadSettings } = this.loaded;
     const ts: TrainerSettings = {
       ...settings.optimizer,
@@ -316,7 +349,8 @@ export class TrainingSession implements WorkerApi {
       return { state, steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, evalLoss, resumedFrom };
     } catch (e) {
       const err = e as Error;
-      emit({ state: 'error', message: err.message });
+      // A recoverable device loss is reported by the retry, not as a failure the page would show.
+      if (!(deviceLossRecoverable && err instanceof DeviceLostError)) emit({ state: 'error', message: err.message });
       return {
         state: 'error', steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, resumedFrom,
         error: err.message, errorName: err instanceof WebtuneError ? err.name : err.name || 'Error',
