@@ -30,6 +30,8 @@ export class CommandStream {
   private ringView = new DataView(this.ringCpu);
   private ring: GPUBuffer;
   private slot = 0;
+  /** Work to run once the open encoder is submitted: destroying buffers it still references. */
+  private afterSubmit: (() => void)[] = [];
   dispatches = 0;
 
   constructor(private device: GPUDevice, memory: GpuMemory) {
@@ -83,6 +85,19 @@ export class CommandStream {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.slot = 0;
+    const jobs = this.afterSubmit;
+    this.afterSubmit = [];
+    for (const job of jobs) job();
+  }
+
+  /**
+   * Runs `job` now when nothing is encoded, else right after the next submit. Destroying a
+   * buffer that an encoded but unsubmitted command uses makes the submit a validation error;
+   * once submitted, WebGPU keeps the buffer alive until that work is done.
+   */
+  whenSubmitted(job: () => void): void {
+    if (this.encoder) this.afterSubmit.push(job);
+    else job();
   }
 
   private openEncoder(): GPUCommandEncoder {

@@ -46,6 +46,8 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   private scratch = new Map<string, GpuTensor>();
   private ropeTables = new Map<string, { table: GpuTensor; positions: number }>();
   private staging: { buffer: GPUBuffer; busy: boolean }[] = [];
+  /** Tensors made by alloc(): the only ones free() gives back (views and arena parts share a buffer). */
+  private owned = new WeakSet<GpuTensor>();
   /** Objects that must live as long as the device (see create.ts). */
   keepAlive: unknown[] = [];
 
@@ -93,10 +95,7 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   private scratchTensor(name: string, n: number): GpuTensor {
     const have = this.scratch.get(name);
     if (have && have.n >= n) return have;
-    if (have) {
-      this.stream.submit();
-      this.memory.destroy(have.buffer);
-    }
+    if (have) this.release(have.buffer);
     const t = this.alloc('f32', n, `scratch.${name}`);
     this.scratch.set(name, t);
     return t;
@@ -105,7 +104,20 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   // ---- memory
 
   alloc(dtype: 'f32' | 'i32', n: number, label: string): GpuTensor {
-    return this.memory.arena(dtype, { t: n }, label).t;
+    const t = this.memory.arena(dtype, { t: n }, label).t;
+    this.owned.add(t);
+    return t;
+  }
+
+  /** Gives back a tensor from alloc(); views, arena parts and tensors freed already are ignored. */
+  free(t: GpuTensor): void {
+    if (!this.owned.delete(t)) return;
+    this.release(t.buffer);
+  }
+
+  /** Destroys a buffer once no unsubmitted command can still use it; its bytes count until then. */
+  private release(buffer: GPUBuffer): void {
+    this.stream.whenSubmitted(() => this.memory.destroy(buffer));
   }
 
   view(t: GpuTensor, offset: number, n: number): GpuTensor {
@@ -274,10 +286,7 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
         data[(positions + p) * half + j] = Math.sin(p * invFreq);
       }
     }
-    if (have) {
-      this.stream.submit();
-      this.memory.destroy(have.table.buffer);
-    }
+    if (have) this.release(have.table.buffer);
     const table = this.alloc('f32', data.length, `rope.${key}`);
     this.upload(table, data);
     const entry = { table, positions };
