@@ -2,15 +2,19 @@
 // on a random model of a preset's shape, batch B x seq T, half of each row prompt (-100).
 //
 //   npm run bench -- --engine cpu --preset mid --batch 4 --seq 64 [--steps 3] [--threads 2] [--scalar]
+//   npm run bench -- --engine webgpu --preset mid --batch 4 --seq 64 [--no-matmul]
 //
 // "train tokens/s" = B*T input tokens per second of a full optimizer step (forward, loss,
-// backward, clip, AdamW). The last line is one JSON object for scripts to read.
+// backward, clip, AdamW). The last line is one JSON object for scripts to read. The webgpu
+// engine adds `gpu_mb`, `adapter` and `matmul_gflops` (the main matmuls at the preset's shapes
+// for N = B*T tokens, scripts/bench-matmul.ts); `--matmul` measures those on the CPU too.
 // scripts/bench_torch.py runs the same step in PyTorch and prints the same JSON line.
 
 import { parseQwen2Config, expectedTensors, type Qwen2Config } from '../src/core/config.ts';
 import { createEngine, type EngineKind } from '../src/engine/create.ts';
 import { DEFAULT_LORA, type MicroBatch, type WeightReader } from '../src/engine/engine.ts';
-import { hash32 } from '../src/engine/ops.ts';
+import { hash32, type Ops } from '../src/engine/ops.ts';
+import { measureMatmuls } from './bench-matmul.ts';
 
 const PRESETS: Record<string, Record<string, unknown>> = {
   small: { hidden_size: 256, intermediate_size: 704, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 8192, tie_word_embeddings: false },
@@ -26,6 +30,8 @@ interface Args {
   steps: number;
   threads?: number;
   scalar: boolean;
+  /** Matmul GFLOP/s: default on for webgpu, off for cpu (keeps the CPU line PyTorch's shape). */
+  matmul?: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -45,7 +51,9 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--steps') a.steps = num();
     else if (k === '--threads') a.threads = num();
     else if (k === '--scalar') a.scalar = true;
-    else throw new Error(`unknown option ${k} (--engine cpu|webgpu --preset ${Object.keys(PRESETS).join('|')} --batch N --seq N --steps N --threads N --scalar)`);
+    else if (k === '--matmul') a.matmul = true;
+    else if (k === '--no-matmul') a.matmul = false;
+    else throw new Error(`unknown option ${k} (--engine cpu|webgpu --preset ${Object.keys(PRESETS).join('|')} --batch N --seq N --steps N --threads N --scalar --matmul --no-matmul)`);
   }
   if (!PRESETS[a.preset]) throw new Error(`unknown preset "${a.preset}" (${Object.keys(PRESETS).join(', ')})`);
   return a;
@@ -129,7 +137,17 @@ async function main(): Promise<void> {
     ms_per_step: Math.round(median),
     peak_rss_mb: mb(peakRssBytes()),
   };
-  if (args.engine === 'webgpu') result.gpu_mb = mb(plan.allocated);
+  if (args.engine === 'webgpu') {
+    result.gpu_mb = mb(plan.allocated);
+    result.adapter = info.device;
+  }
+  if (args.matmul ?? args.engine === 'webgpu') {
+    const t1 = performance.now();
+    const m = await measureMatmuls(engine.ops as Ops<unknown, unknown>, cfg, args.batch * args.seq, lora.r);
+    console.log(`matmul GFLOP/s at N = ${args.batch * args.seq} (${m.timing}, ${((performance.now() - t1) / 1000).toFixed(1)} s): ${Object.entries(m.gflops).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    result.matmul_gflops = m.gflops;
+    result.matmul_timing = m.timing;
+  }
   await engine.dispose();
   console.log(JSON.stringify(result));
 }

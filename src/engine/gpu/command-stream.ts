@@ -26,6 +26,7 @@ export function rowsGrid(rows: number): Grid {
 export class CommandStream {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  private timedPass: GPUComputePassEncoder | null = null;
   private ringCpu = new ArrayBuffer(SLOT_BYTES * RING_SLOTS);
   private ringView = new DataView(this.ringCpu);
   private ring: GPUBuffer;
@@ -62,6 +63,26 @@ export class CommandStream {
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2] ?? 1);
+  }
+
+  /** Opens a compute pass that writes its start and end GPU times into slots 0 and 1 of querySet. */
+  beginTimedPass(querySet: GPUQuerySet): void {
+    this.closePass();
+    this.pass = this.openEncoder().beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+    this.timedPass = this.pass;
+  }
+
+  /**
+   * Ends the timed pass and resolves its two timestamps into `resolve` (16 bytes). False when
+   * something closed the pass early (a full uniform ring, a copy or clear): the times would then
+   * cover only part of the work.
+   */
+  endTimedPass(querySet: GPUQuerySet, resolve: GPUBuffer): boolean {
+    const whole = this.pass !== null && this.pass === this.timedPass;
+    this.timedPass = null;
+    this.closePass();
+    this.openEncoder().resolveQuerySet(querySet, 0, 2, resolve, 0);
+    return whole;
   }
 
   /** Zero bytes of a buffer in stream order. */

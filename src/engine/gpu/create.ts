@@ -75,7 +75,9 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
   for (const name of LIMITS_WE_USE) requiredLimits[name] = adapter.limits[name];
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ label: 'webtune', requiredLimits });
+    // timestamps let benchmarks time kernels on the GPU itself rather than around a submit
+    const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+    device = await adapter.requestDevice({ label: 'webtune', requiredLimits, requiredFeatures });
   } catch (e) {
     throw new WebGpuUnavailableError(`the WebGPU device request failed: ${(e as Error).message}`);
   }

@@ -6,7 +6,7 @@ import type { WeightDType } from '../../core/dtype.ts';
 import { EngineError, OutOfMemoryError } from '../../core/errors.ts';
 
 // GPUBufferUsage values, spelled out because Node's webgpu package does not define the globals.
-export const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+export const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
 const STORAGE_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
 
 /** A bindable byte range of one buffer. */

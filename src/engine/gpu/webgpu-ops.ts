@@ -48,6 +48,7 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   private staging: { buffer: GPUBuffer; busy: boolean }[] = [];
   /** Tensors made by alloc(): the only ones free() gives back (views and arena parts share a buffer). */
   private owned = new WeakSet<GpuTensor>();
+  private timer: { querySet: GPUQuerySet; resolve: GPUBuffer } | null = null;
   /** Objects that must live as long as the device (see create.ts). */
   keepAlive: unknown[] = [];
 
@@ -115,6 +116,12 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     this.release(t.buffer);
   }
 
+  /** Gives back a weight's buffers (not part of Ops: the model keeps its weights for its lifetime). */
+  freeWeight(w: GpuWeight): void {
+    for (const chunk of w.chunks) this.release(chunk.buffer);
+    w.chunks = [];
+  }
+
   /** Destroys a buffer once no unsubmitted command can still use it; its bytes count until then. */
   private release(buffer: GPUBuffer): void {
     this.stream.whenSubmitted(() => this.memory.destroy(buffer));
@@ -155,10 +162,13 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     this.check();
     if (offset + n > src.n) throw new EngineError(`read of ${src.label}: ${n} values at offset ${offset} overrun its ${src.n}`);
     if (n === 0) return new ArrayBuffer(0);
-    const bytes = n * 4;
+    return this.readRange(src.buffer, src.offset + offset * 4, n * 4, src.label);
+  }
+
+  private async readRange(buffer: GPUBuffer, byteOffset: number, bytes: number, label: string): Promise<ArrayBuffer> {
     // the copy is encoded now, so it sees exactly the work queued before this call
     const stage = this.stagingBuffer(bytes);
-    this.stream.copyBuffer(src.buffer, src.offset + offset * 4, stage.buffer, 0, bytes);
+    this.stream.copyBuffer(buffer, byteOffset, stage.buffer, 0, bytes);
     this.stream.submit();
     try {
       await keepAlive(stage.buffer.mapAsync(MAP_READ, 0, bytes));
@@ -167,10 +177,38 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
       return out;
     } catch (e) {
       this.check();
-      throw new DeviceLostError(`reading ${src.label} back from the GPU failed: ${(e as Error).message}`);
+      throw new DeviceLostError(`reading ${label} back from the GPU failed: ${(e as Error).message}`);
     } finally {
       stage.busy = false;
     }
+  }
+
+  /**
+   * GPU milliseconds of one compute pass holding the kernels `encode` launches, from timestamp
+   * queries; null where the device lacks 'timestamp-query' or reports a non-increasing pair
+   * (time it around flush() then). `encode` may only launch kernels (no copy, zero, upload or
+   * read, which would end the pass), at most 4096 of them.
+   */
+  async timeOnGpu(encode: () => void): Promise<number | null> {
+    if (!this.device.features.has('timestamp-query')) return null;
+    this.check();
+    this.stream.submit();
+    this.timer ??= {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: 2, label: 'kernel timer' }),
+      resolve: this.memory.createBuffer(16, USAGE.QUERY_RESOLVE | USAGE.COPY_SRC, 'kernel timer'),
+    };
+    const { querySet, resolve } = this.timer;
+    this.stream.beginTimedPass(querySet);
+    try {
+      encode();
+    } catch (e) {
+      this.stream.endTimedPass(querySet, resolve);
+      throw e;
+    }
+    if (!this.stream.endTimedPass(querySet, resolve))
+      throw new EngineError('timeOnGpu: the timed work did not stay in one compute pass (a copy, zero, upload, read or over 4096 launches)');
+    const [begin, end] = new BigUint64Array(await this.readRange(resolve, 0, 16, 'timestamps'));
+    return end > begin ? Number(end - begin) / 1e6 : null;
   }
 
   private stagingBuffer(bytes: number): { buffer: GPUBuffer; busy: boolean } {
