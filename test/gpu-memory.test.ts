@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseQwen2Config, validateWeights } from '../src/core/config.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
 import { DEFAULT_LORA, type GenerateOptions, type MicroBatch } from '../src/engine/engine.ts';
-import { createWebGpuBackend, type WebGpuBackend } from '../src/engine/gpu/index.ts';
+import { OutOfMemoryError } from '../src/core/errors.ts';
+import { createWebGpuBackend, createWebGpuOps, type WebGpuBackend } from '../src/engine/gpu/index.ts';
+import { loadShaderSources } from '../src/engine/gpu/shader-sources.ts';
 import { LoraEngine } from '../src/engine/lora-engine.ts';
 
 const CASE = 'test/fixtures/golden/tiny-f32';
@@ -111,4 +113,30 @@ describe('the engine gives back per-call GPU buffers', () => {
     await engine.merged('model.layers.0.mlp.down_proj.weight');
     expect(gpu.allocatedBytes()).toBe(settled);
   }, 60_000);
+});
+
+describe('a buffer the GPU refuses', () => {
+  it('becomes an OutOfMemoryError at the next flush, with the bytes and what to change', async () => {
+    const { common, weights, residual } = await loadShaderSources();
+    const ops = await createWebGpuOps({ shaders: { common, weights, residual } });
+    try {
+      await ops.flush();
+      const held = ops.allocatedBytes();
+      // SwiftShader would take gigabytes of host memory before refusing: say no for it
+      const device = ops.device as GPUDevice & { popErrorScope(): Promise<GPUError | null> };
+      const real = device.popErrorScope.bind(device);
+      device.popErrorScope = async () => (await real(), { message: 'Not enough memory left (simulated)' } as GPUError);
+      ops.arena('f32', { k: 2 ** 20, v: 2 ** 20 }, 'kv');
+      const err = await ops.flush().then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(OutOfMemoryError);
+      const oom = err as OutOfMemoryError;
+      expect(oom.plannedBytes).toBe(held + 8 * 2 ** 20); // two 4 MiB tensors in one buffer (4 MiB is a multiple of the 256-byte alignment)
+      expect(oom.availableBytes).toBe(held);
+      expect(oom.message).toMatch(/kv needs 8\.0 MiB on top of the .* MiB already held/);
+      expect(oom.message).toMatch(/Not enough memory left \(simulated\)/);
+      expect(oom.message).toMatch(/shorter max length or a smaller batch/);
+    } finally {
+      ops.dispose();
+    }
+  });
 });

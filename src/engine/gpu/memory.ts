@@ -44,12 +44,30 @@ export interface MemoryLimits {
 }
 
 const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/**
+ * The device refused a buffer. WebGPU cannot say how much memory is free, so the error carries
+ * what was asked for in all (plannedBytes) and what the device did give (availableBytes, a
+ * lower bound), and what the user can change.
+ */
+export function refusedAllocation(label: string, bytes: number, held: number, reason: string): OutOfMemoryError {
+  const what = bytes
+    ? `${label} needs ${mib(bytes)} on top of the ${mib(held)} already held (${mib(held + bytes)} in all), and the GPU refused`
+    : `${label} failed with ${mib(held)} held`;
+  return new OutOfMemoryError(
+    `GPU out of memory: ${what} (${reason}). ` +
+      'Train with a shorter max length or a smaller batch, or close other tabs and programs that use the GPU, then try again.',
+    held + bytes, held);
+}
 
 export class GpuMemory {
   private live = new Set<GPUBuffer>();
   private bytes = 0;
   /** Set when the device refused an allocation; reported at the next flush. */
   failure: Error | null = null;
+  /** The device's answers (out of memory or not) to allocations not yet confirmed. */
+  private pending = new Set<Promise<void>>();
 
   constructor(private device: GPUDevice, readonly limits: MemoryLimits) {}
 
@@ -63,13 +81,22 @@ export class GpuMemory {
       throw new OutOfMemoryError(`${label}: ${bytes} bytes exceed the largest GPU buffer (${this.limits.maxBufferSize})`, bytes, this.limits.maxBufferSize);
     this.device.pushErrorScope('out-of-memory');
     const buffer = this.device.createBuffer({ size: bytes, usage, label });
-    const allocatedSoFar = this.bytes + bytes;
-    void this.device.popErrorScope().then((err) => {
-      if (err && !this.failure) this.failure = new OutOfMemoryError(`${label}: the GPU could not allocate ${bytes} bytes (${err.message})`, allocatedSoFar, 0);
-    });
+    const held = this.bytes;
+    const answer: Promise<void> = this.device.popErrorScope().then(
+      (err) => {
+        if (err && !this.failure) this.failure = refusedAllocation(label, bytes, held, err.message);
+      },
+      () => {}, // a lost device: reported by its own handler
+    ).finally(() => this.pending.delete(answer));
+    this.pending.add(answer);
     this.live.add(buffer);
     this.bytes += bytes;
     return buffer;
+  }
+
+  /** Resolves once the device has answered every allocation made so far, so `failure` is final. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.pending]);
   }
 
   destroy(buffer: GPUBuffer): void {

@@ -3,10 +3,10 @@
 // oracle every kernel here is tested against (test/gpu-ops.test.ts).
 
 import type { WeightDType } from '../../core/dtype.ts';
-import { DeviceLostError, EngineError, GpuValidationError, OutOfMemoryError } from '../../core/errors.ts';
+import { DeviceLostError, EngineError, GpuValidationError } from '../../core/errors.ts';
 import { VIEW_ALIGN, dropoutThreshold, type AdamWParams, type Dropout, type Ops } from '../ops.ts';
 import { CommandStream, grid1d, rowsGrid, type Grid } from './command-stream.ts';
-import { GpuMemory, USAGE, type GpuTensor, type GpuWeight, type MemoryLimits, type Region } from './memory.ts';
+import { GpuMemory, USAGE, refusedAllocation, type GpuTensor, type GpuWeight, type MemoryLimits, type Region } from './memory.ts';
 import type { PipelineCache } from './pipelines.ts';
 
 export type { GpuTensor, GpuWeight } from './memory.ts';
@@ -64,7 +64,7 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     const onError = (ev: GPUUncapturedErrorEvent) => {
       const kind = ev.error.constructor?.name ?? '';
       this.failure ??= kind.includes('OutOfMemory')
-        ? new OutOfMemoryError(`GPU out of memory: ${ev.error.message}`, this.memory.allocatedBytes(), 0)
+        ? refusedAllocation('a GPU operation', 0, this.memory.allocatedBytes(), ev.error.message)
         : new GpuValidationError(`WebGPU error: ${ev.error.message}`);
     };
     if (typeof device.addEventListener === 'function') device.addEventListener('uncapturederror', onError as EventListener);
@@ -247,6 +247,7 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     this.check();
     this.stream.submit();
     await keepAlive(this.device.queue.onSubmittedWorkDone());
+    await this.memory.settled();
     this.check();
   }
 

@@ -1,0 +1,115 @@
+// The benchmark table for a machine with a GPU: runs scripts/bench.ts on the webgpu engine
+// (Node's Dawn: Vulkan on Linux, Metal on macOS, D3D12 on Windows) and on the fast CPU engine
+// for each preset, and prints one markdown table with the adapter each run used. Where Dawn
+// finds no GPU driver it falls back to SwiftShader (a CPU emulation): the adapter column says so.
+//
+//   npx tsx scripts/bench-gpu.ts                       # small, mid, qwen2.5-0.5b at batch 4 x seq 64
+//   npx tsx scripts/bench-gpu.ts --quick               # small only, 1 step, batch 2 x seq 16
+//   npx tsx scripts/bench-gpu.ts --presets mid --batch 4 --seq 384 --steps 5 --no-cpu
+//
+// Each run's own output goes to stderr as it happens; stdout gets only the table.
+
+import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
+
+interface Options {
+  presets: string[];
+  batch: number;
+  seq: number;
+  steps: number;
+  cpu: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = { presets: ['small', 'mid', 'qwen2.5-0.5b'], batch: 4, seq: 64, steps: 3, cpu: true };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i], v = argv[i + 1];
+    const num = () => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) throw new Error(`${k} needs a positive integer, got "${v}"`);
+      i++;
+      return n;
+    };
+    if (k === '--quick') Object.assign(o, { presets: ['small'], steps: 1, batch: 2, seq: 16 });
+    else if (k === '--presets') (o.presets = v.split(',')), i++;
+    else if (k === '--batch') o.batch = num();
+    else if (k === '--seq') o.seq = num();
+    else if (k === '--steps') o.steps = num();
+    else if (k === '--no-cpu') o.cpu = false;
+    else throw new Error(`unknown option ${k} (--quick --presets a,b --batch N --seq N --steps N --no-cpu)`);
+  }
+  return o;
+}
+
+interface Run {
+  engine: string;
+  preset: string;
+  /** The bench's last line, or why there is none. */
+  result: Record<string, unknown> | { error: string };
+  /** What bench.ts printed as "engine: ..." (the adapter or CPU kernels). */
+  device: string;
+}
+
+function runBench(engine: string, preset: string, o: Options): Promise<Run> {
+  const args = ['tsx', 'scripts/bench.ts', '--engine', engine, '--preset', preset, '--batch', String(o.batch), '--seq', String(o.seq), '--steps', String(o.steps)];
+  if (engine === 'cpu') args.push('--matmul');
+  process.stderr.write(`\n$ npx ${args.join(' ')}\n`);
+  return new Promise((resolve) => {
+    const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      process.stderr.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d;
+      process.stderr.write(d);
+    });
+    child.on('close', (code) => {
+      const lines = out.trim().split('\n');
+      const device = /^engine: (.*?)(?: \[.*\])?$/m.exec(out)?.[1] ?? '?';
+      let result: Run['result'];
+      try {
+        result = code === 0 ? JSON.parse(lines[lines.length - 1]) : { error: lastLine(err) || `exit code ${code}` };
+      } catch {
+        result = { error: `no JSON line: ${lastLine(out)}` };
+      }
+      resolve({ engine, preset, result, device });
+    });
+  });
+}
+
+const lastLine = (s: string) => s.trim().split('\n').filter((l) => !/XDG_RUNTIME_DIR/.test(l)).pop() ?? '';
+
+const MATMULS: [string, string][] = [['gate_up', 'gate/up'], ['down', 'down'], ['q_o', 'q/o'], ['lora', 'LoRA']];
+
+function row(r: Run, o: Options): string {
+  const cells = [r.engine, r.preset, `${o.batch} x ${o.seq}`];
+  if ('error' in r.result) return `| ${[...cells, `failed: ${String(r.result.error).replace(/\|/g, '/')}`, '', '', '', '', '', '', '', r.device].join(' | ')} |`;
+  const j = r.result;
+  const g = (j.matmul_gflops ?? {}) as Record<string, number>;
+  const pair = (k: string) => (g[`${k}_fwd`] === undefined ? '' : `${g[`${k}_fwd`]} / ${g[`${k}_bwd`]}`);
+  const memory = j.gpu_mb !== undefined ? `${j.gpu_mb} GPU` : `${j.peak_rss_mb} RSS`;
+  return `| ${[...cells, j.train_tokens_per_s, j.ms_per_step, memory, ...MATMULS.map(([k]) => pair(k)), j.matmul_timing ?? '', r.device].join(' | ')} |`;
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const runs: Run[] = [];
+  for (const preset of o.presets) {
+    runs.push(await runBench('webgpu', preset, o));
+    if (o.cpu) runs.push(await runBench('cpu', preset, o));
+  }
+  const cpu = cpus();
+  const header = ['engine', 'preset', 'batch x seq', 'tokens/s', 'ms/step', 'memory MiB', ...MATMULS.map(([, name]) => `${name} GFLOP/s fwd / bwd`), 'timing', 'adapter'];
+  console.log(`\n${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpu.length} x ${cpu[0]?.model ?? 'CPU'}, Node ${process.version}, ${o.steps} timed step(s)\n`);
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`|${header.map(() => ' --- ').join('|')}|`);
+  for (const r of runs) console.log(row(r, o));
+  if (runs.some((r) => 'error' in r.result)) process.exitCode = 1;
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(2);
+});
