@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parseQwen2Config, LORA_TARGETS } from '../src/core/config.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
-import { baseParamCount, estimateMemory, loraParamCount } from '../src/ui/memory.ts';
+import { baseParamCount, loraParamCount } from '../src/ui/memory.ts';
+import { planMemory } from '../src/engine/lora-engine.ts';
 
 const qwen05 = parseQwen2Config({
   model_type: 'qwen2',
@@ -43,20 +44,26 @@ describe('parameter counts', () => {
   }
 });
 
-describe('estimateMemory', () => {
-  it('adds the parts it reports', () => {
-    const e = estimateMemory({ config: qwen05, weightBytes: 2, r: 8, targets: LORA_TARGETS, batch: 4, seq: 384 });
-    expect(e.weights).toBe(494_032_768 * 2);
-    expect(e.lora).toBe(4_399_104 * 16);
-    // (B, T, V) f32: 4 * 384 * 151936 * 4 bytes.
-    expect(e.logits).toBe(933_494_784);
-    expect(e.total).toBe(e.weights + e.lora + e.activations + 2 * e.logits);
+describe('planMemory (the engine plan the memory card shows)', () => {
+  const lora = { r: 8, alpha: 32, dropout: 0.1, targets: [...LORA_TARGETS], rslora: false };
+
+  it('counts every base weight at 2 bytes and the LoRA state at 16 bytes per parameter', () => {
+    const p = planMemory('webgpu', qwen05, { maxBatch: 4, maxSeq: 384, lora }, 'bf16');
+    expect(p.parts.weights).toBe(494_032_768 * 2);
+    // params, grads and two Adam moments in f32, padded to 256-byte views, plus the norm scalar
+    expect(p.parts.lora).toBeGreaterThanOrEqual(4_399_104 * 16);
+    expect(p.parts.lora).toBeLessThan(4_399_104 * 16 * 1.01);
+    expect(p.total).toBe(Object.values(p.parts).reduce((a, b) => a + b, 0));
   });
 
-  it('grows activations linearly in the batch', () => {
-    const one = estimateMemory({ config: qwen05, weightBytes: 2, r: 8, targets: LORA_TARGETS, batch: 1, seq: 128 });
-    const two = estimateMemory({ config: qwen05, weightBytes: 2, r: 8, targets: LORA_TARGETS, batch: 2, seq: 128 });
-    expect(two.activations).toBe(2 * one.activations);
-    expect(two.weights).toBe(one.weights);
+  it('fits Qwen2.5-0.5B, batch 4 x 384, in 2 GiB on WebGPU with gradient checkpointing', () => {
+    const p = planMemory('webgpu', qwen05, { maxBatch: 4, maxSeq: 384, lora }, 'bf16');
+    expect(p.recompute).toBe(true);
+    expect(p.total).toBeLessThan(2 * 2 ** 30);
+  });
+
+  it('keeps every layer on the CPU only while that costs under 1 GiB', () => {
+    expect(planMemory('cpu', qwen05, { maxBatch: 4, maxSeq: 64, lora }, 'bf16').recompute).toBe(false);
+    expect(planMemory('cpu', qwen05, { maxBatch: 4, maxSeq: 384, lora }, 'bf16').recompute).toBe(true);
   });
 });

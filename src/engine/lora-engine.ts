@@ -3,7 +3,7 @@
 
 import type { Qwen2Config } from '../core/config.ts';
 import { EngineError, NonFiniteError, OutOfMemoryError } from '../core/errors.ts';
-import { widen } from '../core/dtype.ts';
+import { widen, type WeightDType } from '../core/dtype.ts';
 import type { Ops } from './ops.ts';
 import { hash32 } from './ops.ts';
 import { Qwen2LoraModel, type BaseWeights, type Batch } from './model.ts';
@@ -35,6 +35,27 @@ function chooseRecompute(kind: 'cpu' | 'webgpu', cfg: Qwen2Config, opts: LoadOpt
   return Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, 0, false).savedActivations > KEEP_ACTIVATIONS_BUDGET;
 }
 
+/** Base weight elements: embedding (and lm_head when untied), the seven projections, biases and norms. */
+function baseWeightElements(cfg: Qwen2Config): number {
+  const C = cfg.hiddenSize, KVD = cfg.numKvHeads * cfg.headDim;
+  let n = cfg.vocabSize * C * (cfg.tieWordEmbeddings ? 1 : 2) + C;
+  for (const t of LORA_TARGETS) {
+    const [o, i] = projShape(cfg, t);
+    n += cfg.numLayers * o * i;
+  }
+  return n + cfg.numLayers * (2 * C + C + 2 * KVD);
+}
+
+/**
+ * The memory a load will take, by part (bytes), before anything is allocated: what the engine
+ * checks against the device budget and what the page shows next to the settings.
+ */
+export function planMemory(kind: 'cpu' | 'webgpu', cfg: Qwen2Config, opts: LoadOptions, weightDType: WeightDType): { parts: Record<string, number>; total: number; recompute: boolean } {
+  const recompute = chooseRecompute(kind, cfg, opts);
+  const parts = Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, baseWeightElements(cfg) * (weightDType === 'f32' ? 4 : 2), recompute);
+  return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0), recompute };
+}
+
 /** What would fit instead: halve the max length, then the batch, until it does. */
 function suggestFit(cfg: Qwen2Config, opts: LoadOptions, weightBytes: number, budget: number): string {
   for (let B = opts.maxBatch; B >= 1; B = Math.floor(B / 2)) {
@@ -64,16 +85,8 @@ export class LoraEngine<T, W> implements Engine {
 
   async load(cfg: Qwen2Config, weights: WeightReader, opts: LoadOptions): Promise<MemoryPlan> {
     const ops = this.ops;
-    const bytesPer = weights.dtype === 'f32' ? 4 : 2;
     const C = cfg.hiddenSize;
-    let weightElems = cfg.vocabSize * C * (cfg.tieWordEmbeddings ? 1 : 2) + C;
-    for (const t of LORA_TARGETS) {
-      const [o, i] = projShape(cfg, t);
-      weightElems += cfg.numLayers * o * i;
-    }
-    const recompute = chooseRecompute(ops.kind, cfg, opts);
-    const parts = Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, weightElems * bytesPer, recompute);
-    const total = Object.values(parts).reduce((a, b) => a + b, 0);
+    const { parts, total, recompute } = planMemory(ops.kind, cfg, opts, weights.dtype);
     const budget = ops.memoryBudget?.();
     if (budget !== undefined && total > budget) {
       throw new OutOfMemoryError(

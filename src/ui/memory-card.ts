@@ -1,9 +1,10 @@
-// The memory the current settings need, part by part, against the adapter's buffer limit.
+// The memory the current settings need, part by part, from the engine's own plan (the numbers
+// the engine checks before it allocates), and what the loaded model actually allocated.
 
 import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { formatBytes, translator } from './i18n.ts';
-import { estimateMemory } from './memory.ts';
+import { planMemory } from '../engine/lora-engine.ts';
 import type { AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
 
@@ -22,31 +23,31 @@ export class MemoryCard extends LitElement {
     if (!summary)
       return html`<section class="card" aria-labelledby="mem-h"><h3 id="mem-h">${t('memory.title')}</h3><p class="muted">${t('memory.noModel')}</p>${storageLine}</section>`;
     const tr = s.train;
-    const e = estimateMemory({
-      config: summary.config,
-      weightBytes: summary.weightDType === 'f32' ? 4 : 2,
-      r: tr.r,
-      targets: tr.targets,
-      batch: tr.batchSize,
-      seq: tr.maxLength,
-    });
-    const limit = summary.engine.maxBufferSize;
-    const tooBig = Number.isFinite(limit) && e.logits > limit;
+    const kind = summary.engine.kind;
+    const plan = planMemory(kind, summary.config, {
+      maxBatch: tr.batchSize,
+      maxSeq: tr.maxLength,
+      lora: { r: tr.r, alpha: tr.alpha, dropout: tr.dropout, targets: tr.targets, rslora: tr.rslora },
+    }, summary.weightDType);
+    const p = plan.parts;
+    const loaded = s.model.loadedWith;
+    const sameShape = loaded && loaded.batch === tr.batchSize && loaded.seq === tr.maxLength && loaded.r === tr.r;
     return html`<section class="card" aria-labelledby="mem-h">
       <h3 id="mem-h">${t('memory.title')}</h3>
       <table>
         <tbody>
-          <tr><td>${t('memory.weights')}</td><td class="num">${bytes(e.weights)}</td></tr>
-          <tr><td>${t('memory.lora')}</td><td class="num">${bytes(e.lora)}</td></tr>
-          <tr><td>${t('memory.activations', { batch: tr.batchSize, seq: tr.maxLength })}</td><td class="num">${bytes(e.activations)}</td></tr>
-          <tr><td>${t('memory.logits')}</td><td class="num">${bytes(2 * e.logits)}</td></tr>
-          <tr><th>${t('memory.total')}</th><th class="num">${bytes(e.total)}</th></tr>
+          <tr><td>${t('memory.weights')}</td><td class="num">${bytes(p.weights)}</td></tr>
+          <tr><td>${t('memory.lora')}</td><td class="num">${bytes(p.lora)}</td></tr>
+          <tr><td>${t('memory.activations', { batch: tr.batchSize, seq: tr.maxLength })}</td><td class="num">${bytes(p.activations + (p.savedActivations ?? 0))}</td></tr>
+          <tr><td>${t('memory.residuals')}</td><td class="num">${bytes(p.residuals)}</td></tr>
+          <tr><th>${t('memory.total')}</th><th class="num" data-testid="memory-total">${bytes(plan.total)}</th></tr>
         </tbody>
       </table>
-      ${Number.isFinite(limit) ? html`<p class="muted small" style="margin-top:8px">${t('memory.limit', { size: bytes(limit) })}</p>` : ''}
-      ${tooBig
-        ? html`<p class="error" role="status">${t('memory.tooBig', { size: bytes(e.logits) })}</p>`
-        : html`<p class="ok small" data-testid="memory-fits">✓ ${t('memory.fits')}</p>`}
+      <p class="muted small" style="margin-top:8px">${t(plan.recompute ? 'memory.checkpointingOn' : 'memory.checkpointingOff')}</p>
+      ${sameShape && summary.memory.allocated
+        ? html`<p class="ok small" data-testid="memory-allocated">${t('memory.allocated', { size: bytes(summary.memory.allocated), planned: bytes(summary.memory.total) })}</p>`
+        : ''}
+      ${kind === 'webgpu' ? html`<p class="muted small">${t('memory.gpuUnknown')}</p>` : ''}
       ${storageLine}
     </section>`;
   }

@@ -1,28 +1,7 @@
-// What the chosen settings will cost before anything is allocated, so the user can shrink the
-// batch or max length before the engine refuses. Parameter counts are exact (they match
-// PyTorch's numel); activation bytes are an upper-bound estimate of what backward keeps.
+// Parameter counts for the model screen, exact (they match PyTorch's numel). Memory comes from
+// the engine's own plan (planMemory in src/engine/lora-engine.ts).
 
 import type { Qwen2Config, LoraTarget } from '../core/config.ts';
-
-export interface MemoryInput {
-  config: Qwen2Config;
-  weightBytes: number; // per base parameter: 2 for bf16/f16, 4 for f32
-  r: number;
-  targets: readonly LoraTarget[];
-  batch: number; // B
-  seq: number; // T
-}
-
-export interface MemoryEstimate {
-  baseParams: number;
-  loraParams: number;
-  weights: number;
-  lora: number;
-  activations: number;
-  /** One (B, T, V) f32 buffer: the largest single allocation, checked against maxBufferSize. */
-  logits: number;
-  total: number;
-}
 
 /** (in, out) features of each projection, as nn.Linear(in, out). */
 export function projectionDims(c: Qwen2Config, target: LoraTarget): [number, number] {
@@ -61,22 +40,4 @@ export function loraParamCount(c: Qwen2Config, r: number, targets: readonly Lora
     perLayer += r * (inF + outF);
   }
   return perLayer * c.numLayers;
-}
-
-export function estimateMemory(m: MemoryInput): MemoryEstimate {
-  const { config: c, batch: B, seq: T } = m;
-  const baseParams = baseParamCount(c);
-  const loraParams = loraParamCount(c, m.r, m.targets);
-  const weights = baseParams * m.weightBytes;
-  // f32 weight, gradient and the two AdamW moments.
-  const lora = loraParams * 4 * 4;
-  // Per token and layer, backward keeps the normed inputs, q/k/v, attention output, the MLP's
-  // gate/up/activation and the residual stream, plus (NH, T) attention probabilities.
-  const C = c.hiddenSize;
-  const perTokenLayer = 8 * C + 3 * c.intermediateSize + c.numHeads * T;
-  const activations = B * T * c.numLayers * perTokenLayer * 4;
-  const logits = B * T * c.vocabSize * 4;
-  // Logits and their gradient live at the same time.
-  const total = weights + lora + activations + 2 * logits;
-  return { baseParams, loraParams, weights, lora, activations, logits, total };
 }
