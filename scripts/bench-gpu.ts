@@ -2,15 +2,20 @@
 // (Node's Dawn: Vulkan on Linux, Metal on macOS, D3D12 on Windows) and on the fast CPU engine
 // for each preset, and prints one markdown table with the adapter each run used. Where Dawn
 // finds no GPU driver it falls back to SwiftShader (a CPU emulation): the adapter column says so.
+// --chromium adds the same step in headless Chromium on its own WebGPU (e2e/gpu-bench-page.ts,
+// served by vite), the way the app runs.
 //
 //   npx tsx scripts/bench-gpu.ts                       # small, mid, qwen2.5-0.5b at batch 4 x seq 64
 //   npx tsx scripts/bench-gpu.ts --quick               # small only, 1 step, batch 2 x seq 16
 //   npx tsx scripts/bench-gpu.ts --presets mid --batch 4 --seq 384 --steps 5 --no-cpu
+//   npx tsx scripts/bench-gpu.ts --chromium            # also in Chromium (CHROMIUM=/path, default /usr/bin/chromium)
+//   npx tsx scripts/bench-gpu.ts --quick --chromium-swiftshader   # Chromium with --disable-gpu (no GPU here)
 //
 // Each run's own output goes to stderr as it happens; stdout gets only the table.
 
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 interface Options {
   presets: string[];
@@ -18,10 +23,12 @@ interface Options {
   seq: number;
   steps: number;
   cpu: boolean;
+  /** Chromium's GPU flags: real for a GPU, swiftshader for none, or no Chromium runs. */
+  chromium: 'real' | 'swiftshader' | null;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { presets: ['small', 'mid', 'qwen2.5-0.5b'], batch: 4, seq: 64, steps: 3, cpu: true };
+  const o: Options = { presets: ['small', 'mid', 'qwen2.5-0.5b'], batch: 4, seq: 64, steps: 3, cpu: true, chromium: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i], v = argv[i + 1];
     const num = () => {
@@ -36,7 +43,9 @@ function parseOptions(argv: string[]): Options {
     else if (k === '--seq') o.seq = num();
     else if (k === '--steps') o.steps = num();
     else if (k === '--no-cpu') o.cpu = false;
-    else throw new Error(`unknown option ${k} (--quick --presets a,b --batch N --seq N --steps N --no-cpu)`);
+    else if (k === '--chromium') o.chromium = 'real';
+    else if (k === '--chromium-swiftshader') o.chromium = 'swiftshader';
+    else throw new Error(`unknown option ${k} (--quick --presets a,b --batch N --seq N --steps N --no-cpu --chromium --chromium-swiftshader)`);
   }
   return o;
 }
@@ -79,6 +88,44 @@ function runBench(engine: string, preset: string, o: Options): Promise<Run> {
   });
 }
 
+const COMMON_FLAGS = ['--headless=new', '--enable-unsafe-webgpu', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// Chrome's advice for WebGPU in headless Linux on a GPU (Vulkan through ANGLE); not tried on a GPU here
+const REAL_GPU_FLAGS = ['--use-angle=vulkan', '--enable-features=Vulkan', '--disable-vulkan-surface'];
+const CHROMIUM_LIMIT_MS = 60 * 60_000;
+
+/** The same step in headless Chromium, through vite serving e2e/gpu-bench-page.html. */
+async function runChromium(preset: string, o: Options): Promise<Run> {
+  const engine = `chromium${o.chromium === 'swiftshader' ? '-swiftshader' : ''}`;
+  process.stderr.write(`\n$ chromium e2e/gpu-bench-page.html?preset=${preset} (${o.chromium} flags)\n`);
+  const [{ chromium }, { createServer }] = await Promise.all([import('playwright-core'), import('vite')]);
+  const vite = await createServer({
+    configFile: false, root: fileURLToPath(new URL('..', import.meta.url)), logLevel: 'error',
+    server: { host: '127.0.0.1', port: 5320, strictPort: false, hmr: false }, optimizeDeps: { noDiscovery: true, include: [] },
+  });
+  await vite.listen();
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [...COMMON_FLAGS, ...(o.chromium === 'swiftshader' ? ['--disable-gpu'] : REAL_GPU_FLAGS)],
+  });
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => process.stderr.write(`${m.text()}\n`));
+    page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
+    const query = new URLSearchParams({ preset, batch: String(o.batch), seq: String(o.seq), steps: String(o.steps) });
+    await page.goto(new URL(`e2e/gpu-bench-page.html?${query}`, vite.resolvedUrls!.local[0]).href);
+    await page.waitForFunction(() => (window as { __bench?: unknown }).__bench !== undefined, null, { timeout: CHROMIUM_LIMIT_MS, polling: 1000 });
+    const result = (await page.evaluate(() => (window as { __bench?: unknown }).__bench)) as Run['result'];
+    process.stderr.write(`${JSON.stringify(result)}\n`);
+    const device = 'error' in result ? '?' : String(result.adapter ?? '?');
+    return { engine, preset, result, device };
+  } catch (e) {
+    return { engine, preset, result: { error: (e as Error).message.split('\n')[0] }, device: '?' };
+  } finally {
+    await browser.close();
+    await vite.close();
+  }
+}
+
 const lastLine = (s: string) => s.trim().split('\n').filter((l) => !/XDG_RUNTIME_DIR/.test(l)).pop() ?? '';
 
 const MATMULS: [string, string][] = [['gate_up', 'gate/up'], ['down', 'down'], ['q_o', 'q/o'], ['lora', 'LoRA']];
@@ -98,6 +145,7 @@ async function main(): Promise<void> {
   const runs: Run[] = [];
   for (const preset of o.presets) {
     runs.push(await runBench('webgpu', preset, o));
+    if (o.chromium) runs.push(await runChromium(preset, o));
     if (o.cpu) runs.push(await runBench('cpu', preset, o));
   }
   const cpu = cpus();
