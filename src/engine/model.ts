@@ -181,7 +181,7 @@ export class Qwen2LoraModel<T, W> {
 
   /** One decoder layer on (B, T) tokens: xOut = block(xIn). Leaves its activations in the arena. */
   private layerForward(l: number, xIn: T, xOut: T, b: Batch<T>, seed: number): void {
-    const { ops, C, I, KVD, NH, NKV, HD } = this;
+    const { ops, C, I, NH, NKV, HD } = this;
     const a = this.layerActs[l];
     const N = b.B * b.T, w = this.weights.layers[l], eps = this.cfg.rmsNormEps, theta = this.cfg.ropeTheta;
     ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, eps);
@@ -201,12 +201,11 @@ export class Qwen2LoraModel<T, W> {
     this.linearForward(a, a.proj, a.act, l, 'down_proj', N, seed);
     ops.copy(xOut, 0, a.xMid, 0, N * C);
     ops.addInPlace(xOut, a.proj, N * C);
-    void KVD;
   }
 
   /** dResid (N,C) holds dL/dxOut on entry and dL/dxIn on exit. Needs layerForward(l)'s activations. */
   private layerBackward(l: number, xIn: T, b: Batch<T>, seed: number): void {
-    const { ops, C, I, KVD, NH, NKV, HD } = this;
+    const { ops, C, I, NH, NKV, HD } = this;
     const a = this.layerActs[l];
     const N = b.B * b.T, w = this.weights.layers[l], theta = this.cfg.ropeTheta;
     // MLP: xOut = xMid + down(swiglu(gate(ln2), up(ln2)))
@@ -228,7 +227,6 @@ export class Qwen2LoraModel<T, W> {
     this.linearBackward(a, a.dLn, a.dk, a.ln1, l, 'k_proj', N, seed);
     this.linearBackward(a, a.dLn, a.dv, a.ln1, l, 'v_proj', N, seed);
     ops.rmsnormBackward(a.dResid, a.dLn, xIn, w.ln1, a.rstd1, N, C);
-    void KVD;
   }
 
   // ---------------------------------------------------------------- passes
