@@ -247,7 +247,7 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     this.check();
     this.stream.submit();
     await keepAlive(this.device.queue.onSubmittedWorkDone());
-    await this.memory.settled();
+    await keepAlive(this.memory.settled());
     this.check();
   }
 
