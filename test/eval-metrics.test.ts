@@ -100,3 +100,20 @@ describe('canonicalJson', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, '1'], c: null } })).toBe('{"a":{"c":null,"d":[1,"1"]},"b":1}');
   });
 });
+
+describe('intents without slots', () => {
+  it('are marked as having nothing to score, and the CLI report prints a dash, not 100%', async () => {
+    const { formatReport } = await import('../src/eval/report.ts');
+    const { noSlotsToScore } = await import('../src/eval/metrics.ts');
+    const end = { tool_name: 'END_MEETING', parameters: {} };
+    const r = scorePredictions([{ expected: end, generated: '{"tool_name":' }]);
+    const g = r.perIntent.END_MEETING;
+    expect(g.invalidJsonRate).toBe(1);
+    expect(noSlotsToScore(g)).toBe(true);
+    const line = formatReport(r).split('\n').find((l) => l.startsWith('END_MEETING'))!;
+    // columns: intent, rows, intent acc, slot P, slot R, slot F1, exact, bad JSON
+    expect(line.trim().split(/\s+/)).toEqual(['END_MEETING', '1', '0.0%', '-', '-', '-', '0.0%', '100.0%']);
+    const withSlots = scorePredictions([{ expected: { tool_name: 'X', parameters: { a: 1 } }, generated: '{"tool_name":"X","parameters":{}}' }]);
+    expect(noSlotsToScore(withSlots.perIntent.X)).toBe(false);
+  });
+});

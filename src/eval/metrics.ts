@@ -126,6 +126,11 @@ export function slotPrf(c: SlotCounts): { precision: number; recall: number; f1:
   return { precision, recall, f1 };
 }
 
+/** True when no slot was expected nor predicted: P/R/F1 are then 1 by convention, not a measurement. */
+export function noSlotsToScore(g: Pick<GroupScores, 'slots'>): boolean {
+  return g.slots.gold === 0 && g.slots.predicted === 0;
+}
+
 function group(scores: ToolRowScore[]): GroupScores {
   const n = scores.length;
   const slots = scores.reduce((a, s) => ({ hits: a.hits + s.slots.hits, predicted: a.predicted + s.slots.predicted, gold: a.gold + s.slots.gold }), { hits: 0, predicted: 0, gold: 0 });

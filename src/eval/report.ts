@@ -1,17 +1,19 @@
 // Plain-text rendering of an EvalReport for the CLI (the UI renders the same object itself).
 
-import type { EvalReport, GroupScores } from './metrics.ts';
+import { noSlotsToScore, type EvalReport, type GroupScores } from './metrics.ts';
 
 const pct = (x: number | undefined) => (x === undefined ? '-' : `${(100 * x).toFixed(1)}%`);
 
 function scoreLine(label: string, g: GroupScores): string {
+  // An intent without slots has nothing to score: a dash, not a 100% that invalid JSON would also earn.
+  const slot = (x: number) => (noSlotsToScore(g) ? '-' : pct(x));
   return [
     label.padEnd(24),
     String(g.rows).padStart(5),
     pct(g.intentAccuracy).padStart(8),
-    pct(g.slotPrecision).padStart(8),
-    pct(g.slotRecall).padStart(8),
-    pct(g.slotF1).padStart(8),
+    slot(g.slotPrecision).padStart(8),
+    slot(g.slotRecall).padStart(8),
+    slot(g.slotF1).padStart(8),
     pct(g.exactMatch).padStart(8),
     pct(g.invalidJsonRate).padStart(8),
   ].join(' ');

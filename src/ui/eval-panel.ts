@@ -3,7 +3,7 @@
 
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import type { GroupScores } from '../eval/metrics.ts';
+import { noSlotsToScore, type GroupScores } from '../eval/metrics.ts';
 import { emit } from './actions.ts';
 import './error-box.ts';
 import { formatLoss, formatPercent, translator, type Translate } from './i18n.ts';
@@ -30,11 +30,12 @@ export class EvalPanel extends LitElement {
 
   private scores(t: Translate, g: GroupScores) {
     const pct = (x: number) => formatPercent(this.state.lang, x);
+    const slot = (x: number) => (noSlotsToScore(g) ? '—' : pct(x));
     const stat = (label: string, v: string, id: string) => html`<div class="stat"><div class="label">${label}</div><div class="value" data-testid=${id}>${v}</div></div>`;
     return html`<div class="stats">
       ${stat(t('eval.exact'), pct(g.exactMatch), 'eval-exact')} ${stat(t('eval.intent'), pct(g.intentAccuracy), 'eval-intent')}
-      ${stat(t('eval.slotF1'), pct(g.slotF1), 'eval-f1')} ${stat(t('eval.slotPrecision'), pct(g.slotPrecision), 'eval-p')}
-      ${stat(t('eval.slotRecall'), pct(g.slotRecall), 'eval-r')} ${stat(t('eval.invalidJson'), pct(g.invalidJsonRate), 'eval-invalid')}
+      ${stat(t('eval.slotF1'), slot(g.slotF1), 'eval-f1')} ${stat(t('eval.slotPrecision'), slot(g.slotPrecision), 'eval-p')}
+      ${stat(t('eval.slotRecall'), slot(g.slotRecall), 'eval-r')} ${stat(t('eval.invalidJson'), pct(g.invalidJsonRate), 'eval-invalid')}
     </div>`;
   }
 
@@ -66,7 +67,7 @@ export class EvalPanel extends LitElement {
                       <td><code>${name}</code></td>
                       <td class="num">${g.rows}</td>
                       <td class="num">${pct(g.intentAccuracy)}</td>
-                      <td class="num">${pct(g.slotF1)}</td>
+                      <td class="num">${noSlotsToScore(g) ? html`<span title=${t('eval.noSlots')}>—</span>` : pct(g.slotF1)}</td>
                       <td class="num">${pct(g.exactMatch)}</td>
                       <td class="num">${pct(g.invalidJsonRate)}</td>
                     </tr>`,
