@@ -23,20 +23,6 @@ struct Params { B: u32, T: u32, S: u32, SMAX: u32, NH: u32, NKV: u32, HD: u32, s
 const WG: u32 = 64u;
 var<workgroup> partial: array<f32, 64>;
 
-fn workgroup_reduce(lid: u32, x: f32, take_max: bool) -> f32 {
-  partial[lid] = x;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) {
-      let other = partial[lid + stride];
-      partial[lid] = select(partial[lid] + other, max(partial[lid], other), take_max);
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
 
 // One workgroup per query row: workgroup (x: t, y: b * NH + h).
 @compute @workgroup_size(64)

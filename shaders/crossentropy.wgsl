@@ -20,20 +20,6 @@ struct Params { M: u32, C: u32, V: u32, vc: u32, v0: u32, r0: u32, rows: u32, gr
 const WG: u32 = 256u;
 var<workgroup> partial: array<f32, 256>;
 
-fn workgroup_reduce(lid: u32, x: f32, take_max: bool) -> f32 {
-  partial[lid] = x;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) {
-      let other = partial[lid + stride];
-      partial[lid] = select(partial[lid] + other, max(partial[lid], other), take_max);
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
 
 fn valid_target(m: u32) -> bool {
   let t = targets[m];

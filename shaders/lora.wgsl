@@ -21,17 +21,6 @@ struct Params { N: u32, In: u32, O: u32, R: u32, scale: f32, seed: u32, threshol
 const WG: u32 = 64u;
 var<workgroup> partial: array<f32, 64>;
 
-fn workgroup_sum(lid: u32, x: f32) -> f32 {
-  partial[lid] = x;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) { partial[lid] += partial[lid + stride]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
 
 // dropout(inp)[e], the value the adapter actually sees
 fn dropped(e: u32) -> f32 {

@@ -12,17 +12,6 @@ struct Params { P: u32, parts: u32 }
 const WG: u32 = 256u;
 var<workgroup> partial: array<f32, 256>;
 
-fn workgroup_sum(lid: u32, v: f32) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) { partial[lid] += partial[lid + stride]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
 
 @compute @workgroup_size(256)
 fn partial_sums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

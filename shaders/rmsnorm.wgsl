@@ -14,17 +14,6 @@ struct Params { N: u32, C: u32, eps: f32 }
 const WG: u32 = 256u;
 var<workgroup> partial: array<f32, 256>;
 
-fn workgroup_sum(lid: u32, x: f32) -> f32 {
-  partial[lid] = x;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) { partial[lid] += partial[lid + stride]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
 
 @compute @workgroup_size(256)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

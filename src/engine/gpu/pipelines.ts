@@ -22,7 +22,7 @@ export interface Kernel {
 
 const WEIGHT_DTYPES: WeightDType[] = ['bf16', 'f16', 'f32'];
 const WDTYPE_CODE: Record<WeightDType, number> = { bf16: 0, f16: 1, f32: 2 };
-const INCLUDES = new Set(['common', 'weights']);
+const INCLUDES = new Set(['common', 'weights', 'reduce']);
 
 export function parseParams(file: string, text: string): ParamField[] {
   const m = /struct\s+Params\s*\{([^}]*)\}/.exec(text);
@@ -57,12 +57,15 @@ export class PipelineCache {
 
   static async build(device: GPUDevice, sources: ShaderSources): Promise<PipelineCache> {
     const cache = new PipelineCache(device);
-    for (const need of INCLUDES) if (!(need in sources)) throw new EngineError(`shaders/${need}.wgsl is missing`);
+    if (!('common' in sources)) throw new EngineError('shaders/common.wgsl is missing');
     const jobs: Promise<void>[] = [];
     for (const [file, text] of Object.entries(sources)) {
       if (INCLUDES.has(file)) continue;
       const usesWeights = /\bwload\(/.test(text);
-      const prelude = sources.common + '\n' + (usesWeights ? sources.weights + '\n' : '');
+      const usesReduce = /\bworkgroup_(reduce|sum)\(/.test(text);
+      for (const [need, used] of [['weights', usesWeights], ['reduce', usesReduce]] as const)
+        if (used && !(need in sources)) throw new EngineError(`shaders/${need}.wgsl is missing (shaders/${file}.wgsl uses it)`);
+      const prelude = sources.common + '\n' + (usesWeights ? sources.weights + '\n' : '') + (usesReduce ? sources.reduce + '\n' : '');
       const code = prelude + text;
       const module = device.createShaderModule({ label: file, code });
       cache.modules.push(module);
