@@ -262,22 +262,25 @@ export class LoraEngine<T, W> implements Engine {
       }
     }
     this.ops.zero(m.grads, m.P);
-    let lossSum = 0;
+    // Each micro-batch's losses are read without waiting: the read is ordered after the work
+    // queued so far, so the GPU keeps going through every micro-batch and syncs once per step.
+    const lossReads: Promise<number>[] = [];
     try {
       for (let k = 0; k < micros.length; k++) {
         const seed = hash32(opts.dropoutSeed, k);
         const b = this.prepare(micros[k]);
         m.forwardHidden(b, seed);
         m.lossAndHeadGrad(b, 1 / Math.max(1, tokens));
-        lossSum += await this.lossSum(b);
+        lossReads.push(this.lossSum(b));
         m.backward(b, seed);
       }
     } finally {
       m.dropout = 0;
     }
     m.gradNorm();
-    const gradNorm = (await this.ops.read(m.normBuf, 1))[0];
-    const loss = lossSum / Math.max(1, tokens);
+    const [norm, ...sums] = await Promise.all([this.ops.read(m.normBuf, 1), ...lossReads]);
+    const gradNorm = norm[0];
+    const loss = sums.reduce((a, b) => a + b, 0) / Math.max(1, tokens);
     if (!Number.isFinite(loss)) throw new NonFiniteError('loss', this.optStep + 1);
     if (!Number.isFinite(gradNorm)) throw new NonFiniteError('gradient norm', this.optStep + 1);
     this.optStep++;
