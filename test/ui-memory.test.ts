@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { parseQwen2Config, LORA_TARGETS } from '../src/core/config.ts';
+import { parseQwen2Config, paramCount, LORA_TARGETS, type LoraTarget, type Qwen2Config } from '../src/core/config.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
-import { baseParamCount, loraParamCount } from '../src/ui/memory.ts';
+import { loraLayout } from '../src/engine/model.ts';
 import { planMemory } from '../src/engine/lora-engine.ts';
 
 const qwen05 = parseQwen2Config({
@@ -17,6 +17,13 @@ const qwen05 = parseQwen2Config({
   rms_norm_eps: 1e-6,
   tie_word_embeddings: true,
 });
+
+const baseParamCount = paramCount;
+/** LoRA parameters as the engine lays them out: r x (in + out) per adapted projection. */
+function loraParamCount(cfg: Qwen2Config, r: number, targets: readonly LoraTarget[]): number {
+  const lora = { r, alpha: r, dropout: 0, targets: [...targets], rslora: false };
+  return loraLayout(cfg, lora).slots.reduce((n, s) => n + r * (s.In + s.O), 0);
+}
 
 function numel(file: SafetensorsFile, filter: (name: string) => boolean): number {
   let n = 0;

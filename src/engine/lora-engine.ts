@@ -12,7 +12,7 @@ import type {
   LoraSettings,
 } from './engine.ts';
 import { sampleToken } from './sampling.ts';
-import { LORA_TARGETS, moduleOf, projShape } from '../core/config.ts';
+import { LORA_TARGETS, moduleOf, paramCount, projShape } from '../core/config.ts';
 
 /** Ops plus what the engine needs to describe the device. */
 export interface Backend<T, W> extends Ops<T, W> {
@@ -35,24 +35,13 @@ function chooseRecompute(kind: 'cpu' | 'webgpu', cfg: Qwen2Config, opts: LoadOpt
   return Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, 0, false).savedActivations > KEEP_ACTIVATIONS_BUDGET;
 }
 
-/** Base weight elements: embedding (and lm_head when untied), the seven projections, biases and norms. */
-function baseWeightElements(cfg: Qwen2Config): number {
-  const C = cfg.hiddenSize, KVD = cfg.numKvHeads * cfg.headDim;
-  let n = cfg.vocabSize * C * (cfg.tieWordEmbeddings ? 1 : 2) + C;
-  for (const t of LORA_TARGETS) {
-    const [o, i] = projShape(cfg, t);
-    n += cfg.numLayers * o * i;
-  }
-  return n + cfg.numLayers * (2 * C + C + 2 * KVD);
-}
-
 /**
  * The memory a load will take, by part (bytes), before anything is allocated: what the engine
  * checks against the device budget and what the page shows next to the settings.
  */
 export function planMemory(kind: 'cpu' | 'webgpu', cfg: Qwen2Config, opts: LoadOptions, weightDType: WeightDType): { parts: Record<string, number>; total: number; recompute: boolean } {
   const recompute = chooseRecompute(kind, cfg, opts);
-  const parts = Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, baseWeightElements(cfg) * (weightDType === 'f32' ? 4 : 2), recompute);
+  const parts = Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, paramCount(cfg) * (weightDType === 'f32' ? 4 : 2), recompute);
   return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0), recompute };
 }
 
