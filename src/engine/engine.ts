@@ -2,7 +2,7 @@
 // different Ops backend); the worker exposes it through Comlink, so callers cannot tell which
 // they talk to. All tensors cross it as plain typed arrays (structured-clone friendly).
 
-import type { Qwen2Config, LoraTarget } from '../core/config.ts';
+import { moduleOf, type Qwen2Config, type LoraTarget } from '../core/config.ts';
 import type { WeightDType } from '../core/dtype.ts';
 
 export interface LoraSettings {
@@ -154,6 +154,5 @@ export interface Engine {
 }
 
 export function peftName(layer: number, target: LoraTarget, ab: 'A' | 'B'): string {
-  const mod = ['q_proj', 'k_proj', 'v_proj', 'o_proj'].includes(target) ? 'self_attn' : 'mlp';
-  return `base_model.model.model.layers.${layer}.${mod}.${target}.lora_${ab}.weight`;
+  return `base_model.model.model.layers.${layer}.${moduleOf(target)}.${target}.lora_${ab}.weight`;
 }

@@ -2,7 +2,7 @@
 // CPU backend (fast/ overrides the hot ones). Activations are f32; base weights stay in their
 // stored dtype and are widened one row at a time.
 
-import type { WeightDType } from '../../core/dtype.ts';
+import { f16ToF32, type WeightDType } from '../../core/dtype.ts';
 import { EngineError } from '../../core/errors.ts';
 import { type AdamWParams, type Dropout, type Ops, dropoutThreshold, hash32 } from '../ops.ts';
 
@@ -29,17 +29,11 @@ export function weightRow(w: CpuWeight, r: number, out: Float32Array): Float32Ar
     for (let c = 0; c < w.cols; c++) bits[c] = src[base + c] << 16;
   } else {
     const src = w.data as Uint16Array;
-    for (let c = 0; c < w.cols; c++) out[c] = f16(src[base + c]);
+    for (let c = 0; c < w.cols; c++) out[c] = f16ToF32(src[base + c]);
   }
   return out;
 }
 
-function f16(h: number): number {
-  const e = (h >> 10) & 0x1f, m = h & 0x3ff, s = h & 0x8000 ? -1 : 1;
-  if (e === 0) return s * m * 5.960464477539063e-8;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 /** Multiplier of element e of a dropout call: 0 when dropped, 1/(1-p) when kept. */
 function dropoutScaleFn(d: Dropout): ((e: number) => number) | null {
