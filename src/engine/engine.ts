@@ -79,6 +79,31 @@ export interface GenerateOptions {
   seed: number;
 }
 
+/**
+ * Restricts which ids may come next while decoding (a grammar compiled above the engine, which
+ * never sees what it encodes). It lives where the engine runs: across the worker boundary a
+ * serializable description travels and the worker builds the constraint from it.
+ */
+export interface TokenConstraint {
+  /** A cursor for one row, at the start of its answer. */
+  start(): TokenCursor;
+}
+
+export interface TokenCursor {
+  /**
+   * Ids allowed next, `left` tokens being left to generate including this one; null allows any
+   * id. Never empty: a constraint that can end in time always offers some id.
+   */
+  allowed(left: number): Int32Array | null;
+  /** Moves past the id that was chosen. */
+  advance(id: number): void;
+}
+
+/** GenerateOptions plus what only the engine's own process can hold. */
+export interface DecodeOptions extends GenerateOptions {
+  constraint?: TokenConstraint;
+}
+
 export const GREEDY: GenerateOptions = { maxNewTokens: 128, temperature: 0, topK: 0, topP: 1, stopTokens: [151645, 151643], seed: 0 };
 
 export interface EngineInfo {
@@ -142,12 +167,12 @@ export interface Engine {
   /** One optimizer step over its micro-batches (gradient accumulation), clip, AdamW. */
   step(micros: MicroBatch[], opts: StepOptions): Promise<StepResult>;
   /** Generates with a KV cache; onToken is called for each new id (for streaming). */
-  generate(prompt: Int32Array, opts: GenerateOptions, onToken?: (id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }>;
+  generate(prompt: Int32Array, opts: DecodeOptions, onToken?: (id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }>;
   /**
    * Decodes several prompts together (left padded, pads masked; each row stops at its own stop
    * token). Row b's result equals generate(prompts[b]) up to float rounding.
    */
-  generateBatch(prompts: Int32Array[], opts: GenerateOptions, onToken?: (row: number, id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }[]>;
+  generateBatch(prompts: Int32Array[], opts: DecodeOptions, onToken?: (row: number, id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }[]>;
   /** W + scale * B @ A for one projection, e.g. "model.layers.0.self_attn.q_proj.weight". */
   merged(name: string): Promise<Float32Array>;
   dispose(): Promise<void>;

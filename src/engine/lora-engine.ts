@@ -8,7 +8,7 @@ import type { Ops } from './ops.ts';
 import { hash32 } from './ops.ts';
 import { Qwen2LoraModel, type BaseWeights, type Batch } from './model.ts';
 import type {
-  Engine, EngineInfo, GenerateOptions, LoadOptions, MemoryPlan, MicroBatch, OptimizerState, StepOptions, StepResult, WeightReader,
+  DecodeOptions, Engine, EngineInfo, LoadOptions, MemoryPlan, MicroBatch, OptimizerState, StepOptions, StepResult, WeightReader,
   LoraSettings,
 } from './engine.ts';
 import { sampleToken } from './sampling.ts';
@@ -278,12 +278,12 @@ export class LoraEngine<T, W> implements Engine {
     return { loss, gradNorm, tokens, inputTokens };
   }
 
-  async generate(prompt: Int32Array, opts: GenerateOptions, onToken?: (id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }> {
+  async generate(prompt: Int32Array, opts: DecodeOptions, onToken?: (id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }> {
     const [r] = await this.generateBatch([prompt], opts, onToken ? (_, id) => onToken(id) : undefined);
     return r;
   }
 
-  async generateBatch(prompts: Int32Array[], opts: GenerateOptions, onToken?: (row: number, id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }[]> {
+  async generateBatch(prompts: Int32Array[], opts: DecodeOptions, onToken?: (row: number, id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }[]> {
     const m = this.m;
     m.dropout = 0;
     const B = prompts.length;
@@ -304,6 +304,7 @@ export class LoraEngine<T, W> implements Engine {
     const out: number[][] = prompts.map(() => []), margins: number[][] = prompts.map(() => []);
     const finished = new Array<boolean>(B).fill(false);
     const next = new Int32Array(B);
+    const cursors = opts.constraint ? prompts.map(() => opts.constraint!.start()) : null;
     let rng = opts.seed >>> 0;
     try {
       m.startDecode(B, SMAX, mask, T0);
@@ -313,7 +314,9 @@ export class LoraEngine<T, W> implements Engine {
         const logits = await this.ops.read(logitsBuf, B * m.V);
         for (let b = 0; b < B; b++) {
           if (finished[b]) continue;
-          const { token, margin } = sampleToken(logits.subarray(b * m.V, (b + 1) * m.V), opts, (rng = hash32(rng, i * B + b)));
+          const allowed = cursors?.[b].allowed(opts.maxNewTokens - i) ?? null;
+          const { token, margin } = sampleToken(logits.subarray(b * m.V, (b + 1) * m.V), opts, (rng = hash32(rng, i * B + b)), allowed);
+          cursors?.[b].advance(token);
           out[b].push(token);
           margins[b].push(margin);
           next[b] = token;

@@ -3,18 +3,34 @@
 
 import type { GenerateOptions } from './engine.ts';
 
-/** `random` is a u32 used to draw when sampling. Margin = top-1 minus top-2 logit. */
-export function sampleToken(logits: Float32Array, opts: GenerateOptions, random: number): { token: number; margin: number } {
-  let best = 0, second = -Infinity;
-  for (let i = 1; i < logits.length; i++) {
-    if (logits[i] > logits[best]) {
-      second = logits[best];
-      best = i;
-    } else if (logits[i] > second) second = logits[i];
+/**
+ * `random` is a u32 used to draw when sampling. Margin = top-1 minus top-2 logit among the
+ * candidates. `allowed` (a constraint's ids) limits the candidates; null means every id.
+ */
+export function sampleToken(logits: Float32Array, opts: GenerateOptions, random: number, allowed: Int32Array | null = null): { token: number; margin: number } {
+  let best: number, second = -Infinity;
+  if (allowed) {
+    best = allowed[0];
+    for (let k = 1; k < allowed.length; k++) {
+      const i = allowed[k];
+      if (logits[i] > logits[best]) {
+        second = logits[best];
+        best = i;
+      } else if (logits[i] > second) second = logits[i];
+    }
+  } else {
+    best = 0;
+    for (let i = 1; i < logits.length; i++) {
+      if (logits[i] > logits[best]) {
+        second = logits[best];
+        best = i;
+      } else if (logits[i] > second) second = logits[i];
+    }
   }
   const margin = logits[best] - second;
   if (opts.temperature <= 0) return { token: best, margin };
-  let order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+  let order = allowed ? Array.from(allowed) : Array.from(logits.keys());
+  order.sort((a, b) => logits[b] - logits[a]);
   if (opts.topK > 0) order = order.slice(0, opts.topK);
   const max = logits[order[0]];
   let probs = order.map((i) => Math.exp((logits[i] - max) / opts.temperature));
