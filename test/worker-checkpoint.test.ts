@@ -1,7 +1,8 @@
 // Checkpoint serialization and the two-step write. The oracle is the data put in: a round trip
 // must give back every float bit for bit, and a write cut short must leave the last good one.
 import { describe, expect, it } from 'vitest';
-import { CheckpointStore, decodeCheckpoint, encodeCheckpoint, runFingerprint, type Checkpoint } from '../src/train/checkpoint.ts';
+import { CheckpointStore, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/train/checkpoint.ts';
+import { runFingerprint } from '../src/train/fingerprint.ts';
 import { memoryStore, type KeyValueStore } from '../src/io/store.ts';
 import { CheckpointError } from '../src/core/errors.ts';
 import { encodeSafetensors } from '../src/core/safetensors.ts';
@@ -120,5 +121,16 @@ describe('run fingerprint', () => {
     expect(runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 4), labels: Int32Array.of(-100, 2, 3) }] })).not.toBe(f);
     expect(runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, -100, 3) }] })).not.toBe(f);
     expect(runFingerprint({ ...base, modelKey: 'n' })).not.toBe(f);
+  });
+
+  it('does not depend on the order settings were written in, nor on where one row ends', () => {
+    const data = [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, 2, 3) }];
+    const base = { modelKey: 'm', settings: { lr: 1e-4, epochs: 8, optimizer: { beta1: 0.9, beta2: 0.999 } }, lora: DEFAULT_LORA, data };
+    const f = runFingerprint(base);
+    expect(runFingerprint({ ...base, settings: { optimizer: { beta2: 0.999, beta1: 0.9 }, epochs: 8, lr: 1e-4 } })).toBe(f);
+    expect(runFingerprint({ ...base, lora: { rslora: false, targets: DEFAULT_LORA.targets, dropout: 0.1, alpha: 32, r: 8 } })).toBe(f);
+    // The same tokens cut into two rows are another data set.
+    const split = [{ ids: Int32Array.of(1), labels: Int32Array.of(-100) }, { ids: Int32Array.of(2, 3), labels: Int32Array.of(2, 3) }];
+    expect(runFingerprint({ ...base, data: split })).not.toBe(f);
   });
 });

@@ -10,7 +10,6 @@ import { CheckpointError } from '../core/errors.ts';
 import { encodeSafetensors, SafetensorsFile } from '../core/safetensors.ts';
 import type { LoraSettings, OptimizerState } from '../engine/engine.ts';
 import { hasPrefix, type Key, type KeyValueStore } from '../io/store.ts';
-import { Sha256 } from '../io/sha256.ts';
 import type { CheckpointInfo, StepRecord } from '../worker/api.ts';
 import type { TrainerPosition } from './trainer.ts';
 
@@ -140,20 +139,4 @@ export class CheckpointStore {
 
 function info(p: Pointer): CheckpointInfo {
   return { runId: p.meta.runId, modelKey: p.meta.modelKey, step: p.meta.position.step, totalSteps: p.meta.totalSteps, savedAt: p.meta.savedAt, bytes: p.bytes, lastLoss: p.meta.lastLoss };
-}
-
-/**
- * Identifies a run: model, every tensor of the data, LoRA and training settings. Two sessions
- * with the same fingerprint make the same steps, so one may continue the other's checkpoint.
- */
-export function runFingerprint(parts: { modelKey: string; settings: unknown; lora: LoraSettings; data: { ids: Int32Array; labels: Int32Array }[] }): string {
-  const h = new Sha256();
-  const enc = new TextEncoder();
-  h.update(enc.encode(JSON.stringify({ model: parts.modelKey, settings: parts.settings, lora: parts.lora, n: parts.data.length })));
-  for (const ex of parts.data) {
-    h.update(new Uint8Array(Int32Array.of(ex.ids.length).buffer));
-    h.update(new Uint8Array(ex.ids.buffer, ex.ids.byteOffset, ex.ids.byteLength));
-    h.update(new Uint8Array(ex.labels.buffer, ex.labels.byteOffset, ex.labels.byteLength));
-  }
-  return h.hex();
 }

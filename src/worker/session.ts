@@ -13,7 +13,8 @@ import { BlobFolder } from '../export/sink.ts';
 import { writePeftAdapter } from '../export/peft.ts';
 import { writeMergedModel, PASSTHROUGH_FILES } from '../export/merged.ts';
 import { writeLoraGguf } from '../export/gguf.ts';
-import { CheckpointStore, runFingerprint, type Checkpoint } from '../train/checkpoint.ts';
+import { CheckpointStore, type Checkpoint } from '../train/checkpoint.ts';
+import { runFingerprint, shortFingerprint } from '../train/fingerprint.ts';
 import { makeMicroBatch, Trainer, type TrainSettings as TrainerSettings } from '../train/trainer.ts';
 import type {
   AdapterData, CachedModelInfo, CheckpointInfo, EngineChoice, EvalResult, ExportedFile, ExportKind, GenerateResult,
@@ -272,7 +273,7 @@ export class TrainingSession implements WorkerApi {
     const lora = loadSettings.lora;
     const modelKey = summary.sourceKey || `${summary.name}:${JSON.stringify(summary.config)}`;
     const fingerprint = runFingerprint({ modelKey, settings: ts, lora, data: this.train });
-    const runId = settings.runId ?? fingerprint.slice(0, 16);
+    const runId = settings.runId ?? shortFingerprint(fingerprint);
 
     let ck: Checkpoint | undefined;
     if (settings.resume !== false) {
