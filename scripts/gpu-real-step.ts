@@ -10,7 +10,7 @@ process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
 import { expectedTensors, parseQwen2Config, type Qwen2Config } from '../src/core/config.ts';
 import { DEFAULT_LORA, DEFAULT_OPTIMIZER, type MicroBatch, type WeightReader } from '../src/engine/engine.ts';
 import { LoraEngine } from '../src/engine/lora-engine.ts';
-import { Qwen2LoraModel } from '../src/engine/model.ts';
+import { planParts } from '../src/engine/plan.ts';
 import { createWebGpuBackend } from '../src/engine/gpu/backend.ts';
 
 const QWEN25_05B = {
@@ -81,7 +81,7 @@ console.log(`GPU memory allocated now: ${mib(backend.allocatedBytes())} (plan ${
 if (!Number.isFinite(r.loss)) process.exitCode = 1;
 
 const full = parseQwen2Config(QWEN25_05B);
-const target = Qwen2LoraModel.plan(full, lora, TARGET.B, TARGET.T, weightBytes(full));
+const target = planParts(full, lora, TARGET.B, TARGET.T, weightBytes(full));
 const targetTotal = Object.values(target).reduce((a, b) => a + b, 0);
 console.log(`target batch ${TARGET.B} x seq ${TARGET.T}, 24 layers: planned ${mib(targetTotal)} (${Object.entries(target).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}) ${targetTotal <= TARGET.bytes ? '<=' : '>'} 2 GiB`);
 await engine.dispose();

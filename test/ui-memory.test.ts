@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parseQwen2Config, paramCount, LORA_TARGETS, type LoraTarget, type Qwen2Config } from '../src/core/config.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
-import { loraLayout } from '../src/engine/model.ts';
-import { planMemory } from '../src/engine/lora-engine.ts';
+import { loraLayout, planMemory } from '../src/engine/plan.ts';
 
 const qwen05 = parseQwen2Config({
   model_type: 'qwen2',

@@ -3,16 +3,16 @@
 
 import type { Qwen2Config } from '../core/config.ts';
 import { EngineError, NonFiniteError, OutOfMemoryError } from '../core/errors.ts';
-import { widen, type WeightDType } from '../core/dtype.ts';
+import { widen } from '../core/dtype.ts';
 import type { Ops } from './ops.ts';
 import { hash32 } from './ops.ts';
 import { Qwen2LoraModel, type BaseWeights, type Batch } from './model.ts';
 import type {
   DecodeOptions, Engine, EngineInfo, LoadOptions, MemoryPlan, MicroBatch, OptimizerState, StepOptions, StepResult, WeightReader,
-  LoraSettings,
 } from './engine.ts';
+import { planMemory, suggestFit } from './plan.ts';
 import { sampleToken } from './sampling.ts';
-import { LORA_TARGETS, moduleOf, paramCount, projShape } from '../core/config.ts';
+import { LORA_TARGETS, moduleOf, projShape } from '../core/config.ts';
 
 /** Ops plus what the engine needs to describe the device. */
 export interface Backend<T, W> extends Ops<T, W> {
@@ -22,44 +22,10 @@ export interface Backend<T, W> extends Ops<T, W> {
   memoryBudget?(): number | undefined;
 }
 
-/** The plan's total for a batch shape (bytes), with gradient checkpointing (the smallest plan). */
-function planTotal(cfg: Qwen2Config, opts: LoadOptions, B: number, T: number, weightBytes: number): number {
-  return Object.values(Qwen2LoraModel.plan(cfg, opts.lora, B, T, weightBytes)).reduce((a, b) => a + b, 0);
-}
-
-const KEEP_ACTIVATIONS_BUDGET = 2 ** 30;
-
-function chooseRecompute(kind: 'cpu' | 'webgpu', cfg: Qwen2Config, opts: LoadOptions): boolean {
-  if (opts.recompute !== undefined) return opts.recompute;
-  if (kind !== 'cpu') return true;
-  return Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, 0, false).savedActivations > KEEP_ACTIVATIONS_BUDGET;
-}
-
-/**
- * The memory a load will take, by part (bytes), before anything is allocated: what the engine
- * checks against the device budget and what the page shows next to the settings.
- */
-export function planMemory(kind: 'cpu' | 'webgpu', cfg: Qwen2Config, opts: LoadOptions, weightDType: WeightDType): { parts: Record<string, number>; total: number; recompute: boolean } {
-  const recompute = chooseRecompute(kind, cfg, opts);
-  const parts = Qwen2LoraModel.plan(cfg, opts.lora, opts.maxBatch, opts.maxSeq, paramCount(cfg) * (weightDType === 'f32' ? 4 : 2), recompute);
-  return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0), recompute };
-}
-
-/** What would fit instead: halve the max length, then the batch, until it does. */
-function suggestFit(cfg: Qwen2Config, opts: LoadOptions, weightBytes: number, budget: number): string {
-  for (let B = opts.maxBatch; B >= 1; B = Math.floor(B / 2)) {
-    for (let T = opts.maxSeq; T >= 16; T = Math.floor(T / 2)) {
-      if (planTotal(cfg, opts, B, T, weightBytes) <= budget) return `batch ${B} x max length ${T} would fit`;
-    }
-  }
-  return 'even batch 1 x max length 16 does not fit: the weights alone need ' + (weightBytes / 2 ** 20).toFixed(0) + ' MiB';
-}
-
 export class LoraEngine<T, W> implements Engine {
   private model: Qwen2LoraModel<T, W> | null = null;
   private batchBufs: { ids: T; mask: T; labelIdx: T; targets: T } | null = null;
   private optStep = 0;
-  private plan: MemoryPlan | null = null;
 
   constructor(readonly ops: Backend<T, W>) {}
 
@@ -117,8 +83,7 @@ export class LoraEngine<T, W> implements Engine {
       labelIdx: ops.alloc('i32', N, 'batch.labelIdx'), targets: ops.alloc('i32', N, 'batch.targets'),
     };
     await ops.flush();
-    this.plan = { parts, total, allocated: ops.allocatedBytes() - before };
-    return this.plan;
+    return { parts, total, allocated: ops.allocatedBytes() - before };
   }
 
   async initLora(seed: number): Promise<void> {
@@ -349,14 +314,6 @@ export class LoraEngine<T, W> implements Engine {
     const merged = await this.ops.read(out);
     this.ops.free?.(out);
     return merged;
-  }
-
-  memoryPlan(): MemoryPlan | null {
-    return this.plan;
-  }
-
-  loraSettings(): LoraSettings {
-    return this.m.lora;
   }
 
   async dispose(): Promise<void> {

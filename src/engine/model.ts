@@ -8,6 +8,7 @@ import { LORA_TARGETS, type LoraTarget, type Qwen2Config, projShape } from '../c
 import { EngineError } from '../core/errors.ts';
 import { hash32, alignUp, type Ops, type Dropout, type AdamWParams } from './ops.ts';
 import { peftName, type LoraSettings, loraScale } from './engine.ts';
+import { activationSizes, loraLayout, savedActivationSizes, type LoraSlot } from './plan.ts';
 
 export interface LayerWeights<T, W> {
   ln1: T; // (C)
@@ -21,55 +22,6 @@ export interface BaseWeights<T, W> {
   lmHead: W; // (V, C), the same handle as wte when tied
   normF: T; // (C)
   layers: LayerWeights<T, W>[];
-}
-
-/** One LoRA pair's place in the flat parameter buffer. */
-export interface LoraSlot {
-  layer: number;
-  target: LoraTarget;
-  In: number;
-  O: number;
-  aOffset: number; // (R, In) at this element offset
-  bOffset: number; // (O, R)
-}
-
-export function loraLayout(cfg: Qwen2Config, lora: LoraSettings): { slots: LoraSlot[]; size: number } {
-  const slots: LoraSlot[] = [];
-  let off = 0;
-  for (let layer = 0; layer < cfg.numLayers; layer++) {
-    for (const target of LORA_TARGETS) {
-      if (!lora.targets.includes(target)) continue;
-      const [O, In] = projShape(cfg, target);
-      const aOffset = off;
-      off = alignUp(off + lora.r * In);
-      const bOffset = off;
-      off = alignUp(off + O * lora.r);
-      slots.push({ layer, target, In, O, aOffset, bOffset });
-    }
-  }
-  return { slots, size: off };
-}
-
-/** What backward reads of a layer's forward: kept per layer when recompute is off. */
-export function savedActivationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number): Record<string, number> {
-  const all = activationSizes(cfg, lora, B, T);
-  const keep = ['ln1', 'rstd1', 'q', 'k', 'v', 'att', 'attOut', 'xMid', 'ln2', 'rstd2', 'gate', 'up', 'act', ...lora.targets.map((t) => `xa.${t}`)];
-  return Object.fromEntries(keep.map((k) => [k, all[k]]));
-}
-
-/** Element counts of the per-layer scratch arena for N = B*T tokens. */
-export function activationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number): Record<string, number> {
-  const N = B * T, C = cfg.hiddenSize, I = cfg.intermediateSize, KVD = cfg.numKvHeads * cfg.headDim;
-  const att = B * cfg.numHeads * T * T;
-  const sizes: Record<string, number> = {
-    ln1: N * C, rstd1: N, q: N * C, k: N * KVD, v: N * KVD, att, attOut: N * C, xMid: N * C,
-    ln2: N * C, rstd2: N, gate: N * I, up: N * I, act: N * I, proj: N * C, xOut: N * C,
-    lnf: N * C, rstdf: N, hLab: N * C, dhLab: N * C, losses: N,
-    dResid: N * C, dLn: N * C, dAttOut: N * C, dq: N * C, dk: N * KVD, dv: N * KVD, dAtt: att,
-    dAct: N * I, dGate: N * I, dUp: N * I, dxa: N * lora.r,
-  };
-  for (const t of lora.targets) sizes[`xa.${t}`] = N * lora.r;
-  return sizes;
 }
 
 export interface Batch<T> {
@@ -368,18 +320,5 @@ export class Qwen2LoraModel<T, W> {
   /** Logits (B, V) of the hidden states prefill left in lnf. */
   lastLogits(out: T, B: number): void {
     this.ops.matmulForward(out, this.acts.lnf, this.weights.lmHead, null, B, this.C, this.V);
-  }
-
-  /** Elements in each buffer group, for the memory plan. */
-  static plan(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number, weightBytes: number, recompute = true): Record<string, number> {
-    const P = loraLayout(cfg, lora).size;
-    const sum = (r: Record<string, number>) => Object.values(r).reduce((x, y) => x + y, 0);
-    return {
-      weights: weightBytes,
-      lora: P * 4 * 4 + 4,
-      activations: sum(activationSizes(cfg, lora, B, T)) * 4,
-      residuals: (cfg.numLayers + 1) * B * T * cfg.hiddenSize * 4,
-      ...(recompute ? {} : { savedActivations: cfg.numLayers * sum(savedActivationSizes(cfg, lora, B, T)) * 4 }),
-    };
   }
 }

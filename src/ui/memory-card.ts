@@ -4,7 +4,7 @@
 import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { formatBytes, translator } from './i18n.ts';
-import { planMemory } from '../engine/lora-engine.ts';
+import { planMemory } from '../engine/plan.ts';
 import type { AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
 
