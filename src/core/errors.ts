@@ -42,6 +42,28 @@ export function formatIssue(i: DatasetIssue): string {
   return [where, i.field ? `field "${i.field}"` : '', i.message].filter(Boolean).join(', ');
 }
 
+export interface SchemaIssue {
+  /** The tool's name, or its place ("tools[2]") when it has no usable name. */
+  tool?: string;
+  /** Path inside the tool (or the file, without a tool): "function.parameters.required[1]". */
+  field?: string;
+  /** 1-based line, for text that is not JSON. */
+  line?: number;
+  message: string;
+}
+
+/** A tool schema that cannot be used; every problem found travels with it. */
+export class SchemaError extends WebtuneError {
+  constructor(readonly file: string, readonly issues: SchemaIssue[]) {
+    super(`${file}: ${issues.length} problem(s): ` + issues.slice(0, 5).map(formatSchemaIssue).join('; '));
+  }
+}
+
+export function formatSchemaIssue(i: SchemaIssue): string {
+  return [i.line !== undefined ? `line ${i.line}` : '', i.tool !== undefined ? `tool ${JSON.stringify(i.tool)}` : '', i.field ? `field "${i.field}"` : '', i.message]
+    .filter(Boolean).join(', ');
+}
+
 export class TokenizerError extends WebtuneError {}
 
 /** Engine failures: bad shapes, NaN/Inf, device lost, out of memory. */
