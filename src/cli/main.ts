@@ -2,9 +2,10 @@
 // JSON), progress and errors to stderr. Exit codes: 0 done, 1 failed, 2 bad arguments, 3 bad data.
 
 import { pathToFileURL } from 'node:url';
-import { DatasetError, WebtuneError, formatIssue } from '../core/errors.ts';
+import { DatasetError, SchemaError, WebtuneError, formatIssue, formatSchemaIssue } from '../core/errors.ts';
 import { UsageError, usage, type FlagSpec } from './args.ts';
 import { line, type CliIo } from './commands/common.ts';
+import { BUILD_DATA_FLAGS, BUILD_DATA_SUMMARY, runBuildData } from './commands/build-data.ts';
 import { EVAL_FLAGS, EVAL_SUMMARY, runEval } from './commands/eval.ts';
 import { EXPORT_FLAGS, EXPORT_SUMMARY, runExport } from './commands/export.ts';
 import { GENERATE_FLAGS, GENERATE_SUMMARY, runGenerate } from './commands/generate.ts';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
   eval: { summary: EVAL_SUMMARY, flags: EVAL_FLAGS, run: runEval },
   generate: { summary: GENERATE_SUMMARY, flags: GENERATE_FLAGS, run: runGenerate },
   export: { summary: EXPORT_SUMMARY, flags: EXPORT_FLAGS, run: runExport },
+  'build-data': { summary: BUILD_DATA_SUMMARY, flags: BUILD_DATA_FLAGS, run: runBuildData },
   golden: {
     summary: 'replay a PyTorch golden case: golden <case-dir> [--engine cpu|webgpu] [--dump file]',
     // Loaded on demand: the lead's module pulls in the engine for every check it runs.
@@ -68,6 +70,11 @@ export async function main(argvIn: string[], io: CliIo = processIo): Promise<num
     if (e instanceof DatasetError) {
       line(io.stderr, `error: ${e.file}: ${e.issues.length} problem(s), nothing was trained or evaluated:`);
       for (const i of e.issues) line(io.stderr, `  ${e.file}: ${formatIssue(i)}`);
+      return EXIT.data;
+    }
+    if (e instanceof SchemaError) {
+      line(io.stderr, `error: ${e.file}: ${e.issues.length} problem(s) in the tool schema, nothing was written:`);
+      for (const i of e.issues) line(io.stderr, `  ${e.file}: ${formatSchemaIssue(i)}`);
       return EXIT.data;
     }
     if (e instanceof WebtuneError) {

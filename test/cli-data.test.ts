@@ -1,0 +1,79 @@
+// CLI commands around tool schemas, called in-process through main() with captured streams.
+// Oracles: the files read back and checked against the schema's raw JSON, the library called
+// directly, and bad schemas with known problems.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.ts';
+import { buildRows, formatSeedRows } from '../src/data/builder.ts';
+import { parseToolSchema } from '../src/data/schema.ts';
+
+class Capture {
+  text = '';
+  write(s: string) {
+    this.text += s;
+    return true;
+  }
+}
+
+async function cli(...argv: string[]) {
+  const stdout = new Capture(), stderr = new Capture();
+  const code = await main(argv, { stdout, stderr });
+  const lines = stdout.text.trim().split('\n');
+  return { code, out: stdout.text, err: stderr.text, json: () => JSON.parse(lines[lines.length - 1]) };
+}
+
+const SCHEMA = new URL('./fixtures/schemas/smart-home.json', import.meta.url).pathname;
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'webtune-cli-data-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('cli build-data', () => {
+  it('writes the training and held-out rows the builder gives for the seed', async () => {
+    const out = join(tmp, 'train.json'), evalOut = join(tmp, 'eval.json');
+    const r = await cli('build-data', '--schema', SCHEMA, '--per-tool', '3', '--seed', '9', '--out', out, '--eval-out', evalOut, '--eval-per-tool', '2');
+    expect(r.err).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect(r.json()).toMatchObject({ command: 'build-data', tools: 3, train: 9, eval: 6, seed: 9 });
+    const built = buildRows(parseToolSchema(readFileSync(SCHEMA, 'utf8')), { perTool: 3, evalPerTool: 2, seed: 9 });
+    expect(readFileSync(out, 'utf8')).toBe(formatSeedRows(built.train));
+    expect(readFileSync(evalOut, 'utf8')).toBe(formatSeedRows(built.eval));
+    const train = JSON.parse(readFileSync(out, 'utf8')), held = JSON.parse(readFileSync(evalOut, 'utf8'));
+    expect(train.filter((x: any) => held.some((y: any) => y.input === x.input))).toEqual([]);
+  });
+
+  it('a bad schema: exit 3, each problem with its tool and field, and the old file left as it was', async () => {
+    const bad = JSON.parse(readFileSync(SCHEMA, 'utf8'));
+    bad.tools[0].templates.push('把{rooom}的灯{state}了');
+    bad.tools[1].function.parameters.properties.room.enum = [];
+    const badPath = join(tmp, 'bad.json');
+    writeFileSync(badPath, JSON.stringify(bad));
+    const out = join(tmp, 'keep.json');
+    writeFileSync(out, 'previous data');
+    const r = await cli('build-data', '--schema', badPath, '--per-tool', '3', '--out', out);
+    expect(r.code).toBe(3);
+    expect(r.err).toContain(`${badPath}: tool "SET_LIGHT", field "templates[4]", "把{rooom}的灯{state}了" names {rooom}, which is not a parameter of this tool`);
+    expect(r.err).toContain(`${badPath}: tool "SET_TEMPERATURE", field "function.parameters.properties.room.enum", is empty`);
+    expect(readFileSync(out, 'utf8')).toBe('previous data');
+    writeFileSync(badPath, '{"tools": [');
+    expect((await cli('build-data', '--schema', badPath, '--per-tool', '3', '--out', out)).err).toMatch(/line 1, not valid JSON/);
+    // Too few distinct utterances is a schema problem too, and writes nothing.
+    const short = await cli('build-data', '--schema', SCHEMA, '--per-tool', '6', '--out', out);
+    expect(short.code).toBe(3);
+    expect(short.err).toMatch(/tool "GOOD_NIGHT", field "templates", give only 5 distinct utterances, 6 were asked for/);
+    expect(readFileSync(out, 'utf8')).toBe('previous data');
+  });
+
+  it('--eval-out and --eval-per-tool go together', async () => {
+    const r = await cli('build-data', '--schema', SCHEMA, '--per-tool', '3', '--out', join(tmp, 'x.json'), '--eval-out', join(tmp, 'y.json'));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/go together/);
+  });
+});
