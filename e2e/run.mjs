@@ -16,6 +16,7 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, statSync } from '
 import { createServer } from 'node:http';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -176,9 +177,9 @@ async function loadFlows(filters) {
 }
 
 async function main() {
-  const args = process.argv.slice(2);
-  const build = !args.includes('--no-build');
-  const filters = args.filter((a) => !a.startsWith('--'));
+  // Plain node runs this file (no TypeScript), so node:util parseArgs directly, not src/cli/args.ts.
+  const { values, positionals: filters } = parseArgs({ options: { 'no-build': { type: 'boolean' } }, allowPositionals: true });
+  const build = !values['no-build'];
   if (build) {
     const r = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) {

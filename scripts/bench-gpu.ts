@@ -16,6 +16,7 @@
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { scriptFlags, type FlagSpec } from '../src/cli/args.ts';
 
 interface Options {
   presets: string[];
@@ -27,27 +28,29 @@ interface Options {
   chromium: 'real' | 'swiftshader' | null;
 }
 
-function parseOptions(argv: string[]): Options {
-  const o: Options = { presets: ['small', 'mid', 'qwen2.5-0.5b'], batch: 4, seq: 64, steps: 3, cpu: true, chromium: null };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i], v = argv[i + 1];
-    const num = () => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) throw new Error(`${k} needs a positive integer, got "${v}"`);
-      i++;
-      return n;
-    };
-    if (k === '--quick') Object.assign(o, { presets: ['small'], steps: 1, batch: 2, seq: 16 });
-    else if (k === '--presets') (o.presets = v.split(',')), i++;
-    else if (k === '--batch') o.batch = num();
-    else if (k === '--seq') o.seq = num();
-    else if (k === '--steps') o.steps = num();
-    else if (k === '--no-cpu') o.cpu = false;
-    else if (k === '--chromium') o.chromium = 'real';
-    else if (k === '--chromium-swiftshader') o.chromium = 'swiftshader';
-    else throw new Error(`unknown option ${k} (--quick --presets a,b --batch N --seq N --steps N --no-cpu --chromium --chromium-swiftshader)`);
-  }
-  return o;
+const FLAGS: Record<string, FlagSpec> = {
+  quick: { kind: 'bool', help: 'small only, 1 step, batch 2 x seq 16' },
+  presets: { kind: 'string', help: 'comma-separated presets (default small,mid,qwen2.5-0.5b)' },
+  batch: { kind: 'int', min: 1, help: 'rows per micro-batch (default 4)' },
+  seq: { kind: 'int', min: 1, help: 'tokens per row (default 64)' },
+  steps: { kind: 'int', min: 1, help: 'timed steps (default 3)' },
+  'no-cpu': { kind: 'bool', help: 'skip the CPU engine rows' },
+  chromium: { kind: 'bool', help: 'add the step in headless Chromium with real-GPU flags' },
+  'chromium-swiftshader': { kind: 'bool', help: 'add the step in headless Chromium with --disable-gpu' },
+};
+
+function parseOptions(): Options {
+  const f = scriptFlags('bench-gpu', 'the WebGPU and CPU step benchmark as one markdown table', FLAGS);
+  const base = f.quick ? { presets: ['small'], steps: 1, batch: 2, seq: 16 } : { presets: ['small', 'mid', 'qwen2.5-0.5b'], steps: 3, batch: 4, seq: 64 };
+  return {
+    // An explicit flag wins over --quick's choice, whatever their order.
+    presets: f.presets !== undefined ? (f.presets as string).split(',') : base.presets,
+    batch: (f.batch as number | undefined) ?? base.batch,
+    seq: (f.seq as number | undefined) ?? base.seq,
+    steps: (f.steps as number | undefined) ?? base.steps,
+    cpu: !f['no-cpu'],
+    chromium: f['chromium-swiftshader'] ? 'swiftshader' : f.chromium ? 'real' : null,
+  };
 }
 
 interface Run {
@@ -141,7 +144,7 @@ function row(r: Run, o: Options): string {
 }
 
 async function main(): Promise<void> {
-  const o = parseOptions(process.argv.slice(2));
+  const o = parseOptions();
   const runs: Run[] = [];
   for (const preset of o.presets) {
     runs.push(await runBench('webgpu', preset, o));

@@ -12,40 +12,28 @@
 
 import { createEngine, type EngineKind } from '../src/engine/create.ts';
 import { PRESETS, runStepBench } from './bench-core.ts';
+import { scriptFlags, type FlagSpec } from '../src/cli/args.ts';
 
-interface Args {
-  engine: EngineKind;
-  preset: string;
-  batch: number;
-  seq: number;
-  steps: number;
-  threads?: number;
-  scalar: boolean;
-  /** Matmul GFLOP/s: default on for webgpu, off for cpu (keeps the CPU line PyTorch's shape). */
-  matmul?: boolean;
-}
+const FLAGS: Record<string, FlagSpec> = {
+  engine: { kind: 'choice', choices: ['cpu', 'webgpu'], help: 'engine (default cpu)' },
+  preset: { kind: 'string', help: `model shape: ${Object.keys(PRESETS).join(', ')} (default small)` },
+  batch: { kind: 'int', min: 1, help: 'rows per micro-batch (default 4)' },
+  seq: { kind: 'int', min: 1, help: 'tokens per row (default 64)' },
+  steps: { kind: 'int', min: 1, help: 'timed steps (default 3)' },
+  threads: { kind: 'int', min: 1, help: 'CPU worker threads (default: the engine picks)' },
+  scalar: { kind: 'bool', help: 'the scalar CPU twins instead of WebAssembly SIMD' },
+  // Default on for webgpu, off for cpu (keeps the CPU line PyTorch's shape).
+  matmul: { kind: 'bool', help: 'also time the main matmuls (GFLOP/s)' },
+  'no-matmul': { kind: 'bool', help: 'do not time the matmuls' },
+};
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { engine: 'cpu', preset: 'small', batch: 4, seq: 64, steps: 3, scalar: false };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i], v = argv[i + 1];
-    const num = () => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) throw new Error(`${k} needs a positive integer, got "${v}"`);
-      i++;
-      return n;
-    };
-    if (k === '--engine') (a.engine = v as EngineKind), i++;
-    else if (k === '--preset') (a.preset = v), i++;
-    else if (k === '--batch') a.batch = num();
-    else if (k === '--seq') a.seq = num();
-    else if (k === '--steps') a.steps = num();
-    else if (k === '--threads') a.threads = num();
-    else if (k === '--scalar') a.scalar = true;
-    else if (k === '--matmul') a.matmul = true;
-    else if (k === '--no-matmul') a.matmul = false;
-    else throw new Error(`unknown option ${k} (--engine cpu|webgpu --preset ${Object.keys(PRESETS).join('|')} --batch N --seq N --steps N --threads N --scalar --matmul --no-matmul)`);
-  }
+function parseOptions() {
+  const f = scriptFlags('bench', 'one LoRA optimizer step on a random model of a preset shape', FLAGS);
+  const a = {
+    engine: (f.engine as EngineKind | undefined) ?? 'cpu', preset: (f.preset as string | undefined) ?? 'small',
+    batch: (f.batch as number | undefined) ?? 4, seq: (f.seq as number | undefined) ?? 64, steps: (f.steps as number | undefined) ?? 3,
+    threads: f.threads as number | undefined, scalar: Boolean(f.scalar), matmul: f['no-matmul'] ? false : f.matmul ? true : undefined,
+  };
   if (!PRESETS[a.preset]) throw new Error(`unknown preset "${a.preset}" (${Object.keys(PRESETS).join(', ')})`);
   return a;
 }
@@ -56,7 +44,7 @@ function peakRssBytes(): number {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseOptions();
   const engine = await createEngine(args.engine, { threads: args.threads, scalar: args.scalar });
   const r = await runStepBench(engine, { ...args, matmul: args.matmul ?? args.engine === 'webgpu' }, console.log);
   const { preset, batch, seq, train_tokens_per_s, ms_per_step, ...rest } = r;

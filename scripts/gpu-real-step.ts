@@ -12,6 +12,7 @@ import { DEFAULT_LORA, DEFAULT_OPTIMIZER, type MicroBatch, type WeightReader } f
 import { LoraEngine } from '../src/engine/lora-engine.ts';
 import { planParts } from '../src/engine/plan.ts';
 import { createWebGpuBackend } from '../src/engine/gpu/backend.ts';
+import { scriptFlags } from '../src/cli/args.ts';
 
 const QWEN25_05B = {
   model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14,
@@ -20,10 +21,12 @@ const QWEN25_05B = {
 };
 const TARGET = { B: 4, T: 384, bytes: 2 * 2 ** 30 };
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
+const flags = scriptFlags('gpu-real-step', 'one real-shape Qwen2.5-0.5B training step on WebGPU', {
+  seq: { kind: 'int', min: 1, help: 'tokens per row (default 64)' },
+  batch: { kind: 'int', min: 1, help: 'rows (default 1)' },
+  layers: { kind: 'int', min: 1, help: 'decoder layers (default 24)' },
+});
+const arg = (name: string, fallback: number) => (flags[name] as number | undefined) ?? fallback;
 
 /** Random bf16 weights (uniform, std ~0.02 like the real checkpoint), made one tensor at a time. */
 function randomWeights(seed: number): WeightReader {

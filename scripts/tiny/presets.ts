@@ -26,7 +26,3 @@ export const PRESETS = {
 } satisfies Record<string, ModelPreset>;
 
 export type PresetName = keyof typeof PRESETS;
-
-export function isPresetName(s: string): s is PresetName {
-  return Object.hasOwn(PRESETS, s);
-}

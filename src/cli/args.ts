@@ -1,6 +1,8 @@
-// Flag parsing for the CLI: `--name value` and `--flag`, each checked against its declared kind
-// so a typo or a bad number stops the command with the flag named, before any work starts.
+// Flag parsing for the CLI and the scripts: node:util parseArgs splits `--name value`,
+// `--name=value` and `--flag`; each value is then checked against its declared kind, so a typo
+// or a bad number stops the command with the flag named, before any work starts.
 
+import { parseArgs } from 'node:util';
 import { WebtuneError } from '../core/errors.ts';
 
 /** Wrong or missing command-line arguments (exit code 2). */
@@ -21,24 +23,47 @@ export interface FlagSpec {
 
 export type Flags = Record<string, string | number | boolean | undefined>;
 
+/** Positional arguments a command takes, in order, e.g. `golden <case-dir>`. */
+export interface PositionalSpec {
+  name: string;
+  help: string;
+}
+
 export function parseFlags(command: string, argv: string[], spec: Record<string, FlagSpec>): Flags {
-  const out: Flags = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new UsageError(`${command}: unexpected argument "${arg}"`);
-    const name = arg.slice(2);
-    const s = spec[name];
-    if (!s) throw new UsageError(`${command}: unknown flag --${name} (known: ${Object.keys(spec).map((k) => `--${k}`).join(', ')})`);
-    if (s.kind === 'bool') {
-      out[name] = true;
-      continue;
-    }
-    const raw = argv[++i];
-    if (raw === undefined) throw new UsageError(`${command}: --${name} needs a value`);
-    out[name] = convert(command, name, s, raw);
+  return parseCommand(command, argv, spec).flags;
+}
+
+export function parseCommand(command: string, argv: string[], spec: Record<string, FlagSpec>, positionals: readonly PositionalSpec[] = []): { flags: Flags; args: string[] } {
+  const options = Object.fromEntries(Object.entries(spec).map(([name, s]) => [name, { type: s.kind === 'bool' ? ('boolean' as const) : ('string' as const) }]));
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw usageFromNode(command, e as Error & { code?: string }, spec);
   }
-  for (const [name, s] of Object.entries(spec)) if (s.required && out[name] === undefined) throw new UsageError(`${command}: --${name} is required (${s.help})`);
-  return out;
+  const args = parsed.positionals;
+  if (args.length > positionals.length) throw new UsageError(`${command}: unexpected argument "${args[positionals.length]}"`);
+  const missing = positionals[args.length];
+  if (missing) throw new UsageError(`${command}: <${missing.name}> is required (${missing.help})`);
+  const flags: Flags = {};
+  for (const [name, raw] of Object.entries(parsed.values)) flags[name] = typeof raw === 'string' ? convert(command, name, spec[name], raw) : raw;
+  for (const [name, s] of Object.entries(spec)) if (s.required && flags[name] === undefined) throw new UsageError(`${command}: --${name} is required (${s.help})`);
+  return { flags, args };
+}
+
+/** parseArgs' own errors, reworded the way the rest of the CLI speaks. */
+function usageFromNode(command: string, e: Error & { code?: string }, spec: Record<string, FlagSpec>): UsageError {
+  const flag = /'(-[^' ]+)/.exec(e.message)?.[1] ?? '';
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return new UsageError(`${command}: unknown flag ${flag} (known: ${Object.keys(spec).map((k) => `--${k}`).join(', ')})`);
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (/does not take an argument/.test(e.message)) return new UsageError(`${command}: ${flag} takes no value`);
+      if (/ambiguous/.test(e.message)) return new UsageError(`${command}: ${flag} needs a value (write a value starting with "-" as ${flag}=-1)`);
+      return new UsageError(`${command}: ${flag} needs a value`);
+    default:
+      return new UsageError(`${command}: ${e.message}`);
+  }
 }
 
 function convert(command: string, name: string, s: FlagSpec, raw: string): string | number {
@@ -67,11 +92,28 @@ function convert(command: string, name: string, s: FlagSpec, raw: string): strin
   }
 }
 
-export function usage(command: string, summary: string, spec: Record<string, FlagSpec>): string {
-  const lines = [`${command}: ${summary}`];
+export function usage(command: string, summary: string, spec: Record<string, FlagSpec>, positionals: readonly PositionalSpec[] = []): string {
+  const lines = [`${command}${positionals.map((p) => ` <${p.name}>`).join('')}: ${summary}`];
+  for (const p of positionals) lines.push(`  <${p.name}>`.padEnd(33) + ' ' + p.help);
   for (const [name, s] of Object.entries(spec)) {
     const value = s.kind === 'bool' ? '' : s.kind === 'choice' ? ` ${s.choices!.join('|')}` : ' <value>';
-    lines.push(`  --${name}${value}`.padEnd(34) + s.help + (s.required ? ' (required)' : ''));
+    lines.push(`  --${name}${value}`.padEnd(33) + ' ' + s.help + (s.required ? ' (required)' : ''));
   }
   return lines.join('\n');
+}
+
+/**
+ * A script's flags: parsed and checked like a CLI command's; `--help` prints the usage and exits,
+ * and a UsageError carries the usage after its message for the script to print.
+ */
+export function scriptFlags(script: string, summary: string, spec: Record<string, FlagSpec>, argv = process.argv.slice(2)): Flags {
+  if (argv.includes('--help')) {
+    console.log(usage(script, summary, spec));
+    process.exit(0);
+  }
+  try {
+    return parseFlags(script, argv, spec);
+  } catch (e) {
+    throw e instanceof UsageError ? new UsageError(`${e.message}\n\n${usage(script, summary, spec)}`) : e;
+  }
 }

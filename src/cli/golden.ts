@@ -1,4 +1,4 @@
-// `golden <case-dir> --engine cpu|webgpu [--dump file]`: replays a PyTorch golden case
+// `golden <case-dir> [--engine cpu|webgpu] [--dump file]`: replays a PyTorch golden case
 // (../shared/golden/README.md) and checks every number it holds. One line per check, then a
 // JSON summary; exit code 1 when any check fails.
 
@@ -8,6 +8,8 @@ import { SafetensorsFile, encodeSafetensors, concatParts, type TensorToWrite } f
 import { parseQwen2Config, validateWeights, LORA_TARGETS, type LoraTarget } from '../core/config.ts';
 import { createEngine, type EngineKind, type CreateEngineOptions } from '../engine/create.ts';
 import type { LoraSettings, MicroBatch } from '../engine/engine.ts';
+import { parseCommand, type FlagSpec, type PositionalSpec } from './args.ts';
+import { ENGINE_FLAG, line, type CliIo } from './commands/common.ts';
 
 export interface Check {
   name: string;
@@ -154,22 +156,23 @@ export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (l
   return { checks, dump };
 }
 
-export async function runGolden(args: string[]): Promise<number> {
-  const dir = args.find((a, i) => !a.startsWith('--') && !['--engine', '--dump'].includes(args[i - 1]));
-  const opt = (k: string) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
-  if (!dir) {
-    console.error('usage: golden <case-dir> [--engine cpu|webgpu] [--dump out.safetensors]');
-    return 2;
-  }
-  const engine = (opt('--engine') ?? 'cpu') as EngineKind;
+export const GOLDEN_SUMMARY = 'replay a PyTorch golden case and check every number it holds (exit 1 when one fails)';
+export const GOLDEN_ARGS: PositionalSpec[] = [{ name: 'case-dir', help: 'a golden case folder: config.json, case.json and the .safetensors files' }];
+export const GOLDEN_FLAGS: Record<string, FlagSpec> = {
+  engine: ENGINE_FLAG,
+  dump: { kind: 'string', help: 'write what the engine computed, under the expected tensor names, to this .safetensors file' },
+};
+
+export async function runGolden(argv: string[], io: CliIo): Promise<number> {
+  const { flags, args: [dir] } = parseCommand('golden', argv, GOLDEN_FLAGS, GOLDEN_ARGS);
+  const engine = (flags.engine as EngineKind | undefined) ?? 'cpu';
   const t0 = performance.now();
-  const { checks, dump } = await runGoldenCase(dir, engine);
+  const { checks, dump } = await runGoldenCase(dir, engine, (l) => line(io.stdout, l));
   const failed = checks.filter((c) => !c.ok);
-  const dumpFile = opt('--dump');
-  if (dumpFile) {
+  if (flags.dump) {
     const tensors: TensorToWrite[] = Object.entries(dump).map(([name, t]) => ({ name, dtype: t.data instanceof Int32Array ? 'I32' : 'F32', shape: t.shape, data: t.data }));
-    await writeFile(dumpFile, concatParts(encodeSafetensors(tensors)));
+    await writeFile(flags.dump as string, concatParts(encodeSafetensors(tensors)));
   }
-  console.log(JSON.stringify({ case: dir, engine, checks: checks.length, failed: failed.map((c) => c.name), ok: failed.length === 0, seconds: +((performance.now() - t0) / 1000).toFixed(2) }));
+  line(io.stdout, JSON.stringify({ case: dir, engine, checks: checks.length, failed: failed.map((c) => c.name), ok: failed.length === 0, seconds: +((performance.now() - t0) / 1000).toFixed(2) }));
   return failed.length ? 1 : 0;
 }

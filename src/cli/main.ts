@@ -3,17 +3,19 @@
 
 import { pathToFileURL } from 'node:url';
 import { DatasetError, SchemaError, WebtuneError, formatIssue, formatSchemaIssue } from '../core/errors.ts';
-import { UsageError, usage, type FlagSpec } from './args.ts';
+import { UsageError, usage, type FlagSpec, type PositionalSpec } from './args.ts';
 import { line, type CliIo } from './commands/common.ts';
 import { BUILD_DATA_FLAGS, BUILD_DATA_SUMMARY, runBuildData } from './commands/build-data.ts';
 import { EVAL_FLAGS, EVAL_SUMMARY, runEval } from './commands/eval.ts';
 import { EXPORT_FLAGS, EXPORT_SUMMARY, runExport } from './commands/export.ts';
 import { GENERATE_FLAGS, GENERATE_SUMMARY, runGenerate } from './commands/generate.ts';
 import { TRAIN_FLAGS, TRAIN_SUMMARY, runTrain } from './commands/train.ts';
+import { GOLDEN_ARGS, GOLDEN_FLAGS, GOLDEN_SUMMARY, runGolden } from './golden.ts';
 
 interface Command {
   summary: string;
-  flags?: Record<string, FlagSpec>;
+  flags: Record<string, FlagSpec>;
+  positionals?: PositionalSpec[];
   run(argv: string[], io: CliIo): Promise<number>;
 }
 
@@ -23,11 +25,7 @@ const COMMANDS: Record<string, Command> = {
   generate: { summary: GENERATE_SUMMARY, flags: GENERATE_FLAGS, run: runGenerate },
   export: { summary: EXPORT_SUMMARY, flags: EXPORT_FLAGS, run: runExport },
   'build-data': { summary: BUILD_DATA_SUMMARY, flags: BUILD_DATA_FLAGS, run: runBuildData },
-  golden: {
-    summary: 'replay a PyTorch golden case: golden <case-dir> [--engine cpu|webgpu] [--dump file]',
-    // Loaded on demand: the lead's module pulls in the engine for every check it runs.
-    run: async (argv) => (await import('./golden.ts')).runGolden(argv),
-  },
+  golden: { summary: GOLDEN_SUMMARY, flags: GOLDEN_FLAGS, positionals: GOLDEN_ARGS, run: runGolden },
 };
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, data: 3 } as const;
@@ -55,7 +53,7 @@ export async function main(argvIn: string[], io: CliIo = processIo): Promise<num
     return EXIT.usage;
   }
   if (rest.includes('--help')) {
-    line(io.stdout, cmd.flags ? usage(name, cmd.summary, cmd.flags) : `${name}: ${cmd.summary}`);
+    line(io.stdout, usage(name, cmd.summary, cmd.flags, cmd.positionals));
     return EXIT.ok;
   }
   try {
@@ -64,7 +62,7 @@ export async function main(argvIn: string[], io: CliIo = processIo): Promise<num
     if (verbose && e instanceof Error) line(io.stderr, e.stack ?? String(e));
     if (e instanceof UsageError) {
       line(io.stderr, `error: ${e.message}`);
-      if (cmd.flags) line(io.stderr, '\n' + usage(name, cmd.summary, cmd.flags));
+      line(io.stderr, '\n' + usage(name, cmd.summary, cmd.flags, cmd.positionals));
       return EXIT.usage;
     }
     if (e instanceof DatasetError) {
