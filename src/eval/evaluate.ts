@@ -1,7 +1,7 @@
 // Runs greedy decoding over evaluation rows with the training prompt template and scores the
 // answers. The engine and tokenizer are passed in, so the worker, the CLI and tests share it.
 
-import type { Engine, GenerateOptions } from '../engine/engine.ts';
+import type { DecodeOptions, GenerateOptions } from '../engine/engine.ts';
 import { GREEDY } from '../engine/engine.ts';
 import type { DatasetRow } from '../data/dataset.ts';
 import { encodePrompt, type ExampleOptions } from '../data/examples.ts';
@@ -14,7 +14,12 @@ export interface EvalPrediction extends Prediction {
   user: string;
 }
 
-export interface EvaluateOptions {
+/** What evaluation needs of an engine: the Engine itself, or the worker's proxy of it. */
+export interface BatchGenerator<O extends GenerateOptions> {
+  generateBatch(prompts: Int32Array[], opts: O): Promise<{ tokens: Int32Array }[]>;
+}
+
+export interface EvaluateOptions<O extends GenerateOptions = DecodeOptions> {
   encodePrompt: (row: EvalRow) => Int32Array;
   decode: (ids: Int32Array) => string;
   /** Ids that end an answer (not part of it). */
@@ -24,6 +29,8 @@ export interface EvaluateOptions {
   batchSize?: number;
   onProgress?: (done: number, total: number, last: EvalPrediction) => void;
   signal?: AbortSignal;
+  /** Merged into the decoding options: a TokenConstraint next to an engine, a tool schema for the worker. */
+  generation?: Partial<O>;
 }
 
 export interface EvaluateResult {
@@ -32,8 +39,8 @@ export interface EvaluateResult {
 }
 
 /** Greedy answers for each row, decoded in batches, then the metrics. Tool rows are scored as calls, others as text. */
-export async function evaluateRows(engine: Pick<Engine, 'generateBatch'>, rows: readonly EvalRow[], opts: EvaluateOptions): Promise<EvaluateResult> {
-  const gen: GenerateOptions = { ...GREEDY, maxNewTokens: opts.maxNewTokens ?? GREEDY.maxNewTokens, stopTokens: opts.stopTokens };
+export async function evaluateRows<O extends GenerateOptions = DecodeOptions>(engine: BatchGenerator<O>, rows: readonly EvalRow[], opts: EvaluateOptions<O>): Promise<EvaluateResult> {
+  const gen = { ...GREEDY, maxNewTokens: opts.maxNewTokens ?? GREEDY.maxNewTokens, stopTokens: opts.stopTokens, ...opts.generation } as O;
   const batchSize = Math.max(1, opts.batchSize ?? 8);
   const predictions: EvalPrediction[] = [];
   for (let i = 0; i < rows.length; i += batchSize) {
@@ -54,10 +61,10 @@ export async function evaluateRows(engine: Pick<Engine, 'generateBatch'>, rows: 
 
 /** evaluateRows with a model folder's tokenizer and the training prompt settings. */
 export function evaluateWithTokenizer(
-  engine: Pick<Engine, 'generateBatch'>,
+  engine: BatchGenerator<DecodeOptions>,
   tok: ChatTokenizer,
   rows: readonly EvalRow[],
-  opts: Partial<Pick<ExampleOptions, 'system'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal'> = {},
+  opts: Partial<Pick<ExampleOptions, 'system'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal' | 'generation'> = {},
 ): Promise<EvaluateResult> {
   return evaluateRows(engine, rows, {
     encodePrompt: (row) => encodePrompt(tok, row, { system: opts.system }),
@@ -67,5 +74,6 @@ export function evaluateWithTokenizer(
     batchSize: opts.batchSize,
     onProgress: opts.onProgress,
     signal: opts.signal,
+    generation: opts.generation,
   });
 }

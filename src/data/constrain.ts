@@ -1,0 +1,321 @@
+// Schema-constrained decoding at token level: the call grammar (bytes) meets the tokenizer's
+// vocabulary (multi-byte tokens, tokens that hold a piece of a Chinese character) through a
+// byte trie of all tokens. From a grammar state, one walk down the trie, pruned wherever the
+// grammar refuses a byte, lists every token that may come next and the state it leads to.
+// That list depends on the state alone, so it is computed once per state and reused for every
+// later step and row; a decoding step then costs one pass over the allowed ids.
+//
+// The answer must also end in time: a token is offered only if, after it, the fewest bytes
+// that complete the call (each byte is a token in a byte-level vocabulary) plus the end token
+// still fit in the tokens left. So even an untrained model writes a whole, valid call.
+
+import type { TokenConstraint, TokenCursor } from '../engine/engine.ts';
+import { vocabBytes } from '../tokenizer/vocab-bytes.ts';
+import { TokenizerError } from '../core/errors.ts';
+import { ToolCallGrammar } from './call-grammar.ts';
+import { LEX_CLOSE, LEX_DEAD, LEX_TO_CLOSE, lexStep } from './json-string.ts';
+import type { ToolSchema } from './schema.ts';
+
+/** All regular tokens in a byte trie, children of a node contiguous (CSR). */
+export class TokenTrie {
+  readonly edgeStart: Int32Array;
+  readonly edgeCount: Int32Array;
+  /** Token id that ends at a node, or -1. */
+  readonly tokenAt: Int32Array;
+  readonly edgeByte: Uint8Array;
+  readonly edgeChild: Int32Array;
+
+  constructor(readonly bytes: readonly (Uint8Array | null)[]) {
+    // Insert every token through one map keyed by (node, byte), then lay the edges out by parent.
+    const child = new Map<number, number>();
+    const parent: number[] = [-1], byte: number[] = [0], tokenAt: number[] = [-1];
+    bytes.forEach((b, id) => {
+      if (!b || !b.length) return;
+      let n = 0;
+      for (let i = 0; i < b.length; i++) {
+        const key = n * 256 + b[i];
+        let c = child.get(key);
+        if (c === undefined) {
+          c = parent.length;
+          parent.push(n);
+          byte.push(b[i]);
+          tokenAt.push(-1);
+          child.set(key, c);
+        }
+        n = c;
+      }
+      tokenAt[n] = id;
+    });
+    const N = parent.length;
+    this.edgeCount = new Int32Array(N);
+    for (let c = 1; c < N; c++) this.edgeCount[parent[c]]++;
+    this.edgeStart = new Int32Array(N);
+    for (let n = 1; n < N; n++) this.edgeStart[n] = this.edgeStart[n - 1] + this.edgeCount[n - 1];
+    const fill = this.edgeStart.slice();
+    this.edgeByte = new Uint8Array(N - 1);
+    this.edgeChild = new Int32Array(N - 1);
+    for (let c = 1; c < N; c++) {
+      const e = fill[parent[c]]++;
+      this.edgeByte[e] = byte[c];
+      this.edgeChild[e] = c;
+    }
+    this.tokenAt = Int32Array.from(tokenAt);
+  }
+
+  get nodeCount(): number {
+    return this.tokenAt.length;
+  }
+}
+
+/** Ids ordered by the fewest bytes that finish the call after each: a budget keeps a prefix. */
+interface Allowed {
+  ids: Int32Array;
+  /** Ascending. */
+  mins: Int32Array;
+}
+
+/** Counting sort by mins (small integers), so the decode loop never filters. */
+function byMin(ids: ArrayLike<number>, mins: ArrayLike<number>, n: number): Allowed {
+  let top = 0;
+  for (let k = 0; k < n; k++) if (mins[k] > top) top = mins[k];
+  const start = new Int32Array(top + 2);
+  for (let k = 0; k < n; k++) start[mins[k] + 1]++;
+  for (let m = 1; m < start.length; m++) start[m] += start[m - 1];
+  const out = { ids: new Int32Array(n), mins: new Int32Array(n) };
+  for (let k = 0; k < n; k++) {
+    const at = start[mins[k]]++;
+    out.ids[at] = ids[k];
+    out.mins[at] = mins[k];
+  }
+  return out;
+}
+
+/** What each token does inside a JSON string body from one lexical state (json-string.ts). */
+interface LexClosure {
+  /** Tokens that stay inside the string, and the lexical state after each. */
+  ids: Int32Array;
+  after: Uint8Array;
+  /** Tokens that close the string part way: the byte index right after the closing quote. */
+  closing: Int32Array;
+  closeAt: Int32Array;
+}
+
+/** Walk buffers for a trie: every node is on the stack at most once, every token listed once. */
+interface Scratch {
+  ids: Int32Array;
+  aux: Int32Array;
+  nodes: Int32Array;
+  states: Int32Array;
+}
+
+const scratchOf = new WeakMap<TokenTrie, Scratch>();
+function scratch(t: TokenTrie): Scratch {
+  let s = scratchOf.get(t);
+  if (!s) {
+    const N = t.nodeCount;
+    s = { ids: new Int32Array(N), aux: new Int32Array(N), nodes: new Int32Array(N), states: new Int32Array(N) };
+    scratchOf.set(t, s);
+  }
+  return s;
+}
+
+const closuresOf = new WeakMap<TokenTrie, (LexClosure | undefined)[]>();
+
+/**
+ * The tokens a string body takes from lexical state `lex`: one trie walk, computed once per
+ * tokenizer. String values are where most of the vocabulary is allowed, and this keeps the
+ * per-grammar work there down to the few tokens that hold a closing quote.
+ */
+function lexClosure(t: TokenTrie, lex: number): LexClosure {
+  let all = closuresOf.get(t);
+  if (!all) closuresOf.set(t, (all = []));
+  const hit = all[lex];
+  if (hit) return hit;
+  const { ids, aux, nodes, states } = scratch(t);
+  const closing: number[] = [], closeAt: number[] = [];
+  // Depth rides in the state's high bits: lexical states fit in 4 bits.
+  let count = 0, top = 0;
+  nodes[top] = 0;
+  states[top++] = lex;
+  while (top > 0) {
+    const n = nodes[--top], packed = states[top];
+    const st = packed & 15, depth = packed >> 4;
+    const e0 = t.edgeStart[n], e1 = e0 + t.edgeCount[n];
+    for (let e = e0; e < e1; e++) {
+      const ns = lexStep(st, t.edgeByte[e]);
+      if (ns === LEX_DEAD) continue;
+      const c = t.edgeChild[e];
+      if (ns === LEX_CLOSE) {
+        // Everything below closes here; what follows the quote is the grammar's to judge.
+        const sub = [c];
+        while (sub.length) {
+          const x = sub.pop()!;
+          if (t.tokenAt[x] >= 0) {
+            closing.push(t.tokenAt[x]);
+            closeAt.push(depth + 1);
+          }
+          for (let f = t.edgeStart[x]; f < t.edgeStart[x] + t.edgeCount[x]; f++) sub.push(t.edgeChild[f]);
+        }
+        continue;
+      }
+      const tok = t.tokenAt[c];
+      if (tok >= 0) {
+        ids[count] = tok;
+        aux[count++] = ns;
+      }
+      if (t.edgeCount[c]) {
+        nodes[top] = c;
+        states[top++] = ns | ((depth + 1) << 4);
+      }
+    }
+  }
+  const out = { ids: ids.slice(0, count), after: Uint8Array.from(aux.subarray(0, count)), closing: Int32Array.from(closing), closeAt: Int32Array.from(closeAt) };
+  all[lex] = out;
+  return out;
+}
+
+/** Allowed-id lists kept at most (ids + mins, 8 bytes each): ~64 MB. */
+const CACHE_ENTRIES = 8_000_000;
+
+export class ToolCallConstraint implements TokenConstraint {
+  private readonly cache = new Map<number, Allowed>();
+  private cached = 0;
+  private readonly ends: Int32Array;
+
+  /** endIds: the tokens that end an answer (also the decoding's stop tokens). */
+  constructor(readonly grammar: ToolCallGrammar, readonly trie: TokenTrie, endIds: readonly number[]) {
+    this.ends = Int32Array.from(endIds);
+  }
+
+  /** Fewest tokens a whole answer can take: the shortest call, byte by byte, and the end token. */
+  get minTokens(): number {
+    return this.grammar.minBytes(this.grammar.start) + 1;
+  }
+
+  start(): CallCursor {
+    return new CallCursor(this);
+  }
+
+  endIds(): Int32Array {
+    return this.ends;
+  }
+
+  /** Every token that may follow state s, and how many bytes each leaves to write. */
+  allowedFrom(s: number): Allowed {
+    const hit = this.cache.get(s);
+    if (hit) return hit;
+    const entry = this.grammar.stringAt(s) ? this.inString(s) : this.walk(s);
+    while (this.cached + entry.ids.length > CACHE_ENTRIES && this.cache.size) {
+      const [k, v] = this.cache.entries().next().value!;
+      this.cache.delete(k);
+      this.cached -= v.ids.length;
+    }
+    this.cache.set(s, entry);
+    this.cached += entry.ids.length;
+    return entry;
+  }
+
+  /** Outside strings: one walk down the trie, pruned where the grammar refuses a byte. */
+  private walk(s: number): Allowed {
+    const g = this.grammar, t = this.trie;
+    const { ids, aux: mins, nodes, states } = scratch(t);
+    let count = 0, top = 0;
+    nodes[top] = 0;
+    states[top++] = s;
+    while (top > 0) {
+      const n = nodes[--top], st = states[top];
+      const e0 = t.edgeStart[n], e1 = e0 + t.edgeCount[n];
+      for (let e = e0; e < e1; e++) {
+        const ns = g.step(st, t.edgeByte[e]);
+        if (ns < 0) continue;
+        const c = t.edgeChild[e];
+        const tok = t.tokenAt[c];
+        if (tok >= 0) {
+          ids[count] = tok;
+          mins[count++] = g.minBytes(ns);
+        }
+        if (t.edgeCount[c]) {
+          nodes[top] = c;
+          states[top++] = ns;
+        }
+      }
+    }
+    return byMin(ids, mins, count);
+  }
+
+  /** Inside a string value: the tokenizer's lexical closure, plus the closing tokens this grammar takes. */
+  private inString(s: number): Allowed {
+    const g = this.grammar;
+    const { lex, afterClose, rest } = g.stringAt(s)!;
+    const cl = lexClosure(this.trie, lex);
+    const ids: number[] = [], mins: number[] = [];
+    for (let k = 0; k < cl.closing.length; k++) {
+      const id = cl.closing[k];
+      const ns = g.walk(afterClose, this.trie.bytes[id]!.subarray(cl.closeAt[k]));
+      if (ns >= 0) {
+        ids.push(id);
+        mins.push(g.minBytes(ns));
+      }
+    }
+    const n = cl.ids.length;
+    const allIds = new Int32Array(n + ids.length), allMins = new Int32Array(n + ids.length);
+    allIds.set(cl.ids);
+    allIds.set(ids, n);
+    for (let k = 0; k < n; k++) allMins[k] = LEX_TO_CLOSE[cl.after[k]] + rest;
+    allMins.set(mins, n);
+    return byMin(allIds, allMins, n + ids.length);
+  }
+}
+
+export class CallCursor implements TokenCursor {
+  private state: number;
+
+  constructor(private readonly c: ToolCallConstraint) {
+    this.state = c.grammar.start;
+  }
+
+  allowed(left: number): Int32Array {
+    const g = this.c.grammar;
+    if (g.isAccept(this.state)) return this.c.endIds();
+    const { ids, mins } = this.c.allowedFrom(this.state);
+    if (!ids.length) throw new TokenizerError('the vocabulary has no token that continues the tool call here (a byte-level vocabulary has one for every byte)');
+    // After this token, left - 1 remain: the rest of the call and then the end token. When too
+    // few remain for any whole call, the ids that come closest, rather than none.
+    const limit = Math.max(left - 2, mins[0]);
+    if (mins[mins.length - 1] <= limit) return ids;
+    let lo = 0, hi = mins.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (mins[mid] <= limit) lo = mid + 1;
+      else hi = mid;
+    }
+    return ids.subarray(0, lo);
+  }
+
+  advance(id: number): void {
+    const g = this.c.grammar;
+    if (g.isAccept(this.state)) return;
+    const bytes = this.c.trie.bytes[id];
+    const next = bytes ? g.walk(this.state, bytes) : -1;
+    if (next < 0) throw new Error(`token ${id} does not continue the tool call here`);
+    this.state = next;
+  }
+
+  /** Where the cursor is, for tests. */
+  get grammarState(): number {
+    return this.state;
+  }
+}
+
+let lastVocab: { json: string | object; trie: TokenTrie } | null = null;
+
+/** The token trie of a tokenizer.json, built once for the last tokenizer seen. */
+export function tokenTrie(tokenizerJson: string | object): TokenTrie {
+  if (lastVocab?.json !== tokenizerJson) lastVocab = { json: tokenizerJson, trie: new TokenTrie(vocabBytes(tokenizerJson)) };
+  return lastVocab.trie;
+}
+
+/** A constraint that makes decoding write one valid call of the schema, then an end token. */
+export function toolCallConstraint(schema: ToolSchema, tokenizerJson: string | object, endIds: readonly number[]): ToolCallConstraint {
+  return new ToolCallConstraint(new ToolCallGrammar(schema), tokenTrie(tokenizerJson), endIds);
+}
