@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.ts';
 import { buildRows, formatSeedRows } from '../src/data/builder.ts';
-import { parseToolSchema } from '../src/data/schema.ts';
+import { parseToolSchema, textCallProblems } from '../src/data/schema.ts';
+import { makeTinyModel } from '../scripts/make-tiny-model.ts';
 
 class Capture {
   text = '';
@@ -27,9 +28,12 @@ async function cli(...argv: string[]) {
 
 const SCHEMA = new URL('./fixtures/schemas/smart-home.json', import.meta.url).pathname;
 let tmp: string;
+let modelDir: string;
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'webtune-cli-data-'));
+  modelDir = join(tmp, 'model');
+  await makeTinyModel({ preset: 'tiny', out: modelDir, seed: 3 });
 });
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
@@ -75,5 +79,39 @@ describe('cli build-data', () => {
     const r = await cli('build-data', '--schema', SCHEMA, '--per-tool', '3', '--out', join(tmp, 'x.json'), '--eval-out', join(tmp, 'y.json'));
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/go together/);
+  });
+});
+
+describe('cli eval and generate under a schema', () => {
+  it('eval --constrained: every answer of the untrained model is a valid call, free decoding is not; predictions written', async () => {
+    const data = join(tmp, 'rows.json');
+    expect((await cli('build-data', '--schema', SCHEMA, '--per-tool', '2', '--seed', '4', '--out', data)).code).toBe(0);
+    const predFile = join(tmp, 'pred.jsonl');
+    const r = await cli('eval', '--model', modelDir, '--data', data, '--schema', SCHEMA, '--constrained', '--predictions', predFile, '--quiet');
+    expect(r.err).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect(r.json()).toMatchObject({ command: 'eval', decoding: 'constrained', rows: 6, schema_valid_rate: 1, invalid_json_rate: 0 });
+    const schema = parseToolSchema(readFileSync(SCHEMA, 'utf8'));
+    const rows = JSON.parse(readFileSync(data, 'utf8'));
+    const preds = readFileSync(predFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(preds.map((p) => [p.input, p.expected])).toEqual(rows.map((x: any) => [x.instruct + x.input, x.output]));
+    for (const p of preds) expect(textCallProblems(schema, p.generated), p.generated).toEqual([]);
+    const free = await cli('eval', '--model', modelDir, '--data', data, '--schema', SCHEMA, '--quiet');
+    expect(free.json().decoding).toBe('free');
+    expect(free.json().schema_valid_rate).toBeLessThan(1);
+  });
+
+  it('generate --constrained prints one valid call', async () => {
+    const r = await cli('generate', '--model', modelDir, '--schema', SCHEMA, '--constrained', '--prompt', '把下面的指令转成工具调用：把卧室的灯关了');
+    expect(r.code).toBe(0);
+    expect(textCallProblems(parseToolSchema(readFileSync(SCHEMA, 'utf8')), r.out)).toEqual([]);
+  });
+
+  it('--constrained without --schema, or too few new tokens for any call, is a usage error', async () => {
+    expect((await cli('eval', '--model', modelDir, '--data', join(tmp, 'rows.json'), '--constrained')).code).toBe(2);
+    expect((await cli('generate', '--model', modelDir, '--prompt', 'x', '--constrained')).code).toBe(2);
+    const r = await cli('generate', '--model', modelDir, '--schema', SCHEMA, '--constrained', '--prompt', 'x', '--max-new-tokens', '5');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/too few for the shortest call/);
   });
 });

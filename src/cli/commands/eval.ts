@@ -1,13 +1,17 @@
 // `eval`: greedy answers for every row of a dataset, scored as tool calls (intent, slots,
 // exact match, invalid JSON) or as text; the report, then one JSON line with the numbers.
 
+import { writeFile } from 'node:fs/promises';
 import { DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
+import { toolCallConstraint } from '../../data/constrain.ts';
+import { textCallProblems, type ToolSchema } from '../../data/schema.ts';
 import type { EngineKind } from '../../engine/create.ts';
 import { DEFAULT_LORA } from '../../engine/engine.ts';
 import { evaluateWithTokenizer } from '../../eval/evaluate.ts';
 import type { EvalReport } from '../../eval/metrics.ts';
 import { formatReport } from '../../eval/report.ts';
-import { parseFlags, type FlagSpec } from '../args.ts';
+import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
+import { loadSchema } from './build-data.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import { progressBar } from '../progress.ts';
 import { ENGINE_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
@@ -24,6 +28,9 @@ export const EVAL_FLAGS: Record<string, FlagSpec> = {
   'eval-fraction': SPLIT_FLAG,
   seed: { kind: 'int', min: 0, help: 'seed of the split (default 42, as in train)' },
   limit: { kind: 'int', min: 1, help: 'evaluate only the first N rows' },
+  schema: { kind: 'string', help: 'tool schema: reports the share of answers that are valid calls of it' },
+  constrained: { kind: 'bool', help: 'decode under the schema, so every answer is a valid call (needs --schema)' },
+  predictions: { kind: 'string', help: 'write one JSON object per row (input, expected, generated) to this file' },
   quiet: QUIET_FLAG,
 };
 
@@ -45,6 +52,8 @@ export function reportSummary(r: EvalReport): Record<string, number | null> {
 
 export async function runEval(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('eval', argv, EVAL_FLAGS);
+  if (f.constrained && !f.schema) throw new UsageError('eval: --constrained needs --schema');
+  const schema: ToolSchema | null = f.schema ? await loadSchema(f.schema as string) : null;
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
@@ -54,15 +63,27 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
   try {
     if (adapter) await engine.setLora(adapter.tensors);
     else await engine.initLora(0); // B = 0: exactly the base model
+    const constraint = f.constrained && schema ? toolCallConstraint(schema, model.extraFiles['tokenizer.json'], tok.eosTokenIds) : undefined;
+    const maxNewTokens = (f['max-new-tokens'] as number | undefined) ?? 128;
+    if (constraint && maxNewTokens < constraint.minTokens)
+      throw new UsageError(`eval: --max-new-tokens ${maxNewTokens} is too few for the shortest call of the schema (${constraint.minTokens} tokens)`);
     const bar = progressBar('eval', rows.length, io.stderr, Boolean(f.quiet));
-    const { report } = await evaluateWithTokenizer(engine, tok, rows, {
-      system: f.system as string | undefined,
-      maxNewTokens: f['max-new-tokens'] as number | undefined,
+    const { report, predictions } = await evaluateWithTokenizer(engine, tok, rows, {
+      system: (f.system as string | undefined) ?? schema?.system,
+      maxNewTokens,
       onProgress: (done) => bar.update(done),
+      generation: constraint ? { constraint } : undefined,
     });
     bar.finish();
+    const problems = schema ? predictions.map((p) => textCallProblems(schema, p.generated)) : [];
+    if (f.predictions) {
+      const lines = predictions.map((p, i) => JSON.stringify({ input: p.user, expected: p.expected, generated: p.generated, ...(schema ? { schema_problems: problems[i] } : {}) }));
+      await writeFile(f.predictions as string, lines.map((l) => l + '\n').join(''));
+    }
     line(io.stdout, formatReport(report));
-    line(io.stdout, JSON.stringify({ command: 'eval', ...reportSummary(report) }));
+    const valid = schema ? problems.filter((p) => !p.length).length / Math.max(1, problems.length) : null;
+    if (schema) line(io.stdout, `valid calls of the schema: ${(100 * valid!).toFixed(1)}% (${f.constrained ? 'constrained' : 'free'} decoding)`);
+    line(io.stdout, JSON.stringify({ command: 'eval', decoding: f.constrained ? 'constrained' : 'free', ...reportSummary(report), schema_valid_rate: valid }));
     return 0;
   } finally {
     await engine.dispose();

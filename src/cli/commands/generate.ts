@@ -1,9 +1,11 @@
 // `generate`: one answer to one prompt, streamed to stdout as it is decoded.
 
 import { DEFAULT_SYSTEM_PROMPT, encodePrompt } from '../../data/examples.ts';
+import { toolCallConstraint } from '../../data/constrain.ts';
 import type { EngineKind } from '../../engine/create.ts';
 import { DEFAULT_LORA, GREEDY } from '../../engine/engine.ts';
-import { parseFlags, type FlagSpec } from '../args.ts';
+import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
+import { loadSchema } from './build-data.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import { ENGINE_FLAG, line, loadEngine, type CliIo } from './common.ts';
 
@@ -16,10 +18,14 @@ export const GENERATE_FLAGS: Record<string, FlagSpec> = {
   system: { kind: 'string', help: `system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
   'max-new-tokens': { kind: 'int', min: 1, help: 'longest answer (default 128)' },
   engine: ENGINE_FLAG,
+  schema: { kind: 'string', help: 'tool schema to decode under (with --constrained)' },
+  constrained: { kind: 'bool', help: 'the answer is always one valid call of --schema' },
 };
 
 export async function runGenerate(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('generate', argv, GENERATE_FLAGS);
+  if (Boolean(f.constrained) !== Boolean(f.schema)) throw new UsageError('generate: --schema and --constrained go together');
+  const schema = f.schema ? await loadSchema(f.schema as string) : null;
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
@@ -27,11 +33,15 @@ export async function runGenerate(argv: string[], io: CliIo): Promise<number> {
   try {
     if (adapter) await engine.setLora(adapter.tensors);
     else await engine.initLora(0);
-    const prompt = encodePrompt(tok, { user: f.prompt as string }, { system: f.system as string | undefined });
+    const prompt = encodePrompt(tok, { user: f.prompt as string }, { system: (f.system as string | undefined) ?? schema?.system });
+    const constraint = schema ? toolCallConstraint(schema, model.extraFiles['tokenizer.json'], tok.eosTokenIds) : undefined;
+    const maxNewTokens = (f['max-new-tokens'] as number) ?? GREEDY.maxNewTokens;
+    if (constraint && maxNewTokens < constraint.minTokens)
+      throw new UsageError(`generate: --max-new-tokens ${maxNewTokens} is too few for the shortest call of the schema (${constraint.minTokens} tokens)`);
     const ids: number[] = [];
     let shown = '';
     const stop = tok.eosTokenIds;
-    await engine.generate(prompt, { ...GREEDY, maxNewTokens: (f['max-new-tokens'] as number) ?? GREEDY.maxNewTokens, stopTokens: stop }, (id) => {
+    await engine.generate(prompt, { ...GREEDY, maxNewTokens, stopTokens: stop, constraint }, (id) => {
       if (stop.includes(id)) return;
       ids.push(id);
       const text = tok.decode(ids, { skipSpecial: true });
