@@ -34,6 +34,36 @@ const QWEN25_05B = {
   vocab_size: 151936,
 };
 
+// Qwen/Qwen3-0.6B config.json as published (hybrid thinking model, head_dim 128 > 1024 / 16).
+const QWEN3_06B = {
+  architectures: ['Qwen3ForCausalLM'],
+  attention_bias: false,
+  attention_dropout: 0.0,
+  bos_token_id: 151643,
+  eos_token_id: 151645,
+  head_dim: 128,
+  hidden_act: 'silu',
+  hidden_size: 1024,
+  initializer_range: 0.02,
+  intermediate_size: 3072,
+  max_position_embeddings: 40960,
+  max_window_layers: 28,
+  model_type: 'qwen3',
+  num_attention_heads: 16,
+  num_hidden_layers: 28,
+  num_key_value_heads: 8,
+  rms_norm_eps: 1e-6,
+  rope_scaling: null,
+  rope_theta: 1000000,
+  sliding_window: null,
+  tie_word_embeddings: true,
+  torch_dtype: 'bfloat16',
+  transformers_version: '4.51.0',
+  use_cache: true,
+  use_sliding_window: false,
+  vocab_size: 151936,
+};
+
 function refusal(fn: () => unknown): ModelConfigError {
   try {
     fn();
@@ -81,6 +111,39 @@ describe('parseQwen2Config', () => {
     const bf16 = parseQwen2Config(readFileSync(new URL('./fixtures/golden/tiny-bf16-untied/config.json', import.meta.url), 'utf8'));
     expect(bf16).toMatchObject({ hiddenSize: 96, numHeads: 6, numKvHeads: 2, headDim: 16, numLayers: 3, tieWordEmbeddings: false, torchDtype: 'bfloat16' });
     expect(expectedTensors(bf16).get('lm_head.weight')).toEqual([320, 96]);
+  });
+
+  it('reads the Qwen3-0.6B config: explicit head_dim, no q/k/v bias, q_norm and k_norm', () => {
+    const c = parseQwen2Config(QWEN3_06B);
+    expect(c).toMatchObject({ architecture: 'qwen3', hiddenSize: 1024, numHeads: 16, numKvHeads: 8, headDim: 128, attentionBias: false, qkNorm: true, maxPositionEmbeddings: 40960 });
+    // 16 heads x 128 = 2048 queries from 1024 inputs; o_proj maps them back.
+    expect(projShape(c, 'q_proj')).toEqual([2048, 1024]);
+    expect(projShape(c, 'o_proj')).toEqual([1024, 2048]);
+    expect(projShape(c, 'k_proj')).toEqual([1024, 1024]);
+    const t = expectedTensors(c);
+    expect(t.get('model.layers.27.self_attn.q_norm.weight')).toEqual([128]);
+    expect(t.get('model.layers.27.self_attn.k_norm.weight')).toEqual([128]);
+    expect(t.has('model.layers.0.self_attn.q_proj.bias')).toBe(false);
+    // By hand: embed 151936*1024 = 155,582,464; per layer q,o 2*2048*1024 + k,v 2*1024*1024
+    // + mlp 3*3072*1024 + norms 2*1024 + q/k norms 2*128 = 15,730,944; x28 = 440,466,432; + final norm 1024.
+    expect(paramCount(c)).toBe(596_049_920);
+    expect(t.size).toBe(1 + 28 * 11 + 1);
+  });
+
+  it('reads the qwen3-bf16 golden config', () => {
+    const c = parseQwen2Config(readFileSync(new URL('./fixtures/golden/qwen3-bf16/config.json', import.meta.url), 'utf8'));
+    expect(c).toMatchObject({ architecture: 'qwen3', hiddenSize: 64, numHeads: 4, numKvHeads: 2, headDim: 32, qkNorm: true, attentionBias: false });
+    expect(projShape(c, 'q_proj')).toEqual([128, 64]);
+  });
+
+  it('Qwen3 takes transformers\' head_dim default of 128; Qwen2 ignores head_dim', () => {
+    const { head_dim, ...noHeadDim } = QWEN3_06B;
+    expect(parseQwen2Config(noHeadDim).headDim).toBe(128);
+    expect(parseQwen2Config({ ...QWEN3_06B, head_dim: 64 }).headDim).toBe(64);
+    expect(parseQwen2Config({ ...QWEN25_05B, head_dim: 128 })).toMatchObject({ architecture: 'qwen2', headDim: 64, attentionBias: true, qkNorm: false });
+    expect(parseQwen2Config({ ...QWEN3_06B, attention_bias: true }).attentionBias).toBe(true);
+    expect(refusal(() => parseQwen2Config({ ...QWEN3_06B, head_dim: 127 })).field).toBe('head_dim');
+    expect(refusal(() => parseQwen2Config({ ...QWEN3_06B, use_sliding_window: true })).field).toBe('use_sliding_window');
   });
 
   it('applies HF defaults for omitted optional fields', () => {

@@ -9,10 +9,12 @@ import { SafetensorsFile } from '../src/core/safetensors.ts';
 import { parseQwen2Config, validateWeights, expectedTensors, projShape, LORA_TARGETS } from '../src/core/config.ts';
 import { peftName } from '../src/engine/engine.ts';
 import { bf16ToF32 } from '../src/core/dtype.ts';
+import { lrAt } from '../src/train/trainer.ts';
 
 const CASES = [
   { name: 'tiny-f32', dtype: 'F32', weightDType: 'f32' },
   { name: 'tiny-bf16-untied', dtype: 'BF16', weightDType: 'bf16' },
+  { name: 'qwen3-bf16', dtype: 'BF16', weightDType: 'bf16' },
 ] as const;
 
 function file(c: string, f: string): URL {
@@ -123,9 +125,10 @@ for (const { name, dtype, weightDType } of CASES) {
       const loss = ((await exp.read('loss')) as Float32Array)[0];
       expect(Math.abs(sum / n - loss) / loss).toBeLessThan(1e-5);
 
-      // Linear decay to zero without warmup: lr * (1 - k / steps).
+      // The trainer's own schedule (warmup, then linear or cosine decay) gives the case's lr.
       const lr = (await exp.read('train.lr')) as Float32Array;
-      for (let k = 0; k < steps; k++) expect(lr[k]).toBeCloseTo(caseJson.lr * (1 - k / steps), 7);
+      const schedule = { lr: caseJson.lr, schedule: caseJson.lr_schedule === 'cosine' ? 'cosine' as const : 'linear' as const, warmupSteps: caseJson.warmup_steps ?? 0 };
+      for (let k = 0; k < steps; k++) expect(lr[k]).toBeCloseTo(lrAt(k, steps, schedule), 7);
       const gm = (await exp.read('generate.margins')) as Float32Array;
       expect(Array.from(gm).every((m) => m >= 0)).toBe(true);
     });

@@ -22,3 +22,11 @@ it('WebGPU engine reproduces the generated odd-size BF16 golden case', async () 
   const failed = checks.filter((c) => !c.ok).map((c) => `${c.name}: maxAbs ${c.maxAbs} relL2 ${c.relL2}`);
   expect(failed).toEqual([]);
 }, 180_000);
+
+// Qwen3: head_dim 32 with hidden 64 and 4 heads (q_proj 128 x 64), per-head q/k RMSNorms, no
+// q/k/v bias, one warmup step: the same decoder block with its Qwen3 branches on the GPU.
+it('WebGPU engine reproduces the Qwen3 BF16 golden case', async () => {
+  const { checks } = await runGoldenCase('test/fixtures/golden/qwen3-bf16', 'webgpu', () => {});
+  const failed = checks.filter((c) => !c.ok).map((c) => `${c.name}: maxAbs ${c.maxAbs} relL2 ${c.relL2}`);
+  expect(failed).toEqual([]);
+}, 180_000);

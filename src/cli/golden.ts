@@ -10,6 +10,7 @@ import { createEngine, type EngineKind, type CreateEngineOptions } from '../engi
 import type { LoraSettings, MicroBatch } from '../engine/engine.ts';
 import { parseCommand, type FlagSpec, type PositionalSpec } from './args.ts';
 import { ENGINE_FLAG, line, type CliIo } from './commands/common.ts';
+import { lrAt } from '../train/trainer.ts';
 
 export interface Check {
   name: string;
@@ -39,7 +40,7 @@ export function compare(name: string, got: ArrayLike<number>, want: ArrayLike<nu
 interface Case {
   dir: string;
   files: Record<string, SafetensorsFile>;
-  caseJson: { micro_batches: number; optimizer_steps: number; lr: number; adamw: { beta1: number; beta2: number; eps: number; weight_decay: number }; max_grad_norm: number; lora_scaling: number; generate: { new_tokens: number } };
+  caseJson: { micro_batches: number; optimizer_steps: number; lr: number; lr_schedule?: string; warmup_steps?: number; adamw: { beta1: number; beta2: number; eps: number; weight_decay: number }; max_grad_norm: number; lora_scaling: number; generate: { new_tokens: number } };
   adapterConfig: { r: number; lora_alpha: number; target_modules: string[]; use_rslora?: boolean };
 }
 
@@ -111,12 +112,13 @@ export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (l
       dump[`grad.${name}`] = { data: g.grads[name], shape: exp.info(`grad.${name}`).shape };
     }
 
-    // optimizer steps: accumulation over all micro-batches, clip, AdamW, linear decay
-    const steps = c.caseJson.optimizer_steps, lr0 = c.caseJson.lr, ad = c.caseJson.adamw;
+    // optimizer steps: accumulation over all micro-batches, clip, AdamW, the trainer's schedule
+    const steps = c.caseJson.optimizer_steps, ad = c.caseJson.adamw;
+    const schedule = { lr: c.caseJson.lr, schedule: c.caseJson.lr_schedule === 'cosine' ? 'cosine' as const : 'linear' as const, warmupSteps: c.caseJson.warmup_steps ?? 0 };
     const losses: number[] = [], norms: number[] = [], lrs: number[] = [];
     let prev = initial;
     for (let k = 0; k < steps; k++) {
-      const lr = lr0 * (1 - k / steps);
+      const lr = lrAt(k, steps, schedule);
       const r = await engine.step(micros, { lr, beta1: ad.beta1, beta2: ad.beta2, eps: ad.eps, weightDecay: ad.weight_decay, maxGradNorm: c.caseJson.max_grad_norm, dropoutSeed: 0 });
       losses.push(r.loss); norms.push(r.gradNorm); lrs.push(lr);
       const now = await engine.getLora();

@@ -71,7 +71,10 @@ export class LoraEngine<T, W> implements Engine {
         ln1: await vec(`${p}.input_layernorm.weight`),
         ln2: await vec(`${p}.post_attention_layernorm.weight`),
         proj,
-        bias: { q_proj: await vec(`${p}.self_attn.q_proj.bias`), k_proj: await vec(`${p}.self_attn.k_proj.bias`), v_proj: await vec(`${p}.self_attn.v_proj.bias`) },
+        bias: cfg.attentionBias
+          ? { q_proj: await vec(`${p}.self_attn.q_proj.bias`), k_proj: await vec(`${p}.self_attn.k_proj.bias`), v_proj: await vec(`${p}.self_attn.v_proj.bias`) }
+          : null,
+        qkNorm: cfg.qkNorm ? { q: await vec(`${p}.self_attn.q_norm.weight`), k: await vec(`${p}.self_attn.k_norm.weight`) } : null,
       });
     }
     const normF = await vec('model.norm.weight');

@@ -1,6 +1,7 @@
-// Qwen2 + LoRA, written once against Ops: the CPU and WebGPU backends run exactly these calls
-// in this order. Memory follows llm.c: LoRA parameters, gradients and Adam moments live in four
-// flat buffers carved by one size table; activations are one scratch arena for a single layer,
+// Qwen2 / Qwen3 + LoRA, written once against Ops: the CPU and WebGPU backends run exactly these
+// calls in this order, and one decoder block serves training and KV-cache decoding. Memory
+// follows llm.c: LoRA parameters, gradients and Adam moments live in four flat buffers carved
+// by one size table (plan.ts); activations are one scratch arena for a single layer,
 // because backward recomputes each layer from its saved input (gradient checkpointing), so the
 // only activations kept across layers are the L+1 residual-stream inputs (N, C).
 
@@ -14,7 +15,8 @@ export interface LayerWeights<T, W> {
   ln1: T; // (C)
   ln2: T; // (C)
   proj: Record<LoraTarget, W>; // (O, In) each
-  bias: { q_proj: T; k_proj: T; v_proj: T }; // (C), (KVD), (KVD)
+  bias: { q_proj: T; k_proj: T; v_proj: T } | null; // (QD), (KVD), (KVD); Qwen2 only
+  qkNorm: { q: T; k: T } | null; // (HD), (HD); Qwen3 only
 }
 
 export interface BaseWeights<T, W> {
@@ -22,6 +24,19 @@ export interface BaseWeights<T, W> {
   lmHead: W; // (V, C), the same handle as wte when tied
   normF: T; // (C)
   layers: LayerWeights<T, W>[];
+}
+
+/**
+ * Where a decoder block's attention finds its keys and values: the batch itself (training,
+ * positions 0..T-1) or a KV cache the block appends its keys and values to (decoding).
+ */
+interface AttentionSource<T> {
+  pos: number; // position of the first token
+  S: number; // keys visible to the last token: pos + T
+  SMAX: number; // row stride of k, v and mask
+  mask: T; // (B, SMAX) i32
+  att: T; // (B, NH, T, S) probabilities
+  cache: { k: T; v: T } | null; // (B, SMAX, NKV, HD) each
 }
 
 export interface Batch<T> {
@@ -36,7 +51,7 @@ export interface Batch<T> {
 
 export class Qwen2LoraModel<T, W> {
   readonly C: number; readonly I: number; readonly L: number; readonly NH: number;
-  readonly NKV: number; readonly HD: number; readonly KVD: number; readonly V: number;
+  readonly NKV: number; readonly HD: number; readonly QD: number; readonly KVD: number; readonly V: number;
   readonly slots: LoraSlot[];
   readonly P: number;
   readonly scale: number;
@@ -67,7 +82,7 @@ export class Qwen2LoraModel<T, W> {
   ) {
     this.C = cfg.hiddenSize; this.I = cfg.intermediateSize; this.L = cfg.numLayers;
     this.NH = cfg.numHeads; this.NKV = cfg.numKvHeads; this.HD = cfg.headDim;
-    this.KVD = this.NKV * this.HD; this.V = cfg.vocabSize;
+    this.QD = this.NH * this.HD; this.KVD = this.NKV * this.HD; this.V = cfg.vocabSize;
     const layout = loraLayout(cfg, lora);
     this.slots = layout.slots;
     this.P = layout.size;
@@ -114,7 +129,7 @@ export class Qwen2LoraModel<T, W> {
   /** out (N,O) = inp @ Wᵀ + b + s·dropout(inp)Aᵀ Bᵀ */
   private linearForward(a: Record<string, T>, out: T, inp: T, layer: number, target: LoraTarget, N: number, seed: number): void {
     const w = this.weights.layers[layer];
-    const bias = target === 'q_proj' || target === 'k_proj' || target === 'v_proj' ? w.bias[target] : null;
+    const bias = w.bias && (target === 'q_proj' || target === 'k_proj' || target === 'v_proj') ? w.bias[target] : null;
     const [O, In] = projShape(this.cfg, target);
     this.ops.matmulForward(out, inp, w.proj[target], bias, N, In, O);
     const s = this.slot(layer, target);
@@ -131,18 +146,35 @@ export class Qwen2LoraModel<T, W> {
       N, In, O, this.lora.r, this.scale, this.dropoutFor(seed, layer, LORA_TARGETS.indexOf(target)));
   }
 
-  /** One decoder layer on (B, T) tokens: xOut = block(xIn). Leaves its activations in the arena. */
-  private layerForward(l: number, xIn: T, xOut: T, b: Batch<T>, seed: number): void {
-    const { ops, C, I, NH, NKV, HD } = this;
-    const a = this.layerActs[l];
-    const N = b.B * b.T, w = this.weights.layers[l], eps = this.cfg.rmsNormEps, theta = this.cfg.ropeTheta;
+  /**
+   * One decoder layer on (B, T) tokens: xOut = block(xIn), xOut may be xIn. Leaves its
+   * activations in the arena `a`. Training and decoding both run it; they differ only in
+   * where attention reads keys and values (`src`).
+   */
+  private layerForward(a: Record<string, T>, l: number, xIn: T, xOut: T, B: number, T: number, src: AttentionSource<T>, seed: number): void {
+    const { ops, C, I, NH, NKV, HD, KVD } = this;
+    const N = B * T, w = this.weights.layers[l], eps = this.cfg.rmsNormEps, theta = this.cfg.ropeTheta;
+    const qk = w.qkNorm;
     ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, eps);
-    this.linearForward(a, a.q, a.ln1, l, 'q_proj', N, seed); // (N, C)
-    this.linearForward(a, a.k, a.ln1, l, 'k_proj', N, seed); // (N, KVD)
+    this.linearForward(a, qk ? a.qRaw : a.q, a.ln1, l, 'q_proj', N, seed); // (N, QD)
+    this.linearForward(a, qk ? a.kRaw : a.k, a.ln1, l, 'k_proj', N, seed); // (N, KVD)
     this.linearForward(a, a.v, a.ln1, l, 'v_proj', N, seed); // (N, KVD)
-    ops.ropeForward(a.q, b.B, b.T, NH, HD, theta, 0);
-    ops.ropeForward(a.k, b.B, b.T, NKV, HD, theta, 0);
-    ops.attentionForward(a.attOut, a.att, a.q, a.k, a.v, b.mask, b.B, b.T, b.T, b.T, NH, NKV, HD);
+    if (qk) {
+      // Qwen3: every head of q and k is one RMSNorm row of HD values
+      ops.rmsnormForward(a.q, a.rstdQ, a.qRaw, qk.q, N * NH, HD, eps);
+      ops.rmsnormForward(a.k, a.rstdK, a.kRaw, qk.k, N * NKV, HD, eps);
+    }
+    ops.ropeForward(a.q, B, T, NH, HD, theta, src.pos);
+    ops.ropeForward(a.k, B, T, NKV, HD, theta, src.pos);
+    let k = a.k, v = a.v;
+    if (src.cache) {
+      ({ k, v } = src.cache);
+      for (let b = 0; b < B; b++) {
+        ops.copy(k, (b * src.SMAX + src.pos) * KVD, a.k, b * T * KVD, T * KVD);
+        ops.copy(v, (b * src.SMAX + src.pos) * KVD, a.v, b * T * KVD, T * KVD);
+      }
+    }
+    ops.attentionForward(a.attOut, src.att, a.q, k, v, src.mask, B, T, src.S, src.SMAX, NH, NKV, HD);
     this.linearForward(a, a.proj, a.attOut, l, 'o_proj', N, seed);
     ops.copy(a.xMid, 0, xIn, 0, N * C);
     ops.addInPlace(a.xMid, a.proj, N * C);
@@ -155,11 +187,17 @@ export class Qwen2LoraModel<T, W> {
     ops.addInPlace(xOut, a.proj, N * C);
   }
 
+  /** Training attends within the batch: positions 0..T-1, the batch's padding mask. */
+  private batchAttention(a: Record<string, T>, b: Batch<T>): AttentionSource<T> {
+    return { pos: 0, S: b.T, SMAX: b.T, mask: b.mask, att: a.att, cache: null };
+  }
+
   /** dResid (N,C) holds dL/dxOut on entry and dL/dxIn on exit. Needs layerForward(l)'s activations. */
   private layerBackward(l: number, xIn: T, b: Batch<T>, seed: number): void {
-    const { ops, C, I, NH, NKV, HD } = this;
+    const { ops, C, I, NH, NKV, HD, QD, KVD } = this;
     const a = this.layerActs[l];
     const N = b.B * b.T, w = this.weights.layers[l], theta = this.cfg.ropeTheta;
+    const qk = w.qkNorm;
     // MLP: xOut = xMid + down(swiglu(gate(ln2), up(ln2)))
     ops.zero(a.dAct, N * I);
     this.linearBackward(a, a.dAct, a.dResid, a.act, l, 'down_proj', N, seed);
@@ -168,15 +206,24 @@ export class Qwen2LoraModel<T, W> {
     this.linearBackward(a, a.dLn, a.dGate, a.ln2, l, 'gate_proj', N, seed);
     this.linearBackward(a, a.dLn, a.dUp, a.ln2, l, 'up_proj', N, seed);
     ops.rmsnormBackward(a.dResid, a.dLn, a.xMid, w.ln2, a.rstd2, N, C);
-    // attention: xMid = xIn + o(attn(rope(q(ln1)), rope(k(ln1)), v(ln1)))
-    ops.zero(a.dAttOut, N * C);
+    // attention: xMid = xIn + o(attn(rope(norm(q(ln1))), rope(norm(k(ln1))), v(ln1))), norm only in Qwen3
+    ops.zero(a.dAttOut, N * QD);
     this.linearBackward(a, a.dAttOut, a.dResid, a.attOut, l, 'o_proj', N, seed);
     ops.attentionBackward(a.dq, a.dk, a.dv, a.dAtt, a.dAttOut, a.q, a.k, a.v, a.att, b.B, b.T, NH, NKV, HD);
     ops.ropeBackward(a.dq, b.B, b.T, NH, HD, theta, 0);
     ops.ropeBackward(a.dk, b.B, b.T, NKV, HD, theta, 0);
+    let dq = a.dq, dk = a.dk;
+    if (qk) {
+      ops.zero(a.dqRaw, N * QD);
+      ops.rmsnormBackward(a.dqRaw, a.dq, a.qRaw, qk.q, a.rstdQ, N * NH, HD);
+      ops.zero(a.dkRaw, N * KVD);
+      ops.rmsnormBackward(a.dkRaw, a.dk, a.kRaw, qk.k, a.rstdK, N * NKV, HD);
+      dq = a.dqRaw;
+      dk = a.dkRaw;
+    }
     ops.zero(a.dLn, N * C);
-    this.linearBackward(a, a.dLn, a.dq, a.ln1, l, 'q_proj', N, seed);
-    this.linearBackward(a, a.dLn, a.dk, a.ln1, l, 'k_proj', N, seed);
+    this.linearBackward(a, a.dLn, dq, a.ln1, l, 'q_proj', N, seed);
+    this.linearBackward(a, a.dLn, dk, a.ln1, l, 'k_proj', N, seed);
     this.linearBackward(a, a.dLn, a.dv, a.ln1, l, 'v_proj', N, seed);
     ops.rmsnormBackward(a.dResid, a.dLn, xIn, w.ln1, a.rstd1, N, C);
   }
@@ -193,7 +240,10 @@ export class Qwen2LoraModel<T, W> {
     this.checkBatch(b);
     const N = b.B * b.T;
     this.ops.embeddingForward(this.resid[0], b.ids, this.weights.wte, N, this.C);
-    for (let l = 0; l < this.L; l++) this.layerForward(l, this.resid[l], this.resid[l + 1], b, seed);
+    for (let l = 0; l < this.L; l++) {
+      const a = this.layerActs[l];
+      this.layerForward(a, l, this.resid[l], this.resid[l + 1], b.B, b.T, this.batchAttention(a, b), seed);
+    }
     this.ops.rmsnormForward(this.acts.lnf, this.acts.rstdf, this.resid[this.L], this.weights.normF, N, this.C, this.cfg.rmsNormEps);
   }
 
@@ -215,7 +265,8 @@ export class Qwen2LoraModel<T, W> {
     ops.zero(a.dResid, N * C);
     ops.rmsnormBackward(a.dResid, a.dLn, this.resid[this.L], this.weights.normF, a.rstdf, N, C);
     for (let l = this.L - 1; l >= 0; l--) {
-      if (this.recompute) this.layerForward(l, this.resid[l], a.xOut, b, seed);
+      const la = this.layerActs[l];
+      if (this.recompute) this.layerForward(la, l, this.resid[l], la.xOut, b.B, b.T, this.batchAttention(la, b), seed);
       this.layerBackward(l, this.resid[l], b, seed);
     }
   }
@@ -280,39 +331,21 @@ export class Qwen2LoraModel<T, W> {
    */
   prefill(ids: T, count: number, pos0: number, scratchIds: T): void {
     const kv = this.kv!;
-    const { ops, acts: a, C, I, KVD, NH, NKV, HD, L } = this;
-    const B = kv.B, eps = this.cfg.rmsNormEps, theta = this.cfg.ropeTheta;
+    const { ops, acts: a, C, L } = this;
+    const B = kv.B;
     let done = 0;
     while (done < count) {
-      const T = Math.min(kv.chunk, count - done), pos = pos0 + done, S = pos + T, N = B * T;
+      const T = Math.min(kv.chunk, count - done), pos = pos0 + done, N = B * T;
       for (let b = 0; b < B; b++) ops.copy(scratchIds, b * T, ids, b * count + done, T);
       ops.embeddingForward(a.xOut, scratchIds, this.weights.wte, N, C);
       for (let l = 0; l < L; l++) {
-        const w = this.weights.layers[l];
-        ops.rmsnormForward(a.ln1, a.rstd1, a.xOut, w.ln1, N, C, eps);
-        this.linearForward(a, a.q, a.ln1, l, 'q_proj', N, 0);
-        this.linearForward(a, a.k, a.ln1, l, 'k_proj', N, 0);
-        this.linearForward(a, a.v, a.ln1, l, 'v_proj', N, 0);
-        ops.ropeForward(a.q, B, T, NH, HD, theta, pos);
-        ops.ropeForward(a.k, B, T, NKV, HD, theta, pos);
-        for (let b = 0; b < B; b++) {
-          ops.copy(kv.k[l], (b * kv.SMAX + pos) * KVD, a.k, b * T * KVD, T * KVD);
-          ops.copy(kv.v[l], (b * kv.SMAX + pos) * KVD, a.v, b * T * KVD, T * KVD);
-        }
-        ops.attentionForward(a.attOut, kv.att, a.q, kv.k[l], kv.v[l], kv.mask, B, T, S, kv.SMAX, NH, NKV, HD);
-        this.linearForward(a, a.proj, a.attOut, l, 'o_proj', N, 0);
-        ops.addInPlace(a.xOut, a.proj, N * C);
-        ops.rmsnormForward(a.ln2, a.rstd2, a.xOut, w.ln2, N, C, eps);
-        this.linearForward(a, a.gate, a.ln2, l, 'gate_proj', N, 0);
-        this.linearForward(a, a.up, a.ln2, l, 'up_proj', N, 0);
-        ops.swigluForward(a.act, a.gate, a.up, N * I);
-        this.linearForward(a, a.proj, a.act, l, 'down_proj', N, 0);
-        ops.addInPlace(a.xOut, a.proj, N * C);
+        const src = { pos, S: pos + T, SMAX: kv.SMAX, mask: kv.mask, att: kv.att, cache: { k: kv.k[l], v: kv.v[l] } };
+        this.layerForward(a, l, a.xOut, a.xOut, B, T, src, 0);
       }
       done += T;
       if (done === count) {
         for (let b = 0; b < B; b++) ops.copy(a.xMid, b * C, a.xOut, (b * T + T - 1) * C, C);
-        ops.rmsnormForward(a.lnf, a.rstdf, a.xMid, this.weights.normF, B, C, eps);
+        ops.rmsnormForward(a.lnf, a.rstdf, a.xMid, this.weights.normF, B, C, this.cfg.rmsNormEps);
       }
     }
   }

@@ -48,6 +48,8 @@ export function activationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number,
     dResid: N * C, dLn: N * C, dAttOut: N * QD, dq: N * QD, dk: N * KVD, dv: N * KVD, dAtt: att,
     dAct: N * I, dGate: N * I, dUp: N * I, dxa: N * lora.r,
   };
+  // Qwen3: q and k before their per-head norms, the norms' 1/rms per (token, head), their gradients
+  if (cfg.qkNorm) Object.assign(sizes, { qRaw: N * QD, kRaw: N * KVD, rstdQ: N * cfg.numHeads, rstdK: N * cfg.numKvHeads, dqRaw: N * QD, dkRaw: N * KVD });
   for (const t of lora.targets) sizes[`xa.${t}`] = N * lora.r;
   return sizes;
 }
@@ -56,6 +58,7 @@ export function activationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number,
 export function savedActivationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number): Record<string, number> {
   const all = activationSizes(cfg, lora, B, T);
   const keep = ['ln1', 'rstd1', 'q', 'k', 'v', 'att', 'attOut', 'xMid', 'ln2', 'rstd2', 'gate', 'up', 'act', ...lora.targets.map((t) => `xa.${t}`)];
+  if (cfg.qkNorm) keep.push('qRaw', 'kRaw', 'rstdQ', 'rstdK');
   return Object.fromEntries(keep.map((k) => [k, all[k]]));
 }
 
