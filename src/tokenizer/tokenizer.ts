@@ -134,6 +134,10 @@ export class ChatTokenizer {
       return this.template.render({
         messages,
         add_generation_prompt: opts.addGenerationPrompt,
+        // Qwen3's hybrid templates then open the answer with an empty `<think>\n\n</think>\n\n`,
+        // as they render a past answer without reasoning: Webtune trains and asks for answers
+        // without thinking, so training and inference see the same prefix. Other templates ignore it.
+        enable_thinking: false,
         bos_token: tokenString(this.config.bos_token) ?? '',
         eos_token: tokenString(this.config.eos_token) ?? IM_END,
       });
