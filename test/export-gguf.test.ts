@@ -76,6 +76,21 @@ describe('GGUF LoRA adapter', () => {
     expect(g.metadata.get('adapter.lora.alpha')).toBeCloseTo(32 * Math.sqrt(8), 4);
   });
 
+  it('a Qwen3 adapter is architecture "qwen3" with llama.cpp\'s names and the non-square q/o shapes', async () => {
+    const q3dir = new URL('./fixtures/golden/qwen3-bf16/', import.meta.url);
+    const q3 = parseQwen2Config(readFileSync(new URL('config.json', q3dir), 'utf8'));
+    const a = await importPeftAdapter(readFileSync(new URL('adapter_config.json', q3dir), 'utf8'), new Uint8Array(readFileSync(new URL('adapter_model.safetensors', q3dir))), q3);
+    const folder = new BlobFolder();
+    await writeLoraGguf(await folder.create('q3.gguf'), q3, a.settings, a.tensors);
+    const g = readGguf(await folder.bytes('q3.gguf'));
+    expect(g.metadata.get('general.architecture')).toBe('qwen3');
+    expect(g.tensors.size).toBe(2 * 7 * 2);
+    // hidden 64, 4 heads x head_dim 32 = 128: q_proj [128, 64], o_proj [64, 128]; r = 4
+    expect(g.tensors.get('blk.1.attn_q.weight.lora_b')!.dims).toEqual([4, 128]);
+    expect(g.tensors.get('blk.1.attn_output.weight.lora_a')!.dims).toEqual([128, 4]);
+    expect(g.read('blk.0.attn_output.weight.lora_a')).toEqual(a.tensors['base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight']);
+  });
+
   it('reads a file laid out by hand, with an array and padding', () => {
     const parts: number[] = [];
     const u32 = (v: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v, true); parts.push(...b); };

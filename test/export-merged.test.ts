@@ -40,7 +40,7 @@ class RecordingFolder implements FolderSink {
   }
 }
 
-for (const c of ['tiny-f32', 'tiny-bf16-untied']) {
+for (const c of ['tiny-f32', 'tiny-bf16-untied', 'qwen3-bf16']) {
   describe(`merged model ${c}`, () => {
     it('matches PyTorch\'s merged projection (F32 output); other tensors copied, or widened when stored as BF16', async () => {
       const k = await openCase(c);
@@ -104,9 +104,9 @@ async function logitsOf(config: ReturnType<typeof parseQwen2Config>, weights: Te
 }
 
 describe('merged model logits', () => {
-  it('equal base + adapter within f32 rounding', async () => {
-    const k = await openCase('tiny-f32');
-    const batches = await SafetensorsFile.open(bytes('tiny-f32', 'batches.safetensors'));
+  it.each(['tiny-f32', 'qwen3-bf16'])('equal base + adapter within f32 rounding (%s)', async (c) => {
+    const k = await openCase(c);
+    const batches = await SafetensorsFile.open(bytes(c, 'batches.safetensors'));
     const [B, T] = batches.info('micro0.input_ids').shape;
     const mb: MicroBatch = {
       B, T,

@@ -140,7 +140,7 @@ export async function writeGguf(sink: ByteSink, metadata: [string, GgufValue][],
   await sink.close();
 }
 
-/** llama.cpp's tensor names for the Qwen2 projections (gguf-py's tensor map). */
+/** llama.cpp's tensor names for the projections, the same for qwen2 and qwen3 (gguf-py's tensor map). */
 export const GGUF_PROJ: Record<LoraTarget, string> = {
   q_proj: 'attn_q',
   k_proj: 'attn_k',
@@ -184,7 +184,8 @@ export async function writeLoraGguf(sink: ByteSink, cfg: Qwen2Config, settings: 
   const s = (value: string): GgufValue => ({ type: GgufType.STRING, value });
   const u32 = (value: number): GgufValue => ({ type: GgufType.UINT32, value });
   const metadata: [string, GgufValue][] = [
-    ['general.architecture', s('qwen2')],
+    // llama.cpp's architecture names are the config's model_type: "qwen2" or "qwen3"
+    ['general.architecture', s(cfg.architecture)],
     ['general.type', s('adapter')],
     ['general.name', s(name)],
     ['general.file_type', u32(0)], // LLAMA_FTYPE_ALL_F32
