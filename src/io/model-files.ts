@@ -5,7 +5,7 @@
 import { DownloadError, ModelFilesError } from '../core/errors.ts';
 import { SafetensorsFile, ShardedSafetensors, type TensorSource } from '../core/safetensors.ts';
 import type { ModelFileInfo, ModelSource } from '../worker/api.ts';
-import { ensureSpace, getRecord, manifestKey, readCachedFile, type ModelManifest } from './cache.ts';
+import { deleteCachedModel, ensureSpace, getRecord, manifestKey, readCachedFile, type ModelManifest } from './cache.ts';
 import { downloadFile, type FetchFn, type FileProgress } from './download.ts';
 import {
   fileUrl,
@@ -58,10 +58,15 @@ export interface OpenOptions {
   onProgress?: (p: OpenProgress) => void;
   /** Skip the storage estimate (tests, or an in-memory store). */
   skipSpaceCheck?: boolean;
+  /**
+   * Called with config.json as soon as it is read, before any weight is downloaded or opened:
+   * throwing refuses the model (one that cannot fit) at the cost of a few kilobytes.
+   */
+  checkConfig?: (configJson: string) => void | Promise<void>;
 }
 
 export async function openModel(source: ModelSource, opts: OpenOptions): Promise<ModelFiles> {
-  if (source.kind === 'local') return openLocal(source.files);
+  if (source.kind === 'local') return openLocal(source.files, opts);
   return openRemote(source, opts);
 }
 
@@ -73,7 +78,10 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
   if (manifest?.complete) {
     const recs = await Promise.all(manifest.files.map((f) => getRecord(opts.store, key, f)));
     // A second visit: everything is read from IndexedDB, no request is made.
-    if (recs.every((r) => r?.complete)) return fromCache(key, name, manifest.files, opts);
+    if (recs.every((r) => r?.complete)) {
+      await opts.checkConfig?.(await (await readCachedFile(opts.store, key, 'config.json')).text());
+      return fromCache(key, name, manifest.files, opts);
+    }
   }
 
   const listing = await fetchListing(source, opts);
@@ -123,6 +131,15 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
     files.push(f);
     // Named in the cache list from the first stored file on, so a download cut short can be found and deleted.
     if (!manifest && f === REQUIRED_FILES[0]) await opts.store.setMany([[manifestKey(key), { sourceKey: key, name, files: [], complete: false, updatedAt: Date.now() } satisfies ModelManifest]]);
+    // config.json comes first: a model that cannot fit is refused before its weights download
+    if (f === 'config.json' && opts.checkConfig) {
+      try {
+        await opts.checkConfig(await (await readCachedFile(opts.store, key, f)).text());
+      } catch (e) {
+        if (!manifest) await deleteCachedModel(opts.store, key); // nothing of a refused model stays cached
+        throw e;
+      }
+    }
   }
   for (const f of OPTIONAL_FILES) {
     if (listing && !listing.has(f)) continue;
@@ -189,12 +206,13 @@ async function fromCache(key: string, name: string, files: string[], opts: OpenO
 }
 
 /** Picks the model files out of a folder by base name (the picker gives nested paths). */
-async function openLocal(files: File[]): Promise<ModelFiles> {
+async function openLocal(files: File[], opts: Pick<OpenOptions, 'checkConfig'>): Promise<ModelFiles> {
   const byName = new Map<string, File>();
   const depth = (f: File) => ((f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name).split('/').length;
   for (const f of [...files].sort((a, b) => depth(a) - depth(b))) if (!byName.has(f.name)) byName.set(f.name, f);
   const name = sourceName({ kind: 'local', files });
   for (const f of REQUIRED_FILES) if (!byName.has(f)) throw new ModelFilesError(f, `missing from the folder "${name}" (it needs config.json, tokenizer.json and the safetensors weights)`);
+  await opts.checkConfig?.(await byName.get('config.json')!.text());
   let weightFiles: string[];
   if (byName.has(SINGLE_WEIGHTS)) weightFiles = [SINGLE_WEIGHTS];
   else if (byName.has(SHARD_INDEX)) {

@@ -4,6 +4,7 @@
 
 import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
 import { DatasetError, DeviceLostError, EngineError, WebtuneError, type DatasetIssue } from '../core/errors.ts';
+import { assertFits, cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { Engine, GenerateOptions, TrainExample } from '../engine/engine.ts';
 import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts';
 import type { FetchFn } from '../io/download.ts';
@@ -99,6 +100,7 @@ export class TrainingSession implements WorkerApi {
     this.loadAbort?.abort();
     const abort = (this.loadAbort = new AbortController());
     const files = await openModel(source, {
+      checkConfig: (json) => this.checkFits(json, choice, settings),
       signal: abort.signal,
       store,
       fetchFn: this.deps.fetchFn,
@@ -169,6 +171,13 @@ export class TrainingSession implements WorkerApi {
     });
     await engine.initLora(0);
     this.model = { ...m, engine };
+  }
+
+  /** Refuses, from config.json alone, a model the chosen engine cannot hold: nothing large downloads for a load that would fail. */
+  private async checkFits(configJson: string, choice: EngineChoice, settings: LoadSettings): Promise<void> {
+    const probe = choice === 'cpu' ? undefined : await this.probe();
+    const limits: DeviceLimits = probe?.webgpu ? { kind: 'webgpu', maxBufferSize: probe.maxBufferSize, maxBindingSize: probe.maxStorageBufferBindingSize } : cpuLimits();
+    assertFits(parseQwen2Config(configJson), { maxBatch: settings.maxBatch, maxSeq: settings.maxSeq, lora: settings.lora }, limits);
   }
 
   async cancelLoad(): Promise<void> {
