@@ -1,6 +1,7 @@
 // Model sources the page can reach without the internet: a local folder picked like
-// `huggingface-cli download` left it, a folder with a file missing (the error names it), and a
-// hub source with no repository (refused before any request).
+// `huggingface-cli download` left it, a folder with a file missing (the error names it), a
+// hub source with no repository, and a catalog model too big for the engine (both refused
+// before any request).
 
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,6 +59,25 @@ export const tests = [
       await panel.getByRole('button', { name: 'Load again' }).click();
       await error.waitFor();
       assert.match(await error.innerText(), /Enter a repository such as Qwen\/Qwen2\.5-0\.5B-Instruct/);
+
+      // The catalog: every model with its fit on this (CPU) engine; a model that cannot fit is
+      // refused with the reason before a single request leaves the page.
+      const rows = panel.locator('[data-testid="catalog-row"]');
+      assert.equal(await rows.count(), 5);
+      const fits = Object.fromEntries(await rows.evaluateAll((trs) => trs.map((tr) => [tr.dataset.repo, tr.dataset.fits])));
+      ctx.log(`catalog fit on the CPU engine: ${JSON.stringify(fits)}`);
+      assert.equal(fits['Qwen/Qwen2.5-0.5B-Instruct'], 'true');
+      assert.equal(fits['Qwen/Qwen3-4B-Instruct-2507'], 'false');
+      const big = rows.filter({ has: page.locator('[data-testid="catalog-why"]') }).filter({ hasText: 'Qwen3-4B-Instruct-2507' });
+      assert.match(await big.innerText(), /needs [\d.]+ GB, the engine holds 4\.3 GB/);
+      const requests = [];
+      page.on('request', (r) => requests.push(r.url()));
+      await big.getByRole('radio').check();
+      assert.equal(await panel.locator('#repo').inputValue(), 'Qwen/Qwen3-4B-Instruct-2507');
+      await panel.getByRole('button', { name: 'Load again' }).click();
+      await until('the too-big refusal', async () => /cannot fit here: .*needs \d+ MiB and the engine can hold 4096 MiB.*Nothing was downloaded/.test(await error.innerText().catch(() => '')), 30_000);
+      await ctx.screenshot(page, 'model-catalog');
+      assert.deepEqual(requests, []);
 
       await panel.getByLabel('Local folder').check();
       const picker = panel.locator('wt-drop-zone:not([data-testid]) input[type="file"]');

@@ -2,6 +2,8 @@
 // Model math stays in the worker; here live only tokenization (fast, needed for the
 // histogram) and bookkeeping. Every failure lands as a UiError on the screen where it happened.
 
+import { describeFit } from '../engine/fit.ts';
+import { unfitChoice } from './catalog-view.ts';
 import { ChatTokenizer } from '../tokenizer/tokenizer.ts';
 import { DatasetError } from '../core/errors.ts';
 import type { TrainExample } from '../engine/engine.ts';
@@ -244,6 +246,13 @@ export class Controller {
     const source = this.modelSource();
     if (!('kind' in source)) {
       this.patch((s) => ({ model: { ...s.model, error: source } }));
+      return false;
+    }
+    // a catalog model whose plan cannot fit is refused here, before anything downloads
+    const unfit = unfitChoice(this.state);
+    if (unfit) {
+      const detail = describeFit(unfit.plans[0].fit, `${unfit.model.repo} at batch ${this.state.train.batchSize} x max length ${this.state.train.maxLength}`);
+      this.patch((s) => ({ model: { ...s.model, error: { where: 'model', key: 'model.tooBig', detail } } }));
       return false;
     }
     const settings = this.loadSettings();

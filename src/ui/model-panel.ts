@@ -9,6 +9,7 @@ import './drop-zone.ts';
 import './error-box.ts';
 import { formatBytes, formatDateTime, formatDuration, formatNumber, translator, type Translate } from './i18n.ts';
 import './memory-card.ts';
+import './model-catalog.ts';
 import type { AppState, SourceKind } from './state.ts';
 import { panelStyles } from './styles.ts';
 
@@ -78,7 +79,8 @@ export class ModelPanel extends LitElement {
         return html`<p class="muted">${t('model.builtinHelp')}</p>`;
       case 'hf':
       case 'modelscope':
-        return html`<div class="field">
+        return html`<wt-model-catalog .state=${this.state}></wt-model-catalog>
+          <div class="field">
             <label for="repo">${t('model.repo')}</label>
             <input id="repo" type="text" .value=${f.repo} @change=${(e: Event) => this.setSource({ repo: (e.target as HTMLInputElement).value })} />
           </div>

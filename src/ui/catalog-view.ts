@@ -1,0 +1,53 @@
+// What the model catalog shows for the current settings: each model's download, its memory plan
+// and whether that plan fits the engine this page would use. Pure, so the component only renders
+// it and the controller refuses an unfit choice with the same verdict.
+
+import { CATALOG, catalogConfig, catalogModel, downloadBytes, type CatalogModel } from '../core/catalog.ts';
+import type { LoadOptions } from '../engine/engine.ts';
+import { checkFit, cpuLimits, type DeviceLimits, type FitReport } from '../engine/fit.ts';
+import { planMemory } from '../engine/plan.ts';
+import type { AppState } from './state.ts';
+
+export interface CatalogPlan {
+  weights: '16-bit';
+  total: number;
+  fit: FitReport;
+}
+
+export interface CatalogRow {
+  model: CatalogModel;
+  download: number;
+  plans: CatalogPlan[];
+}
+
+/** The engine a load would get: WebGPU (with the adapter's limits) unless the CPU is chosen or no GPU is found. */
+export function fitLimits(s: Pick<AppState, 'engineChoice' | 'probe'>): DeviceLimits {
+  const p = s.probe;
+  if (s.engineChoice !== 'cpu' && p?.webgpu) return { kind: 'webgpu', maxBufferSize: p.maxBufferSize, maxBindingSize: p.maxStorageBufferBindingSize };
+  return cpuLimits();
+}
+
+export function loadOptionsOf(t: AppState['train']): LoadOptions {
+  return { maxBatch: t.batchSize, maxSeq: t.maxLength, lora: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: t.targets, rslora: t.rslora } };
+}
+
+export function catalogRow(m: CatalogModel, s: Pick<AppState, 'engineChoice' | 'probe' | 'train'>): CatalogRow {
+  const cfg = catalogConfig(m);
+  const limits = fitLimits(s);
+  const opts = loadOptionsOf(s.train);
+  const plan = planMemory(limits.kind, cfg, opts, 'bf16');
+  return { model: m, download: downloadBytes(m), plans: [{ weights: '16-bit', total: plan.total, fit: checkFit(cfg, opts, plan, limits) }] };
+}
+
+export function catalogRows(s: Pick<AppState, 'engineChoice' | 'probe' | 'train'>): CatalogRow[] {
+  return CATALOG.map((m) => catalogRow(m, s));
+}
+
+/** The catalog row of the chosen hub repo when no plan of it fits: loading is refused with its reason. */
+export function unfitChoice(s: Pick<AppState, 'engineChoice' | 'probe' | 'train' | 'source'>): CatalogRow | undefined {
+  if (s.source.kind !== 'hf' && s.source.kind !== 'modelscope') return undefined;
+  const m = catalogModel(s.source.repo);
+  if (!m) return undefined;
+  const row = catalogRow(m, s);
+  return row.plans.some((p) => p.fit.fits) ? undefined : row;
+}

@@ -1,0 +1,39 @@
+// What the catalog shows and refuses, from page state alone: the engine the page would use
+// (the CPU's 4 GiB, or the probed adapter's limits), each model's plan at the current settings.
+import { describe, expect, it } from 'vitest';
+import { catalogRows, fitLimits, unfitChoice } from '../src/ui/catalog-view.ts';
+import { initialState, type AppState } from '../src/ui/state.ts';
+import { planMemory } from '../src/engine/plan.ts';
+import { catalogConfig, CATALOG } from '../src/core/catalog.ts';
+
+const GPU_PROBE = { webgpu: true, adapter: 'x', features: [], shaderF16: false, cores: 2, maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
+
+function state(patch: Partial<AppState>): AppState {
+  return { ...initialState('en'), ...patch };
+}
+
+describe('catalog view', () => {
+  it('plans on the engine a load would get', () => {
+    expect(fitLimits(state({ engineChoice: 'auto' })).kind).toBe('cpu'); // no probe yet
+    expect(fitLimits(state({ engineChoice: 'auto', probe: GPU_PROBE }))).toEqual({ kind: 'webgpu', maxBufferSize: 2 ** 30, maxBindingSize: 2 ** 30 });
+    expect(fitLimits(state({ engineChoice: 'cpu', probe: GPU_PROBE })).kind).toBe('cpu');
+  });
+
+  it('each row carries the plan the memory card would show for that config and settings', () => {
+    const s = state({ engineChoice: 'cpu' });
+    const rows = catalogRows(s);
+    expect(rows.map((r) => r.model.repo)).toEqual(CATALOG.map((m) => m.repo));
+    const lora = { r: 8, alpha: 32, dropout: 0.1, targets: s.train.targets, rslora: false };
+    for (const r of rows) expect(r.plans[0].total).toBe(planMemory('cpu', catalogConfig(r.model), { maxBatch: 4, maxSeq: 384, lora }, 'bf16').total);
+    expect(rows.map((r) => r.plans[0].fit.fits)).toEqual([true, true, true, false, false]);
+  });
+
+  it('refuses an unfit catalog repo only for hub sources, whatever the case of the id', () => {
+    const src = { ...initialState('en').source, kind: 'hf' as const, repo: 'qwen/qwen3-4b-instruct-2507' };
+    expect(unfitChoice(state({ engineChoice: 'cpu', source: src }))?.model.repo).toBe('Qwen/Qwen3-4B-Instruct-2507');
+    expect(unfitChoice(state({ engineChoice: 'cpu', source: { ...src, kind: 'url' } }))).toBeUndefined();
+    expect(unfitChoice(state({ engineChoice: 'cpu', source: { ...src, repo: 'Qwen/Qwen2.5-0.5B-Instruct' } }))).toBeUndefined();
+    // on a GPU with 1 GiB bindings the 4B plan only has to fit the adapter's limits
+    expect(unfitChoice(state({ engineChoice: 'auto', probe: GPU_PROBE, source: src }))).toBeUndefined();
+  });
+});
