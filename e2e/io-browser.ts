@@ -15,13 +15,14 @@ import { chromium, type Page } from 'playwright-core';
 import { createServer as createVite } from 'vite';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
 import { startIoServer } from './io-server.ts';
+import type { TrainSettings } from '../src/train/recipe.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CHUNK = 64 << 10;
 const LOAD = { maxBatch: 2, maxSeq: 24, lora: { r: 4, alpha: 8, dropout: 0.1, targets: ['q_proj', 'v_proj', 'down_proj'], rslora: false }, downloadChunkSize: CHUNK };
-const TRAIN = {
+const TRAIN: TrainSettings = {
   epochs: 25, batchSize: 2, gradAccum: 1, lr: 5e-3, schedule: 'linear', warmupSteps: 2,
-  optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 }, seed: 5, evalEvery: 0, checkpointEvery: 3,
+  beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1, seed: 5, evalEvery: 0, checkpointEvery: 3,
 };
 
 const results: { name: string; ok: boolean; error?: string }[] = [];

@@ -5,7 +5,7 @@ import { createTrainingWorker } from '../src/worker/client.ts';
 import { getRecord, MODEL_DB, MODEL_STORE } from '../src/io/cache.ts';
 import { idbStore } from '../src/io/store.ts';
 import { DownloadError, WebtuneError } from '../src/core/errors.ts';
-import type { EngineChoice, LoadProgress, LoadSettings, ModelSource, TrainProgress, TrainSettings } from '../src/worker/api.ts';
+import type { EngineChoice, LoadProgress, LoadSettings, ModelSource, RunOptions, TrainProgress, TrainSettings } from '../src/worker/api.ts';
 import type { TrainExample } from '../src/engine/engine.ts';
 
 const worker = createTrainingWorker();
@@ -66,14 +66,14 @@ const api = {
   async setData(n: number, seed: number, vocab: number) {
     return worker.setDataset(examples(n, seed, vocab), examples(2, seed + 1, vocab));
   },
-  async train(settings: TrainSettings) {
+  async train(settings: TrainSettings & RunOptions) {
     try {
       return { ok: true, outcome: await worker.startTraining(settings, (p) => void trainEvents.push(p)) };
     } catch (e) {
       return { ok: false, error: plainError(e) };
     }
   },
-  startTrain(settings: TrainSettings) {
+  startTrain(settings: TrainSettings & RunOptions) {
     void api.train(settings);
   },
   trainEvents: () => trainEvents,

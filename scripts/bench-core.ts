@@ -3,7 +3,8 @@
 // in a browser page (scripts/bench-gpu.ts --chromium).
 
 import { parseQwen2Config, expectedTensors, type Qwen2Config } from '../src/core/config.ts';
-import { DEFAULT_LORA, type Engine, type MicroBatch, type WeightReader } from '../src/engine/engine.ts';
+import type { Engine, MicroBatch, WeightReader } from '../src/engine/engine.ts';
+import { DEFAULT_LORA, DEFAULT_OPTIMIZER } from '../src/train/recipe.ts';
 import { hash32, type Ops } from '../src/engine/ops.ts';
 import { measureMatmuls } from './bench-matmul.ts';
 
@@ -85,7 +86,7 @@ export async function runStepBench(engine: Engine & { ops: unknown }, o: StepBen
   await engine.initLora(1);
   log(`preset ${o.preset}: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s, planned ${mb(plan.total)} MiB, allocated ${mb(plan.allocated)} MiB`);
   const batch = microBatch(cfg, o.batch, o.seq, 7);
-  const opts = { lr: 1e-4, dropoutSeed: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
+  const opts = { ...DEFAULT_OPTIMIZER, lr: 1e-4, dropoutSeed: 0 };
   const times: number[] = [];
   for (let s = 0; s <= o.steps; s++) {
     const start = performance.now();

@@ -8,7 +8,8 @@
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 import { expectedTensors, parseQwen2Config, type Qwen2Config } from '../src/core/config.ts';
-import { DEFAULT_LORA, DEFAULT_OPTIMIZER, type MicroBatch, type WeightReader } from '../src/engine/engine.ts';
+import type { MicroBatch, WeightReader } from '../src/engine/engine.ts';
+import { DEFAULT_LORA, DEFAULT_OPTIMIZER } from '../src/train/recipe.ts';
 import { LoraEngine } from '../src/engine/lora-engine.ts';
 import { planParts } from '../src/engine/plan.ts';
 import { createWebGpuBackend } from '../src/engine/gpu/backend.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { CATALOG, catalogConfig, catalogModel, downloadBytes } from '../src/core/catalog.ts';
 import { paramCount, projShape } from '../src/core/config.ts';
 import { OutOfMemoryError } from '../src/core/errors.ts';
-import { DEFAULT_LORA } from '../src/engine/engine.ts';
+import { DEFAULT_LORA } from '../src/train/recipe.ts';
 import { assertFits, checkFit, cpuLimits, WASM_MEMORY_BYTES } from '../src/engine/fit.ts';
 import { planMemory } from '../src/engine/plan.ts';
 import { createEngine } from '../src/engine/create.ts';

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../src/engine/create.ts';
-import { DEFAULT_LORA, GREEDY } from '../src/engine/engine.ts';
+import { GREEDY } from '../src/engine/engine.ts';
+import { DEFAULT_LORA } from '../src/train/recipe.ts';
 import { buildRows } from '../src/data/builder.ts';
 import { encodePrompt } from '../src/data/examples.ts';
 import { importDataset } from '../src/data/dataset.ts';

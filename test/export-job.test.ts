@@ -10,10 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
 import { importDataset, type DatasetRow } from '../src/data/dataset.ts';
 import { DEFAULT_SYSTEM_PROMPT, renderPrompt, toTrainExample } from '../src/data/examples.ts';
-import { DEFAULT_LORA } from '../src/engine/engine.ts';
 import { buildJobZip, type JobSpec } from '../src/export/job.ts';
 import { ChatTokenizer } from '../src/tokenizer/tokenizer.ts';
-import { DEFAULT_TRAIN } from '../src/train/trainer.ts';
+import { DEFAULT_LORA, DEFAULT_TRAIN } from '../src/train/recipe.ts';
 
 const rows = importDataset(readFileSync(new URL('../public/samples/meeting-eval.json', import.meta.url), 'utf8')).rows;
 const textRow: DatasetRow = { user: '你好', answer: '你好！我是会议助手。', expected: null, origin: {} };

@@ -16,7 +16,8 @@ import { writeMergedModel } from '../src/export/merged.ts';
 import { writePeftAdapter } from '../src/export/peft.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder, weightReader, type ModelFolder } from '../src/cli/model-folder.ts';
 import { NodeFolder } from '../src/cli/node-sink.ts';
-import { DEFAULT_TRAIN, Trainer, makeMicroBatch } from '../src/train/trainer.ts';
+import { exampleBatches, Trainer, makeMicroBatch } from '../src/train/trainer.ts';
+import { DEFAULT_TRAIN } from '../src/train/recipe.ts';
 
 let tmp: string;
 let model: ModelFolder;
@@ -51,7 +52,7 @@ describe('train -> PEFT export -> import', () => {
     let adapter: Record<string, Float32Array>;
     try {
       await trained.initLora(11);
-      const trainer = new Trainer(trained, examples, { ...DEFAULT_TRAIN, batchSize: 3, gradAccum: 1, lr: 1e-2, epochs: 2, padId: tok.endOfTextId });
+      const trainer = new Trainer(trained, exampleBatches(examples, tok.endOfTextId), { ...DEFAULT_TRAIN, batchSize: 3, gradAccum: 1, lr: 1e-2, epochs: 2 });
       for (let k = 0; k < 3; k++) await trainer.step();
       want = (await trained.forward(mb, true)).logits!;
       adapter = await trained.getLora();

@@ -2,7 +2,8 @@
 // padding with masked pads must not change any row's greedy tokens.
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../src/engine/create.ts';
-import { DEFAULT_LORA, GREEDY } from '../src/engine/engine.ts';
+import { GREEDY } from '../src/engine/engine.ts';
+import { DEFAULT_LORA } from '../src/train/recipe.ts';
 import { hash32 } from '../src/engine/ops.ts';
 import { randomModel } from './helpers/random-model.ts';
 

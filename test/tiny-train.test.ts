@@ -12,8 +12,8 @@ import { ChatTokenizer } from '../src/tokenizer/tokenizer.ts';
 import { importDataset } from '../src/data/dataset.ts';
 import { toTrainExamples } from '../src/data/examples.ts';
 import { createEngine } from '../src/engine/create.ts';
-import { DEFAULT_LORA } from '../src/engine/engine.ts';
-import { Trainer, DEFAULT_TRAIN, evaluateLoss } from '../src/train/trainer.ts';
+import { DEFAULT_LORA, DEFAULT_TRAIN } from '../src/train/recipe.ts';
+import { exampleBatches, Trainer, evaluateLoss } from '../src/train/trainer.ts';
 
 describe('tiny model on the sample meeting data', () => {
   it('training lowers the loss on the training rows', async () => {
@@ -32,12 +32,12 @@ describe('tiny model on the sample meeting data', () => {
     await engine.load(cfg, { dtype, read: async (n) => (await st.read(n)) as Uint16Array }, { maxBatch: 4, maxSeq, lora: DEFAULT_LORA });
     await engine.initLora(42);
     const padId = tok.endOfTextId;
-    const before = await evaluateLoss(engine, examples, 4, padId);
+    const before = (await evaluateLoss(engine, examples, 4, padId)).loss;
     // B = 0 at init: the adapter starts as the identity, so the loss is the base model's.
     expect(before).toBeGreaterThan(Math.log(cfg.vocabSize) * 0.8);
-    const trainer = new Trainer(engine, examples, { ...DEFAULT_TRAIN, epochs: 10, batchSize: 4, gradAccum: 1, lr: 2e-2, padId });
+    const trainer = new Trainer(engine, exampleBatches(examples, padId), { ...DEFAULT_TRAIN, epochs: 10, batchSize: 4, gradAccum: 1, lr: 2e-2 });
     while (!trainer.done) await trainer.step();
-    const after = await evaluateLoss(engine, examples, 4, padId);
+    const after = (await evaluateLoss(engine, examples, 4, padId)).loss;
     expect(after).toBeLessThan(before * 0.8);
     await engine.dispose();
   });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { epochOrder, lrAt, makeMicroBatch, Trainer, DEFAULT_TRAIN, type TrainSettings } from '../src/train/trainer.ts';
+import { epochOrder, exampleBatches, lrAt, makeMicroBatch, Trainer } from '../src/train/trainer.ts';
+import { DEFAULT_LORA, DEFAULT_TRAIN, type TrainSettings } from '../src/train/recipe.ts';
 import { createEngine } from '../src/engine/create.ts';
-import { DEFAULT_LORA, GREEDY, type TrainExample } from '../src/engine/engine.ts';
+import { GREEDY, type TrainExample } from '../src/engine/engine.ts';
 import { randomModel } from './helpers/random-model.ts';
 import { hash32 } from '../src/engine/ops.ts';
 
@@ -55,10 +56,10 @@ async function engineFor(lora = { ...DEFAULT_LORA, r: 4, alpha: 16, dropout: 0 }
 }
 
 describe('training on the CPU engine', () => {
-  const settings: TrainSettings = { ...DEFAULT_TRAIN, batchSize: 3, gradAccum: 2, epochs: 2, lr: 5e-3, padId: 0 };
+  const settings: TrainSettings = { ...DEFAULT_TRAIN, batchSize: 3, gradAccum: 2, epochs: 2, lr: 5e-3 };
 
   it('counts steps like the HF Trainer: ceil(micro-batches / accumulation) per epoch', async () => {
-    const t = new Trainer(await engineFor(), dataset(10), settings);
+    const t = new Trainer(await engineFor(), exampleBatches(dataset(10), 0), settings);
     expect(t.microPerEpoch).toBe(4);
     expect(t.stepsPerEpoch).toBe(2);
     expect(t.totalSteps).toBe(4);
@@ -68,20 +69,20 @@ describe('training on the CPU engine', () => {
     const data = dataset(10);
     const straight = await engineFor();
     await straight.initLora(7);
-    const t1 = new Trainer(straight, data, { ...settings, epochs: 3 });
+    const t1 = new Trainer(straight, exampleBatches(data, 0), { ...settings, epochs: 3 });
     const losses: number[] = [];
     while (!t1.done) losses.push((await t1.step()).loss);
 
     const first = await engineFor();
     await first.initLora(7);
-    const t2 = new Trainer(first, data, { ...settings, epochs: 3 });
+    const t2 = new Trainer(first, exampleBatches(data, 0), { ...settings, epochs: 3 });
     for (let k = 0; k < 3; k++) await t2.step();
     const saved = { pos: t2.position(), lora: await first.getLora(), opt: await first.getOptimizerState() };
 
     const second = await engineFor();
     await second.setLora(saved.lora);
     await second.setOptimizerState(saved.opt);
-    const t3 = new Trainer(second, data, { ...settings, epochs: 3 }, saved.pos);
+    const t3 = new Trainer(second, exampleBatches(data, 0), { ...settings, epochs: 3 }, saved.pos);
     const resumed: number[] = [];
     while (!t3.done) resumed.push((await t3.step()).loss);
     expect(resumed).toEqual(losses.slice(3));
@@ -91,7 +92,7 @@ describe('training on the CPU engine', () => {
     const data = dataset(4);
     const engine = await engineFor({ ...DEFAULT_LORA, r: 8, alpha: 16, dropout: 0.05 });
     await engine.initLora(3);
-    const t = new Trainer(engine, data, { ...settings, batchSize: 4, gradAccum: 1, epochs: 200, lr: 3e-2, padId: 0 });
+    const t = new Trainer(engine, exampleBatches(data, 0), { ...settings, batchSize: 4, gradAccum: 1, epochs: 200, lr: 3e-2 });
     const losses: number[] = [];
     while (!t.done) losses.push((await t.step()).loss);
     expect(losses.at(-1)!).toBeLessThan(losses[0] * 0.1);

@@ -6,7 +6,7 @@ import { runFingerprint } from '../src/train/fingerprint.ts';
 import { memoryStore, type KeyValueStore } from '../src/io/store.ts';
 import { CheckpointError } from '../src/core/errors.ts';
 import { encodeSafetensors } from '../src/core/safetensors.ts';
-import { DEFAULT_LORA } from '../src/engine/engine.ts';
+import { DEFAULT_LORA } from '../src/train/recipe.ts';
 
 function randomArray(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);

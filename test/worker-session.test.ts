@@ -12,7 +12,7 @@ import { TrainingSession } from '../src/worker/session.ts';
 import type { TrainExample } from '../src/engine/engine.ts';
 import type { LoadSettings, TrainOutcome, TrainProgress, TrainSettings } from '../src/worker/api.ts';
 import { DatasetError, DeviceLostError, EngineError } from '../src/core/errors.ts';
-import { DEFAULT_OPTIMIZER } from '../src/engine/engine.ts';
+import { DEFAULT_OPTIMIZER } from '../src/train/recipe.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
 
 let dir: string;
@@ -44,7 +44,7 @@ function examples(n: number, seed: number): TrainExample[] {
 const LOAD: LoadSettings = { maxBatch: 2, maxSeq: 24, lora: { r: 4, alpha: 8, dropout: 0.1, targets: ['q_proj', 'v_proj', 'down_proj'], rslora: false } };
 // 8 examples, batch 2, accumulation 2: two steps per epoch, 6 steps; warmup then linear decay.
 const TRAIN: TrainSettings = {
-  epochs: 3, batchSize: 2, gradAccum: 2, lr: 5e-3, schedule: 'linear', warmupSteps: 1, optimizer: DEFAULT_OPTIMIZER,
+  epochs: 3, batchSize: 2, gradAccum: 2, lr: 5e-3, schedule: 'linear', warmupSteps: 1, ...DEFAULT_OPTIMIZER,
   seed: 11, evalEvery: 0, checkpointEvery: 2,
 };
 const data = examples(8, 3);

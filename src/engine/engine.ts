@@ -1,9 +1,10 @@
 // The one engine interface. CPU and WebGPU engines implement it (both are LoraEngine over a
-// different Ops backend); the worker exposes it through Comlink, so callers cannot tell which
-// they talk to. All tensors cross it as plain typed arrays (structured-clone friendly).
+// different Ops backend), so the worker session, the CLI and the tests cannot tell which they
+// drive. All tensors cross it as plain typed arrays (structured-clone friendly).
 
 import { moduleOf, type Qwen2Config, type LoraTarget } from '../core/config.ts';
 import type { WeightDType } from '../core/dtype.ts';
+import type { OptimizerSettings } from './ops.ts';
 
 export interface LoraSettings {
   r: number;
@@ -13,14 +14,6 @@ export interface LoraSettings {
   /** rsLoRA: scale = alpha / sqrt(r) instead of alpha / r. */
   rslora: boolean;
 }
-
-export const DEFAULT_LORA: LoraSettings = {
-  r: 8,
-  alpha: 32,
-  dropout: 0.1,
-  targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-  rslora: false,
-};
 
 export function loraScale(s: LoraSettings): number {
   return s.rslora ? s.alpha / Math.sqrt(s.r) : s.alpha / s.r;
@@ -41,16 +34,6 @@ export interface TrainExample {
   labels: Int32Array; // -100 on the prompt
   truncated: number; // tokens cut by max length
 }
-
-export interface OptimizerSettings {
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  maxGradNorm: number;
-}
-
-export const DEFAULT_OPTIMIZER: OptimizerSettings = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
 
 export interface StepOptions extends OptimizerSettings {
   lr: number;

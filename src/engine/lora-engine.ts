@@ -241,7 +241,7 @@ export class LoraEngine<T, W> implements Engine {
     if (!Number.isFinite(loss)) throw new NonFiniteError('loss', this.optStep + 1);
     if (!Number.isFinite(gradNorm)) throw new NonFiniteError('gradient norm', this.optStep + 1);
     this.optStep++;
-    m.adamStep({ lr: opts.lr, beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weightDecay, step: this.optStep, maxGradNorm: opts.maxGradNorm });
+    m.adamStep({ ...opts, step: this.optStep });
     await this.ops.flush();
     return { loss, gradNorm, tokens, inputTokens };
   }

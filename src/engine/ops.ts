@@ -16,16 +16,20 @@ export interface Dropout {
   seed: number;
 }
 
-export interface AdamWParams {
-  lr: number;
+/** AdamW's hyperparameters besides the learning rate: the recipe's TrainSettings extends this. */
+export interface OptimizerSettings {
   beta1: number;
   beta2: number;
   eps: number;
   weightDecay: number;
-  /** 1-based step number for bias correction. */
-  step: number;
   /** Global norm clip; 0 disables. The norm is read from `norm` on the device. */
   maxGradNorm: number;
+}
+
+export interface AdamWParams extends OptimizerSettings {
+  lr: number;
+  /** 1-based step number for bias correction. */
+  step: number;
 }
 
 /** Elements (f32/i32) between view offsets: 64 * 4 bytes = 256 bytes. */

@@ -5,23 +5,9 @@
 import { zipSync, strToU8 } from 'fflate';
 import type { DatasetRow } from '../data/dataset.ts';
 import type { LoraSettings } from '../engine/engine.ts';
+import type { TrainSettings } from '../train/recipe.ts';
 import { TRAIN_PY } from './job/train-py.ts';
 import { jobReadme, REQUIREMENTS_TXT } from './job/readme.ts';
-
-export interface JobTrainSettings {
-  epochs: number;
-  batchSize: number;
-  gradAccum: number;
-  lr: number;
-  schedule: 'linear' | 'cosine' | 'constant';
-  warmupSteps: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  seed: number;
-}
 
 export interface JobSpec {
   /** Repo id or path the script loads, e.g. Qwen/Qwen2.5-0.5B-Instruct. */
@@ -31,7 +17,7 @@ export interface JobSpec {
   /** Token learned after every answer. */
   endToken: string;
   lora: LoraSettings;
-  train: JobTrainSettings;
+  train: TrainSettings;
   rows: readonly Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expected'>[];
   evalRows?: readonly Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expected'>[];
 }

@@ -6,31 +6,8 @@
 
 import { EngineError } from '../core/errors.ts';
 import { hash32 } from '../engine/ops.ts';
-import { DEFAULT_OPTIMIZER, type Engine, type MicroBatch, type OptimizerSettings, type TrainExample } from '../engine/engine.ts';
-
-export interface TrainSettings extends OptimizerSettings {
-  epochs: number;
-  batchSize: number;
-  gradAccum: number;
-  lr: number;
-  schedule: 'linear' | 'cosine' | 'constant';
-  warmupSteps: number;
-  seed: number;
-  /** Token used to pad input ids (masked out; any id in the vocabulary works). */
-  padId: number;
-}
-
-export const DEFAULT_TRAIN: TrainSettings = {
-  ...DEFAULT_OPTIMIZER,
-  epochs: 8,
-  batchSize: 4,
-  gradAccum: 4,
-  lr: 1e-4,
-  schedule: 'linear',
-  warmupSteps: 0,
-  seed: 42,
-  padId: 151643,
-};
+import type { Engine, MicroBatch, TrainExample } from '../engine/engine.ts';
+import { stepCount, type TrainSettings } from './recipe.ts';
 
 /** Where the run stands; with the LoRA weights and optimizer state it is a full checkpoint. */
 export interface TrainerPosition {
@@ -74,7 +51,7 @@ export function lrAt(step: number, total: number, s: Pick<TrainSettings, 'lr' | 
 }
 
 /** Right-pads rows to the longest one; labels -100 and mask 0 on padding. */
-export function makeMicroBatch(rows: TrainExample[], padId: number): MicroBatch {
+export function makeMicroBatch(rows: readonly TrainExample[], padId: number): MicroBatch {
   const B = rows.length;
   const T = Math.max(...rows.map((r) => r.ids.length));
   const inputIds = new Int32Array(B * T).fill(padId);
@@ -88,6 +65,31 @@ export function makeMicroBatch(rows: TrainExample[], padId: number): MicroBatch 
   return { B, T, inputIds, attentionMask, labels };
 }
 
+/** Where each optimizer step's micro-batches come from. */
+export interface BatchSource {
+  /** Rows in one epoch. */
+  readonly rows: number;
+  /** Micro-batch `index` of `epoch`: rows index*batchSize.. of that epoch's order. */
+  micro(epoch: number, index: number, s: Pick<TrainSettings, 'batchSize' | 'seed'>): MicroBatch;
+}
+
+/** Tokenized examples in a seeded order per epoch, each micro-batch padded to its longest row. */
+export function exampleBatches(data: readonly TrainExample[], padId: number): BatchSource {
+  let cached: { epoch: number; seed: number; order: number[] } | undefined;
+  return {
+    rows: data.length,
+    micro(epoch, index, s) {
+      if (cached?.epoch !== epoch || cached.seed !== s.seed) cached = { epoch, seed: s.seed, order: epochOrder(data.length, s.seed, epoch) };
+      return makeMicroBatch(cached.order.slice(index * s.batchSize, (index + 1) * s.batchSize).map((i) => data[i]), padId);
+    },
+  };
+}
+
+/** The same micro-batches, in order, every epoch (the golden cases give them ready-made). */
+export function fixedBatches(micros: readonly MicroBatch[]): BatchSource {
+  return { rows: micros.reduce((n, m) => n + m.B, 0), micro: (_epoch, index) => micros[index] };
+}
+
 export class Trainer {
   readonly microPerEpoch: number;
   readonly stepsPerEpoch: number;
@@ -96,15 +98,13 @@ export class Trainer {
 
   constructor(
     private readonly engine: Engine,
-    private readonly data: TrainExample[],
+    private readonly batches: BatchSource,
     readonly settings: TrainSettings,
     resume?: TrainerPosition,
   ) {
-    if (!data.length) throw new EngineError('no training examples');
+    if (!batches.rows) throw new EngineError('no training examples');
     if (settings.batchSize < 1 || settings.gradAccum < 1 || settings.epochs <= 0) throw new EngineError('batch size, accumulation and epochs must be positive');
-    this.microPerEpoch = Math.ceil(data.length / settings.batchSize);
-    this.stepsPerEpoch = Math.ceil(this.microPerEpoch / settings.gradAccum);
-    this.totalSteps = Math.ceil(settings.epochs * this.stepsPerEpoch);
+    ({ microPerEpoch: this.microPerEpoch, stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps } = stepCount(batches.rows, settings));
     this.pos = resume ? { ...resume } : { step: 0, epoch: 0, microInEpoch: 0 };
   }
 
@@ -119,14 +119,8 @@ export class Trainer {
   /** The micro-batches of the next optimizer step, and where the run stands after them. */
   private nextGroup(): { micros: MicroBatch[]; after: TrainerPosition } {
     let { epoch, microInEpoch } = this.pos;
-    const order = epochOrder(this.data.length, this.settings.seed, epoch);
     const micros: MicroBatch[] = [];
-    const bs = this.settings.batchSize;
-    while (micros.length < this.settings.gradAccum && microInEpoch < this.microPerEpoch) {
-      const rows = order.slice(microInEpoch * bs, (microInEpoch + 1) * bs).map((i) => this.data[i]);
-      micros.push(makeMicroBatch(rows, this.settings.padId));
-      microInEpoch++;
-    }
+    while (micros.length < this.settings.gradAccum && microInEpoch < this.microPerEpoch) micros.push(this.batches.micro(epoch, microInEpoch++, this.settings));
     if (microInEpoch >= this.microPerEpoch) {
       epoch++;
       microInEpoch = 0;
@@ -138,11 +132,11 @@ export class Trainer {
     if (this.done) throw new EngineError('training is finished');
     const t0 = performance.now();
     const { micros, after } = this.nextGroup();
-    const lr = lrAt(this.pos.step, this.totalSteps, this.settings);
     const s = this.settings;
+    const lr = lrAt(this.pos.step, this.totalSteps, s);
     const r = await this.engine.step(micros, {
-      lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm,
-      dropoutSeed: hash32(s.seed ^ 0x5eed, this.pos.step),
+      beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm,
+      lr, dropoutSeed: hash32(s.seed ^ 0x5eed, this.pos.step),
     });
     this.pos = after;
     return {
@@ -153,12 +147,14 @@ export class Trainer {
 }
 
 /** Mean token loss over examples (no dropout, no update), in micro-batches of batchSize. */
-export async function evaluateLoss(engine: Engine, data: TrainExample[], batchSize: number, padId: number): Promise<number> {
+export async function evaluateLoss(engine: Engine, data: readonly TrainExample[], batchSize: number, padId: number): Promise<{ loss: number; tokens: number }> {
   let sum = 0, tokens = 0;
   for (let i = 0; i < data.length; i += batchSize) {
     const r = await engine.forward(makeMicroBatch(data.slice(i, i + batchSize), padId), false);
-    sum += r.loss * r.tokens;
-    tokens += r.tokens;
+    if (r.tokens > 0) {
+      sum += r.loss * r.tokens;
+      tokens += r.tokens;
+    }
   }
-  return tokens ? sum / tokens : NaN;
+  return { loss: tokens ? sum / tokens : NaN, tokens };
 }

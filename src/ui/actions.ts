@@ -3,7 +3,8 @@
 
 import type { EngineChoice } from '../worker/api.ts';
 import type { Lang } from './i18n.ts';
-import type { Screen, SourceForm, TrainForm } from './state.ts';
+import type { Recipe } from '../train/recipe.ts';
+import type { Screen, SourceForm } from './state.ts';
 
 export type Action =
   | { type: 'setLang'; lang: Lang }
@@ -18,7 +19,7 @@ export type Action =
   | { type: 'useSplit' }
   | { type: 'setSplit'; evalFraction: number }
   | { type: 'setSystemPrompt'; text: string }
-  | { type: 'setTrain'; patch: Partial<TrainForm> }
+  | { type: 'setTrain'; patch: Partial<Recipe> }
   | { type: 'resetTrain' }
   | { type: 'startTraining'; fresh: boolean }
   | { type: 'pauseTraining' }

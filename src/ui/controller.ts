@@ -17,7 +17,8 @@ import { saveLang, type MessageKey } from './i18n.ts';
 import { loadDataset, loadSession, saveDataset, saveSession, type SavedSession } from './persist.ts';
 import { ResultsController } from './results.ts';
 import { TrainingController } from './training.ts';
-import { DEFAULT_TRAIN, initialState, type AppState, type LoadedDataset, type Screen, type TrainForm, type UiError } from './state.ts';
+import { defaultRecipe, loraOf, type Recipe } from '../train/recipe.ts';
+import { initialState, type AppState, type LoadedDataset, type Screen, type UiError } from './state.ts';
 import type { Store } from './store.ts';
 
 export interface PageOptions {
@@ -30,7 +31,7 @@ export interface PageOptions {
 /** Short training that still shows a falling loss on the tiny model in a software-GPU browser. */
 // Max length stays above the sample rows' longest (~220 tokens with the tiny vocabulary) so no
 // answer is cut away; the tests import a few rows, so the run is a handful of steps.
-export const E2E_TRAIN: Partial<TrainForm> = { epochs: 2, batchSize: 2, gradAccum: 1, lr: 3e-3, maxLength: 256, evalEvery: 2 };
+export const E2E_TRAIN: Partial<Recipe> = { epochs: 2, batchSize: 2, gradAccum: 1, lr: 3e-3, maxLength: 256, evalEvery: 2, checkpointEvery: 2 };
 
 export function uiError(where: Screen, key: MessageKey, e: unknown): UiError {
   return { where, key, detail: e instanceof Error ? e.message : String(e) };
@@ -139,7 +140,7 @@ export class Controller {
         if (a.patch.maxLength !== undefined) await this.recountTokens();
         return;
       case 'resetTrain':
-        this.patch(() => ({ train: { ...DEFAULT_TRAIN, targets: [...DEFAULT_TRAIN.targets] } }));
+        this.patch(() => ({ train: defaultRecipe() }));
         return this.persist();
       case 'startTraining':
         return this.training.start(a.fresh);
@@ -174,7 +175,7 @@ export class Controller {
       this.patch((s) => ({
         engineChoice: saved.engineChoice,
         source: { ...s.source, ...saved.source, files: [], folderName: '' },
-        train: { ...DEFAULT_TRAIN, ...saved.train },
+        train: { ...defaultRecipe(), ...saved.train },
         evalFraction: saved.evalFraction,
         splitSeed: saved.splitSeed,
         systemPrompt: saved.systemPrompt,
@@ -238,7 +239,7 @@ export class Controller {
     return {
       maxBatch: t.batchSize,
       maxSeq: t.maxLength,
-      lora: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: [...t.targets], rslora: t.rslora },
+      lora: loraOf(t),
     };
   }
 

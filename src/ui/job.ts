@@ -3,6 +3,7 @@
 
 import { buildJobZip as zipJob } from '../export/job.ts';
 import { IM_END } from '../tokenizer/tokenizer.ts';
+import { loraOf, trainOf } from '../train/recipe.ts';
 import type { ModelSummary } from '../worker/api.ts';
 import type { Controller } from './controller.ts';
 
@@ -15,21 +16,8 @@ export async function buildJobZip(c: Controller, summary: ModelSummary): Promise
     system: c.state.systemPrompt,
     maxLength: t.maxLength,
     endToken: IM_END,
-    lora: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: [...t.targets], rslora: t.rslora },
-    train: {
-      epochs: t.epochs,
-      batchSize: t.batchSize,
-      gradAccum: t.gradAccum,
-      lr: t.lr,
-      schedule: t.schedule,
-      warmupSteps: t.warmupSteps,
-      weightDecay: t.weightDecay,
-      maxGradNorm: t.maxGradNorm,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      seed: t.seed,
-    },
+    lora: loraOf(t),
+    train: trainOf(t),
     rows: train,
     evalRows,
   });

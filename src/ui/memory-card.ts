@@ -5,6 +5,7 @@ import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { formatBytes, translator } from './i18n.ts';
 import { planMemory } from '../engine/plan.ts';
+import { loraOf } from '../train/recipe.ts';
 import type { AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
 
@@ -27,7 +28,7 @@ export class MemoryCard extends LitElement {
     const plan = planMemory(kind, summary.config, {
       maxBatch: tr.batchSize,
       maxSeq: tr.maxLength,
-      lora: { r: tr.r, alpha: tr.alpha, dropout: tr.dropout, targets: tr.targets, rslora: tr.rslora },
+      lora: loraOf(tr),
     }, summary.weightDType);
     const p = plan.parts;
     const loaded = s.model.loadedWith;

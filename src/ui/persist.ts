@@ -4,12 +4,13 @@
 
 import { createStore, get, set, del, type UseStore } from 'idb-keyval';
 import type { EngineChoice } from '../worker/api.ts';
-import type { LossPoint, SourceForm, TrainForm } from './state.ts';
+import type { Recipe } from '../train/recipe.ts';
+import type { LossPoint, SourceForm } from './state.ts';
 
 export interface SavedSession {
   engineChoice: EngineChoice;
   source: Omit<SourceForm, 'files' | 'folderName'>;
-  train: TrainForm;
+  train: Recipe;
   evalFraction: number;
   splitSeed: number;
   systemPrompt: string;

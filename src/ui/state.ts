@@ -1,21 +1,21 @@
 // The whole page state as plain data. Components read it and never change it; the controller
-// (controller.ts) is the one writer. Defaults mirror the PyTorch + PEFT + HF Trainer recipe.
+// (controller.ts) is the one writer. The Train step's settings are the recipe (train/recipe.ts).
 
 import type { LoraTarget } from '../core/config.ts';
-import { LORA_TARGETS } from '../core/config.ts';
 import type { DatasetIssue } from '../core/errors.ts';
+import { DEFAULT_SYSTEM_PROMPT } from '../data/examples.ts';
+import { defaultRecipe, type Recipe } from '../train/recipe.ts';
 import type { EvalReport } from '../eval/metrics.ts';
 import type {
   CachedModelInfo,
   CheckpointInfo,
   EngineChoice,
   LoadProgress,
-  LrSchedule,
   ModelSummary,
   ProbeResult,
   TrainProgress,
 } from '../worker/api.ts';
-import type { Lang, MessageKey, Params } from './i18n.ts';
+import type { Lang, MessageKey } from './i18n.ts';
 
 export type Screen = 'model' | 'data' | 'train' | 'eval' | 'chat' | 'export';
 export const SCREENS: Screen[] = ['model', 'data', 'train', 'eval', 'chat', 'export'];
@@ -30,53 +30,6 @@ export interface SourceForm {
   /** Picked or dropped folder; not persisted (File objects do not survive a reload). */
   files: File[];
   folderName: string;
-}
-
-export interface TrainForm {
-  r: number;
-  alpha: number;
-  dropout: number;
-  targets: LoraTarget[];
-  /** rsLoRA scaling (alpha / sqrt r); off in the recipe, on when an imported adapter says so. */
-  rslora: boolean;
-  batchSize: number;
-  gradAccum: number;
-  lr: number;
-  epochs: number;
-  maxLength: number;
-  schedule: LrSchedule;
-  warmupSteps: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  seed: number;
-  evalEvery: number;
-}
-
-export const DEFAULT_TRAIN: TrainForm = {
-  r: 8,
-  alpha: 32,
-  dropout: 0.1,
-  targets: [...LORA_TARGETS],
-  rslora: false,
-  batchSize: 4,
-  gradAccum: 4,
-  lr: 1e-4,
-  epochs: 8,
-  maxLength: 384,
-  schedule: 'linear',
-  warmupSteps: 0,
-  weightDecay: 0,
-  maxGradNorm: 1,
-  seed: 42,
-  evalEvery: 0,
-};
-
-export const DEFAULT_SYSTEM = '现在你要扮演会议语音助手';
-
-/** A message the user sees, kept as a key so it follows a language switch. */
-export interface UiMessage {
-  key: MessageKey;
-  params?: Params;
 }
 
 /** An error shown where it happened; `detail` is the typed error's own message (file, line, tensor). */
@@ -158,7 +111,7 @@ export interface AppState {
   /** Rows on each side of the split (or the separate eval file), as training will see them. */
   splitCounts: { train: number; eval: number };
 
-  train: TrainForm;
+  train: Recipe;
   training: {
     state: TrainUiState;
     progress?: TrainProgress;
@@ -207,10 +160,10 @@ export function initialState(lang: Lang): AppState {
     cachedModels: [],
     evalFraction: 0.1,
     splitSeed: 42,
-    systemPrompt: DEFAULT_SYSTEM,
+    systemPrompt: DEFAULT_SYSTEM_PROMPT,
     tokenLengths: [],
     splitCounts: { train: 0, eval: 0 },
-    train: { ...DEFAULT_TRAIN, targets: [...DEFAULT_TRAIN.targets] },
+    train: defaultRecipe(),
     training: { state: 'idle', losses: [], evalLosses: [], trained: false },
     evaluation: { busy: false, done: 0, total: 0, inputs: [] },
     chat: {
@@ -223,10 +176,4 @@ export function initialState(lang: Lang): AppState {
     exports: { peft: { busy: false }, merged: { busy: false }, gguf: { busy: false }, job: { busy: false } },
     adapter: { busy: false },
   };
-}
-
-/** Optimizer steps of a run, as the HF Trainer counts them (a last partial accumulation still steps). */
-export function plannedSteps(trainRows: number, f: Pick<TrainForm, 'batchSize' | 'gradAccum' | 'epochs'>): number {
-  const microPerEpoch = Math.ceil(trainRows / f.batchSize);
-  return Math.ceil(microPerEpoch / f.gradAccum) * f.epochs;
 }

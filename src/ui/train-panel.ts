@@ -8,10 +8,11 @@ import { emit } from './actions.ts';
 import './error-box.ts';
 import { formatDuration, formatLoss, formatNumber, formatRelativeTime, formatScientific, translator, type MessageKey, type Translate } from './i18n.ts';
 import './loss-chart.ts';
-import { plannedSteps, type AppState, type TrainForm } from './state.ts';
+import { stepCount, type Recipe } from '../train/recipe.ts';
+import type { AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
 
-type NumericField = { [K in keyof TrainForm]: TrainForm[K] extends number ? K : never }[keyof TrainForm];
+type NumericField = { [K in keyof Recipe]: Recipe[K] extends number ? K : never }[keyof Recipe];
 
 interface FieldSpec {
   key: NumericField;
@@ -147,7 +148,7 @@ export class TrainPanel extends LitElement {
             id="f-schedule"
             ?disabled=${this.running}
             aria-describedby="f-schedule-help"
-            @change=${(e: Event) => emit(this, { type: 'setTrain', patch: { schedule: (e.target as HTMLSelectElement).value as TrainForm['schedule'] } })}
+            @change=${(e: Event) => emit(this, { type: 'setTrain', patch: { schedule: (e.target as HTMLSelectElement).value as Recipe['schedule'] } })}
           >
             ${(['linear', 'cosine', 'constant'] as const).map((k) => html`<option value=${k} ?selected=${tr.schedule === k}>${t(`train.schedule.${k}`)}</option>`)}
           </select>
@@ -213,7 +214,7 @@ export class TrainPanel extends LitElement {
     const tr = s.training;
     const p = tr.progress;
     const rows = s.splitCounts.train;
-    const planned = plannedSteps(rows, s.train);
+    const planned = stepCount(rows, s.train).totalSteps;
     const total = p?.totalSteps ?? planned;
     return html`<section class="card" aria-labelledby="run-h">
       <h3 id="run-h">${t('train.title')}</h3>

@@ -1,7 +1,8 @@
 // Training runs from the page's side: settings for the worker, the live curve from its progress
 // events, the curve saved across reloads, and the offer to continue a saved run.
 
-import type { TrainProgress, TrainSettings } from '../worker/api.ts';
+import { trainOf } from '../train/recipe.ts';
+import type { TrainProgress } from '../worker/api.ts';
 import type { Controller } from './controller.ts';
 import { uiError } from './controller.ts';
 import { loadLosses, saveLosses } from './persist.ts';
@@ -11,22 +12,6 @@ export class TrainingController {
 
   constructor(private readonly c: Controller) {}
 
-  trainSettings(fresh: boolean): TrainSettings {
-    const t = this.c.state.train;
-    return {
-      epochs: t.epochs,
-      batchSize: t.batchSize,
-      gradAccum: t.gradAccum,
-      lr: t.lr,
-      schedule: t.schedule,
-      warmupSteps: t.warmupSteps,
-      optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm },
-      seed: t.seed,
-      evalEvery: t.evalEvery,
-      checkpointEvery: this.c.options.preset === 'e2e' ? 2 : 10,
-      resume: !fresh,
-    };
-  }
 
   /** Names the run for the saved loss curve: same model, data and settings, same curve. */
   private runKey(): string {
@@ -87,7 +72,7 @@ export class TrainingController {
       await this.c.worker.setDataset(await this.c.examples(train), await this.c.examples(evalRows));
       if (fresh && s.training.checkpoint) await this.c.worker.deleteCheckpoint(s.training.checkpoint.runId).catch(() => undefined);
       this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined } }));
-      const outcome = await this.c.worker.startTraining(this.trainSettings(fresh), (p) => this.onProgress(p));
+      const outcome = await this.c.worker.startTraining({ ...trainOf(this.c.state.train), resume: !fresh }, (p) => this.onProgress(p));
       this.c.patch((st) => ({
         training: {
           ...st.training,

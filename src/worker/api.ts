@@ -5,16 +5,10 @@
 // Extend compatibly: add optional fields and new methods, never change existing ones.
 
 import type { Qwen2Config } from '../core/config.ts';
-import type {
-  EngineInfo,
-  GenerateOptions,
-  LoraSettings,
-  MemoryPlan,
-  OptimizerSettings,
-  TrainExample,
-} from '../engine/engine.ts';
+import type { EngineInfo, GenerateOptions, LoraSettings, MemoryPlan, TrainExample } from '../engine/engine.ts';
+import type { TrainSettings } from '../train/recipe.ts';
 
-export const DEFAULT_REPO = 'Qwen/Qwen2.5-0.5B-Instruct';
+export type { LrSchedule, TrainSettings } from '../train/recipe.ts';
 
 /** Where model files come from. Cached sources are keyed by kind + repo/baseUrl + revision. */
 export type ModelSource =
@@ -106,23 +100,8 @@ export interface ModelSummary {
   generationConfigJson?: string;
 }
 
-export type LrSchedule = 'linear' | 'cosine' | 'constant';
-
-export interface TrainSettings {
-  epochs: number;
-  /** Examples per micro-batch. */
-  batchSize: number;
-  gradAccum: number;
-  lr: number;
-  schedule: LrSchedule;
-  warmupSteps: number;
-  optimizer: OptimizerSettings;
-  /** Seeds the LoRA init, the data order and the dropout masks. */
-  seed: number;
-  /** Evaluate on the eval set every N optimizer steps (0: only at the end). */
-  evalEvery: number;
-  /** Save a checkpoint to IndexedDB every N optimizer steps (0: only on pause/stop). */
-  checkpointEvery: number;
+/** What a training run does besides its settings: which checkpoint it continues, the padding id. */
+export interface RunOptions {
   /**
    * Resume from the stored checkpoint of this run when one matches (same model, data and
    * settings). Default true; false starts over and replaces the old checkpoint.
@@ -231,7 +210,7 @@ export interface WorkerApi {
   cancelLoad(): Promise<void>;
   setDataset(train: TrainExample[], evalSet: TrainExample[]): Promise<{ train: number; eval: number }>;
   /** Runs to the end (or stop/error); resolves then. pause() holds it without resolving. */
-  startTraining(settings: TrainSettings, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome>;
+  startTraining(settings: TrainSettings & RunOptions, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome>;
   /** Take effect before the next optimizer step; pause also writes a checkpoint. */
   pause(): Promise<void>;
   resume(): Promise<void>;

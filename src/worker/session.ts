@@ -16,10 +16,11 @@ import { writeMergedModel, PASSTHROUGH_FILES } from '../export/merged.ts';
 import { writeLoraGguf } from '../export/gguf.ts';
 import { CheckpointStore, type Checkpoint } from '../train/checkpoint.ts';
 import { runFingerprint, shortFingerprint } from '../train/fingerprint.ts';
-import { makeMicroBatch, Trainer, type TrainSettings as TrainerSettings } from '../train/trainer.ts';
+import { evaluateLoss, exampleBatches, Trainer } from '../train/trainer.ts';
+import { trainOf } from '../train/recipe.ts';
 import type {
   AdapterData, CachedModelInfo, CheckpointInfo, EngineChoice, EvalResult, ExportedFile, ExportKind, GenerateResult,
-  LoadProgress, LoadSettings, ModelSource, ModelSummary, ProbeResult, StepRecord, StorageInfo, TrainOutcome,
+  LoadProgress, LoadSettings, ModelSource, ModelSummary, ProbeResult, RunOptions, StepRecord, StorageInfo, TrainOutcome,
   TrainProgress, TrainSettings, WorkerApi,
 } from './api.ts';
 
@@ -58,7 +59,8 @@ export class TrainingSession implements WorkerApi {
   private evalSet: TrainExample[] = [];
   private control: Control = 'idle';
   private wake: (() => void) | null = null;
-  private lastTrain: TrainerSettings | null = null;
+  /** Evaluation batches like the last run's: its micro-batch size and padding id. */
+  private lastRun: { batchSize: number; padId: number } | null = null;
   private loadAbort: AbortController | null = null;
   private readonly checkpoints: CheckpointStore;
 
@@ -231,7 +233,7 @@ export class TrainingSession implements WorkerApi {
     return { train: train.length, eval: evalSet.length };
   }
 
-  private padId(s: TrainSettings): number {
+  private padId(s: RunOptions): number {
     if (s.padId !== undefined) return s.padId;
     try {
       const g = JSON.parse(this.loaded.files.generationConfigJson ?? '{}') as { pad_token_id?: unknown };
@@ -242,7 +244,7 @@ export class TrainingSession implements WorkerApi {
     return 0;
   }
 
-  async startTraining(settings: TrainSettings, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome> {
+  async startTraining(settings: TrainSettings & RunOptions, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome> {
     const { engine, summary, settings: loadSettings } = this.loaded;
     if (this.control !== 'idle') throw new EngineError('training is already running');
     if (!this.train.length) throw new EngineError('no training examples: call setDataset first');
@@ -266,22 +268,15 @@ export class TrainingSession implements WorkerApi {
     }
   }
 
-  private async run(settings: TrainSettings, onProgress?: (p: TrainProgress) => void, deviceLossRecoverable = false): Promise<TrainOutcome> {
+  private async run(settings: TrainSettings & RunOptions, onProgress?: (p: TrainProgress) => void, deviceLossRecoverable = false): Promise<TrainOutcome> {
     const { engine, summary, settings: loadSettings } = this.loaded;
-    const ts: TrainerSettings = {
-      ...settings.optimizer,
-      epochs: settings.epochs,
-      batchSize: settings.batchSize,
-      gradAccum: settings.gradAccum,
-      lr: settings.lr,
-      schedule: settings.schedule,
-      warmupSteps: settings.warmupSteps,
-      seed: settings.seed,
-      padId: this.padId(settings),
-    };
+    const ts = trainOf(settings);
+    const padId = this.padId(settings);
     const lora = loadSettings.lora;
     const modelKey = summary.sourceKey || `${summary.name}:${JSON.stringify(summary.config)}`;
-    const fingerprint = runFingerprint({ modelKey, settings: ts, lora, data: this.train });
+    // The cadences change no step, so they are not part of the run's identity.
+    const { evalEvery: _e, checkpointEvery: _c, ...steps } = ts;
+    const fingerprint = runFingerprint({ modelKey, settings: { ...steps, padId }, lora, data: this.train });
     const runId = settings.runId ?? shortFingerprint(fingerprint);
 
     let ck: Checkpoint | undefined;
@@ -294,8 +289,8 @@ export class TrainingSession implements WorkerApi {
       await engine.setOptimizerState(ck.optimizer);
     } else await engine.initLora(ts.seed);
 
-    const trainer = new Trainer(engine, this.train, ts, ck?.meta.position);
-    this.lastTrain = ts;
+    const trainer = new Trainer(engine, exampleBatches(this.train, padId), ts, ck?.meta.position);
+    this.lastRun = { batchSize: ts.batchSize, padId };
     const history: StepRecord[] = ck ? [...ck.meta.history] : [];
     const resumedFrom = ck ? ck.meta.position.step : undefined;
     const memoryBytes = summary.memory.allocated || summary.memory.total;
@@ -421,17 +416,9 @@ export class TrainingSession implements WorkerApi {
 
   private async evalLoss(data: TrainExample[]): Promise<EvalResult> {
     const { engine, settings } = this.loaded;
-    const bs = Math.max(1, Math.min(this.lastTrain?.batchSize ?? settings.maxBatch, settings.maxBatch));
-    const padId = this.lastTrain?.padId ?? this.padId({} as TrainSettings);
-    let sum = 0, tokens = 0;
-    for (let i = 0; i < data.length; i += bs) {
-      const r = await engine.forward(makeMicroBatch(data.slice(i, i + bs), padId), false);
-      if (r.tokens > 0) {
-        sum += r.loss * r.tokens;
-        tokens += r.tokens;
-      }
-    }
-    return { loss: tokens ? sum / tokens : NaN, tokens, examples: data.length };
+    const bs = Math.max(1, Math.min(this.lastRun?.batchSize ?? settings.maxBatch, settings.maxBatch));
+    const { loss, tokens } = await evaluateLoss(engine, data, bs, this.lastRun?.padId ?? this.padId({}));
+    return { loss, tokens, examples: data.length };
   }
 
   async getAdapter(): Promise<AdapterData> {

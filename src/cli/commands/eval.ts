@@ -6,7 +6,7 @@ import { DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
 import { toolCallConstraint } from '../../data/constrain.ts';
 import { textCallProblems, type ToolSchema } from '../../data/schema.ts';
 import type { EngineKind } from '../../engine/create.ts';
-import { DEFAULT_LORA } from '../../engine/engine.ts';
+import { DEFAULT_LORA } from '../../train/recipe.ts';
 import { evaluateWithTokenizer } from '../../eval/evaluate.ts';
 import type { EvalReport } from '../../eval/metrics.ts';
 import { formatReport } from '../../eval/report.ts';

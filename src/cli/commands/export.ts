@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
 import { buildJobZip } from '../../export/job.ts';
 import { writeMergedModel } from '../../export/merged.ts';
-import { DEFAULT_TRAIN } from '../../train/trainer.ts';
+import { DEFAULT_TRAIN } from '../../train/recipe.ts';
 import { IM_END } from '../../tokenizer/tokenizer.ts';
 import { writeLoraGguf } from '../../export/gguf.ts';
 import { writePeftAdapter } from '../../export/peft.ts';
@@ -44,14 +44,13 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
     case 'job': {
       if (!f.data) throw new UsageError('export: --format job needs --data (the dataset the script trains on)');
       const rows = await loadRows(f.data as string);
-      const { padId: _pad, ...train } = DEFAULT_TRAIN;
       await writeFile(out, buildJobZip({
         baseModel: adapter.baseModel ?? model.name,
         system: (f.system as string) ?? DEFAULT_SYSTEM_PROMPT,
         maxLength: DEFAULT_MAX_LENGTH,
         endToken: IM_END,
         lora: adapter.settings,
-        train,
+        train: DEFAULT_TRAIN,
         rows,
       }));
       break;

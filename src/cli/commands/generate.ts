@@ -3,7 +3,8 @@
 import { DEFAULT_SYSTEM_PROMPT, encodePrompt } from '../../data/examples.ts';
 import { toolCallConstraint } from '../../data/constrain.ts';
 import type { EngineKind } from '../../engine/create.ts';
-import { DEFAULT_LORA, GREEDY } from '../../engine/engine.ts';
+import { GREEDY } from '../../engine/engine.ts';
+import { DEFAULT_LORA } from '../../train/recipe.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { loadSchema } from './build-data.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';

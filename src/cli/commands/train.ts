@@ -5,9 +5,10 @@
 import { LORA_TARGETS, type LoraTarget } from '../../core/config.ts';
 import { DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT, toTrainExamples } from '../../data/examples.ts';
 import type { EngineKind } from '../../engine/create.ts';
-import { DEFAULT_LORA, type LoraSettings } from '../../engine/engine.ts';
+import type { LoraSettings } from '../../engine/engine.ts';
 import { writePeftAdapter } from '../../export/peft.ts';
-import { DEFAULT_TRAIN, Trainer } from '../../train/trainer.ts';
+import { DEFAULT_LORA, DEFAULT_TRAIN, type TrainSettings } from '../../train/recipe.ts';
+import { exampleBatches, Trainer } from '../../train/trainer.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import type { ImportedAdapter } from '../../export/peft-import.ts';
@@ -83,21 +84,20 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const examples = toTrainExamples(tok, rows, { system, maxLength });
   const cut = examples.filter((e) => e.truncated > 0).length;
   if (cut) line(io.stderr, `note: ${cut} of ${examples.length} examples are longer than --max-length ${maxLength} and were cut`);
-  const settings = {
+  const settings: TrainSettings = {
     ...DEFAULT_TRAIN,
     epochs: (f.epochs as number) ?? DEFAULT_TRAIN.epochs,
     lr: (f.lr as number) ?? DEFAULT_TRAIN.lr,
     batchSize: (f.batch as number) ?? DEFAULT_TRAIN.batchSize,
     gradAccum: (f.accum as number) ?? DEFAULT_TRAIN.gradAccum,
     seed,
-    padId: tok.endOfTextId,
   };
   const maxSeq = Math.max(...examples.map((e) => e.ids.length));
   const engine = await loadEngine(((f.engine as EngineKind) ?? 'cpu'), model, lora, settings.batchSize, maxSeq);
   try {
     if (adapter) await engine.setLora(adapter.tensors);
     else await engine.initLora(settings.seed);
-    const trainer = new Trainer(engine, examples, settings);
+    const trainer = new Trainer(engine, exampleBatches(examples, tok.endOfTextId), settings);
     const stopAt = Math.min(trainer.totalSteps, (f['stop-after'] as number) ?? Infinity);
     line(io.stderr, `training ${examples.length} examples, ${trainer.totalSteps} optimizer steps (${trainer.stepsPerEpoch} per epoch)${stopAt < trainer.totalSteps ? `, stopping after ${stopAt}` : ''}`);
     const bar = progressBar('train', stopAt, io.stderr, Boolean(f.quiet));

@@ -1,0 +1,92 @@
+// The training recipe: every setting of a LoRA fine-tune and its default, in one place. The
+// defaults are the seed's PyTorch + PEFT + HF Trainer run (r 8, alpha 32, dropout 0.1, all seven
+// projections, batch 4 x accumulation 4, lr 1e-4, 8 epochs, max length 384). The page's form,
+// the worker API, the CLI and the job export all use these shapes, so a setting such as `lr`
+// travels from the Train step to engine.step in one type, and the number of optimizer steps is
+// counted by one function.
+
+import { LORA_TARGETS } from '../core/config.ts';
+import type { LoraSettings } from '../engine/engine.ts';
+import type { OptimizerSettings } from '../engine/ops.ts';
+import { DEFAULT_MAX_LENGTH } from '../data/examples.ts';
+
+export type LrSchedule = 'linear' | 'cosine' | 'constant';
+
+/** How a run trains. The optimizer fields (betas, eps, weight decay, clipping) are AdamW's. */
+export interface TrainSettings extends OptimizerSettings {
+  epochs: number;
+  /** Examples per micro-batch. */
+  batchSize: number;
+  gradAccum: number;
+  /** Peak learning rate; the schedule scales it per optimizer step. */
+  lr: number;
+  schedule: LrSchedule;
+  warmupSteps: number;
+  /** Seeds the LoRA init, the data order and the dropout masks. */
+  seed: number;
+  /** Evaluate on the eval set every N optimizer steps (0: only at the end). */
+  evalEvery: number;
+  /** Save a checkpoint every N optimizer steps (0: only on pause/stop). */
+  checkpointEvery: number;
+}
+
+/** Everything the Train step sets: the LoRA shape, how to train, and the longest example. */
+export interface Recipe extends LoraSettings, TrainSettings {
+  /** Tokens per example; longer ones are cut. */
+  maxLength: number;
+}
+
+export const DEFAULT_LORA: LoraSettings = { r: 8, alpha: 32, dropout: 0.1, targets: [...LORA_TARGETS], rslora: false };
+
+export const DEFAULT_OPTIMIZER: OptimizerSettings = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
+
+export const DEFAULT_TRAIN: TrainSettings = {
+  ...DEFAULT_OPTIMIZER,
+  epochs: 8,
+  batchSize: 4,
+  gradAccum: 4,
+  lr: 1e-4,
+  schedule: 'linear',
+  warmupSteps: 0,
+  seed: 42,
+  evalEvery: 0,
+  checkpointEvery: 10,
+};
+
+export const DEFAULT_RECIPE: Recipe = { ...DEFAULT_LORA, ...DEFAULT_TRAIN, maxLength: DEFAULT_MAX_LENGTH };
+
+/** A fresh copy of the defaults (the targets array is not shared). */
+export function defaultRecipe(): Recipe {
+  return { ...DEFAULT_RECIPE, targets: [...DEFAULT_RECIPE.targets] };
+}
+
+/** The LoRA part of a recipe, and nothing else (what the engine is loaded with). */
+export function loraOf(r: LoraSettings): LoraSettings {
+  return { r: r.r, alpha: r.alpha, dropout: r.dropout, targets: [...r.targets], rslora: r.rslora };
+}
+
+/** The training part of a recipe, and nothing else (what the trainer and the worker take). */
+export function trainOf(r: TrainSettings): TrainSettings {
+  return {
+    epochs: r.epochs, batchSize: r.batchSize, gradAccum: r.gradAccum, lr: r.lr, schedule: r.schedule, warmupSteps: r.warmupSteps,
+    beta1: r.beta1, beta2: r.beta2, eps: r.eps, weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm,
+    seed: r.seed, evalEvery: r.evalEvery, checkpointEvery: r.checkpointEvery,
+  };
+}
+
+export interface StepCount {
+  microPerEpoch: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+}
+
+/**
+ * Optimizer steps of a run, as the HF Trainer counts them: a partial last batch and a partial
+ * last accumulation group still count, and a fractional epoch count rounds the total up.
+ */
+export function stepCount(rows: number, s: Pick<TrainSettings, 'batchSize' | 'gradAccum' | 'epochs'>): StepCount {
+  const microPerEpoch = Math.ceil(rows / s.batchSize);
+  const stepsPerEpoch = Math.ceil(microPerEpoch / s.gradAccum);
+  return { microPerEpoch, stepsPerEpoch, totalSteps: Math.ceil(s.epochs * stepsPerEpoch) };
+}
+
