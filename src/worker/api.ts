@@ -7,6 +7,16 @@
 import type { Qwen2Config } from '../core/config.ts';
 import type { EngineInfo, GenerateOptions, LoraSettings, MemoryPlan, TrainExample } from '../engine/engine.ts';
 import type { TrainSettings } from '../train/recipe.ts';
+import type { ToolSchema } from '../data/schema.ts';
+
+/** Decoding options across the worker boundary: plain data only. */
+export interface WorkerGenerateOptions extends GenerateOptions {
+  /**
+   * Decode under this tool schema: every answer is one valid call of it. The worker compiles it
+   * against the loaded model's vocabulary (a closure could not cross to the worker).
+   */
+  toolSchema?: ToolSchema;
+}
 
 export type { LrSchedule, TrainSettings } from '../train/recipe.ts';
 
@@ -215,9 +225,9 @@ export interface WorkerApi {
   pause(): Promise<void>;
   resume(): Promise<void>;
   stop(): Promise<void>;
-  generate(promptIds: Int32Array, options: GenerateOptions, onToken?: (id: number) => void): Promise<GenerateResult>;
+  generate(promptIds: Int32Array, options: WorkerGenerateOptions, onToken?: (id: number) => void): Promise<GenerateResult>;
   /** Several prompts decoded together (evaluation); onToken gets the row index. */
-  generateBatch(prompts: Int32Array[], options: GenerateOptions, onToken?: (row: number, id: number) => void): Promise<GenerateResult[]>;
+  generateBatch(prompts: Int32Array[], options: WorkerGenerateOptions, onToken?: (row: number, id: number) => void): Promise<GenerateResult[]>;
   /** Loss over the given examples, or the eval set given to setDataset when omitted. */
   evaluate(examples?: TrainExample[]): Promise<EvalResult>;
   getAdapter(): Promise<AdapterData>;

@@ -5,7 +5,8 @@
 import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
 import { DatasetError, DeviceLostError, EngineError, WebtuneError, type DatasetIssue } from '../core/errors.ts';
 import { assertFits, cpuLimits, type DeviceLimits } from '../engine/fit.ts';
-import type { Engine, GenerateOptions, TrainExample } from '../engine/engine.ts';
+import type { DecodeOptions, Engine, TrainExample } from '../engine/engine.ts';
+import { toolCallConstraint, type ToolCallConstraint } from '../data/constrain.ts';
 import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts';
 import type { FetchFn } from '../io/download.ts';
 import { openModel, type ModelFiles } from '../io/model-files.ts';
@@ -21,7 +22,7 @@ import { trainOf } from '../train/recipe.ts';
 import type {
   AdapterData, CachedModelInfo, CheckpointInfo, EngineChoice, EvalResult, ExportedFile, ExportKind, GenerateResult,
   LoadProgress, LoadSettings, ModelSource, ModelSummary, ProbeResult, RunOptions, StepRecord, StorageInfo, TrainOutcome,
-  TrainProgress, TrainSettings, WorkerApi,
+  TrainProgress, TrainSettings, WorkerApi, WorkerGenerateOptions,
 } from './api.ts';
 
 export interface SessionDeps {
@@ -63,6 +64,7 @@ export class TrainingSession implements WorkerApi {
   private lastRun: { batchSize: number; padId: number } | null = null;
   private loadAbort: AbortController | null = null;
   private readonly checkpoints: CheckpointStore;
+  private constraint: { key: string; files: ModelFiles; constraint: ToolCallConstraint } | null = null;
 
   constructor(private readonly deps: SessionDeps) {
     this.checkpoints = new CheckpointStore(deps.checkpointStore);
@@ -390,23 +392,37 @@ export class TrainingSession implements WorkerApi {
     if (this.control === 'running') throw new EngineError(`pause or stop training before ${what}`);
   }
 
-  async generate(promptIds: Int32Array, options: GenerateOptions, onToken?: (id: number) => void): Promise<GenerateResult> {
+  async generate(promptIds: Int32Array, options: WorkerGenerateOptions, onToken?: (id: number) => void): Promise<GenerateResult> {
     this.assertNotTraining('generating');
     const { engine, config } = this.loaded;
     const bad = promptIds.findIndex((id) => id < 0 || id >= config.vocabSize);
     if (bad >= 0) throw new EngineError(`prompt token ${promptIds[bad]} at position ${bad} is outside the vocabulary (${config.vocabSize})`);
     // Fire and forget: awaiting each token's round trip to the page would slow generation down.
-    return engine.generate(promptIds, options, onToken ? (id) => void onToken(id) : undefined);
+    return engine.generate(promptIds, this.decodeOptions(options), onToken ? (id) => void onToken(id) : undefined);
   }
 
-  async generateBatch(prompts: Int32Array[], options: GenerateOptions, onToken?: (row: number, id: number) => void): Promise<GenerateResult[]> {
+  async generateBatch(prompts: Int32Array[], options: WorkerGenerateOptions, onToken?: (row: number, id: number) => void): Promise<GenerateResult[]> {
     this.assertNotTraining('generating');
     const { engine, config } = this.loaded;
     prompts.forEach((p, row) => {
       const bad = p.findIndex((id) => id < 0 || id >= config.vocabSize);
       if (bad >= 0) throw new EngineError(`prompt ${row}: token ${p[bad]} at position ${bad} is outside the vocabulary (${config.vocabSize})`);
     });
-    return engine.generateBatch(prompts, options, onToken ? (row, id) => void onToken(row, id) : undefined);
+    return engine.generateBatch(prompts, this.decodeOptions(options), onToken ? (row, id) => void onToken(row, id) : undefined);
+  }
+
+  /** A tool schema becomes a constraint over this model's vocabulary, kept while the schema stays the same. */
+  private decodeOptions(options: WorkerGenerateOptions): DecodeOptions {
+    const { toolSchema, ...rest } = options;
+    if (!toolSchema) return rest;
+    const key = JSON.stringify([toolSchema, rest.stopTokens]);
+    const { files } = this.loaded;
+    if (this.constraint?.key !== key || this.constraint.files !== files) {
+      this.constraint = { key, files, constraint: toolCallConstraint(toolSchema, files.tokenizerJson, rest.stopTokens) };
+    }
+    const c = this.constraint.constraint;
+    if (rest.maxNewTokens < c.minTokens) throw new EngineError(`${rest.maxNewTokens} new tokens are too few for the shortest call of the schema (${c.minTokens})`);
+    return { ...rest, constraint: c };
   }
 
   async evaluate(examples?: TrainExample[]): Promise<EvalResult> {

@@ -1,0 +1,97 @@
+// Cost of schema-constrained decoding against free decoding, per generated token, on the CPU
+// engine: a random model of a preset's shape with that preset's vocabulary (tiny: 8192 ids,
+// qwen2.5-0.5b: Qwen's 151,936), the meeting schema's held-out rows, greedy, batches of 8.
+//
+//   npx tsx scripts/bench-constrained.ts --preset tiny [--rows 16] [--reps 3] [--max-new-tokens 64]
+//
+// Each rep decodes the rows free, then constrained with a fresh constraint (its per-state
+// lists rebuilt, as for a new evaluation; the vocabulary's byte trie is built once per process
+// and reported apart). The last line is JSON; overhead_pct compares median ms per token.
+
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { parseQwen2Config } from '../src/core/config.ts';
+import { buildRows, formatSeedRows } from '../src/data/builder.ts';
+import { tokenTrie, toolCallConstraint } from '../src/data/constrain.ts';
+import { importDataset } from '../src/data/dataset.ts';
+import { encodePrompt } from '../src/data/examples.ts';
+import { parseToolSchema } from '../src/data/schema.ts';
+import { createEngine } from '../src/engine/create.ts';
+import { GREEDY, type DecodeOptions } from '../src/engine/engine.ts';
+import { DEFAULT_LORA } from '../src/train/recipe.ts';
+import { deriveTokenizer } from '../src/tokenizer/derive.ts';
+import { ChatTokenizer } from '../src/tokenizer/tokenizer.ts';
+import { scriptFlags, type FlagSpec } from '../src/cli/args.ts';
+import { randomWeights } from './bench-core.ts';
+import { DEFAULT_QWEN_TOKENIZER } from './make-tiny-model.ts';
+import { PRESETS, type ModelPreset } from './tiny/presets.ts';
+
+const FLAGS: Record<string, FlagSpec> = {
+  preset: { kind: 'string', help: `model shape and vocabulary: ${Object.keys(PRESETS).join(', ')} (default tiny)` },
+  rows: { kind: 'int', min: 1, help: 'held-out rows decoded per rep (default 16)' },
+  reps: { kind: 'int', min: 1, help: 'timed repetitions (default 3)' },
+  'max-new-tokens': { kind: 'int', min: 1, help: 'longest answer (default 96)' },
+};
+
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+async function main(): Promise<void> {
+  const f = scriptFlags('bench-constrained', 'ms per generated token, free vs schema-constrained decoding', FLAGS);
+  const presetName = (f.preset as string | undefined) ?? 'tiny';
+  if (!Object.hasOwn(PRESETS, presetName)) throw new Error(`unknown preset "${presetName}" (${Object.keys(PRESETS).join(', ')})`);
+  const p: ModelPreset = PRESETS[presetName as keyof typeof PRESETS];
+  const nRows = (f.rows as number | undefined) ?? 16, reps = (f.reps as number | undefined) ?? 3;
+  const maxNewTokens = (f['max-new-tokens'] as number | undefined) ?? 96;
+
+  const qwen = JSON.parse(readFileSync(DEFAULT_QWEN_TOKENIZER, 'utf8'));
+  const tokJson = p.keepTokens === null
+    ? { ...qwen, added_tokens: qwen.added_tokens.filter((t: { id: number }) => t.id < 151665) }
+    : deriveTokenizer(qwen, p.keepTokens).json;
+  const tok = ChatTokenizer.fromJson(tokJson, {});
+  const cfg = parseQwen2Config({
+    model_type: 'qwen2', hidden_size: p.hidden, intermediate_size: p.intermediate, num_hidden_layers: p.layers, num_attention_heads: p.heads,
+    num_key_value_heads: p.kvHeads, vocab_size: p.vocabSize, max_position_embeddings: p.maxPositions, rope_theta: 1e6, rms_norm_eps: 1e-6, tie_word_embeddings: true,
+  });
+  const engine = await createEngine('cpu');
+  await engine.load(cfg, randomWeights(cfg, 7), { maxBatch: 8, maxSeq: 64, lora: DEFAULT_LORA });
+  await engine.initLora(1);
+
+  const schema = parseToolSchema(readFileSync(new URL('../public/samples/meeting-schema.json', import.meta.url), 'utf8'));
+  const perTool = Math.ceil(nRows / schema.tools.length);
+  const rows = importDataset(formatSeedRows(buildRows(schema, { perTool: 1, evalPerTool: perTool, seed: 5 }).eval)).rows.slice(0, nRows);
+  const prompts = rows.map((r) => encodePrompt(tok, r, { system: schema.system }));
+  const t0 = performance.now();
+  tokenTrie(tokJson);
+  const trieMs = performance.now() - t0;
+
+  const decode = async (opts: DecodeOptions) => {
+    const start = performance.now();
+    let tokens = 0;
+    for (let i = 0; i < prompts.length; i += 8) for (const r of await engine.generateBatch(prompts.slice(i, i + 8), opts)) tokens += r.tokens.length;
+    return { ms: performance.now() - start, tokens };
+  };
+  const base: DecodeOptions = { ...GREEDY, maxNewTokens, stopTokens: tok.eosTokenIds };
+  await decode({ ...base, maxNewTokens: 4 }); // warm-up: JIT, thread pool
+  const free: number[] = [], constrained: number[] = [];
+  const loads: number[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    loads.push(loadavg()[0]);
+    const a = await decode(base);
+    const b = await decode({ ...base, constraint: toolCallConstraint(schema, tokJson, tok.eosTokenIds) });
+    free.push(a.ms / a.tokens);
+    constrained.push(b.ms / b.tokens);
+    console.log(`rep ${rep + 1}: free ${a.tokens} tokens ${(a.ms / a.tokens).toFixed(2)} ms/token, constrained ${b.tokens} tokens ${(b.ms / b.tokens).toFixed(2)} ms/token`);
+  }
+  await engine.dispose();
+  const fm = median(free), cm = median(constrained);
+  console.log(JSON.stringify({
+    bench: 'constrained-decoding', engine: 'cpu', preset: presetName, vocab: p.vocabSize, rows: prompts.length, max_new_tokens: maxNewTokens,
+    free_ms_per_token: +fm.toFixed(3), constrained_ms_per_token: +cm.toFixed(3), overhead_pct: +((100 * (cm - fm)) / fm).toFixed(1),
+    vocab_trie_ms: Math.round(trieMs), load_1min: +median(loads).toFixed(1),
+  }));
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? `${e.name}: ${e.message}` : e);
+  process.exit(1);
+});
