@@ -29,18 +29,31 @@ export function canonicalJson(v: unknown): string {
 
 const bytes = (a: Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-/** SHA-256 hex of the run's parts. Each example's length is hashed before it, so rows cannot run into each other. */
-export function runFingerprint(parts: RunParts): string {
-  const h = new Sha256();
-  h.update(new TextEncoder().encode(canonicalJson({ model: parts.modelKey, settings: parts.settings, lora: parts.lora, n: parts.data.length })));
+/** Each example's length goes in before it, so rows cannot run into each other. */
+function hashExamples(h: Sha256, data: RunParts['data']): void {
   const len = new Int32Array(2);
-  for (const ex of parts.data) {
+  for (const ex of data) {
     len[0] = ex.ids.length;
     len[1] = ex.labels.length;
     h.update(new Uint8Array(len.buffer));
     h.update(bytes(ex.ids));
     h.update(bytes(ex.labels));
   }
+}
+
+/** SHA-256 hex of the run's parts. */
+export function runFingerprint(parts: RunParts): string {
+  const h = new Sha256();
+  h.update(new TextEncoder().encode(canonicalJson({ model: parts.modelKey, settings: parts.settings, lora: parts.lora, n: parts.data.length })));
+  hashExamples(h, parts.data);
+  return h.hex();
+}
+
+/** SHA-256 hex of the tokenized training data alone: which runs saw the same rows. */
+export function dataFingerprint(data: RunParts['data']): string {
+  const h = new Sha256();
+  h.update(new TextEncoder().encode(`data:${data.length}`));
+  hashExamples(h, data);
   return h.hex();
 }
 
