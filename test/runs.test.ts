@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { memoryStore, type KeyValueStore } from '../src/io/store.ts';
 import { RunStore, newRunId, type RunRecord } from '../src/train/runs.ts';
 import { dataFingerprint, runFingerprint } from '../src/train/fingerprint.ts';
-import { DEFAULT_LORA } from '../src/engine/engine.ts';
+import { DEFAULT_LORA } from '../src/train/recipe.ts';
 import { scorePredictions } from '../src/eval/metrics.ts';
 import { compareReports } from '../src/eval/compare.ts';
 
