@@ -121,6 +121,13 @@ export interface RunOptions {
   runId?: string;
   /** Id written into padding (masked out). Default: generation_config's pad_token_id, else 0. */
   padId?: number;
+  /**
+   * Continue training: start from the adapter the engine holds now (with a fresh optimizer)
+   * instead of a new init, e.g. on data grown after an evaluation. Names the run that adapter
+   * came from; it joins the run's identity, so a from-scratch run's checkpoint on the same data
+   * is never resumed in its place.
+   */
+  continueFrom?: string;
 }
 
 export type TrainState = 'running' | 'paused' | 'stopped' | 'done' | 'error';

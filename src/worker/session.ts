@@ -255,13 +255,15 @@ export class TrainingSession implements WorkerApi {
     // Claimed before the first await, so a second call made meanwhile is refused.
     this.control = 'running';
     try {
-      let outcome = await this.run(settings, onProgress, MAX_DEVICE_RECOVERIES > 0);
+      // Kept here, not read again later: a device loss reloads the engine with a fresh adapter.
+      const start = settings.continueFrom !== undefined ? await engine.getLora() : undefined;
+      let outcome = await this.run(settings, onProgress, MAX_DEVICE_RECOVERIES > 0, start);
       // A GPU reset (driver crash, tab backgrounded too long) loses every buffer: reload the
       // weights on a fresh device and continue from the last checkpoint, a bounded number of times.
       for (let retry = 1; outcome.state === 'error' && outcome.errorName === 'DeviceLostError' && retry <= MAX_DEVICE_RECOVERIES; retry++) {
         onProgress?.({ ...lastProgress(outcome), state: 'running', message: `the GPU device was lost; reloading the model and resuming from the last checkpoint (attempt ${retry})` });
         await this.reloadEngine();
-        outcome = await this.run({ ...settings, resume: true }, onProgress, retry < MAX_DEVICE_RECOVERIES);
+        outcome = await this.run({ ...settings, resume: true }, onProgress, retry < MAX_DEVICE_RECOVERIES, start);
       }
       return outcome;
     } finally {
@@ -270,7 +272,9 @@ export class TrainingSession implements WorkerApi {
     }
   }
 
-  private async run(settings: TrainSettings & RunOptions, onProgress?: (p: TrainProgress) => void, deviceLossRecoverable = false): Promise<TrainOutcome> {
+  private async run(
+    settings: TrainSettings & RunOptions, onProgress?: (p: TrainProgress) => void, deviceLossRecoverable = false, start?: Record<string, Float32Array>,
+  ): Promise<TrainOutcome> {
     const { engine, summary, settings: loadSettings } = this.loaded;
     const ts = trainOf(settings);
     const padId = this.padId(settings);
@@ -278,7 +282,7 @@ export class TrainingSession implements WorkerApi {
     const modelKey = summary.sourceKey || `${summary.name}:${JSON.stringify(summary.config)}`;
     // The cadences change no step, so they are not part of the run's identity.
     const { evalEvery: _e, checkpointEvery: _c, ...steps } = ts;
-    const fingerprint = runFingerprint({ modelKey, settings: { ...steps, padId }, lora, data: this.train });
+    const fingerprint = runFingerprint({ modelKey, settings: { ...steps, padId, continueFrom: settings.continueFrom }, lora, data: this.train });
     const runId = settings.runId ?? shortFingerprint(fingerprint);
 
     let ck: Checkpoint | undefined;
@@ -289,7 +293,8 @@ export class TrainingSession implements WorkerApi {
     if (ck) {
       await engine.setLora(ck.lora);
       await engine.setOptimizerState(ck.optimizer);
-    } else await engine.initLora(ts.seed);
+    } else if (start) await engine.setLora(start);
+    else await engine.initLora(ts.seed);
 
     const trainer = new Trainer(engine, exampleBatches(this.train, padId), ts, ck?.meta.position);
     this.lastRun = { batchSize: ts.batchSize, padId };
