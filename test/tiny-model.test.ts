@@ -144,4 +144,23 @@ describe('other presets', () => {
     expect(paramCount(cfg)).toBe(494_032_768);
     expect(p.keepTokens).toBeNull();
   });
+
+  it('qwen3-tiny is a Qwen3 folder: head_dim 32, q/k norms at 1, no biases, Qwen3\'s own chat template', async () => {
+    const d = join(root, 'qwen3-tiny');
+    await makeTinyModel({ preset: 'qwen3-tiny', out: d });
+    const { raw, cfg, st, tok } = await load(d);
+    expect(raw.architectures).toEqual(['Qwen3ForCausalLM']);
+    expect(cfg).toMatchObject({ architecture: 'qwen3', hiddenSize: 64, numHeads: 4, headDim: 32, qkNorm: true, attentionBias: false, vocabSize: 8192 });
+    expect(validateWeights(cfg, st)).toBe('bf16');
+    expect(st.info('model.layers.1.self_attn.q_proj.weight').shape).toEqual([128, 64]);
+    expect(st.tensors.has('model.layers.0.self_attn.q_proj.bias')).toBe(false);
+    const qn = (await st.read('model.layers.0.self_attn.k_norm.weight')) as Uint16Array;
+    expect(Array.from(qn, bf16ToF32)).toEqual(new Array(32).fill(1));
+    expect(tok.chatTemplate).toContain('enable_thinking');
+  });
+
+  it('qwen3-4b-2l has Qwen3-4B-Instruct-2507\'s widths with 2 layers', () => {
+    const p = PRESETS['qwen3-4b-2l'];
+    expect(p).toMatchObject({ arch: 'qwen3', hidden: 2560, intermediate: 9728, heads: 32, kvHeads: 8, headDim: 128, vocabSize: 151936, layers: 2 });
+  });
 });

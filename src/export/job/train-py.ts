@@ -20,8 +20,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 IGNORE_INDEX = -100
 
 
-def build_prompt(system, user):
-    """The Qwen2.5 chat template for [system, user] plus the generation prompt, as Webtune renders it."""
+def build_prompt(system, user, tokenizer=None):
+    """[system, user] plus the generation prompt, as Webtune renders it: through the model's own chat
+    template with thinking off (Qwen3's hybrid templates then add an empty think block), or Qwen2.5's
+    ChatML when the tokenizer has no template."""
+    if getattr(tokenizer, "chat_template", None):
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
     return (
         "<|im_start|>system\n" + system + "<|im_end|>\n"
         "<|im_start|>user\n" + user + "<|im_end|>\n"
@@ -39,7 +44,7 @@ def answer_text(output):
 def build_example(tokenizer, row, config):
     """input_ids / attention_mask / labels: prompt tokens masked with -100, answer + end token learned."""
     system = row.get("system", config["system_prompt"])
-    prompt = tokenizer(build_prompt(system, row["instruct"] + row["input"]), add_special_tokens=False)["input_ids"]
+    prompt = tokenizer(build_prompt(system, row["instruct"] + row["input"], tokenizer), add_special_tokens=False)["input_ids"]
     answer = tokenizer(answer_text(row["output"]), add_special_tokens=False)["input_ids"]
     end = tokenizer.convert_tokens_to_ids(config["end_token"])
     input_ids = (prompt + answer + [end])[: config["max_length"]]
