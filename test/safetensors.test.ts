@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { SafetensorsFile, ShardedSafetensors, encodeSafetensors, concatParts, type TensorArray } from '../src/core/safetensors.ts';
+import { SafetensorsFile, ShardedSafetensors, encodeSafetensors, concatParts, READ_CHUNK, type TensorArray } from '../src/core/safetensors.ts';
 import { SafetensorsError } from '../src/core/errors.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/core/dtype.ts';
 
@@ -115,6 +115,28 @@ describe('reading hand-built files', () => {
     slices.length = 0;
     await st.read('bf16');
     expect(slices).toEqual([[8 + headerLen + 32, 8 + headerLen + 40]]);
+  });
+
+  it('reads a tensor larger than READ_CHUNK in chunk-sized slices into one buffer, bytes unchanged', async () => {
+    // Blob.arrayBuffer() of one big range may hold it twice while assembling (Node does); chunks
+    // keep a tensor read at the tensor plus one chunk.
+    const n = (READ_CHUNK * 2 + 1000) / 4;
+    const data = Float32Array.from({ length: n }, (_, i) => i * 0.5 - 7);
+    const file = concatParts(encodeSafetensors([{ name: 'big', dtype: 'F32', shape: [n], data }]));
+    const slices: [number, number][] = [];
+    class SpyBlob extends Blob {
+      override slice(start?: number, end?: number, type?: string): Blob {
+        slices.push([start ?? 0, end ?? this.size]);
+        return super.slice(start, end, type);
+      }
+    }
+    const st = await SafetensorsFile.open(new SpyBlob([file as Uint8Array<ArrayBuffer>]), 'big.safetensors');
+    slices.length = 0;
+    const got = (await st.read('big')) as Float32Array;
+    expect(got.length).toBe(n);
+    expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(data.buffer))).toBe(true);
+    expect(slices.map(([a, b]) => b - a)).toEqual([READ_CHUNK, READ_CHUNK, 1000]);
+    expect(slices[1][0]).toBe(slices[0][1]);
   });
 
   it('takes the File name as the file name in messages', async () => {

@@ -29,8 +29,18 @@ const MAX_HEADER = 100 * 1024 * 1024;
 
 type Bytes = Blob | ArrayBuffer | Uint8Array;
 
+/** Bytes read from a Blob per step: a tensor read holds the tensor plus at most this much more. */
+export const READ_CHUNK = 16 << 20;
+
 async function slice(src: Bytes, start: number, end: number): Promise<Uint8Array> {
-  if (src instanceof Blob) return new Uint8Array(await src.slice(start, end).arrayBuffer());
+  if (src instanceof Blob) {
+    if (end - start <= READ_CHUNK) return new Uint8Array(await src.slice(start, end).arrayBuffer());
+    // Blob.arrayBuffer() of a large range can hold its bytes twice while it assembles them
+    // (Node's file Blobs do); filling one buffer a chunk at a time keeps the peak near one tensor.
+    const out = new Uint8Array(end - start);
+    for (let o = start; o < end; o += READ_CHUNK) out.set(new Uint8Array(await src.slice(o, Math.min(end, o + READ_CHUNK)).arrayBuffer()), o - start);
+    return out;
+  }
   const u8 = src instanceof Uint8Array ? src : new Uint8Array(src);
   return u8.subarray(start, end);
 }
