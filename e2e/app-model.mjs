@@ -74,6 +74,7 @@ export const tests = [
       page.on('request', (r) => requests.push(r.url()));
       await big.getByRole('radio').check();
       assert.equal(await panel.locator('#repo').inputValue(), 'Qwen/Qwen3-4B-Instruct-2507');
+      await panel.getByText(/Models at batch 1 × max length/).waitFor(); // its preset: batch 1 x accumulation 16
       await panel.getByRole('button', { name: 'Load again' }).click();
       await until('the too-big refusal', async () => /cannot fit here: .*needs \d+ MiB and the engine can hold 4096 MiB.*Nothing was downloaded/.test(await error.innerText().catch(() => '')), 30_000);
       await ctx.screenshot(page, 'model-catalog');

@@ -5,6 +5,7 @@ import { catalogRows, fitLimits, unfitChoice } from '../src/ui/catalog-view.ts';
 import { initialState, type AppState } from '../src/ui/state.ts';
 import { planMemory } from '../src/engine/plan.ts';
 import { catalogConfig, CATALOG } from '../src/core/catalog.ts';
+import { DEFAULT_RECIPE, modelPreset } from '../src/train/recipe.ts';
 
 const GPU_PROBE = { webgpu: true, adapter: 'x', features: [], shaderF16: false, cores: 2, maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
 
@@ -35,5 +36,22 @@ describe('catalog view', () => {
     expect(unfitChoice(state({ engineChoice: 'cpu', source: { ...src, repo: 'Qwen/Qwen2.5-0.5B-Instruct' } }))).toBeUndefined();
     // on a GPU with 1 GiB bindings the 4B plan only has to fit the adapter's limits
     expect(unfitChoice(state({ engineChoice: 'auto', probe: GPU_PROBE, source: src }))).toBeUndefined();
+  });
+});
+
+describe('model presets', () => {
+  it('every catalog model has one; all keep the seed\'s effective batch of 16, Qwen2.5-0.5B is the seed\'s own split', () => {
+    for (const m of CATALOG) {
+      const p = modelPreset(m.repo)!;
+      expect(p.batchSize * p.gradAccum, m.repo).toBe(DEFAULT_RECIPE.batchSize * DEFAULT_RECIPE.gradAccum);
+    }
+    expect(modelPreset('qwen/qwen2.5-0.5b-instruct')).toEqual({ batchSize: DEFAULT_RECIPE.batchSize, gradAccum: DEFAULT_RECIPE.gradAccum });
+    expect(modelPreset('someone/else')).toBeUndefined();
+  });
+
+  it('with its preset each model up to Qwen3-1.7B fits the CPU engine in 16 bits', () => {
+    const base = state({ engineChoice: 'cpu' });
+    const fits = CATALOG.map((m) => catalogRows({ ...base, train: { ...base.train, ...modelPreset(m.repo)! } }).find((r) => r.model.repo === m.repo)!.plans[0].fit.fits);
+    expect(fits).toEqual([true, true, true, true, false]);
   });
 });

@@ -90,3 +90,24 @@ export function stepCount(rows: number, s: Pick<TrainSettings, 'batchSize' | 'gr
   return { microPerEpoch, stepsPerEpoch, totalSteps: Math.ceil(s.epochs * stepsPerEpoch) };
 }
 
+
+/**
+ * Starting points for the catalog's models, applied when one is chosen. Qwen2.5-0.5B's is the
+ * seed's run. The others keep its learning rate, epochs, LoRA shape and effective batch of 16
+ * (the seed found the same recipe works on Qwen3-4B-Instruct-2507); only the split into
+ * micro-batches changes, so a bigger model's activations fit (one optimizer step minimizes the
+ * same mean token loss over its 16 examples either way).
+ */
+export const MODEL_PRESETS: Readonly<Record<string, Pick<Recipe, 'batchSize' | 'gradAccum'>>> = {
+  'Qwen/Qwen2.5-0.5B-Instruct': { batchSize: 4, gradAccum: 4 },
+  'Qwen/Qwen2.5-1.5B-Instruct': { batchSize: 2, gradAccum: 8 },
+  'Qwen/Qwen3-0.6B': { batchSize: 4, gradAccum: 4 },
+  'Qwen/Qwen3-1.7B': { batchSize: 2, gradAccum: 8 },
+  'Qwen/Qwen3-4B-Instruct-2507': { batchSize: 1, gradAccum: 16 },
+};
+
+/** The preset of a repo id (case-insensitive), or undefined for a model without one. */
+export function modelPreset(repo: string): Pick<Recipe, 'batchSize' | 'gradAccum'> | undefined {
+  const key = Object.keys(MODEL_PRESETS).find((k) => k.toLowerCase() === repo.trim().toLowerCase());
+  return key ? { ...MODEL_PRESETS[key] } : undefined;
+}

@@ -84,6 +84,7 @@ const en = {
   'catalog.noMemory': 'needs {need}, the engine holds {limit}',
   'catalog.noBinding': '{tensor} needs {need} in one buffer, the GPU allows {limit}',
   'catalog.thinkingOff': 'hybrid thinking model: trained and asked with thinking off',
+  'catalog.preset': 'preset: batch {batch} × accumulation {accum}',
   'catalog.gpuNote': 'WebGPU does not tell how much GPU memory is free: “fits” means within the adapter’s buffer limits; the total must also be free on the GPU.',
   'catalog.cpuNote': 'The CPU engine keeps weights, adapter and activations in one 4 GB WebAssembly memory.',
 
@@ -367,6 +368,7 @@ const zh: Dictionary = {
   'catalog.noMemory': '需要 {need}，引擎最多 {limit}',
   'catalog.noBinding': '{tensor} 需要 {need} 的单个缓冲区，GPU 最多允许 {limit}',
   'catalog.thinkingOff': '混合思考模型：训练和提问时都关闭思考',
+  'catalog.preset': '预设：批大小 {batch} × 梯度累积 {accum}',
   'catalog.gpuNote': 'WebGPU 不报告可用显存：“放得下”指不超过适配器的缓冲区限制；总量还需 GPU 有足够空闲显存。',
   'catalog.cpuNote': 'CPU 引擎把权重、适配器和激活都放在一个 4 GB 的 WebAssembly 内存中。',
 

@@ -4,6 +4,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { FitProblem } from '../engine/fit.ts';
+import { modelPreset } from '../train/recipe.ts';
 import { emit } from './actions.ts';
 import { catalogRows, fitLimits } from './catalog-view.ts';
 import { formatBytes, translator, type Translate } from './i18n.ts';
@@ -39,6 +40,13 @@ export class ModelCatalog extends LitElement {
       : t('catalog.noBinding', { tensor: p.tensor, need: b(p.need), limit: b(p.limit) });
   }
 
+  /** The repo goes into the form, and its preset into the Train step's batch split. */
+  private choose(repo: string) {
+    emit(this, { type: 'setSource', patch: { repo } });
+    const preset = modelPreset(repo);
+    if (preset) emit(this, { type: 'setTrain', patch: preset });
+  }
+
   override render() {
     const s = this.state;
     const t = translator(s.lang);
@@ -54,9 +62,13 @@ export class ModelCatalog extends LitElement {
           ${catalogRows(s).map((row) => {
             const repo = row.model.repo;
             const plan = row.plans[0];
+            const preset = modelPreset(repo);
             return html`<tr data-testid="catalog-row" data-repo=${repo} data-fits=${String(plan.fit.fits)} class=${repo.toLowerCase() === chosen ? 'chosen' : ''}>
-              <td><input type="radio" name="catalog" aria-label=${repo} .checked=${repo.toLowerCase() === chosen} @change=${() => emit(this, { type: 'setSource', patch: { repo } })} /></td>
-              <td>${repo}${row.model.thinking ? html`<div class="muted small">${t('catalog.thinkingOff')}</div>` : nothing}</td>
+              <td><input type="radio" name="catalog" aria-label=${repo} .checked=${repo.toLowerCase() === chosen} @change=${() => this.choose(repo)} /></td>
+              <td>
+                ${repo}${row.model.thinking ? html`<div class="muted small">${t('catalog.thinkingOff')}</div>` : nothing}
+                ${preset ? html`<div class="muted small">${t('catalog.preset', { batch: preset.batchSize, accum: preset.gradAccum })}</div>` : nothing}
+              </td>
               <td class="num">${b(row.download)}</td>
               <td class="fit">
                 ${b(plan.total)}
