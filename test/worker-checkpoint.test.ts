@@ -26,7 +26,7 @@ function checkpoint(step: number, seed = step): Checkpoint {
   return {
     meta: {
       runId: 'run1', fingerprint: 'f'.repeat(64), modelKey: 'hf:Qwen/Qwen2.5-0.5B-Instruct@main',
-      position: { step, epoch: 1, microInEpoch: 3 }, totalSteps: 40, optimizerStep: step, lora: DEFAULT_LORA,
+      position: { step, epoch: 1, microInEpoch: 3 }, totalSteps: 40, lora: DEFAULT_LORA,
       history: Array.from({ length: step }, (_, i) => ({ step: i + 1, loss: 3 - i * 0.1, gradNorm: 1 + i, lr: 1e-4 })),
       savedAt: 1700000000000 + step,
     },

@@ -10,7 +10,6 @@ import { CheckpointError } from '../core/errors.ts';
 import { encodeSafetensors, SafetensorsFile } from '../core/safetensors.ts';
 import type { LoraSettings, OptimizerState } from '../engine/engine.ts';
 import { hasPrefix, type Key, type KeyValueStore } from '../io/store.ts';
-import type { CheckpointInfo, StepRecord } from '../worker/api.ts';
 import type { TrainerPosition } from './trainer.ts';
 
 export const CHECKPOINT_DB = 'webtune-checkpoints';
@@ -19,6 +18,26 @@ const FORMAT = 'webtune-checkpoint-1';
 const OPT_M = 'optimizer.m';
 const OPT_V = 'optimizer.v';
 
+/** One optimizer step as the loss curve and the checkpoint history keep it. */
+export interface StepRecord {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  evalLoss?: number;
+}
+
+/** What the page lists of a stored checkpoint (without loading its tensors). */
+export interface CheckpointInfo {
+  runId: string;
+  modelKey: string;
+  step: number;
+  totalSteps: number;
+  savedAt: number; // ms since epoch
+  bytes: number;
+  lastLoss?: number;
+}
+
 export interface CheckpointMeta {
   runId: string;
   /** Same model, data and settings: only then may a run continue from this checkpoint. */
@@ -26,7 +45,6 @@ export interface CheckpointMeta {
   modelKey: string;
   position: TrainerPosition;
   totalSteps: number;
-  optimizerStep: number;
   lora: LoraSettings;
   history: StepRecord[];
   savedAt: number;
@@ -39,10 +57,13 @@ export interface Checkpoint {
   optimizer: OptimizerState;
 }
 
+/** The meta as stored: the AdamW step count travels with it (in memory it lives in Checkpoint.optimizer). */
+type StoredMeta = CheckpointMeta & { optimizerStep: number };
+
 interface Pointer {
   seq: number;
   bytes: number;
-  meta: Omit<CheckpointMeta, 'history'> & { lastLoss?: number };
+  meta: Omit<StoredMeta, 'history'> & { lastLoss?: number };
 }
 
 const pointerKey = (runId: string): Key => ['ckpt', runId];
@@ -69,7 +90,7 @@ export async function decodeCheckpoint(blob: Blob, where = 'checkpoint'): Promis
     throw new CheckpointError(`${where}: unreadable (${(e as Error).message})`);
   }
   if (st.metadata.format !== FORMAT) throw new CheckpointError(`${where}: not a Webtune checkpoint (format ${JSON.stringify(st.metadata.format)})`);
-  let meta: CheckpointMeta;
+  let meta: StoredMeta;
   try {
     meta = JSON.parse(st.metadata.webtune);
   } catch (e) {
@@ -91,7 +112,8 @@ export async function decodeCheckpoint(blob: Blob, where = 'checkpoint'): Promis
   if (!m || !v) throw new CheckpointError(`${where}: optimizer state missing`);
   const P = Object.values(lora).reduce((a, t) => a + t.length, 0);
   if (m.length !== P || v.length !== P) throw new CheckpointError(`${where}: optimizer state holds ${m.length} values for ${P} LoRA parameters`);
-  return { meta, lora, optimizer: { step: meta.optimizerStep, m, v } };
+  const { optimizerStep, ...rest } = meta;
+  return { meta: rest, lora, optimizer: { step: optimizerStep, m, v } };
 }
 
 export class CheckpointStore {

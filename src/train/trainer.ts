@@ -1,8 +1,9 @@
-// The training loop with the HF Trainer's semantics: a seeded shuffle per epoch, micro-batches
+// The optimizer steps of a run with the HF Trainer's semantics: a seeded shuffle per epoch, micro-batches
 // padded to their longest row, gradient accumulation where one optimizer step minimizes the mean
 // token loss over all its micro-batches, a partial last group at the end of an epoch, warmup
 // then linear (or cosine/constant) decay, clipping and AdamW inside Engine.step.
 // The whole position is three counters, so a checkpoint resumes to the identical next loss.
+// loop.ts runs these steps with checkpoints, evaluation, progress and pause.
 
 import { EngineError } from '../core/errors.ts';
 import { hash32 } from '../engine/ops.ts';

@@ -7,6 +7,8 @@
 import type { Qwen2Config } from '../core/config.ts';
 import type { EngineInfo, GenerateOptions, LoraSettings, MemoryPlan, TrainExample } from '../engine/engine.ts';
 import type { TrainSettings } from '../train/recipe.ts';
+import type { TrainOutcome, TrainProgress } from '../train/loop.ts';
+import type { CheckpointInfo } from '../train/checkpoint.ts';
 import type { ToolSchema } from '../data/schema.ts';
 
 /** Decoding options across the worker boundary: plain data only. */
@@ -19,6 +21,8 @@ export interface WorkerGenerateOptions extends GenerateOptions {
 }
 
 export type { LrSchedule, TrainSettings } from '../train/recipe.ts';
+export type { TrainOutcome, TrainProgress, TrainState } from '../train/loop.ts';
+export type { CheckpointInfo, StepRecord } from '../train/checkpoint.ts';
 
 /** Where model files come from. Cached sources are keyed by kind + repo/baseUrl + revision. */
 export type ModelSource =
@@ -130,49 +134,6 @@ export interface RunOptions {
   continueFrom?: string;
 }
 
-export type TrainState = 'running' | 'paused' | 'stopped' | 'done' | 'error';
-
-export interface TrainProgress {
-  step: number; // optimizer steps completed
-  totalSteps: number;
-  epoch: number; // fractional: 1.5 = half way through the second epoch
-  loss: number; // of the last step
-  evalLoss?: number;
-  lr: number;
-  gradNorm: number;
-  tokensPerSec: number;
-  etaSec: number;
-  memoryBytes: number;
-  state: TrainState;
-  /** Set on the progress event that reports a checkpoint write. */
-  checkpointedAt?: number;
-  /** The step the run resumed from, when it did. */
-  resumedFrom?: number;
-  message?: string;
-}
-
-export interface StepRecord {
-  step: number;
-  loss: number;
-  gradNorm: number;
-  lr: number;
-  evalLoss?: number;
-}
-
-export interface TrainOutcome {
-  state: Exclude<TrainState, 'running' | 'paused'>;
-  steps: number;
-  totalSteps: number;
-  /** Every step of this session (and, when resumed, of the sessions before it). */
-  history: StepRecord[];
-  finalLoss?: number;
-  evalLoss?: number;
-  resumedFrom?: number;
-  /** Error message when state is 'error'. */
-  error?: string;
-  errorName?: string;
-}
-
 export interface EvalResult {
   /** Mean token loss over all label tokens. */
   loss: number;
@@ -189,16 +150,6 @@ export interface AdapterData {
   lora: LoraSettings;
   /** PEFT names (base_model.model.model.layers.N....lora_A.weight). */
   tensors: Record<string, Float32Array>;
-}
-
-export interface CheckpointInfo {
-  runId: string;
-  modelKey: string;
-  step: number;
-  totalSteps: number;
-  savedAt: number; // ms since epoch
-  bytes: number;
-  lastLoss?: number;
 }
 
 export interface CachedModelInfo {

@@ -5,7 +5,8 @@
 import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
 import { DatasetError, DeviceLostError, EngineError, WebtuneError, type DatasetIssue } from '../core/errors.ts';
 import { assertFits, cpuLimits, type DeviceLimits } from '../engine/fit.ts';
-import type { DecodeOptions, Engine, TrainExample } from '../engine/engine.ts';
+import type { WeightDType } from '../core/dtype.ts';
+import type { DecodeOptions, Engine, MemoryPlan, TrainExample } from '../engine/engine.ts';
 import { toolCallConstraint, type ToolCallConstraint } from '../data/constrain.ts';
 import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts';
 import type { FetchFn } from '../io/download.ts';
@@ -15,13 +16,13 @@ import { BlobFolder } from '../export/sink.ts';
 import { writePeftAdapter } from '../export/peft.ts';
 import { writeMergedModel, PASSTHROUGH_FILES } from '../export/merged.ts';
 import { writeLoraGguf } from '../export/gguf.ts';
-import { CheckpointStore, type Checkpoint } from '../train/checkpoint.ts';
-import { runFingerprint, shortFingerprint } from '../train/fingerprint.ts';
-import { evaluateLoss, exampleBatches, Trainer } from '../train/trainer.ts';
+import { CheckpointStore } from '../train/checkpoint.ts';
+import { runTraining, RunControl, type RunTrainingOptions } from '../train/loop.ts';
+import { evaluateLoss } from '../train/trainer.ts';
 import { trainOf } from '../train/recipe.ts';
 import type {
   AdapterData, CachedModelInfo, CheckpointInfo, EngineChoice, EvalResult, ExportedFile, ExportKind, GenerateResult,
-  LoadProgress, LoadSettings, ModelSource, ModelSummary, ProbeResult, RunOptions, StepRecord, StorageInfo, TrainOutcome,
+  LoadProgress, LoadSettings, ModelSource, ModelSummary, ProbeResult, RunOptions, StorageInfo, TrainOutcome,
   TrainProgress, TrainSettings, WorkerApi, WorkerGenerateOptions,
 } from './api.ts';
 
@@ -42,8 +43,6 @@ interface Loaded {
   summary: ModelSummary;
 }
 
-type Control = 'idle' | 'running' | 'paused' | 'stopping';
-
 const MAX_DEVICE_RECOVERIES = 2;
 
 function lastProgress(o: TrainOutcome): TrainProgress {
@@ -58,8 +57,8 @@ export class TrainingSession implements WorkerApi {
   private model: Loaded | null = null;
   private train: TrainExample[] = [];
   private evalSet: TrainExample[] = [];
-  private control: Control = 'idle';
-  private wake: (() => void) | null = null;
+  /** The training run in progress (paused ones included); null when idle. */
+  private control: RunControl | null = null;
   /** Evaluation batches like the last run's: its micro-batch size and padding id. */
   private lastRun: { batchSize: number; padId: number } | null = null;
   private loadAbort: AbortController | null = null;
@@ -95,7 +94,7 @@ export class TrainingSession implements WorkerApi {
   }
 
   async loadModel(source: ModelSource, choice: EngineChoice, settings: LoadSettings, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary> {
-    if (this.control !== 'idle') throw new EngineError('stop training before loading another model');
+    if (this.control) throw new EngineError('stop training before loading another model');
     const t0 = performance.now();
     const report = (p: Partial<LoadProgress> & Pick<LoadProgress, 'phase' | 'message'>) =>
       onProgress?.({ fileBytes: 0, fileTotal: 0, loadedBytes: 0, totalBytes: 0, bytesPerSec: 0, etaSec: 0, fromCache: false, ...p });
@@ -135,13 +134,7 @@ export class TrainingSession implements WorkerApi {
     }
     const engine = await this.pickEngine(choice);
     report({ phase: 'load', message: 'loading the weights into the engine' });
-    const memory = await engine.load(config, { dtype, read: (n) => files.weights.read(n) as Promise<Float32Array | Uint16Array> }, {
-      maxBatch: settings.maxBatch,
-      maxSeq: settings.maxSeq,
-      lora: settings.lora,
-    });
-    // A fresh adapter (B = 0) so generation works before any training: it is the base model.
-    await engine.initLora(0);
+    const memory = await loadInto(engine, { config, files, settings }, dtype);
     const lora = await engine.getLora();
     const summary: ModelSummary = {
       name: files.name,
@@ -167,13 +160,7 @@ export class TrainingSession implements WorkerApi {
     const m = this.loaded;
     await m.engine.dispose().catch(() => undefined);
     const engine = await this.deps.createEngine(m.summary.engine.kind);
-    const dtype = validateWeights(m.config, m.files.weights);
-    await engine.load(m.config, { dtype, read: (n) => m.files.weights.read(n) as Promise<Float32Array | Uint16Array> }, {
-      maxBatch: m.settings.maxBatch,
-      maxSeq: m.settings.maxSeq,
-      lora: m.settings.lora,
-    });
-    await engine.initLora(0);
+    await loadInto(engine, m, m.summary.weightDType);
     this.model = { ...m, engine };
   }
 
@@ -229,7 +216,7 @@ export class TrainingSession implements WorkerApi {
     check(train, 'train');
     check(evalSet, 'eval');
     if (issues.length) throw new DatasetError('dataset', issues);
-    if (this.control !== 'idle') throw new EngineError('stop training before changing the dataset');
+    if (this.control) throw new EngineError('stop training before changing the dataset');
     this.train = train;
     this.evalSet = evalSet;
     return { train: train.length, eval: evalSet.length };
@@ -248,153 +235,61 @@ export class TrainingSession implements WorkerApi {
 
   async startTraining(settings: TrainSettings & RunOptions, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome> {
     const { engine, summary, settings: loadSettings } = this.loaded;
-    if (this.control !== 'idle') throw new EngineError('training is already running');
+    if (this.control) throw new EngineError('training is already running');
     if (!this.train.length) throw new EngineError('no training examples: call setDataset first');
     if (settings.batchSize > loadSettings.maxBatch)
       throw new EngineError(`batch size ${settings.batchSize} is larger than the ${loadSettings.maxBatch} the model was loaded for`);
     // Claimed before the first await, so a second call made meanwhile is refused.
-    this.control = 'running';
+    const control = (this.control = new RunControl());
     try {
       // Kept here, not read again later: a device loss reloads the engine with a fresh adapter.
-      const start = settings.continueFrom !== undefined ? await engine.getLora() : undefined;
-      let outcome = await this.run(settings, onProgress, MAX_DEVICE_RECOVERIES > 0, start);
+      const start = settings.continueFrom !== undefined ? { from: settings.continueFrom, tensors: await engine.getLora() } : undefined;
+      let outcome = await this.run(settings, control, onProgress, MAX_DEVICE_RECOVERIES > 0, start);
       // A GPU reset (driver crash, tab backgrounded too long) loses every buffer: reload the
       // weights on a fresh device and continue from the last checkpoint, a bounded number of times.
       for (let retry = 1; outcome.state === 'error' && outcome.errorName === 'DeviceLostError' && retry <= MAX_DEVICE_RECOVERIES; retry++) {
         onProgress?.({ ...lastProgress(outcome), state: 'running', message: `the GPU device was lost; reloading the model and resuming from the last checkpoint (attempt ${retry})` });
         await this.reloadEngine();
-        outcome = await this.run({ ...settings, resume: true }, onProgress, retry < MAX_DEVICE_RECOVERIES, start);
+        outcome = await this.run({ ...settings, resume: true }, control, onProgress, retry < MAX_DEVICE_RECOVERIES, start);
       }
       return outcome;
     } finally {
-      this.control = 'idle';
-      this.wake = null;
+      this.control = null;
     }
   }
 
   private async run(
-    settings: TrainSettings & RunOptions, onProgress?: (p: TrainProgress) => void, deviceLossRecoverable = false, start?: Record<string, Float32Array>,
+    settings: TrainSettings & RunOptions, control: RunControl, onProgress?: (p: TrainProgress) => void, deviceLossRecoverable = false,
+    start?: RunTrainingOptions['start'],
   ): Promise<TrainOutcome> {
     const { engine, summary, settings: loadSettings } = this.loaded;
-    const ts = trainOf(settings);
+    const train = trainOf(settings);
     const padId = this.padId(settings);
-    const lora = loadSettings.lora;
-    const modelKey = summary.sourceKey || `${summary.name}:${JSON.stringify(summary.config)}`;
-    // The cadences change no step, so they are not part of the run's identity.
-    const { evalEvery: _e, checkpointEvery: _c, ...steps } = ts;
-    const fingerprint = runFingerprint({ modelKey, settings: { ...steps, padId, continueFrom: settings.continueFrom }, lora, data: this.train });
-    const runId = settings.runId ?? shortFingerprint(fingerprint);
-
-    let ck: Checkpoint | undefined;
-    if (settings.resume !== false) {
-      ck = await this.checkpoints.load(runId).catch(() => undefined);
-      if (ck && ck.meta.fingerprint !== fingerprint) ck = undefined;
-    } else await this.checkpoints.delete(runId);
-    if (ck) {
-      await engine.setLora(ck.lora);
-      await engine.setOptimizerState(ck.optimizer);
-    } else if (start) await engine.setLora(start);
-    else await engine.initLora(ts.seed);
-
-    const trainer = new Trainer(engine, exampleBatches(this.train, padId), ts, ck?.meta.position);
-    this.lastRun = { batchSize: ts.batchSize, padId };
-    const history: StepRecord[] = ck ? [...ck.meta.history] : [];
-    const resumedFrom = ck ? ck.meta.position.step : undefined;
-    const memoryBytes = summary.memory.allocated || summary.memory.total;
-    let recentMs: number[] = [], recentTokens: number[] = [];
-    let last: TrainProgress = {
-      step: trainer.position().step, totalSteps: trainer.totalSteps, epoch: trainer.position().step / trainer.stepsPerEpoch,
-      loss: history.at(-1)?.loss ?? NaN, lr: 0, gradNorm: 0, tokensPerSec: 0, etaSec: 0, memoryBytes, state: 'running', resumedFrom,
-    };
-    const emit = (patch: Partial<TrainProgress>) => {
-      last = { ...last, checkpointedAt: undefined, message: undefined, ...patch };
-      onProgress?.(last);
-    };
-    const save = async () => {
-      const pos = trainer.position();
-      await this.checkpoints.save({
-        meta: { runId, fingerprint, modelKey, position: pos, totalSteps: trainer.totalSteps, optimizerStep: 0, lora, history, savedAt: Date.now() },
-        lora: await engine.getLora(),
-        optimizer: await engine.getOptimizerState(),
-      });
-      return pos.step;
-    };
-
-    emit({ state: 'running', message: ck ? `resumed from the checkpoint at step ${resumedFrom}` : undefined });
-    let evalLoss: number | undefined;
-    try {
-      while (!trainer.done) {
-        // Let pause/stop messages queued during the step run before the next one starts.
-        await yieldToEvents();
-        if (this.current() === 'paused') {
-          const at = await save();
-          emit({ state: 'paused', checkpointedAt: at });
-          await new Promise<void>((resolve) => (this.wake = resolve));
-          this.wake = null;
-          if (this.current() === 'running') emit({ state: 'running' });
-        }
-        if (this.current() === 'stopping') break;
-        const r = await trainer.step();
-        recentMs = [...recentMs, r.ms].slice(-20);
-        recentTokens = [...recentTokens, r.inputTokens].slice(-20);
-        const msPerStep = recentMs.reduce((a, b) => a + b, 0) / recentMs.length;
-        const rec: StepRecord = { step: r.step, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr };
-        if (settings.evalEvery > 0 && this.evalSet.length && r.step % settings.evalEvery === 0) rec.evalLoss = evalLoss = (await this.evalLoss(this.evalSet)).loss;
-        history.push(rec);
-        let checkpointedAt: number | undefined;
-        if (settings.checkpointEvery > 0 && r.step % settings.checkpointEvery === 0 && r.step < r.totalSteps) checkpointedAt = await save();
-        emit({
-          step: r.step, totalSteps: r.totalSteps, epoch: r.epoch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, evalLoss: rec.evalLoss ?? evalLoss,
-          tokensPerSec: (recentTokens.reduce((a, b) => a + b, 0) * 1000) / recentMs.reduce((a, b) => a + b, 0),
-          etaSec: ((r.totalSteps - r.step) * msPerStep) / 1000, state: 'running', checkpointedAt,
-        });
-      }
-      const done = trainer.done;
-      if (done && this.evalSet.length && history.at(-1)?.evalLoss === undefined) {
-        evalLoss = (await this.evalLoss(this.evalSet)).loss;
-        if (history.length) history[history.length - 1].evalLoss = evalLoss;
-      }
-      // Kept on stop too: the adapter so far survives a reload, and a later start continues it.
-      const at = await save();
-      const state = done ? 'done' : 'stopped';
-      emit({ state, evalLoss, checkpointedAt: at });
-      return { state, steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, evalLoss, resumedFrom };
-    } catch (e) {
-      const err = e as Error;
+    this.lastRun = { batchSize: train.batchSize, padId };
+    return runTraining({
+      engine, train: this.train, eval: this.evalSet, settings: train, padId, lora: loadSettings.lora,
+      modelKey: summary.sourceKey || `${summary.name}:${JSON.stringify(summary.config)}`,
+      runId: settings.runId, resume: settings.resume, start, checkpoints: this.checkpoints,
+      memoryBytes: summary.memory.allocated || summary.memory.total, control, onProgress,
       // A recoverable device loss is reported by the retry, not as a failure the page would show.
-      if (!(deviceLossRecoverable && err instanceof DeviceLostError)) emit({ state: 'error', message: err.message });
-      return {
-        state: 'error', steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, resumedFrom,
-        error: err.message, errorName: err instanceof WebtuneError ? err.name : err.name || 'Error',
-      };
-    }
-  }
-
-  /** Read through a method: pause/stop change it while startTraining awaits, which narrowing cannot see. */
-  private current(): Control {
-    return this.control;
+      recoverable: (e) => deviceLossRecoverable && e instanceof DeviceLostError,
+    });
   }
 
   async pause(): Promise<void> {
-    if (this.control === 'running') this.control = 'paused';
+    this.control?.pause();
   }
 
   async resume(): Promise<void> {
-    if (this.control === 'paused') {
-      this.control = 'running';
-      this.wake?.();
-    }
+    this.control?.resume();
   }
 
   async stop(): Promise<void> {
-    if (this.control === 'running' || this.control === 'paused') {
-      this.control = 'stopping';
-      this.wake?.();
-    }
+    this.control?.stop();
   }
 
   private assertNotTraining(what: string): void {
-    if (this.control === 'running') throw new EngineError(`pause or stop training before ${what}`);
+    if (this.control && !this.control.paused) throw new EngineError(`pause or stop training before ${what}`);
   }
 
   async generate(promptIds: Int32Array, options: WorkerGenerateOptions, onToken?: (id: number) => void): Promise<GenerateResult> {
@@ -450,7 +345,7 @@ export class TrainingSession implements WorkerApi {
   async setAdapter(tensors: Record<string, Float32Array>): Promise<void> {
     this.assertNotTraining('replacing the adapter');
     const engine = this.loaded.engine;
-    if (this.control !== 'paused') return engine.setLora(tensors);
+    if (!this.control?.paused) return engine.setLora(tensors);
     // A paused run keeps its AdamW moments (setLora resets them): the page may swap adapters to
     // compare base and tuned, put the trained one back, and resume the identical run.
     const opt = await engine.getOptimizerState();
@@ -505,12 +400,18 @@ export class TrainingSession implements WorkerApi {
   }
 }
 
+/**
+ * Uploads the model's weights into an engine sized by the load settings, with a fresh adapter
+ * (B = 0) so generation works before any training: it is the base model.
+ */
+async function loadInto(engine: Engine, m: Pick<Loaded, 'config' | 'files' | 'settings'>, dtype: WeightDType): Promise<MemoryPlan> {
+  const { maxBatch, maxSeq, lora } = m.settings;
+  const memory = await engine.load(m.config, { dtype, read: (n) => m.files.weights.read(n) as Promise<Float32Array | Uint16Array> }, { maxBatch, maxSeq, lora });
+  await engine.initLora(0);
+  return memory;
+}
+
 /** PEFT's base_model_name_or_path: the repo id where there is one. */
 function baseModelName(name: string): string {
   return name.replace(/@(main|master)$/, '');
 }
-
-function yieldToEvents(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-

@@ -7,8 +7,8 @@ import { DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT, toTrainExamples } from '../.
 import type { EngineKind } from '../../engine/create.ts';
 import type { LoraSettings } from '../../engine/engine.ts';
 import { writePeftAdapter } from '../../export/peft.ts';
-import { DEFAULT_LORA, DEFAULT_TRAIN, type TrainSettings } from '../../train/recipe.ts';
-import { exampleBatches, Trainer } from '../../train/trainer.ts';
+import { runTraining } from '../../train/loop.ts';
+import { DEFAULT_LORA, DEFAULT_TRAIN, stepCount, type TrainSettings } from '../../train/recipe.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import type { ImportedAdapter } from '../../export/peft-import.ts';
@@ -25,7 +25,9 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   adapter: { kind: 'string', help: 'PEFT adapter folder to continue training from (its r, alpha and targets are kept; fresh optimizer)' },
   engine: ENGINE_FLAG,
   epochs: { kind: 'number', min: 0.001, help: `epochs (default ${DEFAULT_TRAIN.epochs})` },
-  lr: { kind: 'number', min: 0, help: `peak learning rate, linear decay (default ${DEFAULT_TRAIN.lr})` },
+  lr: { kind: 'number', min: 0, help: `peak learning rate (default ${DEFAULT_TRAIN.lr})` },
+  schedule: { kind: 'choice', choices: ['linear', 'cosine', 'constant'], help: `learning-rate decay after warmup (default ${DEFAULT_TRAIN.schedule})` },
+  warmup: { kind: 'int', min: 0, help: `warmup optimizer steps (default ${DEFAULT_TRAIN.warmupSteps})` },
   batch: { kind: 'int', min: 1, help: `rows per micro-batch (default ${DEFAULT_TRAIN.batchSize})` },
   accum: { kind: 'int', min: 1, help: `gradient accumulation steps (default ${DEFAULT_TRAIN.gradAccum})` },
   r: { kind: 'int', min: 1, help: `LoRA rank (default ${DEFAULT_LORA.r})` },
@@ -88,30 +90,33 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
     ...DEFAULT_TRAIN,
     epochs: (f.epochs as number) ?? DEFAULT_TRAIN.epochs,
     lr: (f.lr as number) ?? DEFAULT_TRAIN.lr,
+    schedule: (f.schedule as TrainSettings['schedule']) ?? DEFAULT_TRAIN.schedule,
+    warmupSteps: (f.warmup as number) ?? DEFAULT_TRAIN.warmupSteps,
     batchSize: (f.batch as number) ?? DEFAULT_TRAIN.batchSize,
     gradAccum: (f.accum as number) ?? DEFAULT_TRAIN.gradAccum,
     seed,
   };
   const maxSeq = Math.max(...examples.map((e) => e.ids.length));
+  const { totalSteps, stepsPerEpoch } = stepCount(examples.length, settings);
+  const stopAt = Math.min(totalSteps, (f['stop-after'] as number) ?? Infinity);
   const engine = await loadEngine(((f.engine as EngineKind) ?? 'cpu'), model, lora, settings.batchSize, maxSeq);
   try {
-    if (adapter) await engine.setLora(adapter.tensors);
-    else await engine.initLora(settings.seed);
-    const trainer = new Trainer(engine, exampleBatches(examples, tok.endOfTextId), settings);
-    const stopAt = Math.min(trainer.totalSteps, (f['stop-after'] as number) ?? Infinity);
-    line(io.stderr, `training ${examples.length} examples, ${trainer.totalSteps} optimizer steps (${trainer.stepsPerEpoch} per epoch)${stopAt < trainer.totalSteps ? `, stopping after ${stopAt}` : ''}`);
+    line(io.stderr, `training ${examples.length} examples, ${totalSteps} optimizer steps (${stepsPerEpoch} per epoch)${stopAt < totalSteps ? `, stopping after ${stopAt}` : ''}`);
     const bar = progressBar('train', stopAt, io.stderr, Boolean(f.quiet));
-    const losses: number[] = [];
-    while (losses.length < stopAt) {
-      const r = await trainer.step();
-      losses.push(r.loss);
-      bar.update(r.step, `loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)}`);
-    }
+    // No checkpoints yet: a CheckpointSink in `checkpoints` (with runId and resume) makes the run resumable.
+    const outcome = await runTraining({
+      engine, train: examples, eval: [], settings, padId: tok.endOfTextId, lora,
+      modelKey: `${model.name}:${JSON.stringify(model.config)}`,
+      start: adapter ? { from: f.adapter as string, tensors: adapter.tensors } : undefined,
+      stopAfter: stopAt, throwErrors: true,
+      onProgress: (p) => p.state === 'running' && p.step > 0 && bar.update(p.step, `loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)}`),
+    });
+    const losses = outcome.history.map((h) => h.loss);
     bar.finish(`loss ${losses[losses.length - 1].toFixed(4)}`);
     await writePeftAdapter(new NodeFolder(f.out as string), model.config, lora, await engine.getLora(), model.name);
     line(io.stderr, `adapter written to ${f.out}`);
     line(io.stdout, JSON.stringify({
-      command: 'train', out: f.out, ...(adapter ? { from_adapter: f.adapter } : {}), examples: examples.length, steps: losses.length, total_steps: trainer.totalSteps,
+      command: 'train', out: f.out, ...(adapter ? { from_adapter: f.adapter } : {}), examples: examples.length, steps: losses.length, total_steps: totalSteps,
       first_loss: losses[0], last_loss: losses[losses.length - 1], seconds: +((performance.now() - t0) / 1000).toFixed(2),
     }));
     return 0;
