@@ -75,6 +75,23 @@ describe('cli build-data', () => {
     expect(readFileSync(out, 'utf8')).toBe('previous data');
   });
 
+  it('--augment-model: rewrites kept only with every value verbatim, marked generated, after the template rows', async () => {
+    const out = join(tmp, 'aug.json');
+    const r = await cli('build-data', '--schema', SCHEMA, '--per-tool', '3', '--seed', '2', '--out', out, '--augment-model', modelDir, '--augment-per-tool', '1');
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(readFileSync(out, 'utf8'));
+    const base = buildRows(parseToolSchema(readFileSync(SCHEMA, 'utf8')), { perTool: 3, seed: 2 }).train;
+    expect(rows.slice(0, base.length)).toEqual(JSON.parse(formatSeedRows(base)));
+    const generated = rows.slice(base.length);
+    expect(r.json().generated).toBe(generated.length);
+    expect(r.err).toMatch(new RegExp(`augmentation: ${generated.length} of 3 rewrites kept`));
+    for (const g of generated) {
+      expect(g.generated).toBe(true);
+      for (const v of Object.values(g.output.parameters)) expect(g.input).toContain(v);
+      expect(rows.filter((x: any) => x.input === g.input)).toHaveLength(1);
+    }
+  });
+
   it('--eval-out and --eval-per-tool go together', async () => {
     const r = await cli('build-data', '--schema', SCHEMA, '--per-tool', '3', '--out', join(tmp, 'x.json'), '--eval-out', join(tmp, 'y.json'));
     expect(r.code).toBe(2);

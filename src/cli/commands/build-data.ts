@@ -3,10 +3,14 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { ModelFilesError } from '../../core/errors.ts';
-import { buildRows, formatSeedRows } from '../../data/builder.ts';
+import { augmentRows, type AugmentResult } from '../../data/augment.ts';
+import { buildRows, formatSeedRows, type SeedRow } from '../../data/builder.ts';
 import { parseToolSchema, type ToolSchema } from '../../data/schema.ts';
+import { GREEDY } from '../../engine/engine.ts';
+import { DEFAULT_LORA } from '../../train/recipe.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
-import { line, type CliIo } from './common.ts';
+import { folderTokenizer, openModelFolder } from '../model-folder.ts';
+import { line, loadEngine, type CliIo } from './common.ts';
 
 export const BUILD_DATA_SUMMARY = 'rows in the seed format from a tool schema: templates x values, balanced per tool, no duplicates';
 
@@ -17,7 +21,30 @@ export const BUILD_DATA_FLAGS: Record<string, FlagSpec> = {
   out: { kind: 'string', required: true, help: 'training rows file to write (JSON)' },
   'eval-out': { kind: 'string', help: 'held-out rows file to write (needs --eval-per-tool)' },
   'eval-per-tool': { kind: 'int', min: 1, help: 'held-out rows per tool, none of them in the training rows' },
+  'augment-model': { kind: 'string', help: 'model folder that rewrites training utterances in its own words (kept only when every value survives; marked "generated")' },
+  'augment-per-tool': { kind: 'int', min: 1, help: 'training rows per tool to ask a rewrite of (default 5, with --augment-model)' },
 };
+
+/** One sampled rewrite per row from the model folder's base model. */
+async function augmentWithModel(dir: string, rows: SeedRow[], used: Iterable<string>, seed: number): Promise<AugmentResult> {
+  const model = await openModelFolder(dir);
+  const tok = await folderTokenizer(model);
+  const engine = await loadEngine('cpu', model, DEFAULT_LORA, 1, 64);
+  try {
+    await engine.initLora(0); // B = 0: the base model as it is
+    return await augmentRows(rows, used, async (requests) => {
+      const prompts = requests.map((r) => Int32Array.from(tok.encode(tok.renderChat([{ role: 'user', content: r }], { addGenerationPrompt: true }))));
+      const out: string[] = [];
+      for (let i = 0; i < prompts.length; i += 8) {
+        const res = await engine.generateBatch(prompts.slice(i, i + 8), { ...GREEDY, maxNewTokens: 64, temperature: 0.8, topP: 0.95, seed: seed + i, stopTokens: tok.eosTokenIds });
+        for (const r of res) out.push(tok.decode(r.tokens, { skipSpecial: true }));
+      }
+      return out;
+    });
+  } finally {
+    await engine.dispose();
+  }
+}
 
 /** Reads and checks a schema file; SchemaError (every problem, exit 3) when it is not usable. */
 export async function loadSchema(path: string): Promise<ToolSchema> {
@@ -36,11 +63,24 @@ export async function runBuildData(argv: string[], io: CliIo): Promise<number> {
   const schema = await loadSchema(f.schema as string);
   const perTool = f['per-tool'] as number, evalPerTool = (f['eval-per-tool'] as number | undefined) ?? 0;
   const seed = (f.seed as number | undefined) ?? 42;
+  if (f['augment-per-tool'] !== undefined && !f['augment-model']) throw new UsageError('build-data: --augment-per-tool needs --augment-model');
   const built = buildRows(schema, { perTool, evalPerTool, seed });
+  let augmented: AugmentResult | null = null;
+  if (f['augment-model']) {
+    const k = (f['augment-per-tool'] as number | undefined) ?? 5;
+    const pick = schema.tools.flatMap((t) => built.train.filter((r) => r.output.tool_name === t.name).slice(0, k));
+    augmented = await augmentWithModel(f['augment-model'] as string, pick, [...built.train, ...built.eval].map((r) => r.input), seed);
+    built.train.push(...augmented.rows);
+    line(io.stderr, `augmentation: ${augmented.rows.length} of ${augmented.asked} rewrites kept (marked "generated")` +
+      (Object.keys(augmented.dropped).length ? `; dropped: ${Object.entries(augmented.dropped).map(([k, n]) => `${n} ${k}`).join(', ')}` : ''));
+  }
   await writeFile(f.out as string, formatSeedRows(built.train));
   if (f['eval-out']) await writeFile(f['eval-out'] as string, formatSeedRows(built.eval));
   line(io.stderr, `${schema.tools.length} tools: ${built.train.length} training rows (${perTool} per tool) -> ${f.out}` +
     (f['eval-out'] ? `, ${built.eval.length} held out (${evalPerTool} per tool) -> ${f['eval-out']}` : ''));
-  line(io.stdout, JSON.stringify({ command: 'build-data', tools: schema.tools.length, train: built.train.length, eval: built.eval.length, seed, out: f.out, eval_out: f['eval-out'] ?? null }));
+  line(io.stdout, JSON.stringify({
+    command: 'build-data', tools: schema.tools.length, train: built.train.length, eval: built.eval.length, seed, out: f.out, eval_out: f['eval-out'] ?? null,
+    generated: augmented?.rows.length ?? 0,
+  }));
   return 0;
 }
