@@ -15,6 +15,7 @@ const CASES = [
   { name: 'tiny-f32', dtype: 'F32', weightDType: 'f32' },
   { name: 'tiny-bf16-untied', dtype: 'BF16', weightDType: 'bf16' },
   { name: 'qwen3-bf16', dtype: 'BF16', weightDType: 'bf16' },
+  { name: 'warmup-cosine', dtype: 'F32', weightDType: 'f32' },
 ] as const;
 
 function file(c: string, f: string): URL {

@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { runGoldenCase } from '../src/cli/golden.ts';
 
 const root = 'test/fixtures/golden';
-const cases = readdirSync(root);
+const cases = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
 
 describe.each(cases)('golden %s', (name) => {
   for (const scalar of [true, false]) {

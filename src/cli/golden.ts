@@ -10,7 +10,8 @@ import { createEngine, type EngineKind, type CreateEngineOptions } from '../engi
 import type { LoraSettings, MicroBatch } from '../engine/engine.ts';
 import { parseCommand, type FlagSpec, type PositionalSpec } from './args.ts';
 import { ENGINE_FLAG, line, type CliIo } from './commands/common.ts';
-import { lrAt } from '../train/trainer.ts';
+import { fixedBatches, Trainer } from '../train/trainer.ts';
+import type { LrSchedule, TrainSettings } from '../train/recipe.ts';
 
 export interface Check {
   name: string;
@@ -42,6 +43,25 @@ interface Case {
   files: Record<string, SafetensorsFile>;
   caseJson: { micro_batches: number; optimizer_steps: number; lr: number; lr_schedule?: string; warmup_steps?: number; adamw: { beta1: number; beta2: number; eps: number; weight_decay: number }; max_grad_norm: number; lora_scaling: number; generate: { new_tokens: number } };
   adapterConfig: { r: number; lora_alpha: number; target_modules: string[]; use_rslora?: boolean };
+}
+
+/** What the case's optimizer_steps, lr_schedule and adamw mean in the recipe's terms: an epoch is every micro-batch once, one optimizer step. */
+export function caseSettings(c: Case['caseJson'], micros: readonly MicroBatch[]): TrainSettings {
+  const B = micros[0].B;
+  if (micros.some((m) => m.B !== B)) throw new Error(`micro-batches of ${micros.map((m) => m.B).join(', ')} rows: a case's micro-batches must hold the same number`);
+  return {
+    epochs: c.optimizer_steps, batchSize: B, gradAccum: micros.length,
+    lr: c.lr, schedule: caseSchedule(c.lr_schedule), warmupSteps: c.warmup_steps ?? 0,
+    beta1: c.adamw.beta1, beta2: c.adamw.beta2, eps: c.adamw.eps, weightDecay: c.adamw.weight_decay, maxGradNorm: c.max_grad_norm,
+    seed: 0, evalEvery: 0, checkpointEvery: 0,
+  };
+}
+
+/** "cosine", "linear", or the first cases' "linear decay to 0 over optimizer_steps, no warmup". */
+function caseSchedule(text = 'linear'): LrSchedule {
+  const kind = (['linear', 'cosine', 'constant'] as const).find((k) => text.startsWith(k));
+  if (!kind) throw new Error(`case.json: lr_schedule ${JSON.stringify(text)} is not linear, cosine or constant`);
+  return kind;
 }
 
 async function openCase(dir: string): Promise<Case> {
@@ -112,15 +132,16 @@ export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (l
       dump[`grad.${name}`] = { data: g.grads[name], shape: exp.info(`grad.${name}`).shape };
     }
 
-    // optimizer steps: accumulation over all micro-batches, clip, AdamW, the trainer's schedule
-    const steps = c.caseJson.optimizer_steps, ad = c.caseJson.adamw;
-    const schedule = { lr: c.caseJson.lr, schedule: c.caseJson.lr_schedule === 'cosine' ? 'cosine' as const : 'linear' as const, warmupSteps: c.caseJson.warmup_steps ?? 0 };
+    // optimizer steps as the product runs them: the Trainer with its schedule (warmup, then linear
+    // or cosine decay from case.json), accumulation over all micro-batches, clipping, AdamW
+    const trainer = new Trainer(engine, fixedBatches(micros), caseSettings(c.caseJson, micros));
+    const steps = c.caseJson.optimizer_steps;
+    if (trainer.totalSteps !== steps) throw new Error(`${dir}: the trainer counts ${trainer.totalSteps} optimizer steps, case.json says ${steps}`);
     const losses: number[] = [], norms: number[] = [], lrs: number[] = [];
     let prev = initial;
     for (let k = 0; k < steps; k++) {
-      const lr = lrAt(k, steps, schedule);
-      const r = await engine.step(micros, { lr, beta1: ad.beta1, beta2: ad.beta2, eps: ad.eps, weightDecay: ad.weight_decay, maxGradNorm: c.caseJson.max_grad_norm, dropoutSeed: 0 });
-      losses.push(r.loss); norms.push(r.gradNorm); lrs.push(lr);
+      const r = await trainer.step();
+      losses.push(r.loss); norms.push(r.gradNorm); lrs.push(r.lr);
       const now = await engine.getLora();
       for (const name of Object.keys(now).sort()) {
         const want = await f32(exp, `step${k + 1}.${name}`);
