@@ -70,6 +70,10 @@ describe('worker continue training', () => {
     await s.setDataset([ex(1), ex(2), ex(3), ex(4), ex(5), ex(6)], []);
     const cont = await s.startTraining({ ...base, lr: 0, continueFrom: 'run-1' });
     expect(cont.state).toBe('done');
+    // A run of its own: another fingerprint than the first, reported for the page's run store.
+    expect(cont.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(cont.fingerprint).not.toBe(first.fingerprint);
+    expect(cont.runId).toBe(cont.fingerprint!.slice(0, 16));
     expect(cont.steps).toBe(3);
     const after = (await s.getAdapter()).tensors;
     for (const [k, v] of Object.entries(trained)) expect(new Uint32Array(after[k].buffer), k).toEqual(new Uint32Array(v.buffer));

@@ -43,6 +43,9 @@ export interface TrainOutcome {
   /** Error message when state is 'error'. */
   error?: string;
   errorName?: string;
+  /** The run's identity (runFingerprint) and id, which stored runs and checkpoints share. */
+  fingerprint?: string;
+  runId?: string;
 }
 
 /** Where checkpoints go: IndexedDB in the worker (CheckpointStore); anything with these three in the CLI. */
@@ -203,14 +206,14 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
     const at = await save();
     const state = done ? 'done' : 'stopped';
     emit({ state, evalLoss: lastEval, checkpointedAt: at });
-    return { state, steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, evalLoss: lastEval, resumedFrom };
+    return { state, steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, evalLoss: lastEval, resumedFrom, fingerprint, runId };
   } catch (e) {
     const err = e as Error;
     if (o.throwErrors) throw err;
     if (!o.recoverable?.(err)) emit({ state: 'error', message: err.message });
     return {
       state: 'error', steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, resumedFrom,
-      error: err.message, errorName: err instanceof WebtuneError ? err.name : err.name || 'Error',
+      error: err.message, errorName: err instanceof WebtuneError ? err.name : err.name || 'Error', fingerprint, runId,
     };
   }
 }
