@@ -12,6 +12,8 @@ export const PRESETS: Record<string, Record<string, unknown>> = {
   small: { hidden_size: 256, intermediate_size: 704, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 8192, tie_word_embeddings: false },
   mid: { hidden_size: 512, intermediate_size: 1408, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 2, vocab_size: 32000, tie_word_embeddings: false },
   'qwen2.5-0.5b': { hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936, tie_word_embeddings: true },
+  // Qwen3-4B-Instruct-2507's widths, vocabulary and head_dim with 2 of its 36 layers
+  'qwen3-4b-2l': { model_type: 'qwen3', hidden_size: 2560, intermediate_size: 9728, num_hidden_layers: 2, num_attention_heads: 32, num_key_value_heads: 8, head_dim: 128, vocab_size: 151936, tie_word_embeddings: true },
 };
 
 export function presetConfig(preset: string): Qwen2Config {
