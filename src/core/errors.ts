@@ -93,6 +93,8 @@ export class DownloadError extends WebtuneError {
 }
 
 export class AdapterError extends WebtuneError {}
+/** An evaluation that cannot give a meaningful score (no rows, or none that fits the model). */
+export class EvaluationError extends WebtuneError {}
 export class CheckpointError extends WebtuneError {}
 
 /** A model source the user typed that cannot be used (repo name, revision, URL). */

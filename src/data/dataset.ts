@@ -2,9 +2,13 @@
 // Alpaca, chat {messages} and ShareGPT {conversations}, all normalised to one row type.
 // importDataset is pure: it returns a new result or throws, so a failed import can never
 // disturb the dataset the caller already holds. Every problem is reported, not only the first.
+// Rows stream in (json-items.ts) and are checked one at a time; exact duplicates are left out
+// here, before any split, so one row cannot land on both the training and the held-out side.
 
-import { DatasetError, type DatasetIssue } from '../core/errors.ts';
+import { DatasetError, formatIssue, type DatasetIssue } from '../core/errors.ts';
 import { seededShuffle } from '../core/rng.ts';
+import { decodeBlob, diagnoseEncoding, EncodingFault, sniffBom, type TextEncodingName } from './encoding.ts';
+import { JsonItemReader, type Item, type ItemSink } from './json-items.ts';
 
 export type DatasetFormat = 'seed' | 'alpaca' | 'chat' | 'sharegpt';
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['seed', 'alpaca', 'chat', 'sharegpt'];
@@ -41,69 +45,16 @@ export interface ImportResult {
   issues: DatasetIssue[];
   /** Rows in the file, usable or not. */
   total: number;
-}
-
-interface Item {
-  value: unknown;
-  where: { line?: number; index?: number };
+  /** How the bytes were read; anything but plain UTF-8 is worth telling the user. */
+  encoding: TextEncodingName;
+  /** Rows with the same system, user and answer text as an earlier row, left out (the first 100 listed). */
+  duplicates: { count: number; examples: DatasetIssue[] };
 }
 
 type Obj = Record<string, unknown>;
 
 function isObject(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Line of a character offset, for JSON.parse errors that only give a position. */
-function lineAt(text: string, pos: number): number {
-  let line = 1;
-  for (let i = 0; i < pos && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
-}
-
-function jsonProblem(text: string, e: unknown): DatasetIssue {
-  const msg = (e as Error).message;
-  const pos = /position (\d+)/.exec(msg);
-  return { ...(pos ? { line: lineAt(text, Number(pos[1])) } : {}), message: `not valid JSON (${msg})` };
-}
-
-function readItems(text: string, file: string): { container: 'json' | 'jsonl'; items: Item[]; issues: DatasetIssue[] } {
-  const body = text.replace(/^\uFEFF/, '');
-  const first = body.trimStart()[0];
-  if (first === undefined) throw new DatasetError(file, [{ message: 'the file is empty' }]);
-  if (first === '[') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch (e) {
-      throw new DatasetError(file, [jsonProblem(body, e)]);
-    }
-    return { container: 'json', items: (parsed as unknown[]).map((value, index) => ({ value, where: { index } })), issues: [] };
-  }
-  const lines = body.split('\n');
-  // A broken first line of a JSON lines file must not hide the good lines after it.
-  if (first !== '{' && !lines.some((l) => l.trimStart().startsWith('{')))
-    throw new DatasetError(file, [{ line: lineAt(body, body.length - body.trimStart().length), message: 'expected a JSON array ([...]) or JSON lines ({...} per line)' }]);
-  const nonBlank = lines.filter((l) => l.trim()).length;
-  if (nonBlank > 1) {
-    // One pretty-printed object spans several lines; JSON lines have one object per line.
-    try {
-      return { container: 'json', items: [{ value: JSON.parse(body), where: { index: 0 } }], issues: [] };
-    } catch {
-      /* JSON lines, read below */
-    }
-  }
-  const items: Item[] = [];
-  const issues: DatasetIssue[] = [];
-  lines.forEach((raw, i) => {
-    if (!raw.trim()) return;
-    try {
-      items.push({ value: JSON.parse(raw), where: { line: i + 1 } });
-    } catch (e) {
-      issues.push({ line: i + 1, message: `not valid JSON (${(e as Error).message})` });
-    }
-  });
-  return { container: 'jsonl', items, issues };
 }
 
 function formatOf(v: unknown): DatasetFormat | undefined {
@@ -273,23 +224,152 @@ function toRow(format: DatasetFormat, it: Item, check: RowCheck): DatasetRow | u
   return { ...(system !== undefined ? { system } : {}), user, answer: ans.answer, expected: ans.expected, origin };
 }
 
+/** Rows whose format is not known yet wait for this many rows to vote. */
+const FORMAT_VOTE_ROWS = 1000;
+
+/** Turns streamed items into rows: format vote, row checks, exact duplicates left out. */
+class RowBuilder implements ItemSink {
+  readonly rows: DatasetRow[] = [];
+  readonly issues: DatasetIssue[] = [];
+  readonly duplicates: DatasetIssue[] = [];
+  duplicateCount = 0;
+  items = 0;
+  format?: DatasetFormat;
+  private waiting: Item[] = [];
+  private readonly seen = new Map<number, number | number[]>();
+
+  constructor(
+    private readonly file: string,
+    forced: DatasetFormat | 'auto' | undefined,
+  ) {
+    if (forced && forced !== 'auto') this.format = forced;
+  }
+
+  item(it: Item): void {
+    this.items++;
+    if (this.format) return this.convert(it);
+    this.waiting.push(it);
+    if (this.waiting.length >= FORMAT_VOTE_ROWS) this.decide();
+  }
+
+  issue(i: DatasetIssue): void {
+    this.issues.push(i);
+  }
+
+  private decide(): void {
+    this.format = detectFormat(this.waiting, this.file);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const it of waiting) this.convert(it);
+  }
+
+  private convert(it: Item): void {
+    const check = new RowCheck(it.where);
+    const row = toRow(this.format!, it, check);
+    if (!row) {
+      for (const i of check.issues) this.issues.push(i);
+      return;
+    }
+    const first = this.duplicateOf(row);
+    if (first === undefined) return void this.rows.push(row);
+    this.duplicateCount++;
+    if (this.duplicates.length < 100) this.duplicates.push({ ...row.origin, message: `the same row as ${formatIssue({ ...first.origin, message: '' }).replace(/, $/, '')}; left out` });
+  }
+
+  /** The earlier row with the same system, user and answer text, if any. */
+  private duplicateOf(row: DatasetRow): DatasetRow | undefined {
+    const h = rowHash(row);
+    const at = this.seen.get(h);
+    const same = (i: number) => this.rows[i].user === row.user && this.rows[i].answer === row.answer && this.rows[i].system === row.system;
+    if (at === undefined) this.seen.set(h, this.rows.length);
+    else if (typeof at === 'number') {
+      if (same(at)) return this.rows[at];
+      this.seen.set(h, [at, this.rows.length]);
+    } else {
+      const hit = at.find(same);
+      if (hit !== undefined) return this.rows[hit];
+      at.push(this.rows.length);
+    }
+    return undefined;
+  }
+
+  finish(reader: JsonItemReader, encoding: TextEncodingName): ImportResult {
+    if (!this.format && this.waiting.length) this.decide();
+    if (this.items === 0) throw new DatasetError(this.file, this.issues.length ? this.issues : [{ message: 'no rows' }]);
+    // Lines that were not JSON were found first; report everything in file order.
+    this.issues.sort((a, b) => (a.line ?? a.index ?? 0) - (b.line ?? b.index ?? 0));
+    if (this.rows.length === 0) throw new DatasetError(this.file, this.issues);
+    return {
+      file: this.file, format: this.format!, container: reader.container!, rows: this.rows, issues: this.issues, total: reader.rows, encoding,
+      duplicates: { count: this.duplicateCount, examples: this.duplicates },
+    };
+  }
+}
+
+/** 32-bit FNV-1a over the three texts; collisions are settled by comparing the texts. */
+function rowHash(r: DatasetRow): number {
+  let h = 0x811c9dc5;
+  for (const s of [r.system ?? '\u0000', r.user, r.answer]) {
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0xffff, 0x01000193);
+  }
+  // Signed: small integers are Map keys V8 hashes without boxing.
+  return h | 0;
+}
+
+/** A dataset already in memory as text (pasted, or restored). */
 export function importDataset(text: string, opts: ImportOptions = {}): ImportResult {
   const file = opts.file ?? 'dataset';
-  const { container, items, issues } = readItems(text, file);
-  if (items.length === 0) throw new DatasetError(file, issues.length ? issues : [{ message: 'no rows' }]);
-  const total = items.length + issues.length;
-  const format = !opts.format || opts.format === 'auto' ? detectFormat(items, file) : opts.format;
-  const rows: DatasetRow[] = [];
-  for (const it of items) {
-    const check = new RowCheck(it.where);
-    const row = toRow(format, it, check);
-    if (row) rows.push(row);
-    else issues.push(...check.issues);
+  const rows = new RowBuilder(file, opts.format);
+  const reader = new JsonItemReader(file, rows);
+  reader.push(text);
+  reader.end();
+  return rows.finish(reader, 'UTF-8');
+}
+
+export interface ImportProgress {
+  bytes: number;
+  totalBytes: number;
+  rows: number;
+}
+
+export interface StreamImportOptions extends ImportOptions {
+  onProgress?: (p: ImportProgress) => void;
+  /** Longest stretch of work between two yields to the event loop (default 25 ms). */
+  sliceMs?: number;
+}
+
+const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * A dataset file read as it streams: the encoding found (see encoding.ts), rows parsed piece by
+ * piece, the event loop given a turn every few milliseconds so a page never freezes.
+ */
+export async function importDatasetBlob(blob: Blob, opts: StreamImportOptions = {}): Promise<ImportResult> {
+  const file = opts.file ?? 'dataset';
+  const bom = sniffBom(new Uint8Array(await blob.slice(0, 3).arrayBuffer()));
+  const run = async (encoding: TextEncodingName) => {
+    const rows = new RowBuilder(file, opts.format);
+    const reader = new JsonItemReader(file, rows);
+    let last = performance.now();
+    for await (const piece of decodeBlob(blob, encoding, bom?.encoding === encoding ? bom.bytes : 0)) {
+      reader.push(piece.text);
+      if (performance.now() - last > (opts.sliceMs ?? 25)) {
+        opts.onProgress?.({ bytes: piece.bytes, totalBytes: blob.size, rows: reader.rows });
+        await pause();
+        last = performance.now();
+      }
+    }
+    reader.end();
+    opts.onProgress?.({ bytes: blob.size, totalBytes: blob.size, rows: reader.rows });
+    return rows.finish(reader, encoding);
+  };
+  try {
+    return await run(bom?.encoding ?? 'UTF-8');
+  } catch (e) {
+    if (!(e instanceof EncodingFault)) throw e;
   }
-  // Lines that were not JSON were found first; report everything in file order.
-  issues.sort((a, b) => (a.line ?? a.index ?? 0) - (b.line ?? b.index ?? 0));
-  if (rows.length === 0) throw new DatasetError(file, issues);
-  return { file, format, container, rows, issues, total };
+  return run(await diagnoseEncoding(blob, bom, file));
 }
 
 export interface SplitOptions {

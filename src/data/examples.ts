@@ -67,6 +67,68 @@ export function toTrainExamples(tok: ChatTokenizer, rows: readonly Pick<DatasetR
   return rows.map((r) => toTrainExample(tok, r, opts));
 }
 
+/** Label tokens the loss sees: position 0 never counts (logits at t predict t + 1). */
+export function labelCount(ex: Pick<TrainExample, 'labels'>): number {
+  let n = 0;
+  for (let t = 1; t < ex.labels.length; t++) if (ex.labels[t] !== IGNORE_INDEX) n++;
+  return n;
+}
+
+/** Why a row yields no training example. */
+export type SkipReason = 'answerCutOff';
+
+export interface SkippedRows {
+  count: number;
+  /** Where the first few are (line or index in the file). */
+  first: DatasetRow['origin'][];
+}
+
+export interface ExampleSet {
+  examples: TrainExample[];
+  /** The dataset row of each example. */
+  rows: DatasetRow[];
+  skipped: Partial<Record<SkipReason, SkippedRows>>;
+  /** Longest prompt among the skipped rows, in tokens: what the max length would need to exceed. */
+  longestSkippedPrompt: number;
+}
+
+/**
+ * Examples for training or eval loss, leaving out rows that would teach nothing: a prompt that
+ * fills the max length cuts the whole answer away, and such a row gives a 0/0 loss. Callers
+ * report the count, and stop when no row is left.
+ */
+export function buildExamples(tok: ChatTokenizer, rows: readonly DatasetRow[], opts: Partial<ExampleOptions> = {}): ExampleSet {
+  return keepLabelled(rows, rows.map((r) => toTrainExample(tok, r, opts)), (r) => encodePrompt(tok, r, opts).length);
+}
+
+/** buildExamples over examples made already (the page tokenizes in slices); `promptTokens` is asked only of skipped rows. */
+export function keepLabelled(rows: readonly DatasetRow[], examples: readonly TrainExample[], promptTokens: (row: DatasetRow) => number): ExampleSet {
+  const set: ExampleSet = { examples: [], rows: [], skipped: {}, longestSkippedPrompt: 0 };
+  examples.forEach((ex, i) => {
+    const row = rows[i];
+    if (labelCount(ex) > 0) {
+      set.examples.push(ex);
+      set.rows.push(row);
+      return;
+    }
+    const s = (set.skipped.answerCutOff ??= { count: 0, first: [] });
+    s.count++;
+    if (s.first.length < 5) s.first.push(row.origin);
+    set.longestSkippedPrompt = Math.max(set.longestSkippedPrompt, promptTokens(row));
+  });
+  return set;
+}
+
+const where = (o: DatasetRow['origin']) => (o.line !== undefined ? `line ${o.line}` : o.index !== undefined ? `row ${o.index}` : '?');
+
+/** "3 rows skipped: ..." for logs and the CLI; empty when nothing was skipped. */
+export function describeSkipped(set: Pick<ExampleSet, 'skipped'>, maxLength: number): string[] {
+  const out: string[] = [];
+  const cut = set.skipped.answerCutOff;
+  if (cut) out.push(`${cut.count} row(s) skipped: the prompt fills the max length ${maxLength}, so no answer token is left to learn (${cut.first.map(where).join(', ')}${cut.count > cut.first.length ? ', ...' : ''})`);
+  return out;
+}
+
 export interface LengthStats {
   count: number;
   min: number;

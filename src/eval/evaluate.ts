@@ -6,9 +6,10 @@ import { GREEDY } from '../engine/engine.ts';
 import type { DatasetRow } from '../data/dataset.ts';
 import { encodePrompt, type ExampleOptions } from '../data/examples.ts';
 import type { ChatTokenizer } from '../tokenizer/tokenizer.ts';
+import { EvaluationError } from '../core/errors.ts';
 import { scorePredictions, type EvalReport, type Prediction } from './metrics.ts';
 
-export type EvalRow = Pick<DatasetRow, 'user' | 'system' | 'answer' | 'expected'>;
+export type EvalRow = Pick<DatasetRow, 'user' | 'system' | 'answer' | 'expected'> & Partial<Pick<DatasetRow, 'origin'>>;
 
 export interface EvalPrediction extends Prediction {
   user: string;
@@ -31,32 +32,61 @@ export interface EvaluateOptions<O extends GenerateOptions = DecodeOptions> {
   signal?: AbortSignal;
   /** Merged into the decoding options: a TokenConstraint next to an engine, a tool schema for the worker. */
   generation?: Partial<O>;
+  /** The model's positions (max_position_embeddings): a prompt that leaves no room for the answer is skipped. */
+  maxPositions?: number;
+}
+
+export interface SkippedEvalRow {
+  user: string;
+  origin?: DatasetRow['origin'];
+  promptTokens: number;
 }
 
 export interface EvaluateResult {
   report: EvalReport;
   predictions: EvalPrediction[];
+  /** Rows left out because prompt + answer would not fit the model's positions. */
+  skipped: SkippedEvalRow[];
 }
 
 /** Greedy answers for each row, decoded in batches, then the metrics. Tool rows are scored as calls, others as text. */
 export async function evaluateRows<O extends GenerateOptions = DecodeOptions>(engine: BatchGenerator<O>, rows: readonly EvalRow[], opts: EvaluateOptions<O>): Promise<EvaluateResult> {
+  if (rows.length === 0) throw new EvaluationError('there are no rows to evaluate');
   const gen = { ...GREEDY, maxNewTokens: opts.maxNewTokens ?? GREEDY.maxNewTokens, stopTokens: opts.stopTokens, ...opts.generation } as O;
   const batchSize = Math.max(1, opts.batchSize ?? 8);
+  // One over-long row must not abort the others: it is named, counted and left out.
+  const todo: { row: EvalRow; prompt: Int32Array }[] = [];
+  const skipped: SkippedEvalRow[] = [];
+  for (const row of rows) {
+    const prompt = opts.encodePrompt(row);
+    if (opts.maxPositions !== undefined && prompt.length + gen.maxNewTokens > opts.maxPositions) skipped.push({ user: row.user, origin: row.origin, promptTokens: prompt.length });
+    else todo.push({ row, prompt });
+  }
+  if (todo.length === 0)
+    throw new EvaluationError(`every row's prompt is too long: ${describeSkippedEval(skipped, gen.maxNewTokens, opts.maxPositions!)}`);
   const predictions: EvalPrediction[] = [];
-  for (let i = 0; i < rows.length; i += batchSize) {
+  for (let i = 0; i < todo.length; i += batchSize) {
     opts.signal?.throwIfAborted();
-    const batch = rows.slice(i, i + batchSize);
-    const results = await engine.generateBatch(batch.map((row) => opts.encodePrompt(row)), gen);
-    batch.forEach((row, b) => {
+    const batch = todo.slice(i, i + batchSize);
+    const results = await engine.generateBatch(batch.map((b) => b.prompt), gen);
+    batch.forEach(({ row }, b) => {
       const { tokens } = results[b];
       let n = tokens.length;
       while (n > 0 && opts.stopTokens.includes(tokens[n - 1])) n--;
       const p: EvalPrediction = { user: row.user, expected: row.expected ?? row.answer, generated: opts.decode(tokens.subarray(0, n)) };
       predictions.push(p);
-      opts.onProgress?.(predictions.length, rows.length, p);
+      opts.onProgress?.(predictions.length, todo.length, p);
     });
   }
-  return { report: scorePredictions(predictions), predictions };
+  return { report: scorePredictions(predictions), predictions, skipped };
+}
+
+const where = (s: SkippedEvalRow) => (s.origin?.line !== undefined ? `line ${s.origin.line}` : s.origin?.index !== undefined ? `row ${s.origin.index}` : JSON.stringify(s.user.slice(0, 40)));
+
+/** "2 row(s) left out: line 4 (5000 prompt tokens), ..." */
+export function describeSkippedEval(skipped: readonly SkippedEvalRow[], maxNewTokens: number, maxPositions: number): string {
+  const first = skipped.slice(0, 5).map((s) => `${where(s)} (${s.promptTokens} prompt tokens)`).join(', ');
+  return `${skipped.length} row(s) left out, their prompt plus ${maxNewTokens} answer tokens exceeds the model's ${maxPositions} positions: ${first}${skipped.length > 5 ? ', ...' : ''}`;
 }
 
 /** evaluateRows with a model folder's tokenizer and the training prompt settings. */
@@ -64,7 +94,7 @@ export function evaluateWithTokenizer(
   engine: BatchGenerator<DecodeOptions>,
   tok: ChatTokenizer,
   rows: readonly EvalRow[],
-  opts: Partial<Pick<ExampleOptions, 'system'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal' | 'generation'> = {},
+  opts: Partial<Pick<ExampleOptions, 'system'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal' | 'generation' | 'maxPositions'> = {},
 ): Promise<EvaluateResult> {
   return evaluateRows(engine, rows, {
     encodePrompt: (row) => encodePrompt(tok, row, { system: opts.system }),
@@ -75,5 +105,6 @@ export function evaluateWithTokenizer(
     onProgress: opts.onProgress,
     signal: opts.signal,
     generation: opts.generation,
+    maxPositions: opts.maxPositions,
   });
 }

@@ -54,7 +54,7 @@ export function lrAt(step: number, total: number, s: Pick<TrainSettings, 'lr' | 
 /** Right-pads rows to the longest one; labels -100 and mask 0 on padding. */
 export function makeMicroBatch(rows: readonly TrainExample[], padId: number): MicroBatch {
   const B = rows.length;
-  const T = Math.max(...rows.map((r) => r.ids.length));
+  const T = rows.reduce((m, r) => Math.max(m, r.ids.length), 0);
   const inputIds = new Int32Array(B * T).fill(padId);
   const attentionMask = new Int32Array(B * T);
   const labels = new Int32Array(B * T).fill(-100);
@@ -76,6 +76,9 @@ export interface BatchSource {
 
 /** Tokenized examples in a seeded order per epoch, each micro-batch padded to its longest row. */
 export function exampleBatches(data: readonly TrainExample[], padId: number): BatchSource {
+  // Without one label token every step is 0/0: refuse rather than "train" to a loss of 0.
+  if (data.length && !data.some((ex) => ex.labels.some((l, t) => t > 0 && l !== -100)))
+    throw new EngineError('no training example has an answer token to learn: every answer was cut away by the max length');
   let cached: { epoch: number; seed: number; order: number[] } | undefined;
   return {
     rows: data.length,

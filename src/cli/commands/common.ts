@@ -1,9 +1,10 @@
 // What the CLI commands share: their I/O streams, engine setup over a model folder, and
 // dataset loading that stops on the first bad file with every problem in it.
 
-import { readFile } from 'node:fs/promises';
-import { DatasetError, ModelFilesError } from '../../core/errors.ts';
-import { importDataset, splitDataset, type DatasetRow } from '../../data/dataset.ts';
+import { openAsBlob } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { DatasetError, ModelFilesError, formatIssue } from '../../core/errors.ts';
+import { importDatasetBlob, splitDataset, type DatasetRow } from '../../data/dataset.ts';
 import { createEngine, type EngineKind } from '../../engine/create.ts';
 import type { Engine, LoraSettings } from '../../engine/engine.ts';
 import type { ModelFolder } from '../model-folder.ts';
@@ -23,25 +24,34 @@ export function line(s: TextStream, text: string): void {
   s.write(text + '\n');
 }
 
-/** Every row of a dataset file, or a DatasetError listing every problem in it. */
-export async function loadRows(path: string): Promise<DatasetRow[]> {
-  let text: string;
+/**
+ * Every row of a dataset file, or a DatasetError listing every problem in it. The file streams in
+ * (a million rows never exist as one string); its encoding and left-out duplicates are noted.
+ */
+export async function loadRows(path: string, io?: CliIo): Promise<DatasetRow[]> {
+  let blob: Blob;
   try {
-    text = await readFile(path, 'utf8');
+    if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'not a file' });
+    blob = await openAsBlob(path);
   } catch (e) {
     throw new ModelFilesError(path, `cannot read the dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  const result = importDataset(text, { file: path });
+  const result = await importDatasetBlob(blob, { file: path });
   // Training on the rows that happen to parse would hide the broken ones: stop instead.
   if (result.issues.length) throw new DatasetError(path, result.issues);
+  if (io && result.encoding !== 'UTF-8') line(io.stderr, `note: ${path} is ${result.encoding}, not UTF-8; read as ${result.encoding}`);
+  const d = result.duplicates;
+  if (io && d.count) line(io.stderr, `note: ${d.count} row(s) of ${path} repeat an earlier row and were left out (${d.examples.slice(0, 3).map(formatIssue).join('; ')}${d.count > 3 ? '; ...' : ''})`);
   return result.rows;
 }
 
 export const SPLIT_FLAG: FlagSpec = { kind: 'number', min: 0, below: 1, help: 'hold out this share of the rows for evaluation (same --seed in train and eval picks the same rows)' };
 
-/** The train or eval side of a seeded split; the whole file when no fraction is given. */
-export function splitRows(rows: DatasetRow[], fraction: number | undefined, seed: number, side: 'train' | 'eval'): DatasetRow[] {
+/** The train or eval side of a seeded split; the whole file when no fraction is given. Neither side may end up empty. */
+export function splitRows(rows: DatasetRow[], fraction: number | undefined, seed: number, side: 'train' | 'eval', file: string): DatasetRow[] {
   if (!fraction) return rows;
+  if (rows.length < 2)
+    throw new DatasetError(file, [{ message: `--eval-fraction ${fraction} needs at least 2 rows (one to train on, one to hold out); the file has ${rows.length}` }]);
   return splitDataset(rows, { evalFraction: fraction, seed })[side];
 }
 

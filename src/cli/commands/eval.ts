@@ -6,8 +6,10 @@ import { DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
 import { toolCallConstraint } from '../../data/constrain.ts';
 import { textCallProblems, type ToolSchema } from '../../data/schema.ts';
 import type { EngineKind } from '../../engine/create.ts';
+import { DatasetError } from '../../core/errors.ts';
+import { GREEDY } from '../../engine/engine.ts';
 import { DEFAULT_LORA } from '../../train/recipe.ts';
-import { evaluateWithTokenizer } from '../../eval/evaluate.ts';
+import { describeSkippedEval, evaluateWithTokenizer } from '../../eval/evaluate.ts';
 import type { EvalReport } from '../../eval/metrics.ts';
 import { formatReport } from '../../eval/report.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
@@ -57,24 +59,27 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
-  let rows = splitRows(await loadRows(f.data as string), f['eval-fraction'] as number | undefined, (f.seed as number) ?? 42, 'eval');
+  let rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, (f.seed as number) ?? 42, 'eval', f.data as string);
   if (f.limit) rows = rows.slice(0, f.limit as number);
+  if (rows.length === 0) throw new DatasetError(f.data as string, [{ message: 'no rows to evaluate (the held-out side of --eval-fraction is empty)' }]);
   const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64);
   try {
     if (adapter) await engine.setLora(adapter.tensors);
     else await engine.initLora(0); // B = 0: exactly the base model
     const constraint = f.constrained && schema ? toolCallConstraint(schema, model.extraFiles['tokenizer.json'], tok.eosTokenIds) : undefined;
-    const maxNewTokens = (f['max-new-tokens'] as number | undefined) ?? 128;
+    const maxNewTokens = (f['max-new-tokens'] as number | undefined) ?? GREEDY.maxNewTokens;
     if (constraint && maxNewTokens < constraint.minTokens)
       throw new UsageError(`eval: --max-new-tokens ${maxNewTokens} is too few for the shortest call of the schema (${constraint.minTokens} tokens)`);
     const bar = progressBar('eval', rows.length, io.stderr, Boolean(f.quiet));
-    const { report, predictions } = await evaluateWithTokenizer(engine, tok, rows, {
+    const { report, predictions, skipped } = await evaluateWithTokenizer(engine, tok, rows, {
       system: (f.system as string | undefined) ?? schema?.system,
       maxNewTokens,
       onProgress: (done) => bar.update(done),
       generation: constraint ? { constraint } : undefined,
+      maxPositions: model.config.maxPositionEmbeddings,
     });
     bar.finish();
+    if (skipped.length) line(io.stderr, `note: ${describeSkippedEval(skipped, maxNewTokens, model.config.maxPositionEmbeddings)}`);
     const problems = schema ? predictions.map((p) => textCallProblems(schema, p.generated)) : [];
     if (f.predictions) {
       const lines = predictions.map((p, i) => JSON.stringify({ input: p.user, expected: p.expected, generated: p.generated, ...(schema ? { schema_problems: problems[i] } : {}) }));
@@ -83,7 +88,7 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
     line(io.stdout, formatReport(report));
     const valid = schema ? problems.filter((p) => !p.length).length / Math.max(1, problems.length) : null;
     if (schema) line(io.stdout, `valid calls of the schema: ${(100 * valid!).toFixed(1)}% (${f.constrained ? 'constrained' : 'free'} decoding)`);
-    line(io.stdout, JSON.stringify({ command: 'eval', decoding: f.constrained ? 'constrained' : 'free', ...reportSummary(report), schema_valid_rate: valid }));
+    line(io.stdout, JSON.stringify({ command: 'eval', decoding: f.constrained ? 'constrained' : 'free', ...reportSummary(report), schema_valid_rate: valid, skipped: skipped.length }));
     return 0;
   } finally {
     await engine.dispose();

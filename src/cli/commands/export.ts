@@ -43,7 +43,7 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
       break;
     case 'job': {
       if (!f.data) throw new UsageError('export: --format job needs --data (the dataset the script trains on)');
-      const rows = await loadRows(f.data as string);
+      const rows = await loadRows(f.data as string, io);
       await writeFile(out, buildJobZip({
         baseModel: adapter.baseModel ?? model.name,
         system: (f.system as string) ?? DEFAULT_SYSTEM_PROMPT,

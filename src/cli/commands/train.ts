@@ -3,7 +3,8 @@
 // batch 4 x accumulation 4, lr 1e-4, 8 epochs, max length 384).
 
 import { LORA_TARGETS, type LoraTarget } from '../../core/config.ts';
-import { DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT, toTrainExamples } from '../../data/examples.ts';
+import { DatasetError } from '../../core/errors.ts';
+import { buildExamples, DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT, describeSkipped } from '../../data/examples.ts';
 import type { EngineKind } from '../../engine/create.ts';
 import type { LoraSettings } from '../../engine/engine.ts';
 import { writePeftAdapter } from '../../export/peft.ts';
@@ -80,10 +81,16 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const tok = await folderTokenizer(model);
   // The data is checked before the engine loads: a bad file costs nothing.
   const seed = (f.seed as number) ?? DEFAULT_TRAIN.seed;
-  const rows = splitRows(await loadRows(f.data as string), f['eval-fraction'] as number | undefined, seed, 'train');
+  const rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, seed, 'train', f.data as string);
   const system = (f.system as string) ?? DEFAULT_SYSTEM_PROMPT;
   const maxLength = (f['max-length'] as number) ?? DEFAULT_MAX_LENGTH;
-  const examples = toTrainExamples(tok, rows, { system, maxLength });
+  const set = buildExamples(tok, rows, { system, maxLength });
+  for (const note of describeSkipped(set, maxLength)) line(io.stderr, `note: ${note}`);
+  if (!set.examples.length)
+    throw new DatasetError(f.data as string, [{
+      message: `no row is left to train on: every prompt fills --max-length ${maxLength}, so no answer token remains; raise --max-length above ${set.longestSkippedPrompt} (the longest prompt)`,
+    }]);
+  const examples = set.examples;
   const cut = examples.filter((e) => e.truncated > 0).length;
   if (cut) line(io.stderr, `note: ${cut} of ${examples.length} examples are longer than --max-length ${maxLength} and were cut`);
   const settings: TrainSettings = {
@@ -96,7 +103,7 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
     gradAccum: (f.accum as number) ?? DEFAULT_TRAIN.gradAccum,
     seed,
   };
-  const maxSeq = Math.max(...examples.map((e) => e.ids.length));
+  const maxSeq = examples.reduce((m, e) => Math.max(m, e.ids.length), 0);
   const { totalSteps, stepsPerEpoch } = stepCount(examples.length, settings);
   const stopAt = Math.min(totalSteps, (f['stop-after'] as number) ?? Infinity);
   const engine = await loadEngine(((f.engine as EngineKind) ?? 'cpu'), model, lora, settings.batchSize, maxSeq);
