@@ -14,7 +14,8 @@ export type Action =
   | { type: 'loadModel' }
   | { type: 'cancelLoad' }
   | { type: 'deleteCachedModel'; sourceKey: string }
-  | { type: 'importData'; name: string; text: string; role: 'train' | 'eval' }
+  /** A picked file (any encoding, streamed) or pasted text. */
+  | { type: 'importData'; name: string; file?: Blob; text?: string; role: 'train' | 'eval' }
   | { type: 'importSample' }
   | { type: 'useSplit' }
   | { type: 'setSplit'; evalFraction: number }

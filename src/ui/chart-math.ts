@@ -67,8 +67,9 @@ function round(v: number): number {
 export function lossDomain(values: number[]): [number, number] {
   const finite = values.filter(Number.isFinite);
   if (finite.length === 0) return [0, 1];
-  let lo = Math.min(...finite);
-  let hi = Math.max(...finite);
+  // A loop, not a spread into Math.min: a long run has more points than a call takes arguments.
+  let lo = finite.reduce((a, b) => Math.min(a, b), Infinity);
+  let hi = finite.reduce((a, b) => Math.max(a, b), -Infinity);
   if (hi - lo < 1e-6) {
     lo -= 0.5;
     hi += 0.5;
@@ -88,7 +89,7 @@ export interface HistogramBin {
  * the axis and lengths beyond it stand out on its right.
  */
 export function histogramBins(lengths: number[], maxLength: number, binCount = 24): HistogramBin[] {
-  const top = Math.max(maxLength, ...lengths, 1);
+  const top = lengths.reduce((a, b) => Math.max(a, b), Math.max(maxLength, 1));
   const width = Math.max(1, Math.ceil((top + 1) / binCount));
   const n = Math.ceil((top + 1) / width);
   const bins: HistogramBin[] = Array.from({ length: n }, (_, i) => ({ from: i * width, to: (i + 1) * width, count: 0 }));

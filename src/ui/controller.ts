@@ -10,15 +10,15 @@ import type { TrainExample } from '../engine/engine.ts';
 import type { LoadSettings, ModelSource } from '../worker/api.ts';
 import type { TrainingWorker } from '../worker/client.ts';
 import type { Action } from './actions.ts';
-import { importDataset, splitDataset, type DatasetRow, type ImportResult as Dataset } from '../data/dataset.ts';
-import { toTrainExample } from '../data/examples.ts';
+import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult as Dataset } from '../data/dataset.ts';
+import { encodePrompt, keepLabelled, labelCount, toTrainExample, type ExampleSet } from '../data/examples.ts';
 import { importPeftAdapter, pickAdapterFiles } from '../export/peft-import.ts';
 import { saveLang, type MessageKey } from './i18n.ts';
 import { loadDataset, loadSession, saveDataset, saveSession, type SavedSession } from './persist.ts';
 import { ResultsController } from './results.ts';
 import { TrainingController } from './training.ts';
 import { defaultRecipe, loraOf, type Recipe } from '../train/recipe.ts';
-import { initialState, type AppState, type LoadedDataset, type Screen, type UiError } from './state.ts';
+import { PREVIEW_ROWS, initialState, type AppState, type LoadedDataset, type Screen, type UiError } from './state.ts';
 import type { Store } from './store.ts';
 
 export interface PageOptions {
@@ -52,7 +52,8 @@ export class Controller {
   /** Parsed datasets; the state holds only their views. */
   trainSet?: Dataset;
   evalSet?: Dataset;
-  private texts: { train?: { name: string; text: string }; eval?: { name: string; text: string } } = {};
+  private names: { train?: string; eval?: string } = {};
+  private readonly importSeq = { train: 0, eval: 0 };
   readonly results: ResultsController;
   readonly training: TrainingController;
 
@@ -117,12 +118,12 @@ export class Controller {
         await this.worker.deleteCachedModel(a.sourceKey);
         return this.refreshCachedModels();
       case 'importData':
-        return this.importData(a.name, a.text, a.role);
+        return this.importData(a.name, a.file ?? a.text ?? '', a.role);
       case 'importSample':
         return this.importSample();
       case 'useSplit':
         this.evalSet = undefined;
-        this.texts.eval = undefined;
+        this.names.eval = undefined;
         await saveDataset('eval', undefined);
         this.patch(() => ({ evalDataset: undefined }));
         return this.recountTokens();
@@ -184,7 +185,9 @@ export class Controller {
     }
     for (const role of ['train', 'eval'] as const) {
       const d = await loadDataset(role);
-      if (d) await this.importData(d.name, d.text, role);
+      // Sessions saved before datasets were kept as files hold the text.
+      const content = d?.blob ?? d?.text;
+      if (d && content !== undefined) await this.importData(d.name, content, role);
     }
     // A restored local folder cannot be reloaded (its File handles are gone): fall back.
     if (this.state.source.kind === 'local') this.patch((s) => ({ source: { ...s.source, kind: 'builtin' } }));
@@ -353,7 +356,7 @@ export class Controller {
       try {
         const res = await fetch(new URL(`samples/${file}`, document.baseURI));
         if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
-        await this.importData(file, await res.text(), role);
+        await this.importData(file, await res.blob(), role);
       } catch (e) {
         this.patch(() => ({ lastImport: { name: file, issues: [], failed: true, message: e instanceof Error ? e.message : String(e) } }));
         return;
@@ -361,30 +364,45 @@ export class Controller {
     }
   }
 
-  /** A failed import changes nothing but the report of the attempt: the old dataset stays. */
-  async importData(name: string, text: string, role: 'train' | 'eval'): Promise<void> {
+  /**
+   * A failed import changes nothing but the report of the attempt: the old dataset stays. The
+   * file streams in with progress (a million rows keep the page responsive); text (pasted, the
+   * samples) takes the same path as UTF-8 bytes.
+   */
+  async importData(name: string, content: Blob | string, role: 'train' | 'eval'): Promise<void> {
+    const seq = ++this.importSeq[role];
+    const blob = typeof content === 'string' ? new Blob([content], { type: 'text/plain' }) : content;
+    const current = () => seq === this.importSeq[role];
+    this.patch(() => ({ importing: { name, bytes: 0, totalBytes: blob.size, rows: 0 } }));
     let parsed: Dataset;
     try {
-      parsed = importDataset(text, { file: name });
+      parsed = await importDatasetBlob(blob, { file: name, onProgress: (p) => current() && this.patch(() => ({ importing: { name, ...p } })) });
     } catch (e) {
+      if (!current()) return;
       const issues = e instanceof DatasetError ? e.issues : [];
-      this.patch(() => ({ lastImport: { name, issues, failed: true, message: e instanceof DatasetError ? undefined : String((e as Error).message ?? e) } }));
+      this.patch(() => ({ importing: undefined, lastImport: { name, issues, failed: true, message: e instanceof DatasetError ? undefined : String((e as Error).message ?? e) } }));
       return;
     }
-    const view: LoadedDataset = { name, format: parsed.format, rows: parsed.rows.map((r) => ({ user: r.user, answer: r.answer, system: r.system })), issues: parsed.issues };
+    // A newer import of the same role finished or is under way: its result wins.
+    if (!current()) return;
+    const view: LoadedDataset = {
+      name, format: parsed.format, encoding: parsed.encoding, duplicates: parsed.duplicates.count,
+      rows: parsed.rows.map((r) => ({ user: r.user, answer: r.answer, system: r.system })), issues: parsed.issues,
+    };
     if (role === 'train') this.trainSet = parsed;
     else this.evalSet = parsed;
-    this.texts[role] = { name, text };
-    await saveDataset(role, { name, text });
+    this.names[role] = name;
+    await saveDataset(role, { name, blob });
     this.patch(() => ({
       ...(role === 'train' ? { dataset: view } : { evalDataset: view }),
-      lastImport: { name, issues: parsed.issues, failed: false },
+      importing: undefined,
+      lastImport: { name, issues: parsed.issues, failed: false, encoding: parsed.encoding, duplicates: parsed.duplicates },
     }));
     await this.recountTokens();
   }
 
-  datasetText(role: 'train' | 'eval'): { name: string; text: string } | undefined {
-    return this.texts[role];
+  datasetName(role: 'train' | 'eval'): string | undefined {
+    return this.names[role];
   }
 
   /** Rows used for training and evaluation: a separate eval file wins over the split. */
@@ -402,19 +420,44 @@ export class Controller {
     return mapInSlices(rows, (r) => toTrainExample(tok, r, { system, maxLength }));
   }
 
+  /** Examples to train or score loss on: rows that keep no answer token at the max length are left out and counted. */
+  async exampleSet(rows: DatasetRow[]): Promise<ExampleSet> {
+    const tok = this.tokenizer;
+    const examples = await this.examples(rows);
+    return keepLabelled(rows, examples, (r) => (tok ? encodePrompt(tok, r, { system: this.state.systemPrompt }).length : 0));
+  }
+
   private async recountTokens(): Promise<void> {
     const split = this.splitRows();
     this.patch(() => ({ splitCounts: { train: split.train.length, eval: split.eval.length } }));
     if (!this.tokenizer || !this.trainSet) {
-      this.patch(() => ({ tokenLengths: [] }));
+      this.patch(() => ({ tokenLengths: [], promptLengths: [], tokenSampleOf: undefined }));
       return;
     }
     // Untruncated lengths in dataset order: the histogram shows what the max length cuts off,
-    // and the preview table each row's count.
+    // and the preview table each row's count. A big dataset is measured on an even sample (the
+    // preview rows first): counting a million rows would take minutes for the same picture.
     const rows = this.trainSet.rows;
-    const lengths = (await this.examples(rows, Number.MAX_SAFE_INTEGER)).map((ex) => ex.ids.length);
+    const picked = rows.length <= TOKEN_SAMPLE * 2 ? rows : sampleRows(rows, TOKEN_SAMPLE);
+    const examples = await this.examples(picked, Number.MAX_SAFE_INTEGER);
     // A newer import or setting may have finished first; its counts win.
     if (this.trainSet?.rows !== rows) return;
-    this.patch(() => ({ tokenLengths: lengths }));
+    this.patch(() => ({
+      tokenLengths: examples.map((ex) => ex.ids.length),
+      promptLengths: examples.map((ex) => ex.ids.length - labelCount(ex)),
+      tokenSampleOf: picked === rows ? undefined : rows.length,
+    }));
   }
+}
+
+/** Rows whose token lengths stand for a large dataset. */
+const TOKEN_SAMPLE = 2000;
+
+/** The first preview rows, then every k-th row, about `n` in all. */
+function sampleRows<T>(rows: readonly T[], n: number): T[] {
+  const head = Math.min(PREVIEW_ROWS, rows.length);
+  const out = rows.slice(0, head);
+  const k = Math.max(1, Math.floor((rows.length - head) / n));
+  for (let i = head; i < rows.length && out.length < n + head; i += k) out.push(rows[i]);
+  return out;
 }

@@ -9,10 +9,9 @@ import type { FilesDetail } from './drop-zone.ts';
 import './drop-zone.ts';
 import './histogram.ts';
 import { formatNumber, formatPercent, translator, type Translate } from './i18n.ts';
-import type { AppState } from './state.ts';
+import { PREVIEW_ROWS, type AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
 
-const PREVIEW_ROWS = 12;
 const MAX_ISSUES = 200;
 
 @customElement('wt-data-panel')
@@ -59,7 +58,8 @@ export class DataPanel extends LitElement {
 
   private async importFiles(e: CustomEvent<FilesDetail>, role: 'train' | 'eval') {
     const file = e.detail.files[0];
-    emit(this, { type: 'importData', name: file.name, text: await file.text(), role });
+    // The bytes go as they are: the controller finds the encoding and streams the rows.
+    emit(this, { type: 'importData', name: file.name, file, role });
   }
 
   private issueText(t: Translate, i: DatasetIssue) {
@@ -68,6 +68,28 @@ export class DataPanel extends LitElement {
       i.field ? t('data.issueField', { field: i.field }) : '',
     ].filter(Boolean);
     return html`${where.length ? html`<span class="where">${where.join(', ')}</span>: ` : nothing}${i.message}`;
+  }
+
+  private importProgress(t: Translate) {
+    const p = this.state.importing;
+    if (!p) return nothing;
+    const lang = this.state.lang;
+    return html`<p class="notice" role="status" data-testid="import-progress">
+      ${t('data.importing', { name: p.name, rows: formatNumber(lang, p.rows), percent: formatPercent(lang, p.totalBytes ? p.bytes / p.totalBytes : 0) })}
+      <progress max=${p.totalBytes || 1} .value=${p.bytes}></progress>
+    </p>`;
+  }
+
+  /** How the last import was read, when there is something to say: not UTF-8, duplicates left out. */
+  private importNotes(t: Translate) {
+    const imp = this.state.lastImport;
+    if (!imp || imp.failed) return nothing;
+    const notes = [];
+    if (imp.encoding && imp.encoding !== 'UTF-8') notes.push(html`<div data-testid="import-encoding">${t('data.encoding', { encoding: imp.encoding })}</div>`);
+    const d = imp.duplicates;
+    if (d?.count) notes.push(html`<div data-testid="import-duplicates">${t('data.duplicates', { count: formatNumber(this.state.lang, d.count) })}
+      <ol class="issues">${d.examples.slice(0, 20).map((i) => html`<li>${this.issueText(t, i)}</li>`)}</ol></div>`);
+    return notes.length ? html`<div class="notice" role="status">${notes}</div>` : nothing;
   }
 
   private importReport(t: Translate) {
@@ -108,7 +130,7 @@ export class DataPanel extends LitElement {
             </button>
           </div>`
         : nothing}
-      ${this.importReport(t)}
+      ${this.importProgress(t)} ${this.importReport(t)} ${this.importNotes(t)}
     </section>`;
   }
 
@@ -180,13 +202,28 @@ export class DataPanel extends LitElement {
     const lengths = s.tokenLengths;
     const max = s.train.maxLength;
     if (lengths.length === 0) return html`<section class="card"><h3>${t('data.histogram')}</h3><p class="muted small">${t('data.needModel')}</p></section>`;
-    const over = lengths.filter((n) => n > max).length;
-    const mean = lengths.reduce((a, b) => a + b, 0) / lengths.length;
+    let longest = 0, sum = 0, over = 0, noAnswer = 0;
+    lengths.forEach((n, i) => {
+      longest = Math.max(longest, n);
+      sum += n;
+      if (n > max) over++;
+      if ((s.promptLengths[i] ?? 0) >= max) noAnswer++;
+    });
+    const mean = sum / lengths.length;
+    const share = (n: number) => formatPercent(s.lang, n / lengths.length);
     return html`<section class="card" aria-labelledby="hist-h">
       <h3 id="hist-h">${t('data.histogram')}</h3>
       <wt-histogram .lengths=${lengths} max=${max} language=${s.lang} label=${t('data.histogramLabel', { max })}></wt-histogram>
-      <p class="small muted">${t('data.meanTokens', { mean: formatNumber(s.lang, mean, 1), max: Math.max(...lengths) })}</p>
-      <p class="small" data-testid="truncation">${over ? t('data.truncated', { count: over, max }) : t('data.noneTruncated', { max })}</p>
+      <p class="small muted">${t('data.meanTokens', { mean: formatNumber(s.lang, mean, 1), max: longest })}</p>
+      ${s.tokenSampleOf ? html`<p class="small muted" data-testid="token-sample">${t('data.sampled', { rows: formatNumber(s.lang, lengths.length), total: formatNumber(s.lang, s.tokenSampleOf) })}</p>` : nothing}
+      <p class="small" data-testid="truncation">
+        ${over ? (s.tokenSampleOf ? t('data.truncatedShare', { share: share(over), max }) : t('data.truncated', { count: over, max })) : t('data.noneTruncated', { max })}
+      </p>
+      ${noAnswer
+        ? html`<p class="small error" data-testid="no-answer">
+            ${s.tokenSampleOf ? t('data.noAnswerShare', { share: share(noAnswer), max }) : t('data.noAnswer', { count: noAnswer, max })}
+          </p>`
+        : nothing}
     </section>`;
   }
 

@@ -120,6 +120,11 @@ export class EvalPanel extends LitElement {
             : nothing}
         </div>
         ${s.model.status !== 'ready' || !s.dataset ? html`<p class="notice">${t('eval.needModel')}</p>` : nothing}
+        ${ev.skipped
+          ? html`<p class="notice" data-testid="eval-skipped">
+              ${t('eval.skipped', { count: ev.skipped.count, positions: s.model.summary?.config.maxPositionEmbeddings ?? 0, rows: ev.skipped.rows })}
+            </p>`
+          : nothing}
         <wt-error .error=${ev.error} language=${s.lang}></wt-error>
       </section>
       ${this.report(t)}`;

@@ -50,7 +50,7 @@ export class Histogram extends LitElement {
   override render() {
     const bins = histogramBins(this.lengths, this.max);
     const top = bins.at(-1)!.to;
-    const peak = Math.max(1, ...bins.map((b) => b.count));
+    const peak = bins.reduce((m, b) => Math.max(m, b.count), 1);
     const sx = linearScale([0, top], [M.left, W - M.right]);
     const sy = linearScale([0, peak], [H - M.bottom, M.top]);
     const xTicks = niceTicks(0, top, 7);

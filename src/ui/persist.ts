@@ -19,7 +19,10 @@ export interface SavedSession {
 
 export interface SavedDataset {
   name: string;
-  text: string;
+  /** The file as imported (IndexedDB keeps Blobs as they are, so the encoding survives). */
+  blob?: Blob;
+  /** Older sessions kept the decoded text. */
+  text?: string;
 }
 
 export interface SavedLosses {

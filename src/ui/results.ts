@@ -4,7 +4,7 @@
 
 import { encodePrompt } from '../data/examples.ts';
 import type { GenerateOptions } from '../engine/engine.ts';
-import { evaluateRows } from '../eval/evaluate.ts';
+import { evaluateRows, type SkippedEvalRow } from '../eval/evaluate.ts';
 import type { Controller } from './controller.ts';
 import { uiError } from './controller.ts';
 import { saveBlob, zipFiles } from './download.ts';
@@ -40,15 +40,21 @@ export class ResultsController {
     try {
       const system = c.state.systemPrompt;
       // Room for the longest expected answer plus its end token and a little slack.
-      const longest = Math.max(...rows.map((r) => tok.encode(r.answer).length));
-      const { report } = await evaluateRows(c.worker, rows, {
+      const longest = rows.reduce((m, r) => Math.max(m, tok.encode(r.answer).length), 0);
+      const { report, predictions, skipped } = await evaluateRows(c.worker, rows, {
         encodePrompt: (row) => encodePrompt(tok, row, { system }),
         decode: (ids) => tok.decode(ids, { skipSpecial: true }),
         stopTokens: tok.eosTokenIds,
         maxNewTokens: Math.min(256, longest + 8),
-        onProgress: (done) => c.patch((s) => ({ evaluation: { ...s.evaluation, done } })),
+        onProgress: (done, total) => c.patch((s) => ({ evaluation: { ...s.evaluation, done, total } })),
+        maxPositions: c.state.model.summary?.config.maxPositionEmbeddings,
       });
-      await c.worker.setDataset(await c.examples(c.splitRows().train), await c.examples(rows));
+      const where = (r: SkippedEvalRow) => (r.origin?.line !== undefined ? `line ${r.origin.line}` : r.origin?.index !== undefined ? `row ${r.origin.index}` : r.user.slice(0, 30));
+      // The report's rows are the evaluated ones: their inputs, in order, for the wrong-answer list.
+      c.patch((s) => ({
+        evaluation: { ...s.evaluation, inputs: predictions.map((p) => p.user), skipped: skipped.length ? { count: skipped.length, rows: skipped.slice(0, 5).map(where).join(', ') } : undefined },
+      }));
+      await c.worker.setDataset((await c.exampleSet(c.splitRows().train)).examples, (await c.exampleSet(rows)).examples);
       const loss = (await c.worker.evaluate()).loss;
       c.patch((s) => ({ evaluation: { ...s.evaluation, busy: false, report, loss } }));
     } catch (e) {

@@ -32,6 +32,9 @@ export interface SourceForm {
   folderName: string;
 }
 
+/** Rows the data screen previews; their token counts are always exact. */
+export const PREVIEW_ROWS = 12;
+
 /** An error shown where it happened; `detail` is the typed error's own message (file, line, tensor). */
 export interface UiError {
   where: Screen;
@@ -48,6 +51,10 @@ export interface DatasetRowView {
 export interface LoadedDataset {
   name: string;
   format: string;
+  /** How the file's bytes were read (UTF-8, GB18030, UTF-16LE/BE). */
+  encoding: string;
+  /** Rows left out because an earlier row had the same text. */
+  duplicates: number;
   rows: DatasetRowView[];
   /** Problems of rows that were skipped while the rest imported. */
   issues: DatasetIssue[];
@@ -59,6 +66,16 @@ export interface ImportAttempt {
   /** True when nothing was imported (the previous dataset stays). */
   failed: boolean;
   message?: string;
+  encoding?: string;
+  duplicates?: { count: number; examples: DatasetIssue[] };
+}
+
+/** A dataset file streaming in. */
+export interface ImportProgressView {
+  name: string;
+  bytes: number;
+  totalBytes: number;
+  rows: number;
 }
 
 export type ModelStatus = 'none' | 'loading' | 'ready' | 'error';
@@ -103,11 +120,19 @@ export interface AppState {
   dataset?: LoadedDataset;
   evalDataset?: LoadedDataset;
   lastImport?: ImportAttempt;
+  importing?: ImportProgressView;
   evalFraction: number;
   splitSeed: number;
   systemPrompt: string;
-  /** Token count per training example with the loaded tokenizer (empty until one is loaded). */
+  /**
+   * Token count per training example with the loaded tokenizer (empty until one is loaded); for a
+   * large dataset, of an even sample of `tokenSampleOf` rows' worth (see recountTokens).
+   */
   tokenLengths: number[];
+  /** Prompt tokens of the same examples: at or above the max length no answer token is left. */
+  promptLengths: number[];
+  /** Rows the lengths stand for when they are a sample; undefined when every row was counted. */
+  tokenSampleOf?: number;
   /** Rows on each side of the split (or the separate eval file), as training will see them. */
   splitCounts: { train: number; eval: number };
 
@@ -123,6 +148,8 @@ export interface AppState {
     error?: UiError;
     /** The adapter has been trained at least one step in this page. */
     trained: boolean;
+    /** Training rows left out at the last start: their prompt fills the max length. */
+    skipped?: number;
   };
 
   evaluation: {
@@ -132,6 +159,8 @@ export interface AppState {
     report?: EvalReport;
     /** Input text of each evaluated row, by report index. */
     inputs: string[];
+    /** Rows left out because prompt and answer exceed the model's positions. */
+    skipped?: { count: number; rows: string };
     loss?: number;
     error?: UiError;
   };
@@ -162,6 +191,7 @@ export function initialState(lang: Lang): AppState {
     splitSeed: 42,
     systemPrompt: DEFAULT_SYSTEM_PROMPT,
     tokenLengths: [],
+    promptLengths: [],
     splitCounts: { train: 0, eval: 0 },
     train: defaultRecipe(),
     training: { state: 'idle', losses: [], evalLosses: [], trained: false },

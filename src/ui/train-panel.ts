@@ -228,6 +228,7 @@ export class TrainPanel extends LitElement {
             ${t('train.checkpointFound', { step: tr.checkpoint.step, total: tr.checkpoint.totalSteps, when: formatRelativeTime(s.lang, tr.checkpoint.savedAt, Date.now()) })}
           </p>`
         : nothing}
+      ${tr.skipped ? html`<p class="notice" data-testid="train-skipped">${t('train.skipped', { count: tr.skipped, max: s.train.maxLength })}</p>` : nothing}
       ${tr.resumedFrom !== undefined ? html`<p class="notice" data-testid="resumed">${t('train.resumedFrom', { step: tr.resumedFrom })}</p>` : nothing}
       <wt-error .error=${tr.error} language=${s.lang}></wt-error>
       <div class="row small" style="justify-content:space-between">

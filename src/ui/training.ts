@@ -1,6 +1,7 @@
 // Training runs from the page's side: settings for the worker, the live curve from its progress
 // events, the curve saved across reloads, and the offer to continue a saved run.
 
+import { describeSkipped } from '../data/examples.ts';
 import { trainOf } from '../train/recipe.ts';
 import type { TrainProgress } from '../worker/api.ts';
 import type { Controller } from './controller.ts';
@@ -16,7 +17,7 @@ export class TrainingController {
   /** Names the run for the saved loss curve: same model, data and settings, same curve. */
   private runKey(): string {
     const s = this.c.state;
-    return JSON.stringify([s.model.summary?.sourceKey, s.model.summary?.name, this.c.datasetText('train')?.name, this.c.trainSet?.rows.length, s.train, s.evalFraction, s.systemPrompt]);
+    return JSON.stringify([s.model.summary?.sourceKey, s.model.summary?.name, this.c.datasetName('train'), this.c.trainSet?.rows.length, s.train, s.evalFraction, s.systemPrompt]);
   }
 
   async findCheckpoint(): Promise<void> {
@@ -69,7 +70,17 @@ export class TrainingController {
         this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.needData', detail: '' } } }));
         return;
       }
-      await this.c.worker.setDataset(await this.c.examples(train), await this.c.examples(evalRows));
+      // Rows whose prompt fills the max length keep no answer token: they are left out and
+      // counted, and a run with none left stops here instead of "finishing" at loss 0.
+      const trainSet = await this.c.exampleSet(train);
+      const skipped = trainSet.skipped.answerCutOff?.count ?? 0;
+      if (trainSet.examples.length === 0) {
+        const max = this.c.state.train.maxLength;
+        this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.noLabels', detail: describeSkipped(trainSet, max).join('; ') }, skipped } }));
+        return;
+      }
+      this.c.patch((st) => ({ training: { ...st.training, skipped } }));
+      await this.c.worker.setDataset(trainSet.examples, (await this.c.exampleSet(evalRows)).examples);
       if (fresh && s.training.checkpoint) await this.c.worker.deleteCheckpoint(s.training.checkpoint.runId).catch(() => undefined);
       this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined } }));
       const outcome = await this.c.worker.startTraining({ ...trainOf(this.c.state.train), resume: !fresh }, (p) => this.onProgress(p));
