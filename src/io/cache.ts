@@ -4,9 +4,23 @@
 // so the weights are not held in memory twice.
 
 import { DownloadError, ModelFilesError } from '../core/errors.ts';
-import type { CachedModelInfo, StorageInfo } from '../worker/api.ts';
 import type { Sha256State } from './sha256.ts';
 import { hasPrefix, type Key, type KeyValueStore } from './store.ts';
+
+export interface StorageInfo {
+  usage: number;
+  quota: number;
+  persisted: boolean;
+}
+
+export interface CachedModelInfo {
+  sourceKey: string;
+  name: string;
+  files: { name: string; size: number; complete: boolean }[];
+  bytes: number;
+  complete: boolean;
+  updatedAt: number;
+}
 
 /** Big enough that a 1 GB model is ~32 values, small enough to lose little on an interruption. */
 export const DEFAULT_CHUNK_SIZE = 32 << 20;

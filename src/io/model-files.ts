@@ -4,7 +4,6 @@
 
 import { DownloadError, ModelFilesError } from '../core/errors.ts';
 import { SafetensorsFile, ShardedSafetensors, type TensorSource } from '../core/safetensors.ts';
-import type { ModelFileInfo, ModelSource } from '../worker/api.ts';
 import { deleteCachedModel, ensureSpace, getRecord, manifestKey, readCachedFile, type ModelManifest } from './cache.ts';
 import { downloadFile, type FetchFn, type FileProgress } from './download.ts';
 import {
@@ -19,10 +18,18 @@ import {
   sourceKey,
   sourceName,
   validateSource,
+  type ModelSource,
   type RemoteFileInfo,
   type RemoteSource,
 } from './sources.ts';
 import type { KeyValueStore } from './store.ts';
+
+export interface ModelFileInfo {
+  name: string;
+  size: number;
+  fromCache: boolean;
+  sha256?: string;
+}
 
 export interface ModelFiles {
   name: string;

@@ -2,7 +2,19 @@
 // Pure functions: no fetch here, so URL building and listing parsing are tested directly.
 
 import { ModelSourceError } from '../core/errors.ts';
-import type { ModelSource } from '../worker/api.ts';
+
+/** Where model files come from. Cached sources are keyed by kind + repo/baseUrl + revision. */
+export type ModelSource =
+  /** The tiny model the app serves at `${BASE_URL}models/tiny/` (`npm run tiny`). */
+  | { kind: 'builtin'; /** Absolute URL of that folder; the client fills it from the page's base. */ baseUrl?: string }
+  /** endpoint: a mirror with the same API (e.g. https://hf-mirror.com); default https://huggingface.co. */
+  | { kind: 'hf'; repo: string; revision: string; endpoint?: string }
+  /** endpoint default https://www.modelscope.cn. */
+  | { kind: 'modelscope'; repo: string; revision: string; endpoint?: string }
+  /** Any server with the Hugging Face file layout under baseUrl (config.json next to the weights). */
+  | { kind: 'url'; baseUrl: string }
+  /** A picked or dropped folder: what `huggingface-cli download` / `modelscope download` left. */
+  | { kind: 'local'; files: File[] };
 
 export type RemoteSource = Exclude<ModelSource, { kind: 'local' }>;
 

@@ -9,6 +9,9 @@ import type { EngineInfo, GenerateOptions, LoraSettings, MemoryPlan, TrainExampl
 import type { TrainSettings } from '../train/recipe.ts';
 import type { TrainOutcome, TrainProgress } from '../train/loop.ts';
 import type { CheckpointInfo } from '../train/checkpoint.ts';
+import type { ModelSource } from '../io/sources.ts';
+import type { CachedModelInfo, StorageInfo } from '../io/cache.ts';
+import type { ModelFileInfo } from '../io/model-files.ts';
 import type { ToolSchema } from '../data/schema.ts';
 
 /** Decoding options across the worker boundary: plain data only. */
@@ -23,19 +26,9 @@ export interface WorkerGenerateOptions extends GenerateOptions {
 export type { LrSchedule, TrainSettings } from '../train/recipe.ts';
 export type { TrainOutcome, TrainProgress, TrainState } from '../train/loop.ts';
 export type { CheckpointInfo, StepRecord } from '../train/checkpoint.ts';
-
-/** Where model files come from. Cached sources are keyed by kind + repo/baseUrl + revision. */
-export type ModelSource =
-  /** The tiny model the app serves at `${BASE_URL}models/tiny/` (`npm run tiny`). */
-  | { kind: 'builtin'; /** Absolute URL of that folder; the client fills it from the page's base. */ baseUrl?: string }
-  /** endpoint: a mirror with the same API (e.g. https://hf-mirror.com); default https://huggingface.co. */
-  | { kind: 'hf'; repo: string; revision: string; endpoint?: string }
-  /** endpoint default https://www.modelscope.cn. */
-  | { kind: 'modelscope'; repo: string; revision: string; endpoint?: string }
-  /** Any server with the Hugging Face file layout under baseUrl (config.json next to the weights). */
-  | { kind: 'url'; baseUrl: string }
-  /** A picked or dropped folder: what `huggingface-cli download` / `modelscope download` left. */
-  | { kind: 'local'; files: File[] };
+export type { ModelSource } from '../io/sources.ts';
+export type { CachedModelInfo, StorageInfo } from '../io/cache.ts';
+export type { ModelFileInfo } from '../io/model-files.ts';
 
 export type EngineChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -52,12 +45,6 @@ export interface ProbeResult {
   cores: number;
   /** navigator.storage.estimate(), when the browser offers it. */
   storage?: StorageInfo;
-}
-
-export interface StorageInfo {
-  usage: number;
-  quota: number;
-  persisted: boolean;
 }
 
 export interface LoadSettings {
@@ -87,13 +74,6 @@ export interface LoadProgress {
   etaSec: number;
   fromCache: boolean;
   message: string;
-}
-
-export interface ModelFileInfo {
-  name: string;
-  size: number;
-  fromCache: boolean;
-  sha256?: string;
 }
 
 export interface ModelSummary {
@@ -150,15 +130,6 @@ export interface AdapterData {
   lora: LoraSettings;
   /** PEFT names (base_model.model.model.layers.N....lora_A.weight). */
   tensors: Record<string, Float32Array>;
-}
-
-export interface CachedModelInfo {
-  sourceKey: string;
-  name: string;
-  files: { name: string; size: number; complete: boolean }[];
-  bytes: number;
-  complete: boolean;
-  updatedAt: number;
 }
 
 /** adapter: PEFT folder; merged: HF model folder with W + s·BA; gguf: llama.cpp LoRA adapter. */
