@@ -4,23 +4,11 @@
 
 import { zipSync, strToU8 } from 'fflate';
 import type { DatasetRow } from '../data/dataset.ts';
-import type { LoraSettings } from '../engine/engine.ts';
-import type { TrainSettings } from '../train/recipe.ts';
 import { TRAIN_PY } from './job/train-py.ts';
 import { jobReadme, REQUIREMENTS_TXT } from './job/readme.ts';
+import type { JobSpec } from './job/spec.ts';
 
-export interface JobSpec {
-  /** Repo id or path the script loads, e.g. Qwen/Qwen2.5-0.5B-Instruct. */
-  baseModel: string;
-  system: string;
-  maxLength: number;
-  /** Token learned after every answer. */
-  endToken: string;
-  lora: LoraSettings;
-  train: TrainSettings;
-  rows: readonly Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expected'>[];
-  evalRows?: readonly Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expected'>[];
-}
+export type { JobSpec } from './job/spec.ts';
 
 /** Seed-format row; the answer stays the exact text Webtune trained on. */
 export function seedRow(r: Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expected'>): Record<string, unknown> {

@@ -13,12 +13,13 @@ import type { Action } from './actions.ts';
 import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult as Dataset } from '../data/dataset.ts';
 import { encodePrompt, keepLabelled, labelCount, toTrainExample, type ExampleSet } from '../data/examples.ts';
 import { importPeftAdapter, pickAdapterFiles } from '../export/peft-import.ts';
-import { saveLang, type MessageKey } from './i18n.ts';
+import { saveLang } from './i18n.ts';
 import { loadDataset, loadSession, saveDataset, saveSession, type SavedSession } from './persist.ts';
 import { ResultsController } from './results.ts';
 import { TrainingController } from './training.ts';
 import { defaultRecipe, loraOf, type Recipe } from '../train/recipe.ts';
-import { PREVIEW_ROWS, initialState, type AppState, type LoadedDataset, type Screen, type UiError } from './state.ts';
+import { PREVIEW_ROWS, initialState, uiError, type AppState, type LoadedDataset, type Screen, type UiError } from './state.ts';
+import type { TrainingContext } from './context.ts';
 import type { Store } from './store.ts';
 
 export interface PageOptions {
@@ -33,10 +34,6 @@ export interface PageOptions {
 // answer is cut away; the tests import a few rows, so the run is a handful of steps.
 export const E2E_TRAIN: Partial<Recipe> = { epochs: 2, batchSize: 2, gradAccum: 1, lr: 3e-3, maxLength: 256, evalEvery: 2, checkpointEvery: 2 };
 
-export function uiError(where: Screen, key: MessageKey, e: unknown): UiError {
-  return { where, key, detail: e instanceof Error ? e.message : String(e) };
-}
-
 /** Array.map that yields to the event loop every `slice` items (about 15 ms of tokenizing). */
 export async function mapInSlices<T, R>(items: readonly T[], fn: (item: T) => R, slice = 64): Promise<R[]> {
   const out: R[] = [];
@@ -47,7 +44,7 @@ export async function mapInSlices<T, R>(items: readonly T[], fn: (item: T) => R,
   return out;
 }
 
-export class Controller {
+export class Controller implements TrainingContext {
   tokenizer?: ChatTokenizer;
   /** Parsed datasets; the state holds only their views. */
   trainSet?: Dataset;
@@ -401,8 +398,8 @@ export class Controller {
     await this.recountTokens();
   }
 
-  datasetName(role: 'train' | 'eval'): string | undefined {
-    return this.names[role];
+  trainData(): { name?: string; rows?: number } {
+    return { name: this.names.train, rows: this.trainSet?.rows.length };
   }
 
   /** Rows used for training and evaluation: a separate eval file wins over the split. */

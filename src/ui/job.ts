@@ -5,9 +5,9 @@ import { buildJobZip as zipJob } from '../export/job.ts';
 import { IM_END } from '../tokenizer/tokenizer.ts';
 import { loraOf, trainOf } from '../train/recipe.ts';
 import type { ModelSummary } from '../worker/api.ts';
-import type { Controller } from './controller.ts';
+import type { PageContext } from './context.ts';
 
-export async function buildJobZip(c: Controller, summary: ModelSummary): Promise<Blob> {
+export async function buildJobZip(c: PageContext, summary: ModelSummary): Promise<Blob> {
   const t = c.state.train;
   const { train, eval: evalRows } = c.splitRows();
   // Hub repos are named as such; a built-in or local model by its name, to be replaced by a path.

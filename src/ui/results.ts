@@ -5,11 +5,10 @@
 import { encodePrompt } from '../data/examples.ts';
 import type { GenerateOptions } from '../engine/engine.ts';
 import { evaluateRows, type SkippedEvalRow } from '../eval/evaluate.ts';
-import type { Controller } from './controller.ts';
-import { uiError } from './controller.ts';
+import type { PageContext } from './context.ts';
 import { saveBlob, zipFiles } from './download.ts';
 import { buildJobZip } from './job.ts';
-import type { AppState, ChatSide } from './state.ts';
+import { uiError, type AppState, type ChatSide } from './state.ts';
 
 type ExportKind = keyof AppState['exports'];
 
@@ -20,7 +19,7 @@ export function fileStem(modelName: string): string {
 }
 
 export class ResultsController {
-  constructor(private readonly c: Controller) {}
+  constructor(private readonly c: PageContext) {}
 
   private busyTraining(): boolean {
     const st = this.c.state.training.state;

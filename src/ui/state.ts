@@ -42,6 +42,11 @@ export interface UiError {
   detail: string;
 }
 
+/** The error a screen shows: where it happened, what to say, and the typed error's own message. */
+export function uiError(where: Screen, key: MessageKey, e: unknown): UiError {
+  return { where, key, detail: e instanceof Error ? e.message : String(e) };
+}
+
 export interface DatasetRowView {
   user: string;
   answer: string;

@@ -4,20 +4,20 @@
 import { describeSkipped } from '../data/examples.ts';
 import { trainOf } from '../train/recipe.ts';
 import type { TrainProgress } from '../worker/api.ts';
-import type { Controller } from './controller.ts';
-import { uiError } from './controller.ts';
+import type { TrainingContext } from './context.ts';
+import { uiError } from './state.ts';
 import { loadLosses, saveLosses } from './persist.ts';
 
 export class TrainingController {
   private lossSaveTimer?: ReturnType<typeof setTimeout>;
 
-  constructor(private readonly c: Controller) {}
+  constructor(private readonly c: TrainingContext) {}
 
 
   /** Names the run for the saved loss curve: same model, data and settings, same curve. */
   private runKey(): string {
     const s = this.c.state;
-    return JSON.stringify([s.model.summary?.sourceKey, s.model.summary?.name, this.c.datasetName('train'), this.c.trainSet?.rows.length, s.train, s.evalFraction, s.systemPrompt]);
+    return JSON.stringify([s.model.summary?.sourceKey, s.model.summary?.name, this.c.trainData().name, this.c.trainData().rows, s.train, s.evalFraction, s.systemPrompt]);
   }
 
   async findCheckpoint(): Promise<void> {

@@ -1,6 +1,6 @@
 // README.md and requirements.txt of the training-job zip.
 
-import type { JobSpec } from '../job.ts';
+import type { JobSpec } from './spec.ts';
 
 // transformers 4.46 is the first whose Trainer normalizes the accumulated loss by the label
 // tokens of the whole optimizer step, which is what Webtune's step minimizes.
