@@ -53,7 +53,7 @@ describe('fileStem', () => {
 
 describe('mapInSlices', () => {
   it('maps like Array.map and lets other tasks run between slices', async () => {
-    const { mapInSlices } = await import('../src/ui/controller.ts');
+    const { mapInSlices } = await import('../src/ui/data.ts');
     const items = Array.from({ length: 130 }, (_, i) => i);
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);

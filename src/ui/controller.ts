@@ -1,24 +1,24 @@
 // The one writer of the store: turns component actions into worker calls and state updates.
-// Model math stays in the worker; here live only tokenization (fast, needed for the
-// histogram) and bookkeeping. Every failure lands as a UiError on the screen where it happened.
+// Model math stays in the worker. Datasets and tokenization are in data.ts, training runs in
+// training.ts, evaluation/chat/export in results.ts; each sees a narrow context (context.ts).
+// Every failure lands as a UiError on the screen where it happened.
 
 import { describeFit } from '../engine/fit.ts';
 import { unfitChoice } from './catalog-view.ts';
 import { ChatTokenizer } from '../tokenizer/tokenizer.ts';
-import { DatasetError } from '../core/errors.ts';
-import type { TrainExample } from '../engine/engine.ts';
 import type { LoadSettings, ModelSource } from '../worker/api.ts';
 import type { TrainingWorker } from '../worker/client.ts';
 import type { Action } from './actions.ts';
-import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult as Dataset } from '../data/dataset.ts';
-import { encodePrompt, keepLabelled, labelCount, toTrainExample, type ExampleSet } from '../data/examples.ts';
+import type { DatasetRow } from '../data/dataset.ts';
+import type { ExampleSet } from '../data/examples.ts';
 import { importPeftAdapter, pickAdapterFiles } from '../export/peft-import.ts';
 import { saveLang } from './i18n.ts';
-import { loadDataset, loadSession, saveDataset, saveSession, type SavedSession } from './persist.ts';
+import { loadDataset, loadSession, saveSession, type SavedSession } from './persist.ts';
+import { DataController } from './data.ts';
 import { ResultsController } from './results.ts';
 import { TrainingController } from './training.ts';
 import { defaultRecipe, loraOf, type Recipe } from '../train/recipe.ts';
-import { PREVIEW_ROWS, initialState, uiError, type AppState, type LoadedDataset, type Screen, type UiError } from './state.ts';
+import { initialState, uiError, type AppState, type LoadedDataset, type Screen, type UiError } from './state.ts';
 import type { TrainingContext } from './context.ts';
 import type { Store } from './store.ts';
 
@@ -34,23 +34,9 @@ export interface PageOptions {
 // answer is cut away; the tests import a few rows, so the run is a handful of steps.
 export const E2E_TRAIN: Partial<Recipe> = { epochs: 2, batchSize: 2, gradAccum: 1, lr: 3e-3, maxLength: 256, evalEvery: 2, checkpointEvery: 2 };
 
-/** Array.map that yields to the event loop every `slice` items (about 15 ms of tokenizing). */
-export async function mapInSlices<T, R>(items: readonly T[], fn: (item: T) => R, slice = 64): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += slice) {
-    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 0));
-    for (const item of items.slice(i, i + slice)) out.push(fn(item));
-  }
-  return out;
-}
-
 export class Controller implements TrainingContext {
   tokenizer?: ChatTokenizer;
-  /** Parsed datasets; the state holds only their views. */
-  trainSet?: Dataset;
-  evalSet?: Dataset;
-  private names: { train?: string; eval?: string } = {};
-  private readonly importSeq = { train: 0, eval: 0 };
+  readonly data: DataController;
   readonly results: ResultsController;
   readonly training: TrainingController;
 
@@ -59,6 +45,7 @@ export class Controller implements TrainingContext {
     readonly worker: TrainingWorker,
     readonly options: PageOptions = {},
   ) {
+    this.data = new DataController(this);
     this.results = new ResultsController(this);
     this.training = new TrainingController(this);
   }
@@ -85,7 +72,7 @@ export class Controller implements TrainingContext {
     await this.refreshCachedModels();
     // The first screen is ready to train: the built-in model loads itself, and the sample data
     // comes in when nothing was imported before.
-    if (!this.trainSet) await this.importSample();
+    if (!this.data.trainSet) await this.data.importSample();
     if (this.state.source.kind === 'builtin') await this.loadModel();
   }
 
@@ -115,27 +102,23 @@ export class Controller implements TrainingContext {
         await this.worker.deleteCachedModel(a.sourceKey);
         return this.refreshCachedModels();
       case 'importData':
-        return this.importData(a.name, a.file ?? a.text ?? '', a.role);
+        return this.data.importData(a.name, a.file ?? a.text ?? '', a.role);
       case 'importSample':
-        return this.importSample();
+        return this.data.importSample();
       case 'useSplit':
-        this.evalSet = undefined;
-        this.names.eval = undefined;
-        await saveDataset('eval', undefined);
-        this.patch(() => ({ evalDataset: undefined }));
-        return this.recountTokens();
+        return this.data.useSplit();
       case 'setSplit':
         this.patch(() => ({ evalFraction: a.evalFraction }));
         await this.persist();
-        return this.recountTokens();
+        return this.data.recountTokens();
       case 'setSystemPrompt':
         this.patch(() => ({ systemPrompt: a.text }));
         await this.persist();
-        return this.recountTokens();
+        return this.data.recountTokens();
       case 'setTrain':
         this.patch((s) => ({ train: { ...s.train, ...a.patch } }));
         await this.persist();
-        if (a.patch.maxLength !== undefined) await this.recountTokens();
+        if (a.patch.maxLength !== undefined) await this.data.recountTokens();
         return;
       case 'resetTrain':
         this.patch(() => ({ train: defaultRecipe() }));
@@ -184,7 +167,7 @@ export class Controller implements TrainingContext {
       const d = await loadDataset(role);
       // Sessions saved before datasets were kept as files hold the text.
       const content = d?.blob ?? d?.text;
-      if (d && content !== undefined) await this.importData(d.name, content, role);
+      if (d && content !== undefined) await this.data.importData(d.name, content, role);
     }
     // A restored local folder cannot be reloaded (its File handles are gone): fall back.
     if (this.state.source.kind === 'local') this.patch((s) => ({ source: { ...s.source, kind: 'builtin' } }));
@@ -285,7 +268,7 @@ export class Controller implements TrainingContext {
       return false;
     }
     await this.persist();
-    await Promise.all([this.refreshCachedModels(), this.recountTokens(), this.training.findCheckpoint()]);
+    await Promise.all([this.refreshCachedModels(), this.data.recountTokens(), this.training.findCheckpoint()]);
     return true;
   }
 
@@ -343,118 +326,17 @@ export class Controller implements TrainingContext {
     }
   }
 
-  // ---- data ------------------------------------------------------------------------------
+  // ---- data (DataController), as the screen controllers see it ----------------------------
 
-  async importSample(): Promise<void> {
-    for (const [role, file] of [
-      ['train', 'meeting-train.json'],
-      ['eval', 'meeting-eval.json'],
-    ] as const) {
-      try {
-        const res = await fetch(new URL(`samples/${file}`, document.baseURI));
-        if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
-        await this.importData(file, await res.blob(), role);
-      } catch (e) {
-        this.patch(() => ({ lastImport: { name: file, issues: [], failed: true, message: e instanceof Error ? e.message : String(e) } }));
-        return;
-      }
-    }
+  splitRows(): { train: DatasetRow[]; eval: DatasetRow[] } {
+    return this.data.splitRows();
   }
 
-  /**
-   * A failed import changes nothing but the report of the attempt: the old dataset stays. The
-   * file streams in with progress (a million rows keep the page responsive); text (pasted, the
-   * samples) takes the same path as UTF-8 bytes.
-   */
-  async importData(name: string, content: Blob | string, role: 'train' | 'eval'): Promise<void> {
-    const seq = ++this.importSeq[role];
-    const blob = typeof content === 'string' ? new Blob([content], { type: 'text/plain' }) : content;
-    const current = () => seq === this.importSeq[role];
-    this.patch(() => ({ importing: { name, bytes: 0, totalBytes: blob.size, rows: 0 } }));
-    let parsed: Dataset;
-    try {
-      parsed = await importDatasetBlob(blob, { file: name, onProgress: (p) => current() && this.patch(() => ({ importing: { name, ...p } })) });
-    } catch (e) {
-      if (!current()) return;
-      const issues = e instanceof DatasetError ? e.issues : [];
-      this.patch(() => ({ importing: undefined, lastImport: { name, issues, failed: true, message: e instanceof DatasetError ? undefined : String((e as Error).message ?? e) } }));
-      return;
-    }
-    // A newer import of the same role finished or is under way: its result wins.
-    if (!current()) return;
-    const view: LoadedDataset = {
-      name, format: parsed.format, encoding: parsed.encoding, duplicates: parsed.duplicates.count,
-      rows: parsed.rows.map((r) => ({ user: r.user, answer: r.answer, system: r.system })), issues: parsed.issues,
-    };
-    if (role === 'train') this.trainSet = parsed;
-    else this.evalSet = parsed;
-    this.names[role] = name;
-    await saveDataset(role, { name, blob });
-    this.patch(() => ({
-      ...(role === 'train' ? { dataset: view } : { evalDataset: view }),
-      importing: undefined,
-      lastImport: { name, issues: parsed.issues, failed: false, encoding: parsed.encoding, duplicates: parsed.duplicates },
-    }));
-    await this.recountTokens();
+  exampleSet(rows: DatasetRow[]): Promise<ExampleSet> {
+    return this.data.exampleSet(rows);
   }
 
   trainData(): { name?: string; rows?: number } {
-    return { name: this.names.train, rows: this.trainSet?.rows.length };
+    return this.data.trainData();
   }
-
-  /** Rows used for training and evaluation: a separate eval file wins over the split. */
-  splitRows(): { train: DatasetRow[]; eval: DatasetRow[] } {
-    if (!this.trainSet) return { train: [], eval: [] };
-    if (this.evalSet) return { train: this.trainSet.rows, eval: this.evalSet.rows };
-    return splitDataset(this.trainSet.rows, { evalFraction: this.state.evalFraction, seed: this.state.splitSeed });
-  }
-
-  /** Tokenized in slices so a large dataset never freezes the page. */
-  async examples(rows: DatasetRow[], maxLength = this.state.train.maxLength): Promise<TrainExample[]> {
-    const tok = this.tokenizer;
-    if (!tok) return [];
-    const system = this.state.systemPrompt;
-    return mapInSlices(rows, (r) => toTrainExample(tok, r, { system, maxLength }));
-  }
-
-  /** Examples to train or score loss on: rows that keep no answer token at the max length are left out and counted. */
-  async exampleSet(rows: DatasetRow[]): Promise<ExampleSet> {
-    const tok = this.tokenizer;
-    const examples = await this.examples(rows);
-    return keepLabelled(rows, examples, (r) => (tok ? encodePrompt(tok, r, { system: this.state.systemPrompt }).length : 0));
-  }
-
-  private async recountTokens(): Promise<void> {
-    const split = this.splitRows();
-    this.patch(() => ({ splitCounts: { train: split.train.length, eval: split.eval.length } }));
-    if (!this.tokenizer || !this.trainSet) {
-      this.patch(() => ({ tokenLengths: [], promptLengths: [], tokenSampleOf: undefined }));
-      return;
-    }
-    // Untruncated lengths in dataset order: the histogram shows what the max length cuts off,
-    // and the preview table each row's count. A big dataset is measured on an even sample (the
-    // preview rows first): counting a million rows would take minutes for the same picture.
-    const rows = this.trainSet.rows;
-    const picked = rows.length <= TOKEN_SAMPLE * 2 ? rows : sampleRows(rows, TOKEN_SAMPLE);
-    const examples = await this.examples(picked, Number.MAX_SAFE_INTEGER);
-    // A newer import or setting may have finished first; its counts win.
-    if (this.trainSet?.rows !== rows) return;
-    this.patch(() => ({
-      tokenLengths: examples.map((ex) => ex.ids.length),
-      promptLengths: examples.map((ex) => ex.ids.length - labelCount(ex)),
-      tokenSampleOf: picked === rows ? undefined : rows.length,
-    }));
-  }
-}
-
-/** Rows whose token lengths stand for a large dataset. */
-const TOKEN_SAMPLE = 2000;
-
-/** The first preview rows, then every k-th row, about `n` in all. */
-function sampleRows<T>(rows: readonly T[], n: number): T[] {
-  const head = Math.min(PREVIEW_ROWS, rows.length);
-  const out = rows.slice(0, head);
-  const k = Math.max(1, Math.floor((rows.length - head) / n));
-  for (let i = head; i < rows.length && out.length < n + head; i += k) out.push(rows[i]);
-  return out;
 }

@@ -1,5 +1,6 @@
 // A minimal observable holder for AppState: immutable updates, synchronous notification.
-// Lit components subscribe through StoreController and re-render; nothing else is needed.
+// The root element (app.ts) subscribes through StoreController and hands the state down as a
+// property; the components below it only render what they are given.
 
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { AppState } from './state.ts';
