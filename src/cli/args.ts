@@ -19,6 +19,10 @@ export interface FlagSpec {
   min?: number;
   /** For number flags: the value must be below this. */
   below?: number;
+  /** For number flags: the value must be above this. */
+  above?: number;
+  /** Largest allowed value for int / number flags. */
+  max?: number;
 }
 
 export type Flags = Record<string, string | number | boolean | undefined>;
@@ -78,6 +82,7 @@ function convert(command: string, name: string, s: FlagSpec, raw: string): strin
       if (!/^-?\d+$/.test(raw)) throw bad('must be an integer');
       const v = Number(raw);
       if (s.min !== undefined && v < s.min) throw bad(`must be at least ${s.min}`);
+      if (s.max !== undefined && v > s.max) throw bad(`must be at most ${s.max}`);
       return v;
     }
     case 'number': {
@@ -85,6 +90,8 @@ function convert(command: string, name: string, s: FlagSpec, raw: string): strin
       if (raw.trim() === '' || !Number.isFinite(v)) throw bad('must be a number');
       if (s.min !== undefined && v < s.min) throw bad(`must be at least ${s.min}`);
       if (s.below !== undefined && v >= s.below) throw bad(`must be below ${s.below}`);
+      if (s.above !== undefined && v <= s.above) throw bad(`must be above ${s.above}`);
+      if (s.max !== undefined && v > s.max) throw bad(`must be at most ${s.max}`);
       return v;
     }
     default:

@@ -68,9 +68,34 @@ export class TokenizerError extends WebtuneError {}
 
 /** Engine failures: bad shapes, NaN/Inf, device lost, out of memory. */
 export class EngineError extends WebtuneError {}
+/** A NaN or infinite loss or gradient in a step; that step's update was not applied. The cause is the caller's to say (train/health.ts). */
 export class NonFiniteError extends EngineError {
   constructor(readonly what: string, readonly step: number) {
-    super(`non-finite ${what} at step ${step}: the step was skipped and the adapter left as it was; lower the learning rate`);
+    super(`non-finite ${what} at step ${step}`);
+  }
+}
+
+/** A run that went wrong numerically, with advice that matches why: the learning rate, or the model before any update. */
+export class DivergedError extends EngineError {
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly reason: 'update-exploded' | 'nonfinite-before-update' | 'nonfinite-after-updates',
+  ) {
+    super(message);
+  }
+}
+
+/** A stored tensor holding NaN or infinity: names the file, the tensor and the first bad element. */
+export class NonFiniteWeightError extends WebtuneError {
+  constructor(
+    readonly file: string,
+    readonly tensor: string,
+    readonly index: number,
+    readonly value: string,
+    readonly coordinates?: number[],
+  ) {
+    super(`${file} [${tensor}]: element ${index}${coordinates ? ` (${coordinates.join(', ')})` : ''} is ${value}; the weights are damaged (download or export them again)`);
   }
 }
 export class DeviceLostError extends EngineError {}

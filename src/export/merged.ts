@@ -7,6 +7,7 @@
 import { LORA_TARGETS, moduleOf, projShape, type LoraTarget, type Qwen2Config } from '../core/config.ts';
 import { DTYPE_BYTES, narrow, widen } from '../core/dtype.ts';
 import { AdapterError, ModelConfigError } from '../core/errors.ts';
+import { assertFinite, checkedRead } from '../core/finite.ts';
 import { encodeHeader, type TensorInfo, type TensorSource } from '../core/safetensors.ts';
 import { loraScale, peftName, type LoraSettings } from '../engine/engine.ts';
 import { CountingSink, writeFile, type FolderSink } from './sink.ts';
@@ -89,6 +90,7 @@ export async function writeMergedModel(folder: FolderSink, src: MergeSource, ada
         const got = tensors[peftName(l, t, ab)];
         if (!got) throw new AdapterError(`${peftName(l, t, ab)}: missing from the adapter being merged`);
         if (got.length !== want) throw new AdapterError(`${peftName(l, t, ab)}: has ${got.length} values, the base model needs ${want}`);
+        assertFinite('adapter', peftName(l, t, ab), got, 'f32', ab === 'A' ? [settings.r, want / settings.r] : [want / settings.r, settings.r]);
       }
 
   const order: TensorInfo[] = [...src.weights.tensors.values()].sort((x, y) => (x.file === y.file ? x.start - y.start : x.file < y.file ? -1 : 1));
@@ -101,18 +103,14 @@ export async function writeMergedModel(folder: FolderSink, src: MergeSource, ada
   const header = encodeHeader(entries, { format: 'pt' });
   const total = header.length + entries.reduce((s, e) => s + e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype], 0);
 
-  const config = { ...src.rawConfig, torch_dtype: outDtype === 'BF16' ? 'bfloat16' : 'float32' };
-  await writeFile(folder, 'config.json', JSON.stringify(config, null, 2) + '\n');
-  for (const name of PASSTHROUGH_FILES) {
-    const content = src.extraFiles?.[name];
-    if (content !== undefined) await writeFile(folder, name, content);
-  }
 
+  // A NaN in the base would be copied into every merged tensor: refuse it, naming the element.
+  const readChecked = checkedRead(src.weights);
   const sink = new CountingSink(await folder.create('model.safetensors'));
   await sink.write(header);
   opts.onProgress?.(sink.bytes, total);
   for (const t of order) {
-    const raw = await src.weights.read(t.name);
+    const raw = await readChecked(t.name);
     const hit = adaptedTarget(t.name, settings);
     if (!hit) {
       if (!isFloat(t.dtype) || t.dtype === outDtype) await sink.write(bytesOf(raw));
@@ -130,4 +128,11 @@ export async function writeMergedModel(folder: FolderSink, src: MergeSource, ada
   }
   await sink.close();
   if (sink.bytes !== total) throw new AdapterError(`model.safetensors: wrote ${sink.bytes} bytes, the header promised ${total}`);
+  for (const name of PASSTHROUGH_FILES) {
+    const content = src.extraFiles?.[name];
+    if (content !== undefined) await writeFile(folder, name, content);
+  }
+  // config.json last: a folder cut short has none, so no loader takes old or partial weights for a model.
+  const config = { ...src.rawConfig, torch_dtype: outDtype === 'BF16' ? 'bfloat16' : 'float32' };
+  await writeFile(folder, 'config.json', JSON.stringify(config, null, 2) + '\n');
 }

@@ -5,6 +5,7 @@
 import { LORA_TARGETS, moduleOf, projShape, type LoraTarget, type Qwen2Config } from '../core/config.ts';
 import { widen } from '../core/dtype.ts';
 import { AdapterError } from '../core/errors.ts';
+import { assertFinite } from '../core/finite.ts';
 import { SafetensorsFile } from '../core/safetensors.ts';
 import { peftName, type LoraSettings } from '../engine/engine.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './peft.ts';
@@ -66,7 +67,11 @@ function isEmpty(v: unknown): boolean {
   return v === undefined || v === null || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && Object.keys(v as object).length === 0);
 }
 
-/** adapter_config.json -> LoraSettings, refusing the PEFT options Webtune cannot reproduce. */
+/** Largest plausible rank and update scale: real adapters use r up to a few hundred and scales near 0.1-10. */
+const MAX_RANK = 4096;
+const MAX_SCALE = 1024;
+
+/** adapter_config.json -> LoraSettings, refusing the PEFT options Webtune cannot reproduce and values out of range. */
 export function parseAdapterConfig(text: string, cfg: Qwen2Config): { settings: LoraSettings; baseModel?: string } {
   let raw: Record<string, unknown>;
   try {
@@ -78,8 +83,12 @@ export function parseAdapterConfig(text: string, cfg: Qwen2Config): { settings: 
   if (raw.peft_type !== 'LORA') throw field('peft_type', `must be "LORA", got ${JSON.stringify(raw.peft_type)}`);
   const r = raw.r;
   if (typeof r !== 'number' || !Number.isInteger(r) || r <= 0) throw field('r', `must be a positive integer, got ${JSON.stringify(r)}`);
+  if (r > MAX_RANK) throw field('r', `is ${r}; ranks above ${MAX_RANK} are not plausible for a LoRA adapter`);
   const alpha = raw.lora_alpha ?? 8;
   if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw field('lora_alpha', `must be a number, got ${JSON.stringify(alpha)}`);
+  if (alpha <= 0) throw field('lora_alpha', `must be positive, got ${alpha} (the update is scaled by alpha / r)`);
+  const scale = raw.use_rslora ? alpha / Math.sqrt(r) : alpha / r;
+  if (scale > MAX_SCALE) throw field('lora_alpha', `${alpha} with r ${r} scales the update by ${scale.toPrecision(3)}; above ${MAX_SCALE} it can only be a mistake`);
   const dropout = raw.lora_dropout ?? 0;
   if (typeof dropout !== 'number' || dropout < 0 || dropout >= 1) throw field('lora_dropout', `must be in [0, 1), got ${JSON.stringify(dropout)}`);
   if ((raw.bias ?? 'none') !== 'none') throw field('bias', `is ${JSON.stringify(raw.bias)}; only "none" (no trained biases) is supported`);
@@ -137,6 +146,8 @@ export async function importPeftAdapter(configText: string, weights: Bytes, cfg:
     if (info.dtype === 'F32') tensors[name] = new Float32Array(data as Float32Array);
     else if (info.dtype === 'BF16' || info.dtype === 'F16') tensors[name] = widen(data as Uint16Array, info.dtype === 'BF16' ? 'bf16' : 'f16');
     else throw new AdapterError(`${ADAPTER_WEIGHTS}: tensor "${rawName}" has dtype ${info.dtype}, expected F32, F16 or BF16`);
+    // NaN in an adapter would be trained on, chatted with and merged into a model: refuse it here.
+    assertFinite(ADAPTER_WEIGHTS, rawName, tensors[name], 'f32', info.shape);
   }
   for (let l = 0; l < cfg.numLayers; l++)
     for (const t of settings.targets)

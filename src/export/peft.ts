@@ -3,6 +3,7 @@
 
 import { LORA_TARGETS, projShape, type Qwen2Config } from '../core/config.ts';
 import { AdapterError } from '../core/errors.ts';
+import { assertFinite } from '../core/finite.ts';
 import { encodeSafetensors, type TensorToWrite } from '../core/safetensors.ts';
 import { peftName, type LoraSettings } from '../engine/engine.ts';
 import { writeFile, type FolderSink } from './sink.ts';
@@ -55,6 +56,8 @@ export function adapterTensors(cfg: Qwen2Config, settings: LoraSettings, tensors
         const data = tensors[name];
         if (!data) throw new AdapterError(`${name}: missing from the adapter being exported`);
         if (data.length !== shape[0] * shape[1]) throw new AdapterError(`${name}: has ${data.length} values, expected [${shape}]`);
+        // An adapter with NaN would load everywhere and answer garbage: refuse to write it.
+        assertFinite('adapter', name, data, 'f32', shape);
         out.push({ name, dtype: 'F32', shape: [...shape], data });
       }
     }

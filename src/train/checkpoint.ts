@@ -10,6 +10,7 @@ import { CheckpointError } from '../core/errors.ts';
 import { encodeSafetensors, SafetensorsFile } from '../core/safetensors.ts';
 import type { LoraSettings, OptimizerState } from '../engine/engine.ts';
 import { hasPrefix, type Key, type KeyValueStore } from '../io/store.ts';
+import type { RunIdentity } from './fingerprint.ts';
 import type { TrainerPosition } from './trainer.ts';
 
 export const CHECKPOINT_DB = 'webtune-checkpoints';
@@ -36,12 +37,17 @@ export interface CheckpointInfo {
   savedAt: number; // ms since epoch
   bytes: number;
   lastLoss?: number;
+  /** The run's fingerprint, and what it was made of (older checkpoints lack both). */
+  fingerprint?: string;
+  identity?: RunIdentity;
 }
 
 export interface CheckpointMeta {
   runId: string;
   /** Same model, data and settings: only then may a run continue from this checkpoint. */
   fingerprint: string;
+  /** What the fingerprint was made of, to say what a checkpoint holds and why another run differs. */
+  identity?: RunIdentity;
   modelKey: string;
   position: TrainerPosition;
   totalSteps: number;
@@ -160,5 +166,9 @@ export class CheckpointStore {
 }
 
 function info(p: Pointer): CheckpointInfo {
-  return { runId: p.meta.runId, modelKey: p.meta.modelKey, step: p.meta.position.step, totalSteps: p.meta.totalSteps, savedAt: p.meta.savedAt, bytes: p.bytes, lastLoss: p.meta.lastLoss };
+  const m = p.meta;
+  return {
+    runId: m.runId, modelKey: m.modelKey, step: m.position.step, totalSteps: m.totalSteps, savedAt: m.savedAt, bytes: p.bytes, lastLoss: m.lastLoss,
+    fingerprint: m.fingerprint, identity: m.identity,
+  };
 }

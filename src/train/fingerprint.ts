@@ -41,20 +41,54 @@ function hashExamples(h: Sha256, data: RunParts['data']): void {
   }
 }
 
-/** SHA-256 hex of the run's parts. */
-export function runFingerprint(parts: RunParts): string {
-  const h = new Sha256();
-  h.update(new TextEncoder().encode(canonicalJson({ model: parts.modelKey, settings: parts.settings, lora: parts.lora, n: parts.data.length })));
-  hashExamples(h, parts.data);
-  return h.hex();
-}
-
 /** SHA-256 hex of the tokenized training data alone: which runs saw the same rows. */
 export function dataFingerprint(data: RunParts['data']): string {
   const h = new Sha256();
   h.update(new TextEncoder().encode(`data:${data.length}`));
   hashExamples(h, data);
   return h.hex();
+}
+
+/** What a run's fingerprint is made of; kept with a checkpoint so a mismatch can be explained. */
+export interface RunIdentity {
+  modelKey: string;
+  settings: unknown;
+  lora: LoraSettings;
+  rows: number;
+  /** dataFingerprint of the examples. */
+  data: string;
+}
+
+export function runIdentity(parts: RunParts): RunIdentity {
+  return { modelKey: parts.modelKey, settings: parts.settings, lora: parts.lora, rows: parts.data.length, data: dataFingerprint(parts.data) };
+}
+
+/** SHA-256 hex of a run's identity (the data enters as its own fingerprint, so it is hashed once). */
+export function identityFingerprint(id: RunIdentity): string {
+  return new Sha256().update(new TextEncoder().encode(canonicalJson(id))).hex();
+}
+
+/** SHA-256 hex of the run's parts. */
+export function runFingerprint(parts: RunParts): string {
+  return identityFingerprint(runIdentity(parts));
+}
+
+/** How two runs differ, setting by setting, for a message ("lr: 0.01 in the checkpoint, 0.02 now"). */
+export function describeMismatch(stored: RunIdentity, now: RunIdentity): string[] {
+  const out: string[] = [];
+  if (stored.modelKey !== now.modelKey) out.push('the base model differs');
+  if (stored.data !== now.data)
+    out.push(stored.rows === now.rows ? `the training data differs (other tokens in the same ${now.rows} examples)` : `the training data differs (${stored.rows} examples in the checkpoint, ${now.rows} now)`);
+  const flat = (x: unknown, prefix: string): Record<string, string> =>
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.assign({}, ...Object.entries(x as Record<string, unknown>).filter(([, v]) => v !== undefined).map(([k, v]) => flat(v, prefix ? `${prefix}.${k}` : k)))
+      : { [prefix]: canonicalJson(x) };
+  for (const [what, a, b] of [['', stored.settings, now.settings], ['LoRA ', stored.lora, now.lora]] as const) {
+    const fa = flat(a, ''), fb = flat(b, '');
+    for (const k of [...new Set([...Object.keys(fa), ...Object.keys(fb)])].sort())
+      if (fa[k] !== fb[k]) out.push(`${what}${k}: ${fa[k] ?? 'unset'} in the checkpoint, ${fb[k] ?? 'unset'} now`);
+  }
+  return out;
 }
 
 /** The short form used as a run id and shown to the user. */

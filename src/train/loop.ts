@@ -3,10 +3,11 @@
 // turned into an outcome. The worker session and the CLI `train` both run one of these, so a
 // run behaves the same in the page and in a terminal.
 
-import { WebtuneError } from '../core/errors.ts';
+import { NonFiniteError, WebtuneError } from '../core/errors.ts';
 import type { Engine, LoraSettings, TrainExample } from '../engine/engine.ts';
 import type { Checkpoint, CheckpointInfo, StepRecord } from './checkpoint.ts';
-import { runFingerprint, shortFingerprint } from './fingerprint.ts';
+import { identityFingerprint, runIdentity, shortFingerprint, type RunIdentity } from './fingerprint.ts';
+import { explainNonFinite, loraNorm, UpdateWatch } from './health.ts';
 import type { TrainSettings } from './recipe.ts';
 import { evaluateLoss, exampleBatches, Trainer } from './trainer.ts';
 
@@ -127,13 +128,22 @@ export interface RunTrainingOptions {
 /** Steps averaged for tokens/s and the ETA: recent enough to follow a change, long enough to be steady. */
 const THROUGHPUT_WINDOW = 20;
 
+/**
+ * The run's identity, fingerprint and id: what a checkpoint must match to be continued. The
+ * cadences change no step, so they are not part of it; where the adapter started is.
+ */
+export function runIdentityOf(o: Pick<RunTrainingOptions, 'modelKey' | 'settings' | 'padId' | 'lora' | 'train' | 'start' | 'runId'>): { identity: RunIdentity; fingerprint: string; runId: string } {
+  const { evalEvery: _e, checkpointEvery: _c, ...steps } = o.settings;
+  const identity = runIdentity({ modelKey: o.modelKey, settings: { ...steps, padId: o.padId, continueFrom: o.start?.from }, lora: o.lora, data: o.train });
+  const fingerprint = identityFingerprint(identity);
+  return { identity, fingerprint, runId: o.runId ?? shortFingerprint(fingerprint) };
+}
+
 export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> {
   const { engine, settings } = o;
   const control = o.control ?? new RunControl();
-  // The cadences change no step, so they are not part of the run's identity.
-  const { evalEvery, checkpointEvery, ...steps } = settings;
-  const fingerprint = runFingerprint({ modelKey: o.modelKey, settings: { ...steps, padId: o.padId, continueFrom: o.start?.from }, lora: o.lora, data: o.train });
-  const runId = o.runId ?? shortFingerprint(fingerprint);
+  const { evalEvery, checkpointEvery } = settings;
+  const { identity, fingerprint, runId } = runIdentityOf(o);
 
   let ck: Checkpoint | undefined;
   if (o.resume !== false) {
@@ -147,6 +157,13 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
   else await engine.initLora(settings.seed);
 
   const trainer = new Trainer(engine, exampleBatches(o.train, o.padId), settings, ck?.meta.position);
+  // The adapter's norm now, to tell a run whose updates explode (health.ts) from one that learns.
+  const watch = new UpdateWatch(loraNorm(await engine.getLora()), trainer.position().step, settings.lr);
+  const snapshot = async () => {
+    const lora = await engine.getLora();
+    watch.check(lora, trainer.position().step);
+    return lora;
+  };
   const evalLoss = async () => (await evaluateLoss(engine, o.eval, settings.batchSize, o.padId)).loss;
   const history: StepRecord[] = ck ? [...ck.meta.history] : [];
   const resumedFrom = ck?.meta.position.step;
@@ -160,12 +177,14 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
     last = { ...last, checkpointedAt: undefined, message: undefined, ...patch };
     o.onProgress?.(last);
   };
+  // A checkpoint is only written after the adapter passed the watch: the last one saved is good.
   const save = async (): Promise<number | undefined> => {
     if (!o.checkpoints) return undefined;
     const position = trainer.position();
+    const lora = await snapshot();
     await o.checkpoints.save({
-      meta: { runId, fingerprint, modelKey: o.modelKey, position, totalSteps: trainer.totalSteps, lora: o.lora, history, savedAt: Date.now() },
-      lora: await engine.getLora(),
+      meta: { runId, fingerprint, identity, modelKey: o.modelKey, position, totalSteps: trainer.totalSteps, lora: o.lora, history, savedAt: Date.now() },
+      lora,
       optimizer: await engine.getOptimizerState(),
     });
     return position.step;
@@ -191,6 +210,8 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
       if (evalEvery > 0 && o.eval.length && r.step % evalEvery === 0) rec.evalLoss = lastEval = await evalLoss();
       history.push(rec);
       const due = checkpointEvery > 0 && r.step % checkpointEvery === 0 && r.step < stopAt;
+      // The first update of a session is looked at even between checkpoints: an absurd learning rate shows at once.
+      if (!due && r.step === watch.startStep + 1) await snapshot();
       emit({
         step: r.step, totalSteps: r.totalSteps, epoch: r.epoch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, evalLoss: rec.evalLoss ?? lastEval,
         tokensPerSec: (recent.reduce((a, x) => a + x.tokens, 0) * 1000) / ms,
@@ -204,11 +225,13 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
     }
     // Kept on stop too: the adapter so far survives a reload, and a later start continues it.
     const at = await save();
+    if (!o.checkpoints) await snapshot();
     const state = done ? 'done' : 'stopped';
     emit({ state, evalLoss: lastEval, checkpointedAt: at });
     return { state, steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, evalLoss: lastEval, resumedFrom, fingerprint, runId };
   } catch (e) {
-    const err = e as Error;
+    // Said with the cause its timing supports: before any update of a fresh adapter, not the learning rate.
+    const err = e instanceof NonFiniteError ? explainNonFinite(e, { updatesDone: trainer.position().step, lr: settings.lr, fromScratch: !ck && !o.start }) : (e as Error);
     if (o.throwErrors) throw err;
     if (!o.recoverable?.(err)) emit({ state: 'error', message: err.message });
     return {

@@ -3,6 +3,7 @@
 // dataset and at most one training run.
 
 import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
+import { checkedRead } from '../core/finite.ts';
 import { DatasetError, DeviceLostError, EngineError, WebtuneError, type DatasetIssue } from '../core/errors.ts';
 import { assertFits, cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { WeightDType } from '../core/dtype.ts';
@@ -406,7 +407,9 @@ export class TrainingSession implements WorkerApi {
  */
 async function loadInto(engine: Engine, m: Pick<Loaded, 'config' | 'files' | 'settings'>, dtype: WeightDType): Promise<MemoryPlan> {
   const { maxBatch, maxSeq, lora } = m.settings;
-  const memory = await engine.load(m.config, { dtype, read: (n) => m.files.weights.read(n) as Promise<Float32Array | Uint16Array> }, { maxBatch, maxSeq, lora });
+  // Each tensor is checked for NaN and infinity as it streams into the engine.
+  const read = checkedRead(m.files.weights);
+  const memory = await engine.load(m.config, { dtype, read: (n) => read(n) as Promise<Float32Array | Uint16Array> }, { maxBatch, maxSeq, lora });
   await engine.initLora(0);
   return memory;
 }

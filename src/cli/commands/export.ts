@@ -5,14 +5,16 @@
 import { writeFile } from 'node:fs/promises';
 import { DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
 import { buildJobZip } from '../../export/job.ts';
-import { writeMergedModel } from '../../export/merged.ts';
+import { PASSTHROUGH_FILES, writeMergedModel } from '../../export/merged.ts';
 import { DEFAULT_TRAIN } from '../../train/recipe.ts';
 import { IM_END } from '../../tokenizer/tokenizer.ts';
 import { writeLoraGguf } from '../../export/gguf.ts';
-import { writePeftAdapter } from '../../export/peft.ts';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, writePeftAdapter } from '../../export/peft.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import { NodeFolder, nodeFileSink } from '../node-sink.ts';
+import { StagedOutput } from '../output.ts';
+import { CHECKPOINT_FILE } from '../train-out.ts';
 import { progressBar } from '../progress.ts';
 import { QUIET_FLAG, line, loadRows, type CliIo } from './common.ts';
 
@@ -26,49 +28,60 @@ export const EXPORT_FLAGS: Record<string, FlagSpec> = {
   data: { kind: 'string', help: 'job: the dataset the script trains on' },
   system: { kind: 'string', help: `job: system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
   dtype: { kind: 'choice', choices: ['bf16', 'f32'], help: 'merged: dtype of the merged projections (default bf16)' },
+  overwrite: { kind: 'bool', help: 'replace what --out holds (a previous export); without it a non-empty --out is refused' },
   quiet: QUIET_FLAG,
 };
 
+/** Every file a Webtune writer puts in an output folder: --overwrite replaces such a folder, never one holding anything else. */
+export const OUTPUT_FILES: readonly string[] = [ADAPTER_CONFIG, ADAPTER_WEIGHTS, 'config.json', 'model.safetensors', ...PASSTHROUGH_FILES, CHECKPOINT_FILE];
+
 export async function runExport(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('export', argv, EXPORT_FLAGS);
-  const model = await openModelFolder(f.model as string);
-  const adapter = await openAdapterFolder(f.adapter as string, model.config);
   const out = f.out as string;
-  switch (f.format) {
-    case 'peft':
-      await writePeftAdapter(new NodeFolder(out), model.config, adapter.settings, adapter.tensors, adapter.baseModel ?? model.name);
-      break;
-    case 'gguf':
-      await writeLoraGguf(await nodeFileSink(out), model.config, adapter.settings, adapter.tensors);
-      break;
-    case 'job': {
-      if (!f.data) throw new UsageError('export: --format job needs --data (the dataset the script trains on)');
-      const rows = await loadRows(f.data as string, io);
-      await writeFile(out, buildJobZip({
-        baseModel: adapter.baseModel ?? model.name,
-        system: (f.system as string) ?? DEFAULT_SYSTEM_PROMPT,
-        maxLength: DEFAULT_MAX_LENGTH,
-        endToken: IM_END,
-        lora: adapter.settings,
-        train: DEFAULT_TRAIN,
-        rows,
-      }));
-      break;
+  // Each format is written beside --out and renamed into place when complete: a kill leaves the
+  // previous output or the new one, and the target is checked before any work.
+  const asFolder = f.format === 'peft' || f.format === 'merged';
+  const opts = { overwrite: Boolean(f.overwrite), ours: OUTPUT_FILES };
+  const staged = asFolder ? await StagedOutput.folder(out, opts) : await StagedOutput.file(out, opts);
+  await staged.run(async (path) => {
+    const model = await openModelFolder(f.model as string);
+    const adapter = await openAdapterFolder(f.adapter as string, model.config);
+    switch (f.format) {
+      case 'peft':
+        await writePeftAdapter(new NodeFolder(path), model.config, adapter.settings, adapter.tensors, adapter.baseModel ?? model.name);
+        break;
+      case 'gguf':
+        await writeLoraGguf(await nodeFileSink(path), model.config, adapter.settings, adapter.tensors);
+        break;
+      case 'job': {
+        if (!f.data) throw new UsageError('export: --format job needs --data (the dataset the script trains on)');
+        const rows = await loadRows(f.data as string, io);
+        await writeFile(path, buildJobZip({
+          baseModel: adapter.baseModel ?? model.name,
+          system: (f.system as string) ?? DEFAULT_SYSTEM_PROMPT,
+          maxLength: DEFAULT_MAX_LENGTH,
+          endToken: IM_END,
+          lora: adapter.settings,
+          train: DEFAULT_TRAIN,
+          rows,
+        }));
+        break;
+      }
+      case 'merged': {
+        const MB = 1024 * 1024;
+        let bar: ReturnType<typeof progressBar> | null = null;
+        await writeMergedModel(new NodeFolder(path), model, adapter, {
+          dtype: f.dtype === 'f32' ? 'F32' : 'BF16',
+          onProgress: (done, total) => {
+            bar ??= progressBar('merge (MB)', Math.ceil(total / MB), io.stderr, Boolean(f.quiet));
+            bar.update(Math.floor(done / MB));
+          },
+        });
+        (bar as ReturnType<typeof progressBar> | null)?.finish();
+        break;
+      }
     }
-    case 'merged': {
-      const MB = 1024 * 1024;
-      let bar: ReturnType<typeof progressBar> | null = null;
-      await writeMergedModel(new NodeFolder(out), model, adapter, {
-        dtype: f.dtype === 'f32' ? 'F32' : 'BF16',
-        onProgress: (done, total) => {
-          bar ??= progressBar('merge (MB)', Math.ceil(total / MB), io.stderr, Boolean(f.quiet));
-          bar.update(Math.floor(done / MB));
-        },
-      });
-      (bar as ReturnType<typeof progressBar> | null)?.finish();
-      break;
-    }
-  }
+  });
   line(io.stdout, JSON.stringify({ command: 'export', format: f.format, out }));
   return 0;
 }

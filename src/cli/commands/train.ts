@@ -3,15 +3,21 @@
 // batch 4 x accumulation 4, lr 1e-4, 8 epochs, max length 384).
 
 import { LORA_TARGETS, type LoraTarget } from '../../core/config.ts';
-import { DatasetError } from '../../core/errors.ts';
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DatasetError, WebtuneError } from '../../core/errors.ts';
 import { buildExamples, DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT, describeSkipped } from '../../data/examples.ts';
 import type { EngineKind } from '../../engine/create.ts';
 import type { LoraSettings } from '../../engine/engine.ts';
 import { writePeftAdapter } from '../../export/peft.ts';
-import { runTraining } from '../../train/loop.ts';
+import { runIdentityOf, runTraining } from '../../train/loop.ts';
+import { describeMismatch } from '../../train/fingerprint.ts';
+import { Sha256 } from '../../io/sha256.ts';
 import { DEFAULT_LORA, DEFAULT_TRAIN, stepCount, type TrainSettings } from '../../train/recipe.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
-import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
+import { folderTokenizer, openAdapterFolder, openModelFolder, type ModelFolder } from '../model-folder.ts';
+import { OutputError, StagedOutput } from '../output.ts';
+import { CHECKPOINT_FILE, prepareTrainOut, type TrainOut } from '../train-out.ts';
 import type { ImportedAdapter } from '../../export/peft-import.ts';
 import { NodeFolder } from '../node-sink.ts';
 import { progressBar } from '../progress.ts';
@@ -22,7 +28,10 @@ export const TRAIN_SUMMARY = 'fine-tune a model folder with LoRA on a dataset; w
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   model: { kind: 'string', required: true, help: 'Hugging Face model folder (config.json, model.safetensors, tokenizer.json)' },
   data: { kind: 'string', required: true, help: 'dataset: seed JSON/JSONL, Alpaca, chat or ShareGPT' },
-  out: { kind: 'string', required: true, help: 'adapter folder to write' },
+  out: { kind: 'string', required: true, help: 'adapter folder to write (checked before training; holds the checkpoint while it runs)' },
+  overwrite: { kind: 'bool', help: 'replace an adapter (or start over from a checkpoint) already in --out' },
+  resume: { kind: 'bool', help: 'continue the checkpoint in --out exactly (same model, data and flags)' },
+  'checkpoint-every': { kind: 'int', min: 0, help: `save a checkpoint into --out every N optimizer steps (default ${DEFAULT_TRAIN.checkpointEvery}; 0: only at the end)` },
   adapter: { kind: 'string', help: 'PEFT adapter folder to continue training from (its r, alpha and targets are kept; fresh optimizer)' },
   engine: ENGINE_FLAG,
   epochs: { kind: 'number', min: 0.001, help: `epochs (default ${DEFAULT_TRAIN.epochs})` },
@@ -32,7 +41,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   batch: { kind: 'int', min: 1, help: `rows per micro-batch (default ${DEFAULT_TRAIN.batchSize})` },
   accum: { kind: 'int', min: 1, help: `gradient accumulation steps (default ${DEFAULT_TRAIN.gradAccum})` },
   r: { kind: 'int', min: 1, help: `LoRA rank (default ${DEFAULT_LORA.r})` },
-  alpha: { kind: 'number', min: 0, help: `LoRA alpha (default ${DEFAULT_LORA.alpha})` },
+  alpha: { kind: 'number', above: 0, max: 65536, help: `LoRA alpha (default ${DEFAULT_LORA.alpha})` },
   dropout: { kind: 'number', min: 0, below: 1, help: `LoRA dropout (default ${DEFAULT_LORA.dropout})` },
   targets: { kind: 'string', help: 'comma-separated projections (default all seven)' },
   'max-length': { kind: 'int', min: 2, help: `longest example in tokens (default ${DEFAULT_MAX_LENGTH})` },
@@ -67,6 +76,8 @@ function adapterLora(adapter: ImportedAdapter, f: Record<string, unknown>): Lora
 export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('train', argv, TRAIN_FLAGS);
   const t0 = performance.now();
+  // The output folder is checked first: a bad --out costs a second, not the whole run.
+  const out = await prepareTrainOut(f.out as string, { overwrite: Boolean(f.overwrite), resume: Boolean(f.resume) });
   const model = await openModelFolder(f.model as string);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
   const lora: LoraSettings = adapter
@@ -101,33 +112,78 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
     warmupSteps: (f.warmup as number) ?? DEFAULT_TRAIN.warmupSteps,
     batchSize: (f.batch as number) ?? DEFAULT_TRAIN.batchSize,
     gradAccum: (f.accum as number) ?? DEFAULT_TRAIN.gradAccum,
+    checkpointEvery: (f['checkpoint-every'] as number) ?? DEFAULT_TRAIN.checkpointEvery,
     seed,
   };
+  const run = {
+    train: examples, settings, padId: tok.endOfTextId, lora, modelKey: folderModelKey(model),
+    start: adapter ? { from: f.adapter as string, tensors: adapter.tensors } : undefined,
+  };
+  if (f.resume) await checkResumable(out, runIdentityOf(run), f.out as string);
   const maxSeq = examples.reduce((m, e) => Math.max(m, e.ids.length), 0);
   const { totalSteps, stepsPerEpoch } = stepCount(examples.length, settings);
   const stopAt = Math.min(totalSteps, (f['stop-after'] as number) ?? Infinity);
   const engine = await loadEngine(((f.engine as EngineKind) ?? 'cpu'), model, lora, settings.batchSize, maxSeq);
+  await out.create().catch(async (e) => {
+    await engine.dispose();
+    throw e;
+  });
+  let savedAt: number | undefined;
   try {
     line(io.stderr, `training ${examples.length} examples, ${totalSteps} optimizer steps (${stepsPerEpoch} per epoch)${stopAt < totalSteps ? `, stopping after ${stopAt}` : ''}`);
     const bar = progressBar('train', stopAt, io.stderr, Boolean(f.quiet));
-    // No checkpoints yet: a CheckpointSink in `checkpoints` (with runId and resume) makes the run resumable.
     const outcome = await runTraining({
-      engine, train: examples, eval: [], settings, padId: tok.endOfTextId, lora,
-      modelKey: `${model.name}:${JSON.stringify(model.config)}`,
-      start: adapter ? { from: f.adapter as string, tensors: adapter.tensors } : undefined,
-      stopAfter: stopAt, throwErrors: true,
-      onProgress: (p) => p.state === 'running' && p.step > 0 && bar.update(p.step, `loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)}`),
+      ...run, engine, eval: [], checkpoints: out.checkpoints, resume: Boolean(f.resume), stopAfter: stopAt, throwErrors: true,
+      onProgress: (p) => {
+        if (p.checkpointedAt !== undefined) savedAt = p.checkpointedAt;
+        if (p.resumedFrom !== undefined && p.step === p.resumedFrom && p.state === 'running') line(io.stderr, `resumed from the checkpoint at step ${p.resumedFrom}`);
+        if (p.state === 'running' && p.step > 0) bar.update(p.step, `loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)}`);
+      },
     });
     const losses = outcome.history.map((h) => h.loss);
     bar.finish(`loss ${losses[losses.length - 1].toFixed(4)}`);
-    await writePeftAdapter(new NodeFolder(f.out as string), model.config, lora, await engine.getLora(), model.name);
-    line(io.stderr, `adapter written to ${f.out}`);
+    await writeTrainedAdapter(out.dir, outcome.state === 'done' ? undefined : out.checkpoints.path, model, lora, await engine.getLora());
+    line(io.stderr, `adapter written to ${f.out}${outcome.state === 'done' ? '' : ` (with the checkpoint at step ${outcome.steps}: --resume continues it)`}`);
     line(io.stdout, JSON.stringify({
-      command: 'train', out: f.out, ...(adapter ? { from_adapter: f.adapter } : {}), examples: examples.length, steps: losses.length, total_steps: totalSteps,
+      command: 'train', out: f.out, ...(adapter ? { from_adapter: f.adapter } : {}), ...(outcome.resumedFrom !== undefined ? { resumed_from: outcome.resumedFrom } : {}),
+      examples: examples.length, steps: outcome.steps, total_steps: totalSteps,
       first_loss: losses[0], last_loss: losses[losses.length - 1], seconds: +((performance.now() - t0) / 1000).toFixed(2),
     }));
     return 0;
+  } catch (e) {
+    // Nothing after the last good checkpoint was saved: say where it is and how to go on.
+    if (e instanceof WebtuneError)
+      line(io.stderr, savedAt !== undefined
+        ? `note: the last good checkpoint, step ${savedAt}, is kept in ${out.checkpoints.path}`
+        : `note: no checkpoint was saved before this (one is written every --checkpoint-every ${settings.checkpointEvery} steps)`);
+    throw e;
   } finally {
     await engine.dispose();
   }
+}
+
+/** The base weights' identity for a folder: its name, config and tensor table (names, dtypes, shapes, byte ranges). */
+function folderModelKey(m: ModelFolder): string {
+  const table = [...m.weights.tensors.values()].map((t) => [t.name, t.dtype, t.shape, t.file.split(/[\\/]/).pop(), t.start, t.end]);
+  return `folder:${m.name}:${new Sha256().update(new TextEncoder().encode(JSON.stringify([m.rawConfig, table]))).hex().slice(0, 32)}`;
+}
+
+/** --resume continues only the same run; otherwise it says what differs. */
+async function checkResumable(out: TrainOut, now: ReturnType<typeof runIdentityOf>, shown: string): Promise<void> {
+  const ck = await out.checkpoints.load();
+  if (!ck || ck.meta.fingerprint === now.fingerprint) return;
+  const why = ck.meta.identity ? describeMismatch(ck.meta.identity, now.identity) : ['it was saved by an older Webtune'];
+  throw new OutputError(shown, `--resume: the checkpoint here is of another run (${why.join('; ')}); use the same model, data and flags, or --overwrite to start over`);
+}
+
+/**
+ * The finished adapter replaces the folder in one rename (the old folder moved aside first), so a
+ * kill leaves the old folder or the new one. A stopped run keeps its checkpoint next to the adapter.
+ */
+async function writeTrainedAdapter(dir: string, keepCheckpoint: string | undefined, model: ModelFolder, lora: LoraSettings, tensors: Record<string, Float32Array>): Promise<void> {
+  const staged = await StagedOutput.folder(dir, { overwrite: true });
+  await staged.run(async (path) => {
+    await writePeftAdapter(new NodeFolder(path), model.config, lora, tensors, model.name);
+    if (keepCheckpoint) await copyFile(keepCheckpoint, join(path, CHECKPOINT_FILE));
+  });
 }
