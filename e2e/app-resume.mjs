@@ -1,7 +1,7 @@
 // A reload in the middle of training: the page comes back with the same model, data and
 // settings, offers the saved run, and continues it from its checkpoint with the curve so far.
 
-import { assert, chartPoints, go, text, until, waitForModel } from './lib-app.mjs';
+import { assert, chartPoints, go, setNumber, text, until, waitForModel } from './lib-app.mjs';
 
 const stepOf = async (page) => Number(/Step (\d+) of/.exec(await text(page, 'train-step'))?.[1] ?? NaN);
 
@@ -47,6 +47,16 @@ export const tests = [
       const restored = await chartPoints(page);
       assert.ok(restored.length >= 2 && restored.length <= ckStep, `the curve up to the checkpoint is back (${restored.length} points)`);
       await ctx.screenshot(page, 'resume-found');
+      // The offer says what it resumes, and is of this run only: another learning rate is another
+      // run, so the offer goes; back at the run's own, it is there again at the same step.
+      assert.match(await found.textContent(), /200 training examples, learning rate 0\.003, 2 epochs/);
+      const start = page.locator('wt-train-panel button[data-action="start"]');
+      await setNumber(page, 'lr', 0.004);
+      await until('the offer to go with the other setting', async () => (await page.locator('[data-testid="checkpoint-found"]').count()) === 0, 60_000);
+      assert.equal((await start.innerText()).trim(), 'Start training');
+      await setNumber(page, 'lr', 0.003);
+      await found.waitFor({ timeout: 60_000 });
+      assert.equal(Number(/step (\d+) of/.exec(await found.textContent())?.[1]), ckStep);
 
       const resume = page.locator('wt-train-panel button[data-action="start"]');
       assert.equal((await resume.innerText()).trim(), 'Resume');

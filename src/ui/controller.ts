@@ -101,28 +101,36 @@ export class Controller implements TrainingContext {
       case 'deleteCachedModel':
         await this.worker.deleteCachedModel(a.sourceKey);
         return this.refreshCachedModels();
+      // Each change of the data or a setting changes the run Start would make: the offer of a
+      // saved run is looked up again for it.
       case 'importData':
-        return this.data.importData(a.name, a.file ?? a.text ?? '', a.role);
+        await this.data.importData(a.name, a.file ?? a.text ?? '', a.role);
+        return this.training.findCheckpoint();
       case 'importSample':
-        return this.data.importSample();
+        await this.data.importSample();
+        return this.training.findCheckpoint();
       case 'useSplit':
-        return this.data.useSplit();
+        await this.data.useSplit();
+        return this.training.findCheckpoint();
       case 'setSplit':
         this.patch(() => ({ evalFraction: a.evalFraction }));
         await this.persist();
-        return this.data.recountTokens();
+        await this.data.recountTokens();
+        return this.training.findCheckpoint();
       case 'setSystemPrompt':
         this.patch(() => ({ systemPrompt: a.text }));
         await this.persist();
-        return this.data.recountTokens();
+        await this.data.recountTokens();
+        return this.training.findCheckpoint();
       case 'setTrain':
         this.patch((s) => ({ train: { ...s.train, ...a.patch } }));
         await this.persist();
         if (a.patch.maxLength !== undefined) await this.data.recountTokens();
-        return;
+        return this.training.findCheckpoint();
       case 'resetTrain':
         this.patch(() => ({ train: defaultRecipe() }));
-        return this.persist();
+        await this.persist();
+        return this.training.findCheckpoint();
       case 'startTraining':
         return this.training.start(a.fresh);
       case 'pauseTraining':

@@ -225,7 +225,14 @@ export class TrainPanel extends LitElement {
       </p>
       ${tr.checkpoint && tr.state === 'idle'
         ? html`<p class="notice" data-testid="checkpoint-found">
-            ${t('train.checkpointFound', { step: tr.checkpoint.step, total: tr.checkpoint.totalSteps, when: formatRelativeTime(s.lang, tr.checkpoint.savedAt, Date.now()) })}
+            ${t('train.checkpointFound', {
+              step: tr.checkpoint.step,
+              total: tr.checkpoint.totalSteps,
+              when: formatRelativeTime(s.lang, tr.checkpoint.savedAt, Date.now()),
+              rows: formatNumber(s.lang, tr.checkpoint.identity?.rows ?? s.splitCounts.train),
+              lr: s.train.lr,
+              epochs: s.train.epochs,
+            })}
           </p>`
         : nothing}
       ${tr.skipped ? html`<p class="notice" data-testid="train-skipped">${t('train.skipped', { count: tr.skipped, max: s.train.maxLength })}</p>` : nothing}

@@ -8,6 +8,9 @@ import type { TrainingContext } from './context.ts';
 import { uiError } from './state.ts';
 import { loadLosses, saveLosses } from './persist.ts';
 
+/** Above this many training rows the page does not tokenize the data just to look for a saved run. */
+const MATCH_ROWS = 50_000;
+
 export class TrainingController {
   private lossSaveTimer?: ReturnType<typeof setTimeout>;
 
@@ -20,19 +23,38 @@ export class TrainingController {
     return JSON.stringify([s.model.summary?.sourceKey, s.model.summary?.name, this.c.trainData().name, this.c.trainData().rows, s.train, s.evalFraction, s.systemPrompt]);
   }
 
+  private findSeq = 0;
+
+  /**
+   * Offers the saved run that Start would continue: the one of this model, data and settings
+   * (the worker matches the run's fingerprint), never merely the newest of the model. Looked up
+   * again whenever the data or a setting changes, so the offer follows what Start would do.
+   */
   async findCheckpoint(): Promise<void> {
-    const key = this.c.state.model.summary?.sourceKey;
-    if (key === undefined) return;
+    const seq = ++this.findSeq;
+    const s = this.c.state;
+    const idle = s.training.state === 'idle' || s.training.state === 'error';
+    if (!idle) return;
+    // The curve and step shown were the offered run's; with the offer they go.
+    const clear = () => this.c.patch((st) => (st.training.checkpoint ? { training: { ...st.training, checkpoint: undefined, progress: undefined, losses: [], evalLosses: [] } } : {}));
+    // Settings the loaded engine cannot run make another run: nothing of the loaded one is offered.
+    if (s.model.status !== 'ready' || !this.c.loadedMatches()) return clear();
+    const { train, eval: evalRows } = this.c.splitRows();
+    // Tokenizing a huge dataset for the offer alone is not worth it: Start still continues a matching run.
+    if (train.length === 0 || train.length > MATCH_ROWS) return clear();
     try {
-      const all = await this.c.worker.listCheckpoints();
-      const mine = all.filter((c) => c.modelKey === key && c.step < c.totalSteps).sort((a, b) => b.savedAt - a.savedAt);
-      const checkpoint = mine[0];
-      if (!checkpoint) return;
+      const trainSet = await this.c.exampleSet(train);
+      if (!trainSet.examples.length || seq !== this.findSeq) return;
+      await this.c.worker.setDataset(trainSet.examples, (await this.c.exampleSet(evalRows)).examples);
+      const found = await this.c.worker.matchCheckpoint({ ...trainOf(this.c.state.train), resume: true });
+      if (seq !== this.findSeq) return;
+      const checkpoint = found && found.step < found.totalSteps ? found : undefined;
+      if (!checkpoint) return clear();
       const saved = await loadLosses();
       const losses = saved?.runKey === this.runKey() ? saved : undefined;
-      this.c.patch((s) => ({
+      this.c.patch((st) => ({
         training: {
-          ...s.training,
+          ...st.training,
           checkpoint,
           losses: losses?.losses.filter((p) => p.step <= checkpoint.step) ?? [],
           evalLosses: losses?.evalLosses.filter((p) => p.step <= checkpoint.step) ?? [],
@@ -51,7 +73,7 @@ export class TrainingController {
         },
       }));
     } catch {
-      // No checkpoint store: training simply starts over.
+      // No checkpoint store or no usable data: training simply starts over.
     }
   }
 

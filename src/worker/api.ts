@@ -162,6 +162,11 @@ export interface WorkerApi {
   getAdapter(): Promise<AdapterData>;
   setAdapter(tensors: Record<string, Float32Array>): Promise<void>;
   listCheckpoints(): Promise<CheckpointInfo[]>;
+  /**
+   * The stored checkpoint startTraining would continue with these settings and the dataset given
+   * to setDataset (same model, data and settings), if there is one.
+   */
+  matchCheckpoint(settings: TrainSettings & RunOptions): Promise<CheckpointInfo | undefined>;
   deleteCheckpoint(runId: string): Promise<void>;
   /** PEFT adapter (adapter_model.safetensors + adapter_config.json) or the merged model files. */
   exportFiles(kind: ExportKind): Promise<ExportedFile[]>;

@@ -41,6 +41,7 @@ export function wrapWorker(worker: Worker): TrainingWorker {
     getAdapter: () => remote.getAdapter(),
     setAdapter: (tensors) => remote.setAdapter(tensors),
     listCheckpoints: () => remote.listCheckpoints(),
+    matchCheckpoint: (settings) => remote.matchCheckpoint(settings),
     deleteCheckpoint: (runId) => remote.deleteCheckpoint(runId),
     exportFiles: (kind) => remote.exportFiles(kind),
     listCachedModels: () => remote.listCachedModels(),

@@ -18,7 +18,7 @@ import { writePeftAdapter } from '../export/peft.ts';
 import { writeMergedModel, PASSTHROUGH_FILES } from '../export/merged.ts';
 import { writeLoraGguf } from '../export/gguf.ts';
 import { CheckpointStore } from '../train/checkpoint.ts';
-import { runTraining, RunControl, type RunTrainingOptions } from '../train/loop.ts';
+import { runIdentityOf, runTraining, RunControl, type RunTrainingOptions } from '../train/loop.ts';
 import { evaluateLoss } from '../train/trainer.ts';
 import { trainOf } from '../train/recipe.ts';
 import type {
@@ -269,7 +269,7 @@ export class TrainingSession implements WorkerApi {
     this.lastRun = { batchSize: train.batchSize, padId };
     return runTraining({
       engine, train: this.train, eval: this.evalSet, settings: train, padId, lora: loadSettings.lora,
-      modelKey: summary.sourceKey || `${summary.name}:${JSON.stringify(summary.config)}`,
+      modelKey: this.modelKey(),
       runId: settings.runId, resume: settings.resume, start, checkpoints: this.checkpoints,
       memoryBytes: summary.memory.allocated || summary.memory.total, control, onProgress,
       // A recoverable device loss is reported by the retry, not as a failure the page would show.
@@ -356,6 +356,22 @@ export class TrainingSession implements WorkerApi {
 
   async listCheckpoints(): Promise<CheckpointInfo[]> {
     return this.checkpoints.list();
+  }
+
+  /** The base weights' part of a run's identity. */
+  private modelKey(): string {
+    const { summary } = this.loaded;
+    return summary.sourceKey || `${summary.name}:${JSON.stringify(summary.config)}`;
+  }
+
+  async matchCheckpoint(settings: TrainSettings & RunOptions): Promise<CheckpointInfo | undefined> {
+    if (!this.train.length) return undefined;
+    // The same identity startTraining will compute: only this run's own checkpoint may be offered.
+    const { fingerprint, runId } = runIdentityOf({
+      settings: trainOf(settings), padId: this.padId(settings), lora: this.loaded.settings.lora, modelKey: this.modelKey(), train: this.train, runId: settings.runId,
+      start: settings.continueFrom !== undefined ? { from: settings.continueFrom, tensors: {} } : undefined,
+    });
+    return (await this.checkpoints.list()).find((c) => c.runId === runId && c.fingerprint === fingerprint);
   }
 
   async deleteCheckpoint(runId: string): Promise<void> {
