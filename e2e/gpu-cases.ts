@@ -1,7 +1,8 @@
 // Kernel parity cases: each runs one Ops call (or a forward/backward pair) on seeded random
 // inputs with odd sizes (not multiples of any workgroup size) and returns what it wrote. The
 // same case runs on the scalar CpuOps (the oracle) and on WebGpuOps; both in Node's Dawn
-// (test/gpu-ops.test.ts) and in headless Chromium (test/gpu-chromium.test.ts via gpu-page.ts).
+// (test/gpu-ops.test.ts) and in headless Chromium (e2e/gpu-chromium.ts via gpu-page.ts, run by
+// e2e/gpu-flows.mjs).
 
 import { narrow, type WeightDType } from '../src/core/dtype.ts';
 import type { Ops } from '../src/engine/ops.ts';
@@ -34,7 +35,8 @@ function rng(seed: number): () => number {
   };
 }
 
-function randn(n: number, seed: number, scale = 1): Float32Array {
+/** Seeded values uniform in [-scale, scale): bounded inputs keep exp() and norms tame on both sides. */
+function uniform(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
@@ -51,7 +53,7 @@ function tensors(ops: AnyOps, spec: Record<string, Float32Array | Int32Array | n
 }
 
 function weight(ops: AnyOps, dtype: WeightDType, rows: number, cols: number, seed: number, scale = 1) {
-  const data = randn(rows * cols, seed, scale);
+  const data = uniform(rows * cols, seed, scale);
   return ops.weight(dtype === 'f32' ? data : narrow(data, dtype), dtype, rows, cols, `w.${dtype}`);
 }
 
@@ -77,7 +79,7 @@ export function parityCases(): ParityCase[] {
     });
     add(`matmul ${dtype}`, 1e-5, async (ops) => {
       const N = 19, In = 37, O = 23;
-      const t = tensors(ops, { out: N * O, out2: N * O, inp: randn(N * In, 2), bias: randn(O, 3), dout: randn(N * O, 4), dinp: randn(N * In, 5) }, 'mm');
+      const t = tensors(ops, { out: N * O, out2: N * O, inp: uniform(N * In, 2), bias: uniform(O, 3), dout: uniform(N * O, 4), dinp: uniform(N * In, 5) }, 'mm');
       const w = weight(ops, dtype, O, In, 6);
       ops.matmulForward(t.out, t.inp, w, t.bias, N, In, O);
       ops.matmulForward(t.out2, t.inp, w, null, N, In, O);
@@ -87,13 +89,13 @@ export function parityCases(): ParityCase[] {
     add(`cross-entropy ${dtype}`, 1e-5, async (ops) => {
       const M = 7, C = 13, V = 101;
       const targets = Int32Array.from({ length: M }, (_, i) => (i * 29 + 5) % V);
-      const t = tensors(ops, { losses: M, dh: randn(M * C, 7), h: randn(M * C, 8, 2), targets }, 'ce');
+      const t = tensors(ops, { losses: M, dh: uniform(M * C, 7), h: uniform(M * C, 8, 2), targets }, 'ce');
       ops.crossEntropyForwardBackward(t.losses, t.dh, t.h, weight(ops, dtype, V, C, 9), t.targets, M, C, V, 0.37);
       return readAll(ops, t, ['losses', 'dh']);
     });
     add(`mergeLora ${dtype}`, 1e-6, async (ops) => {
       const O = 13, In = 11, R = 3;
-      const t = tensors(ops, { out: O * In, a: randn(R * In, 10), b: randn(O * R, 11) }, 'merge');
+      const t = tensors(ops, { out: O * In, a: uniform(R * In, 10), b: uniform(O * R, 11) }, 'merge');
       ops.mergeLora(t.out, weight(ops, dtype, O, In, 12), t.a, t.b, O, In, R, 4);
       return readAll(ops, t, ['out']);
     });
@@ -101,7 +103,7 @@ export function parityCases(): ParityCase[] {
 
   add('matmul bf16, several 64x64 tiles', 1e-5, async (ops) => {
     const N = 70, In = 45, O = 131;
-    const t = tensors(ops, { out: N * O, inp: randn(N * In, 17), bias: randn(O, 18), dout: randn(N * O, 19), dinp: randn(N * In, 20) }, 'mm2');
+    const t = tensors(ops, { out: N * O, inp: uniform(N * In, 17), bias: uniform(O, 18), dout: uniform(N * O, 19), dinp: uniform(N * In, 20) }, 'mm2');
     const w = weight(ops, 'bf16', O, In, 21);
     ops.matmulForward(t.out, t.inp, w, t.bias, N, In, O);
     ops.matmulBackward(t.dinp, t.dout, w, N, In, O);
@@ -110,7 +112,7 @@ export function parityCases(): ParityCase[] {
 
   add('rmsnorm forward+backward', 1e-5, async (ops) => {
     const N = 7, C = 300;
-    const t = tensors(ops, { out: N * C, rstd: N, inp: randn(N * C, 13), weight: randn(C, 14), dout: randn(N * C, 15), dinp: randn(N * C, 16) }, 'rms');
+    const t = tensors(ops, { out: N * C, rstd: N, inp: uniform(N * C, 13), weight: uniform(C, 14), dout: uniform(N * C, 15), dinp: uniform(N * C, 16) }, 'rms');
     ops.rmsnormForward(t.out, t.rstd, t.inp, t.weight, N, C, 1e-6);
     ops.rmsnormBackward(t.dinp, t.dout, t.inp, t.weight, t.rstd, N, C);
     return readAll(ops, t, ['out', 'rstd', 'dinp']);
@@ -121,11 +123,11 @@ export function parityCases(): ParityCase[] {
       const N = 9, In = 21, O = 17, R = 3, scale = 4;
       // a and b are views into one parameter buffer, as the model carves them
       const t = tensors(ops, {
-        out: randn(N * O, 20), xa: N * R, inp: randn(N * In, 21), dinp: randn(N * In, 22), dxa: N * R, dout: randn(N * O, 23),
-        params: 64 + 128, grads: randn(64 + 128, 24),
+        out: uniform(N * O, 20), xa: N * R, inp: uniform(N * In, 21), dinp: uniform(N * In, 22), dxa: N * R, dout: uniform(N * O, 23),
+        params: 64 + 128, grads: uniform(64 + 128, 24),
       }, 'lora');
-      ops.upload(t.params, randn(R * In, 25), 0);
-      ops.upload(t.params, randn(O * R, 26), 64);
+      ops.upload(t.params, uniform(R * In, 25), 0);
+      ops.upload(t.params, uniform(O * R, 26), 64);
       const a = ops.view(t.params, 0, R * In), b = ops.view(t.params, 64, O * R);
       const da = ops.view(t.grads, 0, R * In), db = ops.view(t.grads, 64, O * R);
       const dropout = { p, seed: 0xdeadbeef };
@@ -137,7 +139,7 @@ export function parityCases(): ParityCase[] {
 
   add('rope forward, backward', 1e-5, async (ops) => {
     const B = 2, T = 5, H = 3, HD = 8;
-    const t = tensors(ops, { x: randn(B * T * H * HD, 30), dx: randn(B * T * H * HD, 31) }, 'rope');
+    const t = tensors(ops, { x: uniform(B * T * H * HD, 30), dx: uniform(B * T * H * HD, 31) }, 'rope');
     ops.ropeForward(t.x, B, T, H, HD, 10000, 3);
     ops.ropeBackward(t.dx, B, T, H, HD, 1000000, 300);
     return readAll(ops, t, ['x', 'dx']);
@@ -148,8 +150,8 @@ export function parityCases(): ParityCase[] {
     // batch 1 is right padded; batch 2 masks key 0, so its first query sees nothing
     const mask = Int32Array.from({ length: B * T }, (_, i) => (i >= T + 4 || i === 2 * T ? 0 : 1));
     const t = tensors(ops, {
-      out: B * T * NH * HD, att: B * NH * T * T, q: randn(B * T * NH * HD, 40), k: randn(B * T * NKV * HD, 41), v: randn(B * T * NKV * HD, 42),
-      dq: B * T * NH * HD, dk: B * T * NKV * HD, dv: B * T * NKV * HD, datt: B * NH * T * T, dout: randn(B * T * NH * HD, 43), mask,
+      out: B * T * NH * HD, att: B * NH * T * T, q: uniform(B * T * NH * HD, 40), k: uniform(B * T * NKV * HD, 41), v: uniform(B * T * NKV * HD, 42),
+      dq: B * T * NH * HD, dk: B * T * NKV * HD, dv: B * T * NKV * HD, datt: B * NH * T * T, dout: uniform(B * T * NH * HD, 43), mask,
     }, 'att');
     ops.attentionForward(t.out, t.att, t.q, t.k, t.v, t.mask, B, T, T, T, NH, NKV, HD);
     ops.attentionBackward(t.dq, t.dk, t.dv, t.datt, t.dout, t.q, t.k, t.v, t.att, B, T, NH, NKV, HD);
@@ -159,14 +161,14 @@ export function parityCases(): ParityCase[] {
   add('attention KV-cache decode', 1e-5, async (ops) => {
     const B = 2, T = 2, S = 6, SMAX = 9, NH = 6, NKV = 3, HD = 4;
     const mask = Int32Array.from({ length: B * SMAX }, (_, i) => (i % SMAX === 1 ? 0 : 1));
-    const t = tensors(ops, { out: B * T * NH * HD, att: B * NH * T * S, q: randn(B * T * NH * HD, 50), k: randn(B * SMAX * NKV * HD, 51), v: randn(B * SMAX * NKV * HD, 52), mask }, 'kv');
+    const t = tensors(ops, { out: B * T * NH * HD, att: B * NH * T * S, q: uniform(B * T * NH * HD, 50), k: uniform(B * SMAX * NKV * HD, 51), v: uniform(B * SMAX * NKV * HD, 52), mask }, 'kv');
     ops.attentionForward(t.out, t.att, t.q, t.k, t.v, t.mask, B, T, S, SMAX, NH, NKV, HD);
     return readAll(ops, t, ['out', 'att']);
   });
 
   add('swiglu forward+backward', 1e-6, async (ops) => {
     const n = 1001;
-    const t = tensors(ops, { out: n, gate: randn(n, 60, 6), up: randn(n, 61), dgate: n, dup: n, dout: randn(n, 62) }, 'swiglu');
+    const t = tensors(ops, { out: n, gate: uniform(n, 60, 6), up: uniform(n, 61), dgate: n, dup: n, dout: uniform(n, 62) }, 'swiglu');
     ops.swigluForward(t.out, t.gate, t.up, n);
     ops.swigluBackward(t.dgate, t.dup, t.dout, t.gate, t.up, n);
     return readAll(ops, t, ['out', 'dgate', 'dup']);
@@ -174,7 +176,7 @@ export function parityCases(): ParityCase[] {
 
   add('add, copy, zero', 0, async (ops) => {
     const n = 517;
-    const t = tensors(ops, { x: randn(n, 70), y: randn(n, 71), z: randn(n, 72) }, 'res');
+    const t = tensors(ops, { x: uniform(n, 70), y: uniform(n, 71), z: uniform(n, 72) }, 'res');
     ops.addInPlace(t.x, t.y, n);
     ops.copy(t.y, 5, t.x, 100, 300); // across tensors of one arena
     ops.copy(t.z, 0, t.z, 200, 100); // within one tensor
@@ -186,7 +188,7 @@ export function parityCases(): ParityCase[] {
   add('gather, scatter-add rows', 0, async (ops) => {
     const N = 13, M = 5, C = 7;
     const idx = Int32Array.from([12, 0, 7, 3, 8]);
-    const t = tensors(ops, { out: M * C, inp: randn(N * C, 80), dinp: randn(N * C, 81), dout: randn(M * C, 82), idx }, 'rows');
+    const t = tensors(ops, { out: M * C, inp: uniform(N * C, 80), dinp: uniform(N * C, 81), dout: uniform(M * C, 82), idx }, 'rows');
     ops.gatherRows(t.out, t.inp, t.idx, M, C);
     ops.scatterAddRows(t.dinp, t.dout, t.idx, M, C);
     return readAll(ops, t, ['out', 'dinp']);
@@ -194,7 +196,7 @@ export function parityCases(): ParityCase[] {
 
   add('globalNorm + adamw (clipped, weight decay)', 1e-5, async (ops) => {
     const P = 70001; // more than one pass of the fixed norm grid
-    const t = tensors(ops, { norm: 1, param: randn(P, 90), grad: randn(P, 91, 0.01), m: randn(P, 92, 0.001), v: randn(P, 93, 0.0001).map(Math.abs) }, 'opt');
+    const t = tensors(ops, { norm: 1, param: uniform(P, 90), grad: uniform(P, 91, 0.01), m: uniform(P, 92, 0.001), v: uniform(P, 93, 0.0001).map(Math.abs) }, 'opt');
     ops.globalNorm(t.norm, t.grad, P);
     ops.adamw(t.param, t.grad, t.m, t.v, t.norm, P, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 3, maxGradNorm: 1 });
     return readAll(ops, t, ['norm', 'param', 'm', 'v']);

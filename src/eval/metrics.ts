@@ -59,12 +59,6 @@ export interface EvalReport {
   wrong: WrongAnswer[];
 }
 
-export function isToolCall(v: unknown): v is ToolCall {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  const o = v as Record<string, unknown>;
-  return typeof o.tool_name === 'string' && (o.parameters === undefined || isPlainObject(o.parameters));
-}
-
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -49,20 +49,6 @@ export class BlobFolder implements FolderSink {
   }
 }
 
-/** A folder the user picked with showDirectoryPicker(); each file is written in place. */
-export class FileSystemAccessFolder implements FolderSink {
-  constructor(private readonly dir: FileSystemDirectoryHandle) {}
-
-  async create(name: string): Promise<ByteSink> {
-    const handle = await this.dir.getFileHandle(name, { create: true });
-    const stream = await handle.createWritable();
-    return {
-      write: (chunk) => stream.write(chunk as Uint8Array<ArrayBuffer>),
-      close: () => stream.close(),
-    };
-  }
-}
-
 /** Writes through to one ByteSink, counting bytes (for progress and for offsets). */
 export class CountingSink implements ByteSink {
   bytes = 0;

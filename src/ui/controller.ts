@@ -18,7 +18,7 @@ import { DataController } from './data.ts';
 import { ResultsController } from './results.ts';
 import { TrainingController } from './training.ts';
 import { defaultRecipe, loraOf, type Recipe } from '../train/recipe.ts';
-import { initialState, uiError, type AppState, type LoadedDataset, type Screen, type UiError } from './state.ts';
+import { initialState, uiError, type AppState, type Screen, type UiError } from './state.ts';
 import type { TrainingContext } from './context.ts';
 import type { Store } from './store.ts';
 

@@ -4,7 +4,7 @@
 
 import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
 import { checkedRead } from '../core/finite.ts';
-import { DatasetError, DeviceLostError, EngineError, WebtuneError, type DatasetIssue } from '../core/errors.ts';
+import { DatasetError, DeviceLostError, EngineError, type DatasetIssue } from '../core/errors.ts';
 import { assertFits, cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { WeightDType } from '../core/dtype.ts';
 import type { DecodeOptions, Engine, MemoryPlan, TrainExample } from '../engine/engine.ts';
@@ -235,7 +235,7 @@ export class TrainingSession implements WorkerApi {
   }
 
   async startTraining(settings: TrainSettings & RunOptions, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome> {
-    const { engine, summary, settings: loadSettings } = this.loaded;
+    const { engine, settings: loadSettings } = this.loaded;
     if (this.control) throw new EngineError('training is already running');
     if (!this.train.length) throw new EngineError('no training examples: call setDataset first');
     if (settings.batchSize > loadSettings.maxBatch)
