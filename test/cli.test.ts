@@ -16,7 +16,7 @@ import { importDataset } from '../src/data/dataset.ts';
 import { encodePrompt, toTrainExamples } from '../src/data/examples.ts';
 import { createEngine } from '../src/engine/create.ts';
 import { GREEDY } from '../src/engine/engine.ts';
-import { readGguf } from '../src/export/gguf-reader.ts';
+import { parseGguf } from './helpers/gguf.ts';
 import { main } from '../src/cli/main.ts';
 import { epochOrder, makeMicroBatch } from '../src/train/trainer.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder, weightReader } from '../src/cli/model-folder.ts';
@@ -200,7 +200,7 @@ describe('cli export', () => {
   it('writes gguf, merged (with tokenizer files) and peft from a trained adapter', async () => {
     const g = await cli('export', '--model', modelDir, '--adapter', join(tmp, 'adapter'), '--format', 'gguf', '--out', join(tmp, 'a.gguf'));
     expect(g.code).toBe(0);
-    const gguf = readGguf(new Uint8Array(readFileSync(join(tmp, 'a.gguf'))));
+    const gguf = await parseGguf(new Uint8Array(readFileSync(join(tmp, 'a.gguf'))));
     expect(gguf.metadata.get('adapter.lora.alpha')).toBe(8);
     expect(gguf.tensors.get('blk.1.ffn_down.weight.lora_b')!.dims).toEqual([4, 64]);
 
