@@ -9,7 +9,7 @@ import { startIoServer, type IoServer } from '../e2e/io-server.ts';
 import { memoryStore } from '../src/io/store.ts';
 import { openModel } from '../src/io/model-files.ts';
 import { downloadFile } from '../src/io/download.ts';
-import { deleteCachedModel, getRecord, listCachedModels, readCachedFile } from '../src/io/cache.ts';
+import { deleteCachedModel, fileKey, getRecord, listCachedModels, readCachedFile } from '../src/io/cache.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
 import { sourceKey } from '../src/io/sources.ts';
 import { DownloadError, ModelFilesError } from '../src/core/errors.ts';
@@ -143,6 +143,21 @@ describe('model download into the chunk cache', () => {
     expect(requestsSince(n).map((r) => [r.path, r.range])).toEqual([['/stall/model.safetensors', `bytes=${kept * CHUNK}-`]]);
     expect((await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(await disk('model.safetensors'))).toBe(true);
     expect((await listCachedModels(store)).map((c) => [c.sourceKey, c.complete])).toEqual([[sourceKey(src), true]]);
+  });
+
+  it('a partial download whose hash state the hasher cannot continue (an older Webtune\'s) starts that file over', async () => {
+    hub.resetFaults();
+    const store = memoryStore();
+    const src = { kind: 'url' as const, baseUrl: `${hub.url}/drop/` };
+    await failure(openModel(src, { store, ...fast, retries: 0 })); // tokenizer.json cut half way, one chunk kept
+    const key = sourceKey(src);
+    const rec = (await getRecord(store, key, 'tokenizer.json'))!;
+    expect(rec.chunks).toBe(1);
+    await store.setMany([[fileKey(key, 'tokenizer.json'), { ...rec, hash: { h: [1, 2, 3, 4, 5, 6, 7, 8], length: CHUNK, pending: [] } }]]);
+    const n = hub.log.length;
+    const m = await openModel(src, { store, ...fast });
+    expect(requestsSince(n).filter((r) => r.path === '/drop/tokenizer.json').map((r) => r.range)).toEqual([undefined]);
+    expect(m.tokenizerJson).toBe((await disk('tokenizer.json')).toString());
   });
 
   it('lists and deletes a download cut short before any manifest, and hides sources with nothing stored', async () => {

@@ -52,14 +52,14 @@ describe('RunStore', () => {
     expect(await inner.keys()).toEqual([]);
   });
 
-  it('run ids differ per start; data fingerprints follow the data only', () => {
+  it('run ids differ per start; data fingerprints follow the data only', async () => {
     expect(newRunId('abcdef0123456789', 1)).not.toBe(newRunId('abcdef0123456789', 2));
     const d1 = [ex([1, 2, 3]), ex([4, 5])];
-    expect(dataFingerprint(d1)).toBe(dataFingerprint([ex([1, 2, 3]), ex([4, 5])]));
-    expect(dataFingerprint(d1)).not.toBe(dataFingerprint([ex([1, 2]), ex([3, 4, 5])]));
-    expect(dataFingerprint(d1)).not.toBe(dataFingerprint([...d1, ex([6, 7, 8])]));
+    expect(await dataFingerprint(d1)).toBe(await dataFingerprint([ex([1, 2, 3]), ex([4, 5])]));
+    expect(await dataFingerprint(d1)).not.toBe(await dataFingerprint([ex([1, 2]), ex([3, 4, 5])]));
+    expect(await dataFingerprint(d1)).not.toBe(await dataFingerprint([...d1, ex([6, 7, 8])]));
     const run = (lr: number) => runFingerprint({ modelKey: 'm', settings: { lr }, lora: DEFAULT_LORA, data: d1 });
-    expect(run(1)).not.toBe(run(2));
+    expect(await run(1)).not.toBe(await run(2));
   });
 });
 

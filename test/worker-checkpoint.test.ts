@@ -111,26 +111,26 @@ describe('checkpoint store', () => {
 });
 
 describe('run fingerprint', () => {
-  it('changes with any setting or any token of the data, and only then', () => {
+  it('changes with any setting or any token of the data, and only then', async () => {
     const data = [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, 2, 3) }];
     const base = { modelKey: 'm', settings: { lr: 1e-4, epochs: 8 }, lora: DEFAULT_LORA, data };
-    const f = runFingerprint(base);
-    expect(runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, 2, 3) }] })).toBe(f);
-    expect(runFingerprint({ ...base, settings: { lr: 2e-4, epochs: 8 } })).not.toBe(f);
-    expect(runFingerprint({ ...base, lora: { ...DEFAULT_LORA, r: 16 } })).not.toBe(f);
-    expect(runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 4), labels: Int32Array.of(-100, 2, 3) }] })).not.toBe(f);
-    expect(runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, -100, 3) }] })).not.toBe(f);
-    expect(runFingerprint({ ...base, modelKey: 'n' })).not.toBe(f);
+    const f = await runFingerprint(base);
+    expect(await runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, 2, 3) }] })).toBe(f);
+    expect(await runFingerprint({ ...base, settings: { lr: 2e-4, epochs: 8 } })).not.toBe(f);
+    expect(await runFingerprint({ ...base, lora: { ...DEFAULT_LORA, r: 16 } })).not.toBe(f);
+    expect(await runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 4), labels: Int32Array.of(-100, 2, 3) }] })).not.toBe(f);
+    expect(await runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, -100, 3) }] })).not.toBe(f);
+    expect(await runFingerprint({ ...base, modelKey: 'n' })).not.toBe(f);
   });
 
-  it('does not depend on the order settings were written in, nor on where one row ends', () => {
+  it('does not depend on the order settings were written in, nor on where one row ends', async () => {
     const data = [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, 2, 3) }];
     const base = { modelKey: 'm', settings: { lr: 1e-4, epochs: 8, optimizer: { beta1: 0.9, beta2: 0.999 } }, lora: DEFAULT_LORA, data };
-    const f = runFingerprint(base);
-    expect(runFingerprint({ ...base, settings: { optimizer: { beta2: 0.999, beta1: 0.9 }, epochs: 8, lr: 1e-4 } })).toBe(f);
-    expect(runFingerprint({ ...base, lora: { rslora: false, targets: DEFAULT_LORA.targets, dropout: 0.1, alpha: 32, r: 8 } })).toBe(f);
+    const f = await runFingerprint(base);
+    expect(await runFingerprint({ ...base, settings: { optimizer: { beta2: 0.999, beta1: 0.9 }, epochs: 8, lr: 1e-4 } })).toBe(f);
+    expect(await runFingerprint({ ...base, lora: { rslora: false, targets: DEFAULT_LORA.targets, dropout: 0.1, alpha: 32, r: 8 } })).toBe(f);
     // The same tokens cut into two rows are another data set.
     const split = [{ ids: Int32Array.of(1), labels: Int32Array.of(-100) }, { ids: Int32Array.of(2, 3), labels: Int32Array.of(2, 3) }];
-    expect(runFingerprint({ ...base, data: split })).not.toBe(f);
+    expect(await runFingerprint({ ...base, data: split })).not.toBe(f);
   });
 });

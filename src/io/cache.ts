@@ -41,7 +41,8 @@ export interface FileRecord {
   chunks: number;
   bytes: number;
   /** Hash state after the stored chunks, so a resumed download need not re-read them. */
-  hash: Sha256State;
+  /** The running hash of the stored chunks; absent before the first. */
+  hash?: Sha256State;
   complete: boolean;
   /** sha256 of the stored content, once complete. */
   actualSha256?: string;
@@ -63,7 +64,7 @@ export const chunkKey = (source: string, file: string, i: number): Key => ['chun
 export const manifestKey = (source: string): Key => ['model', source];
 
 export function freshRecord(url: string, chunkSize: number): FileRecord {
-  return { url, chunkSize, chunks: 0, bytes: 0, hash: { h: [], length: 0, pending: [] }, complete: false, verified: 'none', updatedAt: Date.now() };
+  return { url, chunkSize, chunks: 0, bytes: 0, complete: false, verified: 'none', updatedAt: Date.now() };
 }
 
 /** Drops a file's chunks and record (a corrupt or changed file). */

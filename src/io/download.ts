@@ -5,7 +5,7 @@
 
 import { DownloadError } from '../core/errors.ts';
 import { chunkKey, DEFAULT_CHUNK_SIZE, deleteFile, fileKey, freshRecord, getRecord, type FileRecord } from './cache.ts';
-import { Sha256 } from './sha256.ts';
+import { isSha256State, Sha256 } from './sha256.ts';
 import { rangeStart, sha256FromHeaders, sizeFromHeaders, type RemoteFileInfo } from './sources.ts';
 import { isQuotaError, type KeyValueStore } from './store.ts';
 
@@ -61,7 +61,8 @@ export async function downloadFile(req: DownloadRequest): Promise<FileRecord> {
   const delay = req.retryDelayMs ?? 500;
   let rec = await getRecord(req.store, req.sourceKey, req.file);
   if (rec?.complete) return rec;
-  if (rec && (rec.chunkSize !== chunkSize || rec.url !== req.url)) {
+  // A record whose hash state this hasher cannot continue (an older Webtune's) starts over.
+  if (rec && (rec.chunkSize !== chunkSize || rec.url !== req.url || (rec.chunks > 0 && !isSha256State(rec.hash)))) {
     await deleteFile(req.store, req.sourceKey, req.file);
     rec = undefined;
   }
@@ -124,7 +125,7 @@ async function transfer(req: DownloadRequest, rec: FileRecord, meter: RateMeter,
 
   if (!res.body) throw new DownloadError(url, 'network', `the response for ${file} has no body`);
   const reader = res.body.getReader();
-  const hash = rec.chunks > 0 ? Sha256.fromState(rec.hash) : new Sha256();
+  const hash = rec.chunks > 0 && rec.hash ? await Sha256.fromState(rec.hash) : await Sha256.create();
   const buf = new Uint8Array(rec.chunkSize);
   let fill = 0;
   let lastReport = 0;

@@ -42,8 +42,8 @@ function hashExamples(h: Sha256, data: RunParts['data']): void {
 }
 
 /** SHA-256 hex of the tokenized training data alone: which runs saw the same rows. */
-export function dataFingerprint(data: RunParts['data']): string {
-  const h = new Sha256();
+export async function dataFingerprint(data: RunParts['data']): Promise<string> {
+  const h = await Sha256.create();
   h.update(new TextEncoder().encode(`data:${data.length}`));
   hashExamples(h, data);
   return h.hex();
@@ -59,18 +59,18 @@ export interface RunIdentity {
   data: string;
 }
 
-export function runIdentity(parts: RunParts): RunIdentity {
-  return { modelKey: parts.modelKey, settings: parts.settings, lora: parts.lora, rows: parts.data.length, data: dataFingerprint(parts.data) };
+export async function runIdentity(parts: RunParts): Promise<RunIdentity> {
+  return { modelKey: parts.modelKey, settings: parts.settings, lora: parts.lora, rows: parts.data.length, data: await dataFingerprint(parts.data) };
 }
 
 /** SHA-256 hex of a run's identity (the data enters as its own fingerprint, so it is hashed once). */
-export function identityFingerprint(id: RunIdentity): string {
-  return new Sha256().update(new TextEncoder().encode(canonicalJson(id))).hex();
+export async function identityFingerprint(id: RunIdentity): Promise<string> {
+  return (await Sha256.create()).update(new TextEncoder().encode(canonicalJson(id))).hex();
 }
 
 /** SHA-256 hex of the run's parts. */
-export function runFingerprint(parts: RunParts): string {
-  return identityFingerprint(runIdentity(parts));
+export async function runFingerprint(parts: RunParts): Promise<string> {
+  return identityFingerprint(await runIdentity(parts));
 }
 
 /** How two runs differ, setting by setting, for a message ("lr: 0.01 in the checkpoint, 0.02 now"). */

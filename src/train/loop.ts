@@ -132,10 +132,10 @@ const THROUGHPUT_WINDOW = 20;
  * The run's identity, fingerprint and id: what a checkpoint must match to be continued. The
  * cadences change no step, so they are not part of it; where the adapter started is.
  */
-export function runIdentityOf(o: Pick<RunTrainingOptions, 'modelKey' | 'settings' | 'padId' | 'lora' | 'train' | 'start' | 'runId'>): { identity: RunIdentity; fingerprint: string; runId: string } {
+export async function runIdentityOf(o: Pick<RunTrainingOptions, 'modelKey' | 'settings' | 'padId' | 'lora' | 'train' | 'start' | 'runId'>): Promise<{ identity: RunIdentity; fingerprint: string; runId: string }> {
   const { evalEvery: _e, checkpointEvery: _c, ...steps } = o.settings;
-  const identity = runIdentity({ modelKey: o.modelKey, settings: { ...steps, padId: o.padId, continueFrom: o.start?.from }, lora: o.lora, data: o.train });
-  const fingerprint = identityFingerprint(identity);
+  const identity = await runIdentity({ modelKey: o.modelKey, settings: { ...steps, padId: o.padId, continueFrom: o.start?.from }, lora: o.lora, data: o.train });
+  const fingerprint = await identityFingerprint(identity);
   return { identity, fingerprint, runId: o.runId ?? shortFingerprint(fingerprint) };
 }
 
@@ -143,7 +143,7 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
   const { engine, settings } = o;
   const control = o.control ?? new RunControl();
   const { evalEvery, checkpointEvery } = settings;
-  const { identity, fingerprint, runId } = runIdentityOf(o);
+  const { identity, fingerprint, runId } = await runIdentityOf(o);
 
   let ck: Checkpoint | undefined;
   if (o.resume !== false) {

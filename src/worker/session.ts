@@ -367,7 +367,7 @@ export class TrainingSession implements WorkerApi {
   async matchCheckpoint(settings: TrainSettings & RunOptions): Promise<CheckpointInfo | undefined> {
     if (!this.train.length) return undefined;
     // The same identity startTraining will compute: only this run's own checkpoint may be offered.
-    const { fingerprint, runId } = runIdentityOf({
+    const { fingerprint, runId } = await runIdentityOf({
       settings: trainOf(settings), padId: this.padId(settings), lora: this.loaded.settings.lora, modelKey: this.modelKey(), train: this.train, runId: settings.runId,
       start: settings.continueFrom !== undefined ? { from: settings.continueFrom, tensors: {} } : undefined,
     });

@@ -116,10 +116,10 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
     seed,
   };
   const run = {
-    train: examples, settings, padId: tok.endOfTextId, lora, modelKey: folderModelKey(model),
+    train: examples, settings, padId: tok.endOfTextId, lora, modelKey: await folderModelKey(model),
     start: adapter ? { from: f.adapter as string, tensors: adapter.tensors } : undefined,
   };
-  if (f.resume) await checkResumable(out, runIdentityOf(run), f.out as string);
+  if (f.resume) await checkResumable(out, await runIdentityOf(run), f.out as string);
   const maxSeq = examples.reduce((m, e) => Math.max(m, e.ids.length), 0);
   const { totalSteps, stepsPerEpoch } = stepCount(examples.length, settings);
   const stopAt = Math.min(totalSteps, (f['stop-after'] as number) ?? Infinity);
@@ -163,13 +163,13 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
 }
 
 /** The base weights' identity for a folder: its name, config and tensor table (names, dtypes, shapes, byte ranges). */
-function folderModelKey(m: ModelFolder): string {
+async function folderModelKey(m: ModelFolder): Promise<string> {
   const table = [...m.weights.tensors.values()].map((t) => [t.name, t.dtype, t.shape, t.file.split(/[\\/]/).pop(), t.start, t.end]);
-  return `folder:${m.name}:${new Sha256().update(new TextEncoder().encode(JSON.stringify([m.rawConfig, table]))).hex().slice(0, 32)}`;
+  return `folder:${m.name}:${(await Sha256.create()).update(new TextEncoder().encode(JSON.stringify([m.rawConfig, table]))).hex().slice(0, 32)}`;
 }
 
 /** --resume continues only the same run; otherwise it says what differs. */
-async function checkResumable(out: TrainOut, now: ReturnType<typeof runIdentityOf>, shown: string): Promise<void> {
+async function checkResumable(out: TrainOut, now: Awaited<ReturnType<typeof runIdentityOf>>, shown: string): Promise<void> {
   const ck = await out.checkpoints.load();
   if (!ck || ck.meta.fingerprint === now.fingerprint) return;
   const why = ck.meta.identity ? describeMismatch(ck.meta.identity, now.identity) : ['it was saved by an older Webtune'];
