@@ -4,7 +4,8 @@
 // (test/gpu-ops.test.ts) and in headless Chromium (e2e/gpu-chromium.ts via gpu-page.ts, run by
 // e2e/gpu-flows.mjs).
 
-import { narrow, type WeightDType } from '../src/core/dtype.ts';
+import { narrow, type WeightDType, type WeightFormat } from '../src/core/dtype.ts';
+import { quantizeNf4 } from '../src/core/nf4.ts';
 import type { Ops } from '../src/engine/ops.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -52,9 +53,10 @@ function tensors(ops: AnyOps, spec: Record<string, Float32Array | Int32Array | n
   return out;
 }
 
-function weight(ops: AnyOps, dtype: WeightDType, rows: number, cols: number, seed: number, scale = 1) {
+function weight(ops: AnyOps, dtype: WeightFormat, rows: number, cols: number, seed: number, scale = 1) {
   const data = uniform(rows * cols, seed, scale);
-  return ops.weight(dtype === 'f32' ? data : narrow(data, dtype), dtype, rows, cols, `w.${dtype}`);
+  const stored = dtype === 'f32' ? data : dtype === 'nf4' ? quantizeNf4(data, 'f32') : narrow(data, dtype);
+  return ops.weight(stored, dtype, rows, cols, `w.${dtype}`);
 }
 
 async function readAll(ops: AnyOps, t: Record<string, unknown>, names: string[]): Promise<Outputs> {
@@ -100,6 +102,23 @@ export function parityCases(): ParityCase[] {
       return readAll(ops, t, ['out']);
     });
   }
+
+  // NF4 (the projections only): rows * cols a multiple of the 64-value block, cols not (blocks straddle rows)
+  add('matmul nf4', 1e-5, async (ops) => {
+    const N = 19, In = 48, O = 20;
+    const t = tensors(ops, { out: N * O, out2: N * O, inp: uniform(N * In, 2), bias: uniform(O, 3), dout: uniform(N * O, 4), dinp: uniform(N * In, 5) }, 'mm');
+    const w = weight(ops, 'nf4', O, In, 6);
+    ops.matmulForward(t.out, t.inp, w, t.bias, N, In, O);
+    ops.matmulForward(t.out2, t.inp, w, null, N, In, O);
+    ops.matmulBackward(t.dinp, t.dout, w, N, In, O);
+    return readAll(ops, t, ['out', 'out2', 'dinp']);
+  });
+  add('mergeLora nf4', 0, async (ops) => {
+    const O = 12, In = 16, R = 3;
+    const t = tensors(ops, { out: O * In, a: uniform(R * In, 10), b: uniform(O * R, 11) }, 'merge');
+    ops.mergeLora(t.out, weight(ops, 'nf4', O, In, 12), t.a, t.b, O, In, R, 0);
+    return readAll(ops, t, ['out']);
+  });
 
   add('matmul bf16, several 64x64 tiles', 1e-5, async (ops) => {
     const N = 70, In = 45, O = 131;

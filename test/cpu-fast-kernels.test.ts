@@ -1,13 +1,14 @@
 // The WebAssembly SIMD kernels against their scalar twins (src/engine/cpu/fast/scalar.ts):
 // sizes that are not multiples of the SIMD width, the micro-tile or the cache blocks; f32,
-// bf16 and f16 operands; one and two threads; plain and relaxed SIMD.
+// bf16, f16 and NF4 operands; one and two threads; plain and relaxed SIMD.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { f32ToBf16, f32ToF16, type WeightDType } from '../src/core/dtype.ts';
+import { f32ToBf16, f32ToF16, type WeightFormat } from '../src/core/dtype.ts';
+import { dequantizeNf4, quantizeNf4 } from '../src/core/nf4.ts';
 import { SeededRng } from '../src/core/rng.ts';
 import { EngineError, OutOfMemoryError } from '../src/core/errors.ts';
 import { WasmHeap } from '../src/engine/cpu/fast/heap.ts';
@@ -25,9 +26,10 @@ function maxRelErr(actual: Float32Array, expected: Float32Array): number {
   return err / scale;
 }
 
-function randomWeights(rng: SeededRng, n: number, dtype: WeightDType): Float32Array | Uint16Array {
+function randomWeights(rng: SeededRng, n: number, dtype: WeightFormat): Float32Array | Uint16Array | Uint32Array {
   const f = rng.fillNormal(new Float32Array(n), 0.5);
   if (dtype === 'f32') return f;
+  if (dtype === 'nf4') return quantizeNf4(f, 'f32');
   const out = new Uint16Array(n);
   for (let i = 0; i < n; i++) out[i] = dtype === 'bf16' ? f32ToBf16(f[i]) : f32ToF16(f[i]);
   if (dtype === 'f16') {
@@ -65,6 +67,19 @@ const SHAPES = [
   { M: 3, J: 70, K: 33 },
 ];
 
+// NF4 needs J * K in whole 64-value blocks; K or J not a multiple of 8 (or of 4) leaves the
+// vectorized dequantization for the element-wise one
+const NF4_SHAPES = [
+  { M: 37, J: 64, K: 300 },
+  { M: 5, J: 9, K: 64 },
+  { M: 70, J: 8, K: 520 },
+  { M: 8, J: 203, K: 64 },
+  { M: 6, J: 64, K: 37 },
+  { M: 1, J: 300, K: 512 },
+  { M: 3, J: 70, K: 32 },
+  { M: 2, J: 64, K: 37 },
+];
+
 type Layout = 'forward' | 'backward' | 'transposedA';
 
 for (const cfg of CONFIGS) {
@@ -81,11 +96,11 @@ for (const cfg of CONFIGS) {
       expect(k.shared).toBe(cfg.shared);
     });
 
-    for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+    for (const dtype of ['f32', 'bf16', 'f16', 'nf4'] as const) {
       for (const layout of ['forward', 'backward', 'transposedA'] as Layout[]) {
         it(`gemm ${layout}, ${dtype} B, matches the scalar twin`, () => {
           const rng = new SeededRng(7);
-          for (const { M, J, K } of SHAPES) {
+          for (const { M, J, K } of dtype === 'nf4' ? NF4_SHAPES : SHAPES) {
             for (const accumulate of [false, true]) {
               const a = rng.fillNormal(new Float32Array(M * K), 1);
               const b = randomWeights(rng, J * K, dtype);
@@ -99,20 +114,48 @@ for (const cfg of CONFIGS) {
               const pa = h.allocBytes(a.byteLength, 'a'), pb = h.allocBytes(b.byteLength, 'b');
               const pc = h.allocBytes(c0.byteLength, 'c'), pbias = h.allocBytes(bias.byteLength, 'bias');
               h.f32(pa, a.length).set(a);
-              (dtype === 'f32' ? h.f32(pb, b.length) : h.u16(pb, b.length)).set(b);
+              (dtype === 'f32' ? h.f32(pb, b.length) : dtype === 'nf4' ? h.u32(pb, b.length) : h.u16(pb, b.length)).set(b);
               h.f32(pc, c0.length).set(c0);
               h.f32(pbias, bias.length).set(bias);
               k.gemm({ M, J, K, A: pa, sAm, sAk, B: pb, bdtype: dtype, sBk, sBj, C: pc, ldc: J, alpha, accumulate, bias: accumulate ? 0 : pbias });
               const got = h.f32(pc, M * J).slice();
               h.reset(mark);
               const want = c0.slice();
-              gemmScalar({ M, J, K, A: a, sAm, sAk, B: b, bdtype: dtype, sBk, sBj, C: want, ldc: J, alpha, accumulate, bias: accumulate ? null : bias });
+              gemmScalar({ M, J, K, A: a, sAm, sAk, B: b, Bn: J * K, bdtype: dtype, sBk, sBj, C: want, ldc: J, alpha, accumulate, bias: accumulate ? null : bias });
               expect(maxRelErr(got, want), `${M}x${J}x${K} accumulate=${accumulate}`).toBeLessThan(2e-6 * Math.sqrt(K) + 1e-6);
             }
           }
         });
       }
     }
+
+    it('gemm dequantizes NF4 bit for bit as src/core/nf4.ts does (identity A picks out B)', () => {
+      const rng = new SeededRng(11);
+      for (const [K, J] of [[72, 16], [40, 24], [36, 16], [37, 64], [64, 9]]) {
+        const w = quantizeNf4(rng.fillNormal(new Float32Array(K * J), 0.3), 'f32');
+        const want = dequantizeNf4(w, 0, K * J, new Float32Array(K * J)); // (K, J) row-major, or (J, K) read as a weight
+        for (const layout of ['forward', 'backward'] as const) {
+          const h = k.heap, mark = h.mark();
+          const eye = new Float32Array(K * K);
+          for (let i = 0; i < K; i++) eye[i * K + i] = 1;
+          const pa = h.allocBytes(eye.byteLength, 'a'), pb = h.allocBytes(w.byteLength, 'b'), pc = h.allocBytes(K * J * 4, 'c');
+          h.f32(pa, eye.length).set(eye);
+          h.u32(pb, w.length).set(w);
+          // forward: B(k, j) = W[j, k], W (J, K); backward: B(k, j) = W[k, j], W (K, J)
+          const [sBk, sBj] = layout === 'forward' ? [1, K] : [J, 1];
+          for (const M of [K, 1, 3]) {
+            k.gemm({ M, J, K, A: pa, sAm: K, sAk: 1, B: pb, bdtype: 'nf4', sBk, sBj, C: pc, ldc: J, alpha: 1, accumulate: false, bias: 0 });
+            const got = h.f32(pc, M * J);
+            for (let m = 0; m < M; m++)
+              for (let j = 0; j < J; j++) {
+                const idx = layout === 'forward' ? j * K + m : m * J + j;
+                if (got[m * J + j] !== want[idx]) expect.fail(`${layout} K=${K} J=${J} M=${M}: C[${m}, ${j}] = ${got[m * J + j]}, dequantized ${want[idx]}`);
+              }
+          }
+          h.reset(mark);
+        }
+      }
+    });
 
     it('gemm writes only its (M, J) block of a wider C', () => {
       const M = 13, J = 21, K = 40, ldc = 29;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuOps } from '../src/engine/cpu/ops.ts';
 import { createWebGpuOps, type WebGpuOps } from '../src/engine/gpu/index.ts';
 import { DeviceLostError, EngineError, GpuValidationError } from '../src/core/errors.ts';
+import { quantizeNf4 } from '../src/core/nf4.ts';
 import { parityCases, runParity } from '../e2e/gpu-cases.ts';
 
 import { loadShaderSources } from '../src/engine/gpu/shader-sources.ts';
@@ -44,7 +45,7 @@ describe('WebGPU kernels match CpuOps (Dawn, SwiftShader)', () => {
   it('weights split across bindings and sliced vocabularies give the same results', async () => {
     const weighted = (name: string) => /embedding|matmul|cross-entropy|mergeLora/.test(name);
     const results = await runParity(new CpuOps(), tight, (c) => weighted(c.name));
-    expect(results.length).toBe(13);
+    expect(results.length).toBe(15);
     for (const r of results) expect(r, r.detail).toMatchObject({ ok: true });
   });
 });
@@ -54,6 +55,9 @@ describe('WebGPU memory and errors', () => {
     const w = tight.weight(new Uint16Array(25 * 7), 'bf16', 25, 7, 'w');
     // 160 bytes hold 11 rows of 7 bf16 values; a chunk of 11 * 7 values is padded to whole u32s
     expect(w.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([[0, 11, 156], [11, 11, 156], [22, 3, 44]]);
+    // NF4 splits only between 64-value blocks: 4 rows of 48 are 3 blocks (108 bytes), 8 rows would be 216
+    const q = tight.weight(quantizeNf4(new Float32Array(12 * 48), 'f32'), 'nf4', 12, 48, 'q');
+    expect(q.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([[0, 4, 108], [4, 4, 108], [8, 4, 108]]);
   });
 
   it('counts allocated bytes and aligns arena tensors to 256 bytes', () => {

@@ -3,6 +3,8 @@
 
 export type DType = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64';
 export type WeightDType = 'f32' | 'bf16' | 'f16';
+/** How the kernels hold a frozen weight: its stored dtype, or NF4 blocks (src/core/nf4.ts). */
+export type WeightFormat = WeightDType | 'nf4';
 
 export const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 };
 

@@ -8,7 +8,9 @@
 // M label positions, P LoRA parameter count.
 // Comments give each tensor's shape; "+=" marks an output that is accumulated into.
 
-import type { WeightDType } from '../core/dtype.ts';
+import type { WeightFormat } from '../core/dtype.ts';
+import { EngineError } from '../core/errors.ts';
+import { checkNf4Shape, nf4Words } from '../core/nf4.ts';
 
 /** Dropout on the LoRA input: keep element e (flat index into inp) iff hash32(seed, e) >= dropoutThreshold(p); kept values scale by 1/(1-p). */
 export interface Dropout {
@@ -53,8 +55,11 @@ export interface Ops<T, W> {
   view(t: T, offset: number, n: number): T;
   /** Carve one allocation into named tensors by a size table (elements). */
   arena(dtype: 'f32' | 'i32', sizes: Record<string, number>, label: string): Record<string, T>;
-  /** A frozen base weight (O, In) or (V, C) kept in its stored dtype. */
-  weight(data: Float32Array | Uint16Array, dtype: WeightDType, rows: number, cols: number, label: string): W;
+  /**
+   * A frozen base weight (O, In) or (V, C) kept in its stored dtype (f32 values, 16-bit bits),
+   * or as NF4 blocks (Uint32Array, layout in src/core/nf4.ts) that the kernels dequantize.
+   */
+  weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): W;
   upload(dst: T, src: Float32Array | Int32Array, dstOffset?: number): void;
   read(src: T, n?: number, offset?: number): Promise<Float32Array>;
   readInt(src: T, n?: number, offset?: number): Promise<Int32Array>;
@@ -148,4 +153,14 @@ export function dropoutThreshold(p: number): number {
 
 export function dropoutKeep(d: Dropout, e: number): boolean {
   return hash32(d.seed, e) >= dropoutThreshold(d.p);
+}
+
+/** Refuses weight data whose length or array type does not match its format and shape. */
+export function checkWeightData(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): void {
+  const want = dtype === 'f32' ? Float32Array : dtype === 'nf4' ? Uint32Array : Uint16Array;
+  if (!(data instanceof want)) throw new EngineError(`${label}: ${dtype} weight given as ${data.constructor.name}`);
+  if (dtype === 'nf4') {
+    checkNf4Shape(rows, cols, label);
+    if (data.length !== nf4Words(rows * cols)) throw new EngineError(`${label}: ${data.length} NF4 words for a (${rows}, ${cols}) weight, ${nf4Words(rows * cols)} expected`);
+  } else if (data.length !== rows * cols) throw new EngineError(`${label}: ${data.length} values for a (${rows}, ${cols}) weight`);
 }

@@ -2,15 +2,16 @@
 // CPU backend (fast/ overrides the hot ones). Activations are f32; base weights stay in their
 // stored dtype and are widened one row at a time.
 
-import { f16ToF32, type WeightDType } from '../../core/dtype.ts';
+import { f16ToF32, type WeightFormat } from '../../core/dtype.ts';
+import { dequantizeNf4 } from '../../core/nf4.ts';
 import { EngineError } from '../../core/errors.ts';
-import { type AdamWParams, type Dropout, type Ops, dropoutThreshold, hash32 } from '../ops.ts';
+import { type AdamWParams, type Dropout, type Ops, checkWeightData, dropoutThreshold, hash32 } from '../ops.ts';
 
 export type CpuTensor = Float32Array | Int32Array;
 
 export interface CpuWeight {
-  data: Float32Array | Uint16Array;
-  dtype: WeightDType;
+  data: Float32Array | Uint16Array | Uint32Array;
+  dtype: WeightFormat;
   rows: number;
   cols: number;
 }
@@ -18,10 +19,12 @@ export interface CpuWeight {
 const f = (t: CpuTensor) => t as Float32Array;
 const i32 = (t: CpuTensor) => t as Int32Array;
 
-/** Widens row r of a weight into out (cols). */
+/** Widens (or dequantizes) row r of a weight into out (cols). */
 export function weightRow(w: CpuWeight, r: number, out: Float32Array): Float32Array {
   const base = r * w.cols;
-  if (w.dtype === 'f32') {
+  if (w.dtype === 'nf4') {
+    dequantizeNf4(w.data as Uint32Array, base, w.cols, out);
+  } else if (w.dtype === 'f32') {
     out.set((w.data as Float32Array).subarray(base, base + w.cols));
   } else if (w.dtype === 'bf16') {
     const bits = new Uint32Array(out.buffer, out.byteOffset, w.cols);
@@ -33,7 +36,6 @@ export function weightRow(w: CpuWeight, r: number, out: Float32Array): Float32Ar
   }
   return out;
 }
-
 
 /** Multiplier of element e of a dropout call: 0 when dropped, 1/(1-p) when kept. */
 function dropoutScaleFn(d: Dropout): ((e: number) => number) | null {
@@ -69,8 +71,8 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
     return out;
   }
 
-  weight(data: Float32Array | Uint16Array, dtype: WeightDType, rows: number, cols: number, label: string): CpuWeight {
-    if (data.length !== rows * cols) throw new EngineError(`${label}: ${data.length} values for a (${rows}, ${cols}) weight`);
+  weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): CpuWeight {
+    checkWeightData(data, dtype, rows, cols, label);
     this.allocated += data.byteLength;
     return { data, dtype, rows, cols };
   }

@@ -1,9 +1,12 @@
 // GPU memory: every buffer is created here so the bytes can be counted, tensors are carved
 // from arenas at binding-aligned offsets, and frozen weights are split by rows into chunks no
-// larger than one storage binding (the bf16 embedding of Qwen2.5-0.5B is 272 MB).
+// larger than one storage binding (the bf16 embedding of Qwen2.5-0.5B is 272 MB). NF4 weights
+// are split only between their 64-value blocks, so a chunk is a whole run of blocks.
 
-import type { WeightDType } from '../../core/dtype.ts';
+import type { WeightFormat } from '../../core/dtype.ts';
 import { EngineError, OutOfMemoryError } from '../../core/errors.ts';
+import { NF4_BLOCK, NF4_BLOCK_WORDS, nf4Bytes, nf4RowStep } from '../../core/nf4.ts';
+import { checkWeightData } from '../ops.ts';
 
 // GPUBufferUsage values, spelled out because Node's webgpu package does not define the globals.
 export const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
@@ -22,14 +25,14 @@ export interface GpuTensor extends Region {
   label: string;
 }
 
-/** Rows row0 .. row0+rows of a weight, packed (two 16-bit values per u32, or f32). */
+/** Rows row0 .. row0+rows of a weight, packed (two 16-bit values per u32, f32, or NF4 blocks). */
 export interface WeightChunk extends Region {
   row0: number;
   rows: number;
 }
 
 export interface GpuWeight {
-  dtype: WeightDType;
+  dtype: WeightFormat;
   rows: number;
   cols: number;
   label: string;
@@ -139,10 +142,9 @@ export class GpuMemory {
     return out;
   }
 
-  weight(queue: GPUQueue, data: Float32Array | Uint16Array, dtype: WeightDType, rows: number, cols: number, label: string): GpuWeight {
-    if (data.length !== rows * cols) throw new EngineError(`${label}: ${data.length} values do not fill (${rows}, ${cols})`);
-    if ((dtype === 'f32') !== data instanceof Float32Array)
-      throw new EngineError(`${label}: ${dtype} weights need a ${dtype === 'f32' ? 'Float32Array' : 'Uint16Array'}`);
+  weight(queue: GPUQueue, data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): GpuWeight {
+    checkWeightData(data, dtype, rows, cols, label);
+    if (dtype === 'nf4') return this.nf4Weight(queue, data as Uint32Array, rows, cols, label);
     const elemBytes = dtype === 'f32' ? 4 : 2;
     // a chunk of 16-bit values must end on a whole u32, and fit one binding
     const bindingRows = Math.floor(this.limits.maxWeightChunkBytes / (cols * elemBytes));
@@ -162,5 +164,22 @@ export class GpuMemory {
       chunks.push({ buffer, offset: 0, size, row0, rows: n / cols });
     }
     return { dtype, rows, cols, label, chunks };
+  }
+
+  /** NF4 blocks split by rows: each chunk starts on a block, so its kernels index it from 0. */
+  private nf4Weight(queue: GPUQueue, data: Uint32Array, rows: number, cols: number, label: string): GpuWeight {
+    const step = nf4RowStep(cols);
+    const bindingRows = Math.floor(this.limits.maxWeightChunkBytes / nf4Bytes(step * cols)) * step;
+    if (bindingRows < 1) throw new OutOfMemoryError(`${label}: ${step} rows of ${cols} NF4 values exceed a GPU storage binding`, nf4Bytes(step * cols), this.limits.maxWeightChunkBytes);
+    const chunks: WeightChunk[] = [];
+    for (let row0 = 0; row0 < rows; row0 += bindingRows) {
+      const n = Math.min(bindingRows, rows - row0) * cols;
+      const w0 = ((row0 * cols) / NF4_BLOCK) * NF4_BLOCK_WORDS;
+      const src = data.subarray(w0, w0 + (n / NF4_BLOCK) * NF4_BLOCK_WORDS);
+      const buffer = this.createBuffer(src.byteLength, STORAGE_USAGE, `${label}[${row0}..]`);
+      queue.writeBuffer(buffer, 0, src.buffer, src.byteOffset, src.byteLength);
+      chunks.push({ buffer, offset: 0, size: src.byteLength, row0, rows: n / cols });
+    }
+    return { dtype: 'nf4', rows, cols, label, chunks };
   }
 }

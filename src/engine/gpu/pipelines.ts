@@ -3,7 +3,7 @@
 // bindings by name. So a kernel call names its buffers and parameters, and a mismatch with the
 // shader is an error that says which kernel and which name.
 
-import type { WeightDType } from '../../core/dtype.ts';
+import type { WeightFormat } from '../../core/dtype.ts';
 import { EngineError, GpuValidationError } from '../../core/errors.ts';
 import type { ShaderSources } from './shader-sources.ts';
 
@@ -20,8 +20,14 @@ export interface Kernel {
   bindings: Map<string, number>; // storage binding name -> binding index
 }
 
-const WEIGHT_DTYPES: WeightDType[] = ['bf16', 'f16', 'f32'];
-const WDTYPE_CODE: Record<WeightDType, number> = { bf16: 0, f16: 1, f32: 2 };
+const WEIGHT_DTYPES: WeightFormat[] = ['bf16', 'f16', 'f32'];
+/**
+ * Shaders that also get an NF4 variant: only where a quantized weight can arrive, the seven
+ * projections (matmul) and their export (merge). Embeddings and the LM head stay 16-bit, and
+ * every variant costs compile time at load (seconds on a software GPU).
+ */
+const NF4_SHADERS = new Set(['matmul', 'merge']);
+const WDTYPE_CODE: Record<WeightFormat, number> = { bf16: 0, f16: 1, f32: 2, nf4: 3 };
 const INCLUDES = new Set(['common', 'weights', 'reduce']);
 
 export function parseParams(file: string, text: string): ParamField[] {
@@ -73,7 +79,7 @@ export class PipelineCache {
       const bindings = parseBindings(text);
       const preludeLines = prelude.split('\n').length - 1;
       for (const entry of entryPoints(text)) {
-        const variants: (WeightDType | null)[] = usesWeights ? WEIGHT_DTYPES : [null];
+        const variants: (WeightFormat | null)[] = !usesWeights ? [null] : NF4_SHADERS.has(file) ? [...WEIGHT_DTYPES, 'nf4'] : WEIGHT_DTYPES;
         for (const dtype of variants) jobs.push(cache.compile(file, entry, module, params, bindings, dtype, preludeLines));
       }
     }
@@ -82,7 +88,7 @@ export class PipelineCache {
   }
 
   private async compile(file: string, entry: string, module: GPUShaderModule, params: ParamField[],
-    bindings: Map<string, number>, dtype: WeightDType | null, preludeLines: number): Promise<void> {
+    bindings: Map<string, number>, dtype: WeightFormat | null, preludeLines: number): Promise<void> {
     const name = `${file}.${entry}`;
     let pipeline: GPUComputePipeline;
     try {
@@ -100,11 +106,11 @@ export class PipelineCache {
     this.kernels.set(PipelineCache.key(name, dtype), { name, pipeline, layout: pipeline.getBindGroupLayout(0), params, bindings });
   }
 
-  private static key(name: string, dtype: WeightDType | null): string {
+  private static key(name: string, dtype: WeightFormat | null): string {
     return dtype ? `${name}:${dtype}` : name;
   }
 
-  get(name: string, dtype: WeightDType | null = null): Kernel {
+  get(name: string, dtype: WeightFormat | null = null): Kernel {
     const k = this.kernels.get(PipelineCache.key(name, dtype));
     if (!k) throw new EngineError(`no WGSL kernel ${name}${dtype ? ` for ${dtype} weights` : ''}`);
     return k;

@@ -2,7 +2,7 @@
 // into the command stream; nothing waits until read() or flush(). The scalar CpuOps is the
 // oracle every kernel here is tested against (test/gpu-ops.test.ts).
 
-import type { WeightDType } from '../../core/dtype.ts';
+import type { WeightFormat } from '../../core/dtype.ts';
 import { DeviceLostError, EngineError, GpuValidationError } from '../../core/errors.ts';
 import { VIEW_ALIGN, dropoutThreshold, type AdamWParams, type Dropout, type Ops } from '../ops.ts';
 import { CommandStream, grid1d, rowsGrid, type Grid } from './command-stream.ts';
@@ -87,7 +87,7 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     if (this.disposed) throw new EngineError('WebGPU backend used after dispose()');
   }
 
-  private run(name: string, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid, dtype: WeightDType | null = null): void {
+  private run(name: string, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid, dtype: WeightFormat | null = null): void {
     this.check();
     this.stream.dispatch(this.pipelines.get(name, dtype), bindings, params, grid);
   }
@@ -137,7 +137,7 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     return this.memory.arena(dtype, sizes, label);
   }
 
-  weight(data: Float32Array | Uint16Array, dtype: WeightDType, rows: number, cols: number, label: string): GpuWeight {
+  weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): GpuWeight {
     this.check();
     this.stream.submit();
     return this.memory.weight(this.device.queue, data, dtype, rows, cols, label);

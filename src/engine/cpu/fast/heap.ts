@@ -59,6 +59,10 @@ export class WasmHeap {
     return new Int32Array(this.memory.buffer, ptr, n);
   }
 
+  u32(ptr: number, n: number): Uint32Array {
+    return new Uint32Array(this.memory.buffer, ptr, n);
+  }
+
   u16(ptr: number, n: number): Uint16Array {
     return new Uint16Array(this.memory.buffer, ptr, n);
   }

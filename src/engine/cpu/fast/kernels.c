@@ -36,7 +36,7 @@ typedef uint16_t u16;
 
 enum { JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5, JOB_SOFTMAX_CHUNK = 6,
        JOB_SWIGLU_FWD = 7, JOB_SWIGLU_BWD = 8, JOB_RMSNORM_FWD = 9, JOB_RMSNORM_BWD = 10 };
-enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2 };
+enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2, DT_NF4 = 3 };
 enum { SPLIT_J = 0, SPLIT_M = 1 };
 
 // Every job starts with this header. Threads claim units of work (column blocks, row
@@ -55,7 +55,8 @@ typedef struct {
 static inline int claim(JobHeader *h) { return __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED); }
 
 // C[m, j] = (accumulate ? C[m, j] : bias[j]) + alpha * sum_k A(m, k) * B(k, j)
-// A(m, k) = A[m*sAm + k*sAk] (f32), B(k, j) = B[k*sBk + j*sBj] (f32, bf16 or f16), C row stride ldc.
+// A(m, k) = A[m*sAm + k*sAk] (f32), B(k, j) = B[k*sBk + j*sBj] (f32, bf16, f16, or NF4 in the packed
+// layout of src/core/nf4.ts, dequantized while packing), C row stride ldc.
 typedef struct {
   JobHeader h;
   int M, J, K;
@@ -141,8 +142,59 @@ static inline float f16_to_f32(u16 h) {
   return __builtin_bit_cast(float, sign | bits);
 }
 
+// ---- NF4 (layout in src/core/nf4.ts): 9 u32 per block of 64 elements, 8 words of codes (element
+// e of the block in bits 4*(e&7) of word e>>3) then the block's absmax as f32 bits. The value is
+// code * absmax in f32, bit for bit the reference's. The code book is looked up with byte
+// swizzles over its four byte planes (no table in memory: the module has no data segment).
+
+// byte q of lane l holds the code index of lane l, plus 16*(q - p) for plane p: only the plane
+// whose bytes are wanted sees an index below 16, the others read 0 (swizzle's out-of-range rule)
+static inline v128_t nf4_lookup(v128_t rep) {
+  const v128_t P0 = wasm_u8x16_const(0x00, 0xb1, 0x30, 0xa0, 0x4d, 0x3f, 0x71, 0x00, 0xff, 0xe3, 0xdd, 0x3a, 0xb8, 0xab, 0xb3, 0x00);
+  const v128_t P1 = wasm_u8x16_const(0x00, 0x39, 0x6b, 0x32, 0xa2, 0x35, 0x78, 0x00, 0xfa, 0xca, 0x04, 0x03, 0xa4, 0x07, 0x13, 0x00);
+  const v128_t P2 = wasm_u8x16_const(0x80, 0x32, 0x06, 0xca, 0x91, 0x3d, 0xba, 0x00, 0xa2, 0x24, 0x7c, 0xad, 0xe1, 0x10, 0x39, 0x80);
+  const v128_t P3 = wasm_u8x16_const(0xbf, 0xbf, 0xbf, 0xbe, 0xbe, 0xbe, 0xbd, 0x00, 0x3d, 0x3e, 0x3e, 0x3e, 0x3e, 0x3f, 0x3f, 0x3f);
+  const v128_t O0 = wasm_i8x16_const(0, 16, 32, 48, 0, 16, 32, 48, 0, 16, 32, 48, 0, 16, 32, 48);
+  const v128_t O1 = wasm_i8x16_const(-16, 0, 16, 32, -16, 0, 16, 32, -16, 0, 16, 32, -16, 0, 16, 32);
+  const v128_t O2 = wasm_i8x16_const(-32, -16, 0, 16, -32, -16, 0, 16, -32, -16, 0, 16, -32, -16, 0, 16);
+  const v128_t O3 = wasm_i8x16_const(-48, -32, -16, 0, -48, -32, -16, 0, -48, -32, -16, 0, -48, -32, -16, 0);
+  v128_t b01 = wasm_v128_or(wasm_i8x16_swizzle(P0, wasm_i8x16_add(rep, O0)), wasm_i8x16_swizzle(P1, wasm_i8x16_add(rep, O1)));
+  v128_t b23 = wasm_v128_or(wasm_i8x16_swizzle(P2, wasm_i8x16_add(rep, O2)), wasm_i8x16_swizzle(P3, wasm_i8x16_add(rep, O3)));
+  return wasm_v128_or(b01, b23);
+}
+
+static inline const u32 *nf4_block(u32 B, long idx) { return (const u32 *)B + 9 * (idx >> 6); }
+
+static inline float nf4_absmax(const u32 *blk) { return __builtin_bit_cast(float, blk[8]); }
+
+static inline float nf4_load1(u32 B, long idx) {
+  const u32 *blk = nf4_block(B, idx);
+  int q = (blk[(idx & 63) >> 3] >> (4 * (idx & 7))) & 15;
+  return wasm_f32x4_extract_lane(nf4_lookup(wasm_i8x16_splat((signed char)q)), 0) * nf4_absmax(blk);
+}
+
+// elements idx .. idx+3, idx a multiple of 4 (so one half of one code word)
+static inline v128_t nf4_load4(u32 B, long idx) {
+  const u32 *blk = nf4_block(B, idx);
+  v128_t w = wasm_i32x4_splat((int)(blk[(idx & 63) >> 3] >> (4 * (idx & 7))));
+  v128_t lo = wasm_v128_and(w, wasm_i8x16_const_splat(0x0f)), hi = wasm_u8x16_shr(w, 4);
+  v128_t rep = wasm_i8x16_shuffle(lo, hi, 0, 0, 0, 0, 16, 16, 16, 16, 1, 1, 1, 1, 17, 17, 17, 17);
+  return wasm_f32x4_mul(nf4_lookup(rep), wasm_f32x4_splat(nf4_absmax(blk)));
+}
+
+// elements idx .. idx+7, idx a multiple of 8 (one code word)
+static inline void nf4_load8(u32 B, long idx, v128_t *lo8, v128_t *hi8) {
+  const u32 *blk = nf4_block(B, idx);
+  v128_t w = wasm_i32x4_splat((int)blk[(idx & 63) >> 3]);
+  v128_t lo = wasm_v128_and(w, wasm_i8x16_const_splat(0x0f)), hi = wasm_u8x16_shr(w, 4);
+  v128_t absmax = wasm_f32x4_splat(nf4_absmax(blk));
+  *lo8 = wasm_f32x4_mul(nf4_lookup(wasm_i8x16_shuffle(lo, hi, 0, 0, 0, 0, 16, 16, 16, 16, 1, 1, 1, 1, 17, 17, 17, 17)), absmax);
+  *hi8 = wasm_f32x4_mul(nf4_lookup(wasm_i8x16_shuffle(lo, hi, 2, 2, 2, 2, 18, 18, 18, 18, 3, 3, 3, 3, 19, 19, 19, 19)), absmax);
+}
+
 static inline float load_b(u32 B, int dtype, long idx) {
   if (dtype == DT_F32) return ((const float *)B)[idx];
+  if (dtype == DT_NF4) return nf4_load1(B, idx);
   u16 h = ((const u16 *)B)[idx];
   return dtype == DT_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
 }
@@ -179,8 +231,15 @@ static inline float hsum(v128_t v) {
   return wasm_f32x4_extract_lane(v, 0);
 }
 
+static inline v128_t load4(u32 B, int dtype, long idx);
+
 static inline void load8(u32 B, int dtype, long idx, v128_t *lo, v128_t *hi) {
-  if (dtype == DT_F32) {
+  if (dtype == DT_NF4) {
+    if (idx & 7) {
+      *lo = load4(B, dtype, idx);
+      *hi = load4(B, dtype, idx + 4);
+    } else nf4_load8(B, idx, lo, hi);
+  } else if (dtype == DT_F32) {
     const float *p = (const float *)B + idx;
     *lo = wasm_v128_load(p);
     *hi = wasm_v128_load(p + 4);
@@ -194,6 +253,10 @@ static inline void load8(u32 B, int dtype, long idx, v128_t *lo, v128_t *hi) {
 // four consecutive B values along k as f32x4
 static inline v128_t load4(u32 B, int dtype, long idx) {
   if (dtype == DT_F32) return wasm_v128_load((const float *)B + idx);
+  if (dtype == DT_NF4) {
+    if (!(idx & 3)) return nf4_load4(B, idx);
+    return wasm_f32x4_make(nf4_load1(B, idx), nf4_load1(B, idx + 1), nf4_load1(B, idx + 2), nf4_load1(B, idx + 3));
+  }
   v128_t h = wasm_u32x4_load16x4((const u16 *)B + idx);
   if (dtype == DT_BF16) return wasm_i32x4_shl(h, 16);
   return widen_f16x4(h);

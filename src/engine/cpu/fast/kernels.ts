@@ -1,7 +1,7 @@
 // The fast kernels at the level of addresses: writes a job block (layout = the structs in
 // kernels.c) and runs it on one thread or on the pool. FastCpuOps maps tensors to addresses.
 
-import type { WeightDType } from '../../../core/dtype.ts';
+import type { WeightFormat } from '../../../core/dtype.ts';
 import { EngineError } from '../../../core/errors.ts';
 import { dropoutThreshold } from '../../ops.ts';
 import { WasmHeap } from './heap.ts';
@@ -28,7 +28,7 @@ const HEAP_BASE = 65536;
 
 const JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5, JOB_SOFTMAX_CHUNK = 6;
 const JOB_SWIGLU_FWD = 7, JOB_SWIGLU_BWD = 8, JOB_RMSNORM_FWD = 9, JOB_RMSNORM_BWD = 10;
-const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, bf16: 1, f16: 2 };
+const DTYPE_CODE: Record<WeightFormat, number> = { f32: 0, bf16: 1, f16: 2, nf4: 3 };
 
 /** C[m, j] = (accumulate ? C[m, j] : bias[j] or 0) + alpha * sum_k A(m, k) B(k, j); addresses in bytes, strides in elements. */
 export interface GemmArgs {
@@ -39,9 +39,9 @@ export interface GemmArgs {
   A: number;
   sAm: number;
   sAk: number;
-  /** B(k, j) at B + size * (k * sBk + j * sBj) */
+  /** B(k, j) at B + size * (k * sBk + j * sBj); NF4: element k * sBk + j * sBj of the blocks at B (src/core/nf4.ts) */
   B: number;
-  bdtype: WeightDType;
+  bdtype: WeightFormat;
   sBk: number;
   sBj: number;
   C: number;

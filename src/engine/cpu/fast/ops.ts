@@ -4,16 +4,16 @@
 // in the kernels' shared memory so kernels read them in place; with a private memory (no
 // SharedArrayBuffer) they stay ordinary arrays and each call stages its operands.
 
-import type { WeightDType } from '../../../core/dtype.ts';
+import type { WeightFormat } from '../../../core/dtype.ts';
 import { EngineError } from '../../../core/errors.ts';
-import type { Dropout } from '../../ops.ts';
+import { checkWeightData, type Dropout } from '../../ops.ts';
 import { CpuOps, type CpuTensor, type CpuWeight, weightRow } from '../ops.ts';
 import { FastKernels, type FastKernelOptions } from './kernels.ts';
 
 /** Vocabulary rows per cross-entropy chunk: bounds the (M, chunk) logits scratch. */
 const CE_CHUNK = 4096;
 
-type View = Float32Array | Int32Array | Uint16Array;
+type View = Float32Array | Int32Array | Uint16Array | Uint32Array;
 
 /** Operand addresses for one call; copies foreign arrays in and outputs back out. */
 class Staging {
@@ -91,12 +91,12 @@ export class FastCpuOps extends CpuOps {
     return out;
   }
 
-  override weight(data: Float32Array | Uint16Array, dtype: WeightDType, rows: number, cols: number, label: string): CpuWeight {
+  override weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): CpuWeight {
     if (!this.inPlace) return super.weight(data, dtype, rows, cols, label);
-    if (data.length !== rows * cols) throw new EngineError(`${label}: ${data.length} values for a (${rows}, ${cols}) weight`);
-    if ((dtype === 'f32') !== data instanceof Float32Array) throw new EngineError(`${label}: ${dtype} weight given as ${data.constructor.name}`);
+    checkWeightData(data, dtype, rows, cols, label);
     const ptr = this.kernels.heap.allocBytes(data.byteLength, label);
-    const copy = dtype === 'f32' ? this.kernels.heap.f32(ptr, data.length) : this.kernels.heap.u16(ptr, data.length);
+    const heap = this.kernels.heap;
+    const copy = dtype === 'f32' ? heap.f32(ptr, data.length) : dtype === 'nf4' ? heap.u32(ptr, data.length) : heap.u16(ptr, data.length);
     copy.set(data);
     this.allocated += data.byteLength;
     return { data: copy, dtype, rows, cols };
@@ -254,6 +254,8 @@ export class FastCpuOps extends CpuOps {
   override crossEntropyForwardBackward(losses: CpuTensor, dh: CpuTensor, h: CpuTensor, w: CpuWeight, targets: CpuTensor,
     M: number, C: number, V: number, gradScale: number): void {
     checkWeight(w, V, C, 'crossEntropyForwardBackward');
+    // the chunking below slices 16-bit or f32 rows; a quantized head takes the scalar path
+    if (w.dtype === 'nf4') return super.crossEntropyForwardBackward(losses, dh, h, w, targets, M, C, V, gradScale);
     const tg = targets as Int32Array;
     for (let m = 0; m < M; m++) {
       if (tg[m] < 0 || tg[m] >= V) throw new EngineError(`label ${tg[m]} is outside the vocabulary (${V})`);
@@ -262,7 +264,8 @@ export class FastCpuOps extends CpuOps {
     const chunk = Math.min(CE_CHUNK, V);
     const pl = this.scratch('ceLogits', M * chunk * 4);
     const prow = this.scratch('ceRows', M * 2 * 4);
-    const bytesPer = w.dtype === 'f32' ? 4 : 2;
+    const bw = w.dtype as 'f32' | 'bf16' | 'f16';
+    const bytesPer = bw === 'f32' ? 4 : 2;
     const target = new Float64Array(M);
     const s = new Staging(k);
     try {
@@ -273,12 +276,12 @@ export class FastCpuOps extends CpuOps {
       for (let v0 = 0; v0 < V; v0 += chunk) {
         const nv = Math.min(chunk, V - v0);
         const wChunk = pw + v0 * C * bytesPer;
-        k.gemm({ M, J: nv, K: C, A: ph, sAm: C, sAk: 1, B: wChunk, bdtype: w.dtype, sBk: 1, sBj: C, C: pl, ldc: chunk, alpha: 1, accumulate: false, bias: 0 });
+        k.gemm({ M, J: nv, K: C, A: ph, sAm: C, sAk: 1, B: wChunk, bdtype: bw, sBk: 1, sBj: C, C: pl, ldc: chunk, alpha: 1, accumulate: false, bias: 0 });
         const L = k.heap.f32(pl, M * chunk);
         for (let m = 0; m < M; m++) if (tg[m] >= v0 && tg[m] < v0 + nv) target[m] = L[m * chunk + tg[m] - v0];
         k.softmaxChunk(pl, chunk, nv, M, prow, prow + M * 4, pdh, C);
         // dh (M,C) += exp(L - max) (M,nv) @ w[v0:v0+nv] (nv,C)
-        k.gemm({ M, J: C, K: nv, A: pl, sAm: chunk, sAk: 1, B: wChunk, bdtype: w.dtype, sBk: C, sBj: 1, C: pdh, ldc: C, alpha: 1, accumulate: true, bias: 0 });
+        k.gemm({ M, J: C, K: nv, A: pl, sAm: chunk, sAk: 1, B: wChunk, bdtype: bw, sBk: C, sBj: 1, C: pdh, ldc: C, alpha: 1, accumulate: true, bias: 0 });
       }
       const L = losses as Float32Array, dH = k.heap.f32(pdh, M * C);
       const rowMax = k.heap.f32(prow, M), rowSum = k.heap.f32(prow + M * 4, M);

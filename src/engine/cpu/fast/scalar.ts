@@ -1,7 +1,8 @@
 // Readable scalar twins of the WebAssembly kernels in kernels.c: the same arguments on plain
 // arrays, one output element at a time. Tests compare the SIMD/threaded kernels to these.
 
-import { bf16ToF32, f16ToF32, type WeightDType } from '../../../core/dtype.ts';
+import { bf16ToF32, f16ToF32, type WeightFormat } from '../../../core/dtype.ts';
+import { dequantizeNf4 } from '../../../core/nf4.ts';
 import { dropoutKeep } from '../../ops.ts';
 
 export interface ScalarGemm {
@@ -11,8 +12,10 @@ export interface ScalarGemm {
   A: Float32Array;
   sAm: number;
   sAk: number;
-  B: Float32Array | Uint16Array;
-  bdtype: WeightDType;
+  B: Float32Array | Uint16Array | Uint32Array;
+  bdtype: WeightFormat;
+  /** Elements of B (NF4 only: its words do not say how many values they hold). */
+  Bn?: number;
   sBk: number;
   sBj: number;
   C: Float32Array;
@@ -22,14 +25,15 @@ export interface ScalarGemm {
   bias: Float32Array | null;
 }
 
-function bValue(B: Float32Array | Uint16Array, dtype: WeightDType, idx: number): number {
-  if (dtype === 'f32') return B[idx];
-  return dtype === 'bf16' ? bf16ToF32(B[idx]) : f16ToF32(B[idx]);
+function widenAll(B: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, n = B.length): Float64Array {
+  if (dtype === 'nf4') return Float64Array.from(dequantizeNf4(B as Uint32Array, 0, n, new Float32Array(n)));
+  if (dtype === 'f32') return Float64Array.from(B);
+  return Float64Array.from(B, (h) => (dtype === 'bf16' ? bf16ToF32(h) : f16ToF32(h)));
 }
 
 /** C[m, j] = (accumulate ? C[m, j] : bias[j] or 0) + alpha * sum_k A[m*sAm + k*sAk] * B[k*sBk + j*sBj] */
 export function gemmScalar(g: ScalarGemm): void {
-  const B = Float64Array.from(g.B, (_, idx) => bValue(g.B, g.bdtype, idx));
+  const B = widenAll(g.B, g.bdtype, g.Bn);
   for (let m = 0; m < g.M; m++) {
     for (let j = 0; j < g.J; j++) {
       let s = 0;
