@@ -1,6 +1,7 @@
-// `golden <case-dir> [--engine cpu|webgpu] [--dump file]`: replays a PyTorch golden case
-// (../shared/golden/README.md) and checks every number it holds. One line per check, then a
-// JSON summary; exit code 1 when any check fails.
+// `golden <case-dir> [--engine cpu|webgpu] [--quant none|nf4] [--dump file]`: replays a PyTorch
+// golden case (../shared/golden/README.md) and checks every number it holds. One line per check,
+// then a JSON summary; exit code 1 when any check fails. A case whose case.json says
+// "quant": {"type": "nf4"} loads the base as NF4 unless --quant says otherwise.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,9 +10,11 @@ import { parseQwen2Config, validateWeights, LORA_TARGETS, type LoraTarget } from
 import { createEngine, type EngineKind, type CreateEngineOptions } from '../engine/create.ts';
 import type { LoraSettings, MicroBatch } from '../engine/engine.ts';
 import { parseCommand, type FlagSpec, type PositionalSpec } from './args.ts';
-import { ENGINE_FLAG, line, type CliIo } from './commands/common.ts';
+import { ENGINE_FLAG, QUANT_FLAG, line, type CliIo } from './commands/common.ts';
 import { fixedBatches, Trainer } from '../train/trainer.ts';
 import type { LrSchedule, TrainSettings } from '../train/recipe.ts';
+import { ModelConfigError } from '../core/errors.ts';
+import { NF4_BLOCK, type Quantization } from '../core/nf4.ts';
 
 export interface Check {
   name: string;
@@ -19,29 +22,34 @@ export interface Check {
   relL2: number;
   bound: number;
   /** Which error the bound applies to. */
-  metric: 'maxAbs' | 'relL2' | 'exact';
+  metric: 'maxAbs' | 'relL2' | 'maxRel' | 'exact';
   ok: boolean;
 }
 
 export function compare(name: string, got: ArrayLike<number>, want: ArrayLike<number>, metric: Check['metric'], bound: number, mask?: (i: number) => boolean): Check {
-  let maxAbs = 0, num = 0, den = 0, same = got.length === want.length;
+  let maxAbs = 0, maxRel = 0, num = 0, den = 0, same = got.length === want.length;
   for (let i = 0; i < want.length; i++) {
     if (mask && !mask(i)) continue;
     const d = Math.abs(got[i] - want[i]);
     if (!(d <= maxAbs)) maxAbs = d; // NaN propagates
+    const r = d === 0 ? 0 : d / Math.abs(want[i]);
+    if (!(r <= maxRel)) maxRel = r;
     num += d * d;
     den += want[i] * want[i];
     if (got[i] !== want[i]) same = false;
   }
   const relL2 = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-  const err = metric === 'maxAbs' ? maxAbs : metric === 'relL2' ? relL2 : same ? 0 : 1;
+  const err = metric === 'maxAbs' ? maxAbs : metric === 'relL2' ? relL2 : metric === 'maxRel' ? maxRel : same ? 0 : 1;
   return { name, maxAbs, relL2, bound, metric, ok: err <= bound };
 }
 
 interface Case {
   dir: string;
   files: Record<string, SafetensorsFile>;
-  caseJson: { micro_batches: number; optimizer_steps: number; lr: number; lr_schedule?: string; warmup_steps?: number; adamw: { beta1: number; beta2: number; eps: number; weight_decay: number }; max_grad_norm: number; lora_scaling: number; generate: { new_tokens: number } };
+  caseJson: {
+    micro_batches: number; optimizer_steps: number; lr: number; lr_schedule?: string; warmup_steps?: number;
+    quant?: { type: string; block: number } | null; adamw: { beta1: number; beta2: number; eps: number; weight_decay: number }; max_grad_norm: number; lora_scaling: number; generate: { new_tokens: number };
+  };
   adapterConfig: { r: number; lora_alpha: number; target_modules: string[]; use_rslora?: boolean };
 }
 
@@ -88,7 +96,7 @@ async function microBatch(c: Case, k: number): Promise<MicroBatch> {
   return { B, T, inputIds: ids, attentionMask: (await b.read(`micro${k}.attention_mask`)) as Int32Array, labels: (await b.read(`micro${k}.labels`)) as Int32Array };
 }
 
-export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (line: string) => void = console.log, engineOpts: CreateEngineOptions = {}, recompute?: boolean): Promise<{ checks: Check[]; dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }> {
+export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (line: string) => void = console.log, engineOpts: CreateEngineOptions = {}, recompute?: boolean, quantArg?: Quantization): Promise<{ checks: Check[]; dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }> {
   const c = await openCase(dir);
   const cfg = parseQwen2Config(await readFile(join(dir, 'config.json'), 'utf8'));
   const model = c.files.model;
@@ -98,6 +106,9 @@ export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (l
     targets: c.adapterConfig.target_modules.filter((t): t is LoraTarget => (LORA_TARGETS as readonly string[]).includes(t)),
     rslora: !!c.adapterConfig.use_rslora,
   };
+  const q = c.caseJson.quant;
+  if (q && (q.type !== 'nf4' || q.block !== NF4_BLOCK)) throw new ModelConfigError('case.json quant', `${q.type} with blocks of ${q.block} is not a quantization Webtune has (nf4, blocks of ${NF4_BLOCK})`);
+  const quant: Quantization = quantArg ?? (q ? 'nf4' : 'none');
   const micros: MicroBatch[] = [];
   for (let k = 0; k < c.caseJson.micro_batches; k++) micros.push(await microBatch(c, k));
   const engine = await createEngine(engineKind, engineOpts);
@@ -110,10 +121,18 @@ export async function runGoldenCase(dir: string, engineKind: EngineKind, log: (l
   };
   try {
     const maxB = Math.max(...micros.map((m) => m.B)), maxT = Math.max(...micros.map((m) => m.T), 5 + c.caseJson.generate.new_tokens);
-    await engine.load(cfg, { dtype, read: async (n) => (await model.read(n)) as Float32Array | Uint16Array }, { maxBatch: maxB, maxSeq: maxT, lora, recompute });
+    await engine.load(cfg, { dtype, read: async (n) => (await model.read(n)) as Float32Array | Uint16Array }, { maxBatch: maxB, maxSeq: maxT, lora, recompute, quant });
     const initial: Record<string, Float32Array> = {};
     for (const name of c.files.adapter_model.tensors.keys()) initial[name] = await f32(c.files.adapter_model, name);
     await engine.setLora(initial);
+
+    // the dequantized base weight: code * absmax in f32, as the reference computes it
+    for (const name of exp.tensors.keys()) {
+      if (!name.startsWith('dequant.')) continue;
+      const w = await engine.baseWeight(name.slice('dequant.'.length));
+      add(compare(name, w, await f32(exp, name), 'maxRel', 1e-6));
+      dump[name] = { data: w, shape: exp.info(name).shape };
+    }
 
     // forward: logits where attention_mask is 1, then loss
     const m0 = micros[0];
@@ -183,6 +202,7 @@ export const GOLDEN_SUMMARY = 'replay a PyTorch golden case and check every numb
 export const GOLDEN_ARGS: PositionalSpec[] = [{ name: 'case-dir', help: 'a golden case folder: config.json, case.json and the .safetensors files' }];
 export const GOLDEN_FLAGS: Record<string, FlagSpec> = {
   engine: ENGINE_FLAG,
+  quant: { ...QUANT_FLAG, help: 'base weights: none or nf4 (default: what case.json says)' },
   dump: { kind: 'string', help: 'write what the engine computed, under the expected tensor names, to this .safetensors file' },
 };
 
@@ -190,7 +210,7 @@ export async function runGolden(argv: string[], io: CliIo): Promise<number> {
   const { flags, args: [dir] } = parseCommand('golden', argv, GOLDEN_FLAGS, GOLDEN_ARGS);
   const engine = (flags.engine as EngineKind | undefined) ?? 'cpu';
   const t0 = performance.now();
-  const { checks, dump } = await runGoldenCase(dir, engine, (l) => line(io.stdout, l));
+  const { checks, dump } = await runGoldenCase(dir, engine, (l) => line(io.stdout, l), {}, undefined, flags.quant as Quantization | undefined);
   const failed = checks.filter((c) => !c.ok);
   if (flags.dump) {
     const tensors: TensorToWrite[] = Object.entries(dump).map(([name, t]) => ({ name, dtype: t.data instanceof Int32Array ? 'I32' : 'F32', shape: t.shape, data: t.data }));

@@ -20,6 +20,14 @@
 import { f16ToF32 } from './dtype.ts';
 import { EngineError } from './errors.ts';
 
+/** How the base's projections are held: as stored, or 4-bit NF4 (QLoRA). */
+export type Quantization = 'none' | 'nf4';
+
+/** The tensors NF4 applies to: the weights of the seven projections (not embeddings, norms, biases). */
+export function isQuantizedTensor(name: string): boolean {
+  return /^model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)\.weight$/.test(name);
+}
+
 export const NF4_BLOCK = 64;
 /** u32 words per block: 8 of codes, 1 of absmax. */
 export const NF4_BLOCK_WORDS = 9;

@@ -5,6 +5,7 @@
 import { moduleOf, type Qwen2Config, type LoraTarget } from '../core/config.ts';
 import type { WeightDType } from '../core/dtype.ts';
 import type { OptimizerSettings } from './ops.ts';
+import type { Quantization } from '../core/nf4.ts';
 
 export interface LoraSettings {
   r: number;
@@ -118,12 +119,19 @@ export interface LoadOptions {
    * while keeping every layer's activations costs under 1 GiB (a third fewer matmuls).
    */
   recompute?: boolean;
+  /** 'nf4' quantizes the seven projections on load (QLoRA); default 'none'. */
+  quant?: Quantization;
 }
 
 /** Base weights: names as in model.safetensors, raw arrays (16-bit kept as Uint16Array bits). */
 export interface WeightReader {
   dtype: WeightDType;
   read(name: string): Promise<Float32Array | Uint16Array>;
+  /**
+   * A projection already in NF4 blocks (src/core/nf4.ts), e.g. from the model cache; without
+   * it, a load with quant 'nf4' quantizes what read() gives, one tensor at a time.
+   */
+  readNf4?(name: string): Promise<Uint32Array>;
 }
 
 export interface OptimizerState {
@@ -158,6 +166,8 @@ export interface Engine {
   generateBatch(prompts: Int32Array[], opts: DecodeOptions, onToken?: (row: number, id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }[]>;
   /** W + scale * B @ A for one projection, e.g. "model.layers.0.self_attn.q_proj.weight". */
   merged(name: string): Promise<Float32Array>;
+  /** W of one projection as the kernels use it: widened, or dequantized when loaded as NF4. */
+  baseWeight(name: string): Promise<Float32Array>;
   dispose(): Promise<void>;
 }
 

@@ -4,8 +4,9 @@
 import type { Qwen2Config } from '../core/config.ts';
 import { EngineError, NonFiniteError, OutOfMemoryError } from '../core/errors.ts';
 import { widen } from '../core/dtype.ts';
+import { checkNf4Shape, quantizeNf4 } from '../core/nf4.ts';
 import type { Ops } from './ops.ts';
-import { hash32 } from './ops.ts';
+import { VIEW_ALIGN, hash32 } from './ops.ts';
 import { Qwen2LoraModel, type BaseWeights, type Batch } from './model.ts';
 import type {
   DecodeOptions, Engine, EngineInfo, LoadOptions, MemoryPlan, MicroBatch, OptimizerState, StepOptions, StepResult, WeightReader,
@@ -51,6 +52,13 @@ export class LoraEngine<T, W> implements Engine {
     const before = ops.allocatedBytes();
 
     const mat = async (name: string, rows: number, cols: number): Promise<W> => ops.weight(await weights.read(name), weights.dtype, rows, cols, name);
+    // QLoRA: each projection is quantized as it is read, so no more than one 16-bit tensor is held
+    const proj = async (name: string, rows: number, cols: number): Promise<W> => {
+      if (opts.quant !== 'nf4') return mat(name, rows, cols);
+      checkNf4Shape(rows, cols, name);
+      const packed = weights.readNf4 ? await weights.readNf4(name) : quantizeNf4(await weights.read(name), weights.dtype, name);
+      return ops.weight(packed, 'nf4', rows, cols, name);
+    };
     const vec = async (name: string): Promise<T> => {
       const raw = await weights.read(name);
       const data = raw instanceof Float32Array ? raw : widen(raw, weights.dtype as 'bf16' | 'f16');
@@ -62,15 +70,15 @@ export class LoraEngine<T, W> implements Engine {
     const layers: BaseWeights<T, W>['layers'] = [];
     for (let l = 0; l < cfg.numLayers; l++) {
       const p = `model.layers.${l}`;
-      const proj = {} as BaseWeights<T, W>['layers'][number]['proj'];
+      const projs = {} as BaseWeights<T, W>['layers'][number]['proj'];
       for (const t of LORA_TARGETS) {
         const [o, i] = projShape(cfg, t);
-        proj[t] = await mat(`${p}.${moduleOf(t)}.${t}.weight`, o, i);
+        projs[t] = await proj(`${p}.${moduleOf(t)}.${t}.weight`, o, i);
       }
       layers.push({
         ln1: await vec(`${p}.input_layernorm.weight`),
         ln2: await vec(`${p}.post_attention_layernorm.weight`),
-        proj,
+        proj: projs,
         bias: cfg.attentionBias
           ? { q_proj: await vec(`${p}.self_attn.q_proj.bias`), k_proj: await vec(`${p}.self_attn.k_proj.bias`), v_proj: await vec(`${p}.self_attn.v_proj.bias`) }
           : null,
@@ -302,7 +310,16 @@ export class LoraEngine<T, W> implements Engine {
     return out.map((t, b) => ({ tokens: Int32Array.from(t), margins: Float32Array.from(margins[b]) }));
   }
 
-  async merged(name: string): Promise<Float32Array> {
+  merged(name: string): Promise<Float32Array> {
+    return this.projection(name, true);
+  }
+
+  baseWeight(name: string): Promise<Float32Array> {
+    return this.projection(name, false);
+  }
+
+  /** W (+ scale * B @ A) of one projection, through the backend's merge kernel. */
+  private async projection(name: string, withAdapter: boolean): Promise<Float32Array> {
     const m = this.m;
     const match = /^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.weight$/.exec(name);
     const layer = match ? Number(match[1]) : -1;
@@ -311,9 +328,14 @@ export class LoraEngine<T, W> implements Engine {
     const [O, In] = projShape(m.cfg, target);
     const out = this.ops.alloc('f32', O * In, 'merged');
     const s = m.slot(layer, target);
-    if (!s) {
-      this.ops.mergeLora(out, m.weights.layers[layer].proj[target], m.params, m.params, O, In, 0, 0);
-    } else this.ops.mergeLora(out, m.weights.layers[layer].proj[target], s.a, s.b, O, In, m.lora.r, m.scale);
+    const w = m.weights.layers[layer].proj[target];
+    if (s && withAdapter) this.ops.mergeLora(out, w, s.a, s.b, O, In, m.lora.r, m.scale);
+    else {
+      // rank 0: a and b are never read, but a GPU refuses one buffer bound twice for writing
+      const none = this.ops.alloc('f32', 2 * VIEW_ALIGN, 'merge.none');
+      this.ops.mergeLora(out, w, this.ops.view(none, 0, 1), this.ops.view(none, VIEW_ALIGN, 1), O, In, 0, 0);
+      this.ops.free?.(none);
+    }
     const merged = await this.ops.read(out);
     this.ops.free?.(out);
     return merged;

@@ -6,6 +6,7 @@
 
 import { LORA_TARGETS, paramCount, projShape, type LoraTarget, type Qwen2Config } from '../core/config.ts';
 import type { WeightDType } from '../core/dtype.ts';
+import { nf4Bytes, type Quantization } from '../core/nf4.ts';
 import type { LoadOptions, LoraSettings } from './engine.ts';
 import { alignUp } from './ops.ts';
 
@@ -76,9 +77,20 @@ export function planParts(cfg: Qwen2Config, lora: LoraSettings, B: number, T: nu
   };
 }
 
-/** Bytes of the base weights as the engine keeps them (16-bit stays 16-bit). */
-export function weightBytes(cfg: Qwen2Config, dtype: WeightDType): number {
-  return paramCount(cfg) * (dtype === 'f32' ? 4 : 2);
+/**
+ * Bytes of the base weights as the engine keeps them: 16-bit stays 16-bit; with NF4 the seven
+ * projections take 4.5 bits a value (src/core/nf4.ts), everything else its stored size.
+ */
+export function weightBytes(cfg: Qwen2Config, dtype: WeightDType, quant: Quantization = 'none'): number {
+  const elem = dtype === 'f32' ? 4 : 2;
+  if (quant !== 'nf4') return paramCount(cfg) * elem;
+  let projections = 0;
+  for (const t of LORA_TARGETS) {
+    const [o, i] = projShape(cfg, t);
+    projections += o * i;
+  }
+  projections *= cfg.numLayers;
+  return (paramCount(cfg) - projections) * elem + nf4Bytes(projections);
 }
 
 /** Below this, the CPU keeps every layer's activations instead of recomputing them (a third fewer matmuls). */
@@ -104,7 +116,7 @@ export interface MemoryPlanParts {
  */
 export function planMemory(kind: 'cpu' | 'webgpu', cfg: Qwen2Config, opts: LoadOptions, weightDType: WeightDType): MemoryPlanParts {
   const recompute = chooseRecompute(kind, cfg, opts);
-  const parts = planParts(cfg, opts.lora, opts.maxBatch, opts.maxSeq, weightBytes(cfg, weightDType), recompute);
+  const parts = planParts(cfg, opts.lora, opts.maxBatch, opts.maxSeq, weightBytes(cfg, weightDType, opts.quant), recompute);
   return { parts, total: sum(parts), recompute };
 }
 

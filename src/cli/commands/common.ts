@@ -7,6 +7,7 @@ import { DatasetError, ModelFilesError, formatIssue } from '../../core/errors.ts
 import { importDatasetBlob, splitDataset, type DatasetRow } from '../../data/dataset.ts';
 import { createEngine, type EngineKind } from '../../engine/create.ts';
 import type { Engine, LoraSettings } from '../../engine/engine.ts';
+import type { Quantization } from '../../core/nf4.ts';
 import type { ModelFolder } from '../model-folder.ts';
 import { weightReader } from '../model-folder.ts';
 import type { TextStream } from '../progress.ts';
@@ -18,6 +19,7 @@ export interface CliIo {
 }
 
 export const ENGINE_FLAG: FlagSpec = { kind: 'choice', choices: ['cpu', 'webgpu'], help: 'compute engine (default cpu)' };
+export const QUANT_FLAG: FlagSpec = { kind: 'choice', choices: ['none', 'nf4'], help: 'base weights: as stored (none, default) or 4-bit NF4 for the seven projections (QLoRA)' };
 export const QUIET_FLAG: FlagSpec = { kind: 'bool', help: 'no progress bar' };
 
 export function line(s: TextStream, text: string): void {
@@ -55,10 +57,10 @@ export function splitRows(rows: DatasetRow[], fraction: number | undefined, seed
   return splitDataset(rows, { evalFraction: fraction, seed })[side];
 }
 
-export async function loadEngine(kind: EngineKind, model: ModelFolder, lora: LoraSettings, maxBatch: number, maxSeq: number): Promise<Engine> {
+export async function loadEngine(kind: EngineKind, model: ModelFolder, lora: LoraSettings, maxBatch: number, maxSeq: number, quant: Quantization = 'none'): Promise<Engine> {
   const engine = await createEngine(kind);
   try {
-    await engine.load(model.config, weightReader(model), { maxBatch, maxSeq, lora });
+    await engine.load(model.config, weightReader(model), { maxBatch, maxSeq, lora, quant });
   } catch (e) {
     await engine.dispose();
     throw e;
