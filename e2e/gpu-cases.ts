@@ -105,6 +105,7 @@ export function parityCases(): ParityCase[] {
 
   // NF4 (the projections only): rows * cols a multiple of the 64-value block, cols not (blocks straddle rows)
   add('matmul nf4', 1e-5, async (ops) => {
+    await ops.prepareWeights?.('nf4');
     const N = 19, In = 48, O = 20;
     const t = tensors(ops, { out: N * O, out2: N * O, inp: uniform(N * In, 2), bias: uniform(O, 3), dout: uniform(N * O, 4), dinp: uniform(N * In, 5) }, 'mm');
     const w = weight(ops, 'nf4', O, In, 6);
@@ -114,6 +115,7 @@ export function parityCases(): ParityCase[] {
     return readAll(ops, t, ['out', 'out2', 'dinp']);
   });
   add('mergeLora nf4', 0, async (ops) => {
+    await ops.prepareWeights?.('nf4');
     const O = 12, In = 16, R = 3;
     const t = tensors(ops, { out: O * In, a: uniform(R * In, 10), b: uniform(O * R, 11) }, 'merge');
     ops.mergeLora(t.out, weight(ops, 'nf4', O, In, 12), t.a, t.b, O, In, R, 0);

@@ -7,6 +7,7 @@ import type { Engine, MicroBatch, WeightReader } from '../src/engine/engine.ts';
 import { DEFAULT_LORA, DEFAULT_OPTIMIZER } from '../src/train/recipe.ts';
 import { hash32, type Ops } from '../src/engine/ops.ts';
 import { measureMatmuls } from './bench-matmul.ts';
+import type { Quantization } from '../src/core/nf4.ts';
 
 export const PRESETS: Record<string, Record<string, unknown>> = {
   small: { hidden_size: 256, intermediate_size: 704, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 8192, tie_word_embeddings: false },
@@ -72,6 +73,8 @@ export interface StepBenchOptions {
   steps: number;
   /** Also measure the main matmuls' GFLOP/s. */
   matmul: boolean;
+  /** 'nf4': the seven projections as 4-bit NF4 (QLoRA), quantized on load. */
+  quant?: Quantization;
 }
 
 /**
@@ -84,7 +87,7 @@ export async function runStepBench(engine: Engine & { ops: unknown }, o: StepBen
   const info = await engine.info();
   log(`engine: ${info.device} [${info.features.join(', ')}]`);
   const t0 = performance.now();
-  const plan = await engine.load(cfg, randomWeights(cfg, 1), { maxBatch: o.batch, maxSeq: o.seq, lora });
+  const plan = await engine.load(cfg, randomWeights(cfg, 1), { maxBatch: o.batch, maxSeq: o.seq, lora, quant: o.quant });
   await engine.initLora(1);
   log(`preset ${o.preset}: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s, planned ${mb(plan.total)} MiB, allocated ${mb(plan.allocated)} MiB`);
   const batch = microBatch(cfg, o.batch, o.seq, 7);
@@ -100,7 +103,7 @@ export async function runStepBench(engine: Engine & { ops: unknown }, o: StepBen
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
   const result: Record<string, unknown> = {
-    preset: o.preset, batch: o.batch, seq: o.seq,
+    preset: o.preset, batch: o.batch, seq: o.seq, quant: o.quant ?? 'none',
     train_tokens_per_s: Number(((o.batch * o.seq) / (median / 1000)).toFixed(2)),
     ms_per_step: Math.round(median),
   };
@@ -110,7 +113,7 @@ export async function runStepBench(engine: Engine & { ops: unknown }, o: StepBen
   }
   if (o.matmul) {
     const t1 = performance.now();
-    const m = await measureMatmuls(engine.ops as Ops<unknown, unknown>, cfg, o.batch * o.seq, lora.r);
+    const m = await measureMatmuls(engine.ops as Ops<unknown, unknown>, cfg, o.batch * o.seq, lora.r, undefined, o.quant);
     log(`matmul GFLOP/s at N = ${o.batch * o.seq} (${m.timing}, ${((performance.now() - t1) / 1000).toFixed(1)} s): ${Object.entries(m.gflops).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     result.matmul_gflops = m.gflops;
     result.matmul_timing = m.timing;

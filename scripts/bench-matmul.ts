@@ -3,6 +3,7 @@
 // each is timed on the GPU with timestamp queries where the device has them, else by wall time
 // around a flush; on the CPU by wall time. Used by scripts/bench.ts.
 
+import { quantizeNf4, type Quantization } from '../src/core/nf4.ts';
 import type { Qwen2Config } from '../src/core/config.ts';
 import type { Ops } from '../src/engine/ops.ts';
 
@@ -93,7 +94,7 @@ const round = (x: number) => Number(x.toPrecision(4));
  * GFLOP/s of the base matmuls at the preset's shapes for N tokens and of the LoRA pair (rank R,
  * dropout 0.1) on the gate/up shape. Allocates its own tensors and weights and gives them back.
  */
-export async function measureMatmuls<T, W>(ops: Timable<T, W>, cfg: Qwen2Config, N: number, R: number, targetMs = 200): Promise<MatmulResult> {
+export async function measureMatmuls<T, W>(ops: Timable<T, W>, cfg: Qwen2Config, N: number, R: number, targetMs = 200, quant: Quantization = 'none'): Promise<MatmulResult> {
   const gflops: Record<string, number> = {};
   let allOnGpu = true;
   const record = (name: string, flops: number, t: { ms: number; gpu: boolean }) => {
@@ -110,7 +111,9 @@ export async function measureMatmuls<T, W>(ops: Timable<T, W>, cfg: Qwen2Config,
   const projections = mainProjections(cfg);
   try {
     for (const [name, s] of Object.entries(projections)) {
-      const w = ops.weight(randomBf16(s.O * s.In, s.In, s.O), 'bf16', s.O, s.In, `bench.${name}`);
+      const bits = randomBf16(s.O * s.In, s.In, s.O);
+      if (quant === 'nf4') await ops.prepareWeights?.('nf4');
+      const w = quant === 'nf4' ? ops.weight(quantizeNf4(bits, 'bf16'), 'nf4', s.O, s.In, `bench.${name}`) : ops.weight(bits, 'bf16', s.O, s.In, `bench.${name}`);
       const x = tensor(N * s.In, `${name}.x`, 1), y = tensor(N * s.O, `${name}.y`, 2);
       record(`${name}_fwd`, matmulFlops('fwd', N, s, R), await msPerCall(ops, () => ops.matmulForward(y, x, w, null, N, s.In, s.O), targetMs));
       record(`${name}_bwd`, matmulFlops('bwd', N, s, R), await msPerCall(ops, () => ops.matmulBackward(x, y, w, N, s.In, s.O), targetMs));

@@ -1,7 +1,7 @@
 // Training-step benchmark: one LoRA optimizer step (r=8, all seven projections, dropout 0.1)
 // on a random model of a preset's shape, batch B x seq T, half of each row prompt (-100).
 //
-//   npm run bench -- --engine cpu --preset mid --batch 4 --seq 64 [--steps 3] [--threads 2] [--scalar]
+//   npm run bench -- --engine cpu --preset mid --batch 4 --seq 64 [--steps 3] [--threads 2] [--scalar] [--quant nf4]
 //   npm run bench -- --engine webgpu --preset mid --batch 4 --seq 64 [--no-matmul]
 //
 // "train tokens/s" = B*T input tokens per second of a full optimizer step (forward, loss,
@@ -11,6 +11,7 @@
 // scripts/bench_torch.py runs the same step in PyTorch and prints the same JSON line.
 
 import { createEngine, type EngineKind } from '../src/engine/create.ts';
+import type { Quantization } from '../src/core/nf4.ts';
 import { PRESETS, runStepBench } from './bench-core.ts';
 import { scriptFlags, type FlagSpec } from '../src/cli/args.ts';
 
@@ -22,6 +23,7 @@ const FLAGS: Record<string, FlagSpec> = {
   steps: { kind: 'int', min: 1, help: 'timed steps (default 3)' },
   threads: { kind: 'int', min: 1, help: 'CPU worker threads (default: the engine picks)' },
   scalar: { kind: 'bool', help: 'the scalar CPU twins instead of WebAssembly SIMD' },
+  quant: { kind: 'choice', choices: ['none', 'nf4'], help: 'base projections as stored (none, default) or 4-bit NF4 (QLoRA)' },
   // Default on for webgpu, off for cpu (keeps the CPU line PyTorch's shape).
   matmul: { kind: 'bool', help: 'also time the main matmuls (GFLOP/s)' },
   'no-matmul': { kind: 'bool', help: 'do not time the matmuls' },
@@ -32,7 +34,7 @@ function parseOptions() {
   const a = {
     engine: (f.engine as EngineKind | undefined) ?? 'cpu', preset: (f.preset as string | undefined) ?? 'small',
     batch: (f.batch as number | undefined) ?? 4, seq: (f.seq as number | undefined) ?? 64, steps: (f.steps as number | undefined) ?? 3,
-    threads: f.threads as number | undefined, scalar: Boolean(f.scalar), matmul: f['no-matmul'] ? false : f.matmul ? true : undefined,
+    threads: f.threads as number | undefined, scalar: Boolean(f.scalar), quant: (f.quant as Quantization | undefined) ?? 'none', matmul: f['no-matmul'] ? false : f.matmul ? true : undefined,
   };
   if (!PRESETS[a.preset]) throw new Error(`unknown preset "${a.preset}" (${Object.keys(PRESETS).join(', ')})`);
   return a;
@@ -47,9 +49,9 @@ async function main(): Promise<void> {
   const args = parseOptions();
   const engine = await createEngine(args.engine, { threads: args.threads, scalar: args.scalar });
   const r = await runStepBench(engine, { ...args, matmul: args.matmul ?? args.engine === 'webgpu' }, console.log);
-  const { preset, batch, seq, train_tokens_per_s, ms_per_step, ...rest } = r;
+  const { preset, batch, seq, quant, train_tokens_per_s, ms_per_step, ...rest } = r;
   const result = {
-    engine: args.scalar ? 'cpu-scalar' : args.engine, preset, batch, seq, train_tokens_per_s, ms_per_step,
+    engine: args.scalar ? 'cpu-scalar' : args.engine, preset, batch, seq, quant, train_tokens_per_s, ms_per_step,
     peak_rss_mb: Math.round(peakRssBytes() / 2 ** 20), ...rest,
   };
   await engine.dispose();

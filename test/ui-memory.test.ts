@@ -72,4 +72,20 @@ describe('planMemory (the engine plan the memory card shows)', () => {
     expect(planMemory('cpu', qwen05, { maxBatch: 4, maxSeq: 64, lora }, 'bf16').recompute).toBe(false);
     expect(planMemory('cpu', qwen05, { maxBatch: 4, maxSeq: 384, lora }, 'bf16').recompute).toBe(true);
   });
+
+  it('counts NF4 projections at 36 bytes per 64 values and keeps the rest 16-bit: Qwen2.5-0.5B, batch 4 x 384, fits 1 GiB', () => {
+    const [C, I, KV, L] = [896, 4864, 128, 24];
+    const projections = L * (2 * C * C + 2 * KV * C + 3 * C * I);
+    const p = planMemory('webgpu', qwen05, { maxBatch: 4, maxSeq: 384, lora, quant: 'nf4' }, 'bf16');
+    expect(p.parts.weights).toBe((494_032_768 - projections) * 2 + (projections / 64) * 36);
+    const full = planMemory('webgpu', qwen05, { maxBatch: 4, maxSeq: 384, lora }, 'bf16');
+    expect({ ...p.parts, weights: 0 }).toEqual({ ...full.parts, weights: 0 });
+    expect(p.total).toBeLessThanOrEqual(2 ** 30);
+    expect(full.total).toBeGreaterThan(2 ** 30);
+  });
+
+  it('refuses NF4 for a shape whose projections do not fill whole 64-value blocks, naming the projection', () => {
+    const odd = parseQwen2Config({ model_type: 'qwen2', hidden_size: 36, intermediate_size: 100, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 50 });
+    expect(() => planMemory('cpu', odd, { maxBatch: 1, maxSeq: 8, lora, quant: 'nf4' }, 'f32')).toThrow(/q_proj \(36 x 36\).*not a multiple of the NF4 block of 64/);
+  });
 });

@@ -9,6 +9,7 @@ import { BUILD_DATA_FLAGS, BUILD_DATA_SUMMARY, runBuildData } from './commands/b
 import { EVAL_FLAGS, EVAL_SUMMARY, runEval } from './commands/eval.ts';
 import { EXPORT_FLAGS, EXPORT_SUMMARY, runExport } from './commands/export.ts';
 import { GENERATE_FLAGS, GENERATE_SUMMARY, runGenerate } from './commands/generate.ts';
+import { PLAN_FLAGS, PLAN_SUMMARY, runPlan } from './commands/plan.ts';
 import { TRAIN_FLAGS, TRAIN_SUMMARY, runTrain } from './commands/train.ts';
 import { GOLDEN_ARGS, GOLDEN_FLAGS, GOLDEN_SUMMARY, runGolden } from './golden.ts';
 
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   eval: { summary: EVAL_SUMMARY, flags: EVAL_FLAGS, run: runEval },
   generate: { summary: GENERATE_SUMMARY, flags: GENERATE_FLAGS, run: runGenerate },
   export: { summary: EXPORT_SUMMARY, flags: EXPORT_FLAGS, run: runExport },
+  plan: { summary: PLAN_SUMMARY, flags: PLAN_FLAGS, run: runPlan },
   'build-data': { summary: BUILD_DATA_SUMMARY, flags: BUILD_DATA_FLAGS, run: runBuildData },
   golden: { summary: GOLDEN_SUMMARY, flags: GOLDEN_FLAGS, positionals: GOLDEN_ARGS, run: runGolden },
 };

@@ -49,6 +49,7 @@ export class LoraEngine<T, W> implements Engine {
         `training needs ${(total / 2 ** 20).toFixed(0)} MiB (batch ${opts.maxBatch} x max length ${opts.maxSeq}), the device offers ${(budget / 2 ** 20).toFixed(0)} MiB; ${suggestFit(cfg, opts, parts.weights, budget)}`,
         total, budget);
     }
+    if (opts.quant === 'nf4') await ops.prepareWeights?.('nf4');
     const before = ops.allocatedBytes();
 
     const mat = async (name: string, rows: number, cols: number): Promise<W> => ops.weight(await weights.read(name), weights.dtype, rows, cols, name);

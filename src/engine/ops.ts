@@ -60,6 +60,12 @@ export interface Ops<T, W> {
    * or as NF4 blocks (Uint32Array, layout in src/core/nf4.ts) that the kernels dequantize.
    */
   weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): W;
+  /**
+   * Readies the kernels for weights of a format before the first one arrives: WebGPU compiles
+   * its NF4 pipelines here (at load, only for models loaded as NF4). Optional: CPU kernels read
+   * every format as they are.
+   */
+  prepareWeights?(format: WeightFormat): Promise<void>;
   upload(dst: T, src: Float32Array | Int32Array, dstOffset?: number): void;
   read(src: T, n?: number, offset?: number): Promise<Float32Array>;
   readInt(src: T, n?: number, offset?: number): Promise<Int32Array>;

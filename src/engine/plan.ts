@@ -6,7 +6,7 @@
 
 import { LORA_TARGETS, paramCount, projShape, type LoraTarget, type Qwen2Config } from '../core/config.ts';
 import type { WeightDType } from '../core/dtype.ts';
-import { nf4Bytes, type Quantization } from '../core/nf4.ts';
+import { checkNf4Shape, nf4Bytes, type Quantization } from '../core/nf4.ts';
 import type { LoadOptions, LoraSettings } from './engine.ts';
 import { alignUp } from './ops.ts';
 
@@ -87,6 +87,7 @@ export function weightBytes(cfg: Qwen2Config, dtype: WeightDType, quant: Quantiz
   let projections = 0;
   for (const t of LORA_TARGETS) {
     const [o, i] = projShape(cfg, t);
+    checkNf4Shape(o, i, `${t} (${o} x ${i})`);
     projections += o * i;
   }
   projections *= cfg.numLayers;

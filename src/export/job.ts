@@ -5,7 +5,7 @@
 import { zipSync, strToU8 } from 'fflate';
 import type { DatasetRow } from '../data/dataset.ts';
 import { TRAIN_PY } from './job/train-py.ts';
-import { jobReadme, REQUIREMENTS_TXT } from './job/readme.ts';
+import { jobReadme, requirementsTxt } from './job/readme.ts';
 import type { JobSpec } from './job/spec.ts';
 
 export type { JobSpec } from './job/spec.ts';
@@ -25,6 +25,7 @@ export function jobConfig(spec: JobSpec): Record<string, unknown> {
     system_prompt: spec.system,
     max_length: spec.maxLength,
     end_token: spec.endToken,
+    quant: spec.quant ?? 'none',
     lora: { r: spec.lora.r, alpha: spec.lora.alpha, dropout: spec.lora.dropout, target_modules: spec.lora.targets, use_rslora: spec.lora.rslora },
     train: {
       epochs: t.epochs, batch_size: t.batchSize, grad_accum: t.gradAccum, lr: t.lr, schedule: t.schedule, warmup_steps: t.warmupSteps,
@@ -39,7 +40,7 @@ const rowsJson = (rows: JobSpec['rows']) => '[\n' + rows.map((r) => '  ' + JSON.
 export function jobFiles(spec: JobSpec, folder = 'webtune-job'): Record<string, string> {
   const files: Record<string, string> = {
     'README.md': jobReadme(spec),
-    'requirements.txt': REQUIREMENTS_TXT,
+    'requirements.txt': requirementsTxt(spec),
     'train.py': TRAIN_PY,
     'config.json': JSON.stringify(jobConfig(spec), null, 2) + '\n',
     'data/train.json': rowsJson(spec.rows),

@@ -2,12 +2,14 @@
 // else is copied as stored when it already has the output dtype (converted otherwise, since
 // loaders want one dtype for all weights). model.safetensors is written as a stream — the header first (all
 // shapes are known up front), then one tensor at a time — so at most one tensor is held beyond
-// what the source already keeps.
+// what the source already keeps. After a QLoRA run (quant 'nf4') the seven projections are the
+// NF4-dequantized weights the run trained and evaluated against, merged or not.
 
 import { LORA_TARGETS, moduleOf, projShape, type LoraTarget, type Qwen2Config } from '../core/config.ts';
 import { DTYPE_BYTES, narrow, widen } from '../core/dtype.ts';
 import { AdapterError, ModelConfigError } from '../core/errors.ts';
 import { assertFinite, checkedRead } from '../core/finite.ts';
+import { dequantizeNf4, isQuantizedTensor, quantizeNf4, type Quantization } from '../core/nf4.ts';
 import { encodeHeader, type TensorInfo, type TensorSource } from '../core/safetensors.ts';
 import { loraScale, peftName, type LoraSettings } from '../engine/engine.ts';
 import { CountingSink, writeFile, type FolderSink } from './sink.ts';
@@ -41,6 +43,8 @@ export interface MergeAdapter {
 export interface MergeOptions {
   /** Dtype of every float tensor written; those already in it are copied byte for byte. */
   dtype?: 'BF16' | 'F32';
+  /** The base the adapter was trained on: 'nf4' writes the projections dequantized (code * absmax). */
+  quant?: Quantization;
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
 
@@ -73,6 +77,14 @@ function asF32(data: ArrayBufferView, dtype: string, name: string): Float32Array
   if (dtype === 'F32') return data as Float32Array;
   if (dtype === 'BF16' || dtype === 'F16') return widen(data as Uint16Array, dtype === 'BF16' ? 'bf16' : 'f16');
   throw new ModelConfigError(name, `dtype ${dtype} cannot be merged (expected F32, F16 or BF16)`);
+}
+
+/** A projection as the engine saw it when loaded with quant 'nf4': quantized, then dequantized. */
+function nf4RoundTrip(data: ArrayBufferView, dtype: string, name: string): Float32Array {
+  const d = dtype === 'F32' ? 'f32' : dtype === 'BF16' ? 'bf16' : dtype === 'F16' ? 'f16' : null;
+  if (!d) throw new ModelConfigError(name, `dtype ${dtype} cannot be quantized to NF4 (expected F32, F16 or BF16)`);
+  const src = data as Float32Array | Uint16Array;
+  return dequantizeNf4(quantizeNf4(src, d, name), 0, src.length, new Float32Array(src.length));
 }
 
 const bytesOf = (v: ArrayBufferView) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
@@ -112,7 +124,10 @@ export async function writeMergedModel(folder: FolderSink, src: MergeSource, ada
   for (const t of order) {
     const raw = await readChecked(t.name);
     const hit = adaptedTarget(t.name, settings);
-    if (!hit) {
+    const dequantized = opts.quant === 'nf4' && isQuantizedTensor(t.name) ? nf4RoundTrip(raw, t.dtype, t.name) : null;
+    if (!hit && dequantized) {
+      await sink.write(bytesOf(outDtype === 'BF16' ? narrow(dequantized, 'bf16') : dequantized));
+    } else if (!hit) {
       if (!isFloat(t.dtype) || t.dtype === outDtype) await sink.write(bytesOf(raw));
       else {
         const f = asF32(raw, t.dtype, t.name);
@@ -120,7 +135,7 @@ export async function writeMergedModel(folder: FolderSink, src: MergeSource, ada
       }
     } else {
       const [O, In] = projShape(src.config, hit.target);
-      const w = asF32(raw, t.dtype, t.name);
+      const w = dequantized ?? asF32(raw, t.dtype, t.name);
       const merged = mergeProjection(w, tensors[peftName(hit.layer, hit.target, 'A')], tensors[peftName(hit.layer, hit.target, 'B')], O, In, settings.r, scale);
       await sink.write(bytesOf(outDtype === 'BF16' ? narrow(merged, 'bf16') : merged));
     }

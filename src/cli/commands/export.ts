@@ -16,7 +16,8 @@ import { NodeFolder, nodeFileSink } from '../node-sink.ts';
 import { StagedOutput } from '../output.ts';
 import { CHECKPOINT_FILE } from '../train-out.ts';
 import { progressBar } from '../progress.ts';
-import { QUIET_FLAG, line, loadRows, type CliIo } from './common.ts';
+import { QUANT_FLAG, QUIET_FLAG, line, loadRows, type CliIo } from './common.ts';
+import type { Quantization } from '../../core/nf4.ts';
 
 export const EXPORT_SUMMARY = 'write an adapter as PEFT, a merged model folder, a GGUF LoRA adapter, or a PyTorch job zip';
 
@@ -29,6 +30,7 @@ export const EXPORT_FLAGS: Record<string, FlagSpec> = {
   system: { kind: 'string', help: `job: system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
   dtype: { kind: 'choice', choices: ['bf16', 'f32'], help: 'merged: dtype of the merged projections (default bf16)' },
   overwrite: { kind: 'bool', help: 'replace what --out holds (a previous export); without it a non-empty --out is refused' },
+  quant: { ...QUANT_FLAG, help: 'the base the adapter was trained on: nf4 (QLoRA) merges into the NF4-dequantized projections and makes the job load the base in 4 bits (default none)' },
   quiet: QUIET_FLAG,
 };
 
@@ -40,6 +42,7 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
   const out = f.out as string;
   // Each format is written beside --out and renamed into place when complete: a kill leaves the
   // previous output or the new one, and the target is checked before any work.
+  const quant = (f.quant as Quantization | undefined) ?? 'none';
   const asFolder = f.format === 'peft' || f.format === 'merged';
   const opts = { overwrite: Boolean(f.overwrite), ours: OUTPUT_FILES };
   const staged = asFolder ? await StagedOutput.folder(out, opts) : await StagedOutput.file(out, opts);
@@ -62,6 +65,7 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
           maxLength: DEFAULT_MAX_LENGTH,
           endToken: IM_END,
           lora: adapter.settings,
+          quant,
           train: DEFAULT_TRAIN,
           rows,
         }));
@@ -72,6 +76,7 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
         let bar: ReturnType<typeof progressBar> | null = null;
         await writeMergedModel(new NodeFolder(path), model, adapter, {
           dtype: f.dtype === 'f32' ? 'F32' : 'BF16',
+          quant,
           onProgress: (done, total) => {
             bar ??= progressBar('merge (MB)', Math.ceil(total / MB), io.stderr, Boolean(f.quiet));
             bar.update(Math.floor(done / MB));
@@ -82,6 +87,6 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
       }
     }
   });
-  line(io.stdout, JSON.stringify({ command: 'export', format: f.format, out }));
+  line(io.stdout, JSON.stringify({ command: 'export', format: f.format, out, quant }));
   return 0;
 }

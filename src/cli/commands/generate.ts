@@ -8,7 +8,8 @@ import { DEFAULT_LORA } from '../../train/recipe.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { loadSchema } from './build-data.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
-import { ENGINE_FLAG, line, loadEngine, type CliIo } from './common.ts';
+import { ENGINE_FLAG, QUANT_FLAG, line, loadEngine, type CliIo } from './common.ts';
+import type { Quantization } from '../../core/nf4.ts';
 
 export const GENERATE_SUMMARY = 'greedy answer to one prompt, with the training prompt template';
 
@@ -21,6 +22,7 @@ export const GENERATE_FLAGS: Record<string, FlagSpec> = {
   engine: ENGINE_FLAG,
   schema: { kind: 'string', help: 'tool schema to decode under (with --constrained)' },
   constrained: { kind: 'bool', help: 'the answer is always one valid call of --schema' },
+  quant: QUANT_FLAG,
 };
 
 export async function runGenerate(argv: string[], io: CliIo): Promise<number> {
@@ -30,7 +32,7 @@ export async function runGenerate(argv: string[], io: CliIo): Promise<number> {
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
-  const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64);
+  const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined);
   try {
     if (adapter) await engine.setLora(adapter.tensors);
     else await engine.initLora(0);

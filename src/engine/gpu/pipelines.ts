@@ -23,10 +23,21 @@ export interface Kernel {
 const WEIGHT_DTYPES: WeightFormat[] = ['bf16', 'f16', 'f32'];
 /**
  * Shaders that also get an NF4 variant: only where a quantized weight can arrive, the seven
- * projections (matmul) and their export (merge). Embeddings and the LM head stay 16-bit, and
- * every variant costs compile time at load (seconds on a software GPU).
+ * projections (matmul) and their export (merge); embeddings and the LM head stay 16-bit. They
+ * are compiled when a model is loaded as NF4 (addFormat), not at device creation: each variant
+ * costs seconds on a software GPU, and most loads never use them.
  */
 const NF4_SHADERS = new Set(['matmul', 'merge']);
+
+/** What compiling one more weight variant of a shader needs. */
+interface ShaderModuleInfo {
+  file: string;
+  module: GPUShaderModule;
+  params: ParamField[];
+  bindings: Map<string, number>;
+  entries: string[];
+  preludeLines: number;
+}
 const WDTYPE_CODE: Record<WeightFormat, number> = { bf16: 0, f16: 1, f32: 2, nf4: 3 };
 const INCLUDES = new Set(['common', 'weights', 'reduce']);
 
@@ -58,6 +69,8 @@ export class PipelineCache {
   private kernels = new Map<string, Kernel>();
   /** Held for the cache's lifetime: Node's Dawn binding crashes when a module is collected while its pipelines live. */
   private modules: GPUShaderModule[] = [];
+  private weightShaders: ShaderModuleInfo[] = [];
+  private formats = new Map<WeightFormat, Promise<void>>();
 
   private constructor(private device: GPUDevice) {}
 
@@ -78,13 +91,30 @@ export class PipelineCache {
       const params = parseParams(file, text);
       const bindings = parseBindings(text);
       const preludeLines = prelude.split('\n').length - 1;
-      for (const entry of entryPoints(text)) {
-        const variants: (WeightFormat | null)[] = !usesWeights ? [null] : NF4_SHADERS.has(file) ? [...WEIGHT_DTYPES, 'nf4'] : WEIGHT_DTYPES;
+      const entries = entryPoints(text);
+      if (usesWeights) cache.weightShaders.push({ file, module, params, bindings, entries, preludeLines });
+      for (const entry of entries) {
+        const variants: (WeightFormat | null)[] = usesWeights ? WEIGHT_DTYPES : [null];
         for (const dtype of variants) jobs.push(cache.compile(file, entry, module, params, bindings, dtype, preludeLines));
       }
     }
     await Promise.all(jobs);
     return cache;
+  }
+
+  /** Compiles the NF4 variants (once; later calls wait for the same work). */
+  addFormat(format: 'nf4'): Promise<void> {
+    let done = this.formats.get(format);
+    if (!done) {
+      done = Promise.all(this.weightShaders.filter((s) => NF4_SHADERS.has(s.file)).flatMap((s) =>
+        s.entries.map((entry) => this.compile(s.file, entry, s.module, s.params, s.bindings, format, s.preludeLines)))).then(() => {});
+      this.formats.set(format, done);
+    }
+    return done;
+  }
+
+  has(name: string, dtype: WeightFormat | null = null): boolean {
+    return this.kernels.has(PipelineCache.key(name, dtype));
   }
 
   private async compile(file: string, entry: string, module: GPUShaderModule, params: ParamField[],

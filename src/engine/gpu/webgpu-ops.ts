@@ -137,8 +137,13 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     return this.memory.arena(dtype, sizes, label);
   }
 
+  async prepareWeights(format: WeightFormat): Promise<void> {
+    if (format === 'nf4') await this.pipelines.addFormat('nf4');
+  }
+
   weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): GpuWeight {
     this.check();
+    if (dtype === 'nf4' && !this.pipelines.has('matmul.forward', 'nf4')) throw new EngineError(`${label}: NF4 weights before the NF4 kernels were compiled (call prepareWeights('nf4') first)`);
     this.stream.submit();
     return this.memory.weight(this.device.queue, data, dtype, rows, cols, label);
   }

@@ -11,6 +11,11 @@ accelerate>=0.34
 safetensors>=0.4
 `;
 
+/** bitsandbytes only for a QLoRA run (its 4-bit kernels need a CUDA GPU). */
+export function requirementsTxt(spec: Pick<JobSpec, 'quant'>): string {
+  return REQUIREMENTS_TXT + (spec.quant === 'nf4' ? 'bitsandbytes>=0.43\n' : '');
+}
+
 export function jobReadme(spec: JobSpec): string {
   const t = spec.train, l = spec.lora;
   return `# Webtune training job
@@ -48,7 +53,10 @@ training it); \`PeftModel.from_pretrained\` and vLLM's LoRA support load it unch
 - Prompt: \`<|im_start|>system\\n{system}<|im_end|>\\n<|im_start|>user\\n{user}<|im_end|>\\n<|im_start|>assistant\\n\`
   with system prompt "${spec.system}"; then the answer and \`${spec.endToken}\`. Prompt tokens are
   masked with -100, examples cut at ${spec.maxLength} tokens.
-- LoRA: r ${l.r}, alpha ${l.alpha}, dropout ${l.dropout}, on ${l.targets.join(', ')}${l.rslora ? ', rsLoRA' : ''}.
+- LoRA: r ${l.r}, alpha ${l.alpha}, dropout ${l.dropout}, on ${l.targets.join(', ')}${l.rslora ? ', rsLoRA' : ''}.${spec.quant === 'nf4' ? `
+- QLoRA: the base is loaded in 4 bits as in Webtune (bitsandbytes NF4, blocks of 64, no double
+  quantization; \`"quant": "nf4"\` in \`config.json\`), so it needs a CUDA GPU; set it to
+  \`"none"\` to train on the 16-bit base instead.` : ''}
 - Trainer: batch ${t.batchSize} x accumulation ${t.gradAccum}, lr ${t.lr} (${t.schedule}, ${t.warmupSteps} warmup steps),
   ${t.epochs} epochs, weight decay ${t.weightDecay}, max grad norm ${t.maxGradNorm}, AdamW (${t.beta1}, ${t.beta2}, ${t.eps}), seed ${t.seed}.
 

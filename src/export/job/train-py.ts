@@ -78,8 +78,21 @@ def main():
     examples = [build_example(tokenizer, r, config) for r in rows]
 
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    model = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.bfloat16 if bf16 else torch.float32)
-    model.enable_input_require_grads()  # needed with gradient checkpointing
+    load = {"torch_dtype": torch.bfloat16 if bf16 else torch.float32}
+    qlora = config.get("quant", "none") == "nf4"
+    if qlora:
+        # QLoRA as Webtune ran it: the seven projections frozen in NF4 (blocks of 64, no double
+        # quantization), LoRA and everything else in 16/32 bits
+        from transformers import BitsAndBytesConfig
+        load["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=False,
+            bnb_4bit_compute_dtype=load["torch_dtype"])
+    model = AutoModelForCausalLM.from_pretrained(args.model, **load)
+    if qlora:
+        from peft import prepare_model_for_kbit_training
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    else:
+        model.enable_input_require_grads()  # needed with gradient checkpointing
     model = get_peft_model(model, LoraConfig(
         task_type=TaskType.CAUSAL_LM,
         r=lora["r"],
