@@ -1,6 +1,7 @@
 // The whole flow on the built-in tiny model: import data, train until the loss falls, evaluate,
 // chat, export and check every downloaded file. Once on SwiftShader WebGPU, once in a browser
-// that offers no WebGPU adapter (the app must fall back to the CPU engine by itself).
+// that offers no WebGPU adapter (the app must fall back to the CPU engine by itself). Both run on
+// the 4-bit base (QLoRA), picked on the Model step like a user would, and reloaded for it.
 
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -152,9 +153,14 @@ async function exportAll(page, ctx, screen) {
   assert.equal(gh.tensors, layers * 7 * 2, 'lora_a and lora_b per projection and layer');
 
   const job = await downloadOf(page, click('job'));
-  const jobFiles = Object.keys(unzip(job.bytes));
+  const jobZip = unzip(job.bytes);
+  const jobFiles = Object.keys(jobZip);
   assert.ok(jobFiles.some((n) => /\.py$/.test(n)), `the job zip holds a training script: ${jobFiles.join(', ')}`);
   assert.ok(jobFiles.some((n) => /requirements\.txt$/.test(n)), 'the job zip holds requirements.txt');
+  // the run used the 4-bit base, so the script loads it the same way (bitsandbytes NF4)
+  const jobConfig = JSON.parse(new TextDecoder().decode(jobZip[jobFiles.find((n) => n.endsWith('/config.json'))]));
+  assert.equal(jobConfig.quant, 'nf4', 'the job config says the base is NF4');
+  assert.match(new TextDecoder().decode(jobZip[jobFiles.find((n) => n.endsWith('requirements.txt'))]), /bitsandbytes/);
   ctx.log(`export: ${peft.name}, ${merged.name}, ${gguf.name}, ${job.name}`);
   await ctx.screenshot(page, `${screen}-export`);
   return peftFiles;
@@ -169,14 +175,29 @@ async function reimportAdapter(ctx, webgpu, peftFiles, tunedAnswer, screen) {
     mkdirSync(folder, { recursive: true });
     writeFileSync(join(dir, name), bytes);
   }
-  const page = await ctx.newPage({ webgpu, query: 'preset=e2e' });
+  // the adapter was trained on the 4-bit base: this page loads that base from the start
+  const page = await ctx.newPage({ webgpu, query: 'preset=e2e&quant=nf4' });
   await waitForModel(page);
+  assert.match(await text(page, 'model-quant'), /4-bit NF4/);
   await page.locator('wt-drop-zone[data-testid="adapter-picker"] input[type="file"]').setInputFiles(folder);
   await page.locator('[data-testid="adapter-applied"]').waitFor({ timeout: 60_000 });
   assert.match(await text(page, 'adapter-applied'), /r 8, alpha 32, 7 projection types/);
   await ctx.screenshot(page, `${screen}-adapter`);
   const again = await chat(page, ctx, `${screen}-reimported`);
   assert.equal(again, tunedAnswer, 'the re-imported adapter gives the same greedy answer');
+}
+
+/** Model step: 4-bit base (QLoRA), then load again; the memory plan shows both bases. */
+async function useFourBitBase(page, ctx) {
+  const panel = page.locator('wt-model-panel');
+  assert.match(await text(page, 'model-quant'), /16-bit/, 'Automatic loads the tiny model 16-bit (it fits)');
+  const total16 = await text(page, 'memory-total');
+  await panel.getByLabel('4-bit base (QLoRA)').check();
+  await panel.getByRole('button', { name: 'Load again' }).click();
+  await until('the 4-bit base', async () => /4-bit NF4/.test(await text(page, 'model-quant')), 120_000);
+  const total4 = await text(page, 'memory-total');
+  assert.equal(await text(page, 'memory-total-none'), total16, 'the card still shows the 16-bit plan beside the loaded one');
+  ctx.log(`memory plan: 16-bit ${total16}, 4-bit ${total4}`);
 }
 
 function flow(name, webgpu) {
@@ -189,6 +210,7 @@ function flow(name, webgpu) {
       const badge = await text(page, 'engine-badge');
       assert.ok(webgpu ? badge.startsWith('WebGPU') : badge.startsWith('CPU'), `engine badge: ${badge}`);
       if (!webgpu) assert.match(await text(page, 'probe'), /not available/, 'the page says WebGPU is missing');
+      await useFourBitBase(page, ctx);
       await ctx.screenshot(page, `${name}-model`);
       const size = SIZES[name];
       await importSmallData(page, ctx.distDir, size.train, size.eval);

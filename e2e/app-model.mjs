@@ -68,6 +68,10 @@ export const tests = [
       ctx.log(`catalog fit on the CPU engine: ${JSON.stringify(fits)}`);
       assert.equal(fits['Qwen/Qwen2.5-0.5B-Instruct'], 'true');
       assert.equal(fits['Qwen/Qwen3-4B-Instruct-2507'], 'false');
+      // its 4-bit base (QLoRA) would fit, so Automatic would load that: ask for the 16-bit base
+      const fitsNf4 = Object.fromEntries(await rows.evaluateAll((trs) => trs.map((tr) => [tr.dataset.repo, tr.dataset.fitsNf4])));
+      assert.equal(fitsNf4['Qwen/Qwen3-4B-Instruct-2507'], 'true');
+      await panel.locator('input[name="quant"][value="none"]').check();
       const big = rows.filter({ has: page.locator('[data-testid="catalog-why"]') }).filter({ hasText: 'Qwen3-4B-Instruct-2507' });
       assert.match(await big.innerText(), /needs [\d.]+ GB, the engine holds 4\.3 GB/);
       const requests = [];
@@ -79,6 +83,7 @@ export const tests = [
       await until('the too-big refusal', async () => /cannot fit here: .*needs \d+ MiB and the engine can hold 4096 MiB.*Nothing was downloaded/.test(await error.innerText().catch(() => '')), 30_000);
       await ctx.screenshot(page, 'model-catalog');
       assert.deepEqual(requests, []);
+      await panel.locator('input[name="quant"][value="auto"]').check();
 
       await panel.getByLabel('Local folder').check();
       const picker = panel.locator('wt-drop-zone:not([data-testid]) input[type="file"]');

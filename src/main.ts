@@ -11,9 +11,10 @@ import './ui/app.ts';
 
 function pageOptions(): PageOptions {
   const q = new URLSearchParams(location.search);
-  const engine = q.get('engine');
+  const engine = q.get('engine'), quant = q.get('quant');
   return {
     engine: engine === 'cpu' || engine === 'webgpu' ? engine : undefined,
+    quant: quant === 'auto' || quant === 'none' || quant === 'nf4' ? quant : undefined,
     preset: q.get('preset') === 'e2e' ? 'e2e' : undefined,
   };
 }

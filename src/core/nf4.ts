@@ -29,6 +29,8 @@ export function isQuantizedTensor(name: string): boolean {
 }
 
 export const NF4_BLOCK = 64;
+/** Names the packed layout below; stored with cached NF4 weights so another layout is never read as this one. */
+export const NF4_LAYOUT = 'nf4/b64/9w/low-nibble-first/v1';
 /** u32 words per block: 8 of codes, 1 of absmax. */
 export const NF4_BLOCK_WORDS = 9;
 

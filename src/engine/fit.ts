@@ -10,7 +10,9 @@
 import type { Qwen2Config } from '../core/config.ts';
 import { OutOfMemoryError } from '../core/errors.ts';
 import type { LoadOptions } from './engine.ts';
-import { activationSizes, loraLayout, planMemory, type MemoryPlanParts } from './plan.ts';
+import { activationSizes, loraLayout, nf4Applies, planMemory, type MemoryPlanParts } from './plan.ts';
+import type { WeightDType } from '../core/dtype.ts';
+import type { Quantization } from '../core/nf4.ts';
 
 /** wasm32 addresses 4 GiB: the fast CPU engine's weights, adapter and activations share it. */
 export const WASM_MEMORY_BYTES = 2 ** 32;
@@ -71,6 +73,16 @@ export function describeFit(r: FitReport, what: string): string {
         : `${what}: the ${p.tensor} tensor needs ${mib(p.need)} in one buffer, more than the GPU's largest storage binding (${mib(p.limit)}); use a shorter max length or a smaller batch`,
     )
     .join('; ');
+}
+
+/**
+ * What "Automatic" loads: the 16-bit base while its plan fits `limits`, else the 4-bit NF4 base
+ * (QLoRA) when that plan fits and the shapes allow it; otherwise 16-bit, whose refusal then says why.
+ */
+export function chooseQuant(cfg: Qwen2Config, opts: LoadOptions, limits: DeviceLimits, dtype: WeightDType): Quantization {
+  const fits = (quant: Quantization) => checkFit(cfg, { ...opts, quant }, planMemory(limits.kind, cfg, { ...opts, quant }, dtype), limits).fits;
+  if (fits('none') || !nf4Applies(cfg)) return 'none';
+  return fits('nf4') ? 'nf4' : 'none';
 }
 
 /** Throws OutOfMemoryError saying why when the plan for `opts` does not fit `limits` (weights in the config's dtype). */

@@ -6,7 +6,7 @@
 
 import { LORA_TARGETS, paramCount, projShape, type LoraTarget, type Qwen2Config } from '../core/config.ts';
 import type { WeightDType } from '../core/dtype.ts';
-import { checkNf4Shape, nf4Bytes, type Quantization } from '../core/nf4.ts';
+import { NF4_BLOCK, checkNf4Shape, nf4Bytes, type Quantization } from '../core/nf4.ts';
 import type { LoadOptions, LoraSettings } from './engine.ts';
 import { alignUp } from './ops.ts';
 
@@ -92,6 +92,14 @@ export function weightBytes(cfg: Qwen2Config, dtype: WeightDType, quant: Quantiz
   }
   projections *= cfg.numLayers;
   return (paramCount(cfg) - projections) * elem + nf4Bytes(projections);
+}
+
+/** Whether NF4 can hold this model's projections: each must be whole 64-value blocks. */
+export function nf4Applies(cfg: Qwen2Config): boolean {
+  return LORA_TARGETS.every((t) => {
+    const [o, i] = projShape(cfg, t);
+    return (o * i) % NF4_BLOCK === 0;
+  });
 }
 
 /** Below this, the CPU keeps every layer's activations instead of recomputing them (a third fewer matmuls). */

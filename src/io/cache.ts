@@ -6,6 +6,7 @@
 import { DownloadError, ModelFilesError } from '../core/errors.ts';
 import type { Sha256State } from './sha256.ts';
 import { hasPrefix, type Key, type KeyValueStore } from './store.ts';
+import { quantizedOf } from './quant-cache.ts';
 
 export interface StorageInfo {
   usage: number;
@@ -17,6 +18,8 @@ export interface CachedModelInfo {
   sourceKey: string;
   name: string;
   files: { name: string; size: number; complete: boolean }[];
+  /** Quantized weights kept for QLoRA loads (io/quant-cache.ts), counted in bytes. */
+  quantized?: { quant: 'nf4'; tensors: number; bytes: number };
   bytes: number;
   complete: boolean;
   updatedAt: number;
@@ -107,11 +110,13 @@ export async function listCachedModels(store: KeyValueStore): Promise<CachedMode
     const names = m?.complete ? m.files : [...new Set([...(m?.files ?? []), ...(stored.get(source) ?? [])])];
     const recs = await store.getMany<FileRecord>(names.map((f) => fileKey(source, f)));
     const files = names.map((name, i) => ({ name, size: recs[i]?.bytes ?? 0, complete: recs[i]?.complete ?? false }));
+    const quantized = await quantizedOf(store, source);
     out.push({
       sourceKey: source,
       name: m?.name ?? source,
       files,
-      bytes: files.reduce((a, f) => a + f.size, 0),
+      ...(quantized ? { quantized } : {}),
+      bytes: files.reduce((a, f) => a + f.size, 0) + (quantized?.bytes ?? 0),
       complete: Boolean(m?.complete) && files.every((f) => f.complete),
       updatedAt: Math.max(m?.updatedAt ?? 0, ...recs.map((r) => r?.updatedAt ?? 0)),
     });
@@ -121,7 +126,8 @@ export async function listCachedModels(store: KeyValueStore): Promise<CachedMode
 
 export async function deleteCachedModel(store: KeyValueStore, source: string): Promise<void> {
   const keys = await store.keys();
-  await store.delMany(keys.filter((k) => (k[0] === 'file' || k[0] === 'chunk' || k[0] === 'model') && k[1] === source));
+  // 'quant': the model's quantized weights (io/quant-cache.ts)
+  await store.delMany(keys.filter((k) => (k[0] === 'file' || k[0] === 'chunk' || k[0] === 'model' || k[0] === 'quant') && k[1] === source));
 }
 
 export async function storageInfo(): Promise<StorageInfo | undefined> {

@@ -1,7 +1,7 @@
 // What a component may ask for. Components dispatch one `wt-action` event carrying an Action;
 // the app root hands it to the controller, so no component holds the worker or the store.
 
-import type { EngineChoice } from '../worker/api.ts';
+import type { EngineChoice, QuantChoice } from '../worker/api.ts';
 import type { Lang } from './i18n.ts';
 import type { Recipe } from '../train/recipe.ts';
 import type { Screen, SourceForm } from './state.ts';
@@ -10,6 +10,7 @@ export type Action =
   | { type: 'setLang'; lang: Lang }
   | { type: 'go'; screen: Screen }
   | { type: 'setEngine'; engine: EngineChoice }
+  | { type: 'setQuant'; quant: QuantChoice }
   | { type: 'setSource'; patch: Partial<SourceForm> }
   | { type: 'loadModel' }
   | { type: 'cancelLoad' }

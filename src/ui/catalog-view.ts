@@ -5,11 +5,13 @@
 import { CATALOG, catalogConfig, catalogModel, downloadBytes, type CatalogModel } from '../core/catalog.ts';
 import type { LoadOptions } from '../engine/engine.ts';
 import { checkFit, cpuLimits, type DeviceLimits, type FitReport } from '../engine/fit.ts';
-import { planMemory } from '../engine/plan.ts';
+import { nf4Applies, planMemory } from '../engine/plan.ts';
+import type { QuantChoice } from '../worker/api.ts';
 import type { AppState } from './state.ts';
 
 export interface CatalogPlan {
-  weights: '16-bit';
+  /** 16-bit base, or the 4-bit NF4 base (QLoRA; absent when the shapes cannot take it). */
+  weights: '16-bit' | '4-bit';
   total: number;
   fit: FitReport;
 }
@@ -34,9 +36,18 @@ export function loadOptionsOf(t: AppState['train']): LoadOptions {
 export function catalogRow(m: CatalogModel, s: Pick<AppState, 'engineChoice' | 'probe' | 'train'>): CatalogRow {
   const cfg = catalogConfig(m);
   const limits = fitLimits(s);
-  const opts = loadOptionsOf(s.train);
-  const plan = planMemory(limits.kind, cfg, opts, 'bf16');
-  return { model: m, download: downloadBytes(m), plans: [{ weights: '16-bit', total: plan.total, fit: checkFit(cfg, opts, plan, limits) }] };
+  const plans: CatalogPlan[] = [];
+  for (const quant of nf4Applies(cfg) ? (['none', 'nf4'] as const) : (['none'] as const)) {
+    const opts = { ...loadOptionsOf(s.train), quant };
+    const plan = planMemory(limits.kind, cfg, opts, 'bf16');
+    plans.push({ weights: quant === 'nf4' ? '4-bit' : '16-bit', total: plan.total, fit: checkFit(cfg, opts, plan, limits) });
+  }
+  return { model: m, download: downloadBytes(m), plans };
+}
+
+/** The plans a base-weights choice may load: Automatic takes 4-bit when 16-bit does not fit. */
+export function allowedPlans(row: CatalogRow, quant: QuantChoice): CatalogPlan[] {
+  return row.plans.filter((p) => quant === 'auto' || (p.weights === '4-bit') === (quant === 'nf4'));
 }
 
 export function catalogRows(s: Pick<AppState, 'engineChoice' | 'probe' | 'train'>): CatalogRow[] {
@@ -44,10 +55,11 @@ export function catalogRows(s: Pick<AppState, 'engineChoice' | 'probe' | 'train'
 }
 
 /** The catalog row of the chosen hub repo when no plan of it fits: loading is refused with its reason. */
-export function unfitChoice(s: Pick<AppState, 'engineChoice' | 'probe' | 'train' | 'source'>): CatalogRow | undefined {
+export function unfitChoice(s: Pick<AppState, 'engineChoice' | 'probe' | 'train' | 'source' | 'quantChoice'>): CatalogRow | undefined {
   if (s.source.kind !== 'hf' && s.source.kind !== 'modelscope') return undefined;
   const m = catalogModel(s.source.repo);
   if (!m) return undefined;
   const row = catalogRow(m, s);
-  return row.plans.some((p) => p.fit.fits) ? undefined : row;
+  const allowed = allowedPlans(row, s.quantChoice);
+  return allowed.some((p) => p.fit.fits) ? undefined : { ...row, plans: allowed.length ? allowed : row.plans };
 }

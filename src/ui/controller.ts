@@ -6,7 +6,7 @@
 import { describeFit } from '../engine/fit.ts';
 import { unfitChoice } from './catalog-view.ts';
 import { ChatTokenizer } from '../tokenizer/tokenizer.ts';
-import type { LoadSettings, ModelSource } from '../worker/api.ts';
+import type { LoadSettings, ModelSource, QuantChoice } from '../worker/api.ts';
 import type { TrainingWorker } from '../worker/client.ts';
 import type { Action } from './actions.ts';
 import type { DatasetRow } from '../data/dataset.ts';
@@ -27,6 +27,8 @@ export interface PageOptions {
   engine?: 'cpu' | 'webgpu';
   /** ?preset=e2e: a few fast steps for the browser tests. */
   preset?: 'e2e';
+  /** ?quant=none|nf4|auto picks the base weights (a page that re-imports a QLoRA adapter). */
+  quant?: QuantChoice;
 }
 
 /** Short training that still shows a falling loss on the tiny model in a software-GPU browser. */
@@ -61,6 +63,7 @@ export class Controller implements TrainingContext {
   async init(): Promise<void> {
     await this.restoreSession();
     if (this.options.engine) this.patch(() => ({ engineChoice: this.options.engine! }));
+    if (this.options.quant) this.patch(() => ({ quantChoice: this.options.quant! }));
     if (this.options.preset === 'e2e') this.patch((s) => ({ train: { ...s.train, ...E2E_TRAIN }, chat: { ...s.chat, maxNewTokens: 16 } }));
     try {
       const probe = await this.worker.probe();
@@ -88,6 +91,9 @@ export class Controller implements TrainingContext {
         return;
       case 'setEngine':
         this.patch(() => ({ engineChoice: a.engine }));
+        return this.persist();
+      case 'setQuant':
+        this.patch(() => ({ quantChoice: a.quant }));
         return this.persist();
       case 'setSource':
         this.patch((s) => ({ source: { ...s.source, ...a.patch } }));
@@ -163,6 +169,7 @@ export class Controller implements TrainingContext {
     if (saved) {
       this.patch((s) => ({
         engineChoice: saved.engineChoice,
+        quantChoice: saved.quantChoice ?? 'auto',
         source: { ...s.source, ...saved.source, files: [], folderName: '' },
         train: { ...defaultRecipe(), ...saved.train },
         evalFraction: saved.evalFraction,
@@ -185,6 +192,7 @@ export class Controller implements TrainingContext {
     const s = this.state;
     const session: SavedSession = {
       engineChoice: s.engineChoice,
+      quantChoice: s.quantChoice,
       source: { kind: s.source.kind, repo: s.source.repo, revision: s.source.revision, baseUrl: s.source.baseUrl },
       train: s.train,
       evalFraction: s.evalFraction,
@@ -231,6 +239,7 @@ export class Controller implements TrainingContext {
       maxBatch: t.batchSize,
       maxSeq: t.maxLength,
       lora: loraOf(t),
+      quant: this.state.quantChoice,
     };
   }
 
@@ -260,7 +269,7 @@ export class Controller implements TrainingContext {
         model: {
           status: 'ready',
           summary,
-          loadedWith: { r: t.r, alpha: t.alpha, dropout: t.dropout, rslora: t.rslora, targets: [...t.targets], batch: t.batchSize, seq: t.maxLength, engine },
+          loadedWith: { r: t.r, alpha: t.alpha, dropout: t.dropout, rslora: t.rslora, targets: [...t.targets], batch: t.batchSize, seq: t.maxLength, engine, quant: settings.quant ?? 'none' },
         },
         training: { state: 'idle', losses: [], evalLosses: [], trained: false },
         // A new engine starts from a fresh LoRA init: any applied adapter is gone, and results of
@@ -303,7 +312,8 @@ export class Controller implements TrainingContext {
       w.targets.join() === t.targets.join() &&
       w.batch >= t.batchSize &&
       w.seq >= t.maxLength &&
-      w.engine === this.state.engineChoice
+      w.engine === this.state.engineChoice &&
+      w.quant === this.state.quantChoice
     );
   }
 

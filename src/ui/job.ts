@@ -17,6 +17,7 @@ export async function buildJobZip(c: PageContext, summary: ModelSummary): Promis
     maxLength: t.maxLength,
     endToken: IM_END,
     lora: loraOf(t),
+    quant: summary.quant,
     train: trainOf(t),
     rows: train,
     evalRows,

@@ -1,10 +1,11 @@
 // The memory the current settings need, part by part, from the engine's own plan (the numbers
-// the engine checks before it allocates), and what the loaded model actually allocated.
+// the engine checks before it allocates), for the 16-bit and the 4-bit (QLoRA) base side by
+// side, and what the loaded model actually allocated.
 
 import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { formatBytes, translator } from './i18n.ts';
-import { planMemory } from '../engine/plan.ts';
+import { nf4Applies, planMemory } from '../engine/plan.ts';
 import { loraOf } from '../train/recipe.ts';
 import type { AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
@@ -25,23 +26,25 @@ export class MemoryCard extends LitElement {
       return html`<section class="card" aria-labelledby="mem-h"><h3 id="mem-h">${t('memory.title')}</h3><p class="muted">${t('memory.noModel')}</p>${storageLine}</section>`;
     const tr = s.train;
     const kind = summary.engine.kind;
-    const plan = planMemory(kind, summary.config, {
-      maxBatch: tr.batchSize,
-      maxSeq: tr.maxLength,
-      lora: loraOf(tr),
-    }, summary.weightDType);
-    const p = plan.parts;
+    const opts = { maxBatch: tr.batchSize, maxSeq: tr.maxLength, lora: loraOf(tr) };
+    const quants = nf4Applies(summary.config) ? (['none', 'nf4'] as const) : (['none'] as const);
+    const plans = quants.map((quant) => ({ quant, plan: planMemory(kind, summary.config, { ...opts, quant }, summary.weightDType) }));
+    const plan = (plans.find((x) => x.quant === summary.quant) ?? plans[0]).plan;
+    const cells = (f: (p: Record<string, number>) => number) => plans.map(({ plan: x }) => html`<td class="num">${bytes(f(x.parts))}</td>`);
     const loaded = s.model.loadedWith;
     const sameShape = loaded && loaded.batch === tr.batchSize && loaded.seq === tr.maxLength && loaded.r === tr.r;
     return html`<section class="card" aria-labelledby="mem-h">
       <h3 id="mem-h">${t('memory.title')}</h3>
       <table>
+        <thead>
+          <tr><th></th>${plans.map(({ quant }) => html`<th class="num">${t(`quant.${quant}`)}${quant === summary.quant ? ' ✓' : ''}</th>`)}</tr>
+        </thead>
         <tbody>
-          <tr><td>${t('memory.weights')}</td><td class="num">${bytes(p.weights)}</td></tr>
-          <tr><td>${t('memory.lora')}</td><td class="num">${bytes(p.lora)}</td></tr>
-          <tr><td>${t('memory.activations', { batch: tr.batchSize, seq: tr.maxLength })}</td><td class="num">${bytes(p.activations + (p.savedActivations ?? 0))}</td></tr>
-          <tr><td>${t('memory.residuals')}</td><td class="num">${bytes(p.residuals)}</td></tr>
-          <tr><th>${t('memory.total')}</th><th class="num" data-testid="memory-total">${bytes(plan.total)}</th></tr>
+          <tr><td>${t('memory.weights')}</td>${cells((p) => p.weights)}</tr>
+          <tr><td>${t('memory.lora')}</td>${cells((p) => p.lora)}</tr>
+          <tr><td>${t('memory.activations', { batch: tr.batchSize, seq: tr.maxLength })}</td>${cells((p) => p.activations + (p.savedActivations ?? 0))}</tr>
+          <tr><td>${t('memory.residuals')}</td>${cells((p) => p.residuals)}</tr>
+          <tr><th>${t('memory.total')}</th>${plans.map(({ quant, plan: x }) => html`<th class="num" data-testid=${quant === summary.quant ? 'memory-total' : `memory-total-${quant}`}>${bytes(x.total)}</th>`)}</tr>
         </tbody>
       </table>
       <p class="muted small" style="margin-top:8px">${t(plan.recompute ? 'memory.checkpointingOn' : 'memory.checkpointingOff')}</p>

@@ -6,7 +6,7 @@ import { customElement, property } from 'lit/decorators.js';
 import type { FitProblem } from '../engine/fit.ts';
 import { modelPreset } from '../train/recipe.ts';
 import { emit } from './actions.ts';
-import { catalogRows, fitLimits } from './catalog-view.ts';
+import { catalogRows, fitLimits, type CatalogPlan } from './catalog-view.ts';
 import { formatBytes, translator, type Translate } from './i18n.ts';
 import type { AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
@@ -47,6 +47,16 @@ export class ModelCatalog extends LitElement {
     if (preset) emit(this, { type: 'setTrain', patch: preset });
   }
 
+  private planCell(t: Translate, plan: CatalogPlan) {
+    const b = (n: number) => formatBytes(this.state.lang, n);
+    return html`<td class="fit">
+      ${b(plan.total)}
+      ${plan.fit.fits
+        ? html`<span class="ok"> ✓ ${t('catalog.fits')}</span>`
+        : html`<div class="warn" data-testid="catalog-why">✗ ${plan.fit.problems.map((p) => this.problem(t, p)).join('; ')}</div>`}
+    </td>`;
+  }
+
   override render() {
     const s = this.state;
     const t = translator(s.lang);
@@ -56,26 +66,22 @@ export class ModelCatalog extends LitElement {
     return html`<p class="small" id="catalog-h">${t('catalog.title', { batch: s.train.batchSize, seq: s.train.maxLength, engine: t(`engine.${kind}`) })}</p>
       <table aria-labelledby="catalog-h">
         <thead>
-          <tr><th></th><th>${t('catalog.model')}</th><th class="num">${t('catalog.download')}</th><th>${t('catalog.memory16')}</th></tr>
+          <tr><th></th><th>${t('catalog.model')}</th><th class="num">${t('catalog.download')}</th><th>${t('catalog.memory16')}</th><th>${t('catalog.memory4')}</th></tr>
         </thead>
         <tbody>
           ${catalogRows(s).map((row) => {
             const repo = row.model.repo;
-            const plan = row.plans[0];
+            const plan = row.plans[0], nf4 = row.plans.find((p) => p.weights === '4-bit');
             const preset = modelPreset(repo);
-            return html`<tr data-testid="catalog-row" data-repo=${repo} data-fits=${String(plan.fit.fits)} class=${repo.toLowerCase() === chosen ? 'chosen' : ''}>
+            return html`<tr data-testid="catalog-row" data-repo=${repo} data-fits=${String(plan.fit.fits)} data-fits-nf4=${String(nf4?.fit.fits ?? false)}
+              class=${repo.toLowerCase() === chosen ? 'chosen' : ''}>
               <td><input type="radio" name="catalog" aria-label=${repo} .checked=${repo.toLowerCase() === chosen} @change=${() => this.choose(repo)} /></td>
               <td>
                 ${repo}${row.model.thinking ? html`<div class="muted small">${t('catalog.thinkingOff')}</div>` : nothing}
                 ${preset ? html`<div class="muted small">${t('catalog.preset', { batch: preset.batchSize, accum: preset.gradAccum })}</div>` : nothing}
               </td>
               <td class="num">${b(row.download)}</td>
-              <td class="fit">
-                ${b(plan.total)}
-                ${plan.fit.fits
-                  ? html`<span class="ok"> ✓ ${t('catalog.fits')}</span>`
-                  : html`<div class="warn" data-testid="catalog-why">✗ ${plan.fit.problems.map((p) => this.problem(t, p)).join('; ')}</div>`}
-              </td>
+              ${row.plans.map((p) => this.planCell(t, p))}${nf4 ? nothing : html`<td class="fit muted">—</td>`}
             </tr>`;
           })}
         </tbody>

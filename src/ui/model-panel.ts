@@ -2,7 +2,7 @@
 
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import type { EngineChoice } from '../worker/api.ts';
+import type { EngineChoice, QuantChoice } from '../worker/api.ts';
 import { emit } from './actions.ts';
 import type { FilesDetail } from './drop-zone.ts';
 import './drop-zone.ts';
@@ -21,6 +21,7 @@ export function engineLabel(e: { kind: 'cpu' | 'webgpu'; device: string }): stri
 
 const SOURCES: SourceKind[] = ['builtin', 'hf', 'modelscope', 'url', 'local'];
 const ENGINES: EngineChoice[] = ['auto', 'webgpu', 'cpu'];
+const QUANTS: QuantChoice[] = ['auto', 'none', 'nf4'];
 
 @customElement('wt-model-panel')
 export class ModelPanel extends LitElement {
@@ -135,6 +136,7 @@ export class ModelPanel extends LitElement {
       <div class="small">${t('model.params', { count: formatNumber(lang, sm.paramCount), lora: formatNumber(lang, sm.loraParamCount) })}</div>
       <div class="small muted">${t('model.shape', { layers: c.numLayers, hidden: c.hiddenSize, heads: c.numHeads, vocab: formatNumber(lang, c.vocabSize) })}</div>
       <div class="small muted">${t('engine.using', { device: engineLabel(sm.engine) })}</div>
+      <div class="small muted" data-testid="model-quant">${t(sm.quant === 'nf4' ? 'quant.loadedNf4' : 'quant.loaded16', { cached: sm.nf4FromCache ?? 0 })}</div>
     </div>`;
   }
 
@@ -164,6 +166,16 @@ export class ModelPanel extends LitElement {
       ${probe && !probe.webgpu && probe.reason ? html`<p class="muted small">${probe.reason}</p>` : nothing}
       <p class="muted small">${t('engine.help')}</p>
       ${loadedEngine && loadedEngine !== s.engineChoice ? html`<p class="small">${t('engine.reloadNeeded')}</p>` : nothing}
+      <h4 id="quant-h" style="margin:12px 0 4px">${t('quant.title')}</h4>
+      <div class="choices" role="radiogroup" aria-labelledby="quant-h">
+        ${QUANTS.map(
+          (q) => html`<label
+            ><input type="radio" name="quant" value=${q} .checked=${s.quantChoice === q} @change=${() => emit(this, { type: 'setQuant', quant: q })} />${t(`quant.${q}`)}</label
+          >`,
+        )}
+      </div>
+      <p class="muted small">${t('quant.help')}</p>
+      ${s.model.loadedWith && s.model.loadedWith.quant !== s.quantChoice ? html`<p class="small">${t('quant.reloadNeeded')}</p>` : nothing}
     </section>`;
   }
 

@@ -3,12 +3,14 @@
 // the worker keeps model files and checkpoints in its own keys.
 
 import { createStore, get, set, del, type UseStore } from 'idb-keyval';
-import type { EngineChoice } from '../worker/api.ts';
+import type { EngineChoice, QuantChoice } from '../worker/api.ts';
 import type { Recipe } from '../train/recipe.ts';
 import type { LossPoint, SourceForm } from './state.ts';
 
 export interface SavedSession {
   engineChoice: EngineChoice;
+  /** Absent in sessions saved before the QLoRA option. */
+  quantChoice?: QuantChoice;
   source: Omit<SourceForm, 'files' | 'folderName'>;
   train: Recipe;
   evalFraction: number;

@@ -13,6 +13,7 @@ import type {
   LoadProgress,
   ModelSummary,
   ProbeResult,
+  QuantChoice,
   TrainProgress,
 } from '../worker/api.ts';
 import type { Lang, MessageKey } from './i18n.ts';
@@ -111,13 +112,15 @@ export interface AppState {
 
   probe?: ProbeResult;
   engineChoice: EngineChoice;
+  /** Base weights: 16-bit, 4-bit NF4 (QLoRA), or NF4 only when 16-bit does not fit. */
+  quantChoice: QuantChoice;
   source: SourceForm;
   model: {
     status: ModelStatus;
     progress?: LoadProgress;
     summary?: ModelSummary;
     /** The settings the engine was loaded with; training with others reloads it. */
-    loadedWith?: { r: number; targets: LoraTarget[]; dropout: number; alpha: number; rslora: boolean; batch: number; seq: number; engine: EngineChoice };
+    loadedWith?: { r: number; targets: LoraTarget[]; dropout: number; alpha: number; rslora: boolean; batch: number; seq: number; engine: EngineChoice; quant: QuantChoice };
     error?: UiError;
   };
   cachedModels: CachedModelInfo[];
@@ -189,6 +192,7 @@ export function initialState(lang: Lang): AppState {
     lang,
     screen: 'model',
     engineChoice: 'auto',
+    quantChoice: 'auto',
     source: { kind: 'builtin', repo: 'Qwen/Qwen2.5-0.5B-Instruct', revision: 'main', baseUrl: '', files: [], folderName: '' },
     model: { status: 'none' },
     cachedModels: [],

@@ -4,6 +4,7 @@
 // except File/Blob/typed arrays), and every callback argument is passed as Comlink.proxy(fn).
 // Extend compatibly: add optional fields and new methods, never change existing ones.
 
+import type { Quantization } from '../core/nf4.ts';
 import type { Qwen2Config } from '../core/config.ts';
 import type { EngineInfo, GenerateOptions, LoraSettings, MemoryPlan, TrainExample } from '../engine/engine.ts';
 import type { TrainSettings } from '../train/recipe.ts';
@@ -31,6 +32,7 @@ export type { CachedModelInfo, StorageInfo } from '../io/cache.ts';
 export type { ModelFileInfo } from '../io/model-files.ts';
 
 export type EngineChoice = 'auto' | 'webgpu' | 'cpu';
+export type QuantChoice = 'auto' | Quantization;
 
 export interface ProbeResult {
   webgpu: boolean;
@@ -52,6 +54,12 @@ export interface LoadSettings {
   maxBatch: number;
   maxSeq: number;
   lora: LoraSettings;
+  /**
+   * 'nf4': the seven projections as 4-bit NF4 blocks (QLoRA), quantized on load and kept in the
+   * cache; 'auto': NF4 only when the 16-bit plan does not fit the engine (decided from config.json).
+   * Default 'none'. The summary says what was loaded.
+   */
+  quant?: QuantChoice;
   /** Default true: keep downloaded files in IndexedDB and read them from there next time. */
   useCache?: boolean;
   /** Bytes per stored download chunk (default 32 MiB); the unit a download resumes from. */
@@ -85,6 +93,9 @@ export interface ModelSummary {
   paramCount: number;
   loraParamCount: number;
   weightDType: 'f32' | 'bf16' | 'f16';
+  /** How the projections were loaded; with nf4, how many came from the cache already quantized. */
+  quant: Quantization;
+  nf4FromCache?: number;
   engine: EngineInfo;
   memory: MemoryPlan;
   files: ModelFileInfo[];

@@ -5,7 +5,7 @@
 import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
 import { checkedRead } from '../core/finite.ts';
 import { DatasetError, DeviceLostError, EngineError, type DatasetIssue } from '../core/errors.ts';
-import { assertFits, cpuLimits, type DeviceLimits } from '../engine/fit.ts';
+import { assertFits, chooseQuant, cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { WeightDType } from '../core/dtype.ts';
 import type { DecodeOptions, Engine, MemoryPlan, TrainExample } from '../engine/engine.ts';
 import { toolCallConstraint, type ToolCallConstraint } from '../data/constrain.ts';
@@ -13,6 +13,8 @@ import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts
 import type { FetchFn } from '../io/download.ts';
 import { openModel, type ModelFiles } from '../io/model-files.ts';
 import { memoryStore, type KeyValueStore } from '../io/store.ts';
+import { nf4Cache, weightsIdentity, type Nf4Source } from '../io/quant-cache.ts';
+import type { Quantization } from '../core/nf4.ts';
 import { BlobFolder } from '../export/sink.ts';
 import { writePeftAdapter } from '../export/peft.ts';
 import { writeMergedModel, PASSTHROUGH_FILES } from '../export/merged.ts';
@@ -103,8 +105,12 @@ export class TrainingSession implements WorkerApi {
     const store = settings.useCache === false ? memoryStore() : this.deps.modelStore;
     this.loadAbort?.abort();
     const abort = (this.loadAbort = new AbortController());
+    // what 'auto' means for this model is decided from its config.json, before any weight downloads
+    let quant: Quantization = settings.quant === 'nf4' ? 'nf4' : 'none';
     const files = await openModel(source, {
-      checkConfig: (json) => this.checkFits(json, choice, settings),
+      checkConfig: async (json) => {
+        quant = await this.checkFits(json, choice, settings);
+      },
       signal: abort.signal,
       store,
       fetchFn: this.deps.fetchFn,
@@ -134,8 +140,10 @@ export class TrainingSession implements WorkerApi {
       this.model = null;
     }
     const engine = await this.pickEngine(choice);
-    report({ phase: 'load', message: 'loading the weights into the engine' });
-    const memory = await loadInto(engine, { config, files, settings }, dtype);
+    settings = { ...settings, quant };
+    report({ phase: 'load', message: quant === 'nf4' ? 'loading the weights into the engine, the projections as 4-bit NF4' : 'loading the weights into the engine' });
+    const nf4 = await this.nf4Source(files, dtype, settings);
+    const memory = await loadInto(engine, { config, files, settings }, dtype, nf4);
     const lora = await engine.getLora();
     const summary: ModelSummary = {
       name: files.name,
@@ -144,6 +152,8 @@ export class TrainingSession implements WorkerApi {
       paramCount: paramCount(config),
       loraParamCount: Object.values(lora).reduce((a, t) => a + t.length, 0),
       weightDType: dtype,
+      quant,
+      ...(nf4 ? { nf4FromCache: nf4.stats.cached } : {}),
       engine: await engine.info(),
       memory,
       files: files.files,
@@ -161,15 +171,29 @@ export class TrainingSession implements WorkerApi {
     const m = this.loaded;
     await m.engine.dispose().catch(() => undefined);
     const engine = await this.deps.createEngine(m.summary.engine.kind);
-    await loadInto(engine, m, m.summary.weightDType);
+    await loadInto(engine, m, m.summary.weightDType, await this.nf4Source(m.files, m.summary.weightDType, m.settings));
     this.model = { ...m, engine };
   }
 
-  /** Refuses, from config.json alone, a model the chosen engine cannot hold: nothing large downloads for a load that would fail. */
-  private async checkFits(configJson: string, choice: EngineChoice, settings: LoadSettings): Promise<void> {
+  /** NF4 blocks through the model cache (quantized once, then read back): only for cached models with the cache on. */
+  private async nf4Source(files: ModelFiles, dtype: WeightDType, settings: LoadSettings): Promise<Nf4Source | undefined> {
+    // settings.quant is resolved by now ('auto' became 'none' or 'nf4')
+    if (resolvedQuant(settings) !== 'nf4' || !files.sourceKey || settings.useCache === false) return undefined;
+    return nf4Cache(this.deps.modelStore, files.sourceKey, weightsIdentity(files.files), files.weights, dtype);
+  }
+
+  /**
+   * Refuses, from config.json alone, a model the chosen engine cannot hold: nothing large
+   * downloads for a load that would fail. Returns the base weights the load will use.
+   */
+  private async checkFits(configJson: string, choice: EngineChoice, settings: LoadSettings): Promise<Quantization> {
     const probe = choice === 'cpu' ? undefined : await this.probe();
     const limits: DeviceLimits = probe?.webgpu ? { kind: 'webgpu', maxBufferSize: probe.maxBufferSize, maxBindingSize: probe.maxStorageBufferBindingSize } : cpuLimits();
-    assertFits(parseQwen2Config(configJson), { maxBatch: settings.maxBatch, maxSeq: settings.maxSeq, lora: settings.lora }, limits);
+    const cfg = parseQwen2Config(configJson);
+    const opts = { maxBatch: settings.maxBatch, maxSeq: settings.maxSeq, lora: settings.lora };
+    const quant = settings.quant === 'auto' ? chooseQuant(cfg, opts, limits, cfg.torchDtype === 'float32' ? 'f32' : 'bf16') : settings.quant ?? 'none';
+    assertFits(cfg, { ...opts, quant }, limits);
+    return quant;
   }
 
   async cancelLoad(): Promise<void> {
@@ -393,7 +417,7 @@ export class TrainingSession implements WorkerApi {
         'generation_config.json': files.generationConfigJson,
       };
       for (const f of PASSTHROUGH_FILES) if (texts[f] !== undefined) extraFiles[f] = texts[f]!;
-      await writeMergedModel(folder, { rawConfig: JSON.parse(files.configJson), config, weights: files.weights, extraFiles }, { settings: settings.lora, tensors });
+      await writeMergedModel(folder, { rawConfig: JSON.parse(files.configJson), config, weights: files.weights, extraFiles }, { settings: settings.lora, tensors }, { quant: resolvedQuant(settings) });
     }
     return [...folder.files].map(([name, blob]) => ({ name, blob }));
   }
@@ -421,13 +445,19 @@ export class TrainingSession implements WorkerApi {
  * Uploads the model's weights into an engine sized by the load settings, with a fresh adapter
  * (B = 0) so generation works before any training: it is the base model.
  */
-async function loadInto(engine: Engine, m: Pick<Loaded, 'config' | 'files' | 'settings'>, dtype: WeightDType): Promise<MemoryPlan> {
+async function loadInto(engine: Engine, m: Pick<Loaded, 'config' | 'files' | 'settings'>, dtype: WeightDType, nf4?: Nf4Source): Promise<MemoryPlan> {
   const { maxBatch, maxSeq, lora } = m.settings;
-  // Each tensor is checked for NaN and infinity as it streams into the engine.
+  // Each tensor is checked for NaN and infinity as it streams into the engine (NF4 blocks are
+  // quantized from checked reads or refuse a non-finite value themselves).
   const read = checkedRead(m.files.weights);
-  const memory = await engine.load(m.config, { dtype, read: (n) => read(n) as Promise<Float32Array | Uint16Array> }, { maxBatch, maxSeq, lora });
+  const memory = await engine.load(m.config, { dtype, read: (n) => read(n) as Promise<Float32Array | Uint16Array>, readNf4: nf4?.readNf4 }, { maxBatch, maxSeq, lora, quant: resolvedQuant(m.settings) });
   await engine.initLora(0);
   return memory;
+}
+
+/** The quantization a loaded model's settings hold ('auto' was resolved when it loaded). */
+function resolvedQuant(s: LoadSettings): Quantization {
+  return s.quant === 'nf4' ? 'nf4' : 'none';
 }
 
 /** PEFT's base_model_name_or_path: the repo id where there is one. */
