@@ -103,7 +103,9 @@ export async function runStepBench(engine: Engine & { ops: unknown }, o: StepBen
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
   const result: Record<string, unknown> = {
-    preset: o.preset, batch: o.batch, seq: o.seq, quant: o.quant ?? 'none',
+    preset: o.preset, batch: o.batch, seq: o.seq,
+    // only when set: the 16-bit line keeps the shape of scripts/bench_torch.py's
+    ...(o.quant === 'nf4' ? { quant: 'nf4' } : {}),
     train_tokens_per_s: Number(((o.batch * o.seq) / (median / 1000)).toFixed(2)),
     ms_per_step: Math.round(median),
   };

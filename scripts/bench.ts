@@ -49,9 +49,9 @@ async function main(): Promise<void> {
   const args = parseOptions();
   const engine = await createEngine(args.engine, { threads: args.threads, scalar: args.scalar });
   const r = await runStepBench(engine, { ...args, matmul: args.matmul ?? args.engine === 'webgpu' }, console.log);
-  const { preset, batch, seq, quant, train_tokens_per_s, ms_per_step, ...rest } = r;
+  const { preset, batch, seq, train_tokens_per_s, ms_per_step, ...rest } = r;
   const result = {
-    engine: args.scalar ? 'cpu-scalar' : args.engine, preset, batch, seq, quant, train_tokens_per_s, ms_per_step,
+    engine: args.scalar ? 'cpu-scalar' : args.engine, preset, batch, seq, train_tokens_per_s, ms_per_step,
     peak_rss_mb: Math.round(peakRssBytes() / 2 ** 20), ...rest,
   };
   await engine.dispose();

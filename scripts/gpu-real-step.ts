@@ -1,7 +1,8 @@
 // One full training step (forward, backward with gradient checkpointing, AdamW) of the real
 // Qwen2.5-0.5B shape with random bf16 weights on WebGPU, printing loss, time and planned versus
-// allocated GPU memory, plus the plan for the target shape (batch 4 x seq 384, at most 2 GB).
-//   npx tsx scripts/gpu-real-step.ts [--seq 64] [--batch 1] [--layers 24]
+// allocated GPU memory, plus the plan for the target shape (batch 4 x seq 384, at most 2 GB; at
+// most 1 GiB with --quant nf4, the 4-bit NF4 base of QLoRA).
+//   npx tsx scripts/gpu-real-step.ts [--seq 64] [--batch 1] [--layers 24] [--quant nf4]
 // In Node it runs on Dawn; without a GPU, VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
 // selects SwiftShader (minutes per step: it is a correctness and memory check, not a benchmark).
 
@@ -11,7 +12,8 @@ import { expectedTensors, parseQwen2Config, type Qwen2Config } from '../src/core
 import type { MicroBatch, WeightReader } from '../src/engine/engine.ts';
 import { DEFAULT_LORA, DEFAULT_OPTIMIZER } from '../src/train/recipe.ts';
 import { LoraEngine } from '../src/engine/lora-engine.ts';
-import { planParts } from '../src/engine/plan.ts';
+import { planMemory } from '../src/engine/plan.ts';
+import type { Quantization } from '../src/core/nf4.ts';
 import { createWebGpuBackend } from '../src/engine/gpu/backend.ts';
 import { scriptFlags } from '../src/cli/args.ts';
 
@@ -26,7 +28,9 @@ const flags = scriptFlags('gpu-real-step', 'one real-shape Qwen2.5-0.5B training
   seq: { kind: 'int', min: 1, help: 'tokens per row (default 64)' },
   batch: { kind: 'int', min: 1, help: 'rows (default 1)' },
   layers: { kind: 'int', min: 1, help: 'decoder layers (default 24)' },
+  quant: { kind: 'choice', choices: ['none', 'nf4'], help: 'base projections 16-bit (none, default) or 4-bit NF4 (QLoRA)' },
 });
+const quant = (flags.quant as Quantization | undefined) ?? 'none';
 const arg = (name: string, fallback: number) => (flags[name] as number | undefined) ?? fallback;
 
 /** Random bf16 weights (uniform, std ~0.02 like the real checkpoint), made one tensor at a time. */
@@ -51,13 +55,6 @@ function randomWeights(seed: number): WeightReader {
   };
 }
 
-/** What the GPU holds for the base model: 16-bit matrices, f32 norm and bias vectors. */
-function weightBytes(c: Qwen2Config): number {
-  let bytes = 0;
-  for (const shape of expectedTensors(c).values()) bytes += shape.reduce((a, b) => a * b, 1) * (shape.length === 2 ? 2 : 4);
-  return bytes;
-}
-
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 const cfg: Qwen2Config = parseQwen2Config({ ...QWEN25_05B, num_hidden_layers: arg('layers', 24) });
@@ -69,8 +66,8 @@ const backend = await createWebGpuBackend();
 console.log(`device: ${backend.info.device}; max buffer ${mib(backend.info.maxBufferSize)}, max binding ${mib(backend.info.maxBindingSize)}`);
 const engine = new LoraEngine(backend);
 let t0 = performance.now();
-const plan = await engine.load(cfg, randomWeights(7), { maxBatch: B, maxSeq: T, lora });
-console.log(`load: ${((performance.now() - t0) / 1000).toFixed(1)} s; ${cfg.numLayers} layers, batch ${B} x seq ${T}`);
+const plan = await engine.load(cfg, randomWeights(7), { maxBatch: B, maxSeq: T, lora, quant });
+console.log(`load: ${((performance.now() - t0) / 1000).toFixed(1)} s; ${cfg.numLayers} layers, batch ${B} x seq ${T}, base ${quant === 'nf4' ? 'NF4' : 'bf16'}`);
 console.log(`planned ${mib(plan.total)} (${Object.entries(plan.parts).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}); allocated by load ${mib(plan.allocated)}`);
 await engine.initLora(1);
 
@@ -81,11 +78,12 @@ t0 = performance.now();
 const r = await engine.step([micro], { ...DEFAULT_OPTIMIZER, lr: 1e-4, dropoutSeed: 3 });
 const stepSeconds = (performance.now() - t0) / 1000;
 console.log(`step: loss ${r.loss.toFixed(4)} (ln V = ${Math.log(cfg.vocabSize).toFixed(4)}), grad norm ${r.gradNorm.toExponential(3)}, ${r.tokens} label tokens, ${stepSeconds.toFixed(1)} s`);
-console.log(`GPU memory allocated now: ${mib(backend.allocatedBytes())} (plan ${mib(plan.total)}; the rest is kernel scratch, rope tables, uniform ring, read-back)`);
+const now = backend.allocatedBytes();
+console.log(`GPU memory allocated now: ${mib(now)}, ${((now / plan.total - 1) * 100).toFixed(1)}% over the plan of ${mib(plan.total)} (kernel scratch, rope tables, uniform ring, read-back)`);
 if (!Number.isFinite(r.loss)) process.exitCode = 1;
 
 const full = parseQwen2Config(QWEN25_05B);
-const target = planParts(full, lora, TARGET.B, TARGET.T, weightBytes(full));
-const targetTotal = Object.values(target).reduce((a, b) => a + b, 0);
-console.log(`target batch ${TARGET.B} x seq ${TARGET.T}, 24 layers: planned ${mib(targetTotal)} (${Object.entries(target).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}) ${targetTotal <= TARGET.bytes ? '<=' : '>'} 2 GiB`);
+const { parts: target, total: targetTotal } = planMemory('webgpu', full, { maxBatch: TARGET.B, maxSeq: TARGET.T, lora, quant }, 'bf16');
+const bound = quant === 'nf4' ? 2 ** 30 : TARGET.bytes;
+console.log(`target batch ${TARGET.B} x seq ${TARGET.T}, 24 layers: planned ${mib(targetTotal)} (${Object.entries(target).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}) ${targetTotal <= bound ? '<=' : '>'} ${bound / 2 ** 30} GiB`);
 await engine.dispose();

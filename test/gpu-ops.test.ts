@@ -56,7 +56,9 @@ describe('WebGPU memory and errors', () => {
     // 160 bytes hold 11 rows of 7 bf16 values; a chunk of 11 * 7 values is padded to whole u32s
     expect(w.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([[0, 11, 156], [11, 11, 156], [22, 3, 44]]);
     // NF4 splits only between 64-value blocks: 4 rows of 48 are 3 blocks (108 bytes), 8 rows would be 216
-    expect(() => tight.weight(quantizeNf4(new Float32Array(64), 'f32'), 'nf4', 1, 64, 'early')).toThrow(/early: NF4 weights before the NF4 kernels were compiled/);
+    const fresh = await smallOps(); // no NF4 pipelines compiled yet
+    expect(() => fresh.weight(quantizeNf4(new Float32Array(64), 'f32'), 'nf4', 1, 64, 'early')).toThrow(/early: NF4 weights before the NF4 kernels were compiled/);
+    fresh.dispose();
     await tight.prepareWeights('nf4');
     const q = tight.weight(quantizeNf4(new Float32Array(12 * 48), 'f32'), 'nf4', 12, 48, 'q');
     expect(q.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([[0, 4, 108], [4, 4, 108], [8, 4, 108]]);
