@@ -5,7 +5,7 @@
 import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
 import { checkedRead } from '../core/finite.ts';
 import { DatasetError, DeviceLostError, EngineError, type DatasetIssue } from '../core/errors.ts';
-import { assertFits, chooseQuant, cpuLimits, type DeviceLimits } from '../engine/fit.ts';
+import { cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { WeightDType } from '../core/dtype.ts';
 import type { DecodeOptions, Engine, MemoryPlan, TrainExample } from '../engine/engine.ts';
 import { toolCallConstraint, type ToolCallConstraint } from '../data/constrain.ts';
@@ -13,7 +13,8 @@ import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts
 import type { FetchFn } from '../io/download.ts';
 import { openModel, type ModelFiles } from '../io/model-files.ts';
 import { memoryStore, type KeyValueStore } from '../io/store.ts';
-import { nf4Cache, weightsIdentity, type Nf4Source } from '../io/quant-cache.ts';
+import type { Nf4Source } from '../io/quant-cache.ts';
+import { fitBase, nf4Source, resolvedQuant } from './quant.ts';
 import type { Quantization } from '../core/nf4.ts';
 import { BlobFolder } from '../export/sink.ts';
 import { writePeftAdapter } from '../export/peft.ts';
@@ -109,7 +110,7 @@ export class TrainingSession implements WorkerApi {
     let quant: Quantization = settings.quant === 'nf4' ? 'nf4' : 'none';
     const files = await openModel(source, {
       checkConfig: async (json) => {
-        quant = await this.checkFits(json, choice, settings);
+        quant = fitBase(json, settings, await this.limits(choice));
       },
       signal: abort.signal,
       store,
@@ -142,7 +143,7 @@ export class TrainingSession implements WorkerApi {
     const engine = await this.pickEngine(choice);
     settings = { ...settings, quant };
     report({ phase: 'load', message: quant === 'nf4' ? 'loading the weights into the engine, the projections as 4-bit NF4' : 'loading the weights into the engine' });
-    const nf4 = await this.nf4Source(files, dtype, settings);
+    const nf4 = await nf4Source(this.deps.modelStore, files, dtype, settings);
     const memory = await loadInto(engine, { config, files, settings }, dtype, nf4);
     const lora = await engine.getLora();
     const summary: ModelSummary = {
@@ -171,29 +172,14 @@ export class TrainingSession implements WorkerApi {
     const m = this.loaded;
     await m.engine.dispose().catch(() => undefined);
     const engine = await this.deps.createEngine(m.summary.engine.kind);
-    await loadInto(engine, m, m.summary.weightDType, await this.nf4Source(m.files, m.summary.weightDType, m.settings));
+    await loadInto(engine, m, m.summary.weightDType, await nf4Source(this.deps.modelStore, m.files, m.summary.weightDType, m.settings));
     this.model = { ...m, engine };
   }
 
-  /** NF4 blocks through the model cache (quantized once, then read back): only for cached models with the cache on. */
-  private async nf4Source(files: ModelFiles, dtype: WeightDType, settings: LoadSettings): Promise<Nf4Source | undefined> {
-    // settings.quant is resolved by now ('auto' became 'none' or 'nf4')
-    if (resolvedQuant(settings) !== 'nf4' || !files.sourceKey || settings.useCache === false) return undefined;
-    return nf4Cache(this.deps.modelStore, files.sourceKey, weightsIdentity(files.files), files.weights, dtype);
-  }
-
-  /**
-   * Refuses, from config.json alone, a model the chosen engine cannot hold: nothing large
-   * downloads for a load that would fail. Returns the base weights the load will use.
-   */
-  private async checkFits(configJson: string, choice: EngineChoice, settings: LoadSettings): Promise<Quantization> {
+  /** The limits of the engine a load would get, for fitBase (quant.ts): the refusal before any weight downloads. */
+  private async limits(choice: EngineChoice): Promise<DeviceLimits> {
     const probe = choice === 'cpu' ? undefined : await this.probe();
-    const limits: DeviceLimits = probe?.webgpu ? { kind: 'webgpu', maxBufferSize: probe.maxBufferSize, maxBindingSize: probe.maxStorageBufferBindingSize } : cpuLimits();
-    const cfg = parseQwen2Config(configJson);
-    const opts = { maxBatch: settings.maxBatch, maxSeq: settings.maxSeq, lora: settings.lora };
-    const quant = settings.quant === 'auto' ? chooseQuant(cfg, opts, limits, cfg.torchDtype === 'float32' ? 'f32' : 'bf16') : settings.quant ?? 'none';
-    assertFits(cfg, { ...opts, quant }, limits);
-    return quant;
+    return probe?.webgpu ? { kind: 'webgpu', maxBufferSize: probe.maxBufferSize, maxBindingSize: probe.maxStorageBufferBindingSize } : cpuLimits();
   }
 
   async cancelLoad(): Promise<void> {
@@ -453,11 +439,6 @@ async function loadInto(engine: Engine, m: Pick<Loaded, 'config' | 'files' | 'se
   const memory = await engine.load(m.config, { dtype, read: (n) => read(n) as Promise<Float32Array | Uint16Array>, readNf4: nf4?.readNf4 }, { maxBatch, maxSeq, lora, quant: resolvedQuant(m.settings) });
   await engine.initLora(0);
   return memory;
-}
-
-/** The quantization a loaded model's settings hold ('auto' was resolved when it loaded). */
-function resolvedQuant(s: LoadSettings): Quantization {
-  return s.quant === 'nf4' ? 'nf4' : 'none';
 }
 
 /** PEFT's base_model_name_or_path: the repo id where there is one. */
