@@ -6,7 +6,7 @@ import { getRecord, MODEL_DB, MODEL_STORE } from '../src/io/cache.ts';
 import { idbStore } from '../src/io/store.ts';
 import { DownloadError, WebtuneError } from '../src/core/errors.ts';
 import type { EngineChoice, LoadProgress, LoadSettings, ModelSource, RunOptions, TrainProgress, TrainSettings } from '../src/worker/api.ts';
-import type { TrainExample } from '../src/engine/engine.ts';
+import { randomExamples } from '../test/helpers/examples.ts';
 
 const worker = createTrainingWorker();
 const store = idbStore(MODEL_DB, MODEL_STORE);
@@ -33,19 +33,6 @@ function plainError(e: unknown) {
   };
 }
 
-function examples(n: number, seed: number, vocab: number): TrainExample[] {
-  let x = seed;
-  const rnd = (k: number) => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x % k;
-  };
-  return Array.from({ length: n }, () => {
-    const len = 8 + rnd(10);
-    const ids = Int32Array.from({ length: len }, () => rnd(vocab));
-    const prompt = 3 + rnd(3);
-    return { ids, labels: ids.map((id, i) => (i < prompt ? -100 : id)), truncated: 0 };
-  });
-}
 
 const api = {
   async load(source: ModelSource, settings: LoadSettings, engine: EngineChoice = 'cpu') {
@@ -64,7 +51,7 @@ const api = {
   record: (sourceKey: string, file: string) => getRecord(store, sourceKey, file),
   cached: () => worker.listCachedModels(),
   async setData(n: number, seed: number, vocab: number) {
-    return worker.setDataset(examples(n, seed, vocab), examples(2, seed + 1, vocab));
+    return worker.setDataset(randomExamples(n, seed, vocab), randomExamples(2, seed + 1, vocab));
   },
   async train(settings: TrainSettings & RunOptions) {
     try {

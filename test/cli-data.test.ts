@@ -6,25 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.ts';
+import { cli } from './helpers/cli.ts';
 import { buildRows, formatSeedRows } from '../src/data/builder.ts';
 import { parseToolSchema, textCallProblems } from '../src/data/schema.ts';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
-
-class Capture {
-  text = '';
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-}
-
-async function cli(...argv: string[]) {
-  const stdout = new Capture(), stderr = new Capture();
-  const code = await main(argv, { stdout, stderr });
-  const lines = stdout.text.trim().split('\n');
-  return { code, out: stdout.text, err: stderr.text, json: () => JSON.parse(lines[lines.length - 1]) };
-}
 
 const SCHEMA = new URL('./fixtures/schemas/smart-home.json', import.meta.url).pathname;
 let tmp: string;

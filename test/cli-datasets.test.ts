@@ -8,26 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
-import { main } from '../src/cli/main.ts';
+import { cli } from './helpers/cli.ts';
 import { importDataset, splitDataset } from '../src/data/dataset.ts';
 import { evaluateRows } from '../src/eval/evaluate.ts';
 import { EvaluationError } from '../src/core/errors.ts';
 import { encodeGb18030, encodeUtf16 } from './helpers/encodings.mjs';
-
-class Capture {
-  text = '';
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-}
-
-async function cli(...argv: string[]) {
-  const stdout = new Capture(), stderr = new Capture();
-  const code = await main(argv, { stdout, stderr });
-  const lines = stdout.text.trim().split('\n');
-  return { code, out: stdout.text, err: stderr.text, json: () => JSON.parse(lines[lines.length - 1]) };
-}
 
 let tmp: string;
 let modelDir: string;

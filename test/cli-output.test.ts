@@ -11,23 +11,8 @@ import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
-import { main } from '../src/cli/main.ts';
+import { cli } from './helpers/cli.ts';
 import { decodeCheckpoint } from '../src/train/checkpoint.ts';
-
-class Capture {
-  text = '';
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-}
-
-async function cli(...argv: string[]) {
-  const stdout = new Capture(), stderr = new Capture();
-  const code = await main(argv, { stdout, stderr });
-  const lines = stdout.text.trim().split('\n');
-  return { code, out: stdout.text, err: stderr.text, json: () => JSON.parse(lines[lines.length - 1]) };
-}
 
 const root = new URL('..', import.meta.url).pathname;
 const sample = JSON.parse(readFileSync(join(root, 'public/samples/meeting-eval.json'), 'utf8')) as unknown[];

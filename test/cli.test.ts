@@ -17,24 +17,9 @@ import { encodePrompt, toTrainExamples } from '../src/data/examples.ts';
 import { createEngine } from '../src/engine/create.ts';
 import { GREEDY } from '../src/engine/engine.ts';
 import { parseGguf } from './helpers/gguf.ts';
-import { main } from '../src/cli/main.ts';
+import { cli } from './helpers/cli.ts';
 import { epochOrder, makeMicroBatch } from '../src/train/trainer.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder, weightReader } from '../src/cli/model-folder.ts';
-
-class Capture {
-  text = '';
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-}
-
-async function cli(...argv: string[]) {
-  const stdout = new Capture(), stderr = new Capture();
-  const code = await main(argv, { stdout, stderr });
-  const lines = stdout.text.trim().split('\n');
-  return { code, out: stdout.text, err: stderr.text, json: () => JSON.parse(lines[lines.length - 1]) };
-}
 
 let tmp: string;
 let modelDir: string;
@@ -148,18 +133,24 @@ describe('cli train', () => {
   });
 });
 
+/** The trained adapter on the tiny model, loaded by hand: the oracle for what eval and generate print. */
+async function tunedEngine() {
+  const model = await openModelFolder(modelDir);
+  const tok = await folderTokenizer(model);
+  const adapter = await openAdapterFolder(join(tmp, 'adapter'), model.config);
+  const engine = await createEngine('cpu');
+  await engine.load(model.config, weightReader(model), { maxBatch: 1, maxSeq: 64, lora: adapter.settings });
+  await engine.setLora(adapter.tensors);
+  return { tok, engine };
+}
+
 describe('cli eval and generate', () => {
   it('eval reports what greedy decoding of each prompt actually produced', async () => {
     const r = await cli('eval', '--model', modelDir, '--adapter', join(tmp, 'adapter'), '--data', evalFile, '--limit', '5', '--max-new-tokens', '24', '--quiet');
     expect(r.code).toBe(0);
     const summary = r.json();
     // Independent run: the same engine, prompt and greedy decoding, scored by a simple count here.
-    const model = await openModelFolder(modelDir);
-    const tok = await folderTokenizer(model);
-    const adapter = await openAdapterFolder(join(tmp, 'adapter'), model.config);
-    const engine = await createEngine('cpu');
-    await engine.load(model.config, weightReader(model), { maxBatch: 1, maxSeq: 64, lora: adapter.settings });
-    await engine.setLora(adapter.tensors);
+    const { tok, engine } = await tunedEngine();
     const rows = importDataset(readFileSync(evalFile, 'utf8')).rows.slice(0, 5);
     let intents = 0, invalid = 0;
     for (const row of rows) {
@@ -183,12 +174,7 @@ describe('cli eval and generate', () => {
   it('generate streams the greedy answer', async () => {
     const r = await cli('generate', '--model', modelDir, '--adapter', join(tmp, 'adapter'), '--prompt', '请将以下会议语音指令转换为工具调用JSON：结束会议', '--max-new-tokens', '12');
     expect(r.code).toBe(0);
-    const model = await openModelFolder(modelDir);
-    const tok = await folderTokenizer(model);
-    const adapter = await openAdapterFolder(join(tmp, 'adapter'), model.config);
-    const engine = await createEngine('cpu');
-    await engine.load(model.config, weightReader(model), { maxBatch: 1, maxSeq: 64, lora: adapter.settings });
-    await engine.setLora(adapter.tensors);
+    const { tok, engine } = await tunedEngine();
     const { tokens } = await engine.generate(encodePrompt(tok, { user: '请将以下会议语音指令转换为工具调用JSON：结束会议' }), { ...GREEDY, maxNewTokens: 12, stopTokens: tok.eosTokenIds });
     await engine.dispose();
     const want = tok.decode(Array.from(tokens).filter((t) => !tok.eosTokenIds.includes(t)), { skipSpecial: true });

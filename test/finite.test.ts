@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
-import { main } from '../src/cli/main.ts';
+import { cli } from './helpers/cli.ts';
 import { NonFiniteError, NonFiniteWeightError } from '../src/core/errors.ts';
 import { coordinates, firstNonFinite } from '../src/core/finite.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
@@ -17,20 +17,6 @@ import { memoryStore } from '../src/io/store.ts';
 import { explainNonFinite, loraNorm, UpdateWatch } from '../src/train/health.ts';
 import { decodeCheckpoint } from '../src/train/checkpoint.ts';
 import { TrainingSession } from '../src/worker/session.ts';
-
-class Capture {
-  text = '';
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-}
-
-async function cli(...argv: string[]) {
-  const stdout = new Capture(), stderr = new Capture();
-  const code = await main(argv, { stdout, stderr });
-  return { code, out: stdout.text, err: stderr.text };
-}
 
 let tmp: string, good: string, data: string;
 const Q = 'model.layers.1.self_attn.q_proj.weight';

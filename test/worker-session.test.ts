@@ -9,7 +9,7 @@ import { makeTinyModel } from '../scripts/make-tiny-model.ts';
 import { createEngine } from '../src/engine/create.ts';
 import { memoryStore, type KeyValueStore } from '../src/io/store.ts';
 import { TrainingSession } from '../src/worker/session.ts';
-import type { TrainExample } from '../src/engine/engine.ts';
+import { randomExamples } from './helpers/examples.ts';
 import type { LoadSettings, TrainOutcome, TrainProgress, TrainSettings } from '../src/worker/api.ts';
 import { DatasetError, DeviceLostError, EngineError } from '../src/core/errors.ts';
 import { DEFAULT_OPTIMIZER } from '../src/train/recipe.ts';
@@ -26,20 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-function examples(n: number, seed: number): TrainExample[] {
-  let x = seed;
-  const rnd = (k: number) => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x % k;
-  };
-  return Array.from({ length: n }, () => {
-    const len = 8 + rnd(10);
-    const ids = Int32Array.from({ length: len }, () => rnd(8189));
-    const prompt = 3 + rnd(3);
-    const labels = ids.map((id, i) => (i < prompt ? -100 : id));
-    return { ids, labels, truncated: 0 };
-  });
-}
+const examples = (n: number, seed: number) => randomExamples(n, seed, 8189);
 
 const LOAD: LoadSettings = { maxBatch: 2, maxSeq: 24, lora: { r: 4, alpha: 8, dropout: 0.1, targets: ['q_proj', 'v_proj', 'down_proj'], rslora: false } };
 // 8 examples, batch 2, accumulation 2: two steps per epoch, 6 steps; warmup then linear decay.

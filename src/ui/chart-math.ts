@@ -44,6 +44,18 @@ export function linearScale(domain: [number, number], range: [number, number]): 
   return f;
 }
 
+/** An SVG chart's size and the margins around its plot area (axis labels go in the margins). */
+export interface ChartFrame {
+  W: number;
+  H: number;
+  M: { left: number; right: number; top: number; bottom: number };
+}
+
+/** Scales from data to the frame's plot area: x left to right, y bottom to top. */
+export function plotScales(f: ChartFrame, x: [number, number], y: [number, number]): { sx: LinearScale; sy: LinearScale } {
+  return { sx: linearScale(x, [f.M.left, f.W - f.M.right]), sy: linearScale(y, [f.H - f.M.bottom, f.M.top]) };
+}
+
 /** SVG path through the points in order; non-finite values break the line instead of drawing to NaN. */
 export function linePath(points: Point[], sx: (v: number) => number, sy: (v: number) => number): string {
   let d = '';

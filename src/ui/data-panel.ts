@@ -44,10 +44,7 @@ export class DataPanel extends LitElement {
         overflow: auto;
       }
       .layout {
-        display: grid;
-        grid-template-columns: minmax(0, 1.35fr) minmax(0, 1fr);
-        gap: 14px;
-        align-items: start;
+        --wt-left: 1.35fr;
       }
     `,
   ];

@@ -19,11 +19,6 @@ export class ExportPanel extends LitElement {
   static override styles = [
     panelStyles,
     css`
-      .kinds {
-        display: grid;
-        grid-template-columns: repeat(2, minmax(0, 1fr));
-        gap: 14px;
-      }
       .card {
         display: flex;
         flex-direction: column;
@@ -45,7 +40,7 @@ export class ExportPanel extends LitElement {
     return html`<h2>${t('export.title')}</h2>
       <p class="lead">${t('export.help')}</p>
       ${s.model.status !== 'ready' ? html`<p class="notice">${t('export.needModel')}</p>` : !s.training.trained ? html`<p class="notice">${t('export.notTrained')}</p>` : nothing}
-      <div class="kinds">
+      <div class="columns">
         ${KINDS.map(({ kind, title, help }) => {
           const e = s.exports[kind];
           return html`<section class="card" aria-labelledby=${`x-${kind}`}>

@@ -3,24 +3,18 @@
 
 import { LitElement, css, html, svg } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import { histogramBins, linearScale, niceTicks } from './chart-math.ts';
+import { histogramBins, niceTicks, plotScales, type ChartFrame } from './chart-math.ts';
 import { formatNumber, type Lang } from './i18n.ts';
+import { chartStyles } from './styles.ts';
 
-const W = 560;
-const H = 170;
-const M = { left: 36, right: 10, top: 10, bottom: 26 };
+const FRAME: ChartFrame = { W: 560, H: 170, M: { left: 36, right: 10, top: 10, bottom: 26 } };
+const { W, H, M } = FRAME;
 
 @customElement('wt-histogram')
 export class Histogram extends LitElement {
-  static override styles = css`
-    :host {
-      display: block;
-    }
+  static override styles = [chartStyles, css`
     svg {
-      width: 100%;
       max-width: ${W}px;
-      height: auto;
-      font: 11px var(--wt-font);
     }
     .bar {
       fill: var(--wt-accent);
@@ -32,15 +26,12 @@ export class Histogram extends LitElement {
     .axis {
       stroke: var(--wt-border-strong);
     }
-    .tick {
-      fill: var(--wt-muted);
-    }
     .max {
       stroke: #d64545;
       stroke-width: 1.5;
       stroke-dasharray: 4 3;
     }
-  `;
+  `];
 
   @property({ attribute: false }) lengths: number[] = [];
   @property({ type: Number }) max = 384;
@@ -51,8 +42,7 @@ export class Histogram extends LitElement {
     const bins = histogramBins(this.lengths, this.max);
     const top = bins.at(-1)!.to;
     const peak = bins.reduce((m, b) => Math.max(m, b.count), 1);
-    const sx = linearScale([0, top], [M.left, W - M.right]);
-    const sy = linearScale([0, peak], [H - M.bottom, M.top]);
+    const { sx, sy } = plotScales(FRAME, [0, top], [0, peak]);
     const xTicks = niceTicks(0, top, 7);
     const yTicks = niceTicks(0, peak, 4).filter((v) => Number.isInteger(v));
     return html`<svg viewBox="0 0 ${W} ${H}" role="img" aria-label=${this.label}>

@@ -3,30 +3,19 @@
 
 import { LitElement, css, html, svg, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import { linePath, linearScale, lossDomain, niceTicks } from './chart-math.ts';
+import { linePath, lossDomain, niceTicks, plotScales, type ChartFrame } from './chart-math.ts';
 import { formatLoss, formatNumber, translator, type Lang } from './i18n.ts';
 import type { LossPoint } from './state.ts';
+import { chartStyles } from './styles.ts';
 
-const W = 640;
-const H = 230;
-const M = { left: 46, right: 14, top: 12, bottom: 30 };
+const FRAME: ChartFrame = { W: 640, H: 230, M: { left: 46, right: 14, top: 12, bottom: 30 } };
+const { W, H, M } = FRAME;
 
 @customElement('wt-loss-chart')
 export class LossChart extends LitElement {
-  static override styles = css`
-    :host {
-      display: block;
-    }
-    svg {
-      width: 100%;
-      height: auto;
-      font: 11px var(--wt-font);
-    }
+  static override styles = [chartStyles, css`
     .grid {
       stroke: #e7ebf1;
-    }
-    .tick {
-      fill: var(--wt-muted);
     }
     .train {
       fill: none;
@@ -59,7 +48,7 @@ export class LossChart extends LitElement {
       color: var(--wt-muted);
       font: 13px var(--wt-font);
     }
-  `;
+  `];
 
   @property({ attribute: false }) losses: LossPoint[] = [];
   @property({ attribute: false }) evalLosses: LossPoint[] = [];
@@ -76,8 +65,7 @@ export class LossChart extends LitElement {
     });
     const maxStep = Math.max(1, this.totalSteps, last?.step ?? 0);
     const [lo, hi] = lossDomain([...this.losses, ...this.evalLosses].map((p) => p.loss));
-    const sx = linearScale([0, maxStep], [M.left, W - M.right]);
-    const sy = linearScale([lo, hi], [H - M.bottom, M.top]);
+    const { sx, sy } = plotScales(FRAME, [0, maxStep], [lo, hi]);
     const xTicks = niceTicks(0, maxStep, 8).filter(Number.isInteger);
     const yTicks = niceTicks(lo, hi, 5);
     const pts = (ps: LossPoint[]) => ps.map((p) => ({ x: p.step, y: p.loss }));

@@ -59,10 +59,7 @@ export class ModelPanel extends LitElement {
         max-width: 420px;
       }
       .layout {
-        display: grid;
-        grid-template-columns: minmax(0, 1.5fr) minmax(0, 1fr);
-        gap: 14px;
-        align-items: start;
+        --wt-left: 1.5fr;
       }
     `,
   ];

@@ -3,6 +3,21 @@
 
 import { css } from 'lit';
 
+/** The SVG charts (loss curve, token-length histogram): full width, small axis labels. */
+export const chartStyles = css`
+  :host {
+    display: block;
+  }
+  svg {
+    width: 100%;
+    height: auto;
+    font: 11px var(--wt-font);
+  }
+  .tick {
+    fill: var(--wt-muted);
+  }
+`;
+
 export const panelStyles = css`
   :host {
     display: block;
@@ -178,6 +193,19 @@ export const panelStyles = css`
   progress {
     width: 100%;
     height: 8px;
+  }
+  /* Equal columns: cards or form fields two abreast (--wt-gap changes the spacing). */
+  .columns {
+    display: grid;
+    grid-template-columns: repeat(2, minmax(0, 1fr));
+    gap: var(--wt-gap, 14px);
+  }
+  /* Two columns side by side; a panel sets their ratio with --wt-left and --wt-right. */
+  .layout {
+    display: grid;
+    grid-template-columns: minmax(0, var(--wt-left, 1fr)) minmax(0, var(--wt-right, 1fr));
+    gap: 14px;
+    align-items: start;
   }
   .visually-hidden {
     position: absolute;

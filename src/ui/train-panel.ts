@@ -46,9 +46,7 @@ export class TrainPanel extends LitElement {
     panelStyles,
     css`
       .fields {
-        display: grid;
-        grid-template-columns: repeat(2, minmax(0, 1fr));
-        gap: 10px 16px;
+        --wt-gap: 10px 16px;
       }
       .field {
         display: grid;
@@ -80,10 +78,7 @@ export class TrainPanel extends LitElement {
         white-space: nowrap;
       }
       .layout {
-        display: grid;
-        grid-template-columns: minmax(0, 1fr) minmax(0, 1.15fr);
-        gap: 14px;
-        align-items: start;
+        --wt-right: 1.15fr;
       }
       .state {
         font-weight: 600;
@@ -140,7 +135,7 @@ export class TrainPanel extends LitElement {
         <h3 id="hyper-h" style="margin:0">${t('train.hyper')}</h3>
         <button class="small" ?disabled=${this.running} @click=${() => emit(this, { type: 'resetTrain' })}>${t('train.reset')}</button>
       </div>
-      <div class="fields">
+      <div class="columns fields">
         ${FIELDS.map((f) => this.field(t, f))}
         <div class="field">
           <label for="f-schedule">${t('train.schedule')}</label>

@@ -19,6 +19,14 @@ import os
 HERE = os.path.dirname(os.path.abspath(__file__))
 IGNORE_INDEX = -100
 
+# TrainingArguments name <- key of config.json's "train" section
+TRAINER_ARGS = [
+    ("per_device_train_batch_size", "batch_size"), ("gradient_accumulation_steps", "grad_accum"),
+    ("learning_rate", "lr"), ("num_train_epochs", "epochs"), ("lr_scheduler_type", "schedule"),
+    ("warmup_steps", "warmup_steps"), ("weight_decay", "weight_decay"), ("max_grad_norm", "max_grad_norm"),
+    ("adam_beta1", "beta1"), ("adam_beta2", "beta2"), ("adam_epsilon", "eps"), ("seed", "seed"),
+]
+
 
 def build_prompt(system, user, tokenizer=None):
     """[system, user] plus the generation prompt, as Webtune renders it: through the model's own chat
@@ -107,18 +115,7 @@ def main():
 
     training_args = TrainingArguments(
         output_dir=os.path.join(HERE, "checkpoints"),
-        per_device_train_batch_size=t["batch_size"],
-        gradient_accumulation_steps=t["grad_accum"],
-        learning_rate=t["lr"],
-        num_train_epochs=t["epochs"],
-        lr_scheduler_type=t["schedule"],
-        warmup_steps=t["warmup_steps"],
-        weight_decay=t["weight_decay"],
-        max_grad_norm=t["max_grad_norm"],
-        adam_beta1=t["beta1"],
-        adam_beta2=t["beta2"],
-        adam_epsilon=t["eps"],
-        seed=t["seed"],
+        **{arg: t[key] for arg, key in TRAINER_ARGS},
         logging_steps=1,
         save_strategy="no",
         gradient_checkpointing=True,
