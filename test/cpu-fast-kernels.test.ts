@@ -57,28 +57,16 @@ const CONFIGS: Config[] = [
 
 // (M, J, K) with the layouts the backend uses; odd sizes, K across several 256-blocks,
 // J across several 128-column blocks and a partial 8-wide panel.
-const SHAPES = [
-  { M: 37, J: 151, K: 301 },
-  { M: 5, J: 9, K: 3 },
-  { M: 70, J: 8, K: 517 },
-  { M: 8, J: 203, K: 67 },
+const shapes = (mjk: [number, number, number][]) => mjk.map(([M, J, K]) => ({ M, J, K }));
+const SHAPES = shapes([
+  [37, 151, 301], [5, 9, 3], [70, 8, 517], [8, 203, 67],
   // fewer rows than a micro-tile (generation): dot products straight from the weight rows
-  { M: 1, J: 300, K: 517 },
-  { M: 3, J: 70, K: 33 },
-];
+  [1, 300, 517], [3, 70, 33],
+]);
 
 // NF4 needs J * K in whole 64-value blocks; K or J not a multiple of 8 (or of 4) leaves the
 // vectorized dequantization for the element-wise one
-const NF4_SHAPES = [
-  { M: 37, J: 64, K: 300 },
-  { M: 5, J: 9, K: 64 },
-  { M: 70, J: 8, K: 520 },
-  { M: 8, J: 203, K: 64 },
-  { M: 6, J: 64, K: 37 },
-  { M: 1, J: 300, K: 512 },
-  { M: 3, J: 70, K: 32 },
-  { M: 2, J: 64, K: 37 },
-];
+const NF4_SHAPES = shapes([[37, 64, 300], [5, 9, 64], [70, 8, 520], [8, 203, 64], [6, 64, 37], [1, 300, 512], [3, 70, 32], [2, 64, 37]]);
 
 type Layout = 'forward' | 'backward' | 'transposedA';
 

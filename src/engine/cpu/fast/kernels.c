@@ -365,18 +365,13 @@ static void kernel_4x8(const float *a, int sAm, int sAk, const float *b, int kc,
   for (int k = 0; k < kc; k++) {
     v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
     v128_t x;
-    x = wasm_v128_load32_splat(a0);
-    c00 = MADD(x, b0, c00);
-    c01 = MADD(x, b1, c01);
-    x = wasm_v128_load32_splat(a1);
-    c10 = MADD(x, b0, c10);
-    c11 = MADD(x, b1, c11);
-    x = wasm_v128_load32_splat(a2);
-    c20 = MADD(x, b0, c20);
-    c21 = MADD(x, b1, c21);
-    x = wasm_v128_load32_splat(a3);
-    c30 = MADD(x, b0, c30);
-    c31 = MADD(x, b1, c31);
+    // one row of the 4x8 tile: a[i][k] broadcast times the 8 b values of k
+#define ROW(ai, ci0, ci1) x = wasm_v128_load32_splat(ai); ci0 = MADD(x, b0, ci0); ci1 = MADD(x, b1, ci1)
+    ROW(a0, c00, c01);
+    ROW(a1, c10, c11);
+    ROW(a2, c20, c21);
+    ROW(a3, c30, c31);
+#undef ROW
     a0 += sAk, a1 += sAk, a2 += sAk, a3 += sAk;
     b += NR;
   }
