@@ -6,6 +6,25 @@
 
 const CACHE_PREFIX = 'webtune-shell-';
 
+// Cross-origin isolation on any static host. SharedArrayBuffer, and with it the CPU engine's
+// threads, needs the page to be cross-origin isolated, which takes two response headers that
+// GitHub Pages or a CDN will not send. This worker adds them to every same-origin response it
+// serves (the page and its worker scripts), so from the second visit on the page is isolated.
+// COEP `credentialless` (where the page found support and said so in the registration URL)
+// keeps cross-origin fetches working without their servers' cooperation; `require-corp` still
+// allows CORS fetches, which is all the model downloads are.
+const COEP = new URL(self.location.href).searchParams.get('coep') === 'credentialless' ? 'credentialless' : 'require-corp';
+
+function isolated(response) {
+  // Opaque and error responses cannot be rebuilt (and an error stays an error).
+  if (!response || response.type === 'opaque' || response.type === 'opaqueredirect' || response.type === 'error') return response;
+  const headers = new Headers(response.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', COEP);
+  headers.set('Cross-Origin-Resource-Policy', 'same-origin');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 async function precacheList() {
   const res = await fetch('./precache.json', { cache: 'no-store' });
   if (!res.ok) throw new Error(`precache.json: HTTP ${res.status}`);
@@ -55,12 +74,12 @@ self.addEventListener('fetch', (event) => {
       // The page itself: network first, so a new deployment is picked up when online.
       if (request.mode === 'navigate') {
         try {
-          return await fetch(request);
+          return isolated(await fetch(request));
         } catch {
-          return (await fromCache(new Request('./'))) ?? Response.error();
+          return isolated(await fromCache(new Request('./'))) ?? Response.error();
         }
       }
-      return (await fromCache(request)) ?? fetch(request);
+      return isolated((await fromCache(request)) ?? (await fetch(request)));
     })(),
   );
 });

@@ -22,14 +22,18 @@ function pageOptions(): PageOptions {
 const lang = loadLang();
 document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 const store = new Store(initialState(lang));
-const controller = new Controller(store, createTrainingWorker(), pageOptions());
+const threads = Number(new URLSearchParams(location.search).get('threads')) || undefined;
+const controller = new Controller(store, createTrainingWorker({ threads }), pageOptions());
 const app = document.createElement('webtune-app') as WebtuneApp;
 app.controller = controller;
 document.body.append(app);
 void controller.init();
 
 if (import.meta.env.PROD && 'serviceWorker' in navigator) {
-  navigator.serviceWorker.register('./sw.js').catch(() => {
+  // The worker also makes the page cross-origin isolated (public/sw.js); Chromium's
+  // `credentialless` embedder policy is chosen where the browser shows it knows it.
+  const coep = 'credentialless' in window ? 'credentialless' : 'require-corp';
+  navigator.serviceWorker.register(`./sw.js?coep=${coep}`).catch(() => {
     // Without a service worker the app still works online; offline use is what is lost.
   });
 }

@@ -3,7 +3,8 @@
 // Oracles: the same rows as plain UTF-8 (the first loss must match to the bit), hand-placed
 // problems at known lines, and the split recomputed by hand.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,4 +144,26 @@ describe('the trainer itself', () => {
     const onlyFirst = { ids: Int32Array.of(1, 2), labels: Int32Array.of(1, -100), truncated: 0 };
     expect(() => exampleBatches([noLabel, onlyFirst], 0)).toThrow(/no training example has an answer token/);
   });
+});
+
+describe('a million rows', () => {
+  it('stream into the CLI within a 640 MB heap (the whole text, its lines and their objects would not fit)', async () => {
+    const path = join(tmp, 'million.jsonl');
+    const out = createWriteStream(path);
+    for (let i = 0; i < 1_000_000; i += 10_000) {
+      let chunk = '';
+      for (let j = i; j < i + 10_000; j++) chunk += `{"instruct":"把会议改名为","input":"会议${j}","output":{"tool_name":"RENAME","parameters":{"name":"会议${j}"}}}\n`;
+      if (!out.write(chunk)) await new Promise((ok) => out.once('drain', ok));
+    }
+    await new Promise((ok) => out.end(ok));
+    // eval reads every row (then evaluates the first), in its own process under a heap limit.
+    const root = new URL('..', import.meta.url).pathname;
+    const child = spawn(process.execPath, ['--max-old-space-size=640', '--import', 'tsx', join(root, 'src/cli/main.ts'), 'eval', '--model', modelDir, '--data', path, '--limit', '1', '--max-new-tokens', '1', '--quiet'], { cwd: root });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((ok) => child.on('exit', ok));
+    expect(code, stderr.slice(-2000)).toBe(0);
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toMatchObject({ command: 'eval', rows: 1 });
+  }, 300_000);
 });

@@ -11,8 +11,10 @@ export interface TrainingWorker extends WorkerApi {
   terminate(): void;
 }
 
-export function createTrainingWorker(): TrainingWorker {
-  const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'webtune-trainer' });
+/** threads: CPU engine threads (default all cores); passed in the worker's name, which it reads before anything loads. */
+export function createTrainingWorker(opts: { threads?: number } = {}): TrainingWorker {
+  const name = opts.threads ? `webtune-trainer threads=${opts.threads}` : 'webtune-trainer';
+  const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name });
   return wrapWorker(worker);
 }
 

@@ -11,12 +11,15 @@ import { TrainingSession } from './session.ts';
 
 installErrorTransfer();
 
+// ?threads=N on the page (benchmarks compare one thread with all) arrives in the worker's name.
+const threads = Number(/threads=(\d+)/.exec(self.name)?.[1]) || undefined;
+
 // Without IndexedDB (some private windows) everything still works, only nothing survives a reload.
 const hasIdb = typeof indexedDB !== 'undefined';
 const session = new TrainingSession({
   modelStore: hasIdb ? idbStore(MODEL_DB, MODEL_STORE) : memoryStore(),
   checkpointStore: hasIdb ? idbStore(CHECKPOINT_DB, CHECKPOINT_STORE) : memoryStore(),
-  createEngine: (kind) => createEngine(kind),
+  createEngine: (kind) => createEngine(kind, { threads }),
 });
 
 Comlink.expose(session);
