@@ -29,27 +29,35 @@ export function presetConfig(preset: string): Qwen2Config {
 export function randomWeights(cfg: Qwen2Config, seed: number): WeightReader {
   const shapes = expectedTensors(cfg);
   const names = [...shapes.keys()];
+  const size = (name: string) => {
+    const shape = shapes.get(name);
+    if (!shape) throw new Error(`no tensor ${name} in this preset`);
+    return shape.reduce((x, y) => x * y, 1);
+  };
+  // written straight into the engine's memory where it offers some, as a model file is read
+  const fill = (name: string, out: Uint16Array) => {
+    const shape = shapes.get(name)!;
+    const isNorm = name.endsWith('norm.weight');
+    const std = isNorm ? 0.05 : shape.length === 1 ? 0.02 : 1 / Math.sqrt(shape[shape.length - 1]);
+    const half = Math.sqrt(3) * std, center = isNorm ? 1 : 0;
+    const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+    let s = hash32(seed, names.indexOf(name));
+    for (let i = 0; i < out.length; i++) {
+      // xorshift32: cheap enough for 494M values
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      f[0] = center + ((s >>> 0) / 4294967296 * 2 - 1) * half;
+      out[i] = u[0] >>> 16;
+    }
+    return out;
+  };
   return {
     dtype: 'bf16',
-    async read(name: string) {
-      const shape = shapes.get(name);
-      if (!shape) throw new Error(`no tensor ${name} in this preset`);
-      const n = shape.reduce((x, y) => x * y, 1);
-      const isNorm = name.endsWith('norm.weight');
-      const std = isNorm ? 0.05 : shape.length === 1 ? 0.02 : 1 / Math.sqrt(shape[shape.length - 1]);
-      const half = Math.sqrt(3) * std, center = isNorm ? 1 : 0;
-      const out = new Uint16Array(n);
-      const f = new Float32Array(1), u = new Uint32Array(f.buffer);
-      let s = hash32(seed, names.indexOf(name));
-      for (let i = 0; i < n; i++) {
-        // xorshift32: cheap enough for 494M values
-        s ^= s << 13;
-        s ^= s >>> 17;
-        s ^= s << 5;
-        f[0] = center + ((s >>> 0) / 4294967296 * 2 - 1) * half;
-        out[i] = u[0] >>> 16;
-      }
-      return out;
+    read: async (name: string) => fill(name, new Uint16Array(size(name))),
+    readInto: async (name: string, dst: Float32Array | Uint16Array) => {
+      if (!(dst instanceof Uint16Array) || dst.length !== size(name)) throw new Error(`${name}: a bf16 tensor of ${size(name)} values goes into a Uint16Array of that length`);
+      fill(name, dst);
     },
   };
 }

@@ -81,6 +81,41 @@ describe('NF4 quantizer edge values', () => {
     expect(nf4Code(q, 64 + 8)).toBe(8);
   });
 
+  it('picks, near every midpoint and at random, the code torch.argmin picks over all 16 distances', () => {
+    // the quantizer's bucket table is a shortcut; this is the rule written out in full
+    const fr = Math.fround;
+    const argmin = (s: number) => {
+      let best = 0;
+      for (let k = 1; k < 16; k++) if (Math.abs(fr(s - NF4_CODES[k])) < Math.abs(fr(s - NF4_CODES[best]))) best = k;
+      return best;
+    };
+    const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+    const near: number[] = [];
+    for (let k = 0; k < 15; k++) {
+      f[0] = (NF4_CODES[k] + NF4_CODES[k + 1]) / 2;
+      const c = u[0];
+      for (let d = -40; d <= 40; d++) {
+        u[0] = f[0] < 0 ? c - d : c + d;
+        near.push(f[0]);
+        u[0] = c;
+      }
+      near.push(NF4_CODES[k], NF4_CODES[k + 1]);
+    }
+    let seed = 12345;
+    for (let i = 0; i < 20000; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      near.push(fr((seed / 2 ** 32) * 2 - 1));
+    }
+    // one block per value: 1 (or -1) sets absmax to 1, so s is the value itself
+    const n = near.length, x = new Float32Array(n * 64);
+    for (let i = 0; i < n; i++) {
+      x[i * 64] = near[i];
+      x[i * 64 + 1] = i % 2 ? -1 : 1;
+    }
+    const q = quantizeNf4(x, 'f32', 'near');
+    for (let i = 0; i < n; i++) if (nf4Code(q, i * 64) !== argmin(near[i])) expect(nf4Code(q, i * 64), `value ${near[i]}`).toBe(argmin(near[i]));
+  });
+
   it('reads bf16 and f16 bits as the values they stand for', () => {
     const vals = Float32Array.from({ length: 128 }, (_, i) => Math.sin(i * 1.7) * (i % 64 === 5 ? 3 : 0.4));
     const bf = Uint16Array.from(vals, f32ToBf16), h = Uint16Array.from(vals, f32ToF16);

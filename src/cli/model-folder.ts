@@ -8,7 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
 import type { WeightDType } from '../core/dtype.ts';
 import { ModelConfigError, ModelFilesError } from '../core/errors.ts';
-import { checkedRead } from '../core/finite.ts';
+import { checkedRead, checkedReadInto } from '../core/finite.ts';
 import { SafetensorsFile, ShardedSafetensors, type TensorSource } from '../core/safetensors.ts';
 import type { WeightReader } from '../engine/engine.ts';
 import { PASSTHROUGH_FILES } from '../export/merged.ts';
@@ -77,7 +77,7 @@ async function openWeights(dir: string, dirArg: string): Promise<TensorSource> {
 export function weightReader(m: ModelFolder): WeightReader {
   // Each tensor is checked for NaN and infinity as it streams into the engine.
   const read = checkedRead(m.weights);
-  return { dtype: m.dtype, read: async (n) => (await read(n)) as Float32Array | Uint16Array };
+  return { dtype: m.dtype, read: async (n) => (await read(n)) as Float32Array | Uint16Array, readInto: checkedReadInto(m.weights) };
 }
 
 export async function folderTokenizer(m: ModelFolder): Promise<ChatTokenizer> {

@@ -64,3 +64,15 @@ export function checkedRead(source: TensorSource): (name: string) => Promise<Ten
     return data;
   };
 }
+
+/** readInto of a tensor source (into a typed array of the tensor's values), refusing NaN and infinity like checkedRead. */
+export function checkedReadInto(source: TensorSource): ((name: string, dst: Float32Array | Uint16Array) => Promise<void>) | undefined {
+  const into = source.readInto?.bind(source);
+  if (!into) return undefined;
+  return async (name, dst) => {
+    await into(name, new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
+    const info = source.tensors.get(name);
+    const bits = info && floatBitsOf(info.dtype);
+    if (bits) assertFinite(info.file, name, dst, bits, info.shape);
+  };
+}

@@ -68,29 +68,41 @@ const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 const fr = Math.fround;
 
-/** Index of the code nearest to s (an f32 in [-1, 1]); the distance |s - code| is rounded to f32 as in torch. */
-function nearestCode(s: number): number {
-  // k: the last code <= s (binary search over the sorted book)
-  let lo = 0, hi = 15;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (NF4_CODES[mid] <= s) lo = mid;
-    else hi = mid - 1;
-  }
+/** The rule itself: the code nearest to s (an f32 in [-1, 1]), |s - code| rounded to f32 as in torch. */
+function nearestCodeExact(s: number, lo: number): number {
+  // lo is the last code <= s; every other code is farther by at least one code gap, which no f32
+  // rounding can close, so only lo and lo + 1 compete; a tie goes to lo (torch.argmin's first index)
   if (lo === 15) return 15;
-  // every other code is farther by at least one code gap, which no f32 rounding can close
   const dLo = Math.abs(fr(s - NF4_CODES[lo])), dHi = Math.abs(fr(s - NF4_CODES[lo + 1]));
   return dHi < dLo ? lo + 1 : lo;
 }
 
-/** One element of a stored tensor as f32 (f32, bf16 bits or f16 bits). */
-function storedValue(src: Float32Array | Uint16Array, dtype: 'f32' | 'bf16' | 'f16', i: number): number {
-  if (dtype === 'f32') return src[i];
-  if (dtype === 'bf16') {
-    u32[0] = src[i] << 16;
-    return f32[0];
+/**
+ * [-1, 1] cut into BUCKETS equal buckets (their edges are exact: s + 1 and the scaling are exact
+ * in f64). A bucket away from every midpoint between two codes has one answer, stored as 0..15;
+ * one that holds a midpoint (code gaps are 160 buckets wide, so at most one) stores 16 + the
+ * lower code, and its values take the exact rule. Same answers, about ten times faster.
+ */
+const BUCKETS = 4096;
+const BUCKET_CODE = (() => {
+  const t = new Uint8Array(BUCKETS + 1);
+  const width = 2 / BUCKETS, margin = 1e-6;
+  for (let b = 0; b <= BUCKETS; b++) {
+    const lo = -1 + b * width, hi = lo + width;
+    let k = 0;
+    while (k < 15 && NF4_CODES[k + 1] <= lo) k++;
+    const mid = k < 15 ? (NF4_CODES[k] + NF4_CODES[k + 1]) / 2 : Infinity;
+    if (mid >= lo - margin && mid <= hi + margin) t[b] = 16 + k;
+    else t[b] = mid < lo ? k + 1 : k;
   }
-  return f16ToF32(src[i]);
+  return t;
+})();
+
+function nearestCode(s: number): number {
+  const t = BUCKET_CODE[Math.floor((s + 1) * (BUCKETS / 2))];
+  if (t < 16) return t;
+  const k = t - 16;
+  return nearestCodeExact(s, s >= NF4_CODES[k + 1] ? k + 1 : k);
 }
 
 /**
@@ -102,16 +114,19 @@ export function quantizeNf4(src: Float32Array | Uint16Array, dtype: 'f32' | 'bf1
   if (n % NF4_BLOCK) throw new EngineError(`${label}: ${n} values are not a multiple of the NF4 block of ${NF4_BLOCK}`);
   const words = out ?? new Uint32Array(nf4Words(n));
   if (words.length !== nf4Words(n)) throw new EngineError(`${label}: NF4 output holds ${words.length} words, ${nf4Words(n)} needed`);
-  const x = new Float32Array(NF4_BLOCK);
+  const x = new Float32Array(NF4_BLOCK), xb = new Uint32Array(x.buffer);
   for (let b = 0, base = 0; base < n; b++, base += NF4_BLOCK) {
+    // the block as f32 (bf16 and f16 widen exactly)
+    if (dtype === 'f32') x.set((src as Float32Array).subarray(base, base + NF4_BLOCK));
+    else if (dtype === 'bf16') for (let e = 0; e < NF4_BLOCK; e++) xb[e] = src[base + e] << 16;
+    else for (let e = 0; e < NF4_BLOCK; e++) x[e] = f16ToF32(src[base + e]);
     let absmax = 0;
     for (let e = 0; e < NF4_BLOCK; e++) {
-      const v = storedValue(src, dtype, base + e);
-      if (!Number.isFinite(v)) throw new EngineError(`${label}: value ${v} at element ${base + e} cannot be quantized to NF4`);
-      x[e] = v;
-      const a = Math.abs(v);
+      const a = Math.abs(x[e]);
       if (a > absmax) absmax = a;
+      else if (!(a <= absmax)) throw new EngineError(`${label}: value ${x[e]} at element ${base + e} cannot be quantized to NF4`);
     }
+    if (absmax === Infinity) throw new EngineError(`${label}: value ${x[x.findIndex((v) => !Number.isFinite(v))]} at element ${base + x.findIndex((v) => !Number.isFinite(v))} cannot be quantized to NF4`);
     const w0 = b * NF4_BLOCK_WORDS;
     for (let w = 0; w < 8; w++) {
       let word = 0;

@@ -23,6 +23,8 @@ export interface TensorSource {
   readonly metadata: Record<string, string>;
   /** F32 -> Float32Array, F16/BF16 -> Uint16Array (raw bits), I32 -> Int32Array, I64 -> BigInt64Array. */
   read(name: string): Promise<TensorArray>;
+  /** The tensor's raw bytes into dst (exactly its size), a slice at a time: no copy of the whole tensor is made. */
+  readInto?(name: string, dst: Uint8Array): Promise<void>;
 }
 
 const MAX_HEADER = 100 * 1024 * 1024;
@@ -105,7 +107,19 @@ export class SafetensorsFile implements TensorSource {
     const t = this.info(name);
     return toTyped(t.dtype, await this.readBytes(name));
   }
+
+  async readInto(name: string, dst: Uint8Array): Promise<void> {
+    const t = this.info(name);
+    if (dst.byteLength !== t.end - t.start) throw new SafetensorsError(this.file, `${t.end - t.start} bytes do not go into ${dst.byteLength}`, name);
+    for (let at = t.start; at < t.end; at += READ_SLICE) {
+      const end = Math.min(t.end, at + READ_SLICE);
+      dst.set(await slice(this.src, at, end), at - t.start);
+    }
+  }
 }
+
+/** Bytes per read of a Blob slice in readInto: what is held besides the destination. */
+const READ_SLICE = 16 << 20;
 
 /** The format allows only string values; callers read fields like `format` as strings. */
 function parseMetadata(file: string, raw: unknown): Record<string, string> {
@@ -181,6 +195,12 @@ export class ShardedSafetensors implements TensorSource {
     const t = this.tensors.get(name);
     if (!t) throw new SafetensorsError(this.indexName, 'no such tensor', name);
     return this.byFile.get(t.file)!.read(name);
+  }
+
+  async readInto(name: string, dst: Uint8Array): Promise<void> {
+    const t = this.tensors.get(name);
+    if (!t) throw new SafetensorsError(this.indexName, 'no such tensor', name);
+    return this.byFile.get(t.file)!.readInto(name, dst);
   }
 }
 

@@ -128,6 +128,11 @@ export interface WeightReader {
   dtype: WeightDType;
   read(name: string): Promise<Float32Array | Uint16Array>;
   /**
+   * The tensor into dst (its values: f32, or 16-bit bits), when the source can read it in slices:
+   * the engine then loads a large tensor into its own memory without a whole transient copy.
+   */
+  readInto?(name: string, dst: Float32Array | Uint16Array): Promise<void>;
+  /**
    * A projection already in NF4 blocks (src/core/nf4.ts), e.g. from the model cache; without
    * it, a load with quant 'nf4' quantizes what read() gives, one tensor at a time.
    */

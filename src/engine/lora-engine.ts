@@ -4,7 +4,7 @@
 import type { Qwen2Config } from '../core/config.ts';
 import { EngineError, NonFiniteError, OutOfMemoryError } from '../core/errors.ts';
 import { widen } from '../core/dtype.ts';
-import { checkNf4Shape, quantizeNf4 } from '../core/nf4.ts';
+import { checkNf4Shape, nf4Words, quantizeNf4 } from '../core/nf4.ts';
 import type { Ops } from './ops.ts';
 import { VIEW_ALIGN, hash32 } from './ops.ts';
 import { Qwen2LoraModel, type BaseWeights, type Batch } from './model.ts';
@@ -52,13 +52,25 @@ export class LoraEngine<T, W> implements Engine {
     if (opts.quant === 'nf4') await ops.prepareWeights?.('nf4');
     const before = ops.allocatedBytes();
 
-    const mat = async (name: string, rows: number, cols: number): Promise<W> => ops.weight(await weights.read(name), weights.dtype, rows, cols, name);
+    // Straight into the backend's memory where it offers some (no transient copy of a 272 MB
+    // embedding), else through a typed array that weight() copies.
+    const mat = async (name: string, rows: number, cols: number): Promise<W> => {
+      const dst = weights.readInto && (ops.weightStorage?.(weights.dtype, rows * cols, name) as Float32Array | Uint16Array | undefined);
+      if (!dst) return ops.weight(await weights.read(name), weights.dtype, rows, cols, name);
+      await weights.readInto!(name, dst);
+      return ops.weight(dst, weights.dtype, rows, cols, name);
+    };
     // QLoRA: each projection is quantized as it is read, so no more than one 16-bit tensor is held
     const proj = async (name: string, rows: number, cols: number): Promise<W> => {
       if (opts.quant !== 'nf4') return mat(name, rows, cols);
       checkNf4Shape(rows, cols, name);
-      const packed = weights.readNf4 ? await weights.readNf4(name) : quantizeNf4(await weights.read(name), weights.dtype, name);
-      return ops.weight(packed, 'nf4', rows, cols, name);
+      const dst = ops.weightStorage?.('nf4', nf4Words(rows * cols), name) as Uint32Array | undefined;
+      if (weights.readNf4) {
+        const cached = await weights.readNf4(name);
+        dst?.set(cached);
+        return ops.weight(dst ?? cached, 'nf4', rows, cols, name);
+      }
+      return ops.weight(quantizeNf4(await weights.read(name), weights.dtype, name, dst), 'nf4', rows, cols, name);
     };
     const vec = async (name: string): Promise<T> => {
       const raw = await weights.read(name);

@@ -61,6 +61,11 @@ export interface Ops<T, W> {
    */
   weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): W;
   /**
+   * Memory a weight's data can be written into (n values, or NF4 words) so that weight() takes it
+   * without a copy; undefined (or absent) where weight() copies what it is given anyway.
+   */
+  weightStorage?(format: WeightFormat, n: number, label: string): Float32Array | Uint16Array | Uint32Array | undefined;
+  /**
    * Readies the kernels for weights of a format before the first one arrives: WebGPU compiles
    * its NF4 pipelines here (at load, only for models loaded as NF4). Optional: CPU kernels read
    * every format as they are.

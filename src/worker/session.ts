@@ -3,7 +3,7 @@
 // dataset and at most one training run.
 
 import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
-import { checkedRead } from '../core/finite.ts';
+import { checkedRead, checkedReadInto } from '../core/finite.ts';
 import { DatasetError, DeviceLostError, EngineError, type DatasetIssue } from '../core/errors.ts';
 import { cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { WeightDType } from '../core/dtype.ts';
@@ -436,7 +436,8 @@ async function loadInto(engine: Engine, m: Pick<Loaded, 'config' | 'files' | 'se
   // Each tensor is checked for NaN and infinity as it streams into the engine (NF4 blocks are
   // quantized from checked reads or refuse a non-finite value themselves).
   const read = checkedRead(m.files.weights);
-  const memory = await engine.load(m.config, { dtype, read: (n) => read(n) as Promise<Float32Array | Uint16Array>, readNf4: nf4?.readNf4 }, { maxBatch, maxSeq, lora, quant: resolvedQuant(m.settings) });
+  const reader = { dtype, read: (n: string) => read(n) as Promise<Float32Array | Uint16Array>, readInto: checkedReadInto(m.files.weights), readNf4: nf4?.readNf4 };
+  const memory = await engine.load(m.config, reader, { maxBatch, maxSeq, lora, quant: resolvedQuant(m.settings) });
   await engine.initLora(0);
   return memory;
 }

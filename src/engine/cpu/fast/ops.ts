@@ -91,9 +91,22 @@ export class FastCpuOps extends CpuOps {
     return out;
   }
 
+  /** Weight memory in the kernels' heap (shared memory only): weight() then keeps it as it is. */
+  weightStorage(format: WeightFormat, n: number, label: string): Float32Array | Uint16Array | Uint32Array | undefined {
+    if (!this.inPlace) return undefined;
+    const heap = this.kernels.heap;
+    const bytes = n * (format === 'bf16' || format === 'f16' ? 2 : 4);
+    const ptr = heap.allocBytes(bytes, label);
+    return format === 'f32' ? heap.f32(ptr, n) : format === 'nf4' ? heap.u32(ptr, n) : heap.u16(ptr, n);
+  }
+
   override weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): CpuWeight {
     if (!this.inPlace) return super.weight(data, dtype, rows, cols, label);
     checkWeightData(data, dtype, rows, cols, label);
+    if (this.kernels.heap.addressOf(data) >= 0) {
+      this.allocated += data.byteLength;
+      return { data, dtype, rows, cols };
+    }
     const ptr = this.kernels.heap.allocBytes(data.byteLength, label);
     const heap = this.kernels.heap;
     const copy = dtype === 'f32' ? heap.f32(ptr, data.length) : dtype === 'nf4' ? heap.u32(ptr, data.length) : heap.u16(ptr, data.length);
