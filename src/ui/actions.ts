@@ -4,7 +4,8 @@
 import type { EngineChoice, QuantChoice } from '../worker/api.ts';
 import type { Lang } from './i18n.ts';
 import type { Recipe } from '../train/recipe.ts';
-import type { Screen, SourceForm } from './state.ts';
+import type { SchemaState, Screen, SourceForm } from './state.ts';
+import type { SchemaForm } from './schema-form.ts';
 
 export type Action =
   | { type: 'setLang'; lang: Lang }
@@ -32,7 +33,27 @@ export type Action =
   | { type: 'setChat'; patch: { prompt?: string; maxNewTokens?: number; temperature?: number } }
   | { type: 'sendChat' }
   | { type: 'export'; kind: 'peft' | 'merged' | 'gguf' | 'job' }
-  | { type: 'dismissError'; where: Screen };
+  | { type: 'dismissError'; where: Screen }
+  | LoopAction;
+
+/** The error loop: tool schema, rows built from it, wrong answers into training rows, runs. */
+export type LoopAction =
+  | { type: 'loadSampleSchema' }
+  | { type: 'importSchema'; name: string; text: string }
+  | { type: 'editSchema'; form: SchemaForm }
+  | { type: 'applySchema' }
+  | { type: 'exportSchema' }
+  | { type: 'setBuild'; patch: Partial<SchemaState['build']> }
+  | { type: 'buildData' }
+  | { type: 'correctAnswer'; decoding: 'free' | 'constrained'; index: number; answer: string }
+  | { type: 'acceptAnswer'; decoding: 'free' | 'constrained'; index: number }
+  | { type: 'moreRows'; tool: string }
+  | { type: 'setMoreRows'; count: number }
+  | { type: 'continueTraining' }
+  | { type: 'selectRun'; id: string }
+  | { type: 'loadRun'; id: string }
+  | { type: 'exportRun'; id: string }
+  | { type: 'deleteRun'; id: string };
 
 export const ACTION_EVENT = 'wt-action';
 

@@ -8,14 +8,17 @@ import { unfitChoice } from './catalog-view.ts';
 import { ChatTokenizer } from '../tokenizer/tokenizer.ts';
 import type { LoadSettings, ModelSource, QuantChoice } from '../worker/api.ts';
 import type { TrainingWorker } from '../worker/client.ts';
-import type { Action } from './actions.ts';
+import type { Action, LoopAction } from './actions.ts';
 import type { DatasetRow } from '../data/dataset.ts';
 import type { ExampleSet } from '../data/examples.ts';
+import type { LoraSettings } from '../engine/engine.ts';
 import { importPeftAdapter, pickAdapterFiles } from '../export/peft-import.ts';
 import { saveLang } from './i18n.ts';
 import { loadDataset, loadSession, saveSession, type SavedSession } from './persist.ts';
 import { DataController } from './data.ts';
 import { ResultsController } from './results.ts';
+import { LoopController } from './loop.ts';
+import { RunsController } from './run-history.ts';
 import { TrainingController } from './training.ts';
 import { defaultRecipe, loraOf, type Recipe } from '../train/recipe.ts';
 import { initialState, uiError, type AppState, type Screen, type UiError } from './state.ts';
@@ -41,6 +44,8 @@ export class Controller implements TrainingContext {
   readonly data: DataController;
   readonly results: ResultsController;
   readonly training: TrainingController;
+  readonly loop: LoopController;
+  readonly runs: RunsController;
 
   constructor(
     readonly store: Store,
@@ -50,6 +55,16 @@ export class Controller implements TrainingContext {
     this.data = new DataController(this);
     this.results = new ResultsController(this);
     this.training = new TrainingController(this);
+    const page = this;
+    this.loop = new LoopController({
+      get state() {
+        return page.state;
+      },
+      patch: (fn) => this.patch(fn),
+      importData: (name, text, role) => this.data.importData(name, text, role),
+      splitRows: () => this.data.splitRows(),
+    });
+    this.runs = new RunsController(this);
   }
 
   get state(): AppState {
@@ -62,6 +77,8 @@ export class Controller implements TrainingContext {
 
   async init(): Promise<void> {
     await this.restoreSession();
+    await this.loop.restore();
+    await this.runs.refresh();
     if (this.options.engine) this.patch(() => ({ engineChoice: this.options.engine! }));
     if (this.options.quant) this.patch(() => ({ quantChoice: this.options.quant! }));
     if (this.options.preset === 'e2e') this.patch((s) => ({ train: { ...s.train, ...E2E_TRAIN }, chat: { ...s.chat, maxNewTokens: 16 } }));
@@ -138,7 +155,7 @@ export class Controller implements TrainingContext {
         await this.persist();
         return this.training.findCheckpoint();
       case 'startTraining':
-        return this.training.start(a.fresh);
+        return this.train(a.fresh);
       case 'pauseTraining':
         return this.worker.pause();
       case 'resumeTraining':
@@ -149,7 +166,8 @@ export class Controller implements TrainingContext {
       case 'importAdapter':
         return this.importAdapter(a.files, a.folder);
       case 'evaluate':
-        return this.results.evaluate();
+        await this.results.evaluate();
+        return this.runs.fileEvaluation();
       case 'setChat':
         this.patch((s) => ({ chat: { ...s.chat, ...a.patch } }));
         return this.persist();
@@ -159,7 +177,23 @@ export class Controller implements TrainingContext {
         return this.results.export(a.kind);
       case 'dismissError':
         return this.dismissError(a.where);
+      default:
+        return this.handleLoop(a);
     }
+  }
+
+  /** The error loop's actions: schema, built rows, corrections, continued training, runs. */
+  private async handleLoop(a: LoopAction): Promise<void> {
+    if (a.type === 'continueTraining') return this.train(false, this.state.runs.current ?? 'current adapter');
+    if (a.type === 'selectRun' || a.type === 'loadRun' || a.type === 'exportRun' || a.type === 'deleteRun') return this.runs.handle(a);
+    return this.loop.handle(a);
+  }
+
+  /** A run, kept with its adapter once it ends; continueFrom starts it from the engine's adapter. */
+  private async train(fresh: boolean, continueFrom?: string): Promise<void> {
+    const parent = continueFrom !== undefined ? this.state.runs.current : undefined;
+    const ended = await this.training.start(fresh, continueFrom);
+    if (ended) await this.runs.record({ ...ended, parent });
   }
 
   // ---- session ---------------------------------------------------------------------------
@@ -275,7 +309,8 @@ export class Controller implements TrainingContext {
         // A new engine starts from a fresh LoRA init: any applied adapter is gone, and results of
         // the previous model would mislead.
         adapter: { busy: this.state.adapter.busy },
-        evaluation: { busy: false, done: 0, total: 0, inputs: [] },
+        evaluation: { busy: false, done: 0, total: 0, inputs: [], added: [] },
+        runs: { ...this.state.runs, current: undefined },
         chat: { ...this.state.chat, base: { text: '', tokens: 0, busy: false }, tuned: { text: '', tokens: 0, busy: false } },
         exports: initialState(this.state.lang).exports,
       }));
@@ -317,6 +352,13 @@ export class Controller implements TrainingContext {
     );
   }
 
+  /** The settings take an adapter's shape, and the model reloads when the engine was built otherwise. */
+  async ensureLora(l: LoraSettings): Promise<boolean> {
+    this.patch((s) => ({ train: { ...s.train, r: l.r, alpha: l.alpha, dropout: l.dropout, rslora: l.rslora, targets: [...l.targets] } }));
+    await this.persist();
+    return this.loadedMatches() || this.loadModel();
+  }
+
   /**
    * A PEFT adapter folder replaces the engine's LoRA weights. Its shape (r, targets, scaling)
    * becomes the page's settings, and the engine is reloaded for it when it was built otherwise.
@@ -331,10 +373,9 @@ export class Controller implements TrainingContext {
       const file = (name: string) => files.find((f) => path(f) === name)!;
       const imported = await importPeftAdapter(await file(picked.config).text(), file(picked.weights), summary.config);
       const l = imported.settings;
-      this.patch((s) => ({ train: { ...s.train, r: l.r, alpha: l.alpha, dropout: l.dropout, rslora: l.rslora, targets: [...l.targets] } }));
-      await this.persist();
-      if (!this.loadedMatches() && !(await this.loadModel())) throw new Error(this.state.model.error?.detail ?? 'the model did not reload');
+      if (!(await this.ensureLora(l))) throw new Error(this.state.model.error?.detail ?? 'the model did not reload');
       await this.worker.setAdapter(imported.tensors);
+      this.runs.forget();
       this.patch((s) => ({
         adapter: { busy: false, name: folder || picked.config.split('/')[0], r: l.r, alpha: l.alpha, targets: l.targets.length },
         training: { ...s.training, trained: true },

@@ -8,6 +8,7 @@ import { emit } from './actions.ts';
 import type { FilesDetail } from './drop-zone.ts';
 import './drop-zone.ts';
 import './histogram.ts';
+import './schema-editor.ts';
 import { formatNumber, formatPercent, translator, type Translate } from './i18n.ts';
 import { PREVIEW_ROWS, type AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
@@ -245,6 +246,7 @@ export class DataPanel extends LitElement {
       <div class="layout">
         <div>${this.importCard(t)} ${this.previewCard(t)}</div>
         <div>${this.lengthsCard(t)} ${this.splitCard(t)} ${this.systemCard(t)}</div>
-      </div>`;
+      </div>
+      <wt-schema-editor .state=${this.state}></wt-schema-editor>`;
   }
 }

@@ -2,13 +2,15 @@
 // wrong answer next to the expected one.
 
 import { LitElement, css, html, nothing } from 'lit';
-import { customElement, property } from 'lit/decorators.js';
-import { noSlotsToScore, type GroupScores } from '../eval/metrics.ts';
+import { customElement, property, state } from 'lit/decorators.js';
+import { noSlotsToScore, type EvalReport, type GroupScores } from '../eval/metrics.ts';
 import { emit } from './actions.ts';
 import './error-box.ts';
 import { formatLoss, formatPercent, translator, type Translate } from './i18n.ts';
 import type { AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
+import './runs-panel.ts';
+import './wrong-answers.ts';
 
 @customElement('wt-eval-panel')
 export class EvalPanel extends LitElement {
@@ -27,80 +29,103 @@ export class EvalPanel extends LitElement {
   ];
 
   @property({ attribute: false }) state!: AppState;
+  /** Whose wrong answers are listed. */
+  @state() private showing: 'free' | 'constrained' = 'free';
 
-  private scores(t: Translate, g: GroupScores) {
+  private scores(t: Translate, g: GroupScores, testId = 'eval') {
     const pct = (x: number) => formatPercent(this.state.lang, x);
     const slot = (x: number) => (noSlotsToScore(g) ? '—' : pct(x));
     const stat = (label: string, v: string, id: string) => html`<div class="stat"><div class="label">${label}</div><div class="value" data-testid=${id}>${v}</div></div>`;
     return html`<div class="stats">
-      ${stat(t('eval.exact'), pct(g.exactMatch), 'eval-exact')} ${stat(t('eval.intent'), pct(g.intentAccuracy), 'eval-intent')}
-      ${stat(t('eval.slotF1'), slot(g.slotF1), 'eval-f1')} ${stat(t('eval.slotPrecision'), slot(g.slotPrecision), 'eval-p')}
-      ${stat(t('eval.slotRecall'), slot(g.slotRecall), 'eval-r')} ${stat(t('eval.invalidJson'), pct(g.invalidJsonRate), 'eval-invalid')}
+      ${stat(t('eval.exact'), pct(g.exactMatch), `${testId}-exact`)} ${stat(t('eval.intent'), pct(g.intentAccuracy), `${testId}-intent`)}
+      ${stat(t('eval.slotF1'), slot(g.slotF1), `${testId}-f1`)} ${stat(t('eval.slotPrecision'), slot(g.slotPrecision), `${testId}-p`)}
+      ${stat(t('eval.slotRecall'), slot(g.slotRecall), `${testId}-r`)} ${stat(t('eval.invalidJson'), pct(g.invalidJsonRate), `${testId}-invalid`)}
     </div>`;
+  }
+
+  private perIntent(t: Translate, r: EvalReport, c?: EvalReport) {
+    const pct = (x: number) => formatPercent(this.state.lang, x);
+    const schema = this.state.schema.applied;
+    const busy = this.state.evaluation.busy;
+    return html`<h3 style="margin-top:14px">${t('eval.perIntent')}</h3>
+      <table data-testid="per-intent">
+        <thead>
+          <tr>
+            <th>${t('eval.col.intent')}</th>
+            <th class="num">${t('eval.col.count')}</th>
+            <th class="num">${t('eval.intent')}</th>
+            <th class="num">${t('eval.slotF1')}</th>
+            <th class="num">${c ? t('eval.exactBoth') : t('eval.exact')}</th>
+            <th class="num">${t('eval.invalidJson')}</th>
+            ${schema ? html`<th></th>` : nothing}
+          </tr>
+        </thead>
+        <tbody>
+          ${Object.entries(r.perIntent).map(
+            ([name, g]) => html`<tr data-intent=${name}>
+              <td><code>${name}</code></td>
+              <td class="num">${g.rows}</td>
+              <td class="num">${pct(g.intentAccuracy)}</td>
+              <td class="num">${noSlotsToScore(g) ? html`<span title=${t('eval.noSlots')}>—</span>` : pct(g.slotF1)}</td>
+              <td class="num">${pct(g.exactMatch)}${c?.perIntent[name] ? html` / ${pct(c.perIntent[name].exactMatch)}` : nothing}</td>
+              <td class="num">${pct(g.invalidJsonRate)}</td>
+              ${schema
+                ? html`<td>${schema.tools.some((x) => x.name === name)
+                    ? html`<button class="small" data-action="more-rows" ?disabled=${busy} title=${t('eval.moreRowsTitle', { count: this.state.schema.moreRows, tool: name })}
+                        @click=${() => emit(this, { type: 'moreRows', tool: name })}>${t('eval.moreRows')}</button>`
+                    : nothing}</td>`
+                : nothing}
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+      ${schema
+        ? html`<label class="small">${t('eval.moreRowsCount')}
+            <input type="number" min="1" style="width:5em" .value=${String(this.state.schema.moreRows)}
+              @change=${(e: Event) => emit(this, { type: 'setMoreRows', count: Number((e.target as HTMLInputElement).value) })} /></label>`
+        : nothing}`;
   }
 
   private report(t: Translate) {
     const ev = this.state.evaluation;
     const r = ev.report;
     if (!r) return nothing;
+    const c = ev.constrained;
     const pct = (x: number) => formatPercent(this.state.lang, x);
+    const showing = c ? this.showing : 'free';
+    const shown = showing === 'free' ? r : c!;
     return html`<section class="card" data-testid="eval-report" aria-labelledby="report-h">
         <h3 id="report-h">${t('eval.title')}</h3>
+        ${c ? html`<p class="muted small">${t('eval.bothNote')}</p><h4>${t('eval.free')}</h4>` : nothing}
         ${r.tool ? this.scores(t, r.tool) : html`<div class="stats"><div class="stat"><div class="label">${t('eval.exact')}</div><div class="value" data-testid="eval-exact">${pct(r.accuracy)}</div></div></div>`}
+        ${c?.tool ? html`<h4 data-testid="eval-constrained">${t('eval.constrained')}</h4>${this.scores(t, c.tool, 'eval-c')}` : nothing}
         ${ev.loss !== undefined ? html`<p class="small muted" style="margin-top:8px">${t('eval.loss')}: ${formatLoss(this.state.lang, ev.loss)}</p>` : nothing}
-        ${Object.keys(r.perIntent).length
-          ? html`<h3 style="margin-top:14px">${t('eval.perIntent')}</h3>
-              <table>
-                <thead>
-                  <tr>
-                    <th>${t('eval.col.intent')}</th>
-                    <th class="num">${t('eval.col.count')}</th>
-                    <th class="num">${t('eval.intent')}</th>
-                    <th class="num">${t('eval.slotF1')}</th>
-                    <th class="num">${t('eval.exact')}</th>
-                    <th class="num">${t('eval.invalidJson')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${Object.entries(r.perIntent).map(
-                    ([name, g]) => html`<tr>
-                      <td><code>${name}</code></td>
-                      <td class="num">${g.rows}</td>
-                      <td class="num">${pct(g.intentAccuracy)}</td>
-                      <td class="num">${noSlotsToScore(g) ? html`<span title=${t('eval.noSlots')}>—</span>` : pct(g.slotF1)}</td>
-                      <td class="num">${pct(g.exactMatch)}</td>
-                      <td class="num">${pct(g.invalidJsonRate)}</td>
-                    </tr>`,
-                  )}
-                </tbody>
-              </table>`
-          : nothing}
+        ${Object.keys(r.perIntent).length ? this.perIntent(t, r, c) : nothing}
       </section>
       <section class="card" aria-labelledby="wrong-h">
-        <h3 id="wrong-h">${t('eval.wrong', { count: r.wrong.length })}</h3>
-        ${r.wrong.length === 0
-          ? html`<p class="ok">${t('eval.noneWrong')}</p>`
-          : html`<div class="wrong">
-              <table data-testid="wrong-answers">
-                <thead>
-                  <tr>
-                    <th>${t('eval.col.input')}</th>
-                    <th>${t('eval.col.expected')}</th>
-                    <th>${t('eval.col.got')}</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${r.wrong.map(
-                    (w) => html`<tr>
-                      <td>${ev.inputs[w.index] ?? ''}</td>
-                      <td class="mono">${w.expected}</td>
-                      <td class="mono">${w.generated}</td>
-                    </tr>`,
-                  )}
-                </tbody>
-              </table>
-            </div>`}
+        <h3 id="wrong-h">${t('eval.wrong', { count: shown.wrong.length })}</h3>
+        ${c
+          ? html`<div class="row small" role="radiogroup" aria-label=${t('eval.showing')}>
+              ${t('eval.showing')}
+              ${(['free', 'constrained'] as const).map(
+                (d) => html`<label><input type="radio" name="showing" .checked=${showing === d} @change=${() => (this.showing = d)} />
+                  ${t(d === 'free' ? 'eval.free' : 'eval.constrained')} (${(d === 'free' ? r : c).wrong.length})</label>`,
+              )}
+            </div>`
+          : nothing}
+        <wt-wrong-answers .state=${this.state} .report=${shown} decoding=${showing}></wt-wrong-answers>
+        ${this.continueRow(t)}
       </section>`;
+  }
+
+  private continueRow(t: Translate) {
+    const s = this.state;
+    const st = s.training.state;
+    const blocked = s.model.status !== 'ready' || s.evaluation.busy || st === 'running' || st === 'paused' || st === 'starting';
+    return html`<div class="row" style="margin-top:10px">
+      <button class="primary" data-action="continue-training" ?disabled=${blocked} @click=${() => emit(this, { type: 'continueTraining' })}>${t('eval.continue')}</button>
+      <span class="muted small">${t('eval.continueHelp', { rows: s.splitCounts.train })}</span>
+    </div>`;
   }
 
   override render() {
@@ -127,6 +152,7 @@ export class EvalPanel extends LitElement {
           : nothing}
         <wt-error .error=${ev.error} language=${s.lang}></wt-error>
       </section>
-      ${this.report(t)}`;
+      ${this.report(t)}
+      <wt-runs-panel .state=${s}></wt-runs-panel>`;
   }
 }

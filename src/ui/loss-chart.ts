@@ -54,6 +54,8 @@ export class LossChart extends LitElement {
   @property({ attribute: false }) evalLosses: LossPoint[] = [];
   @property({ type: Number }) totalSteps = 0;
   @property() language: Lang = 'en';
+  /** Legend names instead of train / eval loss: two runs' curves overlaid (runs-panel.ts). */
+  @property() labels?: [string, string];
 
   override render() {
     const t = translator(this.language);
@@ -77,11 +79,11 @@ export class LossChart extends LitElement {
         ${xTicks.map((v) => svg`<text class="tick" x=${sx(v)} y=${H - 10} text-anchor="middle">${formatNumber(this.language, v)}</text>`)}
         <path class="train" d=${linePath(pts(this.losses), sx, sy)}></path>
         <path class="eval" d=${linePath(pts(this.evalLosses), sx, sy)}></path>
-        ${this.evalLosses.map((p) => svg`<circle class="eval-dot" cx=${sx(p.step)} cy=${sy(p.loss)} r="3"></circle>`)}
+        ${this.labels ? nothing : this.evalLosses.map((p) => svg`<circle class="eval-dot" cx=${sx(p.step)} cy=${sy(p.loss)} r="3"></circle>`)}
       </svg>
       <div class="legend" aria-hidden="true">
-        <span><span class="swatch" style="background:var(--wt-accent)"></span>${t('train.trainLoss')}</span>
-        <span><span class="swatch" style="background:#e0892b"></span>${t('train.evalLoss')}</span>
+        <span><span class="swatch" style="background:var(--wt-accent)"></span>${this.labels?.[0] ?? t('train.trainLoss')}</span>
+        <span><span class="swatch" style="background:#e0892b"></span>${this.labels?.[1] ?? t('train.evalLoss')}</span>
       </div>
       ${this.losses.length === 0 ? html`<p class="empty">${t('train.chartEmpty')}</p>` : nothing}`;
   }

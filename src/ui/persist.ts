@@ -6,6 +6,7 @@ import { createStore, get, set, del, type UseStore } from 'idb-keyval';
 import type { EngineChoice, QuantChoice } from '../worker/api.ts';
 import type { Recipe } from '../train/recipe.ts';
 import type { LossPoint, SourceForm } from './state.ts';
+import type { SchemaForm } from './schema-form.ts';
 
 export interface SavedSession {
   engineChoice: EngineChoice;
@@ -57,3 +58,14 @@ export const saveDataset = (role: 'train' | 'eval', d: SavedDataset | undefined)
 
 export const loadLosses = () => safely(() => get<SavedLosses>('losses', store()), undefined);
 export const saveLosses = (l: SavedLosses) => safely(() => set('losses', l, store()), undefined);
+
+export interface SavedSchema {
+  name: string;
+  /** The schema in use, in its file format. */
+  text?: string;
+  form?: SchemaForm;
+  dirty?: boolean;
+}
+
+export const loadSchemaState = () => safely(() => get<SavedSchema>('schema', store()), undefined);
+export const saveSchemaState = (s: SavedSchema) => safely(() => set('schema', s, store()), undefined);

@@ -4,7 +4,10 @@
 
 import { encodePrompt } from '../data/examples.ts';
 import type { GenerateOptions } from '../engine/engine.ts';
-import { evaluateRows, type SkippedEvalRow } from '../eval/evaluate.ts';
+import { evaluateRows, type EvalRow, type SkippedEvalRow } from '../eval/evaluate.ts';
+import type { EvalReport } from '../eval/metrics.ts';
+import { ToolCallGrammar } from '../data/call-grammar.ts';
+import type { WorkerGenerateOptions } from '../worker/api.ts';
 import type { PageContext } from './context.ts';
 import { saveBlob, zipFiles } from './download.ts';
 import { buildJobZip } from './job.ts';
@@ -35,27 +38,41 @@ export class ResultsController {
       c.patch((s) => ({ evaluation: { ...s.evaluation, error: { where: 'eval', key: 'eval.noRows', detail: '' } } }));
       return;
     }
-    c.patch(() => ({ evaluation: { busy: true, done: 0, total: rows.length, inputs: rows.map((r) => r.user) } }));
+    // Free decoding is the seed's number; under a tool schema every answer is also decoded constrained.
+    const schema = c.state.schema.applied;
+    const passes = schema ? 2 : 1;
+    c.patch(() => ({ evaluation: { busy: true, done: 0, total: passes * rows.length, inputs: rows.map((r) => r.user), added: [] } }));
     try {
       const system = c.state.systemPrompt;
       // Room for the longest expected answer plus its end token and a little slack.
       const longest = rows.reduce((m, r) => Math.max(m, tok.encode(r.answer).length), 0);
-      const { report, predictions, skipped } = await evaluateRows(c.worker, rows, {
-        encodePrompt: (row) => encodePrompt(tok, row, { system }),
-        decode: (ids) => tok.decode(ids, { skipSpecial: true }),
+      const opts = {
+        encodePrompt: (row: EvalRow) => encodePrompt(tok, row, { system }),
+        decode: (ids: Int32Array) => tok.decode(ids, { skipSpecial: true }),
         stopTokens: tok.eosTokenIds,
         maxNewTokens: Math.min(256, longest + 8),
-        onProgress: (done, total) => c.patch((s) => ({ evaluation: { ...s.evaluation, done, total } })),
         maxPositions: c.state.model.summary?.config.maxPositionEmbeddings,
-      });
+      };
+      const progress = (pass: number) => (done: number, total: number) => c.patch((s) => ({ evaluation: { ...s.evaluation, done: pass * total + done, total: passes * total } }));
+      const { report, predictions, skipped } = await evaluateRows(c.worker, rows, { ...opts, onProgress: progress(0) });
       const where = (r: SkippedEvalRow) => (r.origin?.line !== undefined ? `line ${r.origin.line}` : r.origin?.index !== undefined ? `row ${r.origin.index}` : r.user.slice(0, 30));
       // The report's rows are the evaluated ones: their inputs, in order, for the wrong-answer list.
       c.patch((s) => ({
-        evaluation: { ...s.evaluation, inputs: predictions.map((p) => p.user), skipped: skipped.length ? { count: skipped.length, rows: skipped.slice(0, 5).map(where).join(', ') } : undefined },
+        evaluation: {
+          ...s.evaluation, report, constrained: undefined, inputs: predictions.map((p) => p.user),
+          skipped: skipped.length ? { count: skipped.length, rows: skipped.slice(0, 5).map(where).join(', ') } : undefined,
+        },
       }));
+      let constrained: EvalReport | undefined;
+      if (schema) {
+        // The shortest call in bytes bounds its tokens: the worker refuses a budget below it.
+        const g = new ToolCallGrammar(schema);
+        const maxNewTokens = Math.max(opts.maxNewTokens, g.minBytes(g.start) + 1);
+        constrained = (await evaluateRows<WorkerGenerateOptions>(c.worker, rows, { ...opts, maxNewTokens, onProgress: progress(1), generation: { toolSchema: schema } })).report;
+      }
       await c.worker.setDataset((await c.exampleSet(c.splitRows().train)).examples, (await c.exampleSet(rows)).examples);
       const loss = (await c.worker.evaluate()).loss;
-      c.patch((s) => ({ evaluation: { ...s.evaluation, busy: false, report, loss } }));
+      c.patch((s) => ({ evaluation: { ...s.evaluation, busy: false, report, constrained, loss } }));
     } catch (e) {
       c.patch((s) => ({ evaluation: { ...s.evaluation, busy: false, error: uiError('eval', 'eval.failed', e) } }));
     }

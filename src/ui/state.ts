@@ -2,7 +2,10 @@
 // (controller.ts) is the one writer. The Train step's settings are the recipe (train/recipe.ts).
 
 import type { LoraTarget } from '../core/config.ts';
-import type { DatasetIssue } from '../core/errors.ts';
+import type { DatasetIssue, SchemaIssue } from '../core/errors.ts';
+import type { ToolSchema } from '../data/schema.ts';
+import type { RunRecord } from '../train/runs.ts';
+import type { SchemaForm } from './schema-form.ts';
 import { DEFAULT_SYSTEM_PROMPT } from '../data/examples.ts';
 import { defaultRecipe, type Recipe } from '../train/recipe.ts';
 import type { EvalReport } from '../eval/metrics.ts';
@@ -164,14 +167,23 @@ export interface AppState {
     busy: boolean;
     done: number;
     total: number;
+    /** Free decoding, as the seed measures. */
     report?: EvalReport;
+    /** The same rows decoded under the tool schema, when one is in use. */
+    constrained?: EvalReport;
     /** Input text of each evaluated row, by report index. */
     inputs: string[];
     /** Rows left out because prompt and answer exceed the model's positions. */
     skipped?: { count: number; rows: string };
     loss?: number;
     error?: UiError;
+    /** Wrong answers already added to the training rows, as `${decoding}:${index}`. */
+    added: string[];
   };
+
+  schema: SchemaState;
+  /** Every training run kept in IndexedDB (src/train/runs.ts). */
+  runs: RunsState;
 
   chat: {
     prompt: string;
@@ -185,6 +197,36 @@ export interface AppState {
 
   /** A PEFT adapter folder applied to the loaded model instead of a trained one. */
   adapter: { busy: boolean; name?: string; r?: number; alpha?: number; targets?: number; error?: UiError };
+}
+
+export interface SchemaState {
+  /** File name of the schema in use. */
+  name?: string;
+  /** The schema in use: what builds rows and constrains decoding. */
+  applied?: ToolSchema;
+  /** The editor's form; may differ from `applied` until applied. */
+  form?: SchemaForm;
+  dirty: boolean;
+  /** Problems of the last import, apply or build, by tool and field; nothing changed then. */
+  issues: SchemaIssue[];
+  failed?: string;
+  build: { perTool: number; evalPerTool: number; seed: number };
+  /** Rows the last build made. */
+  built?: { train: number; eval: number };
+  /** Rows to add when asking for more rows of one tool. */
+  moreRows: number;
+}
+
+export type RunView = RunRecord<EvalReport>;
+
+export interface RunsState {
+  list: RunView[];
+  /** The run whose adapter the engine holds now; evaluations are kept with it. */
+  current?: string;
+  /** Up to two runs to compare. */
+  selected: string[];
+  busy: boolean;
+  error?: UiError;
 }
 
 export function initialState(lang: Lang): AppState {
@@ -204,7 +246,9 @@ export function initialState(lang: Lang): AppState {
     splitCounts: { train: 0, eval: 0 },
     train: defaultRecipe(),
     training: { state: 'idle', losses: [], evalLosses: [], trained: false },
-    evaluation: { busy: false, done: 0, total: 0, inputs: [] },
+    evaluation: { busy: false, done: 0, total: 0, inputs: [], added: [] },
+    schema: { dirty: false, issues: [], build: { perTool: 20, evalPerTool: 5, seed: 42 }, moreRows: 10 },
+    runs: { list: [], selected: [], busy: false },
     chat: {
       prompt: '创建汇报会会议',
       maxNewTokens: 64,

@@ -3,7 +3,15 @@
 
 import { describeSkipped } from '../data/examples.ts';
 import { trainOf } from '../train/recipe.ts';
-import type { TrainProgress } from '../worker/api.ts';
+import type { TrainOutcome, TrainProgress } from '../worker/api.ts';
+import type { TrainExample } from '../engine/engine.ts';
+
+/** A run that ended with an adapter worth keeping. */
+export interface EndedRun {
+  outcome: TrainOutcome;
+  train: TrainExample[];
+  evalRows: number;
+}
 import type { TrainingContext } from './context.ts';
 import { uiError } from './state.ts';
 import { loadLosses, saveLosses } from './persist.ts';
@@ -77,10 +85,16 @@ export class TrainingController {
     }
   }
 
-  async start(fresh: boolean): Promise<void> {
+  /**
+   * continueFrom: start from the adapter the engine holds (named by the run it came from) on the
+   * current, possibly grown, rows instead of a new init. Resolves with the run once it has ended
+   * (done or stopped), for the page to keep.
+   */
+  async start(fresh: boolean, continueFrom?: string): Promise<EndedRun | undefined> {
     const s = this.c.state;
     if (s.training.state === 'running' || s.training.state === 'starting' || s.training.state === 'paused') return;
-    const keep = !fresh && s.training.checkpoint ? { losses: s.training.losses, evalLosses: s.training.evalLosses } : { losses: [], evalLosses: [] };
+    let ended: EndedRun | undefined;
+    const keep = !fresh && !continueFrom && s.training.checkpoint ? { losses: s.training.losses, evalLosses: s.training.evalLosses } : { losses: [], evalLosses: [] };
     this.c.patch((st) => ({ training: { ...st.training, state: 'starting', error: undefined, resumedFrom: undefined, ...keep } }));
     try {
       if (!this.c.loadedMatches() && !(await this.c.loadModel())) {
@@ -105,7 +119,9 @@ export class TrainingController {
       await this.c.worker.setDataset(trainSet.examples, (await this.c.exampleSet(evalRows)).examples);
       if (fresh && s.training.checkpoint) await this.c.worker.deleteCheckpoint(s.training.checkpoint.runId).catch(() => undefined);
       this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined } }));
-      const outcome = await this.c.worker.startTraining({ ...trainOf(this.c.state.train), resume: !fresh }, (p) => this.onProgress(p));
+      const continued = continueFrom !== undefined ? { continueFrom } : {};
+      const outcome = await this.c.worker.startTraining({ ...trainOf(this.c.state.train), resume: !fresh, ...continued }, (p) => this.onProgress(p));
+      if (outcome.state !== 'error') ended = { outcome, train: trainSet.examples, evalRows: evalRows.length };
       this.c.patch((st) => ({
         training: {
           ...st.training,
@@ -117,6 +133,7 @@ export class TrainingController {
       this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: uiError('train', 'train.failed', e) } }));
     }
     this.saveLossesSoon(0);
+    return ended;
   }
 
   private onProgress(p: TrainProgress): void {

@@ -1,0 +1,135 @@
+// The error loop in one browser session on the CPU engine: the shipped meeting schema builds
+// the data (a bad schema first, which changes nothing), the tiny model trains with the e2e
+// preset, evaluation runs free and constrained, two wrong answers are corrected into the
+// training rows, one tool gets more rows, training continues from the adapter, and the two
+// kept runs are compared. A screenshot of each screen on the way.
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { assert, go, text, until, waitForModel } from './lib-app.mjs';
+
+/** The whole screen, cards below the fold too (ctx.screenshot shows the viewport from the top). */
+async function fullShot(page, name) {
+  // From the top, or the sticky header lands mid-page.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ fullPage: true, path: join(dirname(fileURLToPath(import.meta.url)), '..', 'test-results', 'screens', `${name}.png`) });
+}
+
+const splitCounts = async (page) => (await text(page, 'split-counts')).match(/(\d+) training rows, (\d+) evaluation rows/)?.slice(1).map(Number) ?? [];
+
+async function trainToEnd(page, ctx, what) {
+  await go(page, 'train');
+  const state = await until(`${what} to end`, async () => {
+    const s = await text(page, 'train-state');
+    return s === 'Finished' || s === 'Failed' ? s : '';
+  }, 240_000, 500);
+  assert.equal(state, 'Finished', `${what} failed: ${await page.locator('wt-train-panel wt-error .error').innerText().catch(() => '?')}`);
+  ctx.log(`${what}: ${await text(page, 'train-step')}, last loss ${await text(page, 'stat-loss')}`);
+}
+
+async function evaluate(page) {
+  await go(page, 'eval');
+  await page.locator('wt-eval-panel button[data-action="evaluate"]').click();
+  await page.locator('[data-testid="eval-constrained"]').waitFor({ timeout: 240_000 });
+  await until('the evaluation to finish', async () => !(await page.locator('wt-eval-panel [role="status"]').count()), 240_000);
+}
+
+export const tests = [
+  {
+    name: 'error loop: schema, build, train, evaluate free and constrained, correct, more rows, continue, compare runs',
+    async run(ctx) {
+      const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu' });
+      await waitForModel(page);
+      await go(page, 'data');
+      const editor = page.locator('wt-schema-editor');
+      await editor.locator('button[data-action="sample-schema"]').click();
+      await until('the sample schema', async () => (await text(page, 'schema-in-use')).includes('meeting-schema.json, 10 tools'));
+      const before = await text(page, 'dataset-summary');
+
+      // A bad schema names its tool and field, and the schema in use and the data stay.
+      const bad = JSON.parse(readFileSync(join(ctx.distDir, 'samples/meeting-schema.json'), 'utf8'));
+      bad.tools[5].templates.push('叫{nmae}进来');
+      bad.tools.push(bad.tools[0]);
+      const badPath = join(mkdtempSync(join(tmpdir(), 'webtune-schema-')), 'broken-schema.json');
+      writeFileSync(badPath, JSON.stringify(bad));
+      await editor.locator('wt-drop-zone input[type="file"]').setInputFiles(badPath);
+      const issues = await page.locator('[data-testid="schema-issues"]').innerText();
+      assert.match(issues, /broken-schema\.json/);
+      assert.match(issues, /tool "INVITE_PARTICIPANT", field "templates\[\d+\]", "叫\{nmae\}进来" names \{nmae\}/);
+      assert.match(issues, /tool "INSTANT_MEETING", field "function\.name", is used by tools\[0\] and tools\[10\]/);
+      assert.match(await text(page, 'schema-in-use'), /meeting-schema\.json, 10 tools/, 'the schema in use stays');
+      assert.equal(await text(page, 'dataset-summary'), before, 'the data stays');
+
+      // Build 2 training + 1 held-out row per tool.
+      for (const [field, v] of [['perTool', 2], ['evalPerTool', 1], ['seed', 7]]) {
+        const input = editor.locator(`input[data-field="${field}"]`);
+        await input.fill(String(v));
+        await input.dispatchEvent('change');
+      }
+      await editor.locator('button[data-action="build-data"]').click();
+      await until('the built rows', async () => (await text(page, 'dataset-summary')).startsWith('meeting-schema-train.json: 20 rows'));
+      await until('the split', async () => (await splitCounts(page)).join() === '20,10');
+      await until('token counts', async () => (await text(page, 'truncation')).includes('Every example fits'));
+      await editor.locator('details.tool').first().evaluate((d) => (d.open = true));
+      await fullShot(page, 'loop-data-schema');
+
+      await go(page, 'train');
+      await page.locator('wt-train-panel button[data-action="start"]').click();
+      await trainToEnd(page, ctx, 'run 1');
+      await ctx.screenshot(page, 'loop-train');
+
+      await evaluate(page);
+      const cInvalid = await text(page, 'eval-c-invalid');
+      assert.match(cInvalid, /^0(\.0)?%$/, `constrained decoding writes no invalid JSON, got ${cInvalid}`);
+      ctx.log(`run 1: exact free ${await text(page, 'eval-exact')}, constrained ${await text(page, 'eval-c-exact')}; invalid JSON free ${await text(page, 'eval-invalid')}`);
+      const wrong = page.locator('wt-wrong-answers [data-testid="wrong-answers"] tbody tr');
+      assert.ok((await wrong.count()) >= 2, 'the briefly trained tiny model gets some answers wrong');
+      await ctx.screenshot(page, 'loop-eval');
+
+      // Correct two wrong answers (the expected call is the starting text) into the training rows.
+      const [trainBefore] = await splitCounts(page).catch(() => [20]);
+      for (let k = 0; k < 2; k++) {
+        const row = page.locator('wt-wrong-answers tbody tr:not(:has(.ok))').first();
+        await row.locator('button[data-action="correct"]').click();
+        await row.locator('button[data-action="add-corrected"]').click();
+        await until(`correction ${k + 1}`, async () => (await page.locator('wt-wrong-answers tbody tr .ok').count()) === k + 1);
+      }
+      // One tool gets 3 more rows from its templates.
+      const count = page.locator('wt-eval-panel input[type="number"]');
+      await count.fill('3');
+      await count.dispatchEvent('change');
+      await page.locator('wt-eval-panel tr[data-intent="SCHEDULE_MEETING"] button[data-action="more-rows"]').click();
+      await go(page, 'data');
+      await until('the grown training rows', async () => (await splitCounts(page)).join() === `${(trainBefore ?? 20) + 5},10`);
+      const grown = await text(page, 'dataset-summary');
+      assert.match(grown, /^meeting-schema-train\.json: 25 rows/, grown);
+      await go(page, 'eval');
+      await fullShot(page, 'loop-eval-corrected');
+
+      // Continue training from run 1's adapter on the 25 rows: a second run, continued from the first.
+      await page.locator('wt-eval-panel button[data-action="continue-training"]').click();
+      await trainToEnd(page, ctx, 'run 2');
+      await evaluate(page);
+      const runs = page.locator('[data-testid="runs-table"] tbody tr');
+      await until('two kept runs', async () => (await runs.count()) === 2);
+      const rows = await runs.allInnerTexts();
+      assert.match(rows[0], /run 2/);
+      assert.match(rows[0], /\brun 1\b/, 'run 2 says it continued from run 1');
+      assert.match(rows[0], /\b25\b/, 'run 2 trained on 25 rows');
+      for (const r of rows) assert.match(r, /\d+(\.\d)?%[\s\S]*\d+(\.\d)?%/, `each run keeps its free and constrained evaluation: ${r}`);
+
+      for (const k of [0, 1]) await runs.nth(k).locator('input[type="checkbox"]').check();
+      const compare = page.locator('[data-testid="runs-compare"]');
+      await compare.waitFor();
+      assert.match(await compare.locator('h3').innerText(), /run 1 and run 2/);
+      const pathA = await compare.locator('wt-loss-chart path.train').getAttribute('d');
+      const pathB = await compare.locator('wt-loss-chart path.eval').getAttribute('d');
+      assert.deepEqual([pathA?.split('L').length, pathB?.split('L').length], [20, 26], 'both loss curves drawn, every step (20, then 25 rows in batches of 2: 26)');
+      const intents = await compare.locator('[data-testid="runs-compare-table"] tbody tr').count();
+      assert.equal(intents, 11, 'all tools plus the overall row compared');
+      await fullShot(page, 'loop-runs-compare');
+    },
+  },
+];
