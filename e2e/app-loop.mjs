@@ -62,15 +62,15 @@ export const tests = [
       assert.match(await text(page, 'schema-in-use'), /meeting-schema\.json, 10 tools/, 'the schema in use stays');
       assert.equal(await text(page, 'dataset-summary'), before, 'the data stays');
 
-      // Build 2 training + 1 held-out row per tool.
-      for (const [field, v] of [['perTool', 2], ['evalPerTool', 1], ['seed', 7]]) {
+      // Build 1 training + 1 held-out row per tool.
+      for (const [field, v] of [['perTool', 1], ['evalPerTool', 1], ['seed', 7]]) {
         const input = editor.locator(`input[data-field="${field}"]`);
         await input.fill(String(v));
         await input.dispatchEvent('change');
       }
       await editor.locator('button[data-action="build-data"]').click();
-      await until('the built rows', async () => (await text(page, 'dataset-summary')).startsWith('meeting-schema-train.json: 20 rows'));
-      await until('the split', async () => (await splitCounts(page)).join() === '20,10');
+      await until('the built rows', async () => (await text(page, 'dataset-summary')).startsWith('meeting-schema-train.json: 10 rows'));
+      await until('the split', async () => (await splitCounts(page)).join() === '10,10');
       await until('token counts', async () => (await text(page, 'truncation')).includes('Every example fits'));
       await editor.locator('details.tool').first().evaluate((d) => (d.open = true));
       await fullShot(page, 'loop-data-schema');
@@ -89,7 +89,7 @@ export const tests = [
       await ctx.screenshot(page, 'loop-eval');
 
       // Correct two wrong answers (the expected call is the starting text) into the training rows.
-      const [trainBefore] = await splitCounts(page).catch(() => [20]);
+      const trainBefore = 10;
       for (let k = 0; k < 2; k++) {
         const row = page.locator('wt-wrong-answers tbody tr:not(:has(.ok))').first();
         await row.locator('button[data-action="correct"]').click();
@@ -102,13 +102,13 @@ export const tests = [
       await count.dispatchEvent('change');
       await page.locator('wt-eval-panel tr[data-intent="SCHEDULE_MEETING"] button[data-action="more-rows"]').click();
       await go(page, 'data');
-      await until('the grown training rows', async () => (await splitCounts(page)).join() === `${(trainBefore ?? 20) + 5},10`);
+      await until('the grown training rows', async () => (await splitCounts(page)).join() === `${trainBefore + 5},10`);
       const grown = await text(page, 'dataset-summary');
-      assert.match(grown, /^meeting-schema-train\.json: 25 rows/, grown);
+      assert.match(grown, /^meeting-schema-train\.json: 15 rows/, grown);
       await go(page, 'eval');
       await fullShot(page, 'loop-eval-corrected');
 
-      // Continue training from run 1's adapter on the 25 rows: a second run, continued from the first.
+      // Continue training from run 1's adapter on the 15 rows: a second run, continued from the first.
       await page.locator('wt-eval-panel button[data-action="continue-training"]').click();
       await trainToEnd(page, ctx, 'run 2');
       await evaluate(page);
@@ -117,7 +117,7 @@ export const tests = [
       const rows = await runs.allInnerTexts();
       assert.match(rows[0], /run 2/);
       assert.match(rows[0], /\brun 1\b/, 'run 2 says it continued from run 1');
-      assert.match(rows[0], /\b25\b/, 'run 2 trained on 25 rows');
+      assert.match(rows[0], /\b15\b/, 'run 2 trained on 15 rows');
       for (const r of rows) assert.match(r, /\d+(\.\d)?%[\s\S]*\d+(\.\d)?%/, `each run keeps its free and constrained evaluation: ${r}`);
 
       for (const k of [0, 1]) await runs.nth(k).locator('input[type="checkbox"]').check();
@@ -126,7 +126,7 @@ export const tests = [
       assert.match(await compare.locator('h3').innerText(), /run 1 and run 2/);
       const pathA = await compare.locator('wt-loss-chart path.train').getAttribute('d');
       const pathB = await compare.locator('wt-loss-chart path.eval').getAttribute('d');
-      assert.deepEqual([pathA?.split('L').length, pathB?.split('L').length], [20, 26], 'both loss curves drawn, every step (20, then 25 rows in batches of 2: 26)');
+      assert.deepEqual([pathA?.split('L').length, pathB?.split('L').length], [10, 16], 'both loss curves drawn, every step (10 rows, then 15 in batches of 2 for 2 epochs: 16)');
       const intents = await compare.locator('[data-testid="runs-compare-table"] tbody tr').count();
       assert.equal(intents, 11, 'all tools plus the overall row compared');
       await fullShot(page, 'loop-runs-compare');
