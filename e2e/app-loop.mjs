@@ -130,6 +130,21 @@ export const tests = [
       const intents = await compare.locator('[data-testid="runs-compare-table"] tbody tr').count();
       assert.equal(intents, 11, 'all tools plus the overall row compared');
       await fullShot(page, 'loop-runs-compare');
+
+      // The playground under the schema: both answers are calls of it, whatever the models know.
+      await go(page, 'chat');
+      await page.locator('wt-chat-panel input[data-field="constrained"]').check();
+      await page.locator('#prompt').fill('请将以下会议语音指令转换为工具调用JSON：邀请王芳入会');
+      await page.locator('#prompt').dispatchEvent('change');
+      await page.locator('wt-chat-panel button[type="submit"]').click();
+      const tools = JSON.parse(readFileSync(join(ctx.distDir, 'samples/meeting-schema.json'), 'utf8')).tools.map((x) => x.function.name);
+      for (const side of ['base', 'tuned']) {
+        const answer = page.locator(`[data-testid="answer-${side}"]`);
+        await until(`the ${side} answer`, async () => (await answer.getAttribute('aria-busy')) === 'false', 120_000);
+        const call = JSON.parse(await text(page, `answer-${side}`));
+        assert.ok(tools.includes(call.tool_name) && typeof call.parameters === 'object', `${side}: ${JSON.stringify(call)}`);
+      }
+      await ctx.screenshot(page, 'loop-chat-constrained');
     },
   },
 ];

@@ -30,7 +30,7 @@ export type Action =
   | { type: 'stopTraining' }
   | { type: 'importAdapter'; files: File[]; folder?: string }
   | { type: 'evaluate' }
-  | { type: 'setChat'; patch: { prompt?: string; maxNewTokens?: number; temperature?: number } }
+  | { type: 'setChat'; patch: { prompt?: string; maxNewTokens?: number; temperature?: number; constrained?: boolean } }
   | { type: 'sendChat' }
   | { type: 'export'; kind: 'peft' | 'merged' | 'gguf' | 'job' }
   | { type: 'dismissError'; where: Screen }

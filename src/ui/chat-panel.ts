@@ -96,6 +96,11 @@ export class ChatPanel extends LitElement {
             >${t('chat.temperature')}
             <input type="number" min="0" max="2" step="0.1" .value=${String(c.temperature)} @change=${(e: Event) => emit(this, { type: 'setChat', patch: { temperature: Math.max(0, Number((e.target as HTMLInputElement).value) || 0) } })}
           /></label>
+          ${s.schema.applied
+            ? html`<label><input type="checkbox" data-field="constrained" .checked=${!!c.constrained}
+                  @change=${(e: Event) => emit(this, { type: 'setChat', patch: { constrained: (e.target as HTMLInputElement).checked } })} />
+                ${t('chat.constrained')}</label>`
+            : nothing}
         </div>
         ${s.model.status !== 'ready' ? html`<p class="notice">${t('chat.needModel')}</p>` : nothing}
       </section>

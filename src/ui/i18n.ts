@@ -372,6 +372,7 @@ const en = {
   'runs.noEval': '{name} has no evaluation yet: load it and evaluate.',
   'runs.delta': 'Change',
   'runs.failed': 'Runs: {message}',
+  'chat.constrained': 'Answers follow the tool schema',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -744,6 +745,7 @@ const zh: Dictionary = {
   'runs.noEval': '{name} 尚无评估：载入后进行评估。',
   'runs.delta': '变化',
   'runs.failed': '训练记录：{message}',
+  'chat.constrained': '回答遵循工具定义',
 };
 
 export const messages: Record<Lang, Dictionary> = { en, zh };

@@ -3,10 +3,10 @@
 // tokenized, decoded and scored.
 
 import { encodePrompt } from '../data/examples.ts';
-import type { GenerateOptions } from '../engine/engine.ts';
 import { evaluateRows, type EvalRow, type SkippedEvalRow } from '../eval/evaluate.ts';
 import type { EvalReport } from '../eval/metrics.ts';
 import { ToolCallGrammar } from '../data/call-grammar.ts';
+import type { ToolSchema } from '../data/schema.ts';
 import type { WorkerGenerateOptions } from '../worker/api.ts';
 import type { PageContext } from './context.ts';
 import { saveBlob, zipFiles } from './download.ts';
@@ -19,6 +19,12 @@ type ExportKind = keyof AppState['exports'];
 export function fileStem(modelName: string): string {
   const last = modelName.split('/').filter(Boolean).pop() ?? '';
   return last.replace(/[^\p{L}\p{N}_.-]+/gu, '-').replace(/-+/g, '-').replace(/^-|-$/g, '') || 'model';
+}
+
+/** New tokens for an answer under a schema: at least the shortest call (its bytes bound its tokens), which the worker requires. */
+function callBudget(schema: ToolSchema, wanted: number): number {
+  const g = new ToolCallGrammar(schema);
+  return Math.max(wanted, g.minBytes(g.start) + 1);
 }
 
 export class ResultsController {
@@ -66,9 +72,7 @@ export class ResultsController {
       let constrained: EvalReport | undefined;
       if (schema) {
         // The shortest call in bytes bounds its tokens: the worker refuses a budget below it.
-        const g = new ToolCallGrammar(schema);
-        const maxNewTokens = Math.max(opts.maxNewTokens, g.minBytes(g.start) + 1);
-        constrained = (await evaluateRows<WorkerGenerateOptions>(c.worker, rows, { ...opts, maxNewTokens, onProgress: progress(1), generation: { toolSchema: schema } })).report;
+        constrained = (await evaluateRows<WorkerGenerateOptions>(c.worker, rows, { ...opts, maxNewTokens: callBudget(schema, opts.maxNewTokens), onProgress: progress(1), generation: { toolSchema: schema } })).report;
       }
       await c.worker.setDataset((await c.exampleSet(c.splitRows().train)).examples, (await c.exampleSet(rows)).examples);
       const loss = (await c.worker.evaluate()).loss;
@@ -88,7 +92,11 @@ export class ResultsController {
     if (!tok || c.state.model.status !== 'ready' || this.busyTraining()) return;
     const { prompt, maxNewTokens, temperature } = c.state.chat;
     const ids = encodePrompt(tok, { user: prompt }, { system: c.state.systemPrompt });
-    const opts: GenerateOptions = { maxNewTokens, temperature, topK: 0, topP: 1, stopTokens: tok.eosTokenIds, seed: c.state.train.seed };
+    const schema = c.state.chat.constrained ? c.state.schema.applied : undefined;
+    const opts: WorkerGenerateOptions = {
+      maxNewTokens: schema ? callBudget(schema, maxNewTokens) : maxNewTokens, temperature, topK: 0, topP: 1, stopTokens: tok.eosTokenIds, seed: c.state.train.seed,
+      ...(schema ? { toolSchema: schema } : {}),
+    };
     const side = (which: 'base' | 'tuned', v: Partial<ChatSide>) => c.patch((s) => ({ chat: { ...s.chat, [which]: { ...s.chat[which], ...v } } }));
     const empty: ChatSide = { text: '', tokens: 0, busy: true };
     c.patch((s) => ({ chat: { ...s.chat, base: empty, tuned: { ...empty } } }));

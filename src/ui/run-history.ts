@@ -81,7 +81,7 @@ export class RunsController {
         name: `run ${s.runs.list.length + 1}`,
         createdAt: now,
         fingerprint: f.outcome.fingerprint,
-        dataFingerprint: dataFingerprint(f.train),
+        dataFingerprint: await dataFingerprint(f.train),
         modelKey: summary.sourceKey || summary.name,
         modelName: summary.name,
         settings: s.train,

@@ -189,6 +189,8 @@ export interface AppState {
     prompt: string;
     maxNewTokens: number;
     temperature: number;
+    /** Answers decoded under the tool schema in use: always one valid call. */
+    constrained?: boolean;
     base: ChatSide;
     tuned: ChatSide;
   };
