@@ -34,8 +34,9 @@ it('WebGPU engine reproduces the Qwen3 BF16 golden case', async () => {
 // QLoRA: the engine quantizes the seven projections to NF4 on load and the WGSL matmuls
 // dequantize inside the kernel; the dequantized weight must equal PyTorch's bit for bit (max
 // relative error 1e-6), the rest stays within the f32 bounds. qlora-nf4 is the shared case
-// (BF16, 1 warmup step, cosine); nf4-odd-f32 ours (F32, 96 and 224 columns: blocks straddle rows).
-it.each(['qlora-nf4', 'nf4-odd-f32'])('WebGPU engine with a 4-bit NF4 base reproduces the %s golden case', async (name) => {
+// (BF16, 1 warmup step, cosine); nf4-odd-f32 ours (F32, 96 and 224 columns: blocks straddle rows);
+// qwen3-nf4-untied ours (Qwen3 head_dim 32 over hidden 48, q/k norms, NF4 base, untied lm_head).
+it.each(['qlora-nf4', 'nf4-odd-f32', 'qwen3-nf4-untied'])('WebGPU engine with a 4-bit NF4 base reproduces the %s golden case', async (name) => {
   const { checks } = await runGoldenCase(`test/fixtures/golden/${name}`, 'webgpu', () => {});
   expect(checks.find((c) => c.name === 'dequant.model.layers.0.mlp.down_proj.weight')).toMatchObject({ ok: true, maxAbs: 0 });
   const failed = checks.filter((c) => !c.ok).map((c) => `${c.name}: maxAbs ${c.maxAbs} relL2 ${c.relL2}`);

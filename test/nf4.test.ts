@@ -35,7 +35,7 @@ function absmaxOf(words: Uint32Array, n: number): Float32Array {
   return Float32Array.from({ length: n / NF4_BLOCK }, (_, b) => nf4Absmax(words, b));
 }
 
-for (const name of ['qlora-nf4', 'nf4-odd-f32']) {
+for (const name of ['qlora-nf4', 'nf4-odd-f32', 'qwen3-nf4-untied']) {
   describe(`NF4 quantizer on ${name}`, () => {
     it('gives the reference codes and absmax bit for bit on every projection', async () => {
       const model = await open(`./fixtures/golden/${name}/model.safetensors`);
