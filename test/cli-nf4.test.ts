@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { catalogModel } from '../src/core/catalog.ts';
 import { parseQwen2Config, projShape } from '../src/core/config.ts';
 import { dequantizeNf4, quantizeNf4 } from '../src/core/nf4.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
@@ -137,6 +138,23 @@ describe('plan', () => {
       if (quant === 'nf4') expect(j.total_bytes).toBeLessThanOrEqual(2 ** 30);
       else expect(j.total_bytes).toBeGreaterThan(2 ** 30);
     }
+  });
+
+  it('Qwen3-4B-Instruct-2507 (its published config.json, from the catalog) at batch 1 x 384 with NF4 on WebGPU fits 4 GiB, and 16-bit does not', async () => {
+    const model = catalogModel('Qwen/Qwen3-4B-Instruct-2507')!;
+    const path = join(tmp, 'qwen3-4b-config.json');
+    writeFileSync(path, JSON.stringify(model.config));
+    const totals: Record<string, number> = {};
+    for (const quant of ['none', 'nf4'] as const) {
+      const r = await cli('plan', '--model', path, '--batch', '1', '--seq', '384', '--quant', quant, '--engine', 'webgpu');
+      expect(r.code).toBe(0);
+      const j = r.json();
+      expect(j).toMatchObject({ command: 'plan', engine: 'webgpu', quant, dtype: 'bf16', batch: 1, seq: 384, recompute: true });
+      expect(j.total_bytes).toBe(Object.values(j.parts as Record<string, number>).reduce((a, b) => a + b, 0));
+      totals[quant] = j.total_bytes;
+    }
+    expect(totals.nf4).toBeLessThanOrEqual(4 * 2 ** 30);
+    expect(totals.none).toBeGreaterThan(4 * 2 ** 30);
   });
 
   it('reads the dtype from a folder\'s weights, and plans the CPU engine\'s kept activations', async () => {
