@@ -198,6 +198,12 @@ export class Qwen2LoraModel<T, W> {
     const a = this.layerActs[l];
     const N = b.B * b.T, w = this.weights.layers[l], theta = this.cfg.ropeTheta;
     const qk = w.qkNorm;
+    // Kept activations leave out ln2, act and ln1 with their 1/rms (plan.ts savedActivationSizes):
+    // remade here into the shared arena, bit for bit what the forward computed.
+    if (!this.recompute) {
+      ops.rmsnormForward(a.ln2, a.rstd2, a.xMid, w.ln2, N, C, this.cfg.rmsNormEps);
+      ops.swigluForward(a.act, a.gate, a.up, N * I);
+    }
     // MLP: xOut = xMid + down(swiglu(gate(ln2), up(ln2)))
     ops.zero(a.dAct, N * I);
     this.linearBackward(a, a.dAct, a.dResid, a.act, l, 'down_proj', N, seed);
@@ -221,6 +227,7 @@ export class Qwen2LoraModel<T, W> {
       dq = a.dqRaw;
       dk = a.dkRaw;
     }
+    if (!this.recompute) ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, this.cfg.rmsNormEps);
     ops.zero(a.dLn, N * C);
     this.linearBackward(a, a.dLn, dq, a.ln1, l, 'q_proj', N, seed);
     this.linearBackward(a, a.dLn, dk, a.ln1, l, 'k_proj', N, seed);

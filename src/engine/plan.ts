@@ -55,10 +55,15 @@ export function activationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number,
   return sizes;
 }
 
-/** What backward reads of a layer's forward: kept per layer when recompute is off. */
+/**
+ * What backward reads of a layer's forward, kept per layer when recompute is off. The two norms'
+ * outputs (ln1, ln2, with their 1/rms) and the SwiGLU product (act) are not kept: backward remakes
+ * them from what is (the layer input, xMid, gate, up) with elementwise work only, no matmul,
+ * which saves a third of this memory (Qwen2.5-0.5B at batch 4 x 64: 319 MiB instead of 475).
+ */
 export function savedActivationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number): Record<string, number> {
   const all = activationSizes(cfg, lora, B, T);
-  const keep = ['ln1', 'rstd1', 'q', 'k', 'v', 'att', 'attOut', 'xMid', 'ln2', 'rstd2', 'gate', 'up', 'act', ...lora.targets.map((t) => `xa.${t}`)];
+  const keep = ['q', 'k', 'v', 'att', 'attOut', 'xMid', 'gate', 'up', ...lora.targets.map((t) => `xa.${t}`)];
   if (cfg.qkNorm) keep.push('qRaw', 'kRaw', 'rstdQ', 'rstdK');
   return Object.fromEntries(keep.map((k) => [k, all[k]]));
 }
