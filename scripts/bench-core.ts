@@ -10,6 +10,7 @@ import { measureMatmuls } from './bench-matmul.ts';
 import type { Quantization } from '../src/core/nf4.ts';
 
 export const PRESETS: Record<string, Record<string, unknown>> = {
+  tiny: { hidden_size: 64, intermediate_size: 176, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 8192, tie_word_embeddings: true },
   small: { hidden_size: 256, intermediate_size: 704, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 8192, tie_word_embeddings: false },
   mid: { hidden_size: 512, intermediate_size: 1408, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 2, vocab_size: 32000, tie_word_embeddings: false },
   'qwen2.5-0.5b': { hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936, tie_word_embeddings: true },

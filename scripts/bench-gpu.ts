@@ -1,166 +1,304 @@
-// The benchmark table for a machine with a GPU: runs scripts/bench.ts on the webgpu engine
-// (Node's Dawn: Vulkan on Linux, Metal on macOS, D3D12 on Windows) and on the fast CPU engine
-// for each preset, and prints one markdown table with the adapter each run used. Where Dawn
-// finds no GPU driver it falls back to SwiftShader (a CPU emulation): the adapter column says so.
-// --chromium adds the same step in headless Chromium on its own WebGPU (e2e/gpu-bench-page.ts,
-// served by vite), the way the app runs.
+// The benchmark table for a machine with a GPU, on the webgpu engine in Node (Dawn: Vulkan on
+// Linux, Metal on macOS, D3D12 on Windows): for each preset (random weights of the real shape)
+// train tokens/s of a full optimizer step, decode tokens/s with the KV cache and peak GPU
+// memory; then the GFLOP/s of every base matmul shape of the Qwen2.5-0.5B step. stdout gets one
+// markdown table, the adapter it ran on, and a final JSON line; each run's log goes to stderr.
 //
-//   npx tsx scripts/bench-gpu.ts                       # small, mid, qwen2.5-0.5b at batch 4 x seq 64
-//   npx tsx scripts/bench-gpu.ts --quick               # small only, 1 step, batch 2 x seq 16
-//   npx tsx scripts/bench-gpu.ts --presets mid --batch 4 --seq 384 --steps 5 --no-cpu
-//   npx tsx scripts/bench-gpu.ts --chromium            # also in Chromium (CHROMIUM=/path, default /usr/bin/chromium)
-//   npx tsx scripts/bench-gpu.ts --quick --chromium-swiftshader   # Chromium with --disable-gpu (no GPU here)
+// Batch 4 x seq 64 by default: the seed's batch, and its rows are 46-77 tokens (median 50, the
+// Qwen tokenizer on public/samples/meeting-train.json); a micro-batch pads to its longest row,
+// so 64 is what nearly every micro-batch of the seed's job runs at.
 //
-// Each run's own output goes to stderr as it happens; stdout gets only the table.
+//   npx tsx scripts/bench-gpu.ts                        # tiny, mid, qwen2.5-0.5b; 0.5B matmul shapes
+//   npx tsx scripts/bench-gpu.ts --quick                # tiny only, batch 2 x seq 16, tiny's matmul shapes
+//   npx tsx scripts/bench-gpu.ts --presets mid --seq 384 --steps 5 --cpu
+//   npx tsx scripts/bench-gpu.ts --chromium             # also the step in headless Chromium (CHROMIUM=/path)
+//   npx tsx scripts/bench-gpu.ts --quick --chromium-swiftshader   # Chromium with --disable-gpu
+//
+// Where Dawn finds no GPU driver it uses SwiftShader (a CPU emulation); the output says so. The
+// GPU kit (scripts/gpu-kit.sh) bundles this script and runs it on a bare GPU machine.
 
-import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { createEngine, type EngineKind } from '../src/engine/create.ts';
+import type { Engine } from '../src/engine/engine.ts';
+import type { Ops } from '../src/engine/ops.ts';
 import { scriptFlags, type FlagSpec } from '../src/cli/args.ts';
+import { PRESETS, presetConfig, runStepBench } from './bench-core.ts';
+import { measureMatmuls, stepProjections, type MatmulResult } from './bench-matmul.ts';
 
-interface Options {
+const FLAGS: Record<string, FlagSpec> = {
+  quick: { kind: 'bool', help: 'tiny only, 1 step, batch 2 x seq 16, 3 decode tokens, matmuls at tiny shapes (a check that the script works, e.g. on SwiftShader)' },
+  presets: { kind: 'string', help: `comma-separated presets (${Object.keys(PRESETS).join(', ')}; default tiny,mid,qwen2.5-0.5b)` },
+  'matmul-preset': { kind: 'string', help: 'whose step matmul shapes to time (default qwen2.5-0.5b; none skips)' },
+  batch: { kind: 'int', min: 1, help: 'rows per micro-batch (default 4, the seed\'s)' },
+  seq: { kind: 'int', min: 2, help: 'tokens per row (default 64: the seed\'s rows are 46-77 tokens)' },
+  steps: { kind: 'int', min: 1, help: 'timed optimizer steps (default 3)' },
+  cpu: { kind: 'bool', help: 'also the fast CPU engine\'s train and decode rows' },
+  chromium: { kind: 'bool', help: 'also the step in headless Chromium with real-GPU flags' },
+  'chromium-swiftshader': { kind: 'bool', help: 'also the step in headless Chromium with --disable-gpu' },
+};
+
+export interface BenchGpuOptions {
   presets: string[];
+  matmulPreset: string | null;
   batch: number;
   seq: number;
   steps: number;
+  /** Greedy tokens timed for decode tokens/s (fewer if seq has no room). */
+  decodeTokens: number;
   cpu: boolean;
-  /** Chromium's GPU flags: real for a GPU, swiftshader for none, or no Chromium runs. */
   chromium: 'real' | 'swiftshader' | null;
 }
 
-const FLAGS: Record<string, FlagSpec> = {
-  quick: { kind: 'bool', help: 'small only, 1 step, batch 2 x seq 16' },
-  presets: { kind: 'string', help: 'comma-separated presets (default small,mid,qwen2.5-0.5b)' },
-  batch: { kind: 'int', min: 1, help: 'rows per micro-batch (default 4)' },
-  seq: { kind: 'int', min: 1, help: 'tokens per row (default 64)' },
-  steps: { kind: 'int', min: 1, help: 'timed steps (default 3)' },
-  'no-cpu': { kind: 'bool', help: 'skip the CPU engine rows' },
-  chromium: { kind: 'bool', help: 'add the step in headless Chromium with real-GPU flags' },
-  'chromium-swiftshader': { kind: 'bool', help: 'add the step in headless Chromium with --disable-gpu' },
-};
-
-function parseOptions(): Options {
-  const f = scriptFlags('bench-gpu', 'the WebGPU and CPU step benchmark as one markdown table', FLAGS);
-  const base = f.quick ? { presets: ['small'], steps: 1, batch: 2, seq: 16 } : { presets: ['small', 'mid', 'qwen2.5-0.5b'], steps: 3, batch: 4, seq: 64 };
+export function parseBenchGpuOptions(argv: string[]): BenchGpuOptions {
+  const f = scriptFlags('bench-gpu', 'train/decode tokens/s, matmul GFLOP/s and peak GPU memory on WebGPU as one table', FLAGS, argv);
+  const base = f.quick
+    ? { presets: ['tiny'], matmulPreset: 'tiny', steps: 1, batch: 2, seq: 16, decodeTokens: 3 }
+    : { presets: ['tiny', 'mid', 'qwen2.5-0.5b'], matmulPreset: 'qwen2.5-0.5b', steps: 3, batch: 4, seq: 64, decodeTokens: 32 };
+  // An explicit flag wins over --quick's choice, whatever their order.
+  const presets = f.presets !== undefined ? (f.presets as string).split(',') : base.presets;
+  const mp = (f['matmul-preset'] as string | undefined) ?? base.matmulPreset;
+  for (const p of [...presets, ...(mp === 'none' ? [] : [mp])]) presetConfig(p); // unknown names fail here, before any work
   return {
-    // An explicit flag wins over --quick's choice, whatever their order.
-    presets: f.presets !== undefined ? (f.presets as string).split(',') : base.presets,
-    batch: (f.batch as number | undefined) ?? base.batch,
-    seq: (f.seq as number | undefined) ?? base.seq,
-    steps: (f.steps as number | undefined) ?? base.steps,
-    cpu: !f['no-cpu'],
-    chromium: f['chromium-swiftshader'] ? 'swiftshader' : f.chromium ? 'real' : null,
+    presets, matmulPreset: mp === 'none' ? null : mp,
+    batch: (f.batch as number | undefined) ?? base.batch, seq: (f.seq as number | undefined) ?? base.seq, steps: (f.steps as number | undefined) ?? base.steps,
+    decodeTokens: base.decodeTokens,
+    cpu: Boolean(f.cpu), chromium: f['chromium-swiftshader'] ? 'swiftshader' : f.chromium ? 'real' : null,
   };
 }
 
-interface Run {
+/** What WebGpuOps offers for memory: the byte counter, and the allocator every buffer goes through. */
+interface Counted {
+  allocatedBytes?(): number;
+  memory?: { createBuffer?: (...args: unknown[]) => unknown };
+}
+
+/**
+ * Peak of the engine's own GPU byte counter. Buffers are only ever added in createBuffer, so
+ * reading the counter after each one gives the exact peak; where that hook is missing, the
+ * counter is sampled after load, each step and decoding ('sampled', a lower bound).
+ */
+function trackPeak(ops: unknown): { sample(): void; peak(): number; how: 'exact' | 'sampled' } | null {
+  const o = ops as Counted;
+  if (typeof o.allocatedBytes !== 'function') return null;
+  const read = () => o.allocatedBytes!();
+  let peak = read();
+  const sample = () => void (peak = Math.max(peak, read()));
+  const mem = o.memory;
+  if (mem && typeof mem.createBuffer === 'function') {
+    const create = mem.createBuffer.bind(mem);
+    mem.createBuffer = (...args: unknown[]) => {
+      const buffer = create(...args);
+      sample();
+      return buffer;
+    };
+    return { sample, peak: () => peak, how: 'exact' };
+  }
+  return { sample, peak: () => peak, how: 'sampled' };
+}
+
+/**
+ * Decode tokens/s with the KV cache: greedy generation of 1 + n tokens minus that of 1 token from
+ * the same prompt, so the prompt's prefill cancels. The longest run fits the loaded maxSeq.
+ */
+async function decodeRate(engine: Engine, vocab: number, seq: number, maxNew: number, repeats: number): Promise<{ tokens_per_s: number; new_tokens: number; prompt: number } | null> {
+  const P = Math.max(1, Math.min(8, seq >> 2)), n = Math.min(maxNew, seq - P - 1);
+  if (n < 1) return null;
+  const prompt = Int32Array.from({ length: P }, (_, i) => (i * 7919 + 13) % vocab);
+  const opts = { temperature: 0, topK: 0, topP: 1, stopTokens: [], seed: 0 };
+  const time = async (k: number) => {
+    const t0 = performance.now();
+    const r = await engine.generate(prompt, { ...opts, maxNewTokens: k });
+    if (r.tokens.length !== k) throw new Error(`decode: asked for ${k} tokens, got ${r.tokens.length}`);
+    return performance.now() - t0;
+  };
+  await time(1 + n); // warm-up: pipelines, the cache's buffers
+  let one = Infinity, all = Infinity;
+  for (let k = 0; k < repeats; k++) {
+    one = Math.min(one, await time(1));
+    all = Math.min(all, await time(1 + n));
+  }
+  return { tokens_per_s: round(n / (Math.max(all - one, 1e-3) / 1000)), new_tokens: n, prompt: P };
+}
+
+const round = (x: number) => Number(x.toPrecision(4));
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+interface PresetRun {
   engine: string;
   preset: string;
-  /** The bench's last line, or why there is none. */
+  adapter: string;
+  features: string[];
+  /** runStepBench's fields plus decode and peak memory, or why there are none. */
   result: Record<string, unknown> | { error: string };
-  /** What bench.ts printed as "engine: ..." (the adapter or CPU kernels). */
-  device: string;
 }
 
-function runBench(engine: string, preset: string, o: Options): Promise<Run> {
-  const args = ['tsx', 'scripts/bench.ts', '--engine', engine, '--preset', preset, '--batch', String(o.batch), '--seq', String(o.seq), '--steps', String(o.steps)];
-  if (engine === 'cpu') args.push('--matmul');
-  process.stderr.write(`\n$ npx ${args.join(' ')}\n`);
-  return new Promise((resolve) => {
-    const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d;
-      process.stderr.write(d);
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d;
-      process.stderr.write(d);
-    });
-    child.on('close', (code) => {
-      const lines = out.trim().split('\n');
-      const device = /^engine: (.*?)(?: \[.*\])?$/m.exec(out)?.[1] ?? '?';
-      let result: Run['result'];
-      try {
-        result = code === 0 ? JSON.parse(lines[lines.length - 1]) : { error: lastLine(err) || `exit code ${code}` };
-      } catch {
-        result = { error: `no JSON line: ${lastLine(out)}` };
-      }
-      resolve({ engine, preset, result, device });
-    });
-  });
+export interface MatmulRun {
+  preset: string;
+  N: number;
+  result: (MatmulResult & { shapes: Record<string, { In: number; O: number }> }) | { error: string };
 }
 
-const COMMON_FLAGS = ['--headless=new', '--enable-unsafe-webgpu', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-// Chrome's advice for WebGPU in headless Linux on a GPU (Vulkan through ANGLE); not tried on a GPU here
-const REAL_GPU_FLAGS = ['--use-angle=vulkan', '--enable-features=Vulkan', '--disable-vulkan-surface'];
-const CHROMIUM_LIMIT_MS = 60 * 60_000;
-
-/** The same step in headless Chromium, through vite serving e2e/gpu-bench-page.html. */
-async function runChromium(preset: string, o: Options): Promise<Run> {
-  const engine = `chromium${o.chromium === 'swiftshader' ? '-swiftshader' : ''}`;
-  process.stderr.write(`\n$ chromium e2e/gpu-bench-page.html?preset=${preset} (${o.chromium} flags)\n`);
-  const [{ chromium }, { createServer }] = await Promise.all([import('playwright-core'), import('vite')]);
-  const vite = await createServer({
-    configFile: false, root: fileURLToPath(new URL('..', import.meta.url)), logLevel: 'error',
-    server: { host: '127.0.0.1', port: 5320, strictPort: false, hmr: false }, optimizeDeps: { noDiscovery: true, include: [] },
-  });
-  await vite.listen();
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [...COMMON_FLAGS, ...(o.chromium === 'swiftshader' ? ['--disable-gpu'] : REAL_GPU_FLAGS)],
-  });
+async function benchPreset(kind: EngineKind, preset: string, o: BenchGpuOptions, measureMatmulsToo: boolean): Promise<{ run: PresetRun; matmuls?: MatmulRun }> {
+  const log = (l: string) => process.stderr.write(`${l}\n`);
+  log(`\n# ${kind} ${preset}, batch ${o.batch} x seq ${o.seq}`);
+  let engine: Awaited<ReturnType<typeof createEngine>> | null = null;
+  let adapter = '?', features: string[] = [];
   try {
-    const page = await browser.newPage();
-    page.on('console', (m) => process.stderr.write(`${m.text()}\n`));
-    page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
-    const query = new URLSearchParams({ preset, batch: String(o.batch), seq: String(o.seq), steps: String(o.steps) });
-    await page.goto(new URL(`e2e/gpu-bench-page.html?${query}`, vite.resolvedUrls!.local[0]).href);
-    await page.waitForFunction(() => (window as { __bench?: unknown }).__bench !== undefined, null, { timeout: CHROMIUM_LIMIT_MS, polling: 1000 });
-    const result = (await page.evaluate(() => (window as { __bench?: unknown }).__bench)) as Run['result'];
-    process.stderr.write(`${JSON.stringify(result)}\n`);
-    const device = 'error' in result ? '?' : String(result.adapter ?? '?');
-    return { engine, preset, result, device };
+    engine = await createEngine(kind);
+    const info = await engine.info();
+    adapter = info.device;
+    features = info.features;
+    const peak = kind === 'webgpu' ? trackPeak(engine.ops) : null;
+    const step = await runStepBench(engine, { preset, batch: o.batch, seq: o.seq, steps: o.steps, matmul: false }, log);
+    peak?.sample();
+    const cfg = presetConfig(preset);
+    const decode = await decodeRate(engine, cfg.vocabSize, o.seq, o.decodeTokens, o.decodeTokens > 8 ? 2 : 1);
+    peak?.sample();
+    if (decode) log(`decode: ${decode.tokens_per_s} tokens/s (${decode.new_tokens} new tokens after a ${decode.prompt}-token prompt)`);
+    const result: Record<string, unknown> = { ...step, decode_tokens_per_s: decode?.tokens_per_s ?? null, decode_prompt: decode?.prompt, decode_new_tokens: decode?.new_tokens };
+    if (peak) {
+      result.peak_gpu_mb = mib(peak.peak());
+      result.peak_gpu_counter = peak.how;
+      log(`peak GPU memory (${peak.how}): ${mib(peak.peak())} MiB`);
+    } else {
+      result.peak_rss_mb = mib(process.resourceUsage().maxRSS * 1024);
+    }
+    let matmuls: MatmulRun | undefined;
+    if (measureMatmulsToo) matmuls = await timeMatmuls(engine, preset, o);
+    return { run: { engine: kind, preset, adapter, features, result }, matmuls };
   } catch (e) {
-    return { engine, preset, result: { error: (e as Error).message.split('\n')[0] }, device: '?' };
+    log(`failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    return { run: { engine: kind, preset, adapter, features, result: { error: errorLine(e) } } };
   } finally {
-    await browser.close();
-    await vite.close();
+    await engine?.dispose();
   }
 }
 
-const lastLine = (s: string) => s.trim().split('\n').filter((l) => !/XDG_RUNTIME_DIR/.test(l)).pop() ?? '';
-
-const MATMULS: [string, string][] = [['gate_up', 'gate/up'], ['down', 'down'], ['q_o', 'q/o'], ['lora', 'LoRA']];
-
-function row(r: Run, o: Options): string {
-  const cells = [r.engine, r.preset, `${o.batch} x ${o.seq}`];
-  if ('error' in r.result) return `| ${[...cells, `failed: ${String(r.result.error).replace(/\|/g, '/')}`, '', '', '', '', '', '', '', r.device].join(' | ')} |`;
-  const j = r.result;
-  const g = (j.matmul_gflops ?? {}) as Record<string, number>;
-  const pair = (k: string) => (g[`${k}_fwd`] === undefined ? '' : `${g[`${k}_fwd`]} / ${g[`${k}_bwd`]}`);
-  const memory = j.gpu_mb !== undefined ? `${j.gpu_mb} GPU` : `${j.peak_rss_mb} RSS`;
-  return `| ${[...cells, j.train_tokens_per_s, j.ms_per_step, memory, ...MATMULS.map(([k]) => pair(k)), j.matmul_timing ?? '', r.device].join(' | ')} |`;
+async function timeMatmuls(engine: { ops: unknown }, preset: string, o: BenchGpuOptions): Promise<MatmulRun> {
+  const cfg = presetConfig(preset), N = o.batch * o.seq, shapes = stepProjections(cfg);
+  const t0 = performance.now();
+  try {
+    const m = await measureMatmuls(engine.ops as Ops<unknown, unknown>, cfg, N, 8, 200, 'none', shapes);
+    process.stderr.write(`matmul GFLOP/s at N = ${N} (${m.timing}, ${((performance.now() - t0) / 1000).toFixed(1)} s): ${Object.entries(m.gflops).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+    return { preset, N, result: { ...m, shapes } };
+  } catch (e) {
+    process.stderr.write(`matmuls failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    return { preset, N, result: { error: errorLine(e) } };
+  }
 }
 
-async function main(): Promise<void> {
-  const o = parseOptions();
-  const runs: Run[] = [];
+const errorLine = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).split('\n')[0].replace(/\|/g, '/');
+
+/** Software rasterizers: their numbers say nothing about a GPU. */
+export const isCpuEmulation = (adapter: string) => /swiftshader|llvmpipe|lavapipe|software|cpu/i.test(adapter);
+
+const MATMUL_NAMES: Record<string, string> = {
+  q: 'q', k_v: 'k / v', o: 'o', qkv: 'q|k|v fused', gate_up: 'gate / up', gate_up_fused: 'gate|up fused', down: 'down', lm_head: 'logits (lm_head)',
+};
+
+/** The one table: a row per measured number, so presets and matmul shapes share its columns. */
+export function formatTable(runs: PresetRun[], matmuls: MatmulRun | null, o: BenchGpuOptions): string[] {
+  const rows: string[][] = [];
+  const shape = `${o.batch} x ${o.seq}`;
+  for (const r of runs) {
+    const who = r.engine === 'webgpu' ? r.preset : `${r.preset} (${r.engine})`;
+    if ('error' in r.result) {
+      rows.push(['train', who, shape, `failed: ${r.result.error}`, '']);
+      continue;
+    }
+    const j = r.result;
+    rows.push(['train', who, shape, String(j.train_tokens_per_s), `tokens/s (${j.ms_per_step} ms/step)`]);
+    if (j.decode_tokens_per_s !== null) rows.push(['decode', who, `1 row, ${j.decode_new_tokens} tokens after ${j.decode_prompt}`, String(j.decode_tokens_per_s), 'tokens/s (greedy, KV cache)']);
+    if (j.peak_gpu_mb !== undefined) rows.push(['peak GPU memory', who, shape, String(j.peak_gpu_mb), `MiB (${j.gpu_mb} allocated by load)`]);
+    else if (j.peak_rss_mb !== undefined) rows.push(['peak RSS', who, shape, String(j.peak_rss_mb), 'MiB']);
+  }
+  if (matmuls) {
+    if ('error' in matmuls.result) rows.push(['matmul', matmuls.preset, `N ${matmuls.N}`, `failed: ${matmuls.result.error}`, '']);
+    else {
+      const m = matmuls.result;
+      for (const [k, s] of Object.entries(m.shapes)) {
+        for (const dir of ['fwd', 'bwd'] as const) {
+          const v = m.gflops[`${k}_${dir}`];
+          if (v === undefined) continue;
+          const what = dir === 'fwd' ? `${matmuls.N} x ${s.In} · (${s.O} x ${s.In})ᵀ` : `${matmuls.N} x ${s.O} · ${s.O} x ${s.In}`;
+          rows.push([`matmul ${MATMUL_NAMES[k] ?? k} ${dir === 'fwd' ? 'x·Wᵀ' : 'dY·W'}`, matmuls.preset, what, String(v), `GFLOP/s (${m.timing})`]);
+        }
+      }
+      const lora = mainGateUp(matmuls);
+      for (const dir of ['fwd', 'bwd'] as const) {
+        const v = m.gflops[`lora_${dir}`];
+        if (v !== undefined) rows.push([`matmul LoRA ${dir}`, matmuls.preset, `r 8 on ${lora}`, String(v), `GFLOP/s (${m.timing})`]);
+      }
+    }
+  }
+  const header = ['what', 'model', 'shape', 'value', 'unit'];
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+function mainGateUp(m: MatmulRun): string {
+  if ('error' in m.result) return '?';
+  const s = m.result.shapes.gate_up;
+  return `gate/up (${m.N} x ${s.In} -> ${s.O})`;
+}
+
+export async function benchGpu(o: BenchGpuOptions): Promise<{ lines: string[]; json: Record<string, unknown>; ok: boolean }> {
+  const runs: PresetRun[] = [];
+  let matmuls: MatmulRun | null = null;
   for (const preset of o.presets) {
-    runs.push(await runBench('webgpu', preset, o));
-    if (o.chromium) runs.push(await runChromium(preset, o));
-    if (o.cpu) runs.push(await runBench('cpu', preset, o));
+    const r = await benchPreset('webgpu', preset, o, preset === o.matmulPreset);
+    runs.push(r.run);
+    if (r.matmuls) matmuls = r.matmuls;
+    if (o.chromium) {
+      const { runChromiumStep } = await import('./bench-gpu-chromium.ts');
+      const c = await runChromiumStep(preset, o, o.chromium);
+      runs.push({ engine: o.chromium === 'real' ? 'chromium' : 'chromium-swiftshader', preset, adapter: c.adapter, features: [], result: c.result });
+    }
+    if (o.cpu) runs.push((await benchPreset('cpu', preset, o, false)).run);
   }
+  if (o.matmulPreset && !matmuls) {
+    // shapes of a preset whose step was not run: an engine without a model
+    const engine = await createEngine('webgpu');
+    try {
+      matmuls = await timeMatmuls(engine, o.matmulPreset, o);
+    } finally {
+      await engine.dispose();
+    }
+  }
+  const gpu = runs.find((r) => r.engine === 'webgpu' && r.adapter !== '?') ?? runs[0];
+  const adapter = gpu?.adapter ?? '?';
   const cpu = cpus();
-  const header = ['engine', 'preset', 'batch x seq', 'tokens/s', 'ms/step', 'memory MiB', ...MATMULS.map(([, name]) => `${name} GFLOP/s fwd / bwd`), 'timing', 'adapter'];
-  console.log(`\n${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpu.length} x ${cpu[0]?.model ?? 'CPU'}, Node ${process.version}, ${o.steps} timed step(s)\n`);
-  console.log(`| ${header.join(' | ')} |`);
-  console.log(`|${header.map(() => ' --- ').join('|')}|`);
-  for (const r of runs) console.log(row(r, o));
-  if (runs.some((r) => 'error' in r.result)) process.exitCode = 1;
+  const lines = [
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpu.length} x ${cpu[0]?.model ?? 'CPU'}, Node ${process.version}`,
+    `adapter: ${adapter}${gpu?.features.length ? ` [${gpu.features.join(', ')}]` : ''}`,
+    ...(isCpuEmulation(adapter) ? ['CPU EMULATION: this adapter is a software rasterizer; its numbers say nothing about GPU speed'] : []),
+    `batch ${o.batch} x seq ${o.seq}, ${o.steps} timed step(s), LoRA r 8 on all seven projections, random bf16 weights of each preset's shape`,
+    '',
+    ...formatTable(runs, matmuls, o),
+  ];
+  const json = {
+    bench: 'bench-gpu', adapter, features: gpu?.features ?? [], cpu_emulation: isCpuEmulation(adapter), batch: o.batch, seq: o.seq, steps: o.steps,
+    runs: runs.map((r) => ({ engine: r.engine, preset: r.preset, adapter: r.adapter, ...r.result })),
+    matmul: matmuls && { preset: matmuls.preset, N: matmuls.N, ...matmuls.result },
+  };
+  const ok = runs.every((r) => !('error' in r.result)) && !(matmuls && 'error' in matmuls.result);
+  return { lines, json, ok };
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(2);
-});
+export async function benchGpuMain(argv: string[]): Promise<number> {
+  const o = parseBenchGpuOptions(argv);
+  const { lines, json, ok } = await benchGpu(o);
+  console.log(['', ...lines, ''].join('\n'));
+  console.log(JSON.stringify(json));
+  return ok ? 0 : 1;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  benchGpuMain(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(e instanceof Error ? e.message : e);
+      process.exit(2);
+    },
+  );
+}

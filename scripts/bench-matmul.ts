@@ -19,6 +19,19 @@ export function mainProjections(cfg: Qwen2Config): Record<'gate_up' | 'down' | '
   return { gate_up: { In: C, O: I }, down: { In: I, O: C }, q_o: { In: C, O: C } };
 }
 
+/**
+ * Every distinct base matmul shape of a training step (scripts/bench-gpu.ts): each projection,
+ * the fused q|k|v and gate|up groups (one call per group where the engine fuses them), and the
+ * logits against the whole vocabulary (the engine runs that in slices inside the cross-entropy).
+ */
+export function stepProjections(cfg: Qwen2Config): Record<string, ProjShape> {
+  const C = cfg.hiddenSize, I = cfg.intermediateSize, Q = cfg.numHeads * cfg.headDim, KV = cfg.numKvHeads * cfg.headDim;
+  return {
+    q: { In: C, O: Q }, k_v: { In: C, O: KV }, o: { In: Q, O: C }, qkv: { In: C, O: Q + 2 * KV },
+    gate_up: { In: C, O: I }, gate_up_fused: { In: C, O: 2 * I }, down: { In: I, O: C }, lm_head: { In: C, O: cfg.vocabSize },
+  };
+}
+
 /** Floating-point operations (a multiply-add is two) of one call of each measured kernel. */
 export function matmulFlops(kind: 'fwd' | 'bwd' | 'lora_fwd' | 'lora_bwd', N: number, s: ProjShape, R: number): number {
   switch (kind) {
@@ -91,10 +104,12 @@ async function msPerCall<T, W>(ops: Timable<T, W>, encode: () => void, targetMs:
 const round = (x: number) => Number(x.toPrecision(4));
 
 /**
- * GFLOP/s of the base matmuls at the preset's shapes for N tokens and of the LoRA pair (rank R,
- * dropout 0.1) on the gate/up shape. Allocates its own tensors and weights and gives them back.
+ * GFLOP/s of the base matmuls at the preset's shapes (mainProjections unless `shapes` names
+ * others) for N tokens and of the LoRA pair (rank R, dropout 0.1) on the gate/up shape.
+ * Allocates its own tensors and weights and gives them back.
  */
-export async function measureMatmuls<T, W>(ops: Timable<T, W>, cfg: Qwen2Config, N: number, R: number, targetMs = 200, quant: Quantization = 'none'): Promise<MatmulResult> {
+export async function measureMatmuls<T, W>(ops: Timable<T, W>, cfg: Qwen2Config, N: number, R: number, targetMs = 200, quant: Quantization = 'none',
+  shapes: Record<string, ProjShape> = mainProjections(cfg)): Promise<MatmulResult> {
   const gflops: Record<string, number> = {};
   let allOnGpu = true;
   const record = (name: string, flops: number, t: { ms: number; gpu: boolean }) => {
@@ -108,9 +123,8 @@ export async function measureMatmuls<T, W>(ops: Timable<T, W>, cfg: Qwen2Config,
     tensors.push(t);
     return t;
   };
-  const projections = mainProjections(cfg);
   try {
-    for (const [name, s] of Object.entries(projections)) {
+    for (const [name, s] of Object.entries(shapes)) {
       const bits = randomBf16(s.O * s.In, s.In, s.O);
       if (quant === 'nf4') await ops.prepareWeights?.('nf4');
       const w = quant === 'nf4' ? ops.weight(quantizeNf4(bits, 'bf16'), 'nf4', s.O, s.In, `bench.${name}`) : ops.weight(bits, 'bf16', s.O, s.In, `bench.${name}`);
@@ -119,7 +133,7 @@ export async function measureMatmuls<T, W>(ops: Timable<T, W>, cfg: Qwen2Config,
       record(`${name}_bwd`, matmulFlops('bwd', N, s, R), await msPerCall(ops, () => ops.matmulBackward(x, y, w, N, s.In, s.O), targetMs));
       ops.freeWeight?.(w);
     }
-    const s = projections.gate_up, dropout = { p: 0.1, seed: 5 };
+    const s = mainProjections(cfg).gate_up, dropout = { p: 0.1, seed: 5 };
     const x = tensor(N * s.In, 'lora.x', 3), out = tensor(N * s.O, 'lora.out', 4), xa = tensor(N * R, 'lora.xa', 5), dxa = tensor(N * R, 'lora.dxa', 6);
     const a = tensor(R * s.In, 'lora.a', 7), b = tensor(s.O * R, 'lora.b', 8), da = tensor(R * s.In, 'lora.da', 9), db = tensor(s.O * R, 'lora.db', 10);
     const dx = tensor(N * s.In, 'lora.dx', 11);
