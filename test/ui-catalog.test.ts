@@ -45,7 +45,7 @@ describe('model presets', () => {
       const p = modelPreset(m.repo)!;
       expect(p.batchSize * p.gradAccum, m.repo).toBe(DEFAULT_RECIPE.batchSize * DEFAULT_RECIPE.gradAccum);
     }
-    expect(modelPreset('qwen/qwen2.5-0.5b-instruct')).toEqual({ batchSize: DEFAULT_RECIPE.batchSize, gradAccum: DEFAULT_RECIPE.gradAccum });
+    expect(modelPreset('qwen/qwen2.5-0.5b-instruct')).toEqual({ lr: DEFAULT_RECIPE.lr, epochs: DEFAULT_RECIPE.epochs, dropout: DEFAULT_RECIPE.dropout, batchSize: DEFAULT_RECIPE.batchSize, gradAccum: DEFAULT_RECIPE.gradAccum });
     expect(modelPreset('someone/else')).toBeUndefined();
   });
 

@@ -107,3 +107,18 @@ describe('locale formatting', () => {
     expect(formatRelativeTime('zh', now - 2 * 3600_000, now)).toBe('2小时前');
   });
 });
+
+describe('plurals', () => {
+  it('pick the form of the count in each language', () => {
+    expect(translate('en', 'data.loadedFrom', { name: 'a.json', rows: 1, format: 'seed' })).toBe('a.json: 1 row (seed)');
+    expect(translate('en', 'data.loadedFrom', { name: 'a.json', rows: '1,000', format: 'seed' })).toBe('a.json: 1,000 rows (seed)');
+    expect(translate('en', 'data.issues', { count: 1, name: 'a.json' })).toBe('1 problem in a.json');
+    expect(translate('en', 'data.issues', { count: 3, name: 'a.json' })).toBe('3 problems in a.json');
+    expect(translate('en', 'data.importGood', { rows: 1 })).toBe('Import the 1 good row');
+    expect(translate('zh', 'data.loadedFrom', { name: 'a.json', rows: 1, format: 'seed' })).toBe('a.json：1 行（seed）');
+  });
+
+  it('count a plural block as its one placeholder', () => {
+    expect(placeholders('{n, plural, one {# row was} other {# rows were}} in {name}')).toEqual(['n', 'name']);
+  });
+});

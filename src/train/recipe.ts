@@ -91,6 +91,11 @@ export function stepCount(rows: number, s: Pick<TrainSettings, 'batchSize' | 'gr
 }
 
 
+/** What a preset sets: the learning rate, how long, the dropout and the batch split. */
+export type Preset = Pick<Recipe, 'lr' | 'epochs' | 'dropout' | 'batchSize' | 'gradAccum'>;
+
+const SEED_RUN = { lr: DEFAULT_TRAIN.lr, epochs: DEFAULT_TRAIN.epochs, dropout: DEFAULT_LORA.dropout };
+
 /**
  * Starting points for the catalog's models, applied when one is chosen. Qwen2.5-0.5B's is the
  * seed's run. The others keep its learning rate, epochs, LoRA shape and effective batch of 16
@@ -98,16 +103,24 @@ export function stepCount(rows: number, s: Pick<TrainSettings, 'batchSize' | 'gr
  * micro-batches changes, so a bigger model's activations fit (one optimizer step minimizes the
  * same mean token loss over its 16 examples either way).
  */
-export const MODEL_PRESETS: Readonly<Record<string, Pick<Recipe, 'batchSize' | 'gradAccum'>>> = {
-  'Qwen/Qwen2.5-0.5B-Instruct': { batchSize: 4, gradAccum: 4 },
-  'Qwen/Qwen2.5-1.5B-Instruct': { batchSize: 2, gradAccum: 8 },
-  'Qwen/Qwen3-0.6B': { batchSize: 4, gradAccum: 4 },
-  'Qwen/Qwen3-1.7B': { batchSize: 2, gradAccum: 8 },
-  'Qwen/Qwen3-4B-Instruct-2507': { batchSize: 1, gradAccum: 16 },
+export const MODEL_PRESETS: Readonly<Record<string, Preset>> = {
+  'Qwen/Qwen2.5-0.5B-Instruct': { ...SEED_RUN, batchSize: 4, gradAccum: 4 },
+  'Qwen/Qwen2.5-1.5B-Instruct': { ...SEED_RUN, batchSize: 2, gradAccum: 8 },
+  'Qwen/Qwen3-0.6B': { ...SEED_RUN, batchSize: 4, gradAccum: 4 },
+  'Qwen/Qwen3-1.7B': { ...SEED_RUN, batchSize: 2, gradAccum: 8 },
+  'Qwen/Qwen3-4B-Instruct-2507': { ...SEED_RUN, batchSize: 1, gradAccum: 16 },
 };
 
+/**
+ * The built-in tiny model is random: the seed's lr 1e-4 for 8 epochs moves it nowhere (0% exact,
+ * every answer invalid JSON). A 50x larger step, 12 epochs and one optimizer step per micro-batch
+ * of 4 (600 steps on the 200 sample rows), without dropout, take it to 30-50% exact match on the
+ * sample eval rows in about a minute of CPU (BENCHMARKS.md, "tiny preset").
+ */
+export const BUILTIN_PRESET: Preset = { lr: 5e-3, epochs: 12, dropout: 0, batchSize: 4, gradAccum: 1 };
+
 /** The preset of a repo id (case-insensitive), or undefined for a model without one. */
-export function modelPreset(repo: string): Pick<Recipe, 'batchSize' | 'gradAccum'> | undefined {
+export function modelPreset(repo: string): Preset | undefined {
   const key = Object.keys(MODEL_PRESETS).find((k) => k.toLowerCase() === repo.trim().toLowerCase());
   return key ? { ...MODEL_PRESETS[key] } : undefined;
 }

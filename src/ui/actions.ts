@@ -6,6 +6,7 @@ import type { Lang } from './i18n.ts';
 import type { Recipe } from '../train/recipe.ts';
 import type { SchemaState, Screen, SourceForm } from './state.ts';
 import type { SchemaForm } from './schema-form.ts';
+import type { NumericField } from './train-fields.ts';
 
 export type Action =
   | { type: 'setLang'; lang: Lang }
@@ -13,7 +14,9 @@ export type Action =
   | { type: 'setEngine'; engine: EngineChoice }
   | { type: 'setQuant'; quant: QuantChoice }
   | { type: 'setSource'; patch: Partial<SourceForm> }
-  | { type: 'loadModel' }
+  /** confirmed: the user agreed to lose the trained adapter in this page (it stays saved as a run). */
+  | { type: 'loadModel'; confirmed?: boolean }
+  | { type: 'cancelReplace' }
   | { type: 'cancelLoad' }
   | { type: 'deleteCachedModel'; sourceKey: string }
   /** A picked file (any encoding, streamed) or pasted text. */
@@ -23,6 +26,8 @@ export type Action =
   | { type: 'setSplit'; evalFraction: number }
   | { type: 'setSystemPrompt'; text: string }
   | { type: 'setTrain'; patch: Partial<Recipe> }
+  /** A numeric setting as typed: checked against its range before it reaches the recipe. */
+  | { type: 'setTrainField'; key: NumericField; raw: string }
   | { type: 'resetTrain' }
   | { type: 'startTraining'; fresh: boolean }
   | { type: 'pauseTraining' }

@@ -10,11 +10,19 @@ import './data-panel.ts';
 import './eval-panel.ts';
 import './export-panel.ts';
 import { LANGS, translator, type Translate } from './i18n.ts';
-import { engineLabel } from './model-panel.ts';
+import { headerEngine } from './engine-view.ts';
+import './model-panel.ts';
 import { SCREENS, type AppState, type Screen } from './state.ts';
 import { StoreController } from './store.ts';
 import { panelStyles } from './styles.ts';
 import './train-panel.ts';
+
+/** The element with the focus, looking into shadow roots. */
+function deepFocus(): HTMLElement | undefined {
+  let a: Element | null = document.activeElement;
+  while (a?.shadowRoot?.activeElement) a = a.shadowRoot.activeElement;
+  return a instanceof HTMLElement ? a : undefined;
+}
 
 @customElement('webtune-app')
 export class WebtuneApp extends LitElement {
@@ -150,12 +158,25 @@ export class WebtuneApp extends LitElement {
 
   /** A new step's content is announced from its top, as a new page would be. */
   override updated(): void {
-    const screen = this.controller.store.state.screen;
-    if (this.shownScreen !== undefined && screen !== this.shownScreen) this.renderRoot.querySelector<HTMLElement>('main')?.focus();
-    this.shownScreen = screen;
+    const s = this.controller.store.state;
+    if (this.shownScreen !== undefined && s.screen !== this.shownScreen) this.renderRoot.querySelector<HTMLElement>('main')?.focus();
+    this.shownScreen = s.screen;
+    // A question the user must answer takes the focus; answered, the focus goes back where it was.
+    if (s.confirmLoad && !this.asked) {
+      this.asked = deepFocus();
+      this.renderRoot.querySelector<HTMLElement>('[data-action="confirm-replace"]')?.focus();
+    } else if (!s.confirmLoad && this.asked) {
+      const back = this.asked;
+      this.asked = undefined;
+      if (back.isConnected) back.focus();
+    }
   }
 
+  private asked?: HTMLElement;
+
   private done(s: AppState, screen: Screen): boolean {
+    // What was done with a model is gone with it: no ticks after it failed to load or while another loads.
+    if (screen !== 'data' && s.model.status !== 'ready') return false;
     switch (screen) {
       case 'model':
         return s.model.status === 'ready';
@@ -189,11 +210,10 @@ export class WebtuneApp extends LitElement {
     }
   }
 
+  /** The engine that runs (or would run): its name, and why in the tooltip. */
   private engineBadge(t: Translate, s: AppState) {
-    const e = s.model.summary?.engine;
-    if (e) return html`<span class="engine" data-testid="engine-badge" title=${e.device}>${engineLabel(e)}</span>`;
-    if (!s.probe) return nothing;
-    return html`<span class="engine" data-testid="engine-badge">${s.probe.webgpu ? `WebGPU · ${s.probe.adapter ?? ''}` : t('engine.cpu')}</span>`;
+    const e = headerEngine(t, s);
+    return e ? html`<span class="engine" data-testid="engine-badge" title=${e.title}>${e.text}</span>` : nothing;
   }
 
   override render() {
@@ -223,6 +243,15 @@ export class WebtuneApp extends LitElement {
         </nav>
         <main tabindex="-1">
           ${s.workerError ? html`<p class="error" role="alert">${t('app.workerFailed', { message: s.workerError })}</p>` : nothing}
+          ${s.confirmLoad
+            ? html`<div class="notice" role="alertdialog" aria-labelledby="confirm-load-text" data-testid="confirm-replace">
+                <p id="confirm-load-text">${t('model.confirmReplace', { steps: s.confirmLoad.steps })}</p>
+                <div class="row">
+                  <button class="primary" data-action="confirm-replace" @click=${() => this.controller.handle({ type: 'loadModel', confirmed: true })}>${t('model.confirmLoad')}</button>
+                  <button data-action="cancel-replace" @click=${() => this.controller.handle({ type: 'cancelReplace' })}>${t('model.cancelReplace')}</button>
+                </div>
+              </div>`
+            : nothing}
           ${this.panel(s)}
         </main>
       </div>`;

@@ -19,6 +19,8 @@ export interface PageContext {
   splitRows(): { train: DatasetRow[]; eval: DatasetRow[] };
   /** Rows tokenized with the page's system prompt and max length; rows with no answer token left are counted apart. */
   exampleSet(rows: DatasetRow[]): Promise<ExampleSet>;
+  /** Resolves once the engine is free of the Train step's timing step (estimate.ts); await it before using the engine. */
+  quiet(): Promise<void>;
 }
 
 /** What starting a run needs besides: the loaded engine must match the settings, else it reloads. */

@@ -20,8 +20,10 @@ import { ResultsController } from './results.ts';
 import { LoopController } from './loop.ts';
 import { RunsController } from './run-history.ts';
 import { TrainingController } from './training.ts';
+import { EstimateController } from './estimate.ts';
 import { defaultRecipe, loraOf, type Recipe } from '../train/recipe.ts';
 import { initialState, uiError, type AppState, type Screen, type UiError } from './state.ts';
+import { checkField, defaultsFor, fieldSpec, presetOf, type NumericField } from './train-fields.ts';
 import type { TrainingContext } from './context.ts';
 import type { Store } from './store.ts';
 
@@ -39,6 +41,8 @@ export interface PageOptions {
 // answer is cut away; the tests import a few rows, so the run is a handful of steps.
 export const E2E_TRAIN: Partial<Recipe> = { epochs: 2, batchSize: 2, gradAccum: 1, lr: 3e-3, maxLength: 256, evalEvery: 2, checkpointEvery: 2 };
 
+const ACTIVE = ['running', 'paused', 'pausing', 'starting'];
+
 export class Controller implements TrainingContext {
   tokenizer?: ChatTokenizer;
   readonly data: DataController;
@@ -46,6 +50,7 @@ export class Controller implements TrainingContext {
   readonly training: TrainingController;
   readonly loop: LoopController;
   readonly runs: RunsController;
+  readonly estimate: EstimateController;
 
   constructor(
     readonly store: Store,
@@ -65,6 +70,12 @@ export class Controller implements TrainingContext {
       splitRows: () => this.data.splitRows(),
     });
     this.runs = new RunsController(this);
+    this.estimate = new EstimateController(this);
+    store.subscribe(() => this.estimate.onState());
+  }
+
+  quiet(): Promise<void> {
+    return this.estimate.quiet();
   }
 
   get state(): AppState {
@@ -113,10 +124,20 @@ export class Controller implements TrainingContext {
         this.patch(() => ({ quantChoice: a.quant }));
         return this.persist();
       case 'setSource':
-        this.patch((s) => ({ source: { ...s.source, ...a.patch } }));
-        return this.persist();
-      case 'loadModel':
+        return this.setSource(a.patch);
+      case 'loadModel': {
+        // A trained adapter is not replaced without a word (it stays saved as a run either way).
+        const tr = this.state.training;
+        if (tr.trained && !a.confirmed) {
+          this.patch(() => ({ confirmLoad: { steps: tr.progress?.step ?? 0 } }));
+          return;
+        }
+        this.patch(() => ({ confirmLoad: undefined }));
         await this.loadModel();
+        return;
+      }
+      case 'cancelReplace':
+        this.patch(() => ({ confirmLoad: undefined }));
         return;
       case 'cancelLoad':
         // The pending loadModel rejects with an 'aborted' DownloadError, shown like any failure.
@@ -150,13 +171,18 @@ export class Controller implements TrainingContext {
         await this.persist();
         if (a.patch.maxLength !== undefined) await this.data.recountTokens();
         return this.training.findCheckpoint();
+      case 'setTrainField':
+        return this.setTrainField(a.key, a.raw);
       case 'resetTrain':
-        this.patch(() => ({ train: defaultRecipe() }));
+        this.patch((s) => ({ train: defaultsFor(s.source), trainErrors: {} }));
         await this.persist();
+        await this.data.recountTokens();
         return this.training.findCheckpoint();
       case 'startTraining':
         return this.train(a.fresh);
       case 'pauseTraining':
+        // Said at once; the worker finishes the optimizer step under way, then holds.
+        this.patch((s) => ({ training: { ...s.training, state: s.training.state === 'running' ? 'pausing' : s.training.state } }));
         return this.worker.pause();
       case 'resumeTraining':
         this.patch((s) => ({ training: { ...s.training, state: 'running' } }));
@@ -194,6 +220,38 @@ export class Controller implements TrainingContext {
     const parent = continueFrom !== undefined ? this.state.runs.current : undefined;
     const ended = await this.training.start(fresh, continueFrom);
     if (ended) await this.runs.record({ ...ended, parent });
+  }
+
+  /** A typed setting reaches the recipe only when it is in range; otherwise it waits on screen with its error. */
+  private async setTrainField(key: NumericField, raw: string): Promise<void> {
+    const spec = fieldSpec(key);
+    if (!spec) return;
+    const r = checkField(spec, raw);
+    if ('error' in r) {
+      this.patch((s) => ({ trainErrors: { ...s.trainErrors, [key]: r.error } }));
+      return;
+    }
+    this.patch((s) => {
+      const { [key]: _, ...rest } = s.trainErrors;
+      return { train: { ...s.train, [key]: r.value }, trainErrors: rest };
+    });
+    await this.persist();
+    if (key === 'maxLength') await this.data.recountTokens();
+    return this.training.findCheckpoint();
+  }
+
+  /** Another source drops the old source's error and brings its model's preset. */
+  private async setSource(patch: Partial<AppState['source']>): Promise<void> {
+    const before = this.state.source;
+    const source = { ...before, ...patch };
+    const changed = source.kind !== before.kind || source.repo.trim() !== before.repo.trim();
+    const preset = changed ? presetOf(source) : undefined;
+    this.patch((s) => ({
+      source,
+      model: changed && s.model.status === 'error' ? { status: 'none' } : changed ? { ...s.model, error: undefined } : s.model,
+      ...(preset && !ACTIVE.includes(s.training.state) ? { train: { ...s.train, ...preset }, trainErrors: {} } : {}),
+    }));
+    await this.persist();
   }
 
   // ---- session ---------------------------------------------------------------------------
@@ -278,6 +336,7 @@ export class Controller implements TrainingContext {
   }
 
   async loadModel(): Promise<boolean> {
+    await this.quiet();
     const source = this.modelSource();
     if (!('kind' in source)) {
       this.patch((s) => ({ model: { ...s.model, error: source } }));
@@ -345,8 +404,9 @@ export class Controller implements TrainingContext {
       w.dropout === t.dropout &&
       w.rslora === t.rslora &&
       w.targets.join() === t.targets.join() &&
-      w.batch >= t.batchSize &&
-      w.seq >= t.maxLength &&
+      // Exactly: an engine sized for a bigger shape runs every step at that size's cost.
+      w.batch === t.batchSize &&
+      w.seq === t.maxLength &&
       w.engine === this.state.engineChoice &&
       w.quant === this.state.quantChoice
     );
@@ -366,6 +426,7 @@ export class Controller implements TrainingContext {
   async importAdapter(files: File[], folder = ''): Promise<void> {
     const summary = this.state.model.summary;
     if (!summary || this.state.model.status !== 'ready') return;
+    await this.quiet();
     this.patch(() => ({ adapter: { busy: true } }));
     try {
       const path = (f: File) => f.webkitRelativePath || f.name;

@@ -2,6 +2,8 @@
 // keys and the same {placeholders} (test/ui-i18n.test.ts checks both), so a missing translation
 // is a failing test rather than a blank label.
 
+import { enApp, zhApp } from './messages-app.ts';
+
 export type Lang = 'en' | 'zh';
 export const LANGS: Lang[] = ['en', 'zh'];
 
@@ -33,7 +35,7 @@ const en = {
   'engine.gpuFound': 'WebGPU available: {adapter}',
   'engine.gpuMissing': 'WebGPU is not available here; training runs on the CPU, slowly.',
   'engine.using': 'Runs on {device}',
-  'engine.help': 'Automatic uses WebGPU when this browser offers it. Force CPU to compare or when the GPU misbehaves.',
+  'engine.help': 'Automatic uses a hardware GPU through WebGPU, never a software renderer; for a small model it times one step on both engines and keeps the faster. Force CPU to compare or when the GPU misbehaves.',
   'engine.reloadNeeded': 'Reload the model to switch engines.',
   'quant.title': 'Base weights',
   'quant.auto': 'Automatic',
@@ -59,7 +61,7 @@ const en = {
   'model.folder': 'Model folder',
   'model.folderHelp': 'Pick or drop the folder that huggingface-cli or modelscope download wrote: config.json, tokenizer.json, model.safetensors.',
   'model.dropHere': 'Drop a model folder here',
-  'model.filesPicked': '{count} files picked from {name}',
+  'model.filesPicked': '{count, plural, one {# file} other {# files}} picked from {name}',
   'model.load': 'Load model',
   'model.reload': 'Load again',
   'model.loading': 'Loading…',
@@ -101,7 +103,7 @@ const en = {
   'adapter.help': 'Apply a PEFT adapter folder (adapter_config.json + adapter_model.safetensors), for example one the training-job script produced, to evaluate it, chat with it or export it.',
   'adapter.pick': 'Adapter folder',
   'adapter.drop': 'Drop an adapter folder here',
-  'adapter.applied': 'Adapter {name} applied: r {r}, alpha {alpha}, {targets} projection types',
+  'adapter.applied': 'Adapter {name} applied: r {r}, alpha {alpha}, {targets, plural, one {# projection type} other {# projection types}}',
   'adapter.failed': 'The adapter could not be applied: {message}',
   'adapter.needModel': 'Load a base model first.',
 
@@ -127,10 +129,10 @@ const en = {
   'data.pasteLabel': 'Dataset text',
   'data.importPasted': 'Import pasted text',
   'data.sample': 'Use sample meeting data',
-  'data.loadedFrom': '{name}: {rows} rows ({format})',
+  'data.loadedFrom': '{name}: {rows, plural, one {# row} other {# rows}} ({format})',
   'data.none': 'No dataset yet.',
-  'data.issues': '{count} problems in {name}',
-  'data.issuesKept': 'Rows with problems were skipped; the other {rows} rows were imported.',
+  'data.issues': '{count, plural, one {# problem} other {# problems}} in {name}',
+  'data.issuesKept': 'Rows with problems were skipped; the other {rows, plural, one {# row was} other {# rows were}} imported.',
   'data.failedKept': 'Nothing was imported from {name}; the previous dataset is kept.',
   'data.failed': 'Nothing was imported from {name}.',
   'data.issueLine': 'line {line}',
@@ -141,24 +143,24 @@ const en = {
   'data.col.user': 'Input',
   'data.col.answer': 'Expected output',
   'data.col.tokens': 'Tokens',
-  'data.moreRows': '… and {count} more rows',
+  'data.moreRows': '… and {count, plural, one {# more row} other {# more rows}}',
   'data.split': 'Train / eval split',
   'data.evalFraction': 'Held out for evaluation',
   'data.evalFile': 'Or import a separate evaluation file',
-  'data.evalFromFile': 'Evaluation rows come from {name} ({rows} rows).',
+  'data.evalFromFile': 'Evaluation rows come from {name} ({rows, plural, one {# row} other {# rows}}).',
   'data.useSplit': 'Use split instead',
-  'data.splitCounts': '{train} training rows, {eval} evaluation rows',
+  'data.splitCounts': '{train, plural, one {# training row} other {# training rows}}, {eval, plural, one {# evaluation row} other {# evaluation rows}}',
   'data.histogram': 'Token lengths',
   'data.histogramLabel': 'Histogram of token lengths per example; the red line is the max length {max}',
-  'data.truncated': '{count} examples are longer than the max length ({max}) and will be truncated.',
+  'data.truncated': '{count, plural, one {# example is} other {# examples are}} longer than the max length ({max}) and will be truncated.',
   'data.noneTruncated': 'Every example fits in the max length ({max}).',
   'data.meanTokens': 'mean {mean} tokens, longest {max}',
-  'data.importing': 'Importing {name}: {rows} rows read ({percent})…',
+  'data.importing': 'Importing {name}: {rows, plural, one {# row} other {# rows}} read ({percent})…',
   'data.encoding': 'The file is not UTF-8: it was read as {encoding}.',
-  'data.duplicates': '{count} rows repeat an earlier row word for word and were left out, so no row can be both trained on and held out:',
+  'data.duplicates': '{count, plural, one {# row repeats} other {# rows repeat}} an earlier row word for word and {count, plural, one {was} other {were}} left out, so no row can be both trained on and held out:',
   'data.sampled': 'Token counts of an even sample of {rows} of the {total} rows.',
   'data.truncatedShare': 'About {share} of the examples are longer than the max length ({max}) and will be truncated.',
-  'data.noAnswer': '{count} examples have a prompt that fills the max length ({max}): no answer token is left, so they will be skipped. Raise the max length to train on them.',
+  'data.noAnswer': '{count, plural, one {# example has a prompt that fills the max length ({max}): no answer token is left, so it will be skipped. Raise the max length to train on it.} other {# examples have a prompt that fills the max length ({max}): no answer token is left, so they will be skipped. Raise the max length to train on them.}}',
   'data.noAnswerShare': 'About {share} of the examples have a prompt that fills the max length ({max}): no answer token is left, so they will be skipped. Raise the max length to train on them.',
   'data.needModel': 'Load a model first: its tokenizer counts the tokens.',
   'data.system': 'System prompt',
@@ -228,10 +230,10 @@ const en = {
   'train.checkpointSaved': 'Checkpoint saved at step {step}.',
   'train.failed': 'Training failed: {message}',
   'train.noLabels': 'Nothing to train on: {message}. Raise the max length.',
-  'train.skipped': '{count} training examples were left out: their prompt fills the max length ({max}), so no answer token is left to learn.',
+  'train.skipped': '{count, plural, one {# training example was left out: its prompt fills} other {# training examples were left out: their prompt fills}} the max length ({max}), so no answer token is left to learn.',
   'train.chartLabel': 'Loss per optimizer step: train loss {train}, eval loss {eval}',
   'train.chartEmpty': 'The loss curve appears here once training starts.',
-  'train.stepsPlanned': '{steps} optimizer steps: {rows} rows × {epochs} epochs ÷ (batch {batch} × accumulation {accum})',
+  'train.stepsPlanned': '{steps, plural, one {# optimizer step} other {# optimizer steps}}: {rows, plural, one {# row} other {# rows}} × {epochs, plural, one {# epoch} other {# epochs}} ÷ (batch {batch} × accumulation {accum})',
 
   'eval.title': 'Accuracy on the evaluation rows',
   'eval.run': 'Evaluate',
@@ -255,7 +257,7 @@ const en = {
   'eval.col.expected': 'Expected',
   'eval.col.got': 'Generated',
   'eval.failed': 'Evaluation failed: {message}',
-  'eval.skipped': '{count} rows were left out because their prompt and answer do not fit the model’s {positions} positions: {rows}.',
+  'eval.skipped': '{count, plural, one {# row was left out because its prompt and answer do} other {# rows were left out because their prompt and answer do}} not fit the model’s {positions} positions: {rows}.',
   'eval.adapterNote': 'Evaluates the current adapter with greedy decoding and the training prompt.',
 
   'chat.title': 'Playground',
@@ -271,7 +273,7 @@ const en = {
   'chat.maxTokens': 'Max new tokens',
   'chat.temperature': 'Temperature (0 = greedy)',
   'chat.failed': 'Generation failed: {message}',
-  'chat.tokens': '{count} tokens',
+  'chat.tokens': '{count, plural, one {# token} other {# tokens}}',
   'chat.needModel': 'Load a model first.',
 
   'export.title': 'Export',
@@ -373,6 +375,7 @@ const en = {
   'runs.delta': 'Change',
   'runs.failed': 'Runs: {message}',
   'chat.constrained': 'Answers follow the tool schema',
+  ...enApp,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -406,7 +409,7 @@ const zh: Dictionary = {
   'engine.gpuFound': '可用 WebGPU：{adapter}',
   'engine.gpuMissing': '此处无法使用 WebGPU；训练将在 CPU 上运行，速度较慢。',
   'engine.using': '运行于 {device}',
-  'engine.help': '“自动”在浏览器支持时使用 WebGPU。需要对比或 GPU 异常时可强制使用 CPU。',
+  'engine.help': '“自动”通过 WebGPU 使用硬件 GPU，从不使用软件渲染器；对小模型会在两个引擎上各计时一步，保留较快的一个。需要对比或 GPU 异常时可强制使用 CPU。',
   'engine.reloadNeeded': '重新加载模型以切换引擎。',
   'quant.title': '基座权重',
   'quant.auto': '自动',
@@ -746,17 +749,35 @@ const zh: Dictionary = {
   'runs.delta': '变化',
   'runs.failed': '训练记录：{message}',
   'chat.constrained': '回答遵循工具定义',
+  ...zhApp,
 };
 
 export const messages: Record<Lang, Dictionary> = { en, zh };
 
 export type Params = Record<string, string | number>;
 
+/** `{n, plural, one {# row} other {# rows}}`: the form Intl.PluralRules picks for n, # replaced by n as given. */
+const PLURAL = /\{(\w+), plural,((?:\s*=?\w+\s*\{(?:[^{}]|\{\w+\})*\})+)\s*\}/g;
+/** One form of a plural block: its selector (one, other, =0) and its text, which may hold {placeholders}. */
+const FORM = /(=?\w+)\s*\{((?:[^{}]|\{\w+\})*)\}/g;
+
+function plurals(lang: Lang, text: string, params: Params): string {
+  return text.replace(PLURAL, (whole, name: string, forms: string) => {
+    if (!(name in params)) return whole;
+    const v = params[name];
+    // Counts often arrive formatted ("1,000"): the digits decide the form.
+    const n = typeof v === 'number' ? v : Number(String(v).replace(/[^\d.-]/g, ''));
+    const byForm = new Map([...forms.matchAll(FORM)].map((m) => [m[1], m[2]]));
+    const form = byForm.get(`=${n}`) ?? byForm.get(new Intl.PluralRules(locale(lang)).select(n)) ?? byForm.get('other') ?? '';
+    return form.replace(/#/g, String(v));
+  });
+}
+
 /** A placeholder the caller forgot stays visible as {name}, which a test and a reader both notice. */
 export function translate(lang: Lang, key: MessageKey, params?: Params): string {
   const text = messages[lang][key];
   if (!params) return text;
-  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+  return plurals(lang, text, params).replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
 }
 
 export type Translate = (key: MessageKey, params?: Params) => string;
@@ -765,8 +786,15 @@ export function translator(lang: Lang): Translate {
   return (key, params) => translate(lang, key, params);
 }
 
+/** The parameters a message uses, plain ({name}) or plural ({name, plural, ...}). */
 export function placeholders(text: string): string[] {
-  return [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+  const names: string[] = [];
+  const flat = text.replace(PLURAL, (_, name: string, forms: string) => {
+    names.push(name);
+    return [...forms.matchAll(FORM)].map((m) => m[2]).join(' ');
+  });
+  names.push(...[...flat.matchAll(/\{(\w+)\}/g)].map((m) => m[1]));
+  return [...new Set(names)].sort();
 }
 
 const STORAGE_KEY = 'webtune.lang';

@@ -9,15 +9,10 @@ import './drop-zone.ts';
 import './error-box.ts';
 import { formatBytes, formatDateTime, formatDuration, formatNumber, translator, type Translate } from './i18n.ts';
 import './memory-card.ts';
+import { engineLabel, engineWhy } from './engine-view.ts';
 import './model-catalog.ts';
 import type { AppState, SourceKind } from './state.ts';
 import { panelStyles } from './styles.ts';
-
-/** "WebGPU · SwiftShader", or the CPU engine's own description when it already names itself. */
-export function engineLabel(e: { kind: 'cpu' | 'webgpu'; device: string }): string {
-  const kind = e.kind === 'webgpu' ? 'WebGPU' : 'CPU';
-  return e.device.startsWith(kind) ? e.device : `${kind} · ${e.device}`;
-}
 
 const SOURCES: SourceKind[] = ['builtin', 'hf', 'modelscope', 'url', 'local'];
 const ENGINES: EngineChoice[] = ['auto', 'webgpu', 'cpu'];
@@ -141,6 +136,7 @@ export class ModelPanel extends LitElement {
     const s = this.state;
     const probe = s.probe;
     const loadedEngine = s.model.loadedWith?.engine;
+    const decision = s.model.summary?.engineDecision;
     return html`<section class="card" aria-labelledby="engine-h">
       <h3 id="engine-h">${t('engine.title')}</h3>
       <div class="choices" role="radiogroup" aria-labelledby="engine-h">
@@ -158,8 +154,15 @@ export class ModelPanel extends LitElement {
         )}
       </div>
       <p class="small" data-testid="probe">
-        ${!probe ? t('engine.probing') : probe.webgpu ? t('engine.gpuFound', { adapter: probe.adapter ?? '?' }) : t('engine.gpuMissing')}
+        ${!probe
+          ? t('engine.probing')
+          : !probe.webgpu
+            ? t('engine.gpuMissing')
+            : probe.software
+              ? t('engine.softwareFound', { software: probe.software })
+              : t('engine.gpuFound', { adapter: probe.adapter ?? '?' })}
       </p>
+      ${decision && s.model.status === 'ready' ? html`<p class="small notice" data-testid="engine-why">${engineWhy(t, s.lang, decision)}</p>` : nothing}
       ${probe && !probe.webgpu && probe.reason ? html`<p class="muted small">${probe.reason}</p>` : nothing}
       <p class="muted small">${t('engine.help')}</p>
       ${loadedEngine && loadedEngine !== s.engineChoice ? html`<p class="small">${t('engine.reloadNeeded')}</p>` : nothing}

@@ -40,6 +40,7 @@ export class ResultsController {
     const tok = c.tokenizer;
     const { eval: rows } = c.splitRows();
     if (!tok || c.state.model.status !== 'ready' || this.busyTraining()) return;
+    await c.quiet();
     if (rows.length === 0) {
       c.patch((s) => ({ evaluation: { ...s.evaluation, error: { where: 'eval', key: 'eval.noRows', detail: '' } } }));
       return;
@@ -90,6 +91,7 @@ export class ResultsController {
     const c = this.c;
     const tok = c.tokenizer;
     if (!tok || c.state.model.status !== 'ready' || this.busyTraining()) return;
+    await c.quiet();
     const { prompt, maxNewTokens, temperature } = c.state.chat;
     const ids = encodePrompt(tok, { user: prompt }, { system: c.state.systemPrompt });
     const schema = c.state.chat.constrained ? c.state.schema.applied : undefined;
@@ -127,6 +129,7 @@ export class ResultsController {
     const c = this.c;
     const summary = c.state.model.summary;
     if (!summary || this.busyTraining()) return;
+    await c.quiet();
     const set = (v: AppState['exports'][ExportKind]) => c.patch((s) => ({ exports: { ...s.exports, [kind]: v } }));
     set({ busy: true });
     try {

@@ -7,7 +7,8 @@ import type { ToolSchema } from '../data/schema.ts';
 import type { RunRecord } from '../train/runs.ts';
 import type { SchemaForm } from './schema-form.ts';
 import { DEFAULT_SYSTEM_PROMPT } from '../data/examples.ts';
-import { defaultRecipe, type Recipe } from '../train/recipe.ts';
+import type { Recipe } from '../train/recipe.ts';
+import { defaultsFor, type FieldError, type NumericField } from './train-fields.ts';
 import type { EvalReport } from '../eval/metrics.ts';
 import type {
   CachedModelInfo,
@@ -88,7 +89,8 @@ export interface ImportProgressView {
 }
 
 export type ModelStatus = 'none' | 'loading' | 'ready' | 'error';
-export type TrainUiState = 'idle' | 'starting' | TrainProgress['state'];
+/** 'pausing': asked to pause, the worker finishes the optimizer step under way first. */
+export type TrainUiState = 'idle' | 'starting' | 'pausing' | TrainProgress['state'];
 
 export interface LossPoint {
   step: number;
@@ -106,6 +108,20 @@ export interface ExportStatus {
   busy: boolean;
   files?: string[];
   error?: string;
+}
+
+export interface StepEstimate {
+  /** The model, engine, data and settings it was measured for. */
+  key: string;
+  status: 'measuring' | 'done' | 'error';
+  engine: 'cpu' | 'webgpu';
+  batch: number;
+  /** Padded length of the timed micro-batch. */
+  tokens: number;
+  microMs?: number;
+  /** Optimizer steps and micro-batches of the planned run. */
+  steps: number;
+  micros: number;
 }
 
 export interface AppState {
@@ -127,6 +143,8 @@ export interface AppState {
     error?: UiError;
   };
   cachedModels: CachedModelInfo[];
+  /** A load asked for while a trained adapter is in the page: it waits for the user's yes. */
+  confirmLoad?: { steps: number };
 
   dataset?: LoadedDataset;
   evalDataset?: LoadedDataset;
@@ -148,6 +166,10 @@ export interface AppState {
   splitCounts: { train: number; eval: number };
 
   train: Recipe;
+  /** Settings typed out of range: kept as typed, never in `train`; Start is off while any is here. */
+  trainErrors: Partial<Record<NumericField, FieldError>>;
+  /** How long the run would take, from one timed micro-batch on the loaded engine (estimate.ts). */
+  estimate?: StepEstimate;
   training: {
     state: TrainUiState;
     progress?: TrainProgress;
@@ -161,6 +183,8 @@ export interface AppState {
     trained: boolean;
     /** Training rows left out at the last start: their prompt fills the max length. */
     skipped?: number;
+    /** runKeyOf the run shown (in progress, or saved and found after a reload). */
+    runKey?: string;
   };
 
   evaluation: {
@@ -246,7 +270,8 @@ export function initialState(lang: Lang): AppState {
     tokenLengths: [],
     promptLengths: [],
     splitCounts: { train: 0, eval: 0 },
-    train: defaultRecipe(),
+    train: defaultsFor({ kind: 'builtin', repo: '' }),
+    trainErrors: {},
     training: { state: 'idle', losses: [], evalLosses: [], trained: false },
     evaluation: { busy: false, done: 0, total: 0, inputs: [], added: [] },
     schema: { dirty: false, issues: [], build: { perTool: 20, evalPerTool: 5, seed: 42 }, moreRows: 10 },

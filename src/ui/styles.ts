@@ -207,6 +207,14 @@ export const panelStyles = css`
     gap: 14px;
     align-items: start;
   }
+  /* A phone or a narrow window: one column everywhere. */
+  @media (max-width: 900px) {
+    .grid2,
+    .columns,
+    .layout {
+      grid-template-columns: minmax(0, 1fr);
+    }
+  }
   .visually-hidden {
     position: absolute;
     width: 1px;

@@ -15,6 +15,7 @@ export interface EndedRun {
 import type { TrainingContext } from './context.ts';
 import { uiError } from './state.ts';
 import { loadLosses, saveLosses } from './persist.ts';
+import { runKeyOf } from './run-key.ts';
 
 /** Above this many training rows the page does not tokenize the data just to look for a saved run. */
 const MATCH_ROWS = 50_000;
@@ -27,8 +28,7 @@ export class TrainingController {
 
   /** Names the run for the saved loss curve: same model, data and settings, same curve. */
   private runKey(): string {
-    const s = this.c.state;
-    return JSON.stringify([s.model.summary?.sourceKey, s.model.summary?.name, this.c.trainData().name, this.c.trainData().rows, s.train, s.evalFraction, s.systemPrompt]);
+    return runKeyOf(this.c.state);
   }
 
   private findSeq = 0;
@@ -64,6 +64,7 @@ export class TrainingController {
         training: {
           ...st.training,
           checkpoint,
+          runKey: this.runKey(),
           losses: losses?.losses.filter((p) => p.step <= checkpoint.step) ?? [],
           evalLosses: losses?.evalLosses.filter((p) => p.step <= checkpoint.step) ?? [],
           progress: {
@@ -92,10 +93,13 @@ export class TrainingController {
    */
   async start(fresh: boolean, continueFrom?: string): Promise<EndedRun | undefined> {
     const s = this.c.state;
-    if (s.training.state === 'running' || s.training.state === 'starting' || s.training.state === 'paused') return;
+    if (['running', 'starting', 'paused', 'pausing'].includes(s.training.state) || Object.keys(s.trainErrors).length) return;
+    await this.c.quiet();
     let ended: EndedRun | undefined;
-    const keep = !fresh && !continueFrom && s.training.checkpoint ? { losses: s.training.losses, evalLosses: s.training.evalLosses } : { losses: [], evalLosses: [] };
-    this.c.patch((st) => ({ training: { ...st.training, state: 'starting', error: undefined, resumedFrom: undefined, ...keep } }));
+    // The curve so far stays only for the run Start continues: same settings and data as now.
+    const same = s.training.runKey === undefined || s.training.runKey === this.runKey();
+    const keep = !fresh && !continueFrom && same && s.training.checkpoint ? { losses: s.training.losses, evalLosses: s.training.evalLosses } : { losses: [], evalLosses: [], progress: undefined };
+    this.c.patch((st) => ({ training: { ...st.training, state: 'starting', error: undefined, resumedFrom: undefined, runKey: this.runKey(), ...keep } }));
     try {
       if (!this.c.loadedMatches() && !(await this.c.loadModel())) {
         this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: st.model.error ?? { where: 'train', key: 'train.needModel', detail: '' } } }));
@@ -151,7 +155,8 @@ export class TrainingController {
       return {
         training: {
           ...tr,
-          state: p.state,
+          // A pause asked for stays "pausing" until the worker says it holds.
+          state: tr.state === 'pausing' && p.state === 'running' ? 'pausing' : p.state,
           progress: p,
           losses,
           evalLosses,

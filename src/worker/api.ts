@@ -31,7 +31,8 @@ export type { ModelSource } from '../io/sources.ts';
 export type { CachedModelInfo, StorageInfo } from '../io/cache.ts';
 export type { ModelFileInfo } from '../io/model-files.ts';
 
-export type EngineChoice = 'auto' | 'webgpu' | 'cpu';
+export type { EngineChoice, EngineDecision, EngineReason } from './engine-choice.ts';
+import type { EngineChoice, EngineDecision } from './engine-choice.ts';
 export type QuantChoice = 'auto' | Quantization;
 
 export interface ProbeResult {
@@ -40,6 +41,8 @@ export interface ProbeResult {
   adapter?: string;
   /** Why WebGPU is not usable, for the user. */
   reason?: string;
+  /** The software renderer's name (SwiftShader, llvmpipe…) when the adapter is one: Automatic then runs the CPU engine. */
+  software?: string;
   features: string[];
   shaderF16: boolean;
   maxBufferSize?: number;
@@ -97,6 +100,8 @@ export interface ModelSummary {
   quant: Quantization;
   nf4FromCache?: number;
   engine: EngineInfo;
+  /** Why this engine runs (Automatic's pick and what it was based on). */
+  engineDecision?: EngineDecision;
   memory: MemoryPlan;
   files: ModelFileInfo[];
   /** tokenizer.json and tokenizer_config.json text, so the page can tokenize without the worker. */
@@ -168,6 +173,11 @@ export interface WorkerApi {
   generate(promptIds: Int32Array, options: WorkerGenerateOptions, onToken?: (id: number) => void): Promise<GenerateResult>;
   /** Several prompts decoded together (evaluation); onToken gets the row index. */
   generateBatch(prompts: Int32Array[], options: WorkerGenerateOptions, onToken?: (row: number, id: number) => void): Promise<GenerateResult[]>;
+  /**
+   * Milliseconds of one micro-batch of these examples (forward and backward, no update; the
+   * faster of two passes), for the time estimate before a run. Refused while a run is in progress.
+   */
+  measureStep(examples: TrainExample[], padId?: number): Promise<number>;
   /** Loss over the given examples, or the eval set given to setDataset when omitted. */
   evaluate(examples?: TrainExample[]): Promise<EvalResult>;
   getAdapter(): Promise<AdapterData>;

@@ -39,6 +39,7 @@ export function wrapWorker(worker: Worker): TrainingWorker {
     stop: () => remote.stop(),
     generate: (ids, options, onToken) => remote.generate(ids, options, cb(onToken)),
     generateBatch: (prompts, options, onToken) => remote.generateBatch(prompts, options, cb(onToken)),
+    measureStep: (examples, padId) => remote.measureStep(examples, padId),
     evaluate: (examples) => remote.evaluate(examples),
     getAdapter: () => remote.getAdapter(),
     setAdapter: (tensors) => remote.setAdapter(tensors),

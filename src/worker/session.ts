@@ -4,11 +4,12 @@
 
 import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
 import { checkedRead, checkedReadInto } from '../core/finite.ts';
-import { DatasetError, DeviceLostError, EngineError, type DatasetIssue } from '../core/errors.ts';
+import { CheckpointError, DatasetError, DeviceLostError, EngineError, type DatasetIssue } from '../core/errors.ts';
 import { cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { WeightDType } from '../core/dtype.ts';
 import type { DecodeOptions, Engine, MemoryPlan, TrainExample } from '../engine/engine.ts';
 import { toolCallConstraint, type ToolCallConstraint } from '../data/constrain.ts';
+import { chooseEngine, planEngine, softwareAdapter, timeStep } from './engine-choice.ts';
 import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts';
 import type { FetchFn } from '../io/download.ts';
 import { openModel, type ModelFiles } from '../io/model-files.ts';
@@ -22,7 +23,7 @@ import { writeMergedModel, PASSTHROUGH_FILES } from '../export/merged.ts';
 import { writeLoraGguf } from '../export/gguf.ts';
 import { CheckpointStore } from '../train/checkpoint.ts';
 import { runIdentityOf, runTraining, RunControl, type RunTrainingOptions } from '../train/loop.ts';
-import { evaluateLoss } from '../train/trainer.ts';
+import { evaluateLoss, makeMicroBatch } from '../train/trainer.ts';
 import { trainOf } from '../train/recipe.ts';
 import type {
   AdapterData, CachedModelInfo, CheckpointInfo, EngineChoice, EvalResult, ExportedFile, ExportKind, GenerateResult,
@@ -86,10 +87,12 @@ export class TrainingSession implements WorkerApi {
     if (!adapter) return { ...base, webgpu: false, reason: 'WebGPU is present but offers no adapter (GPU disabled or blocklisted); training runs on the CPU' };
     const info = adapter.info;
     const features = [...adapter.features].map(String).sort();
+    const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
     return {
       ...base,
       webgpu: true,
       adapter: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter',
+      software: softwareAdapter({ ...info, isFallbackAdapter: fallback }),
       features,
       shaderF16: features.includes('shader-f16'),
       maxBufferSize: adapter.limits.maxBufferSize,
@@ -110,7 +113,7 @@ export class TrainingSession implements WorkerApi {
     let quant: Quantization = settings.quant === 'nf4' ? 'nf4' : 'none';
     const files = await openModel(source, {
       checkConfig: async (json) => {
-        quant = fitBase(json, settings, await this.limits(choice));
+        quant = fitBase(json, settings, await this.limits(choice, json));
       },
       signal: abort.signal,
       store,
@@ -140,11 +143,12 @@ export class TrainingSession implements WorkerApi {
       await this.model.engine.dispose();
       this.model = null;
     }
-    const engine = await this.pickEngine(choice);
     settings = { ...settings, quant };
     report({ phase: 'load', message: quant === 'nf4' ? 'loading the weights into the engine, the projections as 4-bit NF4' : 'loading the weights into the engine' });
     const nf4 = await nf4Source(this.deps.modelStore, files, dtype, settings);
-    const memory = await loadInto(engine, { config, files, settings }, dtype, nf4);
+    const m = { config, files, settings };
+    const probe = choice === 'cpu' ? undefined : await this.probe();
+    const { engine, decision, memory } = await chooseEngine(choice, probe, paramCount(config), { vocabSize: config.vocabSize, ...settings }, this.deps.createEngine, (e) => loadInto(e, m, dtype, nf4));
     const lora = await engine.getLora();
     const summary: ModelSummary = {
       name: files.name,
@@ -156,6 +160,7 @@ export class TrainingSession implements WorkerApi {
       quant,
       ...(nf4 ? { nf4FromCache: nf4.stats.cached } : {}),
       engine: await engine.info(),
+      engineDecision: decision,
       memory,
       files: files.files,
       tokenizerJson: files.tokenizerJson,
@@ -177,31 +182,14 @@ export class TrainingSession implements WorkerApi {
   }
 
   /** The limits of the engine a load would get, for fitBase (quant.ts): the refusal before any weight downloads. */
-  private async limits(choice: EngineChoice): Promise<DeviceLimits> {
+  private async limits(choice: EngineChoice, configJson: string): Promise<DeviceLimits> {
     const probe = choice === 'cpu' ? undefined : await this.probe();
-    return probe?.webgpu ? { kind: 'webgpu', maxBufferSize: probe.maxBufferSize, maxBindingSize: probe.maxStorageBufferBindingSize } : cpuLimits();
+    const gpu = probe?.webgpu && planEngine(choice, probe, paramCount(parseQwen2Config(configJson))).kind !== 'cpu';
+    return gpu ? { kind: 'webgpu', maxBufferSize: probe.maxBufferSize, maxBindingSize: probe.maxStorageBufferBindingSize } : cpuLimits();
   }
 
   async cancelLoad(): Promise<void> {
     this.loadAbort?.abort();
-  }
-
-  private async pickEngine(choice: EngineChoice): Promise<Engine> {
-    if (choice === 'cpu') return this.deps.createEngine('cpu');
-    if (choice === 'webgpu') {
-      const p = await this.probe();
-      if (!p.webgpu) throw new EngineError(`WebGPU was asked for but is not available: ${p.reason}`);
-      return this.deps.createEngine('webgpu');
-    }
-    const p = await this.probe();
-    if (p.webgpu) {
-      try {
-        return await this.deps.createEngine('webgpu');
-      } catch {
-        // 'auto' means the CPU is an acceptable answer when the GPU backend cannot start.
-      }
-    }
-    return this.deps.createEngine('cpu');
   }
 
   private get loaded(): Loaded {
@@ -334,6 +322,14 @@ export class TrainingSession implements WorkerApi {
     const c = this.constraint.constraint;
     if (rest.maxNewTokens < c.minTokens) throw new EngineError(`${rest.maxNewTokens} new tokens are too few for the shortest call of the schema (${c.minTokens})`);
     return { ...rest, constraint: c };
+  }
+
+  async measureStep(examples: TrainExample[], padId?: number): Promise<number> {
+    if (this.control) throw new EngineError('a training run is in progress: its own steps are timed');
+    const { engine, settings } = this.loaded;
+    if (!examples.length) throw new EngineError('no examples to time');
+    if (examples.length > settings.maxBatch) throw new EngineError(`${examples.length} examples, more than the batch of ${settings.maxBatch} the model was loaded for`);
+    return timeStep(engine, makeMicroBatch(examples, padId ?? this.padId({})));
   }
 
   async evaluate(examples?: TrainExample[]): Promise<EvalResult> {
