@@ -23,7 +23,8 @@ import { TrainingController } from './training.ts';
 import { EstimateController } from './estimate.ts';
 import { defaultRecipe, loraOf, type Recipe } from '../train/recipe.ts';
 import { initialState, uiError, type AppState, type Screen, type UiError } from './state.ts';
-import { checkField, defaultsFor, fieldSpec, presetOf, type NumericField } from './train-fields.ts';
+import { defaultsFor, type NumericField } from './train-fields.ts';
+import { fieldPatch, sourcePatch } from './settings.ts';
 import type { TrainingContext } from './context.ts';
 import type { Store } from './store.ts';
 
@@ -40,8 +41,6 @@ export interface PageOptions {
 // Max length stays above the sample rows' longest (~220 tokens with the tiny vocabulary) so no
 // answer is cut away; the tests import a few rows, so the run is a handful of steps.
 export const E2E_TRAIN: Partial<Recipe> = { epochs: 2, batchSize: 2, gradAccum: 1, lr: 3e-3, maxLength: 256, evalEvery: 2, checkpointEvery: 2 };
-
-const ACTIVE = ['running', 'paused', 'pausing', 'starting'];
 
 export class Controller implements TrainingContext {
   tokenizer?: ChatTokenizer;
@@ -124,7 +123,8 @@ export class Controller implements TrainingContext {
         this.patch(() => ({ quantChoice: a.quant }));
         return this.persist();
       case 'setSource':
-        return this.setSource(a.patch);
+        this.patch((s) => sourcePatch(s, a.patch));
+        return this.persist();
       case 'loadModel': {
         // A trained adapter is not replaced without a word (it stays saved as a run either way).
         const tr = this.state.training;
@@ -222,36 +222,15 @@ export class Controller implements TrainingContext {
     if (ended) await this.runs.record({ ...ended, parent });
   }
 
-  /** A typed setting reaches the recipe only when it is in range; otherwise it waits on screen with its error. */
   private async setTrainField(key: NumericField, raw: string): Promise<void> {
-    const spec = fieldSpec(key);
-    if (!spec) return;
-    const r = checkField(spec, raw);
-    if ('error' in r) {
-      this.patch((s) => ({ trainErrors: { ...s.trainErrors, [key]: r.error } }));
-      return;
+    const p = fieldPatch(this.state, key, raw);
+    if (!p) return;
+    this.patch(() => p);
+    if (!(key in p.trainErrors)) {
+      await this.persist();
+      if (key === 'maxLength') await this.data.recountTokens();
+      await this.training.findCheckpoint();
     }
-    this.patch((s) => {
-      const { [key]: _, ...rest } = s.trainErrors;
-      return { train: { ...s.train, [key]: r.value }, trainErrors: rest };
-    });
-    await this.persist();
-    if (key === 'maxLength') await this.data.recountTokens();
-    return this.training.findCheckpoint();
-  }
-
-  /** Another source drops the old source's error and brings its model's preset. */
-  private async setSource(patch: Partial<AppState['source']>): Promise<void> {
-    const before = this.state.source;
-    const source = { ...before, ...patch };
-    const changed = source.kind !== before.kind || source.repo.trim() !== before.repo.trim();
-    const preset = changed ? presetOf(source) : undefined;
-    this.patch((s) => ({
-      source,
-      model: changed && s.model.status === 'error' ? { status: 'none' } : changed ? { ...s.model, error: undefined } : s.model,
-      ...(preset && !ACTIVE.includes(s.training.state) ? { train: { ...s.train, ...preset }, trainErrors: {} } : {}),
-    }));
-    await this.persist();
   }
 
   // ---- session ---------------------------------------------------------------------------

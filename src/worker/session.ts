@@ -4,7 +4,7 @@
 
 import { paramCount, parseQwen2Config, validateWeights, type Qwen2Config } from '../core/config.ts';
 import { checkedRead, checkedReadInto } from '../core/finite.ts';
-import { CheckpointError, DatasetError, DeviceLostError, EngineError, type DatasetIssue } from '../core/errors.ts';
+import { DatasetError, DeviceLostError, EngineError, type DatasetIssue } from '../core/errors.ts';
 import { cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { WeightDType } from '../core/dtype.ts';
 import type { DecodeOptions, Engine, MemoryPlan, TrainExample } from '../engine/engine.ts';
