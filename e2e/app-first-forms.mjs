@@ -45,10 +45,14 @@ const formsAndData = {
       const notice = page.locator('[data-testid="reload-needed"]');
       await notice.waitFor({ timeout: 5000 });
       await go(page, 'model');
-      const card = await page.locator('wt-memory-card').innerText();
+      const card = await text(page, "memory-running");
       assert.match(card, /2 × 256/, `memory card: ${card}`);
+      await go(page, 'train');
       await page.locator('[data-testid="reload-needed"] button').first().click();
-      await until('the reload', async () => (await page.locator('wt-memory-card').innerText()).includes('1 × 128') && (await page.locator('[data-testid="reload-needed"]').count()) === 0, 60_000);
+      await go(page, 'model');
+      await until('the reload', async () => (await text(page, 'memory-running')).includes('1 × 128'), 60_000).catch(async (e) => {
+        throw new Error(`${e.message}: ${await text(page, 'memory-running')} / ${await text(page, 'model-ready')} / ${(await page.locator('wt-model-panel wt-error').allInnerTexts()).join(' ; ')}`);
+      });
       await go(page, 'train');
       await setNumber(page, 'batchSize', 2);
       await setNumber(page, 'maxLength', 256);

@@ -97,6 +97,17 @@ function toolCallOf(v: unknown): ToolCall | null {
   return { tool_name: v.tool_name, parameters: (v.parameters as Obj | undefined) ?? {} };
 }
 
+/** Levenshtein distance (field names are short). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+
 /** Collects a row's problems, each tagged with the row's place and the field. */
 class RowCheck {
   readonly issues: DatasetIssue[] = [];
@@ -106,11 +117,17 @@ class RowCheck {
     this.issues.push({ ...this.where, ...(field ? { field } : {}), message });
   }
 
+  /** A required field that is absent, naming a key of the row that looks like a typo of it. */
+  missing(o: Obj, field: string): void {
+    const near = Object.keys(o).find((k) => k !== field && editDistance(k.toLowerCase(), field) <= Math.min(2, field.length >> 1));
+    this.add(field, near === undefined ? 'is missing' : `is missing; the row has "${near}": did you mean "${field}"?`);
+  }
+
   /** A string field; absent is allowed only when `optional`. */
   text(o: Obj, field: string, optional: boolean): string | undefined {
     const v = o[field];
     if (v === undefined || v === null) {
-      if (!optional) this.add(field, 'is missing');
+      if (!optional) this.missing(o, field);
       return undefined;
     }
     if (typeof v !== 'string') {
@@ -123,7 +140,7 @@ class RowCheck {
   /** The answer: an object (serialised as compact JSON, non-ASCII kept) or a non-empty string. */
   answer(o: Obj, field: string): { answer: string; expected: ToolCall | null } | undefined {
     const v = o[field];
-    if (v === undefined || v === null) return void this.add(field, 'is missing');
+    if (v === undefined || v === null) return void this.missing(o, field);
     if (isObject(v)) return { answer: JSON.stringify(v), expected: toolCallOf(v) };
     if (typeof v !== 'string') return void this.add(field, `must be an object or a string, got ${Array.isArray(v) ? 'an array' : typeof v}`);
     if (!v.trim()) return void this.add(field, 'is empty');

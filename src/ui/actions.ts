@@ -23,6 +23,10 @@ export type Action =
   | { type: 'importData'; name: string; file?: Blob; text?: string; role: 'train' | 'eval' }
   | { type: 'importSample' }
   | { type: 'useSplit' }
+  /** The eval file set aside, back in use. */
+  | { type: 'useEvalFile' }
+  /** The good rows of a file whose problems are shown. */
+  | { type: 'importGood' }
   | { type: 'setSplit'; evalFraction: number }
   | { type: 'setSystemPrompt'; text: string }
   | { type: 'setTrain'; patch: Partial<Recipe> }

@@ -65,7 +65,7 @@ export class Controller implements TrainingContext {
         return page.state;
       },
       patch: (fn) => this.patch(fn),
-      importData: (name, text, role) => this.data.importData(name, text, role),
+      importData: (name, text, role) => this.data.importData(name, text, role, true),
       splitRows: () => this.data.splitRows(),
     });
     this.runs = new RunsController(this);
@@ -154,7 +154,9 @@ export class Controller implements TrainingContext {
         await this.data.importSample();
         return this.training.findCheckpoint();
       case 'useSplit':
-        await this.data.useSplit();
+      case 'useEvalFile':
+      case 'importGood':
+        await (a.type === 'useSplit' ? this.data.useSplit() : a.type === 'useEvalFile' ? this.data.useParked() : this.data.importGood());
         return this.training.findCheckpoint();
       case 'setSplit':
         this.patch(() => ({ evalFraction: a.evalFraction }));
@@ -253,7 +255,7 @@ export class Controller implements TrainingContext {
       const d = await loadDataset(role);
       // Sessions saved before datasets were kept as files hold the text.
       const content = d?.blob ?? d?.text;
-      if (d && content !== undefined) await this.data.importData(d.name, content, role);
+      if (d && content !== undefined) await this.data.importData(d.name, content, role, true);
     }
     // A restored local folder cannot be reloaded (its File handles are gone): fall back.
     if (this.state.source.kind === 'local') this.patch((s) => ({ source: { ...s.source, kind: 'builtin' } }));

@@ -10,6 +10,7 @@ import './drop-zone.ts';
 import './histogram.ts';
 import './schema-editor.ts';
 import { formatNumber, formatPercent, translator, type Translate } from './i18n.ts';
+import { issueMessage } from './issue-text.ts';
 import { PREVIEW_ROWS, type AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
 
@@ -31,6 +32,14 @@ export class DataPanel extends LitElement {
       }
       .where {
         font-weight: 600;
+      }
+      details.detail {
+        display: inline;
+      }
+      details.detail summary {
+        display: inline;
+        cursor: pointer;
+        color: var(--wt-muted);
       }
       td.text {
         white-space: pre-wrap;
@@ -65,7 +74,9 @@ export class DataPanel extends LitElement {
       i.line !== undefined ? t('data.issueLine', { line: i.line }) : i.index !== undefined ? t('data.issueRow', { index: i.index }) : '',
       i.field ? t('data.issueField', { field: i.field }) : '',
     ].filter(Boolean);
-    return html`${where.length ? html`<span class="where">${where.join(', ')}</span>: ` : nothing}${i.message}`;
+    const m = issueMessage(t, i.message);
+    return html`${where.length ? html`<span class="where">${where.join(', ')}</span>: ` : nothing}${m.text}
+      ${m.detail ? html`<details class="detail"><summary>${t('net.details')}</summary>${m.detail}</details>` : nothing}`;
   }
 
   private importProgress(t: Translate) {
@@ -94,11 +105,17 @@ export class DataPanel extends LitElement {
     const imp = this.state.lastImport;
     if (!imp || (!imp.failed && imp.issues.length === 0)) return nothing;
     const rowsKept = this.state.dataset?.name === imp.name ? this.state.dataset.rows.length : (this.state.evalDataset?.rows.length ?? 0);
-    const headline = imp.failed
-      ? this.state.dataset
-        ? t('data.failedKept', { name: imp.name })
-        : t('data.failed', { name: imp.name })
-      : t('data.issuesKept', { rows: rowsKept });
+    const d = this.state.dataset;
+    const good = imp.goodRows;
+    const headline = good
+      ? d
+        ? t('data.keepCurrent', { name: d.name, rows: d.rows.length })
+        : ''
+      : imp.failed
+        ? d
+          ? t('data.failedKept', { name: imp.name })
+          : t('data.failed', { name: imp.name })
+        : t('data.issuesKept', { rows: rowsKept });
     return html`<div class=${imp.failed ? 'error' : 'notice'} role=${imp.failed ? 'alert' : 'status'} data-testid="import-issues">
       <strong>${headline}</strong>
       ${imp.issues.length ? html`<div>${t('data.issues', { count: imp.issues.length, name: imp.name })}</div>` : nothing}
@@ -106,7 +123,10 @@ export class DataPanel extends LitElement {
       <ol class="issues">
         ${imp.issues.slice(0, MAX_ISSUES).map((i) => html`<li>${this.issueText(t, i)}</li>`)}
       </ol>
-      <button class="small" @click=${() => emit(this, { type: 'dismissError', where: 'data' })}>${t('error.dismiss')}</button>
+      <div class="row">
+        ${good ? html`<button class="small primary" data-action="import-good" @click=${() => emit(this, { type: 'importGood' })}>${t('data.importGood', { rows: good })}</button>` : nothing}
+        <button class="small" @click=${() => emit(this, { type: 'dismissError', where: 'data' })}>${t('error.dismiss')}</button>
+      </div>
     </div>`;
   }
 
@@ -189,9 +209,29 @@ export class DataPanel extends LitElement {
             <span>${formatPercent(s.lang, s.evalFraction)}</span>
           </div>`}
       <p class="small" data-testid="split-counts" style="margin-top:6px">${t('data.splitCounts', { train: trainRows, eval: evalRows })}</p>
+      ${this.evalNotes(t)}
       <p class="muted small">${t('data.evalFile')}</p>
       <wt-drop-zone label=${t('data.pick')} hint="" accept=".json,.jsonl,application/json" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'eval')}></wt-drop-zone>
     </section>`;
+  }
+
+  /** The eval file against the training rows: intents it asks for that training never shows, or the file set aside. */
+  private evalNotes(t: Translate) {
+    const s = this.state;
+    const fit = s.evalFit;
+    const mismatch =
+      s.evalDataset && fit
+        ? html`<p class="small error" data-testid="eval-mismatch">
+            ${fit.rows === fit.total ? t('data.evalMismatch', { eval: fit.tools.join(', '), train: s.dataset?.name ?? '' }) : t('data.evalPartlyUnseen', { count: fit.rows, intents: fit.tools.join(', ') })}
+          </p>`
+        : nothing;
+    const parked = s.parkedEval && !s.evalDataset
+      ? html`<p class="small notice" data-testid="eval-parked">
+          ${t('data.evalParked', { name: s.parkedEval, train: s.dataset?.name ?? '' })}
+          <button class="small" data-action="use-eval-file" @click=${() => emit(this, { type: 'useEvalFile' })}>${t('data.useEvalFile', { name: s.parkedEval })}</button>
+        </p>`
+      : nothing;
+    return html`${mismatch}${parked}`;
   }
 
   private lengthsCard(t: Translate) {

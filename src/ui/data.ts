@@ -32,15 +32,21 @@ export class DataController {
   evalSet?: Dataset;
   private names: { train?: string; eval?: string } = {};
   private readonly importSeq = { train: 0, eval: 0 };
+  /** A file with bad rows, waiting for the user's "import the good rows". */
+  private pending?: { name: string; blob: Blob; parsed: Dataset; role: 'train' | 'eval' };
+  /** An eval file set aside (other training data, or the split chosen instead). */
+  private parked?: { name: string; set: Dataset };
 
   constructor(private readonly c: DataContext) {}
 
   /** Back to splitting the training file: the separate eval file is dropped. */
   async useSplit(): Promise<void> {
+    // The file stays at hand: "use it for evaluation" brings it back.
+    if (this.evalSet && this.names.eval) this.parked = { name: this.names.eval, set: this.evalSet };
     this.evalSet = undefined;
     this.names.eval = undefined;
     await saveDataset('eval', undefined);
-    this.c.patch(() => ({ evalDataset: undefined }));
+    this.c.patch(() => ({ evalDataset: undefined, parkedEval: this.parked?.name, evalFit: undefined }));
     return this.recountTokens();
   }
 
@@ -61,14 +67,16 @@ export class DataController {
   }
 
   /**
-   * A failed import changes nothing but the report of the attempt: the old dataset stays. The
-   * file streams in with progress (a million rows keep the page responsive); text (pasted, the
-   * samples) takes the same path as UTF-8 bytes.
+   * A failed import changes nothing but the report of the attempt: the old dataset stays. A file
+   * with some bad rows does not replace the data either: its problems are shown with "import the
+   * N good rows" (importGood). `accept` takes the good rows at once (a dataset restored from the
+   * last session, built rows). The file streams in with progress; text takes the same path.
    */
-  async importData(name: string, content: Blob | string, role: 'train' | 'eval'): Promise<void> {
+  async importData(name: string, content: Blob | string, role: 'train' | 'eval', accept = false): Promise<void> {
     const seq = ++this.importSeq[role];
     const blob = typeof content === 'string' ? new Blob([content], { type: 'text/plain' }) : content;
     const current = () => seq === this.importSeq[role];
+    this.pending = undefined;
     this.c.patch(() => ({ importing: { name, bytes: 0, totalBytes: blob.size, rows: 0 } }));
     let parsed: Dataset;
     try {
@@ -81,6 +89,22 @@ export class DataController {
     }
     // A newer import of the same role finished or is under way: its result wins.
     if (!current()) return;
+    if (parsed.issues.length && !accept) {
+      this.pending = { name, blob, parsed, role };
+      this.c.patch(() => ({ importing: undefined, lastImport: { name, issues: parsed.issues, failed: true, goodRows: parsed.rows.length } }));
+      return;
+    }
+    await this.commit(name, blob, parsed, role);
+  }
+
+  /** The good rows of the file whose problems are on screen. */
+  async importGood(): Promise<void> {
+    const p = this.pending;
+    this.pending = undefined;
+    if (p) await this.commit(p.name, p.blob, p.parsed, p.role);
+  }
+
+  private async commit(name: string, blob: Blob, parsed: Dataset, role: 'train' | 'eval'): Promise<void> {
     const view: LoadedDataset = {
       name, format: parsed.format, encoding: parsed.encoding, duplicates: parsed.duplicates.count,
       rows: parsed.rows.map((r) => ({ user: r.user, answer: r.answer, system: r.system })), issues: parsed.issues,
@@ -89,12 +113,43 @@ export class DataController {
     else this.evalSet = parsed;
     this.names[role] = name;
     await saveDataset(role, { name, blob });
+    // An eval file that asks for tools the new training rows never show would score 0%: it is set
+    // aside (one click brings it back) and a split of the new rows evaluates instead.
+    const park = role === 'train' && this.evalSet && unseenTools(parsed.rows, this.evalSet.rows).share > 0.5;
+    if (park) {
+      this.parked = { name: this.names.eval!, set: this.evalSet! };
+      this.evalSet = undefined;
+      this.names.eval = undefined;
+    }
+    if (role === 'eval') this.parked = undefined;
     this.c.patch(() => ({
       ...(role === 'train' ? { dataset: view } : { evalDataset: view }),
+      ...(park ? { evalDataset: undefined } : {}),
+      parkedEval: this.parked?.name,
       importing: undefined,
       lastImport: { name, issues: parsed.issues, failed: false, encoding: parsed.encoding, duplicates: parsed.duplicates },
+      evalFit: this.evalFit(),
     }));
     await this.recountTokens();
+  }
+
+  /** The eval file set aside for other training data, back in use. */
+  async useParked(): Promise<void> {
+    const p = this.parked;
+    if (!p) return;
+    this.parked = undefined;
+    this.evalSet = p.set;
+    this.names.eval = p.name;
+    const rows = p.set.rows.map((r) => ({ user: r.user, answer: r.answer, system: r.system }));
+    this.c.patch(() => ({ evalDataset: { name: p.name, format: p.set.format, encoding: p.set.encoding, duplicates: p.set.duplicates.count, rows, issues: p.set.issues }, parkedEval: undefined, evalFit: this.evalFit() }));
+    return this.recountTokens();
+  }
+
+  /** How many eval rows ask for a tool the training rows never show (with a separate eval file). */
+  private evalFit(): AppState['evalFit'] {
+    if (!this.trainSet || !this.evalSet) return undefined;
+    const u = unseenTools(this.trainSet.rows, this.evalSet.rows);
+    return u.rows ? { rows: u.rows, total: this.evalSet.rows.length, tools: u.tools.slice(0, 5) } : undefined;
   }
 
   trainData(): { name?: string; rows?: number } {
@@ -144,6 +199,14 @@ export class DataController {
       tokenSampleOf: picked === rows ? undefined : rows.length,
     }));
   }
+}
+
+/** Eval rows whose expected tool never appears among the training rows' answers, and those tools. */
+export function unseenTools(train: readonly DatasetRow[], evalRows: readonly DatasetRow[]): { rows: number; share: number; tools: string[] } {
+  const known = new Set(train.map((r) => r.expected?.tool_name).filter(Boolean));
+  const unseen = evalRows.filter((r) => r.expected && !known.has(r.expected.tool_name));
+  const tools = [...new Set(unseen.map((r) => r.expected!.tool_name))];
+  return { rows: unseen.length, share: evalRows.length ? unseen.length / evalRows.length : 0, tools };
 }
 
 /** Rows whose token lengths stand for a large dataset. */

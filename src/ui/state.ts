@@ -2,7 +2,7 @@
 // (controller.ts) is the one writer. The Train step's settings are the recipe (train/recipe.ts).
 
 import type { LoraTarget } from '../core/config.ts';
-import type { DatasetIssue, SchemaIssue } from '../core/errors.ts';
+import { DownloadError, type DatasetIssue, type SchemaIssue } from '../core/errors.ts';
 import type { ToolSchema } from '../data/schema.ts';
 import type { RunRecord } from '../train/runs.ts';
 import type { SchemaForm } from './schema-form.ts';
@@ -45,11 +45,15 @@ export interface UiError {
   where: Screen;
   key: MessageKey;
   detail: string;
+  /** A download that failed: said in the page's language, the English detail kept under "Details". */
+  net?: { kind: DownloadError['kind']; file: string };
 }
 
 /** The error a screen shows: where it happened, what to say, and the typed error's own message. */
 export function uiError(where: Screen, key: MessageKey, e: unknown): UiError {
-  return { where, key, detail: e instanceof Error ? e.message : String(e) };
+  const detail = e instanceof Error ? e.message : String(e);
+  if (!(e instanceof DownloadError)) return { where, key, detail };
+  return { where, key, detail, net: { kind: e.kind, file: e.url.split(/[?#]/)[0].split('/').filter(Boolean).pop() ?? e.url } };
 }
 
 export interface DatasetRowView {
@@ -76,6 +80,8 @@ export interface ImportAttempt {
   /** True when nothing was imported (the previous dataset stays). */
   failed: boolean;
   message?: string;
+  /** Rows without problems in a file that also has bad ones: kept out until the user imports them. */
+  goodRows?: number;
   encoding?: string;
   duplicates?: { count: number; examples: DatasetIssue[] };
 }
@@ -149,6 +155,10 @@ export interface AppState {
   dataset?: LoadedDataset;
   evalDataset?: LoadedDataset;
   lastImport?: ImportAttempt;
+  /** An eval file set aside, which one click puts back in use. */
+  parkedEval?: string;
+  /** Eval rows (of a separate eval file) asking for tools the training rows never show. */
+  evalFit?: { rows: number; total: number; tools: string[] };
   importing?: ImportProgressView;
   evalFraction: number;
   splitSeed: number;

@@ -70,6 +70,10 @@ export class TrainForm extends LitElement {
   @property({ attribute: false }) state!: AppState;
   @property({ type: Boolean }) locked = false;
 
+  /**
+   * The value is bound without live(): a re-render while the user types (the estimate, progress)
+   * must not put the old value back; the field changes only when the value it shows changes.
+   */
   private field(t: Translate, f: FieldSpec) {
     const id = `f-${f.key}`;
     const err = this.state.trainErrors[f.key];
@@ -83,7 +87,7 @@ export class TrainForm extends LitElement {
         min=${f.min}
         max=${f.max ?? ''}
         step=${f.step}
-        .value=${live(err ? err.raw : String(this.state.train[f.key]))}
+        .value=${err ? err.raw : String(this.state.train[f.key])}
         ?disabled=${this.locked}
         aria-invalid=${err ? 'true' : 'false'}
         aria-describedby=${err ? `${id}-error ${id}-help` : `${id}-help`}

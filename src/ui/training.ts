@@ -122,7 +122,8 @@ export class TrainingController {
       this.c.patch((st) => ({ training: { ...st.training, skipped } }));
       await this.c.worker.setDataset(trainSet.examples, (await this.c.exampleSet(evalRows)).examples);
       if (fresh && s.training.checkpoint) await this.c.worker.deleteCheckpoint(s.training.checkpoint.runId).catch(() => undefined);
-      this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined } }));
+      // A load on the way (settings the engine could not run) reset the training state: the run is named again.
+      this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined, runKey: this.runKey() } }));
       const continued = continueFrom !== undefined ? { continueFrom } : {};
       const outcome = await this.c.worker.startTraining({ ...trainOf(this.c.state.train), resume: !fresh, ...continued }, (p) => this.onProgress(p));
       if (outcome.state !== 'error') ended = { outcome, train: trainSet.examples, evalRows: evalRows.length };

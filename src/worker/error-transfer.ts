@@ -8,11 +8,17 @@ import * as errors from '../core/errors.ts';
 
 type ErrorClass = { prototype: Error; name: string };
 
+// Keyed by the exported name, not the class's own: a minified build renames classes, and the
+// page and the worker are minified apart, so `name` ("w" here, "t" there) would not match.
 const CLASSES = new Map<string, ErrorClass>(
-  (Object.values(errors) as unknown[])
-    .filter((v): v is ErrorClass => typeof v === 'function' && (v as ErrorClass).prototype instanceof Error)
-    .map((c) => [c.name, c]),
+  (Object.entries(errors) as [string, unknown][]).filter((e): e is [string, ErrorClass] => typeof e[1] === 'function' && (e[1] as ErrorClass).prototype instanceof Error),
 );
+
+/** The exported name of the error's own class, when it is one of ours. */
+function exportedName(e: Error): string | undefined {
+  for (const [name, cls] of CLASSES) if (Object.getPrototypeOf(e) === cls.prototype) return name;
+  return undefined;
+}
 
 export interface SerializedError {
   name: string;
@@ -31,7 +37,7 @@ export function serializeError(e: Error): SerializedError {
       // A field that cannot cross threads (a function, a GPU object) is left behind.
     }
   }
-  return { name: e.name, message: e.message, stack: e.stack, fields };
+  return { name: exportedName(e) ?? e.name, message: e.message, stack: e.stack, fields };
 }
 
 export function deserializeError(s: SerializedError): Error {
