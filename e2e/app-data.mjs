@@ -56,6 +56,8 @@ export const tests = [
       await ctx.screenshot(page, 'data-bad-file');
 
       await picker.setInputFiles(partial);
+      // Some good rows: nothing changes until the user takes them (issue 14, point 10).
+      await page.locator('[data-testid="import-issues"] button[data-action="import-good"]').click();
       await until('the partial import', async () => (await text(page, 'dataset-summary')).startsWith('partial.jsonl: 2 rows'));
       const partialReport = await page.locator('[data-testid="import-issues"]').textContent();
       assert.match(partialReport, /the other 2 rows were imported/);
