@@ -205,7 +205,8 @@ function flow(name, webgpu) {
     name,
     timeoutMs: 600_000,
     async run(ctx) {
-      const page = await ctx.newPage({ webgpu, query: 'preset=e2e' });
+      // Automatic never trains on SwiftShader (issue 14): the WebGPU flow asks for the WebGPU engine.
+      const page = await ctx.newPage({ webgpu, query: webgpu ? 'preset=e2e&engine=webgpu' : 'preset=e2e' });
       await waitForModel(page);
       const badge = await text(page, 'engine-badge');
       assert.ok(webgpu ? badge.startsWith('WebGPU') : badge.startsWith('CPU'), `engine badge: ${badge}`);
