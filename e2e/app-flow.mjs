@@ -50,7 +50,7 @@ export async function importSmallData(page, distDir, trainRows = 12, evalRows = 
   await pickers.nth(0).setInputFiles(trainPath);
   await until('the training file', async () => (await text(page, 'dataset-summary')).includes(`meeting-train-small.json: ${trainRows} rows`));
   await pickers.nth(1).setInputFiles(evalPath);
-  await until('the eval file', async () => (await text(page, 'split-counts')).includes(`${trainRows} training rows, ${evalRows} evaluation rows`));
+  await until('the eval file', async () => (await text(page, 'split-counts')).includes(`${trainRows} training rows, ${evalRows} evaluation row${evalRows === 1 ? '' : 's'}`));
   // Token counts come from the loaded model's tokenizer.
   await until('token counts', async () => (await text(page, 'truncation')).includes('Every example fits'));
 }
