@@ -49,8 +49,10 @@ export function jobFiles(spec: JobSpec, folder = 'webtune-job'): Record<string, 
   return Object.fromEntries(Object.entries(files).map(([k, v]) => [`${folder}/${k}`, v]));
 }
 
-export function buildJobZip(spec: JobSpec): Uint8Array {
+/** `extra`: more files by path inside the job folder (the built-in base model's, under base-model/). */
+export function buildJobZip(spec: JobSpec, extra: Record<string, Uint8Array> = {}, folder = 'webtune-job'): Uint8Array {
   const entries: Record<string, Uint8Array> = {};
-  for (const [name, text] of Object.entries(jobFiles(spec))) entries[name] = strToU8(text);
+  for (const [name, text] of Object.entries(jobFiles(spec, folder))) entries[name] = strToU8(text);
+  for (const [name, bytes] of Object.entries(extra)) entries[`${folder}/${name}`] = bytes;
   return zipSync(entries, { level: 6 });
 }

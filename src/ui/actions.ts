@@ -18,6 +18,10 @@ export type Action =
   | { type: 'loadModel'; confirmed?: boolean }
   | { type: 'cancelReplace' }
   | { type: 'cancelLoad' }
+  /** A cached model's source into the form, then loaded. */
+  | { type: 'loadCached'; sourceKey: string }
+  /** The local folder of the last visit, opened again (asks for permission). */
+  | { type: 'reopenFolder' }
   | { type: 'deleteCachedModel'; sourceKey: string }
   /** A picked file (any encoding, streamed) or pasted text. */
   | { type: 'importData'; name: string; file?: Blob; text?: string; role: 'train' | 'eval' }
@@ -39,7 +43,7 @@ export type Action =
   | { type: 'stopTraining' }
   | { type: 'importAdapter'; files: File[]; folder?: string }
   | { type: 'evaluate' }
-  | { type: 'setChat'; patch: { prompt?: string; maxNewTokens?: number; temperature?: number; constrained?: boolean } }
+  | { type: 'setChat'; patch: { prompt?: string; maxNewTokens?: number; temperature?: number; constrained?: boolean; instruct?: boolean } }
   | { type: 'sendChat' }
   | { type: 'export'; kind: 'peft' | 'merged' | 'gguf' | 'job' }
   | { type: 'dismissError'; where: Screen }

@@ -6,6 +6,7 @@ import { emit } from './actions.ts';
 import { translator, type Translate } from './i18n.ts';
 import type { AppState, ChatSide } from './state.ts';
 import { panelStyles } from './styles.ts';
+import { commonInstruct, visibleWhitespace } from './chat-prefix.ts';
 
 @customElement('wt-chat-panel')
 export class ChatPanel extends LitElement {
@@ -27,7 +28,7 @@ export class ChatPanel extends LitElement {
       }
       .compose {
         display: grid;
-        grid-template-columns: 1fr auto;
+        grid-template-columns: minmax(0, 1fr) auto;
         gap: 10px;
         align-items: end;
       }
@@ -49,9 +50,33 @@ export class ChatPanel extends LitElement {
         <h3 id=${`${which}-h`}>${title}</h3>
         <span class="muted small">${v.tokens ? t('chat.tokens', { count: v.tokens }) : ''}</span>
       </div>
-      <div class="answer" data-testid=${`answer-${which}`} aria-live="polite" aria-busy=${v.busy}>${v.text || (v.busy ? t('chat.waiting') : v.tokens ? t('chat.emptyAnswer') : t('chat.empty'))}</div>
+      <div class="answer" data-testid=${`answer-${which}`} aria-live="polite" aria-busy=${v.busy}>${this.answer(t, v)}</div>
       ${v.error ? html`<p class="error" role="alert">${t('chat.failed', { message: v.error })}</p>` : nothing}
     </section>`;
+  }
+
+  /** The answer as text; one of only whitespace shows its line breaks and spaces, and says so. */
+  private answer(t: Translate, v: ChatSide) {
+    const ws = visibleWhitespace(v.text);
+    if (ws) return html`<span class="muted">${t('chat.whitespace', { count: ws.breaks, spaces: ws.spaces })}</span>
+${ws.shown}`;
+    return v.text || (v.busy ? t('chat.waiting') : v.tokens ? t('chat.emptyAnswer') : t('chat.empty'));
+  }
+
+  /** What goes before the typed text: the system prompt and, when on, the training rows' instruction. */
+  private sentAs(t: Translate) {
+    const s = this.state;
+    const instruct = commonInstruct(s.dataset?.rows);
+    const on = instruct && s.chat.instruct !== false;
+    return html`<p class="small muted" data-testid="chat-prefix" style="margin:0 0 6px">
+      ${t('chat.prefix', { system: s.systemPrompt })} ${on ? t('chat.prefixInstruct', { instruct }) : t('chat.prefixNone')}
+      ${instruct
+        ? html`<label style="font-weight:400;margin-left:6px"
+            ><input type="checkbox" data-field="instruct" .checked=${!!on} @change=${(e: Event) => emit(this, { type: 'setChat', patch: { instruct: (e.target as HTMLInputElement).checked } })} />
+            ${t('chat.addInstruct')}</label
+          >`
+        : nothing}
+    </p>`;
   }
 
   private send(e: Event) {
@@ -70,6 +95,7 @@ export class ChatPanel extends LitElement {
       <section class="card">
         <form class="compose" @submit=${this.send}>
           <div>
+            ${this.sentAs(t)}
             <label for="prompt">${t('chat.prompt')}</label>
             <textarea
               id="prompt"

@@ -6,7 +6,7 @@
 import { describeFit } from '../engine/fit.ts';
 import { unfitChoice } from './catalog-view.ts';
 import { ChatTokenizer } from '../tokenizer/tokenizer.ts';
-import type { LoadSettings, ModelSource, QuantChoice } from '../worker/api.ts';
+import type { LoadSettings, QuantChoice } from '../worker/api.ts';
 import type { TrainingWorker } from '../worker/client.ts';
 import type { Action, LoopAction } from './actions.ts';
 import type { DatasetRow } from '../data/dataset.ts';
@@ -22,9 +22,10 @@ import { RunsController } from './run-history.ts';
 import { TrainingController } from './training.ts';
 import { EstimateController } from './estimate.ts';
 import { defaultRecipe, loraOf, type Recipe } from '../train/recipe.ts';
-import { initialState, uiError, type AppState, type Screen, type UiError } from './state.ts';
+import { initialState, uiError, type AppState, type Screen } from './state.ts';
 import { defaultsFor, type NumericField } from './train-fields.ts';
 import { fieldPatch, sourcePatch } from './settings.ts';
+import { formOfKey, keptFolder, modelSourceOf, reopenFolder, sourceIdOf } from './sources.ts';
 import type { TrainingContext } from './context.ts';
 import type { Store } from './store.ts';
 
@@ -103,7 +104,19 @@ export class Controller implements TrainingContext {
     // The first screen is ready to train: the built-in model loads itself, and the sample data
     // comes in when nothing was imported before.
     if (!this.data.trainSet) await this.data.importSample();
-    if (this.state.source.kind === 'builtin') await this.loadModel();
+    // The last model loads again when that costs no download: the built-in one, a cached one, a kept folder.
+    const f = this.state.source;
+    const id = sourceIdOf(f, document.baseURI);
+    if (f.kind === 'builtin' || (f.kind === 'local' && f.files.length) || this.state.cachedModels.some((m) => m.complete && m.sourceKey === id)) await this.loadModel();
+  }
+
+  /** The form for a cached model or the kept folder; false when there is none to load. */
+  private async sourceFor(a: Extract<Action, { type: 'loadCached' | 'reopenFolder' }>): Promise<boolean> {
+    const patch = a.type === 'loadCached' ? formOfKey(a.sourceKey) : await reopenFolder().then((o) => o && { kind: 'local' as const, files: o.files, folderName: o.folder });
+    if (!patch) return false;
+    this.patch((s) => ({ ...sourcePatch(s, patch), keptFolder: undefined }));
+    await this.persist();
+    return true;
   }
 
   async handle(a: Action): Promise<void> {
@@ -125,16 +138,15 @@ export class Controller implements TrainingContext {
       case 'setSource':
         this.patch((s) => sourcePatch(s, a.patch));
         return this.persist();
+      case 'loadCached':
+      case 'reopenFolder':
       case 'loadModel': {
+        if (a.type !== 'loadModel' && !(await this.sourceFor(a))) return;
         // A trained adapter is not replaced without a word (it stays saved as a run either way).
         const tr = this.state.training;
-        if (tr.trained && !a.confirmed) {
-          this.patch(() => ({ confirmLoad: { steps: tr.progress?.step ?? 0 } }));
-          return;
-        }
+        if (tr.trained && !(a.type === 'loadModel' && a.confirmed)) return this.patch(() => ({ confirmLoad: { steps: tr.progress?.step ?? 0 } }));
         this.patch(() => ({ confirmLoad: undefined }));
-        await this.loadModel();
-        return;
+        return void (await this.loadModel());
       }
       case 'cancelReplace':
         this.patch(() => ({ confirmLoad: undefined }));
@@ -257,8 +269,13 @@ export class Controller implements TrainingContext {
       const content = d?.blob ?? d?.text;
       if (d && content !== undefined) await this.data.importData(d.name, content, role, true);
     }
-    // A restored local folder cannot be reloaded (its File handles are gone): fall back.
-    if (this.state.source.kind === 'local') this.patch((s) => ({ source: { ...s.source, kind: 'builtin' } }));
+    // A local folder comes back through its kept handle: at once when the browser still allows
+    // reading it, else with a button (the permission prompt needs a click); without one, the built-in model.
+    if (this.state.source.kind !== 'local') return;
+    const kept = await keptFolder();
+    const open = kept?.granted ? await reopenFolder() : undefined;
+    if (open) this.patch((s) => ({ source: { ...s.source, files: open.files, folderName: open.folder } }));
+    else this.patch((s) => (kept ? { keptFolder: kept.name } : { source: { ...s.source, kind: 'builtin' } }));
   }
 
   async persist(): Promise<void> {
@@ -288,24 +305,6 @@ export class Controller implements TrainingContext {
 
   // ---- model -----------------------------------------------------------------------------
 
-  modelSource(): ModelSource | UiError {
-    const f = this.state.source;
-    switch (f.kind) {
-      case 'builtin':
-        return { kind: 'builtin', baseUrl: new URL('models/tiny/', document.baseURI).href };
-      case 'hf':
-      case 'modelscope':
-        if (!f.repo.trim()) return { where: 'model', key: 'model.needRepo', detail: '' };
-        return { kind: f.kind, repo: f.repo.trim(), revision: f.revision.trim() || (f.kind === 'hf' ? 'main' : 'master') };
-      case 'url':
-        if (!f.baseUrl.trim()) return { where: 'model', key: 'model.needUrl', detail: '' };
-        return { kind: 'url', baseUrl: f.baseUrl.trim() };
-      case 'local':
-        if (f.files.length === 0) return { where: 'model', key: 'model.needFolder', detail: '' };
-        return { kind: 'local', files: f.files };
-    }
-  }
-
   loadSettings(): LoadSettings {
     const t = this.state.train;
     return {
@@ -318,7 +317,7 @@ export class Controller implements TrainingContext {
 
   async loadModel(): Promise<boolean> {
     await this.quiet();
-    const source = this.modelSource();
+    const source = modelSourceOf(this.state.source, document.baseURI);
     if (!('kind' in source)) {
       this.patch((s) => ({ model: { ...s.model, error: source } }));
       return false;
@@ -343,7 +342,7 @@ export class Controller implements TrainingContext {
         model: {
           status: 'ready',
           summary,
-          loadedWith: { r: t.r, alpha: t.alpha, dropout: t.dropout, rslora: t.rslora, targets: [...t.targets], batch: t.batchSize, seq: t.maxLength, engine, quant: settings.quant ?? 'none' },
+          loadedWith: { r: t.r, alpha: t.alpha, dropout: t.dropout, rslora: t.rslora, targets: [...t.targets], batch: t.batchSize, seq: t.maxLength, engine, quant: settings.quant ?? 'none', source: sourceIdOf(this.state.source, document.baseURI) },
         },
         training: { state: 'idle', losses: [], evalLosses: [], trained: false },
         // A new engine starts from a fresh LoRA init: any applied adapter is gone, and results of

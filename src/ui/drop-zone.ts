@@ -4,6 +4,7 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state, query } from 'lit/decorators.js';
 import { panelStyles } from './styles.ts';
+import { canKeepFolders, pickFolder } from './sources.ts';
 
 export interface FilesDetail {
   files: File[];
@@ -51,6 +52,8 @@ export class DropZone extends LitElement {
   @property() hint = '';
   @property() accept = '';
   @property({ type: Boolean }) directory = false;
+  /** A model folder: picked through the File System Access API where there is one, so it reopens after a reload. */
+  @property({ type: Boolean }) keep = false;
   @state() private over = false;
   @query('input') private input!: HTMLInputElement;
 
@@ -63,6 +66,12 @@ export class DropZone extends LitElement {
     const folder = files[0]?.webkitRelativePath.split('/')[0] || undefined;
     this.emitFiles({ files, folder });
     this.input.value = '';
+  }
+
+  private async pick() {
+    if (!(this.keep && this.directory && canKeepFolders())) return this.input.click();
+    const picked = await pickFolder().catch(() => undefined);
+    if (picked) this.emitFiles(picked);
   }
 
   private async onDrop(e: DragEvent) {
@@ -90,7 +99,7 @@ export class DropZone extends LitElement {
       @drop=${this.onDrop}
     >
       <div class="row" style="justify-content:center">
-        <button type="button" @click=${() => this.input.click()}>${this.label}</button>
+        <button type="button" @click=${() => this.pick()}>${this.label}</button>
         <span>${this.hint}</span>
       </div>
       <input

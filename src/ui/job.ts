@@ -7,12 +7,24 @@ import { loraOf, trainOf } from '../train/recipe.ts';
 import type { ModelSummary } from '../worker/api.ts';
 import type { PageContext } from './context.ts';
 
+const BUILTIN_FILES = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
+
 export async function buildJobZip(c: PageContext, summary: ModelSummary): Promise<Blob> {
   const t = c.state.train;
   const { train, eval: evalRows } = c.splitRows();
-  // Hub repos are named as such; a built-in or local model by its name, to be replaced by a path.
+  // Hub repos are named as such. The built-in model exists nowhere else: its files travel in the
+  // zip and config.json points at them. A local folder is named, to be given with --model.
+  const builtin = summary.sourceKey?.startsWith('builtin:');
+  const extra: Record<string, Uint8Array> = {};
+  if (builtin) {
+    const base = new URL('models/tiny/', document.baseURI);
+    for (const f of BUILTIN_FILES) {
+      const res = await fetch(new URL(f, base));
+      if (res.ok) extra[`base-model/${f}`] = new Uint8Array(await res.arrayBuffer());
+    }
+  }
   const bytes = zipJob({
-    baseModel: summary.name,
+    baseModel: builtin ? './base-model' : summary.name,
     system: c.state.systemPrompt,
     maxLength: t.maxLength,
     endToken: IM_END,
@@ -21,6 +33,6 @@ export async function buildJobZip(c: PageContext, summary: ModelSummary): Promis
     train: trainOf(t),
     rows: train,
     evalRows,
-  });
+  }, extra);
   return new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/zip' });
 }

@@ -10,6 +10,7 @@ import './error-box.ts';
 import { formatBytes, formatDateTime, formatDuration, formatNumber, translator, type Translate } from './i18n.ts';
 import './memory-card.ts';
 import { engineLabel, engineWhy } from './engine-view.ts';
+import { formOfKey, sourceIdOf } from './sources.ts';
 import './model-catalog.ts';
 import type { AppState, SourceKind } from './state.ts';
 import { panelStyles } from './styles.ts';
@@ -88,8 +89,15 @@ export class ModelPanel extends LitElement {
         </div>`;
       case 'local':
         return html`<p class="muted small">${t('model.folderHelp')}</p>
+          ${this.state.keptFolder
+            ? html`<div class="notice small">
+                <button class="primary" data-action="reopen-folder" @click=${() => emit(this, { type: 'reopenFolder' })}>${t('model.reopenFolder', { name: this.state.keptFolder })}</button>
+                <div class="muted">${t('model.reopenHelp')}</div>
+              </div>`
+            : nothing}
           <wt-drop-zone
             directory
+            keep
             label=${t('model.folder')}
             hint=${t('model.dropHere')}
             @wt-files=${(e: CustomEvent<FilesDetail>) => this.setSource({ files: e.detail.files, folderName: e.detail.folder ?? '' })}
@@ -205,6 +213,7 @@ export class ModelPanel extends LitElement {
 
   private cacheCard(t: Translate) {
     const s = this.state;
+    const busy = s.model.status === 'loading' || ['starting', 'running', 'paused', 'pausing'].includes(s.training.state);
     return html`<section class="card" aria-labelledby="cache-h">
       <h3 id="cache-h">${t('model.cached')}</h3>
       ${s.cachedModels.length === 0
@@ -212,11 +221,16 @@ export class ModelPanel extends LitElement {
         : html`<table>
             <tbody>
               ${s.cachedModels.map(
-                (m) => html`<tr>
+                (m) => html`<tr data-testid="cached-model">
                   <td>${m.name}</td>
                   <td class="muted small">${formatDateTime(s.lang, m.updatedAt)}</td>
                   <td class="num">${formatBytes(s.lang, m.bytes)}</td>
-                  <td class="num"><button class="small" @click=${() => emit(this, { type: 'deleteCachedModel', sourceKey: m.sourceKey })}>${t('model.delete')}</button></td>
+                  <td class="num">
+                    ${m.complete && formOfKey(m.sourceKey)
+                      ? html`<button class="small" data-action="load-cached" ?disabled=${busy} @click=${() => emit(this, { type: 'loadCached', sourceKey: m.sourceKey })}>${t('model.loadCached')}</button>`
+                      : nothing}
+                    <button class="small" @click=${() => emit(this, { type: 'deleteCachedModel', sourceKey: m.sourceKey })}>${t('model.delete')}</button>
+                  </td>
                 </tr>`,
               )}
             </tbody>
@@ -228,7 +242,7 @@ export class ModelPanel extends LitElement {
     const s = this.state;
     const t = translator(s.lang);
     const loading = s.model.status === 'loading';
-    const training = ['starting', 'running', 'paused'].includes(s.training.state);
+    const training = ['starting', 'running', 'paused', 'pausing'].includes(s.training.state);
     return html`<h2>${t('model.title')}</h2>
       <p class="lead">${t('model.lead')}</p>
       <div class="layout">
@@ -245,7 +259,7 @@ export class ModelPanel extends LitElement {
             ${this.sourceFields(t)}
             <div class="row" style="margin-top:8px">
               <button class="primary" ?disabled=${loading || training} @click=${() => emit(this, { type: 'loadModel' })}>
-                ${loading ? t('model.loading') : s.model.status === 'ready' ? t('model.reload') : t('model.load')}
+                ${loading ? t('model.loading') : s.model.status === 'ready' && s.model.loadedWith?.source === sourceIdOf(s.source, document.baseURI) ? t('model.reload') : t('model.load')}
               </button>
               ${loading && s.model.progress?.phase === 'download'
                 ? html`<button data-action="cancel-load" @click=${() => emit(this, { type: 'cancelLoad' })}>${t('model.cancel')}</button>`

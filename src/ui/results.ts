@@ -2,6 +2,7 @@
 // playground and the downloads. All model work goes through the worker; here the text is
 // tokenized, decoded and scored.
 
+import { commonInstruct } from './chat-prefix.ts';
 import { encodePrompt } from '../data/examples.ts';
 import { evaluateRows, type EvalRow, type SkippedEvalRow } from '../eval/evaluate.ts';
 import type { EvalReport } from '../eval/metrics.ts';
@@ -93,7 +94,8 @@ export class ResultsController {
     if (!tok || c.state.model.status !== 'ready' || this.busyTraining()) return;
     await c.quiet();
     const { prompt, maxNewTokens, temperature } = c.state.chat;
-    const ids = encodePrompt(tok, { user: prompt }, { system: c.state.systemPrompt });
+    const instruct = c.state.chat.instruct === false ? '' : commonInstruct(c.state.dataset?.rows);
+    const ids = encodePrompt(tok, { user: instruct + prompt }, { system: c.state.systemPrompt });
     const schema = c.state.chat.constrained ? c.state.schema.applied : undefined;
     const opts: WorkerGenerateOptions = {
       maxNewTokens: schema ? callBudget(schema, maxNewTokens) : maxNewTokens, temperature, topK: 0, topP: 1, stopTokens: tok.eosTokenIds, seed: c.state.train.seed,

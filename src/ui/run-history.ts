@@ -135,7 +135,8 @@ export class RunsController {
     try {
       if (!(await this.c.ensureLora(rec.lora))) throw new Error(this.c.state.model.error?.detail || 'the model is not loaded');
       await this.c.worker.setAdapter(await this.runs.adapter(id));
-      this.set({ busy: false, current: id });
+      // A trained adapter is in the engine again: Evaluate, Playground and Export use it (issue 14, point 2).
+      this.c.patch((s) => ({ runs: { ...s.runs, busy: false, current: id }, training: { ...s.training, trained: true } }));
       return true;
     } catch (e) {
       this.set({ busy: false, error: uiError('eval', 'runs.failed', e) });

@@ -145,10 +145,12 @@ export interface AppState {
     progress?: LoadProgress;
     summary?: ModelSummary;
     /** The settings the engine was loaded with; training with others reloads it. */
-    loadedWith?: { r: number; targets: LoraTarget[]; dropout: number; alpha: number; rslora: boolean; batch: number; seq: number; engine: EngineChoice; quant: QuantChoice };
+    loadedWith?: { r: number; targets: LoraTarget[]; dropout: number; alpha: number; rslora: boolean; batch: number; seq: number; engine: EngineChoice; quant: QuantChoice; source?: string };
     error?: UiError;
   };
   cachedModels: CachedModelInfo[];
+  /** A local model folder kept from the last visit that needs the user's permission to open again. */
+  keptFolder?: string;
   /** A load asked for while a trained adapter is in the page: it waits for the user's yes. */
   confirmLoad?: { steps: number };
 
@@ -225,6 +227,8 @@ export interface AppState {
     temperature: number;
     /** Answers decoded under the tool schema in use: always one valid call. */
     constrained?: boolean;
+    /** Put the training rows' common instruction before the typed text (chat-prefix.ts); on unless turned off. */
+    instruct?: boolean;
     base: ChatSide;
     tuned: ChatSide;
   };

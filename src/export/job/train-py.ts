@@ -72,6 +72,9 @@ def main():
     parser.add_argument("--data", default=os.path.join(HERE, "data", "train.json"))
     parser.add_argument("--out", default=os.path.join(HERE, "adapter"))
     args = parser.parse_args()
+    # A base model shipped in the job's own folder (Webtune's built-in model) is found from anywhere.
+    if args.model.startswith("./") and os.path.isdir(os.path.join(HERE, args.model)):
+        args.model = os.path.join(HERE, args.model)
 
     import torch
     from peft import LoraConfig, TaskType, get_peft_model
