@@ -84,7 +84,9 @@ const modelSources = {
       await panel.locator('wt-drop-zone:not([data-testid]) button').first().click();
       await panel.getByText(/files picked from my-tiny-qwen/).waitFor({ timeout: 30_000 });
       await load.click();
-      await until('the folder model', async () => (await text(page, 'model-ready')).includes('my-tiny-qwen'), 60_000);
+      await until('the folder model', async () => (await text(page, 'model-ready')).includes('my-tiny-qwen'), 60_000).catch(async (e) => {
+        throw new Error(`${e.message}: ${await text(page, 'model-ready').catch(() => '')} ${(await panel.locator('wt-error').allTextContents()).join(' ')}`);
+      });
       await page.reload();
       await until('the folder or its reopen button', async () => (await text(page, 'model-ready').catch(() => '')).includes('my-tiny-qwen') || (await panel.locator('button[data-action="reopen-folder"]').count()) > 0, 60_000);
       if (!(await text(page, 'model-ready').catch(() => '')).includes('my-tiny-qwen')) await panel.locator('button[data-action="reopen-folder"]').click();

@@ -73,7 +73,7 @@ export interface OpenOptions {
 }
 
 export async function openModel(source: ModelSource, opts: OpenOptions): Promise<ModelFiles> {
-  if (source.kind === 'local') return openLocal(source.files, opts);
+  if (source.kind === 'local') return openLocal(source.files, opts, source.name);
   return openRemote(source, opts);
 }
 
@@ -213,11 +213,11 @@ async function fromCache(key: string, name: string, files: string[], opts: OpenO
 }
 
 /** Picks the model files out of a folder by base name (the picker gives nested paths). */
-async function openLocal(files: File[], opts: Pick<OpenOptions, 'checkConfig'>): Promise<ModelFiles> {
+async function openLocal(files: File[], opts: Pick<OpenOptions, 'checkConfig'>, folder?: string): Promise<ModelFiles> {
   const byName = new Map<string, File>();
   const depth = (f: File) => ((f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name).split('/').length;
   for (const f of [...files].sort((a, b) => depth(a) - depth(b))) if (!byName.has(f.name)) byName.set(f.name, f);
-  const name = sourceName({ kind: 'local', files });
+  const name = sourceName({ kind: 'local', files, name: folder });
   for (const f of REQUIRED_FILES) if (!byName.has(f)) throw new ModelFilesError(f, `missing from the folder "${name}" (it needs config.json, tokenizer.json and the safetensors weights)`);
   await opts.checkConfig?.(await byName.get('config.json')!.text());
   let weightFiles: string[];

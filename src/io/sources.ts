@@ -14,7 +14,8 @@ export type ModelSource =
   /** Any server with the Hugging Face file layout under baseUrl (config.json next to the weights). */
   | { kind: 'url'; baseUrl: string }
   /** A picked or dropped folder: what `huggingface-cli download` / `modelscope download` left. */
-  | { kind: 'local'; files: File[] };
+  /** name: the folder's, when the page knows it (a File's path does not survive the trip to the worker). */
+  | { kind: 'local'; files: File[]; name?: string };
 
 export type RemoteSource = Exclude<ModelSource, { kind: 'local' }>;
 
@@ -109,6 +110,7 @@ export function sourceName(s: ModelSource): string {
     case 'builtin':
       return 'tiny (built in)';
     case 'local': {
+      if (s.name) return s.name;
       const first = s.files[0] as (File & { webkitRelativePath?: string }) | undefined;
       const rel = first?.webkitRelativePath ?? '';
       return rel.includes('/') ? rel.split('/')[0] : 'local folder';

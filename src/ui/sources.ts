@@ -21,7 +21,7 @@ export function modelSourceOf(f: SourceForm, baseURI: string): ModelSource | UiE
       return { kind: 'url', baseUrl: f.baseUrl.trim() };
     case 'local':
       if (f.files.length === 0) return { where: 'model', key: 'model.needFolder', detail: '' };
-      return { kind: 'local', files: f.files };
+      return { kind: 'local', files: f.files, ...(f.folderName ? { name: f.folderName } : {}) };
   }
 }
 
@@ -61,7 +61,13 @@ export function canKeepFolders(): boolean {
 /** The files of a folder handle (top level: a model folder is flat). */
 export async function filesOf(dir: DirHandle): Promise<File[]> {
   const files: File[] = [];
-  for await (const h of dir.values()) if (h.kind === 'file') files.push(await (h as FileSystemFileHandle).getFile());
+  for await (const h of dir.values()) {
+    if (h.kind !== 'file') continue;
+    const file = await (h as FileSystemFileHandle).getFile();
+    // The folder's name travels as a picked folder's does (the model is named after it).
+    Object.defineProperty(file, 'webkitRelativePath', { value: `${dir.name}/${file.name}` });
+    files.push(file);
+  }
   return files;
 }
 
