@@ -31,6 +31,8 @@ export class WebtuneApp extends LitElement {
     css`
       :host {
         display: grid;
+        /* minmax(0, …): the engine badge's one long line must not widen the page. */
+        grid-template-columns: minmax(0, 1fr);
         grid-template-rows: auto 1fr;
         min-height: 100vh;
       }
@@ -73,6 +75,7 @@ export class WebtuneApp extends LitElement {
         padding: 2px 10px;
         color: #dbe4f3;
         max-width: 360px;
+        min-width: 0;
         white-space: nowrap;
         overflow: hidden;
         text-overflow: ellipsis;
@@ -138,6 +141,58 @@ export class WebtuneApp extends LitElement {
         padding: 18px 24px 40px;
         min-width: 0;
         background: var(--wt-bg);
+      }
+      /* A phone: the header wraps, the steps become a compact bar under it (numbers, and the
+         current step's name), the content takes the whole width. */
+      @media (max-width: 720px) {
+        header {
+          position: static;
+          height: auto;
+          flex-wrap: wrap;
+          gap: 6px 10px;
+          padding: 8px 12px;
+        }
+        header .tag,
+        header label {
+          display: none;
+        }
+        .engine {
+          order: 3;
+          max-width: 100%;
+          flex: 1 1 100%;
+        }
+        header select {
+          margin-left: auto;
+        }
+        .body {
+          grid-template-columns: minmax(0, 1fr);
+        }
+        nav {
+          position: sticky;
+          top: 0;
+          z-index: 1;
+          height: auto;
+          padding: 6px 8px;
+          border-right: none;
+          border-bottom: 1px solid var(--wt-border);
+        }
+        nav ol {
+          display: flex;
+          gap: 2px;
+          justify-content: space-between;
+        }
+        nav button {
+          width: auto;
+          padding: 6px;
+          margin: 0;
+          white-space: nowrap;
+        }
+        nav button:not([aria-current='step']) .label {
+          display: none;
+        }
+        main {
+          padding: 12px 10px 32px;
+        }
       }
     `,
   ];
@@ -233,9 +288,9 @@ export class WebtuneApp extends LitElement {
           <ol>
             ${SCREENS.map(
               (screen, i) => html`<li>
-                <button aria-current=${s.screen === screen ? 'step' : 'false'} data-screen=${screen} @click=${() => this.controller.handle({ type: 'go', screen })}>
+                <button aria-current=${s.screen === screen ? 'step' : 'false'} data-screen=${screen} aria-label=${t(`screen.${screen}`)} @click=${() => this.controller.handle({ type: 'go', screen })}>
                   <span class="num ${this.done(s, screen) ? 'done' : ''}" aria-hidden="true">${this.done(s, screen) ? '✓' : i + 1}</span>
-                  ${t(`screen.${screen}`)}
+                  <span class="label">${t(`screen.${screen}`)}</span>
                 </button>
               </li>`,
             )}

@@ -18,7 +18,6 @@ export const enApp = {
   'engine.short.measured': 'measured faster',
   'engine.expected': '{engine} (nothing loaded)',
   'engine.softwareFound': 'WebGPU is available only as {software}, a software renderer: slower than the CPU engine.',
-  'engine.selectedNotLoaded': 'The {chosen} engine is selected; the model still runs on {running}. Load it again to switch.',
 
   'train.invalid.range': 'Allowed: {min} to {max}.',
   'train.invalid.min': 'Allowed: {min} or more.',
@@ -43,10 +42,6 @@ export const enApp = {
   'model.loadCached': 'Load',
   'model.reopenFolder': 'Open {name} again',
   'model.reopenHelp': 'The browser asks once for permission to read the folder again.',
-  'model.beforeDownload': '{repo}: download {size}; training needs {memory} on the {engine} engine ({fit}).',
-  'model.beforeDownloadUnknown': 'Size and memory are checked as soon as config.json arrives, before any weights download.',
-  'model.fits': 'fits',
-  'model.noFit': 'does not fit',
   'model.offline':
     'Try another way to the same model: ModelScope (a mirror of most Qwen models, often reachable where Hugging Face is not), a mirror URL of the files (for example an hf-mirror host), or download the folder elsewhere and pick it as a local folder.',
   'net.network': 'The server for {file} could not be reached: the network is down, the host is blocked, or it does not exist.',
@@ -61,7 +56,6 @@ export const enApp = {
 
   'data.keepCurrent': 'Nothing changes until you choose: the current data ({name}, {rows, plural, one {# row} other {# rows}}) stays.',
   'data.importGood': 'Import the {rows, plural, one {# good row} other {# good rows}}',
-  'data.partialKept': 'Rows with problems were left out: {rows, plural, one {# good row was} other {# good rows were}} imported on request.',
   'data.evalParked': 'The evaluation file {name} is set aside (its intents are not in {train}, or you chose the split): evaluation uses a split of {train}.',
   'data.useEvalFile': 'Use {name} for evaluation again',
   'data.evalMismatch':
@@ -74,8 +68,6 @@ export const enApp = {
   'chat.addInstruct': 'Add the training instruction',
   'chat.whitespace': '(only whitespace: {count, plural, one {# line break} other {# line breaks}}, {spaces, plural, one {# space} other {# spaces}})',
 
-  'export.jobBuiltin': 'The built-in model travels in the zip (folder base-model), so train.py runs as it is.',
-  'export.jobLocal': 'The base model was a local folder ({name}): start the script with --model /path/to/{name}.',
   'issue.missing': 'is missing',
   'issue.typo': 'is missing; the row has “{found}”: did you mean “{field}”?',
   'issue.empty': 'is empty',
@@ -89,7 +81,7 @@ export const enApp = {
   'issue.turnOrder': 'a {role} turn belongs here, found “{found}”',
   'issue.role': 'unknown role {role}',
   'issue.turnPair': 'needs a user turn followed by an assistant turn',
-  'issue.tooManyTurns': '{count} turns after the system message; only one user turn and one assistant turn are supported',
+  'issue.tooManyTurns': '{count, plural, one {# turn} other {# turns}} after the system message; only one user turn and one assistant turn are supported',
   'issue.noFormat': 'no row has the fields of a known format: {"instruct","input","output"}, {"instruction","input","output"}, {"messages":[…]} or {"conversations":[…]}',
   'issue.emptyFile': 'the file has no rows',
   'issue.notJson': 'is neither a JSON array ([…]) nor JSON lines ({…} per line)',
@@ -113,7 +105,6 @@ export const zhApp: Record<AppMessageKey, string> = {
   'engine.short.measured': '实测更快',
   'engine.expected': '{engine}（尚未加载）',
   'engine.softwareFound': '这里的 WebGPU 只有软件渲染器 {software}：比 CPU 引擎慢。',
-  'engine.selectedNotLoaded': '已选择 {chosen} 引擎；模型仍运行于 {running}。重新加载模型即可切换。',
 
   'train.invalid.range': '允许范围：{min} 到 {max}。',
   'train.invalid.min': '允许范围：{min} 或以上。',
@@ -137,10 +128,6 @@ export const zhApp: Record<AppMessageKey, string> = {
   'model.loadCached': '加载',
   'model.reopenFolder': '重新打开 {name}',
   'model.reopenHelp': '浏览器会询问一次是否允许再次读取该文件夹。',
-  'model.beforeDownload': '{repo}：下载 {size}；在 {engine} 引擎上训练需要 {memory}（{fit}）。',
-  'model.beforeDownloadUnknown': 'config.json 一到就会检查大小和内存，在下载任何权重之前。',
-  'model.fits': '放得下',
-  'model.noFit': '放不下',
   'model.offline': '可以换一条路获取同一模型：魔搭 ModelScope（大多数 Qwen 模型的镜像，在 Hugging Face 无法访问时常可访问）、文件的镜像网址（例如 hf-mirror 镜像站），或在别处下载模型文件夹后作为本地文件夹选择。',
   'net.network': '无法连接到 {file} 所在的服务器：网络断开、主机被屏蔽或不存在。',
   'net.cors': '{file} 所在的服务器拒绝了本页的跨域请求（没有 CORS 响应头）。',
@@ -154,7 +141,6 @@ export const zhApp: Record<AppMessageKey, string> = {
 
   'data.keepCurrent': '在你选择之前不会有任何改变：当前数据（{name}，{rows} 行）保持不变。',
   'data.importGood': '导入 {rows} 条无问题的行',
-  'data.partialKept': '有问题的行已略去：按你的选择导入了 {rows} 条无问题的行。',
   'data.evalParked': '评估文件 {name} 已暂时搁置（其意图不在 {train} 中，或你选择了划分）：评估改为从 {train} 中划分。',
   'data.useEvalFile': '重新用 {name} 评估',
   'data.evalMismatch': '评估数据中的意图（{eval}）在训练数据（{train}）中一个都没有出现：无论怎样训练，得分都会是 0%。',
@@ -166,8 +152,6 @@ export const zhApp: Record<AppMessageKey, string> = {
   'chat.addInstruct': '加上训练指令',
   'chat.whitespace': '（只有空白：{count} 个换行，{spaces} 个空格）',
 
-  'export.jobBuiltin': '内置模型已放入 zip（base-model 文件夹），train.py 可直接运行。',
-  'export.jobLocal': '基础模型来自本地文件夹（{name}）：运行脚本时加上 --model /path/to/{name}。',
   'issue.missing': '缺失',
   'issue.typo': '缺失；该行有“{found}”：是否想写“{field}”？',
   'issue.empty': '为空',

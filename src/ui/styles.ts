@@ -215,6 +215,13 @@ export const panelStyles = css`
       grid-template-columns: minmax(0, 1fr);
     }
   }
+  /* A phone: a wide table scrolls inside its card instead of widening the page. */
+  @media (max-width: 720px) {
+    .card {
+      padding: 12px;
+      overflow-x: auto;
+    }
+  }
   .visually-hidden {
     position: absolute;
     width: 1px;
