@@ -29,18 +29,18 @@ export const tests = [
       await panel.getByLabel('URL', { exact: true }).check();
       await panel.locator('#url').fill(url);
       await panel.locator('#url').dispatchEvent('change');
-      await panel.getByRole('button', { name: 'Load again' }).click();
+      // Another source: the button loads it (issue 14: not "Load again").
+      await panel.getByRole('button', { name: 'Load model' }).click();
       const ready = panel.locator('[data-testid="model-ready"]');
       await until('the downloaded model', async () => (await ready.innerText().catch(() => '')).includes('617,024 parameters') && !(await ready.innerText()).includes('built in'), 60_000);
       const cache = panel.locator('section', { hasText: 'Cached models' });
       await until('the cache entry', async () => (await cache.innerText()).includes('models/tiny'), 30_000);
       await ctx.screenshot(page, 'model-url');
-      // The choice is remembered; a second load reads the cache.
+      // The choice is remembered, and the cached model loads again by itself (no download).
       await page.reload();
       await panel.locator('#url').waitFor();
       assert.equal(await panel.locator('#url').inputValue(), url);
-      await panel.getByRole('button', { name: 'Load model' }).click();
-      await ready.waitFor({ timeout: 60_000 });
+      await until('the cached model again', async () => (await ready.innerText().catch(() => '')).includes('models/tiny'), 60_000);
     },
   },
   {
@@ -56,7 +56,7 @@ export const tests = [
       await panel.getByLabel('Hugging Face').check();
       await panel.locator('#repo').fill('');
       await panel.locator('#repo').dispatchEvent('change');
-      await panel.getByRole('button', { name: 'Load again' }).click();
+      await panel.getByRole('button', { name: 'Load model' }).click();
       await error.waitFor();
       assert.match(await error.innerText(), /Enter a repository such as Qwen\/Qwen2\.5-0\.5B-Instruct/);
 
@@ -79,7 +79,7 @@ export const tests = [
       await big.getByRole('radio').check();
       assert.equal(await panel.locator('#repo').inputValue(), 'Qwen/Qwen3-4B-Instruct-2507');
       await panel.getByText(/Models at batch 1 × max length/).waitFor(); // its preset: batch 1 x accumulation 16
-      await panel.getByRole('button', { name: 'Load again' }).click();
+      await panel.getByRole('button', { name: 'Load model' }).click();
       await until('the too-big refusal', async () => /cannot fit here: .*needs \d+ MiB and the engine can hold 4096 MiB.*Nothing was downloaded/.test(await error.innerText().catch(() => '')), 30_000);
       await ctx.screenshot(page, 'model-catalog');
       assert.deepEqual(requests, []);
@@ -89,7 +89,7 @@ export const tests = [
       const picker = panel.locator('wt-drop-zone:not([data-testid]) input[type="file"]');
       await picker.setInputFiles(broken);
       await panel.getByText(/files picked from no-weights/).waitFor();
-      await panel.getByRole('button', { name: 'Load again' }).click();
+      await panel.getByRole('button', { name: 'Load model' }).click();
       await until('the missing-weights error', async () => /model\.safetensors/.test(await error.innerText().catch(() => '')), 60_000);
       ctx.log(`broken folder: ${await error.innerText()}`);
       await ctx.screenshot(page, 'model-folder-error');
