@@ -1,5 +1,5 @@
 // The GPU kit's runner bundle (esbuild, a second or two). The kit end to end (build, unpack,
-// run.sh on SwiftShader) takes about 15 minutes: `npm run kit:check` (scripts/kit/check.sh), not
+// run.sh on SwiftShader) takes 25 minutes here: `npm run kit:check` (scripts/kit/check.sh), not
 // part of npm test.
 
 import { describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end check of the GPU kit on this machine (`npm run kit:check`; about 15 minutes on
-# SwiftShader, so not part of npm test): builds it with scripts/gpu-kit.sh, copies it to an empty
+# End-to-end check of the GPU kit on this machine (`npm run kit:check`; 25 minutes on two busy
+# cores with SwiftShader, so not part of npm test): builds it with scripts/gpu-kit.sh, copies it to an empty
 # temporary folder, runs its run.sh there on SwiftShader with a `node` on PATH that refuses to
 # run (the kit must bring its own), and checks the results folder: every golden case passed, the
 # bench table was printed with its adapter, train + PEFT export + logits worked, and each Python
