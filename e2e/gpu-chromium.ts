@@ -1,14 +1,18 @@
-// The WebGPU kernel parity cases in headless Chromium (SwiftShader WebGPU, no GPU needed):
-// serves e2e/gpu-page.html with vite, waits for its report and prints one line per case.
-//   npx tsx e2e/gpu-chromium.ts        (exit code 0 when every case matches the CPU oracle)
+// The WebGPU kernel parity cases, then every golden case through the engine, in headless
+// Chromium (SwiftShader WebGPU, no GPU needed): serves e2e/gpu-page.html and
+// e2e/gpu-golden-page.html with vite, waits for their reports and prints one line per case.
+//   npx tsx e2e/gpu-chromium.ts [--no-golden]   (exit code 0 when every case passes)
 
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createServer as createVite } from 'vite';
 import type { ParityResult } from './gpu-cases.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const TIMEOUT_MS = 180_000;
+const TIMEOUT_MS = 600_000;
+const cases = readdirSync(new URL('../test/fixtures/golden', import.meta.url)).filter((n) => !n.includes('.'));
+const pages = ['e2e/gpu-page.html', ...(process.argv.includes('--no-golden') ? [] : [`e2e/gpu-golden-page.html?cases=${cases.join(',')}`])];
 
 const vite = await createVite({
   configFile: false,
@@ -23,27 +27,32 @@ const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--headless=new', '--enable-unsafe-webgpu', '--disable-gpu', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
-let failed = 0;
+let failed = 0, passed = 0;
 try {
-  const page = await browser.newPage();
-  const consoleErrors: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
-  await page.goto(new URL('e2e/gpu-page.html', vite.resolvedUrls!.local[0]).href);
-  await page.waitForFunction(() => window.__gpuParity !== undefined, null, { timeout: TIMEOUT_MS });
-  const report = (await page.evaluate(() => window.__gpuParity))!;
-  console.log(`adapter: ${report.adapter || '(none)'}`);
-  if (report.error) {
-    console.log(`  FAIL setup: ${report.error}`);
-    failed++;
+  for (const path of pages) {
+    const page = await browser.newPage();
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    await page.goto(new URL(path, vite.resolvedUrls!.local[0]).href);
+    await page.waitForFunction(() => window.__gpuParity !== undefined, null, { timeout: TIMEOUT_MS, polling: 500 });
+    const report = (await page.evaluate(() => window.__gpuParity))!;
+    console.log(`${path.split('?')[0]}: adapter ${report.adapter || '(none)'}`);
+    const before = failed;
+    if (report.error) {
+      console.log(`  FAIL setup: ${report.error}`);
+      failed++;
+    }
+    for (const r of report.results as ParityResult[]) {
+      console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (rel err ${r.worst.toExponential(1)})${r.ok ? '' : `: ${r.detail}`}`);
+      if (!r.ok) failed++;
+      else passed++;
+    }
+    if (report.results.length === 0 && !report.error) failed++;
+    if (failed > before && consoleErrors.length) console.log(`console errors:\n${consoleErrors.join('\n')}`);
+    await page.close();
   }
-  for (const r of report.results as ParityResult[]) {
-    console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (rel err ${r.worst.toExponential(1)})${r.ok ? '' : `: ${r.detail}`}`);
-    if (!r.ok) failed++;
-  }
-  if (report.results.length === 0 && !report.error) failed++;
-  if (failed && consoleErrors.length) console.log(`console errors:\n${consoleErrors.join('\n')}`);
-  console.log(`${report.results.filter((r) => r.ok).length} ok, ${failed} failed`);
+  console.log(`${passed} ok, ${failed} failed`);
 } finally {
   await browser.close();
   await vite.close();

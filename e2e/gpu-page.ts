@@ -17,7 +17,7 @@ declare global {
   }
 }
 
-const WEIGHTED = /embedding|matmul|cross-entropy|mergeLora/;
+const WEIGHTED = /embedding|matmul|cross-entropy|mergeLora|linear/;
 
 async function main(): Promise<PageReport> {
   const gpu = await createWebGpuOps();

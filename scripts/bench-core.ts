@@ -84,13 +84,41 @@ export interface StepBenchOptions {
   matmul: boolean;
   /** 'nf4': the seven projections as 4-bit NF4 (QLoRA), quantized on load. */
   quant?: Quantization;
+  /** WebGPU: GPU time by kernel family over one more step, from timestamp queries. */
+  profile?: boolean;
+  /** Greedy decode tokens/s (default on). */
+  decode?: boolean;
+}
+
+/**
+ * Greedy decoding speed with the KV cache: new tokens per second after an 8-token prompt. The time
+ * of a 1-token run is taken from that of a (1 + n)-token run, so prefill and the first logits cancel.
+ */
+export async function decodeTokensPerS(engine: Engine, cfg: Qwen2Config, n = 16): Promise<number> {
+  const prompt = Int32Array.from({ length: 8 }, (_, i) => hash32(3, i) % cfg.vocabSize);
+  const run = async (tokens: number) => {
+    const t0 = performance.now();
+    await engine.generate(prompt, { maxNewTokens: tokens, temperature: 0, topK: 0, topP: 1, stopTokens: [], seed: 0 });
+    return performance.now() - t0;
+  };
+  await run(2); // warm-up: pipelines, the KV cache
+  const one = await run(1), many = await run(1 + n);
+  return Number((n / (Math.max(many - one, 1e-3) / 1000)).toFixed(2));
+}
+
+/** What the WebGPU backend adds for the counts: launches and bind groups made so far, and profiling. */
+interface Countable {
+  dispatchCount?: number;
+  bindGroupCount?: number;
+  startProfile?(): boolean;
+  stopProfile?(): Promise<Record<string, { ms: number; launches: number }>>;
 }
 
 /**
  * Loads a random model of the preset, runs one warm-up and `steps` timed optimizer steps, and
  * returns the fields of the JSON line (without the engine's name and the process's memory).
  */
-export async function runStepBench(engine: Engine & { ops: unknown }, o: StepBenchOptions, log: (line: string) => void): Promise<Record<string, unknown>> {
+export async function runStepBench(engine: Engine & { ops: unknown; recomputes?(): boolean }, o: StepBenchOptions, log: (line: string) => void): Promise<Record<string, unknown>> {
   const cfg = presetConfig(o.preset);
   const lora = { ...DEFAULT_LORA, r: 8, alpha: 32, dropout: 0.1 };
   const info = await engine.info();
@@ -102,9 +130,13 @@ export async function runStepBench(engine: Engine & { ops: unknown }, o: StepBen
   const batch = microBatch(cfg, o.batch, o.seq, 7);
   const opts = { ...DEFAULT_OPTIMIZER, lr: 1e-4, dropoutSeed: 0 };
   const times: number[] = [];
+  const counts = engine.ops as Countable;
+  let bindGroups = 0;
   for (let s = 0; s <= o.steps; s++) {
     const start = performance.now();
+    const groupsBefore = counts.bindGroupCount ?? 0;
     const r = await engine.step([batch], { ...opts, dropoutSeed: s });
+    bindGroups = (counts.bindGroupCount ?? 0) - groupsBefore;
     const ms = performance.now() - start;
     log(`${s === 0 ? 'warm-up' : `step ${s}`}: ${ms.toFixed(0)} ms, loss ${r.loss.toFixed(4)}, grad norm ${r.gradNorm.toFixed(4)}`);
     if (s > 0) times.push(ms);
@@ -121,7 +153,33 @@ export async function runStepBench(engine: Engine & { ops: unknown }, o: StepBen
   if (info.kind === 'webgpu') {
     result.gpu_mb = mb(plan.allocated);
     result.adapter = info.device;
+    result.kernels = info.kernels;
   }
+  if (counts.dispatchCount !== undefined) {
+    // a step of one micro-batch and one of two: the difference is what one more micro-batch costs
+    const d0 = counts.dispatchCount;
+    await engine.step([batch], opts);
+    const d1 = counts.dispatchCount;
+    await engine.step([batch, batch], opts);
+    const perMicro = counts.dispatchCount - d1 - (d1 - d0);
+    result.dispatches_per_micro_batch = perMicro;
+    result.dispatches_per_step = d1 - d0 - perMicro;
+    result.bind_groups_per_step = bindGroups;
+    log(`launches: ${perMicro} per micro-batch, ${d1 - d0 - perMicro} more per optimizer step; ${bindGroups} bind groups created in the last timed step`);
+  }
+  if (engine.recomputes) result.recompute = engine.recomputes();
+  if (o.decode !== false) {
+    result.decode_tokens_per_s = await decodeTokensPerS(engine, cfg);
+    log(`decode: ${result.decode_tokens_per_s} tokens/s (greedy, KV cache, one row)`);
+  }
+  if (o.profile && counts.startProfile?.()) {
+    await engine.step([batch], opts);
+    const families = await counts.stopProfile!();
+    const total = Object.values(families).reduce((a, f) => a + f.ms, 0);
+    result.profile = Object.fromEntries(Object.entries(families).sort((a, b) => b[1].ms - a[1].ms)
+      .map(([k, f]) => [k, { share: Number((f.ms / (total || 1)).toFixed(4)), ms: Number(f.ms.toFixed(3)), launches: f.launches }]));
+    log(`GPU time by kernel family (one step, ${total.toFixed(1)} ms in launches): ${Object.entries(result.profile as Record<string, { share: number }>).map(([k, v]) => `${k} ${(100 * v.share).toFixed(1)}%`).join(', ')}`);
+  } else if (o.profile) log('profile: this device has no timestamp-query');
   if (o.matmul) {
     const t1 = performance.now();
     const m = await measureMatmuls(engine.ops as Ops<unknown, unknown>, cfg, o.batch * o.seq, lora.r, undefined, o.quant);

@@ -2,12 +2,16 @@
 // on a random model of a preset's shape, batch B x seq T, half of each row prompt (-100).
 //
 //   npm run bench -- --engine cpu --preset mid --batch 4 --seq 64 [--steps 3] [--threads 2] [--scalar] [--quant nf4]
-//   npm run bench -- --engine webgpu --preset mid --batch 4 --seq 64 [--no-matmul]
+//   npm run bench -- --engine webgpu --preset mid --batch 4 --seq 64 [--no-matmul] [--profile] [--no-decode]
 //
 // "train tokens/s" = B*T input tokens per second of a full optimizer step (forward, loss,
 // backward, clip, AdamW). The last line is one JSON object for scripts to read. The webgpu
 // engine adds `gpu_mb`, `adapter` and `matmul_gflops` (the main matmuls at the preset's shapes
-// for N = B*T tokens, scripts/bench-matmul.ts); `--matmul` measures those on the CPU too.
+// for N = B*T tokens, scripts/bench-matmul.ts), `dispatches_per_micro_batch` (kernel launches one
+// more micro-batch adds to a step), `dispatches_per_step`, `bind_groups_per_step` (created during
+// the last timed step) and `recompute`; `--profile` adds each kernel family's share of GPU time
+// over one more step (timestamp queries); `decode_tokens_per_s` is greedy decoding with the KV
+// cache (`--no-decode` skips it). `--matmul` measures the matmuls on the CPU too.
 // scripts/bench_torch.py runs the same step in PyTorch and prints the same JSON line.
 
 import { createEngine, type EngineKind } from '../src/engine/create.ts';
@@ -27,6 +31,8 @@ const FLAGS: Record<string, FlagSpec> = {
   // Default on for webgpu, off for cpu (keeps the CPU line PyTorch's shape).
   matmul: { kind: 'bool', help: 'also time the main matmuls (GFLOP/s)' },
   'no-matmul': { kind: 'bool', help: 'do not time the matmuls' },
+  profile: { kind: 'bool', help: 'webgpu: GPU time by kernel family over one more step (timestamp queries)' },
+  'no-decode': { kind: 'bool', help: 'skip the greedy decode tokens/s' },
 };
 
 function parseOptions() {
@@ -35,6 +41,7 @@ function parseOptions() {
     engine: (f.engine as EngineKind | undefined) ?? 'cpu', preset: (f.preset as string | undefined) ?? 'small',
     batch: (f.batch as number | undefined) ?? 4, seq: (f.seq as number | undefined) ?? 64, steps: (f.steps as number | undefined) ?? 3,
     threads: f.threads as number | undefined, scalar: Boolean(f.scalar), quant: (f.quant as Quantization | undefined) ?? 'none', matmul: f['no-matmul'] ? false : f.matmul ? true : undefined,
+    profile: Boolean(f.profile), decode: !f['no-decode'],
   };
   if (!PRESETS[a.preset]) throw new Error(`unknown preset "${a.preset}" (${Object.keys(PRESETS).join(', ')})`);
   return a;

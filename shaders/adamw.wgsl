@@ -6,10 +6,10 @@ struct Params { P: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: 
 
 @group(0) @binding(0) var<uniform> U: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
-@group(0) @binding(2) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
-@group(0) @binding(5) var<storage, read_write> norm: array<f32>;
+@group(0) @binding(5) var<storage, read> norm: array<f32>;
 
 @compute @workgroup_size(256)
 fn step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -1,13 +1,13 @@
 // Merged weight for export: out = w + scale * b @ a, one dispatch per weight chunk (rows r0 ..).
-//   out (O, In) f32; wt (rows, In) packed; a (R, In); b (O, R).
+//   out (O, In) f32; wt (rows, stride) packed; a (R, In); b (O, R).
 
-struct Params { O: u32, In: u32, R: u32, r0: u32, rows: u32, scale: f32 }
+struct Params { O: u32, In: u32, R: u32, r0: u32, rows: u32, scale: f32, stride: u32 }
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<storage, read_write> a: array<f32>;
-@group(0) @binding(3) var<storage, read_write> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> wt: array<u32>;
+@group(0) @binding(2) var<storage, read> a: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read> wt: array<vec4<u32>>;
 
 @compute @workgroup_size(256)
 fn merge(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -19,5 +19,5 @@ fn merge(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
   let o = P.r0 + j;
   var acc = 0.0;
   for (var r = 0u; r < P.R; r++) { acc += b[o * P.R + r] * a[r * P.In + i]; }
-  out[o * P.In + i] = wload(e) + P.scale * acc;
+  out[o * P.In + i] = wload1(j * P.stride + i) + P.scale * acc;
 }

@@ -5,7 +5,7 @@
 struct Params { P: u32, parts: u32 }
 
 @group(0) @binding(0) var<uniform> U: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 

@@ -6,9 +6,9 @@ struct Params { n: u32, dstOffset: u32, srcOffset: u32 }
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<u32>;
-@group(0) @binding(4) var<storage, read_write> src: array<u32>;
+@group(0) @binding(4) var<storage, read> src: array<u32>;
 
 @compute @workgroup_size(256)
 fn add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -7,7 +7,7 @@ struct Params { B: u32, T: u32, H: u32, HD: u32, posOffset: u32, positions: u32 
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> table: array<f32>;
+@group(0) @binding(2) var<storage, read> table: array<f32>;
 
 fn rotate(wid: vec3<u32>, nwg: vec3<u32>, lid: u32, sign: f32) {
   let half = P.HD / 2u;

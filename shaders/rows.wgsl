@@ -5,10 +5,10 @@ struct Params { M: u32, C: u32 }
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<storage, read_write> inp: array<f32>;
-@group(0) @binding(3) var<storage, read_write> idx: array<i32>;
+@group(0) @binding(2) var<storage, read> inp: array<f32>;
+@group(0) @binding(3) var<storage, read> idx: array<i32>;
 @group(0) @binding(4) var<storage, read_write> dinp: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dout: array<f32>;
+@group(0) @binding(5) var<storage, read> dout: array<f32>;
 
 @compute @workgroup_size(256)
 fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -62,10 +62,11 @@ describe('fit', () => {
   it('WebGPU: weights split by rows, but one tensor bound whole must fit the largest binding', () => {
     const cfg = catalogConfig(CATALOG[2]);
     expect(checkFit(cfg, at(4, 384), planMemory('webgpu', cfg, at(4, 384), 'bf16'), GPU_1GIB).fits).toBe(true);
-    // batch 8 x 2048: attention probabilities (B, NH, T, T) = 8*16*2048*2048 floats = 2 GiB in one binding
-    const r = checkFit(cfg, at(8, 2048), planMemory('webgpu', cfg, at(8, 2048), 'bf16'), GPU_1GIB);
-    expect(r.problems).toEqual([{ kind: 'binding', tensor: 'att', need: 8 * 16 * 2048 * 2048 * 4, limit: 2 ** 30 }]);
-    expect(() => assertFits(cfg, at(8, 2048), GPU_1GIB)).toThrow(/att tensor needs 2048 MiB in one buffer, more than the GPU's largest storage binding \(1024 MiB\)/);
+    // batch 16 x 4096: gate|up, one buffer for the fused launch, = 2 x 65536 x 3072 floats = 1.5 GiB
+    // (flash attention keeps no (B, NH, T, T) probabilities on WebGPU: two floats per query row)
+    const r = checkFit(cfg, at(16, 4096), planMemory('webgpu', cfg, at(16, 4096), 'bf16'), GPU_1GIB);
+    expect(r.problems).toEqual([{ kind: 'binding', tensor: 'gateUp', need: 2 * 65536 * 3072 * 4, limit: 2 ** 30 }]);
+    expect(() => assertFits(cfg, at(16, 4096), GPU_1GIB)).toThrow(/gateUp tensor needs 1536 MiB in one buffer, more than the GPU's largest storage binding \(1024 MiB\)/);
   });
 });
 

@@ -160,9 +160,9 @@ for (const cfg of FAST) {
           // dq/dk/dv are overwritten: start them dirty
           const dqF = tensor(fast, rng.fillNormal(new Float32Array(n), 1)), dkF = tensor(fast, rng.fillNormal(new Float32Array(nkv), 1));
           const dvF = tensor(fast, rng.fillNormal(new Float32Array(nkv), 1)), dattF = fast.alloc('f32', B * NH * T * T);
-          fast.attentionBackward(dqF, dkF, dvF, dattF, tensor(fast, dy), tq, tk, tv, attF, B, T, NH, NKV, HD);
+          fast.attentionBackward(dqF, dkF, dvF, dattF, tensor(fast, dy), tq, tk, tv, outF, attF, tensor(fast, mask), B, T, NH, NKV, HD);
           const dqR = new Float32Array(n), dkR = new Float32Array(nkv), dvR = new Float32Array(nkv), dattR = new Float32Array(B * NH * T * T);
-          ref.attentionBackward(dqR, dkR, dvR, dattR, dy, q, k, v, attR, B, T, NH, NKV, HD);
+          ref.attentionBackward(dqR, dkR, dvR, dattR, dy, q, k, v, outR, attR, mask, B, T, NH, NKV, HD);
           expect(relErr(dqF, dqR)).toBeLessThan(1e-5);
           expect(relErr(dkF, dkR)).toBeLessThan(1e-5);
           expect(relErr(dvF, dvR)).toBeLessThan(1e-5);

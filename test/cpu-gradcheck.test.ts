@@ -100,7 +100,7 @@ describe('CPU backward kernels vs finite differences', () => {
     const loss = () => (ops.attentionForward(out, att, q, k, v, mask, B, T, T, T, NH, NKV, HD), dot(out, R));
     loss();
     const dq = new Float32Array(q.length), dk = new Float32Array(k.length), dv = new Float32Array(v.length), datt = new Float32Array(att.length);
-    ops.attentionBackward(dq, dk, dv, datt, R, q, k, v, att, B, T, NH, NKV, HD);
+    ops.attentionBackward(dq, dk, dv, datt, R, q, k, v, out, att, mask, B, T, NH, NKV, HD);
     expect(fdError(q, loss, dq)).toBeLessThan(1e-2);
     expect(fdError(k, loss, dk)).toBeLessThan(1e-2);
     expect(fdError(v, loss, dv)).toBeLessThan(1e-2);

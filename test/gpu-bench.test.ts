@@ -14,8 +14,8 @@ import { mainProjections, matmulFlops, measureMatmuls } from '../scripts/bench-m
 let gpu: WebGpuOps;
 
 beforeAll(async () => {
-  const { common, weights, reduce, matmul, lora, residual } = await loadShaderSources();
-  gpu = await createWebGpuOps({ shaders: { common, weights, reduce, matmul, lora, residual } });
+  const { common, weights, reduce, matmul, mm_core, lora, residual } = await loadShaderSources();
+  gpu = await createWebGpuOps({ shaders: { common, weights, reduce, matmul, mm_core, lora, residual } });
 }, 60_000);
 
 afterAll(() => gpu?.dispose());

@@ -44,14 +44,14 @@ describe('WebGpuOps.free', () => {
     expect(gpu.allocatedBytes() - before).toBe(400);
     gpu.free(gpu.view(t, 64, 10));
     expect(gpu.allocatedBytes() - before).toBe(400);
-    const parts = gpu.arena('f32', { a: 10, b: 10 }, 'parts'); // b at 256 bytes: 296 in all
+    const parts = gpu.arena('f32', { a: 10, b: 10 }, 'parts'); // a buffer each: 80 bytes in all
     gpu.free(parts.a);
     gpu.free(parts.b);
-    expect(gpu.allocatedBytes() - before).toBe(696);
+    expect(gpu.allocatedBytes() - before).toBe(480);
     gpu.free(t);
-    expect(gpu.allocatedBytes() - before).toBe(296);
+    expect(gpu.allocatedBytes() - before).toBe(80);
     gpu.free(t);
-    expect(gpu.allocatedBytes() - before).toBe(296);
+    expect(gpu.allocatedBytes() - before).toBe(80);
   });
 
   it('waits for the submit of encoded work that still uses the buffer', async () => {
@@ -127,11 +127,11 @@ describe('a buffer the GPU refuses', () => {
       const device = ops.device as GPUDevice & { popErrorScope(): Promise<GPUError | null> };
       const real = device.popErrorScope.bind(device);
       device.popErrorScope = async () => (await real(), { message: 'Not enough memory left (simulated)' } as GPUError);
-      ops.arena('f32', { k: 2 ** 20, v: 2 ** 20 }, 'kv');
+      ops.arena('f32', { kv: 2 ** 21 }, 'cache');
       const err = await ops.flush().then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(OutOfMemoryError);
       const oom = err as OutOfMemoryError;
-      expect(oom.plannedBytes).toBe(held + 8 * 2 ** 20); // two 4 MiB tensors in one buffer (4 MiB is a multiple of the 256-byte alignment)
+      expect(oom.plannedBytes).toBe(held + 8 * 2 ** 20); // one 8 MiB tensor
       expect(oom.availableBytes).toBe(held);
       expect(oom.message).toMatch(/kv needs 8\.0 MiB on top of the .* MiB already held/);
       expect(oom.message).toMatch(/Not enough memory left \(simulated\)/);

@@ -43,33 +43,68 @@ describe('WebGPU kernels match CpuOps (Dawn, SwiftShader)', () => {
   }
 
   it('weights split across bindings and sliced vocabularies give the same results', async () => {
-    const weighted = (name: string) => /embedding|matmul|cross-entropy|mergeLora/.test(name);
+    const weighted = (name: string) => /embedding|matmul|cross-entropy|mergeLora|linear/.test(name);
     const results = await runParity(new CpuOps(), tight, (c) => weighted(c.name));
-    expect(results.length).toBe(15);
+    expect(results.length).toBe(17);
     for (const r of results) expect(r, r.detail).toMatchObject({ ok: true });
-  });
+  }, 300_000);
 });
 
 describe('WebGPU memory and errors', () => {
   it('splits a weight by rows when it exceeds one binding', async () => {
     const w = tight.weight(new Uint16Array(25 * 7), 'bf16', 25, 7, 'w');
-    // 160 bytes hold 11 rows of 7 bf16 values; a chunk of 11 * 7 values is padded to whole u32s
-    expect(w.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([[0, 11, 156], [11, 11, 156], [22, 3, 44]]);
-    // NF4 splits only between 64-value blocks: 4 rows of 48 are 3 blocks (108 bytes), 8 rows would be 216
+    // rows of 7 bf16 values are padded to 8 (16 bytes, one aligned load): 160 bytes hold 10 rows
+    expect(w.stride).toBe(8);
+    expect(w.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([[0, 10, 160], [10, 10, 160], [20, 5, 80]]);
+    // NF4 splits only between 64-value blocks, unpadded: 4 rows of 48 are 3 blocks (108 bytes, bound as 112)
     const fresh = await smallOps(); // no NF4 pipelines compiled yet
     expect(() => fresh.weight(quantizeNf4(new Float32Array(64), 'f32'), 'nf4', 1, 64, 'early')).toThrow(/early: NF4 weights before the NF4 kernels were compiled/);
     fresh.dispose();
     await tight.prepareWeights('nf4');
     const q = tight.weight(quantizeNf4(new Float32Array(12 * 48), 'f32'), 'nf4', 12, 48, 'q');
-    expect(q.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([[0, 4, 108], [4, 4, 108], [8, 4, 108]]);
+    expect(q.stride).toBe(48);
+    expect(q.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([[0, 4, 112], [4, 4, 112], [8, 4, 112]]);
   });
 
-  it('counts allocated bytes and aligns arena tensors to 256 bytes', () => {
+  it('gives each arena tensor a buffer of its own (inputs bind read-only) and counts the bytes', () => {
     const before = gpu.allocatedBytes();
-    const t = gpu.arena('f32', { a: 3, b: 70, c: 1 }, 'align');
-    expect(t.b.offset).toBe(256);
-    expect(t.c.offset).toBe(768); // b (280 bytes) ends at 536
-    expect(gpu.allocatedBytes() - before).toBe(772);
+    const t = gpu.arena('f32', { a: 3, b: 70, c: 1 }, 'arena');
+    expect(new Set([t.a.buffer, t.b.buffer, t.c.buffer]).size).toBe(3);
+    expect([t.a.offset, t.b.offset, t.c.offset]).toEqual([0, 0, 0]);
+    expect(gpu.allocatedBytes() - before).toBe(12 + 280 + 4);
+  });
+
+  it('builds a bind group once per kernel and set of buffers: a repeat with other parameters makes none', async () => {
+    const x = gpu.alloc('f32', 256, 'x'), y = gpu.alloc('f32', 256, 'y');
+    gpu.upload(y, new Float32Array(256).fill(1));
+    gpu.addInPlace(x, y, 256);
+    const made = gpu.bindGroupCount;
+    gpu.addInPlace(x, y, 100); // same buffers, other sizes: the parameters move through the uniform ring
+    gpu.addInPlace(x, y, 256);
+    expect(gpu.bindGroupCount).toBe(made);
+    gpu.addInPlace(y, x, 256); // other buffers
+    expect(gpu.bindGroupCount).toBe(made + 1);
+    expect([...(await gpu.read(x, 2, 99))]).toEqual([3, 2]); // 1 + 1 + 1, then 1 + 1 past n = 100
+    gpu.free(x);
+    gpu.free(y);
+  });
+
+  it('runs a projection group as one launch per step: factors, then the fused matmul; backward three', () => {
+    const N = 20, In = 32, R = 4, widths = [32, 16, 16];
+    const t = gpu.arena('f32', { inp: N * In, outs: 3 * 640, douts: 3 * 640, dinp: N * In, xa: 3 * 128, dxa: 3 * 128, params: 2048, grads: 2048 }, 'group');
+    const projs = widths.map((O, i) => ({
+      w: gpu.weight(new Uint16Array(O * In), 'bf16', O, In, `w${i}`), O, bias: null,
+      lora: {
+        a: gpu.view(t.params, i * 512, R * In), b: gpu.view(t.params, i * 512 + 128, O * R), da: gpu.view(t.grads, i * 512, R * In),
+        db: gpu.view(t.grads, i * 512 + 128, O * R), xa: gpu.view(t.xa, i * 128, N * R), dxa: gpu.view(t.dxa, i * 128, N * R), dropout: { p: 0.1, seed: i },
+      },
+    }));
+    const at = gpu.dispatchCount;
+    gpu.linearForward(widths.map((O, i) => gpu.view(t.outs, i * 640, N * O)), t.inp, projs, null, N, In, R, 2);
+    expect(gpu.dispatchCount - at).toBe(2);
+    gpu.linearBackward(t.dinp, widths.map((O, i) => gpu.view(t.douts, i * 640, N * O)), t.inp, projs, N, In, R, 2);
+    expect(gpu.dispatchCount - at).toBe(5);
+    for (const p of projs) gpu.freeWeight(p.w);
   });
 
   it('refuses a misaligned view and an overrunning upload with the tensor named', () => {
@@ -78,12 +113,12 @@ describe('WebGPU memory and errors', () => {
     expect(() => gpu.upload(t, new Float32Array(10), 195)).toThrow(EngineError);
   });
 
-  it('names the file, entry point and line of a WGSL compile error', async () => {
+  it('names the file and line of a WGSL compile error', async () => {
     const { common, weights, residual } = await loadShaderSources();
     const broken = residual.replace('x[i] += y[i];', 'x[i] += missing_name;');
     const line = residual.split('\n').findIndex((l) => l.includes('x[i] += y[i];')) + 1;
     await expect(createWebGpuOps({ shaders: { common, weights, residual: broken } })).rejects.toThrow(
-      new RegExp(`shaders/residual.wgsl, entry add.*line ${line}: unresolved value 'missing_name'`, 's'));
+      new RegExp(`shaders/residual.wgsl: line ${line}: unresolved value 'missing_name'`, 's'));
   });
 
   it('reports a WebGPU validation error at the next flush', async () => {

@@ -2,7 +2,7 @@
 
 import { EngineError } from '../core/errors.ts';
 import type { Engine } from './engine.ts';
-import { LoraEngine } from './lora-engine.ts';
+import { LoraEngine, type Backend } from './lora-engine.ts';
 import { CpuBackend } from './cpu/backend.ts';
 
 export type EngineKind = 'cpu' | 'webgpu';
@@ -12,9 +12,17 @@ export interface CreateEngineOptions {
   threads?: number;
   /** Use the scalar reference kernels (tests). */
   scalar?: boolean;
+  /** A backend to run on instead of a new one; it outlives the engine (one device for several models). */
+  backend?: Backend<unknown, unknown>;
+  /** WebGPU device options (feature paths, limits) for kind 'webgpu'. */
+  gpu?: import('./gpu/backend.ts').WebGpuBackendOptions;
 }
 
 export async function createEngine(kind: EngineKind, opts: CreateEngineOptions = {}): Promise<Engine & LoraEngine<unknown, unknown>> {
+  if (opts.backend) {
+    if (opts.backend.kind !== kind) throw new EngineError(`the given backend runs ${opts.backend.kind}, not ${kind}`);
+    return new LoraEngine(opts.backend, true);
+  }
   if (kind === 'cpu') {
     if (!opts.scalar) {
       const fast = await loadFastCpu(opts.threads);
@@ -26,7 +34,7 @@ export async function createEngine(kind: EngineKind, opts: CreateEngineOptions =
     const gpu = await import('./gpu/backend.ts').catch((e) => {
       throw new EngineError(`the WebGPU backend failed to load: ${(e as Error).message}`);
     });
-    return new LoraEngine(await gpu.createWebGpuBackend()) as LoraEngine<unknown, unknown>;
+    return new LoraEngine(await gpu.createWebGpuBackend(opts.gpu)) as LoraEngine<unknown, unknown>;
   }
   throw new EngineError(`unknown engine "${kind}" (cpu or webgpu)`);
 }

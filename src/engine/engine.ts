@@ -99,6 +99,8 @@ export interface EngineInfo {
   maxBufferSize: number;
   maxBindingSize: number;
   threads: number;
+  /** Which kernel path runs, in words (WebGPU: f16 or f32 matmul tiles, subgroup reductions or not). */
+  kernels?: string;
 }
 
 export interface MemoryPlan {

@@ -43,9 +43,9 @@ export function cpuLimits(): DeviceLimits {
 }
 
 /** Tensors the GPU kernels bind whole (bytes), largest first: per-layer activations, residuals, LoRA buffers. */
-export function wholeTensors(cfg: Qwen2Config, opts: LoadOptions): { tensor: string; bytes: number }[] {
+export function wholeTensors(cfg: Qwen2Config, opts: LoadOptions, kind: 'cpu' | 'webgpu' = 'webgpu'): { tensor: string; bytes: number }[] {
   const B = opts.maxBatch, T = opts.maxSeq;
-  const out = Object.entries(activationSizes(cfg, opts.lora, B, T)).map(([tensor, n]) => ({ tensor, bytes: n * 4 }));
+  const out = Object.entries(activationSizes(cfg, opts.lora, B, T, kind)).map(([tensor, n]) => ({ tensor, bytes: n * 4 }));
   out.push({ tensor: 'resid', bytes: B * T * cfg.hiddenSize * 4 });
   out.push({ tensor: 'lora.params', bytes: loraLayout(cfg, opts.lora).size * 4 });
   return out.sort((a, b) => b.bytes - a.bytes);

@@ -21,6 +21,8 @@ export interface Backend<T, W> extends Ops<T, W> {
   allocatedBytes(): number;
   /** Bytes the device can give this engine, when known (a GPU budget); undefined = unknown. */
   memoryBudget?(): number | undefined;
+  /** Gives back every buffer an engine made, keeping the device for the next (a shared backend). */
+  releaseAll?(): void;
 }
 
 export class LoraEngine<T, W> implements Engine {
@@ -28,7 +30,8 @@ export class LoraEngine<T, W> implements Engine {
   private batchBufs: { ids: T; mask: T; labelIdx: T; targets: T } | null = null;
   private optStep = 0;
 
-  constructor(readonly ops: Backend<T, W>) {}
+  /** shared: the backend outlives this engine (dispose gives back the engine's buffers, not the device). */
+  constructor(readonly ops: Backend<T, W>, private readonly shared = false) {}
 
   async info(): Promise<EngineInfo> {
     return this.ops.describe();
@@ -42,11 +45,11 @@ export class LoraEngine<T, W> implements Engine {
   async load(cfg: Qwen2Config, weights: WeightReader, opts: LoadOptions): Promise<MemoryPlan> {
     const ops = this.ops;
     const C = cfg.hiddenSize;
-    const { parts, total, recompute } = planMemory(ops.kind, cfg, opts, weights.dtype);
+    const { parts, total, keepTokens } = planMemory(ops.kind, cfg, opts, weights.dtype);
     const budget = ops.memoryBudget?.();
     if (budget !== undefined && total > budget) {
       throw new OutOfMemoryError(
-        `training needs ${(total / 2 ** 20).toFixed(0)} MiB (batch ${opts.maxBatch} x max length ${opts.maxSeq}), the device offers ${(budget / 2 ** 20).toFixed(0)} MiB; ${suggestFit(cfg, opts, parts.weights, budget)}`,
+        `training needs ${(total / 2 ** 20).toFixed(0)} MiB (batch ${opts.maxBatch} x max length ${opts.maxSeq}), the device offers ${(budget / 2 ** 20).toFixed(0)} MiB; ${suggestFit(cfg, opts, parts.weights, budget, ops.kind)}`,
         total, budget);
     }
     if (opts.quant === 'nf4') await ops.prepareWeights?.('nf4');
@@ -100,7 +103,7 @@ export class LoraEngine<T, W> implements Engine {
     }
     const normF = await vec('model.norm.weight');
     const lmHead = cfg.tieWordEmbeddings ? wte : await mat('lm_head.weight', cfg.vocabSize, C);
-    this.model = new Qwen2LoraModel(ops, cfg, { wte, lmHead, normF, layers }, opts.lora, opts.maxBatch, opts.maxSeq, recompute);
+    this.model = new Qwen2LoraModel(ops, cfg, { wte, lmHead, normF, layers }, opts.lora, opts.maxBatch, opts.maxSeq, keepTokens);
     const N = opts.maxBatch * opts.maxSeq;
     this.batchBufs = {
       ids: ops.alloc('i32', N, 'batch.ids'), mask: ops.alloc('i32', N, 'batch.mask'),
@@ -108,6 +111,11 @@ export class LoraEngine<T, W> implements Engine {
     };
     await ops.flush();
     return { parts, total, allocated: ops.allocatedBytes() - before };
+  }
+
+  /** Whether the last micro-batch recomputed each layer in backward (gradient checkpointing). */
+  recomputes(): boolean {
+    return this.m.recomputing;
   }
 
   async initLora(seed: number): Promise<void> {
@@ -355,7 +363,8 @@ export class LoraEngine<T, W> implements Engine {
   }
 
   async dispose(): Promise<void> {
-    this.ops.dispose();
+    if (this.shared && this.ops.releaseAll) this.ops.releaseAll();
+    else if (!this.shared) this.ops.dispose();
     this.model = null;
   }
 }

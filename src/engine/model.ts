@@ -1,15 +1,16 @@
 // Qwen2 / Qwen3 + LoRA, written once against Ops: the CPU and WebGPU backends run exactly these
 // calls in this order, and one decoder block serves training and KV-cache decoding. Memory
 // follows llm.c: LoRA parameters, gradients and Adam moments live in four flat buffers carved
-// by one size table (plan.ts); activations are one scratch arena for a single layer,
-// because backward recomputes each layer from its saved input (gradient checkpointing), so the
-// only activations kept across layers are the L+1 residual-stream inputs (N, C).
+// by one size table (plan.ts). Activations: every layer's are kept for micro-batches of up to
+// keepTokens tokens; a longer micro-batch runs through one scratch arena and backward recomputes
+// each layer from its saved input (gradient checkpointing), keeping across layers only the L+1
+// residual-stream inputs (N, C).
 
 import { LORA_TARGETS, type LoraTarget, type Qwen2Config, projShape } from '../core/config.ts';
 import { EngineError } from '../core/errors.ts';
-import { hash32, alignUp, type Ops, type Dropout, type AdamWParams } from './ops.ts';
+import { hash32, alignUp, type Ops, type Dropout, type AdamWParams, type Projection } from './ops.ts';
 import { peftName, type LoraSettings, loraScale } from './engine.ts';
-import { activationSizes, loraLayout, savedActivationSizes, type LoraSlot } from './plan.ts';
+import { activationArenas, attentionState, carveArena, loraLayout, type LoraSlot } from './plan.ts';
 
 export interface LayerWeights<T, W> {
   ln1: T; // (C)
@@ -61,8 +62,12 @@ export class Qwen2LoraModel<T, W> {
   readonly adamV: T; // (P)
   readonly normBuf: T; // (1)
   private readonly acts: Record<string, T>;
-  /** Per layer: the arena, with the saved activations of that layer when recompute is off. */
+  /** Per layer: the scratch arena with that layer's saved activations (when keepTokens > 0). */
   private readonly layerActs: Record<string, T>[];
+  /** A whole layer's tensors for the recompute path and decoding. */
+  private readonly work: Record<string, T>;
+  /** Whether the current micro-batch keeps every layer's activations (else backward recomputes). */
+  private keeping = false;
   private readonly resid: T[]; // L+1 x (N, C)
   private readonly slotOf = new Map<string, { a: T; b: T; da: T; db: T; slot: LoraSlot }>();
   dropout = 0;
@@ -75,10 +80,11 @@ export class Qwen2LoraModel<T, W> {
     readonly maxB: number,
     readonly maxT: number,
     /**
-     * Gradient checkpointing: backward recomputes each layer from its saved input, so only one
-     * layer's activations exist at a time. Off keeps every layer's (faster, L times the memory).
+     * Micro-batches of up to this many tokens (B x padded T) keep every layer's activations;
+     * longer ones use gradient checkpointing: backward recomputes each layer from its saved
+     * input, so only one layer's activations exist at a time. 0: always recompute.
      */
-    readonly recompute = true,
+    readonly keepTokens = 0,
   ) {
     this.C = cfg.hiddenSize; this.I = cfg.intermediateSize; this.L = cfg.numLayers;
     this.NH = cfg.numHeads; this.NKV = cfg.numKvHeads; this.HD = cfg.headDim;
@@ -100,9 +106,12 @@ export class Qwen2LoraModel<T, W> {
         da: ops.view(this.grads, s.aOffset, R * s.In), db: ops.view(this.grads, s.bOffset, s.O * R),
       });
     }
-    this.acts = ops.arena('f32', activationSizes(cfg, lora, maxB, maxT), 'activations');
-    this.layerActs = Array.from({ length: cfg.numLayers }, (_, l) =>
-      recompute ? this.acts : { ...this.acts, ...ops.arena('f32', savedActivationSizes(cfg, lora, maxB, maxT), `activations.${l}`) });
+    const arenas = activationArenas(cfg, lora, maxB, maxT, keepTokens, ops.kind);
+    this.acts = carveArena(ops, arenas.scratch, arenas.groups, 'activations');
+    const saved = arenas.saved;
+    this.layerActs = saved ? Array.from({ length: cfg.numLayers }, (_, l) => ({ ...this.acts, ...carveArena(ops, saved, arenas.savedGroups, `activations.${l}`) })) : [];
+    // when every micro-batch fits keepTokens the scratch holds no per-layer tensors: layer 0's serve
+    this.work = keepTokens >= maxB * maxT ? this.layerActs[0] : this.acts;
     const N = maxB * maxT;
     this.resid = Array.from({ length: this.L + 1 }, (_, l) => ops.alloc('f32', N * this.C, `resid.${l}`));
   }
@@ -126,24 +135,28 @@ export class Qwen2LoraModel<T, W> {
     return { p: this.dropout, seed: hash32(seed, layer * 16 + t) };
   }
 
-  /** out (N,O) = inp @ Wᵀ + b + s·dropout(inp)Aᵀ Bᵀ */
-  private linearForward(a: Record<string, T>, out: T, inp: T, layer: number, target: LoraTarget, N: number, seed: number): void {
+  /** A projection of layer l as the fused kernels take it; `part` picks its dxa scratch. */
+  private projection(a: Record<string, T>, layer: number, target: LoraTarget, part: number, seed: number): Projection<T, W> {
     const w = this.weights.layers[layer];
     const bias = w.bias && (target === 'q_proj' || target === 'k_proj' || target === 'v_proj') ? w.bias[target] : null;
-    const [O, In] = projShape(this.cfg, target);
-    this.ops.matmulForward(out, inp, w.proj[target], bias, N, In, O);
     const s = this.slot(layer, target);
-    if (s) this.ops.loraForward(out, a[`xa.${target}`], inp, s.a, s.b, N, In, O, this.lora.r, this.scale,
-      this.dropoutFor(seed, layer, LORA_TARGETS.indexOf(target)));
+    const lora = s ? {
+      a: s.a, b: s.b, da: s.da, db: s.db, xa: a[`xa.${target}`], dxa: a[`dxa.${part}`],
+      dropout: this.dropoutFor(seed, layer, LORA_TARGETS.indexOf(target)),
+    } : null;
+    return { w: w.proj[target], O: projShape(this.cfg, target)[0], bias, lora };
   }
 
-  /** dinp (N,In) += dout @ W (+ LoRA path); LoRA grads accumulate. */
-  private linearBackward(a: Record<string, T>, dinp: T, dout: T, inp: T, layer: number, target: LoraTarget, N: number, seed: number): void {
-    const [O, In] = projShape(this.cfg, target);
-    this.ops.matmulBackward(dinp, dout, this.weights.layers[layer].proj[target], N, In, O);
-    const s = this.slot(layer, target);
-    if (s) this.ops.loraBackward(dinp, s.da, s.db, a.dxa, dout, inp, a[`xa.${target}`], s.a, s.b,
-      N, In, O, this.lora.r, this.scale, this.dropoutFor(seed, layer, LORA_TARGETS.indexOf(target)));
+  /** outs[p] (N,O_p) = inp @ W_pᵀ + b_p + s·dropout_p(inp)A_pᵀ B_pᵀ (+ resid), the projections of one input together. */
+  private linearForward(a: Record<string, T>, outs: T[], inp: T, layer: number, targets: LoraTarget[], N: number, seed: number, resid: T | null = null): void {
+    const In = projShape(this.cfg, targets[0])[1];
+    this.ops.linearForward(outs, inp, targets.map((t, i) => this.projection(a, layer, t, i, seed)), resid, N, In, this.lora.r, this.scale);
+  }
+
+  /** dinp (N,In) = sum_p douts[p] @ W_p (+ LoRA paths), overwritten; LoRA grads accumulate. */
+  private linearBackward(a: Record<string, T>, dinp: T, douts: T[], inp: T, layer: number, targets: LoraTarget[], N: number, seed: number): void {
+    const In = projShape(this.cfg, targets[0])[1];
+    this.ops.linearBackward(dinp, douts, inp, targets.map((t, i) => this.projection(a, layer, t, i, seed)), N, In, this.lora.r, this.scale);
   }
 
   /**
@@ -156,9 +169,8 @@ export class Qwen2LoraModel<T, W> {
     const N = B * T, w = this.weights.layers[l], eps = this.cfg.rmsNormEps, theta = this.cfg.ropeTheta;
     const qk = w.qkNorm;
     ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, eps);
-    this.linearForward(a, qk ? a.qRaw : a.q, a.ln1, l, 'q_proj', N, seed); // (N, QD)
-    this.linearForward(a, qk ? a.kRaw : a.k, a.ln1, l, 'k_proj', N, seed); // (N, KVD)
-    this.linearForward(a, a.v, a.ln1, l, 'v_proj', N, seed); // (N, KVD)
+    // (N, QD), (N, KVD), (N, KVD)
+    this.linearForward(a, [qk ? a.qRaw : a.q, qk ? a.kRaw : a.k, a.v], a.ln1, l, ['q_proj', 'k_proj', 'v_proj'], N, seed);
     if (qk) {
       // Qwen3: every head of q and k is one RMSNorm row of HD values
       ops.rmsnormForward(a.q, a.rstdQ, a.qRaw, qk.q, N * NH, HD, eps);
@@ -175,16 +187,11 @@ export class Qwen2LoraModel<T, W> {
       }
     }
     ops.attentionForward(a.attOut, src.att, a.q, k, v, src.mask, B, T, src.S, src.SMAX, NH, NKV, HD);
-    this.linearForward(a, a.proj, a.attOut, l, 'o_proj', N, seed);
-    ops.copy(a.xMid, 0, xIn, 0, N * C);
-    ops.addInPlace(a.xMid, a.proj, N * C);
+    this.linearForward(a, [a.xMid], a.attOut, l, ['o_proj'], N, seed, xIn); // xMid = xIn + o(attOut)
     ops.rmsnormForward(a.ln2, a.rstd2, a.xMid, w.ln2, N, C, eps);
-    this.linearForward(a, a.gate, a.ln2, l, 'gate_proj', N, seed); // (N, I)
-    this.linearForward(a, a.up, a.ln2, l, 'up_proj', N, seed); // (N, I)
+    this.linearForward(a, [a.gate, a.up], a.ln2, l, ['gate_proj', 'up_proj'], N, seed); // (N, I) each
     ops.swigluForward(a.act, a.gate, a.up, N * I);
-    this.linearForward(a, a.proj, a.act, l, 'down_proj', N, seed);
-    ops.copy(xOut, 0, a.xMid, 0, N * C);
-    ops.addInPlace(xOut, a.proj, N * C);
+    this.linearForward(a, [xOut], a.act, l, ['down_proj'], N, seed, a.xMid); // xOut = xMid + down(act)
   }
 
   /** Training attends within the batch: positions 0..T-1, the batch's padding mask. */
@@ -195,27 +202,23 @@ export class Qwen2LoraModel<T, W> {
   /** dResid (N,C) holds dL/dxOut on entry and dL/dxIn on exit. Needs layerForward(l)'s activations. */
   private layerBackward(l: number, xIn: T, b: Batch<T>, seed: number): void {
     const { ops, C, I, NH, NKV, HD, QD, KVD } = this;
-    const a = this.layerActs[l];
+    const a = this.actsOf(l);
     const N = b.B * b.T, w = this.weights.layers[l], theta = this.cfg.ropeTheta;
     const qk = w.qkNorm;
-    // Kept activations leave out ln2, act and ln1 with their 1/rms (plan.ts savedActivationSizes):
-    // remade here into the shared arena, bit for bit what the forward computed.
-    if (!this.recompute) {
+    // Kept activations leave out ln2, act and ln1 with their 1/rms (plan.ts savedKeys): remade
+    // here into the shared scratch arena, bit for bit what the forward computed.
+    if (this.keeping) {
       ops.rmsnormForward(a.ln2, a.rstd2, a.xMid, w.ln2, N, C, this.cfg.rmsNormEps);
       ops.swigluForward(a.act, a.gate, a.up, N * I);
     }
     // MLP: xOut = xMid + down(swiglu(gate(ln2), up(ln2)))
-    ops.zero(a.dAct, N * I);
-    this.linearBackward(a, a.dAct, a.dResid, a.act, l, 'down_proj', N, seed);
+    this.linearBackward(a, a.dAct, [a.dResid], a.act, l, ['down_proj'], N, seed);
     ops.swigluBackward(a.dGate, a.dUp, a.dAct, a.gate, a.up, N * I);
-    ops.zero(a.dLn, N * C);
-    this.linearBackward(a, a.dLn, a.dGate, a.ln2, l, 'gate_proj', N, seed);
-    this.linearBackward(a, a.dLn, a.dUp, a.ln2, l, 'up_proj', N, seed);
+    this.linearBackward(a, a.dLn, [a.dGate, a.dUp], a.ln2, l, ['gate_proj', 'up_proj'], N, seed);
     ops.rmsnormBackward(a.dResid, a.dLn, a.xMid, w.ln2, a.rstd2, N, C);
     // attention: xMid = xIn + o(attn(rope(norm(q(ln1))), rope(norm(k(ln1))), v(ln1))), norm only in Qwen3
-    ops.zero(a.dAttOut, N * QD);
-    this.linearBackward(a, a.dAttOut, a.dResid, a.attOut, l, 'o_proj', N, seed);
-    ops.attentionBackward(a.dq, a.dk, a.dv, a.dAtt, a.dAttOut, a.q, a.k, a.v, a.att, b.B, b.T, NH, NKV, HD);
+    this.linearBackward(a, a.dAttOut, [a.dResid], a.attOut, l, ['o_proj'], N, seed);
+    ops.attentionBackward(a.dq, a.dk, a.dv, a.dAtt, a.dAttOut, a.q, a.k, a.v, a.attOut, a.att, b.mask, b.B, b.T, NH, NKV, HD);
     ops.ropeBackward(a.dq, b.B, b.T, NH, HD, theta, 0);
     ops.ropeBackward(a.dk, b.B, b.T, NKV, HD, theta, 0);
     let dq = a.dq, dk = a.dk;
@@ -227,11 +230,8 @@ export class Qwen2LoraModel<T, W> {
       dq = a.dqRaw;
       dk = a.dkRaw;
     }
-    if (!this.recompute) ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, this.cfg.rmsNormEps);
-    ops.zero(a.dLn, N * C);
-    this.linearBackward(a, a.dLn, dq, a.ln1, l, 'q_proj', N, seed);
-    this.linearBackward(a, a.dLn, dk, a.ln1, l, 'k_proj', N, seed);
-    this.linearBackward(a, a.dLn, a.dv, a.ln1, l, 'v_proj', N, seed);
+    if (this.keeping) ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, this.cfg.rmsNormEps);
+    this.linearBackward(a, a.dLn, [dq, dk, a.dv], a.ln1, l, ['q_proj', 'k_proj', 'v_proj'], N, seed);
     ops.rmsnormBackward(a.dResid, a.dLn, xIn, w.ln1, a.rstd1, N, C);
   }
 
@@ -242,13 +242,24 @@ export class Qwen2LoraModel<T, W> {
       throw new EngineError(`batch (${b.B}, ${b.T}) exceeds the planned (${this.maxB}, ${this.maxT})`);
   }
 
+  /** Layer l's activations for the current micro-batch: its own when they are kept, else the one scratch layer. */
+  private actsOf(l: number): Record<string, T> {
+    return this.keeping ? this.layerActs[l] : this.work;
+  }
+
+  /** Whether backward recomputes each layer for the last micro-batch run through forwardHidden. */
+  get recomputing(): boolean {
+    return !this.keeping;
+  }
+
   /** Embedding, all layers (saving each layer's input), final norm. Leaves lnf (N,C). */
   forwardHidden(b: Batch<T>, seed: number): void {
     this.checkBatch(b);
     const N = b.B * b.T;
+    this.keeping = N <= this.keepTokens;
     this.ops.embeddingForward(this.resid[0], b.ids, this.weights.wte, N, this.C);
     for (let l = 0; l < this.L; l++) {
-      const a = this.layerActs[l];
+      const a = this.actsOf(l);
       this.layerForward(a, l, this.resid[l], this.resid[l + 1], b.B, b.T, this.batchAttention(a, b), seed);
     }
     this.ops.rmsnormForward(this.acts.lnf, this.acts.rstdf, this.resid[this.L], this.weights.normF, N, this.C, this.cfg.rmsNormEps);
@@ -262,7 +273,7 @@ export class Qwen2LoraModel<T, W> {
     ops.crossEntropyForwardBackward(a.losses, a.dhLab, a.hLab, this.weights.lmHead, b.targets, b.M, C, V, gradScale);
   }
 
-  /** Backward from dhLab through every layer (recomputed), accumulating LoRA grads. */
+  /** Backward from dhLab through every layer (recomputed unless kept), accumulating LoRA grads. */
   backward(b: Batch<T>, seed: number): void {
     const { ops, acts: a, C } = this;
     const N = b.B * b.T;
@@ -272,8 +283,8 @@ export class Qwen2LoraModel<T, W> {
     ops.zero(a.dResid, N * C);
     ops.rmsnormBackward(a.dResid, a.dLn, this.resid[this.L], this.weights.normF, a.rstdf, N, C);
     for (let l = this.L - 1; l >= 0; l--) {
-      const la = this.layerActs[l];
-      if (this.recompute) this.layerForward(la, l, this.resid[l], la.xOut, b.B, b.T, this.batchAttention(la, b), seed);
+      const la = this.actsOf(l);
+      if (!this.keeping) this.layerForward(la, l, this.resid[l], la.xOut, b.B, b.T, this.batchAttention(la, b), seed);
       this.layerBackward(l, this.resid[l], b, seed);
     }
   }
@@ -312,7 +323,7 @@ export class Qwen2LoraModel<T, W> {
     const { ops, L, KVD, NH } = this;
     if (this.kv) for (const t of [...this.kv.k, ...this.kv.v, this.kv.mask, this.kv.att]) ops.free?.(t);
     const mk = (n: string) => Array.from({ length: L }, (_, l) => ops.alloc('f32', B * cap * KVD, `kv.${n}.${l}`));
-    this.kv = { k: mk('k'), v: mk('v'), mask: ops.alloc('i32', B * cap, 'kv.mask'), B, SMAX: cap, att: ops.alloc('f32', B * NH * chunk * cap, 'kv.att'), chunk };
+    this.kv = { k: mk('k'), v: mk('v'), mask: ops.alloc('i32', B * cap, 'kv.mask'), B, SMAX: cap, att: ops.alloc('f32', attentionState(ops.kind, B, NH, chunk, cap), 'kv.att'), chunk };
     return this.kv;
   }
 
@@ -338,7 +349,7 @@ export class Qwen2LoraModel<T, W> {
    */
   prefill(ids: T, count: number, pos0: number, scratchIds: T): void {
     const kv = this.kv!;
-    const { ops, acts: a, C, L } = this;
+    const { ops, work: a, C, L } = this;
     const B = kv.B;
     let done = 0;
     while (done < count) {

@@ -34,6 +34,25 @@ export interface AdamWParams extends OptimizerSettings {
   step: number;
 }
 
+/** A projection's LoRA adapter as the fused kernels see it: views into the flat buffers. */
+export interface LoraPart<T> {
+  a: T; // (R, In)
+  b: T; // (O, R)
+  da: T; // (R, In) +=
+  db: T; // (O, R) +=
+  xa: T; // (N, R): written by linearForward, read by linearBackward
+  dxa: T; // (N, R): scratch of linearBackward
+  dropout: Dropout;
+}
+
+/** One frozen projection (with its bias and LoRA) of a group that shares an input: q|k|v, gate|up. */
+export interface Projection<T, W> {
+  w: W; // (O, In)
+  O: number;
+  bias: T | null; // (O)
+  lora: LoraPart<T> | null;
+}
+
 /** Elements (f32/i32) between view offsets: 64 * 4 bytes = 256 bytes. */
 export const VIEW_ALIGN = 64;
 
@@ -93,6 +112,22 @@ export interface Ops<T, W> {
   /** dinp += dout @ w (w frozen: no weight gradient) */
   matmulBackward(dinp: T /* (N,In) += */, dout: T /* (N,O) */, w: W /* (O,In) */, N: number, In: number, O: number): void;
 
+  /**
+   * The projections of one input, each with its bias and LoRA, as one call: outs[p] = inp @ w_pᵀ
+   * + bias_p + scale * dropout_p(inp) @ a_pᵀ @ b_pᵀ, plus resid (single projection only), and
+   * each xa_p = dropout_p(inp) @ a_pᵀ kept for backward. The GPU fuses the group when the outs are
+   * views of one buffer (likewise the xa, a and b views), else runs them one by one.
+   */
+  linearForward(outs: T[] /* (N,O_p) each */, inp: T /* (N,In) */, projs: Projection<T, W>[], resid: T | null /* (N,O) */,
+    N: number, In: number, R: number, scale: number): void;
+  /**
+   * Backward of linearForward: dinp = sum_p douts[p] @ w_p + dropout_p'(dxa_p @ a_p) with
+   * dxa_p = scale * douts[p] @ b_p (dinp overwritten, not accumulated); da_p += dxa_pᵀ @
+   * dropout_p(inp); db_p += scale * douts[p]ᵀ @ xa_p.
+   */
+  linearBackward(dinp: T /* (N,In) */, douts: T[] /* (N,O_p) each */, inp: T /* (N,In) */, projs: Projection<T, W>[],
+    N: number, In: number, R: number, scale: number): void;
+
   /** xa = dropout(inp) @ aᵀ; out += scale * xa @ bᵀ */
   loraForward(out: T /* (N,O) += */, xa: T /* (N,R) */, inp: T /* (N,In) */, a: T /* (R,In) */, b: T /* (O,R) */,
     N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void;
@@ -109,13 +144,15 @@ export interface Ops<T, W> {
    * Causal GQA attention with a key padding mask. Query t sits at position S - T + t and sees
    * keys 0..S-T+t whose mask is 1; query head h reads KV head h / (NH/NKV). k, v and mask rows
    * have stride SMAX (the KV-cache capacity; SMAX = S = T in training). Fully masked rows give 0.
+   * `att` is what the backend keeps for backward, attentionState(kind, ...) elements in plan.ts:
+   * the probabilities (B,NH,T,S) on the CPU, the log-sum-exp per row on WebGPU (flash attention).
    */
-  attentionForward(out: T /* (B,T,NH*HD) */, att: T /* (B,NH,T,S) */, q: T /* (B,T,NH,HD) */,
+  attentionForward(out: T /* (B,T,NH*HD) */, att: T /* backend state */, q: T /* (B,T,NH,HD) */,
     k: T /* (B,SMAX,NKV,HD) */, v: T /* (B,SMAX,NKV,HD) */, mask: T /* (B,SMAX) i32 */,
     B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void;
-  /** Training only (S = SMAX = T). dq, dk, dv are overwritten. */
-  attentionBackward(dq: T /* (B,T,NH,HD) */, dk: T /* (B,T,NKV,HD) */, dv: T /* (B,T,NKV,HD) */, datt: T /* (B,NH,T,T) scratch */,
-    dout: T /* (B,T,NH*HD) */, q: T, k: T, v: T, att: T /* (B,NH,T,T) */,
+  /** Training only (S = SMAX = T). dq, dk, dv are overwritten; datt is scratch (attentionScratch elements). */
+  attentionBackward(dq: T /* (B,T,NH,HD) */, dk: T /* (B,T,NKV,HD) */, dv: T /* (B,T,NKV,HD) */, datt: T /* scratch */,
+    dout: T /* (B,T,NH*HD) */, q: T, k: T, v: T, out: T /* (B,T,NH*HD) forward's */, att: T /* forward's state */, mask: T /* (B,T) i32 */,
     B: number, T: number, NH: number, NKV: number, HD: number): void;
 
   /** out = silu(gate) * up */

@@ -10,6 +10,8 @@ import { NF4_BLOCK, checkNf4Shape, nf4Bytes, type Quantization } from '../core/n
 import type { LoadOptions, LoraSettings } from './engine.ts';
 import { alignUp } from './ops.ts';
 
+type EngineKind = 'cpu' | 'webgpu';
+
 /** One LoRA pair's place in the flat parameter buffer. */
 export interface LoraSlot {
   layer: number;
@@ -37,48 +39,129 @@ export function loraLayout(cfg: Qwen2Config, lora: LoraSettings): { slots: LoraS
   return { slots, size: off };
 }
 
-/** Element counts of the per-layer scratch arena for N = B*T tokens. */
-export function activationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number): Record<string, number> {
+/**
+ * Tensors the fused projection kernels read or write as views of one buffer (so q|k|v and
+ * gate|up run as one launch each): group name -> its parts in order, element counts. Each part
+ * starts at a multiple of VIEW_ALIGN. Qwen3's q and k go through their norms after the
+ * projection, so its group holds the raw projections.
+ */
+export function activationGroups(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number): Record<string, Record<string, number>> {
+  const N = B * T, I = cfg.intermediateSize, R = lora.r;
+  const QD = cfg.numHeads * cfg.headDim, KVD = cfg.numKvHeads * cfg.headDim;
+  const qk = cfg.qkNorm;
+  return {
+    qkv: qk ? { qRaw: N * QD, kRaw: N * KVD, v: N * KVD } : { q: N * QD, k: N * KVD, v: N * KVD },
+    dqkv: qk ? { dqRaw: N * QD, dkRaw: N * KVD, dv: N * KVD } : { dq: N * QD, dk: N * KVD, dv: N * KVD },
+    gateUp: { gate: N * I, up: N * I },
+    dGateUp: { dGate: N * I, dUp: N * I },
+    // each projection's rank-R input factor, kept for backward; and three scratch parts for its gradient
+    xa: Object.fromEntries(lora.targets.map((t) => [`xa.${t}`, N * R])),
+    dxa: { 'dxa.0': N * R, 'dxa.1': N * R, 'dxa.2': N * R },
+  };
+}
+
+/**
+ * What a backend keeps of attention's forward for backward (Ops.attentionForward's `att`): the
+ * probabilities (B, NH, T, S) on the CPU; on WebGPU (flash attention) two numbers per query row,
+ * its log-sum-exp and the backward's dout . out.
+ */
+export function attentionState(kind: EngineKind, B: number, NH: number, T: number, S: number): number {
+  return kind === 'cpu' ? B * NH * T * S : B * NH * T * 2;
+}
+
+/** Scratch of Ops.attentionBackward: the probabilities' gradient on the CPU, none on WebGPU. */
+export function attentionScratch(kind: EngineKind, B: number, NH: number, T: number): number {
+  return kind === 'cpu' ? B * NH * T * T : 0;
+}
+
+/** Elements of a group's buffer: its parts, each starting at a multiple of VIEW_ALIGN. */
+export function groupSize(parts: Record<string, number>): number {
+  return Object.values(parts).reduce((a, n) => a + alignUp(n), 0);
+}
+
+/** Element counts of the per-layer scratch arena for N = B*T tokens (groups as one entry each). */
+export function activationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number, kind: EngineKind = 'cpu'): Record<string, number> {
   const N = B * T, C = cfg.hiddenSize, I = cfg.intermediateSize;
   const QD = cfg.numHeads * cfg.headDim, KVD = cfg.numKvHeads * cfg.headDim;
-  const att = B * cfg.numHeads * T * T;
   const sizes: Record<string, number> = {
-    ln1: N * C, rstd1: N, q: N * QD, k: N * KVD, v: N * KVD, att, attOut: N * QD, xMid: N * C,
-    ln2: N * C, rstd2: N, gate: N * I, up: N * I, act: N * I, proj: N * C, xOut: N * C,
+    ln1: N * C, rstd1: N, att: attentionState(kind, B, cfg.numHeads, T, T), attOut: N * QD, xMid: N * C,
+    ln2: N * C, rstd2: N, act: N * I, xOut: N * C,
     lnf: N * C, rstdf: N, hLab: N * C, dhLab: N * C, losses: N,
-    dResid: N * C, dLn: N * C, dAttOut: N * QD, dq: N * QD, dk: N * KVD, dv: N * KVD, dAtt: att,
-    dAct: N * I, dGate: N * I, dUp: N * I, dxa: N * lora.r,
+    dResid: N * C, dLn: N * C, dAttOut: N * QD, dAtt: attentionScratch(kind, B, cfg.numHeads, T), dAct: N * I,
   };
-  // Qwen3: q and k before their per-head norms, the norms' 1/rms per (token, head), their gradients
-  if (cfg.qkNorm) Object.assign(sizes, { qRaw: N * QD, kRaw: N * KVD, rstdQ: N * cfg.numHeads, rstdK: N * cfg.numKvHeads, dqRaw: N * QD, dkRaw: N * KVD });
-  for (const t of lora.targets) sizes[`xa.${t}`] = N * lora.r;
+  // Qwen3: q and k after their per-head norms, the norms' 1/rms per (token, head), the gradients before them
+  if (cfg.qkNorm) Object.assign(sizes, { q: N * QD, k: N * KVD, rstdQ: N * cfg.numHeads, rstdK: N * cfg.numKvHeads, dq: N * QD, dk: N * KVD });
+  for (const [name, parts] of Object.entries(activationGroups(cfg, lora, B, T))) sizes[name] = groupSize(parts);
   return sizes;
 }
 
 /**
- * What backward reads of a layer's forward, kept per layer when recompute is off. The two norms'
- * outputs (ln1, ln2, with their 1/rms) and the SwiGLU product (act) are not kept: backward remakes
- * them from what is (the layer input, xMid, gate, up) with elementwise work only, no matmul,
- * which saves a third of this memory (Qwen2.5-0.5B at batch 4 x 64: 319 MiB instead of 475).
+ * The scratch entries (and groups) backward reads of a layer's forward: what a kept layer holds.
+ * The two norms' outputs (ln1, ln2, with their 1/rms) and the SwiGLU product (act) are not kept:
+ * backward remakes them from what is (the layer input, xMid, gate, up) with elementwise work
+ * only, no matmul, which saves a third of this memory.
  */
-export function savedActivationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number): Record<string, number> {
-  const all = activationSizes(cfg, lora, B, T);
-  const keep = ['q', 'k', 'v', 'att', 'attOut', 'xMid', 'gate', 'up', ...lora.targets.map((t) => `xa.${t}`)];
-  if (cfg.qkNorm) keep.push('qRaw', 'kRaw', 'rstdQ', 'rstdK');
-  return Object.fromEntries(keep.map((k) => [k, all[k]]));
+function savedKeys(cfg: Qwen2Config): string[] {
+  const keep = ['qkv', 'att', 'attOut', 'xMid', 'gateUp', 'xa'];
+  if (cfg.qkNorm) keep.push('q', 'k', 'rstdQ', 'rstdK');
+  return keep;
+}
+
+/** What backward reads of a layer's forward: kept per layer when recompute is off. */
+export function savedActivationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number, kind: EngineKind = 'cpu'): Record<string, number> {
+  const all = activationSizes(cfg, lora, B, T, kind);
+  return Object.fromEntries(savedKeys(cfg).map((k) => [k, all[k]]));
+}
+
+/**
+ * The activation buffers of a load that keeps every layer's activations for micro-batches of
+ * up to `keep` tokens: one scratch arena (a whole layer's tensors for the recompute path and for
+ * decoding, or only the rest when every micro-batch fits `keep`) and, when keep > 0, one arena of
+ * saved tensors per layer. The model carves exactly these; the plan counts exactly these.
+ */
+export function activationArenas(cfg: Qwen2Config, lora: LoraSettings, maxB: number, maxT: number, keep: number, kind: EngineKind) {
+  const all = keep >= maxB * maxT;
+  const scratch = activationSizes(cfg, lora, maxB, maxT, kind);
+  if (all) for (const k of savedKeys(cfg)) delete scratch[k];
+  // a kept layer sized for the tokens it keeps; on the CPU (probabilities grow with T^2) only all-or-nothing
+  const [sb, st] = all ? [maxB, maxT] : [1, keep];
+  return {
+    scratch, groups: activationGroups(cfg, lora, maxB, maxT),
+    saved: keep > 0 ? savedActivationSizes(cfg, lora, sb, st, kind) : null, savedGroups: activationGroups(cfg, lora, sb, st),
+  };
+}
+
+/**
+ * The arena of named tensors the model uses: every entry of `sizes`, with each group entry
+ * carved into its parts (views), so callers name q, k, v whether or not they share a buffer.
+ */
+export function carveArena<T>(ops: { arena(dtype: 'f32', sizes: Record<string, number>, label: string): Record<string, T>; view(t: T, offset: number, n: number): T },
+  sizes: Record<string, number>, groups: Record<string, Record<string, number>>, label: string): Record<string, T> {
+  const whole = ops.arena('f32', sizes, label);
+  const out: Record<string, T> = { ...whole };
+  for (const [name, parts] of Object.entries(groups)) {
+    if (!(name in whole)) continue;
+    let at = 0;
+    for (const [part, n] of Object.entries(parts)) {
+      out[part] = ops.view(whole[name], at, n);
+      at += alignUp(n);
+    }
+  }
+  return out;
 }
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((x, y) => x + y, 0);
 
-/** Bytes by buffer group for a (B, T) batch shape; savedActivations only when recompute is off. */
-export function planParts(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number, weightBytes: number, recompute = true): Record<string, number> {
+/** Bytes by buffer group for a (B, T) batch shape keeping `keep` tokens' activations per layer (0: always recompute). */
+export function planParts(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number, weightBytes: number, keep = 0, kind: EngineKind = 'cpu'): Record<string, number> {
+  const arenas = activationArenas(cfg, lora, B, T, keep, kind);
   return {
     weights: weightBytes,
     // params, grads and the two Adam moments in f32, plus the gradient-norm scalar
     lora: loraLayout(cfg, lora).size * 4 * 4 + 4,
-    activations: sum(activationSizes(cfg, lora, B, T)) * 4,
+    activations: sum(arenas.scratch) * 4,
     residuals: (cfg.numLayers + 1) * B * T * cfg.hiddenSize * 4,
-    ...(recompute ? {} : { savedActivations: cfg.numLayers * sum(savedActivationSizes(cfg, lora, B, T)) * 4 }),
+    ...(arenas.saved ? { savedActivations: cfg.numLayers * sum(arenas.saved) * 4 } : {}),
   };
 }
 
@@ -107,21 +190,34 @@ export function nf4Applies(cfg: Qwen2Config): boolean {
   });
 }
 
-/** Below this, the CPU keeps every layer's activations instead of recomputing them (a third fewer matmuls). */
-const KEEP_ACTIVATIONS_BUDGET = 2 ** 30;
+/** The CPU keeps every layer's activations when they cost at most this in all (a third fewer matmuls), else never. */
+const CPU_KEEP_BUDGET = 2 ** 30;
+/**
+ * WebGPU keeps every layer's activations for a micro-batch whose tokens (batch x its padded
+ * length) fit this budget, and recomputes each layer in backward for a longer one.
+ */
+export const GPU_KEEP_BUDGET = 512 * 2 ** 20;
 
-function chooseRecompute(kind: 'cpu' | 'webgpu', cfg: Qwen2Config, opts: LoadOptions): boolean {
-  if (opts.recompute !== undefined) return opts.recompute;
-  if (kind !== 'cpu') return true;
-  return planParts(cfg, opts.lora, opts.maxBatch, opts.maxSeq, 0, false).savedActivations > KEEP_ACTIVATIONS_BUDGET;
+/** Tokens of a micro-batch whose activations are kept for every layer (longer ones recompute); 0 = always recompute. */
+export function keepTokens(kind: EngineKind, cfg: Qwen2Config, opts: LoadOptions): number {
+  const maxN = opts.maxBatch * opts.maxSeq;
+  if (opts.recompute !== undefined) return opts.recompute ? 0 : maxN;
+  const bytes = (B: number, T: number) => cfg.numLayers * sum(savedActivationSizes(cfg, opts.lora, B, T, kind)) * 4;
+  if (kind === 'cpu') return bytes(opts.maxBatch, opts.maxSeq) <= CPU_KEEP_BUDGET ? maxN : 0;
+  // on WebGPU the saved tensors grow linearly with the tokens (flash attention keeps 2 floats a row)
+  let keep = Math.min(maxN, Math.floor(GPU_KEEP_BUDGET / (bytes(1, 1024) / 1024)));
+  while (keep > 0 && keep < maxN && bytes(1, keep) > GPU_KEEP_BUDGET) keep -= 16;
+  return keep >= 16 ? keep : 0;
 }
 
 export interface MemoryPlanParts {
   /** Bytes by purpose: weights, lora (params+grads+adam), activations, residuals[, savedActivations]. */
   parts: Record<string, number>;
   total: number;
-  /** Whether backward recomputes each layer (gradient checkpointing). */
+  /** Whether backward recomputes each layer (gradient checkpointing) for the longest micro-batches. */
   recompute: boolean;
+  /** Micro-batches of up to this many tokens (batch x padded length) keep every layer's activations. */
+  keepTokens: number;
 }
 
 /**
@@ -129,16 +225,16 @@ export interface MemoryPlanParts {
  * checks against the device budget and what the page shows next to the settings.
  */
 export function planMemory(kind: 'cpu' | 'webgpu', cfg: Qwen2Config, opts: LoadOptions, weightDType: WeightDType): MemoryPlanParts {
-  const recompute = chooseRecompute(kind, cfg, opts);
-  const parts = planParts(cfg, opts.lora, opts.maxBatch, opts.maxSeq, weightBytes(cfg, weightDType, opts.quant), recompute);
-  return { parts, total: sum(parts), recompute };
+  const keep = keepTokens(kind, cfg, opts);
+  const parts = planParts(cfg, opts.lora, opts.maxBatch, opts.maxSeq, weightBytes(cfg, weightDType, opts.quant), keep, kind);
+  return { parts, total: sum(parts), recompute: keep < opts.maxBatch * opts.maxSeq, keepTokens: keep };
 }
 
 /** What would fit instead: halve the max length, then the batch, until the smallest plan does. */
-export function suggestFit(cfg: Qwen2Config, opts: LoadOptions, weights: number, budget: number): string {
+export function suggestFit(cfg: Qwen2Config, opts: LoadOptions, weights: number, budget: number, kind: EngineKind = 'cpu'): string {
   for (let B = opts.maxBatch; B >= 1; B = Math.floor(B / 2)) {
     for (let T = opts.maxSeq; T >= 16; T = Math.floor(T / 2)) {
-      if (sum(planParts(cfg, opts.lora, B, T, weights)) <= budget) return `batch ${B} x max length ${T} would fit`;
+      if (sum(planParts(cfg, opts.lora, B, T, weights, 0, kind)) <= budget) return `batch ${B} x max length ${T} would fit`;
     }
   }
   return 'even batch 1 x max length 16 does not fit: the weights alone need ' + (weights / 2 ** 20).toFixed(0) + ' MiB';

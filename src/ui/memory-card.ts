@@ -5,7 +5,7 @@
 import { LitElement, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { formatBytes, translator } from './i18n.ts';
-import { nf4Applies, planMemory } from '../engine/plan.ts';
+import { GPU_KEEP_BUDGET, nf4Applies, planMemory } from '../engine/plan.ts';
 import { loraOf } from '../train/recipe.ts';
 import type { AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
@@ -55,7 +55,10 @@ export class MemoryCard extends LitElement {
       ${next
         ? html`<p class="small notice" data-testid="memory-next">${t('memory.afterReload', { batch: tr.batchSize, seq: tr.maxLength })} <strong>${bytes(next.total)}</strong></p>`
         : ''}
-      <p class="muted small" style="margin-top:8px">${t(plan.recompute ? 'memory.checkpointingOn' : 'memory.checkpointingOff')}</p>
+      <p class="muted small" style="margin-top:8px">${!plan.recompute ? t('memory.checkpointingOff') : plan.keepTokens
+        ? t('memory.checkpointingPartial', { tokens: plan.keepTokens, budget: bytes(GPU_KEEP_BUDGET) })
+        : t('memory.checkpointingOn')}</p>
+      ${summary.engine.kernels ? html`<p class="muted small" data-testid="memory-kernels">${t('memory.kernels', { path: summary.engine.kernels })}</p>` : ''}
       ${sameShape && summary.memory.allocated
         ? html`<p class="ok small" data-testid="memory-allocated">${t('memory.allocated', { size: bytes(summary.memory.allocated), planned: bytes(summary.memory.total) })}</p>`
         : ''}

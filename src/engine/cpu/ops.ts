@@ -5,7 +5,8 @@
 import { f16ToF32, type WeightFormat } from '../../core/dtype.ts';
 import { dequantizeNf4 } from '../../core/nf4.ts';
 import { EngineError } from '../../core/errors.ts';
-import { type AdamWParams, type Dropout, type Ops, checkWeightData, dropoutThreshold, hash32 } from '../ops.ts';
+import { type AdamWParams, type Dropout, type Ops, type Projection, checkWeightData, dropoutThreshold, hash32 } from '../ops.ts';
+import { linearBackwardComposite, linearForwardComposite } from './linear.ts';
 
 export type CpuTensor = Float32Array | Int32Array;
 
@@ -157,6 +158,14 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
     }
   }
 
+  linearForward(outs: CpuTensor[], inp: CpuTensor, projs: Projection<CpuTensor, CpuWeight>[], resid: CpuTensor | null, N: number, In: number, R: number, scale: number): void {
+    linearForwardComposite(this, outs, inp, projs, resid, N, In, R, scale);
+  }
+
+  linearBackward(dinp: CpuTensor, douts: CpuTensor[], inp: CpuTensor, projs: Projection<CpuTensor, CpuWeight>[], N: number, In: number, R: number, scale: number): void {
+    linearBackwardComposite(this, dinp, douts, inp, projs, N, In, R, scale);
+  }
+
   loraForward(out: CpuTensor, xa: CpuTensor, inp: CpuTensor, a: CpuTensor, b: CpuTensor,
     N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void {
     const x = f(inp), A = f(a), B = f(b), y = f(out), h = f(xa);
@@ -274,8 +283,9 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
     }
   }
 
-  attentionBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor,
-    q: CpuTensor, k: CpuTensor, v: CpuTensor, att: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
+  /** The probabilities in att already hold the mask, so out and mask go unread here. */
+  attentionBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor, q: CpuTensor, k: CpuTensor,
+    v: CpuTensor, _out: CpuTensor, att: CpuTensor, _mask: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
     const Q = f(q), K = f(k), Vv = f(v), P = f(att), dY = f(dout), dQ = f(dq), dK = f(dk), dV = f(dv), dP = f(datt);
     const group = NH / NKV, scale = 1 / Math.sqrt(HD);
     dQ.fill(0, 0, B * T * NH * HD);

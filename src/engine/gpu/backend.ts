@@ -10,13 +10,22 @@ export interface WebGpuBackendOptions extends WebGpuOptions {
   memoryBudgetBytes?: number;
 }
 
+/** The kernel path in words, for the memory card and the benchmark. */
+export function kernelPath(info: { path: 'f16' | 'f32'; subgroups: boolean }): string {
+  const mm = info.path === 'f16' ? 'f16 matmul tiles (shader-f16), f32 sums' : 'f32 matmul tiles';
+  return `${mm}; ${info.subgroups ? 'subgroup' : 'workgroup'} reductions`;
+}
+
 export type WebGpuBackend = WebGpuOps & { describe(): EngineInfo; memoryBudget(): number | undefined };
 
 export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
   const ops = await createWebGpuOps(opts);
   return Object.assign(ops, {
     describe(): EngineInfo {
-      return { kind: 'webgpu', device: ops.info.device, features: ops.info.features, maxBufferSize: ops.info.maxBufferSize, maxBindingSize: ops.info.maxBindingSize, threads: 1 };
+      return {
+        kind: 'webgpu', device: ops.info.device, features: ops.info.features, maxBufferSize: ops.info.maxBufferSize,
+        maxBindingSize: ops.info.maxBindingSize, threads: 1, kernels: kernelPath(ops.info),
+      };
     },
     memoryBudget(): number | undefined {
       return opts.memoryBudgetBytes;

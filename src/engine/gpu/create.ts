@@ -5,6 +5,7 @@
 import { EngineError, GpuValidationError } from '../../core/errors.ts';
 import { loadShaderSources, type ShaderSources } from './shader-sources.ts';
 import { PipelineCache } from './pipelines.ts';
+import { MatmulPlanner } from './variants.ts';
 import { WebGpuOps } from './webgpu-ops.ts';
 
 /** No usable WebGPU here (no API, no adapter, or the device request failed). */
@@ -20,6 +21,13 @@ export interface WebGpuOptions {
   maxWeightChunkBytes?: number;
   /** Logits held at once by the cross-entropy (M x slice); tests force many slices with it. */
   ceSliceElements?: number;
+  /**
+   * Optional device features, each used only where the adapter offers it (default: both on):
+   * shader-f16 (matmul tiles in f16, f32 accumulation) and subgroups (reductions).
+   */
+  features?: { f16?: boolean; subgroups?: boolean };
+  /** Tests: every matmul on one tile shape, unsplit (default: chosen by shape). */
+  tiles?: 'small' | 'big';
   shaders?: ShaderSources;
 }
 
@@ -76,7 +84,10 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
   let device: GPUDevice;
   try {
     // timestamps let benchmarks time kernels on the GPU itself rather than around a submit
-    const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+    const wanted: GPUFeatureName[] = ['timestamp-query'];
+    if (opts.features?.f16 !== false) wanted.push('shader-f16');
+    if (opts.features?.subgroups !== false) wanted.push('subgroups' as GPUFeatureName);
+    const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
     device = await adapter.requestDevice({ label: 'webtune', requiredLimits, requiredFeatures });
   } catch (e) {
     throw new WebGpuUnavailableError(`the WebGPU device request failed: ${(e as Error).message}`);
@@ -86,8 +97,13 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
     throw new WebGpuUnavailableError(`the GPU allows ${limits.maxStorageBuffersPerShaderStage} storage buffers per shader stage; the kernels need 6`);
   const maxBindingSize = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, opts.maxBindingBytes ?? Infinity);
   let pipelines: PipelineCache;
+  const sources = opts.shaders ?? (await loadShaderSources());
+  // the subgroup path exists only where a subgroup reduction is written (shaders/reduce_subgroups.wgsl)
+  const features = { f16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups' as GPUFeatureName) && 'reduce_subgroups' in sources };
+  const planner = new MatmulPlanner(limits.maxComputeWorkgroupStorageSize, features.f16);
+  planner.force = opts.tiles ?? null;
   try {
-    pipelines = await PipelineCache.build(device, opts.shaders ?? (await loadShaderSources()));
+    pipelines = await PipelineCache.build(device, sources, features, planner.variants());
   } catch (e) {
     device.destroy();
     throw e instanceof EngineError ? e : new GpuValidationError(`compiling the WGSL kernels failed: ${(e as Error).message}`);
@@ -104,7 +120,9 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
     features: [...adapter.features],
     maxBufferSize: limits.maxBufferSize,
     maxBindingSize,
-  });
+    path: features.f16 ? 'f16' : 'f32',
+    subgroups: features.subgroups,
+  }, planner);
   // Node's Dawn destroys its instance when the GPU object is collected, under a live device
   ops.keepAlive = [gpu, adapter];
   return ops;

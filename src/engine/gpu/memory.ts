@@ -1,7 +1,8 @@
-// GPU memory: every buffer is created here so the bytes can be counted, tensors are carved
-// from arenas at binding-aligned offsets, and frozen weights are split by rows into chunks no
-// larger than one storage binding (the bf16 embedding of Qwen2.5-0.5B is 272 MB). NF4 weights
-// are split only between their 64-value blocks, so a chunk is a whole run of blocks.
+// GPU memory: every buffer is created here so the bytes can be counted, each tensor of an
+// arena gets a buffer of its own (so launches can bind inputs read-only), and frozen weights are
+// split by rows into chunks no larger than one storage binding (the bf16 embedding of
+// Qwen2.5-0.5B is 272 MB). NF4 weights are split only between their 64-value blocks, so a chunk
+// is a whole run of blocks.
 
 import type { WeightFormat } from '../../core/dtype.ts';
 import { EngineError, OutOfMemoryError } from '../../core/errors.ts';
@@ -25,7 +26,7 @@ export interface GpuTensor extends Region {
   label: string;
 }
 
-/** Rows row0 .. row0+rows of a weight, packed (two 16-bit values per u32, f32, or NF4 blocks). */
+/** Rows row0 .. row0+rows of a weight, packed (two 16-bit values per u32, f32, or NF4 blocks), rows `stride` apart. */
 export interface WeightChunk extends Region {
   row0: number;
   rows: number;
@@ -35,6 +36,8 @@ export interface GpuWeight {
   dtype: WeightFormat;
   rows: number;
   cols: number;
+  /** Elements from one row to the next: cols rounded up to a multiple of 8. */
+  stride: number;
   label: string;
   chunks: WeightChunk[];
 }
@@ -102,68 +105,78 @@ export class GpuMemory {
     await Promise.all([...this.pending]);
   }
 
+  /** Called before a buffer is destroyed (the command stream drops bind groups naming it). */
+  onDestroy: ((buffer: GPUBuffer) => void) | null = null;
+
   destroy(buffer: GPUBuffer): void {
     if (!this.live.delete(buffer)) return;
+    this.onDestroy?.(buffer);
     this.bytes -= buffer.size;
     buffer.destroy();
+  }
+
+  /** Destroys every buffer made after the first `keep` (the owner's own come first). */
+  destroyAfter(keep: number): void {
+    for (const b of [...this.live].slice(keep)) this.destroy(b);
+  }
+
+  /** Buffers alive now, in the order they were made. */
+  get count(): number {
+    return this.live.size;
   }
 
   destroyAll(): void {
     for (const b of [...this.live]) this.destroy(b);
   }
 
-  /** Tensors packed into as few buffers as the buffer limit allows, each at an aligned offset. */
+  /**
+   * Each tensor of the table in a buffer of its own: a kernel may bind a buffer read-only only
+   * when no writable binding of the same launch names it, so inputs and outputs must not share one.
+   */
   arena(dtype: 'f32' | 'i32', sizes: Record<string, number>, label: string): Record<string, GpuTensor> {
-    const { maxBufferSize, maxBindingSize, alignment } = this.limits;
-    const groups: { name: string; n: number; bytes: number; offset: number }[][] = [];
-    let current: { name: string; n: number; bytes: number; offset: number }[] = [];
-    let used = 0;
+    const { maxBindingSize } = this.limits;
+    const out: Record<string, GpuTensor> = {};
     for (const [name, n] of Object.entries(sizes)) {
       if (!Number.isInteger(n) || n < 0) throw new EngineError(`${label}.${name}: size ${n} is not a non-negative integer`);
       const bytes = Math.max(4, n * 4);
       if (bytes > maxBindingSize)
         throw new OutOfMemoryError(`${label}.${name}: ${bytes} bytes exceed the largest GPU storage binding (${maxBindingSize}); use a smaller batch or sequence`, bytes, maxBindingSize);
-      let offset = alignUp(used, alignment);
-      if (offset + bytes > maxBufferSize && current.length) {
-        groups.push(current);
-        current = [];
-        offset = 0;
-      }
-      current.push({ name, n, bytes, offset });
-      used = offset + bytes;
     }
-    if (current.length) groups.push(current);
-    const out: Record<string, GpuTensor> = {};
-    groups.forEach((group, gi) => {
-      const last = group[group.length - 1];
-      const buffer = this.createBuffer(last.offset + last.bytes, STORAGE_USAGE, groups.length > 1 ? `${label}#${gi}` : label);
-      for (const t of group) out[t.name] = { buffer, offset: t.offset, size: t.bytes, dtype, n: t.n, label: `${label}.${t.name}` };
-    });
+    for (const [name, n] of Object.entries(sizes)) {
+      const bytes = Math.max(4, n * 4);
+      const buffer = this.createBuffer(bytes, STORAGE_USAGE, `${label}.${name}`);
+      out[name] = { buffer, offset: 0, size: bytes, dtype, n, label: `${label}.${name}` };
+    }
     return out;
   }
 
+  /**
+   * A frozen weight in chunks of whole rows, each row padded with zeros to `stride` (a multiple
+   * of 8 elements) so the kernels read eight values as one aligned 16-byte load. NF4 blocks run
+   * across rows unpadded (stride = cols): src/core/nf4.ts quantizes the flat weight.
+   */
   weight(queue: GPUQueue, data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): GpuWeight {
     checkWeightData(data, dtype, rows, cols, label);
     if (dtype === 'nf4') return this.nf4Weight(queue, data as Uint32Array, rows, cols, label);
     const elemBytes = dtype === 'f32' ? 4 : 2;
-    // a chunk of 16-bit values must end on a whole u32, and fit one binding
-    const bindingRows = Math.floor(this.limits.maxWeightChunkBytes / (cols * elemBytes));
-    if (bindingRows < 1) throw new OutOfMemoryError(`${label}: one row of ${cols} values exceeds a GPU storage binding`, cols * elemBytes, this.limits.maxWeightChunkBytes);
+    const stride = alignUp(cols, 8);
+    const bindingRows = Math.floor(this.limits.maxWeightChunkBytes / (stride * elemBytes));
+    if (bindingRows < 1) throw new OutOfMemoryError(`${label}: one row of ${cols} values exceeds a GPU storage binding`, stride * elemBytes, this.limits.maxWeightChunkBytes);
     const chunks: WeightChunk[] = [];
     for (let row0 = 0; row0 < rows; row0 += bindingRows) {
-      const n = Math.min(bindingRows, rows - row0) * cols;
-      const size = alignUp(n * elemBytes, 4);
+      const n = Math.min(bindingRows, rows - row0);
+      const size = n * stride * elemBytes;
       const buffer = this.createBuffer(size, STORAGE_USAGE, `${label}[${row0}..]`);
-      let src = data.subarray(row0 * cols, row0 * cols + n);
-      if (src.byteLength !== size) {
-        const padded = new Uint16Array(size / 2);
-        padded.set(src);
+      let src = data.subarray(row0 * cols, (row0 + n) * cols);
+      if (stride !== cols) {
+        const padded = dtype === 'f32' ? new Float32Array(n * stride) : new Uint16Array(n * stride);
+        for (let r = 0; r < n; r++) padded.set((src as Float32Array).subarray(r * cols, (r + 1) * cols), r * stride);
         src = padded;
       }
       queue.writeBuffer(buffer, 0, src.buffer, src.byteOffset, src.byteLength);
-      chunks.push({ buffer, offset: 0, size, row0, rows: n / cols });
+      chunks.push({ buffer, offset: 0, size, row0, rows: n });
     }
-    return { dtype, rows, cols, label, chunks };
+    return { dtype, rows, cols, stride, label, chunks };
   }
 
   /** NF4 blocks split by rows: each chunk starts on a block, so its kernels index it from 0. */
@@ -176,10 +189,12 @@ export class GpuMemory {
       const n = Math.min(bindingRows, rows - row0) * cols;
       const w0 = ((row0 * cols) / NF4_BLOCK) * NF4_BLOCK_WORDS;
       const src = data.subarray(w0, w0 + (n / NF4_BLOCK) * NF4_BLOCK_WORDS);
-      const buffer = this.createBuffer(src.byteLength, STORAGE_USAGE, `${label}[${row0}..]`);
+      // whole vec4s: the kernels bind array<vec4<u32>>, whose length rounds the binding down
+      const size = alignUp(src.byteLength, 16);
+      const buffer = this.createBuffer(size, STORAGE_USAGE, `${label}[${row0}..]`);
       queue.writeBuffer(buffer, 0, src.buffer, src.byteOffset, src.byteLength);
-      chunks.push({ buffer, offset: 0, size: src.byteLength, row0, rows: n / cols });
+      chunks.push({ buffer, offset: 0, size, row0, rows: n / cols });
     }
-    return { dtype: 'nf4', rows, cols, label, chunks };
+    return { dtype: 'nf4', rows, cols, stride: cols, label, chunks };
   }
 }

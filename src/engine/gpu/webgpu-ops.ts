@@ -4,10 +4,16 @@
 
 import type { WeightFormat } from '../../core/dtype.ts';
 import { DeviceLostError, EngineError, GpuValidationError } from '../../core/errors.ts';
-import { VIEW_ALIGN, dropoutThreshold, type AdamWParams, type Dropout, type Ops } from '../ops.ts';
+import { VIEW_ALIGN, type AdamWParams, type Dropout, type Ops, type Projection } from '../ops.ts';
 import { CommandStream, grid1d, rowsGrid, type Grid } from './command-stream.ts';
 import { GpuMemory, USAGE, refusedAllocation, type GpuTensor, type GpuWeight, type MemoryLimits, type Region } from './memory.ts';
 import type { PipelineCache } from './pipelines.ts';
+import { KernelProfiler } from './profiler.ts';
+import { GroupCache } from './groups.ts';
+import { GpuLinear, type LinearHost } from './linear.ts';
+import { crossEntropy } from './cross-entropy.ts';
+import { RopeTables } from './rope-table.ts';
+import type { MatmulPlanner } from './variants.ts';
 
 export type { GpuTensor, GpuWeight } from './memory.ts';
 
@@ -16,6 +22,10 @@ export interface WebGpuInfo {
   features: string[];
   maxBufferSize: number;
   maxBindingSize: number;
+  /** Which kernels run: f16 (shader-f16 matmul tiles, f32 accumulation) or f32. */
+  path: 'f16' | 'f32';
+  /** Whether reductions use subgroup operations. */
+  subgroups: boolean;
 }
 
 /**
@@ -33,7 +43,6 @@ async function keepAlive<R>(p: Promise<R>): Promise<R> {
 
 /** Workgroups of the first globalNorm pass: enough to fill a GPU, few enough for one to add up. */
 const NORM_PARTS = 256;
-const MM_TILE = 64; // TM in shaders/matmul.wgsl: output rows and columns per workgroup
 const MAP_READ = 1; // GPUMapMode.READ
 
 export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
@@ -44,20 +53,41 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   private disposed = false;
   private dummy: GpuTensor;
   private scratch = new Map<string, GpuTensor>();
-  private ropeTables = new Map<string, { table: GpuTensor; positions: number }>();
+  private ropeTables: RopeTables;
+  /** Buffers made by the constructor (uniform ring, stand-ins): kept by releaseAll. */
+  private ownBuffers = 0;
   private staging: { buffer: GPUBuffer; busy: boolean }[] = [];
-  /** Tensors made by alloc(): the only ones free() gives back (views and arena parts share a buffer). */
+  /** Tensors made by alloc(): the only ones free() gives back (not views, nor arena parts, which the model owns for its lifetime). */
   private owned = new WeakSet<GpuTensor>();
   private timer: { querySet: GPUQuerySet; resolve: GPUBuffer } | null = null;
+  private groups: GroupCache;
+  private host: LinearHost;
+  private linear: GpuLinear;
   /** Objects that must live as long as the device (see create.ts). */
   keepAlive: unknown[] = [];
 
   /** ceSliceElements: logits (M x vocabulary slice) the cross-entropy holds at once. */
   constructor(readonly device: GPUDevice, private pipelines: PipelineCache, limits: MemoryLimits,
-    private ceSliceElements: number, readonly info: WebGpuInfo) {
+    private ceSliceElements: number, readonly info: WebGpuInfo, private planner: MatmulPlanner) {
     this.memory = new GpuMemory(device, limits);
     this.stream = new CommandStream(device, this.memory);
+    this.memory.onDestroy = (buffer) => this.stream.forget(buffer);
+    pipelines.onError = (e) => (this.failure ??= e);
     this.dummy = this.alloc('f32', 64, 'unbound');
+    this.groups = new GroupCache(this.memory, this.stream, (n, label) => this.alloc('f32', n, label),
+      (dst, dOff, src, sOff, n) => this.copy(dst, dOff, src, sOff, n), (buffer) => this.release(buffer));
+    this.host = {
+      run: (name, bindings, params, grid, dtype = null, variant = '') => this.run(name, bindings, params, grid, dtype, variant),
+      scratch: (name, n) => this.scratchTensor(name, n),
+      dummy: this.dummy,
+      dummyOut: this.alloc('f32', 64, 'unbound output'),
+      groupWeights: (ws) => this.groups.weights(ws),
+      packBiases: (biases, widths) => this.groups.biases(biases, widths),
+      plan: (rows, cols, K, allowBig) => this.planner.plan(rows, cols, K, allowBig),
+    };
+    this.linear = new GpuLinear(this.host);
+    this.ownBuffers = this.memory.count;
+    this.ropeTables = new RopeTables((n, label) => this.alloc('f32', n, label), (t, data) => this.upload(t, data), (b) => this.release(b));
     void device.lost.then((lost) => {
       if (!this.disposed) this.failure ??= new DeviceLostError(`WebGPU device lost (${lost.reason}): ${lost.message || 'no message'}`);
     });
@@ -81,15 +111,40 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     return this.stream.dispatches;
   }
 
+  /** Bind groups created since creation; a repeated step with the same shapes creates none. */
+  get bindGroupCount(): number {
+    return this.stream.bindGroupsCreated;
+  }
+
+  /** Starts timing every launch by kernel family (needs 'timestamp-query'); false without it. */
+  startProfile(): boolean {
+    if (!this.device.features.has('timestamp-query')) return false;
+    this.stream.submit();
+    this.stream.profiler ??= new KernelProfiler(this.device, this.memory);
+    this.stream.profiler.reset();
+    return true;
+  }
+
+  /** Stops profiling: GPU milliseconds and launches by kernel family since startProfile(). */
+  async stopProfile(): Promise<Record<string, { ms: number; launches: number }>> {
+    const p = this.stream.profiler;
+    if (!p) return {};
+    this.stream.submit();
+    this.stream.profiler = null;
+    const report = await p.report();
+    p.destroy();
+    return report;
+  }
+
   private check(): void {
     const err = this.failure ?? this.memory.failure;
     if (err) throw err;
     if (this.disposed) throw new EngineError('WebGPU backend used after dispose()');
   }
 
-  private run(name: string, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid, dtype: WeightFormat | null = null): void {
+  private run(name: string, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid, dtype: WeightFormat | null = null, variant = ''): void {
     this.check();
-    this.stream.dispatch(this.pipelines.get(name, dtype), bindings, params, grid);
+    this.stream.dispatch(this.pipelines.get(name, dtype, variant), bindings, params, grid);
   }
 
   /** A tensor kept across calls (kernel scratch), regrown only when a larger one is needed. */
@@ -118,8 +173,7 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
 
   /** Gives back a weight's buffers (not part of Ops: the model keeps its weights for its lifetime). */
   freeWeight(w: GpuWeight): void {
-    for (const chunk of w.chunks) this.release(chunk.buffer);
-    w.chunks = [];
+    this.groups.free(w);
   }
 
   /** Destroys a buffer once no unsubmitted command can still use it; its bytes count until then. */
@@ -138,12 +192,13 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   }
 
   async prepareWeights(format: WeightFormat): Promise<void> {
-    if (format === 'nf4') await this.pipelines.addFormat('nf4');
+    this.pipelines.prepare(format);
   }
 
   weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): GpuWeight {
     this.check();
-    if (dtype === 'nf4' && !this.pipelines.has('matmul.forward', 'nf4')) throw new EngineError(`${label}: NF4 weights before the NF4 kernels were compiled (call prepareWeights('nf4') first)`);
+    if (dtype === 'nf4' && !this.pipelines.prepared.has('nf4')) throw new EngineError(`${label}: NF4 weights before the NF4 kernels were compiled (call prepareWeights('nf4') first)`);
+    this.pipelines.prepare(dtype);
     this.stream.submit();
     return this.memory.weight(this.device.queue, data, dtype, rows, cols, label);
   }
@@ -237,9 +292,8 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
 
   copy(dst: GpuTensor, dstOffset: number, src: GpuTensor, srcOffset: number, n: number): void {
     if (dstOffset + n > dst.n || srcOffset + n > src.n) throw new EngineError(`copy ${src.label} -> ${dst.label}: ${n} values overrun a tensor`);
-    const overlapping = dst.buffer === src.buffer && dst.offset < src.offset + src.size && src.offset < dst.offset + dst.size;
-    if (overlapping) {
-      // overlapping ranges of one buffer cannot both be bound for writing: bounce through scratch
+    if (dst.buffer === src.buffer) {
+      // the source is bound read-only, so it may not share a buffer with the destination: bounce through scratch
       const tmp = this.scratchTensor('copy', n);
       this.run('residual.copy', { dst: tmp, src }, { n, dstOffset: 0, srcOffset }, grid1d(n));
       this.run('residual.copy', { dst, src: tmp }, { n, dstOffset, srcOffset: 0 }, grid1d(n));
@@ -256,6 +310,21 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     this.check();
   }
 
+  /**
+   * Gives back every buffer an engine made (weights, activations, caches, scratch), keeping the
+   * device and its compiled pipelines for the next engine: several models on one device without
+   * compiling twice (the golden tests, the GPU kit).
+   */
+  releaseAll(): void {
+    this.check();
+    this.stream.submit();
+    this.scratch.clear();
+    this.staging = [];
+    this.timer = null;
+    this.ropeTables = new RopeTables((n, label) => this.alloc('f32', n, label), (t, data) => this.upload(t, data), (b) => this.release(b));
+    this.memory.destroyAfter(this.ownBuffers);
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -267,7 +336,7 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
 
   embeddingForward(out: GpuTensor, ids: GpuTensor, wte: GpuWeight, N: number, C: number): void {
     for (const chunk of wte.chunks)
-      this.run('embedding.forward', { out, ids, wt: chunk }, { N, C, r0: chunk.row0, rows: chunk.rows }, grid1d(N * C), wte.dtype);
+      this.run('embedding.forward', { out, ids, wt: chunk }, { N, C, r0: chunk.row0, rows: chunk.rows, stride: wte.stride }, grid1d(N * C), wte.dtype);
   }
 
   rmsnormForward(out: GpuTensor, rstd: GpuTensor, inp: GpuTensor, weight: GpuTensor, N: number, C: number, eps: number): void {
@@ -279,67 +348,41 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   }
 
   matmulForward(out: GpuTensor, inp: GpuTensor, w: GpuWeight, bias: GpuTensor | null, N: number, In: number, O: number): void {
-    for (const chunk of w.chunks) {
-      const params = { N, In, O, o0: chunk.row0, w0: 0, rows: chunk.rows, hasBias: bias ? 1 : 0 };
-      this.run('matmul.forward', { out, inp, wt: chunk, bias: bias ?? this.dummy }, params, [Math.ceil(chunk.rows / MM_TILE), Math.ceil(N / MM_TILE)], w.dtype);
-    }
+    this.check();
+    this.linear.forward([out], inp, [{ w, O, bias, lora: null }], null, N, In, 0, 0);
   }
 
   matmulBackward(dinp: GpuTensor, dout: GpuTensor, w: GpuWeight, N: number, In: number, O: number): void {
-    for (const chunk of w.chunks) {
-      const params = { N, In, O, o0: chunk.row0, w0: 0, rows: chunk.rows, hasBias: 0 };
-      this.run('matmul.backward', { dinp, dout, wt: chunk }, params, [Math.ceil(In / MM_TILE), Math.ceil(N / MM_TILE)], w.dtype);
-    }
+    this.check();
+    this.linear.backward(dinp, [dout], dinp, [{ w, O, bias: null, lora: null }], N, In, 0, 0, true);
   }
 
-  private loraParams(N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): Record<string, number> {
-    if (N > 65535) throw new EngineError(`LoRA over ${N} tokens: at most 65535 per call`);
-    const on = dropout.p > 0;
-    return { N, In, O, R, scale, seed: dropout.seed >>> 0, threshold: dropoutThreshold(dropout.p), keepScale: on ? 1 / (1 - dropout.p) : 1, dropOn: on ? 1 : 0 };
+  linearForward(outs: GpuTensor[], inp: GpuTensor, projs: Projection<GpuTensor, GpuWeight>[], resid: GpuTensor | null,
+    N: number, In: number, R: number, scale: number): void {
+    this.check();
+    this.linear.forward(outs, inp, projs, resid, N, In, R, scale);
+  }
+
+  linearBackward(dinp: GpuTensor, douts: GpuTensor[], inp: GpuTensor, projs: Projection<GpuTensor, GpuWeight>[],
+    N: number, In: number, R: number, scale: number): void {
+    this.check();
+    this.linear.backward(dinp, douts, inp, projs, N, In, R, scale);
   }
 
   loraForward(out: GpuTensor, xa: GpuTensor, inp: GpuTensor, a: GpuTensor, b: GpuTensor,
     N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void {
-    const params = this.loraParams(N, In, O, R, scale, dropout);
-    this.run('lora.xa_forward', { xa, inp, a }, params, [N, R]);
-    this.run('lora.out_forward', { out, xa, b }, params, grid1d(N * O));
+    this.check();
+    this.linear.loraForward(out, inp, { a, b, da: this.dummy, db: this.dummy, xa, dxa: this.dummy, dropout }, N, In, O, R, scale);
   }
 
   loraBackward(dinp: GpuTensor, da: GpuTensor, db: GpuTensor, dxa: GpuTensor, dout: GpuTensor, inp: GpuTensor, xa: GpuTensor,
     a: GpuTensor, b: GpuTensor, N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void {
-    const params = this.loraParams(N, In, O, R, scale, dropout);
-    this.run('lora.dxa_backward', { dxa, dout, b }, params, [N, R]);
-    this.run('lora.db_backward', { db, dout, xa }, params, grid1d(O * R));
-    this.run('lora.da_backward', { da, dxa, inp }, params, grid1d(R * In));
-    this.run('lora.dinp_backward', { dinp, dxa, a }, params, grid1d(N * In));
-  }
-
-  /** cos/sin of every (position, pair) in f64, rounded once to f32; grown by doubling. */
-  private ropeTable(HD: number, theta: number, positionsNeeded: number): { table: GpuTensor; positions: number } {
-    const key = `${HD}:${theta}`;
-    const have = this.ropeTables.get(key);
-    if (have && have.positions >= positionsNeeded) return have;
-    let positions = 1024;
-    while (positions < positionsNeeded) positions *= 2;
-    const half = HD / 2;
-    const data = new Float32Array(2 * positions * half);
-    for (let j = 0; j < half; j++) {
-      const invFreq = 1 / Math.pow(theta, (2 * j) / HD);
-      for (let p = 0; p < positions; p++) {
-        data[p * half + j] = Math.cos(p * invFreq);
-        data[(positions + p) * half + j] = Math.sin(p * invFreq);
-      }
-    }
-    if (have) this.release(have.table.buffer);
-    const table = this.alloc('f32', data.length, `rope.${key}`);
-    this.upload(table, data);
-    const entry = { table, positions };
-    this.ropeTables.set(key, entry);
-    return entry;
+    this.check();
+    this.linear.loraBackward(dinp, dout, inp, { a, b, da, db, xa, dxa, dropout }, N, In, O, R, scale);
   }
 
   private rope(entry: string, x: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number): void {
-    const { table, positions } = this.ropeTable(HD, theta, posOffset + T);
+    const { table, positions } = this.ropeTables.get(HD, theta, posOffset + T);
     this.run(entry, { x, table }, { B, T, H, HD, posOffset, positions }, grid1d((B * T * H * HD) / 2));
   }
 
@@ -351,18 +394,27 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     this.rope('rope.backward', dx, B, T, H, HD, theta, posOffset);
   }
 
+  /** The head-dim variant of the attention kernels (64 and 128 unroll), '' for any other. */
+  private attentionVariant(HD: number, NH: number, NKV: number): string {
+    if (HD % 4 || HD > 128) throw new EngineError(`attention: head dim ${HD} must be a multiple of 4, at most 128`);
+    if (NH % NKV) throw new EngineError(`attention: ${NH} query heads do not split into ${NKV} key/value heads`);
+    return HD === 64 || HD === 128 ? `hd${HD}` : '';
+  }
+
   attentionForward(out: GpuTensor, att: GpuTensor, q: GpuTensor, k: GpuTensor, v: GpuTensor, mask: GpuTensor,
     B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
     if (S < T || S > SMAX) throw new EngineError(`attention: need T <= S <= SMAX, got T=${T} S=${S} SMAX=${SMAX}`);
     const params = { B, T, S, SMAX, NH, NKV, HD, scale: 1 / Math.sqrt(HD) };
-    this.run('attention.forward', { out, att, q, k, v, mask }, params, [T, B * NH]);
+    const variant = this.attentionVariant(HD, NH, NKV);
+    this.run('attention.forward', { out, stats: att, q, k, v, mask }, params, [Math.ceil((T * NH) / NKV / 64), B * NKV], null, variant);
   }
 
-  attentionBackward(dq: GpuTensor, dk: GpuTensor, dv: GpuTensor, datt: GpuTensor, dout: GpuTensor, q: GpuTensor, k: GpuTensor,
-    v: GpuTensor, att: GpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
+  attentionBackward(dq: GpuTensor, dk: GpuTensor, dv: GpuTensor, _datt: GpuTensor, dout: GpuTensor, q: GpuTensor, k: GpuTensor,
+    v: GpuTensor, out: GpuTensor, att: GpuTensor, mask: GpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
     const params = { B, T, S: T, SMAX: T, NH, NKV, HD, scale: 1 / Math.sqrt(HD) };
-    this.run('attention.backward_rows', { datt, dout, v, att, k, dq }, params, [T, B * NH]);
-    this.run('attention.backward_kv', { att, datt, dout, q, dk, dv }, params, grid1d(B * T * NKV * HD));
+    const variant = this.attentionVariant(HD, NH, NKV);
+    this.run('attention.backward_dq', { stats: att, q, k, v, mask, out, dout, dq }, params, [Math.ceil((T * NH) / NKV / 64), B * NKV], null, variant);
+    this.run('attention.backward_dkv', { stats: att, q, k, v, mask, dout, dk, dv }, params, [Math.ceil(T / 16), B * NKV], null, variant);
   }
 
   swigluForward(out: GpuTensor, gate: GpuTensor, up: GpuTensor, n: number): void {
@@ -387,29 +439,8 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
 
   crossEntropyForwardBackward(losses: GpuTensor, dh: GpuTensor, h: GpuTensor, w: GpuWeight, targets: GpuTensor,
     M: number, C: number, V: number, gradScale: number): void {
-    if (w.rows !== V || w.cols !== C) throw new EngineError(`cross-entropy: weight ${w.label} is (${w.rows}, ${w.cols}), expected (${V}, ${C})`);
-    if (M === 0) return;
-    const slice = Math.max(16, Math.min(V, Math.floor(this.ceSliceElements / M / 16) * 16));
-    const logits = this.scratchTensor('ce.logits', M * slice);
-    const stats = this.scratchTensor('ce.stats', 4 * M);
-    const base = { M, C, V, vc: 0, v0: 0, r0: 0, rows: 0, gradScale };
-    this.run('crossentropy.init', { stats }, base, grid1d(M), w.dtype);
-    this.zero(dh, M * C);
-    let first = true;
-    for (const chunk of w.chunks) {
-      for (let r = 0; r < chunk.rows; r += slice) {
-        const vc = Math.min(slice, chunk.rows - r);
-        const mm = { N: M, In: C, O: vc, o0: 0, w0: r, rows: vc, hasBias: 0 };
-        this.run('matmul.forward', { out: logits, inp: h, wt: chunk, bias: this.dummy }, mm, [Math.ceil(vc / MM_TILE), Math.ceil(M / MM_TILE)], w.dtype);
-        this.run('crossentropy.update', { logits, stats, targets }, { ...base, vc, v0: chunk.row0 + r }, rowsGrid(M), w.dtype);
-        if (!first) this.run('crossentropy.rescale', { dh, stats }, base, grid1d(M * C), w.dtype);
-        this.run('matmul.backward', { dinp: dh, dout: logits, wt: chunk }, mm, [Math.ceil(C / MM_TILE), Math.ceil(M / MM_TILE)], w.dtype);
-        first = false;
-      }
-    }
-    this.run('crossentropy.finalize', { dh, stats, targets, losses }, base, grid1d(M * C), w.dtype);
-    for (const chunk of w.chunks)
-      this.run('crossentropy.onehot', { dh, targets, wt: chunk }, { ...base, r0: chunk.row0, rows: chunk.rows }, grid1d(M * C), w.dtype);
+    this.check();
+    crossEntropy(this.host, this.planner.small.key, this.ceSliceElements, losses, dh, h, w, targets, M, C, V, gradScale);
   }
 
   // ---- optimizer
@@ -430,6 +461,6 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
 
   mergeLora(out: GpuTensor, w: GpuWeight, a: GpuTensor, b: GpuTensor, O: number, In: number, R: number, scale: number): void {
     for (const chunk of w.chunks)
-      this.run('merge.merge', { out, a, b, wt: chunk }, { O, In, R, r0: chunk.row0, rows: chunk.rows, scale }, grid1d(chunk.rows * In), w.dtype);
+      this.run('merge.merge', { out, a, b, wt: chunk }, { O, In, R, r0: chunk.row0, rows: chunk.rows, scale, stride: w.stride }, grid1d(chunk.rows * In), w.dtype);
   }
 }

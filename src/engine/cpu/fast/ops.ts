@@ -244,8 +244,8 @@ export class FastCpuOps extends CpuOps {
     }
   }
 
-  override attentionBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor,
-    q: CpuTensor, k: CpuTensor, v: CpuTensor, att: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
+  override attentionBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor, q: CpuTensor, k: CpuTensor,
+    v: CpuTensor, _out: CpuTensor, att: CpuTensor, _mask: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
     if (NH % NKV !== 0) throw new EngineError(`attention: ${NH} query heads do not split into ${NKV} key/value heads`);
     const s = new Staging(this.kernels);
     try {

@@ -1,0 +1,259 @@
+// Host side of the fused projections (shaders/matmul.wgsl, shaders/lora.wgsl): one launch for
+// the base matmul of every projection sharing an input, with bias, LoRA and residual in its
+// epilogue; one launch for all their LoRA factors; one for all their adapter gradients. A group
+// fuses when its weights share a buffer (grouped on first use), and its outputs, factors and
+// gradients are views of one buffer each; otherwise each projection runs on its own.
+
+import type { WeightDType } from '../../core/dtype.ts';
+import { EngineError } from '../../core/errors.ts';
+import { dropoutThreshold, type Dropout, type Projection } from '../ops.ts';
+import { grid1d, rowsGrid, type Grid } from './command-stream.ts';
+import type { GpuTensor, GpuWeight, Region } from './memory.ts';
+import type { MatmulPlan } from './variants.ts';
+
+export interface LinearHost {
+  run(name: string, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid, dtype?: WeightDType | null, variant?: string): void;
+  scratch(name: string, n: number): GpuTensor;
+  /** Stand-ins for bindings a launch does not use: one read-only, one writable (they may not share a buffer). */
+  readonly dummy: GpuTensor;
+  readonly dummyOut: GpuTensor;
+  /** The weights as one region (regrouping them into one buffer on first use), or null. */
+  groupWeights(ws: GpuWeight[]): { region: Region; offs: number[] } | null;
+  /** The biases of a group packed into one tensor, built once. */
+  packBiases(biases: (GpuTensor | null)[], widths: number[]): GpuTensor;
+  /** Matmul tile variant and K split for an output of rows x cols summing over K. */
+  plan(rows: number, cols: number, K: number, allowBig?: boolean): MatmulPlan;
+}
+
+/** Several views of one buffer as one binding, with each view's element offset in it. */
+export function span(ts: GpuTensor[]): { region: Region; offs: number[] } | null {
+  const buffer = ts[0].buffer;
+  if (ts.some((t) => t.buffer !== buffer)) return null;
+  const lo = Math.min(...ts.map((t) => t.offset)), hi = Math.max(...ts.map((t) => t.offset + t.size));
+  return { region: { buffer, offset: lo, size: hi - lo }, offs: ts.map((t) => (t.offset - lo) / 4) };
+}
+
+/** Rows up to which a forward runs as matrix-vector products (shaders/matmul.wgsl gemv). */
+export const GEMV_ROWS = 8;
+
+const at = <X>(xs: X[], i: number, fallback: X): X => (i < xs.length ? xs[i] : fallback);
+
+function perPart(prefix: string, values: number[]): Record<string, number> {
+  return { [`${prefix}0`]: at(values, 0, 0), [`${prefix}1`]: at(values, 1, 0), [`${prefix}2`]: at(values, 2, 0) };
+}
+
+function dropoutParams(ds: Dropout[]): Record<string, number> {
+  const p = ds[0]?.p ?? 0;
+  if (ds.some((d) => d.p !== p)) throw new EngineError('LoRA parts of one launch must share the dropout rate');
+  return {
+    ...perPart('seed', ds.map((d) => d.seed >>> 0)),
+    threshold: dropoutThreshold(p), keepScale: p > 0 ? 1 / (1 - p) : 1, dropOn: p > 0 ? 1 : 0,
+  };
+}
+
+/** The matmul's part boundaries e1, e2 and cols from the part widths (at most three). */
+function bounds(widths: number[]): { e1: number; e2: number; cols: number } {
+  if (widths.length > 3) throw new EngineError(`a fused launch takes at most 3 projections, got ${widths.length}`);
+  const cols = widths.reduce((a, b) => a + b, 0);
+  return { e1: at(widths, 0, cols), e2: widths.length > 1 ? widths[0] + widths[1] : cols, cols };
+}
+
+export class GpuLinear {
+  constructor(private host: LinearHost) {}
+
+  /** xa_p = dropout_p(inp) @ a_pᵀ for every LoRA part, one launch when the views allow. */
+  private xa(inp: GpuTensor, parts: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], N: number, In: number, R: number): void {
+    const a = span(parts.map((p) => p.a)), xa = span(parts.map((p) => p.xa));
+    if (!a || !xa) {
+      for (const p of parts) this.xa(inp, [p], N, In, R);
+      return;
+    }
+    if (parts.length * R * 16 > 4096) throw new EngineError(`LoRA rank ${R} x ${parts.length} projections is over the kernel's 4096 outputs per workgroup`);
+    const params = { ...this.loraBase(N, In, R, parts.length), ...perPart('a', a.offs), ...perPart('x', xa.offs), ...dropoutParams(parts.map((p) => p.dropout)) };
+    this.host.run('lora.xa_forward', { inp, adapter: a.region, xa: xa.region }, params, rowsGrid(Math.ceil(N / 16)));
+  }
+
+  private loraBase(N: number, In: number, R: number, nparts: number): Record<string, number> {
+    const zero3 = (p: string) => perPart(p, []);
+    return {
+      N, In, R, nparts, ...zero3('O'), ...zero3('a'), ...zero3('b'), ...zero3('x'), ...zero3('y'), ...zero3('d'), ...zero3('ga'), ...zero3('gb'),
+      ...zero3('seed'), threshold: 0, keepScale: 1, dropOn: 0, scale: 1, j1: 0, j2: 0, j3: 0, j4: 0, j5: 0, j6: 0,
+    };
+  }
+
+  /**
+   * outs[p] = inp @ w_pᵀ + bias_p + scale * xa_p @ b_pᵀ (+ resid) (+ outs when accumulate), xa_p
+   * made first. One launch for the group when weights, outputs and adapter views line up.
+   */
+  forward(outs: GpuTensor[], inp: GpuTensor, projs: Projection<GpuTensor, GpuWeight>[], resid: GpuTensor | null,
+    N: number, In: number, R: number, scale: number, accumulate = false, xaDone = false): void {
+    if (resid && projs.length !== 1) throw new EngineError('a residual is added to a single projection only');
+    const loras = projs.filter((p) => p.lora).map((p) => p.lora!);
+    if (loras.length && !xaDone) this.xa(inp, loras, N, In, R);
+    const weights = projs.map((p) => p.w);
+    const wg = projs.length > 1 || weights[0].chunks.length === 1 ? this.host.groupWeights(weights) : null;
+    const out = span(outs);
+    const bs = loras.length ? span(loras.map((l) => l.b)) : null, xs = loras.length ? span(loras.map((l) => l.xa)) : null;
+    if (!wg || !out || (loras.length && (!bs || !xs))) {
+      if (projs.length === 1) return this.forwardChunks(outs[0], inp, projs[0], resid, N, In, R, scale, accumulate);
+      projs.forEach((p, i) => this.forward([outs[i]], inp, [p], null, N, In, R, scale, accumulate, true));
+      return;
+    }
+    const widths = projs.map((p) => p.O);
+    const hasBias = projs.some((p) => p.bias);
+    const bias = hasBias ? (projs.length === 1 ? projs[0].bias! : this.host.packBiases(projs.map((p) => p.bias), widths)) : this.host.dummy;
+    const biasOffs = widths.map((_, i) => (projs.length === 1 ? 0 : widths.slice(0, i).reduce((a, b) => a + b, 0)));
+    let k = 0;
+    const loraIdx = projs.map((p) => (p.lora ? k++ : -1));
+    const w = weights[0];
+    this.mm('forward', {
+      x: inp, wt: wg.region, out: out.region, bias, xa: xs?.region ?? this.host.dummy, adapter: bs?.region ?? this.host.dummy, resid: resid ?? this.host.dummy,
+    }, {
+      N, K: In, ldx: In, wstride: w.stride, ...bounds(widths), ...perPart('off', out.offs), ...perPart('ld', widths), ...perPart('w', wg.offs),
+      ...perPart('bias', biasOffs), ...perPart('lo', loraIdx.map((i) => (i >= 0 ? bs!.offs[i] : 0))), ...perPart('xa', loraIdx.map((i) => (i >= 0 ? xs!.offs[i] : 0))),
+      lmask: loraIdx.reduce((m, i, p) => m | (i >= 0 ? 1 << p : 0), 0), R, scale,
+      flags: (hasBias ? 1 : 0) | (resid ? 2 : 0) | (accumulate ? 4 : 0), ...dropoutParams([]), rld: widths[0], roff: 0,
+    }, w.dtype);
+  }
+
+  /** One projection whose weight is split across bindings: a launch per chunk of output rows. */
+  private forwardChunks(out: GpuTensor, inp: GpuTensor, p: Projection<GpuTensor, GpuWeight>, resid: GpuTensor | null,
+    N: number, In: number, R: number, scale: number, accumulate: boolean): void {
+    const l = p.lora;
+    for (const chunk of p.w.chunks) {
+      this.mm('forward', {
+        x: inp, wt: chunk, out, bias: p.bias ?? this.host.dummy, xa: l?.xa ?? this.host.dummy, adapter: l?.b ?? this.host.dummy, resid: resid ?? this.host.dummy,
+      }, {
+        N, K: In, ldx: In, wstride: p.w.stride, e1: chunk.rows, e2: chunk.rows, cols: chunk.rows, ...perPart('off', [chunk.row0]), ...perPart('ld', [p.O]),
+        ...perPart('w', [0]), ...perPart('bias', [chunk.row0]), ...perPart('lo', [chunk.row0 * R]), ...perPart('xa', [0]), lmask: l ? 1 : 0, R, scale,
+        flags: (p.bias ? 1 : 0) | (resid ? 2 : 0) | (accumulate ? 4 : 0), ...dropoutParams([]), rld: p.O, roff: chunk.row0,
+      }, p.w.dtype);
+    }
+  }
+
+  /**
+   * Launches matmul.forward / .backward (and the reduce of a K split) for the planned tiles; a
+   * forward of at most 8 rows (decoding) runs as matrix-vector products instead.
+   */
+  private mm(entry: 'forward' | 'backward', bindings: Record<string, Region>, params: Record<string, number>, dtype: WeightDType): void {
+    const { N, K, cols } = params;
+    if (entry === 'forward' && N <= GEMV_ROWS && K > 0) {
+      this.host.run('matmul.gemv', bindings, { rld: 0, roff: 0, ...params, kSplit: 1, kChunk: K }, rowsGrid(Math.ceil(cols / 8)), dtype);
+      return;
+    }
+    const plan = this.host.plan(N, cols, K);
+    const grid: Grid = [Math.ceil(cols / plan.BN), Math.ceil(N / plan.BM), plan.kSplit];
+    const partial = plan.kSplit > 1 ? this.host.scratch('mm.partial', plan.kSplit * N * cols) : this.host.dummyOut;
+    const full = { rld: 0, roff: 0, ...params, kSplit: plan.kSplit, kChunk: plan.kChunk };
+    this.host.run(`matmul.${entry}`, { ...bindings, partial }, full, grid, dtype, plan.variant);
+    if (plan.kSplit > 1) {
+      const { x: _x, wt: _w, dy: _d, ...rest } = bindings;
+      this.host.run(`matmul.${entry}_reduce`, { ...rest, partial }, full, grid1d(N * cols));
+    }
+  }
+
+  /**
+   * dinp = sum_p douts[p] @ w_p + dropout_p'(dxa_p @ a_p) (+ dinp when accumulate), with
+   * dxa_p = scale * douts[p] @ b_p first and the adapter gradients after.
+   */
+  backward(dinp: GpuTensor, douts: GpuTensor[], inp: GpuTensor, projs: Projection<GpuTensor, GpuWeight>[],
+    N: number, In: number, R: number, scale: number, accumulate = false): void {
+    const parts = projs.map((p, i) => ({ p, dout: douts[i] })).filter((x) => x.p.lora);
+    const loras = parts.map((x) => x.p.lora!);
+    if (loras.length) this.dxa(parts.map((x) => x.dout), loras, parts.map((x) => x.p.O), N, R, scale);
+    const wg = projs.length > 1 || projs[0].w.chunks.length === 1 ? this.host.groupWeights(projs.map((p) => p.w)) : null;
+    const dy = span(douts);
+    const as = loras.length ? span(loras.map((l) => l.a)) : null, ds = loras.length ? span(loras.map((l) => l.dxa)) : null;
+    if (!wg || !dy || (loras.length && (!as || !ds))) {
+      projs.forEach((p, i) => this.backwardSplit(dinp, douts[i], p, N, In, R, accumulate || i > 0));
+    } else {
+      let k = 0;
+      const loraIdx = projs.map((p) => (p.lora ? k++ : -1));
+      const widths = projs.map((p) => p.O);
+      this.mm('backward', { dy: dy.region, wt: wg.region, dinp, dxa: ds?.region ?? this.host.dummy, adapter: as?.region ?? this.host.dummy }, {
+        N, K: widths.reduce((a, b) => a + b, 0), ldx: In, wstride: projs[0].w.stride, ...bounds(widths), cols: In,
+        ...perPart('off', dy.offs), ...perPart('ld', widths), ...perPart('w', wg.offs), ...perPart('bias', []),
+        ...perPart('lo', loraIdx.map((i) => (i >= 0 ? as!.offs[i] : 0))), ...perPart('xa', loraIdx.map((i) => (i >= 0 ? ds!.offs[i] : 0))),
+        lmask: loraIdx.reduce((m, i, p) => m | (i >= 0 ? 1 << p : 0), 0), R, scale: 1, flags: accumulate ? 4 : 0,
+        ...dropoutParams(projs.filter((p) => p.lora).map((p) => p.lora!.dropout)),
+      }, projs[0].w.dtype);
+    }
+    if (loras.length) this.grads(parts.map((x) => x.dout), inp, loras, parts.map((x) => x.p.O), N, In, R, scale);
+  }
+
+  /** One projection's backward when the group does not fuse: a launch per weight chunk, each a slice of K. */
+  private backwardSplit(dinp: GpuTensor, dout: GpuTensor, p: Projection<GpuTensor, GpuWeight>, N: number, In: number, R: number, accumulate: boolean): void {
+    const l = p.lora;
+    p.w.chunks.forEach((chunk, c) => {
+      this.mm('backward', { dy: dout, wt: chunk, dinp, dxa: l?.dxa ?? this.host.dummy, adapter: l?.a ?? this.host.dummy }, {
+        N, K: chunk.rows, ldx: In, wstride: p.w.stride, e1: chunk.rows, e2: chunk.rows, cols: In,
+        ...perPart('off', [chunk.row0]), ...perPart('ld', [p.O]), ...perPart('w', [0]), ...perPart('bias', []), ...perPart('lo', [0]), ...perPart('xa', [0]),
+        // the LoRA input gradient is added once, with the first chunk
+        lmask: l && c === 0 ? 1 : 0, R, scale: 1, flags: accumulate || c > 0 ? 4 : 0, ...dropoutParams(l ? [l.dropout] : []),
+      }, p.w.dtype);
+    });
+  }
+
+  /** out += scale * dropout(inp) @ aᵀ @ bᵀ alone (Ops.loraForward): the factor, then the epilogue over an empty K. */
+  loraForward(out: GpuTensor, inp: GpuTensor, lora: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>, N: number, In: number, O: number, R: number, scale: number): void {
+    this.xa(inp, [lora], N, In, R);
+    this.mm('forward', { x: inp, wt: this.host.dummy, out, bias: this.host.dummy, xa: lora.xa, adapter: lora.b, resid: this.host.dummy }, {
+      N, K: 0, ldx: In, wstride: 0, e1: O, e2: O, cols: O, ...perPart('off', []), ...perPart('ld', [O]), ...perPart('w', []), ...perPart('bias', []),
+      ...perPart('lo', []), ...perPart('xa', []), lmask: 1, R, scale, flags: 4, ...dropoutParams([]),
+    }, 'f32');
+  }
+
+  /** The adapter's part of a backward alone (Ops.loraBackward): dxa, the gradients, dinp += dropout'(dxa @ a). */
+  loraBackward(dinp: GpuTensor, dout: GpuTensor, inp: GpuTensor, lora: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>,
+    N: number, In: number, O: number, R: number, scale: number): void {
+    this.dxa([dout], [lora], [O], N, R, scale);
+    this.mm('backward', { dy: dout, wt: this.host.dummy, dinp, dxa: lora.dxa, adapter: lora.a }, {
+      N, K: 0, ldx: In, wstride: 0, e1: 0, e2: 0, cols: In, ...perPart('off', []), ...perPart('ld', [O]), ...perPart('w', []), ...perPart('bias', []),
+      ...perPart('lo', []), ...perPart('xa', []), lmask: 1, R, scale: 1, flags: 4, ...dropoutParams([lora.dropout]),
+    }, 'f32');
+    this.grads([dout], inp, [lora], [O], N, In, R, scale);
+  }
+
+  /** dxa_p = scale * douts[p] @ b_p for every LoRA part. */
+  private dxa(douts: GpuTensor[], loras: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], widths: number[], N: number, R: number, scale: number): void {
+    const dy = span(douts), bs = span(loras.map((l) => l.b)), ds = span(loras.map((l) => l.dxa));
+    if (!dy || !bs || !ds) {
+      loras.forEach((l, i) => this.dxa([douts[i]], [l], [widths[i]], N, R, scale));
+      return;
+    }
+    const params = { ...this.loraBase(N, 0, R, loras.length), ...perPart('O', widths), ...perPart('y', dy.offs), ...perPart('b', bs.offs), ...perPart('x', ds.offs), scale };
+    this.host.run('lora.dxa_backward', { dy: dy.region, adapter: bs.region, dxa: ds.region }, params, rowsGrid(Math.ceil(N / 16)));
+  }
+
+  /** db_p += scale * douts[p]ᵀ @ xa_p and da_p += dxa_pᵀ @ dropout_p(inp), one launch of 32-column blocks. */
+  private grads(douts: GpuTensor[], inp: GpuTensor, loras: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], widths: number[],
+    N: number, In: number, R: number, scale: number): void {
+    if (R > 64) throw new EngineError(`LoRA rank ${R}: the gradient kernel takes at most 64`);
+    const dy = span(douts), xs = span(loras.map((l) => l.xa)), ds = span(loras.map((l) => l.dxa));
+    const gs = span([...loras.map((l) => l.da), ...loras.map((l) => l.db)]);
+    if (!dy || !xs || !ds || !gs) {
+      if (loras.length > 1) return loras.forEach((l, i) => this.grads([douts[i]], inp, [l], [widths[i]], N, In, R, scale));
+      if (!dy || !xs || !ds) throw new EngineError('LoRA gradients: one projection\'s tensors did not form single bindings');
+      // da and db in different buffers: one launch each
+      this.gradsLaunch(dy.offs, xs.offs, ds.offs, [0], [0], { dy: dy.region, xa: xs.region, dxa: ds.region, inp, grads: loras[0].db }, loras, widths, N, In, R, scale, 'b');
+      this.gradsLaunch(dy.offs, xs.offs, ds.offs, [0], [0], { dy: dy.region, xa: xs.region, dxa: ds.region, inp, grads: loras[0].da }, loras, widths, N, In, R, scale, 'a');
+      return;
+    }
+    const n = loras.length;
+    this.gradsLaunch(dy.offs, xs.offs, ds.offs, gs.offs.slice(0, n), gs.offs.slice(n), { dy: dy.region, xa: xs.region, dxa: ds.region, inp, grads: gs.region }, loras, widths, N, In, R, scale, 'ab');
+  }
+
+  private gradsLaunch(yOffs: number[], xOffs: number[], dOffs: number[], gaOffs: number[], gbOffs: number[], bindings: Record<string, Region>,
+    loras: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], widths: number[], N: number, In: number, R: number, scale: number, which: 'a' | 'b' | 'ab'): void {
+    const n = loras.length;
+    const blocks = [0, 1, 2].map((i) => (i < n && which !== 'a' ? Math.ceil(widths[i] / 32) : 0))
+      .concat([0, 1, 2].map((i) => (i < n && which !== 'b' ? Math.ceil(In / 32) : 0)));
+    const ends = blocks.map((_, i) => blocks.slice(0, i + 1).reduce((a, b) => a + b, 0));
+    const params = {
+      ...this.loraBase(N, In, R, n), ...perPart('O', widths), ...perPart('y', yOffs), ...perPart('x', xOffs), ...perPart('d', dOffs),
+      ...perPart('ga', gaOffs), ...perPart('gb', gbOffs), ...dropoutParams(loras.map((l) => l.dropout)), scale,
+      j1: ends[0], j2: ends[1], j3: ends[2], j4: ends[3], j5: ends[4], j6: ends[5],
+    };
+    this.host.run('lora.grads_backward', bindings, params, rowsGrid(ends[5]));
+  }
+}
