@@ -198,6 +198,34 @@ export function parityCases(): ParityCase[] {
     return readAll(ops, t, ['outs', 'xa', 'out2']);
   });
 
+  // NF4 through the fused projection kernels: q|k|v of 36 columns (64-value blocks straddle rows
+  // and rows do not start on the 8-value loads), N = 37 fitting no tile, biases, LoRA with dropout
+  // on q and v only (the backward's dropout seeds go by part, not by LoRA); then decode rows (matrix-vector products) and a long K split over workgroups (K = 700)
+  add('NF4 projections: q|k|v group forward+backward, decode rows, K split', 1e-5, async (ops) => {
+    await ops.prepareWeights?.('nf4');
+    const N = 37, In = 36, R = 3, widths = [48, 16, 16], D = 3;
+    const t = tensors(ops, {
+      inp: uniform(N * In, 180), outs: 3 * 1792, douts: uniform(3 * 1792, 181), dinp: uniform(N * In, 182), xa: 3 * 128, dxa: 3 * 128,
+      params: uniform(3 * 512, 183, 0.3), grads: uniform(3 * 512, 184), bq: uniform(48, 185), dec: 3 * 192,
+      out7: 20 * 16, x7: uniform(20 * 700, 186), dinp7: uniform(20 * 16, 187), dout7: uniform(20 * 700, 188),
+    }, 'nf4lin');
+    const projs = widths.map((O, i) => ({
+      w: weight(ops, 'nf4', O, In, 190 + i), O, bias: i === 0 ? t.bq : null,
+      lora: i === 1 ? null : {
+        a: ops.view(t.params, i * 512, R * In), b: ops.view(t.params, i * 512 + 192, O * R), da: ops.view(t.grads, i * 512, R * In),
+        db: ops.view(t.grads, i * 512 + 192, O * R), xa: ops.view(t.xa, i * 128, N * R), dxa: ops.view(t.dxa, i * 128, N * R), dropout: { p: 0.1, seed: 40 + i },
+      },
+    }));
+    ops.linearForward(widths.map((O, i) => ops.view(t.outs, i * 1792, N * O)), t.inp, projs, null, N, In, R, 2);
+    ops.linearBackward(t.dinp, widths.map((O, i) => ops.view(t.douts, i * 1792, N * O)), t.inp, projs, N, In, R, 2);
+    const train = await readAll(ops, t, ['outs', 'xa', 'dxa', 'grads', 'dinp']);
+    ops.linearForward(widths.map((O, i) => ops.view(t.dec, i * 192, D * O)), t.inp, projs, null, D, In, R, 2);
+    ops.matmulForward(t.out7, t.x7, weight(ops, 'nf4', 16, 700, 196), null, 20, 700, 16);
+    // dinp (20, 16) += dout (20, 700) @ w (700, 16): the K split of the backward
+    ops.matmulBackward(t.dinp7, t.dout7, weight(ops, 'nf4', 700, 16, 197), 20, 16, 700);
+    return { ...train, ...(await readAll(ops, t, ['dec', 'out7', 'dinp7'])) };
+  });
+
   add('K split over workgroups (forward and backward, K = 700)', 1e-5, async (ops) => {
     const N = 20, In = 700, O = 24;
     const t = tensors(ops, { out: N * O, inp: uniform(N * In, 160), bias: uniform(O, 161), x2: uniform(N * O, 162), w2out: N * In, dout: uniform(N * In, 163) }, 'splitk');

@@ -4,7 +4,7 @@
 // fuses when its weights share a buffer (grouped on first use), and its outputs, factors and
 // gradients are views of one buffer each; otherwise each projection runs on its own.
 
-import type { WeightDType } from '../../core/dtype.ts';
+import type { WeightFormat } from '../../core/dtype.ts';
 import { EngineError } from '../../core/errors.ts';
 import { dropoutThreshold, type Dropout, type Projection } from '../ops.ts';
 import { grid1d, rowsGrid, type Grid } from './command-stream.ts';
@@ -12,7 +12,7 @@ import type { GpuTensor, GpuWeight, Region } from './memory.ts';
 import type { MatmulPlan } from './variants.ts';
 
 export interface LinearHost {
-  run(name: string, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid, dtype?: WeightDType | null, variant?: string): void;
+  run(name: string, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid, dtype?: WeightFormat | null, variant?: string): void;
   scratch(name: string, n: number): GpuTensor;
   /** Stand-ins for bindings a launch does not use: one read-only, one writable (they may not share a buffer). */
   readonly dummy: GpuTensor;
@@ -135,7 +135,7 @@ export class GpuLinear {
    * Launches matmul.forward / .backward (and the reduce of a K split) for the planned tiles; a
    * forward of at most 8 rows (decoding) runs as matrix-vector products instead.
    */
-  private mm(entry: 'forward' | 'backward', bindings: Record<string, Region>, params: Record<string, number>, dtype: WeightDType): void {
+  private mm(entry: 'forward' | 'backward', bindings: Record<string, Region>, params: Record<string, number>, dtype: WeightFormat): void {
     const { N, K, cols } = params;
     if (entry === 'forward' && N <= GEMV_ROWS && K > 0) {
       this.host.run('matmul.gemv', bindings, { rld: 0, roff: 0, ...params, kSplit: 1, kChunk: K }, rowsGrid(Math.ceil(cols / 8)), dtype);
@@ -175,7 +175,9 @@ export class GpuLinear {
         ...perPart('off', dy.offs), ...perPart('ld', widths), ...perPart('w', wg.offs), ...perPart('bias', []),
         ...perPart('lo', loraIdx.map((i) => (i >= 0 ? as!.offs[i] : 0))), ...perPart('xa', loraIdx.map((i) => (i >= 0 ? ds!.offs[i] : 0))),
         lmask: loraIdx.reduce((m, i, p) => m | (i >= 0 ? 1 << p : 0), 0), R, scale: 1, flags: accumulate ? 4 : 0,
+        // the kernel picks seed_p by part, LoRA or not (a part without one has no mask to match)
         ...dropoutParams(projs.filter((p) => p.lora).map((p) => p.lora!.dropout)),
+        ...perPart('seed', projs.map((p) => (p.lora ? p.lora.dropout.seed >>> 0 : 0))),
       }, projs[0].w.dtype);
     }
     if (loras.length) this.grads(parts.map((x) => x.dout), inp, loras, parts.map((x) => x.p.O), N, In, R, scale);
