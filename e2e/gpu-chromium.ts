@@ -1,7 +1,10 @@
-// The WebGPU kernel parity cases, then every golden case through the engine, in headless
-// Chromium (SwiftShader WebGPU, no GPU needed): serves e2e/gpu-page.html and
-// e2e/gpu-golden-page.html with vite, waits for their reports and prints one line per case.
-//   npx tsx e2e/gpu-chromium.ts [--no-golden]   (exit code 0 when every case passes)
+// The WebGPU kernel parity cases, then golden cases through the engine, in headless Chromium
+// (SwiftShader WebGPU, no GPU needed): serves e2e/gpu-page.html and e2e/gpu-golden-page.html with
+// vite, waits for their reports and prints one line per case.
+//   npx tsx e2e/gpu-chromium.ts [--golden all|none|name,name]   (exit code 0 when every case passes)
+// `npm test` replays two golden cases here (Qwen3, and NF4 with blocks straddling rows: the
+// browser-only differences are the shader compiler and the page, and each case costs a minute of
+// SwiftShader); test/gpu-golden.test.ts replays every case in Node, `--golden all` does here.
 
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -10,9 +13,13 @@ import { createServer as createVite } from 'vite';
 import type { ParityResult } from './gpu-cases.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const TIMEOUT_MS = 600_000;
-const cases = readdirSync(new URL('../test/fixtures/golden', import.meta.url)).filter((n) => !n.includes('.'));
-const pages = ['e2e/gpu-page.html', ...(process.argv.includes('--no-golden') ? [] : [`e2e/gpu-golden-page.html?cases=${cases.join(',')}`])];
+const TIMEOUT_MS = 600_000; // one page (SwiftShader compiles every pipeline of a case)
+const DEFAULT_GOLDEN = ['qwen3-bf16', 'nf4-odd-f32'];
+const all = readdirSync(new URL('../test/fixtures/golden', import.meta.url)).filter((n) => !n.includes('.'));
+const arg = process.argv.indexOf('--golden') > 0 ? process.argv[process.argv.indexOf('--golden') + 1] : '';
+const cases = arg === 'all' ? all : arg === 'none' ? [] : arg ? arg.split(',') : DEFAULT_GOLDEN;
+for (const c of cases) if (!all.includes(c)) throw new Error(`--golden: no case ${c} in test/fixtures/golden (${all.join(', ')})`);
+const pages = ['e2e/gpu-page.html', ...(cases.length ? [`e2e/gpu-golden-page.html?cases=${cases.join(',')}`] : [])];
 
 const vite = await createVite({
   configFile: false,

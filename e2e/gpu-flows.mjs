@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const LIMIT_MS = 900_000;
+const LIMIT_MS = 600_000;
 
 export const tests = [
   {
