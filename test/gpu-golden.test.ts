@@ -3,8 +3,8 @@
 // generation, merge) through the same model code the CPU engine runs, keeping every layer's
 // activations; one case also with gradient checkpointing (the path for micro-batches over the
 // budget). The cases share one device, so each weight dtype's kernels compile once. The NF4 cases
-// (case.json names the quantization: qlora-nf4 shared, nf4-odd-f32 ours with blocks straddling
-// rows) run the fused matmul family on NF4 blocks; their dequantized weight must equal PyTorch's
+// (case.json names the quantization: qlora-nf4 shared; nf4-odd-f32 and qwen3-nf4-untied ours,
+// with blocks straddling rows) run the fused matmul family on NF4 blocks; their dequantized weight must equal PyTorch's
 // bit for bit.
 // test/gpu-golden-f16.test.ts runs them on the shader-f16 path where lavapipe is installed.
 

@@ -78,7 +78,10 @@ describe('planMemory (the engine plan the memory card shows)', () => {
     const projections = L * (2 * C * C + 2 * KV * C + 3 * C * I);
     const p = planMemory('webgpu', qwen05, { maxBatch: 4, maxSeq: 384, lora, quant: 'nf4' }, 'bf16');
     expect(p.parts.weights).toBe((494_032_768 - projections) * 2 + (projections / 64) * 36);
-    const full = planMemory('webgpu', qwen05, { maxBatch: 4, maxSeq: 384, lora }, 'bf16');
+    // an NF4 base keeps no layer's activations on WebGPU (plan.ts GPU_KEEP_BUDGET): the same
+    // checkpointing plan as 16 bits with recompute on, but for the weights
+    expect([p.recompute, p.keepTokens]).toEqual([true, 0]);
+    const full = planMemory('webgpu', qwen05, { maxBatch: 4, maxSeq: 384, lora, recompute: true }, 'bf16');
     expect({ ...p.parts, weights: 0 }).toEqual({ ...full.parts, weights: 0 });
     expect(p.total).toBeLessThanOrEqual(2 ** 30);
     expect(full.total).toBeGreaterThan(2 ** 30);

@@ -194,7 +194,9 @@ export function nf4Applies(cfg: Qwen2Config): boolean {
 const CPU_KEEP_BUDGET = 2 ** 30;
 /**
  * WebGPU keeps every layer's activations for a micro-batch whose tokens (batch x its padded
- * length) fit this budget, and recomputes each layer in backward for a longer one.
+ * length) fit this budget, and recomputes each layer in backward for a longer one. Not with an
+ * NF4 base: QLoRA is chosen to save memory (Qwen2.5-0.5B at batch 4 x 384 within 1 GiB), so its
+ * plan stays the checkpointing one.
  */
 export const GPU_KEEP_BUDGET = 512 * 2 ** 20;
 
@@ -204,6 +206,7 @@ export function keepTokens(kind: EngineKind, cfg: Qwen2Config, opts: LoadOptions
   if (opts.recompute !== undefined) return opts.recompute ? 0 : maxN;
   const bytes = (B: number, T: number) => cfg.numLayers * sum(savedActivationSizes(cfg, opts.lora, B, T, kind)) * 4;
   if (kind === 'cpu') return bytes(opts.maxBatch, opts.maxSeq) <= CPU_KEEP_BUDGET ? maxN : 0;
+  if (opts.quant === 'nf4') return 0;
   // on WebGPU the saved tensors grow linearly with the tokens (flash attention keeps 2 floats a row)
   let keep = Math.min(maxN, Math.floor(GPU_KEEP_BUDGET / (bytes(1, 1024) / 1024)));
   while (keep > 0 && keep < maxN && bytes(1, keep) > GPU_KEEP_BUDGET) keep -= 16;
