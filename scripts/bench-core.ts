@@ -86,7 +86,7 @@ export interface StepBenchOptions {
   quant?: Quantization;
   /** WebGPU: GPU time by kernel family over one more step, from timestamp queries. */
   profile?: boolean;
-  /** Greedy decode tokens/s (default on). */
+  /** Greedy decode tokens/s with the KV cache (default on). */
   decode?: boolean;
 }
 
@@ -167,7 +167,7 @@ export async function runStepBench(engine: Engine & { ops: unknown; recomputes?(
     result.bind_groups_per_step = bindGroups;
     log(`launches: ${perMicro} per micro-batch, ${d1 - d0 - perMicro} more per optimizer step; ${bindGroups} bind groups created in the last timed step`);
   }
-  if (engine.recomputes) result.recompute = engine.recomputes();
+  if (info.kind === 'webgpu' && engine.recomputes) result.recompute = engine.recomputes(); // the CPU line keeps the PyTorch twin's shape
   if (o.decode !== false) {
     result.decode_tokens_per_s = await decodeTokensPerS(engine, cfg);
     log(`decode: ${result.decode_tokens_per_s} tokens/s (greedy, KV cache, one row)`);

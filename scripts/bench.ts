@@ -11,7 +11,8 @@
 // more micro-batch adds to a step), `dispatches_per_step`, `bind_groups_per_step` (created during
 // the last timed step) and `recompute`; `--profile` adds each kernel family's share of GPU time
 // over one more step (timestamp queries); `decode_tokens_per_s` is greedy decoding with the KV
-// cache (`--no-decode` skips it). `--matmul` measures the matmuls on the CPU too.
+// cache (webgpu; `--decode` adds it on the CPU, whose line otherwise keeps the PyTorch twin's
+// shape, `--no-decode` skips it). `--matmul` measures the matmuls on the CPU too.
 // scripts/bench_torch.py runs the same step in PyTorch and prints the same JSON line.
 
 import { createEngine, type EngineKind } from '../src/engine/create.ts';
@@ -32,6 +33,7 @@ const FLAGS: Record<string, FlagSpec> = {
   matmul: { kind: 'bool', help: 'also time the main matmuls (GFLOP/s)' },
   'no-matmul': { kind: 'bool', help: 'do not time the matmuls' },
   profile: { kind: 'bool', help: 'webgpu: GPU time by kernel family over one more step (timestamp queries)' },
+  decode: { kind: 'bool', help: 'also time greedy decoding (tokens/s; on by default for webgpu)' },
   'no-decode': { kind: 'bool', help: 'skip the greedy decode tokens/s' },
 };
 
@@ -41,7 +43,7 @@ function parseOptions() {
     engine: (f.engine as EngineKind | undefined) ?? 'cpu', preset: (f.preset as string | undefined) ?? 'small',
     batch: (f.batch as number | undefined) ?? 4, seq: (f.seq as number | undefined) ?? 64, steps: (f.steps as number | undefined) ?? 3,
     threads: f.threads as number | undefined, scalar: Boolean(f.scalar), quant: (f.quant as Quantization | undefined) ?? 'none', matmul: f['no-matmul'] ? false : f.matmul ? true : undefined,
-    profile: Boolean(f.profile), decode: !f['no-decode'],
+    profile: Boolean(f.profile), decode: f['no-decode'] ? false : Boolean(f.decode) || f.engine === 'webgpu',
   };
   if (!PRESETS[a.preset]) throw new Error(`unknown preset "${a.preset}" (${Object.keys(PRESETS).join(', ')})`);
   return a;

@@ -23,9 +23,8 @@ const i32 = (t: CpuTensor) => t as Int32Array;
 /** Widens (or dequantizes) row r of a weight into out (cols). */
 export function weightRow(w: CpuWeight, r: number, out: Float32Array): Float32Array {
   const base = r * w.cols;
-  if (w.dtype === 'nf4') {
-    dequantizeNf4(w.data as Uint32Array, base, w.cols, out);
-  } else if (w.dtype === 'f32') {
+  if (w.dtype === 'nf4') dequantizeNf4(w.data as Uint32Array, base, w.cols, out);
+  else if (w.dtype === 'f32') {
     out.set((w.data as Float32Array).subarray(base, base + w.cols));
   } else if (w.dtype === 'bf16') {
     const bits = new Uint32Array(out.buffer, out.byteOffset, w.cols);

@@ -209,3 +209,16 @@ export class CommandStream {
     this.pass = null;
   }
 }
+
+/**
+ * Node's Dawn binding can let the process exit while a GPU promise is pending (nothing else
+ * keeps the event loop alive), so a timer holds the loop open until the promise settles.
+ */
+export async function keepAlive<R>(p: Promise<R>): Promise<R> {
+  const timer = setInterval(() => {}, 50);
+  try {
+    return await p;
+  } finally {
+    clearInterval(timer);
+  }
+}

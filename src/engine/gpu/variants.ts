@@ -8,6 +8,18 @@ export interface ShaderFeatures {
   subgroups: boolean;
 }
 
+/** The device and the kernel path it runs, as the backend describes it. */
+export interface WebGpuInfo {
+  device: string;
+  features: string[];
+  maxBufferSize: number;
+  maxBindingSize: number;
+  /** Which kernels run: f16 (shader-f16 matmul tiles, f32 accumulation) or f32. */
+  path: 'f16' | 'f32';
+  /** Whether reductions use subgroup operations. */
+  subgroups: boolean;
+}
+
 export interface Variant {
   key: string;
   constants?: Record<string, number>;

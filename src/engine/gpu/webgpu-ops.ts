@@ -5,7 +5,7 @@
 import type { WeightFormat } from '../../core/dtype.ts';
 import { DeviceLostError, EngineError, GpuValidationError } from '../../core/errors.ts';
 import { VIEW_ALIGN, type AdamWParams, type Dropout, type Ops, type Projection } from '../ops.ts';
-import { CommandStream, grid1d, rowsGrid, type Grid } from './command-stream.ts';
+import { CommandStream, grid1d, keepAlive, rowsGrid, type Grid } from './command-stream.ts';
 import { GpuMemory, USAGE, refusedAllocation, type GpuTensor, type GpuWeight, type MemoryLimits, type Region } from './memory.ts';
 import type { PipelineCache } from './pipelines.ts';
 import { KernelProfiler } from './profiler.ts';
@@ -13,33 +13,10 @@ import { GroupCache } from './groups.ts';
 import { GpuLinear, type LinearHost } from './linear.ts';
 import { crossEntropy } from './cross-entropy.ts';
 import { RopeTables } from './rope-table.ts';
-import type { MatmulPlanner } from './variants.ts';
+import type { MatmulPlanner, WebGpuInfo } from './variants.ts';
 
 export type { GpuTensor, GpuWeight } from './memory.ts';
-
-export interface WebGpuInfo {
-  device: string;
-  features: string[];
-  maxBufferSize: number;
-  maxBindingSize: number;
-  /** Which kernels run: f16 (shader-f16 matmul tiles, f32 accumulation) or f32. */
-  path: 'f16' | 'f32';
-  /** Whether reductions use subgroup operations. */
-  subgroups: boolean;
-}
-
-/**
- * Node's Dawn binding can let the process exit while a GPU promise is pending (nothing else
- * keeps the event loop alive), so a timer holds the loop open until the promise settles.
- */
-async function keepAlive<R>(p: Promise<R>): Promise<R> {
-  const timer = setInterval(() => {}, 50);
-  try {
-    return await p;
-  } finally {
-    clearInterval(timer);
-  }
-}
+export type { WebGpuInfo } from './variants.ts';
 
 /** Workgroups of the first globalNorm pass: enough to fill a GPU, few enough for one to add up. */
 const NORM_PARTS = 256;
