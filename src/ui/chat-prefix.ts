@@ -18,7 +18,7 @@ export function commonInstruct(rows: readonly DatasetRowView[] | undefined): str
     prefix = prefix.slice(0, i);
   }
   // The row's own text starts where the instruction ends: cut back to the last separator.
-  const cut = Math.max(...['：', ':', '\n', '。', '.', '?', '？'].map((c) => prefix.lastIndexOf(c)));
+  const cut = ['：', ':', '\n', '。', '.', '?', '？'].reduce((m, c) => Math.max(m, prefix.lastIndexOf(c)), -1);
   const instruct = cut >= 0 ? prefix.slice(0, cut + 1) : '';
   return [...instruct.trim()].length >= 4 ? instruct : '';
 }

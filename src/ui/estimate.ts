@@ -65,7 +65,7 @@ export class EstimateController {
       key,
       engine: s.model.summary!.engine.kind,
       batch: set.examples.length,
-      tokens: Math.max(...set.examples.map((e) => e.ids.length)),
+      tokens: set.examples.reduce((m, e) => Math.max(m, e.ids.length), 0),
       steps: totalSteps,
       micros: Math.ceil(microPerEpoch * s.train.epochs),
     };

@@ -797,7 +797,7 @@ export function placeholders(text: string): string[] {
     names.push(name);
     return [...forms.matchAll(FORM)].map((m) => m[2]).join(' ');
   });
-  names.push(...[...flat.matchAll(/\{(\w+)\}/g)].map((m) => m[1]));
+  for (const m of flat.matchAll(/\{(\w+)\}/g)) names.push(m[1]);
   return [...new Set(names)].sort();
 }
 
