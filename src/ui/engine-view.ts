@@ -36,7 +36,7 @@ export function headerEngine(t: Translate, s: AppState): { text: string; title: 
   if (sm) {
     const d = sm.engineDecision;
     const short = d ? t(`engine.short.${d.reason}`) : '';
-    return { text: `${engineLabel(sm.engine)}${short ? ` · ${short}` : ''}`, title: d ? engineWhy(t, s.lang, d) : engineLabel(sm.engine) };
+    return { text: `${engineLabel(sm.engine)}${short ? ` · ${short}` : ''}`, title: d ? `${engineLabel(sm.engine)}. ${engineWhy(t, s.lang, d)}` : engineLabel(sm.engine) };
   }
   const k = expectedEngine(s);
   if (!k) return undefined;
