@@ -386,3 +386,30 @@ export async function runParity(cpu: AnyOps, gpu: AnyOps, filter?: (c: ParityCas
   }
   return results;
 }
+
+/** What a parity page leaves on window.__gpuParity for gpu-chromium.ts. */
+export interface PageReport {
+  adapter: string;
+  results: ParityResult[];
+  error?: string;
+}
+
+declare global {
+  interface Window {
+    __gpuParity?: PageReport;
+  }
+}
+
+/** Runs a page's cases and publishes the report (or the error) where gpu-chromium.ts reads it. */
+export function publishReport(run: () => Promise<PageReport>): void {
+  const status = document.getElementById('status')!;
+  run()
+    .then((report) => {
+      window.__gpuParity = report;
+      status.textContent = 'done';
+    })
+    .catch((e: Error) => {
+      window.__gpuParity = { adapter: '', results: [], error: `${e.name}: ${e.message}` };
+      status.textContent = 'failed';
+    });
+}

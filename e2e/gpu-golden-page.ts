@@ -4,7 +4,7 @@
 
 import { runGoldenCaseFrom } from '../src/cli/golden-case.ts';
 import { createWebGpuBackend } from '../src/engine/gpu/backend.ts';
-import type { ParityResult } from './gpu-cases.ts';
+import { publishReport, type ParityResult } from './gpu-cases.ts';
 
 async function main(): Promise<{ adapter: string; results: ParityResult[] }> {
   const cases = (new URLSearchParams(location.search).get('cases') ?? '').split(',').filter(Boolean);
@@ -33,13 +33,4 @@ async function main(): Promise<{ adapter: string; results: ParityResult[] }> {
   }
 }
 
-const status = document.getElementById('status')!;
-main()
-  .then((report) => {
-    window.__gpuParity = report;
-    status.textContent = 'done';
-  })
-  .catch((e: Error) => {
-    window.__gpuParity = { adapter: '', results: [], error: `${e.name}: ${e.message}` };
-    status.textContent = 'failed';
-  });
+publishReport(main);

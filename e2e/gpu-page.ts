@@ -3,19 +3,7 @@
 
 import { CpuOps } from '../src/engine/cpu/ops.ts';
 import { createWebGpuOps } from '../src/engine/gpu/create.ts';
-import { runParity, type ParityResult } from './gpu-cases.ts';
-
-interface PageReport {
-  adapter: string;
-  results: ParityResult[];
-  error?: string;
-}
-
-declare global {
-  interface Window {
-    __gpuParity?: PageReport;
-  }
-}
+import { publishReport, runParity, type PageReport, type ParityResult } from './gpu-cases.ts';
 
 const WEIGHTED = /embedding|matmul|cross-entropy|mergeLora|linear/;
 
@@ -38,13 +26,4 @@ async function main(): Promise<PageReport> {
   return report;
 }
 
-const status = document.getElementById('status')!;
-main()
-  .then((report) => {
-    window.__gpuParity = report;
-    status.textContent = 'done';
-  })
-  .catch((e: Error) => {
-    window.__gpuParity = { adapter: '', results: [], error: `${e.name}: ${e.message}` };
-    status.textContent = 'failed';
-  });
+publishReport(main);

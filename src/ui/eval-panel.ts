@@ -1,7 +1,7 @@
 // Screen 4: accuracy of greedy answers on the eval rows, overall and per intent, and every
 // wrong answer next to the expected one.
 
-import { LitElement, css, html, nothing } from 'lit';
+import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { noSlotsToScore, type EvalReport, type GroupScores } from '../eval/metrics.ts';
 import { emit } from './actions.ts';
@@ -14,19 +14,7 @@ import './wrong-answers.ts';
 
 @customElement('wt-eval-panel')
 export class EvalPanel extends LitElement {
-  static override styles = [
-    panelStyles,
-    css`
-      td.mono {
-        white-space: pre-wrap;
-        word-break: break-all;
-      }
-      .wrong {
-        max-height: 340px;
-        overflow: auto;
-      }
-    `,
-  ];
+  static override styles = [panelStyles];
 
   @property({ attribute: false }) state!: AppState;
   /** Whose wrong answers are listed. */
