@@ -15,7 +15,7 @@ import { createEngine } from '../src/engine/create.ts';
 import { openModel } from '../src/io/model-files.ts';
 import { memoryStore } from '../src/io/store.ts';
 import { TrainingSession } from '../src/worker/session.ts';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 import { startIoServer, type IoServer } from '../e2e/io-server.ts';
 
 const at = (maxBatch: number, maxSeq: number) => ({ maxBatch, maxSeq, lora: DEFAULT_LORA });

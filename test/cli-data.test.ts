@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from './helpers/cli.ts';
 import { buildRows, formatSeedRows } from '../src/data/builder.ts';
 import { parseToolSchema, textCallProblems } from '../src/data/schema.ts';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 
 const SCHEMA = new URL('./fixtures/schemas/smart-home.json', import.meta.url).pathname;
 let tmp: string;

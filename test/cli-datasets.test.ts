@@ -8,7 +8,7 @@ import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 import { cli } from './helpers/cli.ts';
 import { importDataset, splitDataset } from '../src/data/dataset.ts';
 import { evaluateRows } from '../src/eval/evaluate.ts';

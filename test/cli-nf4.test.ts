@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 import { catalogModel } from '../src/core/catalog.ts';
 import { parseQwen2Config, projShape } from '../src/core/config.ts';
 import { dequantizeNf4, quantizeNf4 } from '../src/core/nf4.ts';

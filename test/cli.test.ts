@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
 import { widen } from '../src/core/dtype.ts';
 import { importDataset } from '../src/data/dataset.ts';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 import { importDataset, type DatasetRow } from '../src/data/dataset.ts';
 import { DEFAULT_SYSTEM_PROMPT, encodePrompt, renderPrompt, toTrainExample } from '../src/data/examples.ts';
 import { buildJobZip, type JobSpec } from '../src/export/job.ts';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
 import { importDataset } from '../src/data/dataset.ts';
 import { toTrainExamples } from '../src/data/examples.ts';

@@ -7,7 +7,7 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 import { cli } from './helpers/cli.ts';
 import { NonFiniteError, NonFiniteWeightError } from '../src/core/errors.ts';
 import { coordinates, firstNonFinite } from '../src/core/finite.ts';

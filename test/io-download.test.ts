@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 import { startIoServer, type IoServer } from '../e2e/io-server.ts';
 import { memoryStore } from '../src/io/store.ts';
 import { openModel } from '../src/io/model-files.ts';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 import { NF4_LAYOUT, isQuantizedTensor, nf4Words } from '../src/core/nf4.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
 import { createEngine } from '../src/engine/create.ts';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 import { SafetensorsFile } from '../src/core/safetensors.ts';
 import { parseQwen2Config, validateWeights } from '../src/core/config.ts';
 import { ChatTokenizer } from '../src/tokenizer/tokenizer.ts';

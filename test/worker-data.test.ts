@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTinyModel } from '../scripts/make-tiny-model.ts';
+import { makeTinyModel } from './helpers/tiny-models.ts';
 import { createEngine } from '../src/engine/create.ts';
 import { GREEDY } from '../src/engine/engine.ts';
 import { memoryStore } from '../src/io/store.ts';

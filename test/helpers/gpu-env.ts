@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { needTool } from './skip.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -52,12 +53,11 @@ export function gpuMissing(need: GpuNeed): string | undefined {
 
 /**
  * true when the test may run. Otherwise: under CI=true throws (the test file fails with the
- * reason); locally prints the reason once and returns false, for describe.skipIf(!needGpu(...)).
+ * reason); locally records the reason (test/helpers/skip.ts) and returns false, for
+ * describe.skipIf(!needGpu(...)).
  */
 export function needGpu(need: GpuNeed, what: string): boolean {
   const missing = gpuMissing(need);
   if (!missing) return true;
-  if (process.env.CI === 'true') throw new Error(`${what} cannot run under CI: ${missing}`);
-  console.warn(`SKIP ${what}: ${missing}`);
-  return false;
+  return needTool(what, missing);
 }

@@ -1,0 +1,12 @@
+// vitest globalSetup (vitest.config.ts): one folder per run where test/helpers/tiny-models.ts
+// keeps each random test model it builds, so ~20 files share a handful of builds. The workers are
+// forked after this runs and inherit the variable.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export default function setup(): () => void {
+  const dir = mkdtempSync(join(tmpdir(), 'webtune-test-models-'));
+  process.env.WEBTUNE_TEST_MODELS = dir;
+  return () => rmSync(dir, { recursive: true, force: true });
+}
