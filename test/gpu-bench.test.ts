@@ -1,7 +1,8 @@
 // Kernel timing for the benchmark: timestamp queries around one compute pass (Dawn on
 // SwiftShader offers 'timestamp-query'), and the matmul GFLOP/s that scripts/bench.ts prints.
 
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+// First: the Vulkan driver (lavapipe, else SwiftShader) is chosen before Dawn loads.
+import { gpuFile } from './helpers/gpu-env.ts';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseQwen2Config } from '../src/core/config.ts';
@@ -11,9 +12,12 @@ import { createWebGpuOps, type WebGpuOps } from '../src/engine/gpu/index.ts';
 import { loadShaderSources } from '../src/engine/gpu/shader-sources.ts';
 import { mainProjections, matmulFlops, measureMatmuls } from '../scripts/bench-matmul.ts';
 
+const GPU = gpuFile('any', 'WebGPU kernel timing');
+
 let gpu: WebGpuOps;
 
 beforeAll(async () => {
+  if (!GPU) return;
   const { common, weights, reduce, matmul, mm_core, lora, residual } = await loadShaderSources();
   gpu = await createWebGpuOps({ shaders: { common, weights, reduce, matmul, mm_core, lora, residual } });
 }, 60_000);

@@ -8,17 +8,21 @@
 // bit for bit.
 // test/gpu-golden-f16.test.ts runs them on the shader-f16 path where lavapipe is installed.
 
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+// First: the Vulkan driver (lavapipe, else SwiftShader) is chosen before Dawn loads.
+import { gpuFile } from './helpers/gpu-env.ts';
 
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runGoldenCase } from '../src/cli/golden.ts';
 import { createWebGpuBackend, type WebGpuBackend } from '../src/engine/gpu/index.ts';
 
+const GPU = gpuFile('any', 'the golden cases on WebGPU, f32 path');
+
 const root = 'test/fixtures/golden';
 let backend: WebGpuBackend;
 
 beforeAll(async () => {
+  if (!GPU) return;
   backend = await createWebGpuBackend({ features: { f16: false } });
 }, 300_000);
 

@@ -2,7 +2,8 @@
 // prompt, ids and logits, forward's full logits, merged()) must be given back through
 // Ops.free, or a long session of evaluations runs the device out of memory. Dawn on SwiftShader.
 
-process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+// First: the Vulkan driver (lavapipe, else SwiftShader) is chosen before Dawn loads.
+import { gpuFile } from './helpers/gpu-env.ts';
 
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,11 +16,14 @@ import { createWebGpuBackend, createWebGpuOps, type WebGpuBackend } from '../src
 import { loadShaderSources } from '../src/engine/gpu/shader-sources.ts';
 import { LoraEngine } from '../src/engine/lora-engine.ts';
 
+const GPU = gpuFile('any', 'WebGPU memory release');
+
 const CASE = 'test/fixtures/golden/tiny-f32';
 let gpu: WebGpuBackend;
 let engine: LoraEngine<unknown, unknown>;
 
 beforeAll(async () => {
+  if (!GPU) return;
   gpu = await createWebGpuBackend();
   engine = new LoraEngine(gpu) as LoraEngine<unknown, unknown>;
   const cfg = parseQwen2Config(await readFile(`${CASE}/config.json`, 'utf8'));

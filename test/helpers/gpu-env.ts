@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { beforeEach } from 'vitest';
 import { needTool } from './skip.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -60,4 +61,16 @@ export function needGpu(need: GpuNeed, what: string): boolean {
   const missing = gpuMissing(need);
   if (!missing) return true;
   return needTool(what, missing);
+}
+
+/**
+ * needGpu for a whole file: when the device is missing every test of the file skips (locally,
+ * with the reason recorded) and the caller's beforeAll returns early on false.
+ *   const GPU = gpuFile('any', 'WebGPU kernels against CpuOps');
+ *   beforeAll(async () => { if (!GPU) return; gpu = await createWebGpuOps(); });
+ */
+export function gpuFile(need: GpuNeed, what: string): boolean {
+  const ok = needGpu(need, what);
+  if (!ok) beforeEach((ctx) => ctx.skip());
+  return ok;
 }

@@ -32,3 +32,4 @@ export function needTool(what: string, missing: string | undefined): boolean {
   recordSkip(what, missing);
   return false;
 }
+
