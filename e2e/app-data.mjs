@@ -74,6 +74,7 @@ export const tests = [
   },
   {
     name: 'import by drag and drop and by paste',
+    full: true,
     async run(ctx) {
       const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu' });
       await waitForModel(page);
@@ -101,6 +102,7 @@ export const tests = [
   },
   {
     name: 'language follows the browser, switches, and is kept after a reload',
+    full: true,
     async run(ctx) {
       const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu', goto: false });
       await page.context().addInitScript(() => Object.defineProperty(navigator, 'languages', { get: () => ['zh-CN', 'zh'] }));

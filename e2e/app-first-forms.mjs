@@ -144,4 +144,7 @@ const formsAndData = {
   },
 };
 
+// Only in `npm run test:full` (e2e/run.mjs): `npm test` keeps to its 10-minute budget.
+export const full = true;
+
 export const tests = [formsAndData];

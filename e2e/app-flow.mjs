@@ -2,10 +2,13 @@
 // chat, export and check every downloaded file. Once on SwiftShader WebGPU, once in a browser
 // that offers no WebGPU adapter (the app must fall back to the CPU engine by itself). Both run on
 // the 4-bit base (QLoRA), picked on the Model step like a user would, and reloaded for it.
+// `npm test` runs the CPU flow whole and, on WebGPU, train (the loss falls, read from the run's
+// own numbers) and export; the whole WebGPU flow (evaluation, chat, re-import) is in test:full.
 
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { evalReportProblem, lossFallProblem } from './lib-checks.mjs';
 import {
   assert,
   chartPoints,
@@ -23,9 +26,10 @@ import {
 } from './lib-app.mjs';
 
 // SwiftShader runs WebGPU at about a GFLOP/s on a shared machine, so that flow trains on fewer
-// rows and measures eval loss once, at the end; the CPU flow takes the fuller path.
+// rows and measures eval loss once, at the end; the CPU flow takes the fuller path. An evaluation
+// has at least 2 rows: one row at 0% agrees with any model.
 const SIZES = {
-  webgpu: { train: 4, eval: 1, evalEvery: 0 },
+  webgpu: { train: 4, eval: 2, evalEvery: 0 },
   cpu: { train: 12, eval: 4, evalEvery: 2 },
 };
 
@@ -70,12 +74,13 @@ async function trainUntilDone(page, ctx, screen, size) {
   const pts = await chartPoints(page);
   // Batch 2, 2 epochs: one optimizer step per row, each drawn.
   assert.equal(pts.length, size.train, `the chart should show ${size.train} steps, it shows ${pts.length}`);
-  // Pixel y grows downwards: a falling loss ends lower on screen than it started.
-  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const k = Math.max(1, Math.floor(pts.length / 4));
-  const first = mean(pts.slice(0, k).map((p) => p.y));
-  const last = mean(pts.slice(-k).map((p) => p.y));
-  assert.ok(last > first + 10, `the loss curve should fall: first steps at y=${first.toFixed(1)}, last at y=${last.toFixed(1)}`);
+  // The loss falls, judged on the run's own numbers (the values the chart is given), not pixels:
+  // the chart's axis rescales to the data, so in pixels any decrease at all looks like a fall.
+  const losses = await page.locator('wt-train-panel wt-loss-chart').evaluate((el) => el.losses.map((p) => p.loss));
+  assert.equal(losses.length, size.train, `the run's loss history should hold ${size.train} steps: ${losses.join(', ')}`);
+  ctx.log(`losses: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
+  const problem = lossFallProblem(losses);
+  assert.ok(!problem, problem);
   assert.ok((await page.locator('wt-loss-chart circle.eval-dot').count()) >= 1, 'eval loss points are drawn');
   await ctx.screenshot(page, `${screen}-train`);
 }
@@ -87,10 +92,9 @@ async function evaluate(page, ctx, screen, evalRows) {
   // seconds a token on two busy cores, so this waits long rather than fail on speed.
   await page.locator('[data-testid="eval-report"]').waitFor({ timeout: 480_000 });
   const exact = await text(page, 'eval-exact');
-  assert.match(exact, /^\d+(\.\d)?%$/, `exact match is a percentage, got "${exact}"`);
   const wrongRows = await page.locator('[data-testid="wrong-answers"] tbody tr').count();
-  const right = Math.round((Number(exact.replace('%', '')) / 100) * evalRows);
-  assert.equal(wrongRows + right, evalRows, `wrong answers listed (${wrongRows}) + right ones (${right}) = eval rows`);
+  const problem = evalReportProblem(evalRows, exact, wrongRows);
+  assert.ok(!problem, problem);
   ctx.log(`eval: exact ${exact}, ${wrongRows} wrong answers listed`);
   await ctx.screenshot(page, `${screen}-eval`);
 }
@@ -202,9 +206,11 @@ async function useFourBitBase(page, ctx) {
   ctx.log(`memory plan: 16-bit ${total16}, 4-bit ${total4}`);
 }
 
-function flow(name, webgpu) {
+/** `whole`: evaluate, chat and re-import too; otherwise train and export only. */
+function flow(name, webgpu, whole) {
   return {
-    name,
+    name: whole ? name : `${name}: train, the loss falls, export`,
+    full: webgpu && whole,
     timeoutMs: 1_200_000,
     async run(ctx) {
       // Automatic never trains on SwiftShader (issue 14): the WebGPU flow asks for the WebGPU engine.
@@ -225,6 +231,10 @@ function flow(name, webgpu) {
         return r;
       };
       await timed('train', () => trainUntilDone(page, ctx, name, size));
+      if (!whole) {
+        await timed('export', () => exportAll(page, ctx, name));
+        return;
+      }
       await timed('evaluate', () => evaluate(page, ctx, name, size.eval));
       const tuned = await timed('chat', () => chat(page, ctx, name));
       const peftFiles = await timed('export', () => exportAll(page, ctx, name));
@@ -233,4 +243,5 @@ function flow(name, webgpu) {
   };
 }
 
-export const tests = [flow('webgpu', true), flow('cpu', false)];
+// npm test: the WebGPU train-and-export flow and the whole CPU flow; test:full: the whole WebGPU flow.
+export const tests = [flow('webgpu', true, false), flow('webgpu', true, true), flow('cpu', false, true)];

@@ -27,6 +27,9 @@ async function millionRows(dir) {
 
 const previewCells = (page) => page.locator('wt-data-panel td.text').allTextContents();
 
+// Only in `npm run test:full` (e2e/run.mjs): `npm test` keeps to its 10-minute budget.
+export const full = true;
+
 export const tests = [
   {
     name: 'encodings import like UTF-8, a damaged line is named, a million rows stream in, no-answer rows stop training',

@@ -5,6 +5,9 @@ import { assert, chartPoints, go, setNumber, text, until, waitForModel } from '.
 
 const stepOf = async (page) => Number(/Step (\d+) of/.exec(await text(page, 'train-step'))?.[1] ?? NaN);
 
+// Only in `npm run test:full` (e2e/run.mjs): `npm test` keeps to its 10-minute budget.
+export const full = true;
+
 export const tests = [
   {
     name: 'pause and resume, then reload mid-training and resume from the checkpoint',

@@ -2,7 +2,7 @@
 // (SwiftShader WebGPU, no GPU needed): serves e2e/gpu-page.html and e2e/gpu-golden-page.html with
 // vite, waits for their reports and prints one line per case.
 //   npx tsx e2e/gpu-chromium.ts [--golden all|none|name,name]   (exit code 0 when every case passes)
-// `npm test` replays two golden cases here (Qwen3, and NF4 with blocks straddling rows: the
+// `npm run test:full` replays two golden cases here (e2e/gpu-flows.mjs) (Qwen3, and NF4 with blocks straddling rows: the
 // browser-only differences are the shader compiler and the page, and each case costs a minute of
 // SwiftShader); test/gpu-golden.test.ts replays every case in Node, `--golden all` does here.
 

@@ -1,6 +1,8 @@
-// Puts the WebGPU kernel parity run and the golden cases in headless Chromium (e2e/gpu-chromium.ts) into `npm test`:
-// it brings its own vite dev server and browser, so it runs as a child process and its exit
-// code decides.
+// The WebGPU kernel parity cases and two golden cases in headless Chromium on SwiftShader
+// (e2e/gpu-chromium.ts), in `npm run test:full`: it brings its own vite dev server and browser, so
+// it runs as a child process; its exit code and one passing line per named golden case decide.
+// (Every golden case on every path runs in Node on lavapipe; here the browser's own shader compiler
+// and page. `npx tsx e2e/gpu-chromium.ts --golden all` replays them all in Chromium.)
 
 import { execFile } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
@@ -8,14 +10,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LIMIT_MS = 600_000;
+const GOLDEN = ['qwen3-bf16', 'nf4-odd-f32'];
 
 export const tests = [
   {
-    name: 'WebGPU kernels match the CPU oracle and every golden case passes in Chromium (e2e/gpu-chromium.ts)',
+    name: `WebGPU kernel parity cases and the golden cases ${GOLDEN.join(' and ')} in Chromium (e2e/gpu-chromium.ts)`,
+    full: true,
     timeoutMs: LIMIT_MS + 30_000,
     async run(ctx) {
       const r = await new Promise((done) => {
-        execFile('npx', ['tsx', 'e2e/gpu-chromium.ts'], { cwd: root, timeout: LIMIT_MS, maxBuffer: 16 << 20 }, (error, stdout, stderr) =>
+        execFile('npx', ['tsx', 'e2e/gpu-chromium.ts', '--golden', GOLDEN.join(',')], { cwd: root, timeout: LIMIT_MS, maxBuffer: 16 << 20 }, (error, stdout, stderr) =>
           done({ code: error ? (error.code ?? 1) : 0, killed: Boolean(error?.killed), output: `${stdout}${stderr}` }));
       });
       for (const line of r.output.trimEnd().split('\n')) ctx.log(line);
@@ -24,6 +28,9 @@ export const tests = [
         const failed = r.output.split('\n').filter((l) => /^\s*FAIL /.test(l)).map((l) => l.trim());
         throw new Error(`e2e/gpu-chromium.ts exited with ${r.code}${failed.length ? `: ${failed.join('; ')}` : ''}`);
       }
+      // the name says which golden cases ran: each must have its own passing line
+      const missing = GOLDEN.filter((c) => !new RegExp(`^\\s*ok\\s+.*\\b${c}\\b`, 'm').test(r.output));
+      if (missing.length) throw new Error(`no passing line for ${missing.join(', ')} in e2e/gpu-chromium.ts's output`);
     },
   },
 ];

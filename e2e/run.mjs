@@ -9,8 +9,9 @@
 //   screenshot(page, name)  writes test-results/screens/<name>.png
 //   log(...)           progress lines, indented under the test
 //   skip(reason)       ends the test as skipped (a missing tool); under CI=true that is a failure
-// A test entry with `full: true` runs only in the full suite (`npm run test:full`); every other
-// entry is part of `npm test` (see the rule at the top of vitest.config.ts).
+// A test entry with `full: true`, or every test of a module that exports `full = true`, runs only
+// in the full suite (`npm run test:full`); every other entry is part of `npm test` (see the rule at
+// the top of vitest.config.ts).
 // Usage: node e2e/run.mjs [--no-build] [--suite fast|full|all] [--summary file.json] [name filter ...]
 // Prints one line per test and a closing "N passed, N failed, N skipped"; exit code 1 on any
 // failure. --summary writes [{ name, status, seconds, reason }] for scripts/test.mjs.
@@ -201,7 +202,8 @@ async function loadFlows(filters, suite) {
     if (!Array.isArray(mod.tests)) continue;
     for (const t of mod.tests) {
       const name = `${f.replace(/\.mjs$/, '')} › ${t.name}`;
-      const inSuite = suite === 'all' || (suite === 'full') === !!t.full;
+      const full = t.full ?? mod.full ?? false;
+      const inSuite = suite === 'all' || (suite === 'full') === full;
       if (inSuite && (filters.length === 0 || filters.some((x) => name.includes(x)))) tests.push({ ...t, name });
     }
   }

@@ -35,7 +35,9 @@ export function compare(name: string, got: ArrayLike<number>, want: ArrayLike<nu
   }
   const relL2 = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
   const err = metric === 'maxAbs' ? maxAbs : metric === 'relL2' ? relL2 : metric === 'maxRel' ? maxRel : same ? 0 : 1;
-  return { name, maxAbs, relL2, bound, metric, ok: err <= bound };
+  // Every metric fails on a length mismatch: extra values past the reference's end were never compared.
+  const lengthOk = got.length === want.length;
+  return { name: lengthOk ? name : `${name} (length ${got.length}, expected ${want.length})`, maxAbs, relL2, bound, metric, ok: lengthOk && err <= bound };
 }
 
 interface Case {
@@ -97,7 +99,9 @@ async function microBatch(c: Case, k: number): Promise<MicroBatch> {
  * adapter after each step and the loss curve are compared instead.
  */
 export const GOLDEN_BOUNDS = {
-  f32: { logits: 1e-4, loss: 1e-5, grad: 1e-4, update: 1e-2, adapter: null, trainLoss: 1e-4, gradNorm: 1e-4, margins: 1e-3, merged: 1e-4 },
+  // f32 updates: a near-zero gradient's Adam update can still flip (tiny-bf16-untied on the CPU
+  // engine: 2.4e-3); the adapter after each step is held 20x tighter than an update (CPU: 4.4e-5).
+  f32: { logits: 1e-4, loss: 1e-5, grad: 1e-4, update: 5e-3, adapter: 1e-4, trainLoss: 1e-4, gradNorm: 1e-4, margins: 1e-3, merged: 1e-4 },
   // merged = W + scale * B @ A carries the adapter's error times the scale (qlora-nf4: 0.023 at scale 4)
   f16: { logits: 1e-2, loss: 1e-3, grad: 1e-2, update: null, adapter: 5e-2, trainLoss: 1e-3, gradNorm: 1e-2, margins: 5e-2, merged: 5e-2 },
 } as const;

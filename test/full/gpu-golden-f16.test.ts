@@ -3,12 +3,12 @@
 // Needs a device with shader-f16: Mesa 25 lavapipe (scripts/lavapipe.sh) offers it to Node's
 // Dawn. Without it the file skips locally with the reason and fails under CI=true.
 
-import { gpuFile } from './helpers/gpu-env.ts';
+import { gpuFile } from '../helpers/gpu-env.ts';
 
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runGoldenCase } from '../src/cli/golden.ts';
-import { createWebGpuBackend, type WebGpuBackend } from '../src/engine/gpu/index.ts';
+import { runGoldenCase } from '../../src/cli/golden.ts';
+import { createWebGpuBackend, type WebGpuBackend } from '../../src/engine/gpu/index.ts';
 
 const root = 'test/fixtures/golden';
 const cases = readdirSync(root).filter((n) => !n.includes('.'));

@@ -4,14 +4,14 @@
 // Mesa 25 lavapipe (scripts/lavapipe.sh; fast, and it offers shader-f16): without it the file
 // skips locally with the reason and fails under CI (test/helpers/gpu-env.ts).
 
-import { gpuFile } from './helpers/gpu-env.ts';
+import { gpuFile } from '../helpers/gpu-env.ts';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { narrow } from '../src/core/dtype.ts';
-import { CpuOps, type CpuTensor, type CpuWeight } from '../src/engine/cpu/ops.ts';
-import { createWebGpuOps, type GpuTensor, type GpuWeight, type WebGpuOps } from '../src/engine/gpu/index.ts';
-import type { Ops, Projection } from '../src/engine/ops.ts';
-import { MATMUL_CASES, f16Tolerance, runParity } from '../e2e/gpu-cases.ts';
+import { narrow } from '../../src/core/dtype.ts';
+import { CpuOps, type CpuTensor, type CpuWeight } from '../../src/engine/cpu/ops.ts';
+import { createWebGpuOps, type GpuTensor, type GpuWeight, type WebGpuOps } from '../../src/engine/gpu/index.ts';
+import type { Ops, Projection } from '../../src/engine/ops.ts';
+import { MATMUL_CASES, f16Tolerance, runParity } from '../../e2e/gpu-cases.ts';
 
 // SwiftShader runs every 64-row tile whole at ~0.2 GFLOP/s: the multi-GFLOP cases take minutes there.
 const GPU = gpuFile('lavapipe', 'the fused kernels at Qwen widths and the shader-f16 parity cases');
