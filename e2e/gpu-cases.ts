@@ -1,7 +1,7 @@
 // Kernel parity cases: each runs one Ops call (or a forward/backward pair) on seeded random
 // inputs with odd sizes (not multiples of any workgroup size) and returns what it wrote. The
 // same case runs on the scalar CpuOps (the oracle) and on WebGpuOps; both in Node's Dawn
-// (test/gpu-ops.test.ts) and in headless Chromium (e2e/gpu-chromium.ts via gpu-page.ts, run by
+// (test/full/gpu-ops-parity.test.ts) and in headless Chromium (e2e/gpu-chromium.ts via gpu-page.ts, run by
 // e2e/gpu-flows.mjs).
 
 import { narrow, type WeightDType, type WeightFormat } from '../src/core/dtype.ts';

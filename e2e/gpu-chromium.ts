@@ -4,7 +4,7 @@
 //   npx tsx e2e/gpu-chromium.ts [--golden all|none|name,name]   (exit code 0 when every case passes)
 // `npm run test:full` replays two golden cases here (e2e/gpu-flows.mjs) (Qwen3, and NF4 with blocks straddling rows: the
 // browser-only differences are the shader compiler and the page, and each case costs a minute of
-// SwiftShader); test/gpu-golden.test.ts replays every case in Node, `--golden all` does here.
+// SwiftShader); test/full/gpu-golden.test.ts replays every case in Node, `--golden all` does here.
 
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -19,7 +19,8 @@ let gpu: WebGpuOps;
 beforeAll(async () => {
   if (!GPU) return;
   const { common, weights, reduce, matmul, mm_core, lora, residual } = await loadShaderSources();
-  gpu = await createWebGpuOps({ shaders: { common, weights, reduce, matmul, mm_core, lora, residual } });
+  // f32 tiles: the result is checked at f32 precision (lavapipe would give the shader-f16 path)
+  gpu = await createWebGpuOps({ features: { f16: false }, shaders: { common, weights, reduce, matmul, mm_core, lora, residual } });
 }, 60_000);
 
 afterAll(() => gpu?.dispose());

@@ -1,7 +1,7 @@
 // Qwen3-4B's 151936 x 2560 BF16 embedding (742 MiB) under the limits browsers really give: the
 // weight is split by rows so each part fits one storage binding and one buffer. A recording
 // stand-in for the device takes the buffers (nothing is allocated), so the real size is cheap;
-// the kernels' correctness over chunked weights is test/gpu-ops.test.ts's job.
+// the kernels' correctness over chunked weights is test/full/gpu-ops-parity.test.ts's job.
 import { describe, expect, it } from 'vitest';
 import { GpuMemory } from '../src/engine/gpu/memory.ts';
 

@@ -3,8 +3,8 @@
 
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { PRESETS } from '../scripts/bench-core.ts';
-import { needTool } from './helpers/skip.ts';
+import { PRESETS } from '../../scripts/bench-core.ts';
+import { needTool } from '../helpers/skip.ts';
 
 interface BenchLine {
   engine: string;

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModel } from './helpers/tiny-models.ts';
-import { cli } from './helpers/cli.ts';
-import { decodeCheckpoint } from '../src/train/checkpoint.ts';
+import { makeTinyModel } from '../helpers/tiny-models.ts';
+import { cli } from '../helpers/cli.ts';
+import { decodeCheckpoint } from '../../src/train/checkpoint.ts';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 const sample = JSON.parse(readFileSync(join(root, 'public/samples/meeting-eval.json'), 'utf8')) as unknown[];
 let tmp: string, tiny: string, small: string, data: string;
 

