@@ -9,14 +9,16 @@
 // Node GPU tests import './helpers/gpu-env.ts' FIRST (lavapipe, else SwiftShader) and call
 // needGpu(); tools a test needs (python3, jinja2, clang, torch) go through needTool() in
 // test/helpers/skip.ts, so a skip names its reason in the closing summary and fails under CI=true.
-// WEBTUNE_SUITE=full selects test/full/; anything else (or unset: plain `npx vitest run`) the fast set.
+// WEBTUNE_SUITE=fast selects test/*.test.ts, =full test/full/ (scripts/test.mjs sets it); unset
+// (a plain `npx vitest run test/full/foo.test.ts` while working on one file) includes both.
 import { defineConfig } from 'vitest/config';
 
-const full = process.env.WEBTUNE_SUITE === 'full';
+const suite = process.env.WEBTUNE_SUITE;
+const FAST = 'test/*.test.ts', FULL = 'test/full/**/*.test.ts';
 
 export default defineConfig({
   test: {
-    include: full ? ['test/full/**/*.test.ts'] : ['test/*.test.ts'],
+    include: suite === 'fast' ? [FAST] : suite === 'full' ? [FULL] : [FAST, FULL],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: 'forks',

@@ -3,7 +3,7 @@
 // never chained with `&&` (a vitest failure does not hide the browser flows), then prints, over all
 // parts, every skipped test with its reason and the closing line `N passed, N failed, N skipped`.
 //
-//   node scripts/test.mjs fast|full [--only typecheck,vitest,e2e]
+//   node scripts/test.mjs fast|full [--only typecheck,vitest,e2e] [vitest file filters…]
 //
 // Under CI=true a skip for a missing tool or device fails where the test asks (needTool/needGpu),
 // and a skip that recorded no reason fails here. Exit 1 on any failure.
@@ -29,7 +29,7 @@ if (major < 20 || (major === 20 && minor < 19)) {
 const { values, positionals } = parseArgs({ options: { only: { type: 'string' } }, allowPositionals: true });
 const suite = positionals[0];
 if (suite !== 'fast' && suite !== 'full') {
-  console.error('usage: node scripts/test.mjs fast|full [--only typecheck,vitest,e2e]');
+  console.error('usage: node scripts/test.mjs fast|full [--only typecheck,vitest,e2e] [vitest file filters…]');
   process.exit(2);
 }
 mkdirSync(out, { recursive: true });
@@ -68,7 +68,7 @@ const parts = {
   typecheck: () => run('typecheck', 'npx', ['tsc', '--noEmit', '-p', '.']),
   vitest: () => {
     rmSync(vitestJson, { force: true });
-    return run('vitest', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`], {
+    return run('vitest', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`, ...positionals.slice(1)], {
       WEBTUNE_SUITE: suite,
       WEBTUNE_SKIP_LOG: skipLog,
     });
