@@ -14,6 +14,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from '
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { closing, e2eResults, skipReasons, vitestResults } from './test-summary.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'test-results');
@@ -94,80 +95,17 @@ const finished = (
 ).flat();
 
 // ---- the count over all parts ----
-const results = []; // { name, status: passed|failed|skipped, reason? }
-const byPart = {};
-for (const r of finished) {
-  const before = results.length;
-  if (r.part === 'typecheck') results.push({ name: 'typecheck (tsc --noEmit)', status: r.code === 0 ? 'passed' : 'failed', reason: r.why });
-  if (r.part === 'vitest') vitestResults(r);
-  if (r.part === 'e2e') e2eResults(r);
-  byPart[r.part] = { seconds: r.seconds, results: results.slice(before) };
-}
-
-function vitestResults(r) {
-  if (!existsSync(vitestJson)) {
-    results.push({ name: 'vitest', status: 'failed', reason: `exited ${r.code} without a report${r.why ? ` (${r.why})` : ''}` });
-    return;
-  }
-  const report = JSON.parse(readFileSync(vitestJson, 'utf8'));
-  const reasons = skipReasons();
-  for (const f of report.testResults) {
-    const rel = relative(root, f.name);
-    let failedHere = 0;
-    for (const a of f.assertionResults) {
-      const name = `${rel} > ${a.fullName}`;
-      if (a.status === 'passed') results.push({ name, status: 'passed' });
-      else if (a.status === 'failed') {
-        failedHere++;
-        results.push({ name, status: 'failed', reason: a.failureMessages?.[0]?.split('\n')[0] });
-      } else {
-        const why = reasons.get(rel);
-        // No silent skip: under CI a skip that names no reason is a failure.
-        results.push({ name, status: !why && CI ? 'failed' : 'skipped', reason: why ?? 'no reason recorded (use needTool/needGpu from test/helpers)' });
-      }
-    }
-    // A file that failed outside any test (import error, a throwing describe, a hook) counts once.
-    if (f.status === 'failed' && failedHere === 0) results.push({ name: `${rel} (the file)`, status: 'failed', reason: f.message?.split('\n')[0] });
-  }
-  if (r.code !== 0 && !results.some((x) => x.status === 'failed' && x.name.includes('.test.ts')))
-    results.push({ name: 'vitest', status: 'failed', reason: `exited ${r.code} with every test passing (an unhandled error? see ${relative(root, file('vitest', 'log'))})` });
-}
-
-function skipReasons() {
-  const map = new Map();
-  if (!existsSync(skipLog)) return map;
-  for (const line of readFileSync(skipLog, 'utf8').split('\n').filter(Boolean)) {
-    const { file: f, what, reason } = JSON.parse(line);
-    const text = `${what}: ${reason}`;
-    const prev = map.get(f);
-    if (!prev?.includes(text)) map.set(f, prev ? `${prev}; ${text}` : text);
-  }
-  return map;
-}
-
-function e2eResults(r) {
-  if (!existsSync(e2eJson)) {
-    results.push({ name: 'e2e/run.mjs', status: 'failed', reason: `exited ${r.code} without a summary${r.why ? ` (${r.why})` : ''}` });
-    return;
-  }
-  for (const t of JSON.parse(readFileSync(e2eJson, 'utf8'))) results.push({ name: `e2e ${t.name}`, status: t.status, reason: t.reason });
-  if (r.code !== 0 && !results.some((x) => x.status === 'failed' && x.name.startsWith('e2e')))
-    results.push({ name: 'e2e/run.mjs', status: 'failed', reason: `exited ${r.code}` });
-}
-
-const count = (list, st) => list.filter((x) => x.status === st).length;
-console.log(`\n==== ${suite === 'fast' ? 'npm test' : 'npm run test:full'}: ${((Date.now() - started) / 1000).toFixed(0)} s ====`);
-for (const [part, { seconds, results: rs }] of Object.entries(byPart))
-  console.log(`${part}: ${count(rs, 'passed')} passed, ${count(rs, 'failed')} failed, ${count(rs, 'skipped')} skipped (${seconds.toFixed(0)} s)`);
-const failed = results.filter((x) => x.status === 'failed');
-if (failed.length) {
-  console.log('\nfailed:');
-  for (const f of failed) console.log(`  ✗ ${f.name}${f.reason ? `: ${f.reason}` : ''}`);
-}
-const skipped = results.filter((x) => x.status === 'skipped');
-if (skipped.length) {
-  console.log('\nskipped:');
-  for (const s of skipped) console.log(`  ↓ ${s.name}: ${s.reason}`);
-}
-console.log(`\n${count(results, 'passed')} passed, ${failed.length} failed, ${skipped.length} skipped`);
-process.exit(failed.length || results.length === 0 ? 1 : 0);
+const readJson = (path) => (existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined);
+const parts_ = finished.map((r) => ({
+  part: r.part,
+  seconds: r.seconds,
+  results:
+    r.part === 'typecheck'
+      ? [{ name: 'typecheck (tsc --noEmit)', status: r.code === 0 ? 'passed' : 'failed', reason: r.why ?? (r.code ? `see ${relative(root, file('typecheck', 'log'))}` : undefined) }]
+      : r.part === 'vitest'
+        ? vitestResults(readJson(vitestJson), { ...r, ci: CI, rel: (p) => relative(root, p), log: relative(root, file('vitest', 'log')), reasons: skipReasons(existsSync(skipLog) ? readFileSync(skipLog, 'utf8') : '') })
+        : e2eResults(readJson(e2eJson), r),
+}));
+const { lines, ok } = closing(`${suite === 'fast' ? 'npm test' : 'npm run test:full'}: ${((Date.now() - started) / 1000).toFixed(0)} s`, parts_);
+for (const l of lines) console.log(l);
+process.exit(ok ? 0 : 1);
