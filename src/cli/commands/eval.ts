@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
 import { toolCallConstraint } from '../../data/constrain.ts';
-import { textCallProblems, type ToolSchema } from '../../data/schema.ts';
+import { textCallProblems, utteranceOf, type ToolSchema } from '../../data/schema.ts';
 import type { EngineKind } from '../../engine/create.ts';
 import { DatasetError } from '../../core/errors.ts';
 import { GREEDY } from '../../engine/engine.ts';
@@ -34,6 +34,7 @@ export const EVAL_FLAGS: Record<string, FlagSpec> = {
   limit: { kind: 'int', min: 1, help: 'evaluate only the first N rows' },
   schema: { kind: 'string', help: 'tool schema: reports the share of answers that are valid calls of it' },
   constrained: { kind: 'bool', help: 'decode under the schema, so every answer is a valid call (needs --schema)' },
+  'free-spans': { kind: 'bool', help: 'with --constrained: let utterance-span values (x-source "utterance") be any string, not only substrings of the utterance' },
   predictions: { kind: 'string', help: 'write one JSON object per row (input, expected, generated) to this file' },
   quiet: QUIET_FLAG,
 };
@@ -78,6 +79,8 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
       maxNewTokens,
       onProgress: (done) => bar.update(done),
       generation: constraint ? { constraint } : undefined,
+      // Span values are tied to each row's own utterance: a small automaton per row, built per batch.
+      generationFor: constraint && !f['free-spans'] ? (batch) => ({ constraint: constraint.forUtterances(batch.map((r) => utteranceOf(schema!, r.user))) }) : undefined,
       maxPositions: model.config.maxPositionEmbeddings,
     });
     bar.finish();
@@ -90,7 +93,8 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
     line(io.stdout, formatReport(report));
     const valid = schema ? problems.filter((p) => !p.length).length / Math.max(1, problems.length) : null;
     if (schema) line(io.stdout, `valid calls of the schema: ${(100 * valid!).toFixed(1)}% (${f.constrained ? 'constrained' : 'free'} decoding)`);
-    line(io.stdout, JSON.stringify({ command: 'eval', decoding: f.constrained ? 'constrained' : 'free', ...reportSummary(report), schema_valid_rate: valid, skipped: skipped.length }));
+    const decoding = f.constrained ? (f['free-spans'] ? 'constrained-free-spans' : 'constrained') : 'free';
+    line(io.stdout, JSON.stringify({ command: 'eval', decoding, ...reportSummary(report), schema_valid_rate: valid, skipped: skipped.length }));
     return 0;
   } finally {
     await engine.dispose();
