@@ -95,6 +95,8 @@ function toolSeed(seed: number, name: string): number {
 export class ToolRowSource {
   private readonly streams: ComboStream[];
   private turn = 0;
+  /** Templates that have given a row. */
+  readonly templatesUsed = new Set<string>();
 
   constructor(private readonly schema: ToolSchema, readonly tool: ToolDef, seed: number, private readonly used: Set<string>) {
     if (!tool.templates.length) throw new SchemaError('schema', [{ tool: tool.name, field: 'templates', message: 'has no templates to build rows from' }]);
@@ -117,6 +119,7 @@ export class ToolRowSource {
       const input = fillTemplate(s.template, values);
       if (this.used.has(input)) continue;
       this.used.add(input);
+      this.templatesUsed.add(s.template);
       this.turn++;
       const parameters: Record<string, string> = {};
       for (const p of this.tool.params) if (Object.hasOwn(values, p.name)) parameters[p.name] = values[p.name];
