@@ -70,7 +70,8 @@ export async function runBuildData(argv: string[], io: CliIo): Promise<number> {
   if (f['eval-split'] !== undefined && !evalPerTool) throw new UsageError('build-data: --eval-split needs --eval-per-tool and --eval-out');
   const built = split === 'values' ? buildRowsByValues(schema, { perTool, evalPerTool, seed }) : buildRows(schema, { perTool, evalPerTool, seed });
   if ('heldValues' in built) {
-    const list = Object.entries(built.heldValues).flatMap(([t, ps]) => Object.entries(ps).map(([p, v]) => `${t}.${p}: ${v.join(', ')}`));
+    const heldValues = built.heldValues as Record<string, Record<string, string[]>>;
+    const list = Object.entries(heldValues).flatMap(([t, ps]) => Object.entries(ps).map(([p, v]) => `${t}.${p}: ${v.join(', ')}`));
     line(io.stderr, `values split: held-out rows copy values training never shows (${list.join('; ') || 'no span parameters'})`);
   }
   let augmented: AugmentResult | null = null;
