@@ -9,6 +9,7 @@
 // {"tool_name": ..., "parameters": {...}}.
 
 import { SchemaError, type SchemaIssue } from '../core/errors.ts';
+import { duplicateKey } from './json-keys.ts';
 
 export interface ToolParam {
   name: string;
@@ -310,5 +311,8 @@ export function textCallProblems(schema: ToolSchema, text: string): string[] {
   } catch {
     return ['not valid JSON'];
   }
+  // JSON.parse keeps the last of a repeated key: the text must be checked, not the value.
+  const dup = duplicateKey(text);
+  if (dup !== null) return [`the key ${JSON.stringify(dup)} appears twice in one object`];
   return callProblems(schema, v);
 }

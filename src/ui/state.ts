@@ -84,6 +84,8 @@ export interface ImportAttempt {
   goodRows?: number;
   encoding?: string;
   duplicates?: { count: number; examples: DatasetIssue[] };
+  /** JSON answers rewritten in the compact form. */
+  normalized?: number;
 }
 
 /** A dataset file streaming in. */
