@@ -8,7 +8,6 @@ import { compactJson, duplicateKey } from '../src/data/json-keys.ts';
 import { parseToolSchema, textCallProblems } from '../src/data/schema.ts';
 import { scorePredictions } from '../src/eval/metrics.ts';
 
-type Node = { pairs: [string, Node | string][] } | Node[] | string;
 
 /** Random nested JSON as pairs; returns its text (keys written raw or \u-escaped) and the first repeated key in document order. */
 function randomJson(rng: SeededRng, depth: number): { text: string; dup: string | null } {
