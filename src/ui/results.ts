@@ -4,6 +4,7 @@
 
 import { commonInstruct } from './chat-prefix.ts';
 import { encodePrompt } from '../data/examples.ts';
+import { evalSetFingerprint } from '../data/sibling.ts';
 import { evaluateRows, type EvalRow, type SkippedEvalRow } from '../eval/evaluate.ts';
 import type { EvalReport } from '../eval/metrics.ts';
 import { ToolCallGrammar } from '../data/call-grammar.ts';
@@ -63,11 +64,13 @@ export class ResultsController {
       };
       const progress = (pass: number) => (done: number, total: number) => c.patch((s) => ({ evaluation: { ...s.evaluation, done: pass * total + done, total: passes * total } }));
       const { report, predictions, skipped } = await evaluateRows(c.worker, rows, { ...opts, onProgress: progress(0) });
+      const measured = new Set(predictions.map((p) => p.user));
+      const evalSet = evalSetFingerprint(rows.filter((r) => measured.has(r.user)));
       const where = (r: SkippedEvalRow) => (r.origin?.line !== undefined ? `line ${r.origin.line}` : r.origin?.index !== undefined ? `row ${r.origin.index}` : r.user.slice(0, 30));
       // The report's rows are the evaluated ones: their inputs, in order, for the wrong-answer list.
       c.patch((s) => ({
         evaluation: {
-          ...s.evaluation, report, constrained: undefined, inputs: predictions.map((p) => p.user),
+          ...s.evaluation, report, constrained: undefined, inputs: predictions.map((p) => p.user), evalSet, movedOut: [],
           skipped: skipped.length ? { count: skipped.length, rows: skipped.slice(0, 5).map(where).join(', ') } : undefined,
         },
       }));

@@ -215,8 +215,12 @@ export interface AppState {
     skipped?: { count: number; rows: string };
     loss?: number;
     error?: UiError;
-    /** Wrong answers already added to the training rows, as `${decoding}:${index}`. */
+    /** Wrong answers already acted on (a sibling row added, or moved out), as `${decoding}:${index}`. */
     added: string[];
+    /** Of those, the ones moved out of the evaluation set (no template gave a sibling): the set shrank. */
+    movedOut?: string[];
+    /** Fingerprint of the rows this report was measured on (evalSetFingerprint). */
+    evalSet?: string;
   };
 
   schema: SchemaState;
