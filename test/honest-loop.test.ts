@@ -97,3 +97,22 @@ describe('Correct and Accept in the page', () => {
     expect(sets.train.rows.filter((r) => evalUsers.has(r.user))).toEqual([]);
   });
 });
+
+describe('train --add and --control', () => {
+  it('adds siblings, never the wrong rows; names the rows without one; the control takes the same optimizer steps', async () => {
+    const { siblingsOf, controlSettings } = await import('../src/cli/commands/train-add.ts');
+    const { stepCount, DEFAULT_TRAIN } = await import('../src/train/recipe.ts');
+    const built = buildRows(SCHEMA, { perTool: 2, evalPerTool: 1, seed: 4 });
+    const train = importDataset(JSON.stringify(built.train)).rows, wrong = importDataset(JSON.stringify(built.eval)).rows;
+    const added = siblingsOf(SCHEMA, wrong, train, 'wrong.json', 1);
+    const withValues = wrong.filter((r) => Object.keys(r.expected!.parameters).length).length;
+    expect(added.rows.length).toBe(withValues);
+    expect(added.left.length).toBe(wrong.length - withValues);
+    const banned = new Set([...train, ...wrong].map((r) => r.user));
+    for (const r of added.rows) expect(banned.has(r.user)).toBe(false);
+    for (const [rows, extra] of [[80, 9], [13, 1], [7, 30]] as const) {
+      const s = { ...DEFAULT_TRAIN, batchSize: 4, gradAccum: 2, epochs: 3 };
+      expect(stepCount(rows, controlSettings(s, rows, extra)).totalSteps).toBe(stepCount(rows + extra, s).totalSteps);
+    }
+  });
+});
