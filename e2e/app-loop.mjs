@@ -91,14 +91,17 @@ export const tests = [
       assert.ok((await wrong.count()) >= 2, 'the briefly trained tiny model gets some answers wrong');
       await ctx.screenshot(page, 'loop-eval');
 
-      // Correct two wrong answers (the expected call is the starting text) into the training rows.
+      // Correct two wrong answers of tools with values (the expected call is the starting text): each
+      // adds a new row from the same template with other values, never the evaluation row itself,
+      // so the evaluation set stays as it was and the runs stay comparable.
       const trainBefore = 10;
       for (let k = 0; k < 2; k++) {
-        const row = page.locator('wt-wrong-answers tbody tr:not(:has(.ok))').first();
+        const row = page.locator('wt-wrong-answers tbody tr:not(:has(.ok))').filter({ hasText: '"parameters":{"' }).first();
         await row.locator('button[data-action="correct"]').click();
         await row.locator('button[data-action="add-corrected"]').click();
         await until(`correction ${k + 1}`, async () => (await page.locator('wt-wrong-answers tbody tr .ok').count()) === k + 1);
       }
+      assert.equal(await page.locator('[data-testid="eval-shrank"]').count(), 0, 'no evaluation row moved out');
       // One tool gets 3 more rows from its templates.
       const count = page.locator('wt-eval-panel input[type="number"]');
       await count.fill('3');

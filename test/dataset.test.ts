@@ -37,8 +37,9 @@ describe('seed format', () => {
       expected: { tool_name: 'INSTANT_MEETING', parameters: { meeting_name: '汇报会' } },
       origin: { index: 0 },
     });
-    // A string output is learned verbatim (spaces and all) but still parsed for evaluation.
-    expect(r.rows[1].answer).toBe('{"tool_name": "END_MEETING", "parameters": {}}');
+    // A JSON string output is rewritten in the one compact form (issue 21: the form constrained decoding writes), and counted.
+    expect(r.rows[1].answer).toBe('{"tool_name":"END_MEETING","parameters":{}}');
+    expect(r.normalized).toBe(1);
     expect(r.rows[1].expected).toEqual({ tool_name: 'END_MEETING', parameters: {} });
     expect(r.rows[2]).toMatchObject({ user: '你好', answer: '你好！有什么可以帮你？', expected: null });
   });

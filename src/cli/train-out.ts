@@ -11,6 +11,7 @@ import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../export/peft.ts';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../train/checkpoint.ts';
 import type { CheckpointSink } from '../train/loop.ts';
 import { isLeftover, makeDirs, OutputError, recoverLeftovers } from './output.ts';
+import { RUN_RECORD } from './run-record.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 
@@ -96,7 +97,7 @@ export async function prepareTrainOut(outArg: string, opts: { overwrite: boolean
   await probeWritable(dir, outArg, false);
   await recoverLeftovers(checkpoints.path);
   const names = (await readdir(dir)).filter((n) => !isLeftover(n));
-  const ours = new Set([ADAPTER_CONFIG, ADAPTER_WEIGHTS, CHECKPOINT_FILE]);
+  const ours = new Set([ADAPTER_CONFIG, ADAPTER_WEIGHTS, CHECKPOINT_FILE, RUN_RECORD]);
   const foreign = names.filter((n) => !ours.has(n));
   if (foreign.length)
     throw new OutputError(outArg, `holds files that are not a Webtune adapter (${foreign.slice(0, 4).join(', ')}${foreign.length > 4 ? ', ...' : ''}); choose an empty or new folder`);

@@ -1,7 +1,8 @@
 // Training rows from a tool schema: every template filled with parameter values, in the seed's
 // format ({instruct, input, output: {tool_name, parameters}}). Deterministic for a seed, the
 // same number of rows per tool, no utterance twice (within a tool, across tools, across the
-// train and held-out sides, or already in the data), every value verbatim in its utterance.
+// train and held-out sides, or already in the data), every value verbatim in its utterance
+// (x-source "free" values aside).
 //
 // Each template is a mixed-radix space of value combinations; templates take turns so a tool's
 // rows spread over all its phrasings, and within a template combinations come in a seeded
@@ -94,6 +95,8 @@ function toolSeed(seed: number, name: string): number {
 export class ToolRowSource {
   private readonly streams: ComboStream[];
   private turn = 0;
+  /** Templates that have given a row. */
+  readonly templatesUsed = new Set<string>();
 
   constructor(private readonly schema: ToolSchema, readonly tool: ToolDef, seed: number, private readonly used: Set<string>) {
     if (!tool.templates.length) throw new SchemaError('schema', [{ tool: tool.name, field: 'templates', message: 'has no templates to build rows from' }]);
@@ -116,6 +119,7 @@ export class ToolRowSource {
       const input = fillTemplate(s.template, values);
       if (this.used.has(input)) continue;
       this.used.add(input);
+      this.templatesUsed.add(s.template);
       this.turn++;
       const parameters: Record<string, string> = {};
       for (const p of this.tool.params) if (Object.hasOwn(values, p.name)) parameters[p.name] = values[p.name];
@@ -188,6 +192,9 @@ export function formatSeedRows(rows: readonly SeedRow[]): string {
 export function rowProblems(schema: ToolSchema, row: SeedRow): string[] {
   const out = callProblems(schema, row.output);
   const params = row.output?.parameters ?? {};
-  for (const [k, v] of Object.entries(params)) if (typeof v === 'string' && !row.input.includes(v)) out.push(`value ${JSON.stringify(v)} of ${k} is not in the utterance ${JSON.stringify(row.input)}`);
+  const tool = schema.tools.find((t) => t.name === row.output?.tool_name);
+  // Values the model normalises (x-source "free") need not be in the utterance.
+  const free = (k: string) => tool?.params.find((p) => p.name === k)?.source === 'free';
+  for (const [k, v] of Object.entries(params)) if (typeof v === 'string' && !free(k) && !row.input.includes(v)) out.push(`value ${JSON.stringify(v)} of ${k} is not in the utterance ${JSON.stringify(row.input)}`);
   return out;
 }

@@ -12,7 +12,7 @@
 
 import { SchemaError } from '../core/errors.ts';
 import { LEX_CLOSE, LEX_DEAD, LEX_EMPTY, LEX_TO_CLOSE, lexStep } from './json-string.ts';
-import type { ToolSchema } from './schema.ts';
+import { isSpanParam, type ToolSchema } from './schema.ts';
 
 const enc = new TextEncoder();
 const DEAD = -1;
@@ -52,7 +52,7 @@ interface Tool {
   /** `"key":` per parameter, and each one's bit. */
   keys: LiteralTrie;
   required: number;
-  params: { enum: LiteralTrie | null; minValue: number; keyLen: number }[];
+  params: { enum: LiteralTrie | null; minValue: number; keyLen: number; span: boolean }[];
 }
 
 /** Where a state is. In a free string value, lex is the state of the string's body (json-string.ts). */
@@ -87,10 +87,16 @@ export class ToolCallGrammar {
   private readonly states: State[] = [];
   private readonly ids = new Map<string, number>();
   private readonly mins: number[] = [];
+  private readonly spanAfters: number[] = [];
   private trans = new Int32Array(0);
   readonly acceptState: number;
 
-  constructor(readonly schema: ToolSchema) {
+  /**
+   * spanValueMin: the fewest bytes of a span parameter's value with its quotes. Free strings
+   * take 3 ("x"); a row's utterance may have no one-byte character (span-grammar.ts), and a
+   * bound that is too low would let decoding run out of tokens.
+   */
+  constructor(readonly schema: ToolSchema, readonly spanValueMin = 3) {
     this.tools = schema.tools.map((t) => {
       if (t.params.length > MAX_PARAMS) throw new SchemaError('schema', [{ tool: t.name, field: 'function.parameters.properties', message: `has ${t.params.length} parameters; constrained decoding handles up to ${MAX_PARAMS}` }]);
       const keys = new LiteralTrie();
@@ -105,8 +111,8 @@ export class ToolCallGrammar {
             e = new LiteralTrie();
             p.enum.forEach((v, i) => e!.add(enc.encode(JSON.stringify(v)), i));
           }
-          const minValue = e ? Math.min(...e.below[0].map(([, n]) => n)) : 3; // "x"
-          return { enum: e, minValue, keyLen: enc.encode(`${JSON.stringify(p.name)}:`).length };
+          const minValue = e ? Math.min(...e.below[0].map(([, n]) => n)) : isSpanParam(p) ? spanValueMin : 3; // "x"
+          return { enum: e, minValue, keyLen: enc.encode(`${JSON.stringify(p.name)}:`).length, span: isSpanParam(p) };
         }),
       };
     });
@@ -149,6 +155,21 @@ export class ToolCallGrammar {
     if (st.k !== 'str') return null;
     const afterClose = this.intern({ k: 'params', tool: st.tool, used: st.used, first: false });
     return { lex: st.lex, afterClose, rest: this.mins[afterClose] };
+  }
+
+  /**
+   * For a state right before a span parameter's opening quote (see span-grammar.ts): the state
+   * after its closing quote; -1 elsewhere. Here its value is a free string; a row's grammar
+   * narrows it to the utterance.
+   */
+  spanAfter(s: number): number {
+    let a = this.spanAfters[s];
+    if (a === undefined) {
+      const st = this.states[s];
+      a = st.k !== 'open' || !this.tools[st.tool].params[st.p].span ? -1 : this.intern({ k: 'params', tool: st.tool, used: st.used, first: false });
+      this.spanAfters[s] = a;
+    }
+    return a;
   }
 
   /** The state after a byte string, or -1. */

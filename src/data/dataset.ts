@@ -9,6 +9,7 @@ import { DatasetError, formatIssue, type DatasetIssue } from '../core/errors.ts'
 import { seededShuffle } from '../core/rng.ts';
 import { decodeBlob, diagnoseEncoding, EncodingFault, sniffBom, type TextEncodingName } from './encoding.ts';
 import { JsonItemReader, type Item, type ItemSink } from './json-items.ts';
+import { compactJson } from './json-keys.ts';
 
 export type DatasetFormat = 'seed' | 'alpaca' | 'chat' | 'sharegpt';
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['seed', 'alpaca', 'chat', 'sharegpt'];
@@ -49,6 +50,8 @@ export interface ImportResult {
   encoding: TextEncodingName;
   /** Rows with the same system, user and answer text as an earlier row, left out (the first 100 listed). */
   duplicates: { count: number; examples: DatasetIssue[] };
+  /** JSON answers rewritten into the compact canonical form (json-keys.ts). */
+  normalized?: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -144,7 +147,19 @@ class RowCheck {
     if (isObject(v)) return { answer: JSON.stringify(v), expected: toolCallOf(v) };
     if (typeof v !== 'string') return void this.add(field, `must be an object or a string, got ${Array.isArray(v) ? 'an array' : typeof v}`);
     if (!v.trim()) return void this.add(field, 'is empty');
-    return { answer: v, expected: parseToolCall(v) };
+    return this.oneForm(field, v);
+  }
+
+  /** Whether a JSON answer was rewritten into the compact form. */
+  normalized = false;
+
+  /** A JSON answer in the compact canonical form; one with a repeated key is a problem, not a call. */
+  oneForm(field: string, v: string): { answer: string; expected: ToolCall | null } | undefined {
+    const c = compactJson(v);
+    if (c && 'duplicate' in c) return void this.add(field, `has the key ${JSON.stringify(c.duplicate)} twice in one object (JSON.parse would keep only the last)`);
+    if (c && c.text !== v) this.normalized = true;
+    const answer = c ? c.text : v;
+    return { answer, expected: parseToolCall(answer) };
   }
 }
 
@@ -233,7 +248,7 @@ function toRow(format: DatasetFormat, it: Item, check: RowCheck): DatasetRow | u
       if (!ex) break;
       system = ex.system ?? topSystem;
       user = ex.user;
-      ans = { answer: ex.answer, expected: parseToolCall(ex.answer) };
+      ans = check.oneForm(`${field}[${turns!.length - 1}].${sharegpt ? 'value' : 'content'}`, ex.answer);
       break;
     }
   }
@@ -250,6 +265,7 @@ class RowBuilder implements ItemSink {
   readonly issues: DatasetIssue[] = [];
   readonly duplicates: DatasetIssue[] = [];
   duplicateCount = 0;
+  normalized = 0;
   items = 0;
   format?: DatasetFormat;
   private waiting: Item[] = [];
@@ -287,6 +303,7 @@ class RowBuilder implements ItemSink {
       for (const i of check.issues) this.issues.push(i);
       return;
     }
+    if (check.normalized) this.normalized++;
     const first = this.duplicateOf(row);
     if (first === undefined) return void this.rows.push(row);
     this.duplicateCount++;
@@ -318,7 +335,7 @@ class RowBuilder implements ItemSink {
     if (this.rows.length === 0) throw new DatasetError(this.file, this.issues);
     return {
       file: this.file, format: this.format!, container: reader.container!, rows: this.rows, issues: this.issues, total: reader.rows, encoding,
-      duplicates: { count: this.duplicateCount, examples: this.duplicates },
+      duplicates: { count: this.duplicateCount, examples: this.duplicates }, normalized: this.normalized,
     };
   }
 }

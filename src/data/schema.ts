@@ -9,6 +9,7 @@
 // {"tool_name": ..., "parameters": {...}}.
 
 import { SchemaError, type SchemaIssue } from '../core/errors.ts';
+import { duplicateKey } from './json-keys.ts';
 
 export interface ToolParam {
   name: string;
@@ -18,6 +19,17 @@ export interface ToolParam {
   enum?: string[];
   /** Values to fill templates with (defaults to the enum). */
   examples?: string[];
+  /**
+   * `"x-source"`: "utterance" (the default for a string without enum) makes the value a verbatim
+   * span of the user's utterance, which constrained decoding enforces; "free" turns that off
+   * for values the model normalises (times, dates).
+   */
+  source?: 'utterance' | 'free';
+}
+
+/** A value copied verbatim from the utterance: a string without enum, unless x-source says "free". */
+export function isSpanParam(p: ToolParam): boolean {
+  return !p.enum && p.source !== 'free';
 }
 
 export interface ToolDef {
@@ -144,6 +156,12 @@ function parseParams(c: Checker, tool: string, raw: unknown): ToolParam[] | unde
     if (description !== undefined) param.description = description;
     if (p.enum !== undefined) param.enum = c.strings(tool, `${f}.enum`, p.enum, false);
     if (p.examples !== undefined) param.examples = c.strings(tool, `${f}.examples`, p.examples, false);
+    const src = p['x-source'];
+    if (src !== undefined) {
+      if (src !== 'utterance' && src !== 'free') c.add(tool, `${f}.x-source`, `must be "utterance" (a verbatim span of the utterance) or "free", got ${JSON.stringify(src)}`);
+      else if (src === 'utterance' && p.enum !== undefined) c.add(tool, `${f}.x-source`, 'is "utterance", but the parameter has an enum: a value is one of the enum instead');
+      else param.source = src;
+    }
     if (param.enum && param.examples) {
       param.examples.forEach((x, i) => {
         if (!param.enum!.includes(x)) c.add(tool, `${f}.examples[${i}]`, `${JSON.stringify(x)} is not one of the enum values`);
@@ -237,6 +255,7 @@ export function toolSchemaJson(s: ToolSchema): Obj {
         ...(p.description !== undefined ? { description: p.description } : {}),
         ...(p.enum ? { enum: p.enum } : {}),
         ...(p.examples ? { examples: p.examples } : {}),
+        ...(p.source ? { 'x-source': p.source } : {}),
       };
     }
     return {
@@ -279,6 +298,11 @@ export function callProblems(schema: ToolSchema, call: unknown): string[] {
   return out;
 }
 
+/** The utterance in a user turn built from this schema: the text after its instruct (span values come from here). */
+export function utteranceOf(schema: Pick<ToolSchema, 'instruct'>, user: string): string {
+  return schema.instruct && user.startsWith(schema.instruct) ? user.slice(schema.instruct.length) : user;
+}
+
 /** callProblems of generated text: it must be exactly one JSON call (surrounding whitespace aside). */
 export function textCallProblems(schema: ToolSchema, text: string): string[] {
   let v: unknown;
@@ -287,5 +311,8 @@ export function textCallProblems(schema: ToolSchema, text: string): string[] {
   } catch {
     return ['not valid JSON'];
   }
+  // JSON.parse keeps the last of a repeated key: the text must be checked, not the value.
+  const dup = duplicateKey(text);
+  if (dup !== null) return [`the key ${JSON.stringify(dup)} appears twice in one object`];
   return callProblems(schema, v);
 }

@@ -69,8 +69,8 @@ export interface GenerateOptions {
  * serializable description travels and the worker builds the constraint from it.
  */
 export interface TokenConstraint {
-  /** A cursor for one row, at the start of its answer. */
-  start(): TokenCursor;
+  /** A cursor for one row (its index in the batch), at the start of its answer. */
+  start(row?: number): TokenCursor;
 }
 
 export interface TokenCursor {

@@ -301,7 +301,7 @@ export class LoraEngine<T, W> implements Engine {
     const out: number[][] = prompts.map(() => []), margins: number[][] = prompts.map(() => []);
     const finished = new Array<boolean>(B).fill(false);
     const next = new Int32Array(B);
-    const cursors = opts.constraint ? prompts.map(() => opts.constraint!.start()) : null;
+    const cursors = opts.constraint ? prompts.map((_, b) => opts.constraint!.start(b)) : null;
     let rng = opts.seed >>> 0;
     try {
       m.startDecode(B, SMAX, mask, T0);

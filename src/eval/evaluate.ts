@@ -32,6 +32,8 @@ export interface EvaluateOptions<O extends GenerateOptions = DecodeOptions> {
   signal?: AbortSignal;
   /** Merged into the decoding options: a TokenConstraint next to an engine, a tool schema for the worker. */
   generation?: Partial<O>;
+  /** Merged per batch after `generation`: what depends on the rows, such as span constraints tied to their utterances. */
+  generationFor?: (rows: readonly EvalRow[]) => Partial<O>;
   /** The model's positions (max_position_embeddings): a prompt that leaves no room for the answer is skipped. */
   maxPositions?: number;
 }
@@ -68,7 +70,7 @@ export async function evaluateRows<O extends GenerateOptions = DecodeOptions>(en
   for (let i = 0; i < todo.length; i += batchSize) {
     opts.signal?.throwIfAborted();
     const batch = todo.slice(i, i + batchSize);
-    const results = await engine.generateBatch(batch.map((b) => b.prompt), gen);
+    const results = await engine.generateBatch(batch.map((b) => b.prompt), opts.generationFor ? { ...gen, ...opts.generationFor(batch.map((b) => b.row)) } : gen);
     batch.forEach(({ row }, b) => {
       const { tokens } = results[b];
       let n = tokens.length;
@@ -94,7 +96,7 @@ export function evaluateWithTokenizer(
   engine: BatchGenerator<DecodeOptions>,
   tok: ChatTokenizer,
   rows: readonly EvalRow[],
-  opts: Partial<Pick<ExampleOptions, 'system'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal' | 'generation' | 'maxPositions'> = {},
+  opts: Partial<Pick<ExampleOptions, 'system'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal' | 'generation' | 'generationFor' | 'maxPositions'> = {},
 ): Promise<EvaluateResult> {
   return evaluateRows(engine, rows, {
     encodePrompt: (row) => encodePrompt(tok, row, { system: opts.system }),
@@ -105,6 +107,7 @@ export function evaluateWithTokenizer(
     onProgress: opts.onProgress,
     signal: opts.signal,
     generation: opts.generation,
+    generationFor: opts.generationFor,
     maxPositions: opts.maxPositions,
   });
 }

@@ -7,6 +7,8 @@
 // predicted scores 1 (nothing to get wrong); predicting nothing while something was expected
 // scores 0, as sklearn's zero_division=0 does.
 
+import { duplicateKey } from '../data/json-keys.ts';
+
 export interface ToolCall {
   tool_name: string;
   parameters: Record<string, unknown>;
@@ -75,10 +77,12 @@ export function canonicalJson(v: unknown): string {
 
 type Parsed = { ok: true; value: unknown } | { ok: false };
 
-/** Surrounding whitespace is tolerated; anything else around the JSON makes it invalid. */
+/** Surrounding whitespace is tolerated; anything else around the JSON, or a key twice in one object, makes it invalid. */
 export function parseGenerated(text: string): Parsed {
   try {
-    return { ok: true, value: JSON.parse(text.trim()) };
+    const value = JSON.parse(text.trim());
+    // JSON.parse keeps the last of a repeated key; a call that repeats one is not valid.
+    return duplicateKey(text) === null ? { ok: true, value } : { ok: false };
   } catch {
     return { ok: false };
   }

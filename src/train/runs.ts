@@ -27,6 +27,8 @@ export interface RunEval<R> {
   decoding: 'free' | 'constrained';
   at: number;
   report: R;
+  /** Which evaluation set it was measured on (evalSetFingerprint, data/sibling.ts); runs compare only on the same one. */
+  evalSet?: string;
 }
 
 export interface RunRecord<R = unknown> {

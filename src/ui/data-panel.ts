@@ -95,6 +95,7 @@ export class DataPanel extends LitElement {
     if (!imp || imp.failed) return nothing;
     const notes = [];
     if (imp.encoding && imp.encoding !== 'UTF-8') notes.push(html`<div data-testid="import-encoding">${t('data.encoding', { encoding: imp.encoding })}</div>`);
+    if (imp.normalized) notes.push(html`<div data-testid="import-normalized">${t('data.normalized', { count: formatNumber(this.state.lang, imp.normalized) })}</div>`);
     const d = imp.duplicates;
     if (d?.count) notes.push(html`<div data-testid="import-duplicates">${t('data.duplicates', { count: formatNumber(this.state.lang, d.count) })}
       <ol class="issues">${d.examples.slice(0, 20).map((i) => html`<li>${this.issueText(t, i)}</li>`)}</ol></div>`);

@@ -127,7 +127,7 @@ export class DataController {
       ...(park ? { evalDataset: undefined } : {}),
       parkedEval: this.parked?.name,
       importing: undefined,
-      lastImport: { name, issues: parsed.issues, failed: false, encoding: parsed.encoding, duplicates: parsed.duplicates },
+      lastImport: { name, issues: parsed.issues, failed: false, encoding: parsed.encoding, duplicates: parsed.duplicates, normalized: parsed.normalized },
       evalFit: this.evalFit(),
     }));
     await this.recountTokens();

@@ -7,7 +7,9 @@
 import { SchemaError, type SchemaIssue } from '../core/errors.ts';
 import { buildRows, formatSeedRows, moreRows, type SeedRow } from '../data/builder.ts';
 import { parseToolCall, type DatasetRow } from '../data/dataset.ts';
-import { callProblems, parseToolSchema } from '../data/schema.ts';
+import { callProblems, parseToolSchema, utteranceOf } from '../data/schema.ts';
+import { siblingRow } from '../data/sibling.ts';
+import { duplicateKey } from '../data/json-keys.ts';
 import { saveBlob } from './download.ts';
 import { loadSchemaState, saveSchemaState } from './persist.ts';
 import { formOf, schemaOf, schemaText, type SchemaForm } from './schema-form.ts';
@@ -182,7 +184,8 @@ export class LoopController {
   async correct(decoding: Decoding, index: number, answer: string): Promise<void> {
     const schema = this.c.state.schema.applied;
     const call = parseToolCall(answer.trim());
-    const problems: string[] = call ? (schema ? callProblems(schema, call) : []) : answer.trim() ? [] : ['the answer is empty'];
+    const dup = call ? duplicateKey(answer.trim()) : null;
+    const problems: string[] = dup !== null ? [`the key ${JSON.stringify(dup)} appears twice in one object`] : call ? (schema ? callProblems(schema, call) : []) : answer.trim() ? [] : ['the answer is empty'];
     if (call === null && schema) problems.push('the answer is not a tool call (JSON with "tool_name" and "parameters")');
     if (problems.length) {
       this.schema({ issues: problems.map((message): SchemaIssue => ({ field: `answer #${index}`, message })), failed: 'correction' });
@@ -197,14 +200,39 @@ export class LoopController {
     if (w) await this.correct(decoding, index, w.generated);
   }
 
+  /**
+   * An evaluation row never becomes a training row (issue 21): the corrected answer teaches
+   * through a sibling, a new row from the same template with other values. Without one (no
+   * template gives the row back) the row moves out of the evaluation set, which the page says.
+   */
   private async addAnswer(decoding: Decoding, index: number, answer: string): Promise<void> {
     const ev = this.c.state.evaluation;
     // Report indices count the evaluated rows (too-long ones are skipped): find the row by its text.
     const user = ev.inputs[index];
     if (user === undefined) return;
-    const row = this.c.splitRows().eval.find((r) => r.user === user);
-    await this.addRows([{ user, answer, ...(row?.system !== undefined ? { system: row.system } : {}) }]);
-    this.c.patch((s) => ({ evaluation: { ...s.evaluation, added: [...s.evaluation.added, `${decoding}:${index}`] }, schema: { ...s.schema, issues: [], failed: undefined } }));
+    const split = this.c.splitRows();
+    const row = split.eval.find((r) => r.user === user);
+    const schema = this.c.state.schema.applied;
+    const call = parseToolCall(answer);
+    const used = schema ? new Set([...split.train, ...split.eval].map((r) => utteranceOf(schema, r.user))) : new Set<string>();
+    const sib = schema && call ? siblingRow(schema, user, call, used, this.c.state.schema.build.seed + index + 1) : null;
+    const key = `${decoding}:${index}`;
+    if (sib) {
+      await this.addRows([{ user: sib.instruct + sib.input, answer: JSON.stringify(sib.output), ...(row?.system ?? sib.system) !== undefined ? { system: row?.system ?? sib.system } : {} }]);
+    } else {
+      const rest = split.eval.filter((r) => r.user !== user);
+      if (!rest.length) {
+        this.schema({ issues: [{ field: `answer #${index}`, message: 'this is the last evaluation row: moving it to the training rows would leave nothing to evaluate' }], failed: 'correction' });
+        return;
+      }
+      const trainName = this.c.state.dataset?.name ?? 'train.json';
+      await this.c.importData(this.c.state.evalDataset?.name ?? `${stem(trainName)}-held-out.json`, rowsText(rest), 'eval');
+      await this.c.importData(trainName, rowsText([...split.train, { user, answer, ...(row?.system !== undefined ? { system: row.system } : {}) }]), 'train');
+    }
+    this.c.patch((s) => ({
+      evaluation: { ...s.evaluation, added: [...s.evaluation.added, key], movedOut: sib ? s.evaluation.movedOut : [...(s.evaluation.movedOut ?? []), key] },
+      schema: { ...s.schema, issues: [], failed: undefined },
+    }));
   }
 
   /** More rows of one tool from its templates, none repeating an utterance the data has. */

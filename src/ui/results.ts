@@ -4,10 +4,11 @@
 
 import { commonInstruct } from './chat-prefix.ts';
 import { encodePrompt } from '../data/examples.ts';
+import { evalSetFingerprint } from '../data/sibling.ts';
 import { evaluateRows, type EvalRow, type SkippedEvalRow } from '../eval/evaluate.ts';
 import type { EvalReport } from '../eval/metrics.ts';
 import { ToolCallGrammar } from '../data/call-grammar.ts';
-import type { ToolSchema } from '../data/schema.ts';
+import { utteranceOf, type ToolSchema } from '../data/schema.ts';
 import type { WorkerGenerateOptions } from '../worker/api.ts';
 import type { PageContext } from './context.ts';
 import { saveBlob, zipFiles } from './download.ts';
@@ -63,18 +64,22 @@ export class ResultsController {
       };
       const progress = (pass: number) => (done: number, total: number) => c.patch((s) => ({ evaluation: { ...s.evaluation, done: pass * total + done, total: passes * total } }));
       const { report, predictions, skipped } = await evaluateRows(c.worker, rows, { ...opts, onProgress: progress(0) });
+      const measured = new Set(predictions.map((p) => p.user));
+      const evalSet = evalSetFingerprint(rows.filter((r) => measured.has(r.user)));
       const where = (r: SkippedEvalRow) => (r.origin?.line !== undefined ? `line ${r.origin.line}` : r.origin?.index !== undefined ? `row ${r.origin.index}` : r.user.slice(0, 30));
       // The report's rows are the evaluated ones: their inputs, in order, for the wrong-answer list.
       c.patch((s) => ({
         evaluation: {
-          ...s.evaluation, report, constrained: undefined, inputs: predictions.map((p) => p.user),
+          ...s.evaluation, report, constrained: undefined, inputs: predictions.map((p) => p.user), evalSet, movedOut: [],
           skipped: skipped.length ? { count: skipped.length, rows: skipped.slice(0, 5).map(where).join(', ') } : undefined,
         },
       }));
       let constrained: EvalReport | undefined;
       if (schema) {
         // The shortest call in bytes bounds its tokens: the worker refuses a budget below it.
-        constrained = (await evaluateRows<WorkerGenerateOptions>(c.worker, rows, { ...opts, maxNewTokens: callBudget(schema, opts.maxNewTokens), onProgress: progress(1), generation: { toolSchema: schema } })).report;
+        constrained = (await evaluateRows<WorkerGenerateOptions>(c.worker, rows, { ...opts, maxNewTokens: callBudget(schema, opts.maxNewTokens), onProgress: progress(1), generation: { toolSchema: schema },
+          // Each batch's utterances travel with it: span values are tied to their own row.
+          generationFor: (batch) => ({ utterances: batch.map((r) => utteranceOf(schema, r.user)) }) })).report;
       }
       await c.worker.setDataset((await c.exampleSet(c.splitRows().train)).examples, (await c.exampleSet(rows)).examples);
       const loss = (await c.worker.evaluate()).loss;
@@ -99,7 +104,7 @@ export class ResultsController {
     const schema = c.state.chat.constrained ? c.state.schema.applied : undefined;
     const opts: WorkerGenerateOptions = {
       maxNewTokens: schema ? callBudget(schema, maxNewTokens) : maxNewTokens, temperature, topK: 0, topP: 1, stopTokens: tok.eosTokenIds, seed: c.state.train.seed,
-      ...(schema ? { toolSchema: schema } : {}),
+      ...(schema ? { toolSchema: schema, utterances: [prompt] } : {}),
     };
     const side = (which: 'base' | 'tuned', v: Partial<ChatSide>) => c.patch((s) => ({ chat: { ...s.chat, [which]: { ...s.chat[which], ...v } } }));
     const empty: ChatSide = { text: '', tokens: 0, busy: true };

@@ -102,20 +102,20 @@ export class RunsController {
 
   /** Files the page's latest evaluation (free, and constrained when there is one) under the current run. */
   async fileEvaluation(): Promise<void> {
-    const { report, constrained } = this.c.state.evaluation;
+    const { report, constrained, evalSet } = this.c.state.evaluation;
     for (const [decoding, r] of [['free', report], ['constrained', constrained]] as const) {
       if (!r || filed.has(r)) continue;
       filed.add(r);
-      await this.addEval(decoding, r);
+      await this.addEval(decoding, r, evalSet);
     }
   }
 
   /** Files an evaluation under the run whose adapter made it. */
-  async addEval(decoding: 'free' | 'constrained', report: EvalReport): Promise<void> {
+  async addEval(decoding: 'free' | 'constrained', report: EvalReport, evalSet?: string): Promise<void> {
     const id = this.c.state.runs.current;
     if (!id) return;
     try {
-      const rec = await this.runs.addEval(id, { decoding, at: Date.now(), report });
+      const rec = await this.runs.addEval(id, { decoding, at: Date.now(), report, ...(evalSet ? { evalSet } : {}) });
       this.c.patch((s) => ({ runs: { ...s.runs, list: s.runs.list.map((r) => (r.id === id ? rec : r)) } }));
     } catch (e) {
       this.set({ error: uiError('eval', 'runs.failed', e) });

@@ -4,7 +4,7 @@
 
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import { compareReports } from '../eval/compare.ts';
+import { compareReports, sameSetReports } from '../eval/compare.ts';
 import { emit } from './actions.ts';
 import './error-box.ts';
 import { formatDateTime, formatLoss, formatPercent, translator, type Translate } from './i18n.ts';
@@ -65,8 +65,11 @@ export class RunsPanel extends LitElement {
   private compare(t: Translate, a: RunView, b: RunView) {
     const s = this.state;
     const curve = (r: RunView) => r.history.map((h) => ({ step: h.step, loss: h.loss }));
-    const ra = latestReport(a, 'free'), rb = latestReport(b, 'free');
-    const ca = latestReport(a, 'constrained'), cb = latestReport(b, 'constrained');
+    // Only reports measured on the same evaluation set are compared (issue 21: a set that shrank is not a gain).
+    const free = sameSetReports(a.evals, b.evals, 'free'), con = sameSetReports(a.evals, b.evals, 'constrained');
+    const differ = free === 'different-sets' || con === 'different-sets';
+    const ra = typeof free === 'object' ? free.a : undefined, rb = typeof free === 'object' ? free.b : undefined;
+    const ca = typeof con === 'object' ? con.a : undefined, cb = typeof con === 'object' ? con.b : undefined;
     const rows = ra && rb ? compareReports(ra, rb) : [];
     const cons = ca && cb ? new Map(compareReports(ca, cb).map((c) => [c.intent, c])) : undefined;
     const delta = (d?: number) => (d === undefined ? '–' : html`<span class=${d > 0 ? 'delta-up' : d < 0 ? 'delta-down' : ''}>${d > 0 ? '+' : ''}${formatPercent(s.lang, d)}</span>`);
@@ -97,7 +100,9 @@ export class RunsPanel extends LitElement {
               )}
             </tbody>
           </table>`
-        : html`<p class="muted small">${t('runs.noEval', { name: (ra ? b : a).name })}</p>`}
+        : differ
+          ? html`<p class="notice small" data-testid="runs-different-sets">${t('runs.differentSets')}</p>`
+          : html`<p class="muted small">${t('runs.noEval', { name: (latestReport(a, 'free') ? b : a).name })}</p>`}
     </div>`;
   }
 

@@ -84,6 +84,8 @@ export interface ImportAttempt {
   goodRows?: number;
   encoding?: string;
   duplicates?: { count: number; examples: DatasetIssue[] };
+  /** JSON answers rewritten in the compact form. */
+  normalized?: number;
 }
 
 /** A dataset file streaming in. */
@@ -213,8 +215,12 @@ export interface AppState {
     skipped?: { count: number; rows: string };
     loss?: number;
     error?: UiError;
-    /** Wrong answers already added to the training rows, as `${decoding}:${index}`. */
+    /** Wrong answers already acted on (a sibling row added, or moved out), as `${decoding}:${index}`. */
     added: string[];
+    /** Of those, the ones moved out of the evaluation set (no template gave a sibling): the set shrank. */
+    movedOut?: string[];
+    /** Fingerprint of the rows this report was measured on (evalSetFingerprint). */
+    evalSet?: string;
   };
 
   schema: SchemaState;

@@ -56,7 +56,9 @@ export class WrongAnswers extends LitElement {
     if (!r) return nothing;
     const ev = this.state.evaluation;
     if (r.wrong.length === 0) return html`<p class="ok">${t('eval.noneWrong')}</p>`;
+    const moved = ev.movedOut?.length ?? 0;
     return html`<div class="wrong">
+      ${moved ? html`<p class="notice small" data-testid="eval-shrank">${t('eval.shrank', { count: moved })}</p>` : nothing}
       <table data-testid="wrong-answers" data-decoding=${this.decoding}>
         <colgroup><col class="input" /><col /><col /><col class="actions" /></colgroup>
         <thead>
@@ -77,7 +79,7 @@ export class WrongAnswers extends LitElement {
               <td class="mono">${w.generated}</td>
               <td>
                 ${done
-                  ? html`<span class="ok small">${t('eval.added')}</span>`
+                  ? html`<span class="ok small">${t((ev.movedOut ?? []).includes(`${this.decoding}:${w.index}`) ? 'eval.movedOut' : 'eval.sibling')}</span>`
                   : open
                     ? html`<textarea rows="3" aria-label=${t('eval.correctLabel', { index: w.index + 1 })} .value=${this.editing!.text}
                           @input=${(e: Event) => (this.editing = { index: w.index, text: (e.target as HTMLTextAreaElement).value })}></textarea>

@@ -22,6 +22,8 @@ export interface WorkerGenerateOptions extends GenerateOptions {
    * against the loaded model's vocabulary (a closure could not cross to the worker).
    */
   toolSchema?: ToolSchema;
+  /** With toolSchema: one utterance per prompt, to which each row's span values are tied (x-source "utterance"). */
+  utterances?: string[];
 }
 
 export type { LrSchedule, TrainSettings } from '../train/recipe.ts';

@@ -312,7 +312,7 @@ export class TrainingSession implements WorkerApi {
 
   /** A tool schema becomes a constraint over this model's vocabulary, kept while the schema stays the same. */
   private decodeOptions(options: WorkerGenerateOptions): DecodeOptions {
-    const { toolSchema, ...rest } = options;
+    const { toolSchema, utterances, ...rest } = options;
     if (!toolSchema) return rest;
     const key = JSON.stringify([toolSchema, rest.stopTokens]);
     const { files } = this.loaded;
@@ -321,7 +321,7 @@ export class TrainingSession implements WorkerApi {
     }
     const c = this.constraint.constraint;
     if (rest.maxNewTokens < c.minTokens) throw new EngineError(`${rest.maxNewTokens} new tokens are too few for the shortest call of the schema (${c.minTokens})`);
-    return { ...rest, constraint: c };
+    return { ...rest, constraint: utterances ? c.forUtterances(utterances) : c };
   }
 
   async measureStep(examples: TrainExample[], padId?: number): Promise<number> {

@@ -6,6 +6,7 @@ import { ModelFilesError } from '../../core/errors.ts';
 import { augmentRows, type AugmentResult } from '../../data/augment.ts';
 import { buildRows, formatSeedRows, type SeedRow } from '../../data/builder.ts';
 import { parseToolSchema, type ToolSchema } from '../../data/schema.ts';
+import { buildRowsByValues, EVAL_SPLITS, type EvalSplit } from '../../data/split-values.ts';
 import { GREEDY } from '../../engine/engine.ts';
 import { DEFAULT_LORA } from '../../train/recipe.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
@@ -21,6 +22,7 @@ export const BUILD_DATA_FLAGS: Record<string, FlagSpec> = {
   out: { kind: 'string', required: true, help: 'training rows file to write (JSON)' },
   'eval-out': { kind: 'string', help: 'held-out rows file to write (needs --eval-per-tool)' },
   'eval-per-tool': { kind: 'int', min: 1, help: 'held-out rows per tool, none of them in the training rows' },
+  'eval-split': { kind: 'choice', choices: [...EVAL_SPLITS], help: 'how rows are held out: "templates" (default: utterances drawn after the training ones) or "values" (templates training has seen, span values it has not: the copying test)' },
   'augment-model': { kind: 'string', help: 'model folder that rewrites training utterances in its own words (kept only when every value survives; marked "generated")' },
   'augment-per-tool': { kind: 'int', min: 1, help: 'training rows per tool to ask a rewrite of (default 5, with --augment-model)' },
 };
@@ -64,7 +66,14 @@ export async function runBuildData(argv: string[], io: CliIo): Promise<number> {
   const perTool = f['per-tool'] as number, evalPerTool = (f['eval-per-tool'] as number | undefined) ?? 0;
   const seed = (f.seed as number | undefined) ?? 42;
   if (f['augment-per-tool'] !== undefined && !f['augment-model']) throw new UsageError('build-data: --augment-per-tool needs --augment-model');
-  const built = buildRows(schema, { perTool, evalPerTool, seed });
+  const split = (f['eval-split'] as EvalSplit | undefined) ?? 'templates';
+  if (f['eval-split'] !== undefined && !evalPerTool) throw new UsageError('build-data: --eval-split needs --eval-per-tool and --eval-out');
+  const built = split === 'values' ? buildRowsByValues(schema, { perTool, evalPerTool, seed }) : buildRows(schema, { perTool, evalPerTool, seed });
+  if ('heldValues' in built) {
+    const heldValues = built.heldValues as Record<string, Record<string, string[]>>;
+    const list = Object.entries(heldValues).flatMap(([t, ps]) => Object.entries(ps).map(([p, v]) => `${t}.${p}: ${v.join(', ')}`));
+    line(io.stderr, `values split: held-out rows copy values training never shows (${list.join('; ') || 'no span parameters'})`);
+  }
   let augmented: AugmentResult | null = null;
   if (f['augment-model']) {
     const k = (f['augment-per-tool'] as number | undefined) ?? 5;
@@ -77,9 +86,9 @@ export async function runBuildData(argv: string[], io: CliIo): Promise<number> {
   await writeFile(f.out as string, formatSeedRows(built.train));
   if (f['eval-out']) await writeFile(f['eval-out'] as string, formatSeedRows(built.eval));
   line(io.stderr, `${schema.tools.length} tools: ${built.train.length} training rows (${perTool} per tool) -> ${f.out}` +
-    (f['eval-out'] ? `, ${built.eval.length} held out (${evalPerTool} per tool) -> ${f['eval-out']}` : ''));
+    (f['eval-out'] ? `, ${built.eval.length} held out (${evalPerTool} per tool, split by ${split}) -> ${f['eval-out']}` : ''));
   line(io.stdout, JSON.stringify({
-    command: 'build-data', tools: schema.tools.length, train: built.train.length, eval: built.eval.length, seed, out: f.out, eval_out: f['eval-out'] ?? null,
+    command: 'build-data', tools: schema.tools.length, train: built.train.length, eval: built.eval.length, seed, out: f.out, eval_out: f['eval-out'] ?? null, eval_split: split,
     generated: augmented?.rows.length ?? 0,
   }));
   return 0;

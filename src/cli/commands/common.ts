@@ -44,6 +44,7 @@ export async function loadRows(path: string, io?: CliIo): Promise<DatasetRow[]> 
   if (io && result.encoding !== 'UTF-8') line(io.stderr, `note: ${path} is ${result.encoding}, not UTF-8; read as ${result.encoding}`);
   const d = result.duplicates;
   if (io && d.count) line(io.stderr, `note: ${d.count} row(s) of ${path} repeat an earlier row and were left out (${d.examples.slice(0, 3).map(formatIssue).join('; ')}${d.count > 3 ? '; ...' : ''})`);
+  if (io && result.normalized) line(io.stderr, `note: ${result.normalized} JSON answer(s) of ${path} rewritten in the compact form (no spaces, characters unescaped), the one form trained, written and constrained`);
   return result.rows;
 }
 

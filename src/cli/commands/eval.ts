@@ -4,7 +4,10 @@
 import { writeFile } from 'node:fs/promises';
 import { DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
 import { toolCallConstraint } from '../../data/constrain.ts';
-import { textCallProblems, type ToolSchema } from '../../data/schema.ts';
+import { textCallProblems, utteranceOf, type ToolSchema } from '../../data/schema.ts';
+import { formatSeedRows } from '../../data/builder.ts';
+import { evalSetFingerprint } from '../../data/sibling.ts';
+import type { ToolCall } from '../../data/dataset.ts';
 import type { EngineKind } from '../../engine/create.ts';
 import { DatasetError } from '../../core/errors.ts';
 import { GREEDY } from '../../engine/engine.ts';
@@ -34,7 +37,9 @@ export const EVAL_FLAGS: Record<string, FlagSpec> = {
   limit: { kind: 'int', min: 1, help: 'evaluate only the first N rows' },
   schema: { kind: 'string', help: 'tool schema: reports the share of answers that are valid calls of it' },
   constrained: { kind: 'bool', help: 'decode under the schema, so every answer is a valid call (needs --schema)' },
+  'free-spans': { kind: 'bool', help: 'with --constrained: let utterance-span values (x-source "utterance") be any string, not only substrings of the utterance' },
   predictions: { kind: 'string', help: 'write one JSON object per row (input, expected, generated) to this file' },
+  'wrong-out': { kind: 'string', help: 'write the wrongly answered rows (with their expected answers) in the seed format, for train --add' },
   quiet: QUIET_FLAG,
 };
 
@@ -78,6 +83,8 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
       maxNewTokens,
       onProgress: (done) => bar.update(done),
       generation: constraint ? { constraint } : undefined,
+      // Span values are tied to each row's own utterance: a small automaton per row, built per batch.
+      generationFor: constraint && !f['free-spans'] ? (batch) => ({ constraint: constraint.forUtterances(batch.map((r) => utteranceOf(schema!, r.user))) }) : undefined,
       maxPositions: model.config.maxPositionEmbeddings,
     });
     bar.finish();
@@ -87,10 +94,22 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
       const lines = predictions.map((p, i) => JSON.stringify({ input: p.user, expected: p.expected, generated: p.generated, ...(schema ? { schema_problems: problems[i] } : {}) }));
       await writeFile(f.predictions as string, lines.map((l) => l + '\n').join(''));
     }
+    if (f['wrong-out']) {
+      const byUser = new Map(rows.map((r) => [r.user, r]));
+      const wrong = report.wrong.map((w) => byUser.get(predictions[w.index].user)!);
+      await writeFile(f['wrong-out'] as string, formatSeedRows(wrong.map((r) => {
+        const input = schema ? utteranceOf(schema, r.user) : '';
+        return { ...(r.system !== undefined ? { system: r.system } : {}), instruct: r.user.slice(0, r.user.length - input.length), input, output: (r.expected ?? r.answer) as ToolCall };
+      })));
+      line(io.stderr, `${wrong.length} wrongly answered row(s) -> ${f['wrong-out']} (train --adapter ... --add ${f['wrong-out']} --schema ... makes new rows from them, never trains on them)`);
+    }
     line(io.stdout, formatReport(report));
     const valid = schema ? problems.filter((p) => !p.length).length / Math.max(1, problems.length) : null;
     if (schema) line(io.stdout, `valid calls of the schema: ${(100 * valid!).toFixed(1)}% (${f.constrained ? 'constrained' : 'free'} decoding)`);
-    line(io.stdout, JSON.stringify({ command: 'eval', decoding: f.constrained ? 'constrained' : 'free', ...reportSummary(report), schema_valid_rate: valid, skipped: skipped.length }));
+    const decoding = f.constrained ? (f['free-spans'] ? 'constrained-free-spans' : 'constrained') : 'free';
+    const measured = new Set(predictions.map((p) => p.user));
+    const evalSet = evalSetFingerprint(rows.filter((r) => measured.has(r.user)));
+    line(io.stdout, JSON.stringify({ command: 'eval', decoding, eval_set: evalSet, ...reportSummary(report), schema_valid_rate: valid, skipped: skipped.length }));
     return 0;
   } finally {
     await engine.dispose();

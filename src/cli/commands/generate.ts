@@ -2,6 +2,7 @@
 
 import { DEFAULT_SYSTEM_PROMPT, encodePrompt } from '../../data/examples.ts';
 import { toolCallConstraint } from '../../data/constrain.ts';
+import { utteranceOf } from '../../data/schema.ts';
 import type { EngineKind } from '../../engine/create.ts';
 import { GREEDY } from '../../engine/engine.ts';
 import { DEFAULT_LORA } from '../../train/recipe.ts';
@@ -37,10 +38,12 @@ export async function runGenerate(argv: string[], io: CliIo): Promise<number> {
     if (adapter) await engine.setLora(adapter.tensors);
     else await engine.initLora(0);
     const prompt = encodePrompt(tok, { user: f.prompt as string }, { system: (f.system as string | undefined) ?? schema?.system });
-    const constraint = schema ? toolCallConstraint(schema, model.extraFiles['tokenizer.json'], tok.eosTokenIds) : undefined;
+    const base = schema ? toolCallConstraint(schema, model.extraFiles['tokenizer.json'], tok.eosTokenIds) : undefined;
+    // Span values (x-source "utterance") are tied to the prompt's utterance.
+    const constraint = base?.forUtterances([utteranceOf(schema!, f.prompt as string)]);
     const maxNewTokens = (f['max-new-tokens'] as number) ?? GREEDY.maxNewTokens;
-    if (constraint && maxNewTokens < constraint.minTokens)
-      throw new UsageError(`generate: --max-new-tokens ${maxNewTokens} is too few for the shortest call of the schema (${constraint.minTokens} tokens)`);
+    if (base && maxNewTokens < base.minTokens)
+      throw new UsageError(`generate: --max-new-tokens ${maxNewTokens} is too few for the shortest call of the schema (${base.minTokens} tokens)`);
     const ids: number[] = [];
     let shown = '';
     const stop = tok.eosTokenIds;

@@ -3,9 +3,12 @@
 // batch 4 x accumulation 4, lr 1e-4, 8 epochs, max length 384).
 
 import { LORA_TARGETS, type LoraTarget } from '../../core/config.ts';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DatasetError, WebtuneError } from '../../core/errors.ts';
+import { DatasetError, formatIssue, WebtuneError } from '../../core/errors.ts';
+import { type AdapterRunRecord, RUN_RECORD, runRecordText } from '../run-record.ts';
+import { controlSettings, siblingsOf } from './train-add.ts';
+import { loadSchema } from './build-data.ts';
 import { buildExamples, DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT, describeSkipped } from '../../data/examples.ts';
 import type { EngineKind } from '../../engine/create.ts';
 import type { LoraSettings } from '../../engine/engine.ts';
@@ -51,6 +54,9 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   system: { kind: 'string', help: `system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
   'eval-fraction': SPLIT_FLAG,
   'stop-after': { kind: 'int', min: 1, help: 'stop after this many optimizer steps (the schedule still spans all epochs)' },
+  add: { kind: 'string', help: 'wrong evaluation rows (eval --wrong-out): each adds a new row from its template with other values, never itself (needs --schema)' },
+  schema: { kind: 'string', help: 'tool schema whose templates make the --add rows' },
+  control: { kind: 'bool', help: 'with --add: train on --data alone for the same optimizer steps (the control of the error loop)' },
   quiet: QUIET_FLAG,
 };
 
@@ -94,7 +100,15 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const tok = await folderTokenizer(model);
   // The data is checked before the engine loads: a bad file costs nothing.
   const seed = (f.seed as number) ?? DEFAULT_TRAIN.seed;
-  const rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, seed, 'train', f.data as string);
+  let rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, seed, 'train', f.data as string);
+  if ((f.add === undefined) !== (f.schema === undefined)) throw new UsageError('train: --add and --schema go together');
+  if (f.control && !f.add) throw new UsageError('train: --control needs --add (it trains for the steps the added rows would take)');
+  const added = f.add ? siblingsOf(await loadSchema(f.schema as string), await loadRows(f.add as string, io), rows, f.add as string, seed) : null;
+  if (added) {
+    for (const l of added.left) line(io.stderr, `note: ${f.add}: ${formatIssue(l)}; left out`);
+    line(io.stderr, `${f.add}: ${added.rows.length} new row(s) from the templates of the wrong rows (never the rows themselves)${f.control ? '; --control: not trained on, only their steps' : ''}`);
+    if (!f.control) rows = [...rows, ...added.rows];
+  }
   const system = (f.system as string) ?? DEFAULT_SYSTEM_PROMPT;
   const maxLength = (f['max-length'] as number) ?? DEFAULT_MAX_LENGTH;
   const set = buildExamples(tok, rows, { system, maxLength });
@@ -106,7 +120,7 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const examples = set.examples;
   const cut = examples.filter((e) => e.truncated > 0).length;
   if (cut) line(io.stderr, `note: ${cut} of ${examples.length} examples are longer than --max-length ${maxLength} and were cut`);
-  const settings: TrainSettings = {
+  let settings: TrainSettings = {
     ...DEFAULT_TRAIN,
     epochs: (f.epochs as number) ?? DEFAULT_TRAIN.epochs,
     lr: (f.lr as number) ?? DEFAULT_TRAIN.lr,
@@ -117,6 +131,7 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
     checkpointEvery: (f['checkpoint-every'] as number) ?? DEFAULT_TRAIN.checkpointEvery,
     seed,
   };
+  if (added && f.control) settings = controlSettings(settings, examples.length, added.rows.length);
   const run = {
     train: examples, settings, padId: tok.endOfTextId, lora, modelKey: await folderModelKey(model),
     start: adapter ? { from: f.adapter as string, tensors: adapter.tensors } : undefined,
@@ -144,11 +159,15 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
     });
     const losses = outcome.history.map((h) => h.loss);
     bar.finish(`loss ${losses[losses.length - 1].toFixed(4)}`);
-    await writeTrainedAdapter(out.dir, outcome.state === 'done' ? undefined : out.checkpoints.path, model, lora, await engine.getLora());
+    const record: AdapterRunRecord = {
+      format: 'webtune-run-1', model: model.name, settings, lora, maxLength, system, data: f.data as string, examples: examples.length, steps: outcome.steps,
+      ...(adapter ? { fromAdapter: f.adapter as string } : {}), ...(added ? { added: added.rows.length, control: Boolean(f.control) } : {}),
+    };
+    await writeTrainedAdapter(out.dir, outcome.state === 'done' ? undefined : out.checkpoints.path, model, lora, await engine.getLora(), record);
     line(io.stderr, `adapter written to ${f.out}${outcome.state === 'done' ? '' : ` (with the checkpoint at step ${outcome.steps}: --resume continues it)`}`);
     line(io.stdout, JSON.stringify({
       command: 'train', out: f.out, quant: (f.quant as Quantization | undefined) ?? 'none', ...(adapter ? { from_adapter: f.adapter } : {}), ...(outcome.resumedFrom !== undefined ? { resumed_from: outcome.resumedFrom } : {}),
-      examples: examples.length, steps: outcome.steps, total_steps: totalSteps,
+      examples: examples.length, steps: outcome.steps, total_steps: totalSteps, ...(added ? { added: added.rows.length, control: Boolean(f.control) } : {}),
       first_loss: losses[0], last_loss: losses[losses.length - 1], seconds: +((performance.now() - t0) / 1000).toFixed(2),
     }));
     return 0;
@@ -182,10 +201,11 @@ async function checkResumable(out: TrainOut, now: Awaited<ReturnType<typeof runI
  * The finished adapter replaces the folder in one rename (the old folder moved aside first), so a
  * kill leaves the old folder or the new one. A stopped run keeps its checkpoint next to the adapter.
  */
-async function writeTrainedAdapter(dir: string, keepCheckpoint: string | undefined, model: ModelFolder, lora: LoraSettings, tensors: Record<string, Float32Array>): Promise<void> {
+async function writeTrainedAdapter(dir: string, keepCheckpoint: string | undefined, model: ModelFolder, lora: LoraSettings, tensors: Record<string, Float32Array>, record: AdapterRunRecord): Promise<void> {
   const staged = await StagedOutput.folder(dir, { overwrite: true });
   await staged.run(async (path) => {
     await writePeftAdapter(new NodeFolder(path), model.config, lora, tensors, model.name);
+    await writeFile(join(path, RUN_RECORD), runRecordText(record));
     if (keepCheckpoint) await copyFile(keepCheckpoint, join(path, CHECKPOINT_FILE));
   });
 }
