@@ -1,0 +1,165 @@
+"""Pretrains Webtune's built-in demo model on generic synthetic chat tasks (scripts/demo/tasks.py)
+and writes public/models/demo. Deterministic: one seed drives the data stream and the init.
+
+  /usr/bin/python3 scripts/demo/pretrain.py --minutes 75 --out public/models/demo   (Debian's python3-torch)
+  /usr/bin/python3 scripts/demo/pretrain.py --measure 30                            (tokens/s of 30 steps)
+
+Curriculum by step: copy tasks only, then marked spans into JSON, then everything (see
+tasks.sample). Loss is on answer tokens and the closing <|im_end|>, as Webtune fine-tunes.
+A copy probe (held-out strings, greedy decoding, exact match) runs at every checkpoint and its
+results go into probe.json next to the weights.
+"""
+import argparse, json, math, os, random, sys, time
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tok import Tok  # noqa: E402
+from model import Cfg, Qwen2  # noqa: E402
+from export import export_folder  # noqa: E402
+import tasks  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+TOK = Tok()
+IM_END = TOK.special['<|im_end|>']
+PAD = TOK.special['<|endoftext|>']
+
+
+def prompt_text(system, user):
+    return f'<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n'
+
+
+def example(system, user, answer):
+    p = TOK.encode(prompt_text(system, user))
+    a = TOK.encode(answer) + [IM_END]
+    return p, a
+
+
+def batches(r, stage, n, max_len, group=8):
+    """n-example batches cut from `group` x n examples sorted by length, so little of a batch is padding."""
+    exs = []
+    while len(exs) < n * group:
+        p, a = example(*tasks.sample(r, stage))
+        if len(p) + len(a) <= max_len:
+            exs.append((p, a))
+    exs.sort(key=lambda e: len(e[0]) + len(e[1]))
+    order = list(range(group))
+    r.shuffle(order)
+    for g in order:
+        part = exs[g * n:(g + 1) * n]
+        T = max(len(p) + len(a) for p, a in part)
+        ids = torch.full((n, T), PAD, dtype=torch.long)
+        lab = torch.full((n, T), -100, dtype=torch.long)
+        for i, (p, a) in enumerate(part):
+            s = p + a
+            ids[i, :len(s)] = torch.tensor(s)
+            lab[i, len(p) - 1:len(s) - 1] = torch.tensor(a)  # logits at t predict t + 1
+        yield ids, lab
+
+
+def stage_of(frac):
+    return 0 if frac < 0.15 else 1 if frac < 0.35 else 2
+
+
+@torch.no_grad()
+def probe(model, n=64, seed=987654):
+    """Exact match on held-out strings (drawn from another seed than training): pure copy, a
+    span into JSON with the tool named (marked and unmarked), and the learned generic tools.
+    Measured under teacher forcing: greedy decoding reproduces the answer exactly if and only if
+    every answer token (and the closing <|im_end|>) is the argmax given the ones before it, so
+    this is greedy exact match at the cost of one forward pass."""
+    model.eval()
+    r = random.Random(seed)
+    res = {}
+    for name, make in [('copy', lambda: tasks.task_copy(r)), ('span_marked', lambda: tasks.task_span(r, True)),
+                       ('span_unmarked', lambda: tasks.task_span(r, False)), ('pool', lambda: tasks.task_pool(r))]:
+        exs = [example(*make()) for _ in range(n)]
+        T = max(len(p) + len(a) for p, a in exs)
+        ids = torch.full((n, T), PAD, dtype=torch.long)
+        lab = torch.full((n, T), -100, dtype=torch.long)
+        for i, (p, a) in enumerate(exs):
+            ids[i, :len(p) + len(a)] = torch.tensor(p + a)
+            lab[i, len(p) - 1:len(p) + len(a) - 1] = torch.tensor(a)
+        hit = (model(ids).argmax(-1) == lab) | (lab == -100)
+        res[name] = round(float(hit.all(-1).float().mean()), 4)
+        res[name + '_tokens'] = round(float(hit[lab != -100].float().mean()), 4)
+    model.train()
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--minutes', type=float, default=75)
+    ap.add_argument('--steps', type=int, default=0, help='total steps (sets the schedule); 0: estimate from --minutes after a timing run')
+    ap.add_argument('--measure', type=int, default=0)
+    ap.add_argument('--out', default=os.path.join(ROOT, 'public/models/demo'))
+    ap.add_argument('--ckpt', default='/tmp/h21demo-ckpt')
+    ap.add_argument('--seed', type=int, default=1234)
+    ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--lr', type=float, default=3e-3)
+    ap.add_argument('--hidden', type=int, default=128)
+    ap.add_argument('--layers', type=int, default=4)
+    ap.add_argument('--inter', type=int, default=384)
+    ap.add_argument('--probe-every', type=int, default=1500)
+    ap.add_argument('--threads', type=int, default=1, help='1 measured faster than 2 on the shared, loaded 2-core machine')
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    r = random.Random(a.seed)
+    cfg = Cfg(TOK.size, hidden=a.hidden, layers=a.layers, inter=a.inter)
+    model = Qwen2(cfg)
+    print(f'params {sum(p.numel() for p in model.parameters()):,} vocab {TOK.size}', flush=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    if a.measure:
+        t0, toks = time.time(), 0
+        for s in range(a.measure):
+            ids, lab = next(batches(r, 2, a.batch, 256))
+            loss = model.loss(ids, lab)
+            opt.zero_grad(); loss.backward(); opt.step()
+            toks += ids.numel()
+        dt = time.time() - t0
+        print(f'{a.measure} steps {dt:.1f}s  {toks / dt:.0f} tokens/s (padded)  {dt / a.measure * 1000:.0f} ms/step  loss {loss.item():.3f}')
+        return
+    total = a.steps
+    warm = 60
+    os.makedirs(a.ckpt, exist_ok=True)
+    log = open(os.path.join(a.ckpt, 'log.jsonl'), 'a')
+    t0, probes, seen, tokens, cur_stage, feed = time.time(), [], 0, 0, -1, iter(())
+    for step in range(1, total + 1):
+        frac = step / total
+        lr = a.lr * min(1, step / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g['lr'] = lr
+        nb = next(feed, None) if stage_of(frac) == cur_stage else None
+        if nb is None:
+            cur_stage = stage_of(frac)
+            feed = batches(r, cur_stage, a.batch, 256)
+            nb = next(feed)
+        ids, lab = nb
+        loss = model.loss(ids, lab)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        seen += int((lab != -100).sum())
+        tokens += ids.numel()
+        if step % 50 == 0:
+            rec = {'step': step, 'stage': stage_of(frac), 'loss': round(loss.item(), 4), 'lr': lr, 'answer_tokens': seen, 'tokens': tokens, 'min': round((time.time() - t0) / 60, 2)}
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + '\n'); log.flush()
+        if step % a.probe_every == 0 or step == total:
+            pr = probe(model)
+            pr.update(step=step, min=round((time.time() - t0) / 60, 2), answer_tokens=seen)
+            probes.append(pr)
+            print('PROBE', json.dumps(pr, ensure_ascii=False), flush=True)
+            log.write(json.dumps({'probe': pr}, ensure_ascii=False) + '\n'); log.flush()
+            torch.save({'model': model.state_dict(), 'step': step, 'args': vars(a)}, os.path.join(a.ckpt, f'step{step}.pt'))
+            meta = {'webtune_demo_seed': a.seed, 'webtune_demo_steps': step, 'webtune_demo_hidden': a.hidden, 'webtune_demo_layers': a.layers}
+            export_folder(model, a.out, meta)
+            with open(os.path.join(a.out, 'probe.json'), 'w') as f:
+                json.dump({'probes': probes, 'args': vars(a), 'params': sum(p.numel() for p in model.parameters())}, f, ensure_ascii=False, indent=1)
+    print('done', flush=True)
+
+
+if __name__ == '__main__':
+    main()
