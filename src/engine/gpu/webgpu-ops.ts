@@ -93,6 +93,11 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     return this.stream.bindGroupsCreated;
   }
 
+  /** Calls `fn` on every launch encoded from now on (null: stop); bench --count-only. */
+  observeLaunches(fn: CommandStream['observer']): void {
+    this.stream.observer = fn;
+  }
+
   /** Starts timing every launch by kernel family (needs 'timestamp-query'); false without it. */
   startProfile(): boolean {
     if (!this.device.features.has('timestamp-query')) return false;
