@@ -71,7 +71,10 @@ export function countingGpu(): GPU {
 export function launchFlops(name: string, p: Record<string, number>, grid: Grid): { flops: number; exact: boolean } {
   const [file, entry] = name.split('.');
   const lanes = grid[0] * grid[1] * (grid[2] ?? 1) * 256;
-  const lora = p.lmask && p.R ? 2 * p.N * p.R * p.cols : 0;
+  // LoRA inside the matmul: forward adds xa_p @ B_pᵀ over each part's own columns (cols in all);
+  // backward adds dxa_p @ A_p into all of dinp's columns for each adapted part
+  const adapted = p.lmask ? [0, 1, 2].filter((i) => p.lmask & (1 << i)).length : 0;
+  const lora = p.R ? 2 * p.N * p.R * p.cols * (name.endsWith('backward') ? adapted : Math.min(adapted, 1)) : 0;
   const parts = (q: string) => [0, 1, 2].slice(0, p.nparts ?? 1).reduce((a, i) => a + (p[`${q}${i}`] ?? 0), 0);
   const pairs = () => p.T * (p.S - p.T) + (p.T * (p.T + 1)) / 2; // causal (query, key) pairs per head
   switch (file === 'matmul' || file === 'crossentropy' || file === 'lora' || file === 'attention' ? name : file) {
@@ -202,7 +205,7 @@ export async function runCountOnly(o: CountOptions, log: (line: string) => void)
   log(`once per optimizer step: ${totals(step).launches} launches (${[...step.keys()].join(', ')})`);
   log(`one decoded token (greedy, KV cache, one row): ${tok.launches} launches, ${(tok.bytesBound / 2 ** 20).toFixed(1)} MiB bound, ${(copiedPerToken / 1024).toFixed(1)} KiB copied (read back)`);
   for (const l of tallyTable(perToken)) log(l);
-  const kernels = Object.fromEntries([...micro].map(([k, t]) => [k, { launches: t.launches, workgroups: t.workgroups, mib_bound: Number((t.bytesBound / 2 ** 20).toFixed(1)), gflop: Number((t.flops / 1e9).toFixed(3)) }]));
+  const kernels = Object.fromEntries([...micro].map(([k, t]) => [k, { launches: t.launches, workgroups: t.workgroups, mib_bound: Number((t.bytesBound / 2 ** 20).toFixed(1)), gflop: Number((t.flops / 1e9).toFixed(6)) }]));
   return {
     engine: 'webgpu-count', preset: o.preset, batch: o.batch, seq: o.seq, ...(o.quant === 'nf4' ? { quant: 'nf4' } : {}),
     dispatches_per_micro_batch: m.launches, dispatches_per_step: totals(step).launches, decode_launches_per_token: tok.launches,
