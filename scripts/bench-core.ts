@@ -63,6 +63,33 @@ export function randomWeights(cfg: Qwen2Config, seed: number): WeightReader {
   };
 }
 
+/**
+ * Seed-like ragged rows (`--lengths lo-hi`): row k = s*B + b of step s is lo + floor((hi-lo+1)
+ * u^3) tokens with u = frac(k * golden ratio), skewed to the short end like the seed's rows
+ * (46-77 Qwen tokens, ~53 on average: this gives 53-54). scripts/bench_torch.py repeats it exactly.
+ */
+export function rowLengths(B: number, step: number, lo: number, hi: number): number[] {
+  return Array.from({ length: B }, (_, b) => {
+    const u = ((step * B + b) * 0.6180339887498949) % 1;
+    return lo + Math.floor((hi - lo + 1) * u * u * u);
+  });
+}
+
+/** Rows of the given lengths right padded to the longest (DataCollatorForSeq2Seq); the first half of each row is prompt. */
+export function raggedMicroBatch(cfg: Qwen2Config, lengths: number[], seed: number): MicroBatch {
+  const B = lengths.length, T = Math.max(...lengths);
+  const inputIds = new Int32Array(B * T), labels = new Int32Array(B * T).fill(-100), attentionMask = new Int32Array(B * T);
+  lengths.forEach((n, b) => {
+    for (let t = 0; t < n; t++) {
+      const i = b * T + t;
+      inputIds[i] = hash32(seed, i) % cfg.vocabSize;
+      attentionMask[i] = 1;
+      if (t >= n / 2) labels[i] = inputIds[i];
+    }
+  });
+  return { B, T, inputIds, attentionMask, labels };
+}
+
 /** B rows of T tokens, all real; the first half of each row is prompt (label -100). */
 export function microBatch(cfg: Qwen2Config, B: number, T: number, seed: number): MicroBatch {
   const inputIds = new Int32Array(B * T), labels = new Int32Array(B * T), attentionMask = new Int32Array(B * T).fill(1);
@@ -88,6 +115,11 @@ export interface StepBenchOptions {
   profile?: boolean;
   /** Greedy decode tokens/s with the KV cache (default on). */
   decode?: boolean;
+  /**
+   * Ragged rows of lo..hi tokens (rowLengths), a new micro-batch each step: every step runs packed
+   * and padded back to back (alternating which goes first); tokens/s count real tokens only.
+   */
+  lengths?: [number, number];
 }
 
 /**
@@ -124,15 +156,17 @@ export async function runStepBench(engine: Engine & { ops: unknown; recomputes?(
   const info = await engine.info();
   log(`engine: ${info.device} [${info.features.join(', ')}]`);
   const t0 = performance.now();
-  const plan = await engine.load(cfg, randomWeights(cfg, 1), { maxBatch: o.batch, maxSeq: o.seq, lora, quant: o.quant });
+  const maxSeq = o.lengths ? o.lengths[1] : o.seq;
+  const plan = await engine.load(cfg, randomWeights(cfg, 1), { maxBatch: o.batch, maxSeq, lora, quant: o.quant });
   await engine.initLora(1);
   log(`preset ${o.preset}: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s, planned ${mb(plan.total)} MiB, allocated ${mb(plan.allocated)} MiB`);
-  const batch = microBatch(cfg, o.batch, o.seq, 7);
+  const batch = o.lengths ? raggedMicroBatch(cfg, rowLengths(o.batch, 0, ...o.lengths), 7) : microBatch(cfg, o.batch, o.seq, 7);
   const opts = { ...DEFAULT_OPTIMIZER, lr: 1e-4, dropoutSeed: 0 };
   const times: number[] = [];
   const counts = engine.ops as Countable;
   let bindGroups = 0;
-  for (let s = 0; s <= o.steps; s++) {
+  const ragged = o.lengths ? await raggedSteps(engine, cfg, o, opts, log) : null;
+  for (let s = 0; s <= (ragged ? -1 : o.steps); s++) {
     const start = performance.now();
     const groupsBefore = counts.bindGroupCount ?? 0;
     const r = await engine.step([batch], { ...opts, dropoutSeed: s });
@@ -143,13 +177,14 @@ export async function runStepBench(engine: Engine & { ops: unknown; recomputes?(
   }
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
-  const result: Record<string, unknown> = {
+  const result: Record<string, unknown> = ragged ? { preset: o.preset, batch: o.batch, seq: maxSeq, ...ragged } : {
     preset: o.preset, batch: o.batch, seq: o.seq,
     // only when set: the 16-bit line keeps the shape of scripts/bench_torch.py's
     ...(o.quant === 'nf4' ? { quant: 'nf4' } : {}),
     train_tokens_per_s: Number(((o.batch * o.seq) / (median / 1000)).toFixed(2)),
     ms_per_step: Math.round(median),
   };
+  if (ragged && o.quant === 'nf4') result.quant = 'nf4';
   if (info.kind === 'webgpu') {
     result.gpu_mb = mb(plan.allocated);
     result.adapter = info.device;
@@ -164,7 +199,7 @@ export async function runStepBench(engine: Engine & { ops: unknown; recomputes?(
     const perMicro = counts.dispatchCount - d1 - (d1 - d0);
     result.dispatches_per_micro_batch = perMicro;
     result.dispatches_per_step = d1 - d0 - perMicro;
-    result.bind_groups_per_step = bindGroups;
+    if (!ragged) result.bind_groups_per_step = bindGroups;
     log(`launches: ${perMicro} per micro-batch, ${d1 - d0 - perMicro} more per optimizer step; ${bindGroups} bind groups created in the last timed step`);
   }
   if (info.kind === 'webgpu' && engine.recomputes) result.recompute = engine.recomputes(); // the CPU line keeps the PyTorch twin's shape
@@ -188,4 +223,40 @@ export async function runStepBench(engine: Engine & { ops: unknown; recomputes?(
     result.matmul_timing = m.timing;
   }
   return result;
+}
+
+/**
+ * The --lengths steps: one warm-up of each layout, then `steps` new ragged micro-batches, each run
+ * packed and padded back to back (the order alternating, so a busy machine's drift hits both).
+ * Tokens/s = the steps' real tokens over their summed time.
+ */
+async function raggedSteps(engine: Engine, cfg: Qwen2Config, o: StepBenchOptions, opts: typeof DEFAULT_OPTIMIZER & { lr: number; dropoutSeed: number },
+  log: (line: string) => void): Promise<Record<string, unknown>> {
+  const [lo, hi] = o.lengths!;
+  const ms = { packed: 0, padded: 0 };
+  let real = 0, padded = 0;
+  for (let s = 0; s <= o.steps; s++) {
+    const lens = rowLengths(o.batch, s, lo, hi);
+    const mb = raggedMicroBatch(cfg, lens, 7 + s);
+    const order: ('packed' | 'padded')[] = s % 2 ? ['padded', 'packed'] : ['packed', 'padded'];
+    const line: string[] = [];
+    for (const mode of order) {
+      const t0 = performance.now();
+      const r = await engine.step([{ ...mb, pack: mode === 'packed' }], { ...opts, dropoutSeed: s });
+      const dt = performance.now() - t0;
+      if (s > 0) ms[mode] += dt;
+      line.push(`${mode} ${dt.toFixed(0)} ms (loss ${r.loss.toFixed(4)})`);
+    }
+    if (s > 0) {
+      real += lens.reduce((a, n) => a + n, 0);
+      padded += o.batch * mb.T;
+    }
+    log(`${s === 0 ? 'warm-up' : `step ${s}`}: rows ${lens.join(', ')}: ${line.join(', ')}`);
+  }
+  const perS = (t: number) => Number((real / (t / 1000)).toFixed(2));
+  log(`real tokens ${real} of ${padded} padded (${((100 * real) / padded).toFixed(1)}%); packed ${perS(ms.packed)} vs padded ${perS(ms.padded)} real tokens/s`);
+  return {
+    lengths: `${lo}-${hi}`, train_tokens_per_s: perS(ms.packed), ms_per_step: Math.round(ms.packed / o.steps),
+    padded_tokens_per_s: perS(ms.padded), packing_speedup: Number((ms.padded / ms.packed).toFixed(3)), real_tokens: real, padded_tokens: padded,
+  };
 }

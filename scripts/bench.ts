@@ -4,6 +4,11 @@
 //   npm run bench -- --engine cpu --preset mid --batch 4 --seq 64 [--steps 3] [--threads 2] [--scalar] [--quant nf4]
 //   npm run bench -- --engine webgpu --preset mid --batch 4 --seq 64 [--no-matmul] [--profile] [--no-decode]
 //
+// `--engine webgpu --count-only`: no step runs; the step and a decoded token are recorded on a
+// device that only counts (scripts/gpu-count.ts): launches, workgroups, bytes bound and FLOPs per
+// kernel, any preset; the JSON line has dispatches_per_micro_batch, decode_launches_per_token, ...
+// `--lengths 46-77`: seed-like ragged rows, each step packed and padded back to back, tokens/s
+// over real tokens (train_tokens_per_s packed, padded_tokens_per_s, packing_speedup).
 // "train tokens/s" = B*T input tokens per second of a full optimizer step (forward, loss,
 // backward, clip, AdamW). The last line is one JSON object for scripts to read. The webgpu
 // engine adds `gpu_mb`, `adapter` and `matmul_gflops` (the main matmuls at the preset's shapes
@@ -18,6 +23,7 @@
 import { createEngine, type EngineKind } from '../src/engine/create.ts';
 import type { Quantization } from '../src/core/nf4.ts';
 import { PRESETS, runStepBench } from './bench-core.ts';
+import { runCountOnly } from './gpu-count.ts';
 import { scriptFlags, type FlagSpec } from '../src/cli/args.ts';
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -33,6 +39,8 @@ const FLAGS: Record<string, FlagSpec> = {
   matmul: { kind: 'bool', help: 'also time the main matmuls (GFLOP/s)' },
   'no-matmul': { kind: 'bool', help: 'do not time the matmuls' },
   profile: { kind: 'bool', help: 'webgpu: GPU time by kernel family over one more step (timestamp queries)' },
+  'count-only': { kind: 'bool', help: 'webgpu: record the step and a decoded token on a device that only counts (launches, workgroups, bytes bound, FLOPs per kernel), run nothing' },
+  lengths: { kind: 'string', help: 'lo-hi: ragged rows of lo..hi tokens (seed-like: 46-77), each step packed and padded back to back; tokens/s over real tokens' },
   decode: { kind: 'bool', help: 'also time greedy decoding (tokens/s; on by default for webgpu)' },
   'no-decode': { kind: 'bool', help: 'skip the greedy decode tokens/s' },
 };
@@ -44,9 +52,17 @@ function parseOptions() {
     batch: (f.batch as number | undefined) ?? 4, seq: (f.seq as number | undefined) ?? 64, steps: (f.steps as number | undefined) ?? 3,
     threads: f.threads as number | undefined, scalar: Boolean(f.scalar), quant: (f.quant as Quantization | undefined) ?? 'none', matmul: f['no-matmul'] ? false : f.matmul ? true : undefined,
     profile: Boolean(f.profile), decode: f['no-decode'] ? false : Boolean(f.decode) || f.engine === 'webgpu',
+    countOnly: Boolean(f['count-only']),
+    lengths: f.lengths === undefined ? undefined : parseLengths(f.lengths as string),
   };
   if (!PRESETS[a.preset]) throw new Error(`unknown preset "${a.preset}" (${Object.keys(PRESETS).join(', ')})`);
   return a;
+}
+
+function parseLengths(v: string): [number, number] {
+  const m = /^(\d+)-(\d+)$/.exec(v);
+  if (!m || +m[1] < 2 || +m[2] < +m[1]) throw new Error(`--lengths ${v}: expected lo-hi with 2 <= lo <= hi, e.g. 46-77`);
+  return [+m[1], +m[2]];
 }
 
 /** Peak resident set of this process (Node reports it in KiB). */
@@ -56,9 +72,14 @@ function peakRssBytes(): number {
 
 async function main(): Promise<void> {
   const args = parseOptions();
+  if (args.countOnly) {
+    if (args.engine !== 'webgpu') throw new Error('--count-only counts WebGPU launches: add --engine webgpu');
+    console.log(JSON.stringify(await runCountOnly(args, console.log)));
+    return;
+  }
   const engine = await createEngine(args.engine, { threads: args.threads, scalar: args.scalar });
   const r = await runStepBench(engine, { ...args, matmul: args.matmul ?? args.engine === 'webgpu' }, console.log);
-  const { preset, batch, seq, train_tokens_per_s, ms_per_step, ...rest } = r;
+  const { preset, batch, seq, train_tokens_per_s, ms_per_step, ...rest } = r; // --lengths: seq is the longest row
   const result = {
     engine: args.scalar ? 'cpu-scalar' : args.engine, preset, batch, seq, train_tokens_per_s, ms_per_step,
     peak_rss_mb: Math.round(peakRssBytes() / 2 ** 20), ...rest,

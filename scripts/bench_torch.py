@@ -5,6 +5,10 @@ compute it: eager attention, LoRA on all seven projections (r=8, alpha=32, dropo
 for every position, shifted cross-entropy with -100 ignored, clip at 1.0, AdamW. f32, 2 threads.
 
   /usr/bin/python3 scripts/bench_torch.py --preset mid --batch 4 --seq 64 [--steps 3] [--threads 2]
+  /usr/bin/python3 scripts/bench_torch.py --preset qwen2.5-0.5b --batch 4 --lengths 46-77
+
+--lengths lo-hi: the ragged rows of bench.ts --lengths (same lengths per step), padded to the
+longest row of each batch as DataCollatorForSeq2Seq does; tokens/s over real tokens.
 
 Needs Debian's python3-torch (apt-get install -y python3-torch libopenblas0-pthread). The last
 line is one JSON object like bench.ts prints.
@@ -113,6 +117,25 @@ class Model(torch.nn.Module):
         return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100)
 
 
+def ragged_batch(vocab, B, step, lo, hi):
+    """bench-core.ts rowLengths: row k = s*B + b has lo + floor((hi-lo+1) u^3) tokens, u = frac(k *
+    golden ratio), right padded to the longest row; the first half of each row is prompt."""
+    lens = []
+    for b in range(B):
+        u = ((step * B + b) * 0.6180339887498949) % 1.0
+        lens.append(lo + math.floor((hi - lo + 1) * u * u * u))
+    T = max(lens)
+    ids = torch.randint(0, vocab, (B, T))
+    mask = torch.zeros_like(ids)
+    labels = torch.full_like(ids, -100)
+    for b, n in enumerate(lens):
+        mask[b, :n] = 1
+        half = (n + 1) // 2  # t >= n / 2, as bench-core.ts
+        labels[b, half:n] = ids[b, half:n]
+    print(f"step {step}: rows {', '.join(map(str, lens))}")
+    return ids, mask, labels, sum(lens)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="small", choices=PRESETS)
@@ -120,7 +143,9 @@ def main():
     ap.add_argument("--seq", type=int, default=64)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lengths", default=None, help="lo-hi: ragged rows padded to the longest (real tokens/s)")
     a = ap.parse_args()
+    lengths = tuple(int(x) for x in a.lengths.split("-")) if a.lengths else None
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     p = PRESETS[a.preset]
@@ -134,7 +159,11 @@ def main():
     labels[:, : a.seq // 2] = -100  # first half of each row is prompt
     attention_mask = torch.ones_like(ids)
     times = []
+    real = 0
     for s in range(a.steps + 1):
+        if lengths:
+            ids, attention_mask, labels, n = ragged_batch(p["vocab"], a.batch, s, *lengths)
+            real += n if s > 0 else 0
         t0 = time.perf_counter()
         loss = model(ids, attention_mask, labels)
         loss.backward()
@@ -145,6 +174,13 @@ def main():
         print(f"{'warm-up' if s == 0 else f'step {s}'}: {ms:.0f} ms, loss {loss.item():.4f}")
         if s > 0:
             times.append(ms)
+    if lengths:
+        print(json.dumps({
+            "engine": "pytorch", "preset": a.preset, "batch": a.batch, "seq": lengths[1], "lengths": a.lengths,
+            "train_tokens_per_s": round(real / (sum(times) / 1000), 2), "ms_per_step": round(sum(times) / len(times)),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "real_tokens": real,
+        }))
+        return
     times.sort()
     median = times[len(times) // 2]
     print(json.dumps({

@@ -5,8 +5,13 @@
 //   backward; mask (B, SMAX) i32; out, dout (B, T, NH*HD);
 //   stats (B, NH, T, 2): per query row the log-sum-exp of its scores (forward) and
 //   D = dout . out (written by backward_dq for backward_dkv).
-// Query t sits at position S - T + t and sees keys s <= that position with mask 1; query head h
-// reads KV head h / (NH / NKV). A row with no visible key outputs zeros (and gets no gradient).
+// Query t sits at position S - T + t and sees keys s <= that position with a nonzero mask, and
+// when its own mask is nonzero, only keys with its own mask value: a packed batch (B = 1, rows
+// end to end, src/engine/packing.ts) marks each token with 1 + its row's first index, so each row
+// attends within itself; a padded batch's 1s are one row from 0. Loops start at the first row's
+// start and backward_dkv stops at the first query tile past its keys' rows (starts only grow
+// along a packed row). Query head h reads KV head h / (NH / NKV). A row with no visible key
+// outputs zeros (and gets no gradient).
 // Forward and backward_dq: one workgroup per KV head and 64 query rows (t, g) of its G = NH/NKV
 // heads, one thread per row, so each K/V tile is loaded once for every head of the group.
 // backward_dkv: one workgroup per KV head and KB keys; four threads per key, thread c taking the
@@ -32,7 +37,8 @@ const KT: u32 = 14u; // keys per tile: the two tiles and their mask fit 16 KiB a
 const D4: u32 = 32u; // vec4s of the largest head dim (128)
 var<workgroup> k_tile: array<vec4<f32>, 448>; // (KT, D4)
 var<workgroup> v_tile: array<vec4<f32>, 448>;
-var<workgroup> key_ok: array<u32, 14>;
+var<workgroup> key_ok: array<u32, 14>; // the key's mask value, 0: not a key
+var<workgroup> wg_at: u32; // a workgroup-uniform loop bound read from the mask
 
 // The head dim as a pipeline constant (64 and 128 are compiled as variants), so the per-row
 // loops over it unroll and q, the output and the gradients stay in registers; 0: read P.HD.
@@ -44,6 +50,23 @@ fn vec4s() -> u32 {
 
 // the row's place: query position t, head h; false for the padding rows of the last workgroup
 struct Row { t: u32, h: u32, live: bool }
+
+// the mask value of position pos of batch row b (clamped into the row)
+fn seg_at(b: u32, pos: u32) -> u32 {
+  return u32(max(mask[b * P.SMAX + min(pos, P.SMAX - 1u)], 0));
+}
+
+// whether key s (mask value kseg) is visible to a query at qpos with mask value qseg
+fn visible(kseg: u32, qseg: u32, s: u32, qpos: u32) -> bool {
+  return kseg != 0u && (qseg == 0u || kseg == qseg) && s <= qpos;
+}
+
+// first key tile of a workgroup whose first query sits at qpos: its row's start, rounded down to a
+// tile (0 for an unpacked row); workgroup uniform
+fn first_tile(b: u32, qpos: u32, lid: u32) -> u32 {
+  if (lid == 0u) { wg_at = max(seg_at(b, qpos), 1u) - 1u; }
+  return (workgroupUniformLoad(&wg_at) / KT) * KT;
+}
 
 fn row_of(r: u32, kvh: u32) -> Row {
   let G = P.NH / P.NKV;
@@ -68,7 +91,7 @@ fn load_kv_tile(b: u32, kvh: u32, s0: u32, lid: u32, rows: u32) {
   }
   for (var j = lid; j < KT; j += rows) {
     let s = s0 + j;
-    key_ok[j] = select(0u, 1u, s < P.S && mask[b * P.SMAX + s] != 0);
+    key_ok[j] = select(0u, u32(max(mask[b * P.SMAX + min(s, P.SMAX - 1u)], 0)), s < P.S);
   }
 }
 
@@ -90,13 +113,14 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   // keys up to the last position any row of this workgroup can see
   let last_t = min(P.T - 1u, (wid.x * ROWS + ROWS - 1u) / G);
   let s_end = min(P.S, P.S - P.T + last_t + 1u);
-  for (var s0 = 0u; s0 < s_end; s0 += KT) {
+  let qseg = seg_at(b, qpos);
+  for (var s0 = first_tile(b, P.S - P.T + (wid.x * ROWS) / G, lid); s0 < s_end; s0 += KT) {
     load_kv_tile(b, kvh, s0, lid, ROWS);
     workgroupBarrier();
     if (row.live) {
       for (var j = 0u; j < KT; j++) {
         let s = s0 + j;
-        if (key_ok[j] == 0u || s > qpos) { continue; }
+        if (!visible(key_ok[j], qseg, s, qpos)) { continue; }
         var dot = 0.0;
         for (var d = 0u; d < D; d++) { dot += dot4(qv[d], k_tile[j * D4 + d]); }
         if (dot > m) {
@@ -148,13 +172,14 @@ fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     stats[srow + 1u] = dd;
   }
   let last_t = min(P.T - 1u, (wid.x * ROWS + ROWS - 1u) / G);
-  for (var s0 = 0u; s0 <= last_t; s0 += KT) {
+  let qseg = seg_at(b, row.t);
+  for (var s0 = first_tile(b, (wid.x * ROWS) / G, lid); s0 <= last_t; s0 += KT) {
     load_kv_tile(b, kvh, s0, lid, ROWS);
     workgroupBarrier();
     if (row.live && lse > NEG_BIG) {
       for (var j = 0u; j < KT; j++) {
         let s = s0 + j;
-        if (key_ok[j] == 0u || s > row.t) { continue; }
+        if (!visible(key_ok[j], qseg, s, row.t)) { continue; }
         var dot = 0.0;
         var dp = 0.0;
         for (var d = 0u; d < D; d++) {
@@ -176,6 +201,7 @@ const QT: u32 = 8u; // query rows per staged tile (backward_dkv)
 var<workgroup> q_tile: array<vec4<f32>, 256>; // (QT, D4)
 var<workgroup> do_tile: array<vec4<f32>, 256>;
 var<workgroup> row_stat: array<vec3<f32>, 8>; // lse, D, query position (as f32); lse NEG_BIG: no row
+var<workgroup> row_seg: array<u32, 8>; // the query row's mask value
 var<workgroup> part: array<vec2<f32>, 512>; // (QT, KB, 4 quarters): partial q.k, dout.v
 
 // dk_s = scale * sum_i ds_is q_i, dv_s = sum_i p_is dout_i over the query rows i of every head
@@ -189,7 +215,9 @@ fn backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let j = lid / 4u;
   let c = lid % 4u;
   let s = wid.x * KB + j;
-  let live = s < P.T && mask[b * P.SMAX + min(s, P.T - 1u)] != 0;
+  let kseg = seg_at(b, min(s, P.T - 1u));
+  let live = s < P.T && kseg != 0u;
+  let s_last = min(wid.x * KB + KB - 1u, P.T - 1u);
   let krow = ((b * P.T + min(s, P.T - 1u)) * P.NKV + kvh) * D;
   // this thread's vec4s of the head dim: c, c + 4, ...
   let Q = (D + 3u - c) / 4u;
@@ -204,6 +232,9 @@ fn backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   // query rows (t, g) with t >= the block's first key, in tiles of QT
   let r_begin = wid.x * KB * G;
   for (var r0 = r_begin; r0 < P.T * G; r0 += QT) {
+    // a packed row's later rows start past this block's keys: no query from here on sees them
+    if (lid == 0u) { wg_at = max(seg_at(b, r0 / G), 1u) - 1u; }
+    if (workgroupUniformLoad(&wg_at) > s_last) { break; }
     for (var e = lid; e < QT * D; e += 64u) {
       let ri = r0 + e / D;
       var qq = vec4<f32>();
@@ -219,11 +250,14 @@ fn backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     if (lid < QT) {
       let ri = r0 + lid;
       var st = vec3<f32>(NEG_BIG, 0.0, 0.0);
+      var sg = 0u;
       if (ri < P.T * G) {
         let at = ((b * P.NH + kvh * G + ri % G) * P.T + ri / G) * 2u;
         st = vec3<f32>(stats[at], stats[at + 1u], f32(ri / G));
+        sg = seg_at(b, ri / G);
       }
       row_stat[lid] = st;
+      row_seg[lid] = sg;
     }
     workgroupBarrier();
     for (var i = 0u; i < QT; i++) {
@@ -238,7 +272,7 @@ fn backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     workgroupBarrier();
     for (var i = 0u; i < QT; i++) {
       let st = row_stat[i];
-      if (!live || st.x <= NEG_BIG || f32(s) > st.z) { continue; }
+      if (!live || st.x <= NEG_BIG || f32(s) > st.z || (row_seg[i] != 0u && row_seg[i] != kseg)) { continue; }
       let base = (i * KB + j) * 4u;
       let tot = part[base] + part[base + 1u] + part[base + 2u] + part[base + 3u];
       let p = exp(tot.x - st.x);

@@ -83,11 +83,11 @@ async function f32(file: SafetensorsFile, name: string): Promise<Float32Array> {
   return (await file.read(name)) as Float32Array;
 }
 
-async function microBatch(c: Case, k: number): Promise<MicroBatch> {
+async function microBatch(c: Case, k: number, pack: boolean): Promise<MicroBatch> {
   const b = c.files.batches;
   const ids = (await b.read(`micro${k}.input_ids`)) as Int32Array;
   const [B, T] = b.info(`micro${k}.input_ids`).shape;
-  return { B, T, inputIds: ids, attentionMask: (await b.read(`micro${k}.attention_mask`)) as Int32Array, labels: (await b.read(`micro${k}.labels`)) as Int32Array };
+  return { B, T, inputIds: ids, attentionMask: (await b.read(`micro${k}.attention_mask`)) as Int32Array, labels: (await b.read(`micro${k}.labels`)) as Int32Array, pack };
 }
 
 /**
@@ -109,8 +109,9 @@ export const GOLDEN_BOUNDS = {
 /**
  * Replays the case `dir` whose files `read` returns (from disk, or fetched in a page) on a new
  * engine. A case whose case.json names NF4 loads the base as NF4 unless `quantArg` says otherwise.
+ * `pack` false: every micro-batch on its padded layout (else packed where exact, engine/packing.ts).
  */
-export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKind: EngineKind, log: (line: string) => void = console.log, engineOpts: CreateEngineOptions = {}, recompute?: boolean, quantArg?: Quantization): Promise<{ checks: Check[]; dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }> {
+export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKind: EngineKind, log: (line: string) => void = console.log, engineOpts: CreateEngineOptions = {}, recompute?: boolean, quantArg?: Quantization, pack = true): Promise<{ checks: Check[]; dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }> {
   const c = await openCase(dir, read);
   const cfg = parseQwen2Config(new TextDecoder().decode(await read('config.json')));
   const model = c.files.model;
@@ -124,7 +125,7 @@ export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKin
   if (q && (q.type !== 'nf4' || q.block !== NF4_BLOCK)) throw new ModelConfigError('case.json quant', `${q.type} with blocks of ${q.block} is not a quantization Webtune has (nf4, blocks of ${NF4_BLOCK})`);
   const quant: Quantization = quantArg ?? (q ? 'nf4' : 'none');
   const micros: MicroBatch[] = [];
-  for (let k = 0; k < c.caseJson.micro_batches; k++) micros.push(await microBatch(c, k));
+  for (let k = 0; k < c.caseJson.micro_batches; k++) micros.push(await microBatch(c, k, pack));
   const engine = await createEngine(engineKind, engineOpts);
   const exp = c.files.expected;
   const checks: Check[] = [];

@@ -27,6 +27,11 @@ export interface MicroBatch {
   inputIds: Int32Array; // (B,T)
   attentionMask: Int32Array; // (B,T) 1 real, 0 pad
   labels: Int32Array; // (B,T), unshifted: logits at t predict labels[t+1]
+  /**
+   * false: compute on the padded (B, T) layout. Otherwise the engine packs the rows' real tokens
+   * end to end (engine/packing.ts) where that is exact: right-padded rows with some padding.
+   */
+  pack?: boolean;
 }
 
 /** One tokenized training row. */

@@ -8,6 +8,7 @@ import { checkNf4Shape, nf4Words, quantizeNf4 } from '../core/nf4.ts';
 import type { Ops } from './ops.ts';
 import { VIEW_ALIGN, hash32 } from './ops.ts';
 import { Qwen2LoraModel, type BaseWeights, type Batch } from './model.ts';
+import { packMicroBatch } from './packing.ts';
 import type {
   DecodeOptions, Engine, EngineInfo, LoadOptions, MemoryPlan, MicroBatch, OptimizerState, StepOptions, StepResult, WeightReader,
 } from './engine.ts';
@@ -181,23 +182,27 @@ export class LoraEngine<T, W> implements Engine {
     const { B, T } = mb;
     if (mb.inputIds.length !== B * T || mb.labels.length !== B * T || mb.attentionMask.length !== B * T)
       throw new EngineError(`micro-batch arrays must hold B*T = ${B * T} values`);
+    // packed: label rows in the same (b, t) order, so the losses sum in the same order
+    const packed = mb.pack === false ? null : packMicroBatch(mb);
     const idx: number[] = [], tg: number[] = [];
     for (let b = 0; b < B; b++)
       for (let t = 0; t + 1 < T; t++) {
         const y = mb.labels[b * T + t + 1];
         if (y !== -100) {
-          idx.push(b * T + t);
+          idx.push(packed ? packed.packedIndex[b * T + t] : b * T + t);
           tg.push(y);
         }
       }
+    if (packed && idx.some((i) => i < 0)) throw new EngineError('micro-batch: a label follows a padding token');
     const bb = this.batchBufs!;
-    this.ops.upload(bb.ids, mb.inputIds);
-    this.ops.upload(bb.mask, mb.attentionMask);
+    this.ops.upload(bb.ids, packed ? packed.ids : mb.inputIds);
+    this.ops.upload(bb.mask, packed ? packed.mask : mb.attentionMask);
     if (idx.length) {
       this.ops.upload(bb.labelIdx, Int32Array.from(idx));
       this.ops.upload(bb.targets, Int32Array.from(tg));
     }
-    return { B, T, ids: bb.ids, mask: bb.mask, labelIdx: bb.labelIdx, targets: bb.targets, M: idx.length };
+    const shape = packed ? { B: 1, T: packed.ids.length, positions: packed.positions } : { B, T };
+    return { ...shape, ids: bb.ids, mask: bb.mask, labelIdx: bb.labelIdx, targets: bb.targets, M: idx.length };
   }
 
   private async lossSum(b: Batch<T>): Promise<number> {
@@ -211,7 +216,8 @@ export class LoraEngine<T, W> implements Engine {
   async forward(mb: MicroBatch, wantLogits: boolean): Promise<{ loss: number; tokens: number; logits?: Float32Array }> {
     const m = this.m;
     m.dropout = 0;
-    const b = this.prepare(mb);
+    // logits come back in the padded (B, T, V) layout, pads included: computed on it
+    const b = this.prepare(wantLogits ? { ...mb, pack: false } : mb);
     m.forwardHidden(b, 0);
     m.lossAndHeadGrad(b, 0);
     const loss = (await this.lossSum(b)) / Math.max(1, b.M);

@@ -36,6 +36,7 @@ interface AttentionSource<T> {
   S: number; // keys visible to the last token: pos + T
   SMAX: number; // row stride of k, v and mask
   mask: T; // (B, SMAX) i32
+  positions?: Int32Array; // (T) a packed batch's positions (B = 1)
   att: T; // (B, NH, T, S) probabilities
   cache: { k: T; v: T } | null; // (B, SMAX, NKV, HD) each
 }
@@ -44,7 +45,9 @@ export interface Batch<T> {
   B: number;
   T: number;
   ids: T; // (B*T) i32
-  mask: T; // (B*T) i32
+  mask: T; // (B*T) i32: 1 real, 0 pad; packed (B = 1): 1 + the token's row start
+  /** A packed batch's positions (B*T), restarting at 0 on each row (engine/packing.ts). */
+  positions?: Int32Array;
   labelIdx: T; // (M) i32: flat positions b*T+t whose next label is real
   targets: T; // (M) i32: labels[b*T+t+1]
   M: number;
@@ -176,8 +179,8 @@ export class Qwen2LoraModel<T, W> {
       ops.rmsnormForward(a.q, a.rstdQ, a.qRaw, qk.q, N * NH, HD, eps);
       ops.rmsnormForward(a.k, a.rstdK, a.kRaw, qk.k, N * NKV, HD, eps);
     }
-    ops.ropeForward(a.q, B, T, NH, HD, theta, src.pos);
-    ops.ropeForward(a.k, B, T, NKV, HD, theta, src.pos);
+    ops.ropeForward(a.q, B, T, NH, HD, theta, src.pos, src.positions);
+    ops.ropeForward(a.k, B, T, NKV, HD, theta, src.pos, src.positions);
     let k = a.k, v = a.v;
     if (src.cache) {
       ({ k, v } = src.cache);
@@ -196,7 +199,7 @@ export class Qwen2LoraModel<T, W> {
 
   /** Training attends within the batch: positions 0..T-1, the batch's padding mask. */
   private batchAttention(a: Record<string, T>, b: Batch<T>): AttentionSource<T> {
-    return { pos: 0, S: b.T, SMAX: b.T, mask: b.mask, att: a.att, cache: null };
+    return { pos: 0, S: b.T, SMAX: b.T, mask: b.mask, positions: b.positions, att: a.att, cache: null };
   }
 
   /** dResid (N,C) holds dL/dxOut on entry and dL/dxIn on exit. Needs layerForward(l)'s activations. */
@@ -219,8 +222,8 @@ export class Qwen2LoraModel<T, W> {
     // attention: xMid = xIn + o(attn(rope(norm(q(ln1))), rope(norm(k(ln1))), v(ln1))), norm only in Qwen3
     this.linearBackward(a, a.dAttOut, [a.dResid], a.attOut, l, ['o_proj'], N, seed);
     ops.attentionBackward(a.dq, a.dk, a.dv, a.dAtt, a.dAttOut, a.q, a.k, a.v, a.attOut, a.att, b.mask, b.B, b.T, NH, NKV, HD);
-    ops.ropeBackward(a.dq, b.B, b.T, NH, HD, theta, 0);
-    ops.ropeBackward(a.dk, b.B, b.T, NKV, HD, theta, 0);
+    ops.ropeBackward(a.dq, b.B, b.T, NH, HD, theta, 0, b.positions);
+    ops.ropeBackward(a.dk, b.B, b.T, NKV, HD, theta, 0, b.positions);
     let dq = a.dq, dk = a.dk;
     if (qk) {
       ops.zero(a.dqRaw, N * QD);
@@ -238,7 +241,8 @@ export class Qwen2LoraModel<T, W> {
   // ---------------------------------------------------------------- passes
 
   private checkBatch(b: Batch<T>): void {
-    if (b.B > this.maxB || b.T > this.maxT || b.B * b.T > this.maxB * this.maxT)
+    // a packed batch is one row of up to maxB rows' real tokens, each row within maxT
+    if (b.B > this.maxB || (b.T > this.maxT && !b.positions) || b.B * b.T > this.maxB * this.maxT)
       throw new EngineError(`batch (${b.B}, ${b.T}) exceeds the planned (${this.maxB}, ${this.maxT})`);
   }
 

@@ -136,13 +136,17 @@ export interface Ops<T, W> {
     dout: T /* (N,O) */, inp: T /* (N,In) */, xa: T /* (N,R) */, a: T /* (R,In) */, b: T /* (O,R) */,
     N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void;
 
-  /** Rotate-half RoPE in place; token (b, t) has position t + posOffset. */
-  ropeForward(x: T /* (B,T,H,HD) */, B: number, T: number, H: number, HD: number, theta: number, posOffset: number): void;
-  ropeBackward(dx: T /* (B,T,H,HD) */, B: number, T: number, H: number, HD: number, theta: number, posOffset: number): void;
+  /**
+   * Rotate-half RoPE in place; token (b, t) has position t + posOffset, or positions[t] when given
+   * (a packed batch, B = 1: positions restart at each row, engine/packing.ts).
+   */
+  ropeForward(x: T /* (B,T,H,HD) */, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array /* (T) */): void;
+  ropeBackward(dx: T /* (B,T,H,HD) */, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array /* (T) */): void;
 
   /**
    * Causal GQA attention with a key padding mask. Query t sits at position S - T + t and sees
-   * keys 0..S-T+t whose mask is 1; query head h reads KV head h / (NH/NKV). k, v and mask rows
+   * keys 0..S-T+t whose mask is nonzero and, when its own mask is nonzero, equal to its own (a
+   * packed batch's rows, engine/packing.ts: mask = 1 + row start); query head h reads KV head h / (NH/NKV). k, v and mask rows
    * have stride SMAX (the KV-cache capacity; SMAX = S = T in training). Fully masked rows give 0.
    * `att` is what the backend keeps for backward, attentionState(kind, ...) elements in plan.ts:
    * the probabilities (B,NH,T,S) on the CPU, the log-sum-exp per row on WebGPU (flash attention).

@@ -7,6 +7,7 @@ import { dequantizeNf4 } from '../../core/nf4.ts';
 import { EngineError } from '../../core/errors.ts';
 import { type AdamWParams, type Dropout, type Ops, type Projection, checkWeightData, dropoutThreshold, hash32 } from '../ops.ts';
 import { linearBackwardComposite, linearForwardComposite } from './linear.ts';
+import { perPackedRow, ropeInPlace } from './varlen.ts';
 
 export type CpuTensor = Float32Array | Int32Array;
 
@@ -213,36 +214,25 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
     }
   }
 
-  private rope(x: Float32Array, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, sign: 1 | -1): void {
-    const half = HD / 2;
-    const invFreq = new Float64Array(half);
-    for (let j = 0; j < half; j++) invFreq[j] = 1 / Math.pow(theta, (2 * j) / HD);
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        const pos = t + posOffset;
-        for (let j = 0; j < half; j++) {
-          const cos = Math.cos(pos * invFreq[j]), sin = sign * Math.sin(pos * invFreq[j]);
-          for (let h = 0; h < H; h++) {
-            const o = ((b * T + t) * H + h) * HD;
-            const x1 = x[o + j], x2 = x[o + j + half];
-            x[o + j] = x1 * cos - x2 * sin;
-            x[o + j + half] = x2 * cos + x1 * sin;
-          }
-        }
-      }
-    }
-  }
-
-  ropeForward(x: CpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number): void {
-    this.rope(f(x), B, T, H, HD, theta, posOffset, 1);
+  ropeForward(x: CpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array): void {
+    ropeInPlace(f(x), B, T, H, HD, theta, posOffset, 1, positions);
   }
 
   /** The rotation is orthogonal, so its backward is the rotation by the opposite angle. */
-  ropeBackward(dx: CpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number): void {
-    this.rope(f(dx), B, T, H, HD, theta, posOffset, -1);
+  ropeBackward(dx: CpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array): void {
+    ropeInPlace(f(dx), B, T, H, HD, theta, posOffset, -1, positions);
   }
 
   attentionForward(out: CpuTensor, att: CpuTensor, q: CpuTensor, k: CpuTensor, v: CpuTensor, mask: CpuTensor,
+    B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
+    const w = { out: NH * HD, q: NH * HD, k: NKV * HD, v: NKV * HD };
+    if (!perPackedRow(mask, B, T, S, SMAX, NH, { out, att, q, k, v }, w, ['att'], (p, L) =>
+      this.attendForward(p.out, p.att, p.q, p.k, p.v, p.mask, 1, L, L, L, NH, NKV, HD)))
+      this.attendForward(out, att, q, k, v, mask, B, T, S, SMAX, NH, NKV, HD);
+  }
+
+  /** attentionForward on one ordinary (unpacked) mask. */
+  protected attendForward(out: CpuTensor, att: CpuTensor, q: CpuTensor, k: CpuTensor, v: CpuTensor, mask: CpuTensor,
     B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
     const Q = f(q), K = f(k), Vv = f(v), P = f(att), Y = f(out), M = i32(mask);
     const group = NH / NKV, scale = 1 / Math.sqrt(HD);
@@ -284,6 +274,15 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
 
   /** The probabilities in att already hold the mask, so out and mask go unread here. */
   attentionBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor, q: CpuTensor, k: CpuTensor,
+    v: CpuTensor, out: CpuTensor, att: CpuTensor, mask: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
+    const w = { dq: NH * HD, dk: NKV * HD, dv: NKV * HD, dout: NH * HD, q: NH * HD, k: NKV * HD, v: NKV * HD, out: NH * HD };
+    if (!perPackedRow(mask, B, T, T, T, NH, { dq, dk, dv, datt, dout, q, k, v, out, att }, w, ['att', 'datt'], (p, L) =>
+      this.attendBackward(p.dq, p.dk, p.dv, p.datt, p.dout, p.q, p.k, p.v, p.out, p.att, p.mask, 1, L, NH, NKV, HD)))
+      this.attendBackward(dq, dk, dv, datt, dout, q, k, v, out, att, mask, B, T, NH, NKV, HD);
+  }
+
+  /** attentionBackward on one ordinary (unpacked) mask. */
+  protected attendBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor, q: CpuTensor, k: CpuTensor,
     v: CpuTensor, _out: CpuTensor, att: CpuTensor, _mask: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
     const Q = f(q), K = f(k), Vv = f(v), P = f(att), dY = f(dout), dQ = f(dq), dK = f(dk), dV = f(dv), dP = f(datt);
     const group = NH / NKV, scale = 1 / Math.sqrt(HD);

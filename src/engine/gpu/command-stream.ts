@@ -48,6 +48,8 @@ export class CommandStream {
   bindGroupsCreated = 0;
   /** When set, every launch gets its own timed pass (benchmark --profile). */
   profiler: KernelProfiler | null = null;
+  /** When set, sees every launch as it is encoded (bench --count-only tallies them). */
+  observer: ((kernel: Kernel, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid) => void) | null = null;
 
   constructor(private device: GPUDevice, memory: GpuMemory) {
     this.ring = memory.createBuffer(SLOT_BYTES * RING_SLOTS, USAGE.UNIFORM | USAGE.COPY_DST, 'uniform ring');
@@ -106,6 +108,7 @@ export class CommandStream {
 
   dispatch(kernel: Kernel, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid): void {
     if (!grid[0] || !grid[1] || grid[2] === 0) return; // nothing to do (an empty tensor)
+    this.observer?.(kernel, bindings, params, grid);
     const group = this.bindGroup(kernel, bindings);
     if (kernel.uniform !== null && this.slot === RING_SLOTS) this.submit();
     const base = this.slot * SLOT_BYTES;

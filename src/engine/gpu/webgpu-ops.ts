@@ -93,6 +93,11 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     return this.stream.bindGroupsCreated;
   }
 
+  /** Calls `fn` on every launch encoded from now on (null: stop); bench --count-only. */
+  observeLaunches(fn: CommandStream['observer']): void {
+    this.stream.observer = fn;
+  }
+
   /** Starts timing every launch by kernel family (needs 'timestamp-query'); false without it. */
   startProfile(): boolean {
     if (!this.device.features.has('timestamp-query')) return false;
@@ -358,17 +363,17 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     this.linear.loraBackward(dinp, dout, inp, { a, b, da, db, xa, dxa, dropout }, N, In, O, R, scale);
   }
 
-  private rope(entry: string, x: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number): void {
-    const { table, positions } = this.ropeTables.get(HD, theta, posOffset + T);
-    this.run(entry, { x, table }, { B, T, H, HD, posOffset, positions }, grid1d((B * T * H * HD) / 2));
+  private rope(entry: string, x: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, at?: Int32Array): void {
+    const { table, positions } = at ? this.ropeTables.perToken(HD, theta, at) : this.ropeTables.get(HD, theta, posOffset + T);
+    this.run(entry, { x, table }, { B, T, H, HD, posOffset: at ? 0 : posOffset, positions }, grid1d((B * T * H * HD) / 2));
   }
 
-  ropeForward(x: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number): void {
-    this.rope('rope.forward', x, B, T, H, HD, theta, posOffset);
+  ropeForward(x: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array): void {
+    this.rope('rope.forward', x, B, T, H, HD, theta, posOffset, positions);
   }
 
-  ropeBackward(dx: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number): void {
-    this.rope('rope.backward', dx, B, T, H, HD, theta, posOffset);
+  ropeBackward(dx: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array): void {
+    this.rope('rope.backward', dx, B, T, H, HD, theta, posOffset, positions);
   }
 
   /** The head-dim variant of the attention kernels (64 and 128 unroll), '' for any other. */

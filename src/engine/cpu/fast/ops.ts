@@ -233,7 +233,7 @@ export class FastCpuOps extends CpuOps {
 
   // ---- attention
 
-  override attentionForward(out: CpuTensor, att: CpuTensor, q: CpuTensor, k: CpuTensor, v: CpuTensor, mask: CpuTensor,
+  protected override attendForward(out: CpuTensor, att: CpuTensor, q: CpuTensor, k: CpuTensor, v: CpuTensor, mask: CpuTensor,
     B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
     if (NH % NKV !== 0) throw new EngineError(`attention: ${NH} query heads do not split into ${NKV} key/value heads`);
     const s = new Staging(this.kernels);
@@ -244,7 +244,7 @@ export class FastCpuOps extends CpuOps {
     }
   }
 
-  override attentionBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor, q: CpuTensor, k: CpuTensor,
+  protected override attendBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor, q: CpuTensor, k: CpuTensor,
     v: CpuTensor, _out: CpuTensor, att: CpuTensor, _mask: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
     if (NH % NKV !== 0) throw new EngineError(`attention: ${NH} query heads do not split into ${NKV} key/value heads`);
     const s = new Staging(this.kernels);
