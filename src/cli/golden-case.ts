@@ -93,18 +93,26 @@ async function microBatch(c: Case, k: number, pack: boolean): Promise<MicroBatch
 /**
  * The bounds each check must meet. f32: what PyTorch in f32 reaches against these float64 values
  * (../shared/golden/README.md). f16: the WebGPU shader-f16 path, whose matmuls round their
- * operands to f16 (11-bit significands, sums in f32): forward and gradients to ~1e-3 relative.
- * Its AdamW updates are not compared one by one: the first steps move each value by about
- * lr * sign(gradient), so a near-zero gradient whose sign rounding flips flips its update; the
- * adapter after each step and the loss curve are compared instead.
+ * operands to f16 (11-bit significands, sums in f32): logits 1e-2 max abs, loss 1e-3, gradients
+ * 5e-3 relL2, the adapter after each step 1e-3 relL2 (worst measured on lavapipe over every case:
+ * logits 9.3e-3, gradients 2.9e-3; realscale-bf16's adapter 2.1e-4).
+ * AdamW updates are not compared one by one: the first steps move each value by about
+ * lr * sign(gradient), so a near-zero gradient whose sign rounding flips flips its update.
+ * At the toy cases' learning rates (1e-2, against adapters of a few 1e-2) two such flips in 9344
+ * values give the adapter 1e-2..3e-2 relL2 (tiny-f32: 4e-6 without them), and f32 operands in
+ * the backward matmuls do not remove them (the forward's rounding alone flips them): for a case
+ * whose lr is above TOY_LR the adapter is held to adapterToyLr.
  */
 export const GOLDEN_BOUNDS = {
   // f32 updates: a near-zero gradient's Adam update can still flip (tiny-bf16-untied on the CPU
   // engine: 2.4e-3); the adapter after each step is held 20x tighter than an update (CPU: 4.4e-5).
-  f32: { logits: 1e-4, loss: 1e-5, grad: 1e-4, update: 5e-3, adapter: 1e-4, trainLoss: 1e-4, gradNorm: 1e-4, margins: 1e-3, merged: 1e-4 },
+  f32: { logits: 1e-4, loss: 1e-5, grad: 1e-4, update: 5e-3, adapter: 1e-4, adapterToyLr: 1e-4, trainLoss: 1e-4, gradNorm: 1e-4, margins: 1e-3, merged: 1e-4 },
   // merged = W + scale * B @ A carries the adapter's error times the scale (qlora-nf4: 0.023 at scale 4)
-  f16: { logits: 1e-2, loss: 1e-3, grad: 1e-2, update: null, adapter: 5e-2, trainLoss: 1e-3, gradNorm: 1e-2, margins: 5e-2, merged: 5e-2 },
+  f16: { logits: 1e-2, loss: 1e-3, grad: 5e-3, update: null, adapter: 1e-3, adapterToyLr: 5e-2, trainLoss: 1e-3, gradNorm: 1e-2, margins: 5e-2, merged: 5e-2 },
 } as const;
+
+/** Learning rates above this are the toy cases' (see GOLDEN_BOUNDS); realistic ones are 1e-4..2e-4. */
+export const TOY_LR = 1e-3;
 
 /**
  * Replays the case `dir` whose files `read` returns (from disk, or fetched in a page) on a new
@@ -135,8 +143,12 @@ export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKin
     log(`${ch.ok ? 'ok  ' : 'FAIL'} ${ch.name.padEnd(72)} maxAbs=${ch.maxAbs.toExponential(2)} relL2=${ch.relL2.toExponential(2)} bound(${ch.metric})=${ch.bound}`);
   };
   try {
-    const bounds = GOLDEN_BOUNDS[(await engine.info()).kernels?.startsWith('f16') ? 'f16' : 'f32'];
+    const info = await engine.info();
+    const bounds = GOLDEN_BOUNDS[info.kernels?.startsWith('f16') ? 'f16' : 'f32'];
+    const adapterBound = c.caseJson.lr > TOY_LR ? bounds.adapterToyLr : bounds.adapter;
     log(`bounds: ${bounds === GOLDEN_BOUNDS.f16 ? 'f16 kernel path' : 'f32'}`);
+    if (info.kernels) log(`kernels: ${info.kernels}`);
+    for (const n of info.notices ?? []) log(`notice: ${n}`);
     const maxB = Math.max(...micros.map((m) => m.B)), maxT = Math.max(...micros.map((m) => m.T), 5 + c.caseJson.generate.new_tokens);
     await engine.load(cfg, { dtype, read: async (n) => (await model.read(n)) as Float32Array | Uint16Array }, { maxBatch: maxB, maxSeq: maxT, lora, recompute, quant });
     const initial: Record<string, Float32Array> = {};
@@ -184,7 +196,7 @@ export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKin
         const dGot = now[name].map((x, i) => x - prev[name][i]);
         const dWant = want.map((x, i) => x - prev[name][i]);
         if (bounds.update !== null) add(compare(`step${k + 1}.${name} (update)`, dGot, dWant, 'relL2', bounds.update));
-        if (bounds.adapter !== null) add(compare(`step${k + 1}.${name}`, now[name], want, 'relL2', bounds.adapter));
+        if (adapterBound !== null) add(compare(`step${k + 1}.${name}`, now[name], want, 'relL2', adapterBound));
         dump[`step${k + 1}.${name}`] = { data: now[name], shape: exp.info(`step${k + 1}.${name}`).shape };
       }
       prev = now;

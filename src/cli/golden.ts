@@ -1,4 +1,4 @@
-// `golden <case-dir> [--engine cpu|webgpu] [--quant none|nf4] [--pad] [--dump file]`: replays a PyTorch
+// `golden <case-dir> [--engine cpu|webgpu] [--f16 on|off] [--quant none|nf4] [--pad] [--dump file]`: replays a PyTorch
 // golden case (../shared/golden/README.md) and checks every number it holds. One line per check,
 // then a JSON summary; exit code 1 when any check fails. A case whose case.json says
 // "quant": {"type": "nf4"} loads the base as NF4 unless --quant says otherwise.
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { encodeSafetensors, concatParts, type TensorToWrite } from '../core/safetensors.ts';
 import type { EngineKind, CreateEngineOptions } from '../engine/create.ts';
 import { parseCommand, type FlagSpec, type PositionalSpec } from './args.ts';
-import { ENGINE_FLAG, QUANT_FLAG, line, type CliIo } from './commands/common.ts';
+import { ENGINE_FLAG, F16_FLAG, QUANT_FLAG, f16Options, line, type CliIo } from './commands/common.ts';
 import type { Quantization } from '../core/nf4.ts';
 import { runGoldenCaseFrom, type Check } from './golden-case.ts';
 
@@ -23,6 +23,7 @@ export const GOLDEN_SUMMARY = 'replay a PyTorch golden case and check every numb
 export const GOLDEN_ARGS: PositionalSpec[] = [{ name: 'case-dir', help: 'a golden case folder: config.json, case.json and the .safetensors files' }];
 export const GOLDEN_FLAGS: Record<string, FlagSpec> = {
   engine: ENGINE_FLAG,
+  f16: F16_FLAG,
   quant: { ...QUANT_FLAG, help: 'base weights: none or nf4 (default: what case.json says)' },
   pad: { kind: 'bool', help: 'train on the padded micro-batches (default: rows packed end to end, no padding computed)' },
   dump: { kind: 'string', help: 'write what the engine computed, under the expected tensor names, to this .safetensors file' },
@@ -32,7 +33,7 @@ export async function runGolden(argv: string[], io: CliIo): Promise<number> {
   const { flags, args: [dir] } = parseCommand('golden', argv, GOLDEN_FLAGS, GOLDEN_ARGS);
   const engine = (flags.engine as EngineKind | undefined) ?? 'cpu';
   const t0 = performance.now();
-  const { checks, dump } = await runGoldenCase(dir, engine, (l) => line(io.stdout, l), {}, undefined, flags.quant as Quantization | undefined, !flags.pad);
+  const { checks, dump } = await runGoldenCase(dir, engine, (l) => line(io.stdout, l), f16Options(flags.f16), undefined, flags.quant as Quantization | undefined, !flags.pad);
   const failed = checks.filter((c) => !c.ok);
   if (flags.dump) {
     const tensors: TensorToWrite[] = Object.entries(dump).map(([name, t]) => ({ name, dtype: t.data instanceof Int32Array ? 'I32' : 'F32', shape: t.shape, data: t.data }));

@@ -106,6 +106,8 @@ export interface EngineInfo {
   threads: number;
   /** Which kernel path runs, in words (WebGPU: f16 or f32 matmul tiles, subgroup reductions or not). */
   kernels?: string;
+  /** What the device's self-check switched off, one sentence each (shown in the page and the CLI). */
+  notices?: string[];
 }
 
 export interface MemoryPlan {

@@ -5,7 +5,7 @@ import { openAsBlob } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { DatasetError, ModelFilesError, formatIssue } from '../../core/errors.ts';
 import { importDatasetBlob, splitDataset, type DatasetRow } from '../../data/dataset.ts';
-import { createEngine, type EngineKind } from '../../engine/create.ts';
+import { createEngine, type CreateEngineOptions, type EngineKind } from '../../engine/create.ts';
 import type { Engine, LoraSettings } from '../../engine/engine.ts';
 import type { Quantization } from '../../core/nf4.ts';
 import type { ModelFolder } from '../model-folder.ts';
@@ -21,6 +21,12 @@ export interface CliIo {
 export const ENGINE_FLAG: FlagSpec = { kind: 'choice', choices: ['cpu', 'webgpu'], help: 'compute engine (default cpu)' };
 export const QUANT_FLAG: FlagSpec = { kind: 'choice', choices: ['none', 'nf4'], help: 'base weights: as stored (none, default) or 4-bit NF4 for the seven projections (QLoRA)' };
 export const QUIET_FLAG: FlagSpec = { kind: 'bool', help: 'no progress bar' };
+export const F16_FLAG: FlagSpec = { kind: 'choice', choices: ['on', 'off'], help: 'WebGPU: the shader-f16 matmul tiles where the device has them (on, default) or f32 tiles everywhere (off)' };
+
+/** WebGPU device options from --f16: off asks for no shader-f16 (the f32 kernel path). */
+export function f16Options(flag: unknown): CreateEngineOptions {
+  return flag === 'off' ? { gpu: { features: { f16: false } } } : {};
+}
 
 export function line(s: TextStream, text: string): void {
   s.write(text + '\n');
@@ -58,8 +64,8 @@ export function splitRows(rows: DatasetRow[], fraction: number | undefined, seed
   return splitDataset(rows, { evalFraction: fraction, seed })[side];
 }
 
-export async function loadEngine(kind: EngineKind, model: ModelFolder, lora: LoraSettings, maxBatch: number, maxSeq: number, quant: Quantization = 'none'): Promise<Engine> {
-  const engine = await createEngine(kind);
+export async function loadEngine(kind: EngineKind, model: ModelFolder, lora: LoraSettings, maxBatch: number, maxSeq: number, quant: Quantization = 'none', opts: CreateEngineOptions = {}): Promise<Engine> {
+  const engine = await createEngine(kind, opts);
   try {
     await engine.load(model.config, weightReader(model), { maxBatch, maxSeq, lora, quant });
   } catch (e) {

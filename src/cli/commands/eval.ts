@@ -19,7 +19,7 @@ import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { loadSchema } from './build-data.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import { progressBar } from '../progress.ts';
-import { ENGINE_FLAG, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
+import { ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const EVAL_SUMMARY = 'accuracy of a model (+ adapter) on a dataset: intent, slots, exact call, invalid JSON';
@@ -29,6 +29,7 @@ export const EVAL_FLAGS: Record<string, FlagSpec> = {
   adapter: { kind: 'string', help: 'PEFT adapter folder (omit to evaluate the base model)' },
   data: { kind: 'string', required: true, help: 'dataset file with the expected answers' },
   engine: ENGINE_FLAG,
+  f16: F16_FLAG,
   quant: QUANT_FLAG,
   system: { kind: 'string', help: `system prompt used in training (default "${DEFAULT_SYSTEM_PROMPT}")` },
   'max-new-tokens': { kind: 'int', min: 1, help: 'longest answer generated (default 128)' },
@@ -69,7 +70,7 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
   let rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, (f.seed as number) ?? 42, 'eval', f.data as string);
   if (f.limit) rows = rows.slice(0, f.limit as number);
   if (rows.length === 0) throw new DatasetError(f.data as string, [{ message: 'no rows to evaluate (the held-out side of --eval-fraction is empty)' }]);
-  const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined);
+  const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined, f16Options(f.f16));
   try {
     if (adapter) await engine.setLora(adapter.tensors);
     else await engine.initLora(0); // B = 0: exactly the base model

@@ -9,7 +9,7 @@ import { DEFAULT_LORA } from '../../train/recipe.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { loadSchema } from './build-data.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
-import { ENGINE_FLAG, QUANT_FLAG, line, loadEngine, type CliIo } from './common.ts';
+import { ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, line, loadEngine, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const GENERATE_SUMMARY = 'greedy answer to one prompt, with the training prompt template';
@@ -21,6 +21,7 @@ export const GENERATE_FLAGS: Record<string, FlagSpec> = {
   system: { kind: 'string', help: `system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
   'max-new-tokens': { kind: 'int', min: 1, help: 'longest answer (default 128)' },
   engine: ENGINE_FLAG,
+  f16: F16_FLAG,
   schema: { kind: 'string', help: 'tool schema to decode under (with --constrained)' },
   constrained: { kind: 'bool', help: 'the answer is always one valid call of --schema' },
   quant: QUANT_FLAG,
@@ -33,7 +34,7 @@ export async function runGenerate(argv: string[], io: CliIo): Promise<number> {
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
-  const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined);
+  const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined, f16Options(f.f16));
   try {
     if (adapter) await engine.setLora(adapter.tensors);
     else await engine.initLora(0);

@@ -24,7 +24,7 @@ import { CHECKPOINT_FILE, prepareTrainOut, type TrainOut } from '../train-out.ts
 import type { ImportedAdapter } from '../../export/peft-import.ts';
 import { NodeFolder } from '../node-sink.ts';
 import { progressBar } from '../progress.ts';
-import { ENGINE_FLAG, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
+import { ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const TRAIN_SUMMARY = 'fine-tune a model folder with LoRA on a dataset; writes a PEFT adapter folder';
@@ -38,6 +38,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'checkpoint-every': { kind: 'int', min: 0, help: `save a checkpoint into --out every N optimizer steps (default ${DEFAULT_TRAIN.checkpointEvery}; 0: only at the end)` },
   adapter: { kind: 'string', help: 'PEFT adapter folder to continue training from (its r, alpha and targets are kept; fresh optimizer)' },
   engine: ENGINE_FLAG,
+  f16: F16_FLAG,
   quant: QUANT_FLAG,
   epochs: { kind: 'number', min: 0.001, help: `epochs (default ${DEFAULT_TRAIN.epochs})` },
   lr: { kind: 'number', min: 0, help: `peak learning rate (default ${DEFAULT_TRAIN.lr})` },
@@ -140,7 +141,7 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const maxSeq = examples.reduce((m, e) => Math.max(m, e.ids.length), 0);
   const { totalSteps, stepsPerEpoch } = stepCount(examples.length, settings);
   const stopAt = Math.min(totalSteps, (f['stop-after'] as number) ?? Infinity);
-  const engine = await loadEngine(((f.engine as EngineKind) ?? 'cpu'), model, lora, settings.batchSize, maxSeq, f.quant as Quantization | undefined);
+  const engine = await loadEngine(((f.engine as EngineKind) ?? 'cpu'), model, lora, settings.batchSize, maxSeq, f.quant as Quantization | undefined, f16Options(f.f16));
   await out.create().catch(async (e) => {
     await engine.dispose();
     throw e;

@@ -10,10 +10,12 @@ export interface WebGpuBackendOptions extends WebGpuOptions {
   memoryBudgetBytes?: number;
 }
 
-/** The kernel path in words, for the memory card and the benchmark. */
+/**
+ * The kernel path in words, for the engine card, `golden` and the benchmark: "f16 tiles" (shader-f16
+ * matmul tiles, f32 sums) or "f32 tiles", then "subgroups" (subgroup row reductions) or "plain".
+ */
 export function kernelPath(info: { path: 'f16' | 'f32'; subgroups: boolean }): string {
-  const mm = info.path === 'f16' ? 'f16 matmul tiles (shader-f16), f32 sums' : 'f32 matmul tiles';
-  return `${mm}; ${info.subgroups ? 'subgroup' : 'workgroup'} reductions`;
+  return `${info.path} tiles, ${info.subgroups ? 'subgroups' : 'plain reductions'}`;
 }
 
 export type WebGpuBackend = WebGpuOps & { describe(): EngineInfo; memoryBudget(): number | undefined };
@@ -24,7 +26,7 @@ export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Prom
     describe(): EngineInfo {
       return {
         kind: 'webgpu', device: ops.info.device, features: ops.info.features, maxBufferSize: ops.info.maxBufferSize,
-        maxBindingSize: ops.info.maxBindingSize, threads: 1, kernels: kernelPath(ops.info),
+        maxBindingSize: ops.info.maxBindingSize, threads: 1, kernels: kernelPath(ops.info), notices: ops.info.notices,
       };
     },
     memoryBudget(): number | undefined {

@@ -6,6 +6,7 @@ import { EngineError, GpuValidationError } from '../../core/errors.ts';
 import { loadShaderSources, type ShaderSources } from './shader-sources.ts';
 import { PipelineCache } from './pipelines.ts';
 import { MatmulPlanner } from './variants.ts';
+import { refusalNotice, selfCheck } from './self-check.ts';
 import { WebGpuOps } from './webgpu-ops.ts';
 
 /** No usable WebGPU here (no API, no adapter, or the device request failed). */
@@ -26,6 +27,11 @@ export interface WebGpuOptions {
    * shader-f16 (matmul tiles in f16, f32 accumulation) and subgroups (reductions).
    */
   features?: { f16?: boolean; subgroups?: boolean };
+  /**
+   * Check the f16 and subgroup variants against the CPU before returning, and make the device
+   * again without any that fails (default true; self-check.ts).
+   */
+  selfCheck?: boolean;
   /** Tests: every matmul on one tile shape, unsplit (default: chosen by shape). */
   tiles?: 'small' | 'big';
   shaders?: ShaderSources;
@@ -122,8 +128,25 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
     maxBindingSize,
     path: features.f16 ? 'f16' : 'f32',
     subgroups: features.subgroups,
+    checks: [],
+    notices: [],
   }, planner);
   // Node's Dawn destroys its instance when the GPU object is collected, under a live device
   ops.keepAlive = [gpu, adapter];
-  return ops;
+  if (opts.selfCheck === false || !(features.f16 || features.subgroups)) return ops;
+  const verdicts = await selfCheck(ops, features, planner);
+  const refused = verdicts.filter((v) => !v.ok);
+  if (!refused.length) {
+    ops.releaseAll(); // the probes' buffers: a model loads onto an empty device
+    ops.info.checks = verdicts;
+    return ops;
+  }
+  // an adapter gives one device: ask again, without the refused variants
+  ops.dispose();
+  const without = { ...opts.features };
+  for (const v of refused) without[v.variant] = false;
+  const fallback = await createWebGpuOps({ ...opts, features: without });
+  fallback.info.checks = [...refused, ...fallback.info.checks];
+  fallback.info.notices = [...refused.map(refusalNotice), ...fallback.info.notices];
+  return fallback;
 }

@@ -18,6 +18,10 @@ export interface WebGpuInfo {
   path: 'f16' | 'f32';
   /** Whether reductions use subgroup operations. */
   subgroups: boolean;
+  /** The self-check's verdict per variant it ran (self-check.ts), refused ones included. */
+  checks: import('./self-check.ts').VariantVerdict[];
+  /** What the self-check switched off, one sentence each. */
+  notices: string[];
 }
 
 export interface Variant {
