@@ -11,7 +11,7 @@ import type { TrainingWorker } from '../worker/client.ts';
 import type { Action, LoopAction } from './actions.ts';
 import type { DatasetRow } from '../data/dataset.ts';
 import type { ExampleSet } from '../data/examples.ts';
-import type { LoraSettings } from '../engine/engine.ts';
+import type { EngineKind, LoraSettings } from '../engine/engine.ts';
 import { importPeftAdapter, pickAdapterFiles } from '../export/peft-import.ts';
 import { saveLang } from './i18n.ts';
 import { loadDataset, loadSession, saveSession, type SavedSession } from './persist.ts';
@@ -24,14 +24,14 @@ import { EstimateController } from './estimate.ts';
 import { defaultRecipe, loraOf, type Recipe } from '../train/recipe.ts';
 import { initialState, uiError, type AppState, type Screen } from './state.ts';
 import { defaultsFor, type NumericField } from './train-fields.ts';
-import { fieldPatch, sourcePatch } from './settings.ts';
+import { fieldPatch, recheckPatch, sourcePatch } from './settings.ts';
 import { formOfKey, keptFolder, modelSourceOf, reopenFolder, sourceIdOf } from './sources.ts';
 import type { TrainingContext } from './context.ts';
 import type { Store } from './store.ts';
 
 export interface PageOptions {
   /** ?engine=cpu|webgpu forces an engine (tests without WebGPU use it). */
-  engine?: 'cpu' | 'webgpu';
+  engine?: EngineKind;
   /** ?preset=e2e: a few fast steps for the browser tests. */
   preset?: 'e2e';
   /** ?quant=none|nf4|auto picks the base weights (a page that re-imports a QLoRA adapter). */
@@ -96,6 +96,7 @@ export class Controller implements TrainingContext {
     try {
       const probe = await this.worker.probe();
       this.patch(() => ({ probe }));
+      this.patch(recheckPatch);
     } catch (e) {
       this.patch(() => ({ workerError: e instanceof Error ? e.message : String(e) }));
       return;
@@ -131,6 +132,7 @@ export class Controller implements TrainingContext {
         return;
       case 'setEngine':
         this.patch(() => ({ engineChoice: a.engine }));
+        this.patch(recheckPatch);
         return this.persist();
       case 'setQuant':
         this.patch(() => ({ quantChoice: a.quant }));

@@ -1,6 +1,7 @@
 // The whole page state as plain data. Components read it and never change it; the controller
 // (controller.ts) is the one writer. The Train step's settings are the recipe (train/recipe.ts).
 
+import type { EngineKind } from '../engine/engine.ts';
 import type { LoraTarget } from '../core/config.ts';
 import { DownloadError, type DatasetIssue, type SchemaIssue } from '../core/errors.ts';
 import type { ToolSchema } from '../data/schema.ts';
@@ -120,7 +121,7 @@ export interface StepEstimate {
   /** The model, engine, data and settings it was measured for. */
   key: string;
   status: 'measuring' | 'done' | 'error';
-  engine: 'cpu' | 'webgpu';
+  engine: EngineKind;
   batch: number;
   /** Padded length of the timed micro-batch. */
   tokens: number;

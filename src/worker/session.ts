@@ -7,9 +7,9 @@ import { checkedRead, checkedReadInto } from '../core/finite.ts';
 import { DatasetError, DeviceLostError, EngineError, type DatasetIssue } from '../core/errors.ts';
 import { cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { WeightDType } from '../core/dtype.ts';
-import type { DecodeOptions, Engine, MemoryPlan, TrainExample } from '../engine/engine.ts';
+import type { DecodeOptions, Engine, EngineKind, MemoryPlan, TrainExample } from '../engine/engine.ts';
 import { toolCallConstraint, type ToolCallConstraint } from '../data/constrain.ts';
-import { chooseEngine, planEngine, softwareAdapter, timeStep } from './engine-choice.ts';
+import { chooseEngine, engineFor, softwareAdapter, timeStep } from './engine-choice.ts';
 import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts';
 import type { FetchFn } from '../io/download.ts';
 import { openModel, type ModelFiles } from '../io/model-files.ts';
@@ -34,7 +34,7 @@ import type {
 export interface SessionDeps {
   modelStore: KeyValueStore;
   checkpointStore: KeyValueStore;
-  createEngine: (kind: 'cpu' | 'webgpu') => Promise<Engine>;
+  createEngine: (kind: EngineKind) => Promise<Engine>;
   fetchFn?: FetchFn;
   /** Download retry pause (tests shorten it). */
   retryDelayMs?: number;
@@ -184,7 +184,7 @@ export class TrainingSession implements WorkerApi {
   /** The limits of the engine a load would get, for fitBase (quant.ts): the refusal before any weight downloads. */
   private async limits(choice: EngineChoice, configJson: string): Promise<DeviceLimits> {
     const probe = choice === 'cpu' ? undefined : await this.probe();
-    const gpu = probe?.webgpu && planEngine(choice, probe, paramCount(parseQwen2Config(configJson))).kind !== 'cpu';
+    const gpu = probe && engineFor(choice, probe, paramCount(parseQwen2Config(configJson))) === 'webgpu';
     return gpu ? { kind: 'webgpu', maxBufferSize: probe.maxBufferSize, maxBindingSize: probe.maxStorageBufferBindingSize } : cpuLimits();
   }
 
