@@ -381,9 +381,8 @@ export class Controller implements TrainingContext {
     const w = m.loadedWith;
     if (m.status !== 'ready' || !w) return false;
     return (
+      // alpha and dropout are per run (given with each step): changing them reloads nothing
       w.r === t.r &&
-      w.alpha === t.alpha &&
-      w.dropout === t.dropout &&
       w.rslora === t.rslora &&
       w.targets.join() === t.targets.join() &&
       // Exactly: an engine sized for a bigger shape runs every step at that size's cost.
@@ -417,7 +416,7 @@ export class Controller implements TrainingContext {
       const imported = await importPeftAdapter(await file(picked.config).text(), file(picked.weights), summary.config);
       const l = imported.settings;
       if (!(await this.ensureLora(l))) throw new Error(this.state.model.error?.detail ?? 'the model did not reload');
-      await this.worker.setAdapter(imported.tensors);
+      await this.worker.setAdapter(imported.tensors, l.alpha);
       this.runs.forget();
       this.patch((s) => ({
         adapter: { busy: false, name: folder || picked.config.split('/')[0], r: l.r, alpha: l.alpha, targets: l.targets.length },

@@ -134,7 +134,7 @@ export class RunsController {
     this.set({ busy: true, error: undefined });
     try {
       if (!(await this.c.ensureLora(rec.lora))) throw new Error(this.c.state.model.error?.detail || 'the model is not loaded');
-      await this.c.worker.setAdapter(await this.runs.adapter(id));
+      await this.c.worker.setAdapter(await this.runs.adapter(id), rec.lora.alpha);
       // A trained adapter is in the engine again: Evaluate, Playground and Export use it (issue 14, point 2).
       this.c.patch((s) => ({ runs: { ...s.runs, busy: false, current: id }, training: { ...s.training, trained: true } }));
       return true;

@@ -128,6 +128,12 @@ export interface RunOptions {
    * is never resumed in its place.
    */
   continueFrom?: string;
+  /**
+   * The run's LoRA alpha and dropout: per run, like lr (the engine takes them with each step), so
+   * changing them reloads nothing. Default: what the model was loaded with.
+   */
+  alpha?: number;
+  dropout?: number;
 }
 
 export interface EvalResult {
@@ -181,7 +187,8 @@ export interface WorkerApi {
   /** Loss over the given examples, or the eval set given to setDataset when omitted. */
   evaluate(examples?: TrainExample[]): Promise<EvalResult>;
   getAdapter(): Promise<AdapterData>;
-  setAdapter(tensors: Record<string, Float32Array>): Promise<void>;
+  /** alpha: the adapter's own lora_alpha (an imported one's); default the one in force. */
+  setAdapter(tensors: Record<string, Float32Array>, alpha?: number): Promise<void>;
   listCheckpoints(): Promise<CheckpointInfo[]>;
   /**
    * The stored checkpoint startTraining would continue with these settings and the dataset given

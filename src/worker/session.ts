@@ -7,7 +7,7 @@ import { checkedRead, checkedReadInto } from '../core/finite.ts';
 import { DatasetError, DeviceLostError, EngineError, type DatasetIssue } from '../core/errors.ts';
 import { cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { WeightDType } from '../core/dtype.ts';
-import type { DecodeOptions, Engine, EngineKind, MemoryPlan, TrainExample } from '../engine/engine.ts';
+import type { DecodeOptions, Engine, EngineKind, LoraSettings, MemoryPlan, TrainExample } from '../engine/engine.ts';
 import { toolCallConstraint, type ToolCallConstraint } from '../data/constrain.ts';
 import { chooseEngine, engineFor, softwareAdapter, timeStep } from './engine-choice.ts';
 import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts';
@@ -67,6 +67,8 @@ export class TrainingSession implements WorkerApi {
   /** Evaluation batches like the last run's: its micro-batch size and padding id. */
   private lastRun: { batchSize: number; padId: number } | null = null;
   private loadAbort: AbortController | null = null;
+  /** The adapter's settings as the engine holds it now: the load's shape, with the last run's (or import's) alpha and dropout. */
+  private adapterLora: LoraSettings | null = null;
   private readonly checkpoints: CheckpointStore;
   private constraint: { key: string; files: ModelFiles; constraint: ToolCallConstraint } | null = null;
 
@@ -168,6 +170,7 @@ export class TrainingSession implements WorkerApi {
       generationConfigJson: files.generationConfigJson,
     };
     this.model = { files, config, engine, settings, summary };
+    this.adapterLora = { ...settings.lora };
     report({ phase: 'done', message: `loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s` });
     return summary;
   }
@@ -261,18 +264,31 @@ export class TrainingSession implements WorkerApi {
     settings: TrainSettings & RunOptions, control: RunControl, onProgress?: (p: TrainProgress) => void, deviceLossRecoverable = false,
     start?: RunTrainingOptions['start'],
   ): Promise<TrainOutcome> {
-    const { engine, summary, settings: loadSettings } = this.loaded;
+    const { engine, summary } = this.loaded;
     const train = trainOf(settings);
     const padId = this.padId(settings);
     this.lastRun = { batchSize: train.batchSize, padId };
+    const lora = this.runLora(settings);
+    this.adapterLora = lora;
     return runTraining({
-      engine, train: this.train, eval: this.evalSet, settings: train, padId, lora: loadSettings.lora,
+      engine, train: this.train, eval: this.evalSet, settings: train, padId, lora,
       modelKey: this.modelKey(),
       runId: settings.runId, resume: settings.resume, start, checkpoints: this.checkpoints,
       memoryBytes: summary.memory.allocated || summary.memory.total, control, onProgress,
       // A recoverable device loss is reported by the retry, not as a failure the page would show.
       recoverable: (e) => deviceLossRecoverable && e instanceof DeviceLostError,
     });
+  }
+
+  /** The load's LoRA shape with this run's alpha and dropout (per run: nothing reloads for them). */
+  private runLora(settings: RunOptions): LoraSettings {
+    const loaded = this.loaded.settings.lora;
+    return { ...loaded, alpha: settings.alpha ?? loaded.alpha, dropout: settings.dropout ?? loaded.dropout };
+  }
+
+  /** The adapter's settings as held now. */
+  private get heldLora(): LoraSettings {
+    return this.adapterLora ?? this.loaded.settings.lora;
   }
 
   async pause(): Promise<void> {
@@ -345,18 +361,19 @@ export class TrainingSession implements WorkerApi {
   }
 
   async getAdapter(): Promise<AdapterData> {
-    const { engine, settings } = this.loaded;
-    return { lora: settings.lora, tensors: await engine.getLora() };
+    const { engine } = this.loaded;
+    return { lora: this.heldLora, tensors: await engine.getLora() };
   }
 
-  async setAdapter(tensors: Record<string, Float32Array>): Promise<void> {
+  async setAdapter(tensors: Record<string, Float32Array>, alpha?: number): Promise<void> {
     this.assertNotTraining('replacing the adapter');
     const engine = this.loaded.engine;
-    if (!this.control?.paused) return engine.setLora(tensors);
+    if (alpha !== undefined) this.adapterLora = { ...this.heldLora, alpha };
+    if (!this.control?.paused) return engine.setLora(tensors, alpha);
     // A paused run keeps its AdamW moments (setLora resets them): the page may swap adapters to
     // compare base and tuned, put the trained one back, and resume the identical run.
     const opt = await engine.getOptimizerState();
-    await engine.setLora(tensors);
+    await engine.setLora(tensors, alpha);
     await engine.setOptimizerState(opt);
   }
 
@@ -374,7 +391,7 @@ export class TrainingSession implements WorkerApi {
     if (!this.train.length) return undefined;
     // The same identity startTraining will compute: only this run's own checkpoint may be offered.
     const { fingerprint, runId } = await runIdentityOf({
-      settings: trainOf(settings), padId: this.padId(settings), lora: this.loaded.settings.lora, modelKey: this.modelKey(), train: this.train, runId: settings.runId,
+      settings: trainOf(settings), padId: this.padId(settings), lora: this.runLora(settings), modelKey: this.modelKey(), train: this.train, runId: settings.runId,
       start: settings.continueFrom !== undefined ? { from: settings.continueFrom, tensors: {} } : undefined,
     });
     return (await this.checkpoints.list()).find((c) => c.runId === runId && c.fingerprint === fingerprint);
@@ -389,8 +406,9 @@ export class TrainingSession implements WorkerApi {
     const { engine, config, files, settings, summary } = this.loaded;
     const tensors = await engine.getLora();
     const folder = new BlobFolder();
-    if (kind === 'adapter') await writePeftAdapter(folder, config, settings.lora, tensors, baseModelName(summary.name));
-    else if (kind === 'gguf') await writeLoraGguf(await folder.create('adapter.gguf'), config, settings.lora, tensors);
+    const lora = this.heldLora;
+    if (kind === 'adapter') await writePeftAdapter(folder, config, lora, tensors, baseModelName(summary.name));
+    else if (kind === 'gguf') await writeLoraGguf(await folder.create('adapter.gguf'), config, lora, tensors);
     else {
       const extraFiles: Record<string, string> = {};
       const texts: Record<string, string | undefined> = {
@@ -399,7 +417,7 @@ export class TrainingSession implements WorkerApi {
         'generation_config.json': files.generationConfigJson,
       };
       for (const f of PASSTHROUGH_FILES) if (texts[f] !== undefined) extraFiles[f] = texts[f]!;
-      await writeMergedModel(folder, { rawConfig: JSON.parse(files.configJson), config, weights: files.weights, extraFiles }, { settings: settings.lora, tensors }, { quant: resolvedQuant(settings) });
+      await writeMergedModel(folder, { rawConfig: JSON.parse(files.configJson), config, weights: files.weights, extraFiles }, { settings: lora, tensors }, { quant: resolvedQuant(settings) });
     }
     return [...folder.files].map(([name, blob]) => ({ name, blob }));
   }
