@@ -76,7 +76,7 @@ describe('settings spec: page and CLI agree', () => {
     expect([page(r, '64', 'webgpu'), page(r, '65', 'webgpu'), page(r, '65', 'cpu'), page(r, '256', 'cpu'), page(r, '257', 'cpu'), page(r, '8.5', 'cpu')]).toEqual([64, 'refused', 65, 256, 'refused', 'refused']);
     expect([cli(r, '64', 'webgpu'), cli(r, '65', 'webgpu'), cli(r, '65', 'cpu')]).toEqual([64, 'refused', 65]);
     expect([page(dropout, '0', 'cpu'), page(dropout, '0.95', 'cpu'), page(dropout, '1', 'cpu')]).toEqual([0, 0.95, 'refused']);
-    expect([cli(lr, '0', 'cpu'), cli(lr, '1e-4', 'cpu'), cli(lr, '1.5', 'cpu')]).toEqual([0, 1e-4, 'refused']);
+    expect([cli(lr, '0', 'cpu'), cli(lr, '1e-4', 'cpu'), cli(lr, '-1e-4', 'cpu')]).toEqual([0, 1e-4, 'refused']);
     expect([cli(epochs, '0.5', 'cpu'), page(epochs, '0', 'cpu')]).toEqual([0.5, 'refused']);
     expect([cli(alpha, '0', 'cpu'), page(alpha, '0.01', 'cpu')]).toEqual(['refused', 0.01]);
   });

@@ -70,7 +70,8 @@ export const SETTINGS: readonly Setting[] = [
   num('epochs', 'number', { min: 0, minOpen: true, max: 1000, step: 'any' }, { group: 'train', flag: 'epochs', page: true, hf: 'TrainingArguments.num_train_epochs', job: 'epochs', help: 'epochs (a fraction trains part of the last one)' }),
   num('batchSize', 'int', { min: 1, max: 256, step: 1 }, { group: 'train', flag: 'batch', page: true, hf: 'TrainingArguments.per_device_train_batch_size', job: 'batch_size', help: 'rows per micro-batch' }),
   num('gradAccum', 'int', { min: 1, max: 256, step: 1 }, { group: 'train', flag: 'accum', page: true, hf: 'TrainingArguments.gradient_accumulation_steps', job: 'grad_accum', help: 'gradient accumulation steps' }),
-  num('lr', 'number', { min: 0, max: 1, step: 'any' }, { group: 'train', flag: 'lr', page: true, hf: 'TrainingArguments.learning_rate', job: 'lr', help: 'peak learning rate' }),
+  // lr: a wildly high rate is not refused but stopped with advice once the updates explode (train/health.ts)
+  num('lr', 'number', { min: 0, max: 1e9, step: 'any' }, { group: 'train', flag: 'lr', page: true, hf: 'TrainingArguments.learning_rate', job: 'lr', help: 'peak learning rate' }),
   { key: 'schedule', type: 'choice', choices: SCHEDULES, group: 'train', flag: 'schedule', page: true, hf: 'TrainingArguments.lr_scheduler_type', job: 'schedule', help: 'learning-rate decay after warmup' },
   num('warmupSteps', 'int', { min: 0, max: 1e6, step: 1 }, { group: 'train', flag: 'warmup', page: true, hf: 'TrainingArguments.warmup_steps', job: 'warmup_steps', help: 'warmup optimizer steps' }),
   num('weightDecay', 'number', { min: 0, max: 10, step: 'any' }, { group: 'train', flag: 'weight-decay', page: true, hf: 'TrainingArguments.weight_decay', job: 'weight_decay', help: 'AdamW weight decay' }),

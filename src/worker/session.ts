@@ -9,7 +9,8 @@ import { cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { WeightDType } from '../core/dtype.ts';
 import type { DecodeOptions, Engine, EngineKind, LoraSettings, MemoryPlan, TrainExample } from '../engine/engine.ts';
 import { toolCallConstraint, type ToolCallConstraint } from '../data/constrain.ts';
-import { chooseEngine, engineFor, softwareAdapter, timeStep } from './engine-choice.ts';
+import { chooseEngine, engineFor, timeStep } from './engine-choice.ts';
+import { probeBrowser } from './probe-browser.ts';
 import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts';
 import type { FetchFn } from '../io/download.ts';
 import { openModel, type ModelFiles } from '../io/model-files.ts';
@@ -76,30 +77,9 @@ export class TrainingSession implements WorkerApi {
     this.checkpoints = new CheckpointStore(deps.checkpointStore);
   }
 
-  async probe(): Promise<ProbeResult> {
-    const nav = globalThis.navigator as (Navigator & { gpu?: GPU }) | undefined;
-    const base = { features: [] as string[], shaderF16: false, cores: nav?.hardwareConcurrency ?? 1, storage: await storageInfo().catch(() => undefined) };
-    if (!nav?.gpu) return { ...base, webgpu: false, reason: 'this browser has no WebGPU (navigator.gpu is missing); training runs on the CPU' };
-    let adapter: GPUAdapter | null = null;
-    try {
-      adapter = await nav.gpu.requestAdapter({ powerPreference: 'high-performance' });
-    } catch (e) {
-      return { ...base, webgpu: false, reason: `requesting a WebGPU adapter failed: ${(e as Error).message}` };
-    }
-    if (!adapter) return { ...base, webgpu: false, reason: 'WebGPU is present but offers no adapter (GPU disabled or blocklisted); training runs on the CPU' };
-    const info = adapter.info;
-    const features = [...adapter.features].map(String).sort();
-    const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
-    return {
-      ...base,
-      webgpu: true,
-      adapter: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter',
-      software: softwareAdapter({ ...info, isFallbackAdapter: fallback }),
-      features,
-      shaderF16: features.includes('shader-f16'),
-      maxBufferSize: adapter.limits.maxBufferSize,
-      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-    };
+  /** What this browser offers (probe-browser.ts). */
+  probe(): Promise<ProbeResult> {
+    return probeBrowser();
   }
 
   async loadModel(source: ModelSource, choice: EngineChoice, settings: LoadSettings, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary> {
