@@ -50,6 +50,8 @@ export const enApp = {
   'model.reopenHelp': 'The browser asks once for permission to read the folder again.',
   'model.offline':
     'Try another way to the same model: ModelScope (a mirror of most Qwen models, often reachable where Hugging Face is not), a mirror URL of the files (for example an hf-mirror host), or download the folder elsewhere and pick it as a local folder.',
+  'model.offline.modelscope':
+    'Try another way to the same model: Hugging Face, a mirror URL of the files (for example an hf-mirror host), or download the folder elsewhere and pick it as a local folder.',
   'net.network': 'The server for {file} could not be reached: the network is down, the host is blocked, or it does not exist.',
   'net.cors': 'The server for {file} refused this page’s cross-origin request (no CORS headers).',
   'net.not-found': '{file} was not found there: check the repository, revision or URL.',
@@ -141,6 +143,7 @@ export const zhApp: Record<AppMessageKey, string> = {
   'model.reopenFolder': '重新打开 {name}',
   'model.reopenHelp': '浏览器会询问一次是否允许再次读取该文件夹。',
   'model.offline': '可以换一条路获取同一模型：魔搭 ModelScope（大多数 Qwen 模型的镜像，在 Hugging Face 无法访问时常可访问）、文件的镜像网址（例如 hf-mirror 镜像站），或在别处下载模型文件夹后作为本地文件夹选择。',
+  'model.offline.modelscope': '可以换一条路获取同一模型：Hugging Face、文件的镜像网址（例如 hf-mirror 镜像站），或在别处下载模型文件夹后作为本地文件夹选择。',
   'net.network': '无法连接到 {file} 所在的服务器：网络断开、主机被屏蔽或不存在。',
   'net.cors': '{file} 所在的服务器拒绝了本页的跨域请求（没有 CORS 响应头）。',
   'net.not-found': '那里找不到 {file}：请检查仓库、版本或网址。',

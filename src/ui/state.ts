@@ -48,6 +48,8 @@ export interface UiError {
   detail: string;
   /** A download that failed: said in the page's language, the English detail kept under "Details". */
   net?: { kind: DownloadError['kind']; file: string };
+  /** Where a model load went (hf, modelscope, url…): the way-out advice names the other ways. */
+  via?: string;
 }
 
 /** The error a screen shows: where it happened, what to say, and the typed error's own message. */
@@ -221,6 +223,12 @@ export interface AppState {
   schema: SchemaState;
   /** Every training run kept in IndexedDB (src/train/runs.ts). */
   runs: RunsState;
+  /**
+   * A "Continue training" run started and not finished: from = the name of the adapter it
+   * started from (part of its identity), parent = the kept run it continues. Kept across reloads
+   * so Start resumes it as the same run (its checkpoint) and it reaches Runs when it ends.
+   */
+  continuing?: { from: string; parent?: string };
 
   chat: {
     prompt: string;

@@ -59,7 +59,8 @@ export class TrainingController {
       const trainSet = await this.c.exampleSet(train);
       if (!trainSet.examples.length || seq !== this.findSeq) return;
       await this.c.worker.setDataset(trainSet.examples, (await this.c.exampleSet(evalRows)).examples);
-      const found = await this.c.worker.matchCheckpoint({ ...runSettings(this.c.state.train), resume: true });
+      const continuing = this.c.state.continuing;
+      const found = await this.c.worker.matchCheckpoint({ ...runSettings(this.c.state.train), resume: true, ...(continuing ? { continueFrom: continuing.from } : {}) });
       if (seq !== this.findSeq) return;
       const checkpoint = found && found.step < found.totalSteps ? found : undefined;
       if (!checkpoint) return clear();

@@ -167,6 +167,11 @@ export interface WorkerApi {
   probe(): Promise<ProbeResult>;
   /** Fetches (or reads from cache / folder), validates and loads the model into the chosen engine. */
   loadModel(source: ModelSource, engine: EngineChoice, settings: LoadSettings, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary>;
+  /**
+   * The model the engine holds now, or undefined: after a failed loadModel the previous model is
+   * still there when the failure came before the engine was replaced (no network, a bad file).
+   */
+  loadedModel(): Promise<ModelSummary | undefined>;
   /** Cancels a loadModel that is still downloading: it rejects with DownloadError kind 'aborted'; stored chunks are kept. */
   cancelLoad(): Promise<void>;
   setDataset(train: TrainExample[], evalSet: TrainExample[]): Promise<{ train: number; eval: number }>;

@@ -171,6 +171,10 @@ export class TrainingSession implements WorkerApi {
     return gpu ? { kind: 'webgpu', maxBufferSize: probe.maxBufferSize, maxBindingSize: probe.maxStorageBufferBindingSize } : cpuLimits();
   }
 
+  async loadedModel(): Promise<ModelSummary | undefined> {
+    return this.model?.summary;
+  }
+
   async cancelLoad(): Promise<void> {
     this.loadAbort?.abort();
   }
@@ -387,7 +391,7 @@ export class TrainingSession implements WorkerApi {
     const tensors = await engine.getLora();
     const folder = new BlobFolder();
     const lora = this.heldLora;
-    if (kind === 'adapter') await writePeftAdapter(folder, config, lora, tensors, baseModelName(summary.name));
+    if (kind === 'adapter') await writePeftAdapter(folder, config, lora, tensors, baseModelName(summary));
     else if (kind === 'gguf') await writeLoraGguf(await folder.create('adapter.gguf'), config, lora, tensors);
     else {
       const extraFiles: Record<string, string> = {};
@@ -436,7 +440,8 @@ async function loadInto(engine: Engine, m: Pick<Loaded, 'config' | 'files' | 'se
   return memory;
 }
 
-/** PEFT's base_model_name_or_path: the repo id where there is one. */
-function baseModelName(name: string): string {
-  return name.replace(/@(main|master)$/, '');
+/** PEFT's base_model_name_or_path: the repo id; for the built-in model a name, not its label "tiny (built in)". */
+export function baseModelName(summary: Pick<ModelSummary, 'name' | 'sourceKey'>): string {
+  if (summary.sourceKey.startsWith('builtin:')) return 'webtune-tiny';
+  return summary.name.replace(/@(main|master)$/, '');
 }
