@@ -48,7 +48,7 @@ describe('cli build-data', () => {
     writeFileSync(out, 'previous data');
     const r = await cli('build-data', '--schema', badPath, '--per-tool', '3', '--out', out);
     expect(r.code).toBe(3);
-    expect(r.err).toContain(`${badPath}: tool "SET_LIGHT", field "templates[4]", "把{rooom}的灯{state}了" names {rooom}, which is not a parameter of this tool`);
+    expect(r.err).toContain(`${badPath}: tool "SET_LIGHT", field "template 5", "把{rooom}的灯{state}了" names {rooom}, which is not a parameter of this tool`);
     expect(r.err).toContain(`${badPath}: tool "SET_TEMPERATURE", field "function.parameters.properties.room.enum", is empty`);
     expect(readFileSync(out, 'utf8')).toBe('previous data');
     writeFileSync(badPath, '{"tools": [');

@@ -163,7 +163,7 @@ describe('problems are all reported, with line or index and field', () => {
     expect(r.issues[0].message).toMatch(/not valid JSON/);
   });
 
-  it('JSON arrays locate rows by 0-based index, chat turns by their field path', () => {
+  it('JSON arrays locate rows by 0-based index (said from 1), chat turns by their field and number from 1', () => {
     const e = failure(() =>
       importDataset(
         JSON.stringify([
@@ -176,14 +176,14 @@ describe('problems are all reported, with line or index and field', () => {
       ),
     );
     expect(e.issues.map(({ message, ...where }) => where)).toEqual([
-      { index: 0, field: 'messages[1]' },
+      { index: 0, field: 'messages turn 2' },
       { index: 1, field: 'messages' },
-      { index: 2, field: 'messages[0].role' },
-      { index: 2, field: 'messages[1].content' },
+      { index: 2, field: 'messages turn 1 (role)' },
+      { index: 2, field: 'messages turn 2 (content)' },
       { index: 3, field: 'messages' },
     ]);
     expect(e.issues[1].message).toMatch(/only one user turn/);
-    expect(e.message).toMatch(/^chat\.json: 5 problem\(s\): row 0, field "messages\[1\]"/);
+    expect(e.message).toMatch(/^chat\.json: 5 problem\(s\): row 1, field "messages turn 2"/);
   });
 
   it('a broken JSON array names the line of the syntax error', () => {

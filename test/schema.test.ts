@@ -70,7 +70,7 @@ describe('bad schemas', () => {
 
   it('a template naming an unknown {param}: the tool and the template', () => {
     const out = issues({ tools: [tool('A', { x: { type: 'string', examples: ['1'] } }, [], ['do {x}', 'do {y} now'])] });
-    expect(out).toEqual(['tool "A", field "templates[1]", "do {y} now" names {y}, which is not a parameter of this tool (x)']);
+    expect(out).toEqual(['tool "A", field "template 2", "do {y} now" names {y}, which is not a parameter of this tool (x)']);
   });
 
   it('an empty enum, two tools with one name, a required parameter not in properties', () => {
@@ -83,8 +83,8 @@ describe('bad schemas', () => {
     });
     expect(out).toEqual([
       'tool "A", field "function.parameters.properties.mode.enum", is empty: give at least one value',
-      'tool "B", field "function.parameters.required[1]", names "z", which is not in properties',
-      'tool "A", field "function.name", is used by tools[0] and tools[2]: tool names must be unique',
+      'tool "B", field "function.parameters.required item 2", names "z", which is not in properties',
+      'tool "A", field "function.name", is used by tool 1 and tool 3: tool names must be unique',
     ]);
   });
 
@@ -101,11 +101,11 @@ describe('bad schemas', () => {
     expect(out).toEqual([
       'field "system", must be a string',
       'tool "A", field "function.parameters.properties.n.type", must be "string" (the only parameter type supported), got "integer"',
-      'tool "tools[1]", field "function.name", must be a non-empty string',
-      'tool "C", field "templates[0]", "use {p}" names {p}, which has no values to fill in: give it "examples" or "enum"',
-      'tool "C", field "templates[1]", "without it" leaves out the required parameter {p}',
-      'tool "D", field "function.parameters.properties.e.enum[1]", "x" is listed twice',
-      'tool "D", field "templates[0]", "{e}" has no words of its own',
+      'tool "tool 2", field "function.name", must be a non-empty string',
+      'tool "C", field "template 1", "use {p}" names {p}, which has no values to fill in: give it "examples" or "enum"',
+      'tool "C", field "template 2", "without it" leaves out the required parameter {p}',
+      'tool "D", field "function.parameters.properties.e.enum item 2", "x" is listed twice',
+      'tool "D", field "template 1", "{e}" has no words of its own',
     ]);
     expect(issues({ tools: [] })).toEqual(['field "tools", is empty: give at least one tool']);
     expect(issues('[1')).toHaveLength(1);

@@ -2,6 +2,7 @@
 // (the CPU's 4 GiB, or the probed adapter's limits), each model's plan at the current settings.
 import { describe, expect, it } from 'vitest';
 import { catalogRows, fitLimits, unfitChoice } from '../src/ui/catalog-view.ts';
+import { expectedEngine } from '../src/ui/engine-view.ts';
 import { initialState, type AppState } from '../src/ui/state.ts';
 import { planMemory } from '../src/engine/plan.ts';
 import { catalogConfig, CATALOG } from '../src/core/catalog.ts';
@@ -18,6 +19,23 @@ describe('catalog view', () => {
     expect(fitLimits(state({ engineChoice: 'auto' })).kind).toBe('cpu'); // no probe yet
     expect(fitLimits(state({ engineChoice: 'auto', probe: GPU_PROBE }))).toEqual({ kind: 'webgpu', maxBufferSize: 2 ** 30, maxBindingSize: 2 ** 30 });
     expect(fitLimits(state({ engineChoice: 'cpu', probe: GPU_PROBE })).kind).toBe('cpu');
+  });
+
+  it('Automatic is resolved first: with only a software adapter (SwiftShader) the CPU engine runs, so the CPU\'s fit and refusal apply', () => {
+    const soft = { ...GPU_PROBE, adapter: 'Google SwiftShader', software: 'SwiftShader' };
+    expect(fitLimits(state({ engineChoice: 'auto', probe: soft })).kind).toBe('cpu');
+    expect(expectedEngine(state({ engineChoice: 'auto', probe: soft }))).toBe('cpu');
+    // the same verdict as choosing the CPU engine by hand: Qwen3-4B does not fit it, and is refused before the hub
+    const src = { ...initialState('en').source, kind: 'hf' as const, repo: 'Qwen/Qwen3-4B-Instruct-2507' };
+    const auto = unfitChoice(state({ engineChoice: 'auto', probe: soft, source: src }));
+    expect(auto?.model.repo).toBe('Qwen/Qwen3-4B-Instruct-2507');
+    const cpu = unfitChoice(state({ engineChoice: 'cpu', probe: soft, source: src }));
+    expect(auto?.plans.map((p) => p.fit)).toEqual(cpu?.plans.map((p) => p.fit));
+    expect(auto?.plans[0].fit.problems[0]).toMatchObject({ kind: 'memory', limit: 2 ** 32 });
+    // the rows the catalog shows say the same: no "fits" for the 4B on the engine that will run
+    expect(catalogRows(state({ engineChoice: 'auto', probe: soft })).find((r) => r.model.repo === src.repo)!.plans.some((p) => p.fit.fits)).toBe(false);
+    // a hardware adapter keeps WebGPU's limits
+    expect(expectedEngine(state({ engineChoice: 'auto', probe: GPU_PROBE }))).toBe('webgpu');
   });
 
   it('each row carries the plan the memory card would show for that config and settings', () => {

@@ -33,7 +33,7 @@ describe('schema form', () => {
     }
     expect(err).toBeInstanceOf(SchemaError);
     const issues = (err as SchemaError).issues;
-    expect(issues).toContainEqual({ tool: 'SET_LIGHT', field: 'templates[0]', message: expect.stringMatching(/names \{roomz\}, which is not a parameter/) });
+    expect(issues).toContainEqual({ tool: 'SET_LIGHT', field: 'template 1', message: expect.stringMatching(/names \{roomz\}, which is not a parameter/) });
     expect(issues).toContainEqual({ tool: 'GOOD_NIGHT', field: 'function.parameters.properties.mode.enum', message: 'is empty: give at least one value' });
     expect(issues.every((i) => i.tool === 'SET_LIGHT' || i.tool === 'GOOD_NIGHT')).toBe(true);
     const removed = edit.removeTool(edit.removeParam(g, 2, 0), 1);

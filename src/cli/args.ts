@@ -23,6 +23,11 @@ export interface FlagSpec {
   above?: number;
   /** Largest allowed value for int / number flags. */
   max?: number;
+  /**
+   * For int / number flags: the whole check of a value (a training setting's, from the settings
+   * spec, the same one the page runs); it replaces the min/max/below/above checks.
+   */
+  check?: (raw: string) => { value: number } | { error: string };
 }
 
 export type Flags = Record<string, string | number | boolean | undefined>;
@@ -78,25 +83,35 @@ function convert(command: string, name: string, s: FlagSpec, raw: string): strin
     case 'choice':
       if (!s.choices!.includes(raw)) throw bad(`must be one of ${s.choices!.join(', ')}`);
       return raw;
-    case 'int': {
-      if (!/^-?\d+$/.test(raw)) throw bad('must be an integer');
-      const v = Number(raw);
-      if (s.min !== undefined && v < s.min) throw bad(`must be at least ${s.min}`);
-      if (s.max !== undefined && v > s.max) throw bad(`must be at most ${s.max}`);
-      return v;
-    }
-    case 'number': {
-      const v = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(v)) throw bad('must be a number');
-      if (s.min !== undefined && v < s.min) throw bad(`must be at least ${s.min}`);
-      if (s.below !== undefined && v >= s.below) throw bad(`must be below ${s.below}`);
-      if (s.above !== undefined && v <= s.above) throw bad(`must be above ${s.above}`);
-      if (s.max !== undefined && v > s.max) throw bad(`must be at most ${s.max}`);
-      return v;
-    }
+    case 'int':
+    case 'number':
+      if (s.check) {
+        const r = s.check(raw);
+        if ('error' in r) throw bad(r.error);
+        return r.value;
+      }
+      return s.kind === 'int' ? convertInt(raw, s, bad) : convertNumber(raw, s, bad);
     default:
       throw bad('has an unknown kind');
   }
+}
+
+function convertInt(raw: string, s: FlagSpec, bad: (what: string) => UsageError): number {
+  if (!/^-?\d+$/.test(raw)) throw bad('must be an integer');
+  const v = Number(raw);
+  if (s.min !== undefined && v < s.min) throw bad(`must be at least ${s.min}`);
+  if (s.max !== undefined && v > s.max) throw bad(`must be at most ${s.max}`);
+  return v;
+}
+
+function convertNumber(raw: string, s: FlagSpec, bad: (what: string) => UsageError): number {
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v)) throw bad('must be a number');
+  if (s.min !== undefined && v < s.min) throw bad(`must be at least ${s.min}`);
+  if (s.below !== undefined && v >= s.below) throw bad(`must be below ${s.below}`);
+  if (s.above !== undefined && v <= s.above) throw bad(`must be above ${s.above}`);
+  if (s.max !== undefined && v > s.max) throw bad(`must be at most ${s.max}`);
+  return v;
 }
 
 export function usage(command: string, summary: string, spec: Record<string, FlagSpec>, positionals: readonly PositionalSpec[] = []): string {

@@ -38,7 +38,7 @@ export class DatasetError extends WebtuneError {
 }
 
 export function formatIssue(i: DatasetIssue): string {
-  const where = i.line !== undefined ? `line ${i.line}` : i.index !== undefined ? `row ${i.index}` : '';
+  const where = i.line !== undefined ? `line ${i.line}` : i.index !== undefined ? `row ${i.index + 1}` : '';
   return [where, i.field ? `field "${i.field}"` : '', i.message].filter(Boolean).join(', ');
 }
 

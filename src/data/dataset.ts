@@ -183,12 +183,12 @@ function exchange(turns: Turn[], field: string, check: RowCheck): { system?: str
   let ok = true;
   (['user', 'assistant'] as const).forEach((role, i) => {
     if (body[i].role !== role) {
-      check.add(`${field}[${i + offset}]`, `expected the ${role} turn here, found "${body[i].role}"`);
+      check.add(`${field} turn ${i + offset + 1}`, `expected the ${role} turn here, found "${body[i].role}"`);
       ok = false;
     }
   });
   if (!ok) return undefined;
-  if (!body[1].content.trim()) return void check.add(`${field}[${offset + 1}]`, 'the assistant answer is empty');
+  if (!body[1].content.trim()) return void check.add(`${field} turn ${offset + 2}`, 'the assistant answer is empty');
   return { system: offset ? turns[0].content : undefined, user: body[0].content, answer: body[1].content };
 }
 
@@ -198,16 +198,16 @@ function turnsOf(o: Obj, field: string, roleKey: string, textKey: string, check:
   const turns: Turn[] = [];
   let ok = true;
   list.forEach((t, i) => {
-    const f = `${field}[${i}]`;
+    const f = `${field} turn ${i + 1}`;
     if (!isObject(t)) return void ((ok = false), check.add(f, 'must be an object'));
     const role = typeof t[roleKey] === 'string' ? mapRole(t[roleKey] as string) : undefined;
     if (!role) {
       ok = false;
-      check.add(`${f}.${roleKey}`, `unknown role ${JSON.stringify(t[roleKey])}`);
+      check.add(`${f} (${roleKey})`, `unknown role ${JSON.stringify(t[roleKey])}`);
     }
     if (typeof t[textKey] !== 'string') {
       ok = false;
-      check.add(`${f}.${textKey}`, 'must be a string');
+      check.add(`${f} (${textKey})`, 'must be a string');
     }
     if (role && typeof t[textKey] === 'string') turns.push({ role, content: t[textKey] as string });
   });

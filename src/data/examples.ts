@@ -119,7 +119,7 @@ export function keepLabelled(rows: readonly DatasetRow[], examples: readonly Tra
   return set;
 }
 
-const where = (o: DatasetRow['origin']) => (o.line !== undefined ? `line ${o.line}` : o.index !== undefined ? `row ${o.index}` : '?');
+const where = (o: DatasetRow['origin']) => (o.line !== undefined ? `line ${o.line}` : o.index !== undefined ? `row ${o.index + 1}` : '?');
 
 /** "3 rows skipped: ..." for logs and the CLI; empty when nothing was skipped. */
 export function describeSkipped(set: Pick<ExampleSet, 'skipped'>, maxLength: number): string[] {

@@ -116,10 +116,10 @@ class Checker {
     v.forEach((s, i) => {
       if (typeof s !== 'string' || !s) {
         ok = false;
-        this.add(tool, `${field}[${i}]`, typeof s === 'string' ? 'is an empty string' : `must be a string, got ${JSON.stringify(s)}`);
+        this.add(tool, `${field} item ${i + 1}`, typeof s === 'string' ? 'is an empty string' : `must be a string, got ${JSON.stringify(s)}`);
       } else if (seen.has(s)) {
         ok = false;
-        this.add(tool, `${field}[${i}]`, `${JSON.stringify(s)} is listed twice`);
+        this.add(tool, `${field} item ${i + 1}`, `${JSON.stringify(s)} is listed twice`);
       } else seen.add(s);
     });
     return ok ? (v as string[]) : undefined;
@@ -164,7 +164,7 @@ function parseParams(c: Checker, tool: string, raw: unknown): ToolParam[] | unde
     }
     if (param.enum && param.examples) {
       param.examples.forEach((x, i) => {
-        if (!param.enum!.includes(x)) c.add(tool, `${f}.examples[${i}]`, `${JSON.stringify(x)} is not one of the enum values`);
+        if (!param.enum!.includes(x)) c.add(tool, `${f}.examples item ${i + 1}`, `${JSON.stringify(x)} is not one of the enum values`);
       });
     }
     params.push(param);
@@ -174,7 +174,7 @@ function parseParams(c: Checker, tool: string, raw: unknown): ToolParam[] | unde
     req?.forEach((r, i) => {
       const p = params.find((x) => x.name === r);
       if (p) p.required = true;
-      else if (!Object.hasOwn(props, r)) c.add(tool, `${F}.required[${i}]`, `names "${r}", which is not in properties`);
+      else if (!Object.hasOwn(props, r)) c.add(tool, `${F}.required item ${i + 1}`, `names "${r}", which is not in properties`);
     });
   }
   return params;
@@ -185,7 +185,7 @@ function parseTemplates(c: Checker, tool: string, raw: unknown, params: ToolPara
   const list = c.strings(tool, 'templates', raw, true);
   if (!list) return [];
   list.forEach((t, i) => {
-    const f = `templates[${i}]`;
+    const f = `template ${i + 1}`;
     const parts = parseTemplate(t);
     if (typeof parts === 'string') return c.add(tool, f, `${JSON.stringify(t)} ${parts}`);
     const used = templateParams(t);
@@ -226,14 +226,14 @@ export function parseToolSchema(src: string | unknown, file = 'schema'): ToolSch
   else {
     const names = new Map<string, number>();
     top.tools.forEach((t, i) => {
-      const place = `tools[${i}]`;
+      const place = `tool ${i + 1}`;
       if (!isObject(t)) return c.add(place, undefined, 'must be an object ({"type": "function", "function": {...}})');
       if (t.type !== undefined && t.type !== 'function') c.add(place, 'type', `must be "function", got ${JSON.stringify(t.type)}`);
       const fn = t.function;
       if (!isObject(fn)) return c.add(place, 'function', 'is missing or not an object');
       const name = fn.name;
       if (typeof name !== 'string' || !name.trim()) return c.add(place, 'function.name', 'must be a non-empty string');
-      if (names.has(name)) c.add(name, 'function.name', `is used by tools[${names.get(name)}] and tools[${i}]: tool names must be unique`);
+      if (names.has(name)) c.add(name, 'function.name', `is used by tool ${names.get(name)! + 1} and tool ${i + 1}: tool names must be unique`);
       else names.set(name, i);
       const description = optionalText(c, name, 'function.description', fn.description);
       const params = parseParams(c, name, fn.parameters);

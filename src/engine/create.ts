@@ -1,11 +1,11 @@
 // The one place that picks a backend. Callers get an Engine and cannot tell which it is.
 
 import { EngineError } from '../core/errors.ts';
-import type { Engine } from './engine.ts';
+import type { Engine, EngineKind } from './engine.ts';
 import { LoraEngine, type Backend } from './lora-engine.ts';
 import { CpuBackend } from './cpu/backend.ts';
 
-export type EngineKind = 'cpu' | 'webgpu';
+export type { EngineKind } from './engine.ts';
 
 export interface CreateEngineOptions {
   /** CPU threads for the fast CPU backend (default: all cores where shared memory allows). */

@@ -7,6 +7,9 @@ import type { WeightDType } from '../core/dtype.ts';
 import type { OptimizerSettings } from './ops.ts';
 import type { Quantization } from '../core/nf4.ts';
 
+import type { EngineKind } from './ops.ts';
+export type { EngineKind } from './ops.ts';
+
 export interface LoraSettings {
   r: number;
   alpha: number;
@@ -43,6 +46,13 @@ export interface TrainExample {
 
 export interface StepOptions extends OptimizerSettings {
   lr: number;
+  /**
+   * The run's LoRA alpha and dropout: per run, like lr, not fixed when the model loads. The
+   * alpha stays in force after the step (generation and export use the adapter as trained).
+   * Absent: what the engine was loaded with, or the last step or setLora set.
+   */
+  alpha?: number;
+  dropout?: number;
   /** Seeds the LoRA dropout masks of this step (ignored when dropout is 0). */
   dropoutSeed: number;
 }
@@ -96,7 +106,7 @@ export interface DecodeOptions extends GenerateOptions {
 export const GREEDY: GenerateOptions = { maxNewTokens: 128, temperature: 0, topK: 0, topP: 1, stopTokens: [151645, 151643], seed: 0 };
 
 export interface EngineInfo {
-  kind: 'cpu' | 'webgpu';
+  kind: EngineKind;
   /** Adapter or CPU description shown to the user. */
   device: string;
   features: string[];
@@ -160,8 +170,11 @@ export interface Engine {
   load(config: Qwen2Config, weights: WeightReader, opts: LoadOptions): Promise<MemoryPlan>;
   /** PEFT init: A kaiming-uniform(a=sqrt 5), B zeros, from a seed. Resets the optimizer. */
   initLora(seed: number): Promise<void>;
-  /** PEFT tensor names (base_model.model.model.layers.N....lora_A.weight). Resets the optimizer. */
-  setLora(tensors: Record<string, Float32Array>): Promise<void>;
+  /**
+   * PEFT tensor names (base_model.model.model.layers.N....lora_A.weight). Resets the optimizer.
+   * alpha: the adapter's own (an imported one's lora_alpha); absent keeps the one in force.
+   */
+  setLora(tensors: Record<string, Float32Array>, alpha?: number): Promise<void>;
   getLora(): Promise<Record<string, Float32Array>>;
   getOptimizerState(): Promise<OptimizerState>;
   setOptimizerState(s: OptimizerState): Promise<void>;

@@ -9,7 +9,7 @@
 
 import type { Qwen2Config } from '../core/config.ts';
 import { OutOfMemoryError } from '../core/errors.ts';
-import type { LoadOptions } from './engine.ts';
+import type { EngineKind, LoadOptions } from './engine.ts';
 import { activationSizes, loraLayout, nf4Applies, planMemory, type MemoryPlanParts } from './plan.ts';
 import type { WeightDType } from '../core/dtype.ts';
 import type { Quantization } from '../core/nf4.ts';
@@ -18,7 +18,7 @@ import type { Quantization } from '../core/nf4.ts';
 export const WASM_MEMORY_BYTES = 2 ** 32;
 
 export interface DeviceLimits {
-  kind: 'cpu' | 'webgpu';
+  kind: EngineKind;
   /** WebGPU: the adapter's maxBufferSize and maxStorageBufferBindingSize. */
   maxBufferSize?: number;
   maxBindingSize?: number;
@@ -43,7 +43,7 @@ export function cpuLimits(): DeviceLimits {
 }
 
 /** Tensors the GPU kernels bind whole (bytes), largest first: per-layer activations, residuals, LoRA buffers. */
-export function wholeTensors(cfg: Qwen2Config, opts: LoadOptions, kind: 'cpu' | 'webgpu' = 'webgpu'): { tensor: string; bytes: number }[] {
+export function wholeTensors(cfg: Qwen2Config, opts: LoadOptions, kind: EngineKind = 'webgpu'): { tensor: string; bytes: number }[] {
   const B = opts.maxBatch, T = opts.maxSeq;
   const out = Object.entries(activationSizes(cfg, opts.lora, B, T, kind)).map(([tensor, n]) => ({ tensor, bytes: n * 4 }));
   out.push({ tensor: 'resid', bytes: B * T * cfg.hiddenSize * 4 });

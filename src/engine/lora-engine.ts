@@ -140,8 +140,9 @@ export class LoraEngine<T, W> implements Engine {
     this.optStep = 0;
   }
 
-  async setLora(tensors: Record<string, Float32Array>): Promise<void> {
+  async setLora(tensors: Record<string, Float32Array>, alpha?: number): Promise<void> {
     const m = this.m;
+    if (alpha !== undefined) m.setAlpha(alpha);
     const data = new Float32Array(m.P);
     for (const p of m.tensorPlaces()) {
       const t = tensors[p.name];
@@ -245,7 +246,10 @@ export class LoraEngine<T, W> implements Engine {
 
   async step(micros: MicroBatch[], opts: StepOptions): Promise<StepResult> {
     const m = this.m;
-    m.dropout = m.lora.dropout;
+    // alpha and dropout are the run's (per step, like lr); the alpha stays for generation and export
+    if (opts.alpha !== undefined) m.setAlpha(opts.alpha);
+    if (opts.dropout !== undefined) m.trainDropout = opts.dropout;
+    m.dropout = m.trainDropout;
     let tokens = 0, inputTokens = 0;
     for (const mb of micros) {
       for (let i = 0; i < mb.labels.length; i++) {

@@ -58,7 +58,10 @@ export class Qwen2LoraModel<T, W> {
   readonly NKV: number; readonly HD: number; readonly QD: number; readonly KVD: number; readonly V: number;
   readonly slots: LoraSlot[];
   readonly P: number;
-  readonly scale: number;
+  /** alpha / r (or / sqrt r): set per run by the step's alpha, not fixed at load (setAlpha). */
+  scale: number;
+  /** The dropout of training steps: per run like lr (the step's), the loaded one until a step says. */
+  trainDropout: number;
   readonly params: T; // (P)
   readonly grads: T; // (P)
   readonly adamM: T; // (P)
@@ -96,6 +99,7 @@ export class Qwen2LoraModel<T, W> {
     this.slots = layout.slots;
     this.P = layout.size;
     this.scale = loraScale(lora);
+    this.trainDropout = lora.dropout;
     this.params = ops.alloc('f32', this.P, 'lora.params');
     this.grads = ops.alloc('f32', this.P, 'lora.grads');
     this.adamM = ops.alloc('f32', this.P, 'adam.m');
@@ -117,6 +121,11 @@ export class Qwen2LoraModel<T, W> {
     this.work = keepTokens >= maxB * maxT ? this.layerActs[0] : this.acts;
     const N = maxB * maxT;
     this.resid = Array.from({ length: this.L + 1 }, (_, l) => ops.alloc('f32', N * this.C, `resid.${l}`));
+  }
+
+  /** The adapter's alpha from now on (a run's own, or an imported adapter's). */
+  setAlpha(alpha: number): void {
+    this.scale = loraScale({ ...this.lora, alpha });
   }
 
   slot(layer: number, target: LoraTarget) {

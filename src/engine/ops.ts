@@ -9,6 +9,9 @@
 // Comments give each tensor's shape; "+=" marks an output that is accumulated into.
 
 import type { WeightFormat } from '../core/dtype.ts';
+
+/** The two engines: the one type every layer names them by (engine.ts re-exports it). */
+export type EngineKind = 'cpu' | 'webgpu';
 import { EngineError } from '../core/errors.ts';
 import { checkNf4Shape, nf4Words } from '../core/nf4.ts';
 
@@ -61,7 +64,7 @@ export function alignUp(n: number, a = VIEW_ALIGN): number {
 }
 
 export interface Ops<T, W> {
-  readonly kind: 'cpu' | 'webgpu';
+  readonly kind: EngineKind;
 
   // ---- memory
   /** A zeroed f32 or i32 buffer of n elements. */

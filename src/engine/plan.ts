@@ -7,10 +7,18 @@
 import { LORA_TARGETS, paramCount, projShape, type LoraTarget, type Qwen2Config } from '../core/config.ts';
 import type { WeightDType } from '../core/dtype.ts';
 import { NF4_BLOCK, checkNf4Shape, nf4Bytes, type Quantization } from '../core/nf4.ts';
-import type { LoadOptions, LoraSettings } from './engine.ts';
+import type { EngineKind, LoadOptions, LoraSettings } from './engine.ts';
 import { alignUp } from './ops.ts';
 
-type EngineKind = 'cpu' | 'webgpu';
+/**
+ * The largest LoRA rank an engine's kernels take. WebGPU: the gradient kernel keeps 32 tokens x R
+ * floats of a workgroup in 2048 (R <= 64); the fused q|k|v input kernel's 16 rows x 3 parts x R
+ * outputs must fit 4096 (R <= 85), which R <= 64 already meets. The CPU has no such bound. The
+ * page and the CLI refuse a rank above it before loading (train/settings-spec.ts).
+ */
+export function loraRankLimit(kind: EngineKind): number {
+  return kind === 'webgpu' ? 64 : Infinity;
+}
 
 /** One LoRA pair's place in the flat parameter buffer. */
 export interface LoraSlot {
@@ -227,7 +235,7 @@ export interface MemoryPlanParts {
  * The memory a load will take, by part (bytes), before anything is allocated: what the engine
  * checks against the device budget and what the page shows next to the settings.
  */
-export function planMemory(kind: 'cpu' | 'webgpu', cfg: Qwen2Config, opts: LoadOptions, weightDType: WeightDType): MemoryPlanParts {
+export function planMemory(kind: EngineKind, cfg: Qwen2Config, opts: LoadOptions, weightDType: WeightDType): MemoryPlanParts {
   const keep = keepTokens(kind, cfg, opts);
   const parts = planParts(cfg, opts.lora, opts.maxBatch, opts.maxSeq, weightBytes(cfg, weightDType, opts.quant), keep, kind);
   return { parts, total: sum(parts), recompute: keep < opts.maxBatch * opts.maxSeq, keepTokens: keep };

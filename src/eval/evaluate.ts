@@ -83,7 +83,7 @@ export async function evaluateRows<O extends GenerateOptions = DecodeOptions>(en
   return { report: scorePredictions(predictions), predictions, skipped };
 }
 
-const where = (s: SkippedEvalRow) => (s.origin?.line !== undefined ? `line ${s.origin.line}` : s.origin?.index !== undefined ? `row ${s.origin.index}` : JSON.stringify(s.user.slice(0, 40)));
+const where = (s: SkippedEvalRow) => (s.origin?.line !== undefined ? `line ${s.origin.line}` : s.origin?.index !== undefined ? `row ${s.origin.index + 1}` : JSON.stringify(s.user.slice(0, 40)));
 
 /** "2 row(s) left out: line 4 (5000 prompt tokens), ..." */
 export function describeSkippedEval(skipped: readonly SkippedEvalRow[], maxNewTokens: number, maxPositions: number): string {

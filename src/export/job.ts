@@ -7,6 +7,7 @@ import type { DatasetRow } from '../data/dataset.ts';
 import { TRAIN_PY } from './job/train-py.ts';
 import { jobReadme, requirementsTxt } from './job/readme.ts';
 import type { JobSpec } from './job/spec.ts';
+import { SETTINGS } from '../train/settings-spec.ts';
 
 export type { JobSpec } from './job/spec.ts';
 
@@ -18,19 +19,21 @@ export function seedRow(r: Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expe
   return { ...(r.system !== undefined ? { system: r.system } : {}), instruct: '', input: r.user, output };
 }
 
+/** One section of config.json: every setting of that group the settings spec gives a job key, under it. */
+function section(group: 'lora' | 'train', values: object): Record<string, unknown> {
+  const v = values as Record<string, unknown>;
+  return Object.fromEntries(SETTINGS.filter((s) => s.group === group && s.job).map((s) => [s.job!, v[s.key]]));
+}
+
 export function jobConfig(spec: JobSpec): Record<string, unknown> {
-  const t = spec.train;
   return {
     base_model: spec.baseModel,
     system_prompt: spec.system,
     max_length: spec.maxLength,
     end_token: spec.endToken,
     quant: spec.quant ?? 'none',
-    lora: { r: spec.lora.r, alpha: spec.lora.alpha, dropout: spec.lora.dropout, target_modules: spec.lora.targets, use_rslora: spec.lora.rslora },
-    train: {
-      epochs: t.epochs, batch_size: t.batchSize, grad_accum: t.gradAccum, lr: t.lr, schedule: t.schedule, warmup_steps: t.warmupSteps,
-      weight_decay: t.weightDecay, max_grad_norm: t.maxGradNorm, beta1: t.beta1, beta2: t.beta2, eps: t.eps, seed: t.seed,
-    },
+    lora: section('lora', spec.lora),
+    train: section('train', spec.train),
   };
 }
 

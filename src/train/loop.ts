@@ -98,7 +98,7 @@ export interface RunTrainingOptions {
   settings: TrainSettings;
   /** Id written into padding (masked out). */
   padId: number;
-  /** The adapter's shape, as the engine was loaded (part of the run's identity). */
+  /** The adapter's shape as loaded, with the run's own alpha and dropout (part of the run's identity; given to each step). */
   lora: LoraSettings;
   /** The base weights' identity: a cache source key, or a name + config. */
   modelKey: string;
@@ -151,12 +151,12 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
     if (ck && ck.meta.fingerprint !== fingerprint) ck = undefined;
   } else await o.checkpoints?.delete(runId);
   if (ck) {
-    await engine.setLora(ck.lora);
+    await engine.setLora(ck.lora, o.lora.alpha);
     await engine.setOptimizerState(ck.optimizer);
-  } else if (o.start) await engine.setLora(o.start.tensors);
+  } else if (o.start) await engine.setLora(o.start.tensors, o.lora.alpha);
   else await engine.initLora(settings.seed);
 
-  const trainer = new Trainer(engine, exampleBatches(o.train, o.padId), settings, ck?.meta.position);
+  const trainer = new Trainer(engine, exampleBatches(o.train, o.padId), settings, ck?.meta.position, { alpha: o.lora.alpha, dropout: o.lora.dropout });
   // The adapter's norm now, to tell a run whose updates explode (health.ts) from one that learns.
   const watch = new UpdateWatch(loraNorm(await engine.getLora()), trainer.position().step, settings.lr);
   const snapshot = async () => {

@@ -105,6 +105,8 @@ export class Trainer {
     private readonly batches: BatchSource,
     readonly settings: TrainSettings,
     resume?: TrainerPosition,
+    /** The run's LoRA alpha and dropout, given to every step (they are per run, not per load). */
+    private readonly adapter?: { alpha: number; dropout: number },
   ) {
     if (!batches.rows) throw new EngineError('no training examples');
     if (settings.batchSize < 1 || settings.gradAccum < 1 || settings.epochs <= 0) throw new EngineError('batch size, accumulation and epochs must be positive');
@@ -140,7 +142,7 @@ export class Trainer {
     const lr = lrAt(this.pos.step, this.totalSteps, s);
     const r = await this.engine.step(micros, {
       beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm,
-      lr, dropoutSeed: hash32(s.seed ^ 0x5eed, this.pos.step),
+      lr, dropoutSeed: hash32(s.seed ^ 0x5eed, this.pos.step), ...(this.adapter ? { alpha: this.adapter.alpha, dropout: this.adapter.dropout } : {}),
     });
     this.pos = after;
     return {

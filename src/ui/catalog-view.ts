@@ -7,6 +7,8 @@ import type { LoadOptions } from '../engine/engine.ts';
 import { checkFit, cpuLimits, type DeviceLimits, type FitReport } from '../engine/fit.ts';
 import { nf4Applies, planMemory } from '../engine/plan.ts';
 import type { QuantChoice } from '../worker/api.ts';
+import { engineFor } from '../worker/engine-choice.ts';
+import { paramCount } from '../core/config.ts';
 import type { AppState } from './state.ts';
 
 export interface CatalogPlan {
@@ -22,10 +24,14 @@ export interface CatalogRow {
   plans: CatalogPlan[];
 }
 
-/** The engine a load would get: WebGPU (with the adapter's limits) unless the CPU is chosen or no GPU is found. */
-export function fitLimits(s: Pick<AppState, 'engineChoice' | 'probe'>): DeviceLimits {
+/**
+ * The limits of the engine a load of a model of `params` parameters would get, Automatic resolved
+ * first (engineFor: a software adapter runs the CPU engine): WebGPU with the adapter's limits, or
+ * the CPU's. Before the probe answers, the CPU's (the engine every browser has).
+ */
+export function fitLimits(s: Pick<AppState, 'engineChoice' | 'probe'>, params = Infinity): DeviceLimits {
   const p = s.probe;
-  if (s.engineChoice !== 'cpu' && p?.webgpu) return { kind: 'webgpu', maxBufferSize: p.maxBufferSize, maxBindingSize: p.maxStorageBufferBindingSize };
+  if (p && engineFor(s.engineChoice, p, params) === 'webgpu') return { kind: 'webgpu', maxBufferSize: p.maxBufferSize, maxBindingSize: p.maxStorageBufferBindingSize };
   return cpuLimits();
 }
 
@@ -35,7 +41,7 @@ export function loadOptionsOf(t: AppState['train']): LoadOptions {
 
 export function catalogRow(m: CatalogModel, s: Pick<AppState, 'engineChoice' | 'probe' | 'train'>): CatalogRow {
   const cfg = catalogConfig(m);
-  const limits = fitLimits(s);
+  const limits = fitLimits(s, paramCount(cfg));
   const plans: CatalogPlan[] = [];
   for (const quant of nf4Applies(cfg) ? (['none', 'nf4'] as const) : (['none'] as const)) {
     const opts = { ...loadOptionsOf(s.train), quant };

@@ -3,35 +3,34 @@
 // training.ts, evaluation/chat/export in results.ts; each sees a narrow context (context.ts).
 // Every failure lands as a UiError on the screen where it happened.
 
-import { describeFit } from '../engine/fit.ts';
-import { unfitChoice } from './catalog-view.ts';
-import { ChatTokenizer } from '../tokenizer/tokenizer.ts';
+import type { ChatTokenizer } from '../tokenizer/tokenizer.ts';
+import { ModelLoader } from './model-load.ts';
 import type { LoadSettings, QuantChoice } from '../worker/api.ts';
 import type { TrainingWorker } from '../worker/client.ts';
 import type { Action, LoopAction } from './actions.ts';
 import type { DatasetRow } from '../data/dataset.ts';
 import type { ExampleSet } from '../data/examples.ts';
-import type { LoraSettings } from '../engine/engine.ts';
-import { importPeftAdapter, pickAdapterFiles } from '../export/peft-import.ts';
+import type { EngineKind, LoraSettings } from '../engine/engine.ts';
 import { saveLang } from './i18n.ts';
-import { loadDataset, loadSession, saveSession, type SavedSession } from './persist.ts';
+import { loadDataset, loadSession, saveSession } from './persist.ts';
+import { restoredPatch, sessionOf } from './page-session.ts';
 import { DataController } from './data.ts';
 import { ResultsController } from './results.ts';
 import { LoopController } from './loop.ts';
 import { RunsController } from './run-history.ts';
 import { TrainingController } from './training.ts';
 import { EstimateController } from './estimate.ts';
-import { defaultRecipe, loraOf, type Recipe } from '../train/recipe.ts';
-import { initialState, uiError, type AppState, type Screen } from './state.ts';
+import type { Recipe } from '../train/recipe.ts';
+import type { AppState, Screen } from './state.ts';
 import { defaultsFor, type NumericField } from './train-fields.ts';
-import { fieldPatch, sourcePatch } from './settings.ts';
-import { formOfKey, keptFolder, modelSourceOf, reopenFolder, sourceIdOf } from './sources.ts';
+import { fieldPatch, recheckPatch, sourcePatch } from './settings.ts';
+import { formOfKey, keptFolder, reopenFolder, sourceIdOf } from './sources.ts';
 import type { TrainingContext } from './context.ts';
 import type { Store } from './store.ts';
 
 export interface PageOptions {
   /** ?engine=cpu|webgpu forces an engine (tests without WebGPU use it). */
-  engine?: 'cpu' | 'webgpu';
+  engine?: EngineKind;
   /** ?preset=e2e: a few fast steps for the browser tests. */
   preset?: 'e2e';
   /** ?quant=none|nf4|auto picks the base weights (a page that re-imports a QLoRA adapter). */
@@ -51,6 +50,11 @@ export class Controller implements TrainingContext {
   readonly loop: LoopController;
   readonly runs: RunsController;
   readonly estimate: EstimateController;
+  readonly models: ModelLoader;
+  /** The run whose adapter was in use before the reload, until it is put back (init). */
+  private savedRun?: string;
+  private restoring = true;
+  private persistedRun?: string;
 
   constructor(
     readonly store: Store,
@@ -71,7 +75,14 @@ export class Controller implements TrainingContext {
     });
     this.runs = new RunsController(this);
     this.estimate = new EstimateController(this);
+    this.models = new ModelLoader(this);
     store.subscribe(() => this.estimate.onState());
+    // The adapter in use is part of the saved page: kept whenever it changes (a run ends, one is loaded).
+    store.subscribe(() => {
+      if (this.restoring || this.state.runs.current === this.persistedRun) return;
+      this.persistedRun = this.state.runs.current;
+      void this.persist();
+    });
   }
 
   quiet(): Promise<void> {
@@ -87,6 +98,16 @@ export class Controller implements TrainingContext {
   }
 
   async init(): Promise<void> {
+    try {
+      await this.initSteps();
+    } finally {
+      this.restoring = false;
+      this.persistedRun = this.state.runs.current;
+      await this.persist();
+    }
+  }
+
+  private async initSteps(): Promise<void> {
     await this.restoreSession();
     await this.loop.restore();
     await this.runs.refresh();
@@ -96,6 +117,7 @@ export class Controller implements TrainingContext {
     try {
       const probe = await this.worker.probe();
       this.patch(() => ({ probe }));
+      this.patch(recheckPatch);
     } catch (e) {
       this.patch(() => ({ workerError: e instanceof Error ? e.message : String(e) }));
       return;
@@ -107,7 +129,26 @@ export class Controller implements TrainingContext {
     // The last model loads again when that costs no download: the built-in one, a cached one, a kept folder.
     const f = this.state.source;
     const id = sourceIdOf(f, document.baseURI);
-    if (f.kind === 'builtin' || (f.kind === 'local' && f.files.length) || this.state.cachedModels.some((m) => m.complete && m.sourceKey === id)) await this.loadModel();
+    if (f.kind === 'builtin' || (f.kind === 'local' && f.files.length) || this.state.cachedModels.some((m) => m.complete && m.sourceKey === id)) {
+      if (await this.loadModel()) await this.restoreAdapter();
+    }
+  }
+
+  /**
+   * The adapter in use before the reload is in use again, on every screen: the kept run it came
+   * from goes back into the engine when it was trained on this model (issue 22, point 1). A
+   * continued run that was interrupted is offered for Resume instead of its parent's result.
+   */
+  private async restoreAdapter(): Promise<void> {
+    const id = this.savedRun;
+    const summary = this.state.model.summary;
+    const rec = id ? this.state.runs.list.find((r) => r.id === id) : undefined;
+    if (!rec || !summary || rec.modelKey !== (summary.sourceKey || summary.name)) return;
+    if (!(await this.runs.load(rec.id))) return;
+    if (this.state.continuing) {
+      this.patch((s) => ({ training: { ...s.training, state: 'idle', progress: undefined, losses: [], evalLosses: [] } }));
+      await this.training.findCheckpoint();
+    }
   }
 
   /** The form for a cached model or the kept folder; false when there is none to load. */
@@ -131,6 +172,7 @@ export class Controller implements TrainingContext {
         return;
       case 'setEngine':
         this.patch(() => ({ engineChoice: a.engine }));
+        this.patch(recheckPatch);
         return this.persist();
       case 'setQuant':
         this.patch(() => ({ quantChoice: a.quant }));
@@ -229,11 +271,23 @@ export class Controller implements TrainingContext {
     return this.loop.handle(a);
   }
 
-  /** A run, kept with its adapter once it ends; continueFrom starts it from the engine's adapter. */
+  /**
+   * A run, kept with its adapter once it ends; continueFrom starts it from the engine's adapter.
+   * A continued run is remembered until it finishes, so after a reload Start resumes it as the
+   * same run (same identity, same checkpoint) and it is kept with its parent (issue 22, point 2).
+   */
   private async train(fresh: boolean, continueFrom?: string): Promise<void> {
-    const parent = continueFrom !== undefined ? this.state.runs.current : undefined;
-    const ended = await this.training.start(fresh, continueFrom);
+    const pending = !fresh && continueFrom === undefined ? this.state.continuing : undefined;
+    const from = continueFrom ?? pending?.from;
+    const parent = continueFrom !== undefined ? this.state.runs.current : pending?.parent;
+    this.patch(() => ({ continuing: from !== undefined ? { from, parent } : undefined }));
+    await this.persist();
+    const ended = await this.training.start(fresh, from);
     if (ended) await this.runs.record({ ...ended, parent });
+    if (ended?.outcome.state === 'done' && from !== undefined) {
+      this.patch(() => ({ continuing: undefined }));
+      await this.persist();
+    }
   }
 
   private async setTrainField(key: NumericField, raw: string): Promise<void> {
@@ -252,16 +306,8 @@ export class Controller implements TrainingContext {
   private async restoreSession(): Promise<void> {
     const saved = await loadSession();
     if (saved) {
-      this.patch((s) => ({
-        engineChoice: saved.engineChoice,
-        quantChoice: saved.quantChoice ?? 'auto',
-        source: { ...s.source, ...saved.source, files: [], folderName: '' },
-        train: { ...defaultRecipe(), ...saved.train },
-        evalFraction: saved.evalFraction,
-        splitSeed: saved.splitSeed,
-        systemPrompt: saved.systemPrompt,
-        chat: { ...s.chat, ...saved.chat },
-      }));
+      this.savedRun = saved.adapterRun;
+      this.patch(restoredPatch(saved));
     }
     for (const role of ['train', 'eval'] as const) {
       const d = await loadDataset(role);
@@ -279,17 +325,7 @@ export class Controller implements TrainingContext {
   }
 
   async persist(): Promise<void> {
-    const s = this.state;
-    const session: SavedSession = {
-      engineChoice: s.engineChoice,
-      quantChoice: s.quantChoice,
-      source: { kind: s.source.kind, repo: s.source.repo, revision: s.source.revision, baseUrl: s.source.baseUrl },
-      train: s.train,
-      evalFraction: s.evalFraction,
-      splitSeed: s.splitSeed,
-      systemPrompt: s.systemPrompt,
-      chat: { prompt: s.chat.prompt, maxNewTokens: s.chat.maxNewTokens, temperature: s.chat.temperature },
-    };
+    const session = sessionOf(this.state, this.restoring ? this.savedRun : this.state.runs.current);
     await saveSession(session);
   }
 
@@ -303,127 +339,42 @@ export class Controller implements TrainingContext {
     }));
   }
 
-  // ---- model -----------------------------------------------------------------------------
+  // ---- model (model-load.ts) -------------------------------------------------------------
+
+  recountTokens(): Promise<void> {
+    return this.data.recountTokens();
+  }
+
+  findCheckpoint(): Promise<void> {
+    return this.training.findCheckpoint();
+  }
+
+  forgetRun(): void {
+    this.runs.forget();
+  }
 
   loadSettings(): LoadSettings {
-    const t = this.state.train;
-    return {
-      maxBatch: t.batchSize,
-      maxSeq: t.maxLength,
-      lora: loraOf(t),
-      quant: this.state.quantChoice,
-    };
+    return this.models.loadSettings();
   }
 
-  async loadModel(): Promise<boolean> {
-    await this.quiet();
-    const source = modelSourceOf(this.state.source, document.baseURI);
-    if (!('kind' in source)) {
-      this.patch((s) => ({ model: { ...s.model, error: source } }));
-      return false;
-    }
-    // a catalog model whose plan cannot fit is refused here, before anything downloads
-    const unfit = unfitChoice(this.state);
-    if (unfit) {
-      const detail = describeFit(unfit.plans[0].fit, `${unfit.model.repo} at batch ${this.state.train.batchSize} x max length ${this.state.train.maxLength}`);
-      this.patch((s) => ({ model: { ...s.model, error: { where: 'model', key: 'model.tooBig', detail } } }));
-      return false;
-    }
-    const settings = this.loadSettings();
-    const engine = this.state.engineChoice;
-    this.patch(() => ({ model: { status: 'loading' } }));
-    try {
-      const summary = await this.worker.loadModel(source, engine, settings, (progress) =>
-        this.patch((s) => ({ model: { ...s.model, progress } })),
-      );
-      this.tokenizer = ChatTokenizer.fromJson(summary.tokenizerJson, summary.tokenizerConfigJson ?? {});
-      const t = this.state.train;
-      this.patch(() => ({
-        model: {
-          status: 'ready',
-          summary,
-          loadedWith: { r: t.r, alpha: t.alpha, dropout: t.dropout, rslora: t.rslora, targets: [...t.targets], batch: t.batchSize, seq: t.maxLength, engine, quant: settings.quant ?? 'none', source: sourceIdOf(this.state.source, document.baseURI) },
-        },
-        training: { state: 'idle', losses: [], evalLosses: [], trained: false },
-        // A new engine starts from a fresh LoRA init: any applied adapter is gone, and results of
-        // the previous model would mislead.
-        adapter: { busy: this.state.adapter.busy },
-        evaluation: { busy: false, done: 0, total: 0, inputs: [], added: [] },
-        runs: { ...this.state.runs, current: undefined },
-        chat: { ...this.state.chat, base: { text: '', tokens: 0, busy: false }, tuned: { text: '', tokens: 0, busy: false } },
-        exports: initialState(this.state.lang).exports,
-      }));
-    } catch (e) {
-      this.tokenizer = undefined;
-      this.patch(() => ({ model: { status: 'error', error: uiError('model', 'model.failed', e) } }));
-      return false;
-    }
-    await this.persist();
-    await Promise.all([this.refreshCachedModels(), this.data.recountTokens(), this.training.findCheckpoint()]);
-    return true;
+  loadModel(): Promise<boolean> {
+    return this.models.load();
   }
 
-  private async refreshCachedModels(): Promise<void> {
-    try {
-      const [cachedModels, storage] = await Promise.all([this.worker.listCachedModels(), this.worker.storage()]);
-      this.patch((s) => ({ cachedModels, probe: s.probe && storage ? { ...s.probe, storage } : s.probe }));
-    } catch {
-      // A browser without IndexedDB has no cache to list; loading still works.
-    }
+  private refreshCachedModels(): Promise<void> {
+    return this.models.refreshCached();
   }
 
-  /** Does the loaded engine hold what the current settings need? */
   loadedMatches(): boolean {
-    const m = this.state.model;
-    const t = this.state.train;
-    const w = m.loadedWith;
-    if (m.status !== 'ready' || !w) return false;
-    return (
-      w.r === t.r &&
-      w.alpha === t.alpha &&
-      w.dropout === t.dropout &&
-      w.rslora === t.rslora &&
-      w.targets.join() === t.targets.join() &&
-      // Exactly: an engine sized for a bigger shape runs every step at that size's cost.
-      w.batch === t.batchSize &&
-      w.seq === t.maxLength &&
-      w.engine === this.state.engineChoice &&
-      w.quant === this.state.quantChoice
-    );
+    return this.models.loadedMatches();
   }
 
-  /** The settings take an adapter's shape, and the model reloads when the engine was built otherwise. */
-  async ensureLora(l: LoraSettings): Promise<boolean> {
-    this.patch((s) => ({ train: { ...s.train, r: l.r, alpha: l.alpha, dropout: l.dropout, rslora: l.rslora, targets: [...l.targets] } }));
-    await this.persist();
-    return this.loadedMatches() || this.loadModel();
+  ensureLora(l: LoraSettings): Promise<boolean> {
+    return this.models.ensureLora(l);
   }
 
-  /**
-   * A PEFT adapter folder replaces the engine's LoRA weights. Its shape (r, targets, scaling)
-   * becomes the page's settings, and the engine is reloaded for it when it was built otherwise.
-   */
-  async importAdapter(files: File[], folder = ''): Promise<void> {
-    const summary = this.state.model.summary;
-    if (!summary || this.state.model.status !== 'ready') return;
-    await this.quiet();
-    this.patch(() => ({ adapter: { busy: true } }));
-    try {
-      const path = (f: File) => f.webkitRelativePath || f.name;
-      const picked = pickAdapterFiles(files.map(path));
-      const file = (name: string) => files.find((f) => path(f) === name)!;
-      const imported = await importPeftAdapter(await file(picked.config).text(), file(picked.weights), summary.config);
-      const l = imported.settings;
-      if (!(await this.ensureLora(l))) throw new Error(this.state.model.error?.detail ?? 'the model did not reload');
-      await this.worker.setAdapter(imported.tensors);
-      this.runs.forget();
-      this.patch((s) => ({
-        adapter: { busy: false, name: folder || picked.config.split('/')[0], r: l.r, alpha: l.alpha, targets: l.targets.length },
-        training: { ...s.training, trained: true },
-      }));
-    } catch (e) {
-      this.patch(() => ({ adapter: { busy: false, error: uiError('model', 'adapter.failed', e) } }));
-    }
+  importAdapter(files: File[], folder = ''): Promise<void> {
+    return this.models.importAdapter(files, folder);
   }
 
   // ---- data (DataController), as the screen controllers see it ----------------------------

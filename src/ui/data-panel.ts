@@ -71,7 +71,7 @@ export class DataPanel extends LitElement {
 
   private issueText(t: Translate, i: DatasetIssue) {
     const where = [
-      i.line !== undefined ? t('data.issueLine', { line: i.line }) : i.index !== undefined ? t('data.issueRow', { index: i.index }) : '',
+      i.line !== undefined ? t('data.issueLine', { line: i.line }) : i.index !== undefined ? t('data.issueRow', { index: i.index + 1 }) : '',
       i.field ? t('data.issueField', { field: i.field }) : '',
     ].filter(Boolean);
     const m = issueMessage(t, i.message);

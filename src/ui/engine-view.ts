@@ -1,17 +1,19 @@
 // What the header and the Model step say about the engine: which one runs (or would run, before
 // a model is loaded) and why Automatic picked it, from the worker's EngineDecision.
 
+import type { EngineKind } from '../engine/engine.ts';
 import type { EngineDecision } from '../worker/api.ts';
+import { engineFor } from '../worker/engine-choice.ts';
 import { formatNumber, type Lang, type Translate } from './i18n.ts';
 import type { AppState } from './state.ts';
 
 /** "WebGPU · SwiftShader", or the CPU engine's own description when it already names itself. */
-export function engineLabel(e: { kind: 'cpu' | 'webgpu'; device: string }): string {
+export function engineLabel(e: { kind: EngineKind; device: string }): string {
   const kind = e.kind === 'webgpu' ? 'WebGPU' : 'CPU';
   return e.device.startsWith(kind) ? e.device : `${kind} · ${e.device}`;
 }
 
-const kindName = (k: 'cpu' | 'webgpu') => (k === 'webgpu' ? 'WebGPU' : 'CPU');
+const kindName = (k: EngineKind) => (k === 'webgpu' ? 'WebGPU' : 'CPU');
 const ms = (lang: Lang, x: number) => `${formatNumber(lang, x, x < 10 ? 1 : 0)} ms`;
 
 /** The sentence that says why this engine runs. */
@@ -22,12 +24,8 @@ export function engineWhy(t: Translate, lang: Lang, d: EngineDecision): string {
 }
 
 /** The engine a load would get with the current choice, before one is loaded (the worker decides for real). */
-export function expectedEngine(s: Pick<AppState, 'engineChoice' | 'probe'>): 'cpu' | 'webgpu' | undefined {
-  const p = s.probe;
-  if (s.engineChoice === 'cpu') return 'cpu';
-  if (!p) return undefined;
-  if (s.engineChoice === 'webgpu') return p.webgpu ? 'webgpu' : undefined;
-  return p.webgpu && !p.software ? 'webgpu' : 'cpu';
+export function expectedEngine(s: Pick<AppState, 'engineChoice' | 'probe'>): EngineKind | undefined {
+  return engineFor(s.engineChoice, s.probe);
 }
 
 /** The header's engine: the one that runs, with a short why; before a load, the one that would. */

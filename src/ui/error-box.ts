@@ -26,7 +26,7 @@ export class ErrorBox extends LitElement {
       <div class="row" style="justify-content: space-between; flex-wrap: nowrap; align-items: flex-start">
         <span>
           ${translate(this.language, e.key, { message: e.net ? translate(this.language, `net.${e.net.kind}`, { file: e.net.file }) : e.detail, example: 'Qwen/Qwen2.5-0.5B-Instruct' })}
-          ${e.net && e.where === 'model' && WAY_OUT.includes(e.net.kind) ? html`<div data-testid="model-offline">${translate(this.language, 'model.offline')}</div>` : nothing}
+          ${e.net && e.where === 'model' && WAY_OUT.includes(e.net.kind) ? html`<div data-testid="model-offline">${translate(this.language, e.via === 'modelscope' ? 'model.offline.modelscope' : 'model.offline')}</div>` : nothing}
           ${e.net ? html`<details><summary>${translate(this.language, 'net.details')}</summary>${e.detail}</details>` : nothing}
         </span>
         <button class="small" @click=${() => emit(this, { type: 'dismissError', where: e.where })}>${translate(this.language, 'error.dismiss')}</button>

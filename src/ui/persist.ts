@@ -17,7 +17,11 @@ export interface SavedSession {
   evalFraction: number;
   splitSeed: number;
   systemPrompt: string;
-  chat: { prompt: string; maxNewTokens: number; temperature: number };
+  chat: { prompt: string; maxNewTokens: number; temperature: number; constrained?: boolean; instruct?: boolean };
+  /** The kept run whose adapter was in use: put back into the engine after a reload. */
+  adapterRun?: string;
+  /** A "Continue training" run not finished yet: Start (Resume) goes on with it as the same run. */
+  continuing?: { from: string; parent?: string };
 }
 
 export interface SavedDataset {

@@ -66,7 +66,7 @@ export class ResultsController {
       const { report, predictions, skipped } = await evaluateRows(c.worker, rows, { ...opts, onProgress: progress(0) });
       const measured = new Set(predictions.map((p) => p.user));
       const evalSet = evalSetFingerprint(rows.filter((r) => measured.has(r.user)));
-      const where = (r: SkippedEvalRow) => (r.origin?.line !== undefined ? `line ${r.origin.line}` : r.origin?.index !== undefined ? `row ${r.origin.index}` : r.user.slice(0, 30));
+      const where = (r: SkippedEvalRow) => (r.origin?.line !== undefined ? `line ${r.origin.line}` : r.origin?.index !== undefined ? `row ${r.origin.index + 1}` : r.user.slice(0, 30));
       // The report's rows are the evaluated ones: their inputs, in order, for the wrong-answer list.
       c.patch((s) => ({
         evaluation: {

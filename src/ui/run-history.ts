@@ -7,7 +7,7 @@ import type { TrainExample } from '../engine/engine.ts';
 import type { EvalReport } from '../eval/metrics.ts';
 import { idbStore, memoryStore } from '../io/store.ts';
 import { dataFingerprint } from '../train/fingerprint.ts';
-import { loraOf } from '../train/recipe.ts';
+import { defaultRecipe, loraOf, stepCount, type Recipe } from '../train/recipe.ts';
 import { RUNS_DB, RUNS_STORE, RunStore, newRunId, type RunRecord } from '../train/runs.ts';
 import type { TrainingWorker } from '../worker/client.ts';
 import type { TrainOutcome } from '../worker/api.ts';
@@ -134,9 +134,10 @@ export class RunsController {
     this.set({ busy: true, error: undefined });
     try {
       if (!(await this.c.ensureLora(rec.lora))) throw new Error(this.c.state.model.error?.detail || 'the model is not loaded');
-      await this.c.worker.setAdapter(await this.runs.adapter(id));
-      // A trained adapter is in the engine again: Evaluate, Playground and Export use it (issue 14, point 2).
-      this.c.patch((s) => ({ runs: { ...s.runs, busy: false, current: id }, training: { ...s.training, trained: true } }));
+      await this.c.worker.setAdapter(await this.runs.adapter(id), rec.lora.alpha);
+      // A trained adapter is in the engine again: Evaluate, Playground and Export use it (issue 14,
+      // point 2), and the Train step shows that run, not "Not started" (issue 22, point 1).
+      this.c.patch((s) => ({ runs: { ...s.runs, busy: false, current: id }, training: trainingOfRun(rec, s.training) }));
       return true;
     } catch (e) {
       this.set({ busy: false, error: uiError('eval', 'runs.failed', e) });
@@ -162,6 +163,26 @@ export class RunsController {
       runs: { ...s.runs, list: s.runs.list.filter((r) => r.id !== id), selected: s.runs.selected.filter((x) => x !== id), current: s.runs.current === id ? undefined : s.runs.current },
     }));
   }
+}
+
+/**
+ * What the Train step shows for a kept run whose adapter is in use: its state, curve and last
+ * step (of the steps its own settings and rows planned). A run in progress is left as it is.
+ */
+export function trainingOfRun(rec: RunView, tr: AppState['training']): AppState['training'] {
+  if (['running', 'starting', 'paused', 'pausing'].includes(tr.state)) return { ...tr, trained: true };
+  const last = rec.history.at(-1);
+  const settings = { ...defaultRecipe(), ...(rec.settings as Partial<Recipe>) };
+  const { totalSteps, stepsPerEpoch } = stepCount(rec.trainRows, settings);
+  return {
+    state: rec.state === 'error' ? 'stopped' : rec.state,
+    trained: true,
+    losses: rec.history.map((h) => ({ step: h.step, loss: h.loss })),
+    evalLosses: rec.history.filter((h) => h.evalLoss !== undefined).map((h) => ({ step: h.step, loss: h.evalLoss! })),
+    progress: last
+      ? { step: last.step, totalSteps, epoch: last.step / Math.max(1, stepsPerEpoch), loss: last.loss, lr: 0, gradNorm: NaN, tokensPerSec: 0, etaSec: NaN, memoryBytes: 0, state: rec.state === 'done' ? 'done' : 'stopped' }
+      : undefined,
+  };
 }
 
 /** A run's latest report of one decoding. */

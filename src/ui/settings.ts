@@ -1,7 +1,8 @@
 // How the Train step's settings and the Model step's source change the page's state: pure
 // functions from the state to a patch, so the controller only applies them and persists.
 
-import { checkField, fieldSpec, presetOf, type NumericField } from './train-fields.ts';
+import { checkField, FIELDS, fieldSpec, presetOf, type NumericField } from './train-fields.ts';
+import { expectedEngine } from './engine-view.ts';
 import type { AppState } from './state.ts';
 
 const ACTIVE = ['running', 'paused', 'pausing', 'starting'];
@@ -13,10 +14,29 @@ const ACTIVE = ['running', 'paused', 'pausing', 'starting'];
 export function fieldPatch(s: AppState, key: NumericField, raw: string): Pick<AppState, 'train' | 'trainErrors'> | undefined {
   const spec = fieldSpec(key);
   if (!spec) return undefined;
-  const r = checkField(spec, raw);
+  const r = checkField(spec, raw, expectedEngine(s));
   if ('error' in r) return { train: s.train, trainErrors: { ...s.trainErrors, [key]: r.error } };
   const { [key]: _, ...rest } = s.trainErrors;
   return { train: { ...s.train, [key]: r.value }, trainErrors: rest };
+}
+
+/**
+ * The settings checked again on the engine that will run now (a rank the CPU takes may be over
+ * WebGPU's kernels): a value it refuses moves out of the recipe into the errors, so Start waits.
+ */
+export function recheckPatch(s: AppState): Pick<AppState, 'train' | 'trainErrors'> {
+  const engine = expectedEngine(s);
+  const errors = { ...s.trainErrors };
+  const train = { ...s.train };
+  for (const f of FIELDS) {
+    const r = checkField(f, errors[f.key]?.raw ?? String(s.train[f.key]), engine);
+    if ('error' in r) errors[f.key] = r.error;
+    else {
+      delete errors[f.key];
+      train[f.key] = r.value;
+    }
+  }
+  return { train, trainErrors: errors };
 }
 
 /** Another source drops the old source's error and brings its model's preset (not during a run). */

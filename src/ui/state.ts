@@ -1,6 +1,7 @@
 // The whole page state as plain data. Components read it and never change it; the controller
 // (controller.ts) is the one writer. The Train step's settings are the recipe (train/recipe.ts).
 
+import type { EngineKind } from '../engine/engine.ts';
 import type { LoraTarget } from '../core/config.ts';
 import { DownloadError, type DatasetIssue, type SchemaIssue } from '../core/errors.ts';
 import type { ToolSchema } from '../data/schema.ts';
@@ -47,6 +48,8 @@ export interface UiError {
   detail: string;
   /** A download that failed: said in the page's language, the English detail kept under "Details". */
   net?: { kind: DownloadError['kind']; file: string };
+  /** Where a model load went (hf, modelscope, url…): the way-out advice names the other ways. */
+  via?: string;
 }
 
 /** The error a screen shows: where it happened, what to say, and the typed error's own message. */
@@ -122,7 +125,7 @@ export interface StepEstimate {
   /** The model, engine, data and settings it was measured for. */
   key: string;
   status: 'measuring' | 'done' | 'error';
-  engine: 'cpu' | 'webgpu';
+  engine: EngineKind;
   batch: number;
   /** Padded length of the timed micro-batch. */
   tokens: number;
@@ -226,6 +229,12 @@ export interface AppState {
   schema: SchemaState;
   /** Every training run kept in IndexedDB (src/train/runs.ts). */
   runs: RunsState;
+  /**
+   * A "Continue training" run started and not finished: from = the name of the adapter it
+   * started from (part of its identity), parent = the kept run it continues. Kept across reloads
+   * so Start resumes it as the same run (its checkpoint) and it reaches Runs when it ends.
+   */
+  continuing?: { from: string; parent?: string };
 
   chat: {
     prompt: string;

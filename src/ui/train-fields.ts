@@ -1,37 +1,51 @@
-// The Train step's numeric settings: each field's allowed range and how a typed value is checked.
+// The Train step's numeric settings, made from the one settings table (train/settings-spec.ts):
+// the range, the integer rule and the engine's limit are the spec's, checked by its checkSetting,
+// so the page refuses exactly what the CLI refuses. Only the labels and the words are the page's.
 // A value outside its range never reaches the recipe: it stays on screen with its error, and
 // Start stays off naming the fields to fix (the controller keeps the errors in the state).
 
-import { BUILTIN_PRESET, defaultRecipe, modelPreset, type Preset, type Recipe } from '../train/recipe.ts';
+import type { EngineKind } from '../engine/engine.ts';
+import type { Recipe } from '../train/recipe.ts';
+import { checkSetting, defaultsForModel, NUMBER_SETTINGS, type NumberSetting, type NumericKey, type SettingProblem } from '../train/settings-spec.ts';
+import { modelPreset, BUILTIN_PRESET, type Preset } from '../train/recipe.ts';
 import type { MessageKey, Params } from './i18n.ts';
 
-export type NumericField = { [K in keyof Recipe]: Recipe[K] extends number ? K : never }[keyof Recipe];
+export type NumericField = NumericKey;
 
 export interface FieldSpec {
   key: NumericField;
   label: MessageKey;
   help: MessageKey;
   min: number;
-  max?: number;
+  max: number;
   step: number | 'any';
-  integer: boolean;
+  setting: NumberSetting;
 }
 
-export const FIELDS: FieldSpec[] = [
-  { key: 'r', label: 'train.r', help: 'train.r.help', min: 1, max: 256, step: 1, integer: true },
-  { key: 'alpha', label: 'train.alpha', help: 'train.alpha.help', min: 0.01, max: 4096, step: 'any', integer: false },
-  { key: 'dropout', label: 'train.dropout', help: 'train.dropout.help', min: 0, max: 0.9, step: 0.05, integer: false },
-  { key: 'batchSize', label: 'train.batch', help: 'train.batch.help', min: 1, max: 256, step: 1, integer: true },
-  { key: 'gradAccum', label: 'train.accum', help: 'train.accum.help', min: 1, max: 256, step: 1, integer: true },
-  { key: 'lr', label: 'train.lr', help: 'train.lr.help', min: 1e-7, max: 1, step: 'any', integer: false },
-  { key: 'epochs', label: 'train.epochs', help: 'train.epochs.help', min: 1, max: 1000, step: 1, integer: true },
-  { key: 'maxLength', label: 'train.maxLength', help: 'train.maxLength.help', min: 8, max: 32768, step: 1, integer: true },
-  { key: 'warmupSteps', label: 'train.warmup', help: 'train.warmup.help', min: 0, max: 1e6, step: 1, integer: true },
-  { key: 'weightDecay', label: 'train.weightDecay', help: 'train.weightDecay.help', min: 0, max: 10, step: 'any', integer: false },
-  { key: 'maxGradNorm', label: 'train.maxGradNorm', help: 'train.maxGradNorm.help', min: 0, max: 1e6, step: 'any', integer: false },
-  { key: 'seed', label: 'train.seed', help: 'train.seed.help', min: 0, max: 2 ** 31 - 1, step: 1, integer: true },
-  { key: 'evalEvery', label: 'train.evalEvery', help: 'train.evalEvery.help', min: 0, max: 1e6, step: 1, integer: true },
-];
+/** The page's words for each shown setting (the label and help keys of the dictionaries). */
+const WORDS: Partial<Record<NumericField, [MessageKey, MessageKey]>> = {
+  r: ['train.r', 'train.r.help'],
+  alpha: ['train.alpha', 'train.alpha.help'],
+  dropout: ['train.dropout', 'train.dropout.help'],
+  batchSize: ['train.batch', 'train.batch.help'],
+  gradAccum: ['train.accum', 'train.accum.help'],
+  lr: ['train.lr', 'train.lr.help'],
+  epochs: ['train.epochs', 'train.epochs.help'],
+  maxLength: ['train.maxLength', 'train.maxLength.help'],
+  warmupSteps: ['train.warmup', 'train.warmup.help'],
+  weightDecay: ['train.weightDecay', 'train.weightDecay.help'],
+  maxGradNorm: ['train.maxGradNorm', 'train.maxGradNorm.help'],
+  seed: ['train.seed', 'train.seed.help'],
+  evalEvery: ['train.evalEvery', 'train.evalEvery.help'],
+  checkpointEvery: ['train.checkpointEvery', 'train.checkpointEvery.help'],
+};
+
+/** The fields the page shows: every setting the spec marks for the page, in the spec's order. */
+export const FIELDS: FieldSpec[] = NUMBER_SETTINGS.filter((s) => s.page).map((s) => {
+  const words = WORDS[s.key];
+  if (!words) throw new Error(`train-fields: no label for the setting ${s.key}`);
+  return { key: s.key, label: words[0], help: words[1], min: s.min, max: s.max, step: s.step, setting: s };
+});
 
 export const fieldSpec = (key: NumericField): FieldSpec | undefined => FIELDS.find((f) => f.key === key);
 
@@ -41,17 +55,26 @@ export interface FieldError {
   messages: { key: MessageKey; params?: Params }[];
 }
 
-/** The number typed into a field, or what is wrong with it. */
-export function checkField(f: FieldSpec, raw: string): { value: number } | { error: FieldError } {
-  const text = raw.trim();
-  const range: FieldError['messages'][number] = f.max !== undefined ? { key: 'train.invalid.range', params: { min: f.min, max: f.max } } : { key: 'train.invalid.min', params: { min: f.min } };
-  if (text === '') return { error: { raw, messages: [{ key: 'train.invalid.empty' }, range] } };
-  const v = Number(text);
-  const messages: FieldError['messages'] = [];
-  if (f.integer && Number.isFinite(v) && !Number.isInteger(v)) messages.push({ key: 'train.invalid.integer' });
-  if (!Number.isFinite(v) || v < f.min || (f.max !== undefined && v > f.max)) messages.push(range);
-  else if (messages.length) messages.push(range);
-  return messages.length ? { error: { raw, messages } } : { value: v };
+/** A problem of the spec's check in the page's words. */
+export function problemMessage(p: SettingProblem): FieldError['messages'][number] {
+  switch (p.code) {
+    case 'empty':
+      return { key: 'train.invalid.empty' };
+    case 'number':
+      return { key: 'train.invalid.number' };
+    case 'integer':
+      return { key: 'train.invalid.integer' };
+    case 'range':
+      return { key: p.minOpen ? 'train.invalid.above' : p.maxOpen ? 'train.invalid.below' : 'train.invalid.range', params: { min: p.min, max: p.max } };
+    case 'engine':
+      return { key: 'train.invalid.engine', params: { engine: p.engine === 'webgpu' ? 'WebGPU' : 'CPU', max: p.max } };
+  }
+}
+
+/** The number typed into a field, or what is wrong with it (on the engine that will run, when known). */
+export function checkField(f: FieldSpec, raw: string, engine?: EngineKind): { value: number } | { error: FieldError } {
+  const r = checkSetting(f.setting, raw, engine);
+  return 'value' in r ? r : { error: { raw, messages: r.problems.map(problemMessage) } };
 }
 
 /** The preset of the model a source names: the built-in model's own, a catalog model's, or none. */
@@ -61,7 +84,8 @@ export function presetOf(source: { kind: string; repo: string }): Preset | undef
   return undefined;
 }
 
-/** What "Restore defaults" gives: the recipe's defaults with the model's preset. */
+/** What "Restore defaults" gives: the spec's defaults with the model's preset. */
 export function defaultsFor(source: { kind: string; repo: string }): Recipe {
-  return { ...defaultRecipe(), ...presetOf(source) };
+  if (source.kind === 'builtin') return defaultsForModel({ builtin: true });
+  return defaultsForModel({ repo: source.kind === 'hf' || source.kind === 'modelscope' ? source.repo : '' });
 }

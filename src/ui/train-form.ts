@@ -12,6 +12,7 @@ import { translator, type Translate } from './i18n.ts';
 import type { AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
 import { FIELDS, type FieldSpec } from './train-fields.ts';
+import { SCHEDULES } from '../train/settings-spec.ts';
 
 @customElement('wt-train-form')
 export class TrainForm extends LitElement {
@@ -123,7 +124,7 @@ export class TrainForm extends LitElement {
             aria-describedby="f-schedule-help"
             @change=${(e: Event) => emit(this, { type: 'setTrain', patch: { schedule: (e.target as HTMLSelectElement).value as Recipe['schedule'] } })}
           >
-            ${(['linear', 'cosine', 'constant'] as const).map((k) => html`<option value=${k} ?selected=${tr.schedule === k}>${t(`train.schedule.${k}`)}</option>`)}
+            ${SCHEDULES.map((k) => html`<option value=${k} ?selected=${tr.schedule === k}>${t(`train.schedule.${k}`)}</option>`)}
           </select>
           <div class="help" id="f-schedule-help">${t('train.schedule.help')}</div>
         </div>

@@ -2,8 +2,8 @@
 // events, the curve saved across reloads, and the offer to continue a saved run.
 
 import { describeSkipped } from '../data/examples.ts';
-import { trainOf } from '../train/recipe.ts';
-import type { TrainOutcome, TrainProgress } from '../worker/api.ts';
+import { trainOf, type Recipe } from '../train/recipe.ts';
+import type { RunOptions, TrainOutcome, TrainProgress, TrainSettings } from '../worker/api.ts';
 import type { TrainExample } from '../engine/engine.ts';
 
 /** A run that ended with an adapter worth keeping. */
@@ -16,6 +16,11 @@ import type { TrainingContext } from './context.ts';
 import { uiError } from './state.ts';
 import { loadLosses, saveLosses } from './persist.ts';
 import { runKeyOf } from './run-key.ts';
+
+/** What a run is given: the training settings and, per run like lr, the LoRA alpha and dropout. */
+export function runSettings(r: Recipe): TrainSettings & RunOptions {
+  return { ...trainOf(r), alpha: r.alpha, dropout: r.dropout };
+}
 
 /** Above this many training rows the page does not tokenize the data just to look for a saved run. */
 const MATCH_ROWS = 50_000;
@@ -54,7 +59,8 @@ export class TrainingController {
       const trainSet = await this.c.exampleSet(train);
       if (!trainSet.examples.length || seq !== this.findSeq) return;
       await this.c.worker.setDataset(trainSet.examples, (await this.c.exampleSet(evalRows)).examples);
-      const found = await this.c.worker.matchCheckpoint({ ...trainOf(this.c.state.train), resume: true });
+      const continuing = this.c.state.continuing;
+      const found = await this.c.worker.matchCheckpoint({ ...runSettings(this.c.state.train), resume: true, ...(continuing ? { continueFrom: continuing.from } : {}) });
       if (seq !== this.findSeq) return;
       const checkpoint = found && found.step < found.totalSteps ? found : undefined;
       if (!checkpoint) return clear();
@@ -125,7 +131,7 @@ export class TrainingController {
       // A load on the way (settings the engine could not run) reset the training state: the run is named again.
       this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined, runKey: this.runKey() } }));
       const continued = continueFrom !== undefined ? { continueFrom } : {};
-      const outcome = await this.c.worker.startTraining({ ...trainOf(this.c.state.train), resume: !fresh, ...continued }, (p) => this.onProgress(p));
+      const outcome = await this.c.worker.startTraining({ ...runSettings(this.c.state.train), resume: !fresh, ...continued }, (p) => this.onProgress(p));
       if (outcome.state !== 'error') ended = { outcome, train: trainSet.examples, evalRows: evalRows.length };
       this.c.patch((st) => ({
         training: {

@@ -130,6 +130,12 @@ export interface RunOptions {
    * is never resumed in its place.
    */
   continueFrom?: string;
+  /**
+   * The run's LoRA alpha and dropout: per run, like lr (the engine takes them with each step), so
+   * changing them reloads nothing. Default: what the model was loaded with.
+   */
+  alpha?: number;
+  dropout?: number;
 }
 
 export interface EvalResult {
@@ -163,6 +169,11 @@ export interface WorkerApi {
   probe(): Promise<ProbeResult>;
   /** Fetches (or reads from cache / folder), validates and loads the model into the chosen engine. */
   loadModel(source: ModelSource, engine: EngineChoice, settings: LoadSettings, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary>;
+  /**
+   * The model the engine holds now, or undefined: after a failed loadModel the previous model is
+   * still there when the failure came before the engine was replaced (no network, a bad file).
+   */
+  loadedModel(): Promise<ModelSummary | undefined>;
   /** Cancels a loadModel that is still downloading: it rejects with DownloadError kind 'aborted'; stored chunks are kept. */
   cancelLoad(): Promise<void>;
   setDataset(train: TrainExample[], evalSet: TrainExample[]): Promise<{ train: number; eval: number }>;
@@ -183,7 +194,8 @@ export interface WorkerApi {
   /** Loss over the given examples, or the eval set given to setDataset when omitted. */
   evaluate(examples?: TrainExample[]): Promise<EvalResult>;
   getAdapter(): Promise<AdapterData>;
-  setAdapter(tensors: Record<string, Float32Array>): Promise<void>;
+  /** alpha: the adapter's own lora_alpha (an imported one's); default the one in force. */
+  setAdapter(tensors: Record<string, Float32Array>, alpha?: number): Promise<void>;
   listCheckpoints(): Promise<CheckpointInfo[]>;
   /**
    * The stored checkpoint startTraining would continue with these settings and the dataset given

@@ -5,9 +5,9 @@
 // launch overheads can outweigh the GPU's arithmetic, a short timed step on both engines decides.
 
 import { EngineError } from '../core/errors.ts';
-import type { Engine, MemoryPlan, MicroBatch } from '../engine/engine.ts';
+import type { Engine, EngineKind, MemoryPlan, MicroBatch } from '../engine/engine.ts';
 
-export type EngineChoice = 'auto' | 'webgpu' | 'cpu';
+export type EngineChoice = 'auto' | EngineKind;
 
 export type EngineReason =
   /** The user picked this engine. */
@@ -25,7 +25,7 @@ export type EngineReason =
 
 /** What the page shows about the engine that runs: its kind, the reason, and the numbers behind it. */
 export interface EngineDecision {
-  kind: 'cpu' | 'webgpu';
+  kind: EngineKind;
   reason: EngineReason;
   /** The WebGPU adapter's description, when there is one. */
   adapter?: string;
@@ -60,7 +60,7 @@ export function softwareAdapter(a: AdapterFacts): string | undefined {
 /** Models up to this many parameters are timed on both engines before Automatic picks one. */
 export const MEASURE_BELOW_PARAMS = 50e6;
 
-export type Plan = { kind: 'cpu' | 'webgpu'; reason: EngineReason } | { kind: 'measure' };
+export type Plan = { kind: EngineKind; reason: EngineReason } | { kind: 'measure' };
 
 /** What Automatic does before anything is timed. */
 export function planEngine(choice: EngineChoice, probe: { webgpu: boolean; software?: string }, params: number): Plan {
@@ -68,6 +68,21 @@ export function planEngine(choice: EngineChoice, probe: { webgpu: boolean; softw
   if (!probe.webgpu) return { kind: 'cpu', reason: 'no-webgpu' };
   if (probe.software) return { kind: 'cpu', reason: 'software' };
   return params <= MEASURE_BELOW_PARAMS ? { kind: 'measure' } : { kind: 'webgpu', reason: 'gpu' };
+}
+
+/**
+ * The engine a choice will run on this browser, decided before anything loads: the one answer
+ * the header, the catalog's fit and refusal, the settings' engine limits and the worker's
+ * pre-download check all use. A small model on a hardware adapter is timed at load; until then
+ * it counts as WebGPU (the stricter limits). Undefined while the probe is not known, or when
+ * WebGPU is chosen and there is none (the load then says why).
+ */
+export function engineFor(choice: EngineChoice, probe: { webgpu: boolean; software?: string } | undefined, params = Infinity): EngineKind | undefined {
+  if (choice === 'cpu') return 'cpu';
+  if (!probe) return undefined;
+  if (choice === 'webgpu') return probe.webgpu ? 'webgpu' : undefined;
+  const plan = planEngine(choice, probe, params);
+  return plan.kind === 'measure' ? 'webgpu' : plan.kind;
 }
 
 /** Milliseconds of the faster of two gradient passes over `batch` (the first also warms up). */
@@ -98,7 +113,7 @@ export async function chooseEngine(
   probe: { webgpu: boolean; software?: string; adapter?: string; reason?: string } | undefined,
   params: number,
   shape: { vocabSize: number; maxBatch: number; maxSeq: number },
-  create: (kind: 'cpu' | 'webgpu') => Promise<Engine>,
+  create: (kind: EngineKind) => Promise<Engine>,
   load: (engine: Engine) => Promise<MemoryPlan>,
 ): Promise<{ engine: Engine; decision: EngineDecision; memory: MemoryPlan }> {
   if (choice === 'webgpu' && !probe?.webgpu) throw new EngineError(`WebGPU was asked for but is not available: ${probe?.reason}`);

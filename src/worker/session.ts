@@ -7,9 +7,10 @@ import { checkedRead, checkedReadInto } from '../core/finite.ts';
 import { DatasetError, DeviceLostError, EngineError, type DatasetIssue } from '../core/errors.ts';
 import { cpuLimits, type DeviceLimits } from '../engine/fit.ts';
 import type { WeightDType } from '../core/dtype.ts';
-import type { DecodeOptions, Engine, MemoryPlan, TrainExample } from '../engine/engine.ts';
+import type { DecodeOptions, Engine, EngineKind, LoraSettings, MemoryPlan, TrainExample } from '../engine/engine.ts';
 import { toolCallConstraint, type ToolCallConstraint } from '../data/constrain.ts';
-import { chooseEngine, planEngine, softwareAdapter, timeStep } from './engine-choice.ts';
+import { chooseEngine, engineFor, timeStep } from './engine-choice.ts';
+import { probeBrowser } from './probe-browser.ts';
 import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts';
 import type { FetchFn } from '../io/download.ts';
 import { openModel, type ModelFiles } from '../io/model-files.ts';
@@ -34,7 +35,7 @@ import type {
 export interface SessionDeps {
   modelStore: KeyValueStore;
   checkpointStore: KeyValueStore;
-  createEngine: (kind: 'cpu' | 'webgpu') => Promise<Engine>;
+  createEngine: (kind: EngineKind) => Promise<Engine>;
   fetchFn?: FetchFn;
   /** Download retry pause (tests shorten it). */
   retryDelayMs?: number;
@@ -67,6 +68,8 @@ export class TrainingSession implements WorkerApi {
   /** Evaluation batches like the last run's: its micro-batch size and padding id. */
   private lastRun: { batchSize: number; padId: number } | null = null;
   private loadAbort: AbortController | null = null;
+  /** The adapter's settings as the engine holds it now: the load's shape, with the last run's (or import's) alpha and dropout. */
+  private adapterLora: LoraSettings | null = null;
   private readonly checkpoints: CheckpointStore;
   private constraint: { key: string; files: ModelFiles; constraint: ToolCallConstraint } | null = null;
 
@@ -74,30 +77,9 @@ export class TrainingSession implements WorkerApi {
     this.checkpoints = new CheckpointStore(deps.checkpointStore);
   }
 
-  async probe(): Promise<ProbeResult> {
-    const nav = globalThis.navigator as (Navigator & { gpu?: GPU }) | undefined;
-    const base = { features: [] as string[], shaderF16: false, cores: nav?.hardwareConcurrency ?? 1, storage: await storageInfo().catch(() => undefined) };
-    if (!nav?.gpu) return { ...base, webgpu: false, reason: 'this browser has no WebGPU (navigator.gpu is missing); training runs on the CPU' };
-    let adapter: GPUAdapter | null = null;
-    try {
-      adapter = await nav.gpu.requestAdapter({ powerPreference: 'high-performance' });
-    } catch (e) {
-      return { ...base, webgpu: false, reason: `requesting a WebGPU adapter failed: ${(e as Error).message}` };
-    }
-    if (!adapter) return { ...base, webgpu: false, reason: 'WebGPU is present but offers no adapter (GPU disabled or blocklisted); training runs on the CPU' };
-    const info = adapter.info;
-    const features = [...adapter.features].map(String).sort();
-    const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
-    return {
-      ...base,
-      webgpu: true,
-      adapter: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter',
-      software: softwareAdapter({ ...info, isFallbackAdapter: fallback }),
-      features,
-      shaderF16: features.includes('shader-f16'),
-      maxBufferSize: adapter.limits.maxBufferSize,
-      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-    };
+  /** What this browser offers (probe-browser.ts). */
+  probe(): Promise<ProbeResult> {
+    return probeBrowser();
   }
 
   async loadModel(source: ModelSource, choice: EngineChoice, settings: LoadSettings, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary> {
@@ -168,6 +150,7 @@ export class TrainingSession implements WorkerApi {
       generationConfigJson: files.generationConfigJson,
     };
     this.model = { files, config, engine, settings, summary };
+    this.adapterLora = { ...settings.lora };
     report({ phase: 'done', message: `loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s` });
     return summary;
   }
@@ -184,8 +167,12 @@ export class TrainingSession implements WorkerApi {
   /** The limits of the engine a load would get, for fitBase (quant.ts): the refusal before any weight downloads. */
   private async limits(choice: EngineChoice, configJson: string): Promise<DeviceLimits> {
     const probe = choice === 'cpu' ? undefined : await this.probe();
-    const gpu = probe?.webgpu && planEngine(choice, probe, paramCount(parseQwen2Config(configJson))).kind !== 'cpu';
+    const gpu = probe && engineFor(choice, probe, paramCount(parseQwen2Config(configJson))) === 'webgpu';
     return gpu ? { kind: 'webgpu', maxBufferSize: probe.maxBufferSize, maxBindingSize: probe.maxStorageBufferBindingSize } : cpuLimits();
+  }
+
+  async loadedModel(): Promise<ModelSummary | undefined> {
+    return this.model?.summary;
   }
 
   async cancelLoad(): Promise<void> {
@@ -261,18 +248,31 @@ export class TrainingSession implements WorkerApi {
     settings: TrainSettings & RunOptions, control: RunControl, onProgress?: (p: TrainProgress) => void, deviceLossRecoverable = false,
     start?: RunTrainingOptions['start'],
   ): Promise<TrainOutcome> {
-    const { engine, summary, settings: loadSettings } = this.loaded;
+    const { engine, summary } = this.loaded;
     const train = trainOf(settings);
     const padId = this.padId(settings);
     this.lastRun = { batchSize: train.batchSize, padId };
+    const lora = this.runLora(settings);
+    this.adapterLora = lora;
     return runTraining({
-      engine, train: this.train, eval: this.evalSet, settings: train, padId, lora: loadSettings.lora,
+      engine, train: this.train, eval: this.evalSet, settings: train, padId, lora,
       modelKey: this.modelKey(),
       runId: settings.runId, resume: settings.resume, start, checkpoints: this.checkpoints,
       memoryBytes: summary.memory.allocated || summary.memory.total, control, onProgress,
       // A recoverable device loss is reported by the retry, not as a failure the page would show.
       recoverable: (e) => deviceLossRecoverable && e instanceof DeviceLostError,
     });
+  }
+
+  /** The load's LoRA shape with this run's alpha and dropout (per run: nothing reloads for them). */
+  private runLora(settings: RunOptions): LoraSettings {
+    const loaded = this.loaded.settings.lora;
+    return { ...loaded, alpha: settings.alpha ?? loaded.alpha, dropout: settings.dropout ?? loaded.dropout };
+  }
+
+  /** The adapter's settings as held now. */
+  private get heldLora(): LoraSettings {
+    return this.adapterLora ?? this.loaded.settings.lora;
   }
 
   async pause(): Promise<void> {
@@ -345,18 +345,19 @@ export class TrainingSession implements WorkerApi {
   }
 
   async getAdapter(): Promise<AdapterData> {
-    const { engine, settings } = this.loaded;
-    return { lora: settings.lora, tensors: await engine.getLora() };
+    const { engine } = this.loaded;
+    return { lora: this.heldLora, tensors: await engine.getLora() };
   }
 
-  async setAdapter(tensors: Record<string, Float32Array>): Promise<void> {
+  async setAdapter(tensors: Record<string, Float32Array>, alpha?: number): Promise<void> {
     this.assertNotTraining('replacing the adapter');
     const engine = this.loaded.engine;
-    if (!this.control?.paused) return engine.setLora(tensors);
+    if (alpha !== undefined) this.adapterLora = { ...this.heldLora, alpha };
+    if (!this.control?.paused) return engine.setLora(tensors, alpha);
     // A paused run keeps its AdamW moments (setLora resets them): the page may swap adapters to
     // compare base and tuned, put the trained one back, and resume the identical run.
     const opt = await engine.getOptimizerState();
-    await engine.setLora(tensors);
+    await engine.setLora(tensors, alpha);
     await engine.setOptimizerState(opt);
   }
 
@@ -374,7 +375,7 @@ export class TrainingSession implements WorkerApi {
     if (!this.train.length) return undefined;
     // The same identity startTraining will compute: only this run's own checkpoint may be offered.
     const { fingerprint, runId } = await runIdentityOf({
-      settings: trainOf(settings), padId: this.padId(settings), lora: this.loaded.settings.lora, modelKey: this.modelKey(), train: this.train, runId: settings.runId,
+      settings: trainOf(settings), padId: this.padId(settings), lora: this.runLora(settings), modelKey: this.modelKey(), train: this.train, runId: settings.runId,
       start: settings.continueFrom !== undefined ? { from: settings.continueFrom, tensors: {} } : undefined,
     });
     return (await this.checkpoints.list()).find((c) => c.runId === runId && c.fingerprint === fingerprint);
@@ -389,8 +390,9 @@ export class TrainingSession implements WorkerApi {
     const { engine, config, files, settings, summary } = this.loaded;
     const tensors = await engine.getLora();
     const folder = new BlobFolder();
-    if (kind === 'adapter') await writePeftAdapter(folder, config, settings.lora, tensors, baseModelName(summary.name));
-    else if (kind === 'gguf') await writeLoraGguf(await folder.create('adapter.gguf'), config, settings.lora, tensors);
+    const lora = this.heldLora;
+    if (kind === 'adapter') await writePeftAdapter(folder, config, lora, tensors, baseModelName(summary));
+    else if (kind === 'gguf') await writeLoraGguf(await folder.create('adapter.gguf'), config, lora, tensors);
     else {
       const extraFiles: Record<string, string> = {};
       const texts: Record<string, string | undefined> = {
@@ -399,7 +401,7 @@ export class TrainingSession implements WorkerApi {
         'generation_config.json': files.generationConfigJson,
       };
       for (const f of PASSTHROUGH_FILES) if (texts[f] !== undefined) extraFiles[f] = texts[f]!;
-      await writeMergedModel(folder, { rawConfig: JSON.parse(files.configJson), config, weights: files.weights, extraFiles }, { settings: settings.lora, tensors }, { quant: resolvedQuant(settings) });
+      await writeMergedModel(folder, { rawConfig: JSON.parse(files.configJson), config, weights: files.weights, extraFiles }, { settings: lora, tensors }, { quant: resolvedQuant(settings) });
     }
     return [...folder.files].map(([name, blob]) => ({ name, blob }));
   }
@@ -438,7 +440,8 @@ async function loadInto(engine: Engine, m: Pick<Loaded, 'config' | 'files' | 'se
   return memory;
 }
 
-/** PEFT's base_model_name_or_path: the repo id where there is one. */
-function baseModelName(name: string): string {
-  return name.replace(/@(main|master)$/, '');
+/** PEFT's base_model_name_or_path: the repo id; for the built-in model a name, not its label "tiny (built in)". */
+export function baseModelName(summary: Pick<ModelSummary, 'name' | 'sourceKey'>): string {
+  if (summary.sourceKey.startsWith('builtin:')) return 'webtune-tiny';
+  return summary.name.replace(/@(main|master)$/, '');
 }

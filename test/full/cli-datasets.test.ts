@@ -94,7 +94,7 @@ describe('splits and evaluation sizes', () => {
     const d = importDataset(text, { file: 'dup.json' });
     expect(d.rows).toHaveLength(40);
     expect(d.duplicates.count).toBe(30);
-    expect(d.duplicates.examples[0]).toEqual({ index: 40, message: 'the same row as row 0; left out' });
+    expect(d.duplicates.examples[0]).toEqual({ index: 40, message: 'the same row as row 1; left out' });
     const s = splitDataset(d.rows, { evalFraction: 0.25, seed: 42 });
     const trainUsers = new Set(s.train.map((r) => r.user + r.answer));
     expect(s.eval.filter((r) => trainUsers.has(r.user + r.answer))).toEqual([]);

@@ -4,18 +4,21 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LORA_TARGETS, parseQwen2Config, validateWeights, type LoraTarget, type Qwen2Config } from '../../core/config.ts';
+import { parseQwen2Config, validateWeights, type Qwen2Config } from '../../core/config.ts';
 import type { WeightDType } from '../../core/dtype.ts';
 import { ModelConfigError, ModelFilesError } from '../../core/errors.ts';
 import type { Quantization } from '../../core/nf4.ts';
-import type { LoraSettings } from '../../engine/engine.ts';
-import { DEFAULT_LORA } from '../../train/recipe.ts';
+import type { EngineKind, LoraSettings } from '../../engine/engine.ts';
+import { DEFAULT_RECIPE, loraOf } from '../../train/recipe.ts';
+import { recipeFromFlags, settingFlags } from '../setting-flags.ts';
 import { planMemory } from '../../engine/plan.ts';
-import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
+import { parseFlags, type FlagSpec } from '../args.ts';
 import { openModelFolder } from '../model-folder.ts';
 import { QUANT_FLAG, line, type CliIo } from './common.ts';
 
 export const PLAN_SUMMARY = 'the memory a training load would take, by part, from a model folder or its config.json';
+
+const RECIPE_FLAGS = settingFlags(DEFAULT_RECIPE);
 
 export const PLAN_FLAGS: Record<string, FlagSpec> = {
   model: { kind: 'string', required: true, help: 'model folder, or a config.json (the weights\' dtype then comes from torch_dtype)' },
@@ -23,8 +26,8 @@ export const PLAN_FLAGS: Record<string, FlagSpec> = {
   seq: { kind: 'int', min: 1, required: true, help: 'max length in tokens' },
   quant: QUANT_FLAG,
   engine: { kind: 'choice', choices: ['webgpu', 'cpu'], help: 'whose plan: webgpu (default; recomputes every layer) or cpu (keeps activations while they fit 1 GiB)' },
-  r: { kind: 'int', min: 1, help: `LoRA rank (default ${DEFAULT_LORA.r})` },
-  targets: { kind: 'string', help: 'comma-separated projections (default all seven)' },
+  r: RECIPE_FLAGS.r,
+  targets: RECIPE_FLAGS.targets,
 };
 
 const TORCH_DTYPES: Record<string, WeightDType> = { bfloat16: 'bf16', float16: 'f16', float32: 'f32' };
@@ -50,21 +53,15 @@ async function openConfig(path: string): Promise<{ config: Qwen2Config; dtype: W
   return { config, dtype, source: 'torch_dtype' };
 }
 
-function parseTargets(raw: string | undefined): LoraTarget[] {
-  if (raw === undefined) return [...DEFAULT_LORA.targets];
-  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (!(LORA_TARGETS as readonly string[]).includes(n)) throw new UsageError(`plan: --targets: "${n}" is not one of ${LORA_TARGETS.join(', ')}`);
-  return LORA_TARGETS.filter((t) => names.includes(t));
-}
-
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 
 export async function runPlan(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('plan', argv, PLAN_FLAGS);
   const { config, dtype, source } = await openConfig(f.model as string);
-  const engine = (f.engine as 'webgpu' | 'cpu' | undefined) ?? 'webgpu';
+  const engine = (f.engine as EngineKind | undefined) ?? 'webgpu';
   const quant = (f.quant as Quantization | undefined) ?? 'none';
-  const lora: LoraSettings = { ...DEFAULT_LORA, r: (f.r as number) ?? DEFAULT_LORA.r, targets: parseTargets(f.targets as string | undefined) };
+  // the settings spec's checks, the engine's limits among them (WebGPU's largest rank)
+  const lora: LoraSettings = loraOf(recipeFromFlags('plan', { r: f.r, targets: f.targets }, DEFAULT_RECIPE, engine));
   const batch = f.batch as number, seq = f.seq as number;
   const plan = planMemory(engine, config, { maxBatch: batch, maxSeq: seq, lora, quant }, dtype);
   const rows = Object.entries(plan.parts).map(([part, bytes]) => [part, mib(bytes), String(bytes)]);

@@ -2,22 +2,21 @@
 // Defaults are the seed's PyTorch run (r 8, alpha 32, dropout 0.1, all seven projections,
 // batch 4 x accumulation 4, lr 1e-4, 8 epochs, max length 384).
 
-import { LORA_TARGETS, type LoraTarget } from '../../core/config.ts';
 import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatasetError, formatIssue, WebtuneError } from '../../core/errors.ts';
 import { type AdapterRunRecord, RUN_RECORD, runRecordText } from '../run-record.ts';
 import { controlSettings, siblingsOf } from './train-add.ts';
 import { loadSchema } from './build-data.ts';
-import { buildExamples, DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT, describeSkipped } from '../../data/examples.ts';
-import type { EngineKind } from '../../engine/create.ts';
-import type { LoraSettings } from '../../engine/engine.ts';
+import { buildExamples, DEFAULT_SYSTEM_PROMPT, describeSkipped } from '../../data/examples.ts';
+import type { EngineKind, LoraSettings } from '../../engine/engine.ts';
 import { writePeftAdapter } from '../../export/peft.ts';
 import { runIdentityOf, runTraining } from '../../train/loop.ts';
 import { describeMismatch } from '../../train/fingerprint.ts';
 import { Sha256 } from '../../io/sha256.ts';
-import { DEFAULT_LORA, DEFAULT_TRAIN, stepCount, type TrainSettings } from '../../train/recipe.ts';
-import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
+import { DEFAULT_RECIPE, loraOf, stepCount, trainOf, type Recipe } from '../../train/recipe.ts';
+import { parseFlags, UsageError, type FlagSpec, type Flags } from '../args.ts';
+import { parseTargets, recipeFromFlags, settingFlags } from '../setting-flags.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder, type ModelFolder } from '../model-folder.ts';
 import { OutputError, StagedOutput } from '../output.ts';
 import { CHECKPOINT_FILE, prepareTrainOut, type TrainOut } from '../train-out.ts';
@@ -35,23 +34,12 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   out: { kind: 'string', required: true, help: 'adapter folder to write (checked before training; holds the checkpoint while it runs)' },
   overwrite: { kind: 'bool', help: 'replace an adapter (or start over from a checkpoint) already in --out' },
   resume: { kind: 'bool', help: 'continue the checkpoint in --out exactly (same model, data and flags)' },
-  'checkpoint-every': { kind: 'int', min: 0, help: `save a checkpoint into --out every N optimizer steps (default ${DEFAULT_TRAIN.checkpointEvery}; 0: only at the end)` },
   adapter: { kind: 'string', help: 'PEFT adapter folder to continue training from (its r, alpha and targets are kept; fresh optimizer)' },
   engine: ENGINE_FLAG,
   f16: F16_FLAG,
   quant: QUANT_FLAG,
-  epochs: { kind: 'number', min: 0.001, help: `epochs (default ${DEFAULT_TRAIN.epochs})` },
-  lr: { kind: 'number', min: 0, help: `peak learning rate (default ${DEFAULT_TRAIN.lr})` },
-  schedule: { kind: 'choice', choices: ['linear', 'cosine', 'constant'], help: `learning-rate decay after warmup (default ${DEFAULT_TRAIN.schedule})` },
-  warmup: { kind: 'int', min: 0, help: `warmup optimizer steps (default ${DEFAULT_TRAIN.warmupSteps})` },
-  batch: { kind: 'int', min: 1, help: `rows per micro-batch (default ${DEFAULT_TRAIN.batchSize})` },
-  accum: { kind: 'int', min: 1, help: `gradient accumulation steps (default ${DEFAULT_TRAIN.gradAccum})` },
-  r: { kind: 'int', min: 1, help: `LoRA rank (default ${DEFAULT_LORA.r})` },
-  alpha: { kind: 'number', above: 0, max: 65536, help: `LoRA alpha (default ${DEFAULT_LORA.alpha})` },
-  dropout: { kind: 'number', min: 0, below: 1, help: `LoRA dropout (default ${DEFAULT_LORA.dropout})` },
-  targets: { kind: 'string', help: 'comma-separated projections (default all seven)' },
-  'max-length': { kind: 'int', min: 2, help: `longest example in tokens (default ${DEFAULT_MAX_LENGTH})` },
-  seed: { kind: 'int', min: 0, help: `seed of the LoRA init, data order and dropout (default ${DEFAULT_TRAIN.seed})` },
+  // every training setting (epochs, lr, r, alpha, ...) from the settings spec, checked as the page checks it
+  ...settingFlags(DEFAULT_RECIPE),
   system: { kind: 'string', help: `system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
   'eval-fraction': SPLIT_FLAG,
   'stop-after': { kind: 'int', min: 1, help: 'stop after this many optimizer steps (the schedule still spans all epochs)' },
@@ -61,16 +49,8 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   quiet: QUIET_FLAG,
 };
 
-function parseTargets(raw: string | undefined): LoraTarget[] {
-  if (raw === undefined) return [...DEFAULT_LORA.targets];
-  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (!(LORA_TARGETS as readonly string[]).includes(n)) throw new UsageError(`train: --targets: "${n}" is not one of ${LORA_TARGETS.join(', ')}`);
-  if (!names.length) throw new UsageError('train: --targets is empty');
-  return LORA_TARGETS.filter((t) => names.includes(t));
-}
-
 /** A continued adapter keeps its shape: flags that would change it are refused, not ignored. */
-function adapterLora(adapter: ImportedAdapter, f: Record<string, unknown>): LoraSettings {
+function adapterLora(adapter: ImportedAdapter, f: Flags, recipe: Recipe): LoraSettings {
   const a = adapter.settings;
   const clash = (flag: string, mine: unknown, theirs: unknown) => {
     if (f[flag] !== undefined && JSON.stringify(mine) !== JSON.stringify(theirs))
@@ -78,29 +58,34 @@ function adapterLora(adapter: ImportedAdapter, f: Record<string, unknown>): Lora
   };
   clash('r', f.r, a.r);
   clash('alpha', f.alpha, a.alpha);
-  if (f.targets !== undefined) clash('targets', parseTargets(f.targets as string), a.targets);
-  return { ...a, dropout: (f.dropout as number) ?? a.dropout };
+  if (f.targets !== undefined) clash('targets', parseTargets('train', f.targets as string, a.targets), a.targets);
+  return { ...a, dropout: f.dropout !== undefined ? recipe.dropout : a.dropout };
+}
+
+/**
+ * Everything the flags ask for, checked: the recipe (each setting's range, and the engine's
+ * limits such as WebGPU's largest rank) and the engine. What the page's form accepts this
+ * accepts, and what it refuses this refuses (test/settings-spec.test.ts).
+ */
+export function trainRecipe(argv: string[]): { f: Flags; recipe: Recipe; engine: EngineKind } {
+  const f = parseFlags('train', argv, TRAIN_FLAGS);
+  const engine = (f.engine as EngineKind | undefined) ?? 'cpu';
+  return { f, recipe: recipeFromFlags('train', f, DEFAULT_RECIPE, engine), engine };
 }
 
 export async function runTrain(argv: string[], io: CliIo): Promise<number> {
-  const f = parseFlags('train', argv, TRAIN_FLAGS);
+  const { f, recipe, engine: engineKind } = trainRecipe(argv);
   const t0 = performance.now();
   // The output folder is checked first: a bad --out costs a second, not the whole run.
   const out = await prepareTrainOut(f.out as string, { overwrite: Boolean(f.overwrite), resume: Boolean(f.resume) });
   const model = await openModelFolder(f.model as string);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
-  const lora: LoraSettings = adapter
-    ? adapterLora(adapter, f)
-    : {
-        r: (f.r as number) ?? DEFAULT_LORA.r,
-        alpha: (f.alpha as number) ?? DEFAULT_LORA.alpha,
-        dropout: (f.dropout as number) ?? DEFAULT_LORA.dropout,
-        targets: parseTargets(f.targets as string | undefined),
-        rslora: false,
-      };
+  const lora: LoraSettings = adapter ? adapterLora(adapter, f, recipe) : loraOf(recipe);
+  // a continued adapter brings its own rank: the engine's limit holds for it as for --r
+  if (adapter) recipeFromFlags('train', {}, { ...recipe, ...lora }, engineKind);
   const tok = await folderTokenizer(model);
   // The data is checked before the engine loads: a bad file costs nothing.
-  const seed = (f.seed as number) ?? DEFAULT_TRAIN.seed;
+  const seed = recipe.seed;
   let rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, seed, 'train', f.data as string);
   if ((f.add === undefined) !== (f.schema === undefined)) throw new UsageError('train: --add and --schema go together');
   if (f.control && !f.add) throw new UsageError('train: --control needs --add (it trains for the steps the added rows would take)');
@@ -111,7 +96,7 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
     if (!f.control) rows = [...rows, ...added.rows];
   }
   const system = (f.system as string) ?? DEFAULT_SYSTEM_PROMPT;
-  const maxLength = (f['max-length'] as number) ?? DEFAULT_MAX_LENGTH;
+  const maxLength = recipe.maxLength;
   const set = buildExamples(tok, rows, { system, maxLength });
   for (const note of describeSkipped(set, maxLength)) line(io.stderr, `note: ${note}`);
   if (!set.examples.length)
@@ -121,17 +106,7 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const examples = set.examples;
   const cut = examples.filter((e) => e.truncated > 0).length;
   if (cut) line(io.stderr, `note: ${cut} of ${examples.length} examples are longer than --max-length ${maxLength} and were cut`);
-  let settings: TrainSettings = {
-    ...DEFAULT_TRAIN,
-    epochs: (f.epochs as number) ?? DEFAULT_TRAIN.epochs,
-    lr: (f.lr as number) ?? DEFAULT_TRAIN.lr,
-    schedule: (f.schedule as TrainSettings['schedule']) ?? DEFAULT_TRAIN.schedule,
-    warmupSteps: (f.warmup as number) ?? DEFAULT_TRAIN.warmupSteps,
-    batchSize: (f.batch as number) ?? DEFAULT_TRAIN.batchSize,
-    gradAccum: (f.accum as number) ?? DEFAULT_TRAIN.gradAccum,
-    checkpointEvery: (f['checkpoint-every'] as number) ?? DEFAULT_TRAIN.checkpointEvery,
-    seed,
-  };
+  let settings = trainOf(recipe);
   if (added && f.control) settings = controlSettings(settings, examples.length, added.rows.length);
   const run = {
     train: examples, settings, padId: tok.endOfTextId, lora, modelKey: await folderModelKey(model),
@@ -141,7 +116,7 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const maxSeq = examples.reduce((m, e) => Math.max(m, e.ids.length), 0);
   const { totalSteps, stepsPerEpoch } = stepCount(examples.length, settings);
   const stopAt = Math.min(totalSteps, (f['stop-after'] as number) ?? Infinity);
-  const engine = await loadEngine(((f.engine as EngineKind) ?? 'cpu'), model, lora, settings.batchSize, maxSeq, f.quant as Quantization | undefined, f16Options(f.f16));
+  const engine = await loadEngine(engineKind, model, lora, settings.batchSize, maxSeq, f.quant as Quantization | undefined, f16Options(f.f16));
   await out.create().catch(async (e) => {
     await engine.dispose();
     throw e;
