@@ -26,6 +26,7 @@ export function jobConfig(spec: JobSpec): Record<string, unknown> {
     max_length: spec.maxLength,
     end_token: spec.endToken,
     quant: spec.quant ?? 'none',
+    ...(spec.controlText ? { control_text: spec.controlText } : {}),
     lora: { r: spec.lora.r, alpha: spec.lora.alpha, dropout: spec.lora.dropout, target_modules: spec.lora.targets, use_rslora: spec.lora.rslora },
     train: {
       epochs: t.epochs, batch_size: t.batchSize, grad_accum: t.gradAccum, lr: t.lr, schedule: t.schedule, warmup_steps: t.warmupSteps,

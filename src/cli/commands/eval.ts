@@ -12,11 +12,13 @@ import { DEFAULT_LORA } from '../../train/recipe.ts';
 import { describeSkippedEval, evaluateWithTokenizer } from '../../eval/evaluate.ts';
 import type { EvalReport } from '../../eval/metrics.ts';
 import { formatReport } from '../../eval/report.ts';
-import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
+import { parseFlags, UsageError, type FlagSpec, type Flags } from '../args.ts';
+import { guardOutputs } from '../output-guard.ts';
+import type { StagedOutput } from '../output.ts';
 import { loadSchema } from './build-data.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import { progressBar } from '../progress.ts';
-import { ENGINE_FLAG, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
+import { ALLOW_CONTROL_FLAG, controlTextPolicy, ENGINE_FLAG, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const EVAL_SUMMARY = 'accuracy of a model (+ adapter) on a dataset: intent, slots, exact call, invalid JSON';
@@ -34,7 +36,9 @@ export const EVAL_FLAGS: Record<string, FlagSpec> = {
   limit: { kind: 'int', min: 1, help: 'evaluate only the first N rows' },
   schema: { kind: 'string', help: 'tool schema: reports the share of answers that are valid calls of it' },
   constrained: { kind: 'bool', help: 'decode under the schema, so every answer is a valid call (needs --schema)' },
-  predictions: { kind: 'string', help: 'write one JSON object per row (input, expected, generated) to this file' },
+  predictions: { kind: 'string', help: 'write one JSON object per row (input, expected, generated) to this file (checked before anything loads)' },
+  overwrite: { kind: 'bool', help: 'replace an existing --predictions file' },
+  'allow-control-text': ALLOW_CONTROL_FLAG,
   quiet: QUIET_FLAG,
 };
 
@@ -57,6 +61,22 @@ export function reportSummary(r: EvalReport): Record<string, number | null> {
 export async function runEval(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('eval', argv, EVAL_FLAGS);
   if (f.constrained && !f.schema) throw new UsageError('eval: --constrained needs --schema');
+  // The predictions file is checked first: never the dataset, model, adapter or schema being
+  // read, and writable, so a bad --predictions costs a second, not the whole evaluation.
+  const staged = f.predictions
+    ? (await guardOutputs('eval', [{ flag: '--predictions', path: f.predictions as string, kind: 'file' }], [
+        { flag: '--data', path: f.data as string }, { flag: '--model', path: f.model as string },
+        { flag: '--adapter', path: f.adapter as string | undefined }, { flag: '--schema', path: f.schema as string | undefined },
+      ], { overwrite: Boolean(f.overwrite) }))['--predictions']
+    : null;
+  try {
+    return await evaluate(f, io, staged);
+  } finally {
+    await staged?.abort();
+  }
+}
+
+async function evaluate(f: Flags, io: CliIo, staged: StagedOutput | null): Promise<number> {
   const schema: ToolSchema | null = f.schema ? await loadSchema(f.schema as string) : null;
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
@@ -64,6 +84,7 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
   let rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, (f.seed as number) ?? 42, 'eval', f.data as string);
   if (f.limit) rows = rows.slice(0, f.limit as number);
   if (rows.length === 0) throw new DatasetError(f.data as string, [{ message: 'no rows to evaluate (the held-out side of --eval-fraction is empty)' }]);
+  const controlTokens = controlTextPolicy(tok, rows, f.data as string, Boolean(f['allow-control-text']));
   const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined);
   try {
     if (adapter) await engine.setLora(adapter.tensors);
@@ -75,6 +96,7 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
     const bar = progressBar('eval', rows.length, io.stderr, Boolean(f.quiet));
     const { report, predictions, skipped } = await evaluateWithTokenizer(engine, tok, rows, {
       system: (f.system as string | undefined) ?? schema?.system,
+      controlTokens,
       maxNewTokens,
       onProgress: (done) => bar.update(done),
       generation: constraint ? { constraint } : undefined,
@@ -83,9 +105,9 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
     bar.finish();
     if (skipped.length) line(io.stderr, `note: ${describeSkippedEval(skipped, maxNewTokens, model.config.maxPositionEmbeddings)}`);
     const problems = schema ? predictions.map((p) => textCallProblems(schema, p.generated)) : [];
-    if (f.predictions) {
+    if (staged) {
       const lines = predictions.map((p, i) => JSON.stringify({ input: p.user, expected: p.expected, generated: p.generated, ...(schema ? { schema_problems: problems[i] } : {}) }));
-      await writeFile(f.predictions as string, lines.map((l) => l + '\n').join(''));
+      await staged.run((path) => writeFile(path, lines.map((l) => l + '\n').join('')));
     }
     line(io.stdout, formatReport(report));
     const valid = schema ? problems.filter((p) => !p.length).length / Math.max(1, problems.length) : null;

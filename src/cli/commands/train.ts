@@ -4,7 +4,7 @@
 
 import { LORA_TARGETS, type LoraTarget } from '../../core/config.ts';
 import { copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { DatasetError, WebtuneError } from '../../core/errors.ts';
 import { buildExamples, DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT, describeSkipped } from '../../data/examples.ts';
 import type { EngineKind } from '../../engine/create.ts';
@@ -17,11 +17,12 @@ import { DEFAULT_LORA, DEFAULT_TRAIN, stepCount, type TrainSettings } from '../.
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder, type ModelFolder } from '../model-folder.ts';
 import { OutputError, StagedOutput } from '../output.ts';
+import { checkTargetsAgainstInputs, sweepLeftovers } from '../output-guard.ts';
 import { CHECKPOINT_FILE, prepareTrainOut, type TrainOut } from '../train-out.ts';
 import type { ImportedAdapter } from '../../export/peft-import.ts';
 import { NodeFolder } from '../node-sink.ts';
 import { progressBar } from '../progress.ts';
-import { ENGINE_FLAG, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
+import { ALLOW_CONTROL_FLAG, controlTextPolicy, ENGINE_FLAG, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const TRAIN_SUMMARY = 'fine-tune a model folder with LoRA on a dataset; writes a PEFT adapter folder';
@@ -50,6 +51,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   seed: { kind: 'int', min: 0, help: `seed of the LoRA init, data order and dropout (default ${DEFAULT_TRAIN.seed})` },
   system: { kind: 'string', help: `system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
   'eval-fraction': SPLIT_FLAG,
+  'allow-control-text': ALLOW_CONTROL_FLAG,
   'stop-after': { kind: 'int', min: 1, help: 'stop after this many optimizer steps (the schedule still spans all epochs)' },
   quiet: QUIET_FLAG,
 };
@@ -78,7 +80,12 @@ function adapterLora(adapter: ImportedAdapter, f: Record<string, unknown>): Lora
 export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('train', argv, TRAIN_FLAGS);
   const t0 = performance.now();
-  // The output folder is checked first: a bad --out costs a second, not the whole run.
+  // The output folder is checked first: a bad --out costs a second, not the whole run; it is
+  // never the model, the data or the adapter continued from (nor a folder holding them).
+  await checkTargetsAgainstInputs('train', [{ flag: '--out', path: f.out as string, kind: 'dir' }], [
+    { flag: '--model', path: f.model as string }, { flag: '--data', path: f.data as string }, { flag: '--adapter', path: f.adapter as string | undefined },
+  ]);
+  await sweepLeftovers(dirname(resolve(f.out as string)));
   const out = await prepareTrainOut(f.out as string, { overwrite: Boolean(f.overwrite), resume: Boolean(f.resume) });
   const model = await openModelFolder(f.model as string);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
@@ -97,7 +104,8 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, seed, 'train', f.data as string);
   const system = (f.system as string) ?? DEFAULT_SYSTEM_PROMPT;
   const maxLength = (f['max-length'] as number) ?? DEFAULT_MAX_LENGTH;
-  const set = buildExamples(tok, rows, { system, maxLength });
+  const controlTokens = controlTextPolicy(tok, rows, f.data as string, Boolean(f['allow-control-text']));
+  const set = buildExamples(tok, rows, { system, maxLength, controlTokens });
   for (const note of describeSkipped(set, maxLength)) line(io.stderr, `note: ${note}`);
   if (!set.examples.length)
     throw new DatasetError(f.data as string, [{
