@@ -2,6 +2,7 @@
 // registers the offline service worker in production builds.
 
 import { createTrainingWorker } from './worker/client.ts';
+import { clampThreads } from './worker/threads.ts';
 import { Controller, type PageOptions } from './ui/controller.ts';
 import { loadLang } from './ui/i18n.ts';
 import { initialState } from './ui/state.ts';
@@ -22,7 +23,7 @@ function pageOptions(): PageOptions {
 const lang = loadLang();
 document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 const store = new Store(initialState(lang));
-const threads = Number(new URLSearchParams(location.search).get('threads')) || undefined;
+const threads = clampThreads(new URLSearchParams(location.search).get('threads'), navigator.hardwareConcurrency);
 const controller = new Controller(store, createTrainingWorker({ threads }), pageOptions());
 const app = document.createElement('webtune-app') as WebtuneApp;
 app.controller = controller;

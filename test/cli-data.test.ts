@@ -46,15 +46,16 @@ describe('cli build-data', () => {
     writeFileSync(badPath, JSON.stringify(bad));
     const out = join(tmp, 'keep.json');
     writeFileSync(out, 'previous data');
-    const r = await cli('build-data', '--schema', badPath, '--per-tool', '3', '--out', out);
+    // --overwrite: the existing file passes the output check, so what stops the run is the schema.
+    const r = await cli('build-data', '--schema', badPath, '--per-tool', '3', '--out', out, '--overwrite');
     expect(r.code).toBe(3);
     expect(r.err).toContain(`${badPath}: tool "SET_LIGHT", field "template 5", "把{rooom}的灯{state}了" names {rooom}, which is not a parameter of this tool`);
     expect(r.err).toContain(`${badPath}: tool "SET_TEMPERATURE", field "function.parameters.properties.room.enum", is empty`);
     expect(readFileSync(out, 'utf8')).toBe('previous data');
     writeFileSync(badPath, '{"tools": [');
-    expect((await cli('build-data', '--schema', badPath, '--per-tool', '3', '--out', out)).err).toMatch(/line 1, not valid JSON/);
+    expect((await cli('build-data', '--schema', badPath, '--per-tool', '3', '--out', out, '--overwrite')).err).toMatch(/line 1, not valid JSON/);
     // Too few distinct utterances is a schema problem too, and writes nothing.
-    const short = await cli('build-data', '--schema', SCHEMA, '--per-tool', '6', '--out', out);
+    const short = await cli('build-data', '--schema', SCHEMA, '--per-tool', '6', '--out', out, '--overwrite');
     expect(short.code).toBe(3);
     expect(short.err).toMatch(/tool "GOOD_NIGHT", field "templates", give only 5 distinct utterances, 6 were asked for/);
     expect(readFileSync(out, 'utf8')).toBe('previous data');

@@ -162,7 +162,7 @@ describe('plan', () => {
     expect(r.json()).toMatchObject({ dtype: 'bf16', dtype_from: 'weights', engine: 'cpu', recompute: false });
     expect(r.json().parts.savedActivations).toBeGreaterThan(0);
     const bad = await cli('plan', '--model', join(tmp, 'nowhere'), '--batch', '1', '--seq', '8');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(3);
     expect(bad.err).toMatch(/nowhere: not found/);
     expect((await cli('plan', '--model', modelDir, '--batch', '0', '--seq', '8')).err).toMatch(/--batch must be at least 1/);
   });

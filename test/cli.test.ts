@@ -120,13 +120,13 @@ describe('cli train', () => {
     for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(golden, f), join(mixed, f));
     copyFileSync(join(modelDir, 'tokenizer.json'), join(mixed, 'tokenizer.json'));
     const r = await cli('generate', '--model', mixed, '--prompt', 'hi');
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.err).toMatch(/ModelConfigError: vocab_size: 320 in .*config\.json is smaller than the 8192 ids of .*tokenizer\.json/);
   });
 
   it('prints a typed error as one line, the stack only with --verbose', async () => {
     const r = await cli('eval', '--model', join(tmp, 'missing'), '--data', evalFile);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.err.trim()).toBe(`error: ModelFilesError: ${join(tmp, 'missing')}: is not a folder`);
     const v = await cli('eval', '--model', join(tmp, 'missing'), '--data', evalFile, '--verbose');
     expect(v.err).toMatch(/\n\s+at /);

@@ -49,7 +49,7 @@ describe('NaN and infinity in base weights', () => {
     // q_proj of layer 1 is (64, 64): element 70 is row 1, column 6.
     const nan = await poisoned('nan', Q, 70, 0x7fc0);
     const r = await train(nan, join(tmp, 'never'));
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.err).toContain(`NonFiniteWeightError: ${join(nan, 'model.safetensors')} [${Q}]: element 70 (1, 6) is NaN`);
     expect(r.err).not.toMatch(/learning rate/);
     expect(existsSync(join(tmp, 'never'))).toBe(false);
@@ -101,11 +101,11 @@ describe('adapters', () => {
       new DataView(w.buffer).setFloat32(info.start + 4 * 9, NaN, true);
     });
     const e = await cli('eval', '--model', good, '--adapter', bad, '--data', data, '--quiet');
-    expect(e.code).toBe(1);
+    expect(e.code).toBe(3);
     expect(e.err).toContain(`adapter_model.safetensors [${name}]: element 9 (1, 1) is NaN`);
     const out = join(tmp, 'merged-from-nan');
     const m = await cli('export', '--model', good, '--adapter', bad, '--format', 'merged', '--out', out);
-    expect(m.code).toBe(1);
+    expect(m.code).toBe(3);
     expect(existsSync(out)).toBe(false);
   });
 
@@ -113,7 +113,7 @@ describe('adapters', () => {
     for (const [alpha, why] of [[-32, /field "lora_alpha" must be positive, got -32/], [1e308, /field "lora_alpha" 1e\+308 with r 8 scales the update by 1\.25e\+307/]] as const) {
       const bad = await adapterWith(`alpha-${alpha}`, (c) => void (c.lora_alpha = alpha));
       const r = await cli('eval', '--model', good, '--adapter', bad, '--data', data, '--quiet');
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(3);
       expect(r.err).toMatch(why);
     }
     for (const alpha of ['--alpha=-32', '--alpha=0']) {

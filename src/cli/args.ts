@@ -44,12 +44,17 @@ export function parseFlags(command: string, argv: string[], spec: Record<string,
 
 export function parseCommand(command: string, argv: string[], spec: Record<string, FlagSpec>, positionals: readonly PositionalSpec[] = []): { flags: Flags; args: string[] } {
   const options = Object.fromEntries(Object.entries(spec).map(([name, s]) => [name, { type: s.kind === 'bool' ? ('boolean' as const) : ('string' as const) }]));
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true; strict: true }>>;
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true; strict: true; tokens: true }>>;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true, tokens: true });
   } catch (e) {
     throw usageFromNode(command, e as Error & { code?: string }, spec);
   }
+  // parseArgs keeps the last of `--data A --data B` silently: a flag that takes one value may be given once.
+  const given = new Map<string, string[]>();
+  for (const t of parsed.tokens ?? []) if (t.kind === 'option' && t.value !== undefined) given.set(t.name, [...(given.get(t.name) ?? []), t.value]);
+  for (const [name, values] of given)
+    if (values.length > 1) throw new UsageError(`${command}: --${name} is given ${values.length} times (${values.map((v) => JSON.stringify(v)).join(', ')}); it takes one value`);
   const args = parsed.positionals;
   if (args.length > positionals.length) throw new UsageError(`${command}: unexpected argument "${args[positionals.length]}"`);
   const missing = positionals[args.length];

@@ -1,13 +1,18 @@
 // Headless Webtune: `npm run cli -- <command> [flags]`. Results go to stdout (the last line is
-// JSON), progress and errors to stderr. Exit codes: 0 done, 1 failed, 2 bad arguments, 3 bad data.
+// JSON), progress and errors to stderr. Exit codes: 0 done, 1 failed, 2 bad arguments (a flag,
+// or an output that may not be written), 3 bad input (dataset, schema, model or adapter files).
 
 import { pathToFileURL } from 'node:url';
-import { DatasetError, SchemaError, WebtuneError, formatIssue, formatSchemaIssue } from '../core/errors.ts';
+import {
+  AdapterError, DatasetError, ModelConfigError, ModelFilesError, NonFiniteWeightError, SafetensorsError, SchemaError, TokenizerError, WebtuneError, formatIssue, formatSchemaIssue,
+} from '../core/errors.ts';
+import { OutputError } from './output.ts';
 import { UsageError, usage, type FlagSpec, type PositionalSpec } from './args.ts';
 import { line, type CliIo } from './commands/common.ts';
 import { BUILD_DATA_FLAGS, BUILD_DATA_SUMMARY, runBuildData } from './commands/build-data.ts';
 import { EVAL_FLAGS, EVAL_SUMMARY, runEval } from './commands/eval.ts';
 import { EXPORT_FLAGS, EXPORT_SUMMARY, runExport } from './commands/export.ts';
+import { INSPECT_FLAGS, INSPECT_SUMMARY, runInspect } from './commands/inspect.ts';
 import { GENERATE_FLAGS, GENERATE_SUMMARY, runGenerate } from './commands/generate.ts';
 import { PLAN_FLAGS, PLAN_SUMMARY, runPlan } from './commands/plan.ts';
 import { TRAIN_FLAGS, TRAIN_SUMMARY, runTrain } from './commands/train.ts';
@@ -25,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   eval: { summary: EVAL_SUMMARY, flags: EVAL_FLAGS, run: runEval },
   generate: { summary: GENERATE_SUMMARY, flags: GENERATE_FLAGS, run: runGenerate },
   export: { summary: EXPORT_SUMMARY, flags: EXPORT_FLAGS, run: runExport },
+  inspect: { summary: INSPECT_SUMMARY, flags: INSPECT_FLAGS, run: runInspect },
   plan: { summary: PLAN_SUMMARY, flags: PLAN_FLAGS, run: runPlan },
   'build-data': { summary: BUILD_DATA_SUMMARY, flags: BUILD_DATA_FLAGS, run: runBuildData },
   golden: { summary: GOLDEN_SUMMARY, flags: GOLDEN_FLAGS, positionals: GOLDEN_ARGS, run: runGolden },
@@ -37,6 +43,15 @@ function help(): string {
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
   lines.push('', 'npm run cli -- <command> --help lists its flags');
   return lines.join('\n');
+}
+
+/** Input files that are not what they must be are bad data (3); a target that may not be written is a bad argument (2). */
+const BAD_INPUT = [ModelFilesError, ModelConfigError, SafetensorsError, AdapterError, NonFiniteWeightError, TokenizerError];
+
+export function exitCodeOf(e: WebtuneError): number {
+  if (e instanceof OutputError) return EXIT.usage;
+  if (BAD_INPUT.some((c) => e instanceof c)) return EXIT.data;
+  return EXIT.failed;
 }
 
 const processIo: CliIo = { stdout: process.stdout, stderr: process.stderr };
@@ -79,7 +94,7 @@ export async function main(argvIn: string[], io: CliIo = processIo): Promise<num
     }
     if (e instanceof WebtuneError) {
       line(io.stderr, `error: ${e.name}: ${e.message}`);
-      return EXIT.failed;
+      return exitCodeOf(e);
     }
     line(io.stderr, `error: ${e instanceof Error ? e.message : String(e)}${verbose ? '' : ' (run with --verbose for the stack trace)'}`);
     return EXIT.failed;

@@ -107,6 +107,8 @@ export interface OutputOptions {
 /** A folder or file being written beside its target. */
 export class StagedOutput {
   private done = false;
+  /** Called once the output is committed or aborted (output-guard.ts forgets its staging path then). */
+  onSettled?: () => void;
 
   private constructor(
     /** Where the result goes. */
@@ -165,6 +167,7 @@ export class StagedOutput {
   async commit(): Promise<void> {
     if (this.done) throw new OutputError(this.target, 'committed twice');
     this.done = true;
+    this.onSettled?.();
     const had = await kind(this.target);
     if (!this.isDir || had === 'none') {
       // A file renamed over a file is replaced in one step.
@@ -182,6 +185,7 @@ export class StagedOutput {
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    this.onSettled?.();
     await rm(this.staging, { recursive: true, force: true });
   }
 

@@ -1,7 +1,7 @@
 // Which text encoding a dataset file is in. A byte-order mark decides UTF-8, UTF-16LE or
 // UTF-16BE. Without one the file is read as strict UTF-8; when that fails and the file decodes
 // cleanly as GB18030 (what Excel on a Chinese Windows writes) with no line that is good UTF-8
-// Chinese, it is GB18030. Anything else is refused with the file, the line and the encoding
+// Chinese, and its high bytes look like Chinese text (GbPlausibility), it is GB18030. Anything else is refused with the file, the line and the encoding
 // named: no character is ever replaced by U+FFFD behind the user's back.
 // The CLI and the page both come here with a Blob (a file on disk is opened as one).
 
@@ -83,6 +83,8 @@ class Utf8Lines {
   private hi = 0xbf;
   private lineMulti = false;
   private lineBad = false;
+  private leadByte = 0;
+  private leadColumn = 0;
 
   private fault(what: string): void {
     if (!this.lineBad && this.bad.length < 5) this.bad.push({ line: this.line, column: this.column, what });
@@ -112,7 +114,8 @@ class Utf8Lines {
           if (this.need === 0) this.lineMulti = true;
           continue;
         }
-        this.fault(`byte ${hex(b)} at byte ${this.column}`);
+        // The character's first byte is the odd one (a Latin-1 "ï" before "v"), so name it.
+        this.fault(`byte ${hex(this.leadByte)} at byte ${this.leadColumn}`);
         // The byte that broke the sequence starts afresh below.
       }
       if (b < 0x80) {
@@ -120,6 +123,8 @@ class Utf8Lines {
         if (b === 0x0a) this.endLine();
         continue;
       }
+      this.leadByte = b;
+      this.leadColumn = this.column;
       if (b >= 0xc2 && b <= 0xdf) this.need = 1;
       else if (b >= 0xe0 && b <= 0xef) {
         this.need = 2;
@@ -183,6 +188,44 @@ class Utf16Lines {
   }
 }
 
+/**
+ * How GB18030-like the high bytes are. Chinese text from Excel is almost all GB2312 characters,
+ * both bytes in A1..FE; a Latin-1 "ï" before an ASCII letter also decodes as GB18030 (EF 76 is
+ * "飗"), but its second byte is ASCII. So GB18030 is taken only when nine in ten double-byte
+ * characters are GB2312's and no four-byte sequence (rare symbols, never in such files) occurs.
+ */
+class GbPlausibility {
+  pairs = 0;
+  gb2312 = 0;
+  fourByte = 0;
+  private lead = -1;
+  private skip = 0;
+
+  push(bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i];
+      if (this.skip > 0) {
+        this.skip--;
+        continue;
+      }
+      if (this.lead >= 0) {
+        if (b >= 0x30 && b <= 0x39) {
+          this.fourByte++;
+          this.skip = 2;
+        } else {
+          this.pairs++;
+          if (this.lead >= 0xa1 && b >= 0xa1 && b <= 0xfe) this.gb2312++;
+        }
+        this.lead = -1;
+      } else if (b >= 0x81 && b <= 0xfe) this.lead = b;
+    }
+  }
+
+  get plausible(): boolean {
+    return this.pairs > 0 && this.fourByte === 0 && this.gb2312 >= 0.9 * this.pairs;
+  }
+}
+
 const NUL_HINT = 'JSON text never holds one: the file looks like UTF-16 or UTF-32 without a byte-order mark, or is not a text file; save it as UTF-8';
 
 /**
@@ -203,9 +246,11 @@ export async function diagnoseEncoding(blob: Blob, bom: Bom | null, file: string
   }
   const u8 = new Utf8Lines();
   const gb = bom ? null : new TextDecoder('gb18030', { fatal: true });
+  const looks = new GbPlausibility();
   let gbOk = !bom;
   for await (const piece of blobPieces(blob, skip)) {
     u8.push(piece);
+    if (gbOk) looks.push(piece);
     if (gb && gbOk) {
       try {
         gb.decode(piece, { stream: true });
@@ -226,12 +271,14 @@ export async function diagnoseEncoding(blob: Blob, bom: Bom | null, file: string
   if (u8.badLines === 0) return 'UTF-8';
   // A GBK file has no line of well-formed UTF-8 Chinese, bar a rare accident; a UTF-8 file with
   // a damaged line has many. The latter must not be decoded as GB18030 into garbage.
-  if (gbOk && u8.goodLines < u8.badLines) return 'GB18030';
+  if (gbOk && u8.goodLines < u8.badLines && looks.plausible) return 'GB18030';
   const why = bom
     ? 'the file starts with a UTF-8 byte-order mark'
     : u8.goodLines >= u8.badLines
       ? `${u8.goodLines} other line(s) are UTF-8, so this one is damaged: fix it or save the file as UTF-8 again`
-      : 'the file is not GB18030 either: save it as UTF-8';
+      : gbOk
+        ? 'read as GB18030 its bytes would not be Chinese text either (a Latin-1 or Windows-1252 character?): save the file as UTF-8'
+        : 'the file is not GB18030 either: save it as UTF-8';
   const issues: DatasetIssue[] = u8.bad.map((b) => ({ line: b.line, message: `not valid UTF-8 (${b.what}); ${why}` }));
   if (u8.badLines > u8.bad.length) issues.push({ message: `${u8.badLines - u8.bad.length} more line(s) are not valid UTF-8` });
   throw new DatasetError(file, issues);

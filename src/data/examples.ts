@@ -8,6 +8,7 @@ import type { TrainExample } from '../engine/engine.ts';
 import type { ChatMessage, ChatTokenizer } from '../tokenizer/tokenizer.ts';
 import { IM_END } from '../tokenizer/tokenizer.ts';
 import { TokenizerError } from '../core/errors.ts';
+import { encodePlain, promptIdsPlain, spelledControl } from './control-text.ts';
 import type { DatasetRow } from './dataset.ts';
 
 export const DEFAULT_SYSTEM_PROMPT = '现在你要扮演会议语音助手';
@@ -21,6 +22,12 @@ export interface ExampleOptions {
   maxLength: number;
   /** Token appended to every answer (and learned): `<|im_end|>`, or `<|endoftext|>` as in scripts that append pad_token_id. */
   endToken: string;
+  /**
+   * The tokenizer's control tokens (control-text.ts), given when the user allows rows that spell
+   * them: such rows are then encoded with the spelled tokens as plain text. Without it, the
+   * caller has refused such rows already.
+   */
+  controlTokens?: readonly string[];
 }
 
 export const DEFAULT_EXAMPLE_OPTIONS: ExampleOptions = { system: DEFAULT_SYSTEM_PROMPT, maxLength: DEFAULT_MAX_LENGTH, endToken: IM_END };
@@ -41,6 +48,9 @@ export function renderPrompt(tok: ChatTokenizer, row: PromptRow, opts: Partial<E
 
 /** Prompt ids only, for evaluation and chat: the same tokens training conditions on. */
 export function encodePrompt(tok: ChatTokenizer, row: PromptRow, opts: Partial<ExampleOptions> = {}): Int32Array {
+  const c = opts.controlTokens;
+  const system = row.system ?? opts.system ?? DEFAULT_SYSTEM_PROMPT;
+  if (c && (spelledControl(system, c) || spelledControl(row.user, c))) return Int32Array.from(promptIdsPlain(tok, system, row.user, c));
   return Int32Array.from(tok.encode(renderPrompt(tok, row, opts)));
 }
 
@@ -50,7 +60,7 @@ export function toTrainExample(tok: ChatTokenizer, row: Pick<DatasetRow, 'user' 
   const end = tok.tokenId(o.endToken);
   if (end === undefined) throw new TokenizerError(`end token ${o.endToken} is not in the vocabulary`);
   const prompt = encodePrompt(tok, row, o);
-  const answer = tok.encode(row.answer);
+  const answer = o.controlTokens ? encodePlain(tok, row.answer, o.controlTokens) : tok.encode(row.answer);
   const total = prompt.length + answer.length + 1;
   const n = Math.min(total, o.maxLength);
   const ids = new Int32Array(n);

@@ -30,6 +30,38 @@ function parseError(e: unknown, text: string, firstLine: number): DatasetIssue {
   return { line: pos ? lineIn(text, Number(pos[1]), firstLine) : firstLine, message: `not valid JSON (${msg})` };
 }
 
+/**
+ * Deepest nesting a row may have. Real rows (chat messages, tool calls) nest a handful of levels;
+ * JSON.parse copes with any depth but JSON.stringify and every recursive walk after it overflow
+ * the stack near 10k, so deeper text is refused while it is still a string.
+ */
+export const MAX_NESTING = 512;
+
+/** Deepest [ / { nesting of JSON text, strings skipped; stops counting past `limit`. */
+export function nestingDepth(src: string, limit = MAX_NESTING): number {
+  let depth = 0, max = 0, inString = false, escape = false;
+  for (let i = 0; i < src.length; i++) {
+    const c = src.charCodeAt(i);
+    if (inString) {
+      if (escape) escape = false;
+      else if (c === 92) escape = true;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max && (max = depth) > limit) return max;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
+
+const TOO_DEEP = `nests deeper than ${MAX_NESTING} levels of [ ] and { }; no dataset row needs that (a generated or hostile file?)`;
+
+/** Where a line holds a carriage return not followed by a line feed (1-based character), or 0. */
+function bareCr(raw: string): number {
+  for (let i = raw.indexOf('\r'); i >= 0; i = raw.indexOf('\r', i + 1)) if (raw.charCodeAt(i + 1) !== 10) return i + 1;
+  return 0;
+}
+
 const isSpace = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
 
 /** Pretty-printed single objects are kept whole up to this many characters (they are one row). */
@@ -155,6 +187,7 @@ export class JsonItemReader {
   /** Parses one element and hands it on; returns -1, the scan's "no element open". */
   private element(text: string, start: number, end: number): number {
     const src = text.slice(start, end);
+    if (nestingDepth(src) > MAX_NESTING) throw new DatasetError(this.file, [{ line: this.elemLine, index: this.index, message: TOO_DEEP }]);
     let value: unknown;
     try {
       value = JSON.parse(src);
@@ -207,11 +240,24 @@ export class JsonItemReader {
       this.firstLineNo = lineNo;
     }
     this.rows++;
+    if (nestingDepth(raw) > MAX_NESTING) {
+      const deep = { line: lineNo, message: TOO_DEEP };
+      if (this.held) this.held.issues.push(deep);
+      else this.sink.issue(deep);
+      return;
+    }
     let value: unknown;
     try {
       value = JSON.parse(raw);
     } catch (e) {
-      const issue: DatasetIssue = { line: lineNo, message: `not valid JSON (${(e as Error).message})` };
+      // Lines that end in a carriage return alone (old Mac files) arrive as one long line.
+      const cr = bareCr(raw);
+      const issue: DatasetIssue = {
+        line: lineNo,
+        message: cr
+          ? `not valid JSON: a bare carriage return (CR, 0x0D, not followed by LF) at character ${cr}; lines must end in LF or CR LF: save the file with Unix or Windows line ends`
+          : `not valid JSON (${(e as Error).message})`,
+      };
       // A first line like "{" may open one pretty-printed object: hold the rows back until the
       // whole text can be tried as one value.
       if (first && trimmed[0] === '{') {
@@ -231,6 +277,10 @@ export class JsonItemReader {
   private endLines(): void {
     if (this.whole && this.held) {
       const text = this.whole.join('\n');
+      if (nestingDepth(text) > MAX_NESTING) {
+        this.release();
+        return;
+      }
       try {
         const value = JSON.parse(text);
         this.container = 'json';

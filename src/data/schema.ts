@@ -10,6 +10,7 @@
 
 import { SchemaError, type SchemaIssue } from '../core/errors.ts';
 import { duplicateKey } from './json-keys.ts';
+import { MAX_NESTING, nestingDepth } from './json-items.ts';
 
 export interface ToolParam {
   name: string;
@@ -201,9 +202,25 @@ function parseTemplates(c: Checker, tool: string, raw: unknown, params: ToolPara
 }
 
 /** Parses and checks a schema (text or parsed JSON). Throws SchemaError with every problem. */
+/** The line where `src` first nests deeper than MAX_NESTING, or 0. */
+function deepestLine(src: string): number {
+  if (nestingDepth(src) <= MAX_NESTING) return 0;
+  let lo = 0, hi = src.length;
+  // The shortest prefix that is too deep ends on that line.
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (nestingDepth(src.slice(0, mid + 1)) > MAX_NESTING) hi = mid;
+    else lo = mid + 1;
+  }
+  return lineAt(src, lo);
+}
+
 export function parseToolSchema(src: string | unknown, file = 'schema'): ToolSchema {
   let v: unknown = src;
   if (typeof src === 'string') {
+    // Walking a 100k-deep value would overflow the stack: refused as text, with the line it gets too deep on.
+    const deep = deepestLine(src);
+    if (deep) throw new SchemaError(file, [{ line: deep, message: `nests deeper than ${MAX_NESTING} levels of [ ] and { }; a tool schema needs a few` }]);
     try {
       v = JSON.parse(src.replace(/^\uFEFF/, ''));
     } catch (e) {

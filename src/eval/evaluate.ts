@@ -96,10 +96,10 @@ export function evaluateWithTokenizer(
   engine: BatchGenerator<DecodeOptions>,
   tok: ChatTokenizer,
   rows: readonly EvalRow[],
-  opts: Partial<Pick<ExampleOptions, 'system'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal' | 'generation' | 'generationFor' | 'maxPositions'> = {},
+  opts: Partial<Pick<ExampleOptions, 'system' | 'controlTokens'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal' | 'generation' | 'generationFor' | 'maxPositions'> = {},
 ): Promise<EvaluateResult> {
   return evaluateRows(engine, rows, {
-    encodePrompt: (row) => encodePrompt(tok, row, { system: opts.system }),
+    encodePrompt: (row) => encodePrompt(tok, row, { system: opts.system, controlTokens: opts.controlTokens }),
     decode: (ids) => tok.decode(ids, { skipSpecial: true }),
     stopTokens: tok.eosTokenIds,
     maxNewTokens: opts.maxNewTokens,

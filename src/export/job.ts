@@ -32,6 +32,7 @@ export function jobConfig(spec: JobSpec): Record<string, unknown> {
     max_length: spec.maxLength,
     end_token: spec.endToken,
     quant: spec.quant ?? 'none',
+    ...(spec.controlText ? { control_text: spec.controlText } : {}),
     lora: section('lora', spec.lora),
     train: section('train', spec.train),
   };

@@ -52,6 +52,8 @@ export class ChatTokenizer {
   /** `<|endoftext|>`, Qwen's padding token. */
   readonly endOfTextId: number;
   readonly chatTemplate: string;
+  /** tokenizer.json's added tokens (control tokens, think tags...): text spelling one becomes that token. */
+  addedTokens: readonly string[] = [];
   private readonly template: Template;
 
   private constructor(
@@ -95,7 +97,9 @@ export class ChatTokenizer {
     const template = cfg.chat_template;
     if (template !== undefined && typeof template !== 'string')
       throw new TokenizerError('tokenizer_config.json: field "chat_template" must be a string (named templates are not supported)');
-    return new ChatTokenizer(tok, template || QWEN2_CHAT_TEMPLATE, cfg, maxId + 1);
+    const made = new ChatTokenizer(tok, template || QWEN2_CHAT_TEMPLATE, cfg, maxId + 1);
+    made.addedTokens = ((tj.added_tokens ?? []) as { content?: unknown }[]).map((t) => t.content).filter((c): c is string => typeof c === 'string');
+    return made;
   }
 
   /** Reads tokenizer.json (required) and tokenizer_config.json (optional) through `read`, which returns null when a file is absent. */

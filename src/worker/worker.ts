@@ -8,11 +8,13 @@ import { idbStore, memoryStore } from '../io/store.ts';
 import { CHECKPOINT_DB, CHECKPOINT_STORE } from '../train/checkpoint.ts';
 import { installErrorTransfer } from './error-transfer.ts';
 import { TrainingSession } from './session.ts';
+import { clampThreads } from './threads.ts';
 
 installErrorTransfer();
 
 // ?threads=N on the page (benchmarks compare one thread with all) arrives in the worker's name.
-const threads = Number(/threads=(\d+)/.exec(self.name)?.[1]) || undefined;
+// Clamped again here: the name is the worker's only input and anyone may construct one.
+const threads = clampThreads(/threads=(\d+)/.exec(self.name)?.[1], navigator.hardwareConcurrency);
 
 // Without IndexedDB (some private windows) everything still works, only nothing survives a reload.
 const hasIdb = typeof indexedDB !== 'undefined';

@@ -65,7 +65,11 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-const trainArgs = (model: string, out: string, ...more: string[]) => ['train', '--model', model, '--data', data, '--out', out, '--batch', '2', '--accum', '1', '--epochs', '2', '--lr', '5e-3', '--quiet', ...more];
+// A flag in `more` replaces the default here: the CLI refuses a flag given twice.
+const trainArgs = (model: string, out: string, ...more: string[]) => {
+  const defaults: [string, string][] = [['--batch', '2'], ['--accum', '1'], ['--epochs', '2'], ['--lr', '5e-3']];
+  return ['train', '--model', model, '--data', data, '--out', out, ...defaults.filter(([k]) => !more.includes(k)).flat(), '--quiet', ...more];
+};
 
 describe('train --out is checked before any work', () => {
   it('refuses a file, an unwritable place and /proc/foo at once, before the model loads', async () => {
@@ -73,7 +77,7 @@ describe('train --out is checked before any work', () => {
     writeFileSync(file, 'x');
     for (const [out, why] of [[file, /is a file, not a folder/], ['/proc/foo', /cannot write in \/proc \(/], ['/sys/webtune-out', /cannot write in \/sys \(/], [join(file, 'sub'), /a-file is a file, not a folder/]] as const) {
       const r = await cli(...trainArgs(join(tmp, 'no-such-model'), out));
-      expect(r.code, out).toBe(1);
+      expect(r.code, out).toBe(2);
       expect(r.err, out).toMatch(why);
       // The model folder does not exist: had --out been checked later, that would be the error.
       expect(r.err, out).not.toMatch(/no-such-model/);
@@ -87,7 +91,7 @@ describe('train --out is checked before any work', () => {
     writeFileSync(join(foreign, 'notes.txt'), 'mine');
     for (const flags of [[], ['--overwrite']]) {
       const r = await cli(...trainArgs(tiny, foreign, ...flags));
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2);
       expect(r.err).toMatch(/holds files that are not a Webtune adapter \(notes\.txt\)/);
     }
     expect(readdirSync(foreign)).toEqual(['notes.txt']);
@@ -96,7 +100,7 @@ describe('train --out is checked before any work', () => {
     expect((await cli(...trainArgs(tiny, prev, '--stop-after', '2'))).code).toBe(0);
     expect(readdirSync(prev).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'checkpoint.safetensors']);
     const again = await cli(...trainArgs(tiny, prev));
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2);
     expect(again.err).toMatch(/holds the checkpoint of an unfinished run.*--resume.*--overwrite/);
     // --overwrite starts over and, done, leaves only the new adapter.
     const over = await cli(...trainArgs(tiny, prev, '--overwrite'));
@@ -113,7 +117,7 @@ describe('train --out is checked before any work', () => {
     const out = join(tmp, 'other-run');
     expect((await cli(...trainArgs(tiny, out, '--stop-after', '1'))).code).toBe(0);
     const r = await cli(...trainArgs(tiny, out, '--resume', '--lr', '1e-3', '--seed', '7'));
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toMatch(/other-run: --resume: the checkpoint here is of another run \(lr: 0\.005 in the checkpoint, 0\.001 now; seed: 42 in the checkpoint, 7 now\)/);
   });
 });
@@ -189,7 +193,7 @@ describe('exports', () => {
     await cp(ad, out, { recursive: true });
     const base = ['export', '--model', tiny, '--adapter', ad, '--format', 'merged', '--out', out, '--quiet'];
     const refused = await cli(...base);
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(2);
     expect(refused.err).toMatch(/is not empty \(adapter_config\.json, adapter_model\.safetensors\); pass --overwrite/);
     const r = await cli(...base, '--overwrite');
     expect(r.code, r.err).toBe(0);

@@ -9,7 +9,9 @@ import { parseToolSchema, type ToolSchema } from '../../data/schema.ts';
 import { buildRowsByValues, EVAL_SPLITS, type EvalSplit } from '../../data/split-values.ts';
 import { GREEDY } from '../../engine/engine.ts';
 import { DEFAULT_LORA } from '../../train/recipe.ts';
-import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
+import { parseFlags, UsageError, type FlagSpec, type Flags } from '../args.ts';
+import { guardOutputs } from '../output-guard.ts';
+import type { StagedOutput } from '../output.ts';
 import { folderTokenizer, openModelFolder } from '../model-folder.ts';
 import { line, loadEngine, type CliIo } from './common.ts';
 
@@ -25,6 +27,7 @@ export const BUILD_DATA_FLAGS: Record<string, FlagSpec> = {
   'eval-split': { kind: 'choice', choices: [...EVAL_SPLITS], help: 'how rows are held out: "templates" (default: utterances drawn after the training ones) or "values" (templates training has seen, span values it has not: the copying test)' },
   'augment-model': { kind: 'string', help: 'model folder that rewrites training utterances in its own words (kept only when every value survives; marked "generated")' },
   'augment-per-tool': { kind: 'int', min: 1, help: 'training rows per tool to ask a rewrite of (default 5, with --augment-model)' },
+  overwrite: { kind: 'bool', help: 'replace existing --out / --eval-out files' },
 };
 
 /** One sampled rewrite per row from the model folder's base model. */
@@ -62,6 +65,20 @@ export async function loadSchema(path: string): Promise<ToolSchema> {
 export async function runBuildData(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('build-data', argv, BUILD_DATA_FLAGS);
   if ((f['eval-out'] === undefined) !== (f['eval-per-tool'] === undefined)) throw new UsageError('build-data: --eval-out and --eval-per-tool go together');
+  // Both files are checked before anything is read: never the schema or the augmenting model,
+  // never the same file twice (--out == --eval-out lost the training rows).
+  const staged = await guardOutputs('build-data', [
+    { flag: '--out', path: f.out as string, kind: 'file' },
+    ...(f['eval-out'] ? [{ flag: '--eval-out', path: f['eval-out'] as string, kind: 'file' as const }] : []),
+  ], [{ flag: '--schema', path: f.schema as string }, { flag: '--augment-model', path: f['augment-model'] as string | undefined }], { overwrite: Boolean(f.overwrite) });
+  try {
+    return await build(f, io, staged);
+  } finally {
+    for (const s of Object.values(staged)) await s.abort();
+  }
+}
+
+async function build(f: Flags, io: CliIo, staged: Record<string, StagedOutput>): Promise<number> {
   const schema = await loadSchema(f.schema as string);
   const perTool = f['per-tool'] as number, evalPerTool = (f['eval-per-tool'] as number | undefined) ?? 0;
   const seed = (f.seed as number | undefined) ?? 42;
@@ -83,8 +100,10 @@ export async function runBuildData(argv: string[], io: CliIo): Promise<number> {
     line(io.stderr, `augmentation: ${augmented.rows.length} of ${augmented.asked} rewrites kept (marked "generated")` +
       (Object.keys(augmented.dropped).length ? `; dropped: ${Object.entries(augmented.dropped).map(([k, n]) => `${n} ${k}`).join(', ')}` : ''));
   }
-  await writeFile(f.out as string, formatSeedRows(built.train));
-  if (f['eval-out']) await writeFile(f['eval-out'] as string, formatSeedRows(built.eval));
+  // Both written beside their targets first, then renamed: a failure leaves neither half-made.
+  await writeFile(staged['--out'].staging, formatSeedRows(built.train));
+  if (staged['--eval-out']) await writeFile(staged['--eval-out'].staging, formatSeedRows(built.eval));
+  for (const s of Object.values(staged)) await s.commit();
   line(io.stderr, `${schema.tools.length} tools: ${built.train.length} training rows (${perTool} per tool) -> ${f.out}` +
     (f['eval-out'] ? `, ${built.eval.length} held out (${evalPerTool} per tool, split by ${split}) -> ${f['eval-out']}` : ''));
   line(io.stdout, JSON.stringify({

@@ -11,6 +11,8 @@ import type { Quantization } from '../../core/nf4.ts';
 import type { ModelFolder } from '../model-folder.ts';
 import { weightReader } from '../model-folder.ts';
 import type { TextStream } from '../progress.ts';
+import type { ChatTokenizer } from '../../tokenizer/tokenizer.ts';
+import { controlTextIssues, controlTokens } from '../../data/control-text.ts';
 import type { FlagSpec } from '../args.ts';
 
 export interface CliIo {
@@ -52,6 +54,20 @@ export async function loadRows(path: string, io?: CliIo): Promise<DatasetRow[]> 
   if (io && d.count) line(io.stderr, `note: ${d.count} row(s) of ${path} repeat an earlier row and were left out (${d.examples.slice(0, 3).map(formatIssue).join('; ')}${d.count > 3 ? '; ...' : ''})`);
   if (io && result.normalized) line(io.stderr, `note: ${result.normalized} JSON answer(s) of ${path} rewritten in the compact form (no spaces, characters unescaped), the one form trained, written and constrained`);
   return result.rows;
+}
+
+export const ALLOW_CONTROL_FLAG: FlagSpec = { kind: 'bool', help: 'train on rows that spell a chat control token (<|im_end|>...), encoding the spelling as plain text; without it such rows are refused' };
+
+/**
+ * The tokenizer's control tokens when the user allows rows that spell them (to be encoded as
+ * plain text); without --allow-control-text a row spelling one is bad data (exit 3, line and field).
+ */
+export function controlTextPolicy(tok: ChatTokenizer, rows: readonly DatasetRow[], file: string, allow: boolean): readonly string[] | undefined {
+  const tokens = controlTokens(tok);
+  if (allow) return tokens;
+  const { issues } = controlTextIssues(rows, tokens);
+  if (issues.length) throw new DatasetError(file, issues);
+  return undefined;
 }
 
 export const SPLIT_FLAG: FlagSpec = { kind: 'number', min: 0, below: 1, help: 'hold out this share of the rows for evaluation (same --seed in train and eval picks the same rows)' };

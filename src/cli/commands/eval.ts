@@ -15,11 +15,13 @@ import { DEFAULT_LORA } from '../../train/recipe.ts';
 import { describeSkippedEval, evaluateWithTokenizer } from '../../eval/evaluate.ts';
 import type { EvalReport } from '../../eval/metrics.ts';
 import { formatReport } from '../../eval/report.ts';
-import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
+import { parseFlags, UsageError, type FlagSpec, type Flags } from '../args.ts';
+import { guardOutputs } from '../output-guard.ts';
+import type { StagedOutput } from '../output.ts';
 import { loadSchema } from './build-data.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import { progressBar } from '../progress.ts';
-import { ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
+import { ALLOW_CONTROL_FLAG, controlTextPolicy, ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const EVAL_SUMMARY = 'accuracy of a model (+ adapter) on a dataset: intent, slots, exact call, invalid JSON';
@@ -39,8 +41,10 @@ export const EVAL_FLAGS: Record<string, FlagSpec> = {
   schema: { kind: 'string', help: 'tool schema: reports the share of answers that are valid calls of it' },
   constrained: { kind: 'bool', help: 'decode under the schema, so every answer is a valid call (needs --schema)' },
   'free-spans': { kind: 'bool', help: 'with --constrained: let utterance-span values (x-source "utterance") be any string, not only substrings of the utterance' },
-  predictions: { kind: 'string', help: 'write one JSON object per row (input, expected, generated) to this file' },
+  predictions: { kind: 'string', help: 'write one JSON object per row (input, expected, generated) to this file (checked before anything loads)' },
   'wrong-out': { kind: 'string', help: 'write the wrongly answered rows (with their expected answers) in the seed format, for train --add' },
+  overwrite: { kind: 'bool', help: 'replace an existing --predictions or --wrong-out file' },
+  'allow-control-text': ALLOW_CONTROL_FLAG,
   quiet: QUIET_FLAG,
 };
 
@@ -63,6 +67,26 @@ export function reportSummary(r: EvalReport): Record<string, number | null> {
 export async function runEval(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('eval', argv, EVAL_FLAGS);
   if (f.constrained && !f.schema) throw new UsageError('eval: --constrained needs --schema');
+  // The predictions file is checked first: never the dataset, model, adapter or schema being
+  // read, and writable, so a bad --predictions costs a second, not the whole evaluation.
+  const targets = [
+    ...(f.predictions ? [{ flag: '--predictions', path: f.predictions as string, kind: 'file' as const }] : []),
+    ...(f['wrong-out'] ? [{ flag: '--wrong-out', path: f['wrong-out'] as string, kind: 'file' as const }] : []),
+  ];
+  const staged = targets.length
+    ? await guardOutputs('eval', targets, [
+        { flag: '--data', path: f.data as string }, { flag: '--model', path: f.model as string },
+        { flag: '--adapter', path: f.adapter as string | undefined }, { flag: '--schema', path: f.schema as string | undefined },
+      ], { overwrite: Boolean(f.overwrite) })
+    : {};
+  try {
+    return await evaluate(f, io, staged['--predictions'] ?? null, staged['--wrong-out'] ?? null);
+  } finally {
+    for (const s of Object.values(staged)) await s.abort();
+  }
+}
+
+async function evaluate(f: Flags, io: CliIo, staged: StagedOutput | null, wrongOut: StagedOutput | null): Promise<number> {
   const schema: ToolSchema | null = f.schema ? await loadSchema(f.schema as string) : null;
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
@@ -70,6 +94,7 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
   let rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, (f.seed as number) ?? 42, 'eval', f.data as string);
   if (f.limit) rows = rows.slice(0, f.limit as number);
   if (rows.length === 0) throw new DatasetError(f.data as string, [{ message: 'no rows to evaluate (the held-out side of --eval-fraction is empty)' }]);
+  const controlTokens = controlTextPolicy(tok, rows, f.data as string, Boolean(f['allow-control-text']));
   const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined, f16Options(f.f16));
   try {
     if (adapter) await engine.setLora(adapter.tensors);
@@ -81,6 +106,7 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
     const bar = progressBar('eval', rows.length, io.stderr, Boolean(f.quiet));
     const { report, predictions, skipped } = await evaluateWithTokenizer(engine, tok, rows, {
       system: (f.system as string | undefined) ?? schema?.system,
+      controlTokens,
       maxNewTokens,
       onProgress: (done) => bar.update(done),
       generation: constraint ? { constraint } : undefined,
@@ -91,17 +117,18 @@ export async function runEval(argv: string[], io: CliIo): Promise<number> {
     bar.finish();
     if (skipped.length) line(io.stderr, `note: ${describeSkippedEval(skipped, maxNewTokens, model.config.maxPositionEmbeddings)}`);
     const problems = schema ? predictions.map((p) => textCallProblems(schema, p.generated)) : [];
-    if (f.predictions) {
+    if (staged) {
       const lines = predictions.map((p, i) => JSON.stringify({ input: p.user, expected: p.expected, generated: p.generated, ...(schema ? { schema_problems: problems[i] } : {}) }));
-      await writeFile(f.predictions as string, lines.map((l) => l + '\n').join(''));
+      await staged.run((path) => writeFile(path, lines.map((l) => l + '\n').join('')));
     }
-    if (f['wrong-out']) {
+    if (wrongOut) {
       const byUser = new Map(rows.map((r) => [r.user, r]));
       const wrong = report.wrong.map((w) => byUser.get(predictions[w.index].user)!);
-      await writeFile(f['wrong-out'] as string, formatSeedRows(wrong.map((r) => {
+      const text = formatSeedRows(wrong.map((r) => {
         const input = schema ? utteranceOf(schema, r.user) : '';
         return { ...(r.system !== undefined ? { system: r.system } : {}), instruct: r.user.slice(0, r.user.length - input.length), input, output: (r.expected ?? r.answer) as ToolCall };
-      })));
+      }));
+      await wrongOut.run((path) => writeFile(path, text));
       line(io.stderr, `${wrong.length} wrongly answered row(s) -> ${f['wrong-out']} (train --adapter ... --add ${f['wrong-out']} --schema ... makes new rows from them, never trains on them)`);
     }
     line(io.stdout, formatReport(report));

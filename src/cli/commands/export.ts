@@ -11,12 +11,12 @@ import { IM_END } from '../../tokenizer/tokenizer.ts';
 import { writeLoraGguf } from '../../export/gguf.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, writePeftAdapter } from '../../export/peft.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
-import { openAdapterFolder, openModelFolder } from '../model-folder.ts';
+import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import { NodeFolder, nodeFileSink } from '../node-sink.ts';
-import { StagedOutput } from '../output.ts';
+import { guardOutputs } from '../output-guard.ts';
 import { CHECKPOINT_FILE } from '../train-out.ts';
 import { progressBar } from '../progress.ts';
-import { QUANT_FLAG, QUIET_FLAG, line, loadRows, type CliIo } from './common.ts';
+import { ALLOW_CONTROL_FLAG, controlTextPolicy, QUANT_FLAG, QUIET_FLAG, line, loadRows, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const EXPORT_SUMMARY = 'write an adapter as PEFT, a merged model folder, a GGUF LoRA adapter, or a PyTorch job zip';
@@ -31,6 +31,7 @@ export const EXPORT_FLAGS: Record<string, FlagSpec> = {
   dtype: { kind: 'choice', choices: ['bf16', 'f32'], help: 'merged: dtype of the merged projections (default bf16)' },
   overwrite: { kind: 'bool', help: 'replace what --out holds (a previous export); without it a non-empty --out is refused' },
   quant: { ...QUANT_FLAG, help: 'the base the adapter was trained on: nf4 (QLoRA) merges into the NF4-dequantized projections and makes the job load the base in 4 bits (default none)' },
+  'allow-control-text': { ...ALLOW_CONTROL_FLAG, help: 'job: keep rows that spell a chat control token; train.py encodes the spelling as plain text, as Webtune does' },
   quiet: QUIET_FLAG,
 };
 
@@ -45,7 +46,11 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
   const quant = (f.quant as Quantization | undefined) ?? 'none';
   const asFolder = f.format === 'peft' || f.format === 'merged';
   const opts = { overwrite: Boolean(f.overwrite), ours: OUTPUT_FILES };
-  const staged = asFolder ? await StagedOutput.folder(out, opts) : await StagedOutput.file(out, opts);
+  // Never one of its own inputs (the model folder or its weights, the adapter, the dataset),
+  // even with --overwrite: compared by real path and inode, not by name.
+  const staged = (await guardOutputs('export', [{ flag: '--out', path: out, kind: asFolder ? 'dir' : 'file' }], [
+    { flag: '--model', path: f.model as string }, { flag: '--adapter', path: f.adapter as string }, { flag: '--data', path: f.data as string | undefined },
+  ], opts))['--out'];
   await staged.run(async (path) => {
     const model = await openModelFolder(f.model as string);
     const adapter = await openAdapterFolder(f.adapter as string, model.config);
@@ -59,6 +64,8 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
       case 'job': {
         if (!f.data) throw new UsageError('export: --format job needs --data (the dataset the script trains on)');
         const rows = await loadRows(f.data as string, io);
+        const allow = Boolean(f['allow-control-text']);
+        if (model.hasTokenizer) controlTextPolicy(await folderTokenizer(model), rows, f.data as string, allow);
         await writeFile(path, buildJobZip({
           baseModel: adapter.baseModel ?? model.name,
           system: (f.system as string) ?? DEFAULT_SYSTEM_PROMPT,
@@ -66,6 +73,7 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
           endToken: IM_END,
           lora: adapter.settings,
           quant,
+          ...(allow ? { controlText: 'plain' as const } : {}),
           train: DEFAULT_TRAIN,
           rows,
         }));

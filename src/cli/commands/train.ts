@@ -3,7 +3,7 @@
 // batch 4 x accumulation 4, lr 1e-4, 8 epochs, max length 384).
 
 import { copyFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { DatasetError, formatIssue, WebtuneError } from '../../core/errors.ts';
 import { type AdapterRunRecord, RUN_RECORD, runRecordText } from '../run-record.ts';
 import { controlSettings, siblingsOf } from './train-add.ts';
@@ -19,11 +19,12 @@ import { parseFlags, UsageError, type FlagSpec, type Flags } from '../args.ts';
 import { parseTargets, recipeFromFlags, settingFlags } from '../setting-flags.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder, type ModelFolder } from '../model-folder.ts';
 import { OutputError, StagedOutput } from '../output.ts';
+import { checkTargetsAgainstInputs, sweepLeftovers } from '../output-guard.ts';
 import { CHECKPOINT_FILE, prepareTrainOut, type TrainOut } from '../train-out.ts';
 import type { ImportedAdapter } from '../../export/peft-import.ts';
 import { NodeFolder } from '../node-sink.ts';
 import { progressBar } from '../progress.ts';
-import { ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
+import { ALLOW_CONTROL_FLAG, controlTextPolicy, ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const TRAIN_SUMMARY = 'fine-tune a model folder with LoRA on a dataset; writes a PEFT adapter folder';
@@ -42,6 +43,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   ...settingFlags(DEFAULT_RECIPE),
   system: { kind: 'string', help: `system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
   'eval-fraction': SPLIT_FLAG,
+  'allow-control-text': ALLOW_CONTROL_FLAG,
   'stop-after': { kind: 'int', min: 1, help: 'stop after this many optimizer steps (the schedule still spans all epochs)' },
   add: { kind: 'string', help: 'wrong evaluation rows (eval --wrong-out): each adds a new row from its template with other values, never itself (needs --schema)' },
   schema: { kind: 'string', help: 'tool schema whose templates make the --add rows' },
@@ -76,7 +78,12 @@ export function trainRecipe(argv: string[]): { f: Flags; recipe: Recipe; engine:
 export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const { f, recipe, engine: engineKind } = trainRecipe(argv);
   const t0 = performance.now();
-  // The output folder is checked first: a bad --out costs a second, not the whole run.
+  // The output folder is checked first: a bad --out costs a second, not the whole run; it is
+  // never the model, the data or the adapter continued from (nor a folder holding them).
+  await checkTargetsAgainstInputs('train', [{ flag: '--out', path: f.out as string, kind: 'dir' }], [
+    { flag: '--model', path: f.model as string }, { flag: '--data', path: f.data as string }, { flag: '--adapter', path: f.adapter as string | undefined },
+  ]);
+  await sweepLeftovers(dirname(resolve(f.out as string)));
   const out = await prepareTrainOut(f.out as string, { overwrite: Boolean(f.overwrite), resume: Boolean(f.resume) });
   const model = await openModelFolder(f.model as string);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
@@ -97,7 +104,8 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   }
   const system = (f.system as string) ?? DEFAULT_SYSTEM_PROMPT;
   const maxLength = recipe.maxLength;
-  const set = buildExamples(tok, rows, { system, maxLength });
+  const controlTokens = controlTextPolicy(tok, rows, f.data as string, Boolean(f['allow-control-text']));
+  const set = buildExamples(tok, rows, { system, maxLength, controlTokens });
   for (const note of describeSkipped(set, maxLength)) line(io.stderr, `note: ${note}`);
   if (!set.examples.length)
     throw new DatasetError(f.data as string, [{

@@ -16,6 +16,8 @@ export interface JobSpec {
   /** 'nf4': the run used a 4-bit NF4 base (QLoRA), so the script loads the base with bitsandbytes the same way. */
   quant?: Quantization;
   train: TrainSettings;
+  /** 'plain': rows spelling a control token were allowed, and train.py encodes the spelling as plain text as Webtune did. */
+  controlText?: 'plain';
   rows: readonly Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expected'>[];
   evalRows?: readonly Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expected'>[];
 }

@@ -15,6 +15,7 @@ imported back into Webtune or loaded with PeftModel.from_pretrained / vLLM.
 import argparse
 import json
 import os
+import string
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IGNORE_INDEX = -100
@@ -52,12 +53,91 @@ def answer_text(output):
 def build_example(tokenizer, row, config):
     """input_ids / attention_mask / labels: prompt tokens masked with -100, answer + end token learned."""
     system = row.get("system", config["system_prompt"])
-    prompt = tokenizer(build_prompt(system, row["instruct"] + row["input"], tokenizer), add_special_tokens=False)["input_ids"]
-    answer = tokenizer(answer_text(row["output"]), add_special_tokens=False)["input_ids"]
+    user = row["instruct"] + row["input"]
+    # Rows that spell a control token were allowed in Webtune ("control_text": "plain"): the
+    # spelling is encoded as plain text, by the same rule as Webtune's src/data/control-text.ts.
+    tokens = control_tokens(tokenizer) if config.get("control_text") == "plain" else []
+    if tokens and (has_control(system, tokens) or has_control(user, tokens)):
+        prompt = prompt_ids_plain(tokenizer, system, user, tokens)
+    else:
+        prompt = tokenizer(build_prompt(system, user, tokenizer), add_special_tokens=False)["input_ids"]
+    answer = encode_plain(tokenizer, answer_text(row["output"]), tokens)
     end = tokenizer.convert_tokens_to_ids(config["end_token"])
     input_ids = (prompt + answer + [end])[: config["max_length"]]
     labels = ([IGNORE_INDEX] * len(prompt) + answer + [end])[: config["max_length"]]
     return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
+
+
+def control_tokens(tokenizer):
+    """Texts the tokenizer turns into one added token, longest first, then in code-point order."""
+    names = {getattr(t, "content", t) for t in getattr(tokenizer, "added_tokens_decoder", {}).values()}
+    return sorted((n for n in names if isinstance(n, str) and len(n) > 1), key=lambda n: (-len(n), n))
+
+
+def has_control(text, tokens):
+    return any(t in text for t in tokens)
+
+
+def split_control(text, tokens):
+    """text cut at each spelled control token: (stretch, False) and (token, True) pieces."""
+    out, start, i = [], 0, 0
+    while i < len(text):
+        hit = next((t for t in tokens if text.startswith(t, i)), None)
+        if hit is None:
+            i += 1
+            continue
+        if start < i:
+            out.append((text[start:i], False))
+        out.append((hit, True))
+        i += len(hit)
+        start = i
+    if start < len(text):
+        out.append((text[start:], False))
+    return out
+
+
+PUNCT = set(string.punctuation) - {"_"}
+
+
+def plain_parts(token):
+    """A spelled token as two plain texts: its leading ASCII punctuation, then the rest."""
+    n = 0
+    while n < len(token) and token[n] in PUNCT:
+        n += 1
+    if n == 0 or n == len(token):
+        n = 1
+    return token[:n], token[n:]
+
+
+def encode_plain(tokenizer, text, tokens):
+    """Ids of text with every spelled control token encoded as plain text (text as it is without one)."""
+    ids = []
+    for piece, control in split_control(text, tokens):
+        for part in (plain_parts(piece) if control else (piece,)):
+            if part:
+                ids += tokenizer(part, add_special_tokens=False)["input_ids"]
+    return ids
+
+
+CONTENT_MARK = "\ue000webtune-content-{}\ue000"
+
+
+def prompt_ids_plain(tokenizer, system, user, tokens):
+    """The prompt rendered with placeholders: the template's own text as usual, each content by encode_plain."""
+    rest = build_prompt(CONTENT_MARK.format(0), CONTENT_MARK.format(1), tokenizer)
+    ids = []
+    for i, content in enumerate([system, user]):
+        mark = CONTENT_MARK.format(i)
+        at = rest.find(mark)
+        if at < 0 or rest.find(mark, at + 1) >= 0:
+            raise SystemExit("the chat template does not render each message content once as it is")
+        if at > 0:
+            ids += tokenizer(rest[:at], add_special_tokens=False)["input_ids"]
+        ids += encode_plain(tokenizer, content, tokens)
+        rest = rest[at + len(mark):]
+    if rest:
+        ids += tokenizer(rest, add_special_tokens=False)["input_ids"]
+    return ids
 
 
 def load_config(path=os.path.join(HERE, "config.json")):
