@@ -20,10 +20,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'test-results');
 const CI = process.env.CI === 'true';
 
-// vite 8 (the build the browser tests serve) needs Node 20.19 or later: say so first.
+// vite 8 (the build the browser tests serve) needs Node ^20.19.0 || >=22.12.0: say so first.
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 20 || (major === 20 && minor < 19)) {
-  console.error(`Node ${process.versions.node} is too old: Webtune needs Node >= 20.19 (vite 8), see "engines" in package.json`);
+if (major < 20 || (major === 20 && minor < 19) || major === 21 || (major === 22 && minor < 12)) {
+  console.error(`Node ${process.versions.node} is too old: Webtune needs Node ^20.19.0 or >= 22.12.0 (vite 8), see "engines" in package.json`);
   process.exit(1);
 }
 
