@@ -49,6 +49,18 @@ describe.skipIf(!run)('self-check of the kernel variants on lavapipe 25', () => 
     const unchecked = await backend({ selfCheck: false });
     expect(unchecked.info.checks).toEqual([]);
     expect(b.allocatedBytes()).toBe(unchecked.allocatedBytes());
+
+    // Node's Dawn runs without timestamp quantization (65.5 µs steps by default): kernel times
+    // that are not all multiples of 65536 ns
+    expect(unchecked.startProfile()).toBe(true);
+    const N = 64, C = 4096;
+    const x = unchecked.alloc('f32', N * C, 'x'), g = unchecked.alloc('f32', C, 'g'), out = unchecked.alloc('f32', N * C, 'out'), rstd = unchecked.alloc('f32', N, 'rstd');
+    unchecked.upload(g, new Float32Array(C).fill(1));
+    for (let i = 0; i < 6; i++) unchecked.rmsnormForward(out, rstd, x, g, N, C, 1e-6);
+    await unchecked.flush();
+    const ns = Object.values(await unchecked.stopProfile()).map((r) => Math.round(r.ms * 1e6));
+    expect(ns.length).toBeGreaterThan(0);
+    expect(ns.some((t) => t % 65536 !== 0), `kernel times ${ns.join(', ')} ns`).toBe(true);
   }, 900_000);
 
   it('refuses a subgroup reduction that drops a partial and runs on the plain reductions', async () => {
