@@ -36,6 +36,7 @@ const FLAGS: Record<string, FlagSpec> = {
   cpu: { kind: 'bool', help: 'also the fast CPU engine\'s train and decode rows' },
   chromium: { kind: 'bool', help: 'also the step in headless Chromium with real-GPU flags' },
   'chromium-swiftshader': { kind: 'bool', help: 'also the step in headless Chromium with --disable-gpu' },
+  f16: { kind: 'choice', choices: ['on', 'off'], help: 'the shader-f16 matmul tiles where the GPU has them (on, default) or f32 tiles (off)' },
 };
 
 export interface BenchGpuOptions {
@@ -48,6 +49,8 @@ export interface BenchGpuOptions {
   decodeTokens: number;
   cpu: boolean;
   chromium: 'real' | 'swiftshader' | null;
+  /** false: f32 matmul tiles even where the GPU has shader-f16 (--f16 off). */
+  f16?: boolean;
 }
 
 export function parseBenchGpuOptions(argv: string[]): BenchGpuOptions {
@@ -64,6 +67,7 @@ export function parseBenchGpuOptions(argv: string[]): BenchGpuOptions {
     batch: (f.batch as number | undefined) ?? base.batch, seq: (f.seq as number | undefined) ?? base.seq, steps: (f.steps as number | undefined) ?? base.steps,
     decodeTokens: base.decodeTokens,
     cpu: Boolean(f.cpu), chromium: f['chromium-swiftshader'] ? 'swiftshader' : f.chromium ? 'real' : null,
+    f16: f.f16 !== 'off',
   };
 }
 
@@ -143,12 +147,15 @@ async function benchPreset(kind: EngineKind, preset: string, o: BenchGpuOptions,
   const log = (l: string) => process.stderr.write(`${l}\n`);
   log(`\n# ${kind} ${preset}, batch ${o.batch} x seq ${o.seq}`);
   let engine: Awaited<ReturnType<typeof createEngine>> | null = null;
-  let adapter = '?', features: string[] = [];
+  let adapter = '?', features: string[] = [], kernels: string | undefined;
   try {
-    engine = await createEngine(kind);
+    engine = await createEngine(kind, o.f16 === false ? { gpu: { features: { f16: false } } } : {});
     const info = await engine.info();
     adapter = info.device;
     features = info.features;
+    kernels = info.kernels;
+    if (kernels) log(`kernels: ${kernels}`);
+    for (const n of info.notices ?? []) log(`notice: ${n}`);
     const peak = kind === 'webgpu' ? trackPeak(engine.ops) : null;
     const step = await runStepBench(engine, { preset, batch: o.batch, seq: o.seq, steps: o.steps, matmul: false }, log);
     peak?.sample();
@@ -156,7 +163,7 @@ async function benchPreset(kind: EngineKind, preset: string, o: BenchGpuOptions,
     const decode = await decodeRate(engine, cfg.vocabSize, o.seq, o.decodeTokens, o.decodeTokens > 8 ? 2 : 1);
     peak?.sample();
     if (decode) log(`decode: ${decode.tokens_per_s} tokens/s (${decode.new_tokens} new tokens after a ${decode.prompt}-token prompt)`);
-    const result: Record<string, unknown> = { ...step, decode_tokens_per_s: decode?.tokens_per_s ?? null, decode_prompt: decode?.prompt, decode_new_tokens: decode?.new_tokens };
+    const result: Record<string, unknown> = { ...step, kernels, decode_tokens_per_s: decode?.tokens_per_s ?? null, decode_prompt: decode?.prompt, decode_new_tokens: decode?.new_tokens };
     if (peak) {
       result.peak_gpu_mb = mib(peak.peak());
       result.peak_gpu_counter = peak.how;
@@ -271,6 +278,7 @@ export async function benchGpu(o: BenchGpuOptions): Promise<{ lines: string[]; j
   const lines = [
     `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpu.length} x ${cpu[0]?.model ?? 'CPU'}, Node ${process.version}`,
     `adapter: ${adapter}${gpu?.features.length ? ` [${gpu.features.join(', ')}]` : ''}`,
+    ...(gpu && 'kernels' in gpu.result && gpu.result.kernels ? [`kernels: ${gpu.result.kernels}`] : []),
     ...(isCpuEmulation(adapter) ? ['CPU EMULATION: this adapter is a software rasterizer; its numbers say nothing about GPU speed'] : []),
     `batch ${o.batch} x seq ${o.seq}, ${o.steps} timed step(s), LoRA r 8 on all seven projections, random bf16 weights of each preset's shape`,
     '',

@@ -3,7 +3,8 @@
 # cores with SwiftShader, so not part of npm test): builds it with scripts/gpu-kit.sh, copies it to an empty
 # temporary folder, runs its run.sh there on SwiftShader with a `node` on PATH that refuses to
 # run (the kit must bring its own), and checks the results folder: every golden case passed, the
-# bench table was printed with its adapter, train + PEFT export + logits worked, and each Python
+# bench table was printed with its adapter (and again with --f16 off), the preflight and adapter
+# lines came first, train + PEFT export + logits worked, and each Python
 # section passed or was skipped with its reason.
 #
 #   scripts/kit/check.sh [KIT_DIR]     # KIT_DIR: check an already built kit instead of building one
@@ -46,7 +47,10 @@ echo
 cat "$R/summary.txt"
 echo
 expect "summary names every section" test -n "$(status env)" -a -n "$(status bench-gpu)" -a -n "$(status train-export)" -a -n "$(status peft-logits)" -a -n "$(status torch-lora-logits)" -a -n "$(status job)"
+expect "glibc, xz and python3 checked first, one line each" sh -c "head -3 '$R/summary.txt' | awk '{print \$2}' | tr '\n' ' ' | grep -qx 'glibc xz python3 '"
+expect "the adapter line passed (KIT_ALLOW_EMULATION=1) and names its driver" has summary.txt '^PASS  adapter .*; driver '
 expect "bench-gpu passed" test "$(status bench-gpu)" = PASS
+expect "bench-gpu ran again with --f16 off" has summary.txt '^PASS  bench-gpu --f16 off .*f32 tiles'
 expect "bench-gpu.md has the table, its adapter and the emulation warning" has bench-gpu.md '^| train | tiny |'
 expect "bench-gpu.md names SwiftShader as the adapter" has bench-gpu.md '^adapter: .*[Ss]wift[Ss]hader'
 expect "bench-gpu.md says it is CPU emulation" has bench-gpu.md '^CPU EMULATION'

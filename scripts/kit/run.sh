@@ -7,7 +7,10 @@
 # unpacks Node, Dawn (dawn.node), the Vulkan loader and the bundled Webtune, then writes to
 # RESULTS_DIR, one file per section (a failing section does not stop the others):
 #   env.txt                 machine, driver, Vulkan ICDs, what was unpacked
+#   adapter.txt             the adapter, its driver and the engine's self-check verdict per kernel variant
+#                           (a software adapter is refused here unless KIT_ALLOW_EMULATION=1)
 #   bench-gpu.md / .log     the bench-gpu table (train/decode tokens/s, matmul GFLOP/s, peak GPU memory)
+#   bench-gpu-f16-off.md    the train and decode rows again on f32 matmul tiles (--f16 off)
 #   golden/<case>.log       every golden case replayed with --engine webgpu (NF4 cases with --quant nf4)
 #   train-export.log        3 training steps of the tiny model on WebGPU, exported as a PEFT adapter
 #   peft-logits.txt         that adapter loaded by transformers + PEFT: logits against Webtune's
@@ -18,7 +21,7 @@
 #   KIT_PYTHON=python3       the Python with torch / transformers / peft, if any
 #   KIT_QUICK=1              bench-gpu --quick (a check of the kit itself, e.g. on SwiftShader)
 #   KIT_TIMEOUT_SCALE=N      multiply every time limit (slow emulated GPUs)
-#   KIT_ALLOW_EMULATION=1    do not fail the bench when the adapter is a CPU emulation
+#   KIT_ALLOW_EMULATION=1    run on a software adapter (llvmpipe, SwiftShader, WARP): refused otherwise
 #   KIT_WORK=DIR             where to unpack (default ./work beside this script)
 #   KIT_VULKAN_LOADER=kit    use the kit's libvulkan.so.1 even where the machine has one
 #   VK_ICD_FILENAMES=...     pick the Vulkan driver yourself
@@ -68,6 +71,34 @@ untar_xz() { # FILE.tar.xz DIR
   if command -v xz >/dev/null && tar --version >/dev/null 2>&1; then tar -xJf "$1" -C "$2"; else "$PY" -c 'import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2"; fi
 }
 
+# ---------------------------------------------------------------- what the kit needs, one line each
+# (before anything is unpacked: the kit's Node is Debian 12's build, which needs glibc 2.34)
+GLIBC=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+[ -z "$GLIBC" ] && GLIBC=$(ldd --version 2>/dev/null | head -1 | grep -oE '[0-9]+\.[0-9]+$')
+if [ -z "$GLIBC" ]; then
+  record glibc FAIL "no glibc found (a musl system?): the kit's Node needs glibc >= 2.34"
+  exit 1
+elif [ "$(printf '%s\n2.34\n' "$GLIBC" | sort -V | head -1)" != 2.34 ]; then
+  record glibc FAIL "glibc $GLIBC is older than 2.34, which the kit's Node needs: use a newer distribution (Debian 12, Ubuntu 22.04 or later)"
+  exit 1
+fi
+record glibc PASS "glibc $GLIBC (>= 2.34)"
+HAVE_PY=0
+"$PY" -c 'import lzma' 2>/dev/null && HAVE_PY=1
+if command -v xz >/dev/null; then
+  record xz PASS "$(xz --version | head -1)"
+elif [ $HAVE_PY = 1 ]; then
+  record xz SKIP "xz is missing: $PY's lzma unpacks the kit instead (slower)"
+else
+  record xz FAIL "neither xz nor $PY is here, and one is needed to unpack the kit (apt-get install xz-utils)"
+  exit 1
+fi
+if [ $HAVE_PY = 1 ]; then
+  record python3 PASS "$PY $("$PY" -c 'import sys; print(sys.version.split()[0])')"
+else
+  record python3 SKIP "$PY is missing: the PEFT, PyTorch and training-job checks are skipped (KIT_PYTHON=... names another)"
+fi
+
 # ---------------------------------------------------------------- unpack
 if [ ! -x "$WORK/node" ] || [ "$KIT/node.xz" -nt "$WORK/node" ]; then unxz_to "$KIT/node.xz" "$WORK/node.tmp" && chmod +x "$WORK/node.tmp" && mv "$WORK/node.tmp" "$WORK/node"; fi
 if [ ! -f "$WORK/webtune-kit.mjs" ] || [ "$KIT/payload.tar.xz" -nt "$WORK/webtune-kit.mjs" ]; then untar_xz "$KIT/payload.tar.xz" "$WORK" && touch "$WORK/webtune-kit.mjs"; fi
@@ -96,6 +127,29 @@ if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -z "$ICDS" ]; then
     printf '{"file_format_version":"1.0.0","ICD":{"library_path":"%s","api_version":"1.3.0"}}\n' "$NV" >"$WORK/nvidia_icd.json"
     export VK_ICD_FILENAMES="$WORK/nvidia_icd.json"
   fi
+fi
+
+# ---------------------------------------------------------------- the adapter: a GPU, or refused
+# A software adapter (llvmpipe, SwiftShader, WARP, Microsoft Basic) passes every check but says
+# nothing about a GPU, so the kit stops there unless KIT_ALLOW_EMULATION=1. Then the engine's
+# self-check runs each kernel variant (f16 tiles, subgroups) against the CPU on this device.
+timed 180 "$NODE" "$KITJS" adapter --self-check >"$RESULTS/adapter.txt" 2>"$RESULTS/adapter.log"
+rc=$?
+ADAPTER=$(sed -n 's/^adapter: //p' "$RESULTS/adapter.txt" | head -1)
+DRIVER=$(sed -n 's/^driver: //p' "$RESULTS/adapter.txt" | head -1)
+if [ $rc -eq 4 ]; then
+  record adapter FAIL "REFUSED: ${ADAPTER} (${DRIVER}) is a software adapter, not a GPU; KIT_ALLOW_EMULATION=1 runs the kit on it anyway"
+  exit 2
+elif [ $rc -ne 0 ]; then
+  record adapter FAIL "exit $rc: ${ADAPTER:-no adapter}; $(grep -v '^\s*$' "$RESULTS/adapter.log" | grep -v Warning | tail -1 | cut -c1-200)"
+else
+  record adapter PASS "${ADAPTER}; driver ${DRIVER}"
+  while IFS= read -r l; do
+    v=${l#self-check }
+    v=${v%%:*}
+    case "$l" in *': PASS '*) record "self-check $v" PASS "${l#*: PASS }" ;; *) record "self-check $v" FAIL "${l#*: }" ;; esac
+  done < <(grep '^self-check .*: \(PASS\|FAIL\)' "$RESULTS/adapter.txt")
+  sed -n 's/^kernels: /kernels in use: /p' "$RESULTS/adapter.txt" >>"$RESULTS/summary.txt"
 fi
 
 {
@@ -129,7 +183,15 @@ if [ $rc -ne 0 ] || ! grep -q '^| train |' "$RESULTS/bench-gpu.md"; then
 elif grep -q '^CPU EMULATION' "$RESULTS/bench-gpu.md" && [ "${KIT_ALLOW_EMULATION:-0}" != 1 ]; then
   record bench-gpu FAIL "ran on a CPU emulation (${ADAPTER}), not the GPU: see env.txt for the Vulkan driver"
 else
-  record bench-gpu PASS "adapter ${ADAPTER% }; train tokens/s: $(grep '^| train |' "$RESULTS/bench-gpu.md" | awk -F' [|] ' '{printf "%s %s; ", $2, $4}')"
+  record bench-gpu PASS "adapter ${ADAPTER% }; $(sed -n 's/^kernels: //p' "$RESULTS/bench-gpu.md" | head -1); train tokens/s: $(grep '^| train |' "$RESULTS/bench-gpu.md" | awk -F' [|] ' '{printf "%s %s; ", $2, $4}')"
+fi
+# the same steps on f32 tiles: what the f16 tiles gain on this GPU (no matmul table the second time)
+timed 240 "$NODE" "$KITJS" bench-gpu "${BENCH_ARGS[@]}" --f16 off --matmul-preset none >"$RESULTS/bench-gpu-f16-off.md" 2>"$RESULTS/bench-gpu-f16-off.log"
+rc=$?
+if [ $rc -ne 0 ] || ! grep -q '^| train |' "$RESULTS/bench-gpu-f16-off.md"; then
+  record "bench-gpu --f16 off" FAIL "exit $rc: $(grep -v '^\s*$' "$RESULTS/bench-gpu-f16-off.log" | tail -1)"
+else
+  record "bench-gpu --f16 off" PASS "$(sed -n 's/^kernels: //p' "$RESULTS/bench-gpu-f16-off.md" | head -1); train tokens/s: $(grep '^| train |' "$RESULTS/bench-gpu-f16-off.md" | awk -F' [|] ' '{printf "%s %s; ", $2, $4}')"
 fi
 
 # ---------------------------------------------------------------- golden cases

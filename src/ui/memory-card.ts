@@ -59,6 +59,7 @@ export class MemoryCard extends LitElement {
         ? t('memory.checkpointingPartial', { tokens: plan.keepTokens, budget: bytes(GPU_KEEP_BUDGET) })
         : t('memory.checkpointingOn')}</p>
       ${summary.engine.kernels ? html`<p class="muted small" data-testid="memory-kernels">${t('memory.kernels', { path: summary.engine.kernels })}</p>` : ''}
+      ${(summary.engine.notices ?? []).map((n) => html`<p class="small notice" data-testid="memory-self-check">${n}</p>`)}
       ${sameShape && summary.memory.allocated
         ? html`<p class="ok small" data-testid="memory-allocated">${t('memory.allocated', { size: bytes(summary.memory.allocated), planned: bytes(summary.memory.total) })}</p>`
         : ''}

@@ -11,9 +11,12 @@ export interface TrainingWorker extends WorkerApi {
   terminate(): void;
 }
 
-/** threads: CPU engine threads (default all cores); passed in the worker's name, which it reads before anything loads. */
-export function createTrainingWorker(opts: { threads?: number } = {}): TrainingWorker {
-  const name = opts.threads ? `webtune-trainer threads=${opts.threads}` : 'webtune-trainer';
+/**
+ * threads: CPU engine threads (default all cores); f16: false keeps WebGPU on f32 matmul tiles
+ * (the page's ?f16=0). Both pass in the worker's name, which it reads before anything loads.
+ */
+export function createTrainingWorker(opts: { threads?: number; f16?: boolean } = {}): TrainingWorker {
+  const name = ['webtune-trainer', opts.threads ? `threads=${opts.threads}` : '', opts.f16 === false ? 'f16=0' : ''].filter(Boolean).join(' ');
   const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name });
   return wrapWorker(worker);
 }

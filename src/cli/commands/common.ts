@@ -80,9 +80,15 @@ export function splitRows(rows: DatasetRow[], fraction: number | undefined, seed
   return splitDataset(rows, { evalFraction: fraction, seed })[side];
 }
 
-export async function loadEngine(kind: EngineKind, model: ModelFolder, lora: LoraSettings, maxBatch: number, maxSeq: number, quant: Quantization = 'none', opts: CreateEngineOptions = {}): Promise<Engine> {
+/** A new engine with the model loaded; with `io`, WebGPU's kernel path and self-check notices go to stderr. */
+export async function loadEngine(kind: EngineKind, model: ModelFolder, lora: LoraSettings, maxBatch: number, maxSeq: number, quant: Quantization = 'none', opts: CreateEngineOptions = {}, io?: CliIo): Promise<Engine> {
   const engine = await createEngine(kind, opts);
   try {
+    const info = await engine.info();
+    if (io) {
+      if (info.kernels) line(io.stderr, `kernels: ${info.kernels}`);
+      for (const n of info.notices ?? []) line(io.stderr, `notice: ${n}`);
+    }
     await engine.load(model.config, weightReader(model), { maxBatch, maxSeq, lora, quant });
   } catch (e) {
     await engine.dispose();

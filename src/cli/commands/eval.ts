@@ -95,7 +95,7 @@ async function evaluate(f: Flags, io: CliIo, staged: StagedOutput | null, wrongO
   if (f.limit) rows = rows.slice(0, f.limit as number);
   if (rows.length === 0) throw new DatasetError(f.data as string, [{ message: 'no rows to evaluate (the held-out side of --eval-fraction is empty)' }]);
   const controlTokens = controlTextPolicy(tok, rows, f.data as string, Boolean(f['allow-control-text']));
-  const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined, f16Options(f.f16));
+  const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined, f16Options(f.f16), io);
   try {
     if (adapter) await engine.setLora(adapter.tensors);
     else await engine.initLora(0); // B = 0: exactly the base model

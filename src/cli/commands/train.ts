@@ -124,7 +124,7 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const maxSeq = examples.reduce((m, e) => Math.max(m, e.ids.length), 0);
   const { totalSteps, stepsPerEpoch } = stepCount(examples.length, settings);
   const stopAt = Math.min(totalSteps, (f['stop-after'] as number) ?? Infinity);
-  const engine = await loadEngine(engineKind, model, lora, settings.batchSize, maxSeq, f.quant as Quantization | undefined, f16Options(f.f16));
+  const engine = await loadEngine(engineKind, model, lora, settings.batchSize, maxSeq, f.quant as Quantization | undefined, f16Options(f.f16), io);
   await out.create().catch(async (e) => {
     await engine.dispose();
     throw e;

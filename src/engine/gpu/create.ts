@@ -49,6 +49,12 @@ const LIMITS_WE_USE = [
   'maxBindGroups',
 ] as const;
 
+/**
+ * Dawn quantizes timestamps to 65.5 µs by default (a browser's guard against timing attacks),
+ * which makes per-kernel profiles on a GPU meaningless; a Node process has nothing to guard.
+ */
+const DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'];
+
 /** Chromium's SwiftShader Vulkan driver: Node's Dawn falls back to it when no GPU driver answers. */
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -60,14 +66,14 @@ async function nodeAdapter(powerPreference: GPUPowerPreference): Promise<{ gpu: 
   } catch (e) {
     throw new WebGpuUnavailableError(`WebGPU for Node (the "webgpu" package) could not start: ${(e as Error).message}`);
   }
-  let gpu = create([]);
+  let gpu = create(DAWN_FLAGS);
   let adapter = await gpu.requestAdapter({ powerPreference });
   if (!adapter && !process.env.VK_ICD_FILENAMES) {
     const fsModule = 'node:fs';
     const { existsSync } = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs');
     if (existsSync(SWIFTSHADER_ICD)) {
       process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-      gpu = create([]);
+      gpu = create(DAWN_FLAGS);
       adapter = await gpu.requestAdapter({ powerPreference });
     }
   }
