@@ -7,6 +7,7 @@ import type { DatasetRow } from '../data/dataset.ts';
 import { TRAIN_PY } from './job/train-py.ts';
 import { jobReadme, requirementsTxt } from './job/readme.ts';
 import type { JobSpec } from './job/spec.ts';
+import type { TrainSettings } from '../train/recipe.ts';
 
 export type { JobSpec } from './job/spec.ts';
 
@@ -18,17 +19,38 @@ export function seedRow(r: Pick<DatasetRow, 'system' | 'user' | 'answer' | 'expe
   return { ...(r.system !== undefined ? { system: r.system } : {}), instruct: '', input: r.user, output };
 }
 
+/**
+ * HF's lr_scheduler_type for a Webtune schedule. Webtune's `constant` warms up first; HF's
+ * `constant` ignores warmup_steps, `constant_with_warmup` is the match.
+ */
+export function hfSchedule(s: TrainSettings['schedule']): string {
+  return s === 'constant' ? 'constant_with_warmup' : s;
+}
+
+/** Marks a base the script cannot load: train.py refuses to run with it until --model is given. */
+export const NO_BASE = '<no loadable base>';
+
+/**
+ * A base model name train.py can load: a Hugging Face hub id (owner/name), a path, or a
+ * placeholder naming the model, which the script refuses ("tiny" is on no hub).
+ */
+export function loadableBase(name: string): string {
+  if (name.startsWith(NO_BASE)) return name;
+  if (/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(name) || name.startsWith('./') || name.startsWith('/')) return name;
+  return `${NO_BASE} Webtune's base "${name}" has no Hugging Face hub id: pass --model with a hub id or a local folder`;
+}
+
 export function jobConfig(spec: JobSpec): Record<string, unknown> {
   const t = spec.train;
   return {
-    base_model: spec.baseModel,
+    base_model: loadableBase(spec.baseModel),
     system_prompt: spec.system,
     max_length: spec.maxLength,
     end_token: spec.endToken,
     quant: spec.quant ?? 'none',
     lora: { r: spec.lora.r, alpha: spec.lora.alpha, dropout: spec.lora.dropout, target_modules: spec.lora.targets, use_rslora: spec.lora.rslora },
     train: {
-      epochs: t.epochs, batch_size: t.batchSize, grad_accum: t.gradAccum, lr: t.lr, schedule: t.schedule, warmup_steps: t.warmupSteps,
+      epochs: t.epochs, batch_size: t.batchSize, grad_accum: t.gradAccum, lr: t.lr, schedule: hfSchedule(t.schedule), webtune_schedule: t.schedule, warmup_steps: t.warmupSteps,
       weight_decay: t.weightDecay, max_grad_norm: t.maxGradNorm, beta1: t.beta1, beta2: t.beta2, eps: t.eps, seed: t.seed,
     },
   };
@@ -49,10 +71,13 @@ export function jobFiles(spec: JobSpec, folder = 'webtune-job'): Record<string, 
   return Object.fromEntries(Object.entries(files).map(([k, v]) => [`${folder}/${k}`, v]));
 }
 
+const ZIP_TIME = new Date(2000, 0, 1);
+
 /** `extra`: more files by path inside the job folder (the built-in base model's, under base-model/). */
 export function buildJobZip(spec: JobSpec, extra: Record<string, Uint8Array> = {}, folder = 'webtune-job'): Uint8Array {
   const entries: Record<string, Uint8Array> = {};
   for (const [name, text] of Object.entries(jobFiles(spec, folder))) entries[name] = strToU8(text);
   for (const [name, bytes] of Object.entries(extra)) entries[`${folder}/${name}`] = bytes;
-  return zipSync(entries, { level: 6 });
+  // A fixed time: the same job gives the same bytes (a zip otherwise stamps the minute it was made).
+  return zipSync(entries, { level: 6, mtime: ZIP_TIME });
 }
