@@ -8,6 +8,7 @@ import { TRAIN_PY } from './job/train-py.ts';
 import { jobReadme, requirementsTxt } from './job/readme.ts';
 import type { JobSpec } from './job/spec.ts';
 import { SETTINGS } from '../train/settings-spec.ts';
+import type { TrainSettings } from '../train/recipe.ts';
 
 export type { JobSpec } from './job/spec.ts';
 
@@ -25,16 +26,38 @@ function section(group: 'lora' | 'train', values: object): Record<string, unknow
   return Object.fromEntries(SETTINGS.filter((s) => s.group === group && s.job).map((s) => [s.job!, v[s.key]]));
 }
 
+/**
+ * HF's lr_scheduler_type for a Webtune schedule. Webtune's `constant` warms up first; HF's
+ * `constant` ignores warmup_steps, `constant_with_warmup` is the match.
+ */
+export function hfSchedule(s: TrainSettings['schedule']): string {
+  return s === 'constant' ? 'constant_with_warmup' : s;
+}
+
+/** Marks a base the script cannot load: train.py refuses to run with it until --model is given. */
+export const NO_BASE = '<no loadable base>';
+
+/**
+ * A base model name train.py can load: a Hugging Face hub id (owner/name), a path, or a
+ * placeholder naming the model, which the script refuses ("tiny" is on no hub).
+ */
+export function loadableBase(name: string): string {
+  if (name.startsWith(NO_BASE)) return name;
+  if (/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(name) || name.startsWith('./') || name.startsWith('/')) return name;
+  return `${NO_BASE} Webtune's base "${name}" has no Hugging Face hub id: pass --model with a hub id or a local folder`;
+}
+
 export function jobConfig(spec: JobSpec): Record<string, unknown> {
   return {
-    base_model: spec.baseModel,
+    base_model: loadableBase(spec.baseModel),
     system_prompt: spec.system,
     max_length: spec.maxLength,
     end_token: spec.endToken,
     quant: spec.quant ?? 'none',
     ...(spec.controlText ? { control_text: spec.controlText } : {}),
     lora: section('lora', spec.lora),
-    train: section('train', spec.train),
+    // the spec's keys, with HF's name for the schedule (Webtune's own kept beside it)
+    train: { ...section('train', spec.train), schedule: hfSchedule(spec.train.schedule), webtune_schedule: spec.train.schedule },
   };
 }
 
@@ -53,10 +76,13 @@ export function jobFiles(spec: JobSpec, folder = 'webtune-job'): Record<string, 
   return Object.fromEntries(Object.entries(files).map(([k, v]) => [`${folder}/${k}`, v]));
 }
 
+const ZIP_TIME = new Date(2000, 0, 1);
+
 /** `extra`: more files by path inside the job folder (the built-in base model's, under base-model/). */
 export function buildJobZip(spec: JobSpec, extra: Record<string, Uint8Array> = {}, folder = 'webtune-job'): Uint8Array {
   const entries: Record<string, Uint8Array> = {};
   for (const [name, text] of Object.entries(jobFiles(spec, folder))) entries[name] = strToU8(text);
   for (const [name, bytes] of Object.entries(extra)) entries[`${folder}/${name}`] = bytes;
-  return zipSync(entries, { level: 6 });
+  // A fixed time: the same job gives the same bytes (a zip otherwise stamps the minute it was made).
+  return zipSync(entries, { level: 6, mtime: ZIP_TIME });
 }

@@ -98,7 +98,7 @@ describe('train --out is checked before any work', () => {
 
     const prev = join(tmp, 'prev');
     expect((await cli(...trainArgs(tiny, prev, '--stop-after', '2'))).code).toBe(0);
-    expect(readdirSync(prev).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'checkpoint.safetensors']);
+    expect(readdirSync(prev).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'checkpoint.safetensors', 'webtune_run.json']);
     const again = await cli(...trainArgs(tiny, prev));
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/holds the checkpoint of an unfinished run.*--resume.*--overwrite/);
@@ -106,7 +106,7 @@ describe('train --out is checked before any work', () => {
     const over = await cli(...trainArgs(tiny, prev, '--overwrite'));
     expect(over.code, over.err).toBe(0);
     expect(over.json()).toMatchObject({ steps: 20 });
-    expect(readdirSync(prev).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    expect(readdirSync(prev).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'webtune_run.json']);
     const noCk = await cli(...trainArgs(tiny, prev, '--resume'));
     expect(noCk.err).toMatch(/--resume: there is no checkpoint\.safetensors/);
     const adapterThere = await cli(...trainArgs(tiny, prev));
@@ -140,7 +140,7 @@ describe('kill -9', () => {
     expect(resumed.code, resumed.err).toBe(0);
     expect(resumed.json()).toMatchObject({ resumed_from: ck.meta.position.step, steps: 20, last_loss: ref.json().last_loss });
     expect(readFileSync(join(out, 'adapter_model.safetensors'))).toEqual(readFileSync(join(whole, 'adapter_model.safetensors')));
-    expect(readdirSync(out).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    expect(readdirSync(out).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'webtune_run.json']);
   });
 
   it('during each export leaves the previous complete output or none, never a mix', async () => {
@@ -194,7 +194,7 @@ describe('exports', () => {
     const base = ['export', '--model', tiny, '--adapter', ad, '--format', 'merged', '--out', out, '--quiet'];
     const refused = await cli(...base);
     expect(refused.code).toBe(2);
-    expect(refused.err).toMatch(/is not empty \(adapter_config\.json, adapter_model\.safetensors\); pass --overwrite/);
+    expect(refused.err).toMatch(/is not empty \(adapter_config\.json, adapter_model\.safetensors, webtune_run\.json\); pass --overwrite/);
     const r = await cli(...base, '--overwrite');
     expect(r.code, r.err).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);

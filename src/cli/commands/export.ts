@@ -3,10 +3,11 @@
 // settings. No engine needed: the merge is done tensor by tensor.
 
 import { writeFile } from 'node:fs/promises';
-import { DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
-import { buildJobZip } from '../../export/job.ts';
+import { DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
+import { buildJobZip, loadableBase, NO_BASE } from '../../export/job.ts';
+import { readRunRecord, RUN_RECORD } from '../run-record.ts';
+import { JOB_FLAGS, jobSettings } from './export-job.ts';
 import { PASSTHROUGH_FILES, writeMergedModel } from '../../export/merged.ts';
-import { DEFAULT_TRAIN } from '../../train/recipe.ts';
 import { IM_END } from '../../tokenizer/tokenizer.ts';
 import { writeLoraGguf } from '../../export/gguf.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, writePeftAdapter } from '../../export/peft.ts';
@@ -27,7 +28,8 @@ export const EXPORT_FLAGS: Record<string, FlagSpec> = {
   format: { kind: 'choice', choices: ['peft', 'merged', 'gguf', 'job'], required: true, help: 'what to write' },
   out: { kind: 'string', required: true, help: 'folder (peft, merged) or file (gguf, job)' },
   data: { kind: 'string', help: 'job: the dataset the script trains on' },
-  system: { kind: 'string', help: `job: system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
+  system: { kind: 'string', help: `job: system prompt (default: the adapter's run record, else "${DEFAULT_SYSTEM_PROMPT}")` },
+  ...JOB_FLAGS,
   dtype: { kind: 'choice', choices: ['bf16', 'f32'], help: 'merged: dtype of the merged projections (default bf16)' },
   overwrite: { kind: 'bool', help: 'replace what --out holds (a previous export); without it a non-empty --out is refused' },
   quant: { ...QUANT_FLAG, help: 'the base the adapter was trained on: nf4 (QLoRA) merges into the NF4-dequantized projections and makes the job load the base in 4 bits (default none)' },
@@ -36,7 +38,7 @@ export const EXPORT_FLAGS: Record<string, FlagSpec> = {
 };
 
 /** Every file a Webtune writer puts in an output folder: --overwrite replaces such a folder, never one holding anything else. */
-export const OUTPUT_FILES: readonly string[] = [ADAPTER_CONFIG, ADAPTER_WEIGHTS, 'config.json', 'model.safetensors', ...PASSTHROUGH_FILES, CHECKPOINT_FILE];
+export const OUTPUT_FILES: readonly string[] = [ADAPTER_CONFIG, ADAPTER_WEIGHTS, 'config.json', 'model.safetensors', ...PASSTHROUGH_FILES, CHECKPOINT_FILE, RUN_RECORD];
 
 export async function runExport(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('export', argv, EXPORT_FLAGS);
@@ -66,15 +68,21 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
         const rows = await loadRows(f.data as string, io);
         const allow = Boolean(f['allow-control-text']);
         if (model.hasTokenizer) controlTextPolicy(await folderTokenizer(model), rows, f.data as string, allow);
+        // The run's own settings: the adapter's run record (train writes it), flags over it.
+        const record = await readRunRecord(f.adapter as string);
+        const job = jobSettings(record, f);
+        if (!record) line(io.stderr, `note: ${f.adapter} has no ${RUN_RECORD} (an adapter trained elsewhere): the job uses the default recipe${job.flagged.length ? ` with ${job.flagged.join(', ')}` : ''}`);
+        const base = loadableBase(adapter.baseModel ?? model.name);
+        if (base.startsWith(NO_BASE)) line(io.stderr, `note: the base "${adapter.baseModel ?? model.name}" has no Hugging Face hub id: the job's train.py needs --model with one (or a local folder)`);
         await writeFile(path, buildJobZip({
-          baseModel: adapter.baseModel ?? model.name,
-          system: (f.system as string) ?? DEFAULT_SYSTEM_PROMPT,
-          maxLength: DEFAULT_MAX_LENGTH,
+          baseModel: base,
+          system: (f.system as string) ?? record?.system ?? DEFAULT_SYSTEM_PROMPT,
+          maxLength: job.maxLength,
           endToken: IM_END,
           lora: adapter.settings,
           quant,
           ...(allow ? { controlText: 'plain' as const } : {}),
-          train: DEFAULT_TRAIN,
+          train: job.train,
           rows,
         }));
         break;

@@ -152,6 +152,8 @@ def main():
     parser.add_argument("--data", default=os.path.join(HERE, "data", "train.json"))
     parser.add_argument("--out", default=os.path.join(HERE, "adapter"))
     args = parser.parse_args()
+    if args.model.startswith("<no loadable base>"):
+        raise SystemExit("config.json names no loadable base model (" + args.model[len("<no loadable base>"):].strip() + ")")
     # A base model shipped in the job's own folder (Webtune's built-in model) is found from anywhere.
     if args.model.startswith("./") and os.path.isdir(os.path.join(HERE, args.model)):
         args.model = os.path.join(HERE, args.model)
