@@ -36,6 +36,9 @@ export const tests = [
       await page.locator('wt-train-panel button[data-action="start"]').click();
       await until('the run to finish', async () => (await state(page)) === 'Finished', 240_000);
       const steps = await stepOf(page);
+      // Point 9: a finished run points to Evaluate.
+      await page.locator('[data-testid="next-evaluate"] button[data-action="go-eval"]').click();
+      await page.locator('[aria-current="step"][data-screen="eval"]').waitFor();
       const trained = await exportedB(page);
       assert.ok(trained.b.some((x) => x !== 0), 'the trained adapter has a non-zero lora_B');
       // point 10: the base is named by something a loader can take, not the page's label
@@ -69,7 +72,8 @@ export const tests = [
       }, 180_000);
       const before = await stepOf(page);
       ctx.log(`reloading the continued run at step ${before}`);
-      await page.reload();
+      // Without ?preset=e2e, which would put its own epochs back over the saved 30.
+      await page.goto(`${ctx.baseUrl}?engine=cpu`);
       await waitForModel(page);
       await go(page, 'train');
       const found = page.locator('[data-testid="checkpoint-found"]');
@@ -78,6 +82,13 @@ export const tests = [
       assert.ok(ckStep >= 4 && ckStep <= before + 4, `the continued run is offered at step ${ckStep} (reloaded at ${before})`);
       const resume = page.locator('wt-train-panel button[data-action="start"]');
       assert.equal((await resume.innerText()).trim(), 'Resume');
+      // Point 8: the offer's screen agrees with itself: the step's epoch, a state that is not
+      // "Not started", and the words name the button as it reads.
+      const card = await page.locator('wt-train-panel').innerText();
+      assert.match(await state(page), /^Saved, not running$/);
+      const epoch = Number(/Epoch ([\d.]+) of 30/.exec(card)?.[1]);
+      assert.ok(Math.abs(epoch - ckStep / 6) < 0.01, `epoch ${epoch} for step ${ckStep} at 6 steps an epoch`);
+      assert.match(await found.textContent(), /Resume continues it/);
       await resume.click();
       await page.locator('[data-testid="resumed"]').waitFor({ timeout: 60_000 });
       assert.match(await text(page, 'resumed'), new RegExp(`Resumed from the checkpoint at step ${ckStep}\\.`));

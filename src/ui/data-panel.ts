@@ -160,7 +160,7 @@ export class DataPanel extends LitElement {
     const lengths = s.tokenLengths;
     return html`<section class="card" aria-labelledby="preview-h">
       <h3 id="preview-h">${t('data.preview')}</h3>
-      <p class="small" data-testid="dataset-summary">${t('data.loadedFrom', { name: d.name, rows: formatNumber(s.lang, d.rows.length), format: d.format })}</p>
+      <p class="small" data-testid="dataset-summary">${t('data.loadedFrom', { name: d.name === 'pasted' ? t('data.pastedName') : d.name, rows: formatNumber(s.lang, d.rows.length), format: d.format })}</p>
       <div class="preview">
         <table>
           <thead>

@@ -18,7 +18,9 @@ const ms = (lang: Lang, x: number) => `${formatNumber(lang, x, x < 10 ? 1 : 0)} 
 
 /** The sentence that says why this engine runs. */
 export function engineWhy(t: Translate, lang: Lang, d: EngineDecision): string {
-  const p = { engine: kindName(d.kind), adapter: d.adapter ?? '?', software: d.software ?? d.adapter ?? '?', detail: d.detail ?? '' };
+  // the worker names an unnamed fallback adapter in English: said in the page's language
+  const software = d.software === 'a fallback adapter' ? t('engine.fallbackAdapter') : d.software;
+  const p = { engine: kindName(d.kind), adapter: d.adapter ?? '?', software: software ?? d.adapter ?? '?', detail: d.detail ?? '' };
   if (d.reason === 'measured') return t('engine.why.measured', { ...p, cpu: ms(lang, d.cpuMs ?? NaN), gpu: ms(lang, d.gpuMs ?? NaN) });
   return t(`engine.why.${d.reason}`, p);
 }

@@ -36,7 +36,7 @@ export class EvalPanel extends LitElement {
     const schema = this.state.schema.applied;
     const busy = this.state.evaluation.busy;
     return html`<h3 style="margin-top:14px">${t('eval.perIntent')}</h3>
-      <table data-testid="per-intent">
+      <table class="stack" data-testid="per-intent">
         <thead>
           <tr>
             <th>${t('eval.col.intent')}</th>
@@ -52,11 +52,11 @@ export class EvalPanel extends LitElement {
           ${Object.entries(r.perIntent).map(
             ([name, g]) => html`<tr data-intent=${name}>
               <td><code>${name}</code></td>
-              <td class="num">${g.rows}</td>
-              <td class="num">${pct(g.intentAccuracy)}</td>
-              <td class="num">${noSlotsToScore(g) ? html`<span title=${t('eval.noSlots')}>—</span>` : pct(g.slotF1)}</td>
-              <td class="num">${pct(g.exactMatch)}${c?.perIntent[name] ? html` / ${pct(c.perIntent[name].exactMatch)}` : nothing}</td>
-              <td class="num">${pct(g.invalidJsonRate)}</td>
+              <td class="num" data-label=${t('eval.col.count')}>${g.rows}</td>
+              <td class="num" data-label=${t('eval.intent')}>${pct(g.intentAccuracy)}</td>
+              <td class="num" data-label=${t('eval.slotF1')}>${noSlotsToScore(g) ? html`<span title=${t('eval.noSlots')}>—</span>` : pct(g.slotF1)}</td>
+              <td class="num" data-label=${c ? t('eval.exactBoth') : t('eval.exact')}>${pct(g.exactMatch)}${c?.perIntent[name] ? html` / ${pct(c.perIntent[name].exactMatch)}` : nothing}</td>
+              <td class="num" data-label=${t('eval.invalidJson')}>${pct(g.invalidJsonRate)}</td>
               ${schema
                 ? html`<td>${schema.tools.some((x) => x.name === name)
                     ? html`<button class="small" data-action="more-rows" ?disabled=${busy} title=${t('eval.moreRowsTitle', { count: this.state.schema.moreRows, tool: name })}

@@ -9,7 +9,7 @@ export const LANGS: Lang[] = ['en', 'zh'];
 
 const en = {
   'app.title': 'Webtune',
-  'app.tagline': 'Fine-tune Qwen2.5 with LoRA on your own GPU, in this page',
+  'app.tagline': 'Fine-tune Qwen2.5 and Qwen3 with LoRA on your own GPU or CPU, in this page',
   'app.language': 'Language',
   'app.steps': 'Steps',
   'app.offlineReady': 'Works offline',
@@ -229,7 +229,7 @@ const en = {
   'train.lrNow': 'Learning rate',
   'train.gradNorm': 'Gradient norm',
   'train.resumedFrom': 'Resumed from the checkpoint at step {step}.',
-  'train.checkpointFound': 'A saved run of this model, data and settings is at step {step} of {total} ({when}): {rows} training examples, learning rate {lr}, {epochs} epochs. Start continues it.',
+  'train.checkpointFound': 'A saved run of this model, data and settings is at step {step} of {total} ({when}): {rows} training examples, learning rate {lr}, {epochs} epochs. Resume continues it.',
   'train.checkpointSaved': 'Checkpoint saved at step {step}.',
   'train.failed': 'Training failed: {message}',
   'train.noLabels': 'Nothing to train on: {message}. Raise the max length.',
@@ -390,7 +390,7 @@ export type Dictionary = Record<MessageKey, string>;
 
 const zh: Dictionary = {
   'app.title': 'Webtune',
-  'app.tagline': '在本页面内，用你自己的 GPU 对 Qwen2.5 做 LoRA 微调',
+  'app.tagline': '在本页面内，用你自己的 GPU 或 CPU 对 Qwen2.5 和 Qwen3 做 LoRA 微调',
   'app.language': '语言',
   'app.steps': '步骤',
   'app.offlineReady': '可离线使用',
@@ -610,7 +610,7 @@ const zh: Dictionary = {
   'train.lrNow': '学习率',
   'train.gradNorm': '梯度范数',
   'train.resumedFrom': '已从第 {step} 步的检查点继续。',
-  'train.checkpointFound': '发现同一模型、数据和设置的已保存训练：第 {step} / {total} 步（{when}），{rows} 条训练样本，学习率 {lr}，{epochs} 轮。点击开始即可继续。',
+  'train.checkpointFound': '发现同一模型、数据和设置的已保存训练：第 {step} / {total} 步（{when}），{rows} 条训练样本，学习率 {lr}，{epochs} 轮。点击“继续”即可接着训练。',
   'train.checkpointSaved': '已在第 {step} 步保存检查点。',
   'train.failed': '训练失败：{message}',
   'train.noLabels': '没有可训练的样本：{message}。请提高最大长度。',

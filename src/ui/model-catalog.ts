@@ -47,9 +47,9 @@ export class ModelCatalog extends LitElement {
     if (preset) emit(this, { type: 'setTrain', patch: preset });
   }
 
-  private planCell(t: Translate, plan: CatalogPlan) {
+  private planCell(t: Translate, plan: CatalogPlan, label: string) {
     const b = (n: number) => formatBytes(this.state.lang, n);
-    return html`<td class="fit">
+    return html`<td class="fit" data-label=${label}>
       ${b(plan.total)}
       ${plan.fit.fits
         ? html`<span class="ok"> ✓ ${t('catalog.fits')}</span>`
@@ -64,7 +64,7 @@ export class ModelCatalog extends LitElement {
     const kind = fitLimits(s).kind;
     const chosen = s.source.repo.trim().toLowerCase();
     return html`<p class="small" id="catalog-h">${t('catalog.title', { batch: s.train.batchSize, seq: s.train.maxLength, engine: t(`engine.${kind}`) })}</p>
-      <table aria-labelledby="catalog-h">
+      <table class="stack" aria-labelledby="catalog-h">
         <thead>
           <tr><th></th><th>${t('catalog.model')}</th><th class="num">${t('catalog.download')}</th><th>${t('catalog.memory16')}</th><th>${t('catalog.memory4')}</th></tr>
         </thead>
@@ -80,8 +80,8 @@ export class ModelCatalog extends LitElement {
                 ${repo}${row.model.thinking ? html`<div class="muted small">${t('catalog.thinkingOff')}</div>` : nothing}
                 ${preset ? html`<div class="muted small">${t('catalog.preset', { batch: preset.batchSize, accum: preset.gradAccum })}</div>` : nothing}
               </td>
-              <td class="num">${b(row.download)}</td>
-              ${row.plans.map((p) => this.planCell(t, p))}${nf4 ? nothing : html`<td class="fit muted">—</td>`}
+              <td class="num" data-label=${t('catalog.download')}>${b(row.download)}</td>
+              ${row.plans.map((p) => this.planCell(t, p, t(p.weights === '4-bit' ? 'catalog.memory4' : 'catalog.memory16')))}${nf4 ? nothing : html`<td class="fit muted" data-label=${t('catalog.memory4')}>—</td>`}
             </tr>`;
           })}
         </tbody>

@@ -132,7 +132,7 @@ export class ModelPanel extends LitElement {
     if (this.state.model.status !== 'ready' || !sm) return nothing;
     const c = sm.config;
     return html`<div class="notice" data-testid="model-ready" role="status">
-      <strong>✓ ${t('model.loaded', { name: sm.name })}</strong>
+      <strong>✓ ${t('model.loaded', { name: sm.sourceKey.startsWith('builtin:') ? t('model.builtinName') : sm.name })}</strong>
       <div class="small">${t('model.params', { count: formatNumber(lang, sm.paramCount), lora: formatNumber(lang, sm.loraParamCount) })}</div>
       <div class="small muted">${t('model.shape', { layers: c.numLayers, hidden: c.hiddenSize, heads: c.numHeads, vocab: formatNumber(lang, c.vocabSize) })}</div>
       <div class="small muted">${t('engine.using', { device: engineLabel(sm.engine) })}</div>

@@ -45,15 +45,15 @@ export class RunsPanel extends LitElement {
         <input type="checkbox" aria-label=${t('runs.select', { name: r.name })} .checked=${s.runs.selected.includes(r.id)} @change=${() => emit(this, { type: 'selectRun', id: r.id })} />
         ${r.name} ${s.runs.current === r.id ? html`<span class="small ok">${t('runs.current')}</span>` : nothing}
       </td>
-      <td class="small">${formatDateTime(s.lang, r.createdAt)}</td>
-      <td class="num">${r.trainRows}</td>
-      <td class="num">${r.history.at(-1)?.step ?? 0}</td>
-      <td class="num">${r.history.length ? formatLoss(s.lang, r.history.at(-1)!.loss) : '–'}</td>
-      <td class="num">${this.pct(latestReport(r, 'free')?.tool?.exactMatch ?? latestReport(r, 'free')?.accuracy)}</td>
-      <td class="num">${this.pct(latestReport(r, 'constrained')?.tool?.exactMatch)}</td>
-      <td class="small">${parent}</td>
+      <td class="small" data-label=${t('runs.col.when')}>${formatDateTime(s.lang, r.createdAt)}</td>
+      <td class="num" data-label=${t('runs.col.rows')}>${r.trainRows}</td>
+      <td class="num" data-label=${t('runs.col.steps')}>${r.history.at(-1)?.step ?? 0}</td>
+      <td class="num" data-label=${t('runs.col.loss')}>${r.history.length ? formatLoss(s.lang, r.history.at(-1)!.loss) : '–'}</td>
+      <td class="num" data-label=${t('runs.col.free')}>${this.pct(latestReport(r, 'free')?.tool?.exactMatch ?? latestReport(r, 'free')?.accuracy)}</td>
+      <td class="num" data-label=${t('runs.col.constrained')}>${this.pct(latestReport(r, 'constrained')?.tool?.exactMatch)}</td>
+      <td class="small" data-label=${parent ? t('runs.col.from') : nothing}>${parent}</td>
       <td>
-        <div class="row" style="flex-wrap:nowrap">
+        <div class="row">
           <button class="small" data-action="load-run" ?disabled=${busy} @click=${() => emit(this, { type: 'loadRun', id: r.id })}>${t('runs.load')}</button>
           <button class="small" ?disabled=${busy} @click=${() => emit(this, { type: 'exportRun', id: r.id })}>${t('runs.export')}</button>
           <button class="small" ?disabled=${busy} @click=${() => emit(this, { type: 'deleteRun', id: r.id })}>${t('runs.delete')}</button>
@@ -119,7 +119,7 @@ export class RunsPanel extends LitElement {
       <wt-error .error=${runs.error} language=${s.lang}></wt-error>
       ${runs.list.length === 0
         ? html`<p class="muted">${t('runs.none')}</p>`
-        : html`<table data-testid="runs-table">
+        : html`<table class="stack" data-testid="runs-table">
             <thead>
               <tr>
                 <th>${t('runs.col.name')}</th>

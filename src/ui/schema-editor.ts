@@ -84,7 +84,7 @@ export class SchemaEditor extends LitElement {
         <label>${t('schema.description')} <input class="wide" .value=${tool.description} @change=${(e: Event) => this.set(edit.tool(f, i, { description: value(e) }))} /></label>
       </div>
       ${tool.params.length
-        ? html`<table>
+        ? html`<table class="stack">
             <thead>
               <tr>
                 <th>${t('schema.param.name')}</th>
@@ -97,10 +97,10 @@ export class SchemaEditor extends LitElement {
             <tbody>
               ${tool.params.map(
                 (p, j) => html`<tr>
-                  <td><input .value=${p.name} aria-label=${t('schema.param.name')} @change=${(e: Event) => this.set(edit.param(f, i, j, { name: value(e) }))} /></td>
-                  <td><input type="checkbox" .checked=${p.required} aria-label=${t('schema.param.required')} @change=${(e: Event) => this.set(edit.param(f, i, j, { required: checked(e) }))} /></td>
-                  <td><input type="checkbox" .checked=${p.isEnum} aria-label=${t('schema.param.enum')} @change=${(e: Event) => this.set(edit.param(f, i, j, { isEnum: checked(e) }))} /></td>
-                  <td><textarea rows="3" .value=${p.values} aria-label=${t('schema.param.values')} @change=${(e: Event) => this.set(edit.param(f, i, j, { values: value(e) }))}></textarea></td>
+                  <td data-label=${t('schema.param.name')}><input .value=${p.name} aria-label=${t('schema.param.name')} @change=${(e: Event) => this.set(edit.param(f, i, j, { name: value(e) }))} /></td>
+                  <td data-label=${t('schema.param.required')}><input type="checkbox" .checked=${p.required} aria-label=${t('schema.param.required')} @change=${(e: Event) => this.set(edit.param(f, i, j, { required: checked(e) }))} /></td>
+                  <td data-label=${t('schema.param.enum')}><input type="checkbox" .checked=${p.isEnum} aria-label=${t('schema.param.enum')} @change=${(e: Event) => this.set(edit.param(f, i, j, { isEnum: checked(e) }))} /></td>
+                  <td data-label=${t('schema.param.values')}><textarea rows="3" .value=${p.values} aria-label=${t('schema.param.values')} @change=${(e: Event) => this.set(edit.param(f, i, j, { values: value(e) }))}></textarea></td>
                   <td><button class="small" @click=${() => this.set(edit.removeParam(f, i, j))}>${t('schema.remove')}</button></td>
                 </tr>`,
               )}

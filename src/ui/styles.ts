@@ -222,6 +222,40 @@ export const panelStyles = css`
       overflow-x: auto;
     }
   }
+  /*
+   * A phone: a table marked "stack" becomes one block per row, each cell under its column's name
+   * (data-label), so nothing is cut at the card's edge (issue 22, point 5).
+   */
+  @media (max-width: 720px) {
+    table.stack,
+    table.stack tbody,
+    table.stack tr,
+    table.stack td,
+    table.stack tbody th {
+      display: block;
+      width: auto;
+    }
+    table.stack thead,
+    table.stack colgroup {
+      display: none;
+    }
+    table.stack tr {
+      border-bottom: 1px solid var(--wt-border);
+      padding: 6px 0;
+    }
+    table.stack td,
+    table.stack tbody th {
+      border: none;
+      padding: 2px 0;
+      text-align: left;
+    }
+    table.stack td[data-label]::before {
+      content: attr(data-label);
+      display: block;
+      color: var(--wt-muted);
+      font-size: 12px;
+    }
+  }
   .visually-hidden {
     position: absolute;
     width: 1px;

@@ -107,7 +107,7 @@ export class TrainPanel extends LitElement {
         ${this.resumable()
           ? html`<button data-action="restart" ?disabled=${p.disabled} @click=${() => emit(this, { type: 'startTraining', fresh: true })}>${t('train.restart')}</button>`
           : nothing}
-        <span class="state" data-testid="train-state" aria-live="polite">${t(`train.state.${st}`)}</span>
+        <span class="state" data-testid="train-state" aria-live="polite">${st === 'idle' && this.resumable() ? t('train.state.saved') : t(`train.state.${st}`)}</span>
       </div>
       ${blockers.length ? html`<p class="small error" data-testid="start-blocked">${t('train.blocked', { fields: blockers.join(', ') })}</p>` : nothing}`;
   }
@@ -163,6 +163,10 @@ export class TrainPanel extends LitElement {
             ${t('train.reloadNeeded', { loadedBatch: lw!.batch, loadedSeq: lw!.seq, batch: s.train.batchSize, seq: s.train.maxLength })}
             <div style="margin-top:6px"><button class="small" @click=${() => emit(this, { type: 'loadModel' })}>${t('train.reloadNow')}</button></div>
           </div>`
+        : nothing}
+      ${tr.state === 'done' && !other
+        ? html`<p class="notice" data-testid="next-evaluate">${t('train.next')}
+            <button class="small primary" data-action="go-eval" @click=${() => emit(this, { type: 'go', screen: 'eval' })}>${t('train.goEval')}</button></p>`
         : nothing}
       ${tr.checkpoint && tr.state === 'idle' && !other
         ? html`<p class="notice" data-testid="checkpoint-found">

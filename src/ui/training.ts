@@ -2,7 +2,7 @@
 // events, the curve saved across reloads, and the offer to continue a saved run.
 
 import { describeSkipped } from '../data/examples.ts';
-import { trainOf, type Recipe } from '../train/recipe.ts';
+import { stepCount, trainOf, type Recipe } from '../train/recipe.ts';
 import type { RunOptions, TrainOutcome, TrainProgress, TrainSettings } from '../worker/api.ts';
 import type { TrainExample } from '../engine/engine.ts';
 
@@ -64,6 +64,8 @@ export class TrainingController {
       if (seq !== this.findSeq) return;
       const checkpoint = found && found.step < found.totalSteps ? found : undefined;
       if (!checkpoint) return clear();
+      // the epoch the saved step is in, so "Step 87 of 636" does not sit beside "Epoch 0" (issue 22, point 8)
+      const { stepsPerEpoch } = stepCount(trainSet.examples.length, this.c.state.train);
       const saved = await loadLosses();
       const losses = saved?.runKey === this.runKey() ? saved : undefined;
       this.c.patch((st) => ({
@@ -76,7 +78,7 @@ export class TrainingController {
           progress: {
             step: checkpoint.step,
             totalSteps: checkpoint.totalSteps,
-            epoch: 0,
+            epoch: checkpoint.step / Math.max(1, stepsPerEpoch),
             loss: checkpoint.lastLoss ?? NaN,
             lr: 0,
             gradNorm: NaN,

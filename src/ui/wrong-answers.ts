@@ -17,7 +17,6 @@ export class WrongAnswers extends LitElement {
     css`
       td.mono {
         white-space: pre-wrap;
-        word-break: break-all;
         overflow-wrap: anywhere;
         overflow: hidden;
       }
@@ -59,7 +58,7 @@ export class WrongAnswers extends LitElement {
     const moved = ev.movedOut?.length ?? 0;
     return html`<div class="wrong">
       ${moved ? html`<p class="notice small" data-testid="eval-shrank">${t('eval.shrank', { count: moved })}</p>` : nothing}
-      <table data-testid="wrong-answers" data-decoding=${this.decoding}>
+      <table class="stack" data-testid="wrong-answers" data-decoding=${this.decoding}>
         <colgroup><col class="input" /><col /><col /><col class="actions" /></colgroup>
         <thead>
           <tr>
@@ -74,9 +73,9 @@ export class WrongAnswers extends LitElement {
             const done = ev.added.includes(`${this.decoding}:${w.index}`);
             const open = this.editing?.index === w.index;
             return html`<tr data-index=${w.index}>
-              <td>${ev.inputs[w.index] ?? ''}</td>
-              <td class="mono">${w.expected}</td>
-              <td class="mono">${w.generated}</td>
+              <td data-label=${t('eval.col.input')}>${ev.inputs[w.index] ?? ''}</td>
+              <td class="mono" data-label=${t('eval.col.expected')}>${w.expected}</td>
+              <td class="mono" data-label=${t('eval.col.got')}>${w.generated}</td>
               <td>
                 ${done
                   ? html`<span class="ok small">${t((ev.movedOut ?? []).includes(`${this.decoding}:${w.index}`) ? 'eval.movedOut' : 'eval.sibling')}</span>`
