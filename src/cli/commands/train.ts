@@ -6,7 +6,9 @@ import { LORA_TARGETS, type LoraTarget } from '../../core/config.ts';
 import { copyFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { DatasetError, WebtuneError } from '../../core/errors.ts';
-import { buildExamples, DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT, describeSkipped } from '../../data/examples.ts';
+import { DEFAULT_MAX_LENGTH, DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
+import { splitIndices } from '../../data/stream-examples.ts';
+import { storeExamples } from '../../data/token-store.ts';
 import type { EngineKind } from '../../engine/create.ts';
 import type { LoraSettings } from '../../engine/engine.ts';
 import { writePeftAdapter } from '../../export/peft.ts';
@@ -22,7 +24,7 @@ import { CHECKPOINT_FILE, prepareTrainOut, type TrainOut } from '../train-out.ts
 import type { ImportedAdapter } from '../../export/peft-import.ts';
 import { NodeFolder } from '../node-sink.ts';
 import { progressBar } from '../progress.ts';
-import { ALLOW_CONTROL_FLAG, controlTextPolicy, ENGINE_FLAG, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
+import { ALLOW_CONTROL_FLAG, ENGINE_FLAG, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadExamples, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const TRAIN_SUMMARY = 'fine-tune a model folder with LoRA on a dataset; writes a PEFT adapter folder';
@@ -101,18 +103,29 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const tok = await folderTokenizer(model);
   // The data is checked before the engine loads: a bad file costs nothing.
   const seed = (f.seed as number) ?? DEFAULT_TRAIN.seed;
-  const rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, seed, 'train', f.data as string);
   const system = (f.system as string) ?? DEFAULT_SYSTEM_PROMPT;
   const maxLength = (f['max-length'] as number) ?? DEFAULT_MAX_LENGTH;
-  const controlTokens = controlTextPolicy(tok, rows, f.data as string, Boolean(f['allow-control-text']));
-  const set = buildExamples(tok, rows, { system, maxLength, controlTokens });
-  for (const note of describeSkipped(set, maxLength)) line(io.stderr, `note: ${note}`);
-  if (!set.examples.length)
+  // Rows stream from the file into a token store: memory grows with the tokens, not the rows.
+  const data = await loadExamples(f.data as string, tok, { system, maxLength, allowControlText: Boolean(f['allow-control-text']) }, io);
+  const fraction = f['eval-fraction'] as number | undefined;
+  if (fraction && data.store.count < 2)
+    throw new DatasetError(f.data as string, [{ message: `--eval-fraction ${fraction} needs at least 2 rows (one to train on, one to hold out); the file has ${data.store.count}` }]);
+  const picked = splitIndices(data.store.count, fraction, seed, 'train');
+  const keep = picked.filter((i) => data.store.labelTokens(i) > 0);
+  const skipped = picked.filter((i) => data.store.labelTokens(i) === 0);
+  const isJsonl = data.import.container === 'jsonl';
+  if (skipped.length)
+    line(io.stderr, `note: ${skipped.length} row(s) skipped: the prompt fills the max length ${maxLength}, so no answer token is left to learn (${[...skipped.subarray(0, 5)].map((i) => `${isJsonl ? 'line' : 'row'} ${data.origins[i]}`).join(', ')}${skipped.length > 5 ? ', ...' : ''})`);
+  if (!keep.length) {
+    let longest = 0;
+    for (const i of skipped) longest = Math.max(longest, data.longPrompts.get(i) ?? 0);
     throw new DatasetError(f.data as string, [{
-      message: `no row is left to train on: every prompt fills --max-length ${maxLength}, so no answer token remains; raise --max-length above ${set.longestSkippedPrompt} (the longest prompt)`,
+      message: `no row is left to train on: every prompt fills --max-length ${maxLength}, so no answer token remains; raise --max-length above ${longest} (the longest prompt)`,
     }]);
-  const examples = set.examples;
-  const cut = examples.filter((e) => e.truncated > 0).length;
+  }
+  const examples = storeExamples(data.store, keep);
+  let cut = 0;
+  for (const i of keep) if (data.store.truncated(i) > 0) cut++;
   if (cut) line(io.stderr, `note: ${cut} of ${examples.length} examples are longer than --max-length ${maxLength} and were cut`);
   const settings: TrainSettings = {
     ...DEFAULT_TRAIN,
@@ -130,7 +143,8 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
     start: adapter ? { from: f.adapter as string, tensors: adapter.tensors } : undefined,
   };
   if (f.resume) await checkResumable(out, await runIdentityOf(run), f.out as string);
-  const maxSeq = examples.reduce((m, e) => Math.max(m, e.ids.length), 0);
+  let maxSeq = 0;
+  for (const i of keep) maxSeq = Math.max(maxSeq, data.store.length(i));
   const { totalSteps, stepsPerEpoch } = stepCount(examples.length, settings);
   const stopAt = Math.min(totalSteps, (f['stop-after'] as number) ?? Infinity);
   const engine = await loadEngine(((f.engine as EngineKind) ?? 'cpu'), model, lora, settings.batchSize, maxSeq, f.quant as Quantization | undefined);
