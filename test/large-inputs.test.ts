@@ -34,7 +34,7 @@ describe('arrays of a few hundred thousand', () => {
 describe('no array spread into a call where rows, examples or steps flow', () => {
   // The import, example, training, evaluation and page code that sees every row or every step.
   const roots = ['src/train', 'src/eval', 'src/ui'];
-  const single = ['src/data/dataset.ts', 'src/data/json-items.ts', 'src/data/encoding.ts', 'src/data/examples.ts', 'src/cli/commands/train.ts', 'src/cli/commands/eval.ts', 'src/cli/commands/common.ts'];
+  const single = ['src/data/dataset.ts', 'src/data/json-items.ts', 'src/data/encoding.ts', 'src/data/examples.ts', 'src/cli/commands/train.ts', 'src/cli/commands/eval.ts', 'src/cli/commands/common.ts', 'src/data/control-text.ts', 'src/data/stream-examples.ts', 'src/data/token-store.ts', 'src/data/row-hashes.ts'];
   const files = (dir: string): string[] =>
     readdirSync(dir).flatMap((f) => {
       const p = join(dir, f);

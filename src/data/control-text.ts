@@ -59,12 +59,17 @@ export function plainParts(token: string): [string, string] {
   return [token.slice(0, n), token.slice(n)];
 }
 
+/** Appends `more` to `ids` one by one (a spread of a long row's ids would overflow the call stack). */
+function append(ids: number[], more: ArrayLike<number>): void {
+  for (let i = 0; i < more.length; i++) ids.push(more[i]);
+}
+
 /** Ids of `text` with every spelled control token encoded as plain text. */
 export function encodePlain(tok: Pick<ChatTokenizer, 'encode'>, text: string, tokens: readonly string[]): number[] {
   const ids: number[] = [];
   for (const [piece, control] of splitControl(text, tokens)) {
-    if (!control) ids.push(...tok.encode(piece));
-    else for (const part of plainParts(piece)) if (part) ids.push(...tok.encode(part));
+    if (!control) append(ids, tok.encode(piece));
+    else for (const part of plainParts(piece)) if (part) append(ids, tok.encode(part));
   }
   return ids;
 }
@@ -85,11 +90,11 @@ export function promptIdsPlain(tok: Pick<ChatTokenizer, 'encode' | 'renderChat'>
     const at = rest.indexOf(CONTENT_MARK(i));
     if (at < 0 || rest.indexOf(CONTENT_MARK(i), at + 1) >= 0)
       throw new TokenizerError('chat_template: does not render each message content once as it is, so control text in the data cannot be encoded as plain text');
-    if (at > 0) ids.push(...tok.encode(rest.slice(0, at)));
-    ids.push(...encodePlain(tok, content, tokens));
+    if (at > 0) append(ids, tok.encode(rest.slice(0, at)));
+    append(ids, encodePlain(tok, content, tokens));
     rest = rest.slice(at + CONTENT_MARK(i).length);
   });
-  if (rest) ids.push(...tok.encode(rest));
+  if (rest) append(ids, tok.encode(rest));
   return ids;
 }
 

@@ -10,6 +10,7 @@ import { seededShuffle } from '../core/rng.ts';
 import { decodeBlob, diagnoseEncoding, EncodingFault, sniffBom, type TextEncodingName } from './encoding.ts';
 import { JsonItemReader, type Item, type ItemSink } from './json-items.ts';
 import { compactJson } from './json-keys.ts';
+import { HashMap64, rowHash64 } from './row-hashes.ts';
 
 export type DatasetFormat = 'seed' | 'alpaca' | 'chat' | 'sharegpt';
 export const DATASET_FORMATS: readonly DatasetFormat[] = ['seed', 'alpaca', 'chat', 'sharegpt'];
@@ -42,6 +43,8 @@ export interface ImportResult {
   format: DatasetFormat;
   container: 'json' | 'jsonl';
   rows: DatasetRow[];
+  /** Rows kept: rows.length, or (streaming to a sink) how many the sink was given. */
+  kept: number;
   /** Problems of the rows that were left out; the other rows are usable. */
   issues: DatasetIssue[];
   /** Rows in the file, usable or not. */
@@ -259,9 +262,22 @@ function toRow(format: DatasetFormat, it: Item, check: RowCheck): DatasetRow | u
 /** Rows whose format is not known yet wait for this many rows to vote. */
 const FORMAT_VOTE_ROWS = 1000;
 
+/**
+ * Where a streaming import hands each kept row (the rows are then not kept in the result). A
+ * file that turns out not to be UTF-8 is read again from the start: `restart` says so.
+ */
+export interface RowSink {
+  row(r: DatasetRow): void;
+  restart(): void;
+}
+
 /** Turns streamed items into rows: format vote, row checks, exact duplicates left out. */
 class RowBuilder implements ItemSink {
   readonly rows: DatasetRow[] = [];
+  /** Rows kept (in `rows`, or handed to the sink). */
+  kept = 0;
+  /** Streaming: duplicates by 64-bit hash alone, no row text kept. */
+  private readonly hashes?: HashMap64;
   readonly issues: DatasetIssue[] = [];
   readonly duplicates: DatasetIssue[] = [];
   duplicateCount = 0;
@@ -274,8 +290,10 @@ class RowBuilder implements ItemSink {
   constructor(
     private readonly file: string,
     forced: DatasetFormat | 'auto' | undefined,
+    private readonly sink?: RowSink,
   ) {
     if (forced && forced !== 'auto') this.format = forced;
+    if (sink) this.hashes = new HashMap64();
   }
 
   item(it: Item): void {
@@ -304,10 +322,22 @@ class RowBuilder implements ItemSink {
       return;
     }
     if (check.normalized) this.normalized++;
-    const first = this.duplicateOf(row);
-    if (first === undefined) return void this.rows.push(row);
+    const first = this.hashes ? this.streamedDuplicateOf(row) : this.duplicateOf(row)?.origin;
+    if (first === undefined) {
+      this.kept++;
+      if (this.sink) this.sink.row(row);
+      else this.rows.push(row);
+      return;
+    }
     this.duplicateCount++;
-    if (this.duplicates.length < 100) this.duplicates.push({ ...row.origin, message: `the same row as ${formatIssue({ ...first.origin, message: '' }).replace(/, $/, '')}; left out` });
+    if (this.duplicates.length < 100) this.duplicates.push({ ...row.origin, message: `the same row as ${formatIssue({ ...first, message: '' }).replace(/, $/, '')}; left out` });
+  }
+
+  private streamedDuplicateOf(row: DatasetRow): DatasetRow['origin'] | undefined {
+    const where = row.origin.line ?? row.origin.index ?? 0;
+    const at = this.hashes!.addOrGet(rowHash64(row), where);
+    if (at === undefined) return undefined;
+    return row.origin.line !== undefined ? { line: at } : { index: at };
   }
 
   /** The earlier row with the same system, user and answer text, if any. */
@@ -332,9 +362,9 @@ class RowBuilder implements ItemSink {
     if (this.items === 0) throw new DatasetError(this.file, this.issues.length ? this.issues : [{ message: 'no rows' }]);
     // Lines that were not JSON were found first; report everything in file order.
     this.issues.sort((a, b) => (a.line ?? a.index ?? 0) - (b.line ?? b.index ?? 0));
-    if (this.rows.length === 0) throw new DatasetError(this.file, this.issues);
+    if (this.kept === 0) throw new DatasetError(this.file, this.issues);
     return {
-      file: this.file, format: this.format!, container: reader.container!, rows: this.rows, issues: this.issues, total: reader.rows, encoding,
+      file: this.file, format: this.format!, container: reader.container!, rows: this.rows, kept: this.kept, issues: this.issues, total: reader.rows, encoding,
       duplicates: { count: this.duplicateCount, examples: this.duplicates }, normalized: this.normalized,
     };
   }
@@ -368,6 +398,8 @@ export interface ImportProgress {
 }
 
 export interface StreamImportOptions extends ImportOptions {
+  /** Hand each kept row here instead of keeping it: memory then stays bounded by one piece of the file. */
+  sink?: RowSink;
   onProgress?: (p: ImportProgress) => void;
   /** Longest stretch of work between two yields to the event loop (default 25 ms). */
   sliceMs?: number;
@@ -383,7 +415,7 @@ export async function importDatasetBlob(blob: Blob, opts: StreamImportOptions = 
   const file = opts.file ?? 'dataset';
   const bom = sniffBom(new Uint8Array(await blob.slice(0, 3).arrayBuffer()));
   const run = async (encoding: TextEncodingName) => {
-    const rows = new RowBuilder(file, opts.format);
+    const rows = new RowBuilder(file, opts.format, opts.sink);
     const reader = new JsonItemReader(file, rows);
     let last = performance.now();
     for await (const piece of decodeBlob(blob, encoding, bom?.encoding === encoding ? bom.bytes : 0)) {
@@ -403,6 +435,7 @@ export async function importDatasetBlob(blob: Blob, opts: StreamImportOptions = 
   } catch (e) {
     if (!(e instanceof EncodingFault)) throw e;
   }
+  opts.sink?.restart();
   return run(await diagnoseEncoding(blob, bom, file));
 }
 

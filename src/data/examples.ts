@@ -61,8 +61,13 @@ export function toTrainExample(tok: ChatTokenizer, row: Pick<DatasetRow, 'user' 
   if (end === undefined) throw new TokenizerError(`end token ${o.endToken} is not in the vocabulary`);
   const prompt = encodePrompt(tok, row, o);
   const answer = o.controlTokens ? encodePlain(tok, row.answer, o.controlTokens) : tok.encode(row.answer);
+  return exampleFrom(prompt, answer, end, o.maxLength);
+}
+
+/** Prompt, answer and end token as one example cut to `maxLength`; labels -100 on the prompt. */
+export function exampleFrom(prompt: ArrayLike<number>, answer: ArrayLike<number>, end: number, maxLength: number): TrainExample {
   const total = prompt.length + answer.length + 1;
-  const n = Math.min(total, o.maxLength);
+  const n = Math.min(total, maxLength);
   const ids = new Int32Array(n);
   const labels = new Int32Array(n);
   for (let t = 0; t < n; t++) {

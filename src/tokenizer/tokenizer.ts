@@ -54,6 +54,12 @@ export class ChatTokenizer {
   readonly chatTemplate: string;
   /** tokenizer.json's added tokens (control tokens, think tags...): text spelling one becomes that token. */
   addedTokens: readonly string[] = [];
+  /**
+   * Most bytes one token stands for (vocabulary keys are byte-level: one character a byte), so a
+   * text of C characters has at least C / maxTokenBytes tokens: an over-long row is measured by
+   * its length, without tokenizing it.
+   */
+  maxTokenBytes = 1;
   private readonly template: Template;
 
   private constructor(
@@ -91,13 +97,18 @@ export class ChatTokenizer {
     } catch (e) {
       throw new TokenizerError(`tokenizer.json: cannot build the tokenizer (${(e as Error).message})`);
     }
-    let maxId = -1;
-    for (const id of Object.values(model.vocab as Record<string, number>)) maxId = Math.max(maxId, id);
+    let maxId = -1, maxBytes = 1;
+    for (const [key, id] of Object.entries(model.vocab as Record<string, number>)) {
+      maxId = Math.max(maxId, id);
+      maxBytes = Math.max(maxBytes, key.length);
+    }
     for (const t of (tj.added_tokens ?? []) as { id: number }[]) maxId = Math.max(maxId, t.id);
     const template = cfg.chat_template;
     if (template !== undefined && typeof template !== 'string')
       throw new TokenizerError('tokenizer_config.json: field "chat_template" must be a string (named templates are not supported)');
     const made = new ChatTokenizer(tok, template || QWEN2_CHAT_TEMPLATE, cfg, maxId + 1);
+    for (const t of (tj.added_tokens ?? []) as { content?: string }[]) maxBytes = Math.max(maxBytes, new TextEncoder().encode(t.content ?? '').length);
+    made.maxTokenBytes = maxBytes;
     made.addedTokens = ((tj.added_tokens ?? []) as { content?: unknown }[]).map((t) => t.content).filter((c): c is string => typeof c === 'string');
     return made;
   }

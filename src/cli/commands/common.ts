@@ -4,7 +4,8 @@
 import { openAsBlob } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { DatasetError, ModelFilesError, formatIssue } from '../../core/errors.ts';
-import { importDatasetBlob, splitDataset, type DatasetRow } from '../../data/dataset.ts';
+import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult } from '../../data/dataset.ts';
+import { streamExamples, type StreamedExamples, type StreamExampleOptions } from '../../data/stream-examples.ts';
 import { createEngine, type CreateEngineOptions, type EngineKind } from '../../engine/create.ts';
 import type { Engine, LoraSettings } from '../../engine/engine.ts';
 import type { Quantization } from '../../core/nf4.ts';
@@ -38,22 +39,28 @@ export function line(s: TextStream, text: string): void {
  * Every row of a dataset file, or a DatasetError listing every problem in it. The file streams in
  * (a million rows never exist as one string); its encoding and left-out duplicates are noted.
  */
-export async function loadRows(path: string, io?: CliIo): Promise<DatasetRow[]> {
-  let blob: Blob;
+async function openDataset(path: string): Promise<Blob> {
   try {
     if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'not a file' });
-    blob = await openAsBlob(path);
+    return await openAsBlob(path);
   } catch (e) {
     throw new ModelFilesError(path, `cannot read the dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  const result = await importDatasetBlob(blob, { file: path });
+}
+
+export async function loadRows(path: string, io?: CliIo): Promise<DatasetRow[]> {
+  const result = await importDatasetBlob(await openDataset(path), { file: path });
   // Training on the rows that happen to parse would hide the broken ones: stop instead.
   if (result.issues.length) throw new DatasetError(path, result.issues);
-  if (io && result.encoding !== 'UTF-8') line(io.stderr, `note: ${path} is ${result.encoding}, not UTF-8; read as ${result.encoding}`);
-  const d = result.duplicates;
-  if (io && d.count) line(io.stderr, `note: ${d.count} row(s) of ${path} repeat an earlier row and were left out (${d.examples.slice(0, 3).map(formatIssue).join('; ')}${d.count > 3 ? '; ...' : ''})`);
-  if (io && result.normalized) line(io.stderr, `note: ${result.normalized} JSON answer(s) of ${path} rewritten in the compact form (no spaces, characters unescaped), the one form trained, written and constrained`);
+  if (io) noteImport(path, result, io);
   return result.rows;
+}
+
+function noteImport(path: string, result: ImportResult, io: CliIo): void {
+  if (result.encoding !== 'UTF-8') line(io.stderr, `note: ${path} is ${result.encoding}, not UTF-8; read as ${result.encoding}`);
+  const d = result.duplicates;
+  if (d.count) line(io.stderr, `note: ${d.count} row(s) of ${path} repeat an earlier row and were left out (${d.examples.slice(0, 3).map(formatIssue).join('; ')}${d.count > 3 ? '; ...' : ''})`);
+  if (result.normalized) line(io.stderr, `note: ${result.normalized} JSON answer(s) of ${path} rewritten in the compact form (no spaces, characters unescaped), the one form trained, written and constrained`);
 }
 
 export const ALLOW_CONTROL_FLAG: FlagSpec = { kind: 'bool', help: 'train on rows that spell a chat control token (<|im_end|>...), encoding the spelling as plain text; without it such rows are refused' };
@@ -68,6 +75,17 @@ export function controlTextPolicy(tok: ChatTokenizer, rows: readonly DatasetRow[
   const { issues } = controlTextIssues(rows, tokens);
   if (issues.length) throw new DatasetError(file, issues);
   return undefined;
+}
+
+/**
+ * A dataset file streamed into a token store (stream-examples.ts): memory bounded by the tokens,
+ * not the rows. Notes the encoding, duplicates and cut rows as loadRows does.
+ */
+export async function loadExamples(path: string, tok: ChatTokenizer, opts: Omit<StreamExampleOptions, 'file'>, io: CliIo): Promise<StreamedExamples> {
+  const r = await streamExamples(await openDataset(path), tok, { ...opts, file: path });
+  noteImport(path, r.import, io);
+  if (r.clipped) line(io.stderr, `note: ${r.clipped} row(s) of ${path} are far longer than --max-length ${opts.maxLength}; only their first part was tokenized`);
+  return r;
 }
 
 export const SPLIT_FLAG: FlagSpec = { kind: 'number', min: 0, below: 1, help: 'hold out this share of the rows for evaluation (same --seed in train and eval picks the same rows)' };

@@ -8,7 +8,9 @@ import { DatasetError, formatIssue, WebtuneError } from '../../core/errors.ts';
 import { type AdapterRunRecord, RUN_RECORD, runRecordText } from '../run-record.ts';
 import { controlSettings, siblingsOf } from './train-add.ts';
 import { loadSchema } from './build-data.ts';
-import { buildExamples, DEFAULT_SYSTEM_PROMPT, describeSkipped } from '../../data/examples.ts';
+import { buildExamples, DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
+import { splitIndices } from '../../data/stream-examples.ts';
+import { storeExamples } from '../../data/token-store.ts';
 import type { EngineKind, LoraSettings } from '../../engine/engine.ts';
 import { writePeftAdapter } from '../../export/peft.ts';
 import { runIdentityOf, runTraining } from '../../train/loop.ts';
@@ -24,7 +26,7 @@ import { CHECKPOINT_FILE, prepareTrainOut, type TrainOut } from '../train-out.ts
 import type { ImportedAdapter } from '../../export/peft-import.ts';
 import { NodeFolder } from '../node-sink.ts';
 import { progressBar } from '../progress.ts';
-import { ALLOW_CONTROL_FLAG, controlTextPolicy, ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
+import { ALLOW_CONTROL_FLAG, controlTextPolicy, ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadExamples, loadRows, splitRows, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const TRAIN_SUMMARY = 'fine-tune a model folder with LoRA on a dataset; writes a PEFT adapter folder';
@@ -93,26 +95,46 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const tok = await folderTokenizer(model);
   // The data is checked before the engine loads: a bad file costs nothing.
   const seed = recipe.seed;
-  let rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, seed, 'train', f.data as string);
+  const system = (f.system as string) ?? DEFAULT_SYSTEM_PROMPT;
+  const maxLength = recipe.maxLength;
+  const allowControlText = Boolean(f['allow-control-text']);
+  // Rows stream from the file into a token store: memory grows with the tokens, not the rows.
+  const data = await loadExamples(f.data as string, tok, { system, maxLength, allowControlText }, io);
+  const fraction = f['eval-fraction'] as number | undefined;
+  if (fraction && data.store.count < 2)
+    throw new DatasetError(f.data as string, [{ message: `--eval-fraction ${fraction} needs at least 2 rows (one to train on, one to hold out); the file has ${data.store.count}` }]);
+  const picked = splitIndices(data.store.count, fraction, seed, 'train');
+  let keep = picked.filter((i) => data.store.labelTokens(i) > 0);
+  const skipped = picked.filter((i) => data.store.labelTokens(i) === 0);
+  const isJsonl = data.import.container === 'jsonl';
+  if (skipped.length)
+    line(io.stderr, `note: ${skipped.length} row(s) skipped: the prompt fills the max length ${maxLength}, so no answer token is left to learn (${[...skipped.subarray(0, 5)].map((i) => `${isJsonl ? 'line' : 'row'} ${data.origins[i]}`).join(', ')}${skipped.length > 5 ? ', ...' : ''})`);
+  // The error loop: new rows from the templates of wrong evaluation rows (never those rows).
+  // The training rows are read again only here, to keep the new utterances unlike them.
   if ((f.add === undefined) !== (f.schema === undefined)) throw new UsageError('train: --add and --schema go together');
   if (f.control && !f.add) throw new UsageError('train: --control needs --add (it trains for the steps the added rows would take)');
-  const added = f.add ? siblingsOf(await loadSchema(f.schema as string), await loadRows(f.add as string, io), rows, f.add as string, seed) : null;
+  const added = f.add
+    ? siblingsOf(await loadSchema(f.schema as string), await loadRows(f.add as string, io), splitRows(await loadRows(f.data as string), fraction, seed, 'train', f.data as string), f.add as string, seed)
+    : null;
   if (added) {
     for (const l of added.left) line(io.stderr, `note: ${f.add}: ${formatIssue(l)}; left out`);
     line(io.stderr, `${f.add}: ${added.rows.length} new row(s) from the templates of the wrong rows (never the rows themselves)${f.control ? '; --control: not trained on, only their steps' : ''}`);
-    if (!f.control) rows = [...rows, ...added.rows];
+    if (!f.control) {
+      const controlTokens = controlTextPolicy(tok, added.rows, f.add as string, allowControlText);
+      const extra = buildExamples(tok, added.rows, { system, maxLength, controlTokens }).examples.map((e) => data.store.add(e));
+      keep = Uint32Array.from([...keep, ...extra]);
+    }
   }
-  const system = (f.system as string) ?? DEFAULT_SYSTEM_PROMPT;
-  const maxLength = recipe.maxLength;
-  const controlTokens = controlTextPolicy(tok, rows, f.data as string, Boolean(f['allow-control-text']));
-  const set = buildExamples(tok, rows, { system, maxLength, controlTokens });
-  for (const note of describeSkipped(set, maxLength)) line(io.stderr, `note: ${note}`);
-  if (!set.examples.length)
+  if (!keep.length) {
+    let longest = 0;
+    for (const i of skipped) longest = Math.max(longest, data.longPrompts.get(i) ?? 0);
     throw new DatasetError(f.data as string, [{
-      message: `no row is left to train on: every prompt fills --max-length ${maxLength}, so no answer token remains; raise --max-length above ${set.longestSkippedPrompt} (the longest prompt)`,
+      message: `no row is left to train on: every prompt fills --max-length ${maxLength}, so no answer token remains; raise --max-length above ${longest} (the longest prompt)`,
     }]);
-  const examples = set.examples;
-  const cut = examples.filter((e) => e.truncated > 0).length;
+  }
+  const examples = storeExamples(data.store, keep);
+  let cut = 0;
+  for (const i of keep) if (data.store.truncated(i) > 0) cut++;
   if (cut) line(io.stderr, `note: ${cut} of ${examples.length} examples are longer than --max-length ${maxLength} and were cut`);
   let settings = trainOf(recipe);
   if (added && f.control) settings = controlSettings(settings, examples.length, added.rows.length);
@@ -121,7 +143,8 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
     start: adapter ? { from: f.adapter as string, tensors: adapter.tensors } : undefined,
   };
   if (f.resume) await checkResumable(out, await runIdentityOf(run), f.out as string);
-  const maxSeq = examples.reduce((m, e) => Math.max(m, e.ids.length), 0);
+  let maxSeq = 0;
+  for (const i of keep) maxSeq = Math.max(maxSeq, data.store.length(i));
   const { totalSteps, stepsPerEpoch } = stepCount(examples.length, settings);
   const stopAt = Math.min(totalSteps, (f['stop-after'] as number) ?? Infinity);
   const engine = await loadEngine(engineKind, model, lora, settings.batchSize, maxSeq, f.quant as Quantization | undefined, f16Options(f.f16), io);

@@ -1,0 +1,104 @@
+// A dataset file straight into a token store, in memory bounded by the model and the batch, not
+// the file: rows stream from the file (dataset.ts), duplicates go by 64-bit hash (row-hashes.ts),
+// each row is checked for control text, measured, tokenized once and kept only as tokens
+// (token-store.ts). A row too long for max length is measured by its character count (at least
+// one token per maxTokenBytes characters) and cut to what could matter before it is tokenized,
+// so a 10 MB row costs a few milliseconds, not a minute; one whose prompt fills max length is
+// skipped and counted.
+
+import { DatasetError, type DatasetIssue } from '../core/errors.ts';
+import type { ChatTokenizer } from '../tokenizer/tokenizer.ts';
+import { controlTextIssues, controlTokens } from './control-text.ts';
+import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult } from './dataset.ts';
+import { DEFAULT_EXAMPLE_OPTIONS, encodePrompt, exampleFrom, type ExampleOptions } from './examples.ts';
+import { encodePlain } from './control-text.ts';
+import { TokenStore } from './token-store.ts';
+
+export interface StreamExampleOptions extends Pick<ExampleOptions, 'system' | 'maxLength'> {
+  file: string;
+  /** Rows spelling control tokens are encoded as plain text; without it they are bad data. */
+  allowControlText: boolean;
+  onProgress?: (p: { bytes: number; totalBytes: number; rows: number }) => void;
+}
+
+export interface StreamedExamples {
+  /** The import without rows (rows.length is 0): counts, encoding, duplicates. */
+  import: ImportResult;
+  /** One example per kept row, in file order (rows whose prompt fills max length included: they have no label). */
+  store: TokenStore;
+  /** Where each stored example came from: line (JSONL) or index (JSON array). */
+  origins: Uint32Array;
+  /** Rows whose text was longer than could matter and was cut before tokenizing. */
+  clipped: number;
+  /** Prompt tokens of the stored examples whose prompt fills max length (at least this many, for a cut row). */
+  longPrompts: Map<number, number>;
+}
+
+/** `text` cut to `chars` characters, never between the halves of a surrogate pair. */
+function clip(text: string, chars: number): string {
+  if (text.length <= chars) return text;
+  const c = text.charCodeAt(chars - 1);
+  return text.slice(0, c >= 0xd800 && c <= 0xdbff ? chars - 1 : chars);
+}
+
+/**
+ * Streams `blob` into a TokenStore. Refuses (DatasetError) a file with bad rows, and rows that
+ * spell a control token unless allowed, listing them with line and field.
+ */
+export async function streamExamples(blob: Blob, tok: ChatTokenizer, opts: StreamExampleOptions): Promise<StreamedExamples> {
+  const o = { ...DEFAULT_EXAMPLE_OPTIONS, system: opts.system, maxLength: opts.maxLength };
+  const tokens = controlTokens(tok);
+  const end = tok.tokenId(o.endToken)!;
+  // Past this many characters a text has more tokens than max length (plus a margin for the cut).
+  const limit = (o.maxLength + 8) * tok.maxTokenBytes;
+  let store = new TokenStore();
+  let origins: number[] = [];
+  let clipped = 0;
+  let longPrompts = new Map<number, number>();
+  const control: DatasetIssue[] = [];
+  let controlCount = 0;
+  const sink = {
+    row(r: DatasetRow) {
+      const row = { ...r, system: r.system === undefined ? undefined : clip(r.system, limit), user: clip(r.user, limit), answer: clip(r.answer, limit) };
+      if (row.user !== r.user || row.answer !== r.answer || row.system !== r.system) clipped++;
+      const { issues, count } = controlTextIssues([row], tokens);
+      let allowed: readonly string[] | undefined;
+      if (count) {
+        if (!opts.allowControlText) {
+          controlCount++;
+          if (control.length < 20) for (const i of issues) control.push(i);
+          return;
+        }
+        allowed = tokens;
+      }
+      const prompt = encodePrompt(tok, row, { system: o.system, controlTokens: allowed });
+      // A prompt that fills max length leaves no answer token: its answer is never tokenized.
+      const answer = prompt.length >= o.maxLength ? [] : allowed ? encodePlain(tok, row.answer, allowed) : tok.encode(row.answer);
+      const at = store.add(exampleFrom(prompt, answer, end, o.maxLength));
+      if (prompt.length >= o.maxLength) longPrompts.set(at, prompt.length);
+      origins.push(r.origin.line ?? r.origin.index ?? 0);
+    },
+    restart() {
+      store = new TokenStore();
+      origins = [];
+      clipped = 0;
+      longPrompts = new Map();
+      control.length = 0;
+      controlCount = 0;
+    },
+  };
+  const result = await importDatasetBlob(blob, { file: opts.file, sink, onProgress: opts.onProgress });
+  if (result.issues.length) throw new DatasetError(opts.file, result.issues);
+  if (controlCount) {
+    if (controlCount > control.length) control.push({ message: `${controlCount - control.length} more row(s) spell a control token` });
+    throw new DatasetError(opts.file, control);
+  }
+  return { import: result, store, origins: Uint32Array.from(origins), clipped, longPrompts };
+}
+
+/** The stored examples of one side of a seeded split (all without a fraction), as splitDataset picks rows. */
+export function splitIndices(count: number, fraction: number | undefined, seed: number, side: 'train' | 'eval'): Uint32Array {
+  const all = Array.from({ length: count }, (_, i) => i);
+  if (!fraction) return Uint32Array.from(all);
+  return Uint32Array.from(splitDataset(all, { evalFraction: fraction, seed })[side]);
+}
