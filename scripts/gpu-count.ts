@@ -14,11 +14,10 @@ import { expectedTensors, type Qwen2Config } from '../src/core/config.ts';
 import type { Quantization } from '../src/core/nf4.ts';
 import { createEngine } from '../src/engine/create.ts';
 import type { WeightReader } from '../src/engine/engine.ts';
-import type { WebGpuOps } from '../src/engine/gpu/webgpu-ops.ts';
 import { DEFAULT_LORA, DEFAULT_OPTIMIZER } from '../src/train/recipe.ts';
 import { microBatch, presetConfig } from './bench-core.ts';
 import type { Region } from '../src/engine/gpu/memory.ts';
-import type { Grid } from '../src/engine/gpu/command-stream.ts';
+import type { CommandStream, Grid } from '../src/engine/gpu/command-stream.ts';
 import type { Kernel } from '../src/engine/gpu/pipelines.ts';
 
 const LIMITS = {
@@ -171,7 +170,8 @@ function zeroWeights(cfg: Qwen2Config): WeightReader {
 export async function runCountOnly(o: CountOptions, log: (line: string) => void): Promise<Record<string, unknown>> {
   const tally = new LaunchTally();
   const engine = await createEngine('webgpu', { gpu: { gpu: countingGpu() } });
-  (engine.ops as unknown as WebGpuOps).observeLaunches(tally.record);
+  // the command stream's launch observer (a field the WebGPU backend keeps private)
+  (engine.ops as unknown as { stream: CommandStream }).stream.observer = tally.record;
   const cfg = presetConfig(o.preset);
   const lora = { ...DEFAULT_LORA, r: 8, alpha: 32, dropout: 0.1 };
   const plan = await engine.load(cfg, zeroWeights(cfg), { maxBatch: o.batch, maxSeq: o.seq, lora, quant: o.quant });

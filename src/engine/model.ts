@@ -171,6 +171,15 @@ export class Qwen2LoraModel<T, W> {
     this.ops.linearBackward(dinp, douts, inp, targets.map((t, i) => this.projection(a, layer, t, i, seed)), N, In, this.lora.r, this.scale);
   }
 
+  /** RoPE of q and k (sign 1) or its transpose on their gradients (-1): one call where the backend fuses them. */
+  private rope(q: T, k: T, B: number, T: number, pos: number, positions: Int32Array | undefined, sign: 1 | -1): void {
+    const { ops, NH, NKV, HD } = this, theta = this.cfg.ropeTheta;
+    if (ops.ropeQK) return ops.ropeQK(q, k, B, T, NH, NKV, HD, theta, pos, positions, sign);
+    const one = sign > 0 ? ops.ropeForward.bind(ops) : ops.ropeBackward.bind(ops);
+    one(q, B, T, NH, HD, theta, pos, positions);
+    one(k, B, T, NKV, HD, theta, pos, positions);
+  }
+
   /**
    * One decoder layer on (B, T) tokens: xOut = block(xIn), xOut may be xIn. Leaves its
    * activations in the arena `a`. Training and decoding both run it; they differ only in
@@ -178,7 +187,7 @@ export class Qwen2LoraModel<T, W> {
    */
   private layerForward(a: Record<string, T>, l: number, xIn: T, xOut: T, B: number, T: number, src: AttentionSource<T>, seed: number): void {
     const { ops, C, I, NH, NKV, HD, KVD } = this;
-    const N = B * T, w = this.weights.layers[l], eps = this.cfg.rmsNormEps, theta = this.cfg.ropeTheta;
+    const N = B * T, w = this.weights.layers[l], eps = this.cfg.rmsNormEps;
     const qk = w.qkNorm;
     ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, eps);
     // (N, QD), (N, KVD), (N, KVD)
@@ -188,8 +197,7 @@ export class Qwen2LoraModel<T, W> {
       ops.rmsnormForward(a.q, a.rstdQ, a.qRaw, qk.q, N * NH, HD, eps);
       ops.rmsnormForward(a.k, a.rstdK, a.kRaw, qk.k, N * NKV, HD, eps);
     }
-    ops.ropeForward(a.q, B, T, NH, HD, theta, src.pos, src.positions);
-    ops.ropeForward(a.k, B, T, NKV, HD, theta, src.pos, src.positions);
+    this.rope(a.q, a.k, B, T, src.pos, src.positions, 1);
     let k = a.k, v = a.v;
     if (src.cache) {
       ({ k, v } = src.cache);
@@ -215,7 +223,7 @@ export class Qwen2LoraModel<T, W> {
   private layerBackward(l: number, xIn: T, b: Batch<T>, seed: number): void {
     const { ops, C, I, NH, NKV, HD, QD, KVD } = this;
     const a = this.actsOf(l);
-    const N = b.B * b.T, w = this.weights.layers[l], theta = this.cfg.ropeTheta;
+    const N = b.B * b.T, w = this.weights.layers[l];
     const qk = w.qkNorm;
     // Kept activations leave out ln2, act and ln1 with their 1/rms (plan.ts savedKeys): remade
     // here into the shared scratch arena, bit for bit what the forward computed.
@@ -231,8 +239,7 @@ export class Qwen2LoraModel<T, W> {
     // attention: xMid = xIn + o(attn(rope(norm(q(ln1))), rope(norm(k(ln1))), v(ln1))), norm only in Qwen3
     this.linearBackward(a, a.dAttOut, [a.dResid], a.attOut, l, ['o_proj'], N, seed);
     ops.attentionBackward(a.dq, a.dk, a.dv, a.dAtt, a.dAttOut, a.q, a.k, a.v, a.attOut, a.att, b.mask, b.B, b.T, NH, NKV, HD);
-    ops.ropeBackward(a.dq, b.B, b.T, NH, HD, theta, 0, b.positions);
-    ops.ropeBackward(a.dk, b.B, b.T, NKV, HD, theta, 0, b.positions);
+    this.rope(a.dq, a.dk, b.B, b.T, 0, b.positions, -1);
     let dq = a.dq, dk = a.dk;
     if (qk) {
       ops.zero(a.dqRaw, N * QD);

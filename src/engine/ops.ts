@@ -145,6 +145,12 @@ export interface Ops<T, W> {
    */
   ropeForward(x: T /* (B,T,H,HD) */, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array /* (T) */): void;
   ropeBackward(dx: T /* (B,T,H,HD) */, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array /* (T) */): void;
+  /**
+   * Optional: ropeForward (sign 1) or ropeBackward (-1) of q (H = NH) and k (H = NKV) together,
+   * one launch on WebGPU; the model makes the two calls where a backend lacks it.
+   */
+  ropeQK?(q: T /* (B,T,NH,HD) */, k: T /* (B,T,NKV,HD) */, B: number, T: number, NH: number, NKV: number, HD: number, theta: number,
+    posOffset: number, positions: Int32Array | undefined, sign: 1 | -1): void;
 
   /**
    * Causal GQA attention with a key padding mask. Query t sits at position S - T + t and sees

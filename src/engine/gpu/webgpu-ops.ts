@@ -93,11 +93,6 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     return this.stream.bindGroupsCreated;
   }
 
-  /** Calls `fn` on every launch encoded from now on (null: stop); bench --count-only. */
-  observeLaunches(fn: CommandStream['observer']): void {
-    this.stream.observer = fn;
-  }
-
   /** Starts timing every launch by kernel family (needs 'timestamp-query'); false without it. */
   startProfile(): boolean {
     if (!this.device.features.has('timestamp-query')) return false;
@@ -363,17 +358,22 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     this.linear.loraBackward(dinp, dout, inp, { a, b, da, db, xa, dxa, dropout }, N, In, O, R, scale);
   }
 
-  private rope(entry: string, x: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, at?: Int32Array): void {
-    const { table, positions } = at ? this.ropeTables.perToken(HD, theta, at) : this.ropeTables.get(HD, theta, posOffset + T);
-    this.run(entry, { x, table }, { B, T, H, HD, posOffset: at ? 0 : posOffset, positions }, grid1d((B * T * H * HD) / 2));
+  /** A RoPE launch: the table by position, or by token for a packed batch (read at t, posOffset 0). */
+  private rope(entry: string, xs: Record<string, GpuTensor>, dims: Record<string, number>, heads: number, theta: number, posOffset: number, at?: Int32Array): void {
+    const { table, positions } = at ? this.ropeTables.perToken(dims.HD, theta, at) : this.ropeTables.get(dims.HD, theta, posOffset + dims.T);
+    this.run(entry, { ...xs, table }, { ...dims, positions, posOffset: at ? 0 : posOffset }, grid1d((dims.B * dims.T * heads * dims.HD) / 2));
   }
 
-  ropeForward(x: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array): void {
-    this.rope('rope.forward', x, B, T, H, HD, theta, posOffset, positions);
+  ropeForward(x: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, at?: Int32Array): void {
+    this.rope('rope.forward', { x }, { B, T, H, HD }, H, theta, posOffset, at);
   }
 
-  ropeBackward(dx: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array): void {
-    this.rope('rope.backward', dx, B, T, H, HD, theta, posOffset, positions);
+  ropeBackward(dx: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, at?: Int32Array): void {
+    this.rope('rope.backward', { x: dx }, { B, T, H, HD }, H, theta, posOffset, at);
+  }
+
+  ropeQK(q: GpuTensor, k: GpuTensor, B: number, T: number, NH: number, NKV: number, HD: number, theta: number, posOffset: number, at: Int32Array | undefined, sign: 1 | -1): void {
+    this.rope(`rope_qk.${sign > 0 ? 'forward' : 'backward'}`, { q, k }, { B, T, HQ: NH, HK: NKV, HD }, NH + NKV, theta, posOffset, at);
   }
 
   /** The head-dim variant of the attention kernels (64 and 128 unroll), '' for any other. */
