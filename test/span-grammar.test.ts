@@ -199,3 +199,14 @@ describe('span constraint over the Qwen vocabulary', () => {
     });
   });
 });
+
+describe('x-source through the file format and the page form', () => {
+  it('a "free" parameter stays free after formatToolSchema and the editor form', async () => {
+    const { formatToolSchema } = await import('../src/data/schema.ts');
+    const { formOf, schemaOf } = await import('../src/ui/schema-form.ts');
+    const s = parseToolSchema({ tools: [{ type: 'function', function: { name: 'T', parameters: { type: 'object', properties: {
+      a: { type: 'string', examples: ['x'] }, t: { type: 'string', 'x-source': 'free', examples: ['15:00'] },
+    } } }, templates: ['记{a}在{t}'] }] });
+    for (const back of [parseToolSchema(formatToolSchema(s)), schemaOf(formOf(s))]) expect(back.tools[0].params.map(isSpanParam)).toEqual([true, false]);
+  });
+});

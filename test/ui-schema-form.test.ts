@@ -48,7 +48,11 @@ describe('rowsText', () => {
       { user: 'hi', answer: 'plain text answer', system: 'be brief' },
       { user: 'spaced', answer: '{"tool_name": "X", "parameters": {}}' },
     ];
-    const back = importDataset(rowsText(rows)).rows;
-    expect(back.map((r) => ({ user: r.user, answer: r.answer, ...(r.system ? { system: r.system } : {}) }))).toEqual(rows);
+    const imported = importDataset(rowsText(rows));
+    const back = imported.rows;
+    // A spaced JSON answer comes back in the one compact form (issue 21), counted once.
+    const compact = rows.map((r) => (r.user === 'spaced' ? { ...r, answer: '{"tool_name":"X","parameters":{}}' } : r));
+    expect(back.map((r) => ({ user: r.user, answer: r.answer, ...(r.system ? { system: r.system } : {}) }))).toEqual(compact);
+    expect(imported.normalized).toBe(1);
   });
 });

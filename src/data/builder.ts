@@ -12,6 +12,7 @@ import { SchemaError } from '../core/errors.ts';
 import { SeededRng, seededShuffle } from '../core/rng.ts';
 import { callProblems, fillTemplate, paramValues, templateParams, type ToolDef, type ToolSchema } from './schema.ts';
 import type { ToolCall } from './dataset.ts';
+import { applyVariant, joinSegments, segmentsOf, VARIANT_KINDS, type Segment, type VariantKind } from './variety.ts';
 
 /** A row in the seed's file format. */
 export interface SeedRow {
@@ -21,6 +22,15 @@ export interface SeedRow {
   output: ToolCall;
   /** Written by the model itself (augmentation), not by a template. */
   generated?: true;
+  /** A variant of a template's words (variety.ts): "filler", "asr", ... ("+" between several). */
+  variant?: string;
+}
+
+/** Variants among the built rows (variety.ts). */
+export interface VarietyOptions {
+  /** Share of rows made variants (0..1); when the templates run dry, variants fill up the rest. */
+  share: number;
+  kinds?: readonly VariantKind[];
 }
 
 export interface BuildOptions {
@@ -29,6 +39,8 @@ export interface BuildOptions {
   seed: number;
   /** Held-out rows per tool (default 0). */
   evalPerTool?: number;
+  /** Variants of the templates' words; none when absent (and too few templates is an error). */
+  variety?: VarietyOptions;
 }
 
 export interface BuiltData {
@@ -98,10 +110,58 @@ export class ToolRowSource {
   /** Templates that have given a row. */
   readonly templatesUsed = new Set<string>();
 
-  constructor(private readonly schema: ToolSchema, readonly tool: ToolDef, seed: number, private readonly used: Set<string>) {
+  /** Filled templates given so far: what variants are made of once the templates run dry. */
+  private readonly made: { template: string; values: Record<string, string> }[] = [];
+  private readonly vrng: SeededRng;
+  private topUps = 0;
+
+  constructor(private readonly schema: ToolSchema, readonly tool: ToolDef, seed: number, private readonly used: Set<string>, private readonly variety?: VarietyOptions) {
     if (!tool.templates.length) throw new SchemaError('schema', [{ tool: tool.name, field: 'templates', message: 'has no templates to build rows from' }]);
     const rng = new SeededRng(toolSeed(seed, tool.name));
     this.streams = seededShuffle(tool.templates, rng.int(2 ** 31)).map((t) => new ComboStream(t, tool, rng));
+    this.vrng = new SeededRng(toolSeed(seed + 1, tool.name));
+  }
+
+  private row(values: Record<string, string>, input: string, variant?: string): SeedRow {
+    const parameters: Record<string, string> = {};
+    for (const p of this.tool.params) if (Object.hasOwn(values, p.name)) parameters[p.name] = values[p.name];
+    return {
+      ...(this.schema.system !== undefined ? { system: this.schema.system } : {}),
+      instruct: this.schema.instruct ?? '',
+      input,
+      output: { tool_name: this.tool.name, parameters },
+      ...(variant ? { variant } : {}),
+    };
+  }
+
+  /** `depth` variants stacked on a filled template; null when they give nothing new. */
+  private variant(template: string, values: Record<string, string>, depth: number): { input: string; kinds: string } | null {
+    const kinds = this.variety?.kinds?.length ? this.variety.kinds : VARIANT_KINDS;
+    let segs: Segment[] | null = segmentsOf(template, values);
+    const applied: string[] = [];
+    for (let d = 0; d < depth && segs; d++) {
+      const kind = kinds[this.vrng.int(kinds.length)];
+      segs = applyVariant(kind, segs, this.vrng);
+      applied.push(kind);
+    }
+    if (!segs) return null;
+    const input = joinSegments(segs);
+    return this.used.has(input) ? null : { input, kinds: applied.join('+') };
+  }
+
+  /** Once the templates are used up: variants of the rows given, more stacked as the easy ones run out. */
+  private topUp(): SeedRow | null {
+    if (!this.variety || !this.made.length) return null;
+    const limit = 400 + 40 * this.made.length;
+    for (let tries = 0; tries < limit; tries++, this.topUps++) {
+      const m = this.made[this.topUps % this.made.length];
+      const v = this.variant(m.template, m.values, 1 + Math.floor(this.topUps / (20 * this.made.length)));
+      if (!v) continue;
+      this.used.add(v.input);
+      this.topUps++;
+      return this.row(m.values, v.input, v.kinds);
+    }
+    return null;
   }
 
   /** The next row with an utterance not seen before, or null when every template is used up. */
@@ -118,19 +178,14 @@ export class ToolRowSource {
       s.params.forEach((name, k) => (values[name] = paramValues(this.tool.params.find((p) => p.name === name)!)[combo[k]]));
       const input = fillTemplate(s.template, values);
       if (this.used.has(input)) continue;
-      this.used.add(input);
       this.templatesUsed.add(s.template);
+      this.made.push({ template: s.template, values });
       this.turn++;
-      const parameters: Record<string, string> = {};
-      for (const p of this.tool.params) if (Object.hasOwn(values, p.name)) parameters[p.name] = values[p.name];
-      return {
-        ...(this.schema.system !== undefined ? { system: this.schema.system } : {}),
-        instruct: this.schema.instruct ?? '',
-        input,
-        output: { tool_name: this.tool.name, parameters },
-      };
+      const v = this.variety && this.vrng.float() < this.variety.share ? this.variant(s.template, values, 1) : null;
+      this.used.add(v ? v.input : input);
+      return this.row(values, v ? v.input : input, v?.kinds);
     }
-    return null;
+    return this.topUp();
   }
 
   /** n rows, or a SchemaError saying how many distinct utterances the templates allow. */
@@ -156,12 +211,13 @@ export function buildRows(schema: ToolSchema, opts: BuildOptions): BuiltData {
   for (const [k, v] of [['perTool', opts.perTool], ['evalPerTool', evalPerTool], ['seed', opts.seed]] as const) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`${k} must be a non-negative integer, got ${v}`);
   }
+  if (opts.variety && !(opts.variety.share >= 0 && opts.variety.share <= 1)) throw new RangeError(`variety.share must be in [0, 1], got ${opts.variety.share}`);
   const used = new Set<string>();
   const train: SeedRow[] = [], held: SeedRow[] = [];
   const errors: SchemaError[] = [];
   for (const tool of schema.tools) {
     try {
-      const src = new ToolRowSource(schema, tool, opts.seed, used);
+      const src = new ToolRowSource(schema, tool, opts.seed, used, opts.variety);
       train.push(...src.take(opts.perTool));
       held.push(...src.take(evalPerTool, opts.perTool));
     } catch (e) {

@@ -48,7 +48,7 @@ export function buildRowsByValues(schema: ToolSchema, opts: BuildOptions): Built
     }
     if (heldOf.size) heldValues[tool.name] = Object.fromEntries([...heldOf].map(([k, v]) => [k, [...v]]));
     try {
-      const src = new ToolRowSource(schema, sideOf(tool, heldOf, false), opts.seed, used);
+      const src = new ToolRowSource(schema, sideOf(tool, heldOf, false), opts.seed, used, opts.variety);
       train.push(...src.take(opts.perTool));
       if (!evalPerTool) continue;
       if (!heldOf.size) {
@@ -58,7 +58,7 @@ export function buildRowsByValues(schema: ToolSchema, opts: BuildOptions): Built
       // Seen templates that copy a held-out value: every span parameter in them takes one.
       const seen = tool.templates.filter((t) => src.templatesUsed.has(t) && templateParams(t).some((n) => heldOf.has(n)));
       if (!seen.length) throw new SchemaError('schema', [{ tool: tool.name, field: 'templates', message: 'no template seen in training holds a span parameter: give more training rows per tool' }]);
-      held.push(...new ToolRowSource(schema, sideOf(tool, heldOf, true, seen), opts.seed + 1, used).take(evalPerTool));
+      held.push(...new ToolRowSource(schema, sideOf(tool, heldOf, true, seen), opts.seed + 1, used, opts.variety).take(evalPerTool));
     } catch (e) {
       if (!(e instanceof SchemaError)) throw e;
       issues.push(...e.issues);

@@ -13,6 +13,8 @@ export interface ParamForm {
   isEnum: boolean;
   /** One value per line. */
   values: string;
+  /** x-source "free": a value the model normalises, not a span of the utterance (kept through the form). */
+  free?: boolean;
 }
 
 export interface ToolForm {
@@ -39,7 +41,7 @@ export function formOf(s: ToolSchema): SchemaForm {
       name: t.name,
       description: t.description ?? '',
       templates: t.templates.join('\n'),
-      params: t.params.map((p) => ({ name: p.name, description: p.description ?? '', required: p.required, isEnum: !!p.enum, values: (p.enum ?? p.examples ?? []).join('\n') })),
+      params: t.params.map((p) => ({ name: p.name, description: p.description ?? '', required: p.required, isEnum: !!p.enum, values: (p.enum ?? p.examples ?? []).join('\n'), ...(p.source === 'free' ? { free: true } : {}) })),
     })),
   };
 }
@@ -57,6 +59,7 @@ export function rawOf(f: SchemaForm): Record<string, unknown> {
           type: 'string',
           ...(p.description.trim() ? { description: p.description.trim() } : {}),
           ...(p.isEnum ? { enum: values } : values.length ? { examples: values } : {}),
+          ...(p.free && !p.isEnum ? { 'x-source': 'free' } : {}),
         };
       }
       return {

@@ -7,6 +7,7 @@ import { augmentRows, type AugmentResult } from '../../data/augment.ts';
 import { buildRows, formatSeedRows, type SeedRow } from '../../data/builder.ts';
 import { parseToolSchema, type ToolSchema } from '../../data/schema.ts';
 import { buildRowsByValues, EVAL_SPLITS, type EvalSplit } from '../../data/split-values.ts';
+import { VARIANT_KINDS, type VariantKind } from '../../data/variety.ts';
 import { GREEDY } from '../../engine/engine.ts';
 import { DEFAULT_LORA } from '../../train/recipe.ts';
 import { parseFlags, UsageError, type FlagSpec, type Flags } from '../args.ts';
@@ -25,6 +26,8 @@ export const BUILD_DATA_FLAGS: Record<string, FlagSpec> = {
   'eval-out': { kind: 'string', help: 'held-out rows file to write (needs --eval-per-tool)' },
   'eval-per-tool': { kind: 'int', min: 1, help: 'held-out rows per tool, none of them in the training rows' },
   'eval-split': { kind: 'choice', choices: [...EVAL_SPLITS], help: 'how rows are held out: "templates" (default: utterances drawn after the training ones) or "values" (templates training has seen, span values it has not: the copying test)' },
+  variants: { kind: 'number', min: 0, max: 1, help: 'share of rows made variants of the templates\' words (fillers, politeness, particles, reordering, misrecognised speech: homophones, 两/二/2), marked "variant"; when the templates run dry, variants fill up the rows asked for (default: none)' },
+  'variant-kinds': { kind: 'string', help: `comma-separated kinds of variants (default all: ${VARIANT_KINDS.join(',')})` },
   'augment-model': { kind: 'string', help: 'model folder that rewrites training utterances in its own words (kept only when every value survives; marked "generated")' },
   'augment-per-tool': { kind: 'int', min: 1, help: 'training rows per tool to ask a rewrite of (default 5, with --augment-model)' },
   overwrite: { kind: 'bool', help: 'replace existing --out / --eval-out files' },
@@ -85,7 +88,14 @@ async function build(f: Flags, io: CliIo, staged: Record<string, StagedOutput>):
   if (f['augment-per-tool'] !== undefined && !f['augment-model']) throw new UsageError('build-data: --augment-per-tool needs --augment-model');
   const split = (f['eval-split'] as EvalSplit | undefined) ?? 'templates';
   if (f['eval-split'] !== undefined && !evalPerTool) throw new UsageError('build-data: --eval-split needs --eval-per-tool and --eval-out');
-  const built = split === 'values' ? buildRowsByValues(schema, { perTool, evalPerTool, seed }) : buildRows(schema, { perTool, evalPerTool, seed });
+  const kinds = f['variant-kinds'] === undefined ? undefined : (f['variant-kinds'] as string).split(',').map((k) => k.trim()).filter(Boolean);
+  for (const k of kinds ?? []) if (!(VARIANT_KINDS as readonly string[]).includes(k)) throw new UsageError(`build-data: --variant-kinds: "${k}" is not one of ${VARIANT_KINDS.join(', ')}`);
+  if (kinds && f.variants === undefined) throw new UsageError('build-data: --variant-kinds needs --variants');
+  const variety = f.variants === undefined ? undefined : { share: f.variants as number, ...(kinds ? { kinds: kinds as VariantKind[] } : {}) };
+  const opts = { perTool, evalPerTool, seed, ...(variety ? { variety } : {}) };
+  const built = split === 'values' ? buildRowsByValues(schema, opts) : buildRows(schema, opts);
+  const variants = [...built.train, ...built.eval].filter((r) => r.variant).length;
+  if (variety) line(io.stderr, `variants: ${variants} of ${built.train.length + built.eval.length} rows (marked "variant")`);
   if ('heldValues' in built) {
     const heldValues = built.heldValues as Record<string, Record<string, string[]>>;
     const list = Object.entries(heldValues).flatMap(([t, ps]) => Object.entries(ps).map(([p, v]) => `${t}.${p}: ${v.join(', ')}`));
@@ -108,7 +118,7 @@ async function build(f: Flags, io: CliIo, staged: Record<string, StagedOutput>):
     (f['eval-out'] ? `, ${built.eval.length} held out (${evalPerTool} per tool, split by ${split}) -> ${f['eval-out']}` : ''));
   line(io.stdout, JSON.stringify({
     command: 'build-data', tools: schema.tools.length, train: built.train.length, eval: built.eval.length, seed, out: f.out, eval_out: f['eval-out'] ?? null, eval_split: split,
-    generated: augmented?.rows.length ?? 0,
+    generated: augmented?.rows.length ?? 0, variants,
   }));
   return 0;
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Values tied to the utterance, measured with the CLI on the CPU engine: the built-in tiny model
+# (or --model DIR) trained with the tiny preset on rows built from the meeting schema, for each
+# held-out split (templates: the default; values: seen templates, unseen span values), then
+# evaluated free, constrained, and constrained with span values left free (--free-spans).
+# Prints, per split, the train line and one eval JSON line per decoding with its wall seconds;
+# the per-tool tables are in $OUT/<split>-<decoding>.txt.
+#
+#   scripts/bench-spans.sh [--model public/models/tiny] [--per-tool 20] [--eval-per-tool 5] [--out /tmp/bench-spans]
+set -euo pipefail
+MODEL=public/models/tiny PER=20 EVAL=5 OUT=/tmp/bench-spans SCHEMA=public/samples/meeting-schema.json
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --model) MODEL=$2; shift 2 ;; --per-tool) PER=$2; shift 2 ;; --eval-per-tool) EVAL=$2; shift 2 ;; --out) OUT=$2; shift 2 ;;
+    *) echo "unknown flag $1" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$OUT"
+cli() { npx tsx src/cli/main.ts "$@"; }
+for split in templates values; do
+  cli build-data --schema "$SCHEMA" --per-tool "$PER" --eval-per-tool "$EVAL" --eval-split "$split" --out "$OUT/$split-train.json" --eval-out "$OUT/$split-eval.json" 2>/dev/null
+  t0=$(date +%s.%N)
+  cli train --model "$MODEL" --data "$OUT/$split-train.json" --out "$OUT/$split-adapter" --overwrite --lr 5e-3 --epochs 12 --batch 4 --accum 1 --dropout 0 --system "$(node -e "process.stdout.write(require('./$SCHEMA').system)")" --quiet 2>/dev/null | sed "s/^/{\"split\":\"$split\",\"train\":/; s/\$/}/"
+  for decoding in free constrained free-spans; do
+    flags=()
+    [ "$decoding" = constrained ] && flags=(--constrained)
+    [ "$decoding" = free-spans ] && flags=(--constrained --free-spans)
+    t0=$(date +%s.%N)
+    cli eval --model "$MODEL" --adapter "$OUT/$split-adapter" --data "$OUT/$split-eval.json" --schema "$SCHEMA" "${flags[@]}" --quiet > "$OUT/$split-$decoding.txt" 2>/dev/null
+    t1=$(date +%s.%N)
+    echo "{\"split\":\"$split\",\"decoding\":\"$decoding\",\"seconds\":$(echo "$t1 - $t0" | bc),\"eval\":$(tail -1 "$OUT/$split-$decoding.txt")}"
+  done
+done
