@@ -32,6 +32,8 @@ export interface WebGpuInfo {
   checks: VariantVerdict[];
   /** What the self-check switched off, one sentence each. */
   notices: string[];
+  /** Wall time of the self-check on this device (kernels it compiled included), ms; 0 when none ran. */
+  selfCheckMs: number;
 }
 
 export interface Variant {
