@@ -41,6 +41,7 @@ export async function adapterMain(argv: string[]): Promise<number> {
     }
     if (!backend.info.checks.length) console.log('self-check: no variant to check (the device has neither shader-f16 nor subgroups)');
     console.log(`kernels: ${backend.describe().kernels}`);
+    console.log(`self-check time: ${Math.round(backend.info.selfCheckMs)} ms (pipelines it compiled included)`);
   } finally {
     backend.dispose();
   }

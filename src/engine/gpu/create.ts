@@ -136,11 +136,14 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
     subgroups: features.subgroups,
     checks: [],
     notices: [],
+    selfCheckMs: 0,
   }, planner);
   // Node's Dawn destroys its instance when the GPU object is collected, under a live device
   ops.keepAlive = [gpu, adapter];
   if (opts.selfCheck === false || !(features.f16 || features.subgroups)) return ops;
+  const t0 = performance.now();
   const verdicts = await selfCheck(ops, features, planner);
+  ops.info.selfCheckMs = performance.now() - t0;
   const refused = verdicts.filter((v) => !v.ok);
   if (!refused.length) {
     ops.releaseAll(); // the probes' buffers: a model loads onto an empty device
@@ -154,5 +157,6 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
   const fallback = await createWebGpuOps({ ...opts, features: without });
   fallback.info.checks = [...refused, ...fallback.info.checks];
   fallback.info.notices = [...refused.map(refusalNotice), ...fallback.info.notices];
+  fallback.info.selfCheckMs += ops.info.selfCheckMs;
   return fallback;
 }

@@ -7,18 +7,10 @@
 
 import { CpuOps } from '../cpu/ops.ts';
 import type { Ops } from '../ops.ts';
-import type { MatmulPlanner, ShaderFeatures } from './variants.ts';
+import type { MatmulPlanner, ShaderFeatures, VariantVerdict } from './variants.ts';
 
 export type CheckedVariant = keyof ShaderFeatures;
-
-export interface VariantVerdict {
-  variant: CheckedVariant;
-  ok: boolean;
-  /** Worst relative L2 error over the variant's probes, and the kernel it came from. */
-  error: number;
-  worst: string;
-  bound: number;
-}
+export type { VariantVerdict } from './variants.ts';
 
 /**
  * f16 tiles: operands rounded to 11-bit significands with f32 sums give ~5e-4 relL2 on unit

@@ -8,6 +8,16 @@ export interface ShaderFeatures {
   subgroups: boolean;
 }
 
+/** The self-check's finding on one variant (self-check.ts). */
+export interface VariantVerdict {
+  variant: keyof ShaderFeatures;
+  ok: boolean;
+  /** Worst relative L2 error over the variant's probes, and the kernel it came from. */
+  error: number;
+  worst: string;
+  bound: number;
+}
+
 /** The device and the kernel path it runs, as the backend describes it. */
 export interface WebGpuInfo {
   device: string;
@@ -19,9 +29,11 @@ export interface WebGpuInfo {
   /** Whether reductions use subgroup operations. */
   subgroups: boolean;
   /** The self-check's verdict per variant it ran (self-check.ts), refused ones included. */
-  checks: import('./self-check.ts').VariantVerdict[];
+  checks: VariantVerdict[];
   /** What the self-check switched off, one sentence each. */
   notices: string[];
+  /** Wall time of the self-check on this device (kernels it compiled included), ms; 0 when none ran. */
+  selfCheckMs: number;
 }
 
 export interface Variant {
