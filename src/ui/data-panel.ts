@@ -9,6 +9,7 @@ import type { FilesDetail } from './drop-zone.ts';
 import './drop-zone.ts';
 import './histogram.ts';
 import './schema-editor.ts';
+import './column-mapping.ts';
 import { formatNumber, formatPercent, translator, type Translate } from './i18n.ts';
 import { issueMessage } from './issue-text.ts';
 import { PREVIEW_ROWS, type AppState } from './state.ts';
@@ -134,7 +135,8 @@ export class DataPanel extends LitElement {
     return html`<section class="card" aria-labelledby="import-h">
       <h3 id="import-h">${t('data.import')}</h3>
       <p class="muted small">${t('data.help')}</p>
-      <wt-drop-zone label=${t('data.pick')} hint=${t('data.drop')} accept=".json,.jsonl,application/json" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'train')}></wt-drop-zone>
+      <wt-drop-zone label=${t('data.pick')} hint=${t('data.drop')} accept=".json,.jsonl,.csv,.tsv,application/json,text/csv,text/tab-separated-values" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'train')}></wt-drop-zone>
+      <wt-column-mapping .state=${this.state}></wt-column-mapping>
       <div class="row" style="margin-top:10px">
         <button @click=${() => (this.pasting = !this.pasting)} aria-expanded=${this.pasting}>${t('data.paste')}</button>
         <button @click=${() => emit(this, { type: 'importSample' })}>${t('data.sample')}</button>
@@ -211,7 +213,7 @@ export class DataPanel extends LitElement {
       <p class="small" data-testid="split-counts" style="margin-top:6px">${t('data.splitCounts', { train: trainRows, eval: evalRows })}</p>
       ${this.evalNotes(t)}
       <p class="muted small">${t('data.evalFile')}</p>
-      <wt-drop-zone label=${t('data.pick')} hint="" accept=".json,.jsonl,application/json" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'eval')}></wt-drop-zone>
+      <wt-drop-zone label=${t('data.pick')} hint="" accept=".json,.jsonl,.csv,.tsv,application/json,text/csv,text/tab-separated-values" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'eval')}></wt-drop-zone>
     </section>`;
   }
 

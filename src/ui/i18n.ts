@@ -124,7 +124,7 @@ const en = {
 
   'data.title': 'Dataset',
   'data.import': 'Import',
-  'data.help': 'JSON array or JSONL of {"instruct", "input", "output"} rows (the meeting assistant format), Alpaca, chat "messages" or ShareGPT "conversations". The format is detected.',
+  'data.help': 'JSON array or JSONL of {"instruct", "input", "output"} rows (the meeting assistant format), Alpaca, chat "messages" or ShareGPT "conversations"; or a CSV/TSV table, whose columns you then map. The format is detected.',
   'data.pick': 'Choose file',
   'data.drop': 'Drop a .json or .jsonl file here',
   'data.paste': 'Paste data',
@@ -500,7 +500,7 @@ const zh: Dictionary = {
 
   'data.title': '数据集',
   'data.import': '导入',
-  'data.help': '支持 {"instruct", "input", "output"} 行组成的 JSON 数组或 JSONL（会议助手格式）、Alpaca、对话 "messages" 或 ShareGPT "conversations"，格式自动识别。',
+  'data.help': '支持 {"instruct", "input", "output"} 行组成的 JSON 数组或 JSONL（会议助手格式）、Alpaca、对话 "messages" 或 ShareGPT "conversations"；也支持 CSV/TSV 表格（随后选择各列的含义）。格式自动识别。',
   'data.pick': '选择文件',
   'data.drop': '将 .json 或 .jsonl 文件拖到这里',
   'data.paste': '粘贴数据',

@@ -5,6 +5,7 @@ import { openAsBlob } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { DatasetError, ModelFilesError, formatIssue } from '../../core/errors.ts';
 import { importDatasetBlob, splitDataset, type DatasetRow } from '../../data/dataset.ts';
+import { guessMapping, mappedJsonLines, mappingProblem, parseDelimited, sniffDelimited } from '../../data/delimited.ts';
 import { createEngine, type EngineKind } from '../../engine/create.ts';
 import type { Engine, LoraSettings } from '../../engine/engine.ts';
 import type { Quantization } from '../../core/nf4.ts';
@@ -37,6 +38,16 @@ export async function loadRows(path: string, io?: CliIo): Promise<DatasetRow[]> 
     blob = await openAsBlob(path);
   } catch (e) {
     throw new ModelFilesError(path, `cannot read the dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  // A spreadsheet's CSV/TSV: its columns are mapped by their header names (the page asks instead).
+  const delimiter = sniffDelimited(await blob.slice(0, 4096).text());
+  if (delimiter) {
+    const table = parseDelimited(await blob.text(), delimiter, path);
+    const mapping = guessMapping(table.header);
+    const problem = mappingProblem(mapping);
+    if (problem)
+      throw new DatasetError(path, [{ line: 1, message: `a table whose columns cannot be told apart: ${problem}; name the header's columns input (or question, prompt) and output (or answer, response), optionally instruct and system (it has: ${table.header.join(', ')})` }]);
+    blob = new Blob([mappedJsonLines(table, mapping)]);
   }
   const result = await importDatasetBlob(blob, { file: path });
   // Training on the rows that happen to parse would hide the broken ones: stop instead.
