@@ -133,7 +133,8 @@ export class DataController {
     }
     if (role === 'eval') this.parked = undefined;
     this.c.patch(() => ({
-      ...(role === 'train' ? { dataset: view } : { evalDataset: view }),
+      // the old rows' token statistics go with them, not shown for the seconds the new count takes
+      ...(role === 'train' ? { dataset: view, tokenLengths: [], promptLengths: [], tokenSampleOf: undefined } : { evalDataset: view }),
       ...(park ? { evalDataset: undefined } : {}),
       parkedEval: this.parked?.name,
       importing: undefined,
