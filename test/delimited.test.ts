@@ -15,6 +15,8 @@ describe('delimited tables', () => {
     expect(sniffDelimited('[{"a":1}]')).toBeUndefined();
     expect(sniffDelimited('  {"instruct":"x, y"}\n')).toBeUndefined();
     expect(sniffDelimited('just text')).toBeUndefined();
+    // UTF-16 JSON read as UTF-8 has NULs between its commas: not a table
+    expect(sniffDelimited('\uFFFD\uFFFD[\0{\0"\0a\0"\0,\0')).toBeUndefined();
   });
 
   it('read quotes, doubled quotes, line breaks in a cell and CRLF as RFC 4180 says', () => {

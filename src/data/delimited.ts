@@ -24,7 +24,8 @@ export type ColumnMapping = Partial<Record<MappedField, number>>;
  */
 export function sniffDelimited(head: string): ',' | '\t' | undefined {
   const text = head.replace(/^\uFEFF/, '').trimStart();
-  if (!text || text[0] === '[' || text[0] === '{') return undefined;
+  // NULs and undecodable bytes: UTF-16 (or another encoding) read as UTF-8, left to the JSON importer's encoding detection
+  if (!text || text[0] === '[' || text[0] === '{' || /[\0\uFFFD]/.test(text.slice(0, 200))) return undefined;
   const first = text.split(/\r?\n/, 1)[0];
   const tabs = first.split('\t').length - 1, commas = first.split(',').length - 1;
   if (!tabs && !commas) return undefined;
