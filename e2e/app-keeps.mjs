@@ -5,6 +5,9 @@
 
 import { assert, downloadOf, go, safetensorsHeader, setNumber, text, until, unzip, waitForModel } from './lib-app.mjs';
 import { importSmallData } from './app-flow.mjs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const stepOf = async (page) => Number(/Step (\d+) of/.exec(await text(page, 'train-step'))?.[1] ?? NaN);
 const state = (page) => text(page, 'train-state');
@@ -103,6 +106,33 @@ export const tests = [
       assert.match(rows[0], /\brun 2\b/);
       assert.match(rows[0], /\brun 1\b/, 'the continued run says it continued from run 1');
       await ctx.screenshot(page, 'keeps-continued');
+    },
+  },
+  {
+    name: 'table: a CSV import asks which column is which, then imports the rows (point 10)',
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const page = await ctx.newPage({ query: 'engine=cpu' });
+      await waitForModel(page);
+      await go(page, 'data');
+      await until('the sample data', async () => (await text(page, 'dataset-summary')).includes('200 rows'));
+      const before = await text(page, 'dataset-summary');
+      const path = join(mkdtempSync(join(tmpdir(), 'webtune-csv-')), 'sheet.csv');
+      writeFileSync(path, 'frage,antwort,id\n"Book a room, 3pm","{""intent"": ""BOOK""}",1\nMute me,"{""intent"": ""MUTE""}",2\nStop,"{""intent"": ""STOP""}",3\n');
+      await page.locator('wt-drop-zone input[type="file"]').first().setInputFiles(path);
+      const card = page.locator('[data-testid="column-mapping"]');
+      await card.waitFor({ timeout: 30_000 });
+      assert.match(await card.innerText(), /sheet\.csv, 3 rows/);
+      // the header names nothing it knows: the user picks, and Import waits for it
+      assert.match(await text(page, 'mapping-problem'), /user text/);
+      assert.equal(await card.locator('button[data-action="import-mapped"]').isDisabled(), true);
+      assert.equal(await text(page, 'dataset-summary'), before, 'the data in use stays until the import');
+      await card.locator('select[data-field="input"]').selectOption('0');
+      await card.locator('select[data-field="output"]').selectOption('1');
+      await card.locator('button[data-action="import-mapped"]').click();
+      await until('the table rows', async () => (await text(page, 'dataset-summary')).startsWith('sheet.csv: 3 rows'), 30_000);
+      assert.equal(await card.count(), 0, 'the mapping step is done');
+      await ctx.screenshot(page, 'keeps-csv');
     },
   },
   {

@@ -1,6 +1,7 @@
 // What a component may ask for. Components dispatch one `wt-action` event carrying an Action;
 // the app root hands it to the controller, so no component holds the worker or the store.
 
+import type { MappedField } from '../data/delimited.ts';
 import type { EngineChoice, QuantChoice } from '../worker/api.ts';
 import type { Lang } from './i18n.ts';
 import type { Recipe } from '../train/recipe.ts';
@@ -26,6 +27,10 @@ export type Action =
   /** A picked file (any encoding, streamed) or pasted text. */
   | { type: 'importData'; name: string; file?: Blob; text?: string; role: 'train' | 'eval' }
   | { type: 'importSample' }
+  /** The column mapping of a CSV/TSV file: a field to a column (-1: none), then import or cancel. */
+  | { type: 'setColumn'; field: MappedField; column: number }
+  | { type: 'importMapped' }
+  | { type: 'cancelMapping' }
   | { type: 'useSplit' }
   /** The eval file set aside, back in use. */
   | { type: 'useEvalFile' }

@@ -204,6 +204,13 @@ export class Controller implements TrainingContext {
       case 'importData':
         await this.data.importData(a.name, a.file ?? a.text ?? '', a.role);
         return this.training.findCheckpoint();
+      case 'setColumn':
+        return this.data.table.setColumn(a.field, a.column);
+      case 'cancelMapping':
+        return this.data.table.cancel();
+      case 'importMapped':
+        await this.data.table.importMapped();
+        return this.training.findCheckpoint();
       case 'importSample':
         await this.data.importSample();
         return this.training.findCheckpoint();

@@ -9,6 +9,7 @@ import type { FilesDetail } from './drop-zone.ts';
 import './drop-zone.ts';
 import './histogram.ts';
 import './schema-editor.ts';
+import './column-mapping.ts';
 import { formatNumber, formatPercent, translator, type Translate } from './i18n.ts';
 import { issueMessage } from './issue-text.ts';
 import { PREVIEW_ROWS, type AppState } from './state.ts';
@@ -110,22 +111,22 @@ export class DataPanel extends LitElement {
     const good = imp.goodRows;
     const headline = good
       ? d
-        ? t('data.keepCurrent', { name: d.name, rows: d.rows.length })
+        ? t('data.keepCurrent', { name: d.name, rows: formatNumber(this.state.lang, d.rows.length) })
         : ''
       : imp.failed
         ? d
           ? t('data.failedKept', { name: imp.name })
           : t('data.failed', { name: imp.name })
-        : t('data.issuesKept', { rows: rowsKept });
+        : t('data.issuesKept', { rows: formatNumber(this.state.lang, rowsKept) });
     return html`<div class=${imp.failed ? 'error' : 'notice'} role=${imp.failed ? 'alert' : 'status'} data-testid="import-issues">
       <strong>${headline}</strong>
-      ${imp.issues.length ? html`<div>${t('data.issues', { count: imp.issues.length, name: imp.name })}</div>` : nothing}
+      ${imp.issues.length ? html`<div>${t('data.issues', { count: formatNumber(this.state.lang, imp.issues.length), name: imp.name })}</div>` : nothing}
       ${imp.message ? html`<div>${imp.message}</div>` : nothing}
       <ol class="issues">
         ${imp.issues.slice(0, MAX_ISSUES).map((i) => html`<li>${this.issueText(t, i)}</li>`)}
       </ol>
       <div class="row">
-        ${good ? html`<button class="small primary" data-action="import-good" @click=${() => emit(this, { type: 'importGood' })}>${t('data.importGood', { rows: good })}</button>` : nothing}
+        ${good ? html`<button class="small primary" data-action="import-good" @click=${() => emit(this, { type: 'importGood' })}>${t('data.importGood', { rows: formatNumber(this.state.lang, good) })}</button>` : nothing}
         <button class="small" @click=${() => emit(this, { type: 'dismissError', where: 'data' })}>${t('error.dismiss')}</button>
       </div>
     </div>`;
@@ -135,7 +136,8 @@ export class DataPanel extends LitElement {
     return html`<section class="card" aria-labelledby="import-h">
       <h3 id="import-h">${t('data.import')}</h3>
       <p class="muted small">${t('data.help')}</p>
-      <wt-drop-zone label=${t('data.pick')} hint=${t('data.drop')} accept=".json,.jsonl,application/json" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'train')}></wt-drop-zone>
+      <wt-drop-zone label=${t('data.pick')} hint=${t('data.drop')} accept=".json,.jsonl,.csv,.tsv,application/json,text/csv,text/tab-separated-values" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'train')}></wt-drop-zone>
+      <wt-column-mapping .state=${this.state}></wt-column-mapping>
       <div class="row" style="margin-top:10px">
         <button @click=${() => (this.pasting = !this.pasting)} aria-expanded=${this.pasting}>${t('data.paste')}</button>
         <button @click=${() => emit(this, { type: 'importSample' })}>${t('data.sample')}</button>
@@ -194,7 +196,7 @@ export class DataPanel extends LitElement {
     return html`<section class="card" aria-labelledby="split-h">
       <h3 id="split-h">${t('data.split')}</h3>
       ${s.evalDataset
-        ? html`<p class="small">${t('data.evalFromFile', { name: s.evalDataset.name, rows: s.evalDataset.rows.length })}</p>
+        ? html`<p class="small">${t('data.evalFromFile', { name: s.evalDataset.name, rows: formatNumber(s.lang, s.evalDataset.rows.length) })}</p>
             <button class="small" @click=${() => emit(this, { type: 'useSplit' })}>${t('data.useSplit')}</button>`
         : html`<div class="row">
             <label for="evalfrac">${t('data.evalFraction')}</label>
@@ -209,10 +211,10 @@ export class DataPanel extends LitElement {
             />
             <span>${formatPercent(s.lang, s.evalFraction)}</span>
           </div>`}
-      <p class="small" data-testid="split-counts" style="margin-top:6px">${t('data.splitCounts', { train: trainRows, eval: evalRows })}</p>
+      <p class="small" data-testid="split-counts" style="margin-top:6px">${t('data.splitCounts', { train: formatNumber(s.lang, trainRows), eval: formatNumber(s.lang, evalRows) })}</p>
       ${this.evalNotes(t)}
       <p class="muted small">${t('data.evalFile')}</p>
-      <wt-drop-zone label=${t('data.pick')} hint="" accept=".json,.jsonl,application/json" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'eval')}></wt-drop-zone>
+      <wt-drop-zone label=${t('data.pick')} hint="" accept=".json,.jsonl,.csv,.tsv,application/json,text/csv,text/tab-separated-values" @wt-files=${(e: CustomEvent<FilesDetail>) => this.importFiles(e, 'eval')}></wt-drop-zone>
     </section>`;
   }
 
@@ -256,11 +258,11 @@ export class DataPanel extends LitElement {
       <p class="small muted">${t('data.meanTokens', { mean: formatNumber(s.lang, mean, 1), max: longest })}</p>
       ${s.tokenSampleOf ? html`<p class="small muted" data-testid="token-sample">${t('data.sampled', { rows: formatNumber(s.lang, lengths.length), total: formatNumber(s.lang, s.tokenSampleOf) })}</p>` : nothing}
       <p class="small" data-testid="truncation">
-        ${over ? (s.tokenSampleOf ? t('data.truncatedShare', { share: share(over), max }) : t('data.truncated', { count: over, max })) : t('data.noneTruncated', { max })}
+        ${over ? (s.tokenSampleOf ? t('data.truncatedShare', { share: share(over), max }) : t('data.truncated', { count: formatNumber(s.lang, over), max })) : t('data.noneTruncated', { max })}
       </p>
       ${noAnswer
         ? html`<p class="small error" data-testid="no-answer">
-            ${s.tokenSampleOf ? t('data.noAnswerShare', { share: share(noAnswer), max }) : t('data.noAnswer', { count: noAnswer, max })}
+            ${s.tokenSampleOf ? t('data.noAnswerShare', { share: share(noAnswer), max }) : t('data.noAnswer', { count: formatNumber(s.lang, noAnswer), max })}
           </p>`
         : nothing}
     </section>`;

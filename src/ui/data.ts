@@ -8,6 +8,8 @@ import { encodePrompt, keepLabelled, labelCount, toTrainExample, type ExampleSet
 import type { TrainExample } from '../engine/engine.ts';
 import type { ChatTokenizer } from '../tokenizer/tokenizer.ts';
 import { saveDataset } from './persist.ts';
+import { sniffDelimited } from '../data/delimited.ts';
+import { TableImport } from './column-import.ts';
 import { PREVIEW_ROWS, type AppState, type LoadedDataset } from './state.ts';
 
 /** What the data screen needs of the page: the state and its writer, and the loaded tokenizer. */
@@ -37,7 +39,12 @@ export class DataController {
   /** An eval file set aside (other training data, or the split chosen instead). */
   private parked?: { name: string; set: Dataset };
 
-  constructor(private readonly c: DataContext) {}
+  /** A CSV/TSV file in its column-mapping step. */
+  readonly table: TableImport;
+
+  constructor(private readonly c: DataContext) {
+    this.table = new TableImport(c, (name, text, role) => this.importData(name, text, role));
+  }
 
   /** Back to splitting the training file: the separate eval file is dropped. */
   async useSplit(): Promise<void> {
@@ -77,6 +84,9 @@ export class DataController {
     const blob = typeof content === 'string' ? new Blob([content], { type: 'text/plain' }) : content;
     const current = () => seq === this.importSeq[role];
     this.pending = undefined;
+    // A spreadsheet's CSV or TSV waits for its columns to be mapped (issue 22, point 10).
+    const delimiter = sniffDelimited(await blob.slice(0, 4096).text());
+    if (delimiter) return this.table.open(name, blob, delimiter, role);
     this.c.patch(() => ({ importing: { name, bytes: 0, totalBytes: blob.size, rows: 0 } }));
     let parsed: Dataset;
     try {
@@ -123,7 +133,8 @@ export class DataController {
     }
     if (role === 'eval') this.parked = undefined;
     this.c.patch(() => ({
-      ...(role === 'train' ? { dataset: view } : { evalDataset: view }),
+      // the old rows' token statistics go with them, not shown for the seconds the new count takes
+      ...(role === 'train' ? { dataset: view, tokenLengths: [], promptLengths: [], tokenSampleOf: undefined } : { evalDataset: view }),
       ...(park ? { evalDataset: undefined } : {}),
       parkedEval: this.parked?.name,
       importing: undefined,

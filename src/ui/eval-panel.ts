@@ -41,7 +41,7 @@ export class EvalPanel extends LitElement {
           <tr>
             <th>${t('eval.col.intent')}</th>
             <th class="num">${t('eval.col.count')}</th>
-            <th class="num">${t('eval.intent')}</th>
+            <th class="num">${t('eval.intentFree')}</th>
             <th class="num">${t('eval.slotF1')}</th>
             <th class="num">${c ? t('eval.exactBoth') : t('eval.exact')}</th>
             <th class="num">${t('eval.invalidJson')}</th>
@@ -53,7 +53,7 @@ export class EvalPanel extends LitElement {
             ([name, g]) => html`<tr data-intent=${name}>
               <td><code>${name}</code></td>
               <td class="num" data-label=${t('eval.col.count')}>${g.rows}</td>
-              <td class="num" data-label=${t('eval.intent')}>${pct(g.intentAccuracy)}</td>
+              <td class="num" data-label=${t('eval.intentFree')}>${pct(g.intentAccuracy)}</td>
               <td class="num" data-label=${t('eval.slotF1')}>${noSlotsToScore(g) ? html`<span title=${t('eval.noSlots')}>—</span>` : pct(g.slotF1)}</td>
               <td class="num" data-label=${c ? t('eval.exactBoth') : t('eval.exact')}>${pct(g.exactMatch)}${c?.perIntent[name] ? html` / ${pct(c.perIntent[name].exactMatch)}` : nothing}</td>
               <td class="num" data-label=${t('eval.invalidJson')}>${pct(g.invalidJsonRate)}</td>

@@ -10,6 +10,7 @@ import { ChatTokenizer } from '../tokenizer/tokenizer.ts';
 import { loraOf } from '../train/recipe.ts';
 import type { LoadSettings } from '../worker/api.ts';
 import { unfitChoice } from './catalog-view.ts';
+import { recheckPatch } from './settings.ts';
 import type { PageContext } from './context.ts';
 import { modelSourceOf, sourceIdOf } from './sources.ts';
 import { initialState, uiError, type UiError } from './state.ts';
@@ -89,6 +90,7 @@ export class ModelLoader {
       this.c.patch(() => ({ model: { status: 'error', error } }));
       return false;
     }
+    this.c.patch(recheckPatch);
     await this.c.persist();
     await Promise.all([this.refreshCached(), this.c.recountTokens(), this.c.findCheckpoint()]);
     return true;

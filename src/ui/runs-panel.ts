@@ -7,7 +7,7 @@ import { customElement, property } from 'lit/decorators.js';
 import { compareReports, sameSetReports } from '../eval/compare.ts';
 import { emit } from './actions.ts';
 import './error-box.ts';
-import { formatDateTime, formatLoss, formatPercent, translator, type Translate } from './i18n.ts';
+import { formatDateTime, formatLoss, formatNumber, formatPercent, translator, type Translate } from './i18n.ts';
 import './loss-chart.ts';
 import { latestReport } from './run-history.ts';
 import type { AppState, RunView } from './state.ts';
@@ -72,7 +72,7 @@ export class RunsPanel extends LitElement {
     const ca = typeof con === 'object' ? con.a : undefined, cb = typeof con === 'object' ? con.b : undefined;
     const rows = ra && rb ? compareReports(ra, rb) : [];
     const cons = ca && cb ? new Map(compareReports(ca, cb).map((c) => [c.intent, c])) : undefined;
-    const delta = (d?: number) => (d === undefined ? '–' : html`<span class=${d > 0 ? 'delta-up' : d < 0 ? 'delta-down' : ''}>${d > 0 ? '+' : ''}${formatPercent(s.lang, d)}</span>`);
+    const delta = (d?: number) => (d === undefined ? '–' : html`<span class=${d > 0 ? 'delta-up' : d < 0 ? 'delta-down' : ''}>${t('runs.points', { sign: d > 0 ? '+' : d < 0 ? '−' : '', n: formatNumber(s.lang, Math.abs(d) * 100, 0) })}</span>`);
     return html`<div data-testid="runs-compare">
       <h3>${t('runs.compare', { a: a.name, b: b.name })}</h3>
       <wt-loss-chart .losses=${curve(a)} .evalLosses=${curve(b)} .labels=${[a.name, b.name]} language=${s.lang}

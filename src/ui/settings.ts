@@ -4,6 +4,7 @@
 import { checkField, FIELDS, fieldSpec, presetOf, type NumericField } from './train-fields.ts';
 import { expectedEngine } from './engine-view.ts';
 import type { AppState } from './state.ts';
+import type { EngineKind } from '../engine/engine.ts';
 
 const ACTIVE = ['running', 'paused', 'pausing', 'starting'];
 
@@ -14,10 +15,20 @@ const ACTIVE = ['running', 'paused', 'pausing', 'starting'];
 export function fieldPatch(s: AppState, key: NumericField, raw: string): Pick<AppState, 'train' | 'trainErrors'> | undefined {
   const spec = fieldSpec(key);
   if (!spec) return undefined;
-  const r = checkField(spec, raw, expectedEngine(s));
+  const r = checkField(spec, raw, settingsEngine(s));
   if ('error' in r) return { train: s.train, trainErrors: { ...s.trainErrors, [key]: r.error } };
   const { [key]: _, ...rest } = s.trainErrors;
   return { train: { ...s.train, [key]: r.value }, trainErrors: rest };
+}
+
+/**
+ * The engine whose limits the settings must meet: the loaded one while the choice is the one it
+ * was loaded with (Automatic may have timed both), else the one a load would get.
+ */
+export function settingsEngine(s: AppState): EngineKind | undefined {
+  const m = s.model;
+  if (m.status === 'ready' && m.summary && m.loadedWith?.engine === s.engineChoice) return m.summary.engine.kind;
+  return expectedEngine(s);
 }
 
 /**
@@ -25,7 +36,7 @@ export function fieldPatch(s: AppState, key: NumericField, raw: string): Pick<Ap
  * WebGPU's kernels): a value it refuses moves out of the recipe into the errors, so Start waits.
  */
 export function recheckPatch(s: AppState): Pick<AppState, 'train' | 'trainErrors'> {
-  const engine = expectedEngine(s);
+  const engine = settingsEngine(s);
   const errors = { ...s.trainErrors };
   const train = { ...s.train };
   for (const f of FIELDS) {

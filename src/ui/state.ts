@@ -5,6 +5,7 @@ import type { EngineKind } from '../engine/engine.ts';
 import type { LoraTarget } from '../core/config.ts';
 import { DownloadError, type DatasetIssue, type SchemaIssue } from '../core/errors.ts';
 import type { ToolSchema } from '../data/schema.ts';
+import type { ColumnMapping } from '../data/delimited.ts';
 import type { RunRecord } from '../train/runs.ts';
 import type { SchemaForm } from './schema-form.ts';
 import { DEFAULT_SYSTEM_PROMPT } from '../data/examples.ts';
@@ -162,6 +163,8 @@ export interface AppState {
   dataset?: LoadedDataset;
   evalDataset?: LoadedDataset;
   lastImport?: ImportAttempt;
+  /** A CSV/TSV file waiting for its columns to be mapped to the seed fields (column-mapping.ts). */
+  columnMapping?: { name: string; role: 'train' | 'eval'; header: string[]; preview: string[][]; rows: number; mapping: ColumnMapping; problem?: string };
   /** An eval file set aside, which one click puts back in use. */
   parkedEval?: string;
   /** Eval rows (of a separate eval file) asking for tools the training rows never show. */

@@ -5,6 +5,7 @@ import { openAsBlob } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { DatasetError, ModelFilesError, formatIssue } from '../../core/errors.ts';
 import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult } from '../../data/dataset.ts';
+import { guessMapping, mappedJsonLines, mappingProblem, parseDelimited, sniffDelimited } from '../../data/delimited.ts';
 import { streamExamples, type StreamedExamples, type StreamExampleOptions } from '../../data/stream-examples.ts';
 import { createEngine, type CreateEngineOptions, type EngineKind } from '../../engine/create.ts';
 import type { Engine, LoraSettings } from '../../engine/engine.ts';
@@ -40,12 +41,22 @@ export function line(s: TextStream, text: string): void {
  * (a million rows never exist as one string); its encoding and left-out duplicates are noted.
  */
 async function openDataset(path: string): Promise<Blob> {
+  let blob: Blob;
   try {
     if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a file'), { code: 'not a file' });
-    return await openAsBlob(path);
+    blob = await openAsBlob(path);
   } catch (e) {
     throw new ModelFilesError(path, `cannot read the dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  // A spreadsheet's CSV/TSV: its columns are mapped by their header names (the page asks instead).
+  const delimiter = sniffDelimited(await blob.slice(0, 4096).text());
+  if (!delimiter) return blob;
+  const table = parseDelimited(await blob.text(), delimiter, path);
+  const mapping = guessMapping(table.header);
+  const problem = mappingProblem(mapping);
+  if (problem)
+    throw new DatasetError(path, [{ line: 1, message: `a table whose columns cannot be told apart: ${problem}; name the header's columns input (or question, prompt) and output (or answer, response), optionally instruct and system (it has: ${table.header.join(', ')})` }]);
+  return new Blob([mappedJsonLines(table, mapping)]);
 }
 
 export async function loadRows(path: string, io?: CliIo): Promise<DatasetRow[]> {

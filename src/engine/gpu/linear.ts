@@ -4,6 +4,7 @@
 // fuses when its weights share a buffer (grouped on first use), and its outputs, factors and
 // gradients are views of one buffer each; otherwise each projection runs on its own.
 
+import { loraRankLimit } from '../plan.ts';
 import type { WeightFormat } from '../../core/dtype.ts';
 import { EngineError } from '../../core/errors.ts';
 import { dropoutThreshold, type Dropout, type Projection } from '../ops.ts';
@@ -230,7 +231,8 @@ export class GpuLinear {
   /** db_p += scale * douts[p]ᵀ @ xa_p and da_p += dxa_pᵀ @ dropout_p(inp), one launch of 32-column blocks. */
   private grads(douts: GpuTensor[], inp: GpuTensor, loras: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], widths: number[],
     N: number, In: number, R: number, scale: number): void {
-    if (R > 64) throw new EngineError(`LoRA rank ${R}: the gradient kernel takes at most 64`);
+    // the same bound the page and the CLI refuse early (engine/plan.ts loraRankLimit)
+    if (R > loraRankLimit('webgpu')) throw new EngineError(`LoRA rank ${R}: the gradient kernel takes at most ${loraRankLimit('webgpu')}`);
     const dy = span(douts), xs = span(loras.map((l) => l.xa)), ds = span(loras.map((l) => l.dxa));
     const gs = span([...loras.map((l) => l.da), ...loras.map((l) => l.db)]);
     if (!dy || !xs || !ds || !gs) {
