@@ -230,6 +230,8 @@ const en = {
   'train.resumedFrom': 'Resumed from the checkpoint at step {step}.',
   'train.checkpointFound': 'A saved run of this model, data and settings is at step {step} of {total} ({when}): {rows} training examples, learning rate {lr}, {epochs} epochs. Start continues it.',
   'train.checkpointSaved': 'Checkpoint saved at step {step}.',
+  'train.checkpointNoSpace': 'The checkpoint at step {step} could not be saved: it needs {mib} MiB and the browser\'s storage is full. Training goes on; free space (delete cached models or old runs) or export the adapter now.',
+  'train.exportNow': 'Export adapter now',
   'train.failed': 'Training failed: {message}',
   'train.noLabels': 'Nothing to train on: {message}. Raise the max length.',
   'train.skipped': '{count, plural, one {# training example was left out: its prompt fills} other {# training examples were left out: their prompt fills}} the max length ({max}), so no answer token is left to learn.',
@@ -376,6 +378,7 @@ const en = {
   'runs.noEval': '{name} has no evaluation yet: load it and evaluate.',
   'runs.delta': 'Change',
   'runs.failed': 'Runs: {message}',
+  'runs.unsaved': 'This run is kept in this page only: the browser would not store it ({message}). Export its adapter, or free space and train again, before closing the page.',
   'chat.constrained': 'Answers follow the tool schema',
   ...enApp,
 } as const;
@@ -606,6 +609,8 @@ const zh: Dictionary = {
   'train.resumedFrom': '已从第 {step} 步的检查点继续。',
   'train.checkpointFound': '发现同一模型、数据和设置的已保存训练：第 {step} / {total} 步（{when}），{rows} 条训练样本，学习率 {lr}，{epochs} 轮。点击开始即可继续。',
   'train.checkpointSaved': '已在第 {step} 步保存检查点。',
+  'train.checkpointNoSpace': '第 {step} 步的检查点未能保存：需要 {mib} MiB，而浏览器存储已满。训练继续进行；请释放空间（删除缓存的模型或旧的运行记录），或立即导出适配器。',
+  'train.exportNow': '立即导出适配器',
   'train.failed': '训练失败：{message}',
   'train.noLabels': '没有可训练的样本：{message}。请提高最大长度。',
   'train.skipped': '有 {count} 条训练样本被略去：其提示已占满最大长度（{max}），不剩可学习的答案词元。',
@@ -752,6 +757,7 @@ const zh: Dictionary = {
   'runs.noEval': '{name} 尚无评估：载入后进行评估。',
   'runs.delta': '变化',
   'runs.failed': '训练记录：{message}',
+  'runs.unsaved': '此次运行只保存在本页面中：浏览器拒绝存储（{message}）。关闭页面前请导出适配器，或释放空间后重新训练。',
   'chat.constrained': '回答遵循工具定义',
   ...zhApp,
 };

@@ -190,6 +190,8 @@ export interface AppState {
     resumedFrom?: number;
     checkpoint?: CheckpointInfo;
     checkpointSavedAt?: number;
+    /** The last checkpoint did not fit in browser storage: what it needed; training went on. */
+    checkpointFailed?: { step: number; bytes: number };
     error?: UiError;
     /** The adapter has been trained at least one step in this page. */
     trained: boolean;
@@ -257,7 +259,8 @@ export interface SchemaState {
   moreRows: number;
 }
 
-export type RunView = RunRecord<EvalReport>;
+/** unsaved: the browser refused to store it (quota); it lives in this page until saved or exported. */
+export type RunView = RunRecord<EvalReport> & { unsaved?: boolean };
 
 export interface RunsState {
   list: RunView[];

@@ -163,6 +163,8 @@ export class TrainingController {
           evalLosses,
           resumedFrom: p.resumedFrom ?? tr.resumedFrom,
           checkpointSavedAt: p.checkpointedAt !== undefined ? p.step : tr.checkpointSavedAt,
+          // A quota-full save is said (with its size) until a later one succeeds.
+          checkpointFailed: p.checkpointFailed ? { step: p.checkpointFailed.step, bytes: p.checkpointFailed.bytes } : p.checkpointedAt !== undefined ? undefined : tr.checkpointFailed,
           trained: tr.trained || p.step > 0,
         },
       };
