@@ -167,6 +167,7 @@ const en = {
   'data.needModel': 'Load a model first: its tokenizer counts the tokens.',
   'data.system': 'System prompt',
   'data.systemHelp': 'Put before every example, as in training with PEFT: the model learns to answer after it.',
+  'data.allowControlText': 'Allow control tokens (<|im_end|>, <think>...) spelled in the data, as plain text',
 
   'train.title': 'Training',
   'train.hyper': 'Hyperparameters',
@@ -234,6 +235,7 @@ const en = {
   'train.exportNow': 'Export adapter now',
   'train.failed': 'Training failed: {message}',
   'train.noLabels': 'Nothing to train on: {message}. Raise the max length.',
+  'train.controlText': 'Some rows spell a chat control token and would be read as that token (a new turn, or the end of the answer): {message}. Remove it from those rows, or tick "Allow control tokens" on the Data screen to train on it as plain text.',
   'train.skipped': '{count, plural, one {# training example was left out: its prompt fills} other {# training examples were left out: their prompt fills}} the max length ({max}), so no answer token is left to learn.',
   'train.chartLabel': 'Loss per optimizer step: train loss {train}, eval loss {eval}',
   'train.chartEmpty': 'The loss curve appears here once training starts.',
@@ -546,6 +548,7 @@ const zh: Dictionary = {
   'data.needModel': '请先加载模型：需要用它的分词器统计词元。',
   'data.system': '系统提示词',
   'data.systemHelp': '放在每条样本之前，与 PEFT 训练一致：模型学习在其后作答。',
+  'data.allowControlText': '允许数据中写出的控制标记（<|im_end|>、<think> 等），作为普通文本',
 
   'train.title': '训练',
   'train.hyper': '超参数',
@@ -613,6 +616,7 @@ const zh: Dictionary = {
   'train.exportNow': '立即导出适配器',
   'train.failed': '训练失败：{message}',
   'train.noLabels': '没有可训练的样本：{message}。请提高最大长度。',
+  'train.controlText': '有些行写出了对话控制标记，会被当作该标记本身（新的对话轮次或回答结束）：{message}。请从这些行中删除，或在“数据”页勾选“允许控制标记”，将其作为普通文本训练。',
   'train.skipped': '有 {count} 条训练样本被略去：其提示已占满最大长度（{max}），不剩可学习的答案词元。',
   'train.chartLabel': '每个优化步的损失：训练损失 {train}，评估损失 {eval}',
   'train.chartEmpty': '开始训练后，这里会显示损失曲线。',

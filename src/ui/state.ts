@@ -165,6 +165,8 @@ export interface AppState {
   evalFraction: number;
   splitSeed: number;
   systemPrompt: string;
+  /** Rows spelling a chat control token (<|im_end|>...) are trained on, the spelling as plain text; otherwise Start refuses them. */
+  allowControlText: boolean;
   /**
    * Token count per training example with the loaded tokenizer (empty until one is loaded); for a
    * large dataset, of an even sample of `tokenSampleOf` rows' worth (see recountTokens).
@@ -284,6 +286,7 @@ export function initialState(lang: Lang): AppState {
     evalFraction: 0.1,
     splitSeed: 42,
     systemPrompt: DEFAULT_SYSTEM_PROMPT,
+    allowControlText: false,
     tokenLengths: [],
     promptLengths: [],
     splitCounts: { train: 0, eval: 0 },

@@ -2,6 +2,8 @@
 // events, the curve saved across reloads, and the offer to continue a saved run.
 
 import { describeSkipped } from '../data/examples.ts';
+import { controlTextIssues, controlTokens } from '../data/control-text.ts';
+import { formatIssue } from '../core/errors.ts';
 import { trainOf } from '../train/recipe.ts';
 import type { TrainOutcome, TrainProgress } from '../worker/api.ts';
 import type { TrainExample } from '../engine/engine.ts';
@@ -108,6 +110,13 @@ export class TrainingController {
       const { train, eval: evalRows } = this.c.splitRows();
       if (train.length === 0) {
         this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.needData', detail: '' } } }));
+        return;
+      }
+      // A row spelling a control token would be read as that token: refused, with where, unless allowed.
+      const tok = this.c.tokenizer;
+      const control = tok && !this.c.state.allowControlText ? controlTextIssues(train, controlTokens(tok), 'the "allow control tokens" option', 5) : undefined;
+      if (control?.count) {
+        this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.controlText', detail: control.issues.map(formatIssue).join('; ') } } }));
         return;
       }
       // Rows whose prompt fills the max length keep no answer token: they are left out and
