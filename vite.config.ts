@@ -1,10 +1,10 @@
 import { defineConfig, type Plugin } from 'vite';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { writePrecache } from './scripts/precache.ts';
 
 // The service worker (public/sw.js) precaches exactly what the build emitted, so the app opens
-// offline after one visit. Hashed names change every build, so the list is written after the
-// bundle is on disk rather than kept by hand.
+// offline after one visit, and carries the build's version in its own bytes so that browsers
+// update it (scripts/precache.ts). Hashed names change every build, so the list is written after
+// the bundle is on disk rather than kept by hand.
 function precacheList(): Plugin {
   let outDir = 'dist';
   return {
@@ -14,17 +14,7 @@ function precacheList(): Plugin {
       outDir = config.build.outDir;
     },
     closeBundle() {
-      const files: string[] = [];
-      const walk = (dir: string) => {
-        for (const name of readdirSync(dir)) {
-          const path = join(dir, name);
-          if (statSync(path).isDirectory()) walk(path);
-          else files.push(relative(outDir, path).split(sep).join('/'));
-        }
-      };
-      walk(outDir);
-      const cached = files.filter((f) => f !== 'sw.js' && f !== 'precache.json' && !f.startsWith('.')).sort();
-      writeFileSync(join(outDir, 'precache.json'), JSON.stringify({ version: Date.now(), files: cached }, null, 1));
+      writePrecache(outDir);
     },
   };
 }

@@ -1,9 +1,14 @@
 // Offline support, written by hand: on install, cache every file the build emitted (the list is
-// precache.json, written by vite.config.ts) plus the page itself; then answer same-origin GETs
-// from that cache, falling back to the network. Model weights from hubs live in IndexedDB
-// (the worker's cache), so they are not this file's business; the built-in tiny model and the
-// samples are part of the build and therefore of the list.
+// precache.json, written by vite.config.ts) plus the page itself; then answer same-origin GETs:
+// the page and the unhashed files of public/ (samples, models/tiny) from the network with
+// revalidation, the cache only when offline; the bundle's hashed files from the cache. Model
+// weights from hubs live in IndexedDB (the worker's cache), so they are not this file's business.
+//
+// Updates: the build writes its version into this file (the line below), so each build's worker
+// differs by its bytes and the browser installs it on the next visit. The new worker precaches
+// the new bundle and then waits; the page offers a reload, and on "skip-waiting" it takes over.
 
+const VERSION = 'dev';
 const CACHE_PREFIX = 'webtune-shell-';
 
 // Cross-origin isolation on any static host. SharedArrayBuffer, and with it the CPU engine's
@@ -34,34 +39,58 @@ async function precacheList() {
 self.addEventListener('install', (event) => {
   event.waitUntil(
     (async () => {
-      const { version, files } = await precacheList();
-      const cache = await caches.open(CACHE_PREFIX + version);
-      await cache.addAll(['./', ...files.map((f) => './' + f)]);
-      await self.skipWaiting();
+      const { files } = await precacheList();
+      const cache = await caches.open(CACHE_PREFIX + VERSION);
+      // Fresh copies, not the HTTP cache's: the new build's page and public files.
+      await cache.addAll(['./', ...files.map((f) => './' + f)].map((u) => new Request(u, { cache: 'no-cache' })));
+      // The first worker takes over at once; a newer one waits for the page to say so.
+      if (!self.registration.active) await self.skipWaiting();
     })(),
   );
+});
+
+self.addEventListener('message', (event) => {
+  if (event.data && event.data.type === 'skip-waiting') self.skipWaiting();
+  if (event.data && event.data.type === 'version') event.source?.postMessage({ type: 'version', version: VERSION });
 });
 
 self.addEventListener('activate', (event) => {
   event.waitUntil(
     (async () => {
-      const { version } = await precacheList().catch(() => ({ version: null }));
       // Old builds' hashed files are never requested again; drop their caches.
-      for (const key of await caches.keys()) {
-        if (key.startsWith(CACHE_PREFIX) && version !== null && key !== CACHE_PREFIX + version) await caches.delete(key);
-      }
+      for (const key of await caches.keys()) if (key.startsWith(CACHE_PREFIX) && key !== CACHE_PREFIX + VERSION) await caches.delete(key);
       await self.clients.claim();
     })(),
   );
 });
 
 async function fromCache(request) {
-  const keys = (await caches.keys()).filter((k) => k.startsWith(CACHE_PREFIX)).sort().reverse();
+  // This worker's own build first, then any other still here.
+  const keys = (await caches.keys()).filter((k) => k.startsWith(CACHE_PREFIX)).sort((a, b) => (a === CACHE_PREFIX + VERSION ? -1 : b === CACHE_PREFIX + VERSION ? 1 : 0));
   for (const key of keys) {
     const hit = await (await caches.open(key)).match(request, { ignoreSearch: request.mode === 'navigate' });
     if (hit) return hit;
   }
   return undefined;
+}
+
+/** Hashed bundle files never change under their name; everything else may. */
+const immutable = (url) => /\/assets\/[^/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$/.test(url.pathname);
+
+/** Network with revalidation (a 304 costs little), the cached copy refreshed; the cache when offline. */
+async function revalidated(request) {
+  try {
+    const res = await fetch(request, { cache: 'no-cache' });
+    if (res.ok && res.type === 'basic') {
+      const copy = res.clone();
+      caches.open(CACHE_PREFIX + VERSION).then((c) => c.put(request, copy)).catch(() => undefined);
+    }
+    return res;
+  } catch (e) {
+    const hit = await fromCache(request);
+    if (hit) return hit;
+    throw e;
+  }
 }
 
 self.addEventListener('fetch', (event) => {
@@ -74,11 +103,13 @@ self.addEventListener('fetch', (event) => {
       // The page itself: network first, so a new deployment is picked up when online.
       if (request.mode === 'navigate') {
         try {
-          return isolated(await fetch(request));
+          // Revalidated: a static host's Last-Modified must not let the browser reuse an old page.
+          return isolated(await fetch(request, { cache: 'no-cache' }));
         } catch {
           return isolated(await fromCache(new Request('./'))) ?? Response.error();
         }
       }
+      if (!immutable(url)) return isolated(await revalidated(request));
       return isolated((await fromCache(request)) ?? (await fetch(request)));
     })(),
   );

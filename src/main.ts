@@ -3,6 +3,7 @@
 
 import { createTrainingWorker } from './worker/client.ts';
 import { clampThreads } from './worker/threads.ts';
+import { registerWithUpdates } from './ui/update-offer.ts';
 import { Controller, type PageOptions } from './ui/controller.ts';
 import { loadLang } from './ui/i18n.ts';
 import { initialState } from './ui/state.ts';
@@ -35,7 +36,8 @@ if (import.meta.env.PROD && 'serviceWorker' in navigator) {
   // The worker also makes the page cross-origin isolated (public/sw.js); Chromium's
   // `credentialless` embedder policy is chosen where the browser shows it knows it.
   const coep = 'credentialless' in window ? 'credentialless' : 'require-corp';
-  navigator.serviceWorker.register(`./sw.js?coep=${coep}`).catch(() => {
+  // A new build's worker installs on the next visit and waits; the page offers a reload (update-offer.ts).
+  registerWithUpdates(`./sw.js?coep=${coep}`).catch(() => {
     // Without a service worker the app still works online; offline use is what is lost.
   });
 }

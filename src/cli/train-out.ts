@@ -8,6 +8,7 @@ import { openAsBlob } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../export/peft.ts';
+import { CheckpointSpaceError } from '../core/errors.ts';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../train/checkpoint.ts';
 import type { CheckpointSink } from '../train/loop.ts';
 import { isLeftover, makeDirs, OutputError, recoverLeftovers } from './output.ts';
@@ -32,7 +33,15 @@ export class FolderCheckpoints implements CheckpointSink {
 
   async save(c: Checkpoint): Promise<void> {
     const partial = join(this.dir, `.${CHECKPOINT_FILE}.partial-${process.pid}`);
-    await writeFile(partial, new Uint8Array(await encodeCheckpoint(c).arrayBuffer()));
+    const bytes = new Uint8Array(await encodeCheckpoint(c).arrayBuffer());
+    try {
+      await writeFile(partial, bytes);
+    } catch (e) {
+      await rm(partial, { force: true });
+      // A full disk is not the end of the run: it goes on and says what the checkpoint needed.
+      if (code(e) === 'ENOSPC' || code(e) === 'EDQUOT') throw new CheckpointSpaceError(bytes.byteLength, `${this.path}: the checkpoint at step ${c.meta.position.step} needs ${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB and the disk is full (${code(e)})`);
+      throw e;
+    }
     // Renamed over the previous one in one step: a kill leaves one complete checkpoint or the other.
     await rename(partial, this.path);
   }

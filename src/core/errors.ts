@@ -121,6 +121,12 @@ export class AdapterError extends WebtuneError {}
 /** An evaluation that cannot give a meaningful score (no rows, or none that fits the model). */
 export class EvaluationError extends WebtuneError {}
 export class CheckpointError extends WebtuneError {}
+/** A checkpoint that did not fit (browser storage quota, a full disk): training goes on without it. */
+export class CheckpointSpaceError extends CheckpointError {
+  constructor(readonly bytes: number, message: string) {
+    super(message);
+  }
+}
 
 /** A model source the user typed that cannot be used (repo name, revision, URL). */
 export class ModelSourceError extends WebtuneError {

@@ -6,10 +6,12 @@
 // two steps: the new data under a new key, then the pointer to it. A crash between or during
 // the steps leaves the pointer on the previous, complete checkpoint; stale data is swept later.
 
-import { CheckpointError } from '../core/errors.ts';
+import { CheckpointError, CheckpointSpaceError } from '../core/errors.ts';
 import { encodeSafetensors, SafetensorsFile } from '../core/safetensors.ts';
 import type { LoraSettings, OptimizerState } from '../engine/engine.ts';
-import { hasPrefix, type Key, type KeyValueStore } from '../io/store.ts';
+import { hasPrefix, isQuotaError, type Key, type KeyValueStore } from '../io/store.ts';
+
+const formatMiB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 import type { RunIdentity } from './fingerprint.ts';
 import type { TrainerPosition } from './trainer.ts';
 
@@ -132,8 +134,15 @@ export class CheckpointStore {
     const blob = encodeCheckpoint(c);
     const { history, ...rest } = { ...c.meta, optimizerStep: c.optimizer.step };
     const pointer: Pointer = { seq, bytes: blob.size, meta: { ...rest, lastLoss: history.at(-1)?.loss } };
-    await this.store.setMany([[dataKey(runId, seq), blob]]);
-    await this.store.setMany([[pointerKey(runId), pointer]]);
+    try {
+      await this.store.setMany([[dataKey(runId, seq), blob]]);
+      await this.store.setMany([[pointerKey(runId), pointer]]);
+    } catch (e) {
+      if (!isQuotaError(e)) throw e;
+      // The half-stored data goes; the previous checkpoint (its pointer untouched) stays usable.
+      await this.store.delMany([dataKey(runId, seq)]).catch(() => undefined);
+      throw new CheckpointSpaceError(blob.size, `the checkpoint at step ${c.meta.position.step} needs ${formatMiB(blob.size)} of browser storage and the quota is full`);
+    }
     await this.sweep(runId, seq);
     return info(pointer);
   }

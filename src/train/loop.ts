@@ -3,7 +3,7 @@
 // turned into an outcome. The worker session and the CLI `train` both run one of these, so a
 // run behaves the same in the page and in a terminal.
 
-import { NonFiniteError, WebtuneError } from '../core/errors.ts';
+import { CheckpointSpaceError, NonFiniteError, WebtuneError } from '../core/errors.ts';
 import type { Engine, LoraSettings, TrainExample } from '../engine/engine.ts';
 import type { Checkpoint, CheckpointInfo, StepRecord } from './checkpoint.ts';
 import { identityFingerprint, runIdentity, shortFingerprint, type RunIdentity } from './fingerprint.ts';
@@ -29,6 +29,8 @@ export interface TrainProgress {
   checkpointedAt?: number;
   /** The step the run resumed from, when it did. */
   resumedFrom?: number;
+  /** Set when a checkpoint could not be saved for want of space: what it needed. Training goes on. */
+  checkpointFailed?: { step: number; bytes: number; message: string };
   message?: string;
 }
 
@@ -47,6 +49,8 @@ export interface TrainOutcome {
   /** The run's identity (runFingerprint) and id, which stored runs and checkpoints share. */
   fingerprint?: string;
   runId?: string;
+  /** The last checkpoint could not be saved (no space): the adapter lives only in the engine until exported or saved. */
+  checkpointFailed?: { step: number; bytes: number; message: string };
 }
 
 /** Where checkpoints go: IndexedDB in the worker (CheckpointStore); anything with these three in the CLI. */
@@ -178,15 +182,26 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
     o.onProgress?.(last);
   };
   // A checkpoint is only written after the adapter passed the watch: the last one saved is good.
+  // One that does not fit (quota, full disk) is said, with its size, and the run goes on: the
+  // adapter is in the engine, and the caller can export it now.
+  let unsaved: TrainProgress['checkpointFailed'];
   const save = async (): Promise<number | undefined> => {
     if (!o.checkpoints) return undefined;
     const position = trainer.position();
     const lora = await snapshot();
-    await o.checkpoints.save({
-      meta: { runId, fingerprint, identity, modelKey: o.modelKey, position, totalSteps: trainer.totalSteps, lora: o.lora, history, savedAt: Date.now() },
-      lora,
-      optimizer: await engine.getOptimizerState(),
-    });
+    try {
+      await o.checkpoints.save({
+        meta: { runId, fingerprint, identity, modelKey: o.modelKey, position, totalSteps: trainer.totalSteps, lora: o.lora, history, savedAt: Date.now() },
+        lora,
+        optimizer: await engine.getOptimizerState(),
+      });
+    } catch (e) {
+      if (!(e instanceof CheckpointSpaceError)) throw e;
+      unsaved = { step: position.step, bytes: e.bytes, message: e.message };
+      o.onProgress?.({ ...last, checkpointFailed: unsaved, message: e.message });
+      return undefined;
+    }
+    unsaved = undefined;
     return position.step;
   };
 
@@ -228,7 +243,10 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
     if (!o.checkpoints) await snapshot();
     const state = done ? 'done' : 'stopped';
     emit({ state, evalLoss: lastEval, checkpointedAt: at });
-    return { state, steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, evalLoss: lastEval, resumedFrom, fingerprint, runId };
+    return {
+      state, steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, evalLoss: lastEval, resumedFrom, fingerprint, runId,
+      ...(unsaved ? { checkpointFailed: unsaved } : {}),
+    };
   } catch (e) {
     // Said with the cause its timing supports: before any update of a fresh adapter, not the learning rate.
     const err = e instanceof NonFiniteError ? explainNonFinite(e, { updatesDone: trainer.position().step, lr: settings.lr, fromScratch: !ck && !o.start }) : (e as Error);

@@ -38,6 +38,7 @@ export type Action =
   | { type: 'importGood' }
   | { type: 'setSplit'; evalFraction: number }
   | { type: 'setSystemPrompt'; text: string }
+  | { type: 'setAllowControlText'; allow: boolean }
   | { type: 'setTrain'; patch: Partial<Recipe> }
   /** A numeric setting as typed: checked against its range before it reaches the recipe. */
   | { type: 'setTrainField'; key: NumericField; raw: string }

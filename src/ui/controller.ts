@@ -225,7 +225,8 @@ export class Controller implements TrainingContext {
         await this.data.recountTokens();
         return this.training.findCheckpoint();
       case 'setSystemPrompt':
-        this.patch(() => ({ systemPrompt: a.text }));
+      case 'setAllowControlText':
+        this.patch(() => (a.type === 'setSystemPrompt' ? { systemPrompt: a.text } : { allowControlText: a.allow }));
         await this.persist();
         await this.data.recountTokens();
         return this.training.findCheckpoint();

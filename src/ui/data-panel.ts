@@ -280,6 +280,8 @@ export class DataPanel extends LitElement {
         @change=${(e: Event) => emit(this, { type: 'setSystemPrompt', text: (e.target as HTMLInputElement).value })}
       />
       <p class="muted small">${t('data.systemHelp')}</p>
+      <label class="small"><input type="checkbox" data-testid="allow-control-text" .checked=${s.allowControlText}
+        @change=${(e: Event) => emit(this, { type: 'setAllowControlText', allow: (e.target as HTMLInputElement).checked })} /> ${t('data.allowControlText')}</label>
     </section>`;
   }
 

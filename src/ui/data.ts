@@ -7,6 +7,7 @@ import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult as 
 import { encodePrompt, keepLabelled, labelCount, toTrainExample, type ExampleSet } from '../data/examples.ts';
 import type { TrainExample } from '../engine/engine.ts';
 import type { ChatTokenizer } from '../tokenizer/tokenizer.ts';
+import { controlTokens } from '../data/control-text.ts';
 import { saveDataset } from './persist.ts';
 import { sniffDelimited } from '../data/delimited.ts';
 import { TableImport } from './column-import.ts';
@@ -179,14 +180,17 @@ export class DataController {
     const tok = this.c.tokenizer;
     if (!tok) return [];
     const system = this.c.state.systemPrompt;
-    return mapInSlices(rows, (r) => toTrainExample(tok, r, { system, maxLength }));
+    // Allowed control text is encoded as plain text (control-text.ts); otherwise Start refuses such rows.
+    const allowed = this.c.state.allowControlText ? controlTokens(tok) : undefined;
+    return mapInSlices(rows, (r) => toTrainExample(tok, r, { system, maxLength, controlTokens: allowed }));
   }
 
   /** Examples to train or score loss on: rows that keep no answer token at the max length are left out and counted. */
   async exampleSet(rows: DatasetRow[]): Promise<ExampleSet> {
     const tok = this.c.tokenizer;
     const examples = await this.examples(rows);
-    return keepLabelled(rows, examples, (r) => (tok ? encodePrompt(tok, r, { system: this.c.state.systemPrompt }).length : 0));
+    const allowed = tok && this.c.state.allowControlText ? controlTokens(tok) : undefined;
+    return keepLabelled(rows, examples, (r) => (tok ? encodePrompt(tok, r, { system: this.c.state.systemPrompt, controlTokens: allowed }).length : 0));
   }
 
   async recountTokens(): Promise<void> {

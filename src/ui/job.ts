@@ -30,6 +30,7 @@ export async function buildJobZip(c: PageContext, summary: ModelSummary): Promis
     endToken: IM_END,
     lora: loraOf(t),
     quant: summary.quant,
+    ...(c.state.allowControlText ? { controlText: 'plain' as const } : {}),
     train: trainOf(t),
     rows: train,
     evalRows,

@@ -36,6 +36,8 @@ const filed = new WeakSet<EvalReport>();
 
 export class RunsController {
   private readonly runs: RunStore<EvalReport>;
+  /** Adapters of runs the browser would not store (quota): kept for this page's life. */
+  private readonly unsaved = new Map<string, Record<string, Float32Array>>();
 
   constructor(private readonly c: RunsContext, store = typeof indexedDB === 'undefined' ? memoryStore() : idbStore(RUNS_DB, RUNS_STORE)) {
     this.runs = new RunStore<EvalReport>(store);
@@ -93,7 +95,16 @@ export class RunsController {
         history: f.outcome.history.map((h) => ({ step: h.step, loss: h.loss, ...(h.evalLoss !== undefined ? { evalLoss: h.evalLoss } : {}) })),
         evals: [],
       };
-      const saved = await this.runs.save(rec, adapter);
+      let saved: RunView;
+      try {
+        saved = await this.runs.save(rec, adapter);
+      } catch (e) {
+        // A finished run always reaches Runs: kept in this page (adapter in memory) when it cannot be stored.
+        this.unsaved.set(rec.id, adapter);
+        saved = { ...rec, adapterBytes: 0, unsaved: true };
+        this.c.patch((st) => ({ runs: { ...st.runs, list: [saved, ...st.runs.list], current: saved.id, error: uiError('eval', 'runs.unsaved', e) } }));
+        return;
+      }
       this.c.patch((st) => ({ runs: { ...st.runs, list: [saved, ...st.runs.list], current: saved.id, error: undefined } }));
     } catch (e) {
       this.set({ error: uiError('eval', 'runs.failed', e) });
@@ -134,7 +145,7 @@ export class RunsController {
     this.set({ busy: true, error: undefined });
     try {
       if (!(await this.c.ensureLora(rec.lora))) throw new Error(this.c.state.model.error?.detail || 'the model is not loaded');
-      await this.c.worker.setAdapter(await this.runs.adapter(id), rec.lora.alpha);
+      await this.c.worker.setAdapter(this.unsaved.get(id) ?? (await this.runs.adapter(id)), rec.lora.alpha);
       // A trained adapter is in the engine again: Evaluate, Playground and Export use it (issue 14,
       // point 2), and the Train step shows that run, not "Not started" (issue 22, point 1).
       this.c.patch((s) => ({ runs: { ...s.runs, busy: false, current: id }, training: trainingOfRun(rec, s.training) }));

@@ -173,6 +173,8 @@ export interface AppState {
   evalFraction: number;
   splitSeed: number;
   systemPrompt: string;
+  /** Rows spelling a chat control token (<|im_end|>...) are trained on, the spelling as plain text; otherwise Start refuses them. */
+  allowControlText: boolean;
   /**
    * Token count per training example with the loaded tokenizer (empty until one is loaded); for a
    * large dataset, of an even sample of `tokenSampleOf` rows' worth (see recountTokens).
@@ -198,6 +200,8 @@ export interface AppState {
     resumedFrom?: number;
     checkpoint?: CheckpointInfo;
     checkpointSavedAt?: number;
+    /** The last checkpoint did not fit in browser storage: what it needed; training went on. */
+    checkpointFailed?: { step: number; bytes: number };
     error?: UiError;
     /** The adapter has been trained at least one step in this page. */
     trained: boolean;
@@ -275,7 +279,8 @@ export interface SchemaState {
   moreRows: number;
 }
 
-export type RunView = RunRecord<EvalReport>;
+/** unsaved: the browser refused to store it (quota); it lives in this page until saved or exported. */
+export type RunView = RunRecord<EvalReport> & { unsaved?: boolean };
 
 export interface RunsState {
   list: RunView[];
@@ -299,6 +304,7 @@ export function initialState(lang: Lang): AppState {
     evalFraction: 0.1,
     splitSeed: 42,
     systemPrompt: DEFAULT_SYSTEM_PROMPT,
+    allowControlText: false,
     tokenLengths: [],
     promptLengths: [],
     splitCounts: { train: 0, eval: 0 },

@@ -215,6 +215,10 @@ export class TrainPanel extends LitElement {
       <wt-loss-chart .losses=${p ? tr.losses : []} .evalLosses=${p ? tr.evalLosses : []} totalSteps=${total} language=${s.lang}></wt-loss-chart>
       ${this.stats(t, first)}
       ${tr.checkpointSavedAt !== undefined ? html`<p class="muted small">${t('train.checkpointSaved', { step: tr.checkpointSavedAt })}</p>` : nothing}
+      ${tr.checkpointFailed
+        ? html`<p class="small" role="alert" data-testid="checkpoint-failed">${t('train.checkpointNoSpace', { step: tr.checkpointFailed.step, mib: (tr.checkpointFailed.bytes / 2 ** 20).toFixed(1) })}
+            <button class="small" data-action="export-now" @click=${() => emit(this, { type: 'export', kind: 'peft' })}>${t('train.exportNow')}</button></p>`
+        : nothing}
     </section>`;
   }
 

@@ -2,6 +2,8 @@
 // events, the curve saved across reloads, and the offer to continue a saved run.
 
 import { describeSkipped } from '../data/examples.ts';
+import { controlTextIssues, controlTokens } from '../data/control-text.ts';
+import { formatIssue } from '../core/errors.ts';
 import { stepCount, trainOf, type Recipe } from '../train/recipe.ts';
 import type { RunOptions, TrainOutcome, TrainProgress, TrainSettings } from '../worker/api.ts';
 import type { TrainExample } from '../engine/engine.ts';
@@ -118,6 +120,13 @@ export class TrainingController {
         this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.needData', detail: '' } } }));
         return;
       }
+      // A row spelling a control token would be read as that token: refused, with where, unless allowed.
+      const tok = this.c.tokenizer;
+      const control = tok && !this.c.state.allowControlText ? controlTextIssues(train, controlTokens(tok), 'the "allow control tokens" option', 5) : undefined;
+      if (control?.count) {
+        this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.controlText', detail: control.issues.map(formatIssue).join('; ') } } }));
+        return;
+      }
       // Rows whose prompt fills the max length keep no answer token: they are left out and
       // counted, and a run with none left stops here instead of "finishing" at loss 0.
       const trainSet = await this.c.exampleSet(train);
@@ -171,6 +180,8 @@ export class TrainingController {
           evalLosses,
           resumedFrom: p.resumedFrom ?? tr.resumedFrom,
           checkpointSavedAt: p.checkpointedAt !== undefined ? p.step : tr.checkpointSavedAt,
+          // A quota-full save is said (with its size) until a later one succeeds.
+          checkpointFailed: p.checkpointFailed ? { step: p.checkpointFailed.step, bytes: p.checkpointFailed.bytes } : p.checkpointedAt !== undefined ? undefined : tr.checkpointFailed,
           trained: tr.trained || p.step > 0,
         },
       };
