@@ -50,7 +50,8 @@ function spyPacked(e: Spied): { calls: number } {
     const f = e.ops[name]?.bind(e.ops);
     if (!f) return;
     e.ops[name] = (...a: unknown[]) => {
-      if (a[at] instanceof Int32Array) seen.calls += times;
+      // forward rotations only (ropeQK's last argument is the direction)
+      if (a[at] instanceof Int32Array && (name === 'ropeForward' || a[10] === 1)) seen.calls += times;
       f(...a);
     };
   };
