@@ -308,6 +308,8 @@ export class LoraEngine<T, W> implements Engine {
     this.ops.upload(idsBuf, ids);
     const scratch = this.ops.alloc('i32', B * 64, 'gen.ids');
     const logitsBuf = this.ops.alloc('f32', B * m.V, 'gen.logits');
+    // greedy and unconstrained: the device picks, a token reads back 2 numbers a row, not V logits
+    const onDevice = opts.temperature <= 0 && !opts.constraint && this.ops.argmaxRows ? this.ops.alloc('f32', 2 * B, 'gen.pick') : null;
     const out: number[][] = prompts.map(() => []), margins: number[][] = prompts.map(() => []);
     const finished = new Array<boolean>(B).fill(false);
     const next = new Int32Array(B);
@@ -318,11 +320,13 @@ export class LoraEngine<T, W> implements Engine {
       m.prefill(idsBuf, T0, 0, scratch);
       for (let i = 0; i < opts.maxNewTokens; i++) {
         m.lastLogits(logitsBuf, B);
-        const logits = await this.ops.read(logitsBuf, B * m.V);
+        if (onDevice) this.ops.argmaxRows!(onDevice, logitsBuf, B, m.V);
+        const logits = await this.ops.read(onDevice ?? logitsBuf, onDevice ? 2 * B : B * m.V);
         for (let b = 0; b < B; b++) {
           if (finished[b]) continue;
           const allowed = cursors?.[b].allowed(opts.maxNewTokens - i) ?? null;
-          const { token, margin } = sampleToken(logits.subarray(b * m.V, (b + 1) * m.V), opts, (rng = hash32(rng, i * B + b)), allowed);
+          const { token, margin } = onDevice ? { token: logits[2 * b], margin: logits[2 * b + 1] }
+            : sampleToken(logits.subarray(b * m.V, (b + 1) * m.V), opts, (rng = hash32(rng, i * B + b)), allowed);
           cursors?.[b].advance(token);
           out[b].push(token);
           margins[b].push(margin);
@@ -336,7 +340,7 @@ export class LoraEngine<T, W> implements Engine {
         m.prefill(idsBuf, 1, T0 + i, scratch);
       }
     } finally {
-      for (const t of [idsBuf, scratch, logitsBuf]) this.ops.free?.(t);
+      for (const t of [idsBuf, scratch, logitsBuf, onDevice]) if (t) this.ops.free?.(t);
     }
     return out.map((t, b) => ({ tokens: Int32Array.from(t), margins: Float32Array.from(margins[b]) }));
   }

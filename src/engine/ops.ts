@@ -187,6 +187,13 @@ export interface Ops<T, W> {
   crossEntropyForwardBackward(losses: T /* (M) */, dh: T /* (M,C) */, h: T /* (M,C) */, w: W /* (V,C) */,
     targets: T /* (M) i32 */, M: number, C: number, V: number, gradScale: number): void;
 
+  /**
+   * Optional: greedy decoding's pick on the device (WebGPU: shaders/argmax.wgsl), so a token reads
+   * back 2 numbers per row, not V logits: out[b] = (arg max of row b, first on ties, as f32;
+   * top-1 minus the largest other logit), what sampling.ts's sampleToken gives at temperature 0.
+   */
+  argmaxRows?(out: T /* (B,2) */, logits: T /* (B,V) */, B: number, V: number): void;
+
   // ---- optimizer
   /** out[0] = sqrt(sum(x^2)) */
   globalNorm(out: T /* (1) */, x: T /* (P) */, P: number): void;

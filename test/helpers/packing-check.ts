@@ -40,16 +40,23 @@ export function relL2(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(d / Math.max(n, 1e-30));
 }
 
-type Spied = Engine & { ops: { ropeForward: (...a: unknown[]) => void } };
+type Rope = (...a: unknown[]) => void;
+type Spied = Engine & { ops: { ropeForward: Rope; ropeQK?: Rope } };
 
-/** Counts the packed RoPE calls (positions given) the engine's backend receives. */
+/** Counts RoPE applications at packed positions (q and k each count one, fused or not). */
 function spyPacked(e: Spied): { calls: number } {
   const seen = { calls: 0 };
-  const rope = e.ops.ropeForward.bind(e.ops);
-  e.ops.ropeForward = (...a: unknown[]) => {
-    if (a[7] instanceof Int32Array) seen.calls++;
-    rope(...a);
+  const wrap = (name: 'ropeForward' | 'ropeQK', at: number, times: number) => {
+    const f = e.ops[name]?.bind(e.ops);
+    if (!f) return;
+    e.ops[name] = (...a: unknown[]) => {
+      // forward rotations only (ropeQK's last argument is the direction)
+      if (a[at] instanceof Int32Array && (name === 'ropeForward' || a[10] === 1)) seen.calls += times;
+      f(...a);
+    };
   };
+  wrap('ropeForward', 7, 1);
+  wrap('ropeQK', 9, 2);
   return seen;
 }
 

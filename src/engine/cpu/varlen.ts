@@ -3,7 +3,9 @@
 // L^2 values per head (the sum over rows stays within the padded batch's B * T^2).
 
 import { packedRows } from '../packing.ts';
-import type { CpuTensor } from './ops.ts';
+
+/** ops.ts's CpuTensor (not imported: ops.ts imports this file). */
+type CpuTensor = Float32Array | Int32Array;
 
 /** Rotate-half RoPE in place: token (b, t) at positions[t] (one row) or t + posOffset; sign -1 is the transpose. */
 export function ropeInPlace(x: Float32Array, B: number, T: number, H: number, HD: number, theta: number, posOffset: number,

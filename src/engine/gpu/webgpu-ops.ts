@@ -419,6 +419,10 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     this.run('rows.scatter_add', { dinp, dout, idx }, { M, C }, grid1d(M * C));
   }
 
+  argmaxRows(out: GpuTensor, logits: GpuTensor, B: number, V: number): void {
+    this.run('argmax.rows', { logits, out }, { B, V }, rowsGrid(B));
+  }
+
   crossEntropyForwardBackward(losses: GpuTensor, dh: GpuTensor, h: GpuTensor, w: GpuWeight, targets: GpuTensor,
     M: number, C: number, V: number, gradScale: number): void {
     this.check();
@@ -434,10 +438,8 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   }
 
   adamw(param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, norm: GpuTensor, P: number, h: AdamWParams): void {
-    const params = {
-      P, lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, weightDecay: h.weightDecay,
-      stepSize: h.lr / (1 - Math.pow(h.beta1, h.step)), bc2sqrt: Math.sqrt(1 - Math.pow(h.beta2, h.step)), maxGradNorm: h.maxGradNorm,
-    };
+    const params = { P, lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, weightDecay: h.weightDecay, maxGradNorm: h.maxGradNorm,
+      stepSize: h.lr / (1 - Math.pow(h.beta1, h.step)), bc2sqrt: Math.sqrt(1 - Math.pow(h.beta2, h.step)) };
     this.run('adamw.step', { param, grad, m, v, norm }, params, grid1d(P));
   }
 
