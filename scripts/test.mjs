@@ -84,6 +84,13 @@ const parts = {
 const lanes = suite === 'fast' ? [['vitest'], ['typecheck', 'e2e']] : [['vitest'], ['e2e']];
 const only = values.only?.split(',');
 const started = Date.now();
+// The built-in tiny model (public/models/tiny) first: vitest files read it while the browser
+// lane's build would write it, so it must exist before the lanes start, not race with them.
+const tiny = await run('tiny-model', 'npm', ['run', '-s', 'tiny']);
+if (tiny.code !== 0) {
+  console.error('npm run tiny failed: the tests need the built-in tiny model (test-results/*-tiny-model.log)');
+  process.exit(1);
+}
 const finished = (
   await Promise.all(
     lanes.map(async (lane) => {

@@ -24,9 +24,9 @@ function pageOptions(): PageOptions {
 const lang = loadLang();
 document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 const store = new Store(initialState(lang));
-const query = new URLSearchParams(location.search);
-const threads = clampThreads(query.get('threads'), navigator.hardwareConcurrency);
-const controller = new Controller(store, createTrainingWorker({ threads, f16: query.get('f16') !== '0' }), pageOptions());
+const threads = clampThreads(new URLSearchParams(location.search).get('threads'), navigator.hardwareConcurrency);
+const f16 = new URLSearchParams(location.search).get('f16') !== '0';
+const controller = new Controller(store, createTrainingWorker({ threads, f16 }), pageOptions());
 const app = document.createElement('webtune-app') as WebtuneApp;
 app.controller = controller;
 document.body.append(app);

@@ -62,8 +62,9 @@ describe('the CLI reads a CSV by its header', () => {
     const { tmpdir } = await import('node:os');
     const dir = await mkdtemp(join(tmpdir(), 'delimited-'));
     try {
+      // the answer is stored in the one compact JSON form, as every import does
       await writeFile(join(dir, 'ok.csv'), 'prompt,response\nhi,"{""a"": 1}"\nbye,ok\n');
-      expect((await loadRows(join(dir, 'ok.csv'))).map((r) => [r.user, r.answer])).toEqual([['hi', '{"a": 1}'], ['bye', 'ok']]);
+      expect((await loadRows(join(dir, 'ok.csv'))).map((r) => [r.user, r.answer])).toEqual([['hi', '{"a":1}'], ['bye', 'ok']]);
       await writeFile(join(dir, 'bad.csv'), 'a,b\n1,2\n');
       await expect(loadRows(join(dir, 'bad.csv'))).rejects.toThrow(/bad\.csv: 1 problem\(s\): line 1, a table whose columns cannot be told apart: .*\(it has: a, b\)/);
     } finally {

@@ -52,7 +52,7 @@ describe('export --format job after train', () => {
     expect(e.err).toMatch(/"tiny" has no Hugging Face hub id/);
     const files = unzipSync(readFileSync(zip));
     const config = JSON.parse(strFromU8(files['webtune-job/config.json']));
-    expect(config.train).toMatchObject({ lr: 3e-3, schedule: 'constant_with_warmup', webtune_schedule: 'constant', warmup_steps: 2, epochs: 3, batch_size: 3, grad_accum: 1 });
+    expect(config.train).toMatchObject({ lr: 3e-3, schedule: 'constant_with_warmup', warmup_steps: 2, epochs: 3, batch_size: 3, grad_accum: 1 });
     expect(config.max_length).toBe(200);
     expect(config.base_model.startsWith(NO_BASE)).toBe(true);
     if (!python) {

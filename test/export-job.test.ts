@@ -62,7 +62,7 @@ describe('training job zip', () => {
     expect(JSON.parse(files['webtune-job/config.json'])).toEqual({
       base_model: 'Qwen/Qwen2.5-0.5B-Instruct', system_prompt: '现在你要扮演会议语音助手', max_length: 384, end_token: '<|im_end|>', quant: 'none',
       lora: { r: 8, alpha: 32, dropout: 0.1, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], use_rslora: false },
-      train: { epochs: 8, batch_size: 4, grad_accum: 4, lr: 1e-4, schedule: 'linear', webtune_schedule: 'linear', warmup_steps: 0, weight_decay: 0, max_grad_norm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, seed: 42 },
+      train: { epochs: 8, batch_size: 4, grad_accum: 4, lr: 1e-4, schedule: 'linear', warmup_steps: 0, weight_decay: 0, max_grad_norm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, seed: 42 },
     });
   });
 

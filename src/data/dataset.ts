@@ -5,6 +5,7 @@
 // Rows stream in (json-items.ts) and are checked one at a time; exact duplicates are left out
 // here, before any split, so one row cannot land on both the training and the held-out side.
 
+import { editDistance } from './edit-distance.ts';
 import { DatasetError, formatIssue, type DatasetIssue } from '../core/errors.ts';
 import { seededShuffle } from '../core/rng.ts';
 import { decodeBlob, diagnoseEncoding, EncodingFault, sniffBom, type TextEncodingName } from './encoding.ts';
@@ -101,17 +102,6 @@ function toolCallOf(v: unknown): ToolCall | null {
   if (!isObject(v) || typeof v.tool_name !== 'string') return null;
   if (v.parameters !== undefined && !isObject(v.parameters)) return null;
   return { tool_name: v.tool_name, parameters: (v.parameters as Obj | undefined) ?? {} };
-}
-
-/** Levenshtein distance (field names are short). */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length];
 }
 
 /** Collects a row's problems, each tagged with the row's place and the field. */

@@ -56,8 +56,8 @@ export function jobConfig(spec: JobSpec): Record<string, unknown> {
     quant: spec.quant ?? 'none',
     ...(spec.controlText ? { control_text: spec.controlText } : {}),
     lora: section('lora', spec.lora),
-    // the spec's keys, with HF's name for the schedule (Webtune's own kept beside it)
-    train: { ...section('train', spec.train), schedule: hfSchedule(spec.train.schedule), webtune_schedule: spec.train.schedule },
+    // the spec's keys; the schedule under HF's name for it (train.py passes it as lr_scheduler_type)
+    train: { ...section('train', spec.train), schedule: hfSchedule(spec.train.schedule) },
   };
 }
 
