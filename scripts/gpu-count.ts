@@ -209,7 +209,7 @@ export async function runCountOnly(o: CountOptions, log: (line: string) => void)
   log(`one micro-batch (forward, loss, backward): ${m.launches} launches, ${(m.flops / 1e9).toFixed(1)} GFLOP, ${(m.bytesBound / 2 ** 30).toFixed(2)} GiB bound`);
   for (const l of tallyTable(micro)) log(l);
   log(`once per optimizer step: ${totals(step).launches} launches (${[...step.keys()].join(', ')})`);
-  log(`one decoded token (greedy, KV cache, one row): ${tok.launches} launches, ${(tok.bytesBound / 2 ** 20).toFixed(1)} MiB bound, ${(copiedPerToken / 1024).toFixed(1)} KiB copied (read back)`);
+  log(`one decoded token (greedy, KV cache, one row): ${tok.launches} launches, ${(tok.bytesBound / 2 ** 20).toFixed(1)} MiB bound, ${copiedPerToken} bytes copied (read back)`);
   for (const l of tallyTable(perToken)) log(l);
   const kernels = Object.fromEntries([...micro].map(([k, t]) => [k, { launches: t.launches, workgroups: t.workgroups, mib_bound: Number((t.bytesBound / 2 ** 20).toFixed(1)), gflop: Number((t.flops / 1e9).toFixed(6)) }]));
   return {
@@ -217,6 +217,6 @@ export async function runCountOnly(o: CountOptions, log: (line: string) => void)
     dispatches_per_micro_batch: m.launches, dispatches_per_step: totals(step).launches, decode_launches_per_token: tok.launches,
     gflop_per_micro_batch: Number((m.flops / 1e9).toFixed(2)), gib_bound_per_micro_batch: Number((m.bytesBound / 2 ** 30).toFixed(3)),
     workgroups_per_micro_batch: m.workgroups, decode_mib_bound_per_token: Number((tok.bytesBound / 2 ** 20).toFixed(1)),
-    decode_kib_read_back_per_token: Number((copiedPerToken / 1024).toFixed(1)), kernels,
+    decode_read_back_bytes_per_token: copiedPerToken, kernels,
   };
 }
