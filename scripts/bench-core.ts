@@ -200,7 +200,7 @@ export async function runStepBench(engine: Engine & { ops: unknown; recomputes?(
     result.dispatches_per_micro_batch = perMicro;
     result.dispatches_per_step = d1 - d0 - perMicro;
     if (!ragged) result.bind_groups_per_step = bindGroups;
-    log(`launches: ${perMicro} per micro-batch, ${d1 - d0 - perMicro} more per optimizer step; ${bindGroups} bind groups created in the last timed step`);
+    log(`launches: ${perMicro} per micro-batch, ${d1 - d0 - perMicro} more per optimizer step${ragged ? '' : `; ${bindGroups} bind groups created in the last timed step`}`);
   }
   if (info.kind === 'webgpu' && engine.recomputes) result.recompute = engine.recomputes(); // the CPU line keeps the PyTorch twin's shape
   if (o.decode !== false) {

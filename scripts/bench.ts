@@ -6,7 +6,8 @@
 //
 // `--engine webgpu --count-only`: no step runs; the step and a decoded token are recorded on a
 // device that only counts (scripts/gpu-count.ts): launches, workgroups, bytes bound and FLOPs per
-// kernel, any preset; the JSON line has dispatches_per_micro_batch, decode_launches_per_token, ...
+// kernel, any preset (with --lengths: a packed ragged micro-batch); the JSON line has
+// dispatches_per_micro_batch, decode_launches_per_token, ...
 // `--lengths 46-77`: seed-like ragged rows, each step packed and padded back to back, tokens/s
 // over real tokens (train_tokens_per_s packed, padded_tokens_per_s, packing_speedup).
 // "train tokens/s" = B*T input tokens per second of a full optimizer step (forward, loss,

@@ -15,7 +15,7 @@ import type { Quantization } from '../src/core/nf4.ts';
 import { createEngine } from '../src/engine/create.ts';
 import type { WeightReader } from '../src/engine/engine.ts';
 import { DEFAULT_LORA, DEFAULT_OPTIMIZER } from '../src/train/recipe.ts';
-import { microBatch, presetConfig } from './bench-core.ts';
+import { microBatch, presetConfig, raggedMicroBatch, rowLengths } from './bench-core.ts';
 import type { Region } from '../src/engine/gpu/memory.ts';
 import type { CommandStream, Grid } from '../src/engine/gpu/command-stream.ts';
 import type { Kernel } from '../src/engine/gpu/pipelines.ts';
@@ -75,7 +75,8 @@ export function launchFlops(name: string, p: Record<string, number>, grid: Grid)
   const adapted = p.lmask ? [0, 1, 2].filter((i) => p.lmask & (1 << i)).length : 0;
   const lora = p.R ? 2 * p.N * p.R * p.cols * (name.endsWith('backward') ? adapted : Math.min(adapted, 1)) : 0;
   const parts = (q: string) => [0, 1, 2].slice(0, p.nparts ?? 1).reduce((a, i) => a + (p[`${q}${i}`] ?? 0), 0);
-  const pairs = () => p.T * (p.S - p.T) + (p.T * (p.T + 1)) / 2; // causal (query, key) pairs per head
+  // causal (query, key) pairs per head; a packed batch's rows see only their own keys, so there an upper bound
+  const pairs = () => p.T * (p.S - p.T) + (p.T * (p.T + 1)) / 2;
   switch (file === 'matmul' || file === 'crossentropy' || file === 'lora' || file === 'attention' ? name : file) {
     case 'matmul.forward': case 'matmul.backward': case 'matmul.gemv': return { flops: 2 * p.N * p.K * p.cols + lora, exact: true };
     case 'matmul.forward_reduce': case 'matmul.backward_reduce': return { flops: p.N * p.cols * p.kSplit, exact: true };
@@ -153,6 +154,8 @@ export interface CountOptions {
   quant?: Quantization;
   /** Tokens decoded to average the launches of one (default 8). */
   decodeTokens?: number;
+  /** A packed ragged micro-batch (bench --lengths' first) instead of B x T real tokens. */
+  lengths?: [number, number];
 }
 
 /** Zero weights of the preset's shapes: what the counting device holds does not matter. */
@@ -174,9 +177,11 @@ export async function runCountOnly(o: CountOptions, log: (line: string) => void)
   (engine.ops as unknown as { stream: CommandStream }).stream.observer = tally.record;
   const cfg = presetConfig(o.preset);
   const lora = { ...DEFAULT_LORA, r: 8, alpha: 32, dropout: 0.1 };
-  const plan = await engine.load(cfg, zeroWeights(cfg), { maxBatch: o.batch, maxSeq: o.seq, lora, quant: o.quant });
+  const maxSeq = o.lengths ? o.lengths[1] : o.seq;
+  const plan = await engine.load(cfg, zeroWeights(cfg), { maxBatch: o.batch, maxSeq, lora, quant: o.quant });
   await engine.initLora(1);
-  const batch = microBatch(cfg, o.batch, o.seq, 7);
+  const lens = o.lengths ? rowLengths(o.batch, 1, ...o.lengths) : null;
+  const batch = lens ? raggedMicroBatch(cfg, lens, 7) : microBatch(cfg, o.batch, o.seq, 7);
   const opts = { ...DEFAULT_OPTIMIZER, lr: 1e-4, dropoutSeed: 0 };
   await engine.step([batch], opts);
   const s0 = tally.snapshot();
@@ -199,18 +204,19 @@ export async function runCountOnly(o: CountOptions, log: (line: string) => void)
   const perToken = new Map([...token].map(([k, t]) => [k, { ...t, launches: t.launches / n, workgroups: t.workgroups / n, bytesBound: t.bytesBound / n, flops: t.flops / n }]));
   await engine.dispose();
   const m = totals(micro), tok = totals(perToken);
-  log(`counted on the counting device: preset ${o.preset}, ${o.batch} x ${o.seq}${o.quant === 'nf4' ? ', NF4 base' : ''}, planned ${(plan.total / 2 ** 20).toFixed(0)} MiB`);
+  const shape = lens ? `rows ${lens.join(', ')} packed` : `${o.batch} x ${o.seq}`;
+  log(`counted on the counting device: preset ${o.preset}, ${shape}${o.quant === 'nf4' ? ', NF4 base' : ''}, planned ${(plan.total / 2 ** 20).toFixed(0)} MiB`);
   log(`one micro-batch (forward, loss, backward): ${m.launches} launches, ${(m.flops / 1e9).toFixed(1)} GFLOP, ${(m.bytesBound / 2 ** 30).toFixed(2)} GiB bound`);
   for (const l of tallyTable(micro)) log(l);
   log(`once per optimizer step: ${totals(step).launches} launches (${[...step.keys()].join(', ')})`);
-  log(`one decoded token (greedy, KV cache, one row): ${tok.launches} launches, ${(tok.bytesBound / 2 ** 20).toFixed(1)} MiB bound, ${(copiedPerToken / 1024).toFixed(1)} KiB copied (read back)`);
+  log(`one decoded token (greedy, KV cache, one row): ${tok.launches} launches, ${(tok.bytesBound / 2 ** 20).toFixed(1)} MiB bound, ${copiedPerToken} bytes copied (read back)`);
   for (const l of tallyTable(perToken)) log(l);
   const kernels = Object.fromEntries([...micro].map(([k, t]) => [k, { launches: t.launches, workgroups: t.workgroups, mib_bound: Number((t.bytesBound / 2 ** 20).toFixed(1)), gflop: Number((t.flops / 1e9).toFixed(6)) }]));
   return {
-    engine: 'webgpu-count', preset: o.preset, batch: o.batch, seq: o.seq, ...(o.quant === 'nf4' ? { quant: 'nf4' } : {}),
+    engine: 'webgpu-count', preset: o.preset, batch: o.batch, seq: maxSeq, ...(lens ? { rows: lens } : {}), ...(o.quant === 'nf4' ? { quant: 'nf4' } : {}),
     dispatches_per_micro_batch: m.launches, dispatches_per_step: totals(step).launches, decode_launches_per_token: tok.launches,
     gflop_per_micro_batch: Number((m.flops / 1e9).toFixed(2)), gib_bound_per_micro_batch: Number((m.bytesBound / 2 ** 30).toFixed(3)),
     workgroups_per_micro_batch: m.workgroups, decode_mib_bound_per_token: Number((tok.bytesBound / 2 ** 20).toFixed(1)),
-    decode_kib_read_back_per_token: Number((copiedPerToken / 1024).toFixed(1)), kernels,
+    decode_read_back_bytes_per_token: copiedPerToken, kernels,
   };
 }
