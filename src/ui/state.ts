@@ -267,6 +267,8 @@ export interface SchemaState {
   built?: { train: number; eval: number };
   /** Rows to add when asking for more rows of one tool. */
   moreRows: number;
+  /** The last "+ rows": how many rows of which tool went into the training data (said under the table). */
+  added?: { tool: string; rows: number };
 }
 
 export type RunView = RunRecord<EvalReport>;
