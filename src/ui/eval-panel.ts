@@ -68,7 +68,7 @@ export class EvalPanel extends LitElement {
         </tbody>
       </table>
       ${this.state.schema.added
-        ? html`<p class="notice small" data-testid="rows-added" role="status">${t('eval.rowsAdded', {
+        ? html`<p class="notice small" data-testid="rows-added" aria-live="polite">${t('eval.rowsAdded', {
             rows: this.state.schema.added.rows, tool: this.state.schema.added.tool, total: formatNumber(this.state.lang, this.state.dataset?.rows.length ?? 0) })}</p>`
         : nothing}
       ${schema
