@@ -87,9 +87,9 @@ export const tests = [
       assert.equal((await resume.innerText()).trim(), 'Resume');
       // Point 8: the offer's screen agrees with itself: the step's epoch, a state that is not
       // "Not started", and the words name the button as it reads.
-      const card = await page.locator('wt-train-panel').innerText();
       assert.match(await state(page), /^Saved, not running$/);
-      const epoch = Number(/Epoch ([\d.]+) of 30/.exec(card)?.[1]);
+      const epochText = (await page.getByText(/^Epoch [\d.]+ of 30$/).first().textContent()) ?? '';
+      const epoch = Number(/Epoch ([\d.]+) of 30/.exec(epochText)?.[1]);
       assert.ok(Math.abs(epoch - ckStep / 6) < 0.01, `epoch ${epoch} for step ${ckStep} at 6 steps an epoch`);
       assert.match(await found.textContent(), /Resume continues it/);
       await resume.click();

@@ -107,6 +107,8 @@ export const tests = [
       await count.fill('3');
       await count.dispatchEvent('change');
       await page.locator('wt-eval-panel tr[data-intent="SCHEDULE_MEETING"] button[data-action="more-rows"]').click();
+      // issue 22, point 9: "+ rows" says what it did, where it was clicked
+      await until('the rows-added note', async () => /Added 3 rows of SCHEDULE_MEETING: the training data now has 15 rows/.test(await text(page, 'rows-added')), 30_000);
       await go(page, 'data');
       await until('the grown training rows', async () => (await splitCounts(page)).join() === `${trainBefore + 5},10`);
       const grown = await text(page, 'dataset-summary');

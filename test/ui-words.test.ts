@@ -18,3 +18,17 @@ describe('page words', () => {
     expect(engineWhy(translator('en'), 'en', d)).toContain('a fallback adapter');
   });
 });
+
+describe('the way out of a failed download', () => {
+  it('names the other ways to the model: ModelScope for a Hugging Face failure, never for a ModelScope one', async () => {
+    const { wayOutKey } = await import('../src/ui/state.ts');
+    const err = (via: string) => ({ where: 'model' as const, key: 'model.failed' as const, detail: '', net: { kind: 'network' as const, file: 'config.json' }, via });
+    for (const lang of ['en', 'zh'] as const) {
+      const t = translator(lang);
+      expect(t(wayOutKey(err('hf'))!)).toMatch(/ModelScope/);
+      expect(t(wayOutKey(err('modelscope'))!)).not.toMatch(/ModelScope|魔搭/);
+      expect(t(wayOutKey(err('modelscope'))!)).toMatch(/Hugging Face/);
+    }
+    expect(wayOutKey({ where: 'model', key: 'model.failed', detail: 'bad config' })).toBeUndefined();
+  });
+});

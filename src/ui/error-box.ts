@@ -5,11 +5,9 @@ import { LitElement, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { emit } from './actions.ts';
 import { translate, type Lang } from './i18n.ts';
-import type { UiError } from './state.ts';
+import { wayOutKey, type UiError } from './state.ts';
 import { panelStyles } from './styles.ts';
 
-/** Download failures another source or mirror can get around. */
-const WAY_OUT = ['network', 'cors', 'not-found', 'http'];
 
 @customElement('wt-error')
 export class ErrorBox extends LitElement {
@@ -26,7 +24,7 @@ export class ErrorBox extends LitElement {
       <div class="row" style="justify-content: space-between; flex-wrap: nowrap; align-items: flex-start">
         <span>
           ${translate(this.language, e.key, { message: e.net ? translate(this.language, `net.${e.net.kind}`, { file: e.net.file }) : e.detail, example: 'Qwen/Qwen2.5-0.5B-Instruct' })}
-          ${e.net && e.where === 'model' && WAY_OUT.includes(e.net.kind) ? html`<div data-testid="model-offline">${translate(this.language, e.via === 'modelscope' ? 'model.offline.modelscope' : 'model.offline')}</div>` : nothing}
+          ${wayOutKey(e) ? html`<div data-testid="model-offline">${translate(this.language, wayOutKey(e)!)}</div>` : nothing}
           ${e.net ? html`<details><summary>${translate(this.language, 'net.details')}</summary>${e.detail}</details>` : nothing}
         </span>
         <button class="small" @click=${() => emit(this, { type: 'dismissError', where: e.where })}>${translate(this.language, 'error.dismiss')}</button>

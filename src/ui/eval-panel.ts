@@ -6,7 +6,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { noSlotsToScore, type EvalReport, type GroupScores } from '../eval/metrics.ts';
 import { emit } from './actions.ts';
 import './error-box.ts';
-import { formatLoss, formatPercent, translator, type Translate } from './i18n.ts';
+import { formatLoss, formatNumber, formatPercent, translator, type Translate } from './i18n.ts';
 import type { AppState } from './state.ts';
 import { panelStyles } from './styles.ts';
 import './runs-panel.ts';
@@ -67,6 +67,10 @@ export class EvalPanel extends LitElement {
           )}
         </tbody>
       </table>
+      ${this.state.schema.added
+        ? html`<p class="notice small" data-testid="rows-added" aria-live="polite">${t('eval.rowsAdded', {
+            rows: this.state.schema.added.rows, tool: this.state.schema.added.tool, total: formatNumber(this.state.lang, this.state.dataset?.rows.length ?? 0) })}</p>`
+        : nothing}
       ${schema
         ? html`<label class="small">${t('eval.moreRowsCount')}
             <input type="number" min="1" style="width:5em" .value=${String(this.state.schema.moreRows)}

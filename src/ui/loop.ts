@@ -188,7 +188,7 @@ export class LoopController {
     const problems: string[] = dup !== null ? [`the key ${JSON.stringify(dup)} appears twice in one object`] : call ? (schema ? callProblems(schema, call) : []) : answer.trim() ? [] : ['the answer is empty'];
     if (call === null && schema) problems.push('the answer is not a tool call (JSON with "tool_name" and "parameters")');
     if (problems.length) {
-      this.schema({ issues: problems.map((message): SchemaIssue => ({ field: `answer #${index}`, message })), failed: 'correction' });
+      this.schema({ issues: problems.map((message): SchemaIssue => ({ field: `answer #${index + 1}`, message })), failed: 'correction' });
       return;
     }
     await this.addAnswer(decoding, index, call ? JSON.stringify({ tool_name: call.tool_name, parameters: call.parameters }) : answer.trim());
@@ -249,7 +249,7 @@ export class LoopController {
       return this.fail('moreRows', e);
     }
     await this.addRows(rows.map((r) => ({ user: r.instruct + r.input, answer: JSON.stringify(r.output), ...(r.system !== undefined ? { system: r.system } : {}) })));
-    this.schema({ issues: [], failed: undefined });
+    this.schema({ issues: [], failed: undefined, added: { tool, rows: rows.length } });
   }
 
   setMoreRows(n: number): void {

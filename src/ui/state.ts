@@ -60,6 +60,18 @@ export function uiError(where: Screen, key: MessageKey, e: unknown): UiError {
   return { where, key, detail, net: { kind: e.kind, file: e.url.split(/[?#]/)[0].split('/').filter(Boolean).pop() ?? e.url } };
 }
 
+/** Download failures another source or mirror can get around. */
+const WAY_OUT = ['network', 'cors', 'not-found', 'http'];
+
+/**
+ * The advice under a model download that failed: the other ways to the same model. A ModelScope
+ * failure is not told to try ModelScope (issue 22, point 3).
+ */
+export function wayOutKey(e: UiError): MessageKey | undefined {
+  if (!e.net || e.where !== 'model' || !WAY_OUT.includes(e.net.kind)) return undefined;
+  return e.via === 'modelscope' ? 'model.offline.modelscope' : 'model.offline';
+}
+
 export interface DatasetRowView {
   user: string;
   answer: string;
@@ -277,6 +289,8 @@ export interface SchemaState {
   built?: { train: number; eval: number };
   /** Rows to add when asking for more rows of one tool. */
   moreRows: number;
+  /** The last "+ rows": how many rows of which tool went into the training data (said under the table). */
+  added?: { tool: string; rows: number };
 }
 
 /** unsaved: the browser refused to store it (quota); it lives in this page until saved or exported. */
