@@ -16,7 +16,7 @@ const root = new URL('..', import.meta.url).pathname;
 const tok = ChatTokenizer.fromJson(readFileSync(root + 'public/models/tiny/tokenizer.json', 'utf8'), readFileSync(root + 'public/models/tiny/tokenizer_config.json', 'utf8'));
 const sample = JSON.parse(readFileSync(root + 'public/samples/meeting-train.json', 'utf8')) as Record<string, unknown>[];
 // Repeats (left out), a row with a system prompt, and a long prompt that fills max length 256.
-const rows = [...sample.slice(0, 40), sample[3], sample[7], { ...sample[1], system: '另一个系统提示' }, { instruct: '', input: '很长'.repeat(200), output: 'x' }];
+const rows = [...sample.slice(0, 120), sample[3], sample[7], { ...sample[1], system: '另一个系统提示' }, { instruct: '', input: '很长'.repeat(200), output: 'x' }];
 const jsonl = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 const opts = { system: '现在你要扮演会议语音助手', maxLength: 256 };
 

@@ -10,8 +10,8 @@ import { DatasetError, type DatasetIssue } from '../core/errors.ts';
 import type { ChatTokenizer } from '../tokenizer/tokenizer.ts';
 import { controlTextIssues, controlTokens } from './control-text.ts';
 import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult } from './dataset.ts';
-import { DEFAULT_EXAMPLE_OPTIONS, encodePrompt, exampleFrom, type ExampleOptions } from './examples.ts';
-import { encodePlain } from './control-text.ts';
+import { DEFAULT_EXAMPLE_OPTIONS, encodePrompt, exampleFrom, renderPrompt, type ExampleOptions } from './examples.ts';
+import { CONTENT_MARK, encodePlain } from './control-text.ts';
 import { TokenStore } from './token-store.ts';
 
 export interface StreamExampleOptions extends Pick<ExampleOptions, 'system' | 'maxLength'> {
@@ -41,6 +41,36 @@ function clip(text: string, chars: number): string {
   return text.slice(0, c >= 0xd800 && c <= 0xdbff ? chars - 1 : chars);
 }
 
+const MARKS = [CONTENT_MARK(0), CONTENT_MARK(1)];
+
+/**
+ * The prompt text of a row without a template render each: the template rendered once with
+ * placeholders, the contents put in their place. Only where that is what the render gives: the
+ * template must show each content once, and rows whose text could steer a template (leading or
+ * trailing space, a leading "<", the placeholder character) are rendered for real, as are the
+ * first rows, each compared with the shortcut (any difference turns the shortcut off).
+ */
+function promptRenderer(tok: ChatTokenizer, system: string): (row: Pick<DatasetRow, 'system' | 'user'>) => string {
+  const full = (row: Pick<DatasetRow, 'system' | 'user'>) => renderPrompt(tok, row, { system });
+  const shape = tok.renderChat([{ role: 'system', content: MARKS[0] }, { role: 'user', content: MARKS[1] }], { addGenerationPrompt: true });
+  const at0 = shape.indexOf(MARKS[0]), at1 = shape.indexOf(MARKS[1]);
+  if (at0 < 0 || at1 < at0 || shape.indexOf(MARKS[0], at0 + 1) >= 0 || shape.indexOf(MARKS[1], at1 + 1) >= 0) return full;
+  const [a, b, c] = [shape.slice(0, at0), shape.slice(at0 + MARKS[0].length, at1), shape.slice(at1 + MARKS[1].length)];
+  const plain = (t: string) => t.length > 0 && t.trim() === t && t[0] !== '<' && !t.includes('\uE000');
+  let checks = 0, on = true;
+  return (row) => {
+    const sys = row.system ?? system;
+    if (!on || !plain(sys) || !plain(row.user)) return full(row);
+    const fast = a + sys + b + row.user + c;
+    if (checks < 50) {
+      checks++;
+      if (full(row) !== fast) on = false;
+      return full(row);
+    }
+    return fast;
+  };
+}
+
 /**
  * Streams `blob` into a TokenStore. Refuses (DatasetError) a file with bad rows, and rows that
  * spell a control token unless allowed, listing them with line and field.
@@ -51,6 +81,7 @@ export async function streamExamples(blob: Blob, tok: ChatTokenizer, opts: Strea
   const end = tok.tokenId(o.endToken)!;
   // Past this many characters a text has more tokens than max length (plus a margin for the cut).
   const limit = (o.maxLength + 8) * tok.maxTokenBytes;
+  const render = promptRenderer(tok, o.system);
   let store = new TokenStore();
   let origins: number[] = [];
   let clipped = 0;
@@ -71,7 +102,8 @@ export async function streamExamples(blob: Blob, tok: ChatTokenizer, opts: Strea
         }
         allowed = tokens;
       }
-      const prompt = encodePrompt(tok, row, { system: o.system, controlTokens: allowed });
+      // Rows with control text take the plain-text path; the others are the template's text, tokenized once.
+      const prompt = allowed ? encodePrompt(tok, row, { system: o.system, controlTokens: allowed }) : tok.encode(render(row));
       // A prompt that fills max length leaves no answer token: its answer is never tokenized.
       const answer = prompt.length >= o.maxLength ? [] : allowed ? encodePlain(tok, row.answer, allowed) : tok.encode(row.answer);
       const at = store.add(exampleFrom(prompt, answer, end, o.maxLength));

@@ -143,7 +143,7 @@ describe('kill -9', () => {
     expect(readdirSync(out).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'webtune_run.json']);
   });
 
-  it('during each export leaves the previous complete output or none, never a mix', async () => {
+  it('during each export leaves the previous complete output or none, never a mix', { timeout: 600_000 }, async () => {
     // Two different adapters of the small model: the previous output is A's, the killed export B's.
     const [a, b] = [join(tmp, 'ad-a'), join(tmp, 'ad-b')];
     for (const [dir, seed] of [[a, '1'], [b, '2']]) expect((await cli(...trainArgs(small, dir, '--stop-after', '1', '--seed', seed))).code).toBe(0);
