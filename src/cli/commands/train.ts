@@ -1,6 +1,8 @@
 // `train`: LoRA fine-tuning of a model folder on a dataset file, writing a PEFT adapter folder.
-// Defaults are the seed's PyTorch run (r 8, alpha 32, dropout 0.1, all seven projections,
-// batch 4 x accumulation 4, lr 1e-4, 8 epochs, max length 384).
+// Without hyperparameter flags a model with a preset trains with it (the built-in demo model its
+// own, a catalog model such as Qwen2.5-0.5B-Instruct the seed's run); each flag overrides its
+// setting. A model without one gets the seed's PyTorch run (r 8, alpha 32, dropout 0.1, all
+// seven projections, batch 4 x accumulation 4, lr 1e-4, 8 epochs, max length 384).
 
 import { LORA_TARGETS, type LoraTarget } from '../../core/config.ts';
 import { copyFile } from 'node:fs/promises';
@@ -13,7 +15,8 @@ import { writePeftAdapter } from '../../export/peft.ts';
 import { runIdentityOf, runTraining } from '../../train/loop.ts';
 import { describeMismatch } from '../../train/fingerprint.ts';
 import { Sha256 } from '../../io/sha256.ts';
-import { DEFAULT_LORA, DEFAULT_TRAIN, stepCount, type TrainSettings } from '../../train/recipe.ts';
+import { DEFAULT_LORA, DEFAULT_TRAIN, folderPreset, stepCount, type Preset, type TrainSettings } from '../../train/recipe.ts';
+import { CATALOG } from '../../core/catalog.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder, type ModelFolder } from '../model-folder.ts';
 import { OutputError, StagedOutput } from '../output.ts';
@@ -36,17 +39,17 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   adapter: { kind: 'string', help: 'PEFT adapter folder to continue training from (its r, alpha and targets are kept; fresh optimizer)' },
   engine: ENGINE_FLAG,
   quant: QUANT_FLAG,
-  epochs: { kind: 'number', min: 0.001, help: `epochs (default ${DEFAULT_TRAIN.epochs})` },
-  lr: { kind: 'number', min: 0, help: `peak learning rate (default ${DEFAULT_TRAIN.lr})` },
-  schedule: { kind: 'choice', choices: ['linear', 'cosine', 'constant'], help: `learning-rate decay after warmup (default ${DEFAULT_TRAIN.schedule})` },
-  warmup: { kind: 'int', min: 0, help: `warmup optimizer steps (default ${DEFAULT_TRAIN.warmupSteps})` },
-  batch: { kind: 'int', min: 1, help: `rows per micro-batch (default ${DEFAULT_TRAIN.batchSize})` },
-  accum: { kind: 'int', min: 1, help: `gradient accumulation steps (default ${DEFAULT_TRAIN.gradAccum})` },
-  r: { kind: 'int', min: 1, help: `LoRA rank (default ${DEFAULT_LORA.r})` },
-  alpha: { kind: 'number', above: 0, max: 65536, help: `LoRA alpha (default ${DEFAULT_LORA.alpha})` },
-  dropout: { kind: 'number', min: 0, below: 1, help: `LoRA dropout (default ${DEFAULT_LORA.dropout})` },
+  epochs: { kind: 'number', min: 0.001, help: `epochs (default: the model's preset, else ${DEFAULT_TRAIN.epochs})` },
+  lr: { kind: 'number', min: 0, help: `peak learning rate (default: the model's preset, else ${DEFAULT_TRAIN.lr})` },
+  schedule: { kind: 'choice', choices: ['linear', 'cosine', 'constant'], help: `learning-rate decay after warmup (default: the model's preset, else ${DEFAULT_TRAIN.schedule})` },
+  warmup: { kind: 'int', min: 0, help: `warmup optimizer steps (default: the model's preset, else ${DEFAULT_TRAIN.warmupSteps})` },
+  batch: { kind: 'int', min: 1, help: `rows per micro-batch (default: the model's preset, else ${DEFAULT_TRAIN.batchSize})` },
+  accum: { kind: 'int', min: 1, help: `gradient accumulation steps (default: the model's preset, else ${DEFAULT_TRAIN.gradAccum})` },
+  r: { kind: 'int', min: 1, help: `LoRA rank (default: the model's preset, else ${DEFAULT_LORA.r})` },
+  alpha: { kind: 'number', above: 0, max: 65536, help: `LoRA alpha (default: the model's preset, else ${DEFAULT_LORA.alpha})` },
+  dropout: { kind: 'number', min: 0, below: 1, help: `LoRA dropout (default: the model's preset, else ${DEFAULT_LORA.dropout})` },
   targets: { kind: 'string', help: 'comma-separated projections (default all seven)' },
-  'max-length': { kind: 'int', min: 2, help: `longest example in tokens (default ${DEFAULT_MAX_LENGTH})` },
+  'max-length': { kind: 'int', min: 2, help: `longest example in tokens (default: the model's preset, else ${DEFAULT_MAX_LENGTH})` },
   seed: { kind: 'int', min: 0, help: `seed of the LoRA init, data order and dropout (default ${DEFAULT_TRAIN.seed})` },
   system: { kind: 'string', help: `system prompt (default "${DEFAULT_SYSTEM_PROMPT}")` },
   'eval-fraction': SPLIT_FLAG,
@@ -82,12 +85,15 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const out = await prepareTrainOut(f.out as string, { overwrite: Boolean(f.overwrite), resume: Boolean(f.resume) });
   const model = await openModelFolder(f.model as string);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
+  const found = folderPreset(model.name, model.rawConfig, CATALOG);
+  const p: Partial<Preset> = found?.preset ?? {};
+  if (found) line(io.stderr, `preset of ${found.model}: ${describePreset(found.preset)} (flags override)`);
   const lora: LoraSettings = adapter
     ? adapterLora(adapter, f)
     : {
-        r: (f.r as number) ?? DEFAULT_LORA.r,
-        alpha: (f.alpha as number) ?? DEFAULT_LORA.alpha,
-        dropout: (f.dropout as number) ?? DEFAULT_LORA.dropout,
+        r: (f.r as number) ?? p.r ?? DEFAULT_LORA.r,
+        alpha: (f.alpha as number) ?? p.alpha ?? DEFAULT_LORA.alpha,
+        dropout: (f.dropout as number) ?? p.dropout ?? DEFAULT_LORA.dropout,
         targets: parseTargets(f.targets as string | undefined),
         rslora: false,
       };
@@ -96,7 +102,7 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const seed = (f.seed as number) ?? DEFAULT_TRAIN.seed;
   const rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, seed, 'train', f.data as string);
   const system = (f.system as string) ?? DEFAULT_SYSTEM_PROMPT;
-  const maxLength = (f['max-length'] as number) ?? DEFAULT_MAX_LENGTH;
+  const maxLength = (f['max-length'] as number) ?? p.maxLength ?? DEFAULT_MAX_LENGTH;
   const set = buildExamples(tok, rows, { system, maxLength });
   for (const note of describeSkipped(set, maxLength)) line(io.stderr, `note: ${note}`);
   if (!set.examples.length)
@@ -108,12 +114,12 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   if (cut) line(io.stderr, `note: ${cut} of ${examples.length} examples are longer than --max-length ${maxLength} and were cut`);
   const settings: TrainSettings = {
     ...DEFAULT_TRAIN,
-    epochs: (f.epochs as number) ?? DEFAULT_TRAIN.epochs,
-    lr: (f.lr as number) ?? DEFAULT_TRAIN.lr,
-    schedule: (f.schedule as TrainSettings['schedule']) ?? DEFAULT_TRAIN.schedule,
-    warmupSteps: (f.warmup as number) ?? DEFAULT_TRAIN.warmupSteps,
-    batchSize: (f.batch as number) ?? DEFAULT_TRAIN.batchSize,
-    gradAccum: (f.accum as number) ?? DEFAULT_TRAIN.gradAccum,
+    epochs: (f.epochs as number) ?? p.epochs ?? DEFAULT_TRAIN.epochs,
+    lr: (f.lr as number) ?? p.lr ?? DEFAULT_TRAIN.lr,
+    schedule: (f.schedule as TrainSettings['schedule']) ?? p.schedule ?? DEFAULT_TRAIN.schedule,
+    warmupSteps: (f.warmup as number) ?? p.warmupSteps ?? DEFAULT_TRAIN.warmupSteps,
+    batchSize: (f.batch as number) ?? p.batchSize ?? DEFAULT_TRAIN.batchSize,
+    gradAccum: (f.accum as number) ?? p.gradAccum ?? DEFAULT_TRAIN.gradAccum,
     checkpointEvery: (f['checkpoint-every'] as number) ?? DEFAULT_TRAIN.checkpointEvery,
     seed,
   };
@@ -162,6 +168,13 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   } finally {
     await engine.dispose();
   }
+}
+
+/** "lr 0.005, 12 epochs, batch 4 x 1, dropout 0" for the log line. */
+export function describePreset(p: Preset): string {
+  const extra = [p.r !== undefined ? `r ${p.r}` : '', p.alpha !== undefined ? `alpha ${p.alpha}` : '', p.schedule ? `${p.schedule} schedule` : '',
+    p.warmupSteps !== undefined ? `warmup ${p.warmupSteps}` : '', p.maxLength !== undefined ? `max length ${p.maxLength}` : ''].filter(Boolean);
+  return [`lr ${p.lr}`, `${p.epochs} epochs`, `batch ${p.batchSize} x ${p.gradAccum}`, `dropout ${p.dropout}`, ...extra].join(', ');
 }
 
 /** The base weights' identity for a folder: its name, config and tensor table (names, dtypes, shapes, byte ranges). */
