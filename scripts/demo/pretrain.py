@@ -101,6 +101,7 @@ def main():
     ap.add_argument('--layers', type=int, default=4)
     ap.add_argument('--inter', type=int, default=384)
     ap.add_argument('--probe-every', type=int, default=1500)
+    ap.add_argument('--stop-at', type=int, default=0, help='stop (probe, checkpoint, export) at this step of the --steps schedule: the shipped weights are step K of an N-step run')
     ap.add_argument('--threads', type=int, default=1, help='1 measured faster than 2 on the shared, loaded 2-core machine')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -147,7 +148,8 @@ def main():
             rec = {'step': step, 'stage': stage_of(frac), 'loss': round(loss.item(), 4), 'lr': lr, 'answer_tokens': seen, 'tokens': tokens, 'min': round((time.time() - t0) / 60, 2)}
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + '\n'); log.flush()
-        if step % a.probe_every == 0 or step == total:
+        last = step == total or step == a.stop_at
+        if step % a.probe_every == 0 or last:
             pr = probe(model)
             pr.update(step=step, min=round((time.time() - t0) / 60, 2), answer_tokens=seen)
             probes.append(pr)
@@ -158,6 +160,8 @@ def main():
             export_folder(model, a.out, meta)
             with open(os.path.join(a.out, 'probe.json'), 'w') as f:
                 json.dump({'probes': probes, 'args': vars(a), 'params': sum(p.numel() for p in model.parameters())}, f, ensure_ascii=False, indent=1)
+        if last:
+            break
     print('done', flush=True)
 
 
