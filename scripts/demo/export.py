@@ -1,6 +1,7 @@
 """Writes the demo model folder from a checkpoint of scripts/demo/pretrain.py:
 
-  /usr/bin/python3 scripts/demo/export.py /tmp/h21demo-ckpt/step600.pt public/models/demo
+  /usr/bin/python3 scripts/demo/export.py /tmp/h21demo-ckpt/step300.pt public/models/demo [tokenizer_config.json to take the template from]
+  /usr/bin/python3 scripts/demo/export.py --random=SEED OUT [...]   (untrained, for the parity test)
 
 config.json (Qwen2, `_name_or_path` webtune/demo so Webtune finds its preset), model.safetensors
 (F32, Hugging Face names), tokenizer.json, tokenizer_config.json (Qwen2.5's chat template, read
@@ -28,7 +29,10 @@ PARITY_PROMPTS = [
 TOKENIZE_TEXTS = ['你好，世界！', 'tool_name: SET_ALARM {"a":"b"}', '鑫犇龘 emoji 😀 café', '<|im_start|>user\n复述<|im_end|>\n', '  two  spaces\tand tab\n']
 
 
-def chat_template():
+def chat_template(from_config=None):
+    """Qwen2.5's template from Webtune's source (or from a tokenizer_config.json already written, which is quicker)."""
+    if from_config:
+        return json.load(open(from_config, encoding='utf-8'))['chat_template']
     code = "import { QWEN2_CHAT_TEMPLATE } from './src/tokenizer/qwen2-template.ts'; process.stdout.write(QWEN2_CHAT_TEMPLATE);"
     return subprocess.run(['npx', 'tsx', '-e', code], cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
@@ -61,12 +65,12 @@ def parity(model):
     return out
 
 
-def export_folder(model, out, meta):
+def export_folder(model, out, meta, template_from=None):
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, 'tokenizer.json'), 'w', encoding='utf-8') as f:
         json.dump(TOK.tokenizer_json(QWEN_TOKENIZER), f, ensure_ascii=False)
     with open(os.path.join(out, 'tokenizer_config.json'), 'w', encoding='utf-8') as f:
-        json.dump(tokenizer_config(chat_template()), f, ensure_ascii=False, indent=2)
+        json.dump(tokenizer_config(chat_template(template_from)), f, ensure_ascii=False, indent=2)
         f.write('\n')
     im_end, eot = TOK.special['<|im_end|>'], TOK.special['<|endoftext|>']
     with open(os.path.join(out, 'generation_config.json'), 'w') as f:
@@ -95,7 +99,14 @@ def load_checkpoint(path):
 
 
 if __name__ == '__main__':
-    model, ck = load_checkpoint(sys.argv[1])
-    seed = ck.get('args', {}).get('seed', 1234)
-    export_folder(model, sys.argv[2], {'webtune_demo_seed': seed, 'webtune_demo_steps': ck['step'], 'webtune_demo_hidden': model.c.hidden, 'webtune_demo_layers': model.c.layers})
+    if sys.argv[1].startswith('--random='):
+        # a seeded untrained model of the default shape: what test/demo-model.test.ts checks Webtune against
+        seed = int(sys.argv[1].split('=')[1])
+        torch.manual_seed(seed)
+        model, ck = Qwen2(Cfg(TOK.size, hidden=128, layers=3, inter=256)), {'step': 0}
+    else:
+        model, ck = load_checkpoint(sys.argv[1])
+        seed = ck.get('args', {}).get('seed', 1234)
+    meta = {'webtune_demo_seed': seed, 'webtune_demo_steps': ck['step'], 'webtune_demo_hidden': model.c.hidden, 'webtune_demo_layers': model.c.layers}
+    export_folder(model, sys.argv[2], meta, sys.argv[3] if len(sys.argv) > 3 else None)
     print('wrote', sys.argv[2])

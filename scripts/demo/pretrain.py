@@ -1,8 +1,9 @@
 """Pretrains Webtune's built-in demo model on generic synthetic chat tasks (scripts/demo/tasks.py)
 and writes public/models/demo. Deterministic: one seed drives the data stream and the init.
 
-  /usr/bin/python3 scripts/demo/pretrain.py --minutes 75 --out public/models/demo   (Debian's python3-torch)
-  /usr/bin/python3 scripts/demo/pretrain.py --measure 30                            (tokens/s of 30 steps)
+  nice -n 15 /usr/bin/python3 scripts/demo/pretrain.py --steps 600 --batch 16 --layers 3 --inter 256 --lr 3e-3 --probe-every 150
+  /usr/bin/python3 scripts/demo/pretrain.py --measure 30 --batch 16   (tokens/s of 30 steps)
+(Debian's python3-torch 1.13; see scripts/demo/README.md for what the run above measured.)
 
 Curriculum by step: copy tasks only, then marked spans into JSON, then everything (see
 tasks.sample). Loss is on answer tokens and the closing <|im_end|>, as Webtune fine-tunes.
@@ -89,8 +90,7 @@ def probe(model, n=64, seed=987654):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--minutes', type=float, default=75)
-    ap.add_argument('--steps', type=int, default=0, help='total steps (sets the schedule); 0: estimate from --minutes after a timing run')
+    ap.add_argument('--steps', type=int, default=600, help='total steps: sets the curriculum stages and the learning-rate schedule')
     ap.add_argument('--measure', type=int, default=0)
     ap.add_argument('--out', default=os.path.join(ROOT, 'public/models/demo'))
     ap.add_argument('--ckpt', default='/tmp/h21demo-ckpt')
@@ -101,6 +101,7 @@ def main():
     ap.add_argument('--layers', type=int, default=4)
     ap.add_argument('--inter', type=int, default=384)
     ap.add_argument('--probe-every', type=int, default=1500)
+    ap.add_argument('--stop-at', type=int, default=0, help='stop (probe, checkpoint, export) at this step of the --steps schedule: the shipped weights are step K of an N-step run')
     ap.add_argument('--threads', type=int, default=1, help='1 measured faster than 2 on the shared, loaded 2-core machine')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -147,7 +148,8 @@ def main():
             rec = {'step': step, 'stage': stage_of(frac), 'loss': round(loss.item(), 4), 'lr': lr, 'answer_tokens': seen, 'tokens': tokens, 'min': round((time.time() - t0) / 60, 2)}
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + '\n'); log.flush()
-        if step % a.probe_every == 0 or step == total:
+        last = step == total or step == a.stop_at
+        if step % a.probe_every == 0 or last:
             pr = probe(model)
             pr.update(step=step, min=round((time.time() - t0) / 60, 2), answer_tokens=seen)
             probes.append(pr)
@@ -158,6 +160,8 @@ def main():
             export_folder(model, a.out, meta)
             with open(os.path.join(a.out, 'probe.json'), 'w') as f:
                 json.dump({'probes': probes, 'args': vars(a), 'params': sum(p.numel() for p in model.parameters())}, f, ensure_ascii=False, indent=1)
+        if last:
+            break
     print('done', flush=True)
 
 

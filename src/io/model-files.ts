@@ -7,6 +7,7 @@ import { SafetensorsFile, ShardedSafetensors, type TensorSource } from '../core/
 import { deleteCachedModel, ensureSpace, getRecord, manifestKey, readCachedFile, type ModelManifest } from './cache.ts';
 import { downloadFile, type FetchFn, type FileProgress } from './download.ts';
 import {
+  BUILTIN_MODEL_PATH,
   fileUrl,
   listingUrl,
   OPTIONAL_FILES,
@@ -127,7 +128,7 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
     } catch (e) {
       if (optional && e instanceof DownloadError && e.kind === 'not-found') return undefined;
       if (source.kind === 'builtin' && e instanceof DownloadError && e.kind === 'not-found')
-        throw new DownloadError(e.url, 'not-found', `the built-in tiny model is not served here (${file} missing); run \`npm run tiny\` before \`vite\`, or pick another model`);
+        throw new DownloadError(e.url, 'not-found', `the built-in model is not served here (${file} missing from public/${BUILTIN_MODEL_PATH}); run \`npm run tiny\` before \`vite\`, or pick another model`);
       throw e;
     }
   };

@@ -4,8 +4,16 @@
 import { ModelSourceError } from '../core/errors.ts';
 
 /** Where model files come from. Cached sources are keyed by kind + repo/baseUrl + revision. */
+/**
+ * Folder of the page's built-in model under the page's base URL: the random tiny model that
+ * `npm run tiny` writes. A pretrained demo model (scripts/demo/) would be committed under
+ * public/models/demo and named here; its pretraining has not yet reached copying
+ * (scripts/demo/README.md), so the page keeps the tiny one.
+ */
+export const BUILTIN_MODEL_PATH = 'models/tiny/';
+
 export type ModelSource =
-  /** The tiny model the app serves at `${BASE_URL}models/tiny/` (`npm run tiny`). */
+  /** The model the app serves at `${BASE_URL}${BUILTIN_MODEL_PATH}` (`npm run tiny`). */
   | { kind: 'builtin'; /** Absolute URL of that folder; the client fills it from the page's base. */ baseUrl?: string }
   /** endpoint: a mirror with the same API (e.g. https://hf-mirror.com); default https://huggingface.co. */
   | { kind: 'hf'; repo: string; revision: string; endpoint?: string }

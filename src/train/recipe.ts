@@ -91,8 +91,12 @@ export function stepCount(rows: number, s: Pick<TrainSettings, 'batchSize' | 'gr
 }
 
 
-/** What a preset sets: the learning rate, how long, the dropout and the batch split. */
-export type Preset = Pick<Recipe, 'lr' | 'epochs' | 'dropout' | 'batchSize' | 'gradAccum'>;
+/**
+ * What a preset sets: the learning rate, how long, the dropout and the batch split; a model
+ * that needs them also brings its LoRA rank and alpha, schedule, warmup and max length.
+ */
+export type Preset = Pick<Recipe, 'lr' | 'epochs' | 'dropout' | 'batchSize' | 'gradAccum'> &
+  Partial<Pick<Recipe, 'r' | 'alpha' | 'schedule' | 'warmupSteps' | 'maxLength'>>;
 
 const SEED_RUN = { lr: DEFAULT_TRAIN.lr, epochs: DEFAULT_TRAIN.epochs, dropout: DEFAULT_LORA.dropout };
 
@@ -111,11 +115,16 @@ export const MODEL_PRESETS: Readonly<Record<string, Preset>> = {
   'Qwen/Qwen3-4B-Instruct-2507': { ...SEED_RUN, batchSize: 1, gradAccum: 16 },
 };
 
+/** config.json's `_name_or_path` in public/models/demo, written by scripts/demo/pretrain.py. */
+export const DEMO_MODEL_NAME = 'webtune/demo';
+
 /**
- * The built-in tiny model is random: the seed's lr 1e-4 for 8 epochs moves it nowhere (0% exact,
- * every answer invalid JSON). A 50x larger step, 12 epochs and one optimizer step per micro-batch
- * of 4 (600 steps on the 200 sample rows), without dropout, take it to 30-50% exact match on the
- * sample eval rows in about a minute of CPU (BENCHMARKS.md, "tiny preset").
+ * The page's built-in model's preset, which `train` also gives a folder of the demo model
+ * (scripts/demo/). The built-in tiny model is random: the seed's lr 1e-4 for 8 epochs moves it
+ * nowhere (0% exact, every answer invalid JSON). A 50x larger step, 12 epochs and one optimizer
+ * step per micro-batch of 4 (600 steps on the 200 sample rows), without dropout, take it to
+ * 30-50% exact match on the sample eval rows in about a minute of CPU (BENCHMARKS.md, "tiny
+ * preset"); the demo model's checkpoints were measured with it too ("demo model").
  */
 export const BUILTIN_PRESET: Preset = { lr: 5e-3, epochs: 12, dropout: 0, batchSize: 4, gradAccum: 1 };
 
@@ -123,4 +132,28 @@ export const BUILTIN_PRESET: Preset = { lr: 5e-3, epochs: 12, dropout: 0, batchS
 export function modelPreset(repo: string): Preset | undefined {
   const key = Object.keys(MODEL_PRESETS).find((k) => k.toLowerCase() === repo.trim().toLowerCase());
   return key ? { ...MODEL_PRESETS[key] } : undefined;
+}
+
+/** The named model a folder holds, and its preset: the demo model or a catalog model, by name or by shape. */
+export interface FolderPreset {
+  model: string;
+  preset: Preset;
+}
+
+const SHAPE_FIELDS = ['model_type', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'vocab_size'];
+
+/**
+ * A model folder's preset: `_name_or_path` names the demo model or a catalog repo; otherwise the
+ * folder's name is a catalog repo's last part ("Qwen2.5-0.5B-Instruct"), or its config has a
+ * catalog model's shape (a download's folder keeps the hub's config.json). Undefined otherwise.
+ */
+export function folderPreset(folderName: string, rawConfig: Record<string, unknown>, catalog: readonly { repo: string; config: Record<string, unknown> }[]): FolderPreset | undefined {
+  const named = typeof rawConfig._name_or_path === 'string' ? rawConfig._name_or_path.trim() : '';
+  if (named.toLowerCase() === DEMO_MODEL_NAME) return { model: DEMO_MODEL_NAME, preset: { ...BUILTIN_PRESET } };
+  for (const n of [named, folderName]) {
+    const repo = Object.keys(MODEL_PRESETS).find((k) => k.toLowerCase() === n.toLowerCase() || k.split('/')[1].toLowerCase() === n.toLowerCase());
+    if (n && repo) return { model: repo, preset: { ...MODEL_PRESETS[repo] } };
+  }
+  const shaped = catalog.find((m) => m.repo in MODEL_PRESETS && SHAPE_FIELDS.every((f) => m.config[f] === rawConfig[f]));
+  return shaped ? { model: shaped.repo, preset: { ...MODEL_PRESETS[shaped.repo] } } : undefined;
 }

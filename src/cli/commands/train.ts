@@ -1,6 +1,8 @@
 // `train`: LoRA fine-tuning of a model folder on a dataset file, writing a PEFT adapter folder.
-// Defaults are the seed's PyTorch run (r 8, alpha 32, dropout 0.1, all seven projections,
-// batch 4 x accumulation 4, lr 1e-4, 8 epochs, max length 384).
+// Without hyperparameter flags a model with a preset trains with it (the built-in demo model its
+// own, a catalog model such as Qwen2.5-0.5B-Instruct the seed's run); each flag overrides its
+// setting. A model without one gets the seed's PyTorch run (r 8, alpha 32, dropout 0.1, all
+// seven projections, batch 4 x accumulation 4, lr 1e-4, 8 epochs, max length 384).
 
 import { copyFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -16,7 +18,8 @@ import { writePeftAdapter } from '../../export/peft.ts';
 import { runIdentityOf, runTraining } from '../../train/loop.ts';
 import { describeMismatch } from '../../train/fingerprint.ts';
 import { Sha256 } from '../../io/sha256.ts';
-import { DEFAULT_RECIPE, loraOf, stepCount, trainOf, type Recipe } from '../../train/recipe.ts';
+import { DEFAULT_RECIPE, folderPreset, loraOf, stepCount, trainOf, type Preset, type Recipe } from '../../train/recipe.ts';
+import { CATALOG } from '../../core/catalog.ts';
 import { parseFlags, UsageError, type FlagSpec, type Flags } from '../args.ts';
 import { parseTargets, recipeFromFlags, settingFlags } from '../setting-flags.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder, type ModelFolder } from '../model-folder.ts';
@@ -78,7 +81,9 @@ export function trainRecipe(argv: string[]): { f: Flags; recipe: Recipe; engine:
 }
 
 export async function runTrain(argv: string[], io: CliIo): Promise<number> {
-  const { f, recipe, engine: engineKind } = trainRecipe(argv);
+  const parsed = trainRecipe(argv);
+  const { f, engine: engineKind } = parsed;
+  let recipe = parsed.recipe;
   const t0 = performance.now();
   // The output folder is checked first: a bad --out costs a second, not the whole run; it is
   // never the model, the data or the adapter continued from (nor a folder holding them).
@@ -89,6 +94,13 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   const out = await prepareTrainOut(f.out as string, { overwrite: Boolean(f.overwrite), resume: Boolean(f.resume) });
   const model = await openModelFolder(f.model as string);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
+  // With no hyperparameter flags a model trains with its own preset (the built-in model's, the
+  // seed's recipe for Qwen2.5-0.5B); each flag overrides its one setting, checked by the spec.
+  const found = folderPreset(model.name, model.rawConfig, CATALOG);
+  if (found) {
+    line(io.stderr, `preset of ${found.model}: ${describePreset(found.preset)} (flags override)`);
+    recipe = recipeFromFlags('train', f, { ...DEFAULT_RECIPE, ...found.preset }, engineKind);
+  }
   const lora: LoraSettings = adapter ? adapterLora(adapter, f, recipe) : loraOf(recipe);
   // a continued adapter brings its own rank: the engine's limit holds for it as for --r
   if (adapter) recipeFromFlags('train', {}, { ...recipe, ...lora }, engineKind);
@@ -188,6 +200,13 @@ export async function runTrain(argv: string[], io: CliIo): Promise<number> {
   } finally {
     await engine.dispose();
   }
+}
+
+/** "lr 0.005, 12 epochs, batch 4 x 1, dropout 0" for the log line. */
+export function describePreset(p: Preset): string {
+  const extra = [p.r !== undefined ? `r ${p.r}` : '', p.alpha !== undefined ? `alpha ${p.alpha}` : '', p.schedule ? `${p.schedule} schedule` : '',
+    p.warmupSteps !== undefined ? `warmup ${p.warmupSteps}` : '', p.maxLength !== undefined ? `max length ${p.maxLength}` : ''].filter(Boolean);
+  return [`lr ${p.lr}`, `${p.epochs} epochs`, `batch ${p.batchSize} x ${p.gradAccum}`, `dropout ${p.dropout}`, ...extra].join(', ');
 }
 
 /** The base weights' identity for a folder: its name, config and tensor table (names, dtypes, shapes, byte ranges). */
