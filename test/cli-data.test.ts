@@ -54,11 +54,20 @@ describe('cli build-data', () => {
     expect(readFileSync(out, 'utf8')).toBe('previous data');
     writeFileSync(badPath, '{"tools": [');
     expect((await cli('build-data', '--schema', badPath, '--per-tool', '3', '--out', out, '--overwrite')).err).toMatch(/line 1, not valid JSON/);
-    // Too few distinct utterances is a schema problem too, and writes nothing.
-    const short = await cli('build-data', '--schema', SCHEMA, '--per-tool', '6', '--out', out, '--overwrite');
+    // With --variants 0, too few distinct utterances is a schema problem too, and writes nothing.
+    const short = await cli('build-data', '--schema', SCHEMA, '--per-tool', '6', '--variants', '0', '--out', out, '--overwrite');
     expect(short.code).toBe(3);
     expect(short.err).toMatch(/tool "GOOD_NIGHT", field "templates", give only 5 distinct utterances, 6 were asked for/);
     expect(readFileSync(out, 'utf8')).toBe('previous data');
+    // By default variants fill up the tool whose templates run dry, marked, and the count is said.
+    const filled = await cli('build-data', '--schema', SCHEMA, '--per-tool', '6', '--out', out, '--overwrite');
+    expect(filled.code, filled.err).toBe(0);
+    const rows = JSON.parse(readFileSync(out, 'utf8')) as { input: string; output: { tool_name: string }; variant?: string }[];
+    const night = rows.filter((r) => r.output.tool_name === 'GOOD_NIGHT');
+    expect(night).toHaveLength(6);
+    expect(new Set(night.map((r) => r.input)).size).toBe(6);
+    expect(night.filter((r) => r.variant).length).toBeGreaterThanOrEqual(1);
+    expect(filled.err).toMatch(/variants: \d+ of \d+ rows \(marked "variant"\), filling up/);
   });
 
   it('--augment-model: rewrites kept only with every value verbatim, marked generated, after the template rows', async () => {

@@ -26,7 +26,7 @@ export const BUILD_DATA_FLAGS: Record<string, FlagSpec> = {
   'eval-out': { kind: 'string', help: 'held-out rows file to write (needs --eval-per-tool)' },
   'eval-per-tool': { kind: 'int', min: 1, help: 'held-out rows per tool, none of them in the training rows' },
   'eval-split': { kind: 'choice', choices: [...EVAL_SPLITS], help: 'how rows are held out: "templates" (default: utterances drawn after the training ones) or "values" (templates training has seen, span values it has not: the copying test)' },
-  variants: { kind: 'number', min: 0, max: 1, help: 'share of rows made variants of the templates\' words (fillers, politeness, particles, reordering, misrecognised speech: homophones, 两/二/2), marked "variant"; when the templates run dry, variants fill up the rows asked for (default: none)' },
+  variants: { kind: 'number', min: 0, max: 1, help: 'share of rows made variants of the templates\' words (fillers, politeness, particles, reordering, misrecognised speech: homophones, 两/二/2), marked "variant"; when the templates run dry, variants fill up the rows asked for (default: only those fill-ups; 0: none, and too few templates is refused)' },
   'variant-kinds': { kind: 'string', help: `comma-separated kinds of variants (default all: ${VARIANT_KINDS.join(',')})` },
   'augment-model': { kind: 'string', help: 'model folder that rewrites training utterances in its own words (kept only when every value survives; marked "generated")' },
   'augment-per-tool': { kind: 'int', min: 1, help: 'training rows per tool to ask a rewrite of (default 5, with --augment-model)' },
@@ -91,11 +91,15 @@ async function build(f: Flags, io: CliIo, staged: Record<string, StagedOutput>):
   const kinds = f['variant-kinds'] === undefined ? undefined : (f['variant-kinds'] as string).split(',').map((k) => k.trim()).filter(Boolean);
   for (const k of kinds ?? []) if (!(VARIANT_KINDS as readonly string[]).includes(k)) throw new UsageError(`build-data: --variant-kinds: "${k}" is not one of ${VARIANT_KINDS.join(', ')}`);
   if (kinds && f.variants === undefined) throw new UsageError('build-data: --variant-kinds needs --variants');
-  const variety = f.variants === undefined ? undefined : { share: f.variants as number, ...(kinds ? { kinds: kinds as VariantKind[] } : {}) };
+  // No --variants: rows are the templates' own, and variants only fill up a tool whose templates
+  // run dry (a tool with 3 templates and no parameters still gives 50 rows). --variants 0: none
+  // at all, and too few templates is refused.
+  const share = (f.variants as number | undefined) ?? 0;
+  const variety = f.variants === 0 ? undefined : { share, ...(kinds ? { kinds: kinds as VariantKind[] } : {}) };
   const opts = { perTool, evalPerTool, seed, ...(variety ? { variety } : {}) };
   const built = split === 'values' ? buildRowsByValues(schema, opts) : buildRows(schema, opts);
   const variants = [...built.train, ...built.eval].filter((r) => r.variant).length;
-  if (variety) line(io.stderr, `variants: ${variants} of ${built.train.length + built.eval.length} rows (marked "variant")`);
+  if (variants || f.variants !== undefined) line(io.stderr, `variants: ${variants} of ${built.train.length + built.eval.length} rows (marked "variant")${f.variants === undefined ? ', filling up tools whose templates give fewer distinct utterances than asked (--variants 0: refuse instead)' : ''}`);
   if ('heldValues' in built) {
     const heldValues = built.heldValues as Record<string, Record<string, string[]>>;
     const list = Object.entries(heldValues).flatMap(([t, ps]) => Object.entries(ps).map(([p, v]) => `${t}.${p}: ${v.join(', ')}`));
