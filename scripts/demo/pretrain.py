@@ -11,6 +11,8 @@ A copy probe (held-out strings, greedy decoding, exact match) runs at every chec
 results go into probe.json next to the weights.
 """
 import argparse, json, math, os, random, sys, time
+
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')  # one BLAS thread per torch thread
 import torch
 import torch.nn.functional as F
 
@@ -58,8 +60,18 @@ def batches(r, stage, n, max_len, group=8):
         yield ids, lab
 
 
-def stage_of(frac):
-    return 0 if frac < 0.15 else 1 if frac < 0.35 else 2
+# Stage 0 (plain repeat) lasts until copying has appeared: its smoothed loss under COPIED
+# (a string of random characters costs ~6 nats a token until the model copies it), at most
+# STAGE0_MAX of the steps. The stages after it begin at these fractions of the steps left.
+COPIED, STAGE0_MAX = 1.0, 0.4
+STAGES = (0.0, 0.2, 0.45)
+
+
+def stage_of(step, total, copied_at):
+    """copied_at: the step stage 0 ended (None while it lasts)."""
+    if copied_at is None:
+        return 0
+    return sum((step - copied_at) / (total - copied_at) >= b for b in STAGES)
 
 
 @torch.no_grad()
@@ -90,17 +102,17 @@ def probe(model, n=64, seed=987654):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--steps', type=int, default=600, help='total steps: sets the curriculum stages and the learning-rate schedule')
+    ap.add_argument('--steps', type=int, default=10000, help='total steps: sets the curriculum stages and the learning-rate schedule')
     ap.add_argument('--measure', type=int, default=0)
     ap.add_argument('--out', default=os.path.join(ROOT, 'public/models/demo'))
-    ap.add_argument('--ckpt', default='/tmp/h21demo-ckpt')
+    ap.add_argument('--ckpt', default='/tmp/webtune-demo-ckpt')
     ap.add_argument('--seed', type=int, default=1234)
     ap.add_argument('--batch', type=int, default=32)
-    ap.add_argument('--lr', type=float, default=3e-3)
+    ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--hidden', type=int, default=128)
-    ap.add_argument('--layers', type=int, default=4)
-    ap.add_argument('--inter', type=int, default=384)
-    ap.add_argument('--probe-every', type=int, default=1500)
+    ap.add_argument('--layers', type=int, default=3)
+    ap.add_argument('--inter', type=int, default=256)
+    ap.add_argument('--probe-every', type=int, default=1000)
     ap.add_argument('--stop-at', type=int, default=0, help='stop (probe, checkpoint, export) at this step of the --steps schedule: the shipped weights are step K of an N-step run')
     ap.add_argument('--threads', type=int, default=1, help='1 measured faster than 2 on the shared, loaded 2-core machine')
     a = ap.parse_args()
@@ -122,18 +134,20 @@ def main():
         print(f'{a.measure} steps {dt:.1f}s  {toks / dt:.0f} tokens/s (padded)  {dt / a.measure * 1000:.0f} ms/step  loss {loss.item():.3f}')
         return
     total = a.steps
-    warm = 60
+    warm = 100
     os.makedirs(a.ckpt, exist_ok=True)
     log = open(os.path.join(a.ckpt, 'log.jsonl'), 'a')
     t0, probes, seen, tokens, cur_stage, feed = time.time(), [], 0, 0, -1, iter(())
+    ema, copied_at = None, None
     for step in range(1, total + 1):
         frac = step / total
         lr = a.lr * min(1, step / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g['lr'] = lr
-        nb = next(feed, None) if stage_of(frac) == cur_stage else None
+        stage = stage_of(step, total, copied_at)
+        nb = next(feed, None) if stage == cur_stage else None
         if nb is None:
-            cur_stage = stage_of(frac)
+            cur_stage = stage
             feed = batches(r, cur_stage, a.batch, 256)
             nb = next(feed)
         ids, lab = nb
@@ -142,10 +156,15 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        if copied_at is None and (ema < COPIED or step >= STAGE0_MAX * total):
+            copied_at = step
+            print(json.dumps({'stage0_ended': step, 'ema': round(ema, 4)}), flush=True)
+            log.write(json.dumps({'stage0_ended': step, 'ema': round(ema, 4)}) + '\n'); log.flush()
         seen += int((lab != -100).sum())
         tokens += ids.numel()
         if step % 50 == 0:
-            rec = {'step': step, 'stage': stage_of(frac), 'loss': round(loss.item(), 4), 'lr': lr, 'answer_tokens': seen, 'tokens': tokens, 'min': round((time.time() - t0) / 60, 2)}
+            rec = {'step': step, 'stage': stage, 'ema': round(ema, 4), 'loss': round(loss.item(), 4), 'lr': lr, 'answer_tokens': seen, 'tokens': tokens, 'min': round((time.time() - t0) / 60, 2)}
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + '\n'); log.flush()
         last = step == total or step == a.stop_at

@@ -223,16 +223,30 @@ def task_pool(r):
     return sys, instr_prefix(r, zh, d) + utter, call(tool, vals)
 
 
+def task_repeat(r):
+    """The plainest copy: a short fixed instruction and a random string, answered verbatim. Measured
+    (2026-12-08): on this alone a 2-layer model's loss falls from ~6 to ~0.6 within ~2,000 steps (the
+    induction step), while on the mixed tasks from the start it crawled (copy probe 3% after 3,000)."""
+    zh = r.random() < 0.5
+    s = random_string(r, 3, 20)
+    return ('你是一个有用的助手' if zh else 'You are a helpful assistant.'), ('复制：' if zh else 'Copy: ') + s, s
+
+
 def sample(r, stage):
-    """One (system, user, answer) of the curriculum stage: 0 copy only, 1 + marked spans, 2 everything."""
+    """One (system, user, answer) of the curriculum stage: 0 plain repeat only (copying first),
+    1 + varied copy prompts and marked spans, 2 + unmarked spans, 3 everything with the tool pool."""
     k = r.random()
     if stage == 0:
-        return task_copy(r)
+        return task_repeat(r)
     if stage == 1:
-        return task_copy(r) if k < 0.4 else task_span(r, marked=k < 0.7)
-    if k < 0.15:
+        return task_repeat(r) if k < 0.2 else task_copy(r) if k < 0.65 else task_span(r, marked=True)
+    if stage == 2:
+        return task_repeat(r) if k < 0.05 else task_copy(r) if k < 0.25 else task_span(r, marked=k < 0.6)
+    if k < 0.03:
+        return task_repeat(r)
+    if k < 0.13:
         return task_copy(r)
-    if k < 0.3:
+    if k < 0.28:
         return task_span(r, marked=True)
     if k < 0.7:
         return task_span(r, marked=False)
