@@ -100,6 +100,23 @@ def probe(model, n=64, seed=987654):
     return res
 
 
+GROUP = 8  # batches cut from one length-sorted draw
+
+
+def group_batches(seed, g, stage, n, max_len=256):
+    """The GROUP batches of group g: drawn from their own generator (seed, group, stage), so any
+    step's batch is known without replaying the ones before it and a resumed run sees the same data."""
+    return list(batches(random.Random(f'{seed}:{g}:{stage}'), stage, n, max_len, GROUP))
+
+
+def lr_at(a, step):
+    frac = step / a.steps
+    return a.lr * min(1, step / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+WARMUP = 100
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--steps', type=int, default=10000, help='total steps: sets the curriculum stages and the learning-rate schedule')
@@ -112,76 +129,98 @@ def main():
     ap.add_argument('--hidden', type=int, default=128)
     ap.add_argument('--layers', type=int, default=3)
     ap.add_argument('--inter', type=int, default=256)
-    ap.add_argument('--probe-every', type=int, default=1000)
+    ap.add_argument('--probe-every', type=int, default=1000, help='probe, export to --out and keep a checkpoint every N steps')
+    ap.add_argument('--save-every', type=int, default=250, help='resumable state (model, optimizer, curriculum) every N steps')
+    ap.add_argument('--resume', action='store_true', help='go on from the state in --ckpt (same arguments): the same weights as an unbroken run')
     ap.add_argument('--stop-at', type=int, default=0, help='stop (probe, checkpoint, export) at this step of the --steps schedule: the shipped weights are step K of an N-step run')
     ap.add_argument('--threads', type=int, default=1, help='1 measured faster than 2 on the shared, loaded 2-core machine')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    r = random.Random(a.seed)
     cfg = Cfg(TOK.size, hidden=a.hidden, layers=a.layers, inter=a.inter)
     model = Qwen2(cfg)
-    print(f'params {sum(p.numel() for p in model.parameters()):,} vocab {TOK.size}', flush=True)
+    params = sum(p.numel() for p in model.parameters())
+    print(f'params {params:,} vocab {TOK.size}', flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
     if a.measure:
         t0, toks = time.time(), 0
         for s in range(a.measure):
-            ids, lab = next(batches(r, 2, a.batch, 256))
+            ids, lab = group_batches(a.seed, s, 3, a.batch)[0]
             loss = model.loss(ids, lab)
             opt.zero_grad(); loss.backward(); opt.step()
             toks += ids.numel()
         dt = time.time() - t0
         print(f'{a.measure} steps {dt:.1f}s  {toks / dt:.0f} tokens/s (padded)  {dt / a.measure * 1000:.0f} ms/step  loss {loss.item():.3f}')
         return
-    total = a.steps
-    warm = 100
     os.makedirs(a.ckpt, exist_ok=True)
+    state_path = os.path.join(a.ckpt, 'state.pt')
+    st = {'step': 0, 'ema': None, 'copied_at': None, 'probes': [], 'seen': 0, 'tokens': 0, 'minutes': 0.0}
+    if a.resume:
+        saved = torch.load(state_path)
+        if saved['args'] != {k: v for k, v in vars(a).items() if k in KEYED}:
+            sys.exit(f'--resume: {state_path} was made with other arguments: {saved["args"]}')
+        model.load_state_dict(saved['model'])
+        opt.load_state_dict(saved['opt'])
+        st = saved['st']
+        print(f'resumed at step {st["step"]}', flush=True)
     log = open(os.path.join(a.ckpt, 'log.jsonl'), 'a')
-    t0, probes, seen, tokens, cur_stage, feed = time.time(), [], 0, 0, -1, iter(())
-    ema, copied_at = None, None
-    for step in range(1, total + 1):
-        frac = step / total
-        lr = a.lr * min(1, step / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-        for g in opt.param_groups:
-            g['lr'] = lr
-        stage = stage_of(step, total, copied_at)
-        nb = next(feed, None) if stage == cur_stage else None
-        if nb is None:
-            cur_stage = stage
-            feed = batches(r, cur_stage, a.batch, 256)
-            nb = next(feed)
-        ids, lab = nb
+
+    def emit(rec):
+        print(json.dumps(rec, ensure_ascii=False), flush=True)
+        log.write(json.dumps(rec, ensure_ascii=False) + '\n')
+        log.flush()
+
+    t0, cache = time.time() - st['minutes'] * 60, {}
+    for step in range(st['step'] + 1, a.steps + 1):
+        g = (step - 1) // GROUP
+        if g not in cache:
+            # the stage of a group is the stage at its first step
+            stage = stage_of((g * GROUP) + 1, a.steps, st['copied_at'])
+            cache = {g: (stage, group_batches(a.seed, g, stage, a.batch))}
+        stage, group = cache[g]
+        ids, lab = group[(step - 1) % GROUP]
+        for pg in opt.param_groups:
+            pg['lr'] = lr_at(a, step)
         loss = model.loss(ids, lab)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
-        if copied_at is None and (ema < COPIED or step >= STAGE0_MAX * total):
-            copied_at = step
-            print(json.dumps({'stage0_ended': step, 'ema': round(ema, 4)}), flush=True)
-            log.write(json.dumps({'stage0_ended': step, 'ema': round(ema, 4)}) + '\n'); log.flush()
-        seen += int((lab != -100).sum())
-        tokens += ids.numel()
+        st['ema'] = loss.item() if st['ema'] is None else 0.98 * st['ema'] + 0.02 * loss.item()
+        if st['copied_at'] is None and (st['ema'] < COPIED or step >= STAGE0_MAX * a.steps):
+            # from the next group on (the current group keeps its stage)
+            st['copied_at'] = (g + 1) * GROUP
+            emit({'stage0_ends': st['copied_at'], 'ema': round(st['ema'], 4)})
+        st['seen'] += int((lab != -100).sum())
+        st['tokens'] += ids.numel()
+        st['step'] = step
+        st['minutes'] = (time.time() - t0) / 60
         if step % 50 == 0:
-            rec = {'step': step, 'stage': stage, 'ema': round(ema, 4), 'loss': round(loss.item(), 4), 'lr': lr, 'answer_tokens': seen, 'tokens': tokens, 'min': round((time.time() - t0) / 60, 2)}
-            print(json.dumps(rec), flush=True)
-            log.write(json.dumps(rec) + '\n'); log.flush()
-        last = step == total or step == a.stop_at
+            emit({'step': step, 'stage': stage, 'ema': round(st['ema'], 4), 'loss': round(loss.item(), 4), 'lr': lr_at(a, step),
+                  'answer_tokens': st['seen'], 'tokens': st['tokens'], 'min': round(st['minutes'], 2)})
+        last = step == a.steps or step == a.stop_at
         if step % a.probe_every == 0 or last:
             pr = probe(model)
-            pr.update(step=step, min=round((time.time() - t0) / 60, 2), answer_tokens=seen)
-            probes.append(pr)
-            print('PROBE', json.dumps(pr, ensure_ascii=False), flush=True)
-            log.write(json.dumps({'probe': pr}, ensure_ascii=False) + '\n'); log.flush()
+            pr.update(step=step, min=round(st['minutes'], 2), answer_tokens=st['seen'])
+            st['probes'].append(pr)
+            emit({'probe': pr})
             torch.save({'model': model.state_dict(), 'step': step, 'args': vars(a)}, os.path.join(a.ckpt, f'step{step}.pt'))
-            meta = {'webtune_demo_seed': a.seed, 'webtune_demo_steps': step, 'webtune_demo_hidden': a.hidden, 'webtune_demo_layers': a.layers}
+            meta = {'webtune_demo_seed': a.seed, 'webtune_demo_steps': step, 'webtune_demo_of': a.steps, 'webtune_demo_hidden': a.hidden, 'webtune_demo_layers': a.layers}
             export_folder(model, a.out, meta)
             with open(os.path.join(a.out, 'probe.json'), 'w') as f:
-                json.dump({'probes': probes, 'args': vars(a), 'params': sum(p.numel() for p in model.parameters())}, f, ensure_ascii=False, indent=1)
+                json.dump({'probes': st['probes'], 'args': vars(a), 'params': params}, f, ensure_ascii=False, indent=1)
+        if step % a.save_every == 0 or last:
+            # written beside and renamed: a kill mid-save leaves the previous state
+            torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'st': st,
+                        'args': {k: v for k, v in vars(a).items() if k in KEYED}}, state_path + '.tmp')
+            os.replace(state_path + '.tmp', state_path)
         if last:
             break
     print('done', flush=True)
+
+
+# the arguments a resumed run must share with the run it goes on from
+KEYED = ('steps', 'seed', 'batch', 'lr', 'hidden', 'layers', 'inter')
 
 
 if __name__ == '__main__':
