@@ -106,7 +106,7 @@ export const tests = [
     async run(ctx) {
       const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu', goto: false });
       await page.context().addInitScript(() => Object.defineProperty(navigator, 'languages', { get: () => ['zh-CN', 'zh'] }));
-      await page.goto(ctx.baseUrl + '?preset=e2e&engine=cpu');
+      await page.goto(ctx.baseUrl + '?preset=e2e&engine=cpu&builtin=tiny');
       await waitForModel(page);
       assert.match(await page.locator('nav button[data-screen="train"]').innerText(), /训练/, 'Chinese from navigator.languages');
       assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');

@@ -29,7 +29,7 @@ const modelSources = {
         return dir;
       };
     }, ctx.baseUrl);
-    await page.goto(`${ctx.baseUrl}?preset=e2e&engine=cpu`);
+    await page.goto(`${ctx.baseUrl}?preset=e2e&engine=cpu&builtin=tiny`);
     await waitForModel(page);
     const panel = page.locator('wt-model-panel');
     const load = panel.locator('button.primary').first();

@@ -53,7 +53,7 @@ export const tests = [
       const other = await corsServer(join(ctx.distDir, 'models'));
       try {
         const page = await ctx.newPage({ serviceWorkers: 'allow', goto: false });
-        await page.goto(`${host.url}?engine=cpu`);
+        await page.goto(`${host.url}?engine=cpu&builtin=tiny`);
         await waitForModel(page);
         const first = await page.evaluate(() => ({ isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency }));
         assert.equal(first.isolated, false, 'python3 -m http.server sends no isolation headers');

@@ -78,7 +78,7 @@ export const tests = [
       const before = await stepOf(page);
       ctx.log(`reloading the continued run at step ${before}`);
       // Without ?preset=e2e, which would put its own epochs back over the saved 30.
-      await page.goto(`${ctx.baseUrl}?engine=cpu`);
+      await page.goto(`${ctx.baseUrl}?engine=cpu&builtin=tiny`);
       await waitForModel(page);
       await go(page, 'train');
       const found = page.locator('[data-testid="checkpoint-found"]');

@@ -50,7 +50,7 @@ export const tests = [
       const dir = mkdtempSync(join(tmpdir(), 'webtune-update-'));
       cpSync(ctx.distDir, dir, { recursive: true });
       const server = await serveCopy(dir);
-      const url = `http://127.0.0.1:${server.address().port}/?engine=cpu`;
+      const url = `http://127.0.0.1:${server.address().port}/?engine=cpu&builtin=tiny`;
       try {
         const page = await ctx.newPage({ serviceWorkers: 'allow', goto: false, webgpu: false });
         await page.goto(url);

@@ -2,12 +2,15 @@
 // driven from playwright through window.ioTest. Everything returned is plain data.
 
 import { createTrainingWorker } from '../src/worker/client.ts';
+import { useBuiltinModel } from '../src/io/sources.ts';
 import { getRecord, MODEL_DB, MODEL_STORE } from '../src/io/cache.ts';
 import { idbStore } from '../src/io/store.ts';
 import { DownloadError, WebtuneError } from '../src/core/errors.ts';
 import type { EngineChoice, LoadProgress, LoadSettings, ModelSource, RunOptions, TrainProgress, TrainSettings } from '../src/worker/api.ts';
 import { randomExamples } from '../test/helpers/examples.ts';
 
+// The tiny built-in model: the checks below name its vocabulary and folder.
+useBuiltinModel('tiny');
 const worker = createTrainingWorker();
 const store = idbStore(MODEL_DB, MODEL_STORE);
 const loadEvents: LoadProgress[] = [];

@@ -4,7 +4,7 @@
 // A flow module exports `tests`: [{ name, run(ctx) }]. ctx (see makeContext):
 //   baseUrl            the served build, ending in '/'
 //   distDir            its folder on disk
-//   newPage(options)   a fresh browser context + page at baseUrl; options: { webgpu = true, serviceWorkers = 'block', query, path, goto = true }
+//   newPage(options)   a fresh browser context + page at baseUrl; options: { webgpu = true, serviceWorkers = 'block', query, path, goto = true, builtin = 'tiny' }
 //                      every request must stay on 127.0.0.1/localhost (checked after the test)
 //   screenshot(page, name)  writes test-results/screens/<name>.png
 //   log(...)           progress lines, indented under the test
@@ -110,7 +110,7 @@ function makeContext(browsers, baseUrl, log) {
     skip(reason) {
       throw new SkipTest(reason);
     },
-    async newPage({ webgpu = true, serviceWorkers = 'block', query = '', path = '', goto = true } = {}) {
+    async newPage({ webgpu = true, serviceWorkers = 'block', query = '', path = '', goto = true, builtin = 'tiny' } = {}) {
       const browser = await browsers.get(webgpu);
       const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true, serviceWorkers, locale: 'en-US' });
       opened.push(context);
@@ -130,7 +130,9 @@ function makeContext(browsers, baseUrl, log) {
       page.on('console', (m) => {
         if (m.type() === 'error') log(`console error: ${m.text()}`);
       });
-      if (goto) await page.goto(baseUrl + path + (query ? `?${query}` : ''));
+      // The flows train the tiny built-in model (fast); the demo model's own flow asks for it.
+      const q = [query, builtin === 'tiny' && !/(^|&)builtin=/.test(query) ? 'builtin=tiny' : ''].filter(Boolean).join('&');
+      if (goto) await page.goto(baseUrl + path + (q ? `?${q}` : ''));
       return page;
     },
     async screenshot(page, name) {

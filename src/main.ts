@@ -2,6 +2,7 @@
 // registers the offline service worker in production builds.
 
 import { createTrainingWorker } from './worker/client.ts';
+import { builtinFromQuery, useBuiltinModel } from './io/sources.ts';
 import { clampThreads } from './worker/threads.ts';
 import { registerWithUpdates } from './ui/update-offer.ts';
 import { Controller, type PageOptions } from './ui/controller.ts';
@@ -21,6 +22,8 @@ function pageOptions(): PageOptions {
   };
 }
 
+// ?builtin=tiny or demo: which built-in model the page serves (the browser tests name tiny).
+useBuiltinModel(builtinFromQuery(new URLSearchParams(location.search).get('builtin')));
 const lang = loadLang();
 document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
 const store = new Store(initialState(lang));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ModelSourceError } from '../src/core/errors.ts';
-import { fileUrl, listingUrl, parseListing, rangeStart, sha256FromHeaders, shardNames, sizeFromHeaders, sourceKey, validateSource } from '../src/io/sources.ts';
+import { DEFAULT_BUILTIN, builtinFromQuery, builtinModelPath, builtinNameOf, BUILTIN_MODELS, sourceName, useBuiltinModel, fileUrl, listingUrl, parseListing, rangeStart, sha256FromHeaders, shardNames, sizeFromHeaders, sourceKey, validateSource } from '../src/io/sources.ts';
 import { RateMeter } from '../src/io/download.ts';
 import { ensureSpace, formatBytes } from '../src/io/cache.ts';
 import { DownloadError } from '../src/core/errors.ts';
@@ -121,5 +121,27 @@ describe('progress and storage helpers', () => {
     expect(err.message).toContain('200 MB');
     expect(err.message).toContain('100 MB');
     expect(formatBytes(988097824)).toBe('942 MB');
+  });
+});
+
+describe('the built-in models', () => {
+  it('serves the demo model unless the page asks for the tiny one, and names each by its folder', () => {
+    expect(builtinFromQuery(null)).toBe(DEFAULT_BUILTIN);
+    expect(builtinFromQuery('demo')).toBe('demo');
+    expect(builtinFromQuery('tiny')).toBe('tiny');
+    expect(builtinFromQuery('../x')).toBe(DEFAULT_BUILTIN);
+    expect(builtinModelPath()).toBe(BUILTIN_MODELS[DEFAULT_BUILTIN]);
+    useBuiltinModel('tiny');
+    expect(builtinModelPath()).toBe('models/tiny/');
+    useBuiltinModel('demo');
+    expect(builtinModelPath()).toBe('models/demo/');
+    useBuiltinModel(DEFAULT_BUILTIN);
+    const at = (name: keyof typeof BUILTIN_MODELS) => new URL(BUILTIN_MODELS[name], 'https://example.org/app/').href;
+    expect(builtinNameOf(at('tiny'))).toBe('tiny');
+    expect(builtinNameOf(at('demo'))).toBe('demo');
+    expect(sourceName({ kind: 'builtin', baseUrl: at('tiny') })).toBe('tiny (built in)');
+    expect(sourceName({ kind: 'builtin', baseUrl: at('demo') })).toBe('demo (built in)');
+    // the two are cached apart
+    expect(sourceKey({ kind: 'builtin', baseUrl: at('tiny') })).not.toBe(sourceKey({ kind: 'builtin', baseUrl: at('demo') }));
   });
 });

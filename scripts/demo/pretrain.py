@@ -64,7 +64,7 @@ def batches(r, stage, n, max_len, group=8):
 # (a string of random characters costs ~6 nats a token until the model copies it), at most
 # STAGE0_MAX of the steps. The stages after it begin at these fractions of the steps left.
 COPIED, STAGE0_MAX = 1.0, 0.4
-STAGES = (0.0, 0.2, 0.45)
+STAGES = (0.0, 0.08, 0.2)
 
 
 def stage_of(step, total, copied_at):
@@ -119,15 +119,15 @@ WARMUP = 100
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--steps', type=int, default=10000, help='total steps: sets the curriculum stages and the learning-rate schedule')
+    ap.add_argument('--steps', type=int, default=40000, help='total steps: sets the curriculum stages and the learning-rate schedule')
     ap.add_argument('--measure', type=int, default=0)
     ap.add_argument('--out', default=os.path.join(ROOT, 'public/models/demo'))
-    ap.add_argument('--ckpt', default='/tmp/webtune-demo-ckpt')
+    ap.add_argument('--ckpt', default=os.path.expanduser('~/.cache/webtune/demo-pretrain'))
     ap.add_argument('--seed', type=int, default=1234)
     ap.add_argument('--batch', type=int, default=32)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--hidden', type=int, default=128)
-    ap.add_argument('--layers', type=int, default=3)
+    ap.add_argument('--layers', type=int, default=4)
     ap.add_argument('--inter', type=int, default=256)
     ap.add_argument('--probe-every', type=int, default=1000, help='probe, export to --out and keep a checkpoint every N steps')
     ap.add_argument('--save-every', type=int, default=250, help='resumable state (model, optimizer, curriculum) every N steps')

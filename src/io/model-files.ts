@@ -7,7 +7,8 @@ import { SafetensorsFile, ShardedSafetensors, type TensorSource } from '../core/
 import { deleteCachedModel, ensureSpace, getRecord, manifestKey, readCachedFile, type ModelManifest } from './cache.ts';
 import { downloadFile, type FetchFn, type FileProgress } from './download.ts';
 import {
-  BUILTIN_MODEL_PATH,
+  BUILTIN_MODELS,
+  builtinNameOf,
   fileUrl,
   listingUrl,
   OPTIONAL_FILES,
@@ -128,7 +129,7 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
     } catch (e) {
       if (optional && e instanceof DownloadError && e.kind === 'not-found') return undefined;
       if (source.kind === 'builtin' && e instanceof DownloadError && e.kind === 'not-found')
-        throw new DownloadError(e.url, 'not-found', `the built-in model is not served here (${file} missing from public/${BUILTIN_MODEL_PATH}); run \`npm run tiny\` before \`vite\`, or pick another model`);
+        throw new DownloadError(e.url, 'not-found', builtinMissing(builtinNameOf(source.baseUrl), file));
       throw e;
     }
   };
@@ -265,4 +266,12 @@ async function assemble(name: string, key: string, blobs: Map<string, Blob>, fil
     weights,
     files,
   };
+}
+
+/** Why a built-in model is not served: the demo model is committed, the tiny one is made by a script. */
+function builtinMissing(name: keyof typeof BUILTIN_MODELS, file: string): string {
+  const folder = `public/${BUILTIN_MODELS[name]}`;
+  return name === 'tiny'
+    ? `the built-in tiny model is not served here (${file} missing from ${folder}); run \`npm run tiny\` before \`vite\`, or pick another model`
+    : `the built-in demo model is not served here (${file} missing from ${folder}, which the repository holds: check out the whole repository), or pick another model`;
 }

@@ -5,15 +5,39 @@ import { ModelSourceError } from '../core/errors.ts';
 
 /** Where model files come from. Cached sources are keyed by kind + repo/baseUrl + revision. */
 /**
- * Folder of the page's built-in model under the page's base URL: the random tiny model that
- * `npm run tiny` writes. A pretrained demo model (scripts/demo/) would be committed under
- * public/models/demo and named here; its pretraining has not yet reached copying
- * (scripts/demo/README.md), so the page keeps the tiny one.
+ * The page's built-in models, folders under the page's base URL. tiny: random weights (`npm run
+ * tiny`); demo: a small Qwen2 pretrained on generic copy and JSON tasks (scripts/demo/), to be
+ * committed under public/models/demo once its pretraining copies values after fine-tuning
+ * (scripts/demo/README.md says where it stands). The browser tests ask for tiny by name
+ * (`?builtin=tiny`), so DEFAULT_BUILTIN is the one line that makes the demo model the default.
  */
-export const BUILTIN_MODEL_PATH = 'models/tiny/';
+export const BUILTIN_MODELS = { demo: 'models/demo/', tiny: 'models/tiny/' } as const;
+export type BuiltinModel = keyof typeof BUILTIN_MODELS;
+export const DEFAULT_BUILTIN: BuiltinModel = 'tiny';
+let builtinInUse: BuiltinModel = DEFAULT_BUILTIN;
+
+/** The page picks its built-in model once, at start, from `?builtin=` (main.ts). */
+export function useBuiltinModel(name: BuiltinModel): void {
+  builtinInUse = name;
+}
+
+/** The built-in model a `?builtin=` value names, DEFAULT_BUILTIN for anything else. */
+export function builtinFromQuery(value: string | null): BuiltinModel {
+  return value === 'tiny' || value === 'demo' ? value : DEFAULT_BUILTIN;
+}
+
+/** Folder of the page's built-in model under the page's base URL. */
+export function builtinModelPath(): string {
+  return BUILTIN_MODELS[builtinInUse];
+}
+
+/** Which built-in model a resolved builtin source serves (by its folder). */
+export function builtinNameOf(baseUrl: string | undefined): BuiltinModel {
+  return withSlash(baseUrl ?? '').endsWith(BUILTIN_MODELS.tiny) ? 'tiny' : 'demo';
+}
 
 export type ModelSource =
-  /** The model the app serves at `${BASE_URL}${BUILTIN_MODEL_PATH}` (`npm run tiny`). */
+  /** A model the app serves under its own base URL (BUILTIN_MODELS). */
   | { kind: 'builtin'; /** Absolute URL of that folder; the client fills it from the page's base. */ baseUrl?: string }
   /** endpoint: a mirror with the same API (e.g. https://hf-mirror.com); default https://huggingface.co. */
   | { kind: 'hf'; repo: string; revision: string; endpoint?: string }
@@ -116,7 +140,7 @@ export function sourceName(s: ModelSource): string {
     case 'url':
       return withSlash(s.baseUrl);
     case 'builtin':
-      return 'tiny (built in)';
+      return `${builtinNameOf(s.baseUrl)} (built in)`;
     case 'local': {
       if (s.name) return s.name;
       const first = s.files[0] as (File & { webkitRelativePath?: string }) | undefined;

@@ -5,7 +5,7 @@ import { buildJobZip as zipJob } from '../export/job.ts';
 import { IM_END } from '../tokenizer/tokenizer.ts';
 import { loraOf, trainOf } from '../train/recipe.ts';
 import type { ModelSummary } from '../worker/api.ts';
-import { BUILTIN_MODEL_PATH } from '../io/sources.ts';
+import { builtinModelPath } from '../io/sources.ts';
 import type { PageContext } from './context.ts';
 
 const BUILTIN_FILES = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
@@ -18,7 +18,7 @@ export async function buildJobZip(c: PageContext, summary: ModelSummary): Promis
   const builtin = summary.sourceKey?.startsWith('builtin:');
   const extra: Record<string, Uint8Array> = {};
   if (builtin) {
-    const base = new URL(BUILTIN_MODEL_PATH, document.baseURI);
+    const base = new URL(builtinModelPath(), document.baseURI);
     for (const f of BUILTIN_FILES) {
       const res = await fetch(new URL(f, base));
       if (res.ok) extra[`base-model/${f}`] = new Uint8Array(await res.arrayBuffer());

@@ -4,14 +4,14 @@
 // handle is kept so the folder opens again after a reload (one permission prompt).
 
 import { createStore, del, get, set } from 'idb-keyval';
-import { BUILTIN_MODEL_PATH, sourceKey, type ModelSource } from '../io/sources.ts';
+import { builtinModelPath, sourceKey, type ModelSource } from '../io/sources.ts';
 import type { SourceForm, UiError } from './state.ts';
 
 /** What the form asks to load, or why it cannot. */
 export function modelSourceOf(f: SourceForm, baseURI: string): ModelSource | UiError {
   switch (f.kind) {
     case 'builtin':
-      return { kind: 'builtin', baseUrl: new URL(BUILTIN_MODEL_PATH, baseURI).href };
+      return { kind: 'builtin', baseUrl: new URL(builtinModelPath(), baseURI).href };
     case 'hf':
     case 'modelscope':
       if (!f.repo.trim()) return { where: 'model', key: 'model.needRepo', detail: '' };

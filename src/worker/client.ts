@@ -5,7 +5,7 @@
 import * as Comlink from 'comlink';
 import type { ModelSource, WorkerApi } from './api.ts';
 import { installErrorTransfer } from './error-transfer.ts';
-import { BUILTIN_MODEL_PATH } from '../io/sources.ts';
+import { builtinModelPath } from '../io/sources.ts';
 
 export interface TrainingWorker extends WorkerApi {
   /** Kills the worker at once (the engine's GPU memory goes with it). */
@@ -66,5 +66,5 @@ export function wrapWorker(worker: Worker): TrainingWorker {
 /** The builtin model lives next to the page; only the page knows its base URL. */
 export function resolveBuiltin(source: ModelSource): ModelSource {
   if (source.kind !== 'builtin' || source.baseUrl) return source;
-  return { kind: 'builtin', baseUrl: new URL(`${import.meta.env.BASE_URL}${BUILTIN_MODEL_PATH}`, document.baseURI).href };
+  return { kind: 'builtin', baseUrl: new URL(`${import.meta.env.BASE_URL}${builtinModelPath()}`, document.baseURI).href };
 }

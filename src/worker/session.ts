@@ -14,6 +14,7 @@ import { probeBrowser } from './probe-browser.ts';
 import { deleteCachedModel, listCachedModels, storageInfo } from '../io/cache.ts';
 import type { FetchFn } from '../io/download.ts';
 import { openModel, type ModelFiles } from '../io/model-files.ts';
+import { builtinNameOf } from '../io/sources.ts';
 import { memoryStore, type KeyValueStore } from '../io/store.ts';
 import type { Nf4Source } from '../io/quant-cache.ts';
 import { fitBase, nf4Source, resolvedQuant } from './quant.ts';
@@ -440,8 +441,8 @@ async function loadInto(engine: Engine, m: Pick<Loaded, 'config' | 'files' | 'se
   return memory;
 }
 
-/** PEFT's base_model_name_or_path: the repo id; for the built-in model a name, not its label "tiny (built in)". */
+/** PEFT's base_model_name_or_path: the repo id; for a built-in model a name, not its label "demo (built in)". */
 export function baseModelName(summary: Pick<ModelSummary, 'name' | 'sourceKey'>): string {
-  if (summary.sourceKey.startsWith('builtin:')) return 'webtune-tiny';
+  if (summary.sourceKey.startsWith('builtin:')) return `webtune-${builtinNameOf(summary.sourceKey.slice('builtin:'.length))}`;
   return summary.name.replace(/@(main|master)$/, '');
 }
