@@ -57,6 +57,11 @@ export class WebtuneApp extends LitElement {
         color: #b8c4d9;
         font-size: 13px;
         flex: 1;
+        /* the tagline gives way first: the engine badge is what tells the user something */
+        min-width: 0;
+        white-space: nowrap;
+        overflow: hidden;
+        text-overflow: ellipsis;
       }
       header select {
         background: #24324a;
@@ -74,7 +79,8 @@ export class WebtuneApp extends LitElement {
         border-radius: 999px;
         padding: 2px 10px;
         color: #dbe4f3;
-        max-width: 360px;
+        flex: 0 1 auto;
+        max-width: 50%;
         min-width: 0;
         white-space: nowrap;
         overflow: hidden;

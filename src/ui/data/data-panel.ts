@@ -11,7 +11,7 @@ import './histogram.ts';
 import './schema-editor.ts';
 import './column-mapping.ts';
 import { formatNumber, formatPercent, translator, type Translate } from '../shared/i18n.ts';
-import { issueMessage } from './issue-text.ts';
+import { formatName, issueMessage } from './issue-text.ts';
 import { PREVIEW_ROWS, type AppState } from '../app/state.ts';
 import { panelStyles } from '../shared/styles.ts';
 
@@ -162,7 +162,7 @@ export class DataPanel extends LitElement {
     const lengths = s.tokenLengths;
     return html`<section class="card" aria-labelledby="preview-h">
       <h3 id="preview-h">${t('data.preview')}</h3>
-      <p class="small" data-testid="dataset-summary">${t('data.loadedFrom', { name: d.name === 'pasted' ? t('data.pastedName') : d.name, rows: formatNumber(s.lang, d.rows.length), format: d.format })}</p>
+      <p class="small" data-testid="dataset-summary">${t('data.loadedFrom', { name: d.name === 'pasted' ? t('data.pastedName') : d.name, rows: formatNumber(s.lang, d.rows.length), format: formatName(t, d.format) })}</p>
       <div class="preview">
         <table>
           <thead>

@@ -2,6 +2,7 @@
 // They are English sentences built in one place each; this table names each sentence's pattern
 // and the message key that says it, so a Chinese page shows no English but a parser's own detail.
 
+import { DATASET_FORMATS, type DatasetFormat } from '../../data/dataset.ts';
 import type { MessageKey, Translate } from '../shared/i18n.ts';
 
 /** Pattern of a data-layer message, the key that translates it, and the names of its captures. */
@@ -41,4 +42,9 @@ export function issueMessage(t: Translate, message: string): { text: string; det
     return { text: t(key, params), ...(params.detail ? { detail: params.detail } : {}) };
   }
   return { text: message };
+}
+
+/** A dataset format's name in the page's language ("seed" is the meeting assistant's own rows). */
+export function formatName(t: Translate, format: string): string {
+  return (DATASET_FORMATS as readonly string[]).includes(format) ? t(`data.format.${format as DatasetFormat}`) : format;
 }

@@ -7,10 +7,24 @@ import { engineFor } from '../../worker/engine-choice.ts';
 import { formatNumber, type Lang, type Translate } from '../shared/i18n.ts';
 import type { AppState } from '../app/state.ts';
 
-/** "WebGPU · SwiftShader", or the CPU engine's own description when it already names itself. */
-export function engineLabel(e: { kind: EngineKind; device: string }): string {
+/**
+ * "WebGPU · SwiftShader", or the CPU engine's own description when it already names itself. The
+ * engine writes its thread count in English ("…, 2 threads)"): with `t` it is said in the page's
+ * language.
+ */
+export function engineLabel(e: { kind: EngineKind; device: string }, t?: Translate): string {
   const kind = e.kind === 'webgpu' ? 'WebGPU' : 'CPU';
-  return e.device.startsWith(kind) ? e.device : `${kind} · ${e.device}`;
+  const device = t ? e.device.replace(/\b(\d+) threads?\b/, (_, n: string) => t('engine.threads', { count: Number(n) })) : e.device;
+  return device.startsWith(kind) ? device : `${kind} · ${device}`;
+}
+
+/** The header badge's short form: the engine, its threads, why; the long description is its tooltip. */
+function badgeText(t: Translate, e: { kind: EngineKind; threads: number; device: string }, short: string): string {
+  const parts = [kindName(e.kind)];
+  if (e.kind === 'cpu' && e.threads > 0) parts.push(t('engine.threads', { count: e.threads }));
+  if (e.kind === 'webgpu') parts.push(e.device);
+  if (short) parts.push(short);
+  return parts.join(' · ');
 }
 
 const kindName = (k: EngineKind) => (k === 'webgpu' ? 'WebGPU' : 'CPU');
@@ -36,7 +50,8 @@ export function headerEngine(t: Translate, s: AppState): { text: string; title: 
   if (sm) {
     const d = sm.engineDecision;
     const short = d ? t(`engine.short.${d.reason}`) : '';
-    return { text: `${engineLabel(sm.engine)}${short ? ` · ${short}` : ''}`, title: d ? `${engineLabel(sm.engine)}. ${engineWhy(t, s.lang, d)}` : engineLabel(sm.engine) };
+    const label = engineLabel(sm.engine, t);
+    return { text: badgeText(t, sm.engine, short), title: d ? `${label}. ${engineWhy(t, s.lang, d)}` : label };
   }
   const k = expectedEngine(s);
   if (!k) return undefined;

@@ -135,7 +135,7 @@ export class ModelPanel extends LitElement {
       <strong>✓ ${t('model.loaded', { name: sm.sourceKey.startsWith('builtin:') ? t('model.builtinName') : sm.name })}</strong>
       <div class="small">${t('model.params', { count: formatNumber(lang, sm.paramCount), lora: formatNumber(lang, sm.loraParamCount) })}</div>
       <div class="small muted">${t('model.shape', { layers: c.numLayers, hidden: c.hiddenSize, heads: c.numHeads, vocab: formatNumber(lang, c.vocabSize) })}</div>
-      <div class="small muted">${t('engine.using', { device: engineLabel(sm.engine) })}</div>
+      <div class="small muted">${t('engine.using', { device: engineLabel(sm.engine, t) })}</div>
       <div class="small muted" data-testid="model-quant">${t(sm.quant === 'nf4' ? 'quant.loadedNf4' : 'quant.loaded16', { cached: sm.nf4FromCache ?? 0 })}</div>
     </div>`;
   }

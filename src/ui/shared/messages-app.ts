@@ -17,6 +17,11 @@ export const enApp = {
   'engine.short.gpu-failed': 'WebGPU failed',
   'engine.short.measured': 'measured faster',
   'engine.expected': '{engine} (nothing loaded)',
+  'engine.threads': '{count, plural, one {# thread} other {# threads}}',
+  'data.format.seed': 'instruct/input/output',
+  'data.format.alpaca': 'Alpaca',
+  'data.format.chat': 'chat messages',
+  'data.format.sharegpt': 'ShareGPT',
   'engine.softwareFound': 'WebGPU is available only as {software}, a software renderer: slower than the CPU engine.',
 
   'train.invalid.range': 'Allowed: {min} to {max}.',
@@ -134,6 +139,11 @@ export const zhApp: Record<AppMessageKey, string> = {
   'engine.short.gpu-failed': 'WebGPU 启动失败',
   'engine.short.measured': '实测更快',
   'engine.expected': '{engine}（尚未加载）',
+  'engine.threads': '{count} 个线程',
+  'data.format.seed': 'instruct/input/output 格式',
+  'data.format.alpaca': 'Alpaca 格式',
+  'data.format.chat': '对话 messages 格式',
+  'data.format.sharegpt': 'ShareGPT 格式',
   'engine.softwareFound': '这里的 WebGPU 只有软件渲染器 {software}：比 CPU 引擎慢。',
 
   'train.invalid.range': '允许范围：{min} 到 {max}。',
