@@ -148,6 +148,14 @@ export interface StepEstimate {
   micros: number;
 }
 
+/** How far the last finished run's own speed was from its estimate, on that model and engine. */
+export interface MeasuredSpeed {
+  model: string;
+  engine: EngineKind;
+  /** Real ms per step over estimated ms per step. */
+  ratio: number;
+}
+
 export interface AppState {
   lang: Lang;
   screen: Screen;
@@ -204,6 +212,8 @@ export interface AppState {
   trainErrors: Partial<Record<NumericField, FieldError>>;
   /** How long the run would take, from one timed micro-batch on the loaded engine (estimate.ts). */
   estimate?: StepEstimate;
+  /** The last run's measured speed against its estimate: the next estimate is corrected by it. */
+  measuredSpeed?: MeasuredSpeed;
   training: {
     state: TrainUiState;
     progress?: TrainProgress;

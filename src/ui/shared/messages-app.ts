@@ -58,6 +58,8 @@ export const enApp = {
   'train.checkpointEvery.help': 'Save the run every N optimizer steps, so a reload or crash resumes from there (0: only on pause and at the end).',
   'train.blocked': 'Start is off until these are fixed: {fields}.',
   'train.estimate': 'About {time} for {steps, plural, one {# step} other {# steps}} on the {engine} engine (one micro-batch of {batch} × {tokens} tokens took {ms}).',
+  'train.estimateMeasured':
+    'About {time} for {steps, plural, one {# step} other {# steps}} on the {engine} engine: one micro-batch of {batch} × {tokens} tokens took {ms}, corrected by the speed the last run on this model measured.',
   'train.estimating': 'Timing one step on the {engine} engine for an estimate…',
   'train.state.pausing': 'Pausing…',
   'train.firstStep': 'First step running (step 1 of {total})…',
@@ -180,6 +182,7 @@ export const zhApp: Record<AppMessageKey, string> = {
   'train.checkpointEvery.help': '每 N 个优化步保存一次训练，重新加载或崩溃后从这里继续（0：仅在暂停和结束时）。',
   'train.blocked': '修正这些设置后才能开始：{fields}。',
   'train.estimate': '在 {engine} 引擎上 {steps} 步约需 {time}（一个 {batch} × {tokens} 词元的微批用时 {ms}）。',
+  'train.estimateMeasured': '在 {engine} 引擎上 {steps} 步约需 {time}：一个 {batch} × {tokens} 词元的微批用时 {ms}，并按上一次在此模型上训练实测的速度校正。',
   'train.estimating': '正在 {engine} 引擎上计时一步，用于估算时间…',
   'train.state.pausing': '正在暂停…',
   'train.firstStep': '正在运行第一步（第 1 / {total} 步）…',

@@ -6,7 +6,7 @@
 import { stepCount } from '../../train/recipe.ts';
 import type { PageContext } from '../app/context.ts';
 import { runKeyOf } from './run-key.ts';
-import type { AppState } from '../app/state.ts';
+import type { AppState, MeasuredSpeed, StepEstimate } from '../app/state.ts';
 
 const BUSY = ['running', 'paused', 'pausing', 'starting'];
 
@@ -78,4 +78,58 @@ export class EstimateController {
       this.c.patch((st) => (st.estimate?.key === key ? { estimate: { ...base, status: 'error' } } : {}));
     }
   }
+}
+
+/**
+ * A run's own speed in ms per optimizer step, from its progress events: the time between one
+ * step's event and the next running one, so the start (loading, tokenizing, the first step's
+ * shader or JIT warm-up) and pauses are left out; evaluations and checkpoints inside the run are in.
+ */
+export class SpeedMeter {
+  /** The last running step seen; `fresh` while it is the first after a start or resume. */
+  private last?: { step: number; at: number; fresh: boolean };
+  private ms = 0;
+  private steps = 0;
+
+  record(p: { step: number; state: string }, at: number): void {
+    if (p.state !== 'running') {
+      this.last = undefined;
+      return;
+    }
+    if (!this.last) {
+      this.last = { step: p.step, at, fresh: true };
+      return;
+    }
+    if (p.step <= this.last.step) return; // a checkpoint or evaluation event at the same step
+    // the step right after a (re)start carries the warm-up: left out
+    if (!this.last.fresh) {
+      this.ms += at - this.last.at;
+      this.steps += p.step - this.last.step;
+    }
+    this.last = { step: p.step, at, fresh: false };
+  }
+
+  /** Undefined until two steps were timed (one is mostly noise). */
+  msPerStep(): number | undefined {
+    return this.steps >= 2 ? this.ms / this.steps : undefined;
+  }
+}
+
+/**
+ * The run's own speed against the timed micro-batch that estimated it: the factor by which the
+ * timing was off (padding, the optimizer update and evaluations are not in one micro-batch;
+ * warm-up is). Undefined when the run was not estimated or too short to say.
+ */
+export function speedRatio(msPerStep: number | undefined, e: StepEstimate | undefined): number | undefined {
+  if (msPerStep === undefined || !e || e.status !== 'done' || !e.microMs || !e.steps || !e.micros) return undefined;
+  const ratio = msPerStep / ((e.microMs * e.micros) / e.steps);
+  // A factor past 10x either way is a run disturbed (a background tab, a sleeping laptop), not a speed.
+  return ratio > 0.1 && ratio < 10 ? ratio : undefined;
+}
+
+/** Seconds the estimate says, corrected by the last run measured on the same model and engine. */
+export function estimatedSeconds(e: StepEstimate, model: string | undefined, speed: MeasuredSpeed | undefined): { seconds: number; corrected: boolean } {
+  const timed = ((e.microMs ?? NaN) * e.micros) / 1000;
+  if (!speed || speed.engine !== e.engine || speed.model !== model) return { seconds: timed, corrected: false };
+  return { seconds: timed * speed.ratio, corrected: true };
 }

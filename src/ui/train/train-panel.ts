@@ -10,6 +10,7 @@ import { formatDuration, formatLoss, formatNumber, formatRelativeTime, formatSci
 import './loss-chart.ts';
 import { stepCount } from '../../train/recipe.ts';
 import { runKeyOf } from './run-key.ts';
+import { estimatedSeconds } from './estimate.ts';
 import type { AppState } from '../app/state.ts';
 import { panelStyles } from '../shared/styles.ts';
 import { fieldSpec, type NumericField } from './train-fields.ts';
@@ -117,10 +118,12 @@ export class TrainPanel extends LitElement {
     const e = s.estimate;
     if (!e || this.running || s.training.state === 'done') return nothing;
     const engine = e.engine === 'webgpu' ? 'WebGPU' : 'CPU';
+    const model = s.model.summary ? s.model.summary.sourceKey || s.model.summary.name : undefined;
+    const { seconds, corrected } = estimatedSeconds(e, model, s.measuredSpeed);
     const text =
       e.status === 'done' && e.microMs !== undefined
-        ? t('train.estimate', {
-            time: formatDuration(s.lang, (e.microMs * e.micros) / 1000),
+        ? t(corrected ? 'train.estimateMeasured' : 'train.estimate', {
+            time: formatDuration(s.lang, seconds),
             steps: e.steps,
             engine,
             batch: e.batch,

@@ -18,6 +18,7 @@ import type { TrainingContext } from '../app/context.ts';
 import { uiError } from '../app/state.ts';
 import { loadLosses, saveLosses } from '../app/persist.ts';
 import { runKeyOf } from './run-key.ts';
+import { SpeedMeter, speedRatio } from './estimate.ts';
 
 /** What a run is given: the training settings and, per run like lr, the LoRA alpha and dropout. */
 export function runSettings(r: Recipe): TrainSettings & RunOptions {
@@ -29,6 +30,8 @@ const MATCH_ROWS = 50_000;
 
 export class TrainingController {
   private lossSaveTimer?: ReturnType<typeof setTimeout>;
+  /** The running run's own speed, for the next estimate (estimate.ts). */
+  private meter = new SpeedMeter();
 
   constructor(private readonly c: TrainingContext) {}
 
@@ -142,8 +145,15 @@ export class TrainingController {
       // A load on the way (settings the engine could not run) reset the training state: the run is named again.
       this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined, runKey: this.runKey() } }));
       const continued = continueFrom !== undefined ? { continueFrom } : {};
+      // The estimate shown for this very run (same run key and engine), to learn how far off it was.
+      const shown = this.c.state.estimate;
+      const summary = this.c.state.model.summary;
+      const estimated = shown && summary && shown.engine === summary.engine.kind && JSON.parse(shown.key)[0] === this.runKey() ? shown : undefined;
+      this.meter = new SpeedMeter();
       const outcome = await this.c.worker.startTraining({ ...runSettings(this.c.state.train), resume: !fresh, ...continued }, (p) => this.onProgress(p));
       if (outcome.state !== 'error') ended = { outcome, train: trainSet.examples, evalRows: evalRows.length };
+      const ratio = speedRatio(this.meter.msPerStep(), estimated);
+      if (ratio !== undefined && summary) this.c.patch(() => ({ measuredSpeed: { model: summary.sourceKey || summary.name, engine: summary.engine.kind, ratio } }));
       this.c.patch((st) => ({
         training: {
           ...st.training,
@@ -159,6 +169,7 @@ export class TrainingController {
   }
 
   private onProgress(p: TrainProgress): void {
+    this.meter.record(p, performance.now());
     this.c.patch((s) => {
       const tr = s.training;
       let losses = tr.losses;
