@@ -253,6 +253,10 @@ export interface AppState {
     movedOut?: string[];
     /** Fingerprint of the rows this report was measured on (evalSetFingerprint). */
     evalSet?: string;
+    /** The run whose adapter this report measured (runs.current then): another one in use makes it stale. */
+    ofRun?: string;
+    /** Set when the report is a loaded run's stored one: when it was measured. */
+    storedAt?: number;
   };
 
   schema: SchemaState;

@@ -6,7 +6,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { noSlotsToScore, type EvalReport, type GroupScores } from '../../eval/metrics.ts';
 import { emit } from '../app/actions.ts';
 import '../shared/error-box.ts';
-import { formatLoss, formatNumber, formatPercent, translator, type Translate } from '../shared/i18n.ts';
+import { formatLoss, formatNumber, formatPercent, formatRelativeTime, translator, type Translate } from '../shared/i18n.ts';
 import type { AppState } from '../app/state.ts';
 import { panelStyles } from '../shared/styles.ts';
 import './runs-panel.ts';
@@ -88,6 +88,7 @@ export class EvalPanel extends LitElement {
     const shown = showing === 'free' ? r : c!;
     return html`<section class="card" data-testid="eval-report" aria-labelledby="report-h">
         <h3 id="report-h">${t('eval.title')}</h3>
+        ${this.provenance(t)}
         ${c ? html`<p class="muted small">${t('eval.bothNote')}</p><h4>${t('eval.free')}</h4>` : nothing}
         ${r.tool ? this.scores(t, r.tool) : html`<div class="stats"><div class="stat"><div class="label">${t('eval.exact')}</div><div class="value" data-testid="eval-exact">${pct(r.accuracy)}</div></div></div>`}
         ${c?.tool ? html`<h4 data-testid="eval-constrained">${t('eval.constrained')}</h4>${this.scores(t, c.tool, 'eval-c')}` : nothing}
@@ -110,13 +111,36 @@ export class EvalPanel extends LitElement {
       </section>`;
   }
 
+  /** Training now (a continued run): these results are of the adapter before it. */
+  private training(): boolean {
+    return ['starting', 'running', 'paused', 'pausing'].includes(this.state.training.state);
+  }
+
+  /** Whose report this is: a loaded run's stored one, or one of an adapter no longer in use. */
+  private provenance(t: Translate) {
+    const s = this.state;
+    const ev = s.evaluation;
+    const stale = this.training() || ev.ofRun !== s.runs.current;
+    if (stale) return html`<p class="notice" data-testid="eval-stale">${t('eval.stale')}</p>`;
+    if (ev.storedAt !== undefined)
+      return html`<p class="muted small" data-testid="eval-stored">${t('eval.stored', { when: formatRelativeTime(s.lang, ev.storedAt, Date.now()) })}</p>`;
+    return nothing;
+  }
+
   private continueRow(t: Translate) {
     const s = this.state;
-    const st = s.training.state;
-    const blocked = s.model.status !== 'ready' || s.evaluation.busy || st === 'running' || st === 'paused' || st === 'starting';
+    const blocked = s.model.status !== 'ready' || s.evaluation.busy || this.training();
+    const p = s.training.progress;
+    // Continue training runs here too: its progress is said where the button was pressed.
+    const progress = this.training()
+      ? html`<span role="status" aria-live="polite" data-testid="continue-progress">
+            ${t('eval.continuing', { step: formatNumber(s.lang, p?.step ?? 0), total: formatNumber(s.lang, p?.totalSteps ?? 0) })}</span>
+          <progress style="max-width:200px" max=${p?.totalSteps ?? 1} .value=${p?.step ?? 0}></progress>
+          <button class="small" data-action="watch-training" @click=${() => emit(this, { type: 'go', screen: 'train' })}>${t('eval.watchTraining')}</button>`
+      : html`<span class="muted small">${t('eval.continueHelp', { rows: s.splitCounts.train })}</span>`;
     return html`<div class="row" style="margin-top:10px">
       <button class="primary" data-action="continue-training" ?disabled=${blocked} @click=${() => emit(this, { type: 'continueTraining' })}>${t('eval.continue')}</button>
-      <span class="muted small">${t('eval.continueHelp', { rows: s.splitCounts.train })}</span>
+      ${progress}
     </div>`;
   }
 

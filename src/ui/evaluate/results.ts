@@ -50,7 +50,7 @@ export class ResultsController {
     // Free decoding is the seed's number; under a tool schema every answer is also decoded constrained.
     const schema = c.state.schema.applied;
     const passes = schema ? 2 : 1;
-    c.patch(() => ({ evaluation: { busy: true, done: 0, total: passes * rows.length, inputs: rows.map((r) => r.user), added: [] } }));
+    c.patch((s) => ({ evaluation: { busy: true, done: 0, total: passes * rows.length, inputs: rows.map((r) => r.user), added: [], ofRun: s.runs.current } }));
     try {
       const system = c.state.systemPrompt;
       // Room for the longest expected answer plus its end token and a little slack.

@@ -3,6 +3,8 @@
 // them, and any run's adapter can be put back into the engine, exported or deleted. Two runs
 // can be picked to compare their loss curves and their reports per intent.
 
+import type { DatasetRow } from '../../data/dataset.ts';
+import { evalSetFingerprint } from '../../data/sibling.ts';
 import type { TrainExample } from '../../engine/engine.ts';
 import type { EvalReport } from '../../eval/metrics.ts';
 import { idbStore, memoryStore } from '../../io/store.ts';
@@ -22,6 +24,8 @@ export interface RunsContext {
   readonly worker: Pick<TrainingWorker, 'getAdapter' | 'setAdapter' | 'exportFiles'>;
   /** Loads the model again when the engine was built for another LoRA shape. */
   ensureLora(lora: RunView['lora']): Promise<boolean>;
+  /** The evaluation rows now, to show a stored report's inputs when it was measured on them. */
+  splitRows(): { eval: DatasetRow[] };
 }
 
 export interface FinishedRun {
@@ -148,7 +152,10 @@ export class RunsController {
       await this.c.worker.setAdapter(this.unsaved.get(id) ?? (await this.runs.adapter(id)), rec.lora.alpha);
       // A trained adapter is in the engine again: Evaluate, Playground and Export use it (issue 14,
       // point 2), and the Train step shows that run, not "Not started" (issue 22, point 1).
-      this.c.patch((s) => ({ runs: { ...s.runs, busy: false, current: id }, training: trainingOfRun(rec, s.training) }));
+      // The Evaluate step shows what was measured of this adapter (issue 22, point 9), not the
+      // previous adapter's report.
+      const evaluation = storedEvaluation(rec, this.c.splitRows().eval);
+      this.c.patch((s) => ({ runs: { ...s.runs, busy: false, current: id }, training: trainingOfRun(rec, s.training), evaluation: { ...evaluation, error: undefined } }));
       return true;
     } catch (e) {
       this.set({ busy: false, error: uiError('eval', 'runs.failed', e) });
@@ -199,4 +206,18 @@ export function trainingOfRun(rec: RunView, tr: AppState['training']): AppState[
 /** A run's latest report of one decoding. */
 export function latestReport(r: RunView, decoding: 'free' | 'constrained'): EvalReport | undefined {
   return r.evals.filter((e) => e.decoding === decoding).at(-1)?.report;
+}
+
+/**
+ * The Evaluate step's state for a loaded run: its latest stored reports, said to be stored, with
+ * the inputs of the rows when the report was measured on the evaluation rows the page has now
+ * (a report keeps answers, not inputs). A run never evaluated shows nothing, not another's report.
+ */
+export function storedEvaluation(r: RunView, evalRows: readonly DatasetRow[]): AppState['evaluation'] {
+  const free = r.evals.filter((e) => e.decoding === 'free').at(-1);
+  const constrained = latestReport(r, 'constrained');
+  const base = { busy: false, done: 0, total: 0, inputs: [] as string[], added: [] as string[], ofRun: r.id };
+  if (!free) return base;
+  const same = free.evalSet !== undefined && free.evalSet === evalSetFingerprint(evalRows);
+  return { ...base, report: free.report, constrained, evalSet: free.evalSet, inputs: same ? evalRows.map((x) => x.user) : [], storedAt: free.at };
 }
