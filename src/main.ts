@@ -4,13 +4,13 @@
 import { createTrainingWorker } from './worker/client.ts';
 import { builtinFromQuery, useBuiltinModel } from './io/sources.ts';
 import { clampThreads } from './worker/threads.ts';
-import { registerWithUpdates } from './ui/update-offer.ts';
-import { Controller, type PageOptions } from './ui/controller.ts';
-import { loadLang } from './ui/i18n.ts';
-import { initialState } from './ui/state.ts';
-import { Store } from './ui/store.ts';
-import type { WebtuneApp } from './ui/app.ts';
-import './ui/app.ts';
+import { registerWithUpdates } from './ui/app/update-offer.ts';
+import { Controller, type PageOptions } from './ui/app/controller.ts';
+import { loadLang } from './ui/shared/i18n.ts';
+import { initialState } from './ui/app/state.ts';
+import { Store } from './ui/app/page-store.ts';
+import type { WebtuneApp } from './ui/app/app.ts';
+import './ui/app/app.ts';
 
 function pageOptions(): PageOptions {
   const q = new URLSearchParams(location.search);

@@ -4,7 +4,7 @@
 // passed), a one-row evaluation at 0% (its right + wrong = rows whatever the model does).
 import { describe, expect, it } from 'vitest';
 import { evalReportProblem, lossFallProblem, sameLossesProblem } from '../e2e/lib-checks.mjs';
-import { lossDomain } from '../src/ui/chart-math.ts';
+import { lossDomain } from '../src/ui/shared/chart-math.ts';
 
 /** The old app-flow check: first and last quarter of the drawn points, in pixels (y down), 10 px apart. */
 function oldPixelCheckPasses(losses: number[], height = 200): boolean {

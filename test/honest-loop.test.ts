@@ -9,7 +9,7 @@ import { fillTemplate, parseToolSchema } from '../src/data/schema.ts';
 import { evalSetFingerprint, siblingRow, templatesOf } from '../src/data/sibling.ts';
 import { sameSetReports } from '../src/eval/compare.ts';
 import { scorePredictions } from '../src/eval/metrics.ts';
-import { LoopController, type LoopContext } from '../src/ui/loop.ts';
+import { LoopController, type LoopContext } from '../src/ui/data/error-loop.ts';
 
 const SCHEMA = parseToolSchema(readFileSync(new URL('../public/samples/meeting-schema.json', import.meta.url), 'utf8'));
 

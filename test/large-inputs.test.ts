@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lossDomain } from '../src/ui/chart-math.ts';
+import { lossDomain } from '../src/ui/shared/chart-math.ts';
 import { importDataset, splitDataset } from '../src/data/dataset.ts';
 import { makeMicroBatch } from '../src/train/trainer.ts';
 

@@ -7,8 +7,8 @@ import { parseQwen2Config } from '../src/core/config.ts';
 import { chooseQuant } from '../src/engine/fit.ts';
 import { planMemory } from '../src/engine/plan.ts';
 import { DEFAULT_LORA } from '../src/train/recipe.ts';
-import { allowedPlans, catalogRow, unfitChoice } from '../src/ui/catalog-view.ts';
-import { initialState } from '../src/ui/state.ts';
+import { allowedPlans, catalogRow, unfitChoice } from '../src/ui/model/catalog-view.ts';
+import { initialState } from '../src/ui/app/state.ts';
 
 const cfg = catalogConfig(CATALOG.find((m) => m.repo === 'Qwen/Qwen2.5-1.5B-Instruct')!);
 const opts = { maxBatch: 4, maxSeq: 384, lora: DEFAULT_LORA };

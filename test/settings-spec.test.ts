@@ -4,9 +4,9 @@
 // form's change event runs) and the CLI's own path (trainRecipe, what `train` runs before loading).
 import { describe, expect, it } from 'vitest';
 import { trainRecipe, TRAIN_FLAGS } from '../src/cli/commands/train.ts';
-import { fieldPatch } from '../src/ui/settings.ts';
-import { FIELDS } from '../src/ui/train-fields.ts';
-import { initialState, type AppState } from '../src/ui/state.ts';
+import { fieldPatch } from '../src/ui/train/settings.ts';
+import { FIELDS } from '../src/ui/train/train-fields.ts';
+import { initialState, type AppState } from '../src/ui/app/state.ts';
 import { engineLimit, NUMBER_SETTINGS, SETTINGS, type NumberSetting } from '../src/train/settings-spec.ts';
 import { DEFAULT_RECIPE } from '../src/train/recipe.ts';
 import { jobConfig } from '../src/export/job.ts';

@@ -188,7 +188,7 @@ describe('span constraint over the Qwen vocabulary', () => {
 describe('x-source through the file format and the page form', () => {
   it('a "free" parameter stays free after formatToolSchema and the editor form', async () => {
     const { formatToolSchema } = await import('../src/data/schema.ts');
-    const { formOf, schemaOf } = await import('../src/ui/schema-form.ts');
+    const { formOf, schemaOf } = await import('../src/ui/data/schema-form.ts');
     const s = parseToolSchema({ tools: [{ type: 'function', function: { name: 'T', parameters: { type: 'object', properties: {
       a: { type: 'string', examples: ['x'] }, t: { type: 'string', 'x-source': 'free', examples: ['15:00'] },
     } } }, templates: ['记{a}在{t}'] }] });

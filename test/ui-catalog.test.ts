@@ -1,9 +1,9 @@
 // What the catalog shows and refuses, from page state alone: the engine the page would use
 // (the CPU's 4 GiB, or the probed adapter's limits), each model's plan at the current settings.
 import { describe, expect, it } from 'vitest';
-import { catalogRows, fitLimits, unfitChoice } from '../src/ui/catalog-view.ts';
-import { expectedEngine } from '../src/ui/engine-view.ts';
-import { initialState, type AppState } from '../src/ui/state.ts';
+import { catalogRows, fitLimits, unfitChoice } from '../src/ui/model/catalog-view.ts';
+import { expectedEngine } from '../src/ui/model/engine-view.ts';
+import { initialState, type AppState } from '../src/ui/app/state.ts';
 import { planMemory } from '../src/engine/plan.ts';
 import { catalogConfig, CATALOG } from '../src/core/catalog.ts';
 import { DEFAULT_RECIPE, modelPreset } from '../src/train/recipe.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { histogramBins, linePath, linearScale, lossDomain, niceTicks } from '../src/ui/chart-math.ts';
+import { histogramBins, linePath, linearScale, lossDomain, niceTicks } from '../src/ui/shared/chart-math.ts';
 
 describe('niceTicks', () => {
   it('labels a loss axis in round steps', () => {

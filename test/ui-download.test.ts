@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { unzipSync } from 'fflate';
-import { zipFiles } from '../src/ui/download.ts';
+import { zipFiles } from '../src/ui/shared/save-files.ts';
 
 describe('zipFiles', () => {
   it('stores every file byte for byte under the folder name', async () => {

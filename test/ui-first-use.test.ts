@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { importDataset } from '../src/data/dataset.ts';
-import { commonInstruct, visibleWhitespace } from '../src/ui/chat-prefix.ts';
-import { formOfKey, sourceIdOf } from '../src/ui/sources.ts';
+import { commonInstruct, visibleWhitespace } from '../src/ui/playground/chat-prefix.ts';
+import { formOfKey, sourceIdOf } from '../src/ui/model/source-form.ts';
 import { sourceKey } from '../src/io/sources.ts';
-import { initialState } from '../src/ui/state.ts';
+import { initialState } from '../src/ui/app/state.ts';
 
 describe('the Playground sends what training saw', () => {
   it('finds the instruction every sample row starts with', () => {

@@ -10,7 +10,7 @@ import {
   messages,
   placeholders,
   translate,
-} from '../src/ui/i18n.ts';
+} from '../src/ui/shared/i18n.ts';
 
 describe('dictionaries', () => {
   it('have the same keys in English and Chinese', () => {

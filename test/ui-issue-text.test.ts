@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { importDataset } from '../src/data/dataset.ts';
 import { DatasetError, type DatasetIssue } from '../src/core/errors.ts';
-import { translator } from '../src/ui/i18n.ts';
-import { ISSUE_PATTERNS, issueMessage } from '../src/ui/issue-text.ts';
-import { unseenTools } from '../src/ui/data.ts';
+import { translator } from '../src/ui/shared/i18n.ts';
+import { ISSUE_PATTERNS, issueMessage } from '../src/ui/data/issue-text.ts';
+import { unseenTools } from '../src/ui/data/datasets.ts';
 
 /** The problems the data layer reports for `text` (a failed import's, or a partial one's). */
 function issuesOf(text: string): DatasetIssue[] {

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { SchemaError } from '../src/core/errors.ts';
 import { importDataset } from '../src/data/dataset.ts';
 import { parseToolSchema } from '../src/data/schema.ts';
-import { edit, formOf, schemaOf } from '../src/ui/schema-form.ts';
-import { rowsText } from '../src/ui/loop.ts';
+import { edit, formOf, schemaOf } from '../src/ui/data/schema-form.ts';
+import { rowsText } from '../src/ui/data/error-loop.ts';
 
 const read = (p: string) => readFileSync(new URL(p, import.meta.url), 'utf8');
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { exampleBatches, Trainer } from '../src/train/trainer.ts';
 import type { Engine, TrainExample } from '../src/engine/engine.ts';
 import { BUILTIN_PRESET, DEFAULT_LORA, DEFAULT_RECIPE, DEFAULT_TRAIN, stepCount } from '../src/train/recipe.ts';
-import { initialState } from '../src/ui/state.ts';
+import { initialState } from '../src/ui/app/state.ts';
 
 const rows = (n: number): TrainExample[] =>
   Array.from({ length: n }, () => ({ ids: new Int32Array([1, 2]), labels: new Int32Array([-100, 2]), truncated: 0 }));
@@ -44,7 +44,7 @@ describe('defaults', () => {
 
 describe('fileStem', () => {
   it('names downloads after the model', async () => {
-    const { fileStem } = await import('../src/ui/results.ts');
+    const { fileStem } = await import('../src/ui/evaluate/results.ts');
     expect(fileStem('Qwen/Qwen2.5-0.5B-Instruct')).toBe('Qwen2.5-0.5B-Instruct');
     expect(fileStem('tiny (built in)')).toBe('tiny-built-in');
     expect(fileStem('我的 模型/')).toBe('我的-模型');
@@ -54,7 +54,7 @@ describe('fileStem', () => {
 
 describe('mapInSlices', () => {
   it('maps like Array.map and lets other tasks run between slices', async () => {
-    const { mapInSlices } = await import('../src/ui/data.ts');
+    const { mapInSlices } = await import('../src/ui/data/datasets.ts');
     const items = Array.from({ length: 130 }, (_, i) => i);
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);

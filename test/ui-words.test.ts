@@ -2,8 +2,8 @@
 // subtitle names both model families, and the engine's reason says a nameless fallback adapter
 // in the page's language.
 import { describe, expect, it } from 'vitest';
-import { translator } from '../src/ui/i18n.ts';
-import { engineWhy } from '../src/ui/engine-view.ts';
+import { translator } from '../src/ui/shared/i18n.ts';
+import { engineWhy } from '../src/ui/model/engine-view.ts';
 
 describe('page words', () => {
   it('the subtitle names Qwen2.5 and Qwen3 in both languages', () => {
@@ -21,7 +21,7 @@ describe('page words', () => {
 
 describe('the way out of a failed download', () => {
   it('names the other ways to the model: ModelScope for a Hugging Face failure, never for a ModelScope one', async () => {
-    const { wayOutKey } = await import('../src/ui/state.ts');
+    const { wayOutKey } = await import('../src/ui/app/state.ts');
     const err = (via: string) => ({ where: 'model' as const, key: 'model.failed' as const, detail: '', net: { kind: 'network' as const, file: 'config.json' }, via });
     for (const lang of ['en', 'zh'] as const) {
       const t = translator(lang);

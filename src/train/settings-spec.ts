@@ -1,6 +1,6 @@
 // The one table of training settings: each setting's type, range or choices, its CLI flag, its
 // name in Hugging Face's LoraConfig / TrainingArguments and in the job's config.json. The page's
-// form (ui/train-fields.ts), the CLI's flags (cli/commands/train.ts) and the job export
+// form (ui/train/train-fields.ts), the CLI's flags (cli/commands/train.ts) and the job export
 // (export/job.ts) are all made from it, and one function checks a typed value for both, so the
 // page and the CLI accept and refuse exactly the same values (test/settings-spec.test.ts).
 // Engine limits (the WebGPU kernels' largest LoRA rank) come from the memory plan's module.
@@ -134,7 +134,7 @@ export function rangeText(p: Extract<SettingProblem, { code: 'range' }>): string
   return p.side === 'min' ? `${low} (up to ${p.max})` : p.side === 'max' ? `${high} (from ${p.min})` : `${low} and ${high}`;
 }
 
-/** A problem in the CLI's words (the page has its own in ui/messages-app.ts). */
+/** A problem in the CLI's words (the page has its own in ui/shared/messages-app.ts). */
 export function problemText(p: SettingProblem): string {
   switch (p.code) {
     case 'empty':
