@@ -298,7 +298,13 @@ export interface SchemaState {
   /** Problems of the last import, apply or build, by tool and field; nothing changed then. */
   issues: SchemaIssue[];
   failed?: string;
-  build: { perTool: number; evalPerTool: number; seed: number };
+  /**
+   * split: how rows are held out (templates: utterances drawn after the training ones; values:
+   * templates training has seen with span values it has not, the copying test). variants: share
+   * of rows made variants of the templates' words; at 0 variants only fill up a tool whose
+   * templates give too few distinct utterances (build-data's default).
+   */
+  build: { perTool: number; evalPerTool: number; seed: number; split: 'templates' | 'values'; variants: number };
   /** Rows the last build made. */
   built?: { train: number; eval: number };
   /** Rows to add when asking for more rows of one tool. */
@@ -340,7 +346,7 @@ export function initialState(lang: Lang): AppState {
     trainErrors: {},
     training: { state: 'idle', losses: [], evalLosses: [], trained: false },
     evaluation: { busy: false, done: 0, total: 0, inputs: [], added: [] },
-    schema: { dirty: false, issues: [], build: { perTool: 20, evalPerTool: 5, seed: 42 }, moreRows: 10 },
+    schema: { dirty: false, issues: [], build: { perTool: 20, evalPerTool: 5, seed: 42, split: 'templates', variants: 0 }, moreRows: 10 },
     runs: { list: [], selected: [], busy: false },
     chat: {
       prompt: '创建汇报会会议',

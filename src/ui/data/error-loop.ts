@@ -6,6 +6,7 @@
 
 import { SchemaError, type SchemaIssue } from '../../core/errors.ts';
 import { buildRows, formatSeedRows, moreRows, type SeedRow } from '../../data/builder.ts';
+import { buildRowsByValues } from '../../data/split-values.ts';
 import { parseToolCall, type DatasetRow } from '../../data/dataset.ts';
 import { callProblems, parseToolSchema, utteranceOf } from '../../data/schema.ts';
 import { siblingRow } from '../../data/sibling.ts';
@@ -154,7 +155,9 @@ export class LoopController {
     if (!s.applied) return;
     let built;
     try {
-      built = buildRows(s.applied, s.build);
+      const { perTool, evalPerTool, seed, split, variants } = s.build;
+      const opts = { perTool, evalPerTool, seed, variety: { share: variants } };
+      built = split === 'values' && evalPerTool > 0 ? buildRowsByValues(s.applied, opts) : buildRows(s.applied, opts);
     } catch (e) {
       return this.fail('build', e);
     }

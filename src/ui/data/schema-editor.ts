@@ -120,12 +120,23 @@ export class SchemaEditor extends LitElement {
   private buildCard(t: Translate) {
     const s = this.state.schema;
     const b = s.build;
-    const num = (key: keyof typeof b, min: number) => html`<label>${t(`build.${key}` as const)}
+    const num = (key: 'perTool' | 'evalPerTool' | 'seed', min: number) => html`<label>${t(`build.${key}` as const)}
         <input type="number" min=${min} style="width:6em" data-field=${key} .value=${String(b[key])}
           @change=${(e: Event) => emit(this, { type: 'setBuild', patch: { [key]: Math.max(min, Math.floor(Number(value(e))) || min) } })} /></label>`;
     return html`<section class="card" aria-labelledby="build-h">
       <h3 id="build-h">${t('build.title')}</h3>
       <div class="row">${num('perTool', 1)} ${num('evalPerTool', 0)} ${num('seed', 0)}</div>
+      <div class="row">
+        <label>${t('build.split')}
+          <select data-field="split" .value=${b.split} @change=${(e: Event) => emit(this, { type: 'setBuild', patch: { split: value(e) === 'values' ? 'values' : 'templates' } })}>
+            <option value="templates" ?selected=${b.split === 'templates'}>${t('build.split.templates')}</option>
+            <option value="values" ?selected=${b.split === 'values'}>${t('build.split.values')}</option>
+          </select></label>
+        <label>${t('build.variants')}
+          <input type="number" min="0" max="100" step="5" style="width:5em" data-field="variants" .value=${String(Math.round(b.variants * 100))}
+            @change=${(e: Event) => emit(this, { type: 'setBuild', patch: { variants: Math.min(100, Math.max(0, Number(value(e)) || 0)) / 100 } })} /></label>
+      </div>
+      <p class="muted small">${t(b.split === 'values' ? 'build.split.valuesHint' : 'build.split.templatesHint')} ${t('build.variantsHint')}</p>
       <div class="row" style="margin-top:8px">
         <button class="primary" data-action="build-data" ?disabled=${!s.applied && !s.form} @click=${() => emit(this, { type: 'buildData' })}>${t('build.run')}</button>
         ${s.built ? html`<span class="small" role="status" data-testid="build-done">${t('build.done', { train: s.built.train, eval: s.built.eval })}</span>` : nothing}
