@@ -262,6 +262,16 @@ export function parityCases(): ParityCase[] {
     return readAll(ops, t, ['out', 'rstd', 'xa']);
   });
 
+  add('swiglu forward making down\'s LoRA xa (dropout 0.1), backward making gate\'s and up\'s dxa', 1e-5, async (ops) => {
+    const N = 6, I = 700, R = 4, n = N * I;
+    const t = tensors(ops, { act: n, gate: uniform(n, 30), up: uniform(n, 31), dout: uniform(n, 32), dgate: n, dup: n, params: 3 * 2816, xa: 64, dxa: 2 * 64 }, 'swxa');
+    ops.upload(t.params, uniform(3 * 2816, 33));
+    ops.swigluForward(t.act, t.gate, t.up, n, { N, R, parts: [{ a: ops.view(t.params, 0, R * I), xa: ops.view(t.xa, 0, N * R), dropout: { p: 0.1, seed: 77 } }] });
+    const dxa = (p: number) => ({ b: ops.view(t.params, 2816 * (p + 1), I * R), dxa: ops.view(t.dxa, 64 * p, N * R), R, scale: 2.5 });
+    ops.swigluBackward(t.dgate, t.dup, t.dout, t.gate, t.up, n, { N, gate: dxa(0), up: dxa(1) });
+    return readAll(ops, t, ['act', 'xa', 'dgate', 'dup', 'dxa']);
+  });
+
   for (const p of [0, 0.1]) {
     add(`lora forward+backward dropout ${p}`, 1e-5, async (ops) => {
       const N = 9, In = 21, O = 17, R = 3, scale = 4;

@@ -32,7 +32,7 @@ describe('bench --count-only', () => {
     expect(r.decode_launches_per_token as number).toBeGreaterThan(cfg.numLayers);
   });
 
-  it('makes the LoRA factors next to the norms and splits no K at the real shape (4 x 64 rows, 896-wide outputs)', async () => {
+  it('makes the LoRA factors in the norms and SwiGLU and splits no K at the real shape (4 x 64 rows, 896-wide outputs)', async () => {
     const cfg = presetConfig('qwen2.5-0.5b'), L = cfg.numLayers;
     const r = await runCountOnly({ preset: 'qwen2.5-0.5b', batch: 4, seq: 64 }, () => {});
     const k = r.kernels as Kernels;
@@ -43,10 +43,15 @@ describe('bench --count-only', () => {
     expect(n('rmsnorm.forward_xa')).toBe(2 * L);
     expect(n('rmsnorm.backward_dxa')).toBe(2 * L);
     expect(n('rmsnorm.backward')).toBe(1);
-    // what is left standalone: xa of o and down (inputs made by attention and SwiGLU), dxa of the
-    // q|k|v and gate|up groups (their output gradients come from attention and SwiGLU backward)
-    expect(n('lora.xa_forward')).toBe(2 * L);
-    expect(n('lora.dxa_backward')).toBe(2 * L);
+    // SwiGLU, a workgroup per row, makes down's xa forward and gate's and up's dxa backward; the
+    // plain forward left is backward's remake of act (plan.ts savedKeys does not keep it)
+    expect(n('swiglu.forward_xa')).toBe(L);
+    expect(n('swiglu.backward_dxa')).toBe(L);
+    expect(n('swiglu.forward')).toBe(L);
+    // what is left standalone: xa of o (its input is attention's output, made a head at a time)
+    // and dxa of q|k|v (their output gradients come out of attention and RoPE backward)
+    expect(n('lora.xa_forward')).toBe(L);
+    expect(n('lora.dxa_backward')).toBe(L);
     expect(n('lora.grads_backward')).toBe(4 * L);
     // 256 rows x 896 columns are 56 small tiles: enough to run whole, no reduce pass
     expect(n('matmul.forward_reduce') + n('matmul.backward_reduce')).toBe(0);
@@ -54,5 +59,7 @@ describe('bench --count-only', () => {
     const N = 4 * 64, C = cfg.hiddenSize, R = 8;
     const want = L * N * C * (5 * 4 + 2 * R * 7); // two norms forward, two backward, at ~5 N C each
     expect(Math.abs((k['rmsnorm.forward_xa'].gflop + k['rmsnorm.backward_dxa'].gflop) * 1e9 - want) / want).toBeLessThan(1e-5);
+    const I = cfg.intermediateSize, wantS = L * N * I * (6 + 10 + 2 * R * 3); // down's xa, gate's and up's dxa
+    expect(Math.abs((k['swiglu.forward_xa'].gflop + k['swiglu.backward_dxa'].gflop) * 1e9 - wantS) / wantS).toBeLessThan(1e-5);
   });
 });

@@ -8,7 +8,7 @@
 
 import { LORA_TARGETS, type LoraTarget, type Qwen2Config, projShape } from '../core/config.ts';
 import { EngineError } from '../core/errors.ts';
-import { hash32, alignUp, type Ops, type Dropout, type AdamWParams, type NormDxa, type NormXa, type Projection } from './ops.ts';
+import { hash32, alignUp, type Ops, type Dropout, type AdamWParams, type NormDxa, type NormXa, type Projection, type SwigluDxa } from './ops.ts';
 import { peftName, type LoraSettings, loraScale } from './engine.ts';
 import { activationArenas, attentionState, carveArena, loraLayout, type LoraSlot } from './plan.ts';
 
@@ -170,6 +170,12 @@ export class Qwen2LoraModel<T, W> {
     this.ops.linearForward(outs, inp, projs, resid, N, In, this.lora.r, this.scale);
   }
 
+  /** gate and up, both adapted: SwiGLU backward makes their dxa (parts 0 and 1 of the group) from dgate and dup. */
+  private swigluNext(a: Record<string, T>, layer: number, N: number): SwigluDxa<T> | undefined {
+    const g = this.slot(layer, 'gate_proj'), u = this.slot(layer, 'up_proj'), R = this.lora.r, scale = this.scale;
+    return g && u ? { N, gate: { b: g.b, dxa: a['dxa.0'], R, scale }, up: { b: u.b, dxa: a['dxa.1'], R, scale } } : undefined;
+  }
+
   /**
    * The adapted projections that read an rmsnorm's output (q|k|v, gate|up): the norm makes their
    * xa in the same launch on WebGPU. Undefined when none of them has an adapter.
@@ -186,7 +192,7 @@ export class Qwen2LoraModel<T, W> {
   private linearBackward(a: Record<string, T>, dinp: T, douts: T[], inp: T, layer: number, targets: LoraTarget[], N: number, seed: number, dxaReady = false): void {
     const In = projShape(this.cfg, targets[0])[1];
     const projs = targets.map((t, i) => this.projection(a, layer, t, i, seed));
-    if (dxaReady) projs[0].lora!.dxaReady = true;
+    if (dxaReady) for (const p of projs) p.lora!.dxaReady = true;
     this.ops.linearBackward(dinp, douts, inp, projs, N, In, this.lora.r, this.scale);
   }
 
@@ -241,8 +247,9 @@ export class Qwen2LoraModel<T, W> {
     this.linearForward(a, [a.xMid], a.attOut, l, ['o_proj'], N, seed, xIn); // xMid = xIn + o(attOut)
     ops.rmsnormForward(a.ln2, a.rstd2, a.xMid, w.ln2, N, C, eps, xa2);
     this.linearForward(a, [a.gate, a.up], a.ln2, l, gateUp, N, seed, null, !!xa2); // (N, I) each
-    ops.swigluForward(a.act, a.gate, a.up, N * I);
-    this.linearForward(a, [xOut], a.act, l, ['down_proj'], N, seed, a.xMid); // xOut = xMid + down(act)
+    const xa3 = this.normXa(a, l, ['down_proj'], seed);
+    ops.swigluForward(a.act, a.gate, a.up, N * I, xa3 && { ...xa3, N });
+    this.linearForward(a, [xOut], a.act, l, ['down_proj'], N, seed, a.xMid, !!xa3); // xOut = xMid + down(act)
   }
 
   /** Training attends within the batch: positions 0..T-1, the batch's padding mask. */
@@ -265,8 +272,9 @@ export class Qwen2LoraModel<T, W> {
     // MLP: xOut = xMid + down(swiglu(gate(ln2), up(ln2)))
     // dResid is whole: the norm backward after this layer (or the final norm's) made down's dxa
     this.linearBackward(a, a.dAct, [a.dResid], a.act, l, ['down_proj'], N, seed, !!this.normNext(l, 'down_proj'));
-    ops.swigluBackward(a.dGate, a.dUp, a.dAct, a.gate, a.up, N * I);
-    this.linearBackward(a, a.dLn, [a.dGate, a.dUp], a.ln2, l, ['gate_proj', 'up_proj'], N, seed);
+    const gu = this.swigluNext(a, l, N);
+    ops.swigluBackward(a.dGate, a.dUp, a.dAct, a.gate, a.up, N * I, gu);
+    this.linearBackward(a, a.dLn, [a.dGate, a.dUp], a.ln2, l, ['gate_proj', 'up_proj'], N, seed, !!gu);
     const oNext = this.normNext(l, 'o_proj');
     ops.rmsnormBackward(a.dResid, a.dLn, a.xMid, w.ln2, a.rstd2, N, C, oNext);
     // attention: xMid = xIn + o(attn(rope(norm(q(ln1))), rope(norm(k(ln1))), v(ln1))), norm only in Qwen3

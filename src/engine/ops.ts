@@ -52,6 +52,18 @@ export interface LoraPart<T> {
   xaReady?: boolean;
 }
 
+/** SwiGLU's output (N rows) is the down projection's input: its xa made in the same launch (parts: down only). */
+export interface SwigluXa<T> extends NormXa<T> {
+  N: number;
+}
+
+/** SwiGLU backward's dgate and dup (N rows) are the gate and up projections' output gradients: their dxa made in the same launch. */
+export interface SwigluDxa<T> {
+  N: number;
+  gate: NormDxa<T>;
+  up: NormDxa<T>;
+}
+
 /** The LoRA A factors (R, C) of the projections that read an rmsnorm's output, and where their xa (N, R) go. */
 export interface NormXa<T> {
   parts: Pick<LoraPart<T>, 'a' | 'xa' | 'dropout'>[];
@@ -196,8 +208,10 @@ export interface Ops<T, W> {
     B: number, T: number, NH: number, NKV: number, HD: number): void;
 
   /** out = silu(gate) * up */
-  swigluForward(out: T /* (N,I) */, gate: T /* (N,I) */, up: T /* (N,I) */, n: number): void;
-  swigluBackward(dgate: T /* (N,I) */, dup: T /* (N,I) */, dout: T /* (N,I) */, gate: T, up: T, n: number): void;
+  /** With `next`, also down's xa = dropout(out) @ aᵀ (LoraPart.xaReady); WebGPU: the same launch, a workgroup per row. */
+  swigluForward(out: T /* (N,I) */, gate: T /* (N,I) */, up: T /* (N,I) */, n: number, next?: SwigluXa<T>): void;
+  /** With `next`, also gate's and up's dxa = scale * dgate @ b_gate, scale * dup @ b_up (LoraPart.dxaReady). */
+  swigluBackward(dgate: T /* (N,I) */, dup: T /* (N,I) */, dout: T /* (N,I) */, gate: T, up: T, n: number, next?: SwigluDxa<T>): void;
 
   /** x += y */
   addInPlace(x: T /* (n) */, y: T /* (n) */, n: number): void;

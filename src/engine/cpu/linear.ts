@@ -2,7 +2,7 @@
 // made of the single-projection kernels one after another, so they are also the oracle the
 // fused WGSL kernels are tested against.
 
-import { dropoutThreshold, hash32, type Dropout, type NormDxa, type NormXa, type Ops, type Projection } from '../ops.ts';
+import { dropoutThreshold, hash32, type Dropout, type NormDxa, type NormXa, type Ops, type Projection, type SwigluDxa } from '../ops.ts';
 
 export function linearForwardComposite<T, W>(ops: Ops<T, W>, outs: T[], inp: T, projs: Projection<T, W>[], resid: T | null,
   N: number, In: number, R: number, scale: number): void {
@@ -66,4 +66,10 @@ export function normXa(out: Float32Array, next: NormXa<Float32Array>, N: number,
       }
     }
   }
+}
+
+/** The twin of swiglu.backward_dxa's second half: gate's and up's dxa from dgate and dup (n = N I values each). */
+export function swigluDxa(dgate: Float32Array, dup: Float32Array, next: SwigluDxa<Float32Array>, n: number): void {
+  normDxa(dgate, next.gate, next.N, n / next.N);
+  normDxa(dup, next.up, next.N, n / next.N);
 }

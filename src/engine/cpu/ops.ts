@@ -5,8 +5,8 @@
 import { f16ToF32, type WeightFormat } from '../../core/dtype.ts';
 import { dequantizeNf4 } from '../../core/nf4.ts';
 import { EngineError } from '../../core/errors.ts';
-import { type AdamWParams, type Dropout, type NormDxa, type NormXa, type Ops, type Projection, checkWeightData } from '../ops.ts';
-import { dropoutScaleFn, linearBackwardComposite, linearForwardComposite, normDxa, normXa } from './linear.ts';
+import { type AdamWParams, type Dropout, type NormDxa, type NormXa, type Ops, type Projection, type SwigluDxa, type SwigluXa, checkWeightData } from '../ops.ts';
+import { dropoutScaleFn, linearBackwardComposite, linearForwardComposite, normDxa, normXa, swigluDxa } from './linear.ts';
 import { perPackedRow, ropeInPlace } from './varlen.ts';
 
 export type CpuTensor = Float32Array | Int32Array;
@@ -316,18 +316,20 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
     }
   }
 
-  swigluForward(out: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number): void {
+  swigluForward(out: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number, next?: SwigluXa<CpuTensor>): void {
     const g = f(gate), u = f(up), y = f(out);
     for (let i = 0; i < n; i++) y[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i];
+    if (next) normXa(y, next as NormXa<Float32Array>, next.N, n / next.N);
   }
 
-  swigluBackward(dgate: CpuTensor, dup: CpuTensor, dout: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number): void {
+  swigluBackward(dgate: CpuTensor, dup: CpuTensor, dout: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number, next?: SwigluDxa<CpuTensor>): void {
     const g = f(gate), u = f(up), dy = f(dout), dg = f(dgate), du = f(dup);
     for (let i = 0; i < n; i++) {
       const sig = 1 / (1 + Math.exp(-g[i]));
       du[i] = dy[i] * g[i] * sig;
       dg[i] = dy[i] * u[i] * sig * (1 + g[i] * (1 - sig));
     }
+    if (next) swigluDxa(dg, du, next as SwigluDxa<Float32Array>, n);
   }
 
   addInPlace(x: CpuTensor, y: CpuTensor, n: number): void {

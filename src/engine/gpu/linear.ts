@@ -7,7 +7,7 @@
 import { loraRankLimit } from '../plan.ts';
 import type { WeightFormat } from '../../core/dtype.ts';
 import { EngineError } from '../../core/errors.ts';
-import { dropoutThreshold, type Dropout, type NormDxa, type NormXa, type Projection } from '../ops.ts';
+import { dropoutThreshold, type Dropout, type NormDxa, type NormXa, type Projection, type SwigluDxa, type SwigluXa } from '../ops.ts';
 import { grid1d, rowsGrid, type Grid } from './command-stream.ts';
 import type { GpuTensor, GpuWeight, Region } from './memory.ts';
 import type { MatmulPlan } from './variants.ts';
@@ -82,6 +82,29 @@ export class GpuLinear {
     }
     if (next) return this.host.run('rmsnorm.backward_dxa', { ...bindings, adapter: next.b, dxa: next.dxa }, { ...zero, ...base, R: next.R, scale: next.scale }, grid);
     this.host.run(`rmsnorm.${entry}`, bindings, { ...zero, ...base }, grid);
+  }
+
+  /**
+   * swiglu.forward / .backward, elementwise; with `next` a workgroup per row that also makes
+   * down's xa (forward) or gate's and up's dxa (backward), else those in their own launch.
+   */
+  swiglu(entry: 'forward' | 'backward', bindings: Record<string, GpuTensor>, n: number, next?: SwigluXa<GpuTensor> | SwigluDxa<GpuTensor>): void {
+    const zero = { n, N: 0, I: 0, R: 0, nparts: 0, a0: 0, x0: 0, x1: 0, b0: 0, b1: 0, seed0: 0, threshold: 0, keepScale: 1, dropOn: 0, scale: 0 };
+    if (next && 'parts' in next) {
+      const [p] = next.parts, I = n / next.N;
+      const params = { ...zero, N: next.N, I, R: next.R, nparts: 1, ...dropoutParams([p.dropout]) };
+      return this.host.run('swiglu.forward_xa', { ...bindings, adapter: p.a, xa: p.xa }, params, rowsGrid(next.N));
+    }
+    if (next) {
+      const I = n / next.N, bs = span([next.gate.b, next.up.b]), ds = span([next.gate.dxa, next.up.dxa]);
+      if (bs && ds) {
+        const params = { ...zero, N: next.N, I, R: next.gate.R, nparts: 2, b0: bs.offs[0], b1: bs.offs[1], x0: ds.offs[0], x1: ds.offs[1], scale: next.gate.scale };
+        return this.host.run('swiglu.backward_dxa', { ...bindings, adapter: bs.region, xa: ds.region }, params, rowsGrid(next.N));
+      }
+    }
+    this.host.run(`swiglu.${entry}`, bindings, zero, grid1d(n));
+    // B or dxa views apart: each dxa in its own launch
+    if (next) for (const [d, l] of [[bindings.dgate, next.gate], [bindings.dup, next.up]] as const) this.dxa([d], [l], [n / next.N], next.N, l.R, l.scale);
   }
 
   /** xa_p = dropout_p(inp) @ a_pᵀ for every LoRA part, one launch when the views allow. */
@@ -240,7 +263,7 @@ export class GpuLinear {
   }
 
   /** dxa_p = scale * douts[p] @ b_p for every LoRA part. */
-  private dxa(douts: GpuTensor[], loras: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], widths: number[], N: number, R: number, scale: number): void {
+  private dxa(douts: GpuTensor[], loras: Pick<NormDxa<GpuTensor>, 'b' | 'dxa'>[], widths: number[], N: number, R: number, scale: number): void {
     const dy = span(douts), bs = span(loras.map((l) => l.b)), ds = span(loras.map((l) => l.dxa));
     if (!dy || !bs || !ds) {
       loras.forEach((l, i) => this.dxa([douts[i]], [l], [widths[i]], N, R, scale));
