@@ -49,3 +49,17 @@ describe('the corrected estimate', () => {
     expect(speedRatio(100 * 40, est())).toBeCloseTo(40, 9); // 40x: measured on a busy machine, taken
   });
 });
+
+describe('the measured speed across a reload', () => {
+  it('is saved with the page and brought back', async () => {
+    const { sessionOf, restoredPatch } = await import('../src/ui/app/page-session.ts');
+    const { initialState } = await import('../src/ui/app/state.ts');
+    const speed = { model: 'builtin:', engine: 'cpu' as const, ratio: 2.5 };
+    const saved = sessionOf({ ...initialState('en'), measuredSpeed: speed }, undefined);
+    expect(JSON.parse(JSON.stringify(saved)).measuredSpeed).toEqual(speed);
+    expect(restoredPatch(saved)(initialState('en')).measuredSpeed).toEqual(speed);
+    // a session saved before this field keeps what the page has
+    const { measuredSpeed: _m, ...old } = saved;
+    expect(restoredPatch(old)(initialState('en')).measuredSpeed).toBeUndefined();
+  });
+});
