@@ -2,7 +2,7 @@
 // speed, measured from its progress events with the start and pauses left out, corrects the next
 // estimate on the same model and engine.
 import { describe, expect, it } from 'vitest';
-import { SpeedMeter, estimatedSeconds, speedRatio } from '../src/ui/train/estimate.ts';
+import { SpeedMeter, estimatedSeconds, evalMicros, speedRatio } from '../src/ui/train/estimate.ts';
 import type { StepEstimate } from '../src/ui/app/state.ts';
 
 const est = (over: Partial<StepEstimate> = {}): StepEstimate => ({ key: 'k', status: 'done', engine: 'cpu', batch: 4, tokens: 64, microMs: 50, steps: 10, micros: 20, ...over });
@@ -28,6 +28,16 @@ describe('SpeedMeter', () => {
 describe('the corrected estimate', () => {
   it('is the timed micro-batch times the micro-batches when nothing was measured', () => {
     expect(estimatedSeconds(est(), 'builtin:', undefined)).toEqual({ seconds: 1, corrected: false });
+  });
+
+  it('counts the evaluations of the run as forward passes', () => {
+    // 10 steps, an evaluation every 4 (steps 4 and 8) and one at the end: 3 passes of 5 rows in 2s
+    expect(evalMicros(10, 4, 5, 2)).toBe(9);
+    expect(evalMicros(8, 4, 5, 2)).toBe(6); // the end is step 8: no extra pass
+    expect(evalMicros(10, 0, 5, 2)).toBe(0);
+    expect(evalMicros(10, 4, 0, 2)).toBe(0);
+    // 20 micro-batches of 50 ms, 9 forward-only ones at a third of that: 1 s + 0.15 s
+    expect(estimatedSeconds(est({ evalMicros: 9 }), 'builtin:', undefined).seconds).toBeCloseTo(1.15, 9);
   });
 
   it('takes the ratio of a run that was twice as slow as its estimate', () => {
