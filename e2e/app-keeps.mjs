@@ -67,6 +67,10 @@ export const tests = [
       await page.locator('[data-testid="eval-report"]').waitFor({ timeout: 240_000 });
       await until('evaluation to end', async () => !(await page.locator('wt-eval-panel button[data-action="continue-training"]').isDisabled()), 240_000);
       await page.locator('wt-eval-panel button[data-action="continue-training"]').click();
+      // Point 9: Evaluate, where Continue was pressed, shows the run going on, and that the
+      // results on show are of the adapter before it.
+      await until('the continued run\'s progress on Evaluate', async () => /Training on: step \d+ of \d+/.test(await text(page, 'continue-progress')), 60_000);
+      await page.locator('[data-testid="eval-stale"]').waitFor({ timeout: 10_000 });
       await go(page, 'train');
       const saved = page.getByText(/Checkpoint saved at step (\d+)/);
       let savedStep = 0;
@@ -111,6 +115,15 @@ export const tests = [
       assert.match(rows[0], /\brun 2\b/);
       assert.match(rows[0], /\brun 1\b/, 'the continued run says it continued from run 1');
       await ctx.screenshot(page, 'keeps-continued');
+
+      // Point 9: loading a run shows its stored evaluation (run 1 was evaluated), and a run never
+      // evaluated shows none, not the previous adapter's.
+      await runs.nth(1).locator('button[data-action="load-run"]').click();
+      await page.locator('[data-testid="eval-stored"]').waitFor({ timeout: 60_000 });
+      assert.equal(await page.locator('[data-testid="eval-stale"]').count(), 0, 'the loaded run\'s own report is not stale');
+      assert.match(await text(page, 'eval-exact'), /%/);
+      await runs.nth(0).locator('button[data-action="load-run"]').click();
+      await until('no report for the run never evaluated', async () => (await page.locator('[data-testid="eval-report"]').count()) === 0, 60_000);
     },
   },
   {

@@ -2,7 +2,7 @@
 // speed, measured from its progress events with the start and pauses left out, corrects the next
 // estimate on the same model and engine.
 import { describe, expect, it } from 'vitest';
-import { SpeedMeter, estimatedSeconds, speedRatio } from '../src/ui/train/estimate.ts';
+import { SpeedMeter, estimatedSeconds, evalMicros, speedRatio } from '../src/ui/train/estimate.ts';
 import type { StepEstimate } from '../src/ui/app/state.ts';
 
 const est = (over: Partial<StepEstimate> = {}): StepEstimate => ({ key: 'k', status: 'done', engine: 'cpu', batch: 4, tokens: 64, microMs: 50, steps: 10, micros: 20, ...over });
@@ -30,6 +30,16 @@ describe('the corrected estimate', () => {
     expect(estimatedSeconds(est(), 'builtin:', undefined)).toEqual({ seconds: 1, corrected: false });
   });
 
+  it('counts the evaluations of the run as forward passes', () => {
+    // 10 steps, an evaluation every 4 (steps 4 and 8) and one at the end: 3 passes of 5 rows in 2s
+    expect(evalMicros(10, 4, 5, 2)).toBe(9);
+    expect(evalMicros(8, 4, 5, 2)).toBe(6); // the end is step 8: no extra pass
+    expect(evalMicros(10, 0, 5, 2)).toBe(0);
+    expect(evalMicros(10, 4, 0, 2)).toBe(0);
+    // 20 micro-batches of 50 ms, 9 forward-only ones at a third of that: 1 s + 0.15 s
+    expect(estimatedSeconds(est({ evalMicros: 9 }), 'builtin:', undefined).seconds).toBeCloseTo(1.15, 9);
+  });
+
   it('takes the ratio of a run that was twice as slow as its estimate', () => {
     // estimate: 50 ms x 20 micro-batches / 10 steps = 100 ms per step; the run took 200
     const ratio = speedRatio(200, est())!;
@@ -45,6 +55,21 @@ describe('the corrected estimate', () => {
     expect(speedRatio(200, undefined)).toBeUndefined();
     expect(speedRatio(undefined, est())).toBeUndefined();
     expect(speedRatio(200, est({ status: 'error' }))).toBeUndefined();
-    expect(speedRatio(100 * 20, est())).toBeUndefined(); // 20x slower: a sleeping laptop
+    expect(speedRatio(100 * 200, est())).toBeUndefined(); // 200x slower: a sleeping laptop
+    expect(speedRatio(100 * 40, est())).toBeCloseTo(40, 9); // 40x: measured on a busy machine, taken
+  });
+});
+
+describe('the measured speed across a reload', () => {
+  it('is saved with the page and brought back', async () => {
+    const { sessionOf, restoredPatch } = await import('../src/ui/app/page-session.ts');
+    const { initialState } = await import('../src/ui/app/state.ts');
+    const speed = { model: 'builtin:', engine: 'cpu' as const, ratio: 2.5 };
+    const saved = sessionOf({ ...initialState('en'), measuredSpeed: speed }, undefined);
+    expect(JSON.parse(JSON.stringify(saved)).measuredSpeed).toEqual(speed);
+    expect(restoredPatch(saved)(initialState('en')).measuredSpeed).toEqual(speed);
+    // a session saved before this field keeps what the page has
+    const { measuredSpeed: _m, ...old } = saved;
+    expect(restoredPatch(old)(initialState('en')).measuredSpeed).toBeUndefined();
   });
 });

@@ -19,6 +19,7 @@ export function sessionOf(s: AppState, adapterRun: string | undefined): SavedSes
     chat: { prompt: s.chat.prompt, maxNewTokens: s.chat.maxNewTokens, temperature: s.chat.temperature, constrained: s.chat.constrained, instruct: s.chat.instruct },
     adapterRun,
     continuing: s.continuing,
+    measuredSpeed: s.measuredSpeed,
   };
 }
 
@@ -34,5 +35,6 @@ export function restoredPatch(saved: SavedSession): (s: AppState) => Partial<App
     splitSeed: saved.splitSeed,
     systemPrompt: saved.systemPrompt,
     chat: { ...s.chat, ...saved.chat },
+    measuredSpeed: saved.measuredSpeed ?? s.measuredSpeed,
   });
 }

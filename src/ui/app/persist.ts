@@ -5,7 +5,7 @@
 import { createStore, get, set, del, type UseStore } from 'idb-keyval';
 import type { EngineChoice, QuantChoice } from '../../worker/api.ts';
 import type { Recipe } from '../../train/recipe.ts';
-import type { LossPoint, SourceForm } from './state.ts';
+import type { LossPoint, MeasuredSpeed, SourceForm } from './state.ts';
 import type { SchemaForm } from '../data/schema-form.ts';
 
 export interface SavedSession {
@@ -22,6 +22,8 @@ export interface SavedSession {
   adapterRun?: string;
   /** A "Continue training" run not finished yet: Start (Resume) goes on with it as the same run. */
   continuing?: { from: string; parent?: string };
+  /** The last run's speed against its estimate: the next estimate is corrected by it after a reload too. */
+  measuredSpeed?: MeasuredSpeed;
 }
 
 export interface SavedDataset {

@@ -146,6 +146,8 @@ export interface StepEstimate {
   /** Optimizer steps and micro-batches of the planned run. */
   steps: number;
   micros: number;
+  /** Forward-only micro-batches of the run's evaluations (estimate.ts evalMicros). */
+  evalMicros?: number;
 }
 
 /** How far the last finished run's own speed was from its estimate, on that model and engine. */

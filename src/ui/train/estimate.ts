@@ -68,6 +68,7 @@ export class EstimateController {
       tokens: set.examples.reduce((m, e) => Math.max(m, e.ids.length), 0),
       steps: totalSteps,
       micros: Math.ceil(microPerEpoch * s.train.epochs),
+      evalMicros: evalMicros(totalSteps, s.train.evalEvery, s.splitCounts.eval, batch),
     };
     this.c.patch(() => ({ estimate: { ...base, status: 'measuring' } }));
     try {
@@ -122,14 +123,33 @@ export class SpeedMeter {
  */
 export function speedRatio(msPerStep: number | undefined, e: StepEstimate | undefined): number | undefined {
   if (msPerStep === undefined || !e || e.status !== 'done' || !e.microMs || !e.steps || !e.micros) return undefined;
-  const ratio = msPerStep / ((e.microMs * e.micros) / e.steps);
-  // A factor past 10x either way is a run disturbed (a background tab, a sleeping laptop), not a speed.
-  return ratio > 0.1 && ratio < 10 ? ratio : undefined;
+  const ratio = msPerStep / (timedMs(e) / e.steps);
+  // Runs on a busy machine measured 40x the timed micro-batch (evaluations and checkpoints every
+  // few steps are in the run): only a factor past 100x either way is taken for a disturbed run.
+  return ratio > 0.01 && ratio < 100 ? ratio : undefined;
+}
+
+/**
+ * Forward-only micro-batches of the run's evaluations: one pass over the evaluation rows every
+ * `evalEvery` steps and one at the end (train/loop.ts), in micro-batches of the run's batch.
+ */
+export function evalMicros(steps: number, evalEvery: number, evalRows: number, batch: number): number {
+  if (evalEvery <= 0 || evalRows <= 0 || batch <= 0) return 0;
+  const passes = Math.floor(steps / evalEvery) + (steps % evalEvery ? 1 : 0);
+  return passes * Math.ceil(evalRows / batch);
+}
+
+/** A forward pass is about a third of forward and backward (the backward pass does twice the matmuls). */
+const FORWARD_SHARE = 1 / 3;
+
+/** The run's milliseconds as timed: its training micro-batches and its evaluations' forward passes. */
+function timedMs(e: StepEstimate): number {
+  return (e.microMs ?? NaN) * (e.micros + (e.evalMicros ?? 0) * FORWARD_SHARE);
 }
 
 /** Seconds the estimate says, corrected by the last run measured on the same model and engine. */
 export function estimatedSeconds(e: StepEstimate, model: string | undefined, speed: MeasuredSpeed | undefined): { seconds: number; corrected: boolean } {
-  const timed = ((e.microMs ?? NaN) * e.micros) / 1000;
+  const timed = timedMs(e) / 1000;
   if (!speed || speed.engine !== e.engine || speed.model !== model) return { seconds: timed, corrected: false };
   return { seconds: timed * speed.ratio, corrected: true };
 }

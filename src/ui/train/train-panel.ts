@@ -116,7 +116,7 @@ export class TrainPanel extends LitElement {
   private estimate(t: Translate) {
     const s = this.state;
     const e = s.estimate;
-    if (!e || this.running || s.training.state === 'done') return nothing;
+    if (!e || this.running || (s.training.state === 'done' && !otherRun(s))) return nothing;
     const engine = e.engine === 'webgpu' ? 'WebGPU' : 'CPU';
     const model = s.model.summary ? s.model.summary.sourceKey || s.model.summary.name : undefined;
     const { seconds, corrected } = estimatedSeconds(e, model, s.measuredSpeed);

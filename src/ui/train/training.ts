@@ -145,10 +145,12 @@ export class TrainingController {
       // A load on the way (settings the engine could not run) reset the training state: the run is named again.
       this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined, runKey: this.runKey() } }));
       const continued = continueFrom !== undefined ? { continueFrom } : {};
-      // The estimate shown for this very run (same run key and engine), to learn how far off it was.
+      // The estimate on show, to learn how far off it was: timed on this engine as loaded now (the
+      // same micro-batch shape; a change of epochs alone is not re-timed before a quick Start).
       const shown = this.c.state.estimate;
       const summary = this.c.state.model.summary;
-      const estimated = shown && summary && shown.engine === summary.engine.kind && JSON.parse(shown.key)[0] === this.runKey() ? shown : undefined;
+      const sameLoad = shown && JSON.stringify(JSON.parse(shown.key)[1]) === JSON.stringify(this.c.state.model.loadedWith);
+      const estimated = shown && summary && shown.engine === summary.engine.kind && sameLoad ? shown : undefined;
       this.meter = new SpeedMeter();
       const outcome = await this.c.worker.startTraining({ ...runSettings(this.c.state.train), resume: !fresh, ...continued }, (p) => this.onProgress(p));
       if (outcome.state !== 'error') ended = { outcome, train: trainSet.examples, evalRows: evalRows.length };
