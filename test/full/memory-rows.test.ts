@@ -1,13 +1,14 @@
-// `inspect --row N` keeps only row N and `eval --limit N` only the rows it scores, the file
-// streaming through: on a 100 MB JSON lines file (about 300k rows, two of them 10 MB long,
+// `inspect --row N` keeps only row N, `eval --limit N` only the rows it scores and `export
+// --format job` a piece of rows (the zip written as they stream), the file streaming through: on a 100 MB JSON lines file (about 300k rows, two of them 10 MB long,
 // scripts/make-big-dataset.ts) peak RSS by GNU time stays under 300 MiB. Measured 2026-12-08 on
 // the loaded 2-core machine: inspect 394 -> 224 MiB, eval --limit 2 435 -> 230 MiB (all rows held
-// before). The row inspect prints is checked against the file's own last line. Slow: in test/full/.
+// before), export --format job 880 -> 235 MiB (same unzipped files). The row inspect prints is checked against the file's own last line. Slow: in test/full/.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBigDataset } from '../../scripts/make-big-dataset.ts';
 
@@ -27,7 +28,7 @@ const peakMiB = (stderr: string) => Number(/Maximum resident set size \(kbytes\)
 
 describe('inspect and eval on a 100 MB dataset', () => {
   // Under CI a missing GNU time must fail, not skip.
-  it.skipIf(!gnuTime && !process.env.CI)('inspect prints the last row and eval --limit 2 scores two rows, each within 300 MiB peak RSS', async () => {
+  it.skipIf(!gnuTime && !process.env.CI)('inspect prints the last row, eval --limit 2 scores two rows, export job zips every row, each within 300 MiB peak RSS', async () => {
     const data = join(tmp, 'big.jsonl');
     const made = await makeBigDataset(data, 100e6, 2, 10e6);
     const model = join(root, 'public/models/tiny');
@@ -48,5 +49,16 @@ describe('inspect and eval on a 100 MB dataset', () => {
     console.log(`eval --limit 2: peak RSS ${evMiB.toFixed(0)} MiB`);
     expect(JSON.parse(ev.stdout.trim().split('\n').at(-1)!)).toMatchObject({ command: 'eval', rows: 2 });
     expect(evMiB).toBeLessThan(300);
+    const train = cli(['train', '--model', model, '--data', join(root, 'public/samples/meeting-train.json'), '--out', join(tmp, 'ad'), '--stop-after', '1', '--batch', '2', '--accum', '1', '--quiet']);
+    expect(train.status, train.stderr).toBe(0);
+    const zip = join(tmp, 'job.zip');
+    const ex = cli(['export', '--model', model, '--adapter', join(tmp, 'ad'), '--format', 'job', '--data', data, '--out', zip]);
+    expect(ex.status, ex.stderr).toBe(0);
+    const exMiB = peakMiB(ex.stderr);
+    console.log(`export --format job: peak RSS ${exMiB.toFixed(0)} MiB`);
+    const json = strFromU8(unzipSync(readFileSync(zip), { filter: (f) => f.name.endsWith('data/train.json') })['webtune-job/data/train.json']);
+    // One row a line between "[" and "]": every row of the file is in the job.
+    expect(json.split('\n').length - 3).toBe(made.rows);
+    expect(exMiB).toBeLessThan(300);
   }, 1_800_000);
 });

@@ -4,7 +4,7 @@
 import { openAsBlob } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { DatasetError, ModelFilesError, formatIssue } from '../../core/errors.ts';
-import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult } from '../../data/dataset.ts';
+import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult, type RowSink } from '../../data/dataset.ts';
 import { evalCount } from '../../data/split.ts';
 import { seededShuffle } from '../../core/rng.ts';
 import { guessMapping, mappedJsonLines, mappingProblem, parseDelimited, sniffDelimited } from '../../data/delimited.ts';
@@ -77,11 +77,16 @@ export async function loadRows(path: string, io?: CliIo): Promise<DatasetRow[]> 
 export async function loadRow(path: string, n: number, io?: CliIo): Promise<{ row?: DatasetRow; rows: number }> {
   let row: DatasetRow | undefined;
   let rows = 0;
-  const sink = { row: (r: DatasetRow) => ++rows === n && (row = r), restart: () => ((rows = 0), (row = undefined)) };
+  await streamRows(path, { row: (r) => ++rows === n && (row = r), restart: () => ((rows = 0), (row = undefined)) }, io);
+  return { row, rows };
+}
+
+/** Each kept row of a file handed to `sink` as it streams in (none held here); stops on a bad file as loadRows does. */
+export async function streamRows(path: string, sink: RowSink, io?: CliIo): Promise<ImportResult> {
   const result = await importDatasetBlob(await openDataset(path), { file: path, sink });
   if (result.issues.length) throw new DatasetError(path, result.issues);
   if (io) noteImport(path, result, io);
-  return { row, rows };
+  return result;
 }
 
 /**
@@ -100,10 +105,7 @@ export async function loadEvalRows(path: string, fraction: number | undefined, s
   }
   let rows: DatasetRow[] = [];
   let at = 0;
-  const sink = { row: (r: DatasetRow) => keep(at++) && rows.length < max && rows.push(r), restart: () => ((rows = []), (at = 0)) };
-  const result = await importDatasetBlob(await openDataset(path), { file: path, sink });
-  if (result.issues.length) throw new DatasetError(path, result.issues);
-  if (io) noteImport(path, result, io);
+  await streamRows(path, { row: (r) => keep(at++) && rows.length < max && rows.push(r), restart: () => ((rows = []), (at = 0)) }, io);
   return rows;
 }
 
