@@ -5,7 +5,7 @@
 // before), export --format job 880 -> 235 MiB (same unzipped files). The row inspect prints is checked against the file's own last line. Slow: in test/full/.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
@@ -61,4 +61,15 @@ describe('inspect and eval on a 100 MB dataset', () => {
     expect(json.split('\n').length - 3).toBe(made.rows);
     expect(exMiB).toBeLessThan(300);
   }, 1_800_000);
+
+  it.skipIf(!gnuTime && !process.env.CI)('eval skips a 10 MB row by its length, untokenized: under 300 MiB (2.3 GB and 14 s before)', async () => {
+    const data = join(tmp, 'long.jsonl');
+    const long = JSON.stringify({ instruct: '', input: '会议'.repeat(1_700_000), output: 'ok' });
+    await writeFile(data, `${JSON.stringify({ instruct: '', input: '静音', output: 'ok' })}\n${long}\n`);
+    const r = cli(['eval', '--model', join(root, 'public/models/tiny'), '--data', data, '--quiet']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/1 row\(s\) left out, .*: line 2 \(at least \d+ prompt tokens\)/);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ rows: 1, skipped: 1 });
+    expect(peakMiB(r.stderr)).toBeLessThan(300);
+  }, 600_000);
 });
