@@ -2,7 +2,7 @@
 // a scripted stand-in whose answers are chosen here, so the expected scores are known by hand.
 import { describe, expect, it } from 'vitest';
 import type { GenerateOptions } from '../src/engine/engine.ts';
-import { evaluateRows, type EvalRow } from '../src/eval/evaluate.ts';
+import { describeSkippedEval, evaluateRows, type EvalRow } from '../src/eval/evaluate.ts';
 
 const STOP = [90, 91];
 // "Tokens" are character codes; the prompt's first code picks the scripted answer.
@@ -59,5 +59,25 @@ describe('evaluateRows', () => {
     const ctl = new AbortController();
     ctl.abort();
     await expect(evaluateRows(engine, [{ user: 'a', answer: 'x', expected: null }], { encodePrompt: () => new Int32Array(1), decode: () => '', stopTokens: [], signal: ctl.signal })).rejects.toThrow();
+  });
+});
+
+describe('an over-long eval row', () => {
+  it('is skipped by its cheap lower bound, never tokenized, and counted with "at least"', async () => {
+    const long: EvalRow = { user: 'a'.repeat(1_000_000), answer: 'hello', expected: null, origin: { line: 2 } };
+    const short: EvalRow = { user: 'c1', answer: 'hello', expected: null, origin: { line: 1 } };
+    const encoded: number[] = [];
+    const { skipped, predictions } = await evaluateRows(engine, [short, long], {
+      encodePrompt: (r) => (encoded.push(r.user.length), Int32Array.from([...r.user].map((c) => c.charCodeAt(0)))),
+      decode: (ids) => String.fromCharCode(...ids),
+      stopTokens: STOP,
+      maxNewTokens: 8,
+      maxPositions: 64,
+      minPromptTokens: (r) => Math.floor(r.user.length / 4),
+    });
+    expect(encoded).toEqual([2]);
+    expect(predictions.map((p) => p.generated)).toEqual(['hello']);
+    expect(skipped).toEqual([{ user: long.user, origin: { line: 2 }, promptTokens: 250_000, atLeast: true }]);
+    expect(describeSkippedEval(skipped, 8, 64)).toContain('line 2 (at least 250000 prompt tokens)');
   });
 });

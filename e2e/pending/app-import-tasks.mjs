@@ -1,8 +1,13 @@
 // NOT RUN BY DEFAULT (run.mjs loads only e2e/*.mjs): this check FAILS today. Measured 2026-12-08
-// on the loaded 2-core machine: 234 main-thread tasks over 50 ms during a 1M-row import, the
-// longest 580 / 536 / 534 ms (after the stream: the rows copied for the view, the split, the
-// eval-fit check and the first render, each over all rows in one task). Move it to e2e/ once
-// those are sliced. Run: cp e2e/pending/app-import-tasks.mjs e2e/ && node e2e/run.mjs app-import-tasks
+// on the loaded 2-core machine (noisy), 32 s a run. Before: 234 tasks over 50 ms, the longest
+// 580 ms (the rows copied for the view, the split, the eval-fit check: one task each over all
+// rows). After slicing those and feeding the reader 16 KiB of lines per step (issue 23, h23 second
+// session): 18 tasks over 50 ms, the longest 589 / 211 / 127 ms, none of them a step of our own
+// code: they come late in the stream and after it, when the heap holds the million parsed rows
+// (~350 MB of small objects), i.e. the collector's pauses (Node shows Mark-Compact pauses of
+// 150-190 ms on the same rows). Passing needs the rows off the main thread's heap (kept in a
+// worker or as a compact store, the page holding only counts and preview rows).
+// Run: cp e2e/pending/app-import-tasks.mjs e2e/ && node e2e/run.mjs app-import-tasks
 //
 // A million rows import in the page with progress and no main-thread task over 100 ms: every
 // long task (PerformanceObserver 'longtask', reported past 50 ms) from the moment the file is
@@ -46,10 +51,13 @@ export const tests = [
         const from = await page.evaluate(() => performance.now());
         await page.locator('wt-drop-zone input[type="file"]').first().setInputFiles(big);
         await until('a million rows', async () => (await text(page, 'dataset-summary')).startsWith('million.jsonl: 1,000,000 rows'), 400_000, 100);
+        const shown = await page.evaluate(() => performance.now());
         await page.locator('[data-testid="token-sample"]').waitFor({ timeout: 120_000 });
         const tasks = (await page.evaluate(() => window.__longTasks)).filter((t) => t.start >= from);
         const longest = tasks.reduce((m, t) => Math.max(m, t.ms), 0);
-        ctx.log(`${tasks.length} long tasks, longest ${longest.toFixed(0)} ms: ${tasks.map((t) => t.ms.toFixed(0)).sort((a, b) => b - a).slice(0, 10).join(', ')}`);
+        // Each long task with when it began (ms after the pick), and when the summary showed: where a long one sits.
+        const top = [...tasks].sort((a, b) => b.ms - a.ms).slice(0, 10).map((t) => `${t.ms.toFixed(0)}@${(t.start - from).toFixed(0)}`);
+        ctx.log(`${tasks.length} long tasks, longest ${longest.toFixed(0)} ms (duration@start): ${top.join(', ')}; summary shown by ${(shown - from).toFixed(0)} ms`);
         assert.ok(longest < 100, `the longest main-thread task of the import took ${longest.toFixed(0)} ms`);
       } finally {
         rmSync(dir, { recursive: true, force: true });

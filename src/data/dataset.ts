@@ -7,7 +7,6 @@
 
 import { editDistance } from './edit-distance.ts';
 import { DatasetError, formatIssue, type DatasetIssue } from '../core/errors.ts';
-import { seededShuffle } from '../core/rng.ts';
 import { decodeBlob, diagnoseEncoding, EncodingFault, sniffBom, type TextEncodingName } from './encoding.ts';
 import { JsonItemReader, type Item, type ItemSink } from './json-items.ts';
 import { compactJson } from './json-keys.ts';
@@ -395,6 +394,9 @@ export interface StreamImportOptions extends ImportOptions {
   sliceMs?: number;
 }
 
+/** Characters handed to the reader between two looks at the clock (about 5 ms of rows). */
+const SUB_PIECE = 16_384;
+
 const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /**
@@ -408,13 +410,23 @@ export async function importDatasetBlob(blob: Blob, opts: StreamImportOptions = 
     const rows = new RowBuilder(file, opts.format, opts.sink);
     const reader = new JsonItemReader(file, rows);
     let last = performance.now();
+    const turn = async (bytes: number) => {
+      if (performance.now() - last <= (opts.sliceMs ?? 25)) return;
+      opts.onProgress?.({ bytes, totalBytes: blob.size, rows: reader.rows });
+      await pause();
+      last = performance.now();
+    };
     for await (const piece of decodeBlob(blob, encoding, bom?.encoding === encoding ? bom.bytes : 0)) {
-      reader.push(piece.text);
-      if (performance.now() - last > (opts.sliceMs ?? 25)) {
-        opts.onProgress?.({ bytes: piece.bytes, totalBytes: blob.size, rows: reader.rows });
-        await pause();
-        last = performance.now();
+      // A piece (256 KiB) is a few thousand rows, 50-100 ms of work on a busy page: it goes in at
+      // line ends, a few rows at a time. A long line is never cut (the reader would copy it again).
+      let text = piece.text;
+      for (let nl = text.lastIndexOf('\n', SUB_PIECE); text.length > SUB_PIECE && nl >= 0; nl = text.lastIndexOf('\n', SUB_PIECE)) {
+        reader.push(text.slice(0, nl + 1));
+        text = text.slice(nl + 1);
+        await turn(piece.bytes);
       }
+      reader.push(text);
+      await turn(piece.bytes);
     }
     reader.end();
     opts.onProgress?.({ bytes: blob.size, totalBytes: blob.size, rows: reader.rows });
@@ -429,21 +441,5 @@ export async function importDatasetBlob(blob: Blob, opts: StreamImportOptions = 
   return run(await diagnoseEncoding(blob, bom, file));
 }
 
-export interface SplitOptions {
-  /** Share of the rows held out for evaluation, 0..1. */
-  evalFraction: number;
-  seed: number;
-}
-
-/**
- * A seed-determined train/eval split. At least one row lands on each side when there are two
- * or more rows and evalFraction > 0; each side keeps the rows' original order.
- */
-export function splitDataset<T>(rows: readonly T[], opts: SplitOptions): { train: T[]; eval: T[] } {
-  if (!(opts.evalFraction >= 0 && opts.evalFraction < 1)) throw new RangeError(`evalFraction must be in [0, 1), got ${opts.evalFraction}`);
-  const n = rows.length;
-  let k = Math.round(n * opts.evalFraction);
-  if (opts.evalFraction > 0 && n >= 2) k = Math.min(Math.max(k, 1), n - 1);
-  const held = new Set(seededShuffle([...rows.keys()], opts.seed).slice(0, k));
-  return { train: rows.filter((_, i) => !held.has(i)), eval: rows.filter((_, i) => held.has(i)) };
-}
+// The split lives in split.ts (sizes without a pass over the rows, for the page); kept importable here.
+export { splitDataset, type SplitOptions } from './split.ts';

@@ -36,12 +36,16 @@ export interface EvaluateOptions<O extends GenerateOptions = DecodeOptions> {
   generationFor?: (rows: readonly EvalRow[]) => Partial<O>;
   /** The model's positions (max_position_embeddings): a prompt that leaves no room for the answer is skipped. */
   maxPositions?: number;
+  /** A cheap lower bound of a row's prompt tokens: a row already past maxPositions by it is skipped untokenized (a 10 MB row costs nothing). */
+  minPromptTokens?: (row: EvalRow) => number;
 }
 
 export interface SkippedEvalRow {
   user: string;
   origin?: DatasetRow['origin'];
   promptTokens: number;
+  /** promptTokens is a lower bound (the row was too long to be worth tokenizing). */
+  atLeast?: boolean;
 }
 
 export interface EvaluateResult {
@@ -60,6 +64,11 @@ export async function evaluateRows<O extends GenerateOptions = DecodeOptions>(en
   const todo: { row: EvalRow; prompt: Int32Array }[] = [];
   const skipped: SkippedEvalRow[] = [];
   for (const row of rows) {
+    const least = opts.maxPositions !== undefined && opts.minPromptTokens ? opts.minPromptTokens(row) : 0;
+    if (opts.maxPositions !== undefined && least + gen.maxNewTokens > opts.maxPositions) {
+      skipped.push({ user: row.user, origin: row.origin, promptTokens: least, atLeast: true });
+      continue;
+    }
     const prompt = opts.encodePrompt(row);
     if (opts.maxPositions !== undefined && prompt.length + gen.maxNewTokens > opts.maxPositions) skipped.push({ user: row.user, origin: row.origin, promptTokens: prompt.length });
     else todo.push({ row, prompt });
@@ -87,7 +96,7 @@ const where = (s: SkippedEvalRow) => (s.origin?.line !== undefined ? `line ${s.o
 
 /** "2 row(s) left out: line 4 (5000 prompt tokens), ..." */
 export function describeSkippedEval(skipped: readonly SkippedEvalRow[], maxNewTokens: number, maxPositions: number): string {
-  const first = skipped.slice(0, 5).map((s) => `${where(s)} (${s.promptTokens} prompt tokens)`).join(', ');
+  const first = skipped.slice(0, 5).map((s) => `${where(s)} (${s.atLeast ? 'at least ' : ''}${s.promptTokens} prompt tokens)`).join(', ');
   return `${skipped.length} row(s) left out, their prompt plus ${maxNewTokens} answer tokens exceeds the model's ${maxPositions} positions: ${first}${skipped.length > 5 ? ', ...' : ''}`;
 }
 
@@ -109,5 +118,7 @@ export function evaluateWithTokenizer(
     generation: opts.generation,
     generationFor: opts.generationFor,
     maxPositions: opts.maxPositions,
+    // A token spans at most maxTokenBytes characters, so a prompt has at least chars / maxTokenBytes tokens.
+    minPromptTokens: (row) => Math.floor((row.user.length + (row.system?.length ?? 0)) / tok.maxTokenBytes),
   });
 }

@@ -64,19 +64,20 @@ export function jobConfig(spec: JobSpec): Record<string, unknown> {
 const rowsJson = (rows: JobSpec['rows']) => '[\n' + rows.map((r) => '  ' + JSON.stringify(seedRow(r))).join(',\n') + '\n]\n';
 
 /** File name -> text, all under one folder so the zip unpacks tidily. */
-export function jobFiles(spec: JobSpec, folder = 'webtune-job'): Record<string, string> {
+export function jobFiles(spec: JobSpec, folder = 'webtune-job', data = true): Record<string, string> {
   const files: Record<string, string> = {
     'README.md': jobReadme(spec),
     'requirements.txt': requirementsTxt(spec),
     'train.py': TRAIN_PY,
     'config.json': JSON.stringify(jobConfig(spec), null, 2) + '\n',
-    'data/train.json': rowsJson(spec.rows),
   };
+  // Without `data` (a streamed zip writes it itself) spec.rows is read only for its length.
+  if (data) files['data/train.json'] = rowsJson(spec.rows);
   if (spec.evalRows?.length) files['data/eval.json'] = rowsJson(spec.evalRows);
   return Object.fromEntries(Object.entries(files).map(([k, v]) => [`${folder}/${k}`, v]));
 }
 
-const ZIP_TIME = new Date(2000, 0, 1);
+export const ZIP_TIME = new Date(2000, 0, 1);
 
 /** `extra`: more files by path inside the job folder (the built-in base model's, under base-model/). */
 export function buildJobZip(spec: JobSpec, extra: Record<string, Uint8Array> = {}, folder = 'webtune-job'): Uint8Array {

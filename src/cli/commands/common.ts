@@ -4,7 +4,9 @@
 import { openAsBlob } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { DatasetError, ModelFilesError, formatIssue } from '../../core/errors.ts';
-import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult } from '../../data/dataset.ts';
+import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult, type RowSink } from '../../data/dataset.ts';
+import { evalCount } from '../../data/split.ts';
+import { seededShuffle } from '../../core/rng.ts';
 import { guessMapping, mappedJsonLines, mappingProblem, parseDelimited, sniffDelimited } from '../../data/delimited.ts';
 import { streamExamples, type StreamedExamples, type StreamExampleOptions } from '../../data/stream-examples.ts';
 import { createEngine, type CreateEngineOptions, type EngineKind } from '../../engine/create.ts';
@@ -65,6 +67,46 @@ export async function loadRows(path: string, io?: CliIo): Promise<DatasetRow[]> 
   if (result.issues.length) throw new DatasetError(path, result.issues);
   if (io) noteImport(path, result, io);
   return result.rows;
+}
+
+/**
+ * The n-th kept row (1-based, file order, repeats of an earlier row left out first) and how many
+ * rows the file keeps: the file streams through and only that one row is held, so memory is
+ * bounded by the duplicate hashes (8 bytes a row), not the rows.
+ */
+export async function loadRow(path: string, n: number, io?: CliIo): Promise<{ row?: DatasetRow; rows: number }> {
+  let row: DatasetRow | undefined;
+  let rows = 0;
+  await streamRows(path, { row: (r) => ++rows === n && (row = r), restart: () => ((rows = 0), (row = undefined)) }, io);
+  return { row, rows };
+}
+
+/** Each kept row of a file handed to `sink` as it streams in (none held here); stops on a bad file as loadRows does. */
+export async function streamRows(path: string, sink: RowSink, io?: CliIo): Promise<ImportResult> {
+  const result = await importDatasetBlob(await openDataset(path), { file: path, sink });
+  if (result.issues.length) throw new DatasetError(path, result.issues);
+  if (io) noteImport(path, result, io);
+  return result;
+}
+
+/**
+ * The rows `eval` scores, as splitRows(loadRows(...)) then --limit would give them, without
+ * holding the rest: the file streams through and only the evaluated rows are kept (with a split,
+ * a first pass counts the rows so the seeded draw of held-out indices is splitDataset's own).
+ */
+export async function loadEvalRows(path: string, fraction: number | undefined, seed: number, limit: number | undefined, io?: CliIo): Promise<DatasetRow[]> {
+  const max = limit ?? Infinity;
+  let keep: (i: number) => boolean = () => true;
+  if (fraction) {
+    const { rows: n } = await loadRow(path, 0);
+    if (n < 2) throw new DatasetError(path, [{ message: `--eval-fraction ${fraction} needs at least 2 rows (one to train on, one to hold out); the file has ${n}` }]);
+    const held = new Set(seededShuffle([...Array(n).keys()], seed).slice(0, evalCount(n, fraction)));
+    keep = (i) => held.has(i);
+  }
+  let rows: DatasetRow[] = [];
+  let at = 0;
+  await streamRows(path, { row: (r) => keep(at++) && rows.length < max && rows.push(r), restart: () => ((rows = []), (at = 0)) }, io);
+  return rows;
 }
 
 function noteImport(path: string, result: ImportResult, io: CliIo): void {

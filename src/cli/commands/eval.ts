@@ -21,7 +21,7 @@ import type { StagedOutput } from '../output.ts';
 import { loadSchema } from './build-data.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import { progressBar } from '../progress.ts';
-import { ALLOW_CONTROL_FLAG, controlTextPolicy, ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadRows, splitRows, type CliIo } from './common.ts';
+import { ALLOW_CONTROL_FLAG, controlTextPolicy, ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadEvalRows, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const EVAL_SUMMARY = 'accuracy of a model (+ adapter) on a dataset: intent, slots, exact call, invalid JSON';
@@ -91,8 +91,8 @@ async function evaluate(f: Flags, io: CliIo, staged: StagedOutput | null, wrongO
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
-  let rows = splitRows(await loadRows(f.data as string, io), f['eval-fraction'] as number | undefined, (f.seed as number) ?? 42, 'eval', f.data as string);
-  if (f.limit) rows = rows.slice(0, f.limit as number);
+  // Only the evaluated rows are held: the file streams through (a 100 MB file costs its hashes, not its rows).
+  const rows = await loadEvalRows(f.data as string, f['eval-fraction'] as number | undefined, (f.seed as number) ?? 42, f.limit as number | undefined, io);
   if (rows.length === 0) throw new DatasetError(f.data as string, [{ message: 'no rows to evaluate (the held-out side of --eval-fraction is empty)' }]);
   const controlTokens = controlTextPolicy(tok, rows, f.data as string, Boolean(f['allow-control-text']));
   const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined, f16Options(f.f16), io);

@@ -2,7 +2,14 @@
 // flag over it, the default recipe only for what neither gives. When one settings spec serves
 // page, CLI and job (issue 22), JOB_FLAGS and jobSettings are where it plugs in.
 
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { DatasetError, type DatasetIssue } from '../../core/errors.ts';
+import { controlTextIssues } from '../../data/control-text.ts';
+import type { DatasetRow } from '../../data/dataset.ts';
 import { DEFAULT_MAX_LENGTH } from '../../data/examples.ts';
+import { JobZipStream } from '../../export/job-stream.ts';
+import type { JobSpec } from '../../export/job/spec.ts';
+import { streamRows, type CliIo } from './common.ts';
 import { DEFAULT_TRAIN, type TrainSettings } from '../../train/recipe.ts';
 import type { FlagSpec } from '../args.ts';
 import type { AdapterRunRecord } from '../run-record.ts';
@@ -31,4 +38,42 @@ export function jobSettings(record: AdapterRunRecord | undefined, f: Record<stri
   }
   if (f['max-length'] !== undefined) flagged.push(`--max-length ${f['max-length']}`);
   return { train, maxLength: (f['max-length'] as number | undefined) ?? record?.maxLength ?? DEFAULT_MAX_LENGTH, flagged };
+}
+
+/**
+ * The job zip written to `path` as the dataset streams in (export/job-stream.ts): memory holds a
+ * piece of rows, not the file. With `tokens`, rows spelling one are refused (line and field, as
+ * train refuses them); the caller's staged output removes the partial file on any failure.
+ */
+export async function writeJobStreamed(path: string, data: string, tokens: readonly string[] | undefined, io: CliIo, spec: Omit<JobSpec, 'rows' | 'evalRows'>): Promise<void> {
+  const fd = openSync(path, 'w');
+  let at = 0;
+  const start = () =>
+    new JobZipStream((bytes) => {
+      for (let o = 0; o < bytes.length; ) {
+        const n = writeSync(fd, bytes, o, bytes.length - o, at);
+        o += n;
+        at += n;
+      }
+    });
+  try {
+    let zip = start();
+    const control: DatasetIssue[] = [];
+    let count = 0;
+    const row = (r: DatasetRow) => {
+      const c = tokens ? controlTextIssues([r], tokens) : undefined;
+      if (!c?.count) return zip.row(r);
+      if (count++ < 20) control.push(...c.issues);
+    };
+    // Read again in another encoding: the zip starts over.
+    const restart = () => ((at = 0), ftruncateSync(fd, 0), (zip = start()), (control.length = 0), (count = 0));
+    await streamRows(data, { row, restart }, io);
+    if (count) {
+      if (count > 20) control.push({ message: `${count - 20} more row(s) spell a control token` });
+      throw new DatasetError(data, control);
+    }
+    zip.finish(spec);
+  } finally {
+    closeSync(fd);
+  }
 }

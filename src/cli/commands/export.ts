@@ -2,9 +2,8 @@
 // a GGUF LoRA adapter for llama.cpp, or a PyTorch training-job zip with the adapter's LoRA
 // settings. No engine needed: the merge is done tensor by tensor.
 
-import { writeFile } from 'node:fs/promises';
 import { DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
-import { buildJobZip, loadableBase, NO_BASE } from '../../export/job.ts';
+import { loadableBase, NO_BASE } from '../../export/job.ts';
 import { readRunRecord, RUN_RECORD } from '../run-record.ts';
 import { JOB_FLAGS, jobSettings } from './export-job.ts';
 import { PASSTHROUGH_FILES, writeMergedModel } from '../../export/merged.ts';
@@ -17,7 +16,9 @@ import { NodeFolder, nodeFileSink } from '../node-sink.ts';
 import { guardOutputs } from '../output-guard.ts';
 import { CHECKPOINT_FILE } from '../train-out.ts';
 import { progressBar } from '../progress.ts';
-import { ALLOW_CONTROL_FLAG, controlTextPolicy, QUANT_FLAG, QUIET_FLAG, line, loadRows, type CliIo } from './common.ts';
+import { ALLOW_CONTROL_FLAG, QUANT_FLAG, QUIET_FLAG, line, type CliIo } from './common.ts';
+import { writeJobStreamed } from './export-job.ts';
+import { controlTokens } from '../../data/control-text.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const EXPORT_SUMMARY = 'write an adapter as PEFT, a merged model folder, a GGUF LoRA adapter, or a PyTorch job zip';
@@ -65,16 +66,16 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
         break;
       case 'job': {
         if (!f.data) throw new UsageError('export: --format job needs --data (the dataset the script trains on)');
-        const rows = await loadRows(f.data as string, io);
         const allow = Boolean(f['allow-control-text']);
-        if (model.hasTokenizer) controlTextPolicy(await folderTokenizer(model), rows, f.data as string, allow);
+        // Rows spelling a chat control token are refused with line and field unless allowed (checked as they stream).
+        const tokens = model.hasTokenizer && !allow ? controlTokens(await folderTokenizer(model)) : undefined;
         // The run's own settings: the adapter's run record (train writes it), flags over it.
         const record = await readRunRecord(f.adapter as string);
         const job = jobSettings(record, f);
         if (!record) line(io.stderr, `note: ${f.adapter} has no ${RUN_RECORD} (an adapter trained elsewhere): the job uses the default recipe${job.flagged.length ? ` with ${job.flagged.join(', ')}` : ''}`);
         const base = loadableBase(adapter.baseModel ?? model.name);
         if (base.startsWith(NO_BASE)) line(io.stderr, `note: the base "${adapter.baseModel ?? model.name}" has no Hugging Face hub id: the job's train.py needs --model with one (or a local folder)`);
-        await writeFile(path, buildJobZip({
+        await writeJobStreamed(path, f.data as string, tokens, io, {
           baseModel: base,
           system: (f.system as string) ?? record?.system ?? DEFAULT_SYSTEM_PROMPT,
           maxLength: job.maxLength,
@@ -83,8 +84,7 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
           quant,
           ...(allow ? { controlText: 'plain' as const } : {}),
           train: job.train,
-          rows,
-        }));
+        });
         break;
       }
       case 'merged': {

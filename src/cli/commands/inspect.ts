@@ -8,7 +8,7 @@ import { DEFAULT_SYSTEM_PROMPT, renderPrompt, toTrainExample } from '../../data/
 import { IM_END } from '../../tokenizer/tokenizer.ts';
 import { parseFlags, UsageError, type FlagSpec } from '../args.ts';
 import { folderTokenizer, openModelFolder } from '../model-folder.ts';
-import { ALLOW_CONTROL_FLAG, controlTextPolicy, line, loadRows, type CliIo } from './common.ts';
+import { ALLOW_CONTROL_FLAG, controlTextPolicy, line, loadRow, type CliIo } from './common.ts';
 
 export const INSPECT_SUMMARY = 'one row of a dataset as the model sees it: chat-templated text, then {"ids": [...]}';
 
@@ -24,10 +24,10 @@ export async function runInspect(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('inspect', argv, INSPECT_FLAGS);
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
-  const rows = await loadRows(f.data as string, io);
   const n = f.row as number;
-  if (n > rows.length) throw new UsageError(`inspect: --row ${n}: ${f.data} has ${rows.length} row(s)`);
-  const row = rows[n - 1];
+  // Only row n is kept as the file streams through: a 100 MB file costs its hashes, not its rows.
+  const { row, rows } = await loadRow(f.data as string, n, io);
+  if (!row) throw new UsageError(`inspect: --row ${n}: ${f.data} has ${rows} row(s)`);
   const controlTokens = controlTextPolicy(tok, [row], f.data as string, Boolean(f['allow-control-text']));
   const system = (f.system as string | undefined) ?? DEFAULT_SYSTEM_PROMPT;
   const ex = toTrainExample(tok, row, { system, maxLength: Number.MAX_SAFE_INTEGER, controlTokens });

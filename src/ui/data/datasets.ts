@@ -3,7 +3,8 @@
 // live here; the state holds only their views.
 
 import { DatasetError } from '../../core/errors.ts';
-import { importDatasetBlob, splitDataset, type DatasetRow, type ImportResult as Dataset } from '../../data/dataset.ts';
+import { importDatasetBlob, type DatasetRow, type ImportResult as Dataset } from '../../data/dataset.ts';
+import { evalCount, forEachInSlices, splitDataset } from '../../data/split.ts';
 import { encodePrompt, keepLabelled, labelCount, toTrainExample, type ExampleSet } from '../../data/examples.ts';
 import type { TrainExample } from '../../engine/engine.ts';
 import type { ChatTokenizer } from '../../tokenizer/tokenizer.ts';
@@ -116,23 +117,24 @@ export class DataController {
   }
 
   private async commit(name: string, blob: Blob, parsed: Dataset, role: 'train' | 'eval'): Promise<void> {
-    const view: LoadedDataset = {
-      name, format: parsed.format, encoding: parsed.encoding, duplicates: parsed.duplicates.count,
-      rows: parsed.rows.map((r) => ({ user: r.user, answer: r.answer, system: r.system })), issues: parsed.issues,
-    };
+    // The parsed rows are the view's rows (no copy: a million rows copied was a 500 ms task).
+    const view: LoadedDataset = { name, format: parsed.format, encoding: parsed.encoding, duplicates: parsed.duplicates.count, rows: parsed.rows, issues: parsed.issues };
+    // Everything over all rows runs before the swap, in slices; a failure here keeps the old dataset.
+    const known = role === 'train' ? await toolsIn(parsed.rows) : undefined;
     if (role === 'train') this.trainSet = parsed;
     else this.evalSet = parsed;
     this.names[role] = name;
     await saveDataset(role, { name, blob });
     // An eval file that asks for tools the new training rows never show would score 0%: it is set
     // aside (one click brings it back) and a split of the new rows evaluates instead.
-    const park = role === 'train' && this.evalSet && unseenTools(parsed.rows, this.evalSet.rows).share > 0.5;
+    const park = known && this.evalSet && unseenOf(known, this.evalSet.rows).share > 0.5;
     if (park) {
       this.parked = { name: this.names.eval!, set: this.evalSet! };
       this.evalSet = undefined;
       this.names.eval = undefined;
     }
     if (role === 'eval') this.parked = undefined;
+    const evalFit = await this.evalFit();
     this.c.patch(() => ({
       // the old rows' token statistics go with them, not shown for the seconds the new count takes
       ...(role === 'train' ? { dataset: view, tokenLengths: [], promptLengths: [], tokenSampleOf: undefined } : { evalDataset: view }),
@@ -140,7 +142,7 @@ export class DataController {
       parkedEval: this.parked?.name,
       importing: undefined,
       lastImport: { name, issues: parsed.issues, failed: false, encoding: parsed.encoding, duplicates: parsed.duplicates, normalized: parsed.normalized },
-      evalFit: this.evalFit(),
+      evalFit,
     }));
     await this.recountTokens();
   }
@@ -152,15 +154,15 @@ export class DataController {
     this.parked = undefined;
     this.evalSet = p.set;
     this.names.eval = p.name;
-    const rows = p.set.rows.map((r) => ({ user: r.user, answer: r.answer, system: r.system }));
-    this.c.patch(() => ({ evalDataset: { name: p.name, format: p.set.format, encoding: p.set.encoding, duplicates: p.set.duplicates.count, rows, issues: p.set.issues }, parkedEval: undefined, evalFit: this.evalFit() }));
+    const evalFit = await this.evalFit();
+    this.c.patch(() => ({ evalDataset: { name: p.name, format: p.set.format, encoding: p.set.encoding, duplicates: p.set.duplicates.count, rows: p.set.rows, issues: p.set.issues }, parkedEval: undefined, evalFit }));
     return this.recountTokens();
   }
 
   /** How many eval rows ask for a tool the training rows never show (with a separate eval file). */
-  private evalFit(): AppState['evalFit'] {
+  private async evalFit(): Promise<AppState['evalFit']> {
     if (!this.trainSet || !this.evalSet) return undefined;
-    const u = unseenTools(this.trainSet.rows, this.evalSet.rows);
+    const u = unseenOf(await toolsIn(this.trainSet.rows), this.evalSet.rows);
     return u.rows ? { rows: u.rows, total: this.evalSet.rows.length, tools: u.tools.slice(0, 5) } : undefined;
   }
 
@@ -194,8 +196,10 @@ export class DataController {
   }
 
   async recountTokens(): Promise<void> {
-    const split = this.splitRows();
-    this.c.patch(() => ({ splitCounts: { train: split.train.length, eval: split.eval.length } }));
+    // The sizes alone: the split itself is a pass over every row (drawn when training starts).
+    const n = this.trainSet?.rows.length ?? 0;
+    const held = this.evalSet ? this.evalSet.rows.length : evalCount(n, this.c.state.evalFraction);
+    this.c.patch(() => ({ splitCounts: { train: this.evalSet ? n : n - held, eval: held } }));
     if (!this.c.tokenizer || !this.trainSet) {
       this.c.patch(() => ({ tokenLengths: [], promptLengths: [], tokenSampleOf: undefined }));
       return;
@@ -218,7 +222,22 @@ export class DataController {
 
 /** Eval rows whose expected tool never appears among the training rows' answers, and those tools. */
 export function unseenTools(train: readonly DatasetRow[], evalRows: readonly DatasetRow[]): { rows: number; share: number; tools: string[] } {
-  const known = new Set(train.map((r) => r.expected?.tool_name).filter(Boolean));
+  return unseenOf(new Set(train.map((r) => r.expected?.tool_name).filter((t): t is string => !!t)), evalRows);
+}
+
+/** The tools the rows' answers call, gathered in slices (a million rows in one pass was a long task); one per row array. */
+const toolSets = new WeakMap<readonly DatasetRow[], Set<string>>();
+async function toolsIn(rows: readonly DatasetRow[]): Promise<Set<string>> {
+  let known = toolSets.get(rows);
+  if (known) return known;
+  known = new Set();
+  const into = known;
+  await forEachInSlices(rows, (r) => r.expected && into.add(r.expected.tool_name));
+  toolSets.set(rows, known);
+  return known;
+}
+
+function unseenOf(known: ReadonlySet<string>, evalRows: readonly DatasetRow[]): { rows: number; share: number; tools: string[] } {
   const unseen = evalRows.filter((r) => r.expected && !known.has(r.expected.tool_name));
   const tools = [...new Set(unseen.map((r) => r.expected!.tool_name))];
   return { rows: unseen.length, share: evalRows.length ? unseen.length / evalRows.length : 0, tools };
