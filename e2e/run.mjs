@@ -130,7 +130,7 @@ function makeContext(browsers, baseUrl, log) {
       page.on('console', (m) => {
         if (m.type() === 'error') log(`console error: ${m.text()}`);
       });
-      // The flows train the tiny built-in model (fast); the demo model's own flow asks for it.
+      // The flows train the tiny built-in model (fast), whatever DEFAULT_BUILTIN is; a flow of the demo model passes builtin: 'demo'.
       const q = [query, builtin === 'tiny' && !/(^|&)builtin=/.test(query) ? 'builtin=tiny' : ''].filter(Boolean).join('&');
       if (goto) await page.goto(baseUrl + path + (q ? `?${q}` : ''));
       return page;
