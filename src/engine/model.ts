@@ -263,12 +263,7 @@ export class Qwen2LoraModel<T, W> {
     const a = this.actsOf(l);
     const N = b.B * b.T, w = this.weights.layers[l];
     const qk = w.qkNorm;
-    // Kept activations leave out ln2, act and ln1 with their 1/rms (plan.ts savedKeys): remade
-    // here into the shared scratch arena, bit for bit what the forward computed.
-    if (this.keeping) {
-      ops.rmsnormForward(a.ln2, a.rstd2, a.xMid, w.ln2, N, C, this.cfg.rmsNormEps);
-      ops.swigluForward(a.act, a.gate, a.up, N * I);
-    }
+    // Kept activations include ln1, ln2, act and the 1/rms (plan.ts savedKeys): nothing is remade here.
     // MLP: xOut = xMid + down(swiglu(gate(ln2), up(ln2)))
     // dResid is whole: the norm backward after this layer (or the final norm's) made down's dxa
     this.linearBackward(a, a.dAct, [a.dResid], a.act, l, ['down_proj'], N, seed, !!this.normNext(l, 'down_proj'));
@@ -290,7 +285,6 @@ export class Qwen2LoraModel<T, W> {
       dq = a.dqRaw;
       dk = a.dkRaw;
     }
-    if (this.keeping) ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, this.cfg.rmsNormEps);
     this.linearBackward(a, a.dLn, [dq, dk, a.dv], a.ln1, l, ['q_proj', 'k_proj', 'v_proj'], N, seed);
     ops.rmsnormBackward(a.dResid, a.dLn, xIn, w.ln1, a.rstd1, N, C, l > 0 ? this.normNext(l - 1, 'down_proj') : undefined);
   }
