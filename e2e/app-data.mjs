@@ -96,7 +96,7 @@ export const tests = [
       ]);
       await page.locator('#paste').fill(alpaca);
       await page.getByRole('button', { name: 'Import pasted text' }).click();
-      await until('the pasted rows', async () => (await text(page, 'dataset-summary')) === 'pasted text: 2 rows (alpaca)');
+      await until('the pasted rows', async () => (await text(page, 'dataset-summary')) === 'pasted text: 2 rows (Alpaca)');
       await ctx.screenshot(page, 'data-pasted');
     },
   },
