@@ -85,9 +85,8 @@ export function launchFlops(name: string, p: Record<string, number>, grid: Grid)
     case 'lora.dxa_backward': return { flops: 2 * p.N * p.R * parts('O'), exact: true };
     case 'lora.grads_backward': return { flops: 2 * p.N * p.R * (p.In * (p.nparts || 1) + parts('O')), exact: true };
     case 'attention.forward': return { flops: 4 * p.B * p.NH * p.HD * pairs(), exact: true };
-    // the *_rope entries add RoPE's backward on dq / dk: a few FLOPs per element, not counted
-    case 'attention.backward_dq': case 'attention.backward_dq_rope': return { flops: 6 * p.B * p.NH * p.HD * pairs(), exact: true };
-    case 'attention.backward_dkv': case 'attention.backward_dkv_rope': return { flops: 8 * p.B * p.NH * p.HD * pairs(), exact: true };
+    case 'attention.backward_dq': return { flops: 6 * p.B * p.NH * p.HD * pairs(), exact: true };
+    case 'attention.backward_dkv': return { flops: 8 * p.B * p.NH * p.HD * pairs(), exact: true };
     // forward_xa / backward_dxa add the neighbouring projections' LoRA factors (2 N C R a part) to the per-element estimate
     case 'rmsnorm': return { flops: 5 * p.N * p.C + 2 * p.N * p.C * (p.R ?? 0) * (p.nparts || 1), exact: false };
     // forward_xa / backward_dxa add down's xa, gate's and up's dxa (2 N I R a part)

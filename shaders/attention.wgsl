@@ -18,9 +18,7 @@
 // head dim's vec4s c, c+4, ...; query tiles (all G heads) through workgroup memory.
 // The head dim is a multiple of 4, at most 128.
 
-// The *_rope backward entries leave dq and dk rotated back by RoPE (shaders/rope_qk.wgsl's
-// backward): token t at table row t, cosines, then sines from row `positions` (HD % 32 == 0).
-struct Params { B: u32, T: u32, S: u32, SMAX: u32, NH: u32, NKV: u32, HD: u32, scale: f32, positions: u32 }
+struct Params { B: u32, T: u32, S: u32, SMAX: u32, NH: u32, NKV: u32, HD: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
@@ -33,13 +31,6 @@ struct Params { B: u32, T: u32, S: u32, SMAX: u32, NH: u32, NKV: u32, HD: u32, s
 @group(0) @binding(8) var<storage, read_write> dq: array<vec4<f32>>;
 @group(0) @binding(9) var<storage, read_write> dk: array<vec4<f32>>;
 @group(0) @binding(10) var<storage, read_write> dv: array<vec4<f32>>;
-@group(0) @binding(11) var<storage, read> table: array<f32>;
-
-// cos (which 0) or sin (1) of the rotated pairs 4i .. 4i+3 of head-dim half at token t
-fn rope4(t: u32, i: u32, which: u32) -> vec4<f32> {
-  let at = (t + which * P.positions) * (P.HD / 2u) + 4u * i;
-  return vec4<f32>(table[at], table[at + 1u], table[at + 2u], table[at + 3u]);
-}
 
 const ROWS: u32 = 64u; // query rows per workgroup (forward, backward_dq)
 const KT: u32 = 14u; // keys per tile: the two tiles and their mask fit 16 KiB at head dim 128
@@ -157,9 +148,8 @@ fn dot4(a: vec4<f32>, b: vec4<f32>) -> f32 {
 
 // dq = scale * sum_s p (dp - D) k_s, with p = exp(q.k * scale - lse), dp = dout . v_s, and
 // D = dout . out stored for backward_dkv. Training only (S = SMAX = T). Grid as forward.
-struct DqRow { acc: array<vec4<f32>, D4>, at: u32, t: u32, live: bool }
-
-fn dq_row(wid: vec3<u32>, lid: u32) -> DqRow {
+@compute @workgroup_size(64)
+fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = wid.y / P.NKV;
   let kvh = wid.y % P.NKV;
   let G = P.NH / P.NKV;
@@ -202,31 +192,8 @@ fn dq_row(wid: vec3<u32>, lid: u32) -> DqRow {
     }
     workgroupBarrier();
   }
-  return DqRow(acc, qrow, row.t, row.live);
-}
-
-@compute @workgroup_size(64)
-fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let r = dq_row(wid, lid);
-  if (!r.live) { return; }
-  for (var d = 0u; d < vec4s(); d++) { dq[r.at + d] = r.acc[d] * P.scale; }
-}
-
-// backward_dq with RoPE's backward on dq (a 9th storage binding, the table: its own entry, used
-// only where the device allows 9). The pair (j, j + HD/2) is vec4s i and i + D/2 of the row.
-@compute @workgroup_size(64)
-fn backward_dq_rope(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  var r = dq_row(wid, lid);
-  if (!r.live) { return; }
-  let h = vec4s() / 2u;
-  for (var i = 0u; i < h; i++) {
-    let cs = rope4(r.t, i, 0u);
-    let sn = rope4(r.t, i, 1u);
-    let x1 = r.acc[i];
-    let x2 = r.acc[i + h];
-    dq[r.at + i] = (x1 * cs + x2 * sn) * P.scale;
-    dq[r.at + i + h] = (x2 * cs - x1 * sn) * P.scale;
-  }
+  if (!row.live) { return; }
+  for (var d = 0u; d < D; d++) { dq[qrow + d] = acc[d] * P.scale; }
 }
 
 const KB: u32 = 16u; // keys per workgroup (backward_dkv)
@@ -239,9 +206,8 @@ var<workgroup> part: array<vec2<f32>, 512>; // (QT, KB, 4 quarters): partial q.k
 
 // dk_s = scale * sum_i ds_is q_i, dv_s = sum_i p_is dout_i over the query rows i of every head
 // of the group. Workgroup (x: block of KB keys, y: b * NKV + kvh); thread (key j, quarter c).
-struct DkvKey { gk: array<vec4<f32>, 8>, gv: array<vec4<f32>, 8>, at: u32, s: u32, c: u32, live: bool }
-
-fn dkv_key(wid: vec3<u32>, lid: u32) -> DkvKey {
+@compute @workgroup_size(64)
+fn backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = wid.y / P.NKV;
   let kvh = wid.y % P.NKV;
   let G = P.NH / P.NKV;
@@ -318,33 +284,9 @@ fn dkv_key(wid: vec3<u32>, lid: u32) -> DkvKey {
     }
     workgroupBarrier();
   }
-  return DkvKey(gk, gv, krow, s, c, s < P.T);
-}
-
-@compute @workgroup_size(64)
-fn backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let r = dkv_key(wid, lid);
-  if (!r.live) { return; }
-  for (var d = 0u; d < (vec4s() + 3u - r.c) / 4u; d++) {
-    dk[r.at + r.c + 4u * d] = r.gk[d] * P.scale;
-    dv[r.at + r.c + 4u * d] = r.gv[d];
+  if (s >= P.T) { return; }
+  for (var d = 0u; d < Q; d++) {
+    dk[krow + c + 4u * d] = gk[d] * P.scale;
+    dv[krow + c + 4u * d] = gv[d];
   }
-}
-
-// backward_dkv with RoPE's backward on dk (see backward_dq_rope): this thread's vec4 c + 4d
-// (d < D/8, the first half) pairs with c + 4d + D/2, its own d + D/8 (the host asks D % 8 == 0).
-@compute @workgroup_size(64)
-fn backward_dkv_rope(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let r = dkv_key(wid, lid);
-  if (!r.live) { return; }
-  let e = vec4s() / 8u;
-  for (var d = 0u; d < e; d++) {
-    let cs = rope4(r.s, r.c + 4u * d, 0u);
-    let sn = rope4(r.s, r.c + 4u * d, 1u);
-    let x1 = r.gk[d];
-    let x2 = r.gk[d + e];
-    dk[r.at + r.c + 4u * d] = (x1 * cs + x2 * sn) * P.scale;
-    dk[r.at + r.c + 4u * (d + e)] = (x2 * cs - x1 * sn) * P.scale;
-  }
-  for (var d = 0u; d < 2u * e; d++) { dv[r.at + r.c + 4u * d] = r.gv[d]; }
 }

@@ -8,8 +8,6 @@
 // projections that read out, as lora.xa_forward does: a_p at a_p in `adapter`, xa_p at x_p in
 // `xa`, the same dropout mask (element e = row * C + c of part p kept iff hash32(seed_p, e) >=
 // threshold, scaled by keepScale).
-// forward_rows / backward_dxa_rows: the model's final norm on the label rows only, row m of out,
-// dout and rstd (M = P.N rows) being row idx[m] of inp and dinp (rows.gather / scatter_add folded in).
 
 struct Params {
   N: u32, C: u32, eps: f32, R: u32, scale: f32, nparts: u32, a0: u32, a1: u32, a2: u32, x0: u32, x1: u32, x2: u32,
@@ -26,33 +24,18 @@ struct Params {
 @group(0) @binding(7) var<storage, read> adapter: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dxa: array<f32>;
 @group(0) @binding(9) var<storage, read_write> xa: array<f32>;
-@group(0) @binding(10) var<storage, read> idx: array<i32>;
 
 const WG: u32 = 256u;
 var<workgroup> partial: array<f32, 256>;
 
 
-// row `row` of out and rstd from row `src` of inp
-fn forward_row_of(row: u32, src: u32, lid: u32) {
-  let base = row * P.C;
-  let sbase = src * P.C;
-  var ss = 0.0;
-  for (var c = lid; c < P.C; c += WG) { let x = inp[sbase + c]; ss += x * x; }
-  let r = 1.0 / sqrt(workgroup_sum(lid, ss) / f32(P.C) + P.eps);
-  for (var c = lid; c < P.C; c += WG) { out[base + c] = inp[sbase + c] * r * weight[c]; }
-  if (lid == 0u) { rstd[row] = r; }
-}
-
 fn forward_row(row: u32, lid: u32) {
-  forward_row_of(row, row, lid);
-}
-
-@compute @workgroup_size(256)
-fn forward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-  let row = row_index(wid, nwg);
-  if (row >= P.N) { return; }
-  forward_row_of(row, u32(idx[row]), lid);
+  let base = row * P.C;
+  var ss = 0.0;
+  for (var c = lid; c < P.C; c += WG) { let x = inp[base + c]; ss += x * x; }
+  let r = 1.0 / sqrt(workgroup_sum(lid, ss) / f32(P.C) + P.eps);
+  for (var c = lid; c < P.C; c += WG) { out[base + c] = inp[base + c] * r * weight[c]; }
+  if (lid == 0u) { rstd[row] = r; }
 }
 
 @compute @workgroup_size(256)
@@ -94,19 +77,13 @@ fn forward_xa(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 // dinp += rstd * w * dout - inp * rstd^3 / C * sum(dout * w * inp) for one row (every
 // invocation of the workgroup calls it; the row index is uniform).
 fn backward_row(row: u32, lid: u32) {
-  backward_row_of(row, row, lid);
-}
-
-// dout and rstd at row `row`, inp and dinp at row `dst`
-fn backward_row_of(row: u32, dst: u32, lid: u32) {
   let base = row * P.C;
-  let dbase = dst * P.C;
   let r = rstd[row];
   var dot = 0.0;
-  for (var c = lid; c < P.C; c += WG) { dot += dout[base + c] * weight[c] * inp[dbase + c]; }
+  for (var c = lid; c < P.C; c += WG) { dot += dout[base + c] * weight[c] * inp[base + c]; }
   let k = workgroup_sum(lid, dot) * r * r * r / f32(P.C);
   for (var c = lid; c < P.C; c += WG) {
-    dinp[dbase + c] += r * weight[c] * dout[base + c] - inp[dbase + c] * k;
+    dinp[base + c] += r * weight[c] * dout[base + c] - inp[base + c] * k;
   }
 }
 
@@ -118,9 +95,13 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   backward_row(row, lid);
 }
 
-// dxa row `row` from the finished dinp row (each invocation reads back only the dinp elements
-// it wrote itself: no barrier needed)
-fn dxa_row(row: u32, lid: u32) {
+@compute @workgroup_size(256)
+fn backward_dxa(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+  let row = row_index(wid, nwg);
+  if (row >= P.N) { return; }
+  backward_row(row, lid);
+  // each invocation reads back only the dinp elements it wrote itself: no barrier needed
   let base = row * P.C;
   for (var j = 0u; j < P.R; j++) {
     var s = 0.0;
@@ -128,32 +109,4 @@ fn dxa_row(row: u32, lid: u32) {
     let t = workgroup_sum(lid, s);
     if (lid == 0u) { dxa[row * P.R + j] = P.scale * t; }
   }
-}
-
-@compute @workgroup_size(256)
-fn backward_dxa(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-  let row = row_index(wid, nwg);
-  if (row >= P.N) { return; }
-  backward_row(row, lid);
-  dxa_row(row, lid);
-}
-
-// rows idx[m] only; the other rows of dinp and dxa are left as they are (the caller zeroes them)
-@compute @workgroup_size(256)
-fn backward_dxa_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                     @builtin(local_invocation_index) lid: u32) {
-  let row = row_index(wid, nwg);
-  if (row >= P.N) { return; }
-  let dst = u32(idx[row]);
-  backward_row_of(row, dst, lid);
-  dxa_row(dst, lid);
-}
-
-@compute @workgroup_size(256)
-fn backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                 @builtin(local_invocation_index) lid: u32) {
-  let row = row_index(wid, nwg);
-  if (row >= P.N) { return; }
-  backward_row_of(row, u32(idx[row]), lid);
 }

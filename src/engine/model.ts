@@ -263,7 +263,12 @@ export class Qwen2LoraModel<T, W> {
     const a = this.actsOf(l);
     const N = b.B * b.T, w = this.weights.layers[l];
     const qk = w.qkNorm;
-    // Kept activations include ln1, ln2, act and the 1/rms (plan.ts savedKeys): nothing is remade here.
+    // Kept activations leave out ln2, act and ln1 with their 1/rms (plan.ts savedKeys): remade
+    // here into the shared scratch arena, bit for bit what the forward computed.
+    if (this.keeping) {
+      ops.rmsnormForward(a.ln2, a.rstd2, a.xMid, w.ln2, N, C, this.cfg.rmsNormEps);
+      ops.swigluForward(a.act, a.gate, a.up, N * I);
+    }
     // MLP: xOut = xMid + down(swiglu(gate(ln2), up(ln2)))
     // dResid is whole: the norm backward after this layer (or the final norm's) made down's dxa
     this.linearBackward(a, a.dAct, [a.dResid], a.act, l, ['down_proj'], N, seed, !!this.normNext(l, 'down_proj'));
@@ -274,9 +279,8 @@ export class Qwen2LoraModel<T, W> {
     ops.rmsnormBackward(a.dResid, a.dLn, a.xMid, w.ln2, a.rstd2, N, C, oNext);
     // attention: xMid = xIn + o(attn(rope(norm(q(ln1))), rope(norm(k(ln1))), v(ln1))), norm only in Qwen3
     this.linearBackward(a, a.dAttOut, [a.dResid], a.attOut, l, ['o_proj'], N, seed, !!oNext);
-    // with RoPE's backward on dq and dk (WebGPU: in the same launches)
-    ops.attentionBackward(a.dq, a.dk, a.dv, a.dAtt, a.dAttOut, a.q, a.k, a.v, a.attOut, a.att, b.mask, b.B, b.T, NH, NKV, HD,
-      { theta: this.cfg.ropeTheta, positions: b.positions });
+    ops.attentionBackward(a.dq, a.dk, a.dv, a.dAtt, a.dAttOut, a.q, a.k, a.v, a.attOut, a.att, b.mask, b.B, b.T, NH, NKV, HD);
+    this.rope(a.dq, a.dk, b.B, b.T, 0, b.positions, -1);
     let dq = a.dq, dk = a.dk;
     if (qk) {
       ops.zero(a.dqRaw, N * QD);
@@ -286,6 +290,7 @@ export class Qwen2LoraModel<T, W> {
       dq = a.dqRaw;
       dk = a.dkRaw;
     }
+    if (this.keeping) ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, this.cfg.rmsNormEps);
     this.linearBackward(a, a.dLn, [dq, dk, a.dv], a.ln1, l, ['q_proj', 'k_proj', 'v_proj'], N, seed);
     ops.rmsnormBackward(a.dResid, a.dLn, xIn, w.ln1, a.rstd1, N, C, l > 0 ? this.normNext(l - 1, 'down_proj') : undefined);
   }
@@ -308,7 +313,7 @@ export class Qwen2LoraModel<T, W> {
     return !this.keeping;
   }
 
-  /** Embedding and all layers (saving each layer's input); the final norm is lossAndHeadGrad's (label rows) or logits' (all). */
+  /** Embedding, all layers (saving each layer's input), final norm. Leaves lnf (N,C). */
   forwardHidden(b: Batch<T>, seed: number): void {
     this.checkBatch(b);
     const N = b.B * b.T;
@@ -318,14 +323,14 @@ export class Qwen2LoraModel<T, W> {
       const a = this.actsOf(l);
       this.layerForward(a, l, this.resid[l], this.resid[l + 1], b.B, b.T, this.batchAttention(a, b), seed);
     }
+    this.ops.rmsnormForward(this.acts.lnf, this.acts.rstdf, this.resid[this.L], this.weights.normF, N, this.C, this.cfg.rmsNormEps);
   }
 
   /** Per-label-token losses into acts.losses (M) and dL/dh at label rows (scaled by gradScale). */
   lossAndHeadGrad(b: Batch<T>, gradScale: number): void {
     const { ops, acts: a, C, V } = this;
     if (b.M === 0) return;
-    // the final norm of the label rows only, straight into hLab (one launch on WebGPU)
-    ops.rmsnormRowsForward(a.hLab, a.rstdf, this.resid[this.L], this.weights.normF, b.labelIdx, b.M, C, this.cfg.rmsNormEps);
+    ops.gatherRows(a.hLab, a.lnf, b.labelIdx, b.M, C);
     ops.crossEntropyForwardBackward(a.losses, a.dhLab, a.hLab, this.weights.lmHead, b.targets, b.M, C, V, gradScale);
   }
 
@@ -334,11 +339,10 @@ export class Qwen2LoraModel<T, W> {
     const { ops, acts: a, C } = this;
     const N = b.B * b.T;
     if (b.M === 0) return;
-    // the final norm's backward on the label rows only: the other rows' gradient (and down's dxa) stay zero
+    ops.zero(a.dLn, N * C);
+    ops.scatterAddRows(a.dLn, a.dhLab, b.labelIdx, b.M, C);
     ops.zero(a.dResid, N * C);
-    const next = this.normNext(this.L - 1, 'down_proj');
-    if (next) ops.zero(next.dxa, N * next.R);
-    ops.rmsnormRowsBackward(a.dResid, a.dhLab, this.resid[this.L], this.weights.normF, a.rstdf, b.labelIdx, b.M, C, next);
+    ops.rmsnormBackward(a.dResid, a.dLn, this.resid[this.L], this.weights.normF, a.rstdf, N, C, this.normNext(this.L - 1, 'down_proj'));
     for (let l = this.L - 1; l >= 0; l--) {
       const la = this.actsOf(l);
       if (!this.keeping) this.layerForward(la, l, this.resid[l], la.xOut, b.B, b.T, this.batchAttention(la, b), seed);
@@ -348,9 +352,7 @@ export class Qwen2LoraModel<T, W> {
 
   /** Full logits (N, V) of the last forwardHidden, into a caller-owned buffer. */
   logits(out: T, b: Batch<T>): void {
-    const N = b.B * b.T; // training normalizes only the label rows (lossAndHeadGrad): every row here
-    this.ops.rmsnormForward(this.acts.lnf, this.acts.rstdf, this.resid[this.L], this.weights.normF, N, this.C, this.cfg.rmsNormEps);
-    this.ops.matmulForward(out, this.acts.lnf, this.weights.lmHead, null, N, this.C, this.V);
+    this.ops.matmulForward(out, this.acts.lnf, this.weights.lmHead, null, b.B * b.T, this.C, this.V);
   }
 
   get lossBuffer(): T {

@@ -147,14 +147,6 @@ export interface Ops<T, W> {
    * gradient of the projection whose output gradient dinp is (o, down), which then skips its own
    * (LoraPart.dxaReady); WebGPU does it in the same launch.
    */
-  /**
-   * The final norm of the label rows only (rmsnormForward and gatherRows in one WebGPU launch):
-   * out row m and rstd[m] from inp row idx[m], m < M.
-   */
-  rmsnormRowsForward(out: T /* (M,C) */, rstd: T /* (M) */, inp: T /* (N,C) */, weight: T /* (C) */, idx: T /* (M) i32 */, M: number, C: number, eps: number): void;
-  /** Its backward (scatterAddRows folded in): dinp row idx[m] += the gradient from dout row m; with `next` those rows' dxa, the others untouched. */
-  rmsnormRowsBackward(dinp: T /* (N,C) += */, dout: T /* (M,C) */, inp: T /* (N,C) */, weight: T /* (C) */, rstd: T /* (M) */, idx: T /* (M) i32 */,
-    M: number, C: number, next?: NormDxa<T>): void;
   rmsnormBackward(dinp: T /* (N,C) += */, dout: T /* (N,C) */, inp: T /* (N,C) */, weight: T /* (C) */, rstd: T /* (N) */, N: number, C: number, next?: NormDxa<T>): void;
 
   /** out = inp @ wᵀ + bias */
@@ -210,14 +202,10 @@ export interface Ops<T, W> {
   attentionForward(out: T /* (B,T,NH*HD) */, att: T /* backend state */, q: T /* (B,T,NH,HD) */,
     k: T /* (B,SMAX,NKV,HD) */, v: T /* (B,SMAX,NKV,HD) */, mask: T /* (B,SMAX) i32 */,
     B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void;
-  /**
-   * Training only (S = SMAX = T). dq, dk, dv are overwritten; datt is scratch (attentionScratch elements).
-   * With `rope`, dq and dk also go through ropeBackward (posOffset 0): WebGPU rotates them in the
-   * launches that write them (head dims that are multiples of 32), one RoPE launch fewer a layer.
-   */
+  /** Training only (S = SMAX = T). dq, dk, dv are overwritten; datt is scratch (attentionScratch elements). */
   attentionBackward(dq: T /* (B,T,NH,HD) */, dk: T /* (B,T,NKV,HD) */, dv: T /* (B,T,NKV,HD) */, datt: T /* scratch */,
     dout: T /* (B,T,NH*HD) */, q: T, k: T, v: T, out: T /* (B,T,NH*HD) forward's */, att: T /* forward's state */, mask: T /* (B,T) i32 */,
-    B: number, T: number, NH: number, NKV: number, HD: number, rope?: AttentionRope): void;
+    B: number, T: number, NH: number, NKV: number, HD: number): void;
 
   /** out = silu(gate) * up */
   /** With `next`, also down's xa = dropout(out) @ aᵀ (LoraPart.xaReady); WebGPU: the same launch, a workgroup per row. */
@@ -284,10 +272,4 @@ export function checkWeightData(data: Float32Array | Uint16Array | Uint32Array, 
     checkNf4Shape(rows, cols, label);
     if (data.length !== nf4Words(rows * cols)) throw new EngineError(`${label}: ${data.length} NF4 words for a (${rows}, ${cols}) weight, ${nf4Words(rows * cols)} expected`);
   } else if (data.length !== rows * cols) throw new EngineError(`${label}: ${data.length} values for a (${rows}, ${cols}) weight`);
-}
-
-/** The RoPE whose backward Ops.attentionBackward applies to dq and dk: theta, and a packed batch's positions. */
-export interface AttentionRope {
-  theta: number;
-  positions?: Int32Array;
 }

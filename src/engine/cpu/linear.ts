@@ -39,33 +39,6 @@ export function normDxa(dinp: Float32Array, next: NormDxa<Float32Array>, N: numb
   }
 }
 
-/**
- * CpuOps.rmsnormRowsForward: out row m, rstd[m] = RMSNorm of inp row idx[m] (m < M), the final
- * norm of the label rows only (shaders/rmsnorm.wgsl forward_rows).
- */
-export function normRowsForward(out: Float32Array, rstd: Float32Array, inp: Float32Array, w: Float32Array, idx: Int32Array, M: number, C: number, eps: number): void {
-  for (let m = 0; m < M; m++) {
-    const x = idx[m] * C;
-    let ss = 0;
-    for (let c = 0; c < C; c++) ss += inp[x + c] * inp[x + c];
-    const r = (rstd[m] = 1 / Math.sqrt(ss / C + eps));
-    for (let c = 0; c < C; c++) out[m * C + c] = w[c] * (inp[x + c] * r);
-  }
-}
-
-/** Its backward (backward_rows / backward_dxa_rows): dinp row idx[m] += the gradient from dout row m; dxa of those rows with next. */
-export function normRowsBackward(dinp: Float32Array, dout: Float32Array, inp: Float32Array, w: Float32Array, rstd: Float32Array, idx: Int32Array,
-  M: number, C: number, next?: NormDxa<Float32Array>): void {
-  for (let m = 0; m < M; m++) {
-    const x = idx[m] * C, r = rstd[m];
-    let dot = 0;
-    for (let c = 0; c < C; c++) dot += w[c] * dout[m * C + c] * inp[x + c];
-    const k = (dot * r * r * r) / C;
-    for (let c = 0; c < C; c++) dinp[x + c] += r * w[c] * dout[m * C + c] - k * inp[x + c];
-    if (next) normDxa(dinp.subarray(x, x + C), { ...next, dxa: next.dxa.subarray(idx[m] * next.R, (idx[m] + 1) * next.R) }, 1, C);
-  }
-}
-
 /** Multiplier of element e of a dropout call: 0 when dropped, 1/(1-p) when kept. */
 export function dropoutScaleFn(d: Dropout): ((e: number) => number) | null {
   if (d.p <= 0) return null;

@@ -5,8 +5,8 @@
 import { f16ToF32, type WeightFormat } from '../../core/dtype.ts';
 import { dequantizeNf4 } from '../../core/nf4.ts';
 import { EngineError } from '../../core/errors.ts';
-import { type AdamWParams, type AttentionRope, type Dropout, type NormDxa, type NormXa, type Ops, type Projection, type SwigluDxa, type SwigluXa, checkWeightData } from '../ops.ts';
-import { dropoutScaleFn, linearBackwardComposite, linearForwardComposite, normDxa, normRowsBackward, normRowsForward, normXa, swigluDxa } from './linear.ts';
+import { type AdamWParams, type Dropout, type NormDxa, type NormXa, type Ops, type Projection, type SwigluDxa, type SwigluXa, checkWeightData } from '../ops.ts';
+import { dropoutScaleFn, linearBackwardComposite, linearForwardComposite, normDxa, normXa, swigluDxa } from './linear.ts';
 import { perPackedRow, ropeInPlace } from './varlen.ts';
 
 export type CpuTensor = Float32Array | Int32Array;
@@ -48,7 +48,9 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
     return dtype === 'f32' ? new Float32Array(n) : new Int32Array(n);
   }
 
-  view(t: CpuTensor, offset: number, n: number): CpuTensor { return t.subarray(offset, offset + n); }
+  view(t: CpuTensor, offset: number, n: number): CpuTensor {
+    return t.subarray(offset, offset + n);
+  }
 
   arena(dtype: 'f32' | 'i32', sizes: Record<string, number>): Record<string, CpuTensor> {
     const total = Object.values(sizes).reduce((a, b) => a + b, 0);
@@ -69,9 +71,13 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
     return { data, dtype, rows, cols };
   }
 
-  allocatedBytes(): number { return this.allocated; }
+  allocatedBytes(): number {
+    return this.allocated;
+  }
 
-  upload(dst: CpuTensor, src: Float32Array | Int32Array, dstOffset = 0): void { dst.set(src, dstOffset); }
+  upload(dst: CpuTensor, src: Float32Array | Int32Array, dstOffset = 0): void {
+    dst.set(src, dstOffset);
+  }
   async read(src: CpuTensor, n = src.length, offset = 0): Promise<Float32Array> {
     return Float32Array.from(src.subarray(offset, offset + n));
   }
@@ -120,12 +126,6 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
     if (next) normDxa(dx, next as NormDxa<Float32Array>, N, C);
   }
 
-  rmsnormRowsForward(out: CpuTensor, rstd: CpuTensor, inp: CpuTensor, weight: CpuTensor, idx: CpuTensor, M: number, C: number, eps: number): void {
-    normRowsForward(f(out), f(rstd), f(inp), f(weight), i32(idx), M, C, eps);
-  }
-  rmsnormRowsBackward(dinp: CpuTensor, dout: CpuTensor, inp: CpuTensor, weight: CpuTensor, rstd: CpuTensor, idx: CpuTensor, M: number, C: number, next?: NormDxa<CpuTensor>): void {
-    normRowsBackward(f(dinp), f(dout), f(inp), f(weight), f(rstd), i32(idx), M, C, next as NormDxa<Float32Array> | undefined);
-  }
   matmulForward(out: CpuTensor, inp: CpuTensor, w: CpuWeight, bias: CpuTensor | null, N: number, In: number, O: number): void {
     const x = f(inp), y = f(out), row = new Float32Array(In);
     for (let o = 0; o < O; o++) {
@@ -269,12 +269,11 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
 
   /** The probabilities in att already hold the mask, so out and mask go unread here. */
   attentionBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor, q: CpuTensor, k: CpuTensor,
-    v: CpuTensor, out: CpuTensor, att: CpuTensor, mask: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number, rope?: AttentionRope): void {
+    v: CpuTensor, out: CpuTensor, att: CpuTensor, mask: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
     const w = { dq: NH * HD, dk: NKV * HD, dv: NKV * HD, dout: NH * HD, q: NH * HD, k: NKV * HD, v: NKV * HD, out: NH * HD };
     if (!perPackedRow(mask, B, T, T, T, NH, { dq, dk, dv, datt, dout, q, k, v, out, att }, w, ['att', 'datt'], (p, L) =>
       this.attendBackward(p.dq, p.dk, p.dv, p.datt, p.dout, p.q, p.k, p.v, p.out, p.att, p.mask, 1, L, NH, NKV, HD)))
       this.attendBackward(dq, dk, dv, datt, dout, q, k, v, out, att, mask, B, T, NH, NKV, HD);
-    if (rope) for (const [x, H] of [[dq, NH], [dk, NKV]] as const) this.ropeBackward(x, B, T, H, HD, rope.theta, 0, rope.positions);
   }
 
   /** attentionBackward on one ordinary (unpacked) mask. */

@@ -68,7 +68,7 @@ export class GpuLinear {
    * read out; backward, the dxa of the one whose output gradient dinp is. Where the views do not
    * form single bindings the norm runs alone and the factor in its own launch.
    */
-  rmsnorm(entry: 'forward' | 'backward' | 'forward_rows' | 'backward_rows', bindings: Record<string, GpuTensor>, base: { N: number; C: number; eps: number }, next?: NormXa<GpuTensor> | NormDxa<GpuTensor>): void {
+  rmsnorm(entry: 'forward' | 'backward', bindings: Record<string, GpuTensor>, base: { N: number; C: number; eps: number }, next?: NormXa<GpuTensor> | NormDxa<GpuTensor>): void {
     const { N, C } = base, zero = { ...this.loraBase(N, C, 0, 0), scale: 0 };
     const grid = rowsGrid(N);
     if (next && 'parts' in next) {
@@ -80,7 +80,7 @@ export class GpuLinear {
       const params = { ...zero, ...base, R: next.R, nparts: next.parts.length, ...perPart('a', a.offs), ...perPart('x', xs.offs), ...dropoutParams(next.parts.map((p) => p.dropout)) };
       return this.host.run('rmsnorm.forward_xa', { ...bindings, adapter: a.region, xa: xs.region }, params, grid);
     }
-    if (next) return this.host.run(`rmsnorm.backward_dxa${entry.endsWith('_rows') ? '_rows' : ''}`, { ...bindings, adapter: next.b, dxa: next.dxa }, { ...zero, ...base, R: next.R, scale: next.scale }, grid);
+    if (next) return this.host.run('rmsnorm.backward_dxa', { ...bindings, adapter: next.b, dxa: next.dxa }, { ...zero, ...base, R: next.R, scale: next.scale }, grid);
     this.host.run(`rmsnorm.${entry}`, bindings, { ...zero, ...base }, grid);
   }
 

@@ -4,7 +4,7 @@
 
 import type { WeightFormat } from '../../core/dtype.ts';
 import { DeviceLostError, EngineError, GpuValidationError } from '../../core/errors.ts';
-import { VIEW_ALIGN, type AdamWParams, type AttentionRope, type Dropout, type NormDxa, type NormXa, type Ops, type Projection, type SwigluDxa, type SwigluXa } from '../ops.ts';
+import { VIEW_ALIGN, type AdamWParams, type Dropout, type NormDxa, type NormXa, type Ops, type Projection, type SwigluDxa, type SwigluXa } from '../ops.ts';
 import { CommandStream, grid1d, keepAlive, rowsGrid, type Grid } from './command-stream.ts';
 import { GpuMemory, USAGE, refusedAllocation, type GpuTensor, type GpuWeight, type MemoryLimits, type Region } from './memory.ts';
 import type { PipelineCache } from './pipelines.ts';
@@ -79,13 +79,19 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   }
 
   /** Bytes of GPU memory this backend holds (buffers, weights, staging, uniform ring). */
-  allocatedBytes(): number { return this.memory.allocatedBytes(); }
+  allocatedBytes(): number {
+    return this.memory.allocatedBytes();
+  }
 
   /** Launches encoded since creation: cheap progress and cost accounting for benchmarks. */
-  get dispatchCount(): number { return this.stream.dispatches; }
+  get dispatchCount(): number {
+    return this.stream.dispatches;
+  }
 
   /** Bind groups created since creation; a repeated step with the same shapes creates none. */
-  get bindGroupCount(): number { return this.stream.bindGroupsCreated; }
+  get bindGroupCount(): number {
+    return this.stream.bindGroupsCreated;
+  }
 
   /** Starts timing every launch by kernel family (needs 'timestamp-query'); false without it. */
   startProfile(): boolean {
@@ -317,12 +323,6 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   rmsnormBackward(dinp: GpuTensor, dout: GpuTensor, inp: GpuTensor, weight: GpuTensor, rstd: GpuTensor, N: number, C: number, next?: NormDxa<GpuTensor>): void {
     this.linear.rmsnorm('backward', { dinp, dout, inp, weight, rstd }, { N, C, eps: 0 }, next);
   }
-  rmsnormRowsForward(out: GpuTensor, rstd: GpuTensor, inp: GpuTensor, weight: GpuTensor, idx: GpuTensor, M: number, C: number, eps: number): void {
-    this.linear.rmsnorm('forward_rows', { out, rstd, inp, weight, idx }, { N: M, C, eps });
-  }
-  rmsnormRowsBackward(dinp: GpuTensor, dout: GpuTensor, inp: GpuTensor, weight: GpuTensor, rstd: GpuTensor, idx: GpuTensor, M: number, C: number, next?: NormDxa<GpuTensor>): void {
-    this.linear.rmsnorm('backward_rows', { dinp, dout, inp, weight, rstd, idx }, { N: M, C, eps: 0 }, next);
-  }
 
   matmulForward(out: GpuTensor, inp: GpuTensor, w: GpuWeight, bias: GpuTensor | null, N: number, In: number, O: number): void {
     this.check();
@@ -367,9 +367,11 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   ropeForward(x: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, at?: Int32Array): void {
     this.rope('rope.forward', { x }, { B, T, H, HD }, H, theta, posOffset, at);
   }
+
   ropeBackward(dx: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, at?: Int32Array): void {
     this.rope('rope.backward', { x: dx }, { B, T, H, HD }, H, theta, posOffset, at);
   }
+
   ropeQK(q: GpuTensor, k: GpuTensor, B: number, T: number, NH: number, NKV: number, HD: number, theta: number, posOffset: number, at: Int32Array | undefined, sign: 1 | -1): void {
     this.rope(`rope_qk.${sign > 0 ? 'forward' : 'backward'}`, { q, k }, { B, T, HQ: NH, HK: NKV, HD }, NH + NKV, theta, posOffset, at);
   }
@@ -384,25 +386,23 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
   attentionForward(out: GpuTensor, att: GpuTensor, q: GpuTensor, k: GpuTensor, v: GpuTensor, mask: GpuTensor,
     B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
     if (S < T || S > SMAX) throw new EngineError(`attention: need T <= S <= SMAX, got T=${T} S=${S} SMAX=${SMAX}`);
-    const params = { B, T, S, SMAX, NH, NKV, HD, scale: 1 / Math.sqrt(HD), positions: 0 };
+    const params = { B, T, S, SMAX, NH, NKV, HD, scale: 1 / Math.sqrt(HD) };
     const variant = this.attentionVariant(HD, NH, NKV);
     this.run('attention.forward', { out, stats: att, q, k, v, mask }, params, [Math.ceil((T * NH) / NKV / 64), B * NKV], null, variant);
   }
 
   attentionBackward(dq: GpuTensor, dk: GpuTensor, dv: GpuTensor, _datt: GpuTensor, dout: GpuTensor, q: GpuTensor, k: GpuTensor,
-    v: GpuTensor, out: GpuTensor, att: GpuTensor, mask: GpuTensor, B: number, T: number, NH: number, NKV: number, HD: number, rope?: AttentionRope): void {
-    // RoPE backward in the stores where a thread holds both halves of each pair (HD % 32 == 0) and a 9th binding is allowed
-    const tab = rope && HD % 32 === 0 && this.device.limits.maxStorageBuffersPerShaderStage >= 9 && (rope.positions ? this.ropeTables.perToken(HD, rope.theta, rope.positions) : this.ropeTables.get(HD, rope.theta, T));
-    const params = { B, T, S: T, SMAX: T, NH, NKV, HD, scale: 1 / Math.sqrt(HD), positions: tab ? tab.positions : 0 };
-    const variant = this.attentionVariant(HD, NH, NKV), r = tab ? '_rope' : '', table: Record<string, Region> = tab ? { table: tab.table } : {};
-    this.run(`attention.backward_dq${r}`, { stats: att, q, k, v, mask, out, dout, dq, ...table }, params, [Math.ceil((T * NH) / NKV / 64), B * NKV], null, variant);
-    this.run(`attention.backward_dkv${r}`, { stats: att, q, k, v, mask, dout, dk, dv, ...table }, params, [Math.ceil(T / 16), B * NKV], null, variant);
-    if (rope && !tab) this.ropeQK(dq, dk, B, T, NH, NKV, HD, rope.theta, 0, rope.positions, -1);
+    v: GpuTensor, out: GpuTensor, att: GpuTensor, mask: GpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
+    const params = { B, T, S: T, SMAX: T, NH, NKV, HD, scale: 1 / Math.sqrt(HD) };
+    const variant = this.attentionVariant(HD, NH, NKV);
+    this.run('attention.backward_dq', { stats: att, q, k, v, mask, out, dout, dq }, params, [Math.ceil((T * NH) / NKV / 64), B * NKV], null, variant);
+    this.run('attention.backward_dkv', { stats: att, q, k, v, mask, dout, dk, dv }, params, [Math.ceil(T / 16), B * NKV], null, variant);
   }
 
   swigluForward(out: GpuTensor, gate: GpuTensor, up: GpuTensor, n: number, next?: SwigluXa<GpuTensor>): void {
     this.linear.swiglu('forward', { out, gate, up }, n, next);
   }
+
   swigluBackward(dgate: GpuTensor, dup: GpuTensor, dout: GpuTensor, gate: GpuTensor, up: GpuTensor, n: number, next?: SwigluDxa<GpuTensor>): void {
     this.linear.swiglu('backward', { dgate, dup, dout, gate, up }, n, next);
   }
