@@ -244,34 +244,6 @@ export function parityCases(): ParityCase[] {
     return readAll(ops, t, ['out', 'rstd', 'dinp']);
   });
 
-  add('rmsnorm backward making the next projection\'s LoRA dxa (B a view at an offset)', 1e-5, async (ops) => {
-    const N = 7, C = 300, R = 5;
-    const rstd = uniform(N, 23).map((v) => 0.5 + Math.abs(v)); // any positive 1/rms does
-    const t = tensors(ops, { rstd, inp: uniform(N * C, 17), weight: uniform(C, 18), dout: uniform(N * C, 19), dinp: uniform(N * C, 20), params: 64 + C * R, dxa: uniform(N * R, 21) }, 'rmsdxa');
-    ops.upload(t.params, uniform(C * R, 22), 64);
-    ops.rmsnormBackward(t.dinp, t.dout, t.inp, t.weight, t.rstd, N, C, { b: ops.view(t.params, 64, C * R), dxa: t.dxa, R, scale: 1.5 });
-    return readAll(ops, t, ['rstd', 'dinp', 'dxa']);
-  });
-
-  add('rmsnorm forward making three projections\' LoRA xa, dropout 0.1 (views at offsets)', 1e-5, async (ops) => {
-    const N = 7, C = 300, R = 5;
-    const t = tensors(ops, { out: N * C, rstd: N, inp: uniform(N * C, 24), weight: uniform(C, 25), params: 3 * 1536, xa: 3 * 64 }, 'rmsxa');
-    ops.upload(t.params, uniform(3 * 1536, 26));
-    const parts = [0, 1, 2].map((p) => ({ a: ops.view(t.params, p * 1536, R * C), xa: ops.view(t.xa, p * 64, N * R), dropout: { p: 0.1, seed: 0x1234 + p } }));
-    ops.rmsnormForward(t.out, t.rstd, t.inp, t.weight, N, C, 1e-6, { parts, R });
-    return readAll(ops, t, ['out', 'rstd', 'xa']);
-  });
-
-  add('swiglu forward making down\'s LoRA xa (dropout 0.1), backward making gate\'s and up\'s dxa', 1e-5, async (ops) => {
-    const N = 6, I = 700, R = 4, n = N * I;
-    const t = tensors(ops, { act: n, gate: uniform(n, 30), up: uniform(n, 31), dout: uniform(n, 32), dgate: n, dup: n, params: 3 * 2816, xa: 64, dxa: 2 * 64 }, 'swxa');
-    ops.upload(t.params, uniform(3 * 2816, 33));
-    ops.swigluForward(t.act, t.gate, t.up, n, { N, R, parts: [{ a: ops.view(t.params, 0, R * I), xa: ops.view(t.xa, 0, N * R), dropout: { p: 0.1, seed: 77 } }] });
-    const dxa = (p: number) => ({ b: ops.view(t.params, 2816 * (p + 1), I * R), dxa: ops.view(t.dxa, 64 * p, N * R), R, scale: 2.5 });
-    ops.swigluBackward(t.dgate, t.dup, t.dout, t.gate, t.up, n, { N, gate: dxa(0), up: dxa(1) });
-    return readAll(ops, t, ['act', 'xa', 'dgate', 'dup', 'dxa']);
-  });
-
   for (const p of [0, 0.1]) {
     add(`lora forward+backward dropout ${p}`, 1e-5, async (ops) => {
       const N = 9, In = 21, O = 17, R = 3, scale = 4;

@@ -87,10 +87,8 @@ export function launchFlops(name: string, p: Record<string, number>, grid: Grid)
     case 'attention.forward': return { flops: 4 * p.B * p.NH * p.HD * pairs(), exact: true };
     case 'attention.backward_dq': return { flops: 6 * p.B * p.NH * p.HD * pairs(), exact: true };
     case 'attention.backward_dkv': return { flops: 8 * p.B * p.NH * p.HD * pairs(), exact: true };
-    // forward_xa / backward_dxa add the neighbouring projections' LoRA factors (2 N C R a part) to the per-element estimate
-    case 'rmsnorm': return { flops: 5 * p.N * p.C + 2 * p.N * p.C * (p.R ?? 0) * (p.nparts || 1), exact: false };
-    // forward_xa / backward_dxa add down's xa, gate's and up's dxa (2 N I R a part)
-    case 'swiglu': return { flops: (entry.startsWith('forward') ? 6 : 10) * p.n + 2 * p.n * (p.R ?? 0) * (p.nparts ?? 0), exact: false };
+    case 'rmsnorm': return { flops: 5 * p.N * p.C, exact: false };
+    case 'swiglu': return { flops: (entry === 'forward' ? 6 : 10) * p.n, exact: false };
     case 'adamw': return { flops: 16 * p.P, exact: false };
     default: return { flops: Math.min(lanes, 4 * 2 ** 30) * 2, exact: false }; // a couple per thread launched
   }

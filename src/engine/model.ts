@@ -8,7 +8,7 @@
 
 import { LORA_TARGETS, type LoraTarget, type Qwen2Config, projShape } from '../core/config.ts';
 import { EngineError } from '../core/errors.ts';
-import { hash32, alignUp, type Ops, type Dropout, type AdamWParams, type NormDxa, type NormXa, type Projection, type SwigluDxa } from './ops.ts';
+import { hash32, alignUp, type Ops, type Dropout, type AdamWParams, type Projection } from './ops.ts';
 import { peftName, type LoraSettings, loraScale } from './engine.ts';
 import { activationArenas, attentionState, carveArena, loraLayout, type LoraSlot } from './plan.ts';
 
@@ -159,51 +159,16 @@ export class Qwen2LoraModel<T, W> {
     return { w: w.proj[target], O: projShape(this.cfg, target)[0], bias, lora };
   }
 
-  /**
-   * outs[p] (N,O_p) = inp @ W_pᵀ + b_p + s·dropout_p(inp)A_pᵀ B_pᵀ (+ resid), the projections of one input together.
-   * xaReady: their xa were made by the rmsnorm that made inp (normXa).
-   */
-  private linearForward(a: Record<string, T>, outs: T[], inp: T, layer: number, targets: LoraTarget[], N: number, seed: number, resid: T | null = null, xaReady = false): void {
+  /** outs[p] (N,O_p) = inp @ W_pᵀ + b_p + s·dropout_p(inp)A_pᵀ B_pᵀ (+ resid), the projections of one input together. */
+  private linearForward(a: Record<string, T>, outs: T[], inp: T, layer: number, targets: LoraTarget[], N: number, seed: number, resid: T | null = null): void {
     const In = projShape(this.cfg, targets[0])[1];
-    const projs = targets.map((t, i) => this.projection(a, layer, t, i, seed));
-    if (xaReady) for (const p of projs) if (p.lora) p.lora.xaReady = true;
-    this.ops.linearForward(outs, inp, projs, resid, N, In, this.lora.r, this.scale);
+    this.ops.linearForward(outs, inp, targets.map((t, i) => this.projection(a, layer, t, i, seed)), resid, N, In, this.lora.r, this.scale);
   }
 
-  /** gate and up, both adapted: SwiGLU backward makes their dxa (parts 0 and 1 of the group) from dgate and dup. */
-  private swigluNext(a: Record<string, T>, layer: number, N: number): SwigluDxa<T> | undefined {
-    const g = this.slot(layer, 'gate_proj'), u = this.slot(layer, 'up_proj'), R = this.lora.r, scale = this.scale;
-    return g && u ? { N, gate: { b: g.b, dxa: a['dxa.0'], R, scale }, up: { b: u.b, dxa: a['dxa.1'], R, scale } } : undefined;
-  }
-
-  /**
-   * The adapted projections that read an rmsnorm's output (q|k|v, gate|up): the norm makes their
-   * xa in the same launch on WebGPU. Undefined when none of them has an adapter.
-   */
-  private normXa(a: Record<string, T>, layer: number, targets: LoraTarget[], seed: number): NormXa<T> | undefined {
-    const parts = targets.map((t, i) => this.projection(a, layer, t, i, seed).lora).filter((l) => l !== null);
-    return parts.length ? { parts, R: this.lora.r } : undefined;
-  }
-
-  /**
-   * dinp (N,In) = sum_p douts[p] @ W_p (+ LoRA paths), overwritten; LoRA grads accumulate.
-   * dxaReady: the single projection's dxa was made by the rmsnorm backward before (normNext).
-   */
-  private linearBackward(a: Record<string, T>, dinp: T, douts: T[], inp: T, layer: number, targets: LoraTarget[], N: number, seed: number, dxaReady = false): void {
+  /** dinp (N,In) = sum_p douts[p] @ W_p (+ LoRA paths), overwritten; LoRA grads accumulate. */
+  private linearBackward(a: Record<string, T>, dinp: T, douts: T[], inp: T, layer: number, targets: LoraTarget[], N: number, seed: number): void {
     const In = projShape(this.cfg, targets[0])[1];
-    const projs = targets.map((t, i) => this.projection(a, layer, t, i, seed));
-    if (dxaReady) for (const p of projs) p.lora!.dxaReady = true;
-    this.ops.linearBackward(dinp, douts, inp, projs, N, In, this.lora.r, this.scale);
-  }
-
-  /**
-   * The o or down projection of a layer, whose output gradient is the residual stream's: an
-   * rmsnorm backward that finishes that gradient also makes the projection's LoRA dxa (one
-   * launch fewer per projection on WebGPU). Undefined when the projection has no adapter.
-   */
-  private normNext(layer: number, target: 'o_proj' | 'down_proj'): NormDxa<T> | undefined {
-    const s = this.slot(layer, target);
-    return s ? { b: s.b, dxa: this.actsOf(layer)['dxa.0'], R: this.lora.r, scale: this.scale } : undefined;
+    this.ops.linearBackward(dinp, douts, inp, targets.map((t, i) => this.projection(a, layer, t, i, seed)), N, In, this.lora.r, this.scale);
   }
 
   /** RoPE of q and k (sign 1) or its transpose on their gradients (-1): one call where the backend fuses them. */
@@ -224,11 +189,9 @@ export class Qwen2LoraModel<T, W> {
     const { ops, C, I, NH, NKV, HD, KVD } = this;
     const N = B * T, w = this.weights.layers[l], eps = this.cfg.rmsNormEps;
     const qk = w.qkNorm;
-    const qkv: LoraTarget[] = ['q_proj', 'k_proj', 'v_proj'], gateUp: LoraTarget[] = ['gate_proj', 'up_proj'];
-    const xa1 = this.normXa(a, l, qkv, seed), xa2 = this.normXa(a, l, gateUp, seed);
-    ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, eps, xa1);
+    ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, eps);
     // (N, QD), (N, KVD), (N, KVD)
-    this.linearForward(a, [qk ? a.qRaw : a.q, qk ? a.kRaw : a.k, a.v], a.ln1, l, qkv, N, seed, null, !!xa1);
+    this.linearForward(a, [qk ? a.qRaw : a.q, qk ? a.kRaw : a.k, a.v], a.ln1, l, ['q_proj', 'k_proj', 'v_proj'], N, seed);
     if (qk) {
       // Qwen3: every head of q and k is one RMSNorm row of HD values
       ops.rmsnormForward(a.q, a.rstdQ, a.qRaw, qk.q, N * NH, HD, eps);
@@ -245,11 +208,10 @@ export class Qwen2LoraModel<T, W> {
     }
     ops.attentionForward(a.attOut, src.att, a.q, k, v, src.mask, B, T, src.S, src.SMAX, NH, NKV, HD);
     this.linearForward(a, [a.xMid], a.attOut, l, ['o_proj'], N, seed, xIn); // xMid = xIn + o(attOut)
-    ops.rmsnormForward(a.ln2, a.rstd2, a.xMid, w.ln2, N, C, eps, xa2);
-    this.linearForward(a, [a.gate, a.up], a.ln2, l, gateUp, N, seed, null, !!xa2); // (N, I) each
-    const xa3 = this.normXa(a, l, ['down_proj'], seed);
-    ops.swigluForward(a.act, a.gate, a.up, N * I, xa3 && { ...xa3, N });
-    this.linearForward(a, [xOut], a.act, l, ['down_proj'], N, seed, a.xMid, !!xa3); // xOut = xMid + down(act)
+    ops.rmsnormForward(a.ln2, a.rstd2, a.xMid, w.ln2, N, C, eps);
+    this.linearForward(a, [a.gate, a.up], a.ln2, l, ['gate_proj', 'up_proj'], N, seed); // (N, I) each
+    ops.swigluForward(a.act, a.gate, a.up, N * I);
+    this.linearForward(a, [xOut], a.act, l, ['down_proj'], N, seed, a.xMid); // xOut = xMid + down(act)
   }
 
   /** Training attends within the batch: positions 0..T-1, the batch's padding mask. */
@@ -270,15 +232,12 @@ export class Qwen2LoraModel<T, W> {
       ops.swigluForward(a.act, a.gate, a.up, N * I);
     }
     // MLP: xOut = xMid + down(swiglu(gate(ln2), up(ln2)))
-    // dResid is whole: the norm backward after this layer (or the final norm's) made down's dxa
-    this.linearBackward(a, a.dAct, [a.dResid], a.act, l, ['down_proj'], N, seed, !!this.normNext(l, 'down_proj'));
-    const gu = this.swigluNext(a, l, N);
-    ops.swigluBackward(a.dGate, a.dUp, a.dAct, a.gate, a.up, N * I, gu);
-    this.linearBackward(a, a.dLn, [a.dGate, a.dUp], a.ln2, l, ['gate_proj', 'up_proj'], N, seed, !!gu);
-    const oNext = this.normNext(l, 'o_proj');
-    ops.rmsnormBackward(a.dResid, a.dLn, a.xMid, w.ln2, a.rstd2, N, C, oNext);
+    this.linearBackward(a, a.dAct, [a.dResid], a.act, l, ['down_proj'], N, seed);
+    ops.swigluBackward(a.dGate, a.dUp, a.dAct, a.gate, a.up, N * I);
+    this.linearBackward(a, a.dLn, [a.dGate, a.dUp], a.ln2, l, ['gate_proj', 'up_proj'], N, seed);
+    ops.rmsnormBackward(a.dResid, a.dLn, a.xMid, w.ln2, a.rstd2, N, C);
     // attention: xMid = xIn + o(attn(rope(norm(q(ln1))), rope(norm(k(ln1))), v(ln1))), norm only in Qwen3
-    this.linearBackward(a, a.dAttOut, [a.dResid], a.attOut, l, ['o_proj'], N, seed, !!oNext);
+    this.linearBackward(a, a.dAttOut, [a.dResid], a.attOut, l, ['o_proj'], N, seed);
     ops.attentionBackward(a.dq, a.dk, a.dv, a.dAtt, a.dAttOut, a.q, a.k, a.v, a.attOut, a.att, b.mask, b.B, b.T, NH, NKV, HD);
     this.rope(a.dq, a.dk, b.B, b.T, 0, b.positions, -1);
     let dq = a.dq, dk = a.dk;
@@ -292,7 +251,7 @@ export class Qwen2LoraModel<T, W> {
     }
     if (this.keeping) ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, this.cfg.rmsNormEps);
     this.linearBackward(a, a.dLn, [dq, dk, a.dv], a.ln1, l, ['q_proj', 'k_proj', 'v_proj'], N, seed);
-    ops.rmsnormBackward(a.dResid, a.dLn, xIn, w.ln1, a.rstd1, N, C, l > 0 ? this.normNext(l - 1, 'down_proj') : undefined);
+    ops.rmsnormBackward(a.dResid, a.dLn, xIn, w.ln1, a.rstd1, N, C);
   }
 
   // ---------------------------------------------------------------- passes
@@ -342,7 +301,7 @@ export class Qwen2LoraModel<T, W> {
     ops.zero(a.dLn, N * C);
     ops.scatterAddRows(a.dLn, a.dhLab, b.labelIdx, b.M, C);
     ops.zero(a.dResid, N * C);
-    ops.rmsnormBackward(a.dResid, a.dLn, this.resid[this.L], this.weights.normF, a.rstdf, N, C, this.normNext(this.L - 1, 'down_proj'));
+    ops.rmsnormBackward(a.dResid, a.dLn, this.resid[this.L], this.weights.normF, a.rstdf, N, C);
     for (let l = this.L - 1; l >= 0; l--) {
       const la = this.actsOf(l);
       if (!this.keeping) this.layerForward(la, l, this.resid[l], la.xOut, b.B, b.T, this.batchAttention(la, b), seed);

@@ -46,36 +46,6 @@ export interface LoraPart<T> {
   xa: T; // (N, R): written by linearForward, read by linearBackward
   dxa: T; // (N, R): scratch of linearBackward
   dropout: Dropout;
-  /** dxa was made already (by rmsnormBackward's `next`): linearBackward does not remake it. */
-  dxaReady?: boolean;
-  /** xa was made already (by rmsnormForward's `next`): linearForward does not remake it. */
-  xaReady?: boolean;
-}
-
-/** SwiGLU's output (N rows) is the down projection's input: its xa made in the same launch (parts: down only). */
-export interface SwigluXa<T> extends NormXa<T> {
-  N: number;
-}
-
-/** SwiGLU backward's dgate and dup (N rows) are the gate and up projections' output gradients: their dxa made in the same launch. */
-export interface SwigluDxa<T> {
-  N: number;
-  gate: NormDxa<T>;
-  up: NormDxa<T>;
-}
-
-/** The LoRA A factors (R, C) of the projections that read an rmsnorm's output, and where their xa (N, R) go. */
-export interface NormXa<T> {
-  parts: Pick<LoraPart<T>, 'a' | 'xa' | 'dropout'>[];
-  R: number;
-}
-
-/** The LoRA B (C, R) of the projection that reads an rmsnorm backward's dinp, and where its dxa (N, R) goes. */
-export interface NormDxa<T> {
-  b: T;
-  dxa: T;
-  R: number;
-  scale: number;
 }
 
 /** One frozen projection (with its bias and LoRA) of a group that shares an input: q|k|v, gate|up. */
@@ -137,17 +107,8 @@ export interface Ops<T, W> {
   // ---- layers, forward/backward pairs
   embeddingForward(out: T /* (N,C) */, ids: T /* (N) i32 */, wte: W /* (V,C) */, N: number, C: number): void;
 
-  /**
-   * With `next`, also xa_p = dropout_p(out) @ a_pᵀ for the adapted projections that read out
-   * (q|k|v, gate|up), which then skip their own (LoraPart.xaReady); WebGPU does it in the same launch.
-   */
-  rmsnormForward(out: T /* (N,C) */, rstd: T /* (N) */, inp: T /* (N,C) */, weight: T /* (C) */, N: number, C: number, eps: number, next?: NormXa<T>): void;
-  /**
-   * With `next`, also next.dxa = next.scale * dinp @ next.b once dinp is whole: the LoRA factor
-   * gradient of the projection whose output gradient dinp is (o, down), which then skips its own
-   * (LoraPart.dxaReady); WebGPU does it in the same launch.
-   */
-  rmsnormBackward(dinp: T /* (N,C) += */, dout: T /* (N,C) */, inp: T /* (N,C) */, weight: T /* (C) */, rstd: T /* (N) */, N: number, C: number, next?: NormDxa<T>): void;
+  rmsnormForward(out: T /* (N,C) */, rstd: T /* (N) */, inp: T /* (N,C) */, weight: T /* (C) */, N: number, C: number, eps: number): void;
+  rmsnormBackward(dinp: T /* (N,C) += */, dout: T /* (N,C) */, inp: T /* (N,C) */, weight: T /* (C) */, rstd: T /* (N) */, N: number, C: number): void;
 
   /** out = inp @ wᵀ + bias */
   matmulForward(out: T /* (N,O) */, inp: T /* (N,In) */, w: W /* (O,In) */, bias: T | null /* (O) */, N: number, In: number, O: number): void;
@@ -208,10 +169,8 @@ export interface Ops<T, W> {
     B: number, T: number, NH: number, NKV: number, HD: number): void;
 
   /** out = silu(gate) * up */
-  /** With `next`, also down's xa = dropout(out) @ aᵀ (LoraPart.xaReady); WebGPU: the same launch, a workgroup per row. */
-  swigluForward(out: T /* (N,I) */, gate: T /* (N,I) */, up: T /* (N,I) */, n: number, next?: SwigluXa<T>): void;
-  /** With `next`, also gate's and up's dxa = scale * dgate @ b_gate, scale * dup @ b_up (LoraPart.dxaReady). */
-  swigluBackward(dgate: T /* (N,I) */, dup: T /* (N,I) */, dout: T /* (N,I) */, gate: T, up: T, n: number, next?: SwigluDxa<T>): void;
+  swigluForward(out: T /* (N,I) */, gate: T /* (N,I) */, up: T /* (N,I) */, n: number): void;
+  swigluBackward(dgate: T /* (N,I) */, dup: T /* (N,I) */, dout: T /* (N,I) */, gate: T, up: T, n: number): void;
 
   /** x += y */
   addInPlace(x: T /* (n) */, y: T /* (n) */, n: number): void;

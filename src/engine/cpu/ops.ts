@@ -5,8 +5,8 @@
 import { f16ToF32, type WeightFormat } from '../../core/dtype.ts';
 import { dequantizeNf4 } from '../../core/nf4.ts';
 import { EngineError } from '../../core/errors.ts';
-import { type AdamWParams, type Dropout, type NormDxa, type NormXa, type Ops, type Projection, type SwigluDxa, type SwigluXa, checkWeightData } from '../ops.ts';
-import { dropoutScaleFn, linearBackwardComposite, linearForwardComposite, normDxa, normXa, swigluDxa } from './linear.ts';
+import { type AdamWParams, type Dropout, type Ops, type Projection, checkWeightData, dropoutThreshold, hash32 } from '../ops.ts';
+import { linearBackwardComposite, linearForwardComposite } from './linear.ts';
 import { perPackedRow, ropeInPlace } from './varlen.ts';
 
 export type CpuTensor = Float32Array | Int32Array;
@@ -36,6 +36,13 @@ export function weightRow(w: CpuWeight, r: number, out: Float32Array): Float32Ar
     for (let c = 0; c < w.cols; c++) out[c] = f16ToF32(src[base + c]);
   }
   return out;
+}
+
+/** Multiplier of element e of a dropout call: 0 when dropped, 1/(1-p) when kept. */
+function dropoutScaleFn(d: Dropout): ((e: number) => number) | null {
+  if (d.p <= 0) return null;
+  const threshold = dropoutThreshold(d.p), keep = 1 / (1 - d.p);
+  return (e) => (hash32(d.seed, e) >= threshold ? keep : 0);
 }
 
 export class CpuOps implements Ops<CpuTensor, CpuWeight> {
@@ -102,7 +109,7 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
     }
   }
 
-  rmsnormForward(out: CpuTensor, rstd: CpuTensor, inp: CpuTensor, weight: CpuTensor, N: number, C: number, eps: number, next?: NormXa<CpuTensor>): void {
+  rmsnormForward(out: CpuTensor, rstd: CpuTensor, inp: CpuTensor, weight: CpuTensor, N: number, C: number, eps: number): void {
     const x = f(inp), y = f(out), w = f(weight);
     for (let n = 0; n < N; n++) {
       let ss = 0;
@@ -111,10 +118,9 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
       f(rstd)[n] = r;
       for (let c = 0; c < C; c++) y[n * C + c] = w[c] * (x[n * C + c] * r);
     }
-    if (next) normXa(y, next as NormXa<Float32Array>, N, C);
   }
 
-  rmsnormBackward(dinp: CpuTensor, dout: CpuTensor, inp: CpuTensor, weight: CpuTensor, rstd: CpuTensor, N: number, C: number, next?: NormDxa<CpuTensor>): void {
+  rmsnormBackward(dinp: CpuTensor, dout: CpuTensor, inp: CpuTensor, weight: CpuTensor, rstd: CpuTensor, N: number, C: number): void {
     const x = f(inp), dy = f(dout), dx = f(dinp), w = f(weight);
     for (let n = 0; n < N; n++) {
       const r = f(rstd)[n];
@@ -123,7 +129,6 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
       const k = (dot * r * r * r) / C;
       for (let c = 0; c < C; c++) dx[n * C + c] += r * w[c] * dy[n * C + c] - k * x[n * C + c];
     }
-    if (next) normDxa(dx, next as NormDxa<Float32Array>, N, C);
   }
 
   matmulForward(out: CpuTensor, inp: CpuTensor, w: CpuWeight, bias: CpuTensor | null, N: number, In: number, O: number): void {
@@ -316,20 +321,18 @@ export class CpuOps implements Ops<CpuTensor, CpuWeight> {
     }
   }
 
-  swigluForward(out: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number, next?: SwigluXa<CpuTensor>): void {
+  swigluForward(out: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number): void {
     const g = f(gate), u = f(up), y = f(out);
     for (let i = 0; i < n; i++) y[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i];
-    if (next) normXa(y, next as NormXa<Float32Array>, next.N, n / next.N);
   }
 
-  swigluBackward(dgate: CpuTensor, dup: CpuTensor, dout: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number, next?: SwigluDxa<CpuTensor>): void {
+  swigluBackward(dgate: CpuTensor, dup: CpuTensor, dout: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number): void {
     const g = f(gate), u = f(up), dy = f(dout), dg = f(dgate), du = f(dup);
     for (let i = 0; i < n; i++) {
       const sig = 1 / (1 + Math.exp(-g[i]));
       du[i] = dy[i] * g[i] * sig;
       dg[i] = dy[i] * u[i] * sig * (1 + g[i] * (1 - sig));
     }
-    if (next) swigluDxa(dg, du, next as SwigluDxa<Float32Array>, n);
   }
 
   addInPlace(x: CpuTensor, y: CpuTensor, n: number): void {

@@ -7,7 +7,7 @@
 import { loraRankLimit } from '../plan.ts';
 import type { WeightFormat } from '../../core/dtype.ts';
 import { EngineError } from '../../core/errors.ts';
-import { dropoutThreshold, type Dropout, type NormDxa, type NormXa, type Projection, type SwigluDxa, type SwigluXa } from '../ops.ts';
+import { dropoutThreshold, type Dropout, type Projection } from '../ops.ts';
 import { grid1d, rowsGrid, type Grid } from './command-stream.ts';
 import type { GpuTensor, GpuWeight, Region } from './memory.ts';
 import type { MatmulPlan } from './variants.ts';
@@ -62,53 +62,8 @@ function bounds(widths: number[]): { e1: number; e2: number; cols: number } {
 export class GpuLinear {
   constructor(private host: LinearHost) {}
 
-  /**
-   * rmsnorm.forward / .backward (shaders/rmsnorm.wgsl), with a neighbouring projection's LoRA
-   * factor made in the same launch when `next` is given: forward, the xa of the projections that
-   * read out; backward, the dxa of the one whose output gradient dinp is. Where the views do not
-   * form single bindings the norm runs alone and the factor in its own launch.
-   */
-  rmsnorm(entry: 'forward' | 'backward', bindings: Record<string, GpuTensor>, base: { N: number; C: number; eps: number }, next?: NormXa<GpuTensor> | NormDxa<GpuTensor>): void {
-    const { N, C } = base, zero = { ...this.loraBase(N, C, 0, 0), scale: 0 };
-    const grid = rowsGrid(N);
-    if (next && 'parts' in next) {
-      const a = span(next.parts.map((p) => p.a)), xs = span(next.parts.map((p) => p.xa));
-      if (!a || !xs) {
-        this.host.run('rmsnorm.forward', bindings, { ...zero, ...base }, grid);
-        return this.xa(bindings.out, next.parts, N, C, next.R);
-      }
-      const params = { ...zero, ...base, R: next.R, nparts: next.parts.length, ...perPart('a', a.offs), ...perPart('x', xs.offs), ...dropoutParams(next.parts.map((p) => p.dropout)) };
-      return this.host.run('rmsnorm.forward_xa', { ...bindings, adapter: a.region, xa: xs.region }, params, grid);
-    }
-    if (next) return this.host.run('rmsnorm.backward_dxa', { ...bindings, adapter: next.b, dxa: next.dxa }, { ...zero, ...base, R: next.R, scale: next.scale }, grid);
-    this.host.run(`rmsnorm.${entry}`, bindings, { ...zero, ...base }, grid);
-  }
-
-  /**
-   * swiglu.forward / .backward, elementwise; with `next` a workgroup per row that also makes
-   * down's xa (forward) or gate's and up's dxa (backward), else those in their own launch.
-   */
-  swiglu(entry: 'forward' | 'backward', bindings: Record<string, GpuTensor>, n: number, next?: SwigluXa<GpuTensor> | SwigluDxa<GpuTensor>): void {
-    const zero = { n, N: 0, I: 0, R: 0, nparts: 0, a0: 0, x0: 0, x1: 0, b0: 0, b1: 0, seed0: 0, threshold: 0, keepScale: 1, dropOn: 0, scale: 0 };
-    if (next && 'parts' in next) {
-      const [p] = next.parts, I = n / next.N;
-      const params = { ...zero, N: next.N, I, R: next.R, nparts: 1, ...dropoutParams([p.dropout]) };
-      return this.host.run('swiglu.forward_xa', { ...bindings, adapter: p.a, xa: p.xa }, params, rowsGrid(next.N));
-    }
-    if (next) {
-      const I = n / next.N, bs = span([next.gate.b, next.up.b]), ds = span([next.gate.dxa, next.up.dxa]);
-      if (bs && ds) {
-        const params = { ...zero, N: next.N, I, R: next.gate.R, nparts: 2, b0: bs.offs[0], b1: bs.offs[1], x0: ds.offs[0], x1: ds.offs[1], scale: next.gate.scale };
-        return this.host.run('swiglu.backward_dxa', { ...bindings, adapter: bs.region, xa: ds.region }, params, rowsGrid(next.N));
-      }
-    }
-    this.host.run(`swiglu.${entry}`, bindings, zero, grid1d(n));
-    // B or dxa views apart: each dxa in its own launch
-    if (next) for (const [d, l] of [[bindings.dgate, next.gate], [bindings.dup, next.up]] as const) this.dxa([d], [l], [n / next.N], next.N, l.R, l.scale);
-  }
-
   /** xa_p = dropout_p(inp) @ a_pᵀ for every LoRA part, one launch when the views allow. */
-  private xa(inp: GpuTensor, parts: NormXa<GpuTensor>['parts'], N: number, In: number, R: number): void {
+  private xa(inp: GpuTensor, parts: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], N: number, In: number, R: number): void {
     const a = span(parts.map((p) => p.a)), xa = span(parts.map((p) => p.xa));
     if (!a || !xa) {
       for (const p of parts) this.xa(inp, [p], N, In, R);
@@ -135,7 +90,7 @@ export class GpuLinear {
     N: number, In: number, R: number, scale: number, accumulate = false, xaDone = false): void {
     if (resid && projs.length !== 1) throw new EngineError('a residual is added to a single projection only');
     const loras = projs.filter((p) => p.lora).map((p) => p.lora!);
-    if (loras.length && !xaDone && loras.some((l) => !l.xaReady)) this.xa(inp, loras, N, In, R);
+    if (loras.length && !xaDone) this.xa(inp, loras, N, In, R);
     const weights = projs.map((p) => p.w);
     const wg = projs.length > 1 || weights[0].chunks.length === 1 ? this.host.groupWeights(weights) : null;
     const out = span(outs);
@@ -206,7 +161,7 @@ export class GpuLinear {
     N: number, In: number, R: number, scale: number, accumulate = false): void {
     const parts = projs.map((p, i) => ({ p, dout: douts[i] })).filter((x) => x.p.lora);
     const loras = parts.map((x) => x.p.lora!);
-    if (loras.some((l) => !l.dxaReady)) this.dxa(parts.map((x) => x.dout), loras, parts.map((x) => x.p.O), N, R, scale);
+    if (loras.length) this.dxa(parts.map((x) => x.dout), loras, parts.map((x) => x.p.O), N, R, scale);
     const wg = projs.length > 1 || projs[0].w.chunks.length === 1 ? this.host.groupWeights(projs.map((p) => p.w)) : null;
     const dy = span(douts);
     const as = loras.length ? span(loras.map((l) => l.a)) : null, ds = loras.length ? span(loras.map((l) => l.dxa)) : null;
@@ -263,7 +218,7 @@ export class GpuLinear {
   }
 
   /** dxa_p = scale * douts[p] @ b_p for every LoRA part. */
-  private dxa(douts: GpuTensor[], loras: Pick<NormDxa<GpuTensor>, 'b' | 'dxa'>[], widths: number[], N: number, R: number, scale: number): void {
+  private dxa(douts: GpuTensor[], loras: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], widths: number[], N: number, R: number, scale: number): void {
     const dy = span(douts), bs = span(loras.map((l) => l.b)), ds = span(loras.map((l) => l.dxa));
     if (!dy || !bs || !ds) {
       loras.forEach((l, i) => this.dxa([douts[i]], [l], [widths[i]], N, R, scale));

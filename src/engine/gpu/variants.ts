@@ -63,17 +63,8 @@ export interface MatmulPlan {
   kChunk: number;
 }
 
-/** Workgroups below which a launch is thought to leave a GPU idle: then the big tiles give way to the small ones. */
+/** Workgroups below which a launch is thought to leave a GPU idle: then K is split. */
 const FILL = 64;
-/**
- * Small tiles below which K is split. Lower than FILL: a split costs a second launch (the
- * reduce) and writes kSplit partial outputs that it then reads again, so an output that already
- * gives every core of a laptop GPU a few workgroups runs whole. At the real shape (4 x 64 rows,
- * 896-wide outputs: 56 tiles) this saves 120 reduce launches and ~470 MiB of partial-sum traffic
- * per micro-batch; a 896-wide output of up to 128 rows (28 tiles, decoding's prefill chunks,
- * the cross-entropy's label rows) still splits. Not yet timed on a GPU (bench-gpu.ts shows it).
- */
-const SPLIT_BELOW = 48;
 const F16_TILES: [string, string] = ['alias tile_t = f32;', 'alias tile_t = f16;'];
 
 /**
@@ -111,7 +102,7 @@ export class MatmulPlanner {
     const cfg = allowBig && tiles(this.big) >= FILL ? this.big : this.small;
     let kChunk = Math.max(cfg.BK, alignTo(K, cfg.BK)), kSplit = 1;
     const t = tiles(cfg);
-    if (t < SPLIT_BELOW && K >= 512) {
+    if (t < FILL && K >= 512) {
       const want = Math.min(16, Math.ceil((2 * FILL) / t), Math.floor(K / 256));
       kChunk = alignTo(Math.ceil(K / want), cfg.BK);
       kSplit = Math.ceil(K / kChunk);

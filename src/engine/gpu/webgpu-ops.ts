@@ -4,7 +4,7 @@
 
 import type { WeightFormat } from '../../core/dtype.ts';
 import { DeviceLostError, EngineError, GpuValidationError } from '../../core/errors.ts';
-import { VIEW_ALIGN, type AdamWParams, type Dropout, type NormDxa, type NormXa, type Ops, type Projection, type SwigluDxa, type SwigluXa } from '../ops.ts';
+import { VIEW_ALIGN, type AdamWParams, type Dropout, type Ops, type Projection } from '../ops.ts';
 import { CommandStream, grid1d, keepAlive, rowsGrid, type Grid } from './command-stream.ts';
 import { GpuMemory, USAGE, refusedAllocation, type GpuTensor, type GpuWeight, type MemoryLimits, type Region } from './memory.ts';
 import type { PipelineCache } from './pipelines.ts';
@@ -316,12 +316,12 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
       this.run('embedding.forward', { out, ids, wt: chunk }, { N, C, r0: chunk.row0, rows: chunk.rows, stride: wte.stride }, grid1d(N * C), wte.dtype);
   }
 
-  rmsnormForward(out: GpuTensor, rstd: GpuTensor, inp: GpuTensor, weight: GpuTensor, N: number, C: number, eps: number, next?: NormXa<GpuTensor>): void {
-    this.linear.rmsnorm('forward', { out, rstd, inp, weight }, { N, C, eps }, next);
+  rmsnormForward(out: GpuTensor, rstd: GpuTensor, inp: GpuTensor, weight: GpuTensor, N: number, C: number, eps: number): void {
+    this.run('rmsnorm.forward', { out, rstd, inp, weight }, { N, C, eps }, rowsGrid(N));
   }
 
-  rmsnormBackward(dinp: GpuTensor, dout: GpuTensor, inp: GpuTensor, weight: GpuTensor, rstd: GpuTensor, N: number, C: number, next?: NormDxa<GpuTensor>): void {
-    this.linear.rmsnorm('backward', { dinp, dout, inp, weight, rstd }, { N, C, eps: 0 }, next);
+  rmsnormBackward(dinp: GpuTensor, dout: GpuTensor, inp: GpuTensor, weight: GpuTensor, rstd: GpuTensor, N: number, C: number): void {
+    this.run('rmsnorm.backward', { dinp, dout, inp, weight, rstd }, { N, C, eps: 0 }, rowsGrid(N));
   }
 
   matmulForward(out: GpuTensor, inp: GpuTensor, w: GpuWeight, bias: GpuTensor | null, N: number, In: number, O: number): void {
@@ -399,12 +399,12 @@ export class WebGpuOps implements Ops<GpuTensor, GpuWeight> {
     this.run('attention.backward_dkv', { stats: att, q, k, v, mask, dout, dk, dv }, params, [Math.ceil(T / 16), B * NKV], null, variant);
   }
 
-  swigluForward(out: GpuTensor, gate: GpuTensor, up: GpuTensor, n: number, next?: SwigluXa<GpuTensor>): void {
-    this.linear.swiglu('forward', { out, gate, up }, n, next);
+  swigluForward(out: GpuTensor, gate: GpuTensor, up: GpuTensor, n: number): void {
+    this.run('swiglu.forward', { out, gate, up }, { n }, grid1d(n));
   }
 
-  swigluBackward(dgate: GpuTensor, dup: GpuTensor, dout: GpuTensor, gate: GpuTensor, up: GpuTensor, n: number, next?: SwigluDxa<GpuTensor>): void {
-    this.linear.swiglu('backward', { dgate, dup, dout, gate, up }, n, next);
+  swigluBackward(dgate: GpuTensor, dup: GpuTensor, dout: GpuTensor, gate: GpuTensor, up: GpuTensor, n: number): void {
+    this.run('swiglu.backward', { dgate, dup, dout, gate, up }, { n }, grid1d(n));
   }
 
   addInPlace(x: GpuTensor, y: GpuTensor, n: number): void {

@@ -6,8 +6,7 @@
 
 import type { WeightFormat } from '../../../core/dtype.ts';
 import { EngineError } from '../../../core/errors.ts';
-import { checkWeightData, type Dropout, type NormDxa, type NormXa, type SwigluDxa, type SwigluXa } from '../../ops.ts';
-import { normDxa, normXa, swigluDxa } from '../linear.ts';
+import { checkWeightData, type Dropout } from '../../ops.ts';
 import { CpuOps, type CpuTensor, type CpuWeight, weightRow } from '../ops.ts';
 import { FastKernels, type FastKernelOptions } from './kernels.ts';
 
@@ -130,24 +129,22 @@ export class FastCpuOps extends CpuOps {
 
   // ---- RMSNorm
 
-  override rmsnormForward(out: CpuTensor, rstd: CpuTensor, inp: CpuTensor, weight: CpuTensor, N: number, C: number, eps: number, next?: NormXa<CpuTensor>): void {
+  override rmsnormForward(out: CpuTensor, rstd: CpuTensor, inp: CpuTensor, weight: CpuTensor, N: number, C: number, eps: number): void {
     const s = new Staging(this.kernels);
     try {
       this.kernels.rmsnormForward(s.out(out), s.out(rstd), s.in(inp), s.in(weight), N, C, eps);
     } finally {
       s.done();
     }
-    if (next) normXa(out as Float32Array, next as NormXa<Float32Array>, N, C);
   }
 
-  override rmsnormBackward(dinp: CpuTensor, dout: CpuTensor, inp: CpuTensor, weight: CpuTensor, rstd: CpuTensor, N: number, C: number, next?: NormDxa<CpuTensor>): void {
+  override rmsnormBackward(dinp: CpuTensor, dout: CpuTensor, inp: CpuTensor, weight: CpuTensor, rstd: CpuTensor, N: number, C: number): void {
     const s = new Staging(this.kernels);
     try {
       this.kernels.rmsnormBackward(s.out(dinp), s.in(dout), s.in(inp), s.in(weight), s.in(rstd), N, C);
     } finally {
       s.done();
     }
-    if (next) normDxa(dinp as Float32Array, next as NormDxa<Float32Array>, N, C);
   }
 
   // ---- base matmuls
@@ -315,24 +312,22 @@ export class FastCpuOps extends CpuOps {
 
   // ---- SwiGLU
 
-  override swigluForward(out: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number, next?: SwigluXa<CpuTensor>): void {
+  override swigluForward(out: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number): void {
     const s = new Staging(this.kernels);
     try {
       this.kernels.swigluForward(s.out(out), s.in(gate), s.in(up), n);
     } finally {
       s.done();
     }
-    if (next) normXa(out as Float32Array, next as NormXa<Float32Array>, next.N, n / next.N);
   }
 
-  override swigluBackward(dgate: CpuTensor, dup: CpuTensor, dout: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number, next?: SwigluDxa<CpuTensor>): void {
+  override swigluBackward(dgate: CpuTensor, dup: CpuTensor, dout: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number): void {
     const s = new Staging(this.kernels);
     try {
       this.kernels.swigluBackward(s.out(dgate), s.out(dup), s.in(dout), s.in(gate), s.in(up), n);
     } finally {
       s.done();
     }
-    if (next) swigluDxa(dgate as Float32Array, dup as Float32Array, next as SwigluDxa<Float32Array>, n);
   }
 }
 
