@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assert, go, text, until, waitForModel } from './lib-app.mjs';
+import { assert, openSampleSchema, text, until, waitForModel } from './lib-app.mjs';
 
 export const tests = [
   {
@@ -14,10 +14,7 @@ export const tests = [
     async run(ctx) {
       const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu' });
       await waitForModel(page);
-      await go(page, 'data');
-      const editor = page.locator('wt-schema-editor');
-      await editor.locator('button[data-action="sample-schema"]').click();
-      await until('the sample schema', async () => (await text(page, 'schema-in-use')).includes('10 tools'));
+      const editor = await openSampleSchema(page);
       await editor.locator('select[data-field="split"]').selectOption('values');
       await editor.locator('input[data-field="variants"]').fill('20');
       await editor.locator('input[data-field="variants"]').dispatchEvent('change');

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assert, go, text, until, waitForModel } from './lib-app.mjs';
+import { assert, go, openSampleSchema, text, until, waitForModel } from './lib-app.mjs';
 
 /** The whole screen, cards below the fold too (ctx.screenshot shows the viewport from the top). */
 async function fullShot(page, name) {
@@ -45,10 +45,7 @@ export const tests = [
     async run(ctx) {
       const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu' });
       await waitForModel(page);
-      await go(page, 'data');
-      const editor = page.locator('wt-schema-editor');
-      await editor.locator('button[data-action="sample-schema"]').click();
-      await until('the sample schema', async () => (await text(page, 'schema-in-use')).includes('meeting-schema.json, 10 tools'));
+      const editor = await openSampleSchema(page);
       const before = await text(page, 'dataset-summary');
 
       // A bad schema names its tool and field, and the schema in use and the data stay.

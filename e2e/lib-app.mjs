@@ -94,3 +94,12 @@ export function tinyConfig(distDir) {
 export function tinyModelHeader(distDir) {
   return safetensorsHeader(new Uint8Array(readFileSync(join(distDir, 'models/tiny/model.safetensors'))));
 }
+
+/** The Data step with the shipped meeting schema applied; returns the schema editor. */
+export async function openSampleSchema(page) {
+  await go(page, 'data');
+  const editor = page.locator('wt-schema-editor');
+  await editor.locator('button[data-action="sample-schema"]').click();
+  await until('the sample schema', async () => (await text(page, 'schema-in-use')).includes('meeting-schema.json, 10 tools'));
+  return editor;
+}

@@ -9,6 +9,7 @@ import { downloadFile, type FetchFn, type FileProgress } from './download.ts';
 import {
   BUILTIN_MODELS,
   builtinNameOf,
+  type BuiltinModel,
   fileUrl,
   listingUrl,
   OPTIONAL_FILES,
@@ -269,7 +270,7 @@ async function assemble(name: string, key: string, blobs: Map<string, Blob>, fil
 }
 
 /** Why a built-in model is not served: the demo model is committed, the tiny one is made by a script. */
-function builtinMissing(name: keyof typeof BUILTIN_MODELS, file: string): string {
+function builtinMissing(name: BuiltinModel, file: string): string {
   const folder = `public/${BUILTIN_MODELS[name]}`;
   return name === 'tiny'
     ? `the built-in tiny model is not served here (${file} missing from ${folder}); run \`npm run tiny\` before \`vite\`, or pick another model`
