@@ -48,6 +48,25 @@ export function e2eResults(summary, { code, why }) {
   return out;
 }
 
+/**
+ * `prettier --check --log-level warn` (npm run format:check) -> one result: passed, or failed
+ * naming every unformatted file ("[warn] path" lines; the closing "[warn] Code style issues…"
+ * line is not a file) and every file prettier could not parse ("[error] path: SyntaxError…").
+ * A failure that names no file (prettier not installed, say) keeps the first line of output.
+ */
+export function formatResults(output, { code, why }) {
+  const name = 'format (prettier --check)';
+  if (code === 0) return [{ name, status: 'passed' }];
+  const lines = (output ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const files = lines.filter((l) => l.startsWith('[warn] ') && !l.startsWith('[warn] Code style issues')).map((l) => l.slice(7));
+  const broken = lines.map((l) => /^\[error\] (\S+?): (\w*Error)/.exec(l)).filter(Boolean).map((m) => `${m[1]} (${m[2]})`);
+  const said = [];
+  if (files.length) said.push(`${files.length} file${files.length === 1 ? '' : 's'} not formatted (npm run format fixes them): ${files.join(', ')}`);
+  if (broken.length) said.push(`cannot parse: ${broken.join(', ')}`);
+  const reason = said.length ? said.join('; ') : `exited ${code}${why ? ` (${why})` : ''}: ${lines[0] ?? 'no output'}`;
+  return [{ name, status: 'failed', reason }];
+}
+
 const count = (list, status) => list.filter((x) => x.status === status).length;
 
 /** The closing report: per part, the failures, every skip with its reason, then the one line. */

@@ -3,18 +3,19 @@
 // never chained with `&&` (a vitest failure does not hide the browser flows), then prints, over all
 // parts, every skipped test with its reason and the closing line `N passed, N failed, N skipped`.
 //
-//   node scripts/test.mjs fast|full [--only typecheck,vitest,e2e] [vitest file filters…]
+//   node scripts/test.mjs fast|full [--only typecheck,format,vitest,e2e] [vitest file filters…]
 //
 // Under CI=true a skip for a missing tool or device fails where the test asks (needTool/needGpu),
 // and a skip that recorded no reason fails here. Exit 1 on any failure.
-// Each part's whole output is kept in test-results/<suite>-<part>.log.
+// Each part's whole output is kept in test-results/<suite>-<part>.log. The format part is
+// `npm run format:check` (prettier, .prettierrc.json): it fails naming every unformatted file.
 
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { closing, e2eResults, skipReasons, vitestResults } from './test-summary.mjs';
+import { closing, e2eResults, formatResults, skipReasons, vitestResults } from './test-summary.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'test-results');
@@ -30,7 +31,7 @@ if (major < 20 || (major === 20 && minor < 19) || major === 21 || (major === 22 
 const { values, positionals } = parseArgs({ options: { only: { type: 'string' } }, allowPositionals: true });
 const suite = positionals[0];
 if (suite !== 'fast' && suite !== 'full') {
-  console.error('usage: node scripts/test.mjs fast|full [--only typecheck,vitest,e2e] [vitest file filters…]');
+  console.error('usage: node scripts/test.mjs fast|full [--only typecheck,format,vitest,e2e] [vitest file filters…]');
   process.exit(2);
 }
 mkdirSync(out, { recursive: true });
@@ -38,16 +39,18 @@ const file = (part, ext) => join(out, `${suite}-${part}.${ext}`);
 const skipLog = file('skips', 'jsonl');
 rmSync(skipLog, { force: true });
 
-/** Runs one part, its lines prefixed on the console and kept whole in its log file. */
+/** Runs one part, its lines prefixed on the console and kept whole in its log file (and in `output`). */
 function run(part, cmd, args, env = {}) {
   const started = Date.now();
   const log = createWriteStream(file(part, 'log'));
+  let output = '';
   return new Promise((done) => {
     const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of [child.stdout, child.stderr]) {
       let rest = '';
       stream.on('data', (chunk) => {
         log.write(chunk);
+        output += chunk;
         const lines = (rest + chunk.toString()).split('\n');
         rest = lines.pop();
         for (const l of lines) console.log(`[${part}] ${l}`);
@@ -56,7 +59,7 @@ function run(part, cmd, args, env = {}) {
     }
     const finish = (code, why) => {
       log.end();
-      done({ part, code, why, seconds: (Date.now() - started) / 1000 });
+      done({ part, code, why, output, seconds: (Date.now() - started) / 1000 });
     };
     child.on('error', (e) => finish(1, e.message));
     child.on('close', (code, signal) => finish(code ?? 1, signal ? `killed by ${signal}` : undefined));
@@ -67,6 +70,7 @@ const vitestJson = file('vitest', 'json');
 const e2eJson = file('e2e', 'json');
 const parts = {
   typecheck: () => run('typecheck', 'npx', ['tsc', '--noEmit', '-p', '.']),
+  format: () => run('format', 'npm', ['run', '-s', 'format:check']),
   vitest: () => {
     rmSync(vitestJson, { force: true });
     return run('vitest', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`, ...positionals.slice(1)], {
@@ -79,9 +83,10 @@ const parts = {
     return run('e2e', 'node', ['e2e/run.mjs', '--suite', suite, '--summary', e2eJson]);
   },
 };
-// Lanes run side by side, parts within a lane one after another. The type check is short and
-// leaves its core to the browser flows; vitest takes both workers the config gives it.
-const lanes = suite === 'fast' ? [['vitest'], ['typecheck', 'e2e']] : [['vitest'], ['e2e']];
+// Lanes run side by side, parts within a lane one after another. The type check and the format
+// check are short and leave their core to the browser flows; vitest takes both workers the config
+// gives it. Both suites check the format, so `npm run test:full` alone still catches it.
+const lanes = suite === 'fast' ? [['vitest'], ['typecheck', 'format', 'e2e']] : [['vitest'], ['format', 'e2e']];
 const only = values.only?.split(',');
 const started = Date.now();
 // The built-in tiny model (public/models/tiny) first: vitest files read it while the browser
@@ -109,7 +114,9 @@ const parts_ = finished.map((r) => ({
   results:
     r.part === 'typecheck'
       ? [{ name: 'typecheck (tsc --noEmit)', status: r.code === 0 ? 'passed' : 'failed', reason: r.why ?? (r.code ? `see ${relative(root, file('typecheck', 'log'))}` : undefined) }]
-      : r.part === 'vitest'
+      : r.part === 'format'
+        ? formatResults(r.output, r)
+        : r.part === 'vitest'
         ? vitestResults(readJson(vitestJson), { ...r, ci: CI, rel: (p) => relative(root, p), log: relative(root, file('vitest', 'log')), reasons: skipReasons(existsSync(skipLog) ? readFileSync(skipLog, 'utf8') : '') })
         : e2eResults(readJson(e2eJson), r),
 }));

@@ -1,6 +1,6 @@
 // scripts/test.mjs's count (scripts/test-summary.mjs): what npm test and test:full report.
 import { describe, expect, it } from 'vitest';
-import { closing, e2eResults, skipReasons, vitestResults } from '../scripts/test-summary.mjs';
+import { closing, e2eResults, formatResults, skipReasons, vitestResults } from '../scripts/test-summary.mjs';
 
 const assertion = (fullName: string, status: string, failureMessages: string[] = []) => ({ fullName, status, failureMessages });
 const report = {
@@ -36,5 +36,34 @@ describe('the closing count', () => {
     expect(e2eResults(undefined, { code: 1 })[0].status).toBe('failed');
     expect(e2eResults([{ name: 'x', status: 'passed' }], { code: 1 }).map((r) => r.status)).toEqual(['passed', 'failed']);
     expect(closing('t', []).ok).toBe(false); // nothing ran: not a pass
+  });
+});
+
+// What prettier 3.10.2 printed for `prettier --check --log-level warn` over a folder with two
+// unformatted files and one that does not parse (captured from a real run, not written by hand).
+const PRETTIER_OUTPUT = `[warn] src/bad.ts
+[error] src/syn.ts: SyntaxError: Variable declaration expected. (1:7)
+[error] > 1 | const = ;
+[error]     |       ^
+[error]   2 |
+[warn] src/worse.mjs
+[warn] Code style issues found in 2 files. Run Prettier with --write to fix.
+`;
+
+describe('the format part (npm run format:check)', () => {
+  it('passes on exit 0 and, on a failure, names each unformatted file and each file that does not parse', () => {
+    expect(formatResults('', { code: 0 })).toEqual([{ name: 'format (prettier --check)', status: 'passed' }]);
+    const [r] = formatResults(PRETTIER_OUTPUT, { code: 2 });
+    expect(r.status).toBe('failed');
+    expect(r.reason).toBe('2 files not formatted (npm run format fixes them): src/bad.ts, src/worse.mjs; cannot parse: src/syn.ts (SyntaxError)');
+    const { lines, ok } = closing('npm test', [{ part: 'format', seconds: 1, results: [r] }]);
+    expect(ok).toBe(false);
+    expect(lines).toContain(`  ✗ format (prettier --check): ${r.reason}`);
+  });
+
+  it('a failure that names no file (prettier missing) keeps its first line', () => {
+    expect(formatResults('sh: 1: prettier: not found\n', { code: 127 })[0]).toEqual({
+      name: 'format (prettier --check)', status: 'failed', reason: 'exited 127: sh: 1: prettier: not found',
+    });
   });
 });

@@ -16,6 +16,7 @@ import type { TrainOutcome } from '../../worker/api.ts';
 import { uiError, type AppState, type RunsState, type RunView } from '../app/state.ts';
 import { saveBlob, zipFiles } from '../shared/save-files.ts';
 import type { LoopAction } from '../app/actions.ts';
+import { defaultRunName } from './run-name.ts';
 
 /** What the runs need of the page: the store, the worker, and a model loaded for an adapter's shape. */
 export interface RunsContext {
@@ -85,7 +86,7 @@ export class RunsController {
       const adapter = (await this.c.worker.getAdapter()).tensors;
       const rec: Omit<RunRecord<EvalReport>, 'adapterBytes'> = {
         id: newRunId(f.outcome.fingerprint, now),
-        name: `run ${s.runs.list.length + 1}`,
+        name: defaultRunName(s.runs.list.length + 1),
         createdAt: now,
         fingerprint: f.outcome.fingerprint,
         dataFingerprint: await dataFingerprint(f.train),

@@ -10,6 +10,7 @@ import '../shared/error-box.ts';
 import { formatDateTime, formatLoss, formatNumber, formatPercent, translator, type Translate } from '../shared/i18n.ts';
 import '../train/loss-chart.ts';
 import { latestReport } from './run-history.ts';
+import { runName } from './run-name.ts';
 import type { AppState, RunView } from '../app/state.ts';
 import { panelStyles } from '../shared/styles.ts';
 
@@ -39,11 +40,12 @@ export class RunsPanel extends LitElement {
   private row(t: Translate, r: RunView) {
     const s = this.state;
     const busy = s.runs.busy || s.evaluation.busy || ['running', 'starting', 'paused'].includes(s.training.state);
-    const parent = r.parent ? s.runs.list.find((x) => x.id === r.parent)?.name ?? r.parent.slice(0, 8) : '';
+    const parentRun = r.parent ? s.runs.list.find((x) => x.id === r.parent) : undefined;
+    const parent = r.parent ? (parentRun ? runName(t, parentRun) : r.parent.slice(0, 8)) : '';
     return html`<tr class=${s.runs.current === r.id ? 'current' : ''} data-run=${r.id}>
       <td>
-        <input type="checkbox" aria-label=${t('runs.select', { name: r.name })} .checked=${s.runs.selected.includes(r.id)} @change=${() => emit(this, { type: 'selectRun', id: r.id })} />
-        ${r.name} ${r.control ? html`<span class="small muted" data-testid="run-control" title=${t('runs.controlHelp')}>${t('runs.control')}</span>` : nothing}
+        <input type="checkbox" aria-label=${t('runs.select', { name: runName(t, r) })} .checked=${s.runs.selected.includes(r.id)} @change=${() => emit(this, { type: 'selectRun', id: r.id })} />
+        ${runName(t, r)} ${r.control ? html`<span class="small muted" data-testid="run-control" title=${t('runs.controlHelp')}>${t('runs.control')}</span>` : nothing}
         ${s.runs.current === r.id ? html`<span class="small ok">${t('runs.current')}</span>` : nothing}
       </td>
       <td class="small" data-label=${t('runs.col.when')}>${formatDateTime(s.lang, r.createdAt)}</td>
@@ -75,18 +77,18 @@ export class RunsPanel extends LitElement {
     const cons = ca && cb ? new Map(compareReports(ca, cb).map((c) => [c.intent, c])) : undefined;
     const delta = (d?: number) => (d === undefined ? '–' : html`<span class=${d > 0 ? 'delta-up' : d < 0 ? 'delta-down' : ''}>${t('runs.points', { sign: d > 0 ? '+' : d < 0 ? '−' : '', n: formatNumber(s.lang, Math.abs(d) * 100, 0) })}</span>`);
     return html`<div data-testid="runs-compare">
-      <h3>${t('runs.compare', { a: a.name, b: b.name })}</h3>
-      <wt-loss-chart .losses=${curve(a)} .evalLosses=${curve(b)} .labels=${[a.name, b.name]} language=${s.lang}
+      <h3>${t('runs.compare', { a: runName(t, a), b: runName(t, b) })}</h3>
+      <wt-loss-chart .losses=${curve(a)} .evalLosses=${curve(b)} .labels=${[runName(t, a), runName(t, b)]} language=${s.lang}
         totalSteps=${Math.max(a.history.at(-1)?.step ?? 0, b.history.at(-1)?.step ?? 0)}></wt-loss-chart>
       ${rows.length
         ? html`<table data-testid="runs-compare-table">
             <thead>
               <tr>
                 <th>${t('eval.col.intent')}</th>
-                <th class="num">${a.name}</th>
-                <th class="num">${b.name}</th>
+                <th class="num">${runName(t, a)}</th>
+                <th class="num">${runName(t, b)}</th>
                 <th class="num">${t('runs.delta')}</th>
-                ${cons ? html`<th class="num">${t('eval.constrained')}: ${a.name}</th><th class="num">${b.name}</th>` : nothing}
+                ${cons ? html`<th class="num">${t('eval.constrained')}: ${runName(t, a)}</th><th class="num">${runName(t, b)}</th>` : nothing}
               </tr>
             </thead>
             <tbody>
@@ -103,7 +105,7 @@ export class RunsPanel extends LitElement {
           </table>`
         : differ
           ? html`<p class="notice small" data-testid="runs-different-sets">${t('runs.differentSets')}</p>`
-          : html`<p class="muted small">${t('runs.noEval', { name: (latestReport(a, 'free') ? b : a).name })}</p>`}
+          : html`<p class="muted small">${t('runs.noEval', { name: runName(t, latestReport(a, 'free') ? b : a) })}</p>`}
     </div>`;
   }
 
