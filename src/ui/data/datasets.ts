@@ -1,10 +1,13 @@
 // The page's datasets: imports (streamed, with progress; a failed one keeps the previous data),
-// the train/eval split, tokenization for training and the token-length histogram. The parsed rows
-// live here; the state holds only their views.
+// the train/eval split, tokenization for training and the token-length histogram. The file is
+// parsed in the import worker; its rows live here packed as bytes (RowStore), decoded by index, and
+// the state holds only views over them (a million row objects on the page's heap made 600 ms GC pauses).
 
 import { DatasetError } from '../../core/errors.ts';
-import { importDatasetBlob, type DatasetRow, type ImportResult as Dataset } from '../../data/dataset.ts';
-import { evalCount, forEachInSlices, splitDataset } from '../../data/split.ts';
+import type { DatasetRow } from '../../data/dataset.ts';
+import { evalCount, splitDataset } from '../../data/split.ts';
+import type { RowStore } from '../../data/row-store.ts';
+import { importRows, type ImportSummary } from '../../worker/import-rows.ts';
 import { encodePrompt, keepLabelled, labelCount, toTrainExample, type ExampleSet } from '../../data/examples.ts';
 import type { TrainExample } from '../../engine/engine.ts';
 import type { ChatTokenizer } from '../../tokenizer/tokenizer.ts';
@@ -29,6 +32,11 @@ export async function mapInSlices<T, R>(items: readonly T[], fn: (item: T) => R,
     for (const item of items.slice(i, i + slice)) out.push(fn(item));
   }
   return out;
+}
+
+/** An imported file: its summary, and its rows packed (decoded by index). */
+export interface Dataset extends ImportSummary {
+  rows: RowStore;
 }
 
 export class DataController {
@@ -92,7 +100,8 @@ export class DataController {
     this.c.patch(() => ({ importing: { name, bytes: 0, totalBytes: blob.size, rows: 0 } }));
     let parsed: Dataset;
     try {
-      parsed = await importDatasetBlob(blob, { file: name, onProgress: (p) => current() && this.c.patch(() => ({ importing: { name, ...p } })) });
+      const got = await importRows(blob, { file: name, onProgress: (p) => current() && this.c.patch(() => ({ importing: { name, ...p } })) });
+      parsed = { ...got.result, rows: got.rows };
     } catch (e) {
       if (!current()) return;
       const issues = e instanceof DatasetError ? e.issues : [];
@@ -117,17 +126,17 @@ export class DataController {
   }
 
   private async commit(name: string, blob: Blob, parsed: Dataset, role: 'train' | 'eval'): Promise<void> {
-    // The parsed rows are the view's rows (no copy: a million rows copied was a 500 ms task).
+    // The view reads the same packed rows (no copy: a million rows copied was a 500 ms task).
     const view: LoadedDataset = { name, format: parsed.format, encoding: parsed.encoding, duplicates: parsed.duplicates.count, rows: parsed.rows, issues: parsed.issues };
     // Everything over all rows runs before the swap, in slices; a failure here keeps the old dataset.
-    const known = role === 'train' ? await toolsIn(parsed.rows) : undefined;
+    const known = role === 'train' ? parsed.rows.tools : undefined;
     if (role === 'train') this.trainSet = parsed;
     else this.evalSet = parsed;
     this.names[role] = name;
     await saveDataset(role, { name, blob });
     // An eval file that asks for tools the new training rows never show would score 0%: it is set
     // aside (one click brings it back) and a split of the new rows evaluates instead.
-    const park = known && this.evalSet && unseenOf(known, this.evalSet.rows).share > 0.5;
+    const park = known && this.evalSet && (await unseenOf(known, this.evalSet.rows)).share > 0.5;
     if (park) {
       this.parked = { name: this.names.eval!, set: this.evalSet! };
       this.evalSet = undefined;
@@ -162,7 +171,7 @@ export class DataController {
   /** How many eval rows ask for a tool the training rows never show (with a separate eval file). */
   private async evalFit(): Promise<AppState['evalFit']> {
     if (!this.trainSet || !this.evalSet) return undefined;
-    const u = unseenOf(await toolsIn(this.trainSet.rows), this.evalSet.rows);
+    const u = await unseenOf(this.trainSet.rows.tools, this.evalSet.rows);
     return u.rows ? { rows: u.rows, total: this.evalSet.rows.length, tools: u.tools.slice(0, 5) } : undefined;
   }
 
@@ -170,11 +179,14 @@ export class DataController {
     return { name: this.names.train, rows: this.trainSet?.rows.length };
   }
 
-  /** Rows used for training and evaluation: a separate eval file wins over the split. */
+  /**
+   * Rows used for training and evaluation: a separate eval file wins over the split. The rows are
+   * decoded from the store here, for the work that needs them all (training, scoring, export).
+   */
   splitRows(): { train: DatasetRow[]; eval: DatasetRow[] } {
     if (!this.trainSet) return { train: [], eval: [] };
-    if (this.evalSet) return { train: this.trainSet.rows, eval: this.evalSet.rows };
-    return splitDataset(this.trainSet.rows, { evalFraction: this.c.state.evalFraction, seed: this.c.state.splitSeed });
+    if (this.evalSet) return { train: this.trainSet.rows.all(), eval: this.evalSet.rows.all() };
+    return splitDataset(this.trainSet.rows.all(), { evalFraction: this.c.state.evalFraction, seed: this.c.state.splitSeed });
   }
 
   /** Tokenized in slices so a large dataset never freezes the page. */
@@ -208,49 +220,49 @@ export class DataController {
     // and the preview table each row's count. A big dataset is measured on an even sample (the
     // preview rows first): counting a million rows would take minutes for the same picture.
     const rows = this.trainSet.rows;
-    const picked = rows.length <= TOKEN_SAMPLE * 2 ? rows : sampleRows(rows, TOKEN_SAMPLE);
+    const whole = rows.length <= TOKEN_SAMPLE * 2;
+    const picked = sampleIndices(rows.length, whole ? rows.length : TOKEN_SAMPLE).map((i) => rows.get(i));
     const examples = await this.examples(picked, Number.MAX_SAFE_INTEGER);
     // A newer import or setting may have finished first; its counts win.
     if (this.trainSet?.rows !== rows) return;
     this.c.patch(() => ({
       tokenLengths: examples.map((ex) => ex.ids.length),
       promptLengths: examples.map((ex) => ex.ids.length - labelCount(ex)),
-      tokenSampleOf: picked === rows ? undefined : rows.length,
+      tokenSampleOf: whole ? undefined : rows.length,
     }));
   }
 }
 
 /** Eval rows whose expected tool never appears among the training rows' answers, and those tools. */
 export function unseenTools(train: readonly DatasetRow[], evalRows: readonly DatasetRow[]): { rows: number; share: number; tools: string[] } {
-  return unseenOf(new Set(train.map((r) => r.expected?.tool_name).filter((t): t is string => !!t)), evalRows);
-}
-
-/** The tools the rows' answers call, gathered in slices (a million rows in one pass was a long task); one per row array. */
-const toolSets = new WeakMap<readonly DatasetRow[], Set<string>>();
-async function toolsIn(rows: readonly DatasetRow[]): Promise<Set<string>> {
-  let known = toolSets.get(rows);
-  if (known) return known;
-  known = new Set();
-  const into = known;
-  await forEachInSlices(rows, (r) => r.expected && into.add(r.expected.tool_name));
-  toolSets.set(rows, known);
-  return known;
-}
-
-function unseenOf(known: ReadonlySet<string>, evalRows: readonly DatasetRow[]): { rows: number; share: number; tools: string[] } {
+  const known = new Set(train.map((r) => r.expected?.tool_name).filter((t): t is string => !!t));
   const unseen = evalRows.filter((r) => r.expected && !known.has(r.expected.tool_name));
-  const tools = [...new Set(unseen.map((r) => r.expected!.tool_name))];
-  return { rows: unseen.length, share: evalRows.length ? unseen.length / evalRows.length : 0, tools };
+  return { rows: unseen.length, share: evalRows.length ? unseen.length / evalRows.length : 0, tools: [...new Set(unseen.map((r) => r.expected!.tool_name))] };
+}
+
+/** unseenTools over packed eval rows, decoded in slices (an eval file may be large too). */
+async function unseenOf(known: ReadonlySet<string>, evalRows: RowStore): Promise<{ rows: number; share: number; tools: string[] }> {
+  // No tool in the eval file that training lacks: nothing to decode.
+  if ([...evalRows.tools].every((t) => known.has(t))) return { rows: 0, share: 0, tools: [] };
+  let rows = 0;
+  const tools = new Set<string>();
+  await evalRows.forEach((r) => {
+    if (r.expected && !known.has(r.expected.tool_name)) {
+      rows++;
+      tools.add(r.expected.tool_name);
+    }
+  });
+  return { rows, share: evalRows.length ? rows / evalRows.length : 0, tools: [...tools] };
 }
 
 /** Rows whose token lengths stand for a large dataset. */
 const TOKEN_SAMPLE = 2000;
 
-/** The first preview rows, then every k-th row, about `n` in all. */
-function sampleRows<T>(rows: readonly T[], n: number): T[] {
-  const head = Math.min(PREVIEW_ROWS, rows.length);
-  const out = rows.slice(0, head);
-  const k = Math.max(1, Math.floor((rows.length - head) / n));
-  for (let i = head; i < rows.length && out.length < n + head; i += k) out.push(rows[i]);
+/** The first preview rows, then every k-th row, about `n` in all (every row when n >= count). */
+function sampleIndices(count: number, n: number): number[] {
+  const head = Math.min(PREVIEW_ROWS, count);
+  const out = [...Array(head).keys()];
+  const k = Math.max(1, Math.floor((count - head) / n));
+  for (let i = head; i < count && out.length < n + head; i += k) out.push(i);
   return out;
 }
