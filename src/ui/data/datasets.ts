@@ -24,12 +24,22 @@ export interface DataContext {
   readonly tokenizer?: ChatTokenizer;
 }
 
-/** Array.map that yields to the event loop every `slice` items (about 15 ms of tokenizing). */
-export async function mapInSlices<T, R>(items: readonly T[], fn: (item: T) => R, slice = 64): Promise<R[]> {
+/**
+ * Array.map that yields to the event loop every `slice` items, or sooner once `budgetMs` of work
+ * has run: 64 rows tokenized were 15 ms on a quiet machine but over 100 ms on a loaded one (the
+ * tokenizer's first calls, a GC), and no main-thread task may pass 100 ms (issue 23).
+ */
+export async function mapInSlices<T, R>(items: readonly T[], fn: (item: T) => R, slice = 64, budgetMs = 8): Promise<R[]> {
   const out: R[] = [];
-  for (let i = 0; i < items.length; i += slice) {
-    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 0));
-    for (const item of items.slice(i, i + slice)) out.push(fn(item));
+  let since = performance.now(), inSlice = 0;
+  for (const item of items) {
+    if (inSlice >= slice || performance.now() - since > budgetMs) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      since = performance.now();
+      inSlice = 0;
+    }
+    out.push(fn(item));
+    inSlice++;
   }
   return out;
 }
@@ -190,13 +200,16 @@ export class DataController {
   }
 
   /** Tokenized in slices so a large dataset never freezes the page. */
-  async examples(rows: DatasetRow[], maxLength = this.c.state.train.maxLength): Promise<TrainExample[]> {
+  async examples(rows: DatasetRow[], maxLength?: number): Promise<TrainExample[]>;
+  /** Rows given by index, decoded from the store inside the sliced loop (the token sample). */
+  async examples(rows: number[], maxLength: number, rowAt: (i: number) => DatasetRow): Promise<TrainExample[]>;
+  async examples(rows: (DatasetRow | number)[], maxLength = this.c.state.train.maxLength, rowAt?: (i: number) => DatasetRow): Promise<TrainExample[]> {
     const tok = this.c.tokenizer;
     if (!tok) return [];
     const system = this.c.state.systemPrompt;
     // Allowed control text is encoded as plain text (control-text.ts); otherwise Start refuses such rows.
     const allowed = this.c.state.allowControlText ? controlTokens(tok) : undefined;
-    return mapInSlices(rows, (r) => toTrainExample(tok, r, { system, maxLength, controlTokens: allowed }));
+    return mapInSlices(rows, (r) => toTrainExample(tok, typeof r === 'number' ? rowAt!(r) : r, { system, maxLength, controlTokens: allowed }));
   }
 
   /** Examples to train or score loss on: rows that keep no answer token at the max length are left out and counted. */
@@ -221,8 +234,8 @@ export class DataController {
     // preview rows first): counting a million rows would take minutes for the same picture.
     const rows = this.trainSet.rows;
     const whole = rows.length <= TOKEN_SAMPLE * 2;
-    const picked = sampleIndices(rows.length, whole ? rows.length : TOKEN_SAMPLE).map((i) => rows.get(i));
-    const examples = await this.examples(picked, Number.MAX_SAFE_INTEGER);
+    const picked = sampleIndices(rows.length, whole ? rows.length : TOKEN_SAMPLE);
+    const examples = await this.examples(picked, Number.MAX_SAFE_INTEGER, (i) => rows.get(i));
     // A newer import or setting may have finished first; its counts win.
     if (this.trainSet?.rows !== rows) return;
     this.c.patch(() => ({
