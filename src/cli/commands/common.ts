@@ -95,6 +95,18 @@ export async function streamRows(path: string, sink: RowSink, io?: CliIo): Promi
  * a first pass counts the rows so the seeded draw of held-out indices is splitDataset's own).
  */
 export async function loadEvalRows(path: string, fraction: number | undefined, seed: number, limit: number | undefined, io?: CliIo): Promise<DatasetRow[]> {
+  let rows: DatasetRow[] = [];
+  await streamEvalRows(path, fraction, seed, limit, (r) => void rows.push(r), () => (rows = []), io);
+  return rows;
+}
+
+/**
+ * The same rows handed to `each` as the file streams, none held: `each` is awaited a piece of
+ * the file at a time, so a slow consumer (scoring) holds the reading back and memory stays at a
+ * piece of rows. `restart` says the file is being read again from the top (another encoding).
+ * Returns how many rows were handed over.
+ */
+export async function streamEvalRows(path: string, fraction: number | undefined, seed: number, limit: number | undefined, each: (r: DatasetRow) => void | Promise<void>, restart: () => void, io?: CliIo): Promise<number> {
   const max = limit ?? Infinity;
   let keep: (i: number) => boolean = () => true;
   if (fraction) {
@@ -103,10 +115,27 @@ export async function loadEvalRows(path: string, fraction: number | undefined, s
     const held = new Set(seededShuffle([...Array(n).keys()], seed).slice(0, evalCount(n, fraction)));
     keep = (i) => held.has(i);
   }
-  let rows: DatasetRow[] = [];
-  let at = 0;
-  await streamRows(path, { row: (r) => keep(at++) && rows.length < max && rows.push(r), restart: () => ((rows = []), (at = 0)) }, io);
-  return rows;
+  let at = 0, handed = 0;
+  let queue: DatasetRow[] = [];
+  await streamRows(path, {
+    row: (r) => {
+      if (keep(at++) && handed < max) {
+        handed++;
+        queue.push(r);
+      }
+    },
+    restart: () => {
+      at = handed = 0;
+      queue = [];
+      restart();
+    },
+    drain: async () => {
+      const q = queue;
+      queue = [];
+      for (const r of q) await each(r);
+    },
+  }, io);
+  return handed;
 }
 
 function noteImport(path: string, result: ImportResult, io: CliIo): void {
