@@ -9,6 +9,8 @@ import { evalCount } from '../../data/split.ts';
 import { seededShuffle } from '../../core/rng.ts';
 import { guessMapping, mappedJsonLines, mappingProblem, parseDelimited, sniffDelimited } from '../../data/delimited.ts';
 import { streamExamples, type StreamedExamples, type StreamExampleOptions } from '../../data/stream-examples.ts';
+import { TokenStore } from '../../data/token-store.ts';
+import { FileSpill } from '../token-spill.ts';
 import { createEngine, type CreateEngineOptions, type EngineKind } from '../../engine/create.ts';
 import type { Engine, LoraSettings } from '../../engine/engine.ts';
 import type { Quantization } from '../../core/nf4.ts';
@@ -159,12 +161,18 @@ export function controlTextPolicy(tok: ChatTokenizer, rows: readonly DatasetRow[
   return undefined;
 }
 
+/** Tokens the CLI's token store keeps in memory (256 MiB); WEBTUNE_TOKEN_BUDGET overrides it. */
+const TOKEN_BUDGET = 64 << 20;
+
 /**
- * A dataset file streamed into a token store (stream-examples.ts): memory bounded by the tokens,
+ * A dataset file streamed into a token store (stream-examples.ts): memory bounded by the budget,
  * not the rows. Notes the encoding, duplicates and cut rows as loadRows does.
  */
 export async function loadExamples(path: string, tok: ChatTokenizer, opts: Omit<StreamExampleOptions, 'file'>, io: CliIo): Promise<StreamedExamples> {
-  const r = await streamExamples(await openDataset(path), tok, { ...opts, file: path });
+  // Tokens past the budget go to a temporary file (unlinked at once), read back as batches are taken.
+  const budgetTokens = Number(process.env.WEBTUNE_TOKEN_BUDGET) || TOKEN_BUDGET;
+  const spill = new FileSpill();
+  const r = await streamExamples(await openDataset(path), tok, { ...opts, file: path, newStore: () => new TokenStore({ budgetTokens, spill }) });
   noteImport(path, r.import, io);
   if (r.clipped) line(io.stderr, `note: ${r.clipped} row(s) of ${path} are far longer than --max-length ${opts.maxLength}; only their first part was tokenized`);
   return r;
