@@ -84,3 +84,25 @@ describe('importRows (the page import path)', () => {
     expect(err.message).toBe(want.message);
   });
 });
+
+describe('the page\'s data over packed rows', () => {
+  it('trainSpread decodes only the spread rows: the rows and count splitRows then spread give', async () => {
+    const { DataController } = await import('../src/ui/data/datasets.ts');
+    const { initialState } = await import('../src/ui/app/state.ts');
+    const { spread } = await import('../src/ui/train/estimate.ts');
+    let state = { ...initialState('en'), evalFraction: 0.2, splitSeed: 5 };
+    const dc = new DataController({ get state() { return state; }, patch: (fn) => (state = { ...state, ...fn(state) }) });
+    const text = Array.from({ length: 3001 }, (_, i) => JSON.stringify(seed(i))).join('\n') + '\n';
+    await dc.importData('t.jsonl', text, 'train', true);
+    for (const n of [1, 8, 64]) {
+      const { train } = dc.splitRows();
+      expect(dc.trainSpread(n)).toEqual({ count: train.length, rows: spread(train, n) });
+    }
+    state = { ...state, evalFraction: 0.35, splitSeed: 9 };
+    expect(dc.trainSpread(8)).toEqual({ count: dc.splitRows().train.length, rows: spread(dc.splitRows().train, 8) });
+    await dc.importData('e.jsonl', JSON.stringify(seed(99_999)) + '\n', 'eval', true);
+    expect(dc.trainSpread(8)).toEqual({ count: 3001, rows: spread(dc.splitRows().train, 8) });
+    expect(state.dataset?.rows.length).toBe(3001);
+    expect(state.dataset?.rows.slice(0, 2)).toEqual(dc.splitRows().train.slice(0, 2));
+  });
+});

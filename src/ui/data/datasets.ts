@@ -6,6 +6,7 @@
 import { DatasetError } from '../../core/errors.ts';
 import type { DatasetRow } from '../../data/dataset.ts';
 import { evalCount, splitDataset } from '../../data/split.ts';
+import { spread } from '../train/estimate.ts';
 import type { RowStore } from '../../data/row-store.ts';
 import { importRows, type ImportSummary } from '../../worker/import-rows.ts';
 import { encodePrompt, keepLabelled, labelCount, toTrainExample, type ExampleSet } from '../../data/examples.ts';
@@ -197,6 +198,31 @@ export class DataController {
     if (!this.trainSet) return { train: [], eval: [] };
     if (this.evalSet) return { train: this.trainSet.rows.all(), eval: this.evalSet.rows.all() };
     return splitDataset(this.trainSet.rows.all(), { evalFraction: this.c.state.evalFraction, seed: this.c.state.splitSeed });
+  }
+
+  /** Which rows the split holds out (1) for the training rows' store, fraction and seed: splitDataset's own draw. */
+  private held?: { rows: RowStore; fraction: number; seed: number; mask: Uint8Array };
+  private heldMask(rows: RowStore): Uint8Array {
+    const { evalFraction: fraction, splitSeed: seed } = this.c.state;
+    if (this.held?.rows !== rows || this.held.fraction !== fraction || this.held.seed !== seed) {
+      const mask = new Uint8Array(rows.length);
+      for (const i of splitDataset([...Array(rows.length).keys()], { evalFraction: fraction, seed }).eval) mask[i] = 1;
+      this.held = { rows, fraction, seed, mask };
+    }
+    return this.held.mask;
+  }
+
+  /** The training side's size and `n` of its rows spread evenly over it (as estimate.ts's spread picks them), only those decoded. */
+  trainSpread(n: number): { count: number; rows: DatasetRow[] } {
+    const rows = this.trainSet?.rows;
+    if (!rows) return { count: 0, rows: [] };
+    // The training side's positions, as indices into the store.
+    let at: number[] = [...Array(rows.length).keys()];
+    if (!this.evalSet) {
+      const mask = this.heldMask(rows);
+      at = at.filter((i) => !mask[i]);
+    }
+    return { count: at.length, rows: spread(at, n).map((i) => rows.get(i)) };
   }
 
   /** Tokenized in slices so a large dataset never freezes the page. */
