@@ -2,7 +2,8 @@
 // the data (a bad schema first, which changes nothing), the tiny model trains with the e2e
 // preset, evaluation runs free and constrained, two wrong answers are corrected into the
 // training rows, one tool gets more rows, training continues from the adapter, and the two
-// kept runs are compared. A screenshot of each screen on the way.
+// kept runs are compared; then training continues with a control (same steps, no added rows)
+// and the two are compared. A screenshot of each screen on the way.
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -150,6 +151,35 @@ export const tests = [
         assert.ok(tools.includes(call.tool_name) && typeof call.parameters === 'object', `${side}: ${JSON.stringify(call)}`);
       }
       await ctx.screenshot(page, 'loop-chat-constrained');
+
+      // Continue training with a control (issue 21, point 5). Nothing was added since run 2: refused, saying why.
+      await go(page, 'eval');
+      const withControl = page.locator('wt-eval-panel input[data-field="with-control"]');
+      await withControl.check();
+      await page.locator('wt-eval-panel button[data-action="continue-training"]').click();
+      await until('the control refused', async () => /No rows were added/.test(await page.locator('wt-eval-panel wt-error .error').first().innerText().catch(() => '')), 30_000);
+      assert.equal(await runs.count(), 2, 'a refused control trains nothing');
+      await page.locator('wt-eval-panel wt-error .error button').first().click();
+      // 3 more rows of one tool, then the run with them (run 3, 18 rows) and its control (run 4: run 2's 15 rows, as many steps).
+      await page.locator('wt-eval-panel tr[data-intent="INSTANT_MEETING"] button[data-action="more-rows"]').click();
+      await until('the rows-added note', async () => /Added 3 rows of INSTANT_MEETING: the training data now has 18 rows/.test(await text(page, 'rows-added')), 30_000);
+      await withControl.check();
+      await page.locator('wt-eval-panel button[data-action="continue-training"]').click();
+      await until('the control run under way', async () => /Control run, without the added rows/.test(await text(page, 'continue-progress')), 300_000, 200);
+      // The two are picked for the comparison last, once both are evaluated and run 3 is back in use.
+      const compared = async () => (await page.locator('[data-testid="runs-compare"] h3').allInnerTexts()).join();
+      await until('both runs kept, evaluated and compared', async () => /run 3 and run 4|run 4 and run 3/.test(await compared()), 480_000, 500);
+      const cells = async (k) => runs.nth(k).locator('td').allInnerTexts();
+      const [controlRun, withRows] = [await cells(0), await cells(1)];
+      assert.match(controlRun[0], /run 4[\s\S]*control/, `the newest run is the control: ${controlRun[0]}`);
+      assert.match(withRows[0], /run 3[\s\S]*in use/, `the run with the added rows stays in use: ${withRows[0]}`);
+      assert.deepEqual([controlRun[2], withRows[2]], ['15', '18'], 'the control trains on run 2\'s rows alone, the run with the added rows on all');
+      assert.equal(controlRun[3], withRows[3], 'the control takes exactly as many optimizer steps');
+      assert.deepEqual([controlRun[7], withRows[7]], ['run 2', 'run 2'], 'both continue run 2');
+      for (const r of [controlRun, withRows]) assert.match(`${r[5]} ${r[6]}`, /\d+(\.\d)?%.*\d+(\.\d)?%/, `each is evaluated free and constrained: ${r}`);
+      assert.equal(await runs.count(), 4);
+      ctx.log(`control: run 3 (with the added rows) exact free/constrained ${withRows[5]}/${withRows[6]}, run 4 (control) ${controlRun[5]}/${controlRun[6]}, ${withRows[3]} steps each`);
+      await fullShot(page, 'loop-control-compare');
     },
   },
 ];

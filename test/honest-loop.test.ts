@@ -116,3 +116,47 @@ describe('train --add and --control', () => {
     }
   });
 });
+
+describe("the page's control run (Continue training with a control)", () => {
+  const example = (seed: number, n = 6) => ({ ids: Int32Array.from({ length: n }, (_, i) => (seed * 31 + i * 7) % 97), labels: Int32Array.from({ length: n }, (_, i) => (i < 2 ? -100 : (seed + i) % 97)) });
+
+  it('trains on the parent\'s rows alone for the steps the run with the added rows takes', async () => {
+    const { controlPlan } = await import('../src/train/control-run.ts');
+    const { dataFingerprint } = await import('../src/train/fingerprint.ts');
+    const { stepCount } = await import('../src/train/recipe.ts');
+    for (const [rows, extra, batchSize, gradAccum, epochs] of [[10, 5, 2, 1, 2], [40, 3, 4, 4, 8], [7, 20, 4, 1, 1.5]] as const) {
+      const parentRows = Array.from({ length: rows }, (_, i) => example(i));
+      const today = [...parentRows, ...Array.from({ length: extra }, (_, i) => example(1000 + i))];
+      const s = { batchSize, gradAccum, epochs };
+      const plan = await controlPlan({ trainRows: rows, dataFingerprint: await dataFingerprint(parentRows) }, today, s);
+      if (typeof plan === 'string') throw new Error(plan);
+      expect(plan.rows).toBe(rows);
+      expect(stepCount(plan.rows, { ...s, epochs: plan.epochs }).totalSteps).toBe(stepCount(rows + extra, s).totalSteps);
+    }
+  });
+
+  it('is refused when nothing was added or the parent\'s rows are not the head of today\'s', async () => {
+    const { controlPlan } = await import('../src/train/control-run.ts');
+    const { dataFingerprint } = await import('../src/train/fingerprint.ts');
+    const parentRows = Array.from({ length: 8 }, (_, i) => example(i));
+    const parent = { trainRows: 8, dataFingerprint: await dataFingerprint(parentRows) };
+    const s = { batchSize: 2, gradAccum: 1, epochs: 2 };
+    expect(await controlPlan(parent, parentRows, s)).toBe('nothing-added');
+    expect(await controlPlan(parent, parentRows.slice(0, 7), s)).toBe('rows-changed');
+    const edited = parentRows.map((e, i) => (i === 3 ? { ...e, ids: e.ids.map((x, j) => (j === 4 ? x + 1 : x)) } : e));
+    expect(await controlPlan(parent, [...edited, example(99)], s)).toBe('rows-changed');
+    // one row inserted before the parent's rows shifts them: not a control either
+    expect(await controlPlan(parent, [example(99), ...parentRows], s)).toBe('rows-changed');
+  });
+
+  it('a pending control resumes with its own rows and epochs, under its own run key', async () => {
+    const { runSettingsNow } = await import('../src/ui/train/training.ts');
+    const { runKeyOf } = await import('../src/ui/train/run-key.ts');
+    const { initialState } = await import('../src/ui/app/state.ts');
+    const st = initialState('en');
+    const control = { ...st, continuing: { from: 'r1', parent: 'r1', control: { rows: 10, epochs: 2.75 } } };
+    expect(runSettingsNow(control).epochs).toBe(2.75);
+    expect(runSettingsNow(st).epochs).toBe(st.train.epochs);
+    expect(runKeyOf(control)).not.toBe(runKeyOf({ ...st, continuing: { from: 'r1', parent: 'r1' } }));
+  });
+});

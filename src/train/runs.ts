@@ -47,6 +47,8 @@ export interface RunRecord<R = unknown> {
   lora: LoraSettings;
   /** The run whose adapter this one started from ("continue training"). */
   parent?: string;
+  /** The control of the error loop: the parent's rows alone, for the steps its sibling run took (control-run.ts). */
+  control?: boolean;
   trainRows: number;
   evalRows: number;
   state: 'done' | 'stopped' | 'error';

@@ -9,7 +9,7 @@ import { DatasetError, type DatasetIssue } from '../../core/errors.ts';
 import type { DatasetRow } from '../../data/dataset.ts';
 import { siblingRow } from '../../data/sibling.ts';
 import { utteranceOf, type ToolSchema } from '../../data/schema.ts';
-import { stepCount, type TrainSettings } from '../../train/recipe.ts';
+export { controlSettings } from '../../train/control-run.ts';
 
 export interface AddedRows {
   rows: DatasetRow[];
@@ -32,11 +32,4 @@ export function siblingsOf(schema: ToolSchema, wrong: readonly DatasetRow[], tra
   });
   if (!rows.length) throw new DatasetError(file, left.length ? left : [{ message: 'no rows' }]);
   return { rows, left };
-}
-
-/** Settings for the control: epochs scaled so --data alone takes exactly the treatment's optimizer steps. */
-export function controlSettings(s: TrainSettings, dataRows: number, addedRows: number): TrainSettings {
-  const target = stepCount(dataRows + addedRows, s).totalSteps;
-  const per = stepCount(dataRows, s).stepsPerEpoch;
-  return { ...s, epochs: (target - 0.5) / per };
 }

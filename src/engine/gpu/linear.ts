@@ -3,84 +3,25 @@
 // epilogue; one launch for all their LoRA factors; one for all their adapter gradients. A group
 // fuses when its weights share a buffer (grouped on first use), and its outputs, factors and
 // gradients are views of one buffer each; otherwise each projection runs on its own.
+// The LoRA factor launches are in lora-launch.ts and the shared launch parameters in
+// launch-parts.ts, split off to keep this file to the matmul launches.
 
-import { loraRankLimit } from '../plan.ts';
 import type { WeightFormat } from '../../core/dtype.ts';
 import { EngineError } from '../../core/errors.ts';
-import { dropoutThreshold, type Dropout, type Projection } from '../ops.ts';
+import type { Projection } from '../ops.ts';
 import { grid1d, rowsGrid, type Grid } from './command-stream.ts';
 import type { GpuTensor, GpuWeight, Region } from './memory.ts';
-import type { MatmulPlan } from './variants.ts';
+import { type LinearHost, bounds, dropoutParams, perPart, span } from './launch-parts.ts';
+import { loraDxa, loraGrads, loraXa } from './lora-launch.ts';
 
-export interface LinearHost {
-  run(name: string, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid, dtype?: WeightFormat | null, variant?: string): void;
-  scratch(name: string, n: number): GpuTensor;
-  /** Stand-ins for bindings a launch does not use: one read-only, one writable (they may not share a buffer). */
-  readonly dummy: GpuTensor;
-  readonly dummyOut: GpuTensor;
-  /** The weights as one region (regrouping them into one buffer on first use), or null. */
-  groupWeights(ws: GpuWeight[]): { region: Region; offs: number[] } | null;
-  /** The biases of a group packed into one tensor, built once. */
-  packBiases(biases: (GpuTensor | null)[], widths: number[]): GpuTensor;
-  /** Matmul tile variant and K split for an output of rows x cols summing over K. */
-  plan(rows: number, cols: number, K: number, allowBig?: boolean): MatmulPlan;
-}
-
-/** Several views of one buffer as one binding, with each view's element offset in it. */
-export function span(ts: GpuTensor[]): { region: Region; offs: number[] } | null {
-  const buffer = ts[0].buffer;
-  if (ts.some((t) => t.buffer !== buffer)) return null;
-  const lo = Math.min(...ts.map((t) => t.offset)), hi = Math.max(...ts.map((t) => t.offset + t.size));
-  return { region: { buffer, offset: lo, size: hi - lo }, offs: ts.map((t) => (t.offset - lo) / 4) };
-}
+export type { LinearHost } from './launch-parts.ts';
+export { span } from './launch-parts.ts';
 
 /** Rows up to which a forward runs as matrix-vector products (shaders/matmul.wgsl gemv). */
 export const GEMV_ROWS = 8;
 
-const at = <X>(xs: X[], i: number, fallback: X): X => (i < xs.length ? xs[i] : fallback);
-
-function perPart(prefix: string, values: number[]): Record<string, number> {
-  return { [`${prefix}0`]: at(values, 0, 0), [`${prefix}1`]: at(values, 1, 0), [`${prefix}2`]: at(values, 2, 0) };
-}
-
-function dropoutParams(ds: Dropout[]): Record<string, number> {
-  const p = ds[0]?.p ?? 0;
-  if (ds.some((d) => d.p !== p)) throw new EngineError('LoRA parts of one launch must share the dropout rate');
-  return {
-    ...perPart('seed', ds.map((d) => d.seed >>> 0)),
-    threshold: dropoutThreshold(p), keepScale: p > 0 ? 1 / (1 - p) : 1, dropOn: p > 0 ? 1 : 0,
-  };
-}
-
-/** The matmul's part boundaries e1, e2 and cols from the part widths (at most three). */
-function bounds(widths: number[]): { e1: number; e2: number; cols: number } {
-  if (widths.length > 3) throw new EngineError(`a fused launch takes at most 3 projections, got ${widths.length}`);
-  const cols = widths.reduce((a, b) => a + b, 0);
-  return { e1: at(widths, 0, cols), e2: widths.length > 1 ? widths[0] + widths[1] : cols, cols };
-}
-
 export class GpuLinear {
   constructor(private host: LinearHost) {}
-
-  /** xa_p = dropout_p(inp) @ a_pᵀ for every LoRA part, one launch when the views allow. */
-  private xa(inp: GpuTensor, parts: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], N: number, In: number, R: number): void {
-    const a = span(parts.map((p) => p.a)), xa = span(parts.map((p) => p.xa));
-    if (!a || !xa) {
-      for (const p of parts) this.xa(inp, [p], N, In, R);
-      return;
-    }
-    if (parts.length * R * 16 > 4096) throw new EngineError(`LoRA rank ${R} x ${parts.length} projections is over the kernel's 4096 outputs per workgroup`);
-    const params = { ...this.loraBase(N, In, R, parts.length), ...perPart('a', a.offs), ...perPart('x', xa.offs), ...dropoutParams(parts.map((p) => p.dropout)) };
-    this.host.run('lora.xa_forward', { inp, adapter: a.region, xa: xa.region }, params, rowsGrid(Math.ceil(N / 16)));
-  }
-
-  private loraBase(N: number, In: number, R: number, nparts: number): Record<string, number> {
-    const zero3 = (p: string) => perPart(p, []);
-    return {
-      N, In, R, nparts, ...zero3('O'), ...zero3('a'), ...zero3('b'), ...zero3('x'), ...zero3('y'), ...zero3('d'), ...zero3('ga'), ...zero3('gb'),
-      ...zero3('seed'), threshold: 0, keepScale: 1, dropOn: 0, scale: 1, j1: 0, j2: 0, j3: 0, j4: 0, j5: 0, j6: 0,
-    };
-  }
 
   /**
    * outs[p] = inp @ w_pᵀ + bias_p + scale * xa_p @ b_pᵀ (+ resid) (+ outs when accumulate), xa_p
@@ -90,7 +31,7 @@ export class GpuLinear {
     N: number, In: number, R: number, scale: number, accumulate = false, xaDone = false): void {
     if (resid && projs.length !== 1) throw new EngineError('a residual is added to a single projection only');
     const loras = projs.filter((p) => p.lora).map((p) => p.lora!);
-    if (loras.length && !xaDone) this.xa(inp, loras, N, In, R);
+    if (loras.length && !xaDone) loraXa(this.host, inp, loras, N, In, R);
     const weights = projs.map((p) => p.w);
     const wg = projs.length > 1 || weights[0].chunks.length === 1 ? this.host.groupWeights(weights) : null;
     const out = span(outs);
@@ -161,7 +102,7 @@ export class GpuLinear {
     N: number, In: number, R: number, scale: number, accumulate = false): void {
     const parts = projs.map((p, i) => ({ p, dout: douts[i] })).filter((x) => x.p.lora);
     const loras = parts.map((x) => x.p.lora!);
-    if (loras.length) this.dxa(parts.map((x) => x.dout), loras, parts.map((x) => x.p.O), N, R, scale);
+    if (loras.length) loraDxa(this.host, parts.map((x) => x.dout), loras, parts.map((x) => x.p.O), N, R, scale);
     const wg = projs.length > 1 || projs[0].w.chunks.length === 1 ? this.host.groupWeights(projs.map((p) => p.w)) : null;
     const dy = span(douts);
     const as = loras.length ? span(loras.map((l) => l.a)) : null, ds = loras.length ? span(loras.map((l) => l.dxa)) : null;
@@ -181,7 +122,7 @@ export class GpuLinear {
         ...perPart('seed', projs.map((p) => (p.lora ? p.lora.dropout.seed >>> 0 : 0))),
       }, projs[0].w.dtype);
     }
-    if (loras.length) this.grads(parts.map((x) => x.dout), inp, loras, parts.map((x) => x.p.O), N, In, R, scale);
+    if (loras.length) loraGrads(this.host, parts.map((x) => x.dout), inp, loras, parts.map((x) => x.p.O), N, In, R, scale);
   }
 
   /** One projection's backward when the group does not fuse: a launch per weight chunk, each a slice of K. */
@@ -199,7 +140,7 @@ export class GpuLinear {
 
   /** out += scale * dropout(inp) @ aᵀ @ bᵀ alone (Ops.loraForward): the factor, then the epilogue over an empty K. */
   loraForward(out: GpuTensor, inp: GpuTensor, lora: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>, N: number, In: number, O: number, R: number, scale: number): void {
-    this.xa(inp, [lora], N, In, R);
+    loraXa(this.host, inp, [lora], N, In, R);
     this.mm('forward', { x: inp, wt: this.host.dummy, out, bias: this.host.dummy, xa: lora.xa, adapter: lora.b, resid: this.host.dummy }, {
       N, K: 0, ldx: In, wstride: 0, e1: O, e2: O, cols: O, ...perPart('off', []), ...perPart('ld', [O]), ...perPart('w', []), ...perPart('bias', []),
       ...perPart('lo', []), ...perPart('xa', []), lmask: 1, R, scale, flags: 4, ...dropoutParams([]),
@@ -209,55 +150,12 @@ export class GpuLinear {
   /** The adapter's part of a backward alone (Ops.loraBackward): dxa, the gradients, dinp += dropout'(dxa @ a). */
   loraBackward(dinp: GpuTensor, dout: GpuTensor, inp: GpuTensor, lora: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>,
     N: number, In: number, O: number, R: number, scale: number): void {
-    this.dxa([dout], [lora], [O], N, R, scale);
+    loraDxa(this.host, [dout], [lora], [O], N, R, scale);
     this.mm('backward', { dy: dout, wt: this.host.dummy, dinp, dxa: lora.dxa, adapter: lora.a }, {
       N, K: 0, ldx: In, wstride: 0, e1: 0, e2: 0, cols: In, ...perPart('off', []), ...perPart('ld', [O]), ...perPart('w', []), ...perPart('bias', []),
       ...perPart('lo', []), ...perPart('xa', []), lmask: 1, R, scale: 1, flags: 4, ...dropoutParams([lora.dropout]),
     }, 'f32');
-    this.grads([dout], inp, [lora], [O], N, In, R, scale);
+    loraGrads(this.host, [dout], inp, [lora], [O], N, In, R, scale);
   }
 
-  /** dxa_p = scale * douts[p] @ b_p for every LoRA part. */
-  private dxa(douts: GpuTensor[], loras: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], widths: number[], N: number, R: number, scale: number): void {
-    const dy = span(douts), bs = span(loras.map((l) => l.b)), ds = span(loras.map((l) => l.dxa));
-    if (!dy || !bs || !ds) {
-      loras.forEach((l, i) => this.dxa([douts[i]], [l], [widths[i]], N, R, scale));
-      return;
-    }
-    const params = { ...this.loraBase(N, 0, R, loras.length), ...perPart('O', widths), ...perPart('y', dy.offs), ...perPart('b', bs.offs), ...perPart('x', ds.offs), scale };
-    this.host.run('lora.dxa_backward', { dy: dy.region, adapter: bs.region, dxa: ds.region }, params, rowsGrid(Math.ceil(N / 16)));
-  }
-
-  /** db_p += scale * douts[p]ᵀ @ xa_p and da_p += dxa_pᵀ @ dropout_p(inp), one launch of 32-column blocks. */
-  private grads(douts: GpuTensor[], inp: GpuTensor, loras: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], widths: number[],
-    N: number, In: number, R: number, scale: number): void {
-    // the same bound the page and the CLI refuse early (engine/plan.ts loraRankLimit)
-    if (R > loraRankLimit('webgpu')) throw new EngineError(`LoRA rank ${R}: the gradient kernel takes at most ${loraRankLimit('webgpu')}`);
-    const dy = span(douts), xs = span(loras.map((l) => l.xa)), ds = span(loras.map((l) => l.dxa));
-    const gs = span([...loras.map((l) => l.da), ...loras.map((l) => l.db)]);
-    if (!dy || !xs || !ds || !gs) {
-      if (loras.length > 1) return loras.forEach((l, i) => this.grads([douts[i]], inp, [l], [widths[i]], N, In, R, scale));
-      if (!dy || !xs || !ds) throw new EngineError('LoRA gradients: one projection\'s tensors did not form single bindings');
-      // da and db in different buffers: one launch each
-      this.gradsLaunch(dy.offs, xs.offs, ds.offs, [0], [0], { dy: dy.region, xa: xs.region, dxa: ds.region, inp, grads: loras[0].db }, loras, widths, N, In, R, scale, 'b');
-      this.gradsLaunch(dy.offs, xs.offs, ds.offs, [0], [0], { dy: dy.region, xa: xs.region, dxa: ds.region, inp, grads: loras[0].da }, loras, widths, N, In, R, scale, 'a');
-      return;
-    }
-    const n = loras.length;
-    this.gradsLaunch(dy.offs, xs.offs, ds.offs, gs.offs.slice(0, n), gs.offs.slice(n), { dy: dy.region, xa: xs.region, dxa: ds.region, inp, grads: gs.region }, loras, widths, N, In, R, scale, 'ab');
-  }
-
-  private gradsLaunch(yOffs: number[], xOffs: number[], dOffs: number[], gaOffs: number[], gbOffs: number[], bindings: Record<string, Region>,
-    loras: NonNullable<Projection<GpuTensor, GpuWeight>['lora']>[], widths: number[], N: number, In: number, R: number, scale: number, which: 'a' | 'b' | 'ab'): void {
-    const n = loras.length;
-    const blocks = [0, 1, 2].map((i) => (i < n && which !== 'a' ? Math.ceil(widths[i] / 32) : 0))
-      .concat([0, 1, 2].map((i) => (i < n && which !== 'b' ? Math.ceil(In / 32) : 0)));
-    const ends = blocks.map((_, i) => blocks.slice(0, i + 1).reduce((a, b) => a + b, 0));
-    const params = {
-      ...this.loraBase(N, In, R, n), ...perPart('O', widths), ...perPart('y', yOffs), ...perPart('x', xOffs), ...perPart('d', dOffs),
-      ...perPart('ga', gaOffs), ...perPart('gb', gbOffs), ...dropoutParams(loras.map((l) => l.dropout)), scale,
-      j1: ends[0], j2: ends[1], j3: ends[2], j4: ends[3], j5: ends[4], j6: ends[5],
-    };
-    this.host.run('lora.grads_backward', bindings, params, rowsGrid(ends[5]));
-  }
 }

@@ -68,7 +68,7 @@ export type LoopAction =
   | { type: 'acceptAnswer'; decoding: 'free' | 'constrained'; index: number }
   | { type: 'moreRows'; tool: string }
   | { type: 'setMoreRows'; count: number }
-  | { type: 'continueTraining' }
+  | { type: 'continueTraining'; control?: boolean }
   | { type: 'selectRun'; id: string }
   | { type: 'loadRun'; id: string }
   | { type: 'exportRun'; id: string }

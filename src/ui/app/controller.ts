@@ -19,6 +19,8 @@ import { DataController } from '../data/datasets.ts';
 import { ResultsController } from '../evaluate/results.ts';
 import { LoopController } from '../data/error-loop.ts';
 import { RunsController } from '../evaluate/run-history.ts';
+import { continueWithControl, type LoopControlContext } from '../evaluate/loop-control.ts';
+import type { ControlPlan } from '../../train/control-run.ts';
 import { TrainingController } from '../train/training.ts';
 import { EstimateController } from '../train/estimate.ts';
 import type { Recipe } from '../../train/recipe.ts';
@@ -244,7 +246,7 @@ export class Controller implements TrainingContext {
         await this.data.recountTokens();
         return this.training.findCheckpoint();
       case 'startTraining':
-        return this.train(a.fresh);
+        return void (await this.train(a.fresh));
       case 'pauseTraining':
         // Said at once; the worker finishes the optimizer step under way, then holds.
         this.patch((s) => ({ training: { ...s.training, state: s.training.state === 'running' ? 'pausing' : s.training.state } }));
@@ -275,7 +277,8 @@ export class Controller implements TrainingContext {
 
   /** The error loop's actions: schema, built rows, corrections, continued training, runs. */
   private async handleLoop(a: LoopAction): Promise<void> {
-    if (a.type === 'continueTraining') return this.train(false, this.state.runs.current ?? 'current adapter');
+    if (a.type === 'continueTraining' && a.control) return continueWithControl(this.loopControl());
+    if (a.type === 'continueTraining') return void (await this.train(false, this.state.runs.current ?? 'current adapter'));
     if (a.type === 'selectRun' || a.type === 'loadRun' || a.type === 'exportRun' || a.type === 'deleteRun') return this.runs.handle(a);
     return this.loop.handle(a);
   }
@@ -285,11 +288,12 @@ export class Controller implements TrainingContext {
    * A continued run is remembered until it finishes, so after a reload Start resumes it as the
    * same run (same identity, same checkpoint) and it is kept with its parent (issue 22, point 2).
    */
-  private async train(fresh: boolean, continueFrom?: string): Promise<void> {
+  private async train(fresh: boolean, continueFrom?: string, control?: ControlPlan): Promise<boolean> {
     const pending = !fresh && continueFrom === undefined ? this.state.continuing : undefined;
     const from = continueFrom ?? pending?.from;
     const parent = continueFrom !== undefined ? this.state.runs.current : pending?.parent;
-    this.patch(() => ({ continuing: from !== undefined ? { from, parent } : undefined }));
+    const plan = continueFrom !== undefined ? control : pending?.control;
+    this.patch(() => ({ continuing: from !== undefined ? { from, parent, ...(plan ? { control: plan } : {}) } : undefined }));
     await this.persist();
     const ended = await this.training.start(fresh, from);
     if (ended) await this.runs.record({ ...ended, parent });
@@ -297,6 +301,27 @@ export class Controller implements TrainingContext {
       this.patch(() => ({ continuing: undefined }));
       await this.persist();
     }
+    return ended?.outcome.state === 'done';
+  }
+
+  /** The steps "Continue training" with a control takes, in the order loop-control.ts runs them. */
+  private loopControl(): LoopControlContext {
+    const page = this;
+    return {
+      get state() {
+        return page.state;
+      },
+      patch: (fn) => this.patch(fn),
+      splitRows: () => this.data.splitRows(),
+      exampleSet: (rows) => this.data.exampleSet(rows),
+      continueFrom: (from, control) => this.train(false, from, control),
+      evaluate: async () => {
+        await this.results.evaluate();
+        await this.runs.fileEvaluation();
+      },
+      loadRun: (id) => this.runs.load(id),
+      compareRuns: (ids) => this.patch((s) => ({ runs: { ...s.runs, selected: ids } })),
+    };
   }
 
   private async setTrainField(key: NumericField, raw: string): Promise<void> {

@@ -5,6 +5,7 @@
 import { createStore, get, set, del, type UseStore } from 'idb-keyval';
 import type { EngineChoice, QuantChoice } from '../../worker/api.ts';
 import type { Recipe } from '../../train/recipe.ts';
+import type { ControlPlan } from '../../train/control-run.ts';
 import type { LossPoint, MeasuredSpeed, SourceForm } from './state.ts';
 import type { SchemaForm } from '../data/schema-form.ts';
 
@@ -21,7 +22,7 @@ export interface SavedSession {
   /** The kept run whose adapter was in use: put back into the engine after a reload. */
   adapterRun?: string;
   /** A "Continue training" run not finished yet: Start (Resume) goes on with it as the same run. */
-  continuing?: { from: string; parent?: string };
+  continuing?: { from: string; parent?: string; control?: ControlPlan };
   /** The last run's speed against its estimate: the next estimate is corrected by it after a reload too. */
   measuredSpeed?: MeasuredSpeed;
 }

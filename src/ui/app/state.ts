@@ -10,6 +10,7 @@ import type { RunRecord } from '../../train/runs.ts';
 import type { SchemaForm } from '../data/schema-form.ts';
 import { DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
 import type { Recipe } from '../../train/recipe.ts';
+import type { ControlPlan } from '../../train/control-run.ts';
 import { defaultsFor, type FieldError, type NumericField } from '../train/train-fields.ts';
 import type { EvalReport } from '../../eval/metrics.ts';
 import type {
@@ -275,8 +276,12 @@ export interface AppState {
    * A "Continue training" run started and not finished: from = the name of the adapter it
    * started from (part of its identity), parent = the kept run it continues. Kept across reloads
    * so Start resumes it as the same run (its checkpoint) and it reaches Runs when it ends.
+   * control: this run is the control of the loop (train/control-run.ts): the first `rows`
+   * training examples alone, for `epochs` epochs.
    */
-  continuing?: { from: string; parent?: string };
+  continuing?: { from: string; parent?: string; control?: ControlPlan };
+  /** "Continue training" with a control under way (evaluate/loop-control.ts): which of its two runs. */
+  controlPhase?: 'treatment' | 'control';
 
   chat: {
     prompt: string;

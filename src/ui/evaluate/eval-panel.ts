@@ -19,6 +19,8 @@ export class EvalPanel extends LitElement {
   @property({ attribute: false }) state!: AppState;
   /** Whose wrong answers are listed. */
   @state() private showing: 'free' | 'constrained' = 'free';
+  /** Continue training also runs the control (evaluate/loop-control.ts). */
+  @state() private withControl = false;
 
   private scores(t: Translate, g: GroupScores, testId = 'eval') {
     const pct = (x: number) => formatPercent(this.state.lang, x);
@@ -132,15 +134,23 @@ export class EvalPanel extends LitElement {
     const blocked = s.model.status !== 'ready' || s.evaluation.busy || this.training();
     const p = s.training.progress;
     // Continue training runs here too: its progress is said where the button was pressed.
-    const progress = this.training()
+    const steps = { step: formatNumber(s.lang, p?.step ?? 0), total: formatNumber(s.lang, p?.totalSteps ?? 0) };
+    const busy = this.training() || s.controlPhase !== undefined;
+    const progress = busy
       ? html`<span role="status" aria-live="polite" data-testid="continue-progress">
-            ${t('eval.continuing', { step: formatNumber(s.lang, p?.step ?? 0), total: formatNumber(s.lang, p?.totalSteps ?? 0) })}</span>
+            ${s.controlPhase ? t(s.controlPhase === 'control' ? 'eval.control.running' : 'eval.control.treatment', steps) : t('eval.continuing', steps)}</span>
           <progress style="max-width:200px" max=${p?.totalSteps ?? 1} .value=${p?.step ?? 0}></progress>
           <button class="small" data-action="watch-training" @click=${() => emit(this, { type: 'go', screen: 'train' })}>${t('eval.watchTraining')}</button>`
       : html`<span class="muted small">${t('eval.continueHelp', { rows: s.splitCounts.train })}</span>`;
+    // A control needs a kept run in use to start both runs from.
+    const control = s.runs.current
+      ? html`<label class="small" title=${t('eval.control.help')}>
+          <input type="checkbox" data-field="with-control" .checked=${this.withControl} ?disabled=${busy} @change=${(e: Event) => (this.withControl = (e.target as HTMLInputElement).checked)} />
+          ${t('eval.control.option')}</label>`
+      : nothing;
     return html`<div class="row" style="margin-top:10px">
-      <button class="primary" data-action="continue-training" ?disabled=${blocked} @click=${() => emit(this, { type: 'continueTraining' })}>${t('eval.continue')}</button>
-      ${progress}
+      <button class="primary" data-action="continue-training" ?disabled=${blocked || busy} @click=${() => emit(this, { type: 'continueTraining', control: this.withControl && !!s.runs.current })}>${t('eval.continue')}</button>
+      ${control} ${progress}
     </div>`;
   }
 

@@ -81,6 +81,7 @@ export class RunsController {
     if (!summary || f.outcome.state === 'error' || !f.outcome.fingerprint) return;
     try {
       const now = Date.now();
+      const control = s.continuing?.control;
       const adapter = (await this.c.worker.getAdapter()).tensors;
       const rec: Omit<RunRecord<EvalReport>, 'adapterBytes'> = {
         id: newRunId(f.outcome.fingerprint, now),
@@ -90,9 +91,11 @@ export class RunsController {
         dataFingerprint: await dataFingerprint(f.train),
         modelKey: summary.sourceKey || summary.name,
         modelName: summary.name,
-        settings: s.train,
+        // A control run's own epochs: its steps are counted from them and its rows.
+        settings: control ? { ...s.train, epochs: control.epochs } : s.train,
         lora: loraOf(s.train),
         ...(f.parent ? { parent: f.parent } : {}),
+        ...(control ? { control: true } : {}),
         trainRows: f.train.length,
         evalRows: f.evalRows,
         state: f.outcome.state,

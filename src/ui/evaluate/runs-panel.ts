@@ -43,7 +43,8 @@ export class RunsPanel extends LitElement {
     return html`<tr class=${s.runs.current === r.id ? 'current' : ''} data-run=${r.id}>
       <td>
         <input type="checkbox" aria-label=${t('runs.select', { name: r.name })} .checked=${s.runs.selected.includes(r.id)} @change=${() => emit(this, { type: 'selectRun', id: r.id })} />
-        ${r.name} ${s.runs.current === r.id ? html`<span class="small ok">${t('runs.current')}</span>` : nothing}
+        ${r.name} ${r.control ? html`<span class="small muted" data-testid="run-control" title=${t('runs.controlHelp')}>${t('runs.control')}</span>` : nothing}
+        ${s.runs.current === r.id ? html`<span class="small ok">${t('runs.current')}</span>` : nothing}
       </td>
       <td class="small" data-label=${t('runs.col.when')}>${formatDateTime(s.lang, r.createdAt)}</td>
       <td class="num" data-label=${t('runs.col.rows')}>${r.trainRows}</td>

@@ -6,14 +6,17 @@
 
 import type { AppState } from '../app/state.ts';
 
-export function runKeyOf(s: Pick<AppState, 'model' | 'dataset' | 'evalDataset' | 'evalFraction' | 'splitSeed' | 'systemPrompt' | 'train'>): string {
+export function runKeyOf(s: Pick<AppState, 'model' | 'dataset' | 'evalDataset' | 'evalFraction' | 'splitSeed' | 'systemPrompt' | 'train' | 'continuing'>): string {
   const { evalEvery: _e, checkpointEvery: _c, ...steps } = s.train;
-  return JSON.stringify([
+  const key: unknown[] = [
     s.model.summary?.sourceKey || s.model.summary?.name,
     s.dataset?.name,
     s.dataset?.rows.length,
     s.evalDataset ? s.evalDataset.name : [s.evalFraction, s.splitSeed],
     s.systemPrompt,
     steps,
-  ]);
+  ];
+  // A control run (train/control-run.ts) makes other steps: fewer rows, other epochs.
+  if (s.continuing?.control) key.push(s.continuing.control);
+  return JSON.stringify(key);
 }

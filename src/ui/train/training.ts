@@ -15,7 +15,7 @@ export interface EndedRun {
   evalRows: number;
 }
 import type { TrainingContext } from '../app/context.ts';
-import { uiError } from '../app/state.ts';
+import { uiError, type AppState } from '../app/state.ts';
 import { loadLosses, saveLosses } from '../app/persist.ts';
 import { runKeyOf } from './run-key.ts';
 import { SpeedMeter, speedRatio } from './estimate.ts';
@@ -23,6 +23,18 @@ import { SpeedMeter, speedRatio } from './estimate.ts';
 /** What a run is given: the training settings and, per run like lr, the LoRA alpha and dropout. */
 export function runSettings(r: Recipe): TrainSettings & RunOptions {
   return { ...trainOf(r), alpha: r.alpha, dropout: r.dropout };
+}
+
+/** The settings of the run Start makes now: a control run (train/control-run.ts) takes its own epochs. */
+export function runSettingsNow(s: Pick<AppState, 'train' | 'continuing'>): TrainSettings & RunOptions {
+  const control = s.continuing?.control;
+  return { ...runSettings(s.train), ...(control ? { epochs: control.epochs } : {}) };
+}
+
+/** A control run trains on the rows its parent was trained on: the head of today's examples. */
+function controlRows<T>(s: Pick<AppState, 'continuing'>, examples: T[]): T[] {
+  const control = s.continuing?.control;
+  return control ? examples.slice(0, control.rows) : examples;
 }
 
 /** Above this many training rows the page does not tokenize the data just to look for a saved run. */
@@ -66,14 +78,15 @@ export class TrainingController {
     try {
       const trainSet = await this.c.exampleSet(train);
       if (!trainSet.examples.length || seq !== this.findSeq) return;
-      await this.c.worker.setDataset(trainSet.examples, (await this.c.exampleSet(evalRows)).examples);
+      const examples = controlRows(this.c.state, trainSet.examples);
+      await this.c.worker.setDataset(examples, (await this.c.exampleSet(evalRows)).examples);
       const continuing = this.c.state.continuing;
-      const found = await this.c.worker.matchCheckpoint({ ...runSettings(this.c.state.train), resume: true, ...(continuing ? { continueFrom: continuing.from } : {}) });
+      const found = await this.c.worker.matchCheckpoint({ ...runSettingsNow(this.c.state), resume: true, ...(continuing ? { continueFrom: continuing.from } : {}) });
       if (seq !== this.findSeq) return;
       const checkpoint = found && found.step < found.totalSteps ? found : undefined;
       if (!checkpoint) return clear();
       // the epoch the saved step is in, so "Step 87 of 636" does not sit beside "Epoch 0" (issue 22, point 8)
-      const { stepsPerEpoch } = stepCount(trainSet.examples.length, this.c.state.train);
+      const { stepsPerEpoch } = stepCount(examples.length, runSettingsNow(this.c.state));
       const saved = await loadLosses();
       const losses = saved?.runKey === this.runKey() ? saved : undefined;
       this.c.patch((st) => ({
@@ -137,13 +150,14 @@ export class TrainingController {
       // counted, and a run with none left stops here instead of "finishing" at loss 0.
       const trainSet = await this.c.exampleSet(train);
       const skipped = trainSet.skipped.answerCutOff?.count ?? 0;
-      if (trainSet.examples.length === 0) {
+      const examples = controlRows(this.c.state, trainSet.examples);
+      if (examples.length === 0) {
         const max = this.c.state.train.maxLength;
         this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.noLabels', detail: describeSkipped(trainSet, max).join('; ') }, skipped } }));
         return;
       }
       this.c.patch((st) => ({ training: { ...st.training, skipped } }));
-      await this.c.worker.setDataset(trainSet.examples, (await this.c.exampleSet(evalRows)).examples);
+      await this.c.worker.setDataset(examples, (await this.c.exampleSet(evalRows)).examples);
       if (fresh && s.training.checkpoint) await this.c.worker.deleteCheckpoint(s.training.checkpoint.runId).catch(() => undefined);
       // A load on the way (settings the engine could not run) reset the training state: the run is named again.
       this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined, runKey: this.runKey() } }));
@@ -155,8 +169,8 @@ export class TrainingController {
       const sameLoad = shown && JSON.stringify(JSON.parse(shown.key)[1]) === JSON.stringify(this.c.state.model.loadedWith);
       const estimated = shown && summary && shown.engine === summary.engine.kind && sameLoad ? shown : undefined;
       this.meter = new SpeedMeter();
-      const outcome = await this.c.worker.startTraining({ ...runSettings(this.c.state.train), resume: !fresh, ...continued }, (p) => this.onProgress(p));
-      if (outcome.state !== 'error') ended = { outcome, train: trainSet.examples, evalRows: evalRows.length };
+      const outcome = await this.c.worker.startTraining({ ...runSettingsNow(this.c.state), resume: !fresh, ...continued }, (p) => this.onProgress(p));
+      if (outcome.state !== 'error') ended = { outcome, train: examples, evalRows: evalRows.length };
       const ratio = speedRatio(this.meter.msPerStep(), estimated);
       if (ratio !== undefined && summary) this.c.patch(() => ({ measuredSpeed: { model: summary.sourceKey || summary.name, engine: summary.engine.kind, ratio } }));
       this.c.patch((st) => ({
