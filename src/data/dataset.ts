@@ -48,6 +48,8 @@ const FORMAT_VOTE_ROWS = 1000;
 export interface RowSink {
   row(r: DatasetRow): void;
   restart(): void;
+  /** Awaited after each piece of rows: a slow consumer (eval scoring) holds the reading back. */
+  drain?(): Promise<void>;
 }
 
 /** Turns streamed items into rows: format vote, row checks, exact duplicates left out. */
@@ -201,6 +203,7 @@ export async function importDatasetBlob(blob: Blob, opts: StreamImportOptions = 
     const reader = new JsonItemReader(file, rows);
     let last = performance.now();
     const turn = async (bytes: number) => {
+      await opts.sink?.drain?.();
       if (performance.now() - last <= (opts.sliceMs ?? 25)) return;
       opts.onProgress?.({ bytes, totalBytes: blob.size, rows: reader.rows });
       await pause();
@@ -220,7 +223,9 @@ export async function importDatasetBlob(blob: Blob, opts: StreamImportOptions = 
     }
     reader.end();
     opts.onProgress?.({ bytes: blob.size, totalBytes: blob.size, rows: reader.rows });
-    return rows.finish(reader, encoding);
+    const done = rows.finish(reader, encoding);
+    await opts.sink?.drain?.();
+    return done;
   };
   try {
     return await run(bom?.encoding ?? 'UTF-8');

@@ -61,16 +61,38 @@ export function siblingRow(schema: ToolSchema, user: string, call: ToolCall, exi
 
 /** Which evaluation set a run was measured on: FNV-1a over its rows' prompts and answers, order-free. */
 export function evalSetFingerprint(rows: readonly { user: string; answer: string; system?: string }[]): string {
-  const hashes = rows.map((r) => {
+  const b = new FingerprintBuilder();
+  for (const r of rows) b.add(r);
+  return b.value();
+}
+
+/** evalSetFingerprint a row at a time, holding 4 bytes a row (eval streams its rows). */
+export class FingerprintBuilder {
+  private hashes = new Uint32Array(1024);
+  private n = 0;
+
+  add(r: { user: string; answer: string; system?: string }): void {
     let h = 0x811c9dc5;
     for (const s of [r.system ?? '\u0000', r.user, r.answer]) {
       for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
       h = Math.imul(h ^ 0xffff, 0x01000193);
     }
-    return (h >>> 0).toString(16).padStart(8, '0');
-  });
-  hashes.sort();
-  let h = 0x811c9dc5;
-  for (const x of hashes) for (let i = 0; i < x.length; i++) h = Math.imul(h ^ x.charCodeAt(i), 0x01000193);
-  return `${rows.length}-${(h >>> 0).toString(16).padStart(8, '0')}`;
+    if (this.n === this.hashes.length) {
+      const grown = new Uint32Array(this.n * 2);
+      grown.set(this.hashes);
+      this.hashes = grown;
+    }
+    this.hashes[this.n++] = h >>> 0;
+  }
+
+  value(): string {
+    // Numeric order is the order of the 8-digit hex strings the fingerprint is made of.
+    const sorted = this.hashes.slice(0, this.n).sort();
+    let h = 0x811c9dc5;
+    for (const v of sorted) {
+      const x = v.toString(16).padStart(8, '0');
+      for (let i = 0; i < x.length; i++) h = Math.imul(h ^ x.charCodeAt(i), 0x01000193);
+    }
+    return `${this.n}-${(h >>> 0).toString(16).padStart(8, '0')}`;
+  }
 }

@@ -19,6 +19,8 @@ export interface StreamExampleOptions extends Pick<ExampleOptions, 'system' | 'm
   /** Rows spelling control tokens are encoded as plain text; without it they are bad data. */
   allowControlText: boolean;
   onProgress?: (p: { bytes: number; totalBytes: number; rows: number }) => void;
+  /** A new, empty store (the CLI's spills to disk past a budget); an in-memory one without it. */
+  newStore?: () => TokenStore;
 }
 
 export interface StreamedExamples {
@@ -82,7 +84,7 @@ export async function streamExamples(blob: Blob, tok: ChatTokenizer, opts: Strea
   // Past this many characters a text has more tokens than max length (plus a margin for the cut).
   const limit = (o.maxLength + 8) * tok.maxTokenBytes;
   const render = promptRenderer(tok, o.system);
-  let store = new TokenStore();
+  let store = (opts.newStore?.() ?? new TokenStore());
   let origins: number[] = [];
   let clipped = 0;
   let longPrompts = new Map<number, number>();
@@ -111,7 +113,7 @@ export async function streamExamples(blob: Blob, tok: ChatTokenizer, opts: Strea
       origins.push(r.origin.line ?? r.origin.index ?? 0);
     },
     restart() {
-      store = new TokenStore();
+      store = (opts.newStore?.() ?? new TokenStore());
       origins = [];
       clipped = 0;
       longPrompts = new Map();

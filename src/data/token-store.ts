@@ -23,9 +23,30 @@ class U32s {
   }
 }
 
+/**
+ * Where full chunks go once the store passes its memory budget (the CLI: a temporary file): each
+ * chunk written once, then read back by range when an example is taken.
+ */
+export interface ChunkSpill {
+  write(chunk: number, ids: Int32Array): void;
+  read(chunk: number, start: number, length: number): Int32Array;
+}
+
+export interface TokenStoreOptions {
+  /** Tokens a chunk holds (default 4 Mi). */
+  chunkTokens?: number;
+  /** With `spill`: tokens kept in memory; each chunk past them goes to the spill when full. */
+  budgetTokens?: number;
+  spill?: ChunkSpill;
+}
+
 export class TokenStore {
-  private chunks: Int32Array[] = [];
-  private used = CHUNK;
+  /** A chunk spilled (undefined here) is read back from the spill. */
+  private chunks: (Int32Array | undefined)[] = [];
+  private readonly chunkTokens: number;
+  private used: number;
+  /** Chunks still in memory. */
+  private held = 0;
   private readonly chunkOf = new U32s();
   private readonly start = new U32s();
   private readonly len = new U32s();
@@ -36,6 +57,16 @@ export class TokenStore {
   /** Longest example, in tokens. */
   maxLength = 0;
 
+  constructor(private readonly opts: TokenStoreOptions = {}) {
+    this.chunkTokens = opts.chunkTokens ?? CHUNK;
+    this.used = this.chunkTokens;
+  }
+
+  /** Chunks written to the spill. */
+  get spilled(): number {
+    return this.chunks.length - this.held;
+  }
+
   get count(): number {
     return this.len.length;
   }
@@ -43,15 +74,17 @@ export class TokenStore {
   /** Keeps `ex` (its ids; the labels must be -100 on a prompt prefix and the ids after it). */
   add(ex: TrainExample): number {
     const n = ex.ids.length;
-    if (n > CHUNK) throw new RangeError(`an example of ${n} tokens is longer than a store chunk`);
-    if (this.used + n > CHUNK) {
+    if (n > this.chunkTokens) throw new RangeError(`an example of ${n} tokens is longer than a store chunk`);
+    if (this.used + n > this.chunkTokens) {
+      this.spillFull();
       // A chunk is allocated whole; the last one is trimmed by nothing (4 Mi tokens = 16 MiB at most unused).
-      this.chunks.push(new Int32Array(CHUNK));
+      this.chunks.push(new Int32Array(this.chunkTokens));
+      this.held++;
       this.used = 0;
     }
     let p = 0;
     while (p < n && ex.labels[p] === IGNORE_INDEX) p++;
-    this.chunks[this.chunks.length - 1].set(ex.ids, this.used);
+    this.chunks[this.chunks.length - 1]!.set(ex.ids, this.used);
     this.chunkOf.push(this.chunks.length - 1);
     this.start.push(this.used);
     this.len.push(n);
@@ -61,6 +94,16 @@ export class TokenStore {
     this.tokens += n;
     this.maxLength = Math.max(this.maxLength, n);
     return this.count - 1;
+  }
+
+  /** The full last chunk goes to the spill when one more would pass the budget (memory stays at the budget plus a chunk). */
+  private spillFull(): void {
+    const { spill, budgetTokens } = this.opts;
+    const last = this.chunks.length - 1;
+    if (!spill || last < 0 || (this.held + 1) * this.chunkTokens <= (budgetTokens ?? Infinity)) return;
+    spill.write(last, this.chunks[last]!.subarray(0, this.used));
+    this.chunks[last] = undefined;
+    this.held--;
   }
 
   /** Tokens of example i. */
@@ -80,7 +123,8 @@ export class TokenStore {
   /** Example i as the trainer takes it: ids a view into the store, labels made now. */
   example(i: number): TrainExample {
     const s = this.start.data[i], n = this.len.data[i], p = this.promptLen.data[i];
-    const ids = this.chunks[this.chunkOf.data[i]].subarray(s, s + n);
+    const c = this.chunkOf.data[i], chunk = this.chunks[c];
+    const ids = chunk ? chunk.subarray(s, s + n) : this.opts.spill!.read(c, s, n);
     const labels = new Int32Array(n);
     labels.fill(IGNORE_INDEX, 0, p);
     labels.set(ids.subarray(p), p);

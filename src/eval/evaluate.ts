@@ -7,7 +7,7 @@ import type { DatasetRow } from '../data/dataset.ts';
 import { encodePrompt, type ExampleOptions } from '../data/examples.ts';
 import type { ChatTokenizer } from '../tokenizer/tokenizer.ts';
 import { EvaluationError } from '../core/errors.ts';
-import { scorePredictions, type EvalReport, type Prediction } from './metrics.ts';
+import { ReportBuilder, type EvalReport, type Prediction, type WrongAnswer } from './metrics.ts';
 
 export type EvalRow = Pick<DatasetRow, 'user' | 'system' | 'answer' | 'expected'> & Partial<Pick<DatasetRow, 'origin'>>;
 
@@ -58,38 +58,99 @@ export interface EvaluateResult {
 /** Greedy answers for each row, decoded in batches, then the metrics. Tool rows are scored as calls, others as text. */
 export async function evaluateRows<O extends GenerateOptions = DecodeOptions>(engine: BatchGenerator<O>, rows: readonly EvalRow[], opts: EvaluateOptions<O>): Promise<EvaluateResult> {
   if (rows.length === 0) throw new EvaluationError('there are no rows to evaluate');
-  const gen = { ...GREEDY, maxNewTokens: opts.maxNewTokens ?? GREEDY.maxNewTokens, stopTokens: opts.stopTokens, ...opts.generation } as O;
-  const batchSize = Math.max(1, opts.batchSize ?? 8);
-  // One over-long row must not abort the others: it is named, counted and left out.
-  const todo: { row: EvalRow; prompt: Int32Array }[] = [];
-  const skipped: SkippedEvalRow[] = [];
-  for (const row of rows) {
-    const least = opts.maxPositions !== undefined && opts.minPromptTokens ? opts.minPromptTokens(row) : 0;
-    if (opts.maxPositions !== undefined && least + gen.maxNewTokens > opts.maxPositions) {
-      skipped.push({ user: row.user, origin: row.origin, promptTokens: least, atLeast: true });
-      continue;
-    }
-    const prompt = opts.encodePrompt(row);
-    if (opts.maxPositions !== undefined && prompt.length + gen.maxNewTokens > opts.maxPositions) skipped.push({ user: row.user, origin: row.origin, promptTokens: prompt.length });
-    else todo.push({ row, prompt });
-  }
-  if (todo.length === 0)
-    throw new EvaluationError(`every row's prompt is too long: ${describeSkippedEval(skipped, gen.maxNewTokens, opts.maxPositions!)}`);
   const predictions: EvalPrediction[] = [];
-  for (let i = 0; i < todo.length; i += batchSize) {
+  const ev = new RowEvaluator(engine, { ...opts, onPrediction: (p) => predictions.push(p) });
+  // The rows at hand are sized first, so progress counts against the rows that will be scored.
+  const todo = rows.map((r) => ev.prepare(r)).filter((t) => t !== undefined);
+  ev.total = todo.length;
+  if (todo.length === 0) ev.throwAllSkipped();
+  for (const t of todo) await ev.queue(t);
+  return { ...(await ev.finish()), predictions };
+}
+
+interface Prepared {
+  row: EvalRow;
+  prompt: Int32Array;
+}
+
+/**
+ * Scores rows as they come, a batch at a time, keeping only the running metrics (ReportBuilder),
+ * the wrong answers and the skipped rows' places: `eval` on a file of any size holds one batch of
+ * rows (issue 23). Each prediction goes to `onPrediction` and is not kept here.
+ */
+export class RowEvaluator<O extends GenerateOptions = DecodeOptions> {
+  private readonly gen: O;
+  private readonly batchSize: number;
+  private pending: Prepared[] = [];
+  private readonly scores = new ReportBuilder();
+  readonly skipped: SkippedEvalRow[] = [];
+  private seen = 0;
+  private done = 0;
+  /** Rows expected in all, for onProgress (a file's count, or the prepared rows). */
+  total = 0;
+
+  constructor(
+    private readonly engine: BatchGenerator<O>,
+    private readonly opts: EvaluateOptions<O> & { onPrediction?: (p: EvalPrediction, row: EvalRow, wrong?: WrongAnswer) => void },
+  ) {
+    this.gen = { ...GREEDY, maxNewTokens: opts.maxNewTokens ?? GREEDY.maxNewTokens, stopTokens: opts.stopTokens, ...opts.generation } as O;
+    this.batchSize = Math.max(1, opts.batchSize ?? 8);
+  }
+
+  /** The row's prompt, or undefined when it cannot fit the model (then named among the skipped: one over-long row must not abort the others). */
+  prepare(row: EvalRow): Prepared | undefined {
+    this.seen++;
+    const { opts, gen } = this;
+    // Only where the row was is kept of a skipped row, with the start of its text.
+    const skip = (promptTokens: number, atLeast?: boolean) => void this.skipped.push({ user: row.user.slice(0, 80), origin: row.origin, promptTokens, ...(atLeast ? { atLeast } : {}) });
+    const least = opts.maxPositions !== undefined && opts.minPromptTokens ? opts.minPromptTokens(row) : 0;
+    if (opts.maxPositions !== undefined && least + gen.maxNewTokens > opts.maxPositions) return skip(least, true);
+    const prompt = opts.encodePrompt(row);
+    if (opts.maxPositions !== undefined && prompt.length + gen.maxNewTokens > opts.maxPositions) return skip(prompt.length);
+    return { row, prompt };
+  }
+
+  /** Prepares and queues a row; a full batch is decoded and scored before this resolves. */
+  async add(row: EvalRow): Promise<void> {
+    const t = this.prepare(row);
+    if (t) await this.queue(t);
+  }
+
+  async queue(t: Prepared): Promise<void> {
+    this.pending.push(t);
+    if (this.pending.length >= this.batchSize) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    if (!batch.length) return;
+    const { opts, gen } = this;
     opts.signal?.throwIfAborted();
-    const batch = todo.slice(i, i + batchSize);
-    const results = await engine.generateBatch(batch.map((b) => b.prompt), opts.generationFor ? { ...gen, ...opts.generationFor(batch.map((b) => b.row)) } : gen);
+    const results = await this.engine.generateBatch(batch.map((b) => b.prompt), opts.generationFor ? { ...gen, ...opts.generationFor(batch.map((b) => b.row)) } : gen);
     batch.forEach(({ row }, b) => {
       const { tokens } = results[b];
       let n = tokens.length;
       while (n > 0 && opts.stopTokens.includes(tokens[n - 1])) n--;
       const p: EvalPrediction = { user: row.user, expected: row.expected ?? row.answer, generated: opts.decode(tokens.subarray(0, n)) };
-      predictions.push(p);
-      opts.onProgress?.(predictions.length, todo.length, p);
+      const wrong = this.scores.add(p);
+      this.done++;
+      opts.onPrediction?.(p, row, wrong);
+      opts.onProgress?.(this.done, Math.max(this.total, this.done), p);
     });
   }
-  return { report: scorePredictions(predictions), predictions, skipped };
+
+  throwAllSkipped(): never {
+    throw new EvaluationError(`every row's prompt is too long: ${describeSkippedEval(this.skipped, this.gen.maxNewTokens, this.opts.maxPositions!)}`);
+  }
+
+  /** Decodes what is left; the report over every scored row, and the rows left out. */
+  async finish(): Promise<{ report: EvalReport; skipped: SkippedEvalRow[] }> {
+    if (this.seen === 0) throw new EvaluationError('there are no rows to evaluate');
+    await this.flush();
+    if (this.done === 0) this.throwAllSkipped();
+    return { report: this.scores.report(), skipped: this.skipped };
+  }
 }
 
 const where = (s: SkippedEvalRow) => (s.origin?.line !== undefined ? `line ${s.origin.line}` : s.origin?.index !== undefined ? `row ${s.origin.index + 1}` : JSON.stringify(s.user.slice(0, 40)));
@@ -100,14 +161,11 @@ export function describeSkippedEval(skipped: readonly SkippedEvalRow[], maxNewTo
   return `${skipped.length} row(s) left out, their prompt plus ${maxNewTokens} answer tokens exceeds the model's ${maxPositions} positions: ${first}${skipped.length > 5 ? ', ...' : ''}`;
 }
 
-/** evaluateRows with a model folder's tokenizer and the training prompt settings. */
-export function evaluateWithTokenizer(
-  engine: BatchGenerator<DecodeOptions>,
-  tok: ChatTokenizer,
-  rows: readonly EvalRow[],
-  opts: Partial<Pick<ExampleOptions, 'system' | 'controlTokens'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal' | 'generation' | 'generationFor' | 'maxPositions'> = {},
-): Promise<EvaluateResult> {
-  return evaluateRows(engine, rows, {
+type TokenizerEvalOptions = Partial<Pick<ExampleOptions, 'system' | 'controlTokens'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal' | 'generation' | 'generationFor' | 'maxPositions'>;
+
+/** The evaluation options of a model folder's tokenizer and the training prompt settings. */
+export function tokenizerEvalOptions(tok: ChatTokenizer, opts: TokenizerEvalOptions = {}): EvaluateOptions {
+  return {
     encodePrompt: (row) => encodePrompt(tok, row, { system: opts.system, controlTokens: opts.controlTokens }),
     decode: (ids) => tok.decode(ids, { skipSpecial: true }),
     stopTokens: tok.eosTokenIds,
@@ -120,5 +178,10 @@ export function evaluateWithTokenizer(
     maxPositions: opts.maxPositions,
     // A token spans at most maxTokenBytes characters, so a prompt has at least chars / maxTokenBytes tokens.
     minPromptTokens: (row) => Math.floor((row.user.length + (row.system?.length ?? 0)) / tok.maxTokenBytes),
-  });
+  };
+}
+
+/** evaluateRows with a model folder's tokenizer and the training prompt settings. */
+export function evaluateWithTokenizer(engine: BatchGenerator<DecodeOptions>, tok: ChatTokenizer, rows: readonly EvalRow[], opts: TokenizerEvalOptions = {}): Promise<EvaluateResult> {
+  return evaluateRows(engine, rows, tokenizerEvalOptions(tok, opts));
 }

@@ -129,20 +129,38 @@ export function noSlotsToScore(g: Pick<GroupScores, 'slots'>): boolean {
   return g.slots.gold === 0 && g.slots.predicted === 0;
 }
 
-function group(scores: ToolRowScore[]): GroupScores {
-  const n = scores.length;
-  const slots = scores.reduce((a, s) => ({ hits: a.hits + s.slots.hits, predicted: a.predicted + s.slots.predicted, gold: a.gold + s.slots.gold }), { hits: 0, predicted: 0, gold: 0 });
-  const prf = slotPrf(slots);
-  const frac = (f: (s: ToolRowScore) => boolean) => scores.filter(f).length / n;
+/** Running sums of a group of tool rows: what GroupScores is computed from, without the rows. */
+interface Tally {
+  rows: number;
+  intentOk: number;
+  exact: number;
+  invalidJson: number;
+  slots: SlotCounts;
+}
+
+const newTally = (): Tally => ({ rows: 0, intentOk: 0, exact: 0, invalidJson: 0, slots: { hits: 0, predicted: 0, gold: 0 } });
+
+function tallyRow(t: Tally, s: ToolRowScore): void {
+  t.rows++;
+  if (s.intentOk) t.intentOk++;
+  if (s.exact) t.exact++;
+  if (s.invalidJson) t.invalidJson++;
+  t.slots.hits += s.slots.hits;
+  t.slots.predicted += s.slots.predicted;
+  t.slots.gold += s.slots.gold;
+}
+
+function group(t: Tally): GroupScores {
+  const prf = slotPrf(t.slots);
   return {
-    rows: n,
-    intentAccuracy: frac((s) => s.intentOk),
+    rows: t.rows,
+    intentAccuracy: t.intentOk / t.rows,
     slotPrecision: prf.precision,
     slotRecall: prf.recall,
     slotF1: prf.f1,
-    exactMatch: frac((s) => s.exact),
-    invalidJsonRate: frac((s) => s.invalidJson),
-    slots,
+    exactMatch: t.exact / t.rows,
+    invalidJsonRate: t.invalidJson / t.rows,
+    slots: { ...t.slots },
   };
 }
 
@@ -153,35 +171,57 @@ function wrongReason(s: ToolRowScore): WrongAnswer['reason'] {
   return 'wrong-call';
 }
 
-export function scorePredictions(preds: Prediction[]): EvalReport {
-  const toolScores: ToolRowScore[] = [];
-  const wrong: WrongAnswer[] = [];
-  let textRows = 0;
-  let textHits = 0;
-  preds.forEach((p, index) => {
+/**
+ * The metrics kept as running sums, a prediction at a time: an evaluation of any number of rows
+ * holds only these sums and its wrong answers (issue 23: `eval` streams its rows). The report is
+ * the one scorePredictions gives for the same predictions in the same order.
+ */
+export class ReportBuilder {
+  private rows = 0;
+  private textRows = 0;
+  private textHits = 0;
+  private readonly tool = newTally();
+  private readonly byIntent = new Map<string, Tally>();
+  private readonly wrong: WrongAnswer[] = [];
+
+  /** Scores one prediction; returns its wrong answer, or undefined when it was right. */
+  add(p: Prediction): WrongAnswer | undefined {
+    const index = this.rows++;
+    let w: WrongAnswer | undefined;
     if (typeof p.expected === 'string') {
-      textRows++;
-      if (p.generated.trim() === p.expected.trim()) textHits++;
-      else wrong.push({ index, expected: p.expected, generated: p.generated, reason: 'wrong-text' });
-      return;
+      this.textRows++;
+      if (p.generated.trim() === p.expected.trim()) this.textHits++;
+      else w = { index, expected: p.expected, generated: p.generated, reason: 'wrong-text' };
+    } else {
+      const s = scoreToolRow(p.expected, p.generated);
+      tallyRow(this.tool, s);
+      let t = this.byIntent.get(s.intent);
+      if (!t) this.byIntent.set(s.intent, (t = newTally()));
+      tallyRow(t, s);
+      if (!s.exact) w = { index, expected: JSON.stringify(p.expected), generated: p.generated, reason: wrongReason(s) };
     }
-    const s = scoreToolRow(p.expected, p.generated);
-    toolScores.push(s);
-    if (!s.exact) wrong.push({ index, expected: JSON.stringify(p.expected), generated: p.generated, reason: wrongReason(s) });
-  });
-  const byIntent = new Map<string, ToolRowScore[]>();
-  for (const s of toolScores) byIntent.set(s.intent, [...(byIntent.get(s.intent) ?? []), s]);
-  const perIntent: Record<string, GroupScores> = {};
-  for (const name of [...byIntent.keys()].sort()) perIntent[name] = group(byIntent.get(name)!);
-  const exactTool = toolScores.filter((s) => s.exact).length;
-  return {
-    rows: preds.length,
-    toolRows: toolScores.length,
-    textRows,
-    tool: toolScores.length ? group(toolScores) : undefined,
-    perIntent,
-    textExactMatch: textRows ? textHits / textRows : undefined,
-    accuracy: preds.length ? (exactTool + textHits) / preds.length : 0,
-    wrong,
-  };
+    if (w) this.wrong.push(w);
+    return w;
+  }
+
+  report(): EvalReport {
+    const perIntent: Record<string, GroupScores> = {};
+    for (const name of [...this.byIntent.keys()].sort()) perIntent[name] = group(this.byIntent.get(name)!);
+    return {
+      rows: this.rows,
+      toolRows: this.tool.rows,
+      textRows: this.textRows,
+      tool: this.tool.rows ? group(this.tool) : undefined,
+      perIntent,
+      textExactMatch: this.textRows ? this.textHits / this.textRows : undefined,
+      accuracy: this.rows ? (this.tool.exact + this.textHits) / this.rows : 0,
+      wrong: [...this.wrong],
+    };
+  }
+}
+
+export function scorePredictions(preds: Prediction[]): EvalReport {
+  const b = new ReportBuilder();
+  for (const p of preds) b.add(p);
+  return b.report();
 }

@@ -9,6 +9,8 @@ import { evalCount } from '../../data/split.ts';
 import { seededShuffle } from '../../core/rng.ts';
 import { guessMapping, mappedJsonLines, mappingProblem, parseDelimited, sniffDelimited } from '../../data/delimited.ts';
 import { streamExamples, type StreamedExamples, type StreamExampleOptions } from '../../data/stream-examples.ts';
+import { TokenStore } from '../../data/token-store.ts';
+import { FileSpill } from '../token-spill.ts';
 import { createEngine, type CreateEngineOptions, type EngineKind } from '../../engine/create.ts';
 import type { Engine, LoraSettings } from '../../engine/engine.ts';
 import type { Quantization } from '../../core/nf4.ts';
@@ -95,6 +97,18 @@ export async function streamRows(path: string, sink: RowSink, io?: CliIo): Promi
  * a first pass counts the rows so the seeded draw of held-out indices is splitDataset's own).
  */
 export async function loadEvalRows(path: string, fraction: number | undefined, seed: number, limit: number | undefined, io?: CliIo): Promise<DatasetRow[]> {
+  let rows: DatasetRow[] = [];
+  await streamEvalRows(path, fraction, seed, limit, (r) => void rows.push(r), () => (rows = []), io);
+  return rows;
+}
+
+/**
+ * The same rows handed to `each` as the file streams, none held: `each` is awaited a piece of
+ * the file at a time, so a slow consumer (scoring) holds the reading back and memory stays at a
+ * piece of rows. `restart` says the file is being read again from the top (another encoding).
+ * Returns how many rows were handed over.
+ */
+export async function streamEvalRows(path: string, fraction: number | undefined, seed: number, limit: number | undefined, each: (r: DatasetRow) => void | Promise<void>, restart: () => void, io?: CliIo): Promise<number> {
   const max = limit ?? Infinity;
   let keep: (i: number) => boolean = () => true;
   if (fraction) {
@@ -103,10 +117,27 @@ export async function loadEvalRows(path: string, fraction: number | undefined, s
     const held = new Set(seededShuffle([...Array(n).keys()], seed).slice(0, evalCount(n, fraction)));
     keep = (i) => held.has(i);
   }
-  let rows: DatasetRow[] = [];
-  let at = 0;
-  await streamRows(path, { row: (r) => keep(at++) && rows.length < max && rows.push(r), restart: () => ((rows = []), (at = 0)) }, io);
-  return rows;
+  let at = 0, handed = 0;
+  let queue: DatasetRow[] = [];
+  await streamRows(path, {
+    row: (r) => {
+      if (keep(at++) && handed < max) {
+        handed++;
+        queue.push(r);
+      }
+    },
+    restart: () => {
+      at = handed = 0;
+      queue = [];
+      restart();
+    },
+    drain: async () => {
+      const q = queue;
+      queue = [];
+      for (const r of q) await each(r);
+    },
+  }, io);
+  return handed;
 }
 
 function noteImport(path: string, result: ImportResult, io: CliIo): void {
@@ -130,12 +161,18 @@ export function controlTextPolicy(tok: ChatTokenizer, rows: readonly DatasetRow[
   return undefined;
 }
 
+/** Tokens the CLI's token store keeps in memory (256 MiB); WEBTUNE_TOKEN_BUDGET overrides it. */
+const TOKEN_BUDGET = 64 << 20;
+
 /**
- * A dataset file streamed into a token store (stream-examples.ts): memory bounded by the tokens,
+ * A dataset file streamed into a token store (stream-examples.ts): memory bounded by the budget,
  * not the rows. Notes the encoding, duplicates and cut rows as loadRows does.
  */
 export async function loadExamples(path: string, tok: ChatTokenizer, opts: Omit<StreamExampleOptions, 'file'>, io: CliIo): Promise<StreamedExamples> {
-  const r = await streamExamples(await openDataset(path), tok, { ...opts, file: path });
+  // Tokens past the budget go to a temporary file (unlinked at once), read back as batches are taken.
+  const budgetTokens = Number(process.env.WEBTUNE_TOKEN_BUDGET) || TOKEN_BUDGET;
+  const spill = new FileSpill();
+  const r = await streamExamples(await openDataset(path), tok, { ...opts, file: path, newStore: () => new TokenStore({ budgetTokens, spill }) });
   noteImport(path, r.import, io);
   if (r.clipped) line(io.stderr, `note: ${r.clipped} row(s) of ${path} are far longer than --max-length ${opts.maxLength}; only their first part was tokenized`);
   return r;

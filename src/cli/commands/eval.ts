@@ -1,18 +1,20 @@
 // `eval`: greedy answers for every row of a dataset, scored as tool calls (intent, slots,
 // exact match, invalid JSON) or as text; the report, then one JSON line with the numbers.
 
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { DEFAULT_SYSTEM_PROMPT } from '../../data/examples.ts';
 import { toolCallConstraint } from '../../data/constrain.ts';
 import { textCallProblems, utteranceOf, type ToolSchema } from '../../data/schema.ts';
 import { formatSeedRows } from '../../data/builder.ts';
-import { evalSetFingerprint } from '../../data/sibling.ts';
-import type { ToolCall } from '../../data/dataset.ts';
+import { FingerprintBuilder } from '../../data/sibling.ts';
+import { controlTextIssues, controlTokens } from '../../data/control-text.ts';
+import type { DatasetRow, ToolCall } from '../../data/dataset.ts';
 import type { EngineKind } from '../../engine/create.ts';
-import { DatasetError } from '../../core/errors.ts';
+import { DatasetError, type DatasetIssue } from '../../core/errors.ts';
 import { GREEDY } from '../../engine/engine.ts';
 import { DEFAULT_LORA } from '../../train/recipe.ts';
-import { describeSkippedEval, evaluateWithTokenizer } from '../../eval/evaluate.ts';
+import { describeSkippedEval, RowEvaluator, tokenizerEvalOptions } from '../../eval/evaluate.ts';
 import type { EvalReport } from '../../eval/metrics.ts';
 import { formatReport } from '../../eval/report.ts';
 import { parseFlags, UsageError, type FlagSpec, type Flags } from '../args.ts';
@@ -21,7 +23,7 @@ import type { StagedOutput } from '../output.ts';
 import { loadSchema } from './build-data.ts';
 import { folderTokenizer, openAdapterFolder, openModelFolder } from '../model-folder.ts';
 import { progressBar } from '../progress.ts';
-import { ALLOW_CONTROL_FLAG, controlTextPolicy, ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, loadEvalRows, type CliIo } from './common.ts';
+import { ALLOW_CONTROL_FLAG, ENGINE_FLAG, F16_FLAG, f16Options, QUANT_FLAG, QUIET_FLAG, SPLIT_FLAG, line, loadEngine, streamEvalRows, type CliIo } from './common.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
 export const EVAL_SUMMARY = 'accuracy of a model (+ adapter) on a dataset: intent, slots, exact call, invalid JSON';
@@ -91,10 +93,20 @@ async function evaluate(f: Flags, io: CliIo, staged: StagedOutput | null, wrongO
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
-  // Only the evaluated rows are held: the file streams through (a 100 MB file costs its hashes, not its rows).
-  const rows = await loadEvalRows(f.data as string, f['eval-fraction'] as number | undefined, (f.seed as number) ?? 42, f.limit as number | undefined, io);
-  if (rows.length === 0) throw new DatasetError(f.data as string, [{ message: 'no rows to evaluate (the held-out side of --eval-fraction is empty)' }]);
-  const controlTokens = controlTextPolicy(tok, rows, f.data as string, Boolean(f['allow-control-text']));
+  const data = f.data as string;
+  const pick = [f['eval-fraction'] as number | undefined, (f.seed as number) ?? 42, f.limit as number | undefined] as const;
+  // The rows stream through twice and none is held (issue 23): first counted and checked for
+  // spelled control tokens (refused before anything is scored), then scored a batch at a time.
+  const allow = Boolean(f['allow-control-text']);
+  const spelled = { issues: [] as DatasetIssue[], count: 0 };
+  const total = await streamEvalRows(data, ...pick, (r) => {
+    if (allow) return;
+    const found = controlTextIssues([r], controlTokens(tok));
+    spelled.count += found.count;
+    if (spelled.issues.length < SPELLED_SHOWN) spelled.issues.push(...found.issues);
+  }, () => ((spelled.issues = []), (spelled.count = 0)), io);
+  if (total === 0) throw new DatasetError(data, [{ message: 'no rows to evaluate (the held-out side of --eval-fraction is empty)' }]);
+  if (spelled.count) throw new DatasetError(data, [...spelled.issues, ...(spelled.count > spelled.issues.length ? [{ message: `${spelled.count - spelled.issues.length} more row(s) spell a control token` }] : [])]);
   const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined, f16Options(f.f16), io);
   try {
     if (adapter) await engine.setLora(adapter.tensors);
@@ -103,10 +115,10 @@ async function evaluate(f: Flags, io: CliIo, staged: StagedOutput | null, wrongO
     const maxNewTokens = (f['max-new-tokens'] as number | undefined) ?? GREEDY.maxNewTokens;
     if (constraint && maxNewTokens < constraint.minTokens)
       throw new UsageError(`eval: --max-new-tokens ${maxNewTokens} is too few for the shortest call of the schema (${constraint.minTokens} tokens)`);
-    const bar = progressBar('eval', rows.length, io.stderr, Boolean(f.quiet));
-    const { report, predictions, skipped } = await evaluateWithTokenizer(engine, tok, rows, {
+    const bar = progressBar('eval', total, io.stderr, Boolean(f.quiet));
+    const options = tokenizerEvalOptions(tok, {
       system: (f.system as string | undefined) ?? schema?.system,
-      controlTokens,
+      controlTokens: allow ? controlTokens(tok) : undefined,
       maxNewTokens,
       onProgress: (done) => bar.update(done),
       generation: constraint ? { constraint } : undefined,
@@ -114,32 +126,56 @@ async function evaluate(f: Flags, io: CliIo, staged: StagedOutput | null, wrongO
       generationFor: constraint && !f['free-spans'] ? (batch) => ({ constraint: constraint.forUtterances(batch.map((r) => utteranceOf(schema!, r.user))) }) : undefined,
       maxPositions: model.config.maxPositionEmbeddings,
     });
+    // What the outputs need is all that is kept: the running metrics, the wrong rows (for
+    // --wrong-out), a 4-byte hash per scored row (the set's fingerprint); predictions go to disk.
+    const start = () => {
+      const s = { wrong: [] as DatasetRow[], set: new FingerprintBuilder(), valid: 0, out: staged ? openSync(staged.staging, 'w') : undefined, ev: undefined as unknown as RowEvaluator };
+      s.ev = new RowEvaluator(engine, {
+        ...options,
+        onPrediction: (p, row, wrong) => {
+          s.set.add(row as DatasetRow);
+          const problems = schema ? textCallProblems(schema, p.generated) : [];
+          if (!problems.length) s.valid++;
+          if (wrong && wrongOut) s.wrong.push(row as DatasetRow);
+          if (s.out !== undefined) writeSync(s.out, JSON.stringify({ input: p.user, expected: p.expected, generated: p.generated, ...(schema ? { schema_problems: problems } : {}) }) + '\n');
+        },
+      });
+      return s;
+    };
+    let run = start();
+    let result: Awaited<ReturnType<RowEvaluator['finish']>>;
+    try {
+      // A file read again in another encoding scores again from the top.
+      await streamEvalRows(data, ...pick, (r) => run.ev.add(r), () => {
+        if (run.out !== undefined) closeSync(run.out);
+        run = start();
+      });
+      result = await run.ev.finish();
+    } finally {
+      if (run.out !== undefined) closeSync(run.out);
+    }
+    const { report, skipped } = result;
     bar.finish();
     if (skipped.length) line(io.stderr, `note: ${describeSkippedEval(skipped, maxNewTokens, model.config.maxPositionEmbeddings)}`);
-    const problems = schema ? predictions.map((p) => textCallProblems(schema, p.generated)) : [];
-    if (staged) {
-      const lines = predictions.map((p, i) => JSON.stringify({ input: p.user, expected: p.expected, generated: p.generated, ...(schema ? { schema_problems: problems[i] } : {}) }));
-      await staged.run((path) => writeFile(path, lines.map((l) => l + '\n').join('')));
-    }
+    if (staged) await staged.commit();
     if (wrongOut) {
-      const byUser = new Map(rows.map((r) => [r.user, r]));
-      const wrong = report.wrong.map((w) => byUser.get(predictions[w.index].user)!);
-      const text = formatSeedRows(wrong.map((r) => {
+      const text = formatSeedRows(run.wrong.map((r) => {
         const input = schema ? utteranceOf(schema, r.user) : '';
         return { ...(r.system !== undefined ? { system: r.system } : {}), instruct: r.user.slice(0, r.user.length - input.length), input, output: (r.expected ?? r.answer) as ToolCall };
       }));
       await wrongOut.run((path) => writeFile(path, text));
-      line(io.stderr, `${wrong.length} wrongly answered row(s) -> ${f['wrong-out']} (train --adapter ... --add ${f['wrong-out']} --schema ... makes new rows from them, never trains on them)`);
+      line(io.stderr, `${run.wrong.length} wrongly answered row(s) -> ${f['wrong-out']} (train --adapter ... --add ${f['wrong-out']} --schema ... makes new rows from them, never trains on them)`);
     }
     line(io.stdout, formatReport(report));
-    const valid = schema ? problems.filter((p) => !p.length).length / Math.max(1, problems.length) : null;
+    const valid = schema ? run.valid / Math.max(1, report.rows) : null;
     if (schema) line(io.stdout, `valid calls of the schema: ${(100 * valid!).toFixed(1)}% (${f.constrained ? 'constrained' : 'free'} decoding)`);
     const decoding = f.constrained ? (f['free-spans'] ? 'constrained-free-spans' : 'constrained') : 'free';
-    const measured = new Set(predictions.map((p) => p.user));
-    const evalSet = evalSetFingerprint(rows.filter((r) => measured.has(r.user)));
-    line(io.stdout, JSON.stringify({ command: 'eval', decoding, eval_set: evalSet, ...reportSummary(report), schema_valid_rate: valid, skipped: skipped.length }));
+    line(io.stdout, JSON.stringify({ command: 'eval', decoding, eval_set: run.set.value(), ...reportSummary(report), schema_valid_rate: valid, skipped: skipped.length }));
     return 0;
   } finally {
     await engine.dispose();
   }
 }
+
+/** Rows named when some spell a control token (the rest counted), as controlTextIssues names them. */
+const SPELLED_SHOWN = 20;

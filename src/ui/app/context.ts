@@ -17,6 +17,8 @@ export interface PageContext {
   readonly tokenizer?: ChatTokenizer;
   /** Rows used for training and evaluation: a separate eval file wins over the split. */
   splitRows(): { train: DatasetRow[]; eval: DatasetRow[] };
+  /** The training side's size and `n` of its rows spread evenly over it, only those decoded (the step estimate). */
+  trainSpread(n: number): { count: number; rows: DatasetRow[] };
   /** Rows tokenized with the page's system prompt and max length; rows with no answer token left are counted apart. */
   exampleSet(rows: DatasetRow[]): Promise<ExampleSet>;
   /** Resolves once the engine is free of the Train step's timing step (estimate.ts); await it before using the engine. */

@@ -417,6 +417,10 @@ export class Controller implements TrainingContext {
     return this.data.splitRows();
   }
 
+  trainSpread(n: number): { count: number; rows: DatasetRow[] } {
+    return this.data.trainSpread(n);
+  }
+
   exampleSet(rows: DatasetRow[]): Promise<ExampleSet> {
     return this.data.exampleSet(rows);
   }

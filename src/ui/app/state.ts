@@ -79,6 +79,12 @@ export interface DatasetRowView {
   system?: string;
 }
 
+/** Rows a screen reads by position: an array, or the packed rows of an import (data/row-store.ts). */
+export interface RowList {
+  readonly length: number;
+  slice(start?: number, end?: number): DatasetRowView[];
+}
+
 export interface LoadedDataset {
   name: string;
   format: string;
@@ -86,7 +92,8 @@ export interface LoadedDataset {
   encoding: string;
   /** Rows left out because an earlier row had the same text. */
   duplicates: number;
-  rows: DatasetRowView[];
+  /** Decoded on demand: a screen shows a page of them (PREVIEW_ROWS), never all. */
+  rows: RowList;
   /** Problems of rows that were skipped while the rest imported. */
   issues: DatasetIssue[];
 }

@@ -1,10 +1,14 @@
 // The page's datasets: imports (streamed, with progress; a failed one keeps the previous data),
-// the train/eval split, tokenization for training and the token-length histogram. The parsed rows
-// live here; the state holds only their views.
+// the train/eval split, tokenization for training and the token-length histogram. The file is
+// parsed in the import worker; its rows live here packed as bytes (RowStore), decoded by index, and
+// the state holds only views over them (a million row objects on the page's heap made 600 ms GC pauses).
 
 import { DatasetError } from '../../core/errors.ts';
-import { importDatasetBlob, type DatasetRow, type ImportResult as Dataset } from '../../data/dataset.ts';
-import { evalCount, forEachInSlices, splitDataset } from '../../data/split.ts';
+import type { DatasetRow } from '../../data/dataset.ts';
+import { evalCount, splitDataset } from '../../data/split.ts';
+import { spread } from '../train/estimate.ts';
+import type { RowStore } from '../../data/row-store.ts';
+import { importRows, type ImportSummary } from '../../worker/import-rows.ts';
 import { encodePrompt, keepLabelled, labelCount, toTrainExample, type ExampleSet } from '../../data/examples.ts';
 import type { TrainExample } from '../../engine/engine.ts';
 import type { ChatTokenizer } from '../../tokenizer/tokenizer.ts';
@@ -21,14 +25,29 @@ export interface DataContext {
   readonly tokenizer?: ChatTokenizer;
 }
 
-/** Array.map that yields to the event loop every `slice` items (about 15 ms of tokenizing). */
-export async function mapInSlices<T, R>(items: readonly T[], fn: (item: T) => R, slice = 64): Promise<R[]> {
+/**
+ * Array.map that yields to the event loop every `slice` items, or sooner once `budgetMs` of work
+ * has run: 64 rows tokenized were 15 ms on a quiet machine but over 100 ms on a loaded one (the
+ * tokenizer's first calls, a GC), and no main-thread task may pass 100 ms (issue 23).
+ */
+export async function mapInSlices<T, R>(items: readonly T[], fn: (item: T) => R, slice = 64, budgetMs = 8): Promise<R[]> {
   const out: R[] = [];
-  for (let i = 0; i < items.length; i += slice) {
-    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 0));
-    for (const item of items.slice(i, i + slice)) out.push(fn(item));
+  let since = performance.now(), inSlice = 0;
+  for (const item of items) {
+    if (inSlice >= slice || performance.now() - since > budgetMs) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      since = performance.now();
+      inSlice = 0;
+    }
+    out.push(fn(item));
+    inSlice++;
   }
   return out;
+}
+
+/** An imported file: its summary, and its rows packed (decoded by index). */
+export interface Dataset extends ImportSummary {
+  rows: RowStore;
 }
 
 export class DataController {
@@ -92,7 +111,8 @@ export class DataController {
     this.c.patch(() => ({ importing: { name, bytes: 0, totalBytes: blob.size, rows: 0 } }));
     let parsed: Dataset;
     try {
-      parsed = await importDatasetBlob(blob, { file: name, onProgress: (p) => current() && this.c.patch(() => ({ importing: { name, ...p } })) });
+      const got = await importRows(blob, { file: name, onProgress: (p) => current() && this.c.patch(() => ({ importing: { name, ...p } })) });
+      parsed = { ...got.result, rows: got.rows };
     } catch (e) {
       if (!current()) return;
       const issues = e instanceof DatasetError ? e.issues : [];
@@ -117,17 +137,17 @@ export class DataController {
   }
 
   private async commit(name: string, blob: Blob, parsed: Dataset, role: 'train' | 'eval'): Promise<void> {
-    // The parsed rows are the view's rows (no copy: a million rows copied was a 500 ms task).
+    // The view reads the same packed rows (no copy: a million rows copied was a 500 ms task).
     const view: LoadedDataset = { name, format: parsed.format, encoding: parsed.encoding, duplicates: parsed.duplicates.count, rows: parsed.rows, issues: parsed.issues };
     // Everything over all rows runs before the swap, in slices; a failure here keeps the old dataset.
-    const known = role === 'train' ? await toolsIn(parsed.rows) : undefined;
+    const known = role === 'train' ? parsed.rows.tools : undefined;
     if (role === 'train') this.trainSet = parsed;
     else this.evalSet = parsed;
     this.names[role] = name;
     await saveDataset(role, { name, blob });
     // An eval file that asks for tools the new training rows never show would score 0%: it is set
     // aside (one click brings it back) and a split of the new rows evaluates instead.
-    const park = known && this.evalSet && unseenOf(known, this.evalSet.rows).share > 0.5;
+    const park = known && this.evalSet && (await unseenOf(known, this.evalSet.rows)).share > 0.5;
     if (park) {
       this.parked = { name: this.names.eval!, set: this.evalSet! };
       this.evalSet = undefined;
@@ -162,7 +182,7 @@ export class DataController {
   /** How many eval rows ask for a tool the training rows never show (with a separate eval file). */
   private async evalFit(): Promise<AppState['evalFit']> {
     if (!this.trainSet || !this.evalSet) return undefined;
-    const u = unseenOf(await toolsIn(this.trainSet.rows), this.evalSet.rows);
+    const u = await unseenOf(this.trainSet.rows.tools, this.evalSet.rows);
     return u.rows ? { rows: u.rows, total: this.evalSet.rows.length, tools: u.tools.slice(0, 5) } : undefined;
   }
 
@@ -170,21 +190,52 @@ export class DataController {
     return { name: this.names.train, rows: this.trainSet?.rows.length };
   }
 
-  /** Rows used for training and evaluation: a separate eval file wins over the split. */
+  /**
+   * Rows used for training and evaluation: a separate eval file wins over the split. The rows are
+   * decoded from the store here, for the work that needs them all (training, scoring, export).
+   */
   splitRows(): { train: DatasetRow[]; eval: DatasetRow[] } {
     if (!this.trainSet) return { train: [], eval: [] };
-    if (this.evalSet) return { train: this.trainSet.rows, eval: this.evalSet.rows };
-    return splitDataset(this.trainSet.rows, { evalFraction: this.c.state.evalFraction, seed: this.c.state.splitSeed });
+    if (this.evalSet) return { train: this.trainSet.rows.all(), eval: this.evalSet.rows.all() };
+    return splitDataset(this.trainSet.rows.all(), { evalFraction: this.c.state.evalFraction, seed: this.c.state.splitSeed });
+  }
+
+  /** Which rows the split holds out (1) for the training rows' store, fraction and seed: splitDataset's own draw. */
+  private held?: { rows: RowStore; fraction: number; seed: number; mask: Uint8Array };
+  private heldMask(rows: RowStore): Uint8Array {
+    const { evalFraction: fraction, splitSeed: seed } = this.c.state;
+    if (this.held?.rows !== rows || this.held.fraction !== fraction || this.held.seed !== seed) {
+      const mask = new Uint8Array(rows.length);
+      for (const i of splitDataset([...Array(rows.length).keys()], { evalFraction: fraction, seed }).eval) mask[i] = 1;
+      this.held = { rows, fraction, seed, mask };
+    }
+    return this.held.mask;
+  }
+
+  /** The training side's size and `n` of its rows spread evenly over it (as estimate.ts's spread picks them), only those decoded. */
+  trainSpread(n: number): { count: number; rows: DatasetRow[] } {
+    const rows = this.trainSet?.rows;
+    if (!rows) return { count: 0, rows: [] };
+    // The training side's positions, as indices into the store.
+    let at: number[] = [...Array(rows.length).keys()];
+    if (!this.evalSet) {
+      const mask = this.heldMask(rows);
+      at = at.filter((i) => !mask[i]);
+    }
+    return { count: at.length, rows: spread(at, n).map((i) => rows.get(i)) };
   }
 
   /** Tokenized in slices so a large dataset never freezes the page. */
-  async examples(rows: DatasetRow[], maxLength = this.c.state.train.maxLength): Promise<TrainExample[]> {
+  async examples(rows: DatasetRow[], maxLength?: number): Promise<TrainExample[]>;
+  /** Rows given by index, decoded from the store inside the sliced loop (the token sample). */
+  async examples(rows: number[], maxLength: number, rowAt: (i: number) => DatasetRow): Promise<TrainExample[]>;
+  async examples(rows: (DatasetRow | number)[], maxLength = this.c.state.train.maxLength, rowAt?: (i: number) => DatasetRow): Promise<TrainExample[]> {
     const tok = this.c.tokenizer;
     if (!tok) return [];
     const system = this.c.state.systemPrompt;
     // Allowed control text is encoded as plain text (control-text.ts); otherwise Start refuses such rows.
     const allowed = this.c.state.allowControlText ? controlTokens(tok) : undefined;
-    return mapInSlices(rows, (r) => toTrainExample(tok, r, { system, maxLength, controlTokens: allowed }));
+    return mapInSlices(rows, (r) => toTrainExample(tok, typeof r === 'number' ? rowAt!(r) : r, { system, maxLength, controlTokens: allowed }));
   }
 
   /** Examples to train or score loss on: rows that keep no answer token at the max length are left out and counted. */
@@ -208,49 +259,49 @@ export class DataController {
     // and the preview table each row's count. A big dataset is measured on an even sample (the
     // preview rows first): counting a million rows would take minutes for the same picture.
     const rows = this.trainSet.rows;
-    const picked = rows.length <= TOKEN_SAMPLE * 2 ? rows : sampleRows(rows, TOKEN_SAMPLE);
-    const examples = await this.examples(picked, Number.MAX_SAFE_INTEGER);
+    const whole = rows.length <= TOKEN_SAMPLE * 2;
+    const picked = sampleIndices(rows.length, whole ? rows.length : TOKEN_SAMPLE);
+    const examples = await this.examples(picked, Number.MAX_SAFE_INTEGER, (i) => rows.get(i));
     // A newer import or setting may have finished first; its counts win.
     if (this.trainSet?.rows !== rows) return;
     this.c.patch(() => ({
       tokenLengths: examples.map((ex) => ex.ids.length),
       promptLengths: examples.map((ex) => ex.ids.length - labelCount(ex)),
-      tokenSampleOf: picked === rows ? undefined : rows.length,
+      tokenSampleOf: whole ? undefined : rows.length,
     }));
   }
 }
 
 /** Eval rows whose expected tool never appears among the training rows' answers, and those tools. */
 export function unseenTools(train: readonly DatasetRow[], evalRows: readonly DatasetRow[]): { rows: number; share: number; tools: string[] } {
-  return unseenOf(new Set(train.map((r) => r.expected?.tool_name).filter((t): t is string => !!t)), evalRows);
-}
-
-/** The tools the rows' answers call, gathered in slices (a million rows in one pass was a long task); one per row array. */
-const toolSets = new WeakMap<readonly DatasetRow[], Set<string>>();
-async function toolsIn(rows: readonly DatasetRow[]): Promise<Set<string>> {
-  let known = toolSets.get(rows);
-  if (known) return known;
-  known = new Set();
-  const into = known;
-  await forEachInSlices(rows, (r) => r.expected && into.add(r.expected.tool_name));
-  toolSets.set(rows, known);
-  return known;
-}
-
-function unseenOf(known: ReadonlySet<string>, evalRows: readonly DatasetRow[]): { rows: number; share: number; tools: string[] } {
+  const known = new Set(train.map((r) => r.expected?.tool_name).filter((t): t is string => !!t));
   const unseen = evalRows.filter((r) => r.expected && !known.has(r.expected.tool_name));
-  const tools = [...new Set(unseen.map((r) => r.expected!.tool_name))];
-  return { rows: unseen.length, share: evalRows.length ? unseen.length / evalRows.length : 0, tools };
+  return { rows: unseen.length, share: evalRows.length ? unseen.length / evalRows.length : 0, tools: [...new Set(unseen.map((r) => r.expected!.tool_name))] };
+}
+
+/** unseenTools over packed eval rows, decoded in slices (an eval file may be large too). */
+async function unseenOf(known: ReadonlySet<string>, evalRows: RowStore): Promise<{ rows: number; share: number; tools: string[] }> {
+  // No tool in the eval file that training lacks: nothing to decode.
+  if ([...evalRows.tools].every((t) => known.has(t))) return { rows: 0, share: 0, tools: [] };
+  let rows = 0;
+  const tools = new Set<string>();
+  await evalRows.forEach((r) => {
+    if (r.expected && !known.has(r.expected.tool_name)) {
+      rows++;
+      tools.add(r.expected.tool_name);
+    }
+  });
+  return { rows, share: evalRows.length ? rows / evalRows.length : 0, tools: [...tools] };
 }
 
 /** Rows whose token lengths stand for a large dataset. */
 const TOKEN_SAMPLE = 2000;
 
-/** The first preview rows, then every k-th row, about `n` in all. */
-function sampleRows<T>(rows: readonly T[], n: number): T[] {
-  const head = Math.min(PREVIEW_ROWS, rows.length);
-  const out = rows.slice(0, head);
-  const k = Math.max(1, Math.floor((rows.length - head) / n));
-  for (let i = head; i < rows.length && out.length < n + head; i += k) out.push(rows[i]);
+/** The first preview rows, then every k-th row, about `n` in all (every row when n >= count). */
+function sampleIndices(count: number, n: number): number[] {
+  const head = Math.min(PREVIEW_ROWS, count);
+  const out = [...Array(head).keys()];
+  const k = Math.max(1, Math.floor((count - head) / n));
+  for (let i = head; i < count && out.length < n + head; i += k) out.push(i);
   return out;
 }

@@ -2,13 +2,13 @@
 // format start with the same instruction ("请将以下会议语音指令转换为工具调用JSON：") before the
 // utterance, and a model trained on them expects it. It is the common start of the rows' user text.
 
-import type { DatasetRowView } from '../app/state.ts';
+import type { RowList } from '../app/state.ts';
 
 /** Rows looked at: the instruction is on every row, so a few dozen tell it. */
 const SAMPLE = 64;
 
 /** The text every (sampled) training row's user turn starts with, when it is a real instruction (4+ characters). */
-export function commonInstruct(rows: readonly DatasetRowView[] | undefined): string {
+export function commonInstruct(rows: RowList | undefined): string {
   if (!rows || rows.length < 2) return '';
   const sample = rows.slice(0, SAMPLE).map((r) => r.user);
   let prefix = sample[0];

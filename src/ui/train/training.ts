@@ -69,8 +69,11 @@ export class TrainingController {
     const clear = () => this.c.patch((st) => (st.training.checkpoint ? { training: { ...st.training, checkpoint: undefined, progress: undefined, losses: [], evalLosses: [] } } : {}));
     // Settings the loaded engine cannot run make another run: nothing of the loaded one is offered.
     if (s.model.status !== 'ready' || !this.c.loadedMatches()) return clear();
+    // Tokenizing a huge dataset for the offer alone is not worth it: Start still continues a matching
+    // run. Decided on the split's sizes: the rows themselves are decoded only below that size.
+    const size = this.c.state.splitCounts.train;
+    if (size === 0 || size > MATCH_ROWS) return clear();
     const { train, eval: evalRows } = this.c.splitRows();
-    // Tokenizing a huge dataset for the offer alone is not worth it: Start still continues a matching run.
     if (train.length === 0 || train.length > MATCH_ROWS) return clear();
     try {
       const trainSet = await this.c.exampleSet(train);
