@@ -149,12 +149,28 @@ describe("the page's control run (Continue training with a control)", () => {
     expect(await controlPlan(parent, [example(99), ...parentRows], s)).toBe('rows-changed');
   });
 
+  it('a pending control is checked before it resumes: its rows must still lead, its epochs still make its steps', async () => {
+    const { controlPlan, controlProblem } = await import('../src/train/control-run.ts');
+    const { dataFingerprint } = await import('../src/train/fingerprint.ts');
+    const parentRows = Array.from({ length: 12 }, (_, i) => example(i));
+    const today = [...parentRows, ...Array.from({ length: 5 }, (_, i) => example(500 + i))];
+    const s = { batchSize: 2, gradAccum: 1, epochs: 3 };
+    const plan = await controlPlan({ trainRows: 12, dataFingerprint: await dataFingerprint(parentRows) }, today, s);
+    if (typeof plan === 'string') throw new Error(plan);
+    expect(plan.steps).toBe(27); // 17 rows in batches of 2: 9 steps an epoch, 3 epochs
+    expect(await controlProblem(plan, today, s)).toBeUndefined();
+    expect(await controlProblem(plan, [example(77), ...today], s)).toBe('rows');
+    expect(await controlProblem(plan, parentRows.slice(0, 11), s)).toBe('rows');
+    expect(await controlProblem(plan, today, { ...s, batchSize: 4 })).toBe('steps');
+    expect(await controlProblem(plan, today, { ...s, epochs: 100 })).toBeUndefined(); // its own epochs, not the form's
+  });
+
   it('a pending control resumes with its own rows and epochs, under its own run key', async () => {
     const { runSettingsNow } = await import('../src/ui/train/training.ts');
     const { runKeyOf } = await import('../src/ui/train/run-key.ts');
     const { initialState } = await import('../src/ui/app/state.ts');
     const st = initialState('en');
-    const control = { ...st, continuing: { from: 'r1', parent: 'r1', control: { rows: 10, epochs: 2.75 } } };
+    const control = { ...st, continuing: { from: 'r1', parent: 'r1', control: { rows: 10, epochs: 2.75, steps: 22, head: 'x' } } };
     expect(runSettingsNow(control).epochs).toBe(2.75);
     expect(runSettingsNow(st).epochs).toBe(st.train.epochs);
     expect(runKeyOf(control)).not.toBe(runKeyOf({ ...st, continuing: { from: 'r1', parent: 'r1' } }));

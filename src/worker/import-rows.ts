@@ -98,6 +98,11 @@ export function importRows(blob: Blob, opts: { file: string; onProgress?: (p: Im
       if (!heard) return local();
       reject(new Error(`the import worker failed: ${e.message}`));
     };
+    // A message that cannot be read back would otherwise leave the import waiting forever.
+    worker.onmessageerror = () => {
+      worker.terminate();
+      reject(new Error('the import worker sent a message this page could not read'));
+    };
     worker.postMessage({ blob, file: opts.file } satisfies ImportRequest);
   });
 }

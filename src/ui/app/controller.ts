@@ -289,6 +289,8 @@ export class Controller implements TrainingContext {
    * same run (same identity, same checkpoint) and it is kept with its parent (issue 22, point 2).
    */
   private async train(fresh: boolean, continueFrom?: string, control?: ControlPlan): Promise<boolean> {
+    // A run under way keeps its own identity: nothing here may relabel it (a control, a parent).
+    if (['running', 'starting', 'paused', 'pausing'].includes(this.state.training.state)) return false;
     const pending = !fresh && continueFrom === undefined ? this.state.continuing : undefined;
     const from = continueFrom ?? pending?.from;
     const parent = continueFrom !== undefined ? this.state.runs.current : pending?.parent;
@@ -297,7 +299,10 @@ export class Controller implements TrainingContext {
     await this.persist();
     const ended = await this.training.start(fresh, from);
     if (ended) await this.runs.record({ ...ended, parent });
-    if (ended?.outcome.state === 'done' && from !== undefined) {
+    // A finished continued run is no longer pending; nor is a control that can no longer be one
+    // (training.ts said why), so the next Start is a plain one.
+    const stale = ['train.controlRows', 'train.controlSteps'].includes(this.state.training.error?.key ?? '');
+    if ((ended?.outcome.state === 'done' && from !== undefined) || stale) {
       this.patch(() => ({ continuing: undefined }));
       await this.persist();
     }
@@ -317,7 +322,16 @@ export class Controller implements TrainingContext {
       continueFrom: (from, control) => this.train(false, from, control),
       evaluate: async () => {
         await this.results.evaluate();
+        // Only a report of the adapter in use, measured now, is filed (and lets the sequence go on).
+        const ev = this.state.evaluation;
+        if (ev.error || !ev.report || ev.busy || ev.storedAt !== undefined || ev.ofRun !== this.state.runs.current) return false;
         await this.runs.fileEvaluation();
+        return true;
+      },
+      dropPendingControl: async () => {
+        if (!this.state.continuing?.control) return;
+        this.patch(() => ({ continuing: undefined }));
+        await this.persist();
       },
       loadRun: (id) => this.runs.load(id),
       compareRuns: (ids) => this.patch((s) => ({ runs: { ...s.runs, selected: ids } })),

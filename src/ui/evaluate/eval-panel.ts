@@ -36,7 +36,8 @@ export class EvalPanel extends LitElement {
   private perIntent(t: Translate, r: EvalReport, c?: EvalReport) {
     const pct = (x: number) => formatPercent(this.state.lang, x);
     const schema = this.state.schema.applied;
-    const busy = this.state.evaluation.busy;
+    // Rows added during a continue-with-control sequence would change what its runs are measured on.
+    const busy = this.state.evaluation.busy || !!this.state.controlPhase;
     return html`<h3 style="margin-top:14px">${t('eval.perIntent')}</h3>
       <table class="stack" data-testid="per-intent">
         <thead>

@@ -20,11 +20,13 @@ export interface LoopControlContext {
   exampleSet(rows: DatasetRow[]): Promise<ExampleSet>;
   /** Continues the adapter in use (kept run `from`); resolves true when the run finished. */
   continueFrom(from: string, control?: ControlPlan): Promise<boolean>;
-  /** Evaluates the adapter in use and files the report under its run. */
-  evaluate(): Promise<void>;
+  /** Evaluates the adapter in use and files the report under its run; false when no report of it was made. */
+  evaluate(): Promise<boolean>;
   loadRun(id: string): Promise<boolean>;
   /** Picks exactly these runs for the comparison. */
   compareRuns(ids: string[]): void;
+  /** Forgets a control that was stopped or failed, so the next Start is a plain run. */
+  dropPendingControl(): Promise<void>;
 }
 
 const REFUSED: Record<'nothing-added' | 'rows-changed', MessageKey> = {
@@ -33,27 +35,32 @@ const REFUSED: Record<'nothing-added' | 'rows-changed', MessageKey> = {
 };
 
 export async function continueWithControl(c: LoopControlContext): Promise<void> {
+  if (c.state.controlPhase) return;
   const refuse = (key: MessageKey) => c.patch((s) => ({ evaluation: { ...s.evaluation, error: { where: 'eval', key, detail: '' } } }));
-  const parentId = c.state.runs.current;
-  const parent = parentId ? c.state.runs.list.find((r) => r.id === parentId) : undefined;
-  if (!parentId || !parent) return refuse('eval.control.noRun');
-  const set = await c.exampleSet(c.splitRows().train);
-  const plan = await controlPlan(parent, set.examples, runSettings(c.state.train));
-  if (typeof plan === 'string') return refuse(REFUSED[plan]);
-
   const phase = (controlPhase: AppState['controlPhase']) => c.patch(() => ({ controlPhase }));
+  // Said at once: planning tokenizes the rows, and the buttons are off while the sequence runs.
+  phase('treatment');
+  let completed = false;
   try {
-    phase('treatment');
+    const parentId = c.state.runs.current;
+    const parent = parentId ? c.state.runs.list.find((r) => r.id === parentId) : undefined;
+    if (!parentId || !parent) return refuse('eval.control.noRun');
+    const plan = await controlPlan(parent, (await c.exampleSet(c.splitRows().train)).examples, runSettings(c.state.train));
+    if (typeof plan === 'string') return refuse(REFUSED[plan]);
+
     if (!(await c.continueFrom(parentId))) return;
     const treatment = c.state.runs.current;
-    await c.evaluate();
+    // A run that was not kept (storage refused it) leaves the parent in use: nothing to compare.
+    if (!treatment || treatment === parentId || !(await c.evaluate())) return;
     phase('control');
-    if (!treatment || !(await c.loadRun(parentId)) || !(await c.continueFrom(parentId, plan))) return;
+    if (!(await c.loadRun(parentId)) || !(await c.continueFrom(parentId, plan))) return;
     const control = c.state.runs.current;
-    await c.evaluate();
+    if (!control || control === parentId || control === treatment || !(await c.evaluate())) return;
     // The run with the added rows is the one worth keeping in use; both stay picked side by side.
-    if (control && (await c.loadRun(treatment))) c.compareRuns([treatment, control]);
+    if (await c.loadRun(treatment)) c.compareRuns([treatment, control]);
+    completed = true;
   } finally {
     phase(undefined);
+    if (!completed) await c.dropPendingControl();
   }
 }

@@ -121,7 +121,9 @@ export class RunsController {
 
   /** Files the page's latest evaluation (free, and constrained when there is one) under the current run. */
   async fileEvaluation(): Promise<void> {
-    const { report, constrained, evalSet } = this.c.state.evaluation;
+    const { report, constrained, evalSet, storedAt, ofRun } = this.c.state.evaluation;
+    // A stored report (a loaded run's) or one of another adapter is never filed again, under this run.
+    if (storedAt !== undefined || ofRun !== this.c.state.runs.current) return;
     for (const [decoding, r] of [['free', report], ['constrained', constrained]] as const) {
       if (!r || filed.has(r)) continue;
       filed.add(r);

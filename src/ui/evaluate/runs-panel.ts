@@ -39,7 +39,7 @@ export class RunsPanel extends LitElement {
 
   private row(t: Translate, r: RunView) {
     const s = this.state;
-    const busy = s.runs.busy || s.evaluation.busy || ['running', 'starting', 'paused'].includes(s.training.state);
+    const busy = s.runs.busy || s.evaluation.busy || !!s.controlPhase || ['running', 'starting', 'paused'].includes(s.training.state);
     const parentRun = r.parent ? s.runs.list.find((x) => x.id === r.parent) : undefined;
     const parent = r.parent ? (parentRun ? runName(t, parentRun) : r.parent.slice(0, 8)) : '';
     return html`<tr class=${s.runs.current === r.id ? 'current' : ''} data-run=${r.id}>

@@ -54,6 +54,8 @@ export class WrongAnswers extends LitElement {
     const r = this.report;
     if (!r) return nothing;
     const ev = this.state.evaluation;
+    // A continue-with-control sequence measures both its runs on these rows: none may move meanwhile.
+    const locked = ev.busy || !!this.state.controlPhase;
     if (r.wrong.length === 0) return html`<p class="ok">${t('eval.noneWrong')}</p>`;
     const moved = ev.movedOut?.length ?? 0;
     return html`<div class="wrong">
@@ -82,14 +84,14 @@ export class WrongAnswers extends LitElement {
                   : open
                     ? html`<textarea rows="3" aria-label=${t('eval.correctLabel', { index: w.index + 1 })} .value=${this.editing!.text}
                           @input=${(e: Event) => (this.editing = { index: w.index, text: (e.target as HTMLTextAreaElement).value })}></textarea>
-                        <button class="small primary" data-action="add-corrected" ?disabled=${ev.busy}
+                        <button class="small primary" data-action="add-corrected" ?disabled=${locked}
                           @click=${() => {
                             emit(this, { type: 'correctAnswer', decoding: this.decoding, index: w.index, answer: this.editing!.text });
                             this.editing = undefined;
                           }}>${t('eval.addCorrected')}</button>`
                     : html`<div class="row" style="flex-wrap:nowrap">
-                        <button class="small" data-action="correct" ?disabled=${ev.busy} @click=${() => (this.editing = { index: w.index, text: w.expected })}>${t('eval.correct')}</button>
-                        <button class="small" data-action="accept" title=${t('eval.acceptTitle')} ?disabled=${ev.busy}
+                        <button class="small" data-action="correct" ?disabled=${locked} @click=${() => (this.editing = { index: w.index, text: w.expected })}>${t('eval.correct')}</button>
+                        <button class="small" data-action="accept" title=${t('eval.acceptTitle')} ?disabled=${locked}
                           @click=${() => emit(this, { type: 'acceptAnswer', decoding: this.decoding, index: w.index })}>${t('eval.accept')}</button>
                       </div>`}
               </td>

@@ -62,7 +62,8 @@ export class TrainPanel extends LitElement {
   private primary(t: Translate): { action: string; label: string; send?: Action; disabled: boolean } {
     const s = this.state;
     const st = s.training.state;
-    const ready = s.model.status === 'ready' && !!s.dataset && this.blockers(t).length === 0;
+    // A continue-with-control sequence owns the engine between its runs (evaluate/loop-control.ts).
+    const ready = s.model.status === 'ready' && !!s.dataset && this.blockers(t).length === 0 && !s.controlPhase;
     switch (st) {
       case 'running':
         return { action: 'pause', label: t('train.pause'), send: { type: 'pauseTraining' }, disabled: false };

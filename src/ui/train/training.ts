@@ -5,6 +5,7 @@ import { describeSkipped } from '../../data/examples.ts';
 import { controlTextIssues, controlTokens } from '../../data/control-text.ts';
 import { formatIssue } from '../../core/errors.ts';
 import { stepCount, trainOf, type Recipe } from '../../train/recipe.ts';
+import { controlProblem } from '../../train/control-run.ts';
 import type { RunOptions, TrainOutcome, TrainProgress, TrainSettings } from '../../worker/api.ts';
 import type { TrainExample } from '../../engine/engine.ts';
 
@@ -154,6 +155,14 @@ export class TrainingController {
       if (examples.length === 0) {
         const max = this.c.state.train.maxLength;
         this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.noLabels', detail: describeSkipped(trainSet, max).join('; ') }, skipped } }));
+        return;
+      }
+      // A pending control (a reload, a Resume) is checked, not trusted: its rows must still be
+      // the head of today's and its epochs must still make the steps of the run it controls.
+      const plan = this.c.state.continuing?.control;
+      const stale = plan ? await controlProblem(plan, trainSet.examples, runSettingsNow(this.c.state)) : undefined;
+      if (stale) {
+        this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: stale === 'rows' ? 'train.controlRows' : 'train.controlSteps', detail: '' } } }));
         return;
       }
       this.c.patch((st) => ({ training: { ...st.training, skipped } }));
