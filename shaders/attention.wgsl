@@ -204,6 +204,17 @@ var<workgroup> row_stat: array<vec3<f32>, 8>; // lse, D, query position (as f32)
 var<workgroup> row_seg: array<u32, 8>; // the query row's mask value
 var<workgroup> part: array<vec2<f32>, 512>; // (QT, KB, 4 quarters): partial q.k, dout.v
 
+// this thread's quarter of (q_i . k_s, dout_i . v_s): its vec4s c, c + 4, ... of the head dim
+fn quarter_dots(i: u32, c: u32, Q: u32, kq: ptr<function, array<vec4<f32>, 8>>, vq: ptr<function, array<vec4<f32>, 8>>) -> vec2<f32> {
+  var sd = 0.0;
+  var pd = 0.0;
+  for (var d = 0u; d < Q; d++) {
+    sd += dot((*kq)[d], q_tile[i * D4 + c + 4u * d]);
+    pd += dot((*vq)[d], do_tile[i * D4 + c + 4u * d]);
+  }
+  return vec2<f32>(sd, pd);
+}
+
 // dk_s = scale * sum_i ds_is q_i, dv_s = sum_i p_is dout_i over the query rows i of every head
 // of the group. Workgroup (x: block of KB keys, y: b * NKV + kvh); thread (key j, quarter c).
 @compute @workgroup_size(64)
@@ -260,26 +271,30 @@ fn backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
       row_seg[lid] = sg;
     }
     workgroupBarrier();
-    for (var i = 0u; i < QT; i++) {
-      var sd = 0.0;
-      var pd = 0.0;
-      for (var d = 0u; d < Q; d++) {
-        sd += dot(kq[d], q_tile[i * D4 + c + 4u * d]);
-        pd += dot(vq[d], do_tile[i * D4 + c + 4u * d]);
-      }
-      part[(i * KB + j) * 4u + c] = vec2<f32>(sd, pd);
+    // the four quarters of a key's q.k and dout.v: added through `part` (plain), or across the
+    // key's four neighbouring lanes in registers (subgroups: no store, load or barrier)
+    if (!SUBGROUPS) {
+      for (var i = 0u; i < QT; i++) { part[(i * KB + j) * 4u + c] = quarter_dots(i, c, Q, &kq, &vq); }
+      workgroupBarrier();
     }
-    workgroupBarrier();
     for (var i = 0u; i < QT; i++) {
+      var tot: vec2<f32>;
+      if (SUBGROUPS) {
+        tot = quarter_dots(i, c, Q, &kq, &vq);
+        tot += lane_xor(tot, 1u);
+        tot += lane_xor(tot, 2u);
+      } else {
+        let base = (i * KB + j) * 4u;
+        tot = part[base] + part[base + 1u] + part[base + 2u] + part[base + 3u];
+      }
       let st = row_stat[i];
-      if (!live || st.x <= NEG_BIG || f32(s) > st.z || (row_seg[i] != 0u && row_seg[i] != kseg)) { continue; }
-      let base = (i * KB + j) * 4u;
-      let tot = part[base] + part[base + 1u] + part[base + 2u] + part[base + 3u];
-      let p = exp(tot.x - st.x);
-      let ds = p * (tot.y - st.y);
-      for (var d = 0u; d < Q; d++) {
-        gv[d] += p * do_tile[i * D4 + c + 4u * d];
-        gk[d] += ds * q_tile[i * D4 + c + 4u * d];
+      if (live && st.x > NEG_BIG && f32(s) <= st.z && (row_seg[i] == 0u || row_seg[i] == kseg)) {
+        let p = exp(tot.x - st.x);
+        let ds = p * (tot.y - st.y);
+        for (var d = 0u; d < Q; d++) {
+          gv[d] += p * do_tile[i * D4 + c + 4u * d];
+          gk[d] += ds * q_tile[i * D4 + c + 4u * d];
+        }
       }
     }
     workgroupBarrier();

@@ -63,6 +63,7 @@ fn logits_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   let m0 = wid.y * BM;
   let c0 = wid.x * BN;
   let acc = mm_nt(m0, c0, 0u, P.C, l.x, l.y, lid);
+  let w = min(WX, lane_width()); // 1 on the plain build
   for (var g = 0u; g < TM; g++) {
     let i0 = g * (TN / 4u);
     let row = acc_row(i0, l.y);
@@ -85,19 +86,29 @@ fn logits_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
         if (m < P.M && c0 + acc_col(i, l.x) + c < P.vc) { s += exp(acc[i][c] - mx); }
       }
     }
-    red[row * WX + l.x] = vec2<f32>(mx, s);
+    // subgroups: the row's `w` neighbouring column threads (lid = l.y * WX + l.x) fold their
+    // (max, sum) pairs in registers, and one of them writes: WX / w partials per row to fold below
+    var pair = vec2<f32>(mx, s);
+    for (var mask = 1u; mask < w; mask *= 2u) { pair = fold_max_sum(pair, lane_xor(pair, mask)); }
+    if (l.x % w == 0u) { red[row * WX + l.x] = pair; }
   }
   workgroupBarrier();
   if (lid < BM && m0 + lid < P.M) {
     var mx = NEG_BIG;
-    for (var t = 0u; t < WX; t++) { mx = max(mx, red[lid * WX + t].x); }
+    for (var t = 0u; t < WX; t += w) { mx = max(mx, red[lid * WX + t].x); }
     var s = 0.0;
-    for (var t = 0u; t < WX; t++) {
+    for (var t = 0u; t < WX; t += w) {
       let e = red[lid * WX + t];
       if (e.y > 0.0) { s += e.y * exp(e.x - mx); }
     }
     part[(m0 + lid) * P.ncb + wid.x] = vec2<f32>(mx, s);
   }
+}
+
+// two (max, sum of exp(x - max)) pairs as one; an empty pair is (NEG_BIG, 0)
+fn fold_max_sum(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+  let m = max(a.x, b.x);
+  return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
 }
 
 // one thread per row: the slice's blocks folded into the running max and sum

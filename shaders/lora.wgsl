@@ -8,7 +8,7 @@
 // by keepScale = 1 / (1 - p); dropOn = 0 skips the hash (p = 0).
 //
 //   xa:    xa_p = dropout_p(inp) @ a_pᵀ; each input tile is read once for every part and rank
-//          (the masks computed once per element and part)
+//          (the masks computed once per element and part); with subgroups 4 lanes per output
 //   dxa:   dxa_p = scale * dy_p @ b_p
 //   grads: db_p += scale * dy_pᵀ @ xa_p; da_p += dxa_pᵀ @ dropout_p(inp): tiled reductions over
 //          the tokens, 32 columns of one gradient per workgroup (R <= 64)
@@ -50,12 +50,18 @@ fn dropped(p: u32, e: u32, v: f32) -> f32 {
   return select(0.0, v * P.keepScale, dropout_keep(seed_of(p), e, P.threshold));
 }
 
-// one workgroup per ROWS tokens
+// one workgroup per ROWS tokens. Output q (row, part, rank) belongs to G neighbouring threads,
+// thread `lane` of them summing the chunk's k = lane, lane + G, ...: G = 1 (plain), or 4 with
+// subgroups where ROWS * parts * R <= 1024, so a subgroup reads runs of A's row and xs
+// instead of one element of many rows, and the 4 partial sums meet in registers once, at the end.
 @compute @workgroup_size(256)
 fn xa_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
   let n0 = row_index(wid, nwg) * ROWS;
   let PR = P.nparts * P.R;
+  let G = select(1u, 4u, SUBGROUPS && ROWS * PR * 4u <= 256u * MAXO);
+  let lane = lid % G;
+  let per = 256u / G; // outputs at once
   var acc: array<f32, MAXO>;
   for (var k0 = 0u; k0 < P.In; k0 += KC) {
     for (var e = lid; e < ROWS * KC; e += 256u) {
@@ -68,24 +74,27 @@ fn xa_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     workgroupBarrier();
     let kn = min(KC, P.In - k0);
     for (var j = 0u; j < MAXO; j++) {
-      let q = lid + j * 256u;
+      let q = lid / G + j * per;
       if (q >= ROWS * PR) { break; }
       let row = q / PR;
       let p = (q % PR) / P.R;
       let arow = pick(p, P.a0, P.a1, P.a2) + (q % P.R) * P.In + k0;
       let xrow = (p * ROWS + row) * KC;
       var s = 0.0;
-      for (var kk = 0u; kk < kn; kk++) { s += xs[xrow + kk] * adapter[arow + kk]; }
+      for (var kk = lane; kk < kn; kk += G) { s += xs[xrow + kk] * adapter[arow + kk]; }
       acc[j] += s;
     }
     workgroupBarrier();
   }
   for (var j = 0u; j < MAXO; j++) {
-    let q = lid + j * 256u;
+    let q = lid / G + j * per;
     if (q >= ROWS * PR) { break; }
+    // the G threads of an output leave this loop together: their lanes are all active here
+    var s = acc[j];
+    for (var mask = 1u; mask < G; mask *= 2u) { s = lane_xor_add(s, mask); }
     let n = n0 + q / PR;
     let p = (q % PR) / P.R;
-    if (n < P.N) { xa[pick(p, P.x0, P.x1, P.x2) + n * P.R + q % P.R] = acc[j]; }
+    if (n < P.N && lane == 0u) { xa[pick(p, P.x0, P.x1, P.x2) + n * P.R + q % P.R] = s; }
   }
 }
 

@@ -35,7 +35,7 @@ async function replay(f16: boolean) {
 describe.skipIf(!run)('realscale-bf16 on lavapipe 25', () => {
   it('passes on f16 tiles with subgroups at the f16 bounds', async () => {
     const { lines, checks, failed } = await replay(true);
-    expect(lines.slice(0, 2)).toEqual(['bounds: f16 kernel path', 'kernels: f16 tiles, subgroups']);
+    expect(lines.slice(0, 2)).toEqual(['bounds: f16 kernel path', 'kernels: f16 tiles, subgroups (norms, cross-entropy, attention, LoRA x@A)']);
     const bound = (prefix: string) => [...new Set(checks.filter((c) => c.name.startsWith(prefix)).map((c) => `${c.metric} ${c.bound}`))];
     // lr 1e-4 is a realistic one: the adapter is held to 1e-3, not the toy cases' bound
     expect(bound('step')).toEqual([`relL2 ${GOLDEN_BOUNDS.f16.adapter}`]);
@@ -48,7 +48,7 @@ describe.skipIf(!run)('realscale-bf16 on lavapipe 25', () => {
 
   it('passes with f16 off at the f32 bounds on the same device', async () => {
     const { lines, failed } = await replay(false);
-    expect(lines.slice(0, 2)).toEqual(['bounds: f32', 'kernels: f32 tiles, subgroups']);
+    expect(lines.slice(0, 2)).toEqual(['bounds: f32', 'kernels: f32 tiles, subgroups (norms, cross-entropy, attention, LoRA x@A)']);
     expect(failed).toEqual([]);
   }, 900_000);
 });

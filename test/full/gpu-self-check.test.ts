@@ -45,7 +45,7 @@ describe.skipIf(!run)('self-check of the kernel variants on lavapipe 25', () => 
     expect(checks.f16.error).toBeGreaterThan(1e-5);
     expect(checks.f16.error).toBeLessThan(SELF_CHECK_BOUNDS.f16);
     expect(checks.subgroups.error).toBeLessThan(SELF_CHECK_BOUNDS.subgroups);
-    expect(b.describe()).toMatchObject({ kernels: 'f16 tiles, subgroups', notices: [] });
+    expect(b.describe()).toMatchObject({ kernels: 'f16 tiles, subgroups (norms, cross-entropy, attention, LoRA x@A)', notices: [] });
     const unchecked = await backend({ selfCheck: false });
     expect(unchecked.info.checks).toEqual([]);
     expect(b.allocatedBytes()).toBe(unchecked.allocatedBytes());
@@ -79,6 +79,35 @@ describe.skipIf(!run)('self-check of the kernel variants on lavapipe 25', () => 
     expect(failed).toEqual([]);
   }, 900_000);
 
+  // Each subgroup kernel of shaders/lanes_subgroups.wgsl's users made wrong as a driver's lane
+  // layout would: the self-check names the probe, refuses subgroups alone (f16 judged again on
+  // the fallback and kept), and the case passes on the plain kernels.
+  const brokenLanes: [string, string, (s: Record<string, string>) => void][] = [
+    ['cross-entropy', 'a row\'s last column thread left out of the fold', (s) => {
+      s.crossentropy = replaceOnce(s.crossentropy, 'for (var mask = 1u; mask < w; mask *= 2u)', 'for (var mask = 1u; mask < w / 2u; mask *= 2u)');
+    }],
+    ['attention', 'a key\'s quarters added from the wrong lanes', (s) => {
+      s.attention = replaceOnce(s.attention, 'tot += lane_xor(tot, 2u);', 'tot += lane_xor(tot, 4u);');
+    }],
+    ['lora', 'x @ A\'s lanes summing only their first half of the chunk', (s) => {
+      s.lora = replaceOnce(s.lora, 'for (var mask = 1u; mask < G; mask *= 2u)', 'for (var mask = 2u; mask < G; mask *= 2u)');
+    }],
+  ];
+  for (const [probe, how, breakIt] of brokenLanes) {
+    it(`refuses subgroup ${probe} kernels (${how}) and runs on the plain ones`, async () => {
+      const shaders = await loadShaderSources();
+      breakIt(shaders);
+      const b = await backend({ shaders });
+      const refused = b.info.checks.find((c) => c.variant === 'subgroups');
+      expect(refused).toMatchObject({ ok: false, worst: probe });
+      expect(refused!.error).toBeGreaterThan(refused!.bound * 10);
+      expect(b.info.checks.find((c) => c.variant === 'f16')).toMatchObject({ ok: true });
+      expect(b.describe().kernels).toBe('f16 tiles, plain reductions');
+      const { failed } = await golden(b);
+      expect(failed).toEqual([]);
+    }, 900_000);
+  }
+
   it('refuses f16 tiles that underflow their operands and runs on f32 tiles', async () => {
     const shaders = await loadShaderSources();
     // A's tiles stored scaled by 2^-20 and scaled back on reading: exact in f32, f16 subnormals
@@ -91,7 +120,7 @@ describe.skipIf(!run)('self-check of the kernel variants on lavapipe 25', () => 
     expect(refused).toMatchObject({ ok: false });
     expect(refused!.error).toBeGreaterThan(SELF_CHECK_BOUNDS.f16 * 2);
     expect(b.info.path).toBe('f32');
-    expect(b.describe().kernels).toBe('f32 tiles, subgroups');
+    expect(b.describe().kernels).toBe('f32 tiles, subgroups (norms, cross-entropy, attention, LoRA x@A)');
     expect(b.info.notices).toEqual([expect.stringMatching(/^self-check: the f16 tiles kernels differ .* switched off, running on f32 tiles$/)]);
     const { lines, failed } = await golden(b);
     expect(lines[0]).toBe('bounds: f32');

@@ -10,12 +10,15 @@ export interface WebGpuBackendOptions extends WebGpuOptions {
   memoryBudgetBytes?: number;
 }
 
+/** The kernels that run on subgroup operations where the device has them (else on workgroup memory). */
+export const SUBGROUP_KERNELS = 'norms, cross-entropy, attention, LoRA x@A';
+
 /**
  * The kernel path in words, for the engine card, `golden` and the benchmark: "f16 tiles" (shader-f16
- * matmul tiles, f32 sums) or "f32 tiles", then "subgroups" (subgroup row reductions) or "plain".
+ * matmul tiles, f32 sums) or "f32 tiles", then "subgroups (the kernels)" or "plain reductions".
  */
 export function kernelPath(info: { path: 'f16' | 'f32'; subgroups: boolean }): string {
-  return `${info.path} tiles, ${info.subgroups ? 'subgroups' : 'plain reductions'}`;
+  return `${info.path} tiles, ${info.subgroups ? `subgroups (${SUBGROUP_KERNELS})` : 'plain reductions'}`;
 }
 
 export type WebGpuBackend = WebGpuOps & { describe(): EngineInfo; memoryBudget(): number | undefined };

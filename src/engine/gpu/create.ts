@@ -110,8 +110,8 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
   const maxBindingSize = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, opts.maxBindingBytes ?? Infinity);
   let pipelines: PipelineCache;
   const sources = opts.shaders ?? (await loadShaderSources());
-  // the subgroup path exists only where a subgroup reduction is written (shaders/reduce_subgroups.wgsl)
-  const features = { f16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups' as GPUFeatureName) && 'reduce_subgroups' in sources };
+  // the subgroup path exists only where its kernels are written (shaders/reduce_subgroups.wgsl, lanes_subgroups.wgsl)
+  const features = { f16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups' as GPUFeatureName) && 'reduce_subgroups' in sources && 'lanes_subgroups' in sources };
   const planner = new MatmulPlanner(limits.maxComputeWorkgroupStorageSize, features.f16);
   planner.force = opts.tiles ?? null;
   try {
@@ -144,7 +144,10 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
   const t0 = performance.now();
   const verdicts = await selfCheck(ops, features, planner);
   ops.info.selfCheckMs = performance.now() - t0;
-  const refused = verdicts.filter((v) => !v.ok);
+  // f16's probes run the subgroup kernels too (cross-entropy): with those refused, f16 is judged
+  // again on the fallback device rather than refused with them
+  const failed = verdicts.filter((v) => !v.ok);
+  const refused = failed.filter((v) => v.variant === 'subgroups').length ? failed.filter((v) => v.variant === 'subgroups') : failed;
   if (!refused.length) {
     ops.releaseAll(); // the probes' buffers: a model loads onto an empty device
     ops.info.checks = verdicts;

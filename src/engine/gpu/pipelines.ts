@@ -40,7 +40,7 @@ const WEIGHT_DTYPES: WeightFormat[] = ['bf16', 'f16', 'f32'];
  */
 const NF4_SHADERS = new Set(['matmul', 'merge']);
 const WDTYPE_CODE: Record<WeightFormat, number> = { bf16: 0, f16: 1, f32: 2, nf4: 3 };
-const INCLUDES = new Set(['common', 'weights', 'reduce', 'reduce_subgroups', 'mm_core']);
+const INCLUDES = new Set(['common', 'weights', 'reduce', 'reduce_subgroups', 'lanes', 'lanes_subgroups', 'mm_core']);
 const COMPUTE_STAGE = 4; // GPUShaderStage.COMPUTE (Node's webgpu package defines no globals)
 
 function entryPoints(text: string): string[] {
@@ -114,12 +114,16 @@ export class PipelineCache {
     if (enables.includes('subgroups') && !this.features.subgroups) return [];
     const uses = (re: RegExp) => re.test(body);
     const reduceFile = this.features.subgroups && 'reduce_subgroups' in sources ? 'reduce_subgroups' : 'reduce';
-    const includes = ([['weights', uses(/\bwload[18]\(/)], [reduceFile, uses(/\bworkgroup_(reduce|sum)\(/)], ['mm_core', uses(/\bmm_n[tn]\(/)]] as const)
-      .filter(([, used]) => used).map(([name]) => name);
+    const lanesFile = this.features.subgroups && 'lanes_subgroups' in sources ? 'lanes_subgroups' : 'lanes';
+    const includes = ([['weights', uses(/\bwload[18]\(/)], [reduceFile, uses(/\bworkgroup_(reduce|sum)\(/)], [lanesFile, uses(/\blane_\w+\(/)],
+      ['mm_core', uses(/\bmm_n[tn]\(/)]] as const).filter(([, used]) => used).map(([name]) => name);
     for (const need of includes) if (!(need in sources)) throw new EngineError(`shaders/${need}.wgsl is missing (shaders/${file}.wgsl uses it)`);
-    if (includes.includes('reduce_subgroups')) enables.push('subgroups');
-    const head = [...new Set(enables)].map((e) => `enable ${e};`).join('\n');
-    let prelude = (head ? head + '\n' : '') + sources.common + '\n' + includes.map((n) => sources[n] + '\n').join('');
+    if (includes.includes('reduce_subgroups') || includes.includes('lanes_subgroups')) enables.push('subgroups');
+    // The lane kernels call subgroup operations where the subgroup is uniform but the workgroup
+    // need not be (a subgroup's own loop bounds), which WGSL's analysis cannot see.
+    const diagnostics = includes.includes('lanes_subgroups') ? 'diagnostic(off, subgroup_uniformity);\n' : '';
+    const head = [...new Set(enables)].map((e) => `enable ${e};`).join('\n') + (enables.length ? '\n' : '') + diagnostics;
+    let prelude = head + sources.common + '\n' + includes.map((n) => sources[n] + '\n').join('');
     for (const [from, to] of variant.replace ?? []) {
       if (!prelude.includes(from) && !body.includes(from)) throw new EngineError(`shaders/${file}.wgsl: variant ${variant.key} replaces "${from}", which is not in its text`);
       prelude = prelude.split(from).join(to);
