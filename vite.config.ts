@@ -20,7 +20,10 @@ function precacheList(): Plugin {
 }
 
 /** Cross-origin isolation (SharedArrayBuffer, so the CPU engine's threads) on the dev and preview servers; public/sw.js adds the same on static hosts. */
-const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless' };
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'credentialless',
+};
 
 export default defineConfig({
   server: { headers: ISOLATION_HEADERS },

@@ -14,7 +14,8 @@
 import { defineConfig } from 'vitest/config';
 
 const suite = process.env.WEBTUNE_SUITE;
-const FAST = 'test/*.test.ts', FULL = 'test/full/**/*.test.ts';
+const FAST = 'test/*.test.ts',
+  FULL = 'test/full/**/*.test.ts';
 
 export default defineConfig({
   test: {

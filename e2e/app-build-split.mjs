@@ -23,12 +23,22 @@ export const tests = [
       const rows = await page.evaluate(() => {
         const c = document.querySelector('webtune-app').controller;
         const { train, eval: held } = c.splitRows();
-        return { train: train.map((r) => r.answer), held: held.map((r) => r.answer), hint: document.querySelector('wt-schema-editor')?.shadowRoot?.textContent ?? '' };
+        return {
+          train: train.map((r) => r.answer),
+          held: held.map((r) => r.answer),
+          hint: document.querySelector('wt-schema-editor')?.shadowRoot?.textContent ?? '',
+        };
       });
       assert.equal(rows.train.length, 200);
       assert.equal(rows.held.length, 50);
       const schema = JSON.parse(readFileSync(join(ctx.distDir, 'samples/meeting-schema.json'), 'utf8'));
-      const spanKeys = new Set(schema.tools.flatMap((t) => Object.entries(t.function.parameters?.properties ?? {}).filter(([, p]) => !p.enum && p['x-source'] !== 'free').map(([k]) => `${t.function.name}.${k}`)));
+      const spanKeys = new Set(
+        schema.tools.flatMap((t) =>
+          Object.entries(t.function.parameters?.properties ?? {})
+            .filter(([, p]) => !p.enum && p['x-source'] !== 'free')
+            .map(([k]) => `${t.function.name}.${k}`),
+        ),
+      );
       const seen = new Set();
       for (const a of rows.train) {
         const call = JSON.parse(a);
@@ -39,7 +49,10 @@ export const tests = [
         const call = JSON.parse(a);
         for (const [k, v] of Object.entries(call.parameters)) {
           if (!spanKeys.has(`${call.tool_name}.${k}`)) continue;
-          assert.ok(!seen.has(`${call.tool_name}.${k}=${v}`), `held-out value ${call.tool_name}.${k}=${v} is also a training value`);
+          assert.ok(
+            !seen.has(`${call.tool_name}.${k}=${v}`),
+            `held-out value ${call.tool_name}.${k}=${v} is also a training value`,
+          );
           checked++;
         }
       }

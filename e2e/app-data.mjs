@@ -16,7 +16,12 @@ function files() {
   // Every line is wrong, each in its own way.
   writeFileSync(
     hopeless,
-    ['{"instruct": "x", "input": 5, "output": "ok"}', 'this is not JSON', '{"instruct": "x", "input": "no output"}', '[1, 2]'].join('\n') + '\n',
+    [
+      '{"instruct": "x", "input": 5, "output": "ok"}',
+      'this is not JSON',
+      '{"instruct": "x", "input": "no output"}',
+      '[1, 2]',
+    ].join('\n') + '\n',
   );
   const partial = join(dir, 'partial.jsonl');
   writeFileSync(
@@ -40,7 +45,9 @@ export const tests = [
       await waitForModel(page);
       await go(page, 'data');
       // The sample data is there on the first visit.
-      await until('the sample dataset', async () => (await text(page, 'dataset-summary')).startsWith('meeting-train.json: 200 rows'));
+      await until('the sample dataset', async () =>
+        (await text(page, 'dataset-summary')).startsWith('meeting-train.json: 200 rows'),
+      );
       const picker = page.locator('wt-drop-zone input[type="file"]').first();
 
       await picker.setInputFiles(hopeless);
@@ -51,14 +58,16 @@ export const tests = [
       for (const line of [1, 2, 3, 4]) assert.match(report, new RegExp(`line ${line}\\b`), `line ${line} is reported`);
       assert.match(report, /line 1, field “input”/, 'the wrong-typed field is named');
       assert.match(report, /line 3, field “output”/, 'the missing field is named');
-      assert.ok(await page.locator('[data-testid="import-issues"] li').count() >= 4, 'one entry per problem');
+      assert.ok((await page.locator('[data-testid="import-issues"] li').count()) >= 4, 'one entry per problem');
       assert.match(await text(page, 'dataset-summary'), /^meeting-train\.json: 200 rows/, 'the previous dataset stays');
       await ctx.screenshot(page, 'data-bad-file');
 
       await picker.setInputFiles(partial);
       // Some good rows: nothing changes until the user takes them (issue 14, point 10).
       await page.locator('[data-testid="import-issues"] button[data-action="import-good"]').click();
-      await until('the partial import', async () => (await text(page, 'dataset-summary')).startsWith('partial.jsonl: 2 rows'));
+      await until('the partial import', async () =>
+        (await text(page, 'dataset-summary')).startsWith('partial.jsonl: 2 rows'),
+      );
       const partialReport = await page.locator('[data-testid="import-issues"]').textContent();
       assert.match(partialReport, /the other 2 rows were imported/);
       assert.match(partialReport, /line 2, field “input”/);
@@ -66,9 +75,16 @@ export const tests = [
       // Markup in the data is text: visible as typed, no element created, no script run.
       const cell = page.locator('wt-data-panel td.text', { hasText: '<img src=x' });
       await cell.waitFor();
-      assert.equal(await page.locator('wt-data-panel td img, wt-data-panel td b').count(), 0, 'no element from the data');
+      assert.equal(
+        await page.locator('wt-data-panel td img, wt-data-panel td b').count(),
+        0,
+        'no element from the data',
+      );
       assert.equal(await page.evaluate(() => window.__xss), undefined, 'no handler from the data ran');
-      assert.ok((await page.locator('wt-data-panel td.answer', { hasText: '"<script>"' }).count()) === 1, 'the answer JSON is shown as text');
+      assert.ok(
+        (await page.locator('wt-data-panel td.answer', { hasText: '"<script>"' }).count()) === 1,
+        'the answer JSON is shown as text',
+      );
       await ctx.screenshot(page, 'data-partial-file');
     },
   },
@@ -79,24 +95,37 @@ export const tests = [
       const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu' });
       await waitForModel(page);
       await go(page, 'data');
-      const jsonl = [row('静音', call('MUTE_MICROPHONE')), row('开始录制', call('START_RECORDING')), row('结束会议', call('END_MEETING'))].join('\n');
+      const jsonl = [
+        row('静音', call('MUTE_MICROPHONE')),
+        row('开始录制', call('START_RECORDING')),
+        row('结束会议', call('END_MEETING')),
+      ].join('\n');
       const dt = await page.evaluateHandle((text) => {
         const d = new DataTransfer();
         d.items.add(new File([text], 'dropped.jsonl', { type: 'application/json' }));
         return d;
       }, jsonl);
       await page.locator('wt-data-panel wt-drop-zone .zone').first().dispatchEvent('drop', { dataTransfer: dt });
-      await until('the dropped file', async () => (await text(page, 'dataset-summary')).startsWith('dropped.jsonl: 3 rows'));
+      await until('the dropped file', async () =>
+        (await text(page, 'dataset-summary')).startsWith('dropped.jsonl: 3 rows'),
+      );
 
       await page.getByRole('button', { name: 'Paste data' }).click();
       // Alpaca rows this time: the format is detected.
       const alpaca = JSON.stringify([
-        { instruction: '把指令转成JSON', input: '取消静音', output: '{"tool_name":"UNMUTE_MICROPHONE","parameters":{}}' },
+        {
+          instruction: '把指令转成JSON',
+          input: '取消静音',
+          output: '{"tool_name":"UNMUTE_MICROPHONE","parameters":{}}',
+        },
         { instruction: '把指令转成JSON', input: '共享屏幕', output: '{"tool_name":"SHARE_SCREEN","parameters":{}}' },
       ]);
       await page.locator('#paste').fill(alpaca);
       await page.getByRole('button', { name: 'Import pasted text' }).click();
-      await until('the pasted rows', async () => (await text(page, 'dataset-summary')) === 'pasted text: 2 rows (Alpaca)');
+      await until(
+        'the pasted rows',
+        async () => (await text(page, 'dataset-summary')) === 'pasted text: 2 rows (Alpaca)',
+      );
       await ctx.screenshot(page, 'data-pasted');
     },
   },
@@ -105,20 +134,31 @@ export const tests = [
     full: true,
     async run(ctx) {
       const page = await ctx.newPage({ query: 'preset=e2e&engine=cpu', goto: false });
-      await page.context().addInitScript(() => Object.defineProperty(navigator, 'languages', { get: () => ['zh-CN', 'zh'] }));
+      await page
+        .context()
+        .addInitScript(() => Object.defineProperty(navigator, 'languages', { get: () => ['zh-CN', 'zh'] }));
       await page.goto(ctx.baseUrl + '?preset=e2e&engine=cpu&builtin=tiny');
       await waitForModel(page);
-      assert.match(await page.locator('nav button[data-screen="train"]').innerText(), /训练/, 'Chinese from navigator.languages');
+      assert.match(
+        await page.locator('nav button[data-screen="train"]').innerText(),
+        /训练/,
+        'Chinese from navigator.languages',
+      );
       assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
       await go(page, 'train');
       // Numbers formatted for the locale: the planned steps sentence is in Chinese.
       await page.getByText(/共 \d+ 个优化步/).waitFor();
       await ctx.screenshot(page, 'zh-train');
       await page.locator('#lang').selectOption('en');
-      await until('English', async () => (await page.locator('nav button[data-screen="train"]').innerText()).includes('Train'));
+      await until('English', async () =>
+        (await page.locator('nav button[data-screen="train"]').innerText()).includes('Train'),
+      );
       await page.reload();
       await waitForModel(page);
-      assert.ok((await page.locator('nav button[data-screen="train"]').innerText()).includes('Train'), 'English kept after reload');
+      assert.ok(
+        (await page.locator('nav button[data-screen="train"]').innerText()).includes('Train'),
+        'English kept after reload',
+      );
       assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
     },
   },

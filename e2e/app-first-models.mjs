@@ -19,7 +19,13 @@ const modelSources = {
       window.showDirectoryPicker = async () => {
         const root = await navigator.storage.getDirectory();
         const dir = await root.getDirectoryHandle('my-tiny-qwen', { create: true });
-        for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'model.safetensors']) {
+        for (const f of [
+          'config.json',
+          'tokenizer.json',
+          'tokenizer_config.json',
+          'generation_config.json',
+          'model.safetensors',
+        ]) {
           const res = await fetch(`${base}models/tiny/${f}`);
           if (!res.ok) continue;
           const w = await (await dir.getFileHandle(f, { create: true })).createWritable();
@@ -77,33 +83,62 @@ const modelSources = {
     });
     await c.check('18', 'after a reload the last model (from a URL) is loaded again', async () => {
       await page.reload();
-      await until('the URL model again', async () => (await text(page, 'model-ready').catch(() => '')).includes('models/tiny'), 60_000);
+      await until(
+        'the URL model again',
+        async () => (await text(page, 'model-ready').catch(() => '')).includes('models/tiny'),
+        60_000,
+      );
     });
     await c.check('18', 'a local folder picked with the File System Access API reopens after a reload', async () => {
       await panel.locator('input[name="source"][value="local"]').check();
       await panel.locator('wt-drop-zone:not([data-testid]) button').first().click();
       await panel.getByText(/files picked from my-tiny-qwen/).waitFor({ timeout: 30_000 });
       await load.click();
-      await until('the folder model', async () => (await text(page, 'model-ready')).includes('my-tiny-qwen'), 60_000).catch(async (e) => {
-        throw new Error(`${e.message}: ${await text(page, 'model-ready').catch(() => '')} ${(await panel.locator('wt-error').allTextContents()).join(' ')}`);
+      await until(
+        'the folder model',
+        async () => (await text(page, 'model-ready')).includes('my-tiny-qwen'),
+        60_000,
+      ).catch(async (e) => {
+        throw new Error(
+          `${e.message}: ${await text(page, 'model-ready').catch(() => '')} ${(await panel.locator('wt-error').allTextContents()).join(' ')}`,
+        );
       });
       await page.reload();
-      await until('the folder or its reopen button', async () => (await text(page, 'model-ready').catch(() => '')).includes('my-tiny-qwen') || (await panel.locator('button[data-action="reopen-folder"]').count()) > 0, 60_000);
-      if (!(await text(page, 'model-ready').catch(() => '')).includes('my-tiny-qwen')) await panel.locator('button[data-action="reopen-folder"]').click();
-      await until('the folder model again', async () => (await text(page, 'model-ready').catch(() => '')).includes('my-tiny-qwen'), 60_000);
+      await until(
+        'the folder or its reopen button',
+        async () =>
+          (await text(page, 'model-ready').catch(() => '')).includes('my-tiny-qwen') ||
+          (await panel.locator('button[data-action="reopen-folder"]').count()) > 0,
+        60_000,
+      );
+      if (!(await text(page, 'model-ready').catch(() => '')).includes('my-tiny-qwen'))
+        await panel.locator('button[data-action="reopen-folder"]').click();
+      await until(
+        'the folder model again',
+        async () => (await text(page, 'model-ready').catch(() => '')).includes('my-tiny-qwen'),
+        60_000,
+      );
     });
     await c.check('12', 'an answer of line breaks only is visible in the Playground', async () => {
       // The folder input (no File System Access API path): the newline model.
       await page.evaluate(() => delete window.showDirectoryPicker);
       await panel.locator('input[name="source"][value="local"]').check();
-      await panel.locator('wt-drop-zone:not([data-testid]) input[type="file"]').setInputFiles(newlineModel(ctx.distDir));
+      await panel
+        .locator('wt-drop-zone:not([data-testid]) input[type="file"]')
+        .setInputFiles(newlineModel(ctx.distDir));
       await panel.getByText(/files picked from newline-model/).waitFor();
       await load.click();
       await until('the newline model', async () => (await text(page, 'model-ready')).includes('newline-model'), 60_000);
       await go(page, 'chat');
       await page.locator('wt-chat-panel button[type="submit"]').click();
       const base = page.locator('[data-testid="answer-base"]');
-      await until('the answer', async () => (await base.getAttribute('aria-busy')) === 'false' && (await page.locator('[data-testid="answer-tuned"]').getAttribute('aria-busy')) === 'false', 60_000);
+      await until(
+        'the answer',
+        async () =>
+          (await base.getAttribute('aria-busy')) === 'false' &&
+          (await page.locator('[data-testid="answer-tuned"]').getAttribute('aria-busy')) === 'false',
+        60_000,
+      );
       const shown = await base.innerText();
       ctx.log(`whitespace answer shown as: ${JSON.stringify(shown.slice(0, 80))}`);
       assert.match(shown, /↵|line break/, `shown: ${JSON.stringify(shown)}`);

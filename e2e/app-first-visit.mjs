@@ -11,7 +11,10 @@ import { checker, num, stepOf, STEPS } from './lib-first.mjs';
 async function screenshots(ctx, page, c) {
   for (const lang of ['en', 'zh']) {
     await page.locator('#lang').selectOption(lang);
-    for (const [w, h] of [[1280, 800], [390, 844]]) {
+    for (const [w, h] of [
+      [1280, 800],
+      [390, 844],
+    ]) {
       await page.setViewportSize({ width: w, height: h });
       for (const step of STEPS) {
         await go(page, step);
@@ -29,7 +32,10 @@ async function screenshots(ctx, page, c) {
           for (const loc of [page.locator('#lang'), page.locator('wt-train-panel button[data-action]').first()]) {
             await loc.scrollIntoViewIfNeeded();
             const box = await loc.boundingBox();
-            assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${await loc.evaluate((e) => e.outerHTML.slice(0, 60))} at x ${box?.x}..${box && box.x + box.width}`);
+            assert.ok(
+              box && box.x >= 0 && box.x + box.width <= 390,
+              `${await loc.evaluate((e) => e.outerHTML.slice(0, 60))} at x ${box?.x}..${box && box.x + box.width}`,
+            );
           }
         });
       }
@@ -67,7 +73,10 @@ const firstVisit = {
         await page.keyboard.press('Tab');
         stops.push(await focusedElement(page));
       }
-      assert.ok(stops.some((s) => s.includes('[start]')), `Tab stops after opening Train: ${stops.join(', ')}`);
+      assert.ok(
+        stops.some((s) => s.includes('[start]')),
+        `Tab stops after opening Train: ${stops.join(', ')}`,
+      );
     });
     await c.check('3', 'a time estimate measured on the engine, before Start', async () => {
       await until('the estimate', async () => /\d/.test(await text(page, 'train-estimate')), 60_000);
@@ -76,25 +85,35 @@ const firstVisit = {
 
     // Every change of the run card is recorded (a MutationObserver sees states no frame was painted in:
     // on the CPU engine the first step is a fraction of a second).
-    await inPage(page, `window.__snaps = [];
+    await inPage(
+      page,
+      `window.__snaps = [];
       const panel = deep('wt-train-panel');
       const snap = () => window.__snaps.push({ state: deepText('[data-testid="train-state"]'), step: deepText('[data-testid="train-step"]'), eta: deepText('[data-testid="stat-eta"]'), grad: deepText('[data-testid="stat-grad"]') });
       window.__observer = new MutationObserver(snap);
       window.__observer.observe(panel.shadowRoot, { subtree: true, childList: true, characterData: true, attributes: true });
-      snap();`);
+      snap();`,
+    );
     const started = Date.now();
     await page.locator('wt-train-panel button[data-action="start"]').click();
     await until('the first step', async () => (await stepOf(page)) >= 1, 180_000, 50);
     const snaps = await inPage(page, 'window.__observer.disconnect(); return window.__snaps;');
-    await c.check('17', 'while the first step runs the page says so, with no "0 sec" left and no gradient norm 0', async () => {
-      const first = snaps.filter((s) => s.state === 'Training' && !/^Step [1-9]/.test(s.step));
-      assert.ok(first.length > 0, `the page was seen while the first step ran (${snaps.length} frames: ${JSON.stringify(snaps.slice(0, 3))})`);
-      for (const s of first) {
-        assert.match(`${s.step} ${s.eta}`, /first step|measuring/i, JSON.stringify(s));
-        assert.doesNotMatch(s.eta, /^0 sec/, JSON.stringify(s));
-        assert.notEqual(s.grad, '0', JSON.stringify(s));
-      }
-    });
+    await c.check(
+      '17',
+      'while the first step runs the page says so, with no "0 sec" left and no gradient norm 0',
+      async () => {
+        const first = snaps.filter((s) => s.state === 'Training' && !/^Step [1-9]/.test(s.step));
+        assert.ok(
+          first.length > 0,
+          `the page was seen while the first step ran (${snaps.length} frames: ${JSON.stringify(snaps.slice(0, 3))})`,
+        );
+        for (const s of first) {
+          assert.match(`${s.step} ${s.eta}`, /first step|measuring/i, JSON.stringify(s));
+          assert.doesNotMatch(s.eta, /^0 sec/, JSON.stringify(s));
+          assert.notEqual(s.grad, '0', JSON.stringify(s));
+        }
+      },
+    );
     await c.check('14', 'the planned optimizer steps are the run’s step count', async () => {
       const planned = num(/([\d,]+) optimizer steps/.exec(await text(page, 'steps-planned'))?.[1]);
       const total = num(/of ([\d,]+)/.exec(await text(page, 'train-step'))?.[1]);
@@ -102,17 +121,21 @@ const firstVisit = {
     });
     await until('step 3', async () => (await stepOf(page)) >= 3, 120_000, 100);
     await c.check('8', 'Pause says "Pausing…" at once and holds before the next optimizer step', async () => {
-      const r = await inPage(page, `const before = deepText('[data-testid="train-step"]');
+      const r = await inPage(
+        page,
+        `const before = deepText('[data-testid="train-step"]');
         deep('button[data-action="pause"]').click();
         await settled();
-        return { before, state: deepText('[data-testid="train-state"]') };`);
+        return { before, state: deepText('[data-testid="train-state"]') };`,
+      );
       assert.equal(r.state, 'Pausing…', `the state right after the click: ${r.state}`);
       await until('the pause', async () => (await text(page, 'train-state')) === 'Paused', 60_000, 50);
       const at = num(/(\d+) of/.exec(r.before)?.[1]);
       assert.ok((await stepOf(page)) <= at + 1, `paused at step ${await stepOf(page)}, clicked at ${at}`);
     });
     await c.check('9', 'the focus stays on the run controls after Resume', async () => {
-      if ((await text(page, 'train-state')) !== 'Paused') await page.locator('wt-train-panel button[data-action="pause"]').click();
+      if ((await text(page, 'train-state')) !== 'Paused')
+        await page.locator('wt-train-panel button[data-action="pause"]').click();
       await until('the pause', async () => (await text(page, 'train-state')) === 'Paused', 60_000);
       await page.locator('wt-train-panel button[data-action="resume"]').click();
       await until('training again', async () => (await text(page, 'train-state')) === 'Training', 30_000);
@@ -120,23 +143,37 @@ const firstVisit = {
       assert.match(f, /^button\[pause\]/, `focused: ${f}`);
     });
     // Whatever a check above left behind, the run goes on to its end.
-    if ((await text(page, 'train-state')) === 'Paused') await page.locator('wt-train-panel button[data-action="resume"]').click();
-    const outcome = await until('the run to end', async () => {
-      const s = await text(page, 'train-state');
-      return ['Finished', 'Failed', 'Stopped'].includes(s) ? s : '';
-    }, 600_000, 500);
+    if ((await text(page, 'train-state')) === 'Paused')
+      await page.locator('wt-train-panel button[data-action="resume"]').click();
+    const outcome = await until(
+      'the run to end',
+      async () => {
+        const s = await text(page, 'train-state');
+        return ['Finished', 'Failed', 'Stopped'].includes(s) ? s : '';
+      },
+      600_000,
+      500,
+    );
     const seconds = (Date.now() - started) / 1000;
-    ctx.log(`training: ${outcome} after ${seconds.toFixed(0)} s, ${await text(page, 'train-step')}, loss ${await text(page, 'stat-loss')}`);
+    ctx.log(
+      `training: ${outcome} after ${seconds.toFixed(0)} s, ${await text(page, 'train-step')}, loss ${await text(page, 'stat-loss')}`,
+    );
     await ctx.screenshot(page, 'first-use-trained');
 
     await go(page, 'eval');
     await page.locator('wt-eval-panel button[data-action="evaluate"]').click();
     await page.locator('[data-testid="eval-report"]').waitFor({ timeout: 300_000 });
     const exact = await text(page, 'eval-exact');
-    ctx.log(`sample eval after ${seconds.toFixed(0)} s of training: exact ${exact}, intent ${await text(page, 'eval-intent')}, invalid JSON ${await text(page, 'eval-invalid')}`);
-    await c.check('7', 'the built-in model with its preset reaches 30% exact match on the sample eval rows', async () => {
-      assert.ok(parseFloat(exact) >= 30, `exact match ${exact}`);
-    });
+    ctx.log(
+      `sample eval after ${seconds.toFixed(0)} s of training: exact ${exact}, intent ${await text(page, 'eval-intent')}, invalid JSON ${await text(page, 'eval-invalid')}`,
+    );
+    await c.check(
+      '7',
+      'the built-in model with its preset reaches 30% exact match on the sample eval rows',
+      async () => {
+        assert.ok(parseFloat(exact) >= 30, `exact match ${exact}`);
+      },
+    );
 
     await go(page, 'chat');
     await c.check('12', 'the Playground shows what is added to the typed text', async () => {
@@ -145,21 +182,37 @@ const firstVisit = {
       assert.match(prefix, /请将以下会议语音指令转换为工具调用JSON/, prefix);
     });
     await page.locator('wt-chat-panel button[type="submit"]').click();
-    await until('the answers', async () => (await page.locator('[data-testid="answer-tuned"]').getAttribute('aria-busy')) === 'false' && (await page.locator('[data-testid="answer-base"]').getAttribute('aria-busy')) === 'false', 120_000);
+    await until(
+      'the answers',
+      async () =>
+        (await page.locator('[data-testid="answer-tuned"]').getAttribute('aria-busy')) === 'false' &&
+        (await page.locator('[data-testid="answer-base"]').getAttribute('aria-busy')) === 'false',
+      120_000,
+    );
     ctx.log(`chat: tuned "${(await text(page, 'answer-tuned')).slice(0, 80)}"`);
 
     await go(page, 'export');
-    await c.check('15', 'the training job of the built-in model names a base model `python train.py` can load', async () => {
-      const job = await downloadOf(page, () => page.locator('button[data-export="job"]').click());
-      const files = unzip(job.bytes);
-      const names = Object.keys(files);
-      const cfgName = names.find((n) => n.endsWith('/config.json') && n.split('/').length === 2);
-      const root = cfgName.split('/')[0];
-      const base = JSON.parse(new TextDecoder().decode(files[cfgName])).base_model;
-      const isRepo = /^[\w.-]+\/[\w.-]+$/.test(base) && !/tiny|built/i.test(base);
-      const folder = `${root}/${base.replace(/^\.\//, '')}`;
-      assert.ok(isRepo || (files[`${folder}/config.json`] && files[`${folder}/model.safetensors`] && files[`${folder}/tokenizer.json`]), `base_model "${base}"; zip: ${names.join(', ')}`);
-    });
+    await c.check(
+      '15',
+      'the training job of the built-in model names a base model `python train.py` can load',
+      async () => {
+        const job = await downloadOf(page, () => page.locator('button[data-export="job"]').click());
+        const files = unzip(job.bytes);
+        const names = Object.keys(files);
+        const cfgName = names.find((n) => n.endsWith('/config.json') && n.split('/').length === 2);
+        const root = cfgName.split('/')[0];
+        const base = JSON.parse(new TextDecoder().decode(files[cfgName])).base_model;
+        const isRepo = /^[\w.-]+\/[\w.-]+$/.test(base) && !/tiny|built/i.test(base);
+        const folder = `${root}/${base.replace(/^\.\//, '')}`;
+        assert.ok(
+          isRepo ||
+            (files[`${folder}/config.json`] &&
+              files[`${folder}/model.safetensors`] &&
+              files[`${folder}/tokenizer.json`]),
+          `base_model "${base}"; zip: ${names.join(', ')}`,
+        );
+      },
+    );
 
     await screenshots(ctx, page, c);
 
@@ -186,7 +239,11 @@ const firstVisit = {
       await go(page, 'export');
       // Before the fix nothing brought the finished run's adapter back: Export said it was not trained.
       await page.locator('wt-export-panel button[data-export="job"]').waitFor();
-      await until('the trained adapter', async () => (await page.locator('wt-export-panel .notice', { hasText: 'has not been trained' }).count()) === 0, 30_000);
+      await until(
+        'the trained adapter',
+        async () => (await page.locator('wt-export-panel .notice', { hasText: 'has not been trained' }).count()) === 0,
+        30_000,
+      );
     });
     c.done();
   },

@@ -43,7 +43,12 @@ export function sampleFiles(distDir, trainRows = 12, evalRows = 4) {
   const trainPath = join(dir, 'meeting-train-small.json');
   const evalPath = join(dir, 'meeting-eval-small.jsonl');
   writeFileSync(trainPath, JSON.stringify(pick(train, trainRows), null, 1));
-  writeFileSync(evalPath, pick(evalSample, evalRows).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  writeFileSync(
+    evalPath,
+    pick(evalSample, evalRows)
+      .map((r) => JSON.stringify(r))
+      .join('\n') + '\n',
+  );
   return { trainPath, evalPath };
 }
 
@@ -52,9 +57,15 @@ export async function importSmallData(page, distDir, trainRows = 12, evalRows = 
   await go(page, 'data');
   const pickers = page.locator('wt-drop-zone input[type="file"]');
   await pickers.nth(0).setInputFiles(trainPath);
-  await until('the training file', async () => (await text(page, 'dataset-summary')).includes(`meeting-train-small.json: ${trainRows} rows`));
+  await until('the training file', async () =>
+    (await text(page, 'dataset-summary')).includes(`meeting-train-small.json: ${trainRows} rows`),
+  );
   await pickers.nth(1).setInputFiles(evalPath);
-  await until('the eval file', async () => (await text(page, 'split-counts')).includes(`${trainRows} training rows, ${evalRows} evaluation row${evalRows === 1 ? '' : 's'}`));
+  await until('the eval file', async () =>
+    (await text(page, 'split-counts')).includes(
+      `${trainRows} training rows, ${evalRows} evaluation row${evalRows === 1 ? '' : 's'}`,
+    ),
+  );
   // Token counts come from the loaded model's tokenizer.
   await until('token counts', async () => (await text(page, 'truncation')).includes('Every example fits'));
 }
@@ -64,11 +75,22 @@ async function trainUntilDone(page, ctx, screen, size) {
   await setNumber(page, 'evalEvery', size.evalEvery);
   const start = page.locator('wt-train-panel button[data-action="start"]');
   await start.click();
-  const outcome = await until('training to end', async () => {
-    const state = await text(page, 'train-state');
-    return state === 'Finished' || state === 'Failed' ? state : '';
-  }, 240_000, 500);
-  if (outcome === 'Failed') throw new Error(`training failed: ${await page.locator('wt-train-panel wt-error .error').innerText().catch(() => '?')}`);
+  const outcome = await until(
+    'training to end',
+    async () => {
+      const state = await text(page, 'train-state');
+      return state === 'Finished' || state === 'Failed' ? state : '';
+    },
+    240_000,
+    500,
+  );
+  if (outcome === 'Failed')
+    throw new Error(
+      `training failed: ${await page
+        .locator('wt-train-panel wt-error .error')
+        .innerText()
+        .catch(() => '?')}`,
+    );
   const steps = await text(page, 'train-step');
   ctx.log(`train: ${steps}, last loss ${await text(page, 'stat-loss')}, eval ${await text(page, 'stat-eval')}`);
   const pts = await chartPoints(page);
@@ -77,7 +99,11 @@ async function trainUntilDone(page, ctx, screen, size) {
   // The loss falls, judged on the run's own numbers (the values the chart is given), not pixels:
   // the chart's axis rescales to the data, so in pixels any decrease at all looks like a fall.
   const losses = await page.locator('wt-train-panel wt-loss-chart').evaluate((el) => el.losses.map((p) => p.loss));
-  assert.equal(losses.length, size.train, `the run's loss history should hold ${size.train} steps: ${losses.join(', ')}`);
+  assert.equal(
+    losses.length,
+    size.train,
+    `the run's loss history should hold ${size.train} steps: ${losses.join(', ')}`,
+  );
   ctx.log(`losses: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
   const problem = lossFallProblem(losses);
   assert.ok(!problem, problem);
@@ -106,7 +132,11 @@ async function chat(page, ctx, screen) {
   await page.locator('wt-chat-panel button[type="submit"]').click();
   for (const side of ['base', 'tuned']) {
     const answer = page.locator(`[data-testid="answer-${side}"]`);
-    await until(`the ${side} answer`, async () => (await answer.getAttribute('aria-busy')) === 'false' && !(await answer.textContent()).includes('…'), 120_000);
+    await until(
+      `the ${side} answer`,
+      async () => (await answer.getAttribute('aria-busy')) === 'false' && !(await answer.textContent()).includes('…'),
+      120_000,
+    );
   }
   const base = await text(page, 'answer-base');
   const tuned = await text(page, 'answer-tuned');
@@ -140,7 +170,11 @@ async function exportAll(page, ctx, screen) {
   assert.deepEqual(q?.shape, [8, cfg.hidden_size], 'q_proj lora_A is [r, hidden]');
   const down = header[`base_model.model.model.layers.${layers - 1}.mlp.down_proj.lora_B.weight`];
   assert.deepEqual(down?.shape, [cfg.hidden_size, 8], 'down_proj lora_B is [hidden, r]');
-  assert.equal(Object.keys(header).filter((k) => k !== '__metadata__').length, layers * 7 * 2, 'A and B for 7 projections per layer');
+  assert.equal(
+    Object.keys(header).filter((k) => k !== '__metadata__').length,
+    layers * 7 * 2,
+    'A and B for 7 projections per layer',
+  );
 
   const merged = await downloadOf(page, click('merged'));
   const mergedFiles = unzip(merged.bytes);
@@ -148,9 +182,15 @@ async function exportAll(page, ctx, screen) {
   assert.ok(modelFile, 'merged zip holds model.safetensors');
   const mergedHeader = safetensorsHeader(mergedFiles[modelFile]);
   const base = tinyModelHeader(ctx.distDir);
-  const tensorNames = (h) => Object.keys(h).filter((k) => k !== '__metadata__').sort();
+  const tensorNames = (h) =>
+    Object.keys(h)
+      .filter((k) => k !== '__metadata__')
+      .sort();
   assert.deepEqual(tensorNames(mergedHeader), tensorNames(base), 'the merged model has the base model’s tensors');
-  assert.deepEqual(mergedHeader['model.layers.0.self_attn.q_proj.weight'].shape, base['model.layers.0.self_attn.q_proj.weight'].shape);
+  assert.deepEqual(
+    mergedHeader['model.layers.0.self_attn.q_proj.weight'].shape,
+    base['model.layers.0.self_attn.q_proj.weight'].shape,
+  );
 
   const gguf = await downloadOf(page, click('gguf'));
   const gh = ggufHeader(gguf.bytes);
@@ -161,8 +201,14 @@ async function exportAll(page, ctx, screen) {
   const job = await downloadOf(page, click('job'));
   const jobZip = unzip(job.bytes);
   const jobFiles = Object.keys(jobZip);
-  assert.ok(jobFiles.some((n) => /\.py$/.test(n)), `the job zip holds a training script: ${jobFiles.join(', ')}`);
-  assert.ok(jobFiles.some((n) => /requirements\.txt$/.test(n)), 'the job zip holds requirements.txt');
+  assert.ok(
+    jobFiles.some((n) => /\.py$/.test(n)),
+    `the job zip holds a training script: ${jobFiles.join(', ')}`,
+  );
+  assert.ok(
+    jobFiles.some((n) => /requirements\.txt$/.test(n)),
+    'the job zip holds requirements.txt',
+  );
   // the run used the 4-bit base, so the script loads it the same way (bitsandbytes NF4)
   const jobConfig = JSON.parse(new TextDecoder().decode(jobZip[jobFiles.find((n) => n.endsWith('/config.json'))]));
   assert.equal(jobConfig.quant, 'nf4', 'the job config says the base is NF4');
@@ -202,7 +248,11 @@ async function useFourBitBase(page, ctx) {
   await panel.getByRole('button', { name: 'Load again' }).click();
   await until('the 4-bit base', async () => /4-bit NF4/.test(await text(page, 'model-quant')), 120_000);
   const total4 = await text(page, 'memory-total');
-  assert.equal(await text(page, 'memory-total-none'), total16, 'the card still shows the 16-bit plan beside the loaded one');
+  assert.equal(
+    await text(page, 'memory-total-none'),
+    total16,
+    'the card still shows the 16-bit plan beside the loaded one',
+  );
   ctx.log(`memory plan: 16-bit ${total16}, 4-bit ${total4}`);
 }
 

@@ -46,14 +46,24 @@ export const tests = [
         const big = await millionRows(dir);
         const from = await page.evaluate(() => performance.now());
         await page.locator('wt-drop-zone input[type="file"]').first().setInputFiles(big);
-        await until('a million rows', async () => (await text(page, 'dataset-summary')).startsWith('million.jsonl: 1,000,000 rows'), 400_000, 100);
+        await until(
+          'a million rows',
+          async () => (await text(page, 'dataset-summary')).startsWith('million.jsonl: 1,000,000 rows'),
+          400_000,
+          100,
+        );
         const shown = await page.evaluate(() => performance.now());
         await page.locator('[data-testid="token-sample"]').waitFor({ timeout: 120_000 });
         const tasks = (await page.evaluate(() => window.__longTasks)).filter((t) => t.start >= from);
         const longest = tasks.reduce((m, t) => Math.max(m, t.ms), 0);
         // Each long task with when it began (ms after the pick), and when the summary showed: where a long one sits.
-        const top = [...tasks].sort((a, b) => b.ms - a.ms).slice(0, 10).map((t) => `${t.ms.toFixed(0)}@${(t.start - from).toFixed(0)}`);
-        ctx.log(`${tasks.length} long tasks, longest ${longest.toFixed(0)} ms (duration@start): ${top.join(', ')}; summary shown by ${(shown - from).toFixed(0)} ms`);
+        const top = [...tasks]
+          .sort((a, b) => b.ms - a.ms)
+          .slice(0, 10)
+          .map((t) => `${t.ms.toFixed(0)}@${(t.start - from).toFixed(0)}`);
+        ctx.log(
+          `${tasks.length} long tasks, longest ${longest.toFixed(0)} ms (duration@start): ${top.join(', ')}; summary shown by ${(shown - from).toFixed(0)} ms`,
+        );
         assert.ok(longest < 100, `the longest main-thread task of the import took ${longest.toFixed(0)} ms`);
       } finally {
         rmSync(dir, { recursive: true, force: true });

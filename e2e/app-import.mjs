@@ -10,7 +10,11 @@ import { encodeGb18030, encodeUtf16 } from '../test/helpers/encodings.mjs';
 import { assert, go, setNumber, text, until, waitForModel } from './lib-app.mjs';
 
 const sample = JSON.parse(readFileSync(new URL('../public/samples/meeting-train.json', import.meta.url), 'utf8'));
-const jsonl = sample.slice(0, 12).map((r) => JSON.stringify(r)).join('\n') + '\n';
+const jsonl =
+  sample
+    .slice(0, 12)
+    .map((r) => JSON.stringify(r))
+    .join('\n') + '\n';
 const MILLION = 1_000_000;
 
 async function millionRows(dir) {
@@ -40,14 +44,25 @@ export const tests = [
       await waitForModel(page);
       await go(page, 'data');
       const picker = page.locator('wt-drop-zone input[type="file"]').first();
-      const pick = (name, bytes) => picker.setInputFiles({ name, mimeType: 'application/json', buffer: Buffer.from(bytes) });
-      const summary = (name, rows) => until(`${name} imported`, async () => (await text(page, 'dataset-summary')).startsWith(`${name}: ${rows} rows`));
+      const pick = (name, bytes) =>
+        picker.setInputFiles({ name, mimeType: 'application/json', buffer: Buffer.from(bytes) });
+      const summary = (name, rows) =>
+        until(`${name} imported`, async () =>
+          (await text(page, 'dataset-summary')).startsWith(`${name}: ${rows} rows`),
+        );
 
       await pick('twin.jsonl', new TextEncoder().encode(jsonl));
       await summary('twin.jsonl', 12);
       const reference = await previewCells(page);
-      assert.ok(reference.some((c) => c.includes('创建汇报会会议')), 'the UTF-8 rows read right');
-      for (const [name, bytes, encoding] of [['gbk.jsonl', encodeGb18030(jsonl), 'GB18030'], ['le.jsonl', encodeUtf16(jsonl, 'le'), 'UTF-16LE'], ['be.jsonl', encodeUtf16(jsonl, 'be'), 'UTF-16BE']]) {
+      assert.ok(
+        reference.some((c) => c.includes('创建汇报会会议')),
+        'the UTF-8 rows read right',
+      );
+      for (const [name, bytes, encoding] of [
+        ['gbk.jsonl', encodeGb18030(jsonl), 'GB18030'],
+        ['le.jsonl', encodeUtf16(jsonl, 'le'), 'UTF-16LE'],
+        ['be.jsonl', encodeUtf16(jsonl, 'be'), 'UTF-16BE'],
+      ]) {
         await pick(name, bytes);
         await summary(name, 12);
         assert.equal(await text(page, 'import-encoding'), `The file is not UTF-8: it was read as ${encoding}.`);
@@ -57,10 +72,20 @@ export const tests = [
 
       const lines = jsonl.trimEnd().split('\n');
       const enc = new TextEncoder();
-      await pick('damaged.jsonl', Buffer.concat([enc.encode(lines.slice(0, 4).join('\n') + '\n'), encodeGb18030(lines[4] + '\n'), enc.encode(lines.slice(5).join('\n'))]));
+      await pick(
+        'damaged.jsonl',
+        Buffer.concat([
+          enc.encode(lines.slice(0, 4).join('\n') + '\n'),
+          encodeGb18030(lines[4] + '\n'),
+          enc.encode(lines.slice(5).join('\n')),
+        ]),
+      );
       const issues = page.locator('[data-testid="import-issues"]');
       await until('the refusal', async () => /damaged\.jsonl/.test((await issues.textContent({ timeout: 500 })) ?? ''));
-      assert.match(await issues.textContent(), /line 5: not valid UTF-8 \(byte 0x[0-9A-F]{2} at byte \d+\); 11 other line\(s\) are UTF-8/);
+      assert.match(
+        await issues.textContent(),
+        /line 5: not valid UTF-8 \(byte 0x[0-9A-F]{2} at byte \d+\); 11 other line\(s\) are UTF-8/,
+      );
       assert.match(await text(page, 'dataset-summary'), /^be\.jsonl: 12 rows/, 'the previous dataset stays');
 
       // Rows whose prompt fills the max length: nothing to learn, so training does not start.
@@ -69,7 +94,11 @@ export const tests = [
       await page.locator('wt-train-panel button[data-action="start"]').click();
       const error = page.locator('wt-train-panel wt-error [role="alert"]');
       // The sample eval file is set aside for these rows (other intents): the split's training rows are refused.
-      await until('the refusal to train', async () => /Nothing to train on: \d+ row\(s\) skipped: the prompt fills the max length 8/.test((await error.textContent({ timeout: 500 })) ?? ''));
+      await until('the refusal to train', async () =>
+        /Nothing to train on: \d+ row\(s\) skipped: the prompt fills the max length 8/.test(
+          (await error.textContent({ timeout: 500 })) ?? '',
+        ),
+      );
       assert.equal(await text(page, 'train-state'), 'Failed');
       await setNumber(page, 'maxLength', 256);
 
@@ -78,12 +107,20 @@ export const tests = [
       const big = await millionRows(dir);
       const seen = new Set();
       await picker.setInputFiles(big);
-      await until('a million rows', async () => {
-        const p = await page.locator('[data-testid="import-progress"]').textContent({ timeout: 200 }).catch(() => '');
-        const m = /([\d,]+) rows read/.exec(p ?? '');
-        if (m) seen.add(m[1]);
-        return (await text(page, 'dataset-summary')).startsWith('million.jsonl: 1,000,000 rows');
-      }, 300_000, 50);
+      await until(
+        'a million rows',
+        async () => {
+          const p = await page
+            .locator('[data-testid="import-progress"]')
+            .textContent({ timeout: 200 })
+            .catch(() => '');
+          const m = /([\d,]+) rows read/.exec(p ?? '');
+          if (m) seen.add(m[1]);
+          return (await text(page, 'dataset-summary')).startsWith('million.jsonl: 1,000,000 rows');
+        },
+        300_000,
+        50,
+      );
       ctx.log(`progress drawn at ${[...seen].join(' / ')} rows`);
       assert.ok(seen.size >= 3, `the page drew the import's progress while it ran (${seen.size} distinct counts)`);
       await page.locator('[data-testid="token-sample"]').waitFor({ timeout: 120_000 });

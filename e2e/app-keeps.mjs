@@ -43,9 +43,16 @@ export const tests = [
       await page.locator('[data-testid="next-evaluate"] button[data-action="go-eval"]').click();
       await page.locator('[aria-current="step"][data-screen="eval"]').waitFor();
       const trained = await exportedB(page);
-      assert.ok(trained.b.some((x) => x !== 0), 'the trained adapter has a non-zero lora_B');
+      assert.ok(
+        trained.b.some((x) => x !== 0),
+        'the trained adapter has a non-zero lora_B',
+      );
       // point 10: the base is named by something a loader can take, not the page's label
-      assert.match(trained.config.base_model_name_or_path, /^[\w./-]+$/, `base_model_name_or_path ${trained.config.base_model_name_or_path}`);
+      assert.match(
+        trained.config.base_model_name_or_path,
+        /^[\w./-]+$/,
+        `base_model_name_or_path ${trained.config.base_model_name_or_path}`,
+      );
 
       // Point 1: after a reload the same adapter is in use, and every screen says so.
       await page.reload();
@@ -54,9 +61,17 @@ export const tests = [
       await until('the Train step to show the finished run', async () => (await state(page)) === 'Finished', 60_000);
       assert.equal(await stepOf(page), steps, 'the run in use is the finished one');
       await go(page, 'export');
-      assert.equal(await page.getByText('has not been trained yet').count(), 0, 'Export does not call the adapter untrained');
+      assert.equal(
+        await page.getByText('has not been trained yet').count(),
+        0,
+        'Export does not call the adapter untrained',
+      );
       const after = await exportedB(page);
-      assert.deepEqual([...after.b], [...trained.b], 'the exported adapter after the reload is the trained one, bit for bit');
+      assert.deepEqual(
+        [...after.b],
+        [...trained.b],
+        'the exported adapter after the reload is the trained one, bit for bit',
+      );
       await ctx.screenshot(page, 'keeps-after-reload');
 
       // Point 2: continue training from it (a longer run), reload mid-run, resume, and it reaches Runs.
@@ -65,20 +80,32 @@ export const tests = [
       await go(page, 'eval');
       await page.locator('wt-eval-panel button[data-action="evaluate"]').click();
       await page.locator('[data-testid="eval-report"]').waitFor({ timeout: 240_000 });
-      await until('evaluation to end', async () => !(await page.locator('wt-eval-panel button[data-action="continue-training"]').isDisabled()), 240_000);
+      await until(
+        'evaluation to end',
+        async () => !(await page.locator('wt-eval-panel button[data-action="continue-training"]').isDisabled()),
+        240_000,
+      );
       await page.locator('wt-eval-panel button[data-action="continue-training"]').click();
       // Point 9: Evaluate, where Continue was pressed, shows the run going on, and that the
       // results on show are of the adapter before it.
-      await until('the continued run\'s progress on Evaluate', async () => /Training on: step \d+ of \d+/.test(await text(page, 'continue-progress')), 60_000);
+      await until(
+        "the continued run's progress on Evaluate",
+        async () => /Training on: step \d+ of \d+/.test(await text(page, 'continue-progress')),
+        60_000,
+      );
       await page.locator('[data-testid="eval-stale"]').waitFor({ timeout: 10_000 });
       await go(page, 'train');
       const saved = page.getByText(/Checkpoint saved at step (\d+)/);
       let savedStep = 0;
-      await until('a few checkpoints of the continued run', async () => {
-        const m = /step (\d+)/.exec((await saved.textContent({ timeout: 1000 }).catch(() => '')) ?? '');
-        savedStep = m ? Number(m[1]) : 0;
-        return savedStep >= 4;
-      }, 180_000);
+      await until(
+        'a few checkpoints of the continued run',
+        async () => {
+          const m = /step (\d+)/.exec((await saved.textContent({ timeout: 1000 }).catch(() => '')) ?? '');
+          savedStep = m ? Number(m[1]) : 0;
+          return savedStep >= 4;
+        },
+        180_000,
+      );
       const before = await stepOf(page);
       ctx.log(`reloading the continued run at step ${before}`);
       // Without ?preset=e2e, which would put its own epochs back over the saved 30.
@@ -91,13 +118,20 @@ export const tests = [
       // The run goes on while the page reloads, so a later checkpoint may be the last one: the offer
       // is at least the checkpoint seen before the reload, and inside this run.
       const total = Number(/step \d+ of (\d+)/.exec(await found.textContent())?.[1]);
-      assert.ok(ckStep >= savedStep && ckStep < total, `the continued run is offered at step ${ckStep} of ${total} (checkpoint ${savedStep} seen, reloaded at ${before})`);
+      assert.ok(
+        ckStep >= savedStep && ckStep < total,
+        `the continued run is offered at step ${ckStep} of ${total} (checkpoint ${savedStep} seen, reloaded at ${before})`,
+      );
       const resume = page.locator('wt-train-panel button[data-action="start"]');
       assert.equal((await resume.innerText()).trim(), 'Resume');
       // Point 8: the offer's screen agrees with itself: the step's epoch, a state that is not
       // "Not started", and the words name the button as it reads.
       assert.match(await state(page), /^Saved, not running$/);
-      const epochText = (await page.getByText(/^Epoch [\d.]+ of 30$/).first().textContent()) ?? '';
+      const epochText =
+        (await page
+          .getByText(/^Epoch [\d.]+ of 30$/)
+          .first()
+          .textContent()) ?? '';
       const epoch = Number(/Epoch ([\d.]+) of 30/.exec(epochText)?.[1]);
       assert.ok(Math.abs(epoch - ckStep / 6) < 0.01, `epoch ${epoch} for step ${ckStep} at 6 steps an epoch`);
       assert.match(await found.textContent(), /Resume continues it/);
@@ -120,10 +154,18 @@ export const tests = [
       // evaluated shows none, not the previous adapter's.
       await runs.nth(1).locator('button[data-action="load-run"]').click();
       await page.locator('[data-testid="eval-stored"]').waitFor({ timeout: 60_000 });
-      assert.equal(await page.locator('[data-testid="eval-stale"]').count(), 0, 'the loaded run\'s own report is not stale');
+      assert.equal(
+        await page.locator('[data-testid="eval-stale"]').count(),
+        0,
+        "the loaded run's own report is not stale",
+      );
       assert.match(await text(page, 'eval-exact'), /%/);
       await runs.nth(0).locator('button[data-action="load-run"]').click();
-      await until('no report for the run never evaluated', async () => (await page.locator('[data-testid="eval-report"]').count()) === 0, 60_000);
+      await until(
+        'no report for the run never evaluated',
+        async () => (await page.locator('[data-testid="eval-report"]').count()) === 0,
+        60_000,
+      );
     },
   },
   {
@@ -136,7 +178,10 @@ export const tests = [
       await until('the sample data', async () => (await text(page, 'dataset-summary')).includes('200 rows'));
       const before = await text(page, 'dataset-summary');
       const path = join(mkdtempSync(join(tmpdir(), 'webtune-csv-')), 'sheet.csv');
-      writeFileSync(path, 'frage,antwort,id\n"Book a room, 3pm","{""intent"": ""BOOK""}",1\nMute me,"{""intent"": ""MUTE""}",2\nStop,"{""intent"": ""STOP""}",3\n');
+      writeFileSync(
+        path,
+        'frage,antwort,id\n"Book a room, 3pm","{""intent"": ""BOOK""}",1\nMute me,"{""intent"": ""MUTE""}",2\nStop,"{""intent"": ""STOP""}",3\n',
+      );
       await page.locator('wt-drop-zone input[type="file"]').first().setInputFiles(path);
       const card = page.locator('[data-testid="column-mapping"]');
       await card.waitFor({ timeout: 30_000 });
@@ -148,7 +193,11 @@ export const tests = [
       await card.locator('select[data-field="input"]').selectOption('0');
       await card.locator('select[data-field="output"]').selectOption('1');
       await card.locator('button[data-action="import-mapped"]').click();
-      await until('the table rows', async () => (await text(page, 'dataset-summary')).startsWith('sheet.csv: 3 rows'), 30_000);
+      await until(
+        'the table rows',
+        async () => (await text(page, 'dataset-summary')).startsWith('sheet.csv: 3 rows'),
+        30_000,
+      );
       assert.equal(await card.count(), 0, 'the mapping step is done');
       await ctx.screenshot(page, 'keeps-csv');
     },
@@ -172,7 +221,11 @@ export const tests = [
       assert.doesNotMatch(header, /nothing loaded/, `header: ${header}`);
       // and it still works: the Train step can start with it
       await go(page, 'train');
-      assert.equal(await page.locator('wt-train-panel button[data-action="start"]').isDisabled(), false, 'Start is available');
+      assert.equal(
+        await page.locator('wt-train-panel button[data-action="start"]').isDisabled(),
+        false,
+        'Start is available',
+      );
       await ctx.screenshot(page, 'keeps-failed-load');
     },
   },

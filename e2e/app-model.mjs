@@ -35,7 +35,13 @@ export const tests = [
       // Another source: the button loads it (issue 14: not "Load again").
       await panel.getByRole('button', { name: 'Load model' }).click();
       const ready = panel.locator('[data-testid="model-ready"]');
-      await until('the downloaded model', async () => (await ready.innerText().catch(() => '')).includes('617,024 parameters') && !(await ready.innerText()).includes('built in'), 60_000);
+      await until(
+        'the downloaded model',
+        async () =>
+          (await ready.innerText().catch(() => '')).includes('617,024 parameters') &&
+          !(await ready.innerText()).includes('built in'),
+        60_000,
+      );
       const cache = panel.locator('section', { hasText: 'Cached models' });
       await until('the cache entry', async () => (await cache.innerText()).includes('models/tiny'), 30_000);
       await ctx.screenshot(page, 'model-url');
@@ -43,7 +49,11 @@ export const tests = [
       await page.reload();
       await panel.locator('#url').waitFor();
       assert.equal(await panel.locator('#url').inputValue(), url);
-      await until('the cached model again', async () => (await ready.innerText().catch(() => '')).includes('models/tiny'), 60_000);
+      await until(
+        'the cached model again',
+        async () => (await ready.innerText().catch(() => '')).includes('models/tiny'),
+        60_000,
+      );
     },
   },
   {
@@ -67,15 +77,21 @@ export const tests = [
       // refused with the reason before a single request leaves the page.
       const rows = panel.locator('[data-testid="catalog-row"]');
       assert.equal(await rows.count(), 5);
-      const fits = Object.fromEntries(await rows.evaluateAll((trs) => trs.map((tr) => [tr.dataset.repo, tr.dataset.fits])));
+      const fits = Object.fromEntries(
+        await rows.evaluateAll((trs) => trs.map((tr) => [tr.dataset.repo, tr.dataset.fits])),
+      );
       ctx.log(`catalog fit on the CPU engine: ${JSON.stringify(fits)}`);
       assert.equal(fits['Qwen/Qwen2.5-0.5B-Instruct'], 'true');
       assert.equal(fits['Qwen/Qwen3-4B-Instruct-2507'], 'false');
       // its 4-bit base (QLoRA) would fit, so Automatic would load that: ask for the 16-bit base
-      const fitsNf4 = Object.fromEntries(await rows.evaluateAll((trs) => trs.map((tr) => [tr.dataset.repo, tr.dataset.fitsNf4])));
+      const fitsNf4 = Object.fromEntries(
+        await rows.evaluateAll((trs) => trs.map((tr) => [tr.dataset.repo, tr.dataset.fitsNf4])),
+      );
       assert.equal(fitsNf4['Qwen/Qwen3-4B-Instruct-2507'], 'true');
       await panel.locator('input[name="quant"][value="none"]').check();
-      const big = rows.filter({ has: page.locator('[data-testid="catalog-why"]') }).filter({ hasText: 'Qwen3-4B-Instruct-2507' });
+      const big = rows
+        .filter({ has: page.locator('[data-testid="catalog-why"]') })
+        .filter({ hasText: 'Qwen3-4B-Instruct-2507' });
       assert.match(await big.innerText(), /needs [\d.]+ GB, the engine holds 4\.3 GB/);
       const requests = [];
       page.on('request', (r) => requests.push(r.url()));
@@ -83,7 +99,14 @@ export const tests = [
       assert.equal(await panel.locator('#repo').inputValue(), 'Qwen/Qwen3-4B-Instruct-2507');
       await panel.getByText(/Models at batch 1 × max length/).waitFor(); // its preset: batch 1 x accumulation 16
       await panel.getByRole('button', { name: 'Load model' }).click();
-      await until('the too-big refusal', async () => /cannot fit here: .*needs \d+ MiB and the engine can hold 4096 MiB.*Nothing was downloaded/.test(await error.innerText().catch(() => '')), 30_000);
+      await until(
+        'the too-big refusal',
+        async () =>
+          /cannot fit here: .*needs \d+ MiB and the engine can hold 4096 MiB.*Nothing was downloaded/.test(
+            await error.innerText().catch(() => ''),
+          ),
+        30_000,
+      );
       await ctx.screenshot(page, 'model-catalog');
       assert.deepEqual(requests, []);
       await panel.locator('input[name="quant"][value="auto"]').check();
@@ -93,7 +116,11 @@ export const tests = [
       await picker.setInputFiles(broken);
       await panel.getByText(/files picked from no-weights/).waitFor();
       await panel.getByRole('button', { name: 'Load model' }).click();
-      await until('the missing-weights error', async () => /model\.safetensors/.test(await error.innerText().catch(() => '')), 60_000);
+      await until(
+        'the missing-weights error',
+        async () => /model\.safetensors/.test(await error.innerText().catch(() => '')),
+        60_000,
+      );
       ctx.log(`broken folder: ${await error.innerText()}`);
       await ctx.screenshot(page, 'model-folder-error');
 

@@ -14,8 +14,12 @@ function offenders() {
   const out = new Set();
   const name = (el) => {
     const host = el.getRootNode()?.host?.localName ?? '';
-    const cls = typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\s+/).join('.') : '';
-    const label = (el.getAttribute('data-testid') || el.getAttribute('data-action') || el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 30);
+    const cls =
+      typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\s+/).join('.') : '';
+    const label = (el.getAttribute('data-testid') || el.getAttribute('data-action') || el.textContent || '')
+      .trim()
+      .replace(/\s+/g, ' ')
+      .slice(0, 30);
     return `${host ? host + ' > ' : ''}${el.localName}${cls} "${label}"`;
   };
   const walk = (root) => {
@@ -26,7 +30,12 @@ function offenders() {
       const r = el.getBoundingClientRect();
       if (r.width <= 1 || r.height <= 1 || cs.position === 'fixed') continue;
       if (r.right > W + 1) out.add(`${name(el)} ends at ${Math.round(r.right)} px`);
-      if ((cs.overflowX === 'auto' || cs.overflowX === 'scroll' || cs.overflowX === 'hidden') && el.scrollWidth > el.clientWidth + 1 && el.localName !== 'html' && el.localName !== 'body')
+      if (
+        (cs.overflowX === 'auto' || cs.overflowX === 'scroll' || cs.overflowX === 'hidden') &&
+        el.scrollWidth > el.clientWidth + 1 &&
+        el.localName !== 'html' &&
+        el.localName !== 'body'
+      )
         out.add(`${name(el)} holds ${el.scrollWidth} px in ${el.clientWidth}`);
     }
   };
@@ -46,7 +55,11 @@ export const tests = [
       const editor = page.locator('wt-schema-editor');
       await editor.locator('button[data-action="sample-schema"]').click();
       await until('the sample schema', async () => (await text(page, 'schema-in-use')).includes('10 tools'));
-      for (const [field, v] of [['perTool', 1], ['evalPerTool', 1], ['seed', 7]]) {
+      for (const [field, v] of [
+        ['perTool', 1],
+        ['evalPerTool', 1],
+        ['seed', 7],
+      ]) {
         const input = editor.locator(`input[data-field="${field}"]`);
         await input.fill(String(v));
         await input.dispatchEvent('change');
@@ -59,7 +72,11 @@ export const tests = [
       await go(page, 'eval');
       await page.locator('wt-eval-panel button[data-action="evaluate"]').click();
       await page.locator('[data-testid="eval-report"]').waitFor({ timeout: 300_000 });
-      await until('the evaluation to end', async () => !(await page.locator('wt-eval-panel button[data-action="continue-training"]').isDisabled()), 300_000);
+      await until(
+        'the evaluation to end',
+        async () => !(await page.locator('wt-eval-panel button[data-action="continue-training"]').isDisabled()),
+        300_000,
+      );
 
       await page.setViewportSize({ width: 390, height: 844 });
       const found = [];
@@ -68,15 +85,25 @@ export const tests = [
         for (const step of STEPS) {
           await go(page, step);
           // the schema editor with a tool open, as a user editing it sees it
-          if (step === 'data') await page.locator('wt-schema-editor details.tool').first().evaluate((d) => (d.open = true)).catch(() => undefined);
+          if (step === 'data')
+            await page
+              .locator('wt-schema-editor details.tool')
+              .first()
+              .evaluate((d) => (d.open = true))
+              .catch(() => undefined);
           // the catalog shows for a hub source (nothing loads until Load is pressed)
           if (step === 'model') await page.locator('wt-model-panel input[name="source"][value="hf"]').check();
           if (step === 'eval') {
             // readable: each cell of a wrong answer gets most of the screen, not a 41 px column
-            const widths = await page.locator('[data-testid="wrong-answers"] td').evaluateAll((tds) => tds.map((td) => td.getBoundingClientRect().width));
+            const widths = await page
+              .locator('[data-testid="wrong-answers"] td')
+              .evaluateAll((tds) => tds.map((td) => td.getBoundingClientRect().width));
             assert.ok(widths.length > 0, 'wrong answers are on show');
             const narrow = widths.filter((w) => w < 200);
-            if (narrow.length) found.push(`${lang} eval: ${narrow.length} wrong-answer cells narrower than 200 px (${Math.round(Math.min(...narrow))} px)`);
+            if (narrow.length)
+              found.push(
+                `${lang} eval: ${narrow.length} wrong-answer cells narrower than 200 px (${Math.round(Math.min(...narrow))} px)`,
+              );
           }
           await page.waitForTimeout(300);
           for (const o of await page.evaluate(offenders)) found.push(`${lang} ${step}: ${o}`);

@@ -13,21 +13,36 @@ export const tests = [
       await page.evaluate(async () => {
         await navigator.serviceWorker.ready;
       });
-      await until('the service worker to control the page', () => page.evaluate(() => !!navigator.serviceWorker.controller), 30_000);
+      await until(
+        'the service worker to control the page',
+        () => page.evaluate(() => !!navigator.serviceWorker.controller),
+        30_000,
+      );
       const cached = await page.evaluate(async () => {
         const names = await caches.keys();
         const cache = await caches.open(names.find((n) => n.startsWith('webtune-shell-')));
         return (await cache.keys()).map((r) => new URL(r.url).pathname);
       });
-      for (const f of ['/', '/index.html', '/models/tiny/model.safetensors', '/models/tiny/tokenizer.json', '/samples/meeting-train.json'])
+      for (const f of [
+        '/',
+        '/index.html',
+        '/models/tiny/model.safetensors',
+        '/models/tiny/tokenizer.json',
+        '/samples/meeting-train.json',
+      ])
         assert.ok(cached.includes(f), `${f} is cached (${cached.length} entries)`);
-      assert.ok(cached.some((p) => /^\/assets\/worker-.*\.js$/.test(p)), 'the worker bundle is cached');
+      assert.ok(
+        cached.some((p) => /^\/assets\/worker-.*\.js$/.test(p)),
+        'the worker bundle is cached',
+      );
 
       await page.context().setOffline(true);
       await page.reload();
       await waitForModel(page, 60_000);
       await go(page, 'data');
-      await until('the sample data', async () => (await text(page, 'dataset-summary')).startsWith('meeting-train.json: 200 rows'));
+      await until('the sample data', async () =>
+        (await text(page, 'dataset-summary')).startsWith('meeting-train.json: 200 rows'),
+      );
       await ctx.screenshot(page, 'offline-data');
     },
   },

@@ -30,10 +30,14 @@ export const tests = [
       await until('steps after the pause', async () => (await stepOf(page)) > paused, 60_000);
       // The e2e preset checkpoints every 2 steps; wait for a few.
       const saved = page.getByText(/Checkpoint saved at step (\d+)/);
-      await until('a few checkpoints', async () => {
-        const m = /step (\d+)/.exec((await saved.textContent({ timeout: 1000 }).catch(() => '')) ?? '');
-        return m && Number(m[1]) >= 6;
-      }, 180_000);
+      await until(
+        'a few checkpoints',
+        async () => {
+          const m = /step (\d+)/.exec((await saved.textContent({ timeout: 1000 }).catch(() => '')) ?? '');
+          return m && Number(m[1]) >= 6;
+        },
+        180_000,
+      );
       // Let the throttled loss-curve save catch up with the run, then pull the plug.
       await page.waitForTimeout(1500);
       const before = await stepOf(page);
@@ -48,14 +52,21 @@ export const tests = [
       // The worker may finish a step or two between our last look and the page going away.
       assert.ok(ckStep >= 6 && ckStep <= before + 4, `the saved run is at step ${ckStep} (reloaded at ${before})`);
       const restored = await chartPoints(page);
-      assert.ok(restored.length >= 2 && restored.length <= ckStep, `the curve up to the checkpoint is back (${restored.length} points)`);
+      assert.ok(
+        restored.length >= 2 && restored.length <= ckStep,
+        `the curve up to the checkpoint is back (${restored.length} points)`,
+      );
       await ctx.screenshot(page, 'resume-found');
       // The offer says what it resumes, and is of this run only: another learning rate is another
       // run, so the offer goes; back at the run's own, it is there again at the same step.
       assert.match(await found.textContent(), /200 training examples, learning rate 0\.003, 2 epochs/);
       const start = page.locator('wt-train-panel button[data-action="start"]');
       await setNumber(page, 'lr', 0.004);
-      await until('the offer to go with the other setting', async () => (await page.locator('[data-testid="checkpoint-found"]').count()) === 0, 60_000);
+      await until(
+        'the offer to go with the other setting',
+        async () => (await page.locator('[data-testid="checkpoint-found"]').count()) === 0,
+        60_000,
+      );
       assert.equal((await start.innerText()).trim(), 'Start training');
       await setNumber(page, 'lr', 0.003);
       await found.waitFor({ timeout: 60_000 });
@@ -72,7 +83,10 @@ export const tests = [
       const after = await chartPoints(page);
       const x = after.map((p) => p.x);
       assert.ok(after.length > restored.length, 'new steps were added to the restored curve');
-      assert.ok(x.every((v, i) => i === 0 || v > x[i - 1]), 'each step is drawn once, in order');
+      assert.ok(
+        x.every((v, i) => i === 0 || v > x[i - 1]),
+        'each step is drawn once, in order',
+      );
       await ctx.screenshot(page, 'resume-continued');
     },
   },

@@ -16,9 +16,16 @@ export const tests = [
       for (const lang of ['en', 'zh']) {
         await page.locator('#lang').selectOption(lang);
         await page.waitForTimeout(200);
-        const fit = await badge.evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth, text: el.textContent }));
+        const fit = await badge.evaluate((el) => ({
+          scroll: el.scrollWidth,
+          client: el.clientWidth,
+          text: el.textContent,
+        }));
         ctx.log(`${lang} badge: "${fit.text}" ${fit.scroll} px in ${fit.client}`);
-        assert.ok(fit.scroll <= fit.client + 1, `${lang}: the engine badge is cut ("${fit.text}" needs ${fit.scroll} px, has ${fit.client})`);
+        assert.ok(
+          fit.scroll <= fit.client + 1,
+          `${lang}: the engine badge is cut ("${fit.text}" needs ${fit.scroll} px, has ${fit.client})`,
+        );
       }
       // zh from here on
       const b = await text(page, 'engine-badge');

@@ -17,7 +17,17 @@ async function main(): Promise<Record<string, unknown>> {
   const num = (k: string, fallback: number) => Number(q.get(k) ?? fallback);
   const engine = new LoraEngine(await createWebGpuBackend());
   try {
-    const r = await runStepBench(engine, { preset: q.get('preset') ?? 'small', batch: num('batch', 4), seq: num('seq', 64), steps: num('steps', 3), matmul: true }, (line) => console.log(line));
+    const r = await runStepBench(
+      engine,
+      {
+        preset: q.get('preset') ?? 'small',
+        batch: num('batch', 4),
+        seq: num('seq', 64),
+        steps: num('steps', 3),
+        matmul: true,
+      },
+      (line) => console.log(line),
+    );
     return { engine: 'webgpu-chromium', ...r };
   } finally {
     await engine.dispose();

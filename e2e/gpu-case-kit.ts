@@ -44,9 +44,14 @@ export function uniform(n: number, seed: number, scale = 1): Float32Array {
 
 /** Uploads inputs into one arena per dtype, so kernels also see tensors sharing a buffer. */
 export function tensors(ops: AnyOps, spec: Record<string, Float32Array | Int32Array | number>, label: string) {
-  const f32: Record<string, number> = {}, i32: Record<string, number> = {};
-  for (const [k, v] of Object.entries(spec)) (v instanceof Int32Array ? i32 : f32)[k] = typeof v === 'number' ? v : v.length;
-  const out = { ...ops.arena('f32', f32, `${label}.f32`), ...(Object.keys(i32).length ? ops.arena('i32', i32, `${label}.i32`) : {}) };
+  const f32: Record<string, number> = {},
+    i32: Record<string, number> = {};
+  for (const [k, v] of Object.entries(spec))
+    (v instanceof Int32Array ? i32 : f32)[k] = typeof v === 'number' ? v : v.length;
+  const out = {
+    ...ops.arena('f32', f32, `${label}.f32`),
+    ...(Object.keys(i32).length ? ops.arena('i32', i32, `${label}.i32`) : {}),
+  };
   for (const [k, v] of Object.entries(spec)) if (typeof v !== 'number') ops.upload(out[k], v);
   return out;
 }

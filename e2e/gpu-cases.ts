@@ -5,7 +5,15 @@
 // e2e/gpu-flows.mjs).
 // The matrix-product cases are in gpu-cases-matmul.ts, the shared helpers in gpu-case-kit.ts.
 
-import { readAll, tensors, uniform, type AnyOps, type Outputs, type ParityCase, type ParityResult } from './gpu-case-kit.ts';
+import {
+  readAll,
+  tensors,
+  uniform,
+  type AnyOps,
+  type Outputs,
+  type ParityCase,
+  type ParityResult,
+} from './gpu-case-kit.ts';
 import { addMatmulCases } from './gpu-cases-matmul.ts';
 
 export type { ParityCase, ParityResult } from './gpu-case-kit.ts';
@@ -17,8 +25,20 @@ export function parityCases(): ParityCase[] {
   addMatmulCases(add);
 
   add('rmsnorm forward+backward', 1e-5, async (ops) => {
-    const N = 7, C = 300;
-    const t = tensors(ops, { out: N * C, rstd: N, inp: uniform(N * C, 13), weight: uniform(C, 14), dout: uniform(N * C, 15), dinp: uniform(N * C, 16) }, 'rms');
+    const N = 7,
+      C = 300;
+    const t = tensors(
+      ops,
+      {
+        out: N * C,
+        rstd: N,
+        inp: uniform(N * C, 13),
+        weight: uniform(C, 14),
+        dout: uniform(N * C, 15),
+        dinp: uniform(N * C, 16),
+      },
+      'rms',
+    );
     ops.rmsnormForward(t.out, t.rstd, t.inp, t.weight, N, C, 1e-6);
     ops.rmsnormBackward(t.dinp, t.dout, t.inp, t.weight, t.rstd, N, C);
     return readAll(ops, t, ['out', 'rstd', 'dinp']);
@@ -26,16 +46,32 @@ export function parityCases(): ParityCase[] {
 
   for (const p of [0, 0.1]) {
     add(`lora forward+backward dropout ${p}`, 1e-5, async (ops) => {
-      const N = 9, In = 21, O = 17, R = 3, scale = 4;
+      const N = 9,
+        In = 21,
+        O = 17,
+        R = 3,
+        scale = 4;
       // a and b are views into one parameter buffer, as the model carves them
-      const t = tensors(ops, {
-        out: uniform(N * O, 20), xa: N * R, inp: uniform(N * In, 21), dinp: uniform(N * In, 22), dxa: N * R, dout: uniform(N * O, 23),
-        params: 64 + 128, grads: uniform(64 + 128, 24),
-      }, 'lora');
+      const t = tensors(
+        ops,
+        {
+          out: uniform(N * O, 20),
+          xa: N * R,
+          inp: uniform(N * In, 21),
+          dinp: uniform(N * In, 22),
+          dxa: N * R,
+          dout: uniform(N * O, 23),
+          params: 64 + 128,
+          grads: uniform(64 + 128, 24),
+        },
+        'lora',
+      );
       ops.upload(t.params, uniform(R * In, 25), 0);
       ops.upload(t.params, uniform(O * R, 26), 64);
-      const a = ops.view(t.params, 0, R * In), b = ops.view(t.params, 64, O * R);
-      const da = ops.view(t.grads, 0, R * In), db = ops.view(t.grads, 64, O * R);
+      const a = ops.view(t.params, 0, R * In),
+        b = ops.view(t.params, 64, O * R);
+      const da = ops.view(t.grads, 0, R * In),
+        db = ops.view(t.grads, 64, O * R);
       const dropout = { p, seed: 0xdeadbeef };
       ops.loraForward(t.out, t.xa, t.inp, a, b, N, In, O, R, scale, dropout);
       ops.loraBackward(t.dinp, da, db, t.dxa, t.dout, t.inp, t.xa, a, b, N, In, O, R, scale, dropout);
@@ -44,7 +80,10 @@ export function parityCases(): ParityCase[] {
   }
 
   add('rope forward, backward', 1e-5, async (ops) => {
-    const B = 2, T = 5, H = 3, HD = 8;
+    const B = 2,
+      T = 5,
+      H = 3,
+      HD = 8;
     const t = tensors(ops, { x: uniform(B * T * H * HD, 30), dx: uniform(B * T * H * HD, 31) }, 'rope');
     ops.ropeForward(t.x, B, T, H, HD, 10000, 3);
     ops.ropeBackward(t.dx, B, T, H, HD, 1000000, 300);
@@ -54,17 +93,33 @@ export function parityCases(): ParityCase[] {
   // head dim 8 (two threads of a key's four idle in backward), 64 with Qwen2.5-0.5B's 14 / 2 heads (7 query heads share a
   // KV head, 133 query rows span three workgroups) and 128 (Qwen3: the GPU's unrolled variants);
   // the backend's saved state differs (probabilities vs log-sum-exp), so only results compare
-  for (const [HD, T, NH, NKV] of [[8, 6, 4, 2], [64, 19, 14, 2], [128, 7, 4, 2]]) {
+  for (const [HD, T, NH, NKV] of [
+    [8, 6, 4, 2],
+    [64, 19, 14, 2],
+    [128, 7, 4, 2],
+  ]) {
     add(`attention forward+backward, padding, head dim ${HD}, ${NH}/${NKV} heads`, 1e-5, async (ops) => {
       const B = 3;
       // batch 1 is right padded; batch 2 masks key 0, so its first query sees nothing
       const mask = Int32Array.from({ length: B * T }, (_, i) => (i >= T + 4 || i === 2 * T ? 0 : 1));
       const state = ops.kind === 'cpu' ? B * NH * T * T : B * NH * T * 2;
-      const t = tensors(ops, {
-        out: B * T * NH * HD, att: state, q: uniform(B * T * NH * HD, 40), k: uniform(B * T * NKV * HD, 41), v: uniform(B * T * NKV * HD, 42),
-        dq: uniform(B * T * NH * HD, 44), dk: B * T * NKV * HD, dv: B * T * NKV * HD, datt: ops.kind === 'cpu' ? B * NH * T * T : 0,
-        dout: uniform(B * T * NH * HD, 43), mask,
-      }, 'att');
+      const t = tensors(
+        ops,
+        {
+          out: B * T * NH * HD,
+          att: state,
+          q: uniform(B * T * NH * HD, 40),
+          k: uniform(B * T * NKV * HD, 41),
+          v: uniform(B * T * NKV * HD, 42),
+          dq: uniform(B * T * NH * HD, 44),
+          dk: B * T * NKV * HD,
+          dv: B * T * NKV * HD,
+          datt: ops.kind === 'cpu' ? B * NH * T * T : 0,
+          dout: uniform(B * T * NH * HD, 43),
+          mask,
+        },
+        'att',
+      );
       ops.attentionForward(t.out, t.att, t.q, t.k, t.v, t.mask, B, T, T, T, NH, NKV, HD);
       ops.attentionBackward(t.dq, t.dk, t.dv, t.datt, t.dout, t.q, t.k, t.v, t.out, t.att, t.mask, B, T, NH, NKV, HD);
       return readAll(ops, t, ['out', 'dq', 'dk', 'dv']);
@@ -72,17 +127,38 @@ export function parityCases(): ParityCase[] {
   }
 
   add('attention KV-cache decode', 1e-5, async (ops) => {
-    const B = 2, T = 2, S = 6, SMAX = 9, NH = 6, NKV = 3, HD = 4;
+    const B = 2,
+      T = 2,
+      S = 6,
+      SMAX = 9,
+      NH = 6,
+      NKV = 3,
+      HD = 4;
     const mask = Int32Array.from({ length: B * SMAX }, (_, i) => (i % SMAX === 1 ? 0 : 1));
     const state = ops.kind === 'cpu' ? B * NH * T * S : B * NH * T * 2;
-    const t = tensors(ops, { out: B * T * NH * HD, att: state, q: uniform(B * T * NH * HD, 50), k: uniform(B * SMAX * NKV * HD, 51), v: uniform(B * SMAX * NKV * HD, 52), mask }, 'kv');
+    const t = tensors(
+      ops,
+      {
+        out: B * T * NH * HD,
+        att: state,
+        q: uniform(B * T * NH * HD, 50),
+        k: uniform(B * SMAX * NKV * HD, 51),
+        v: uniform(B * SMAX * NKV * HD, 52),
+        mask,
+      },
+      'kv',
+    );
     ops.attentionForward(t.out, t.att, t.q, t.k, t.v, t.mask, B, T, S, SMAX, NH, NKV, HD);
     return readAll(ops, t, ['out']);
   });
 
   add('swiglu forward+backward', 1e-6, async (ops) => {
     const n = 1001;
-    const t = tensors(ops, { out: n, gate: uniform(n, 60, 6), up: uniform(n, 61), dgate: n, dup: n, dout: uniform(n, 62) }, 'swiglu');
+    const t = tensors(
+      ops,
+      { out: n, gate: uniform(n, 60, 6), up: uniform(n, 61), dgate: n, dup: n, dout: uniform(n, 62) },
+      'swiglu',
+    );
     ops.swigluForward(t.out, t.gate, t.up, n);
     ops.swigluBackward(t.dgate, t.dup, t.dout, t.gate, t.up, n);
     return readAll(ops, t, ['out', 'dgate', 'dup']);
@@ -100,9 +176,15 @@ export function parityCases(): ParityCase[] {
   });
 
   add('gather, scatter-add rows', 0, async (ops) => {
-    const N = 13, M = 5, C = 7;
+    const N = 13,
+      M = 5,
+      C = 7;
     const idx = Int32Array.from([12, 0, 7, 3, 8]);
-    const t = tensors(ops, { out: M * C, inp: uniform(N * C, 80), dinp: uniform(N * C, 81), dout: uniform(M * C, 82), idx }, 'rows');
+    const t = tensors(
+      ops,
+      { out: M * C, inp: uniform(N * C, 80), dinp: uniform(N * C, 81), dout: uniform(M * C, 82), idx },
+      'rows',
+    );
     ops.gatherRows(t.out, t.inp, t.idx, M, C);
     ops.scatterAddRows(t.dinp, t.dout, t.idx, M, C);
     return readAll(ops, t, ['out', 'dinp']);
@@ -110,9 +192,27 @@ export function parityCases(): ParityCase[] {
 
   add('globalNorm + adamw (clipped, weight decay)', 1e-5, async (ops) => {
     const P = 70001; // more than one pass of the fixed norm grid
-    const t = tensors(ops, { norm: 1, param: uniform(P, 90), grad: uniform(P, 91, 0.01), m: uniform(P, 92, 0.001), v: uniform(P, 93, 0.0001).map(Math.abs) }, 'opt');
+    const t = tensors(
+      ops,
+      {
+        norm: 1,
+        param: uniform(P, 90),
+        grad: uniform(P, 91, 0.01),
+        m: uniform(P, 92, 0.001),
+        v: uniform(P, 93, 0.0001).map(Math.abs),
+      },
+      'opt',
+    );
     ops.globalNorm(t.norm, t.grad, P);
-    ops.adamw(t.param, t.grad, t.m, t.v, t.norm, P, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 3, maxGradNorm: 1 });
+    ops.adamw(t.param, t.grad, t.m, t.v, t.norm, P, {
+      lr: 1e-3,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weightDecay: 0.01,
+      step: 3,
+      maxGradNorm: 1,
+    });
     return readAll(ops, t, ['norm', 'param', 'm', 'v']);
   });
 
@@ -129,11 +229,16 @@ export function compareOutputs(c: ParityCase, want: Outputs, got: Outputs): Pari
       worst = Infinity;
       continue;
     }
-    let scale = 0, err = 0, at = 0;
+    let scale = 0,
+      err = 0,
+      at = 0;
     for (let i = 0; i < ref.length; i++) {
       scale = Math.max(scale, Math.abs(ref[i]));
       const e = Number.isNaN(g[i]) !== Number.isNaN(ref[i]) ? Infinity : Math.abs(g[i] - ref[i]);
-      if (e > err) { err = e; at = i; }
+      if (e > err) {
+        err = e;
+        at = i;
+      }
     }
     const rel = err / (scale || 1);
     if (rel > worst) worst = rel;
@@ -151,7 +256,12 @@ export function f16Tolerance(c: ParityCase): number {
 }
 
 /** Every case on the oracle and on the GPU backend (with `tolerance` overriding the cases' own). */
-export async function runParity(cpu: AnyOps, gpu: AnyOps, filter?: (c: ParityCase) => boolean, tolerance?: (c: ParityCase) => number): Promise<ParityResult[]> {
+export async function runParity(
+  cpu: AnyOps,
+  gpu: AnyOps,
+  filter?: (c: ParityCase) => boolean,
+  tolerance?: (c: ParityCase) => number,
+): Promise<ParityResult[]> {
   const results: ParityResult[] = [];
   for (const c of parityCases()) {
     if (filter && !filter(c)) continue;
@@ -161,7 +271,12 @@ export async function runParity(cpu: AnyOps, gpu: AnyOps, filter?: (c: ParityCas
       await gpu.flush();
       results.push(compareOutputs(tolerance ? { ...c, tol: tolerance(c) } : c, want, got));
     } catch (e) {
-      results.push({ name: c.name, ok: false, worst: Infinity, detail: `${(e as Error).name}: ${(e as Error).message}` });
+      results.push({
+        name: c.name,
+        ok: false,
+        worst: Infinity,
+        detail: `${(e as Error).name}: ${(e as Error).message}`,
+      });
     }
   }
   return results;
@@ -193,4 +308,3 @@ export function publishReport(run: () => Promise<PageReport>): void {
       status.textContent = 'failed';
     });
 }
-

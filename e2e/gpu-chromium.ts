@@ -18,7 +18,8 @@ const DEFAULT_GOLDEN = ['qwen3-bf16', 'nf4-odd-f32'];
 const all = readdirSync(new URL('../test/fixtures/golden', import.meta.url)).filter((n) => !n.includes('.'));
 const arg = process.argv.indexOf('--golden') > 0 ? process.argv[process.argv.indexOf('--golden') + 1] : '';
 const cases = arg === 'all' ? all : arg === 'none' ? [] : arg ? arg.split(',') : DEFAULT_GOLDEN;
-for (const c of cases) if (!all.includes(c)) throw new Error(`--golden: no case ${c} in test/fixtures/golden (${all.join(', ')})`);
+for (const c of cases)
+  if (!all.includes(c)) throw new Error(`--golden: no case ${c} in test/fixtures/golden (${all.join(', ')})`);
 const pages = ['e2e/gpu-page.html', ...(cases.length ? [`e2e/gpu-golden-page.html?cases=${cases.join(',')}`] : [])];
 
 const vite = await createVite({
@@ -32,9 +33,19 @@ const vite = await createVite({
 await vite.listen();
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
-  args: ['--headless=new', '--enable-unsafe-webgpu', '--disable-gpu', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless=new',
+    '--enable-unsafe-webgpu',
+    '--disable-gpu',
+    '--no-sandbox',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
-let failed = 0, passed = 0;
+let failed = 0,
+  passed = 0;
 try {
   for (const path of pages) {
     const page = await browser.newPage();
@@ -51,7 +62,9 @@ try {
       failed++;
     }
     for (const r of report.results as ParityResult[]) {
-      console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (rel err ${r.worst.toExponential(1)})${r.ok ? '' : `: ${r.detail}`}`);
+      console.log(
+        `  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (rel err ${r.worst.toExponential(1)})${r.ok ? '' : `: ${r.detail}`}`,
+      );
       if (!r.ok) failed++;
       else passed++;
     }

@@ -20,13 +20,21 @@ export const tests = [
     timeoutMs: LIMIT_MS + 30_000,
     async run(ctx) {
       const r = await new Promise((done) => {
-        execFile('npx', ['tsx', 'e2e/gpu-chromium.ts', '--golden', GOLDEN.join(',')], { cwd: root, timeout: LIMIT_MS, maxBuffer: 16 << 20 }, (error, stdout, stderr) =>
-          done({ code: error ? (error.code ?? 1) : 0, killed: Boolean(error?.killed), output: `${stdout}${stderr}` }));
+        execFile(
+          'npx',
+          ['tsx', 'e2e/gpu-chromium.ts', '--golden', GOLDEN.join(',')],
+          { cwd: root, timeout: LIMIT_MS, maxBuffer: 16 << 20 },
+          (error, stdout, stderr) =>
+            done({ code: error ? (error.code ?? 1) : 0, killed: Boolean(error?.killed), output: `${stdout}${stderr}` }),
+        );
       });
       for (const line of r.output.trimEnd().split('\n')) ctx.log(line);
       if (r.killed) throw new Error(`e2e/gpu-chromium.ts did not finish within ${LIMIT_MS / 1000} s`);
       if (r.code !== 0) {
-        const failed = r.output.split('\n').filter((l) => /^\s*FAIL /.test(l)).map((l) => l.trim());
+        const failed = r.output
+          .split('\n')
+          .filter((l) => /^\s*FAIL /.test(l))
+          .map((l) => l.trim());
         throw new Error(`e2e/gpu-chromium.ts exited with ${r.code}${failed.length ? `: ${failed.join('; ')}` : ''}`);
       }
       // the name says which golden cases ran: each must have its own passing line

@@ -21,10 +21,19 @@ async function main(): Promise<{ adapter: string; results: ParityResult[] }> {
         const { checks } = await runGoldenCaseFrom(read, name, 'webgpu', () => {}, { backend });
         const failed = checks.filter((c) => !c.ok);
         const worst = Math.max(0, ...checks.map((c) => (c.metric === 'maxAbs' ? c.maxAbs : c.relL2) / (c.bound || 1)));
-        results.push({ name: `golden ${name} (${checks.length} checks, ${backend.describe().kernels})`, ok: failed.length === 0 && checks.length > 40, worst,
-          detail: failed.map((c) => `${c.name}: maxAbs ${c.maxAbs} relL2 ${c.relL2}`).join('; ') });
+        results.push({
+          name: `golden ${name} (${checks.length} checks, ${backend.describe().kernels})`,
+          ok: failed.length === 0 && checks.length > 40,
+          worst,
+          detail: failed.map((c) => `${c.name}: maxAbs ${c.maxAbs} relL2 ${c.relL2}`).join('; '),
+        });
       } catch (e) {
-        results.push({ name: `golden ${name}`, ok: false, worst: Infinity, detail: `${(e as Error).name}: ${(e as Error).message}` });
+        results.push({
+          name: `golden ${name}`,
+          ok: false,
+          worst: Infinity,
+          detail: `${(e as Error).name}: ${(e as Error).message}`,
+        });
       }
     }
     return { adapter: backend.info.device, results };

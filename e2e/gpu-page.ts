@@ -12,11 +12,13 @@ async function main(): Promise<PageReport> {
   const results = await runParity(new CpuOps(), gpu);
   // small chunks and vocabulary slices: the split paths a real 151936-row embedding takes
   const tight = await createWebGpuOps({ maxWeightChunkBytes: 160, ceSliceElements: 40 });
-  for (const r of await runParity(new CpuOps(), tight, (c) => WEIGHTED.test(c.name))) results.push({ ...r, name: `chunked ${r.name}` });
+  for (const r of await runParity(new CpuOps(), tight, (c) => WEIGHTED.test(c.name)))
+    results.push({ ...r, name: `chunked ${r.name}` });
   tight.dispose();
   const worker = new Worker(new URL('./gpu-worker.ts', import.meta.url), { type: 'module' });
   const fromWorker = await new Promise<ParityResult[]>((resolve, reject) => {
-    worker.onmessage = (e: MessageEvent<ParityResult[] | { error: string }>) => ('error' in e.data ? reject(new Error(e.data.error)) : resolve(e.data));
+    worker.onmessage = (e: MessageEvent<ParityResult[] | { error: string }>) =>
+      'error' in e.data ? reject(new Error(e.data.error)) : resolve(e.data);
     worker.onerror = (e) => reject(new Error(`worker: ${e.message}`));
   });
   worker.terminate();

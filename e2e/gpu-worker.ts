@@ -8,7 +8,9 @@ import { runParity } from './gpu-cases.ts';
 (async () => {
   try {
     const gpu = await createWebGpuOps();
-    const results = await runParity(new CpuOps(), gpu, (c) => /matmul bf16|lora forward\+backward dropout 0.1|cross-entropy bf16/.test(c.name));
+    const results = await runParity(new CpuOps(), gpu, (c) =>
+      /matmul bf16|lora forward\+backward dropout 0.1|cross-entropy bf16/.test(c.name),
+    );
     gpu.dispose();
     postMessage(results);
   } catch (e) {

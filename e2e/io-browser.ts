@@ -20,10 +20,27 @@ import type { TrainSettings } from '../src/train/recipe.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CHUNK = 64 << 10;
-const LOAD = { maxBatch: 2, maxSeq: 24, lora: { r: 4, alpha: 8, dropout: 0.1, targets: ['q_proj', 'v_proj', 'down_proj'], rslora: false }, downloadChunkSize: CHUNK };
+const LOAD = {
+  maxBatch: 2,
+  maxSeq: 24,
+  lora: { r: 4, alpha: 8, dropout: 0.1, targets: ['q_proj', 'v_proj', 'down_proj'], rslora: false },
+  downloadChunkSize: CHUNK,
+};
 const TRAIN: TrainSettings = {
-  epochs: 25, batchSize: 2, gradAccum: 1, lr: 5e-3, schedule: 'linear', warmupSteps: 2,
-  beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1, seed: 5, evalEvery: 0, checkpointEvery: 3,
+  epochs: 25,
+  batchSize: 2,
+  gradAccum: 1,
+  lr: 5e-3,
+  schedule: 'linear',
+  warmupSteps: 2,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0.01,
+  maxGradNorm: 1,
+  seed: 5,
+  evalEvery: 0,
+  checkpointEvery: 3,
 };
 
 const results: { name: string; ok: boolean; error?: string }[] = [];
@@ -57,19 +74,37 @@ await vite.listen();
 const pageUrl = new URL('e2e/io-page.html', vite.resolvedUrls!.local[0]).href;
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
-  args: ['--headless=new', '--enable-unsafe-webgpu', '--disable-gpu', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless=new',
+    '--enable-unsafe-webgpu',
+    '--disable-gpu',
+    '--no-sandbox',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 const context = await browser.newContext();
 const requested: string[] = [];
 context.on('request', (r) => void requested.push(r.url()));
 const page = await context.newPage();
 page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
-page.on('console', (m) => m.type() === 'error' && !/CORS|Failed to load resource|ERR_FAILED/.test(m.text()) && console.log(`  [console] ${m.text()}`));
+page.on(
+  'console',
+  (m) =>
+    m.type() === 'error' &&
+    !/CORS|Failed to load resource|ERR_FAILED/.test(m.text()) &&
+    console.log(`  [console] ${m.text()}`),
+);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type IoTest = Record<string, (...a: any[]) => any>;
 const call = <T = any>(fn: string, ...args: unknown[]): Promise<T> =>
-  page.evaluate(([fn, args]) => (window as unknown as { ioTest: IoTest }).ioTest[fn as string](...(args as unknown[])), [fn, args] as const);
+  page.evaluate(
+    ([fn, args]) => (window as unknown as { ioTest: IoTest }).ioTest[fn as string](...(args as unknown[])),
+    [fn, args] as const,
+  );
 
 async function open(p: Page) {
   await p.goto(pageUrl);
@@ -86,13 +121,19 @@ try {
     const r = await call('load', hf('tiny'), LOAD);
     assert.equal(r.ok, true, JSON.stringify(r.error));
     assert.equal(r.engine, 'cpu');
-    assert.equal(r.files.every((f: { fromCache: boolean }) => f.fromCache), true);
+    assert.equal(
+      r.files.every((f: { fromCache: boolean }) => f.fromCache),
+      true,
+    );
     const rec = await call('record', r.sourceKey, 'model.safetensors');
     assert.equal(rec.verified, 'sha256');
     assert.equal(rec.actualSha256, hub.files.get('model.safetensors')!.sha256);
     assert.equal(rec.chunks, Math.ceil(weightsSize / CHUNK));
     const events = await call<{ phase: string; loadedBytes: number; bytesPerSec: number }[]>('loadEvents');
-    assert.ok(events.some((e) => e.phase === 'download' && e.loadedBytes > 0), 'download progress reported');
+    assert.ok(
+      events.some((e) => e.phase === 'download' && e.loadedBytes > 0),
+      'download progress reported',
+    );
   });
 
   await check('the built-in model loads from the folder next to the page', async () => {
@@ -112,7 +153,10 @@ try {
     const cached = await call<{ sourceKey: string; complete: boolean; bytes: number }[]>('cached');
     const entry = cached.find((c) => c.sourceKey === r.sourceKey)!;
     assert.equal(entry.complete, true);
-    assert.equal(entry.bytes, [...hub.files.values()].reduce((a, f) => a + f.bytes.length, 0));
+    assert.equal(
+      entry.bytes,
+      [...hub.files.values()].reduce((a, f) => a + f.bytes.length, 0),
+    );
   });
 
   await check('a server without CORS headers gives a "cors" DownloadError', async () => {
@@ -149,7 +193,10 @@ try {
     const r = await call('load', source, LOAD);
     assert.equal(r.ok, true, JSON.stringify(r.error));
     const weightReqs = hub.log.slice(before).filter((x) => x.path === '/stall/model.safetensors');
-    assert.deepEqual(weightReqs.map((x) => [x.range, x.status]), [[`bytes=${kept * CHUNK}-`, 206]]);
+    assert.deepEqual(
+      weightReqs.map((x) => [x.range, x.status]),
+      [[`bytes=${kept * CHUNK}-`, 206]],
+    );
     const rec = await call('record', key, 'model.safetensors');
     assert.equal(rec.complete, true);
     assert.equal(rec.actualSha256, hub.files.get('model.safetensors')!.sha256);
@@ -183,7 +230,10 @@ try {
     await call('clearTrainEvents');
     await call('startTrain', { ...TRAIN, runId: 'live' });
     await page.waitForFunction(
-      () => (window as unknown as { ioTest: IoTest }).ioTest.trainEvents().some((e: { state: string; checkpointedAt?: number; step: number }) => e.state === 'running' && e.step >= 4),
+      () =>
+        (window as unknown as { ioTest: IoTest }).ioTest
+          .trainEvents()
+          .some((e: { state: string; checkpointedAt?: number; step: number }) => e.state === 'running' && e.step >= 4),
       null,
       { timeout: 60_000, polling: 10 },
     );
@@ -200,7 +250,10 @@ try {
     const events = await call<{ state: string; step: number; loss: number }[]>('trainEvents');
     const after = events.filter((e) => e.state === 'running' && e.step > live.step).map((e) => e.loss);
     assert.deepEqual(after, reference.slice(live.step));
-    assert.deepEqual(r.outcome.history.map((h: { loss: number }) => h.loss), reference);
+    assert.deepEqual(
+      r.outcome.history.map((h: { loss: number }) => h.loss),
+      reference,
+    );
   });
 
   await check('in a worker, WebGPU is found and trains the same losses as the CPU', async () => {

@@ -11,9 +11,14 @@ const LIMIT_MS = 240_000;
 
 function runIoBrowser() {
   return new Promise((done) => {
-    execFile('npx', ['tsx', 'e2e/io-browser.ts'], { cwd: root, timeout: LIMIT_MS, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      done({ code: error ? (error.code ?? 1) : 0, killed: Boolean(error?.killed), output: `${stdout}${stderr}` });
-    });
+    execFile(
+      'npx',
+      ['tsx', 'e2e/io-browser.ts'],
+      { cwd: root, timeout: LIMIT_MS, maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        done({ code: error ? (error.code ?? 1) : 0, killed: Boolean(error?.killed), output: `${stdout}${stderr}` });
+      },
+    );
   });
 }
 
@@ -28,8 +33,12 @@ export const tests = [
       const r = await runIoBrowser();
       for (const l of r.output.trimEnd().split('\n')) ctx.log(l);
       if (r.killed) throw new Error(`e2e/io-browser.ts did not finish within ${LIMIT_MS / 1000} s`);
-      const failed = r.output.split('\n').filter((l) => /^\s*FAIL /.test(l)).map((l) => l.trim());
-      if (r.code !== 0) throw new Error(`e2e/io-browser.ts exited with ${r.code}${failed.length ? `: ${failed.join('; ')}` : ''}`);
+      const failed = r.output
+        .split('\n')
+        .filter((l) => /^\s*FAIL /.test(l))
+        .map((l) => l.trim());
+      if (r.code !== 0)
+        throw new Error(`e2e/io-browser.ts exited with ${r.code}${failed.length ? `: ${failed.join('; ')}` : ''}`);
     },
   },
 ];

@@ -6,7 +6,15 @@ import { useBuiltinModel } from '../src/io/sources.ts';
 import { getRecord, MODEL_DB, MODEL_STORE } from '../src/io/cache.ts';
 import { idbStore } from '../src/io/store.ts';
 import { DownloadError, WebtuneError } from '../src/core/errors.ts';
-import type { EngineChoice, LoadProgress, LoadSettings, ModelSource, RunOptions, TrainProgress, TrainSettings } from '../src/worker/api.ts';
+import type {
+  EngineChoice,
+  LoadProgress,
+  LoadSettings,
+  ModelSource,
+  RunOptions,
+  TrainProgress,
+  TrainSettings,
+} from '../src/worker/api.ts';
 import { randomExamples } from '../test/helpers/examples.ts';
 
 // The tiny built-in model: the checks below name its vocabulary and folder.
@@ -36,12 +44,18 @@ function plainError(e: unknown) {
   };
 }
 
-
 const api = {
   async load(source: ModelSource, settings: LoadSettings, engine: EngineChoice = 'cpu') {
     try {
       const s = await worker.loadModel(source, engine, settings, (p) => void loadEvents.push(p));
-      return { ok: true, name: s.name, sourceKey: s.sourceKey, files: s.files, vocab: s.config.vocabSize, engine: s.engine.kind };
+      return {
+        ok: true,
+        name: s.name,
+        sourceKey: s.sourceKey,
+        files: s.files,
+        vocab: s.config.vocabSize,
+        engine: s.engine.kind,
+      };
     } catch (e) {
       return { ok: false, error: plainError(e) };
     }

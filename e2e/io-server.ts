@@ -51,7 +51,14 @@ export async function startIoServer(modelDir: string): Promise<IoServer> {
 
   const handler = (server: 'main' | 'other') => (req: IncomingMessage, res: ServerResponse) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const record: RequestRecord = { server, method: req.method ?? 'GET', path, range: req.headers.range, origin: req.headers.origin, status: 0 };
+    const record: RequestRecord = {
+      server,
+      method: req.method ?? 'GET',
+      path,
+      range: req.headers.range,
+      origin: req.headers.origin,
+      status: 0,
+    };
     log.push(record);
     const send = (status: number, headers: Record<string, string | number>, body?: Buffer | string) => {
       record.status = status;
@@ -63,15 +70,25 @@ export async function startIoServer(modelDir: string): Promise<IoServer> {
       res.end(body);
     };
     if (req.method === 'OPTIONS') {
-      return send(204, server === 'main' ? { 'Access-Control-Allow-Headers': 'Range, If-Range', 'Access-Control-Max-Age': 600 } : {});
+      return send(
+        204,
+        server === 'main' ? { 'Access-Control-Allow-Headers': 'Range, If-Range', 'Access-Control-Max-Age': 600 } : {},
+      );
     }
     route(path, req, res, send, record);
   };
 
-  function route(path: string, req: IncomingMessage, res: ServerResponse, send: (s: number, h: Record<string, string | number>, b?: Buffer | string) => void, record: RequestRecord) {
+  function route(
+    path: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    send: (s: number, h: Record<string, string | number>, b?: Buffer | string) => void,
+    record: RequestRecord,
+  ) {
     let m = path.match(/^\/hf\/api\/models\/([^/]+)\/([^/]+)\/tree\/([^/]+)$/);
     if (m) {
-      if (m[2] !== 'tiny' && m[2] !== 'corrupt') return send(404, { 'Content-Type': 'application/json' }, '{"error":"Repository not found"}');
+      if (m[2] !== 'tiny' && m[2] !== 'corrupt')
+        return send(404, { 'Content-Type': 'application/json' }, '{"error":"Repository not found"}');
       const listing = [...files].map(([p, f]) => ({
         type: 'file',
         path: p,
@@ -85,7 +102,8 @@ export async function startIoServer(modelDir: string): Promise<IoServer> {
     if (m) {
       const [, , repo, , name] = m;
       if (repo === 'gated') return send(401, { 'Content-Type': 'text/plain' }, 'Access to this model is restricted');
-      if (repo !== 'tiny' && repo !== 'corrupt') return send(404, { 'Content-Type': 'text/plain' }, 'Repository not found');
+      if (repo !== 'tiny' && repo !== 'corrupt')
+        return send(404, { 'Content-Type': 'text/plain' }, 'Repository not found');
       const f = files.get(name);
       if (!f) return send(404, { 'Content-Type': 'text/plain' }, 'Entry not found');
       let bytes = f.bytes;
@@ -94,7 +112,9 @@ export async function startIoServer(modelDir: string): Promise<IoServer> {
         bytes[bytes.length - 3] ^= 0xff;
       }
       const lfs = name.endsWith('.safetensors');
-      const extra: Record<string, string | number> = lfs ? { ETag: `"${f.sha256}"`, 'X-Linked-Etag': `"${f.sha256}"`, 'X-Linked-Size': f.bytes.length } : { ETag: `"${createHash('sha1').update(f.bytes).digest('hex')}"` };
+      const extra: Record<string, string | number> = lfs
+        ? { ETag: `"${f.sha256}"`, 'X-Linked-Etag': `"${f.sha256}"`, 'X-Linked-Size': f.bytes.length }
+        : { ETag: `"${createHash('sha1').update(f.bytes).digest('hex')}"` };
       return serveBytes(req, res, send, record, bytes, contentType(name), extra, undefined);
     }
     m = path.match(/^\/(plain|drop|stall|html|error)\/(.+)$/);
@@ -102,7 +122,8 @@ export async function startIoServer(modelDir: string): Promise<IoServer> {
       const [, mode, name] = m;
       const f = files.get(name);
       if (!f) return send(404, { 'Content-Type': 'text/plain' }, 'Not found');
-      if (mode === 'html') return send(200, { 'Content-Type': 'text/html' }, '<!doctype html><html><body>Sign in</body></html>');
+      if (mode === 'html')
+        return send(200, { 'Content-Type': 'text/html' }, '<!doctype html><html><body>Sign in</body></html>');
       if (mode === 'error') return send(500, { 'Content-Type': 'text/plain' }, 'Internal Server Error');
       let fault: 'drop' | 'stall' | undefined;
       const faulty = mode === 'drop' ? f.bytes.length > 1024 : mode === 'stall' && name.endsWith('.safetensors');
@@ -151,12 +172,14 @@ export async function startIoServer(modelDir: string): Promise<IoServer> {
 
   const main = createServer(handler('main'));
   const other = createServer(handler('other'));
-  const listen = (s: Server) => new Promise<number>((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
+  const listen = (s: Server) =>
+    new Promise<number>((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
   const [p1, p2] = await Promise.all([listen(main), listen(other)]);
-  const close = (s: Server) => new Promise<void>((resolve) => {
-    s.closeAllConnections();
-    s.close(() => resolve());
-  });
+  const close = (s: Server) =>
+    new Promise<void>((resolve) => {
+      s.closeAllConnections();
+      s.close(() => resolve());
+    });
   return {
     url: `http://127.0.0.1:${p1}`,
     // "localhost" vs "127.0.0.1" would share a port-less origin rule; a different port is a different origin.

@@ -28,7 +28,10 @@ export async function until(what, fn, timeout = 120_000, every = 250) {
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+      );
     await new Promise((r) => setTimeout(r, every));
   }
 }
@@ -71,7 +74,11 @@ export function safetensorsHeader(bytes) {
     const [a, b] = t.data_offsets;
     assert.ok(a <= b && b <= dataLen, `${name}: offsets ${a}-${b} outside the ${dataLen} data bytes`);
     const width = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 }[t.dtype];
-    assert.equal(b - a, t.shape.reduce((x, y) => x * y, 1) * width, `${name}: byte size does not match shape ${t.shape}`);
+    assert.equal(
+      b - a,
+      t.shape.reduce((x, y) => x * y, 1) * width,
+      `${name}: byte size does not match shape ${t.shape}`,
+    );
   }
   return header;
 }
@@ -100,6 +107,8 @@ export async function openSampleSchema(page) {
   await go(page, 'data');
   const editor = page.locator('wt-schema-editor');
   await editor.locator('button[data-action="sample-schema"]').click();
-  await until('the sample schema', async () => (await text(page, 'schema-in-use')).includes('meeting-schema.json, 10 tools'));
+  await until('the sample schema', async () =>
+    (await text(page, 'schema-in-use')).includes('meeting-schema.json, 10 tools'),
+  );
   return editor;
 }

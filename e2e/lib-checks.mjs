@@ -12,10 +12,12 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
  * axis rescales to the data, so any decrease at all looks like a fall in pixels.
  */
 export function lossFallProblem(losses, minDrop = 0.1) {
-  if (!Array.isArray(losses) || losses.length < 2) return `a loss curve needs at least 2 steps, got ${losses?.length ?? 'none'}`;
+  if (!Array.isArray(losses) || losses.length < 2)
+    return `a loss curve needs at least 2 steps, got ${losses?.length ?? 'none'}`;
   if (!finite(losses)) return `the loss history has non-finite values: ${losses.join(', ')}`;
   const k = Math.max(1, Math.floor(losses.length / 4));
-  const first = mean(losses.slice(0, k)), last = mean(losses.slice(-k));
+  const first = mean(losses.slice(0, k)),
+    last = mean(losses.slice(-k));
   if (!(last <= (1 - minDrop) * first))
     return `the loss should fall by ${minDrop * 100}% at least: first ${k} step(s) ${first.toFixed(4)}, last ${k} ${last.toFixed(4)} (${(((first - last) / first) * 100).toFixed(1)}%)`;
   return undefined;
@@ -24,10 +26,12 @@ export function lossFallProblem(losses, minDrop = 0.1) {
 /** Two engines trained the same steps: both histories hold exactly `steps` losses, each within `rel`. */
 export function sameLossesProblem(got, want, steps, rel = 1e-3) {
   if (!(steps > 0)) return `the run should have steps, expected ${steps}`;
-  if (got.length !== steps || want.length !== steps) return `loss histories should hold ${steps} steps: got ${got.length}, reference ${want.length}`;
+  if (got.length !== steps || want.length !== steps)
+    return `loss histories should hold ${steps} steps: got ${got.length}, reference ${want.length}`;
   if (!finite(got) || !finite(want)) return 'a loss history has non-finite values';
   for (let i = 0; i < steps; i++)
-    if (!(Math.abs(got[i] - want[i]) <= rel * Math.abs(want[i]))) return `step ${i + 1}: ${got[i]} against ${want[i]} (more than ${rel} relative)`;
+    if (!(Math.abs(got[i] - want[i]) <= rel * Math.abs(want[i])))
+      return `step ${i + 1}: ${got[i]} against ${want[i]} (more than ${rel} relative)`;
   return undefined;
 }
 
@@ -43,6 +47,7 @@ export function evalReportProblem(rows, exactText, wrongListed) {
   // the page shows one decimal: 0.05% of the rows at most away from a whole count
   if (Math.abs(right - Math.round(right)) > 0.0005 * rows + 1e-9)
     return `${exactText} of ${rows} rows is not a whole number of rows`;
-  if (wrongListed + Math.round(right) !== rows) return `wrong answers listed (${wrongListed}) + right ones (${Math.round(right)}) should be the ${rows} rows`;
+  if (wrongListed + Math.round(right) !== rows)
+    return `wrong answers listed (${wrongListed}) + right ones (${Math.round(right)}) should be the ${rows} rows`;
   return undefined;
 }

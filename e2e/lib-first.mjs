@@ -42,7 +42,12 @@ export function dataFiles() {
     return path;
   };
   const whiteboard = Array.from({ length: 10 }, (_, i) =>
-    JSON.stringify(seedRow(`打开白板${i + 1}号`, i % 2 ? call('OPEN_WHITEBOARD', { board: `${i + 1}号` }) : call('CLOSE_WHITEBOARD'))),
+    JSON.stringify(
+      seedRow(
+        `打开白板${i + 1}号`,
+        i % 2 ? call('OPEN_WHITEBOARD', { board: `${i + 1}号` }) : call('CLOSE_WHITEBOARD'),
+      ),
+    ),
   );
   return {
     whiteboard: write('whiteboard.jsonl', whiteboard),
@@ -78,10 +83,10 @@ export function newlineModel(distDir) {
   const emb = header['model.embed_tokens.weight'];
   assert.equal(emb.dtype, 'BF16');
   const [vocab, hidden] = emb.shape;
-  for (let v = 0; v < vocab; v++) view.setUint16(base + emb.data_offsets[0] + v * hidden * 2, v === newline ? bf16(4) : bf16(3.9), true);
+  for (let v = 0; v < vocab; v++)
+    view.setUint16(base + emb.data_offsets[0] + v * hidden * 2, v === newline ? bf16(4) : bf16(3.9), true);
   const norm = header['model.norm.weight'];
   for (let i = 0; i < hidden; i++) view.setUint16(base + norm.data_offsets[0] + i * 2, i === 0 ? bf16(1) : 0, true);
   writeFileSync(path, bytes);
   return dir;
 }
-

@@ -31,7 +31,10 @@ const DEEP = `
 /** Runs `body` (source text using the helpers above and `arg`) in the page. */
 export function inPage(page, body, arg) {
   // eslint-disable-next-line no-new-func
-  return page.evaluate(({ src, arg }) => new Function('arg', src)(arg), { src: `${DEEP}\nreturn (async () => { ${body} })();`, arg });
+  return page.evaluate(({ src, arg }) => new Function('arg', src)(arg), {
+    src: `${DEEP}\nreturn (async () => { ${body} })();`,
+    arg,
+  });
 }
 
 /** The element that has the focus, described as "button[start] in main". */

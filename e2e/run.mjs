@@ -76,7 +76,12 @@ export function serveStatic(dir) {
         res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
         return;
       }
-      res.writeHead(206, { 'content-type': type, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${size}`, 'accept-ranges': 'bytes' });
+      res.writeHead(206, {
+        'content-type': type,
+        'content-length': end - start + 1,
+        'content-range': `bytes ${start}-${end}/${size}`,
+        'accept-ranges': 'bytes',
+      });
       if (req.method === 'HEAD') res.end();
       else createReadStream(path, { start, end }).pipe(res);
       return;
@@ -110,9 +115,21 @@ function makeContext(browsers, baseUrl, log) {
     skip(reason) {
       throw new SkipTest(reason);
     },
-    async newPage({ webgpu = true, serviceWorkers = 'block', query = '', path = '', goto = true, builtin = 'tiny' } = {}) {
+    async newPage({
+      webgpu = true,
+      serviceWorkers = 'block',
+      query = '',
+      path = '',
+      goto = true,
+      builtin = 'tiny',
+    } = {}) {
       const browser = await browsers.get(webgpu);
-      const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true, serviceWorkers, locale: 'en-US' });
+      const context = await browser.newContext({
+        viewport: { width: 1280, height: 720 },
+        acceptDownloads: true,
+        serviceWorkers,
+        locale: 'en-US',
+      });
       opened.push(context);
       // Every request of the page, its workers and service worker: anything not local fails the test.
       await context.route('**/*', (route) => {
@@ -131,7 +148,9 @@ function makeContext(browsers, baseUrl, log) {
         if (m.type() === 'error') log(`console error: ${m.text()}`);
       });
       // The flows train the tiny built-in model (fast), whatever DEFAULT_BUILTIN is; a flow of the demo model passes builtin: 'demo'.
-      const q = [query, builtin === 'tiny' && !/(^|&)builtin=/.test(query) ? 'builtin=tiny' : ''].filter(Boolean).join('&');
+      const q = [query, builtin === 'tiny' && !/(^|&)builtin=/.test(query) ? 'builtin=tiny' : '']
+        .filter(Boolean)
+        .join('&');
       if (goto) await page.goto(baseUrl + path + (q ? `?${q}` : ''));
       return page;
     },
@@ -215,7 +234,11 @@ async function loadFlows(filters, suite) {
 async function main() {
   // Plain node runs this file (no TypeScript), so node:util parseArgs directly, not src/cli/args.ts.
   const { values, positionals: filters } = parseArgs({
-    options: { 'no-build': { type: 'boolean' }, suite: { type: 'string', default: 'all' }, summary: { type: 'string' } },
+    options: {
+      'no-build': { type: 'boolean' },
+      suite: { type: 'string', default: 'all' },
+      summary: { type: 'string' },
+    },
     allowPositionals: true,
   });
   const results = [];
@@ -226,19 +249,26 @@ async function main() {
     console.log(`${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped`);
     process.exit(count('failed') || results.length === 0 ? 1 : 0);
   };
-  if (!['fast', 'full', 'all'].includes(values.suite)) throw new Error(`--suite is fast, full or all, not ${values.suite}`);
+  if (!['fast', 'full', 'all'].includes(values.suite))
+    throw new Error(`--suite is fast, full or all, not ${values.suite}`);
   const problem = chromiumProblem();
   if (problem) {
     // Under CI a missing or mismatched browser fails; locally every flow is listed as skipped with why.
     const status = process.env.CI === 'true' ? 'failed' : 'skipped';
     console.log(`browser tests cannot run: ${problem}`);
-    for (const t of await loadFlows(filters, values.suite)) results.push({ name: t.name, status, seconds: 0, reason: problem });
+    for (const t of await loadFlows(filters, values.suite))
+      results.push({ name: t.name, status, seconds: 0, reason: problem });
     finish();
   }
   if (!values['no-build']) {
     const r = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) {
-      results.push({ name: 'npm run build (for the browser tests)', status: 'failed', seconds: 0, reason: `exit ${r.status}` });
+      results.push({
+        name: 'npm run build (for the browser tests)',
+        status: 'failed',
+        seconds: 0,
+        reason: `exit ${r.status}`,
+      });
       finish();
     }
   }
@@ -255,7 +285,12 @@ async function main() {
     try {
       await Promise.race([
         t.run(ctx),
-        new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out after ${(t.timeoutMs ?? 300_000) / 1000} s`)), t.timeoutMs ?? 300_000)),
+        new Promise((_, fail) =>
+          setTimeout(
+            () => fail(new Error(`timed out after ${(t.timeoutMs ?? 300_000) / 1000} s`)),
+            t.timeoutMs ?? 300_000,
+          ),
+        ),
       ]);
       if (ctx.outside.length) throw new Error(`requests left localhost: ${[...new Set(ctx.outside)].join(', ')}`);
     } catch (e) {
@@ -268,9 +303,12 @@ async function main() {
     const seconds = (Date.now() - started) / 1000;
     const status = skipped ? 'skipped' : error ? 'failed' : 'passed';
     results.push({ name: t.name, status, seconds, reason: error ? error.message : undefined });
-    console.log(`${{ passed: '✓', failed: '✗', skipped: '↓' }[status]} ${t.name} (${seconds.toFixed(1)} s)${skipped ? `: skipped, ${error.message}` : ''}`);
+    console.log(
+      `${{ passed: '✓', failed: '✗', skipped: '↓' }[status]} ${t.name} (${seconds.toFixed(1)} s)${skipped ? `: skipped, ${error.message}` : ''}`,
+    );
     if (status === 'failed' || process.env.E2E_VERBOSE) for (const l of lines) console.log(`    ${l}`);
-    if (status === 'failed') console.log(`    ${(error.stack ?? String(error)).split('\n').slice(0, 6).join('\n    ')}`);
+    if (status === 'failed')
+      console.log(`    ${(error.stack ?? String(error)).split('\n').slice(0, 6).join('\n    ')}`);
   }
   await browsers.close();
   server.close();

@@ -32,7 +32,10 @@ const FLAGS: Record<string, FlagSpec> = {
   rows: { kind: 'int', min: 1, help: 'held-out rows decoded per rep (default 16)' },
   reps: { kind: 'int', min: 1, help: 'timed repetitions (default 3)' },
   'max-new-tokens': { kind: 'int', min: 1, help: 'longest answer (default 96)' },
-  'qwen-vocab': { kind: 'bool', help: "the preset's shape with Qwen's whole 151,936-id vocabulary (the constraint's worst case)" },
+  'qwen-vocab': {
+    kind: 'bool',
+    help: "the preset's shape with Qwen's whole 151,936-id vocabulary (the constraint's worst case)",
+  },
 };
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
@@ -40,28 +43,44 @@ const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length
 async function main(): Promise<void> {
   const f = scriptFlags('bench-constrained', 'ms per generated token, free vs schema-constrained decoding', FLAGS);
   const presetName = (f.preset as string | undefined) ?? 'tiny';
-  if (!Object.hasOwn(PRESETS, presetName)) throw new Error(`unknown preset "${presetName}" (${Object.keys(PRESETS).join(', ')})`);
+  if (!Object.hasOwn(PRESETS, presetName))
+    throw new Error(`unknown preset "${presetName}" (${Object.keys(PRESETS).join(', ')})`);
   const preset: ModelPreset = PRESETS[presetName as keyof typeof PRESETS];
   const p: ModelPreset = f['qwen-vocab'] ? { ...preset, vocabSize: 151936, keepTokens: null } : preset;
-  const nRows = (f.rows as number | undefined) ?? 16, reps = (f.reps as number | undefined) ?? 3;
+  const nRows = (f.rows as number | undefined) ?? 16,
+    reps = (f.reps as number | undefined) ?? 3;
   const maxNewTokens = (f['max-new-tokens'] as number | undefined) ?? 96;
 
   const qwen = JSON.parse(readFileSync(DEFAULT_QWEN_TOKENIZER, 'utf8'));
-  const tokJson = p.keepTokens === null
-    ? { ...qwen, added_tokens: qwen.added_tokens.filter((t: { id: number }) => t.id < 151665) }
-    : deriveTokenizer(qwen, p.keepTokens).json;
+  const tokJson =
+    p.keepTokens === null
+      ? { ...qwen, added_tokens: qwen.added_tokens.filter((t: { id: number }) => t.id < 151665) }
+      : deriveTokenizer(qwen, p.keepTokens).json;
   const tok = ChatTokenizer.fromJson(tokJson, {});
   const cfg = parseQwen2Config({
-    model_type: 'qwen2', hidden_size: p.hidden, intermediate_size: p.intermediate, num_hidden_layers: p.layers, num_attention_heads: p.heads,
-    num_key_value_heads: p.kvHeads, vocab_size: p.vocabSize, max_position_embeddings: p.maxPositions, rope_theta: 1e6, rms_norm_eps: 1e-6, tie_word_embeddings: true,
+    model_type: 'qwen2',
+    hidden_size: p.hidden,
+    intermediate_size: p.intermediate,
+    num_hidden_layers: p.layers,
+    num_attention_heads: p.heads,
+    num_key_value_heads: p.kvHeads,
+    vocab_size: p.vocabSize,
+    max_position_embeddings: p.maxPositions,
+    rope_theta: 1e6,
+    rms_norm_eps: 1e-6,
+    tie_word_embeddings: true,
   });
   const engine = await createEngine('cpu');
   await engine.load(cfg, randomWeights(cfg, 7), { maxBatch: 1, maxSeq: 64, lora: DEFAULT_LORA });
   await engine.initLora(1);
 
-  const schema = parseToolSchema(readFileSync(new URL('../public/samples/meeting-schema.json', import.meta.url), 'utf8'));
+  const schema = parseToolSchema(
+    readFileSync(new URL('../public/samples/meeting-schema.json', import.meta.url), 'utf8'),
+  );
   const perTool = Math.ceil(nRows / schema.tools.length);
-  const rows = importDataset(formatSeedRows(buildRows(schema, { perTool: 1, evalPerTool: perTool, seed: 5 }).eval)).rows.slice(0, nRows);
+  const rows = importDataset(
+    formatSeedRows(buildRows(schema, { perTool: 1, evalPerTool: perTool, seed: 5 }).eval),
+  ).rows.slice(0, nRows);
   const prompts = rows.map((r) => encodePrompt(tok, r, { system: schema.system }));
   const t0 = performance.now();
   tokenTrie(tokJson);
@@ -69,7 +88,10 @@ async function main(): Promise<void> {
 
   const base: DecodeOptions = { ...GREEDY, maxNewTokens, stopTokens: tok.eosTokenIds };
   await engine.generate(prompts[0], { ...base, maxNewTokens: 4 }); // warm-up: JIT, thread pool
-  const free: number[] = [], constrained: number[] = [], inConstraint: number[] = [], loads: number[] = [];
+  const free: number[] = [],
+    constrained: number[] = [],
+    inConstraint: number[] = [],
+    loads: number[] = [];
   // The constraint's own time (allowed ids, advancing), apart from the model's: less noisy.
   let spent = 0;
   const timed = (c: TokenConstraint): TokenConstraint => ({
@@ -94,7 +116,8 @@ async function main(): Promise<void> {
   for (let rep = 0; rep < reps; rep++) {
     loads.push(loadavg()[0]);
     const constraint = timed(toolCallConstraint(schema, tokJson, tok.eosTokenIds));
-    let cMs = 0, fMs = 0;
+    let cMs = 0,
+      fMs = 0;
     tokens = 0;
     spent = 0;
     for (const prompt of prompts) {
@@ -110,16 +133,33 @@ async function main(): Promise<void> {
     free.push(fMs / tokens);
     constrained.push(cMs / tokens);
     inConstraint.push(spent / tokens);
-    console.log(`rep ${rep + 1}: ${tokens} tokens each side, free ${(fMs / tokens).toFixed(2)} ms/token, constrained ${(cMs / tokens).toFixed(2)} ms/token (${(spent / tokens).toFixed(3)} in the constraint)`);
+    console.log(
+      `rep ${rep + 1}: ${tokens} tokens each side, free ${(fMs / tokens).toFixed(2)} ms/token, constrained ${(cMs / tokens).toFixed(2)} ms/token (${(spent / tokens).toFixed(3)} in the constraint)`,
+    );
   }
   await engine.dispose();
-  const fm = median(free), cm = median(constrained);
-  console.log(JSON.stringify({
-    bench: 'constrained-decoding', engine: 'cpu', preset: presetName + (f['qwen-vocab'] ? '+qwen-vocab' : ''), vocab: p.vocabSize, rows: prompts.length, tokens_per_side: tokens, max_new_tokens: maxNewTokens,
-    free_ms_per_token: +fm.toFixed(3), constrained_ms_per_token: +cm.toFixed(3), overhead_pct: +((100 * (cm - fm)) / fm).toFixed(1),
-    constraint_ms_per_token: +median(inConstraint).toFixed(3), constraint_pct_of_free: +((100 * median(inConstraint)) / fm).toFixed(1),
-    first_rep_constraint_ms_per_token: +inConstraint[0].toFixed(3), first_rep_overhead_pct: +((100 * (constrained[0] - free[0])) / free[0]).toFixed(1), vocab_trie_ms: Math.round(trieMs), load_1min: +median(loads).toFixed(1),
-  }));
+  const fm = median(free),
+    cm = median(constrained);
+  console.log(
+    JSON.stringify({
+      bench: 'constrained-decoding',
+      engine: 'cpu',
+      preset: presetName + (f['qwen-vocab'] ? '+qwen-vocab' : ''),
+      vocab: p.vocabSize,
+      rows: prompts.length,
+      tokens_per_side: tokens,
+      max_new_tokens: maxNewTokens,
+      free_ms_per_token: +fm.toFixed(3),
+      constrained_ms_per_token: +cm.toFixed(3),
+      overhead_pct: +((100 * (cm - fm)) / fm).toFixed(1),
+      constraint_ms_per_token: +median(inConstraint).toFixed(3),
+      constraint_pct_of_free: +((100 * median(inConstraint)) / fm).toFixed(1),
+      first_rep_constraint_ms_per_token: +inConstraint[0].toFixed(3),
+      first_rep_overhead_pct: +((100 * (constrained[0] - free[0])) / free[0]).toFixed(1),
+      vocab_trie_ms: Math.round(trieMs),
+      load_1min: +median(loads).toFixed(1),
+    }),
+  );
 }
 
 main().catch((e) => {

@@ -15,7 +15,8 @@ export interface ProjShape {
 
 /** The projections whose matmuls dominate a step: gate/up (C -> I), down (I -> C), q/o (C -> C). */
 export function mainProjections(cfg: Qwen2Config): Record<'gate_up' | 'down' | 'q_o', ProjShape> {
-  const C = cfg.hiddenSize, I = cfg.intermediateSize;
+  const C = cfg.hiddenSize,
+    I = cfg.intermediateSize;
   return { gate_up: { In: C, O: I }, down: { In: I, O: C }, q_o: { In: C, O: C } };
 }
 
@@ -25,10 +26,19 @@ export function mainProjections(cfg: Qwen2Config): Record<'gate_up' | 'down' | '
  * logits against the whole vocabulary (the engine runs that in slices inside the cross-entropy).
  */
 export function stepProjections(cfg: Qwen2Config): Record<string, ProjShape> {
-  const C = cfg.hiddenSize, I = cfg.intermediateSize, Q = cfg.numHeads * cfg.headDim, KV = cfg.numKvHeads * cfg.headDim;
+  const C = cfg.hiddenSize,
+    I = cfg.intermediateSize,
+    Q = cfg.numHeads * cfg.headDim,
+    KV = cfg.numKvHeads * cfg.headDim;
   return {
-    q: { In: C, O: Q }, k_v: { In: C, O: KV }, o: { In: Q, O: C }, qkv: { In: C, O: Q + 2 * KV },
-    gate_up: { In: C, O: I }, gate_up_fused: { In: C, O: 2 * I }, down: { In: I, O: C }, lm_head: { In: C, O: cfg.vocabSize },
+    q: { In: C, O: Q },
+    k_v: { In: C, O: KV },
+    o: { In: Q, O: C },
+    qkv: { In: C, O: Q + 2 * KV },
+    gate_up: { In: C, O: I },
+    gate_up_fused: { In: C, O: 2 * I },
+    down: { In: I, O: C },
+    lm_head: { In: C, O: cfg.vocabSize },
   };
 }
 
@@ -71,7 +81,9 @@ function randomValues(n: number, seed: number): Float32Array {
 
 /** bf16 weights like the bench model's (the upper halves of f32 values of about 1/sqrt(In)). */
 function randomBf16(n: number, In: number, seed: number): Uint16Array {
-  const f = randomValues(n, seed), u = new Uint32Array(f.buffer), out = new Uint16Array(n);
+  const f = randomValues(n, seed),
+    u = new Uint32Array(f.buffer),
+    out = new Uint16Array(n);
   const scale = 2 / Math.sqrt(In);
   for (let i = 0; i < n; i++) {
     f[i] *= scale;
@@ -84,7 +96,11 @@ function randomBf16(n: number, In: number, seed: number): Uint16Array {
  * Milliseconds per call of `encode`: one warm-up call (first use of a pipeline, buffer
  * residency) sets how many repetitions fill about `targetMs`, then those are timed together.
  */
-async function msPerCall<T, W>(ops: Timable<T, W>, encode: () => void, targetMs: number): Promise<{ ms: number; gpu: boolean }> {
+async function msPerCall<T, W>(
+  ops: Timable<T, W>,
+  encode: () => void,
+  targetMs: number,
+): Promise<{ ms: number; gpu: boolean }> {
   let t0 = performance.now();
   encode();
   await ops.flush();
@@ -108,8 +124,15 @@ const round = (x: number) => Number(x.toPrecision(4));
  * others) for N tokens and of the LoRA pair (rank R, dropout 0.1) on the gate/up shape.
  * Allocates its own tensors and weights and gives them back.
  */
-export async function measureMatmuls<T, W>(ops: Timable<T, W>, cfg: Qwen2Config, N: number, R: number, targetMs = 200, quant: Quantization = 'none',
-  shapes: Record<string, ProjShape> = mainProjections(cfg)): Promise<MatmulResult> {
+export async function measureMatmuls<T, W>(
+  ops: Timable<T, W>,
+  cfg: Qwen2Config,
+  N: number,
+  R: number,
+  targetMs = 200,
+  quant: Quantization = 'none',
+  shapes: Record<string, ProjShape> = mainProjections(cfg),
+): Promise<MatmulResult> {
   const gflops: Record<string, number> = {};
   let allOnGpu = true;
   const record = (name: string, flops: number, t: { ms: number; gpu: boolean }) => {
@@ -127,18 +150,49 @@ export async function measureMatmuls<T, W>(ops: Timable<T, W>, cfg: Qwen2Config,
     for (const [name, s] of Object.entries(shapes)) {
       const bits = randomBf16(s.O * s.In, s.In, s.O);
       if (quant === 'nf4') await ops.prepareWeights?.('nf4');
-      const w = quant === 'nf4' ? ops.weight(quantizeNf4(bits, 'bf16'), 'nf4', s.O, s.In, `bench.${name}`) : ops.weight(bits, 'bf16', s.O, s.In, `bench.${name}`);
-      const x = tensor(N * s.In, `${name}.x`, 1), y = tensor(N * s.O, `${name}.y`, 2);
-      record(`${name}_fwd`, matmulFlops('fwd', N, s, R), await msPerCall(ops, () => ops.matmulForward(y, x, w, null, N, s.In, s.O), targetMs));
-      record(`${name}_bwd`, matmulFlops('bwd', N, s, R), await msPerCall(ops, () => ops.matmulBackward(x, y, w, N, s.In, s.O), targetMs));
+      const w =
+        quant === 'nf4'
+          ? ops.weight(quantizeNf4(bits, 'bf16'), 'nf4', s.O, s.In, `bench.${name}`)
+          : ops.weight(bits, 'bf16', s.O, s.In, `bench.${name}`);
+      const x = tensor(N * s.In, `${name}.x`, 1),
+        y = tensor(N * s.O, `${name}.y`, 2);
+      record(
+        `${name}_fwd`,
+        matmulFlops('fwd', N, s, R),
+        await msPerCall(ops, () => ops.matmulForward(y, x, w, null, N, s.In, s.O), targetMs),
+      );
+      record(
+        `${name}_bwd`,
+        matmulFlops('bwd', N, s, R),
+        await msPerCall(ops, () => ops.matmulBackward(x, y, w, N, s.In, s.O), targetMs),
+      );
       ops.freeWeight?.(w);
     }
-    const s = mainProjections(cfg).gate_up, dropout = { p: 0.1, seed: 5 };
-    const x = tensor(N * s.In, 'lora.x', 3), out = tensor(N * s.O, 'lora.out', 4), xa = tensor(N * R, 'lora.xa', 5), dxa = tensor(N * R, 'lora.dxa', 6);
-    const a = tensor(R * s.In, 'lora.a', 7), b = tensor(s.O * R, 'lora.b', 8), da = tensor(R * s.In, 'lora.da', 9), db = tensor(s.O * R, 'lora.db', 10);
+    const s = mainProjections(cfg).gate_up,
+      dropout = { p: 0.1, seed: 5 };
+    const x = tensor(N * s.In, 'lora.x', 3),
+      out = tensor(N * s.O, 'lora.out', 4),
+      xa = tensor(N * R, 'lora.xa', 5),
+      dxa = tensor(N * R, 'lora.dxa', 6);
+    const a = tensor(R * s.In, 'lora.a', 7),
+      b = tensor(s.O * R, 'lora.b', 8),
+      da = tensor(R * s.In, 'lora.da', 9),
+      db = tensor(s.O * R, 'lora.db', 10);
     const dx = tensor(N * s.In, 'lora.dx', 11);
-    record('lora_fwd', matmulFlops('lora_fwd', N, s, R), await msPerCall(ops, () => ops.loraForward(out, xa, x, a, b, N, s.In, s.O, R, 4, dropout), targetMs));
-    record('lora_bwd', matmulFlops('lora_bwd', N, s, R), await msPerCall(ops, () => ops.loraBackward(dx, da, db, dxa, out, x, xa, a, b, N, s.In, s.O, R, 4, dropout), targetMs));
+    record(
+      'lora_fwd',
+      matmulFlops('lora_fwd', N, s, R),
+      await msPerCall(ops, () => ops.loraForward(out, xa, x, a, b, N, s.In, s.O, R, 4, dropout), targetMs),
+    );
+    record(
+      'lora_bwd',
+      matmulFlops('lora_bwd', N, s, R),
+      await msPerCall(
+        ops,
+        () => ops.loraBackward(dx, da, db, dxa, out, x, xa, a, b, N, s.In, s.O, R, 4, dropout),
+        targetMs,
+      ),
+    );
   } finally {
     for (const t of tensors) ops.free?.(t);
   }

@@ -16,10 +16,14 @@ import { chromium } from 'playwright-core';
 import { scriptFlags } from '../src/cli/args.ts';
 import { makeTinyModel } from './make-tiny-model.ts';
 
-const f = scriptFlags('bench-page-threads', 'CPU-engine training tokens/s in the page with 1 thread and with all cores', {
-  preset: { kind: 'choice', choices: ['tiny', 'small', 'mid'], help: 'model shape (default mid)' },
-  steps: { kind: 'int', min: 3, help: 'optimizer steps before reading tokens/s (default 12)' },
-});
+const f = scriptFlags(
+  'bench-page-threads',
+  'CPU-engine training tokens/s in the page with 1 thread and with all cores',
+  {
+    preset: { kind: 'choice', choices: ['tiny', 'small', 'mid'], help: 'model shape (default mid)' },
+    steps: { kind: 'int', min: 3, help: 'optimizer steps before reading tokens/s (default 12)' },
+  },
+);
 const preset = (f.preset as 'tiny' | 'small' | 'mid') ?? 'mid';
 const steps = (f.steps as number) ?? 12;
 
@@ -29,10 +33,18 @@ if (!existsSync(join(dist, 'index.html'))) throw new Error('dist/ is missing: ru
 const modelDir = mkdtempSync(join(tmpdir(), 'bench-page-model-'));
 await makeTinyModel({ preset, out: modelDir, seed: 1 });
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm', '.css': 'text/css' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+};
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
-  const [base, rel] = url.pathname.startsWith('/bench-model/') ? [modelDir, url.pathname.slice('/bench-model/'.length)] : [dist, url.pathname];
+  const [base, rel] = url.pathname.startsWith('/bench-model/')
+    ? [modelDir, url.pathname.slice('/bench-model/'.length)]
+    : [dist, url.pathname];
   let path = normalize(join(base, decodeURIComponent(rel)));
   if (existsSync(path) && statSync(path).isDirectory()) path = join(path, 'index.html');
   if (!path.startsWith(base) || !existsSync(path)) return res.writeHead(404).end();
@@ -48,7 +60,10 @@ const server = createServer((req, res) => {
 await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
 const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--headless=new', '--no-sandbox', '--disable-gpu'] });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--headless=new', '--no-sandbox', '--disable-gpu'],
+});
 const rows: { threads: string; device: string; tokensPerSec: number }[] = [];
 try {
   for (const threads of ['1', 'all']) {
@@ -61,12 +76,22 @@ try {
     await panel.locator('#url').fill(`${origin}bench-model/`);
     await panel.locator('#url').dispatchEvent('change');
     await panel.getByRole('button', { name: /Load/ }).first().click();
-    await page.waitForFunction((p) => document.querySelector('webtune-app')?.shadowRoot?.querySelector('wt-model-panel')?.shadowRoot?.querySelector('[data-testid="model-ready"]')?.textContent?.includes(p), 'bench-model', { timeout: 300_000 });
+    await page.waitForFunction(
+      (p) =>
+        document
+          .querySelector('webtune-app')
+          ?.shadowRoot?.querySelector('wt-model-panel')
+          ?.shadowRoot?.querySelector('[data-testid="model-ready"]')
+          ?.textContent?.includes(p),
+      'bench-model',
+      { timeout: 300_000 },
+    );
     const device = (await page.locator('[data-testid="engine-badge"]').getAttribute('title')) ?? '';
     await page.locator('nav button[data-screen="train"]').click();
     await page.locator('wt-train-panel button[data-action="start"]').click();
-    const stepOf = async () => Number(/Step (\d+) of/.exec((await page.locator('[data-testid="train-step"]').textContent()) ?? '')?.[1] ?? 0);
-    for (let t0 = Date.now(); (await stepOf()) < steps; ) {
+    const stepOf = async () =>
+      Number(/Step (\d+) of/.exec((await page.locator('[data-testid="train-step"]').textContent()) ?? '')?.[1] ?? 0);
+    for (let t0 = Date.now(); (await stepOf()) < steps;) {
       if (Date.now() - t0 > 1_800_000) throw new Error('no progress within 30 minutes');
       await page.waitForTimeout(500);
     }
@@ -74,7 +99,9 @@ try {
     await page.locator('wt-train-panel button[data-action="stop"]').click();
     const isolated = await page.evaluate(() => crossOriginIsolated);
     rows.push({ threads, device, tokensPerSec: tps });
-    console.error(JSON.stringify({ bench: 'page-threads', preset, threads, isolated, device, steps, tokens_per_sec: tps }));
+    console.error(
+      JSON.stringify({ bench: 'page-threads', preset, threads, isolated, device, steps, tokens_per_sec: tps }),
+    );
     await context.close();
   }
 } finally {
@@ -84,4 +111,6 @@ try {
 
 console.log(`| preset | threads | engine (as the page reports it) | tokens/s |\n|---|---|---|---|`);
 for (const r of rows) console.log(`| ${preset} | ${r.threads} | ${r.device} | ${r.tokensPerSec} |`);
-console.log(`\n${cpus().length} logical cores (${cpus()[0]?.model ?? 'unknown CPU'}); tokens/s as the Train step shows it after ${steps} steps (the e2e preset: batch 2, accumulation 1).`);
+console.log(
+  `\n${cpus().length} logical cores (${cpus()[0]?.model ?? 'unknown CPU'}); tokens/s as the Train step shows it after ${steps} steps (the e2e preset: batch 2, accumulation 1).`,
+);

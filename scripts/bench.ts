@@ -35,13 +35,23 @@ const FLAGS: Record<string, FlagSpec> = {
   steps: { kind: 'int', min: 1, help: 'timed steps (default 3)' },
   threads: { kind: 'int', min: 1, help: 'CPU worker threads (default: the engine picks)' },
   scalar: { kind: 'bool', help: 'the scalar CPU twins instead of WebAssembly SIMD' },
-  quant: { kind: 'choice', choices: ['none', 'nf4'], help: 'base projections as stored (none, default) or 4-bit NF4 (QLoRA)' },
+  quant: {
+    kind: 'choice',
+    choices: ['none', 'nf4'],
+    help: 'base projections as stored (none, default) or 4-bit NF4 (QLoRA)',
+  },
   // Default on for webgpu, off for cpu (keeps the CPU line PyTorch's shape).
   matmul: { kind: 'bool', help: 'also time the main matmuls (GFLOP/s)' },
   'no-matmul': { kind: 'bool', help: 'do not time the matmuls' },
   profile: { kind: 'bool', help: 'webgpu: GPU time by kernel family over one more step (timestamp queries)' },
-  'count-only': { kind: 'bool', help: 'webgpu: record the step and a decoded token on a device that only counts (launches, workgroups, bytes bound, FLOPs per kernel), run nothing' },
-  lengths: { kind: 'string', help: 'lo-hi: ragged rows of lo..hi tokens (seed-like: 46-77), each step packed and padded back to back; tokens/s over real tokens' },
+  'count-only': {
+    kind: 'bool',
+    help: 'webgpu: record the step and a decoded token on a device that only counts (launches, workgroups, bytes bound, FLOPs per kernel), run nothing',
+  },
+  lengths: {
+    kind: 'string',
+    help: 'lo-hi: ragged rows of lo..hi tokens (seed-like: 46-77), each step packed and padded back to back; tokens/s over real tokens',
+  },
   decode: { kind: 'bool', help: 'also time greedy decoding (tokens/s; on by default for webgpu)' },
   'no-decode': { kind: 'bool', help: 'skip the greedy decode tokens/s' },
 };
@@ -49,10 +59,17 @@ const FLAGS: Record<string, FlagSpec> = {
 function parseOptions() {
   const f = scriptFlags('bench', 'one LoRA optimizer step on a random model of a preset shape', FLAGS);
   const a = {
-    engine: (f.engine as EngineKind | undefined) ?? 'cpu', preset: (f.preset as string | undefined) ?? 'small',
-    batch: (f.batch as number | undefined) ?? 4, seq: (f.seq as number | undefined) ?? 64, steps: (f.steps as number | undefined) ?? 3,
-    threads: f.threads as number | undefined, scalar: Boolean(f.scalar), quant: (f.quant as Quantization | undefined) ?? 'none', matmul: f['no-matmul'] ? false : f.matmul ? true : undefined,
-    profile: Boolean(f.profile), decode: f['no-decode'] ? false : Boolean(f.decode) || f.engine === 'webgpu',
+    engine: (f.engine as EngineKind | undefined) ?? 'cpu',
+    preset: (f.preset as string | undefined) ?? 'small',
+    batch: (f.batch as number | undefined) ?? 4,
+    seq: (f.seq as number | undefined) ?? 64,
+    steps: (f.steps as number | undefined) ?? 3,
+    threads: f.threads as number | undefined,
+    scalar: Boolean(f.scalar),
+    quant: (f.quant as Quantization | undefined) ?? 'none',
+    matmul: f['no-matmul'] ? false : f.matmul ? true : undefined,
+    profile: Boolean(f.profile),
+    decode: f['no-decode'] ? false : Boolean(f.decode) || f.engine === 'webgpu',
     countOnly: Boolean(f['count-only']),
     lengths: f.lengths === undefined ? undefined : parseLengths(f.lengths as string),
   };
@@ -62,7 +79,8 @@ function parseOptions() {
 
 function parseLengths(v: string): [number, number] {
   const m = /^(\d+)-(\d+)$/.exec(v);
-  if (!m || +m[1] < 2 || +m[2] < +m[1]) throw new Error(`--lengths ${v}: expected lo-hi with 2 <= lo <= hi, e.g. 46-77`);
+  if (!m || +m[1] < 2 || +m[2] < +m[1])
+    throw new Error(`--lengths ${v}: expected lo-hi with 2 <= lo <= hi, e.g. 46-77`);
   return [+m[1], +m[2]];
 }
 
@@ -82,8 +100,14 @@ async function main(): Promise<void> {
   const r = await runStepBench(engine, { ...args, matmul: args.matmul ?? args.engine === 'webgpu' }, console.log);
   const { preset, batch, seq, train_tokens_per_s, ms_per_step, ...rest } = r; // --lengths: seq is the longest row
   const result = {
-    engine: args.scalar ? 'cpu-scalar' : args.engine, preset, batch, seq, train_tokens_per_s, ms_per_step,
-    peak_rss_mb: Math.round(peakRssBytes() / 2 ** 20), ...rest,
+    engine: args.scalar ? 'cpu-scalar' : args.engine,
+    preset,
+    batch,
+    seq,
+    train_tokens_per_s,
+    ms_per_step,
+    peak_rss_mb: Math.round(peakRssBytes() / 2 ** 20),
+    ...rest,
   };
   await engine.dispose();
   console.log(JSON.stringify(result));

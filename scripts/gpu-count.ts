@@ -21,46 +21,80 @@ import type { CommandStream, Grid } from '../src/engine/gpu/command-stream.ts';
 import type { Kernel } from '../src/engine/gpu/pipelines.ts';
 
 const LIMITS = {
-  maxBufferSize: 4 * 2 ** 30, maxStorageBufferBindingSize: 4 * 2 ** 30 - 4, maxStorageBuffersPerShaderStage: 10,
-  maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024,
-  maxComputeWorkgroupSizeY: 1024, maxComputeWorkgroupsPerDimension: 65535, maxBindGroups: 4, minStorageBufferOffsetAlignment: 256,
-  minUniformBufferOffsetAlignment: 256, maxUniformBufferBindingSize: 65536,
+  maxBufferSize: 4 * 2 ** 30,
+  maxStorageBufferBindingSize: 4 * 2 ** 30 - 4,
+  maxStorageBuffersPerShaderStage: 10,
+  maxComputeWorkgroupStorageSize: 32768,
+  maxComputeInvocationsPerWorkgroup: 1024,
+  maxComputeWorkgroupSizeX: 1024,
+  maxComputeWorkgroupSizeY: 1024,
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxBindGroups: 4,
+  minStorageBufferOffsetAlignment: 256,
+  minUniformBufferOffsetAlignment: 256,
+  maxUniformBufferBindingSize: 65536,
 };
 
 function buffer(d: GPUBufferDescriptor): GPUBuffer {
   return {
-    size: d.size, usage: d.usage, label: d.label ?? '', mapState: 'unmapped',
+    size: d.size,
+    usage: d.usage,
+    label: d.label ?? '',
+    mapState: 'unmapped',
     mapAsync: async () => {},
     // a fresh zeroed range each time: nothing is kept, so a 1 GB model costs no memory here
     getMappedRange: (offset = 0, size?: number) => new ArrayBuffer(size ?? d.size - offset),
-    unmap: () => {}, destroy: () => {},
+    unmap: () => {},
+    destroy: () => {},
   } as unknown as GPUBuffer;
 }
 
 /** Bytes copied between buffers (read-backs go through a copy into a mappable buffer). */
 export const copied = { bytes: 0 };
 
-const pass = { setPipeline() {}, setBindGroup() {}, dispatchWorkgroups() {}, dispatchWorkgroupsIndirect() {}, end() {} };
+const pass = {
+  setPipeline() {},
+  setBindGroup() {},
+  dispatchWorkgroups() {},
+  dispatchWorkgroupsIndirect() {},
+  end() {},
+};
 
 /** A GPU whose single adapter hands out a device that records nothing and computes nothing. */
 export function countingGpu(): GPU {
   const features = new Set<string>(['shader-f16']);
   const device = {
-    label: 'count-only', features, limits: LIMITS, lost: new Promise(() => {}),
+    label: 'count-only',
+    features,
+    limits: LIMITS,
+    lost: new Promise(() => {}),
     queue: { writeBuffer() {}, submit() {}, onSubmittedWorkDone: async () => {} },
-    addEventListener() {}, pushErrorScope() {}, popErrorScope: async () => null, destroy() {},
+    addEventListener() {},
+    pushErrorScope() {},
+    popErrorScope: async () => null,
+    destroy() {},
     createBuffer: buffer,
     createShaderModule: () => ({ getCompilationInfo: async () => ({ messages: [] }) }),
-    createBindGroupLayout: () => ({}), createPipelineLayout: () => ({}), createBindGroup: () => ({}),
+    createBindGroupLayout: () => ({}),
+    createPipelineLayout: () => ({}),
+    createBindGroup: () => ({}),
     createComputePipeline: () => ({ getBindGroupLayout: () => ({}) }),
     createComputePipelineAsync: async () => ({ getBindGroupLayout: () => ({}) }),
     createQuerySet: () => ({ destroy() {} }),
     createCommandEncoder: () => ({
-      beginComputePass: () => pass, copyBufferToBuffer: (...a: unknown[]) => { copied.bytes += a[a.length - 1] as number; }, clearBuffer() {}, resolveQuerySet() {}, finish: () => ({}),
+      beginComputePass: () => pass,
+      copyBufferToBuffer: (...a: unknown[]) => {
+        copied.bytes += a[a.length - 1] as number;
+      },
+      clearBuffer() {},
+      resolveQuerySet() {},
+      finish: () => ({}),
     }),
   };
   const adapter = {
-    features, limits: LIMITS, info: { vendor: 'count-only', architecture: '', description: 'counting device (Apple M2-like limits, shader-f16)' },
+    features,
+    limits: LIMITS,
+    info: { vendor: 'count-only', architecture: '', description: 'counting device (Apple M2-like limits, shader-f16)' },
     requestDevice: async () => device,
   };
   return { requestAdapter: async () => adapter } as unknown as GPU;
@@ -78,23 +112,46 @@ export function launchFlops(name: string, p: Record<string, number>, grid: Grid)
   // causal (query, key) pairs per head; a packed batch's rows see only their own keys, so there an upper bound
   const pairs = () => p.T * (p.S - p.T) + (p.T * (p.T + 1)) / 2;
   switch (file === 'matmul' || file === 'crossentropy' || file === 'lora' || file === 'attention' ? name : file) {
-    case 'matmul.forward': case 'matmul.backward': case 'matmul.gemv': return { flops: 2 * p.N * p.K * p.cols + lora, exact: true };
-    case 'matmul.forward_reduce': case 'matmul.backward_reduce': return { flops: p.N * p.cols * p.kSplit, exact: true };
-    case 'crossentropy.logits_forward': case 'crossentropy.dh_backward': return { flops: 2 * p.M * p.C * p.vc, exact: true };
-    case 'lora.xa_forward': return { flops: 2 * p.N * p.In * p.R * (p.nparts || 1), exact: true };
-    case 'lora.dxa_backward': return { flops: 2 * p.N * p.R * parts('O'), exact: true };
-    case 'lora.grads_backward': return { flops: 2 * p.N * p.R * (p.In * (p.nparts || 1) + parts('O')), exact: true };
-    case 'attention.forward': return { flops: 4 * p.B * p.NH * p.HD * pairs(), exact: true };
-    case 'attention.backward_dq': return { flops: 6 * p.B * p.NH * p.HD * pairs(), exact: true };
-    case 'attention.backward_dkv': return { flops: 8 * p.B * p.NH * p.HD * pairs(), exact: true };
-    case 'rmsnorm': return { flops: 5 * p.N * p.C, exact: false };
-    case 'swiglu': return { flops: (entry === 'forward' ? 6 : 10) * p.n, exact: false };
-    case 'adamw': return { flops: 16 * p.P, exact: false };
-    default: return { flops: Math.min(lanes, 4 * 2 ** 30) * 2, exact: false }; // a couple per thread launched
+    case 'matmul.forward':
+    case 'matmul.backward':
+    case 'matmul.gemv':
+      return { flops: 2 * p.N * p.K * p.cols + lora, exact: true };
+    case 'matmul.forward_reduce':
+    case 'matmul.backward_reduce':
+      return { flops: p.N * p.cols * p.kSplit, exact: true };
+    case 'crossentropy.logits_forward':
+    case 'crossentropy.dh_backward':
+      return { flops: 2 * p.M * p.C * p.vc, exact: true };
+    case 'lora.xa_forward':
+      return { flops: 2 * p.N * p.In * p.R * (p.nparts || 1), exact: true };
+    case 'lora.dxa_backward':
+      return { flops: 2 * p.N * p.R * parts('O'), exact: true };
+    case 'lora.grads_backward':
+      return { flops: 2 * p.N * p.R * (p.In * (p.nparts || 1) + parts('O')), exact: true };
+    case 'attention.forward':
+      return { flops: 4 * p.B * p.NH * p.HD * pairs(), exact: true };
+    case 'attention.backward_dq':
+      return { flops: 6 * p.B * p.NH * p.HD * pairs(), exact: true };
+    case 'attention.backward_dkv':
+      return { flops: 8 * p.B * p.NH * p.HD * pairs(), exact: true };
+    case 'rmsnorm':
+      return { flops: 5 * p.N * p.C, exact: false };
+    case 'swiglu':
+      return { flops: (entry === 'forward' ? 6 : 10) * p.n, exact: false };
+    case 'adamw':
+      return { flops: 16 * p.P, exact: false };
+    default:
+      return { flops: Math.min(lanes, 4 * 2 ** 30) * 2, exact: false }; // a couple per thread launched
   }
 }
 
-export interface KernelTally { launches: number; workgroups: number; bytesBound: number; flops: number; exact: boolean }
+export interface KernelTally {
+  launches: number;
+  workgroups: number;
+  bytesBound: number;
+  flops: number;
+  exact: boolean;
+}
 
 /** Launch counts by kernel name, snapshotted to take differences (one micro-batch = two minus one). */
 export class LaunchTally {
@@ -117,18 +174,31 @@ export class LaunchTally {
 }
 
 /** after - before, kernel by kernel (kernels with no launch in between left out). */
-export function tallyDiff(after: Map<string, KernelTally>, before: Map<string, KernelTally>, times = 1): Map<string, KernelTally> {
+export function tallyDiff(
+  after: Map<string, KernelTally>,
+  before: Map<string, KernelTally>,
+  times = 1,
+): Map<string, KernelTally> {
   const out = new Map<string, KernelTally>();
   for (const [k, a] of after) {
     const b = before.get(k) ?? { launches: 0, workgroups: 0, bytesBound: 0, flops: 0, exact: true };
-    const d = { launches: (a.launches - b.launches) / times, workgroups: (a.workgroups - b.workgroups) / times, bytesBound: (a.bytesBound - b.bytesBound) / times, flops: (a.flops - b.flops) / times, exact: a.exact };
+    const d = {
+      launches: (a.launches - b.launches) / times,
+      workgroups: (a.workgroups - b.workgroups) / times,
+      bytesBound: (a.bytesBound - b.bytesBound) / times,
+      flops: (a.flops - b.flops) / times,
+      exact: a.exact,
+    };
     if (d.launches) out.set(k, d);
   }
   return out;
 }
 
 export function totals(t: Map<string, KernelTally>): KernelTally {
-  let launches = 0, workgroups = 0, bytesBound = 0, flops = 0;
+  let launches = 0,
+    workgroups = 0,
+    bytesBound = 0,
+    flops = 0;
   for (const x of t.values()) {
     launches += x.launches;
     workgroups += x.workgroups;
@@ -144,7 +214,12 @@ export function tallyTable(t: Map<string, KernelTally>): string[] {
   const tot = totals(t);
   const line = (k: string, x: KernelTally) =>
     `| ${k} | ${x.launches} | ${x.workgroups} | ${(x.bytesBound / 2 ** 20).toFixed(1)} | ${(x.flops / 1e9).toFixed(2)}${x.exact ? '' : ' ~'} | ${((100 * x.flops) / (tot.flops || 1)).toFixed(1)}% |`;
-  return ['| kernel | launches | workgroups | MiB bound | GFLOP | of FLOPs |', '| --- | --- | --- | --- | --- | --- |', ...rows.map(([k, x]) => line(k, x)), line('total', tot)];
+  return [
+    '| kernel | launches | workgroups | MiB bound | GFLOP | of FLOPs |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map(([k, x]) => line(k, x)),
+    line('total', tot),
+  ];
 }
 
 export interface CountOptions {
@@ -191,34 +266,77 @@ export async function runCountOnly(o: CountOptions, log: (line: string) => void)
   const s1 = tally.snapshot();
   await engine.step([batch, batch], opts);
   const s2 = tally.snapshot();
-  const one = tallyDiff(s1, s0), two = tallyDiff(s2, s1);
-  const micro = tallyDiff(two, one), step = tallyDiff(one, micro);
+  const one = tallyDiff(s1, s0),
+    two = tallyDiff(s2, s1);
+  const micro = tallyDiff(two, one),
+    step = tallyDiff(one, micro);
   const n = o.decodeTokens ?? 8;
   const prompt = Int32Array.from({ length: 8 }, (_, i) => (i * 7919) % cfg.vocabSize);
-  const gen = (k: number) => engine.generate(prompt, { maxNewTokens: k, temperature: 0, topK: 0, topP: 1, stopTokens: [], seed: 0 });
+  const gen = (k: number) =>
+    engine.generate(prompt, { maxNewTokens: k, temperature: 0, topK: 0, topP: 1, stopTokens: [], seed: 0 });
   await gen(1);
-  const d0 = tally.snapshot(), c0 = copied.bytes;
+  const d0 = tally.snapshot(),
+    c0 = copied.bytes;
   await gen(1);
-  const d1 = tally.snapshot(), c1 = copied.bytes;
+  const d1 = tally.snapshot(),
+    c1 = copied.bytes;
   await gen(1 + n);
   const copiedPerToken = (copied.bytes - c1 - (c1 - c0)) / n;
   const token = tallyDiff(tallyDiff(tally.snapshot(), d1), tallyDiff(d1, d0), 1);
-  const perToken = new Map([...token].map(([k, t]) => [k, { ...t, launches: t.launches / n, workgroups: t.workgroups / n, bytesBound: t.bytesBound / n, flops: t.flops / n }]));
+  const perToken = new Map(
+    [...token].map(([k, t]) => [
+      k,
+      {
+        ...t,
+        launches: t.launches / n,
+        workgroups: t.workgroups / n,
+        bytesBound: t.bytesBound / n,
+        flops: t.flops / n,
+      },
+    ]),
+  );
   await engine.dispose();
-  const m = totals(micro), tok = totals(perToken);
+  const m = totals(micro),
+    tok = totals(perToken);
   const shape = lens ? `rows ${lens.join(', ')} packed` : `${o.batch} x ${o.seq}`;
-  log(`counted on the counting device: preset ${o.preset}, ${shape}${o.quant === 'nf4' ? ', NF4 base' : ''}, planned ${(plan.total / 2 ** 20).toFixed(0)} MiB`);
-  log(`one micro-batch (forward, loss, backward): ${m.launches} launches, ${(m.flops / 1e9).toFixed(1)} GFLOP, ${(m.bytesBound / 2 ** 30).toFixed(2)} GiB bound`);
+  log(
+    `counted on the counting device: preset ${o.preset}, ${shape}${o.quant === 'nf4' ? ', NF4 base' : ''}, planned ${(plan.total / 2 ** 20).toFixed(0)} MiB`,
+  );
+  log(
+    `one micro-batch (forward, loss, backward): ${m.launches} launches, ${(m.flops / 1e9).toFixed(1)} GFLOP, ${(m.bytesBound / 2 ** 30).toFixed(2)} GiB bound`,
+  );
   for (const l of tallyTable(micro)) log(l);
   log(`once per optimizer step: ${totals(step).launches} launches (${[...step.keys()].join(', ')})`);
-  log(`one decoded token (greedy, KV cache, one row): ${tok.launches} launches, ${(tok.bytesBound / 2 ** 20).toFixed(1)} MiB bound, ${copiedPerToken} bytes copied (read back)`);
+  log(
+    `one decoded token (greedy, KV cache, one row): ${tok.launches} launches, ${(tok.bytesBound / 2 ** 20).toFixed(1)} MiB bound, ${copiedPerToken} bytes copied (read back)`,
+  );
   for (const l of tallyTable(perToken)) log(l);
-  const kernels = Object.fromEntries([...micro].map(([k, t]) => [k, { launches: t.launches, workgroups: t.workgroups, mib_bound: Number((t.bytesBound / 2 ** 20).toFixed(1)), gflop: Number((t.flops / 1e9).toFixed(6)) }]));
+  const kernels = Object.fromEntries(
+    [...micro].map(([k, t]) => [
+      k,
+      {
+        launches: t.launches,
+        workgroups: t.workgroups,
+        mib_bound: Number((t.bytesBound / 2 ** 20).toFixed(1)),
+        gflop: Number((t.flops / 1e9).toFixed(6)),
+      },
+    ]),
+  );
   return {
-    engine: 'webgpu-count', preset: o.preset, batch: o.batch, seq: maxSeq, ...(lens ? { rows: lens } : {}), ...(o.quant === 'nf4' ? { quant: 'nf4' } : {}),
-    dispatches_per_micro_batch: m.launches, dispatches_per_step: totals(step).launches, decode_launches_per_token: tok.launches,
-    gflop_per_micro_batch: Number((m.flops / 1e9).toFixed(2)), gib_bound_per_micro_batch: Number((m.bytesBound / 2 ** 30).toFixed(3)),
-    workgroups_per_micro_batch: m.workgroups, decode_mib_bound_per_token: Number((tok.bytesBound / 2 ** 20).toFixed(1)),
-    decode_read_back_bytes_per_token: copiedPerToken, kernels,
+    engine: 'webgpu-count',
+    preset: o.preset,
+    batch: o.batch,
+    seq: maxSeq,
+    ...(lens ? { rows: lens } : {}),
+    ...(o.quant === 'nf4' ? { quant: 'nf4' } : {}),
+    dispatches_per_micro_batch: m.launches,
+    dispatches_per_step: totals(step).launches,
+    decode_launches_per_token: tok.launches,
+    gflop_per_micro_batch: Number((m.flops / 1e9).toFixed(2)),
+    gib_bound_per_micro_batch: Number((m.bytesBound / 2 ** 30).toFixed(3)),
+    workgroups_per_micro_batch: m.workgroups,
+    decode_mib_bound_per_token: Number((tok.bytesBound / 2 ** 20).toFixed(1)),
+    decode_read_back_bytes_per_token: copiedPerToken,
+    kernels,
   };
 }

@@ -30,8 +30,12 @@ const flags = scriptFlags('gpu-real-step', 'one real-shape training step: loss, 
   engine: { kind: 'choice', choices: ['webgpu', 'cpu'], help: 'engine (default webgpu)' },
   seq: { kind: 'int', min: 1, help: 'tokens per row (default 64)' },
   batch: { kind: 'int', min: 1, help: 'rows (default 1)' },
-  layers: { kind: 'int', min: 1, help: 'decoder layers (default: the preset\'s)' },
-  quant: { kind: 'choice', choices: ['none', 'nf4'], help: 'base projections 16-bit (none, default) or 4-bit NF4 (QLoRA)' },
+  layers: { kind: 'int', min: 1, help: "decoder layers (default: the preset's)" },
+  quant: {
+    kind: 'choice',
+    choices: ['none', 'nf4'],
+    help: 'base projections 16-bit (none, default) or 4-bit NF4 (QLoRA)',
+  },
 });
 const preset = (flags.preset as string | undefined) ?? 'qwen2.5-0.5b';
 const kind = (flags.engine as EngineKind | undefined) ?? 'webgpu';
@@ -41,42 +45,83 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 const base = presetConfig(preset);
 const cfg: Qwen2Config = { ...base, numLayers: arg('layers', base.numLayers) };
-const B = arg('batch', 1), T = arg('seq', 64);
+const B = arg('batch', 1),
+  T = arg('seq', 64);
 const lora = DEFAULT_LORA;
 
 const engine = await createEngine(kind);
 const info = await engine.info();
-const ops = engine.ops as { allocatedBytes(): number; info?: { maxBufferSize: number; maxBindingSize: number }; kernels?: { heap: { bytesInUse: number; memory: WebAssembly.Memory } } };
-console.log(`device: ${info.device}${ops.info ? `; max buffer ${mib(ops.info.maxBufferSize)}, max binding ${mib(ops.info.maxBindingSize)}` : ''}`);
+const ops = engine.ops as {
+  allocatedBytes(): number;
+  info?: { maxBufferSize: number; maxBindingSize: number };
+  kernels?: { heap: { bytesInUse: number; memory: WebAssembly.Memory } };
+};
+console.log(
+  `device: ${info.device}${ops.info ? `; max buffer ${mib(ops.info.maxBufferSize)}, max binding ${mib(ops.info.maxBindingSize)}` : ''}`,
+);
 let t0 = performance.now();
 const plan = await engine.load(cfg, randomWeights(cfg, 7), { maxBatch: B, maxSeq: T, lora, quant });
 const before = ops.allocatedBytes() - plan.allocated;
-console.log(`load: ${((performance.now() - t0) / 1000).toFixed(1)} s; ${preset}, ${cfg.numLayers} layers, batch ${B} x seq ${T}, base ${quant === 'nf4' ? 'NF4' : 'bf16'}, ${kind}`);
-console.log(`planned ${mib(plan.total)} (${Object.entries(plan.parts).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}); allocated by load ${mib(plan.allocated)}`);
+console.log(
+  `load: ${((performance.now() - t0) / 1000).toFixed(1)} s; ${preset}, ${cfg.numLayers} layers, batch ${B} x seq ${T}, base ${quant === 'nf4' ? 'NF4' : 'bf16'}, ${kind}`,
+);
+console.log(
+  `planned ${mib(plan.total)} (${Object.entries(plan.parts)
+    .map(([k, v]) => `${k} ${mib(v)}`)
+    .join(', ')}); allocated by load ${mib(plan.allocated)}`,
+);
 await engine.initLora(1);
 
 const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919 + 13) % cfg.vocabSize);
 const labels = Int32Array.from(ids, (id, i) => (i % T < T / 4 ? -100 : id)); // first quarter is the prompt
 t0 = performance.now();
-const r = await engine.step([{ B, T, inputIds: ids, attentionMask: new Int32Array(B * T).fill(1), labels }], { ...DEFAULT_OPTIMIZER, lr: 1e-4, dropoutSeed: 3 });
+const r = await engine.step([{ B, T, inputIds: ids, attentionMask: new Int32Array(B * T).fill(1), labels }], {
+  ...DEFAULT_OPTIMIZER,
+  lr: 1e-4,
+  dropoutSeed: 3,
+});
 const stepSeconds = (performance.now() - t0) / 1000;
-console.log(`step: loss ${r.loss.toFixed(4)} (ln V = ${Math.log(cfg.vocabSize).toFixed(4)}), grad norm ${r.gradNorm.toExponential(3)}, ${r.tokens} label tokens, ${stepSeconds.toFixed(1)} s`);
+console.log(
+  `step: loss ${r.loss.toFixed(4)} (ln V = ${Math.log(cfg.vocabSize).toFixed(4)}), grad norm ${r.gradNorm.toExponential(3)}, ${r.tokens} label tokens, ${stepSeconds.toFixed(1)} s`,
+);
 // Everything the engine's memory holds after the step, not only what load placed: the GPU's
 // buffers (kernel scratch, rope tables, uniform ring, read-back included), or the CPU engine's
 // WebAssembly heap up to its top (kernel job blocks and scratch included).
 const now = ops.kernels ? ops.kernels.heap.bytesInUse : ops.allocatedBytes() - before;
 const over = (now / plan.total - 1) * 100;
-console.log(`${kind === 'cpu' ? 'WebAssembly heap in use' : 'GPU memory allocated'} after the step: ${mib(now)}, ${over.toFixed(1)}% over the plan of ${mib(plan.total)}${ops.kernels ? ` (the memory has grown to ${mib(ops.kernels.heap.memory.buffer.byteLength)}: it grows by at least 1/8 at a time)` : ''}`);
+console.log(
+  `${kind === 'cpu' ? 'WebAssembly heap in use' : 'GPU memory allocated'} after the step: ${mib(now)}, ${over.toFixed(1)}% over the plan of ${mib(plan.total)}${ops.kernels ? ` (the memory has grown to ${mib(ops.kernels.heap.memory.buffer.byteLength)}: it grows by at least 1/8 at a time)` : ''}`,
+);
 if (!Number.isFinite(r.loss)) process.exitCode = 1;
 
 const target = TARGETS[preset];
 const full = catalogModel(target.repo);
 if (!full) throw new Error(`${target.repo} is not in the catalog`);
-const { total: targetTotal, parts: targetParts } = planMemory(kind, parseQwen2Config(full.config), { maxBatch: target.B, maxSeq: target.T, lora, quant }, 'bf16');
+const { total: targetTotal, parts: targetParts } = planMemory(
+  kind,
+  parseQwen2Config(full.config),
+  { maxBatch: target.B, maxSeq: target.T, lora, quant },
+  'bf16',
+);
 const bound = target.bytes[quant];
-console.log(`${target.repo}, batch ${target.B} x seq ${target.T}: ${kind} plans ${mib(targetTotal)} (${Object.entries(targetParts).map(([k, v]) => `${k} ${mib(v)}`).join(', ')})${Number.isFinite(bound) ? ` ${targetTotal <= bound ? '<=' : '>'} ${bound / 2 ** 30} GiB` : ''}`);
-console.log(JSON.stringify({
-  preset, engine: kind, quant, layers: cfg.numLayers, batch: B, seq: T, loss: r.loss, step_s: +stepSeconds.toFixed(1),
-  planned_bytes: plan.total, allocated_after_step_bytes: now, over_plan_pct: +over.toFixed(2),
-}));
+console.log(
+  `${target.repo}, batch ${target.B} x seq ${target.T}: ${kind} plans ${mib(targetTotal)} (${Object.entries(targetParts)
+    .map(([k, v]) => `${k} ${mib(v)}`)
+    .join(', ')})${Number.isFinite(bound) ? ` ${targetTotal <= bound ? '<=' : '>'} ${bound / 2 ** 30} GiB` : ''}`,
+);
+console.log(
+  JSON.stringify({
+    preset,
+    engine: kind,
+    quant,
+    layers: cfg.numLayers,
+    batch: B,
+    seq: T,
+    loss: r.loss,
+    step_s: +stepSeconds.toFixed(1),
+    planned_bytes: plan.total,
+    allocated_after_step_bytes: now,
+    over_plan_pct: +over.toFixed(2),
+  }),
+);
 await engine.dispose();

@@ -12,23 +12,34 @@ const NAMES = ['汇报会', '周例会', '项目评审', '需求讨论', '技术
 
 /** Row i: unique text, a tool call as the answer. */
 export function bigRow(i: number): string {
-  const name = NAMES[i % NAMES.length], room = ROOMS[(i >> 3) % ROOMS.length];
+  const name = NAMES[i % NAMES.length],
+    room = ROOMS[(i >> 3) % ROOMS.length];
   const input = `请在${room}创建${name}第${i}次会议，并通知所有参会人员准时参加`;
   const output = { tool_name: 'INSTANT_MEETING', parameters: { meeting_name: `${name}第${i}次`, room } };
   return JSON.stringify({ instruct: '请将以下会议语音指令转换为工具调用JSON：', input, output });
 }
 
 /** Writes rows until `bytes` are written; `long` rows of `longBytes` each go in at even places. */
-export async function makeBigDataset(out: string, bytes: number, long = 0, longBytes = 0): Promise<{ rows: number; bytes: number }> {
+export async function makeBigDataset(
+  out: string,
+  bytes: number,
+  long = 0,
+  longBytes = 0,
+): Promise<{ rows: number; bytes: number }> {
   const w = createWriteStream(out);
-  let written = 0, rows = 0;
+  let written = 0,
+    rows = 0;
   const longEvery = long ? Math.max(1, Math.floor(bytes / 200 / (long + 1))) : Infinity;
   let longLeft = long;
   while (written < bytes) {
     let line: string;
     if (longLeft > 0 && rows > 0 && rows % longEvery === 0) {
       longLeft--;
-      line = JSON.stringify({ instruct: '', input: `长${rows}` + '会议'.repeat(Math.floor(longBytes / 6)), output: 'ok' });
+      line = JSON.stringify({
+        instruct: '',
+        input: `长${rows}` + '会议'.repeat(Math.floor(longBytes / 6)),
+        output: 'ok',
+      });
     } else line = bigRow(rows);
     const b = Buffer.from(line + '\n');
     written += b.length;
@@ -47,6 +58,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     'long-rows': { kind: 'int', min: 0, help: 'over-long rows to add (default 0)' },
     'long-mb': { kind: 'number', min: 0.001, help: 'size of each over-long row in MB (default 10)' },
   });
-  const r = await makeBigDataset(f.out as string, ((f.mb as number) ?? 100) * 1e6, (f['long-rows'] as number) ?? 0, ((f['long-mb'] as number) ?? 10) * 1e6);
+  const r = await makeBigDataset(
+    f.out as string,
+    ((f.mb as number) ?? 100) * 1e6,
+    (f['long-rows'] as number) ?? 0,
+    ((f['long-mb'] as number) ?? 10) * 1e6,
+  );
   console.log(JSON.stringify({ out: f.out, ...r }));
 }

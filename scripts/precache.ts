@@ -23,12 +23,17 @@ export function writePrecache(outDir: string): { version: string; files: string[
   walk(outDir);
   const cached = files.filter((f) => f !== 'sw.js' && f !== 'precache.json' && !f.startsWith('.')).sort();
   const h = createHash('sha256');
-  for (const f of cached) h.update(f).update('\0').update(readFileSync(join(outDir, f))).update('\0');
+  for (const f of cached)
+    h.update(f)
+      .update('\0')
+      .update(readFileSync(join(outDir, f)))
+      .update('\0');
   const version = h.digest('hex').slice(0, 16);
   writeFileSync(join(outDir, 'precache.json'), JSON.stringify({ version, files: cached }, null, 1));
   const swPath = join(outDir, 'sw.js');
   const sw = readFileSync(swPath, 'utf8');
-  if (!VERSION_LINE.test(sw)) throw new Error(`${swPath}: no "const VERSION = '...';" line to write the build's version into`);
+  if (!VERSION_LINE.test(sw))
+    throw new Error(`${swPath}: no "const VERSION = '...';" line to write the build's version into`);
   writeFileSync(swPath, sw.replace(VERSION_LINE, `const VERSION = '${version}';`));
   return { version, files: cached };
 }

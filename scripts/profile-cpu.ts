@@ -22,11 +22,17 @@ const FLAGS: Record<string, FlagSpec> = {
 
 async function main(): Promise<void> {
   const f = scriptFlags('profile-cpu', 'time each CPU kernel over one training step', FLAGS);
-  const preset = (f.preset as string | undefined) ?? 'qwen2.5-0.5b', B = (f.batch as number | undefined) ?? 4, T = (f.seq as number | undefined) ?? 64;
-  const lengths = f.lengths ? (f.lengths as string).split('-').map(Number) as [number, number] : null;
+  const preset = (f.preset as string | undefined) ?? 'qwen2.5-0.5b',
+    B = (f.batch as number | undefined) ?? 4,
+    T = (f.seq as number | undefined) ?? 64;
+  const lengths = f.lengths ? ((f.lengths as string).split('-').map(Number) as [number, number]) : null;
   const cfg = presetConfig(preset);
   const engine = await createEngine('cpu', { threads: (f.threads as number | undefined) ?? 2 });
-  await engine.load(cfg, randomWeights(cfg, 1), { maxBatch: B, maxSeq: lengths ? lengths[1] : T, lora: { ...DEFAULT_LORA, r: 8, alpha: 32, dropout: 0.1 } });
+  await engine.load(cfg, randomWeights(cfg, 1), {
+    maxBatch: B,
+    maxSeq: lengths ? lengths[1] : T,
+    lora: { ...DEFAULT_LORA, r: 8, alpha: 32, dropout: 0.1 },
+  });
   await engine.initLora(1);
   const batch = lengths ? raggedMicroBatch(cfg, rowLengths(B, 1, ...lengths), 7) : microBatch(cfg, B, T, 7);
   const opts = { ...DEFAULT_OPTIMIZER, lr: 1e-4, dropoutSeed: 0 };
@@ -35,14 +41,28 @@ async function main(): Promise<void> {
   const byKernel = new Map<string, { calls: number; ms: number }>();
   const names = new Set<string>();
   for (let p = Object.getPrototypeOf(ops); p && p !== Object.prototype; p = Object.getPrototypeOf(p))
-    for (const n of Object.getOwnPropertyNames(p)) if (n !== 'constructor' && typeof ops[n] === 'function' && /Forward|Backward|adamw|globalNorm|gatherRows|scatterAddRows|addInPlace|zero|copy|upload|read$/.test(n)) names.add(n);
+    for (const n of Object.getOwnPropertyNames(p))
+      if (
+        n !== 'constructor' &&
+        typeof ops[n] === 'function' &&
+        /Forward|Backward|adamw|globalNorm|gatherRows|scatterAddRows|addInPlace|zero|copy|upload|read$/.test(n)
+      )
+        names.add(n);
   let depth = 0; // a kernel calling another (attention per packed row) is timed once, at the top
   for (const n of names) {
     const fn = (ops[n] as (...a: unknown[]) => unknown).bind(ops);
     ops[n] = (...a: unknown[]) => {
-      if (depth++) { try { return fn(...a); } finally { depth--; } }
+      if (depth++) {
+        try {
+          return fn(...a);
+        } finally {
+          depth--;
+        }
+      }
       const t0 = performance.now();
-      try { return fn(...a); } finally {
+      try {
+        return fn(...a);
+      } finally {
         depth--;
         const e = byKernel.get(n) ?? { calls: 0, ms: 0 };
         e.calls++;
@@ -57,12 +77,25 @@ async function main(): Promise<void> {
   await engine.dispose();
   const rows = [...byKernel].sort((a, b) => b[1].ms - a[1].ms);
   const inKernels = rows.reduce((a, [, e]) => a + e.ms, 0);
-  console.log(`${preset}, ${lengths ? `rows ${rowLengths(B, 1, ...lengths).join(', ')} packed` : `${B} x ${T}`}: step ${total.toFixed(0)} ms, ${inKernels.toFixed(0)} ms in kernels`);
+  console.log(
+    `${preset}, ${lengths ? `rows ${rowLengths(B, 1, ...lengths).join(', ')} packed` : `${B} x ${T}`}: step ${total.toFixed(0)} ms, ${inKernels.toFixed(0)} ms in kernels`,
+  );
   console.log('| kernel | calls | ms | share of step |');
   console.log('| --- | --- | --- | --- |');
-  for (const [n, e] of rows) console.log(`| ${n} | ${e.calls} | ${e.ms.toFixed(0)} | ${((100 * e.ms) / total).toFixed(1)}% |`);
-  console.log(`| outside kernels | | ${(total - inKernels).toFixed(0)} | ${((100 * (total - inKernels)) / total).toFixed(1)}% |`);
-  console.log(JSON.stringify({ preset, batch: B, seq: T, step_ms: Math.round(total), kernels: Object.fromEntries(rows.map(([n, e]) => [n, { calls: e.calls, ms: Math.round(e.ms) }])) }));
+  for (const [n, e] of rows)
+    console.log(`| ${n} | ${e.calls} | ${e.ms.toFixed(0)} | ${((100 * e.ms) / total).toFixed(1)}% |`);
+  console.log(
+    `| outside kernels | | ${(total - inKernels).toFixed(0)} | ${((100 * (total - inKernels)) / total).toFixed(1)}% |`,
+  );
+  console.log(
+    JSON.stringify({
+      preset,
+      batch: B,
+      seq: T,
+      step_ms: Math.round(total),
+      kernels: Object.fromEntries(rows.map(([n, e]) => [n, { calls: e.calls, ms: Math.round(e.ms) }])),
+    }),
+  );
 }
 
 main().catch((e) => {

@@ -24,7 +24,9 @@ const CI = process.env.CI === 'true';
 // vite 8 (the build the browser tests serve) needs Node ^20.19.0 || >=22.12.0: say so first.
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 19) || major === 21 || (major === 22 && minor < 12)) {
-  console.error(`Node ${process.versions.node} is too old: Webtune needs Node ^20.19.0 or >= 22.12.0 (vite 8), see "engines" in package.json`);
+  console.error(
+    `Node ${process.versions.node} is too old: Webtune needs Node ^20.19.0 or >= 22.12.0 (vite 8), see "engines" in package.json`,
+  );
   process.exit(1);
 }
 
@@ -73,10 +75,22 @@ const parts = {
   format: () => run('format', 'npm', ['run', '-s', 'format:check']),
   vitest: () => {
     rmSync(vitestJson, { force: true });
-    return run('vitest', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`, ...positionals.slice(1)], {
-      WEBTUNE_SUITE: suite,
-      WEBTUNE_SKIP_LOG: skipLog,
-    });
+    return run(
+      'vitest',
+      'npx',
+      [
+        'vitest',
+        'run',
+        '--reporter=default',
+        '--reporter=json',
+        `--outputFile.json=${vitestJson}`,
+        ...positionals.slice(1),
+      ],
+      {
+        WEBTUNE_SUITE: suite,
+        WEBTUNE_SKIP_LOG: skipLog,
+      },
+    );
   },
   e2e: () => {
     rmSync(e2eJson, { force: true });
@@ -113,13 +127,28 @@ const parts_ = finished.map((r) => ({
   seconds: r.seconds,
   results:
     r.part === 'typecheck'
-      ? [{ name: 'typecheck (tsc --noEmit)', status: r.code === 0 ? 'passed' : 'failed', reason: r.why ?? (r.code ? `see ${relative(root, file('typecheck', 'log'))}` : undefined) }]
+      ? [
+          {
+            name: 'typecheck (tsc --noEmit)',
+            status: r.code === 0 ? 'passed' : 'failed',
+            reason: r.why ?? (r.code ? `see ${relative(root, file('typecheck', 'log'))}` : undefined),
+          },
+        ]
       : r.part === 'format'
         ? formatResults(r.output, r)
         : r.part === 'vitest'
-        ? vitestResults(readJson(vitestJson), { ...r, ci: CI, rel: (p) => relative(root, p), log: relative(root, file('vitest', 'log')), reasons: skipReasons(existsSync(skipLog) ? readFileSync(skipLog, 'utf8') : '') })
-        : e2eResults(readJson(e2eJson), r),
+          ? vitestResults(readJson(vitestJson), {
+              ...r,
+              ci: CI,
+              rel: (p) => relative(root, p),
+              log: relative(root, file('vitest', 'log')),
+              reasons: skipReasons(existsSync(skipLog) ? readFileSync(skipLog, 'utf8') : ''),
+            })
+          : e2eResults(readJson(e2eJson), r),
 }));
-const { lines, ok } = closing(`${suite === 'fast' ? 'npm test' : 'npm run test:full'}: ${((Date.now() - started) / 1000).toFixed(0)} s`, parts_);
+const { lines, ok } = closing(
+  `${suite === 'fast' ? 'npm test' : 'npm run test:full'}: ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  parts_,
+);
 for (const l of lines) console.log(l);
 process.exit(ok ? 0 : 1);

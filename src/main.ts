@@ -14,7 +14,8 @@ import './ui/app/app.ts';
 
 function pageOptions(): PageOptions {
   const q = new URLSearchParams(location.search);
-  const engine = q.get('engine'), quant = q.get('quant');
+  const engine = q.get('engine'),
+    quant = q.get('quant');
   return {
     engine: engine === 'cpu' || engine === 'webgpu' ? engine : undefined,
     quant: quant === 'auto' || quant === 'none' || quant === 'nf4' ? quant : undefined,

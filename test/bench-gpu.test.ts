@@ -7,23 +7,42 @@ import { expectedTensors } from '../src/core/config.ts';
 import { UsageError } from '../src/cli/args.ts';
 import { PRESETS, presetConfig } from '../scripts/bench-core.ts';
 import { stepProjections } from '../scripts/bench-matmul.ts';
-import { formatTable, isCpuEmulation, parseBenchGpuOptions, type BenchGpuOptions, type MatmulRun } from '../scripts/bench-gpu.ts';
+import {
+  formatTable,
+  isCpuEmulation,
+  parseBenchGpuOptions,
+  type BenchGpuOptions,
+  type MatmulRun,
+} from '../scripts/bench-gpu.ts';
 
 describe('bench-gpu options', () => {
   it('defaults to tiny, mid and Qwen2.5-0.5B at the seed batch, timing the 0.5B step matmuls', () => {
     const o = parseBenchGpuOptions([]);
-    expect(o).toMatchObject({ presets: ['tiny', 'mid', 'qwen2.5-0.5b'], matmulPreset: 'qwen2.5-0.5b', batch: 4, seq: 64 });
+    expect(o).toMatchObject({
+      presets: ['tiny', 'mid', 'qwen2.5-0.5b'],
+      matmulPreset: 'qwen2.5-0.5b',
+      batch: 4,
+      seq: 64,
+    });
     for (const p of o.presets) expect(PRESETS[p]).toBeDefined();
   });
 
   it('--quick is small; an explicit flag wins over it in either order', () => {
-    expect(parseBenchGpuOptions(['--quick'])).toMatchObject({ presets: ['tiny'], matmulPreset: 'tiny', batch: 2, seq: 16, steps: 1 });
+    expect(parseBenchGpuOptions(['--quick'])).toMatchObject({
+      presets: ['tiny'],
+      matmulPreset: 'tiny',
+      batch: 2,
+      seq: 16,
+      steps: 1,
+    });
     expect(parseBenchGpuOptions(['--presets', 'mid', '--quick'])).toMatchObject({ presets: ['mid'], batch: 2 });
     expect(parseBenchGpuOptions(['--quick', '--matmul-preset', 'none']).matmulPreset).toBeNull();
   });
 
   it('an unknown preset stops it before any work, naming the known ones', () => {
-    expect(() => parseBenchGpuOptions(['--presets', 'tiny,huge'])).toThrow(`unknown preset "huge" (${Object.keys(PRESETS).join(', ')})`);
+    expect(() => parseBenchGpuOptions(['--presets', 'tiny,huge'])).toThrow(
+      `unknown preset "huge" (${Object.keys(PRESETS).join(', ')})`,
+    );
     expect(() => parseBenchGpuOptions(['--batch', '0'])).toThrow(UsageError);
   });
 
@@ -60,19 +79,40 @@ describe('the step matmul shapes', () => {
 });
 
 describe('the bench-gpu table', () => {
-  const o: BenchGpuOptions = { presets: ['tiny', 'mid'], matmulPreset: 'tiny', batch: 4, seq: 64, steps: 3, decodeTokens: 32, cpu: false, chromium: null };
+  const o: BenchGpuOptions = {
+    presets: ['tiny', 'mid'],
+    matmulPreset: 'tiny',
+    batch: 4,
+    seq: 64,
+    steps: 3,
+    decodeTokens: 32,
+    cpu: false,
+    chromium: null,
+  };
   const cfg = presetConfig('tiny');
   const shapes = stepProjections(cfg);
   const gflops: Record<string, number> = { lora_fwd: 1, lora_bwd: 2 };
   for (const k of Object.keys(shapes)) Object.assign(gflops, { [`${k}_fwd`]: 3, [`${k}_bwd`]: 4 });
   const matmuls: MatmulRun = { preset: 'tiny', N: 256, result: { gflops, timing: 'timestamp-query', shapes } };
-  const ok = { train_tokens_per_s: 1000, ms_per_step: 256, gpu_mb: 10, decode_tokens_per_s: 50, decode_prompt: 8, decode_new_tokens: 32, peak_gpu_mb: 12 };
+  const ok = {
+    train_tokens_per_s: 1000,
+    ms_per_step: 256,
+    gpu_mb: 10,
+    decode_tokens_per_s: 50,
+    decode_prompt: 8,
+    decode_new_tokens: 32,
+    peak_gpu_mb: 12,
+  };
 
   it('is one markdown table: train, decode and peak memory per preset, both directions of every matmul shape and LoRA', () => {
-    const lines = formatTable([
-      { engine: 'webgpu', preset: 'tiny', adapter: 'x', features: [], result: ok },
-      { engine: 'webgpu', preset: 'mid', adapter: 'x', features: [], result: { error: 'OutOfMemoryError: no' } },
-    ], matmuls, o);
+    const lines = formatTable(
+      [
+        { engine: 'webgpu', preset: 'tiny', adapter: 'x', features: [], result: ok },
+        { engine: 'webgpu', preset: 'mid', adapter: 'x', features: [], result: { error: 'OutOfMemoryError: no' } },
+      ],
+      matmuls,
+      o,
+    );
     expect(lines.every((l) => l.startsWith('|') && l.endsWith('|'))).toBe(true);
     expect(lines.filter((l) => /^\|( --- \|)+$/.test(l))).toHaveLength(1);
     const cells = lines.map((l) => l.split(' | ').length);
@@ -83,6 +123,8 @@ describe('the bench-gpu table', () => {
     expect(rows.filter((r) => r.startsWith('| peak GPU memory | tiny | 4 x 64 | 12 |'))).toHaveLength(1);
     expect(rows.filter((r) => r.startsWith('| train | mid | 4 x 64 | failed: OutOfMemoryError: no |'))).toHaveLength(1);
     expect(rows.filter((r) => r.startsWith('| matmul '))).toHaveLength(2 * Object.keys(shapes).length + 2);
-    expect(rows.find((r) => r.startsWith('| matmul logits (lm_head) x·Wᵀ'))).toContain(`256 x ${cfg.hiddenSize} · (${cfg.vocabSize} x ${cfg.hiddenSize})ᵀ | 3 |`);
+    expect(rows.find((r) => r.startsWith('| matmul logits (lm_head) x·Wᵀ'))).toContain(
+      `256 x ${cfg.hiddenSize} · (${cfg.vocabSize} x ${cfg.hiddenSize})ᵀ | 3 |`,
+    );
   });
 });

@@ -27,7 +27,7 @@ const accepts = (g: ToolCallGrammar, text: string | Uint8Array) => {
 };
 
 describe('ToolCallGrammar', () => {
-  it('accepts every built row\'s call, also with its parameters in another order', () => {
+  it("accepts every built row's call, also with its parameters in another order", () => {
     for (const schema of Object.values(SCHEMAS)) {
       const g = new ToolCallGrammar(schema);
       const { train } = buildRows(schema, { perTool: 4, seed: 5 });
@@ -59,9 +59,15 @@ describe('ToolCallGrammar', () => {
       '{"tool_name":"GOOD_NIGHT"}',
     ];
     for (const b of bad) expect(accepts(g, b), b).toBe(false);
-    const bytes = (room: number[]) => Uint8Array.from([...enc.encode('{"tool_name":"SET_LIGHT","parameters":{"state":"开","room":"'), ...room, ...enc.encode('"}}')]);
+    const bytes = (room: number[]) =>
+      Uint8Array.from([
+        ...enc.encode('{"tool_name":"SET_LIGHT","parameters":{"state":"开","room":"'),
+        ...room,
+        ...enc.encode('"}}'),
+      ]);
     expect(accepts(g, bytes([0xe5, 0x8e, 0xa8]))).toBe(true); // 厨
-    for (const room of [[0x8e], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe5, 0x8e], [0xf4, 0x90, 0x80, 0x80], [0xff]]) expect(accepts(g, bytes(room)), room.join()).toBe(false);
+    for (const room of [[0x8e], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe5, 0x8e], [0xf4, 0x90, 0x80, 0x80], [0xff]])
+      expect(accepts(g, bytes(room)), room.join()).toBe(false);
     // A tool without parameters takes exactly {}.
     expect(accepts(g, call('', 'GOOD_NIGHT'))).toBe(true);
     expect(accepts(g, call('"room":"x"', 'GOOD_NIGHT'))).toBe(false);

@@ -23,7 +23,13 @@ const GPU_1GIB = { kind: 'webgpu' as const, maxBufferSize: 2 ** 30, maxBindingSi
 
 describe('catalog', () => {
   it('offers the five models by repo id, each config parsing to its published shape', () => {
-    expect(CATALOG.map((m) => m.repo)).toEqual(['Qwen/Qwen2.5-0.5B-Instruct', 'Qwen/Qwen2.5-1.5B-Instruct', 'Qwen/Qwen3-0.6B', 'Qwen/Qwen3-1.7B', 'Qwen/Qwen3-4B-Instruct-2507']);
+    expect(CATALOG.map((m) => m.repo)).toEqual([
+      'Qwen/Qwen2.5-0.5B-Instruct',
+      'Qwen/Qwen2.5-1.5B-Instruct',
+      'Qwen/Qwen3-0.6B',
+      'Qwen/Qwen3-1.7B',
+      'Qwen/Qwen3-4B-Instruct-2507',
+    ]);
     expect(catalogModel(' qwen/qwen3-4b-instruct-2507 ')?.repo).toBe('Qwen/Qwen3-4B-Instruct-2507');
     expect(catalogModel('someone/else')).toBeUndefined();
     // Hugging Face's parameter counts: 494M, 1.54B, 4.02B; by hand for 4B: embed 151936*2560
@@ -32,7 +38,18 @@ describe('catalog', () => {
     expect(counts[0]).toBe(494_032_768);
     expect(counts[4]).toBe(4_022_468_096);
     const q4 = catalogConfig(CATALOG[4]);
-    expect(q4).toMatchObject({ architecture: 'qwen3', hiddenSize: 2560, intermediateSize: 9728, numHeads: 32, numKvHeads: 8, headDim: 128, vocabSize: 151936, ropeTheta: 5e6, maxPositionEmbeddings: 262144, tieWordEmbeddings: true });
+    expect(q4).toMatchObject({
+      architecture: 'qwen3',
+      hiddenSize: 2560,
+      intermediateSize: 9728,
+      numHeads: 32,
+      numKvHeads: 8,
+      headDim: 128,
+      vocabSize: 151936,
+      ropeTheta: 5e6,
+      maxPositionEmbeddings: 262144,
+      tieWordEmbeddings: true,
+    });
     expect(projShape(q4, 'q_proj')).toEqual([4096, 2560]);
     expect(CATALOG.filter((m) => m.thinking).map((m) => m.repo)).toEqual(['Qwen/Qwen3-0.6B', 'Qwen/Qwen3-1.7B']);
   });
@@ -66,7 +83,9 @@ describe('fit', () => {
     // (flash attention keeps no (B, NH, T, T) probabilities on WebGPU: two floats per query row)
     const r = checkFit(cfg, at(16, 4096), planMemory('webgpu', cfg, at(16, 4096), 'bf16'), GPU_1GIB);
     expect(r.problems).toEqual([{ kind: 'binding', tensor: 'gateUp', need: 2 * 65536 * 3072 * 4, limit: 2 ** 30 }]);
-    expect(() => assertFits(cfg, at(16, 4096), GPU_1GIB)).toThrow(/gateUp tensor needs 1536 MiB in one buffer, more than the GPU's largest storage binding \(1024 MiB\)/);
+    expect(() => assertFits(cfg, at(16, 4096), GPU_1GIB)).toThrow(
+      /gateUp tensor needs 1536 MiB in one buffer, more than the GPU's largest storage binding \(1024 MiB\)/,
+    );
   });
 });
 
@@ -89,9 +108,17 @@ describe('refused before download', () => {
     const store = memoryStore();
     const n = hub.log.length;
     const src = { kind: 'hf' as const, repo: 'test/tiny', revision: 'main', endpoint: `${hub.url}/hf` };
-    const e = await openModel(src, { store, skipSpaceCheck: true, checkConfig: (json) => void assertFits(catalogConfig({ ...CATALOG[4], config: JSON.parse(json) }), at(1, 384), cpuLimits()) }).catch((x) => x);
+    const e = await openModel(src, {
+      store,
+      skipSpaceCheck: true,
+      checkConfig: (json) =>
+        void assertFits(catalogConfig({ ...CATALOG[4], config: JSON.parse(json) }), at(1, 384), cpuLimits()),
+    }).catch((x) => x);
     expect(e).toBeInstanceOf(OutOfMemoryError);
-    const files = hub.log.slice(n).filter((r) => r.path.includes('/resolve/')).map((r) => r.path.split('/').pop());
+    const files = hub.log
+      .slice(n)
+      .filter((r) => r.path.includes('/resolve/'))
+      .map((r) => r.path.split('/').pop());
     expect(files).toEqual(['config.json']);
     expect(await store.keys()).toEqual([]);
   });
@@ -99,16 +126,28 @@ describe('refused before download', () => {
   it('the worker refuses a model the CPU engine cannot hold, with the reason, before reading its weights', async () => {
     const names = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
     const read: string[] = [];
-    const files = await Promise.all(names.map(async (f) => {
-      const file = new File([await readFile(join(dir, f))], f);
-      // a File whose content is read records it: the weights must never be
-      const text = file.text.bind(file), slice = file.slice.bind(file);
-      return Object.assign(file, { text: () => (read.push(f), text()), slice: (...a: Parameters<Blob['slice']>) => (read.push(f), slice(...a)) });
-    }));
-    const s = new TrainingSession({ modelStore: memoryStore(), checkpointStore: memoryStore(), createEngine: (k) => createEngine(k, { threads: 1 }) });
+    const files = await Promise.all(
+      names.map(async (f) => {
+        const file = new File([await readFile(join(dir, f))], f);
+        // a File whose content is read records it: the weights must never be
+        const text = file.text.bind(file),
+          slice = file.slice.bind(file);
+        return Object.assign(file, {
+          text: () => (read.push(f), text()),
+          slice: (...a: Parameters<Blob['slice']>) => (read.push(f), slice(...a)),
+        });
+      }),
+    );
+    const s = new TrainingSession({
+      modelStore: memoryStore(),
+      checkpointStore: memoryStore(),
+      createEngine: (k) => createEngine(k, { threads: 1 }),
+    });
     const e = await s.loadModel({ kind: 'local', files }, 'cpu', { ...at(1, 384), useCache: false }).catch((x) => x);
     expect(e).toBeInstanceOf(OutOfMemoryError);
-    expect(e.message).toMatch(/needs \d+ MiB and the engine can hold 4096 MiB.*CPU engine \(4 GiB of WebAssembly memory\)/);
+    expect(e.message).toMatch(
+      /needs \d+ MiB and the engine can hold 4096 MiB.*CPU engine \(4 GiB of WebAssembly memory\)/,
+    );
     expect(read).toEqual(['config.json']);
   });
 });

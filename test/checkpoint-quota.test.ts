@@ -17,13 +17,32 @@ const data: TrainExample[] = Array.from({ length: 6 }, (_, i) => {
   const ids = Int32Array.from({ length: 6 }, (_, t) => 3 + (hash32(i, t) % 90));
   return { ids, labels: Int32Array.from(ids, (id, t) => (t < 2 ? -100 : id)), truncated: 0 };
 });
-const settings = { ...DEFAULT_TRAIN, epochs: 2, batchSize: 2, gradAccum: 1, lr: 1e-2, warmupSteps: 1, checkpointEvery: 2 };
+const settings = {
+  ...DEFAULT_TRAIN,
+  epochs: 2,
+  batchSize: 2,
+  gradAccum: 1,
+  lr: 1e-2,
+  warmupSteps: 1,
+  checkpointEvery: 2,
+};
 
 async function run(store: KeyValueStore, onProgress?: (p: TrainProgress) => void) {
   const { cfg, weights } = randomModel();
   const engine = await createEngine('cpu', { scalar: true });
   await engine.load(cfg, weights, { maxBatch: 2, maxSeq: 6, lora });
-  return runTraining({ engine, train: data, eval: [], settings, padId: 0, lora, modelKey: 'random', runId: 'q', checkpoints: new CheckpointStore(store), onProgress });
+  return runTraining({
+    engine,
+    train: data,
+    eval: [],
+    settings,
+    padId: 0,
+    lora,
+    modelKey: 'random',
+    runId: 'q',
+    checkpoints: new CheckpointStore(store),
+    onProgress,
+  });
 }
 
 /** A store whose quota is full after `fits` checkpoint writes, as IndexedDB says it. */
@@ -33,7 +52,8 @@ function fullAfter(fits: number): KeyValueStore {
   return {
     ...inner,
     async setMany(entries) {
-      if (entries.some(([k]) => k[0] === 'ckpt-data') && ++writes > fits) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      if (entries.some(([k]) => k[0] === 'ckpt-data') && ++writes > fits)
+        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
       return inner.setMany(entries);
     },
   };

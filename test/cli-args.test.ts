@@ -21,7 +21,12 @@ const fails = (argv: string[], positionals = [] as { name: string; help: string 
 
 describe('parseFlags', () => {
   it('reads `--name value`, `--name=value` and bare booleans, converting by kind', () => {
-    expect(parseFlags('cmd', ['--lr', '1e-4', '--seed=-3', '--engine', 'webgpu', '--quiet'], SPEC)).toEqual({ lr: 1e-4, seed: -3, engine: 'webgpu', quiet: true });
+    expect(parseFlags('cmd', ['--lr', '1e-4', '--seed=-3', '--engine', 'webgpu', '--quiet'], SPEC)).toEqual({
+      lr: 1e-4,
+      seed: -3,
+      engine: 'webgpu',
+      quiet: true,
+    });
     expect(parseFlags('cmd', [], SPEC)).toEqual({});
   });
 

@@ -27,7 +27,14 @@ describe('loadEvalRows', () => {
   it('picks the rows splitRows picks from all rows, then the first --limit of them', async () => {
     const all = await loadRows(data);
     expect(all.length).toBe(300 - Math.floor(300 / 7));
-    for (const [fraction, seed, limit] of [[undefined, 42, undefined], [undefined, 42, 3], [0.1, 42, undefined], [0.25, 7, undefined], [0.5, 1, 9], [0.003, 42, undefined]] as const) {
+    for (const [fraction, seed, limit] of [
+      [undefined, 42, undefined],
+      [undefined, 42, 3],
+      [0.1, 42, undefined],
+      [0.25, 7, undefined],
+      [0.5, 1, 9],
+      [0.003, 42, undefined],
+    ] as const) {
       const want = splitRows(all, fraction, seed, 'eval', data).slice(0, limit ?? Infinity);
       const got = await loadEvalRows(data, fraction, seed, limit);
       expect(got.map((r) => r.origin.line)).toEqual(want.map((r) => r.origin.line));

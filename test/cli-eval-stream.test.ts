@@ -32,8 +32,28 @@ afterAll(async () => {
 
 describe('eval streaming its rows', () => {
   it('writes what scoring every row at once writes: numbers, eval_set, predictions, wrong rows', async () => {
-    const pred = join(tmp, 'pred.jsonl'), wrongOut = join(tmp, 'wrong.json');
-    const r = await cli('eval', '--model', model, '--data', data, '--schema', schemaFile, '--eval-fraction', '0.5', '--seed', '3', '--max-new-tokens', '6', '--predictions', pred, '--wrong-out', wrongOut, '--quiet');
+    const pred = join(tmp, 'pred.jsonl'),
+      wrongOut = join(tmp, 'wrong.json');
+    const r = await cli(
+      'eval',
+      '--model',
+      model,
+      '--data',
+      data,
+      '--schema',
+      schemaFile,
+      '--eval-fraction',
+      '0.5',
+      '--seed',
+      '3',
+      '--max-new-tokens',
+      '6',
+      '--predictions',
+      pred,
+      '--wrong-out',
+      wrongOut,
+      '--quiet',
+    );
     expect(r.err).not.toMatch(/error/);
     expect(r.code).toBe(0);
 
@@ -44,11 +64,30 @@ describe('eval streaming its rows', () => {
     const engine = await loadEngine('cpu', folder, DEFAULT_LORA, 1, 64);
     try {
       await engine.initLora(0);
-      const { report, predictions } = await evaluateWithTokenizer(engine, tok, rows, { system: schema.system, maxNewTokens: 6, maxPositions: folder.config.maxPositionEmbeddings });
+      const { report, predictions } = await evaluateWithTokenizer(engine, tok, rows, {
+        system: schema.system,
+        maxNewTokens: 6,
+        maxPositions: folder.config.maxPositionEmbeddings,
+      });
       const problems = predictions.map((p) => textCallProblems(schema, p.generated));
       const valid = problems.filter((p) => !p.length).length / problems.length;
-      expect(r.json()).toEqual({ command: 'eval', decoding: 'free', eval_set: evalSetFingerprint(rows), ...reportSummary(report), schema_valid_rate: valid, skipped: 0 });
-      const lines = predictions.map((p, i) => JSON.stringify({ input: p.user, expected: p.expected, generated: p.generated, schema_problems: problems[i] }) + '\n');
+      expect(r.json()).toEqual({
+        command: 'eval',
+        decoding: 'free',
+        eval_set: evalSetFingerprint(rows),
+        ...reportSummary(report),
+        schema_valid_rate: valid,
+        skipped: 0,
+      });
+      const lines = predictions.map(
+        (p, i) =>
+          JSON.stringify({
+            input: p.user,
+            expected: p.expected,
+            generated: p.generated,
+            schema_problems: problems[i],
+          }) + '\n',
+      );
       expect(readFileSync(pred, 'utf8')).toBe(lines.join(''));
       // The untrained model answers some rows wrong: those rows, and only those, are in --wrong-out.
       expect(report.wrong.length).toBeGreaterThan(0);

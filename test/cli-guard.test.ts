@@ -4,7 +4,16 @@
 // and leftovers of dead writers go at the next start. Plus the CLI's exit codes (README: 2 bad
 // arguments, 3 bad data) and repeated single-value flags. Oracles: the files' bytes before and
 // after, folder listings, and the exit codes the README documents.
-import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +29,11 @@ let tmp: string, tiny: string, data: string, schema: string, adapter: string;
 function bytes(path: string): Record<string, string> {
   if (!existsSync(path)) return {};
   try {
-    return Object.fromEntries(readdirSync(path).sort().map((f) => [f, readFileSync(join(path, f)).toString('base64')]));
+    return Object.fromEntries(
+      readdirSync(path)
+        .sort()
+        .map((f) => [f, readFileSync(join(path, f)).toString('base64')]),
+    );
   } catch {
     return { '': readFileSync(path).toString('base64') };
   }
@@ -35,7 +48,26 @@ beforeAll(async () => {
   schema = join(tmp, 'schema.json');
   writeFileSync(schema, readFileSync(join(root, 'public/samples/meeting-schema.json')));
   adapter = join(tmp, 'adapter');
-  const t = await cli('train', '--model', tiny, '--data', data, '--out', adapter, '--batch', '2', '--accum', '1', '--epochs', '1', '--stop-after', '1', '--checkpoint-every', '0', '--quiet');
+  const t = await cli(
+    'train',
+    '--model',
+    tiny,
+    '--data',
+    data,
+    '--out',
+    adapter,
+    '--batch',
+    '2',
+    '--accum',
+    '1',
+    '--epochs',
+    '1',
+    '--stop-after',
+    '1',
+    '--checkpoint-every',
+    '0',
+    '--quiet',
+  );
   expect(t.code, t.err).toBe(0);
 }, 120_000);
 afterAll(async () => {
@@ -45,7 +77,8 @@ afterAll(async () => {
 describe('a command never writes over its own inputs', () => {
   it('eval --predictions onto its own data is refused (exit 2) and leaves the data as it was, also through a symlink or a hard link', async () => {
     const before = bytes(data);
-    const sym = join(tmp, 'sym.json'), hard = join(tmp, 'hard.json');
+    const sym = join(tmp, 'sym.json'),
+      hard = join(tmp, 'hard.json');
     symlinkSync(data, sym);
     linkSync(data, hard);
     for (const target of [data, sym, hard, join(tmp, '.', 'x', '..', 'data.json')]) {
@@ -67,12 +100,36 @@ describe('a command never writes over its own inputs', () => {
     expect(r.err).toMatch(/--out is --schema \(.*schema\.json\), which this command reads/);
     expect(bytes(schema)).toEqual(before);
     const same = join(tmp, 'rows.json');
-    const s = await cli('build-data', '--schema', schema, '--per-tool', '2', '--out', same, '--eval-out', same, '--eval-per-tool', '1');
+    const s = await cli(
+      'build-data',
+      '--schema',
+      schema,
+      '--per-tool',
+      '2',
+      '--out',
+      same,
+      '--eval-out',
+      same,
+      '--eval-per-tool',
+      '1',
+    );
     expect(s.code).toBe(2);
     expect(s.err).toMatch(/--eval-out and --out name the same place/);
     expect(existsSync(same)).toBe(false);
     // Both written, or neither: a fine run writes both, and leaves no partial file.
-    const ok = await cli('build-data', '--schema', schema, '--per-tool', '2', '--out', same, '--eval-out', join(tmp, 'held.json'), '--eval-per-tool', '1');
+    const ok = await cli(
+      'build-data',
+      '--schema',
+      schema,
+      '--per-tool',
+      '2',
+      '--out',
+      same,
+      '--eval-out',
+      join(tmp, 'held.json'),
+      '--eval-per-tool',
+      '1',
+    );
     expect(ok.code, ok.err).toBe(0);
     expect(readdirSync(tmp).filter((n) => n.includes('.partial-'))).toEqual([]);
     // An existing --out file is replaced only with --overwrite.
@@ -82,11 +139,16 @@ describe('a command never writes over its own inputs', () => {
   });
 
   it('export --overwrite never takes the dataset, the model folder or its weights as --out', async () => {
-    const model = bytes(tiny), rows = bytes(data), ad = bytes(adapter);
+    const model = bytes(tiny),
+      rows = bytes(data),
+      ad = bytes(adapter);
     const cases: [string[], RegExp][] = [
       [['--format', 'job', '--data', data, '--out', data], /--out is --data/],
       [['--format', 'merged', '--out', tiny], /--out is --model/],
-      [['--format', 'gguf', '--out', join(tiny, 'model.safetensors')], /--out is .*model\.safetensors, a file of --model/],
+      [
+        ['--format', 'gguf', '--out', join(tiny, 'model.safetensors')],
+        /--out is .*model\.safetensors, a file of --model/,
+      ],
       [['--format', 'peft', '--out', adapter], /--out is --adapter/],
       [['--format', 'peft', '--out', tmp], /--out holds .* which this command reads; it is never replaced/],
     ];
@@ -101,7 +163,11 @@ describe('a command never writes over its own inputs', () => {
   });
 
   it('train --out may not be the model, the adapter it continues, or a folder holding the data', async () => {
-    for (const [out, more] of [[tiny, []], [adapter, ['--adapter', adapter]], [tmp, []]] as const) {
+    for (const [out, more] of [
+      [tiny, []],
+      [adapter, ['--adapter', adapter]],
+      [tmp, []],
+    ] as const) {
       const r = await cli('train', '--model', tiny, '--data', data, '--out', out, '--overwrite', '--quiet', ...more);
       expect(r.code, out).toBe(2);
       expect(r.err, out).toMatch(/which this command reads/);
@@ -122,7 +188,15 @@ describe('a command never writes over its own inputs', () => {
 
 describe('targets are checked before any work, and nothing partial stays', () => {
   it('an unwritable --predictions fails at once, before the model is even opened', async () => {
-    const r = await cli('eval', '--model', join(tmp, 'no-such-model'), '--data', data, '--predictions', '/proc/webtune-pred.jsonl');
+    const r = await cli(
+      'eval',
+      '--model',
+      join(tmp, 'no-such-model'),
+      '--data',
+      data,
+      '--predictions',
+      '/proc/webtune-pred.jsonl',
+    );
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/cannot write in \/proc/);
     expect(r.err).not.toMatch(/no-such-model/);
@@ -152,7 +226,9 @@ describe('exit codes as the README documents them', () => {
     const r = await cli('eval', '--model', tiny, '--data', data, '--data', schema);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--data is given 2 times \(".*data\.json", ".*schema\.json"\); it takes one value/);
-    expect((await cli('train', '--model', tiny, '--data', data, '--out', join(tmp, 'x'), '--lr', '1', '--lr=2')).code).toBe(2);
+    expect(
+      (await cli('train', '--model', tiny, '--data', data, '--out', join(tmp, 'x'), '--lr', '1', '--lr=2')).code,
+    ).toBe(2);
   });
 
   it('3 for a missing or damaged model or adapter, 2 for a bad --out', async () => {

@@ -31,7 +31,8 @@ class Capture {
 }
 
 async function cli(...argv: string[]) {
-  const stdout = new Capture(), stderr = new Capture();
+  const stdout = new Capture(),
+    stderr = new Capture();
   const code = await main(argv, { stdout, stderr });
   const lines = stdout.text.trim().split('\n');
   return { code, out: stdout.text, err: stderr.text, json: () => JSON.parse(lines[lines.length - 1]) };
@@ -51,18 +52,48 @@ afterAll(async () => {
 });
 
 describe('--quant nf4', () => {
-  it('train runs on the NF4 base (its first loss is the NF4 engine\'s, not the 16-bit one) and writes an ordinary PEFT adapter', async () => {
-    const r = await cli('train', '--model', modelDir, '--data', join(tmp, 'six.json'), '--out', join(tmp, 'adapter'), '--quant', 'nf4',
-      '--batch', '3', '--accum', '1', '--epochs', '1', '--lr', '0.01', '--dropout', '0', '--quiet');
+  it("train runs on the NF4 base (its first loss is the NF4 engine's, not the 16-bit one) and writes an ordinary PEFT adapter", async () => {
+    const r = await cli(
+      'train',
+      '--model',
+      modelDir,
+      '--data',
+      join(tmp, 'six.json'),
+      '--out',
+      join(tmp, 'adapter'),
+      '--quant',
+      'nf4',
+      '--batch',
+      '3',
+      '--accum',
+      '1',
+      '--epochs',
+      '1',
+      '--lr',
+      '0.01',
+      '--dropout',
+      '0',
+      '--quiet',
+    );
     expect(r.err).not.toMatch(/error/);
     expect(r.json()).toMatchObject({ command: 'train', quant: 'nf4', steps: 2 });
     const model = await openModelFolder(modelDir);
     const tok = await folderTokenizer(model);
     const examples = toTrainExamples(tok, importDataset(readFileSync(join(tmp, 'six.json'), 'utf8')).rows);
-    const first = makeMicroBatch(epochOrder(6, 42, 0).slice(0, 3).map((i) => examples[i]), tok.endOfTextId);
+    const first = makeMicroBatch(
+      epochOrder(6, 42, 0)
+        .slice(0, 3)
+        .map((i) => examples[i]),
+      tok.endOfTextId,
+    );
     const loss = async (quant: 'none' | 'nf4') => {
       const engine = await createEngine('cpu');
-      await engine.load(model.config, weightReader(model), { maxBatch: 3, maxSeq: first.T, lora: { ...DEFAULT_LORA, dropout: 0 }, quant });
+      await engine.load(model.config, weightReader(model), {
+        maxBatch: 3,
+        maxSeq: first.T,
+        lora: { ...DEFAULT_LORA, dropout: 0 },
+        quant,
+      });
       await engine.initLora(42);
       const l = (await engine.forward(first, false)).loss;
       await engine.dispose();
@@ -77,20 +108,67 @@ describe('--quant nf4', () => {
   });
 
   it('generate and eval take it too', async () => {
-    const g = await cli('generate', '--model', modelDir, '--adapter', join(tmp, 'adapter'), '--prompt', '静音', '--max-new-tokens', '3', '--quant', 'nf4');
+    const g = await cli(
+      'generate',
+      '--model',
+      modelDir,
+      '--adapter',
+      join(tmp, 'adapter'),
+      '--prompt',
+      '静音',
+      '--max-new-tokens',
+      '3',
+      '--quant',
+      'nf4',
+    );
     expect(g.code).toBe(0);
-    const e = await cli('eval', '--model', modelDir, '--adapter', join(tmp, 'adapter'), '--data', join(tmp, 'six.json'), '--limit', '2', '--max-new-tokens', '3', '--quant', 'nf4', '--quiet');
+    const e = await cli(
+      'eval',
+      '--model',
+      modelDir,
+      '--adapter',
+      join(tmp, 'adapter'),
+      '--data',
+      join(tmp, 'six.json'),
+      '--limit',
+      '2',
+      '--max-new-tokens',
+      '3',
+      '--quant',
+      'nf4',
+      '--quiet',
+    );
     expect(e.json()).toMatchObject({ rows: 2 });
   });
 
   it('export --format merged merges into the dequantized projections, as the NF4 engine computes them', async () => {
-    const r = await cli('export', '--model', modelDir, '--adapter', join(tmp, 'adapter'), '--format', 'merged', '--out', join(tmp, 'merged'), '--dtype', 'f32', '--quant', 'nf4', '--quiet');
+    const r = await cli(
+      'export',
+      '--model',
+      modelDir,
+      '--adapter',
+      join(tmp, 'adapter'),
+      '--format',
+      'merged',
+      '--out',
+      join(tmp, 'merged'),
+      '--dtype',
+      'f32',
+      '--quant',
+      'nf4',
+      '--quiet',
+    );
     expect(r.json()).toMatchObject({ command: 'export', format: 'merged', quant: 'nf4' });
     const model = await openModelFolder(modelDir);
     const adapter = await openAdapterFolder(join(tmp, 'adapter'), model.config);
     const merged = await SafetensorsFile.open(new Uint8Array(readFileSync(join(tmp, 'merged', 'model.safetensors'))));
     const engine = await createEngine('cpu');
-    await engine.load(model.config, weightReader(model), { maxBatch: 1, maxSeq: 8, lora: adapter.settings, quant: 'nf4' });
+    await engine.load(model.config, weightReader(model), {
+      maxBatch: 1,
+      maxSeq: 8,
+      lora: adapter.settings,
+      quant: 'nf4',
+    });
     await engine.setLora(adapter.tensors);
     for (const name of ['model.layers.0.self_attn.k_proj.weight', 'model.layers.1.mlp.down_proj.weight']) {
       const got = (await merged.read(name)) as Float32Array;
@@ -105,7 +183,15 @@ describe('--quant nf4', () => {
       const [O, In] = projShape(model.config, target);
       const w = (await model.weights.read(name)) as Uint16Array;
       const deq = dequantizeNf4(quantizeNf4(w, 'bf16'), 0, w.length, new Float32Array(w.length));
-      const want = mergeProjection(deq, adapter.tensors[peftName(layer, target, 'A')], adapter.tensors[peftName(layer, target, 'B')], O, In, adapter.settings.r, loraScale(adapter.settings));
+      const want = mergeProjection(
+        deq,
+        adapter.tensors[peftName(layer, target, 'A')],
+        adapter.tensors[peftName(layer, target, 'B')],
+        O,
+        In,
+        adapter.settings.r,
+        loraScale(adapter.settings),
+      );
       expect(got).toEqual(want);
     }
     await engine.dispose();
@@ -118,23 +204,55 @@ describe('--quant nf4', () => {
 
 describe('plan', () => {
   const qwen05 = {
-    architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_act: 'silu', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24,
-    num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936, rope_theta: 1000000, rms_norm_eps: 1e-6, tie_word_embeddings: true,
-    torch_dtype: 'bfloat16', max_position_embeddings: 32768,
+    architectures: ['Qwen2ForCausalLM'],
+    model_type: 'qwen2',
+    hidden_act: 'silu',
+    hidden_size: 896,
+    intermediate_size: 4864,
+    num_hidden_layers: 24,
+    num_attention_heads: 14,
+    num_key_value_heads: 2,
+    vocab_size: 151936,
+    rope_theta: 1000000,
+    rms_norm_eps: 1e-6,
+    tie_word_embeddings: true,
+    torch_dtype: 'bfloat16',
+    max_position_embeddings: 32768,
   };
 
-  it('prints the engine\'s plan as a table, then JSON with total_bytes; Qwen2.5-0.5B at batch 4 x 384 with NF4 on WebGPU fits 1 GiB', async () => {
+  it("prints the engine's plan as a table, then JSON with total_bytes; Qwen2.5-0.5B at batch 4 x 384 with NF4 on WebGPU fits 1 GiB", async () => {
     const path = join(tmp, 'config.json');
     writeFileSync(path, JSON.stringify(qwen05));
     const lora = { ...DEFAULT_LORA };
     for (const quant of ['none', 'nf4'] as const) {
-      const r = await cli('plan', '--model', path, '--batch', '4', '--seq', '384', '--quant', quant, '--engine', 'webgpu');
+      const r = await cli(
+        'plan',
+        '--model',
+        path,
+        '--batch',
+        '4',
+        '--seq',
+        '384',
+        '--quant',
+        quant,
+        '--engine',
+        'webgpu',
+      );
       expect(r.code).toBe(0);
       const j = r.json();
       const want = planMemory('webgpu', parseQwen2Config(qwen05), { maxBatch: 4, maxSeq: 384, lora, quant }, 'bf16');
-      expect(j).toMatchObject({ command: 'plan', engine: 'webgpu', quant, dtype: 'bf16', dtype_from: 'torch_dtype', total_bytes: want.total, parts: want.parts });
+      expect(j).toMatchObject({
+        command: 'plan',
+        engine: 'webgpu',
+        quant,
+        dtype: 'bf16',
+        dtype_from: 'torch_dtype',
+        total_bytes: want.total,
+        parts: want.parts,
+      });
       expect(r.out).toMatch(new RegExp(`^total\\s+${(want.total / 2 ** 20).toFixed(1)}\\s+${want.total}$`, 'm'));
-      for (const [part, bytes] of Object.entries(want.parts)) expect(r.out).toMatch(new RegExp(`^${part}\\s+[\\d.]+\\s+${bytes}$`, 'm'));
+      for (const [part, bytes] of Object.entries(want.parts))
+        expect(r.out).toMatch(new RegExp(`^${part}\\s+[\\d.]+\\s+${bytes}$`, 'm'));
       if (quant === 'nf4') expect(j.total_bytes).toBeLessThanOrEqual(2 ** 30);
       else expect(j.total_bytes).toBeGreaterThan(2 ** 30);
     }
@@ -146,10 +264,30 @@ describe('plan', () => {
     writeFileSync(path, JSON.stringify(model.config));
     const totals: Record<string, number> = {};
     for (const quant of ['none', 'nf4'] as const) {
-      const r = await cli('plan', '--model', path, '--batch', '1', '--seq', '384', '--quant', quant, '--engine', 'webgpu');
+      const r = await cli(
+        'plan',
+        '--model',
+        path,
+        '--batch',
+        '1',
+        '--seq',
+        '384',
+        '--quant',
+        quant,
+        '--engine',
+        'webgpu',
+      );
       expect(r.code).toBe(0);
       const j = r.json();
-      expect(j).toMatchObject({ command: 'plan', engine: 'webgpu', quant, dtype: 'bf16', batch: 1, seq: 384, recompute: true });
+      expect(j).toMatchObject({
+        command: 'plan',
+        engine: 'webgpu',
+        quant,
+        dtype: 'bf16',
+        batch: 1,
+        seq: 384,
+        recompute: true,
+      });
       expect(j.total_bytes).toBe(Object.values(j.parts as Record<string, number>).reduce((a, b) => a + b, 0));
       totals[quant] = j.total_bytes;
     }
@@ -157,13 +295,27 @@ describe('plan', () => {
     expect(totals.none).toBeGreaterThan(4 * 2 ** 30);
   });
 
-  it('reads the dtype from a folder\'s weights, and plans the CPU engine\'s kept activations', async () => {
-    const r = await cli('plan', '--model', modelDir, '--batch', '2', '--seq', '32', '--engine', 'cpu', '--quant', 'nf4');
+  it("reads the dtype from a folder's weights, and plans the CPU engine's kept activations", async () => {
+    const r = await cli(
+      'plan',
+      '--model',
+      modelDir,
+      '--batch',
+      '2',
+      '--seq',
+      '32',
+      '--engine',
+      'cpu',
+      '--quant',
+      'nf4',
+    );
     expect(r.json()).toMatchObject({ dtype: 'bf16', dtype_from: 'weights', engine: 'cpu', recompute: false });
     expect(r.json().parts.savedActivations).toBeGreaterThan(0);
     const bad = await cli('plan', '--model', join(tmp, 'nowhere'), '--batch', '1', '--seq', '8');
     expect(bad.code).toBe(3);
     expect(bad.err).toMatch(/nowhere: not found/);
-    expect((await cli('plan', '--model', modelDir, '--batch', '0', '--seq', '8')).err).toMatch(/--batch must be at least 1/);
+    expect((await cli('plan', '--model', modelDir, '--batch', '0', '--seq', '8')).err).toMatch(
+      /--batch must be at least 1/,
+    );
   });
 });

@@ -14,8 +14,33 @@ const TINY = new URL('../public/models/tiny', import.meta.url).pathname;
 const SCHEMA_JSON = {
   instruct: '转成调用：',
   tools: [
-    { type: 'function', function: { name: 'CALL', parameters: { type: 'object', properties: { who: { type: 'string', examples: ['王芳', '李雷', '张伟', 'Tom', '赵六'] } }, required: ['who'] } }, templates: ['给{who}打电话', '呼叫{who}', '拨给{who}吧'] },
-    { type: 'function', function: { name: 'NOTE', parameters: { type: 'object', properties: { text: { type: 'string', examples: ['买牛奶', '交报告', 'pay rent'] }, when: { type: 'string', 'x-source': 'free', examples: ['明天', '下午'] } }, required: ['text'] } }, templates: ['记一下{text}', '{when}提醒我{text}'] },
+    {
+      type: 'function',
+      function: {
+        name: 'CALL',
+        parameters: {
+          type: 'object',
+          properties: { who: { type: 'string', examples: ['王芳', '李雷', '张伟', 'Tom', '赵六'] } },
+          required: ['who'],
+        },
+      },
+      templates: ['给{who}打电话', '呼叫{who}', '拨给{who}吧'],
+    },
+    {
+      type: 'function',
+      function: {
+        name: 'NOTE',
+        parameters: {
+          type: 'object',
+          properties: {
+            text: { type: 'string', examples: ['买牛奶', '交报告', 'pay rent'] },
+            when: { type: 'string', 'x-source': 'free', examples: ['明天', '下午'] },
+          },
+          required: ['text'],
+        },
+      },
+      templates: ['记一下{text}', '{when}提醒我{text}'],
+    },
   ],
 };
 const SCHEMA = parseToolSchema(SCHEMA_JSON);
@@ -25,10 +50,36 @@ describe('eval --constrained ties span values to each row', () => {
     const dir = mkdtempSync(join(tmpdir(), 'webtune-spans-'));
     const SCHEMA_FILE = join(dir, 'schema.json');
     writeFileSync(SCHEMA_FILE, JSON.stringify(SCHEMA_JSON));
-    const b = await cli('build-data', '--schema', SCHEMA_FILE, '--per-tool', '2', '--eval-per-tool', '4', '--out', join(dir, 't.json'), '--eval-out', join(dir, 'e.json'));
+    const b = await cli(
+      'build-data',
+      '--schema',
+      SCHEMA_FILE,
+      '--per-tool',
+      '2',
+      '--eval-per-tool',
+      '4',
+      '--out',
+      join(dir, 't.json'),
+      '--eval-out',
+      join(dir, 'e.json'),
+    );
     expect(b.code, b.err).toBe(0);
     const preds = join(dir, 'p.jsonl');
-    const e = await cli('eval', '--model', TINY, '--data', join(dir, 'e.json'), '--schema', SCHEMA_FILE, '--constrained', '--max-new-tokens', '48', '--predictions', preds, '--quiet');
+    const e = await cli(
+      'eval',
+      '--model',
+      TINY,
+      '--data',
+      join(dir, 'e.json'),
+      '--schema',
+      SCHEMA_FILE,
+      '--constrained',
+      '--max-new-tokens',
+      '48',
+      '--predictions',
+      preds,
+      '--quiet',
+    );
     expect(e.code, e.err).toBe(0);
     expect(e.json()).toMatchObject({ decoding: 'constrained', invalid_json_rate: 0, schema_valid_rate: 1 });
     let checked = 0;

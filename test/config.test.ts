@@ -3,7 +3,14 @@
 
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { parseQwen2Config, validateWeights, expectedTensors, paramCount, projShape, type Qwen2Config } from '../src/core/config.ts';
+import {
+  parseQwen2Config,
+  validateWeights,
+  expectedTensors,
+  paramCount,
+  projShape,
+  type Qwen2Config,
+} from '../src/core/config.ts';
 import { SafetensorsFile, encodeSafetensors, concatParts, type TensorToWrite } from '../src/core/safetensors.ts';
 import { ModelConfigError } from '../src/core/errors.ts';
 
@@ -106,16 +113,47 @@ describe('parseQwen2Config', () => {
   });
 
   it('reads both golden configs', () => {
-    const f32 = parseQwen2Config(readFileSync(new URL('./fixtures/golden/tiny-f32/config.json', import.meta.url), 'utf8'));
-    expect(f32).toMatchObject({ hiddenSize: 64, intermediateSize: 176, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16, vocabSize: 320, tieWordEmbeddings: true, torchDtype: 'float32' });
-    const bf16 = parseQwen2Config(readFileSync(new URL('./fixtures/golden/tiny-bf16-untied/config.json', import.meta.url), 'utf8'));
-    expect(bf16).toMatchObject({ hiddenSize: 96, numHeads: 6, numKvHeads: 2, headDim: 16, numLayers: 3, tieWordEmbeddings: false, torchDtype: 'bfloat16' });
+    const f32 = parseQwen2Config(
+      readFileSync(new URL('./fixtures/golden/tiny-f32/config.json', import.meta.url), 'utf8'),
+    );
+    expect(f32).toMatchObject({
+      hiddenSize: 64,
+      intermediateSize: 176,
+      numLayers: 2,
+      numHeads: 4,
+      numKvHeads: 2,
+      headDim: 16,
+      vocabSize: 320,
+      tieWordEmbeddings: true,
+      torchDtype: 'float32',
+    });
+    const bf16 = parseQwen2Config(
+      readFileSync(new URL('./fixtures/golden/tiny-bf16-untied/config.json', import.meta.url), 'utf8'),
+    );
+    expect(bf16).toMatchObject({
+      hiddenSize: 96,
+      numHeads: 6,
+      numKvHeads: 2,
+      headDim: 16,
+      numLayers: 3,
+      tieWordEmbeddings: false,
+      torchDtype: 'bfloat16',
+    });
     expect(expectedTensors(bf16).get('lm_head.weight')).toEqual([320, 96]);
   });
 
   it('reads the Qwen3-0.6B config: explicit head_dim, no q/k/v bias, q_norm and k_norm', () => {
     const c = parseQwen2Config(QWEN3_06B);
-    expect(c).toMatchObject({ architecture: 'qwen3', hiddenSize: 1024, numHeads: 16, numKvHeads: 8, headDim: 128, attentionBias: false, qkNorm: true, maxPositionEmbeddings: 40960 });
+    expect(c).toMatchObject({
+      architecture: 'qwen3',
+      hiddenSize: 1024,
+      numHeads: 16,
+      numKvHeads: 8,
+      headDim: 128,
+      attentionBias: false,
+      qkNorm: true,
+      maxPositionEmbeddings: 40960,
+    });
     // 16 heads x 128 = 2048 queries from 1024 inputs; o_proj maps them back.
     expect(projShape(c, 'q_proj')).toEqual([2048, 1024]);
     expect(projShape(c, 'o_proj')).toEqual([1024, 2048]);
@@ -131,25 +169,49 @@ describe('parseQwen2Config', () => {
   });
 
   it('reads the qwen3-bf16 golden config', () => {
-    const c = parseQwen2Config(readFileSync(new URL('./fixtures/golden/qwen3-bf16/config.json', import.meta.url), 'utf8'));
-    expect(c).toMatchObject({ architecture: 'qwen3', hiddenSize: 64, numHeads: 4, numKvHeads: 2, headDim: 32, qkNorm: true, attentionBias: false });
+    const c = parseQwen2Config(
+      readFileSync(new URL('./fixtures/golden/qwen3-bf16/config.json', import.meta.url), 'utf8'),
+    );
+    expect(c).toMatchObject({
+      architecture: 'qwen3',
+      hiddenSize: 64,
+      numHeads: 4,
+      numKvHeads: 2,
+      headDim: 32,
+      qkNorm: true,
+      attentionBias: false,
+    });
     expect(projShape(c, 'q_proj')).toEqual([128, 64]);
   });
 
-  it('Qwen3 takes transformers\' head_dim default of 128; Qwen2 ignores head_dim', () => {
+  it("Qwen3 takes transformers' head_dim default of 128; Qwen2 ignores head_dim", () => {
     const { head_dim, ...noHeadDim } = QWEN3_06B;
     expect(parseQwen2Config(noHeadDim).headDim).toBe(128);
     expect(parseQwen2Config({ ...QWEN3_06B, head_dim: 64 }).headDim).toBe(64);
-    expect(parseQwen2Config({ ...QWEN25_05B, head_dim: 128 })).toMatchObject({ architecture: 'qwen2', headDim: 64, attentionBias: true, qkNorm: false });
+    expect(parseQwen2Config({ ...QWEN25_05B, head_dim: 128 })).toMatchObject({
+      architecture: 'qwen2',
+      headDim: 64,
+      attentionBias: true,
+      qkNorm: false,
+    });
     expect(parseQwen2Config({ ...QWEN3_06B, attention_bias: true }).attentionBias).toBe(true);
     expect(refusal(() => parseQwen2Config({ ...QWEN3_06B, head_dim: 127 })).field).toBe('head_dim');
-    expect(refusal(() => parseQwen2Config({ ...QWEN3_06B, use_sliding_window: true })).field).toBe('use_sliding_window');
+    expect(refusal(() => parseQwen2Config({ ...QWEN3_06B, use_sliding_window: true })).field).toBe(
+      'use_sliding_window',
+    );
   });
 
   it('applies HF defaults for omitted optional fields', () => {
-    const { rope_theta, rms_norm_eps, num_key_value_heads, tie_word_embeddings, max_position_embeddings, ...rest } = QWEN25_05B;
+    const { rope_theta, rms_norm_eps, num_key_value_heads, tie_word_embeddings, max_position_embeddings, ...rest } =
+      QWEN25_05B;
     const c = parseQwen2Config(rest);
-    expect(c).toMatchObject({ ropeTheta: 10000, rmsNormEps: 1e-6, numKvHeads: 14, tieWordEmbeddings: false, maxPositionEmbeddings: 32768 });
+    expect(c).toMatchObject({
+      ropeTheta: 10000,
+      rmsNormEps: 1e-6,
+      numKvHeads: 14,
+      tieWordEmbeddings: false,
+      maxPositionEmbeddings: 32768,
+    });
   });
 
   it('refuses other architectures by model_type', () => {
@@ -159,7 +221,9 @@ describe('parseQwen2Config', () => {
   });
 
   it('refuses heads that do not divide hidden, and kv heads that do not divide heads', () => {
-    expect(refusal(() => parseQwen2Config({ ...QWEN25_05B, num_attention_heads: 13 })).field).toBe('num_attention_heads');
+    expect(refusal(() => parseQwen2Config({ ...QWEN25_05B, num_attention_heads: 13 })).field).toBe(
+      'num_attention_heads',
+    );
     const kv = refusal(() => parseQwen2Config({ ...QWEN25_05B, num_key_value_heads: 3 }));
     expect(kv.field).toBe('num_key_value_heads');
     expect(kv.message).toMatch(/3 does not divide num_attention_heads 14/);
@@ -170,16 +234,31 @@ describe('parseQwen2Config', () => {
     expect(refusal(() => parseQwen2Config({ ...QWEN25_05B, vocab_size: undefined })).field).toBe('vocab_size');
     expect(refusal(() => parseQwen2Config({ ...QWEN25_05B, rope_theta: -1 })).field).toBe('rope_theta');
     expect(refusal(() => parseQwen2Config({ ...QWEN25_05B, hidden_act: 'gelu' })).field).toBe('hidden_act');
-    expect(refusal(() => parseQwen2Config({ ...QWEN25_05B, rope_scaling: { type: 'yarn', factor: 4 } })).field).toBe('rope_scaling');
+    expect(refusal(() => parseQwen2Config({ ...QWEN25_05B, rope_scaling: { type: 'yarn', factor: 4 } })).field).toBe(
+      'rope_scaling',
+    );
     expect(refusal(() => parseQwen2Config('{"model_type": "qwen2",')).field).toBe('config.json');
   });
 });
 
 describe('validateWeights', () => {
   // Small enough to build every tensor in memory: C=8, 2 heads of 4, 1 kv head, I=12, V=16.
-  const SMALL = { model_type: 'qwen2', hidden_size: 8, intermediate_size: 12, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, vocab_size: 16, tie_word_embeddings: false };
+  const SMALL = {
+    model_type: 'qwen2',
+    hidden_size: 8,
+    intermediate_size: 12,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    vocab_size: 16,
+    tie_word_embeddings: false,
+  };
 
-  async function weights(cfg: Qwen2Config, dtype: 'F32' | 'BF16', edit: (t: TensorToWrite[]) => TensorToWrite[] = (t) => t): Promise<SafetensorsFile> {
+  async function weights(
+    cfg: Qwen2Config,
+    dtype: 'F32' | 'BF16',
+    edit: (t: TensorToWrite[]) => TensorToWrite[] = (t) => t,
+  ): Promise<SafetensorsFile> {
     const tensors: TensorToWrite[] = [...expectedTensors(cfg)].map(([name, shape]) => {
       const n = shape.reduce((a, b) => a * b, 1);
       return { name, dtype, shape, data: dtype === 'F32' ? new Float32Array(n) : new Uint16Array(n) };
@@ -215,7 +294,9 @@ describe('validateWeights', () => {
   it('names a tensor whose shape does not match the config', async () => {
     const cfg = parseQwen2Config(SMALL);
     const st = await weights(cfg, 'F32', (t) =>
-      t.map((x) => (x.name === 'model.layers.0.self_attn.q_proj.weight' ? { ...x, shape: [8, 4], data: new Float32Array(32) } : x)),
+      t.map((x) =>
+        x.name === 'model.layers.0.self_attn.q_proj.weight' ? { ...x, shape: [8, 4], data: new Float32Array(32) } : x,
+      ),
     );
     const e = refusal(() => validateWeights(cfg, st));
     expect(e.field).toBe('model.layers.0.self_attn.q_proj.weight');
@@ -225,7 +306,9 @@ describe('validateWeights', () => {
   it('names a weight whose dtype differs from the rest', async () => {
     const cfg = parseQwen2Config(SMALL);
     const st = await weights(cfg, 'F32', (t) =>
-      t.map((x) => (x.name === 'model.layers.1.mlp.down_proj.weight' ? { ...x, dtype: 'BF16', data: new Uint16Array(96) } : x)),
+      t.map((x) =>
+        x.name === 'model.layers.1.mlp.down_proj.weight' ? { ...x, dtype: 'BF16', data: new Uint16Array(96) } : x,
+      ),
     );
     expect(refusal(() => validateWeights(cfg, st)).field).toBe('model.layers.1.mlp.down_proj.weight');
   });

@@ -65,7 +65,11 @@ describe('fast kernels in a browser Web Worker', () => {
   beforeAll(async () => {
     const bundle = await build({
       stdin: { contents: WORKER_ENTRY, resolveDir: process.cwd(), loader: 'ts', sourcefile: 'fast-worker-entry.ts' },
-      bundle: true, format: 'iife', platform: 'browser', write: false, logLevel: 'silent',
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      write: false,
+      logLevel: 'silent',
     });
     const workerJs = bundle.outputFiles[0].text;
     server = createServer((req, res) => {
@@ -89,8 +93,16 @@ describe('fast kernels in a browser Web Worker', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless=new', '--enable-unsafe-webgpu', '--disable-gpu', '--no-sandbox', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless=new',
+        '--enable-unsafe-webgpu',
+        '--disable-gpu',
+        '--no-sandbox',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 60_000);
 
@@ -103,7 +115,9 @@ describe('fast kernels in a browser Web Worker', () => {
     const page = await browser.newPage();
     try {
       await page.goto(base + path);
-      await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, undefined, {
+        timeout: 30_000,
+      });
       return await page.evaluate(() => (window as unknown as { result: Result }).result);
     } finally {
       await page.close();

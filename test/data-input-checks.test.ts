@@ -40,14 +40,26 @@ describe('encodings', () => {
     const bytes = new Uint8Array([...enc(head + '{"instruct":"","input":"na'), 0xef, ...enc('ve","output":"ok"}\n')]);
     const e = await refusal(blob(bytes));
     expect(e.issues[0].line).toBe(2);
-    expect(e.issues[0].message).toMatch(/not valid UTF-8 \(byte 0xEF at byte 27\); read as GB18030 its bytes would not be Chinese text either/);
+    expect(e.issues[0].message).toMatch(
+      /not valid UTF-8 \(byte 0xEF at byte 27\); read as GB18030 its bytes would not be Chinese text either/,
+    );
     // Windows-1252 "café" + "Ärger" + two high bytes in a row: refused as well.
-    const w = new Uint8Array([...enc('{"instruct":"","input":"caf'), 0xe9, ...enc(' '), 0xc4, ...enc('rger'), ...enc('","output":"ok"}\n')]);
+    const w = new Uint8Array([
+      ...enc('{"instruct":"","input":"caf'),
+      0xe9,
+      ...enc(' '),
+      0xc4,
+      ...enc('rger'),
+      ...enc('","output":"ok"}\n'),
+    ]);
     expect((await refusal(blob(w))).issues[0].message).toMatch(/not valid UTF-8/);
   });
 
   it('real Chinese rows saved as GB18030 are still read as GB18030, to the same text', async () => {
-    const rows = JSON.parse(readFileSync(join(root, 'public/samples/meeting-train.json'), 'utf8')).slice(0, 20) as unknown[];
+    const rows = JSON.parse(readFileSync(join(root, 'public/samples/meeting-train.json'), 'utf8')).slice(
+      0,
+      20,
+    ) as unknown[];
     const text = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
     const r = await importDatasetBlob(blob(encodeGb18030(text)), { file: 'gb.jsonl' });
     expect(r.encoding).toBe('GB18030');
@@ -61,7 +73,10 @@ describe('structure', () => {
 
   it('100k levels of nesting: exit 3 naming the line, in JSON lines and in a JSON array; a schema likewise', async () => {
     const good = '{"instruct":"","input":"b","output":"ok"}';
-    const files = { 'deep.jsonl': `${good}\n${good.replace('b', 'c')}\n${deep(100_000)}\n`, 'deep.json': `[${good},\n${good.replace('b', 'c')},\n${deep(100_000)}]\n` };
+    const files = {
+      'deep.jsonl': `${good}\n${good.replace('b', 'c')}\n${deep(100_000)}\n`,
+      'deep.json': `[${good},\n${good.replace('b', 'c')},\n${deep(100_000)}]\n`,
+    };
     for (const [name, text] of Object.entries(files)) {
       const f = join(tmp, name);
       writeFileSync(f, text);

@@ -10,8 +10,14 @@ import { importDataset, importDatasetBlob, type ImportResult } from '../src/data
 import { JsonItemReader, type Item } from '../src/data/json-items.ts';
 import { encodeGb18030, encodeUtf16 } from './helpers/encodings.mjs';
 
-const sample = JSON.parse(readFileSync(new URL('../public/samples/meeting-train.json', import.meta.url), 'utf8')) as unknown[];
-const jsonl = sample.slice(0, 30).map((r) => JSON.stringify(r)).join('\n') + '\n';
+const sample = JSON.parse(
+  readFileSync(new URL('../public/samples/meeting-train.json', import.meta.url), 'utf8'),
+) as unknown[];
+const jsonl =
+  sample
+    .slice(0, 30)
+    .map((r) => JSON.stringify(r))
+    .join('\n') + '\n';
 const utf8 = new TextEncoder().encode(jsonl);
 
 const blob = (...parts: Uint8Array[]) => new Blob(parts as BlobPart[]);
@@ -47,7 +53,11 @@ describe('dataset encodings', () => {
   });
 
   it('reads UTF-16 LE and BE with a byte-order mark, and UTF-8 with one, as the same rows', async () => {
-    for (const [bytes, enc] of [[encodeUtf16(jsonl, 'le'), 'UTF-16LE'], [encodeUtf16(jsonl, 'be'), 'UTF-16BE'], [Uint8Array.of(0xef, 0xbb, 0xbf, ...utf8), 'UTF-8']] as const) {
+    for (const [bytes, enc] of [
+      [encodeUtf16(jsonl, 'le'), 'UTF-16LE'],
+      [encodeUtf16(jsonl, 'be'), 'UTF-16BE'],
+      [Uint8Array.of(0xef, 0xbb, 0xbf, ...utf8), 'UTF-8'],
+    ] as const) {
       const r = await importDatasetBlob(blob(bytes), { file: `x-${enc}.jsonl` });
       expect(r.encoding, enc).toBe(enc);
       expect(view(r), enc).toEqual(view(twin));
@@ -57,21 +67,34 @@ describe('dataset encodings', () => {
   it('refuses UTF-8 with one damaged line, naming the file, that line and UTF-8', async () => {
     const lines = jsonl.split('\n');
     // A GBK-encoded phrase pasted into line 7 of an otherwise UTF-8 file.
-    const bad = [...lines.slice(0, 6).map((l) => new TextEncoder().encode(l + '\n')), encodeGb18030(lines[6] + '\n'), new TextEncoder().encode(lines.slice(7).join('\n'))];
+    const bad = [
+      ...lines.slice(0, 6).map((l) => new TextEncoder().encode(l + '\n')),
+      encodeGb18030(lines[6] + '\n'),
+      new TextEncoder().encode(lines.slice(7).join('\n')),
+    ];
     const e = await refused(importDatasetBlob(blob(...bad), { file: 'damaged.jsonl' }));
     expect(e.file).toBe('damaged.jsonl');
     expect(e.issues).toHaveLength(1);
     expect(e.issues[0].line).toBe(7);
-    expect(e.issues[0].message).toMatch(/not valid UTF-8 \(byte 0x[0-9A-F]{2} at byte \d+\); 29 other line\(s\) are UTF-8/);
+    expect(e.issues[0].message).toMatch(
+      /not valid UTF-8 \(byte 0x[0-9A-F]{2} at byte \d+\); 29 other line\(s\) are UTF-8/,
+    );
   });
 
   it('refuses a file that is neither UTF-8 nor GB18030, and a UTF-8-BOM file with bad bytes', async () => {
-    const neither = new TextEncoder().encode('{"instruct":"a","input":"b","output":"c"}\n{"instruct":"\u00ff","input":"b","output":"c"}\n');
+    const neither = new TextEncoder().encode(
+      '{"instruct":"a","input":"b","output":"c"}\n{"instruct":"\u00ff","input":"b","output":"c"}\n',
+    );
     const bytes = Uint8Array.from([...neither].map((b) => (b === 0xc3 ? 0xff : b))); // 0xFF is in neither
     const e = await refused(importDatasetBlob(blob(bytes), { file: 'n.jsonl' }));
     expect(e.issues[0]).toMatchObject({ line: 2 });
     expect(e.issues[0].message).toMatch(/not valid UTF-8.*not GB18030 either/);
-    const withBom = await refused(importDatasetBlob(blob(Uint8Array.of(0xef, 0xbb, 0xbf), encodeGb18030('{"instruct":"汇报","input":"","output":"x"}\n')), { file: 'b.jsonl' }));
+    const withBom = await refused(
+      importDatasetBlob(
+        blob(Uint8Array.of(0xef, 0xbb, 0xbf), encodeGb18030('{"instruct":"汇报","input":"","output":"x"}\n')),
+        { file: 'b.jsonl' },
+      ),
+    );
     expect(withBom.issues[0]).toMatchObject({ line: 1 });
     expect(withBom.issues[0].message).toMatch(/not valid UTF-8.*byte-order mark/);
   });
@@ -80,14 +103,20 @@ describe('dataset encodings', () => {
     const e = await refused(importDatasetBlob(blob(encodeUtf16(jsonl, 'le', false)), { file: 'nobom.jsonl' }));
     expect(e.issues[0]).toMatchObject({ line: 1 });
     expect(e.issues[0].message).toMatch(/NUL byte.*UTF-16 or UTF-32 without a byte-order mark/);
-    const text = jsonl.split('\n').map((l, i) => (i === 2 ? l.replace('请', '\uD800请') : l)).join('\n');
+    const text = jsonl
+      .split('\n')
+      .map((l, i) => (i === 2 ? l.replace('请', '\uD800请') : l))
+      .join('\n');
     const bad16 = await refused(importDatasetBlob(blob(encodeUtf16(text, 'be')), { file: 'sur.jsonl' }));
     expect(bad16.issues[0]).toMatchObject({ line: 3 });
     expect(bad16.issues[0].message).toMatch(/not valid UTF-16BE \(an unpaired surrogate/);
   });
 
   it('a U+FFFD the file really holds is kept: only undecodable bytes are refused', async () => {
-    const r = await importDatasetBlob(blob(new TextEncoder().encode('{"instruct":"a\uFFFDb","input":"","output":"c"}\n')), { file: 'fffd.jsonl' });
+    const r = await importDatasetBlob(
+      blob(new TextEncoder().encode('{"instruct":"a\uFFFDb","input":"","output":"c"}\n')),
+      { file: 'fffd.jsonl' },
+    );
     expect(r.encoding).toBe('UTF-8');
     expect(r.rows[0].user).toBe('a\uFFFDb');
   });
@@ -98,7 +127,7 @@ describe('streaming reader', () => {
     const got: Item[] = [];
     const issues: unknown[] = [];
     const r = new JsonItemReader('t', { item: (it) => got.push(it), issue: (i) => issues.push(i) });
-    for (let i = 0; i < text.length; ) {
+    for (let i = 0; i < text.length;) {
       const n = Math.max(1, cut(i));
       r.push(text.slice(i, i + n));
       i += n;
@@ -107,7 +136,11 @@ describe('streaming reader', () => {
     return { got, issues, container: r.container };
   };
   const tricky = [
-    { instruct: 'a "quoted" ] } [ {', input: 'back\\slash \\" \n newline', output: { tool_name: 'T', parameters: { list: [1, [2, { x: '}' }]] } } },
+    {
+      instruct: 'a "quoted" ] } [ {',
+      input: 'back\\slash \\" \n newline',
+      output: { tool_name: 'T', parameters: { list: [1, [2, { x: '}' }]] } },
+    },
     'a bare string, with a comma',
     12.5e3,
     true,
@@ -117,7 +150,11 @@ describe('streaming reader', () => {
   ];
 
   it('gives the same elements as JSON.parse however the text is cut', () => {
-    for (const text of [JSON.stringify(tricky), JSON.stringify(tricky, null, 2), `\uFEFF \n [ ${tricky.map((t) => JSON.stringify(t)).join(' ,\n ')} ] \n`]) {
+    for (const text of [
+      JSON.stringify(tricky),
+      JSON.stringify(tricky, null, 2),
+      `\uFEFF \n [ ${tricky.map((t) => JSON.stringify(t)).join(' ,\n ')} ] \n`,
+    ]) {
       for (const cut of [() => 1, () => 7, (i: number) => (i * 7919) % 13, () => 1 << 20]) {
         const r = items(text, cut);
         expect(r.container).toBe('json');

@@ -23,7 +23,11 @@ const strip = (rows: DatasetRow[]) => rows.map(({ origin, ...r }) => r);
 
 describe('seed format', () => {
   const seed = [
-    { instruct: INSTRUCT, input: '创建汇报会会议', output: { tool_name: 'INSTANT_MEETING', parameters: { meeting_name: '汇报会' } } },
+    {
+      instruct: INSTRUCT,
+      input: '创建汇报会会议',
+      output: { tool_name: 'INSTANT_MEETING', parameters: { meeting_name: '汇报会' } },
+    },
     { instruct: INSTRUCT, input: '结束会议', output: '{"tool_name": "END_MEETING", "parameters": {}}' },
     { instruct: '你好', input: '', output: '你好！有什么可以帮你？' },
   ];
@@ -77,13 +81,29 @@ describe('other formats', () => {
   it('chat messages, with and without a system message', () => {
     const r = importDataset(
       [
-        JSON.stringify({ messages: [{ role: 'system', content: 'S' }, { role: 'user', content: '静音' }, { role: 'assistant', content: '{"tool_name":"MUTE_MICROPHONE","parameters":{}}' }] }),
-        JSON.stringify({ messages: [{ role: 'user', content: 'u' }, { role: 'assistant', content: 'a' }] }),
+        JSON.stringify({
+          messages: [
+            { role: 'system', content: 'S' },
+            { role: 'user', content: '静音' },
+            { role: 'assistant', content: '{"tool_name":"MUTE_MICROPHONE","parameters":{}}' },
+          ],
+        }),
+        JSON.stringify({
+          messages: [
+            { role: 'user', content: 'u' },
+            { role: 'assistant', content: 'a' },
+          ],
+        }),
       ].join('\n'),
     );
     expect(r.format).toBe('chat');
     expect(strip(r.rows)).toEqual([
-      { system: 'S', user: '静音', answer: '{"tool_name":"MUTE_MICROPHONE","parameters":{}}', expected: { tool_name: 'MUTE_MICROPHONE', parameters: {} } },
+      {
+        system: 'S',
+        user: '静音',
+        answer: '{"tool_name":"MUTE_MICROPHONE","parameters":{}}',
+        expected: { tool_name: 'MUTE_MICROPHONE', parameters: {} },
+      },
       { user: 'u', answer: 'a', expected: null },
     ]);
   });
@@ -91,8 +111,20 @@ describe('other formats', () => {
   it('ShareGPT conversations, human/gpt roles and a top-level system', () => {
     const r = importDataset(
       JSON.stringify([
-        { conversations: [{ from: 'human', value: 'q' }, { from: 'gpt', value: 'a' }], system: 'sys' },
-        { conversations: [{ from: 'system', value: 'inner' }, { from: 'human', value: 'q2' }, { from: 'gpt', value: 'a2' }] },
+        {
+          conversations: [
+            { from: 'human', value: 'q' },
+            { from: 'gpt', value: 'a' },
+          ],
+          system: 'sys',
+        },
+        {
+          conversations: [
+            { from: 'system', value: 'inner' },
+            { from: 'human', value: 'q2' },
+            { from: 'gpt', value: 'a2' },
+          ],
+        },
       ]),
     );
     expect(r.format).toBe('sharegpt');
@@ -155,7 +187,12 @@ describe('problems are all reported, with line or index and field', () => {
   });
 
   it('JSON lines whose first line is broken still give the good lines and every bad one', () => {
-    const text = ['instruct: oops', '{"instruct":"a","input":"b","output":"c"}', '// note', '{"instruct":"d","input":"e","output":"f"}'].join('\n');
+    const text = [
+      'instruct: oops',
+      '{"instruct":"a","input":"b","output":"c"}',
+      '// note',
+      '{"instruct":"d","input":"e","output":"f"}',
+    ].join('\n');
     const r = importDataset(text, { file: 'x.jsonl' });
     expect(r.container).toBe('jsonl');
     expect(r.rows.map((x) => x.origin.line)).toEqual([2, 4]);
@@ -167,9 +204,26 @@ describe('problems are all reported, with line or index and field', () => {
     const e = failure(() =>
       importDataset(
         JSON.stringify([
-          { messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] },
-          { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }, { role: 'assistant', content: 'd' }] },
-          { messages: [{ role: 'narrator', content: 'a' }, { role: 'assistant', content: 3 }] },
+          {
+            messages: [
+              { role: 'user', content: 'a' },
+              { role: 'user', content: 'b' },
+            ],
+          },
+          {
+            messages: [
+              { role: 'user', content: 'a' },
+              { role: 'assistant', content: 'b' },
+              { role: 'user', content: 'c' },
+              { role: 'assistant', content: 'd' },
+            ],
+          },
+          {
+            messages: [
+              { role: 'narrator', content: 'a' },
+              { role: 'assistant', content: 3 },
+            ],
+          },
           { messages: 'hi' },
         ]),
         { file: 'chat.json' },
@@ -196,7 +250,9 @@ describe('problems are all reported, with line or index and field', () => {
   it('refuses empty files, non-JSON and unknown row shapes', () => {
     expect(failure(() => importDataset('  \n ')).issues[0].message).toMatch(/empty/);
     expect(failure(() => importDataset('hello')).issues[0].message).toMatch(/JSON array/);
-    expect(failure(() => importDataset('[{"question": "q", "answer": "a"}]')).issues[0].message).toMatch(/known format/);
+    expect(failure(() => importDataset('[{"question": "q", "answer": "a"}]')).issues[0].message).toMatch(
+      /known format/,
+    );
     expect(failure(() => importDataset('[]')).issues[0].message).toMatch(/no rows/);
   });
 });
@@ -222,7 +278,10 @@ describe('purity', () => {
 
 describe('parseToolCall', () => {
   it('accepts objects with a string tool_name and object parameters only', () => {
-    expect(parseToolCall('{"tool_name":"A","parameters":{"k":"v"}}')).toEqual({ tool_name: 'A', parameters: { k: 'v' } });
+    expect(parseToolCall('{"tool_name":"A","parameters":{"k":"v"}}')).toEqual({
+      tool_name: 'A',
+      parameters: { k: 'v' },
+    });
     expect(parseToolCall('{"tool_name":"A"}')).toEqual({ tool_name: 'A', parameters: {} });
     expect(parseToolCall('{"tool_name":"A","parameters":[1]}')).toBeNull();
     expect(parseToolCall('{"name":"A"}')).toBeNull();
@@ -256,7 +315,10 @@ describe('seeded split and RNG', () => {
     const first = Array.from({ length: 5 }, u);
     expect(Array.from({ length: 5 }, mulberry32(123))).toEqual(first);
     const rng = new SeededRng(99);
-    let su = 0, sn = 0, sn2 = 0, outside = 0;
+    let su = 0,
+      sn = 0,
+      sn2 = 0,
+      outside = 0;
     const N = 100_000;
     for (let i = 0; i < N; i++) {
       const x = rng.float();
@@ -279,7 +341,8 @@ describe('seeded split and RNG', () => {
 });
 
 describe('shipped meeting samples', () => {
-  const load = (f: string) => importDataset(readFileSync(new URL(`../public/samples/${f}`, import.meta.url), 'utf8'), { file: f });
+  const load = (f: string) =>
+    importDataset(readFileSync(new URL(`../public/samples/${f}`, import.meta.url), 'utf8'), { file: f });
   const train = load('meeting-train.json');
   const evalSet = load('meeting-eval.json');
   const SLOTS: Record<string, string[]> = {
@@ -305,8 +368,13 @@ describe('shipped meeting samples', () => {
   });
 
   it('cover every intent, 20 per intent for training and 5 held out, with their slots found in the command', () => {
-    const raw = JSON.parse(readFileSync(new URL('../public/samples/meeting-train.json', import.meta.url), 'utf8')) as { input: string }[];
-    for (const [d, per] of [[train, 20], [evalSet, 5]] as const) {
+    const raw = JSON.parse(readFileSync(new URL('../public/samples/meeting-train.json', import.meta.url), 'utf8')) as {
+      input: string;
+    }[];
+    for (const [d, per] of [
+      [train, 20],
+      [evalSet, 5],
+    ] as const) {
       const count = new Map<string, number>();
       d.rows.forEach((r, i) => {
         const call = r.expected!;

@@ -36,13 +36,26 @@ afterAll(async () => {
 
 describe('folderPreset', () => {
   it('finds the demo model by name and catalog models by name or shape', () => {
-    expect(folderPreset('demo', { _name_or_path: DEMO_MODEL_NAME }, CATALOG)).toEqual({ model: DEMO_MODEL_NAME, preset: BUILTIN_PRESET });
+    expect(folderPreset('demo', { _name_or_path: DEMO_MODEL_NAME }, CATALOG)).toEqual({
+      model: DEMO_MODEL_NAME,
+      preset: BUILTIN_PRESET,
+    });
     const qwen = CATALOG.find((c) => c.repo === 'Qwen/Qwen2.5-0.5B-Instruct')!;
     // the seed's recipe, by hub id, by the folder name huggingface-cli download gives, and by shape
-    expect(folderPreset('x', { _name_or_path: 'Qwen/Qwen2.5-0.5B-Instruct' }, CATALOG)?.preset).toEqual(MODEL_PRESETS['Qwen/Qwen2.5-0.5B-Instruct']);
-    expect(folderPreset('Qwen2.5-0.5B-Instruct', {}, CATALOG)?.preset).toEqual(MODEL_PRESETS['Qwen/Qwen2.5-0.5B-Instruct']);
+    expect(folderPreset('x', { _name_or_path: 'Qwen/Qwen2.5-0.5B-Instruct' }, CATALOG)?.preset).toEqual(
+      MODEL_PRESETS['Qwen/Qwen2.5-0.5B-Instruct'],
+    );
+    expect(folderPreset('Qwen2.5-0.5B-Instruct', {}, CATALOG)?.preset).toEqual(
+      MODEL_PRESETS['Qwen/Qwen2.5-0.5B-Instruct'],
+    );
     expect(folderPreset('my-copy', qwen.config, CATALOG)?.model).toBe('Qwen/Qwen2.5-0.5B-Instruct');
-    expect(MODEL_PRESETS['Qwen/Qwen2.5-0.5B-Instruct']).toMatchObject({ lr: 1e-4, epochs: 8, batchSize: 4, gradAccum: 4, dropout: 0.1 });
+    expect(MODEL_PRESETS['Qwen/Qwen2.5-0.5B-Instruct']).toMatchObject({
+      lr: 1e-4,
+      epochs: 8,
+      batchSize: 4,
+      gradAccum: 4,
+      dropout: 0.1,
+    });
     expect(folderPreset('tiny', { ...qwen.config, hidden_size: 64 }, CATALOG)).toBeUndefined();
   });
 });
@@ -52,21 +65,58 @@ describe('train without hyperparameter flags', () => {
   // 200 rows: the preset's batch 4 x 1 gives 50 steps an epoch; the seed's 4 x 4 gives 13
   const presetSteps = (epochs: number) => Math.ceil(200 / BUILTIN_PRESET.batchSize / BUILTIN_PRESET.gradAccum) * epochs;
 
-  it('uses the folder\'s preset, a flag overrides its one setting, and a folder without one gets the seed\'s recipe', async () => {
+  it("uses the folder's preset, a flag overrides its one setting, and a folder without one gets the seed's recipe", async () => {
     const dir = join(tmp, 'named');
     await makeTinyModel({ preset: 'tiny', out: dir, seed: 3 });
     const cfg = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
-    const plain = await cli('train', '--model', dir, '--data', sample, '--out', join(tmp, 'p'), '--stop-after', '1', '--quiet');
+    const plain = await cli(
+      'train',
+      '--model',
+      dir,
+      '--data',
+      sample,
+      '--out',
+      join(tmp, 'p'),
+      '--stop-after',
+      '1',
+      '--quiet',
+    );
     expect(plain.code, plain.err).toBe(0);
     expect(plain.err).not.toContain('preset of');
-    expect(plain.json().total_steps).toBe(Math.ceil(Math.ceil(200 / DEFAULT_TRAIN.batchSize) / DEFAULT_TRAIN.gradAccum) * DEFAULT_TRAIN.epochs);
+    expect(plain.json().total_steps).toBe(
+      Math.ceil(Math.ceil(200 / DEFAULT_TRAIN.batchSize) / DEFAULT_TRAIN.gradAccum) * DEFAULT_TRAIN.epochs,
+    );
 
     await writeFile(join(dir, 'config.json'), JSON.stringify({ _name_or_path: DEMO_MODEL_NAME, ...cfg }));
-    const r = await cli('train', '--model', dir, '--data', sample, '--out', join(tmp, 'a'), '--stop-after', '1', '--quiet');
+    const r = await cli(
+      'train',
+      '--model',
+      dir,
+      '--data',
+      sample,
+      '--out',
+      join(tmp, 'a'),
+      '--stop-after',
+      '1',
+      '--quiet',
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain(`preset of ${DEMO_MODEL_NAME}`);
     expect(r.json().total_steps).toBe(presetSteps(BUILTIN_PRESET.epochs));
-    const o = await cli('train', '--model', dir, '--data', sample, '--out', join(tmp, 'b'), '--stop-after', '1', '--epochs', '2', '--quiet');
+    const o = await cli(
+      'train',
+      '--model',
+      dir,
+      '--data',
+      sample,
+      '--out',
+      join(tmp, 'b'),
+      '--stop-after',
+      '1',
+      '--epochs',
+      '2',
+      '--quiet',
+    );
     expect(o.json().total_steps).toBe(presetSteps(2));
   });
 });
@@ -76,7 +126,10 @@ async function hasTorch(): Promise<boolean> {
     await promisify(execFile)(PYTHON, ['-c', 'import torch']);
     return true;
   } catch {
-    if (process.env.CI === 'true') throw new Error(`the demo model parity test cannot run under CI: ${PYTHON} has no torch (apt-get install python3-torch)`);
+    if (process.env.CI === 'true')
+      throw new Error(
+        `the demo model parity test cannot run under CI: ${PYTHON} has no torch (apt-get install python3-torch)`,
+      );
     console.warn(`demo model parity: skipped, ${PYTHON} has no torch (apt-get install python3-torch)`);
     return false;
   }
@@ -94,10 +147,16 @@ describe.runIf(await hasTorch())('scripts/demo/export.py against Webtune', () =>
     dir = join(tmp, 'demo');
     const template = join(tmp, 'template.json');
     await writeFile(template, JSON.stringify({ chat_template: QWEN2_CHAT_TEMPLATE }));
-    await promisify(execFile)(PYTHON, [join(ROOT, 'scripts/demo/export.py'), '--random=5', dir, template], { cwd: ROOT });
+    await promisify(execFile)(PYTHON, [join(ROOT, 'scripts/demo/export.py'), '--random=5', dir, template], {
+      cwd: ROOT,
+    });
   }, 300_000);
   const parity = async (): Promise<Parity> => JSON.parse(await readFile(join(dir, 'parity.json'), 'utf8'));
-  const tokenizer = async () => ChatTokenizer.fromJson(await readFile(join(dir, 'tokenizer.json'), 'utf8'), await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
+  const tokenizer = async () =>
+    ChatTokenizer.fromJson(
+      await readFile(join(dir, 'tokenizer.json'), 'utf8'),
+      await readFile(join(dir, 'tokenizer_config.json'), 'utf8'),
+    );
 
   it('writes a Qwen2 folder of at most 20 MB that names itself webtune/demo', async () => {
     const m = await openModelFolder(dir);
@@ -120,35 +179,59 @@ describe.runIf(await hasTorch())('scripts/demo/export.py against Webtune', () =>
   it('renders the chat prompts the script trains on', async () => {
     const tok = await tokenizer();
     for (const q of (await parity()).prompts) {
-      const text = tok.renderChat([{ role: 'system', content: q.system }, { role: 'user', content: q.user }], { addGenerationPrompt: true });
+      const text = tok.renderChat(
+        [
+          { role: 'system', content: q.system },
+          { role: 'user', content: q.user },
+        ],
+        { addGenerationPrompt: true },
+      );
       expect(tok.encode(text)).toEqual(q.ids);
     }
   });
 
-  it.each([['fast', false], ['scalar', true]])('CPU engine (%s kernels) gives PyTorch\'s logits', async (_name, scalar) => {
+  it.each([
+    ['fast', false],
+    ['scalar', true],
+  ])("CPU engine (%s kernels) gives PyTorch's logits", async (_name, scalar) => {
     const m = await openModelFolder(dir);
     const p = await parity();
     const T = Math.max(...p.prompts.map((q) => q.ids.length));
     const B = p.prompts.length;
-    const mb: MicroBatch = { B, T, inputIds: new Int32Array(B * T), attentionMask: new Int32Array(B * T), labels: new Int32Array(B * T).fill(-100) };
-    p.prompts.forEach((q, b) => q.ids.forEach((id, t) => {
-      mb.inputIds[b * T + t] = id;
-      mb.attentionMask[b * T + t] = 1;
-    }));
+    const mb: MicroBatch = {
+      B,
+      T,
+      inputIds: new Int32Array(B * T),
+      attentionMask: new Int32Array(B * T),
+      labels: new Int32Array(B * T).fill(-100),
+    };
+    p.prompts.forEach((q, b) =>
+      q.ids.forEach((id, t) => {
+        mb.inputIds[b * T + t] = id;
+        mb.attentionMask[b * T + t] = 1;
+      }),
+    );
     const engine = await createEngine('cpu', { scalar });
     try {
-      await engine.load(m.config, weightReader(m), { maxBatch: B, maxSeq: T, lora: { r: 1, alpha: 1, dropout: 0, targets: ['q_proj'], rslora: false } });
+      await engine.load(m.config, weightReader(m), {
+        maxBatch: B,
+        maxSeq: T,
+        lora: { r: 1, alpha: 1, dropout: 0, targets: ['q_proj'], rslora: false },
+      });
       await engine.initLora(1); // B = 0: the adapter adds nothing
       const logits = (await engine.forward(mb, true)).logits!;
       const V = m.config.vocabSize;
-      let worst = 0, checked = 0;
-      p.prompts.forEach((q, b) => q.positions.forEach((pos, t) => {
-        const row = logits.subarray((b * T + t) * V, (b * T + t + 1) * V);
-        [pos.argmax, ...p.fixed_ids].forEach((id, k) => {
-          worst = Math.max(worst, Math.abs(row[id] - pos.logits[k]));
-          checked++;
-        });
-      }));
+      let worst = 0,
+        checked = 0;
+      p.prompts.forEach((q, b) =>
+        q.positions.forEach((pos, t) => {
+          const row = logits.subarray((b * T + t) * V, (b * T + t + 1) * V);
+          [pos.argmax, ...p.fixed_ids].forEach((id, k) => {
+            worst = Math.max(worst, Math.abs(row[id] - pos.logits[k]));
+            checked++;
+          });
+        }),
+      );
       expect(checked).toBeGreaterThan(100);
       // f32 both sides, recorded to 5 decimals; a wrong RoPE theta alone is off by 8e-3 here
       expect(worst).toBeLessThan(2e-3);

@@ -67,7 +67,10 @@ describe('a machine without python3 (e2e/app-isolation.mjs)', () => {
     const path = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
-      await expect(pythonServer('.')).rejects.toMatchObject({ missingTool: true, message: expect.stringMatching(/python3 -m http.server could not start/) });
+      await expect(pythonServer('.')).rejects.toMatchObject({
+        missingTool: true,
+        message: expect.stringMatching(/python3 -m http.server could not start/),
+      });
     } finally {
       process.env.PATH = path;
     }

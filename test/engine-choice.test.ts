@@ -17,15 +17,27 @@ import type { LoadSettings } from '../src/worker/api.ts';
 describe('softwareAdapter', () => {
   it('names the software renderers browsers fall back to', () => {
     // What Chromium's SwiftShader reports, and Mesa's CPU drivers under Dawn.
-    expect(softwareAdapter({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader Device (Subzero) (0x0000C0DE)' })).toBe('SwiftShader');
-    expect(softwareAdapter({ vendor: 'mesa', architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).toBe('llvmpipe');
+    expect(
+      softwareAdapter({
+        vendor: 'google',
+        architecture: 'swiftshader',
+        description: 'SwiftShader Device (Subzero) (0x0000C0DE)',
+      }),
+    ).toBe('SwiftShader');
+    expect(softwareAdapter({ vendor: 'mesa', architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).toBe(
+      'llvmpipe',
+    );
     expect(softwareAdapter({ vendor: 'mesa', description: 'lavapipe' })).toBe('lavapipe');
-    expect(softwareAdapter({ vendor: 'microsoft', description: 'Microsoft Basic Render Driver' })).toMatch(/basic render/i);
+    expect(softwareAdapter({ vendor: 'microsoft', description: 'Microsoft Basic Render Driver' })).toMatch(
+      /basic render/i,
+    );
     expect(softwareAdapter({ vendor: '', architecture: '', isFallbackAdapter: true })).toBe('a fallback adapter');
   });
 
   it('leaves hardware adapters alone, also when the browser hides their names', () => {
-    expect(softwareAdapter({ vendor: 'nvidia', architecture: 'ampere', description: 'NVIDIA GeForce RTX 3060' })).toBeUndefined();
+    expect(
+      softwareAdapter({ vendor: 'nvidia', architecture: 'ampere', description: 'NVIDIA GeForce RTX 3060' }),
+    ).toBeUndefined();
     expect(softwareAdapter({ vendor: 'apple', architecture: 'metal-3' })).toBeUndefined();
     expect(softwareAdapter({ vendor: '', architecture: '', isFallbackAdapter: false })).toBeUndefined();
   });
@@ -35,10 +47,17 @@ describe('planEngine', () => {
   const gpu = { webgpu: true };
   it('keeps a choice the user made', () => {
     expect(planEngine('cpu', gpu, 1e9)).toEqual({ kind: 'cpu', reason: 'chosen' });
-    expect(planEngine('webgpu', { webgpu: true, software: 'SwiftShader' }, 1e6)).toEqual({ kind: 'webgpu', reason: 'chosen' });
+    expect(planEngine('webgpu', { webgpu: true, software: 'SwiftShader' }, 1e6)).toEqual({
+      kind: 'webgpu',
+      reason: 'chosen',
+    });
   });
   it('never trains on a software adapter, whatever the model', () => {
-    for (const params of [1e6, 5e8]) expect(planEngine('auto', { webgpu: true, software: 'SwiftShader' }, params)).toEqual({ kind: 'cpu', reason: 'software' });
+    for (const params of [1e6, 5e8])
+      expect(planEngine('auto', { webgpu: true, software: 'SwiftShader' }, params)).toEqual({
+        kind: 'cpu',
+        reason: 'software',
+      });
     expect(planEngine('auto', { webgpu: false }, 1e6)).toEqual({ kind: 'cpu', reason: 'no-webgpu' });
   });
   it('times both engines for a small model on a hardware adapter, and takes the GPU for a big one', () => {
@@ -50,8 +69,18 @@ describe('planEngine', () => {
 describe('the session picks what the plan says', () => {
   let dir: string;
   let files: File[];
-  const NAMES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'model.safetensors'];
-  const LOAD: LoadSettings = { maxBatch: 2, maxSeq: 32, lora: { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj'], rslora: false } };
+  const NAMES = [
+    'config.json',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'generation_config.json',
+    'model.safetensors',
+  ];
+  const LOAD: LoadSettings = {
+    maxBatch: 2,
+    maxSeq: 32,
+    lora: { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj'], rslora: false },
+  };
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'engine-choice-'));
     await makeTinyModel({ preset: 'tiny', out: dir, seed: 3 });
@@ -79,7 +108,11 @@ describe('the session picks what the plan says', () => {
   }
 
   function fakeGpu(description: string) {
-    const adapter = { info: { vendor: 'test', architecture: '', device: '', description }, features: new Set<string>(), limits: { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 } };
+    const adapter = {
+      info: { vendor: 'test', architecture: '', device: '', description },
+      features: new Set<string>(),
+      limits: { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 },
+    };
     vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => adapter }, hardwareConcurrency: 2 });
   }
 
@@ -118,7 +151,12 @@ describe('the session picks what the plan says', () => {
 
   it('never creates a WebGPU engine on a software adapter', async () => {
     const { summary, log } = await load(0, 0, 'SwiftShader Device (Subzero)');
-    expect(summary.engineDecision).toEqual({ kind: 'cpu', reason: 'software', adapter: 'test SwiftShader Device (Subzero)', software: 'SwiftShader' });
+    expect(summary.engineDecision).toEqual({
+      kind: 'cpu',
+      reason: 'software',
+      adapter: 'test SwiftShader Device (Subzero)',
+      software: 'SwiftShader',
+    });
     expect(log).toEqual([]);
   });
 });

@@ -19,7 +19,10 @@ const engine = {
     this.prompts.push(p);
     this.options.push(opts);
     const text = answers[p[0]];
-    return { tokens: Int32Array.from([...[...text].map((ch) => ch.charCodeAt(0)), STOP[0]]), margins: new Float32Array(text.length + 1) };
+    return {
+      tokens: Int32Array.from([...[...text].map((ch) => ch.charCodeAt(0)), STOP[0]]),
+      margins: new Float32Array(text.length + 1),
+    };
   },
   batches: [] as number[],
   async generateBatch(prompts: Int32Array[], opts: GenerateOptions) {
@@ -31,8 +34,16 @@ const engine = {
 describe('evaluateRows', () => {
   it('generates greedily for each prompt, cuts the stop token, and scores the answers', async () => {
     const rows: EvalRow[] = [
-      { user: 'a1', answer: '{"tool_name":"END_MEETING","parameters":{}}', expected: { tool_name: 'END_MEETING', parameters: {} } },
-      { user: 'b1', answer: '{"tool_name":"END_MEETING","parameters":{}}', expected: { tool_name: 'END_MEETING', parameters: {} } },
+      {
+        user: 'a1',
+        answer: '{"tool_name":"END_MEETING","parameters":{}}',
+        expected: { tool_name: 'END_MEETING', parameters: {} },
+      },
+      {
+        user: 'b1',
+        answer: '{"tool_name":"END_MEETING","parameters":{}}',
+        expected: { tool_name: 'END_MEETING', parameters: {} },
+      },
       { user: 'c1', answer: 'hello', expected: null },
     ];
     const seen: number[] = [];
@@ -58,7 +69,14 @@ describe('evaluateRows', () => {
   it('stops when aborted', async () => {
     const ctl = new AbortController();
     ctl.abort();
-    await expect(evaluateRows(engine, [{ user: 'a', answer: 'x', expected: null }], { encodePrompt: () => new Int32Array(1), decode: () => '', stopTokens: [], signal: ctl.signal })).rejects.toThrow();
+    await expect(
+      evaluateRows(engine, [{ user: 'a', answer: 'x', expected: null }], {
+        encodePrompt: () => new Int32Array(1),
+        decode: () => '',
+        stopTokens: [],
+        signal: ctl.signal,
+      }),
+    ).rejects.toThrow();
   });
 });
 
@@ -78,7 +96,9 @@ describe('an over-long eval row', () => {
     expect(encoded).toEqual([2]);
     expect(predictions.map((p) => p.generated)).toEqual(['hello']);
     // Only the start of a skipped row's text is kept (eval streams a file of any size: a 10 MB row is not held).
-    expect(skipped).toEqual([{ user: long.user.slice(0, 80), origin: { line: 2 }, promptTokens: 250_000, atLeast: true }]);
+    expect(skipped).toEqual([
+      { user: long.user.slice(0, 80), origin: { line: 2 }, promptTokens: 250_000, atLeast: true },
+    ]);
     expect(describeSkippedEval(skipped, 8, 64)).toContain('line 2 (at least 250000 prompt tokens)');
   });
 });

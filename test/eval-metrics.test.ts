@@ -6,24 +6,40 @@ const call = (tool_name: string, parameters: Record<string, unknown> = {}) => ({
 
 const rows: Prediction[] = [
   // 0: exact, surrounded by whitespace
-  { expected: call('INSTANT_MEETING', { meeting_name: '汇报会' }), generated: '  {"tool_name":"INSTANT_MEETING","parameters":{"meeting_name":"汇报会"}}\n' },
+  {
+    expected: call('INSTANT_MEETING', { meeting_name: '汇报会' }),
+    generated: '  {"tool_name":"INSTANT_MEETING","parameters":{"meeting_name":"汇报会"}}\n',
+  },
   // 1: missing parameter
-  { expected: call('INSTANT_MEETING', { meeting_name: '周会' }), generated: '{"tool_name":"INSTANT_MEETING","parameters":{}}' },
+  {
+    expected: call('INSTANT_MEETING', { meeting_name: '周会' }),
+    generated: '{"tool_name":"INSTANT_MEETING","parameters":{}}',
+  },
   // 2: extra parameter
-  { expected: call('SCHEDULE_MEETING', { meeting_name: '评审会', time: '明天下午三点' }), generated: '{"tool_name":"SCHEDULE_MEETING","parameters":{"meeting_name":"评审会","time":"明天下午三点","room":"A1"}}' },
+  {
+    expected: call('SCHEDULE_MEETING', { meeting_name: '评审会', time: '明天下午三点' }),
+    generated:
+      '{"tool_name":"SCHEDULE_MEETING","parameters":{"meeting_name":"评审会","time":"明天下午三点","room":"A1"}}',
+  },
   // 3: wrong intent
   { expected: call('END_MEETING'), generated: '{"tool_name":"MUTE_MICROPHONE","parameters":{}}' },
   // 4: not JSON at all
   { expected: call('MUTE_MICROPHONE'), generated: '好的，已静音' },
   // 5: JSON followed by text is invalid
-  { expected: call('INVITE_PARTICIPANT', { name: '张三' }), generated: '{"tool_name":"INVITE_PARTICIPANT","parameters":{"name":"张三"}} 谢谢' },
+  {
+    expected: call('INVITE_PARTICIPANT', { name: '张三' }),
+    generated: '{"tool_name":"INVITE_PARTICIPANT","parameters":{"name":"张三"}} 谢谢',
+  },
   // 6: the number 3 is not the string "3"
   { expected: call('SET_VOLUME', { level: 3 }), generated: '{"tool_name":"SET_VOLUME","parameters":{"level":"3"}}' },
   // 7, 8: free text
   { expected: '你好', generated: ' 你好\n' },
   { expected: '再见', generated: '拜拜' },
   // 9: exact with keys in another order
-  { expected: call('SCHEDULE_MEETING', { meeting_name: '周会', time: '周五' }), generated: '{"parameters":{"time":"周五","meeting_name":"周会"},"tool_name":"SCHEDULE_MEETING"}' },
+  {
+    expected: call('SCHEDULE_MEETING', { meeting_name: '周会', time: '周五' }),
+    generated: '{"parameters":{"time":"周五","meeting_name":"周会"},"tool_name":"SCHEDULE_MEETING"}',
+  },
 ];
 
 describe('scorePredictions', () => {
@@ -51,7 +67,14 @@ describe('scorePredictions', () => {
   });
 
   it('scores each intent', () => {
-    expect(Object.keys(r.perIntent)).toEqual(['END_MEETING', 'INSTANT_MEETING', 'INVITE_PARTICIPANT', 'MUTE_MICROPHONE', 'SCHEDULE_MEETING', 'SET_VOLUME']);
+    expect(Object.keys(r.perIntent)).toEqual([
+      'END_MEETING',
+      'INSTANT_MEETING',
+      'INVITE_PARTICIPANT',
+      'MUTE_MICROPHONE',
+      'SCHEDULE_MEETING',
+      'SET_VOLUME',
+    ]);
     const im = r.perIntent.INSTANT_MEETING;
     expect([im.rows, im.intentAccuracy, im.exactMatch, im.invalidJsonRate]).toEqual([2, 1, 0.5, 0]);
     expect([im.slotPrecision, im.slotRecall]).toEqual([1, 0.5]);
@@ -70,7 +93,13 @@ describe('scorePredictions', () => {
 
   it('lists every wrong answer beside the expected one', () => {
     expect(r.wrong.map((w) => [w.index, w.reason])).toEqual([
-      [1, 'wrong-slots'], [2, 'wrong-slots'], [3, 'wrong-intent'], [4, 'invalid-json'], [5, 'invalid-json'], [6, 'wrong-slots'], [8, 'wrong-text'],
+      [1, 'wrong-slots'],
+      [2, 'wrong-slots'],
+      [3, 'wrong-intent'],
+      [4, 'invalid-json'],
+      [5, 'invalid-json'],
+      [6, 'wrong-slots'],
+      [8, 'wrong-text'],
     ]);
     expect(r.wrong[0].expected).toBe('{"tool_name":"INSTANT_MEETING","parameters":{"meeting_name":"周会"}}');
     expect(r.wrong[0].generated).toBe('{"tool_name":"INSTANT_MEETING","parameters":{}}');
@@ -110,10 +139,14 @@ describe('intents without slots', () => {
     const g = r.perIntent.END_MEETING;
     expect(g.invalidJsonRate).toBe(1);
     expect(noSlotsToScore(g)).toBe(true);
-    const line = formatReport(r).split('\n').find((l) => l.startsWith('END_MEETING'))!;
+    const line = formatReport(r)
+      .split('\n')
+      .find((l) => l.startsWith('END_MEETING'))!;
     // columns: intent, rows, intent acc, slot P, slot R, slot F1, exact, bad JSON
     expect(line.trim().split(/\s+/)).toEqual(['END_MEETING', '1', '0.0%', '-', '-', '-', '0.0%', '100.0%']);
-    const withSlots = scorePredictions([{ expected: { tool_name: 'X', parameters: { a: 1 } }, generated: '{"tool_name":"X","parameters":{}}' }]);
+    const withSlots = scorePredictions([
+      { expected: { tool_name: 'X', parameters: { a: 1 } }, generated: '{"tool_name":"X","parameters":{}}' },
+    ]);
     expect(noSlotsToScore(withSlots.perIntent.X)).toBe(false);
   });
 });

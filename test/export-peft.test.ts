@@ -27,7 +27,13 @@ for (const c of ['tiny-f32', 'tiny-bf16-untied']) {
 
     it('imports the PEFT-written adapter with its settings and every tensor', async () => {
       const a = await importPeftAdapter(text(c, 'adapter_config.json'), read(c, 'adapter_model.safetensors'), cfg);
-      expect(a.settings).toEqual({ r: golden.r, alpha: golden.lora_alpha, dropout: golden.lora_dropout, targets: golden.target_modules, rslora: false });
+      expect(a.settings).toEqual({
+        r: golden.r,
+        alpha: golden.lora_alpha,
+        dropout: golden.lora_dropout,
+        targets: golden.target_modules,
+        rslora: false,
+      });
       const g = await goldenTensors(c);
       expect(Object.keys(a.tensors).sort()).toEqual([...g.keys()].sort());
       for (const [name, t] of g) expect(a.tensors[name]).toEqual(t.data);
@@ -49,8 +55,19 @@ for (const c of ['tiny-f32', 'tiny-bf16-untied']) {
       const conf = JSON.parse(await folder.text('adapter_config.json'));
       for (const k of Object.keys(golden)) expect(conf[k], k).toEqual(golden[k]);
       // The keys PEFT adds when it saves (present in every PEFT >= 0.10 adapter_config.json).
-      expect(conf).toMatchObject({ inference_mode: true, init_lora_weights: true, layers_to_transform: null, modules_to_save: null, revision: null, use_dora: false });
-      const back = await importPeftAdapter(await folder.text('adapter_config.json'), await folder.bytes('adapter_model.safetensors'), cfg);
+      expect(conf).toMatchObject({
+        inference_mode: true,
+        init_lora_weights: true,
+        layers_to_transform: null,
+        modules_to_save: null,
+        revision: null,
+        use_dora: false,
+      });
+      const back = await importPeftAdapter(
+        await folder.text('adapter_config.json'),
+        await folder.bytes('adapter_model.safetensors'),
+        cfg,
+      );
       expect(back.tensors).toEqual(a.tensors);
       expect(back.baseModel).toBe(golden.base_model_name_or_path);
     });
@@ -85,12 +102,17 @@ describe('PEFT import: other spellings and refusals', () => {
     const ref = await importPeftAdapter(conf, read(c, 'adapter_model.safetensors'), cfg);
     const a = await importPeftAdapter(conf, await renamed((n) => n, 'BF16'), cfg);
     const name = 'base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight';
-    for (let i = 0; i < ref.tensors[name].length; i++) expect(Math.abs(a.tensors[name][i] - ref.tensors[name][i])).toBeLessThanOrEqual(Math.abs(ref.tensors[name][i]) * 2 ** -8);
+    for (let i = 0; i < ref.tensors[name].length; i++)
+      expect(Math.abs(a.tensors[name][i] - ref.tensors[name][i])).toBeLessThanOrEqual(
+        Math.abs(ref.tensors[name][i]) * 2 ** -8,
+      );
   });
 
   it('refuses an adapter for another base shape, naming the tensor', async () => {
     const other = parseQwen2Config({ ...JSON.parse(text(c, 'config.json')), hidden_size: 96, num_attention_heads: 6 });
-    await expect(importPeftAdapter(conf, read(c, 'adapter_model.safetensors'), other)).rejects.toThrow(/tensor "base_model\.model\.model\.layers\.0\.mlp\.down_proj\.lora_B\.weight" has shape \[64,4\].*\[96,4\]/);
+    await expect(importPeftAdapter(conf, read(c, 'adapter_model.safetensors'), other)).rejects.toThrow(
+      /tensor "base_model\.model\.model\.layers\.0\.mlp\.down_proj\.lora_B\.weight" has shape \[64,4\].*\[96,4\]/,
+    );
   });
 
   it('refuses unsupported target modules by name', () => {
@@ -101,12 +123,20 @@ describe('PEFT import: other spellings and refusals', () => {
     expect(() => parseAdapterConfig(regex, cfg)).toThrow(/matches unsupported module lm_head/);
     const regexOk = JSON.stringify({ ...JSON.parse(conf), target_modules: '.*\\.(q_proj|v_proj)' });
     expect(parseAdapterConfig(regexOk, cfg).settings.targets).toEqual(['q_proj', 'v_proj']);
-    expect(parseAdapterConfig(JSON.stringify({ ...JSON.parse(conf), target_modules: 'all-linear' }), cfg).settings.targets).toHaveLength(7);
+    expect(
+      parseAdapterConfig(JSON.stringify({ ...JSON.parse(conf), target_modules: 'all-linear' }), cfg).settings.targets,
+    ).toHaveLength(7);
   });
 
   it('refuses lm_head / embedding tensors and options it cannot reproduce', async () => {
-    const extra = concatParts(encodeSafetensors([{ name: 'base_model.model.lm_head.lora_A.weight', dtype: 'F32', shape: [4, 64], data: new Float32Array(256) }]));
-    await expect(importPeftAdapter(conf, extra, cfg)).rejects.toThrow(/"base_model\.model\.lm_head\.lora_A\.weight" targets the embeddings or lm_head/);
+    const extra = concatParts(
+      encodeSafetensors([
+        { name: 'base_model.model.lm_head.lora_A.weight', dtype: 'F32', shape: [4, 64], data: new Float32Array(256) },
+      ]),
+    );
+    await expect(importPeftAdapter(conf, extra, cfg)).rejects.toThrow(
+      /"base_model\.model\.lm_head\.lora_A\.weight" targets the embeddings or lm_head/,
+    );
     const c2 = (patch: object) => JSON.stringify({ ...JSON.parse(conf), ...patch });
     expect(() => parseAdapterConfig(c2({ use_dora: true }), cfg)).toThrow(/use_dora/);
     expect(() => parseAdapterConfig(c2({ modules_to_save: ['lm_head'] }), cfg)).toThrow(/modules_to_save/);
@@ -117,19 +147,44 @@ describe('PEFT import: other spellings and refusals', () => {
 
   it('refuses a missing tensor, naming it', async () => {
     const g = await goldenTensors(c);
-    const ts = [...g].filter(([n]) => !n.includes('layers.1.mlp.up_proj.lora_B')).map(([name, t]) => ({ name, dtype: 'F32' as const, shape: t.shape, data: t.data }));
-    await expect(importPeftAdapter(conf, concatParts(encodeSafetensors(ts)), cfg)).rejects.toThrow(/"base_model\.model\.model\.layers\.1\.mlp\.up_proj\.lora_B\.weight" is missing/);
+    const ts = [...g]
+      .filter(([n]) => !n.includes('layers.1.mlp.up_proj.lora_B'))
+      .map(([name, t]) => ({ name, dtype: 'F32' as const, shape: t.shape, data: t.data }));
+    await expect(importPeftAdapter(conf, concatParts(encodeSafetensors(ts)), cfg)).rejects.toThrow(
+      /"base_model\.model\.model\.layers\.1\.mlp\.up_proj\.lora_B\.weight" is missing/,
+    );
   });
 
   it('picks the safetensors file and refuses a pickle with a way out', () => {
-    expect(pickAdapterFiles(['x/adapter_config.json', 'x/adapter_model.safetensors', 'x/README.md'])).toEqual({ config: 'x/adapter_config.json', weights: 'x/adapter_model.safetensors' });
-    expect(() => pickAdapterFiles(['adapter_config.json', 'adapter_model.bin'])).toThrow(/adapter_model\.bin is a PyTorch pickle.*safe_serialization=True/);
+    expect(pickAdapterFiles(['x/adapter_config.json', 'x/adapter_model.safetensors', 'x/README.md'])).toEqual({
+      config: 'x/adapter_config.json',
+      weights: 'x/adapter_model.safetensors',
+    });
+    expect(() => pickAdapterFiles(['adapter_config.json', 'adapter_model.bin'])).toThrow(
+      /adapter_model\.bin is a PyTorch pickle.*safe_serialization=True/,
+    );
     expect(() => pickAdapterFiles(['adapter_model.safetensors'])).toThrow(/no adapter_config\.json/);
   });
 
   it('writes the config keys PEFT reads, with our hyperparameters', () => {
-    const conf2 = adapterConfig({ r: 8, alpha: 32, dropout: 0.1, targets: ['v_proj', 'q_proj'], rslora: true }, 'Qwen/Qwen2.5-0.5B-Instruct');
-    expect(conf2).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 8, lora_alpha: 32, lora_dropout: 0.1, target_modules: ['q_proj', 'v_proj'], bias: 'none', fan_in_fan_out: false, use_rslora: true, base_model_name_or_path: 'Qwen/Qwen2.5-0.5B-Instruct' });
-    expect(() => encodeAdapterWeights(cfg, { r: 4, alpha: 16, dropout: 0, targets: ['q_proj'], rslora: false }, {})).toThrow(/layers\.0\.self_attn\.q_proj\.lora_A\.weight: missing/);
+    const conf2 = adapterConfig(
+      { r: 8, alpha: 32, dropout: 0.1, targets: ['v_proj', 'q_proj'], rslora: true },
+      'Qwen/Qwen2.5-0.5B-Instruct',
+    );
+    expect(conf2).toMatchObject({
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r: 8,
+      lora_alpha: 32,
+      lora_dropout: 0.1,
+      target_modules: ['q_proj', 'v_proj'],
+      bias: 'none',
+      fan_in_fan_out: false,
+      use_rslora: true,
+      base_model_name_or_path: 'Qwen/Qwen2.5-0.5B-Instruct',
+    });
+    expect(() =>
+      encodeAdapterWeights(cfg, { r: 4, alpha: 16, dropout: 0, targets: ['q_proj'], rslora: false }, {}),
+    ).toThrow(/layers\.0\.self_attn\.q_proj\.lora_A\.weight: missing/);
   });
 });

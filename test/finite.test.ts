@@ -38,11 +38,33 @@ beforeAll(async () => {
   good = join(tmp, 'good');
   await makeTinyModel({ preset: 'tiny', out: good, seed: 9 });
   data = join(tmp, 'd.json');
-  writeFileSync(data, JSON.stringify(JSON.parse(readFileSync(new URL('../public/samples/meeting-eval.json', import.meta.url), 'utf8')).slice(0, 8)));
+  writeFileSync(
+    data,
+    JSON.stringify(
+      JSON.parse(readFileSync(new URL('../public/samples/meeting-eval.json', import.meta.url), 'utf8')).slice(0, 8),
+    ),
+  );
 });
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
-const train = (model: string, out: string, ...more: string[]) => cli('train', '--model', model, '--data', data, '--out', out, '--batch', '2', '--accum', '1', '--epochs', '1', '--quiet', ...more);
+const train = (model: string, out: string, ...more: string[]) =>
+  cli(
+    'train',
+    '--model',
+    model,
+    '--data',
+    data,
+    '--out',
+    out,
+    '--batch',
+    '2',
+    '--accum',
+    '1',
+    '--epochs',
+    '1',
+    '--quiet',
+    ...more,
+  );
 
 describe('NaN and infinity in base weights', () => {
   it('the CLI refuses them on load, naming file, tensor, element and coordinates, and never blames the learning rate', async () => {
@@ -58,12 +80,26 @@ describe('NaN and infinity in base weights', () => {
     expect(e.err).toContain('[model.norm.weight]: element 3 is -Infinity');
   });
 
-  it('the page\'s worker refuses them on load too', async () => {
+  it("the page's worker refuses them on load too", async () => {
     const nan = await poisoned('nan-page', Q, 5, 0x7f81);
-    const names = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'model.safetensors'];
+    const names = [
+      'config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'generation_config.json',
+      'model.safetensors',
+    ];
     const files = await Promise.all(names.map(async (n) => new File([await readFile(join(nan, n))], n)));
-    const s = new TrainingSession({ modelStore: memoryStore(), checkpointStore: memoryStore(), createEngine: (k) => createEngine(k, { threads: 1 }) });
-    const load = s.loadModel({ kind: 'local', files }, 'cpu', { maxBatch: 1, maxSeq: 16, lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj'], rslora: false } });
+    const s = new TrainingSession({
+      modelStore: memoryStore(),
+      checkpointStore: memoryStore(),
+      createEngine: (k) => createEngine(k, { threads: 1 }),
+    });
+    const load = s.loadModel({ kind: 'local', files }, 'cpu', {
+      maxBatch: 1,
+      maxSeq: 16,
+      lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj'], rslora: false },
+    });
     await expect(load).rejects.toThrow(NonFiniteWeightError);
     await expect(load).rejects.toThrow(`[${Q}]: element 5 (0, 5) is NaN`);
   });
@@ -79,7 +115,10 @@ describe('NaN and infinity in base weights', () => {
 });
 
 describe('adapters', () => {
-  async function adapterWith(name: string, patch: (config: Record<string, unknown>, weights: Uint8Array) => Promise<void> | void): Promise<string> {
+  async function adapterWith(
+    name: string,
+    patch: (config: Record<string, unknown>, weights: Uint8Array) => Promise<void> | void,
+  ): Promise<string> {
     const dir = join(tmp, name);
     await cp(join(tmp, 'adapter'), dir, { recursive: true });
     const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
@@ -110,7 +149,10 @@ describe('adapters', () => {
   });
 
   it('lora_alpha of -32 or 1e308 is refused, naming the field', async () => {
-    for (const [alpha, why] of [[-32, /field "lora_alpha" must be positive, got -32/], [1e308, /field "lora_alpha" 1e\+308 with r 8 scales the update by 1\.25e\+307/]] as const) {
+    for (const [alpha, why] of [
+      [-32, /field "lora_alpha" must be positive, got -32/],
+      [1e308, /field "lora_alpha" 1e\+308 with r 8 scales the update by 1\.25e\+307/],
+    ] as const) {
       const bad = await adapterWith(`alpha-${alpha}`, (c) => void (c.lora_alpha = alpha));
       const r = await cli('eval', '--model', good, '--adapter', bad, '--data', data, '--quiet');
       expect(r.code).toBe(3);
@@ -128,17 +170,32 @@ describe('runs that diverge', () => {
   it('--lr 1e9 stops with advice about the learning rate, though the loss stays finite', async () => {
     const r = await train(good, join(tmp, 'lr1e9'), '--lr', '1e9');
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/DivergedError: the updates explode: the LoRA weights' norm grew from [\d.]+ to [\d.e+]+ \([\d.e+]+-fold\) between step 0 and step 1; the learning rate 1\.00e\+9 is far too high/);
+    expect(r.err).toMatch(
+      /DivergedError: the updates explode: the LoRA weights' norm grew from [\d.]+ to [\d.e+]+ \([\d.e+]+-fold\) between step 0 and step 1; the learning rate 1\.00e\+9 is far too high/,
+    );
     expect(existsSync(join(tmp, 'lr1e9', 'adapter_model.safetensors'))).toBe(false);
   });
 
   it('keeps the last good checkpoint when the updates explode later', async () => {
     // Warmup from 0: step 1 moves nothing, step 2 uses lr 2e8.
     const out = join(tmp, 'later');
-    const r = await train(good, out, '--lr', '1e9', '--warmup', '5', '--schedule', 'constant', '--checkpoint-every', '1');
+    const r = await train(
+      good,
+      out,
+      '--lr',
+      '1e9',
+      '--warmup',
+      '5',
+      '--schedule',
+      'constant',
+      '--checkpoint-every',
+      '1',
+    );
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/between step 0 and step 2/);
-    expect(r.err).toContain(`note: the last good checkpoint, step 1, is kept in ${join(out, 'checkpoint.safetensors')}`);
+    expect(r.err).toContain(
+      `note: the last good checkpoint, step 1, is kept in ${join(out, 'checkpoint.safetensors')}`,
+    );
     const ck = await decodeCheckpoint(new Blob([readFileSync(join(out, 'checkpoint.safetensors'))]));
     expect(ck.meta.position.step).toBe(1);
     expect(Number.isFinite(loraNorm(ck.lora))).toBe(true);
@@ -148,9 +205,15 @@ describe('runs that diverge', () => {
     const before = explainNonFinite(new NonFiniteError('loss', 1), { updatesDone: 0, lr: 1e-4, fromScratch: true });
     expect(before.reason).toBe('nonfinite-before-update');
     expect(before.message).toMatch(/before any update: the learning rate is not the cause/);
-    const after = explainNonFinite(new NonFiniteError('gradient norm', 7), { updatesDone: 6, lr: 0.5, fromScratch: true });
+    const after = explainNonFinite(new NonFiniteError('gradient norm', 7), {
+      updatesDone: 6,
+      lr: 0.5,
+      fromScratch: true,
+    });
     expect(after.reason).toBe('nonfinite-after-updates');
-    expect(after.message).toMatch(/after 6 update\(s\) at learning rate 0\.5: the training diverged; lower the learning rate/);
+    expect(after.message).toMatch(
+      /after 6 update\(s\) at learning rate 0\.5: the training diverged; lower the learning rate/,
+    );
     const watch = new UpdateWatch(2, 0, 1e-4);
     expect(() => watch.check({ a: Float32Array.of(100, 100) }, 5)).not.toThrow(); // 141: ~70x
     expect(() => watch.check({ a: Float32Array.of(200, 200) }, 6)).toThrow(/grew from 2 to 282\.8 \(141\.4-fold\)/);

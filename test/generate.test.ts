@@ -16,7 +16,8 @@ describe('generateBatch', () => {
       await engine.initLora(1);
       // a non-zero B so the adapter takes part in decoding
       const lora = await engine.getLora();
-      for (const [name, t] of Object.entries(lora)) if (name.includes('lora_B')) t.forEach((_, i) => (t[i] = (hash32(7, i) / 2 ** 32 - 0.5) * 0.2));
+      for (const [name, t] of Object.entries(lora))
+        if (name.includes('lora_B')) t.forEach((_, i) => (t[i] = (hash32(7, i) / 2 ** 32 - 0.5) * 0.2));
       await engine.setLora(lora);
       const prompts = [Int32Array.of(5, 9, 17, 33, 2, 8, 1), Int32Array.of(40), Int32Array.of(11, 12, 13, 100)];
       const opts = { ...GREEDY, maxNewTokens: 12, stopTokens: [3] };
@@ -41,12 +42,14 @@ describe('constrained decoding hook', () => {
     // Allowed sets that change with the step and the previous id, so a cursor that was not
     // advanced (or advanced with the wrong id) would be caught.
     const seen: { left: number; prev: number }[][] = [];
-    const allowedAt = (step: number, prev: number) => Int32Array.from({ length: 5 }, (_, k) => (prev * 7 + step * 13 + k * 17) % V);
+    const allowedAt = (step: number, prev: number) =>
+      Int32Array.from({ length: 5 }, (_, k) => (prev * 7 + step * 13 + k * 17) % V);
     const constraint = {
       start() {
         const log: { left: number; prev: number }[] = [];
         seen.push(log);
-        let prev = 1, step = 0;
+        let prev = 1,
+          step = 0;
         return {
           allowed(left: number) {
             log.push({ left, prev });
@@ -69,7 +72,10 @@ describe('constrained decoding hook', () => {
       for (let i = 0; i < ids.length; i++) {
         const seq = Int32Array.from([...prompts[b], ...ids.slice(0, i)]);
         const T = seq.length;
-        const { logits } = await engine.forward({ B: 1, T, inputIds: seq, attentionMask: new Int32Array(T).fill(1), labels: new Int32Array(T).fill(-100) }, true);
+        const { logits } = await engine.forward(
+          { B: 1, T, inputIds: seq, attentionMask: new Int32Array(T).fill(1), labels: new Int32Array(T).fill(-100) },
+          true,
+        );
         const last = logits!.subarray((T - 1) * V, T * V);
         const allowed = Array.from(allowedAt(i, prev));
         const best = allowed.reduce((a, c) => (last[c] > last[a] ? c : a));

@@ -19,7 +19,9 @@ describe('npm run cli -- golden', () => {
     const summary = JSON.parse(lines.at(-1)!);
     expect(summary).toMatchObject({ ok: true, engine: 'cpu', failed: [] });
     expect(lines.filter((l) => l.startsWith('ok   ')).length).toBe(summary.checks);
-    const expected = await SafetensorsFile.open(new Uint8Array(readFileSync('test/fixtures/golden/tiny-f32/expected.safetensors')));
+    const expected = await SafetensorsFile.open(
+      new Uint8Array(readFileSync('test/fixtures/golden/tiny-f32/expected.safetensors')),
+    );
     const dumped = await SafetensorsFile.open(new Uint8Array(readFileSync(dump)));
     expect([...dumped.tensors.keys()].sort()).toEqual([...expected.tensors.keys()].sort());
     for (const [name, t] of expected.tensors) expect(dumped.info(name).shape, name).toEqual(t.shape);
@@ -39,6 +41,8 @@ describe('npm run cli -- golden', () => {
     const r = cli('golden', dir, '--engine', 'cpu');
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/FAIL grad\.base_model\.model\.model\.layers\.1\.mlp\.up_proj\.lora_B\.weight/);
-    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).failed).toEqual(['grad.base_model.model.model.layers.1.mlp.up_proj.lora_B.weight']);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).failed).toEqual([
+      'grad.base_model.model.model.layers.1.mlp.up_proj.lora_B.weight',
+    ]);
   }, 120_000);
 });

@@ -72,11 +72,15 @@ for (const { name, dtype, weightDType } of CASES) {
         const mask = (await batches.read(`micro${k}.attention_mask`)) as Int32Array;
         const labels = (await batches.read(`micro${k}.labels`)) as Int32Array;
         const [B, T] = batches.info(`micro${k}.input_ids`).shape;
-        for (const t of ['input_ids', 'attention_mask', 'labels']) expect(batches.info(`micro${k}.${t}`)).toMatchObject({ dtype: 'I32', shape: [B, T] });
+        for (const t of ['input_ids', 'attention_mask', 'labels'])
+          expect(batches.info(`micro${k}.${t}`)).toMatchObject({ dtype: 'I32', shape: [B, T] });
         for (let b = 0; b < B; b++) {
           const row = Array.from(mask.subarray(b * T, (b + 1) * T));
           const n = row.indexOf(0) === -1 ? T : row.indexOf(0);
-          expect(row.slice(n).every((m) => m === 0), 'right padded').toBe(true);
+          expect(
+            row.slice(n).every((m) => m === 0),
+            'right padded',
+          ).toBe(true);
           expect(row.slice(0, n).every((m) => m === 1)).toBe(true);
           for (let t = 0; t < T; t++) {
             expect(ids[b * T + t]).toBeGreaterThanOrEqual(0);
@@ -110,7 +114,8 @@ for (const { name, dtype, weightDType } of CASES) {
       // Mean cross-entropy of micro0, logits at t predicting labels at t+1, in float64.
       const logits = (await exp.read('logits')) as Float32Array;
       const labels = (await batches.read('micro0.labels')) as Int32Array;
-      let sum = 0, n = 0;
+      let sum = 0,
+        n = 0;
       for (let b = 0; b < B; b++)
         for (let t = 0; t + 1 < T; t++) {
           const y = labels[b * T + t + 1];
@@ -128,7 +133,11 @@ for (const { name, dtype, weightDType } of CASES) {
 
       // The trainer's own schedule (warmup, then linear or cosine decay) gives the case's lr.
       const lr = (await exp.read('train.lr')) as Float32Array;
-      const schedule = { lr: caseJson.lr, schedule: caseJson.lr_schedule === 'cosine' ? 'cosine' as const : 'linear' as const, warmupSteps: caseJson.warmup_steps ?? 0 };
+      const schedule = {
+        lr: caseJson.lr,
+        schedule: caseJson.lr_schedule === 'cosine' ? ('cosine' as const) : ('linear' as const),
+        warmupSteps: caseJson.warmup_steps ?? 0,
+      };
       for (let k = 0; k < steps; k++) expect(lr[k]).toBeCloseTo(lrAt(k, steps, schedule), 7);
       const gm = (await exp.read('generate.margins')) as Float32Array;
       expect(Array.from(gm).every((m) => m >= 0)).toBe(true);

@@ -8,7 +8,9 @@ import { runGoldenCase } from '../src/cli/golden.ts';
 import { compare, GOLDEN_BOUNDS } from '../src/cli/golden-case.ts';
 
 const root = 'test/fixtures/golden';
-const cases = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+const cases = readdirSync(root, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
 
 describe.each(cases)('golden %s', (name) => {
   for (const scalar of [true, false]) {

@@ -24,10 +24,12 @@ beforeAll(async () => {
   const device = backend.device;
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
-  const passProto = Object.getPrototypeOf(pass), deviceProto = Object.getPrototypeOf(device);
+  const passProto = Object.getPrototypeOf(pass),
+    deviceProto = Object.getPrototypeOf(device);
   pass.end();
   encoder.finish();
-  const dispatch = passProto.dispatchWorkgroups, createBindGroup = deviceProto.createBindGroup;
+  const dispatch = passProto.dispatchWorkgroups,
+    createBindGroup = deviceProto.createBindGroup;
   passProto.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: unknown[]) {
     real.dispatches++;
     return dispatch.apply(this, args);
@@ -55,12 +57,17 @@ describe('bench counts on WebGPU (tiny preset)', () => {
     const batch = microBatch(cfg, o.batch, o.seq, 7);
     const opts = { ...DEFAULT_OPTIMIZER, lr: 1e-4, dropoutSeed: 0 };
     const count = async (micros: number) => {
-      const d = real.dispatches, g = real.bindGroups;
-      await engine.step(Array.from({ length: micros }, () => batch), opts);
+      const d = real.dispatches,
+        g = real.bindGroups;
+      await engine.step(
+        Array.from({ length: micros }, () => batch),
+        opts,
+      );
       await backend.flush();
       return { dispatches: real.dispatches - d, bindGroups: real.bindGroups - g };
     };
-    const one = await count(1), two = await count(2);
+    const one = await count(1),
+      two = await count(2);
     expect(two.dispatches - one.dispatches).toBe(r.dispatches_per_micro_batch);
     expect(one.dispatches - (two.dispatches - one.dispatches)).toBe(r.dispatches_per_step);
     expect([one.bindGroups, two.bindGroups]).toEqual([0, 0]);

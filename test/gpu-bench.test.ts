@@ -20,7 +20,10 @@ beforeAll(async () => {
   if (!GPU) return;
   const { common, weights, reduce, matmul, mm_core, lora, residual } = await loadShaderSources();
   // f32 tiles: the result is checked at f32 precision (lavapipe would give the shader-f16 path)
-  gpu = await createWebGpuOps({ features: { f16: false }, shaders: { common, weights, reduce, matmul, mm_core, lora, residual } });
+  gpu = await createWebGpuOps({
+    features: { f16: false },
+    shaders: { common, weights, reduce, matmul, mm_core, lora, residual },
+  });
 }, 60_000);
 
 afterAll(() => gpu?.dispose());
@@ -35,14 +38,20 @@ describe('timeOnGpu', () => {
   });
 
   it('times the work it encodes, which runs and gives the CPU result', async () => {
-    const N = 70, In = 37, O = 45; // not multiples of the 64-wide tiles
-    const x = values(N * In, 1), w = values(O * In, 2);
-    const cpu = new CpuOps(), want = cpu.alloc('f32', N * O), cx = cpu.alloc('f32', N * In);
+    const N = 70,
+      In = 37,
+      O = 45; // not multiples of the 64-wide tiles
+    const x = values(N * In, 1),
+      w = values(O * In, 2);
+    const cpu = new CpuOps(),
+      want = cpu.alloc('f32', N * O),
+      cx = cpu.alloc('f32', N * In);
     cpu.upload(cx, x);
     cpu.matmulForward(want, cx, cpu.weight(w, 'f32', O, In, 'w'), null, N, In, O);
     const expected = await cpu.read(want);
 
-    const gx = gpu.alloc('f32', N * In, 'x'), gy = gpu.alloc('f32', N * O, 'y');
+    const gx = gpu.alloc('f32', N * In, 'x'),
+      gy = gpu.alloc('f32', N * O, 'y');
     gpu.upload(gx, x);
     const gw = gpu.weight(w, 'f32', O, In, 'w');
     const t0 = performance.now();
@@ -75,7 +84,17 @@ describe('timeOnGpu', () => {
 
 describe('matmul GFLOP/s', () => {
   it('counts two flops per multiply-add of each product', () => {
-    const small = mainProjections(parseQwen2Config({ model_type: 'qwen2', hidden_size: 256, intermediate_size: 704, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 8192 }));
+    const small = mainProjections(
+      parseQwen2Config({
+        model_type: 'qwen2',
+        hidden_size: 256,
+        intermediate_size: 704,
+        num_hidden_layers: 4,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        vocab_size: 8192,
+      }),
+    );
     expect(small).toEqual({ gate_up: { In: 256, O: 704 }, down: { In: 704, O: 256 }, q_o: { In: 256, O: 256 } });
     expect(matmulFlops('fwd', 256, small.gate_up, 8)).toBe(92_274_688); // 2 * 256 * 256 * 704
     expect(matmulFlops('bwd', 256, small.down, 8)).toBe(92_274_688);
@@ -83,7 +102,15 @@ describe('matmul GFLOP/s', () => {
     expect(matmulFlops('lora_bwd', 256, small.gate_up, 8)).toBe(7_864_320); // twice the forward
   });
 
-  const tiny = parseQwen2Config({ model_type: 'qwen2', hidden_size: 64, intermediate_size: 176, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 320 });
+  const tiny = parseQwen2Config({
+    model_type: 'qwen2',
+    hidden_size: 64,
+    intermediate_size: 176,
+    num_hidden_layers: 1,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    vocab_size: 320,
+  });
   const KEYS = ['down_bwd', 'down_fwd', 'gate_up_bwd', 'gate_up_fwd', 'lora_bwd', 'lora_fwd', 'q_o_bwd', 'q_o_fwd'];
 
   it('on WebGPU: every kernel timed on the GPU, and every buffer given back', async () => {

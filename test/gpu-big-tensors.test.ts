@@ -16,18 +16,27 @@ function recordingDevice() {
     pushErrorScope() {},
     popErrorScope: async () => null,
   } as unknown as GPUDevice;
-  const queue = { writeBuffer: (_b: unknown, _o: number, _d: ArrayBuffer, offset: number, bytes: number) => void writes.push({ bytes, offset }) } as unknown as GPUQueue;
+  const queue = {
+    writeBuffer: (_b: unknown, _o: number, _d: ArrayBuffer, offset: number, bytes: number) =>
+      void writes.push({ bytes, offset }),
+  } as unknown as GPUQueue;
   return { device, queue, buffers, writes };
 }
 
 describe('a Qwen3-4B-sized embedding', () => {
-  const V = 151936, C = 2560;
+  const V = 151936,
+    C = 2560;
   const data = new Uint16Array(V * C); // 742 MiB of zeros, never written: pages stay untouched
 
   for (const binding of [128 * 2 ** 20, 2 ** 30 - 4, 2 ** 31]) {
     it(`splits into parts within a ${(binding / 2 ** 20).toFixed(0)} MiB binding, covering every row once`, () => {
       const { device, queue, buffers, writes } = recordingDevice();
-      const mem = new GpuMemory(device, { maxBufferSize: binding, maxBindingSize: binding, maxWeightChunkBytes: binding, alignment: 256 });
+      const mem = new GpuMemory(device, {
+        maxBufferSize: binding,
+        maxBindingSize: binding,
+        maxWeightChunkBytes: binding,
+        alignment: 256,
+      });
       const w = mem.weight(queue, data, 'bf16', V, C, 'model.embed_tokens.weight');
       const rowsPerPart = Math.floor(binding / (C * 2));
       expect(w.chunks.length).toBe(Math.ceil(V / rowsPerPart));

@@ -15,10 +15,15 @@ type Kernels = Record<string, { launches: number; gflop: number }>;
 describe('bench --count-only', () => {
   it('counts the step and a decoded token of a preset, without a GPU, as its shape says', async () => {
     const cfg = presetConfig('small');
-    const B = 2, T = 32, R = 8, N = B * T, M = B * (T / 2); // microBatch: the second half of each row has labels
+    const B = 2,
+      T = 32,
+      R = 8,
+      N = B * T,
+      M = B * (T / 2); // microBatch: the second half of each row has labels
     const r = await runCountOnly({ preset: 'small', batch: B, seq: T }, () => {});
     const k = r.kernels as Kernels;
-    const sum = (f: (o: number, i: number) => number) => LORA_TARGETS.reduce((a, t) => a + f(...projShape(cfg, t)), 0) * cfg.numLayers;
+    const sum = (f: (o: number, i: number) => number) =>
+      LORA_TARGETS.reduce((a, t) => a + f(...projShape(cfg, t)), 0) * cfg.numLayers;
     const gemm = sum((o, i) => 2 * N * i * o);
     const close = (got: number, want: number) => expect(Math.abs(got * 1e9 - want) / want).toBeLessThan(1e-5);
     close(k['matmul.forward'].gflop, gemm + sum((o) => 2 * N * R * o));

@@ -23,7 +23,11 @@ async function failures(name: string, path: 'f32' | 'f16'): Promise<string[]> {
   const { checks } = await runGoldenCase(`${root}/${name}`, 'webgpu', (l) => lines.push(l), { backend });
   expect(lines[0]).toBe(`bounds: ${path === 'f16' ? 'f16 kernel path' : 'f32'}`);
   expect(checks.length).toBeGreaterThan(40);
-  for (const prefix of ['logits', 'grad.', 'generate.tokens', 'merged.']) expect(checks.some((c) => c.name.startsWith(prefix)), prefix).toBe(true);
+  for (const prefix of ['logits', 'grad.', 'generate.tokens', 'merged.'])
+    expect(
+      checks.some((c) => c.name.startsWith(prefix)),
+      prefix,
+    ).toBe(true);
   const dequant = checks.filter((c) => c.name.startsWith('dequant.'));
   for (const c of dequant) expect(c, c.name).toMatchObject({ ok: true, maxAbs: 0 });
   if (name.includes('nf4')) expect(dequant.length).toBeGreaterThan(0);

@@ -19,7 +19,9 @@ describe('the kit runner bundle', () => {
       const text = readFileSync(out, 'utf8');
       for (const f of readdirSync(new URL('../shaders/', import.meta.url)).filter((n) => n.endsWith('.wgsl'))) {
         // the file's longest plain line (minifying may re-quote the text, not change such a line)
-        const line = readFileSync(new URL(`../shaders/${f}`, import.meta.url), 'utf8').split('\n').filter((l) => !/[\\"'`$]/.test(l))
+        const line = readFileSync(new URL(`../shaders/${f}`, import.meta.url), 'utf8')
+          .split('\n')
+          .filter((l) => !/[\\"'`$]/.test(l))
           .reduce((a, b) => (b.length > a.length ? b : a), '');
         expect(line.length, f).toBeGreaterThan(20);
         expect(text, f).toContain(line);

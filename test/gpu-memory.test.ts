@@ -27,9 +27,16 @@ beforeAll(async () => {
   gpu = await createWebGpuBackend();
   engine = new LoraEngine(gpu) as LoraEngine<unknown, unknown>;
   const cfg = parseQwen2Config(await readFile(`${CASE}/config.json`, 'utf8'));
-  const model = await SafetensorsFile.open(new Uint8Array(await readFile(`${CASE}/model.safetensors`)), 'model.safetensors');
+  const model = await SafetensorsFile.open(
+    new Uint8Array(await readFile(`${CASE}/model.safetensors`)),
+    'model.safetensors',
+  );
   const dtype = validateWeights(cfg, model);
-  await engine.load(cfg, { dtype, read: async (n) => (await model.read(n)) as Float32Array | Uint16Array }, { maxBatch: 2, maxSeq: 16, lora: { ...DEFAULT_LORA, dropout: 0 } });
+  await engine.load(
+    cfg,
+    { dtype, read: async (n) => (await model.read(n)) as Float32Array | Uint16Array },
+    { maxBatch: 2, maxSeq: 16, lora: { ...DEFAULT_LORA, dropout: 0 } },
+  );
   await engine.initLora(3);
 }, 120_000);
 
@@ -37,7 +44,14 @@ afterAll(async () => {
   await engine?.dispose();
 });
 
-const greedy = (maxNewTokens: number): GenerateOptions => ({ maxNewTokens, temperature: 0, topK: 0, topP: 1, stopTokens: [], seed: 0 });
+const greedy = (maxNewTokens: number): GenerateOptions => ({
+  maxNewTokens,
+  temperature: 0,
+  topK: 0,
+  topP: 1,
+  stopTokens: [],
+  seed: 0,
+});
 const prompt = Int32Array.of(300, 17, 42, 99, 5);
 
 describe('WebGpuOps.free', () => {
@@ -59,7 +73,8 @@ describe('WebGpuOps.free', () => {
   });
 
   it('waits for the submit of encoded work that still uses the buffer', async () => {
-    const x = gpu.alloc('f32', 256, 'x'), y = gpu.alloc('f32', 256, 'y');
+    const x = gpu.alloc('f32', 256, 'x'),
+      y = gpu.alloc('f32', 256, 'y');
     gpu.upload(x, new Float32Array(256).fill(2));
     gpu.upload(y, new Float32Array(256).fill(3));
     const before = gpu.allocatedBytes();
@@ -94,7 +109,10 @@ describe('the engine gives back per-call GPU buffers', () => {
     // capacities are whole multiples of 64 positions, and every cache buffer is linear in them;
     // long prompts (one prefill) rather than long decodes keep this quick
     const bytesAfter = async (promptLength: number) => {
-      await engine.generate(Int32Array.from({ length: promptLength }, (_, i) => (i * 13) % 300), greedy(2));
+      await engine.generate(
+        Int32Array.from({ length: promptLength }, (_, i) => (i * 13) % 300),
+        greedy(2),
+      );
       return gpu.allocatedBytes();
     };
     const cap64 = await bytesAfter(5);
@@ -132,7 +150,10 @@ describe('a buffer the GPU refuses', () => {
       const real = device.popErrorScope.bind(device);
       device.popErrorScope = async () => (await real(), { message: 'Not enough memory left (simulated)' } as GPUError);
       ops.arena('f32', { kv: 2 ** 21 }, 'cache');
-      const err = await ops.flush().then(() => null, (e: unknown) => e);
+      const err = await ops.flush().then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(OutOfMemoryError);
       const oom = err as OutOfMemoryError;
       expect(oom.plannedBytes).toBe(held + 8 * 2 ** 20); // one 8 MiB tensor

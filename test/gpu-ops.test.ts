@@ -42,15 +42,25 @@ describe('WebGPU memory and errors', () => {
     const w = tight.weight(new Uint16Array(25 * 7), 'bf16', 25, 7, 'w');
     // rows of 7 bf16 values are padded to 8 (16 bytes, one aligned load): 160 bytes hold 10 rows
     expect(w.stride).toBe(8);
-    expect(w.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([[0, 10, 160], [10, 10, 160], [20, 5, 80]]);
+    expect(w.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([
+      [0, 10, 160],
+      [10, 10, 160],
+      [20, 5, 80],
+    ]);
     // NF4 splits only between 64-value blocks, unpadded: 4 rows of 48 are 3 blocks (108 bytes, bound as 112)
     const fresh = await smallOps(); // no NF4 pipelines compiled yet
-    expect(() => fresh.weight(quantizeNf4(new Float32Array(64), 'f32'), 'nf4', 1, 64, 'early')).toThrow(/early: NF4 weights before the NF4 kernels were compiled/);
+    expect(() => fresh.weight(quantizeNf4(new Float32Array(64), 'f32'), 'nf4', 1, 64, 'early')).toThrow(
+      /early: NF4 weights before the NF4 kernels were compiled/,
+    );
     fresh.dispose();
     await tight.prepareWeights('nf4');
     const q = tight.weight(quantizeNf4(new Float32Array(12 * 48), 'f32'), 'nf4', 12, 48, 'q');
     expect(q.stride).toBe(48);
-    expect(q.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([[0, 4, 112], [4, 4, 112], [8, 4, 112]]);
+    expect(q.chunks.map((c) => [c.row0, c.rows, c.size])).toEqual([
+      [0, 4, 112],
+      [4, 4, 112],
+      [8, 4, 112],
+    ]);
   });
 
   it('gives each arena tensor a buffer of its own (inputs bind read-only) and counts the bytes', () => {
@@ -62,7 +72,8 @@ describe('WebGPU memory and errors', () => {
   });
 
   it('builds a bind group once per kernel and set of buffers: a repeat with other parameters makes none', async () => {
-    const x = gpu.alloc('f32', 256, 'x'), y = gpu.alloc('f32', 256, 'y');
+    const x = gpu.alloc('f32', 256, 'x'),
+      y = gpu.alloc('f32', 256, 'y');
     gpu.upload(y, new Float32Array(256).fill(1));
     gpu.addInPlace(x, y, 256);
     const made = gpu.bindGroupCount;
@@ -77,19 +88,60 @@ describe('WebGPU memory and errors', () => {
   });
 
   it('runs a projection group as one launch per step: factors, then the fused matmul; backward three', () => {
-    const N = 20, In = 32, R = 4, widths = [32, 16, 16];
-    const t = gpu.arena('f32', { inp: N * In, outs: 3 * 640, douts: 3 * 640, dinp: N * In, xa: 3 * 128, dxa: 3 * 128, params: 2048, grads: 2048 }, 'group');
+    const N = 20,
+      In = 32,
+      R = 4,
+      widths = [32, 16, 16];
+    const t = gpu.arena(
+      'f32',
+      {
+        inp: N * In,
+        outs: 3 * 640,
+        douts: 3 * 640,
+        dinp: N * In,
+        xa: 3 * 128,
+        dxa: 3 * 128,
+        params: 2048,
+        grads: 2048,
+      },
+      'group',
+    );
     const projs = widths.map((O, i) => ({
-      w: gpu.weight(new Uint16Array(O * In), 'bf16', O, In, `w${i}`), O, bias: null,
+      w: gpu.weight(new Uint16Array(O * In), 'bf16', O, In, `w${i}`),
+      O,
+      bias: null,
       lora: {
-        a: gpu.view(t.params, i * 512, R * In), b: gpu.view(t.params, i * 512 + 128, O * R), da: gpu.view(t.grads, i * 512, R * In),
-        db: gpu.view(t.grads, i * 512 + 128, O * R), xa: gpu.view(t.xa, i * 128, N * R), dxa: gpu.view(t.dxa, i * 128, N * R), dropout: { p: 0.1, seed: i },
+        a: gpu.view(t.params, i * 512, R * In),
+        b: gpu.view(t.params, i * 512 + 128, O * R),
+        da: gpu.view(t.grads, i * 512, R * In),
+        db: gpu.view(t.grads, i * 512 + 128, O * R),
+        xa: gpu.view(t.xa, i * 128, N * R),
+        dxa: gpu.view(t.dxa, i * 128, N * R),
+        dropout: { p: 0.1, seed: i },
       },
     }));
     const at = gpu.dispatchCount;
-    gpu.linearForward(widths.map((O, i) => gpu.view(t.outs, i * 640, N * O)), t.inp, projs, null, N, In, R, 2);
+    gpu.linearForward(
+      widths.map((O, i) => gpu.view(t.outs, i * 640, N * O)),
+      t.inp,
+      projs,
+      null,
+      N,
+      In,
+      R,
+      2,
+    );
     expect(gpu.dispatchCount - at).toBe(2);
-    gpu.linearBackward(t.dinp, widths.map((O, i) => gpu.view(t.douts, i * 640, N * O)), t.inp, projs, N, In, R, 2);
+    gpu.linearBackward(
+      t.dinp,
+      widths.map((O, i) => gpu.view(t.douts, i * 640, N * O)),
+      t.inp,
+      projs,
+      N,
+      In,
+      R,
+      2,
+    );
     expect(gpu.dispatchCount - at).toBe(5);
     for (const p of projs) gpu.freeWeight(p.w);
   });
@@ -105,7 +157,8 @@ describe('WebGPU memory and errors', () => {
     const broken = residual.replace('x[i] += y[i];', 'x[i] += missing_name;');
     const line = residual.split('\n').findIndex((l) => l.includes('x[i] += y[i];')) + 1;
     await expect(createWebGpuOps({ shaders: { common, weights, residual: broken } })).rejects.toThrow(
-      new RegExp(`shaders/residual.wgsl: line ${line}: unresolved value 'missing_name'`, 's'));
+      new RegExp(`shaders/residual.wgsl: line ${line}: unresolved value 'missing_name'`, 's'),
+    );
   });
 
   it('reports a WebGPU validation error at the next flush', async () => {

@@ -35,11 +35,17 @@ describe('sibling rows', () => {
     }
     expect(made).toBeGreaterThan(0);
     // An utterance no template gives back (a paraphrase) has no sibling.
-    expect(siblingRow(SCHEMA, '麻烦拉黄强进会', { tool_name: 'INVITE_PARTICIPANT', parameters: { name: '黄强' } }, used, 1)).toBeNull();
+    expect(
+      siblingRow(SCHEMA, '麻烦拉黄强进会', { tool_name: 'INVITE_PARTICIPANT', parameters: { name: '黄强' } }, used, 1),
+    ).toBeNull();
   });
 
   it('the evaluation set fingerprint ignores order and changes with any row', () => {
-    const rows = [{ user: 'a', answer: '1' }, { user: 'b', answer: '2' }, { user: 'c', answer: '3', system: 's' }];
+    const rows = [
+      { user: 'a', answer: '1' },
+      { user: 'b', answer: '2' },
+      { user: 'c', answer: '3', system: 's' },
+    ];
     const f = evalSetFingerprint(rows);
     expect(evalSetFingerprint([rows[2], rows[0], rows[1]])).toBe(f);
     expect(evalSetFingerprint(rows.slice(1))).not.toBe(f);
@@ -47,28 +53,46 @@ describe('sibling rows', () => {
   });
 
   it('two runs compare only on the same evaluation set', () => {
-    const r = (x: number) => scorePredictions([{ expected: { tool_name: 'A', parameters: {} }, generated: x ? '{"tool_name":"A","parameters":{}}' : 'x' }]);
+    const r = (x: number) =>
+      scorePredictions([
+        { expected: { tool_name: 'A', parameters: {} }, generated: x ? '{"tool_name":"A","parameters":{}}' : 'x' },
+      ]);
     const a = [{ decoding: 'free' as const, report: r(0), evalSet: 'S1' }];
     expect(sameSetReports(a, [{ decoding: 'free', report: r(1), evalSet: 'S2' }], 'free')).toBe('different-sets');
-    const both = sameSetReports(a, [{ decoding: 'free', report: r(1), evalSet: 'S1' }, { decoding: 'free', report: r(0), evalSet: 'S2' }], 'free');
+    const both = sameSetReports(
+      a,
+      [
+        { decoding: 'free', report: r(1), evalSet: 'S1' },
+        { decoding: 'free', report: r(0), evalSet: 'S2' },
+      ],
+      'free',
+    );
     expect(typeof both === 'object' && both.b.accuracy).toBe(1);
   });
 });
 
 /** The page's data as the loop sees it: a training file and an evaluation file, imported for real. */
 function fakePage(train: DatasetRow[], held: DatasetRow[], wrongUsers: string[], expected: string[]) {
-  const sets: Record<'train' | 'eval', { name: string; rows: DatasetRow[] }> = { train: { name: 't.json', rows: train }, eval: { name: 'e.json', rows: held } };
+  const sets: Record<'train' | 'eval', { name: string; rows: DatasetRow[] }> = {
+    train: { name: 't.json', rows: train },
+    eval: { name: 'e.json', rows: held },
+  };
   const report = scorePredictions(expected.map((e) => ({ expected: JSON.parse(e), generated: 'x' })));
   const state: any = {
     schema: { applied: SCHEMA, build: { seed: 3, perTool: 1, evalPerTool: 1 }, issues: [] },
-    get dataset() { return sets.train; },
-    get evalDataset() { return sets.eval; },
+    get dataset() {
+      return sets.train;
+    },
+    get evalDataset() {
+      return sets.eval;
+    },
     evaluation: { busy: false, done: 0, total: 0, inputs: wrongUsers, added: [], report },
   };
   const ctx: LoopContext = {
     state,
     patch: (fn) => Object.assign(state, fn(state)),
-    importData: async (name, text, role) => void (sets[role] = { name, rows: importDataset(text, { file: name }).rows }),
+    importData: async (name, text, role) =>
+      void (sets[role] = { name, rows: importDataset(text, { file: name }).rows }),
     splitRows: () => ({ train: sets.train.rows, eval: sets.eval.rows }),
   };
   return { ctx, sets, state };
@@ -77,12 +101,18 @@ function fakePage(train: DatasetRow[], held: DatasetRow[], wrongUsers: string[],
 describe('Correct and Accept in the page', () => {
   const built = buildRows(SCHEMA, { perTool: 2, evalPerTool: 1, seed: 8 });
   const rowsOf = (r: typeof built.train) => importDataset(JSON.stringify(r)).rows;
-  const train = rowsOf(built.train), held = rowsOf(built.eval);
+  const train = rowsOf(built.train),
+    held = rowsOf(built.eval);
 
   it('never put an evaluation row into the training rows; a row without a sibling moves out and the set shrinks', async () => {
     const withValues = held.find((r) => r.answer.includes('"parameters":{"'))!;
     const without = held.find((r) => r.answer.includes('"parameters":{}'))!;
-    const { ctx, sets, state } = fakePage(train, held, [withValues.user, without.user], [withValues.answer, without.answer]);
+    const { ctx, sets, state } = fakePage(
+      train,
+      held,
+      [withValues.user, without.user],
+      [withValues.answer, without.answer],
+    );
     const loop = new LoopController(ctx);
     await loop.correct('free', 0, withValues.answer);
     expect(sets.eval.rows.length).toBe(held.length);
@@ -103,14 +133,19 @@ describe('train --add and --control', () => {
     const { siblingsOf, controlSettings } = await import('../src/cli/commands/train-add.ts');
     const { stepCount, DEFAULT_TRAIN } = await import('../src/train/recipe.ts');
     const built = buildRows(SCHEMA, { perTool: 2, evalPerTool: 1, seed: 4 });
-    const train = importDataset(JSON.stringify(built.train)).rows, wrong = importDataset(JSON.stringify(built.eval)).rows;
+    const train = importDataset(JSON.stringify(built.train)).rows,
+      wrong = importDataset(JSON.stringify(built.eval)).rows;
     const added = siblingsOf(SCHEMA, wrong, train, 'wrong.json', 1);
     const withValues = wrong.filter((r) => Object.keys(r.expected!.parameters).length).length;
     expect(added.rows.length).toBe(withValues);
     expect(added.left.length).toBe(wrong.length - withValues);
     const banned = new Set([...train, ...wrong].map((r) => r.user));
     for (const r of added.rows) expect(banned.has(r.user)).toBe(false);
-    for (const [rows, extra] of [[80, 9], [13, 1], [7, 30]] as const) {
+    for (const [rows, extra] of [
+      [80, 9],
+      [13, 1],
+      [7, 30],
+    ] as const) {
       const s = { ...DEFAULT_TRAIN, batchSize: 4, gradAccum: 2, epochs: 3 };
       expect(stepCount(rows, controlSettings(s, rows, extra)).totalSteps).toBe(stepCount(rows + extra, s).totalSteps);
     }
@@ -118,24 +153,33 @@ describe('train --add and --control', () => {
 });
 
 describe("the page's control run (Continue training with a control)", () => {
-  const example = (seed: number, n = 6) => ({ ids: Int32Array.from({ length: n }, (_, i) => (seed * 31 + i * 7) % 97), labels: Int32Array.from({ length: n }, (_, i) => (i < 2 ? -100 : (seed + i) % 97)) });
+  const example = (seed: number, n = 6) => ({
+    ids: Int32Array.from({ length: n }, (_, i) => (seed * 31 + i * 7) % 97),
+    labels: Int32Array.from({ length: n }, (_, i) => (i < 2 ? -100 : (seed + i) % 97)),
+  });
 
-  it('trains on the parent\'s rows alone for the steps the run with the added rows takes', async () => {
+  it("trains on the parent's rows alone for the steps the run with the added rows takes", async () => {
     const { controlPlan } = await import('../src/train/control-run.ts');
     const { dataFingerprint } = await import('../src/train/fingerprint.ts');
     const { stepCount } = await import('../src/train/recipe.ts');
-    for (const [rows, extra, batchSize, gradAccum, epochs] of [[10, 5, 2, 1, 2], [40, 3, 4, 4, 8], [7, 20, 4, 1, 1.5]] as const) {
+    for (const [rows, extra, batchSize, gradAccum, epochs] of [
+      [10, 5, 2, 1, 2],
+      [40, 3, 4, 4, 8],
+      [7, 20, 4, 1, 1.5],
+    ] as const) {
       const parentRows = Array.from({ length: rows }, (_, i) => example(i));
       const today = [...parentRows, ...Array.from({ length: extra }, (_, i) => example(1000 + i))];
       const s = { batchSize, gradAccum, epochs };
       const plan = await controlPlan({ trainRows: rows, dataFingerprint: await dataFingerprint(parentRows) }, today, s);
       if (typeof plan === 'string') throw new Error(plan);
       expect(plan.rows).toBe(rows);
-      expect(stepCount(plan.rows, { ...s, epochs: plan.epochs }).totalSteps).toBe(stepCount(rows + extra, s).totalSteps);
+      expect(stepCount(plan.rows, { ...s, epochs: plan.epochs }).totalSteps).toBe(
+        stepCount(rows + extra, s).totalSteps,
+      );
     }
   });
 
-  it('is refused when nothing was added or the parent\'s rows are not the head of today\'s', async () => {
+  it("is refused when nothing was added or the parent's rows are not the head of today's", async () => {
     const { controlPlan } = await import('../src/train/control-run.ts');
     const { dataFingerprint } = await import('../src/train/fingerprint.ts');
     const parentRows = Array.from({ length: 8 }, (_, i) => example(i));
@@ -170,7 +214,10 @@ describe("the page's control run (Continue training with a control)", () => {
     const { runKeyOf } = await import('../src/ui/train/run-key.ts');
     const { initialState } = await import('../src/ui/app/state.ts');
     const st = initialState('en');
-    const control = { ...st, continuing: { from: 'r1', parent: 'r1', control: { rows: 10, epochs: 2.75, steps: 22, head: 'x' } } };
+    const control = {
+      ...st,
+      continuing: { from: 'r1', parent: 'r1', control: { rows: 10, epochs: 2.75, steps: 22, head: 'x' } },
+    };
     expect(runSettingsNow(control).epochs).toBe(2.75);
     expect(runSettingsNow(st).epochs).toBe(st.train.epochs);
     expect(runKeyOf(control)).not.toBe(runKeyOf({ ...st, continuing: { from: 'r1', parent: 'r1' } }));

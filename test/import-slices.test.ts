@@ -13,10 +13,19 @@ describe('streamed import in small steps', () => {
     const text = Array.from({ length: rows }, (_, i) => line(i)).join('\n') + '\n';
     const seen: number[] = [];
     // sliceMs -1: a turn at every chance, so each progress report marks one step of work.
-    const r = await importDatasetBlob(new Blob([text]), { file: 'm.jsonl', sliceMs: -1, onProgress: (p) => seen.push(p.rows) });
+    const r = await importDatasetBlob(new Blob([text]), {
+      file: 'm.jsonl',
+      sliceMs: -1,
+      onProgress: (p) => seen.push(p.rows),
+    });
     expect(r.rows.length).toBe(rows);
     expect(r.rows[12_345].user).toBe('改名为会议12345');
-    const shortest = Math.min(...text.split('\n').slice(0, -1).map((l) => l.length + 1));
+    const shortest = Math.min(
+      ...text
+        .split('\n')
+        .slice(0, -1)
+        .map((l) => l.length + 1),
+    );
     const steps = seen.slice(1).map((n, i) => n - seen[i]);
     // One 256 KiB piece was one step of ~4,000 rows before; now no step takes more than 16 KiB of lines.
     expect(Math.max(...steps)).toBeLessThanOrEqual(Math.ceil(16_384 / shortest) + 1);
@@ -25,7 +34,10 @@ describe('streamed import in small steps', () => {
 
   it('keeps a line longer than a step whole', async () => {
     const long = JSON.stringify({ instruct: '', input: 'x'.repeat(100_000), output: 'ok' });
-    const r = await importDatasetBlob(new Blob([`${line(0)}\n${long}\n${line(1)}\n`]), { file: 'm.jsonl', sliceMs: -1 });
+    const r = await importDatasetBlob(new Blob([`${line(0)}\n${long}\n${line(1)}\n`]), {
+      file: 'm.jsonl',
+      sliceMs: -1,
+    });
     expect(r.rows.map((x) => x.user.length)).toEqual(['改名为会议0'.length, 100_000, '改名为会议1'.length]);
   });
 });
@@ -34,7 +46,10 @@ describe('split sizes and passes in slices', () => {
   it('evalCount is the size of the eval side splitDataset draws', () => {
     for (const n of [0, 1, 2, 3, 10, 999, 1000, 12_345])
       for (const f of [0, 0.001, 0.1, 0.5, 0.9]) {
-        const s = splitDataset(Array.from({ length: n }, (_, i) => i), { evalFraction: f, seed: 7 });
+        const s = splitDataset(
+          Array.from({ length: n }, (_, i) => i),
+          { evalFraction: f, seed: 7 },
+        );
         expect([n, f, evalCount(n, f)]).toEqual([n, f, s.eval.length]);
         expect(s.train.length).toBe(n - s.eval.length);
       }
@@ -46,10 +61,14 @@ describe('split sizes and passes in slices', () => {
     const order: number[] = [];
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
-    await forEachInSlices(items, (x, i) => {
-      expect(x).toBe(i);
-      order.push(x);
-    }, 10_000);
+    await forEachInSlices(
+      items,
+      (x, i) => {
+        expect(x).toBe(i);
+        order.push(x);
+      },
+      10_000,
+    );
     clearInterval(timer);
     expect(order).toEqual(items);
     // 6 slices: the interval ran in the gaps between them.

@@ -31,11 +31,19 @@ afterAll(async () => {
 
 const disk = (f: string) => readFile(join(dir, f));
 const bytesOf = async (b: Blob) => Buffer.from(await b.arrayBuffer());
-const hf = (repo: string) => ({ kind: 'hf' as const, repo: `test/${repo}`, revision: 'main', endpoint: `${hub.url}/hf` });
+const hf = (repo: string) => ({
+  kind: 'hf' as const,
+  repo: `test/${repo}`,
+  revision: 'main',
+  endpoint: `${hub.url}/hf`,
+});
 const requestsSince = (n: number) => hub.log.slice(n);
 
 async function failure(p: Promise<unknown>): Promise<DownloadError> {
-  const e = await p.then(() => undefined, (x) => x);
+  const e = await p.then(
+    () => undefined,
+    (x) => x,
+  );
   expect(e).toBeInstanceOf(DownloadError);
   return e as DownloadError;
 }
@@ -44,7 +52,11 @@ describe('model download into the chunk cache', () => {
   it('fetches a Hugging Face layout, checks sha256 of LFS files, and reads tensors equal to the files on disk', async () => {
     const store = memoryStore();
     const events: number[] = [];
-    const m = await openModel(hf('tiny'), { store, ...fast, onProgress: (p) => p.phase === 'download' && events.push(p.loadedBytes) });
+    const m = await openModel(hf('tiny'), {
+      store,
+      ...fast,
+      onProgress: (p) => p.phase === 'download' && events.push(p.loadedBytes),
+    });
     expect(m.configJson).toBe((await disk('config.json')).toString());
     expect(m.tokenizerJson).toBe((await disk('tokenizer.json')).toString());
     expect(m.generationConfigJson).toBe((await disk('generation_config.json')).toString());
@@ -52,7 +64,11 @@ describe('model download into the chunk cache', () => {
     expect(rec.verified).toBe('sha256');
     expect(rec.actualSha256).toBe(hub.files.get('model.safetensors')!.sha256);
     expect(rec.chunks).toBe(Math.ceil(hub.files.get('model.safetensors')!.bytes.length / CHUNK));
-    expect((await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(await disk('model.safetensors'))).toBe(true);
+    expect(
+      (await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(
+        await disk('model.safetensors'),
+      ),
+    ).toBe(true);
     const ref = await SafetensorsFile.open(new Uint8Array(await disk('model.safetensors')));
     for (const name of ['model.embed_tokens.weight', 'model.layers.1.mlp.down_proj.weight', 'model.norm.weight'])
       expect(await m.weights.read(name)).toEqual(await ref.read(name));
@@ -85,7 +101,11 @@ describe('model download into the chunk cache', () => {
     const weightReqs = requestsSince(n).filter((r) => r.path === '/drop/model.safetensors');
     expect(weightReqs.map((r) => r.range)).toEqual([undefined, `bytes=${Math.floor(size / 2 / CHUNK) * CHUNK}-`]);
     expect(weightReqs[1].status).toBe(206);
-    expect((await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(await disk('model.safetensors'))).toBe(true);
+    expect(
+      (await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(
+        await disk('model.safetensors'),
+      ),
+    ).toBe(true);
     expect((await getRecord(store, m.sourceKey, 'model.safetensors'))!.verified).toBe('size');
   });
 
@@ -105,7 +125,11 @@ describe('model download into the chunk cache', () => {
     const size = hub.files.get('model.safetensors')!.bytes.length;
     const ranges = hub.log.filter((r) => r.path === '/drop/model.safetensors').map((r) => r.range);
     expect(ranges.slice(-2)).toEqual([undefined, `bytes=${Math.floor(size / 2 / CHUNK) * CHUNK}-`]);
-    expect((await bytesOf(await readCachedFile(store, m!.sourceKey, 'model.safetensors'))).equals(await disk('model.safetensors'))).toBe(true);
+    expect(
+      (await bytesOf(await readCachedFile(store, m!.sourceKey, 'model.safetensors'))).equals(
+        await disk('model.safetensors'),
+      ),
+    ).toBe(true);
   });
 
   it('treats a stalled body as a dropped connection and resumes it', async () => {
@@ -114,9 +138,15 @@ describe('model download into the chunk cache', () => {
     const n = hub.log.length;
     const m = await openModel({ kind: 'url', baseUrl: `${hub.url}/stall/` }, { store, ...fast, stallTimeoutMs: 300 });
     const size = hub.files.get('model.safetensors')!.bytes.length;
-    const ranges = requestsSince(n).filter((r) => r.path === '/stall/model.safetensors').map((r) => r.range);
+    const ranges = requestsSince(n)
+      .filter((r) => r.path === '/stall/model.safetensors')
+      .map((r) => r.range);
     expect(ranges).toEqual([undefined, `bytes=${Math.floor(size / 2 / CHUNK) * CHUNK}-`]);
-    expect((await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(await disk('model.safetensors'))).toBe(true);
+    expect(
+      (await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(
+        await disk('model.safetensors'),
+      ),
+    ).toBe(true);
   });
 
   it('a cancelled download keeps its whole chunks and the next one resumes from them', async () => {
@@ -127,7 +157,8 @@ describe('model download into the chunk cache', () => {
     const kept = Math.floor(hub.files.get('model.safetensors')!.bytes.length / 2 / CHUNK);
     const run = openModel(src, { store, ...fast, signal: ctrl.signal });
     // Cancel while the body hangs half way, as a user pressing Cancel would.
-    while ((await getRecord(store, sourceKey(src), 'model.safetensors'))?.chunks !== kept) await new Promise((r) => setTimeout(r, 10));
+    while ((await getRecord(store, sourceKey(src), 'model.safetensors'))?.chunks !== kept)
+      await new Promise((r) => setTimeout(r, 10));
     ctrl.abort();
     const e = await failure(run);
     expect(e.kind).toBe('aborted');
@@ -135,17 +166,27 @@ describe('model download into the chunk cache', () => {
     const smallFiles = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
     const partial = (await listCachedModels(store)).find((c) => c.sourceKey === sourceKey(src));
     expect(partial).toMatchObject({ name: `${hub.url}/stall/`, complete: false });
-    expect(partial!.files.find((f) => f.name === 'model.safetensors')).toEqual({ name: 'model.safetensors', size: kept * CHUNK, complete: false });
+    expect(partial!.files.find((f) => f.name === 'model.safetensors')).toEqual({
+      name: 'model.safetensors',
+      size: kept * CHUNK,
+      complete: false,
+    });
     const smallBytes = smallFiles.reduce((a, f) => a + hub.files.get(f)!.bytes.length, 0);
     expect(partial!.bytes).toBe(smallBytes + kept * CHUNK);
     const n = hub.log.length;
     const m = await openModel(src, { store, ...fast });
-    expect(requestsSince(n).map((r) => [r.path, r.range])).toEqual([['/stall/model.safetensors', `bytes=${kept * CHUNK}-`]]);
-    expect((await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(await disk('model.safetensors'))).toBe(true);
+    expect(requestsSince(n).map((r) => [r.path, r.range])).toEqual([
+      ['/stall/model.safetensors', `bytes=${kept * CHUNK}-`],
+    ]);
+    expect(
+      (await bytesOf(await readCachedFile(store, m.sourceKey, 'model.safetensors'))).equals(
+        await disk('model.safetensors'),
+      ),
+    ).toBe(true);
     expect((await listCachedModels(store)).map((c) => [c.sourceKey, c.complete])).toEqual([[sourceKey(src), true]]);
   });
 
-  it('a partial download whose hash state the hasher cannot continue (an older Webtune\'s) starts that file over', async () => {
+  it("a partial download whose hash state the hasher cannot continue (an older Webtune's) starts that file over", async () => {
     hub.resetFaults();
     const store = memoryStore();
     const src = { kind: 'url' as const, baseUrl: `${hub.url}/drop/` };
@@ -153,10 +194,16 @@ describe('model download into the chunk cache', () => {
     const key = sourceKey(src);
     const rec = (await getRecord(store, key, 'tokenizer.json'))!;
     expect(rec.chunks).toBe(1);
-    await store.setMany([[fileKey(key, 'tokenizer.json'), { ...rec, hash: { h: [1, 2, 3, 4, 5, 6, 7, 8], length: CHUNK, pending: [] } }]]);
+    await store.setMany([
+      [fileKey(key, 'tokenizer.json'), { ...rec, hash: { h: [1, 2, 3, 4, 5, 6, 7, 8], length: CHUNK, pending: [] } }],
+    ]);
     const n = hub.log.length;
     const m = await openModel(src, { store, ...fast });
-    expect(requestsSince(n).filter((r) => r.path === '/drop/tokenizer.json').map((r) => r.range)).toEqual([undefined]);
+    expect(
+      requestsSince(n)
+        .filter((r) => r.path === '/drop/tokenizer.json')
+        .map((r) => r.range),
+    ).toEqual([undefined]);
     expect(m.tokenizerJson).toBe((await disk('tokenizer.json')).toString());
   });
 
@@ -203,7 +250,15 @@ describe('model download into the chunk cache', () => {
     e = await failure(openModel({ kind: 'url', baseUrl: `${hub.url}/missing/` }, { store, ...fast }));
     expect(e.kind).toBe('not-found');
     expect(e.message).toContain('config.json not found (HTTP 404)');
-    e = await failure(downloadFile({ store, sourceKey: 's', file: 'config.json', url: `${hub.url}/hf/test/gated/resolve/main/config.json`, expect: 'json' }));
+    e = await failure(
+      downloadFile({
+        store,
+        sourceKey: 's',
+        file: 'config.json',
+        url: `${hub.url}/hf/test/gated/resolve/main/config.json`,
+        expect: 'json',
+      }),
+    );
     expect(e.kind).toBe('http');
     expect(e.message).toMatch(/HTTP 401.*gated or private/);
     e = await failure(openModel({ kind: 'url', baseUrl: `${hub.url}/html/` }, { store, ...fast }));
@@ -217,23 +272,51 @@ describe('model download into the chunk cache', () => {
   it('refuses a file whose size differs from the listing, and JSON served under a weights name', async () => {
     const store = memoryStore();
     const url = `${hub.url}/plain/model.safetensors`;
-    let e = await failure(downloadFile({ store, sourceKey: 's', file: 'model.safetensors', url, expect: 'safetensors', expected: { size: 12345 } }));
+    let e = await failure(
+      downloadFile({
+        store,
+        sourceKey: 's',
+        file: 'model.safetensors',
+        url,
+        expect: 'safetensors',
+        expected: { size: 12345 },
+      }),
+    );
     expect(e.kind).toBe('size');
     expect(e.message).toContain('12345');
-    e = await failure(downloadFile({ store, sourceKey: 's', file: 'model.safetensors', url: `${hub.url}/plain/config.json`, expect: 'safetensors' }));
+    e = await failure(
+      downloadFile({
+        store,
+        sourceKey: 's',
+        file: 'model.safetensors',
+        url: `${hub.url}/plain/config.json`,
+        expect: 'safetensors',
+      }),
+    );
     expect(e.kind).toBe('integrity');
     expect(e.message).toContain('not a safetensors file');
   });
 
   it('opens a local folder by file names, and names a missing file', async () => {
-    const names = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'model.safetensors'];
+    const names = [
+      'config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'generation_config.json',
+      'model.safetensors',
+    ];
     const files = await Promise.all(names.map(async (n) => new File([await disk(n)], n)));
     const m = await openModel({ kind: 'local', files }, { store: memoryStore() });
     expect(m.sourceKey).toBe('');
     expect(m.configJson).toBe((await disk('config.json')).toString());
     const ref = await SafetensorsFile.open(new Uint8Array(await disk('model.safetensors')));
-    expect(await m.weights.read('model.layers.0.self_attn.q_proj.weight')).toEqual(await ref.read('model.layers.0.self_attn.q_proj.weight'));
-    const e = await openModel({ kind: 'local', files: files.filter((f) => f.name !== 'tokenizer.json') }, { store: memoryStore() }).catch((x) => x);
+    expect(await m.weights.read('model.layers.0.self_attn.q_proj.weight')).toEqual(
+      await ref.read('model.layers.0.self_attn.q_proj.weight'),
+    );
+    const e = await openModel(
+      { kind: 'local', files: files.filter((f) => f.name !== 'tokenizer.json') },
+      { store: memoryStore() },
+    ).catch((x) => x);
     expect(e).toBeInstanceOf(ModelFilesError);
     expect(e.file).toBe('tokenizer.json');
   });

@@ -16,7 +16,8 @@ describe('incremental sha256', () => {
 
   it('matches node:crypto on random data at every length around block and padding edges', async () => {
     const data = randomBytes(300);
-    for (let n = 0; n <= 300; n++) expect(await sha256Hex(data.subarray(0, n)), `length ${n}`).toBe(nodeHex(data.subarray(0, n)));
+    for (let n = 0; n <= 300; n++)
+      expect(await sha256Hex(data.subarray(0, n)), `length ${n}`).toBe(nodeHex(data.subarray(0, n)));
   });
 
   it('gives the same digest however the data is split into updates', async () => {

@@ -8,11 +8,13 @@ import { compactJson, duplicateKey } from '../src/data/json-keys.ts';
 import { parseToolSchema, textCallProblems } from '../src/data/schema.ts';
 import { scorePredictions } from '../src/eval/metrics.ts';
 
-
 /** Random nested JSON as pairs; returns its text (keys written raw or \u-escaped) and the first repeated key in document order. */
 function randomJson(rng: SeededRng, depth: number): { text: string; dup: string | null } {
   let dup: string | null = null;
-  const keyText = (k: string) => (rng.float() < 0.3 ? `"${[...k].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"` : JSON.stringify(k));
+  const keyText = (k: string) =>
+    rng.float() < 0.3
+      ? `"${[...k].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"`
+      : JSON.stringify(k);
   const write = (d: number): string => {
     const r = rng.float();
     if (d <= 0 || r < 0.3) return JSON.stringify(['a', 'b"c', '中', '{"x":1}'][rng.int(4)]);
@@ -50,8 +52,11 @@ describe('duplicateKey', () => {
 
 describe('compact canonical form', () => {
   it('is JSON.stringify of the value; free text is left alone; a repeated key is reported', () => {
-    const py = '{"tool_name": "SCHEDULE_MEETING", "parameters": {"time": "\\u660e\\u5929", "meeting_name": "\\u5468\\u4f1a"}}';
-    expect(compactJson(py)).toEqual({ text: '{"tool_name":"SCHEDULE_MEETING","parameters":{"time":"明天","meeting_name":"周会"}}' });
+    const py =
+      '{"tool_name": "SCHEDULE_MEETING", "parameters": {"time": "\\u660e\\u5929", "meeting_name": "\\u5468\\u4f1a"}}';
+    expect(compactJson(py)).toEqual({
+      text: '{"tool_name":"SCHEDULE_MEETING","parameters":{"time":"明天","meeting_name":"周会"}}',
+    });
     expect(compactJson('好的，已经开会了')).toBeNull();
     expect(compactJson('{"a": 1, "a": 2}')).toEqual({ duplicate: 'a' });
   });
@@ -66,15 +71,47 @@ describe('compact canonical form', () => {
     const r = importDataset(JSON.stringify(rows));
     expect(r.normalized).toBe(1);
     expect(r.duplicates.count).toBe(1);
-    expect(r.rows.map((x) => x.answer)).toEqual(['{"tool_name":"A","parameters":{"n":"周会"}}', '{"tool_name":"B","parameters":{}}', 'plain text']);
-    const chat = importDataset(JSON.stringify({ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: '{"tool_name": "A", "parameters": {"t": "1", "t": "2"}}' }] }) + '\n' + JSON.stringify({ messages: [{ role: 'user', content: 'q2' }, { role: 'assistant', content: '{"tool_name": "A"}' }] }), { file: 'c.jsonl' });
-    expect(chat.issues).toEqual([{ line: 1, field: 'messages[1].content', message: 'has the key "t" twice in one object (JSON.parse would keep only the last)' }]);
+    expect(r.rows.map((x) => x.answer)).toEqual([
+      '{"tool_name":"A","parameters":{"n":"周会"}}',
+      '{"tool_name":"B","parameters":{}}',
+      'plain text',
+    ]);
+    const chat = importDataset(
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: '{"tool_name": "A", "parameters": {"t": "1", "t": "2"}}' },
+        ],
+      }) +
+        '\n' +
+        JSON.stringify({
+          messages: [
+            { role: 'user', content: 'q2' },
+            { role: 'assistant', content: '{"tool_name": "A"}' },
+          ],
+        }),
+      { file: 'c.jsonl' },
+    );
+    expect(chat.issues).toEqual([
+      {
+        line: 1,
+        field: 'messages[1].content',
+        message: 'has the key "t" twice in one object (JSON.parse would keep only the last)',
+      },
+    ]);
     expect(chat.rows.map((x) => x.answer)).toEqual(['{"tool_name":"A"}']);
   });
 });
 
 describe('a repeated key makes a call invalid', () => {
-  const schema = parseToolSchema({ tools: [{ type: 'function', function: { name: 'S', parameters: { type: 'object', properties: { time: { type: 'string' } } } } }] });
+  const schema = parseToolSchema({
+    tools: [
+      {
+        type: 'function',
+        function: { name: 'S', parameters: { type: 'object', properties: { time: { type: 'string' } } } },
+      },
+    ],
+  });
   const four = '{"tool_name":"S","parameters":{"time":"1","time":"2","time":"3","time":"4"}}';
   it('in the schema check and in the metrics', () => {
     expect(textCallProblems(schema, four)).toEqual(['the key "time" appears twice in one object']);

@@ -33,27 +33,59 @@ afterAll(() => {
 
 describe.skipIf(!run)('the GPU kit on a software adapter', () => {
   it('knows the software adapters by name', () => {
-    for (const s of ['llvmpipe (LLVM 15.0.6, 256 bits)', 'Google SwiftShader', 'Microsoft Basic Render Driver', 'WARP', 'mesa software llvmpipe-llvm-15'])
+    for (const s of [
+      'llvmpipe (LLVM 15.0.6, 256 bits)',
+      'Google SwiftShader',
+      'Microsoft Basic Render Driver',
+      'WARP',
+      'mesa software llvmpipe-llvm-15',
+    ])
       expect(softwareAdapter(s), s).toBe(true);
-    for (const s of ['NVIDIA GeForce RTX 4090', 'apple m2', 'AMD Radeon RX 7900 XTX (RADV NAVI31)', 'Intel(R) Arc(tm) A770 Graphics (DG2)']) expect(softwareAdapter(s), s).toBe(false);
+    for (const s of [
+      'NVIDIA GeForce RTX 4090',
+      'apple m2',
+      'AMD Radeon RX 7900 XTX (RADV NAVI31)',
+      'Intel(R) Arc(tm) A770 Graphics (DG2)',
+    ])
+      expect(softwareAdapter(s), s).toBe(false);
   });
 
   it('checks glibc, xz and python3 first, then refuses with one line unless KIT_ALLOW_EMULATION=1', () => {
     const env = { ...process.env, KIT_ALLOW_EMULATION: '' };
-    const r = spawnSync('bash', [join(dir, 'run.sh'), join(dir, 'results')], { env, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync('bash', [join(dir, 'run.sh'), join(dir, 'results')], {
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(r.status, r.stderr).toBe(2);
     const lines = r.stdout.trim().split('\n');
-    expect(lines.slice(0, 3).map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual(['PASS glibc', expect.stringMatching(/^(PASS|SKIP) xz$/), expect.stringMatching(/^(PASS|SKIP) python3$/)]);
+    expect(lines.slice(0, 3).map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual([
+      'PASS glibc',
+      expect.stringMatching(/^(PASS|SKIP) xz$/),
+      expect.stringMatching(/^(PASS|SKIP) python3$/),
+    ]);
     expect(lines[0]).toMatch(/glibc 2\.\d+ \(>= 2\.34\)$/);
-    expect(lines.slice(3)).toEqual([expect.stringMatching(/^FAIL  adapter +REFUSED: .*(llvmpipe|[Ss]wift[Ss]hader).* is a software adapter, not a GPU; KIT_ALLOW_EMULATION=1 runs the kit on it anyway$/)]);
+    expect(lines.slice(3)).toEqual([
+      expect.stringMatching(
+        /^FAIL  adapter +REFUSED: .*(llvmpipe|[Ss]wift[Ss]hader).* is a software adapter, not a GPU; KIT_ALLOW_EMULATION=1 runs the kit on it anyway$/,
+      ),
+    ]);
     const adapter = readFileSync(join(dir, 'results', 'adapter.txt'), 'utf8');
     expect(adapter).toMatch(/^adapter: .+\ndriver: .+\n$/);
     // nothing past the refusal ran
-    expect(readFileSync(join(dir, 'results', 'summary.txt'), 'utf8').split('\n').filter(Boolean)).toHaveLength(4);
+    expect(
+      readFileSync(join(dir, 'results', 'summary.txt'), 'utf8')
+        .split('\n')
+        .filter(Boolean),
+    ).toHaveLength(4);
   }, 120_000);
 
   it('with KIT_ALLOW_EMULATION=1 the adapter step goes on', () => {
-    const r = spawnSync(join(dir, 'work', 'node'), [join(dir, 'work', 'webtune-kit.mjs'), 'adapter'], { env: { ...process.env, KIT_ALLOW_EMULATION: '1' }, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(join(dir, 'work', 'node'), [join(dir, 'work', 'webtune-kit.mjs'), 'adapter'], {
+      env: { ...process.env, KIT_ALLOW_EMULATION: '1' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^adapter: .+\ndriver: .+\n$/);
   }, 60_000);

@@ -26,7 +26,13 @@ describe('arrays of a few hundred thousand', () => {
     expect(d.rows[N - 1].origin).toEqual({ line: N });
     const s = splitDataset(d.rows, { evalFraction: 0.1, seed: 1 });
     expect(s.train.length + s.eval.length).toBe(N);
-    const mb = makeMicroBatch([{ ids: new Int32Array(3), labels: new Int32Array(3), truncated: 0 }, { ids: new Int32Array(5), labels: new Int32Array(5), truncated: 0 }], 0);
+    const mb = makeMicroBatch(
+      [
+        { ids: new Int32Array(3), labels: new Int32Array(3), truncated: 0 },
+        { ids: new Int32Array(5), labels: new Int32Array(5), truncated: 0 },
+      ],
+      0,
+    );
     expect(mb.T).toBe(5);
   });
 });
@@ -34,7 +40,19 @@ describe('arrays of a few hundred thousand', () => {
 describe('no array spread into a call where rows, examples or steps flow', () => {
   // The import, example, training, evaluation and page code that sees every row or every step.
   const roots = ['src/train', 'src/eval', 'src/ui'];
-  const single = ['src/data/dataset.ts', 'src/data/json-items.ts', 'src/data/encoding.ts', 'src/data/examples.ts', 'src/cli/commands/train.ts', 'src/cli/commands/eval.ts', 'src/cli/commands/common.ts', 'src/data/control-text.ts', 'src/data/stream-examples.ts', 'src/data/token-store.ts', 'src/data/row-hashes.ts'];
+  const single = [
+    'src/data/dataset.ts',
+    'src/data/json-items.ts',
+    'src/data/encoding.ts',
+    'src/data/examples.ts',
+    'src/cli/commands/train.ts',
+    'src/cli/commands/eval.ts',
+    'src/cli/commands/common.ts',
+    'src/data/control-text.ts',
+    'src/data/stream-examples.ts',
+    'src/data/token-store.ts',
+    'src/data/row-hashes.ts',
+  ];
   const files = (dir: string): string[] =>
     readdirSync(dir).flatMap((f) => {
       const p = join(dir, f);
@@ -43,11 +61,17 @@ describe('no array spread into a call where rows, examples or steps flow', () =>
 
   it('has no Math.max(...x), Math.min(...x) or push(...x)', () => {
     const hits: string[] = [];
-    const all = [...roots.flatMap((r) => files(new URL(`../${r}`, import.meta.url).pathname)), ...single.map((f) => new URL(`../${f}`, import.meta.url).pathname)];
+    const all = [
+      ...roots.flatMap((r) => files(new URL(`../${r}`, import.meta.url).pathname)),
+      ...single.map((f) => new URL(`../${f}`, import.meta.url).pathname),
+    ];
     for (const f of all)
-      readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
-        if (/Math\.(max|min)\([^)]*\.\.\.|\.push\(\s*\.\.\./.test(line)) hits.push(`${f.split('/src/')[1]}:${i + 1}: ${line.trim()}`);
-      });
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (/Math\.(max|min)\([^)]*\.\.\.|\.push\(\s*\.\.\./.test(line))
+            hits.push(`${f.split('/src/')[1]}:${i + 1}: ${line.trim()}`);
+        });
     expect(hits).toEqual([]);
   });
 });

@@ -12,7 +12,19 @@ const SRC = rel('src', ['.ts']);
 const graph = importGraph(root, SRC);
 
 // core < engine, io, tokenizer < data, train < eval, export < worker, cli < ui
-const RANK: Record<string, number> = { core: 0, engine: 1, io: 1, tokenizer: 1, data: 2, train: 2, eval: 3, export: 3, worker: 4, cli: 4, ui: 5 };
+const RANK: Record<string, number> = {
+  core: 0,
+  engine: 1,
+  io: 1,
+  tokenizer: 1,
+  data: 2,
+  train: 2,
+  eval: 3,
+  export: 3,
+  worker: 4,
+  cli: 4,
+  ui: 5,
+};
 function layer(file: string): string {
   const top = file.split('/')[1];
   if (top === 'main.ts') return 'ui'; // the page's entry point
@@ -24,13 +36,24 @@ describe('layering', () => {
   it('reads the imports it checks (the scanner sees type, dynamic and re-exported imports)', () => {
     expect(graph.get('src/worker/api.ts')).toContain('src/train/recipe.ts'); // `import type` and `export type ... from`
     expect(graph.get('src/engine/create.ts')).toContain('src/engine/cpu/fast/backend.ts'); // await import('./cpu/fast/backend.ts')
-    expect(importCycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]))).toEqual([['a', 'b', 'c']]);
+    expect(
+      importCycles(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['a']],
+          ['d', ['a']],
+        ]),
+      ),
+    ).toEqual([['a', 'b', 'c']]);
   });
 
   it('no layer imports from a layer above it', () => {
     const upward: string[] = [];
     for (const [file, deps] of graph)
-      for (const dep of deps) if (RANK[layer(dep)] > RANK[layer(file)]) upward.push(`${file} (${layer(file)}) imports ${dep} (${layer(dep)})`);
+      for (const dep of deps)
+        if (RANK[layer(dep)] > RANK[layer(file)])
+          upward.push(`${file} (${layer(file)}) imports ${dep} (${layer(dep)})`);
     expect(upward).toEqual([]);
   });
 
@@ -42,11 +65,13 @@ describe('layering', () => {
     const page = reachable(graph, 'src/main.ts');
     expect(page.has('src/ui/model/memory-card.ts')).toBe(true);
     expect(page.has('src/engine/plan.ts')).toBe(true);
-    expect([...page].filter((f) => /^src\/engine\/(model|lora-engine|create)\.ts$|^src\/engine\/(cpu|gpu)\//.test(f))).toEqual([]);
+    expect(
+      [...page].filter((f) => /^src\/engine\/(model|lora-engine|create)\.ts$|^src\/engine\/(cpu|gpu)\//.test(f)),
+    ).toEqual([]);
   });
 });
 
-describe('the page\'s folders', () => {
+describe("the page's folders", () => {
   // ui/ is split by screen plus the shell (app/) and shared parts; a page file named like a file
   // of a lower layer (ui/loop.ts beside train/loop.ts) made imports and stack traces ambiguous.
   const FOLDERS = ['app', 'shared', 'model', 'data', 'train', 'evaluate', 'playground', 'export'];
@@ -68,8 +93,17 @@ describe('the page\'s folders', () => {
 
 describe('file size', () => {
   // String tables and the C kernels are long by nature; everything else is split before 450 lines.
-  const EXEMPT = new Set(['src/ui/shared/i18n.ts', 'src/engine/cpu/fast/kernels.c', 'src/engine/cpu/fast/kernels.wasm.ts']);
-  const sources = [...rel('src', ['.ts', '.c']), ...rel('shaders', ['.wgsl']), ...rel('scripts', ['.ts', '.mjs', '.py']), ...rel('e2e', ['.ts', '.mjs'])];
+  const EXEMPT = new Set([
+    'src/ui/shared/i18n.ts',
+    'src/engine/cpu/fast/kernels.c',
+    'src/engine/cpu/fast/kernels.wasm.ts',
+  ]);
+  const sources = [
+    ...rel('src', ['.ts', '.c']),
+    ...rel('shaders', ['.wgsl']),
+    ...rel('scripts', ['.ts', '.mjs', '.py']),
+    ...rel('e2e', ['.ts', '.mjs']),
+  ];
 
   it('finds the sources it measures', () => {
     expect(sources).toContain('src/train/trainer.ts');
@@ -77,7 +111,10 @@ describe('file size', () => {
   });
 
   it('no source file is over 450 lines', () => {
-    const long = sources.filter((f) => !EXEMPT.has(f)).map((f) => [f, readFileSync(`${root}${f}`, 'utf8').split('\n').length - 1] as const).filter(([, n]) => n > 450);
+    const long = sources
+      .filter((f) => !EXEMPT.has(f))
+      .map((f) => [f, readFileSync(`${root}${f}`, 'utf8').split('\n').length - 1] as const)
+      .filter(([, n]) => n > 450);
     expect(long).toEqual([]);
   });
 });

@@ -33,25 +33,50 @@ beforeAll(async () => {
   });
   dir = await mkdtemp(join(tmpdir(), 'quant-cache-'));
   await makeTinyModel({ preset: 'tiny', out: dir, seed: 7 });
-  served = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, new Uint8Array(await readFile(join(dir, n)))] as const)));
+  served = Object.fromEntries(
+    await Promise.all(NAMES.map(async (n) => [n, new Uint8Array(await readFile(join(dir, n)))] as const)),
+  );
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const fetchFn = async (url: string) => {
   const name = url.slice(BASE.length + 1);
   const body = served[name];
-  return body ? new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers: { 'content-length': String(body.length) } }) : new Response('', { status: 404 });
+  return body
+    ? new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers: { 'content-length': String(body.length) } })
+    : new Response('', { status: 404 });
 };
 
-const LOAD: LoadSettings = { maxBatch: 2, maxSeq: 16, quant: 'nf4', lora: { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'down_proj'], rslora: false } };
-const batch = { B: 2, T: 8, inputIds: Int32Array.from({ length: 16 }, (_, i) => (i * 131 + 7) % 8000), attentionMask: new Int32Array(16).fill(1), labels: Int32Array.from({ length: 16 }, (_, i) => (i % 8 < 3 ? -100 : (i * 131 + 7) % 8000)) };
+const LOAD: LoadSettings = {
+  maxBatch: 2,
+  maxSeq: 16,
+  quant: 'nf4',
+  lora: { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'down_proj'], rslora: false },
+};
+const batch = {
+  B: 2,
+  T: 8,
+  inputIds: Int32Array.from({ length: 16 }, (_, i) => (i * 131 + 7) % 8000),
+  attentionMask: new Int32Array(16).fill(1),
+  labels: Int32Array.from({ length: 16 }, (_, i) => (i % 8 < 3 ? -100 : (i * 131 + 7) % 8000)),
+};
 
 function session(store: KeyValueStore) {
-  return new TrainingSession({ modelStore: store, checkpointStore: memoryStore(), fetchFn: fetchFn as typeof fetch, createEngine: (k) => createEngine(k, { threads: 1 }) });
+  return new TrainingSession({
+    modelStore: store,
+    checkpointStore: memoryStore(),
+    fetchFn: fetchFn as typeof fetch,
+    createEngine: (k) => createEngine(k, { threads: 1 }),
+  });
 }
 
 async function lossOf(s: TrainingSession): Promise<number> {
-  return (await s.evaluate([{ ids: batch.inputIds.slice(0, 8), labels: batch.labels.slice(0, 8), truncated: 0 }, { ids: batch.inputIds.slice(8), labels: batch.labels.slice(8), truncated: 0 }])).loss;
+  return (
+    await s.evaluate([
+      { ids: batch.inputIds.slice(0, 8), labels: batch.labels.slice(0, 8), truncated: 0 },
+      { ids: batch.inputIds.slice(8), labels: batch.labels.slice(8), truncated: 0 },
+    ])
+  ).loss;
 }
 
 describe('NF4 weights in the model cache', () => {
@@ -108,7 +133,10 @@ describe('NF4 weights in the model cache', () => {
     })();
     const key = quantRecordKey(s1.sourceKey, 'nf4');
     const rec = (await store.get<QuantRecord>(key))!;
-    for (const stale of [{ ...rec, layout: 'nf4/some-older-layout' }, { ...rec, weights: 'model.safetensors:123:another-download' }]) {
+    for (const stale of [
+      { ...rec, layout: 'nf4/some-older-layout' },
+      { ...rec, weights: 'model.safetensors:123:another-download' },
+    ]) {
       await store.setMany([[key, stale]]);
       reads = [];
       const s = session(store);

@@ -25,7 +25,14 @@ describe('Automatic base weights', () => {
   });
 
   it('never picks NF4 for shapes that do not fill whole 64-value blocks', () => {
-    const odd = parseQwen2Config({ model_type: 'qwen2', hidden_size: 36, intermediate_size: 100, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 50 });
+    const odd = parseQwen2Config({
+      model_type: 'qwen2',
+      hidden_size: 36,
+      intermediate_size: 100,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      vocab_size: 50,
+    });
     expect(chooseQuant(odd, { ...opts, maxBatch: 1, maxSeq: 8 }, { kind: 'cpu', memoryBytes: 1 }, 'f32')).toBe('none');
   });
 });
@@ -33,12 +40,25 @@ describe('Automatic base weights', () => {
 describe('the catalog with both bases', () => {
   const init = initialState('en');
   // batch 2 x 256: the 4B model's 4-bit plan (about 3.3 GiB) fits the CPU engine's 4 GiB, its 16-bit one (8.2) does not
-  const s = { ...init, engineChoice: 'cpu' as const, train: { ...init.train, batchSize: 2, maxLength: 256 }, source: { ...init.source, kind: 'hf' as const, repo: 'Qwen/Qwen3-4B-Instruct-2507' } };
+  const s = {
+    ...init,
+    engineChoice: 'cpu' as const,
+    train: { ...init.train, batchSize: 2, maxLength: 256 },
+    source: { ...init.source, kind: 'hf' as const, repo: 'Qwen/Qwen3-4B-Instruct-2507' },
+  };
 
   it('plans each model 16-bit and 4-bit; the 4B model fits the CPU engine only as 4-bit', () => {
-    const row = catalogRow(CATALOG.find((m) => m.repo === 'Qwen/Qwen3-4B-Instruct-2507')!, s);
-    expect(row.plans.map((p) => [p.weights, p.fit.fits])).toEqual([['16-bit', false], ['4-bit', true]]);
-    expect(row.plans[1].total).toBe(planMemory('cpu', catalogConfig(row.model), { ...opts, maxBatch: 2, maxSeq: 256, quant: 'nf4' }, 'bf16').total);
+    const row = catalogRow(
+      CATALOG.find((m) => m.repo === 'Qwen/Qwen3-4B-Instruct-2507')!,
+      s,
+    );
+    expect(row.plans.map((p) => [p.weights, p.fit.fits])).toEqual([
+      ['16-bit', false],
+      ['4-bit', true],
+    ]);
+    expect(row.plans[1].total).toBe(
+      planMemory('cpu', catalogConfig(row.model), { ...opts, maxBatch: 2, maxSeq: 256, quant: 'nf4' }, 'bf16').total,
+    );
     expect(allowedPlans(row, 'auto')).toEqual(row.plans);
     expect(allowedPlans(row, 'none').map((p) => p.weights)).toEqual(['16-bit']);
     expect(allowedPlans(row, 'nf4').map((p) => p.weights)).toEqual(['4-bit']);

@@ -9,7 +9,11 @@ import { DatasetError } from '../src/core/errors.ts';
 import { importRows } from '../src/worker/import-rows.ts';
 import { encodeGb18030 } from './helpers/encodings.mjs';
 
-const seed = (i: number) => ({ instruct: '改名为', input: `会议${i}`, output: i % 3 ? `会议${i}` : JSON.stringify({ tool_name: `t${i % 7}`, parameters: { n: i } }) });
+const seed = (i: number) => ({
+  instruct: '改名为',
+  input: `会议${i}`,
+  output: i % 3 ? `会议${i}` : JSON.stringify({ tool_name: `t${i % 7}`, parameters: { n: i } }),
+});
 
 describe('RowStore', () => {
   it('gives back every row exactly, across chunks, with a row larger than a chunk', () => {
@@ -61,7 +65,9 @@ describe('importRows (the page import path)', () => {
   it('a file read again in another encoding keeps no rows of the first reading', async () => {
     // 400 KiB of ASCII rows (taken as UTF-8, packed) before the first GB18030 byte: the reader
     // starts again from the top and the store must not keep the first reading's rows twice.
-    const ascii = Array.from({ length: 6000 }, (_, i) => JSON.stringify({ instruct: 'rename', input: `meeting ${i}`, output: `m${i}` }));
+    const ascii = Array.from({ length: 6000 }, (_, i) =>
+      JSON.stringify({ instruct: 'rename', input: `meeting ${i}`, output: `m${i}` }),
+    );
     const text = [...ascii, ...Array.from({ length: 50 }, (_, i) => JSON.stringify(seed(i)))].join('\n') + '\n';
     const gb = encodeGb18030(text);
     expect(gb.findIndex((b: number) => b >= 0x80)).toBeGreaterThan(300_000);
@@ -85,13 +91,18 @@ describe('importRows (the page import path)', () => {
   });
 });
 
-describe('the page\'s data over packed rows', () => {
+describe("the page's data over packed rows", () => {
   it('trainSpread decodes only the spread rows: the rows and count splitRows then spread give', async () => {
     const { DataController } = await import('../src/ui/data/datasets.ts');
     const { initialState } = await import('../src/ui/app/state.ts');
     const { spread } = await import('../src/ui/train/estimate.ts');
     let state = { ...initialState('en'), evalFraction: 0.2, splitSeed: 5 };
-    const dc = new DataController({ get state() { return state; }, patch: (fn) => (state = { ...state, ...fn(state) }) });
+    const dc = new DataController({
+      get state() {
+        return state;
+      },
+      patch: (fn) => (state = { ...state, ...fn(state) }),
+    });
     const text = Array.from({ length: 3001 }, (_, i) => JSON.stringify(seed(i))).join('\n') + '\n';
     await dc.importData('t.jsonl', text, 'train', true);
     for (const n of [1, 8, 64]) {

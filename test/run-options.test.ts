@@ -24,13 +24,34 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-const lora = (alpha: number, dropout: number): LoadSettings['lora'] => ({ r: 4, alpha, dropout, targets: ['q_proj', 'v_proj', 'down_proj'], rslora: false });
-const TRAIN: TrainSettings = { epochs: 2, batchSize: 2, gradAccum: 1, lr: 5e-3, schedule: 'linear', warmupSteps: 0, ...DEFAULT_OPTIMIZER, seed: 5, evalEvery: 0, checkpointEvery: 0 };
+const lora = (alpha: number, dropout: number): LoadSettings['lora'] => ({
+  r: 4,
+  alpha,
+  dropout,
+  targets: ['q_proj', 'v_proj', 'down_proj'],
+  rslora: false,
+});
+const TRAIN: TrainSettings = {
+  epochs: 2,
+  batchSize: 2,
+  gradAccum: 1,
+  lr: 5e-3,
+  schedule: 'linear',
+  warmupSteps: 0,
+  ...DEFAULT_OPTIMIZER,
+  seed: 5,
+  evalEvery: 0,
+  checkpointEvery: 0,
+};
 const data = randomExamples(6, 3, 8189);
 
 async function session(alpha: number, dropout: number) {
   let loads = 0;
-  const s = new TrainingSession({ modelStore: memoryStore(), checkpointStore: memoryStore(), createEngine: (k) => (loads++, createEngine(k, { threads: 1 })) });
+  const s = new TrainingSession({
+    modelStore: memoryStore(),
+    checkpointStore: memoryStore(),
+    createEngine: (k) => (loads++, createEngine(k, { threads: 1 })),
+  });
   await s.loadModel({ kind: 'local', files }, 'cpu', { maxBatch: 2, maxSeq: 24, lora: lora(alpha, dropout) });
   await s.setDataset(data, []);
   return { s, loads: () => loads };

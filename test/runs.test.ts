@@ -10,16 +10,39 @@ import { scorePredictions } from '../src/eval/metrics.ts';
 import { compareReports } from '../src/eval/compare.ts';
 
 const adapter = () => ({
-  'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight': Float32Array.from({ length: 24 }, (_, i) => Math.sin(i) * 1e-3),
-  'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight': Float32Array.from({ length: 16 }, (_, i) => i === 3 ? -0 : 1 / (i + 1)),
+  'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight': Float32Array.from(
+    { length: 24 },
+    (_, i) => Math.sin(i) * 1e-3,
+  ),
+  'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight': Float32Array.from({ length: 16 }, (_, i) =>
+    i === 3 ? -0 : 1 / (i + 1),
+  ),
 });
-const ex = (ids: number[]) => ({ ids: Int32Array.from(ids), labels: Int32Array.from(ids.map((x, i) => (i < 2 ? -100 : x))) });
+const ex = (ids: number[]) => ({
+  ids: Int32Array.from(ids),
+  labels: Int32Array.from(ids.map((x, i) => (i < 2 ? -100 : x))),
+});
 
 function record<R>(id: string, createdAt: number, parent?: string): Omit<RunRecord<R>, 'adapterBytes'> {
   return {
-    id, name: `run ${id}`, createdAt, fingerprint: 'f'.repeat(64), dataFingerprint: 'd'.repeat(64), modelKey: 'builtin', modelName: 'tiny',
-    settings: { lr: 1e-3 }, lora: DEFAULT_LORA, ...(parent ? { parent } : {}), trainRows: 10, evalRows: 4, state: 'done',
-    history: [{ step: 1, loss: 3.5 }, { step: 2, loss: 2.9, evalLoss: 3.1 }], evals: [],
+    id,
+    name: `run ${id}`,
+    createdAt,
+    fingerprint: 'f'.repeat(64),
+    dataFingerprint: 'd'.repeat(64),
+    modelKey: 'builtin',
+    modelName: 'tiny',
+    settings: { lr: 1e-3 },
+    lora: DEFAULT_LORA,
+    ...(parent ? { parent } : {}),
+    trainRows: 10,
+    evalRows: 4,
+    state: 'done',
+    history: [
+      { step: 1, loss: 3.5 },
+      { step: 2, loss: 2.9, evalLoss: 3.1 },
+    ],
+    evals: [],
   };
 }
 
@@ -34,7 +57,10 @@ describe('RunStore', () => {
     for (const [k, v] of Object.entries(a)) expect(new Uint32Array(back[k].buffer)).toEqual(new Uint32Array(v.buffer));
     await runs.addEval('one', { decoding: 'constrained', at: 5, report: { accuracy: 0.5 } });
     await runs.addEval('one', { decoding: 'free', at: 6, report: { accuracy: 0.25 } });
-    expect((await runs.get('one'))!.evals.map((e) => [e.decoding, e.report.accuracy])).toEqual([['constrained', 0.5], ['free', 0.25]]);
+    expect((await runs.get('one'))!.evals.map((e) => [e.decoding, e.report.accuracy])).toEqual([
+      ['constrained', 0.5],
+      ['free', 0.25],
+    ]);
     expect((await runs.get('two'))!.parent).toBe('one');
     await runs.delete('one');
     expect((await runs.list()).map((r) => r.id)).toEqual(['two']);
@@ -44,7 +70,10 @@ describe('RunStore', () => {
   it('a save cut short between its writes leaves no record, and the orphan adapter is swept', async () => {
     const inner = memoryStore();
     let writes = 0;
-    const failing: KeyValueStore = { ...inner, setMany: async (e) => (++writes === 2 ? Promise.reject(new Error('crash')) : inner.setMany(e)) };
+    const failing: KeyValueStore = {
+      ...inner,
+      setMany: async (e) => (++writes === 2 ? Promise.reject(new Error('crash')) : inner.setMany(e)),
+    };
     await expect(new RunStore(failing).save(record('x', 1), adapter())).rejects.toThrow('crash');
     const runs = new RunStore(inner);
     expect(await runs.list()).toEqual([]);
@@ -66,7 +95,8 @@ describe('RunStore', () => {
 describe('compareReports', () => {
   it('lines two reports up per intent with the change in exact match', () => {
     const call = (tool_name: string, parameters: Record<string, string> = {}) => ({ tool_name, parameters });
-    const A = call('A', { x: '1' }), B = call('B');
+    const A = call('A', { x: '1' }),
+      B = call('B');
     const before = scorePredictions([
       { expected: A, generated: '{"tool_name":"A","parameters":{"x":"2"}}' },
       { expected: A, generated: JSON.stringify(A) },

@@ -3,7 +3,14 @@
 
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { SafetensorsFile, ShardedSafetensors, encodeSafetensors, concatParts, READ_CHUNK, type TensorArray } from '../src/core/safetensors.ts';
+import {
+  SafetensorsFile,
+  ShardedSafetensors,
+  encodeSafetensors,
+  concatParts,
+  READ_CHUNK,
+  type TensorArray,
+} from '../src/core/safetensors.ts';
 import { SafetensorsError } from '../src/core/errors.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/core/dtype.ts';
 
@@ -111,7 +118,10 @@ describe('reading hand-built files', () => {
     const file = mixedFile();
     const headerLen = Number(new DataView(file.buffer).getBigUint64(0, true));
     const st = await SafetensorsFile.open(new SpyBlob([file]), 'mixed.safetensors');
-    expect(slices).toEqual([[0, 8], [8, 8 + headerLen]]);
+    expect(slices).toEqual([
+      [0, 8],
+      [8, 8 + headerLen],
+    ]);
     slices.length = 0;
     await st.read('bf16');
     expect(slices).toEqual([[8 + headerLen + 32, 8 + headerLen + 40]]);
@@ -147,7 +157,10 @@ describe('reading hand-built files', () => {
 
 describe('sharded models', () => {
   function shard(name: string, value: number): Uint8Array<ArrayBuffer> {
-    return build({ [name]: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, bytes(4, (dv) => dv.setFloat32(0, value, true)));
+    return build(
+      { [name]: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } },
+      bytes(4, (dv) => dv.setFloat32(0, value, true)),
+    );
   }
   const shards: Record<string, Uint8Array<ArrayBuffer>> = {
     'model-00001-of-00002.safetensors': shard('a.weight', 1.25),
@@ -169,15 +182,21 @@ describe('sharded models', () => {
   });
 
   it('names the shard and tensor when the index lists a tensor the shard lacks', async () => {
-    const bad = JSON.stringify({ weight_map: { 'a.weight': 'model-00001-of-00002.safetensors', 'z.weight': 'model-00001-of-00002.safetensors' } });
+    const bad = JSON.stringify({
+      weight_map: { 'a.weight': 'model-00001-of-00002.safetensors', 'z.weight': 'model-00001-of-00002.safetensors' },
+    });
     const err = await ShardedSafetensors.open(bad, async (f) => shards[f]).catch((e) => e);
     expect(err).toBeInstanceOf(SafetensorsError);
     expect(err).toMatchObject({ file: 'model-00001-of-00002.safetensors', tensor: 'z.weight' });
   });
 
   it('refuses an index that is not JSON or has no weight_map, naming the index', async () => {
-    await expect(ShardedSafetensors.open('{nope', async () => new Uint8Array())).rejects.toMatchObject({ file: 'model.safetensors.index.json' });
-    await expect(ShardedSafetensors.open('{"metadata":{}}', async () => new Uint8Array())).rejects.toThrow(/weight_map/);
+    await expect(ShardedSafetensors.open('{nope', async () => new Uint8Array())).rejects.toMatchObject({
+      file: 'model.safetensors.index.json',
+    });
+    await expect(ShardedSafetensors.open('{"metadata":{}}', async () => new Uint8Array())).rejects.toThrow(
+      /weight_map/,
+    );
   });
 });
 
@@ -228,7 +247,9 @@ describe('writing', () => {
   });
 
   it('refuses to write a tensor whose data does not match its shape', () => {
-    expect(() => encodeSafetensors([{ name: 'bad', dtype: 'F32', shape: [3], data: new Float32Array(2) }])).toThrow(SafetensorsError);
+    expect(() => encodeSafetensors([{ name: 'bad', dtype: 'F32', shape: [3], data: new Float32Array(2) }])).toThrow(
+      SafetensorsError,
+    );
   });
 });
 
@@ -271,7 +292,13 @@ describe('bad files name the file and the tensor', () => {
 
   it('overlapping data offsets', async () => {
     const err = await failure(
-      build({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12)),
+      build(
+        {
+          a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+          b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+        },
+        new Uint8Array(12),
+      ),
     );
     expect(err.tensor).toBe('b');
     expect(err.message).toMatch(/overlaps tensor "a"/);
@@ -311,7 +338,10 @@ describe('bad files name the file and the tensor', () => {
 
 describe('files written by PyTorch', () => {
   /** The header parsed independently of the reader under test. */
-  function rawHeader(buf: Uint8Array): { len: number; header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> } {
+  function rawHeader(buf: Uint8Array): {
+    len: number;
+    header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  } {
     const len = Number(new DataView(buf.buffer, buf.byteOffset).getBigUint64(0, true));
     return { len, header: JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + len))) };
   }

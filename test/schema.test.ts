@@ -3,7 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SchemaError, formatSchemaIssue } from '../src/core/errors.ts';
-import { callProblems, formatToolSchema, parseTemplate, parseToolSchema, textCallProblems } from '../src/data/schema.ts';
+import {
+  callProblems,
+  formatToolSchema,
+  parseTemplate,
+  parseToolSchema,
+  textCallProblems,
+} from '../src/data/schema.ts';
 
 const read = (p: string) => readFileSync(new URL(p, import.meta.url), 'utf8');
 const MEETING = read('../public/samples/meeting-schema.json');
@@ -20,8 +26,15 @@ function issues(src: unknown): string[] {
   throw new Error('the schema was accepted');
 }
 
-const tool = (name: string, props: Record<string, unknown> = {}, required: string[] = [], templates: string[] = ['go']) => ({
-  type: 'function', function: { name, parameters: { type: 'object', properties: props, required } }, templates,
+const tool = (
+  name: string,
+  props: Record<string, unknown> = {},
+  required: string[] = [],
+  templates: string[] = ['go'],
+) => ({
+  type: 'function',
+  function: { name, parameters: { type: 'object', properties: props, required } },
+  templates,
 });
 
 describe('parseToolSchema', () => {
@@ -32,7 +45,10 @@ describe('parseToolSchema', () => {
     expect(s.instruct).toBe('请将以下会议语音指令转换为工具调用JSON：');
     expect(s.tools.map((t) => t.name)).toEqual(raw.tools.map((t: any) => t.function.name));
     const sched = s.tools.find((t) => t.name === 'SCHEDULE_MEETING')!;
-    expect(sched.params.map((p) => [p.name, p.required])).toEqual([['meeting_name', true], ['time', true]]);
+    expect(sched.params.map((p) => [p.name, p.required])).toEqual([
+      ['meeting_name', true],
+      ['time', true],
+    ]);
     expect(sched.params[1].examples).toContain('明天下午两点半');
     expect(s.tools.find((t) => t.name === 'END_MEETING')!.params).toEqual([]);
   });
@@ -40,8 +56,16 @@ describe('parseToolSchema', () => {
   it('keeps enum, examples, optional parameters and a tool with no parameters field at all', () => {
     const s = parseToolSchema(read('./fixtures/schemas/travel-en.json'));
     const fl = s.tools[0];
-    expect(fl.params.map((p) => [p.name, p.required, p.enum ?? null])).toEqual([['from', true, null], ['to', true, null], ['class', false, ['economy', 'business']]]);
-    expect(s.tools[2]).toEqual({ name: 'help', params: [], templates: ['help', 'what can you do?', 'HELP ME', 'options'] });
+    expect(fl.params.map((p) => [p.name, p.required, p.enum ?? null])).toEqual([
+      ['from', true, null],
+      ['to', true, null],
+      ['class', false, ['economy', 'business']],
+    ]);
+    expect(s.tools[2]).toEqual({
+      name: 'help',
+      params: [],
+      templates: ['help', 'what can you do?', 'HELP ME', 'options'],
+    });
     expect(s.system).toBeUndefined();
   });
 
@@ -69,8 +93,12 @@ describe('bad schemas', () => {
   });
 
   it('a template naming an unknown {param}: the tool and the template', () => {
-    const out = issues({ tools: [tool('A', { x: { type: 'string', examples: ['1'] } }, [], ['do {x}', 'do {y} now'])] });
-    expect(out).toEqual(['tool "A", field "template 2", "do {y} now" names {y}, which is not a parameter of this tool (x)']);
+    const out = issues({
+      tools: [tool('A', { x: { type: 'string', examples: ['1'] } }, [], ['do {x}', 'do {y} now'])],
+    });
+    expect(out).toEqual([
+      'tool "A", field "template 2", "do {y} now" names {y}, which is not a parameter of this tool (x)',
+    ]);
   });
 
   it('an empty enum, two tools with one name, a required parameter not in properties', () => {
@@ -123,10 +151,14 @@ describe('callProblems', () => {
       'SET_LIGHT.state = "半开" is not one of "开", "关"',
       'SET_LIGHT has no parameter "x"',
     ]);
-    expect(callProblems(s, { tool_name: 'SET_LIGHT', parameters: { state: '关' } })).toEqual(['SET_LIGHT is missing the required parameter "room"']);
+    expect(callProblems(s, { tool_name: 'SET_LIGHT', parameters: { state: '关' } })).toEqual([
+      'SET_LIGHT is missing the required parameter "room"',
+    ]);
     expect(callProblems(s, { tool_name: 'NOPE', parameters: {} })[0]).toMatch(/not a tool/);
     expect(callProblems(s, { tool_name: 'GOOD_NIGHT', parameters: {}, extra: 1 })[0]).toMatch(/unknown key "extra"/);
-    expect(callProblems(s, { tool_name: 'SET_TEMPERATURE', parameters: { degrees: 20 } })[0]).toMatch(/must be a string/);
+    expect(callProblems(s, { tool_name: 'SET_TEMPERATURE', parameters: { degrees: 20 } })[0]).toMatch(
+      /must be a string/,
+    );
     expect(callProblems(s, { tool_name: 'SET_TEMPERATURE', parameters: { degrees: '' } })[0]).toMatch(/is empty/);
     expect(textCallProblems(s, ' {"tool_name":"GOOD_NIGHT","parameters":{}}\n')).toEqual([]);
     expect(textCallProblems(s, '{"tool_name":"GOOD_NIGHT"')).toEqual(['not valid JSON']);

@@ -33,7 +33,9 @@ function samAccepts(m: SuffixAutomaton, bytes: Uint8Array): boolean {
 /** Every span value of a call, with the schema's parameter. */
 function spanValues(schema: ToolSchema, call: { tool_name: string; parameters: Record<string, unknown> }): string[] {
   const tool = schema.tools.find((t) => t.name === call.tool_name)!;
-  return tool.params.filter((p) => isSpanParam(p) && Object.hasOwn(call.parameters, p.name)).map((p) => call.parameters[p.name] as string);
+  return tool.params
+    .filter((p) => isSpanParam(p) && Object.hasOwn(call.parameters, p.name))
+    .map((p) => call.parameters[p.name] as string);
 }
 
 /** A random walk through the row grammar byte by byte, always leaving room to finish. */
@@ -73,16 +75,40 @@ describe('suffix automaton', () => {
 
 describe('schema: x-source', () => {
   it('a string without enum is a span by default; "free" turns it off; an enum is never one', () => {
-    const s = parseToolSchema({ tools: [{ type: 'function', function: { name: 'T', parameters: { type: 'object', properties: {
-      a: { type: 'string' }, b: { type: 'string', 'x-source': 'free' }, c: { type: 'string', enum: ['x'] },
-    } } } }] });
+    const s = parseToolSchema({
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'T',
+            parameters: {
+              type: 'object',
+              properties: {
+                a: { type: 'string' },
+                b: { type: 'string', 'x-source': 'free' },
+                c: { type: 'string', enum: ['x'] },
+              },
+            },
+          },
+        },
+      ],
+    });
     expect(s.tools[0].params.map(isSpanParam)).toEqual([true, false, false]);
-    expect(() => parseToolSchema({ tools: [{ type: 'function', function: { name: 'T', parameters: { properties: { a: { type: 'string', 'x-source': 'user' } } } } }] })).toThrow(/x-source.*"utterance".*"free"/);
+    expect(() =>
+      parseToolSchema({
+        tools: [
+          {
+            type: 'function',
+            function: { name: 'T', parameters: { properties: { a: { type: 'string', 'x-source': 'user' } } } },
+          },
+        ],
+      }),
+    ).toThrow(/x-source.*"utterance".*"free"/);
   });
 });
 
 describe('row grammar (bytes)', () => {
-  it('takes a built row\'s call under its own utterance, refuses a value from elsewhere', () => {
+  it("takes a built row's call under its own utterance, refuses a value from elsewhere", () => {
     const { train } = buildRows(HOME, { perTool: 5, seed: 2 });
     for (const r of train) {
       const g = RowGrammar.of(HOME, r.input);
@@ -90,10 +116,14 @@ describe('row grammar (bytes)', () => {
       expect(s >= 0 && g.isAccept(s), JSON.stringify(r)).toBe(true);
     }
     const g = RowGrammar.of(HOME, '把客厅的灯开了');
-    expect(g.isAccept(g.walk(g.start, enc.encode('{"tool_name":"SET_LIGHT","parameters":{"room":"客厅","state":"开"}}')))).toBe(true);
+    expect(
+      g.isAccept(g.walk(g.start, enc.encode('{"tool_name":"SET_LIGHT","parameters":{"room":"客厅","state":"开"}}'))),
+    ).toBe(true);
     expect(g.walk(g.start, enc.encode('{"tool_name":"SET_LIGHT","parameters":{"room":"卧室"'))).toBe(-1);
     expect(g.walk(g.start, enc.encode('{"tool_name":"SET_LIGHT","parameters":{"room":""'))).toBe(-1); // empty
-    expect(g.walk(g.start, Uint8Array.from([...enc.encode('{"tool_name":"SET_LIGHT","parameters":{"room":"'), 0xa2]))).toBe(-1); // inside 客
+    expect(
+      g.walk(g.start, Uint8Array.from([...enc.encode('{"tool_name":"SET_LIGHT","parameters":{"room":"'), 0xa2])),
+    ).toBe(-1); // inside 客
   });
 
   it('property: every span value of a random call is a non-empty substring of its utterance; min bytes are exact', () => {
@@ -119,9 +149,24 @@ describe('row grammar (bytes)', () => {
   });
 
   it('leaves x-source "free" values and enums as they were', () => {
-    const s = parseToolSchema({ tools: [{ type: 'function', function: { name: 'T', parameters: { type: 'object', properties: {
-      t: { type: 'string', 'x-source': 'free' }, e: { type: 'string', enum: ['开', '关'] },
-    }, required: ['t', 'e'] } } }] });
+    const s = parseToolSchema({
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'T',
+            parameters: {
+              type: 'object',
+              properties: {
+                t: { type: 'string', 'x-source': 'free' },
+                e: { type: 'string', enum: ['开', '关'] },
+              },
+              required: ['t', 'e'],
+            },
+          },
+        },
+      ],
+    });
     const g = RowGrammar.of(s, '明天三点');
     expect(g.isAccept(g.walk(g.start, enc.encode('{"tool_name":"T","parameters":{"t":"15:00","e":"关"}}')))).toBe(true);
     expect(g.walk(g.start, enc.encode('{"tool_name":"T","parameters":{"e":"半"'))).toBe(-1);
@@ -189,9 +234,25 @@ describe('x-source through the file format and the page form', () => {
   it('a "free" parameter stays free after formatToolSchema and the editor form', async () => {
     const { formatToolSchema } = await import('../src/data/schema.ts');
     const { formOf, schemaOf } = await import('../src/ui/data/schema-form.ts');
-    const s = parseToolSchema({ tools: [{ type: 'function', function: { name: 'T', parameters: { type: 'object', properties: {
-      a: { type: 'string', examples: ['x'] }, t: { type: 'string', 'x-source': 'free', examples: ['15:00'] },
-    } } }, templates: ['记{a}在{t}'] }] });
-    for (const back of [parseToolSchema(formatToolSchema(s)), schemaOf(formOf(s))]) expect(back.tools[0].params.map(isSpanParam)).toEqual([true, false]);
+    const s = parseToolSchema({
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'T',
+            parameters: {
+              type: 'object',
+              properties: {
+                a: { type: 'string', examples: ['x'] },
+                t: { type: 'string', 'x-source': 'free', examples: ['15:00'] },
+              },
+            },
+          },
+          templates: ['记{a}在{t}'],
+        },
+      ],
+    });
+    for (const back of [parseToolSchema(formatToolSchema(s)), schemaOf(formOf(s))])
+      expect(back.tools[0].params.map(isSpanParam)).toEqual([true, false]);
   });
 });

@@ -37,14 +37,18 @@ describe('the service worker of a build', () => {
     const [va, vb, vc] = [a, b, c].map((d) => writePrecache(d));
     expect(va.version).toBe(vb.version);
     expect(vc.version).not.toBe(va.version);
-    const swA = readFileSync(join(a, 'sw.js'), 'utf8'), swC = readFileSync(join(c, 'sw.js'), 'utf8');
+    const swA = readFileSync(join(a, 'sw.js'), 'utf8'),
+      swC = readFileSync(join(c, 'sw.js'), 'utf8');
     expect(swA).not.toBe(swC);
     expect(swA).toContain(`const VERSION = '${va.version}';`);
     expect(readFileSync(join(b, 'sw.js'), 'utf8')).toBe(swA);
     // Only the version line differs from the source.
     expect(swA.replace(VERSION_LINE, '')).toBe(sw.replace(VERSION_LINE, ''));
     const list = JSON.parse(readFileSync(join(a, 'precache.json'), 'utf8'));
-    expect(list).toEqual({ version: va.version, files: ['assets/index-abc12345.js', 'index.html', 'samples/meeting-train.json'] });
+    expect(list).toEqual({
+      version: va.version,
+      files: ['assets/index-abc12345.js', 'index.html', 'samples/meeting-train.json'],
+    });
   });
 
   it('a worker source without the version line fails the build instead of never updating', () => {

@@ -12,12 +12,15 @@ describe('clampThreads', () => {
     expect(clampThreads('100000', 8)).toBe(8);
     expect(clampThreads('9007199254740993', 4)).toBe(undefined);
     expect(clampThreads('3', undefined)).toBe(1);
-    for (const junk of ['0', '-2', '1.5', 'abc', '', null, undefined, '1e9']) expect(clampThreads(junk, 8), String(junk)).toBe(undefined);
+    for (const junk of ['0', '-2', '1.5', 'abc', '', null, undefined, '1e9'])
+      expect(clampThreads(junk, 8), String(junk)).toBe(undefined);
   });
 
   it('is what the page and the worker read ?threads through', () => {
     const root = new URL('..', import.meta.url).pathname;
-    expect(readFileSync(root + 'src/main.ts', 'utf8')).toMatch(/clampThreads\(new URLSearchParams\(location\.search\)\.get\('threads'\), navigator\.hardwareConcurrency\)/);
+    expect(readFileSync(root + 'src/main.ts', 'utf8')).toMatch(
+      /clampThreads\(new URLSearchParams\(location\.search\)\.get\('threads'\), navigator\.hardwareConcurrency\)/,
+    );
     expect(readFileSync(root + 'src/worker/worker.ts', 'utf8')).toMatch(/const threads = clampThreads\(/);
   });
 });

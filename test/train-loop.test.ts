@@ -15,7 +15,15 @@ const data: TrainExample[] = Array.from({ length: 6 }, (_, i) => {
   const ids = Int32Array.from({ length: 6 }, (_, t) => 3 + (hash32(i, t) % 90));
   return { ids, labels: Int32Array.from(ids, (id, t) => (t < 2 ? -100 : id)), truncated: 0 };
 });
-const settings = { ...DEFAULT_TRAIN, epochs: 2, batchSize: 2, gradAccum: 1, lr: 1e-2, warmupSteps: 1, checkpointEvery: 0 };
+const settings = {
+  ...DEFAULT_TRAIN,
+  epochs: 2,
+  batchSize: 2,
+  gradAccum: 1,
+  lr: 1e-2,
+  warmupSteps: 1,
+  checkpointEvery: 0,
+};
 
 async function engine(): Promise<Engine> {
   const { cfg, weights } = randomModel();
@@ -36,7 +44,17 @@ function memorySink(): CheckpointSink & { saved: Checkpoint[] } {
 }
 
 const run = async (o: Partial<RunTrainingOptions>) =>
-  runTraining({ engine: await engine(), train: data, eval: data.slice(0, 2), settings, padId: 0, lora, modelKey: 'random', runId: 'r', ...o });
+  runTraining({
+    engine: await engine(),
+    train: data,
+    eval: data.slice(0, 2),
+    settings,
+    padId: 0,
+    lora,
+    modelKey: 'random',
+    runId: 'r',
+    ...o,
+  });
 
 describe('runTraining', () => {
   it('stops after N steps with a checkpoint, and the next run continues to the uninterrupted result', async () => {
@@ -66,9 +84,29 @@ describe('runTraining', () => {
       throw new RangeError('boom');
     };
     const events: TrainProgress[] = [];
-    const out = await runTraining({ engine: failing, train: data, eval: [], settings, padId: 0, lora, modelKey: 'm', onProgress: (p) => events.push(p) });
+    const out = await runTraining({
+      engine: failing,
+      train: data,
+      eval: [],
+      settings,
+      padId: 0,
+      lora,
+      modelKey: 'm',
+      onProgress: (p) => events.push(p),
+    });
     expect(out).toMatchObject({ state: 'error', steps: 0, error: 'boom', errorName: 'RangeError' });
     expect(events.at(-1)).toMatchObject({ state: 'error', message: 'boom' });
-    await expect(runTraining({ engine: failing, train: data, eval: [], settings, padId: 0, lora, modelKey: 'm', throwErrors: true })).rejects.toThrow(RangeError);
+    await expect(
+      runTraining({
+        engine: failing,
+        train: data,
+        eval: [],
+        settings,
+        padId: 0,
+        lora,
+        modelKey: 'm',
+        throwErrors: true,
+      }),
+    ).rejects.toThrow(RangeError);
   });
 });

@@ -26,7 +26,9 @@ describe('schedule and data order', () => {
   });
 
   it('each epoch is a seeded permutation, different across epochs', () => {
-    const a = epochOrder(50, 42, 0), b = epochOrder(50, 42, 0), c = epochOrder(50, 42, 1);
+    const a = epochOrder(50, 42, 0),
+      b = epochOrder(50, 42, 0),
+      c = epochOrder(50, 42, 1);
     expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
@@ -42,10 +44,12 @@ describe('schedule and data order', () => {
 });
 
 function dataset(n: number): TrainExample[] {
-  return Array.from({ length: n }, (_, i) => row(
-    [3, 10 + (hash32(i, 1) % 40), 10 + (hash32(i, 2) % 40)],
-    [50 + (hash32(i, 3) % 40), 50 + (hash32(i, 4) % 40), 50 + (hash32(i, 5) % 40)],
-  ));
+  return Array.from({ length: n }, (_, i) =>
+    row(
+      [3, 10 + (hash32(i, 1) % 40), 10 + (hash32(i, 2) % 40)],
+      [50 + (hash32(i, 3) % 40), 50 + (hash32(i, 4) % 40), 50 + (hash32(i, 5) % 40)],
+    ),
+  );
 }
 
 async function engineFor(lora = { ...DEFAULT_LORA, r: 4, alpha: 16, dropout: 0 }) {
@@ -92,7 +96,13 @@ describe('training on the CPU engine', () => {
     const data = dataset(4);
     const engine = await engineFor({ ...DEFAULT_LORA, r: 8, alpha: 16, dropout: 0.05 });
     await engine.initLora(3);
-    const t = new Trainer(engine, exampleBatches(data, 0), { ...settings, batchSize: 4, gradAccum: 1, epochs: 200, lr: 3e-2 });
+    const t = new Trainer(engine, exampleBatches(data, 0), {
+      ...settings,
+      batchSize: 4,
+      gradAccum: 1,
+      epochs: 200,
+      lr: 3e-2,
+    });
     const losses: number[] = [];
     while (!t.done) losses.push((await t.step()).loss);
     expect(losses.at(-1)!).toBeLessThan(losses[0] * 0.1);
@@ -113,7 +123,11 @@ describe('memory plan', () => {
     const lora = { ...DEFAULT_LORA, r: 4, alpha: 16 };
     const probe = new LoraEngine(new CpuBackend());
     const small = await probe.load(cfg, weights, { maxBatch: 1, maxSeq: 16, lora });
-    const budgeted = new (class extends CpuBackend { memoryBudget() { return small.total + 1; } })();
+    const budgeted = new (class extends CpuBackend {
+      memoryBudget() {
+        return small.total + 1;
+      }
+    })();
     const engine = new LoraEngine(budgeted);
     const err = await engine.load(cfg, weights, { maxBatch: 8, maxSeq: 256, lora }).catch((e) => e);
     expect(err).toBeInstanceOf(OutOfMemoryError);

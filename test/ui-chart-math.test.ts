@@ -17,11 +17,31 @@ describe('linePath', () => {
   it('maps data to pixels, y growing downwards', () => {
     const sx = linearScale([0, 10], [0, 100]);
     const sy = linearScale([0, 1], [50, 0]);
-    expect(linePath([{ x: 0, y: 0 }, { x: 5, y: 0.5 }, { x: 10, y: 1 }], sx, sy)).toBe('M0,50L50,25L100,0');
+    expect(
+      linePath(
+        [
+          { x: 0, y: 0 },
+          { x: 5, y: 0.5 },
+          { x: 10, y: 1 },
+        ],
+        sx,
+        sy,
+      ),
+    ).toBe('M0,50L50,25L100,0');
   });
   it('breaks the line at a non-finite loss', () => {
     const s = linearScale([0, 1], [0, 1]);
-    expect(linePath([{ x: 0, y: 0 }, { x: 0.5, y: NaN }, { x: 1, y: 1 }], s, s)).toBe('M0,0M1,1');
+    expect(
+      linePath(
+        [
+          { x: 0, y: 0 },
+          { x: 0.5, y: NaN },
+          { x: 1, y: 1 },
+        ],
+        s,
+        s,
+      ),
+    ).toBe('M0,0M1,1');
   });
 });
 

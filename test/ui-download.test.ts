@@ -17,7 +17,11 @@ describe('zipFiles', () => {
       'tiny-lora-adapter',
     );
     const files = unzipSync(new Uint8Array(await zip.arrayBuffer()));
-    expect(Object.keys(files).sort()).toEqual(['tiny-lora-adapter/adapter_config.json', 'tiny-lora-adapter/adapter_model.safetensors', 'tiny-lora-adapter/empty.txt']);
+    expect(Object.keys(files).sort()).toEqual([
+      'tiny-lora-adapter/adapter_config.json',
+      'tiny-lora-adapter/adapter_model.safetensors',
+      'tiny-lora-adapter/empty.txt',
+    ]);
     expect(files['tiny-lora-adapter/adapter_config.json']).toEqual(small);
     expect(files['tiny-lora-adapter/empty.txt'].length).toBe(0);
     const got = files['tiny-lora-adapter/adapter_model.safetensors'];

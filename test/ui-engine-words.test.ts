@@ -15,12 +15,17 @@ describe('engine words', () => {
   it('says the thread count in Chinese and keeps it in English', () => {
     expect(engineLabel(cpu, zh)).toBe('CPU (WebAssembly SIMD + FMA, 2 个线程)');
     expect(engineLabel(cpu, en)).toBe(cpu.device);
-    expect(engineLabel({ ...cpu, device: 'CPU (WebAssembly SIMD, 1 thread)' }, en)).toBe('CPU (WebAssembly SIMD, 1 thread)');
+    expect(engineLabel({ ...cpu, device: 'CPU (WebAssembly SIMD, 1 thread)' }, en)).toBe(
+      'CPU (WebAssembly SIMD, 1 thread)',
+    );
   });
 
   it('keeps the header badge short, the long description in its tooltip', () => {
     const base = initialState('zh');
-    const summary = { engine: { ...cpu, features: [], maxBufferSize: Infinity, maxBindingSize: Infinity }, engineDecision: { kind: 'cpu', reason: 'software', software: 'SwiftShader' } };
+    const summary = {
+      engine: { ...cpu, features: [], maxBufferSize: Infinity, maxBindingSize: Infinity },
+      engineDecision: { kind: 'cpu', reason: 'software', software: 'SwiftShader' },
+    };
     const s = { ...base, lang: 'zh', model: { ...base.model, status: 'ready', summary } } as unknown as AppState;
     const b = headerEngine(zh, s)!;
     expect(b.text).toBe(`CPU · 2 个线程 · ${zh('engine.short.software')}`);

@@ -5,7 +5,17 @@ import { describe, expect, it } from 'vitest';
 import { SpeedMeter, estimatedSeconds, evalMicros, speedRatio } from '../src/ui/train/estimate.ts';
 import type { StepEstimate } from '../src/ui/app/state.ts';
 
-const est = (over: Partial<StepEstimate> = {}): StepEstimate => ({ key: 'k', status: 'done', engine: 'cpu', batch: 4, tokens: 64, microMs: 50, steps: 10, micros: 20, ...over });
+const est = (over: Partial<StepEstimate> = {}): StepEstimate => ({
+  key: 'k',
+  status: 'done',
+  engine: 'cpu',
+  batch: 4,
+  tokens: 64,
+  microMs: 50,
+  steps: 10,
+  micros: 20,
+  ...over,
+});
 
 describe('SpeedMeter', () => {
   it('times steps between running events, leaving out the start, pauses and repeated events', () => {

@@ -17,7 +17,12 @@ describe('the Playground sends what training saw', () => {
   });
 
   it('adds nothing when the rows share no instruction', () => {
-    expect(commonInstruct([{ user: '打开白板', answer: '' }, { user: '关闭白板', answer: '' }])).toBe('');
+    expect(
+      commonInstruct([
+        { user: '打开白板', answer: '' },
+        { user: '关闭白板', answer: '' },
+      ]),
+    ).toBe('');
     expect(commonInstruct([{ user: 'Translate: a', answer: '' }])).toBe('');
   });
 
@@ -31,7 +36,11 @@ describe('the Playground sends what training saw', () => {
 describe('cached models and the Load button', () => {
   const form = initialState('en').source;
   it('a cached model key gives back the form that loads it', () => {
-    for (const s of [{ kind: 'hf', repo: 'Qwen/Qwen2.5-0.5B-Instruct', revision: 'main' }, { kind: 'modelscope', repo: 'Qwen/Qwen3-0.6B', revision: 'master' }, { kind: 'url', baseUrl: 'https://m.example/qwen/' }] as const) {
+    for (const s of [
+      { kind: 'hf', repo: 'Qwen/Qwen2.5-0.5B-Instruct', revision: 'main' },
+      { kind: 'modelscope', repo: 'Qwen/Qwen3-0.6B', revision: 'master' },
+      { kind: 'url', baseUrl: 'https://m.example/qwen/' },
+    ] as const) {
       const key = sourceKey(s);
       const back = { ...form, ...formOfKey(key) };
       expect(sourceIdOf(back, 'https://page.example/'), key).toBe(key);

@@ -22,7 +22,9 @@ describe('dictionaries', () => {
 
   it('use the same placeholders in both languages', () => {
     const mismatched = Object.keys(messages.en).filter(
-      (k) => placeholders(messages.en[k as keyof typeof messages.en]).join() !== placeholders(messages.zh[k as keyof typeof messages.zh]).join(),
+      (k) =>
+        placeholders(messages.en[k as keyof typeof messages.en]).join() !==
+        placeholders(messages.zh[k as keyof typeof messages.zh]).join(),
     );
     expect(mismatched).toEqual([]);
   });
@@ -110,12 +112,18 @@ describe('locale formatting', () => {
 
 describe('plurals', () => {
   it('pick the form of the count in each language', () => {
-    expect(translate('en', 'data.loadedFrom', { name: 'a.json', rows: 1, format: 'seed' })).toBe('a.json: 1 row (seed)');
-    expect(translate('en', 'data.loadedFrom', { name: 'a.json', rows: '1,000', format: 'seed' })).toBe('a.json: 1,000 rows (seed)');
+    expect(translate('en', 'data.loadedFrom', { name: 'a.json', rows: 1, format: 'seed' })).toBe(
+      'a.json: 1 row (seed)',
+    );
+    expect(translate('en', 'data.loadedFrom', { name: 'a.json', rows: '1,000', format: 'seed' })).toBe(
+      'a.json: 1,000 rows (seed)',
+    );
     expect(translate('en', 'data.issues', { count: 1, name: 'a.json' })).toBe('1 problem in a.json');
     expect(translate('en', 'data.issues', { count: 3, name: 'a.json' })).toBe('3 problems in a.json');
     expect(translate('en', 'data.importGood', { rows: 1 })).toBe('Import the 1 good row');
-    expect(translate('zh', 'data.loadedFrom', { name: 'a.json', rows: 1, format: 'seed' })).toBe('a.json：1 行（seed）');
+    expect(translate('zh', 'data.loadedFrom', { name: 'a.json', rows: 1, format: 'seed' })).toBe(
+      'a.json：1 行（seed）',
+    );
   });
 
   it('count a plural block as its one placeholder', () => {

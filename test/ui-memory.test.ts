@@ -88,7 +88,16 @@ describe('planMemory (the engine plan the memory card shows)', () => {
   });
 
   it('refuses NF4 for a shape whose projections do not fill whole 64-value blocks, naming the projection', () => {
-    const odd = parseQwen2Config({ model_type: 'qwen2', hidden_size: 36, intermediate_size: 100, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 50 });
-    expect(() => planMemory('cpu', odd, { maxBatch: 1, maxSeq: 8, lora, quant: 'nf4' }, 'f32')).toThrow(/q_proj \(36 x 36\).*not a multiple of the NF4 block of 64/);
+    const odd = parseQwen2Config({
+      model_type: 'qwen2',
+      hidden_size: 36,
+      intermediate_size: 100,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      vocab_size: 50,
+    });
+    expect(() => planMemory('cpu', odd, { maxBatch: 1, maxSeq: 8, lora, quant: 'nf4' }, 'f32')).toThrow(
+      /q_proj \(36 x 36\).*not a multiple of the NF4 block of 64/,
+    );
   });
 });

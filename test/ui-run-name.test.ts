@@ -14,7 +14,9 @@ describe('run names', () => {
     expect(zh).not.toMatch(/[A-Za-z]/);
     // two-digit numbers and the comparison heading that puts two names together
     expect(runName(translator('zh'), { name: 'run 12' })).toBe('第 12 次训练');
-    expect(translator('zh')('runs.compare', { a: runName(translator('zh'), { name: 'run 1' }), b: zh })).toBe('第 1 次训练 与 第 3 次训练');
+    expect(translator('zh')('runs.compare', { a: runName(translator('zh'), { name: 'run 1' }), b: zh })).toBe(
+      '第 1 次训练 与 第 3 次训练',
+    );
   });
 
   it('a name of any other form is shown as stored', () => {

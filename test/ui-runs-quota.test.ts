@@ -24,7 +24,10 @@ function fullStore(): KeyValueStore & { writes: number } {
 describe('a finished run when the browser storage is full', () => {
   it('is listed as unsaved, told to export, and its adapter loads back from the page', async () => {
     let state: AppState = initialState('en');
-    state = { ...state, model: { ...state.model, summary: { name: 'tiny', sourceKey: 'tiny' } as AppState['model']['summary'] } };
+    state = {
+      ...state,
+      model: { ...state.model, summary: { name: 'tiny', sourceKey: 'tiny' } as AppState['model']['summary'] },
+    };
     const tensors = { 'a.lora_A': Float32Array.from([1, 2, 3]), 'a.lora_B': Float32Array.from([4, 5]) };
     const loaded: Record<string, Float32Array>[] = [];
     const store = fullStore();
@@ -46,14 +49,29 @@ describe('a finished run when the browser storage is full', () => {
     );
     const ids = Int32Array.from([5, 6, 7, 8]);
     await runs.record({
-      outcome: { state: 'done', fingerprint: 'f'.repeat(16), history: [{ step: 1, loss: 2.5 }, { step: 2, loss: 2.25 }] } as never,
+      outcome: {
+        state: 'done',
+        fingerprint: 'f'.repeat(16),
+        history: [
+          { step: 1, loss: 2.5 },
+          { step: 2, loss: 2.25 },
+        ],
+      } as never,
       train: [{ ids, labels: ids, truncated: 0 }],
       evalRows: 0,
     });
     expect(store.writes).toBeGreaterThan(0);
     expect(state.runs.list).toHaveLength(1);
     const run = state.runs.list[0];
-    expect(run).toMatchObject({ state: 'done', unsaved: true, trainRows: 1, history: [{ step: 1, loss: 2.5 }, { step: 2, loss: 2.25 }] });
+    expect(run).toMatchObject({
+      state: 'done',
+      unsaved: true,
+      trainRows: 1,
+      history: [
+        { step: 1, loss: 2.5 },
+        { step: 2, loss: 2.25 },
+      ],
+    });
     expect(state.runs.current).toBe(run.id);
     expect(state.runs.error).toMatchObject({ key: 'runs.unsaved', detail: expect.stringContaining('quota') });
     expect(messages.en['runs.unsaved']).toMatch(/kept in this page only.*Export its adapter/);

@@ -13,7 +13,11 @@ const read = (p: string) => readFileSync(new URL(p, import.meta.url), 'utf8');
 
 describe('schema form', () => {
   it('round-trips the shipped and test schemas', () => {
-    for (const p of ['../public/samples/meeting-schema.json', './fixtures/schemas/smart-home.json', './fixtures/schemas/travel-en.json']) {
+    for (const p of [
+      '../public/samples/meeting-schema.json',
+      './fixtures/schemas/smart-home.json',
+      './fixtures/schemas/travel-en.json',
+    ]) {
       const s = parseToolSchema(read(p));
       expect(schemaOf(formOf(s))).toEqual(s);
     }
@@ -33,11 +37,22 @@ describe('schema form', () => {
     }
     expect(err).toBeInstanceOf(SchemaError);
     const issues = (err as SchemaError).issues;
-    expect(issues).toContainEqual({ tool: 'SET_LIGHT', field: 'template 1', message: expect.stringMatching(/names \{roomz\}, which is not a parameter/) });
-    expect(issues).toContainEqual({ tool: 'GOOD_NIGHT', field: 'function.parameters.properties.mode.enum', message: 'is empty: give at least one value' });
+    expect(issues).toContainEqual({
+      tool: 'SET_LIGHT',
+      field: 'template 1',
+      message: expect.stringMatching(/names \{roomz\}, which is not a parameter/),
+    });
+    expect(issues).toContainEqual({
+      tool: 'GOOD_NIGHT',
+      field: 'function.parameters.properties.mode.enum',
+      message: 'is empty: give at least one value',
+    });
     expect(issues.every((i) => i.tool === 'SET_LIGHT' || i.tool === 'GOOD_NIGHT')).toBe(true);
     const removed = edit.removeTool(edit.removeParam(g, 2, 0), 1);
-    expect(schemaOf(removed).tools.map((t) => [t.name, t.params.length])).toEqual([['SET_LIGHT', 2], ['GOOD_NIGHT', 0]]);
+    expect(schemaOf(removed).tools.map((t) => [t.name, t.params.length])).toEqual([
+      ['SET_LIGHT', 2],
+      ['GOOD_NIGHT', 0],
+    ]);
   });
 });
 
@@ -52,7 +67,9 @@ describe('rowsText', () => {
     const back = imported.rows;
     // A spaced JSON answer comes back in the one compact form (issue 21), counted once.
     const compact = rows.map((r) => (r.user === 'spaced' ? { ...r, answer: '{"tool_name":"X","parameters":{}}' } : r));
-    expect(back.map((r) => ({ user: r.user, answer: r.answer, ...(r.system ? { system: r.system } : {}) }))).toEqual(compact);
+    expect(back.map((r) => ({ user: r.user, answer: r.answer, ...(r.system ? { system: r.system } : {}) }))).toEqual(
+      compact,
+    );
     expect(imported.normalized).toBe(1);
   });
 });

@@ -19,8 +19,16 @@ describe('stepCount (the one count the page announces and the trainer runs)', ()
     [10, 3, 2, 1.25, 2, 3],
   ]) {
     it(`${n} rows, batch ${batchSize}, accumulation ${gradAccum}, ${epochs} epochs: ${total} steps`, () => {
-      expect(stepCount(n, { batchSize, gradAccum, epochs })).toMatchObject({ stepsPerEpoch: perEpoch, totalSteps: total });
-      const trainer = new Trainer({} as Engine, exampleBatches(rows(n), 0), { ...DEFAULT_TRAIN, batchSize, gradAccum, epochs });
+      expect(stepCount(n, { batchSize, gradAccum, epochs })).toMatchObject({
+        stepsPerEpoch: perEpoch,
+        totalSteps: total,
+      });
+      const trainer = new Trainer({} as Engine, exampleBatches(rows(n), 0), {
+        ...DEFAULT_TRAIN,
+        batchSize,
+        gradAccum,
+        epochs,
+      });
       expect(trainer.totalSteps).toBe(total);
     });
   }
@@ -32,8 +40,19 @@ describe('stepCount (the one count the page announces and the trainer runs)', ()
 describe('defaults', () => {
   it('are the PyTorch + PEFT seed recipe', () => {
     expect(DEFAULT_RECIPE).toMatchObject({
-      r: 8, alpha: 32, dropout: 0.1, batchSize: 4, gradAccum: 4, lr: 1e-4, epochs: 8, maxLength: 384,
-      schedule: 'linear', warmupSteps: 0, weightDecay: 0, maxGradNorm: 1, seed: 42,
+      r: 8,
+      alpha: 32,
+      dropout: 0.1,
+      batchSize: 4,
+      gradAccum: 4,
+      lr: 1e-4,
+      epochs: 8,
+      maxLength: 384,
+      schedule: 'linear',
+      warmupSteps: 0,
+      weightDecay: 0,
+      maxGradNorm: 1,
+      seed: 42,
     });
     expect(DEFAULT_RECIPE.targets).toEqual(DEFAULT_LORA.targets);
     expect(initialState('zh').systemPrompt).toBe('现在你要扮演会议语音助手');

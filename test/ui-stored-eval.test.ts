@@ -15,7 +15,7 @@ const rows = [
 const report = (accuracy: number) => ({ accuracy, perIntent: {} }) as unknown as EvalReport;
 const run = (evals: RunView['evals']) => ({ id: 'r1', evals }) as unknown as RunView;
 
-describe('a loaded run\'s stored evaluation', () => {
+describe("a loaded run's stored evaluation", () => {
   it('is its latest report of each decoding, with inputs when the rows are the same', () => {
     const set = evalSetFingerprint(rows);
     const ev = storedEvaluation(
@@ -34,12 +34,15 @@ describe('a loaded run\'s stored evaluation', () => {
   });
 
   it('keeps no inputs when the report was measured on other rows', () => {
-    const ev = storedEvaluation(run([{ decoding: 'free', at: 1, report: report(0.2), evalSet: evalSetFingerprint(rows.slice(1)) }]), rows);
+    const ev = storedEvaluation(
+      run([{ decoding: 'free', at: 1, report: report(0.2), evalSet: evalSetFingerprint(rows.slice(1)) }]),
+      rows,
+    );
     expect(ev.report?.accuracy).toBe(0.2);
     expect(ev.inputs).toEqual([]);
   });
 
-  it('is empty for a run never evaluated (no other adapter\'s report stays on show)', () => {
+  it("is empty for a run never evaluated (no other adapter's report stays on show)", () => {
     const ev = storedEvaluation(run([]), rows);
     expect(ev.report).toBeUndefined();
     expect(ev.constrained).toBeUndefined();

@@ -22,7 +22,13 @@ describe('page words', () => {
 describe('the way out of a failed download', () => {
   it('names the other ways to the model: ModelScope for a Hugging Face failure, never for a ModelScope one', async () => {
     const { wayOutKey } = await import('../src/ui/app/state.ts');
-    const err = (via: string) => ({ where: 'model' as const, key: 'model.failed' as const, detail: '', net: { kind: 'network' as const, file: 'config.json' }, via });
+    const err = (via: string) => ({
+      where: 'model' as const,
+      key: 'model.failed' as const,
+      detail: '',
+      net: { kind: 'network' as const, file: 'config.json' },
+      via,
+    });
     for (const lang of ['en', 'zh'] as const) {
       const t = translator(lang);
       expect(t(wayOutKey(err('hf'))!)).toMatch(/ModelScope/);

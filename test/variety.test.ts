@@ -12,11 +12,35 @@ import { applyVariant, segmentsOf, joinSegments, soundsLike, VARIANT_KINDS } fro
 const KITCHEN = parseToolSchema({
   instruct: '把指令转成调用：',
   tools: [
-    { type: 'function', function: { name: 'BREW_TEA', parameters: { type: 'object', properties: {} } }, templates: ['泡一壶茶', '来杯茶', '我想喝茶，现在泡'] },
-    { type: 'function', function: { name: 'SET_TIMER', parameters: { type: 'object', properties: { minutes: { type: 'string', examples: ['两分钟', '5分钟', '二十分钟', '半小时'] } }, required: ['minutes'] } },
-      templates: ['定个{minutes}的计时器', '计时{minutes}，到了叫我', '帮我设{minutes}倒计时'] },
-    { type: 'function', function: { name: 'PLAY_SONG', parameters: { type: 'object', properties: { title: { type: 'string', examples: ['Yellow', 'Hey Jude', 'Let It Be'] } }, required: ['title'] } },
-      templates: ['play {title}', 'put on {title}, loud'] },
+    {
+      type: 'function',
+      function: { name: 'BREW_TEA', parameters: { type: 'object', properties: {} } },
+      templates: ['泡一壶茶', '来杯茶', '我想喝茶，现在泡'],
+    },
+    {
+      type: 'function',
+      function: {
+        name: 'SET_TIMER',
+        parameters: {
+          type: 'object',
+          properties: { minutes: { type: 'string', examples: ['两分钟', '5分钟', '二十分钟', '半小时'] } },
+          required: ['minutes'],
+        },
+      },
+      templates: ['定个{minutes}的计时器', '计时{minutes}，到了叫我', '帮我设{minutes}倒计时'],
+    },
+    {
+      type: 'function',
+      function: {
+        name: 'PLAY_SONG',
+        parameters: {
+          type: 'object',
+          properties: { title: { type: 'string', examples: ['Yellow', 'Hey Jude', 'Let It Be'] } },
+          required: ['title'],
+        },
+      },
+      templates: ['play {title}', 'put on {title}, loud'],
+    },
   ],
 });
 
@@ -27,7 +51,13 @@ describe('variants', () => {
     for (const ch of '茶喝想计时') {
       const alt = soundsLike(ch);
       expect(alt.length, ch).toBeGreaterThan(0);
-      const near = (p: string) => p.replace(/^zh/, 'z').replace(/^ch/, 'c').replace(/^sh/, 's').replace(/^n(?=[aeiouv])/, 'l').replace(/ng$/, 'n');
+      const near = (p: string) =>
+        p
+          .replace(/^zh/, 'z')
+          .replace(/^ch/, 'c')
+          .replace(/^sh/, 's')
+          .replace(/^n(?=[aeiouv])/, 'l')
+          .replace(/ng$/, 'n');
       for (const a of alt) expect(near(strip(a)), `${ch} ~ ${a}`).toBe(near(strip(ch)));
     }
     const rng = new SeededRng(1);
@@ -54,7 +84,9 @@ describe('variants', () => {
     const kinds = new Set(train.flatMap((r) => (r.variant ?? '').split('+')).filter(Boolean));
     for (const k of ['filler', 'polite', 'particle', 'asr', 'reorder']) expect(kinds.has(k), k).toBe(true);
     // The share: about 30% of the 12 rows the timer's templates give are variants (about 8 stay plain), the rest top-ups.
-    const plainTimer = train.filter((r) => r.output.tool_name === 'SET_TIMER' && !r.variant).length + held.filter((r) => r.output.tool_name === 'SET_TIMER' && !r.variant).length;
+    const plainTimer =
+      train.filter((r) => r.output.tool_name === 'SET_TIMER' && !r.variant).length +
+      held.filter((r) => r.output.tool_name === 'SET_TIMER' && !r.variant).length;
     expect(plainTimer).toBeGreaterThanOrEqual(4);
     expect(plainTimer).toBeLessThanOrEqual(11);
   });

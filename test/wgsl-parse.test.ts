@@ -22,7 +22,13 @@ describe('WGSL bindings per entry point', () => {
   const bindings = parseBindings(code);
 
   it('reads the access mode of every binding', () => {
-    expect([...bindings.values()].map((b) => `${b.binding}:${b.name}:${b.kind}`)).toEqual(['0:P:uniform', '1:a:read', '2:b:read_write', '3:c:read', '4:out:read_write']);
+    expect([...bindings.values()].map((b) => `${b.binding}:${b.name}:${b.kind}`)).toEqual([
+      '0:P:uniform',
+      '1:a:read',
+      '2:b:read_write',
+      '3:c:read',
+      '4:out:read_write',
+    ]);
   });
 
   it('follows calls and ignores parameters, locals and member names', () => {
@@ -31,6 +37,9 @@ describe('WGSL bindings per entry point', () => {
   });
 
   it('parses the Params fields in order', () => {
-    expect(parseParams('x', code)).toEqual([{ name: 'n', type: 'u32' }, { name: 'scale', type: 'f32' }]);
+    expect(parseParams('x', code)).toEqual([
+      { name: 'n', type: 'u32' },
+      { name: 'scale', type: 'f32' },
+    ]);
   });
 });

@@ -25,8 +25,12 @@ function checkpoint(step: number, seed = step): Checkpoint {
   };
   return {
     meta: {
-      runId: 'run1', fingerprint: 'f'.repeat(64), modelKey: 'hf:Qwen/Qwen2.5-0.5B-Instruct@main',
-      position: { step, epoch: 1, microInEpoch: 3 }, totalSteps: 40, lora: DEFAULT_LORA,
+      runId: 'run1',
+      fingerprint: 'f'.repeat(64),
+      modelKey: 'hf:Qwen/Qwen2.5-0.5B-Instruct@main',
+      position: { step, epoch: 1, microInEpoch: 3 },
+      totalSteps: 40,
+      lora: DEFAULT_LORA,
       history: Array.from({ length: step }, (_, i) => ({ step: i + 1, loss: 3 - i * 0.1, gradNorm: 1 + i, lr: 1e-4 })),
       savedAt: 1700000000000 + step,
     },
@@ -57,7 +61,8 @@ describe('checkpoint format', () => {
     const back = await decodeCheckpoint(encodeCheckpoint(c));
     expect(back.meta).toEqual(c.meta);
     expect(Object.keys(back.lora).sort()).toEqual(Object.keys(c.lora).sort());
-    for (const [k, v] of Object.entries(c.lora)) expect(new Uint32Array(back.lora[k].buffer)).toEqual(new Uint32Array(v.buffer));
+    for (const [k, v] of Object.entries(c.lora))
+      expect(new Uint32Array(back.lora[k].buffer)).toEqual(new Uint32Array(v.buffer));
     expect(back.optimizer.step).toBe(7);
     expect(new Uint32Array(back.optimizer.m.buffer)).toEqual(new Uint32Array(c.optimizer.m.buffer));
     expect(new Uint32Array(back.optimizer.v.buffer)).toEqual(new Uint32Array(c.optimizer.v.buffer));
@@ -66,7 +71,11 @@ describe('checkpoint format', () => {
   it('refuses what is not a complete checkpoint, saying which', async () => {
     const good = encodeCheckpoint(checkpoint(3));
     await expect(decodeCheckpoint(good.slice(0, good.size - 100), 'ck')).rejects.toThrow(/ck: unreadable.*truncated/);
-    const plain = new Blob(encodeSafetensors([{ name: 'x', dtype: 'F32', shape: [1], data: new Float32Array(1) }], { format: 'pt' }) as BlobPart[]);
+    const plain = new Blob(
+      encodeSafetensors([{ name: 'x', dtype: 'F32', shape: [1], data: new Float32Array(1) }], {
+        format: 'pt',
+      }) as BlobPart[],
+    );
     await expect(decodeCheckpoint(plain, 'ck')).rejects.toThrow(CheckpointError);
     await expect(decodeCheckpoint(plain, 'ck')).rejects.toThrow(/not a Webtune checkpoint/);
     const c = checkpoint(3);
@@ -100,7 +109,9 @@ describe('checkpoint store', () => {
       await expect(cs.save(checkpoint(4))).rejects.toThrow(/aborted/);
       const back = await cs.load('run1');
       expect(back!.meta.position.step, `after a failed ${part} write`).toBe(2);
-      expect(new Uint32Array(back!.lora['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight'].buffer)).toEqual(
+      expect(
+        new Uint32Array(back!.lora['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight'].buffer),
+      ).toEqual(
         new Uint32Array(checkpoint(2).lora['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight'].buffer),
       );
       await cs.save(checkpoint(6));
@@ -115,22 +126,43 @@ describe('run fingerprint', () => {
     const data = [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, 2, 3) }];
     const base = { modelKey: 'm', settings: { lr: 1e-4, epochs: 8 }, lora: DEFAULT_LORA, data };
     const f = await runFingerprint(base);
-    expect(await runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, 2, 3) }] })).toBe(f);
+    expect(
+      await runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, 2, 3) }] }),
+    ).toBe(f);
     expect(await runFingerprint({ ...base, settings: { lr: 2e-4, epochs: 8 } })).not.toBe(f);
     expect(await runFingerprint({ ...base, lora: { ...DEFAULT_LORA, r: 16 } })).not.toBe(f);
-    expect(await runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 4), labels: Int32Array.of(-100, 2, 3) }] })).not.toBe(f);
-    expect(await runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, -100, 3) }] })).not.toBe(f);
+    expect(
+      await runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 4), labels: Int32Array.of(-100, 2, 3) }] }),
+    ).not.toBe(f);
+    expect(
+      await runFingerprint({ ...base, data: [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, -100, 3) }] }),
+    ).not.toBe(f);
     expect(await runFingerprint({ ...base, modelKey: 'n' })).not.toBe(f);
   });
 
   it('does not depend on the order settings were written in, nor on where one row ends', async () => {
     const data = [{ ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(-100, 2, 3) }];
-    const base = { modelKey: 'm', settings: { lr: 1e-4, epochs: 8, optimizer: { beta1: 0.9, beta2: 0.999 } }, lora: DEFAULT_LORA, data };
+    const base = {
+      modelKey: 'm',
+      settings: { lr: 1e-4, epochs: 8, optimizer: { beta1: 0.9, beta2: 0.999 } },
+      lora: DEFAULT_LORA,
+      data,
+    };
     const f = await runFingerprint(base);
-    expect(await runFingerprint({ ...base, settings: { optimizer: { beta2: 0.999, beta1: 0.9 }, epochs: 8, lr: 1e-4 } })).toBe(f);
-    expect(await runFingerprint({ ...base, lora: { rslora: false, targets: DEFAULT_LORA.targets, dropout: 0.1, alpha: 32, r: 8 } })).toBe(f);
+    expect(
+      await runFingerprint({ ...base, settings: { optimizer: { beta2: 0.999, beta1: 0.9 }, epochs: 8, lr: 1e-4 } }),
+    ).toBe(f);
+    expect(
+      await runFingerprint({
+        ...base,
+        lora: { rslora: false, targets: DEFAULT_LORA.targets, dropout: 0.1, alpha: 32, r: 8 },
+      }),
+    ).toBe(f);
     // The same tokens cut into two rows are another data set.
-    const split = [{ ids: Int32Array.of(1), labels: Int32Array.of(-100) }, { ids: Int32Array.of(2, 3), labels: Int32Array.of(2, 3) }];
+    const split = [
+      { ids: Int32Array.of(1), labels: Int32Array.of(-100) },
+      { ids: Int32Array.of(2, 3), labels: Int32Array.of(2, 3) },
+    ];
     expect(await runFingerprint({ ...base, data: split })).not.toBe(f);
   });
 });

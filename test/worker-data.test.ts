@@ -33,12 +33,29 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('worker generate with a tool schema', () => {
   it('returns valid calls for every prompt; the options survive structured clone', async () => {
-    const s = new TrainingSession({ modelStore: memoryStore(), checkpointStore: memoryStore(), createEngine: (k) => createEngine(k, { threads: 1 }) });
-    const summary = await s.loadModel({ kind: 'local', files }, 'cpu', { maxBatch: 2, maxSeq: 64, lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj'], rslora: false } });
+    const s = new TrainingSession({
+      modelStore: memoryStore(),
+      checkpointStore: memoryStore(),
+      createEngine: (k) => createEngine(k, { threads: 1 }),
+    });
+    const summary = await s.loadModel({ kind: 'local', files }, 'cpu', {
+      maxBatch: 2,
+      maxSeq: 64,
+      lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj'], rslora: false },
+    });
     const tok = ChatTokenizer.fromJson(summary.tokenizerJson, summary.tokenizerConfigJson ?? {});
-    const users = ['请将以下会议语音指令转换为工具调用JSON：邀请王芳入会', '请将以下会议语音指令转换为工具调用JSON：把会议结束掉', '你好'];
+    const users = [
+      '请将以下会议语音指令转换为工具调用JSON：邀请王芳入会',
+      '请将以下会议语音指令转换为工具调用JSON：把会议结束掉',
+      '你好',
+    ];
     const prompts = users.map((user) => encodePrompt(tok, { user }, { system: schema.system }));
-    const options: WorkerGenerateOptions = structuredClone({ ...GREEDY, maxNewTokens: 90, stopTokens: tok.eosTokenIds, toolSchema: schema });
+    const options: WorkerGenerateOptions = structuredClone({
+      ...GREEDY,
+      maxNewTokens: 90,
+      stopTokens: tok.eosTokenIds,
+      toolSchema: schema,
+    });
     const out = await s.generateBatch(prompts, options);
     for (const r of out) {
       expect(tok.eosTokenIds).toContain(r.tokens.at(-1));
@@ -47,22 +64,43 @@ describe('worker generate with a tool schema', () => {
     const one = await s.generate(prompts[2], options);
     expect(Array.from(one.tokens)).toEqual(Array.from(out[2].tokens));
     const free = await s.generateBatch(prompts, { ...options, toolSchema: undefined });
-    expect(free.some((r) => textCallProblems(schema, tok.decode(r.tokens, { skipSpecial: true })).length > 0)).toBe(true);
-    await expect(s.generate(prompts[0], { ...options, maxNewTokens: 5 })).rejects.toThrow(/too few for the shortest call/);
+    expect(free.some((r) => textCallProblems(schema, tok.decode(r.tokens, { skipSpecial: true })).length > 0)).toBe(
+      true,
+    );
+    await expect(s.generate(prompts[0], { ...options, maxNewTokens: 5 })).rejects.toThrow(
+      /too few for the shortest call/,
+    );
     await s.dispose();
   });
 });
 
 describe('worker continue training', () => {
   it('starts from the current adapter, not a fresh init, and is a run of its own', async () => {
-    const s = new TrainingSession({ modelStore: memoryStore(), checkpointStore: memoryStore(), createEngine: (k) => createEngine(k, { threads: 1 }) });
-    await s.loadModel({ kind: 'local', files }, 'cpu', { maxBatch: 2, maxSeq: 32, lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'v_proj'], rslora: false } });
+    const s = new TrainingSession({
+      modelStore: memoryStore(),
+      checkpointStore: memoryStore(),
+      createEngine: (k) => createEngine(k, { threads: 1 }),
+    });
+    await s.loadModel({ kind: 'local', files }, 'cpu', {
+      maxBatch: 2,
+      maxSeq: 32,
+      lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'v_proj'], rslora: false },
+    });
     const ex = (seed: number) => {
       const ids = Int32Array.from({ length: 12 }, (_, i) => (seed * 131 + i * 17) % 8000);
       return { ids, labels: ids.map((x, i) => (i < 4 ? -100 : x)), truncated: 0 };
     };
     await s.setDataset([ex(1), ex(2), ex(3), ex(4)], []);
-    const base = { ...DEFAULT_TRAIN, epochs: 1, batchSize: 2, gradAccum: 1, lr: 1e-2, warmupSteps: 0, evalEvery: 0, checkpointEvery: 0 };
+    const base = {
+      ...DEFAULT_TRAIN,
+      epochs: 1,
+      batchSize: 2,
+      gradAccum: 1,
+      lr: 1e-2,
+      warmupSteps: 0,
+      evalEvery: 0,
+      checkpointEvery: 0,
+    };
     const first = await s.startTraining(base);
     expect(first.state).toBe('done');
     const trained = (await s.getAdapter()).tensors;
@@ -76,7 +114,8 @@ describe('worker continue training', () => {
     expect(cont.runId).toBe(cont.fingerprint!.slice(0, 16));
     expect(cont.steps).toBe(3);
     const after = (await s.getAdapter()).tensors;
-    for (const [k, v] of Object.entries(trained)) expect(new Uint32Array(after[k].buffer), k).toEqual(new Uint32Array(v.buffer));
+    for (const [k, v] of Object.entries(trained))
+      expect(new Uint32Array(after[k].buffer), k).toEqual(new Uint32Array(v.buffer));
     // The same settings without continueFrom start over: the B matrices are zero again.
     await s.startTraining({ ...base, lr: 0, resume: false });
     const fresh = (await s.getAdapter()).tensors;

@@ -15,7 +15,9 @@ describe('error transfer', () => {
     expect(d.message).toBe('https://h/x: refused');
     expect((d as DownloadError).kind).toBe('cors');
     expect((d as DownloadError).url).toBe('https://h/x');
-    const ds = cross(new DatasetError('train.jsonl', [{ line: 3, field: 'output', message: 'not JSON' }])) as DatasetError;
+    const ds = cross(
+      new DatasetError('train.jsonl', [{ line: 3, field: 'output', message: 'not JSON' }]),
+    ) as DatasetError;
     expect(ds).toBeInstanceOf(DatasetError);
     expect(ds.issues).toEqual([{ line: 3, field: 'output', message: 'not JSON' }]);
     const nf = cross(new NonFiniteError('loss', 12)) as NonFiniteError;

@@ -28,17 +28,33 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const examples = (n: number, seed: number) => randomExamples(n, seed, 8189);
 
-const LOAD: LoadSettings = { maxBatch: 2, maxSeq: 24, lora: { r: 4, alpha: 8, dropout: 0.1, targets: ['q_proj', 'v_proj', 'down_proj'], rslora: false } };
+const LOAD: LoadSettings = {
+  maxBatch: 2,
+  maxSeq: 24,
+  lora: { r: 4, alpha: 8, dropout: 0.1, targets: ['q_proj', 'v_proj', 'down_proj'], rslora: false },
+};
 // 8 examples, batch 2, accumulation 2: two steps per epoch, 6 steps; warmup then linear decay.
 const TRAIN: TrainSettings = {
-  epochs: 3, batchSize: 2, gradAccum: 2, lr: 5e-3, schedule: 'linear', warmupSteps: 1, ...DEFAULT_OPTIMIZER,
-  seed: 11, evalEvery: 0, checkpointEvery: 2,
+  epochs: 3,
+  batchSize: 2,
+  gradAccum: 2,
+  lr: 5e-3,
+  schedule: 'linear',
+  warmupSteps: 1,
+  ...DEFAULT_OPTIMIZER,
+  seed: 11,
+  evalEvery: 0,
+  checkpointEvery: 2,
 };
 const data = examples(8, 3);
 const evalData = examples(3, 99);
 
 async function session(checkpointStore: KeyValueStore = memoryStore()) {
-  const s = new TrainingSession({ modelStore: memoryStore(), checkpointStore, createEngine: (k) => createEngine(k, { threads: 1 }) });
+  const s = new TrainingSession({
+    modelStore: memoryStore(),
+    checkpointStore,
+    createEngine: (k) => createEngine(k, { threads: 1 }),
+  });
   await s.loadModel({ kind: 'local', files }, 'cpu', LOAD);
   await s.setDataset(data, evalData);
   return s;
@@ -104,7 +120,9 @@ describe('training session', () => {
     const out = await fresh.startTraining(TRAIN, (p) => events.push(p));
     expect(out.resumedFrom).toBe(2);
     expect(events[0].resumedFrom).toBe(2);
-    expect(events.filter((e) => e.state === 'running' && e.step > 2).map((e) => e.loss)).toEqual(ref.outcome.history.slice(2).map((h) => h.loss));
+    expect(events.filter((e) => e.state === 'running' && e.step > 2).map((e) => e.loss)).toEqual(
+      ref.outcome.history.slice(2).map((h) => h.loss),
+    );
     expectSameRun(out, ref.outcome);
     const lora = (await fresh.getAdapter()).tensors;
     for (const k of Object.keys(ref.lora)) expect(bits(lora[k]), k).toEqual(bits(ref.lora[k]));
@@ -156,9 +174,18 @@ describe('training session', () => {
         // What the playground does while paused: compare with the base model, restore, go on.
         void (async () => {
           const tuned = (await s.getAdapter()).tensors;
-          const base = Object.fromEntries(Object.entries(tuned).map(([k, v]) => [k, k.includes('lora_B') ? new Float32Array(v.length) : v]));
+          const base = Object.fromEntries(
+            Object.entries(tuned).map(([k, v]) => [k, k.includes('lora_B') ? new Float32Array(v.length) : v]),
+          );
           await s.setAdapter(base);
-          await s.generate(data[0].ids.slice(0, 4), { maxNewTokens: 2, temperature: 0, topK: 0, topP: 1, stopTokens: [], seed: 0 });
+          await s.generate(data[0].ids.slice(0, 4), {
+            maxNewTokens: 2,
+            temperature: 0,
+            topK: 0,
+            topP: 1,
+            stopTokens: [],
+            seed: 0,
+          });
           await s.setAdapter(tuned);
           await s.resume();
         })();
@@ -203,7 +230,9 @@ describe('training session', () => {
     const bad = [...data, { ids: Int32Array.of(1, 9000), labels: Int32Array.of(-100, 1), truncated: 0 }];
     const e = await s.setDataset(bad, []).catch((x) => x);
     expect(e).toBeInstanceOf(DatasetError);
-    expect(e.issues).toEqual([{ index: 8, field: 'train', message: 'token 9000 at position 1 is outside the vocabulary (8192)' }]);
+    expect(e.issues).toEqual([
+      { index: 8, field: 'train', message: 'token 9000 at position 1 is outside the vocabulary (8192)' },
+    ]);
     const long = { ids: new Int32Array(30), labels: new Int32Array(30), truncated: 0 };
     await expect(s.setDataset(data, [long])).rejects.toThrow(/more than the max length 24/);
     const run = s.startTraining({ ...TRAIN, epochs: 1 });
@@ -219,7 +248,11 @@ describe('training session', () => {
     expect(before.examples).toBe(3);
     expect(after.tokens).toBe(data.reduce((a, ex) => a + ex.labels.slice(1).filter((l) => l !== -100).length, 0));
     const streamed: number[] = [];
-    const g = await s.generate(data[0].ids.slice(0, 5), { maxNewTokens: 4, temperature: 0, topK: 0, topP: 1, stopTokens: [], seed: 0 }, (id) => streamed.push(id));
+    const g = await s.generate(
+      data[0].ids.slice(0, 5),
+      { maxNewTokens: 4, temperature: 0, topK: 0, topP: 1, stopTokens: [], seed: 0 },
+      (id) => streamed.push(id),
+    );
     expect(g.tokens.length).toBe(4);
     expect(streamed).toEqual([...g.tokens]);
     const out = await s.exportFiles('adapter');
@@ -227,6 +260,10 @@ describe('training session', () => {
     const st = await SafetensorsFile.open(out.find((f) => f.name === 'adapter_model.safetensors')!.blob);
     const lora = (await s.getAdapter()).tensors;
     for (const [k, v] of Object.entries(lora)) expect(await st.read(k)).toEqual(v);
-    expect(JSON.parse(await out.find((f) => f.name === 'adapter_config.json')!.blob.text())).toMatchObject({ r: 4, lora_alpha: 8, peft_type: 'LORA' });
+    expect(JSON.parse(await out.find((f) => f.name === 'adapter_config.json')!.blob.text())).toMatchObject({
+      r: 4,
+      lora_alpha: 8,
+      peft_type: 'LORA',
+    });
   });
 });

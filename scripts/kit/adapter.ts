@@ -17,9 +17,17 @@ export function softwareAdapter(text: string): boolean {
 export const SOFTWARE_EXIT = 4;
 
 export async function adapterMain(argv: string[]): Promise<number> {
-  const f = scriptFlags('adapter', 'the WebGPU adapter and driver; exit 4 on a software adapter unless KIT_ALLOW_EMULATION=1', {
-    'self-check': { kind: 'bool', help: 'then run the engine\'s self-check of its kernel variants and print the verdicts' },
-  }, argv);
+  const f = scriptFlags(
+    'adapter',
+    'the WebGPU adapter and driver; exit 4 on a software adapter unless KIT_ALLOW_EMULATION=1',
+    {
+      'self-check': {
+        kind: 'bool',
+        help: "then run the engine's self-check of its kernel variants and print the verdicts",
+      },
+    },
+    argv,
+  );
   const pkg = 'webgpu';
   const { create } = (await import(/* @vite-ignore */ pkg)) as { create(flags: string[]): GPU };
   const adapter = await create([]).requestAdapter({ powerPreference: 'high-performance' });
@@ -37,9 +45,12 @@ export async function adapterMain(argv: string[]): Promise<number> {
   const backend = await createWebGpuBackend();
   try {
     for (const c of backend.info.checks) {
-      console.log(`self-check ${VARIANT_NAMES[c.variant]}: ${c.ok ? 'PASS' : 'FAIL, switched off'} (relative error ${c.error.toExponential(1)}, bound ${c.bound}; worst ${c.worst})`);
+      console.log(
+        `self-check ${VARIANT_NAMES[c.variant]}: ${c.ok ? 'PASS' : 'FAIL, switched off'} (relative error ${c.error.toExponential(1)}, bound ${c.bound}; worst ${c.worst})`,
+      );
     }
-    if (!backend.info.checks.length) console.log('self-check: no variant to check (the device has neither shader-f16 nor subgroups)');
+    if (!backend.info.checks.length)
+      console.log('self-check: no variant to check (the device has neither shader-f16 nor subgroups)');
     console.log(`kernels: ${backend.describe().kernels}`);
     console.log(`self-check time: ${Math.round(backend.info.selfCheckMs)} ms (pipelines it compiled included)`);
   } finally {

@@ -18,7 +18,8 @@ const inlineShaders: Plugin = {
     b.onLoad({ filter: /[\\/]src[\\/]engine[\\/]gpu[\\/]shader-sources\.ts$/ }, () => {
       const dir = `${root}/shaders`;
       const record: Record<string, string> = {};
-      for (const f of readdirSync(dir).sort()) if (f.endsWith('.wgsl')) record[f.slice(0, -5)] = readFileSync(`${dir}/${f}`, 'utf8');
+      for (const f of readdirSync(dir).sort())
+        if (f.endsWith('.wgsl')) record[f.slice(0, -5)] = readFileSync(`${dir}/${f}`, 'utf8');
       if (!Object.keys(record).length) throw new Error(`no .wgsl files in ${dir}`);
       return {
         loader: 'ts',
@@ -31,13 +32,22 @@ const inlineShaders: Plugin = {
 export async function bundleKit(outfile: string): Promise<void> {
   const r = await build({
     entryPoints: [`${root}/scripts/kit/entry.ts`],
-    outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', minify: true, legalComments: 'none', logLevel: 'warning',
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
     external: ['webgpu', 'playwright-core', 'vite'],
     // the CLI and bench-gpu run themselves when import.meta.url is the script being run; in the
     // bundle the entry decides, so their check must never match
     define: { 'import.meta.url': '"file:///webtune-kit/bundled-module"' },
     // CommonJS dependencies may require() Node's built-ins
-    banner: { js: "import { createRequire as __kitRequire } from 'node:module'; const require = __kitRequire(process.argv[1]);" },
+    banner: {
+      js: "import { createRequire as __kitRequire } from 'node:module'; const require = __kitRequire(process.argv[1]);",
+    },
     plugins: [inlineShaders],
   });
   if (r.errors.length) throw new Error(`esbuild: ${r.errors.map((e) => e.text).join('; ')}`);

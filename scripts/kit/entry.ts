@@ -9,7 +9,14 @@ import { logitsMain } from './logits.ts';
 import { adapterMain } from './adapter.ts';
 
 const [command, ...rest] = process.argv.slice(2);
-const run = command === 'bench-gpu' ? benchGpuMain(rest) : command === 'logits' ? logitsMain(rest) : command === 'adapter' ? adapterMain(rest) : cliMain(process.argv.slice(2));
+const run =
+  command === 'bench-gpu'
+    ? benchGpuMain(rest)
+    : command === 'logits'
+      ? logitsMain(rest)
+      : command === 'adapter'
+        ? adapterMain(rest)
+        : cliMain(process.argv.slice(2));
 run.then(
   (code) => process.exit(code),
   (e) => {

@@ -26,7 +26,12 @@ function initValue(name: string): 'ones' | 'final-norm' | 'normal' {
   return name.endsWith('norm.weight') ? 'ones' : 'normal';
 }
 
-export async function writeRandomWeights(path: string, cfg: Qwen2Config, seed: number, metadata: Record<string, string> = { format: 'pt' }): Promise<{ bytes: number; params: number }> {
+export async function writeRandomWeights(
+  path: string,
+  cfg: Qwen2Config,
+  seed: number,
+  metadata: Record<string, string> = { format: 'pt' },
+): Promise<{ bytes: number; params: number }> {
   const entries = [...expectedTensors(cfg)].map(([name, shape]) => ({ name, shape, dtype: 'BF16' as const }));
   const header = encodeHeader(entries, metadata);
   const rng = new SeededRng(seed);

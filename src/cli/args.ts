@@ -42,9 +42,21 @@ export function parseFlags(command: string, argv: string[], spec: Record<string,
   return parseCommand(command, argv, spec).flags;
 }
 
-export function parseCommand(command: string, argv: string[], spec: Record<string, FlagSpec>, positionals: readonly PositionalSpec[] = []): { flags: Flags; args: string[] } {
-  const options = Object.fromEntries(Object.entries(spec).map(([name, s]) => [name, { type: s.kind === 'bool' ? ('boolean' as const) : ('string' as const) }]));
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true; strict: true; tokens: true }>>;
+export function parseCommand(
+  command: string,
+  argv: string[],
+  spec: Record<string, FlagSpec>,
+  positionals: readonly PositionalSpec[] = [],
+): { flags: Flags; args: string[] } {
+  const options = Object.fromEntries(
+    Object.entries(spec).map(([name, s]) => [
+      name,
+      { type: s.kind === 'bool' ? ('boolean' as const) : ('string' as const) },
+    ]),
+  );
+  let parsed: ReturnType<
+    typeof parseArgs<{ options: typeof options; allowPositionals: true; strict: true; tokens: true }>
+  >;
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true, tokens: true });
   } catch (e) {
@@ -52,16 +64,23 @@ export function parseCommand(command: string, argv: string[], spec: Record<strin
   }
   // parseArgs keeps the last of `--data A --data B` silently: a flag that takes one value may be given once.
   const given = new Map<string, string[]>();
-  for (const t of parsed.tokens ?? []) if (t.kind === 'option' && t.value !== undefined) given.set(t.name, [...(given.get(t.name) ?? []), t.value]);
+  for (const t of parsed.tokens ?? [])
+    if (t.kind === 'option' && t.value !== undefined) given.set(t.name, [...(given.get(t.name) ?? []), t.value]);
   for (const [name, values] of given)
-    if (values.length > 1) throw new UsageError(`${command}: --${name} is given ${values.length} times (${values.map((v) => JSON.stringify(v)).join(', ')}); it takes one value`);
+    if (values.length > 1)
+      throw new UsageError(
+        `${command}: --${name} is given ${values.length} times (${values.map((v) => JSON.stringify(v)).join(', ')}); it takes one value`,
+      );
   const args = parsed.positionals;
-  if (args.length > positionals.length) throw new UsageError(`${command}: unexpected argument "${args[positionals.length]}"`);
+  if (args.length > positionals.length)
+    throw new UsageError(`${command}: unexpected argument "${args[positionals.length]}"`);
   const missing = positionals[args.length];
   if (missing) throw new UsageError(`${command}: <${missing.name}> is required (${missing.help})`);
   const flags: Flags = {};
-  for (const [name, raw] of Object.entries(parsed.values)) flags[name] = typeof raw === 'string' ? convert(command, name, spec[name], raw) : raw;
-  for (const [name, s] of Object.entries(spec)) if (s.required && flags[name] === undefined) throw new UsageError(`${command}: --${name} is required (${s.help})`);
+  for (const [name, raw] of Object.entries(parsed.values))
+    flags[name] = typeof raw === 'string' ? convert(command, name, spec[name], raw) : raw;
+  for (const [name, s] of Object.entries(spec))
+    if (s.required && flags[name] === undefined) throw new UsageError(`${command}: --${name} is required (${s.help})`);
   return { flags, args };
 }
 
@@ -70,10 +89,15 @@ function usageFromNode(command: string, e: Error & { code?: string }, spec: Reco
   const flag = /'(-[^' ]+)/.exec(e.message)?.[1] ?? '';
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return new UsageError(`${command}: unknown flag ${flag} (known: ${Object.keys(spec).map((k) => `--${k}`).join(', ')})`);
+      return new UsageError(
+        `${command}: unknown flag ${flag} (known: ${Object.keys(spec)
+          .map((k) => `--${k}`)
+          .join(', ')})`,
+      );
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (/does not take an argument/.test(e.message)) return new UsageError(`${command}: ${flag} takes no value`);
-      if (/ambiguous/.test(e.message)) return new UsageError(`${command}: ${flag} needs a value (write a value starting with "-" as ${flag}=-1)`);
+      if (/ambiguous/.test(e.message))
+        return new UsageError(`${command}: ${flag} needs a value (write a value starting with "-" as ${flag}=-1)`);
       return new UsageError(`${command}: ${flag} needs a value`);
     default:
       return new UsageError(`${command}: ${e.message}`);
@@ -119,7 +143,12 @@ function convertNumber(raw: string, s: FlagSpec, bad: (what: string) => UsageErr
   return v;
 }
 
-export function usage(command: string, summary: string, spec: Record<string, FlagSpec>, positionals: readonly PositionalSpec[] = []): string {
+export function usage(
+  command: string,
+  summary: string,
+  spec: Record<string, FlagSpec>,
+  positionals: readonly PositionalSpec[] = [],
+): string {
   const lines = [`${command}${positionals.map((p) => ` <${p.name}>`).join('')}: ${summary}`];
   for (const p of positionals) lines.push(`  <${p.name}>`.padEnd(33) + ' ' + p.help);
   for (const [name, s] of Object.entries(spec)) {
@@ -133,7 +162,12 @@ export function usage(command: string, summary: string, spec: Record<string, Fla
  * A script's flags: parsed and checked like a CLI command's; `--help` prints the usage and exits,
  * and a UsageError carries the usage after its message for the script to print.
  */
-export function scriptFlags(script: string, summary: string, spec: Record<string, FlagSpec>, argv = process.argv.slice(2)): Flags {
+export function scriptFlags(
+  script: string,
+  summary: string,
+  spec: Record<string, FlagSpec>,
+  argv = process.argv.slice(2),
+): Flags {
   if (argv.includes('--help')) {
     console.log(usage(script, summary, spec));
     process.exit(0);

@@ -21,8 +21,19 @@ export interface Check {
   ok: boolean;
 }
 
-export function compare(name: string, got: ArrayLike<number>, want: ArrayLike<number>, metric: Check['metric'], bound: number, mask?: (i: number) => boolean): Check {
-  let maxAbs = 0, maxRel = 0, num = 0, den = 0, same = got.length === want.length;
+export function compare(
+  name: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  metric: Check['metric'],
+  bound: number,
+  mask?: (i: number) => boolean,
+): Check {
+  let maxAbs = 0,
+    maxRel = 0,
+    num = 0,
+    den = 0,
+    same = got.length === want.length;
   for (let i = 0; i < want.length; i++) {
     if (mask && !mask(i)) continue;
     const d = Math.abs(got[i] - want[i]);
@@ -37,15 +48,30 @@ export function compare(name: string, got: ArrayLike<number>, want: ArrayLike<nu
   const err = metric === 'maxAbs' ? maxAbs : metric === 'relL2' ? relL2 : metric === 'maxRel' ? maxRel : same ? 0 : 1;
   // Every metric fails on a length mismatch: extra values past the reference's end were never compared.
   const lengthOk = got.length === want.length;
-  return { name: lengthOk ? name : `${name} (length ${got.length}, expected ${want.length})`, maxAbs, relL2, bound, metric, ok: lengthOk && err <= bound };
+  return {
+    name: lengthOk ? name : `${name} (length ${got.length}, expected ${want.length})`,
+    maxAbs,
+    relL2,
+    bound,
+    metric,
+    ok: lengthOk && err <= bound,
+  };
 }
 
 interface Case {
   dir: string;
   files: Record<string, SafetensorsFile>;
   caseJson: {
-    micro_batches: number; optimizer_steps: number; lr: number; lr_schedule?: string; warmup_steps?: number;
-    quant?: { type: string; block: number } | null; adamw: { beta1: number; beta2: number; eps: number; weight_decay: number }; max_grad_norm: number; lora_scaling: number; generate: { new_tokens: number };
+    micro_batches: number;
+    optimizer_steps: number;
+    lr: number;
+    lr_schedule?: string;
+    warmup_steps?: number;
+    quant?: { type: string; block: number } | null;
+    adamw: { beta1: number; beta2: number; eps: number; weight_decay: number };
+    max_grad_norm: number;
+    lora_scaling: number;
+    generate: { new_tokens: number };
   };
   adapterConfig: { r: number; lora_alpha: number; target_modules: string[]; use_rslora?: boolean };
 }
@@ -53,12 +79,25 @@ interface Case {
 /** What the case's optimizer_steps, lr_schedule and adamw mean in the recipe's terms: an epoch is every micro-batch once, one optimizer step. */
 export function caseSettings(c: Case['caseJson'], micros: readonly MicroBatch[]): TrainSettings {
   const B = micros[0].B;
-  if (micros.some((m) => m.B !== B)) throw new Error(`micro-batches of ${micros.map((m) => m.B).join(', ')} rows: a case's micro-batches must hold the same number`);
+  if (micros.some((m) => m.B !== B))
+    throw new Error(
+      `micro-batches of ${micros.map((m) => m.B).join(', ')} rows: a case's micro-batches must hold the same number`,
+    );
   return {
-    epochs: c.optimizer_steps, batchSize: B, gradAccum: micros.length,
-    lr: c.lr, schedule: caseSchedule(c.lr_schedule), warmupSteps: c.warmup_steps ?? 0,
-    beta1: c.adamw.beta1, beta2: c.adamw.beta2, eps: c.adamw.eps, weightDecay: c.adamw.weight_decay, maxGradNorm: c.max_grad_norm,
-    seed: 0, evalEvery: 0, checkpointEvery: 0,
+    epochs: c.optimizer_steps,
+    batchSize: B,
+    gradAccum: micros.length,
+    lr: c.lr,
+    schedule: caseSchedule(c.lr_schedule),
+    warmupSteps: c.warmup_steps ?? 0,
+    beta1: c.adamw.beta1,
+    beta2: c.adamw.beta2,
+    eps: c.adamw.eps,
+    weightDecay: c.adamw.weight_decay,
+    maxGradNorm: c.max_grad_norm,
+    seed: 0,
+    evalEvery: 0,
+    checkpointEvery: 0,
   };
 }
 
@@ -74,7 +113,8 @@ export type CaseReader = (file: string) => Promise<Uint8Array>;
 
 async function openCase(dir: string, read: CaseReader): Promise<Case> {
   const files: Record<string, SafetensorsFile> = {};
-  for (const f of ['model', 'adapter_model', 'batches', 'expected']) files[f] = await SafetensorsFile.open(await read(`${f}.safetensors`), `${dir}/${f}.safetensors`);
+  for (const f of ['model', 'adapter_model', 'batches', 'expected'])
+    files[f] = await SafetensorsFile.open(await read(`${f}.safetensors`), `${dir}/${f}.safetensors`);
   const json = async (f: string) => JSON.parse(new TextDecoder().decode(await read(f)));
   return { dir, files, caseJson: await json('case.json'), adapterConfig: await json('adapter_config.json') };
 }
@@ -87,7 +127,14 @@ async function microBatch(c: Case, k: number, pack: boolean): Promise<MicroBatch
   const b = c.files.batches;
   const ids = (await b.read(`micro${k}.input_ids`)) as Int32Array;
   const [B, T] = b.info(`micro${k}.input_ids`).shape;
-  return { B, T, inputIds: ids, attentionMask: (await b.read(`micro${k}.attention_mask`)) as Int32Array, labels: (await b.read(`micro${k}.labels`)) as Int32Array, pack };
+  return {
+    B,
+    T,
+    inputIds: ids,
+    attentionMask: (await b.read(`micro${k}.attention_mask`)) as Int32Array,
+    labels: (await b.read(`micro${k}.labels`)) as Int32Array,
+    pack,
+  };
 }
 
 /**
@@ -106,9 +153,31 @@ async function microBatch(c: Case, k: number, pack: boolean): Promise<MicroBatch
 export const GOLDEN_BOUNDS = {
   // f32 updates: a near-zero gradient's Adam update can still flip (tiny-bf16-untied on the CPU
   // engine: 2.4e-3); the adapter after each step is held 20x tighter than an update (CPU: 4.4e-5).
-  f32: { logits: 1e-4, loss: 1e-5, grad: 1e-4, update: 5e-3, adapter: 1e-4, adapterToyLr: 1e-4, trainLoss: 1e-4, gradNorm: 1e-4, margins: 1e-3, merged: 1e-4 },
+  f32: {
+    logits: 1e-4,
+    loss: 1e-5,
+    grad: 1e-4,
+    update: 5e-3,
+    adapter: 1e-4,
+    adapterToyLr: 1e-4,
+    trainLoss: 1e-4,
+    gradNorm: 1e-4,
+    margins: 1e-3,
+    merged: 1e-4,
+  },
   // merged = W + scale * B @ A carries the adapter's error times the scale (qlora-nf4: 0.023 at scale 4)
-  f16: { logits: 1e-2, loss: 1e-3, grad: 5e-3, update: null, adapter: 1e-3, adapterToyLr: 5e-2, trainLoss: 1e-3, gradNorm: 1e-2, margins: 5e-2, merged: 5e-2 },
+  f16: {
+    logits: 1e-2,
+    loss: 1e-3,
+    grad: 5e-3,
+    update: null,
+    adapter: 1e-3,
+    adapterToyLr: 5e-2,
+    trainLoss: 1e-3,
+    gradNorm: 1e-2,
+    margins: 5e-2,
+    merged: 5e-2,
+  },
 } as const;
 
 /** Learning rates above this are the toy cases' (see GOLDEN_BOUNDS); realistic ones are 1e-4..2e-4. */
@@ -119,18 +188,35 @@ export const TOY_LR = 1e-3;
  * engine. A case whose case.json names NF4 loads the base as NF4 unless `quantArg` says otherwise.
  * `pack` false: every micro-batch on its padded layout (else packed where exact, engine/packing.ts).
  */
-export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKind: EngineKind, log: (line: string) => void = console.log, engineOpts: CreateEngineOptions = {}, recompute?: boolean, quantArg?: Quantization, pack = true): Promise<{ checks: Check[]; dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }> {
+export async function runGoldenCaseFrom(
+  read: CaseReader,
+  dir: string,
+  engineKind: EngineKind,
+  log: (line: string) => void = console.log,
+  engineOpts: CreateEngineOptions = {},
+  recompute?: boolean,
+  quantArg?: Quantization,
+  pack = true,
+): Promise<{ checks: Check[]; dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }> {
   const c = await openCase(dir, read);
   const cfg = parseQwen2Config(new TextDecoder().decode(await read('config.json')));
   const model = c.files.model;
   const dtype = validateWeights(cfg, model);
   const lora: LoraSettings = {
-    r: c.adapterConfig.r, alpha: c.adapterConfig.lora_alpha, dropout: 0,
-    targets: c.adapterConfig.target_modules.filter((t): t is LoraTarget => (LORA_TARGETS as readonly string[]).includes(t)),
+    r: c.adapterConfig.r,
+    alpha: c.adapterConfig.lora_alpha,
+    dropout: 0,
+    targets: c.adapterConfig.target_modules.filter((t): t is LoraTarget =>
+      (LORA_TARGETS as readonly string[]).includes(t),
+    ),
     rslora: !!c.adapterConfig.use_rslora,
   };
   const q = c.caseJson.quant;
-  if (q && (q.type !== 'nf4' || q.block !== NF4_BLOCK)) throw new ModelConfigError('case.json quant', `${q.type} with blocks of ${q.block} is not a quantization Webtune has (nf4, blocks of ${NF4_BLOCK})`);
+  if (q && (q.type !== 'nf4' || q.block !== NF4_BLOCK))
+    throw new ModelConfigError(
+      'case.json quant',
+      `${q.type} with blocks of ${q.block} is not a quantization Webtune has (nf4, blocks of ${NF4_BLOCK})`,
+    );
   const quant: Quantization = quantArg ?? (q ? 'nf4' : 'none');
   const micros: MicroBatch[] = [];
   for (let k = 0; k < c.caseJson.micro_batches; k++) micros.push(await microBatch(c, k, pack));
@@ -140,7 +226,9 @@ export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKin
   const dump: Record<string, { data: Float32Array | Int32Array; shape: number[] }> = {};
   const add = (ch: Check) => {
     checks.push(ch);
-    log(`${ch.ok ? 'ok  ' : 'FAIL'} ${ch.name.padEnd(72)} maxAbs=${ch.maxAbs.toExponential(2)} relL2=${ch.relL2.toExponential(2)} bound(${ch.metric})=${ch.bound}`);
+    log(
+      `${ch.ok ? 'ok  ' : 'FAIL'} ${ch.name.padEnd(72)} maxAbs=${ch.maxAbs.toExponential(2)} relL2=${ch.relL2.toExponential(2)} bound(${ch.metric})=${ch.bound}`,
+    );
   };
   try {
     const info = await engine.info();
@@ -149,8 +237,13 @@ export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKin
     log(`bounds: ${bounds === GOLDEN_BOUNDS.f16 ? 'f16 kernel path' : 'f32'}`);
     if (info.kernels) log(`kernels: ${info.kernels}`);
     for (const n of info.notices ?? []) log(`notice: ${n}`);
-    const maxB = Math.max(...micros.map((m) => m.B)), maxT = Math.max(...micros.map((m) => m.T), 5 + c.caseJson.generate.new_tokens);
-    await engine.load(cfg, { dtype, read: async (n) => (await model.read(n)) as Float32Array | Uint16Array }, { maxBatch: maxB, maxSeq: maxT, lora, recompute, quant });
+    const maxB = Math.max(...micros.map((m) => m.B)),
+      maxT = Math.max(...micros.map((m) => m.T), 5 + c.caseJson.generate.new_tokens);
+    await engine.load(
+      cfg,
+      { dtype, read: async (n) => (await model.read(n)) as Float32Array | Uint16Array },
+      { maxBatch: maxB, maxSeq: maxT, lora, recompute, quant },
+    );
     const initial: Record<string, Float32Array> = {};
     for (const name of c.files.adapter_model.tensors.keys()) initial[name] = await f32(c.files.adapter_model, name);
     await engine.setLora(initial);
@@ -167,7 +260,16 @@ export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKin
     const m0 = micros[0];
     const fwd = await engine.forward(m0, true);
     const V = cfg.vocabSize;
-    add(compare('logits', fwd.logits!, await f32(exp, 'logits'), 'maxAbs', bounds.logits, (i) => m0.attentionMask[Math.floor(i / V)] === 1));
+    add(
+      compare(
+        'logits',
+        fwd.logits!,
+        await f32(exp, 'logits'),
+        'maxAbs',
+        bounds.logits,
+        (i) => m0.attentionMask[Math.floor(i / V)] === 1,
+      ),
+    );
     dump.logits = { data: fwd.logits!, shape: [m0.B, m0.T, V] };
     const wantLoss = (await f32(exp, 'loss'))[0];
     add(compare('loss', [fwd.loss], [wantLoss], 'relL2', bounds.loss));
@@ -184,12 +286,17 @@ export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKin
     // or cosine decay from case.json), accumulation over all micro-batches, clipping, AdamW
     const trainer = new Trainer(engine, fixedBatches(micros), caseSettings(c.caseJson, micros));
     const steps = c.caseJson.optimizer_steps;
-    if (trainer.totalSteps !== steps) throw new Error(`${dir}: the trainer counts ${trainer.totalSteps} optimizer steps, case.json says ${steps}`);
-    const losses: number[] = [], norms: number[] = [], lrs: number[] = [];
+    if (trainer.totalSteps !== steps)
+      throw new Error(`${dir}: the trainer counts ${trainer.totalSteps} optimizer steps, case.json says ${steps}`);
+    const losses: number[] = [],
+      norms: number[] = [],
+      lrs: number[] = [];
     let prev = initial;
     for (let k = 0; k < steps; k++) {
       const r = await trainer.step();
-      losses.push(r.loss); norms.push(r.gradNorm); lrs.push(r.lr);
+      losses.push(r.loss);
+      norms.push(r.gradNorm);
+      lrs.push(r.lr);
       const now = await engine.getLora();
       for (const name of Object.keys(now).sort()) {
         const want = await f32(exp, `step${k + 1}.${name}`);
@@ -211,7 +318,14 @@ export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKin
     // greedy generation with the KV cache after training
     const prompt = (await exp.read('generate.prompt')) as Int32Array;
     const want = (await exp.read('generate.tokens')) as Int32Array;
-    const gen = await engine.generate(prompt, { maxNewTokens: want.length, temperature: 0, topK: 0, topP: 1, stopTokens: [], seed: 0 });
+    const gen = await engine.generate(prompt, {
+      maxNewTokens: want.length,
+      temperature: 0,
+      topK: 0,
+      topP: 1,
+      stopTokens: [],
+      seed: 0,
+    });
     add(compare('generate.tokens', gen.tokens, want, 'exact', 0));
     add(compare('generate.margins', gen.margins, await f32(exp, 'generate.margins'), 'maxAbs', bounds.margins));
     dump['generate.prompt'] = { data: prompt, shape: [prompt.length] };
@@ -227,4 +341,3 @@ export async function runGoldenCaseFrom(read: CaseReader, dir: string, engineKin
   }
   return { checks, dump };
 }
-

@@ -4,7 +4,17 @@
 
 import { pathToFileURL } from 'node:url';
 import {
-  AdapterError, DatasetError, ModelConfigError, ModelFilesError, NonFiniteWeightError, SafetensorsError, SchemaError, TokenizerError, WebtuneError, formatIssue, formatSchemaIssue,
+  AdapterError,
+  DatasetError,
+  ModelConfigError,
+  ModelFilesError,
+  NonFiniteWeightError,
+  SafetensorsError,
+  SchemaError,
+  TokenizerError,
+  WebtuneError,
+  formatIssue,
+  formatSchemaIssue,
 } from '../core/errors.ts';
 import { OutputError } from './output.ts';
 import { UsageError, usage, type FlagSpec, type PositionalSpec } from './args.ts';
@@ -46,7 +56,14 @@ function help(): string {
 }
 
 /** Input files that are not what they must be are bad data (3); a target that may not be written is a bad argument (2). */
-const BAD_INPUT = [ModelFilesError, ModelConfigError, SafetensorsError, AdapterError, NonFiniteWeightError, TokenizerError];
+const BAD_INPUT = [
+  ModelFilesError,
+  ModelConfigError,
+  SafetensorsError,
+  AdapterError,
+  NonFiniteWeightError,
+  TokenizerError,
+];
 
 export function exitCodeOf(e: WebtuneError): number {
   if (e instanceof OutputError) return EXIT.usage;
@@ -96,7 +113,10 @@ export async function main(argvIn: string[], io: CliIo = processIo): Promise<num
       line(io.stderr, `error: ${e.name}: ${e.message}`);
       return exitCodeOf(e);
     }
-    line(io.stderr, `error: ${e instanceof Error ? e.message : String(e)}${verbose ? '' : ' (run with --verbose for the stack trace)'}`);
+    line(
+      io.stderr,
+      `error: ${e instanceof Error ? e.message : String(e)}${verbose ? '' : ' (run with --verbose for the stack trace)'}`,
+    );
     return EXIT.failed;
   }
 }

@@ -46,7 +46,15 @@ async function identities(input: GuardedInput): Promise<Identity[]> {
   if (st.isDirectory()) {
     for (const name of await readdir(real).catch(() => [] as string[])) {
       const s = await stat(join(real, name)).catch(() => null);
-      if (s?.isFile()) out.push({ flag: input.flag, shown: join(input.path, name), real: join(real, name), dev: s.dev, ino: s.ino, top: false });
+      if (s?.isFile())
+        out.push({
+          flag: input.flag,
+          shown: join(input.path, name),
+          real: join(real, name),
+          dev: s.dev,
+          ino: s.ino,
+          top: false,
+        });
     }
   }
   return out;
@@ -64,13 +72,18 @@ async function realTarget(path: string): Promise<string> {
   }
 }
 
-const inside = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+const inside = (child: string, parent: string) =>
+  child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
 
 /**
  * Refuses a target that is (or, being a folder, holds) one of the inputs, or that another target
  * of the same command also names. Throws OutputError naming both flags.
  */
-export async function checkTargetsAgainstInputs(command: string, targets: GuardedTarget[], inputs: GuardedInput[]): Promise<void> {
+export async function checkTargetsAgainstInputs(
+  command: string,
+  targets: GuardedTarget[],
+  inputs: GuardedInput[],
+): Promise<void> {
   const ids = (await Promise.all(inputs.map(identities))).flat();
   const seen: { flag: string; real: string }[] = [];
   for (const t of targets) {
@@ -78,11 +91,23 @@ export async function checkTargetsAgainstInputs(command: string, targets: Guarde
     const st = await stat(t.path).catch(() => null);
     for (const i of ids) {
       const same = (st && st.dev === i.dev && st.ino === i.ino) || real === i.real;
-      if (same) throw new OutputError(t.path, `${command}: ${t.flag} is ${i.top ? `${i.flag} (${i.shown})` : `${i.shown}, a file of ${i.flag}`}, which this command reads; it is never written over: choose another ${t.flag}`);
-      if (inside(i.real, real)) throw new OutputError(t.path, `${command}: ${t.flag} holds ${i.shown} (${i.flag}), which this command reads; it is never replaced: choose another ${t.flag}`);
+      if (same)
+        throw new OutputError(
+          t.path,
+          `${command}: ${t.flag} is ${i.top ? `${i.flag} (${i.shown})` : `${i.shown}, a file of ${i.flag}`}, which this command reads; it is never written over: choose another ${t.flag}`,
+        );
+      if (inside(i.real, real))
+        throw new OutputError(
+          t.path,
+          `${command}: ${t.flag} holds ${i.shown} (${i.flag}), which this command reads; it is never replaced: choose another ${t.flag}`,
+        );
     }
     for (const o of seen)
-      if (o.real === real || inside(o.real, real) || inside(real, o.real)) throw new OutputError(t.path, `${command}: ${t.flag} and ${o.flag} name the same place; one would overwrite the other`);
+      if (o.real === real || inside(o.real, real) || inside(real, o.real))
+        throw new OutputError(
+          t.path,
+          `${command}: ${t.flag} and ${o.flag} name the same place; one would overwrite the other`,
+        );
     seen.push({ flag: t.flag, real });
   }
 }
@@ -134,13 +159,21 @@ export interface Guarded {
  * by flag. `overwrite` applies to all targets; `ours` lists the names a folder target may hold
  * to be replaced.
  */
-export async function guardOutputs(command: string, targets: GuardedTarget[], inputs: GuardedInput[], opts: Omit<OutputOptions, 'flag'>): Promise<Record<string, StagedOutput>> {
+export async function guardOutputs(
+  command: string,
+  targets: GuardedTarget[],
+  inputs: GuardedInput[],
+  opts: Omit<OutputOptions, 'flag'>,
+): Promise<Record<string, StagedOutput>> {
   await checkTargetsAgainstInputs(command, targets, inputs);
   const staged: Record<string, StagedOutput> = {};
   for (const t of targets) {
     const dir = dirname(resolve(t.path));
     if ((await lstat(dir).catch(() => null))?.isDirectory()) await sweepLeftovers(dir);
-    const s = t.kind === 'dir' ? await StagedOutput.folder(t.path, { ...opts, flag: t.flag }) : await StagedOutput.file(t.path, { ...opts, flag: t.flag });
+    const s =
+      t.kind === 'dir'
+        ? await StagedOutput.folder(t.path, { ...opts, flag: t.flag })
+        : await StagedOutput.file(t.path, { ...opts, flag: t.flag });
     if (t.kind === 'file') await probe(t.path, t.path);
     staged[t.flag] = s;
   }

@@ -11,7 +11,10 @@ import { WebtuneError } from '../core/errors.ts';
 
 /** A target the CLI cannot or may not write: names the path and why. */
 export class OutputError extends WebtuneError {
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(`${path}: ${message}`);
   }
 }
@@ -157,10 +160,16 @@ export class StagedOutput {
     const inside = (await readdir(target)).filter((n) => !isLeftover(n));
     const foreign = opts.ours ? inside.filter((n) => !opts.ours!.includes(n)) : [];
     if (opts.overwrite && foreign.length)
-      throw new OutputError(shown, `holds files Webtune did not write (${foreign.slice(0, 4).join(', ')}${foreign.length > 4 ? ', ...' : ''}); it is not replaced even with --overwrite: choose another folder`);
+      throw new OutputError(
+        shown,
+        `holds files Webtune did not write (${foreign.slice(0, 4).join(', ')}${foreign.length > 4 ? ', ...' : ''}); it is not replaced even with --overwrite: choose another folder`,
+      );
     if (opts.overwrite) return;
     if (inside.length)
-      throw new OutputError(shown, `is not empty (${inside.slice(0, 4).join(', ')}${inside.length > 4 ? ', ...' : ''}); pass --overwrite to replace it, or choose a new folder`);
+      throw new OutputError(
+        shown,
+        `is not empty (${inside.slice(0, 4).join(', ')}${inside.length > 4 ? ', ...' : ''}); pass --overwrite to replace it, or choose a new folder`,
+      );
   }
 
   /** Moves the finished output into place; what was there before is removed. */

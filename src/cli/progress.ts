@@ -12,7 +12,12 @@ export interface TextStream {
   isTTY?: boolean;
 }
 
-export function progressBar(label: string, total: number, stream: TextStream = process.stderr, quiet = false): ProgressBar {
+export function progressBar(
+  label: string,
+  total: number,
+  stream: TextStream = process.stderr,
+  quiet = false,
+): ProgressBar {
   const t0 = performance.now();
   let lastPrint = 0;
   const tty = Boolean(stream.isTTY);
@@ -44,5 +49,7 @@ export function progressBar(label: string, total: number, stream: TextStream = p
 function fmtSeconds(s: number): string {
   if (s < 60) return `${s.toFixed(1)}s`;
   const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+  return m < 60
+    ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }

@@ -8,7 +8,8 @@ import type { Recipe } from '../train/recipe.ts';
 import { checkSetting, problemText, recipeProblems, SETTINGS, type Setting } from '../train/settings-spec.ts';
 import { UsageError, type FlagSpec, type Flags } from './args.ts';
 
-const shown = (v: unknown) => (Array.isArray(v) ? (v.length === LORA_TARGETS.length ? 'all seven' : v.join(',')) : String(v));
+const shown = (v: unknown) =>
+  Array.isArray(v) ? (v.length === LORA_TARGETS.length ? 'all seven' : v.join(',')) : String(v);
 
 function flagOf(s: Setting, defaults: Recipe): FlagSpec {
   const help = `${s.help} (default ${shown(defaults[s.key])})`;
@@ -16,13 +17,18 @@ function flagOf(s: Setting, defaults: Recipe): FlagSpec {
     case 'int':
     case 'number':
       return {
-        kind: s.type, help,
+        kind: s.type,
+        help,
         check: (raw) => {
           const r = checkSetting(s, raw);
           if ('value' in r) return r;
           // no number at all: say that alone; otherwise every rule it breaks
           const first = r.problems[0];
-          return { error: (first.code === 'empty' || first.code === 'number' ? [first] : r.problems).map(problemText).join('; ') };
+          return {
+            error: (first.code === 'empty' || first.code === 'number' ? [first] : r.problems)
+              .map(problemText)
+              .join('; '),
+          };
         },
       };
     case 'choice':
@@ -34,14 +40,21 @@ function flagOf(s: Setting, defaults: Recipe): FlagSpec {
 
 /** FlagSpecs of every setting the CLI takes (those with a flag in the spec), with the defaults in the help. */
 export function settingFlags(defaults: Recipe): Record<string, FlagSpec> {
-  return Object.fromEntries(SETTINGS.filter((s) => s.flag && s.type !== 'bool').map((s) => [s.flag!, flagOf(s, defaults)]));
+  return Object.fromEntries(
+    SETTINGS.filter((s) => s.flag && s.type !== 'bool').map((s) => [s.flag!, flagOf(s, defaults)]),
+  );
 }
 
 /** --targets as the spec's list: known names, in the canonical order, at least one. */
 export function parseTargets(command: string, raw: string | undefined, fallback: readonly LoraTarget[]): LoraTarget[] {
   if (raw === undefined) return [...fallback];
-  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (!(LORA_TARGETS as readonly string[]).includes(n)) throw new UsageError(`${command}: --targets: "${n}" is not one of ${LORA_TARGETS.join(', ')}`);
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const n of names)
+    if (!(LORA_TARGETS as readonly string[]).includes(n))
+      throw new UsageError(`${command}: --targets: "${n}" is not one of ${LORA_TARGETS.join(', ')}`);
   if (!names.length) throw new UsageError(`${command}: --targets is empty`);
   return LORA_TARGETS.filter((t) => names.includes(t));
 }
@@ -62,7 +75,9 @@ export function recipeFromFlags(command: string, f: Flags, defaults: Recipe, eng
   const bad = recipeProblems(r, engine)[0];
   if (bad) {
     const flag = SETTINGS.find((s) => s.key === bad.key)!.flag;
-    throw new UsageError(`${command}: ${flag ? `--${flag}` : bad.key} ${bad.problems.map(problemText).join('; ')}, got ${r[bad.key]}`);
+    throw new UsageError(
+      `${command}: ${flag ? `--${flag}` : bad.key} ${bad.problems.map(problemText).join('; ')}, got ${r[bad.key]}`,
+    );
   }
   return r;
 }

@@ -25,7 +25,8 @@ export class FileSpill implements ChunkSpill {
 
   write(chunk: number, ids: Int32Array): void {
     const bytes = new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength);
-    for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done, this.end + done);
+    for (let done = 0; done < bytes.length;)
+      done += writeSync(this.fd, bytes, done, bytes.length - done, this.end + done);
     this.offsets.set(chunk, this.end);
     this.end += bytes.length;
   }
@@ -35,7 +36,7 @@ export class FileSpill implements ChunkSpill {
     if (at === undefined) throw new Error(`token chunk ${chunk} was never spilled`);
     const ids = new Int32Array(length);
     const bytes = new Uint8Array(ids.buffer);
-    for (let done = 0; done < bytes.length; ) {
+    for (let done = 0; done < bytes.length;) {
       const got = readSync(this.fd, bytes, done, bytes.length - done, at + start * 4 + done);
       if (got === 0) throw new Error(`the token spill file ended early (chunk ${chunk})`);
       done += got;

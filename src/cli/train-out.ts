@@ -39,7 +39,11 @@ export class FolderCheckpoints implements CheckpointSink {
     } catch (e) {
       await rm(partial, { force: true });
       // A full disk is not the end of the run: it goes on and says what the checkpoint needed.
-      if (code(e) === 'ENOSPC' || code(e) === 'EDQUOT') throw new CheckpointSpaceError(bytes.byteLength, `${this.path}: the checkpoint at step ${c.meta.position.step} needs ${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB and the disk is full (${code(e)})`);
+      if (code(e) === 'ENOSPC' || code(e) === 'EDQUOT')
+        throw new CheckpointSpaceError(
+          bytes.byteLength,
+          `${this.path}: the checkpoint at step ${c.meta.position.step} needs ${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB and the disk is full (${code(e)})`,
+        );
       throw e;
     }
     // Renamed over the previous one in one step: a kill leaves one complete checkpoint or the other.
@@ -91,14 +95,21 @@ async function existingAncestor(path: string, shown: string): Promise<string> {
  * adapter only with --overwrite; one holding a checkpoint only with --resume (or --overwrite to
  * start over). Nothing is created yet, so bad data or a bad model leave no folder behind.
  */
-export async function prepareTrainOut(outArg: string, opts: { overwrite: boolean; resume: boolean }): Promise<TrainOut> {
+export async function prepareTrainOut(
+  outArg: string,
+  opts: { overwrite: boolean; resume: boolean },
+): Promise<TrainOut> {
   const dir = resolve(outArg);
   await recoverLeftovers(dir);
   const checkpoints = new FolderCheckpoints(dir);
   const st = await lstat(dir).catch(() => null);
   const create = () => makeDirs(dir, outArg);
   if (!st) {
-    if (opts.resume) throw new OutputError(outArg, `--resume: the folder does not exist, so there is no ${CHECKPOINT_FILE} to continue from`);
+    if (opts.resume)
+      throw new OutputError(
+        outArg,
+        `--resume: the folder does not exist, so there is no ${CHECKPOINT_FILE} to continue from`,
+      );
     await probeWritable(await existingAncestor(dir, outArg), outArg, true);
     return { dir, checkpoints, hasCheckpoint: false, create };
   }
@@ -109,12 +120,23 @@ export async function prepareTrainOut(outArg: string, opts: { overwrite: boolean
   const ours = new Set([ADAPTER_CONFIG, ADAPTER_WEIGHTS, CHECKPOINT_FILE, RUN_RECORD]);
   const foreign = names.filter((n) => !ours.has(n));
   if (foreign.length)
-    throw new OutputError(outArg, `holds files that are not a Webtune adapter (${foreign.slice(0, 4).join(', ')}${foreign.length > 4 ? ', ...' : ''}); choose an empty or new folder`);
+    throw new OutputError(
+      outArg,
+      `holds files that are not a Webtune adapter (${foreign.slice(0, 4).join(', ')}${foreign.length > 4 ? ', ...' : ''}); choose an empty or new folder`,
+    );
   const hasCheckpoint = names.includes(CHECKPOINT_FILE);
   const hasAdapter = names.includes(ADAPTER_CONFIG) || names.includes(ADAPTER_WEIGHTS);
-  if (opts.resume && !hasCheckpoint) throw new OutputError(outArg, `--resume: there is no ${CHECKPOINT_FILE} to continue from`);
+  if (opts.resume && !hasCheckpoint)
+    throw new OutputError(outArg, `--resume: there is no ${CHECKPOINT_FILE} to continue from`);
   if (hasCheckpoint && !opts.resume && !opts.overwrite)
-    throw new OutputError(outArg, `holds the checkpoint of an unfinished run (${CHECKPOINT_FILE}); pass --resume to continue it, or --overwrite to start over`);
-  if (hasAdapter && !hasCheckpoint && !opts.overwrite) throw new OutputError(outArg, `holds an adapter (${ADAPTER_CONFIG}); pass --overwrite to replace it, or choose a new folder`);
+    throw new OutputError(
+      outArg,
+      `holds the checkpoint of an unfinished run (${CHECKPOINT_FILE}); pass --resume to continue it, or --overwrite to start over`,
+    );
+  if (hasAdapter && !hasCheckpoint && !opts.overwrite)
+    throw new OutputError(
+      outArg,
+      `holds an adapter (${ADAPTER_CONFIG}); pass --overwrite to replace it, or choose a new folder`,
+    );
   return { dir, checkpoints, hasCheckpoint, create };
 }

@@ -33,13 +33,15 @@ export interface Qwen2Config {
 
 function int(raw: Record<string, unknown>, field: string, fallback?: number): number {
   const v = raw[field] ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ModelConfigError(field, `must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+    throw new ModelConfigError(field, `must be a positive integer, got ${JSON.stringify(v)}`);
   return v;
 }
 
 function num(raw: Record<string, unknown>, field: string, fallback: number): number {
   const v = raw[field] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ModelConfigError(field, `must be a positive number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw new ModelConfigError(field, `must be a positive number, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -54,7 +56,10 @@ export function parseQwen2Config(json: string | Record<string, unknown>): Qwen2C
   } else raw = json;
   const architecture = raw.model_type;
   if (architecture !== 'qwen2' && architecture !== 'qwen3')
-    throw new ModelConfigError('model_type', `Webtune trains Qwen2 and Qwen3 models (model_type "qwen2" or "qwen3"), this config says ${JSON.stringify(raw.model_type)}`);
+    throw new ModelConfigError(
+      'model_type',
+      `Webtune trains Qwen2 and Qwen3 models (model_type "qwen2" or "qwen3"), this config says ${JSON.stringify(raw.model_type)}`,
+    );
   const act = raw.hidden_act ?? 'silu';
   if (act !== 'silu') throw new ModelConfigError('hidden_act', `only "silu" is supported, got ${JSON.stringify(act)}`);
   const hiddenSize = int(raw, 'hidden_size');
@@ -66,13 +71,17 @@ export function parseQwen2Config(json: string | Record<string, unknown>): Qwen2C
     headDim = int(raw, 'head_dim', 128);
     if (headDim % 2) throw new ModelConfigError('head_dim', `${headDim} must be even for rotary embeddings`);
   } else {
-    if (hiddenSize % numHeads) throw new ModelConfigError('num_attention_heads', `${numHeads} does not divide hidden_size ${hiddenSize}`);
+    if (hiddenSize % numHeads)
+      throw new ModelConfigError('num_attention_heads', `${numHeads} does not divide hidden_size ${hiddenSize}`);
     headDim = hiddenSize / numHeads;
-    if (headDim % 2) throw new ModelConfigError('num_attention_heads', `head dim ${headDim} must be even for rotary embeddings`);
+    if (headDim % 2)
+      throw new ModelConfigError('num_attention_heads', `head dim ${headDim} must be even for rotary embeddings`);
   }
-  if (numHeads % numKvHeads) throw new ModelConfigError('num_key_value_heads', `${numKvHeads} does not divide num_attention_heads ${numHeads}`);
+  if (numHeads % numKvHeads)
+    throw new ModelConfigError('num_key_value_heads', `${numKvHeads} does not divide num_attention_heads ${numHeads}`);
   if (raw.rope_scaling) throw new ModelConfigError('rope_scaling', 'scaled rotary embeddings are not supported');
-  if (raw.use_sliding_window === true) throw new ModelConfigError('use_sliding_window', 'sliding-window attention is not supported');
+  if (raw.use_sliding_window === true)
+    throw new ModelConfigError('use_sliding_window', 'sliding-window attention is not supported');
   const attentionBias = architecture === 'qwen2' ? true : raw.attention_bias === true;
   const torchDtype = String(raw.torch_dtype ?? 'bfloat16');
   return {
@@ -105,15 +114,23 @@ export function moduleOf(target: LoraTarget): 'self_attn' | 'mlp' {
 
 /** [out, in] of each projection. */
 export function projShape(cfg: Qwen2Config, target: LoraTarget): [number, number] {
-  const C = cfg.hiddenSize, I = cfg.intermediateSize, Q = cfg.numHeads * cfg.headDim, KV = cfg.numKvHeads * cfg.headDim;
+  const C = cfg.hiddenSize,
+    I = cfg.intermediateSize,
+    Q = cfg.numHeads * cfg.headDim,
+    KV = cfg.numKvHeads * cfg.headDim;
   switch (target) {
-    case 'q_proj': return [Q, C];
+    case 'q_proj':
+      return [Q, C];
     case 'k_proj':
-    case 'v_proj': return [KV, C];
-    case 'o_proj': return [C, Q];
+    case 'v_proj':
+      return [KV, C];
+    case 'o_proj':
+      return [C, Q];
     case 'gate_proj':
-    case 'up_proj': return [I, C];
-    case 'down_proj': return [C, I];
+    case 'up_proj':
+      return [I, C];
+    case 'down_proj':
+      return [C, I];
   }
 }
 
@@ -128,7 +145,8 @@ export function expectedTensors(cfg: Qwen2Config): Map<string, number[]> {
     for (const t of LORA_TARGETS) {
       const [o, i] = projShape(cfg, t);
       m.set(`${p}.${moduleOf(t)}.${t}.weight`, [o, i]);
-      if (cfg.attentionBias && (t === 'q_proj' || t === 'k_proj' || t === 'v_proj')) m.set(`${p}.self_attn.${t}.bias`, [o]);
+      if (cfg.attentionBias && (t === 'q_proj' || t === 'k_proj' || t === 'v_proj'))
+        m.set(`${p}.self_attn.${t}.bias`, [o]);
     }
     if (cfg.qkNorm) {
       m.set(`${p}.self_attn.q_norm.weight`, [cfg.headDim]);
@@ -149,9 +167,11 @@ export function validateWeights(cfg: Qwen2Config, src: TensorSource): WeightDTyp
     if (!t) throw new ModelConfigError(name, 'missing from the weights');
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
       throw new ModelConfigError(name, `shape [${t.shape}] does not match config (expected [${shape}])`);
-    if (!['F32', 'F16', 'BF16'].includes(t.dtype)) throw new ModelConfigError(name, `dtype ${t.dtype} is not a float type`);
+    if (!['F32', 'F16', 'BF16'].includes(t.dtype))
+      throw new ModelConfigError(name, `dtype ${t.dtype} is not a float type`);
     if (name.endsWith('.weight') && shape.length === 2) {
-      if (dtype && dtype !== t.dtype) throw new ModelConfigError(name, `dtype ${t.dtype} differs from the other weights (${dtype})`);
+      if (dtype && dtype !== t.dtype)
+        throw new ModelConfigError(name, `dtype ${t.dtype} differs from the other weights (${dtype})`);
       dtype = t.dtype;
     }
   }

@@ -10,14 +10,21 @@ export class WebtuneError extends Error {
 
 /** A safetensors file that cannot be read: names the file and, where known, the tensor. */
 export class SafetensorsError extends WebtuneError {
-  constructor(readonly file: string, message: string, readonly tensor?: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+    readonly tensor?: string,
+  ) {
     super(`${file}${tensor ? ` [${tensor}]` : ''}: ${message}`);
   }
 }
 
 /** config.json that is not a Qwen2 model we can run, or weights that do not fit it. */
 export class ModelConfigError extends WebtuneError {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`${field}: ${message}`);
   }
 }
@@ -32,7 +39,10 @@ export interface DatasetIssue {
 
 /** Raised when an import has no usable rows; the individual problems travel with it. */
 export class DatasetError extends WebtuneError {
-  constructor(readonly file: string, readonly issues: DatasetIssue[]) {
+  constructor(
+    readonly file: string,
+    readonly issues: DatasetIssue[],
+  ) {
     super(`${file}: ${issues.length} problem(s): ` + issues.slice(0, 5).map(formatIssue).join('; '));
   }
 }
@@ -54,14 +64,23 @@ export interface SchemaIssue {
 
 /** A tool schema that cannot be used; every problem found travels with it. */
 export class SchemaError extends WebtuneError {
-  constructor(readonly file: string, readonly issues: SchemaIssue[]) {
+  constructor(
+    readonly file: string,
+    readonly issues: SchemaIssue[],
+  ) {
     super(`${file}: ${issues.length} problem(s): ` + issues.slice(0, 5).map(formatSchemaIssue).join('; '));
   }
 }
 
 export function formatSchemaIssue(i: SchemaIssue): string {
-  return [i.line !== undefined ? `line ${i.line}` : '', i.tool !== undefined ? `tool ${JSON.stringify(i.tool)}` : '', i.field ? `field "${i.field}"` : '', i.message]
-    .filter(Boolean).join(', ');
+  return [
+    i.line !== undefined ? `line ${i.line}` : '',
+    i.tool !== undefined ? `tool ${JSON.stringify(i.tool)}` : '',
+    i.field ? `field "${i.field}"` : '',
+    i.message,
+  ]
+    .filter(Boolean)
+    .join(', ');
 }
 
 export class TokenizerError extends WebtuneError {}
@@ -70,7 +89,10 @@ export class TokenizerError extends WebtuneError {}
 export class EngineError extends WebtuneError {}
 /** A NaN or infinite loss or gradient in a step; that step's update was not applied. The cause is the caller's to say (train/health.ts). */
 export class NonFiniteError extends EngineError {
-  constructor(readonly what: string, readonly step: number) {
+  constructor(
+    readonly what: string,
+    readonly step: number,
+  ) {
     super(`non-finite ${what} at step ${step}`);
   }
 }
@@ -95,12 +117,18 @@ export class NonFiniteWeightError extends WebtuneError {
     readonly value: string,
     readonly coordinates?: number[],
   ) {
-    super(`${file} [${tensor}]: element ${index}${coordinates ? ` (${coordinates.join(', ')})` : ''} is ${value}; the weights are damaged (download or export them again)`);
+    super(
+      `${file} [${tensor}]: element ${index}${coordinates ? ` (${coordinates.join(', ')})` : ''} is ${value}; the weights are damaged (download or export them again)`,
+    );
   }
 }
 export class DeviceLostError extends EngineError {}
 export class OutOfMemoryError extends EngineError {
-  constructor(message: string, readonly plannedBytes: number, readonly availableBytes: number) {
+  constructor(
+    message: string,
+    readonly plannedBytes: number,
+    readonly availableBytes: number,
+  ) {
     super(message);
   }
 }
@@ -123,21 +151,30 @@ export class EvaluationError extends WebtuneError {}
 export class CheckpointError extends WebtuneError {}
 /** A checkpoint that did not fit (browser storage quota, a full disk): training goes on without it. */
 export class CheckpointSpaceError extends CheckpointError {
-  constructor(readonly bytes: number, message: string) {
+  constructor(
+    readonly bytes: number,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 /** A model source the user typed that cannot be used (repo name, revision, URL). */
 export class ModelSourceError extends WebtuneError {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`${field}: ${message}`);
   }
 }
 
 /** A model folder or cached model that lacks a file or holds one that is not what its name says. */
 export class ModelFilesError extends WebtuneError {
-  constructor(readonly file: string, message: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
     super(`${file}: ${message}`);
   }
 }

@@ -43,10 +43,22 @@ export function coordinates(index: number, shape: readonly number[]): number[] {
 }
 
 /** Throws NonFiniteWeightError for the first non-finite element of a tensor. */
-export function assertFinite(file: string, tensor: string, data: Float32Array | Float64Array | Uint16Array, dtype: FloatBits, shape?: readonly number[]): void {
+export function assertFinite(
+  file: string,
+  tensor: string,
+  data: Float32Array | Float64Array | Uint16Array,
+  dtype: FloatBits,
+  shape?: readonly number[],
+): void {
   const i = firstNonFinite(data, dtype);
   if (i < 0) return;
-  throw new NonFiniteWeightError(file, tensor, i, describeValue(data, dtype, i), shape && shape.length > 1 ? coordinates(i, shape) : undefined);
+  throw new NonFiniteWeightError(
+    file,
+    tensor,
+    i,
+    describeValue(data, dtype, i),
+    shape && shape.length > 1 ? coordinates(i, shape) : undefined,
+  );
 }
 
 /** The 16-bit kind of a safetensors dtype name, or undefined for dtypes that hold no floats. */
@@ -66,7 +78,9 @@ export function checkedRead(source: TensorSource): (name: string) => Promise<Ten
 }
 
 /** readInto of a tensor source (into a typed array of the tensor's values), refusing NaN and infinity like checkedRead. */
-export function checkedReadInto(source: TensorSource): ((name: string, dst: Float32Array | Uint16Array) => Promise<void>) | undefined {
+export function checkedReadInto(
+  source: TensorSource,
+): ((name: string, dst: Float32Array | Uint16Array) => Promise<void>) | undefined {
   const into = source.readInto?.bind(source);
   if (!into) return undefined;
   return async (name, dst) => {

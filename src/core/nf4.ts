@@ -36,10 +36,22 @@ export const NF4_BLOCK_WORDS = 9;
 
 /** The bitsandbytes NF4 code book (QLoRA paper, Dettmers et al. 2023), ascending, as f32. */
 export const NF4_CODES = Float32Array.of(
-  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-  -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-  0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
+  -1.0,
+  -0.6961928009986877,
+  -0.5250730514526367,
+  -0.39491748809814453,
+  -0.28444138169288635,
+  -0.18477343022823334,
+  -0.09105003625154495,
+  0.0,
+  0.07958029955625534,
+  0.16093020141124725,
+  0.24611230194568634,
+  0.33791524171829224,
+  0.44070982933044434,
+  0.5626170039176941,
+  0.7229568362236023,
+  1.0,
 );
 
 /** Words of a packed weight of n elements. */
@@ -54,14 +66,17 @@ export function nf4Bytes(n: number): number {
 
 /** The smallest number of rows of a (rows, cols) weight that holds whole blocks. */
 export function nf4RowStep(cols: number): number {
-  let g = NF4_BLOCK, c = cols;
+  let g = NF4_BLOCK,
+    c = cols;
   while (c) [g, c] = [c, g % c];
   return NF4_BLOCK / g;
 }
 
 export function checkNf4Shape(rows: number, cols: number, label: string): void {
   if ((rows * cols) % NF4_BLOCK)
-    throw new EngineError(`${label}: a (${rows}, ${cols}) weight has ${rows * cols} values, not a multiple of the NF4 block of ${NF4_BLOCK}; load it without --quant nf4`);
+    throw new EngineError(
+      `${label}: a (${rows}, ${cols}) weight has ${rows * cols} values, not a multiple of the NF4 block of ${NF4_BLOCK}; load it without --quant nf4`,
+    );
 }
 
 const f32 = new Float32Array(1);
@@ -73,7 +88,8 @@ function nearestCodeExact(s: number, lo: number): number {
   // lo is the last code <= s; every other code is farther by at least one code gap, which no f32
   // rounding can close, so only lo and lo + 1 compete; a tie goes to lo (torch.argmin's first index)
   if (lo === 15) return 15;
-  const dLo = Math.abs(fr(s - NF4_CODES[lo])), dHi = Math.abs(fr(s - NF4_CODES[lo + 1]));
+  const dLo = Math.abs(fr(s - NF4_CODES[lo])),
+    dHi = Math.abs(fr(s - NF4_CODES[lo + 1]));
   return dHi < dLo ? lo + 1 : lo;
 }
 
@@ -86,9 +102,11 @@ function nearestCodeExact(s: number, lo: number): number {
 const BUCKETS = 4096;
 const BUCKET_CODE = (() => {
   const t = new Uint8Array(BUCKETS + 1);
-  const width = 2 / BUCKETS, margin = 1e-6;
+  const width = 2 / BUCKETS,
+    margin = 1e-6;
   for (let b = 0; b <= BUCKETS; b++) {
-    const lo = -1 + b * width, hi = lo + width;
+    const lo = -1 + b * width,
+      hi = lo + width;
     let k = 0;
     while (k < 15 && NF4_CODES[k + 1] <= lo) k++;
     const mid = k < 15 ? (NF4_CODES[k] + NF4_CODES[k + 1]) / 2 : Infinity;
@@ -109,12 +127,19 @@ function nearestCode(s: number): number {
  * Quantizes a row-major tensor to the packed layout above. `out` may be given (nf4Words(n)
  * words). A non-finite value is refused: its block would have no meaningful scale.
  */
-export function quantizeNf4(src: Float32Array | Uint16Array, dtype: 'f32' | 'bf16' | 'f16', label = 'weight', out?: Uint32Array): Uint32Array {
+export function quantizeNf4(
+  src: Float32Array | Uint16Array,
+  dtype: 'f32' | 'bf16' | 'f16',
+  label = 'weight',
+  out?: Uint32Array,
+): Uint32Array {
   const n = src.length;
   if (n % NF4_BLOCK) throw new EngineError(`${label}: ${n} values are not a multiple of the NF4 block of ${NF4_BLOCK}`);
   const words = out ?? new Uint32Array(nf4Words(n));
-  if (words.length !== nf4Words(n)) throw new EngineError(`${label}: NF4 output holds ${words.length} words, ${nf4Words(n)} needed`);
-  const x = new Float32Array(NF4_BLOCK), xb = new Uint32Array(x.buffer);
+  if (words.length !== nf4Words(n))
+    throw new EngineError(`${label}: NF4 output holds ${words.length} words, ${nf4Words(n)} needed`);
+  const x = new Float32Array(NF4_BLOCK),
+    xb = new Uint32Array(x.buffer);
   for (let b = 0, base = 0; base < n; b++, base += NF4_BLOCK) {
     // the block as f32 (bf16 and f16 widen exactly)
     if (dtype === 'f32') x.set((src as Float32Array).subarray(base, base + NF4_BLOCK));
@@ -124,9 +149,13 @@ export function quantizeNf4(src: Float32Array | Uint16Array, dtype: 'f32' | 'bf1
     for (let e = 0; e < NF4_BLOCK; e++) {
       const a = Math.abs(x[e]);
       if (a > absmax) absmax = a;
-      else if (!(a <= absmax)) throw new EngineError(`${label}: value ${x[e]} at element ${base + e} cannot be quantized to NF4`);
+      else if (!(a <= absmax))
+        throw new EngineError(`${label}: value ${x[e]} at element ${base + e} cannot be quantized to NF4`);
     }
-    if (absmax === Infinity) throw new EngineError(`${label}: value ${x[x.findIndex((v) => !Number.isFinite(v))]} at element ${base + x.findIndex((v) => !Number.isFinite(v))} cannot be quantized to NF4`);
+    if (absmax === Infinity)
+      throw new EngineError(
+        `${label}: value ${x[x.findIndex((v) => !Number.isFinite(v))]} at element ${base + x.findIndex((v) => !Number.isFinite(v))} cannot be quantized to NF4`,
+      );
     const w0 = b * NF4_BLOCK_WORDS;
     for (let w = 0; w < 8; w++) {
       let word = 0;
@@ -158,7 +187,8 @@ export function dequantizeNf4(words: Uint32Array, start: number, n: number, out:
   let i = start;
   const end = start + n;
   while (i < end) {
-    const b = i >> 6, w0 = NF4_BLOCK_WORDS * b;
+    const b = i >> 6,
+      w0 = NF4_BLOCK_WORDS * b;
     const absmax = nf4Absmax(words, b);
     const stop = Math.min(end, (b + 1) * NF4_BLOCK);
     for (; i < stop; i++) out[i - start] = fr(NF4_CODES[(words[w0 + ((i & 63) >> 3)] >>> (4 * (i & 7))) & 15] * absmax);

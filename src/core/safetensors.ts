@@ -40,7 +40,8 @@ async function slice(src: Bytes, start: number, end: number): Promise<Uint8Array
     // Blob.arrayBuffer() of a large range can hold its bytes twice while it assembles them
     // (Node's file Blobs do); filling one buffer a chunk at a time keeps the peak near one tensor.
     const out = new Uint8Array(end - start);
-    for (let o = start; o < end; o += READ_CHUNK) out.set(new Uint8Array(await src.slice(o, Math.min(end, o + READ_CHUNK)).arrayBuffer()), o - start);
+    for (let o = start; o < end; o += READ_CHUNK)
+      out.set(new Uint8Array(await src.slice(o, Math.min(end, o + READ_CHUNK)).arrayBuffer()), o - start);
     return out;
   }
   const u8 = src instanceof Uint8Array ? src : new Uint8Array(src);
@@ -66,14 +67,19 @@ export class SafetensorsFile implements TensorSource {
     const n = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true);
     if (n > BigInt(MAX_HEADER)) throw new SafetensorsError(file, `header length ${n} exceeds the 100 MB limit`);
     const headerLen = Number(n);
-    if (8 + headerLen > size) throw new SafetensorsError(file, `header of ${headerLen} bytes runs past the end of the ${size}-byte file (truncated?)`);
+    if (8 + headerLen > size)
+      throw new SafetensorsError(
+        file,
+        `header of ${headerLen} bytes runs past the end of the ${size}-byte file (truncated?)`,
+      );
     let header: unknown;
     try {
       header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await slice(src, 8, 8 + headerLen)));
     } catch (e) {
       throw new SafetensorsError(file, `header is not valid JSON (${(e as Error).message})`);
     }
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new SafetensorsError(file, 'header is not a JSON object');
+    if (typeof header !== 'object' || header === null || Array.isArray(header))
+      throw new SafetensorsError(file, 'header is not a JSON object');
     const dataStart = 8 + headerLen;
     const tensors = new Map<string, TensorInfo>();
     let metadata: Record<string, string> = {};
@@ -110,7 +116,8 @@ export class SafetensorsFile implements TensorSource {
 
   async readInto(name: string, dst: Uint8Array): Promise<void> {
     const t = this.info(name);
-    if (dst.byteLength !== t.end - t.start) throw new SafetensorsError(this.file, `${t.end - t.start} bytes do not go into ${dst.byteLength}`, name);
+    if (dst.byteLength !== t.end - t.start)
+      throw new SafetensorsError(this.file, `${t.end - t.start} bytes do not go into ${dst.byteLength}`, name);
     for (let at = t.start; at < t.end; at += READ_SLICE) {
       const end = Math.min(t.end, at + READ_SLICE);
       dst.set(await slice(this.src, at, end), at - t.start);
@@ -124,9 +131,11 @@ const READ_SLICE = 16 << 20;
 /** The format allows only string values; callers read fields like `format` as strings. */
 function parseMetadata(file: string, raw: unknown): Record<string, string> {
   if (raw === null || raw === undefined) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new SafetensorsError(file, 'must be a JSON object of string values', '__metadata__');
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new SafetensorsError(file, 'must be a JSON object of string values', '__metadata__');
   for (const [k, v] of Object.entries(raw)) {
-    if (typeof v !== 'string') throw new SafetensorsError(file, `value of "${k}" must be a string, got ${JSON.stringify(v)}`, '__metadata__');
+    if (typeof v !== 'string')
+      throw new SafetensorsError(file, `value of "${k}" must be a string, got ${JSON.stringify(v)}`, '__metadata__');
   }
   return raw as Record<string, string>;
 }
@@ -134,18 +143,26 @@ function parseMetadata(file: string, raw: unknown): Record<string, string> {
 function parseEntry(file: string, name: string, raw: unknown, dataStart: number, size: number): TensorInfo {
   const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   if (typeof e !== 'object' || e === null) throw new SafetensorsError(file, 'entry is not an object', name);
-  if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES)) throw new SafetensorsError(file, `unsupported dtype ${JSON.stringify(e.dtype)}`, name);
+  if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES))
+    throw new SafetensorsError(file, `unsupported dtype ${JSON.stringify(e.dtype)}`, name);
   const dtype = e.dtype as DType;
-  if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new SafetensorsError(file, 'shape is not a list of non-negative integers', name);
+  if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
+    throw new SafetensorsError(file, 'shape is not a list of non-negative integers', name);
   const off = e.data_offsets;
   if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[1] < off[0])
     throw new SafetensorsError(file, 'data_offsets must be [begin, end] with begin <= end', name);
   const shape = e.shape as number[];
   const start = dataStart + off[0];
   const end = dataStart + off[1];
-  if (end > size) throw new SafetensorsError(file, `data [${start}, ${end}) lies outside the ${size}-byte file (truncated?)`, name);
+  if (end > size)
+    throw new SafetensorsError(file, `data [${start}, ${end}) lies outside the ${size}-byte file (truncated?)`, name);
   const expect = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
-  if (end - start !== expect) throw new SafetensorsError(file, `shape [${shape}] of ${dtype} needs ${expect} bytes, data_offsets give ${end - start}`, name);
+  if (end - start !== expect)
+    throw new SafetensorsError(
+      file,
+      `shape [${shape}] of ${dtype} needs ${expect} bytes, data_offsets give ${end - start}`,
+      name,
+    );
   return { name, dtype, shape, start, end, file };
 }
 
@@ -155,11 +172,15 @@ export function toTyped(dtype: DType, bytes: Uint8Array): TensorArray {
   const b = bytes.byteOffset % width === 0 ? bytes : bytes.slice();
   const n = b.byteLength / width;
   switch (dtype) {
-    case 'F32': return new Float32Array(b.buffer, b.byteOffset, n);
+    case 'F32':
+      return new Float32Array(b.buffer, b.byteOffset, n);
     case 'F16':
-    case 'BF16': return new Uint16Array(b.buffer, b.byteOffset, n);
-    case 'I32': return new Int32Array(b.buffer, b.byteOffset, n);
-    case 'I64': return new BigInt64Array(b.buffer, b.byteOffset, n);
+    case 'BF16':
+      return new Uint16Array(b.buffer, b.byteOffset, n);
+    case 'I32':
+      return new Int32Array(b.buffer, b.byteOffset, n);
+    case 'I64':
+      return new BigInt64Array(b.buffer, b.byteOffset, n);
   }
 }
 
@@ -172,16 +193,22 @@ export class ShardedSafetensors implements TensorSource {
     private readonly indexName: string,
   ) {}
 
-  static async open(indexJson: string, openShard: (file: string) => Promise<Bytes>, indexName = 'model.safetensors.index.json'): Promise<ShardedSafetensors> {
+  static async open(
+    indexJson: string,
+    openShard: (file: string) => Promise<Bytes>,
+    indexName = 'model.safetensors.index.json',
+  ): Promise<ShardedSafetensors> {
     let index: { weight_map?: Record<string, string>; metadata?: Record<string, string> };
     try {
       index = JSON.parse(indexJson);
     } catch (e) {
       throw new SafetensorsError(indexName, `not valid JSON (${(e as Error).message})`);
     }
-    if (!index.weight_map || typeof index.weight_map !== 'object') throw new SafetensorsError(indexName, 'missing "weight_map"');
+    if (!index.weight_map || typeof index.weight_map !== 'object')
+      throw new SafetensorsError(indexName, 'missing "weight_map"');
     const byFile = new Map<string, SafetensorsFile>();
-    for (const f of new Set(Object.values(index.weight_map))) byFile.set(f, await SafetensorsFile.open(await openShard(f), f));
+    for (const f of new Set(Object.values(index.weight_map)))
+      byFile.set(f, await SafetensorsFile.open(await openShard(f), f));
     const tensors = new Map<string, TensorInfo>();
     for (const [name, f] of Object.entries(index.weight_map)) {
       const t = byFile.get(f)!.tensors.get(name);
@@ -235,7 +262,12 @@ export function encodeHeader(entries: Omit<TensorToWrite, 'data'>[], metadata?: 
 export function encodeSafetensors(tensors: TensorToWrite[], metadata?: Record<string, string>): Uint8Array[] {
   for (const t of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
-    if (t.data.byteLength !== n) throw new SafetensorsError('(writing)', `shape [${t.shape}] of ${t.dtype} needs ${n} bytes, got ${t.data.byteLength}`, t.name);
+    if (t.data.byteLength !== n)
+      throw new SafetensorsError(
+        '(writing)',
+        `shape [${t.shape}] of ${t.dtype} needs ${n} bytes, got ${t.data.byteLength}`,
+        t.name,
+      );
   }
   const parts = [encodeHeader(tensors, metadata)];
   for (const t of tensors) parts.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));

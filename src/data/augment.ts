@@ -16,8 +16,14 @@ export function paraphraseRequest(utterance: string, values: readonly string[]):
 export function cleanParaphrase(text: string): string {
   let t = text.trim().split('\n')[0].trim();
   t = t.replace(/^(改写后?的?句子|改写|答案|rewrite|paraphrase)\s*[:：]\s*/i, '');
-  const pairs: [string, string][] = [['"', '"'], ['“', '”'], ['「', '」'], ["'", "'"]];
-  for (const [a, b] of pairs) if (t.length > 1 && t.startsWith(a) && t.endsWith(b)) t = t.slice(a.length, -b.length).trim();
+  const pairs: [string, string][] = [
+    ['"', '"'],
+    ['“', '”'],
+    ['「', '」'],
+    ["'", "'"],
+  ];
+  for (const [a, b] of pairs)
+    if (t.length > 1 && t.startsWith(a) && t.endsWith(b)) t = t.slice(a.length, -b.length).trim();
   return t;
 }
 
@@ -30,7 +36,8 @@ export function acceptParaphrase(row: SeedRow, answer: string, used: ReadonlySet
   if (!input) return 'empty';
   if (used.has(input) || input === row.input) return 'not new';
   if (input.length > 3 * row.input.length + 8) return 'too long';
-  for (const v of Object.values(row.output.parameters)) if (typeof v === 'string' && !input.includes(v)) return `lost the value ${JSON.stringify(v)}`;
+  for (const v of Object.values(row.output.parameters))
+    if (typeof v === 'string' && !input.includes(v)) return `lost the value ${JSON.stringify(v)}`;
   return { ...row, input, generated: true };
 }
 
@@ -42,10 +49,21 @@ export interface AugmentResult {
 }
 
 /** One rewrite asked for each row; the kept ones, new rows after the given ones. */
-export async function augmentRows(rows: readonly SeedRow[], used: Iterable<string>, ask: (requests: string[]) => Promise<string[]>): Promise<AugmentResult> {
+export async function augmentRows(
+  rows: readonly SeedRow[],
+  used: Iterable<string>,
+  ask: (requests: string[]) => Promise<string[]>,
+): Promise<AugmentResult> {
   const seen = new Set(used);
   for (const r of rows) seen.add(r.input);
-  const answers = await ask(rows.map((r) => paraphraseRequest(r.input, Object.values(r.output.parameters).filter((v): v is string => typeof v === 'string'))));
+  const answers = await ask(
+    rows.map((r) =>
+      paraphraseRequest(
+        r.input,
+        Object.values(r.output.parameters).filter((v): v is string => typeof v === 'string'),
+      ),
+    ),
+  );
   const out: SeedRow[] = [];
   const dropped: Record<string, number> = {};
   rows.forEach((r, i) => {

@@ -60,7 +60,11 @@ class ComboStream {
   private pos = 0;
   private readonly drawn = new Set<number>();
 
-  constructor(readonly template: string, tool: ToolDef, private readonly rng: SeededRng) {
+  constructor(
+    readonly template: string,
+    tool: ToolDef,
+    private readonly rng: SeededRng,
+  ) {
     this.params = templateParams(template);
     this.radix = this.params.map((name) => paramValues(tool.params.find((p) => p.name === name)!).length);
     this.total = this.radix.reduce((a, b) => a * b, 1);
@@ -115,8 +119,17 @@ export class ToolRowSource {
   private readonly vrng: SeededRng;
   private topUps = 0;
 
-  constructor(private readonly schema: ToolSchema, readonly tool: ToolDef, seed: number, private readonly used: Set<string>, private readonly variety?: VarietyOptions) {
-    if (!tool.templates.length) throw new SchemaError('schema', [{ tool: tool.name, field: 'templates', message: 'has no templates to build rows from' }]);
+  constructor(
+    private readonly schema: ToolSchema,
+    readonly tool: ToolDef,
+    seed: number,
+    private readonly used: Set<string>,
+    private readonly variety?: VarietyOptions,
+  ) {
+    if (!tool.templates.length)
+      throw new SchemaError('schema', [
+        { tool: tool.name, field: 'templates', message: 'has no templates to build rows from' },
+      ]);
     const rng = new SeededRng(toolSeed(seed, tool.name));
     this.streams = seededShuffle(tool.templates, rng.int(2 ** 31)).map((t) => new ComboStream(t, tool, rng));
     this.vrng = new SeededRng(toolSeed(seed + 1, tool.name));
@@ -135,7 +148,11 @@ export class ToolRowSource {
   }
 
   /** `depth` variants stacked on a filled template; null when they give nothing new. */
-  private variant(template: string, values: Record<string, string>, depth: number): { input: string; kinds: string } | null {
+  private variant(
+    template: string,
+    values: Record<string, string>,
+    depth: number,
+  ): { input: string; kinds: string } | null {
     const kinds = this.variety?.kinds?.length ? this.variety.kinds : VARIANT_KINDS;
     let segs: Segment[] | null = segmentsOf(template, values);
     const applied: string[] = [];
@@ -175,7 +192,9 @@ export class ToolRowSource {
         continue;
       }
       const values: Record<string, string> = {};
-      s.params.forEach((name, k) => (values[name] = paramValues(this.tool.params.find((p) => p.name === name)!)[combo[k]]));
+      s.params.forEach(
+        (name, k) => (values[name] = paramValues(this.tool.params.find((p) => p.name === name)!)[combo[k]]),
+      );
       const input = fillTemplate(s.template, values);
       if (this.used.has(input)) continue;
       this.templatesUsed.add(s.template);
@@ -194,10 +213,13 @@ export class ToolRowSource {
     while (rows.length < n) {
       const r = this.next();
       if (!r) {
-        throw new SchemaError('schema', [{
-          tool: this.tool.name, field: 'templates',
-          message: `give only ${have + rows.length} distinct utterances, ${have + n} were asked for: add templates or values, or ask for fewer rows`,
-        }]);
+        throw new SchemaError('schema', [
+          {
+            tool: this.tool.name,
+            field: 'templates',
+            message: `give only ${have + rows.length} distinct utterances, ${have + n} were asked for: add templates or values, or ask for fewer rows`,
+          },
+        ]);
       }
       rows.push(r);
     }
@@ -208,12 +230,18 @@ export class ToolRowSource {
 /** Rows for every tool: perTool for training, evalPerTool held out, no utterance on both sides. */
 export function buildRows(schema: ToolSchema, opts: BuildOptions): BuiltData {
   const evalPerTool = opts.evalPerTool ?? 0;
-  for (const [k, v] of [['perTool', opts.perTool], ['evalPerTool', evalPerTool], ['seed', opts.seed]] as const) {
+  for (const [k, v] of [
+    ['perTool', opts.perTool],
+    ['evalPerTool', evalPerTool],
+    ['seed', opts.seed],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`${k} must be a non-negative integer, got ${v}`);
   }
-  if (opts.variety && !(opts.variety.share >= 0 && opts.variety.share <= 1)) throw new RangeError(`variety.share must be in [0, 1], got ${opts.variety.share}`);
+  if (opts.variety && !(opts.variety.share >= 0 && opts.variety.share <= 1))
+    throw new RangeError(`variety.share must be in [0, 1], got ${opts.variety.share}`);
   const used = new Set<string>();
-  const train: SeedRow[] = [], held: SeedRow[] = [];
+  const train: SeedRow[] = [],
+    held: SeedRow[] = [];
   const errors: SchemaError[] = [];
   for (const tool of schema.tools) {
     try {
@@ -225,12 +253,22 @@ export function buildRows(schema: ToolSchema, opts: BuildOptions): BuiltData {
       errors.push(e);
     }
   }
-  if (errors.length) throw new SchemaError('schema', errors.flatMap((e) => e.issues));
+  if (errors.length)
+    throw new SchemaError(
+      'schema',
+      errors.flatMap((e) => e.issues),
+    );
   return { train: seededShuffle(train, opts.seed), eval: seededShuffle(held, opts.seed + 1) };
 }
 
 /** n more rows of one tool, none repeating an utterance already in `existing`. */
-export function moreRows(schema: ToolSchema, toolName: string, n: number, seed: number, existing: Iterable<string>): SeedRow[] {
+export function moreRows(
+  schema: ToolSchema,
+  toolName: string,
+  n: number,
+  seed: number,
+  existing: Iterable<string>,
+): SeedRow[] {
   const tool = schema.tools.find((t) => t.name === toolName);
   if (!tool) throw new SchemaError('schema', [{ tool: toolName, message: 'is not a tool of the schema' }]);
   return new ToolRowSource(schema, tool, seed, new Set(existing)).take(n);
@@ -251,6 +289,8 @@ export function rowProblems(schema: ToolSchema, row: SeedRow): string[] {
   const tool = schema.tools.find((t) => t.name === row.output?.tool_name);
   // Values the model normalises (x-source "free") need not be in the utterance.
   const free = (k: string) => tool?.params.find((p) => p.name === k)?.source === 'free';
-  for (const [k, v] of Object.entries(params)) if (typeof v === 'string' && !free(k) && !row.input.includes(v)) out.push(`value ${JSON.stringify(v)} of ${k} is not in the utterance ${JSON.stringify(row.input)}`);
+  for (const [k, v] of Object.entries(params))
+    if (typeof v === 'string' && !free(k) && !row.input.includes(v))
+      out.push(`value ${JSON.stringify(v)} of ${k} is not in the utterance ${JSON.stringify(row.input)}`);
   return out;
 }

@@ -17,7 +17,9 @@ import { isSpanParam, type ToolSchema } from './schema.ts';
 const enc = new TextEncoder();
 const DEAD = -1;
 const UNKNOWN = -2;
-const Q = 0x22, RBRACE = 0x7d, COMMA = 0x2c;
+const Q = 0x22,
+  RBRACE = 0x7d,
+  COMMA = 0x2c;
 
 /** A byte trie over a few literal strings, each ending in a value (tool, parameter, enum index). */
 class LiteralTrie {
@@ -68,13 +70,20 @@ type State =
 
 function keyOf(s: State): string {
   switch (s.k) {
-    case 'head': return `h${s.node}`;
-    case 'params': return `p${s.tool},${s.used},${s.first ? 1 : 0}`;
-    case 'key': return `k${s.tool},${s.used},${s.node}`;
-    case 'enum': return `e${s.tool},${s.used},${s.p},${s.node}`;
-    case 'open': return `o${s.tool},${s.used},${s.p}`;
-    case 'str': return `s${s.tool},${s.used},${s.p},${s.lex}`;
-    default: return s.k;
+    case 'head':
+      return `h${s.node}`;
+    case 'params':
+      return `p${s.tool},${s.used},${s.first ? 1 : 0}`;
+    case 'key':
+      return `k${s.tool},${s.used},${s.node}`;
+    case 'enum':
+      return `e${s.tool},${s.used},${s.p},${s.node}`;
+    case 'open':
+      return `o${s.tool},${s.used},${s.p}`;
+    case 'str':
+      return `s${s.tool},${s.used},${s.p},${s.lex}`;
+    default:
+      return s.k;
   }
 }
 
@@ -96,9 +105,19 @@ export class ToolCallGrammar {
    * take 3 ("x"); a row's utterance may have no one-byte character (span-grammar.ts), and a
    * bound that is too low would let decoding run out of tokens.
    */
-  constructor(readonly schema: ToolSchema, readonly spanValueMin = 3) {
+  constructor(
+    readonly schema: ToolSchema,
+    readonly spanValueMin = 3,
+  ) {
     this.tools = schema.tools.map((t) => {
-      if (t.params.length > MAX_PARAMS) throw new SchemaError('schema', [{ tool: t.name, field: 'function.parameters.properties', message: `has ${t.params.length} parameters; constrained decoding handles up to ${MAX_PARAMS}` }]);
+      if (t.params.length > MAX_PARAMS)
+        throw new SchemaError('schema', [
+          {
+            tool: t.name,
+            field: 'function.parameters.properties',
+            message: `has ${t.params.length} parameters; constrained decoding handles up to ${MAX_PARAMS}`,
+          },
+        ]);
       const keys = new LiteralTrie();
       t.params.forEach((p, i) => keys.add(enc.encode(`${JSON.stringify(p.name)}:`), i));
       return {
@@ -166,7 +185,10 @@ export class ToolCallGrammar {
     let a = this.spanAfters[s];
     if (a === undefined) {
       const st = this.states[s];
-      a = st.k !== 'open' || !this.tools[st.tool].params[st.p].span ? -1 : this.intern({ k: 'params', tool: st.tool, used: st.used, first: false });
+      a =
+        st.k !== 'open' || !this.tools[st.tool].params[st.p].span
+          ? -1
+          : this.intern({ k: 'params', tool: st.tool, used: st.used, first: false });
       this.spanAfters[s] = a;
     }
     return a;
@@ -197,7 +219,8 @@ export class ToolCallGrammar {
   /** Bytes to finish the parameters object and the call, from "after a value or the opening brace". */
   private minParams(tool: number, used: number, first: boolean): number {
     const t = this.tools[tool];
-    let cost = 2, missing = 0;
+    let cost = 2,
+      missing = 0;
     t.params.forEach((p, i) => {
       if (t.required & (1 << i) && !(used & (1 << i))) {
         cost += p.keyLen + p.minValue;
@@ -267,7 +290,9 @@ export class ToolCallGrammar {
         const n = e.next[s.node].get(b);
         if (n === undefined) return null;
         // Enum strings are whole JSON literals, so a leaf never has children ("a" cannot prefix "a"b").
-        return e.leaf[n] >= 0 ? { k: 'params', tool: s.tool, used: s.used, first: false } : { k: 'enum', tool: s.tool, used: s.used, p: s.p, node: n };
+        return e.leaf[n] >= 0
+          ? { k: 'params', tool: s.tool, used: s.used, first: false }
+          : { k: 'enum', tool: s.tool, used: s.used, p: s.p, node: n };
       }
       case 'open':
         return b === Q ? { k: 'str', tool: s.tool, used: s.used, p: s.p, lex: LEX_EMPTY } : null;

@@ -58,19 +58,33 @@ class AllowedCache {
  * says which states depend on the row (its utterance); `touched` reports whether any was
  * passed, i.e. whether the list may be shared between rows.
  */
-function allowedOf(g: ByteGrammar, t: TokenTrie, s: number, dep: (s: number) => boolean): { entry: Allowed; touched: boolean } {
+function allowedOf(
+  g: ByteGrammar,
+  t: TokenTrie,
+  s: number,
+  dep: (s: number) => boolean,
+): { entry: Allowed; touched: boolean } {
   return g.stringAt(s) ? inString(g, t, s, dep) : walk(g, t, s, dep);
 }
 
 /** Outside strings: one walk down the trie, pruned where the grammar refuses a byte. */
-function walk(g: ByteGrammar, t: TokenTrie, s: number, dep: (s: number) => boolean): { entry: Allowed; touched: boolean } {
+function walk(
+  g: ByteGrammar,
+  t: TokenTrie,
+  s: number,
+  dep: (s: number) => boolean,
+): { entry: Allowed; touched: boolean } {
   const { ids, aux: mins, nodes, states } = scratch(t);
-  let count = 0, top = 0, touched = false;
+  let count = 0,
+    top = 0,
+    touched = false;
   nodes[top] = 0;
   states[top++] = s;
   while (top > 0) {
-    const n = nodes[--top], st = states[top];
-    const e0 = t.edgeStart[n], e1 = e0 + t.edgeCount[n];
+    const n = nodes[--top],
+      st = states[top];
+    const e0 = t.edgeStart[n],
+      e1 = e0 + t.edgeCount[n];
     for (let e = e0; e < e1; e++) {
       const ns = g.step(st, t.edgeByte[e]);
       if (ns < 0) continue;
@@ -91,10 +105,16 @@ function walk(g: ByteGrammar, t: TokenTrie, s: number, dep: (s: number) => boole
 }
 
 /** Inside a free string value: the tokenizer's lexical closure, plus the closing tokens this grammar takes. */
-function inString(g: ByteGrammar, t: TokenTrie, s: number, dep: (s: number) => boolean): { entry: Allowed; touched: boolean } {
+function inString(
+  g: ByteGrammar,
+  t: TokenTrie,
+  s: number,
+  dep: (s: number) => boolean,
+): { entry: Allowed; touched: boolean } {
   const { lex, afterClose, rest } = g.stringAt(s)!;
   const cl = lexClosure(t, lex);
-  const ids: number[] = [], mins: number[] = [];
+  const ids: number[] = [],
+    mins: number[] = [];
   let touched = false;
   for (let k = 0; k < cl.closing.length; k++) {
     const id = cl.closing[k];
@@ -110,7 +130,8 @@ function inString(g: ByteGrammar, t: TokenTrie, s: number, dep: (s: number) => b
     }
   }
   const n = cl.ids.length;
-  const allIds = new Int32Array(n + ids.length), allMins = new Int32Array(n + ids.length);
+  const allIds = new Int32Array(n + ids.length),
+    allMins = new Int32Array(n + ids.length);
   allIds.set(cl.ids);
   allIds.set(ids, n);
   for (let k = 0; k < n; k++) allMins[k] = LEX_TO_CLOSE[cl.after[k]] + rest;
@@ -131,7 +152,11 @@ export class ToolCallConstraint implements TokenConstraint {
   private readonly ends: Int32Array;
 
   /** endIds: the tokens that end an answer (also the decoding's stop tokens). */
-  constructor(readonly grammar: ToolCallGrammar, readonly trie: TokenTrie, endIds: readonly number[]) {
+  constructor(
+    readonly grammar: ToolCallGrammar,
+    readonly trie: TokenTrie,
+    endIds: readonly number[],
+  ) {
     this.ends = Int32Array.from(endIds);
   }
 
@@ -154,13 +179,18 @@ export class ToolCallConstraint implements TokenConstraint {
       const min = minValueOf(u);
       if (min === Infinity) return null;
       let v = this.variants.get(min);
-      if (!v) this.variants.set(min, (v = { grammar: new ToolCallGrammar(this.grammar.schema, min), shared: new AllowedCache() }));
+      if (!v)
+        this.variants.set(
+          min,
+          (v = { grammar: new ToolCallGrammar(this.grammar.schema, min), shared: new AllowedCache() }),
+        );
       return new RowConstraint(this, v.grammar, v.shared, u);
     });
     return {
       rows,
       start: (row?: number) => {
-        if (row === undefined || row < 0 || row >= rows.length) throw new Error(`no utterance for row ${row} of ${rows.length}`);
+        if (row === undefined || row < 0 || row >= rows.length)
+          throw new Error(`no utterance for row ${row} of ${rows.length}`);
         return rows[row]?.start() ?? this.start();
       },
     };
@@ -185,7 +215,12 @@ export class RowConstraint {
 
   readonly grammar: RowGrammar;
 
-  constructor(readonly parent: ToolCallConstraint, base: ToolCallGrammar, private readonly shared: AllowedCache, utterance: string) {
+  constructor(
+    readonly parent: ToolCallConstraint,
+    base: ToolCallGrammar,
+    private readonly shared: AllowedCache,
+    utterance: string,
+  ) {
     this.grammar = new RowGrammar(base, utterance);
     this.dep = (s) => s >= SPAN_BASE || base.spanAfter(s) >= 0;
   }
@@ -218,12 +253,16 @@ export class CallCursor implements TokenCursor {
   allowed(left: number): Int32Array {
     if (this.g.isAccept(this.state)) return this.c.endIds();
     const { ids, mins } = this.allowedFrom(this.state);
-    if (!ids.length) throw new TokenizerError('the vocabulary has no token that continues the tool call here (a byte-level vocabulary has one for every byte)');
+    if (!ids.length)
+      throw new TokenizerError(
+        'the vocabulary has no token that continues the tool call here (a byte-level vocabulary has one for every byte)',
+      );
     // After this token, left - 1 remain: the rest of the call and then the end token. When too
     // few remain for any whole call, the ids that come closest, rather than none.
     const limit = Math.max(left - 2, mins[0]);
     if (mins[mins.length - 1] <= limit) return ids;
-    let lo = 0, hi = mins.length;
+    let lo = 0,
+      hi = mins.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (mins[mid] <= limit) lo = mid + 1;
@@ -247,9 +286,11 @@ export class CallCursor implements TokenCursor {
   }
 }
 
-
 /** A constraint that makes decoding write one valid call of the schema, then an end token. */
-export function toolCallConstraint(schema: ToolSchema, tokenizerJson: string | object, endIds: readonly number[]): ToolCallConstraint {
+export function toolCallConstraint(
+  schema: ToolSchema,
+  tokenizerJson: string | object,
+  endIds: readonly number[],
+): ToolCallConstraint {
   return new ToolCallConstraint(new ToolCallGrammar(schema), tokenTrie(tokenizerJson), endIds);
 }
-

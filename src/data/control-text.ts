@@ -17,7 +17,9 @@ import { TokenizerError } from '../core/errors.ts';
 
 /** The texts the tokenizer turns into one added token, longest first (so `</think>` wins over `<think>` at one place). */
 export function controlTokens(tok: Pick<ChatTokenizer, 'addedTokens'>): string[] {
-  return [...new Set(tok.addedTokens)].filter((t) => t.length > 1).sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+  return [...new Set(tok.addedTokens)]
+    .filter((t) => t.length > 1)
+    .sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
 }
 
 /** The first control token `text` spells, if any. */
@@ -34,7 +36,7 @@ export function spelledControl(text: string, tokens: readonly string[]): string 
 export function splitControl(text: string, tokens: readonly string[]): [string, boolean][] {
   const out: [string, boolean][] = [];
   let start = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const hit = tokens.find((t) => text.startsWith(t, i));
     if (!hit) {
       i++;
@@ -81,15 +83,28 @@ export const CONTENT_MARK = (i: number) => `\uE000webtune-content-${i}\uE000`;
  * Prompt ids of [system, user] + generation prompt with control text in the contents encoded as
  * plain text: the template's own pieces as usual, each content by encodePlain.
  */
-export function promptIdsPlain(tok: Pick<ChatTokenizer, 'encode' | 'renderChat'>, system: string, user: string, tokens: readonly string[]): number[] {
+export function promptIdsPlain(
+  tok: Pick<ChatTokenizer, 'encode' | 'renderChat'>,
+  system: string,
+  user: string,
+  tokens: readonly string[],
+): number[] {
   const contents = [system, user];
-  const rendered = tok.renderChat([{ role: 'system', content: CONTENT_MARK(0) }, { role: 'user', content: CONTENT_MARK(1) }], { addGenerationPrompt: true });
+  const rendered = tok.renderChat(
+    [
+      { role: 'system', content: CONTENT_MARK(0) },
+      { role: 'user', content: CONTENT_MARK(1) },
+    ],
+    { addGenerationPrompt: true },
+  );
   const ids: number[] = [];
   let rest = rendered;
   contents.forEach((content, i) => {
     const at = rest.indexOf(CONTENT_MARK(i));
     if (at < 0 || rest.indexOf(CONTENT_MARK(i), at + 1) >= 0)
-      throw new TokenizerError('chat_template: does not render each message content once as it is, so control text in the data cannot be encoded as plain text');
+      throw new TokenizerError(
+        'chat_template: does not render each message content once as it is, so control text in the data cannot be encoded as plain text',
+      );
     if (at > 0) append(ids, tok.encode(rest.slice(0, at)));
     append(ids, encodePlain(tok, content, tokens));
     rest = rest.slice(at + CONTENT_MARK(i).length);
@@ -109,7 +124,12 @@ export interface ControlFields {
 const FIELD_NAMES = { system: 'system', user: 'input', answer: 'output' } as const;
 
 /** One issue per row spelling a control token: line (or index), field and the token, with the way out. */
-export function controlTextIssues(rows: Iterable<ControlFields>, tokens: readonly string[], allowFlag = '--allow-control-text', limit = 20): { issues: DatasetIssue[]; count: number } {
+export function controlTextIssues(
+  rows: Iterable<ControlFields>,
+  tokens: readonly string[],
+  allowFlag = '--allow-control-text',
+  limit = 20,
+): { issues: DatasetIssue[]; count: number } {
   const issues: DatasetIssue[] = [];
   let count = 0;
   for (const r of rows) {
@@ -120,7 +140,11 @@ export function controlTextIssues(rows: Iterable<ControlFields>, tokens: readonl
       if (!hit) continue;
       count++;
       if (issues.length < limit)
-        issues.push({ ...r.origin, field: FIELD_NAMES[key], message: `spells the chat control token ${hit}, which would be read as the token itself (a new turn, or the end of the answer); remove it, or pass ${allowFlag} to train on it as plain text` });
+        issues.push({
+          ...r.origin,
+          field: FIELD_NAMES[key],
+          message: `spells the chat control token ${hit}, which would be read as the token itself (a new turn, or the end of the answer); remove it, or pass ${allowFlag} to train on it as plain text`,
+        });
       break;
     }
   }

@@ -111,7 +111,11 @@ class RowBuilder implements ItemSink {
       return;
     }
     this.duplicateCount++;
-    if (this.duplicates.length < 100) this.duplicates.push({ ...row.origin, message: `the same row as ${formatIssue({ ...first, message: '' }).replace(/, $/, '')}; left out` });
+    if (this.duplicates.length < 100)
+      this.duplicates.push({
+        ...row.origin,
+        message: `the same row as ${formatIssue({ ...first, message: '' }).replace(/, $/, '')}; left out`,
+      });
   }
 
   private streamedDuplicateOf(row: DatasetRow): DatasetRow['origin'] | undefined {
@@ -125,7 +129,8 @@ class RowBuilder implements ItemSink {
   private duplicateOf(row: DatasetRow): DatasetRow | undefined {
     const h = rowHash(row);
     const at = this.seen.get(h);
-    const same = (i: number) => this.rows[i].user === row.user && this.rows[i].answer === row.answer && this.rows[i].system === row.system;
+    const same = (i: number) =>
+      this.rows[i].user === row.user && this.rows[i].answer === row.answer && this.rows[i].system === row.system;
     if (at === undefined) this.seen.set(h, this.rows.length);
     else if (typeof at === 'number') {
       if (same(at)) return this.rows[at];
@@ -140,13 +145,22 @@ class RowBuilder implements ItemSink {
 
   finish(reader: JsonItemReader, encoding: TextEncodingName): ImportResult {
     if (!this.format && this.waiting.length) this.decide();
-    if (this.items === 0) throw new DatasetError(this.file, this.issues.length ? this.issues : [{ message: 'no rows' }]);
+    if (this.items === 0)
+      throw new DatasetError(this.file, this.issues.length ? this.issues : [{ message: 'no rows' }]);
     // Lines that were not JSON were found first; report everything in file order.
     this.issues.sort((a, b) => (a.line ?? a.index ?? 0) - (b.line ?? b.index ?? 0));
     if (this.kept === 0) throw new DatasetError(this.file, this.issues);
     return {
-      file: this.file, format: this.format!, container: reader.container!, rows: this.rows, kept: this.kept, issues: this.issues, total: reader.rows, encoding,
-      duplicates: { count: this.duplicateCount, examples: this.duplicates }, normalized: this.normalized,
+      file: this.file,
+      format: this.format!,
+      container: reader.container!,
+      rows: this.rows,
+      kept: this.kept,
+      issues: this.issues,
+      total: reader.rows,
+      encoding,
+      duplicates: { count: this.duplicateCount, examples: this.duplicates },
+      normalized: this.normalized,
     };
   }
 }
@@ -213,7 +227,11 @@ export async function importDatasetBlob(blob: Blob, opts: StreamImportOptions = 
       // A piece (256 KiB) is a few thousand rows, 50-100 ms of work on a busy page: it goes in at
       // line ends, a few rows at a time. A long line is never cut (the reader would copy it again).
       let text = piece.text;
-      for (let nl = text.lastIndexOf('\n', SUB_PIECE); text.length > SUB_PIECE && nl >= 0; nl = text.lastIndexOf('\n', SUB_PIECE)) {
+      for (
+        let nl = text.lastIndexOf('\n', SUB_PIECE);
+        text.length > SUB_PIECE && nl >= 0;
+        nl = text.lastIndexOf('\n', SUB_PIECE)
+      ) {
         reader.push(text.slice(0, nl + 1));
         text = text.slice(nl + 1);
         await turn(piece.bytes);
@@ -238,4 +256,3 @@ export async function importDatasetBlob(blob: Blob, opts: StreamImportOptions = 
 
 // The split lives in split.ts (sizes without a pass over the rows, for the page); kept importable here.
 export { splitDataset, type SplitOptions } from './split.ts';
-

@@ -27,7 +27,8 @@ export function sniffDelimited(head: string): ',' | '\t' | undefined {
   // NULs and undecodable bytes: UTF-16 (or another encoding) read as UTF-8, left to the JSON importer's encoding detection
   if (!text || text[0] === '[' || text[0] === '{' || /[\0\uFFFD]/.test(text.slice(0, 200))) return undefined;
   const first = text.split(/\r?\n/, 1)[0];
-  const tabs = first.split('\t').length - 1, commas = first.split(',').length - 1;
+  const tabs = first.split('\t').length - 1,
+    commas = first.split(',').length - 1;
   if (!tabs && !commas) return undefined;
   return tabs >= commas ? '\t' : ',';
 }
@@ -39,7 +40,12 @@ export function sniffDelimited(head: string): ',' | '\t' | undefined {
 export function parseDelimited(text: string, delimiter: ',' | '\t', file = 'dataset'): Delimited {
   const src = text.replace(/^\uFEFF/, '');
   const records: { cells: string[]; line: number }[] = [];
-  let cells: string[] = [], cell = '', quoted = false, line = 1, start = 1, i = 0;
+  let cells: string[] = [],
+    cell = '',
+    quoted = false,
+    line = 1,
+    start = 1,
+    i = 0;
   const endCell = () => {
     cells.push(cell);
     cell = '';
@@ -52,8 +58,8 @@ export function parseDelimited(text: string, delimiter: ',' | '\t', file = 'data
   while (i < src.length) {
     const ch = src[i];
     if (quoted) {
-      if (ch === '"' && src[i + 1] === '"') (cell += '"'), (i += 2);
-      else if (ch === '"') (quoted = false), i++;
+      if (ch === '"' && src[i + 1] === '"') ((cell += '"'), (i += 2));
+      else if (ch === '"') ((quoted = false), i++);
       else {
         if (ch === '\n') line++;
         cell += ch;
@@ -61,19 +67,21 @@ export function parseDelimited(text: string, delimiter: ',' | '\t', file = 'data
       }
       continue;
     }
-    if (ch === '"' && cell === '') (quoted = true), i++;
-    else if (ch === delimiter) endCell(), i++;
+    if (ch === '"' && cell === '') ((quoted = true), i++);
+    else if (ch === delimiter) (endCell(), i++);
     else if (ch === '\r' && src[i + 1] === '\n') i++;
-    else if (ch === '\n') endRow(), line++, (start = line), i++;
-    else (cell += ch), i++;
+    else if (ch === '\n') (endRow(), line++, (start = line), i++);
+    else ((cell += ch), i++);
   }
-  if (quoted) throw new DatasetError(file, [{ line: start, message: 'a quoted cell is never closed (a " is missing)' }]);
+  if (quoted)
+    throw new DatasetError(file, [{ line: start, message: 'a quoted cell is never closed (a " is missing)' }]);
   if (cell !== '' || cells.length) endRow();
   if (!records.length) throw new DatasetError(file, [{ message: 'the file is empty' }]);
   const header = records[0].cells.map((h) => h.trim());
   const issues: DatasetIssue[] = [];
   for (const r of records.slice(1))
-    if (r.cells.length !== header.length) issues.push({ line: r.line, message: `has ${r.cells.length} cells, the header has ${header.length}` });
+    if (r.cells.length !== header.length)
+      issues.push({ line: r.line, message: `has ${r.cells.length} cells, the header has ${header.length}` });
   if (issues.length) throw new DatasetError(file, issues);
   if (records.length < 2) throw new DatasetError(file, [{ message: 'no rows under the header' }]);
   return { delimiter, header, rows: records.slice(1) };
@@ -110,10 +118,17 @@ export function mappedJsonLines(d: Delimited, m: ColumnMapping): string {
   const problem = mappingProblem(m);
   if (problem) throw new DatasetError('mapping', [{ message: problem }]);
   const cell = (r: Delimited['rows'][number], f: MappedField) => (m[f] === undefined ? undefined : r.cells[m[f]!]);
-  return d.rows
-    .map((r) => {
-      const system = cell(r, 'system');
-      return JSON.stringify({ ...(system ? { system } : {}), instruct: cell(r, 'instruct') ?? '', input: cell(r, 'input'), output: cell(r, 'output') });
-    })
-    .join('\n') + '\n';
+  return (
+    d.rows
+      .map((r) => {
+        const system = cell(r, 'system');
+        return JSON.stringify({
+          ...(system ? { system } : {}),
+          instruct: cell(r, 'instruct') ?? '',
+          input: cell(r, 'input'),
+          output: cell(r, 'output'),
+        });
+      })
+      .join('\n') + '\n'
+  );
 }

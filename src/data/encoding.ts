@@ -10,7 +10,12 @@ import { DatasetError, type DatasetIssue } from '../core/errors.ts';
 export type TextEncodingName = 'UTF-8' | 'UTF-16LE' | 'UTF-16BE' | 'GB18030';
 
 /** TextDecoder labels; all four are in the Encoding Standard, so Node (full ICU) and browsers have them. */
-const LABEL: Record<TextEncodingName, string> = { 'UTF-8': 'utf-8', 'UTF-16LE': 'utf-16le', 'UTF-16BE': 'utf-16be', GB18030: 'gb18030' };
+const LABEL: Record<TextEncodingName, string> = {
+  'UTF-8': 'utf-8',
+  'UTF-16LE': 'utf-16le',
+  'UTF-16BE': 'utf-16be',
+  GB18030: 'gb18030',
+};
 
 export interface Bom {
   encoding: TextEncodingName;
@@ -33,11 +38,16 @@ const PIECE = 1 << 18;
 
 /** A Blob in pieces of at most PIECE bytes (a Blob's own stream may hand over far larger chunks). */
 export async function* blobPieces(blob: Blob, from = 0): AsyncGenerator<Uint8Array> {
-  for (let at = from; at < blob.size; at += PIECE) yield new Uint8Array(await blob.slice(at, Math.min(blob.size, at + PIECE)).arrayBuffer());
+  for (let at = from; at < blob.size; at += PIECE)
+    yield new Uint8Array(await blob.slice(at, Math.min(blob.size, at + PIECE)).arrayBuffer());
 }
 
 /** Text pieces of a Blob decoded strictly; throws EncodingFault at the first bad byte or NUL. */
-export async function* decodeBlob(blob: Blob, encoding: TextEncodingName, skip: number): AsyncGenerator<{ text: string; bytes: number }> {
+export async function* decodeBlob(
+  blob: Blob,
+  encoding: TextEncodingName,
+  skip: number,
+): AsyncGenerator<{ text: string; bytes: number }> {
   const decoder = new TextDecoder(LABEL[encoding], { fatal: true, ignoreBOM: true });
   let bytes = skip;
   const decode = (piece?: Uint8Array) => {
@@ -162,7 +172,8 @@ class Utf16Lines {
       i = 1;
       this.carry = -1;
     }
-    for (; i + 1 < bytes.length; i += 2) this.unit(this.bigEndian ? (bytes[i] << 8) | bytes[i + 1] : bytes[i] | (bytes[i + 1] << 8));
+    for (; i + 1 < bytes.length; i += 2)
+      this.unit(this.bigEndian ? (bytes[i] << 8) | bytes[i + 1] : bytes[i] | (bytes[i + 1] << 8));
     if (i < bytes.length) this.carry = bytes[i];
   }
 
@@ -184,7 +195,8 @@ class Utf16Lines {
 
   end(): void {
     if (this.carry >= 0) this.bad ??= { line: this.line, column: this.column + 1, what: 'an odd last byte' };
-    else if (this.highPending) this.bad ??= { line: this.line, column: this.column, what: 'an unpaired surrogate at the end' };
+    else if (this.highPending)
+      this.bad ??= { line: this.line, column: this.column, what: 'an unpaired surrogate at the end' };
   }
 }
 
@@ -226,7 +238,8 @@ class GbPlausibility {
   }
 }
 
-const NUL_HINT = 'JSON text never holds one: the file looks like UTF-16 or UTF-32 without a byte-order mark, or is not a text file; save it as UTF-8';
+const NUL_HINT =
+  'JSON text never holds one: the file looks like UTF-16 or UTF-32 without a byte-order mark, or is not a text file; save it as UTF-8';
 
 /**
  * After a strict decode failed: GB18030 when the file is that, else a DatasetError naming the
@@ -240,7 +253,10 @@ export async function diagnoseEncoding(blob: Blob, bom: Bom | null, file: string
     u16.end();
     const hit = u16.bad ?? u16.nul;
     const issue: DatasetIssue = hit
-      ? { line: hit.line, message: `not valid ${bom.encoding} (${hit.what} at character ${hit.column})${hit === u16.nul ? `; ${NUL_HINT}` : ''}` }
+      ? {
+          line: hit.line,
+          message: `not valid ${bom.encoding} (${hit.what} at character ${hit.column})${hit === u16.nul ? `; ${NUL_HINT}` : ''}`,
+        }
       : { message: `not valid ${bom.encoding}` };
     throw new DatasetError(file, [issue]);
   }
@@ -267,7 +283,10 @@ export async function diagnoseEncoding(blob: Blob, bom: Bom | null, file: string
       gbOk = false;
     }
   }
-  if (u8.nul) throw new DatasetError(file, [{ line: u8.nul.line, message: `holds ${u8.nul.what} at byte ${u8.nul.column}; ${NUL_HINT}` }]);
+  if (u8.nul)
+    throw new DatasetError(file, [
+      { line: u8.nul.line, message: `holds ${u8.nul.what} at byte ${u8.nul.column}; ${NUL_HINT}` },
+    ]);
   if (u8.badLines === 0) return 'UTF-8';
   // A GBK file has no line of well-formed UTF-8 Chinese, bar a rare accident; a UTF-8 file with
   // a damaged line has many. The latter must not be decoded as GB18030 into garbage.
@@ -280,6 +299,7 @@ export async function diagnoseEncoding(blob: Blob, bom: Bom | null, file: string
         ? 'read as GB18030 its bytes would not be Chinese text either (a Latin-1 or Windows-1252 character?): save the file as UTF-8'
         : 'the file is not GB18030 either: save it as UTF-8';
   const issues: DatasetIssue[] = u8.bad.map((b) => ({ line: b.line, message: `not valid UTF-8 (${b.what}); ${why}` }));
-  if (u8.badLines > u8.bad.length) issues.push({ message: `${u8.badLines - u8.bad.length} more line(s) are not valid UTF-8` });
+  if (u8.badLines > u8.bad.length)
+    issues.push({ message: `${u8.badLines - u8.bad.length} more line(s) are not valid UTF-8` });
   throw new DatasetError(file, issues);
 }

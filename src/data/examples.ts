@@ -30,7 +30,11 @@ export interface ExampleOptions {
   controlTokens?: readonly string[];
 }
 
-export const DEFAULT_EXAMPLE_OPTIONS: ExampleOptions = { system: DEFAULT_SYSTEM_PROMPT, maxLength: DEFAULT_MAX_LENGTH, endToken: IM_END };
+export const DEFAULT_EXAMPLE_OPTIONS: ExampleOptions = {
+  system: DEFAULT_SYSTEM_PROMPT,
+  maxLength: DEFAULT_MAX_LENGTH,
+  endToken: IM_END,
+};
 
 type PromptRow = Pick<DatasetRow, 'user' | 'system'>;
 
@@ -50,13 +54,19 @@ export function renderPrompt(tok: ChatTokenizer, row: PromptRow, opts: Partial<E
 export function encodePrompt(tok: ChatTokenizer, row: PromptRow, opts: Partial<ExampleOptions> = {}): Int32Array {
   const c = opts.controlTokens;
   const system = row.system ?? opts.system ?? DEFAULT_SYSTEM_PROMPT;
-  if (c && (spelledControl(system, c) || spelledControl(row.user, c))) return Int32Array.from(promptIdsPlain(tok, system, row.user, c));
+  if (c && (spelledControl(system, c) || spelledControl(row.user, c)))
+    return Int32Array.from(promptIdsPlain(tok, system, row.user, c));
   return Int32Array.from(tok.encode(renderPrompt(tok, row, opts)));
 }
 
-export function toTrainExample(tok: ChatTokenizer, row: Pick<DatasetRow, 'user' | 'system' | 'answer'>, opts: Partial<ExampleOptions> = {}): TrainExample {
+export function toTrainExample(
+  tok: ChatTokenizer,
+  row: Pick<DatasetRow, 'user' | 'system' | 'answer'>,
+  opts: Partial<ExampleOptions> = {},
+): TrainExample {
   const o = { ...DEFAULT_EXAMPLE_OPTIONS, ...opts };
-  if (!Number.isInteger(o.maxLength) || o.maxLength < 1) throw new RangeError(`maxLength must be a positive integer, got ${o.maxLength}`);
+  if (!Number.isInteger(o.maxLength) || o.maxLength < 1)
+    throw new RangeError(`maxLength must be a positive integer, got ${o.maxLength}`);
   const end = tok.tokenId(o.endToken);
   if (end === undefined) throw new TokenizerError(`end token ${o.endToken} is not in the vocabulary`);
   const prompt = encodePrompt(tok, row, o);
@@ -65,7 +75,12 @@ export function toTrainExample(tok: ChatTokenizer, row: Pick<DatasetRow, 'user' 
 }
 
 /** Prompt, answer and end token as one example cut to `maxLength`; labels -100 on the prompt. */
-export function exampleFrom(prompt: ArrayLike<number>, answer: ArrayLike<number>, end: number, maxLength: number): TrainExample {
+export function exampleFrom(
+  prompt: ArrayLike<number>,
+  answer: ArrayLike<number>,
+  end: number,
+  maxLength: number,
+): TrainExample {
   const total = prompt.length + answer.length + 1;
   const n = Math.min(total, maxLength);
   const ids = new Int32Array(n);
@@ -78,7 +93,11 @@ export function exampleFrom(prompt: ArrayLike<number>, answer: ArrayLike<number>
   return { ids, labels, truncated: total - n };
 }
 
-export function toTrainExamples(tok: ChatTokenizer, rows: readonly Pick<DatasetRow, 'user' | 'system' | 'answer'>[], opts: Partial<ExampleOptions> = {}): TrainExample[] {
+export function toTrainExamples(
+  tok: ChatTokenizer,
+  rows: readonly Pick<DatasetRow, 'user' | 'system' | 'answer'>[],
+  opts: Partial<ExampleOptions> = {},
+): TrainExample[] {
   return rows.map((r) => toTrainExample(tok, r, opts));
 }
 
@@ -112,12 +131,24 @@ export interface ExampleSet {
  * fills the max length cuts the whole answer away, and such a row gives a 0/0 loss. Callers
  * report the count, and stop when no row is left.
  */
-export function buildExamples(tok: ChatTokenizer, rows: readonly DatasetRow[], opts: Partial<ExampleOptions> = {}): ExampleSet {
-  return keepLabelled(rows, rows.map((r) => toTrainExample(tok, r, opts)), (r) => encodePrompt(tok, r, opts).length);
+export function buildExamples(
+  tok: ChatTokenizer,
+  rows: readonly DatasetRow[],
+  opts: Partial<ExampleOptions> = {},
+): ExampleSet {
+  return keepLabelled(
+    rows,
+    rows.map((r) => toTrainExample(tok, r, opts)),
+    (r) => encodePrompt(tok, r, opts).length,
+  );
 }
 
 /** buildExamples over examples made already (the page tokenizes in slices); `promptTokens` is asked only of skipped rows. */
-export function keepLabelled(rows: readonly DatasetRow[], examples: readonly TrainExample[], promptTokens: (row: DatasetRow) => number): ExampleSet {
+export function keepLabelled(
+  rows: readonly DatasetRow[],
+  examples: readonly TrainExample[],
+  promptTokens: (row: DatasetRow) => number,
+): ExampleSet {
   const set: ExampleSet = { examples: [], rows: [], skipped: {}, longestSkippedPrompt: 0 };
   examples.forEach((ex, i) => {
     const row = rows[i];
@@ -134,13 +165,17 @@ export function keepLabelled(rows: readonly DatasetRow[], examples: readonly Tra
   return set;
 }
 
-const where = (o: DatasetRow['origin']) => (o.line !== undefined ? `line ${o.line}` : o.index !== undefined ? `row ${o.index + 1}` : '?');
+const where = (o: DatasetRow['origin']) =>
+  o.line !== undefined ? `line ${o.line}` : o.index !== undefined ? `row ${o.index + 1}` : '?';
 
 /** "3 rows skipped: ..." for logs and the CLI; empty when nothing was skipped. */
 export function describeSkipped(set: Pick<ExampleSet, 'skipped'>, maxLength: number): string[] {
   const out: string[] = [];
   const cut = set.skipped.answerCutOff;
-  if (cut) out.push(`${cut.count} row(s) skipped: the prompt fills the max length ${maxLength}, so no answer token is left to learn (${cut.first.map(where).join(', ')}${cut.count > cut.first.length ? ', ...' : ''})`);
+  if (cut)
+    out.push(
+      `${cut.count} row(s) skipped: the prompt fills the max length ${maxLength}, so no answer token is left to learn (${cut.first.map(where).join(', ')}${cut.count > cut.first.length ? ', ...' : ''})`,
+    );
   return out;
 }
 
@@ -174,7 +209,10 @@ export function lengthStats(examples: readonly TrainExample[], bins = 20): Lengt
   const binWidth = Math.max(1, Math.ceil((max + 1) / bins));
   const counts = new Array<number>(Math.ceil((max + 1) / binWidth)).fill(0);
   for (const l of lengths) counts[Math.floor(l / binWidth)]++;
-  let labelTokens = 0, truncatedRows = 0, truncatedTokens = 0, noLabelRows = 0;
+  let labelTokens = 0,
+    truncatedRows = 0,
+    truncatedTokens = 0,
+    noLabelRows = 0;
   for (const e of examples) {
     const labelled = e.labels.reduce((a, l) => a + (l !== IGNORE_INDEX ? 1 : 0), 0);
     labelTokens += labelled;

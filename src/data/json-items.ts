@@ -39,7 +39,10 @@ export const MAX_NESTING = 512;
 
 /** Deepest [ / { nesting of JSON text, strings skipped; stops counting past `limit`. */
 export function nestingDepth(src: string, limit = MAX_NESTING): number {
-  let depth = 0, max = 0, inString = false, escape = false;
+  let depth = 0,
+    max = 0,
+    inString = false,
+    escape = false;
   for (let i = 0; i < src.length; i++) {
     const c = src.charCodeAt(i);
     if (inString) {
@@ -119,7 +122,10 @@ export class JsonItemReader {
   end(): void {
     if (!this.started) throw new DatasetError(this.file, [{ message: 'the file is empty' }]);
     if (this.container === 'json') {
-      if (this.phase !== 'done') throw new DatasetError(this.file, [{ line: this.line, message: 'not valid JSON (the array is not closed with "]")' }]);
+      if (this.phase !== 'done')
+        throw new DatasetError(this.file, [
+          { line: this.line, message: 'not valid JSON (the array is not closed with "]")' },
+        ]);
       return;
     }
     if (this.tail) this.lineDone(this.tail);
@@ -187,7 +193,8 @@ export class JsonItemReader {
   /** Parses one element and hands it on; returns -1, the scan's "no element open". */
   private element(text: string, start: number, end: number): number {
     const src = text.slice(start, end);
-    if (nestingDepth(src) > MAX_NESTING) throw new DatasetError(this.file, [{ line: this.elemLine, index: this.index, message: TOO_DEEP }]);
+    if (nestingDepth(src) > MAX_NESTING)
+      throw new DatasetError(this.file, [{ line: this.elemLine, index: this.index, message: TOO_DEEP }]);
     let value: unknown;
     try {
       value = JSON.parse(src);
@@ -294,6 +301,8 @@ export class JsonItemReader {
       }
     }
     if (this.firstLineText !== undefined && this.firstLineText.trim()[0] !== '{' && !this.sawBraceLine)
-      throw new DatasetError(this.file, [{ line: this.firstLineNo, message: 'expected a JSON array ([...]) or JSON lines ({...} per line)' }]);
+      throw new DatasetError(this.file, [
+        { line: this.firstLineNo, message: 'expected a JSON array ([...]) or JSON lines ({...} per line)' },
+      ]);
   }
 }

@@ -11,7 +11,16 @@ export const LEX_STATES = 14;
 export const LEX_DEAD = -1;
 export const LEX_CLOSE = -2;
 
-const ESC = 2, HEX4 = 3, HEX1 = 6, U1 = 7, U2 = 8, U2_A0 = 9, U2_9F = 10, U3 = 11, U3_90 = 12, U3_8F = 13;
+const ESC = 2,
+  HEX4 = 3,
+  HEX1 = 6,
+  U1 = 7,
+  U2 = 8,
+  U2_A0 = 9,
+  U2_9F = 10,
+  U3 = 11,
+  U3_90 = 12,
+  U3_8F = 13;
 
 /** Bytes that finish the string from each state: the rest of a character, one if empty, the quote. */
 export const LEX_TO_CLOSE = Int8Array.from([2, 1, 2, 5, 4, 3, 2, 2, 3, 3, 3, 4, 4, 4]);
@@ -29,8 +38,13 @@ function lead(b: number): number {
 
 const isHex = (b: number) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
 const CONT: Record<number, [number, number, number]> = {
-  [U1]: [0x80, 0xbf, LEX_BODY], [U2]: [0x80, 0xbf, U1], [U2_A0]: [0xa0, 0xbf, U1], [U2_9F]: [0x80, 0x9f, U1],
-  [U3]: [0x80, 0xbf, U2], [U3_90]: [0x90, 0xbf, U2], [U3_8F]: [0x80, 0x8f, U2],
+  [U1]: [0x80, 0xbf, LEX_BODY],
+  [U2]: [0x80, 0xbf, U1],
+  [U2_A0]: [0xa0, 0xbf, U1],
+  [U2_9F]: [0x80, 0x9f, U1],
+  [U3]: [0x80, 0xbf, U2],
+  [U3_90]: [0x90, 0xbf, U2],
+  [U3_8F]: [0x80, 0x8f, U2],
 };
 
 function transition(s: number, b: number): number {

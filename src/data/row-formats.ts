@@ -53,7 +53,12 @@ export function detectFormat(items: Item[], file: string): DatasetFormat {
   let best: DatasetFormat | undefined;
   for (const f of DATASET_FORMATS) if ((votes.get(f) ?? 0) > (best ? votes.get(best)! : 0)) best = f;
   if (!best)
-    throw new DatasetError(file, [{ message: 'no row has the fields of a known format: {"instruct","input","output"}, {"instruction","input","output"}, {"messages":[...]} or {"conversations":[...]}' }]);
+    throw new DatasetError(file, [
+      {
+        message:
+          'no row has the fields of a known format: {"instruct","input","output"}, {"instruction","input","output"}, {"messages":[...]} or {"conversations":[...]}',
+      },
+    ]);
   return best;
 }
 
@@ -85,7 +90,9 @@ export class RowCheck {
 
   /** A required field that is absent, naming a key of the row that looks like a typo of it. */
   missing(o: Obj, field: string): void {
-    const near = Object.keys(o).find((k) => k !== field && editDistance(k.toLowerCase(), field) <= Math.min(2, field.length >> 1));
+    const near = Object.keys(o).find(
+      (k) => k !== field && editDistance(k.toLowerCase(), field) <= Math.min(2, field.length >> 1),
+    );
     this.add(field, near === undefined ? 'is missing' : `is missing; the row has "${near}": did you mean "${field}"?`);
   }
 
@@ -108,7 +115,8 @@ export class RowCheck {
     const v = o[field];
     if (v === undefined || v === null) return void this.missing(o, field);
     if (isObject(v)) return { answer: JSON.stringify(v), expected: toolCallOf(v) };
-    if (typeof v !== 'string') return void this.add(field, `must be an object or a string, got ${Array.isArray(v) ? 'an array' : typeof v}`);
+    if (typeof v !== 'string')
+      return void this.add(field, `must be an object or a string, got ${Array.isArray(v) ? 'an array' : typeof v}`);
     if (!v.trim()) return void this.add(field, 'is empty');
     return this.oneForm(field, v);
   }
@@ -119,7 +127,11 @@ export class RowCheck {
   /** A JSON answer in the compact canonical form; one with a repeated key is a problem, not a call. */
   oneForm(field: string, v: string): { answer: string; expected: ToolCall | null } | undefined {
     const c = compactJson(v);
-    if (c && 'duplicate' in c) return void this.add(field, `has the key ${JSON.stringify(c.duplicate)} twice in one object (JSON.parse would keep only the last)`);
+    if (c && 'duplicate' in c)
+      return void this.add(
+        field,
+        `has the key ${JSON.stringify(c.duplicate)} twice in one object (JSON.parse would keep only the last)`,
+      );
     if (c && c.text !== v) this.normalized = true;
     const answer = c ? c.text : v;
     return { answer, expected: parseToolCall(answer) };
@@ -131,16 +143,29 @@ interface Turn {
   content: string;
 }
 
-const SHAREGPT_ROLES: Record<string, string> = { system: 'system', human: 'user', user: 'user', gpt: 'assistant', assistant: 'assistant' };
+const SHAREGPT_ROLES: Record<string, string> = {
+  system: 'system',
+  human: 'user',
+  user: 'user',
+  gpt: 'assistant',
+  assistant: 'assistant',
+};
 
 /** Chat turns must be [system?] user assistant: one exchange per row. */
-function exchange(turns: Turn[], field: string, check: RowCheck): { system?: string; user: string; answer: string } | undefined {
+function exchange(
+  turns: Turn[],
+  field: string,
+  check: RowCheck,
+): { system?: string; user: string; answer: string } | undefined {
   const body = turns[0]?.role === 'system' ? turns.slice(1) : turns;
   const offset = turns.length - body.length;
   if (body.length !== 2) {
-    check.add(field, body.length > 2
-      ? `has ${body.length} turns after the system message; only one user turn followed by one assistant turn is supported`
-      : 'needs a user turn followed by an assistant turn');
+    check.add(
+      field,
+      body.length > 2
+        ? `has ${body.length} turns after the system message; only one user turn followed by one assistant turn is supported`
+        : 'needs a user turn followed by an assistant turn',
+    );
     return undefined;
   }
   let ok = true;
@@ -155,9 +180,17 @@ function exchange(turns: Turn[], field: string, check: RowCheck): { system?: str
   return { system: offset ? turns[0].content : undefined, user: body[0].content, answer: body[1].content };
 }
 
-function turnsOf(o: Obj, field: string, roleKey: string, textKey: string, check: RowCheck, mapRole: (r: string) => string | undefined): Turn[] | undefined {
+function turnsOf(
+  o: Obj,
+  field: string,
+  roleKey: string,
+  textKey: string,
+  check: RowCheck,
+  mapRole: (r: string) => string | undefined,
+): Turn[] | undefined {
   const list = o[field];
-  if (!Array.isArray(list)) return void check.add(field, list === undefined ? 'is missing' : 'must be an array of turns');
+  if (!Array.isArray(list))
+    return void check.add(field, list === undefined ? 'is missing' : 'must be an array of turns');
   const turns: Turn[] = [];
   let ok = true;
   list.forEach((t, i) => {
@@ -181,7 +214,9 @@ export function toRow(format: DatasetFormat, it: Item, check: RowCheck): Dataset
   const o = it.value;
   if (!isObject(o)) return void check.add(undefined, 'row is not a JSON object');
   const origin = { ...it.where };
-  let system: string | undefined, user: string | undefined, ans: { answer: string; expected: ToolCall | null } | undefined;
+  let system: string | undefined,
+    user: string | undefined,
+    ans: { answer: string; expected: ToolCall | null } | undefined;
   switch (format) {
     case 'seed':
     case 'alpaca': {
@@ -205,7 +240,9 @@ export function toRow(format: DatasetFormat, it: Item, check: RowCheck): Dataset
       const field = sharegpt ? 'conversations' : 'messages';
       const turns = sharegpt
         ? turnsOf(o, field, 'from', 'value', check, (r) => SHAREGPT_ROLES[r])
-        : turnsOf(o, field, 'role', 'content', check, (r) => (['system', 'user', 'assistant'].includes(r) ? r : undefined));
+        : turnsOf(o, field, 'role', 'content', check, (r) =>
+            ['system', 'user', 'assistant'].includes(r) ? r : undefined,
+          );
       const topSystem = sharegpt ? check.text(o, 'system', true) : undefined;
       const ex = turns && exchange(turns, field, check);
       if (!ex) break;

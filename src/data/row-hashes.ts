@@ -11,7 +11,8 @@ export interface RowTexts {
 
 /** Two 32-bit hashes of a row's three texts (the separator keeps "ab"+"c" apart from "a"+"bc"). */
 export function rowHash64(r: RowTexts): [number, number] {
-  let a = 0x811c9dc5, b = 0x01000193 ^ 0x5bd1e995;
+  let a = 0x811c9dc5,
+    b = 0x01000193 ^ 0x5bd1e995;
   for (const s of [r.system ?? '\u0000', r.user, r.answer]) {
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
@@ -22,7 +23,7 @@ export function rowHash64(r: RowTexts): [number, number] {
     a = Math.imul(a ^ 0xffff, 0x01000193);
     b = Math.imul(b ^ 0xffff, 0x5bd1e995);
   }
-  return [a >>> 0, (b >>> 0) || 1];
+  return [a >>> 0, b >>> 0 || 1];
 }
 
 /**

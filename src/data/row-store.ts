@@ -100,13 +100,15 @@ export class RowStore {
 
   get(i: number): DatasetRow {
     if (!(i >= 0 && i < this.length)) throw new RangeError(`row ${i} of ${this.length}`);
-    let lo = 0, hi = this.firsts.length - 1;
+    let lo = 0,
+      hi = this.firsts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (this.firsts[mid] <= i) lo = mid;
       else hi = mid - 1;
     }
-    const c = this.chunks[lo], k = i - this.firsts[lo];
+    const c = this.chunks[lo],
+      k = i - this.firsts[lo];
     return JSON.parse(decoder.decode(c.bytes.subarray(k ? c.ends[k - 1] : 0, c.ends[k]))) as DatasetRow;
   }
 

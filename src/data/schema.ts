@@ -87,7 +87,8 @@ export function templateParams(t: string): string[] {
 
 export function fillTemplate(t: string, values: Record<string, string>): string {
   const parts = parseTemplate(t);
-  if (typeof parts === 'string') throw new SchemaError('template', [{ field: 'templates', message: `${JSON.stringify(t)} ${parts}` }]);
+  if (typeof parts === 'string')
+    throw new SchemaError('template', [{ field: 'templates', message: `${JSON.stringify(t)} ${parts}` }]);
   return parts.map((p) => (typeof p === 'string' ? p : values[p.param])).join('');
 }
 
@@ -117,7 +118,11 @@ class Checker {
     v.forEach((s, i) => {
       if (typeof s !== 'string' || !s) {
         ok = false;
-        this.add(tool, `${field} item ${i + 1}`, typeof s === 'string' ? 'is an empty string' : `must be a string, got ${JSON.stringify(s)}`);
+        this.add(
+          tool,
+          `${field} item ${i + 1}`,
+          typeof s === 'string' ? 'is an empty string' : `must be a string, got ${JSON.stringify(s)}`,
+        );
       } else if (seen.has(s)) {
         ok = false;
         this.add(tool, `${field} item ${i + 1}`, `${JSON.stringify(s)} is listed twice`);
@@ -136,8 +141,10 @@ function optionalText(c: Checker, tool: string | undefined, field: string, v: un
 function parseParams(c: Checker, tool: string, raw: unknown): ToolParam[] | undefined {
   const F = 'function.parameters';
   if (raw === undefined) return [];
-  if (!isObject(raw)) return void c.add(tool, F, 'must be a JSON Schema object ({"type": "object", "properties": {...}})');
-  if (raw.type !== undefined && raw.type !== 'object') c.add(tool, `${F}.type`, `must be "object", got ${JSON.stringify(raw.type)}`);
+  if (!isObject(raw))
+    return void c.add(tool, F, 'must be a JSON Schema object ({"type": "object", "properties": {...}})');
+  if (raw.type !== undefined && raw.type !== 'object')
+    c.add(tool, `${F}.type`, `must be "object", got ${JSON.stringify(raw.type)}`);
   const props = raw.properties ?? {};
   if (!isObject(props)) return void c.add(tool, `${F}.properties`, 'must be an object of parameter schemas');
   const params: ToolParam[] = [];
@@ -151,7 +158,8 @@ function parseParams(c: Checker, tool: string, raw: unknown): ToolParam[] | unde
       c.add(tool, f, 'must be an object ({"type": "string", ...})');
       continue;
     }
-    if (p.type !== 'string') c.add(tool, `${f}.type`, `must be "string" (the only parameter type supported), got ${JSON.stringify(p.type)}`);
+    if (p.type !== 'string')
+      c.add(tool, `${f}.type`, `must be "string" (the only parameter type supported), got ${JSON.stringify(p.type)}`);
     const param: ToolParam = { name, required: false };
     const description = optionalText(c, tool, `${f}.description`, p.description);
     if (description !== undefined) param.description = description;
@@ -159,13 +167,24 @@ function parseParams(c: Checker, tool: string, raw: unknown): ToolParam[] | unde
     if (p.examples !== undefined) param.examples = c.strings(tool, `${f}.examples`, p.examples, false);
     const src = p['x-source'];
     if (src !== undefined) {
-      if (src !== 'utterance' && src !== 'free') c.add(tool, `${f}.x-source`, `must be "utterance" (a verbatim span of the utterance) or "free", got ${JSON.stringify(src)}`);
-      else if (src === 'utterance' && p.enum !== undefined) c.add(tool, `${f}.x-source`, 'is "utterance", but the parameter has an enum: a value is one of the enum instead');
+      if (src !== 'utterance' && src !== 'free')
+        c.add(
+          tool,
+          `${f}.x-source`,
+          `must be "utterance" (a verbatim span of the utterance) or "free", got ${JSON.stringify(src)}`,
+        );
+      else if (src === 'utterance' && p.enum !== undefined)
+        c.add(
+          tool,
+          `${f}.x-source`,
+          'is "utterance", but the parameter has an enum: a value is one of the enum instead',
+        );
       else param.source = src;
     }
     if (param.enum && param.examples) {
       param.examples.forEach((x, i) => {
-        if (!param.enum!.includes(x)) c.add(tool, `${f}.examples item ${i + 1}`, `${JSON.stringify(x)} is not one of the enum values`);
+        if (!param.enum!.includes(x))
+          c.add(tool, `${f}.examples item ${i + 1}`, `${JSON.stringify(x)} is not one of the enum values`);
       });
     }
     params.push(param);
@@ -175,7 +194,8 @@ function parseParams(c: Checker, tool: string, raw: unknown): ToolParam[] | unde
     req?.forEach((r, i) => {
       const p = params.find((x) => x.name === r);
       if (p) p.required = true;
-      else if (!Object.hasOwn(props, r)) c.add(tool, `${F}.required item ${i + 1}`, `names "${r}", which is not in properties`);
+      else if (!Object.hasOwn(props, r))
+        c.add(tool, `${F}.required item ${i + 1}`, `names "${r}", which is not in properties`);
     });
   }
   return params;
@@ -192,11 +212,24 @@ function parseTemplates(c: Checker, tool: string, raw: unknown, params: ToolPara
     const used = templateParams(t);
     for (const u of used) {
       const p = params.find((x) => x.name === u);
-      if (!p) c.add(tool, f, `${JSON.stringify(t)} names {${u}}, which is not a parameter of this tool (${params.map((x) => x.name).join(', ') || 'it has none'})`);
-      else if (!paramValues(p).length) c.add(tool, f, `${JSON.stringify(t)} names {${u}}, which has no values to fill in: give it "examples" or "enum"`);
+      if (!p)
+        c.add(
+          tool,
+          f,
+          `${JSON.stringify(t)} names {${u}}, which is not a parameter of this tool (${params.map((x) => x.name).join(', ') || 'it has none'})`,
+        );
+      else if (!paramValues(p).length)
+        c.add(
+          tool,
+          f,
+          `${JSON.stringify(t)} names {${u}}, which has no values to fill in: give it "examples" or "enum"`,
+        );
     }
-    for (const p of params) if (p.required && !used.includes(p.name)) c.add(tool, f, `${JSON.stringify(t)} leaves out the required parameter {${p.name}}`);
-    if (!parts.some((x) => typeof x === 'string' && x.trim())) c.add(tool, f, `${JSON.stringify(t)} has no words of its own`);
+    for (const p of params)
+      if (p.required && !used.includes(p.name))
+        c.add(tool, f, `${JSON.stringify(t)} leaves out the required parameter {${p.name}}`);
+    if (!parts.some((x) => typeof x === 'string' && x.trim()))
+      c.add(tool, f, `${JSON.stringify(t)} has no words of its own`);
   });
   return list;
 }
@@ -205,7 +238,8 @@ function parseTemplates(c: Checker, tool: string, raw: unknown, params: ToolPara
 /** The line where `src` first nests deeper than MAX_NESTING, or 0. */
 function deepestLine(src: string): number {
   if (nestingDepth(src) <= MAX_NESTING) return 0;
-  let lo = 0, hi = src.length;
+  let lo = 0,
+    hi = src.length;
   // The shortest prefix that is too deep ends on that line.
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
@@ -220,37 +254,52 @@ export function parseToolSchema(src: string | unknown, file = 'schema'): ToolSch
   if (typeof src === 'string') {
     // Walking a 100k-deep value would overflow the stack: refused as text, with the line it gets too deep on.
     const deep = deepestLine(src);
-    if (deep) throw new SchemaError(file, [{ line: deep, message: `nests deeper than ${MAX_NESTING} levels of [ ] and { }; a tool schema needs a few` }]);
+    if (deep)
+      throw new SchemaError(file, [
+        { line: deep, message: `nests deeper than ${MAX_NESTING} levels of [ ] and { }; a tool schema needs a few` },
+      ]);
     try {
       v = JSON.parse(src.replace(/^\uFEFF/, ''));
     } catch (e) {
       const msg = (e as Error).message;
       const pos = /position (\d+)/.exec(msg);
       // A cut-off file has no position: its problem is on the last line.
-      const line = pos ? lineAt(src, Number(pos[1])) : /end of JSON input/.test(msg) ? lineAt(src, src.trimEnd().length) : undefined;
+      const line = pos
+        ? lineAt(src, Number(pos[1]))
+        : /end of JSON input/.test(msg)
+          ? lineAt(src, src.trimEnd().length)
+          : undefined;
       throw new SchemaError(file, [{ ...(line !== undefined ? { line } : {}), message: `not valid JSON (${msg})` }]);
     }
   }
   const c = new Checker();
   // A bare tools array (what an OpenAI request carries) is a schema without system and instruct.
   const top: Obj = Array.isArray(v) ? { tools: v } : isObject(v) ? v : {};
-  if (!Array.isArray(v) && !isObject(v)) throw new SchemaError(file, [{ message: 'must be a JSON object with "tools" (or a tools array)' }]);
+  if (!Array.isArray(v) && !isObject(v))
+    throw new SchemaError(file, [{ message: 'must be a JSON object with "tools" (or a tools array)' }]);
   const system = optionalText(c, undefined, 'system', top.system);
   const instruct = optionalText(c, undefined, 'instruct', top.instruct);
   const tools: ToolDef[] = [];
-  if (!Array.isArray(top.tools)) c.add(undefined, 'tools', top.tools === undefined ? 'is missing' : 'must be an array of tools');
+  if (!Array.isArray(top.tools))
+    c.add(undefined, 'tools', top.tools === undefined ? 'is missing' : 'must be an array of tools');
   else if (!top.tools.length) c.add(undefined, 'tools', 'is empty: give at least one tool');
   else {
     const names = new Map<string, number>();
     top.tools.forEach((t, i) => {
       const place = `tool ${i + 1}`;
       if (!isObject(t)) return c.add(place, undefined, 'must be an object ({"type": "function", "function": {...}})');
-      if (t.type !== undefined && t.type !== 'function') c.add(place, 'type', `must be "function", got ${JSON.stringify(t.type)}`);
+      if (t.type !== undefined && t.type !== 'function')
+        c.add(place, 'type', `must be "function", got ${JSON.stringify(t.type)}`);
       const fn = t.function;
       if (!isObject(fn)) return c.add(place, 'function', 'is missing or not an object');
       const name = fn.name;
       if (typeof name !== 'string' || !name.trim()) return c.add(place, 'function.name', 'must be a non-empty string');
-      if (names.has(name)) c.add(name, 'function.name', `is used by tool ${names.get(name)! + 1} and tool ${i + 1}: tool names must be unique`);
+      if (names.has(name))
+        c.add(
+          name,
+          'function.name',
+          `is used by tool ${names.get(name)! + 1} and tool ${i + 1}: tool names must be unique`,
+        );
       else names.set(name, i);
       const description = optionalText(c, name, 'function.description', fn.description);
       const params = parseParams(c, name, fn.parameters);
@@ -285,7 +334,11 @@ export function toolSchemaJson(s: ToolSchema): Obj {
       templates: t.templates,
     };
   });
-  return { ...(s.system !== undefined ? { system: s.system } : {}), ...(s.instruct !== undefined ? { instruct: s.instruct } : {}), tools };
+  return {
+    ...(s.system !== undefined ? { system: s.system } : {}),
+    ...(s.instruct !== undefined ? { instruct: s.instruct } : {}),
+    tools,
+  };
 }
 
 export function formatToolSchema(s: ToolSchema): string {
@@ -309,9 +362,14 @@ export function callProblems(schema: ToolSchema, call: unknown): string[] {
     if (!p) out.push(`${tool.name} has no parameter "${k}"`);
     else if (typeof v !== 'string') out.push(`${tool.name}.${k} must be a string, got ${JSON.stringify(v)}`);
     else if (!v) out.push(`${tool.name}.${k} is empty`);
-    else if (p.enum && !p.enum.includes(v)) out.push(`${tool.name}.${k} = ${JSON.stringify(v)} is not one of ${p.enum.map((e) => JSON.stringify(e)).join(', ')}`);
+    else if (p.enum && !p.enum.includes(v))
+      out.push(
+        `${tool.name}.${k} = ${JSON.stringify(v)} is not one of ${p.enum.map((e) => JSON.stringify(e)).join(', ')}`,
+      );
   }
-  for (const p of tool.params) if (p.required && !Object.hasOwn(params, p.name)) out.push(`${tool.name} is missing the required parameter "${p.name}"`);
+  for (const p of tool.params)
+    if (p.required && !Object.hasOwn(params, p.name))
+      out.push(`${tool.name} is missing the required parameter "${p.name}"`);
   return out;
 }
 

@@ -28,7 +28,13 @@ export function templatesOf(schema: ToolSchema, utterance: string, call: ToolCal
  * values kept), whose utterance is not in `existing`; null when there is none: no template
  * gives the row back, the template copies no value, or every other value is used up.
  */
-export function siblingRow(schema: ToolSchema, user: string, call: ToolCall, existing: ReadonlySet<string>, seed: number): SeedRow | null {
+export function siblingRow(
+  schema: ToolSchema,
+  user: string,
+  call: ToolCall,
+  existing: ReadonlySet<string>,
+  seed: number,
+): SeedRow | null {
   const utterance = utteranceOf(schema, user);
   const tool = schema.tools.find((t) => t.name === call.tool_name);
   const template = templatesOf(schema, utterance, call)[0];
@@ -39,7 +45,12 @@ export function siblingRow(schema: ToolSchema, user: string, call: ToolCall, exi
   const options = names.map((n) => {
     const p = tool.params.find((x) => x.name === n)!;
     const own = call.parameters[n] as string;
-    return isSpanParam(p) ? seededShuffle(paramValues(p).filter((v) => v !== own), rng.int(2 ** 31)) : [own];
+    return isSpanParam(p)
+      ? seededShuffle(
+          paramValues(p).filter((v) => v !== own),
+          rng.int(2 ** 31),
+        )
+      : [own];
   });
   if (!options.some((o, i) => isSpanParam(tool.params.find((x) => x.name === names[i])!) && o.length)) return null;
   const total = options.reduce((a, o) => a * o.length, 1);
@@ -54,7 +65,12 @@ export function siblingRow(schema: ToolSchema, user: string, call: ToolCall, exi
     if (existing.has(input)) continue;
     const parameters: Record<string, string> = {};
     for (const p of tool.params) if (Object.hasOwn(values, p.name)) parameters[p.name] = values[p.name];
-    return { ...(schema.system !== undefined ? { system: schema.system } : {}), instruct: schema.instruct ?? '', input, output: { tool_name: tool.name, parameters } };
+    return {
+      ...(schema.system !== undefined ? { system: schema.system } : {}),
+      instruct: schema.instruct ?? '',
+      input,
+      output: { tool_name: tool.name, parameters },
+    };
   }
   return null;
 }

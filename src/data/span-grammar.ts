@@ -16,10 +16,21 @@ import type { ToolSchema } from './schema.ts';
 
 const enc = new TextEncoder();
 export const SPAN_BASE = 1 << 24;
-const Q = 0x22, BSL = 0x5c;
+const Q = 0x22,
+  BSL = 0x5c;
 /** JSON's two-character escapes and the byte each stands for. */
-const SHORT_ESC: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
-const hexVal = (b: number) => (b >= 0x30 && b <= 0x39 ? b - 0x30 : b >= 0x61 && b <= 0x66 ? b - 0x57 : b >= 0x41 && b <= 0x46 ? b - 0x37 : -1);
+const SHORT_ESC: Record<number, number> = {
+  0x22: 0x22,
+  0x5c: 0x5c,
+  0x2f: 0x2f,
+  0x62: 0x08,
+  0x66: 0x0c,
+  0x6e: 0x0a,
+  0x72: 0x0d,
+  0x74: 0x09,
+};
+const hexVal = (b: number) =>
+  b >= 0x30 && b <= 0x39 ? b - 0x30 : b >= 0x61 && b <= 0x66 ? b - 0x57 : b >= 0x41 && b <= 0x46 ? b - 0x37 : -1;
 
 /** Suffix automaton of a byte string (transitions in maps: an utterance is short). */
 export class SuffixAutomaton {
@@ -97,7 +108,11 @@ export function minValueOf(utterance: string): number {
 
 // Sub-states inside a value: 0-3 continuation bytes owed to the current character; then the
 // escapes: after `\`, after `\u`, `\u0`, `\u00`, and `\u00h` (h = sub - ESC_H, ASCII only).
-const ESC = 4, ESC_U = 5, ESC_U0 = 6, ESC_U00 = 7, ESC_H = 8;
+const ESC = 4,
+  ESC_U = 5,
+  ESC_U0 = 6,
+  ESC_U00 = 7,
+  ESC_H = 8;
 const ESC_REST = [0, 0, 0, 0, 1, 4, 3, 2];
 
 interface SpanState {
@@ -121,10 +136,16 @@ export class RowGrammar {
   private readonly minChar: number;
 
   /** base: the schema's grammar built with spanValueMin = minValueOf(utterance), so its bounds hold here. */
-  constructor(readonly base: ToolCallGrammar, readonly utterance: string) {
+  constructor(
+    readonly base: ToolCallGrammar,
+    readonly utterance: string,
+  ) {
     this.sam = new SuffixAutomaton(enc.encode(utterance));
     this.minChar = minValueOf(utterance) - 2;
-    if (base.spanValueMin !== this.minChar + 2) throw new Error(`the schema grammar bounds span values at ${base.spanValueMin} bytes, this utterance at ${this.minChar + 2}`);
+    if (base.spanValueMin !== this.minChar + 2)
+      throw new Error(
+        `the schema grammar bounds span values at ${base.spanValueMin} bytes, this utterance at ${this.minChar + 2}`,
+      );
   }
 
   /** A row grammar with its own schema grammar (the constraint shares one among rows instead). */
@@ -210,7 +231,9 @@ export class RowGrammar {
       if (b === BSL) {
         // Only if some escaped byte continues the substring, so no state is a dead end.
         const m = this.sam;
-        return m.hasIn(sam, 0, 0x1f) || m.hasIn(sam, Q, Q) || m.hasIn(sam, BSL, BSL) || m.hasIn(sam, 0x2f, 0x2f) ? this.intern(st.after, sam, ESC) : -1;
+        return m.hasIn(sam, 0, 0x1f) || m.hasIn(sam, Q, Q) || m.hasIn(sam, BSL, BSL) || m.hasIn(sam, 0x2f, 0x2f)
+          ? this.intern(st.after, sam, ESC)
+          : -1;
       }
       if (b < 0x20) return -1;
       // Canonical JSON escapes these; a raw control byte is not JSON at all.

@@ -21,16 +21,22 @@ const HELD_SHARE = 0.25;
 function sideOf(tool: ToolDef, held: Map<string, Set<string>>, want: boolean, templates?: string[]): ToolDef {
   return {
     ...tool,
-    params: tool.params.map((p) => (held.has(p.name) ? { ...p, examples: paramValues(p).filter((v) => held.get(p.name)!.has(v) === want) } : p)),
+    params: tool.params.map((p) =>
+      held.has(p.name) ? { ...p, examples: paramValues(p).filter((v) => held.get(p.name)!.has(v) === want) } : p,
+    ),
     templates: templates ?? tool.templates,
   };
 }
 
 /** Rows for every tool: perTool for training, evalPerTool held out by values (see above). */
-export function buildRowsByValues(schema: ToolSchema, opts: BuildOptions): BuiltData & { heldValues: Record<string, Record<string, string[]>> } {
+export function buildRowsByValues(
+  schema: ToolSchema,
+  opts: BuildOptions,
+): BuiltData & { heldValues: Record<string, Record<string, string[]>> } {
   const evalPerTool = opts.evalPerTool ?? 0;
   const used = new Set<string>();
-  const train: SeedRow[] = [], held: SeedRow[] = [];
+  const train: SeedRow[] = [],
+    held: SeedRow[] = [];
   const issues: SchemaIssue[] = [];
   const heldValues: Record<string, Record<string, string[]>> = {};
   for (const tool of schema.tools) {
@@ -40,7 +46,11 @@ export function buildRowsByValues(schema: ToolSchema, opts: BuildOptions): Built
       const values = paramValues(p);
       if (!tool.templates.some((t) => templateParams(t).includes(p.name))) continue;
       if (values.length < 2) {
-        issues.push({ tool: tool.name, field: `function.parameters.properties.${p.name}.examples`, message: `has ${values.length} value(s): the values split holds some out and keeps some, so it needs at least 2` });
+        issues.push({
+          tool: tool.name,
+          field: `function.parameters.properties.${p.name}.examples`,
+          message: `has ${values.length} value(s): the values split holds some out and keeps some, so it needs at least 2`,
+        });
         continue;
       }
       const k = Math.min(values.length - 1, Math.max(1, Math.round(values.length * HELD_SHARE)));
@@ -56,9 +66,22 @@ export function buildRowsByValues(schema: ToolSchema, opts: BuildOptions): Built
         continue;
       }
       // Seen templates that copy a held-out value: every span parameter in them takes one.
-      const seen = tool.templates.filter((t) => src.templatesUsed.has(t) && templateParams(t).some((n) => heldOf.has(n)));
-      if (!seen.length) throw new SchemaError('schema', [{ tool: tool.name, field: 'templates', message: 'no template seen in training holds a span parameter: give more training rows per tool' }]);
-      held.push(...new ToolRowSource(schema, sideOf(tool, heldOf, true, seen), opts.seed + 1, used, opts.variety).take(evalPerTool));
+      const seen = tool.templates.filter(
+        (t) => src.templatesUsed.has(t) && templateParams(t).some((n) => heldOf.has(n)),
+      );
+      if (!seen.length)
+        throw new SchemaError('schema', [
+          {
+            tool: tool.name,
+            field: 'templates',
+            message: 'no template seen in training holds a span parameter: give more training rows per tool',
+          },
+        ]);
+      held.push(
+        ...new ToolRowSource(schema, sideOf(tool, heldOf, true, seen), opts.seed + 1, used, opts.variety).take(
+          evalPerTool,
+        ),
+      );
     } catch (e) {
       if (!(e instanceof SchemaError)) throw e;
       issues.push(...e.issues);

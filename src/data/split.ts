@@ -11,7 +11,8 @@ export interface SplitOptions {
 
 /** How many of `n` rows the split holds out: at least one on each side when n >= 2 and the fraction > 0. */
 export function evalCount(n: number, evalFraction: number): number {
-  if (!(evalFraction >= 0 && evalFraction < 1)) throw new RangeError(`evalFraction must be in [0, 1), got ${evalFraction}`);
+  if (!(evalFraction >= 0 && evalFraction < 1))
+    throw new RangeError(`evalFraction must be in [0, 1), got ${evalFraction}`);
   const k = Math.round(n * evalFraction);
   return evalFraction > 0 && n >= 2 ? Math.min(Math.max(k, 1), n - 1) : k;
 }
@@ -30,7 +31,11 @@ export function splitDataset<T>(rows: readonly T[], opts: SplitOptions): { train
 const SLICE_ROWS = 20_000;
 
 /** A loop over many rows that gives the event loop a turn between slices (no main-thread task over ~10 ms). */
-export async function forEachInSlices<T>(items: readonly T[], fn: (item: T, i: number) => void, slice = SLICE_ROWS): Promise<void> {
+export async function forEachInSlices<T>(
+  items: readonly T[],
+  fn: (item: T, i: number) => void,
+  slice = SLICE_ROWS,
+): Promise<void> {
   for (let at = 0; at < items.length; at += slice) {
     if (at > 0) await new Promise((resolve) => setTimeout(resolve, 0));
     const end = Math.min(items.length, at + slice);

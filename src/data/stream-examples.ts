@@ -54,12 +54,21 @@ const MARKS = [CONTENT_MARK(0), CONTENT_MARK(1)];
  */
 function promptRenderer(tok: ChatTokenizer, system: string): (row: Pick<DatasetRow, 'system' | 'user'>) => string {
   const full = (row: Pick<DatasetRow, 'system' | 'user'>) => renderPrompt(tok, row, { system });
-  const shape = tok.renderChat([{ role: 'system', content: MARKS[0] }, { role: 'user', content: MARKS[1] }], { addGenerationPrompt: true });
-  const at0 = shape.indexOf(MARKS[0]), at1 = shape.indexOf(MARKS[1]);
-  if (at0 < 0 || at1 < at0 || shape.indexOf(MARKS[0], at0 + 1) >= 0 || shape.indexOf(MARKS[1], at1 + 1) >= 0) return full;
+  const shape = tok.renderChat(
+    [
+      { role: 'system', content: MARKS[0] },
+      { role: 'user', content: MARKS[1] },
+    ],
+    { addGenerationPrompt: true },
+  );
+  const at0 = shape.indexOf(MARKS[0]),
+    at1 = shape.indexOf(MARKS[1]);
+  if (at0 < 0 || at1 < at0 || shape.indexOf(MARKS[0], at0 + 1) >= 0 || shape.indexOf(MARKS[1], at1 + 1) >= 0)
+    return full;
   const [a, b, c] = [shape.slice(0, at0), shape.slice(at0 + MARKS[0].length, at1), shape.slice(at1 + MARKS[1].length)];
   const plain = (t: string) => t.length > 0 && t.trim() === t && t[0] !== '<' && !t.includes('\uE000');
-  let checks = 0, on = true;
+  let checks = 0,
+    on = true;
   return (row) => {
     const sys = row.system ?? system;
     if (!on || !plain(sys) || !plain(row.user)) return full(row);
@@ -77,14 +86,18 @@ function promptRenderer(tok: ChatTokenizer, system: string): (row: Pick<DatasetR
  * Streams `blob` into a TokenStore. Refuses (DatasetError) a file with bad rows, and rows that
  * spell a control token unless allowed, listing them with line and field.
  */
-export async function streamExamples(blob: Blob, tok: ChatTokenizer, opts: StreamExampleOptions): Promise<StreamedExamples> {
+export async function streamExamples(
+  blob: Blob,
+  tok: ChatTokenizer,
+  opts: StreamExampleOptions,
+): Promise<StreamedExamples> {
   const o = { ...DEFAULT_EXAMPLE_OPTIONS, system: opts.system, maxLength: opts.maxLength };
   const tokens = controlTokens(tok);
   const end = tok.tokenId(o.endToken)!;
   // Past this many characters a text has more tokens than max length (plus a margin for the cut).
   const limit = (o.maxLength + 8) * tok.maxTokenBytes;
   const render = promptRenderer(tok, o.system);
-  let store = (opts.newStore?.() ?? new TokenStore());
+  let store = opts.newStore?.() ?? new TokenStore();
   let origins: number[] = [];
   let clipped = 0;
   let longPrompts = new Map<number, number>();
@@ -92,7 +105,12 @@ export async function streamExamples(blob: Blob, tok: ChatTokenizer, opts: Strea
   let controlCount = 0;
   const sink = {
     row(r: DatasetRow) {
-      const row = { ...r, system: r.system === undefined ? undefined : clip(r.system, limit), user: clip(r.user, limit), answer: clip(r.answer, limit) };
+      const row = {
+        ...r,
+        system: r.system === undefined ? undefined : clip(r.system, limit),
+        user: clip(r.user, limit),
+        answer: clip(r.answer, limit),
+      };
       if (row.user !== r.user || row.answer !== r.answer || row.system !== r.system) clipped++;
       const { issues, count } = controlTextIssues([row], tokens);
       let allowed: readonly string[] | undefined;
@@ -105,15 +123,18 @@ export async function streamExamples(blob: Blob, tok: ChatTokenizer, opts: Strea
         allowed = tokens;
       }
       // Rows with control text take the plain-text path; the others are the template's text, tokenized once.
-      const prompt = allowed ? encodePrompt(tok, row, { system: o.system, controlTokens: allowed }) : tok.encode(render(row));
+      const prompt = allowed
+        ? encodePrompt(tok, row, { system: o.system, controlTokens: allowed })
+        : tok.encode(render(row));
       // A prompt that fills max length leaves no answer token: its answer is never tokenized.
-      const answer = prompt.length >= o.maxLength ? [] : allowed ? encodePlain(tok, row.answer, allowed) : tok.encode(row.answer);
+      const answer =
+        prompt.length >= o.maxLength ? [] : allowed ? encodePlain(tok, row.answer, allowed) : tok.encode(row.answer);
       const at = store.add(exampleFrom(prompt, answer, end, o.maxLength));
       if (prompt.length >= o.maxLength) longPrompts.set(at, prompt.length);
       origins.push(r.origin.line ?? r.origin.index ?? 0);
     },
     restart() {
-      store = (opts.newStore?.() ?? new TokenStore());
+      store = opts.newStore?.() ?? new TokenStore();
       origins = [];
       clipped = 0;
       longPrompts = new Map();
@@ -124,14 +145,20 @@ export async function streamExamples(blob: Blob, tok: ChatTokenizer, opts: Strea
   const result = await importDatasetBlob(blob, { file: opts.file, sink, onProgress: opts.onProgress });
   if (result.issues.length) throw new DatasetError(opts.file, result.issues);
   if (controlCount) {
-    if (controlCount > control.length) control.push({ message: `${controlCount - control.length} more row(s) spell a control token` });
+    if (controlCount > control.length)
+      control.push({ message: `${controlCount - control.length} more row(s) spell a control token` });
     throw new DatasetError(opts.file, control);
   }
   return { import: result, store, origins: Uint32Array.from(origins), clipped, longPrompts };
 }
 
 /** The stored examples of one side of a seeded split (all without a fraction), as splitDataset picks rows. */
-export function splitIndices(count: number, fraction: number | undefined, seed: number, side: 'train' | 'eval'): Uint32Array {
+export function splitIndices(
+  count: number,
+  fraction: number | undefined,
+  seed: number,
+  side: 'train' | 'eval',
+): Uint32Array {
   const all = Array.from({ length: count }, (_, i) => i);
   if (!fraction) return Uint32Array.from(all);
   return Uint32Array.from(splitDataset(all, { evalFraction: fraction, seed })[side]);

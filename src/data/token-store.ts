@@ -122,8 +122,11 @@ export class TokenStore {
 
   /** Example i as the trainer takes it: ids a view into the store, labels made now. */
   example(i: number): TrainExample {
-    const s = this.start.data[i], n = this.len.data[i], p = this.promptLen.data[i];
-    const c = this.chunkOf.data[i], chunk = this.chunks[c];
+    const s = this.start.data[i],
+      n = this.len.data[i],
+      p = this.promptLen.data[i];
+    const c = this.chunkOf.data[i],
+      chunk = this.chunks[c];
     const ids = chunk ? chunk.subarray(s, s + n) : this.opts.spill!.read(c, s, n);
     const labels = new Int32Array(n);
     labels.fill(IGNORE_INDEX, 0, p);
@@ -132,7 +135,8 @@ export class TokenStore {
   }
 }
 
-const isIndex = (key: string | symbol): key is string => typeof key === 'string' && key.length > 0 && key.length < 16 && /^\d+$/.test(key);
+const isIndex = (key: string | symbol): key is string =>
+  typeof key === 'string' && key.length > 0 && key.length < 16 && /^\d+$/.test(key);
 
 /**
  * The examples `indices` (all, without it) of a store as a read-only array: the training loop,

@@ -17,7 +17,9 @@ export class TokenTrie {
   constructor(readonly bytes: readonly (Uint8Array | null)[]) {
     // Insert every token through one map keyed by (node, byte), then lay the edges out by parent.
     const child = new Map<number, number>();
-    const parent: number[] = [-1], byte: number[] = [0], tokenAt: number[] = [-1];
+    const parent: number[] = [-1],
+      byte: number[] = [0],
+      tokenAt: number[] = [-1];
     bytes.forEach((b, id) => {
       if (!b || !b.length) return;
       let n = 0;
@@ -121,15 +123,20 @@ export function lexClosure(t: TokenTrie, lex: number): LexClosure {
   const hit = all[lex];
   if (hit) return hit;
   const { ids, aux, nodes, states } = scratch(t);
-  const closing: number[] = [], closeAt: number[] = [];
+  const closing: number[] = [],
+    closeAt: number[] = [];
   // Depth rides in the state's high bits: lexical states fit in 4 bits.
-  let count = 0, top = 0;
+  let count = 0,
+    top = 0;
   nodes[top] = 0;
   states[top++] = lex;
   while (top > 0) {
-    const n = nodes[--top], packed = states[top];
-    const st = packed & 15, depth = packed >> 4;
-    const e0 = t.edgeStart[n], e1 = e0 + t.edgeCount[n];
+    const n = nodes[--top],
+      packed = states[top];
+    const st = packed & 15,
+      depth = packed >> 4;
+    const e0 = t.edgeStart[n],
+      e1 = e0 + t.edgeCount[n];
     for (let e = e0; e < e1; e++) {
       const ns = lexStep(st, t.edgeByte[e]);
       if (ns === LEX_DEAD) continue;
@@ -158,7 +165,12 @@ export function lexClosure(t: TokenTrie, lex: number): LexClosure {
       }
     }
   }
-  const out = { ids: ids.slice(0, count), after: Uint8Array.from(aux.subarray(0, count)), closing: Int32Array.from(closing), closeAt: Int32Array.from(closeAt) };
+  const out = {
+    ids: ids.slice(0, count),
+    after: Uint8Array.from(aux.subarray(0, count)),
+    closing: Int32Array.from(closing),
+    closeAt: Int32Array.from(closeAt),
+  };
   all[lex] = out;
   return out;
 }
@@ -167,6 +179,7 @@ let lastVocab: { json: string | object; trie: TokenTrie } | null = null;
 
 /** The token trie of a tokenizer.json, built once for the last tokenizer seen. */
 export function tokenTrie(tokenizerJson: string | object): TokenTrie {
-  if (lastVocab?.json !== tokenizerJson) lastVocab = { json: tokenizerJson, trie: new TokenTrie(vocabBytes(tokenizerJson)) };
+  if (lastVocab?.json !== tokenizerJson)
+    lastVocab = { json: tokenizerJson, trie: new TokenTrie(vocabBytes(tokenizerJson)) };
   return lastVocab.trie;
 }

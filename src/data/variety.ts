@@ -38,11 +38,17 @@ const EN: Words = {
 const HAN = /[\u4e00-\u9fff]/;
 
 /** Common characters the homophone substitutions draw from. */
-const POOL = '的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严会议屏幕录制麦克风静音邀请帮我';
+const POOL =
+  '的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严会议屏幕录制麦克风静音邀请帮我';
 
 /** Initials and finals a listener (or a recogniser) confuses: n/l, zh/z, ch/c, sh/s, -ng/-n. */
 function near(p: string): string {
-  return p.replace(/^zh/, 'z').replace(/^ch/, 'c').replace(/^sh/, 's').replace(/^n(?=[aeiouv])/, 'l').replace(/ng$/, 'n');
+  return p
+    .replace(/^zh/, 'z')
+    .replace(/^ch/, 'c')
+    .replace(/^sh/, 's')
+    .replace(/^n(?=[aeiouv])/, 'l')
+    .replace(/ng$/, 'n');
 }
 
 let homophones: { same: Map<string, string[]>; close: Map<string, string[]> } | null = null;
@@ -51,7 +57,11 @@ function table() {
     homophones = { same: new Map(), close: new Map() };
     for (const ch of new Set(POOL)) {
       const p = pinyin(ch, { toneType: 'none' });
-      for (const [m, key] of [[homophones.same, p], [homophones.close, near(p)]] as const) m.set(key, [...(m.get(key) ?? []), ch]);
+      for (const [m, key] of [
+        [homophones.same, p],
+        [homophones.close, near(p)],
+      ] as const)
+        m.set(key, [...(m.get(key) ?? []), ch]);
     }
   }
   return homophones;
@@ -60,7 +70,8 @@ function table() {
 /** Characters that sound like ch: the same pinyin first, else a near one; none for a character outside Chinese. */
 export function soundsLike(ch: string): string[] {
   if (!HAN.test(ch)) return [];
-  const t = table(), p = pinyin(ch, { toneType: 'none' });
+  const t = table(),
+    p = pinyin(ch, { toneType: 'none' });
   const same = (t.same.get(p) ?? []).filter((c) => c !== ch);
   return same.length ? same : (t.close.get(near(p)) ?? []).filter((c) => c !== ch);
 }
@@ -115,8 +126,10 @@ export function applyVariant(kind: VariantKind, segs: readonly Segment[], rng: S
       // "A，B" -> "B，A" at a comma of the template's own words.
       const at = segs.findIndex((s) => !s.value && s.text.includes(w.comma.trim()));
       if (at < 0) return null;
-      const s = segs[at].text, c = s.indexOf(w.comma.trim());
-      const head = [...segs.slice(0, at), lit(s.slice(0, c))], tail = [lit(s.slice(c + w.comma.trim().length).trimStart()), ...segs.slice(at + 1)];
+      const s = segs[at].text,
+        c = s.indexOf(w.comma.trim());
+      const head = [...segs.slice(0, at), lit(s.slice(0, c))],
+        tail = [lit(s.slice(c + w.comma.trim().length).trimStart()), ...segs.slice(at + 1)];
       if (!joinSegments(head).trim() || !joinSegments(tail).trim()) return null;
       return [...tail, lit(w.comma), ...head];
     }

@@ -18,7 +18,10 @@ export interface CreateEngineOptions {
   gpu?: import('./gpu/backend.ts').WebGpuBackendOptions;
 }
 
-export async function createEngine(kind: EngineKind, opts: CreateEngineOptions = {}): Promise<Engine & LoraEngine<unknown, unknown>> {
+export async function createEngine(
+  kind: EngineKind,
+  opts: CreateEngineOptions = {},
+): Promise<Engine & LoraEngine<unknown, unknown>> {
   if (opts.backend) {
     if (opts.backend.kind !== kind) throw new EngineError(`the given backend runs ${opts.backend.kind}, not ${kind}`);
     return new LoraEngine(opts.backend, true);

@@ -103,7 +103,14 @@ export interface DecodeOptions extends GenerateOptions {
   constraint?: TokenConstraint;
 }
 
-export const GREEDY: GenerateOptions = { maxNewTokens: 128, temperature: 0, topK: 0, topP: 1, stopTokens: [151645, 151643], seed: 0 };
+export const GREEDY: GenerateOptions = {
+  maxNewTokens: 128,
+  temperature: 0,
+  topK: 0,
+  topP: 1,
+  stopTokens: [151645, 151643],
+  seed: 0,
+};
 
 export interface EngineInfo {
   kind: EngineKind;
@@ -185,12 +192,20 @@ export interface Engine {
   /** One optimizer step over its micro-batches (gradient accumulation), clip, AdamW. */
   step(micros: MicroBatch[], opts: StepOptions): Promise<StepResult>;
   /** Generates with a KV cache; onToken is called for each new id (for streaming). */
-  generate(prompt: Int32Array, opts: DecodeOptions, onToken?: (id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }>;
+  generate(
+    prompt: Int32Array,
+    opts: DecodeOptions,
+    onToken?: (id: number) => void,
+  ): Promise<{ tokens: Int32Array; margins: Float32Array }>;
   /**
    * Decodes several prompts together (left padded, pads masked; each row stops at its own stop
    * token). Row b's result equals generate(prompts[b]) up to float rounding.
    */
-  generateBatch(prompts: Int32Array[], opts: DecodeOptions, onToken?: (row: number, id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }[]>;
+  generateBatch(
+    prompts: Int32Array[],
+    opts: DecodeOptions,
+    onToken?: (row: number, id: number) => void,
+  ): Promise<{ tokens: Int32Array; margins: Float32Array }[]>;
   /** W + scale * B @ A for one projection, e.g. "model.layers.0.self_attn.q_proj.weight". */
   merged(name: string): Promise<Float32Array>;
   /** W of one projection as the kernels use it: widened, or dequantized when loaded as NF4. */

@@ -43,9 +43,17 @@ export function cpuLimits(): DeviceLimits {
 }
 
 /** Tensors the GPU kernels bind whole (bytes), largest first: per-layer activations, residuals, LoRA buffers. */
-export function wholeTensors(cfg: Qwen2Config, opts: LoadOptions, kind: EngineKind = 'webgpu'): { tensor: string; bytes: number }[] {
-  const B = opts.maxBatch, T = opts.maxSeq;
-  const out = Object.entries(activationSizes(cfg, opts.lora, B, T, kind)).map(([tensor, n]) => ({ tensor, bytes: n * 4 }));
+export function wholeTensors(
+  cfg: Qwen2Config,
+  opts: LoadOptions,
+  kind: EngineKind = 'webgpu',
+): { tensor: string; bytes: number }[] {
+  const B = opts.maxBatch,
+    T = opts.maxSeq;
+  const out = Object.entries(activationSizes(cfg, opts.lora, B, T, kind)).map(([tensor, n]) => ({
+    tensor,
+    bytes: n * 4,
+  }));
   out.push({ tensor: 'resid', bytes: B * T * cfg.hiddenSize * 4 });
   out.push({ tensor: 'lora.params', bytes: loraLayout(cfg, opts.lora).size * 4 });
   return out.sort((a, b) => b.bytes - a.bytes);
@@ -53,11 +61,13 @@ export function wholeTensors(cfg: Qwen2Config, opts: LoadOptions, kind: EngineKi
 
 export function checkFit(cfg: Qwen2Config, opts: LoadOptions, plan: MemoryPlanParts, limits: DeviceLimits): FitReport {
   const problems: FitProblem[] = [];
-  if (limits.memoryBytes !== undefined && plan.total > limits.memoryBytes) problems.push({ kind: 'memory', need: plan.total, limit: limits.memoryBytes });
+  if (limits.memoryBytes !== undefined && plan.total > limits.memoryBytes)
+    problems.push({ kind: 'memory', need: plan.total, limit: limits.memoryBytes });
   if (limits.kind === 'webgpu') {
     const binding = Math.min(limits.maxBindingSize ?? Infinity, limits.maxBufferSize ?? Infinity);
     const worst = wholeTensors(cfg, opts)[0];
-    if (worst.bytes > binding) problems.push({ kind: 'binding', tensor: worst.tensor, need: worst.bytes, limit: binding });
+    if (worst.bytes > binding)
+      problems.push({ kind: 'binding', tensor: worst.tensor, need: worst.bytes, limit: binding });
   }
   return { fits: problems.length === 0, total: plan.total, problems };
 }
@@ -79,8 +89,14 @@ export function describeFit(r: FitReport, what: string): string {
  * What "Automatic" loads: the 16-bit base while its plan fits `limits`, else the 4-bit NF4 base
  * (QLoRA) when that plan fits and the shapes allow it; otherwise 16-bit, whose refusal then says why.
  */
-export function chooseQuant(cfg: Qwen2Config, opts: LoadOptions, limits: DeviceLimits, dtype: WeightDType): Quantization {
-  const fits = (quant: Quantization) => checkFit(cfg, { ...opts, quant }, planMemory(limits.kind, cfg, { ...opts, quant }, dtype), limits).fits;
+export function chooseQuant(
+  cfg: Qwen2Config,
+  opts: LoadOptions,
+  limits: DeviceLimits,
+  dtype: WeightDType,
+): Quantization {
+  const fits = (quant: Quantization) =>
+    checkFit(cfg, { ...opts, quant }, planMemory(limits.kind, cfg, { ...opts, quant }, dtype), limits).fits;
   if (fits('none') || !nf4Applies(cfg)) return 'none';
   return fits('nf4') ? 'nf4' : 'none';
 }
@@ -91,8 +107,11 @@ export function assertFits(cfg: Qwen2Config, opts: LoadOptions, limits: DeviceLi
   const fit = checkFit(cfg, opts, plan, limits);
   if (!fit.fits) {
     const engine = limits.kind === 'cpu' ? 'the CPU engine (4 GiB of WebAssembly memory)' : 'WebGPU on this adapter';
-    throw new OutOfMemoryError(`${describeFit(fit, `training at batch ${opts.maxBatch} x max length ${opts.maxSeq}`)}: it does not fit ${engine}; nothing was downloaded`,
-      fit.total, fit.problems[0].limit);
+    throw new OutOfMemoryError(
+      `${describeFit(fit, `training at batch ${opts.maxBatch} x max length ${opts.maxSeq}`)}: it does not fit ${engine}; nothing was downloaded`,
+      fit.total,
+      fit.problems[0].limit,
+    );
   }
   return fit;
 }

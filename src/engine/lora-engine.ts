@@ -10,7 +10,16 @@ import { VIEW_ALIGN, hash32 } from './ops.ts';
 import { Qwen2LoraModel, type BaseWeights, type Batch } from './model.ts';
 import { packMicroBatch } from './packing.ts';
 import type {
-  DecodeOptions, Engine, EngineInfo, LoadOptions, MemoryPlan, MicroBatch, OptimizerState, StepOptions, StepResult, WeightReader,
+  DecodeOptions,
+  Engine,
+  EngineInfo,
+  LoadOptions,
+  MemoryPlan,
+  MicroBatch,
+  OptimizerState,
+  StepOptions,
+  StepResult,
+  WeightReader,
 } from './engine.ts';
 import { planMemory, suggestFit } from './plan.ts';
 import { sampleToken } from './sampling.ts';
@@ -32,7 +41,10 @@ export class LoraEngine<T, W> implements Engine {
   private optStep = 0;
 
   /** shared: the backend outlives this engine (dispose gives back the engine's buffers, not the device). */
-  constructor(readonly ops: Backend<T, W>, private readonly shared = false) {}
+  constructor(
+    readonly ops: Backend<T, W>,
+    private readonly shared = false,
+  ) {}
 
   async info(): Promise<EngineInfo> {
     return this.ops.describe();
@@ -51,7 +63,9 @@ export class LoraEngine<T, W> implements Engine {
     if (budget !== undefined && total > budget) {
       throw new OutOfMemoryError(
         `training needs ${(total / 2 ** 20).toFixed(0)} MiB (batch ${opts.maxBatch} x max length ${opts.maxSeq}), the device offers ${(budget / 2 ** 20).toFixed(0)} MiB; ${suggestFit(cfg, opts, parts.weights, budget, ops.kind)}`,
-        total, budget);
+        total,
+        budget,
+      );
     }
     if (opts.quant === 'nf4') await ops.prepareWeights?.('nf4');
     const before = ops.allocatedBytes();
@@ -59,7 +73,9 @@ export class LoraEngine<T, W> implements Engine {
     // Straight into the backend's memory where it offers some (no transient copy of a 272 MB
     // embedding), else through a typed array that weight() copies.
     const mat = async (name: string, rows: number, cols: number): Promise<W> => {
-      const dst = weights.readInto && (ops.weightStorage?.(weights.dtype, rows * cols, name) as Float32Array | Uint16Array | undefined);
+      const dst =
+        weights.readInto &&
+        (ops.weightStorage?.(weights.dtype, rows * cols, name) as Float32Array | Uint16Array | undefined);
       if (!dst) return ops.weight(await weights.read(name), weights.dtype, rows, cols, name);
       await weights.readInto!(name, dst);
       return ops.weight(dst, weights.dtype, rows, cols, name);
@@ -97,18 +113,34 @@ export class LoraEngine<T, W> implements Engine {
         ln2: await vec(`${p}.post_attention_layernorm.weight`),
         proj: projs,
         bias: cfg.attentionBias
-          ? { q_proj: await vec(`${p}.self_attn.q_proj.bias`), k_proj: await vec(`${p}.self_attn.k_proj.bias`), v_proj: await vec(`${p}.self_attn.v_proj.bias`) }
+          ? {
+              q_proj: await vec(`${p}.self_attn.q_proj.bias`),
+              k_proj: await vec(`${p}.self_attn.k_proj.bias`),
+              v_proj: await vec(`${p}.self_attn.v_proj.bias`),
+            }
           : null,
-        qkNorm: cfg.qkNorm ? { q: await vec(`${p}.self_attn.q_norm.weight`), k: await vec(`${p}.self_attn.k_norm.weight`) } : null,
+        qkNorm: cfg.qkNorm
+          ? { q: await vec(`${p}.self_attn.q_norm.weight`), k: await vec(`${p}.self_attn.k_norm.weight`) }
+          : null,
       });
     }
     const normF = await vec('model.norm.weight');
     const lmHead = cfg.tieWordEmbeddings ? wte : await mat('lm_head.weight', cfg.vocabSize, C);
-    this.model = new Qwen2LoraModel(ops, cfg, { wte, lmHead, normF, layers }, opts.lora, opts.maxBatch, opts.maxSeq, keepTokens);
+    this.model = new Qwen2LoraModel(
+      ops,
+      cfg,
+      { wte, lmHead, normF, layers },
+      opts.lora,
+      opts.maxBatch,
+      opts.maxSeq,
+      keepTokens,
+    );
     const N = opts.maxBatch * opts.maxSeq;
     this.batchBufs = {
-      ids: ops.alloc('i32', N, 'batch.ids'), mask: ops.alloc('i32', N, 'batch.mask'),
-      labelIdx: ops.alloc('i32', N, 'batch.labelIdx'), targets: ops.alloc('i32', N, 'batch.targets'),
+      ids: ops.alloc('i32', N, 'batch.ids'),
+      mask: ops.alloc('i32', N, 'batch.mask'),
+      labelIdx: ops.alloc('i32', N, 'batch.labelIdx'),
+      targets: ops.alloc('i32', N, 'batch.targets'),
     };
     await ops.flush();
     return { parts, total, allocated: ops.allocatedBytes() - before };
@@ -147,7 +179,8 @@ export class LoraEngine<T, W> implements Engine {
     for (const p of m.tensorPlaces()) {
       const t = tensors[p.name];
       if (!t) throw new EngineError(`adapter tensor ${p.name} is missing`);
-      if (t.length !== p.length) throw new EngineError(`adapter tensor ${p.name} has ${t.length} values, expected ${p.shape.join('x')}`);
+      if (t.length !== p.length)
+        throw new EngineError(`adapter tensor ${p.name} has ${t.length} values, expected ${p.shape.join('x')}`);
       data.set(t, p.offset);
     }
     this.ops.upload(m.params, data);
@@ -172,7 +205,8 @@ export class LoraEngine<T, W> implements Engine {
 
   async setOptimizerState(s: OptimizerState): Promise<void> {
     const m = this.m;
-    if (s.m.length !== m.P || s.v.length !== m.P) throw new EngineError(`optimizer state has ${s.m.length} values, the adapter ${m.P}`);
+    if (s.m.length !== m.P || s.v.length !== m.P)
+      throw new EngineError(`optimizer state has ${s.m.length} values, the adapter ${m.P}`);
     this.ops.upload(m.adamM, s.m);
     this.ops.upload(m.adamV, s.v);
     this.optStep = s.step;
@@ -185,7 +219,8 @@ export class LoraEngine<T, W> implements Engine {
       throw new EngineError(`micro-batch arrays must hold B*T = ${B * T} values`);
     // packed: label rows in the same (b, t) order, so the losses sum in the same order
     const packed = mb.pack === false ? null : packMicroBatch(mb);
-    const idx: number[] = [], tg: number[] = [];
+    const idx: number[] = [],
+      tg: number[] = [];
     for (let b = 0; b < B; b++)
       for (let t = 0; t + 1 < T; t++) {
         const y = mb.labels[b * T + t + 1];
@@ -250,7 +285,8 @@ export class LoraEngine<T, W> implements Engine {
     if (opts.alpha !== undefined) m.setAlpha(opts.alpha);
     if (opts.dropout !== undefined) m.trainDropout = opts.dropout;
     m.dropout = m.trainDropout;
-    let tokens = 0, inputTokens = 0;
+    let tokens = 0,
+      inputTokens = 0;
     for (const mb of micros) {
       for (let i = 0; i < mb.labels.length; i++) {
         if (mb.attentionMask[i]) inputTokens++;
@@ -285,21 +321,33 @@ export class LoraEngine<T, W> implements Engine {
     return { loss, gradNorm, tokens, inputTokens };
   }
 
-  async generate(prompt: Int32Array, opts: DecodeOptions, onToken?: (id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }> {
+  async generate(
+    prompt: Int32Array,
+    opts: DecodeOptions,
+    onToken?: (id: number) => void,
+  ): Promise<{ tokens: Int32Array; margins: Float32Array }> {
     const [r] = await this.generateBatch([prompt], opts, onToken ? (_, id) => onToken(id) : undefined);
     return r;
   }
 
-  async generateBatch(prompts: Int32Array[], opts: DecodeOptions, onToken?: (row: number, id: number) => void): Promise<{ tokens: Int32Array; margins: Float32Array }[]> {
+  async generateBatch(
+    prompts: Int32Array[],
+    opts: DecodeOptions,
+    onToken?: (row: number, id: number) => void,
+  ): Promise<{ tokens: Int32Array; margins: Float32Array }[]> {
     const m = this.m;
     m.dropout = 0;
     const B = prompts.length;
     if (!B || prompts.some((p) => p.length === 0)) throw new EngineError('empty prompt');
     const T0 = Math.max(...prompts.map((p) => p.length));
     const SMAX = T0 + opts.maxNewTokens;
-    if (SMAX > m.cfg.maxPositionEmbeddings) throw new EngineError(`prompt + new tokens (${SMAX}) exceed the model's ${m.cfg.maxPositionEmbeddings} positions`);
+    if (SMAX > m.cfg.maxPositionEmbeddings)
+      throw new EngineError(
+        `prompt + new tokens (${SMAX}) exceed the model's ${m.cfg.maxPositionEmbeddings} positions`,
+      );
     // left padded: (B, T0), pads masked
-    const ids = new Int32Array(B * T0), mask = new Int32Array(B * T0);
+    const ids = new Int32Array(B * T0),
+      mask = new Int32Array(B * T0);
     prompts.forEach((p, b) => {
       ids.set(p, b * T0 + T0 - p.length);
       mask.fill(1, b * T0 + T0 - p.length, (b + 1) * T0);
@@ -309,8 +357,12 @@ export class LoraEngine<T, W> implements Engine {
     const scratch = this.ops.alloc('i32', B * 64, 'gen.ids');
     const logitsBuf = this.ops.alloc('f32', B * m.V, 'gen.logits');
     // greedy and unconstrained: the device picks, a token reads back 2 numbers a row, not V logits
-    const onDevice = opts.temperature <= 0 && !opts.constraint && this.ops.argmaxRows ? this.ops.alloc('f32', 2 * B, 'gen.pick') : null;
-    const out: number[][] = prompts.map(() => []), margins: number[][] = prompts.map(() => []);
+    const onDevice =
+      opts.temperature <= 0 && !opts.constraint && this.ops.argmaxRows
+        ? this.ops.alloc('f32', 2 * B, 'gen.pick')
+        : null;
+    const out: number[][] = prompts.map(() => []),
+      margins: number[][] = prompts.map(() => []);
     const finished = new Array<boolean>(B).fill(false);
     const next = new Int32Array(B);
     const cursors = opts.constraint ? prompts.map((_, b) => opts.constraint!.start(b)) : null;
@@ -325,7 +377,8 @@ export class LoraEngine<T, W> implements Engine {
         for (let b = 0; b < B; b++) {
           if (finished[b]) continue;
           const allowed = cursors?.[b].allowed(opts.maxNewTokens - i) ?? null;
-          const { token, margin } = onDevice ? { token: logits[2 * b], margin: logits[2 * b + 1] }
+          const { token, margin } = onDevice
+            ? { token: logits[2 * b], margin: logits[2 * b + 1] }
             : sampleToken(logits.subarray(b * m.V, (b + 1) * m.V), opts, (rng = hash32(rng, i * B + b)), allowed);
           cursors?.[b].advance(token);
           out[b].push(token);
@@ -359,7 +412,8 @@ export class LoraEngine<T, W> implements Engine {
     const match = /^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.weight$/.exec(name);
     const layer = match ? Number(match[1]) : -1;
     const target = match?.[3] as (typeof LORA_TARGETS)[number];
-    if (!match || !m.weights.layers[layer] || !LORA_TARGETS.includes(target)) throw new EngineError(`${name} is not a LoRA-adapted projection`);
+    if (!match || !m.weights.layers[layer] || !LORA_TARGETS.includes(target))
+      throw new EngineError(`${name} is not a LoRA-adapted projection`);
     const [O, In] = projShape(m.cfg, target);
     const out = this.ops.alloc('f32', O * In, 'merged');
     const s = m.slot(layer, target);

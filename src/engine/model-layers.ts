@@ -58,8 +58,15 @@ export interface Batch<T> {
 
 /** The memory and one decoder block of Qwen2LoraModel (model.ts); not used on its own. */
 export class Qwen2LoraLayers<T, W> {
-  readonly C: number; readonly I: number; readonly L: number; readonly NH: number;
-  readonly NKV: number; readonly HD: number; readonly QD: number; readonly KVD: number; readonly V: number;
+  readonly C: number;
+  readonly I: number;
+  readonly L: number;
+  readonly NH: number;
+  readonly NKV: number;
+  readonly HD: number;
+  readonly QD: number;
+  readonly KVD: number;
+  readonly V: number;
   readonly slots: LoraSlot[];
   readonly P: number;
   /** alpha / r (or / sqrt r): set per run by the step's alpha, not fixed at load (setAlpha). */
@@ -96,9 +103,15 @@ export class Qwen2LoraLayers<T, W> {
      */
     readonly keepTokens = 0,
   ) {
-    this.C = cfg.hiddenSize; this.I = cfg.intermediateSize; this.L = cfg.numLayers;
-    this.NH = cfg.numHeads; this.NKV = cfg.numKvHeads; this.HD = cfg.headDim;
-    this.QD = this.NH * this.HD; this.KVD = this.NKV * this.HD; this.V = cfg.vocabSize;
+    this.C = cfg.hiddenSize;
+    this.I = cfg.intermediateSize;
+    this.L = cfg.numLayers;
+    this.NH = cfg.numHeads;
+    this.NKV = cfg.numKvHeads;
+    this.HD = cfg.headDim;
+    this.QD = this.NH * this.HD;
+    this.KVD = this.NKV * this.HD;
+    this.V = cfg.vocabSize;
     const layout = loraLayout(cfg, lora);
     this.slots = layout.slots;
     this.P = layout.size;
@@ -113,14 +126,21 @@ export class Qwen2LoraLayers<T, W> {
       const R = lora.r;
       this.slotOf.set(`${s.layer}.${s.target}`, {
         slot: s,
-        a: ops.view(this.params, s.aOffset, R * s.In), b: ops.view(this.params, s.bOffset, s.O * R),
-        da: ops.view(this.grads, s.aOffset, R * s.In), db: ops.view(this.grads, s.bOffset, s.O * R),
+        a: ops.view(this.params, s.aOffset, R * s.In),
+        b: ops.view(this.params, s.bOffset, s.O * R),
+        da: ops.view(this.grads, s.aOffset, R * s.In),
+        db: ops.view(this.grads, s.bOffset, s.O * R),
       });
     }
     const arenas = activationArenas(cfg, lora, maxB, maxT, keepTokens, ops.kind);
     this.acts = carveArena(ops, arenas.scratch, arenas.groups, 'activations');
     const saved = arenas.saved;
-    this.layerActs = saved ? Array.from({ length: cfg.numLayers }, (_, l) => ({ ...this.acts, ...carveArena(ops, saved, arenas.savedGroups, `activations.${l}`) })) : [];
+    this.layerActs = saved
+      ? Array.from({ length: cfg.numLayers }, (_, l) => ({
+          ...this.acts,
+          ...carveArena(ops, saved, arenas.savedGroups, `activations.${l}`),
+        }))
+      : [];
     // when every micro-batch fits keepTokens the scratch holds no per-layer tensors: layer 0's serve
     this.work = keepTokens >= maxB * maxT ? this.layerActs[0] : this.acts;
     const N = maxB * maxT;
@@ -140,8 +160,18 @@ export class Qwen2LoraLayers<T, W> {
   tensorPlaces(): { name: string; offset: number; length: number; shape: [number, number] }[] {
     const R = this.lora.r;
     return this.slots.flatMap((s) => [
-      { name: peftName(s.layer, s.target, 'A'), offset: s.aOffset, length: R * s.In, shape: [R, s.In] as [number, number] },
-      { name: peftName(s.layer, s.target, 'B'), offset: s.bOffset, length: s.O * R, shape: [s.O, R] as [number, number] },
+      {
+        name: peftName(s.layer, s.target, 'A'),
+        offset: s.aOffset,
+        length: R * s.In,
+        shape: [R, s.In] as [number, number],
+      },
+      {
+        name: peftName(s.layer, s.target, 'B'),
+        offset: s.bOffset,
+        length: s.O * R,
+        shape: [s.O, R] as [number, number],
+      },
     ]);
   }
 
@@ -152,32 +182,82 @@ export class Qwen2LoraLayers<T, W> {
   }
 
   /** A projection of layer l as the fused kernels take it; `part` picks its dxa scratch. */
-  private projection(a: Record<string, T>, layer: number, target: LoraTarget, part: number, seed: number): Projection<T, W> {
+  private projection(
+    a: Record<string, T>,
+    layer: number,
+    target: LoraTarget,
+    part: number,
+    seed: number,
+  ): Projection<T, W> {
     const w = this.weights.layers[layer];
     const bias = w.bias && (target === 'q_proj' || target === 'k_proj' || target === 'v_proj') ? w.bias[target] : null;
     const s = this.slot(layer, target);
-    const lora = s ? {
-      a: s.a, b: s.b, da: s.da, db: s.db, xa: a[`xa.${target}`], dxa: a[`dxa.${part}`],
-      dropout: this.dropoutFor(seed, layer, LORA_TARGETS.indexOf(target)),
-    } : null;
+    const lora = s
+      ? {
+          a: s.a,
+          b: s.b,
+          da: s.da,
+          db: s.db,
+          xa: a[`xa.${target}`],
+          dxa: a[`dxa.${part}`],
+          dropout: this.dropoutFor(seed, layer, LORA_TARGETS.indexOf(target)),
+        }
+      : null;
     return { w: w.proj[target], O: projShape(this.cfg, target)[0], bias, lora };
   }
 
   /** outs[p] (N,O_p) = inp @ W_pᵀ + b_p + s·dropout_p(inp)A_pᵀ B_pᵀ (+ resid), the projections of one input together. */
-  private linearForward(a: Record<string, T>, outs: T[], inp: T, layer: number, targets: LoraTarget[], N: number, seed: number, resid: T | null = null): void {
+  private linearForward(
+    a: Record<string, T>,
+    outs: T[],
+    inp: T,
+    layer: number,
+    targets: LoraTarget[],
+    N: number,
+    seed: number,
+    resid: T | null = null,
+  ): void {
     const In = projShape(this.cfg, targets[0])[1];
-    this.ops.linearForward(outs, inp, targets.map((t, i) => this.projection(a, layer, t, i, seed)), resid, N, In, this.lora.r, this.scale);
+    this.ops.linearForward(
+      outs,
+      inp,
+      targets.map((t, i) => this.projection(a, layer, t, i, seed)),
+      resid,
+      N,
+      In,
+      this.lora.r,
+      this.scale,
+    );
   }
 
   /** dinp (N,In) = sum_p douts[p] @ W_p (+ LoRA paths), overwritten; LoRA grads accumulate. */
-  private linearBackward(a: Record<string, T>, dinp: T, douts: T[], inp: T, layer: number, targets: LoraTarget[], N: number, seed: number): void {
+  private linearBackward(
+    a: Record<string, T>,
+    dinp: T,
+    douts: T[],
+    inp: T,
+    layer: number,
+    targets: LoraTarget[],
+    N: number,
+    seed: number,
+  ): void {
     const In = projShape(this.cfg, targets[0])[1];
-    this.ops.linearBackward(dinp, douts, inp, targets.map((t, i) => this.projection(a, layer, t, i, seed)), N, In, this.lora.r, this.scale);
+    this.ops.linearBackward(
+      dinp,
+      douts,
+      inp,
+      targets.map((t, i) => this.projection(a, layer, t, i, seed)),
+      N,
+      In,
+      this.lora.r,
+      this.scale,
+    );
   }
 
   /** RoPE of q and k (sign 1) or its transpose on their gradients (-1): one call where the backend fuses them. */
   private rope(q: T, k: T, B: number, T: number, pos: number, positions: Int32Array | undefined, sign: 1 | -1): void {
-    const { ops, NH, NKV, HD } = this, theta = this.cfg.ropeTheta;
+    const { ops, NH, NKV, HD } = this,
+      theta = this.cfg.ropeTheta;
     if (ops.ropeQK) return ops.ropeQK(q, k, B, T, NH, NKV, HD, theta, pos, positions, sign);
     const one = sign > 0 ? ops.ropeForward.bind(ops) : ops.ropeBackward.bind(ops);
     one(q, B, T, NH, HD, theta, pos, positions);
@@ -189,20 +269,40 @@ export class Qwen2LoraLayers<T, W> {
    * activations in the arena `a`. Training and decoding both run it; they differ only in
    * where attention reads keys and values (`src`).
    */
-  protected layerForward(a: Record<string, T>, l: number, xIn: T, xOut: T, B: number, T: number, src: AttentionSource<T>, seed: number): void {
+  protected layerForward(
+    a: Record<string, T>,
+    l: number,
+    xIn: T,
+    xOut: T,
+    B: number,
+    T: number,
+    src: AttentionSource<T>,
+    seed: number,
+  ): void {
     const { ops, C, I, NH, NKV, HD, KVD } = this;
-    const N = B * T, w = this.weights.layers[l], eps = this.cfg.rmsNormEps;
+    const N = B * T,
+      w = this.weights.layers[l],
+      eps = this.cfg.rmsNormEps;
     const qk = w.qkNorm;
     ops.rmsnormForward(a.ln1, a.rstd1, xIn, w.ln1, N, C, eps);
     // (N, QD), (N, KVD), (N, KVD)
-    this.linearForward(a, [qk ? a.qRaw : a.q, qk ? a.kRaw : a.k, a.v], a.ln1, l, ['q_proj', 'k_proj', 'v_proj'], N, seed);
+    this.linearForward(
+      a,
+      [qk ? a.qRaw : a.q, qk ? a.kRaw : a.k, a.v],
+      a.ln1,
+      l,
+      ['q_proj', 'k_proj', 'v_proj'],
+      N,
+      seed,
+    );
     if (qk) {
       // Qwen3: every head of q and k is one RMSNorm row of HD values
       ops.rmsnormForward(a.q, a.rstdQ, a.qRaw, qk.q, N * NH, HD, eps);
       ops.rmsnormForward(a.k, a.rstdK, a.kRaw, qk.k, N * NKV, HD, eps);
     }
     this.rope(a.q, a.k, B, T, src.pos, src.positions, 1);
-    let k = a.k, v = a.v;
+    let k = a.k,
+      v = a.v;
     if (src.cache) {
       ({ k, v } = src.cache);
       for (let b = 0; b < B; b++) {
@@ -227,7 +327,8 @@ export class Qwen2LoraLayers<T, W> {
   protected layerBackward(l: number, xIn: T, b: Batch<T>, seed: number): void {
     const { ops, C, I, NH, NKV, HD, QD, KVD } = this;
     const a = this.actsOf(l);
-    const N = b.B * b.T, w = this.weights.layers[l];
+    const N = b.B * b.T,
+      w = this.weights.layers[l];
     const qk = w.qkNorm;
     // Kept activations leave out ln2, act and ln1 with their 1/rms (plan.ts savedKeys): remade
     // here into the shared scratch arena, bit for bit what the forward computed.
@@ -242,9 +343,27 @@ export class Qwen2LoraLayers<T, W> {
     ops.rmsnormBackward(a.dResid, a.dLn, a.xMid, w.ln2, a.rstd2, N, C);
     // attention: xMid = xIn + o(attn(rope(norm(q(ln1))), rope(norm(k(ln1))), v(ln1))), norm only in Qwen3
     this.linearBackward(a, a.dAttOut, [a.dResid], a.attOut, l, ['o_proj'], N, seed);
-    ops.attentionBackward(a.dq, a.dk, a.dv, a.dAtt, a.dAttOut, a.q, a.k, a.v, a.attOut, a.att, b.mask, b.B, b.T, NH, NKV, HD);
+    ops.attentionBackward(
+      a.dq,
+      a.dk,
+      a.dv,
+      a.dAtt,
+      a.dAttOut,
+      a.q,
+      a.k,
+      a.v,
+      a.attOut,
+      a.att,
+      b.mask,
+      b.B,
+      b.T,
+      NH,
+      NKV,
+      HD,
+    );
     this.rope(a.dq, a.dk, b.B, b.T, 0, b.positions, -1);
-    let dq = a.dq, dk = a.dk;
+    let dq = a.dq,
+      dk = a.dk;
     if (qk) {
       ops.zero(a.dqRaw, N * QD);
       ops.rmsnormBackward(a.dqRaw, a.dq, a.qRaw, qk.q, a.rstdQ, N * NH, HD);

@@ -25,7 +25,6 @@ export class Qwen2LoraModel<T, W> extends Qwen2LoraLayers<T, W> {
       throw new EngineError(`batch (${b.B}, ${b.T}) exceeds the planned (${this.maxB}, ${this.maxT})`);
   }
 
-
   /** Whether backward recomputes each layer for the last micro-batch run through forwardHidden. */
   get recomputing(): boolean {
     return !this.keeping;
@@ -41,7 +40,15 @@ export class Qwen2LoraModel<T, W> extends Qwen2LoraLayers<T, W> {
       const a = this.actsOf(l);
       this.layerForward(a, l, this.resid[l], this.resid[l + 1], b.B, b.T, this.batchAttention(a, b), seed);
     }
-    this.ops.rmsnormForward(this.acts.lnf, this.acts.rstdf, this.resid[this.L], this.weights.normF, N, this.C, this.cfg.rmsNormEps);
+    this.ops.rmsnormForward(
+      this.acts.lnf,
+      this.acts.rstdf,
+      this.resid[this.L],
+      this.weights.normF,
+      N,
+      this.C,
+      this.cfg.rmsNormEps,
+    );
   }
 
   /** Per-label-token losses into acts.losses (M) and dL/dh at label rows (scaled by gradScale). */
@@ -102,7 +109,15 @@ export class Qwen2LoraModel<T, W> extends Qwen2LoraLayers<T, W> {
     const { ops, L, KVD, NH } = this;
     if (this.kv) for (const t of [...this.kv.k, ...this.kv.v, this.kv.mask, this.kv.att]) ops.free?.(t);
     const mk = (n: string) => Array.from({ length: L }, (_, l) => ops.alloc('f32', B * cap * KVD, `kv.${n}.${l}`));
-    this.kv = { k: mk('k'), v: mk('v'), mask: ops.alloc('i32', B * cap, 'kv.mask'), B, SMAX: cap, att: ops.alloc('f32', attentionState(ops.kind, B, NH, chunk, cap), 'kv.att'), chunk };
+    this.kv = {
+      k: mk('k'),
+      v: mk('v'),
+      mask: ops.alloc('i32', B * cap, 'kv.mask'),
+      B,
+      SMAX: cap,
+      att: ops.alloc('f32', attentionState(ops.kind, B, NH, chunk, cap), 'kv.att'),
+      chunk,
+    };
     return this.kv;
   }
 
@@ -132,7 +147,9 @@ export class Qwen2LoraModel<T, W> extends Qwen2LoraLayers<T, W> {
     const B = kv.B;
     let done = 0;
     while (done < count) {
-      const T = Math.min(kv.chunk, count - done), pos = pos0 + done, N = B * T;
+      const T = Math.min(kv.chunk, count - done),
+        pos = pos0 + done,
+        N = B * T;
       for (let b = 0; b < B; b++) ops.copy(scratchIds, b * T, ids, b * count + done, T);
       ops.embeddingForward(a.xOut, scratchIds, this.weights.wte, N, C);
       for (let l = 0; l < L; l++) {

@@ -81,7 +81,13 @@ export interface Ops<T, W> {
    * A frozen base weight (O, In) or (V, C) kept in its stored dtype (f32 values, 16-bit bits),
    * or as NF4 blocks (Uint32Array, layout in src/core/nf4.ts) that the kernels dequantize.
    */
-  weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): W;
+  weight(
+    data: Float32Array | Uint16Array | Uint32Array,
+    dtype: WeightFormat,
+    rows: number,
+    cols: number,
+    label: string,
+  ): W;
   /**
    * Memory a weight's data can be written into (n values, or NF4 words) so that weight() takes it
    * without a copy; undefined (or absent) where weight() copies what it is given anyway.
@@ -107,13 +113,44 @@ export interface Ops<T, W> {
   // ---- layers, forward/backward pairs
   embeddingForward(out: T /* (N,C) */, ids: T /* (N) i32 */, wte: W /* (V,C) */, N: number, C: number): void;
 
-  rmsnormForward(out: T /* (N,C) */, rstd: T /* (N) */, inp: T /* (N,C) */, weight: T /* (C) */, N: number, C: number, eps: number): void;
-  rmsnormBackward(dinp: T /* (N,C) += */, dout: T /* (N,C) */, inp: T /* (N,C) */, weight: T /* (C) */, rstd: T /* (N) */, N: number, C: number): void;
+  rmsnormForward(
+    out: T /* (N,C) */,
+    rstd: T /* (N) */,
+    inp: T /* (N,C) */,
+    weight: T /* (C) */,
+    N: number,
+    C: number,
+    eps: number,
+  ): void;
+  rmsnormBackward(
+    dinp: T /* (N,C) += */,
+    dout: T /* (N,C) */,
+    inp: T /* (N,C) */,
+    weight: T /* (C) */,
+    rstd: T /* (N) */,
+    N: number,
+    C: number,
+  ): void;
 
   /** out = inp @ wᵀ + bias */
-  matmulForward(out: T /* (N,O) */, inp: T /* (N,In) */, w: W /* (O,In) */, bias: T | null /* (O) */, N: number, In: number, O: number): void;
+  matmulForward(
+    out: T /* (N,O) */,
+    inp: T /* (N,In) */,
+    w: W /* (O,In) */,
+    bias: T | null /* (O) */,
+    N: number,
+    In: number,
+    O: number,
+  ): void;
   /** dinp += dout @ w (w frozen: no weight gradient) */
-  matmulBackward(dinp: T /* (N,In) += */, dout: T /* (N,O) */, w: W /* (O,In) */, N: number, In: number, O: number): void;
+  matmulBackward(
+    dinp: T /* (N,In) += */,
+    dout: T /* (N,O) */,
+    w: W /* (O,In) */,
+    N: number,
+    In: number,
+    O: number,
+  ): void;
 
   /**
    * The projections of one input, each with its bias and LoRA, as one call: outs[p] = inp @ w_pᵀ
@@ -121,36 +158,106 @@ export interface Ops<T, W> {
    * each xa_p = dropout_p(inp) @ a_pᵀ kept for backward. The GPU fuses the group when the outs are
    * views of one buffer (likewise the xa, a and b views), else runs them one by one.
    */
-  linearForward(outs: T[] /* (N,O_p) each */, inp: T /* (N,In) */, projs: Projection<T, W>[], resid: T | null /* (N,O) */,
-    N: number, In: number, R: number, scale: number): void;
+  linearForward(
+    outs: T[] /* (N,O_p) each */,
+    inp: T /* (N,In) */,
+    projs: Projection<T, W>[],
+    resid: T | null /* (N,O) */,
+    N: number,
+    In: number,
+    R: number,
+    scale: number,
+  ): void;
   /**
    * Backward of linearForward: dinp = sum_p douts[p] @ w_p + dropout_p'(dxa_p @ a_p) with
    * dxa_p = scale * douts[p] @ b_p (dinp overwritten, not accumulated); da_p += dxa_pᵀ @
    * dropout_p(inp); db_p += scale * douts[p]ᵀ @ xa_p.
    */
-  linearBackward(dinp: T /* (N,In) */, douts: T[] /* (N,O_p) each */, inp: T /* (N,In) */, projs: Projection<T, W>[],
-    N: number, In: number, R: number, scale: number): void;
+  linearBackward(
+    dinp: T /* (N,In) */,
+    douts: T[] /* (N,O_p) each */,
+    inp: T /* (N,In) */,
+    projs: Projection<T, W>[],
+    N: number,
+    In: number,
+    R: number,
+    scale: number,
+  ): void;
 
   /** xa = dropout(inp) @ aᵀ; out += scale * xa @ bᵀ */
-  loraForward(out: T /* (N,O) += */, xa: T /* (N,R) */, inp: T /* (N,In) */, a: T /* (R,In) */, b: T /* (O,R) */,
-    N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void;
+  loraForward(
+    out: T /* (N,O) += */,
+    xa: T /* (N,R) */,
+    inp: T /* (N,In) */,
+    a: T /* (R,In) */,
+    b: T /* (O,R) */,
+    N: number,
+    In: number,
+    O: number,
+    R: number,
+    scale: number,
+    dropout: Dropout,
+  ): void;
   /** dxa = scale * dout @ b; db += scale * doutᵀ @ xa; da += dxaᵀ @ dropout(inp); dinp += dropout'(dxa @ a) */
-  loraBackward(dinp: T /* (N,In) += */, da: T /* (R,In) += */, db: T /* (O,R) += */, dxa: T /* (N,R) scratch */,
-    dout: T /* (N,O) */, inp: T /* (N,In) */, xa: T /* (N,R) */, a: T /* (R,In) */, b: T /* (O,R) */,
-    N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void;
+  loraBackward(
+    dinp: T /* (N,In) += */,
+    da: T /* (R,In) += */,
+    db: T /* (O,R) += */,
+    dxa: T /* (N,R) scratch */,
+    dout: T /* (N,O) */,
+    inp: T /* (N,In) */,
+    xa: T /* (N,R) */,
+    a: T /* (R,In) */,
+    b: T /* (O,R) */,
+    N: number,
+    In: number,
+    O: number,
+    R: number,
+    scale: number,
+    dropout: Dropout,
+  ): void;
 
   /**
    * Rotate-half RoPE in place; token (b, t) has position t + posOffset, or positions[t] when given
    * (a packed batch, B = 1: positions restart at each row, engine/packing.ts).
    */
-  ropeForward(x: T /* (B,T,H,HD) */, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array /* (T) */): void;
-  ropeBackward(dx: T /* (B,T,H,HD) */, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array /* (T) */): void;
+  ropeForward(
+    x: T /* (B,T,H,HD) */,
+    B: number,
+    T: number,
+    H: number,
+    HD: number,
+    theta: number,
+    posOffset: number,
+    positions?: Int32Array /* (T) */,
+  ): void;
+  ropeBackward(
+    dx: T /* (B,T,H,HD) */,
+    B: number,
+    T: number,
+    H: number,
+    HD: number,
+    theta: number,
+    posOffset: number,
+    positions?: Int32Array /* (T) */,
+  ): void;
   /**
    * Optional: ropeForward (sign 1) or ropeBackward (-1) of q (H = NH) and k (H = NKV) together,
    * one launch on WebGPU; the model makes the two calls where a backend lacks it.
    */
-  ropeQK?(q: T /* (B,T,NH,HD) */, k: T /* (B,T,NKV,HD) */, B: number, T: number, NH: number, NKV: number, HD: number, theta: number,
-    posOffset: number, positions: Int32Array | undefined, sign: 1 | -1): void;
+  ropeQK?(
+    q: T /* (B,T,NH,HD) */,
+    k: T /* (B,T,NKV,HD) */,
+    B: number,
+    T: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+    theta: number,
+    posOffset: number,
+    positions: Int32Array | undefined,
+    sign: 1 | -1,
+  ): void;
 
   /**
    * Causal GQA attention with a key padding mask. Query t sits at position S - T + t and sees
@@ -160,13 +267,40 @@ export interface Ops<T, W> {
    * `att` is what the backend keeps for backward, attentionState(kind, ...) elements in plan.ts:
    * the probabilities (B,NH,T,S) on the CPU, the log-sum-exp per row on WebGPU (flash attention).
    */
-  attentionForward(out: T /* (B,T,NH*HD) */, att: T /* backend state */, q: T /* (B,T,NH,HD) */,
-    k: T /* (B,SMAX,NKV,HD) */, v: T /* (B,SMAX,NKV,HD) */, mask: T /* (B,SMAX) i32 */,
-    B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void;
+  attentionForward(
+    out: T /* (B,T,NH*HD) */,
+    att: T /* backend state */,
+    q: T /* (B,T,NH,HD) */,
+    k: T /* (B,SMAX,NKV,HD) */,
+    v: T /* (B,SMAX,NKV,HD) */,
+    mask: T /* (B,SMAX) i32 */,
+    B: number,
+    T: number,
+    S: number,
+    SMAX: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+  ): void;
   /** Training only (S = SMAX = T). dq, dk, dv are overwritten; datt is scratch (attentionScratch elements). */
-  attentionBackward(dq: T /* (B,T,NH,HD) */, dk: T /* (B,T,NKV,HD) */, dv: T /* (B,T,NKV,HD) */, datt: T /* scratch */,
-    dout: T /* (B,T,NH*HD) */, q: T, k: T, v: T, out: T /* (B,T,NH*HD) forward's */, att: T /* forward's state */, mask: T /* (B,T) i32 */,
-    B: number, T: number, NH: number, NKV: number, HD: number): void;
+  attentionBackward(
+    dq: T /* (B,T,NH,HD) */,
+    dk: T /* (B,T,NKV,HD) */,
+    dv: T /* (B,T,NKV,HD) */,
+    datt: T /* scratch */,
+    dout: T /* (B,T,NH*HD) */,
+    q: T,
+    k: T,
+    v: T,
+    out: T /* (B,T,NH*HD) forward's */,
+    att: T /* forward's state */,
+    mask: T /* (B,T) i32 */,
+    B: number,
+    T: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+  ): void;
 
   /** out = silu(gate) * up */
   swigluForward(out: T /* (N,I) */, gate: T /* (N,I) */, up: T /* (N,I) */, n: number): void;
@@ -184,8 +318,17 @@ export interface Ops<T, W> {
    * Cross-entropy of logits h @ wᵀ against targets, over the vocabulary in chunks (never an
    * (M,V) buffer): losses[m] = logsumexp - logit[target]; dh = gradScale * (softmax - onehot) @ w.
    */
-  crossEntropyForwardBackward(losses: T /* (M) */, dh: T /* (M,C) */, h: T /* (M,C) */, w: W /* (V,C) */,
-    targets: T /* (M) i32 */, M: number, C: number, V: number, gradScale: number): void;
+  crossEntropyForwardBackward(
+    losses: T /* (M) */,
+    dh: T /* (M,C) */,
+    h: T /* (M,C) */,
+    w: W /* (V,C) */,
+    targets: T /* (M) i32 */,
+    M: number,
+    C: number,
+    V: number,
+    gradScale: number,
+  ): void;
 
   /**
    * Optional: greedy decoding's pick on the device (WebGPU: shaders/argmax.wgsl), so a token reads
@@ -198,9 +341,26 @@ export interface Ops<T, W> {
   /** out[0] = sqrt(sum(x^2)) */
   globalNorm(out: T /* (1) */, x: T /* (P) */, P: number): void;
   /** Torch AdamW with grads scaled by min(1, maxGradNorm / (norm + 1e-6)). */
-  adamw(param: T /* (P) */, grad: T /* (P) */, m: T /* (P) */, v: T /* (P) */, norm: T /* (1) */, P: number, h: AdamWParams): void;
+  adamw(
+    param: T /* (P) */,
+    grad: T /* (P) */,
+    m: T /* (P) */,
+    v: T /* (P) */,
+    norm: T /* (1) */,
+    P: number,
+    h: AdamWParams,
+  ): void;
   /** w (O,In) 16-bit or f32 + scale * b @ a, written as f32 for export. */
-  mergeLora(out: T /* (O,In) */, w: W /* (O,In) */, a: T /* (R,In) */, b: T /* (O,R) */, O: number, In: number, R: number, scale: number): void;
+  mergeLora(
+    out: T /* (O,In) */,
+    w: W /* (O,In) */,
+    a: T /* (R,In) */,
+    b: T /* (O,R) */,
+    O: number,
+    In: number,
+    R: number,
+    scale: number,
+  ): void;
 }
 
 /** Counter-based hash shared by CPU and WGSL (shaders/common.wgsl) so dropout masks agree. */
@@ -224,11 +384,21 @@ export function dropoutKeep(d: Dropout, e: number): boolean {
 }
 
 /** Refuses weight data whose length or array type does not match its format and shape. */
-export function checkWeightData(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): void {
+export function checkWeightData(
+  data: Float32Array | Uint16Array | Uint32Array,
+  dtype: WeightFormat,
+  rows: number,
+  cols: number,
+  label: string,
+): void {
   const want = dtype === 'f32' ? Float32Array : dtype === 'nf4' ? Uint32Array : Uint16Array;
   if (!(data instanceof want)) throw new EngineError(`${label}: ${dtype} weight given as ${data.constructor.name}`);
   if (dtype === 'nf4') {
     checkNf4Shape(rows, cols, label);
-    if (data.length !== nf4Words(rows * cols)) throw new EngineError(`${label}: ${data.length} NF4 words for a (${rows}, ${cols}) weight, ${nf4Words(rows * cols)} expected`);
-  } else if (data.length !== rows * cols) throw new EngineError(`${label}: ${data.length} values for a (${rows}, ${cols}) weight`);
+    if (data.length !== nf4Words(rows * cols))
+      throw new EngineError(
+        `${label}: ${data.length} NF4 words for a (${rows}, ${cols}) weight, ${nf4Words(rows * cols)} expected`,
+      );
+  } else if (data.length !== rows * cols)
+    throw new EngineError(`${label}: ${data.length} values for a (${rows}, ${cols}) weight`);
 }

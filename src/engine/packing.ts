@@ -51,7 +51,9 @@ export function packMicroBatch(mb: MicroBatch): PackedBatch | null {
   }
   const N = lengths.reduce((a, n) => a + n, 0);
   if (N === B * T) return null;
-  const ids = new Int32Array(N), mask = new Int32Array(N), positions = new Int32Array(N);
+  const ids = new Int32Array(N),
+    mask = new Int32Array(N),
+    positions = new Int32Array(N);
   const packedIndex = new Int32Array(B * T).fill(-1);
   const rows: [number, number][] = [];
   let at = 0;
@@ -77,12 +79,17 @@ export function packMicroBatch(mb: MicroBatch): PackedBatch | null {
 export function packedRows(mask: Int32Array, B: number, T: number, S: number, SMAX: number): [number, number][] | null {
   if (B !== 1 || S !== T || SMAX !== T) return null;
   let packed = false;
-  for (let t = 0; t < T; t++) if (mask[t] > 1) { packed = true; break; }
+  for (let t = 0; t < T; t++)
+    if (mask[t] > 1) {
+      packed = true;
+      break;
+    }
   if (!packed) return null;
   const rows: [number, number][] = [];
   let t = 0;
   while (t < T) {
-    if (mask[t] !== t + 1) throw new EngineError(`packed attention mask: token ${t} has ${mask[t]}, a row start's ${t + 1} expected`);
+    if (mask[t] !== t + 1)
+      throw new EngineError(`packed attention mask: token ${t} has ${mask[t]}, a row start's ${t + 1} expected`);
     let end = t + 1;
     while (end < T && mask[end] === t + 1) end++;
     rows.push([t, end - t]);

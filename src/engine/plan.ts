@@ -53,9 +53,17 @@ export function loraLayout(cfg: Qwen2Config, lora: LoraSettings): { slots: LoraS
  * starts at a multiple of VIEW_ALIGN. Qwen3's q and k go through their norms after the
  * projection, so its group holds the raw projections.
  */
-export function activationGroups(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number): Record<string, Record<string, number>> {
-  const N = B * T, I = cfg.intermediateSize, R = lora.r;
-  const QD = cfg.numHeads * cfg.headDim, KVD = cfg.numKvHeads * cfg.headDim;
+export function activationGroups(
+  cfg: Qwen2Config,
+  lora: LoraSettings,
+  B: number,
+  T: number,
+): Record<string, Record<string, number>> {
+  const N = B * T,
+    I = cfg.intermediateSize,
+    R = lora.r;
+  const QD = cfg.numHeads * cfg.headDim,
+    KVD = cfg.numKvHeads * cfg.headDim;
   const qk = cfg.qkNorm;
   return {
     qkv: qk ? { qRaw: N * QD, kRaw: N * KVD, v: N * KVD } : { q: N * QD, k: N * KVD, v: N * KVD },
@@ -88,17 +96,49 @@ export function groupSize(parts: Record<string, number>): number {
 }
 
 /** Element counts of the per-layer scratch arena for N = B*T tokens (groups as one entry each). */
-export function activationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number, kind: EngineKind = 'cpu'): Record<string, number> {
-  const N = B * T, C = cfg.hiddenSize, I = cfg.intermediateSize;
-  const QD = cfg.numHeads * cfg.headDim, KVD = cfg.numKvHeads * cfg.headDim;
+export function activationSizes(
+  cfg: Qwen2Config,
+  lora: LoraSettings,
+  B: number,
+  T: number,
+  kind: EngineKind = 'cpu',
+): Record<string, number> {
+  const N = B * T,
+    C = cfg.hiddenSize,
+    I = cfg.intermediateSize;
+  const QD = cfg.numHeads * cfg.headDim,
+    KVD = cfg.numKvHeads * cfg.headDim;
   const sizes: Record<string, number> = {
-    ln1: N * C, rstd1: N, att: attentionState(kind, B, cfg.numHeads, T, T), attOut: N * QD, xMid: N * C,
-    ln2: N * C, rstd2: N, act: N * I, xOut: N * C,
-    lnf: N * C, rstdf: N, hLab: N * C, dhLab: N * C, losses: N,
-    dResid: N * C, dLn: N * C, dAttOut: N * QD, dAtt: attentionScratch(kind, B, cfg.numHeads, T), dAct: N * I,
+    ln1: N * C,
+    rstd1: N,
+    att: attentionState(kind, B, cfg.numHeads, T, T),
+    attOut: N * QD,
+    xMid: N * C,
+    ln2: N * C,
+    rstd2: N,
+    act: N * I,
+    xOut: N * C,
+    lnf: N * C,
+    rstdf: N,
+    hLab: N * C,
+    dhLab: N * C,
+    losses: N,
+    dResid: N * C,
+    dLn: N * C,
+    dAttOut: N * QD,
+    dAtt: attentionScratch(kind, B, cfg.numHeads, T),
+    dAct: N * I,
   };
   // Qwen3: q and k after their per-head norms, the norms' 1/rms per (token, head), the gradients before them
-  if (cfg.qkNorm) Object.assign(sizes, { q: N * QD, k: N * KVD, rstdQ: N * cfg.numHeads, rstdK: N * cfg.numKvHeads, dq: N * QD, dk: N * KVD });
+  if (cfg.qkNorm)
+    Object.assign(sizes, {
+      q: N * QD,
+      k: N * KVD,
+      rstdQ: N * cfg.numHeads,
+      rstdK: N * cfg.numKvHeads,
+      dq: N * QD,
+      dk: N * KVD,
+    });
   for (const [name, parts] of Object.entries(activationGroups(cfg, lora, B, T))) sizes[name] = groupSize(parts);
   return sizes;
 }
@@ -116,7 +156,13 @@ function savedKeys(cfg: Qwen2Config): string[] {
 }
 
 /** What backward reads of a layer's forward: kept per layer when recompute is off. */
-export function savedActivationSizes(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number, kind: EngineKind = 'cpu'): Record<string, number> {
+export function savedActivationSizes(
+  cfg: Qwen2Config,
+  lora: LoraSettings,
+  B: number,
+  T: number,
+  kind: EngineKind = 'cpu',
+): Record<string, number> {
   const all = activationSizes(cfg, lora, B, T, kind);
   return Object.fromEntries(savedKeys(cfg).map((k) => [k, all[k]]));
 }
@@ -127,15 +173,24 @@ export function savedActivationSizes(cfg: Qwen2Config, lora: LoraSettings, B: nu
  * decoding, or only the rest when every micro-batch fits `keep`) and, when keep > 0, one arena of
  * saved tensors per layer. The model carves exactly these; the plan counts exactly these.
  */
-export function activationArenas(cfg: Qwen2Config, lora: LoraSettings, maxB: number, maxT: number, keep: number, kind: EngineKind) {
+export function activationArenas(
+  cfg: Qwen2Config,
+  lora: LoraSettings,
+  maxB: number,
+  maxT: number,
+  keep: number,
+  kind: EngineKind,
+) {
   const all = keep >= maxB * maxT;
   const scratch = activationSizes(cfg, lora, maxB, maxT, kind);
   if (all) for (const k of savedKeys(cfg)) delete scratch[k];
   // a kept layer sized for the tokens it keeps; on the CPU (probabilities grow with T^2) only all-or-nothing
   const [sb, st] = all ? [maxB, maxT] : [1, keep];
   return {
-    scratch, groups: activationGroups(cfg, lora, maxB, maxT),
-    saved: keep > 0 ? savedActivationSizes(cfg, lora, sb, st, kind) : null, savedGroups: activationGroups(cfg, lora, sb, st),
+    scratch,
+    groups: activationGroups(cfg, lora, maxB, maxT),
+    saved: keep > 0 ? savedActivationSizes(cfg, lora, sb, st, kind) : null,
+    savedGroups: activationGroups(cfg, lora, sb, st),
   };
 }
 
@@ -143,8 +198,15 @@ export function activationArenas(cfg: Qwen2Config, lora: LoraSettings, maxB: num
  * The arena of named tensors the model uses: every entry of `sizes`, with each group entry
  * carved into its parts (views), so callers name q, k, v whether or not they share a buffer.
  */
-export function carveArena<T>(ops: { arena(dtype: 'f32', sizes: Record<string, number>, label: string): Record<string, T>; view(t: T, offset: number, n: number): T },
-  sizes: Record<string, number>, groups: Record<string, Record<string, number>>, label: string): Record<string, T> {
+export function carveArena<T>(
+  ops: {
+    arena(dtype: 'f32', sizes: Record<string, number>, label: string): Record<string, T>;
+    view(t: T, offset: number, n: number): T;
+  },
+  sizes: Record<string, number>,
+  groups: Record<string, Record<string, number>>,
+  label: string,
+): Record<string, T> {
   const whole = ops.arena('f32', sizes, label);
   const out: Record<string, T> = { ...whole };
   for (const [name, parts] of Object.entries(groups)) {
@@ -161,7 +223,15 @@ export function carveArena<T>(ops: { arena(dtype: 'f32', sizes: Record<string, n
 const sum = (r: Record<string, number>) => Object.values(r).reduce((x, y) => x + y, 0);
 
 /** Bytes by buffer group for a (B, T) batch shape keeping `keep` tokens' activations per layer (0: always recompute). */
-export function planParts(cfg: Qwen2Config, lora: LoraSettings, B: number, T: number, weightBytes: number, keep = 0, kind: EngineKind = 'cpu'): Record<string, number> {
+export function planParts(
+  cfg: Qwen2Config,
+  lora: LoraSettings,
+  B: number,
+  T: number,
+  weightBytes: number,
+  keep = 0,
+  kind: EngineKind = 'cpu',
+): Record<string, number> {
   const arenas = activationArenas(cfg, lora, B, T, keep, kind);
   return {
     weights: weightBytes,
@@ -235,17 +305,37 @@ export interface MemoryPlanParts {
  * The memory a load will take, by part (bytes), before anything is allocated: what the engine
  * checks against the device budget and what the page shows next to the settings.
  */
-export function planMemory(kind: EngineKind, cfg: Qwen2Config, opts: LoadOptions, weightDType: WeightDType): MemoryPlanParts {
+export function planMemory(
+  kind: EngineKind,
+  cfg: Qwen2Config,
+  opts: LoadOptions,
+  weightDType: WeightDType,
+): MemoryPlanParts {
   const keep = keepTokens(kind, cfg, opts);
-  const parts = planParts(cfg, opts.lora, opts.maxBatch, opts.maxSeq, weightBytes(cfg, weightDType, opts.quant), keep, kind);
+  const parts = planParts(
+    cfg,
+    opts.lora,
+    opts.maxBatch,
+    opts.maxSeq,
+    weightBytes(cfg, weightDType, opts.quant),
+    keep,
+    kind,
+  );
   return { parts, total: sum(parts), recompute: keep < opts.maxBatch * opts.maxSeq, keepTokens: keep };
 }
 
 /** What would fit instead: halve the max length, then the batch, until the smallest plan does. */
-export function suggestFit(cfg: Qwen2Config, opts: LoadOptions, weights: number, budget: number, kind: EngineKind = 'cpu'): string {
+export function suggestFit(
+  cfg: Qwen2Config,
+  opts: LoadOptions,
+  weights: number,
+  budget: number,
+  kind: EngineKind = 'cpu',
+): string {
   for (let B = opts.maxBatch; B >= 1; B = Math.floor(B / 2)) {
     for (let T = opts.maxSeq; T >= 16; T = Math.floor(T / 2)) {
-      if (sum(planParts(cfg, opts.lora, B, T, weights, 0, kind)) <= budget) return `batch ${B} x max length ${T} would fit`;
+      if (sum(planParts(cfg, opts.lora, B, T, weights, 0, kind)) <= budget)
+        return `batch ${B} x max length ${T} would fit`;
     }
   }
   return 'even batch 1 x max length 16 does not fit: the weights alone need ' + (weights / 2 ** 20).toFixed(0) + ' MiB';

@@ -7,8 +7,14 @@ import type { GenerateOptions } from './engine.ts';
  * `random` is a u32 used to draw when sampling. Margin = top-1 minus top-2 logit among the
  * candidates. `allowed` (a constraint's ids) limits the candidates; null means every id.
  */
-export function sampleToken(logits: Float32Array, opts: GenerateOptions, random: number, allowed: Int32Array | null = null): { token: number; margin: number } {
-  let best: number, second = -Infinity;
+export function sampleToken(
+  logits: Float32Array,
+  opts: GenerateOptions,
+  random: number,
+  allowed: Int32Array | null = null,
+): { token: number; margin: number } {
+  let best: number,
+    second = -Infinity;
   if (allowed) {
     best = allowed[0];
     for (let k = 1; k < allowed.length; k++) {
@@ -36,7 +42,8 @@ export function sampleToken(logits: Float32Array, opts: GenerateOptions, random:
   let probs = order.map((i) => Math.exp((logits[i] - max) / opts.temperature));
   let total = probs.reduce((a, b) => a + b, 0);
   if (opts.topP < 1) {
-    let acc = 0, keep = 0;
+    let acc = 0,
+      keep = 0;
     while (keep < probs.length && acc < opts.topP * total) acc += probs[keep++];
     order = order.slice(0, Math.max(1, keep));
     probs = probs.slice(0, Math.max(1, keep));

@@ -22,13 +22,19 @@ export interface SetReport {
  * The latest reports of two runs measured on the same evaluation set (the latest set both
  * have), or 'different-sets' when they share none: scores on different rows are not a gain.
  */
-export function sameSetReports(a: readonly SetReport[], b: readonly SetReport[], decoding: 'free' | 'constrained'): { a: EvalReport; b: EvalReport; evalSet?: string } | 'different-sets' | undefined {
-  const as = a.filter((e) => e.decoding === decoding), bs = b.filter((e) => e.decoding === decoding);
+export function sameSetReports(
+  a: readonly SetReport[],
+  b: readonly SetReport[],
+  decoding: 'free' | 'constrained',
+): { a: EvalReport; b: EvalReport; evalSet?: string } | 'different-sets' | undefined {
+  const as = a.filter((e) => e.decoding === decoding),
+    bs = b.filter((e) => e.decoding === decoding);
   if (!as.length || !bs.length) return undefined;
   for (let i = as.length - 1; i >= 0; i--) {
     let j = bs.length - 1;
     while (j >= 0 && bs[j].evalSet !== as[i].evalSet) j--;
-    if (j >= 0) return { a: as[i].report, b: bs[j].report, ...(as[i].evalSet !== undefined ? { evalSet: as[i].evalSet } : {}) };
+    if (j >= 0)
+      return { a: as[i].report, b: bs[j].report, ...(as[i].evalSet !== undefined ? { evalSet: as[i].evalSet } : {}) };
   }
   return 'different-sets';
 }
@@ -37,7 +43,10 @@ export function sameSetReports(a: readonly SetReport[], b: readonly SetReport[],
 export function compareReports(a: EvalReport, b: EvalReport): IntentComparison[] {
   const names = [...new Set([...Object.keys(a.perIntent), ...Object.keys(b.perIntent)])].sort();
   const row = (intent: string, x?: GroupScores, y?: GroupScores): IntentComparison => ({
-    intent, a: x, b: y, ...(x && y ? { exactDelta: y.exactMatch - x.exactMatch } : {}),
+    intent,
+    a: x,
+    b: y,
+    ...(x && y ? { exactDelta: y.exactMatch - x.exactMatch } : {}),
   });
   return [row('(all)', a.tool, b.tool), ...names.map((n) => row(n, a.perIntent[n], b.perIntent[n]))];
 }

@@ -56,7 +56,11 @@ export interface EvaluateResult {
 }
 
 /** Greedy answers for each row, decoded in batches, then the metrics. Tool rows are scored as calls, others as text. */
-export async function evaluateRows<O extends GenerateOptions = DecodeOptions>(engine: BatchGenerator<O>, rows: readonly EvalRow[], opts: EvaluateOptions<O>): Promise<EvaluateResult> {
+export async function evaluateRows<O extends GenerateOptions = DecodeOptions>(
+  engine: BatchGenerator<O>,
+  rows: readonly EvalRow[],
+  opts: EvaluateOptions<O>,
+): Promise<EvaluateResult> {
   if (rows.length === 0) throw new EvaluationError('there are no rows to evaluate');
   const predictions: EvalPrediction[] = [];
   const ev = new RowEvaluator(engine, { ...opts, onPrediction: (p) => predictions.push(p) });
@@ -91,9 +95,16 @@ export class RowEvaluator<O extends GenerateOptions = DecodeOptions> {
 
   constructor(
     private readonly engine: BatchGenerator<O>,
-    private readonly opts: EvaluateOptions<O> & { onPrediction?: (p: EvalPrediction, row: EvalRow, wrong?: WrongAnswer) => void },
+    private readonly opts: EvaluateOptions<O> & {
+      onPrediction?: (p: EvalPrediction, row: EvalRow, wrong?: WrongAnswer) => void;
+    },
   ) {
-    this.gen = { ...GREEDY, maxNewTokens: opts.maxNewTokens ?? GREEDY.maxNewTokens, stopTokens: opts.stopTokens, ...opts.generation } as O;
+    this.gen = {
+      ...GREEDY,
+      maxNewTokens: opts.maxNewTokens ?? GREEDY.maxNewTokens,
+      stopTokens: opts.stopTokens,
+      ...opts.generation,
+    } as O;
     this.batchSize = Math.max(1, opts.batchSize ?? 8);
   }
 
@@ -102,11 +113,18 @@ export class RowEvaluator<O extends GenerateOptions = DecodeOptions> {
     this.seen++;
     const { opts, gen } = this;
     // Only where the row was is kept of a skipped row, with the start of its text.
-    const skip = (promptTokens: number, atLeast?: boolean) => void this.skipped.push({ user: row.user.slice(0, 80), origin: row.origin, promptTokens, ...(atLeast ? { atLeast } : {}) });
+    const skip = (promptTokens: number, atLeast?: boolean) =>
+      void this.skipped.push({
+        user: row.user.slice(0, 80),
+        origin: row.origin,
+        promptTokens,
+        ...(atLeast ? { atLeast } : {}),
+      });
     const least = opts.maxPositions !== undefined && opts.minPromptTokens ? opts.minPromptTokens(row) : 0;
     if (opts.maxPositions !== undefined && least + gen.maxNewTokens > opts.maxPositions) return skip(least, true);
     const prompt = opts.encodePrompt(row);
-    if (opts.maxPositions !== undefined && prompt.length + gen.maxNewTokens > opts.maxPositions) return skip(prompt.length);
+    if (opts.maxPositions !== undefined && prompt.length + gen.maxNewTokens > opts.maxPositions)
+      return skip(prompt.length);
     return { row, prompt };
   }
 
@@ -127,12 +145,19 @@ export class RowEvaluator<O extends GenerateOptions = DecodeOptions> {
     if (!batch.length) return;
     const { opts, gen } = this;
     opts.signal?.throwIfAborted();
-    const results = await this.engine.generateBatch(batch.map((b) => b.prompt), opts.generationFor ? { ...gen, ...opts.generationFor(batch.map((b) => b.row)) } : gen);
+    const results = await this.engine.generateBatch(
+      batch.map((b) => b.prompt),
+      opts.generationFor ? { ...gen, ...opts.generationFor(batch.map((b) => b.row)) } : gen,
+    );
     batch.forEach(({ row }, b) => {
       const { tokens } = results[b];
       let n = tokens.length;
       while (n > 0 && opts.stopTokens.includes(tokens[n - 1])) n--;
-      const p: EvalPrediction = { user: row.user, expected: row.expected ?? row.answer, generated: opts.decode(tokens.subarray(0, n)) };
+      const p: EvalPrediction = {
+        user: row.user,
+        expected: row.expected ?? row.answer,
+        generated: opts.decode(tokens.subarray(0, n)),
+      };
       const wrong = this.scores.add(p);
       this.done++;
       opts.onPrediction?.(p, row, wrong);
@@ -141,7 +166,9 @@ export class RowEvaluator<O extends GenerateOptions = DecodeOptions> {
   }
 
   throwAllSkipped(): never {
-    throw new EvaluationError(`every row's prompt is too long: ${describeSkippedEval(this.skipped, this.gen.maxNewTokens, this.opts.maxPositions!)}`);
+    throw new EvaluationError(
+      `every row's prompt is too long: ${describeSkippedEval(this.skipped, this.gen.maxNewTokens, this.opts.maxPositions!)}`,
+    );
   }
 
   /** Decodes what is left; the report over every scored row, and the rows left out. */
@@ -153,15 +180,31 @@ export class RowEvaluator<O extends GenerateOptions = DecodeOptions> {
   }
 }
 
-const where = (s: SkippedEvalRow) => (s.origin?.line !== undefined ? `line ${s.origin.line}` : s.origin?.index !== undefined ? `row ${s.origin.index + 1}` : JSON.stringify(s.user.slice(0, 40)));
+const where = (s: SkippedEvalRow) =>
+  s.origin?.line !== undefined
+    ? `line ${s.origin.line}`
+    : s.origin?.index !== undefined
+      ? `row ${s.origin.index + 1}`
+      : JSON.stringify(s.user.slice(0, 40));
 
 /** "2 row(s) left out: line 4 (5000 prompt tokens), ..." */
-export function describeSkippedEval(skipped: readonly SkippedEvalRow[], maxNewTokens: number, maxPositions: number): string {
-  const first = skipped.slice(0, 5).map((s) => `${where(s)} (${s.atLeast ? 'at least ' : ''}${s.promptTokens} prompt tokens)`).join(', ');
+export function describeSkippedEval(
+  skipped: readonly SkippedEvalRow[],
+  maxNewTokens: number,
+  maxPositions: number,
+): string {
+  const first = skipped
+    .slice(0, 5)
+    .map((s) => `${where(s)} (${s.atLeast ? 'at least ' : ''}${s.promptTokens} prompt tokens)`)
+    .join(', ');
   return `${skipped.length} row(s) left out, their prompt plus ${maxNewTokens} answer tokens exceeds the model's ${maxPositions} positions: ${first}${skipped.length > 5 ? ', ...' : ''}`;
 }
 
-type TokenizerEvalOptions = Partial<Pick<ExampleOptions, 'system' | 'controlTokens'>> & Pick<EvaluateOptions, 'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal' | 'generation' | 'generationFor' | 'maxPositions'>;
+type TokenizerEvalOptions = Partial<Pick<ExampleOptions, 'system' | 'controlTokens'>> &
+  Pick<
+    EvaluateOptions,
+    'maxNewTokens' | 'batchSize' | 'onProgress' | 'signal' | 'generation' | 'generationFor' | 'maxPositions'
+  >;
 
 /** The evaluation options of a model folder's tokenizer and the training prompt settings. */
 export function tokenizerEvalOptions(tok: ChatTokenizer, opts: TokenizerEvalOptions = {}): EvaluateOptions {
@@ -182,6 +225,11 @@ export function tokenizerEvalOptions(tok: ChatTokenizer, opts: TokenizerEvalOpti
 }
 
 /** evaluateRows with a model folder's tokenizer and the training prompt settings. */
-export function evaluateWithTokenizer(engine: BatchGenerator<DecodeOptions>, tok: ChatTokenizer, rows: readonly EvalRow[], opts: TokenizerEvalOptions = {}): Promise<EvaluateResult> {
+export function evaluateWithTokenizer(
+  engine: BatchGenerator<DecodeOptions>,
+  tok: ChatTokenizer,
+  rows: readonly EvalRow[],
+  opts: TokenizerEvalOptions = {},
+): Promise<EvaluateResult> {
   return evaluateRows(engine, rows, tokenizerEvalOptions(tok, opts));
 }

@@ -101,7 +101,13 @@ function scoreToolRow(expected: ToolCall, generated: string): ToolRowScore {
   const goldCount = Object.keys(gold).length;
   const parsed = parseGenerated(generated);
   if (!parsed.ok) {
-    return { intent: expected.tool_name, invalidJson: true, intentOk: false, exact: false, slots: { hits: 0, predicted: 0, gold: goldCount } };
+    return {
+      intent: expected.tool_name,
+      invalidJson: true,
+      intentOk: false,
+      exact: false,
+      slots: { hits: 0, predicted: 0, gold: goldCount },
+    };
   }
   // Valid JSON that is not a call still gets scored: it names no intent and carries no slots.
   const v = parsed.value;
@@ -112,9 +118,16 @@ function scoreToolRow(expected: ToolCall, generated: string): ToolRowScore {
     if (Object.hasOwn(gold, k) && canonicalJson(gold[k]) === canonicalJson(val)) hits++;
   }
   const intentOk = obj.tool_name === expected.tool_name;
-  const normalized = (c: Record<string, unknown>) => canonicalJson({ ...c, parameters: isPlainObject(c.parameters) ? c.parameters : {} });
+  const normalized = (c: Record<string, unknown>) =>
+    canonicalJson({ ...c, parameters: isPlainObject(c.parameters) ? c.parameters : {} });
   const exact = isPlainObject(v) && normalized(obj) === normalized(expected as unknown as Record<string, unknown>);
-  return { intent: expected.tool_name, invalidJson: false, intentOk, exact, slots: { hits, predicted: Object.keys(params).length, gold: goldCount } };
+  return {
+    intent: expected.tool_name,
+    invalidJson: false,
+    intentOk,
+    exact,
+    slots: { hits, predicted: Object.keys(params).length, gold: goldCount },
+  };
 }
 
 export function slotPrf(c: SlotCounts): { precision: number; recall: number; f1: number } {
@@ -138,7 +151,13 @@ interface Tally {
   slots: SlotCounts;
 }
 
-const newTally = (): Tally => ({ rows: 0, intentOk: 0, exact: 0, invalidJson: 0, slots: { hits: 0, predicted: 0, gold: 0 } });
+const newTally = (): Tally => ({
+  rows: 0,
+  intentOk: 0,
+  exact: 0,
+  invalidJson: 0,
+  slots: { hits: 0, predicted: 0, gold: 0 },
+});
 
 function tallyRow(t: Tally, s: ToolRowScore): void {
   t.rows++;

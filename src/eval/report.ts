@@ -25,7 +25,18 @@ export function formatReport(r: EvalReport, maxWrong = Infinity): string {
   lines.push(`rows: ${r.rows} (tool calls ${r.toolRows}, free text ${r.textRows}); accuracy ${pct(r.accuracy)}`);
   if (r.tool) {
     lines.push('');
-    lines.push(['intent'.padEnd(24), 'rows'.padStart(5), 'intent'.padStart(8), 'slot P'.padStart(8), 'slot R'.padStart(8), 'slot F1'.padStart(8), 'exact'.padStart(8), 'bad JSON'.padStart(8)].join(' '));
+    lines.push(
+      [
+        'intent'.padEnd(24),
+        'rows'.padStart(5),
+        'intent'.padStart(8),
+        'slot P'.padStart(8),
+        'slot R'.padStart(8),
+        'slot F1'.padStart(8),
+        'exact'.padStart(8),
+        'bad JSON'.padStart(8),
+      ].join(' '),
+    );
     lines.push(scoreLine('(all tool calls)', r.tool));
     for (const [name, g] of Object.entries(r.perIntent)) lines.push(scoreLine(name, g));
   }

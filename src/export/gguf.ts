@@ -12,8 +12,19 @@ export const GGUF_VERSION = 3;
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 
 export enum GgufType {
-  UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
-  STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+  UINT8 = 0,
+  INT8 = 1,
+  UINT16 = 2,
+  INT16 = 3,
+  UINT32 = 4,
+  INT32 = 5,
+  FLOAT32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  UINT64 = 10,
+  INT64 = 11,
+  FLOAT64 = 12,
 }
 
 /** The ggml tensor types written here (ggml.h's enum ggml_type). */
@@ -37,8 +48,17 @@ export interface GgufTensorToWrite {
 }
 
 const SCALAR_BYTES: Partial<Record<GgufType, number>> = {
-  [GgufType.UINT8]: 1, [GgufType.INT8]: 1, [GgufType.BOOL]: 1, [GgufType.UINT16]: 2, [GgufType.INT16]: 2,
-  [GgufType.UINT32]: 4, [GgufType.INT32]: 4, [GgufType.FLOAT32]: 4, [GgufType.UINT64]: 8, [GgufType.INT64]: 8, [GgufType.FLOAT64]: 8,
+  [GgufType.UINT8]: 1,
+  [GgufType.INT8]: 1,
+  [GgufType.BOOL]: 1,
+  [GgufType.UINT16]: 2,
+  [GgufType.INT16]: 2,
+  [GgufType.UINT32]: 4,
+  [GgufType.INT32]: 4,
+  [GgufType.FLOAT32]: 4,
+  [GgufType.UINT64]: 8,
+  [GgufType.INT64]: 8,
+  [GgufType.FLOAT64]: 8,
 };
 
 /** Growable little-endian byte writer for the header part (small: no tensor data goes here). */
@@ -54,9 +74,21 @@ class HeaderWriter {
     this.buf = next;
     this.view = new DataView(next.buffer);
   }
-  u8(v: number) { this.reserve(1); this.view.setUint8(this.length, v); this.length += 1; }
-  u32(v: number) { this.reserve(4); this.view.setUint32(this.length, v, true); this.length += 4; }
-  u64(v: number | bigint) { this.reserve(8); this.view.setBigUint64(this.length, BigInt(v), true); this.length += 8; }
+  u8(v: number) {
+    this.reserve(1);
+    this.view.setUint8(this.length, v);
+    this.length += 1;
+  }
+  u32(v: number) {
+    this.reserve(4);
+    this.view.setUint32(this.length, v, true);
+    this.length += 4;
+  }
+  u64(v: number | bigint) {
+    this.reserve(8);
+    this.view.setBigUint64(this.length, BigInt(v), true);
+    this.length += 8;
+  }
   string(s: string) {
     const b = new TextEncoder().encode(s);
     this.u64(b.length);
@@ -69,19 +101,42 @@ class HeaderWriter {
     const n = SCALAR_BYTES[type];
     if (!n) throw new AdapterError(`GGUF: cannot write a scalar of type ${GgufType[type]}`);
     this.reserve(n);
-    const d = this.view, o = this.length;
+    const d = this.view,
+      o = this.length;
     switch (type) {
-      case GgufType.UINT8: d.setUint8(o, Number(v)); break;
-      case GgufType.INT8: d.setInt8(o, Number(v)); break;
-      case GgufType.BOOL: d.setUint8(o, v ? 1 : 0); break;
-      case GgufType.UINT16: d.setUint16(o, Number(v), true); break;
-      case GgufType.INT16: d.setInt16(o, Number(v), true); break;
-      case GgufType.UINT32: d.setUint32(o, Number(v), true); break;
-      case GgufType.INT32: d.setInt32(o, Number(v), true); break;
-      case GgufType.FLOAT32: d.setFloat32(o, Number(v), true); break;
-      case GgufType.UINT64: d.setBigUint64(o, BigInt(v), true); break;
-      case GgufType.INT64: d.setBigInt64(o, BigInt(v), true); break;
-      case GgufType.FLOAT64: d.setFloat64(o, Number(v), true); break;
+      case GgufType.UINT8:
+        d.setUint8(o, Number(v));
+        break;
+      case GgufType.INT8:
+        d.setInt8(o, Number(v));
+        break;
+      case GgufType.BOOL:
+        d.setUint8(o, v ? 1 : 0);
+        break;
+      case GgufType.UINT16:
+        d.setUint16(o, Number(v), true);
+        break;
+      case GgufType.INT16:
+        d.setInt16(o, Number(v), true);
+        break;
+      case GgufType.UINT32:
+        d.setUint32(o, Number(v), true);
+        break;
+      case GgufType.INT32:
+        d.setInt32(o, Number(v), true);
+        break;
+      case GgufType.FLOAT32:
+        d.setFloat32(o, Number(v), true);
+        break;
+      case GgufType.UINT64:
+        d.setBigUint64(o, BigInt(v), true);
+        break;
+      case GgufType.INT64:
+        d.setBigInt64(o, BigInt(v), true);
+        break;
+      case GgufType.FLOAT64:
+        d.setFloat64(o, Number(v), true);
+        break;
     }
     this.length += n;
   }
@@ -99,7 +154,12 @@ class HeaderWriter {
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
 /** Writes header and descriptors, then each tensor's bytes, straight into the sink. */
-export async function writeGguf(sink: ByteSink, metadata: [string, GgufValue][], tensors: GgufTensorToWrite[], alignment = GGUF_DEFAULT_ALIGNMENT): Promise<void> {
+export async function writeGguf(
+  sink: ByteSink,
+  metadata: [string, GgufValue][],
+  tensors: GgufTensorToWrite[],
+  alignment = GGUF_DEFAULT_ALIGNMENT,
+): Promise<void> {
   const h = new HeaderWriter();
   h.u32(GGUF_MAGIC);
   h.u32(GGUF_VERSION);
@@ -118,7 +178,8 @@ export async function writeGguf(sink: ByteSink, metadata: [string, GgufValue][],
   const offsets: number[] = [];
   for (const t of tensors) {
     const n = t.dims.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) throw new AdapterError(`GGUF: tensor ${t.name} has ${t.data.length} values, dims [${t.dims}] need ${n}`);
+    if (n !== t.data.length)
+      throw new AdapterError(`GGUF: tensor ${t.name} has ${t.data.length} values, dims [${t.dims}] need ${n}`);
     h.string(t.name);
     h.u32(t.dims.length);
     for (const d of t.dims) h.u64(d);
@@ -155,7 +216,11 @@ export const GGUF_PROJ: Record<LoraTarget, string> = {
  * PEFT A (r, in) and B (out, r) as convert_lora_to_gguf.py writes them: same bytes, ggml dims
  * [in, r] and [r, out], named blk.N.<proj>.weight.lora_a / .lora_b.
  */
-export function loraGgufTensors(cfg: Qwen2Config, settings: LoraSettings, tensors: Record<string, Float32Array>): GgufTensorToWrite[] {
+export function loraGgufTensors(
+  cfg: Qwen2Config,
+  settings: LoraSettings,
+  tensors: Record<string, Float32Array>,
+): GgufTensorToWrite[] {
   const out: GgufTensorToWrite[] = [];
   for (let l = 0; l < cfg.numLayers; l++) {
     for (const t of LORA_TARGETS) {
@@ -180,7 +245,13 @@ export function ggufLoraAlpha(settings: LoraSettings): number {
   return settings.rslora ? settings.alpha * Math.sqrt(settings.r) : settings.alpha;
 }
 
-export async function writeLoraGguf(sink: ByteSink, cfg: Qwen2Config, settings: LoraSettings, tensors: Record<string, Float32Array>, name = 'Webtune LoRA adapter'): Promise<void> {
+export async function writeLoraGguf(
+  sink: ByteSink,
+  cfg: Qwen2Config,
+  settings: LoraSettings,
+  tensors: Record<string, Float32Array>,
+  name = 'Webtune LoRA adapter',
+): Promise<void> {
   const s = (value: string): GgufValue => ({ type: GgufType.STRING, value });
   const u32 = (value: number): GgufValue => ({ type: GgufType.UINT32, value });
   const metadata: [string, GgufValue][] = [

@@ -18,7 +18,10 @@ export class JobZipStream {
   rows = 0;
 
   /** `out` receives the zip's bytes in order; it must copy or write them before returning. */
-  constructor(out: (bytes: Uint8Array) => void, private readonly folder = 'webtune-job') {
+  constructor(
+    out: (bytes: Uint8Array) => void,
+    private readonly folder = 'webtune-job',
+  ) {
     this.zip = new Zip((err, bytes) => {
       if (err) throw err;
       out(bytes);

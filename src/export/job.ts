@@ -61,7 +61,8 @@ export function jobConfig(spec: JobSpec): Record<string, unknown> {
   };
 }
 
-const rowsJson = (rows: JobSpec['rows']) => '[\n' + rows.map((r) => '  ' + JSON.stringify(seedRow(r))).join(',\n') + '\n]\n';
+const rowsJson = (rows: JobSpec['rows']) =>
+  '[\n' + rows.map((r) => '  ' + JSON.stringify(seedRow(r))).join(',\n') + '\n]\n';
 
 /** File name -> text, all under one folder so the zip unpacks tidily. */
 export function jobFiles(spec: JobSpec, folder = 'webtune-job', data = true): Record<string, string> {

@@ -49,7 +49,15 @@ export interface MergeOptions {
 }
 
 /** W (O, In) + scale · B (O, R) @ A (R, In), accumulated in f32. */
-export function mergeProjection(w: Float32Array, a: Float32Array, b: Float32Array, O: number, In: number, R: number, scale: number): Float32Array {
+export function mergeProjection(
+  w: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  O: number,
+  In: number,
+  R: number,
+  scale: number,
+): Float32Array {
   const out = new Float32Array(w);
   for (let o = 0; o < O; o++) {
     const row = o * In;
@@ -89,7 +97,12 @@ function nf4RoundTrip(data: ArrayBufferView, dtype: string, name: string): Float
 
 const bytesOf = (v: ArrayBufferView) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 
-export async function writeMergedModel(folder: FolderSink, src: MergeSource, adapter: MergeAdapter, opts: MergeOptions = {}): Promise<void> {
+export async function writeMergedModel(
+  folder: FolderSink,
+  src: MergeSource,
+  adapter: MergeAdapter,
+  opts: MergeOptions = {},
+): Promise<void> {
   const outDtype = opts.dtype ?? 'BF16';
   const { settings, tensors } = adapter;
   const scale = loraScale(settings);
@@ -101,11 +114,20 @@ export async function writeMergedModel(folder: FolderSink, src: MergeSource, ada
         const want = ab === 'A' ? settings.r * i : o * settings.r;
         const got = tensors[peftName(l, t, ab)];
         if (!got) throw new AdapterError(`${peftName(l, t, ab)}: missing from the adapter being merged`);
-        if (got.length !== want) throw new AdapterError(`${peftName(l, t, ab)}: has ${got.length} values, the base model needs ${want}`);
-        assertFinite('adapter', peftName(l, t, ab), got, 'f32', ab === 'A' ? [settings.r, want / settings.r] : [want / settings.r, settings.r]);
+        if (got.length !== want)
+          throw new AdapterError(`${peftName(l, t, ab)}: has ${got.length} values, the base model needs ${want}`);
+        assertFinite(
+          'adapter',
+          peftName(l, t, ab),
+          got,
+          'f32',
+          ab === 'A' ? [settings.r, want / settings.r] : [want / settings.r, settings.r],
+        );
       }
 
-  const order: TensorInfo[] = [...src.weights.tensors.values()].sort((x, y) => (x.file === y.file ? x.start - y.start : x.file < y.file ? -1 : 1));
+  const order: TensorInfo[] = [...src.weights.tensors.values()].sort((x, y) =>
+    x.file === y.file ? x.start - y.start : x.file < y.file ? -1 : 1,
+  );
   const isFloat = (d: string) => d === 'F32' || d === 'F16' || d === 'BF16';
   const entries = order.map((t) => ({
     name: t.name,
@@ -113,8 +135,8 @@ export async function writeMergedModel(folder: FolderSink, src: MergeSource, ada
     shape: t.shape,
   }));
   const header = encodeHeader(entries, { format: 'pt' });
-  const total = header.length + entries.reduce((s, e) => s + e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype], 0);
-
+  const total =
+    header.length + entries.reduce((s, e) => s + e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype], 0);
 
   // A NaN in the base would be copied into every merged tensor: refuse it, naming the element.
   const readChecked = checkedRead(src.weights);
@@ -136,13 +158,22 @@ export async function writeMergedModel(folder: FolderSink, src: MergeSource, ada
     } else {
       const [O, In] = projShape(src.config, hit.target);
       const w = dequantized ?? asF32(raw, t.dtype, t.name);
-      const merged = mergeProjection(w, tensors[peftName(hit.layer, hit.target, 'A')], tensors[peftName(hit.layer, hit.target, 'B')], O, In, settings.r, scale);
+      const merged = mergeProjection(
+        w,
+        tensors[peftName(hit.layer, hit.target, 'A')],
+        tensors[peftName(hit.layer, hit.target, 'B')],
+        O,
+        In,
+        settings.r,
+        scale,
+      );
       await sink.write(bytesOf(outDtype === 'BF16' ? narrow(merged, 'bf16') : merged));
     }
     opts.onProgress?.(sink.bytes, total);
   }
   await sink.close();
-  if (sink.bytes !== total) throw new AdapterError(`model.safetensors: wrote ${sink.bytes} bytes, the header promised ${total}`);
+  if (sink.bytes !== total)
+    throw new AdapterError(`model.safetensors: wrote ${sink.bytes} bytes, the header promised ${total}`);
   for (const name of PASSTHROUGH_FILES) {
     const content = src.extraFiles?.[name];
     if (content !== undefined) await writeFile(folder, name, content);

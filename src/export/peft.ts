@@ -45,17 +45,25 @@ export function adapterConfig(settings: LoraSettings, baseModel: string): Record
 }
 
 /** Adapter tensors in layer order, each checked against the shape the config implies. */
-export function adapterTensors(cfg: Qwen2Config, settings: LoraSettings, tensors: Record<string, Float32Array>): TensorToWrite[] {
+export function adapterTensors(
+  cfg: Qwen2Config,
+  settings: LoraSettings,
+  tensors: Record<string, Float32Array>,
+): TensorToWrite[] {
   const out: TensorToWrite[] = [];
   for (let l = 0; l < cfg.numLayers; l++) {
     for (const t of LORA_TARGETS) {
       if (!settings.targets.includes(t)) continue;
       const [o, i] = projShape(cfg, t);
-      for (const [ab, shape] of [['A', [settings.r, i]], ['B', [o, settings.r]]] as const) {
+      for (const [ab, shape] of [
+        ['A', [settings.r, i]],
+        ['B', [o, settings.r]],
+      ] as const) {
         const name = peftName(l, t, ab);
         const data = tensors[name];
         if (!data) throw new AdapterError(`${name}: missing from the adapter being exported`);
-        if (data.length !== shape[0] * shape[1]) throw new AdapterError(`${name}: has ${data.length} values, expected [${shape}]`);
+        if (data.length !== shape[0] * shape[1])
+          throw new AdapterError(`${name}: has ${data.length} values, expected [${shape}]`);
         // An adapter with NaN would load everywhere and answer garbage: refuse to write it.
         assertFinite('adapter', name, data, 'f32', shape);
         out.push({ name, dtype: 'F32', shape: [...shape], data });
@@ -65,7 +73,11 @@ export function adapterTensors(cfg: Qwen2Config, settings: LoraSettings, tensors
   return out;
 }
 
-export function encodeAdapterWeights(cfg: Qwen2Config, settings: LoraSettings, tensors: Record<string, Float32Array>): Uint8Array[] {
+export function encodeAdapterWeights(
+  cfg: Qwen2Config,
+  settings: LoraSettings,
+  tensors: Record<string, Float32Array>,
+): Uint8Array[] {
   return encodeSafetensors(adapterTensors(cfg, settings, tensors), { format: 'pt' });
 }
 

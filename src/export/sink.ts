@@ -12,9 +12,14 @@ export interface FolderSink {
   create(name: string): Promise<ByteSink>;
 }
 
-export async function writeFile(folder: FolderSink, name: string, content: string | Uint8Array | Uint8Array[]): Promise<void> {
+export async function writeFile(
+  folder: FolderSink,
+  name: string,
+  content: string | Uint8Array | Uint8Array[],
+): Promise<void> {
   const sink = await folder.create(name);
-  const parts = typeof content === 'string' ? [new TextEncoder().encode(content)] : Array.isArray(content) ? content : [content];
+  const parts =
+    typeof content === 'string' ? [new TextEncoder().encode(content)] : Array.isArray(content) ? content : [content];
   for (const p of parts) await sink.write(p);
   await sink.close();
 }

@@ -86,9 +86,17 @@ export async function readCachedFile(store: KeyValueStore, source: string, file:
   if (!rec?.complete) throw new ModelFilesError(file, `not fully in the cache of ${source}`);
   const chunks = await store.getMany<Blob>(Array.from({ length: rec.chunks }, (_, i) => chunkKey(source, file, i)));
   const missing = chunks.findIndex((c) => !(c instanceof Blob));
-  if (missing >= 0) throw new ModelFilesError(file, `chunk ${missing} is missing from the cache of ${source}; delete the cached model and download again`);
+  if (missing >= 0)
+    throw new ModelFilesError(
+      file,
+      `chunk ${missing} is missing from the cache of ${source}; delete the cached model and download again`,
+    );
   const blob = new Blob(chunks as Blob[]);
-  if (blob.size !== rec.bytes) throw new ModelFilesError(file, `cached size ${blob.size} differs from the recorded ${rec.bytes}; delete the cached model and download again`);
+  if (blob.size !== rec.bytes)
+    throw new ModelFilesError(
+      file,
+      `cached size ${blob.size} differs from the recorded ${rec.bytes}; delete the cached model and download again`,
+    );
   return blob;
 }
 
@@ -102,7 +110,8 @@ export async function listCachedModels(store: KeyValueStore): Promise<CachedMode
   const manifests = new Map<string, ModelManifest>();
   for (const m of await store.getMany<ModelManifest>(manifestKeys)) if (m) manifests.set(m.sourceKey, m);
   const stored = new Map<string, string[]>();
-  for (const k of keys) if (k[0] === 'file') stored.set(String(k[1]), [...(stored.get(String(k[1])) ?? []), String(k[2])]);
+  for (const k of keys)
+    if (k[0] === 'file') stored.set(String(k[1]), [...(stored.get(String(k[1])) ?? []), String(k[2])]);
   const out: CachedModelInfo[] = [];
   for (const source of new Set([...manifests.keys(), ...stored.keys()])) {
     const m = manifests.get(source);
@@ -127,7 +136,11 @@ export async function listCachedModels(store: KeyValueStore): Promise<CachedMode
 export async function deleteCachedModel(store: KeyValueStore, source: string): Promise<void> {
   const keys = await store.keys();
   // 'quant': the model's quantized weights (io/quant-cache.ts)
-  await store.delMany(keys.filter((k) => (k[0] === 'file' || k[0] === 'chunk' || k[0] === 'model' || k[0] === 'quant') && k[1] === source));
+  await store.delMany(
+    keys.filter(
+      (k) => (k[0] === 'file' || k[0] === 'chunk' || k[0] === 'model' || k[0] === 'quant') && k[1] === source,
+    ),
+  );
 }
 
 export async function storageInfo(): Promise<StorageInfo | undefined> {
@@ -141,7 +154,8 @@ export async function storageInfo(): Promise<StorageInfo | undefined> {
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024, u = 0;
+  let v = n / 1024,
+    u = 0;
   while (v >= 1024 && u < units.length - 1) {
     v /= 1024;
     u++;
@@ -156,5 +170,9 @@ export async function ensureSpace(needed: number, what: string, info?: StorageIn
   const free = s.quota - s.usage;
   // Some slack: IndexedDB stores a little more than the raw bytes.
   if (needed * 1.05 + (8 << 20) > free)
-    throw new DownloadError(what, 'quota', `needs ${formatBytes(needed)} of browser storage but only ${formatBytes(Math.max(0, free))} is free for this site (quota ${formatBytes(s.quota)}); delete cached models or free disk space`);
+    throw new DownloadError(
+      what,
+      'quota',
+      `needs ${formatBytes(needed)} of browser storage but only ${formatBytes(Math.max(0, free))} is free for this site (quota ${formatBytes(s.quota)}); delete cached models or free disk space`,
+    );
 }

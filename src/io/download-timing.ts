@@ -7,10 +7,14 @@ import { DownloadError } from '../core/errors.ts';
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new DownloadError('(download)', 'aborted', 'cancelled while waiting to retry'));
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(new DownloadError('(download)', 'aborted', 'cancelled while waiting to retry'));
+      },
+      { once: true },
+    );
   });
 }
 
@@ -21,7 +25,10 @@ export class Watchdog {
   private readonly onAbort = () => this.ctrl.abort();
   fired = false;
 
-  constructor(readonly ms: number, private readonly outer?: AbortSignal) {
+  constructor(
+    readonly ms: number,
+    private readonly outer?: AbortSignal,
+  ) {
     if (outer?.aborted) this.ctrl.abort();
     outer?.addEventListener('abort', this.onAbort);
     this.kick();
@@ -49,7 +56,10 @@ export class Watchdog {
 export class RateMeter {
   private samples: [number, number][] = [];
   private total = 0;
-  constructor(private readonly windowMs = 5000, private readonly now = () => performance.now()) {}
+  constructor(
+    private readonly windowMs = 5000,
+    private readonly now = () => performance.now(),
+  ) {}
 
   add(bytes: number): void {
     this.total += bytes;

@@ -54,7 +54,10 @@ export interface DownloadRequest {
 
 /** A failure worth another attempt (the stored chunks stay). */
 class Retry extends Error {
-  constructor(readonly error: DownloadError, readonly immediate = false) {
+  constructor(
+    readonly error: DownloadError,
+    readonly immediate = false,
+  ) {
     super(error.message);
   }
 }
@@ -92,7 +95,12 @@ async function attempt1(req: DownloadRequest, rec: FileRecord, meter: RateMeter)
   }
 }
 
-async function transfer(req: DownloadRequest, rec: FileRecord, meter: RateMeter, watchdog: Watchdog): Promise<FileRecord> {
+async function transfer(
+  req: DownloadRequest,
+  rec: FileRecord,
+  meter: RateMeter,
+  watchdog: Watchdog,
+): Promise<FileRecord> {
   const { url, file } = req;
   const start = rec.chunks * rec.chunkSize;
   const res = await open(req, start, watchdog);
@@ -103,24 +111,42 @@ async function transfer(req: DownloadRequest, rec: FileRecord, meter: RateMeter,
     rec = freshRecord(url, rec.chunkSize);
   } else if (res.status === 206 && rangeStart(res.headers) !== start) {
     await deleteFile(req.store, req.sourceKey, file);
-    throw new Retry(new DownloadError(url, 'http', `server answered a range request for byte ${start} with ${res.headers.get('content-range')}`), true);
+    throw new Retry(
+      new DownloadError(
+        url,
+        'http',
+        `server answered a range request for byte ${start} with ${res.headers.get('content-range')}`,
+      ),
+      true,
+    );
   }
   const from = rec.chunks * rec.chunkSize;
 
   const total = sizeFromHeaders(res.headers, res.status);
   const etag = res.headers.get('etag') ?? undefined;
-  if (from > 0 && ((rec.etag && etag && rec.etag !== etag) || (rec.size !== undefined && total !== undefined && rec.size !== total))) {
+  if (
+    from > 0 &&
+    ((rec.etag && etag && rec.etag !== etag) || (rec.size !== undefined && total !== undefined && rec.size !== total))
+  ) {
     // The file changed on the server since the stored chunks were fetched.
     await deleteFile(req.store, req.sourceKey, file);
     throw new Retry(new DownloadError(url, 'integrity', `${file} changed on the server during the download`), true);
   }
   if (req.expected && total !== undefined && total !== req.expected.size) {
     await res.body?.cancel();
-    throw new DownloadError(url, 'size', `${file} is ${total} bytes on the server but the hub lists ${req.expected.size}: a wrong or stale file`);
+    throw new DownloadError(
+      url,
+      'size',
+      `${file} is ${total} bytes on the server but the hub lists ${req.expected.size}: a wrong or stale file`,
+    );
   }
   if (req.expect !== 'any' && /text\/html/i.test(res.headers.get('content-type') ?? '')) {
     await res.body?.cancel();
-    throw new DownloadError(url, 'integrity', `got an HTML page instead of ${file} (an error or login page? check the URL)`);
+    throw new DownloadError(
+      url,
+      'integrity',
+      `got an HTML page instead of ${file} (an error or login page? check the URL)`,
+    );
   }
   const size = req.expected?.size ?? total;
   rec = { ...rec, url, size, etag, sha256: req.expected?.sha256 ?? headerSha(req, res.headers) ?? rec.sha256 };
@@ -139,7 +165,13 @@ async function transfer(req: DownloadRequest, rec: FileRecord, meter: RateMeter,
     lastReport = now;
     const bytes = rec.bytes + fill;
     const rate = meter.rate();
-    req.onProgress({ file, bytes, total: size ?? 0, bytesPerSec: rate, etaSec: size && rate > 0 ? (size - bytes) / rate : 0 });
+    req.onProgress({
+      file,
+      bytes,
+      total: size ?? 0,
+      bytesPerSec: rate,
+      etaSec: size && rate > 0 ? (size - bytes) / rate : 0,
+    });
   };
   const commit = async () => {
     const data = buf.subarray(0, fill);
@@ -162,8 +194,21 @@ async function transfer(req: DownloadRequest, rec: FileRecord, meter: RateMeter,
       r = await reader.read();
     } catch (e) {
       if (req.signal?.aborted) throw aborted(url, file);
-      if (watchdog.fired) throw new Retry(new DownloadError(url, 'network', `no data for ${watchdog.ms / 1000} s after ${rec.bytes + fill} bytes of ${file}; run again to resume from byte ${rec.bytes}`));
-      throw new Retry(new DownloadError(url, 'network', `the connection dropped after ${rec.bytes + fill} of ${size ?? '?'} bytes of ${file} (${(e as Error).message}); run again to resume from byte ${rec.bytes}`));
+      if (watchdog.fired)
+        throw new Retry(
+          new DownloadError(
+            url,
+            'network',
+            `no data for ${watchdog.ms / 1000} s after ${rec.bytes + fill} bytes of ${file}; run again to resume from byte ${rec.bytes}`,
+          ),
+        );
+      throw new Retry(
+        new DownloadError(
+          url,
+          'network',
+          `the connection dropped after ${rec.bytes + fill} of ${size ?? '?'} bytes of ${file} (${(e as Error).message}); run again to resume from byte ${rec.bytes}`,
+        ),
+      );
     }
     if (r.done) break;
     let v = r.value;
@@ -187,9 +232,19 @@ async function transfer(req: DownloadRequest, rec: FileRecord, meter: RateMeter,
   const actual = hash.hex();
   if (rec.sha256 && actual !== rec.sha256) {
     await deleteFile(req.store, req.sourceKey, file);
-    throw new DownloadError(url, 'integrity', `sha256 of ${file} is ${actual} but the hub publishes ${rec.sha256}: the file is corrupt or was replaced; it was removed from the cache, try again`);
+    throw new DownloadError(
+      url,
+      'integrity',
+      `sha256 of ${file} is ${actual} but the hub publishes ${rec.sha256}: the file is corrupt or was replaced; it was removed from the cache, try again`,
+    );
   }
-  rec = { ...rec, complete: true, actualSha256: actual, verified: rec.sha256 ? 'sha256' : size !== undefined ? 'size' : 'none', updatedAt: Date.now() };
+  rec = {
+    ...rec,
+    complete: true,
+    actualSha256: actual,
+    verified: rec.sha256 ? 'sha256' : size !== undefined ? 'size' : 'none',
+    updatedAt: Date.now(),
+  };
   await save(req, [[fileKey(req.sourceKey, file), rec]]);
   return rec;
 }
@@ -211,20 +266,45 @@ async function open(req: DownloadRequest, start: number, watchdog: Watchdog): Pr
     res = await fetchFn(url, { headers, signal: watchdog.signal, cache: 'no-store' });
   } catch (e) {
     if (req.signal?.aborted) throw aborted(url, file);
-    if (watchdog.fired) throw new Retry(new DownloadError(url, 'network', `the server sent no answer for ${file} within ${watchdog.ms / 1000} s`));
+    if (watchdog.fired)
+      throw new Retry(
+        new DownloadError(url, 'network', `the server sent no answer for ${file} within ${watchdog.ms / 1000} s`),
+      );
     if (await isCorsRefusal(url, fetchFn))
-      throw new DownloadError(url, 'cors', `the server refused this page's cross-origin request for ${file} (no Access-Control-Allow-Origin); use a host that allows CORS, or download the folder and pick it as a local model`);
-    throw new Retry(new DownloadError(url, 'network', `could not reach the server for ${file} (${(e as Error).message}); check the connection`));
+      throw new DownloadError(
+        url,
+        'cors',
+        `the server refused this page's cross-origin request for ${file} (no Access-Control-Allow-Origin); use a host that allows CORS, or download the folder and pick it as a local model`,
+      );
+    throw new Retry(
+      new DownloadError(
+        url,
+        'network',
+        `could not reach the server for ${file} (${(e as Error).message}); check the connection`,
+      ),
+    );
   }
   if (res.ok) return res;
   await res.body?.cancel();
   const s = res.status;
-  if (s === 404 || s === 410) throw new DownloadError(url, 'not-found', `${file} not found (HTTP ${s}): check the repository, revision and that the model has this file`);
+  if (s === 404 || s === 410)
+    throw new DownloadError(
+      url,
+      'not-found',
+      `${file} not found (HTTP ${s}): check the repository, revision and that the model has this file`,
+    );
   if (s === 401 || s === 403)
-    throw new DownloadError(url, 'http', `access to ${file} denied (HTTP ${s}): the repository is gated or private; download it with your account and pick the folder as a local model`);
+    throw new DownloadError(
+      url,
+      'http',
+      `access to ${file} denied (HTTP ${s}): the repository is gated or private; download it with your account and pick the folder as a local model`,
+    );
   if (s === 416 && start > 0) {
     await deleteFile(req.store, req.sourceKey, file);
-    throw new Retry(new DownloadError(url, 'http', `the server cannot resume ${file} at byte ${start} (HTTP 416)`), true);
+    throw new Retry(
+      new DownloadError(url, 'http', `the server cannot resume ${file} at byte ${start} (HTTP 416)`),
+      true,
+    );
   }
   const err = new DownloadError(url, 'http', `server error HTTP ${s} ${res.statusText} for ${file}`);
   if (s === 429 || s >= 500) throw new Retry(err);
@@ -250,17 +330,42 @@ function sniff(req: DownloadRequest, head: Uint8Array, size: number | undefined)
   const { url, file } = req;
   if (req.expect === 'json') {
     let i = 0;
-    while (i < head.length && (head[i] === 0x20 || head[i] === 0x0a || head[i] === 0x0d || head[i] === 0x09 || head[i] === 0xef || head[i] === 0xbb || head[i] === 0xbf)) i++;
+    while (
+      i < head.length &&
+      (head[i] === 0x20 ||
+        head[i] === 0x0a ||
+        head[i] === 0x0d ||
+        head[i] === 0x09 ||
+        head[i] === 0xef ||
+        head[i] === 0xbb ||
+        head[i] === 0xbf)
+    )
+      i++;
     const c = head[i];
-    if (c === 0x3c) throw new DownloadError(url, 'integrity', `got an HTML page instead of ${file} (an error or login page? check the URL)`);
+    if (c === 0x3c)
+      throw new DownloadError(
+        url,
+        'integrity',
+        `got an HTML page instead of ${file} (an error or login page? check the URL)`,
+      );
     if (c !== 0x7b && c !== 0x5b) throw new DownloadError(url, 'integrity', `${file} does not start like JSON`);
   } else if (req.expect === 'safetensors') {
-    if (head.length >= 1 && head[0] === 0x3c) throw new DownloadError(url, 'integrity', `got an HTML page instead of ${file} (an error or login page? check the URL)`);
-    if (head.length < 9) throw new DownloadError(url, 'integrity', `${file} is only ${head.length} bytes, too short for safetensors`);
+    if (head.length >= 1 && head[0] === 0x3c)
+      throw new DownloadError(
+        url,
+        'integrity',
+        `got an HTML page instead of ${file} (an error or login page? check the URL)`,
+      );
+    if (head.length < 9)
+      throw new DownloadError(url, 'integrity', `${file} is only ${head.length} bytes, too short for safetensors`);
     const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
     const limit = size ?? Infinity;
     if (n > 100 << 20 || 8 + n > limit || head[8] !== 0x7b)
-      throw new DownloadError(url, 'integrity', `${file} is not a safetensors file (header length ${n}, first header byte 0x${head[8].toString(16)})`);
+      throw new DownloadError(
+        url,
+        'integrity',
+        `${file} is not a safetensors file (header length ${n}, first header byte 0x${head[8].toString(16)})`,
+      );
   }
 }
 
@@ -268,11 +373,20 @@ async function save(req: DownloadRequest, entries: [import('./store.ts').Key, un
   try {
     await req.store.setMany(entries);
   } catch (e) {
-    if (isQuotaError(e)) throw new DownloadError(req.url, 'quota', `the browser refused to store more of ${req.file} (storage quota exceeded); delete cached models or free disk space`);
+    if (isQuotaError(e))
+      throw new DownloadError(
+        req.url,
+        'quota',
+        `the browser refused to store more of ${req.file} (storage quota exceeded); delete cached models or free disk space`,
+      );
     throw e;
   }
 }
 
 function aborted(url: string, file: string): DownloadError {
-  return new DownloadError(url, 'aborted', `download of ${file} was cancelled; the finished part is kept and the next attempt resumes from it`);
+  return new DownloadError(
+    url,
+    'aborted',
+    `download of ${file} was cancelled; the finished part is kept and the next attempt resumes from it`,
+  );
 }

@@ -98,7 +98,8 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
   const sharded = listing ? !listing.has(SINGLE_WEIGHTS) && listing.has(SHARD_INDEX) : false;
   // Totals count only what will be fetched: repos also carry READMEs, vocab.json, ONNX or .bin copies.
   const wanted = (f: string) =>
-    (REQUIRED_FILES as readonly string[]).includes(f) || (OPTIONAL_FILES as readonly string[]).includes(f) ||
+    (REQUIRED_FILES as readonly string[]).includes(f) ||
+    (OPTIONAL_FILES as readonly string[]).includes(f) ||
     (sharded ? f === SHARD_INDEX || (/\.safetensors$/.test(f) && !f.includes('/')) : f === SINGLE_WEIGHTS);
   const sizes = new Map<string, { bytes: number; total: number }>();
   if (listing) for (const [f, info] of listing) if (wanted(f)) sizes.set(f, { bytes: 0, total: info.size });
@@ -122,8 +123,10 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
         ensureSpace: opts.skipSpaceCheck ? undefined : (n) => ensureSpace(n, file),
         onProgress: (p) => {
           sizes.set(file, { bytes: p.bytes, total: p.total });
-          const loadedBytes = sum('bytes'), totalBytes = sum('total');
-          const etaSec = listing && p.bytesPerSec > 0 ? Math.max(0, totalBytes - loadedBytes) / p.bytesPerSec : p.etaSec;
+          const loadedBytes = sum('bytes'),
+            totalBytes = sum('total');
+          const etaSec =
+            listing && p.bytesPerSec > 0 ? Math.max(0, totalBytes - loadedBytes) / p.bytesPerSec : p.etaSec;
           opts.onProgress?.({ phase: 'download', file: p, loadedBytes, totalBytes, etaSec, fromCache: false });
         },
       });
@@ -140,7 +143,13 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
     await fetchOne(f, 'json');
     files.push(f);
     // Named in the cache list from the first stored file on, so a download cut short can be found and deleted.
-    if (!manifest && f === REQUIRED_FILES[0]) await opts.store.setMany([[manifestKey(key), { sourceKey: key, name, files: [], complete: false, updatedAt: Date.now() } satisfies ModelManifest]]);
+    if (!manifest && f === REQUIRED_FILES[0])
+      await opts.store.setMany([
+        [
+          manifestKey(key),
+          { sourceKey: key, name, files: [], complete: false, updatedAt: Date.now() } satisfies ModelManifest,
+        ],
+      ]);
     // config.json comes first: a model that cannot fit is refused before its weights download
     if (f === 'config.json' && opts.checkConfig) {
       try {
@@ -157,11 +166,18 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
   }
 
   if (listing && !sharded && !listing.has(SINGLE_WEIGHTS))
-    throw new DownloadError(listingUrl(source) ?? name, 'not-found', `the repository has neither ${SINGLE_WEIGHTS} nor ${SHARD_INDEX}; Webtune needs safetensors weights`);
+    throw new DownloadError(
+      listingUrl(source) ?? name,
+      'not-found',
+      `the repository has neither ${SINGLE_WEIGHTS} nor ${SHARD_INDEX}; Webtune needs safetensors weights`,
+    );
   if (listing && !opts.skipSpaceCheck) {
     const weightNames = sharded ? [...listing.keys()].filter((f) => /\.safetensors$/.test(f)) : [SINGLE_WEIGHTS];
     const need = weightNames.reduce((a, f) => a + (listing.get(f)?.size ?? 0), 0);
-    const have = (await Promise.all(weightNames.map((f) => getRecord(opts.store, key, f)))).reduce((a, r) => a + (r?.bytes ?? 0), 0);
+    const have = (await Promise.all(weightNames.map((f) => getRecord(opts.store, key, f)))).reduce(
+      (a, r) => a + (r?.bytes ?? 0),
+      0,
+    );
     await ensureSpace(need - have, name);
   }
 
@@ -169,7 +185,11 @@ async function openRemote(source: RemoteSource, opts: OpenOptions): Promise<Mode
   if (!sharded && (await fetchOne(SINGLE_WEIGHTS, 'safetensors', !listing))) weightFiles = [SINGLE_WEIGHTS];
   else {
     if (!(await fetchOne(SHARD_INDEX, 'json', true)))
-      throw new DownloadError(name, 'not-found', `found neither ${SINGLE_WEIGHTS} nor ${SHARD_INDEX}; Webtune needs safetensors weights`);
+      throw new DownloadError(
+        name,
+        'not-found',
+        `found neither ${SINGLE_WEIGHTS} nor ${SHARD_INDEX}; Webtune needs safetensors weights`,
+      );
     const shards = shardNames(await (await readCachedFile(opts.store, key, SHARD_INDEX)).text());
     for (const s of shards) await fetchOne(s, 'safetensors');
     weightFiles = [SHARD_INDEX, ...shards];
@@ -192,7 +212,11 @@ async function fetchListing(source: RemoteSource, opts: OpenOptions): Promise<Ma
     return undefined;
   }
   if (res.status === 404 || res.status === 401)
-    throw new DownloadError(url, 'not-found', `repository ${source.repo} at revision ${source.revision} not found (HTTP ${res.status}): check the name, or it is private or gated`);
+    throw new DownloadError(
+      url,
+      'not-found',
+      `repository ${source.repo} at revision ${source.revision} not found (HTTP ${res.status}): check the name, or it is private or gated`,
+    );
   if (!res.ok) return undefined;
   try {
     return parseListing(source.kind, await res.json());
@@ -210,7 +234,14 @@ async function fromCache(key: string, name: string, files: string[], opts: OpenO
     blobs.set(f, b);
     infos.push({ name: f, size: b.size, fromCache: true, sha256: rec?.actualSha256 });
     const done = infos.reduce((a, i) => a + i.size, 0);
-    opts.onProgress?.({ phase: 'cache', file: { file: f, bytes: b.size, total: b.size, bytesPerSec: 0, etaSec: 0 }, loadedBytes: done, totalBytes: 0, etaSec: 0, fromCache: true });
+    opts.onProgress?.({
+      phase: 'cache',
+      file: { file: f, bytes: b.size, total: b.size, bytesPerSec: 0, etaSec: 0 },
+      loadedBytes: done,
+      totalBytes: 0,
+      etaSec: 0,
+      fromCache: true,
+    });
   }
   return assemble(name, key, blobs, infos);
 }
@@ -218,18 +249,27 @@ async function fromCache(key: string, name: string, files: string[], opts: OpenO
 /** Picks the model files out of a folder by base name (the picker gives nested paths). */
 async function openLocal(files: File[], opts: Pick<OpenOptions, 'checkConfig'>, folder?: string): Promise<ModelFiles> {
   const byName = new Map<string, File>();
-  const depth = (f: File) => ((f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name).split('/').length;
+  const depth = (f: File) =>
+    ((f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name).split('/').length;
   for (const f of [...files].sort((a, b) => depth(a) - depth(b))) if (!byName.has(f.name)) byName.set(f.name, f);
   const name = sourceName({ kind: 'local', files, name: folder });
-  for (const f of REQUIRED_FILES) if (!byName.has(f)) throw new ModelFilesError(f, `missing from the folder "${name}" (it needs config.json, tokenizer.json and the safetensors weights)`);
+  for (const f of REQUIRED_FILES)
+    if (!byName.has(f))
+      throw new ModelFilesError(
+        f,
+        `missing from the folder "${name}" (it needs config.json, tokenizer.json and the safetensors weights)`,
+      );
   await opts.checkConfig?.(await byName.get('config.json')!.text());
   let weightFiles: string[];
   if (byName.has(SINGLE_WEIGHTS)) weightFiles = [SINGLE_WEIGHTS];
   else if (byName.has(SHARD_INDEX)) {
     const shards = shardNames(await byName.get(SHARD_INDEX)!.text());
-    for (const s of shards) if (!byName.has(s.split('/').pop()!)) throw new ModelFilesError(s, `listed in ${SHARD_INDEX} but missing from the folder "${name}"`);
+    for (const s of shards)
+      if (!byName.has(s.split('/').pop()!))
+        throw new ModelFilesError(s, `listed in ${SHARD_INDEX} but missing from the folder "${name}"`);
     weightFiles = [SHARD_INDEX, ...shards];
-  } else throw new ModelFilesError(SINGLE_WEIGHTS, `the folder "${name}" has neither ${SINGLE_WEIGHTS} nor ${SHARD_INDEX}`);
+  } else
+    throw new ModelFilesError(SINGLE_WEIGHTS, `the folder "${name}" has neither ${SINGLE_WEIGHTS} nor ${SHARD_INDEX}`);
   const blobs = new Map<string, Blob>();
   const infos: ModelFileInfo[] = [];
   for (const f of [...REQUIRED_FILES, ...OPTIONAL_FILES, ...weightFiles]) {
@@ -241,7 +281,12 @@ async function openLocal(files: File[], opts: Pick<OpenOptions, 'checkConfig'>, 
   return assemble(name, '', blobs, infos);
 }
 
-async function assemble(name: string, key: string, blobs: Map<string, Blob>, files: ModelFileInfo[]): Promise<ModelFiles> {
+async function assemble(
+  name: string,
+  key: string,
+  blobs: Map<string, Blob>,
+  files: ModelFileInfo[],
+): Promise<ModelFiles> {
   const text = async (f: string) => {
     const b = blobs.get(f);
     return b ? b.text() : undefined;

@@ -37,14 +37,28 @@ export interface Nf4Source {
  * NF4 blocks for the projections of a cached model. `weightsId` names the weight files (see
  * weightsIdentity); a record made from other files is dropped with its entries first.
  */
-export async function nf4Cache(store: KeyValueStore, source: string, weightsId: string, weights: TensorSource, dtype: WeightDType): Promise<Nf4Source> {
+export async function nf4Cache(
+  store: KeyValueStore,
+  source: string,
+  weightsId: string,
+  weights: TensorSource,
+  dtype: WeightDType,
+): Promise<Nf4Source> {
   const recKey = quantRecordKey(source, 'nf4');
   let rec = await store.get<QuantRecord>(recKey);
   if (rec && (rec.layout !== NF4_LAYOUT || rec.block !== NF4_BLOCK || rec.weights !== weightsId)) {
     await deleteQuantized(store, source);
     rec = undefined;
   }
-  let record: QuantRecord = rec ?? { quant: 'nf4', layout: NF4_LAYOUT, block: NF4_BLOCK, weights: weightsId, tensors: [], bytes: 0, updatedAt: Date.now() };
+  let record: QuantRecord = rec ?? {
+    quant: 'nf4',
+    layout: NF4_LAYOUT,
+    block: NF4_BLOCK,
+    weights: weightsId,
+    tensors: [],
+    bytes: 0,
+    updatedAt: Date.now(),
+  };
   const stats = { cached: 0, quantized: 0 };
   return {
     stats,
@@ -60,9 +74,17 @@ export async function nf4Cache(store: KeyValueStore, source: string, weightsId: 
       }
       const words = quantizeNf4((await weights.read(name)) as Float32Array | Uint16Array, dtype, name);
       stats.quantized++;
-      record = { ...record, tensors: [...record.tensors.filter((x) => x !== name), name], bytes: record.bytes + words.byteLength, updatedAt: Date.now() };
+      record = {
+        ...record,
+        tensors: [...record.tensors.filter((x) => x !== name), name],
+        bytes: record.bytes + words.byteLength,
+        updatedAt: Date.now(),
+      };
       // entry and record in one transaction: a crash leaves either both or neither
-      await store.setMany([[quantTensorKey(source, 'nf4', name), words], [recKey, record]]);
+      await store.setMany([
+        [quantTensorKey(source, 'nf4', name), words],
+        [recKey, record],
+      ]);
       return words;
     },
   };
@@ -70,11 +92,18 @@ export async function nf4Cache(store: KeyValueStore, source: string, weightsId: 
 
 /** The weight files of a model as one string: a re-download with other content gets another identity. */
 export function weightsIdentity(files: { name: string; size: number; sha256?: string }[]): string {
-  return files.filter((f) => f.name.endsWith('.safetensors')).map((f) => `${f.name}:${f.size}:${f.sha256 ?? ''}`).sort().join('|');
+  return files
+    .filter((f) => f.name.endsWith('.safetensors'))
+    .map((f) => `${f.name}:${f.size}:${f.sha256 ?? ''}`)
+    .sort()
+    .join('|');
 }
 
 /** What quantizations a cached model holds, with their bytes (for the cache list). */
-export async function quantizedOf(store: KeyValueStore, source: string): Promise<{ quant: 'nf4'; tensors: number; bytes: number } | undefined> {
+export async function quantizedOf(
+  store: KeyValueStore,
+  source: string,
+): Promise<{ quant: 'nf4'; tensors: number; bytes: number } | undefined> {
   const rec = await store.get<QuantRecord>(quantRecordKey(source, 'nf4'));
   return rec ? { quant: rec.quant, tensors: rec.tensors.length, bytes: rec.bytes } : undefined;
 }

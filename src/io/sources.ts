@@ -71,7 +71,10 @@ const REPO_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 function checkRepo(repo: string): void {
   if (!REPO_RE.test(repo) || repo.includes('..'))
-    throw new ModelSourceError('repo', `"${repo}" is not a repository id of the form owner/name (e.g. Qwen/Qwen2.5-0.5B-Instruct)`);
+    throw new ModelSourceError(
+      'repo',
+      `"${repo}" is not a repository id of the form owner/name (e.g. Qwen/Qwen2.5-0.5B-Instruct)`,
+    );
 }
 
 function checkRevision(revision: string): void {
@@ -86,7 +89,8 @@ function checkBaseUrl(field: string, url: string): URL {
   } catch {
     throw new ModelSourceError(field, `"${url}" is not an absolute URL (it must start with https:// or http://)`);
   }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ModelSourceError(field, `"${url}" must be an http(s) URL`);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:')
+    throw new ModelSourceError(field, `"${url}" must be an http(s) URL`);
   return u;
 }
 
@@ -113,7 +117,11 @@ export function validateSource(s: RemoteSource): void {
       checkBaseUrl('baseUrl', s.baseUrl);
       return;
     case 'builtin':
-      if (!s.baseUrl) throw new ModelSourceError('baseUrl', 'the builtin model needs the page to resolve its folder URL (use createTrainingWorker)');
+      if (!s.baseUrl)
+        throw new ModelSourceError(
+          'baseUrl',
+          'the builtin model needs the page to resolve its folder URL (use createTrainingWorker)',
+        );
       checkBaseUrl('baseUrl', s.baseUrl);
   }
 }
@@ -220,7 +228,10 @@ export function sha256FromHeaders(h: Headers, which: 'x-linked' | 'any' = 'any')
   for (const name of which === 'any' ? ['x-linked-etag', 'etag'] : ['x-linked-etag']) {
     const v = h.get(name);
     if (!v || v.startsWith('W/')) continue;
-    const bare = v.replace(/"/g, '').replace(/^sha256:/, '').toLowerCase();
+    const bare = v
+      .replace(/"/g, '')
+      .replace(/^sha256:/, '')
+      .toLowerCase();
     if (SHA256_RE.test(bare)) return bare;
   }
   return undefined;
@@ -252,8 +263,11 @@ export function shardNames(indexJson: string): string[] {
   } catch (e) {
     throw new ModelSourceError(SHARD_INDEX, `not valid JSON (${(e as Error).message})`);
   }
-  if (!index.weight_map || typeof index.weight_map !== 'object') throw new ModelSourceError(SHARD_INDEX, 'has no "weight_map"');
+  if (!index.weight_map || typeof index.weight_map !== 'object')
+    throw new ModelSourceError(SHARD_INDEX, 'has no "weight_map"');
   const names = [...new Set(Object.values(index.weight_map))];
-  for (const n of names) if (typeof n !== 'string' || n.includes('..') || n.startsWith('/')) throw new ModelSourceError(SHARD_INDEX, `shard name ${JSON.stringify(n)} is not a plain file name`);
+  for (const n of names)
+    if (typeof n !== 'string' || n.includes('..') || n.startsWith('/'))
+      throw new ModelSourceError(SHARD_INDEX, `shard name ${JSON.stringify(n)} is not a plain file name`);
   return names;
 }

@@ -34,11 +34,14 @@ function mergeParts(m: string | [string, string]): [string, string] {
 
 export function deriveTokenizer(full: Record<string, unknown>, keep: number): DerivedTokenizer {
   const src = full as unknown as BpeJson;
-  if (src.model?.type !== 'BPE' || typeof src.model.vocab !== 'object') throw new TokenizerError('tokenizer.json: deriving a smaller vocabulary needs a BPE model');
-  if (!Number.isInteger(keep) || keep < 256) throw new TokenizerError(`derived vocabulary must keep at least the 256 byte tokens, got ${keep}`);
+  if (src.model?.type !== 'BPE' || typeof src.model.vocab !== 'object')
+    throw new TokenizerError('tokenizer.json: deriving a smaller vocabulary needs a BPE model');
+  if (!Number.isInteger(keep) || keep < 256)
+    throw new TokenizerError(`derived vocabulary must keep at least the 256 byte tokens, got ${keep}`);
   const vocab: Record<string, number> = {};
   for (const [tok, id] of Object.entries(src.model.vocab)) if (id < keep) vocab[tok] = id;
-  if (Object.keys(vocab).length !== keep) throw new TokenizerError(`tokenizer.json: ids 0..${keep - 1} are not all regular tokens`);
+  if (Object.keys(vocab).length !== keep)
+    throw new TokenizerError(`tokenizer.json: ids 0..${keep - 1} are not all regular tokens`);
   const merges: [string, string][] = [];
   for (const m of src.model.merges) {
     const [a, b] = mergeParts(m);

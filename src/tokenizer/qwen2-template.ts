@@ -7,7 +7,7 @@ export const QWEN2_DEFAULT_SYSTEM = 'You are Qwen, created by Alibaba Cloud. You
 
 export const QWEN2_CHAT_TEMPLATE = [
   "{%- if messages[0]['role'] == 'system' %}",
-  '    {%- set system_message = messages[0][\'content\'] %}',
+  "    {%- set system_message = messages[0]['content'] %}",
   '    {%- set loop_messages = messages[1:] %}',
   '{%- else %}',
   `    {%- set system_message = '${QWEN2_DEFAULT_SYSTEM}' %}`,
@@ -18,7 +18,7 @@ export const QWEN2_CHAT_TEMPLATE = [
   '    {%- for tool in tools %}',
   "        {{- '\\n' + (tool | tojson) }}",
   '    {%- endfor %}',
-  "    {{- '\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\\n</tool_call><|im_end|>\\n' }}",
+  '    {{- \'\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{"name": <function-name>, "arguments": <args-json-object>}\\n</tool_call><|im_end|>\\n\' }}',
   '{%- else %}',
   "    {{- '<|im_start|>system\\n' + system_message + '<|im_end|>\\n' }}",
   '{%- endif %}',
@@ -32,7 +32,7 @@ export const QWEN2_CHAT_TEMPLATE = [
   '            {%- if tool_call.function is defined %}',
   '                {%- set tool_call = tool_call.function %}',
   '            {%- endif %}',
-  "            {{- '\\n<tool_call>\\n{\"name\": \"' + tool_call.name + '\", \"arguments\": ' + (tool_call.arguments | tojson) + '}\\n</tool_call>' }}",
+  '            {{- \'\\n<tool_call>\\n{"name": "\' + tool_call.name + \'", "arguments": \' + (tool_call.arguments | tojson) + \'}\\n</tool_call>\' }}',
   '        {%- endfor %}',
   "        {{- '<|im_end|>\\n' }}",
   "    {%- elif message['role'] == 'tool' %}",

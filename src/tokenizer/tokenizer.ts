@@ -38,7 +38,8 @@ function parseJson(what: string, src: string | object): Json {
 /** Special tokens in tokenizer_config.json are either strings or {content: string} objects. */
 function tokenString(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
-  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string')
+    return (v as { content: string }).content;
   return undefined;
 }
 
@@ -97,7 +98,8 @@ export class ChatTokenizer {
     } catch (e) {
       throw new TokenizerError(`tokenizer.json: cannot build the tokenizer (${(e as Error).message})`);
     }
-    let maxId = -1, maxBytes = 1;
+    let maxId = -1,
+      maxBytes = 1;
     for (const [key, id] of Object.entries(model.vocab as Record<string, number>)) {
       maxId = Math.max(maxId, id);
       maxBytes = Math.max(maxBytes, key.length);
@@ -105,11 +107,16 @@ export class ChatTokenizer {
     for (const t of (tj.added_tokens ?? []) as { id: number }[]) maxId = Math.max(maxId, t.id);
     const template = cfg.chat_template;
     if (template !== undefined && typeof template !== 'string')
-      throw new TokenizerError('tokenizer_config.json: field "chat_template" must be a string (named templates are not supported)');
+      throw new TokenizerError(
+        'tokenizer_config.json: field "chat_template" must be a string (named templates are not supported)',
+      );
     const made = new ChatTokenizer(tok, template || QWEN2_CHAT_TEMPLATE, cfg, maxId + 1);
-    for (const t of (tj.added_tokens ?? []) as { content?: string }[]) maxBytes = Math.max(maxBytes, new TextEncoder().encode(t.content ?? '').length);
+    for (const t of (tj.added_tokens ?? []) as { content?: string }[])
+      maxBytes = Math.max(maxBytes, new TextEncoder().encode(t.content ?? '').length);
     made.maxTokenBytes = maxBytes;
-    made.addedTokens = ((tj.added_tokens ?? []) as { content?: unknown }[]).map((t) => t.content).filter((c): c is string => typeof c === 'string');
+    made.addedTokens = ((tj.added_tokens ?? []) as { content?: unknown }[])
+      .map((t) => t.content)
+      .filter((c): c is string => typeof c === 'string');
     return made;
   }
 
@@ -123,7 +130,8 @@ export class ChatTokenizer {
 
   private requireId(token: string): number {
     const id = this.tok.token_to_id(token);
-    if (id === undefined) throw new TokenizerError(`tokenizer.json: the vocabulary has no ${token} token, which ChatML prompts need`);
+    if (id === undefined)
+      throw new TokenizerError(`tokenizer.json: the vocabulary has no ${token} token, which ChatML prompts need`);
     return id;
   }
 
@@ -137,13 +145,17 @@ export class ChatTokenizer {
   }
 
   decode(ids: ArrayLike<number>, opts: { skipSpecial?: boolean } = {}): string {
-    return this.tok.decode(Array.from(ids), { skip_special_tokens: opts.skipSpecial ?? false, clean_up_tokenization_spaces: false });
+    return this.tok.decode(Array.from(ids), {
+      skip_special_tokens: opts.skipSpecial ?? false,
+      clean_up_tokenization_spaces: false,
+    });
   }
 
   renderChat(messages: ChatMessage[], opts: RenderOptions): string {
     if (messages.length === 0) throw new TokenizerError('renderChat: no messages to render');
     messages.forEach((m, i) => {
-      if (typeof m.content !== 'string') throw new TokenizerError(`renderChat: message ${i} (${m.role}) has no text content`);
+      if (typeof m.content !== 'string')
+        throw new TokenizerError(`renderChat: message ${i} (${m.role}) has no text content`);
     });
     try {
       return this.template.render({

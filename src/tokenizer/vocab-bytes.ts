@@ -25,7 +25,9 @@ export function vocabBytes(tokenizerJson: string | object): (Uint8Array | null)[
     added_tokens?: { id: number }[];
   };
   if (tj.decoder?.type !== 'ByteLevel' || !tj.model?.vocab)
-    throw new TokenizerError(`tokenizer.json: constrained decoding needs a byte-level BPE vocabulary (decoder "ByteLevel"), this one has decoder ${JSON.stringify(tj.decoder?.type ?? null)}`);
+    throw new TokenizerError(
+      `tokenizer.json: constrained decoding needs a byte-level BPE vocabulary (decoder "ByteLevel"), this one has decoder ${JSON.stringify(tj.decoder?.type ?? null)}`,
+    );
   const map = symbolToByte();
   const out: (Uint8Array | null)[] = [];
   for (const [token, id] of Object.entries(tj.model.vocab)) {
@@ -33,7 +35,10 @@ export function vocabBytes(tokenizerJson: string | object): (Uint8Array | null)[
     for (let i = 0; i < token.length; i++) {
       const code = token.charCodeAt(i);
       const b = code < 512 ? map[code] : -1;
-      if (b < 0) throw new TokenizerError(`tokenizer.json: token ${id} (${JSON.stringify(token)}) has a symbol outside the byte-level alphabet`);
+      if (b < 0)
+        throw new TokenizerError(
+          `tokenizer.json: token ${id} (${JSON.stringify(token)}) has a symbol outside the byte-level alphabet`,
+        );
       bytes[i] = b;
     }
     out[id] = bytes;

@@ -79,8 +79,12 @@ const dataKey = (runId: string, seq: number): Key => ['ckpt-data', runId, seq];
 
 export function encodeCheckpoint(c: Checkpoint): Blob {
   const names = Object.keys(c.lora).sort();
-  if (names.some((n) => n === OPT_M || n === OPT_V)) throw new CheckpointError(`LoRA tensor name collides with ${OPT_M}/${OPT_V}`);
-  if (c.optimizer.m.length !== c.optimizer.v.length) throw new CheckpointError(`optimizer moments differ in length (m ${c.optimizer.m.length}, v ${c.optimizer.v.length})`);
+  if (names.some((n) => n === OPT_M || n === OPT_V))
+    throw new CheckpointError(`LoRA tensor name collides with ${OPT_M}/${OPT_V}`);
+  if (c.optimizer.m.length !== c.optimizer.v.length)
+    throw new CheckpointError(
+      `optimizer moments differ in length (m ${c.optimizer.m.length}, v ${c.optimizer.v.length})`,
+    );
   const tensors = [
     ...names.map((name) => ({ name, dtype: 'F32' as const, shape: [c.lora[name].length], data: c.lora[name] })),
     { name: OPT_M, dtype: 'F32' as const, shape: [c.optimizer.m.length], data: c.optimizer.m },
@@ -97,7 +101,8 @@ export async function decodeCheckpoint(blob: Blob, where = 'checkpoint'): Promis
   } catch (e) {
     throw new CheckpointError(`${where}: unreadable (${(e as Error).message})`);
   }
-  if (st.metadata.format !== FORMAT) throw new CheckpointError(`${where}: not a Webtune checkpoint (format ${JSON.stringify(st.metadata.format)})`);
+  if (st.metadata.format !== FORMAT)
+    throw new CheckpointError(`${where}: not a Webtune checkpoint (format ${JSON.stringify(st.metadata.format)})`);
   let meta: StoredMeta;
   try {
     meta = JSON.parse(st.metadata.webtune);
@@ -112,14 +117,15 @@ export async function decodeCheckpoint(blob: Blob, where = 'checkpoint'): Promis
   for (const [name, info] of st.tensors) {
     if (info.dtype !== 'F32') throw new CheckpointError(`${where}: tensor ${name} is ${info.dtype}, expected F32`);
     // Copy out: the view may share one buffer with every other tensor of the file.
-    const data = new Float32Array(await st.read(name) as Float32Array);
+    const data = new Float32Array((await st.read(name)) as Float32Array);
     if (name === OPT_M) m = data;
     else if (name === OPT_V) v = data;
     else lora[name] = data;
   }
   if (!m || !v) throw new CheckpointError(`${where}: optimizer state missing`);
   const P = Object.values(lora).reduce((a, t) => a + t.length, 0);
-  if (m.length !== P || v.length !== P) throw new CheckpointError(`${where}: optimizer state holds ${m.length} values for ${P} LoRA parameters`);
+  if (m.length !== P || v.length !== P)
+    throw new CheckpointError(`${where}: optimizer state holds ${m.length} values for ${P} LoRA parameters`);
   const { optimizerStep, ...rest } = meta;
   return { meta: rest, lora, optimizer: { step: optimizerStep, m, v } };
 }
@@ -141,7 +147,10 @@ export class CheckpointStore {
       if (!isQuotaError(e)) throw e;
       // The half-stored data goes; the previous checkpoint (its pointer untouched) stays usable.
       await this.store.delMany([dataKey(runId, seq)]).catch(() => undefined);
-      throw new CheckpointSpaceError(blob.size, `the checkpoint at step ${c.meta.position.step} needs ${formatMiB(blob.size)} of browser storage and the quota is full`);
+      throw new CheckpointSpaceError(
+        blob.size,
+        `the checkpoint at step ${c.meta.position.step} needs ${formatMiB(blob.size)} of browser storage and the quota is full`,
+      );
     }
     await this.sweep(runId, seq);
     return info(pointer);
@@ -151,15 +160,22 @@ export class CheckpointStore {
     const p = await this.store.get<Pointer>(pointerKey(runId));
     if (!p) return undefined;
     const blob = await this.store.get<Blob>(dataKey(runId, p.seq));
-    if (!(blob instanceof Blob)) throw new CheckpointError(`checkpoint ${runId} step ${p.meta.position.step}: data missing from IndexedDB`);
-    if (blob.size !== p.bytes) throw new CheckpointError(`checkpoint ${runId} step ${p.meta.position.step}: ${blob.size} bytes stored, ${p.bytes} expected`);
+    if (!(blob instanceof Blob))
+      throw new CheckpointError(`checkpoint ${runId} step ${p.meta.position.step}: data missing from IndexedDB`);
+    if (blob.size !== p.bytes)
+      throw new CheckpointError(
+        `checkpoint ${runId} step ${p.meta.position.step}: ${blob.size} bytes stored, ${p.bytes} expected`,
+      );
     return decodeCheckpoint(blob, `checkpoint ${runId} step ${p.meta.position.step}`);
   }
 
   async list(): Promise<CheckpointInfo[]> {
     const keys = (await this.store.keys()).filter((k) => k[0] === 'ckpt');
     const ptrs = await this.store.getMany<Pointer>(keys);
-    return ptrs.filter((p): p is Pointer => !!p).map(info).sort((a, b) => b.savedAt - a.savedAt);
+    return ptrs
+      .filter((p): p is Pointer => !!p)
+      .map(info)
+      .sort((a, b) => b.savedAt - a.savedAt);
   }
 
   async delete(runId: string): Promise<void> {
@@ -177,7 +193,14 @@ export class CheckpointStore {
 function info(p: Pointer): CheckpointInfo {
   const m = p.meta;
   return {
-    runId: m.runId, modelKey: m.modelKey, step: m.position.step, totalSteps: m.totalSteps, savedAt: m.savedAt, bytes: p.bytes, lastLoss: m.lastLoss,
-    fingerprint: m.fingerprint, identity: m.identity,
+    runId: m.runId,
+    modelKey: m.modelKey,
+    step: m.position.step,
+    totalSteps: m.totalSteps,
+    savedAt: m.savedAt,
+    bytes: p.bytes,
+    lastLoss: m.lastLoss,
+    fingerprint: m.fingerprint,
+    identity: m.identity,
   };
 }

@@ -48,7 +48,12 @@ export async function controlPlan(
   if (examples.length === parent.trainRows) return 'nothing-added';
   const added = examples.length - parent.trainRows;
   const steps = stepCount(examples.length, settings).totalSteps;
-  return { rows: parent.trainRows, epochs: controlSettings(settings, parent.trainRows, added).epochs, steps, head: parent.dataFingerprint };
+  return {
+    rows: parent.trainRows,
+    epochs: controlSettings(settings, parent.trainRows, added).epochs,
+    steps,
+    head: parent.dataFingerprint,
+  };
 }
 
 /**

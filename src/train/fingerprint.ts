@@ -21,7 +21,9 @@ export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x === undefined ? null : x)).join(',')}]`;
   if (v !== null && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+    const keys = Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
   }
   return JSON.stringify(v) ?? 'null';
@@ -60,7 +62,13 @@ export interface RunIdentity {
 }
 
 export async function runIdentity(parts: RunParts): Promise<RunIdentity> {
-  return { modelKey: parts.modelKey, settings: parts.settings, lora: parts.lora, rows: parts.data.length, data: await dataFingerprint(parts.data) };
+  return {
+    modelKey: parts.modelKey,
+    settings: parts.settings,
+    lora: parts.lora,
+    rows: parts.data.length,
+    data: await dataFingerprint(parts.data),
+  };
 }
 
 /** SHA-256 hex of a run's identity (the data enters as its own fingerprint, so it is hashed once). */
@@ -78,13 +86,26 @@ export function describeMismatch(stored: RunIdentity, now: RunIdentity): string[
   const out: string[] = [];
   if (stored.modelKey !== now.modelKey) out.push('the base model differs');
   if (stored.data !== now.data)
-    out.push(stored.rows === now.rows ? `the training data differs (other tokens in the same ${now.rows} examples)` : `the training data differs (${stored.rows} examples in the checkpoint, ${now.rows} now)`);
+    out.push(
+      stored.rows === now.rows
+        ? `the training data differs (other tokens in the same ${now.rows} examples)`
+        : `the training data differs (${stored.rows} examples in the checkpoint, ${now.rows} now)`,
+    );
   const flat = (x: unknown, prefix: string): Record<string, string> =>
     x !== null && typeof x === 'object' && !Array.isArray(x)
-      ? Object.assign({}, ...Object.entries(x as Record<string, unknown>).filter(([, v]) => v !== undefined).map(([k, v]) => flat(v, prefix ? `${prefix}.${k}` : k)))
+      ? Object.assign(
+          {},
+          ...Object.entries(x as Record<string, unknown>)
+            .filter(([, v]) => v !== undefined)
+            .map(([k, v]) => flat(v, prefix ? `${prefix}.${k}` : k)),
+        )
       : { [prefix]: canonicalJson(x) };
-  for (const [what, a, b] of [['', stored.settings, now.settings], ['LoRA ', stored.lora, now.lora]] as const) {
-    const fa = flat(a, ''), fb = flat(b, '');
+  for (const [what, a, b] of [
+    ['', stored.settings, now.settings],
+    ['LoRA ', stored.lora, now.lora],
+  ] as const) {
+    const fa = flat(a, ''),
+      fb = flat(b, '');
     for (const k of [...new Set([...Object.keys(fa), ...Object.keys(fb)])].sort())
       if (fa[k] !== fb[k]) out.push(`${what}${k}: ${fa[k] ?? 'unset'} in the checkpoint, ${fb[k] ?? 'unset'} now`);
   }

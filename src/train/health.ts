@@ -16,7 +16,8 @@ export function loraNorm(tensors: Record<string, Float32Array>): number {
   return Math.sqrt(sum);
 }
 
-const fmt = (x: number) => (Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : String(+x.toPrecision(4)));
+const fmt = (x: number) =>
+  Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : String(+x.toPrecision(4));
 
 export class UpdateWatch {
   constructor(
@@ -31,7 +32,11 @@ export class UpdateWatch {
   check(tensors: Record<string, Float32Array>, step: number): void {
     const norm = loraNorm(tensors);
     if (!Number.isFinite(norm))
-      throw new DivergedError(`the LoRA weights hold NaN or infinity at step ${step}: the updates diverged at learning rate ${fmt(this.lr)}; lower the learning rate`, step, 'nonfinite-after-updates');
+      throw new DivergedError(
+        `the LoRA weights hold NaN or infinity at step ${step}: the updates diverged at learning rate ${fmt(this.lr)}; lower the learning rate`,
+        step,
+        'nonfinite-after-updates',
+      );
     if (this.startNorm > 0 && norm > EXPLODED_GROWTH * this.startNorm)
       throw new DivergedError(
         `the updates explode: the LoRA weights' norm grew from ${fmt(this.startNorm)} to ${fmt(norm)} (${fmt(norm / this.startNorm)}-fold) ` +
@@ -46,7 +51,10 @@ export class UpdateWatch {
  * A NonFiniteError from a step, with the advice its timing supports: before any update of this
  * run (`updatesDone` 0, from a fresh adapter) the learning rate played no part.
  */
-export function explainNonFinite(e: NonFiniteError, ctx: { updatesDone: number; lr: number; fromScratch: boolean }): DivergedError {
+export function explainNonFinite(
+  e: NonFiniteError,
+  ctx: { updatesDone: number; lr: number; fromScratch: boolean },
+): DivergedError {
   if (ctx.updatesDone === 0 && ctx.fromScratch)
     return new DivergedError(
       `the ${e.what} is not finite at step ${e.step}, before any update: the learning rate is not the cause; the model gives NaN or infinity on this data ` +

@@ -136,9 +136,16 @@ const THROUGHPUT_WINDOW = 20;
  * The run's identity, fingerprint and id: what a checkpoint must match to be continued. The
  * cadences change no step, so they are not part of it; where the adapter started is.
  */
-export async function runIdentityOf(o: Pick<RunTrainingOptions, 'modelKey' | 'settings' | 'padId' | 'lora' | 'train' | 'start' | 'runId'>): Promise<{ identity: RunIdentity; fingerprint: string; runId: string }> {
+export async function runIdentityOf(
+  o: Pick<RunTrainingOptions, 'modelKey' | 'settings' | 'padId' | 'lora' | 'train' | 'start' | 'runId'>,
+): Promise<{ identity: RunIdentity; fingerprint: string; runId: string }> {
   const { evalEvery: _e, checkpointEvery: _c, ...steps } = o.settings;
-  const identity = await runIdentity({ modelKey: o.modelKey, settings: { ...steps, padId: o.padId, continueFrom: o.start?.from }, lora: o.lora, data: o.train });
+  const identity = await runIdentity({
+    modelKey: o.modelKey,
+    settings: { ...steps, padId: o.padId, continueFrom: o.start?.from },
+    lora: o.lora,
+    data: o.train,
+  });
   const fingerprint = await identityFingerprint(identity);
   return { identity, fingerprint, runId: o.runId ?? shortFingerprint(fingerprint) };
 }
@@ -160,7 +167,10 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
   } else if (o.start) await engine.setLora(o.start.tensors, o.lora.alpha);
   else await engine.initLora(settings.seed);
 
-  const trainer = new Trainer(engine, exampleBatches(o.train, o.padId), settings, ck?.meta.position, { alpha: o.lora.alpha, dropout: o.lora.dropout });
+  const trainer = new Trainer(engine, exampleBatches(o.train, o.padId), settings, ck?.meta.position, {
+    alpha: o.lora.alpha,
+    dropout: o.lora.dropout,
+  });
   // The adapter's norm now, to tell a run whose updates explode (health.ts) from one that learns.
   const watch = new UpdateWatch(loraNorm(await engine.getLora()), trainer.position().step, settings.lr);
   const snapshot = async () => {
@@ -174,8 +184,17 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
   const stopAt = Math.min(trainer.totalSteps, o.stopAfter ?? Infinity);
   const recent: { ms: number; tokens: number }[] = [];
   let last: TrainProgress = {
-    step: trainer.position().step, totalSteps: trainer.totalSteps, epoch: trainer.position().step / trainer.stepsPerEpoch,
-    loss: history.at(-1)?.loss ?? NaN, lr: 0, gradNorm: 0, tokensPerSec: 0, etaSec: 0, memoryBytes: o.memoryBytes ?? 0, state: 'running', resumedFrom,
+    step: trainer.position().step,
+    totalSteps: trainer.totalSteps,
+    epoch: trainer.position().step / trainer.stepsPerEpoch,
+    loss: history.at(-1)?.loss ?? NaN,
+    lr: 0,
+    gradNorm: 0,
+    tokensPerSec: 0,
+    etaSec: 0,
+    memoryBytes: o.memoryBytes ?? 0,
+    state: 'running',
+    resumedFrom,
   };
   const emit = (patch: Partial<TrainProgress>) => {
     last = { ...last, checkpointedAt: undefined, message: undefined, ...patch };
@@ -191,7 +210,17 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
     const lora = await snapshot();
     try {
       await o.checkpoints.save({
-        meta: { runId, fingerprint, identity, modelKey: o.modelKey, position, totalSteps: trainer.totalSteps, lora: o.lora, history, savedAt: Date.now() },
+        meta: {
+          runId,
+          fingerprint,
+          identity,
+          modelKey: o.modelKey,
+          position,
+          totalSteps: trainer.totalSteps,
+          lora: o.lora,
+          history,
+          savedAt: Date.now(),
+        },
         lora,
         optimizer: await engine.getOptimizerState(),
       });
@@ -228,9 +257,17 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
       // The first update of a session is looked at even between checkpoints: an absurd learning rate shows at once.
       if (!due && r.step === watch.startStep + 1) await snapshot();
       emit({
-        step: r.step, totalSteps: r.totalSteps, epoch: r.epoch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, evalLoss: rec.evalLoss ?? lastEval,
+        step: r.step,
+        totalSteps: r.totalSteps,
+        epoch: r.epoch,
+        loss: r.loss,
+        lr: r.lr,
+        gradNorm: r.gradNorm,
+        evalLoss: rec.evalLoss ?? lastEval,
         tokensPerSec: (recent.reduce((a, x) => a + x.tokens, 0) * 1000) / ms,
-        etaSec: ((stopAt - r.step) * ms) / recent.length / 1000, state: 'running', checkpointedAt: due ? await save() : undefined,
+        etaSec: ((stopAt - r.step) * ms) / recent.length / 1000,
+        state: 'running',
+        checkpointedAt: due ? await save() : undefined,
       });
     }
     const done = trainer.done;
@@ -244,17 +281,36 @@ export async function runTraining(o: RunTrainingOptions): Promise<TrainOutcome> 
     const state = done ? 'done' : 'stopped';
     emit({ state, evalLoss: lastEval, checkpointedAt: at });
     return {
-      state, steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, evalLoss: lastEval, resumedFrom, fingerprint, runId,
+      state,
+      steps: trainer.position().step,
+      totalSteps: trainer.totalSteps,
+      history,
+      finalLoss: history.at(-1)?.loss,
+      evalLoss: lastEval,
+      resumedFrom,
+      fingerprint,
+      runId,
       ...(unsaved ? { checkpointFailed: unsaved } : {}),
     };
   } catch (e) {
     // Said with the cause its timing supports: before any update of a fresh adapter, not the learning rate.
-    const err = e instanceof NonFiniteError ? explainNonFinite(e, { updatesDone: trainer.position().step, lr: settings.lr, fromScratch: !ck && !o.start }) : (e as Error);
+    const err =
+      e instanceof NonFiniteError
+        ? explainNonFinite(e, { updatesDone: trainer.position().step, lr: settings.lr, fromScratch: !ck && !o.start })
+        : (e as Error);
     if (o.throwErrors) throw err;
     if (!o.recoverable?.(err)) emit({ state: 'error', message: err.message });
     return {
-      state: 'error', steps: trainer.position().step, totalSteps: trainer.totalSteps, history, finalLoss: history.at(-1)?.loss, resumedFrom,
-      error: err.message, errorName: err instanceof WebtuneError ? err.name : err.name || 'Error', fingerprint, runId,
+      state: 'error',
+      steps: trainer.position().step,
+      totalSteps: trainer.totalSteps,
+      history,
+      finalLoss: history.at(-1)?.loss,
+      resumedFrom,
+      error: err.message,
+      errorName: err instanceof WebtuneError ? err.name : err.name || 'Error',
+      fingerprint,
+      runId,
     };
   }
 }

@@ -38,7 +38,13 @@ export interface Recipe extends LoraSettings, TrainSettings {
 
 export const DEFAULT_LORA: LoraSettings = { r: 8, alpha: 32, dropout: 0.1, targets: [...LORA_TARGETS], rslora: false };
 
-export const DEFAULT_OPTIMIZER: OptimizerSettings = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
+export const DEFAULT_OPTIMIZER: OptimizerSettings = {
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0,
+  maxGradNorm: 1,
+};
 
 export const DEFAULT_TRAIN: TrainSettings = {
   ...DEFAULT_OPTIMIZER,
@@ -68,9 +74,20 @@ export function loraOf(r: LoraSettings): LoraSettings {
 /** The training part of a recipe, and nothing else (what the trainer and the worker take). */
 export function trainOf(r: TrainSettings): TrainSettings {
   return {
-    epochs: r.epochs, batchSize: r.batchSize, gradAccum: r.gradAccum, lr: r.lr, schedule: r.schedule, warmupSteps: r.warmupSteps,
-    beta1: r.beta1, beta2: r.beta2, eps: r.eps, weightDecay: r.weightDecay, maxGradNorm: r.maxGradNorm,
-    seed: r.seed, evalEvery: r.evalEvery, checkpointEvery: r.checkpointEvery,
+    epochs: r.epochs,
+    batchSize: r.batchSize,
+    gradAccum: r.gradAccum,
+    lr: r.lr,
+    schedule: r.schedule,
+    warmupSteps: r.warmupSteps,
+    beta1: r.beta1,
+    beta2: r.beta2,
+    eps: r.eps,
+    weightDecay: r.weightDecay,
+    maxGradNorm: r.maxGradNorm,
+    seed: r.seed,
+    evalEvery: r.evalEvery,
+    checkpointEvery: r.checkpointEvery,
   };
 }
 
@@ -89,7 +106,6 @@ export function stepCount(rows: number, s: Pick<TrainSettings, 'batchSize' | 'gr
   const stepsPerEpoch = Math.ceil(microPerEpoch / s.gradAccum);
   return { microPerEpoch, stepsPerEpoch, totalSteps: Math.ceil(s.epochs * stepsPerEpoch) };
 }
-
 
 /**
  * What a preset sets: the learning rate, how long, the dropout and the batch split; a model
@@ -140,20 +156,36 @@ export interface FolderPreset {
   preset: Preset;
 }
 
-const SHAPE_FIELDS = ['model_type', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'vocab_size'];
+const SHAPE_FIELDS = [
+  'model_type',
+  'hidden_size',
+  'intermediate_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'num_key_value_heads',
+  'vocab_size',
+];
 
 /**
  * A model folder's preset: `_name_or_path` names the demo model or a catalog repo; otherwise the
  * folder's name is a catalog repo's last part ("Qwen2.5-0.5B-Instruct"), or its config has a
  * catalog model's shape (a download's folder keeps the hub's config.json). Undefined otherwise.
  */
-export function folderPreset(folderName: string, rawConfig: Record<string, unknown>, catalog: readonly { repo: string; config: Record<string, unknown> }[]): FolderPreset | undefined {
+export function folderPreset(
+  folderName: string,
+  rawConfig: Record<string, unknown>,
+  catalog: readonly { repo: string; config: Record<string, unknown> }[],
+): FolderPreset | undefined {
   const named = typeof rawConfig._name_or_path === 'string' ? rawConfig._name_or_path.trim() : '';
   if (named.toLowerCase() === DEMO_MODEL_NAME) return { model: DEMO_MODEL_NAME, preset: { ...BUILTIN_PRESET } };
   for (const n of [named, folderName]) {
-    const repo = Object.keys(MODEL_PRESETS).find((k) => k.toLowerCase() === n.toLowerCase() || k.split('/')[1].toLowerCase() === n.toLowerCase());
+    const repo = Object.keys(MODEL_PRESETS).find(
+      (k) => k.toLowerCase() === n.toLowerCase() || k.split('/')[1].toLowerCase() === n.toLowerCase(),
+    );
     if (n && repo) return { model: repo, preset: { ...MODEL_PRESETS[repo] } };
   }
-  const shaped = catalog.find((m) => m.repo in MODEL_PRESETS && SHAPE_FIELDS.every((f) => m.config[f] === rawConfig[f]));
+  const shaped = catalog.find(
+    (m) => m.repo in MODEL_PRESETS && SHAPE_FIELDS.every((f) => m.config[f] === rawConfig[f]),
+  );
   return shaped ? { model: shaped.repo, preset: { ...MODEL_PRESETS[shaped.repo] } } : undefined;
 }

@@ -62,7 +62,12 @@ const adapterKey = (id: string): Key => ['run-adapter', id];
 
 function encodeAdapter(tensors: Record<string, Float32Array>): Blob {
   const names = Object.keys(tensors).sort();
-  const list = names.map((name) => ({ name, dtype: 'F32' as const, shape: [tensors[name].length], data: tensors[name] }));
+  const list = names.map((name) => ({
+    name,
+    dtype: 'F32' as const,
+    shape: [tensors[name].length],
+    data: tensors[name],
+  }));
   return new Blob(encodeSafetensors(list, { format: FORMAT }) as BlobPart[]);
 }
 
@@ -93,9 +98,11 @@ export class RunStore<R = unknown> {
     const rec = await this.get(id);
     const blob = await this.store.get<Blob>(adapterKey(id));
     if (!rec || !(blob instanceof Blob)) throw new CheckpointError(`run ${id}: its adapter is not in IndexedDB`);
-    if (blob.size !== rec.adapterBytes) throw new CheckpointError(`run ${id}: ${blob.size} adapter bytes stored, ${rec.adapterBytes} expected`);
+    if (blob.size !== rec.adapterBytes)
+      throw new CheckpointError(`run ${id}: ${blob.size} adapter bytes stored, ${rec.adapterBytes} expected`);
     const st = await SafetensorsFile.open(blob, `run ${id} adapter`);
-    if (st.metadata.format !== FORMAT) throw new CheckpointError(`run ${id}: the stored adapter is not a Webtune run adapter`);
+    if (st.metadata.format !== FORMAT)
+      throw new CheckpointError(`run ${id}: the stored adapter is not a Webtune run adapter`);
     const out: Record<string, Float32Array> = {};
     for (const name of st.tensors.keys()) out[name] = new Float32Array((await st.read(name)) as Float32Array);
     return out;

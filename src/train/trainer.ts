@@ -78,13 +78,19 @@ export interface BatchSource {
 export function exampleBatches(data: readonly TrainExample[], padId: number): BatchSource {
   // Without one label token every step is 0/0: refuse rather than "train" to a loss of 0.
   if (data.length && !data.some((ex) => ex.labels.some((l, t) => t > 0 && l !== -100)))
-    throw new EngineError('no training example has an answer token to learn: every answer was cut away by the max length');
+    throw new EngineError(
+      'no training example has an answer token to learn: every answer was cut away by the max length',
+    );
   let cached: { epoch: number; seed: number; order: number[] } | undefined;
   return {
     rows: data.length,
     micro(epoch, index, s) {
-      if (cached?.epoch !== epoch || cached.seed !== s.seed) cached = { epoch, seed: s.seed, order: epochOrder(data.length, s.seed, epoch) };
-      return makeMicroBatch(cached.order.slice(index * s.batchSize, (index + 1) * s.batchSize).map((i) => data[i]), padId);
+      if (cached?.epoch !== epoch || cached.seed !== s.seed)
+        cached = { epoch, seed: s.seed, order: epochOrder(data.length, s.seed, epoch) };
+      return makeMicroBatch(
+        cached.order.slice(index * s.batchSize, (index + 1) * s.batchSize).map((i) => data[i]),
+        padId,
+      );
     },
   };
 }
@@ -109,8 +115,13 @@ export class Trainer {
     private readonly adapter?: { alpha: number; dropout: number },
   ) {
     if (!batches.rows) throw new EngineError('no training examples');
-    if (settings.batchSize < 1 || settings.gradAccum < 1 || settings.epochs <= 0) throw new EngineError('batch size, accumulation and epochs must be positive');
-    ({ microPerEpoch: this.microPerEpoch, stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps } = stepCount(batches.rows, settings));
+    if (settings.batchSize < 1 || settings.gradAccum < 1 || settings.epochs <= 0)
+      throw new EngineError('batch size, accumulation and epochs must be positive');
+    ({
+      microPerEpoch: this.microPerEpoch,
+      stepsPerEpoch: this.stepsPerEpoch,
+      totalSteps: this.totalSteps,
+    } = stepCount(batches.rows, settings));
     this.pos = resume ? { ...resume } : { step: 0, epoch: 0, microInEpoch: 0 };
   }
 
@@ -126,7 +137,8 @@ export class Trainer {
   private nextGroup(): { micros: MicroBatch[]; after: TrainerPosition } {
     let { epoch, microInEpoch } = this.pos;
     const micros: MicroBatch[] = [];
-    while (micros.length < this.settings.gradAccum && microInEpoch < this.microPerEpoch) micros.push(this.batches.micro(epoch, microInEpoch++, this.settings));
+    while (micros.length < this.settings.gradAccum && microInEpoch < this.microPerEpoch)
+      micros.push(this.batches.micro(epoch, microInEpoch++, this.settings));
     if (microInEpoch >= this.microPerEpoch) {
       epoch++;
       microInEpoch = 0;
@@ -141,20 +153,39 @@ export class Trainer {
     const s = this.settings;
     const lr = lrAt(this.pos.step, this.totalSteps, s);
     const r = await this.engine.step(micros, {
-      beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm,
-      lr, dropoutSeed: hash32(s.seed ^ 0x5eed, this.pos.step), ...(this.adapter ? { alpha: this.adapter.alpha, dropout: this.adapter.dropout } : {}),
+      beta1: s.beta1,
+      beta2: s.beta2,
+      eps: s.eps,
+      weightDecay: s.weightDecay,
+      maxGradNorm: s.maxGradNorm,
+      lr,
+      dropoutSeed: hash32(s.seed ^ 0x5eed, this.pos.step),
+      ...(this.adapter ? { alpha: this.adapter.alpha, dropout: this.adapter.dropout } : {}),
     });
     this.pos = after;
     return {
-      step: after.step, totalSteps: this.totalSteps, epoch: after.step / this.stepsPerEpoch,
-      loss: r.loss, lr, gradNorm: r.gradNorm, tokens: r.tokens, inputTokens: r.inputTokens, ms: performance.now() - t0,
+      step: after.step,
+      totalSteps: this.totalSteps,
+      epoch: after.step / this.stepsPerEpoch,
+      loss: r.loss,
+      lr,
+      gradNorm: r.gradNorm,
+      tokens: r.tokens,
+      inputTokens: r.inputTokens,
+      ms: performance.now() - t0,
     };
   }
 }
 
 /** Mean token loss over examples (no dropout, no update), in micro-batches of batchSize. */
-export async function evaluateLoss(engine: Engine, data: readonly TrainExample[], batchSize: number, padId: number): Promise<{ loss: number; tokens: number }> {
-  let sum = 0, tokens = 0;
+export async function evaluateLoss(
+  engine: Engine,
+  data: readonly TrainExample[],
+  batchSize: number,
+  padId: number,
+): Promise<{ loss: number; tokens: number }> {
+  let sum = 0,
+    tokens = 0;
   for (let i = 0; i < data.length; i += batchSize) {
     const r = await engine.forward(makeMicroBatch(data.slice(i, i + batchSize), padId), false);
     if (r.tokens > 0) {

@@ -168,7 +168,12 @@ export interface WorkerApi {
   /** What this browser offers (WebGPU adapter, storage); loads nothing. */
   probe(): Promise<ProbeResult>;
   /** Fetches (or reads from cache / folder), validates and loads the model into the chosen engine. */
-  loadModel(source: ModelSource, engine: EngineChoice, settings: LoadSettings, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary>;
+  loadModel(
+    source: ModelSource,
+    engine: EngineChoice,
+    settings: LoadSettings,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<ModelSummary>;
   /**
    * The model the engine holds now, or undefined: after a failed loadModel the previous model is
    * still there when the failure came before the engine was replaced (no network, a bad file).
@@ -183,9 +188,17 @@ export interface WorkerApi {
   pause(): Promise<void>;
   resume(): Promise<void>;
   stop(): Promise<void>;
-  generate(promptIds: Int32Array, options: WorkerGenerateOptions, onToken?: (id: number) => void): Promise<GenerateResult>;
+  generate(
+    promptIds: Int32Array,
+    options: WorkerGenerateOptions,
+    onToken?: (id: number) => void,
+  ): Promise<GenerateResult>;
   /** Several prompts decoded together (evaluation); onToken gets the row index. */
-  generateBatch(prompts: Int32Array[], options: WorkerGenerateOptions, onToken?: (row: number, id: number) => void): Promise<GenerateResult[]>;
+  generateBatch(
+    prompts: Int32Array[],
+    options: WorkerGenerateOptions,
+    onToken?: (row: number, id: number) => void,
+  ): Promise<GenerateResult[]>;
   /**
    * Milliseconds of one micro-batch of these examples (forward and backward, no update; the
    * faster of two passes), for the time estimate before a run. Refused while a run is in progress.

@@ -17,7 +17,9 @@ export interface TrainingWorker extends WorkerApi {
  * (the page's ?f16=0). Both pass in the worker's name, which it reads before anything loads.
  */
 export function createTrainingWorker(opts: { threads?: number; f16?: boolean } = {}): TrainingWorker {
-  const name = ['webtune-trainer', opts.threads ? `threads=${opts.threads}` : '', opts.f16 === false ? 'f16=0' : ''].filter(Boolean).join(' ');
+  const name = ['webtune-trainer', opts.threads ? `threads=${opts.threads}` : '', opts.f16 === false ? 'f16=0' : '']
+    .filter(Boolean)
+    .join(' ');
   const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name });
   return wrapWorker(worker);
 }
@@ -66,5 +68,8 @@ export function wrapWorker(worker: Worker): TrainingWorker {
 /** The builtin model lives next to the page; only the page knows its base URL. */
 export function resolveBuiltin(source: ModelSource): ModelSource {
   if (source.kind !== 'builtin' || source.baseUrl) return source;
-  return { kind: 'builtin', baseUrl: new URL(`${import.meta.env.BASE_URL}${builtinModelPath()}`, document.baseURI).href };
+  return {
+    kind: 'builtin',
+    baseUrl: new URL(`${import.meta.env.BASE_URL}${builtinModelPath()}`, document.baseURI).href,
+  };
 }

@@ -53,7 +53,14 @@ const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render|\
 export function softwareAdapter(a: AdapterFacts): string | undefined {
   const text = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ');
   const m = SOFTWARE.exec(text);
-  if (m) return /swiftshader/i.test(m[0]) ? 'SwiftShader' : /llvmpipe/i.test(m[0]) ? 'llvmpipe' : /lavapipe/i.test(m[0]) ? 'lavapipe' : m[0];
+  if (m)
+    return /swiftshader/i.test(m[0])
+      ? 'SwiftShader'
+      : /llvmpipe/i.test(m[0])
+        ? 'llvmpipe'
+        : /lavapipe/i.test(m[0])
+          ? 'lavapipe'
+          : m[0];
   return a.isFallbackAdapter ? text || 'a fallback adapter' : undefined;
 }
 
@@ -77,7 +84,11 @@ export function planEngine(choice: EngineChoice, probe: { webgpu: boolean; softw
  * it counts as WebGPU (the stricter limits). Undefined while the probe is not known, or when
  * WebGPU is chosen and there is none (the load then says why).
  */
-export function engineFor(choice: EngineChoice, probe: { webgpu: boolean; software?: string } | undefined, params = Infinity): EngineKind | undefined {
+export function engineFor(
+  choice: EngineChoice,
+  probe: { webgpu: boolean; software?: string } | undefined,
+  params = Infinity,
+): EngineKind | undefined {
   if (choice === 'cpu') return 'cpu';
   if (!probe) return undefined;
   if (choice === 'webgpu') return probe.webgpu ? 'webgpu' : undefined;
@@ -116,14 +127,21 @@ export async function chooseEngine(
   create: (kind: EngineKind) => Promise<Engine>,
   load: (engine: Engine) => Promise<MemoryPlan>,
 ): Promise<{ engine: Engine; decision: EngineDecision; memory: MemoryPlan }> {
-  if (choice === 'webgpu' && !probe?.webgpu) throw new EngineError(`WebGPU was asked for but is not available: ${probe?.reason}`);
+  if (choice === 'webgpu' && !probe?.webgpu)
+    throw new EngineError(`WebGPU was asked for but is not available: ${probe?.reason}`);
   const adapter = probe?.webgpu ? probe.adapter : undefined;
   const plan = planEngine(choice, probe ?? { webgpu: false }, params);
   const onCpu = async (decision: EngineDecision) => {
     const engine = await create('cpu');
     return { engine, decision, memory: await load(engine) };
   };
-  if (plan.kind === 'cpu') return onCpu({ kind: 'cpu', reason: plan.reason, adapter, ...(plan.reason === 'software' ? { software: probe?.software } : {}) });
+  if (plan.kind === 'cpu')
+    return onCpu({
+      kind: 'cpu',
+      reason: plan.reason,
+      adapter,
+      ...(plan.reason === 'software' ? { software: probe?.software } : {}),
+    });
   let gpu: Engine | undefined;
   let gpuMemory: MemoryPlan;
   try {
@@ -135,7 +153,8 @@ export async function chooseEngine(
     // 'auto' means the CPU is an acceptable answer when the GPU backend cannot start.
     return onCpu({ kind: 'cpu', reason: 'gpu-failed', adapter, detail: (e as Error).message });
   }
-  if (plan.kind !== 'measure') return { engine: gpu, decision: { kind: 'webgpu', reason: plan.reason, adapter }, memory: gpuMemory };
+  if (plan.kind !== 'measure')
+    return { engine: gpu, decision: { kind: 'webgpu', reason: plan.reason, adapter }, memory: gpuMemory };
   const cpu = await onCpu({ kind: 'cpu', reason: 'measured', adapter });
   const batch = timingBatch(Math.max(1, shape.maxBatch), Math.min(128, shape.maxSeq), shape.vocabSize);
   const cpuMs = await timeStep(cpu.engine, batch);

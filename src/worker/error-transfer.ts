@@ -11,7 +11,9 @@ type ErrorClass = { prototype: Error; name: string };
 // Keyed by the exported name, not the class's own: a minified build renames classes, and the
 // page and the worker are minified apart, so `name` ("w" here, "t" there) would not match.
 const CLASSES = new Map<string, ErrorClass>(
-  (Object.entries(errors) as [string, unknown][]).filter((e): e is [string, ErrorClass] => typeof e[1] === 'function' && (e[1] as ErrorClass).prototype instanceof Error),
+  (Object.entries(errors) as [string, unknown][]).filter(
+    (e): e is [string, ErrorClass] => typeof e[1] === 'function' && (e[1] as ErrorClass).prototype instanceof Error,
+  ),
 );
 
 /** The exported name of the error's own class, when it is one of ours. */

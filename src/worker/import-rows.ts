@@ -33,7 +33,11 @@ export interface ImportRequest {
  * Parses `blob`, posting each packed chunk and the progress as they come, then the summary (or the
  * error). `sliceMs` is how long the parser works between two turns of the event loop.
  */
-export async function parseToChunks(req: ImportRequest, post: (m: ImportMessage, transfer?: Transferable[]) => void, sliceMs: number): Promise<void> {
+export async function parseToChunks(
+  req: ImportRequest,
+  post: (m: ImportMessage, transfer?: Transferable[]) => void,
+  sliceMs: number,
+): Promise<void> {
   const packer = new RowPacker((chunk) => post({ type: 'chunk', chunk }, [chunk.bytes.buffer, chunk.ends.buffer]));
   try {
     const { rows: _rows, ...result } = await importDatasetBlob(req.blob, {
@@ -73,7 +77,10 @@ function receiver(onProgress: ((p: ImportProgress) => void) | undefined, settle:
 const canSpawn = () => typeof Worker === 'function' && typeof window !== 'undefined';
 
 /** Imports a dataset file into a compact row store, in a worker where the platform has one. */
-export function importRows(blob: Blob, opts: { file: string; onProgress?: (p: ImportProgress) => void }): Promise<ImportedRows> {
+export function importRows(
+  blob: Blob,
+  opts: { file: string; onProgress?: (p: ImportProgress) => void },
+): Promise<ImportedRows> {
   return new Promise((resolve, reject) => {
     const settle = (r: ImportedRows | Error) => (r instanceof Error ? reject(r) : resolve(r));
     const take = receiver(opts.onProgress, settle);

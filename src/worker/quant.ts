@@ -17,7 +17,10 @@ import type { LoadSettings } from './api.ts';
 export function fitBase(configJson: string, settings: LoadSettings, limits: DeviceLimits): Quantization {
   const cfg = parseQwen2Config(configJson);
   const opts = { maxBatch: settings.maxBatch, maxSeq: settings.maxSeq, lora: settings.lora };
-  const quant = settings.quant === 'auto' ? chooseQuant(cfg, opts, limits, cfg.torchDtype === 'float32' ? 'f32' : 'bf16') : settings.quant ?? 'none';
+  const quant =
+    settings.quant === 'auto'
+      ? chooseQuant(cfg, opts, limits, cfg.torchDtype === 'float32' ? 'f32' : 'bf16')
+      : (settings.quant ?? 'none');
   assertFits(cfg, { ...opts, quant }, limits);
   return quant;
 }
@@ -28,7 +31,12 @@ export function resolvedQuant(s: LoadSettings): Quantization {
 }
 
 /** NF4 blocks through the model cache (quantized once, then read back): only for cached models with the cache on. */
-export async function nf4Source(store: KeyValueStore, files: ModelFiles, dtype: WeightDType, settings: LoadSettings): Promise<Nf4Source | undefined> {
+export async function nf4Source(
+  store: KeyValueStore,
+  files: ModelFiles,
+  dtype: WeightDType,
+  settings: LoadSettings,
+): Promise<Nf4Source | undefined> {
   if (resolvedQuant(settings) !== 'nf4' || !files.sourceKey || settings.useCache === false) return undefined;
   return nf4Cache(store, files.sourceKey, weightsIdentity(files.files), files.weights, dtype);
 }

@@ -21,7 +21,14 @@ import { fitBase, nf4Source, resolvedQuant } from './quant.ts';
 import type { Quantization } from '../core/nf4.ts';
 import type { RunControl } from '../train/loop.ts';
 import type {
-  CachedModelInfo, EngineChoice, LoadProgress, LoadSettings, ModelSource, ModelSummary, ProbeResult, StorageInfo,
+  CachedModelInfo,
+  EngineChoice,
+  LoadProgress,
+  LoadSettings,
+  ModelSource,
+  ModelSummary,
+  ProbeResult,
+  StorageInfo,
 } from './api.ts';
 
 export interface SessionDeps {
@@ -57,11 +64,25 @@ export class SessionModel {
     return probeBrowser();
   }
 
-  async loadModel(source: ModelSource, choice: EngineChoice, settings: LoadSettings, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary> {
+  async loadModel(
+    source: ModelSource,
+    choice: EngineChoice,
+    settings: LoadSettings,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<ModelSummary> {
     if (this.control) throw new EngineError('stop training before loading another model');
     const t0 = performance.now();
     const report = (p: Partial<LoadProgress> & Pick<LoadProgress, 'phase' | 'message'>) =>
-      onProgress?.({ fileBytes: 0, fileTotal: 0, loadedBytes: 0, totalBytes: 0, bytesPerSec: 0, etaSec: 0, fromCache: false, ...p });
+      onProgress?.({
+        fileBytes: 0,
+        fileTotal: 0,
+        loadedBytes: 0,
+        totalBytes: 0,
+        bytesPerSec: 0,
+        etaSec: 0,
+        fromCache: false,
+        ...p,
+      });
     report({ phase: 'check', message: 'looking for the model files' });
     const store = settings.useCache === false ? memoryStore() : this.deps.modelStore;
     this.loadAbort?.abort();
@@ -101,11 +122,24 @@ export class SessionModel {
       this.model = null;
     }
     settings = { ...settings, quant };
-    report({ phase: 'load', message: quant === 'nf4' ? 'loading the weights into the engine, the projections as 4-bit NF4' : 'loading the weights into the engine' });
+    report({
+      phase: 'load',
+      message:
+        quant === 'nf4'
+          ? 'loading the weights into the engine, the projections as 4-bit NF4'
+          : 'loading the weights into the engine',
+    });
     const nf4 = await nf4Source(this.deps.modelStore, files, dtype, settings);
     const m = { config, files, settings };
     const probe = choice === 'cpu' ? undefined : await this.probe();
-    const { engine, decision, memory } = await chooseEngine(choice, probe, paramCount(config), { vocabSize: config.vocabSize, ...settings }, this.deps.createEngine, (e) => loadInto(e, m, dtype, nf4));
+    const { engine, decision, memory } = await chooseEngine(
+      choice,
+      probe,
+      paramCount(config),
+      { vocabSize: config.vocabSize, ...settings },
+      this.deps.createEngine,
+      (e) => loadInto(e, m, dtype, nf4),
+    );
     const lora = await engine.getLora();
     const summary: ModelSummary = {
       name: files.name,
@@ -135,7 +169,12 @@ export class SessionModel {
     const m = this.loaded;
     await m.engine.dispose().catch(() => undefined);
     const engine = await this.deps.createEngine(m.summary.engine.kind);
-    await loadInto(engine, m, m.summary.weightDType, await nf4Source(this.deps.modelStore, m.files, m.summary.weightDType, m.settings));
+    await loadInto(
+      engine,
+      m,
+      m.summary.weightDType,
+      await nf4Source(this.deps.modelStore, m.files, m.summary.weightDType, m.settings),
+    );
     this.model = { ...m, engine };
   }
 
@@ -143,7 +182,9 @@ export class SessionModel {
   private async limits(choice: EngineChoice, configJson: string): Promise<DeviceLimits> {
     const probe = choice === 'cpu' ? undefined : await this.probe();
     const gpu = probe && engineFor(choice, probe, paramCount(parseQwen2Config(configJson))) === 'webgpu';
-    return gpu ? { kind: 'webgpu', maxBufferSize: probe.maxBufferSize, maxBindingSize: probe.maxStorageBufferBindingSize } : cpuLimits();
+    return gpu
+      ? { kind: 'webgpu', maxBufferSize: probe.maxBufferSize, maxBindingSize: probe.maxStorageBufferBindingSize }
+      : cpuLimits();
   }
 
   async loadedModel(): Promise<ModelSummary | undefined> {
@@ -176,12 +217,22 @@ export class SessionModel {
  * Uploads the model's weights into an engine sized by the load settings, with a fresh adapter
  * (B = 0) so generation works before any training: it is the base model.
  */
-async function loadInto(engine: Engine, m: Pick<Loaded, 'config' | 'files' | 'settings'>, dtype: WeightDType, nf4?: Nf4Source): Promise<MemoryPlan> {
+async function loadInto(
+  engine: Engine,
+  m: Pick<Loaded, 'config' | 'files' | 'settings'>,
+  dtype: WeightDType,
+  nf4?: Nf4Source,
+): Promise<MemoryPlan> {
   const { maxBatch, maxSeq, lora } = m.settings;
   // Each tensor is checked for NaN and infinity as it streams into the engine (NF4 blocks are
   // quantized from checked reads or refuse a non-finite value themselves).
   const read = checkedRead(m.files.weights);
-  const reader = { dtype, read: (n: string) => read(n) as Promise<Float32Array | Uint16Array>, readInto: checkedReadInto(m.files.weights), readNf4: nf4?.readNf4 };
+  const reader = {
+    dtype,
+    read: (n: string) => read(n) as Promise<Float32Array | Uint16Array>,
+    readInto: checkedReadInto(m.files.weights),
+    readNf4: nf4?.readNf4,
+  };
   const memory = await engine.load(m.config, reader, { maxBatch, maxSeq, lora, quant: resolvedQuant(m.settings) });
   await engine.initLora(0);
   return memory;
@@ -189,6 +240,7 @@ async function loadInto(engine: Engine, m: Pick<Loaded, 'config' | 'files' | 'se
 
 /** PEFT's base_model_name_or_path: the repo id; for a built-in model a name, not its label "demo (built in)". */
 export function baseModelName(summary: Pick<ModelSummary, 'name' | 'sourceKey'>): string {
-  if (summary.sourceKey.startsWith('builtin:')) return `webtune-${builtinNameOf(summary.sourceKey.slice('builtin:'.length))}`;
+  if (summary.sourceKey.startsWith('builtin:'))
+    return `webtune-${builtinNameOf(summary.sourceKey.slice('builtin:'.length))}`;
   return summary.name.replace(/@(main|master)$/, '');
 }

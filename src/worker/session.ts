@@ -20,8 +20,18 @@ import { runIdentityOf, runTraining, RunControl, type RunTrainingOptions } from 
 import { evaluateLoss, makeMicroBatch } from '../train/trainer.ts';
 import { trainOf } from '../train/recipe.ts';
 import type {
-  AdapterData, CheckpointInfo, EvalResult, ExportedFile, ExportKind, GenerateResult, RunOptions, TrainOutcome,
-  TrainProgress, TrainSettings, WorkerApi, WorkerGenerateOptions,
+  AdapterData,
+  CheckpointInfo,
+  EvalResult,
+  ExportedFile,
+  ExportKind,
+  GenerateResult,
+  RunOptions,
+  TrainOutcome,
+  TrainProgress,
+  TrainSettings,
+  WorkerApi,
+  WorkerGenerateOptions,
 } from './api.ts';
 import { SessionModel, baseModelName, type SessionDeps } from './session-model.ts';
 
@@ -32,8 +42,16 @@ const MAX_DEVICE_RECOVERIES = 2;
 function lastProgress(o: TrainOutcome): TrainProgress {
   const last = o.history.at(-1);
   return {
-    step: o.steps, totalSteps: o.totalSteps, epoch: 0, loss: last?.loss ?? NaN, lr: last?.lr ?? 0, gradNorm: last?.gradNorm ?? 0,
-    tokensPerSec: 0, etaSec: 0, memoryBytes: 0, state: 'running',
+    step: o.steps,
+    totalSteps: o.totalSteps,
+    epoch: 0,
+    loss: last?.loss ?? NaN,
+    lr: last?.lr ?? 0,
+    gradNorm: last?.gradNorm ?? 0,
+    tokensPerSec: 0,
+    etaSec: 0,
+    memoryBytes: 0,
+    state: 'running',
   };
 }
 
@@ -50,19 +68,21 @@ export class TrainingSession extends SessionModel implements WorkerApi {
     this.checkpoints = new CheckpointStore(deps.checkpointStore);
   }
 
-
   async setDataset(train: TrainExample[], evalSet: TrainExample[]): Promise<{ train: number; eval: number }> {
     const { config, settings } = this.loaded;
     const issues: DatasetIssue[] = [];
     const check = (rows: TrainExample[], which: string) =>
       rows.forEach((ex, index) => {
         const at = (message: string) => issues.push({ index, field: which, message });
-        if (!(ex.ids instanceof Int32Array) || !(ex.labels instanceof Int32Array)) return at('ids and labels must be Int32Array');
+        if (!(ex.ids instanceof Int32Array) || !(ex.labels instanceof Int32Array))
+          return at('ids and labels must be Int32Array');
         if (ex.ids.length === 0) return at('no tokens');
         if (ex.labels.length !== ex.ids.length) return at(`${ex.labels.length} labels for ${ex.ids.length} tokens`);
-        if (ex.ids.length > settings.maxSeq) return at(`${ex.ids.length} tokens, more than the max length ${settings.maxSeq} the model was loaded for`);
+        if (ex.ids.length > settings.maxSeq)
+          return at(`${ex.ids.length} tokens, more than the max length ${settings.maxSeq} the model was loaded for`);
         const bad = ex.ids.findIndex((id) => id < 0 || id >= config.vocabSize);
-        if (bad >= 0) return at(`token ${ex.ids[bad]} at position ${bad} is outside the vocabulary (${config.vocabSize})`);
+        if (bad >= 0)
+          return at(`token ${ex.ids[bad]} at position ${bad} is outside the vocabulary (${config.vocabSize})`);
         const badLabel = ex.labels.findIndex((l) => l !== -100 && (l < 0 || l >= config.vocabSize));
         if (badLabel >= 0) return at(`label ${ex.labels[badLabel]} at position ${badLabel} is outside the vocabulary`);
       });
@@ -86,24 +106,46 @@ export class TrainingSession extends SessionModel implements WorkerApi {
     return 0;
   }
 
-  async startTraining(settings: TrainSettings & RunOptions, onProgress?: (p: TrainProgress) => void): Promise<TrainOutcome> {
+  async startTraining(
+    settings: TrainSettings & RunOptions,
+    onProgress?: (p: TrainProgress) => void,
+  ): Promise<TrainOutcome> {
     const { engine, settings: loadSettings } = this.loaded;
     if (this.control) throw new EngineError('training is already running');
     if (!this.train.length) throw new EngineError('no training examples: call setDataset first');
     if (settings.batchSize > loadSettings.maxBatch)
-      throw new EngineError(`batch size ${settings.batchSize} is larger than the ${loadSettings.maxBatch} the model was loaded for`);
+      throw new EngineError(
+        `batch size ${settings.batchSize} is larger than the ${loadSettings.maxBatch} the model was loaded for`,
+      );
     // Claimed before the first await, so a second call made meanwhile is refused.
     const control = (this.control = new RunControl());
     try {
       // Kept here, not read again later: a device loss reloads the engine with a fresh adapter.
-      const start = settings.continueFrom !== undefined ? { from: settings.continueFrom, tensors: await engine.getLora() } : undefined;
+      const start =
+        settings.continueFrom !== undefined
+          ? { from: settings.continueFrom, tensors: await engine.getLora() }
+          : undefined;
       let outcome = await this.run(settings, control, onProgress, MAX_DEVICE_RECOVERIES > 0, start);
       // A GPU reset (driver crash, tab backgrounded too long) loses every buffer: reload the
       // weights on a fresh device and continue from the last checkpoint, a bounded number of times.
-      for (let retry = 1; outcome.state === 'error' && outcome.errorName === 'DeviceLostError' && retry <= MAX_DEVICE_RECOVERIES; retry++) {
-        onProgress?.({ ...lastProgress(outcome), state: 'running', message: `the GPU device was lost; reloading the model and resuming from the last checkpoint (attempt ${retry})` });
+      for (
+        let retry = 1;
+        outcome.state === 'error' && outcome.errorName === 'DeviceLostError' && retry <= MAX_DEVICE_RECOVERIES;
+        retry++
+      ) {
+        onProgress?.({
+          ...lastProgress(outcome),
+          state: 'running',
+          message: `the GPU device was lost; reloading the model and resuming from the last checkpoint (attempt ${retry})`,
+        });
         await this.reloadEngine();
-        outcome = await this.run({ ...settings, resume: true }, control, onProgress, retry < MAX_DEVICE_RECOVERIES, start);
+        outcome = await this.run(
+          { ...settings, resume: true },
+          control,
+          onProgress,
+          retry < MAX_DEVICE_RECOVERIES,
+          start,
+        );
       }
       return outcome;
     } finally {
@@ -112,7 +154,10 @@ export class TrainingSession extends SessionModel implements WorkerApi {
   }
 
   private async run(
-    settings: TrainSettings & RunOptions, control: RunControl, onProgress?: (p: TrainProgress) => void, deviceLossRecoverable = false,
+    settings: TrainSettings & RunOptions,
+    control: RunControl,
+    onProgress?: (p: TrainProgress) => void,
+    deviceLossRecoverable = false,
     start?: RunTrainingOptions['start'],
   ): Promise<TrainOutcome> {
     const { engine, summary } = this.loaded;
@@ -122,10 +167,20 @@ export class TrainingSession extends SessionModel implements WorkerApi {
     const lora = this.runLora(settings);
     this.adapterLora = lora;
     return runTraining({
-      engine, train: this.train, eval: this.evalSet, settings: train, padId, lora,
+      engine,
+      train: this.train,
+      eval: this.evalSet,
+      settings: train,
+      padId,
+      lora,
       modelKey: this.modelKey(),
-      runId: settings.runId, resume: settings.resume, start, checkpoints: this.checkpoints,
-      memoryBytes: summary.memory.allocated || summary.memory.total, control, onProgress,
+      runId: settings.runId,
+      resume: settings.resume,
+      start,
+      checkpoints: this.checkpoints,
+      memoryBytes: summary.memory.allocated || summary.memory.total,
+      control,
+      onProgress,
       // A recoverable device loss is reported by the retry, not as a failure the page would show.
       recoverable: (e) => deviceLossRecoverable && e instanceof DeviceLostError,
     });
@@ -158,23 +213,41 @@ export class TrainingSession extends SessionModel implements WorkerApi {
     if (this.control && !this.control.paused) throw new EngineError(`pause or stop training before ${what}`);
   }
 
-  async generate(promptIds: Int32Array, options: WorkerGenerateOptions, onToken?: (id: number) => void): Promise<GenerateResult> {
+  async generate(
+    promptIds: Int32Array,
+    options: WorkerGenerateOptions,
+    onToken?: (id: number) => void,
+  ): Promise<GenerateResult> {
     this.assertNotTraining('generating');
     const { engine, config } = this.loaded;
     const bad = promptIds.findIndex((id) => id < 0 || id >= config.vocabSize);
-    if (bad >= 0) throw new EngineError(`prompt token ${promptIds[bad]} at position ${bad} is outside the vocabulary (${config.vocabSize})`);
+    if (bad >= 0)
+      throw new EngineError(
+        `prompt token ${promptIds[bad]} at position ${bad} is outside the vocabulary (${config.vocabSize})`,
+      );
     // Fire and forget: awaiting each token's round trip to the page would slow generation down.
     return engine.generate(promptIds, this.decodeOptions(options), onToken ? (id) => void onToken(id) : undefined);
   }
 
-  async generateBatch(prompts: Int32Array[], options: WorkerGenerateOptions, onToken?: (row: number, id: number) => void): Promise<GenerateResult[]> {
+  async generateBatch(
+    prompts: Int32Array[],
+    options: WorkerGenerateOptions,
+    onToken?: (row: number, id: number) => void,
+  ): Promise<GenerateResult[]> {
     this.assertNotTraining('generating');
     const { engine, config } = this.loaded;
     prompts.forEach((p, row) => {
       const bad = p.findIndex((id) => id < 0 || id >= config.vocabSize);
-      if (bad >= 0) throw new EngineError(`prompt ${row}: token ${p[bad]} at position ${bad} is outside the vocabulary (${config.vocabSize})`);
+      if (bad >= 0)
+        throw new EngineError(
+          `prompt ${row}: token ${p[bad]} at position ${bad} is outside the vocabulary (${config.vocabSize})`,
+        );
     });
-    return engine.generateBatch(prompts, this.decodeOptions(options), onToken ? (row, id) => void onToken(row, id) : undefined);
+    return engine.generateBatch(
+      prompts,
+      this.decodeOptions(options),
+      onToken ? (row, id) => void onToken(row, id) : undefined,
+    );
   }
 
   /** A tool schema becomes a constraint over this model's vocabulary, kept while the schema stays the same. */
@@ -184,10 +257,17 @@ export class TrainingSession extends SessionModel implements WorkerApi {
     const key = JSON.stringify([toolSchema, rest.stopTokens]);
     const { files } = this.loaded;
     if (this.constraint?.key !== key || this.constraint.files !== files) {
-      this.constraint = { key, files, constraint: toolCallConstraint(toolSchema, files.tokenizerJson, rest.stopTokens) };
+      this.constraint = {
+        key,
+        files,
+        constraint: toolCallConstraint(toolSchema, files.tokenizerJson, rest.stopTokens),
+      };
     }
     const c = this.constraint.constraint;
-    if (rest.maxNewTokens < c.minTokens) throw new EngineError(`${rest.maxNewTokens} new tokens are too few for the shortest call of the schema (${c.minTokens})`);
+    if (rest.maxNewTokens < c.minTokens)
+      throw new EngineError(
+        `${rest.maxNewTokens} new tokens are too few for the shortest call of the schema (${c.minTokens})`,
+      );
     return { ...rest, constraint: utterances ? c.forUtterances(utterances) : c };
   }
 
@@ -195,7 +275,10 @@ export class TrainingSession extends SessionModel implements WorkerApi {
     if (this.control) throw new EngineError('a training run is in progress: its own steps are timed');
     const { engine, settings } = this.loaded;
     if (!examples.length) throw new EngineError('no examples to time');
-    if (examples.length > settings.maxBatch) throw new EngineError(`${examples.length} examples, more than the batch of ${settings.maxBatch} the model was loaded for`);
+    if (examples.length > settings.maxBatch)
+      throw new EngineError(
+        `${examples.length} examples, more than the batch of ${settings.maxBatch} the model was loaded for`,
+      );
     return timeStep(engine, makeMicroBatch(examples, padId ?? this.padId({})));
   }
 
@@ -242,7 +325,12 @@ export class TrainingSession extends SessionModel implements WorkerApi {
     if (!this.train.length) return undefined;
     // The same identity startTraining will compute: only this run's own checkpoint may be offered.
     const { fingerprint, runId } = await runIdentityOf({
-      settings: trainOf(settings), padId: this.padId(settings), lora: this.runLora(settings), modelKey: this.modelKey(), train: this.train, runId: settings.runId,
+      settings: trainOf(settings),
+      padId: this.padId(settings),
+      lora: this.runLora(settings),
+      modelKey: this.modelKey(),
+      train: this.train,
+      runId: settings.runId,
       start: settings.continueFrom !== undefined ? { from: settings.continueFrom, tensors: {} } : undefined,
     });
     return (await this.checkpoints.list()).find((c) => c.runId === runId && c.fingerprint === fingerprint);
@@ -268,7 +356,12 @@ export class TrainingSession extends SessionModel implements WorkerApi {
         'generation_config.json': files.generationConfigJson,
       };
       for (const f of PASSTHROUGH_FILES) if (texts[f] !== undefined) extraFiles[f] = texts[f]!;
-      await writeMergedModel(folder, { rawConfig: JSON.parse(files.configJson), config, weights: files.weights, extraFiles }, { settings: lora, tensors }, { quant: resolvedQuant(settings) });
+      await writeMergedModel(
+        folder,
+        { rawConfig: JSON.parse(files.configJson), config, weights: files.weights, extraFiles },
+        { settings: lora, tensors },
+        { quant: resolvedQuant(settings) },
+      );
     }
     return [...folder.files].map(([name, blob]) => ({ name, blob }));
   }

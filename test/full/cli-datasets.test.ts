@@ -17,15 +17,39 @@ import { encodeGb18030, encodeUtf16 } from '../helpers/encodings.mjs';
 
 let tmp: string;
 let modelDir: string;
-const sample = JSON.parse(readFileSync(new URL('../../public/samples/meeting-train.json', import.meta.url), 'utf8')) as Record<string, unknown>[];
-const jsonl = sample.slice(0, 8).map((r) => JSON.stringify(r)).join('\n') + '\n';
+const sample = JSON.parse(
+  readFileSync(new URL('../../public/samples/meeting-train.json', import.meta.url), 'utf8'),
+) as Record<string, unknown>[];
+const jsonl =
+  sample
+    .slice(0, 8)
+    .map((r) => JSON.stringify(r))
+    .join('\n') + '\n';
 const file = (name: string, content: string | Uint8Array) => {
   const p = join(tmp, name);
   writeFileSync(p, content);
   return p;
 };
 const train = (data: string, ...more: string[]) =>
-  cli('train', '--model', modelDir, '--data', data, '--out', join(tmp, `out-${Math.random().toString(36).slice(2)}`), '--batch', '4', '--accum', '1', '--epochs', '1', '--stop-after', '1', '--quiet', ...more);
+  cli(
+    'train',
+    '--model',
+    modelDir,
+    '--data',
+    data,
+    '--out',
+    join(tmp, `out-${Math.random().toString(36).slice(2)}`),
+    '--batch',
+    '4',
+    '--accum',
+    '1',
+    '--epochs',
+    '1',
+    '--stop-after',
+    '1',
+    '--quiet',
+    ...more,
+  );
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'webtune-cli-data-'));
@@ -60,7 +84,11 @@ describe('encodings in the CLI', () => {
   it('refuses a UTF-8 file with one damaged line with exit 3, naming the file, the line and UTF-8', async () => {
     const lines = jsonl.trimEnd().split('\n');
     const enc = new TextEncoder();
-    const bytes = [...lines.slice(0, 4).map((l) => enc.encode(l + '\n')), encodeGb18030(lines[4] + '\n'), enc.encode(lines.slice(5).join('\n'))];
+    const bytes = [
+      ...lines.slice(0, 4).map((l) => enc.encode(l + '\n')),
+      encodeGb18030(lines[4] + '\n'),
+      enc.encode(lines.slice(5).join('\n')),
+    ];
     const p = file('damaged.jsonl', Buffer.concat(bytes));
     const r = await train(p);
     expect(r.code).toBe(3);
@@ -72,7 +100,9 @@ describe('rows with no answer left after truncation', () => {
   it('--max-length below every prompt stops before training with exit 3 and the longest prompt', async () => {
     const r = await train(file('all.jsonl', jsonl), '--max-length', '2');
     expect(r.code).toBe(3);
-    expect(r.err).toMatch(/no row is left to train on: every prompt fills --max-length 2.*raise --max-length above \d+/);
+    expect(r.err).toMatch(
+      /no row is left to train on: every prompt fills --max-length 2.*raise --max-length above \d+/,
+    );
   });
 
   it('skips and counts the rows whose prompt fills the max length, training on the rest', async () => {
@@ -82,7 +112,9 @@ describe('rows with no answer left after truncation', () => {
     rows[4] = { ...rows[4], input: '帮我发起一个周例会'.repeat(60) };
     const r = await train(file('some.jsonl', rows.map((x) => JSON.stringify(x)).join('\n')), '--max-length', '200');
     expect(r.code, r.err).toBe(0);
-    expect(r.err).toContain('2 row(s) skipped: the prompt fills the max length 200, so no answer token is left to learn (line 2, line 5)');
+    expect(r.err).toContain(
+      '2 row(s) skipped: the prompt fills the max length 200, so no answer token is left to learn (line 2, line 5)',
+    );
     expect(r.json().examples).toBe(4);
   });
 });
@@ -113,7 +145,9 @@ describe('splits and evaluation sizes', () => {
     for (const frac of ['0.5', '0.4']) {
       const t = await train(one, '--eval-fraction', frac);
       expect(t.code).toBe(3);
-      expect(t.err).toContain(`--eval-fraction ${frac} needs at least 2 rows (one to train on, one to hold out); the file has 1`);
+      expect(t.err).toContain(
+        `--eval-fraction ${frac} needs at least 2 rows (one to train on, one to hold out); the file has 1`,
+      );
       const e = await cli('eval', '--model', modelDir, '--data', one, '--eval-fraction', frac, '--quiet');
       expect(e.code).toBe(3);
       expect(e.err).toContain('needs at least 2 rows');
@@ -122,7 +156,9 @@ describe('splits and evaluation sizes', () => {
 
   it('evaluating no rows is an error, never a 0% score', async () => {
     const engine = { generateBatch: async () => [] };
-    await expect(evaluateRows(engine, [], { encodePrompt: () => new Int32Array(1), decode: () => '', stopTokens: [] })).rejects.toThrow(EvaluationError);
+    await expect(
+      evaluateRows(engine, [], { encodePrompt: () => new Int32Array(1), decode: () => '', stopTokens: [] }),
+    ).rejects.toThrow(EvaluationError);
   });
 
   it('an over-long eval row is named, counted and skipped; the others are scored', async () => {
@@ -131,7 +167,9 @@ describe('splits and evaluation sizes', () => {
     const p = file('long.jsonl', rows.map((x) => JSON.stringify(x)).join('\n'));
     const r = await cli('eval', '--model', modelDir, '--data', p, '--max-new-tokens', '4', '--quiet');
     expect(r.code, r.err).toBe(0);
-    expect(r.err).toMatch(/note: 1 row\(s\) left out, their prompt plus 4 answer tokens exceeds the model's 4096 positions: line 2 \(\d+ prompt tokens\)/);
+    expect(r.err).toMatch(
+      /note: 1 row\(s\) left out, their prompt plus 4 answer tokens exceeds the model's 4096 positions: line 2 \(\d+ prompt tokens\)/,
+    );
     expect(r.json()).toMatchObject({ rows: 2, skipped: 1 });
   });
 });
@@ -152,14 +190,35 @@ describe('a million rows', () => {
     const out = createWriteStream(path);
     for (let i = 0; i < 1_000_000; i += 10_000) {
       let chunk = '';
-      for (let j = i; j < i + 10_000; j++) chunk += `{"instruct":"把会议改名为","input":"会议${j}","output":{"tool_name":"RENAME","parameters":{"name":"会议${j}"}}}\n`;
+      for (let j = i; j < i + 10_000; j++)
+        chunk += `{"instruct":"把会议改名为","input":"会议${j}","output":{"tool_name":"RENAME","parameters":{"name":"会议${j}"}}}\n`;
       if (!out.write(chunk)) await new Promise((ok) => out.once('drain', ok));
     }
     await new Promise((ok) => out.end(ok));
     // eval reads every row (then evaluates the first), in its own process under a heap limit.
     const root = new URL('../..', import.meta.url).pathname;
-    const child = spawn(process.execPath, ['--max-old-space-size=640', '--import', 'tsx', join(root, 'src/cli/main.ts'), 'eval', '--model', modelDir, '--data', path, '--limit', '1', '--max-new-tokens', '1', '--quiet'], { cwd: root });
-    let stdout = '', stderr = '';
+    const child = spawn(
+      process.execPath,
+      [
+        '--max-old-space-size=640',
+        '--import',
+        'tsx',
+        join(root, 'src/cli/main.ts'),
+        'eval',
+        '--model',
+        modelDir,
+        '--data',
+        path,
+        '--limit',
+        '1',
+        '--max-new-tokens',
+        '1',
+        '--quiet',
+      ],
+      { cwd: root },
+    );
+    let stdout = '',
+      stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const code = await new Promise((ok) => child.on('exit', ok));

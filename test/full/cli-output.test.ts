@@ -22,21 +22,38 @@ let tmp: string, tiny: string, small: string, data: string;
 function snapshot(path: string): Record<string, string> | null {
   if (!existsSync(path)) return null;
   // A zip records when it was made: its entries are what must match.
-  if (path.endsWith('.zip')) return Object.fromEntries(Object.entries(unzipSync(readFileSync(path))).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+  if (path.endsWith('.zip'))
+    return Object.fromEntries(
+      Object.entries(unzipSync(readFileSync(path))).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    );
   if (statSync(path).isFile()) return { '': readFileSync(path).toString('base64') };
-  return Object.fromEntries(readdirSync(path).sort().map((f) => [f, readFileSync(join(path, f)).toString('base64')]));
+  return Object.fromEntries(
+    readdirSync(path)
+      .sort()
+      .map((f) => [f, readFileSync(join(path, f)).toString('base64')]),
+  );
 }
 
 /** The CLI as its own process (tsx loaded in-process, so the pid is the writer's). */
 function spawnCli(args: string[]) {
-  return spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs the CLI and SIGKILLs it at the `nth` change `watched` sees, or lets it finish. Resolves when it is gone. */
-function runAndKill(args: string[], watched: string, nth: number, match: (name: string) => boolean = () => true): Promise<{ killed: boolean; err: string }> {
+function runAndKill(
+  args: string[],
+  watched: string,
+  nth: number,
+  match: (name: string) => boolean = () => true,
+): Promise<{ killed: boolean; err: string }> {
   return new Promise((resolve) => {
     const child = spawnCli(args);
-    let seen = 0, killed = false, err = '';
+    let seen = 0,
+      killed = false,
+      err = '';
     child.stderr.on('data', (d) => (err += d));
     const w = watch(watched, (_event, name) => {
       if (killed || !name || !match(String(name))) return;
@@ -67,15 +84,36 @@ afterAll(async () => {
 
 // A flag in `more` replaces the default here: the CLI refuses a flag given twice.
 const trainArgs = (model: string, out: string, ...more: string[]) => {
-  const defaults: [string, string][] = [['--batch', '2'], ['--accum', '1'], ['--epochs', '2'], ['--lr', '5e-3']];
-  return ['train', '--model', model, '--data', data, '--out', out, ...defaults.filter(([k]) => !more.includes(k)).flat(), '--quiet', ...more];
+  const defaults: [string, string][] = [
+    ['--batch', '2'],
+    ['--accum', '1'],
+    ['--epochs', '2'],
+    ['--lr', '5e-3'],
+  ];
+  return [
+    'train',
+    '--model',
+    model,
+    '--data',
+    data,
+    '--out',
+    out,
+    ...defaults.filter(([k]) => !more.includes(k)).flat(),
+    '--quiet',
+    ...more,
+  ];
 };
 
 describe('train --out is checked before any work', () => {
   it('refuses a file, an unwritable place and /proc/foo at once, before the model loads', async () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');
-    for (const [out, why] of [[file, /is a file, not a folder/], ['/proc/foo', /cannot write in \/proc \(/], ['/sys/webtune-out', /cannot write in \/sys \(/], [join(file, 'sub'), /a-file is a file, not a folder/]] as const) {
+    for (const [out, why] of [
+      [file, /is a file, not a folder/],
+      ['/proc/foo', /cannot write in \/proc \(/],
+      ['/sys/webtune-out', /cannot write in \/sys \(/],
+      [join(file, 'sub'), /a-file is a file, not a folder/],
+    ] as const) {
       const r = await cli(...trainArgs(join(tmp, 'no-such-model'), out));
       expect(r.code, out).toBe(2);
       expect(r.err, out).toMatch(why);
@@ -85,7 +123,7 @@ describe('train --out is checked before any work', () => {
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 
-  it('refuses someone else\'s folder, and a previous adapter or checkpoint without --overwrite / --resume', async () => {
+  it("refuses someone else's folder, and a previous adapter or checkpoint without --overwrite / --resume", async () => {
     const foreign = join(tmp, 'foreign');
     mkdirSync(foreign);
     writeFileSync(join(foreign, 'notes.txt'), 'mine');
@@ -98,7 +136,12 @@ describe('train --out is checked before any work', () => {
 
     const prev = join(tmp, 'prev');
     expect((await cli(...trainArgs(tiny, prev, '--stop-after', '2'))).code).toBe(0);
-    expect(readdirSync(prev).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'checkpoint.safetensors', 'webtune_run.json']);
+    expect(readdirSync(prev).sort()).toEqual([
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'checkpoint.safetensors',
+      'webtune_run.json',
+    ]);
     const again = await cli(...trainArgs(tiny, prev));
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/holds the checkpoint of an unfinished run.*--resume.*--overwrite/);
@@ -118,7 +161,9 @@ describe('train --out is checked before any work', () => {
     expect((await cli(...trainArgs(tiny, out, '--stop-after', '1'))).code).toBe(0);
     const r = await cli(...trainArgs(tiny, out, '--resume', '--lr', '1e-3', '--seed', '7'));
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/other-run: --resume: the checkpoint here is of another run \(lr: 0\.005 in the checkpoint, 0\.001 now; seed: 42 in the checkpoint, 7 now\)/);
+    expect(r.err).toMatch(
+      /other-run: --resume: the checkpoint here is of another run \(lr: 0\.005 in the checkpoint, 0\.001 now; seed: 42 in the checkpoint, 7 now\)/,
+    );
   });
 });
 
@@ -131,28 +176,56 @@ describe('kill -9', () => {
     const at = 2 + Math.floor(Math.random() * 15);
     // The folder is watched from the start, so it is made first; killed once the at-th checkpoint is in place.
     mkdirSync(out);
-    const k = await runAndKill(trainArgs(tiny, out, '--checkpoint-every', '1'), out, at, (n) => n === 'checkpoint.safetensors');
+    const k = await runAndKill(
+      trainArgs(tiny, out, '--checkpoint-every', '1'),
+      out,
+      at,
+      (n) => n === 'checkpoint.safetensors',
+    );
     expect(k.killed).toBe(true);
     const ck = await decodeCheckpoint(new Blob([readFileSync(join(out, 'checkpoint.safetensors'))]));
     expect(ck.meta.position.step).toBeGreaterThanOrEqual(at);
     expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(false);
     const resumed = await cli(...trainArgs(tiny, out, '--checkpoint-every', '1', '--resume'));
     expect(resumed.code, resumed.err).toBe(0);
-    expect(resumed.json()).toMatchObject({ resumed_from: ck.meta.position.step, steps: 20, last_loss: ref.json().last_loss });
-    expect(readFileSync(join(out, 'adapter_model.safetensors'))).toEqual(readFileSync(join(whole, 'adapter_model.safetensors')));
+    expect(resumed.json()).toMatchObject({
+      resumed_from: ck.meta.position.step,
+      steps: 20,
+      last_loss: ref.json().last_loss,
+    });
+    expect(readFileSync(join(out, 'adapter_model.safetensors'))).toEqual(
+      readFileSync(join(whole, 'adapter_model.safetensors')),
+    );
     expect(readdirSync(out).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'webtune_run.json']);
   });
 
   it('during each export leaves the previous complete output or none, never a mix', { timeout: 600_000 }, async () => {
     // Two different adapters of the small model: the previous output is A's, the killed export B's.
     const [a, b] = [join(tmp, 'ad-a'), join(tmp, 'ad-b')];
-    for (const [dir, seed] of [[a, '1'], [b, '2']]) expect((await cli(...trainArgs(small, dir, '--stop-after', '1', '--seed', seed))).code).toBe(0);
+    for (const [dir, seed] of [
+      [a, '1'],
+      [b, '2'],
+    ])
+      expect((await cli(...trainArgs(small, dir, '--stop-after', '1', '--seed', seed))).code).toBe(0);
     for (const dir of [a, b]) await rm(join(dir, 'checkpoint.safetensors'));
     // The job zip holds the data and settings, not the weights: B's export also gets other rows.
     const dataB = join(tmp, 'data-b.json');
     writeFileSync(dataB, JSON.stringify(sample.slice(20, 40)));
-    const exportArgs = (adapter: string, format: string, out: string) =>
-      ['export', '--model', small, '--adapter', adapter, '--format', format, '--out', out, '--data', adapter === b ? dataB : data, '--quiet', '--overwrite'];
+    const exportArgs = (adapter: string, format: string, out: string) => [
+      'export',
+      '--model',
+      small,
+      '--adapter',
+      adapter,
+      '--format',
+      format,
+      '--out',
+      out,
+      '--data',
+      adapter === b ? dataB : data,
+      '--quiet',
+      '--overwrite',
+    ];
     for (const format of ['merged', 'peft', 'gguf', 'job']) {
       const name = format === 'gguf' ? 'x.gguf' : format === 'job' ? 'x.zip' : 'x';
       const dir = join(tmp, `exp-${format}`);
@@ -170,7 +243,14 @@ describe('kill -9', () => {
       for (let nth = 1; nth <= 4; nth++) {
         const k = await runAndKill(exportArgs(b, format, target), dir, nth);
         const now = snapshot(target);
-        const what = now === null ? 'none' : JSON.stringify(now) === JSON.stringify(previous) ? 'previous' : JSON.stringify(now) === JSON.stringify(newer) ? 'new' : 'MIX';
+        const what =
+          now === null
+            ? 'none'
+            : JSON.stringify(now) === JSON.stringify(previous)
+              ? 'previous'
+              : JSON.stringify(now) === JSON.stringify(newer)
+                ? 'new'
+                : 'MIX';
         outcomes.add(what);
         expect(what, `${format}, killed at change ${nth} (${k.killed ? 'killed' : 'finished'})`).not.toBe('MIX');
         // The next run puts back or sweeps what the killed one left; then the previous output is restored for the next kill.
@@ -184,7 +264,7 @@ describe('kill -9', () => {
 });
 
 describe('exports', () => {
-  it('refuse a non-empty target without --overwrite, replace it whole with it, and never replace someone else\'s folder', async () => {
+  it("refuse a non-empty target without --overwrite, replace it whole with it, and never replace someone else's folder", async () => {
     const ad = join(tmp, 'ad-e');
     expect((await cli(...trainArgs(tiny, ad, '--stop-after', '1'))).code).toBe(0);
     await rm(join(ad, 'checkpoint.safetensors'));
@@ -194,10 +274,18 @@ describe('exports', () => {
     const base = ['export', '--model', tiny, '--adapter', ad, '--format', 'merged', '--out', out, '--quiet'];
     const refused = await cli(...base);
     expect(refused.code).toBe(2);
-    expect(refused.err).toMatch(/is not empty \(adapter_config\.json, adapter_model\.safetensors, webtune_run\.json\); pass --overwrite/);
+    expect(refused.err).toMatch(
+      /is not empty \(adapter_config\.json, adapter_model\.safetensors, webtune_run\.json\); pass --overwrite/,
+    );
     const r = await cli(...base, '--overwrite');
     expect(r.code, r.err).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(readdirSync(out).sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     const gguf = join(tmp, 'one.gguf');
     writeFileSync(gguf, 'old');
     const g = await cli('export', '--model', tiny, '--adapter', ad, '--format', 'gguf', '--out', gguf);
@@ -207,7 +295,9 @@ describe('exports', () => {
     mkdirSync(mine);
     writeFileSync(join(mine, 'thesis.tex'), 'years of work');
     const m = await cli('export', '--model', tiny, '--adapter', ad, '--format', 'peft', '--out', mine, '--overwrite');
-    expect(m.err).toMatch(/holds files Webtune did not write \(thesis\.tex\); it is not replaced even with --overwrite/);
+    expect(m.err).toMatch(
+      /holds files Webtune did not write \(thesis\.tex\); it is not replaced even with --overwrite/,
+    );
     expect(readFileSync(join(mine, 'thesis.tex'), 'utf8')).toBe('years of work');
   });
 });

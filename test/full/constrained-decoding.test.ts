@@ -28,8 +28,16 @@ const QWEN25 = { ...QWEN, added_tokens: QWEN.added_tokens.filter((t: { id: numbe
 const BYTES = deriveTokenizer(QWEN, 256).json;
 
 const SCHEMAS: [string, ToolSchema, number][] = [
-  ['meeting (Chinese values, eight tools without parameters)', parseToolSchema(read('../../public/samples/meeting-schema.json')), 1],
-  ['smart home (Chinese, enum, a tool without parameters)', parseToolSchema(read('../fixtures/schemas/smart-home.json')), 2],
+  [
+    'meeting (Chinese values, eight tools without parameters)',
+    parseToolSchema(read('../../public/samples/meeting-schema.json')),
+    1,
+  ],
+  [
+    'smart home (Chinese, enum, a tool without parameters)',
+    parseToolSchema(read('../fixtures/schemas/smart-home.json')),
+    2,
+  ],
   ['travel (quotes, backslash, tab in values)', parseToolSchema(read('../fixtures/schemas/travel-en.json')), 2],
   ['random schema 11', parseToolSchema(JSON.stringify(randomSchema(11))), 2],
 ];
@@ -46,12 +54,16 @@ for (const [vocabName, tokJson, vocabSize, sample] of VOCABS) {
     const tok = ChatTokenizer.fromJson(tokJson, {});
     for (const modelSeed of [1, 2]) {
       it(`random model ${modelSeed}: every row of every schema gets a schema-valid call, free decoding does not`, async () => {
-        const { cfg, weights } = randomModel({ vocab_size: vocabSize, hidden_size: 32, num_attention_heads: 4, num_key_value_heads: 2 }, 100 + modelSeed);
+        const { cfg, weights } = randomModel(
+          { vocab_size: vocabSize, hidden_size: 32, num_attention_heads: 4, num_key_value_heads: 2 },
+          100 + modelSeed,
+        );
         const engine = await createEngine('cpu');
         await engine.load(cfg, weights, { maxBatch: 8, maxSeq: 64, lora: { ...DEFAULT_LORA, r: 2 } });
         await engine.initLora(modelSeed);
         try {
-          let freeInvalid = 0, rows = 0;
+          let freeInvalid = 0,
+            rows = 0;
           for (const [schemaName, schema, perTool] of SCHEMAS) {
             const built = buildRows(schema, { perTool, seed: modelSeed });
             const data = importDataset(formatSeedRows(built.train)).rows;
@@ -65,9 +77,21 @@ for (const [vocabName, tokJson, vocabSize, sample] of VOCABS) {
               maxNewTokens,
             };
             const constrained = await evaluateRows(engine, data, { ...common, generation: { constraint } });
-            for (const p of constrained.predictions) expect(textCallProblems(schema, p.generated), `${schemaName}: ${JSON.stringify(p.generated)}`).toEqual([]);
+            for (const p of constrained.predictions)
+              expect(textCallProblems(schema, p.generated), `${schemaName}: ${JSON.stringify(p.generated)}`).toEqual(
+                [],
+              );
             // Sampled too: other paths through the grammar than the greedy one.
-            const sampled = !sample ? [] : await engine.generateBatch(data.slice(0, 4).map(common.encodePrompt), { ...GREEDY, maxNewTokens, stopTokens: tok.eosTokenIds, temperature: 1.5, seed: modelSeed, constraint });
+            const sampled = !sample
+              ? []
+              : await engine.generateBatch(data.slice(0, 4).map(common.encodePrompt), {
+                  ...GREEDY,
+                  maxNewTokens,
+                  stopTokens: tok.eosTokenIds,
+                  temperature: 1.5,
+                  seed: modelSeed,
+                  constraint,
+                });
             for (const s of sampled) {
               expect(tok.eosTokenIds).toContain(s.tokens.at(-1));
               const text = tok.decode(s.tokens.subarray(0, -1), { skipSpecial: true });

@@ -25,9 +25,15 @@ afterAll(async () => {
 
 async function rightRows(path: string, bytes: number): Promise<number> {
   const w = createWriteStream(path);
-  let written = 0, rows = 0;
+  let written = 0,
+    rows = 0;
   while (written < bytes) {
-    const line = JSON.stringify({ instruct: '请将以下会议语音指令转换为工具调用JSON：', input: `请在大会议室创建第${rows}次周例会，并通知所有参会人员准时参加`, output: 'ok' }) + '\n';
+    const line =
+      JSON.stringify({
+        instruct: '请将以下会议语音指令转换为工具调用JSON：',
+        input: `请在大会议室创建第${rows}次周例会，并通知所有参会人员准时参加`,
+        output: 'ok',
+      }) + '\n';
     written += Buffer.byteLength(line);
     rows++;
     if (!w.write(line)) await once(w, 'drain');
@@ -38,23 +44,44 @@ async function rightRows(path: string, bytes: number): Promise<number> {
 }
 
 const child = (data: string, mode: 'stream' | 'whole') =>
-  spawnSync('/usr/bin/time', ['-v', process.execPath, '--import', 'tsx', join(root, 'test/helpers/eval-stream-child.ts'), join(root, 'public/models/tiny'), data, mode], { cwd: root, encoding: 'utf8' });
+  spawnSync(
+    '/usr/bin/time',
+    [
+      '-v',
+      process.execPath,
+      '--import',
+      'tsx',
+      join(root, 'test/helpers/eval-stream-child.ts'),
+      join(root, 'public/models/tiny'),
+      data,
+      mode,
+    ],
+    { cwd: root, encoding: 'utf8' },
+  );
 const peakMiB = (stderr: string) => Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1]) / 1024;
 
 describe('eval scoring a 40 MB file', () => {
   // Under CI a missing GNU time must fail, not skip.
-  it.skipIf(!gnuTime && !process.env.CI)('streams: the same report as scoring all rows at once, within 200 MiB, at least 150 MiB under it', async () => {
-    const data = join(tmp, 'right.jsonl');
-    const rows = await rightRows(data, 40e6);
-    const streamed = child(data, 'stream'), whole = child(data, 'whole');
-    expect(streamed.status, streamed.stderr).toBe(0);
-    expect(whole.status, whole.stderr).toBe(0);
-    const s = JSON.parse(streamed.stdout), w = JSON.parse(whole.stdout);
-    expect(s).toEqual(w);
-    expect(s).toMatchObject({ rows, accuracy: 1, wrong: 0 });
-    const [sm, wm] = [peakMiB(streamed.stderr), peakMiB(whole.stderr)];
-    console.log(`eval of ${rows} rows (40 MB): peak RSS streamed ${sm.toFixed(0)} MiB, all rows held ${wm.toFixed(0)} MiB`);
-    expect(sm).toBeLessThan(200);
-    expect(wm - sm).toBeGreaterThan(150);
-  }, 1_200_000);
+  it.skipIf(!gnuTime && !process.env.CI)(
+    'streams: the same report as scoring all rows at once, within 200 MiB, at least 150 MiB under it',
+    async () => {
+      const data = join(tmp, 'right.jsonl');
+      const rows = await rightRows(data, 40e6);
+      const streamed = child(data, 'stream'),
+        whole = child(data, 'whole');
+      expect(streamed.status, streamed.stderr).toBe(0);
+      expect(whole.status, whole.stderr).toBe(0);
+      const s = JSON.parse(streamed.stdout),
+        w = JSON.parse(whole.stdout);
+      expect(s).toEqual(w);
+      expect(s).toMatchObject({ rows, accuracy: 1, wrong: 0 });
+      const [sm, wm] = [peakMiB(streamed.stderr), peakMiB(whole.stderr)];
+      console.log(
+        `eval of ${rows} rows (40 MB): peak RSS streamed ${sm.toFixed(0)} MiB, all rows held ${wm.toFixed(0)} MiB`,
+      );
+      expect(sm).toBeLessThan(200);
+      expect(wm - sm).toBeGreaterThan(150);
+    },
+    1_200_000,
+  );
 });

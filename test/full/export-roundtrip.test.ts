@@ -14,14 +14,26 @@ import { createEngine } from '../../src/engine/create.ts';
 import type { Engine, LoraSettings, MicroBatch } from '../../src/engine/engine.ts';
 import { writeMergedModel } from '../../src/export/merged.ts';
 import { writePeftAdapter } from '../../src/export/peft.ts';
-import { folderTokenizer, openAdapterFolder, openModelFolder, weightReader, type ModelFolder } from '../../src/cli/model-folder.ts';
+import {
+  folderTokenizer,
+  openAdapterFolder,
+  openModelFolder,
+  weightReader,
+  type ModelFolder,
+} from '../../src/cli/model-folder.ts';
 import { NodeFolder } from '../../src/cli/node-sink.ts';
 import { exampleBatches, Trainer, makeMicroBatch } from '../../src/train/trainer.ts';
 import { DEFAULT_TRAIN } from '../../src/train/recipe.ts';
 
 let tmp: string;
 let model: ModelFolder;
-const lora: LoraSettings = { r: 4, alpha: 16, dropout: 0.1, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], rslora: false };
+const lora: LoraSettings = {
+  r: 4,
+  alpha: 16,
+  dropout: 0.1,
+  targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  rslora: false,
+};
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'webtune-roundtrip-'));
@@ -52,7 +64,13 @@ describe('train -> PEFT export -> import', () => {
     let adapter: Record<string, Float32Array>;
     try {
       await trained.initLora(11);
-      const trainer = new Trainer(trained, exampleBatches(examples, tok.endOfTextId), { ...DEFAULT_TRAIN, batchSize: 3, gradAccum: 1, lr: 1e-2, epochs: 2 });
+      const trainer = new Trainer(trained, exampleBatches(examples, tok.endOfTextId), {
+        ...DEFAULT_TRAIN,
+        batchSize: 3,
+        gradAccum: 1,
+        lr: 1e-2,
+        epochs: 2,
+      });
       for (let k = 0; k < 3; k++) await trainer.step();
       want = (await trained.forward(mb, true)).logits!;
       adapter = await trained.getLora();
@@ -72,7 +90,12 @@ describe('train -> PEFT export -> import', () => {
       const got = (await fresh.forward(mb, true)).logits!;
       // Bit-identical: compared as bytes (vitest's deep equality is slow on 10^6 elements).
       expect(got.length).toBe(want.length);
-      expect(Buffer.compare(Buffer.from(got.buffer, got.byteOffset, got.byteLength), Buffer.from(want.buffer, want.byteOffset, want.byteLength))).toBe(0);
+      expect(
+        Buffer.compare(
+          Buffer.from(got.buffer, got.byteOffset, got.byteLength),
+          Buffer.from(want.buffer, want.byteOffset, want.byteLength),
+        ),
+      ).toBe(0);
     } finally {
       await fresh.dispose();
     }
@@ -86,7 +109,8 @@ describe('train -> PEFT export -> import', () => {
       const got = (await base.forward(mb, true)).logits!;
       const V = model.config.vocabSize;
       let maxAbs = 0;
-      for (let i = 0; i < want.length; i++) if (mb.attentionMask[Math.floor(i / V)]) maxAbs = Math.max(maxAbs, Math.abs(got[i] - want[i]));
+      for (let i = 0; i < want.length; i++)
+        if (mb.attentionMask[Math.floor(i / V)]) maxAbs = Math.max(maxAbs, Math.abs(got[i] - want[i]));
       expect(maxAbs).toBeLessThan(1e-4);
     } finally {
       await base.dispose();
@@ -95,6 +119,8 @@ describe('train -> PEFT export -> import', () => {
     await writeMergedModel(new NodeFolder(join(tmp, 'merged16')), model, imported);
     const m16 = await SafetensorsFile.open(new Uint8Array(readFileSync(join(tmp, 'merged16', 'model.safetensors'))));
     for (const [name, info] of m16.tensors) expect(info.dtype, name).toBe('BF16');
-    expect(await m16.readBytes('model.embed_tokens.weight')).toEqual(new Uint8Array(await (model.weights as SafetensorsFile).readBytes('model.embed_tokens.weight')));
+    expect(await m16.readBytes('model.embed_tokens.weight')).toEqual(
+      new Uint8Array(await (model.weights as SafetensorsFile).readBytes('model.embed_tokens.weight')),
+    );
   });
 });

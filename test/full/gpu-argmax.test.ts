@@ -25,7 +25,8 @@ describe.skipIf(!run)('argmaxRows on WebGPU equals sampleToken at temperature 0'
       logits[1 * V + V - 1] = 50; // row 1: the maximum in the last slot
       logits[2 * V + 3] = logits[2 * V + V - 2] = 60; // row 2: a repeated maximum (first wins, margin 0)
       for (let i = 0; i < V; i++) logits[3 * V + i] = -Math.abs(logits[3 * V + i]) - 1; // row 3: all negative
-      const lt = backend.alloc('f32', B * V, 'logits'), out = backend.alloc('f32', 2 * B, 'pick');
+      const lt = backend.alloc('f32', B * V, 'logits'),
+        out = backend.alloc('f32', 2 * B, 'pick');
       backend.upload(lt, logits);
       backend.argmaxRows(out, lt, B, V);
       const got = await backend.read(out);

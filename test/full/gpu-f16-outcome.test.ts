@@ -17,17 +17,58 @@ const MODEL = 'public/models/tiny';
 
 /** Runs the CLI in-process; its last stdout line is its JSON summary. */
 async function cli(argv: string[]): Promise<Record<string, number>> {
-  let out = '', err = '';
-  const code = await main(argv, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } } as never);
+  let out = '',
+    err = '';
+  const code = await main(argv, {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+  } as never);
   expect(code, err).toBe(0);
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
 async function trainAndEval(dir: string, f16: 'on' | 'off') {
   const out = join(dir, `adapter-${f16}`);
-  const train = await cli(['train', '--model', MODEL, '--data', 'public/samples/meeting-train.json', '--out', out, '--engine', 'webgpu', '--f16', f16,
-    '--lr', '5e-3', '--epochs', '12', '--batch', '4', '--accum', '1', '--dropout', '0', '--checkpoint-every', '0', '--quiet']);
-  const evaluation = await cli(['eval', '--model', MODEL, '--adapter', out, '--data', 'public/samples/meeting-eval.json', '--engine', 'webgpu', '--f16', f16, '--quiet']);
+  const train = await cli([
+    'train',
+    '--model',
+    MODEL,
+    '--data',
+    'public/samples/meeting-train.json',
+    '--out',
+    out,
+    '--engine',
+    'webgpu',
+    '--f16',
+    f16,
+    '--lr',
+    '5e-3',
+    '--epochs',
+    '12',
+    '--batch',
+    '4',
+    '--accum',
+    '1',
+    '--dropout',
+    '0',
+    '--checkpoint-every',
+    '0',
+    '--quiet',
+  ]);
+  const evaluation = await cli([
+    'eval',
+    '--model',
+    MODEL,
+    '--adapter',
+    out,
+    '--data',
+    'public/samples/meeting-eval.json',
+    '--engine',
+    'webgpu',
+    '--f16',
+    f16,
+    '--quiet',
+  ]);
   return { train, evaluation };
 }
 
@@ -67,7 +108,7 @@ describe.skipIf(!run)('f16 against f32 tiles, trained to the end on one device',
 
   // Expected to fail until the f16 path agrees to the issue's bound: when it starts to hold, this
   // test fails and the bound above should be tightened to 2.
-  it.fails('exact match within 2 points (the issue\'s bound: not met yet)', () => {
+  it.fails("exact match within 2 points (the issue's bound: not met yet)", () => {
     expect(Math.abs(f16.evaluation.exact_match - f32.evaluation.exact_match) * 100).toBeLessThanOrEqual(2 + 1e-9);
   });
 });

@@ -29,12 +29,16 @@ const GPU = gpuFile('lavapipe', 'the golden cases on the shader-f16 path');
     });
 
     for (const name of cases) {
-      it(name, async () => {
-        const lines: string[] = [];
-        const { checks } = await runGoldenCase(`${root}/${name}`, 'webgpu', (l) => lines.push(l), { backend });
-        expect(lines[0]).toBe(`bounds: ${path === 'f16' ? 'f16 kernel path' : 'f32'}`);
-        expect(checks.filter((c) => !c.ok).map((c) => `${c.name}: maxAbs ${c.maxAbs} relL2 ${c.relL2}`)).toEqual([]);
-      }, 300_000);
+      it(
+        name,
+        async () => {
+          const lines: string[] = [];
+          const { checks } = await runGoldenCase(`${root}/${name}`, 'webgpu', (l) => lines.push(l), { backend });
+          expect(lines[0]).toBe(`bounds: ${path === 'f16' ? 'f16 kernel path' : 'f32'}`);
+          expect(checks.filter((c) => !c.ok).map((c) => `${c.name}: maxAbs ${c.maxAbs} relL2 ${c.relL2}`)).toEqual([]);
+        },
+        300_000,
+      );
     }
   });
 }

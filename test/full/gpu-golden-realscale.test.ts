@@ -29,14 +29,23 @@ async function replay(f16: boolean) {
   backend = await createWebGpuBackend({ features: { f16 } });
   const lines: string[] = [];
   const { checks } = await runGoldenCase(CASE, 'webgpu', (l) => lines.push(l), { backend });
-  return { lines, checks, failed: checks.filter((c) => !c.ok).map((c) => `${c.name}: maxAbs ${c.maxAbs} relL2 ${c.relL2}`) };
+  return {
+    lines,
+    checks,
+    failed: checks.filter((c) => !c.ok).map((c) => `${c.name}: maxAbs ${c.maxAbs} relL2 ${c.relL2}`),
+  };
 }
 
 describe.skipIf(!run)('realscale-bf16 on lavapipe 25', () => {
   it('passes on f16 tiles with subgroups at the f16 bounds', async () => {
     const { lines, checks, failed } = await replay(true);
-    expect(lines.slice(0, 2)).toEqual(['bounds: f16 kernel path', 'kernels: f16 tiles, subgroups (norms, cross-entropy, attention, LoRA x@A)']);
-    const bound = (prefix: string) => [...new Set(checks.filter((c) => c.name.startsWith(prefix)).map((c) => `${c.metric} ${c.bound}`))];
+    expect(lines.slice(0, 2)).toEqual([
+      'bounds: f16 kernel path',
+      'kernels: f16 tiles, subgroups (norms, cross-entropy, attention, LoRA x@A)',
+    ]);
+    const bound = (prefix: string) => [
+      ...new Set(checks.filter((c) => c.name.startsWith(prefix)).map((c) => `${c.metric} ${c.bound}`)),
+    ];
     // lr 1e-4 is a realistic one: the adapter is held to 1e-3, not the toy cases' bound
     expect(bound('step')).toEqual([`relL2 ${GOLDEN_BOUNDS.f16.adapter}`]);
     expect(GOLDEN_BOUNDS.f16).toMatchObject({ logits: 1e-2, loss: 1e-3, grad: 5e-3, adapter: 1e-3 });
@@ -48,7 +57,10 @@ describe.skipIf(!run)('realscale-bf16 on lavapipe 25', () => {
 
   it('passes with f16 off at the f32 bounds on the same device', async () => {
     const { lines, failed } = await replay(false);
-    expect(lines.slice(0, 2)).toEqual(['bounds: f32', 'kernels: f32 tiles, subgroups (norms, cross-entropy, attention, LoRA x@A)']);
+    expect(lines.slice(0, 2)).toEqual([
+      'bounds: f32',
+      'kernels: f32 tiles, subgroups (norms, cross-entropy, attention, LoRA x@A)',
+    ]);
     expect(failed).toEqual([]);
   }, 900_000);
 });

@@ -39,9 +39,13 @@ async function failures(name: string, recompute?: boolean): Promise<string[]> {
 
 describe('WebGPU engine reproduces PyTorch (f32 kernels)', () => {
   for (const name of readdirSync(root).filter((n) => !n.includes('.'))) {
-    it(name, async () => {
-      expect(await failures(name)).toEqual([]);
-    }, 600_000);
+    it(
+      name,
+      async () => {
+        expect(await failures(name)).toEqual([]);
+      },
+      600_000,
+    );
   }
 
   it('warmup-cosine with gradient checkpointing (backward recomputes each layer)', async () => {

@@ -30,7 +30,8 @@ function values(n: number, seed: number, scale = 1): Float32Array {
 
 /** Largest |got - want| over max |want|. */
 function relErr(got: Float32Array, want: Float32Array): number {
-  let err = 0, scale = 0;
+  let err = 0,
+    scale = 0;
   for (let i = 0; i < want.length; i++) {
     err = Math.max(err, Math.abs(got[i] - want[i]));
     scale = Math.max(scale, Math.abs(want[i]));
@@ -42,28 +43,61 @@ function relErr(got: Float32Array, want: Float32Array): number {
  * One projection group forward and backward on `ops`: outputs, LoRA factors and gradients as
  * views of one buffer each (as the model carves them), bf16 weights, dropout 0.1.
  */
-async function group(ops: AnyOps, N: number, In: number, widths: number[], R: number, seed: number): Promise<Record<string, Float32Array>> {
+async function group(
+  ops: AnyOps,
+  N: number,
+  In: number,
+  widths: number[],
+  R: number,
+  seed: number,
+): Promise<Record<string, Float32Array>> {
   const al = (n: number) => Math.ceil(n / 64) * 64;
-  const outSize = widths.reduce((a, o) => a + al(N * o), 0), pSize = widths.reduce((a, o) => a + al(R * In) + al(o * R), 0);
-  const t = ops.arena('f32', { inp: N * In, outs: outSize, douts: outSize, dinp: N * In, xa: widths.length * al(N * R), dxa: widths.length * al(N * R), params: pSize, grads: pSize, bias: widths[0] }, 'g');
+  const outSize = widths.reduce((a, o) => a + al(N * o), 0),
+    pSize = widths.reduce((a, o) => a + al(R * In) + al(o * R), 0);
+  const t = ops.arena(
+    'f32',
+    {
+      inp: N * In,
+      outs: outSize,
+      douts: outSize,
+      dinp: N * In,
+      xa: widths.length * al(N * R),
+      dxa: widths.length * al(N * R),
+      params: pSize,
+      grads: pSize,
+      bias: widths[0],
+    },
+    'g',
+  );
   ops.upload(t.inp, values(N * In, seed));
   ops.upload(t.douts, values(outSize, seed + 1));
   ops.upload(t.params, values(pSize, seed + 2, 0.1));
   ops.upload(t.bias, values(widths[0], seed + 3));
-  let po = 0, oo = 0;
-  const projs: Projection<unknown, unknown>[] = [], outs: unknown[] = [], douts: unknown[] = [];
+  let po = 0,
+    oo = 0;
+  const projs: Projection<unknown, unknown>[] = [],
+    outs: unknown[] = [],
+    douts: unknown[] = [];
   widths.forEach((O, i) => {
     const w = ops.weight(narrow(values(O * In, seed + 10 + i, 1 / Math.sqrt(In)), 'bf16'), 'bf16', O, In, `w${i}`);
-    const aOff = po, bOff = po + al(R * In);
+    const aOff = po,
+      bOff = po + al(R * In);
     po = bOff + al(O * R);
     outs.push(ops.view(t.outs, oo, N * O));
     douts.push(ops.view(t.douts, oo, N * O));
     oo += al(N * O);
     projs.push({
-      w, O, bias: i === 0 ? t.bias : null,
+      w,
+      O,
+      bias: i === 0 ? t.bias : null,
       lora: {
-        a: ops.view(t.params, aOff, R * In), b: ops.view(t.params, bOff, O * R), da: ops.view(t.grads, aOff, R * In), db: ops.view(t.grads, bOff, O * R),
-        xa: ops.view(t.xa, i * al(N * R), N * R), dxa: ops.view(t.dxa, i * al(N * R), N * R), dropout: { p: 0.1, seed: seed + i },
+        a: ops.view(t.params, aOff, R * In),
+        b: ops.view(t.params, bOff, O * R),
+        da: ops.view(t.grads, aOff, R * In),
+        db: ops.view(t.grads, bOff, O * R),
+        xa: ops.view(t.xa, i * al(N * R), N * R),
+        dxa: ops.view(t.dxa, i * al(N * R), N * R),
+        dropout: { p: 0.1, seed: seed + i },
       },
     });
   });
@@ -75,7 +109,14 @@ async function group(ops: AnyOps, N: number, In: number, widths: number[], R: nu
   return out;
 }
 
-async function compareGroup(gpu: WebGpuOps, N: number, In: number, widths: number[], R: number, tol = 2e-5): Promise<void> {
+async function compareGroup(
+  gpu: WebGpuOps,
+  N: number,
+  In: number,
+  widths: number[],
+  R: number,
+  tol = 2e-5,
+): Promise<void> {
   const want = await group(new CpuOps() as AnyOps, N, In, widths, R, 5);
   const got = await group(gpu as AnyOps, N, In, widths, R, 5);
   for (const k of Object.keys(want)) expect(relErr(got[k], want[k]), k).toBeLessThan(tol);
@@ -106,7 +147,9 @@ describe('fused kernels at Qwen2.5-0.5B widths, f32 path', () => {
   }, 600_000);
 
   it('cross-entropy over a 151936-row vocabulary in ten slices (hidden 64: the GPU computes whole 64-row tiles)', async () => {
-    const M = 3, C = 64, V = 151936;
+    const M = 3,
+      C = 64,
+      V = 151936;
     const targets = Int32Array.of(0, 151935, 77777);
     const w = narrow(values(V * C, 9, 0.5), 'bf16');
     const run = async (ops: AnyOps) => {
@@ -114,10 +157,21 @@ describe('fused kernels at Qwen2.5-0.5B widths, f32 path', () => {
       const tg = ops.arena('i32', { targets: M }, 'ce.t');
       ops.upload(t.h, values(M * C, 10));
       ops.upload(tg.targets, targets);
-      ops.crossEntropyForwardBackward(t.losses, t.dh, t.h, ops.weight(w, 'bf16', V, C, 'lm_head'), tg.targets, M, C, V, 0.5);
+      ops.crossEntropyForwardBackward(
+        t.losses,
+        t.dh,
+        t.h,
+        ops.weight(w, 'bf16', V, C, 'lm_head'),
+        tg.targets,
+        M,
+        C,
+        V,
+        0.5,
+      );
       return { losses: await ops.read(t.losses), dh: await ops.read(t.dh) };
     };
-    const want = await run(new CpuOps() as AnyOps), got = await run(gpu as AnyOps);
+    const want = await run(new CpuOps() as AnyOps),
+      got = await run(gpu as AnyOps);
     // each loss and each dh value sums 151936 terms, in another order on each side (the GPU by
     // slices and blocks, rescaled as the running max moves): ~sqrt(V) roundings of 6e-8
     expect(relErr(got.losses, want.losses)).toBeLessThan(5e-5);
@@ -149,7 +203,12 @@ describe('the shader-f16 path (where the device offers it; lavapipe does)', () =
     // lavapipe offers shader-f16: a device without it here is a failure, not a skip
     if (!f16) throw new Error('the device did not give the shader-f16 path');
     // the f16 path changes only the matmul tiles; each weight dtype compiles its own, so bf16 stands for them
-    const results = await runParity(new CpuOps(), f16, (c) => MATMUL_CASES.test(c.name) && !/ (f16|f32)$/.test(c.name), f16Tolerance);
+    const results = await runParity(
+      new CpuOps(),
+      f16,
+      (c) => MATMUL_CASES.test(c.name) && !/ (f16|f32)$/.test(c.name),
+      f16Tolerance,
+    );
     expect(results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
     // the f16 tiles round: some case must differ from the f32 result, or the path did not run
     expect(results.some((r) => r.worst > 1e-5)).toBe(true);

@@ -58,4 +58,3 @@ describe('WebGPU kernels match CpuOps (Dawn, f32 path)', () => {
     for (const r of results) expect(r, r.detail).toMatchObject({ ok: true });
   }, 300_000);
 });
-

@@ -19,8 +19,12 @@ describe.skipIf(!run)('packed micro-batches on WebGPU (f32 kernels) equal the pa
   afterAll(() => backend?.dispose());
 
   for (const [name, cfg] of Object.entries(PACK_CONFIGS)) {
-    it(name, async () => {
-      await checkPackedMatchesPadded(() => createEngine('webgpu', { backend }), cfg, { loss: 1e-5, grad: 1e-4 });
-    }, 600_000);
+    it(
+      name,
+      async () => {
+        await checkPackedMatchesPadded(() => createEngine('webgpu', { backend }), cfg, { loss: 1e-5, grad: 1e-4 });
+      },
+      600_000,
+    );
   }
 });

@@ -11,7 +11,8 @@ class Capture {
 
 /** Exit code, both streams, and the JSON of stdout's last line (every command ends with one). */
 export async function cli(...argv: string[]) {
-  const stdout = new Capture(), stderr = new Capture();
+  const stdout = new Capture(),
+    stderr = new Capture();
   const code = await main(argv, { stdout, stderr });
   const lines = stdout.text.trim().split('\n');
   return { code, out: stdout.text, err: stderr.text, json: () => JSON.parse(lines[lines.length - 1]) };

@@ -12,18 +12,36 @@ import type { DecodeOptions } from '../../src/engine/engine.ts';
 const [modelDir, data, mode] = process.argv.slice(2);
 const tok = await folderTokenizer(await openModelFolder(modelDir));
 const answer = Int32Array.from([...tok.encode('ok'), tok.eosTokenIds[0]]);
-const engine: BatchGenerator<DecodeOptions> = { generateBatch: async (prompts) => prompts.map(() => ({ tokens: answer })) };
+const engine: BatchGenerator<DecodeOptions> = {
+  generateBatch: async (prompts) => prompts.map(() => ({ tokens: answer })),
+};
 const options = tokenizerEvalOptions(tok, { maxNewTokens: 4, maxPositions: 4096 });
 
 if (mode === 'stream') {
   const set = new FingerprintBuilder();
   const make = () => new RowEvaluator(engine, { ...options, onPrediction: (_p, row) => set.add(row) });
   let ev = make();
-  await streamEvalRows(data, undefined, 42, undefined, (r) => ev.add(r), () => (ev = make()));
+  await streamEvalRows(
+    data,
+    undefined,
+    42,
+    undefined,
+    (r) => ev.add(r),
+    () => (ev = make()),
+  );
   const { report } = await ev.finish();
-  console.log(JSON.stringify({ rows: report.rows, accuracy: report.accuracy, wrong: report.wrong.length, evalSet: set.value() }));
+  console.log(
+    JSON.stringify({ rows: report.rows, accuracy: report.accuracy, wrong: report.wrong.length, evalSet: set.value() }),
+  );
 } else {
   const rows = await loadEvalRows(data, undefined, 42, undefined);
   const { report } = await evaluateRows(engine, rows, options);
-  console.log(JSON.stringify({ rows: report.rows, accuracy: report.accuracy, wrong: report.wrong.length, evalSet: evalSetFingerprint(rows) }));
+  console.log(
+    JSON.stringify({
+      rows: report.rows,
+      accuracy: report.accuracy,
+      wrong: report.wrong.length,
+      evalSet: evalSetFingerprint(rows),
+    }),
+  );
 }

@@ -24,14 +24,24 @@ export async function parseGguf(bytes: Uint8Array): Promise<ParsedGguf> {
     writeFileSync(path, bytes);
     const r = await gguf(path, { allowLocalFile: true, typedMetadata: true });
     const dataStart = Number(r.tensorDataOffset);
-    const metadata = new Map<string, unknown>(), types = new Map<string, number>();
+    const metadata = new Map<string, unknown>(),
+      types = new Map<string, number>();
     for (const [key, v] of Object.entries(r.typedMetadata)) {
       metadata.set(key, v.value);
       types.set(key, v.type);
     }
-    const tensors = new Map(r.tensorInfos.map((t) => [t.name, { name: t.name, dims: t.shape.map(Number), type: t.dtype, start: dataStart + Number(t.offset) }]));
+    const tensors = new Map(
+      r.tensorInfos.map((t) => [
+        t.name,
+        { name: t.name, dims: t.shape.map(Number), type: t.dtype, start: dataStart + Number(t.offset) },
+      ]),
+    );
     return {
-      version: r.metadata.version, metadata, types, tensors, dataStart,
+      version: r.metadata.version,
+      metadata,
+      types,
+      tensors,
+      dataStart,
       read(name) {
         const t = tensors.get(name);
         if (!t || t.type !== 0) throw new Error(`${name}: no F32 tensor of that name`);

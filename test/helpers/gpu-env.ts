@@ -18,7 +18,9 @@ export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 function lavapipeIcd(): string | undefined {
   try {
-    const out = execFileSync(join(root, 'scripts', 'lavapipe.sh'), ['--check'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync(join(root, 'scripts', 'lavapipe.sh'), ['--check'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const path = out.toString().trim();
     return path && existsSync(path) ? path : undefined;
   } catch {

@@ -36,7 +36,10 @@ export function importGraph(root: string, files: readonly string[]): Map<string,
 /** Strongly connected components with more than one file, or a file importing itself (Tarjan). */
 export function importCycles(graph: Map<string, string[]>): string[][] {
   let next = 0;
-  const index = new Map<string, number>(), low = new Map<string, number>(), stack: string[] = [], onStack = new Set<string>();
+  const index = new Map<string, number>(),
+    low = new Map<string, number>(),
+    stack: string[] = [],
+    onStack = new Set<string>();
   const cycles: string[][] = [];
   const visit = (v: string) => {
     index.set(v, next);

@@ -32,4 +32,3 @@ export function needTool(what: string, missing: string | undefined): boolean {
   recordSkip(what, missing);
   return false;
 }
-

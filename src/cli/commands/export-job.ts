@@ -17,7 +17,11 @@ import type { AdapterRunRecord } from '../run-record.ts';
 export const JOB_FLAGS: Record<string, FlagSpec> = {
   epochs: { kind: 'number', min: 0.001, help: "job: epochs (default: the adapter's run record)" },
   lr: { kind: 'number', min: 0, help: "job: peak learning rate (default: the adapter's run record)" },
-  schedule: { kind: 'choice', choices: ['linear', 'cosine', 'constant'], help: "job: learning-rate schedule (default: the adapter's run record)" },
+  schedule: {
+    kind: 'choice',
+    choices: ['linear', 'cosine', 'constant'],
+    help: "job: learning-rate schedule (default: the adapter's run record)",
+  },
   warmup: { kind: 'int', min: 0, help: "job: warmup optimizer steps (default: the adapter's run record)" },
   batch: { kind: 'int', min: 1, help: "job: rows per micro-batch (default: the adapter's run record)" },
   accum: { kind: 'int', min: 1, help: "job: gradient accumulation steps (default: the adapter's run record)" },
@@ -25,10 +29,21 @@ export const JOB_FLAGS: Record<string, FlagSpec> = {
   'max-length': { kind: 'int', min: 2, help: "job: longest example in tokens (default: the adapter's run record)" },
 };
 
-const FIELD: Record<string, keyof TrainSettings> = { epochs: 'epochs', lr: 'lr', schedule: 'schedule', warmup: 'warmupSteps', batch: 'batchSize', accum: 'gradAccum', seed: 'seed' };
+const FIELD: Record<string, keyof TrainSettings> = {
+  epochs: 'epochs',
+  lr: 'lr',
+  schedule: 'schedule',
+  warmup: 'warmupSteps',
+  batch: 'batchSize',
+  accum: 'gradAccum',
+  seed: 'seed',
+};
 
 /** Training settings and max length for the job, and which flags set them. */
-export function jobSettings(record: AdapterRunRecord | undefined, f: Record<string, unknown>): { train: TrainSettings; maxLength: number; flagged: string[] } {
+export function jobSettings(
+  record: AdapterRunRecord | undefined,
+  f: Record<string, unknown>,
+): { train: TrainSettings; maxLength: number; flagged: string[] } {
   const train: TrainSettings = { ...DEFAULT_TRAIN, ...record?.settings };
   const flagged: string[] = [];
   for (const [flag, key] of Object.entries(FIELD)) {
@@ -37,7 +52,11 @@ export function jobSettings(record: AdapterRunRecord | undefined, f: Record<stri
     flagged.push(`--${flag} ${f[flag]}`);
   }
   if (f['max-length'] !== undefined) flagged.push(`--max-length ${f['max-length']}`);
-  return { train, maxLength: (f['max-length'] as number | undefined) ?? record?.maxLength ?? DEFAULT_MAX_LENGTH, flagged };
+  return {
+    train,
+    maxLength: (f['max-length'] as number | undefined) ?? record?.maxLength ?? DEFAULT_MAX_LENGTH,
+    flagged,
+  };
 }
 
 /**
@@ -45,12 +64,18 @@ export function jobSettings(record: AdapterRunRecord | undefined, f: Record<stri
  * piece of rows, not the file. With `tokens`, rows spelling one are refused (line and field, as
  * train refuses them); the caller's staged output removes the partial file on any failure.
  */
-export async function writeJobStreamed(path: string, data: string, tokens: readonly string[] | undefined, io: CliIo, spec: Omit<JobSpec, 'rows' | 'evalRows'>): Promise<void> {
+export async function writeJobStreamed(
+  path: string,
+  data: string,
+  tokens: readonly string[] | undefined,
+  io: CliIo,
+  spec: Omit<JobSpec, 'rows' | 'evalRows'>,
+): Promise<void> {
   const fd = openSync(path, 'w');
   let at = 0;
   const start = () =>
     new JobZipStream((bytes) => {
-      for (let o = 0; o < bytes.length; ) {
+      for (let o = 0; o < bytes.length;) {
         const n = writeSync(fd, bytes, o, bytes.length - o, at);
         o += n;
         at += n;

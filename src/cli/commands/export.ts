@@ -21,7 +21,8 @@ import { writeJobStreamed } from './export-job.ts';
 import { controlTokens } from '../../data/control-text.ts';
 import type { Quantization } from '../../core/nf4.ts';
 
-export const EXPORT_SUMMARY = 'write an adapter as PEFT, a merged model folder, a GGUF LoRA adapter, or a PyTorch job zip';
+export const EXPORT_SUMMARY =
+  'write an adapter as PEFT, a merged model folder, a GGUF LoRA adapter, or a PyTorch job zip';
 
 export const EXPORT_FLAGS: Record<string, FlagSpec> = {
   model: { kind: 'string', required: true, help: 'base model folder the adapter was trained on' },
@@ -29,17 +30,37 @@ export const EXPORT_FLAGS: Record<string, FlagSpec> = {
   format: { kind: 'choice', choices: ['peft', 'merged', 'gguf', 'job'], required: true, help: 'what to write' },
   out: { kind: 'string', required: true, help: 'folder (peft, merged) or file (gguf, job)' },
   data: { kind: 'string', help: 'job: the dataset the script trains on' },
-  system: { kind: 'string', help: `job: system prompt (default: the adapter's run record, else "${DEFAULT_SYSTEM_PROMPT}")` },
+  system: {
+    kind: 'string',
+    help: `job: system prompt (default: the adapter's run record, else "${DEFAULT_SYSTEM_PROMPT}")`,
+  },
   ...JOB_FLAGS,
   dtype: { kind: 'choice', choices: ['bf16', 'f32'], help: 'merged: dtype of the merged projections (default bf16)' },
-  overwrite: { kind: 'bool', help: 'replace what --out holds (a previous export); without it a non-empty --out is refused' },
-  quant: { ...QUANT_FLAG, help: 'the base the adapter was trained on: nf4 (QLoRA) merges into the NF4-dequantized projections and makes the job load the base in 4 bits (default none)' },
-  'allow-control-text': { ...ALLOW_CONTROL_FLAG, help: 'job: keep rows that spell a chat control token; train.py encodes the spelling as plain text, as Webtune does' },
+  overwrite: {
+    kind: 'bool',
+    help: 'replace what --out holds (a previous export); without it a non-empty --out is refused',
+  },
+  quant: {
+    ...QUANT_FLAG,
+    help: 'the base the adapter was trained on: nf4 (QLoRA) merges into the NF4-dequantized projections and makes the job load the base in 4 bits (default none)',
+  },
+  'allow-control-text': {
+    ...ALLOW_CONTROL_FLAG,
+    help: 'job: keep rows that spell a chat control token; train.py encodes the spelling as plain text, as Webtune does',
+  },
   quiet: QUIET_FLAG,
 };
 
 /** Every file a Webtune writer puts in an output folder: --overwrite replaces such a folder, never one holding anything else. */
-export const OUTPUT_FILES: readonly string[] = [ADAPTER_CONFIG, ADAPTER_WEIGHTS, 'config.json', 'model.safetensors', ...PASSTHROUGH_FILES, CHECKPOINT_FILE, RUN_RECORD];
+export const OUTPUT_FILES: readonly string[] = [
+  ADAPTER_CONFIG,
+  ADAPTER_WEIGHTS,
+  'config.json',
+  'model.safetensors',
+  ...PASSTHROUGH_FILES,
+  CHECKPOINT_FILE,
+  RUN_RECORD,
+];
 
 export async function runExport(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('export', argv, EXPORT_FLAGS);
@@ -51,15 +72,30 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
   const opts = { overwrite: Boolean(f.overwrite), ours: OUTPUT_FILES };
   // Never one of its own inputs (the model folder or its weights, the adapter, the dataset),
   // even with --overwrite: compared by real path and inode, not by name.
-  const staged = (await guardOutputs('export', [{ flag: '--out', path: out, kind: asFolder ? 'dir' : 'file' }], [
-    { flag: '--model', path: f.model as string }, { flag: '--adapter', path: f.adapter as string }, { flag: '--data', path: f.data as string | undefined },
-  ], opts))['--out'];
+  const staged = (
+    await guardOutputs(
+      'export',
+      [{ flag: '--out', path: out, kind: asFolder ? 'dir' : 'file' }],
+      [
+        { flag: '--model', path: f.model as string },
+        { flag: '--adapter', path: f.adapter as string },
+        { flag: '--data', path: f.data as string | undefined },
+      ],
+      opts,
+    )
+  )['--out'];
   await staged.run(async (path) => {
     const model = await openModelFolder(f.model as string);
     const adapter = await openAdapterFolder(f.adapter as string, model.config);
     switch (f.format) {
       case 'peft':
-        await writePeftAdapter(new NodeFolder(path), model.config, adapter.settings, adapter.tensors, adapter.baseModel ?? model.name);
+        await writePeftAdapter(
+          new NodeFolder(path),
+          model.config,
+          adapter.settings,
+          adapter.tensors,
+          adapter.baseModel ?? model.name,
+        );
         break;
       case 'gguf':
         await writeLoraGguf(await nodeFileSink(path), model.config, adapter.settings, adapter.tensors);
@@ -72,9 +108,17 @@ export async function runExport(argv: string[], io: CliIo): Promise<number> {
         // The run's own settings: the adapter's run record (train writes it), flags over it.
         const record = await readRunRecord(f.adapter as string);
         const job = jobSettings(record, f);
-        if (!record) line(io.stderr, `note: ${f.adapter} has no ${RUN_RECORD} (an adapter trained elsewhere): the job uses the default recipe${job.flagged.length ? ` with ${job.flagged.join(', ')}` : ''}`);
+        if (!record)
+          line(
+            io.stderr,
+            `note: ${f.adapter} has no ${RUN_RECORD} (an adapter trained elsewhere): the job uses the default recipe${job.flagged.length ? ` with ${job.flagged.join(', ')}` : ''}`,
+          );
         const base = loadableBase(adapter.baseModel ?? model.name);
-        if (base.startsWith(NO_BASE)) line(io.stderr, `note: the base "${adapter.baseModel ?? model.name}" has no Hugging Face hub id: the job's train.py needs --model with one (or a local folder)`);
+        if (base.startsWith(NO_BASE))
+          line(
+            io.stderr,
+            `note: the base "${adapter.baseModel ?? model.name}" has no Hugging Face hub id: the job's train.py needs --model with one (or a local folder)`,
+          );
         await writeJobStreamed(path, f.data as string, tokens, io, {
           baseModel: base,
           system: (f.system as string) ?? record?.system ?? DEFAULT_SYSTEM_PROMPT,

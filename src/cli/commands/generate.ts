@@ -29,22 +29,38 @@ export const GENERATE_FLAGS: Record<string, FlagSpec> = {
 
 export async function runGenerate(argv: string[], io: CliIo): Promise<number> {
   const f = parseFlags('generate', argv, GENERATE_FLAGS);
-  if (Boolean(f.constrained) !== Boolean(f.schema)) throw new UsageError('generate: --schema and --constrained go together');
+  if (Boolean(f.constrained) !== Boolean(f.schema))
+    throw new UsageError('generate: --schema and --constrained go together');
   const schema = f.schema ? await loadSchema(f.schema as string) : null;
   const model = await openModelFolder(f.model as string);
   const tok = await folderTokenizer(model);
   const adapter = f.adapter ? await openAdapterFolder(f.adapter as string, model.config) : null;
-  const engine = await loadEngine((f.engine as EngineKind) ?? 'cpu', model, adapter?.settings ?? DEFAULT_LORA, 1, 64, f.quant as Quantization | undefined, f16Options(f.f16), io);
+  const engine = await loadEngine(
+    (f.engine as EngineKind) ?? 'cpu',
+    model,
+    adapter?.settings ?? DEFAULT_LORA,
+    1,
+    64,
+    f.quant as Quantization | undefined,
+    f16Options(f.f16),
+    io,
+  );
   try {
     if (adapter) await engine.setLora(adapter.tensors);
     else await engine.initLora(0);
-    const prompt = encodePrompt(tok, { user: f.prompt as string }, { system: (f.system as string | undefined) ?? schema?.system });
+    const prompt = encodePrompt(
+      tok,
+      { user: f.prompt as string },
+      { system: (f.system as string | undefined) ?? schema?.system },
+    );
     const base = schema ? toolCallConstraint(schema, model.extraFiles['tokenizer.json'], tok.eosTokenIds) : undefined;
     // Span values (x-source "utterance") are tied to the prompt's utterance.
     const constraint = base?.forUtterances([utteranceOf(schema!, f.prompt as string)]);
     const maxNewTokens = (f['max-new-tokens'] as number) ?? GREEDY.maxNewTokens;
     if (base && maxNewTokens < base.minTokens)
-      throw new UsageError(`generate: --max-new-tokens ${maxNewTokens} is too few for the shortest call of the schema (${base.minTokens} tokens)`);
+      throw new UsageError(
+        `generate: --max-new-tokens ${maxNewTokens} is too few for the shortest call of the schema (${base.minTokens} tokens)`,
+      );
     const ids: number[] = [];
     let shown = '';
     const stop = tok.eosTokenIds;

@@ -15,7 +15,12 @@ export const INSPECT_SUMMARY = 'one row of a dataset as the model sees it: chat-
 export const INSPECT_FLAGS: Record<string, FlagSpec> = {
   model: { kind: 'string', required: true, help: 'model folder whose tokenizer and chat template to use' },
   data: { kind: 'string', required: true, help: 'dataset file' },
-  row: { kind: 'int', min: 1, required: true, help: 'which row, counting from 1 in file order (rows repeating an earlier one are left out first, as in train)' },
+  row: {
+    kind: 'int',
+    min: 1,
+    required: true,
+    help: 'which row, counting from 1 in file order (rows repeating an earlier one are left out first, as in train)',
+  },
   system: { kind: 'string', help: `system prompt for rows without one (default "${DEFAULT_SYSTEM_PROMPT}")` },
   'allow-control-text': ALLOW_CONTROL_FLAG,
 };

@@ -21,11 +21,19 @@ export const PLAN_SUMMARY = 'the memory a training load would take, by part, fro
 const RECIPE_FLAGS = settingFlags(DEFAULT_RECIPE);
 
 export const PLAN_FLAGS: Record<string, FlagSpec> = {
-  model: { kind: 'string', required: true, help: 'model folder, or a config.json (the weights\' dtype then comes from torch_dtype)' },
+  model: {
+    kind: 'string',
+    required: true,
+    help: "model folder, or a config.json (the weights' dtype then comes from torch_dtype)",
+  },
   batch: { kind: 'int', min: 1, required: true, help: 'rows per micro-batch' },
   seq: { kind: 'int', min: 1, required: true, help: 'max length in tokens' },
   quant: QUANT_FLAG,
-  engine: { kind: 'choice', choices: ['webgpu', 'cpu'], help: 'whose plan: webgpu (default; recomputes every layer) or cpu (keeps activations while they fit 1 GiB)' },
+  engine: {
+    kind: 'choice',
+    choices: ['webgpu', 'cpu'],
+    help: 'whose plan: webgpu (default; recomputes every layer) or cpu (keeps activations while they fit 1 GiB)',
+  },
   r: RECIPE_FLAGS.r,
   targets: RECIPE_FLAGS.targets,
 };
@@ -37,7 +45,12 @@ async function openConfig(path: string): Promise<{ config: Qwen2Config; dtype: W
   const st = await stat(path).catch(() => null);
   if (!st) throw new ModelFilesError(path, 'not found (give a model folder or a config.json)');
   if (st.isDirectory()) {
-    const hasWeights = await Promise.any(['model.safetensors', 'model.safetensors.index.json'].map((f) => stat(join(path, f)))).then(() => true, () => false);
+    const hasWeights = await Promise.any(
+      ['model.safetensors', 'model.safetensors.index.json'].map((f) => stat(join(path, f))),
+    ).then(
+      () => true,
+      () => false,
+    );
     if (hasWeights) {
       const m = await openModelFolder(path);
       return { config: m.config, dtype: validateWeights(m.config, m.weights), source: 'weights' };
@@ -49,7 +62,11 @@ async function openConfig(path: string): Promise<{ config: Qwen2Config; dtype: W
   });
   const config = parseQwen2Config(text);
   const dtype = TORCH_DTYPES[config.torchDtype];
-  if (!dtype) throw new ModelConfigError('torch_dtype', `${JSON.stringify(config.torchDtype)} in ${path} is not one of ${Object.keys(TORCH_DTYPES).join(', ')}`);
+  if (!dtype)
+    throw new ModelConfigError(
+      'torch_dtype',
+      `${JSON.stringify(config.torchDtype)} in ${path} is not one of ${Object.keys(TORCH_DTYPES).join(', ')}`,
+    );
   return { config, dtype, source: 'torch_dtype' };
 }
 
@@ -62,17 +79,38 @@ export async function runPlan(argv: string[], io: CliIo): Promise<number> {
   const quant = (f.quant as Quantization | undefined) ?? 'none';
   // the settings spec's checks, the engine's limits among them (WebGPU's largest rank)
   const lora: LoraSettings = loraOf(recipeFromFlags('plan', { r: f.r, targets: f.targets }, DEFAULT_RECIPE, engine));
-  const batch = f.batch as number, seq = f.seq as number;
+  const batch = f.batch as number,
+    seq = f.seq as number;
   const plan = planMemory(engine, config, { maxBatch: batch, maxSeq: seq, lora, quant }, dtype);
   const rows = Object.entries(plan.parts).map(([part, bytes]) => [part, mib(bytes), String(bytes)]);
   rows.push(['total', mib(plan.total), String(plan.total)]);
-  const w = [Math.max(4, ...rows.map((r) => r[0].length)), Math.max(3, ...rows.map((r) => r[1].length)), Math.max(5, ...rows.map((r) => r[2].length))];
-  line(io.stdout, `${engine} plan, batch ${batch} x seq ${seq}, ${quant === 'nf4' ? 'NF4 projections (QLoRA)' : `${dtype} weights`}, LoRA r ${lora.r} on ${lora.targets.length} projections, ${plan.recompute ? 'recomputing each layer in backward' : 'keeping every layer\'s activations'}`);
+  const w = [
+    Math.max(4, ...rows.map((r) => r[0].length)),
+    Math.max(3, ...rows.map((r) => r[1].length)),
+    Math.max(5, ...rows.map((r) => r[2].length)),
+  ];
+  line(
+    io.stdout,
+    `${engine} plan, batch ${batch} x seq ${seq}, ${quant === 'nf4' ? 'NF4 projections (QLoRA)' : `${dtype} weights`}, LoRA r ${lora.r} on ${lora.targets.length} projections, ${plan.recompute ? 'recomputing each layer in backward' : "keeping every layer's activations"}`,
+  );
   line(io.stdout, `${'part'.padEnd(w[0])}  ${'MiB'.padStart(w[1])}  ${'bytes'.padStart(w[2])}`);
   for (const r of rows) line(io.stdout, `${r[0].padEnd(w[0])}  ${r[1].padStart(w[1])}  ${r[2].padStart(w[2])}`);
-  line(io.stdout, JSON.stringify({
-    command: 'plan', model: f.model, engine, quant, dtype, dtype_from: source, batch, seq, r: lora.r, recompute: plan.recompute,
-    parts: plan.parts, total_bytes: plan.total,
-  }));
+  line(
+    io.stdout,
+    JSON.stringify({
+      command: 'plan',
+      model: f.model,
+      engine,
+      quant,
+      dtype,
+      dtype_from: source,
+      batch,
+      seq,
+      r: lora.r,
+      recompute: plan.recompute,
+      parts: plan.parts,
+      total_bytes: plan.total,
+    }),
+  );
   return 0;
 }

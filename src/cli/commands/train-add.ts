@@ -18,17 +18,34 @@ export interface AddedRows {
 }
 
 /** One sibling per wrong row, none repeating an utterance of the training or the wrong rows. */
-export function siblingsOf(schema: ToolSchema, wrong: readonly DatasetRow[], train: readonly DatasetRow[], file: string, seed: number): AddedRows {
+export function siblingsOf(
+  schema: ToolSchema,
+  wrong: readonly DatasetRow[],
+  train: readonly DatasetRow[],
+  file: string,
+  seed: number,
+): AddedRows {
   const used = new Set([...train, ...wrong].map((r) => utteranceOf(schema, r.user)));
-  const rows: DatasetRow[] = [], left: DatasetIssue[] = [];
+  const rows: DatasetRow[] = [],
+    left: DatasetIssue[] = [];
   wrong.forEach((w, i) => {
     const where = { ...w.origin };
     if (!w.expected) return void left.push({ ...where, message: 'its answer is not a tool call' });
     const sib = siblingRow(schema, w.user, w.expected, used, seed + i);
-    if (!sib) return void left.push({ ...where, message: `no template of ${w.expected.tool_name} gives this utterance back with values to vary: move the row out of the evaluation file to train on it` });
+    if (!sib)
+      return void left.push({
+        ...where,
+        message: `no template of ${w.expected.tool_name} gives this utterance back with values to vary: move the row out of the evaluation file to train on it`,
+      });
     used.add(sib.input);
     const answer = JSON.stringify(sib.output);
-    rows.push({ ...(w.system !== undefined ? { system: w.system } : {}), user: sib.instruct + sib.input, answer, expected: sib.output, origin: { index: i } });
+    rows.push({
+      ...(w.system !== undefined ? { system: w.system } : {}),
+      user: sib.instruct + sib.input,
+      answer,
+      expected: sib.output,
+      origin: { index: i },
+    });
   });
   if (!rows.length) throw new DatasetError(file, left.length ? left : [{ message: 'no rows' }]);
   return { rows, left };

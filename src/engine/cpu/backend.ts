@@ -4,6 +4,13 @@ import type { EngineInfo } from '../engine.ts';
 /** The scalar CPU backend with the description the engine reports. */
 export class CpuBackend extends CpuOps {
   describe(): EngineInfo {
-    return { kind: 'cpu', device: 'CPU (scalar)', features: [], maxBufferSize: Infinity, maxBindingSize: Infinity, threads: 1 };
+    return {
+      kind: 'cpu',
+      device: 'CPU (scalar)',
+      features: [],
+      maxBufferSize: Infinity,
+      maxBindingSize: Infinity,
+      threads: 1,
+    };
   }
 }

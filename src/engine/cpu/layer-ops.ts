@@ -42,7 +42,8 @@ export function weightRow(w: CpuWeight, r: number, out: Float32Array): Float32Ar
 /** Multiplier of element e of a dropout call: 0 when dropped, 1/(1-p) when kept. */
 export function dropoutScaleFn(d: Dropout): ((e: number) => number) | null {
   if (d.p <= 0) return null;
-  const threshold = dropoutThreshold(d.p), keep = 1 / (1 - d.p);
+  const threshold = dropoutThreshold(d.p),
+    keep = 1 / (1 - d.p);
   return (e) => (hash32(d.seed, e) >= threshold ? keep : 0);
 }
 
@@ -74,7 +75,13 @@ export class CpuLayerOps {
     return out;
   }
 
-  weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): CpuWeight {
+  weight(
+    data: Float32Array | Uint16Array | Uint32Array,
+    dtype: WeightFormat,
+    rows: number,
+    cols: number,
+    label: string,
+  ): CpuWeight {
     checkWeightData(data, dtype, rows, cols, label);
     this.allocated += data.byteLength;
     return { data, dtype, rows, cols };
@@ -106,13 +113,24 @@ export class CpuLayerOps {
   embeddingForward(out: CpuTensor, ids: CpuTensor, wte: CpuWeight, N: number, C: number): void {
     for (let n = 0; n < N; n++) {
       const id = i32(ids)[n];
-      if (id < 0 || id >= wte.rows) throw new EngineError(`token id ${id} at position ${n} is outside the vocabulary (${wte.rows})`);
+      if (id < 0 || id >= wte.rows)
+        throw new EngineError(`token id ${id} at position ${n} is outside the vocabulary (${wte.rows})`);
       weightRow(wte, id, f(out).subarray(n * C, (n + 1) * C));
     }
   }
 
-  rmsnormForward(out: CpuTensor, rstd: CpuTensor, inp: CpuTensor, weight: CpuTensor, N: number, C: number, eps: number): void {
-    const x = f(inp), y = f(out), w = f(weight);
+  rmsnormForward(
+    out: CpuTensor,
+    rstd: CpuTensor,
+    inp: CpuTensor,
+    weight: CpuTensor,
+    N: number,
+    C: number,
+    eps: number,
+  ): void {
+    const x = f(inp),
+      y = f(out),
+      w = f(weight);
     for (let n = 0; n < N; n++) {
       let ss = 0;
       for (let c = 0; c < C; c++) ss += x[n * C + c] * x[n * C + c];
@@ -122,8 +140,19 @@ export class CpuLayerOps {
     }
   }
 
-  rmsnormBackward(dinp: CpuTensor, dout: CpuTensor, inp: CpuTensor, weight: CpuTensor, rstd: CpuTensor, N: number, C: number): void {
-    const x = f(inp), dy = f(dout), dx = f(dinp), w = f(weight);
+  rmsnormBackward(
+    dinp: CpuTensor,
+    dout: CpuTensor,
+    inp: CpuTensor,
+    weight: CpuTensor,
+    rstd: CpuTensor,
+    N: number,
+    C: number,
+  ): void {
+    const x = f(inp),
+      dy = f(dout),
+      dx = f(dinp),
+      w = f(weight);
     for (let n = 0; n < N; n++) {
       const r = f(rstd)[n];
       let dot = 0;
@@ -133,8 +162,18 @@ export class CpuLayerOps {
     }
   }
 
-  matmulForward(out: CpuTensor, inp: CpuTensor, w: CpuWeight, bias: CpuTensor | null, N: number, In: number, O: number): void {
-    const x = f(inp), y = f(out), row = new Float32Array(In);
+  matmulForward(
+    out: CpuTensor,
+    inp: CpuTensor,
+    w: CpuWeight,
+    bias: CpuTensor | null,
+    N: number,
+    In: number,
+    O: number,
+  ): void {
+    const x = f(inp),
+      y = f(out),
+      row = new Float32Array(In);
     for (let o = 0; o < O; o++) {
       weightRow(w, o, row);
       const b = bias ? f(bias)[o] : 0;
@@ -148,7 +187,9 @@ export class CpuLayerOps {
   }
 
   matmulBackward(dinp: CpuTensor, dout: CpuTensor, w: CpuWeight, N: number, In: number, O: number): void {
-    const dx = f(dinp), dy = f(dout), row = new Float32Array(In);
+    const dx = f(dinp),
+      dy = f(dout),
+      row = new Float32Array(In);
     for (let o = 0; o < O; o++) {
       weightRow(w, o, row);
       for (let n = 0; n < N; n++) {
@@ -160,22 +201,46 @@ export class CpuLayerOps {
     }
   }
 
-  ropeForward(x: CpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array): void {
+  ropeForward(
+    x: CpuTensor,
+    B: number,
+    T: number,
+    H: number,
+    HD: number,
+    theta: number,
+    posOffset: number,
+    positions?: Int32Array,
+  ): void {
     ropeInPlace(f(x), B, T, H, HD, theta, posOffset, 1, positions);
   }
 
   /** The rotation is orthogonal, so its backward is the rotation by the opposite angle. */
-  ropeBackward(dx: CpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, positions?: Int32Array): void {
+  ropeBackward(
+    dx: CpuTensor,
+    B: number,
+    T: number,
+    H: number,
+    HD: number,
+    theta: number,
+    posOffset: number,
+    positions?: Int32Array,
+  ): void {
     ropeInPlace(f(dx), B, T, H, HD, theta, posOffset, -1, positions);
   }
 
   swigluForward(out: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number): void {
-    const g = f(gate), u = f(up), y = f(out);
+    const g = f(gate),
+      u = f(up),
+      y = f(out);
     for (let i = 0; i < n; i++) y[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i];
   }
 
   swigluBackward(dgate: CpuTensor, dup: CpuTensor, dout: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number): void {
-    const g = f(gate), u = f(up), dy = f(dout), dg = f(dgate), du = f(dup);
+    const g = f(gate),
+      u = f(up),
+      dy = f(dout),
+      dg = f(dgate),
+      du = f(dup);
     for (let i = 0; i < n; i++) {
       const sig = 1 / (1 + Math.exp(-g[i]));
       du[i] = dy[i] * g[i] * sig;
@@ -184,7 +249,8 @@ export class CpuLayerOps {
   }
 
   addInPlace(x: CpuTensor, y: CpuTensor, n: number): void {
-    const a = f(x), b = f(y);
+    const a = f(x),
+      b = f(y);
     for (let i = 0; i < n; i++) a[i] += b[i];
   }
 
@@ -196,16 +262,27 @@ export class CpuLayerOps {
   }
 
   scatterAddRows(dinp: CpuTensor, dout: CpuTensor, idx: CpuTensor, M: number, C: number): void {
-    const dx = f(dinp), dy = f(dout);
+    const dx = f(dinp),
+      dy = f(dout);
     for (let m = 0; m < M; m++) {
       const r = i32(idx)[m];
       for (let c = 0; c < C; c++) dx[r * C + c] += dy[m * C + c];
     }
   }
 
-
-  mergeLora(out: CpuTensor, w: CpuWeight, a: CpuTensor, b: CpuTensor, O: number, In: number, R: number, scale: number): void {
-    const A = f(a), B = f(b), y = f(out);
+  mergeLora(
+    out: CpuTensor,
+    w: CpuWeight,
+    a: CpuTensor,
+    b: CpuTensor,
+    O: number,
+    In: number,
+    R: number,
+    scale: number,
+  ): void {
+    const A = f(a),
+      B = f(b),
+      y = f(out);
     for (let o = 0; o < O; o++) {
       weightRow(w, o, y.subarray(o * In, (o + 1) * In));
       for (let r = 0; r < R; r++) {

@@ -4,8 +4,17 @@
 
 import type { Ops, Projection } from '../ops.ts';
 
-export function linearForwardComposite<T, W>(ops: Ops<T, W>, outs: T[], inp: T, projs: Projection<T, W>[], resid: T | null,
-  N: number, In: number, R: number, scale: number): void {
+export function linearForwardComposite<T, W>(
+  ops: Ops<T, W>,
+  outs: T[],
+  inp: T,
+  projs: Projection<T, W>[],
+  resid: T | null,
+  N: number,
+  In: number,
+  R: number,
+  scale: number,
+): void {
   projs.forEach((p, i) => {
     ops.matmulForward(outs[i], inp, p.w, p.bias, N, In, p.O);
     if (p.lora) ops.loraForward(outs[i], p.lora.xa, inp, p.lora.a, p.lora.b, N, In, p.O, R, scale, p.lora.dropout);
@@ -13,8 +22,17 @@ export function linearForwardComposite<T, W>(ops: Ops<T, W>, outs: T[], inp: T, 
   });
 }
 
-export function linearBackwardComposite<T, W>(ops: Ops<T, W>, dinp: T, douts: T[], inp: T, projs: Projection<T, W>[],
-  N: number, In: number, R: number, scale: number): void {
+export function linearBackwardComposite<T, W>(
+  ops: Ops<T, W>,
+  dinp: T,
+  douts: T[],
+  inp: T,
+  projs: Projection<T, W>[],
+  N: number,
+  In: number,
+  R: number,
+  scale: number,
+): void {
   ops.zero(dinp, N * In);
   projs.forEach((p, i) => {
     ops.matmulBackward(dinp, douts[i], p.w, N, In, p.O);

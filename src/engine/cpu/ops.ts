@@ -13,17 +13,50 @@ import { CpuLayerOps, type CpuTensor, type CpuWeight, dropoutScaleFn, f, i32, we
 export { type CpuTensor, type CpuWeight, weightRow } from './layer-ops.ts';
 
 export class CpuOps extends CpuLayerOps implements Ops<CpuTensor, CpuWeight> {
-  linearForward(outs: CpuTensor[], inp: CpuTensor, projs: Projection<CpuTensor, CpuWeight>[], resid: CpuTensor | null, N: number, In: number, R: number, scale: number): void {
+  linearForward(
+    outs: CpuTensor[],
+    inp: CpuTensor,
+    projs: Projection<CpuTensor, CpuWeight>[],
+    resid: CpuTensor | null,
+    N: number,
+    In: number,
+    R: number,
+    scale: number,
+  ): void {
     linearForwardComposite(this, outs, inp, projs, resid, N, In, R, scale);
   }
 
-  linearBackward(dinp: CpuTensor, douts: CpuTensor[], inp: CpuTensor, projs: Projection<CpuTensor, CpuWeight>[], N: number, In: number, R: number, scale: number): void {
+  linearBackward(
+    dinp: CpuTensor,
+    douts: CpuTensor[],
+    inp: CpuTensor,
+    projs: Projection<CpuTensor, CpuWeight>[],
+    N: number,
+    In: number,
+    R: number,
+    scale: number,
+  ): void {
     linearBackwardComposite(this, dinp, douts, inp, projs, N, In, R, scale);
   }
 
-  loraForward(out: CpuTensor, xa: CpuTensor, inp: CpuTensor, a: CpuTensor, b: CpuTensor,
-    N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void {
-    const x = f(inp), A = f(a), B = f(b), y = f(out), h = f(xa);
+  loraForward(
+    out: CpuTensor,
+    xa: CpuTensor,
+    inp: CpuTensor,
+    a: CpuTensor,
+    b: CpuTensor,
+    N: number,
+    In: number,
+    O: number,
+    R: number,
+    scale: number,
+    dropout: Dropout,
+  ): void {
+    const x = f(inp),
+      A = f(a),
+      B = f(b),
+      y = f(out),
+      h = f(xa);
     const drop = dropoutScaleFn(dropout);
     for (let n = 0; n < N; n++) {
       for (let r = 0; r < R; r++) {
@@ -42,9 +75,32 @@ export class CpuOps extends CpuLayerOps implements Ops<CpuTensor, CpuWeight> {
     }
   }
 
-  loraBackward(dinp: CpuTensor, da: CpuTensor, db: CpuTensor, dxa: CpuTensor, dout: CpuTensor, inp: CpuTensor, xa: CpuTensor,
-    a: CpuTensor, b: CpuTensor, N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void {
-    const x = f(inp), A = f(a), B = f(b), dy = f(dout), h = f(xa), dh = f(dxa), dA = f(da), dB = f(db), dx = f(dinp);
+  loraBackward(
+    dinp: CpuTensor,
+    da: CpuTensor,
+    db: CpuTensor,
+    dxa: CpuTensor,
+    dout: CpuTensor,
+    inp: CpuTensor,
+    xa: CpuTensor,
+    a: CpuTensor,
+    b: CpuTensor,
+    N: number,
+    In: number,
+    O: number,
+    R: number,
+    scale: number,
+    dropout: Dropout,
+  ): void {
+    const x = f(inp),
+      A = f(a),
+      B = f(b),
+      dy = f(dout),
+      h = f(xa),
+      dh = f(dxa),
+      dA = f(da),
+      dB = f(db),
+      dx = f(dinp);
     const drop = dropoutScaleFn(dropout);
     for (let n = 0; n < N; n++) {
       for (let r = 0; r < R; r++) {
@@ -69,19 +125,54 @@ export class CpuOps extends CpuLayerOps implements Ops<CpuTensor, CpuWeight> {
     }
   }
 
-  attentionForward(out: CpuTensor, att: CpuTensor, q: CpuTensor, k: CpuTensor, v: CpuTensor, mask: CpuTensor,
-    B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
+  attentionForward(
+    out: CpuTensor,
+    att: CpuTensor,
+    q: CpuTensor,
+    k: CpuTensor,
+    v: CpuTensor,
+    mask: CpuTensor,
+    B: number,
+    T: number,
+    S: number,
+    SMAX: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+  ): void {
     const w = { out: NH * HD, q: NH * HD, k: NKV * HD, v: NKV * HD };
-    if (!perPackedRow(mask, B, T, S, SMAX, NH, { out, att, q, k, v }, w, ['att'], (p, L) =>
-      this.attendForward(p.out, p.att, p.q, p.k, p.v, p.mask, 1, L, L, L, NH, NKV, HD)))
+    if (
+      !perPackedRow(mask, B, T, S, SMAX, NH, { out, att, q, k, v }, w, ['att'], (p, L) =>
+        this.attendForward(p.out, p.att, p.q, p.k, p.v, p.mask, 1, L, L, L, NH, NKV, HD),
+      )
+    )
       this.attendForward(out, att, q, k, v, mask, B, T, S, SMAX, NH, NKV, HD);
   }
 
   /** attentionForward on one ordinary (unpacked) mask. */
-  protected attendForward(out: CpuTensor, att: CpuTensor, q: CpuTensor, k: CpuTensor, v: CpuTensor, mask: CpuTensor,
-    B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
-    const Q = f(q), K = f(k), Vv = f(v), P = f(att), Y = f(out), M = i32(mask);
-    const group = NH / NKV, scale = 1 / Math.sqrt(HD);
+  protected attendForward(
+    out: CpuTensor,
+    att: CpuTensor,
+    q: CpuTensor,
+    k: CpuTensor,
+    v: CpuTensor,
+    mask: CpuTensor,
+    B: number,
+    T: number,
+    S: number,
+    SMAX: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+  ): void {
+    const Q = f(q),
+      K = f(k),
+      Vv = f(v),
+      P = f(att),
+      Y = f(out),
+      M = i32(mask);
+    const group = NH / NKV,
+      scale = 1 / Math.sqrt(HD);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < NH; h++) {
         const kvh = Math.floor(h / group);
@@ -91,7 +182,10 @@ export class CpuOps extends CpuLayerOps implements Ops<CpuTensor, CpuWeight> {
           const last = S - T + t;
           let max = -Infinity;
           for (let s = 0; s < S; s++) {
-            if (s > last || !M[b * SMAX + s]) { P[po + s] = -Infinity; continue; }
+            if (s > last || !M[b * SMAX + s]) {
+              P[po + s] = -Infinity;
+              continue;
+            }
             const ko = ((b * SMAX + s) * NKV + kvh) * HD;
             let dot = 0;
             for (let d = 0; d < HD; d++) dot += Q[qo + d] * K[ko + d];
@@ -119,19 +213,72 @@ export class CpuOps extends CpuLayerOps implements Ops<CpuTensor, CpuWeight> {
   }
 
   /** The probabilities in att already hold the mask, so out and mask go unread here. */
-  attentionBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor, q: CpuTensor, k: CpuTensor,
-    v: CpuTensor, out: CpuTensor, att: CpuTensor, mask: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
-    const w = { dq: NH * HD, dk: NKV * HD, dv: NKV * HD, dout: NH * HD, q: NH * HD, k: NKV * HD, v: NKV * HD, out: NH * HD };
-    if (!perPackedRow(mask, B, T, T, T, NH, { dq, dk, dv, datt, dout, q, k, v, out, att }, w, ['att', 'datt'], (p, L) =>
-      this.attendBackward(p.dq, p.dk, p.dv, p.datt, p.dout, p.q, p.k, p.v, p.out, p.att, p.mask, 1, L, NH, NKV, HD)))
+  attentionBackward(
+    dq: CpuTensor,
+    dk: CpuTensor,
+    dv: CpuTensor,
+    datt: CpuTensor,
+    dout: CpuTensor,
+    q: CpuTensor,
+    k: CpuTensor,
+    v: CpuTensor,
+    out: CpuTensor,
+    att: CpuTensor,
+    mask: CpuTensor,
+    B: number,
+    T: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+  ): void {
+    const w = {
+      dq: NH * HD,
+      dk: NKV * HD,
+      dv: NKV * HD,
+      dout: NH * HD,
+      q: NH * HD,
+      k: NKV * HD,
+      v: NKV * HD,
+      out: NH * HD,
+    };
+    if (
+      !perPackedRow(mask, B, T, T, T, NH, { dq, dk, dv, datt, dout, q, k, v, out, att }, w, ['att', 'datt'], (p, L) =>
+        this.attendBackward(p.dq, p.dk, p.dv, p.datt, p.dout, p.q, p.k, p.v, p.out, p.att, p.mask, 1, L, NH, NKV, HD),
+      )
+    )
       this.attendBackward(dq, dk, dv, datt, dout, q, k, v, out, att, mask, B, T, NH, NKV, HD);
   }
 
   /** attentionBackward on one ordinary (unpacked) mask. */
-  protected attendBackward(dq: CpuTensor, dk: CpuTensor, dv: CpuTensor, datt: CpuTensor, dout: CpuTensor, q: CpuTensor, k: CpuTensor,
-    v: CpuTensor, _out: CpuTensor, att: CpuTensor, _mask: CpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
-    const Q = f(q), K = f(k), Vv = f(v), P = f(att), dY = f(dout), dQ = f(dq), dK = f(dk), dV = f(dv), dP = f(datt);
-    const group = NH / NKV, scale = 1 / Math.sqrt(HD);
+  protected attendBackward(
+    dq: CpuTensor,
+    dk: CpuTensor,
+    dv: CpuTensor,
+    datt: CpuTensor,
+    dout: CpuTensor,
+    q: CpuTensor,
+    k: CpuTensor,
+    v: CpuTensor,
+    _out: CpuTensor,
+    att: CpuTensor,
+    _mask: CpuTensor,
+    B: number,
+    T: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+  ): void {
+    const Q = f(q),
+      K = f(k),
+      Vv = f(v),
+      P = f(att),
+      dY = f(dout),
+      dQ = f(dq),
+      dK = f(dk),
+      dV = f(dv),
+      dP = f(datt);
+    const group = NH / NKV,
+      scale = 1 / Math.sqrt(HD);
     dQ.fill(0, 0, B * T * NH * HD);
     dK.fill(0, 0, B * T * NKV * HD);
     dV.fill(0, 0, B * T * NKV * HD);
@@ -169,13 +316,27 @@ export class CpuOps extends CpuLayerOps implements Ops<CpuTensor, CpuWeight> {
   /** Vocabulary chunk of the cross-entropy: bounded scratch whatever V is. */
   protected ceChunk = 4096;
 
-  crossEntropyForwardBackward(losses: CpuTensor, dh: CpuTensor, h: CpuTensor, w: CpuWeight, targets: CpuTensor,
-    M: number, C: number, V: number, gradScale: number): void {
-    const H = f(h), dH = f(dh), tg = i32(targets), L = f(losses);
+  crossEntropyForwardBackward(
+    losses: CpuTensor,
+    dh: CpuTensor,
+    h: CpuTensor,
+    w: CpuWeight,
+    targets: CpuTensor,
+    M: number,
+    C: number,
+    V: number,
+    gradScale: number,
+  ): void {
+    const H = f(h),
+      dH = f(dh),
+      tg = i32(targets),
+      L = f(losses);
     const chunk = Math.min(this.ceChunk, V);
     const logits = new Float32Array(M * chunk);
     const row = new Float32Array(C);
-    const max = new Float64Array(M).fill(-Infinity), sum = new Float64Array(M), target = new Float64Array(M);
+    const max = new Float64Array(M).fill(-Infinity),
+      sum = new Float64Array(M),
+      target = new Float64Array(M);
     const chunkLogits = (v0: number, nv: number, visit?: (v: number) => void) => {
       for (let j = 0; j < nv; j++) {
         weightRow(w, v0 + j, row);
@@ -233,11 +394,23 @@ export class CpuOps extends CpuLayerOps implements Ops<CpuTensor, CpuWeight> {
     f(out)[0] = Math.sqrt(s);
   }
 
-  adamw(param: CpuTensor, grad: CpuTensor, m: CpuTensor, v: CpuTensor, norm: CpuTensor, P: number, h: AdamWParams): void {
-    const p = f(param), g = f(grad), M = f(m), Vv = f(v);
+  adamw(
+    param: CpuTensor,
+    grad: CpuTensor,
+    m: CpuTensor,
+    v: CpuTensor,
+    norm: CpuTensor,
+    P: number,
+    h: AdamWParams,
+  ): void {
+    const p = f(param),
+      g = f(grad),
+      M = f(m),
+      Vv = f(v);
     const total = f(norm)[0];
     const clip = h.maxGradNorm > 0 ? Math.min(1, h.maxGradNorm / (total + 1e-6)) : 1;
-    const bc1 = 1 - Math.pow(h.beta1, h.step), bc2 = 1 - Math.pow(h.beta2, h.step);
+    const bc1 = 1 - Math.pow(h.beta1, h.step),
+      bc2 = 1 - Math.pow(h.beta2, h.step);
     for (let i = 0; i < P; i++) {
       const gi = g[i] * clip;
       p[i] *= 1 - h.lr * h.weightDecay;

@@ -8,8 +8,17 @@ import { packedRows } from '../packing.ts';
 type CpuTensor = Float32Array | Int32Array;
 
 /** Rotate-half RoPE in place: token (b, t) at positions[t] (one row) or t + posOffset; sign -1 is the transpose. */
-export function ropeInPlace(x: Float32Array, B: number, T: number, H: number, HD: number, theta: number, posOffset: number,
-  sign: 1 | -1, positions?: Int32Array): void {
+export function ropeInPlace(
+  x: Float32Array,
+  B: number,
+  T: number,
+  H: number,
+  HD: number,
+  theta: number,
+  posOffset: number,
+  sign: 1 | -1,
+  positions?: Int32Array,
+): void {
   const half = HD / 2;
   const invFreq = new Float64Array(half);
   for (let j = 0; j < half; j++) invFreq[j] = 1 / Math.pow(theta, (2 * j) / HD);
@@ -17,10 +26,12 @@ export function ropeInPlace(x: Float32Array, B: number, T: number, H: number, HD
     for (let t = 0; t < T; t++) {
       const pos = positions ? positions[t] : t + posOffset;
       for (let j = 0; j < half; j++) {
-        const cos = Math.cos(pos * invFreq[j]), sin = sign * Math.sin(pos * invFreq[j]);
+        const cos = Math.cos(pos * invFreq[j]),
+          sin = sign * Math.sin(pos * invFreq[j]);
         for (let h = 0; h < H; h++) {
           const o = ((b * T + t) * H + h) * HD;
-          const x1 = x[o + j], x2 = x[o + j + half];
+          const x1 = x[o + j],
+            x2 = x[o + j + half];
           x[o + j] = x1 * cos - x2 * sin;
           x[o + j + half] = x2 * cos + x1 * sin;
         }
@@ -37,8 +48,18 @@ type Parts = Record<string, CpuTensor>;
  * each name in `widths`, the state names `state` NH * L * L values per row, back to back), or once
  * on the whole batch when the mask is not packed. Returns false for the whole-batch case.
  */
-export function perPackedRow(mask: CpuTensor, B: number, T: number, S: number, SMAX: number, NH: number,
-  t: Parts, widths: Record<string, number>, state: string[], call: (p: Parts, L: number) => void): boolean {
+export function perPackedRow(
+  mask: CpuTensor,
+  B: number,
+  T: number,
+  S: number,
+  SMAX: number,
+  NH: number,
+  t: Parts,
+  widths: Record<string, number>,
+  state: string[],
+  call: (p: Parts, L: number) => void,
+): boolean {
   const rows = packedRows(mask as Int32Array, B, T, S, SMAX);
   if (!rows) return false;
   let stateAt = 0;

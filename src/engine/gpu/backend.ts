@@ -28,8 +28,14 @@ export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Prom
   return Object.assign(ops, {
     describe(): EngineInfo {
       return {
-        kind: 'webgpu', device: ops.info.device, features: ops.info.features, maxBufferSize: ops.info.maxBufferSize,
-        maxBindingSize: ops.info.maxBindingSize, threads: 1, kernels: kernelPath(ops.info), notices: ops.info.notices,
+        kind: 'webgpu',
+        device: ops.info.device,
+        features: ops.info.features,
+        maxBufferSize: ops.info.maxBufferSize,
+        maxBindingSize: ops.info.maxBindingSize,
+        threads: 1,
+        kernels: kernelPath(ops.info),
+        notices: ops.info.notices,
       };
     },
     memoryBudget(): number | undefined {

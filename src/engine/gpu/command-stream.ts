@@ -49,9 +49,14 @@ export class CommandStream {
   /** When set, every launch gets its own timed pass (benchmark --profile). */
   profiler: KernelProfiler | null = null;
   /** When set, sees every launch as it is encoded (bench --count-only tallies them). */
-  observer: ((kernel: Kernel, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid) => void) | null = null;
+  observer:
+    ((kernel: Kernel, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid) => void) | null =
+    null;
 
-  constructor(private device: GPUDevice, memory: GpuMemory) {
+  constructor(
+    private device: GPUDevice,
+    memory: GpuMemory,
+  ) {
     this.ring = memory.createBuffer(SLOT_BYTES * RING_SLOTS, USAGE.UNIFORM | USAGE.COPY_DST, 'uniform ring');
   }
 
@@ -78,7 +83,8 @@ export class CommandStream {
       if (readOnly) {
         // a buffer bound read-only may not also be bound writable in the same launch
         for (const [other, o] of kernel.bindings)
-          if (!o.readOnly && bindings[other]?.buffer === r.buffer) throw new EngineError(`${kernel.name}: ${name} (read) and ${other} (read_write) share one buffer`);
+          if (!o.readOnly && bindings[other]?.buffer === r.buffer)
+            throw new EngineError(`${kernel.name}: ${name} (read) and ${other} (read_write) share one buffer`);
       }
       const id = this.bufferId(r.buffer);
       ids.push(id);
@@ -90,7 +96,11 @@ export class CommandStream {
     let group = this.groups.get(key);
     if (group) return group;
     const entries: GPUBindGroupEntry[] = [];
-    if (kernel.uniform !== null) entries.push({ binding: kernel.uniform, resource: { buffer: this.ring, offset: 0, size: Math.max(16, Math.ceil((kernel.params.length * 4) / 16) * 16) } });
+    if (kernel.uniform !== null)
+      entries.push({
+        binding: kernel.uniform,
+        resource: { buffer: this.ring, offset: 0, size: Math.max(16, Math.ceil((kernel.params.length * 4) / 16) * 16) },
+      });
     for (const [name, { binding }] of kernel.bindings) {
       const r = bindings[name];
       entries.push({ binding, resource: { buffer: r.buffer, offset: r.offset, size: r.size } });
@@ -144,7 +154,9 @@ export class CommandStream {
   /** Opens a compute pass that writes its start and end GPU times into slots 0 and 1 of querySet. */
   beginTimedPass(querySet: GPUQuerySet): void {
     this.closePass();
-    this.pass = this.openEncoder().beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+    this.pass = this.openEncoder().beginComputePass({
+      timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+    });
     this.timedPass = this.pass;
   }
 

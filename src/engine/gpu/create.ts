@@ -85,7 +85,9 @@ async function findAdapter(opts: WebGpuOptions): Promise<{ gpu: GPU; adapter: GP
   const gpu = opts.gpu ?? (typeof navigator !== 'undefined' ? navigator.gpu : undefined);
   if (gpu) return { gpu, adapter: await gpu.requestAdapter({ powerPreference }) };
   if (typeof process !== 'undefined' && process.versions?.node) return nodeAdapter(powerPreference);
-  throw new WebGpuUnavailableError('this browser has no WebGPU (navigator.gpu is missing); use the CPU engine or a WebGPU browser');
+  throw new WebGpuUnavailableError(
+    'this browser has no WebGPU (navigator.gpu is missing); use the CPU engine or a WebGPU browser',
+  );
 }
 
 export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuOps> {
@@ -106,19 +108,33 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
   }
   const limits = device.limits;
   if (limits.maxStorageBuffersPerShaderStage < 6)
-    throw new WebGpuUnavailableError(`the GPU allows ${limits.maxStorageBuffersPerShaderStage} storage buffers per shader stage; the kernels need 6`);
-  const maxBindingSize = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, opts.maxBindingBytes ?? Infinity);
+    throw new WebGpuUnavailableError(
+      `the GPU allows ${limits.maxStorageBuffersPerShaderStage} storage buffers per shader stage; the kernels need 6`,
+    );
+  const maxBindingSize = Math.min(
+    limits.maxStorageBufferBindingSize,
+    limits.maxBufferSize,
+    opts.maxBindingBytes ?? Infinity,
+  );
   let pipelines: PipelineCache;
   const sources = opts.shaders ?? (await loadShaderSources());
   // the subgroup path exists only where its kernels are written (shaders/reduce_subgroups.wgsl, lanes_subgroups.wgsl)
-  const features = { f16: device.features.has('shader-f16'), subgroups: device.features.has('subgroups' as GPUFeatureName) && 'reduce_subgroups' in sources && 'lanes_subgroups' in sources };
+  const features = {
+    f16: device.features.has('shader-f16'),
+    subgroups:
+      device.features.has('subgroups' as GPUFeatureName) &&
+      'reduce_subgroups' in sources &&
+      'lanes_subgroups' in sources,
+  };
   const planner = new MatmulPlanner(limits.maxComputeWorkgroupStorageSize, features.f16);
   planner.force = opts.tiles ?? null;
   try {
     pipelines = await PipelineCache.build(device, sources, features, planner.variants());
   } catch (e) {
     device.destroy();
-    throw e instanceof EngineError ? e : new GpuValidationError(`compiling the WGSL kernels failed: ${(e as Error).message}`);
+    throw e instanceof EngineError
+      ? e
+      : new GpuValidationError(`compiling the WGSL kernels failed: ${(e as Error).message}`);
   }
   const info = adapter.info;
   const memoryLimits = {
@@ -127,17 +143,24 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
     maxWeightChunkBytes: Math.min(maxBindingSize, opts.maxWeightChunkBytes ?? Infinity),
     alignment: limits.minStorageBufferOffsetAlignment,
   };
-  const ops = new WebGpuOps(device, pipelines, memoryLimits, opts.ceSliceElements ?? 4 << 20, {
-    device: [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'WebGPU device',
-    features: [...adapter.features],
-    maxBufferSize: limits.maxBufferSize,
-    maxBindingSize,
-    path: features.f16 ? 'f16' : 'f32',
-    subgroups: features.subgroups,
-    checks: [],
-    notices: [],
-    selfCheckMs: 0,
-  }, planner);
+  const ops = new WebGpuOps(
+    device,
+    pipelines,
+    memoryLimits,
+    opts.ceSliceElements ?? 4 << 20,
+    {
+      device: [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'WebGPU device',
+      features: [...adapter.features],
+      maxBufferSize: limits.maxBufferSize,
+      maxBindingSize,
+      path: features.f16 ? 'f16' : 'f32',
+      subgroups: features.subgroups,
+      checks: [],
+      notices: [],
+      selfCheckMs: 0,
+    },
+    planner,
+  );
   // Node's Dawn destroys its instance when the GPU object is collected, under a live device
   ops.keepAlive = [gpu, adapter];
   if (opts.selfCheck === false || !(features.f16 || features.subgroups)) return ops;
@@ -147,7 +170,9 @@ export async function createWebGpuOps(opts: WebGpuOptions = {}): Promise<WebGpuO
   // f16's probes run the subgroup kernels too (cross-entropy): with those refused, f16 is judged
   // again on the fallback device rather than refused with them
   const failed = verdicts.filter((v) => !v.ok);
-  const refused = failed.filter((v) => v.variant === 'subgroups').length ? failed.filter((v) => v.variant === 'subgroups') : failed;
+  const refused = failed.filter((v) => v.variant === 'subgroups').length
+    ? failed.filter((v) => v.variant === 'subgroups')
+    : failed;
   if (!refused.length) {
     ops.releaseAll(); // the probes' buffers: a model loads onto an empty device
     ops.info.checks = verdicts;

@@ -16,17 +16,21 @@ export class GroupCache {
   private members = new Map<GPUBuffer, Set<GpuWeight>>();
   private packs = new WeakMap<GpuTensor, { parts: (GpuTensor | null)[]; packed: GpuTensor }>();
 
-  constructor(private memory: GpuMemory, private stream: CommandStream,
+  constructor(
+    private memory: GpuMemory,
+    private stream: CommandStream,
     private alloc: (n: number, label: string) => GpuTensor,
     private copy: (dst: GpuTensor, dstOffset: number, src: GpuTensor, srcOffset: number, n: number) => void,
-    private release: (buffer: GPUBuffer) => void) {}
+    private release: (buffer: GPUBuffer) => void,
+  ) {}
 
   /** The weights as one region with each one's element offset in it, or null when they cannot share a binding. */
   weights(ws: GpuWeight[]): { region: Region; offs: number[] } | null {
     if (ws.some((w) => w.chunks.length !== 1 || w.dtype !== ws[0].dtype || w.stride !== ws[0].stride)) return null;
     const nf4 = ws[0].dtype === 'nf4';
     // element offsets: NF4 by whole blocks (64 values in 36 bytes)
-    const elems = (bytes: number) => (nf4 ? (bytes / (NF4_BLOCK_WORDS * 4)) * NF4_BLOCK : bytes / (ws[0].dtype === 'f32' ? 4 : 2));
+    const elems = (bytes: number) =>
+      nf4 ? (bytes / (NF4_BLOCK_WORDS * 4)) * NF4_BLOCK : bytes / (ws[0].dtype === 'f32' ? 4 : 2);
     const chunks = ws.map((w) => w.chunks[0]);
     const same = chunks.every((c) => c.buffer === chunks[0].buffer);
     if (!same) {
@@ -48,8 +52,12 @@ export class GroupCache {
       });
       this.members.set(buffer, group);
     }
-    const lo = Math.min(...chunks.map((c) => c.offset)), hi = Math.max(...chunks.map((c) => c.offset + c.size));
-    return { region: { buffer: chunks[0].buffer, offset: lo, size: hi - lo }, offs: chunks.map((c) => elems(c.offset - lo)) };
+    const lo = Math.min(...chunks.map((c) => c.offset)),
+      hi = Math.max(...chunks.map((c) => c.offset + c.size));
+    return {
+      region: { buffer: chunks[0].buffer, offset: lo, size: hi - lo },
+      offs: chunks.map((c) => elems(c.offset - lo)),
+    };
   }
 
   /** Forgets a weight's place in a group (it moved, or was freed); the buffer goes back with its last member. */
@@ -77,7 +85,10 @@ export class GroupCache {
     const key = parts.find((p) => p)!;
     const have = this.packs.get(key);
     if (have && have.parts.length === parts.length && have.parts.every((p, i) => p === parts[i])) return have.packed;
-    const packed = this.alloc(widths.reduce((a, b) => a + b, 0), 'bias pack');
+    const packed = this.alloc(
+      widths.reduce((a, b) => a + b, 0),
+      'bias pack',
+    );
     let at = 0;
     parts.forEach((p, i) => {
       if (p) this.copy(packed, at, p, 0, widths[i]);

@@ -10,7 +10,14 @@ import type { GpuTensor, GpuWeight, Region } from './memory.ts';
 import type { MatmulPlan } from './variants.ts';
 
 export interface LinearHost {
-  run(name: string, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid, dtype?: WeightFormat | null, variant?: string): void;
+  run(
+    name: string,
+    bindings: Record<string, Region>,
+    params: Record<string, number>,
+    grid: Grid,
+    dtype?: WeightFormat | null,
+    variant?: string,
+  ): void;
   scratch(name: string, n: number): GpuTensor;
   /** Stand-ins for bindings a launch does not use: one read-only, one writable (they may not share a buffer). */
   readonly dummy: GpuTensor;
@@ -27,7 +34,8 @@ export interface LinearHost {
 export function span(ts: GpuTensor[]): { region: Region; offs: number[] } | null {
   const buffer = ts[0].buffer;
   if (ts.some((t) => t.buffer !== buffer)) return null;
-  const lo = Math.min(...ts.map((t) => t.offset)), hi = Math.max(...ts.map((t) => t.offset + t.size));
+  const lo = Math.min(...ts.map((t) => t.offset)),
+    hi = Math.max(...ts.map((t) => t.offset + t.size));
   return { region: { buffer, offset: lo, size: hi - lo }, offs: ts.map((t) => (t.offset - lo) / 4) };
 }
 
@@ -41,8 +49,13 @@ export function dropoutParams(ds: Dropout[]): Record<string, number> {
   const p = ds[0]?.p ?? 0;
   if (ds.some((d) => d.p !== p)) throw new EngineError('LoRA parts of one launch must share the dropout rate');
   return {
-    ...perPart('seed', ds.map((d) => d.seed >>> 0)),
-    threshold: dropoutThreshold(p), keepScale: p > 0 ? 1 / (1 - p) : 1, dropOn: p > 0 ? 1 : 0,
+    ...perPart(
+      'seed',
+      ds.map((d) => d.seed >>> 0),
+    ),
+    threshold: dropoutThreshold(p),
+    keepScale: p > 0 ? 1 / (1 - p) : 1,
+    dropOn: p > 0 ? 1 : 0,
   };
 }
 
@@ -57,7 +70,28 @@ export function bounds(widths: number[]): { e1: number; e2: number; cols: number
 export function loraBase(N: number, In: number, R: number, nparts: number): Record<string, number> {
   const zero3 = (p: string) => perPart(p, []);
   return {
-    N, In, R, nparts, ...zero3('O'), ...zero3('a'), ...zero3('b'), ...zero3('x'), ...zero3('y'), ...zero3('d'), ...zero3('ga'), ...zero3('gb'),
-    ...zero3('seed'), threshold: 0, keepScale: 1, dropOn: 0, scale: 1, j1: 0, j2: 0, j3: 0, j4: 0, j5: 0, j6: 0,
+    N,
+    In,
+    R,
+    nparts,
+    ...zero3('O'),
+    ...zero3('a'),
+    ...zero3('b'),
+    ...zero3('x'),
+    ...zero3('y'),
+    ...zero3('d'),
+    ...zero3('ga'),
+    ...zero3('gb'),
+    ...zero3('seed'),
+    threshold: 0,
+    keepScale: 1,
+    dropOn: 0,
+    scale: 1,
+    j1: 0,
+    j2: 0,
+    j3: 0,
+    j4: 0,
+    j5: 0,
+    j6: 0,
   };
 }

@@ -7,7 +7,15 @@ import type { WeightFormat } from '../../core/dtype.ts';
 import { DeviceLostError, EngineError, GpuValidationError } from '../../core/errors.ts';
 import { VIEW_ALIGN, type AdamWParams } from '../ops.ts';
 import { CommandStream, grid1d, keepAlive, rowsGrid, type Grid } from './command-stream.ts';
-import { GpuMemory, USAGE, refusedAllocation, type GpuTensor, type GpuWeight, type MemoryLimits, type Region } from './memory.ts';
+import {
+  GpuMemory,
+  USAGE,
+  refusedAllocation,
+  type GpuTensor,
+  type GpuWeight,
+  type MemoryLimits,
+  type Region,
+} from './memory.ts';
 import type { PipelineCache } from './pipelines.ts';
 import { KernelProfiler } from './profiler.ts';
 import { GroupCache } from './groups.ts';
@@ -33,15 +41,25 @@ export class WebGpuLayerOps {
   /** Objects that must live as long as the device (see create.ts). */
   keepAlive: unknown[] = [];
 
-  constructor(readonly device: GPUDevice, protected pipelines: PipelineCache, limits: MemoryLimits) {
+  constructor(
+    readonly device: GPUDevice,
+    protected pipelines: PipelineCache,
+    limits: MemoryLimits,
+  ) {
     this.memory = new GpuMemory(device, limits);
     this.stream = new CommandStream(device, this.memory);
     this.memory.onDestroy = (buffer) => this.stream.forget(buffer);
     pipelines.onError = (e) => (this.failure ??= e);
-    this.groups = new GroupCache(this.memory, this.stream, (n, label) => this.alloc('f32', n, label),
-      (dst, dOff, src, sOff, n) => this.copy(dst, dOff, src, sOff, n), (buffer) => this.release(buffer));
+    this.groups = new GroupCache(
+      this.memory,
+      this.stream,
+      (n, label) => this.alloc('f32', n, label),
+      (dst, dOff, src, sOff, n) => this.copy(dst, dOff, src, sOff, n),
+      (buffer) => this.release(buffer),
+    );
     void device.lost.then((lost) => {
-      if (!this.disposed) this.failure ??= new DeviceLostError(`WebGPU device lost (${lost.reason}): ${lost.message || 'no message'}`);
+      if (!this.disposed)
+        this.failure ??= new DeviceLostError(`WebGPU device lost (${lost.reason}): ${lost.message || 'no message'}`);
     });
     const onError = (ev: GPUUncapturedErrorEvent) => {
       const kind = ev.error.constructor?.name ?? '';
@@ -49,7 +67,8 @@ export class WebGpuLayerOps {
         ? refusedAllocation('a GPU operation', 0, this.memory.allocatedBytes(), ev.error.message)
         : new GpuValidationError(`WebGPU error: ${ev.error.message}`);
     };
-    if (typeof device.addEventListener === 'function') device.addEventListener('uncapturederror', onError as EventListener);
+    if (typeof device.addEventListener === 'function')
+      device.addEventListener('uncapturederror', onError as EventListener);
     else (device as { onuncapturederror: unknown }).onuncapturederror = onError;
   }
 
@@ -94,7 +113,14 @@ export class WebGpuLayerOps {
     if (this.disposed) throw new EngineError('WebGPU backend used after dispose()');
   }
 
-  protected run(name: string, bindings: Record<string, Region>, params: Record<string, number>, grid: Grid, dtype: WeightFormat | null = null, variant = ''): void {
+  protected run(
+    name: string,
+    bindings: Record<string, Region>,
+    params: Record<string, number>,
+    grid: Grid,
+    dtype: WeightFormat | null = null,
+    variant = '',
+  ): void {
     this.check();
     this.stream.dispatch(this.pipelines.get(name, dtype, variant), bindings, params, grid);
   }
@@ -134,9 +160,19 @@ export class WebGpuLayerOps {
   }
 
   view(t: GpuTensor, offset: number, n: number): GpuTensor {
-    if (offset % VIEW_ALIGN) throw new EngineError(`view of ${t.label} at element ${offset}: offsets must be multiples of ${VIEW_ALIGN} (256-byte binding alignment)`);
+    if (offset % VIEW_ALIGN)
+      throw new EngineError(
+        `view of ${t.label} at element ${offset}: offsets must be multiples of ${VIEW_ALIGN} (256-byte binding alignment)`,
+      );
     if (offset + n > t.n) throw new EngineError(`view of ${t.label}: ${n} values at ${offset} overrun its ${t.n}`);
-    return { buffer: t.buffer, offset: t.offset + offset * 4, size: Math.max(4, n * 4), dtype: t.dtype, n, label: `${t.label}[${offset}..]` };
+    return {
+      buffer: t.buffer,
+      offset: t.offset + offset * 4,
+      size: Math.max(4, n * 4),
+      dtype: t.dtype,
+      n,
+      label: `${t.label}[${offset}..]`,
+    };
   }
 
   arena(dtype: 'f32' | 'i32', sizes: Record<string, number>, label: string): Record<string, GpuTensor> {
@@ -147,9 +183,18 @@ export class WebGpuLayerOps {
     this.pipelines.prepare(format);
   }
 
-  weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): GpuWeight {
+  weight(
+    data: Float32Array | Uint16Array | Uint32Array,
+    dtype: WeightFormat,
+    rows: number,
+    cols: number,
+    label: string,
+  ): GpuWeight {
     this.check();
-    if (dtype === 'nf4' && !this.pipelines.prepared.has('nf4')) throw new EngineError(`${label}: NF4 weights before the NF4 kernels were compiled (call prepareWeights('nf4') first)`);
+    if (dtype === 'nf4' && !this.pipelines.prepared.has('nf4'))
+      throw new EngineError(
+        `${label}: NF4 weights before the NF4 kernels were compiled (call prepareWeights('nf4') first)`,
+      );
     this.pipelines.prepare(dtype);
     this.stream.submit();
     return this.memory.weight(this.device.queue, data, dtype, rows, cols, label);
@@ -157,7 +202,8 @@ export class WebGpuLayerOps {
 
   upload(dst: GpuTensor, src: Float32Array | Int32Array, dstOffset = 0): void {
     this.check();
-    if (dstOffset + src.length > dst.n) throw new EngineError(`upload to ${dst.label}: ${src.length} values at offset ${dstOffset} overrun its ${dst.n}`);
+    if (dstOffset + src.length > dst.n)
+      throw new EngineError(`upload to ${dst.label}: ${src.length} values at offset ${dstOffset} overrun its ${dst.n}`);
     this.stream.submit();
     this.device.queue.writeBuffer(dst.buffer, dst.offset + dstOffset * 4, src.buffer, src.byteOffset, src.byteLength);
   }
@@ -172,7 +218,8 @@ export class WebGpuLayerOps {
 
   private async readBytes(src: GpuTensor, n: number, offset: number): Promise<ArrayBuffer> {
     this.check();
-    if (offset + n > src.n) throw new EngineError(`read of ${src.label}: ${n} values at offset ${offset} overrun its ${src.n}`);
+    if (offset + n > src.n)
+      throw new EngineError(`read of ${src.label}: ${n} values at offset ${offset} overrun its ${src.n}`);
     if (n === 0) return new ArrayBuffer(0);
     return this.readRange(src.buffer, src.offset + offset * 4, n * 4, src.label);
   }
@@ -218,7 +265,9 @@ export class WebGpuLayerOps {
       throw e;
     }
     if (!this.stream.endTimedPass(querySet, resolve))
-      throw new EngineError('timeOnGpu: the timed work did not stay in one compute pass (a copy, zero, upload, read or over 4096 launches)');
+      throw new EngineError(
+        'timeOnGpu: the timed work did not stay in one compute pass (a copy, zero, upload, read or over 4096 launches)',
+      );
     const [begin, end] = new BigUint64Array(await this.readRange(resolve, 0, 16, 'timestamps'));
     return end > begin ? Number(end - begin) / 1e6 : null;
   }
@@ -243,7 +292,8 @@ export class WebGpuLayerOps {
   }
 
   copy(dst: GpuTensor, dstOffset: number, src: GpuTensor, srcOffset: number, n: number): void {
-    if (dstOffset + n > dst.n || srcOffset + n > src.n) throw new EngineError(`copy ${src.label} -> ${dst.label}: ${n} values overrun a tensor`);
+    if (dstOffset + n > dst.n || srcOffset + n > src.n)
+      throw new EngineError(`copy ${src.label} -> ${dst.label}: ${n} values overrun a tensor`);
     if (dst.buffer === src.buffer) {
       // the source is bound read-only, so it may not share a buffer with the destination: bounce through scratch
       const tmp = this.scratchTensor('copy', n);
@@ -287,14 +337,36 @@ export class WebGpuLayerOps {
 
   embeddingForward(out: GpuTensor, ids: GpuTensor, wte: GpuWeight, N: number, C: number): void {
     for (const chunk of wte.chunks)
-      this.run('embedding.forward', { out, ids, wt: chunk }, { N, C, r0: chunk.row0, rows: chunk.rows, stride: wte.stride }, grid1d(N * C), wte.dtype);
+      this.run(
+        'embedding.forward',
+        { out, ids, wt: chunk },
+        { N, C, r0: chunk.row0, rows: chunk.rows, stride: wte.stride },
+        grid1d(N * C),
+        wte.dtype,
+      );
   }
 
-  rmsnormForward(out: GpuTensor, rstd: GpuTensor, inp: GpuTensor, weight: GpuTensor, N: number, C: number, eps: number): void {
+  rmsnormForward(
+    out: GpuTensor,
+    rstd: GpuTensor,
+    inp: GpuTensor,
+    weight: GpuTensor,
+    N: number,
+    C: number,
+    eps: number,
+  ): void {
     this.run('rmsnorm.forward', { out, rstd, inp, weight }, { N, C, eps }, rowsGrid(N));
   }
 
-  rmsnormBackward(dinp: GpuTensor, dout: GpuTensor, inp: GpuTensor, weight: GpuTensor, rstd: GpuTensor, N: number, C: number): void {
+  rmsnormBackward(
+    dinp: GpuTensor,
+    dout: GpuTensor,
+    inp: GpuTensor,
+    weight: GpuTensor,
+    rstd: GpuTensor,
+    N: number,
+    C: number,
+  ): void {
     this.run('rmsnorm.backward', { dinp, dout, inp, weight, rstd }, { N, C, eps: 0 }, rowsGrid(N));
   }
 
@@ -330,9 +402,26 @@ export class WebGpuLayerOps {
     this.run('norm.finish', { partials, out }, { P, parts: NORM_PARTS }, [1, 1]);
   }
 
-  adamw(param: GpuTensor, grad: GpuTensor, m: GpuTensor, v: GpuTensor, norm: GpuTensor, P: number, h: AdamWParams): void {
-    const params = { P, lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, weightDecay: h.weightDecay, maxGradNorm: h.maxGradNorm,
-      stepSize: h.lr / (1 - Math.pow(h.beta1, h.step)), bc2sqrt: Math.sqrt(1 - Math.pow(h.beta2, h.step)) };
+  adamw(
+    param: GpuTensor,
+    grad: GpuTensor,
+    m: GpuTensor,
+    v: GpuTensor,
+    norm: GpuTensor,
+    P: number,
+    h: AdamWParams,
+  ): void {
+    const params = {
+      P,
+      lr: h.lr,
+      beta1: h.beta1,
+      beta2: h.beta2,
+      eps: h.eps,
+      weightDecay: h.weightDecay,
+      maxGradNorm: h.maxGradNorm,
+      stepSize: h.lr / (1 - Math.pow(h.beta1, h.step)),
+      bc2sqrt: Math.sqrt(1 - Math.pow(h.beta2, h.step)),
+    };
     this.run('adamw.step', { param, grad, m, v, norm }, params, grid1d(P));
   }
 }

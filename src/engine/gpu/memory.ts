@@ -10,7 +10,14 @@ import { NF4_BLOCK, NF4_BLOCK_WORDS, nf4Bytes, nf4RowStep } from '../../core/nf4
 import { checkWeightData } from '../ops.ts';
 
 // GPUBufferUsage values, spelled out because Node's webgpu package does not define the globals.
-export const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, QUERY_RESOLVE: 0x200 } as const;
+export const USAGE = {
+  MAP_READ: 0x1,
+  COPY_SRC: 0x4,
+  COPY_DST: 0x8,
+  UNIFORM: 0x40,
+  STORAGE: 0x80,
+  QUERY_RESOLVE: 0x200,
+} as const;
 const STORAGE_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
 
 /** A bindable byte range of one buffer. */
@@ -64,7 +71,9 @@ export function refusedAllocation(label: string, bytes: number, held: number, re
   return new OutOfMemoryError(
     `GPU out of memory: ${what} (${reason}). ` +
       'Train with a shorter max length or a smaller batch, or close other tabs and programs that use the GPU, then try again.',
-    held + bytes, held);
+    held + bytes,
+    held,
+  );
 }
 
 export class GpuMemory {
@@ -75,7 +84,10 @@ export class GpuMemory {
   /** The device's answers (out of memory or not) to allocations not yet confirmed. */
   private pending = new Set<Promise<void>>();
 
-  constructor(private device: GPUDevice, readonly limits: MemoryLimits) {}
+  constructor(
+    private device: GPUDevice,
+    readonly limits: MemoryLimits,
+  ) {}
 
   allocatedBytes(): number {
     return this.bytes;
@@ -84,16 +96,23 @@ export class GpuMemory {
   createBuffer(size: number, usage: number, label: string): GPUBuffer {
     const bytes = alignUp(Math.max(size, 4), 4);
     if (bytes > this.limits.maxBufferSize)
-      throw new OutOfMemoryError(`${label}: ${bytes} bytes exceed the largest GPU buffer (${this.limits.maxBufferSize})`, bytes, this.limits.maxBufferSize);
+      throw new OutOfMemoryError(
+        `${label}: ${bytes} bytes exceed the largest GPU buffer (${this.limits.maxBufferSize})`,
+        bytes,
+        this.limits.maxBufferSize,
+      );
     this.device.pushErrorScope('out-of-memory');
     const buffer = this.device.createBuffer({ size: bytes, usage, label });
     const held = this.bytes;
-    const answer: Promise<void> = this.device.popErrorScope().then(
-      (err) => {
-        if (err && !this.failure) this.failure = refusedAllocation(label, bytes, held, err.message);
-      },
-      () => {}, // a lost device: reported by its own handler
-    ).finally(() => this.pending.delete(answer));
+    const answer: Promise<void> = this.device
+      .popErrorScope()
+      .then(
+        (err) => {
+          if (err && !this.failure) this.failure = refusedAllocation(label, bytes, held, err.message);
+        },
+        () => {}, // a lost device: reported by its own handler
+      )
+      .finally(() => this.pending.delete(answer));
     this.pending.add(answer);
     this.live.add(buffer);
     this.bytes += bytes;
@@ -137,10 +156,15 @@ export class GpuMemory {
     const { maxBindingSize } = this.limits;
     const out: Record<string, GpuTensor> = {};
     for (const [name, n] of Object.entries(sizes)) {
-      if (!Number.isInteger(n) || n < 0) throw new EngineError(`${label}.${name}: size ${n} is not a non-negative integer`);
+      if (!Number.isInteger(n) || n < 0)
+        throw new EngineError(`${label}.${name}: size ${n} is not a non-negative integer`);
       const bytes = Math.max(4, n * 4);
       if (bytes > maxBindingSize)
-        throw new OutOfMemoryError(`${label}.${name}: ${bytes} bytes exceed the largest GPU storage binding (${maxBindingSize}); use a smaller batch or sequence`, bytes, maxBindingSize);
+        throw new OutOfMemoryError(
+          `${label}.${name}: ${bytes} bytes exceed the largest GPU storage binding (${maxBindingSize}); use a smaller batch or sequence`,
+          bytes,
+          maxBindingSize,
+        );
     }
     for (const [name, n] of Object.entries(sizes)) {
       const bytes = Math.max(4, n * 4);
@@ -155,13 +179,25 @@ export class GpuMemory {
    * of 8 elements) so the kernels read eight values as one aligned 16-byte load. NF4 blocks run
    * across rows unpadded (stride = cols): src/core/nf4.ts quantizes the flat weight.
    */
-  weight(queue: GPUQueue, data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): GpuWeight {
+  weight(
+    queue: GPUQueue,
+    data: Float32Array | Uint16Array | Uint32Array,
+    dtype: WeightFormat,
+    rows: number,
+    cols: number,
+    label: string,
+  ): GpuWeight {
     checkWeightData(data, dtype, rows, cols, label);
     if (dtype === 'nf4') return this.nf4Weight(queue, data as Uint32Array, rows, cols, label);
     const elemBytes = dtype === 'f32' ? 4 : 2;
     const stride = alignUp(cols, 8);
     const bindingRows = Math.floor(this.limits.maxWeightChunkBytes / (stride * elemBytes));
-    if (bindingRows < 1) throw new OutOfMemoryError(`${label}: one row of ${cols} values exceeds a GPU storage binding`, stride * elemBytes, this.limits.maxWeightChunkBytes);
+    if (bindingRows < 1)
+      throw new OutOfMemoryError(
+        `${label}: one row of ${cols} values exceeds a GPU storage binding`,
+        stride * elemBytes,
+        this.limits.maxWeightChunkBytes,
+      );
     const chunks: WeightChunk[] = [];
     for (let row0 = 0; row0 < rows; row0 += bindingRows) {
       const n = Math.min(bindingRows, rows - row0);
@@ -183,7 +219,12 @@ export class GpuMemory {
   private nf4Weight(queue: GPUQueue, data: Uint32Array, rows: number, cols: number, label: string): GpuWeight {
     const step = nf4RowStep(cols);
     const bindingRows = Math.floor(this.limits.maxWeightChunkBytes / nf4Bytes(step * cols)) * step;
-    if (bindingRows < 1) throw new OutOfMemoryError(`${label}: ${step} rows of ${cols} NF4 values exceed a GPU storage binding`, nf4Bytes(step * cols), this.limits.maxWeightChunkBytes);
+    if (bindingRows < 1)
+      throw new OutOfMemoryError(
+        `${label}: ${step} rows of ${cols} NF4 values exceed a GPU storage binding`,
+        nf4Bytes(step * cols),
+        this.limits.maxWeightChunkBytes,
+      );
     const chunks: WeightChunk[] = [];
     for (let row0 = 0; row0 < rows; row0 += bindingRows) {
       const n = Math.min(bindingRows, rows - row0) * cols;

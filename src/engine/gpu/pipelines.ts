@@ -30,7 +30,6 @@ export interface Kernel {
   bindings: Map<string, { binding: number; readOnly: boolean }>;
 }
 
-
 const WEIGHT_DTYPES: WeightFormat[] = ['bf16', 'f16', 'f32'];
 /**
  * Shaders that also get an NF4 variant: only where a quantized weight can arrive, the seven
@@ -86,16 +85,24 @@ export class PipelineCache {
   /** Where a pipeline compiled on demand reports failure (the backend raises it at the next flush). */
   onError: (e: Error) => void = () => {};
 
-  private constructor(private device: GPUDevice, readonly features: ShaderFeatures) {}
+  private constructor(
+    private device: GPUDevice,
+    readonly features: ShaderFeatures,
+  ) {}
 
-  static async build(device: GPUDevice, sources: ShaderSources, features: ShaderFeatures = { f16: false, subgroups: false },
-    variants: Record<string, Variant[]> = {}): Promise<PipelineCache> {
+  static async build(
+    device: GPUDevice,
+    sources: ShaderSources,
+    features: ShaderFeatures = { f16: false, subgroups: false },
+    variants: Record<string, Variant[]> = {},
+  ): Promise<PipelineCache> {
     const cache = new PipelineCache(device, features);
     if (!('common' in sources)) throw new EngineError('shaders/common.wgsl is missing');
     const checks: Promise<void>[] = [];
     for (const [file, text] of Object.entries(sources)) {
       if (INCLUDES.has(file)) continue;
-      for (const variant of [{ key: '' }, ...(variants[file] ?? [])]) checks.push(...cache.buildFile(file, text, variant, sources));
+      for (const variant of [{ key: '' }, ...(variants[file] ?? [])])
+        checks.push(...cache.buildFile(file, text, variant, sources));
     }
     await Promise.all(checks);
     await Promise.all([...cache.recipes.values()].filter((r) => !r.dtype && !r.variant).map((r) => cache.compile(r)));
@@ -115,17 +122,30 @@ export class PipelineCache {
     const uses = (re: RegExp) => re.test(body);
     const reduceFile = this.features.subgroups && 'reduce_subgroups' in sources ? 'reduce_subgroups' : 'reduce';
     const lanesFile = this.features.subgroups && 'lanes_subgroups' in sources ? 'lanes_subgroups' : 'lanes';
-    const includes = ([['weights', uses(/\bwload[18]\(/)], [reduceFile, uses(/\bworkgroup_(reduce|sum)\(/)], [lanesFile, uses(/\blane_\w+\(/)],
-      ['mm_core', uses(/\bmm_n[tn]\(/)]] as const).filter(([, used]) => used).map(([name]) => name);
-    for (const need of includes) if (!(need in sources)) throw new EngineError(`shaders/${need}.wgsl is missing (shaders/${file}.wgsl uses it)`);
+    const includes = (
+      [
+        ['weights', uses(/\bwload[18]\(/)],
+        [reduceFile, uses(/\bworkgroup_(reduce|sum)\(/)],
+        [lanesFile, uses(/\blane_\w+\(/)],
+        ['mm_core', uses(/\bmm_n[tn]\(/)],
+      ] as const
+    )
+      .filter(([, used]) => used)
+      .map(([name]) => name);
+    for (const need of includes)
+      if (!(need in sources)) throw new EngineError(`shaders/${need}.wgsl is missing (shaders/${file}.wgsl uses it)`);
     if (includes.includes('reduce_subgroups') || includes.includes('lanes_subgroups')) enables.push('subgroups');
     // The lane kernels call subgroup operations where the subgroup is uniform but the workgroup
     // need not be (a subgroup's own loop bounds), which WGSL's analysis cannot see.
     const diagnostics = includes.includes('lanes_subgroups') ? 'diagnostic(off, subgroup_uniformity);\n' : '';
-    const head = [...new Set(enables)].map((e) => `enable ${e};`).join('\n') + (enables.length ? '\n' : '') + diagnostics;
+    const head =
+      [...new Set(enables)].map((e) => `enable ${e};`).join('\n') + (enables.length ? '\n' : '') + diagnostics;
     let prelude = head + sources.common + '\n' + includes.map((n) => sources[n] + '\n').join('');
     for (const [from, to] of variant.replace ?? []) {
-      if (!prelude.includes(from) && !body.includes(from)) throw new EngineError(`shaders/${file}.wgsl: variant ${variant.key} replaces "${from}", which is not in its text`);
+      if (!prelude.includes(from) && !body.includes(from))
+        throw new EngineError(
+          `shaders/${file}.wgsl: variant ${variant.key} replaces "${from}", which is not in its text`,
+        );
       prelude = prelude.split(from).join(to);
     }
     const text = variant.replace?.reduce((t, [from, to]) => t.split(from).join(to), body) ?? body;
@@ -144,7 +164,11 @@ export class PipelineCache {
       }
       const used = entryBindings(code, entry, bindings);
       const weighted = reached.has('wload8') || reached.has('wload1');
-      const dtypes: (WeightFormat | null)[] = !weighted ? [null] : NF4_SHADERS.has(file) ? [...WEIGHT_DTYPES, 'nf4'] : WEIGHT_DTYPES;
+      const dtypes: (WeightFormat | null)[] = !weighted
+        ? [null]
+        : NF4_SHADERS.has(file)
+          ? [...WEIGHT_DTYPES, 'nf4']
+          : WEIGHT_DTYPES;
       for (const dtype of dtypes) {
         const constants: Record<string, number> = { ...(variant.constants ?? {}) };
         if (dtype) constants.WDTYPE = WDTYPE_CODE[dtype];
@@ -154,11 +178,16 @@ export class PipelineCache {
     }
     if (!module) return [];
     const m = module;
-    return [m.getCompilationInfo().then((info) => {
-      const errors = info.messages.filter((x) => x.type === 'error');
-      // line numbers of the .wgsl file itself, not of the text with common/weights prepended
-      if (errors.length) throw new GpuValidationError(`shaders/${file}.wgsl${variant.key ? ` (${variant.key})` : ''}: ${errors.map((x) => `line ${x.lineNum - preludeLines}: ${x.message}`).join('; ')}`);
-    })];
+    return [
+      m.getCompilationInfo().then((info) => {
+        const errors = info.messages.filter((x) => x.type === 'error');
+        // line numbers of the .wgsl file itself, not of the text with common/weights prepended
+        if (errors.length)
+          throw new GpuValidationError(
+            `shaders/${file}.wgsl${variant.key ? ` (${variant.key})` : ''}: ${errors.map((x) => `line ${x.lineNum - preludeLines}: ${x.message}`).join('; ')}`,
+          );
+      }),
+    ];
   }
 
   private layoutOf(r: Recipe, key: string): GPUBindGroupLayout {
@@ -167,7 +196,10 @@ export class PipelineCache {
       entries: r.used.map((b) => ({
         binding: b.binding,
         visibility: COMPUTE_STAGE,
-        buffer: b.kind === 'uniform' ? { type: 'uniform' as const, hasDynamicOffset: true } : { type: b.kind === 'read' ? ('read-only-storage' as const) : ('storage' as const) },
+        buffer:
+          b.kind === 'uniform'
+            ? { type: 'uniform' as const, hasDynamicOffset: true }
+            : { type: b.kind === 'read' ? ('read-only-storage' as const) : ('storage' as const) },
       })),
     });
   }
@@ -204,16 +236,31 @@ export class PipelineCache {
       layout: this.device.createPipelineLayout({ label: key, bindGroupLayouts: [layout] }),
       compute: { module: r.module, entryPoint: r.entry, constants: r.constants },
     });
-    void this.device.popErrorScope().then((err) => {
-      if (err) this.onError(new GpuValidationError(`${this.describe(r)}: ${err.message}`));
-    }, () => {});
+    void this.device.popErrorScope().then(
+      (err) => {
+        if (err) this.onError(new GpuValidationError(`${this.describe(r)}: ${err.message}`));
+      },
+      () => {},
+    );
     return this.add(key, r, pipeline, layout);
   }
 
   private add(key: string, r: Recipe, pipeline: GPUComputePipeline, layout: GPUBindGroupLayout): Kernel {
     const uniform = r.used.find((b) => b.kind === 'uniform');
-    const storage = new Map(r.used.filter((b) => b.kind !== 'uniform').map((b) => [b.name, { binding: b.binding, readOnly: b.kind === 'read' }]));
-    const k = { name: `${r.file}.${r.entry}`, id: this.nextId++, pipeline, layout, params: uniform ? r.params : [], uniform: uniform?.binding ?? null, bindings: storage };
+    const storage = new Map(
+      r.used
+        .filter((b) => b.kind !== 'uniform')
+        .map((b) => [b.name, { binding: b.binding, readOnly: b.kind === 'read' }]),
+    );
+    const k = {
+      name: `${r.file}.${r.entry}`,
+      id: this.nextId++,
+      pipeline,
+      layout,
+      params: uniform ? r.params : [],
+      uniform: uniform?.binding ?? null,
+      bindings: storage,
+    };
     this.kernels.set(key, k);
     return k;
   }
@@ -222,7 +269,8 @@ export class PipelineCache {
   prepare(dtype: WeightFormat): void {
     if (this.prepared.has(dtype)) return;
     this.prepared.add(dtype);
-    for (const [key, r] of this.recipes) if (r.dtype === dtype && !r.variant && !this.kernels.has(key)) this.compileNow(key, r);
+    for (const [key, r] of this.recipes)
+      if (r.dtype === dtype && !r.variant && !this.kernels.has(key)) this.compileNow(key, r);
   }
 
   private static key(name: string, dtype: WeightFormat | null, variant: string): string {
@@ -231,17 +279,27 @@ export class PipelineCache {
 
   /** The kernel for a weight dtype and variant; entries that neither changes were compiled once. */
   get(name: string, dtype: WeightFormat | null = null, variant = ''): Kernel {
-    for (const key of [[dtype, variant], [null, variant], [dtype, ''], [null, '']].map(([d, v]) => PipelineCache.key(name, d as WeightFormat | null, v as string))) {
+    for (const key of [
+      [dtype, variant],
+      [null, variant],
+      [dtype, ''],
+      [null, ''],
+    ].map(([d, v]) => PipelineCache.key(name, d as WeightFormat | null, v as string))) {
       const k = this.kernels.get(key);
       if (k) return k;
       const r = this.recipes.get(key);
       if (r) return this.compileNow(key, r);
     }
-    throw new EngineError(`no WGSL kernel ${name}${dtype ? ` for ${dtype} weights` : ''}${variant ? ` in variant ${variant}` : ''}`);
+    throw new EngineError(
+      `no WGSL kernel ${name}${dtype ? ` for ${dtype} weights` : ''}${variant ? ` in variant ${variant}` : ''}`,
+    );
   }
 
   has(name: string, dtype: WeightFormat | null = null, variant = ''): boolean {
-    return [[dtype, variant], [null, variant]].some(([d, v]) => this.recipes.has(PipelineCache.key(name, d as WeightFormat | null, v as string)));
+    return [
+      [dtype, variant],
+      [null, variant],
+    ].some(([d, v]) => this.recipes.has(PipelineCache.key(name, d as WeightFormat | null, v as string)));
   }
 
   /** Pipelines compiled so far. */

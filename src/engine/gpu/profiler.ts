@@ -16,7 +16,10 @@ export class KernelProfiler {
   private encoded: { read: GPUBuffer; names: string[] }[] = [];
   private totals = new Map<string, { ms: number; launches: number }>();
 
-  constructor(device: GPUDevice, private memory: GpuMemory) {
+  constructor(
+    device: GPUDevice,
+    private memory: GpuMemory,
+  ) {
     this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 * PAIRS, label: 'profiler' });
     this.resolveBuf = memory.createBuffer(16 * PAIRS, USAGE.QUERY_RESOLVE | USAGE.COPY_SRC, 'profiler resolve');
   }

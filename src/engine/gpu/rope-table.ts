@@ -6,8 +6,11 @@ import type { GpuTensor } from './memory.ts';
 export class RopeTables {
   private tables = new Map<string, { table: GpuTensor; positions: number }>();
 
-  constructor(private alloc: (n: number, label: string) => GpuTensor, private upload: (t: GpuTensor, data: Float32Array) => void,
-    private release: (buffer: GPUBuffer) => void) {}
+  constructor(
+    private alloc: (n: number, label: string) => GpuTensor,
+    private upload: (t: GpuTensor, data: Float32Array) => void,
+    private release: (buffer: GPUBuffer) => void,
+  ) {}
 
   /** A table of (2, positions, HD/2): cos, then sin, of pos * theta^(-2j/HD); positions >= positionsNeeded. */
   get(HD: number, theta: number, positionsNeeded: number): { table: GpuTensor; positions: number } {

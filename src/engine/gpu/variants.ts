@@ -79,15 +79,34 @@ export class MatmulPlanner {
   /** Tests force one tile shape (and no K split) to check each compiled variant. */
   force: 'small' | 'big' | null = null;
 
-  constructor(workgroupBytes: number, readonly f16: boolean) {
+  constructor(
+    workgroupBytes: number,
+    readonly f16: boolean,
+  ) {
     this.small = f16 ? { key: 'f16', BM: 64, BN: 64, BK: 32 } : { key: '', BM: 64, BN: 64, BK: 16 };
-    this.big = f16 ? { key: 'big-f16', BM: 128, BN: 128, BK: 32 } : { key: 'big', BM: 128, BN: 128, BK: workgroupBytes >= 32768 ? 32 : 16 };
+    this.big = f16
+      ? { key: 'big-f16', BM: 128, BN: 128, BK: 32 }
+      : { key: 'big', BM: 128, BN: 128, BK: workgroupBytes >= 32768 ? 32 : 16 };
   }
 
   /** Variants to compile, by shader file. */
   variants(): Record<string, Variant[]> {
-    const big: Variant = { key: this.big.key, constants: { TM: 8, TN: 8, BK: this.big.BK }, ...(this.f16 ? { replace: [F16_TILES], needs: 'f16' as const, touches: ['tile_a'] } : {}) };
-    const small: Variant[] = this.f16 ? [{ key: this.small.key, constants: { TM: 4, TN: 4, BK: 32 }, replace: [F16_TILES], needs: 'f16', touches: ['tile_a'] }] : [];
+    const big: Variant = {
+      key: this.big.key,
+      constants: { TM: 8, TN: 8, BK: this.big.BK },
+      ...(this.f16 ? { replace: [F16_TILES], needs: 'f16' as const, touches: ['tile_a'] } : {}),
+    };
+    const small: Variant[] = this.f16
+      ? [
+          {
+            key: this.small.key,
+            constants: { TM: 4, TN: 4, BK: 32 },
+            replace: [F16_TILES],
+            needs: 'f16',
+            touches: ['tile_a'],
+          },
+        ]
+      : [];
     const heads: Variant[] = [64, 128].map((hd) => ({ key: `hd${hd}`, constants: { HDV: hd } }));
     return { matmul: [big, ...small], crossentropy: small, attention: heads };
   }
@@ -100,7 +119,8 @@ export class MatmulPlanner {
       return { variant: c.key, BM: c.BM, BN: c.BN, kSplit: 1, kChunk: Math.max(c.BK, alignTo(K, c.BK)) };
     }
     const cfg = allowBig && tiles(this.big) >= FILL ? this.big : this.small;
-    let kChunk = Math.max(cfg.BK, alignTo(K, cfg.BK)), kSplit = 1;
+    let kChunk = Math.max(cfg.BK, alignTo(K, cfg.BK)),
+      kSplit = 1;
     const t = tiles(cfg);
     if (t < FILL && K >= 512) {
       const want = Math.min(16, Math.ceil((2 * FILL) / t), Math.floor(K / 256));

@@ -27,12 +27,19 @@ export class WebGpuOps extends WebGpuLayerOps implements Ops<GpuTensor, GpuWeigh
   private linear: GpuLinear;
 
   /** ceSliceElements: logits (M x vocabulary slice) the cross-entropy holds at once. */
-  constructor(device: GPUDevice, pipelines: PipelineCache, limits: MemoryLimits,
-    private ceSliceElements: number, readonly info: WebGpuInfo, private planner: MatmulPlanner) {
+  constructor(
+    device: GPUDevice,
+    pipelines: PipelineCache,
+    limits: MemoryLimits,
+    private ceSliceElements: number,
+    readonly info: WebGpuInfo,
+    private planner: MatmulPlanner,
+  ) {
     super(device, pipelines, limits);
     this.dummy = this.alloc('f32', 64, 'unbound');
     this.host = {
-      run: (name, bindings, params, grid, dtype = null, variant = '') => this.run(name, bindings, params, grid, dtype, variant),
+      run: (name, bindings, params, grid, dtype = null, variant = '') =>
+        this.run(name, bindings, params, grid, dtype, variant),
       scratch: (name, n) => this.scratchTensor(name, n),
       dummy: this.dummy,
       dummyOut: this.alloc('f32', 64, 'unbound output'),
@@ -42,18 +49,34 @@ export class WebGpuOps extends WebGpuLayerOps implements Ops<GpuTensor, GpuWeigh
     };
     this.linear = new GpuLinear(this.host);
     this.ownBuffers = this.memory.count;
-    this.ropeTables = new RopeTables((n, label) => this.alloc('f32', n, label), (t, data) => this.upload(t, data), (b) => this.release(b));
+    this.ropeTables = new RopeTables(
+      (n, label) => this.alloc('f32', n, label),
+      (t, data) => this.upload(t, data),
+      (b) => this.release(b),
+    );
   }
 
   /** Also drops the RoPE tables, whose buffers the base releaseAll gives back. */
   override releaseAll(): void {
     super.releaseAll();
-    this.ropeTables = new RopeTables((n, label) => this.alloc('f32', n, label), (t, data) => this.upload(t, data), (b) => this.release(b));
+    this.ropeTables = new RopeTables(
+      (n, label) => this.alloc('f32', n, label),
+      (t, data) => this.upload(t, data),
+      (b) => this.release(b),
+    );
   }
 
   // ---- layers
 
-  matmulForward(out: GpuTensor, inp: GpuTensor, w: GpuWeight, bias: GpuTensor | null, N: number, In: number, O: number): void {
+  matmulForward(
+    out: GpuTensor,
+    inp: GpuTensor,
+    w: GpuWeight,
+    bias: GpuTensor | null,
+    N: number,
+    In: number,
+    O: number,
+  ): void {
     this.check();
     this.linear.forward([out], inp, [{ w, O, bias, lora: null }], null, N, In, 0, 0);
   }
@@ -63,46 +86,150 @@ export class WebGpuOps extends WebGpuLayerOps implements Ops<GpuTensor, GpuWeigh
     this.linear.backward(dinp, [dout], dinp, [{ w, O, bias: null, lora: null }], N, In, 0, 0, true);
   }
 
-  linearForward(outs: GpuTensor[], inp: GpuTensor, projs: Projection<GpuTensor, GpuWeight>[], resid: GpuTensor | null,
-    N: number, In: number, R: number, scale: number): void {
+  linearForward(
+    outs: GpuTensor[],
+    inp: GpuTensor,
+    projs: Projection<GpuTensor, GpuWeight>[],
+    resid: GpuTensor | null,
+    N: number,
+    In: number,
+    R: number,
+    scale: number,
+  ): void {
     this.check();
     this.linear.forward(outs, inp, projs, resid, N, In, R, scale);
   }
 
-  linearBackward(dinp: GpuTensor, douts: GpuTensor[], inp: GpuTensor, projs: Projection<GpuTensor, GpuWeight>[],
-    N: number, In: number, R: number, scale: number): void {
+  linearBackward(
+    dinp: GpuTensor,
+    douts: GpuTensor[],
+    inp: GpuTensor,
+    projs: Projection<GpuTensor, GpuWeight>[],
+    N: number,
+    In: number,
+    R: number,
+    scale: number,
+  ): void {
     this.check();
     this.linear.backward(dinp, douts, inp, projs, N, In, R, scale);
   }
 
-  loraForward(out: GpuTensor, xa: GpuTensor, inp: GpuTensor, a: GpuTensor, b: GpuTensor,
-    N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void {
+  loraForward(
+    out: GpuTensor,
+    xa: GpuTensor,
+    inp: GpuTensor,
+    a: GpuTensor,
+    b: GpuTensor,
+    N: number,
+    In: number,
+    O: number,
+    R: number,
+    scale: number,
+    dropout: Dropout,
+  ): void {
     this.check();
-    this.linear.loraForward(out, inp, { a, b, da: this.dummy, db: this.dummy, xa, dxa: this.dummy, dropout }, N, In, O, R, scale);
+    this.linear.loraForward(
+      out,
+      inp,
+      { a, b, da: this.dummy, db: this.dummy, xa, dxa: this.dummy, dropout },
+      N,
+      In,
+      O,
+      R,
+      scale,
+    );
   }
 
-  loraBackward(dinp: GpuTensor, da: GpuTensor, db: GpuTensor, dxa: GpuTensor, dout: GpuTensor, inp: GpuTensor, xa: GpuTensor,
-    a: GpuTensor, b: GpuTensor, N: number, In: number, O: number, R: number, scale: number, dropout: Dropout): void {
+  loraBackward(
+    dinp: GpuTensor,
+    da: GpuTensor,
+    db: GpuTensor,
+    dxa: GpuTensor,
+    dout: GpuTensor,
+    inp: GpuTensor,
+    xa: GpuTensor,
+    a: GpuTensor,
+    b: GpuTensor,
+    N: number,
+    In: number,
+    O: number,
+    R: number,
+    scale: number,
+    dropout: Dropout,
+  ): void {
     this.check();
     this.linear.loraBackward(dinp, dout, inp, { a, b, da, db, xa, dxa, dropout }, N, In, O, R, scale);
   }
 
   /** A RoPE launch: the table by position, or by token for a packed batch (read at t, posOffset 0). */
-  private rope(entry: string, xs: Record<string, GpuTensor>, dims: Record<string, number>, heads: number, theta: number, posOffset: number, at?: Int32Array): void {
-    const { table, positions } = at ? this.ropeTables.perToken(dims.HD, theta, at) : this.ropeTables.get(dims.HD, theta, posOffset + dims.T);
-    this.run(entry, { ...xs, table }, { ...dims, positions, posOffset: at ? 0 : posOffset }, grid1d((dims.B * dims.T * heads * dims.HD) / 2));
+  private rope(
+    entry: string,
+    xs: Record<string, GpuTensor>,
+    dims: Record<string, number>,
+    heads: number,
+    theta: number,
+    posOffset: number,
+    at?: Int32Array,
+  ): void {
+    const { table, positions } = at
+      ? this.ropeTables.perToken(dims.HD, theta, at)
+      : this.ropeTables.get(dims.HD, theta, posOffset + dims.T);
+    this.run(
+      entry,
+      { ...xs, table },
+      { ...dims, positions, posOffset: at ? 0 : posOffset },
+      grid1d((dims.B * dims.T * heads * dims.HD) / 2),
+    );
   }
 
-  ropeForward(x: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, at?: Int32Array): void {
+  ropeForward(
+    x: GpuTensor,
+    B: number,
+    T: number,
+    H: number,
+    HD: number,
+    theta: number,
+    posOffset: number,
+    at?: Int32Array,
+  ): void {
     this.rope('rope.forward', { x }, { B, T, H, HD }, H, theta, posOffset, at);
   }
 
-  ropeBackward(dx: GpuTensor, B: number, T: number, H: number, HD: number, theta: number, posOffset: number, at?: Int32Array): void {
+  ropeBackward(
+    dx: GpuTensor,
+    B: number,
+    T: number,
+    H: number,
+    HD: number,
+    theta: number,
+    posOffset: number,
+    at?: Int32Array,
+  ): void {
     this.rope('rope.backward', { x: dx }, { B, T, H, HD }, H, theta, posOffset, at);
   }
 
-  ropeQK(q: GpuTensor, k: GpuTensor, B: number, T: number, NH: number, NKV: number, HD: number, theta: number, posOffset: number, at: Int32Array | undefined, sign: 1 | -1): void {
-    this.rope(`rope_qk.${sign > 0 ? 'forward' : 'backward'}`, { q, k }, { B, T, HQ: NH, HK: NKV, HD }, NH + NKV, theta, posOffset, at);
+  ropeQK(
+    q: GpuTensor,
+    k: GpuTensor,
+    B: number,
+    T: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+    theta: number,
+    posOffset: number,
+    at: Int32Array | undefined,
+    sign: 1 | -1,
+  ): void {
+    this.rope(
+      `rope_qk.${sign > 0 ? 'forward' : 'backward'}`,
+      { q, k },
+      { B, T, HQ: NH, HK: NKV, HD },
+      NH + NKV,
+      theta,
+      posOffset,
+      at,
+    );
   }
 
   /** The head-dim variant of the attention kernels (64 and 128 unroll), '' for any other. */
@@ -112,31 +239,117 @@ export class WebGpuOps extends WebGpuLayerOps implements Ops<GpuTensor, GpuWeigh
     return HD === 64 || HD === 128 ? `hd${HD}` : '';
   }
 
-  attentionForward(out: GpuTensor, att: GpuTensor, q: GpuTensor, k: GpuTensor, v: GpuTensor, mask: GpuTensor,
-    B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
+  attentionForward(
+    out: GpuTensor,
+    att: GpuTensor,
+    q: GpuTensor,
+    k: GpuTensor,
+    v: GpuTensor,
+    mask: GpuTensor,
+    B: number,
+    T: number,
+    S: number,
+    SMAX: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+  ): void {
     if (S < T || S > SMAX) throw new EngineError(`attention: need T <= S <= SMAX, got T=${T} S=${S} SMAX=${SMAX}`);
     const params = { B, T, S, SMAX, NH, NKV, HD, scale: 1 / Math.sqrt(HD) };
     const variant = this.attentionVariant(HD, NH, NKV);
-    this.run('attention.forward', { out, stats: att, q, k, v, mask }, params, [Math.ceil((T * NH) / NKV / 64), B * NKV], null, variant);
+    this.run(
+      'attention.forward',
+      { out, stats: att, q, k, v, mask },
+      params,
+      [Math.ceil((T * NH) / NKV / 64), B * NKV],
+      null,
+      variant,
+    );
   }
 
-  attentionBackward(dq: GpuTensor, dk: GpuTensor, dv: GpuTensor, _datt: GpuTensor, dout: GpuTensor, q: GpuTensor, k: GpuTensor,
-    v: GpuTensor, out: GpuTensor, att: GpuTensor, mask: GpuTensor, B: number, T: number, NH: number, NKV: number, HD: number): void {
+  attentionBackward(
+    dq: GpuTensor,
+    dk: GpuTensor,
+    dv: GpuTensor,
+    _datt: GpuTensor,
+    dout: GpuTensor,
+    q: GpuTensor,
+    k: GpuTensor,
+    v: GpuTensor,
+    out: GpuTensor,
+    att: GpuTensor,
+    mask: GpuTensor,
+    B: number,
+    T: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+  ): void {
     const params = { B, T, S: T, SMAX: T, NH, NKV, HD, scale: 1 / Math.sqrt(HD) };
     const variant = this.attentionVariant(HD, NH, NKV);
-    this.run('attention.backward_dq', { stats: att, q, k, v, mask, out, dout, dq }, params, [Math.ceil((T * NH) / NKV / 64), B * NKV], null, variant);
-    this.run('attention.backward_dkv', { stats: att, q, k, v, mask, dout, dk, dv }, params, [Math.ceil(T / 16), B * NKV], null, variant);
+    this.run(
+      'attention.backward_dq',
+      { stats: att, q, k, v, mask, out, dout, dq },
+      params,
+      [Math.ceil((T * NH) / NKV / 64), B * NKV],
+      null,
+      variant,
+    );
+    this.run(
+      'attention.backward_dkv',
+      { stats: att, q, k, v, mask, dout, dk, dv },
+      params,
+      [Math.ceil(T / 16), B * NKV],
+      null,
+      variant,
+    );
   }
 
-  crossEntropyForwardBackward(losses: GpuTensor, dh: GpuTensor, h: GpuTensor, w: GpuWeight, targets: GpuTensor,
-    M: number, C: number, V: number, gradScale: number): void {
+  crossEntropyForwardBackward(
+    losses: GpuTensor,
+    dh: GpuTensor,
+    h: GpuTensor,
+    w: GpuWeight,
+    targets: GpuTensor,
+    M: number,
+    C: number,
+    V: number,
+    gradScale: number,
+  ): void {
     this.check();
-    crossEntropy(this.host, this.planner.small.key, this.ceSliceElements, losses, dh, h, w, targets, M, C, V, gradScale);
+    crossEntropy(
+      this.host,
+      this.planner.small.key,
+      this.ceSliceElements,
+      losses,
+      dh,
+      h,
+      w,
+      targets,
+      M,
+      C,
+      V,
+      gradScale,
+    );
   }
 
-  mergeLora(out: GpuTensor, w: GpuWeight, a: GpuTensor, b: GpuTensor, O: number, In: number, R: number, scale: number): void {
+  mergeLora(
+    out: GpuTensor,
+    w: GpuWeight,
+    a: GpuTensor,
+    b: GpuTensor,
+    O: number,
+    In: number,
+    R: number,
+    scale: number,
+  ): void {
     for (const chunk of w.chunks)
-      this.run('merge.merge', { out, a, b, wt: chunk }, { O, In, R, r0: chunk.row0, rows: chunk.rows, scale, stride: w.stride }, grid1d(chunk.rows * In), w.dtype);
+      this.run(
+        'merge.merge',
+        { out, a, b, wt: chunk },
+        { O, In, R, r0: chunk.row0, rows: chunk.rows, scale, stride: w.stride },
+        grid1d(chunk.rows * In),
+        w.dtype,
+      );
   }
 }
-

@@ -24,7 +24,8 @@ export function parseParams(file: string, text: string): ParamField[] {
     .filter(Boolean)
     .map((f) => {
       const [name, type] = f.split(':').map((s) => s.trim());
-      if (type !== 'u32' && type !== 'i32' && type !== 'f32') throw new EngineError(`shaders/${file}.wgsl: Params.${name} has type ${type}; only u32, i32, f32 are packed`);
+      if (type !== 'u32' && type !== 'i32' && type !== 'f32')
+        throw new EngineError(`shaders/${file}.wgsl: Params.${name} has type ${type}; only u32, i32, f32 are packed`);
       return { name, type };
     });
 }
@@ -54,12 +55,14 @@ function functionBodies(text: string): Map<string, Set<string>> {
   while ((m = re.exec(text))) {
     const open = text.indexOf('{', re.lastIndex);
     if (open < 0) break;
-    let depth = 0, i = open;
+    let depth = 0,
+      i = open;
     for (; i < text.length; i++) {
       if (text[i] === '{') depth++;
       else if (text[i] === '}' && --depth === 0) break;
     }
-    const signature = text.slice(re.lastIndex, open), body = text.slice(open, i);
+    const signature = text.slice(re.lastIndex, open),
+      body = text.slice(open, i);
     const local = new Set<string>();
     for (const p of signature.matchAll(/(\w+)\s*:/g)) local.add(p[1]);
     for (const d of body.matchAll(/\b(?:let|var|const)\s+(\w+)/g)) local.add(d[1]);

@@ -17,7 +17,8 @@ export function requirementsTxt(spec: Pick<JobSpec, 'quant'>): string {
 }
 
 export function jobReadme(spec: JobSpec): string {
-  const t = spec.train, l = spec.lora;
+  const t = spec.train,
+    l = spec.lora;
   return `# Webtune training job
 
 The fine-tune configured in Webtune, as a PyTorch script (PEFT LoRA + Hugging Face Trainer)
@@ -53,10 +54,14 @@ training it); \`PeftModel.from_pretrained\` and vLLM's LoRA support load it unch
 - Prompt: \`<|im_start|>system\\n{system}<|im_end|>\\n<|im_start|>user\\n{user}<|im_end|>\\n<|im_start|>assistant\\n\`
   with system prompt "${spec.system}"; then the answer and \`${spec.endToken}\`. Prompt tokens are
   masked with -100, examples cut at ${spec.maxLength} tokens.
-- LoRA: r ${l.r}, alpha ${l.alpha}, dropout ${l.dropout}, on ${l.targets.join(', ')}${l.rslora ? ', rsLoRA' : ''}.${spec.quant === 'nf4' ? `
+- LoRA: r ${l.r}, alpha ${l.alpha}, dropout ${l.dropout}, on ${l.targets.join(', ')}${l.rslora ? ', rsLoRA' : ''}.${
+    spec.quant === 'nf4'
+      ? `
 - QLoRA: the base is loaded in 4 bits as in Webtune (bitsandbytes NF4, blocks of 64, no double
   quantization; \`"quant": "nf4"\` in \`config.json\`), so it needs a CUDA GPU; set it to
-  \`"none"\` to train on the 16-bit base instead.` : ''}
+  \`"none"\` to train on the 16-bit base instead.`
+      : ''
+  }
 - Trainer: batch ${t.batchSize} x accumulation ${t.gradAccum}, lr ${t.lr} (${t.schedule}, ${t.warmupSteps} warmup steps),
   ${t.epochs} epochs, weight decay ${t.weightDecay}, max grad norm ${t.maxGradNorm}, AdamW (${t.beta1}, ${t.beta2}, ${t.eps}), seed ${t.seed}.
 

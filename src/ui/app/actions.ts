@@ -49,7 +49,16 @@ export type Action =
   | { type: 'stopTraining' }
   | { type: 'importAdapter'; files: File[]; folder?: string }
   | { type: 'evaluate' }
-  | { type: 'setChat'; patch: { prompt?: string; maxNewTokens?: number; temperature?: number; constrained?: boolean; instruct?: boolean } }
+  | {
+      type: 'setChat';
+      patch: {
+        prompt?: string;
+        maxNewTokens?: number;
+        temperature?: number;
+        constrained?: boolean;
+        instruct?: boolean;
+      };
+    }
   | { type: 'sendChat' }
   | { type: 'export'; kind: 'peft' | 'merged' | 'gguf' | 'job' }
   | { type: 'dismissError'; where: Screen }

@@ -220,7 +220,8 @@ export class WebtuneApp extends LitElement {
   /** A new step's content is announced from its top, as a new page would be. */
   override updated(): void {
     const s = this.controller.store.state;
-    if (this.shownScreen !== undefined && s.screen !== this.shownScreen) this.renderRoot.querySelector<HTMLElement>('main')?.focus();
+    if (this.shownScreen !== undefined && s.screen !== this.shownScreen)
+      this.renderRoot.querySelector<HTMLElement>('main')?.focus();
     this.shownScreen = s.screen;
     // A question the user must answer takes the focus; answered, the focus goes back where it was.
     if (s.confirmLoad && !this.asked) {
@@ -304,15 +305,17 @@ export class WebtuneApp extends LitElement {
         </nav>
         <main tabindex="-1">
           ${s.workerError ? html`<p class="error" role="alert">${t('app.workerFailed', { message: s.workerError })}</p>` : nothing}
-          ${s.confirmLoad
-            ? html`<div class="notice" role="alertdialog" aria-labelledby="confirm-load-text" data-testid="confirm-replace">
+          ${
+            s.confirmLoad
+              ? html`<div class="notice" role="alertdialog" aria-labelledby="confirm-load-text" data-testid="confirm-replace">
                 <p id="confirm-load-text">${t('model.confirmReplace', { steps: s.confirmLoad.steps })}</p>
                 <div class="row">
                   <button class="primary" data-action="confirm-replace" @click=${() => this.controller.handle({ type: 'loadModel', confirmed: true })}>${t('model.confirmLoad')}</button>
                   <button data-action="cancel-replace" @click=${() => this.controller.handle({ type: 'cancelReplace' })}>${t('model.cancelReplace')}</button>
                 </div>
               </div>`
-            : nothing}
+              : nothing
+          }
           ${this.panel(s)}
         </main>
       </div>`;

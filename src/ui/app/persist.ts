@@ -59,7 +59,8 @@ async function safely<T>(op: () => Promise<T>, fallback: T): Promise<T> {
 export const loadSession = () => safely(() => get<SavedSession>('session', store()), undefined);
 export const saveSession = (s: SavedSession) => safely(() => set('session', s, store()), undefined);
 
-export const loadDataset = (role: 'train' | 'eval') => safely(() => get<SavedDataset>(`dataset.${role}`, store()), undefined);
+export const loadDataset = (role: 'train' | 'eval') =>
+  safely(() => get<SavedDataset>(`dataset.${role}`, store()), undefined);
 export const saveDataset = (role: 'train' | 'eval', d: SavedDataset | undefined) =>
   safely(() => (d ? set(`dataset.${role}`, d, store()) : del(`dataset.${role}`, store())), undefined);
 

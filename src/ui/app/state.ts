@@ -58,7 +58,12 @@ export interface UiError {
 export function uiError(where: Screen, key: MessageKey, e: unknown): UiError {
   const detail = e instanceof Error ? e.message : String(e);
   if (!(e instanceof DownloadError)) return { where, key, detail };
-  return { where, key, detail, net: { kind: e.kind, file: e.url.split(/[?#]/)[0].split('/').filter(Boolean).pop() ?? e.url } };
+  return {
+    where,
+    key,
+    detail,
+    net: { kind: e.kind, file: e.url.split(/[?#]/)[0].split('/').filter(Boolean).pop() ?? e.url },
+  };
 }
 
 /** Download failures another source or mirror can get around. */
@@ -181,7 +186,18 @@ export interface AppState {
     progress?: LoadProgress;
     summary?: ModelSummary;
     /** The settings the engine was loaded with; training with others reloads it. */
-    loadedWith?: { r: number; targets: LoraTarget[]; dropout: number; alpha: number; rslora: boolean; batch: number; seq: number; engine: EngineChoice; quant: QuantChoice; source?: string };
+    loadedWith?: {
+      r: number;
+      targets: LoraTarget[];
+      dropout: number;
+      alpha: number;
+      rslora: boolean;
+      batch: number;
+      seq: number;
+      engine: EngineChoice;
+      quant: QuantChoice;
+      source?: string;
+    };
     error?: UiError;
   };
   cachedModels: CachedModelInfo[];
@@ -194,7 +210,15 @@ export interface AppState {
   evalDataset?: LoadedDataset;
   lastImport?: ImportAttempt;
   /** A CSV/TSV file waiting for its columns to be mapped to the seed fields (column-mapping.ts). */
-  columnMapping?: { name: string; role: 'train' | 'eval'; header: string[]; preview: string[][]; rows: number; mapping: ColumnMapping; problem?: string };
+  columnMapping?: {
+    name: string;
+    role: 'train' | 'eval';
+    header: string[];
+    preview: string[][];
+    rows: number;
+    mapping: ColumnMapping;
+    problem?: string;
+  };
   /** An eval file set aside, which one click puts back in use. */
   parkedEval?: string;
   /** Eval rows (of a separate eval file) asking for tools the training rows never show. */
@@ -346,7 +370,14 @@ export function initialState(lang: Lang): AppState {
     screen: 'model',
     engineChoice: 'auto',
     quantChoice: 'auto',
-    source: { kind: 'builtin', repo: 'Qwen/Qwen2.5-0.5B-Instruct', revision: 'main', baseUrl: '', files: [], folderName: '' },
+    source: {
+      kind: 'builtin',
+      repo: 'Qwen/Qwen2.5-0.5B-Instruct',
+      revision: 'main',
+      baseUrl: '',
+      files: [],
+      folderName: '',
+    },
     model: { status: 'none' },
     cachedModels: [],
     evalFraction: 0.1,
@@ -360,7 +391,12 @@ export function initialState(lang: Lang): AppState {
     trainErrors: {},
     training: { state: 'idle', losses: [], evalLosses: [], trained: false },
     evaluation: { busy: false, done: 0, total: 0, inputs: [], added: [] },
-    schema: { dirty: false, issues: [], build: { perTool: 20, evalPerTool: 5, seed: 42, split: 'templates', variants: 0 }, moreRows: 10 },
+    schema: {
+      dirty: false,
+      issues: [],
+      build: { perTool: 20, evalPerTool: 5, seed: 42, split: 'templates', variants: 0 },
+      moreRows: 10,
+    },
     runs: { list: [], selected: [], busy: false },
     chat: {
       prompt: '创建汇报会会议',

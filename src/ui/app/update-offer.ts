@@ -14,7 +14,8 @@ function offer(waiting: ServiceWorker): void {
   const bar = document.createElement('div');
   bar.dataset.testid = 'update-offer';
   bar.setAttribute('role', 'status');
-  bar.style.cssText = 'position:fixed;left:12px;right:12px;bottom:12px;z-index:1000;display:flex;gap:12px;align-items:center;justify-content:center;' +
+  bar.style.cssText =
+    'position:fixed;left:12px;right:12px;bottom:12px;z-index:1000;display:flex;gap:12px;align-items:center;justify-content:center;' +
     'padding:10px 14px;border-radius:8px;background:#1f2937;color:#fff;font:14px system-ui,sans-serif;box-shadow:0 4px 16px rgba(0,0,0,.3)';
   const label = document.createElement('span');
   label.textContent = t.ready;

@@ -4,7 +4,14 @@
 // data in use changes until then; a file that cannot be read reports its lines like any other.
 
 import { DatasetError } from '../../core/errors.ts';
-import { guessMapping, mappedJsonLines, mappingProblem, parseDelimited, type Delimited, type MappedField } from '../../data/delimited.ts';
+import {
+  guessMapping,
+  mappedJsonLines,
+  mappingProblem,
+  parseDelimited,
+  type Delimited,
+  type MappedField,
+} from '../../data/delimited.ts';
 import type { AppState } from '../app/state.ts';
 
 const PREVIEW = 3;
@@ -28,7 +35,11 @@ export class TableImport {
     } catch (e) {
       this.table = undefined;
       const issues = e instanceof DatasetError ? e.issues : [];
-      this.c.patch(() => ({ importing: undefined, columnMapping: undefined, lastImport: { name, issues, failed: true, message: e instanceof DatasetError ? undefined : String(e) } }));
+      this.c.patch(() => ({
+        importing: undefined,
+        columnMapping: undefined,
+        lastImport: { name, issues, failed: true, message: e instanceof DatasetError ? undefined : String(e) },
+      }));
       return;
     }
     const t = this.table;
@@ -36,7 +47,15 @@ export class TableImport {
     this.c.patch(() => ({
       importing: undefined,
       lastImport: undefined,
-      columnMapping: { name, role, header: t.header, preview: t.rows.slice(0, PREVIEW).map((r) => r.cells), rows: t.rows.length, mapping, problem: mappingProblem(mapping) },
+      columnMapping: {
+        name,
+        role,
+        header: t.header,
+        preview: t.rows.slice(0, PREVIEW).map((r) => r.cells),
+        rows: t.rows.length,
+        mapping,
+        problem: mappingProblem(mapping),
+      },
     }));
   }
 

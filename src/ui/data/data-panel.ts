@@ -72,7 +72,11 @@ export class DataPanel extends LitElement {
 
   private issueText(t: Translate, i: DatasetIssue) {
     const where = [
-      i.line !== undefined ? t('data.issueLine', { line: i.line }) : i.index !== undefined ? t('data.issueRow', { index: i.index + 1 }) : '',
+      i.line !== undefined
+        ? t('data.issueLine', { line: i.line })
+        : i.index !== undefined
+          ? t('data.issueRow', { index: i.index + 1 })
+          : '',
       i.field ? t('data.issueField', { field: i.field }) : '',
     ].filter(Boolean);
     const m = issueMessage(t, i.message);
@@ -95,10 +99,15 @@ export class DataPanel extends LitElement {
     const imp = this.state.lastImport;
     if (!imp || imp.failed) return nothing;
     const notes = [];
-    if (imp.encoding && imp.encoding !== 'UTF-8') notes.push(html`<div data-testid="import-encoding">${t('data.encoding', { encoding: imp.encoding })}</div>`);
-    if (imp.normalized) notes.push(html`<div data-testid="import-normalized">${t('data.normalized', { count: formatNumber(this.state.lang, imp.normalized) })}</div>`);
+    if (imp.encoding && imp.encoding !== 'UTF-8')
+      notes.push(html`<div data-testid="import-encoding">${t('data.encoding', { encoding: imp.encoding })}</div>`);
+    if (imp.normalized)
+      notes.push(
+        html`<div data-testid="import-normalized">${t('data.normalized', { count: formatNumber(this.state.lang, imp.normalized) })}</div>`,
+      );
     const d = imp.duplicates;
-    if (d?.count) notes.push(html`<div data-testid="import-duplicates">${t('data.duplicates', { count: formatNumber(this.state.lang, d.count) })}
+    if (d?.count)
+      notes.push(html`<div data-testid="import-duplicates">${t('data.duplicates', { count: formatNumber(this.state.lang, d.count) })}
       <ol class="issues">${d.examples.slice(0, 20).map((i) => html`<li>${this.issueText(t, i)}</li>`)}</ol></div>`);
     return notes.length ? html`<div class="notice" role="status">${notes}</div>` : nothing;
   }
@@ -106,7 +115,10 @@ export class DataPanel extends LitElement {
   private importReport(t: Translate) {
     const imp = this.state.lastImport;
     if (!imp || (!imp.failed && imp.issues.length === 0)) return nothing;
-    const rowsKept = this.state.dataset?.name === imp.name ? this.state.dataset.rows.length : (this.state.evalDataset?.rows.length ?? 0);
+    const rowsKept =
+      this.state.dataset?.name === imp.name
+        ? this.state.dataset.rows.length
+        : (this.state.evalDataset?.rows.length ?? 0);
     const d = this.state.dataset;
     const good = imp.goodRows;
     const headline = good
@@ -142,15 +154,17 @@ export class DataPanel extends LitElement {
         <button @click=${() => (this.pasting = !this.pasting)} aria-expanded=${this.pasting}>${t('data.paste')}</button>
         <button @click=${() => emit(this, { type: 'importSample' })}>${t('data.sample')}</button>
       </div>
-      ${this.pasting
-        ? html`<div style="margin-top:10px">
+      ${
+        this.pasting
+          ? html`<div style="margin-top:10px">
             <label for="paste">${t('data.pasteLabel')}</label>
             <textarea id="paste" rows="6" spellcheck="false" .value=${this.pasted} @input=${(e: Event) => (this.pasted = (e.target as HTMLTextAreaElement).value)}></textarea>
             <button class="primary" ?disabled=${!this.pasted.trim()} @click=${() => emit(this, { type: 'importData', name: 'pasted', text: this.pasted, role: 'train' })}>
               ${t('data.importPasted')}
             </button>
           </div>`
-        : nothing}
+          : nothing
+      }
       ${this.importProgress(t)} ${this.importReport(t)} ${this.importNotes(t)}
     </section>`;
   }
@@ -195,10 +209,11 @@ export class DataPanel extends LitElement {
     const { train: trainRows, eval: evalRows } = s.splitCounts;
     return html`<section class="card" aria-labelledby="split-h">
       <h3 id="split-h">${t('data.split')}</h3>
-      ${s.evalDataset
-        ? html`<p class="small">${t('data.evalFromFile', { name: s.evalDataset.name, rows: formatNumber(s.lang, s.evalDataset.rows.length) })}</p>
+      ${
+        s.evalDataset
+          ? html`<p class="small">${t('data.evalFromFile', { name: s.evalDataset.name, rows: formatNumber(s.lang, s.evalDataset.rows.length) })}</p>
             <button class="small" @click=${() => emit(this, { type: 'useSplit' })}>${t('data.useSplit')}</button>`
-        : html`<div class="row">
+          : html`<div class="row">
             <label for="evalfrac">${t('data.evalFraction')}</label>
             <input
               id="evalfrac"
@@ -210,7 +225,8 @@ export class DataPanel extends LitElement {
               @change=${(e: Event) => emit(this, { type: 'setSplit', evalFraction: Number((e.target as HTMLInputElement).value) })}
             />
             <span>${formatPercent(s.lang, s.evalFraction)}</span>
-          </div>`}
+          </div>`
+      }
       <p class="small" data-testid="split-counts" style="margin-top:6px">${t('data.splitCounts', { train: formatNumber(s.lang, trainRows), eval: formatNumber(s.lang, evalRows) })}</p>
       ${this.evalNotes(t)}
       <p class="muted small">${t('data.evalFile')}</p>
@@ -228,12 +244,13 @@ export class DataPanel extends LitElement {
             ${fit.rows === fit.total ? t('data.evalMismatch', { eval: fit.tools.join(', '), train: s.dataset?.name ?? '' }) : t('data.evalPartlyUnseen', { count: fit.rows, intents: fit.tools.join(', ') })}
           </p>`
         : nothing;
-    const parked = s.parkedEval && !s.evalDataset
-      ? html`<p class="small notice" data-testid="eval-parked">
+    const parked =
+      s.parkedEval && !s.evalDataset
+        ? html`<p class="small notice" data-testid="eval-parked">
           ${t('data.evalParked', { name: s.parkedEval, train: s.dataset?.name ?? '' })}
           <button class="small" data-action="use-eval-file" @click=${() => emit(this, { type: 'useEvalFile' })}>${t('data.useEvalFile', { name: s.parkedEval })}</button>
         </p>`
-      : nothing;
+        : nothing;
     return html`${mismatch}${parked}`;
   }
 
@@ -242,8 +259,12 @@ export class DataPanel extends LitElement {
     if (!s.dataset) return nothing;
     const lengths = s.tokenLengths;
     const max = s.train.maxLength;
-    if (lengths.length === 0) return html`<section class="card"><h3>${t('data.histogram')}</h3><p class="muted small">${t('data.needModel')}</p></section>`;
-    let longest = 0, sum = 0, over = 0, noAnswer = 0;
+    if (lengths.length === 0)
+      return html`<section class="card"><h3>${t('data.histogram')}</h3><p class="muted small">${t('data.needModel')}</p></section>`;
+    let longest = 0,
+      sum = 0,
+      over = 0,
+      noAnswer = 0;
     lengths.forEach((n, i) => {
       longest = Math.max(longest, n);
       sum += n;
@@ -260,11 +281,13 @@ export class DataPanel extends LitElement {
       <p class="small" data-testid="truncation">
         ${over ? (s.tokenSampleOf ? t('data.truncatedShare', { share: share(over), max }) : t('data.truncated', { count: formatNumber(s.lang, over), max })) : t('data.noneTruncated', { max })}
       </p>
-      ${noAnswer
-        ? html`<p class="small error" data-testid="no-answer">
+      ${
+        noAnswer
+          ? html`<p class="small error" data-testid="no-answer">
             ${s.tokenSampleOf ? t('data.noAnswerShare', { share: share(noAnswer), max }) : t('data.noAnswer', { count: formatNumber(s.lang, noAnswer), max })}
           </p>`
-        : nothing}
+          : nothing
+      }
     </section>`;
   }
 

@@ -30,9 +30,15 @@ export interface DataContext {
  * has run: 64 rows tokenized were 15 ms on a quiet machine but over 100 ms on a loaded one (the
  * tokenizer's first calls, a GC), and no main-thread task may pass 100 ms (issue 23).
  */
-export async function mapInSlices<T, R>(items: readonly T[], fn: (item: T) => R, slice = 64, budgetMs = 8): Promise<R[]> {
+export async function mapInSlices<T, R>(
+  items: readonly T[],
+  fn: (item: T) => R,
+  slice = 64,
+  budgetMs = 8,
+): Promise<R[]> {
   const out: R[] = [];
-  let since = performance.now(), inSlice = 0;
+  let since = performance.now(),
+    inSlice = 0;
   for (const item of items) {
     if (inSlice >= slice || performance.now() - since > budgetMs) {
       await new Promise((resolve) => setTimeout(resolve, 0));
@@ -88,7 +94,9 @@ export class DataController {
         if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
         await this.importData(file, await res.blob(), role);
       } catch (e) {
-        this.c.patch(() => ({ lastImport: { name: file, issues: [], failed: true, message: e instanceof Error ? e.message : String(e) } }));
+        this.c.patch(() => ({
+          lastImport: { name: file, issues: [], failed: true, message: e instanceof Error ? e.message : String(e) },
+        }));
         return;
       }
     }
@@ -111,19 +119,33 @@ export class DataController {
     this.c.patch(() => ({ importing: { name, bytes: 0, totalBytes: blob.size, rows: 0 } }));
     let parsed: Dataset;
     try {
-      const got = await importRows(blob, { file: name, onProgress: (p) => current() && this.c.patch(() => ({ importing: { name, ...p } })) });
+      const got = await importRows(blob, {
+        file: name,
+        onProgress: (p) => current() && this.c.patch(() => ({ importing: { name, ...p } })),
+      });
       parsed = { ...got.result, rows: got.rows };
     } catch (e) {
       if (!current()) return;
       const issues = e instanceof DatasetError ? e.issues : [];
-      this.c.patch(() => ({ importing: undefined, lastImport: { name, issues, failed: true, message: e instanceof DatasetError ? undefined : String((e as Error).message ?? e) } }));
+      this.c.patch(() => ({
+        importing: undefined,
+        lastImport: {
+          name,
+          issues,
+          failed: true,
+          message: e instanceof DatasetError ? undefined : String((e as Error).message ?? e),
+        },
+      }));
       return;
     }
     // A newer import of the same role finished or is under way: its result wins.
     if (!current()) return;
     if (parsed.issues.length && !accept) {
       this.pending = { name, blob, parsed, role };
-      this.c.patch(() => ({ importing: undefined, lastImport: { name, issues: parsed.issues, failed: true, goodRows: parsed.rows.length } }));
+      this.c.patch(() => ({
+        importing: undefined,
+        lastImport: { name, issues: parsed.issues, failed: true, goodRows: parsed.rows.length },
+      }));
       return;
     }
     await this.commit(name, blob, parsed, role);
@@ -138,7 +160,14 @@ export class DataController {
 
   private async commit(name: string, blob: Blob, parsed: Dataset, role: 'train' | 'eval'): Promise<void> {
     // The view reads the same packed rows (no copy: a million rows copied was a 500 ms task).
-    const view: LoadedDataset = { name, format: parsed.format, encoding: parsed.encoding, duplicates: parsed.duplicates.count, rows: parsed.rows, issues: parsed.issues };
+    const view: LoadedDataset = {
+      name,
+      format: parsed.format,
+      encoding: parsed.encoding,
+      duplicates: parsed.duplicates.count,
+      rows: parsed.rows,
+      issues: parsed.issues,
+    };
     // Everything over all rows runs before the swap, in slices; a failure here keeps the old dataset.
     const known = role === 'train' ? parsed.rows.tools : undefined;
     if (role === 'train') this.trainSet = parsed;
@@ -157,11 +186,20 @@ export class DataController {
     const evalFit = await this.evalFit();
     this.c.patch(() => ({
       // the old rows' token statistics go with them, not shown for the seconds the new count takes
-      ...(role === 'train' ? { dataset: view, tokenLengths: [], promptLengths: [], tokenSampleOf: undefined } : { evalDataset: view }),
+      ...(role === 'train'
+        ? { dataset: view, tokenLengths: [], promptLengths: [], tokenSampleOf: undefined }
+        : { evalDataset: view }),
       ...(park ? { evalDataset: undefined } : {}),
       parkedEval: this.parked?.name,
       importing: undefined,
-      lastImport: { name, issues: parsed.issues, failed: false, encoding: parsed.encoding, duplicates: parsed.duplicates, normalized: parsed.normalized },
+      lastImport: {
+        name,
+        issues: parsed.issues,
+        failed: false,
+        encoding: parsed.encoding,
+        duplicates: parsed.duplicates,
+        normalized: parsed.normalized,
+      },
       evalFit,
     }));
     await this.recountTokens();
@@ -175,7 +213,18 @@ export class DataController {
     this.evalSet = p.set;
     this.names.eval = p.name;
     const evalFit = await this.evalFit();
-    this.c.patch(() => ({ evalDataset: { name: p.name, format: p.set.format, encoding: p.set.encoding, duplicates: p.set.duplicates.count, rows: p.set.rows, issues: p.set.issues }, parkedEval: undefined, evalFit }));
+    this.c.patch(() => ({
+      evalDataset: {
+        name: p.name,
+        format: p.set.format,
+        encoding: p.set.encoding,
+        duplicates: p.set.duplicates.count,
+        rows: p.set.rows,
+        issues: p.set.issues,
+      },
+      parkedEval: undefined,
+      evalFit,
+    }));
     return this.recountTokens();
   }
 
@@ -197,7 +246,10 @@ export class DataController {
   splitRows(): { train: DatasetRow[]; eval: DatasetRow[] } {
     if (!this.trainSet) return { train: [], eval: [] };
     if (this.evalSet) return { train: this.trainSet.rows.all(), eval: this.evalSet.rows.all() };
-    return splitDataset(this.trainSet.rows.all(), { evalFraction: this.c.state.evalFraction, seed: this.c.state.splitSeed });
+    return splitDataset(this.trainSet.rows.all(), {
+      evalFraction: this.c.state.evalFraction,
+      seed: this.c.state.splitSeed,
+    });
   }
 
   /** Which rows the split holds out (1) for the training rows' store, fraction and seed: splitDataset's own draw. */
@@ -229,13 +281,19 @@ export class DataController {
   async examples(rows: DatasetRow[], maxLength?: number): Promise<TrainExample[]>;
   /** Rows given by index, decoded from the store inside the sliced loop (the token sample). */
   async examples(rows: number[], maxLength: number, rowAt: (i: number) => DatasetRow): Promise<TrainExample[]>;
-  async examples(rows: (DatasetRow | number)[], maxLength = this.c.state.train.maxLength, rowAt?: (i: number) => DatasetRow): Promise<TrainExample[]> {
+  async examples(
+    rows: (DatasetRow | number)[],
+    maxLength = this.c.state.train.maxLength,
+    rowAt?: (i: number) => DatasetRow,
+  ): Promise<TrainExample[]> {
     const tok = this.c.tokenizer;
     if (!tok) return [];
     const system = this.c.state.systemPrompt;
     // Allowed control text is encoded as plain text (control-text.ts); otherwise Start refuses such rows.
     const allowed = this.c.state.allowControlText ? controlTokens(tok) : undefined;
-    return mapInSlices(rows, (r) => toTrainExample(tok, typeof r === 'number' ? rowAt!(r) : r, { system, maxLength, controlTokens: allowed }));
+    return mapInSlices(rows, (r) =>
+      toTrainExample(tok, typeof r === 'number' ? rowAt!(r) : r, { system, maxLength, controlTokens: allowed }),
+    );
   }
 
   /** Examples to train or score loss on: rows that keep no answer token at the max length are left out and counted. */
@@ -243,7 +301,9 @@ export class DataController {
     const tok = this.c.tokenizer;
     const examples = await this.examples(rows);
     const allowed = tok && this.c.state.allowControlText ? controlTokens(tok) : undefined;
-    return keepLabelled(rows, examples, (r) => (tok ? encodePrompt(tok, r, { system: this.c.state.systemPrompt, controlTokens: allowed }).length : 0));
+    return keepLabelled(rows, examples, (r) =>
+      tok ? encodePrompt(tok, r, { system: this.c.state.systemPrompt, controlTokens: allowed }).length : 0,
+    );
   }
 
   async recountTokens(): Promise<void> {
@@ -273,14 +333,24 @@ export class DataController {
 }
 
 /** Eval rows whose expected tool never appears among the training rows' answers, and those tools. */
-export function unseenTools(train: readonly DatasetRow[], evalRows: readonly DatasetRow[]): { rows: number; share: number; tools: string[] } {
+export function unseenTools(
+  train: readonly DatasetRow[],
+  evalRows: readonly DatasetRow[],
+): { rows: number; share: number; tools: string[] } {
   const known = new Set(train.map((r) => r.expected?.tool_name).filter((t): t is string => !!t));
   const unseen = evalRows.filter((r) => r.expected && !known.has(r.expected.tool_name));
-  return { rows: unseen.length, share: evalRows.length ? unseen.length / evalRows.length : 0, tools: [...new Set(unseen.map((r) => r.expected!.tool_name))] };
+  return {
+    rows: unseen.length,
+    share: evalRows.length ? unseen.length / evalRows.length : 0,
+    tools: [...new Set(unseen.map((r) => r.expected!.tool_name))],
+  };
 }
 
 /** unseenTools over packed eval rows, decoded in slices (an eval file may be large too). */
-async function unseenOf(known: ReadonlySet<string>, evalRows: RowStore): Promise<{ rows: number; share: number; tools: string[] }> {
+async function unseenOf(
+  known: ReadonlySet<string>,
+  evalRows: RowStore,
+): Promise<{ rows: number; share: number; tools: string[] }> {
   // No tool in the eval file that training lacks: nothing to decode.
   if ([...evalRows.tools].every((t) => known.has(t))) return { rows: 0, share: 0, tools: [] };
   let rows = 0;

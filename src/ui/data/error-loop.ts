@@ -31,22 +31,31 @@ const stem = (name: string) => name.replace(/\.(json|jsonl)$/i, '');
 
 /** Rows in the seed's file format; an answer that is compact JSON is written as its object. */
 export function rowsText(rows: readonly Pick<DatasetRow, 'user' | 'answer' | 'system'>[]): string {
-  return formatSeedRows(rows.map((r) => {
-    let output: unknown = r.answer;
-    try {
-      const v = JSON.parse(r.answer);
-      if (typeof v === 'object' && v !== null && JSON.stringify(v) === r.answer) output = v;
-    } catch {
-      // text answers stay strings
-    }
-    return { ...(r.system !== undefined ? { system: r.system } : {}), instruct: r.user, input: '', output } as unknown as SeedRow;
-  }));
+  return formatSeedRows(
+    rows.map((r) => {
+      let output: unknown = r.answer;
+      try {
+        const v = JSON.parse(r.answer);
+        if (typeof v === 'object' && v !== null && JSON.stringify(v) === r.answer) output = v;
+      } catch {
+        // text answers stay strings
+      }
+      return {
+        ...(r.system !== undefined ? { system: r.system } : {}),
+        instruct: r.user,
+        input: '',
+        output,
+      } as unknown as SeedRow;
+    }),
+  );
 }
 
 export class LoopController {
   constructor(private readonly c: LoopContext) {}
 
-  async handle(a: Exclude<LoopAction, { type: 'continueTraining' | 'selectRun' | 'loadRun' | 'exportRun' | 'deleteRun' }>): Promise<void> {
+  async handle(
+    a: Exclude<LoopAction, { type: 'continueTraining' | 'selectRun' | 'loadRun' | 'exportRun' | 'deleteRun' }>,
+  ): Promise<void> {
     switch (a.type) {
       case 'loadSampleSchema':
         return this.loadSample();
@@ -87,7 +96,12 @@ export class LoopController {
     if (!saved) return;
     try {
       const applied = saved.text ? parseToolSchema(saved.text, saved.name) : undefined;
-      this.schema({ name: saved.name, applied, form: saved.form ?? (applied && formOf(applied)), dirty: !!saved.dirty });
+      this.schema({
+        name: saved.name,
+        applied,
+        form: saved.form ?? (applied && formOf(applied)),
+        dirty: !!saved.dirty,
+      });
     } catch {
       // A stored schema that no longer parses is simply not restored.
     }
@@ -95,7 +109,12 @@ export class LoopController {
 
   private persist(): Promise<unknown> {
     const s = this.c.state.schema;
-    return saveSchemaState({ name: s.name ?? 'schema.json', text: s.applied ? schemaText(s.applied) : undefined, form: s.form, dirty: s.dirty });
+    return saveSchemaState({
+      name: s.name ?? 'schema.json',
+      text: s.applied ? schemaText(s.applied) : undefined,
+      form: s.form,
+      dirty: s.dirty,
+    });
   }
 
   async loadSample(): Promise<void> {
@@ -174,7 +193,8 @@ export class LoopController {
   async addRows(rows: Pick<DatasetRow, 'user' | 'answer' | 'system'>[]): Promise<void> {
     const split = this.c.splitRows();
     const name = this.c.state.dataset?.name ?? 'train.json';
-    if (!this.c.state.evalDataset && split.eval.length) await this.c.importData(`${stem(name)}-held-out.json`, rowsText(split.eval), 'eval');
+    if (!this.c.state.evalDataset && split.eval.length)
+      await this.c.importData(`${stem(name)}-held-out.json`, rowsText(split.eval), 'eval');
     await this.c.importData(name, rowsText([...split.train, ...rows]), 'train');
   }
 
@@ -188,13 +208,30 @@ export class LoopController {
     const schema = this.c.state.schema.applied;
     const call = parseToolCall(answer.trim());
     const dup = call ? duplicateKey(answer.trim()) : null;
-    const problems: string[] = dup !== null ? [`the key ${JSON.stringify(dup)} appears twice in one object`] : call ? (schema ? callProblems(schema, call) : []) : answer.trim() ? [] : ['the answer is empty'];
-    if (call === null && schema) problems.push('the answer is not a tool call (JSON with "tool_name" and "parameters")');
+    const problems: string[] =
+      dup !== null
+        ? [`the key ${JSON.stringify(dup)} appears twice in one object`]
+        : call
+          ? schema
+            ? callProblems(schema, call)
+            : []
+          : answer.trim()
+            ? []
+            : ['the answer is empty'];
+    if (call === null && schema)
+      problems.push('the answer is not a tool call (JSON with "tool_name" and "parameters")');
     if (problems.length) {
-      this.schema({ issues: problems.map((message): SchemaIssue => ({ field: `answer #${index + 1}`, message })), failed: 'correction' });
+      this.schema({
+        issues: problems.map((message): SchemaIssue => ({ field: `answer #${index + 1}`, message })),
+        failed: 'correction',
+      });
       return;
     }
-    await this.addAnswer(decoding, index, call ? JSON.stringify({ tool_name: call.tool_name, parameters: call.parameters }) : answer.trim());
+    await this.addAnswer(
+      decoding,
+      index,
+      call ? JSON.stringify({ tool_name: call.tool_name, parameters: call.parameters }) : answer.trim(),
+    );
   }
 
   /** The model's answer was right after all (the expected one was wrong): it becomes the label. */
@@ -217,23 +254,53 @@ export class LoopController {
     const row = split.eval.find((r) => r.user === user);
     const schema = this.c.state.schema.applied;
     const call = parseToolCall(answer);
-    const used = schema ? new Set([...split.train, ...split.eval].map((r) => utteranceOf(schema, r.user))) : new Set<string>();
-    const sib = schema && call ? siblingRow(schema, user, call, used, this.c.state.schema.build.seed + index + 1) : null;
+    const used = schema
+      ? new Set([...split.train, ...split.eval].map((r) => utteranceOf(schema, r.user)))
+      : new Set<string>();
+    const sib =
+      schema && call ? siblingRow(schema, user, call, used, this.c.state.schema.build.seed + index + 1) : null;
     const key = `${decoding}:${index}`;
     if (sib) {
-      await this.addRows([{ user: sib.instruct + sib.input, answer: JSON.stringify(sib.output), ...(row?.system ?? sib.system) !== undefined ? { system: row?.system ?? sib.system } : {} }]);
+      await this.addRows([
+        {
+          user: sib.instruct + sib.input,
+          answer: JSON.stringify(sib.output),
+          ...((row?.system ?? sib.system) !== undefined ? { system: row?.system ?? sib.system } : {}),
+        },
+      ]);
     } else {
       const rest = split.eval.filter((r) => r.user !== user);
       if (!rest.length) {
-        this.schema({ issues: [{ field: `answer #${index}`, message: 'this is the last evaluation row: moving it to the training rows would leave nothing to evaluate' }], failed: 'correction' });
+        this.schema({
+          issues: [
+            {
+              field: `answer #${index}`,
+              message:
+                'this is the last evaluation row: moving it to the training rows would leave nothing to evaluate',
+            },
+          ],
+          failed: 'correction',
+        });
         return;
       }
       const trainName = this.c.state.dataset?.name ?? 'train.json';
-      await this.c.importData(this.c.state.evalDataset?.name ?? `${stem(trainName)}-held-out.json`, rowsText(rest), 'eval');
-      await this.c.importData(trainName, rowsText([...split.train, { user, answer, ...(row?.system !== undefined ? { system: row.system } : {}) }]), 'train');
+      await this.c.importData(
+        this.c.state.evalDataset?.name ?? `${stem(trainName)}-held-out.json`,
+        rowsText(rest),
+        'eval',
+      );
+      await this.c.importData(
+        trainName,
+        rowsText([...split.train, { user, answer, ...(row?.system !== undefined ? { system: row.system } : {}) }]),
+        'train',
+      );
     }
     this.c.patch((s) => ({
-      evaluation: { ...s.evaluation, added: [...s.evaluation.added, key], movedOut: sib ? s.evaluation.movedOut : [...(s.evaluation.movedOut ?? []), key] },
+      evaluation: {
+        ...s.evaluation,
+        added: [...s.evaluation.added, key],
+        movedOut: sib ? s.evaluation.movedOut : [...(s.evaluation.movedOut ?? []), key],
+      },
       schema: { ...s.schema, issues: [], failed: undefined },
     }));
   }
@@ -244,14 +311,22 @@ export class LoopController {
     if (!s.applied) return;
     const split = this.c.splitRows();
     const prefix = s.applied.instruct ?? '';
-    const existing = [...split.train, ...split.eval].map((r) => (r.user.startsWith(prefix) ? r.user.slice(prefix.length) : r.user));
+    const existing = [...split.train, ...split.eval].map((r) =>
+      r.user.startsWith(prefix) ? r.user.slice(prefix.length) : r.user,
+    );
     let rows: SeedRow[];
     try {
       rows = moreRows(s.applied, tool, s.moreRows, s.build.seed, existing);
     } catch (e) {
       return this.fail('moreRows', e);
     }
-    await this.addRows(rows.map((r) => ({ user: r.instruct + r.input, answer: JSON.stringify(r.output), ...(r.system !== undefined ? { system: r.system } : {}) })));
+    await this.addRows(
+      rows.map((r) => ({
+        user: r.instruct + r.input,
+        answer: JSON.stringify(r.output),
+        ...(r.system !== undefined ? { system: r.system } : {}),
+      })),
+    );
     this.schema({ issues: [], failed: undefined, added: { tool, rows: rows.length } });
   }
 

@@ -12,7 +12,9 @@ const { W, H, M } = FRAME;
 
 @customElement('wt-histogram')
 export class Histogram extends LitElement {
-  static override styles = [chartStyles, css`
+  static override styles = [
+    chartStyles,
+    css`
     svg {
       max-width: ${W}px;
     }
@@ -31,7 +33,8 @@ export class Histogram extends LitElement {
       stroke-width: 1.5;
       stroke-dasharray: 4 3;
     }
-  `];
+  `,
+  ];
 
   @property({ attribute: false }) lengths: number[] = [];
   @property({ type: Number }) max = 384;
@@ -47,7 +50,9 @@ export class Histogram extends LitElement {
     const yTicks = niceTicks(0, peak, 4).filter((v) => Number.isInteger(v));
     return html`<svg viewBox="0 0 ${W} ${H}" role="img" aria-label=${this.label}>
       ${bins.map(
-        (b) => svg`<rect class="bar ${b.from >= this.max ? 'over' : ''}" x=${sx(b.from) + 0.5} width=${Math.max(0.5, sx(b.to) - sx(b.from) - 1)}
+        (
+          b,
+        ) => svg`<rect class="bar ${b.from >= this.max ? 'over' : ''}" x=${sx(b.from) + 0.5} width=${Math.max(0.5, sx(b.to) - sx(b.from) - 1)}
           y=${sy(b.count)} height=${sy(0) - sy(b.count)}><title>${b.from}–${b.to - 1}: ${b.count}</title></rect>`,
       )}
       <line class="axis" x1=${M.left} x2=${W - M.right} y1=${sy(0)} y2=${sy(0)}></line>

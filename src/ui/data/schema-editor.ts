@@ -83,8 +83,9 @@ export class SchemaEditor extends LitElement {
         <label>${t('schema.toolName')} <input class="wide" data-field="tool-name" .value=${tool.name} @change=${(e: Event) => this.set(edit.tool(f, i, { name: value(e) }))} /></label>
         <label>${t('schema.description')} <input class="wide" .value=${tool.description} @change=${(e: Event) => this.set(edit.tool(f, i, { description: value(e) }))} /></label>
       </div>
-      ${tool.params.length
-        ? html`<table class="stack">
+      ${
+        tool.params.length
+          ? html`<table class="stack">
             <thead>
               <tr>
                 <th>${t('schema.param.name')}</th>
@@ -106,7 +107,8 @@ export class SchemaEditor extends LitElement {
               )}
             </tbody>
           </table>`
-        : nothing}
+          : nothing
+      }
       <label>${t('schema.templates')}
         <textarea rows="5" data-field="templates" .value=${tool.templates} @change=${(e: Event) => this.set(edit.tool(f, i, { templates: value(e) }))}></textarea>
       </label>
@@ -160,14 +162,16 @@ export class SchemaEditor extends LitElement {
         ${s.applied ? html`<p class="small" data-testid="schema-in-use">${t('schema.inUse', { name: s.name ?? '', tools: s.applied.tools.length })}</p>` : html`<p class="muted small">${t('schema.none')}</p>`}
         ${s.dirty ? html`<p class="notice small">${t('schema.dirty')}</p>` : nothing}
         ${s.issues.length ? this.problems(t, s.issues, s.failed ?? '') : nothing}
-        ${f
-          ? html`<div class="grid">
+        ${
+          f
+            ? html`<div class="grid">
                 <label>${t('schema.system')} <input class="wide" .value=${f.system} @change=${(e: Event) => this.set(edit.top(f, { system: value(e) }))} /></label>
                 <label>${t('schema.instruct')} <input class="wide" .value=${f.instruct} @change=${(e: Event) => this.set(edit.top(f, { instruct: value(e) }))} /></label>
               </div>
               ${f.tools.map((tool, i) => this.tool(t, f, tool, i))}
               <button class="small" @click=${() => this.set(edit.addTool(f))}>${t('schema.addTool')}</button>`
-          : nothing}
+            : nothing
+        }
       </section>
       ${f ? this.buildCard(t) : nothing}`;
   }

@@ -31,7 +31,11 @@ export interface SchemaForm {
   tools: ToolForm[];
 }
 
-const lines = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean);
+const lines = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 export function formOf(s: ToolSchema): SchemaForm {
   return {
@@ -41,7 +45,14 @@ export function formOf(s: ToolSchema): SchemaForm {
       name: t.name,
       description: t.description ?? '',
       templates: t.templates.join('\n'),
-      params: t.params.map((p) => ({ name: p.name, description: p.description ?? '', required: p.required, isEnum: !!p.enum, values: (p.enum ?? p.examples ?? []).join('\n'), ...(p.source === 'free' ? { free: true } : {}) })),
+      params: t.params.map((p) => ({
+        name: p.name,
+        description: p.description ?? '',
+        required: p.required,
+        isEnum: !!p.enum,
+        values: (p.enum ?? p.examples ?? []).join('\n'),
+        ...(p.source === 'free' ? { free: true } : {}),
+      })),
     })),
   };
 }
@@ -67,7 +78,11 @@ export function rawOf(f: SchemaForm): Record<string, unknown> {
         function: {
           name: t.name.trim(),
           ...(t.description.trim() ? { description: t.description.trim() } : {}),
-          parameters: { type: 'object', properties, required: t.params.filter((p) => p.required).map((p) => p.name.trim()) },
+          parameters: {
+            type: 'object',
+            properties,
+            required: t.params.filter((p) => p.required).map((p) => p.name.trim()),
+          },
         },
         templates: lines(t.templates),
       };
@@ -87,16 +102,37 @@ export function schemaText(s: ToolSchema): string {
 /** Edits the component dispatches as a whole new form: pure, the old form untouched. */
 export const edit = {
   top: (f: SchemaForm, patch: Partial<Pick<SchemaForm, 'system' | 'instruct'>>): SchemaForm => ({ ...f, ...patch }),
-  tool: (f: SchemaForm, i: number, patch: Partial<Omit<ToolForm, 'params'>>): SchemaForm => ({ ...f, tools: f.tools.map((t, k) => (k === i ? { ...t, ...patch } : t)) }),
-  addTool: (f: SchemaForm): SchemaForm => ({ ...f, tools: [...f.tools, { name: `TOOL_${f.tools.length + 1}`, description: '', params: [], templates: '' }] }),
+  tool: (f: SchemaForm, i: number, patch: Partial<Omit<ToolForm, 'params'>>): SchemaForm => ({
+    ...f,
+    tools: f.tools.map((t, k) => (k === i ? { ...t, ...patch } : t)),
+  }),
+  addTool: (f: SchemaForm): SchemaForm => ({
+    ...f,
+    tools: [...f.tools, { name: `TOOL_${f.tools.length + 1}`, description: '', params: [], templates: '' }],
+  }),
   removeTool: (f: SchemaForm, i: number): SchemaForm => ({ ...f, tools: f.tools.filter((_, k) => k !== i) }),
   param: (f: SchemaForm, i: number, j: number, patch: Partial<ParamForm>): SchemaForm => ({
     ...f,
-    tools: f.tools.map((t, k) => (k === i ? { ...t, params: t.params.map((p, m) => (m === j ? { ...p, ...patch } : p)) } : t)),
+    tools: f.tools.map((t, k) =>
+      k === i ? { ...t, params: t.params.map((p, m) => (m === j ? { ...p, ...patch } : p)) } : t,
+    ),
   }),
   addParam: (f: SchemaForm, i: number): SchemaForm => ({
     ...f,
-    tools: f.tools.map((t, k) => (k === i ? { ...t, params: [...t.params, { name: `param_${t.params.length + 1}`, description: '', required: true, isEnum: false, values: '' }] } : t)),
+    tools: f.tools.map((t, k) =>
+      k === i
+        ? {
+            ...t,
+            params: [
+              ...t.params,
+              { name: `param_${t.params.length + 1}`, description: '', required: true, isEnum: false, values: '' },
+            ],
+          }
+        : t,
+    ),
   }),
-  removeParam: (f: SchemaForm, i: number, j: number): SchemaForm => ({ ...f, tools: f.tools.map((t, k) => (k === i ? { ...t, params: t.params.filter((_, m) => m !== j) } : t)) }),
+  removeParam: (f: SchemaForm, i: number, j: number): SchemaForm => ({
+    ...f,
+    tools: f.tools.map((t, k) => (k === i ? { ...t, params: t.params.filter((_, m) => m !== j) } : t)),
+  }),
 };

@@ -6,7 +6,14 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { noSlotsToScore, type EvalReport, type GroupScores } from '../../eval/metrics.ts';
 import { emit } from '../app/actions.ts';
 import '../shared/error-box.ts';
-import { formatLoss, formatNumber, formatPercent, formatRelativeTime, translator, type Translate } from '../shared/i18n.ts';
+import {
+  formatLoss,
+  formatNumber,
+  formatPercent,
+  formatRelativeTime,
+  translator,
+  type Translate,
+} from '../shared/i18n.ts';
 import type { AppState } from '../app/state.ts';
 import { panelStyles } from '../shared/styles.ts';
 import './runs-panel.ts';
@@ -25,7 +32,8 @@ export class EvalPanel extends LitElement {
   private scores(t: Translate, g: GroupScores, testId = 'eval') {
     const pct = (x: number) => formatPercent(this.state.lang, x);
     const slot = (x: number) => (noSlotsToScore(g) ? '—' : pct(x));
-    const stat = (label: string, v: string, id: string) => html`<div class="stat"><div class="label">${label}</div><div class="value" data-testid=${id}>${v}</div></div>`;
+    const stat = (label: string, v: string, id: string) =>
+      html`<div class="stat"><div class="label">${label}</div><div class="value" data-testid=${id}>${v}</div></div>`;
     return html`<div class="stats">
       ${stat(t('eval.exact'), pct(g.exactMatch), `${testId}-exact`)} ${stat(t('eval.intent'), pct(g.intentAccuracy), `${testId}-intent`)}
       ${stat(t('eval.slotF1'), slot(g.slotF1), `${testId}-f1`)} ${stat(t('eval.slotPrecision'), slot(g.slotPrecision), `${testId}-p`)}
@@ -60,25 +68,36 @@ export class EvalPanel extends LitElement {
               <td class="num" data-label=${t('eval.slotF1')}>${noSlotsToScore(g) ? html`<span title=${t('eval.noSlots')}>—</span>` : pct(g.slotF1)}</td>
               <td class="num" data-label=${c ? t('eval.exactBoth') : t('eval.exact')}>${pct(g.exactMatch)}${c?.perIntent[name] ? html` / ${pct(c.perIntent[name].exactMatch)}` : nothing}</td>
               <td class="num" data-label=${t('eval.invalidJson')}>${pct(g.invalidJsonRate)}</td>
-              ${schema
-                ? html`<td>${schema.tools.some((x) => x.name === name)
-                    ? html`<button class="small" data-action="more-rows" ?disabled=${busy} title=${t('eval.moreRowsTitle', { count: this.state.schema.moreRows, tool: name })}
+              ${
+                schema
+                  ? html`<td>${
+                      schema.tools.some((x) => x.name === name)
+                        ? html`<button class="small" data-action="more-rows" ?disabled=${busy} title=${t('eval.moreRowsTitle', { count: this.state.schema.moreRows, tool: name })}
                         @click=${() => emit(this, { type: 'moreRows', tool: name })}>${t('eval.moreRows')}</button>`
-                    : nothing}</td>`
-                : nothing}
+                        : nothing
+                    }</td>`
+                  : nothing
+              }
             </tr>`,
           )}
         </tbody>
       </table>
-      ${this.state.schema.added
-        ? html`<p class="notice small" data-testid="rows-added" aria-live="polite">${t('eval.rowsAdded', {
-            rows: this.state.schema.added.rows, tool: this.state.schema.added.tool, total: formatNumber(this.state.lang, this.state.dataset?.rows.length ?? 0) })}</p>`
-        : nothing}
-      ${schema
-        ? html`<label class="small">${t('eval.moreRowsCount')}
+      ${
+        this.state.schema.added
+          ? html`<p class="notice small" data-testid="rows-added" aria-live="polite">${t('eval.rowsAdded', {
+              rows: this.state.schema.added.rows,
+              tool: this.state.schema.added.tool,
+              total: formatNumber(this.state.lang, this.state.dataset?.rows.length ?? 0),
+            })}</p>`
+          : nothing
+      }
+      ${
+        schema
+          ? html`<label class="small">${t('eval.moreRowsCount')}
             <input type="number" min="1" style="width:5em" .value=${String(this.state.schema.moreRows)}
               @change=${(e: Event) => emit(this, { type: 'setMoreRows', count: Number((e.target as HTMLInputElement).value) })} /></label>`
-        : nothing}`;
+          : nothing
+      }`;
   }
 
   private report(t: Translate) {
@@ -100,15 +119,19 @@ export class EvalPanel extends LitElement {
       </section>
       <section class="card" aria-labelledby="wrong-h">
         <h3 id="wrong-h">${t('eval.wrong', { count: shown.wrong.length })}</h3>
-        ${c
-          ? html`<div class="row small" role="radiogroup" aria-label=${t('eval.showing')}>
+        ${
+          c
+            ? html`<div class="row small" role="radiogroup" aria-label=${t('eval.showing')}>
               ${t('eval.showing')}
               ${(['free', 'constrained'] as const).map(
-                (d) => html`<label><input type="radio" name="showing" .checked=${showing === d} @change=${() => (this.showing = d)} />
+                (
+                  d,
+                ) => html`<label><input type="radio" name="showing" .checked=${showing === d} @change=${() => (this.showing = d)} />
                   ${t(d === 'free' ? 'eval.free' : 'eval.constrained')} (${(d === 'free' ? r : c).wrong.length})</label>`,
               )}
             </div>`
-          : nothing}
+            : nothing
+        }
         <wt-wrong-answers .state=${this.state} .report=${shown} decoding=${showing}></wt-wrong-answers>
         ${this.continueRow(t)}
       </section>`;
@@ -160,23 +183,28 @@ export class EvalPanel extends LitElement {
     const t = translator(s.lang);
     const ev = s.evaluation;
     const st = s.training.state;
-    const blocked = s.model.status !== 'ready' || !s.dataset || st === 'running' || st === 'paused' || st === 'starting';
+    const blocked =
+      s.model.status !== 'ready' || !s.dataset || st === 'running' || st === 'paused' || st === 'starting';
     return html`<h2>${t('screen.eval')}</h2>
       <p class="lead">${t('eval.adapterNote')}</p>
       <section class="card">
         <div class="row">
           <button class="primary" data-action="evaluate" ?disabled=${blocked || ev.busy} @click=${() => emit(this, { type: 'evaluate' })}>${t('eval.run')}</button>
-          ${ev.busy
-            ? html`<span role="status" aria-live="polite">${t('eval.running', { done: ev.done, total: ev.total })}</span>
+          ${
+            ev.busy
+              ? html`<span role="status" aria-live="polite">${t('eval.running', { done: ev.done, total: ev.total })}</span>
                 <progress style="max-width:240px" max=${ev.total} .value=${ev.done} aria-label=${t('eval.running', { done: ev.done, total: ev.total })}></progress>`
-            : nothing}
+              : nothing
+          }
         </div>
         ${s.model.status !== 'ready' || !s.dataset ? html`<p class="notice">${t('eval.needModel')}</p>` : nothing}
-        ${ev.skipped
-          ? html`<p class="notice" data-testid="eval-skipped">
+        ${
+          ev.skipped
+            ? html`<p class="notice" data-testid="eval-skipped">
               ${t('eval.skipped', { count: ev.skipped.count, positions: s.model.summary?.config.maxPositionEmbeddings ?? 0, rows: ev.skipped.rows })}
             </p>`
-          : nothing}
+            : nothing
+        }
         <wt-error .error=${ev.error} language=${s.lang}></wt-error>
       </section>
       ${this.report(t)}

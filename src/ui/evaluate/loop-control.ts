@@ -36,7 +36,8 @@ const REFUSED: Record<'nothing-added' | 'rows-changed', MessageKey> = {
 
 export async function continueWithControl(c: LoopControlContext): Promise<void> {
   if (c.state.controlPhase) return;
-  const refuse = (key: MessageKey) => c.patch((s) => ({ evaluation: { ...s.evaluation, error: { where: 'eval', key, detail: '' } } }));
+  const refuse = (key: MessageKey) =>
+    c.patch((s) => ({ evaluation: { ...s.evaluation, error: { where: 'eval', key, detail: '' } } }));
   const phase = (controlPhase: AppState['controlPhase']) => c.patch(() => ({ controlPhase }));
   // Said at once: planning tokenizes the rows, and the buttons are off while the sequence runs.
   phase('treatment');
@@ -45,7 +46,11 @@ export async function continueWithControl(c: LoopControlContext): Promise<void> 
     const parentId = c.state.runs.current;
     const parent = parentId ? c.state.runs.list.find((r) => r.id === parentId) : undefined;
     if (!parentId || !parent) return refuse('eval.control.noRun');
-    const plan = await controlPlan(parent, (await c.exampleSet(c.splitRows().train)).examples, runSettings(c.state.train));
+    const plan = await controlPlan(
+      parent,
+      (await c.exampleSet(c.splitRows().train)).examples,
+      runSettings(c.state.train),
+    );
     if (typeof plan === 'string') return refuse(REFUSED[plan]);
 
     if (!(await c.continueFrom(parentId))) return;

@@ -20,7 +20,12 @@ type ExportKind = keyof AppState['exports'];
 /** "Qwen/Qwen2.5-0.5B-Instruct" -> "Qwen2.5-0.5B-Instruct", "tiny (built in)" -> "tiny-built-in". */
 export function fileStem(modelName: string): string {
   const last = modelName.split('/').filter(Boolean).pop() ?? '';
-  return last.replace(/[^\p{L}\p{N}_.-]+/gu, '-').replace(/-+/g, '-').replace(/^-|-$/g, '') || 'model';
+  return (
+    last
+      .replace(/[^\p{L}\p{N}_.-]+/gu, '-')
+      .replace(/-+/g, '-')
+      .replace(/^-|-$/g, '') || 'model'
+  );
 }
 
 /** New tokens for an answer under a schema: at least the shortest call (its bytes bound its tokens), which the worker requires. */
@@ -50,7 +55,16 @@ export class ResultsController {
     // Free decoding is the seed's number; under a tool schema every answer is also decoded constrained.
     const schema = c.state.schema.applied;
     const passes = schema ? 2 : 1;
-    c.patch((s) => ({ evaluation: { busy: true, done: 0, total: passes * rows.length, inputs: rows.map((r) => r.user), added: [], ofRun: s.runs.current } }));
+    c.patch((s) => ({
+      evaluation: {
+        busy: true,
+        done: 0,
+        total: passes * rows.length,
+        inputs: rows.map((r) => r.user),
+        added: [],
+        ofRun: s.runs.current,
+      },
+    }));
     try {
       const system = c.state.systemPrompt;
       // Room for the longest expected answer plus its end token and a little slack.
@@ -62,26 +76,49 @@ export class ResultsController {
         maxNewTokens: Math.min(256, longest + 8),
         maxPositions: c.state.model.summary?.config.maxPositionEmbeddings,
       };
-      const progress = (pass: number) => (done: number, total: number) => c.patch((s) => ({ evaluation: { ...s.evaluation, done: pass * total + done, total: passes * total } }));
+      const progress = (pass: number) => (done: number, total: number) =>
+        c.patch((s) => ({ evaluation: { ...s.evaluation, done: pass * total + done, total: passes * total } }));
       const { report, predictions, skipped } = await evaluateRows(c.worker, rows, { ...opts, onProgress: progress(0) });
       const measured = new Set(predictions.map((p) => p.user));
       const evalSet = evalSetFingerprint(rows.filter((r) => measured.has(r.user)));
-      const where = (r: SkippedEvalRow) => (r.origin?.line !== undefined ? `line ${r.origin.line}` : r.origin?.index !== undefined ? `row ${r.origin.index + 1}` : r.user.slice(0, 30));
+      const where = (r: SkippedEvalRow) =>
+        r.origin?.line !== undefined
+          ? `line ${r.origin.line}`
+          : r.origin?.index !== undefined
+            ? `row ${r.origin.index + 1}`
+            : r.user.slice(0, 30);
       // The report's rows are the evaluated ones: their inputs, in order, for the wrong-answer list.
       c.patch((s) => ({
         evaluation: {
-          ...s.evaluation, report, constrained: undefined, inputs: predictions.map((p) => p.user), evalSet, movedOut: [],
-          skipped: skipped.length ? { count: skipped.length, rows: skipped.slice(0, 5).map(where).join(', ') } : undefined,
+          ...s.evaluation,
+          report,
+          constrained: undefined,
+          inputs: predictions.map((p) => p.user),
+          evalSet,
+          movedOut: [],
+          skipped: skipped.length
+            ? { count: skipped.length, rows: skipped.slice(0, 5).map(where).join(', ') }
+            : undefined,
         },
       }));
       let constrained: EvalReport | undefined;
       if (schema) {
         // The shortest call in bytes bounds its tokens: the worker refuses a budget below it.
-        constrained = (await evaluateRows<WorkerGenerateOptions>(c.worker, rows, { ...opts, maxNewTokens: callBudget(schema, opts.maxNewTokens), onProgress: progress(1), generation: { toolSchema: schema },
-          // Each batch's utterances travel with it: span values are tied to their own row.
-          generationFor: (batch) => ({ utterances: batch.map((r) => utteranceOf(schema, r.user)) }) })).report;
+        constrained = (
+          await evaluateRows<WorkerGenerateOptions>(c.worker, rows, {
+            ...opts,
+            maxNewTokens: callBudget(schema, opts.maxNewTokens),
+            onProgress: progress(1),
+            generation: { toolSchema: schema },
+            // Each batch's utterances travel with it: span values are tied to their own row.
+            generationFor: (batch) => ({ utterances: batch.map((r) => utteranceOf(schema, r.user)) }),
+          })
+        ).report;
       }
-      await c.worker.setDataset((await c.exampleSet(c.splitRows().train)).examples, (await c.exampleSet(rows)).examples);
+      await c.worker.setDataset(
+        (await c.exampleSet(c.splitRows().train)).examples,
+        (await c.exampleSet(rows)).examples,
+      );
       const loss = (await c.worker.evaluate()).loss;
       c.patch((s) => ({ evaluation: { ...s.evaluation, busy: false, report, constrained, loss } }));
     } catch (e) {
@@ -103,17 +140,24 @@ export class ResultsController {
     const ids = encodePrompt(tok, { user: instruct + prompt }, { system: c.state.systemPrompt });
     const schema = c.state.chat.constrained ? c.state.schema.applied : undefined;
     const opts: WorkerGenerateOptions = {
-      maxNewTokens: schema ? callBudget(schema, maxNewTokens) : maxNewTokens, temperature, topK: 0, topP: 1, stopTokens: tok.eosTokenIds, seed: c.state.train.seed,
+      maxNewTokens: schema ? callBudget(schema, maxNewTokens) : maxNewTokens,
+      temperature,
+      topK: 0,
+      topP: 1,
+      stopTokens: tok.eosTokenIds,
+      seed: c.state.train.seed,
       ...(schema ? { toolSchema: schema, utterances: [prompt] } : {}),
     };
-    const side = (which: 'base' | 'tuned', v: Partial<ChatSide>) => c.patch((s) => ({ chat: { ...s.chat, [which]: { ...s.chat[which], ...v } } }));
+    const side = (which: 'base' | 'tuned', v: Partial<ChatSide>) =>
+      c.patch((s) => ({ chat: { ...s.chat, [which]: { ...s.chat[which], ...v } } }));
     const empty: ChatSide = { text: '', tokens: 0, busy: true };
     c.patch((s) => ({ chat: { ...s.chat, base: empty, tuned: { ...empty } } }));
     let adapter: Record<string, Float32Array> | undefined;
     try {
       adapter = (await c.worker.getAdapter()).tensors;
       const zeroB: Record<string, Float32Array> = {};
-      for (const [name, t] of Object.entries(adapter)) zeroB[name] = name.includes('lora_B') ? new Float32Array(t.length) : t;
+      for (const [name, t] of Object.entries(adapter))
+        zeroB[name] = name.includes('lora_B') ? new Float32Array(t.length) : t;
       await c.worker.setAdapter(zeroB);
       for (const which of ['base', 'tuned'] as const) {
         if (which === 'tuned') await c.worker.setAdapter(adapter);
@@ -128,7 +172,13 @@ export class ResultsController {
     } catch (e) {
       if (adapter) await c.worker.setAdapter(adapter).catch(() => undefined);
       const msg = e instanceof Error ? e.message : String(e);
-      c.patch((s) => ({ chat: { ...s.chat, base: { ...s.chat.base, busy: false, error: msg }, tuned: { ...s.chat.tuned, busy: false, error: msg } } }));
+      c.patch((s) => ({
+        chat: {
+          ...s.chat,
+          base: { ...s.chat.base, busy: false, error: msg },
+          tuned: { ...s.chat.tuned, busy: false, error: msg },
+        },
+      }));
     }
   }
 

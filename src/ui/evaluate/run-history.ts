@@ -44,7 +44,10 @@ export class RunsController {
   /** Adapters of runs the browser would not store (quota): kept for this page's life. */
   private readonly unsaved = new Map<string, Record<string, Float32Array>>();
 
-  constructor(private readonly c: RunsContext, store = typeof indexedDB === 'undefined' ? memoryStore() : idbStore(RUNS_DB, RUNS_STORE)) {
+  constructor(
+    private readonly c: RunsContext,
+    store = typeof indexedDB === 'undefined' ? memoryStore() : idbStore(RUNS_DB, RUNS_STORE),
+  ) {
     this.runs = new RunStore<EvalReport>(store);
   }
 
@@ -64,7 +67,14 @@ export class RunsController {
       await this.runs.sweep();
       const list = await this.runs.list();
       const ids = new Set(list.map((r) => r.id));
-      this.c.patch((s) => ({ runs: { ...s.runs, list, selected: s.runs.selected.filter((id) => ids.has(id)), current: s.runs.current && ids.has(s.runs.current) ? s.runs.current : undefined } }));
+      this.c.patch((s) => ({
+        runs: {
+          ...s.runs,
+          list,
+          selected: s.runs.selected.filter((id) => ids.has(id)),
+          current: s.runs.current && ids.has(s.runs.current) ? s.runs.current : undefined,
+        },
+      }));
     } catch {
       // No IndexedDB: runs live as long as the page.
     }
@@ -100,7 +110,11 @@ export class RunsController {
         trainRows: f.train.length,
         evalRows: f.evalRows,
         state: f.outcome.state,
-        history: f.outcome.history.map((h) => ({ step: h.step, loss: h.loss, ...(h.evalLoss !== undefined ? { evalLoss: h.evalLoss } : {}) })),
+        history: f.outcome.history.map((h) => ({
+          step: h.step,
+          loss: h.loss,
+          ...(h.evalLoss !== undefined ? { evalLoss: h.evalLoss } : {}),
+        })),
         evals: [],
       };
       let saved: RunView;
@@ -110,10 +124,19 @@ export class RunsController {
         // A finished run always reaches Runs: kept in this page (adapter in memory) when it cannot be stored.
         this.unsaved.set(rec.id, adapter);
         saved = { ...rec, adapterBytes: 0, unsaved: true };
-        this.c.patch((st) => ({ runs: { ...st.runs, list: [saved, ...st.runs.list], current: saved.id, error: uiError('eval', 'runs.unsaved', e) } }));
+        this.c.patch((st) => ({
+          runs: {
+            ...st.runs,
+            list: [saved, ...st.runs.list],
+            current: saved.id,
+            error: uiError('eval', 'runs.unsaved', e),
+          },
+        }));
         return;
       }
-      this.c.patch((st) => ({ runs: { ...st.runs, list: [saved, ...st.runs.list], current: saved.id, error: undefined } }));
+      this.c.patch((st) => ({
+        runs: { ...st.runs, list: [saved, ...st.runs.list], current: saved.id, error: undefined },
+      }));
     } catch (e) {
       this.set({ error: uiError('eval', 'runs.failed', e) });
     }
@@ -124,7 +147,10 @@ export class RunsController {
     const { report, constrained, evalSet, storedAt, ofRun } = this.c.state.evaluation;
     // A stored report (a loaded run's) or one of another adapter is never filed again, under this run.
     if (storedAt !== undefined || ofRun !== this.c.state.runs.current) return;
-    for (const [decoding, r] of [['free', report], ['constrained', constrained]] as const) {
+    for (const [decoding, r] of [
+      ['free', report],
+      ['constrained', constrained],
+    ] as const) {
       if (!r || filed.has(r)) continue;
       filed.add(r);
       await this.addEval(decoding, r, evalSet);
@@ -154,14 +180,19 @@ export class RunsController {
     if (!rec) return false;
     this.set({ busy: true, error: undefined });
     try {
-      if (!(await this.c.ensureLora(rec.lora))) throw new Error(this.c.state.model.error?.detail || 'the model is not loaded');
+      if (!(await this.c.ensureLora(rec.lora)))
+        throw new Error(this.c.state.model.error?.detail || 'the model is not loaded');
       await this.c.worker.setAdapter(this.unsaved.get(id) ?? (await this.runs.adapter(id)), rec.lora.alpha);
       // A trained adapter is in the engine again: Evaluate, Playground and Export use it (issue 14,
       // point 2), and the Train step shows that run, not "Not started" (issue 22, point 1).
       // The Evaluate step shows what was measured of this adapter (issue 22, point 9), not the
       // previous adapter's report.
       const evaluation = storedEvaluation(rec, this.c.splitRows().eval);
-      this.c.patch((s) => ({ runs: { ...s.runs, busy: false, current: id }, training: trainingOfRun(rec, s.training), evaluation: { ...evaluation, error: undefined } }));
+      this.c.patch((s) => ({
+        runs: { ...s.runs, busy: false, current: id },
+        training: trainingOfRun(rec, s.training),
+        evaluation: { ...evaluation, error: undefined },
+      }));
       return true;
     } catch (e) {
       this.set({ busy: false, error: uiError('eval', 'runs.failed', e) });
@@ -184,7 +215,12 @@ export class RunsController {
   async delete(id: string): Promise<void> {
     await this.runs.delete(id);
     this.c.patch((s) => ({
-      runs: { ...s.runs, list: s.runs.list.filter((r) => r.id !== id), selected: s.runs.selected.filter((x) => x !== id), current: s.runs.current === id ? undefined : s.runs.current },
+      runs: {
+        ...s.runs,
+        list: s.runs.list.filter((r) => r.id !== id),
+        selected: s.runs.selected.filter((x) => x !== id),
+        current: s.runs.current === id ? undefined : s.runs.current,
+      },
     }));
   }
 }
@@ -204,7 +240,18 @@ export function trainingOfRun(rec: RunView, tr: AppState['training']): AppState[
     losses: rec.history.map((h) => ({ step: h.step, loss: h.loss })),
     evalLosses: rec.history.filter((h) => h.evalLoss !== undefined).map((h) => ({ step: h.step, loss: h.evalLoss! })),
     progress: last
-      ? { step: last.step, totalSteps, epoch: last.step / Math.max(1, stepsPerEpoch), loss: last.loss, lr: 0, gradNorm: NaN, tokensPerSec: 0, etaSec: NaN, memoryBytes: 0, state: rec.state === 'done' ? 'done' : 'stopped' }
+      ? {
+          step: last.step,
+          totalSteps,
+          epoch: last.step / Math.max(1, stepsPerEpoch),
+          loss: last.loss,
+          lr: 0,
+          gradNorm: NaN,
+          tokensPerSec: 0,
+          etaSec: NaN,
+          memoryBytes: 0,
+          state: rec.state === 'done' ? 'done' : 'stopped',
+        }
       : undefined,
   };
 }
@@ -225,5 +272,12 @@ export function storedEvaluation(r: RunView, evalRows: readonly DatasetRow[]): A
   const base = { busy: false, done: 0, total: 0, inputs: [] as string[], added: [] as string[], ofRun: r.id };
   if (!free) return base;
   const same = free.evalSet !== undefined && free.evalSet === evalSetFingerprint(evalRows);
-  return { ...base, report: free.report, constrained, evalSet: free.evalSet, inputs: same ? evalRows.map((x) => x.user) : [], storedAt: free.at };
+  return {
+    ...base,
+    report: free.report,
+    constrained,
+    evalSet: free.evalSet,
+    inputs: same ? evalRows.map((x) => x.user) : [],
+    storedAt: free.at,
+  };
 }

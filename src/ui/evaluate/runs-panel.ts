@@ -39,7 +39,11 @@ export class RunsPanel extends LitElement {
 
   private row(t: Translate, r: RunView) {
     const s = this.state;
-    const busy = s.runs.busy || s.evaluation.busy || !!s.controlPhase || ['running', 'starting', 'paused'].includes(s.training.state);
+    const busy =
+      s.runs.busy ||
+      s.evaluation.busy ||
+      !!s.controlPhase ||
+      ['running', 'starting', 'paused'].includes(s.training.state);
     const parentRun = r.parent ? s.runs.list.find((x) => x.id === r.parent) : undefined;
     const parent = r.parent ? (parentRun ? runName(t, parentRun) : r.parent.slice(0, 8)) : '';
     return html`<tr class=${s.runs.current === r.id ? 'current' : ''} data-run=${r.id}>
@@ -69,19 +73,26 @@ export class RunsPanel extends LitElement {
     const s = this.state;
     const curve = (r: RunView) => r.history.map((h) => ({ step: h.step, loss: h.loss }));
     // Only reports measured on the same evaluation set are compared (issue 21: a set that shrank is not a gain).
-    const free = sameSetReports(a.evals, b.evals, 'free'), con = sameSetReports(a.evals, b.evals, 'constrained');
+    const free = sameSetReports(a.evals, b.evals, 'free'),
+      con = sameSetReports(a.evals, b.evals, 'constrained');
     const differ = free === 'different-sets' || con === 'different-sets';
-    const ra = typeof free === 'object' ? free.a : undefined, rb = typeof free === 'object' ? free.b : undefined;
-    const ca = typeof con === 'object' ? con.a : undefined, cb = typeof con === 'object' ? con.b : undefined;
+    const ra = typeof free === 'object' ? free.a : undefined,
+      rb = typeof free === 'object' ? free.b : undefined;
+    const ca = typeof con === 'object' ? con.a : undefined,
+      cb = typeof con === 'object' ? con.b : undefined;
     const rows = ra && rb ? compareReports(ra, rb) : [];
     const cons = ca && cb ? new Map(compareReports(ca, cb).map((c) => [c.intent, c])) : undefined;
-    const delta = (d?: number) => (d === undefined ? '–' : html`<span class=${d > 0 ? 'delta-up' : d < 0 ? 'delta-down' : ''}>${t('runs.points', { sign: d > 0 ? '+' : d < 0 ? '−' : '', n: formatNumber(s.lang, Math.abs(d) * 100, 0) })}</span>`);
+    const delta = (d?: number) =>
+      d === undefined
+        ? '–'
+        : html`<span class=${d > 0 ? 'delta-up' : d < 0 ? 'delta-down' : ''}>${t('runs.points', { sign: d > 0 ? '+' : d < 0 ? '−' : '', n: formatNumber(s.lang, Math.abs(d) * 100, 0) })}</span>`;
     return html`<div data-testid="runs-compare">
       <h3>${t('runs.compare', { a: runName(t, a), b: runName(t, b) })}</h3>
       <wt-loss-chart .losses=${curve(a)} .evalLosses=${curve(b)} .labels=${[runName(t, a), runName(t, b)]} language=${s.lang}
         totalSteps=${Math.max(a.history.at(-1)?.step ?? 0, b.history.at(-1)?.step ?? 0)}></wt-loss-chart>
-      ${rows.length
-        ? html`<table data-testid="runs-compare-table">
+      ${
+        rows.length
+          ? html`<table data-testid="runs-compare-table">
             <thead>
               <tr>
                 <th>${t('eval.col.intent')}</th>
@@ -103,9 +114,10 @@ export class RunsPanel extends LitElement {
               )}
             </tbody>
           </table>`
-        : differ
-          ? html`<p class="notice small" data-testid="runs-different-sets">${t('runs.differentSets')}</p>`
-          : html`<p class="muted small">${t('runs.noEval', { name: runName(t, latestReport(a, 'free') ? b : a) })}</p>`}
+          : differ
+            ? html`<p class="notice small" data-testid="runs-different-sets">${t('runs.differentSets')}</p>`
+            : html`<p class="muted small">${t('runs.noEval', { name: runName(t, latestReport(a, 'free') ? b : a) })}</p>`
+      }
     </div>`;
   }
 
@@ -120,9 +132,10 @@ export class RunsPanel extends LitElement {
       <h3 id="runs-h">${t('runs.title')}</h3>
       <p class="muted small">${t('runs.lead')}</p>
       <wt-error .error=${runs.error} language=${s.lang}></wt-error>
-      ${runs.list.length === 0
-        ? html`<p class="muted">${t('runs.none')}</p>`
-        : html`<table class="stack" data-testid="runs-table">
+      ${
+        runs.list.length === 0
+          ? html`<p class="muted">${t('runs.none')}</p>`
+          : html`<table class="stack" data-testid="runs-table">
             <thead>
               <tr>
                 <th>${t('runs.col.name')}</th>
@@ -139,7 +152,8 @@ export class RunsPanel extends LitElement {
             <tbody>
               ${runs.list.map((r) => this.row(t, r))}
             </tbody>
-          </table>`}
+          </table>`
+      }
       ${picked.length === 2 ? this.compare(t, picked[0], picked[1]) : runs.list.length > 1 ? html`<p class="muted small">${t('runs.compareHint')}</p>` : nothing}
     </section>`;
   }

@@ -79,21 +79,28 @@ export class WrongAnswers extends LitElement {
               <td class="mono" data-label=${t('eval.col.expected')}>${w.expected}</td>
               <td class="mono" data-label=${t('eval.col.got')}>${w.generated}</td>
               <td>
-                ${done
-                  ? html`<span class="ok small">${t((ev.movedOut ?? []).includes(`${this.decoding}:${w.index}`) ? 'eval.movedOut' : 'eval.sibling')}</span>`
-                  : open
-                    ? html`<textarea rows="3" aria-label=${t('eval.correctLabel', { index: w.index + 1 })} .value=${this.editing!.text}
+                ${
+                  done
+                    ? html`<span class="ok small">${t((ev.movedOut ?? []).includes(`${this.decoding}:${w.index}`) ? 'eval.movedOut' : 'eval.sibling')}</span>`
+                    : open
+                      ? html`<textarea rows="3" aria-label=${t('eval.correctLabel', { index: w.index + 1 })} .value=${this.editing!.text}
                           @input=${(e: Event) => (this.editing = { index: w.index, text: (e.target as HTMLTextAreaElement).value })}></textarea>
                         <button class="small primary" data-action="add-corrected" ?disabled=${locked}
                           @click=${() => {
-                            emit(this, { type: 'correctAnswer', decoding: this.decoding, index: w.index, answer: this.editing!.text });
+                            emit(this, {
+                              type: 'correctAnswer',
+                              decoding: this.decoding,
+                              index: w.index,
+                              answer: this.editing!.text,
+                            });
                             this.editing = undefined;
                           }}>${t('eval.addCorrected')}</button>`
-                    : html`<div class="row" style="flex-wrap:nowrap">
+                      : html`<div class="row" style="flex-wrap:nowrap">
                         <button class="small" data-action="correct" ?disabled=${locked} @click=${() => (this.editing = { index: w.index, text: w.expected })}>${t('eval.correct')}</button>
                         <button class="small" data-action="accept" title=${t('eval.acceptTitle')} ?disabled=${locked}
                           @click=${() => emit(this, { type: 'acceptAnswer', decoding: this.decoding, index: w.index })}>${t('eval.accept')}</button>
-                      </div>`}
+                      </div>`
+                }
               </td>
             </tr>`;
           })}

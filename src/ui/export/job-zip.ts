@@ -8,7 +8,13 @@ import type { ModelSummary } from '../../worker/api.ts';
 import { builtinModelPath } from '../../io/sources.ts';
 import type { PageContext } from '../app/context.ts';
 
-const BUILTIN_FILES = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
+const BUILTIN_FILES = [
+  'config.json',
+  'generation_config.json',
+  'model.safetensors',
+  'tokenizer.json',
+  'tokenizer_config.json',
+];
 
 export async function buildJobZip(c: PageContext, summary: ModelSummary): Promise<Blob> {
   const t = c.state.train;
@@ -24,17 +30,20 @@ export async function buildJobZip(c: PageContext, summary: ModelSummary): Promis
       if (res.ok) extra[`base-model/${f}`] = new Uint8Array(await res.arrayBuffer());
     }
   }
-  const bytes = zipJob({
-    baseModel: builtin ? './base-model' : summary.name,
-    system: c.state.systemPrompt,
-    maxLength: t.maxLength,
-    endToken: IM_END,
-    lora: loraOf(t),
-    quant: summary.quant,
-    ...(c.state.allowControlText ? { controlText: 'plain' as const } : {}),
-    train: trainOf(t),
-    rows: train,
-    evalRows,
-  }, extra);
+  const bytes = zipJob(
+    {
+      baseModel: builtin ? './base-model' : summary.name,
+      system: c.state.systemPrompt,
+      maxLength: t.maxLength,
+      endToken: IM_END,
+      lora: loraOf(t),
+      quant: summary.quant,
+      ...(c.state.allowControlText ? { controlText: 'plain' as const } : {}),
+      train: trainOf(t),
+      rows: train,
+      evalRows,
+    },
+    extra,
+  );
   return new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/zip' });
 }

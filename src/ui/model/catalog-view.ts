@@ -31,12 +31,17 @@ export interface CatalogRow {
  */
 export function fitLimits(s: Pick<AppState, 'engineChoice' | 'probe'>, params = Infinity): DeviceLimits {
   const p = s.probe;
-  if (p && engineFor(s.engineChoice, p, params) === 'webgpu') return { kind: 'webgpu', maxBufferSize: p.maxBufferSize, maxBindingSize: p.maxStorageBufferBindingSize };
+  if (p && engineFor(s.engineChoice, p, params) === 'webgpu')
+    return { kind: 'webgpu', maxBufferSize: p.maxBufferSize, maxBindingSize: p.maxStorageBufferBindingSize };
   return cpuLimits();
 }
 
 export function loadOptionsOf(t: AppState['train']): LoadOptions {
-  return { maxBatch: t.batchSize, maxSeq: t.maxLength, lora: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: t.targets, rslora: t.rslora } };
+  return {
+    maxBatch: t.batchSize,
+    maxSeq: t.maxLength,
+    lora: { r: t.r, alpha: t.alpha, dropout: t.dropout, targets: t.targets, rslora: t.rslora },
+  };
 }
 
 export function catalogRow(m: CatalogModel, s: Pick<AppState, 'engineChoice' | 'probe' | 'train'>): CatalogRow {
@@ -46,7 +51,11 @@ export function catalogRow(m: CatalogModel, s: Pick<AppState, 'engineChoice' | '
   for (const quant of nf4Applies(cfg) ? (['none', 'nf4'] as const) : (['none'] as const)) {
     const opts = { ...loadOptionsOf(s.train), quant };
     const plan = planMemory(limits.kind, cfg, opts, 'bf16');
-    plans.push({ weights: quant === 'nf4' ? '4-bit' : '16-bit', total: plan.total, fit: checkFit(cfg, opts, plan, limits) });
+    plans.push({
+      weights: quant === 'nf4' ? '4-bit' : '16-bit',
+      total: plan.total,
+      fit: checkFit(cfg, opts, plan, limits),
+    });
   }
   return { model: m, download: downloadBytes(m), plans };
 }
@@ -61,7 +70,9 @@ export function catalogRows(s: Pick<AppState, 'engineChoice' | 'probe' | 'train'
 }
 
 /** The catalog row of the chosen hub repo when no plan of it fits: loading is refused with its reason. */
-export function unfitChoice(s: Pick<AppState, 'engineChoice' | 'probe' | 'train' | 'source' | 'quantChoice'>): CatalogRow | undefined {
+export function unfitChoice(
+  s: Pick<AppState, 'engineChoice' | 'probe' | 'train' | 'source' | 'quantChoice'>,
+): CatalogRow | undefined {
   if (s.source.kind !== 'hf' && s.source.kind !== 'modelscope') return undefined;
   const m = catalogModel(s.source.repo);
   if (!m) return undefined;

@@ -14,7 +14,9 @@ import type { AppState } from '../app/state.ts';
  */
 export function engineLabel(e: { kind: EngineKind; device: string }, t?: Translate): string {
   const kind = e.kind === 'webgpu' ? 'WebGPU' : 'CPU';
-  const device = t ? e.device.replace(/\b(\d+) threads?\b/, (_, n: string) => t('engine.threads', { count: Number(n) })) : e.device;
+  const device = t
+    ? e.device.replace(/\b(\d+) threads?\b/, (_, n: string) => t('engine.threads', { count: Number(n) }))
+    : e.device;
   return device.startsWith(kind) ? device : `${kind} · ${device}`;
 }
 
@@ -34,8 +36,14 @@ const ms = (lang: Lang, x: number) => `${formatNumber(lang, x, x < 10 ? 1 : 0)} 
 export function engineWhy(t: Translate, lang: Lang, d: EngineDecision): string {
   // the worker names an unnamed fallback adapter in English: said in the page's language
   const software = d.software === 'a fallback adapter' ? t('engine.fallbackAdapter') : d.software;
-  const p = { engine: kindName(d.kind), adapter: d.adapter ?? '?', software: software ?? d.adapter ?? '?', detail: d.detail ?? '' };
-  if (d.reason === 'measured') return t('engine.why.measured', { ...p, cpu: ms(lang, d.cpuMs ?? NaN), gpu: ms(lang, d.gpuMs ?? NaN) });
+  const p = {
+    engine: kindName(d.kind),
+    adapter: d.adapter ?? '?',
+    software: software ?? d.adapter ?? '?',
+    detail: d.detail ?? '',
+  };
+  if (d.reason === 'measured')
+    return t('engine.why.measured', { ...p, cpu: ms(lang, d.cpuMs ?? NaN), gpu: ms(lang, d.gpuMs ?? NaN) });
   return t(`engine.why.${d.reason}`, p);
 }
 

@@ -51,9 +51,11 @@ export class ModelCatalog extends LitElement {
     const b = (n: number) => formatBytes(this.state.lang, n);
     return html`<td class="fit" data-label=${label}>
       ${b(plan.total)}
-      ${plan.fit.fits
-        ? html`<span class="ok"> ✓ ${t('catalog.fits')}</span>`
-        : html`<div class="warn" data-testid="catalog-why">✗ ${plan.fit.problems.map((p) => this.problem(t, p)).join('; ')}</div>`}
+      ${
+        plan.fit.fits
+          ? html`<span class="ok"> ✓ ${t('catalog.fits')}</span>`
+          : html`<div class="warn" data-testid="catalog-why">✗ ${plan.fit.problems.map((p) => this.problem(t, p)).join('; ')}</div>`
+      }
     </td>`;
   }
 
@@ -71,7 +73,8 @@ export class ModelCatalog extends LitElement {
         <tbody>
           ${catalogRows(s).map((row) => {
             const repo = row.model.repo;
-            const plan = row.plans[0], nf4 = row.plans.find((p) => p.weights === '4-bit');
+            const plan = row.plans[0],
+              nf4 = row.plans.find((p) => p.weights === '4-bit');
             const preset = modelPreset(repo);
             return html`<tr data-testid="catalog-row" data-repo=${repo} data-fits=${String(plan.fit.fits)} data-fits-nf4=${String(nf4?.fit.fits ?? false)}
               class=${repo.toLowerCase() === chosen ? 'chosen' : ''}>

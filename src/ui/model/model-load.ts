@@ -48,7 +48,10 @@ export class ModelLoader {
     // a catalog model whose plan cannot fit is refused here, before anything downloads
     const unfit = unfitChoice(this.c.state);
     if (unfit) {
-      const detail = describeFit(unfit.plans[0].fit, `${unfit.model.repo} at batch ${this.c.state.train.batchSize} x max length ${this.c.state.train.maxLength}`);
+      const detail = describeFit(
+        unfit.plans[0].fit,
+        `${unfit.model.repo} at batch ${this.c.state.train.batchSize} x max length ${this.c.state.train.maxLength}`,
+      );
       this.c.patch((s) => ({ model: { ...s.model, error: { where: 'model', key: 'model.tooBig', detail } } }));
       return false;
     }
@@ -66,7 +69,18 @@ export class ModelLoader {
         model: {
           status: 'ready',
           summary,
-          loadedWith: { r: t.r, alpha: t.alpha, dropout: t.dropout, rslora: t.rslora, targets: [...t.targets], batch: t.batchSize, seq: t.maxLength, engine, quant: settings.quant ?? 'none', source: sourceIdOf(this.c.state.source, document.baseURI) },
+          loadedWith: {
+            r: t.r,
+            alpha: t.alpha,
+            dropout: t.dropout,
+            rslora: t.rslora,
+            targets: [...t.targets],
+            batch: t.batchSize,
+            seq: t.maxLength,
+            engine,
+            quant: settings.quant ?? 'none',
+            source: sourceIdOf(this.c.state.source, document.baseURI),
+          },
         },
         training: { state: 'idle', losses: [], evalLosses: [], trained: false },
         // A new engine starts from a fresh LoRA init: any applied adapter is gone, and results of
@@ -74,7 +88,11 @@ export class ModelLoader {
         adapter: { busy: this.c.state.adapter.busy },
         evaluation: { busy: false, done: 0, total: 0, inputs: [], added: [] },
         runs: { ...this.c.state.runs, current: undefined },
-        chat: { ...this.c.state.chat, base: { text: '', tokens: 0, busy: false }, tuned: { text: '', tokens: 0, busy: false } },
+        chat: {
+          ...this.c.state.chat,
+          base: { text: '', tokens: 0, busy: false },
+          tuned: { text: '', tokens: 0, busy: false },
+        },
         exports: initialState(this.c.state.lang).exports,
       }));
     } catch (e) {
@@ -126,7 +144,9 @@ export class ModelLoader {
 
   /** The settings take an adapter's shape, and the model reloads when the engine was built otherwise. */
   async ensureLora(l: LoraSettings): Promise<boolean> {
-    this.c.patch((s) => ({ train: { ...s.train, r: l.r, alpha: l.alpha, dropout: l.dropout, rslora: l.rslora, targets: [...l.targets] } }));
+    this.c.patch((s) => ({
+      train: { ...s.train, r: l.r, alpha: l.alpha, dropout: l.dropout, rslora: l.rslora, targets: [...l.targets] },
+    }));
     await this.c.persist();
     return this.loadedMatches() || this.load();
   }
@@ -150,7 +170,13 @@ export class ModelLoader {
       await this.c.worker.setAdapter(imported.tensors, l.alpha);
       this.c.forgetRun();
       this.c.patch((s) => ({
-        adapter: { busy: false, name: folder || picked.config.split('/')[0], r: l.r, alpha: l.alpha, targets: l.targets.length },
+        adapter: {
+          busy: false,
+          name: folder || picked.config.split('/')[0],
+          r: l.r,
+          alpha: l.alpha,
+          targets: l.targets.length,
+        },
         training: { ...s.training, trained: true },
       }));
     } catch (e) {

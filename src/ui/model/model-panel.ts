@@ -7,7 +7,14 @@ import { emit } from '../app/actions.ts';
 import type { FilesDetail } from '../shared/drop-zone.ts';
 import '../shared/drop-zone.ts';
 import '../shared/error-box.ts';
-import { formatBytes, formatDateTime, formatDuration, formatNumber, translator, type Translate } from '../shared/i18n.ts';
+import {
+  formatBytes,
+  formatDateTime,
+  formatDuration,
+  formatNumber,
+  translator,
+  type Translate,
+} from '../shared/i18n.ts';
 import './memory-card.ts';
 import { engineLabel, engineWhy } from './engine-view.ts';
 import { formOfKey, sourceIdOf } from './source-form.ts';
@@ -89,12 +96,14 @@ export class ModelPanel extends LitElement {
         </div>`;
       case 'local':
         return html`<p class="muted small">${t('model.folderHelp')}</p>
-          ${this.state.keptFolder
-            ? html`<div class="notice small">
+          ${
+            this.state.keptFolder
+              ? html`<div class="notice small">
                 <button class="primary" data-action="reopen-folder" @click=${() => emit(this, { type: 'reopenFolder' })}>${t('model.reopenFolder', { name: this.state.keptFolder })}</button>
                 <div class="muted">${t('model.reopenHelp')}</div>
               </div>`
-            : nothing}
+              : nothing
+          }
           <wt-drop-zone
             directory
             keep
@@ -115,14 +124,18 @@ export class ModelPanel extends LitElement {
     return html`<div role="status" aria-live="polite" style="margin-top:12px">
       <div class="row" style="justify-content:space-between">
         <span>${p ? t(`model.phase.${p.phase}`) : t('model.loading')}${p?.fromCache ? ` (${t('model.fromCache')})` : ''}</span>
-        ${p && p.bytesPerSec > 0
-          ? html`<span class="muted small">${t('model.speed', { speed: formatBytes(lang, p.bytesPerSec), eta: formatDuration(lang, p.etaSec) })}</span>`
-          : nothing}
+        ${
+          p && p.bytesPerSec > 0
+            ? html`<span class="muted small">${t('model.speed', { speed: formatBytes(lang, p.bytesPerSec), eta: formatDuration(lang, p.etaSec) })}</span>`
+            : nothing
+        }
       </div>
       <progress max=${total || 1} .value=${total ? p!.loadedBytes : 0} aria-label=${t('model.loading')}></progress>
-      ${p?.file
-        ? html`<div class="muted small">${t('model.progress', { file: p.file, done: formatBytes(lang, p.fileBytes), total: p.fileTotal ? formatBytes(lang, p.fileTotal) : '?' })}</div>`
-        : nothing}
+      ${
+        p?.file
+          ? html`<div class="muted small">${t('model.progress', { file: p.file, done: formatBytes(lang, p.fileBytes), total: p.fileTotal ? formatBytes(lang, p.fileTotal) : '?' })}</div>`
+          : nothing
+      }
     </div>`;
   }
 
@@ -162,13 +175,15 @@ export class ModelPanel extends LitElement {
         )}
       </div>
       <p class="small" data-testid="probe">
-        ${!probe
-          ? t('engine.probing')
-          : !probe.webgpu
-            ? t('engine.gpuMissing')
-            : probe.software
-              ? t('engine.softwareFound', { software: probe.software })
-              : t('engine.gpuFound', { adapter: probe.adapter ?? '?' })}
+        ${
+          !probe
+            ? t('engine.probing')
+            : !probe.webgpu
+              ? t('engine.gpuMissing')
+              : probe.software
+                ? t('engine.softwareFound', { software: probe.software })
+                : t('engine.gpuFound', { adapter: probe.adapter ?? '?' })
+        }
       </p>
       ${decision && s.model.status === 'ready' ? html`<p class="small notice" data-testid="engine-why">${engineWhy(t, s.lang, decision)}</p>` : nothing}
       ${probe && !probe.webgpu && probe.reason ? html`<p class="muted small">${probe.reason}</p>` : nothing}
@@ -194,31 +209,37 @@ export class ModelPanel extends LitElement {
     return html`<section class="card" aria-labelledby="adapter-h">
       <h3 id="adapter-h">${t('adapter.title')}</h3>
       <p class="muted small">${t('adapter.help')}</p>
-      ${ready
-        ? html`<wt-drop-zone
+      ${
+        ready
+          ? html`<wt-drop-zone
             directory
             data-testid="adapter-picker"
             label=${t('adapter.pick')}
             hint=${t('adapter.drop')}
             @wt-files=${(e: CustomEvent<FilesDetail>) => emit(this, { type: 'importAdapter', files: e.detail.files, folder: e.detail.folder })}
           ></wt-drop-zone>`
-        : html`<p class="small">${t('adapter.needModel')}</p>`}
+          : html`<p class="small">${t('adapter.needModel')}</p>`
+      }
       ${a.busy ? html`<p class="small" role="status">${t('model.loading')}</p>` : nothing}
-      ${a.name && !a.busy
-        ? html`<p class="ok small" role="status" data-testid="adapter-applied">✓ ${t('adapter.applied', { name: a.name, r: a.r ?? '', alpha: a.alpha ?? '', targets: a.targets ?? '' })}</p>`
-        : nothing}
+      ${
+        a.name && !a.busy
+          ? html`<p class="ok small" role="status" data-testid="adapter-applied">✓ ${t('adapter.applied', { name: a.name, r: a.r ?? '', alpha: a.alpha ?? '', targets: a.targets ?? '' })}</p>`
+          : nothing
+      }
       <wt-error .error=${a.error} language=${s.lang}></wt-error>
     </section>`;
   }
 
   private cacheCard(t: Translate) {
     const s = this.state;
-    const busy = s.model.status === 'loading' || ['starting', 'running', 'paused', 'pausing'].includes(s.training.state);
+    const busy =
+      s.model.status === 'loading' || ['starting', 'running', 'paused', 'pausing'].includes(s.training.state);
     return html`<section class="card" aria-labelledby="cache-h">
       <h3 id="cache-h">${t('model.cached')}</h3>
-      ${s.cachedModels.length === 0
-        ? html`<p class="muted small">${t('model.cachedNone')}</p>`
-        : html`<table>
+      ${
+        s.cachedModels.length === 0
+          ? html`<p class="muted small">${t('model.cachedNone')}</p>`
+          : html`<table>
             <tbody>
               ${s.cachedModels.map(
                 (m) => html`<tr data-testid="cached-model">
@@ -226,15 +247,18 @@ export class ModelPanel extends LitElement {
                   <td class="muted small">${formatDateTime(s.lang, m.updatedAt)}</td>
                   <td class="num">${formatBytes(s.lang, m.bytes)}</td>
                   <td class="num">
-                    ${m.complete && formOfKey(m.sourceKey)
-                      ? html`<button class="small" data-action="load-cached" ?disabled=${busy} @click=${() => emit(this, { type: 'loadCached', sourceKey: m.sourceKey })}>${t('model.loadCached')}</button>`
-                      : nothing}
+                    ${
+                      m.complete && formOfKey(m.sourceKey)
+                        ? html`<button class="small" data-action="load-cached" ?disabled=${busy} @click=${() => emit(this, { type: 'loadCached', sourceKey: m.sourceKey })}>${t('model.loadCached')}</button>`
+                        : nothing
+                    }
                     <button class="small" @click=${() => emit(this, { type: 'deleteCachedModel', sourceKey: m.sourceKey })}>${t('model.delete')}</button>
                   </td>
                 </tr>`,
               )}
             </tbody>
-          </table>`}
+          </table>`
+      }
     </section>`;
   }
 
@@ -261,9 +285,11 @@ export class ModelPanel extends LitElement {
               <button class="primary" ?disabled=${loading || training} @click=${() => emit(this, { type: 'loadModel' })}>
                 ${loading ? t('model.loading') : s.model.status === 'ready' && s.model.loadedWith?.source === sourceIdOf(s.source, document.baseURI) ? t('model.reload') : t('model.load')}
               </button>
-              ${loading && s.model.progress?.phase === 'download'
-                ? html`<button data-action="cancel-load" @click=${() => emit(this, { type: 'cancelLoad' })}>${t('model.cancel')}</button>`
-                : nothing}
+              ${
+                loading && s.model.progress?.phase === 'download'
+                  ? html`<button data-action="cancel-load" @click=${() => emit(this, { type: 'cancelLoad' })}>${t('model.cancel')}</button>`
+                  : nothing
+              }
             </div>
             ${this.progress(t)}
             <wt-error .error=${s.model.error} language=${s.lang}></wt-error>

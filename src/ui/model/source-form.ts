@@ -15,7 +15,11 @@ export function modelSourceOf(f: SourceForm, baseURI: string): ModelSource | UiE
     case 'hf':
     case 'modelscope':
       if (!f.repo.trim()) return { where: 'model', key: 'model.needRepo', detail: '' };
-      return { kind: f.kind, repo: f.repo.trim(), revision: f.revision.trim() || (f.kind === 'hf' ? 'main' : 'master') };
+      return {
+        kind: f.kind,
+        repo: f.repo.trim(),
+        revision: f.revision.trim() || (f.kind === 'hf' ? 'main' : 'master'),
+      };
     case 'url':
       if (!f.baseUrl.trim()) return { where: 'model', key: 'model.needUrl', detail: '' };
       return { kind: 'url', baseUrl: f.baseUrl.trim() };
@@ -40,7 +44,9 @@ export function formOfKey(key: string): Partial<SourceForm> | undefined {
   if (kind === 'url') return { kind: 'url', baseUrl: rest };
   if (kind === 'builtin') return { kind: 'builtin' };
   const at = rest.lastIndexOf('@');
-  return at > 0 ? { kind: kind as 'hf' | 'modelscope', repo: rest.slice(0, at), revision: rest.slice(at + 1) } : undefined;
+  return at > 0
+    ? { kind: kind as 'hf' | 'modelscope', repo: rest.slice(0, at), revision: rest.slice(at + 1) }
+    : undefined;
 }
 
 // ---- local folders through the File System Access API --------------------------------------

@@ -58,7 +58,8 @@ export class ChatPanel extends LitElement {
   /** The answer as text; one of only whitespace shows its line breaks and spaces, and says so. */
   private answer(t: Translate, v: ChatSide) {
     const ws = visibleWhitespace(v.text);
-    if (ws) return html`<span class="muted">${t('chat.whitespace', { count: ws.breaks, spaces: ws.spaces })}</span>
+    if (ws)
+      return html`<span class="muted">${t('chat.whitespace', { count: ws.breaks, spaces: ws.spaces })}</span>
 ${ws.shown}`;
     return v.text || (v.busy ? t('chat.waiting') : v.tokens ? t('chat.emptyAnswer') : t('chat.empty'));
   }
@@ -70,12 +71,14 @@ ${ws.shown}`;
     const on = instruct && s.chat.instruct !== false;
     return html`<p class="small muted" data-testid="chat-prefix" style="margin:0 0 6px">
       ${t('chat.prefix', { system: s.systemPrompt })} ${on ? t('chat.prefixInstruct', { instruct }) : t('chat.prefixNone')}
-      ${instruct
-        ? html`<label style="font-weight:400;margin-left:6px"
+      ${
+        instruct
+          ? html`<label style="font-weight:400;margin-left:6px"
             ><input type="checkbox" data-field="instruct" .checked=${!!on} @change=${(e: Event) => emit(this, { type: 'setChat', patch: { instruct: (e.target as HTMLInputElement).checked } })} />
             ${t('chat.addInstruct')}</label
           >`
-        : nothing}
+          : nothing
+      }
     </p>`;
   }
 
@@ -122,11 +125,13 @@ ${ws.shown}`;
             >${t('chat.temperature')}
             <input type="number" min="0" max="2" step="0.1" .value=${String(c.temperature)} @change=${(e: Event) => emit(this, { type: 'setChat', patch: { temperature: Math.max(0, Number((e.target as HTMLInputElement).value) || 0) } })}
           /></label>
-          ${s.schema.applied
-            ? html`<label><input type="checkbox" data-field="constrained" .checked=${!!c.constrained}
+          ${
+            s.schema.applied
+              ? html`<label><input type="checkbox" data-field="constrained" .checked=${!!c.constrained}
                   @change=${(e: Event) => emit(this, { type: 'setChat', patch: { constrained: (e.target as HTMLInputElement).checked } })} />
                 ${t('chat.constrained')}</label>`
-            : nothing}
+              : nothing
+          }
         </div>
         ${s.model.status !== 'ready' ? html`<p class="notice">${t('chat.needModel')}</p>` : nothing}
       </section>

@@ -52,7 +52,11 @@ export interface ChartFrame {
 }
 
 /** Scales from data to the frame's plot area: x left to right, y bottom to top. */
-export function plotScales(f: ChartFrame, x: [number, number], y: [number, number]): { sx: LinearScale; sy: LinearScale } {
+export function plotScales(
+  f: ChartFrame,
+  x: [number, number],
+  y: [number, number],
+): { sx: LinearScale; sy: LinearScale } {
   return { sx: linearScale(x, [f.M.left, f.W - f.M.right]), sy: linearScale(y, [f.H - f.M.bottom, f.M.top]) };
 }
 
@@ -104,7 +108,11 @@ export function histogramBins(lengths: number[], maxLength: number, binCount = 2
   const top = lengths.reduce((a, b) => Math.max(a, b), Math.max(maxLength, 1));
   const width = Math.max(1, Math.ceil((top + 1) / binCount));
   const n = Math.ceil((top + 1) / width);
-  const bins: HistogramBin[] = Array.from({ length: n }, (_, i) => ({ from: i * width, to: (i + 1) * width, count: 0 }));
+  const bins: HistogramBin[] = Array.from({ length: n }, (_, i) => ({
+    from: i * width,
+    to: (i + 1) * width,
+    count: 0,
+  }));
   for (const len of lengths) bins[Math.min(n - 1, Math.floor(len / width))].count++;
   return bins;
 }

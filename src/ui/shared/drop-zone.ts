@@ -58,7 +58,8 @@ export class DropZone extends LitElement {
   @query('input') private input!: HTMLInputElement;
 
   private emitFiles(detail: FilesDetail) {
-    if (detail.files.length) this.dispatchEvent(new CustomEvent<FilesDetail>('wt-files', { detail, bubbles: true, composed: true }));
+    if (detail.files.length)
+      this.dispatchEvent(new CustomEvent<FilesDetail>('wt-files', { detail, bubbles: true, composed: true }));
   }
 
   private onPick() {

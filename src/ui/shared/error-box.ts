@@ -8,7 +8,6 @@ import { translate, type Lang } from './i18n.ts';
 import { wayOutKey, type UiError } from '../app/state.ts';
 import { panelStyles } from './styles.ts';
 
-
 @customElement('wt-error')
 export class ErrorBox extends LitElement {
   static override styles = panelStyles;

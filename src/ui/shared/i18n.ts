@@ -35,31 +35,36 @@ const en = {
   'engine.gpuFound': 'WebGPU available: {adapter}',
   'engine.gpuMissing': 'WebGPU is not available here; training runs on the CPU, slowly.',
   'engine.using': 'Runs on {device}',
-  'engine.help': 'Automatic uses a hardware GPU through WebGPU, never a software renderer; for a small model it times one step on both engines and keeps the faster. Force CPU to compare or when the GPU misbehaves.',
+  'engine.help':
+    'Automatic uses a hardware GPU through WebGPU, never a software renderer; for a small model it times one step on both engines and keeps the faster. Force CPU to compare or when the GPU misbehaves.',
   'engine.reloadNeeded': 'Reload the model to switch engines.',
   'quant.title': 'Base weights',
   'quant.auto': 'Automatic',
   'quant.none': '16-bit',
   'quant.nf4': '4-bit base (QLoRA)',
-  'quant.help': 'QLoRA keeps the base’s seven projections in 4-bit NF4 (as bitsandbytes does) and trains the same 16/32-bit adapter: about half the memory, slightly different numbers. Automatic picks it only when the 16-bit plan does not fit this engine.',
+  'quant.help':
+    'QLoRA keeps the base’s seven projections in 4-bit NF4 (as bitsandbytes does) and trains the same 16/32-bit adapter: about half the memory, slightly different numbers. Automatic picks it only when the 16-bit plan does not fit this engine.',
   'quant.reloadNeeded': 'Reload the model to switch base weights.',
   'quant.loaded16': 'Base weights: 16-bit',
   'quant.loadedNf4': 'Base weights: 4-bit NF4 (QLoRA); {cached} projections read already quantized from the cache',
 
   'model.title': 'Base model',
-  'model.lead': 'Choose the model to fine-tune. The built-in tiny model is ready at once; hub models download once and stay cached in this browser.',
+  'model.lead':
+    'Choose the model to fine-tune. The built-in tiny model is ready at once; hub models download once and stay cached in this browser.',
   'model.source': 'Source',
   'model.source.builtin': 'Built-in tiny model',
   'model.source.hf': 'Hugging Face',
   'model.source.modelscope': 'ModelScope',
   'model.source.url': 'URL',
   'model.source.local': 'Local folder',
-  'model.builtinHelp': 'A tiny random Qwen2-shaped model shipped with the page: it trains in seconds and shows the whole flow. Its answers are only as good as a few minutes of training make them.',
+  'model.builtinHelp':
+    'A tiny random Qwen2-shaped model shipped with the page: it trains in seconds and shows the whole flow. Its answers are only as good as a few minutes of training make them.',
   'model.repo': 'Repository',
   'model.revision': 'Revision',
   'model.baseUrl': 'Base URL (folder with config.json)',
   'model.folder': 'Model folder',
-  'model.folderHelp': 'Pick or drop the folder that huggingface-cli or modelscope download wrote: config.json, tokenizer.json, model.safetensors.',
+  'model.folderHelp':
+    'Pick or drop the folder that huggingface-cli or modelscope download wrote: config.json, tokenizer.json, model.safetensors.',
   'model.dropHere': 'Drop a model folder here',
   'model.filesPicked': '{count, plural, one {# file} other {# files}} picked from {name}',
   'model.load': 'Load model',
@@ -85,7 +90,8 @@ const en = {
   'model.needRepo': 'Enter a repository such as {example}.',
   'model.needUrl': 'Enter a base URL.',
   'model.needFolder': 'Pick a model folder first.',
-  'model.tooBig': 'This model cannot fit here: {message}. Nothing was downloaded; pick a smaller model, a shorter max length or a smaller batch.',
+  'model.tooBig':
+    'This model cannot fit here: {message}. Nothing was downloaded; pick a smaller model, a shorter max length or a smaller batch.',
   'catalog.title': 'Models at batch {batch} × max length {seq} on the {engine} engine:',
   'catalog.model': 'Model',
   'catalog.download': 'Download',
@@ -96,14 +102,17 @@ const en = {
   'catalog.noBinding': '{tensor} needs {need} in one buffer, the GPU allows {limit}',
   'catalog.thinkingOff': 'hybrid thinking model: trained and asked with thinking off',
   'catalog.preset': 'preset: batch {batch} × accumulation {accum}',
-  'catalog.gpuNote': 'WebGPU does not tell how much GPU memory is free: “fits” means within the adapter’s buffer limits; the total must also be free on the GPU.',
+  'catalog.gpuNote':
+    'WebGPU does not tell how much GPU memory is free: “fits” means within the adapter’s buffer limits; the total must also be free on the GPU.',
   'catalog.cpuNote': 'The CPU engine keeps weights, adapter and activations in one 4 GB WebAssembly memory.',
 
   'adapter.title': 'Adapter (optional)',
-  'adapter.help': 'Apply a PEFT adapter folder (adapter_config.json + adapter_model.safetensors), for example one the training-job script produced, to evaluate it, chat with it or export it.',
+  'adapter.help':
+    'Apply a PEFT adapter folder (adapter_config.json + adapter_model.safetensors), for example one the training-job script produced, to evaluate it, chat with it or export it.',
   'adapter.pick': 'Adapter folder',
   'adapter.drop': 'Drop an adapter folder here',
-  'adapter.applied': 'Adapter {name} applied: r {r}, alpha {alpha}, {targets, plural, one {# projection type} other {# projection types}}',
+  'adapter.applied':
+    'Adapter {name} applied: r {r}, alpha {alpha}, {targets, plural, one {# projection type} other {# projection types}}',
   'adapter.failed': 'The adapter could not be applied: {message}',
   'adapter.needModel': 'Load a base model first.',
 
@@ -113,18 +122,22 @@ const en = {
   'memory.activations': 'Activations (batch {batch} × {seq} tokens)',
   'memory.residuals': 'Saved layer inputs',
   'memory.total': 'Total',
-  'memory.checkpointingOn': 'Gradient checkpointing is on: backward recomputes each layer, so only one layer’s activations exist at a time.',
+  'memory.checkpointingOn':
+    'Gradient checkpointing is on: backward recomputes each layer, so only one layer’s activations exist at a time.',
   'memory.checkpointingOff': 'Every layer’s activations are kept (they fit), so backward skips the recomputation.',
-  'memory.checkpointingPartial': 'Every layer’s activations are kept for micro-batches of up to {tokens} tokens (batch × padded length; {budget} at most); a longer one recomputes each layer in backward.',
+  'memory.checkpointingPartial':
+    'Every layer’s activations are kept for micro-batches of up to {tokens} tokens (batch × padded length; {budget} at most); a longer one recomputes each layer in backward.',
   'memory.kernels': 'GPU kernels: {path}',
   'memory.allocated': 'Allocated when the model was loaded: {size} (planned {planned}).',
-  'memory.gpuUnknown': 'Browsers do not report free GPU memory. If the GPU runs out, Webtune says so and names a batch size and max length that fit.',
+  'memory.gpuUnknown':
+    'Browsers do not report free GPU memory. If the GPU runs out, Webtune says so and names a batch size and max length that fit.',
   'memory.noModel': 'Load a model to see how much memory these settings need.',
   'memory.storage': 'Browser storage: {used} used of {quota}',
 
   'data.title': 'Dataset',
   'data.import': 'Import',
-  'data.help': 'JSON array or JSONL of {"instruct", "input", "output"} rows (the meeting assistant format), Alpaca, chat "messages" or ShareGPT "conversations"; or a CSV/TSV table, whose columns you then map. The format is detected.',
+  'data.help':
+    'JSON array or JSONL of {"instruct", "input", "output"} rows (the meeting assistant format), Alpaca, chat "messages" or ShareGPT "conversations"; or a CSV/TSV table, whose columns you then map. The format is detected.',
   'data.pick': 'Choose file',
   'data.drop': 'Drop a .json or .jsonl file here',
   'data.paste': 'Paste data',
@@ -134,7 +147,8 @@ const en = {
   'data.loadedFrom': '{name}: {rows, plural, one {# row} other {# rows}} ({format})',
   'data.none': 'No dataset yet.',
   'data.issues': '{count, plural, one {# problem} other {# problems}} in {name}',
-  'data.issuesKept': 'Rows with problems were skipped; the other {rows, plural, one {# row was} other {# rows were}} imported.',
+  'data.issuesKept':
+    'Rows with problems were skipped; the other {rows, plural, one {# row was} other {# rows were}} imported.',
   'data.failedKept': 'Nothing was imported from {name}; the previous dataset is kept.',
   'data.failed': 'Nothing was imported from {name}.',
   'data.issueLine': 'line {line}',
@@ -151,20 +165,26 @@ const en = {
   'data.evalFile': 'Or import a separate evaluation file',
   'data.evalFromFile': 'Evaluation rows come from {name} ({rows, plural, one {# row} other {# rows}}).',
   'data.useSplit': 'Use split instead',
-  'data.splitCounts': '{train, plural, one {# training row} other {# training rows}}, {eval, plural, one {# evaluation row} other {# evaluation rows}}',
+  'data.splitCounts':
+    '{train, plural, one {# training row} other {# training rows}}, {eval, plural, one {# evaluation row} other {# evaluation rows}}',
   'data.histogram': 'Token lengths',
   'data.histogramLabel': 'Histogram of token lengths per example; the red line is the max length {max}',
-  'data.truncated': '{count, plural, one {# example is} other {# examples are}} longer than the max length ({max}) and will be truncated.',
+  'data.truncated':
+    '{count, plural, one {# example is} other {# examples are}} longer than the max length ({max}) and will be truncated.',
   'data.noneTruncated': 'Every example fits in the max length ({max}).',
   'data.meanTokens': 'mean {mean} tokens, longest {max}',
   'data.importing': 'Importing {name}: {rows, plural, one {# row} other {# rows}} read ({percent})…',
   'data.encoding': 'The file is not UTF-8: it was read as {encoding}.',
-  'data.normalized': '{count, plural, one {# JSON answer was} other {# JSON answers were}} rewritten in the compact form (no spaces, characters unescaped): the one form trained, written by the model and constrained.',
-  'data.duplicates': '{count, plural, one {# row repeats} other {# rows repeat}} an earlier row word for word and {count, plural, one {was} other {were}} left out, so no row can be both trained on and held out:',
+  'data.normalized':
+    '{count, plural, one {# JSON answer was} other {# JSON answers were}} rewritten in the compact form (no spaces, characters unescaped): the one form trained, written by the model and constrained.',
+  'data.duplicates':
+    '{count, plural, one {# row repeats} other {# rows repeat}} an earlier row word for word and {count, plural, one {was} other {were}} left out, so no row can be both trained on and held out:',
   'data.sampled': 'Token counts of an even sample of {rows} of the {total} rows.',
   'data.truncatedShare': 'About {share} of the examples are longer than the max length ({max}) and will be truncated.',
-  'data.noAnswer': '{count, plural, one {# example has a prompt that fills the max length ({max}): no answer token is left, so it will be skipped. Raise the max length to train on it.} other {# examples have a prompt that fills the max length ({max}): no answer token is left, so they will be skipped. Raise the max length to train on them.}}',
-  'data.noAnswerShare': 'About {share} of the examples have a prompt that fills the max length ({max}): no answer token is left, so they will be skipped. Raise the max length to train on them.',
+  'data.noAnswer':
+    '{count, plural, one {# example has a prompt that fills the max length ({max}): no answer token is left, so it will be skipped. Raise the max length to train on it.} other {# examples have a prompt that fills the max length ({max}): no answer token is left, so they will be skipped. Raise the max length to train on them.}}',
+  'data.noAnswerShare':
+    'About {share} of the examples have a prompt that fills the max length ({max}): no answer token is left, so they will be skipped. Raise the max length to train on them.',
   'data.needModel': 'Load a model first: its tokenizer counts the tokens.',
   'data.system': 'System prompt',
   'data.systemHelp': 'Put before every example, as in training with PEFT: the model learns to answer after it.',
@@ -230,17 +250,22 @@ const en = {
   'train.lrNow': 'Learning rate',
   'train.gradNorm': 'Gradient norm',
   'train.resumedFrom': 'Resumed from the checkpoint at step {step}.',
-  'train.checkpointFound': 'A saved run of this model, data and settings is at step {step} of {total} ({when}): {rows} training examples, learning rate {lr}, {epochs} epochs. Resume continues it.',
+  'train.checkpointFound':
+    'A saved run of this model, data and settings is at step {step} of {total} ({when}): {rows} training examples, learning rate {lr}, {epochs} epochs. Resume continues it.',
   'train.checkpointSaved': 'Checkpoint saved at step {step}.',
-  'train.checkpointNoSpace': 'The checkpoint at step {step} could not be saved: it needs {mib} MiB and the browser\'s storage is full. Training goes on; free space (delete cached models or old runs) or export the adapter now.',
+  'train.checkpointNoSpace':
+    "The checkpoint at step {step} could not be saved: it needs {mib} MiB and the browser's storage is full. Training goes on; free space (delete cached models or old runs) or export the adapter now.",
   'train.exportNow': 'Export adapter now',
   'train.failed': 'Training failed: {message}',
   'train.noLabels': 'Nothing to train on: {message}. Raise the max length.',
-  'train.controlText': 'Some rows spell a chat control token and would be read as that token (a new turn, or the end of the answer): {message}. Remove it from those rows, or tick "Allow control tokens" on the Data screen to train on it as plain text.',
-  'train.skipped': '{count, plural, one {# training example was left out: its prompt fills} other {# training examples were left out: their prompt fills}} the max length ({max}), so no answer token is left to learn.',
+  'train.controlText':
+    'Some rows spell a chat control token and would be read as that token (a new turn, or the end of the answer): {message}. Remove it from those rows, or tick "Allow control tokens" on the Data screen to train on it as plain text.',
+  'train.skipped':
+    '{count, plural, one {# training example was left out: its prompt fills} other {# training examples were left out: their prompt fills}} the max length ({max}), so no answer token is left to learn.',
   'train.chartLabel': 'Loss per optimizer step: train loss {train}, eval loss {eval}',
   'train.chartEmpty': 'The loss curve appears here once training starts.',
-  'train.stepsPlanned': '{steps, plural, one {# optimizer step} other {# optimizer steps}}: {rows, plural, one {# row} other {# rows}} × {epochs, plural, one {# epoch} other {# epochs}} ÷ (batch {batch} × accumulation {accum})',
+  'train.stepsPlanned':
+    '{steps, plural, one {# optimizer step} other {# optimizer steps}}: {rows, plural, one {# row} other {# rows}} × {epochs, plural, one {# epoch} other {# epochs}} ÷ (batch {batch} × accumulation {accum})',
 
   'eval.title': 'Accuracy on the evaluation rows',
   'eval.run': 'Evaluate',
@@ -264,7 +289,8 @@ const en = {
   'eval.col.expected': 'Expected',
   'eval.col.got': 'Generated',
   'eval.failed': 'Evaluation failed: {message}',
-  'eval.skipped': '{count, plural, one {# row was left out because its prompt and answer do} other {# rows were left out because their prompt and answer do}} not fit the model’s {positions} positions: {rows}.',
+  'eval.skipped':
+    '{count, plural, one {# row was left out because its prompt and answer do} other {# rows were left out because their prompt and answer do}} not fit the model’s {positions} positions: {rows}.',
   'eval.adapterNote': 'Evaluates the current adapter with greedy decoding and the training prompt.',
 
   'chat.title': 'Playground',
@@ -314,7 +340,8 @@ const en = {
   'unit.gb': '{value} GB',
 
   'schema.title': 'Tool schema',
-  'schema.lead': 'Describe the tools: their parameters, the values to fill in, and utterance templates with {param} placeholders. Rows are built from it, and decoding can be held to it so every answer is a valid call.',
+  'schema.lead':
+    'Describe the tools: their parameters, the values to fill in, and utterance templates with {param} placeholders. Rows are built from it, and decoding can be held to it so every answer is a valid call.',
   'schema.sample': 'Use sample meeting schema',
   'schema.import': 'Import schema',
   'schema.drop': 'Drop a schema .json file here',
@@ -337,7 +364,8 @@ const en = {
   'schema.addTool': 'Add tool',
   'schema.system': 'System prompt of built rows',
   'schema.instruct': 'Instruction before each utterance',
-  'schema.toolSummary': '{name}: {params, plural, one {# parameter} other {# parameters}}, {templates, plural, one {# template} other {# templates}}',
+  'schema.toolSummary':
+    '{name}: {params, plural, one {# parameter} other {# parameters}}, {templates, plural, one {# template} other {# templates}}',
   'build.title': 'Build rows from the schema',
   'build.perTool': 'Training rows per tool',
   'build.evalPerTool': 'Held-out rows per tool',
@@ -347,16 +375,21 @@ const en = {
   'build.split.templates': 'templates',
   'build.split.values': 'values (the copying test)',
   'build.split.templatesHint': 'Held-out rows are utterances drawn after the training ones.',
-  'build.split.valuesHint': 'Held-out rows use templates training has seen with parameter values it has not: they measure whether the model copies values from the utterance.',
+  'build.split.valuesHint':
+    'Held-out rows use templates training has seen with parameter values it has not: they measure whether the model copies values from the utterance.',
   'build.variants': 'Variants (%)',
-  'build.variantsHint': 'Variants rewrite the words around the values (fillers, politeness, particles, reordering, misheard speech, 两/二/2) and are marked; at 0% they only fill up a tool whose templates give too few distinct utterances.',
-  'build.done': 'Built {train, plural, one {# training row} other {# training rows}} and {eval, plural, one {# held-out row} other {# held-out rows}}; they replaced the datasets.',
+  'build.variantsHint':
+    'Variants rewrite the words around the values (fillers, politeness, particles, reordering, misheard speech, 两/二/2) and are marked; at 0% they only fill up a tool whose templates give too few distinct utterances.',
+  'build.done':
+    'Built {train, plural, one {# training row} other {# training rows}} and {eval, plural, one {# held-out row} other {# held-out rows}}; they replaced the datasets.',
   'eval.free': 'Free decoding',
   'eval.constrained': 'Constrained to the schema',
-  'eval.bothNote': 'Free decoding is what the seed measured; constrained decoding can only write valid calls of the schema.',
+  'eval.bothNote':
+    'Free decoding is what the seed measured; constrained decoding can only write valid calls of the schema.',
   'eval.exactBoth': 'Exact (free / constrained)',
   'eval.moreRows': '+ rows',
-  'eval.moreRowsTitle': 'Add {count, plural, one {# more training row} other {# more training rows}} of {tool} from its templates',
+  'eval.moreRowsTitle':
+    'Add {count, plural, one {# more training row} other {# more training rows}} of {tool} from its templates',
   'eval.moreRowsCount': 'Rows per click',
   'eval.correct': 'Correct',
   'eval.accept': 'Accept',
@@ -365,13 +398,16 @@ const en = {
   'eval.added': 'added',
   'eval.sibling': 'new row added (same template, other values)',
   'eval.movedOut': 'moved to the training rows',
-  'eval.shrank': '{count, plural, one {# row was} other {# rows were}} moved from the evaluation set to the training rows (no template gave a new row with other values): the set shrank, so scores before and after are not comparable.',
+  'eval.shrank':
+    '{count, plural, one {# row was} other {# rows were}} moved from the evaluation set to the training rows (no template gave a new row with other values): the set shrank, so scores before and after are not comparable.',
   'eval.correctLabel': 'Corrected answer for input {index}',
   'eval.continue': 'Continue training',
-  'eval.continueHelp': 'Trains the current adapter further on the training rows as they are now ({rows, plural, one {# row} other {# rows}}), instead of starting over.',
+  'eval.continueHelp':
+    'Trains the current adapter further on the training rows as they are now ({rows, plural, one {# row} other {# rows}}), instead of starting over.',
   'eval.showing': 'Wrong answers of',
   'runs.title': 'Runs',
-  'runs.lead': 'Every training run is kept in this browser with its settings, loss curve, evaluations and adapter. Pick two to compare.',
+  'runs.lead':
+    'Every training run is kept in this browser with its settings, loss curve, evaluations and adapter. Pick two to compare.',
   'runs.none': 'No runs yet: train once and it appears here.',
   'runs.col.name': 'Run',
   'runs.col.when': 'Started',
@@ -383,16 +419,22 @@ const en = {
   'runs.col.from': 'Continued from',
   'runs.current': 'in use',
   'runs.control': 'control',
-  'train.controlRows': 'The pending control run no longer has its rows (the training data, max length or system prompt changed): it was dropped, and Start now makes a plain run.',
-  'train.controlSteps': 'The pending control run would no longer take the steps of the run it controls (batch size or accumulation changed): it was dropped, and Start now makes a plain run.',
-  'runs.controlHelp': 'The control of the error loop: the same extra steps from the same adapter, on the rows it was trained on, without the added rows.',
+  'train.controlRows':
+    'The pending control run no longer has its rows (the training data, max length or system prompt changed): it was dropped, and Start now makes a plain run.',
+  'train.controlSteps':
+    'The pending control run would no longer take the steps of the run it controls (batch size or accumulation changed): it was dropped, and Start now makes a plain run.',
+  'runs.controlHelp':
+    'The control of the error loop: the same extra steps from the same adapter, on the rows it was trained on, without the added rows.',
   'eval.control.option': 'with a control run',
-  'eval.control.help': 'Also continues the adapter in use for the same number of steps on the rows it was trained on, without the added rows, and compares both on the evaluation rows: the gain of the added rows, not of more training.',
+  'eval.control.help':
+    'Also continues the adapter in use for the same number of steps on the rows it was trained on, without the added rows, and compares both on the evaluation rows: the gain of the added rows, not of more training.',
   'eval.control.treatment': 'Continuing with the added rows: step {step} of {total}',
   'eval.control.running': 'Control run, without the added rows: step {step} of {total}',
   'eval.control.noRun': 'A control needs a kept run in use: load one under Runs first.',
-  'eval.control.nothingAdded': 'No rows were added since the adapter in use was trained: a control would be the same run.',
-  'eval.control.rowsChanged': 'The training examples are not those of the adapter in use plus added rows (the data, the max length or the system prompt changed since it was trained), so no control can be made.',
+  'eval.control.nothingAdded':
+    'No rows were added since the adapter in use was trained: a control would be the same run.',
+  'eval.control.rowsChanged':
+    'The training examples are not those of the adapter in use plus added rows (the data, the max length or the system prompt changed since it was trained), so no control can be made.',
   'runs.name': 'run {n}',
   'runs.select': 'Compare {name}',
   'runs.load': 'Load',
@@ -401,10 +443,12 @@ const en = {
   'runs.compare': '{a} and {b}',
   'runs.compareHint': 'Select two runs to overlay their loss curves and compare their evaluations per intent.',
   'runs.noEval': '{name} has no evaluation yet: load it and evaluate.',
-  'runs.differentSets': 'These runs were evaluated on different evaluation sets (rows were moved out of it in between): their scores are not comparable. Load each and evaluate it on the current set.',
+  'runs.differentSets':
+    'These runs were evaluated on different evaluation sets (rows were moved out of it in between): their scores are not comparable. Load each and evaluate it on the current set.',
   'runs.delta': 'Change in exact match (points)',
   'runs.failed': 'Runs: {message}',
-  'runs.unsaved': 'This run is kept in this page only: the browser would not store it ({message}). Export its adapter, or free space and train again, before closing the page.',
+  'runs.unsaved':
+    'This run is kept in this page only: the browser would not store it ({message}). Export its adapter, or free space and train again, before closing the page.',
   'chat.constrained': 'Answers follow the tool schema',
   ...enApp,
 } as const;
@@ -440,13 +484,15 @@ const zh: Dictionary = {
   'engine.gpuFound': '可用 WebGPU：{adapter}',
   'engine.gpuMissing': '此处无法使用 WebGPU；训练将在 CPU 上运行，速度较慢。',
   'engine.using': '运行于 {device}',
-  'engine.help': '“自动”通过 WebGPU 使用硬件 GPU，从不使用软件渲染器；对小模型会在两个引擎上各计时一步，保留较快的一个。需要对比或 GPU 异常时可强制使用 CPU。',
+  'engine.help':
+    '“自动”通过 WebGPU 使用硬件 GPU，从不使用软件渲染器；对小模型会在两个引擎上各计时一步，保留较快的一个。需要对比或 GPU 异常时可强制使用 CPU。',
   'engine.reloadNeeded': '重新加载模型以切换引擎。',
   'quant.title': '基座权重',
   'quant.auto': '自动',
   'quant.none': '16 位',
   'quant.nf4': '4 位基座（QLoRA）',
-  'quant.help': 'QLoRA 把基座的七个投影保存为 4 位 NF4（与 bitsandbytes 相同），训练的仍是同样的 16/32 位适配器：内存约减半，数值略有不同。“自动”只在 16 位规划放不下此引擎时才选它。',
+  'quant.help':
+    'QLoRA 把基座的七个投影保存为 4 位 NF4（与 bitsandbytes 相同），训练的仍是同样的 16/32 位适配器：内存约减半，数值略有不同。“自动”只在 16 位规划放不下此引擎时才选它。',
   'quant.reloadNeeded': '重新加载模型以切换基座权重。',
   'quant.loaded16': '基座权重：16 位',
   'quant.loadedNf4': '基座权重：4 位 NF4（QLoRA）；{cached} 个投影从缓存中直接读取已量化的版本',
@@ -459,12 +505,14 @@ const zh: Dictionary = {
   'model.source.modelscope': '魔搭 ModelScope',
   'model.source.url': '网址',
   'model.source.local': '本地文件夹',
-  'model.builtinHelp': '随页面提供的随机初始化 Qwen2 结构微型模型：几秒即可训练，用于演示完整流程。它的回答只能达到几分钟训练所能达到的水平。',
+  'model.builtinHelp':
+    '随页面提供的随机初始化 Qwen2 结构微型模型：几秒即可训练，用于演示完整流程。它的回答只能达到几分钟训练所能达到的水平。',
   'model.repo': '仓库',
   'model.revision': '版本',
   'model.baseUrl': '基础网址（包含 config.json 的目录）',
   'model.folder': '模型文件夹',
-  'model.folderHelp': '选择或拖入 huggingface-cli 或 modelscope download 下载的文件夹：config.json、tokenizer.json、model.safetensors。',
+  'model.folderHelp':
+    '选择或拖入 huggingface-cli 或 modelscope download 下载的文件夹：config.json、tokenizer.json、model.safetensors。',
   'model.dropHere': '将模型文件夹拖到这里',
   'model.filesPicked': '已从 {name} 选择 {count} 个文件',
   'model.load': '加载模型',
@@ -505,7 +553,8 @@ const zh: Dictionary = {
   'catalog.cpuNote': 'CPU 引擎把权重、适配器和激活都放在一个 4 GB 的 WebAssembly 内存中。',
 
   'adapter.title': '适配器（可选）',
-  'adapter.help': '应用一个 PEFT 适配器文件夹（adapter_config.json + adapter_model.safetensors），例如训练任务包脚本产出的适配器，以便评估、试用或导出。',
+  'adapter.help':
+    '应用一个 PEFT 适配器文件夹（adapter_config.json + adapter_model.safetensors），例如训练任务包脚本产出的适配器，以便评估、试用或导出。',
   'adapter.pick': '适配器文件夹',
   'adapter.drop': '将适配器文件夹拖到这里',
   'adapter.applied': '已应用适配器 {name}：r {r}，alpha {alpha}，{targets} 类投影层',
@@ -520,16 +569,19 @@ const zh: Dictionary = {
   'memory.total': '合计',
   'memory.checkpointingOn': '已开启梯度检查点：反向传播时逐层重算，同一时间只保留一层的激活值。',
   'memory.checkpointingOff': '所有层的激活值都能放下，因此保留它们，反向传播无需重算。',
-  'memory.checkpointingPartial': '不超过 {tokens} 个词元（批大小 × 填充后长度；最多 {budget}）的微批次保留所有层的激活值；更长的微批次在反向传播时逐层重算。',
+  'memory.checkpointingPartial':
+    '不超过 {tokens} 个词元（批大小 × 填充后长度；最多 {budget}）的微批次保留所有层的激活值；更长的微批次在反向传播时逐层重算。',
   'memory.kernels': 'GPU 内核：{path}',
   'memory.allocated': '加载模型时实际分配：{size}（规划 {planned}）。',
-  'memory.gpuUnknown': '浏览器不会报告可用的 GPU 显存。如果显存不足，Webtune 会提示，并给出可以容纳的批大小和最大长度。',
+  'memory.gpuUnknown':
+    '浏览器不会报告可用的 GPU 显存。如果显存不足，Webtune 会提示，并给出可以容纳的批大小和最大长度。',
   'memory.noModel': '加载模型后即可查看这些设置所需的内存。',
   'memory.storage': '浏览器存储：已用 {used} / 共 {quota}',
 
   'data.title': '数据集',
   'data.import': '导入',
-  'data.help': '支持 {"instruct", "input", "output"} 行组成的 JSON 数组或 JSONL（会议助手格式）、Alpaca、对话 "messages" 或 ShareGPT "conversations"；也支持 CSV/TSV 表格（随后选择各列的含义）。格式自动识别。',
+  'data.help':
+    '支持 {"instruct", "input", "output"} 行组成的 JSON 数组或 JSONL（会议助手格式）、Alpaca、对话 "messages" 或 ShareGPT "conversations"；也支持 CSV/TSV 表格（随后选择各列的含义）。格式自动识别。',
   'data.pick': '选择文件',
   'data.drop': '将 .json 或 .jsonl 文件拖到这里',
   'data.paste': '粘贴数据',
@@ -564,12 +616,15 @@ const zh: Dictionary = {
   'data.meanTokens': '平均 {mean} 个词元，最长 {max}',
   'data.importing': '正在导入 {name}：已读取 {rows} 行（{percent}）…',
   'data.encoding': '该文件不是 UTF-8 编码，已按 {encoding} 读取。',
-  'data.normalized': '有 {count} 个 JSON 答案已改写为紧凑格式（无空格、字符不转义）：训练、生成与约束解码使用同一种格式。',
+  'data.normalized':
+    '有 {count} 个 JSON 答案已改写为紧凑格式（无空格、字符不转义）：训练、生成与约束解码使用同一种格式。',
   'data.duplicates': '有 {count} 行与前面某行逐字相同，已略去，以免同一行既用于训练又用于评估：',
   'data.sampled': '词元数来自 {total} 行中均匀抽取的 {rows} 行。',
   'data.truncatedShare': '约 {share} 的样本超过最大长度（{max}），将被截断。',
-  'data.noAnswer': '有 {count} 条样本的提示已占满最大长度（{max}），不剩任何答案词元，将被跳过。提高最大长度才能用它们训练。',
-  'data.noAnswerShare': '约 {share} 的样本的提示已占满最大长度（{max}），不剩任何答案词元，将被跳过。提高最大长度才能用它们训练。',
+  'data.noAnswer':
+    '有 {count} 条样本的提示已占满最大长度（{max}），不剩任何答案词元，将被跳过。提高最大长度才能用它们训练。',
+  'data.noAnswerShare':
+    '约 {share} 的样本的提示已占满最大长度（{max}），不剩任何答案词元，将被跳过。提高最大长度才能用它们训练。',
   'data.needModel': '请先加载模型：需要用它的分词器统计词元。',
   'data.system': '系统提示词',
   'data.systemHelp': '放在每条样本之前，与 PEFT 训练一致：模型学习在其后作答。',
@@ -635,13 +690,16 @@ const zh: Dictionary = {
   'train.lrNow': '学习率',
   'train.gradNorm': '梯度范数',
   'train.resumedFrom': '已从第 {step} 步的检查点继续。',
-  'train.checkpointFound': '发现同一模型、数据和设置的已保存训练：第 {step} / {total} 步（{when}），{rows} 条训练样本，学习率 {lr}，{epochs} 轮。点击“继续”即可接着训练。',
+  'train.checkpointFound':
+    '发现同一模型、数据和设置的已保存训练：第 {step} / {total} 步（{when}），{rows} 条训练样本，学习率 {lr}，{epochs} 轮。点击“继续”即可接着训练。',
   'train.checkpointSaved': '已在第 {step} 步保存检查点。',
-  'train.checkpointNoSpace': '第 {step} 步的检查点未能保存：需要 {mib} MiB，而浏览器存储已满。训练继续进行；请释放空间（删除缓存的模型或旧的运行记录），或立即导出适配器。',
+  'train.checkpointNoSpace':
+    '第 {step} 步的检查点未能保存：需要 {mib} MiB，而浏览器存储已满。训练继续进行；请释放空间（删除缓存的模型或旧的运行记录），或立即导出适配器。',
   'train.exportNow': '立即导出适配器',
   'train.failed': '训练失败：{message}',
   'train.noLabels': '没有可训练的样本：{message}。请提高最大长度。',
-  'train.controlText': '有些行写出了对话控制标记，会被当作该标记本身（新的对话轮次或回答结束）：{message}。请从这些行中删除，或在“数据”页勾选“允许控制标记”，将其作为普通文本训练。',
+  'train.controlText':
+    '有些行写出了对话控制标记，会被当作该标记本身（新的对话轮次或回答结束）：{message}。请从这些行中删除，或在“数据”页勾选“允许控制标记”，将其作为普通文本训练。',
   'train.skipped': '有 {count} 条训练样本被略去：其提示已占满最大长度（{max}），不剩可学习的答案词元。',
   'train.chartLabel': '每个优化步的损失：训练损失 {train}，评估损失 {eval}',
   'train.chartEmpty': '开始训练后，这里会显示损失曲线。',
@@ -719,7 +777,8 @@ const zh: Dictionary = {
   'unit.gb': '{value} GB',
 
   'schema.title': '工具定义',
-  'schema.lead': '描述工具：参数、可填入的取值，以及带 {param} 占位符的话术模板。据此生成数据行，解码也可以限定在它之内，使每个回答都是合法的调用。',
+  'schema.lead':
+    '描述工具：参数、可填入的取值，以及带 {param} 占位符的话术模板。据此生成数据行，解码也可以限定在它之内，使每个回答都是合法的调用。',
   'schema.sample': '使用会议示例工具定义',
   'schema.import': '导入工具定义',
   'schema.drop': '将工具定义 .json 文件拖到这里',
@@ -754,7 +813,8 @@ const zh: Dictionary = {
   'build.split.templatesHint': '评估行是在训练行之后抽取的语句。',
   'build.split.valuesHint': '评估行使用训练中见过的模板和训练中没见过的参数值：衡量模型能否从语句中复制参数值。',
   'build.variants': '变体（%）',
-  'build.variantsHint': '变体改写参数值周围的词语（语气词、礼貌用语、助词、语序、语音识别错误、两/二/2），并加以标记；为 0% 时，只在某个工具的模板不足以给出足够多不同语句时用来补足。',
+  'build.variantsHint':
+    '变体改写参数值周围的词语（语气词、礼貌用语、助词、语序、语音识别错误、两/二/2），并加以标记；为 0% 时，只在某个工具的模板不足以给出足够多不同语句时用来补足。',
   'build.done': '已生成 {train} 行训练数据和 {eval} 行评估数据，并替换了原数据集。',
   'eval.free': '自由解码',
   'eval.constrained': '按工具定义约束',
@@ -788,16 +848,20 @@ const zh: Dictionary = {
   'runs.col.from': '继续自',
   'runs.current': '使用中',
   'runs.control': '对照',
-  'train.controlRows': '待续的对照训练已找不到它的数据（训练数据、最大长度或系统提示词改过了）：已放弃，现在“开始”是一次普通训练。',
-  'train.controlSteps': '待续的对照训练的步数已和它对照的训练不同（批大小或梯度累积改过了）：已放弃，现在“开始”是一次普通训练。',
+  'train.controlRows':
+    '待续的对照训练已找不到它的数据（训练数据、最大长度或系统提示词改过了）：已放弃，现在“开始”是一次普通训练。',
+  'train.controlSteps':
+    '待续的对照训练的步数已和它对照的训练不同（批大小或梯度累积改过了）：已放弃，现在“开始”是一次普通训练。',
   'runs.controlHelp': '错误闭环的对照：从同一个适配器出发、同样多的额外步数，只用它训练过的数据，不含新增的行。',
   'eval.control.option': '同时训练对照组',
-  'eval.control.help': '同时在当前适配器上用它训练过的数据（不含新增的行）继续训练同样的步数，并在评估数据上比较两者：看到的是新增数据带来的提升，而不是多训练带来的。',
+  'eval.control.help':
+    '同时在当前适配器上用它训练过的数据（不含新增的行）继续训练同样的步数，并在评估数据上比较两者：看到的是新增数据带来的提升，而不是多训练带来的。',
   'eval.control.treatment': '正在用新增的数据继续训练：第 {step} / {total} 步',
   'eval.control.running': '对照组训练（不含新增的行）：第 {step} / {total} 步',
   'eval.control.noRun': '对照需要一个正在使用的已保存训练：请先在“训练记录”中加载一个。',
   'eval.control.nothingAdded': '当前适配器训练之后没有新增数据：对照组会和它完全相同。',
-  'eval.control.rowsChanged': '训练样本不是当前适配器的数据加上新增的行（之后改过数据、最大长度或系统提示词），无法做对照。',
+  'eval.control.rowsChanged':
+    '训练样本不是当前适配器的数据加上新增的行（之后改过数据、最大长度或系统提示词），无法做对照。',
   'runs.name': '第 {n} 次训练',
   'runs.select': '对比 {name}',
   'runs.load': '载入',
@@ -806,10 +870,12 @@ const zh: Dictionary = {
   'runs.compare': '{a} 与 {b}',
   'runs.compareHint': '选择两次训练，叠加损失曲线并按意图对比评估结果。',
   'runs.noEval': '{name} 尚无评估：载入后进行评估。',
-  'runs.differentSets': '这两次训练的评估集不同（期间有行移出了评估集），分数不可比较。请分别载入并在当前评估集上重新评估。',
+  'runs.differentSets':
+    '这两次训练的评估集不同（期间有行移出了评估集），分数不可比较。请分别载入并在当前评估集上重新评估。',
   'runs.delta': '完全匹配变化（百分点）',
   'runs.failed': '训练记录：{message}',
-  'runs.unsaved': '此次运行只保存在本页面中：浏览器拒绝存储（{message}）。关闭页面前请导出适配器，或释放空间后重新训练。',
+  'runs.unsaved':
+    '此次运行只保存在本页面中：浏览器拒绝存储（{message}）。关闭页面前请导出适配器，或释放空间后重新训练。',
   'chat.constrained': '回答遵循工具定义',
   ...zhApp,
 };
@@ -830,7 +896,8 @@ function plurals(lang: Lang, text: string, params: Params): string {
     // Counts often arrive formatted ("1,000"): the digits decide the form.
     const n = typeof v === 'number' ? v : Number(String(v).replace(/[^\d.-]/g, ''));
     const byForm = new Map([...forms.matchAll(FORM)].map((m) => [m[1], m[2]]));
-    const form = byForm.get(`=${n}`) ?? byForm.get(new Intl.PluralRules(locale(lang)).select(n)) ?? byForm.get('other') ?? '';
+    const form =
+      byForm.get(`=${n}`) ?? byForm.get(new Intl.PluralRules(locale(lang)).select(n)) ?? byForm.get('other') ?? '';
     return form.replace(/#/g, String(v));
   });
 }
@@ -839,7 +906,9 @@ function plurals(lang: Lang, text: string, params: Params): string {
 export function translate(lang: Lang, key: MessageKey, params?: Params): string {
   const text = messages[lang][key];
   if (!params) return text;
-  return plurals(lang, text, params).replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+  return plurals(lang, text, params).replace(/\{(\w+)\}/g, (whole, name: string) =>
+    name in params ? String(params[name]) : whole,
+  );
 }
 
 export type Translate = (key: MessageKey, params?: Params) => string;
@@ -922,7 +991,8 @@ export function formatBytes(lang: Lang, bytes: number): string {
     ['unit.kb', 1e3],
   ];
   for (const [key, size] of units) {
-    if (bytes >= size) return translate(lang, key, { value: formatNumber(lang, bytes / size, bytes / size < 10 ? 1 : 0) });
+    if (bytes >= size)
+      return translate(lang, key, { value: formatNumber(lang, bytes / size, bytes / size < 10 ? 1 : 0) });
   }
   return translate(lang, 'unit.bytes', { value: formatNumber(lang, bytes) });
 }

@@ -9,7 +9,8 @@ export const enApp = {
     'Automatic: the only WebGPU adapter here is {software}, a software renderer that emulates a GPU on the processor and is far slower than the CPU engine, so the CPU engine runs.',
   'engine.why.gpu': 'Automatic: WebGPU runs on {adapter}.',
   'engine.why.gpu-failed': 'Automatic: WebGPU on {adapter} could not start ({detail}), so the CPU engine runs.',
-  'engine.why.measured': 'Automatic: one test step took {cpu} on the CPU engine and {gpu} on WebGPU ({adapter}), so the {engine} engine runs.',
+  'engine.why.measured':
+    'Automatic: one test step took {cpu} on the CPU engine and {gpu} on WebGPU ({adapter}), so the {engine} engine runs.',
   'engine.short.chosen': 'chosen',
   'engine.short.no-webgpu': 'no WebGPU here',
   'engine.short.software': 'faster than software WebGPU',
@@ -30,14 +31,17 @@ export const enApp = {
   'train.invalid.empty': 'Enter a number.',
   'train.state.saved': 'Saved, not running',
   'eval.intentFree': 'Intent accuracy (free decoding)',
-  'eval.stale': 'These results are of the adapter before the latest training: press Evaluate to measure the one in use.',
+  'eval.stale':
+    'These results are of the adapter before the latest training: press Evaluate to measure the one in use.',
   'eval.stored': 'The stored evaluation of this run, measured {when}.',
   'eval.continuing': 'Training on: step {step} of {total}.',
   'eval.watchTraining': 'Watch it on Train',
-  'eval.rowsAdded': 'Added {rows, plural, one {# row} other {# rows}} of {tool}: the training data now has {total} rows. Continue training to learn from them.',
+  'eval.rowsAdded':
+    'Added {rows, plural, one {# row} other {# rows}} of {tool}: the training data now has {total} rows. Continue training to learn from them.',
   'runs.points': '{sign}{n} pts',
   'data.mapping.title': 'Which column is which? {name}, {rows} rows',
-  'data.mapping.help': 'A table (CSV or TSV): choose the column with the user text and the one with the answer; an instruction and a system prompt are optional.',
+  'data.mapping.help':
+    'A table (CSV or TSV): choose the column with the user text and the one with the answer; an instruction and a system prompt are optional.',
   'data.mapping.field.input': 'User text (input)',
   'data.mapping.field.output': 'Answer (output)',
   'data.mapping.field.instruct': 'Instruction (optional)',
@@ -59,18 +63,22 @@ export const enApp = {
   'train.invalid.below': 'Allowed: {min} up to, not including, {max}.',
   'train.invalid.engine': 'The {engine} engine takes at most {max}.',
   'train.checkpointEvery': 'Checkpoint every',
-  'train.checkpointEvery.help': 'Save the run every N optimizer steps, so a reload or crash resumes from there (0: only on pause and at the end).',
+  'train.checkpointEvery.help':
+    'Save the run every N optimizer steps, so a reload or crash resumes from there (0: only on pause and at the end).',
   'train.blocked': 'Start is off until these are fixed: {fields}.',
-  'train.estimate': 'About {time} for {steps, plural, one {# step} other {# steps}} on the {engine} engine (one micro-batch of {batch} × {tokens} tokens took {ms}).',
+  'train.estimate':
+    'About {time} for {steps, plural, one {# step} other {# steps}} on the {engine} engine (one micro-batch of {batch} × {tokens} tokens took {ms}).',
   'train.estimateMeasured':
     'About {time} for {steps, plural, one {# step} other {# steps}} on the {engine} engine: one micro-batch of {batch} × {tokens} tokens took {ms}, corrected by the speed the last run on this model measured.',
   'train.estimating': 'Timing one step on the {engine} engine for an estimate…',
   'train.state.pausing': 'Pausing…',
   'train.firstStep': 'First step running (step 1 of {total})…',
   'train.measuring': 'measuring…',
-  'train.reloadNeeded': 'The engine holds batch {loadedBatch} × max length {loadedSeq}; these settings need batch {batch} × {seq}. A reload sizes it for them (a smaller shape also runs faster).',
+  'train.reloadNeeded':
+    'The engine holds batch {loadedBatch} × max length {loadedSeq}; these settings need batch {batch} × {seq}. A reload sizes it for them (a smaller shape also runs faster).',
   'train.reloadNow': 'Reload the model now',
-  'train.checkpointOther': 'A saved run (step {step} of {total}) was made with other data or settings; it cannot continue with these, so Start begins a new run.',
+  'train.checkpointOther':
+    'A saved run (step {step} of {total}) was made with other data or settings; it cannot continue with these, so Start begins a new run.',
   'memory.running': 'Running now: batch {batch} × {seq} tokens, {total} planned.',
   'memory.afterReload': 'After a reload with the current settings (batch {batch} × {seq} tokens):',
 
@@ -85,7 +93,8 @@ export const enApp = {
     'Try another way to the same model: ModelScope (a mirror of most Qwen models, often reachable where Hugging Face is not), a mirror URL of the files (for example an hf-mirror host), or download the folder elsewhere and pick it as a local folder.',
   'model.offline.modelscope':
     'Try another way to the same model: Hugging Face, a mirror URL of the files (for example an hf-mirror host), or download the folder elsewhere and pick it as a local folder.',
-  'net.network': 'The server for {file} could not be reached: the network is down, the host is blocked, or it does not exist.',
+  'net.network':
+    'The server for {file} could not be reached: the network is down, the host is blocked, or it does not exist.',
   'net.cors': 'The server for {file} refused this page’s cross-origin request (no CORS headers).',
   'net.not-found': '{file} was not found there: check the repository, revision or URL.',
   'net.http': 'The server answered with an error for {file}.',
@@ -95,19 +104,23 @@ export const enApp = {
   'net.aborted': 'The download was cancelled; what arrived is kept and the next attempt resumes from it.',
   'net.details': 'Details',
 
-  'data.keepCurrent': 'Nothing changes until you choose: the current data ({name}, {rows, plural, one {# row} other {# rows}}) stays.',
+  'data.keepCurrent':
+    'Nothing changes until you choose: the current data ({name}, {rows, plural, one {# row} other {# rows}}) stays.',
   'data.importGood': 'Import the {rows, plural, one {# good row} other {# good rows}}',
-  'data.evalParked': 'The evaluation file {name} is set aside (its intents are not in {train}, or you chose the split): evaluation uses a split of {train}.',
+  'data.evalParked':
+    'The evaluation file {name} is set aside (its intents are not in {train}, or you chose the split): evaluation uses a split of {train}.',
   'data.useEvalFile': 'Use {name} for evaluation again',
   'data.evalMismatch':
     'None of the evaluation rows’ intents ({eval}) appear in the training data ({train}): the scores will be 0% whatever the training does.',
-  'data.evalPartlyUnseen': '{count, plural, one {# evaluation row asks for an intent} other {# evaluation rows ask for intents}} the training data never shows ({intents}).',
+  'data.evalPartlyUnseen':
+    '{count, plural, one {# evaluation row asks for an intent} other {# evaluation rows ask for intents}} the training data never shows ({intents}).',
 
   'chat.prefix': 'Sent as in training: system prompt “{system}”, then',
   'chat.prefixInstruct': 'the training instruction “{instruct}” before your text.',
   'chat.prefixNone': 'your text as it is (no instruction added).',
   'chat.addInstruct': 'Add the training instruction',
-  'chat.whitespace': '(only whitespace: {count, plural, one {# line break} other {# line breaks}}, {spaces, plural, one {# space} other {# spaces}})',
+  'chat.whitespace':
+    '(only whitespace: {count, plural, one {# line break} other {# line breaks}}, {spaces, plural, one {# space} other {# spaces}})',
 
   'issue.missing': 'is missing',
   'issue.typo': 'is missing; the row has “{found}”: did you mean “{field}”?',
@@ -122,8 +135,10 @@ export const enApp = {
   'issue.turnOrder': 'a {role} turn belongs here, found “{found}”',
   'issue.role': 'unknown role {role}',
   'issue.turnPair': 'needs a user turn followed by an assistant turn',
-  'issue.tooManyTurns': '{count, plural, one {# turn} other {# turns}} after the system message; only one user turn and one assistant turn are supported',
-  'issue.noFormat': 'no row has the fields of a known format: {"instruct","input","output"}, {"instruction","input","output"}, {"messages":[…]} or {"conversations":[…]}',
+  'issue.tooManyTurns':
+    '{count, plural, one {# turn} other {# turns}} after the system message; only one user turn and one assistant turn are supported',
+  'issue.noFormat':
+    'no row has the fields of a known format: {"instruct","input","output"}, {"instruction","input","output"}, {"messages":[…]} or {"conversations":[…]}',
   'issue.emptyFile': 'the file has no rows',
   'issue.notJson': 'is neither a JSON array ([…]) nor JSON lines ({…} per line)',
   'issue.duplicate': 'the same row as {first}; left out',
@@ -134,10 +149,12 @@ export type AppMessageKey = keyof typeof enApp;
 export const zhApp: Record<AppMessageKey, string> = {
   'engine.why.chosen': '运行于 {engine} 引擎：这是你的选择。',
   'engine.why.no-webgpu': '自动：此浏览器没有 WebGPU 适配器，因此使用 CPU 引擎。',
-  'engine.why.software': '自动：这里唯一的 WebGPU 适配器是 {software}，它是在处理器上模拟 GPU 的软件渲染器，比 CPU 引擎慢得多，因此使用 CPU 引擎。',
+  'engine.why.software':
+    '自动：这里唯一的 WebGPU 适配器是 {software}，它是在处理器上模拟 GPU 的软件渲染器，比 CPU 引擎慢得多，因此使用 CPU 引擎。',
   'engine.why.gpu': '自动：WebGPU 运行于 {adapter}。',
   'engine.why.gpu-failed': '自动：{adapter} 上的 WebGPU 无法启动（{detail}），因此使用 CPU 引擎。',
-  'engine.why.measured': '自动：一个测试步在 CPU 引擎上用时 {cpu}，在 WebGPU（{adapter}）上用时 {gpu}，因此使用 {engine} 引擎。',
+  'engine.why.measured':
+    '自动：一个测试步在 CPU 引擎上用时 {cpu}，在 WebGPU（{adapter}）上用时 {gpu}，因此使用 {engine} 引擎。',
   'engine.short.chosen': '已选择',
   'engine.short.no-webgpu': '无 WebGPU',
   'engine.short.software': '比软件 WebGPU 快',
@@ -190,25 +207,31 @@ export const zhApp: Record<AppMessageKey, string> = {
   'train.checkpointEvery.help': '每 N 个优化步保存一次训练，重新加载或崩溃后从这里继续（0：仅在暂停和结束时）。',
   'train.blocked': '修正这些设置后才能开始：{fields}。',
   'train.estimate': '在 {engine} 引擎上 {steps} 步约需 {time}（一个 {batch} × {tokens} 词元的微批用时 {ms}）。',
-  'train.estimateMeasured': '在 {engine} 引擎上 {steps} 步约需 {time}：一个 {batch} × {tokens} 词元的微批用时 {ms}，并按上一次在此模型上训练实测的速度校正。',
+  'train.estimateMeasured':
+    '在 {engine} 引擎上 {steps} 步约需 {time}：一个 {batch} × {tokens} 词元的微批用时 {ms}，并按上一次在此模型上训练实测的速度校正。',
   'train.estimating': '正在 {engine} 引擎上计时一步，用于估算时间…',
   'train.state.pausing': '正在暂停…',
   'train.firstStep': '正在运行第一步（第 1 / {total} 步）…',
   'train.measuring': '测量中…',
-  'train.reloadNeeded': '引擎按批大小 {loadedBatch} × 最大长度 {loadedSeq} 分配；当前设置需要 {batch} × {seq}。重新加载即可按新设置分配（更小的形状也跑得更快）。',
+  'train.reloadNeeded':
+    '引擎按批大小 {loadedBatch} × 最大长度 {loadedSeq} 分配；当前设置需要 {batch} × {seq}。重新加载即可按新设置分配（更小的形状也跑得更快）。',
   'train.reloadNow': '立即重新加载模型',
-  'train.checkpointOther': '已保存的训练（第 {step} / {total} 步）使用的是其他数据或设置，无法在当前设置下继续，点击开始将新建一次训练。',
+  'train.checkpointOther':
+    '已保存的训练（第 {step} / {total} 步）使用的是其他数据或设置，无法在当前设置下继续，点击开始将新建一次训练。',
   'memory.running': '当前运行：批大小 {batch} × {seq} 个词元，规划 {total}。',
   'memory.afterReload': '按当前设置重新加载后（批大小 {batch} × {seq} 个词元）：',
 
-  'model.confirmReplace': '加载其他模型会替换本页中训练好的适配器（{steps} 步）。它仍作为一次训练保存着；如需文件请先导出。',
+  'model.confirmReplace':
+    '加载其他模型会替换本页中训练好的适配器（{steps} 步）。它仍作为一次训练保存着；如需文件请先导出。',
   'model.confirmLoad': '加载另一个模型',
   'model.cancelReplace': '保留当前模型',
   'model.loadCached': '加载',
   'model.reopenFolder': '重新打开 {name}',
   'model.reopenHelp': '浏览器会询问一次是否允许再次读取该文件夹。',
-  'model.offline': '可以换一条路获取同一模型：魔搭 ModelScope（大多数 Qwen 模型的镜像，在 Hugging Face 无法访问时常可访问）、文件的镜像网址（例如 hf-mirror 镜像站），或在别处下载模型文件夹后作为本地文件夹选择。',
-  'model.offline.modelscope': '可以换一条路获取同一模型：Hugging Face、文件的镜像网址（例如 hf-mirror 镜像站），或在别处下载模型文件夹后作为本地文件夹选择。',
+  'model.offline':
+    '可以换一条路获取同一模型：魔搭 ModelScope（大多数 Qwen 模型的镜像，在 Hugging Face 无法访问时常可访问）、文件的镜像网址（例如 hf-mirror 镜像站），或在别处下载模型文件夹后作为本地文件夹选择。',
+  'model.offline.modelscope':
+    '可以换一条路获取同一模型：Hugging Face、文件的镜像网址（例如 hf-mirror 镜像站），或在别处下载模型文件夹后作为本地文件夹选择。',
   'net.network': '无法连接到 {file} 所在的服务器：网络断开、主机被屏蔽或不存在。',
   'net.cors': '{file} 所在的服务器拒绝了本页的跨域请求（没有 CORS 响应头）。',
   'net.not-found': '那里找不到 {file}：请检查仓库、版本或网址。',
@@ -246,7 +269,8 @@ export const zhApp: Record<AppMessageKey, string> = {
   'issue.role': '未知角色 {role}',
   'issue.turnPair': '需要一个用户轮次，后接一个助手轮次',
   'issue.tooManyTurns': '系统消息之后有 {count} 个轮次；只支持一个用户轮次加一个助手轮次',
-  'issue.noFormat': '没有任何一行具有已知格式的字段：{"instruct","input","output"}、{"instruction","input","output"}、{"messages":[…]} 或 {"conversations":[…]}',
+  'issue.noFormat':
+    '没有任何一行具有已知格式的字段：{"instruct","input","output"}、{"instruction","input","output"}、{"messages":[…]} 或 {"conversations":[…]}',
   'issue.emptyFile': '文件中没有数据行',
   'issue.notJson': '既不是 JSON 数组（[…]）也不是 JSON Lines（每行一个 {…}）',
   'issue.duplicate': '与 {first} 相同；已略去',

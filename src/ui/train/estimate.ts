@@ -149,7 +149,11 @@ function timedMs(e: StepEstimate): number {
 }
 
 /** Seconds the estimate says, corrected by the last run measured on the same model and engine. */
-export function estimatedSeconds(e: StepEstimate, model: string | undefined, speed: MeasuredSpeed | undefined): { seconds: number; corrected: boolean } {
+export function estimatedSeconds(
+  e: StepEstimate,
+  model: string | undefined,
+  speed: MeasuredSpeed | undefined,
+): { seconds: number; corrected: boolean } {
   const timed = timedMs(e) / 1000;
   if (!speed || speed.engine !== e.engine || speed.model !== model) return { seconds: timed, corrected: false };
   return { seconds: timed * speed.ratio, corrected: true };

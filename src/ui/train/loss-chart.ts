@@ -13,7 +13,9 @@ const { W, H, M } = FRAME;
 
 @customElement('wt-loss-chart')
 export class LossChart extends LitElement {
-  static override styles = [chartStyles, css`
+  static override styles = [
+    chartStyles,
+    css`
     .grid {
       stroke: #e7ebf1;
     }
@@ -48,7 +50,8 @@ export class LossChart extends LitElement {
       color: var(--wt-muted);
       font: 13px var(--wt-font);
     }
-  `];
+  `,
+  ];
 
   @property({ attribute: false }) losses: LossPoint[] = [];
   @property({ attribute: false }) evalLosses: LossPoint[] = [];

@@ -6,7 +6,12 @@
 
 import type { AppState } from '../app/state.ts';
 
-export function runKeyOf(s: Pick<AppState, 'model' | 'dataset' | 'evalDataset' | 'evalFraction' | 'splitSeed' | 'systemPrompt' | 'train' | 'continuing'>): string {
+export function runKeyOf(
+  s: Pick<
+    AppState,
+    'model' | 'dataset' | 'evalDataset' | 'evalFraction' | 'splitSeed' | 'systemPrompt' | 'train' | 'continuing'
+  >,
+): string {
   const { evalEvery: _e, checkpointEvery: _c, ...steps } = s.train;
   const key: unknown[] = [
     s.model.summary?.sourceKey || s.model.summary?.name,

@@ -12,7 +12,11 @@ const ACTIVE = ['running', 'paused', 'pausing', 'starting'];
  * A typed setting reaches the recipe only when it is in range; otherwise it waits on screen with
  * its error (and Start waits for it). Undefined for a field that does not exist.
  */
-export function fieldPatch(s: AppState, key: NumericField, raw: string): Pick<AppState, 'train' | 'trainErrors'> | undefined {
+export function fieldPatch(
+  s: AppState,
+  key: NumericField,
+  raw: string,
+): Pick<AppState, 'train' | 'trainErrors'> | undefined {
   const spec = fieldSpec(key);
   if (!spec) return undefined;
   const r = checkField(spec, raw, settingsEngine(s));

@@ -6,7 +6,14 @@
 
 import type { EngineKind } from '../../engine/engine.ts';
 import type { Recipe } from '../../train/recipe.ts';
-import { checkSetting, defaultsForModel, NUMBER_SETTINGS, type NumberSetting, type NumericKey, type SettingProblem } from '../../train/settings-spec.ts';
+import {
+  checkSetting,
+  defaultsForModel,
+  NUMBER_SETTINGS,
+  type NumberSetting,
+  type NumericKey,
+  type SettingProblem,
+} from '../../train/settings-spec.ts';
 import { modelPreset, BUILTIN_PRESET, type Preset } from '../../train/recipe.ts';
 import type { MessageKey, Params } from '../shared/i18n.ts';
 
@@ -65,7 +72,10 @@ export function problemMessage(p: SettingProblem): FieldError['messages'][number
     case 'integer':
       return { key: 'train.invalid.integer' };
     case 'range':
-      return { key: p.minOpen ? 'train.invalid.above' : p.maxOpen ? 'train.invalid.below' : 'train.invalid.range', params: { min: p.min, max: p.max } };
+      return {
+        key: p.minOpen ? 'train.invalid.above' : p.maxOpen ? 'train.invalid.below' : 'train.invalid.range',
+        params: { min: p.min, max: p.max },
+      };
     case 'engine':
       return { key: 'train.invalid.engine', params: { engine: p.engine === 'webgpu' ? 'WebGPU' : 'CPU', max: p.max } };
   }

@@ -6,7 +6,15 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { emit, type Action } from '../app/actions.ts';
 import '../shared/error-box.ts';
-import { formatDuration, formatLoss, formatNumber, formatRelativeTime, formatScientific, translator, type Translate } from '../shared/i18n.ts';
+import {
+  formatDuration,
+  formatLoss,
+  formatNumber,
+  formatRelativeTime,
+  formatScientific,
+  translator,
+  type Translate,
+} from '../shared/i18n.ts';
 import './loss-chart.ts';
 import { stepCount } from '../../train/recipe.ts';
 import { runKeyOf } from './run-key.ts';
@@ -74,9 +82,19 @@ export class TrainPanel extends LitElement {
       case 'starting':
         return { action: 'start', label: t('train.state.starting'), disabled: true };
       case 'done':
-        return { action: 'restart', label: t('train.restart'), send: { type: 'startTraining', fresh: true }, disabled: !ready };
+        return {
+          action: 'restart',
+          label: t('train.restart'),
+          send: { type: 'startTraining', fresh: true },
+          disabled: !ready,
+        };
       default:
-        return { action: 'start', label: this.resumable() ? t('train.resume') : t('train.start'), send: { type: 'startTraining', fresh: false }, disabled: !ready };
+        return {
+          action: 'start',
+          label: this.resumable() ? t('train.resume') : t('train.start'),
+          send: { type: 'startTraining', fresh: false },
+          disabled: !ready,
+        };
     }
   }
 
@@ -103,12 +121,16 @@ export class TrainPanel extends LitElement {
         >
           ${p.label}
         </button>
-        ${st === 'running' || st === 'paused' || st === 'pausing'
-          ? html`<button data-action="stop" @click=${() => emit(this, { type: 'stopTraining' })}>${t('train.stop')}</button>`
-          : nothing}
-        ${this.resumable()
-          ? html`<button data-action="restart" ?disabled=${p.disabled} @click=${() => emit(this, { type: 'startTraining', fresh: true })}>${t('train.restart')}</button>`
-          : nothing}
+        ${
+          st === 'running' || st === 'paused' || st === 'pausing'
+            ? html`<button data-action="stop" @click=${() => emit(this, { type: 'stopTraining' })}>${t('train.stop')}</button>`
+            : nothing
+        }
+        ${
+          this.resumable()
+            ? html`<button data-action="restart" ?disabled=${p.disabled} @click=${() => emit(this, { type: 'startTraining', fresh: true })}>${t('train.restart')}</button>`
+            : nothing
+        }
         <span class="state" data-testid="train-state" aria-live="polite">${st === 'idle' && this.resumable() ? t('train.state.saved') : t(`train.state.${st}`)}</span>
       </div>
       ${blockers.length ? html`<p class="small error" data-testid="start-blocked">${t('train.blocked', { fields: blockers.join(', ') })}</p>` : nothing}`;
@@ -159,21 +181,27 @@ export class TrainPanel extends LitElement {
     const s = this.state;
     const tr = s.training;
     const lw = s.model.loadedWith;
-    const sizeChanged = s.model.status === 'ready' && lw && (lw.batch !== s.train.batchSize || lw.seq !== s.train.maxLength);
+    const sizeChanged =
+      s.model.status === 'ready' && lw && (lw.batch !== s.train.batchSize || lw.seq !== s.train.maxLength);
     const when = (at: number) => formatRelativeTime(s.lang, at, Date.now());
     const other = otherRun(s);
-    return html`${sizeChanged && !this.running
+    return html`${
+      sizeChanged && !this.running
         ? html`<div class="notice" data-testid="reload-needed">
             ${t('train.reloadNeeded', { loadedBatch: lw!.batch, loadedSeq: lw!.seq, batch: s.train.batchSize, seq: s.train.maxLength })}
             <div style="margin-top:6px"><button class="small" @click=${() => emit(this, { type: 'loadModel' })}>${t('train.reloadNow')}</button></div>
           </div>`
-        : nothing}
-      ${tr.state === 'done' && !other
-        ? html`<p class="notice" data-testid="next-evaluate">${t('train.next')}
+        : nothing
+    }
+      ${
+        tr.state === 'done' && !other
+          ? html`<p class="notice" data-testid="next-evaluate">${t('train.next')}
             <button class="small primary" data-action="go-eval" @click=${() => emit(this, { type: 'go', screen: 'eval' })}>${t('train.goEval')}</button></p>`
-        : nothing}
-      ${tr.checkpoint && tr.state === 'idle' && !other
-        ? html`<p class="notice" data-testid="checkpoint-found">
+          : nothing
+      }
+      ${
+        tr.checkpoint && tr.state === 'idle' && !other
+          ? html`<p class="notice" data-testid="checkpoint-found">
             ${t('train.checkpointFound', {
               step: tr.checkpoint.step,
               total: tr.checkpoint.totalSteps,
@@ -183,10 +211,13 @@ export class TrainPanel extends LitElement {
               epochs: s.train.epochs,
             })}
           </p>`
-        : nothing}
-      ${other
-        ? html`<p class="notice" data-testid="checkpoint-other">${t('train.checkpointOther', { step: other.step, total: other.totalSteps })}</p>`
-        : nothing}
+          : nothing
+      }
+      ${
+        other
+          ? html`<p class="notice" data-testid="checkpoint-other">${t('train.checkpointOther', { step: other.step, total: other.totalSteps })}</p>`
+          : nothing
+      }
       ${tr.skipped ? html`<p class="notice" data-testid="train-skipped">${t('train.skipped', { count: tr.skipped, max: s.train.maxLength })}</p>` : nothing}
       ${tr.resumedFrom !== undefined ? html`<p class="notice" data-testid="resumed">${t('train.resumedFrom', { step: tr.resumedFrom })}</p>` : nothing}`;
   }
@@ -201,7 +232,8 @@ export class TrainPanel extends LitElement {
     const total = p?.totalSteps ?? planned;
     const done = p?.step ?? 0;
     const first = (tr.state === 'running' || tr.state === 'starting') && done === (tr.resumedFrom ?? 0);
-    const stepText = first && tr.state === 'running' ? t('train.firstStep', { total }) : t('train.step', { step: done, total });
+    const stepText =
+      first && tr.state === 'running' ? t('train.firstStep', { total }) : t('train.step', { step: done, total });
     return html`<section class="card" aria-labelledby="run-h">
       <h3 id="run-h">${t('train.title')}</h3>
       ${s.model.status !== 'ready' ? html`<p class="notice">${t('train.needModel')}</p>` : !s.dataset ? html`<p class="notice">${t('train.needData')}</p>` : nothing}
@@ -219,10 +251,12 @@ export class TrainPanel extends LitElement {
       <wt-loss-chart .losses=${p ? tr.losses : []} .evalLosses=${p ? tr.evalLosses : []} totalSteps=${total} language=${s.lang}></wt-loss-chart>
       ${this.stats(t, first)}
       ${tr.checkpointSavedAt !== undefined ? html`<p class="muted small">${t('train.checkpointSaved', { step: tr.checkpointSavedAt })}</p>` : nothing}
-      ${tr.checkpointFailed
-        ? html`<p class="small" role="alert" data-testid="checkpoint-failed">${t('train.checkpointNoSpace', { step: tr.checkpointFailed.step, mib: (tr.checkpointFailed.bytes / 2 ** 20).toFixed(1) })}
+      ${
+        tr.checkpointFailed
+          ? html`<p class="small" role="alert" data-testid="checkpoint-failed">${t('train.checkpointNoSpace', { step: tr.checkpointFailed.step, mib: (tr.checkpointFailed.bytes / 2 ** 20).toFixed(1) })}
             <button class="small" data-action="export-now" @click=${() => emit(this, { type: 'export', kind: 'peft' })}>${t('train.exportNow')}</button></p>`
-        : nothing}
+          : nothing
+      }
     </section>`;
   }
 

@@ -48,7 +48,6 @@ export class TrainingController {
 
   constructor(private readonly c: TrainingContext) {}
 
-
   /** Names the run for the saved loss curve: same model, data and settings, same curve. */
   private runKey(): string {
     return runKeyOf(this.c.state);
@@ -67,7 +66,12 @@ export class TrainingController {
     const idle = s.training.state === 'idle' || s.training.state === 'error';
     if (!idle) return;
     // The curve and step shown were the offered run's; with the offer they go.
-    const clear = () => this.c.patch((st) => (st.training.checkpoint ? { training: { ...st.training, checkpoint: undefined, progress: undefined, losses: [], evalLosses: [] } } : {}));
+    const clear = () =>
+      this.c.patch((st) =>
+        st.training.checkpoint
+          ? { training: { ...st.training, checkpoint: undefined, progress: undefined, losses: [], evalLosses: [] } }
+          : {},
+      );
     // Settings the loaded engine cannot run make another run: nothing of the loaded one is offered.
     if (s.model.status !== 'ready' || !this.c.loadedMatches()) return clear();
     // Tokenizing a huge dataset for the offer alone is not worth it: Start still continues a matching
@@ -82,7 +86,11 @@ export class TrainingController {
       const examples = controlRows(this.c.state, trainSet.examples);
       await this.c.worker.setDataset(examples, (await this.c.exampleSet(evalRows)).examples);
       const continuing = this.c.state.continuing;
-      const found = await this.c.worker.matchCheckpoint({ ...runSettingsNow(this.c.state), resume: true, ...(continuing ? { continueFrom: continuing.from } : {}) });
+      const found = await this.c.worker.matchCheckpoint({
+        ...runSettingsNow(this.c.state),
+        resume: true,
+        ...(continuing ? { continueFrom: continuing.from } : {}),
+      });
       if (seq !== this.findSeq) return;
       const checkpoint = found && found.step < found.totalSteps ? found : undefined;
       if (!checkpoint) return clear();
@@ -123,28 +131,58 @@ export class TrainingController {
    */
   async start(fresh: boolean, continueFrom?: string): Promise<EndedRun | undefined> {
     const s = this.c.state;
-    if (['running', 'starting', 'paused', 'pausing'].includes(s.training.state) || Object.keys(s.trainErrors).length) return;
+    if (['running', 'starting', 'paused', 'pausing'].includes(s.training.state) || Object.keys(s.trainErrors).length)
+      return;
     await this.c.quiet();
     let ended: EndedRun | undefined;
     // The curve so far stays only for the run Start continues: same settings and data as now.
     const same = s.training.runKey === undefined || s.training.runKey === this.runKey();
-    const keep = !fresh && !continueFrom && same && s.training.checkpoint ? { losses: s.training.losses, evalLosses: s.training.evalLosses } : { losses: [], evalLosses: [], progress: undefined };
-    this.c.patch((st) => ({ training: { ...st.training, state: 'starting', error: undefined, resumedFrom: undefined, runKey: this.runKey(), ...keep } }));
+    const keep =
+      !fresh && !continueFrom && same && s.training.checkpoint
+        ? { losses: s.training.losses, evalLosses: s.training.evalLosses }
+        : { losses: [], evalLosses: [], progress: undefined };
+    this.c.patch((st) => ({
+      training: {
+        ...st.training,
+        state: 'starting',
+        error: undefined,
+        resumedFrom: undefined,
+        runKey: this.runKey(),
+        ...keep,
+      },
+    }));
     try {
       if (!this.c.loadedMatches() && !(await this.c.loadModel())) {
-        this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: st.model.error ?? { where: 'train', key: 'train.needModel', detail: '' } } }));
+        this.c.patch((st) => ({
+          training: {
+            ...st.training,
+            state: 'error',
+            error: st.model.error ?? { where: 'train', key: 'train.needModel', detail: '' },
+          },
+        }));
         return;
       }
       const { train, eval: evalRows } = this.c.splitRows();
       if (train.length === 0) {
-        this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.needData', detail: '' } } }));
+        this.c.patch((st) => ({
+          training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.needData', detail: '' } },
+        }));
         return;
       }
       // A row spelling a control token would be read as that token: refused, with where, unless allowed.
       const tok = this.c.tokenizer;
-      const control = tok && !this.c.state.allowControlText ? controlTextIssues(train, controlTokens(tok), 'the "allow control tokens" option', 5) : undefined;
+      const control =
+        tok && !this.c.state.allowControlText
+          ? controlTextIssues(train, controlTokens(tok), 'the "allow control tokens" option', 5)
+          : undefined;
       if (control?.count) {
-        this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.controlText', detail: control.issues.map(formatIssue).join('; ') } } }));
+        this.c.patch((st) => ({
+          training: {
+            ...st.training,
+            state: 'error',
+            error: { where: 'train', key: 'train.controlText', detail: control.issues.map(formatIssue).join('; ') },
+          },
+        }));
         return;
       }
       // Rows whose prompt fills the max length keep no answer token: they are left out and
@@ -154,7 +192,14 @@ export class TrainingController {
       const examples = controlRows(this.c.state, trainSet.examples);
       if (examples.length === 0) {
         const max = this.c.state.train.maxLength;
-        this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: 'train.noLabels', detail: describeSkipped(trainSet, max).join('; ') }, skipped } }));
+        this.c.patch((st) => ({
+          training: {
+            ...st.training,
+            state: 'error',
+            error: { where: 'train', key: 'train.noLabels', detail: describeSkipped(trainSet, max).join('; ') },
+            skipped,
+          },
+        }));
         return;
       }
       // A pending control (a reload, a Resume) is checked, not trusted: its rows must still be
@@ -162,35 +207,56 @@ export class TrainingController {
       const plan = this.c.state.continuing?.control;
       const stale = plan ? await controlProblem(plan, trainSet.examples, runSettingsNow(this.c.state)) : undefined;
       if (stale) {
-        this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: { where: 'train', key: stale === 'rows' ? 'train.controlRows' : 'train.controlSteps', detail: '' } } }));
+        this.c.patch((st) => ({
+          training: {
+            ...st.training,
+            state: 'error',
+            error: { where: 'train', key: stale === 'rows' ? 'train.controlRows' : 'train.controlSteps', detail: '' },
+          },
+        }));
         return;
       }
       this.c.patch((st) => ({ training: { ...st.training, skipped } }));
       await this.c.worker.setDataset(examples, (await this.c.exampleSet(evalRows)).examples);
-      if (fresh && s.training.checkpoint) await this.c.worker.deleteCheckpoint(s.training.checkpoint.runId).catch(() => undefined);
+      if (fresh && s.training.checkpoint)
+        await this.c.worker.deleteCheckpoint(s.training.checkpoint.runId).catch(() => undefined);
       // A load on the way (settings the engine could not run) reset the training state: the run is named again.
-      this.c.patch((st) => ({ training: { ...st.training, state: 'running', checkpoint: undefined, runKey: this.runKey() } }));
+      this.c.patch((st) => ({
+        training: { ...st.training, state: 'running', checkpoint: undefined, runKey: this.runKey() },
+      }));
       const continued = continueFrom !== undefined ? { continueFrom } : {};
       // The estimate on show, to learn how far off it was: timed on this engine as loaded now (the
       // same micro-batch shape; a change of epochs alone is not re-timed before a quick Start).
       const shown = this.c.state.estimate;
       const summary = this.c.state.model.summary;
-      const sameLoad = shown && JSON.stringify(JSON.parse(shown.key)[1]) === JSON.stringify(this.c.state.model.loadedWith);
+      const sameLoad =
+        shown && JSON.stringify(JSON.parse(shown.key)[1]) === JSON.stringify(this.c.state.model.loadedWith);
       const estimated = shown && summary && shown.engine === summary.engine.kind && sameLoad ? shown : undefined;
       this.meter = new SpeedMeter();
-      const outcome = await this.c.worker.startTraining({ ...runSettingsNow(this.c.state), resume: !fresh, ...continued }, (p) => this.onProgress(p));
+      const outcome = await this.c.worker.startTraining(
+        { ...runSettingsNow(this.c.state), resume: !fresh, ...continued },
+        (p) => this.onProgress(p),
+      );
       if (outcome.state !== 'error') ended = { outcome, train: examples, evalRows: evalRows.length };
       const ratio = speedRatio(this.meter.msPerStep(), estimated);
-      if (ratio !== undefined && summary) this.c.patch(() => ({ measuredSpeed: { model: summary.sourceKey || summary.name, engine: summary.engine.kind, ratio } }));
+      if (ratio !== undefined && summary)
+        this.c.patch(() => ({
+          measuredSpeed: { model: summary.sourceKey || summary.name, engine: summary.engine.kind, ratio },
+        }));
       this.c.patch((st) => ({
         training: {
           ...st.training,
           state: outcome.state,
-          error: outcome.state === 'error' ? { where: 'train', key: 'train.failed', detail: outcome.error ?? '' } : undefined,
+          error:
+            outcome.state === 'error'
+              ? { where: 'train', key: 'train.failed', detail: outcome.error ?? '' }
+              : undefined,
         },
       }));
     } catch (e) {
-      this.c.patch((st) => ({ training: { ...st.training, state: 'error', error: uiError('train', 'train.failed', e) } }));
+      this.c.patch((st) => ({
+        training: { ...st.training, state: 'error', error: uiError('train', 'train.failed', e) },
+      }));
     }
     this.saveLossesSoon(0);
     return ended;
@@ -207,8 +273,10 @@ export class TrainingController {
         evalLosses = evalLosses.filter((x) => x.step <= p.resumedFrom!);
       }
       // Progress also arrives for pauses and checkpoints; plot each step once.
-      if (p.step > 0 && Number.isFinite(p.loss) && losses.at(-1)?.step !== p.step) losses = [...losses, { step: p.step, loss: p.loss }];
-      if (p.evalLoss !== undefined && evalLosses.at(-1)?.step !== p.step) evalLosses = [...evalLosses, { step: p.step, loss: p.evalLoss }];
+      if (p.step > 0 && Number.isFinite(p.loss) && losses.at(-1)?.step !== p.step)
+        losses = [...losses, { step: p.step, loss: p.loss }];
+      if (p.evalLoss !== undefined && evalLosses.at(-1)?.step !== p.step)
+        evalLosses = [...evalLosses, { step: p.step, loss: p.evalLoss }];
       return {
         training: {
           ...tr,
@@ -220,7 +288,11 @@ export class TrainingController {
           resumedFrom: p.resumedFrom ?? tr.resumedFrom,
           checkpointSavedAt: p.checkpointedAt !== undefined ? p.step : tr.checkpointSavedAt,
           // A quota-full save is said (with its size) until a later one succeeds.
-          checkpointFailed: p.checkpointFailed ? { step: p.checkpointFailed.step, bytes: p.checkpointFailed.bytes } : p.checkpointedAt !== undefined ? undefined : tr.checkpointFailed,
+          checkpointFailed: p.checkpointFailed
+            ? { step: p.checkpointFailed.step, bytes: p.checkpointFailed.bytes }
+            : p.checkpointedAt !== undefined
+              ? undefined
+              : tr.checkpointFailed,
           trained: tr.trained || p.step > 0,
         },
       };

@@ -8,7 +8,11 @@ import { FastKernels } from './kernels.ts';
 export class FastCpuBackend extends FastCpuOps {
   describe(): EngineInfo {
     const k = this.kernels;
-    const features = ['wasm-simd128', ...(k.relaxed ? ['wasm-relaxed-simd'] : []), ...(k.shared ? ['wasm-threads'] : [])];
+    const features = [
+      'wasm-simd128',
+      ...(k.relaxed ? ['wasm-relaxed-simd'] : []),
+      ...(k.shared ? ['wasm-threads'] : []),
+    ];
     return {
       kind: 'cpu',
       device: `CPU (WebAssembly SIMD${k.relaxed ? ' + FMA' : ''}, ${k.threads} thread${k.threads > 1 ? 's' : ''})`,
@@ -37,7 +41,9 @@ async function coreCount(): Promise<number> {
 export { simdSupported as fastCpuSupported } from './wasm.ts';
 
 /** threads: default all cores (at most 8); one thread where shared memory is unavailable. */
-export async function createFastCpuBackend(opts: { threads?: number; relaxed?: boolean } = {}): Promise<FastCpuBackend> {
+export async function createFastCpuBackend(
+  opts: { threads?: number; relaxed?: boolean } = {},
+): Promise<FastCpuBackend> {
   const threads = opts.threads ?? Math.min(8, await coreCount());
   const kernels = await FastKernels.create({ threads, relaxed: opts.relaxed });
   return new FastCpuBackend(kernels);

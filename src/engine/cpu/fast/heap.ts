@@ -10,7 +10,11 @@ export class WasmHeap {
   /** Every buffer object the memory has exposed: views on any of them are "in" the heap. */
   private readonly buffers = new Set<ArrayBufferLike>();
 
-  constructor(readonly memory: WebAssembly.Memory, base: number, private readonly maxPages: number) {
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    base: number,
+    private readonly maxPages: number,
+  ) {
     this.top = base;
     this.buffers.add(memory.buffer);
   }
@@ -24,7 +28,11 @@ export class WasmHeap {
     const ptr = Math.ceil(this.top / 64) * 64;
     const end = ptr + bytes;
     if (end > this.maxPages * PAGE) {
-      throw new OutOfMemoryError(`${label}: the fast CPU engine's ${this.maxPages / 16} MiB WebAssembly memory is full`, end, this.maxPages * PAGE);
+      throw new OutOfMemoryError(
+        `${label}: the fast CPU engine's ${this.maxPages / 16} MiB WebAssembly memory is full`,
+        end,
+        this.maxPages * PAGE,
+      );
     }
     const have = this.memory.buffer.byteLength;
     if (end > have) {

@@ -20,14 +20,24 @@ const PACK_BYTES = 256 * 64 * 4;
 /** Int32 words of the JobHeader in kernels.c: kind, nthreads, scratch, scratchStride, next. */
 const HEADER_WORDS = 5;
 /** Units the threads claim in kernels.c: JB columns or MB rows of a GEMM. */
-const JB = 64, MB = 32;
-const SPLIT_J = 0, SPLIT_M = 1;
+const JB = 64,
+  MB = 32;
+const SPLIT_J = 0,
+  SPLIT_M = 1;
 const JOB_BYTES = 128;
 /** The module's shadow stack sits in [0, 64 KiB) (--stack-first); the heap starts above it. */
 const HEAP_BASE = 65536;
 
-const JOB_GEMM = 1, JOB_DROPOUT = 2, JOB_MASKED_ADD = 3, JOB_ATTN_FWD = 4, JOB_ATTN_BWD = 5, JOB_SOFTMAX_CHUNK = 6;
-const JOB_SWIGLU_FWD = 7, JOB_SWIGLU_BWD = 8, JOB_RMSNORM_FWD = 9, JOB_RMSNORM_BWD = 10;
+const JOB_GEMM = 1,
+  JOB_DROPOUT = 2,
+  JOB_MASKED_ADD = 3,
+  JOB_ATTN_FWD = 4,
+  JOB_ATTN_BWD = 5,
+  JOB_SOFTMAX_CHUNK = 6;
+const JOB_SWIGLU_FWD = 7,
+  JOB_SWIGLU_BWD = 8,
+  JOB_RMSNORM_FWD = 9,
+  JOB_RMSNORM_BWD = 10;
 const DTYPE_CODE: Record<WeightFormat, number> = { f32: 0, bf16: 1, f16: 2, nf4: 3 };
 
 /** C[m, j] = (accumulate ? C[m, j] : bias[j] or 0) + alpha * sum_k A(m, k) B(k, j); addresses in bytes, strides in elements. */
@@ -88,7 +98,8 @@ export class FastKernels {
   static async create(opts: FastKernelOptions = {}): Promise<FastKernels> {
     const shared = opts.shared ?? sharedMemorySupported();
     const relaxed = opts.relaxed === false ? false : relaxedSimdSupported() || (await enableRelaxedSimdInNode());
-    if (opts.relaxed && !relaxed) throw new EngineError('fast CPU kernels: relaxed SIMD was asked for but this WebAssembly engine lacks it');
+    if (opts.relaxed && !relaxed)
+      throw new EngineError('fast CPU kernels: relaxed SIMD was asked for but this WebAssembly engine lacks it');
     const threads = shared ? Math.max(1, Math.floor(opts.threads ?? 2)) : 1;
     const rt = await loadKernels({ shared, relaxed });
     const heap = new WasmHeap(rt.memory, HEAP_BASE, rt.maxPages);
@@ -129,7 +140,9 @@ export class FastKernels {
       else this.runJob(this.job, 0);
     } catch (e) {
       if (e instanceof EngineError) throw e;
-      throw new EngineError(`fast CPU engine: job ${kind} trapped (${(e as Error).message}): an address or size outside the kernels' memory`);
+      throw new EngineError(
+        `fast CPU engine: job ${kind} trapped (${(e as Error).message}): an address or size outside the kernels' memory`,
+      );
     }
   }
 
@@ -139,14 +152,31 @@ export class FastKernels {
     const macs = g.M * g.J * g.K;
     let nthreads = macs >= this.parallelMin ? this.threads : 1;
     // split the columns when each thread gets two blocks or more, else the longer side
-    const unitsJ = Math.ceil(g.J / JB), unitsM = Math.ceil(g.M / MB);
+    const unitsJ = Math.ceil(g.J / JB),
+      unitsM = Math.ceil(g.M / MB);
     let split = SPLIT_J;
     if (unitsJ < 2 * nthreads) {
       if (unitsM >= unitsJ && unitsM >= 2) split = SPLIT_M;
       else if (unitsJ < 2) nthreads = 1;
     }
-    this.run(JOB_GEMM, nthreads, [g.M, g.J, g.K, g.A, g.sAm, g.sAk, g.B, DTYPE_CODE[g.bdtype], g.sBk, g.sBj, g.C, g.ldc,
-      { f32: g.alpha }, g.accumulate ? 1 : 0, g.bias, split]);
+    this.run(JOB_GEMM, nthreads, [
+      g.M,
+      g.J,
+      g.K,
+      g.A,
+      g.sAm,
+      g.sAk,
+      g.B,
+      DTYPE_CODE[g.bdtype],
+      g.sBk,
+      g.sBj,
+      g.C,
+      g.ldc,
+      { f32: g.alpha },
+      g.accumulate ? 1 : 0,
+      g.bias,
+      split,
+    ]);
   }
 
   /**
@@ -156,19 +186,54 @@ export class FastKernels {
   dropout(dst: number, src: number, n: number, seed: number, e0: number, p: number, add: boolean): void {
     if (n <= 0) return;
     const nthreads = n >= this.parallelMin / 4 ? this.threads : 1;
-    this.run(add ? JOB_MASKED_ADD : JOB_DROPOUT, nthreads, [dst, src, n, seed | 0, e0 | 0, dropoutThreshold(p) | 0, { f32: 1 / (1 - p) }]);
+    this.run(add ? JOB_MASKED_ADD : JOB_DROPOUT, nthreads, [
+      dst,
+      src,
+      n,
+      seed | 0,
+      e0 | 0,
+      dropoutThreshold(p) | 0,
+      { f32: 1 / (1 - p) },
+    ]);
   }
 
   /** CpuOps.attentionForward on addresses; threads take (b, head) pairs. */
-  attentionForward(out: number, att: number, q: number, k: number, v: number, mask: number,
-    B: number, T: number, S: number, SMAX: number, NH: number, NKV: number, HD: number): void {
+  attentionForward(
+    out: number,
+    att: number,
+    q: number,
+    k: number,
+    v: number,
+    mask: number,
+    B: number,
+    T: number,
+    S: number,
+    SMAX: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+  ): void {
     const nthreads = T * S * HD * B * NH >= this.parallelMin ? Math.min(this.threads, B * NH) : 1;
     this.run(JOB_ATTN_FWD, nthreads, [out, att, q, k, v, mask, B, T, S, SMAX, NH, NKV, HD]);
   }
 
   /** CpuOps.attentionBackward on addresses; threads take (b, kv head) groups, which own their dk/dv rows. */
-  attentionBackward(dq: number, dk: number, dv: number, datt: number, dout: number, q: number, k: number, v: number, att: number,
-    B: number, T: number, NH: number, NKV: number, HD: number): void {
+  attentionBackward(
+    dq: number,
+    dk: number,
+    dv: number,
+    datt: number,
+    dout: number,
+    q: number,
+    k: number,
+    v: number,
+    att: number,
+    B: number,
+    T: number,
+    NH: number,
+    NKV: number,
+    HD: number,
+  ): void {
     const nthreads = T * T * HD * B * NH >= this.parallelMin ? Math.min(this.threads, B * NKV) : 1;
     this.run(JOB_ATTN_BWD, nthreads, [dq, dk, dv, datt, dout, q, k, v, att, B, T, NH, NKV, HD]);
   }
@@ -178,7 +243,16 @@ export class FastKernels {
    * (row stride ldl) into the running rowMax/rowSum (f32), replaces them by exp(L - max)
    * and rescales the accumulated gradient row dh[m, 0:C] when the max moved.
    */
-  softmaxChunk(L: number, ldl: number, nv: number, M: number, rowMax: number, rowSum: number, dh: number, C: number): void {
+  softmaxChunk(
+    L: number,
+    ldl: number,
+    nv: number,
+    M: number,
+    rowMax: number,
+    rowSum: number,
+    dh: number,
+    C: number,
+  ): void {
     const nthreads = M * nv * 8 >= this.parallelMin ? Math.min(this.threads, M) : 1;
     this.run(JOB_SOFTMAX_CHUNK, nthreads, [L, ldl, nv, M, rowMax, rowSum, dh, C]);
   }

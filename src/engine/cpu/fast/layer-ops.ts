@@ -23,7 +23,10 @@ export class Staging {
     const own = this.k.heap.addressOf(t);
     if (own >= 0) return own;
     const ptr = this.k.heap.allocBytes(t.byteLength, 'staging');
-    if (copyIn) new Uint8Array(this.k.heap.memory.buffer, ptr, t.byteLength).set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+    if (copyIn)
+      new Uint8Array(this.k.heap.memory.buffer, ptr, t.byteLength).set(
+        new Uint8Array(t.buffer, t.byteOffset, t.byteLength),
+      );
     return ptr;
   }
 
@@ -42,7 +45,9 @@ export class Staging {
 
   done(): void {
     for (const { ptr, t } of this.writeBack) {
-      new Uint8Array(t.buffer, t.byteOffset, t.byteLength).set(new Uint8Array(this.k.heap.memory.buffer, ptr, t.byteLength));
+      new Uint8Array(t.buffer, t.byteOffset, t.byteLength).set(
+        new Uint8Array(this.k.heap.memory.buffer, ptr, t.byteLength),
+      );
     }
     this.k.heap.reset(this.mark);
   }
@@ -92,7 +97,13 @@ export class FastCpuLayerOps extends CpuOps {
     return format === 'f32' ? heap.f32(ptr, n) : format === 'nf4' ? heap.u32(ptr, n) : heap.u16(ptr, n);
   }
 
-  override weight(data: Float32Array | Uint16Array | Uint32Array, dtype: WeightFormat, rows: number, cols: number, label: string): CpuWeight {
+  override weight(
+    data: Float32Array | Uint16Array | Uint32Array,
+    dtype: WeightFormat,
+    rows: number,
+    cols: number,
+    label: string,
+  ): CpuWeight {
     if (!this.inPlace) return super.weight(data, dtype, rows, cols, label);
     checkWeightData(data, dtype, rows, cols, label);
     if (this.kernels.heap.addressOf(data) >= 0) {
@@ -101,7 +112,12 @@ export class FastCpuLayerOps extends CpuOps {
     }
     const ptr = this.kernels.heap.allocBytes(data.byteLength, label);
     const heap = this.kernels.heap;
-    const copy = dtype === 'f32' ? heap.f32(ptr, data.length) : dtype === 'nf4' ? heap.u32(ptr, data.length) : heap.u16(ptr, data.length);
+    const copy =
+      dtype === 'f32'
+        ? heap.f32(ptr, data.length)
+        : dtype === 'nf4'
+          ? heap.u32(ptr, data.length)
+          : heap.u16(ptr, data.length);
     copy.set(data);
     this.allocated += data.byteLength;
     return { data: copy, dtype, rows, cols };
@@ -121,7 +137,15 @@ export class FastCpuLayerOps extends CpuOps {
 
   // ---- RMSNorm
 
-  override rmsnormForward(out: CpuTensor, rstd: CpuTensor, inp: CpuTensor, weight: CpuTensor, N: number, C: number, eps: number): void {
+  override rmsnormForward(
+    out: CpuTensor,
+    rstd: CpuTensor,
+    inp: CpuTensor,
+    weight: CpuTensor,
+    N: number,
+    C: number,
+    eps: number,
+  ): void {
     const s = new Staging(this.kernels);
     try {
       this.kernels.rmsnormForward(s.out(out), s.out(rstd), s.in(inp), s.in(weight), N, C, eps);
@@ -130,7 +154,15 @@ export class FastCpuLayerOps extends CpuOps {
     }
   }
 
-  override rmsnormBackward(dinp: CpuTensor, dout: CpuTensor, inp: CpuTensor, weight: CpuTensor, rstd: CpuTensor, N: number, C: number): void {
+  override rmsnormBackward(
+    dinp: CpuTensor,
+    dout: CpuTensor,
+    inp: CpuTensor,
+    weight: CpuTensor,
+    rstd: CpuTensor,
+    N: number,
+    C: number,
+  ): void {
     const s = new Staging(this.kernels);
     try {
       this.kernels.rmsnormBackward(s.out(dinp), s.in(dout), s.in(inp), s.in(weight), s.in(rstd), N, C);
@@ -141,13 +173,34 @@ export class FastCpuLayerOps extends CpuOps {
 
   // ---- base matmuls
 
-  override matmulForward(out: CpuTensor, inp: CpuTensor, w: CpuWeight, bias: CpuTensor | null, N: number, In: number, O: number): void {
+  override matmulForward(
+    out: CpuTensor,
+    inp: CpuTensor,
+    w: CpuWeight,
+    bias: CpuTensor | null,
+    N: number,
+    In: number,
+    O: number,
+  ): void {
     checkWeight(w, O, In, 'matmulForward');
     const s = new Staging(this.kernels);
     try {
       this.kernels.gemm({
-        M: N, J: O, K: In, A: s.in(inp), sAm: In, sAk: 1, B: s.in(w.data), bdtype: w.dtype, sBk: 1, sBj: In,
-        C: s.out(out), ldc: O, alpha: 1, accumulate: false, bias: bias ? s.in(bias) : 0,
+        M: N,
+        J: O,
+        K: In,
+        A: s.in(inp),
+        sAm: In,
+        sAk: 1,
+        B: s.in(w.data),
+        bdtype: w.dtype,
+        sBk: 1,
+        sBj: In,
+        C: s.out(out),
+        ldc: O,
+        alpha: 1,
+        accumulate: false,
+        bias: bias ? s.in(bias) : 0,
       });
     } finally {
       s.done();
@@ -159,8 +212,21 @@ export class FastCpuLayerOps extends CpuOps {
     const s = new Staging(this.kernels);
     try {
       this.kernels.gemm({
-        M: N, J: In, K: O, A: s.in(dout), sAm: O, sAk: 1, B: s.in(w.data), bdtype: w.dtype, sBk: In, sBj: 1,
-        C: s.out(dinp), ldc: In, alpha: 1, accumulate: true, bias: 0,
+        M: N,
+        J: In,
+        K: O,
+        A: s.in(dout),
+        sAm: O,
+        sAk: 1,
+        B: s.in(w.data),
+        bdtype: w.dtype,
+        sBk: In,
+        sBj: 1,
+        C: s.out(dinp),
+        ldc: In,
+        alpha: 1,
+        accumulate: true,
+        bias: 0,
       });
     } finally {
       s.done();
@@ -178,7 +244,14 @@ export class FastCpuLayerOps extends CpuOps {
     }
   }
 
-  override swigluBackward(dgate: CpuTensor, dup: CpuTensor, dout: CpuTensor, gate: CpuTensor, up: CpuTensor, n: number): void {
+  override swigluBackward(
+    dgate: CpuTensor,
+    dup: CpuTensor,
+    dout: CpuTensor,
+    gate: CpuTensor,
+    up: CpuTensor,
+    n: number,
+  ): void {
     const s = new Staging(this.kernels);
     try {
       this.kernels.swigluBackward(s.out(dgate), s.out(dup), s.in(dout), s.in(gate), s.in(up), n);
@@ -189,5 +262,6 @@ export class FastCpuLayerOps extends CpuOps {
 }
 
 export function checkWeight(w: CpuWeight, rows: number, cols: number, op: string): void {
-  if (w.rows !== rows || w.cols !== cols) throw new EngineError(`${op}: weight is (${w.rows}, ${w.cols}), the call expects (${rows}, ${cols})`);
+  if (w.rows !== rows || w.cols !== cols)
+    throw new EngineError(`${op}: weight is (${w.rows}, ${w.cols}), the call expects (${rows}, ${cols})`);
 }

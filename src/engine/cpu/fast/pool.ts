@@ -15,7 +15,13 @@
 
 import { EngineError } from '../../../core/errors.ts';
 
-const GEN = 0, ACTIVE = 1, QUIT = 2, JOB = 3, FAILED = 4, OPEN = 5, HELPED = 6;
+const GEN = 0,
+  ACTIVE = 1,
+  QUIT = 2,
+  JOB = 3,
+  FAILED = 4,
+  OPEN = 5,
+  HELPED = 6;
 const CLOSED = -1;
 export const CONTROL_BYTES = 64;
 
@@ -79,7 +85,13 @@ export class ThreadPool {
   }
 
   /** Starts `threads - 1` workers and waits until each has instantiated the module. */
-  static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, ctrl: number, runOnCaller: RunJob, threads: number): Promise<ThreadPool> {
+  static async create(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    ctrl: number,
+    runOnCaller: RunJob,
+    threads: number,
+  ): Promise<ThreadPool> {
     const flags = new Int32Array(memory.buffer, ctrl, CONTROL_BYTES / 4);
     Atomics.store(flags, OPEN, CLOSED);
     const gen = Atomics.load(flags, GEN);
@@ -118,7 +130,8 @@ export class ThreadPool {
     for (let a = Atomics.load(f, ACTIVE); a !== 0; a = Atomics.load(f, ACTIVE)) Atomics.wait(f, ACTIVE, a);
     const workerFailed = Atomics.exchange(f, FAILED, 0) !== 0;
     if (callerError) throw callerError;
-    if (workerFailed) throw new EngineError('fast CPU engine: a kernel trapped in a worker thread (out-of-bounds address?)');
+    if (workerFailed)
+      throw new EngineError('fast CPU engine: a kernel trapped in a worker thread (out-of-bounds address?)');
   }
 
   dispose(): void {

@@ -45,7 +45,15 @@ export function gemmScalar(g: ScalarGemm): void {
 }
 
 /** dst[e] (+)= src[e] * (dropoutKeep(seed, e0 + e) ? 1/(1-p) : 0) */
-export function dropoutScalar(dst: Float32Array, src: Float32Array, n: number, seed: number, e0: number, p: number, add: boolean): void {
+export function dropoutScalar(
+  dst: Float32Array,
+  src: Float32Array,
+  n: number,
+  seed: number,
+  e0: number,
+  p: number,
+  add: boolean,
+): void {
   const keep = 1 / (1 - p);
   for (let e = 0; e < n; e++) {
     const v = dropoutKeep({ p, seed }, e0 + e) ? src[e] * keep : 0;

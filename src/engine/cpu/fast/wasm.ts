@@ -7,14 +7,44 @@ import * as builds from './kernels.wasm.ts';
 
 /** A relaxed_madd on f32x4: the smallest module that only validates with relaxed SIMD. */
 const RELAXED_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
-  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
-  0x03, 0x02, 0x01, 0x00, // one function of type 0
-  0x0a, 0x21, 0x01, 0x1f, 0x00, // code: one body of 31 bytes, no locals
-  0xfd, 0x0c, ...new Array<number>(16).fill(0), // v128.const 0
-  0x41, 0x00, 0xfd, 0x11, // i32.const 0; f32x4.splat
-  0x41, 0x00, 0xfd, 0x11, // i32.const 0; f32x4.splat
-  0xfd, 0x85, 0x02, // f32x4.relaxed_madd (0x105)
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // magic, version
+  0x01,
+  0x05,
+  0x01,
+  0x60,
+  0x00,
+  0x01,
+  0x7b, // type: () -> v128
+  0x03,
+  0x02,
+  0x01,
+  0x00, // one function of type 0
+  0x0a,
+  0x21,
+  0x01,
+  0x1f,
+  0x00, // code: one body of 31 bytes, no locals
+  0xfd,
+  0x0c,
+  ...new Array<number>(16).fill(0), // v128.const 0
+  0x41,
+  0x00,
+  0xfd,
+  0x11, // i32.const 0; f32x4.splat
+  0x41,
+  0x00,
+  0xfd,
+  0x11, // i32.const 0; f32x4.splat
+  0xfd,
+  0x85,
+  0x02, // f32x4.relaxed_madd (0x105)
   0x0b,
 ]);
 
@@ -88,9 +118,19 @@ const MAX_PAGES = 65536;
 export async function loadKernels(opts: { shared?: boolean; relaxed?: boolean } = {}): Promise<KernelRuntime> {
   const shared = opts.shared ?? sharedMemorySupported();
   const relaxed = opts.relaxed ?? relaxedSimdSupported();
-  if (shared && !sharedMemorySupported()) throw new EngineError('fast CPU kernels: shared memory was asked for but SharedArrayBuffer is unavailable');
-  if (relaxed && !relaxedSimdSupported()) throw new EngineError('fast CPU kernels: relaxed SIMD was asked for but this WebAssembly engine lacks it');
-  const bytes = decode(shared ? (relaxed ? builds.sharedRelaxed : builds.sharedSimd) : relaxed ? builds.privateRelaxed : builds.privateSimd);
+  if (shared && !sharedMemorySupported())
+    throw new EngineError('fast CPU kernels: shared memory was asked for but SharedArrayBuffer is unavailable');
+  if (relaxed && !relaxedSimdSupported())
+    throw new EngineError('fast CPU kernels: relaxed SIMD was asked for but this WebAssembly engine lacks it');
+  const bytes = decode(
+    shared
+      ? relaxed
+        ? builds.sharedRelaxed
+        : builds.sharedSimd
+      : relaxed
+        ? builds.privateRelaxed
+        : builds.privateSimd,
+  );
   let module: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(bytes);
