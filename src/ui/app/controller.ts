@@ -19,8 +19,8 @@ import { DataController } from '../data/datasets.ts';
 import { ResultsController } from '../evaluate/results.ts';
 import { LoopController } from '../data/error-loop.ts';
 import { RunsController } from '../evaluate/run-history.ts';
-import { continueWithControl, type LoopControlContext } from '../evaluate/loop-control.ts';
-import type { ControlPlan } from '../../train/control-run.ts';
+import { continueWithControl } from '../evaluate/loop-control.ts';
+import { RunLauncher } from './run-launch.ts';
 import { TrainingController } from '../train/training.ts';
 import { EstimateController } from '../train/estimate.ts';
 import type { Recipe } from '../../train/recipe.ts';
@@ -43,7 +43,15 @@ export interface PageOptions {
 /** Short training that still shows a falling loss on the tiny model in a software-GPU browser. */
 // Max length stays above the sample rows' longest (~220 tokens with the tiny vocabulary) so no
 // answer is cut away; the tests import a few rows, so the run is a handful of steps.
-export const E2E_TRAIN: Partial<Recipe> = { epochs: 2, batchSize: 2, gradAccum: 1, lr: 3e-3, maxLength: 256, evalEvery: 2, checkpointEvery: 2 };
+export const E2E_TRAIN: Partial<Recipe> = {
+  epochs: 2,
+  batchSize: 2,
+  gradAccum: 1,
+  lr: 3e-3,
+  maxLength: 256,
+  evalEvery: 2,
+  checkpointEvery: 2,
+};
 
 export class Controller implements TrainingContext {
   tokenizer?: ChatTokenizer;
@@ -54,6 +62,8 @@ export class Controller implements TrainingContext {
   readonly runs: RunsController;
   readonly estimate: EstimateController;
   readonly models: ModelLoader;
+  /** Starts runs (fresh, resumed, continued, a control) and keeps them when they end. */
+  private readonly launcher: RunLauncher;
   /** The run whose adapter was in use before the reload, until it is put back (init). */
   private savedRun?: string;
   private restoring = true;
@@ -79,6 +89,7 @@ export class Controller implements TrainingContext {
     this.runs = new RunsController(this);
     this.estimate = new EstimateController(this);
     this.models = new ModelLoader(this);
+    this.launcher = new RunLauncher(this);
     store.subscribe(() => this.estimate.onState());
     // The adapter in use is part of the saved page: kept whenever it changes (a run ends, one is loaded).
     store.subscribe(() => {
@@ -116,7 +127,8 @@ export class Controller implements TrainingContext {
     await this.runs.refresh();
     if (this.options.engine) this.patch(() => ({ engineChoice: this.options.engine! }));
     if (this.options.quant) this.patch(() => ({ quantChoice: this.options.quant! }));
-    if (this.options.preset === 'e2e') this.patch((s) => ({ train: { ...s.train, ...E2E_TRAIN }, chat: { ...s.chat, maxNewTokens: 16 } }));
+    if (this.options.preset === 'e2e')
+      this.patch((s) => ({ train: { ...s.train, ...E2E_TRAIN }, chat: { ...s.chat, maxNewTokens: 16 } }));
     try {
       const probe = await this.worker.probe();
       this.patch(() => ({ probe }));
@@ -132,7 +144,11 @@ export class Controller implements TrainingContext {
     // The last model loads again when that costs no download: the built-in one, a cached one, a kept folder.
     const f = this.state.source;
     const id = sourceIdOf(f, document.baseURI);
-    if (f.kind === 'builtin' || (f.kind === 'local' && f.files.length) || this.state.cachedModels.some((m) => m.complete && m.sourceKey === id)) {
+    if (
+      f.kind === 'builtin' ||
+      (f.kind === 'local' && f.files.length) ||
+      this.state.cachedModels.some((m) => m.complete && m.sourceKey === id)
+    ) {
       if (await this.loadModel()) await this.restoreAdapter();
     }
   }
@@ -149,14 +165,19 @@ export class Controller implements TrainingContext {
     if (!rec || !summary || rec.modelKey !== (summary.sourceKey || summary.name)) return;
     if (!(await this.runs.load(rec.id))) return;
     if (this.state.continuing) {
-      this.patch((s) => ({ training: { ...s.training, state: 'idle', progress: undefined, losses: [], evalLosses: [] } }));
+      this.patch((s) => ({
+        training: { ...s.training, state: 'idle', progress: undefined, losses: [], evalLosses: [] },
+      }));
       await this.training.findCheckpoint();
     }
   }
 
   /** The form for a cached model or the kept folder; false when there is none to load. */
   private async sourceFor(a: Extract<Action, { type: 'loadCached' | 'reopenFolder' }>): Promise<boolean> {
-    const patch = a.type === 'loadCached' ? formOfKey(a.sourceKey) : await reopenFolder().then((o) => o && { kind: 'local' as const, files: o.files, folderName: o.folder });
+    const patch =
+      a.type === 'loadCached'
+        ? formOfKey(a.sourceKey)
+        : await reopenFolder().then((o) => o && { kind: 'local' as const, files: o.files, folderName: o.folder });
     if (!patch) return false;
     this.patch((s) => ({ ...sourcePatch(s, patch), keptFolder: undefined }));
     await this.persist();
@@ -189,7 +210,8 @@ export class Controller implements TrainingContext {
         if (a.type !== 'loadModel' && !(await this.sourceFor(a))) return;
         // A trained adapter is not replaced without a word (it stays saved as a run either way).
         const tr = this.state.training;
-        if (tr.trained && !(a.type === 'loadModel' && a.confirmed)) return this.patch(() => ({ confirmLoad: { steps: tr.progress?.step ?? 0 } }));
+        if (tr.trained && !(a.type === 'loadModel' && a.confirmed))
+          return this.patch(() => ({ confirmLoad: { steps: tr.progress?.step ?? 0 } }));
         this.patch(() => ({ confirmLoad: undefined }));
         return void (await this.loadModel());
       }
@@ -220,7 +242,11 @@ export class Controller implements TrainingContext {
       case 'useSplit':
       case 'useEvalFile':
       case 'importGood':
-        await (a.type === 'useSplit' ? this.data.useSplit() : a.type === 'useEvalFile' ? this.data.useParked() : this.data.importGood());
+        await (a.type === 'useSplit'
+          ? this.data.useSplit()
+          : a.type === 'useEvalFile'
+            ? this.data.useParked()
+            : this.data.importGood());
         return this.training.findCheckpoint();
       case 'setSplit':
         this.patch(() => ({ evalFraction: a.evalFraction }));
@@ -246,10 +272,12 @@ export class Controller implements TrainingContext {
         await this.data.recountTokens();
         return this.training.findCheckpoint();
       case 'startTraining':
-        return void (await this.train(a.fresh));
+        return void (await this.launcher.train(a.fresh));
       case 'pauseTraining':
         // Said at once; the worker finishes the optimizer step under way, then holds.
-        this.patch((s) => ({ training: { ...s.training, state: s.training.state === 'running' ? 'pausing' : s.training.state } }));
+        this.patch((s) => ({
+          training: { ...s.training, state: s.training.state === 'running' ? 'pausing' : s.training.state },
+        }));
         return this.worker.pause();
       case 'resumeTraining':
         this.patch((s) => ({ training: { ...s.training, state: 'running' } }));
@@ -277,65 +305,12 @@ export class Controller implements TrainingContext {
 
   /** The error loop's actions: schema, built rows, corrections, continued training, runs. */
   private async handleLoop(a: LoopAction): Promise<void> {
-    if (a.type === 'continueTraining' && a.control) return continueWithControl(this.loopControl());
-    if (a.type === 'continueTraining') return void (await this.train(false, this.state.runs.current ?? 'current adapter'));
-    if (a.type === 'selectRun' || a.type === 'loadRun' || a.type === 'exportRun' || a.type === 'deleteRun') return this.runs.handle(a);
+    if (a.type === 'continueTraining' && a.control) return continueWithControl(this.launcher.loopControl());
+    if (a.type === 'continueTraining')
+      return void (await this.launcher.train(false, this.state.runs.current ?? 'current adapter'));
+    if (a.type === 'selectRun' || a.type === 'loadRun' || a.type === 'exportRun' || a.type === 'deleteRun')
+      return this.runs.handle(a);
     return this.loop.handle(a);
-  }
-
-  /**
-   * A run, kept with its adapter once it ends; continueFrom starts it from the engine's adapter.
-   * A continued run is remembered until it finishes, so after a reload Start resumes it as the
-   * same run (same identity, same checkpoint) and it is kept with its parent (issue 22, point 2).
-   */
-  private async train(fresh: boolean, continueFrom?: string, control?: ControlPlan): Promise<boolean> {
-    // A run under way keeps its own identity: nothing here may relabel it (a control, a parent).
-    if (['running', 'starting', 'paused', 'pausing'].includes(this.state.training.state)) return false;
-    const pending = !fresh && continueFrom === undefined ? this.state.continuing : undefined;
-    const from = continueFrom ?? pending?.from;
-    const parent = continueFrom !== undefined ? this.state.runs.current : pending?.parent;
-    const plan = continueFrom !== undefined ? control : pending?.control;
-    this.patch(() => ({ continuing: from !== undefined ? { from, parent, ...(plan ? { control: plan } : {}) } : undefined }));
-    await this.persist();
-    const ended = await this.training.start(fresh, from);
-    if (ended) await this.runs.record({ ...ended, parent });
-    // A finished continued run is no longer pending; nor is a control that can no longer be one
-    // (training.ts said why), so the next Start is a plain one.
-    const stale = ['train.controlRows', 'train.controlSteps'].includes(this.state.training.error?.key ?? '');
-    if ((ended?.outcome.state === 'done' && from !== undefined) || stale) {
-      this.patch(() => ({ continuing: undefined }));
-      await this.persist();
-    }
-    return ended?.outcome.state === 'done';
-  }
-
-  /** The steps "Continue training" with a control takes, in the order loop-control.ts runs them. */
-  private loopControl(): LoopControlContext {
-    const page = this;
-    return {
-      get state() {
-        return page.state;
-      },
-      patch: (fn) => this.patch(fn),
-      splitRows: () => this.data.splitRows(),
-      exampleSet: (rows) => this.data.exampleSet(rows),
-      continueFrom: (from, control) => this.train(false, from, control),
-      evaluate: async () => {
-        await this.results.evaluate();
-        // Only a report of the adapter in use, measured now, is filed (and lets the sequence go on).
-        const ev = this.state.evaluation;
-        if (ev.error || !ev.report || ev.busy || ev.storedAt !== undefined || ev.ofRun !== this.state.runs.current) return false;
-        await this.runs.fileEvaluation();
-        return true;
-      },
-      dropPendingControl: async () => {
-        if (!this.state.continuing?.control) return;
-        this.patch(() => ({ continuing: undefined }));
-        await this.persist();
-      },
-      loadRun: (id) => this.runs.load(id),
-      compareRuns: (ids) => this.patch((s) => ({ runs: { ...s.runs, selected: ids } })),
-    };
   }
 
   private async setTrainField(key: NumericField, raw: string): Promise<void> {
