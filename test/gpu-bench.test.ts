@@ -18,11 +18,11 @@ let gpu: WebGpuOps;
 
 beforeAll(async () => {
   if (!GPU) return;
-  const { common, weights, reduce, matmul, mm_core, lora, residual } = await loadShaderSources();
+  const { common, weights, reduce, lanes, matmul, mm_core, lora, residual } = await loadShaderSources();
   // f32 tiles: the result is checked at f32 precision (lavapipe would give the shader-f16 path)
   gpu = await createWebGpuOps({
     features: { f16: false },
-    shaders: { common, weights, reduce, matmul, mm_core, lora, residual },
+    shaders: { common, weights, reduce, lanes, matmul, mm_core, lora, residual },
   });
 }, 60_000);
 

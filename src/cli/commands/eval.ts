@@ -143,7 +143,8 @@ async function evaluate(
       if (allow) return;
       const found = controlTextIssues([r], controlTokens(tok));
       spelled.count += found.count;
-      if (spelled.issues.length < SPELLED_SHOWN) spelled.issues.push(...found.issues);
+      // a row's issues one by one: a spread of an unbounded list into a call can overflow the stack
+      for (const issue of found.issues) if (spelled.issues.length < SPELLED_SHOWN) spelled.issues.push(issue);
     },
     () => ((spelled.issues = []), (spelled.count = 0)),
     io,
