@@ -9,16 +9,8 @@
 #
 #   scripts/bench-loop.sh [--model public/models/tiny] [--schema public/samples/meeting-schema.json] [--per-tool 20] [--eval-per-tool 5] [--preset] [--out /tmp/bench-loop]
 set -euo pipefail
-MODEL=public/models/tiny PER=20 EVAL=5 OUT=/tmp/bench-loop SCHEMA=public/samples/meeting-schema.json HYPER=(--lr 5e-3 --epochs 12 --batch 4 --accum 1 --dropout 0)
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --model) MODEL=$2; shift 2 ;; --per-tool) PER=$2; shift 2 ;; --eval-per-tool) EVAL=$2; shift 2 ;; --out) OUT=$2; shift 2 ;; --schema) SCHEMA=$2; shift 2 ;; --preset) HYPER=(); shift ;;
-    *) echo "unknown flag $1" >&2; exit 2 ;;
-  esac
-done
-mkdir -p "$OUT"
-cli() { npx tsx src/cli/main.ts "$@"; }
-SYSTEM=$(node -e "process.stdout.write(require('./$SCHEMA').system)")
+OUT=/tmp/bench-loop
+source "$(dirname "$0")/bench-flags.sh"
 evaluate() { # run-name adapter
   for decoding in free constrained; do
     flags=("${@:3}") # --wrong-out: the free decoding's wrong rows, as the seed counts them

@@ -11,19 +11,12 @@
 #
 #   scripts/bench-spans.sh [--model public/models/tiny] [--schema public/samples/meeting-schema.json] [--per-tool 20] [--eval-per-tool 5] [--preset] [--out /tmp/bench-spans]
 set -euo pipefail
-MODEL=public/models/tiny PER=20 EVAL=5 OUT=/tmp/bench-spans SCHEMA=public/samples/meeting-schema.json HYPER=(--lr 5e-3 --epochs 12 --batch 4 --accum 1 --dropout 0)
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --model) MODEL=$2; shift 2 ;; --per-tool) PER=$2; shift 2 ;; --eval-per-tool) EVAL=$2; shift 2 ;; --out) OUT=$2; shift 2 ;; --schema) SCHEMA=$2; shift 2 ;; --preset) HYPER=(); shift ;;
-    *) echo "unknown flag $1" >&2; exit 2 ;;
-  esac
-done
-mkdir -p "$OUT"
-cli() { npx tsx src/cli/main.ts "$@"; }
+OUT=/tmp/bench-spans
+source "$(dirname "$0")/bench-flags.sh"
 for split in templates values; do
   cli build-data --schema "$SCHEMA" --per-tool "$PER" --eval-per-tool "$EVAL" --eval-split "$split" --overwrite --out "$OUT/$split-train.json" --eval-out "$OUT/$split-eval.json" 2>/dev/null
   t0=$(date +%s.%N)
-  cli train --model "$MODEL" --data "$OUT/$split-train.json" --out "$OUT/$split-adapter" --overwrite "${HYPER[@]}" --system "$(node -e "process.stdout.write(require('./$SCHEMA').system)")" --quiet 2>/dev/null | sed "s/^/{\"split\":\"$split\",\"train\":/; s/\$/}/"
+  cli train --model "$MODEL" --data "$OUT/$split-train.json" --out "$OUT/$split-adapter" --overwrite "${HYPER[@]}" --system "$SYSTEM" --quiet 2>/dev/null | sed "s/^/{\"split\":\"$split\",\"train\":/; s/\$/}/"
   for decoding in free constrained free-spans; do
     flags=()
     [ "$decoding" = constrained ] && flags=(--constrained)
